@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything Visio-Public needs on a Debian 12 machine, idempotently:
+# system packages (apt), then checks the Rust toolchain. Sourced or run by
+# scripts/demo.sh and scripts/test.sh, so README's two commands stay two.
+set -euo pipefail
+
+# Libraries our crates link against, and the real components the tests start
+# (GStreamer test sources, SANE's test backend, cupsd with a PDF queue,
+# Chromium as the agent's browser, coturn for TURN, Xvfb for screenshots).
+APT_PACKAGES=(
+  build-essential pkg-config ca-certificates curl git
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  sane-utils libsane1 libsane-dev
+  cups cups-client cups-bsd cups-ipp-utils printer-driver-cups-pdf poppler-utils
+  chromium chromium-driver
+  coturn
+  xvfb imagemagick xdotool
+  libx11-6 libxcursor1 libxi6 libxkbcommon0 libxkbcommon-x11-0 libwayland-client0
+  libvulkan1 mesa-vulkan-drivers fonts-dejavu-core
+  iproute2 iptables procps
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${#missing[@]} system package(s): ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  # Post-install messages saying a service could not start are expected:
+  # there is no systemd here, and the tests start each daemon themselves.
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found. Install Rust (https://rustup.rs) and run again." >&2
+  exit 1
+fi
