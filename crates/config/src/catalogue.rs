@@ -1,0 +1,232 @@
+//! The catalogue of public services (`kiosk-config/services.json`).
+
+use std::collections::HashSet;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+use visio_protocol::{ServiceId, ServiceStatus};
+
+use crate::hours::{OpeningHours, ServiceState};
+use crate::{ConfigError, Problem};
+
+/// A name in each language the kiosk speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalizedName {
+    pub fr: String,
+    pub en: String,
+}
+
+/// The partner office the agents of a service work from. Its location is
+/// what kilometres saved are computed against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Office {
+    pub name: String,
+    pub commune: String,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub id: ServiceId,
+    pub name: LocalizedName,
+    /// Short label for tiles, e.g. "CAF".
+    pub short_name: String,
+    /// File under `assets/pictograms/`: our own drawing, never the
+    /// service's trademarked logo.
+    pub pictogram: String,
+    /// Tile colour, `#rrggbb`.
+    pub colour: String,
+    pub office: Office,
+    pub hours: OpeningHours,
+    /// Seeds the wait estimate until the hub has measured real calls.
+    #[serde(default = "default_call_minutes")]
+    pub typical_call_minutes: u32,
+}
+
+fn default_call_minutes() -> u32 {
+    15
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalogue {
+    /// IANA name of the region's time zone; opening hours are local times.
+    timezone: String,
+    services: Vec<Service>,
+}
+
+/// A validated catalogue: ids unique, hours sensible, time zone known.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    timezone: TimeZone,
+    timezone_name: String,
+    services: Vec<Service>,
+}
+
+/// Mainland France and Corsica, generously. Overseas offices would extend
+/// this list when the catalogue needs them.
+const FRANCE_BOUNDS: (f64, f64, f64, f64) = (41.0, 51.5, -5.5, 10.0);
+
+impl Catalogue {
+    /// Parses and validates; `file` names the source in error messages.
+    pub fn from_json(file: &str, text: &str) -> Result<Catalogue, ConfigError> {
+        let raw: RawCatalogue = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: file.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        let mut problems = Vec::new();
+        let timezone = match TimeZone::get(&raw.timezone) {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                problems.push(Problem {
+                    path: "timezone".into(),
+                    message: format!("unknown time zone {:?}; use an IANA name such as \"Europe/Paris\"", raw.timezone),
+                });
+                None
+            }
+        };
+        if raw.services.is_empty() {
+            problems.push(Problem { path: "services".into(), message: "the catalogue has no service".into() });
+        }
+        let mut seen = HashSet::new();
+        for (i, s) in raw.services.iter().enumerate() {
+            check_service(i, s, &mut seen, &mut problems);
+        }
+        match (timezone, problems.is_empty()) {
+            (Some(timezone), true) => {
+                Ok(Catalogue { timezone, timezone_name: raw.timezone, services: raw.services })
+            }
+            _ => Err(ConfigError::Invalid { file: file.to_owned(), problems }),
+        }
+    }
+
+    /// The embedded demo region.
+    pub fn demo() -> Catalogue {
+        // Invariant: the embedded file is checked by this crate's tests.
+        Catalogue::from_json("kiosk-config/services.json", crate::DEMO_CATALOGUE_JSON)
+            .expect("the embedded demo catalogue is valid")
+    }
+
+    pub fn timezone(&self) -> &TimeZone {
+        &self.timezone
+    }
+
+    pub fn timezone_name(&self) -> &str {
+        &self.timezone_name
+    }
+
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    pub fn get(&self, id: &ServiceId) -> Option<&Service> {
+        self.services.iter().find(|s| &s.id == id)
+    }
+
+    pub fn state_at(&self, service: &Service, now: Timestamp) -> ServiceState {
+        service.hours.state_at(now, &self.timezone)
+    }
+
+    /// Open/closed of every service, as the wire shows it.
+    pub fn statuses_at(&self, now: Timestamp) -> Vec<ServiceStatus> {
+        self.services.iter().map(|s| self.status_at(s, now)).collect()
+    }
+
+    pub fn status_at(&self, service: &Service, now: Timestamp) -> ServiceStatus {
+        let (open, closes_at, next_opening) = match self.state_at(service, now) {
+            ServiceState::Open { closes_at } => (true, Some(closes_at), None),
+            ServiceState::Closed { next_opening } => (false, None, next_opening),
+        };
+        ServiceStatus { service: service.id.clone(), open, closes_at, next_opening }
+    }
+
+    /// A local date and time for messages to people, e.g. "2026-11-24 at 09:00".
+    pub fn local_time(&self, t: Timestamp) -> String {
+        t.to_zoned(self.timezone.clone()).strftime("%Y-%m-%d at %H:%M").to_string()
+    }
+}
+
+fn check_service(i: usize, s: &Service, seen: &mut HashSet<ServiceId>, problems: &mut Vec<Problem>) {
+    let mut problem = |field: &str, message: String| {
+        problems.push(Problem { path: format!("services[{i}]{field}"), message });
+    };
+    let id = s.id.as_str();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        problem(".id", format!("{id:?} is not a valid id; use lowercase letters, digits and '-'"));
+    }
+    if !seen.insert(s.id.clone()) {
+        problem(".id", format!("duplicate service id {id:?}"));
+    }
+    let colour_ok = s.colour.len() == 7
+        && s.colour.starts_with('#')
+        && s.colour[1..].chars().all(|c| c.is_ascii_hexdigit());
+    if !colour_ok {
+        problem(".colour", format!("{:?} is not a colour; write it like \"#1d4e89\"", s.colour));
+    }
+    let (lat_min, lat_max, lon_min, lon_max) = FRANCE_BOUNDS;
+    if !(lat_min..=lat_max).contains(&s.office.lat) || !(lon_min..=lon_max).contains(&s.office.lon) {
+        problem(
+            ".office",
+            format!("coordinates {}, {} are outside France", s.office.lat, s.office.lon),
+        );
+    }
+    if s.typical_call_minutes == 0 {
+        problem(".typical_call_minutes", "must be at least 1".into());
+    }
+    for (day, periods) in s.hours.days() {
+        let mut sorted: Vec<_> = periods.iter().enumerate().collect();
+        sorted.sort_by_key(|(_, p)| p.start);
+        for pair in sorted.windows(2) {
+            let ((_, a), (j, b)) = (pair[0], pair[1]);
+            if b.start < a.end {
+                problem(&format!(".hours.{day}[{j}]"), format!("{b} overlaps {a}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_catalogue_is_valid() {
+        let c = Catalogue::demo();
+        assert!(c.get(&"caf".into()).is_some());
+        assert_eq!(c.timezone_name(), "Europe/Paris");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let text = r##"{"timezone":"Mars/Olympus","services":[
+          {"id":"caf","name":{"fr":"a","en":"a"},"short_name":"A","pictogram":"a.svg","colour":"blue",
+           "office":{"name":"o","commune":"c","lat":45.7,"lon":3.1},
+           "hours":{"mon":["09:00-12:00","11:00-13:00"]}},
+          {"id":"caf","name":{"fr":"b","en":"b"},"short_name":"B","pictogram":"b.svg","colour":"#000000",
+           "office":{"name":"o","commune":"c","lat":-33.9,"lon":151.2},"hours":{}}]}"##;
+        let ConfigError::Invalid { problems, .. } = Catalogue::from_json("services.json", text).unwrap_err() else {
+            panic!("expected Invalid");
+        };
+        let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(shown.iter().any(|p| p.starts_with("timezone: unknown time zone")), "{shown:?}");
+        assert!(shown.iter().any(|p| p.starts_with("services[0].colour:")), "{shown:?}");
+        assert!(shown.iter().any(|p| p == "services[0].hours.mon[1]: 11:00-13:00 overlaps 09:00-12:00"), "{shown:?}");
+        assert!(shown.iter().any(|p| p == "services[1].id: duplicate service id \"caf\""), "{shown:?}");
+        assert!(shown.iter().any(|p| p.starts_with("services[1].office: coordinates")), "{shown:?}");
+    }
+
+    #[test]
+    fn syntax_errors_give_line_and_column() {
+        let err = Catalogue::from_json("services.json", "{\n  \"timezone\": \"Europe/Paris\",\n  oops\n}").unwrap_err();
+        let ConfigError::Syntax { line, .. } = &err else { panic!("{err}") };
+        assert_eq!(*line, 3);
+        assert!(err.to_string().starts_with("services.json:3:"), "{err}");
+    }
+}

@@ -1,0 +1,172 @@
+//! Size check, then parse, with errors a person can act on.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, KioskToHub, MAX_MESSAGE_BYTES};
+
+/// A message enum of this crate, with the `type` tags it may carry.
+pub trait WireMessage: DeserializeOwned + Serialize {
+    /// Every value its `"type"` field may take.
+    const TYPES: &'static [&'static str];
+}
+
+impl WireMessage for KioskToHub {
+    const TYPES: &'static [&'static str] =
+        &["hello", "request_call", "cancel_call", "signal", "hang_up", "rate"];
+}
+
+impl WireMessage for HubToKiosk {
+    const TYPES: &'static [&'static str] = &[
+        "welcome",
+        "queued",
+        "queue_update",
+        "call_refused",
+        "call_answered",
+        "signal",
+        "call_ended",
+        "error",
+    ];
+}
+
+impl WireMessage for AgentToHub {
+    const TYPES: &'static [&'static str] =
+        &["hello", "set_availability", "take_next", "signal", "hang_up"];
+}
+
+impl WireMessage for HubToAgent {
+    const TYPES: &'static [&'static str] = &[
+        "welcome",
+        "queues",
+        "availability",
+        "call_started",
+        "queue_empty",
+        "signal",
+        "call_ended",
+        "error",
+    ];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message of {size} bytes is over the limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    #[error("message is not a JSON object: {0}")]
+    NotJson(String),
+    #[error("message has no \"type\" field (a string naming the message)")]
+    MissingType,
+    #[error("unknown message type {found:?}; expected one of: {expected}")]
+    UnknownType { found: String, expected: String },
+    #[error("malformed {kind:?} message: {detail}")]
+    Malformed { kind: String, detail: String },
+}
+
+impl DecodeError {
+    /// The error reply to send back for this decoding failure.
+    pub fn to_error_body(&self) -> ErrorBody {
+        let code = match self {
+            DecodeError::TooLarge { .. } => ErrorCode::MessageTooLarge,
+            DecodeError::UnknownType { .. } => ErrorCode::UnknownMessageType,
+            DecodeError::NotJson(_) | DecodeError::MissingType | DecodeError::Malformed { .. } => {
+                ErrorCode::MalformedMessage
+            }
+        };
+        ErrorBody::new(code, self.to_string())
+    }
+}
+
+/// Decodes one message, checking its size before parsing anything.
+pub fn decode<T: WireMessage>(text: &str) -> Result<T, DecodeError> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLarge { size: text.len(), limit: MAX_MESSAGE_BYTES });
+    }
+    // Parse once into a tree to tell "unknown type" from "bad fields": both
+    // are serde errors otherwise, and only the first names what to fix.
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let serde_json::Value::Object(map) = &value else {
+        return Err(DecodeError::NotJson("expected an object {...}".into()));
+    };
+    let kind = match map.get("type") {
+        Some(serde_json::Value::String(kind)) => kind.clone(),
+        _ => return Err(DecodeError::MissingType),
+    };
+    if !T::TYPES.contains(&kind.as_str()) {
+        return Err(DecodeError::UnknownType { found: kind, expected: T::TYPES.join(", ") });
+    }
+    serde_json::from_value(value).map_err(|e| DecodeError::Malformed { kind, detail: e.to_string() })
+}
+
+/// Encodes one message. Our own types always serialize.
+pub fn encode<T: WireMessage>(message: &T) -> String {
+    // Invariant: every message type is plain data with string keys.
+    serde_json::to_string(message).expect("protocol messages always serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::*;
+
+    #[test]
+    fn oversized_message_is_refused_before_parsing() {
+        let text = format!("{{\"type\":\"cancel_call\",\"pad\":\"{}\"}}", "x".repeat(MAX_MESSAGE_BYTES));
+        let err = decode::<KioskToHub>(&text).unwrap_err();
+        assert!(matches!(err, DecodeError::TooLarge { .. }));
+        assert_eq!(err.to_error_body().code, ErrorCode::MessageTooLarge);
+    }
+
+    #[test]
+    fn unknown_type_names_the_expected_ones() {
+        let err = decode::<KioskToHub>(r#"{"type":"take_next"}"#).unwrap_err();
+        assert_eq!(err.to_error_body().code, ErrorCode::UnknownMessageType);
+        let text = err.to_string();
+        assert!(text.contains("\"take_next\"") && text.contains("request_call"), "{text}");
+    }
+
+    #[test]
+    fn not_json_and_missing_type_and_bad_fields() {
+        assert!(matches!(decode::<AgentToHub>("{oops"), Err(DecodeError::NotJson(_))));
+        assert!(matches!(decode::<AgentToHub>("[1,2]"), Err(DecodeError::NotJson(_))));
+        assert!(matches!(decode::<AgentToHub>(r#"{"service":"caf"}"#), Err(DecodeError::MissingType)));
+        let err = decode::<AgentToHub>(r#"{"type":"set_availability","available":"yes"}"#).unwrap_err();
+        assert!(matches!(err, DecodeError::Malformed { .. }));
+        assert!(err.to_string().contains("set_availability"), "{err}");
+    }
+
+    #[test]
+    fn types_lists_match_the_enums() {
+        // Each sample's tag must be listed, and each list entry must parse
+        // back for some sample: catches a variant added without its tag.
+        fn tag<T: WireMessage>(m: &T) -> String {
+            serde_json::to_value(m).unwrap()["type"].as_str().unwrap().to_owned()
+        }
+        fn check<T: WireMessage>(samples: &[T]) {
+            let tags: Vec<String> = samples.iter().map(tag).collect();
+            for t in &tags {
+                assert!(T::TYPES.contains(&t.as_str()), "{t} missing from TYPES");
+            }
+            for t in T::TYPES {
+                assert!(tags.iter().any(|x| x == t), "{t} has no sample");
+            }
+        }
+        check(&crate::examples::kiosk_to_hub());
+        check(&crate::examples::hub_to_kiosk());
+        check(&crate::examples::agent_to_hub());
+        check(&crate::examples::hub_to_agent());
+    }
+
+    #[test]
+    fn every_example_round_trips() {
+        fn rt<T: WireMessage + PartialEq + std::fmt::Debug>(samples: Vec<T>) {
+            for m in samples {
+                let back: T = decode(&encode(&m)).unwrap();
+                assert_eq!(back, m);
+            }
+        }
+        rt(crate::examples::kiosk_to_hub());
+        rt(crate::examples::hub_to_kiosk());
+        rt(crate::examples::agent_to_hub());
+        rt(crate::examples::hub_to_agent());
+    }
+}

@@ -1,0 +1,155 @@
+//! One example of every message, in each direction. `docs/protocol.md` shows
+//! exactly these (a test keeps the two in step), and the round-trip tests
+//! use them.
+
+use jiff::Timestamp;
+
+use crate::*;
+
+fn ts(s: &str) -> Timestamp {
+    // Invariant: the literals below are valid RFC 3339.
+    s.parse().expect("valid example timestamp")
+}
+
+fn session() -> SessionId {
+    SessionId::new("7f3a9c01-000002")
+}
+
+fn ice_servers() -> Vec<IceServer> {
+    vec![
+        IceServer { urls: vec!["stun:turn.visio.example:3478".into()], username: None, credential: None },
+        IceServer {
+            urls: vec!["turn:turn.visio.example:3478?transport=udp".into()],
+            username: Some("1767225600:besse-mairie".into()),
+            credential: Some("q1dXbS3H0Zk6mNn2kR9b8XcVtLk=".into()),
+        },
+    ]
+}
+
+fn candidate() -> IceCandidate {
+    IceCandidate {
+        candidate: "candidate:1 1 udp 2130706431 192.0.2.10 50000 typ host".into(),
+        sdp_mid: Some("0".into()),
+        sdp_m_line_index: Some(0),
+        username_fragment: None,
+    }
+}
+
+fn statuses() -> Vec<ServiceStatus> {
+    vec![
+        ServiceStatus {
+            service: "caf".into(),
+            open: true,
+            closes_at: Some(ts("2026-11-23T11:00:00Z")),
+            next_opening: None,
+        },
+        ServiceStatus {
+            service: "msa".into(),
+            open: false,
+            closes_at: None,
+            next_opening: Some(ts("2026-11-24T08:00:00Z")),
+        },
+    ]
+}
+
+pub fn kiosk_to_hub() -> Vec<KioskToHub> {
+    vec![
+        KioskToHub::Hello {
+            protocol: PROTOCOL_VERSION,
+            kiosk_id: "besse-mairie".into(),
+            secret: Secret("kq3VbX0p8w2cZ1rT6yHn4mA9sL5dE7fG".into()),
+            app_version: Some("0.1.0".into()),
+        },
+        KioskToHub::RequestCall { service: "caf".into() },
+        KioskToHub::CancelCall,
+        KioskToHub::Signal { session: session(), signal: Signal::Offer { sdp: "v=0\r\no=- 4611 2 IN IP4 127.0.0.1\r\n...".into() } },
+        KioskToHub::HangUp { session: session() },
+        KioskToHub::Rate { session: session(), rating: Rating::Happy },
+    ]
+}
+
+pub fn hub_to_kiosk() -> Vec<HubToKiosk> {
+    vec![
+        HubToKiosk::Welcome {
+            protocol: PROTOCOL_VERSION,
+            kiosk_id: "besse-mairie".into(),
+            site: "Mairie de Besse-et-Saint-Anastaise".into(),
+            services: statuses(),
+        },
+        HubToKiosk::Queued {
+            session: session(),
+            service: "caf".into(),
+            position: 2,
+            estimated_wait: Some(WaitEstimate { seconds: 900 }),
+        },
+        HubToKiosk::QueueUpdate { session: session(), position: 1, estimated_wait: Some(WaitEstimate { seconds: 450 }) },
+        HubToKiosk::CallRefused {
+            service: "msa".into(),
+            reason: RefusalReason::Closed { next_opening: Some(ts("2026-11-24T08:00:00Z")) },
+            message: "msa is closed; it opens on 2026-11-24 at 09:00 (Europe/Paris)".into(),
+        },
+        HubToKiosk::CallAnswered { session: session(), agent_name: "Claire (CAF)".into(), ice_servers: ice_servers() },
+        HubToKiosk::Signal { session: session(), signal: Signal::Candidate { candidate: candidate() } },
+        HubToKiosk::CallEnded { session: session(), reason: EndReason::AgentHungUp },
+        HubToKiosk::Error(ErrorBody::new(
+            ErrorCode::OutOfPlace,
+            "answer without a pending offer from the other side",
+        )),
+    ]
+}
+
+pub fn agent_to_hub() -> Vec<AgentToHub> {
+    vec![
+        AgentToHub::Hello { protocol: PROTOCOL_VERSION },
+        AgentToHub::SetAvailability { available: true },
+        AgentToHub::TakeNext { service: Some("caf".into()) },
+        AgentToHub::Signal { session: session(), signal: Signal::Answer { sdp: "v=0\r\no=- 8812 2 IN IP4 127.0.0.1\r\n...".into() } },
+        AgentToHub::HangUp { session: session() },
+    ]
+}
+
+pub fn hub_to_agent() -> Vec<HubToAgent> {
+    vec![
+        HubToAgent::Welcome {
+            protocol: PROTOCOL_VERSION,
+            login: "claire".into(),
+            display_name: "Claire (CAF)".into(),
+            available: false,
+            services: statuses(),
+        },
+        HubToAgent::Queues {
+            now: ts("2026-11-23T09:12:40Z"),
+            queues: vec![QueueView {
+                service: "caf".into(),
+                waiting: vec![WaitingResident {
+                    session: session(),
+                    kiosk_id: "besse-mairie".into(),
+                    site: "Mairie de Besse-et-Saint-Anastaise".into(),
+                    queued_at: ts("2026-11-23T09:05:10Z"),
+                }],
+            }],
+        },
+        HubToAgent::Availability { available: true },
+        HubToAgent::CallStarted {
+            session: session(),
+            service: "caf".into(),
+            kiosk_id: "besse-mairie".into(),
+            site: "Mairie de Besse-et-Saint-Anastaise".into(),
+            ice_servers: ice_servers(),
+        },
+        HubToAgent::QueueEmpty { service: None },
+        HubToAgent::Signal { session: session(), signal: Signal::EndOfCandidates },
+        HubToAgent::CallEnded { session: session(), reason: EndReason::KioskDisconnected },
+        HubToAgent::Error(ErrorBody::new(ErrorCode::Forbidden, "you do not serve \"caf\"")),
+    ]
+}
+
+/// Every example, encoded, with the direction it belongs to.
+pub fn all() -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    out.extend(kiosk_to_hub().iter().map(|m| ("kiosk → hub", encode(m))));
+    out.extend(hub_to_kiosk().iter().map(|m| ("hub → kiosk", encode(m))));
+    out.extend(agent_to_hub().iter().map(|m| ("agent → hub", encode(m))));
+    out.extend(hub_to_agent().iter().map(|m| ("hub → agent", encode(m))));
+    out
+}

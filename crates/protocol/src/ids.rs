@@ -1,0 +1,91 @@
+//! Identifiers that travel on the wire, as newtypes so that a kiosk id can
+//! never be passed where a service id is expected.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(s.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A public service of the catalogue, e.g. `caf`, `msa`.
+    ServiceId
+);
+string_id!(
+    /// A kiosk of the fleet, e.g. `besse-mairie`.
+    KioskId
+);
+string_id!(
+    /// An agent's login.
+    AgentLogin
+);
+string_id!(
+    /// One resident's visit: from the call request, through the queue and
+    /// the call, to its end. The session log is keyed by it.
+    SessionId
+);
+
+/// A credential. Its `Debug` never shows the value, so it cannot leak into
+/// logs by accident.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret("hunter2".into());
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+        assert!(!format!("{:?}", Some(&s)).contains("hunter2"));
+    }
+}

@@ -1,0 +1,41 @@
+//! Wire messages between the kiosk, the hub and the agent console.
+//!
+//! Every message is one JSON object in one WebSocket text frame, tagged by
+//! its `"type"` field. Each direction has its own enum, so a message that one
+//! side may never send (an agent asking to queue, a kiosk taking a resident)
+//! does not even parse:
+//!
+//! | from → to     | enum           |
+//! |---------------|----------------|
+//! | kiosk → hub   | [`KioskToHub`] |
+//! | hub → kiosk   | [`HubToKiosk`] |
+//! | agent → hub   | [`AgentToHub`] |
+//! | hub → agent   | [`HubToAgent`] |
+//!
+//! The first message on a connection is a hello carrying [`PROTOCOL_VERSION`];
+//! the hub refuses versions it does not speak. Every message is documented
+//! with an example in `docs/protocol.md`.
+//!
+//! Decoding goes through [`decode`], which checks the size before parsing and
+//! tells a person what was wrong: too large, not JSON, an unknown type, or a
+//! known type with bad fields.
+
+#![forbid(unsafe_code)]
+
+mod decode;
+pub mod examples;
+mod ids;
+mod messages;
+
+pub use decode::{DecodeError, WireMessage, decode, encode};
+pub use ids::{AgentLogin, KioskId, Secret, ServiceId, SessionId};
+pub use messages::*;
+
+/// The protocol version this build speaks. Bumped on any change that an
+/// older peer would misread; additive optional fields do not bump it.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest message the hub accepts, in bytes. An SDP offer with video, audio
+/// and a data channel is about 5–10 KB; 64 KiB leaves room for many
+/// candidates and still bounds what one peer can make the hub parse.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;

@@ -1,0 +1,341 @@
+//! The messages themselves. Field names are snake_case JSON, except inside
+//! [`IceCandidate`] and [`IceServer`], which keep the browser's own
+//! camelCase shapes so the agent console can pass them through untouched.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AgentLogin, KioskId, Secret, ServiceId, SessionId};
+
+// ---------------------------------------------------------------------------
+// Kiosk ⇄ hub
+// ---------------------------------------------------------------------------
+
+/// What a kiosk sends to the hub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum KioskToHub {
+    /// First message on the connection: who this kiosk is, proven by the
+    /// secret the admin issued when enrolling it.
+    Hello {
+        protocol: u32,
+        kiosk_id: KioskId,
+        secret: Secret,
+        /// The kiosk app's version, for the fleet view.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        app_version: Option<String>,
+    },
+    /// The resident touched a service: queue for it.
+    RequestCall { service: ServiceId },
+    /// The resident gave up waiting.
+    CancelCall,
+    /// WebRTC negotiation for the kiosk's current call, relayed to its agent.
+    Signal { session: SessionId, signal: Signal },
+    /// The resident ended the call.
+    HangUp { session: SessionId },
+    /// The resident's rating of a call that just ended.
+    Rate { session: SessionId, rating: Rating },
+}
+
+/// What the hub sends to a kiosk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HubToKiosk {
+    /// The hello was accepted.
+    Welcome {
+        protocol: u32,
+        kiosk_id: KioskId,
+        site: String,
+        /// Open or closed, now, for every service of the catalogue.
+        services: Vec<ServiceStatus>,
+    },
+    /// The call request was accepted: the resident waits in the queue.
+    Queued {
+        session: SessionId,
+        service: ServiceId,
+        position: u32,
+        estimated_wait: Option<WaitEstimate>,
+    },
+    /// The queue moved, or the number of agents changed.
+    QueueUpdate {
+        session: SessionId,
+        position: u32,
+        estimated_wait: Option<WaitEstimate>,
+    },
+    /// The call request was refused; nothing was queued.
+    CallRefused {
+        service: ServiceId,
+        reason: RefusalReason,
+        message: String,
+    },
+    /// An agent took the call. The kiosk now makes the WebRTC offer.
+    CallAnswered {
+        session: SessionId,
+        agent_name: String,
+        ice_servers: Vec<IceServer>,
+    },
+    /// Negotiation from the agent, for the current call.
+    Signal { session: SessionId, signal: Signal },
+    /// The wait or the call is over.
+    CallEnded { session: SessionId, reason: EndReason },
+    /// Something the kiosk sent was refused; the connection stays up.
+    Error(ErrorBody),
+}
+
+// ---------------------------------------------------------------------------
+// Agent ⇄ hub
+// ---------------------------------------------------------------------------
+
+/// What an agent's console sends to the hub. The agent is authenticated by
+/// the session cookie of the WebSocket upgrade, not by the hello.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AgentToHub {
+    Hello { protocol: u32 },
+    /// Available agents can take residents and count in wait estimates.
+    SetAvailability { available: bool },
+    /// Take the resident who has waited longest, in `service` or in any of
+    /// the agent's services when `service` is absent.
+    TakeNext {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<ServiceId>,
+    },
+    /// WebRTC negotiation for the agent's current call, relayed to its kiosk.
+    Signal { session: SessionId, signal: Signal },
+    HangUp { session: SessionId },
+}
+
+/// What the hub sends to an agent's console.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HubToAgent {
+    Welcome {
+        protocol: u32,
+        login: AgentLogin,
+        display_name: String,
+        available: bool,
+        services: Vec<ServiceStatus>,
+    },
+    /// The waiting residents of every service this agent serves; sent after
+    /// the welcome and again whenever one of those queues changes.
+    Queues { now: Timestamp, queues: Vec<QueueView> },
+    /// Answer to `set_availability`.
+    Availability { available: bool },
+    /// The agent took a resident: the kiosk will send its offer.
+    CallStarted {
+        session: SessionId,
+        service: ServiceId,
+        kiosk_id: KioskId,
+        site: String,
+        ice_servers: Vec<IceServer>,
+    },
+    /// `take_next` found nobody waiting.
+    QueueEmpty {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<ServiceId>,
+    },
+    Signal { session: SessionId, signal: Signal },
+    CallEnded { session: SessionId, reason: EndReason },
+    Error(ErrorBody),
+}
+
+// ---------------------------------------------------------------------------
+// Shared pieces
+// ---------------------------------------------------------------------------
+
+/// WebRTC negotiation, relayed verbatim between the two peers of a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Signal {
+    Offer { sdp: String },
+    Answer { sdp: String },
+    Candidate { candidate: IceCandidate },
+    /// The sender has gathered all its candidates.
+    EndOfCandidates,
+}
+
+impl Signal {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Signal::Offer { .. } => "offer",
+            Signal::Answer { .. } => "answer",
+            Signal::Candidate { .. } => "candidate",
+            Signal::EndOfCandidates => "end_of_candidates",
+        }
+    }
+}
+
+/// An ICE candidate in the browser's `RTCIceCandidateInit` shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate {
+    pub candidate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    #[serde(default, rename = "sdpMLineIndex", skip_serializing_if = "Option::is_none")]
+    pub sdp_m_line_index: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_fragment: Option<String>,
+}
+
+/// A STUN or TURN server in the browser's `RTCIceServer` shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// Whether a service takes calls now, and if not, when it opens next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub service: ServiceId,
+    pub open: bool,
+    /// When an open service closes (end of the current opening period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_at: Option<Timestamp>,
+    /// When a closed service opens next; absent if it has no opening hours
+    /// in the coming weeks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_opening: Option<Timestamp>,
+}
+
+/// How long the resident will probably wait, in whole seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitEstimate {
+    pub seconds: u32,
+}
+
+/// One service's queue as an agent sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueView {
+    pub service: ServiceId,
+    pub waiting: Vec<WaitingResident>,
+}
+
+/// A resident in a queue, oldest first. Nothing personal: the site tells the
+/// agent where the resident is, not who.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingResident {
+    pub session: SessionId,
+    pub kiosk_id: KioskId,
+    pub site: String,
+    pub queued_at: Timestamp,
+}
+
+/// Why a call request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RefusalReason {
+    /// Outside opening hours.
+    Closed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_opening: Option<Timestamp>,
+    },
+    /// No such service in the catalogue.
+    UnknownService,
+    /// This kiosk is already waiting or in a call.
+    Busy,
+}
+
+/// Why a wait or a call ended. Also the `end_reason` of the session log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The resident cancelled while waiting.
+    Cancelled,
+    KioskHungUp,
+    AgentHungUp,
+    /// The kiosk's connection to the hub was lost.
+    KioskDisconnected,
+    /// The agent's connection to the hub was lost.
+    AgentDisconnected,
+    /// The hub is shutting down.
+    HubShutdown,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Cancelled => "cancelled",
+            EndReason::KioskHungUp => "kiosk_hung_up",
+            EndReason::AgentHungUp => "agent_hung_up",
+            EndReason::KioskDisconnected => "kiosk_disconnected",
+            EndReason::AgentDisconnected => "agent_disconnected",
+            EndReason::HubShutdown => "hub_shutdown",
+        }
+    }
+
+    pub const ALL: [EndReason; 6] = [
+        EndReason::Cancelled,
+        EndReason::KioskHungUp,
+        EndReason::AgentHungUp,
+        EndReason::KioskDisconnected,
+        EndReason::AgentDisconnected,
+        EndReason::HubShutdown,
+    ];
+}
+
+/// The resident's three-face rating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rating {
+    Unhappy,
+    Neutral,
+    Happy,
+}
+
+impl Rating {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rating::Unhappy => "unhappy",
+            Rating::Neutral => "neutral",
+            Rating::Happy => "happy",
+        }
+    }
+}
+
+/// An error reply. The connection stays up unless `code` says otherwise
+/// (`auth_failed`, `unsupported_protocol`, `hello_expected`, `replaced`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    /// For a person: what was wrong and where.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or a known type with missing or wrong fields.
+    MalformedMessage,
+    /// A `type` this side may not send.
+    UnknownMessageType,
+    /// Over [`crate::MAX_MESSAGE_BYTES`].
+    MessageTooLarge,
+    /// A message that makes no sense now (an answer without an offer, a
+    /// hang-up outside a call).
+    OutOfPlace,
+    /// A session id that is not the sender's current call.
+    NotYourSession,
+    /// The agent may not do this (a service they do not serve).
+    Forbidden,
+    /// The first message was not a hello.
+    HelloExpected,
+    UnsupportedProtocol,
+    /// Wrong credentials; deliberately silent on which part was wrong.
+    AuthFailed,
+    /// A newer connection with the same identity took over this one.
+    Replaced,
+    /// The hub could not keep up with this connection.
+    TooSlow,
+    Internal,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
