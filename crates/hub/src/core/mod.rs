@@ -1,0 +1,659 @@
+//! The hub's logic, with no I/O: queues per service, calls, and the rules of
+//! the signaling relay.
+//!
+//! [`Hub`] knows nothing of sockets, TLS, SQL or clocks. The shell (see
+//! `crate::driver`) authenticates peers, then feeds the hub inputs and
+//! drains its outputs:
+//!
+//! ```text
+//! loop {
+//!     match next input {
+//!         connection authenticated => hub.handle_kiosk_connected(now, ..) / handle_agent_connected(now, ..)
+//!         message decoded          => hub.handle_kiosk_message(now, peer, msg) / handle_agent_message(..)
+//!         connection lost          => hub.handle_disconnected(now, peer)
+//!     }
+//!     while let Some(output) = hub.poll_output() {
+//!         send it to its peer, close a peer, or record an event in the session log
+//!     }
+//! }
+//! ```
+//!
+//! Every input takes `now`; the hub never reads the clock, so tests run a
+//! whole day of queueing in microseconds. One task owns the hub, so "take
+//! the next resident" is atomic by construction: two agents pressing at the
+//! same instant are two inputs, handled one after the other.
+
+mod queue;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use visio_config::{Catalogue, ServiceState};
+use visio_protocol::{
+    AgentLogin, AgentToHub, EndReason, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, IceServer, KioskId,
+    KioskToHub, PROTOCOL_VERSION, Rating, RefusalReason, ServiceId, SessionId, Signal,
+};
+
+use queue::Queues;
+
+/// One connection to the hub, kiosk or agent. Assigned by the shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u64);
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    ToKiosk(PeerId, HubToKiosk),
+    ToAgent(PeerId, HubToAgent),
+    /// Close this connection (after sending what was queued for it).
+    Close(PeerId),
+    /// Something for the session log and the metrics.
+    Event(HubEvent),
+}
+
+/// Metadata of a resident's visit; never any content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HubEvent {
+    Queued { session: SessionId, kiosk_id: KioskId, service: ServiceId, at: Timestamp },
+    Answered { session: SessionId, agent: AgentLogin, at: Timestamp },
+    Ended { session: SessionId, reason: EndReason, at: Timestamp },
+    Rated { session: SessionId, rating: Rating },
+}
+
+/// Counts for `/metrics` and `/healthz`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub kiosks: usize,
+    pub agents: usize,
+    pub agents_available: usize,
+    pub calls_in_progress: usize,
+    /// Every service of the catalogue, with its number of waiting residents.
+    pub queue_lengths: Vec<(ServiceId, usize)>,
+}
+
+struct KioskPeer {
+    kiosk_id: KioskId,
+    site: String,
+    /// The visit in progress: waiting or in a call.
+    session: Option<SessionId>,
+    /// The last visit that ended, which the resident may still rate.
+    rateable: Option<SessionId>,
+}
+
+struct AgentPeer {
+    login: AgentLogin,
+    display_name: String,
+    services: Vec<ServiceId>,
+    available: bool,
+    call: Option<SessionId>,
+}
+
+struct Session {
+    kiosk: PeerId,
+    kiosk_id: KioskId,
+    site: String,
+    service: ServiceId,
+    queued_at: Timestamp,
+    state: SessionState,
+}
+
+enum SessionState {
+    Waiting,
+    InCall { agent: PeerId, answered_at: Timestamp, negotiation: Negotiation },
+}
+
+/// Where the WebRTC offer/answer exchange of a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Negotiation {
+    /// No offer yet.
+    New,
+    /// An offer from this side awaits its answer.
+    HaveOffer(Side),
+    /// Offer answered; a new offer (ICE restart) may follow.
+    Stable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Kiosk,
+    Agent,
+}
+
+/// Smoothing of the measured call durations behind wait estimates.
+const DURATION_SMOOTHING: f64 = 0.2;
+
+pub struct Hub {
+    catalogue: Arc<Catalogue>,
+    ice_servers: Vec<IceServer>,
+    kiosks: HashMap<PeerId, KioskPeer>,
+    agents: HashMap<PeerId, AgentPeer>,
+    kiosk_peer: HashMap<KioskId, PeerId>,
+    agent_peer: HashMap<AgentLogin, PeerId>,
+    sessions: HashMap<SessionId, Session>,
+    queues: Queues,
+    /// Smoothed call duration per service, in seconds.
+    call_seconds: HashMap<ServiceId, f64>,
+    /// Services whose queue or agents changed in this input: their kiosks
+    /// and agents are told once, at the end of the input.
+    dirty: BTreeSet<ServiceId>,
+    outputs: VecDeque<Output>,
+    session_prefix: String,
+    next_session: u64,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("kiosks", &self.kiosks.len())
+            .field("agents", &self.agents.len())
+            .field("sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// `session_prefix` makes session ids unique across hub restarts (the
+    /// shell passes random hex).
+    pub fn new(catalogue: Arc<Catalogue>, ice_servers: Vec<IceServer>, session_prefix: String) -> Hub {
+        let call_seconds =
+            catalogue.services().iter().map(|s| (s.id.clone(), f64::from(s.typical_call_minutes) * 60.0)).collect();
+        Hub {
+            catalogue,
+            ice_servers,
+            kiosks: HashMap::new(),
+            agents: HashMap::new(),
+            kiosk_peer: HashMap::new(),
+            agent_peer: HashMap::new(),
+            sessions: HashMap::new(),
+            queues: Queues::default(),
+            call_seconds,
+            dirty: BTreeSet::new(),
+            outputs: VecDeque::new(),
+            session_prefix,
+            next_session: 0,
+        }
+    }
+
+    /// The next thing for the shell to do; call until `None` after each input.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            kiosks: self.kiosks.len(),
+            agents: self.agents.len(),
+            agents_available: self.agents.values().filter(|a| a.available).count(),
+            calls_in_progress: self.sessions.values().filter(|s| matches!(s.state, SessionState::InCall { .. })).count(),
+            queue_lengths: self
+                .catalogue
+                .services()
+                .iter()
+                .map(|s| (s.id.clone(), self.queues.len(&s.id)))
+                .collect(),
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // Inputs
+    // -----------------------------------------------------------------------
+
+    /// A kiosk proved its identity. A previous connection of the same kiosk
+    /// is replaced: it is told so, closed, and its visit ended.
+    pub fn handle_kiosk_connected(&mut self, now: Timestamp, peer: PeerId, kiosk_id: KioskId, site: String) {
+        if let Some(old) = self.kiosk_peer.get(&kiosk_id).copied() {
+            self.replace(now, old, "this kiosk connected again from elsewhere; this connection is closed");
+        }
+        self.kiosk_peer.insert(kiosk_id.clone(), peer);
+        self.kiosks.insert(peer, KioskPeer { kiosk_id: kiosk_id.clone(), site: site.clone(), session: None, rateable: None });
+        self.to_kiosk(peer, HubToKiosk::Welcome {
+            protocol: PROTOCOL_VERSION,
+            kiosk_id,
+            site,
+            services: self.catalogue.statuses_at(now),
+        });
+    }
+
+    /// An agent proved their identity (session cookie). They start away.
+    pub fn handle_agent_connected(
+        &mut self,
+        now: Timestamp,
+        peer: PeerId,
+        login: AgentLogin,
+        display_name: String,
+        services: Vec<ServiceId>,
+    ) {
+        if let Some(old) = self.agent_peer.get(&login).copied() {
+            self.replace(now, old, "you signed in from another window; this one is closed");
+        }
+        let services: Vec<ServiceId> =
+            services.into_iter().filter(|s| self.catalogue.get(s).is_some()).collect();
+        let statuses = services
+            .iter()
+            .filter_map(|s| self.catalogue.get(s))
+            .map(|s| self.catalogue.status_at(s, now))
+            .collect();
+        self.agent_peer.insert(login.clone(), peer);
+        self.agents.insert(peer, AgentPeer {
+            login: login.clone(),
+            display_name: display_name.clone(),
+            services,
+            available: false,
+            call: None,
+        });
+        self.to_agent(peer, HubToAgent::Welcome {
+            protocol: PROTOCOL_VERSION,
+            login,
+            display_name,
+            available: false,
+            services: statuses,
+        });
+        self.to_agent(peer, self.queues_for(peer, now));
+    }
+
+    pub fn handle_kiosk_message(&mut self, now: Timestamp, peer: PeerId, msg: KioskToHub) {
+        if !self.kiosks.contains_key(&peer) {
+            return;
+        }
+        match msg {
+            KioskToHub::Hello { .. } => self.kiosk_error(peer, ErrorCode::OutOfPlace, "hello was already accepted"),
+            KioskToHub::RequestCall { service } => self.request_call(now, peer, service),
+            KioskToHub::CancelCall => self.cancel_call(now, peer),
+            KioskToHub::Signal { session, signal } => self.relay(peer, Side::Kiosk, session, signal),
+            KioskToHub::HangUp { session } => self.hang_up(now, peer, Side::Kiosk, session),
+            KioskToHub::Rate { session, rating } => self.rate(peer, session, rating),
+        }
+        self.flush(now);
+    }
+
+    pub fn handle_agent_message(&mut self, now: Timestamp, peer: PeerId, msg: AgentToHub) {
+        if !self.agents.contains_key(&peer) {
+            return;
+        }
+        match msg {
+            AgentToHub::Hello { .. } => self.agent_error(peer, ErrorCode::OutOfPlace, "hello was already accepted"),
+            AgentToHub::SetAvailability { available } => self.set_availability(peer, available),
+            AgentToHub::TakeNext { service } => self.take_next(now, peer, service),
+            AgentToHub::Signal { session, signal } => self.relay(peer, Side::Agent, session, signal),
+            AgentToHub::HangUp { session } => self.hang_up(now, peer, Side::Agent, session),
+        }
+        self.flush(now);
+    }
+
+    /// A connection ended, for whatever reason. Its visit or call ends and
+    /// the other side is told why.
+    pub fn handle_disconnected(&mut self, now: Timestamp, peer: PeerId) {
+        if let Some(kiosk) = self.kiosks.remove(&peer) {
+            if self.kiosk_peer.get(&kiosk.kiosk_id) == Some(&peer) {
+                self.kiosk_peer.remove(&kiosk.kiosk_id);
+            }
+            if let Some(session) = kiosk.session {
+                self.end_session(now, &session, EndReason::KioskDisconnected);
+            }
+        } else if let Some(agent) = self.agents.remove(&peer) {
+            if self.agent_peer.get(&agent.login) == Some(&peer) {
+                self.agent_peer.remove(&agent.login);
+            }
+            if let Some(session) = agent.call {
+                self.end_session(now, &session, EndReason::AgentDisconnected);
+            }
+            self.dirty.extend(agent.services);
+        }
+        self.flush(now);
+    }
+
+    /// The hub is stopping: every visit ends with `hub_shutdown`.
+    pub fn handle_shutdown(&mut self, now: Timestamp) {
+        let sessions: Vec<SessionId> = self.sessions.keys().cloned().collect();
+        for session in sessions {
+            self.end_session(now, &session, EndReason::HubShutdown);
+        }
+        self.flush(now);
+    }
+
+    // -----------------------------------------------------------------------
+    // Kiosk actions
+    // -----------------------------------------------------------------------
+
+    fn request_call(&mut self, now: Timestamp, peer: PeerId, service_id: ServiceId) {
+        let Some(service) = self.catalogue.get(&service_id) else {
+            let message = format!("there is no service {:?} in the catalogue", service_id.as_str());
+            return self.to_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::UnknownService, message });
+        };
+        if let ServiceState::Closed { next_opening } = self.catalogue.state_at(service, now) {
+            let message = match next_opening {
+                Some(t) => format!(
+                    "{} is closed; it opens on {} ({})",
+                    service.short_name,
+                    self.catalogue.local_time(t),
+                    self.catalogue.timezone_name()
+                ),
+                None => format!("{} is closed", service.short_name),
+            };
+            return self.to_kiosk(peer, HubToKiosk::CallRefused {
+                service: service_id,
+                reason: RefusalReason::Closed { next_opening },
+                message,
+            });
+        }
+        let kiosk = &self.kiosks[&peer];
+        if kiosk.session.is_some() {
+            let message = "this kiosk is already waiting or in a call; cancel or hang up first".to_owned();
+            return self.to_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::Busy, message });
+        }
+        self.next_session += 1;
+        let session = SessionId(format!("{}-{:06}", self.session_prefix, self.next_session));
+        let (kiosk_id, site) = (kiosk.kiosk_id.clone(), kiosk.site.clone());
+        self.sessions.insert(session.clone(), Session {
+            kiosk: peer,
+            kiosk_id: kiosk_id.clone(),
+            site,
+            service: service_id.clone(),
+            queued_at: now,
+            state: SessionState::Waiting,
+        });
+        if let Some(k) = self.kiosks.get_mut(&peer) {
+            k.session = Some(session.clone());
+            k.rateable = None;
+        }
+        let position = self.queues.push(&service_id, session.clone());
+        let estimated_wait = self.estimate(&service_id, position);
+        self.queues.mark_sent(&service_id, &session, position, estimated_wait);
+        self.to_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
+        self.event(HubEvent::Queued { session, kiosk_id, service: service_id.clone(), at: now });
+        self.dirty.insert(service_id);
+    }
+
+    fn cancel_call(&mut self, now: Timestamp, peer: PeerId) {
+        let session = self.kiosks[&peer].session.clone();
+        match session.as_ref().and_then(|s| self.sessions.get(s)).map(|s| &s.state) {
+            Some(SessionState::Waiting) => {
+                // Invariant: `Some` on the line above.
+                self.end_session(now, &session.expect("waiting session"), EndReason::Cancelled)
+            }
+            Some(SessionState::InCall { .. }) => {
+                self.kiosk_error(peer, ErrorCode::OutOfPlace, "the call was already answered; use hang_up to end it")
+            }
+            None => self.kiosk_error(peer, ErrorCode::OutOfPlace, "this kiosk is not waiting for any call"),
+        }
+    }
+
+    fn rate(&mut self, peer: PeerId, session: SessionId, rating: Rating) {
+        let kiosk = self.kiosks.get_mut(&peer).expect("checked by caller");
+        if kiosk.rateable.as_ref() == Some(&session) {
+            kiosk.rateable = None;
+            self.event(HubEvent::Rated { session, rating });
+        } else {
+            let msg = format!("session {session} is not a call of this kiosk that ended and awaits a rating");
+            self.kiosk_error(peer, ErrorCode::NotYourSession, msg);
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // Agent actions
+    // -----------------------------------------------------------------------
+
+    fn set_availability(&mut self, peer: PeerId, available: bool) {
+        let agent = self.agents.get_mut(&peer).expect("checked by caller");
+        agent.available = available;
+        self.dirty.extend(agent.services.iter().cloned());
+        self.to_agent(peer, HubToAgent::Availability { available });
+    }
+
+    fn take_next(&mut self, now: Timestamp, peer: PeerId, service: Option<ServiceId>) {
+        let agent = &self.agents[&peer];
+        if agent.call.is_some() {
+            return self.agent_error(peer, ErrorCode::OutOfPlace, "finish your current call before taking the next resident");
+        }
+        if !agent.available {
+            return self.agent_error(peer, ErrorCode::OutOfPlace, "you are away; set yourself available first");
+        }
+        let candidates: Vec<ServiceId> = match service {
+            Some(s) if agent.services.contains(&s) => vec![s],
+            Some(s) => return self.agent_error(peer, ErrorCode::Forbidden, format!("you do not serve {:?}", s.as_str())),
+            None => agent.services.clone(),
+        };
+        let oldest = candidates
+            .iter()
+            .filter_map(|s| self.queues.front(s).map(|session| (s, session)))
+            .min_by_key(|(_, session)| (self.sessions[*session].queued_at, (*session).clone()))
+            .map(|(s, session)| (s.clone(), session.clone()));
+        let Some((service_id, session_id)) = oldest else {
+            let service = if candidates.len() == 1 { candidates.into_iter().next() } else { None };
+            return self.to_agent(peer, HubToAgent::QueueEmpty { service });
+        };
+        self.queues.remove(&service_id, &session_id);
+        let session = self.sessions.get_mut(&session_id).expect("queued sessions exist");
+        session.state = SessionState::InCall { agent: peer, answered_at: now, negotiation: Negotiation::New };
+        let (kiosk, kiosk_id, site) = (session.kiosk, session.kiosk_id.clone(), session.site.clone());
+        let agent = self.agents.get_mut(&peer).expect("checked above");
+        agent.call = Some(session_id.clone());
+        let login = agent.login.clone();
+        let agent_name = self.agent_display_name(peer);
+        self.to_kiosk(kiosk, HubToKiosk::CallAnswered {
+            session: session_id.clone(),
+            agent_name,
+            ice_servers: self.ice_servers.clone(),
+        });
+        self.to_agent(peer, HubToAgent::CallStarted {
+            session: session_id.clone(),
+            service: service_id.clone(),
+            kiosk_id,
+            site,
+            ice_servers: self.ice_servers.clone(),
+        });
+        self.event(HubEvent::Answered { session: session_id, agent: login, at: now });
+        self.dirty.insert(service_id);
+    }
+
+    /// What the resident sees of the agent: the display name the admin set
+    /// (a first name and the service, typically), never the login.
+    fn agent_display_name(&self, peer: PeerId) -> String {
+        self.agents[&peer].display_name.clone()
+    }
+
+    // -----------------------------------------------------------------------
+    // Both sides
+    // -----------------------------------------------------------------------
+
+    /// Relays negotiation between the two peers of the sender's current call,
+    /// and only them, in an order that makes sense.
+    fn relay(&mut self, peer: PeerId, from: Side, session_id: SessionId, signal: Signal) {
+        let current = match from {
+            Side::Kiosk => self.kiosks[&peer].session.clone(),
+            Side::Agent => self.agents[&peer].call.clone(),
+        };
+        let error = |hub: &mut Hub, code, message: String| match from {
+            Side::Kiosk => hub.kiosk_error(peer, code, message),
+            Side::Agent => hub.agent_error(peer, code, message),
+        };
+        if current.as_ref() != Some(&session_id) {
+            let msg = match current {
+                Some(c) => format!("{} for session {session_id}, but your current call is {c}", signal.kind()),
+                None => format!("{} for session {session_id}, but you are not in a call", signal.kind()),
+            };
+            return error(self, ErrorCode::NotYourSession, msg);
+        }
+        let session = self.sessions.get_mut(&session_id).expect("current sessions exist");
+        let SessionState::InCall { agent, negotiation, .. } = &mut session.state else {
+            let msg = format!("{} before an agent answered", signal.kind());
+            return error(self, ErrorCode::OutOfPlace, msg);
+        };
+        let next = match (&signal, *negotiation) {
+            (Signal::Offer { .. }, Negotiation::HaveOffer(side)) if side != from => Err("offer while the other side's offer awaits an answer"),
+            (Signal::Offer { .. }, _) => Ok(Negotiation::HaveOffer(from)),
+            (Signal::Answer { .. }, Negotiation::HaveOffer(side)) if side != from => Ok(Negotiation::Stable),
+            (Signal::Answer { .. }, _) => Err("answer without a pending offer from the other side"),
+            (Signal::Candidate { .. } | Signal::EndOfCandidates, Negotiation::New) => Err("candidate before any offer"),
+            (Signal::Candidate { .. } | Signal::EndOfCandidates, n) => Ok(n),
+        };
+        match next {
+            Err(why) => error(self, ErrorCode::OutOfPlace, why.to_owned()),
+            Ok(n) => {
+                *negotiation = n;
+                let (kiosk, agent) = (session.kiosk, *agent);
+                match from {
+                    Side::Kiosk => self.to_agent(agent, HubToAgent::Signal { session: session_id, signal }),
+                    Side::Agent => self.to_kiosk(kiosk, HubToKiosk::Signal { session: session_id, signal }),
+                }
+            }
+        }
+    }
+
+    fn hang_up(&mut self, now: Timestamp, peer: PeerId, from: Side, session_id: SessionId) {
+        let current = match from {
+            Side::Kiosk => self.kiosks[&peer].session.clone(),
+            Side::Agent => self.agents[&peer].call.clone(),
+        };
+        let in_call = current.as_ref() == Some(&session_id)
+            && matches!(self.sessions.get(&session_id).map(|s| &s.state), Some(SessionState::InCall { .. }));
+        if !in_call {
+            let message = format!("hang_up for session {session_id}, which is not your call in progress");
+            return match from {
+                Side::Kiosk => self.kiosk_error(peer, ErrorCode::NotYourSession, message),
+                Side::Agent => self.agent_error(peer, ErrorCode::NotYourSession, message),
+            };
+        }
+        let reason = match from {
+            Side::Kiosk => EndReason::KioskHungUp,
+            Side::Agent => EndReason::AgentHungUp,
+        };
+        self.end_session(now, &session_id, reason);
+    }
+
+    /// Ends a visit, waiting or in a call: both sides are told, the log
+    /// gets its end, and the queue moves.
+    fn end_session(&mut self, now: Timestamp, session_id: &SessionId, reason: EndReason) {
+        let Some(session) = self.sessions.remove(session_id) else { return };
+        match session.state {
+            SessionState::Waiting => {
+                self.queues.remove(&session.service, session_id);
+            }
+            SessionState::InCall { agent, answered_at, .. } => {
+                if let Some(a) = self.agents.get_mut(&agent) {
+                    a.call = None;
+                    self.to_agent(agent, HubToAgent::CallEnded { session: session_id.clone(), reason });
+                }
+                let seconds = (now - answered_at).get_seconds() as f64;
+                if seconds > 0.0 {
+                    let avg = self.call_seconds.entry(session.service.clone()).or_insert(seconds);
+                    *avg += DURATION_SMOOTHING * (seconds - *avg);
+                }
+            }
+        }
+        if let Some(k) = self.kiosks.get_mut(&session.kiosk) {
+            k.session = None;
+            k.rateable = Some(session_id.clone());
+            self.to_kiosk(session.kiosk, HubToKiosk::CallEnded { session: session_id.clone(), reason });
+        }
+        self.event(HubEvent::Ended { session: session_id.clone(), reason, at: now });
+        self.dirty.insert(session.service);
+    }
+
+    /// Closes an older connection that a newer one of the same identity
+    /// replaces.
+    fn replace(&mut self, now: Timestamp, old: PeerId, message: &str) {
+        let body = ErrorBody::new(ErrorCode::Replaced, message);
+        if self.kiosks.contains_key(&old) {
+            self.to_kiosk(old, HubToKiosk::Error(body));
+        } else {
+            self.to_agent(old, HubToAgent::Error(body));
+        }
+        self.outputs.push_back(Output::Close(old));
+        self.handle_disconnected(now, old);
+    }
+
+    // -----------------------------------------------------------------------
+    // Telling people
+    // -----------------------------------------------------------------------
+
+    /// Wait estimate for a position: the queue shared among the available
+    /// agents of the service, times the smoothed call duration. Unknown when
+    /// no agent of the service is available.
+    fn estimate(&self, service: &ServiceId, position: u32) -> Option<visio_protocol::WaitEstimate> {
+        let agents =
+            self.agents.values().filter(|a| a.available && a.services.contains(service)).count() as u32;
+        if agents == 0 {
+            return None;
+        }
+        let per_call = self.call_seconds.get(service).copied().unwrap_or(900.0);
+        let rounds = position.div_ceil(agents);
+        Some(visio_protocol::WaitEstimate { seconds: (f64::from(rounds) * per_call).round() as u32 })
+    }
+
+    /// Tells the kiosks of changed queues their new place, and the agents
+    /// serving those services the new queues.
+    fn flush(&mut self, now: Timestamp) {
+        let dirty = std::mem::take(&mut self.dirty);
+        if dirty.is_empty() {
+            return;
+        }
+        for service in &dirty {
+            for (position, session) in self.queues.waiting(service) {
+                let estimate = self.estimate(service, position);
+                if self.queues.mark_sent(service, &session, position, estimate) {
+                    let kiosk = self.sessions[&session].kiosk;
+                    self.to_kiosk(kiosk, HubToKiosk::QueueUpdate { session, position, estimated_wait: estimate });
+                }
+            }
+        }
+        let mut agents: Vec<PeerId> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.services.iter().any(|s| dirty.contains(s)))
+            .map(|(p, _)| *p)
+            .collect();
+        agents.sort();
+        for peer in agents {
+            let queues = self.queues_for(peer, now);
+            self.to_agent(peer, queues);
+        }
+    }
+
+    fn queues_for(&self, peer: PeerId, now: Timestamp) -> HubToAgent {
+        let queues = self.agents[&peer]
+            .services
+            .iter()
+            .map(|service| visio_protocol::QueueView {
+                service: service.clone(),
+                waiting: self
+                    .queues
+                    .waiting(service)
+                    .map(|(_, id)| {
+                        let s = &self.sessions[&id];
+                        visio_protocol::WaitingResident {
+                            session: id.clone(),
+                            kiosk_id: s.kiosk_id.clone(),
+                            site: s.site.clone(),
+                            queued_at: s.queued_at,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        HubToAgent::Queues { now, queues }
+    }
+
+    fn to_kiosk(&mut self, peer: PeerId, msg: HubToKiosk) {
+        self.outputs.push_back(Output::ToKiosk(peer, msg));
+    }
+
+    fn to_agent(&mut self, peer: PeerId, msg: HubToAgent) {
+        self.outputs.push_back(Output::ToAgent(peer, msg));
+    }
+
+    fn kiosk_error(&mut self, peer: PeerId, code: ErrorCode, message: impl Into<String>) {
+        self.to_kiosk(peer, HubToKiosk::Error(ErrorBody::new(code, message)));
+    }
+
+    fn agent_error(&mut self, peer: PeerId, code: ErrorCode, message: impl Into<String>) {
+        self.to_agent(peer, HubToAgent::Error(ErrorBody::new(code, message)));
+    }
+
+    fn event(&mut self, event: HubEvent) {
+        self.outputs.push_back(Output::Event(event));
+    }
+}

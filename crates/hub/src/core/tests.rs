@@ -1,0 +1,437 @@
+//! The hub core driven by inputs, with simulated time: whole visits in
+//! microseconds, asserting exactly what each peer is told.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::{Timestamp, ToSpan};
+use visio_config::Catalogue;
+use visio_protocol::*;
+
+use super::*;
+
+/// A hub plus everything it said to each peer, drained after every input.
+struct World {
+    hub: Hub,
+    now: Timestamp,
+    next_peer: u64,
+    kiosk_inbox: HashMap<PeerId, Vec<HubToKiosk>>,
+    agent_inbox: HashMap<PeerId, Vec<HubToAgent>>,
+    closed: Vec<PeerId>,
+    events: Vec<HubEvent>,
+}
+
+impl World {
+    /// Monday 2026-11-23 10:00 in Paris: every weekday service is open.
+    fn new() -> World {
+        World::at("2026-11-23T09:00:00Z")
+    }
+
+    fn at(now: &str) -> World {
+        World {
+            hub: Hub::new(Arc::new(Catalogue::demo()), vec![], "test".into()),
+            now: now.parse().unwrap(),
+            next_peer: 0,
+            kiosk_inbox: HashMap::new(),
+            agent_inbox: HashMap::new(),
+            closed: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.hub.poll_output() {
+            match out {
+                Output::ToKiosk(p, m) => self.kiosk_inbox.entry(p).or_default().push(m),
+                Output::ToAgent(p, m) => self.agent_inbox.entry(p).or_default().push(m),
+                Output::Close(p) => self.closed.push(p),
+                Output::Event(e) => self.events.push(e),
+            }
+        }
+    }
+
+    fn advance(&mut self, minutes: i64) {
+        self.now = self.now.checked_add(minutes.minutes()).unwrap();
+    }
+
+    fn kiosk(&mut self, id: &str) -> PeerId {
+        self.next_peer += 1;
+        let peer = PeerId(self.next_peer);
+        self.hub.handle_kiosk_connected(self.now, peer, id.into(), format!("Mairie de {id}"));
+        self.drain();
+        assert!(matches!(self.kiosk_said(peer).as_slice(), [HubToKiosk::Welcome { .. }]));
+        peer
+    }
+
+    fn agent(&mut self, login: &str, services: &[&str]) -> PeerId {
+        self.next_peer += 1;
+        let peer = PeerId(self.next_peer);
+        let services = services.iter().map(|s| ServiceId::from(*s)).collect();
+        self.hub.handle_agent_connected(self.now, peer, login.into(), format!("{login} (test)"), services);
+        self.drain();
+        let said = self.agent_said(peer);
+        assert!(matches!(said.as_slice(), [HubToAgent::Welcome { .. }, HubToAgent::Queues { .. }]), "{said:?}");
+        peer
+    }
+
+    fn available_agent(&mut self, login: &str, services: &[&str]) -> PeerId {
+        let peer = self.agent(login, services);
+        self.from_agent(peer, AgentToHub::SetAvailability { available: true });
+        self.agent_said(peer);
+        peer
+    }
+
+    fn from_kiosk(&mut self, peer: PeerId, msg: KioskToHub) {
+        self.hub.handle_kiosk_message(self.now, peer, msg);
+        self.drain();
+    }
+
+    fn from_agent(&mut self, peer: PeerId, msg: AgentToHub) {
+        self.hub.handle_agent_message(self.now, peer, msg);
+        self.drain();
+    }
+
+    fn disconnect(&mut self, peer: PeerId) {
+        self.hub.handle_disconnected(self.now, peer);
+        self.drain();
+    }
+
+    /// Takes what the hub said to this kiosk since the last call.
+    fn kiosk_said(&mut self, peer: PeerId) -> Vec<HubToKiosk> {
+        self.kiosk_inbox.remove(&peer).unwrap_or_default()
+    }
+
+    fn agent_said(&mut self, peer: PeerId) -> Vec<HubToAgent> {
+        self.agent_inbox.remove(&peer).unwrap_or_default()
+    }
+
+    /// Queues for `service` and returns the session id.
+    fn queue(&mut self, kiosk: PeerId, service: &str) -> SessionId {
+        self.from_kiosk(kiosk, KioskToHub::RequestCall { service: service.into() });
+        match self.kiosk_said(kiosk).as_slice() {
+            [HubToKiosk::Queued { session, .. }, ..] => session.clone(),
+            other => panic!("expected queued, got {other:?}"),
+        }
+    }
+
+    /// Agent takes the next resident; returns the call's session id.
+    fn take(&mut self, agent: PeerId) -> SessionId {
+        self.from_agent(agent, AgentToHub::TakeNext { service: None });
+        let said = self.agent_said(agent);
+        match said.iter().find(|m| matches!(m, HubToAgent::CallStarted { .. })) {
+            Some(HubToAgent::CallStarted { session, .. }) => session.clone(),
+            _ => panic!("expected call_started, got {said:?}"),
+        }
+    }
+
+    fn error_code_of_kiosk(&mut self, peer: PeerId) -> ErrorCode {
+        match self.kiosk_said(peer).as_slice() {
+            [HubToKiosk::Error(e)] => e.code,
+            other => panic!("expected one error, got {other:?}"),
+        }
+    }
+
+    fn error_code_of_agent(&mut self, peer: PeerId) -> ErrorCode {
+        match self.agent_said(peer).as_slice() {
+            [HubToAgent::Error(e)] => e.code,
+            other => panic!("expected one error, got {other:?}"),
+        }
+    }
+}
+
+fn waiting_in(msgs: &[HubToAgent], service: &str) -> Option<Vec<KioskId>> {
+    msgs.iter().rev().find_map(|m| match m {
+        HubToAgent::Queues { queues, .. } => queues
+            .iter()
+            .find(|q| q.service.as_str() == service)
+            .map(|q| q.waiting.iter().map(|w| w.kiosk_id.clone()).collect()),
+        _ => None,
+    })
+}
+
+fn offer() -> Signal {
+    Signal::Offer { sdp: "v=0 offer".into() }
+}
+
+fn answer() -> Signal {
+    Signal::Answer { sdp: "v=0 answer".into() }
+}
+
+fn candidate() -> Signal {
+    Signal::Candidate {
+        candidate: IceCandidate {
+            candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
+            sdp_mid: Some("0".into()),
+            sdp_m_line_index: Some(0),
+            username_fragment: None,
+        },
+    }
+}
+
+#[test]
+fn two_kiosks_get_positions_one_and_two_and_move_up() {
+    let mut w = World::new();
+    let caf_agent = w.available_agent("claire", &["caf"]);
+    let (a, b) = (w.kiosk("besse"), w.kiosk("ardes"));
+    w.from_kiosk(a, KioskToHub::RequestCall { service: "caf".into() });
+    w.from_kiosk(b, KioskToHub::RequestCall { service: "caf".into() });
+    let Some(HubToKiosk::Queued { position: 1, estimated_wait: Some(wa), .. }) = w.kiosk_said(a).first().cloned() else {
+        panic!("a should be first");
+    };
+    let Some(HubToKiosk::Queued { position: 2, estimated_wait: Some(wb), .. }) = w.kiosk_said(b).first().cloned() else {
+        panic!("b should be second");
+    };
+    // One agent, 15-minute typical CAF call.
+    assert_eq!((wa.seconds, wb.seconds), (900, 1800));
+    assert_eq!(waiting_in(&w.agent_said(caf_agent), "caf").unwrap(), vec![KioskId::from("besse"), KioskId::from("ardes")]);
+
+    w.take(caf_agent);
+    assert!(matches!(w.kiosk_said(a).as_slice(), [HubToKiosk::CallAnswered { agent_name, .. }] if agent_name == "claire (test)"));
+    assert!(matches!(
+        w.kiosk_said(b).as_slice(),
+        [HubToKiosk::QueueUpdate { position: 1, estimated_wait: Some(WaitEstimate { seconds: 900 }), .. }]
+    ));
+}
+
+#[test]
+fn an_agent_sees_and_takes_only_the_services_they_serve() {
+    let mut w = World::new();
+    let msa_agent = w.available_agent("marc", &["msa"]);
+    let k = w.kiosk("besse");
+    w.queue(k, "caf");
+    // The msa agent is not told of the caf queue at all.
+    assert!(w.agent_said(msa_agent).is_empty());
+    w.from_agent(msa_agent, AgentToHub::TakeNext { service: Some("caf".into()) });
+    assert_eq!(w.error_code_of_agent(msa_agent), ErrorCode::Forbidden);
+    w.from_agent(msa_agent, AgentToHub::TakeNext { service: None });
+    assert!(matches!(w.agent_said(msa_agent).as_slice(), [HubToAgent::QueueEmpty { service: Some(s) }] if s.as_str() == "msa"));
+    assert!(w.kiosk_said(k).is_empty(), "the kiosk keeps waiting, untouched");
+}
+
+#[test]
+fn signaling_is_relayed_to_exactly_the_pair_in_order() {
+    let mut w = World::new();
+    let claire = w.available_agent("claire", &["caf"]);
+    let other = w.available_agent("paul", &["caf"]);
+    let (k1, k2) = (w.kiosk("besse"), w.kiosk("ardes"));
+    let s1 = w.queue(k1, "caf");
+    let s2 = w.queue(k2, "caf");
+    assert_eq!(w.take(claire), s1);
+    assert_eq!(w.take(other), s2);
+    for p in [k1, k2] {
+        w.kiosk_said(p);
+    }
+    for p in [claire, other] {
+        w.agent_said(p);
+    }
+
+    // An answer before any offer is out of place; nothing is relayed.
+    w.from_agent(claire, AgentToHub::Signal { session: s1.clone(), signal: answer() });
+    assert_eq!(w.error_code_of_agent(claire), ErrorCode::OutOfPlace);
+    assert!(w.kiosk_said(k1).is_empty());
+    // Nor a candidate before any offer.
+    w.from_kiosk(k1, KioskToHub::Signal { session: s1.clone(), signal: candidate() });
+    assert_eq!(w.error_code_of_kiosk(k1), ErrorCode::OutOfPlace);
+
+    w.from_kiosk(k1, KioskToHub::Signal { session: s1.clone(), signal: offer() });
+    assert_eq!(w.agent_said(claire), vec![HubToAgent::Signal { session: s1.clone(), signal: offer() }]);
+    assert!(w.agent_said(other).is_empty() && w.kiosk_said(k2).is_empty());
+
+    // The kiosk cannot answer its own offer.
+    w.from_kiosk(k1, KioskToHub::Signal { session: s1.clone(), signal: answer() });
+    assert_eq!(w.error_code_of_kiosk(k1), ErrorCode::OutOfPlace);
+
+    w.from_agent(claire, AgentToHub::Signal { session: s1.clone(), signal: answer() });
+    assert_eq!(w.kiosk_said(k1), vec![HubToKiosk::Signal { session: s1.clone(), signal: answer() }]);
+    w.from_agent(claire, AgentToHub::Signal { session: s1.clone(), signal: candidate() });
+    assert_eq!(w.kiosk_said(k1), vec![HubToKiosk::Signal { session: s1.clone(), signal: candidate() }]);
+    w.from_kiosk(k1, KioskToHub::Signal { session: s1.clone(), signal: candidate() });
+    assert_eq!(w.agent_said(claire), vec![HubToAgent::Signal { session: s1.clone(), signal: candidate() }]);
+
+    // An agent can never reach a kiosk outside their own call.
+    w.from_agent(claire, AgentToHub::Signal { session: s2.clone(), signal: candidate() });
+    assert_eq!(w.error_code_of_agent(claire), ErrorCode::NotYourSession);
+    assert!(w.kiosk_said(k2).is_empty() && w.agent_said(other).is_empty());
+
+    // A new offer after the answer (an ICE restart) is fine.
+    w.from_kiosk(k1, KioskToHub::Signal { session: s1.clone(), signal: offer() });
+    assert_eq!(w.agent_said(claire).len(), 1);
+}
+
+#[test]
+fn cancel_while_waiting_is_logged_and_agents_see_the_queue_shrink() {
+    let mut w = World::new();
+    let claire = w.available_agent("claire", &["caf"]);
+    let k = w.kiosk("besse");
+    let s = w.queue(k, "caf");
+    w.agent_said(claire);
+    w.advance(3);
+    w.from_kiosk(k, KioskToHub::CancelCall);
+    assert_eq!(w.kiosk_said(k), vec![HubToKiosk::CallEnded { session: s.clone(), reason: EndReason::Cancelled }]);
+    assert_eq!(waiting_in(&w.agent_said(claire), "caf").unwrap(), Vec::<KioskId>::new());
+    assert!(matches!(w.events.last(), Some(HubEvent::Ended { reason: EndReason::Cancelled, at, .. }) if *at == w.now));
+    // Cancelling again is out of place.
+    w.from_kiosk(k, KioskToHub::CancelCall);
+    assert_eq!(w.error_code_of_kiosk(k), ErrorCode::OutOfPlace);
+}
+
+#[test]
+fn a_disconnect_ends_the_call_and_tells_the_other_side() {
+    let mut w = World::new();
+    let claire = w.available_agent("claire", &["caf"]);
+    let (k1, k2) = (w.kiosk("besse"), w.kiosk("ardes"));
+    let s1 = w.queue(k1, "caf");
+    w.take(claire);
+    w.disconnect(k1);
+    assert!(w.agent_said(claire).contains(&HubToAgent::CallEnded { session: s1, reason: EndReason::KioskDisconnected }));
+
+    let s2 = w.queue(k2, "caf");
+    w.take(claire);
+    w.kiosk_said(k2);
+    w.disconnect(claire);
+    assert_eq!(w.kiosk_said(k2), vec![HubToKiosk::CallEnded { session: s2, reason: EndReason::AgentDisconnected }]);
+    assert_eq!(w.hub.snapshot().calls_in_progress, 0);
+}
+
+#[test]
+fn a_waiting_kiosk_that_disconnects_leaves_the_queue() {
+    let mut w = World::new();
+    let claire = w.available_agent("claire", &["caf"]);
+    let (k1, k2) = (w.kiosk("besse"), w.kiosk("ardes"));
+    w.queue(k1, "caf");
+    w.queue(k2, "caf");
+    w.agent_said(claire);
+    w.disconnect(k1);
+    assert!(matches!(w.kiosk_said(k2).as_slice(), [HubToKiosk::QueueUpdate { position: 1, .. }]));
+    assert_eq!(waiting_in(&w.agent_said(claire), "caf").unwrap(), vec![KioskId::from("ardes")]);
+}
+
+#[test]
+fn closed_service_is_refused_with_its_next_opening() {
+    // Saturday 2026-11-28 at 15:00 in Paris: CAF is closed until Monday.
+    let mut w = World::at("2026-11-28T14:00:00Z");
+    let k = w.kiosk("besse");
+    w.from_kiosk(k, KioskToHub::RequestCall { service: "caf".into() });
+    let said = w.kiosk_said(k);
+    let [HubToKiosk::CallRefused { reason: RefusalReason::Closed { next_opening }, message, .. }] = said.as_slice() else {
+        panic!("{said:?}");
+    };
+    assert_eq!(*next_opening, Some("2026-11-30T07:30:00Z".parse().unwrap()));
+    assert_eq!(message, "CAF is closed; it opens on 2026-11-30 at 08:30 (Europe/Paris)");
+    assert!(w.events.is_empty(), "a refused request is not a visit");
+    w.from_kiosk(k, KioskToHub::RequestCall { service: "nope".into() });
+    assert!(matches!(w.kiosk_said(k).as_slice(), [HubToKiosk::CallRefused { reason: RefusalReason::UnknownService, .. }]));
+}
+
+#[test]
+fn two_agents_taking_at_the_same_instant_get_different_residents() {
+    let mut w = World::new();
+    let agents: Vec<PeerId> = (0..4).map(|i| w.available_agent(&format!("a{i}"), &["caf", "msa"])).collect();
+    let kiosks: Vec<PeerId> = (0..6).map(|i| w.kiosk(&format!("k{i}"))).collect();
+    for (i, k) in kiosks.iter().enumerate() {
+        w.queue(*k, if i % 2 == 0 { "caf" } else { "msa" });
+        w.advance(1);
+    }
+    let mut taken: Vec<SessionId> = agents.iter().map(|a| w.take(*a)).collect();
+    // Oldest first across services: k0..k3 in queueing order.
+    let expected: Vec<SessionId> = (1..=4).map(|n| SessionId(format!("test-{n:06}"))).collect();
+    assert_eq!(taken, expected);
+    taken.dedup();
+    assert_eq!(taken.len(), 4);
+    assert_eq!(w.hub.snapshot().queue_lengths.iter().map(|(_, n)| n).sum::<usize>(), 2);
+}
+
+#[test]
+fn the_session_log_gets_queued_answered_ended_and_the_rating() {
+    let mut w = World::new();
+    let claire = w.available_agent("claire", &["caf"]);
+    let k = w.kiosk("besse");
+    let t0 = w.now;
+    let s = w.queue(k, "caf");
+    w.advance(4);
+    w.take(claire);
+    w.advance(12);
+    w.from_agent(claire, AgentToHub::HangUp { session: s.clone() });
+    assert_eq!(w.kiosk_said(k).last(), Some(&HubToKiosk::CallEnded { session: s.clone(), reason: EndReason::AgentHungUp }));
+    w.from_kiosk(k, KioskToHub::Rate { session: s.clone(), rating: Rating::Happy });
+    // Only once.
+    w.from_kiosk(k, KioskToHub::Rate { session: s.clone(), rating: Rating::Unhappy });
+    assert_eq!(w.error_code_of_kiosk(k), ErrorCode::NotYourSession);
+    assert_eq!(w.events, vec![
+        HubEvent::Queued { session: s.clone(), kiosk_id: "besse".into(), service: "caf".into(), at: t0 },
+        HubEvent::Answered { session: s.clone(), agent: "claire".into(), at: t0.checked_add(4.minutes()).unwrap() },
+        HubEvent::Ended { session: s.clone(), reason: EndReason::AgentHungUp, at: t0.checked_add(16.minutes()).unwrap() },
+        HubEvent::Rated { session: s, rating: Rating::Happy },
+    ]);
+}
+
+#[test]
+fn estimates_need_an_available_agent_and_follow_measured_durations() {
+    let mut w = World::new();
+    let k = w.kiosk("besse");
+    w.from_kiosk(k, KioskToHub::RequestCall { service: "caf".into() });
+    assert!(matches!(w.kiosk_said(k).as_slice(), [HubToKiosk::Queued { estimated_wait: None, .. }]));
+    let claire = w.agent("claire", &["caf"]);
+    w.from_agent(claire, AgentToHub::SetAvailability { available: true });
+    assert!(matches!(
+        w.kiosk_said(k).as_slice(),
+        [HubToKiosk::QueueUpdate { position: 1, estimated_wait: Some(WaitEstimate { seconds: 900 }), .. }]
+    ));
+    // A 5-minute call pulls the 15-minute average down by a fifth of the gap.
+    let s = w.take(claire);
+    w.advance(5);
+    w.from_kiosk(k, KioskToHub::HangUp { session: s });
+    let k2 = w.kiosk("ardes");
+    w.from_kiosk(k2, KioskToHub::RequestCall { service: "caf".into() });
+    assert!(matches!(
+        w.kiosk_said(k2).as_slice(),
+        [HubToKiosk::Queued { estimated_wait: Some(WaitEstimate { seconds: 780 }), .. }]
+    ));
+}
+
+#[test]
+fn an_away_or_busy_agent_cannot_take() {
+    let mut w = World::new();
+    let claire = w.agent("claire", &["caf"]);
+    let k = w.kiosk("besse");
+    w.queue(k, "caf");
+    w.agent_said(claire);
+    w.from_agent(claire, AgentToHub::TakeNext { service: None });
+    assert_eq!(w.error_code_of_agent(claire), ErrorCode::OutOfPlace);
+    w.from_agent(claire, AgentToHub::SetAvailability { available: true });
+    w.agent_said(claire);
+    w.take(claire);
+    let k2 = w.kiosk("ardes");
+    w.queue(k2, "caf");
+    w.agent_said(claire);
+    w.from_agent(claire, AgentToHub::TakeNext { service: None });
+    assert_eq!(w.error_code_of_agent(claire), ErrorCode::OutOfPlace);
+}
+
+#[test]
+fn a_second_connection_of_the_same_kiosk_replaces_the_first() {
+    let mut w = World::new();
+    let old = w.kiosk("besse");
+    let s = w.queue(old, "caf");
+    let new = w.kiosk("besse");
+    let said = w.kiosk_said(old);
+    assert!(matches!(said.first(), Some(HubToKiosk::Error(ErrorBody { code: ErrorCode::Replaced, .. }))), "{said:?}");
+    assert_eq!(w.closed, vec![old]);
+    assert!(matches!(w.events.last(), Some(HubEvent::Ended { session, reason: EndReason::KioskDisconnected, .. }) if *session == s));
+    // The new connection works; the old one's late messages are ignored.
+    w.queue(new, "caf");
+    w.from_kiosk(old, KioskToHub::CancelCall);
+    assert!(w.kiosk_said(old).is_empty());
+    assert_eq!(w.hub.snapshot().kiosks, 1);
+}
+
+#[test]
+fn kiosk_hang_up_outside_a_call_and_a_second_request_are_refused() {
+    let mut w = World::new();
+    let k = w.kiosk("besse");
+    w.from_kiosk(k, KioskToHub::HangUp { session: SessionId::from("nope") });
+    assert_eq!(w.error_code_of_kiosk(k), ErrorCode::NotYourSession);
+    w.queue(k, "caf");
+    w.from_kiosk(k, KioskToHub::RequestCall { service: "msa".into() });
+    assert!(matches!(w.kiosk_said(k).as_slice(), [HubToKiosk::CallRefused { reason: RefusalReason::Busy, .. }]));
+}

@@ -1,0 +1,216 @@
+//! The one task that owns the hub core. Connection handlers send it inputs
+//! over a channel; it feeds them to the core and carries out the outputs:
+//! messages to peers' writer queues, closes, and events for the session log
+//! and the metrics.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use jiff::Timestamp;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use visio_protocol::{AgentToHub, KioskToHub, encode};
+
+use crate::core::{Hub, HubEvent, Output, PeerId, Snapshot};
+use crate::metrics::Metrics;
+use crate::store::{AgentRecord, KioskRecord, Store};
+
+/// How many messages may wait for a slow peer before it is disconnected as
+/// too slow: generous for a burst of queue updates, small enough that one
+/// stuck connection cannot grow the hub's memory.
+pub const PEER_QUEUE: usize = 256;
+
+/// What a connection's writer task sends on the socket.
+#[derive(Debug)]
+pub enum Outgoing {
+    Text(String),
+    Close { reason: String },
+}
+
+pub type PeerTx = mpsc::Sender<Outgoing>;
+
+#[derive(Debug)]
+pub enum Input {
+    KioskConnected { peer: PeerId, kiosk: KioskRecord, tx: PeerTx },
+    AgentConnected { peer: PeerId, agent: AgentRecord, tx: PeerTx },
+    Kiosk(PeerId, KioskToHub),
+    Agent(PeerId, AgentToHub),
+    Disconnected(PeerId),
+    Snapshot(oneshot::Sender<Snapshot>),
+    /// Ends every visit, closes every connection, flushes the session log.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// How connection handlers reach the driver. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct DriverHandle {
+    tx: mpsc::Sender<Input>,
+    next_peer: Arc<AtomicU64>,
+}
+
+impl DriverHandle {
+    pub fn new_peer_id(&self) -> PeerId {
+        PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// Sends an input; false if the driver has stopped (hub shutting down).
+    pub async fn send(&self, input: Input) -> bool {
+        self.tx.send(input).await.is_ok()
+    }
+
+    pub async fn snapshot(&self) -> Option<Snapshot> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Input::Snapshot(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Input::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Starts the driver task.
+pub fn spawn(hub: Hub, store: Store, metrics: Arc<Metrics>) -> (DriverHandle, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(4096);
+    let handle = DriverHandle { tx, next_peer: Arc::new(AtomicU64::new(0)) };
+    let task = tokio::spawn(Driver { hub, peers: HashMap::new(), log: SessionLog::spawn(store), metrics }.run(rx));
+    (handle, task)
+}
+
+struct Driver {
+    hub: Hub,
+    peers: HashMap<PeerId, PeerTx>,
+    log: SessionLog,
+    metrics: Arc<Metrics>,
+}
+
+impl Driver {
+    async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
+        while let Some(input) = rx.recv().await {
+            let now = Timestamp::now();
+            match input {
+                Input::KioskConnected { peer, kiosk, tx } => {
+                    self.peers.insert(peer, tx);
+                    self.hub.handle_kiosk_connected(now, peer, kiosk.id, kiosk.site);
+                }
+                Input::AgentConnected { peer, agent, tx } => {
+                    self.peers.insert(peer, tx);
+                    self.hub.handle_agent_connected(now, peer, agent.login, agent.display_name, agent.services);
+                }
+                Input::Kiosk(peer, msg) => self.hub.handle_kiosk_message(now, peer, msg),
+                Input::Agent(peer, msg) => self.hub.handle_agent_message(now, peer, msg),
+                Input::Disconnected(peer) => {
+                    self.peers.remove(&peer);
+                    self.hub.handle_disconnected(now, peer);
+                }
+                Input::Snapshot(reply) => {
+                    let _ = reply.send(self.hub.snapshot());
+                }
+                Input::Shutdown(reply) => {
+                    self.hub.handle_shutdown(now);
+                    self.carry_out(now).await;
+                    for (_, tx) in self.peers.drain() {
+                        let _ = tx.try_send(Outgoing::Close { reason: "the hub is restarting".into() });
+                    }
+                    self.log.flush().await;
+                    let _ = reply.send(());
+                    return;
+                }
+            }
+            self.carry_out(now).await;
+        }
+    }
+
+    async fn carry_out(&mut self, now: Timestamp) {
+        loop {
+            let mut too_slow = Vec::new();
+            while let Some(output) = self.hub.poll_output() {
+                match output {
+                    Output::ToKiosk(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
+                    Output::ToAgent(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
+                    Output::Close(peer) => {
+                        if let Some(tx) = self.peers.remove(&peer) {
+                            let _ = tx.try_send(Outgoing::Close { reason: "replaced by a newer connection".into() });
+                        }
+                    }
+                    Output::Event(event) => {
+                        self.metrics.observe(&event);
+                        self.log.record(event).await;
+                    }
+                }
+            }
+            if too_slow.is_empty() {
+                return;
+            }
+            for peer in too_slow {
+                tracing::warn!(?peer, "disconnecting a peer that does not read its messages");
+                self.hub.handle_disconnected(now, peer);
+            }
+        }
+    }
+
+    fn deliver(&mut self, peer: PeerId, text: String, too_slow: &mut Vec<PeerId>) {
+        let Some(tx) = self.peers.get(&peer) else { return };
+        match tx.try_send(Outgoing::Text(text)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                // Dropping the sender ends the writer task, which closes the
+                // socket.
+                self.peers.remove(&peer);
+                too_slow.push(peer);
+            }
+            // The connection is already gone; its Disconnected is on the way.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
+/// Writes session-log events in order on its own task, so a slow disk never
+/// stalls signaling.
+struct SessionLog {
+    tx: mpsc::Sender<LogItem>,
+}
+
+enum LogItem {
+    Event(HubEvent),
+    Flush(oneshot::Sender<()>),
+}
+
+impl SessionLog {
+    fn spawn(store: Store) -> SessionLog {
+        let (tx, mut rx) = mpsc::channel::<LogItem>(4096);
+        tokio::spawn(async move {
+            while let Some(item) = rx.recv().await {
+                match item {
+                    LogItem::Event(event) => {
+                        let shown = format!("{event:?}");
+                        if let Err(e) = store.call(move |s| s.record(&event)).await {
+                            tracing::error!(error = %e, event = %shown, "could not write the session log");
+                        }
+                    }
+                    LogItem::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+        SessionLog { tx }
+    }
+
+    async fn record(&self, event: HubEvent) {
+        // Waits when the writer is 4096 events behind: back-pressure rather
+        // than a lost record.
+        let _ = self.tx.send(LogItem::Event(event)).await;
+    }
+
+    async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(LogItem::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The Visio-Public hub: kiosks and agents connect over TLS; residents wait
+//! in a queue per service; agents of that service take them; the hub relays
+//! the WebRTC negotiation between exactly those two peers and keeps a
+//! metadata-only session log.
+//!
+//! - [`core`]: the queues, calls and signaling rules, with no I/O.
+//! - [`driver`]: the one task that owns the core and talks to connections.
+//! - [`server`]: TLS accept loop, HTTP routes and WebSocket handlers.
+//! - [`store`]: SQLite for accounts, the kiosk registry and the session log.
+//! - [`tls`]: the certificate, generated on first start or given.
+//! - [`throttle`]: slowing down password guessing.
+//! - [`metrics`]: `/metrics` in Prometheus text format.
+
+#![forbid(unsafe_code)]
+
+pub mod core;
+pub mod driver;
+pub mod metrics;
+pub mod server;
+pub mod store;
+pub mod throttle;
+pub mod tls;

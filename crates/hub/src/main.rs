@@ -1,0 +1,253 @@
+//! `visio-hub`: serve, and manage kiosk enrolments and agent accounts.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use jiff::Timestamp;
+use visio_config::Catalogue;
+use visio_hub::server::{self, Settings};
+use visio_hub::store::{Store, StoreError};
+use visio_hub::tls;
+use visio_protocol::{AgentLogin, KioskId, Secret, ServiceId};
+
+#[derive(Parser)]
+#[command(name = "visio-hub", version, about = "Visio-Public hub: signaling, queues, accounts and session log")]
+struct Cli {
+    /// Where the hub keeps its database and generated TLS certificate.
+    /// Default: $VISIO_HUB_DATA, else $XDG_DATA_HOME/visio-hub, else
+    /// ~/.local/share/visio-hub.
+    #[arg(long, global = true, env = "VISIO_HUB_DATA")]
+    data_dir: Option<PathBuf>,
+    /// The service catalogue (services.json). Default: the embedded demo region.
+    #[arg(long, global = true)]
+    catalogue: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve kiosks and agents over HTTPS and WebSocket.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: String,
+        /// PEM certificate chain; with --key, replaces the self-signed one.
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
+        /// PEM private key for --cert.
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// Enrol a demo kiosk and a demo agent, and print how to use them.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Kiosk enrolment.
+    Kiosk {
+        #[command(subcommand)]
+        command: KioskCommand,
+    },
+    /// Agent accounts.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// Print the session log as JSON lines (metadata only).
+    Sessions,
+}
+
+#[derive(Subcommand)]
+enum KioskCommand {
+    /// Enrol a kiosk (or re-enrol it, revoking its old secret) and print its
+    /// secret once. Only a hash is kept.
+    Enroll {
+        id: String,
+        /// The site shown to agents, e.g. "Mairie de Besse".
+        #[arg(long)]
+        site: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Create an agent account. The password is read from standard input
+    /// with --password-stdin, otherwise generated and printed once.
+    Add {
+        login: String,
+        /// Comma-separated service ids, e.g. caf,msa.
+        #[arg(long, value_delimiter = ',', required = true)]
+        services: Vec<String>,
+        /// The name residents see, e.g. "Claire (CAF)". Default: the login.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,visio_hub=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("visio-hub: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
+    let catalogue = Arc::new(match &cli.catalogue {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Catalogue::from_json(&path.display().to_string(), &text)?
+        }
+        None => Catalogue::demo(),
+    });
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let store = Store::open(&data_dir.join("hub.sqlite3"))
+        .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
+
+    match cli.command {
+        Command::Serve { listen, cert, key, demo } => {
+            let identity = tls::load_or_generate(&data_dir, cert.zip(key))?;
+            if demo {
+                print_demo(&store, &data_dir, &listen, &identity.cert_path)?;
+            }
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?;
+                server::run(listener, identity.config, store, Settings::new(catalogue), shutdown_signal()).await?;
+                anyhow::Ok(())
+            })?;
+        }
+        Command::Kiosk { command: KioskCommand::Enroll { id, site } } => {
+            check_id(&id)?;
+            let site = site.unwrap_or_else(|| id.clone());
+            let secret = store.enroll_kiosk(&KioskId(id.clone()), &site, Timestamp::now())?;
+            eprintln!("Kiosk {id:?} enrolled for site {site:?}. Its secret (shown once; put it in the kiosk's configuration):");
+            println!("{}", secret.expose());
+        }
+        Command::Agent { command: AgentCommand::Add { login, services, name, password_stdin } } => {
+            check_id(&login)?;
+            let services: Vec<ServiceId> = services.iter().map(|s| ServiceId(s.trim().to_owned())).collect();
+            for s in &services {
+                if catalogue.get(s).is_none() {
+                    let known: Vec<&str> = catalogue.services().iter().map(|s| s.id.as_str()).collect();
+                    bail!("unknown service {:?}; the catalogue has: {}", s.as_str(), known.join(", "));
+                }
+            }
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                let line = line.trim_end_matches(['\r', '\n']).to_owned();
+                if line.chars().count() < 8 {
+                    bail!("the password must have at least 8 characters");
+                }
+                (Secret(line), false)
+            } else {
+                (Secret(readable_password()), true)
+            };
+            let name = name.unwrap_or_else(|| login.clone());
+            match store.add_agent(&AgentLogin(login.clone()), &name, &password, &services, Timestamp::now()) {
+                Err(StoreError::AgentExists(_)) => bail!("agent {login:?} already exists"),
+                other => other?,
+            }
+            eprintln!("Agent {login:?} created for {}.", services.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+            if generated {
+                eprintln!("Password (shown once):");
+                println!("{}", password.expose());
+            }
+        }
+        Command::Sessions => {
+            for record in store.session_log()? {
+                println!("{}", serde_json::to_string(&record)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".local/share")
+    });
+    base.join("visio-hub")
+}
+
+fn check_id(id: &str) -> anyhow::Result<()> {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
+        bail!("{id:?} is not a valid id: use 1 to 64 letters, digits, '-', '_' or '.'");
+    }
+    Ok(())
+}
+
+/// Four groups of five letters and digits: easy to read out over the phone.
+fn readable_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..4)
+        .map(|_| (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+const DEMO_KIOSK: &str = "demo-kiosk";
+const DEMO_AGENT: &str = "agent";
+const DEMO_PASSWORD: &str = "visio-demo";
+
+/// Enrols the demo kiosk (new secret each start, written next to the
+/// database for the kiosk app) and the demo agent, then says what to open.
+fn print_demo(store: &Store, data_dir: &std::path::Path, listen: &str, cert: &std::path::Path) -> anyhow::Result<()> {
+    let secret = store.enroll_kiosk(&KioskId::from(DEMO_KIOSK), "Point Visio-Public de démonstration", Timestamp::now())?;
+    let secret_file = data_dir.join("demo-kiosk.secret");
+    std::fs::write(&secret_file, secret.expose())?;
+    let services: Vec<ServiceId> =
+        ["caf", "france-travail", "msa", "urssaf", "cpam", "carsat", "impots", "demo"].map(ServiceId::from).to_vec();
+    match store.add_agent(&DEMO_AGENT.into(), "Camille (démo)", &Secret(DEMO_PASSWORD.into()), &services, Timestamp::now()) {
+        Ok(()) | Err(StoreError::AgentExists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    eprintln!(
+        "\nVisio-Public demo hub on https://{listen}/\n\
+         \x20 certificate (self-signed, trust it in clients): {}\n\
+         \x20 health:  https://{listen}/healthz    metrics: https://{listen}/metrics\n\
+         \x20 demo agent:  login {DEMO_AGENT:?}, password {DEMO_PASSWORD:?} (POST /api/agent/login)\n\
+         \x20 demo kiosk:  id {DEMO_KIOSK:?}, secret in {}\n\
+         \x20 the \"demo\" service is open at all hours; the others keep real office hours (Europe/Paris)\n",
+        cert.display(),
+        secret_file.display()
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,85 @@
+//! `/metrics` in the Prometheus/OpenMetrics text format. Gauges are read from
+//! a snapshot of the core at scrape time; counters follow the core's events.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::core::{HubEvent, Snapshot};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceLabel {
+    service: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    kiosks: Gauge,
+    agents: Gauge,
+    agents_available: Gauge,
+    calls_in_progress: Gauge,
+    queue_length: Family<ServiceLabel, Gauge>,
+    calls: Counter,
+    visits_ended: Family<ReasonLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("visio_hub");
+        let m = Metrics {
+            kiosks: Gauge::default(),
+            agents: Gauge::default(),
+            agents_available: Gauge::default(),
+            calls_in_progress: Gauge::default(),
+            queue_length: Family::default(),
+            calls: Counter::default(),
+            visits_ended: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register("connected_kiosks", "Kiosks connected to this hub", m.kiosks.clone());
+        registry.register("connected_agents", "Agents connected to this hub", m.agents.clone());
+        registry.register("available_agents", "Connected agents who are available", m.agents_available.clone());
+        registry.register("calls_in_progress", "Calls answered and not yet ended", m.calls_in_progress.clone());
+        registry.register("queue_length", "Residents waiting, per service", m.queue_length.clone());
+        registry.register("calls", "Calls answered since the hub started", m.calls.clone());
+        registry.register("visits_ended", "Visits ended since the hub started, per reason", m.visits_ended.clone());
+        Metrics { registry, ..m }
+    }
+}
+
+impl Metrics {
+    pub fn observe(&self, event: &HubEvent) {
+        match event {
+            HubEvent::Answered { .. } => {
+                self.calls.inc();
+            }
+            HubEvent::Ended { reason, .. } => {
+                self.visits_ended.get_or_create(&ReasonLabel { reason: reason.as_str().into() }).inc();
+            }
+            HubEvent::Queued { .. } | HubEvent::Rated { .. } => {}
+        }
+    }
+
+    pub fn render(&self, snapshot: &Snapshot) -> String {
+        self.kiosks.set(snapshot.kiosks as i64);
+        self.agents.set(snapshot.agents as i64);
+        self.agents_available.set(snapshot.agents_available as i64);
+        self.calls_in_progress.set(snapshot.calls_in_progress as i64);
+        for (service, n) in &snapshot.queue_lengths {
+            self.queue_length.get_or_create(&ServiceLabel { service: service.to_string() }).set(*n as i64);
+        }
+        let mut out = String::new();
+        // Invariant: writing to a String cannot fail.
+        encode(&mut out, &self.registry).expect("encoding metrics into a String");
+        out
+    }
+}

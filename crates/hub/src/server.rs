@@ -1,0 +1,549 @@
+//! The network shell: TLS accept loop, HTTP routes, and one WebSocket handler
+//! per kiosk or agent connection.
+//!
+//! Every phase is bounded: the TLS handshake, the HTTP request head, the
+//! hello, and a connection's silence. A bad message gets an error reply and
+//! the connection stays up; only frames over the hard WebSocket limit, or a
+//! peer that stops reading, end a connection.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+use visio_config::Catalogue;
+use visio_protocol::{
+    AgentLogin, AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, IceServer, KioskToHub,
+    PROTOCOL_VERSION, Secret, WireMessage, decode, encode,
+};
+
+use crate::core::{Hub, PeerId};
+use crate::driver::{self, DriverHandle, Input, Outgoing, PEER_QUEUE};
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::throttle::LoginThrottle;
+
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Long enough for a satellite link (600 ms round trips) and a slow kiosk
+/// start, short enough that half-open connections do not pile up.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// A connection silent this long (not even a pong) is considered lost.
+const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// Frames past this end the connection outright. Between
+/// [`MAX_MESSAGE_BYTES`] and this, the sender gets an error and stays.
+const HARD_FRAME_LIMIT: usize = 1024 * 1024;
+const SESSION_COOKIE: &str = "visio_session";
+
+/// The hub's settings, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub catalogue: Arc<Catalogue>,
+    pub ice_servers: Vec<IceServer>,
+    pub max_connections: usize,
+    pub agent_session_lifetime: SignedDuration,
+}
+
+impl Settings {
+    pub fn new(catalogue: Arc<Catalogue>) -> Settings {
+        Settings {
+            catalogue,
+            ice_servers: Vec::new(),
+            max_connections: 10_000,
+            agent_session_lifetime: SignedDuration::from_hours(12),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct App {
+    store: Store,
+    driver: DriverHandle,
+    metrics: Arc<Metrics>,
+    throttle: Arc<Mutex<LoginThrottle>>,
+    settings: Arc<Settings>,
+    shutdown: CancellationToken,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ClientAddr(SocketAddr);
+
+/// Serves the hub on `listener` until `shutdown` completes. Tests bind
+/// `127.0.0.1:0` and call this; `visio-hub serve` passes Ctrl-C/SIGTERM.
+pub async fn run(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    store: Store,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let prefix = format!("{:08x}", rand::random::<u32>());
+    let hub = Hub::new(settings.catalogue.clone(), settings.ice_servers.clone(), prefix);
+    let (driver, driver_task) = driver::spawn(hub, store.clone(), metrics.clone());
+    let token = CancellationToken::new();
+    let max_connections = settings.max_connections;
+    let app = App {
+        store,
+        driver: driver.clone(),
+        metrics,
+        throttle: Arc::default(),
+        settings: Arc::new(settings),
+        shutdown: token.clone(),
+    };
+    let router = router(app);
+    let acceptor = TlsAcceptor::from(tls);
+    let limit = Arc::new(Semaphore::new(max_connections));
+    let tracker = TaskTracker::new();
+    tracing::info!(addr = %listener.local_addr()?, "hub listening");
+
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = limit.clone().acquire_owned() => permit.expect("semaphore never closed"),
+        };
+        let (tcp, addr) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let (acceptor, router) = (acceptor.clone(), router.clone());
+        tracker.spawn(async move {
+            let _permit = permit;
+            serve_connection(tcp, addr, acceptor, router).await;
+        });
+    }
+
+    tracing::info!("hub shutting down");
+    token.cancel();
+    driver.shutdown().await;
+    tracker.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+    driver_task.abort();
+    Ok(())
+}
+
+async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, acceptor: TlsAcceptor, router: Router) {
+    let _ = tcp.set_nodelay(true);
+    let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return tracing::debug!(%addr, error = %e, "TLS handshake failed"),
+        Err(_) => return tracing::debug!(%addr, "TLS handshake timed out after {TLS_HANDSHAKE_TIMEOUT:?}"),
+    };
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ClientAddr(addr));
+        router.clone().oneshot(req)
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(REQUEST_HEAD_TIMEOUT)
+        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+        .with_upgrades();
+    if let Err(e) = conn.await {
+        tracing::debug!(%addr, error = %e, "connection ended with an error");
+    }
+}
+
+fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/agent/login", post(login))
+        .route("/api/agent/logout", post(logout))
+        .route("/api/agent/me", get(me))
+        .route("/ws/kiosk", get(kiosk_ws))
+        .route("/ws/agent", get(agent_ws))
+        .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "no such page"}))) })
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(app)
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    );
+    h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+async fn index() -> Html<&'static str> {
+    Html(
+        "<!doctype html><html lang=\"fr\"><meta charset=\"utf-8\"><title>Visio-Public</title>\
+         <h1>Visio-Public hub</h1><p>Health: <a href=\"/healthz\">/healthz</a> · \
+         Metrics: <a href=\"/metrics\">/metrics</a></p></html>",
+    )
+}
+
+async fn healthz(State(app): State<App>) -> Response {
+    match app.driver.snapshot().await {
+        Some(s) => axum::Json(json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "protocol": PROTOCOL_VERSION,
+            "kiosks": s.kiosks,
+            "agents": s.agents,
+        }))
+        .into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "stopping"}))).into_response(),
+    }
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    let Some(snapshot) = app.driver.snapshot().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        app.metrics.render(&snapshot),
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------
+// Agent accounts over HTTPS
+// ---------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct LoginForm {
+    login: String,
+    password: String,
+}
+
+fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn login(
+    State(app): State<App>,
+    Extension(ClientAddr(addr)): Extension<ClientAddr>,
+    form: Result<axum::Json<LoginForm>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let axum::Json(form) = match form {
+        Ok(form) => form,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("expected {{\"login\", \"password\"}} as JSON: {e}")),
+    };
+    let ip: IpAddr = addr.ip();
+    let now = Timestamp::now();
+    let wait = app.throttle.lock().unwrap_or_else(|e| e.into_inner()).retry_after(now, &form.login, ip);
+    if let Some(wait) = wait {
+        let seconds = wait.as_secs().max(1);
+        let mut response = json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many failed attempts; try again in {seconds} s"),
+        );
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
+    let login = AgentLogin(form.login.clone());
+    let password = Secret(form.password);
+    let lifetime = app.settings.agent_session_lifetime;
+    let checked = app
+        .store
+        .call(move |s| {
+            let Some(agent) = s.verify_agent(&login, &password)? else { return Ok(None) };
+            let token = s.create_agent_session(&agent.login, Timestamp::now(), lifetime)?;
+            Ok(Some((agent, token)))
+        })
+        .await;
+    let mut throttle = app.throttle.lock().unwrap_or_else(|e| e.into_inner());
+    match checked {
+        Ok(Some((agent, token))) => {
+            throttle.succeeded(&form.login, ip);
+            tracing::info!(login = %agent.login, "agent signed in");
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
+                token.expose(),
+                lifetime.as_secs()
+            );
+            let mut response = axum::Json(json!({
+                "login": agent.login,
+                "display_name": agent.display_name,
+                "services": agent.services,
+            }))
+            .into_response();
+            response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("token is URL-safe"));
+            response
+        }
+        Ok(None) => {
+            throttle.failed(now, &form.login, ip);
+            // Same answer for an unknown login and a wrong password.
+            json_error(StatusCode::UNAUTHORIZED, "login or password not recognised")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "login failed on the store");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "the hub could not check the password; try again")
+        }
+    }
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<Secret> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(&format!("{SESSION_COOKIE}=")).map(|v| Secret(v.to_owned())))
+}
+
+async fn current_agent(app: &App, headers: &HeaderMap) -> Option<crate::store::AgentRecord> {
+    let token = session_cookie(headers)?;
+    app.store.call(move |s| s.agent_for_session(&token, Timestamp::now())).await.ok().flatten()
+}
+
+async fn me(State(app): State<App>, headers: HeaderMap) -> Response {
+    match current_agent(&app, &headers).await {
+        Some(agent) => axum::Json(json!({
+            "login": agent.login,
+            "display_name": agent.display_name,
+            "services": agent.services,
+        }))
+        .into_response(),
+        None => json_error(StatusCode::UNAUTHORIZED, "not signed in"),
+    }
+}
+
+async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
+    if let Some(token) = session_cookie(&headers) {
+        let _ = app.store.call(move |s| s.end_agent_session(&token)).await;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let expired = format!("{SESSION_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0");
+    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&expired).expect("static cookie"));
+    response
+}
+
+// ---------------------------------------------------------------------------
+// WebSocket connections
+// ---------------------------------------------------------------------------
+
+async fn kiosk_ws(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(HARD_FRAME_LIMIT).max_frame_size(HARD_FRAME_LIMIT).on_upgrade(move |socket| kiosk_socket(app, socket))
+}
+
+async fn agent_ws(State(app): State<App>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    // A page from another site must not ride on the agent's cookie.
+    if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) {
+        if origin.as_bytes() != format!("https://{}", host.to_str().unwrap_or_default()).as_bytes() {
+            return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
+        }
+    }
+    let Some(agent) = current_agent(&app, &headers).await else {
+        return json_error(StatusCode::UNAUTHORIZED, "sign in first (POST /api/agent/login)");
+    };
+    ws.max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .on_upgrade(move |socket| agent_socket(app, socket, agent))
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+async fn kiosk_socket(app: App, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let refuse = |body: ErrorBody| encode(&HubToKiosk::Error(body));
+    let hello = match first_message::<KioskToHub>(&mut stream).await {
+        Ok(hello) => hello,
+        Err(body) => return close_with(&mut sink, refuse(body)).await,
+    };
+    let KioskToHub::Hello { protocol, kiosk_id, secret, .. } = hello else {
+        return close_with(&mut sink, refuse(hello_expected())).await;
+    };
+    if protocol != PROTOCOL_VERSION {
+        return close_with(&mut sink, refuse(unsupported(protocol))).await;
+    }
+    let shown_id = kiosk_id.clone();
+    let kiosk = match app.store.call(move |s| s.verify_kiosk(&kiosk_id, &secret)).await {
+        Ok(Some(kiosk)) => kiosk,
+        Ok(None) => {
+            tracing::info!(kiosk = %shown_id, "kiosk refused: wrong id or secret");
+            return close_with(&mut sink, refuse(auth_failed())).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "kiosk check failed on the store");
+            return close_with(&mut sink, refuse(ErrorBody::new(ErrorCode::Internal, "try again later"))).await;
+        }
+    };
+    let peer = app.driver.new_peer_id();
+    let (tx, rx) = mpsc::channel(PEER_QUEUE);
+    tracing::info!(kiosk = %kiosk.id, ?peer, "kiosk connected");
+    if !app.driver.send(Input::KioskConnected { peer, kiosk, tx: tx.clone() }).await {
+        return;
+    }
+    pump(app, peer, sink, stream, tx, rx, Input::Kiosk, refuse).await;
+}
+
+async fn agent_socket(app: App, socket: WebSocket, agent: crate::store::AgentRecord) {
+    let (mut sink, mut stream) = socket.split();
+    let refuse = |body: ErrorBody| encode(&HubToAgent::Error(body));
+    match first_message::<AgentToHub>(&mut stream).await {
+        Ok(AgentToHub::Hello { protocol }) if protocol == PROTOCOL_VERSION => {}
+        Ok(AgentToHub::Hello { protocol }) => return close_with(&mut sink, refuse(unsupported(protocol))).await,
+        Ok(_) => return close_with(&mut sink, refuse(hello_expected())).await,
+        Err(body) => return close_with(&mut sink, refuse(body)).await,
+    }
+    let peer = app.driver.new_peer_id();
+    let (tx, rx) = mpsc::channel(PEER_QUEUE);
+    tracing::info!(login = %agent.login, ?peer, "agent connected");
+    if !app.driver.send(Input::AgentConnected { peer, agent, tx: tx.clone() }).await {
+        return;
+    }
+    pump(app, peer, sink, stream, tx, rx, Input::Agent, refuse).await;
+}
+
+fn hello_expected() -> ErrorBody {
+    ErrorBody::new(ErrorCode::HelloExpected, "the first message must be a hello")
+}
+
+fn unsupported(protocol: u32) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::UnsupportedProtocol,
+        format!("protocol version {protocol} is not supported; this hub speaks version {PROTOCOL_VERSION}"),
+    )
+}
+
+fn auth_failed() -> ErrorBody {
+    ErrorBody::new(ErrorCode::AuthFailed, "kiosk id or secret not recognised")
+}
+
+/// Waits for the hello, bounded in time.
+async fn first_message<T: WireMessage>(stream: &mut Stream) -> Result<T, ErrorBody> {
+    let deadline = tokio::time::sleep(HELLO_TIMEOUT);
+    tokio::pin!(deadline);
+    loop {
+        let frame = tokio::select! {
+            _ = &mut deadline => return Err(ErrorBody::new(ErrorCode::HelloExpected, format!("no hello within {} s", HELLO_TIMEOUT.as_secs()))),
+            frame = stream.next() => frame,
+        };
+        match frame {
+            Some(Ok(Message::Text(text))) => return decode::<T>(text.as_str()).map_err(|e| e.to_error_body()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(_)) => return Err(ErrorBody::new(ErrorCode::MalformedMessage, "expected a JSON text frame")),
+            Some(Err(_)) | None => return Err(ErrorBody::new(ErrorCode::HelloExpected, "connection closed before hello")),
+        }
+    }
+}
+
+async fn close_with(sink: &mut Sink, error_json: String) {
+    let _ = sink.send(Message::Text(error_json.into())).await;
+    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1008, reason: "refused".into() }))).await;
+}
+
+/// Runs an authenticated connection: a writer task drains the peer's queue
+/// onto the socket (with pings); this task reads, decodes, and forwards.
+#[allow(clippy::too_many_arguments)]
+async fn pump<In: WireMessage + Send + 'static>(
+    app: App,
+    peer: PeerId,
+    mut sink: Sink,
+    mut stream: Stream,
+    tx: mpsc::Sender<Outgoing>,
+    mut rx: mpsc::Receiver<Outgoing>,
+    to_input: fn(PeerId, In) -> Input,
+    error_json: impl Fn(ErrorBody) -> String,
+) {
+    // Only the driver keeps the queue alive: when it lets go (the peer is
+    // too slow, or replaced), the writer sees the end and closes the socket.
+    let tx = tx.downgrade();
+    let writer = tokio::spawn(async move {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        loop {
+            let item = tokio::select! {
+                item = rx.recv() => item,
+                _ = ping.tick() => {
+                    if sink.send(Message::Ping(Default::default())).await.is_err() { break }
+                    continue;
+                }
+            };
+            match item {
+                Some(Outgoing::Text(text)) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Outgoing::Close { reason }) => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: reason.into() }))).await;
+                    break;
+                }
+                // The driver let go of this peer.
+                None => {
+                    let frame = CloseFrame { code: 1008, reason: "closed by the hub (replaced, or too slow to read)".into() };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            }
+        }
+        let _ = sink.close().await;
+    });
+
+    loop {
+        let frame = tokio::select! {
+            _ = app.shutdown.cancelled() => break,
+            frame = tokio::time::timeout(SILENCE_LIMIT, stream.next()) => frame,
+        };
+        let text = match frame {
+            Err(_) => {
+                tracing::info!(?peer, "no message or pong for {} s; disconnecting", SILENCE_LIMIT.as_secs());
+                break;
+            }
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(Some(Ok(Message::Binary(_)))) => {
+                let body = ErrorBody::new(ErrorCode::MalformedMessage, "binary frames are not part of this protocol; send JSON text");
+                reply(&tx, error_json(body));
+                continue;
+            }
+            Ok(Some(Ok(Message::Text(text)))) => text,
+        };
+        match decode::<In>(text.as_str()) {
+            Ok(msg) => {
+                if !app.driver.send(to_input(peer, msg)).await {
+                    break;
+                }
+            }
+            Err(e) => reply(&tx, error_json(e.to_error_body())),
+        }
+    }
+    app.driver.send(Input::Disconnected(peer)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+/// Sends an error reply through the peer's queue, if the driver still holds
+/// it (a peer dropped as too slow gets nothing more).
+fn reply(tx: &mpsc::WeakSender<Outgoing>, text: String) {
+    if let Some(tx) = tx.upgrade() {
+        let _ = tx.try_send(Outgoing::Text(text));
+    }
+}
