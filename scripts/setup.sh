@@ -37,7 +37,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "setup: cargo not found. Install Rust (https://rustup.rs) and run again." >&2
+  echo "setup: cargo not found. Install Rust 1.95 or newer with rustup (https://rustup.rs), then run again." >&2
+  exit 1
+fi
+rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+if [ "${rust_minor:-0}" -lt 95 ]; then
+  echo "setup: $(rustc --version) is too old; this workspace needs Rust 1.95 or newer (rustup update)." >&2
   exit 1
 fi

@@ -95,6 +95,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,visio_hub=info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,14 +122,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, cert, key, demo } => {
             let identity = tls::load_or_generate(&data_dir, cert.zip(key))?;
-            if demo {
-                print_demo(&store, &data_dir, &listen, &identity.cert_path)?;
-            }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
+                if demo {
+                    let bound = listener.local_addr()?.to_string();
+                    print_demo(&store, &data_dir, &bound, &identity.cert_path)?;
+                }
                 server::run(listener, identity.config, store, Settings::new(catalogue), shutdown_signal()).await?;
                 anyhow::Ok(())
             })?;

@@ -86,7 +86,7 @@ pub fn hub_to_kiosk() -> Vec<HubToKiosk> {
         HubToKiosk::CallRefused {
             service: "msa".into(),
             reason: RefusalReason::Closed { next_opening: Some(ts("2026-11-24T08:00:00Z")) },
-            message: "msa is closed; it opens on 2026-11-24 at 09:00 (Europe/Paris)".into(),
+            message: "MSA is closed; it opens on 2026-11-24 at 09:00 (Europe/Paris)".into(),
         },
         HubToKiosk::CallAnswered { session: session(), agent_name: "Claire (CAF)".into(), ice_servers: ice_servers() },
         HubToKiosk::Signal { session: session(), signal: Signal::Candidate { candidate: candidate() } },
@@ -152,4 +152,26 @@ pub fn all() -> Vec<(&'static str, String)> {
     out.extend(agent_to_hub().iter().map(|m| ("agent → hub", encode(m))));
     out.extend(hub_to_agent().iter().map(|m| ("hub → agent", encode(m))));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// `docs/protocol.md` must show every example exactly as it is encoded,
+    /// so the document cannot drift from the code. Run with
+    /// `PRINT_PROTOCOL_EXAMPLES=1 cargo test -p visio-protocol docs -- --nocapture`
+    /// to print them.
+    #[test]
+    fn docs_show_every_message() {
+        let doc = include_str!("../../../docs/protocol.md");
+        let mut missing = Vec::new();
+        for (direction, json) in super::all() {
+            if std::env::var_os("PRINT_PROTOCOL_EXAMPLES").is_some() {
+                println!("{direction}\n{json}\n");
+            }
+            if !doc.contains(&json) {
+                missing.push(format!("{direction}: {json}"));
+            }
+        }
+        assert!(missing.is_empty(), "docs/protocol.md lacks these examples:\n{}", missing.join("\n"));
+    }
 }

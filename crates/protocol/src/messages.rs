@@ -39,7 +39,9 @@ pub enum KioskToHub {
 
 /// What the hub sends to a kiosk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+// Clients tolerate fields they do not know, so a hub can be upgraded
+// before its kiosks.
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum HubToKiosk {
     /// The hello was accepted.
     Welcome {
@@ -107,7 +109,9 @@ pub enum AgentToHub {
 
 /// What the hub sends to an agent's console.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+// Clients tolerate fields they do not know, so a hub can be upgraded
+// before its kiosks.
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum HubToAgent {
     Welcome {
         protocol: u32,

@@ -1,0 +1,128 @@
+//! The `visio-hub` binary as an admin uses it, in a scratch data directory.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use common::{DEADLINE, eventually};
+use visio_hub::store::Store;
+use visio_protocol::{AgentLogin, KioskId, Secret};
+
+fn hub(data: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_visio-hub"));
+    cmd.arg("--data-dir").arg(data).env("RUST_LOG", "warn");
+    cmd
+}
+
+#[test]
+fn enroll_prints_a_secret_that_the_store_accepts_and_re_enroll_revokes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = hub(dir.path()).args(["kiosk", "enroll", "besse", "--site", "Mairie de Besse"]).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let secret = Secret(String::from_utf8(first.stdout).unwrap().trim().to_owned());
+    assert_eq!(secret.expose().len(), 43, "256 bits, base64url");
+    let store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    assert_eq!(store.verify_kiosk(&KioskId::from("besse"), &secret).unwrap().unwrap().site, "Mairie de Besse");
+
+    let again = hub(dir.path()).args(["kiosk", "enroll", "besse"]).output().unwrap();
+    assert!(again.status.success());
+    assert!(store.verify_kiosk(&KioskId::from("besse"), &secret).unwrap().is_none());
+
+    let bad = hub(dir.path()).args(["kiosk", "enroll", "../etc"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a valid id"));
+}
+
+#[test]
+fn agent_add_checks_services_and_takes_the_password_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = hub(dir.path()).args(["agent", "add", "claire", "--services", "caf,cpam2"]).output().unwrap();
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("unknown service \"cpam2\"") && stderr.contains("caf, france-travail"), "{stderr}");
+
+    let mut child = hub(dir.path())
+        .args(["agent", "add", "claire", "--services", "caf,msa", "--name", "Claire (CAF)", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"correct horse battery\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "a given password is not echoed");
+    let store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    let agent = store.verify_agent(&AgentLogin::from("claire"), &Secret("correct horse battery".into())).unwrap().unwrap();
+    assert_eq!(agent.display_name, "Claire (CAF)");
+
+    let dup = hub(dir.path()).args(["agent", "add", "claire", "--services", "caf"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("agent \"claire\" already exists"));
+
+    let generated = hub(dir.path()).args(["agent", "add", "paul", "--services", "caf"]).output().unwrap();
+    let password = Secret(String::from_utf8(generated.stdout).unwrap().trim().to_owned());
+    assert!(store.verify_agent(&AgentLogin::from("paul"), &password).unwrap().is_some());
+}
+
+/// What README's first command runs: `serve --demo`, then /healthz answers.
+#[tokio::test]
+async fn serve_demo_starts_and_answers_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = KillOnDrop(
+        hub(dir.path())
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    // The hub logs its bound address; read it from stderr.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let port = loop {
+        let line = rx.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("no 'hub listening' line in:\n{}", seen.join("\n")));
+        if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse::<u16>().unwrap();
+        }
+        seen.push(line);
+    };
+    assert!(seen.iter().any(|l| l.contains("demo agent:  login \"agent\"")), "{}", seen.join("\n"));
+    let secret = std::fs::read_to_string(dir.path().join("demo-kiosk.secret")).unwrap();
+    let cert = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+        .build()
+        .unwrap();
+    let health: serde_json::Value = eventually("healthz", || async {
+        client.get(format!("https://localhost:{port}/healthz")).send().await.ok()?.json().await.ok()
+    })
+    .await;
+    assert_eq!(health["status"], "ok");
+    let login = client
+        .post(format!("https://localhost:{port}/api/agent/login"))
+        .json(&serde_json::json!({"login": "agent", "password": "visio-demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    assert_eq!(secret.len(), 43);
+    drop(child);
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
