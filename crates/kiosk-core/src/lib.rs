@@ -1,0 +1,39 @@
+//! The kiosk session, as a state machine with no I/O.
+//!
+//! [`Session`] decides what the resident sees and what the kiosk does; it
+//! knows nothing of iced, WebSocket, WebRTC, GStreamer, SANE or clocks. Two
+//! shells drive it: the touchscreen app and the headless mode. Both run the
+//! same loop, in the style of `str0m`:
+//!
+//! ```text
+//! let mut session = Session::new(config, Instant::now());
+//! loop {
+//!     // 1. Drain: do everything the session asks, until it has nothing more.
+//!     while let Some(output) = session.poll_output() {
+//!         match output {
+//!             Output::ConnectHub => open the hub connection,
+//!             Output::ToHub(msg) => send it,
+//!             Output::Call(cmd) => start the call / pass a remote signal / end it,
+//!             Output::Documents(cmd) => wipe the spool,
+//!             Output::Event(e) => log it (headless: print one JSON line),
+//!             Output::Chime => play the chime,
+//!         }
+//!     }
+//!     // 2. Show `session.screen()`.
+//!     // 3. Wait for an input or for `session.poll_timeout()`, then feed it:
+//!     //    session.handle_input(now, input) or session.handle_timeout(now).
+//! }
+//! ```
+//!
+//! Time is an input: tests run a whole visit, idle resets included, in
+//! microseconds. Timers are one [`Timer`] enum and a table.
+
+#![forbid(unsafe_code)]
+
+mod event;
+mod session;
+mod timer;
+
+pub use event::KioskEvent;
+pub use session::*;
+pub use timer::Timer;

@@ -1,0 +1,699 @@
+//! The session state machine: connecting → home → waiting → in call →
+//! ended → home, plus out of service.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use visio_protocol::{EndReason, HubToKiosk, IceServer, KioskToHub, Rating, RefusalReason, ServiceId, SessionId, Signal};
+
+use crate::event::KioskEvent;
+use crate::timer::{Timer, TimerTable};
+
+/// Durations that shape the resident's experience; the kiosk's
+/// configuration sets them.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Home or the end-of-call screen return to a fresh home (French, no
+    /// notice) after this long without a touch.
+    pub idle_timeout: Duration,
+    /// While waiting, ask "are you still there?" after this long without a
+    /// touch…
+    pub presence_check_after: Duration,
+    /// …and give the place up if nobody answers within this.
+    pub presence_grace: Duration,
+    /// The "end the call?" question closes by itself after this.
+    pub hang_up_confirm: Duration,
+    /// The end-of-call screen returns home after this…
+    pub ended_screen: Duration,
+    /// …or after this, once the resident has rated.
+    pub after_rating: Duration,
+    /// How long "Sent" or "Take your document" stays on screen.
+    pub document_notice: Duration,
+    /// Hub reconnection backoff: from `min`, doubling, up to `max`.
+    pub hub_retry_min: Duration,
+    pub hub_retry_max: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            idle_timeout: Duration::from_secs(90),
+            presence_check_after: Duration::from_secs(10 * 60),
+            presence_grace: Duration::from_secs(60),
+            hang_up_confirm: Duration::from_secs(10),
+            ended_screen: Duration::from_secs(30),
+            after_rating: Duration::from_secs(5),
+            document_notice: Duration::from_secs(10),
+            hub_retry_min: Duration::from_secs(1),
+            hub_retry_max: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    #[default]
+    Fr,
+    En,
+}
+
+/// Everything that can happen to a session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Any touch on the screen: the resident is there.
+    Touch,
+    ChooseService(ServiceId),
+    SetLanguage(Language),
+    /// "Cancel" while waiting.
+    Cancel,
+    /// "End call" (asks for confirmation).
+    HangUp,
+    ConfirmHangUp,
+    /// "No, continue" on the confirmation.
+    KeepCall,
+    Rate(Rating),
+    NextPage,
+    PreviousPage,
+    /// The hub connection is up and the hello is sent.
+    HubConnected,
+    /// The hub connection failed or dropped.
+    HubLost,
+    Hub(HubToKiosk),
+    Media(MediaEvent),
+    Document(DocumentEvent),
+    /// Whether the configured camera is there.
+    Camera { present: bool },
+}
+
+/// From the media crate, about the current call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaEvent {
+    /// Negotiation to send to the agent (our offer, our candidates).
+    LocalSignal(Signal),
+    Connected,
+    /// Media path lost; the media layer is trying to restore it.
+    Reconnecting,
+    FirstRemoteFrame,
+    /// The call could not be set up or broke for good.
+    Failed { reason: String },
+}
+
+/// From the document-transfer side, during a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentEvent {
+    ScanRequested,
+    ScanProgress { percent: u8 },
+    ScanSent { name: String, size: u64, sha256: String },
+    PrintStarted { name: String },
+    Printed { name: String },
+    Showing { name: String, pages: u32 },
+    ShowClosed,
+    Failed { reason: String },
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Open the hub connection (again).
+    ConnectHub,
+    ToHub(KioskToHub),
+    Call(CallCommand),
+    Documents(DocumentCommand),
+    Event(KioskEvent),
+    /// The agent answered: play the chime.
+    Chime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallCommand {
+    /// Set up the call and make the offer.
+    Start { session: SessionId, ice_servers: Vec<IceServer> },
+    RemoteSignal(Signal),
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentCommand {
+    /// The visit is over: delete every file of it.
+    WipeSpool,
+}
+
+/// What the resident sees.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    Connecting,
+    OutOfService { reason: OutOfService },
+    Home { notice: Option<Notice> },
+    /// The call request is on its way to the hub.
+    Requesting { service: ServiceId },
+    Waiting(Waiting),
+    InCall(InCall),
+    Ended(Ended),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutOfService {
+    HubUnreachable,
+    CameraMissing,
+}
+
+/// A message on the home screen after a refused request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub service: ServiceId,
+    pub reason: RefusalReason,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    pub service: ServiceId,
+    pub session: SessionId,
+    pub position: u32,
+    pub estimated_wait: Option<Duration>,
+    /// "Are you still there?" is showing.
+    pub presence_check: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InCall {
+    pub service: ServiceId,
+    pub session: SessionId,
+    pub agent_name: String,
+    pub answered_at: Instant,
+    pub media: MediaState,
+    pub confirm_hang_up: bool,
+    pub document: DocumentView,
+    /// The hub connection dropped; media goes on peer to peer.
+    pub hub_lost: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaState {
+    Connecting,
+    Connected,
+    Reconnecting,
+}
+
+/// The document part of the call screen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DocumentView {
+    #[default]
+    None,
+    Scanning { percent: Option<u8> },
+    ScanSent { name: String },
+    Printing { name: String },
+    Printed { name: String },
+    Showing { name: String, pages: u32, page: u32 },
+    Failed { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub session: SessionId,
+    pub reason: EndedReason,
+    pub rated: Option<Rating>,
+}
+
+/// Why the visit ended, as the resident is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedReason {
+    Hub(EndReason),
+    CallFailed,
+}
+
+pub struct Session {
+    config: Config,
+    screen: Screen,
+    language: Language,
+    hub_up: bool,
+    camera_ok: bool,
+    retry_delay: Duration,
+    timers: TimerTable,
+    outputs: VecDeque<Output>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("screen", &self.screen).field("hub_up", &self.hub_up).finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A new session; its first output asks for the hub connection.
+    pub fn new(config: Config, now: Instant) -> Session {
+        let retry_delay = config.hub_retry_min;
+        let mut s = Session {
+            config,
+            screen: Screen::Connecting,
+            language: Language::Fr,
+            hub_up: false,
+            camera_ok: true,
+            retry_delay,
+            timers: TimerTable::default(),
+            outputs: VecDeque::new(),
+        };
+        s.outputs.push_back(Output::ConnectHub);
+        s.touch(now);
+        s
+    }
+
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    pub fn language(&self) -> Language {
+        self.language
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to call [`Session::handle_timeout`] next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for timer in self.timers.expired(now) {
+            self.fire(now, timer);
+        }
+    }
+
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::Touch => self.touch(now),
+            Input::ChooseService(service) => {
+                self.touch(now);
+                self.choose(service);
+            }
+            Input::SetLanguage(language) => {
+                self.touch(now);
+                self.language = language;
+            }
+            Input::Cancel => {
+                self.touch(now);
+                self.cancel(now, "cancelled");
+            }
+            Input::HangUp => self.ask_hang_up(now),
+            Input::ConfirmHangUp => self.confirm_hang_up(now),
+            Input::KeepCall => {
+                if let Screen::InCall(call) = &mut self.screen {
+                    call.confirm_hang_up = false;
+                    self.timers.stop(Timer::HangUpConfirm);
+                }
+            }
+            Input::Rate(rating) => self.rate(now, rating),
+            Input::NextPage | Input::PreviousPage => self.turn_page(input == Input::NextPage),
+            Input::HubConnected => {}
+            Input::HubLost => self.hub_lost(now),
+            Input::Hub(msg) => self.from_hub(now, msg),
+            Input::Media(event) => self.media(now, event),
+            Input::Document(event) => self.document(now, event),
+            Input::Camera { present } => {
+                self.camera_ok = present;
+                self.settle_service_state();
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------
+
+    fn touch(&mut self, now: Instant) {
+        self.timers.set(Timer::Idle, now + self.config.idle_timeout);
+        if let Screen::Waiting(w) = &mut self.screen {
+            w.presence_check = false;
+            self.timers.stop(Timer::PresenceGrace);
+            self.timers.set(Timer::PresenceCheck, now + self.config.presence_check_after);
+        }
+    }
+
+    fn fire(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::Idle => match &self.screen {
+                Screen::Home { .. } => self.go_home(),
+                Screen::Ended(_) => self.go_home(),
+                _ => {}
+            },
+            Timer::PresenceCheck => {
+                if let Screen::Waiting(w) = &mut self.screen {
+                    w.presence_check = true;
+                    self.timers.set(Timer::PresenceGrace, now + self.config.presence_grace);
+                }
+            }
+            Timer::PresenceGrace => self.cancel(now, "resident_absent"),
+            Timer::HangUpConfirm => {
+                if let Screen::InCall(call) = &mut self.screen {
+                    call.confirm_hang_up = false;
+                }
+            }
+            Timer::EndedReturn => {
+                if matches!(self.screen, Screen::Ended(_)) {
+                    self.go_home();
+                }
+            }
+            Timer::DocumentNotice => {
+                if let Screen::InCall(call) = &mut self.screen {
+                    if matches!(
+                        call.document,
+                        DocumentView::ScanSent { .. } | DocumentView::Printed { .. } | DocumentView::Failed { .. }
+                    ) {
+                        call.document = DocumentView::None;
+                    }
+                }
+            }
+            Timer::HubRetry => {
+                if !self.hub_up {
+                    self.outputs.push_back(Output::ConnectHub);
+                }
+            }
+        }
+    }
+
+    /// A fresh home: French, no notice, no leftovers of the last visitor.
+    fn go_home(&mut self) {
+        self.language = Language::Fr;
+        self.screen = Screen::Home { notice: None };
+        self.timers.stop(Timer::EndedReturn);
+        self.settle_service_state();
+    }
+
+    fn choose(&mut self, service: ServiceId) {
+        if !matches!(self.screen, Screen::Home { .. }) {
+            return;
+        }
+        self.outputs.push_back(Output::ToHub(KioskToHub::RequestCall { service: service.clone() }));
+        self.screen = Screen::Requesting { service };
+    }
+
+    fn cancel(&mut self, now: Instant, why: &str) {
+        let session = match &self.screen {
+            Screen::Waiting(w) => Some(w.session.clone()),
+            Screen::Requesting { .. } => None,
+            _ => return,
+        };
+        self.timers.stop(Timer::PresenceCheck);
+        self.timers.stop(Timer::PresenceGrace);
+        if let Some(session) = session {
+            self.outputs.push_back(Output::ToHub(KioskToHub::CancelCall));
+            self.event(KioskEvent::Ended { session: session.to_string(), reason: why.to_owned() });
+        }
+        // A request still on its way is cancelled when its `queued` arrives.
+        self.go_home();
+        self.touch(now);
+    }
+
+    fn ask_hang_up(&mut self, now: Instant) {
+        if let Screen::InCall(call) = &mut self.screen {
+            call.confirm_hang_up = true;
+            self.timers.set(Timer::HangUpConfirm, now + self.config.hang_up_confirm);
+        }
+    }
+
+    fn confirm_hang_up(&mut self, now: Instant) {
+        let Screen::InCall(call) = &self.screen else { return };
+        if !call.confirm_hang_up {
+            return;
+        }
+        let session = call.session.clone();
+        self.outputs.push_back(Output::ToHub(KioskToHub::HangUp { session: session.clone() }));
+        self.end_call(now, session, EndedReason::Hub(EndReason::KioskHungUp));
+    }
+
+    fn rate(&mut self, now: Instant, rating: Rating) {
+        let Screen::Ended(ended) = &mut self.screen else { return };
+        if ended.rated.is_some() {
+            return;
+        }
+        ended.rated = Some(rating);
+        let session = ended.session.clone();
+        if self.hub_up {
+            self.outputs.push_back(Output::ToHub(KioskToHub::Rate { session, rating }));
+        }
+        self.timers.set(Timer::EndedReturn, now + self.config.after_rating);
+    }
+
+    fn turn_page(&mut self, forward: bool) {
+        if let Screen::InCall(InCall { document: DocumentView::Showing { pages, page, .. }, .. }) = &mut self.screen {
+            *page = if forward { (*page + 1).min(*pages) } else { page.saturating_sub(1).max(1) };
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // Hub
+    // -----------------------------------------------------------------------
+
+    fn hub_lost(&mut self, now: Instant) {
+        self.hub_up = false;
+        self.timers.set(Timer::HubRetry, now + self.retry_delay);
+        self.retry_delay = (self.retry_delay * 2).min(self.config.hub_retry_max);
+        match &mut self.screen {
+            // The call's media is peer to peer: it goes on without the hub.
+            Screen::InCall(call) => call.hub_lost = true,
+            Screen::Waiting(w) => {
+                // The hub drops a visit whose kiosk left: the place is gone.
+                let session = w.session.to_string();
+                self.event(KioskEvent::Ended { session, reason: "hub_lost".into() });
+                self.out_of_service(OutOfService::HubUnreachable);
+            }
+            Screen::Ended(_) => {}
+            _ => self.out_of_service(OutOfService::HubUnreachable),
+        }
+    }
+
+    fn from_hub(&mut self, now: Instant, msg: HubToKiosk) {
+        match msg {
+            HubToKiosk::Welcome { kiosk_id, site, .. } => {
+                self.hub_up = true;
+                self.retry_delay = self.config.hub_retry_min;
+                self.timers.stop(Timer::HubRetry);
+                self.event(KioskEvent::Ready { kiosk_id: kiosk_id.to_string(), site });
+                if let Screen::InCall(call) = &mut self.screen {
+                    call.hub_lost = false;
+                }
+                self.settle_service_state();
+            }
+            HubToKiosk::Queued { session, service, position, estimated_wait } => match &self.screen {
+                Screen::Requesting { service: asked } if *asked == service => {
+                    let wait = estimated_wait.map(|w| Duration::from_secs(w.seconds.into()));
+                    self.event(KioskEvent::Queued {
+                        service: service.to_string(),
+                        session: session.to_string(),
+                        position,
+                        estimated_wait_seconds: estimated_wait.map(|w| w.seconds),
+                    });
+                    self.screen = Screen::Waiting(Waiting {
+                        service,
+                        session,
+                        position,
+                        estimated_wait: wait,
+                        presence_check: false,
+                    });
+                    self.touch(now);
+                }
+                // The resident cancelled before the hub answered.
+                _ => self.outputs.push_back(Output::ToHub(KioskToHub::CancelCall)),
+            },
+            HubToKiosk::QueueUpdate { session, position, estimated_wait } => {
+                if let Screen::Waiting(w) = &mut self.screen {
+                    if w.session == session {
+                        w.position = position;
+                        w.estimated_wait = estimated_wait.map(|e| Duration::from_secs(e.seconds.into()));
+                        let event = KioskEvent::Queued {
+                            service: w.service.to_string(),
+                            session: session.to_string(),
+                            position,
+                            estimated_wait_seconds: estimated_wait.map(|e| e.seconds),
+                        };
+                        self.event(event);
+                    }
+                }
+            }
+            HubToKiosk::CallRefused { service, reason, message } => {
+                if matches!(&self.screen, Screen::Requesting { service: asked } if *asked == service) {
+                    self.event(KioskEvent::Refused {
+                        service: service.to_string(),
+                        reason: refusal_kind(&reason).into(),
+                        message,
+                    });
+                    self.screen = Screen::Home { notice: Some(Notice { service, reason }) };
+                    self.touch(now);
+                }
+            }
+            HubToKiosk::CallAnswered { session, agent_name, ice_servers } => {
+                let Screen::Waiting(w) = &self.screen else { return };
+                if w.session != session {
+                    return;
+                }
+                let service = w.service.clone();
+                self.timers.stop(Timer::PresenceCheck);
+                self.timers.stop(Timer::PresenceGrace);
+                self.timers.stop(Timer::Idle);
+                self.event(KioskEvent::Answered { session: session.to_string(), agent_name: agent_name.clone() });
+                self.outputs.push_back(Output::Chime);
+                self.outputs.push_back(Output::Call(CallCommand::Start { session: session.clone(), ice_servers }));
+                self.screen = Screen::InCall(InCall {
+                    service,
+                    session,
+                    agent_name,
+                    answered_at: now,
+                    media: MediaState::Connecting,
+                    confirm_hang_up: false,
+                    document: DocumentView::None,
+                    hub_lost: false,
+                });
+            }
+            HubToKiosk::Signal { session, signal } => {
+                if matches!(&self.screen, Screen::InCall(c) if c.session == session) {
+                    self.outputs.push_back(Output::Call(CallCommand::RemoteSignal(signal)));
+                }
+            }
+            HubToKiosk::CallEnded { session, reason } => match &self.screen {
+                Screen::InCall(c) if c.session == session => self.end_call(now, session, EndedReason::Hub(reason)),
+                Screen::Waiting(w) if w.session == session => {
+                    self.event(KioskEvent::Ended { session: session.to_string(), reason: reason.as_str().into() });
+                    self.go_home();
+                }
+                _ => {}
+            },
+            HubToKiosk::Error(e) => {
+                // Our own messages are well-formed; an error here is a hub
+                // disagreement worth a log line, not a screen change.
+                self.event(KioskEvent::HubError { message: e.message });
+            }
+        }
+    }
+
+    /// After the hub or camera state changed: out of service, or back.
+    fn settle_service_state(&mut self) {
+        let blocked = if !self.hub_up {
+            Some(OutOfService::HubUnreachable)
+        } else if !self.camera_ok {
+            Some(OutOfService::CameraMissing)
+        } else {
+            None
+        };
+        match (&self.screen, blocked) {
+            // A call or a goodbye is never interrupted by the fleet's state.
+            (Screen::InCall(_) | Screen::Ended(_), _) => {}
+            (Screen::OutOfService { reason }, Some(b)) if *reason == b => {}
+            (Screen::Home { .. } | Screen::Requesting { .. } | Screen::Waiting(_), None) => {}
+            (_, Some(b)) => self.out_of_service(b),
+            (Screen::Connecting | Screen::OutOfService { .. }, None) => {
+                self.screen = Screen::Home { notice: None };
+            }
+        }
+    }
+
+    fn out_of_service(&mut self, reason: OutOfService) {
+        if self.screen != (Screen::OutOfService { reason }) {
+            let shown = match reason {
+                OutOfService::HubUnreachable => "hub_unreachable",
+                OutOfService::CameraMissing => "camera_missing",
+            };
+            self.event(KioskEvent::OutOfService { reason: shown.into() });
+        }
+        self.screen = Screen::OutOfService { reason };
+    }
+
+    // -----------------------------------------------------------------------
+    // Call and documents
+    // -----------------------------------------------------------------------
+
+    fn media(&mut self, now: Instant, event: MediaEvent) {
+        let Screen::InCall(call) = &mut self.screen else { return };
+        let session = call.session.clone();
+        match event {
+            MediaEvent::LocalSignal(signal) => {
+                // Without the hub, negotiation cannot reach the agent; the
+                // media layer retries once the hub is back (ICE restart).
+                if self.hub_up {
+                    self.outputs.push_back(Output::ToHub(KioskToHub::Signal { session, signal }));
+                }
+            }
+            MediaEvent::Connected => {
+                let first = call.media == MediaState::Connecting;
+                call.media = MediaState::Connected;
+                if first {
+                    self.event(KioskEvent::Connected { session: session.to_string() });
+                }
+            }
+            MediaEvent::Reconnecting => call.media = MediaState::Reconnecting,
+            MediaEvent::FirstRemoteFrame => self.event(KioskEvent::FirstRemoteFrame { session: session.to_string() }),
+            MediaEvent::Failed { reason } => {
+                self.event(KioskEvent::CallFailed { session: session.to_string(), reason });
+                if self.hub_up {
+                    self.outputs.push_back(Output::ToHub(KioskToHub::HangUp { session: session.clone() }));
+                }
+                self.end_call(now, session, EndedReason::CallFailed);
+            }
+        }
+    }
+
+    fn document(&mut self, now: Instant, event: DocumentEvent) {
+        let Screen::InCall(call) = &mut self.screen else { return };
+        let mut notice = false;
+        let mut emit = None;
+        call.document = match event {
+            DocumentEvent::ScanRequested => DocumentView::Scanning { percent: None },
+            DocumentEvent::ScanProgress { percent } => DocumentView::Scanning { percent: Some(percent.min(100)) },
+            DocumentEvent::ScanSent { name, size, sha256 } => {
+                notice = true;
+                emit = Some(KioskEvent::ScanSent { name: name.clone(), size, sha256 });
+                DocumentView::ScanSent { name }
+            }
+            DocumentEvent::PrintStarted { name } => DocumentView::Printing { name },
+            DocumentEvent::Printed { name } => {
+                notice = true;
+                emit = Some(KioskEvent::Printed { name: name.clone() });
+                DocumentView::Printed { name }
+            }
+            DocumentEvent::Showing { name, pages } => {
+                emit = Some(KioskEvent::Displayed { name: name.clone(), pages });
+                DocumentView::Showing { name, pages: pages.max(1), page: 1 }
+            }
+            DocumentEvent::ShowClosed => DocumentView::None,
+            DocumentEvent::Failed { reason } => {
+                notice = true;
+                emit = Some(KioskEvent::DocumentFailed { reason: reason.clone() });
+                DocumentView::Failed { reason }
+            }
+        };
+        if notice {
+            self.timers.set(Timer::DocumentNotice, now + self.config.document_notice);
+        }
+        if let Some(e) = emit {
+            self.event(e);
+        }
+    }
+
+    fn end_call(&mut self, now: Instant, session: SessionId, reason: EndedReason) {
+        self.timers.stop(Timer::HangUpConfirm);
+        self.timers.stop(Timer::DocumentNotice);
+        self.outputs.push_back(Output::Call(CallCommand::End));
+        self.outputs.push_back(Output::Documents(DocumentCommand::WipeSpool));
+        let shown = match reason {
+            EndedReason::Hub(r) => r.as_str(),
+            EndedReason::CallFailed => "call_failed",
+        };
+        self.event(KioskEvent::Ended { session: session.to_string(), reason: shown.into() });
+        self.screen = Screen::Ended(Ended { session, reason, rated: None });
+        self.timers.set(Timer::EndedReturn, now + self.config.ended_screen);
+        self.touch(now);
+    }
+
+    fn event(&mut self, event: KioskEvent) {
+        self.outputs.push_back(Output::Event(event));
+    }
+}
+
+fn refusal_kind(reason: &RefusalReason) -> &'static str {
+    match reason {
+        RefusalReason::Closed { .. } => "closed",
+        RefusalReason::UnknownService => "unknown_service",
+        RefusalReason::Busy => "busy",
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,434 @@
+//! Every transition of the session, driven by inputs and simulated time.
+
+use std::time::{Duration, Instant};
+
+use visio_protocol::*;
+
+use super::*;
+
+struct Kiosk {
+    session: Session,
+    now: Instant,
+    out: Vec<Output>,
+}
+
+impl Kiosk {
+    fn new() -> Kiosk {
+        let now = Instant::now();
+        let mut k = Kiosk { session: Session::new(Config::default(), now), now, out: vec![] };
+        k.drain();
+        k
+    }
+
+    /// A kiosk on its home screen, hub connected.
+    fn at_home() -> Kiosk {
+        let mut k = Kiosk::new();
+        k.input(Input::HubConnected);
+        k.input(Input::Hub(welcome()));
+        assert_eq!(*k.screen(), Screen::Home { notice: None });
+        k.out.clear();
+        k
+    }
+
+    /// A kiosk waiting for `caf` at position 2.
+    fn waiting() -> Kiosk {
+        let mut k = Kiosk::at_home();
+        k.input(Input::ChooseService("caf".into()));
+        k.input(Input::Hub(HubToKiosk::Queued {
+            session: session(),
+            service: "caf".into(),
+            position: 2,
+            estimated_wait: Some(WaitEstimate { seconds: 600 }),
+        }));
+        k.out.clear();
+        k
+    }
+
+    fn in_call() -> Kiosk {
+        let mut k = Kiosk::waiting();
+        k.input(Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "Claire".into(), ice_servers: vec![] }));
+        k.out.clear();
+        k
+    }
+
+    fn drain(&mut self) {
+        while let Some(o) = self.session.poll_output() {
+            self.out.push(o);
+        }
+    }
+
+    fn input(&mut self, input: Input) {
+        self.session.handle_input(self.now, input);
+        self.drain();
+    }
+
+    /// Moves time forward, firing timers on the way, as a shell would.
+    fn advance(&mut self, by: Duration) {
+        let end = self.now + by;
+        while let Some(t) = self.session.poll_timeout().filter(|t| *t <= end) {
+            self.now = t.max(self.now);
+            self.session.handle_timeout(self.now);
+            self.drain();
+        }
+        self.now = end;
+    }
+
+    fn screen(&self) -> &Screen {
+        self.session.screen()
+    }
+
+    fn take(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.out)
+    }
+
+    fn events(&mut self) -> Vec<KioskEvent> {
+        self.take().into_iter().filter_map(|o| if let Output::Event(e) = o { Some(e) } else { None }).collect()
+    }
+}
+
+fn session() -> SessionId {
+    SessionId::from("s-1")
+}
+
+fn welcome() -> HubToKiosk {
+    HubToKiosk::Welcome { protocol: PROTOCOL_VERSION, kiosk_id: "besse".into(), site: "Mairie".into(), services: vec![] }
+}
+
+fn ended_reason(k: &Kiosk) -> EndedReason {
+    match k.screen() {
+        Screen::Ended(e) => e.reason,
+        other => panic!("expected the end screen, got {other:?}"),
+    }
+}
+
+#[test]
+fn starts_connecting_and_reaches_home_on_welcome() {
+    let mut k = Kiosk::new();
+    assert_eq!(*k.screen(), Screen::Connecting);
+    k.input(Input::HubConnected);
+    assert_eq!(*k.screen(), Screen::Connecting, "home only once the hub said welcome");
+    k.input(Input::Hub(welcome()));
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+    assert!(matches!(k.events().as_slice(), [KioskEvent::Ready { .. }]));
+}
+
+#[test]
+fn the_first_output_asks_for_the_hub() {
+    let k = Kiosk::new();
+    assert_eq!(k.out, vec![Output::ConnectHub]);
+}
+
+#[test]
+fn unreachable_hub_is_out_of_service_and_retries_until_it_recovers() {
+    let mut k = Kiosk::new();
+    k.take();
+    k.input(Input::HubLost);
+    assert_eq!(*k.screen(), Screen::OutOfService { reason: OutOfService::HubUnreachable });
+    for _ in 0..4 {
+        k.advance(Duration::from_secs(60));
+        assert!(k.take().contains(&Output::ConnectHub), "one retry per failure");
+        k.input(Input::HubLost);
+        assert_eq!(*k.screen(), Screen::OutOfService { reason: OutOfService::HubUnreachable });
+    }
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(welcome()));
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+}
+
+#[test]
+fn backoff_doubles_and_is_capped() {
+    let mut k = Kiosk::new();
+    let mut delays = vec![];
+    for _ in 0..8 {
+        k.input(Input::HubLost);
+        // Someone keeps touching the screen: the idle timer stays later.
+        k.input(Input::Touch);
+        let due = k.session.poll_timeout().unwrap();
+        delays.push(due.duration_since(k.now).as_secs());
+        k.now = due;
+        k.session.handle_timeout(due);
+        k.drain();
+    }
+    assert_eq!(delays, vec![1, 2, 4, 8, 16, 30, 30, 30]);
+}
+
+#[test]
+fn a_missing_camera_is_out_of_service_until_it_returns() {
+    let mut k = Kiosk::at_home();
+    k.input(Input::Camera { present: false });
+    assert_eq!(*k.screen(), Screen::OutOfService { reason: OutOfService::CameraMissing });
+    assert!(matches!(k.events().as_slice(), [KioskEvent::OutOfService { reason }] if reason == "camera_missing"));
+    k.input(Input::Camera { present: true });
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+}
+
+#[test]
+fn choosing_a_service_queues_then_updates_live() {
+    let mut k = Kiosk::at_home();
+    k.input(Input::ChooseService("caf".into()));
+    assert_eq!(*k.screen(), Screen::Requesting { service: "caf".into() });
+    assert_eq!(k.take(), vec![Output::ToHub(KioskToHub::RequestCall { service: "caf".into() })]);
+    k.input(Input::Hub(HubToKiosk::Queued {
+        session: session(),
+        service: "caf".into(),
+        position: 2,
+        estimated_wait: Some(WaitEstimate { seconds: 600 }),
+    }));
+    let Screen::Waiting(w) = k.screen() else { panic!() };
+    assert_eq!((w.position, w.estimated_wait), (2, Some(Duration::from_secs(600))));
+    k.input(Input::Hub(HubToKiosk::QueueUpdate { session: session(), position: 1, estimated_wait: None }));
+    let Screen::Waiting(w) = k.screen() else { panic!() };
+    assert_eq!((w.position, w.estimated_wait), (1, None));
+    let events = k.events();
+    assert!(matches!(events.last(), Some(KioskEvent::Queued { position: 1, estimated_wait_seconds: None, .. })));
+}
+
+#[test]
+fn a_refusal_returns_home_with_a_notice_that_idle_clears() {
+    let mut k = Kiosk::at_home();
+    k.input(Input::SetLanguage(Language::En));
+    k.input(Input::ChooseService("msa".into()));
+    let reason = RefusalReason::Closed { next_opening: None };
+    k.input(Input::Hub(HubToKiosk::CallRefused { service: "msa".into(), reason: reason.clone(), message: "closed".into() }));
+    assert_eq!(*k.screen(), Screen::Home { notice: Some(Notice { service: "msa".into(), reason }) });
+    k.advance(Duration::from_secs(89));
+    assert!(matches!(k.screen(), Screen::Home { notice: Some(_) }));
+    assert_eq!(k.session.language(), Language::En);
+    k.advance(Duration::from_secs(2));
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+    assert_eq!(k.session.language(), Language::Fr, "the next resident starts in French");
+}
+
+#[test]
+fn cancel_while_waiting_tells_the_hub_and_goes_home() {
+    let mut k = Kiosk::waiting();
+    k.input(Input::Cancel);
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+    let out = k.take();
+    assert!(out.contains(&Output::ToHub(KioskToHub::CancelCall)));
+    assert!(out.contains(&Output::Event(KioskEvent::Ended { session: "s-1".into(), reason: "cancelled".into() })));
+    // The hub's confirmation changes nothing.
+    k.input(Input::Hub(HubToKiosk::CallEnded { session: session(), reason: EndReason::Cancelled }));
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+}
+
+#[test]
+fn cancel_before_the_hub_answered_cancels_the_late_queue_entry() {
+    let mut k = Kiosk::at_home();
+    k.input(Input::ChooseService("caf".into()));
+    k.input(Input::Cancel);
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+    k.take();
+    k.input(Input::Hub(HubToKiosk::Queued { session: session(), service: "caf".into(), position: 1, estimated_wait: None }));
+    assert_eq!(k.take(), vec![Output::ToHub(KioskToHub::CancelCall)]);
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+}
+
+#[test]
+fn waiting_without_a_touch_asks_if_the_resident_is_there_then_gives_up() {
+    let mut k = Kiosk::waiting();
+    k.advance(Duration::from_secs(10 * 60));
+    assert!(matches!(k.screen(), Screen::Waiting(Waiting { presence_check: true, .. })));
+    k.input(Input::Touch);
+    assert!(matches!(k.screen(), Screen::Waiting(Waiting { presence_check: false, .. })), "a touch keeps the place");
+    k.advance(Duration::from_secs(10 * 60 + 61));
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+    let out = k.take();
+    assert!(out.contains(&Output::ToHub(KioskToHub::CancelCall)));
+    assert!(out.contains(&Output::Event(KioskEvent::Ended { session: "s-1".into(), reason: "resident_absent".into() })));
+}
+
+#[test]
+fn the_idle_timer_never_interrupts_a_call() {
+    let mut k = Kiosk::in_call();
+    k.advance(Duration::from_secs(3600));
+    assert!(matches!(k.screen(), Screen::InCall(_)));
+}
+
+#[test]
+fn answered_call_plays_the_chime_starts_media_and_relays_signals() {
+    let mut k = Kiosk::waiting();
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "Claire".into(), ice_servers: vec![] }));
+    let out = k.take();
+    assert!(out.contains(&Output::Chime));
+    assert!(out.contains(&Output::Call(CallCommand::Start { session: session(), ice_servers: vec![] })));
+    let Screen::InCall(call) = k.screen() else { panic!() };
+    assert_eq!((call.agent_name.as_str(), call.media), ("Claire", MediaState::Connecting));
+
+    let offer = Signal::Offer { sdp: "v=0".into() };
+    k.input(Input::Media(MediaEvent::LocalSignal(offer.clone())));
+    assert_eq!(k.take(), vec![Output::ToHub(KioskToHub::Signal { session: session(), signal: offer })]);
+    let answer = Signal::Answer { sdp: "v=0".into() };
+    k.input(Input::Hub(HubToKiosk::Signal { session: session(), signal: answer.clone() }));
+    assert_eq!(k.take(), vec![Output::Call(CallCommand::RemoteSignal(answer.clone()))]);
+    // A signal for another session is not ours.
+    k.input(Input::Hub(HubToKiosk::Signal { session: "other".into(), signal: answer }));
+    assert!(k.take().is_empty());
+
+    k.input(Input::Media(MediaEvent::Connected));
+    k.input(Input::Media(MediaEvent::FirstRemoteFrame));
+    k.input(Input::Media(MediaEvent::Reconnecting));
+    k.input(Input::Media(MediaEvent::Connected));
+    let events = k.events();
+    assert_eq!(events, vec![
+        KioskEvent::Connected { session: "s-1".into() },
+        KioskEvent::FirstRemoteFrame { session: "s-1".into() },
+    ], "connected is reported once, not on every reconnection");
+}
+
+#[test]
+fn end_call_asks_for_confirmation_which_closes_by_itself() {
+    let mut k = Kiosk::in_call();
+    k.input(Input::HangUp);
+    assert!(matches!(k.screen(), Screen::InCall(InCall { confirm_hang_up: true, .. })));
+    assert!(k.take().is_empty(), "nothing happens before confirmation");
+    k.advance(Duration::from_secs(11));
+    assert!(matches!(k.screen(), Screen::InCall(InCall { confirm_hang_up: false, .. })));
+    k.input(Input::ConfirmHangUp);
+    assert!(matches!(k.screen(), Screen::InCall(_)), "a stale confirmation does nothing");
+    k.input(Input::HangUp);
+    k.input(Input::KeepCall);
+    assert!(matches!(k.screen(), Screen::InCall(InCall { confirm_hang_up: false, .. })));
+}
+
+#[test]
+fn confirmed_hang_up_ends_wipes_and_offers_a_rating_then_returns_home() {
+    let mut k = Kiosk::in_call();
+    k.input(Input::HangUp);
+    k.input(Input::ConfirmHangUp);
+    let out = k.take();
+    assert!(out.contains(&Output::ToHub(KioskToHub::HangUp { session: session() })));
+    assert!(out.contains(&Output::Call(CallCommand::End)));
+    assert!(out.contains(&Output::Documents(DocumentCommand::WipeSpool)));
+    assert_eq!(ended_reason(&k), EndedReason::Hub(EndReason::KioskHungUp));
+    k.input(Input::Rate(Rating::Happy));
+    assert_eq!(k.take(), vec![Output::ToHub(KioskToHub::Rate { session: session(), rating: Rating::Happy })]);
+    k.input(Input::Rate(Rating::Unhappy));
+    assert!(k.take().is_empty(), "one rating per call");
+    k.advance(Duration::from_secs(5));
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+}
+
+#[test]
+fn the_end_screen_returns_home_by_itself_without_a_rating() {
+    let mut k = Kiosk::in_call();
+    k.input(Input::Hub(HubToKiosk::CallEnded { session: session(), reason: EndReason::AgentHungUp }));
+    assert_eq!(ended_reason(&k), EndedReason::Hub(EndReason::AgentHungUp));
+    k.advance(Duration::from_secs(29));
+    assert!(matches!(k.screen(), Screen::Ended(_)));
+    k.advance(Duration::from_secs(2));
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+}
+
+#[test]
+fn the_hub_dropping_mid_call_keeps_the_call_and_reconnects() {
+    let mut k = Kiosk::in_call();
+    k.input(Input::Media(MediaEvent::Connected));
+    k.take();
+    k.input(Input::HubLost);
+    let Screen::InCall(call) = k.screen() else { panic!("the call goes on peer to peer") };
+    assert!(call.hub_lost);
+    // Signals cannot reach the agent meanwhile; they are not sent.
+    k.input(Input::Media(MediaEvent::LocalSignal(Signal::EndOfCandidates)));
+    assert!(!k.take().iter().any(|o| matches!(o, Output::ToHub(_))));
+    k.advance(Duration::from_secs(1));
+    assert!(k.take().contains(&Output::ConnectHub));
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(welcome()));
+    let Screen::InCall(call) = k.screen() else { panic!() };
+    assert!(!call.hub_lost);
+    // The call ends later: the goodbye screen, then home.
+    k.input(Input::Media(MediaEvent::Failed { reason: "peer gone".into() }));
+    assert_eq!(ended_reason(&k), EndedReason::CallFailed);
+    k.advance(Duration::from_secs(31));
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+}
+
+#[test]
+fn the_hub_dropping_while_waiting_loses_the_place_and_says_so() {
+    let mut k = Kiosk::waiting();
+    k.input(Input::HubLost);
+    assert_eq!(*k.screen(), Screen::OutOfService { reason: OutOfService::HubUnreachable });
+    let events = k.events();
+    assert!(events.contains(&KioskEvent::Ended { session: "s-1".into(), reason: "hub_lost".into() }));
+    k.input(Input::Hub(welcome()));
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+}
+
+#[test]
+fn a_failed_call_is_hung_up_and_ended() {
+    let mut k = Kiosk::in_call();
+    k.input(Input::Media(MediaEvent::Failed { reason: "no route".into() }));
+    let out = k.take();
+    assert!(out.contains(&Output::ToHub(KioskToHub::HangUp { session: session() })));
+    assert!(out.contains(&Output::Event(KioskEvent::CallFailed { session: "s-1".into(), reason: "no route".into() })));
+    assert_eq!(ended_reason(&k), EndedReason::CallFailed);
+}
+
+#[test]
+fn documents_show_progress_then_a_notice_that_fades() {
+    let mut k = Kiosk::in_call();
+    k.input(Input::Document(DocumentEvent::ScanRequested));
+    k.input(Input::Document(DocumentEvent::ScanProgress { percent: 40 }));
+    assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::Scanning { percent: Some(40) }, .. })));
+    k.input(Input::Document(DocumentEvent::ScanSent { name: "scan-1.pdf".into(), size: 123_456, sha256: "ab".repeat(32) }));
+    assert!(matches!(k.events().as_slice(), [KioskEvent::ScanSent { size: 123_456, .. }]));
+    k.advance(Duration::from_secs(10));
+    assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::None, .. })));
+
+    k.input(Input::Document(DocumentEvent::PrintStarted { name: "form.pdf".into() }));
+    assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::Printing { .. }, .. })));
+    k.input(Input::Document(DocumentEvent::Printed { name: "form.pdf".into() }));
+    assert_eq!(k.events(), vec![KioskEvent::Printed { name: "form.pdf".into() }]);
+}
+
+#[test]
+fn a_shown_document_turns_pages_within_bounds() {
+    let mut k = Kiosk::in_call();
+    k.input(Input::Document(DocumentEvent::Showing { name: "attestation.pdf".into(), pages: 2 }));
+    let page = |k: &Kiosk| match k.screen() {
+        Screen::InCall(InCall { document: DocumentView::Showing { page, .. }, .. }) => *page,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(page(&k), 1);
+    k.input(Input::PreviousPage);
+    assert_eq!(page(&k), 1);
+    k.input(Input::NextPage);
+    k.input(Input::NextPage);
+    assert_eq!(page(&k), 2);
+    k.input(Input::Document(DocumentEvent::ShowClosed));
+    assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::None, .. })));
+    assert!(k.events().contains(&KioskEvent::Displayed { name: "attestation.pdf".into(), pages: 2 }));
+}
+
+#[test]
+fn inputs_out_of_place_change_nothing() {
+    let mut k = Kiosk::at_home();
+    for input in [
+        Input::Cancel,
+        Input::HangUp,
+        Input::ConfirmHangUp,
+        Input::Rate(Rating::Happy),
+        Input::NextPage,
+        Input::Media(MediaEvent::Connected),
+        Input::Document(DocumentEvent::ScanRequested),
+        Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "x".into(), ice_servers: vec![] }),
+        Input::Hub(HubToKiosk::QueueUpdate { session: session(), position: 1, estimated_wait: None }),
+    ] {
+        k.input(input.clone());
+        assert_eq!(*k.screen(), Screen::Home { notice: None }, "after {input:?}");
+    }
+    assert!(k.take().iter().all(|o| !matches!(o, Output::ToHub(_) | Output::Call(_))));
+    // Choosing twice sends one request.
+    k.input(Input::ChooseService("caf".into()));
+    k.input(Input::ChooseService("msa".into()));
+    assert_eq!(k.take(), vec![Output::ToHub(KioskToHub::RequestCall { service: "caf".into() })]);
+}
+
+#[test]
+fn events_are_one_json_object_per_line() {
+    let e = KioskEvent::ScanSent { name: "scan.pdf".into(), size: 10, sha256: "00".into() };
+    assert_eq!(e.to_json_line(), r#"{"event":"scan_sent","name":"scan.pdf","size":10,"sha256":"00"}"#);
+    let e = KioskEvent::Queued { service: "caf".into(), session: "s".into(), position: 1, estimated_wait_seconds: None };
+    assert_eq!(e.to_json_line(), r#"{"event":"queued","service":"caf","session":"s","position":1,"estimated_wait_seconds":null}"#);
+}

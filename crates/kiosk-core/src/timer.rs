@@ -1,0 +1,63 @@
+//! Every timer of a session: one variant each, one deadline each.
+
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// No touch for a while on a screen where the resident should act.
+    Idle,
+    /// Waiting a long time without a touch: ask "are you still there?".
+    PresenceCheck,
+    /// No answer to "are you still there?": give the place up.
+    PresenceGrace,
+    /// The "end the call?" question closes by itself.
+    HangUpConfirm,
+    /// The end-of-call screen returns home by itself.
+    EndedReturn,
+    /// A document notice ("Sent", "Take your document") fades.
+    DocumentNotice,
+    /// Try the hub again, with backoff.
+    HubRetry,
+}
+
+const ALL: [Timer; 7] = [
+    Timer::Idle,
+    Timer::PresenceCheck,
+    Timer::PresenceGrace,
+    Timer::HangUpConfirm,
+    Timer::EndedReturn,
+    Timer::DocumentNotice,
+    Timer::HubRetry,
+];
+
+#[derive(Debug, Default)]
+pub(crate) struct TimerTable {
+    deadlines: [Option<Instant>; ALL.len()],
+}
+
+impl TimerTable {
+    pub fn set(&mut self, timer: Timer, at: Instant) {
+        self.deadlines[timer as usize] = Some(at);
+    }
+
+    pub fn stop(&mut self, timer: Timer) {
+        self.deadlines[timer as usize] = None;
+    }
+
+    pub fn next(&self) -> Option<Instant> {
+        self.deadlines.iter().flatten().min().copied()
+    }
+
+    /// Removes and returns the timers due at `now`, earliest first.
+    pub fn expired(&mut self, now: Instant) -> Vec<Timer> {
+        let mut due: Vec<(Instant, Timer)> = ALL
+            .iter()
+            .filter_map(|t| self.deadlines[*t as usize].filter(|d| *d <= now).map(|d| (d, *t)))
+            .collect();
+        due.sort_by_key(|(d, _)| *d);
+        for (_, t) in &due {
+            self.stop(*t);
+        }
+        due.into_iter().map(|(_, t)| t).collect()
+    }
+}
