@@ -10,9 +10,11 @@
 //! - [`tls`]: the certificate, generated on first start or given.
 //! - [`throttle`]: slowing down password guessing.
 //! - [`metrics`]: `/metrics` in Prometheus text format.
+//! - [`console`]: the agent console's files, served under `/agent/`.
 
 #![forbid(unsafe_code)]
 
+pub mod console;
 pub mod core;
 pub mod driver;
 pub mod metrics;

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -172,7 +172,11 @@ async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, acceptor
 
 fn router(app: App) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(crate::console::to_index))
+        .route("/agent", get(crate::console::to_index))
+        .route("/agent/", get(crate::console::index))
+        .route("/agent/console.js", get(crate::console::script))
+        .route("/agent/console.css", get(crate::console::style))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/agent/login", post(login))
@@ -190,20 +194,16 @@ async fn security_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+        // Scans are previewed and downloaded from blob: URLs made in the page.
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; \
+             frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
     );
     h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
-}
-
-async fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html><html lang=\"fr\"><meta charset=\"utf-8\"><title>Visio-Public</title>\
-         <h1>Visio-Public hub</h1><p>Health: <a href=\"/healthz\">/healthz</a> · \
-         Metrics: <a href=\"/metrics\">/metrics</a></p></html>",
-    )
 }
 
 async fn healthz(State(app): State<App>) -> Response {

@@ -302,6 +302,15 @@ async fn health_headers_and_cross_origin_protection() {
     assert_eq!(health["status"], "ok");
     assert_eq!(health["protocol"], PROTOCOL_VERSION);
 
+    // The agent console is served by the hub itself, with its script as a
+    // file (the policy forbids inline code).
+    let page = hub.get_text("/agent/").await;
+    for hook in ["login-user", "login-password", "login-submit", "take-next", "remote-video", "end-call", "doc-status"] {
+        assert!(page.contains(&format!("data-testid=\"{hook}\"")), "missing {hook}");
+    }
+    let script = hub.http().get(hub.url("/agent/console.js")).send().await.unwrap();
+    assert!(script.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+
     hub.add_agent("claire", "claire-password", &["demo"]);
     let response = hub.http().post(hub.url("/api/agent/login"))
         .json(&serde_json::json!({"login": "claire", "password": "claire-password"})).send().await.unwrap();
