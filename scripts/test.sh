@@ -5,4 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# iced UI tests render with the CPU renderer: same pixels on every machine.
+export ICED_TEST_BACKEND=tiny-skia
+# No sound card on CI machines: the kiosk's chime goes to a fake sink.
+export VISIO_AUDIO_SINK="${VISIO_AUDIO_SINK:-fakesink}"
 cargo test --workspace --locked "$@"

@@ -1,0 +1,69 @@
+# Visio-Public kiosk — English.
+
+starting = Starting the kiosk…
+
+home-title = Hello!
+home-subtitle = Touch the service you want to reach. An adviser will answer you by video.
+language-switch = Français
+service-open = Open until { $time }
+service-closed = Closed
+service-closed-opens = Closed · opens { $when }
+when-today = today at { $time }
+when-tomorrow = tomorrow at { $time }
+when-day = { $weekday } at { $time }
+weekday-1 = Monday
+weekday-2 = Tuesday
+weekday-3 = Wednesday
+weekday-4 = Thursday
+weekday-5 = Friday
+weekday-6 = Saturday
+weekday-7 = Sunday
+notice-closed = { $service } is closed now. It opens { $when }.
+notice-closed-unknown = { $service } is closed now.
+notice-busy = A call is already in progress on this kiosk.
+notice-unknown = This service is not available at this kiosk.
+
+requesting = Calling { $service }…
+
+waiting-title = An adviser from { $service } will answer you
+waiting-position = { $position ->
+    [1] You are next.
+   *[other] You are number { $position } in the queue.
+}
+waiting-estimate = Estimated wait: about { $minutes } minutes.
+waiting-estimate-soon = Estimated wait: less than a minute.
+waiting-estimate-unknown = An adviser will answer you as soon as possible.
+waiting-cancel = Cancel
+presence-question = Are you still there? Touch the screen to keep your place.
+
+call-with = You are talking with { $agent }
+call-connecting = Connecting the video…
+call-reconnecting = Connection lost, reconnecting…
+call-you = You
+call-end = End call
+call-confirm = Do you really want to end the call?
+call-confirm-yes = Yes, end it
+call-confirm-no = No, continue
+scan-place = Place your document face down on the scanner.
+scan-progress = Scanning… { $percent } %
+scan-waiting = Scanning…
+scan-sent = Document sent to the adviser.
+print-printing = Printing… Take your document from the printer.
+print-done = Take your document from the printer.
+doc-failed = The document could not be handled. The adviser has been told.
+doc-page = Page { $page } of { $pages }
+doc-next = Next page
+doc-previous = Previous page
+
+ended-thanks = Thank you for your visit!
+ended-agent-left = The adviser ended the call.
+ended-failed = The call was interrupted.
+ended-rate = How was your appointment?
+rate-unhappy = Not good
+rate-neutral = OK
+rate-happy = Good
+ended-rated = Thank you for your feedback.
+
+oos-title = Kiosk temporarily unavailable
+oos-hub = We are restoring the connection. Please wait a moment.
+oos-camera = The camera is not working. The town hall staff have been told.

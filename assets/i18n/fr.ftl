@@ -1,0 +1,70 @@
+# Visio-Public kiosk — French (default). Short sentences, plain words:
+# many residents read with difficulty.
+
+starting = Démarrage de la borne…
+
+home-title = Bonjour !
+home-subtitle = Touchez le service que vous voulez joindre. Un conseiller vous répondra en vidéo.
+language-switch = English
+service-open = Ouvert jusqu'à { $time }
+service-closed = Fermé
+service-closed-opens = Fermé · ouvre { $when }
+when-today = aujourd'hui à { $time }
+when-tomorrow = demain à { $time }
+when-day = { $weekday } à { $time }
+weekday-1 = lundi
+weekday-2 = mardi
+weekday-3 = mercredi
+weekday-4 = jeudi
+weekday-5 = vendredi
+weekday-6 = samedi
+weekday-7 = dimanche
+notice-closed = { $service } est fermé en ce moment. Ouverture { $when }.
+notice-closed-unknown = { $service } est fermé en ce moment.
+notice-busy = Un appel est déjà en cours sur cette borne.
+notice-unknown = Ce service n'est pas disponible sur cette borne.
+
+requesting = Nous appelons le service { $service }…
+
+waiting-title = Un conseiller { $service } va vous répondre
+waiting-position = { $position ->
+    [1] Vous êtes le prochain.
+   *[other] Vous êtes { $position }e dans la file d'attente.
+}
+waiting-estimate = Attente estimée : environ { $minutes } minutes.
+waiting-estimate-soon = Attente estimée : moins d'une minute.
+waiting-estimate-unknown = Un conseiller vous répondra dès que possible.
+waiting-cancel = Annuler
+presence-question = Êtes-vous toujours là ? Touchez l'écran pour garder votre place.
+
+call-with = Vous parlez avec { $agent }
+call-connecting = Connexion de la vidéo…
+call-reconnecting = Connexion perdue, reconnexion…
+call-you = Vous
+call-end = Terminer l'appel
+call-confirm = Voulez-vous vraiment terminer l'appel ?
+call-confirm-yes = Oui, terminer
+call-confirm-no = Non, continuer
+scan-place = Posez votre document face vers le bas sur le scanner.
+scan-progress = Numérisation en cours… { $percent } %
+scan-waiting = Numérisation en cours…
+scan-sent = Document envoyé au conseiller.
+print-printing = Impression en cours… Prenez votre document dans l'imprimante.
+print-done = Prenez votre document dans l'imprimante.
+doc-failed = Le document n'a pas pu être traité. Le conseiller est prévenu.
+doc-page = Page { $page } sur { $pages }
+doc-next = Page suivante
+doc-previous = Page précédente
+
+ended-thanks = Merci de votre visite !
+ended-agent-left = Le conseiller a terminé l'appel.
+ended-failed = L'appel a été interrompu.
+ended-rate = Comment s'est passé votre rendez-vous ?
+rate-unhappy = Pas bien
+rate-neutral = Moyen
+rate-happy = Bien
+ended-rated = Merci pour votre avis.
+
+oos-title = Borne momentanément indisponible
+oos-hub = Nous rétablissons la connexion. Merci de patienter quelques instants.
+oos-camera = La caméra ne fonctionne pas. Le personnel de la mairie est prévenu.

@@ -1,0 +1,166 @@
+//! The kiosk's connection to the hub: WebSocket over TLS, the hello, then
+//! messages both ways. The session core decides when to (re)connect; this
+//! task only does what it is told and reports what happened.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use visio_protocol::{HubToKiosk, KioskId, KioskToHub, PROTOCOL_VERSION, Secret, decode, encode};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Where the hub is and who this kiosk is.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// `wss://host:port` (the path `/ws/kiosk` is added).
+    pub hub_url: String,
+    /// The hub certificate (or CA) to trust, PEM. `None`: the system's roots.
+    pub trust_pem: Option<Vec<u8>>,
+    pub kiosk_id: KioskId,
+    pub secret: Secret,
+}
+
+#[derive(Debug)]
+pub enum Command {
+    Connect,
+    Send(KioskToHub),
+}
+
+#[derive(Debug, Clone)]
+pub enum LinkEvent {
+    /// Connected and the hello sent; the welcome follows as a message.
+    Connected,
+    Message(HubToKiosk),
+    Lost { reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("the hub certificate to trust is not valid PEM")]
+    BadTrust,
+    #[error("{0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// Builds the TLS client configuration once, so a bad certificate is an
+/// error at start-up rather than at every reconnection.
+pub fn tls_config(trust_pem: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>, LinkError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match trust_pem {
+        Some(pem) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).collect();
+            if certs.is_empty() {
+                return Err(LinkError::BadTrust);
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|_| LinkError::BadTrust)?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    Ok(Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Runs the link until the command channel closes.
+pub async fn run(
+    endpoint: Endpoint,
+    tls: Arc<rustls::ClientConfig>,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<LinkEvent>,
+) {
+    let mut ws: Option<Ws> = None;
+    loop {
+        let command = match &mut ws {
+            None => commands.recv().await,
+            Some(socket) => tokio::select! {
+                command = commands.recv() => command,
+                frame = socket.next() => {
+                    match frame {
+                        Some(Ok(Message::Text(text))) => match decode::<HubToKiosk>(text.as_str()) {
+                            Ok(msg) => { let _ = events.send(LinkEvent::Message(msg)).await; }
+                            Err(e) => tracing::warn!(error = %e, "ignoring a message from the hub"),
+                        },
+                        Some(Ok(Message::Close(frame))) => {
+                            let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                            ws = None;
+                            let _ = events.send(LinkEvent::Lost { reason: format!("the hub closed the connection {reason}") }).await;
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            ws = None;
+                            let _ = events.send(LinkEvent::Lost { reason: e.to_string() }).await;
+                        }
+                        None => {
+                            ws = None;
+                            let _ = events.send(LinkEvent::Lost { reason: "connection closed".into() }).await;
+                        }
+                    }
+                    continue;
+                }
+            },
+        };
+        match command {
+            None => return,
+            Some(Command::Connect) => {
+                ws = None;
+                match tokio::time::timeout(CONNECT_TIMEOUT, connect(&endpoint, tls.clone())).await {
+                    Ok(Ok(socket)) => {
+                        ws = Some(socket);
+                        let _ = events.send(LinkEvent::Connected).await;
+                    }
+                    Ok(Err(reason)) => {
+                        let _ = events.send(LinkEvent::Lost { reason }).await;
+                    }
+                    Err(_) => {
+                        let reason = format!("no connection to the hub within {} s", CONNECT_TIMEOUT.as_secs());
+                        let _ = events.send(LinkEvent::Lost { reason }).await;
+                    }
+                }
+            }
+            Some(Command::Send(msg)) => {
+                let Some(socket) = &mut ws else {
+                    tracing::debug!(?msg, "not connected; message dropped");
+                    continue;
+                };
+                if let Err(e) = socket.send(Message::Text(encode(&msg).into())).await {
+                    ws = None;
+                    let _ = events.send(LinkEvent::Lost { reason: e.to_string() }).await;
+                }
+            }
+        }
+    }
+}
+
+async fn connect(endpoint: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<Ws, String> {
+    let url = format!("{}/ws/kiosk", endpoint.hub_url.trim_end_matches('/'));
+    let request = url.as_str().into_client_request().map_err(|e| format!("bad hub address {url:?}: {e}"))?;
+    let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(Connector::Rustls(tls)))
+        .await
+        .map_err(|e| format!("cannot reach the hub at {url}: {e}"))?;
+    let hello = KioskToHub::Hello {
+        protocol: PROTOCOL_VERSION,
+        kiosk_id: endpoint.kiosk_id.clone(),
+        secret: endpoint.secret.clone(),
+        app_version: Some(env!("CARGO_PKG_VERSION").into()),
+    };
+    ws.send(Message::Text(encode(&hello).into())).await.map_err(|e| e.to_string())?;
+    Ok(ws)
+}

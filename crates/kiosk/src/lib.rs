@@ -1,0 +1,19 @@
+//! visio-kiosk: the touchscreen front end (iced) and its headless twin, two
+//! shells around the session core of `visio-kiosk-core`.
+//!
+//! - [`app`]: the iced application (root state, messages, subscriptions).
+//! - [`screen`]: one module per screen: home, waiting, call, ended, out of service.
+//! - [`theme`]: the high-contrast palette, sizes, and style functions.
+//! - [`i18n`]: Fluent message catalogues (French first, English).
+//! - [`hub_link`]: the WebSocket/TLS connection to the hub.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod assets;
+pub mod hub_link;
+pub mod i18n;
+pub mod scene;
+pub mod screen;
+pub mod sound;
+pub mod theme;

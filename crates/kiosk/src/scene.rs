@@ -1,0 +1,99 @@
+//! Canned states of the kiosk, for screenshots and demonstrations without a
+//! hub: the same app and session core, fed the inputs that lead to a screen.
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use iced::widget::image;
+use visio_kiosk_core::{DocumentEvent, Input, MediaEvent};
+use visio_protocol::{HubToKiosk, PROTOCOL_VERSION, RefusalReason, WaitEstimate};
+
+use crate::app::Kiosk;
+
+pub const SCENES: &[&str] = &["home", "home-closed", "waiting", "call", "call-scan", "document", "ended", "out-of-service"];
+
+/// Puts `kiosk` in the state of `scene`.
+pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
+    if !SCENES.contains(&scene) {
+        return Err(format!("unknown scene {scene:?}; known: {}", SCENES.join(", ")));
+    }
+    if scene == "out-of-service" {
+        kiosk.input(Input::HubLost);
+        return Ok(());
+    }
+    kiosk.input(Input::HubConnected);
+    kiosk.input(Input::Hub(HubToKiosk::Welcome {
+        protocol: PROTOCOL_VERSION,
+        kiosk_id: "demo-kiosk".into(),
+        site: "Mairie de Besse-et-Saint-Anastaise".into(),
+        services: vec![],
+    }));
+    if scene == "home" {
+        return Ok(());
+    }
+    if scene == "home-closed" {
+        kiosk.input(Input::ChooseService("msa".into()));
+        let next = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_hours(15)).map_err(|e| e.to_string())?;
+        kiosk.input(Input::Hub(HubToKiosk::CallRefused {
+            service: "msa".into(),
+            reason: RefusalReason::Closed { next_opening: Some(next) },
+            message: String::new(),
+        }));
+        return Ok(());
+    }
+    kiosk.input(Input::ChooseService("caf".into()));
+    kiosk.input(Input::Hub(HubToKiosk::Queued {
+        session: "scene".into(),
+        service: "caf".into(),
+        position: 2,
+        estimated_wait: Some(WaitEstimate { seconds: 14 * 60 }),
+    }));
+    if scene == "waiting" {
+        return Ok(());
+    }
+    kiosk.input(Input::Hub(HubToKiosk::CallAnswered {
+        session: "scene".into(),
+        agent_name: "Claire (CAF)".into(),
+        ice_servers: vec![],
+    }));
+    kiosk.input(Input::Media(MediaEvent::Connected));
+    kiosk.pictures.remote = Some(test_pattern("smpte", 1280, 720)?);
+    kiosk.pictures.local = Some(test_pattern("ball", 640, 360)?);
+    match scene {
+        "call" => {}
+        "call-scan" => kiosk.input(Input::Document(DocumentEvent::ScanProgress { percent: 60 })),
+        "document" => {
+            kiosk.pictures.pages = vec![test_pattern("checkers-8", 1240, 1754)?];
+            kiosk.input(Input::Document(DocumentEvent::Showing { name: "attestation.pdf".into(), pages: 2 }));
+        }
+        "ended" => {
+            kiosk.input(Input::Hub(HubToKiosk::CallEnded { session: "scene".into(), reason: visio_protocol::EndReason::AgentHungUp }));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// One frame of GStreamer's `videotestsrc`, as the camera would give it.
+pub fn test_pattern(pattern: &str, width: u32, height: u32) -> Result<image::Handle, String> {
+    gst::init().map_err(|e| e.to_string())?;
+    let description = format!(
+        "videotestsrc pattern={pattern} num-buffers=1 ! videoconvert ! \
+         video/x-raw,format=RGBA,width={width},height={height} ! appsink name=sink"
+    );
+    let pipeline = gst::parse::launch(&description)
+        .map_err(|e| e.to_string())?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline".to_string())?;
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .ok_or("no appsink")?;
+    pipeline.set_state(gst::State::Playing).map_err(|e| e.to_string())?;
+    let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(10)).ok_or("no frame from videotestsrc");
+    let _ = pipeline.set_state(gst::State::Null);
+    let sample = sample?;
+    let buffer = sample.buffer().ok_or("empty sample")?;
+    let map = buffer.map_readable().map_err(|e| e.to_string())?;
+    Ok(image::Handle::from_rgba(width, height, map.as_slice().to_vec()))
+}

@@ -1,0 +1,180 @@
+//! In call: the agent large, the resident small, a call timer, "End call"
+//! with confirmation, and whatever the agent does with documents.
+
+use std::time::Duration;
+
+use iced::widget::{button, column, container, image, opaque, progress_bar, row, stack, svg, text};
+use iced::{Center, Element, Fill, Length};
+use visio_kiosk_core::{DocumentView, InCall, Input, MediaState};
+
+use super::Context;
+use crate::{assets, theme};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    HangUp,
+    ConfirmHangUp,
+    KeepCall,
+    NextPage,
+    PreviousPage,
+}
+
+pub fn update(message: Message) -> Input {
+    match message {
+        Message::HangUp => Input::HangUp,
+        Message::ConfirmHangUp => Input::ConfirmHangUp,
+        Message::KeepCall => Input::KeepCall,
+        Message::NextPage => Input::NextPage,
+        Message::PreviousPage => Input::PreviousPage,
+    }
+}
+
+/// The pictures the call screen shows; the app keeps them up to date.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pictures<'a> {
+    pub remote: Option<&'a image::Handle>,
+    pub local: Option<&'a image::Handle>,
+    /// The pages of the document being shown, in order.
+    pub pages: &'a [image::Handle],
+}
+
+pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures: Pictures<'a>) -> Element<'a, Message> {
+    let secs = elapsed.as_secs();
+    let top = row![
+        text(ctx.tr_with("call-with", &[("agent", call.agent_name.clone().into())])).size(theme::HEADING).width(Fill),
+        text(format!("{:02}:{:02}", secs / 60, secs % 60)).size(theme::HEADING),
+    ]
+    .align_y(Center)
+    .padding([16, 32]);
+
+    let main: Element<'a, Message> = match &call.document {
+        DocumentView::Showing { pages, page, .. } => document(ctx, pictures, *pages, *page),
+        _ => video(ctx, call, pictures),
+    };
+
+    let mut bottom = column![].spacing(16).padding([16, 32]);
+    if let Some(banner) = document_banner(ctx, &call.document) {
+        bottom = bottom.push(banner);
+    }
+    bottom = bottom.push(
+        container(
+            button(text(ctx.tr("call-end")).size(theme::HEADING).center())
+                .padding([20, 64])
+                .height(theme::TOUCH)
+                .style(theme::button::danger)
+                .on_press(Message::HangUp),
+        )
+        .center_x(Fill),
+    );
+
+    let screen = container(column![top, container(main).height(Fill).padding([0, 32]), bottom])
+        .width(Fill)
+        .height(Fill)
+        .style(theme::container::stage);
+
+    if call.confirm_hang_up {
+        stack![screen, opaque(confirm(ctx))].into()
+    } else {
+        screen.into()
+    }
+}
+
+fn video<'a>(ctx: Context<'a>, call: &'a InCall, pictures: Pictures<'a>) -> Element<'a, Message> {
+    let remote: Element<'a, Message> = match (pictures.remote, call.media) {
+        (Some(frame), _) => image(frame.clone()).width(Fill).height(Fill).into(),
+        (None, _) => container(text(ctx.tr("call-connecting")).size(theme::HEADING)).center(Fill).into(),
+    };
+    let mut layers = stack![container(remote).center(Fill)];
+    if call.media == MediaState::Reconnecting {
+        layers = layers.push(
+            container(container(text(ctx.tr("call-reconnecting")).size(theme::HEADING)).padding(24).style(theme::container::banner))
+                .center_x(Fill)
+                .padding(24),
+        );
+    }
+    if let Some(local) = pictures.local {
+        let self_view = container(column![
+            image(local.clone()).width(320).height(180),
+            text(ctx.tr("call-you")).size(theme::SMALL),
+        ])
+        .padding(8);
+        layers = layers.push(container(self_view).align_right(Fill).align_bottom(Fill));
+    }
+    layers.into()
+}
+
+fn document<'a>(ctx: Context<'a>, pictures: Pictures<'a>, pages: u32, page: u32) -> Element<'a, Message> {
+    let shown: Element<'a, Message> = match pictures.pages.get(page.saturating_sub(1) as usize) {
+        Some(p) => image(p.clone()).width(Fill).height(Fill).into(),
+        None => container(text("…").size(theme::TITLE)).center(Fill).into(),
+    };
+    let turn = |label: String, message: Option<Message>| {
+        button(text(label).size(theme::BODY).center()).padding([16, 32]).height(theme::TOUCH).style(theme::button::secondary).on_press_maybe(message)
+    };
+    let controls = row![
+        turn(ctx.tr("doc-previous"), (page > 1).then_some(Message::PreviousPage)),
+        text(ctx.tr_with("doc-page", &[("page", page.into()), ("pages", pages.into())])).size(theme::BODY).width(Fill).center(),
+        turn(ctx.tr("doc-next"), (page < pages).then_some(Message::NextPage)),
+    ]
+    .align_y(Center)
+    .spacing(theme::SPACE);
+    let mut layers = stack![container(shown).center(Fill)];
+    if let Some(remote) = pictures.remote {
+        layers = layers.push(container(image(remote.clone()).width(320).height(180)).align_right(Fill).align_top(Length::Fill).padding(8));
+    }
+    column![layers, controls].spacing(16).into()
+}
+
+/// A full-width instruction while the agent works on a document.
+fn document_banner<'a>(ctx: Context<'a>, document: &DocumentView) -> Option<Element<'a, Message>> {
+    let (icon, line, progress) = match document {
+        DocumentView::None | DocumentView::Showing { .. } => return None,
+        DocumentView::Scanning { percent: None } => ("scanner.svg", format!("{}\n{}", ctx.tr("scan-place"), ctx.tr("scan-waiting")), None),
+        DocumentView::Scanning { percent: Some(p) } => (
+            "scanner.svg",
+            format!("{}\n{}", ctx.tr("scan-place"), ctx.tr_with("scan-progress", &[("percent", u32::from(*p).into())])),
+            Some(f32::from(*p)),
+        ),
+        DocumentView::ScanSent { .. } => ("scanner.svg", ctx.tr("scan-sent"), None),
+        DocumentView::Printing { .. } => ("printer.svg", ctx.tr("print-printing"), None),
+        DocumentView::Printed { .. } => ("printer.svg", ctx.tr("print-done"), None),
+        DocumentView::Failed { .. } => ("connection.svg", ctx.tr("doc-failed"), None),
+    };
+    let mut content = column![text(line).size(theme::HEADING)].spacing(12).width(Fill);
+    if let Some(p) = progress {
+        content = content.push(progress_bar(0.0..=100.0, p).girth(20));
+    }
+    Some(
+        container(
+            row![svg(assets::pictogram(icon)).width(96).height(96).style(|_, _| svg::Style { color: Some(theme::WHITE) }), content]
+                .spacing(theme::SPACE)
+                .align_y(Center),
+        )
+        .padding(24)
+        .width(Fill)
+        .style(theme::container::banner)
+        .into(),
+    )
+}
+
+fn confirm<'a>(ctx: Context<'a>) -> Element<'a, Message> {
+    let dialog = column![
+        text(ctx.tr("call-confirm")).size(theme::HEADING).center(),
+        row![
+            button(text(ctx.tr("call-confirm-no")).size(theme::BODY).center())
+                .padding([20, 40])
+                .height(theme::TOUCH)
+                .style(theme::button::secondary)
+                .on_press(Message::KeepCall),
+            button(text(ctx.tr("call-confirm-yes")).size(theme::BODY).center())
+                .padding([20, 40])
+                .height(theme::TOUCH)
+                .style(theme::button::danger)
+                .on_press(Message::ConfirmHangUp),
+        ]
+        .spacing(theme::SPACE * 2.0),
+    ]
+    .spacing(theme::SPACE * 1.5)
+    .align_x(Center);
+    container(container(dialog).padding(48).style(theme::container::panel)).center(Fill).into()
+}

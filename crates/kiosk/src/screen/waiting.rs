@@ -1,0 +1,62 @@
+//! Waiting: the place in the queue and the estimated wait, live, and a
+//! clear "Cancel".
+
+use iced::widget::{button, column, container, svg, text};
+use iced::{Center, Element, Fill};
+use visio_kiosk_core::{Input, Waiting};
+use visio_protocol::ServiceId;
+
+use super::Context;
+use crate::{assets, theme};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Cancel,
+}
+
+pub fn update(message: Message) -> Input {
+    match message {
+        Message::Cancel => Input::Cancel,
+    }
+}
+
+pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting) -> Element<'a, Message> {
+    let service = ctx.service_name(&waiting.service);
+    let estimate = match waiting.estimated_wait {
+        None => ctx.tr("waiting-estimate-unknown"),
+        Some(d) if d.as_secs() < 60 => ctx.tr("waiting-estimate-soon"),
+        // Rounded up: a promise kept is better than one broken.
+        Some(d) => ctx.tr_with("waiting-estimate", &[("minutes", (d.as_secs().div_ceil(60) as u32).into())]),
+    };
+    let mut card = column![
+        svg(pictogram(ctx, &waiting.service)).width(120).height(120).style(|_, _| svg::Style { color: Some(theme::PRIMARY) }),
+        text(ctx.tr_with("waiting-title", &[("service", service.into())])).size(theme::TITLE).color(theme::PRIMARY).center(),
+        text(ctx.tr_with("waiting-position", &[("position", waiting.position.into())])).size(theme::HEADING).center(),
+        text(estimate).size(theme::BODY).center(),
+    ]
+    .spacing(theme::SPACE)
+    .align_x(Center);
+    if waiting.presence_check {
+        card = card.push(
+            container(text(ctx.tr("presence-question")).size(theme::HEADING).center())
+                .padding(24)
+                .style(theme::container::notice),
+        );
+    }
+    card = card.push(
+        button(text(ctx.tr("waiting-cancel")).size(theme::HEADING).center())
+            .padding([20, 80])
+            .height(theme::TOUCH)
+            .style(theme::button::secondary)
+            .on_press(Message::Cancel),
+    );
+    container(container(card).padding(48).max_width(1100).style(theme::container::panel))
+        .center(Fill)
+        .padding(40)
+        .style(theme::container::page)
+        .into()
+}
+
+fn pictogram(ctx: Context<'_>, id: &ServiceId) -> svg::Handle {
+    assets::pictogram(ctx.service(id).map(|s| s.pictogram.as_str()).unwrap_or("demo.svg"))
+}
