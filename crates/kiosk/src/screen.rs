@@ -48,6 +48,11 @@ impl<'a> Context<'a> {
         self.service(id).map(|s| s.short_name.clone()).unwrap_or_else(|| id.to_string())
     }
 
+    pub fn is_today(&self, t: Timestamp) -> bool {
+        let tz = self.catalogue.timezone();
+        t.to_zoned(tz.clone()).date() == self.now.to_zoned(tz.clone()).date()
+    }
+
     /// "aujourd'hui à 13:30", "demain à 08:30", "lundi à 08:30".
     pub fn when(&self, t: Timestamp) -> String {
         let tz = self.catalogue.timezone();

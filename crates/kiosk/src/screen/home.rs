@@ -35,13 +35,14 @@ pub fn view<'a>(ctx: Context<'a>, notice: Option<&'a Notice>) -> Element<'a, Mes
         .height(theme::TOUCH)
         .style(theme::button::secondary)
         .on_press(Message::SwitchLanguage);
+    // A refusal's notice takes the subtitle's place, so the tiles keep
+    // their size and nothing moves under the resident's finger.
+    let subtitle: Element<'a, Message> = match notice {
+        Some(notice) => notice_view(ctx, notice),
+        None => text(ctx.tr("home-subtitle")).size(theme::BODY).into(),
+    };
     let header = row![
-        column![
-            text(ctx.tr("home-title")).size(theme::TITLE).color(theme::PRIMARY),
-            text(ctx.tr("home-subtitle")).size(theme::BODY),
-        ]
-        .spacing(8)
-        .width(Fill),
+        column![text(ctx.tr("home-title")).size(theme::TITLE).color(theme::PRIMARY), subtitle].spacing(8).width(Fill),
         language,
     ]
     .align_y(Center)
@@ -58,20 +59,22 @@ pub fn view<'a>(ctx: Context<'a>, notice: Option<&'a Notice>) -> Element<'a, Mes
         grid = grid.push(line);
     }
 
-    let mut page = column![header].spacing(theme::SPACE * 1.5);
-    if let Some(notice) = notice {
-        page = page.push(notice_view(ctx, notice));
-    }
-    page = page.push(grid.height(Fill));
+    let page = column![header, grid.height(Fill)].spacing(theme::SPACE * 1.5);
     container(page).padding(40).width(Fill).height(Fill).style(theme::container::page).into()
 }
 
 fn tile<'a>(ctx: Context<'a>, id: &ServiceId) -> Option<Element<'a, Message>> {
     let service = ctx.service(id)?;
+    let tz = ctx.catalogue.timezone().clone();
     let status = match ctx.catalogue.state_at(service, ctx.now) {
-        ServiceState::Open { closes_at } => {
-            let time = closes_at.to_zoned(ctx.catalogue.timezone().clone()).strftime("%H:%M").to_string();
-            ctx.tr_with("service-open", &[("time", time.into())])
+        ServiceState::Open { closes_at } => match closes_at.to_zoned(tz).strftime("%H:%M").to_string() {
+            // Open until midnight (or round the clock): just "open".
+            midnight if midnight == "00:00" => ctx.tr("service-open-late"),
+            time => ctx.tr_with("service-open", &[("time", time.into())]),
+        },
+        ServiceState::Closed { next_opening: Some(t) } if ctx.is_today(t) => {
+            let time = t.to_zoned(tz).strftime("%H:%M").to_string();
+            ctx.tr_with("service-opens-today", &[("time", time.into())])
         }
         ServiceState::Closed { next_opening: Some(t) } => ctx.tr_with("service-closed-opens", &[("when", ctx.when(t).into())]),
         ServiceState::Closed { next_opening: None } => ctx.tr("service-closed"),
@@ -80,19 +83,21 @@ fn tile<'a>(ctx: Context<'a>, id: &ServiceId) -> Option<Element<'a, Message>> {
         visio_kiosk_core::Language::Fr => &service.name.fr,
         visio_kiosk_core::Language::En => &service.name.en,
     };
+    // The opening line matters most after the name: bold, and never cut
+    // (the long name gives way first on small screens).
     let content = column![
-        svg(assets::pictogram(&service.pictogram)).width(96).height(96).style(|_, _| svg::Style { color: Some(theme::WHITE) }),
-        text(service.short_name.clone()).size(theme::HEADING),
-        text(name.clone()).size(theme::SMALL).center(),
-        text(status).size(theme::SMALL).center(),
+        svg(assets::pictogram(&service.pictogram)).width(56).height(56).style(|_, _| svg::Style { color: Some(theme::WHITE) }),
+        text(service.short_name.clone()).size(theme::TILE_NAME).center(),
+        text(name.clone()).size(theme::TILE_LINE).center().height(Length::Shrink),
+        text(status).size(theme::TILE_LINE).font(theme::bold()).center(),
     ]
-    .spacing(10)
+    .spacing(6)
     .align_x(Center);
     Some(
         button(container(content).center(Fill))
             .width(Fill)
             .height(Fill)
-            .padding(16)
+            .padding(10)
             .style(theme::button::service_tile(theme::hex(&service.colour)))
             .on_press(Message::Choose(id.clone()))
             .into(),
@@ -109,5 +114,5 @@ fn notice_view<'a>(ctx: Context<'a>, notice: &Notice) -> Element<'a, Message> {
         RefusalReason::Busy => ctx.tr("notice-busy"),
         RefusalReason::UnknownService => ctx.tr("notice-unknown"),
     };
-    container(text(line).size(theme::BODY)).padding(24).width(Fill).style(theme::container::notice).into()
+    container(text(line).size(theme::BODY)).padding([12, 20]).width(Fill).style(theme::container::notice).into()
 }

@@ -32,7 +32,15 @@ pub const HEADING: f32 = 40.0;
 pub const BODY: f32 = 30.0;
 pub const SMALL: f32 = 24.0;
 pub const SPACE: f32 = 24.0;
+/// A service's short name on its tile, and the tile's other lines.
+pub const TILE_NAME: f32 = 30.0;
+pub const TILE_LINE: f32 = 21.0;
 pub const RADIUS: f32 = 18.0;
+
+/// The bundled font's bold face.
+pub fn bold() -> iced::Font {
+    iced::Font { weight: iced::font::Weight::Bold, ..iced::Font::with_name(crate::assets::FONT_NAME) }
+}
 
 pub const fn rgb(r: u8, g: u8, b: u8) -> Color {
     Color { r: r as f32 / 255.0, g: g as f32 / 255.0, b: b as f32 / 255.0, a: 1.0 }
