@@ -235,6 +235,7 @@ async fn transfer_cut_mid_way_resumes_without_restarting() {
     let mut w = world(Limits::default(), &[], |l| Arc::new(CutAfter { inner: l, sent: AtomicU64::new(0), cut_after: 1024 * 1024, cut: AtomicBool::new(false) })).await;
     let tmp = tempfile::tempdir().unwrap();
     let data = padded_pdf("Big document", SIZE);
+    let size = data.len() as u64;
     let doc = write_temp(tmp.path(), "big.pdf", &data);
     let (id, sha) = w.agent.h.push_file(&doc, "big.pdf", Purpose::Display, None).await.unwrap();
     w.agent.expect("agent link down", |n| matches!(n, Notice::LinkDown).then_some(())).await;
@@ -256,12 +257,12 @@ async fn transfer_cut_mid_way_resumes_without_restarting() {
     }).await;
     let sent_total = w.agent.h.stats().chunk_bytes_sent.load(Ordering::Relaxed);
     let sent_after = sent_total - sent_before;
-    eprintln!("cut after {sent_before} bytes; resumed at offset {offset}; {sent_after} bytes sent after resume; file {SIZE}");
+    eprintln!("cut after {sent_before} bytes; resumed at offset {offset}; {sent_after} bytes sent after resume; file {size}");
     assert!(offset > 0, "resumed from the last acknowledged offset, not from zero");
-    assert!(sent_after < SIZE as u64, "after the resume only the rest was sent ({sent_after} of {SIZE})");
-    assert_eq!(sent_after, SIZE as u64 - offset, "exactly the missing bytes were sent");
+    assert!(sent_after < size, "after the resume only the rest was sent ({sent_after} of {size})");
+    assert_eq!(sent_after, size - offset, "exactly the missing bytes were sent");
     assert_eq!(got_sha, sha, "hash matches after resume");
-    assert_eq!(hash_file(&file).unwrap(), (SIZE as u64, sha));
+    assert_eq!(hash_file(&file).unwrap(), (size, sha));
     w.kiosk.h.end().await.unwrap();
     w.pair.close().await;
 }
