@@ -571,14 +571,15 @@ impl Endpoint {
             Message::Cancel { id, reason } => {
                 if self.incoming.remove(&id).is_some() {
                     self.outputs.push_back(Output::Discard { id });
-                    self.emit(Event::Rejected { id, direction: Direction::Incoming, code: ErrorCode::Unexpected, reason, by_peer: true });
+                    self.emit(Event::Rejected { id, direction: Direction::Incoming, code: ErrorCode::Cancelled, reason, by_peer: true });
                 } else if self.outgoing.remove(&id).is_some() {
                     self.chunks_for_removed();
-                    self.emit(Event::Rejected { id, direction: Direction::Outgoing, code: ErrorCode::Unexpected, reason, by_peer: true });
+                    self.emit(Event::Rejected { id, direction: Direction::Outgoing, code: ErrorCode::Cancelled, reason, by_peer: true });
                 }
             }
             Message::Error { id, code, message } => {
-                warn!(side = ?self.side, ?id, ?code, %message, "peer reported an error");
+                warn!(side = ?self.side, ?id, ?code, "peer reported an error");
+                debug!(%message, "peer error detail");
                 match id {
                     Some(id) if self.outgoing.remove(&id).is_some() => {
                         self.chunks_for_removed();
@@ -970,7 +971,9 @@ impl Endpoint {
     }
 
     fn refuse(&mut self, id: Option<u32>, code: ErrorCode, message: String) -> Result<(), PeerError> {
-        warn!(side = ?self.side, ?id, ?code, %message, "refusing");
+        // The message can name the document (personal data): keep it out of warn logs.
+        warn!(side = ?self.side, ?id, ?code, "refusing");
+        debug!(%message, "refusal detail");
         self.send(Message::Error { id, code, message: message.clone() });
         Err(PeerError::Refused { code, message })
     }
@@ -991,7 +994,8 @@ impl Endpoint {
             return;
         }
         self.chunks_for_removed();
-        warn!(side = ?self.side, id, ?code, %message, "outgoing transfer failed");
+        warn!(side = ?self.side, id, ?code, "outgoing transfer failed");
+        debug!(%message, "failure detail");
         if tell_peer {
             self.send(Message::Cancel { id, reason: message.clone() });
         }

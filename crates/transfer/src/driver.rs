@@ -256,14 +256,15 @@ impl Driver {
                 let _ = self.notices.send(Notice::LinkUp);
             }
             LinkEvent::Text(t) => {
+                // Already logged by the core (without personal data) and answered on the wire.
                 if let Err(e) = self.core.handle_frame(now, Frame::Text(&t)) {
-                    warn!(error = %e, "peer message refused");
+                    tracing::debug!(error = %e, "peer message refused");
                 }
             }
             LinkEvent::Binary(b) => {
                 self.stats.chunk_bytes_received.fetch_add(b.len().saturating_sub(crate::wire::CHUNK_HEADER_LEN) as u64, Ordering::Relaxed);
                 if let Err(e) = self.core.handle_frame(now, Frame::Binary(&b)) {
-                    warn!(error = %e, "peer chunk refused");
+                    tracing::debug!(error = %e, "peer chunk refused");
                 }
             }
             LinkEvent::BufferLow => self.core.handle_buffer_low(now),

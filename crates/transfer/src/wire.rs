@@ -100,6 +100,8 @@ pub enum ErrorCode {
     Busy,
     /// No progress for too long, or the link stayed down too long.
     Timeout,
+    /// The other side cancelled (used in events; on the wire a `cancel` message says it).
+    Cancelled,
 }
 
 /// Settings of a scan request.

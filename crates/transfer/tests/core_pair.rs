@@ -391,3 +391,30 @@ fn stalled_transfer_times_out() {
     assert!(a.events.iter().any(|e| matches!(e, Event::Rejected { id: i, code: ErrorCode::Timeout, .. } if *i == id)));
     let _ = &mut k;
 }
+
+#[test]
+fn cancel_mid_transfer_discards_on_the_other_side() {
+    let (now, mut k, mut a) = pair();
+    let id = a.push(now, "c.pdf", pdf(1, 2_000_000), Purpose::Print);
+    // offer, accept and the first window of chunks, but not the end
+    a.drain(now);
+    for t in std::mem::take(&mut a.wire) {
+        deliver(now, &mut k.ep, &t).unwrap();
+    }
+    k.drain(now);
+    for t in std::mem::take(&mut k.wire) {
+        deliver(now, &mut a.ep, &t).unwrap();
+    }
+    a.drain(now);
+    for t in std::mem::take(&mut a.wire) {
+        deliver(now, &mut k.ep, &t).unwrap();
+    }
+    k.drain(now);
+    assert!(k.received.contains_key(&id), "some bytes arrived");
+    a.ep.cancel(now, id, "cancelled by the agent").unwrap();
+    run(now, &mut k, &mut a, &mut |_| true);
+    assert!(!k.received.contains_key(&id), "partial file discarded");
+    assert!(k.events.iter().any(|e| matches!(e, Event::Rejected { id: i, code: ErrorCode::Cancelled, by_peer: true, .. } if *i == id)));
+    assert_eq!(k.ep.active_transfers() + a.ep.active_transfers(), 0);
+    assert!(a.ep.cancel(now, id, "again").is_err(), "unknown id is a command error");
+}
