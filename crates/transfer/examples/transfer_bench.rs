@@ -25,7 +25,11 @@ async fn main() {
     let doc = tmp.path().join("doc.pdf");
     std::fs::write(&doc, support::padded_pdf("benchmark", size)).unwrap();
     let size = std::fs::metadata(&doc).unwrap().len();
-    let limits = Limits { max_file_bytes: 100 * 1000 * 1000, ..Limits::default() };
+    // VISIO_WINDOW_KIB overrides the unacknowledged-bytes window (default 512).
+    let window = std::env::var("VISIO_WINDOW_KIB").ok().and_then(|s| s.parse::<u64>().ok()).map(|k| k * 1024);
+    let defaults = Limits::default();
+    let limits = Limits { max_file_bytes: 100 * 1000 * 1000, window_bytes: window.unwrap_or(defaults.window_bytes), ..defaults };
+    println!("window {} KiB, chunk {} bytes", limits.window_bytes / 1024, visio_transfer::wire::MAX_BINARY_MESSAGE);
 
     let spool = Spool::open(tmp.path().join("spool")).unwrap();
     let (kiosk, mut krx) = spawn_session(Side::Kiosk, limits.clone(), spool.session("kiosk").unwrap());

@@ -60,7 +60,7 @@ impl Default for Limits {
             max_pages: 50,
             max_concurrent_incoming: 4,
             dpi_range: (75, 600),
-            window_bytes: 512 * 1024,
+            window_bytes: 256 * 1024,
             ack_every: 64 * 1024,
             stall_timeout: Duration::from_secs(60),
             resume_window: Duration::from_secs(300),
