@@ -149,10 +149,32 @@ impl Scanner for SaneScanner {
 }
 
 /// "scanimage: sane_read: Document feeder jammed" → "Document feeder jammed".
+///
+/// The device's status line (`sane_start:`/`sane_read:`) wins over later
+/// lines: after a fault the `test` backend's reader can die of SIGPIPE, and
+/// scanimage then adds "received signal 13" / "trying to stop scanner".
 fn fault_reason(stderr: &str, status: std::process::ExitStatus) -> String {
-    let line = stderr.lines().rev().find(|l| l.starts_with("scanimage:")).or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()));
+    let status_line = stderr.lines().find(|l| l.contains("sane_start:") || l.contains("sane_read:") || l.contains("open of device"));
+    let line = status_line
+        .or_else(|| stderr.lines().rev().find(|l| l.starts_with("scanimage:")))
+        .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()));
     match line {
         Some(l) => l.rsplit(": ").next().unwrap_or(l).trim().to_string(),
         None => format!("scanimage failed ({status})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn fault_reason_prefers_the_device_status() {
+        let st = std::process::ExitStatus::from_raw(6 << 8);
+        let err = "scanimage: sane_read: Document feeder jammed\nscanimage: received signal 13\nscanimage: trying to stop scanner\n";
+        assert_eq!(fault_reason(err, st), "Document feeder jammed");
+        assert_eq!(fault_reason("scanimage: open of device foo failed: Invalid argument\n", st), "Invalid argument");
+        assert_eq!(fault_reason("", st), format!("scanimage failed ({st})"));
     }
 }

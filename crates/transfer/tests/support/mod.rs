@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use webrtc::data_channel::DataChannel;
+use webrtc::data_channel::{DataChannel, RTCDataChannelInit};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
     SettingEngineBuilder,
@@ -118,10 +118,17 @@ impl Pair {
     }
 
     /// Opens another channel (after the previous one was closed): the
-    /// "reopen" of a dropped data channel.
+    /// "reopen" of a dropped data channel. Negotiated out of band with a
+    /// fresh stream id: re-announcing a channel in-band right after a close
+    /// sometimes got the new channel closed at once or never announced to
+    /// the answerer in webrtc-rs 0.21.1 (stream id reused while the old
+    /// stream's reset was still in progress).
     pub async fn reopen(&mut self) -> (Arc<dyn DataChannel>, Arc<dyn DataChannel>) {
-        let kdc = self.kiosk.create_data_channel("documents", None).await.expect("data channel");
-        let adc = within("agent data channel (reopen)", self.incoming.recv()).await.expect("channel");
+        static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(100);
+        let id = NEXT.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+        let init = || Some(RTCDataChannelInit { negotiated: Some(id), ..Default::default() });
+        let kdc = self.kiosk.create_data_channel("documents", init()).await.expect("data channel");
+        let adc = self.agent.create_data_channel("documents", init()).await.expect("data channel");
         (kdc, adc)
     }
 
