@@ -72,7 +72,7 @@ pub fn jpeg_to_pdf(jpeg_path: &Path, pdf_path: &Path, dpi: u32) -> io::Result<()
     let xref = out.n;
     write!(out, "xref\n0 6\n0000000000 65535 f \n")?;
     for o in &offsets {
-        write!(out, "{o:010} 00000 n \n")?;
+        writeln!(out, "{o:010} 00000 n ")?;
     }
     write!(out, "trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n")?;
     out.w.flush()

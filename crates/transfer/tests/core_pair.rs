@@ -72,17 +72,17 @@ fn run(now: Instant, a: &mut Peer, b: &mut Peer, tamper: &mut dyn FnMut(&mut Tra
             return (ea, eb);
         }
         for mut t in std::mem::take(&mut a.wire) {
-            if tamper(&mut t) {
-                if let Err(e) = deliver(now, &mut b.ep, &t) {
-                    eb.push(e);
-                }
+            if tamper(&mut t)
+                && let Err(e) = deliver(now, &mut b.ep, &t)
+            {
+                eb.push(e);
             }
         }
         for mut t in std::mem::take(&mut b.wire) {
-            if tamper(&mut t) {
-                if let Err(e) = deliver(now, &mut a.ep, &t) {
-                    ea.push(e);
-                }
+            if tamper(&mut t)
+                && let Err(e) = deliver(now, &mut a.ep, &t)
+            {
+                ea.push(e);
             }
         }
     }
@@ -377,7 +377,7 @@ fn window_bounds_unacked_bytes() {
     a.ep.handle_message(now, Message::Accept { id, offset: 0 }).unwrap();
     a.drain(now);
     let sent: usize = a.wire.iter().map(|t| match t { Transmit::Binary(b) => b.len() - 12, _ => 0 }).sum();
-    assert!(sent <= 64 * 1024 + CHUNK_DATA_LEN && sent >= 48 * 1024, "sent {sent} without acks");
+    assert!((48 * 1024..=64 * 1024 + CHUNK_DATA_LEN).contains(&sent), "sent {sent} without acks");
 }
 
 #[test]
