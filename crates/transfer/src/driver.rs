@@ -460,9 +460,11 @@ async fn scan<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Arc<Kiosk
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Arc<KioskServices<S, P, D>>, tx: mpsc::UnboundedSender<Notice>, id: u32, name: String, purpose: Purpose, kind: crate::check::ContentKind, file: PathBuf) {
+async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Arc<KioskServices<S, P, D>>, tx: mpsc::UnboundedSender<Notice>, id: u32, _name: String, purpose: Purpose, kind: crate::check::ContentKind, file: PathBuf) {
     match purpose {
-        Purpose::Print => match s.printer.print(&file, kind, &name).await {
+        // The job title is neutral: CUPS logs and may keep titles, and the
+        // document's name is the resident's business.
+        Purpose::Print => match s.printer.print(&file, kind, &format!("visio-{id:08x}")).await {
             Ok(report) => {
                 let _ = tx.send(Notice::Printed { id, job_id: report.job_id });
                 let _ = h.report_outcome(id, OutcomeKind::Printed, None).await;

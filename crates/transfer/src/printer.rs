@@ -44,8 +44,8 @@ pub enum PrintError {
         /// The job's state reasons.
         reasons: String,
     },
-    /// The printer stopped (out of paper, paused, jammed...) with our job pending.
-    #[error("printer stopped ({reasons}); job {job_id} is waiting")]
+    /// The printer stopped (out of paper, paused, jammed...); our job was cancelled.
+    #[error("printer stopped ({reasons}); job {job_id} cancelled")]
     PrinterStopped {
         /// The job.
         job_id: i32,
@@ -137,6 +137,7 @@ impl CupsPrinter {
             match state {
                 Some(JobState::Completed) => {
                     info!(job_id, "print job completed");
+                    self.purge(&client, &uri, job_id);
                     return Ok(PrintReport { job_id });
                 }
                 Some(JobState::Aborted) => return Err(PrintError::JobFailed { job_id, state: "aborted", reasons }),
@@ -146,14 +147,43 @@ impl CupsPrinter {
             // A stopped printer (paused, out of paper) would hold the job
             // forever: tell the agent now rather than at the timeout.
             let (pstate, preasons) = self.printer_state(&client, &uri)?;
+            // The job is cancelled and purged: printed later, the paper would
+            // come out for the next resident.
             if pstate == Some(PrinterState::Stopped) || state == Some(JobState::ProcessingStopped) {
-                warn!(job_id, %preasons, "printer stopped");
+                warn!(job_id, %preasons, "printer stopped; cancelling the job");
+                self.purge(&client, &uri, job_id);
                 return Err(PrintError::PrinterStopped { job_id, reasons: preasons });
             }
             if start.elapsed() > self.timeout {
+                self.purge(&client, &uri, job_id);
                 return Err(PrintError::Timeout { job_id, waited: start.elapsed() });
             }
             std::thread::sleep(self.poll_every);
+        }
+    }
+
+    /// Asks CUPS to forget the job now: by default it keeps the document
+    /// file for a day (`PreserveJobFiles 86400`) and the job's history, and
+    /// nothing of an interview may stay on the kiosk. Best effort: the kiosk's
+    /// cupsd.conf should also say `PreserveJobFiles No` and `PreserveJobHistory No`.
+    fn purge(&self, client: &IppClient, uri: &Uri, job_id: i32) {
+        let op = match IppOperationBuilder::cancel_job(uri.clone(), job_id).user_name("visio-kiosk").build() {
+            Ok(op) => op,
+            Err(e) => {
+                warn!(job_id, error = %e, "cannot build the purge request");
+                return;
+            }
+        };
+        let mut req: IppRequestResponse = op.into();
+        // CUPS extension: Cancel-Job with purge-job=true also removes a finished job's files and history.
+        match IppAttribute::with_name("purge-job", IppValue::Boolean(true)) {
+            Ok(a) => req.attributes_mut().add(DelimiterTag::OperationAttributes, a),
+            Err(e) => warn!(error = %e, "cannot name the purge-job attribute"),
+        }
+        match client.send(req) {
+            Ok(resp) if resp.header().status_code().is_success() => debug!(job_id, "job purged from CUPS"),
+            Ok(resp) => warn!(job_id, status = ?resp.header().status_code(), "CUPS did not purge the job"),
+            Err(e) => warn!(job_id, error = %e, "CUPS did not purge the job"),
         }
     }
 

@@ -169,6 +169,12 @@ async fn pushed_pdf_is_printed_by_cupsd_and_agent_told_printed() {
         t.contains("Attestation de residence 2026").then_some(t)
     }).await;
     assert!(text.contains("Attestation"));
+    // CUPS was told to forget the job: no document file left in its spool
+    // (its default would keep it a day), and the title does not name the document.
+    let cups_spool = w.cups.dir.path().join("spool");
+    let leftovers: Vec<_> = list_files(&cups_spool).into_iter().filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('d'))).collect();
+    assert!(leftovers.is_empty(), "CUPS kept the document: {leftovers:?}");
+    assert!(!out.to_string_lossy().contains("attestation"), "{}", out.display());
 
     // A stopped printer (e.g. out of paper) is reported as a failure with the reason.
     w.cups.stop_queue();
@@ -177,6 +183,9 @@ async fn pushed_pdf_is_printed_by_cupsd_and_agent_told_printed() {
     assert_eq!(o, OutcomeKind::Failed);
     let reason = reason.unwrap();
     assert!(reason.contains("printer stopped"), "{reason}");
+    // the stopped job was cancelled and purged: it will not print for the next resident
+    let leftovers: Vec<_> = list_files(&cups_spool).into_iter().filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('d'))).collect();
+    assert!(leftovers.is_empty(), "CUPS kept the stopped job's document: {leftovers:?}");
     w.kiosk.h.end().await.unwrap();
     w.pair.close().await;
 }
