@@ -483,7 +483,8 @@ impl Endpoint {
 
     /// A decoded control message from the peer.
     pub fn handle_message(&mut self, now: Instant, msg: Message) -> Result<(), PeerError> {
-        debug!(side = ?self.side, ?msg, "received");
+        // The type only: offers carry the document's name (personal data).
+        debug!(side = ?self.side, kind = msg.kind(), "received");
         match msg {
             Message::ScanRequest { req, settings } => {
                 if self.side != Side::Kiosk {
@@ -579,7 +580,6 @@ impl Endpoint {
             }
             Message::Error { id, code, message } => {
                 warn!(side = ?self.side, ?id, ?code, "peer reported an error");
-                debug!(%message, "peer error detail");
                 match id {
                     Some(id) if self.outgoing.remove(&id).is_some() => {
                         self.chunks_for_removed();
@@ -639,10 +639,10 @@ impl Endpoint {
         }
         let max = self.limits.max_file_bytes.min(u64::from(u32::MAX));
         if size > max {
-            return self.refuse(Some(id), ErrorCode::TooLarge, format!("file {name:?} is {size} bytes; the limit is {max} bytes"));
+            return self.refuse(Some(id), ErrorCode::TooLarge, format!("file of {size} bytes is over the {max}-byte limit"));
         }
         if size == 0 {
-            return self.refuse(Some(id), ErrorCode::UnsupportedType, format!("file {name:?} is empty"));
+            return self.refuse(Some(id), ErrorCode::UnsupportedType, "file is empty".to_string());
         }
         if sha256.len() != 64 || !sha256.bytes().all(|c| c.is_ascii_hexdigit()) {
             return self.refuse(Some(id), ErrorCode::BadMessage, "sha256 must be 64 hex digits".into());
@@ -971,9 +971,9 @@ impl Endpoint {
     }
 
     fn refuse(&mut self, id: Option<u32>, code: ErrorCode, message: String) -> Result<(), PeerError> {
-        // The message can name the document (personal data): keep it out of warn logs.
+        // The message can quote the document's name (personal data): it goes to
+        // the peer, never to the logs.
         warn!(side = ?self.side, ?id, ?code, "refusing");
-        debug!(%message, "refusal detail");
         self.send(Message::Error { id, code, message: message.clone() });
         Err(PeerError::Refused { code, message })
     }
@@ -995,7 +995,6 @@ impl Endpoint {
         }
         self.chunks_for_removed();
         warn!(side = ?self.side, id, ?code, "outgoing transfer failed");
-        debug!(%message, "failure detail");
         if tell_peer {
             self.send(Message::Cancel { id, reason: message.clone() });
         }

@@ -257,15 +257,11 @@ impl Driver {
             }
             LinkEvent::Text(t) => {
                 // Already logged by the core (without personal data) and answered on the wire.
-                if let Err(e) = self.core.handle_frame(now, Frame::Text(&t)) {
-                    tracing::debug!(error = %e, "peer message refused");
-                }
+                let _ = self.core.handle_frame(now, Frame::Text(&t));
             }
             LinkEvent::Binary(b) => {
                 self.stats.chunk_bytes_received.fetch_add(b.len().saturating_sub(crate::wire::CHUNK_HEADER_LEN) as u64, Ordering::Relaxed);
-                if let Err(e) = self.core.handle_frame(now, Frame::Binary(&b)) {
-                    tracing::debug!(error = %e, "peer chunk refused");
-                }
+                let _ = self.core.handle_frame(now, Frame::Binary(&b));
             }
             LinkEvent::BufferLow => self.core.handle_buffer_low(now),
             LinkEvent::BufferHigh => self.core.handle_buffer_high(now),

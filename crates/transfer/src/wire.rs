@@ -212,6 +212,23 @@ pub enum Message {
 }
 
 impl Message {
+    /// The `type` field, for logs (never the fields: names are personal data).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::ScanRequest { .. } => "scan_request",
+            Message::ScanStarted { .. } => "scan_started",
+            Message::ScanFailed { .. } => "scan_failed",
+            Message::Offer { .. } => "offer",
+            Message::Accept { .. } => "accept",
+            Message::Ack { .. } => "ack",
+            Message::Resume { .. } => "resume",
+            Message::Received { .. } => "received",
+            Message::Cancel { .. } => "cancel",
+            Message::Error { .. } => "error",
+            Message::Outcome { .. } => "outcome",
+        }
+    }
+
     /// Encodes to the JSON text sent on the channel.
     pub fn to_json(&self) -> String {
         // Serialising these plain enums cannot fail (no maps with non-string keys).
