@@ -52,7 +52,7 @@ pub mod spool;
 pub mod wire;
 
 pub use crate::core::{
-    CommandError, Direction, Endpoint, Event, FileMeta, Frame, Limits, Output, PeerError, Side,
+    CommandError, Direction, Endpoint, Event, FileMeta, Frame, Limits, LimitsError, Output, PeerError, Side,
     Transmit,
 };
 pub use crate::wire::{ColorMode, ErrorCode, Message, OutcomeKind, Purpose, ScanFormat, ScanSettings};

@@ -454,3 +454,18 @@ fn document_names_stay_out_of_the_logs() {
     assert!(logs.contains("file received and verified"), "logging was captured");
     assert!(!logs.contains("Dupont"), "a document name reached the logs:\n{logs}");
 }
+
+#[test]
+fn limits_come_from_json_configuration_and_are_checked() {
+    let l: Limits = serde_json::from_str(r#"{"max_file_bytes": 5000000, "max_pages": 10, "resume_window_secs": 60}"#).unwrap();
+    assert_eq!((l.max_file_bytes, l.max_pages, l.resume_window), (5_000_000, 10, Duration::from_secs(60)));
+    assert_eq!(l.window_bytes, Limits::default().window_bytes, "absent fields keep their defaults");
+    l.validate().unwrap();
+    Limits::default().validate().unwrap();
+    assert!(serde_json::from_str::<Limits>(r#"{"max_file_size": 1}"#).is_err(), "a misspelt field is an error");
+    let bad = Limits { max_file_bytes: 5_000_000_000, ..Limits::default() };
+    let e = bad.validate().unwrap_err();
+    assert_eq!(e.field, "max_file_bytes");
+    assert!(e.to_string().contains("4294967295"), "{e}");
+    assert!(Limits { ack_every: 0, ..Limits::default() }.validate().is_err());
+}
