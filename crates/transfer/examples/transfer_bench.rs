@@ -18,9 +18,9 @@ use visio_transfer::{Event, Limits, Purpose, Side};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let mb: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let mb: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let runs: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(3);
-    let size = mb * 1000 * 1000;
+    let size = (mb * 1e6) as usize;
     let tmp = tempfile::tempdir().unwrap();
     let doc = tmp.path().join("doc.pdf");
     std::fs::write(&doc, support::padded_pdf("benchmark", size)).unwrap();
@@ -28,8 +28,10 @@ async fn main() {
     // VISIO_WINDOW_KIB overrides the unacknowledged-bytes window (default 512).
     let window = std::env::var("VISIO_WINDOW_KIB").ok().and_then(|s| s.parse::<u64>().ok()).map(|k| k * 1024);
     let defaults = Limits::default();
-    let limits = Limits { max_file_bytes: 100 * 1000 * 1000, window_bytes: window.unwrap_or(defaults.window_bytes), ..defaults };
-    println!("window {} KiB, chunk {} bytes", limits.window_bytes / 1024, visio_transfer::wire::MAX_BINARY_MESSAGE);
+    // VISIO_RATE (bytes per second) paces the sender, as on a slow uplink.
+    let send_rate = std::env::var("VISIO_RATE").ok().and_then(|s| s.parse::<u64>().ok());
+    let limits = Limits { max_file_bytes: 100 * 1000 * 1000, window_bytes: window.unwrap_or(defaults.window_bytes), send_rate, ..defaults };
+    println!("window {} KiB, chunk {} bytes, pacing {:?} B/s", limits.window_bytes / 1024, visio_transfer::wire::MAX_BINARY_MESSAGE, limits.send_rate);
 
     let spool = Spool::open(tmp.path().join("spool")).unwrap();
     let (kiosk, mut krx) = spawn_session(Side::Kiosk, limits.clone(), spool.session("kiosk").unwrap());

@@ -61,6 +61,10 @@ pub struct Limits {
     /// A transfer waits this long for the link to come back before failing.
     #[serde(rename = "resume_window_secs", with = "secs")]
     pub resume_window: Duration,
+    /// Pace chunks at this many bytes per second (`None`: as fast as the
+    /// channel takes them). Keeps room for the call's audio and video on a
+    /// slow uplink; the app can change it live with `set_send_rate`.
+    pub send_rate: Option<u64>,
 }
 
 /// A configured limit that cannot work.
@@ -95,6 +99,9 @@ impl Limits {
         if self.ack_every == 0 || self.ack_every > self.window_bytes / 2 {
             return err("ack_every", format!("is {}; it must be between 1 and half the window ({})", self.ack_every, self.window_bytes / 2));
         }
+        if self.send_rate == Some(0) {
+            return err("send_rate", "must be at least 1 byte per second, or absent".into());
+        }
         if self.stall_timeout.is_zero() || self.resume_window.is_zero() {
             return err("stall_timeout_secs/resume_window_secs", "must be at least 1 second".into());
         }
@@ -125,6 +132,7 @@ impl Default for Limits {
             ack_every: 64 * 1024,
             stall_timeout: Duration::from_secs(60),
             resume_window: Duration::from_secs(300),
+            send_rate: None,
         }
     }
 }
@@ -429,11 +437,20 @@ pub struct Endpoint {
     /// Chunks ready to go (dropped on link loss: resume resends them).
     chunks: VecDeque<Vec<u8>>,
     outputs: VecDeque<Output>,
+    /// Latest time any input carried.
+    now: Option<Instant>,
+    /// Pacing: bytes per second, tokens available, last refill.
+    rate: Option<u64>,
+    tokens: f64,
+    last_refill: Option<Instant>,
+    /// Chunks wait for pacing until then.
+    pace_until: Option<Instant>,
 }
 
 impl Endpoint {
     /// A new endpoint; the link starts down (call `handle_link_up` when the channel opens).
     pub fn new(side: Side, limits: Limits) -> Self {
+        let limits_rate = limits.send_rate.filter(|&r| r > 0);
         Endpoint {
             side,
             limits,
@@ -447,7 +464,27 @@ impl Endpoint {
             control: VecDeque::new(),
             chunks: VecDeque::new(),
             outputs: VecDeque::new(),
+            now: None,
+            rate: limits_rate,
+            tokens: 0.0,
+            last_refill: None,
+            pace_until: None,
         }
+    }
+
+    /// Remembers the latest time seen (the core never reads the clock).
+    fn tick(&mut self, now: Instant) {
+        if self.now.is_none_or(|t| now > t) {
+            self.now = Some(now);
+        }
+    }
+
+    /// Paces chunks at `bytes_per_sec` (`None`: unpaced). Feed it a share of
+    /// the call's bandwidth estimate so a transfer does not starve the video.
+    pub fn set_send_rate(&mut self, now: Instant, bytes_per_sec: Option<u64>) {
+        self.tick(now);
+        self.rate = bytes_per_sec.filter(|&r| r > 0);
+        self.pace_until = None;
     }
 
     /// Our side.
@@ -470,6 +507,7 @@ impl Endpoint {
     /// The data channel opened (first time or again after a drop): queued
     /// control messages go out and interrupted sends ask where to resume.
     pub fn handle_link_up(&mut self, now: Instant) {
+        self.tick(now);
         info!(side = ?self.side, "data channel up");
         self.link_up = true;
         self.paused = false;
@@ -498,6 +536,7 @@ impl Endpoint {
     /// The data channel closed or the network dropped. Transfers wait (up to
     /// `resume_window`) for `handle_link_up`.
     pub fn handle_link_down(&mut self, now: Instant) {
+        self.tick(now);
         info!(side = ?self.side, "data channel down; transfers wait for resume");
         self.link_up = false;
         self.chunks.clear();
@@ -513,18 +552,21 @@ impl Endpoint {
     }
 
     /// The channel's buffered amount fell below the low mark: chunks may flow.
-    pub fn handle_buffer_low(&mut self, _now: Instant) {
+    pub fn handle_buffer_low(&mut self, now: Instant) {
+        self.tick(now);
         self.paused = false;
     }
 
     /// The channel's buffered amount rose over the high mark: hold chunks.
-    pub fn handle_buffer_high(&mut self, _now: Instant) {
+    pub fn handle_buffer_high(&mut self, now: Instant) {
+        self.tick(now);
         self.paused = true;
     }
 
     /// A message from the peer. Errors are also answered on the wire; the
     /// session goes on either way.
     pub fn handle_frame(&mut self, now: Instant, frame: Frame<'_>) -> Result<(), PeerError> {
+        self.tick(now);
         let result = match frame {
             Frame::Text(t) => match Message::from_json(t) {
                 Ok(m) => self.handle_message(now, m),
@@ -544,6 +586,7 @@ impl Endpoint {
 
     /// A decoded control message from the peer.
     pub fn handle_message(&mut self, now: Instant, msg: Message) -> Result<(), PeerError> {
+        self.tick(now);
         // The type only: offers carry the document's name (personal data).
         debug!(side = ?self.side, kind = msg.kind(), "received");
         match msg {
@@ -811,6 +854,7 @@ impl Endpoint {
 
     /// Answer to `Output::Read`: the bytes at `offset` of outgoing `id`.
     pub fn handle_data(&mut self, now: Instant, id: u32, offset: u64, data: &[u8]) -> Result<(), CommandError> {
+        self.tick(now);
         let Some(o) = self.outgoing.get_mut(&id) else {
             // Cancelled meanwhile: harmless.
             return Ok(());
@@ -840,6 +884,10 @@ impl Endpoint {
 
     /// Wakes the core at the deadline it asked for.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
+        if self.pace_until.is_some_and(|t| now >= t) {
+            self.pace_until = None;
+        }
         let (stall, window) = (self.limits.stall_timeout, self.limits.resume_window);
         let limit = if self.link_up { stall } else { window };
         let expired_out: Vec<u32> = self.outgoing.iter().filter(|(_, o)| now >= o.last_activity + limit).map(|(&id, _)| id).collect();
@@ -860,12 +908,17 @@ impl Endpoint {
     /// When to call `handle_timeout` next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let limit = if self.link_up { self.limits.stall_timeout } else { self.limits.resume_window };
-        self.outgoing
+        let stall = self
+            .outgoing
             .values()
             .map(|o| o.last_activity)
             .chain(self.incoming.values().map(|i| i.last_activity))
             .min()
-            .map(|t| t + limit)
+            .map(|t| t + limit);
+        match (stall, self.pace_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     // ---- app commands --------------------------------------------------------
@@ -905,6 +958,7 @@ impl Endpoint {
     /// Offers a file to the peer; bytes are asked for with `Output::Read` once
     /// the peer accepts. Returns the transfer id.
     pub fn push_file(&mut self, now: Instant, meta: FileMeta) -> Result<u32, CommandError> {
+        self.tick(now);
         let allowed = match self.side {
             Side::Kiosk => meta.purpose == Purpose::Scan,
             Side::Agent => meta.purpose != Purpose::Scan,
@@ -999,9 +1053,41 @@ impl Endpoint {
             return false;
         }
         let len = (o.meta.size - o.next).min(CHUNK_DATA_LEN as u64) as usize;
-        o.read_pending = Some(o.next);
-        self.outputs.push_back(Output::Read { id, offset: o.next, len });
+        let offset = o.next;
+        if !self.take_tokens(len) {
+            return false;
+        }
+        let o = self.outgoing.get_mut(&id).expect("found above");
+        o.read_pending = Some(offset);
+        self.outputs.push_back(Output::Read { id, offset, len });
         true
+    }
+
+    /// Token bucket for pacing: true if `len` bytes may go now; otherwise
+    /// sets `pace_until` (a wake-up in `poll_timeout`).
+    fn take_tokens(&mut self, len: usize) -> bool {
+        let (Some(rate), Some(now)) = (self.rate, self.now) else {
+            return true;
+        };
+        if self.pace_until.is_some_and(|t| now < t) {
+            return false;
+        }
+        // Burst: two chunks, or a tenth of a second at the rate if larger.
+        let burst = (2 * CHUNK_DATA_LEN) as f64;
+        let burst = burst.max(rate as f64 / 10.0);
+        let elapsed = self.last_refill.map(|t| now.saturating_duration_since(t).as_secs_f64()).unwrap_or(burst / rate as f64);
+        self.tokens = (self.tokens + elapsed * rate as f64).min(burst);
+        self.last_refill = Some(now);
+        if self.tokens >= len as f64 {
+            self.tokens -= len as f64;
+            self.pace_until = None;
+            true
+        } else {
+            let wait = (len as f64 - self.tokens) / rate as f64;
+            // At least 1 ms: float rounding must not ask for a wake-up at `now`.
+            self.pace_until = Some(now + Duration::from_secs_f64(wait).max(Duration::from_millis(1)));
+            false
+        }
     }
 
     // ---- helpers -------------------------------------------------------------

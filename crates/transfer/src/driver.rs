@@ -105,6 +105,7 @@ enum Command {
     ScanFailed(u32, String),
     Outcome(u32, OutcomeKind, Option<String>),
     Cancel(u32, String),
+    SetRate(Option<u64>),
     End(oneshot::Sender<()>),
 }
 
@@ -167,6 +168,12 @@ impl SessionHandle {
     /// Cancels a transfer.
     pub async fn cancel(&self, id: u32, reason: &str) -> Result<(), DriverError> {
         self.tell(Command::Cancel(id, reason.into())).await
+    }
+
+    /// Paces outgoing chunks at `bytes_per_sec` (`None`: unpaced), e.g. half
+    /// the call's current bandwidth estimate.
+    pub async fn set_send_rate(&self, bytes_per_sec: Option<u64>) -> Result<(), DriverError> {
+        self.tell(Command::SetRate(bytes_per_sec)).await
     }
 
     /// Ends the session: its spool directory is wiped before this returns.
@@ -317,6 +324,7 @@ impl Driver {
                 let _ = self.core.cancel(now, id, &reason);
                 self.sources.remove(&id);
             }
+            Command::SetRate(r) => self.core.set_send_rate(now, r),
             Command::End(_) => unreachable!("handled in run"),
         }
     }

@@ -326,3 +326,47 @@ fn limits_come_from_json_configuration_and_are_checked() {
     assert!(e.to_string().contains("4294967295"), "{e}");
     assert!(Limits { ack_every: 0, ..Limits::default() }.validate().is_err());
 }
+
+#[test]
+fn pacing_spreads_chunks_over_time() {
+    let t0 = Instant::now();
+    let rate = 160 * 1024; // bytes per second
+    let limits = Limits { send_rate: Some(rate), ..Limits::default() };
+    let mut a = core_support::Peer::new(Side::Agent, limits);
+    a.ep.handle_link_up(t0);
+    let id = a.push(t0, "paced.pdf", pdf(1, 2_000_000), Purpose::Print);
+    a.drain(t0);
+    a.wire.clear();
+    a.ep.handle_message(t0, Message::Accept { id, offset: 0 }).unwrap();
+    let mut sent_by = Vec::new();
+    let mut now = t0;
+    let mut total = 0u64;
+    // Let the receiver ack everything at once so only pacing holds chunks back.
+    for _ in 0..200 {
+        a.drain(now);
+        for t in std::mem::take(&mut a.wire) {
+            if let Transmit::Binary(b) = t {
+                total += (b.len() - 12) as u64;
+            }
+        }
+        a.ep.handle_message(now, Message::Ack { id, offset: total }).unwrap();
+        sent_by.push((now - t0, total));
+        let next = a.ep.poll_timeout().expect("a pacing wake-up");
+        assert!(next > now, "wake-up in the future");
+        now = next;
+        a.ep.handle_timeout(now);
+        if now - t0 >= Duration::from_secs(2) {
+            break;
+        }
+    }
+    let first = sent_by[0].1;
+    assert!(first <= 2 * CHUNK_DATA_LEN as u64, "initial burst only: {first}");
+    let (elapsed, last) = *sent_by.last().unwrap();
+    let achieved = last as f64 / elapsed.as_secs_f64();
+    assert!((0.8 * rate as f64..1.2 * rate as f64).contains(&achieved), "paced at {achieved:.0} B/s for a {rate} B/s limit");
+    // lifting the limit sends a full window at once
+    a.ep.set_send_rate(now, None);
+    a.drain(now);
+    let burst: usize = a.wire.iter().map(|t| if let Transmit::Binary(b) = t { b.len() - 12 } else { 0 }).sum();
+    assert!(burst as u64 >= Limits::default().window_bytes - CHUNK_DATA_LEN as u64, "{burst}");
+}
