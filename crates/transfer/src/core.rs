@@ -994,6 +994,14 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Cancels every transfer both ways (the session is ending) and tells the peer.
+    pub fn cancel_all(&mut self, now: Instant, reason: &str) {
+        let ids: Vec<u32> = self.outgoing.keys().chain(self.incoming.keys()).copied().collect();
+        for id in ids {
+            let _ = self.cancel(now, id, reason);
+        }
+    }
+
     /// The shell could not read an outgoing file: fail the transfer and tell the peer.
     pub fn fail_outgoing(&mut self, _now: Instant, id: u32, reason: &str) -> Result<(), CommandError> {
         if !self.outgoing.contains_key(&id) {

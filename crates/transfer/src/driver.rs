@@ -234,7 +234,13 @@ impl Driver {
             tokio::select! {
                 cmd = cmds.recv() => match cmd {
                     None => break,
-                    Some(Command::End(r)) => { end_reply = Some(r); break; }
+                    Some(Command::End(r)) => {
+                        // Tell the peer before the files go: its transfers end now, not at a timeout.
+                        self.core.cancel_all(Instant::now(), "the session ended");
+                        self.drain().await;
+                        end_reply = Some(r);
+                        break;
+                    }
                     Some(c) => self.command(c).await,
                 },
                 ev = next_link_event(&mut self.link_rx) => self.link_event(ev),

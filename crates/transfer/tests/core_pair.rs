@@ -370,3 +370,34 @@ fn pacing_spreads_chunks_over_time() {
     let burst: usize = a.wire.iter().map(|t| if let Transmit::Binary(b) = t { b.len() - 12 } else { 0 }).sum();
     assert!(burst as u64 >= Limits::default().window_bytes - CHUNK_DATA_LEN as u64, "{burst}");
 }
+
+#[test]
+fn busy_and_session_end_cancel_everything() {
+    let now = Instant::now();
+    let mut k = core_support::Peer::new(Side::Kiosk, Limits { max_concurrent_incoming: 1, ..Limits::default() });
+    let mut a = core_support::Peer::new(Side::Agent, Limits::default());
+    k.ep.handle_link_up(now);
+    a.ep.handle_link_up(now);
+    let first = a.push(now, "a.pdf", pdf(1, 2_000_000), Purpose::Print);
+    let second = a.push(now, "b.pdf", pdf(1, 10), Purpose::Print);
+    // deliver offers and accept only (no chunks yet)
+    a.drain(now);
+    for t in std::mem::take(&mut a.wire) {
+        let _ = deliver(now, &mut k.ep, &t);
+    }
+    k.drain(now);
+    for t in std::mem::take(&mut k.wire) {
+        let _ = deliver(now, &mut a.ep, &t);
+    }
+    a.drain(now);
+    assert!(a.events.iter().any(|e| matches!(e, Event::Rejected { id, code: ErrorCode::Busy, .. } if *id == second)));
+    // the kiosk's session ends: the agent hears it at once
+    k.ep.cancel_all(now, "the session ended");
+    k.drain(now);
+    for t in std::mem::take(&mut k.wire) {
+        let _ = deliver(now, &mut a.ep, &t);
+    }
+    a.drain(now);
+    assert!(a.events.iter().any(|e| matches!(e, Event::Rejected { id, code: ErrorCode::Cancelled, reason, .. } if *id == first && reason == "the session ended")));
+    assert_eq!(a.ep.active_transfers() + k.ep.active_transfers(), 0);
+}

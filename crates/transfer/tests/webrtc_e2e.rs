@@ -206,8 +206,22 @@ async fn pushed_pdf_for_display_yields_page_images() {
     assert!(pages[0].starts_with(&w.spool_dir), "page images live in the session spool");
     let (o, _) = w.agent.expect("shown outcome", |n| outcome(n, id)).await;
     assert_eq!(o, OutcomeKind::Shown);
+
+    // an image is already a page: it is shown as it came
+    const ONE_PIXEL_PNG: &[u8] = &[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x64, 0x60, 0xf8, 0x5f, 0x0f, 0x00, 0x02, 0x87, 0x01, 0x80, 0xeb, 0x47, 0xba, 0x92, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
+    let png_doc = write_temp(tmp.path(), "photo.png", ONE_PIXEL_PNG);
+    let (id, _) = w.agent.h.push_file(&png_doc, "photo.png", Purpose::Display, None).await.unwrap();
+    let img_pages = w.kiosk.expect("image shown", |n| match n {
+        Notice::Shown { id: i, pages } if *i == id => Some(pages.clone()),
+        _ => None,
+    }).await;
+    assert_eq!(img_pages.len(), 1);
+    assert_eq!(std::fs::read(&img_pages[0]).unwrap(), ONE_PIXEL_PNG);
+    let (o, _) = w.agent.expect("image shown outcome", |n| outcome(n, id)).await;
+    assert_eq!(o, OutcomeKind::Shown);
+
     w.kiosk.h.end().await.unwrap();
-    assert!(!pages[0].exists(), "page images wiped with the session");
+    assert!(!pages[0].exists() && !img_pages[0].exists(), "page images wiped with the session");
     w.pair.close().await;
 }
 
