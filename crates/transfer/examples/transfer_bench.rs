@@ -63,6 +63,7 @@ async fn main() {
             size as f64 / secs / 1e6,
             size as f64 * 8.0 / secs / 1e6
         );
+        println!("  buffered-amount-high events so far: {}", agent.stats().buffer_high_events.load(std::sync::atomic::Ordering::Relaxed));
         while let Ok(n) = krx.try_recv() {
             drop(n);
         }

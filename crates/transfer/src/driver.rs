@@ -93,6 +93,8 @@ pub struct Stats {
     pub chunk_bytes_sent: AtomicU64,
     /// Chunk data bytes taken off the link.
     pub chunk_bytes_received: AtomicU64,
+    /// Times the channel reported its buffered amount over the high mark.
+    pub buffer_high_events: AtomicU64,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, DriverError>>;
@@ -277,7 +279,10 @@ impl Driver {
                 let _ = self.core.handle_frame(now, Frame::Binary(&b));
             }
             LinkEvent::BufferLow => self.core.handle_buffer_low(now),
-            LinkEvent::BufferHigh => self.core.handle_buffer_high(now),
+            LinkEvent::BufferHigh => {
+                self.stats.buffer_high_events.fetch_add(1, Ordering::Relaxed);
+                self.core.handle_buffer_high(now);
+            }
             LinkEvent::Closed => self.lose_link(),
         }
     }
