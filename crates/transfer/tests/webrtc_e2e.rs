@@ -290,6 +290,37 @@ async fn transfer_cut_mid_way_resumes_without_restarting() {
     w.pair.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_survives_a_new_peer_connection() {
+    // The network drops: the whole peer connection goes, the call comes back
+    // as a new one (ICE restart or new call), and the transfer resumes on it.
+    let mut w = world(Limits::default(), &[], |l| Arc::new(CutAfter { inner: l, sent: AtomicU64::new(0), cut_after: 700 * 1024, cut: AtomicBool::new(false) })).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = padded_pdf("Across connections", 2 * 1024 * 1024);
+    let size = data.len() as u64;
+    let doc = write_temp(tmp.path(), "doc.pdf", &data);
+    let (id, sha) = w.agent.h.push_file(&doc, "doc.pdf", Purpose::Display, None).await.unwrap();
+    w.agent.expect("agent link down", |n| matches!(n, Notice::LinkDown).then_some(())).await;
+    w.pair.shutdown().await;
+    w.kiosk.expect("kiosk link down", |n| matches!(n, Notice::LinkDown).then_some(())).await;
+    let (pair, kdc, adc) = Pair::connect().await;
+    drop(std::mem::replace(&mut w.pair, pair));
+    attach(&w.kiosk.h, kdc, |l| Arc::new(l)).await;
+    attach(&w.agent.h, adc, |l| Arc::new(l)).await;
+    let offset = w.agent.expect("resumed", |n| match n {
+        Notice::Core { event: Event::Resumed { id: i, offset }, .. } if *i == id => Some(*offset),
+        _ => None,
+    }).await;
+    let got = w.kiosk.expect("kiosk received", |n| match n {
+        Notice::Core { event: Event::FileReceived { id: i, sha256, size: s, .. }, .. } if *i == id => Some((sha256.clone(), *s)),
+        _ => None,
+    }).await;
+    assert!(offset > 0, "resumed at {offset}, not from zero");
+    assert_eq!(got, (sha, size));
+    w.kiosk.h.end().await.unwrap();
+    w.pair.close().await;
+}
+
 /// Flips one byte in the data of the first chunk it sends.
 struct Corrupt {
     inner: WebrtcLink,

@@ -139,9 +139,14 @@ impl Pair {
         Some((kdc, adc))
     }
 
-    pub async fn close(self) {
+    /// Closes both peer connections (a network drop, as far as the call goes).
+    pub async fn shutdown(&self) {
         let _ = self.kiosk.close().await;
         let _ = self.agent.close().await;
+    }
+
+    pub async fn close(self) {
+        self.shutdown().await;
     }
 }
 
