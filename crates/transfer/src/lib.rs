@@ -1,0 +1,58 @@
+//! Document transfer for Visio-Public: the agent asks the kiosk to scan,
+//! pushes files to print or to show, over the call's WebRTC data channel.
+//!
+//! # Layers
+//!
+//! - [`core`]: the protocol as a sans-I/O state machine ([`Endpoint`]), one
+//!   per side. No tokio, sockets, files or clocks inside: time is an input.
+//! - [`wire`]: JSON control messages and the 12-byte chunk header.
+//! - [`check`]: content sniffing (PDF, PNG, JPEG by their bytes), page
+//!   counting and file-name checks, streaming.
+//! - Shells: [`spool`] (private per-session directories, wiped at end and at
+//!   start-up), [`scanner`] (SANE through `scanimage`), [`printer`] (CUPS
+//!   over IPP), [`display`] (page images with poppler), [`link`] (a message
+//!   link trait and its webrtc-rs data-channel adapter) and [`driver`] (a
+//!   tokio task running an endpoint over a link).
+//!
+//! # Drive loop
+//!
+//! Every input is followed by draining the outputs:
+//!
+//! ```
+//! use std::time::Instant;
+//! use visio_transfer::{Endpoint, Side, Limits, Output, Frame};
+//!
+//! let mut kiosk = Endpoint::new(Side::Kiosk, Limits::default());
+//! kiosk.handle_link_up(Instant::now());
+//! let _ = kiosk.handle_frame(Instant::now(), Frame::Text(
+//!     r#"{"type":"scan_request","req":1,"color":"gray","dpi":150}"#));
+//! while let Some(out) = kiosk.poll_output() {
+//!     match out {
+//!         Output::Transmit(_msg) => { /* send on the data channel */ }
+//!         Output::Read { .. } => { /* read the chunk, call handle_data */ }
+//!         Output::Write { .. } => { /* write into the spool file */ }
+//!         Output::Discard { .. } => { /* delete the spool file */ }
+//!         Output::Event(_ev) => { /* scanner, printer, screen, UI */ }
+//!     }
+//! }
+//! // then wait for the next input or until kiosk.poll_timeout()
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod check;
+pub mod core;
+pub mod display;
+pub mod driver;
+pub mod link;
+pub mod pdf;
+pub mod printer;
+pub mod scanner;
+pub mod spool;
+pub mod wire;
+
+pub use crate::core::{
+    CommandError, Direction, Endpoint, Event, FileMeta, Frame, Limits, LimitsError, Output, PeerError, Side,
+    Transmit,
+};
+pub use crate::wire::{ColorMode, ErrorCode, Message, OutcomeKind, Purpose, ScanFormat, ScanSettings};

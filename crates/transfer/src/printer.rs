@@ -1,0 +1,226 @@
+//! The printer shell: CUPS over IPP (`ipp` crate, blocking client).
+//!
+//! IPP rather than `lp`: the job's state and the printer's state reasons
+//! (`media-empty`, `paused`...) come back as typed attributes instead of
+//! text parsed out of `lpstat`, which also reports "running" when it is not.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ipp::prelude::*;
+use tracing::{debug, info, warn};
+
+use crate::check::ContentKind;
+
+/// A finished print job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintReport {
+    /// The CUPS job id.
+    pub job_id: i32,
+}
+
+/// Why printing failed; the message is what the agent reads.
+#[derive(Debug, thiserror::Error)]
+pub enum PrintError {
+    /// The print server could not be reached or answered garbage.
+    #[error("printer server {uri}: {detail}")]
+    Ipp {
+        /// The printer URI.
+        uri: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The server refused the job.
+    #[error("printer refused the job: {0}")]
+    Refused(String),
+    /// The job ended aborted or cancelled.
+    #[error("print job {job_id} {state}: {reasons}")]
+    JobFailed {
+        /// The job.
+        job_id: i32,
+        /// "aborted" or "canceled".
+        state: &'static str,
+        /// The job's state reasons.
+        reasons: String,
+    },
+    /// The printer stopped (out of paper, paused, jammed...); our job was cancelled.
+    #[error("printer stopped ({reasons}); job {job_id} cancelled")]
+    PrinterStopped {
+        /// The job.
+        job_id: i32,
+        /// The printer's state reasons.
+        reasons: String,
+    },
+    /// Still not printed after the deadline.
+    #[error("print job {job_id} not finished after {waited:?}")]
+    Timeout {
+        /// The job.
+        job_id: i32,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The file to print could not be opened.
+    #[error("cannot open {path}: {source}")]
+    File {
+        /// Which.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Something that prints a file and reports when it is done.
+pub trait Printer: Send + Sync + 'static {
+    /// Prints `path` (of type `kind`) and waits for the job's end.
+    fn print(&self, path: &Path, kind: ContentKind, title: &str) -> impl Future<Output = Result<PrintReport, PrintError>> + Send;
+}
+
+/// A CUPS queue reached over IPP.
+#[derive(Debug, Clone)]
+pub struct CupsPrinter {
+    /// e.g. `ipp://127.0.0.1:631/printers/kiosk`.
+    pub uri: String,
+    /// Longest wait for a job to complete.
+    pub timeout: Duration,
+    /// How often the job is polled.
+    pub poll_every: Duration,
+}
+
+impl CupsPrinter {
+    /// A queue at `uri`, waiting up to 2 minutes per job.
+    pub fn new(uri: impl Into<String>) -> Self {
+        CupsPrinter { uri: uri.into(), timeout: Duration::from_secs(120), poll_every: Duration::from_millis(250) }
+    }
+
+    fn err(&self, detail: impl ToString) -> PrintError {
+        PrintError::Ipp { uri: self.uri.clone(), detail: detail.to_string() }
+    }
+
+    /// Submits and follows the job (blocking: run it on a blocking thread).
+    pub fn print_blocking(&self, path: &Path, kind: ContentKind, title: &str) -> Result<PrintReport, PrintError> {
+        let uri: Uri = self.uri.parse().map_err(|e| self.err(format!("bad URI: {e}")))?;
+        let client = IppClient::builder(uri.clone()).request_timeout(Duration::from_secs(30)).build();
+        let file = std::fs::File::open(path).map_err(|source| PrintError::File { path: path.into(), source })?;
+        let op = IppOperationBuilder::print_job(uri.clone(), IppPayload::new(file))
+            .user_name("visio-kiosk")
+            .job_title(title)
+            .document_format(kind.mime())
+            .build()
+            .map_err(|e| self.err(e))?;
+        let resp = client.send(op).map_err(|e| self.err(e))?;
+        if !resp.header().status_code().is_success() {
+            return Err(PrintError::Refused(format!("{:?}", resp.header().status_code())));
+        }
+        let job_id = resp
+            .attributes()
+            .groups_of(DelimiterTag::JobAttributes)
+            .find_map(|g| g.get("job-id"))
+            .and_then(|a| match a.value() {
+                IppValue::Integer(i) => Some(*i),
+                _ => None,
+            })
+            .ok_or_else(|| self.err("no job-id in the Print-Job answer"))?;
+        info!(job_id, uri = %self.uri, "print job submitted");
+
+        let start = Instant::now();
+        loop {
+            let op = IppOperationBuilder::get_job_attributes(uri.clone(), job_id).build().map_err(|e| self.err(e))?;
+            let resp = client.send(op).map_err(|e| self.err(e))?;
+            let job = resp.attributes().groups_of(DelimiterTag::JobAttributes).next().cloned();
+            let state = job.as_ref().and_then(|g| g.get("job-state")).and_then(|a| match a.value() {
+                IppValue::Enum(e) => JobState::from_i32(*e),
+                _ => None,
+            });
+            let reasons = job.as_ref().and_then(|g| g.get("job-state-reasons")).map(|a| values_text(a.value())).unwrap_or_default();
+            debug!(job_id, ?state, %reasons, "job state");
+            match state {
+                Some(JobState::Completed) => {
+                    info!(job_id, "print job completed");
+                    self.purge(&client, &uri, job_id);
+                    return Ok(PrintReport { job_id });
+                }
+                Some(JobState::Aborted) => return Err(PrintError::JobFailed { job_id, state: "aborted", reasons }),
+                Some(JobState::Canceled) => return Err(PrintError::JobFailed { job_id, state: "canceled", reasons }),
+                _ => {}
+            }
+            // A stopped printer (paused, out of paper) would hold the job
+            // forever: tell the agent now rather than at the timeout.
+            let (pstate, preasons) = self.printer_state(&client, &uri)?;
+            // The job is cancelled and purged: printed later, the paper would
+            // come out for the next resident.
+            if pstate == Some(PrinterState::Stopped) || state == Some(JobState::ProcessingStopped) {
+                warn!(job_id, %preasons, "printer stopped; cancelling the job");
+                self.purge(&client, &uri, job_id);
+                return Err(PrintError::PrinterStopped { job_id, reasons: preasons });
+            }
+            if start.elapsed() > self.timeout {
+                self.purge(&client, &uri, job_id);
+                return Err(PrintError::Timeout { job_id, waited: start.elapsed() });
+            }
+            std::thread::sleep(self.poll_every);
+        }
+    }
+
+    /// Asks CUPS to forget the job now: by default it keeps the document
+    /// file for a day (`PreserveJobFiles 86400`) and the job's history, and
+    /// nothing of an interview may stay on the kiosk. Best effort: the kiosk's
+    /// cupsd.conf should also say `PreserveJobFiles No` and `PreserveJobHistory No`.
+    fn purge(&self, client: &IppClient, uri: &Uri, job_id: i32) {
+        let op = match IppOperationBuilder::cancel_job(uri.clone(), job_id).user_name("visio-kiosk").build() {
+            Ok(op) => op,
+            Err(e) => {
+                warn!(job_id, error = %e, "cannot build the purge request");
+                return;
+            }
+        };
+        let mut req: IppRequestResponse = op.into();
+        // CUPS extension: Cancel-Job with purge-job=true also removes a finished job's files and history.
+        match IppAttribute::with_name("purge-job", IppValue::Boolean(true)) {
+            Ok(a) => req.attributes_mut().add(DelimiterTag::OperationAttributes, a),
+            Err(e) => warn!(error = %e, "cannot name the purge-job attribute"),
+        }
+        match client.send(req) {
+            Ok(resp) if resp.header().status_code().is_success() => debug!(job_id, "job purged from CUPS"),
+            Ok(resp) => warn!(job_id, status = ?resp.header().status_code(), "CUPS did not purge the job"),
+            Err(e) => warn!(job_id, error = %e, "CUPS did not purge the job"),
+        }
+    }
+
+    fn printer_state(&self, client: &IppClient, uri: &Uri) -> Result<(Option<PrinterState>, String), PrintError> {
+        let op = IppOperationBuilder::get_printer_attributes(uri.clone())
+            .attributes(["printer-state", "printer-state-reasons", "printer-state-message"])
+            .build()
+            .map_err(|e| self.err(e))?;
+        let resp = client.send(op).map_err(|e| self.err(e))?;
+        let g = resp.attributes().groups_of(DelimiterTag::PrinterAttributes).next().cloned();
+        let state = g.as_ref().and_then(|g| g.get("printer-state")).and_then(|a| match a.value() {
+            IppValue::Enum(e) => PrinterState::from_i32(*e),
+            _ => None,
+        });
+        let mut reasons = g.as_ref().and_then(|g| g.get("printer-state-reasons")).map(|a| values_text(a.value())).unwrap_or_default();
+        if let Some(m) = g.as_ref().and_then(|g| g.get("printer-state-message")) {
+            let m = values_text(m.value());
+            if !m.is_empty() {
+                reasons = format!("{reasons}; {m}");
+            }
+        }
+        Ok((state, reasons))
+    }
+}
+
+fn values_text(v: &IppValue) -> String {
+    match v {
+        IppValue::Array(a) => a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+impl Printer for CupsPrinter {
+    async fn print(&self, path: &Path, kind: ContentKind, title: &str) -> Result<PrintReport, PrintError> {
+        let (me, path, title) = (self.clone(), path.to_path_buf(), title.to_string());
+        tokio::task::spawn_blocking(move || me.print_blocking(&path, kind, &title))
+            .await
+            .unwrap_or_else(|e| Err(PrintError::Ipp { uri: String::new(), detail: format!("print task failed: {e}") }))
+    }
+}

@@ -1,0 +1,180 @@
+//! The scanner shell: SANE through the `scanimage` command.
+//!
+//! `scanimage` rather than FFI bindings: a crashing SANE backend takes down a
+//! child process, not the kiosk; its fault messages ("Document feeder
+//! jammed") are already human sentences; and no `unsafe` enters the kiosk.
+//! Scans are made as JPEG (compressed for a slow uplink); a PDF request wraps
+//! that JPEG into a one-page PDF ourselves, because `scanimage
+//! --format=pdf` segfaults when the device reports a fault (measured with the
+//! `test` backend, sane-utils 1.1.1).
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::check::ContentKind;
+use crate::wire::{ColorMode, ScanFormat, ScanSettings};
+
+/// A finished scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanOutput {
+    /// The file (in the session spool).
+    pub path: PathBuf,
+    /// Its type.
+    pub kind: ContentKind,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Why a scan failed; the message is what the agent reads.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// `scanimage` missing.
+    #[error("scanimage not found: run scripts/setup.sh (Debian package sane-utils)")]
+    NotInstalled,
+    /// The device reported a fault (jammed, no paper, cover open...).
+    #[error("scanner: {0}")]
+    Device(String),
+    /// The scanner did not finish in time.
+    #[error("scanner did not finish within {0:?}")]
+    Timeout(Duration),
+    /// Local I/O around the scan.
+    #[error("scan file {path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// What.
+        source: std::io::Error,
+    },
+}
+
+/// Something that scans one page into a file.
+pub trait Scanner: Send + Sync + 'static {
+    /// Scans with `settings` into a file in `dir` named after `stem`.
+    fn scan(&self, settings: ScanSettings, dir: &Path, stem: &str) -> impl Future<Output = Result<ScanOutput, ScanError>> + Send;
+}
+
+/// A SANE device driven through `scanimage`.
+#[derive(Debug, Clone)]
+pub struct SaneScanner {
+    /// SANE device name, e.g. `test:0` or `epson2:libusb:001:004`.
+    pub device: String,
+    /// `SANE_CONFIG_DIR` for the child (tests point it at a private config).
+    pub config_dir: Option<PathBuf>,
+    /// Page width and height in mm (A4 by default).
+    pub page_mm: (u32, u32),
+    /// Device-specific extra options (e.g. `--test-picture Grid`, `--source ADF`).
+    pub extra_args: Vec<String>,
+    /// Longest a scan may take.
+    pub timeout: Duration,
+    /// The backend's names for colour and grey modes.
+    pub mode_names: (String, String),
+}
+
+impl SaneScanner {
+    /// A scanner on `device` with A4 geometry and SANE's usual mode names.
+    pub fn new(device: impl Into<String>) -> Self {
+        SaneScanner {
+            device: device.into(),
+            config_dir: None,
+            page_mm: (210, 297),
+            extra_args: Vec::new(),
+            timeout: Duration::from_secs(120),
+            mode_names: ("Color".into(), "Gray".into()),
+        }
+    }
+}
+
+impl Scanner for SaneScanner {
+    async fn scan(&self, settings: ScanSettings, dir: &Path, stem: &str) -> Result<ScanOutput, ScanError> {
+        let image_format = if settings.format == ScanFormat::Png { "png" } else { "jpeg" };
+        let image = dir.join(format!("{stem}.{}", if image_format == "png" { "png" } else { "jpg" }));
+        let mode = match settings.color {
+            ColorMode::Color => &self.mode_names.0,
+            ColorMode::Gray => &self.mode_names.1,
+        };
+        let mut cmd = tokio::process::Command::new("scanimage");
+        cmd.arg("-d").arg(&self.device)
+            .arg("--mode").arg(mode)
+            .arg("--resolution").arg(settings.dpi.to_string())
+            .arg("-l").arg("0").arg("-t").arg("0")
+            .arg("-x").arg(self.page_mm.0.to_string())
+            .arg("-y").arg(self.page_mm.1.to_string())
+            .arg(format!("--format={image_format}"))
+            .arg("-o").arg(&image)
+            .args(&self.extra_args)
+            .stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(d) = &self.config_dir {
+            cmd.env("SANE_CONFIG_DIR", d);
+        }
+        info!(device = %self.device, ?settings, "scanning");
+        let child = cmd.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ScanError::NotInstalled,
+            _ => ScanError::Device(format!("cannot start scanimage: {e}")),
+        })?;
+        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
+            .await
+            .map_err(|_| ScanError::Timeout(self.timeout))?
+            .map_err(|e| ScanError::Device(format!("scanimage: {e}")))?;
+        if !out.status.success() {
+            let _ = std::fs::remove_file(&image);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            warn!(status = %out.status, %stderr, "scan failed");
+            return Err(ScanError::Device(fault_reason(&stderr, out.status)));
+        }
+        let (path, kind) = match settings.format {
+            ScanFormat::Png => (image, ContentKind::Png),
+            ScanFormat::Jpeg => (image, ContentKind::Jpeg),
+            ScanFormat::Pdf => {
+                let pdf = dir.join(format!("{stem}.pdf"));
+                let (j, p, dpi) = (image.clone(), pdf.clone(), settings.dpi);
+                let r = tokio::task::spawn_blocking(move || crate::pdf::jpeg_to_pdf(&j, &p, dpi)).await;
+                let _ = std::fs::remove_file(&image);
+                match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(source)) => return Err(ScanError::Io { path: pdf, source }),
+                    Err(e) => return Err(ScanError::Device(format!("PDF wrapping task failed: {e}"))),
+                }
+                (pdf, ContentKind::Pdf)
+            }
+        };
+        let size = std::fs::metadata(&path).map_err(|source| ScanError::Io { path: path.clone(), source })?.len();
+        info!(path = %path.display(), size, "scan done");
+        Ok(ScanOutput { path, kind, size })
+    }
+}
+
+/// "scanimage: sane_read: Document feeder jammed" → "Document feeder jammed".
+///
+/// The device's status line (`sane_start:`/`sane_read:`) wins over later
+/// lines: after a fault the `test` backend's reader can die of SIGPIPE, and
+/// scanimage then adds "received signal 13" / "trying to stop scanner".
+fn fault_reason(stderr: &str, status: std::process::ExitStatus) -> String {
+    let status_line = stderr.lines().find(|l| l.contains("sane_start:") || l.contains("sane_read:") || l.contains("open of device"));
+    let line = status_line
+        .or_else(|| stderr.lines().rev().find(|l| l.starts_with("scanimage:")))
+        .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()));
+    match line {
+        Some(l) => l.rsplit(": ").next().unwrap_or(l).trim().to_string(),
+        None => format!("scanimage failed ({status})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn fault_reason_prefers_the_device_status() {
+        let st = std::process::ExitStatus::from_raw(6 << 8);
+        let err = "scanimage: sane_read: Document feeder jammed\nscanimage: received signal 13\nscanimage: trying to stop scanner\n";
+        assert_eq!(fault_reason(err, st), "Document feeder jammed");
+        assert_eq!(fault_reason("scanimage: open of device foo failed: Invalid argument\n", st), "Invalid argument");
+        assert_eq!(fault_reason("", st), format!("scanimage failed ({st})"));
+    }
+}

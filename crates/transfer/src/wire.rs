@@ -1,0 +1,372 @@
+//! The wire format: JSON text messages for control, binary messages for chunks.
+//!
+//! Kept deliberately simple so the agent's web page can speak it with
+//! `JSON.parse` and a `DataView`: every control message is one JSON object with
+//! a `"type"` field; every chunk is a 12-byte header then the data.
+//!
+//! Frames are checked before they are parsed (size cap first, then header or
+//! JSON), and a bad frame is an error value, never a panic.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest binary message we send or accept, header included. 16 KiB is the
+/// size every browser's RTCDataChannel delivers intact (larger messages are not
+/// interoperable), and what webrtc-rs delivers in one `OnMessage`.
+pub const MAX_BINARY_MESSAGE: usize = 16 * 1024;
+/// Bytes of the chunk header: version, kind, 2 reserved, id (u32 BE), offset (u32 BE).
+pub const CHUNK_HEADER_LEN: usize = 12;
+/// Data bytes in a full chunk.
+pub const CHUNK_DATA_LEN: usize = MAX_BINARY_MESSAGE - CHUNK_HEADER_LEN;
+/// Largest text (JSON) message accepted; control messages are a few hundred bytes.
+pub const MAX_TEXT_MESSAGE: usize = 8 * 1024;
+/// Version byte of the chunk header.
+pub const CHUNK_VERSION: u8 = 1;
+/// Kind byte of a data chunk (the only kind so far).
+pub const CHUNK_KIND_DATA: u8 = 0;
+/// Transfer ids the kiosk chooses have this bit set; the agent's never do. Both
+/// sides then share one id space without ever colliding.
+pub const KIOSK_ID_BIT: u32 = 0x8000_0000;
+
+/// Colour mode of a scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColorMode {
+    /// Full colour (RGB).
+    Color,
+    /// Greyscale: a third of the data, the default for paperwork.
+    Gray,
+}
+
+/// File format the agent wants a scan in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanFormat {
+    /// One-page PDF holding a JPEG image (the default).
+    #[default]
+    Pdf,
+    /// A plain JPEG image.
+    Jpeg,
+    /// A plain PNG image (lossless; large for photos, small for line art).
+    Png,
+}
+
+/// Why a file is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Agent → kiosk: print it.
+    Print,
+    /// Agent → kiosk: show it on the kiosk screen.
+    Display,
+    /// Kiosk → agent: the result of a scan request.
+    Scan,
+}
+
+/// What the kiosk did with a pushed file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// The printer finished the job.
+    Printed,
+    /// The document is on the kiosk screen.
+    Shown,
+    /// It could not be done; `reason` says why.
+    Failed,
+}
+
+/// Why something was refused; `message` carries the human sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// File larger than the configured maximum.
+    TooLarge,
+    /// PDF with more pages than the configured maximum.
+    TooManyPages,
+    /// Content is not PDF, PNG or JPEG (judged by the bytes, not the name).
+    UnsupportedType,
+    /// File name with a path, control characters, or otherwise unusable.
+    BadName,
+    /// SHA-256 of the received bytes differs from the offer's.
+    HashMismatch,
+    /// A chunk arrived at an offset past the expected one (data missing).
+    OffsetGap,
+    /// The id names no transfer we know.
+    UnknownTransfer,
+    /// Malformed JSON, unknown type, bad header, out-of-range field.
+    BadMessage,
+    /// A message that makes no sense now (e.g. a print push sent to the agent).
+    Unexpected,
+    /// Too many transfers at once.
+    Busy,
+    /// No progress for too long, or the link stayed down too long.
+    Timeout,
+    /// The other side cancelled (used in events; on the wire a `cancel` message says it).
+    Cancelled,
+}
+
+/// Settings of a scan request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanSettings {
+    /// Colour or grey.
+    pub color: ColorMode,
+    /// Resolution in dots per inch.
+    pub dpi: u32,
+    /// Output format (PDF when absent).
+    #[serde(default)]
+    pub format: ScanFormat,
+}
+
+/// A control message (a JSON text message on the data channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Message {
+    /// Agent → kiosk: scan what lies on the scanner.
+    ScanRequest {
+        /// Request id chosen by the agent, echoed in the answer.
+        req: u32,
+        /// Scan settings (flattened: `color`, `dpi`, `format`).
+        #[serde(flatten)]
+        settings: ScanSettings,
+    },
+    /// Kiosk → agent: the scanner started on request `req`.
+    ScanStarted {
+        /// The request.
+        req: u32,
+    },
+    /// Kiosk → agent: the scan could not be made.
+    ScanFailed {
+        /// The request.
+        req: u32,
+        /// Why, for a person.
+        reason: String,
+    },
+    /// Sender → receiver: a file is coming.
+    Offer {
+        /// Transfer id chosen by the sender (kiosk ids have bit 31 set).
+        id: u32,
+        /// File name for display (never used as a path).
+        name: String,
+        /// Exact size in bytes.
+        size: u64,
+        /// Lower-case hex SHA-256 of the whole file.
+        sha256: String,
+        /// Why it is sent.
+        purpose: Purpose,
+        /// For a scan: the request it answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u32>,
+    },
+    /// Receiver → sender: send from `offset` (0 for a new transfer, more on resume).
+    Accept {
+        /// The transfer.
+        id: u32,
+        /// First byte the receiver still needs.
+        offset: u64,
+    },
+    /// Receiver → sender: every byte before `offset` is received.
+    Ack {
+        /// The transfer.
+        id: u32,
+        /// Bytes received in order so far.
+        offset: u64,
+    },
+    /// Sender → receiver after the channel came back: where do I resume?
+    Resume {
+        /// The transfer.
+        id: u32,
+    },
+    /// Receiver → sender: all bytes arrived and the SHA-256 matched.
+    Received {
+        /// The transfer.
+        id: u32,
+        /// The hash the receiver computed.
+        sha256: String,
+    },
+    /// Either side: stop this transfer.
+    Cancel {
+        /// The transfer.
+        id: u32,
+        /// Why, for a person.
+        reason: String,
+    },
+    /// Either side: something was refused.
+    Error {
+        /// The transfer concerned, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u32>,
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Human-readable reason.
+        message: String,
+    },
+    /// Kiosk → agent: what became of a pushed file.
+    Outcome {
+        /// The agent's transfer.
+        id: u32,
+        /// Printed, shown or failed.
+        outcome: OutcomeKind,
+        /// For `failed`: why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+impl Message {
+    /// The `type` field, for logs (never the fields: names are personal data).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::ScanRequest { .. } => "scan_request",
+            Message::ScanStarted { .. } => "scan_started",
+            Message::ScanFailed { .. } => "scan_failed",
+            Message::Offer { .. } => "offer",
+            Message::Accept { .. } => "accept",
+            Message::Ack { .. } => "ack",
+            Message::Resume { .. } => "resume",
+            Message::Received { .. } => "received",
+            Message::Cancel { .. } => "cancel",
+            Message::Error { .. } => "error",
+            Message::Outcome { .. } => "outcome",
+        }
+    }
+
+    /// Encodes to the JSON text sent on the channel.
+    pub fn to_json(&self) -> String {
+        // Serialising these plain enums cannot fail (no maps with non-string keys).
+        serde_json::to_string(self).expect("Message serialises to JSON")
+    }
+
+    /// Decodes a text message, checking its size first.
+    pub fn from_json(text: &str) -> Result<Self, WireError> {
+        if text.len() > MAX_TEXT_MESSAGE {
+            return Err(WireError::TextTooLarge { len: text.len() });
+        }
+        serde_json::from_str(text).map_err(|e| WireError::BadJson(e.to_string()))
+    }
+}
+
+/// A data chunk as carried in a binary message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk<'a> {
+    /// The transfer.
+    pub id: u32,
+    /// Offset of the first data byte in the file.
+    pub offset: u32,
+    /// The bytes.
+    pub data: &'a [u8],
+}
+
+impl<'a> Chunk<'a> {
+    /// Encodes header + data into one binary message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(CHUNK_HEADER_LEN + self.data.len());
+        out.extend_from_slice(&[CHUNK_VERSION, CHUNK_KIND_DATA, 0, 0]);
+        out.extend_from_slice(&self.id.to_be_bytes());
+        out.extend_from_slice(&self.offset.to_be_bytes());
+        out.extend_from_slice(self.data);
+        out
+    }
+
+    /// Checks and decodes a binary message.
+    pub fn decode(msg: &'a [u8]) -> Result<Self, WireError> {
+        if msg.len() > MAX_BINARY_MESSAGE {
+            return Err(WireError::BinaryTooLarge { len: msg.len() });
+        }
+        if msg.len() < CHUNK_HEADER_LEN {
+            return Err(WireError::TruncatedHeader { len: msg.len() });
+        }
+        if msg[0] != CHUNK_VERSION {
+            return Err(WireError::BadVersion(msg[0]));
+        }
+        if msg[1] != CHUNK_KIND_DATA {
+            return Err(WireError::BadKind(msg[1]));
+        }
+        let id = u32::from_be_bytes([msg[4], msg[5], msg[6], msg[7]]);
+        let offset = u32::from_be_bytes([msg[8], msg[9], msg[10], msg[11]]);
+        let data = &msg[CHUNK_HEADER_LEN..];
+        if data.is_empty() {
+            return Err(WireError::EmptyChunk);
+        }
+        Ok(Chunk { id, offset, data })
+    }
+}
+
+/// A frame that could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Text message over the cap.
+    #[error("text message of {len} bytes exceeds the {MAX_TEXT_MESSAGE}-byte limit")]
+    TextTooLarge {
+        /// Its length.
+        len: usize,
+    },
+    /// Binary message over the cap.
+    #[error("binary message of {len} bytes exceeds the {MAX_BINARY_MESSAGE}-byte limit")]
+    BinaryTooLarge {
+        /// Its length.
+        len: usize,
+    },
+    /// Binary message shorter than the chunk header.
+    #[error("binary message of {len} bytes is shorter than the {CHUNK_HEADER_LEN}-byte chunk header")]
+    TruncatedHeader {
+        /// Its length.
+        len: usize,
+    },
+    /// Unknown header version.
+    #[error("chunk header version {0} is not supported (expected {CHUNK_VERSION})")]
+    BadVersion(u8),
+    /// Unknown chunk kind.
+    #[error("chunk kind {0} is unknown (expected {CHUNK_KIND_DATA})")]
+    BadKind(u8),
+    /// Header but no data.
+    #[error("chunk carries no data")]
+    EmptyChunk,
+    /// Not a message we know (bad JSON, unknown type, missing or extra field).
+    #[error("malformed control message: {0}")]
+    BadJson(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_request_json_is_flat() {
+        let m = Message::ScanRequest {
+            req: 7,
+            settings: ScanSettings {
+                color: ColorMode::Gray,
+                dpi: 150,
+                format: ScanFormat::Pdf,
+            },
+        };
+        let j = m.to_json();
+        assert_eq!(
+            j,
+            r#"{"type":"scan_request","req":7,"color":"gray","dpi":150,"format":"pdf"}"#
+        );
+        assert_eq!(Message::from_json(&j).unwrap(), m);
+        // format may be left out by the page
+        let m2 = Message::from_json(r#"{"type":"scan_request","req":7,"color":"gray","dpi":150}"#).unwrap();
+        assert_eq!(m2, m);
+    }
+
+    #[test]
+    fn chunk_roundtrip() {
+        let c = Chunk { id: 0x8000_0001, offset: 16372, data: b"hello" };
+        let b = c.encode();
+        assert_eq!(&b[..4], &[1, 0, 0, 0]);
+        assert_eq!(Chunk::decode(&b).unwrap(), c);
+    }
+
+    #[test]
+    fn malformed_frames_are_errors() {
+        assert!(matches!(Chunk::decode(&[1, 0, 0]), Err(WireError::TruncatedHeader { len: 3 })));
+        assert!(matches!(Chunk::decode(&[9; 20]), Err(WireError::BadVersion(9))));
+        assert!(matches!(Chunk::decode(&[1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]), Err(WireError::EmptyChunk)));
+        assert!(matches!(Chunk::decode(&vec![1; MAX_BINARY_MESSAGE + 1]), Err(WireError::BinaryTooLarge { .. })));
+        assert!(matches!(Message::from_json("{garbage"), Err(WireError::BadJson(_))));
+        assert!(matches!(Message::from_json(r#"{"type":"format_disk"}"#), Err(WireError::BadJson(_))));
+        assert!(matches!(Message::from_json(r#"{"type":"ack","id":-1,"offset":0}"#), Err(WireError::BadJson(_))));
+        assert!(matches!(Message::from_json(&"x".repeat(MAX_TEXT_MESSAGE + 1)), Err(WireError::TextTooLarge { .. })));
+    }
+}
