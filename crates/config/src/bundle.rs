@@ -71,6 +71,8 @@ pub enum BundleError {
     BadSignature { key_id: String },
     #[error("payload_sha256 does not match the payload")]
     HashMismatch,
+    #[error("version {version} is older than the running version {running}; refusing to roll back")]
+    Rollback { version: u64, running: u64 },
     #[error("the signed configuration is invalid:\n{}", list(.0))]
     Invalid(Vec<Diagnostic>),
     #[error("{path}: {message}")]
@@ -194,7 +196,12 @@ fn payload_hash(payload: &Value) -> String {
 impl Bundle {
     /// Signs a validated configuration.
     pub fn sign(config: &ConfigSet, key: &SigningKey, version: u64, created_at: Timestamp) -> Bundle {
-        let payload = config.to_payload();
+        Bundle::sign_payload(config.to_payload(), key, version, created_at)
+    }
+
+    /// Signs any payload; [`Bundle::sign`] is the way to sign a checked
+    /// configuration. Tests use this to make validly signed nonsense.
+    pub fn sign_payload(payload: Value, key: &SigningKey, version: u64, created_at: Timestamp) -> Bundle {
         let mut bundle = Bundle {
             format: FORMAT.to_owned(),
             version,
@@ -212,6 +219,20 @@ impl Bundle {
     /// Pretty JSON for the file.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// What a kiosk does with a bundle from the hub: [`Bundle::verify`],
+    /// then refuse a version older than the one it runs (`running`), so a
+    /// replayed old bundle cannot roll the fleet back. The same version is
+    /// accepted: re-applying it is harmless.
+    pub fn verify_update(text: &str, trusted: &[VerifyingKey], running: Option<u64>) -> Result<VerifiedBundle, BundleError> {
+        let verified = Bundle::verify(text, trusted)?;
+        match running {
+            Some(running) if verified.version < running => {
+                Err(BundleError::Rollback { version: verified.version, running })
+            }
+            _ => Ok(verified),
+        }
     }
 
     /// Checks a bundle's format, signer, signature, hash and content, in
@@ -243,5 +264,123 @@ impl Bundle {
             payload_sha256: bundle.payload_sha256,
             config,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::set::Sources;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn t0() -> Timestamp {
+        "2026-11-23T00:00:00Z".parse().unwrap()
+    }
+
+    fn demo_set() -> ConfigSet {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kiosk-config");
+        ConfigSet::load(&dir).unwrap()
+    }
+
+    #[test]
+    fn a_signed_bundle_verifies_and_gives_back_the_same_configuration() {
+        let set = demo_set();
+        let bundle = Bundle::sign(&set, &key(1), 3, t0());
+        let v = Bundle::verify(&bundle.to_json(), &[key(2).verifying_key(), key(1).verifying_key()]).unwrap();
+        assert_eq!(v.version, 3);
+        assert_eq!(v.key_id, key_id(&key(1).verifying_key()));
+        assert_eq!(v.config.kiosks, set.kiosks);
+        assert_eq!(v.config.to_payload(), set.to_payload());
+        // Whitespace does not matter: the signature covers canonical JSON.
+        let compact = serde_json::to_string(&bundle).unwrap();
+        assert!(Bundle::verify(&compact, &[key(1).verifying_key()]).is_ok());
+    }
+
+    #[test]
+    fn any_change_breaks_the_signature() {
+        let text = Bundle::sign(&demo_set(), &key(1), 3, t0()).to_json();
+        let trusted = [key(1).verifying_key()];
+        for (from, to) in [("\"version\": 3", "\"version\": 4"), ("\"max_video_kbps\": 800", "\"max_video_kbps\": 8000")] {
+            let tampered = text.replacen(from, to, 1);
+            assert_ne!(tampered, text, "{from} not found");
+            let err = Bundle::verify(&tampered, &trusted).unwrap_err();
+            assert!(matches!(err, BundleError::BadSignature { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn another_key_is_refused_even_when_it_claims_a_trusted_key_id() {
+        let set = demo_set();
+        let trusted = [key(1).verifying_key()];
+        let foreign = Bundle::sign(&set, &key(9), 3, t0());
+        let err = Bundle::verify(&foreign.to_json(), &trusted).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "signed by key {}, which is not a trusted admin key (trusted: {})",
+                key_id(&key(9).verifying_key()),
+                key_id(&key(1).verifying_key())
+            )
+        );
+        let mut impostor = foreign.clone();
+        impostor.key_id = key_id(&key(1).verifying_key());
+        let err = Bundle::verify(&impostor.to_json(), &trusted).unwrap_err();
+        assert!(matches!(err, BundleError::BadSignature { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_validly_signed_but_invalid_configuration_is_refused() {
+        let mut payload = demo_set().to_payload();
+        payload["kiosks"]["besse"]["services"] = serde_json::json!(["caf", "cpam2"]);
+        let bundle = Bundle::sign_payload(payload, &key(1), 3, t0());
+        let err = Bundle::verify(&bundle.to_json(), &[key(1).verifying_key()]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "the signed configuration is invalid:\n  kiosks/besse.json services[1]: unknown service \"cpam2\""
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrong_format_garbage_and_rollback_are_refused() {
+        let trusted = [key(1).verifying_key()];
+        let bundle = Bundle::sign(&demo_set(), &key(1), 3, t0());
+        let mut other = bundle.clone();
+        other.format = "visio-public/config-bundle/2".into();
+        let err = Bundle::verify(&other.to_json(), &trusted).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported bundle format \"visio-public/config-bundle/2\"; this version reads \"visio-public/config-bundle/1\""
+        );
+        assert!(matches!(Bundle::verify("{", &trusted), Err(BundleError::Malformed(_))));
+        assert!(Bundle::verify_update(&bundle.to_json(), &trusted, Some(3)).is_ok());
+        let err = Bundle::verify_update(&bundle.to_json(), &trusted, Some(4)).unwrap_err();
+        assert_eq!(err.to_string(), "version 3 is older than the running version 4; refusing to roll back");
+    }
+
+    #[test]
+    fn certificates_from_files_are_embedded_in_the_bundle() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        std::fs::write(dir.path().join("hub.pem"), pem).unwrap();
+        let mut sources = Sources::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kiosk-config")).unwrap();
+        for (stem, text) in &mut sources.kiosks {
+            if stem == "besse" {
+                *text = text.replace("\"trust\": \"system\"", "\"trust\": { \"pem_file\": \"hub.pem\" }");
+            }
+        }
+        let set = ConfigSet::from_sources(&sources, Some(dir.path())).unwrap();
+        let payload = set.to_payload();
+        assert_eq!(payload["kiosks"]["besse"]["hub"]["trust"], serde_json::json!({ "pem": pem }));
+        // Without the folder, a file reference cannot be resolved.
+        let errors = ConfigSet::from_sources(&sources, None).unwrap_err();
+        assert_eq!(
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["kiosks/besse.json:29:28 hub.trust.pem_file: a signed bundle must embed the certificate (\"pem\")"]
+        );
     }
 }
