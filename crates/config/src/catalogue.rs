@@ -224,6 +224,9 @@ fn check_service(i: usize, s: &Service, seen: &mut HashSet<ServiceId>, problems:
     if s.typical_call_minutes == 0 {
         problem(".typical_call_minutes", "must be at least 1".into());
     }
+    if s.hours.days().iter().all(|(_, periods)| periods.is_empty()) {
+        problem(".hours", "no opening period on any day: the service would never take calls".into());
+    }
     for (day, periods) in s.hours.days() {
         let mut sorted: Vec<_> = periods.iter().enumerate().collect();
         sorted.sort_by_key(|(_, p)| p.start);
@@ -264,6 +267,7 @@ mod tests {
         assert!(shown.iter().any(|p| p == "services[0].hours.mon[1]: 11:00-13:00 overlaps 09:00-12:00"), "{shown:?}");
         assert!(shown.iter().any(|p| p == "services[1].id: duplicate service id \"caf\""), "{shown:?}");
         assert!(shown.iter().any(|p| p.starts_with("services[1].office: coordinates")), "{shown:?}");
+        assert!(shown.iter().any(|p| p.starts_with("services[1].hours: no opening period")), "{shown:?}");
     }
 
     #[test]

@@ -535,3 +535,32 @@ impl Kiosk {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMO_KIOSK: &str = include_str!("../../../kiosk-config/kiosks/demo-kiosk.json");
+
+    #[test]
+    fn the_demo_kiosk_loads_on_its_own() {
+        let k = Kiosk::from_json("kiosks/demo-kiosk.json", DEMO_KIOSK, &Catalogue::demo(), None).unwrap();
+        assert_eq!(k.id.as_str(), "demo-kiosk");
+        assert_eq!(k.site, "Point Visio-Public de démonstration");
+        assert_eq!(k.services[0].as_str(), "demo");
+        assert_eq!(k.devices.camera, MediaSource::Test);
+        assert_eq!(k.devices.microphone, MediaSource::Test);
+        assert_eq!(k.languages, [Language::Fr, Language::En]);
+        assert_eq!(k.idle_timeout, Duration::from_secs(60));
+        assert_eq!(k.to_raw(), serde_json::from_str::<RawKiosk>(DEMO_KIOSK).unwrap());
+    }
+
+    #[test]
+    fn the_file_name_gives_the_expected_id() {
+        let err = Kiosk::from_json("kiosks/other.json", DEMO_KIOSK, &Catalogue::demo(), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "kiosks/other.json: 1 problem(s):\n  id: the id \"demo-kiosk\" does not match the file name \"other.json\""
+        );
+    }
+}
