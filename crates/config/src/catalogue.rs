@@ -4,14 +4,16 @@ use std::collections::HashSet;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use visio_protocol::{ServiceId, ServiceStatus};
 
 use crate::hours::{OpeningHours, ServiceState};
-use crate::{ConfigError, Problem};
+use crate::{ConfigError, Problem, in_france};
 
 /// A name in each language the kiosk speaks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocalizedName {
     pub fr: String,
@@ -20,19 +22,28 @@ pub struct LocalizedName {
 
 /// The partner office the agents of a service work from. Its location is
 /// what kilometres saved are computed against.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Office {
+    /// The office's name, e.g. "CAF du Puy-de-Dôme".
     pub name: String,
+    /// The commune it is in.
     pub commune: String,
+    /// Latitude in decimal degrees (WGS 84), within France.
     pub lat: f64,
+    /// Longitude in decimal degrees (WGS 84), within France.
     pub lon: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One partner service residents can call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
+    /// Stable id used by kiosks, the hub and agents' accounts: lowercase
+    /// letters, digits and '-', e.g. "caf".
+    #[schemars(with = "String")]
     pub id: ServiceId,
+    /// The service's name on the kiosk, in each language.
     pub name: LocalizedName,
     /// Short label for tiles, e.g. "CAF".
     pub short_name: String,
@@ -41,7 +52,9 @@ pub struct Service {
     pub pictogram: String,
     /// Tile colour, `#rrggbb`.
     pub colour: String,
+    /// Where the agents work: kilometres saved are counted to here.
     pub office: Office,
+    /// When agents take calls, in the catalogue's time zone.
     pub hours: OpeningHours,
     /// Seeds the wait estimate until the hub has measured real calls.
     #[serde(default = "default_call_minutes")]
@@ -52,12 +65,14 @@ fn default_call_minutes() -> u32 {
     15
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `services.json` as written: the region's time zone and its services.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawCatalogue {
+pub struct RawCatalogue {
     /// IANA name of the region's time zone; opening hours are local times.
-    timezone: String,
-    services: Vec<Service>,
+    pub timezone: String,
+    /// Every service of the region, in the order kiosks show them.
+    pub services: Vec<Service>,
 }
 
 /// A validated catalogue: ids unique, hours sensible, time zone known.
@@ -68,43 +83,73 @@ pub struct Catalogue {
     services: Vec<Service>,
 }
 
-/// Mainland France and Corsica, generously. Overseas offices would extend
-/// this list when the catalogue needs them.
-const FRANCE_BOUNDS: (f64, f64, f64, f64) = (41.0, 51.5, -5.5, 10.0);
-
 impl Catalogue {
     /// Parses and validates; `file` names the source in error messages.
     pub fn from_json(file: &str, text: &str) -> Result<Catalogue, ConfigError> {
-        let raw: RawCatalogue = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
+        let value: Value = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
             file: file.to_owned(),
             line: e.line(),
             column: e.column(),
-            message: e.to_string(),
+            message: crate::syntax_message(&e),
         })?;
+        Catalogue::from_value(&value).map_err(|problems| ConfigError::Invalid { file: file.to_owned(), problems })
+    }
+
+    /// Validates an already parsed `services.json`. Each service is read on
+    /// its own, so a mistake in one does not hide the mistakes in others.
+    pub fn from_value(value: &Value) -> Result<Catalogue, Vec<Problem>> {
         let mut problems = Vec::new();
-        let timezone = match TimeZone::get(&raw.timezone) {
+        let Some(object) = value.as_object() else {
+            return Err(vec![Problem::new("", "expected an object with \"timezone\" and \"services\"")]);
+        };
+        for key in object.keys() {
+            if key != "timezone" && key != "services" {
+                problems.push(Problem::new(key, format!("unknown field `{key}`, expected `timezone` or `services`")));
+            }
+        }
+        let timezone_name: Option<String> = crate::field(value, "", "timezone", &mut problems);
+        let timezone = timezone_name.as_ref().and_then(|name| match TimeZone::get(name) {
             Ok(tz) => Some(tz),
             Err(_) => {
                 problems.push(Problem {
                     path: "timezone".into(),
-                    message: format!("unknown time zone {:?}; use an IANA name such as \"Europe/Paris\"", raw.timezone),
+                    message: format!("unknown time zone {name:?}; use an IANA name such as \"Europe/Paris\""),
                 });
                 None
             }
-        };
-        if raw.services.is_empty() {
-            problems.push(Problem { path: "services".into(), message: "the catalogue has no service".into() });
+        });
+        let mut services = Vec::new();
+        match object.get("services") {
+            None => problems.push(Problem::new("", "missing field `services`")),
+            Some(Value::Array(items)) => {
+                if items.is_empty() {
+                    problems.push(Problem::new("services", "the catalogue has no service"));
+                }
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(s) = crate::parse_at::<Service>(item, &format!("services[{i}]"), &mut problems) {
+                        services.push((i, s));
+                    }
+                }
+            }
+            Some(_) => problems.push(Problem::new("services", "expected an array of services")),
         }
         let mut seen = HashSet::new();
-        for (i, s) in raw.services.iter().enumerate() {
-            check_service(i, s, &mut seen, &mut problems);
+        for (i, s) in &services {
+            check_service(*i, s, &mut seen, &mut problems);
         }
-        match (timezone, problems.is_empty()) {
-            (Some(timezone), true) => {
-                Ok(Catalogue { timezone, timezone_name: raw.timezone, services: raw.services })
-            }
-            _ => Err(ConfigError::Invalid { file: file.to_owned(), problems }),
+        match (timezone, timezone_name, problems.is_empty()) {
+            (Some(timezone), Some(timezone_name), true) => Ok(Catalogue {
+                timezone,
+                timezone_name,
+                services: services.into_iter().map(|(_, s)| s).collect(),
+            }),
+            _ => Err(problems),
         }
+    }
+
+    /// The catalogue as written, for bundles and schemas.
+    pub fn to_raw(&self) -> RawCatalogue {
+        RawCatalogue { timezone: self.timezone_name.clone(), services: self.services.clone() }
     }
 
     /// The embedded demo region.
@@ -170,8 +215,7 @@ fn check_service(i: usize, s: &Service, seen: &mut HashSet<ServiceId>, problems:
     if !colour_ok {
         problem(".colour", format!("{:?} is not a colour; write it like \"#1d4e89\"", s.colour));
     }
-    let (lat_min, lat_max, lon_min, lon_max) = FRANCE_BOUNDS;
-    if !(lat_min..=lat_max).contains(&s.office.lat) || !(lon_min..=lon_max).contains(&s.office.lon) {
+    if !in_france(s.office.lat, s.office.lon) {
         problem(
             ".office",
             format!("coordinates {}, {} are outside France", s.office.lat, s.office.lon),
@@ -179,6 +223,9 @@ fn check_service(i: usize, s: &Service, seen: &mut HashSet<ServiceId>, problems:
     }
     if s.typical_call_minutes == 0 {
         problem(".typical_call_minutes", "must be at least 1".into());
+    }
+    if s.hours.days().iter().all(|(_, periods)| periods.is_empty()) {
+        problem(".hours", "no opening period on any day: the service would never take calls".into());
     }
     for (day, periods) in s.hours.days() {
         let mut sorted: Vec<_> = periods.iter().enumerate().collect();
@@ -220,6 +267,7 @@ mod tests {
         assert!(shown.iter().any(|p| p == "services[0].hours.mon[1]: 11:00-13:00 overlaps 09:00-12:00"), "{shown:?}");
         assert!(shown.iter().any(|p| p == "services[1].id: duplicate service id \"caf\""), "{shown:?}");
         assert!(shown.iter().any(|p| p.starts_with("services[1].office: coordinates")), "{shown:?}");
+        assert!(shown.iter().any(|p| p.starts_with("services[1].hours: no opening period")), "{shown:?}");
     }
 
     #[test]

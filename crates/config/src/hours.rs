@@ -74,8 +74,33 @@ impl<'de> Deserialize<'de> for Period {
     }
 }
 
-/// The weekly schedule of a service.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+impl schemars::JsonSchema for Period {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Period".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An opening period in local time, start inclusive, end exclusive; \"24:00\" ends at midnight.",
+            "type": "string",
+            "pattern": "^([01][0-9]|2[0-4]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$",
+            "examples": ["08:30-12:00"]
+        })
+    }
+}
+
+fn closed_dates_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "Public holidays and other days the service is closed.",
+        "type": "array",
+        "items": { "type": "string", "format": "date" },
+        "uniqueItems": true
+    })
+}
+
+/// The weekly schedule of a service: periods per weekday (none: closed that
+/// day), minus closed dates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpeningHours {
     #[serde(default)]
@@ -94,6 +119,7 @@ pub struct OpeningHours {
     pub sun: Vec<Period>,
     /// Public holidays and other days the service is closed.
     #[serde(default)]
+    #[schemars(schema_with = "closed_dates_schema")]
     pub closed_dates: BTreeSet<Date>,
 }
 
