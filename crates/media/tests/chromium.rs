@@ -92,7 +92,7 @@ async fn chromium_answers_and_both_sides_decode_each_others_video() {
         let state = chromium.run("return await window.videoState();", Value::Null).await;
         let browser_ok = state["framesDecoded"].as_u64().unwrap_or(0) > 0 && state["pixel"].is_array();
         if browser_ok {
-            browser_saw = state;
+            browser_saw = state.clone();
         }
         if browser_ok && kiosk_frame.is_some() {
             break;
