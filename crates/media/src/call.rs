@@ -319,6 +319,16 @@ impl Call {
             pc.add_transceiver_from_kind(RtpCodecKind::Audio, None).await?;
         }
 
+        for (bus, what) in [
+            (video.as_ref().and_then(|v| v.bus()), "camera"),
+            (audio.as_ref().and_then(|a| a.bus()), "microphone"),
+        ] {
+            if bus.is_some() {
+                let internal = internal_tx.clone();
+                tasks.push(pipeline::watch_bus(bus, what, move |e| drop(internal.send(Internal::Error(e)))));
+            }
+        }
+
         let v = &config.video;
         let controller = AdaptationController::new(AdaptationConfig {
             full: VideoFormat { width: v.width, height: v.height, framerate: v.framerate },
@@ -603,6 +613,7 @@ async fn receive_track(
     let mut failed = false;
     let mut media_ssrc = track.ssrcs().await.first().copied();
     let mut first_frame = true;
+    let mut bus_watch = None;
     loop {
         let wake = keyframes.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
@@ -612,7 +623,12 @@ async fn receive_track(
                     if receiver.is_none() && !failed {
                         let decoded = Arc::clone(&decoded);
                         match Receiver::start(kind, packet.header.payload_type, &audio_sink, Arc::clone(&frames), move || decoded.notify_one()) {
-                            Ok(r) => receiver = Some(r),
+                            Ok(r) => {
+                                let internal = internal.clone();
+                                let what = if kind == RemoteKind::Vp8 { "remote video decoder" } else { "remote audio decoder" };
+                                bus_watch = Some(AbortOnDrop(pipeline::watch_bus(r.bus(), what, move |e| drop(internal.send(Internal::Error(e))))));
+                                receiver = Some(r);
+                            }
                             Err(e) => {
                                 failed = true;
                                 let _ = internal.send(Internal::Error(e));
@@ -645,6 +661,16 @@ async fn receive_track(
             }
             _ = picture_lost.notified(), if kind == RemoteKind::Vp8 => keyframes.handle_picture_lost(Instant::now()),
         }
+    }
+    drop(bus_watch);
+}
+
+/// Ends a helper task with the task that owns it, even when that one is aborted.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -17,6 +17,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+/// Forwards a running pipeline's errors (a camera unplugged, a decoder
+/// choking) as call errors, until aborted.
+pub(crate) fn watch_bus(bus: Option<gst::Bus>, what: &'static str, report: impl Fn(CallError) + Send + 'static) -> tokio::task::JoinHandle<()> {
+    use futures_util::StreamExt;
+    tokio::spawn(async move {
+        let Some(bus) = bus else { return };
+        let mut messages = bus.stream_filtered(&[gst::MessageType::Error]);
+        while let Some(message) = messages.next().await {
+            if let gst::MessageView::Error(err) = message.view() {
+                tracing::warn!(%what, error = %err.error(), debug = ?err.debug(), "pipeline error");
+                report(CallError::Pipeline(format!("{what}: {}", err.error())));
+            }
+        }
+    })
+}
+
 /// One encoded frame (VP8) or packet (Opus) on its way to webrtc-rs.
 #[derive(Debug)]
 pub(crate) struct Encoded {

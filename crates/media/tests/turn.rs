@@ -22,6 +22,11 @@ async fn relay_only_call_through_coturn_carries_video() {
     b.wait_connected().await;
     b.wait_frame("green frame relayed from A", |f| near(f.pixel(f.width / 2, f.height / 2), [0, 255, 0])).await;
     a.wait_frame("red frame relayed from B", |f| near(f.pixel(f.width / 2, f.height / 2), [255, 0, 0])).await;
+    for peer in [&a, &b] {
+        let lines = peer.local_candidates.lock().unwrap().clone();
+        assert!(!lines.is_empty(), "no local candidates gathered");
+        assert!(lines.iter().all(|l| l.contains("typ relay")), "relay-only policy leaked a non-relay candidate: {lines:?}");
+    }
     a.call.hang_up().await;
     b.call.hang_up().await;
 }

@@ -25,6 +25,8 @@ pub fn init_tracing() {
 pub struct Peer {
     pub call: Call,
     pub events: mpsc::UnboundedReceiver<CallEvent>,
+    /// Every local candidate line this side gathered.
+    pub local_candidates: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Peer {
@@ -81,10 +83,13 @@ impl Peer {
 pub async fn start(config: CallConfig, candidates: mpsc::UnboundedSender<visio_media::IceCandidate>) -> Peer {
     let (call, mut events) = Call::new(config).await.expect("call starts");
     let (tx, rx) = mpsc::unbounded_channel();
+    let local_candidates = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = local_candidates.clone();
     tokio::spawn(async move {
         while let Some(event) = events.next().await {
             match event {
                 CallEvent::LocalCandidate(c) => {
+                    seen.lock().unwrap().push(c.candidate.clone());
                     let _ = candidates.send(c);
                 }
                 other => {
@@ -93,7 +98,7 @@ pub async fn start(config: CallConfig, candidates: mpsc::UnboundedSender<visio_m
             }
         }
     });
-    Peer { call, events: rx }
+    Peer { call, events: rx, local_candidates }
 }
 
 /// Two calls of this crate connected through an in-process signaling relay:
