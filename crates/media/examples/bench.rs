@@ -141,7 +141,7 @@ async fn run(width: u32, height: u32) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() {
-    let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "error".into())).try_init();
     run(640, 360).await;
     run(1280, 720).await;
 }

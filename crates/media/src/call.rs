@@ -507,9 +507,13 @@ fn local_track(kind: RtpCodecKind, codec: RTCRtpCodec) -> Result<Arc<TrackLocalS
         RtpCodecKind::Audio => "audio",
         _ => "video",
     };
+    // Track ids unique per call: webrtc-rs routes inbound RTCP by track id,
+    // remote tracks first, so a peer reusing our id (two calls of this crate)
+    // would have its keyframe requests delivered to the wrong track.
+    let unique = format!("{:08x}", random_u32());
     let track = MediaStreamTrack::new(
-        "visio-kiosk".to_owned(),
-        format!("visio-{name}"),
+        format!("visio-{unique}"),
+        format!("visio-{name}-{unique}"),
         format!("visio-{name}"),
         kind,
         vec![RTCRtpEncodingParameters {
@@ -593,6 +597,7 @@ async fn answer_keyframe_requests(track: Arc<TrackLocalStaticSample>, video: Arc
             video.force_keyframe();
         }
     }
+    tracing::debug!("keyframe-request listener ended");
 }
 
 /// A remote track: RTP → decoder, and keyframe requests until it decodes.
@@ -645,8 +650,9 @@ async fn receive_track(
             _ = async { tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)).await }, if wake.is_some() => {
                 if keyframes.handle_timeout(Instant::now()) && let Some(ssrc) = media_ssrc {
                     let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc };
-                    if let Err(e) = track.write_rtcp(vec![Box::new(pli)]).await {
-                        tracing::debug!(error = %e, "PLI not sent");
+                    match track.write_rtcp(vec![Box::new(pli)]).await {
+                        Ok(()) => tracing::debug!(ssrc, "PLI sent"),
+                        Err(e) => tracing::debug!(error = %e, "PLI not sent"),
                     }
                 }
             }

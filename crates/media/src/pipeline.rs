@@ -64,13 +64,12 @@ fn named<T: IsA<gst::Element>>(pipeline: &gst::Pipeline, name: &str) -> Result<T
 /// bus (e.g. "Cannot identify device '/dev/video9'"), which says far more than
 /// "state change failed".
 fn play(pipeline: &gst::Pipeline, what: &str) -> Result<(), String> {
+    // Devices are opened in the synchronous NULL→READY step, so a missing
+    // camera fails here. No waiting for PLAYING: a live pipeline whose appsrc
+    // has no data yet would only reach it after its first buffer; later
+    // errors come through the bus watcher.
     if pipeline.set_state(gst::State::Playing).is_ok() {
-        // Live sources report device errors asynchronously: wait for the
-        // pipeline to settle or fail, boundedly.
-        let (result, _, _) = pipeline.state(gst::ClockTime::from_seconds(5));
-        if result.is_ok() {
-            return Ok(());
-        }
+        return Ok(());
     }
     let reason = pipeline
         .bus()

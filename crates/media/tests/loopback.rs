@@ -43,15 +43,18 @@ async fn two_peers_decode_each_others_video_and_talk_on_the_data_channel() {
     chb.send(&payload).await.unwrap();
     assert_eq!(cha.recv().await, Some(ChannelMessage::Binary(payload.into())));
 
-    // Statistics flow and say something true.
+    // Statistics flow and say something true, including the send-side
+    // congestion controller's estimate (GCC over TWCC feedback) the encoder follows.
     let stats = a
-        .wait_for("stats with frames decoded", |e| match e {
-            CallEvent::Stats(s) if s.frames_decoded > 0 && s.receive_bitrate_bps > 0 => Some(s),
+        .wait_for("stats with frames decoded and a bandwidth estimate", |e| match e {
+            CallEvent::Stats(s) if s.frames_decoded > 0 && s.receive_bitrate_bps > 0 && s.estimate_bps.is_some() => Some(s),
             _ => None,
         })
         .await;
     assert_eq!(stats.receive_resolution, Some((640, 360)));
     assert!(stats.send_bitrate_bps > 0);
+    assert!(stats.rtt.is_some(), "{stats:?}");
+    assert!(stats.sending.video_bitrate_bps <= 1_500_000, "never above the configured ceiling: {stats:?}");
 
     a.call.hang_up().await;
     b.call.hang_up().await;
