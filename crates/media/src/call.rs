@@ -574,7 +574,13 @@ async fn build_peer_connection(config: &CallConfig, tx: mpsc::UnboundedSender<In
 /// Encoded frames → RTP, once negotiation has told us the payload type.
 async fn write_samples(track: Arc<TrackLocalStaticSample>, mut rx: mpsc::Receiver<Encoded>, pt: watch::Receiver<Option<PayloadType>>) {
     let mut ssrc = None;
+    let (mut written, mut since) = (0u32, Instant::now());
     while let Some(encoded) = rx.recv().await {
+        if since.elapsed() >= Duration::from_secs(5) {
+            tracing::debug!(per_second = f64::from(written) / since.elapsed().as_secs_f64(), "samples written");
+            (written, since) = (0, Instant::now());
+        }
+        written += 1;
         let Some(payload_type) = *pt.borrow() else { continue };
         if ssrc.is_none() {
             ssrc = track.ssrcs().await.first().copied();
