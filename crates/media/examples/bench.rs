@@ -65,11 +65,14 @@ async fn run(width: u32, height: u32) {
         c.video.height = height;
         c.video.stamp_capture_time = true;
         c.max_video_bitrate_bps = if width >= 1280 { 2_500_000 } else { 1_200_000 };
+        // Start at the ceiling so the whole window runs at the configured size
+        // (GCC climbs ~8 %/s from a low start: 720p would need ~20 s).
+        c.start_video_bitrate_bps = c.max_video_bitrate_bps;
         c
     };
     let (a_tx, a_rx) = mpsc::unbounded_channel();
     let (b_tx, b_rx) = mpsc::unbounded_channel();
-    let a = start(config(440.0), a_tx).await;
+    let mut a = start(config(440.0), a_tx).await;
     let mut b = start(config(660.0), b_tx).await;
     relay(a_rx, b.call.clone());
     relay(b_rx, a.call.clone());
@@ -97,12 +100,16 @@ async fn run(width: u32, height: u32) {
         // Drain A's events meanwhile so the window ends with fresh stats.
     }
     let cpu = (cpu_seconds() - cpu0) / w0.elapsed().as_secs_f64();
-    let mut last_stats: Option<Box<CallStats>> = None;
-    while let Ok(event) = b.events.try_recv() {
-        if let CallEvent::Stats(s) = event {
-            last_stats = Some(s);
+    let last = |events: &mut mpsc::UnboundedReceiver<CallEvent>| {
+        let mut last_stats: Option<Box<CallStats>> = None;
+        while let Ok(event) = events.try_recv() {
+            if let CallEvent::Stats(s) = event {
+                last_stats = Some(s);
+            }
         }
-    }
+        last_stats
+    };
+    let (stats_a, stats_b) = (last(&mut a.events), last(&mut b.events));
     latencies.retain(|&l| l < 10_000); // a misread stamp, not a latency
     latencies.sort_unstable();
     println!("## {width}x{height}");
@@ -114,9 +121,10 @@ async fn run(width: u32, height: u32) {
         percentile(&latencies, 0.95)
     );
     println!("CPU, whole process (both peers): {:.0} % of one core", cpu * 100.0);
-    if let Some(s) = last_stats {
+    for (side, s) in [("A", stats_a), ("B", stats_b)] {
+        let Some(s) = s else { continue };
         println!(
-            "B stats: receive {:.0} fps {:?}, {} kbit/s in, {} kbit/s out, estimate {:?} bit/s, sending {:?}, rtt {:?}",
+            "{side} stats: receive {:.0} fps {:?}, {} kbit/s in, {} kbit/s out, estimate {:?} bit/s, sending {:?}, rtt {:?}",
             s.receive_fps,
             s.receive_resolution,
             s.receive_bitrate_bps / 1000,

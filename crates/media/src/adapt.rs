@@ -285,3 +285,25 @@ mod tests {
         assert_eq!(c.poll_change(), None);
     }
 }
+
+#[cfg(test)]
+mod hd_tests {
+    use super::*;
+
+    #[test]
+    fn a_720p_call_started_small_climbs_to_full_size_when_the_estimate_allows() {
+        let mut c = AdaptationController::new(AdaptationConfig {
+            full: VideoFormat { width: 1280, height: 720, framerate: 30 },
+            max_video_bps: 2_500_000,
+            min_video_bps: 100_000,
+            audio_bps: 32_000,
+            start_video_bps: 800_000,
+        });
+        assert_eq!(c.target().format.width, 640, "800 kb/s cannot carry 720p");
+        let t0 = Instant::now();
+        for s in 0..20 {
+            c.handle_observation(t0 + Duration::from_secs(s), Observation { estimate_bps: Some(2_540_000.0), loss_fraction: Some(0.0) });
+        }
+        assert_eq!(c.target().format.width, 1280, "{:?}", c.target());
+    }
+}

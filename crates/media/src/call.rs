@@ -271,7 +271,7 @@ impl Call {
         // Video: camera → encoder → writer task → track.
         let (video_tx, video_rx) = mpsc::channel::<Encoded>(8);
         let video_config = config.video.clone();
-        let start_bps = config.max_video_bitrate_bps.min(800_000);
+        let start_bps = config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps);
         let video = match tokio::task::spawn_blocking(move || VideoSender::start(&video_config, start_bps, video_tx))
             .await
             .map_err(|e| CallError::Pipeline(format!("camera start-up panicked: {e}")))?
@@ -534,7 +534,7 @@ async fn build_peer_connection(config: &CallConfig, tx: mpsc::UnboundedSender<In
     // TWCC) instead of REMB; our forwarder so PLI/FIR reach the encoder.
     let audio = f64::from(config.audio.bitrate_bps) * 1.25;
     let gcc = Gcc::new(
-        f64::from(config.max_video_bitrate_bps.min(800_000)) + audio,
+        f64::from(config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps)) + audio,
         f64::from(config.min_video_bitrate_bps) + audio,
         f64::from(config.max_video_bitrate_bps) + audio,
     );

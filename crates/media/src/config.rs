@@ -155,6 +155,9 @@ pub struct CallConfig {
     pub max_video_bitrate_bps: u32,
     /// Floor below which video is not pushed; audio is never squeezed.
     pub min_video_bitrate_bps: u32,
+    /// Video bitrate before the first bandwidth estimate (the congestion
+    /// controller starts there too and climbs about 8 % a second).
+    pub start_video_bitrate_bps: u32,
     /// Bytes a data channel may hold unsent before `send` waits (back-pressure).
     pub data_channel_send_buffer_limit: usize,
 }
@@ -169,6 +172,7 @@ impl Default for CallConfig {
             audio: AudioConfig::default(),
             max_video_bitrate_bps: 1_500_000,
             min_video_bitrate_bps: 100_000,
+            start_video_bitrate_bps: 800_000,
             data_channel_send_buffer_limit: 1024 * 1024,
         }
     }
