@@ -147,9 +147,168 @@ async fn run(width: u32, height: u32) {
     .await;
 }
 
+/// A UDP relay between the two peers that shapes A's uplink like a DSL line:
+/// a token bucket at `rate` bit/s with at most `MAX_QUEUE` of queueing, tail
+/// drop beyond. A's candidates are rewritten to point at the relay and B's are
+/// withheld, so B reaches A only through it (A learns B peer-reflexively).
+mod shaper {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+    use tokio::net::UdpSocket;
+    use tokio::sync::Mutex;
+    use tokio::time::Instant;
+
+    pub const MAX_QUEUE: Duration = Duration::from_millis(150);
+
+    pub struct Relay {
+        /// Where B must send to reach A.
+        pub facing_b: SocketAddr,
+        pub rate: Arc<AtomicU64>,
+        pub dropped: Arc<AtomicU64>,
+    }
+
+    pub async fn start(a_addr: SocketAddr, rate_bps: u64) -> Relay {
+        let to_b = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let to_a = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let facing_b = to_b.local_addr().unwrap();
+        let rate = Arc::new(AtomicU64::new(rate_bps));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let b_addr: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        // B -> A: unshaped.
+        {
+            let (to_b, to_a, b_addr) = (to_b.clone(), to_a.clone(), b_addr.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 2048];
+                while let Ok((n, from)) = to_b.recv_from(&mut buf).await {
+                    *b_addr.lock().await = Some(from);
+                    let _ = to_a.send_to(&buf[..n], a_addr).await;
+                }
+            });
+        }
+        // A -> B: shaped.
+        {
+            let (rate, dropped) = (rate.clone(), dropped.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 2048];
+                let mut next_free = Instant::now();
+                while let Ok((n, _)) = to_a.recv_from(&mut buf).await {
+                    let now = Instant::now();
+                    next_free = next_free.max(now);
+                    if next_free - now > MAX_QUEUE {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    let bps = rate.load(Ordering::Relaxed).max(1);
+                    next_free += Duration::from_secs_f64((n as f64 + 28.0) * 8.0 / bps as f64);
+                    let (packet, to_b, b_addr, at) = (buf[..n].to_vec(), to_b.clone(), b_addr.clone(), next_free);
+                    tokio::spawn(async move {
+                        tokio::time::sleep_until(at).await;
+                        if let Some(b) = *b_addr.lock().await {
+                            let _ = to_b.send_to(&packet, b).await;
+                        }
+                    });
+                }
+            });
+        }
+        Relay { facing_b, rate, dropped }
+    }
+}
+
+/// How fast A's sending follows a drop of its uplink from `high` to `low`.
+async fn bandwidth_drop(high: u64, low: u64) {
+    use std::sync::atomic::Ordering;
+    let config = |freq| {
+        // Noise fills any bitrate, so the encoder really uses what it is given.
+        let mut c = CallConfig::test_sources("snow", None, freq);
+        c.max_video_bitrate_bps = 1_500_000;
+        c.start_video_bitrate_bps = 1_200_000;
+        c
+    };
+    let (a_tx, mut a_rx) = mpsc::unbounded_channel::<IceCandidate>();
+    let (b_tx, mut b_rx) = mpsc::unbounded_channel::<IceCandidate>();
+    let mut a = start(config(440.0), a_tx).await;
+    let b = start(config(660.0), b_tx).await;
+    let offer = a.call.create_offer().await.expect("offer");
+    let answer = b.call.accept_offer(offer).await.expect("answer");
+    a.call.set_answer(answer).await.expect("answer accepted");
+    // A's host candidate names the socket the relay forwards to; B gets the relay's instead.
+    let first = a_rx.recv().await.expect("a candidate from A");
+    let parts: Vec<&str> = first.candidate.split_whitespace().collect();
+    let a_addr: std::net::SocketAddr = format!("{}:{}", parts[4], parts[5]).parse().expect("host candidate");
+    let relay = shaper::start(a_addr, high).await;
+    let rewrite = |c: IceCandidate| {
+        let mut p: Vec<String> = c.candidate.split_whitespace().map(str::to_owned).collect();
+        p[4] = relay.facing_b.ip().to_string();
+        p[5] = relay.facing_b.port().to_string();
+        IceCandidate { candidate: p.join(" "), ..c }
+    };
+    b.call.add_remote_candidate(rewrite(first)).await.expect("candidate");
+    tokio::spawn(async move { while b_rx.recv().await.is_some() {} }); // withheld from A
+    let b_call = b.call.clone();
+    let facing_b = relay.facing_b;
+    tokio::spawn(async move {
+        while let Some(c) = a_rx.recv().await {
+            let mut p: Vec<String> = c.candidate.split_whitespace().map(str::to_owned).collect();
+            p[4] = facing_b.ip().to_string();
+            p[5] = facing_b.port().to_string();
+            let _ = b_call.add_remote_candidate(IceCandidate { candidate: p.join(" "), ..c }).await;
+        }
+    });
+
+    println!("## bandwidth drop {} -> {} kbit/s on A's uplink (relay queue {:?})", high / 1000, low / 1000, shaper::MAX_QUEUE);
+    println!("t(s)  link  A sends  A estimate  A encoder target");
+    let t0 = Instant::now();
+    let mut dropped_at = None;
+    let mut followed = None;
+    while t0.elapsed() < Duration::from_secs(75) {
+        let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(5), a.events.recv()).await else { continue };
+        let CallEvent::Stats(s) = event else { continue };
+        let t = t0.elapsed().as_secs_f64();
+        if dropped_at.is_none() && t >= 25.0 {
+            relay.rate.store(low, Ordering::Relaxed);
+            dropped_at = Some(Instant::now());
+        }
+        let link = relay.rate.load(Ordering::Relaxed);
+        println!(
+            "{t:5.1} {:5} {:8} {:11} {:9} {}x{}",
+            link / 1000,
+            s.send_bitrate_bps / 1000,
+            s.estimate_bps.map(|e| (e / 1000).to_string()).unwrap_or("-".into()),
+            s.sending.video_bitrate_bps / 1000,
+            s.sending.format.width,
+            s.sending.format.height
+        );
+        if let Some(at) = dropped_at
+            && followed.is_none()
+            && s.send_bitrate_bps <= low * 11 / 10
+        {
+            followed = Some(at.elapsed());
+        }
+        if let Some(at) = dropped_at
+            && at.elapsed() > Duration::from_secs(40)
+        {
+            break;
+        }
+    }
+    println!(
+        "A's send rate under {} kbit/s (link +10 %) {:?} after the drop; relay dropped {} packets",
+        low * 11 / 10 / 1000,
+        followed,
+        relay.dropped.load(Ordering::Relaxed)
+    );
+    a.call.hang_up().await;
+    b.call.hang_up().await;
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() {
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "error".into())).try_init();
-    run(640, 360).await;
-    run(1280, 720).await;
+    let only_drop = std::env::args().any(|a| a == "drop");
+    if !only_drop {
+        run(640, 360).await;
+        run(1280, 720).await;
+    }
+    bandwidth_drop(2_000_000, 500_000).await;
 }
