@@ -227,7 +227,8 @@ enum Command {
     HangUp(oneshot::Sender<()>),
 }
 
-/// A video call with one peer. Cheap to clone; every clone drives the same call.
+/// A video call with one peer. Cheap to clone; every clone drives the same
+/// call. Dropping the last clone ends the call, like [`hang_up`](Self::hang_up).
 #[derive(Debug, Clone)]
 pub struct Call {
     commands: mpsc::Sender<Command>,

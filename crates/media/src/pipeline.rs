@@ -284,7 +284,7 @@ impl Receiver {
             RemoteKind::Vp8 => format!(
                 "appsrc name=src is-live=true format=time do-timestamp=true \
                    caps=application/x-rtp,media=video,clock-rate=90000,encoding-name=VP8,payload={payload_type} \
-                 ! rtpjitterbuffer latency=50 drop-on-latency=true ! rtpvp8depay request-keyframe=false ! vp8dec \
+                 ! rtpjitterbuffer latency=50 ! rtpvp8depay request-keyframe=false ! vp8dec \
                  ! videoconvert ! video/x-raw,format=RGBA ! appsink name=sink sync=false max-buffers=1 drop=true"
             ),
             RemoteKind::Opus => {
@@ -295,7 +295,7 @@ impl Receiver {
                 format!(
                     "appsrc name=src is-live=true format=time do-timestamp=true \
                        caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload={payload_type} \
-                     ! rtpjitterbuffer latency=50 drop-on-latency=true ! rtpopusdepay ! opusdec \
+                     ! rtpjitterbuffer latency=50 ! rtpopusdepay ! opusdec \
                      ! audioconvert ! audioresample ! {sink}"
                 )
             }
