@@ -478,7 +478,6 @@ fn vp8_codec() -> RTCRtpCodecParameters {
             rtcp_feedback: vec![feedback("nack", ""), feedback("nack", "pli"), feedback("ccm", "fir")],
         },
         payload_type: VP8_PAYLOAD_TYPE,
-        ..Default::default()
     }
 }
 
@@ -492,7 +491,6 @@ fn opus_codec() -> RTCRtpCodecParameters {
             rtcp_feedback: vec![],
         },
         payload_type: OPUS_PAYLOAD_TYPE,
-        ..Default::default()
     }
 }
 
@@ -550,7 +548,7 @@ async fn build_peer_connection(config: &CallConfig, tx: mpsc::UnboundedSender<In
             config
                 .ice_servers
                 .iter()
-                .map(|s| RTCIceServer { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone(), ..Default::default() })
+                .map(|s| RTCIceServer { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
                 .collect(),
         )
         .with_ice_transport_policy(match config.ice_policy {
