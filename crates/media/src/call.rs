@@ -10,13 +10,13 @@
 
 use crate::adapt::{AdaptationConfig, AdaptationController, EncoderTarget, Observation, VideoFormat};
 use crate::config::{CallConfig, IcePolicy};
+use crate::data_channel::{DOCUMENTS_CHANNEL, DataChannelHandle, pump_data_channel};
 use crate::error::CallError;
 use crate::frames::{FrameSlot, RemoteFrames};
 use crate::interceptor::{KeyframeRequestForwarder, is_keyframe_request};
 use crate::negotiation::{CandidateQueue, KeyframeRequests, check_remote_sdp};
 use crate::pipeline::{self, AudioSender, Encoded, Receiver, RemoteKind, VideoSender};
 use crate::signaling::{IceCandidate, SdpKind, SessionDescription};
-use bytes::BytesMut;
 use rtc::interceptor::{Gcc, Slot};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
@@ -29,9 +29,9 @@ use rtc::shared::marshal::Marshal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -44,8 +44,6 @@ use webrtc::peer_connection::{
 };
 use webrtc::rtp_transceiver::RtpSender;
 
-/// The label of the data channel the document-transfer crate uses.
-pub const DOCUMENTS_CHANNEL: &str = "visio-documents";
 
 const VP8_PAYLOAD_TYPE: u8 = 96;
 const OPUS_PAYLOAD_TYPE: u8 = 111;
@@ -94,89 +92,6 @@ pub struct CallStats {
     pub frames_decoded: u64,
     /// Remote frames the UI did not take before the next one arrived.
     pub frames_dropped: u64,
-}
-
-/// A message received on the documents channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChannelMessage {
-    /// A text message.
-    Text(String),
-    /// A binary message.
-    Binary(bytes::Bytes),
-}
-
-/// The reliable, ordered data channel of a call, for the document-transfer
-/// crate. Cheap to clone. Sending waits while more than the configured send
-/// buffer limit is outstanding (back-pressure); [`try_send`](Self::try_send)
-/// fails instead.
-#[derive(Clone)]
-pub struct DataChannelHandle {
-    inner: Arc<DataChannelInner>,
-}
-
-struct DataChannelInner {
-    label: String,
-    channel: Arc<dyn DataChannel>,
-    incoming: Mutex<mpsc::Receiver<ChannelMessage>>,
-    low: Arc<Notify>,
-}
-
-impl std::fmt::Debug for DataChannelHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DataChannelHandle").field("label", &self.inner.label).finish()
-    }
-}
-
-impl DataChannelHandle {
-    /// The channel's label (`visio-documents`).
-    pub fn label(&self) -> &str {
-        &self.inner.label
-    }
-
-    /// Sends bytes, waiting while the send buffer is full.
-    pub async fn send(&self, data: &[u8]) -> Result<(), CallError> {
-        Ok(self.inner.channel.send(BytesMut::from(data)).await?)
-    }
-
-    /// Sends text, waiting while the send buffer is full.
-    pub async fn send_text(&self, text: &str) -> Result<(), CallError> {
-        Ok(self.inner.channel.send_text(text).await?)
-    }
-
-    /// Sends bytes now, or fails with a "buffer full" transport error.
-    pub async fn try_send(&self, data: &[u8]) -> Result<(), CallError> {
-        Ok(self.inner.channel.try_send(BytesMut::from(data)).await?)
-    }
-
-    /// Bytes handed to `send` and not yet acknowledged by the peer.
-    pub async fn buffered_amount(&self) -> Result<usize, CallError> {
-        Ok(self.inner.channel.outstanding_bytes().await?)
-    }
-
-    /// Waits until the send buffer is below its limit.
-    pub async fn writable(&self) -> Result<(), CallError> {
-        Ok(self.inner.channel.writable().await?)
-    }
-
-    /// Sets the low-water mark for [`buffered_amount_low`](Self::buffered_amount_low).
-    pub async fn set_buffered_amount_low_threshold(&self, bytes: u32) -> Result<(), CallError> {
-        Ok(self.inner.channel.set_buffered_amount_low_threshold(bytes).await?)
-    }
-
-    /// Waits until the buffered amount falls below the low-water mark.
-    pub async fn buffered_amount_low(&self) {
-        self.inner.low.notified().await;
-    }
-
-    /// The next message from the peer; `None` once the channel has closed.
-    pub async fn recv(&self) -> Option<ChannelMessage> {
-        self.inner.incoming.lock().await.recv().await
-    }
-
-    /// Closes the channel (the call goes on).
-    pub async fn close(&self) -> Result<(), CallError> {
-        Ok(self.inner.channel.close().await?)
-    }
 }
 
 /// What happens in a call, in order.
@@ -419,10 +334,10 @@ impl Call {
 }
 
 #[derive(Debug, Clone)]
-struct Emitter(mpsc::Sender<CallEvent>);
+pub(crate) struct Emitter(mpsc::Sender<CallEvent>);
 
 impl Emitter {
-    fn send(&self, event: CallEvent) {
+    pub(crate) fn send(&self, event: CallEvent) {
         if let Err(mpsc::error::TrySendError::Full(event)) = self.0.try_send(event) {
             // An application that stops reading events must not make the call grow memory.
             tracing::warn!(?event, "event queue full: event dropped");
@@ -687,47 +602,6 @@ impl Drop for AbortOnDrop {
 
 fn frames_peek_size(frames: &FrameSlot) -> Option<(u32, u32)> {
     frames.last_size()
-}
-
-/// One data channel: events → call events, messages → the handle.
-async fn pump_data_channel(channel: Arc<dyn DataChannel>, emit: Emitter) {
-    let label = channel.label().await.unwrap_or_default();
-    if label != DOCUMENTS_CHANNEL {
-        tracing::warn!(%label, "ignoring an unexpected data channel");
-        return;
-    }
-    let (tx, rx) = mpsc::channel(256);
-    let low = Arc::new(Notify::new());
-    let handle = DataChannelHandle {
-        inner: Arc::new(DataChannelInner { label, channel: Arc::clone(&channel), incoming: Mutex::new(rx), low: Arc::clone(&low) }),
-    };
-    let mut announced = false;
-    while let Some(event) = channel.poll().await {
-        match event {
-            DataChannelEvent::OnOpen if !announced => {
-                announced = true;
-                emit.send(CallEvent::DataChannelOpen(handle.clone()));
-            }
-            DataChannelEvent::OnMessage(message) => {
-                let message = if message.is_string {
-                    ChannelMessage::Text(String::from_utf8_lossy(&message.data).into_owned())
-                } else {
-                    ChannelMessage::Binary(message.data.freeze())
-                };
-                // Awaiting here is the receive-side back-pressure: a reader
-                // that falls behind slows the channel rather than growing memory.
-                if tx.send(message).await.is_err() {
-                    tracing::debug!("data channel message dropped: no reader");
-                }
-            }
-            DataChannelEvent::OnBufferedAmountLow => low.notify_waiters(),
-            DataChannelEvent::OnClose => break,
-            _ => {}
-        }
-    }
-    if announced {
-        emit.send(CallEvent::DataChannelClosed);
-    }
 }
 
 struct Driver {

@@ -56,6 +56,7 @@
 pub mod adapt;
 mod call;
 pub mod config;
+mod data_channel;
 mod error;
 mod frames;
 mod interceptor;
@@ -64,7 +65,8 @@ mod pipeline;
 pub mod signaling;
 pub mod stamp;
 
-pub use call::{Call, CallEvent, CallEvents, CallState, CallStats, ChannelMessage, DataChannelHandle, DOCUMENTS_CHANNEL};
+pub use call::{Call, CallEvent, CallEvents, CallState, CallStats};
+pub use data_channel::{ChannelMessage, DOCUMENTS_CHANNEL, DataChannelHandle};
 pub use config::{AudioConfig, AudioSink, AudioSource, CallConfig, IcePolicy, IceServer, VideoConfig, VideoSource};
 pub use error::CallError;
 pub use frames::{RemoteFrames, VideoFrame};

@@ -23,6 +23,7 @@ async fn two_peers_decode_each_others_video_and_talk_on_the_data_channel() {
     red.video.width = 320;
     red.video.height = 240;
     let blue = CallConfig::test_sources("solid-color", Some(BLUE), 660.0);
+    red.data_channel_send_buffer_limit = 64 * 1024;
     let (mut a, mut b) = connect_pair(red, blue).await;
     a.wait_connected().await;
     b.wait_connected().await;
@@ -42,6 +43,32 @@ async fn two_peers_decode_each_others_video_and_talk_on_the_data_channel() {
     let payload: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
     chb.send(&payload).await.unwrap();
     assert_eq!(cha.recv().await, Some(ChannelMessage::Binary(payload.into())));
+
+    // Back-pressure: with a 64 KiB send buffer, a burst fills it, try_send
+    // refuses instead of queueing without bound, and everything accepted arrives.
+    let chunk = vec![7u8; 16 * 1024];
+    let mut accepted = 0usize;
+    let mut refused = None;
+    for _ in 0..1000 {
+        match cha.try_send(&chunk).await {
+            Ok(()) => accepted += 1,
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("a 16 MB burst never filled a 64 KiB send buffer");
+    assert!(accepted >= 3, "the buffer took {accepted} chunks before refusing: {refused}");
+    assert!(cha.buffered_amount().await.unwrap() > 0);
+    tokio::time::timeout(common::DEADLINE, cha.writable()).await.expect("buffer drains").unwrap();
+    cha.send(&chunk).await.unwrap();
+    for i in 0..=accepted {
+        match tokio::time::timeout(common::DEADLINE, chb.recv()).await {
+            Ok(Some(ChannelMessage::Binary(b))) => assert_eq!(b.len(), chunk.len()),
+            other => panic!("chunk {i} of {}: {other:?}", accepted + 1),
+        }
+    }
 
     // Statistics flow and say something true, including the send-side
     // congestion controller's estimate (GCC over TWCC feedback) the encoder follows.
