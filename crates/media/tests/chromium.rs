@@ -28,7 +28,9 @@ window.answerOffer = async (offer) => {
   pc.ondatachannel = e => {
     window.dc = e.channel;
     e.channel.onmessage = m => { window.lastMessage = m.data; };
-    e.channel.onopen = () => e.channel.send('hello from chromium');
+    // A channel the other side created may already be open when it arrives.
+    const greet = () => e.channel.send('hello from chromium');
+    if (e.channel.readyState === 'open') greet(); else e.channel.onopen = greet;
   };
   await pc.setRemoteDescription(offer);
   const answer = await pc.createAnswer();

@@ -91,12 +91,29 @@ impl Chromium {
         value
     }
 
+    /// Ends the WebDriver session cleanly; dropping also cleans up, less politely.
     pub async fn close(self) {
-        let Chromium { client, mut driver, profile } = self;
-        let _ = client.close().await;
-        let _ = driver.kill();
-        let _ = driver.wait();
-        let _ = std::fs::remove_dir_all(profile);
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Chromium {
+    /// Also runs when a test panics: chromedriver is our child, but the browser
+    /// is chromedriver's, so find it by its unique profile directory.
+    fn drop(&mut self) {
+        let marker = format!("--user-data-dir={}", self.profile.display());
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for entry in entries.flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                if cmdline.split(|&b| b == 0).any(|arg| arg == marker.as_bytes()) {
+                    let _ = Command::new("kill").arg(pid.to_string()).status();
+                }
+            }
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
