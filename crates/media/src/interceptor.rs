@@ -68,3 +68,33 @@ impl Interceptor for KeyframeRequestForwarder {
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::interceptor::AttributedPacket;
+    use rtc::rtcp::receiver_report::ReceiverReport;
+    use rtc::shared::{TransportContext, TransportMessage};
+
+    fn through(packets: Vec<Box<dyn rtc::rtcp::Packet>>) -> TaggedPacket {
+        let mut forwarder = KeyframeRequestForwarder::default();
+        forwarder
+            .handle_read(TransportMessage {
+                now: Instant::now(),
+                transport: TransportContext::default(),
+                message: AttributedPacket::new(Packet::Rtcp(packets)),
+            })
+            .unwrap();
+        forwarder.poll_read().expect("every packet passes through")
+    }
+
+    #[test]
+    fn keyframe_requests_are_tagged_for_the_application_and_reports_are_not() {
+        let pli = through(vec![Box::new(PictureLossIndication { sender_ssrc: 1, media_ssrc: 2 })]);
+        assert!(pli.message.has(&Attribute::DeliverToApplication));
+        let fir = through(vec![Box::new(ReceiverReport::default()), Box::new(FullIntraRequest::default())]);
+        assert!(fir.message.has(&Attribute::DeliverToApplication), "a FIR inside a compound packet counts");
+        let rr = through(vec![Box::new(ReceiverReport::default())]);
+        assert!(!rr.message.has(&Attribute::DeliverToApplication));
+    }
+}
