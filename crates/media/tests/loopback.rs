@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Peer, connect_pair, near};
-use visio_media::{CallConfig, CallEvent, ChannelMessage, DataChannelHandle};
+use visio_media::{CallConfig, CallEvent, CallState, ChannelMessage, DataChannelHandle};
 
 const RED: u32 = 0xffff_0000;
 const BLUE: u32 = 0xff00_00ff;
@@ -83,7 +83,16 @@ async fn two_peers_decode_each_others_video_and_talk_on_the_data_channel() {
     assert!(stats.rtt.is_some(), "{stats:?}");
     assert!(stats.sending.video_bitrate_bps <= 1_500_000, "never above the configured ceiling: {stats:?}");
 
+    // A hangs up: B notices without any signaling.
     a.call.hang_up().await;
+    let started = std::time::Instant::now();
+    let state = b
+        .wait_for("B noticing A hung up", |e| match e {
+            CallEvent::State(s @ (CallState::Disconnected | CallState::Failed | CallState::Closed)) => Some(s),
+            _ => None,
+        })
+        .await;
+    eprintln!("B saw {state:?} {:?} after A hung up", started.elapsed());
     b.call.hang_up().await;
     assert!(matches!(a.call.set_microphone_muted(true).await, Err(visio_media::CallError::Closed)));
 }
