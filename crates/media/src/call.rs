@@ -92,6 +92,8 @@ pub struct CallStats {
     pub frames_decoded: u64,
     /// Remote frames the UI did not take before the next one arrived.
     pub frames_dropped: u64,
+    /// Remote audio buffers (20 ms each from a browser) decoded since the call started.
+    pub audio_frames_decoded: u64,
 }
 
 /// What happens in a call, in order.
@@ -901,6 +903,7 @@ impl Driver {
             receive_resolution: self.frames.last_size(),
             frames_decoded: decoded,
             frames_dropped: self.frames.dropped.load(Ordering::Relaxed),
+            audio_frames_decoded: self.frames.audio_decoded.load(Ordering::Relaxed),
         })));
     }
 }

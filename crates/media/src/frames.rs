@@ -53,6 +53,8 @@ pub(crate) struct FrameSlot {
     closed: AtomicBool,
     pub(crate) decoded: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    /// Remote audio buffers decoded (kept here: the per-call receive counters).
+    pub(crate) audio_decoded: AtomicU64,
     /// `width << 32 | height` of the last frame, 0 before the first.
     size: AtomicU64,
 }

@@ -295,13 +295,23 @@ impl Receiver {
                 format!(
                     "appsrc name=src is-live=true format=time do-timestamp=true \
                        caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload={payload_type} \
-                     ! rtpjitterbuffer latency=50 ! rtpopusdepay ! opusdec \
+                     ! rtpjitterbuffer latency=50 ! rtpopusdepay ! opusdec name=dec \
                      ! audioconvert ! audioresample ! {sink}"
                 )
             }
         };
         let pipeline = launch(&description)?;
         let src: gst_app::AppSrc = named(&pipeline, "src")?;
+        if kind == RemoteKind::Opus {
+            let dec: gst::Element = named(&pipeline, "dec")?;
+            if let Some(pad) = dec.static_pad("src") {
+                let frames = Arc::clone(&frames);
+                pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                    frames.audio_decoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    gst::PadProbeReturn::Ok
+                });
+            }
+        }
         if kind == RemoteKind::Vp8 {
             let sink: gst_app::AppSink = named(&pipeline, "sink")?;
             sink.set_callbacks(

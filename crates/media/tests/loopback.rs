@@ -81,6 +81,7 @@ async fn two_peers_decode_each_others_video_and_talk_on_the_data_channel() {
     assert_eq!(stats.receive_resolution, Some((640, 360)));
     assert!(stats.send_bitrate_bps > 0);
     assert!(stats.rtt.is_some(), "{stats:?}");
+    assert!(stats.audio_frames_decoded > 0, "B's tone is decoded at A: {stats:?}");
     assert!(stats.sending.video_bitrate_bps <= 1_500_000, "never above the configured ceiling: {stats:?}");
 
     // A hangs up: B notices without any signaling.
