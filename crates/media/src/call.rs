@@ -1,0 +1,909 @@
+//! The call: a cheap cloneable [`Call`] handle, a [`CallEvents`] stream, and
+//! one driver task that owns the webrtc-rs connection and the GStreamer
+//! pipelines (the shape of quinn's `Connection` + `ConnectionDriver`).
+//!
+//! The handle sends commands to the driver and waits for replies; webrtc-rs
+//! callbacks reach the driver through an internal channel; the driver emits
+//! [`CallEvent`]s. Per-track work (feeding RTP into decoders, answering
+//! keyframe requests, writing encoded frames) runs in small tasks the driver
+//! spawns and aborts when the call ends.
+
+use crate::adapt::{AdaptationConfig, AdaptationController, EncoderTarget, Observation, VideoFormat};
+use crate::config::{CallConfig, IcePolicy};
+use crate::data_channel::{DOCUMENTS_CHANNEL, DataChannelHandle, pump_data_channel};
+use crate::error::CallError;
+use crate::frames::{FrameSlot, RemoteFrames};
+use crate::interceptor::{KeyframeRequestForwarder, is_keyframe_request};
+use crate::negotiation::{CandidateQueue, KeyframeRequests, check_remote_sdp};
+use crate::pipeline::{self, AudioSender, Encoded, Receiver, RemoteKind, VideoSender};
+use crate::signaling::{IceCandidate, SdpKind, SessionDescription};
+use rtc::interceptor::{Gcc, Slot};
+use rtc::media::Sample;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::PayloadType;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::shared::marshal::Marshal;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::Track;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    CongestionFeedback, MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSessionDescription, RTCStatsReportEntry, Registry, SettingEngineBuilder, StatsSelector,
+    configure_congestion_control, configure_nack, configure_rtcp_reports,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+
+const VP8_PAYLOAD_TYPE: u8 = 96;
+const OPUS_PAYLOAD_TYPE: u8 = 111;
+const EVENT_CAPACITY: usize = 1024;
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where the call stands, as the kiosk needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    /// Created, nothing exchanged yet.
+    New,
+    /// Offer/answer done, ICE and DTLS under way.
+    Connecting,
+    /// Media can flow.
+    Connected,
+    /// The network dropped; ICE may still recover by itself.
+    Disconnected,
+    /// The connection could not be made or was lost for good.
+    Failed,
+    /// Ended (by either side).
+    Closed,
+}
+
+/// Figures about the call, about once a second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallStats {
+    /// Round-trip time to the peer.
+    pub rtt: Option<Duration>,
+    /// Fraction of our packets the peer reports lost (0.0–1.0).
+    pub loss_sent: Option<f64>,
+    /// Packets of the peer's media we never received, in total.
+    pub packets_lost_received: i64,
+    /// What we send, all streams, bits per second.
+    pub send_bitrate_bps: u64,
+    /// What we receive, all streams, bits per second.
+    pub receive_bitrate_bps: u64,
+    /// The congestion controller's estimate of the uplink, if it has one.
+    pub estimate_bps: Option<u64>,
+    /// What the video encoder is currently asked for.
+    pub sending: EncoderTarget,
+    /// Remote frames decoded per second.
+    pub receive_fps: f64,
+    /// Size of the last remote frame.
+    pub receive_resolution: Option<(u32, u32)>,
+    /// Remote frames decoded since the call started.
+    pub frames_decoded: u64,
+    /// Remote frames the UI did not take before the next one arrived.
+    pub frames_dropped: u64,
+    /// Remote audio buffers (20 ms each from a browser) decoded since the call started.
+    pub audio_frames_decoded: u64,
+}
+
+/// What happens in a call, in order.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum CallEvent {
+    /// The connection moved to a new state.
+    State(CallState),
+    /// A local ICE candidate to send to the peer through the hub.
+    LocalCandidate(IceCandidate),
+    /// The first remote video frame was decoded (frames themselves arrive through [`RemoteFrames`]).
+    RemoteVideoStarted {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// Call figures.
+    Stats(Box<CallStats>),
+    /// The documents data channel is open.
+    DataChannelOpen(DataChannelHandle),
+    /// The documents data channel closed.
+    DataChannelClosed,
+    /// Something went wrong; the call goes on unless a `State(Failed | Closed)` follows.
+    Error(CallError),
+}
+
+/// The events of one call. Drop it and events are discarded.
+#[derive(Debug)]
+pub struct CallEvents {
+    rx: mpsc::Receiver<CallEvent>,
+}
+
+impl CallEvents {
+    /// The next event; `None` once the call has ended and every event was read.
+    pub async fn next(&mut self) -> Option<CallEvent> {
+        self.rx.recv().await
+    }
+}
+
+enum Command {
+    CreateOffer(oneshot::Sender<Result<SessionDescription, CallError>>),
+    AcceptOffer(SessionDescription, oneshot::Sender<Result<SessionDescription, CallError>>),
+    SetAnswer(SessionDescription, oneshot::Sender<Result<(), CallError>>),
+    AddCandidate(IceCandidate, oneshot::Sender<Result<(), CallError>>),
+    Mute(bool),
+    RequestKeyframe,
+    HangUp(oneshot::Sender<()>),
+}
+
+/// A video call with one peer. Cheap to clone; every clone drives the same
+/// call. Dropping the last clone ends the call, like [`hang_up`](Self::hang_up).
+#[derive(Debug, Clone)]
+pub struct Call {
+    commands: mpsc::Sender<Command>,
+    frames: RemoteFrames,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::CreateOffer(_) => "CreateOffer",
+            Command::AcceptOffer(..) => "AcceptOffer",
+            Command::SetAnswer(..) => "SetAnswer",
+            Command::AddCandidate(..) => "AddCandidate",
+            Command::Mute(_) => "Mute",
+            Command::RequestKeyframe => "RequestKeyframe",
+            Command::HangUp(_) => "HangUp",
+        })
+    }
+}
+
+impl Call {
+    /// Prepares a call: opens the camera and microphone, builds the WebRTC
+    /// connection, and spawns its driver on the current tokio runtime.
+    ///
+    /// A camera or microphone that cannot be opened is reported as a
+    /// [`CallEvent::Error`], and the call goes on without it; only a broken
+    /// installation (GStreamer or WebRTC unusable) is an `Err` here.
+    pub async fn new(config: CallConfig) -> Result<(Call, CallEvents), CallError> {
+        pipeline::init()?;
+        let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let frames = RemoteFrames { slot: Arc::new(FrameSlot::default()) };
+
+        let pc = build_peer_connection(&config, internal_tx.clone()).await?;
+        let (payload_types_tx, payload_types_rx) = watch::channel(None::<PayloadType>);
+        let (audio_pt_tx, audio_pt_rx) = watch::channel(None::<PayloadType>);
+
+        let mut tasks = Vec::new();
+        let emit = Emitter(events_tx.clone());
+
+        // Video: camera → encoder → writer task → track.
+        let (video_tx, video_rx) = mpsc::channel::<Encoded>(8);
+        let video_config = config.video.clone();
+        let start_bps = config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps);
+        let video = match tokio::task::spawn_blocking(move || VideoSender::start(&video_config, start_bps, video_tx))
+            .await
+            .map_err(|e| CallError::Pipeline(format!("camera start-up panicked: {e}")))?
+        {
+            Ok(v) => v.map(Arc::new),
+            Err(e) => {
+                tracing::warn!(error = %e, "call goes on without video");
+                emit.send(CallEvent::Error(e));
+                None
+            }
+        };
+        let mut video_sender = None;
+        let mut video_track = None;
+        if video.is_some() {
+            let track = local_track(RtpCodecKind::Video, vp8_codec().rtp_codec)?;
+            let sender = pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await?;
+            tasks.push(tokio::spawn(write_samples(Arc::clone(&track), video_rx, payload_types_rx)));
+            video_sender = Some(sender);
+            video_track = Some(track);
+        } else {
+            // Still receive the agent's video.
+            pc.add_transceiver_from_kind(RtpCodecKind::Video, None).await?;
+        }
+
+        let (audio_tx, audio_rx) = mpsc::channel::<Encoded>(16);
+        let audio_config = config.audio.clone();
+        let audio = match tokio::task::spawn_blocking(move || AudioSender::start(&audio_config, audio_tx))
+            .await
+            .map_err(|e| CallError::Pipeline(format!("microphone start-up panicked: {e}")))?
+        {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "call goes on without the microphone");
+                emit.send(CallEvent::Error(e));
+                None
+            }
+        };
+        let mut audio_sender = None;
+        if audio.is_some() {
+            let track = local_track(RtpCodecKind::Audio, opus_codec().rtp_codec)?;
+            let sender = pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await?;
+            tasks.push(tokio::spawn(write_samples(track, audio_rx, audio_pt_rx)));
+            audio_sender = Some(sender);
+        } else {
+            pc.add_transceiver_from_kind(RtpCodecKind::Audio, None).await?;
+        }
+
+        for (bus, what) in [
+            (video.as_ref().and_then(|v| v.bus()), "camera"),
+            (audio.as_ref().and_then(|a| a.bus()), "microphone"),
+        ] {
+            if bus.is_some() {
+                let internal = internal_tx.clone();
+                tasks.push(pipeline::watch_bus(bus, what, move |e| drop(internal.send(Internal::Error(e)))));
+            }
+        }
+
+        let v = &config.video;
+        let controller = AdaptationController::new(AdaptationConfig {
+            full: VideoFormat { width: v.width, height: v.height, framerate: v.framerate },
+            max_video_bps: config.max_video_bitrate_bps,
+            min_video_bps: config.min_video_bitrate_bps,
+            audio_bps: config.audio.bitrate_bps,
+            start_video_bps: start_bps,
+        });
+
+        let (commands_tx, commands_rx) = mpsc::channel(64);
+        let driver = Driver {
+            pc,
+            config,
+            emit,
+            internal_tx,
+            candidates: CandidateQueue::new(),
+            video,
+            audio,
+            video_sender,
+            video_track,
+            audio_sender,
+            video_pt: payload_types_tx,
+            audio_pt: audio_pt_tx,
+            frames: Arc::clone(&frames.slot),
+            picture_lost: Arc::new(Notify::new()),
+            controller,
+            tasks,
+            data_channel_created: false,
+            last_stats: None,
+            state: CallState::New,
+        };
+        tokio::spawn(driver.run(commands_rx, internal_rx));
+        Ok((Call { commands: commands_tx, frames }, CallEvents { rx: events_rx }))
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, CallError>>) -> Command) -> Result<T, CallError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).await.map_err(|_| CallError::Closed)?;
+        rx.await.map_err(|_| CallError::Closed)?
+    }
+
+    /// Makes the offer to send to the peer (the kiosk calls). Also opens the
+    /// documents data channel, which the answerer receives.
+    pub async fn create_offer(&self) -> Result<SessionDescription, CallError> {
+        self.ask(Command::CreateOffer).await
+    }
+
+    /// Takes the peer's offer and returns the answer to send back.
+    pub async fn accept_offer(&self, offer: SessionDescription) -> Result<SessionDescription, CallError> {
+        self.ask(|tx| Command::AcceptOffer(offer, tx)).await
+    }
+
+    /// Takes the peer's answer to our offer.
+    pub async fn set_answer(&self, answer: SessionDescription) -> Result<(), CallError> {
+        self.ask(|tx| Command::SetAnswer(answer, tx)).await
+    }
+
+    /// Adds a candidate from the peer. Candidates arriving before the peer's
+    /// description are held and applied once it is set.
+    pub async fn add_remote_candidate(&self, candidate: IceCandidate) -> Result<(), CallError> {
+        self.ask(|tx| Command::AddCandidate(candidate, tx)).await
+    }
+
+    /// Mutes or unmutes the microphone (silence is still sent).
+    pub async fn set_microphone_muted(&self, muted: bool) -> Result<(), CallError> {
+        self.commands.send(Command::Mute(muted)).await.map_err(|_| CallError::Closed)
+    }
+
+    /// Asks the peer for a fresh keyframe (e.g. the UI shows a broken picture).
+    pub async fn request_keyframe(&self) -> Result<(), CallError> {
+        self.commands.send(Command::RequestKeyframe).await.map_err(|_| CallError::Closed)
+    }
+
+    /// Ends the call: closes the connection and stops every pipeline. Returns
+    /// once done; ending an ended call does nothing.
+    pub async fn hang_up(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::HangUp(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// The remote video, newest frame first.
+    pub fn remote_frames(&self) -> RemoteFrames {
+        self.frames.clone()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Emitter(mpsc::Sender<CallEvent>);
+
+impl Emitter {
+    pub(crate) fn send(&self, event: CallEvent) {
+        if let Err(mpsc::error::TrySendError::Full(event)) = self.0.try_send(event) {
+            // An application that stops reading events must not make the call grow memory.
+            tracing::warn!(?event, "event queue full: event dropped");
+        }
+    }
+}
+
+enum Internal {
+    LocalCandidate(RTCIceCandidateInit),
+    State(RTCPeerConnectionState),
+    DataChannel(Arc<dyn DataChannel>),
+    Track(Arc<dyn TrackRemote>),
+    RemoteVideoStarted(u32, u32),
+    Error(CallError),
+}
+
+struct Handler {
+    tx: mpsc::UnboundedSender<Internal>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json() {
+            Ok(init) => {
+                let _ = self.tx.send(Internal::LocalCandidate(init));
+            }
+            Err(e) => tracing::warn!(error = %e, "local candidate could not be serialised"),
+        }
+    }
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.tx.send(Internal::State(state));
+    }
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        let _ = self.tx.send(Internal::DataChannel(channel));
+    }
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.tx.send(Internal::Track(track));
+    }
+}
+
+fn feedback(typ: &str, parameter: &str) -> RTCPFeedback {
+    RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() }
+}
+
+fn vp8_codec() -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: "video/VP8".to_owned(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: String::new(),
+            rtcp_feedback: vec![feedback("nack", ""), feedback("nack", "pli"), feedback("ccm", "fir")],
+        },
+        payload_type: VP8_PAYLOAD_TYPE,
+    }
+}
+
+fn opus_codec() -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: "audio/opus".to_owned(),
+            clock_rate: 48_000,
+            channels: 2,
+            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+            rtcp_feedback: vec![],
+        },
+        payload_type: OPUS_PAYLOAD_TYPE,
+    }
+}
+
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish() as u32
+}
+
+fn local_track(kind: RtpCodecKind, codec: RTCRtpCodec) -> Result<Arc<TrackLocalStaticSample>, CallError> {
+    let name = match kind {
+        RtpCodecKind::Audio => "audio",
+        _ => "video",
+    };
+    // Track ids unique per call: webrtc-rs routes inbound RTCP by track id,
+    // remote tracks first, so a peer reusing our id (two calls of this crate)
+    // would have its keyframe requests delivered to the wrong track.
+    let unique = format!("{:08x}", random_u32());
+    let track = MediaStreamTrack::new(
+        format!("visio-{unique}"),
+        format!("visio-{name}-{unique}"),
+        format!("visio-{name}"),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(random_u32()), ..Default::default() },
+            codec,
+            ..Default::default()
+        }],
+    );
+    Ok(Arc::new(TrackLocalStaticSample::new(Instant::now(), track)?))
+}
+
+async fn build_peer_connection(config: &CallConfig, tx: mpsc::UnboundedSender<Internal>) -> Result<Arc<dyn PeerConnection>, CallError> {
+    let mut media = MediaEngine::default();
+    media.register_codec(vp8_codec(), RtpCodecKind::Video)?;
+    media.register_codec(opus_codec(), RtpCodecKind::Audio)?;
+
+    // NACK and RTCP reports as usual; send-side congestion control (GCC over
+    // TWCC) instead of REMB; our forwarder so PLI/FIR reach the encoder.
+    let audio = f64::from(config.audio.bitrate_bps) * 1.25;
+    let gcc = Gcc::new(
+        f64::from(config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps)) + audio,
+        f64::from(config.min_video_bitrate_bps) + audio,
+        f64::from(config.max_video_bitrate_bps) + audio,
+    );
+    let registry = configure_nack(Registry::new(), &mut media);
+    let registry = configure_rtcp_reports(registry);
+    let registry = configure_congestion_control(registry, gcc, CongestionFeedback::Twcc, &mut media)?;
+    let registry = registry.with(Slot::Custom(14_000), KeyframeRequestForwarder::default());
+
+    let settings = SettingEngineBuilder::new().with_include_loopback_candidate(config.loopback_only).build();
+    let rtc_config = RTCConfigurationBuilder::new()
+        .with_ice_servers(
+            config
+                .ice_servers
+                .iter()
+                .map(|s| RTCIceServer { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
+                .collect(),
+        )
+        .with_ice_transport_policy(match config.ice_policy {
+            IcePolicy::All => RTCIceTransportPolicy::All,
+            IcePolicy::Relay => RTCIceTransportPolicy::Relay,
+        })
+        .build();
+    let bind = if config.loopback_only { "127.0.0.1:0" } else { "0.0.0.0:0" };
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(rtc_config)
+        .with_media_engine(media)
+        .with_setting_engine(settings)
+        .with_interceptor_registry(registry)
+        .with_handler(Arc::new(Handler { tx }))
+        .with_udp_addrs(vec![bind.to_owned()])
+        .with_data_channel_send_buffer_limit(config.data_channel_send_buffer_limit)
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
+}
+
+/// Encoded frames → RTP, once negotiation has told us the payload type.
+async fn write_samples(track: Arc<TrackLocalStaticSample>, mut rx: mpsc::Receiver<Encoded>, pt: watch::Receiver<Option<PayloadType>>) {
+    let mut ssrc = None;
+    let (mut written, mut since) = (0u32, Instant::now());
+    while let Some(encoded) = rx.recv().await {
+        if since.elapsed() >= Duration::from_secs(5) {
+            tracing::debug!(per_second = f64::from(written) / since.elapsed().as_secs_f64(), "samples written");
+            (written, since) = (0, Instant::now());
+        }
+        written += 1;
+        let Some(payload_type) = *pt.borrow() else { continue };
+        if ssrc.is_none() {
+            ssrc = track.ssrcs().await.first().copied();
+        }
+        let Some(ssrc) = ssrc else { continue };
+        let sample = Sample { data: encoded.data, duration: encoded.duration, ..Sample::new(Instant::now()) };
+        if let Err(e) = track.sample_writer(ssrc, payload_type).write_sample(&sample).await {
+            tracing::trace!(error = %e, "sample not sent");
+        }
+    }
+}
+
+/// PLI/FIR from the peer → keyframe from our encoder.
+async fn answer_keyframe_requests(track: Arc<TrackLocalStaticSample>, video: Arc<VideoSender>) {
+    while let Some(event) = track.poll().await {
+        if let TrackLocalEvent::OnRtcpPacket(packets) = event
+            && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
+        {
+            tracing::debug!("peer asked for a keyframe");
+            video.force_keyframe();
+        }
+    }
+    tracing::debug!("keyframe-request listener ended");
+}
+
+/// A remote track: RTP → decoder, and keyframe requests until it decodes.
+async fn receive_track(
+    track: Arc<dyn TrackRemote>,
+    audio_sink: crate::config::AudioSink,
+    frames: Arc<FrameSlot>,
+    picture_lost: Arc<Notify>,
+    internal: mpsc::UnboundedSender<Internal>,
+) {
+    let kind = if track.kind().await == RtpCodecKind::Audio { RemoteKind::Opus } else { RemoteKind::Vp8 };
+    let decoded = Arc::new(Notify::new());
+    let mut keyframes = KeyframeRequests::new(Duration::from_secs(1));
+    if kind == RemoteKind::Vp8 {
+        keyframes.handle_track(Instant::now());
+    }
+    let mut receiver: Option<Receiver> = None;
+    let mut failed = false;
+    let mut media_ssrc = track.ssrcs().await.first().copied();
+    let mut first_frame = true;
+    let mut bus_watch = None;
+    loop {
+        let wake = keyframes.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            event = track.poll() => match event {
+                Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                    media_ssrc.get_or_insert(packet.header.ssrc);
+                    if receiver.is_none() && !failed {
+                        let decoded = Arc::clone(&decoded);
+                        match Receiver::start(kind, packet.header.payload_type, &audio_sink, Arc::clone(&frames), move || decoded.notify_one()) {
+                            Ok(r) => {
+                                let internal = internal.clone();
+                                let what = if kind == RemoteKind::Vp8 { "remote video decoder" } else { "remote audio decoder" };
+                                bus_watch = Some(AbortOnDrop(pipeline::watch_bus(r.bus(), what, move |e| drop(internal.send(Internal::Error(e))))));
+                                receiver = Some(r);
+                            }
+                            Err(e) => {
+                                failed = true;
+                                let _ = internal.send(Internal::Error(e));
+                            }
+                        }
+                    }
+                    if let (Some(r), Ok(bytes)) = (&receiver, packet.marshal()) {
+                        r.push(bytes.freeze());
+                    }
+                }
+                Some(TrackRemoteEvent::OnEnded) | None => break,
+                Some(_) => {}
+            },
+            _ = async { tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)).await }, if wake.is_some() => {
+                if keyframes.handle_timeout(Instant::now()) && let Some(ssrc) = media_ssrc {
+                    let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc };
+                    match track.write_rtcp(vec![Box::new(pli)]).await {
+                        Ok(()) => tracing::debug!(ssrc, "PLI sent"),
+                        Err(e) => tracing::debug!(error = %e, "PLI not sent"),
+                    }
+                }
+            }
+            _ = decoded.notified() => {
+                keyframes.handle_frame_decoded();
+                if first_frame {
+                    first_frame = false;
+                    if let Some(f) = frames_peek_size(&frames) {
+                        let _ = internal.send(Internal::RemoteVideoStarted(f.0, f.1));
+                    }
+                }
+            }
+            _ = picture_lost.notified(), if kind == RemoteKind::Vp8 => keyframes.handle_picture_lost(Instant::now()),
+        }
+    }
+    drop(bus_watch);
+}
+
+/// Ends a helper task with the task that owns it, even when that one is aborted.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn frames_peek_size(frames: &FrameSlot) -> Option<(u32, u32)> {
+    frames.last_size()
+}
+
+struct Driver {
+    pc: Arc<dyn PeerConnection>,
+    config: CallConfig,
+    emit: Emitter,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    candidates: CandidateQueue<RTCIceCandidateInit>,
+    video: Option<Arc<VideoSender>>,
+    audio: Option<AudioSender>,
+    video_sender: Option<Arc<dyn RtpSender>>,
+    video_track: Option<Arc<TrackLocalStaticSample>>,
+    audio_sender: Option<Arc<dyn RtpSender>>,
+    video_pt: watch::Sender<Option<PayloadType>>,
+    audio_pt: watch::Sender<Option<PayloadType>>,
+    frames: Arc<FrameSlot>,
+    picture_lost: Arc<Notify>,
+    controller: AdaptationController,
+    tasks: Vec<JoinHandle<()>>,
+    data_channel_created: bool,
+    last_stats: Option<(Instant, u64, u64, u64)>,
+    state: CallState,
+}
+
+impl Driver {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut internal: mpsc::UnboundedReceiver<Internal>) {
+        let mut stats = tokio::time::interval(STATS_INTERVAL);
+        stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut hang_up_reply = None;
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::HangUp(reply)) => { hang_up_reply = Some(reply); break; }
+                    Some(command) => self.handle_command(command).await,
+                    // Every handle dropped: nobody can end the call any more, so end it now.
+                    None => break,
+                },
+                Some(event) = internal.recv() => {
+                    if self.handle_internal(event).await { break; }
+                }
+                _ = stats.tick() => {
+                    if self.state == CallState::Connected { self.poll_stats().await; }
+                }
+            }
+        }
+        self.shutdown().await;
+        if let Some(reply) = hang_up_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        if let Some(v) = &self.video {
+            v.stop();
+        }
+        if let Some(a) = &self.audio {
+            a.stop();
+        }
+        if let Err(e) = self.pc.close().await {
+            tracing::debug!(error = %e, "closing the peer connection");
+        }
+        self.frames.close();
+        if self.state != CallState::Closed {
+            self.state = CallState::Closed;
+            self.emit.send(CallEvent::State(CallState::Closed));
+        }
+    }
+
+    async fn handle_command(&mut self, command: Command) {
+        match command {
+            Command::CreateOffer(reply) => {
+                let _ = reply.send(self.create_offer().await);
+            }
+            Command::AcceptOffer(offer, reply) => {
+                let _ = reply.send(self.accept_offer(offer).await);
+            }
+            Command::SetAnswer(answer, reply) => {
+                let _ = reply.send(self.set_answer(answer).await);
+            }
+            Command::AddCandidate(candidate, reply) => {
+                let _ = reply.send(self.add_candidate(candidate).await);
+            }
+            Command::Mute(muted) => {
+                if let Some(a) = &self.audio {
+                    a.set_muted(muted);
+                }
+            }
+            Command::RequestKeyframe => self.picture_lost.notify_one(),
+            Command::HangUp(_) => {}
+        }
+    }
+
+    async fn create_offer(&mut self) -> Result<SessionDescription, CallError> {
+        if !self.data_channel_created {
+            // Reliable and ordered: documents must arrive whole and in order.
+            let init = webrtc::data_channel::RTCDataChannelInit { ordered: true, ..Default::default() };
+            let channel = self.pc.create_data_channel(DOCUMENTS_CHANNEL, Some(init)).await?;
+            self.data_channel_created = true;
+            self.tasks.push(tokio::spawn(pump_data_channel(channel, self.emit.clone())));
+        }
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer.clone()).await?;
+        self.set_state(CallState::Connecting);
+        Ok(SessionDescription::offer(offer.sdp))
+    }
+
+    async fn accept_offer(&mut self, offer: SessionDescription) -> Result<SessionDescription, CallError> {
+        if offer.kind != SdpKind::Offer {
+            return Err(CallError::Sequence("accept_offer was given an answer; pass it to set_answer".into()));
+        }
+        check_remote_sdp(&offer.sdp).map_err(|problem| CallError::BadDescription { what: "offer", problem })?;
+        let desc = RTCSessionDescription::offer(offer.sdp)?;
+        self.pc.set_remote_description(desc).await?;
+        self.remote_description_set().await;
+        let answer = self.pc.create_answer(None).await?;
+        self.pc.set_local_description(answer.clone()).await?;
+        self.set_state(CallState::Connecting);
+        Ok(SessionDescription::answer(answer.sdp))
+    }
+
+    async fn set_answer(&mut self, answer: SessionDescription) -> Result<(), CallError> {
+        if answer.kind != SdpKind::Answer {
+            return Err(CallError::Sequence("set_answer was given an offer; pass it to accept_offer".into()));
+        }
+        if self.pc.local_description().await.is_none() {
+            return Err(CallError::Sequence("an answer arrived before this side made an offer".into()));
+        }
+        check_remote_sdp(&answer.sdp).map_err(|problem| CallError::BadDescription { what: "answer", problem })?;
+        let desc = RTCSessionDescription::answer(answer.sdp)?;
+        self.pc.set_remote_description(desc).await?;
+        self.remote_description_set().await;
+        Ok(())
+    }
+
+    async fn remote_description_set(&mut self) {
+        self.candidates.handle_remote_description();
+        while let Some(candidate) = self.candidates.poll_ready() {
+            let line = candidate.candidate.clone();
+            if let Err(e) = self.pc.add_ice_candidate(candidate).await {
+                self.emit.send(CallEvent::Error(CallError::BadCandidate { candidate: line, reason: e.to_string() }));
+            }
+        }
+    }
+
+    async fn add_candidate(&mut self, candidate: IceCandidate) -> Result<(), CallError> {
+        if candidate.candidate.trim().is_empty() {
+            return Ok(()); // end-of-candidates marker
+        }
+        let init = RTCIceCandidateInit {
+            candidate: candidate.candidate.clone(),
+            sdp_mid: candidate.sdp_mid,
+            sdp_mline_index: candidate.sdp_m_line_index,
+            username_fragment: candidate.username_fragment,
+            ..Default::default()
+        };
+        if let Some(init) = self.candidates.handle_candidate(init) {
+            self.pc
+                .add_ice_candidate(init)
+                .await
+                .map_err(|e| CallError::BadCandidate { candidate: candidate.candidate, reason: e.to_string() })?;
+        }
+        Ok(())
+    }
+
+    fn set_state(&mut self, state: CallState) {
+        if self.state != state {
+            self.state = state;
+            self.emit.send(CallEvent::State(state));
+        }
+    }
+
+    /// Returns true when the call is over.
+    async fn handle_internal(&mut self, event: Internal) -> bool {
+        match event {
+            Internal::LocalCandidate(init) => self.emit.send(CallEvent::LocalCandidate(IceCandidate {
+                candidate: init.candidate,
+                sdp_mid: init.sdp_mid,
+                sdp_m_line_index: init.sdp_mline_index,
+                username_fragment: init.username_fragment,
+            })),
+            Internal::State(state) => {
+                let mapped = match state {
+                    RTCPeerConnectionState::Connected => CallState::Connected,
+                    RTCPeerConnectionState::Disconnected => CallState::Disconnected,
+                    RTCPeerConnectionState::Failed => CallState::Failed,
+                    RTCPeerConnectionState::Closed => return true,
+                    _ => return false,
+                };
+                if mapped == CallState::Connected && self.state != CallState::Connected {
+                    self.on_connected().await;
+                }
+                self.set_state(mapped);
+            }
+            Internal::DataChannel(channel) => {
+                self.tasks.push(tokio::spawn(pump_data_channel(channel, self.emit.clone())));
+            }
+            Internal::Track(track) => {
+                self.tasks.push(tokio::spawn(receive_track(
+                    track,
+                    self.config.audio.sink.clone(),
+                    Arc::clone(&self.frames),
+                    Arc::clone(&self.picture_lost),
+                    self.internal_tx.clone(),
+                )));
+            }
+            Internal::RemoteVideoStarted(width, height) => self.emit.send(CallEvent::RemoteVideoStarted { width, height }),
+            Internal::Error(e) => self.emit.send(CallEvent::Error(e)),
+        }
+        false
+    }
+
+    async fn on_connected(&mut self) {
+        // Negotiated payload types open the sample writers: writing earlier
+        // only fails (no SRTP keys before DTLS completes).
+        for (sender, pt) in [(&self.video_sender, &self.video_pt), (&self.audio_sender, &self.audio_pt)] {
+            if let Some(sender) = sender
+                && let Ok(params) = sender.get_parameters().await
+                && let Some(codec) = params.rtp_parameters.codecs.first()
+            {
+                pt.send_replace(Some(codec.payload_type));
+            }
+        }
+        if let (Some(track), Some(video)) = (&self.video_track, &self.video) {
+            // The track is bound now, so its RTCP can be polled.
+            self.tasks.push(tokio::spawn(answer_keyframe_requests(Arc::clone(track), Arc::clone(video))));
+            // Frames sent before the connection were dropped: start with a keyframe.
+            video.force_keyframe();
+        }
+    }
+
+    async fn poll_stats(&mut self) {
+        let now = Instant::now();
+        let report = self.pc.get_stats(now, StatsSelector::None).await;
+        let (mut sent, mut received) = (0u64, 0u64);
+        let mut estimate = None;
+        let mut rtt = None;
+        let mut loss_sent = None;
+        let mut lost_received = 0i64;
+        for entry in report.iter() {
+            match entry {
+                RTCStatsReportEntry::OutboundRtp(s) => {
+                    sent += s.sent_rtp_stream_stats.bytes_sent;
+                    if s.target_bitrate > 0.0 {
+                        estimate = Some(s.target_bitrate);
+                    }
+                }
+                RTCStatsReportEntry::InboundRtp(s) => {
+                    received += s.bytes_received;
+                    lost_received += s.received_rtp_stream_stats.packets_lost;
+                }
+                RTCStatsReportEntry::RemoteInboundRtp(s) => {
+                    if s.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Video {
+                        loss_sent = Some(s.fraction_lost);
+                    }
+                    if s.round_trip_time > 0.0 {
+                        rtt.get_or_insert(Duration::from_secs_f64(s.round_trip_time));
+                    }
+                }
+                RTCStatsReportEntry::IceCandidatePair(p) if p.nominated && p.current_round_trip_time > 0.0 => {
+                    rtt = Some(Duration::from_secs_f64(p.current_round_trip_time));
+                }
+                _ => {}
+            }
+        }
+        let decoded = self.frames.decoded.load(Ordering::Relaxed);
+        let (send_bps, recv_bps, fps) = match self.last_stats {
+            Some((then, s, r, d)) => {
+                let secs = now.duration_since(then).as_secs_f64().max(0.001);
+                (
+                    (sent.saturating_sub(s) as f64 * 8.0 / secs) as u64,
+                    (received.saturating_sub(r) as f64 * 8.0 / secs) as u64,
+                    decoded.saturating_sub(d) as f64 / secs,
+                )
+            }
+            None => (0, 0, 0.0),
+        };
+        self.last_stats = Some((now, sent, received, decoded));
+
+        self.controller.handle_observation(now, Observation { estimate_bps: estimate, loss_fraction: loss_sent });
+        if let (Some(target), Some(video)) = (self.controller.poll_change(), &self.video) {
+            tracing::debug!(?target, "new encoder target");
+            let f = target.format;
+            video.set_target(target.video_bitrate_bps, f.width, f.height, f.framerate);
+        }
+        self.emit.send(CallEvent::Stats(Box::new(CallStats {
+            rtt,
+            loss_sent,
+            packets_lost_received: lost_received,
+            send_bitrate_bps: send_bps,
+            receive_bitrate_bps: recv_bps,
+            estimate_bps: estimate.map(|e| e as u64),
+            sending: self.controller.target(),
+            receive_fps: fps,
+            receive_resolution: self.frames.last_size(),
+            frames_decoded: decoded,
+            frames_dropped: self.frames.dropped.load(Ordering::Relaxed),
+            audio_frames_decoded: self.frames.audio_decoded.load(Ordering::Relaxed),
+        })));
+    }
+}

@@ -1,0 +1,73 @@
+//! # visio-media — the video call of a Visio-Public kiosk
+//!
+//! A kiosk calls an agent's web browser: this crate captures the camera and
+//! microphone with GStreamer (or test sources), encodes VP8 and Opus, sends
+//! them over WebRTC ([webrtc-rs] 0.21, DTLS-SRTP), receives and decodes the
+//! agent's media, adapts the video to the uplink, reports call statistics, and
+//! opens the reliable data channel the document-transfer crate uses.
+//!
+//! The kiosk needs no WebRTC knowledge:
+//!
+//! ```no_run
+//! use visio_media::{Call, CallConfig, CallEvent};
+//! # async fn signaling_send<T>(_: T) {}
+//! # async fn run() -> Result<(), visio_media::CallError> {
+//! let (call, mut events) = Call::new(CallConfig::test_sources("smpte", None, 440.0)).await?;
+//! let offer = call.create_offer().await?;   // → hub → agent's browser
+//! signaling_send(offer).await;
+//! // later, from the hub: call.set_answer(answer), call.add_remote_candidate(c)
+//! let frames = call.remote_frames();        // the agent's video, newest-wins RGBA
+//! while let Some(event) = events.next().await {
+//!     match event {
+//!         CallEvent::LocalCandidate(c) => signaling_send(c).await,
+//!         CallEvent::DataChannelOpen(channel) => { /* hand to visio-transfer */ }
+//!         CallEvent::Error(e) => eprintln!("{e}"),
+//!         _ => {}
+//!     }
+//! }
+//! # let _ = frames; Ok(()) }
+//! ```
+//!
+//! ## Design
+//!
+//! - [`Call`] is a cheap cloneable handle; one driver task owns the
+//!   webrtc-rs connection and the GStreamer pipelines; [`CallEvents`] carries
+//!   what happens; [`RemoteFrames`] carries decoded video newest-wins, so a slow
+//!   UI drops frames instead of growing memory.
+//! - Logic without I/O lives in its own modules and is unit-tested by feeding
+//!   it inputs, time included: [`adapt`] (bandwidth → encoder target),
+//!   [`negotiation`] (SDP checks, candidate queue, keyframe requests),
+//!   [`stamp`] (capture-time stamps for latency measurement).
+//!
+//! ## In and out of scope
+//!
+//! | in | out |
+//! |---|---|
+//! | VP8 + Opus both ways, PLI/FIR, NACK, GCC/TWCC estimate → encoder bitrate and format | H.264 (not yet), simulcast, SVC |
+//! | STUN/TURN over UDP, relay-only policy | TURN over TCP/TLS (webrtc-rs 0.21.1 lacks it) |
+//! | one reliable ordered data channel (`visio-documents`) | the document protocol (visio-transfer) |
+//! | camera/mic errors as events, the call goes on | device hot-plug |
+//! | nothing written to disk | recording (never) |
+//!
+//! [webrtc-rs]: https://github.com/webrtc-rs/webrtc
+
+#![deny(missing_docs)]
+
+pub mod adapt;
+mod call;
+pub mod config;
+mod data_channel;
+mod error;
+mod frames;
+mod interceptor;
+pub mod negotiation;
+mod pipeline;
+pub mod signaling;
+pub mod stamp;
+
+pub use call::{Call, CallEvent, CallEvents, CallState, CallStats};
+pub use data_channel::{ChannelMessage, DOCUMENTS_CHANNEL, DataChannelHandle};
+pub use config::{AudioConfig, AudioSink, AudioSource, CallConfig, IcePolicy, IceServer, VideoConfig, VideoSource};
+pub use error::CallError;
+pub use frames::{RemoteFrames, VideoFrame};
+pub use signaling::{IceCandidate, SdpKind, SessionDescription};

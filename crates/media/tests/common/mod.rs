@@ -1,0 +1,137 @@
+//! Shared test kit: wiring two calls together, waiting for conditions with
+//! generous deadlines (CI is a loaded 2-core machine), and starting the real
+//! external parts (Chromium, coturn).
+#![allow(dead_code)]
+
+pub mod browser;
+pub mod turn;
+
+use std::time::Duration;
+use tokio::sync::mpsc;
+use visio_media::{Call, CallConfig, CallEvent, CallState, VideoFrame};
+
+/// Deadline for anything network-ish.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+/// One side of a test call: the handle, and the events the signaling relay did
+/// not consume (everything but local candidates).
+pub struct Peer {
+    pub call: Call,
+    pub events: mpsc::UnboundedReceiver<CallEvent>,
+    /// Every local candidate line this side gathered.
+    pub local_candidates: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Peer {
+    /// Waits (up to [`DEADLINE`]) for an event `pick` accepts, skipping others.
+    pub async fn wait_for<T>(&mut self, what: &str, mut pick: impl FnMut(CallEvent) -> Option<T>) -> T {
+        let found = tokio::time::timeout(DEADLINE, async {
+            while let Some(event) = self.events.recv().await {
+                if let Some(found) = pick(event) {
+                    return Some(found);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(found)) => found,
+            Ok(None) => panic!("the call's events ended before {what}"),
+            Err(_) => panic!("no {what} within {DEADLINE:?}"),
+        }
+    }
+
+    pub async fn wait_connected(&mut self) {
+        self.wait_for("Connected state", |e| match e {
+            CallEvent::State(CallState::Connected) => Some(()),
+            CallEvent::State(s @ (CallState::Failed | CallState::Closed)) => panic!("call ended in {s:?}"),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Waits for a decoded remote frame `accept` likes.
+    pub async fn wait_frame(&self, what: &str, mut accept: impl FnMut(&VideoFrame) -> bool) -> VideoFrame {
+        let frames = self.call.remote_frames();
+        let mut last = None;
+        let found = tokio::time::timeout(DEADLINE, async {
+            while let Some(frame) = frames.next().await {
+                if accept(&frame) {
+                    return Some(frame);
+                }
+                last = Some(frame);
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(frame)) => frame,
+            Ok(None) => panic!("the call ended before {what}"),
+            Err(_) => panic!("no {what} within {DEADLINE:?}; last frame seen: {last:?}"),
+        }
+    }
+}
+
+/// Starts a call whose local candidates go to `candidates` and other events to the returned peer.
+pub async fn start(config: CallConfig, candidates: mpsc::UnboundedSender<visio_media::IceCandidate>) -> Peer {
+    let (call, mut events) = Call::new(config).await.expect("call starts");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let local_candidates = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = local_candidates.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            match event {
+                CallEvent::LocalCandidate(c) => {
+                    seen.lock().unwrap().push(c.candidate.clone());
+                    let _ = candidates.send(c);
+                }
+                other => {
+                    let _ = tx.send(other);
+                }
+            }
+        }
+    });
+    Peer { call, events: rx, local_candidates }
+}
+
+/// Two calls of this crate connected through an in-process signaling relay:
+/// `a` offers (the kiosk's role), `b` answers.
+pub async fn connect_pair(a: CallConfig, b: CallConfig) -> (Peer, Peer) {
+    let (a_cand_tx, mut a_cand_rx) = mpsc::unbounded_channel();
+    let (b_cand_tx, mut b_cand_rx) = mpsc::unbounded_channel();
+    let pa = start(a, a_cand_tx).await;
+    let pb = start(b, b_cand_tx).await;
+    let offer = pa.call.create_offer().await.expect("offer");
+    // Candidates flow as soon as they exist, possibly before the other side
+    // has a remote description: the call must hold them.
+    let (ca, cb) = (pa.call.clone(), pb.call.clone());
+    tokio::spawn(async move {
+        while let Some(c) = a_cand_rx.recv().await {
+            if let Err(e) = cb.add_remote_candidate(c).await {
+                eprintln!("b refused a's candidate: {e}");
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(c) = b_cand_rx.recv().await {
+            if let Err(e) = ca.add_remote_candidate(c).await {
+                eprintln!("a refused b's candidate: {e}");
+            }
+        }
+    });
+    let answer = pb.call.accept_offer(offer).await.expect("answer");
+    pa.call.set_answer(answer).await.expect("answer accepted");
+    (pa, pb)
+}
+
+/// Is this RGBA pixel close to the colour?
+pub fn near(pixel: [u8; 4], rgb: [u8; 3]) -> bool {
+    pixel.iter().zip(rgb).all(|(&p, c)| (i16::from(p) - i16::from(c)).abs() < 60)
+}
