@@ -35,9 +35,17 @@ struct Cli {
     /// Services offered, in tile order. Default: the whole catalogue.
     #[arg(long, value_delimiter = ',')]
     services: Vec<String>,
-    /// A window instead of full screen (development).
+    /// A window instead of full screen (development, screenshots).
     #[arg(long)]
     windowed: bool,
+    /// Window size with --windowed, e.g. 1280x800.
+    #[arg(long, default_value = "1280x800", value_parser = parse_size)]
+    size: (f32, f32),
+}
+
+fn parse_size(s: &str) -> Result<(f32, f32), String> {
+    let (w, h) = s.split_once('x').ok_or("write the size like 1280x800")?;
+    Ok((w.parse().map_err(|_| "bad width")?, h.parse().map_err(|_| "bad height")?))
 }
 
 fn main() -> ExitCode {
@@ -104,7 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let window = iced::window::Settings {
         fullscreen: !cli.windowed,
         decorations: cli.windowed,
-        size: iced::Size::new(1280.0, 800.0),
+        size: iced::Size::new(cli.size.0, cli.size.1),
         exit_on_close_request: cli.windowed,
         ..Default::default()
     };
