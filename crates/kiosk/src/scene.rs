@@ -63,7 +63,10 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
         "call" => {}
         "call-scan" => kiosk.input(Input::Document(DocumentEvent::ScanProgress { percent: 60 })),
         "document" => {
-            kiosk.pictures.pages = vec![test_pattern("checkers-8", 1240, 1754)?];
+            // A sample page of our own (assets/samples), as the display
+            // driver would render a pushed PDF.
+            let page: &'static [u8] = include_bytes!("../../../assets/samples/attestation-page1.png");
+            kiosk.pictures.pages = vec![image::Handle::from_bytes(page)];
             kiosk.input(Input::Document(DocumentEvent::Showing { name: "attestation.pdf".into(), pages: 2 }));
         }
         "ended" => {
