@@ -4,13 +4,15 @@
 use iced::widget::button::{Status, Style};
 use iced::{Background, Border, Color, Shadow, Theme};
 
-use super::{DANGER, INK, PANEL, PRIMARY, RADIUS, WHITE};
+use super::{DANGER, DISABLED, INK, MUTED, PANEL, PRIMARY, RADIUS, WHITE};
 
 fn filled(background: Color, text: Color, status: Status) -> Style {
-    let background = match status {
+    let (background, text) = match status {
         // A pressed button darkens a little: the finger sees it worked.
-        Status::Pressed => darken(background, 0.15),
-        _ => background,
+        Status::Pressed => (darken(background, 0.15), text),
+        // Nothing to press here (page 1's "previous page"): clearly inert.
+        Status::Disabled => (DISABLED, MUTED),
+        _ => (background, text),
     };
     Style {
         background: Some(Background::Color(background)),
@@ -38,7 +40,9 @@ pub fn primary(_: &Theme, status: Status) -> Style {
 /// A quieter action (cancel, language, "no, continue").
 pub fn secondary(_: &Theme, status: Status) -> Style {
     let mut style = filled(PANEL, INK, status);
-    style.border = Border { radius: RADIUS.into(), width: 3.0, color: PRIMARY };
+    if status != Status::Disabled {
+        style.border = Border { radius: RADIUS.into(), width: 3.0, color: PRIMARY };
+    }
     style
 }
 

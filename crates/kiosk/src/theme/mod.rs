@@ -21,6 +21,8 @@ pub const DANGER: Color = rgb(0x8b, 0x1a, 0x1a);
 /// Dark slate behind the video.
 pub const STAGE: Color = rgb(0x15, 0x20, 0x2b);
 pub const WHITE: Color = rgb(0xff, 0xff, 0xff);
+/// Behind a button that cannot be pressed now.
+pub const DISABLED: Color = rgb(0xd9, 0xd9, 0xd9);
 /// Muted text for secondary lines; still 7:1 on PAGE.
 pub const MUTED: Color = rgb(0x3d, 0x3d, 0x3d);
 
@@ -83,6 +85,7 @@ mod tests {
             ("white on primary", WHITE, PRIMARY),
             ("white on danger", WHITE, DANGER),
             ("white on stage", WHITE, STAGE),
+            ("muted on disabled", MUTED, DISABLED),
         ] {
             let ratio = contrast(fg, bg);
             assert!(ratio >= 7.0, "{name}: {ratio:.2}:1");
