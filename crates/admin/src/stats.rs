@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use visio_config::ConfigSet;
 
 /// Road distance over straight-line distance. Studies of French road
@@ -25,21 +24,7 @@ pub const KG_CO2E_PER_KM: f64 = 0.218;
 /// have made: they count as interviews but save no kilometres.
 pub const DEMO_SERVICE: &str = "demo";
 
-/// One line of the hub's session log. A copy of the hub's `SessionRecord`
-/// shape, so that this tool does not depend on the hub crate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionRecord {
-    pub session: String,
-    pub kiosk_id: String,
-    pub service: String,
-    pub agent: Option<String>,
-    pub queued_at: Timestamp,
-    pub answered_at: Option<Timestamp>,
-    pub ended_at: Option<Timestamp>,
-    pub end_reason: Option<String>,
-    /// "happy", "neutral" or "unhappy".
-    pub rating: Option<String>,
-}
+pub use visio_protocol::SessionRecord;
 
 /// A log line that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -16,7 +16,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::{SignedDuration, Timestamp};
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use visio_protocol::{AgentLogin, KioskId, Secret, ServiceId};
 
@@ -51,19 +50,8 @@ pub struct AgentRecord {
     pub services: Vec<ServiceId>,
 }
 
-/// One line of the session log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SessionRecord {
-    pub session: String,
-    pub kiosk_id: String,
-    pub service: String,
-    pub agent: Option<String>,
-    pub queued_at: Timestamp,
-    pub answered_at: Option<Timestamp>,
-    pub ended_at: Option<Timestamp>,
-    pub end_reason: Option<String>,
-    pub rating: Option<String>,
-}
+/// One line of the session log (shared with `visio-admin stats`).
+pub use visio_protocol::SessionRecord;
 
 const MIGRATIONS: &[&str] = &[
     // 1: first schema.

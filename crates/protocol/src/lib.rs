@@ -25,9 +25,11 @@
 mod decode;
 pub mod examples;
 mod ids;
+mod log;
 mod messages;
 
 pub use decode::{DecodeError, WireMessage, decode, encode};
+pub use log::SessionRecord;
 pub use ids::{AgentLogin, KioskId, Secret, ServiceId, SessionId};
 pub use messages::*;
 
