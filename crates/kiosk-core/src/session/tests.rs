@@ -91,7 +91,13 @@ fn session() -> SessionId {
 }
 
 fn welcome() -> HubToKiosk {
-    HubToKiosk::Welcome { protocol: PROTOCOL_VERSION, kiosk_id: "besse".into(), site: "Mairie".into(), services: vec![] }
+    HubToKiosk::Welcome {
+        protocol: PROTOCOL_VERSION,
+        kiosk_id: "besse".into(),
+        site: "Mairie".into(),
+        services: vec![],
+        heartbeat_seconds: None,
+    }
 }
 
 fn ended_reason(k: &Kiosk) -> EndedReason {
