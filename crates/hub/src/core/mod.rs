@@ -11,6 +11,7 @@
 //!         connection authenticated => hub.handle_kiosk_connected(now, ..) / handle_agent_connected(now, ..)
 //!         message decoded          => hub.handle_kiosk_message(now, peer, msg) / handle_agent_message(..)
 //!         connection lost          => hub.handle_disconnected(now, peer)
+//!         configuration published  => hub.handle_config_published(now, published)
 //!     }
 //!     while let Some(output) = hub.poll_output() {
 //!         send it to its peer, close a peer, or record an event in the session log
@@ -33,8 +34,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use visio_config::{Catalogue, ServiceState};
 use visio_protocol::{
-    AgentLogin, AgentToHub, EndReason, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, IceServer, KioskId,
-    KioskToHub, PROTOCOL_VERSION, Rating, RefusalReason, ServiceId, SessionId, Signal,
+    AgentLogin, AgentToHub, ConfigRefusal, DeviceHealth, EndReason, ErrorBody, ErrorCode, HubToAgent, HubToKiosk,
+    IceServer, KioskId, KioskToHub, PROTOCOL_VERSION, Rating, RefusalReason, ServiceId, SessionId, Signal,
 };
 
 use queue::Queues;
@@ -54,14 +55,47 @@ pub enum Output {
     Event(HubEvent),
 }
 
-/// Metadata of a resident's visit; never any content.
+/// Metadata of a resident's visit (never any content), and what kiosks
+/// report about themselves, for the store and the metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HubEvent {
     Queued { session: SessionId, kiosk_id: KioskId, service: ServiceId, at: Timestamp },
     Answered { session: SessionId, agent: AgentLogin, at: Timestamp },
     Ended { session: SessionId, reason: EndReason, at: Timestamp },
     Rated { session: SessionId, rating: Rating },
+    Heartbeat { kiosk_id: KioskId, at: Timestamp, report: HeartbeatReport },
+    ConfigApplied { kiosk_id: KioskId, version: u64, at: Timestamp },
+    ConfigRefused { kiosk_id: KioskId, version: u64, reason: ConfigRefusal, at: Timestamp },
 }
+
+/// What a kiosk's last heartbeat said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatReport {
+    pub app_version: String,
+    pub config_version: Option<u64>,
+    pub devices: Option<DeviceHealth>,
+    pub rtt_ms: Option<u32>,
+}
+
+/// A configuration an admin published, as the core needs it: what to
+/// announce to kiosks, and the catalogue and ICE servers the hub itself
+/// adopts from it (opening hours decide what the hub accepts).
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub version: u64,
+    pub sha256: String,
+    pub size: u64,
+    pub catalogue: Arc<Catalogue>,
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// Where kiosks fetch the published configuration.
+pub const CONFIG_PATH: &str = "/api/kiosk/config";
+
+/// Longest device detail or refusal message kept from a kiosk: enough for
+/// a sentence, and a misbehaving kiosk cannot fill the store.
+pub const MAX_DETAIL_CHARS: usize = 200;
+pub const MAX_REFUSAL_CHARS: usize = 2000;
 
 /// Counts for `/metrics` and `/healthz`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,6 +106,15 @@ pub struct Snapshot {
     pub calls_in_progress: usize,
     /// Every service of the catalogue, with its number of waiting residents.
     pub queue_lengths: Vec<(ServiceId, usize)>,
+    /// Per device (camera, microphone, scanner, printer): connected kiosks
+    /// whose last heartbeat says it is missing or failing.
+    pub devices_unhealthy: Vec<(&'static str, usize)>,
+    /// The published configuration's version, if any.
+    pub config_version: Option<u64>,
+    /// Connected kiosks whose last heartbeat reports another configuration
+    /// version than the published one (or none): a rollout in progress, or
+    /// kiosks refusing it.
+    pub kiosks_config_outdated: usize,
 }
 
 struct KioskPeer {
@@ -81,6 +124,8 @@ struct KioskPeer {
     session: Option<SessionId>,
     /// The last visit that ended, which the resident may still rate.
     rateable: Option<SessionId>,
+    /// The last heartbeat of this connection.
+    heartbeat: Option<HeartbeatReport>,
 }
 
 struct AgentPeer {
@@ -142,6 +187,8 @@ pub struct Hub {
     outputs: VecDeque<Output>,
     session_prefix: String,
     next_session: u64,
+    heartbeat_seconds: u32,
+    published: Option<Published>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -174,7 +221,27 @@ impl Hub {
             outputs: VecDeque::new(),
             session_prefix,
             next_session: 0,
+            heartbeat_seconds: 30,
+            published: None,
         }
+    }
+
+    /// How often kiosks are asked to send a heartbeat (`hub.json`'s
+    /// `heartbeat_seconds`); told in every welcome.
+    pub fn set_heartbeat_seconds(&mut self, seconds: u32) {
+        self.heartbeat_seconds = seconds;
+    }
+
+    /// The configuration the hub serves, if one was published.
+    pub fn published_version(&self) -> Option<u64> {
+        self.published.as_ref().map(|p| p.version)
+    }
+
+    /// The kiosks connected now.
+    pub fn online_kiosks(&self) -> Vec<KioskId> {
+        let mut ids: Vec<KioskId> = self.kiosk_peer.keys().cloned().collect();
+        ids.sort();
+        ids
     }
 
     /// The next thing for the shell to do; call until `None` after each input.
@@ -194,6 +261,27 @@ impl Hub {
                 .iter()
                 .map(|s| (s.id.clone(), self.queues.len(&s.id)))
                 .collect(),
+            devices_unhealthy: ["camera", "microphone", "scanner", "printer"]
+                .into_iter()
+                .map(|device| {
+                    let n = self
+                        .kiosks
+                        .values()
+                        .filter_map(|k| k.heartbeat.as_ref()?.devices.as_ref())
+                        .filter(|d| d.by_name().iter().any(|(name, s)| *name == device && s.state.is_unhealthy()))
+                        .count();
+                    (device, n)
+                })
+                .collect(),
+            config_version: self.published_version(),
+            kiosks_config_outdated: match self.published_version() {
+                None => 0,
+                Some(v) => self
+                    .kiosks
+                    .values()
+                    .filter(|k| k.heartbeat.as_ref().is_some_and(|h| h.config_version != Some(v)))
+                    .count(),
+            },
         }
     }
 
@@ -208,13 +296,55 @@ impl Hub {
             self.replace(now, old, "this kiosk connected again from elsewhere; this connection is closed");
         }
         self.kiosk_peer.insert(kiosk_id.clone(), peer);
-        self.kiosks.insert(peer, KioskPeer { kiosk_id: kiosk_id.clone(), site: site.clone(), session: None, rateable: None });
+        self.kiosks.insert(peer, KioskPeer {
+            kiosk_id: kiosk_id.clone(),
+            site: site.clone(),
+            session: None,
+            rateable: None,
+            heartbeat: None,
+        });
         self.to_kiosk(peer, HubToKiosk::Welcome {
             protocol: PROTOCOL_VERSION,
             kiosk_id,
             site,
             services: self.catalogue.statuses_at(now),
+            heartbeat_seconds: Some(self.heartbeat_seconds),
         });
+        // A kiosk fetches its configuration at start: the announcement
+        // tells it which version the hub serves.
+        if let Some(announcement) = self.announcement() {
+            self.to_kiosk(peer, announcement);
+        }
+    }
+
+    /// An admin published a configuration (already verified and stored by
+    /// the shell). The hub adopts its catalogue and ICE servers, and every
+    /// connected kiosk is told. Returns how many kiosks were told.
+    pub fn handle_config_published(&mut self, now: Timestamp, published: Published) -> usize {
+        self.catalogue = published.catalogue.clone();
+        for s in self.catalogue.services() {
+            self.call_seconds.entry(s.id.clone()).or_insert(f64::from(s.typical_call_minutes) * 60.0);
+        }
+        self.ice_servers = published.ice_servers.clone();
+        self.published = Some(published);
+        let mut peers: Vec<PeerId> = self.kiosks.keys().copied().collect();
+        peers.sort();
+        if let Some(announcement) = self.announcement() {
+            for &peer in &peers {
+                self.to_kiosk(peer, announcement.clone());
+            }
+        }
+        self.flush(now);
+        peers.len()
+    }
+
+    fn announcement(&self) -> Option<HubToKiosk> {
+        self.published.as_ref().map(|p| HubToKiosk::ConfigAvailable {
+            version: p.version,
+            sha256: p.sha256.clone(),
+            size: p.size,
+            path: CONFIG_PATH.to_owned(),
+        })
     }
 
     /// An agent proved their identity (session cookie). They start away.
@@ -265,6 +395,39 @@ impl Hub {
             KioskToHub::Signal { session, signal } => self.relay(peer, Side::Kiosk, session, signal),
             KioskToHub::HangUp { session } => self.hang_up(now, peer, Side::Kiosk, session),
             KioskToHub::Rate { session, rating } => self.rate(peer, session, rating),
+            KioskToHub::Heartbeat { seq, app_version, config_version, devices, rtt_ms } => {
+                let report = HeartbeatReport {
+                    app_version: truncate(app_version, 64),
+                    config_version,
+                    devices: devices.map(|mut d| {
+                        for s in [&mut d.camera, &mut d.microphone, &mut d.scanner, &mut d.printer] {
+                            s.detail = s.detail.take().map(|t| truncate(t, MAX_DETAIL_CHARS));
+                        }
+                        d
+                    }),
+                    rtt_ms,
+                };
+                let kiosk = self.kiosks.get_mut(&peer).expect("checked above");
+                kiosk.heartbeat = Some(report.clone());
+                let kiosk_id = kiosk.kiosk_id.clone();
+                self.to_kiosk(peer, HubToKiosk::HeartbeatAck { seq });
+                self.event(HubEvent::Heartbeat { kiosk_id, at: now, report });
+            }
+            KioskToHub::ConfigApplied { version } => {
+                let kiosk = self.kiosks.get_mut(&peer).expect("checked above");
+                // The next heartbeat would say so; the fleet view should
+                // not wait for it.
+                if let Some(h) = &mut kiosk.heartbeat {
+                    h.config_version = Some(version);
+                }
+                let kiosk_id = kiosk.kiosk_id.clone();
+                self.event(HubEvent::ConfigApplied { kiosk_id, version, at: now });
+            }
+            KioskToHub::ConfigRefused { version, mut reason } => {
+                reason.message = truncate(reason.message, MAX_REFUSAL_CHARS);
+                let kiosk_id = self.kiosks[&peer].kiosk_id.clone();
+                self.event(HubEvent::ConfigRefused { kiosk_id, version, reason, at: now });
+            }
         }
         self.flush(now);
     }
@@ -656,4 +819,13 @@ impl Hub {
     fn event(&mut self, event: HubEvent) {
         self.outputs.push_back(Output::Event(event));
     }
+}
+
+/// At most `max` characters, cut on a character boundary, with "…" when cut.
+fn truncate(mut text: String, max: usize) -> String {
+    if let Some((i, _)) = text.char_indices().nth(max) {
+        text.truncate(i);
+        text.push('…');
+    }
+    text
 }
