@@ -17,6 +17,8 @@
 //!             Output::Documents(cmd) => wipe the spool,
 //!             Output::Event(e) => log it (headless: print one JSON line),
 //!             Output::Chime => play the chime,
+//!             Output::FetchConfig { version, path } => download, verify and store it,
+//!                 then feed Input::ConfigFetched(Applied / Refused / Failed),
 //!         }
 //!     }
 //!     // 2. Show `session.screen()`.
@@ -24,6 +26,11 @@
 //!     //    session.handle_input(now, input) or session.handle_timeout(now).
 //! }
 //! ```
+//!
+//! Feed [`Input::Devices`] whenever the shell has checked the camera,
+//! microphone, scanner and printer: the session sends heartbeats itself
+//! (right after each welcome, then every `heartbeat_seconds`), timing the
+//! round trip with the hub's acks.
 //!
 //! Time is an input: tests run a whole visit, idle resets included, in
 //! microseconds. Timers are one [`Timer`] enum and a table.
