@@ -17,9 +17,11 @@
 //!             Output::Documents(cmd) => wipe the spool,
 //!             Output::Event(e) => log it (headless: print one JSON line),
 //!             Output::Chime => play the chime,
-//!             Output::FetchConfig { version, path } => download, verify and store it,
-//!                 then feed Input::ConfigFetched(Applied / Refused / Failed),
 //!         }
+//!     }
+//!     while let Some(ConfigFetchRequest { version, path }) = session.poll_config_fetch() {
+//!         download it, verify and store it (visio-kiosk's config_store), then
+//!         feed Input::ConfigFetched(Applied / Refused / Failed)
 //!     }
 //!     // 2. Show `session.screen()`.
 //!     // 3. Wait for an input or for `session.poll_timeout()`, then feed it:

@@ -105,7 +105,7 @@ pub enum Input {
     /// The devices as the shell last checked them; sent in heartbeats. A
     /// change of state is reported at once.
     Devices(DeviceHealth),
-    /// What became of an [`Output::FetchConfig`].
+    /// What became of a [`ConfigFetchRequest`].
     ConfigFetched(ConfigFetch),
 }
 
@@ -159,11 +159,16 @@ pub enum Output {
     Event(KioskEvent),
     /// The agent answered: play the chime.
     Chime,
-    /// Download the configuration the hub announced (`GET path` on the hub,
-    /// HTTP Basic with the kiosk's id and secret), verify it with the
-    /// trusted admin keys, store it atomically and start using it; then
-    /// feed [`Input::ConfigFetched`].
-    FetchConfig { version: u64, path: String },
+}
+
+/// Download the configuration the hub announced (`GET path` on the hub,
+/// HTTP Basic with the kiosk's id and secret), verify it with the trusted
+/// admin keys, store it atomically and start using it; then feed
+/// [`Input::ConfigFetched`]. From [`Session::poll_config_fetch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFetchRequest {
+    pub version: u64,
+    pub path: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -297,6 +302,8 @@ struct FleetState {
     retry_delay: Duration,
     /// Reports made while the hub was away, sent after the next welcome.
     unsent: Vec<KioskToHub>,
+    /// Downloads for the shell to start.
+    requests: VecDeque<ConfigFetchRequest>,
 }
 
 impl std::fmt::Debug for Session {
@@ -351,6 +358,14 @@ impl Session {
 
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
+    }
+
+    /// A configuration download to start, after draining
+    /// [`Session::poll_output`]. Apart from `Output` so that a shell that
+    /// does not fetch configurations yet still builds; it then simply runs
+    /// on the configuration it started with.
+    pub fn poll_config_fetch(&mut self) -> Option<ConfigFetchRequest> {
+        self.fleet.requests.pop_front()
     }
 
     /// When to call [`Session::handle_timeout`] next.
@@ -870,7 +885,7 @@ impl Session {
             return;
         }
         self.fleet.fetching = Some(version);
-        self.outputs.push_back(Output::FetchConfig { version, path });
+        self.fleet.requests.push_back(ConfigFetchRequest { version, path });
     }
 
     fn config_fetched(&mut self, now: Instant, fetch: ConfigFetch) {

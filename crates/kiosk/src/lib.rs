@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod assets;
+pub mod config_store;
 pub mod hub_link;
 pub mod i18n;
 pub mod scene;
