@@ -202,7 +202,8 @@ struct SessionLog {
 }
 
 enum LogItem {
-    Event(HubEvent),
+    // Boxed: a heartbeat report makes events large, flushes are tiny.
+    Event(Box<HubEvent>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -230,7 +231,7 @@ impl SessionLog {
     async fn record(&self, event: HubEvent) {
         // Waits when the writer is 4096 events behind: back-pressure rather
         // than a lost record.
-        let _ = self.tx.send(LogItem::Event(event)).await;
+        let _ = self.tx.send(LogItem::Event(Box::new(event))).await;
     }
 
     async fn flush(&self) {

@@ -668,10 +668,10 @@ async fn kiosk_ws(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
 
 async fn agent_ws(State(app): State<App>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     // A page from another site must not ride on the agent's cookie.
-    if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) {
-        if origin.as_bytes() != format!("https://{}", host.to_str().unwrap_or_default()).as_bytes() {
-            return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
-        }
+    if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST))
+        && origin.as_bytes() != format!("https://{}", host.to_str().unwrap_or_default()).as_bytes()
+    {
+        return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
     }
     let Some(agent) = current_agent(&app, &headers).await else {
         return json_error(StatusCode::UNAUTHORIZED, "sign in first (POST /api/agent/login)");

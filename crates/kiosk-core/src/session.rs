@@ -406,7 +406,7 @@ impl Session {
             Input::NextPage | Input::PreviousPage => self.turn_page(input == Input::NextPage),
             Input::HubConnected => {}
             Input::HubLost => self.hub_lost(now),
-            Input::Hub(msg) => self.from_hub(now, msg),
+            Input::Hub(msg) => self.hub_message(now, msg),
             Input::Media(event) => self.media(now, event),
             Input::Document(event) => self.document(now, event),
             Input::Camera { present } => {
@@ -454,13 +454,13 @@ impl Session {
                 }
             }
             Timer::DocumentNotice => {
-                if let Screen::InCall(call) = &mut self.screen {
-                    if matches!(
+                if let Screen::InCall(call) = &mut self.screen
+                    && matches!(
                         call.document,
                         DocumentView::ScanSent { .. } | DocumentView::Printed { .. } | DocumentView::Failed { .. }
-                    ) {
-                        call.document = DocumentView::None;
-                    }
+                    )
+                {
+                    call.document = DocumentView::None;
                 }
             }
             Timer::HubRetry => {
@@ -573,7 +573,7 @@ impl Session {
         }
     }
 
-    fn from_hub(&mut self, now: Instant, msg: HubToKiosk) {
+    fn hub_message(&mut self, now: Instant, msg: HubToKiosk) {
         match msg {
             HubToKiosk::Welcome { kiosk_id, site, heartbeat_seconds, .. } => {
                 self.hub_up = true;
@@ -623,18 +623,18 @@ impl Session {
                 _ => self.outputs.push_back(Output::ToHub(KioskToHub::CancelCall)),
             },
             HubToKiosk::QueueUpdate { session, position, estimated_wait } => {
-                if let Screen::Waiting(w) = &mut self.screen {
-                    if w.session == session {
-                        w.position = position;
-                        w.estimated_wait = estimated_wait.map(|e| Duration::from_secs(e.seconds.into()));
-                        let event = KioskEvent::Queued {
-                            service: w.service.to_string(),
-                            session: session.to_string(),
-                            position,
-                            estimated_wait_seconds: estimated_wait.map(|e| e.seconds),
-                        };
-                        self.event(event);
-                    }
+                if let Screen::Waiting(w) = &mut self.screen
+                    && w.session == session
+                {
+                    w.position = position;
+                    w.estimated_wait = estimated_wait.map(|e| Duration::from_secs(e.seconds.into()));
+                    let event = KioskEvent::Queued {
+                        service: w.service.to_string(),
+                        session: session.to_string(),
+                        position,
+                        estimated_wait_seconds: estimated_wait.map(|e| e.seconds),
+                    };
+                    self.event(event);
                 }
             }
             HubToKiosk::CallRefused { service, reason, message } => {

@@ -303,7 +303,7 @@ impl Hub {
             rateable: None,
             heartbeat: None,
         });
-        self.to_kiosk(peer, HubToKiosk::Welcome {
+        self.tell_kiosk(peer, HubToKiosk::Welcome {
             protocol: PROTOCOL_VERSION,
             kiosk_id,
             site,
@@ -313,7 +313,7 @@ impl Hub {
         // A kiosk fetches its configuration at start: the announcement
         // tells it which version the hub serves.
         if let Some(announcement) = self.announcement() {
-            self.to_kiosk(peer, announcement);
+            self.tell_kiosk(peer, announcement);
         }
     }
 
@@ -331,7 +331,7 @@ impl Hub {
         peers.sort();
         if let Some(announcement) = self.announcement() {
             for &peer in &peers {
-                self.to_kiosk(peer, announcement.clone());
+                self.tell_kiosk(peer, announcement.clone());
             }
         }
         self.flush(now);
@@ -374,14 +374,14 @@ impl Hub {
             available: false,
             call: None,
         });
-        self.to_agent(peer, HubToAgent::Welcome {
+        self.tell_agent(peer, HubToAgent::Welcome {
             protocol: PROTOCOL_VERSION,
             login,
             display_name,
             available: false,
             services: statuses,
         });
-        self.to_agent(peer, self.queues_for(peer, now));
+        self.tell_agent(peer, self.queues_for(peer, now));
     }
 
     pub fn handle_kiosk_message(&mut self, now: Timestamp, peer: PeerId, msg: KioskToHub) {
@@ -410,7 +410,7 @@ impl Hub {
                 let kiosk = self.kiosks.get_mut(&peer).expect("checked above");
                 kiosk.heartbeat = Some(report.clone());
                 let kiosk_id = kiosk.kiosk_id.clone();
-                self.to_kiosk(peer, HubToKiosk::HeartbeatAck { seq });
+                self.tell_kiosk(peer, HubToKiosk::HeartbeatAck { seq });
                 self.event(HubEvent::Heartbeat { kiosk_id, at: now, report });
             }
             KioskToHub::ConfigApplied { version } => {
@@ -484,7 +484,7 @@ impl Hub {
     fn request_call(&mut self, now: Timestamp, peer: PeerId, service_id: ServiceId) {
         let Some(service) = self.catalogue.get(&service_id) else {
             let message = format!("there is no service {:?} in the catalogue", service_id.as_str());
-            return self.to_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::UnknownService, message });
+            return self.tell_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::UnknownService, message });
         };
         if let ServiceState::Closed { next_opening } = self.catalogue.state_at(service, now) {
             let message = match next_opening {
@@ -496,7 +496,7 @@ impl Hub {
                 ),
                 None => format!("{} is closed", service.short_name),
             };
-            return self.to_kiosk(peer, HubToKiosk::CallRefused {
+            return self.tell_kiosk(peer, HubToKiosk::CallRefused {
                 service: service_id,
                 reason: RefusalReason::Closed { next_opening },
                 message,
@@ -505,7 +505,7 @@ impl Hub {
         let kiosk = &self.kiosks[&peer];
         if kiosk.session.is_some() {
             let message = "this kiosk is already waiting or in a call; cancel or hang up first".to_owned();
-            return self.to_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::Busy, message });
+            return self.tell_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::Busy, message });
         }
         self.next_session += 1;
         let session = SessionId(format!("{}-{:06}", self.session_prefix, self.next_session));
@@ -525,7 +525,7 @@ impl Hub {
         let position = self.queues.push(&service_id, session.clone());
         let estimated_wait = self.estimate(&service_id, position);
         self.queues.mark_sent(&service_id, &session, position, estimated_wait);
-        self.to_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
+        self.tell_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
         self.event(HubEvent::Queued { session, kiosk_id, service: service_id.clone(), at: now });
         self.dirty.insert(service_id);
     }
@@ -563,7 +563,7 @@ impl Hub {
         let agent = self.agents.get_mut(&peer).expect("checked by caller");
         agent.available = available;
         self.dirty.extend(agent.services.iter().cloned());
-        self.to_agent(peer, HubToAgent::Availability { available });
+        self.tell_agent(peer, HubToAgent::Availability { available });
     }
 
     fn take_next(&mut self, now: Timestamp, peer: PeerId, service: Option<ServiceId>) {
@@ -586,7 +586,7 @@ impl Hub {
             .map(|(s, session)| (s.clone(), session.clone()));
         let Some((service_id, session_id)) = oldest else {
             let service = if candidates.len() == 1 { candidates.into_iter().next() } else { None };
-            return self.to_agent(peer, HubToAgent::QueueEmpty { service });
+            return self.tell_agent(peer, HubToAgent::QueueEmpty { service });
         };
         self.queues.remove(&service_id, &session_id);
         let session = self.sessions.get_mut(&session_id).expect("queued sessions exist");
@@ -596,12 +596,12 @@ impl Hub {
         agent.call = Some(session_id.clone());
         let login = agent.login.clone();
         let agent_name = self.agent_display_name(peer);
-        self.to_kiosk(kiosk, HubToKiosk::CallAnswered {
+        self.tell_kiosk(kiosk, HubToKiosk::CallAnswered {
             session: session_id.clone(),
             agent_name,
             ice_servers: self.ice_servers.clone(),
         });
-        self.to_agent(peer, HubToAgent::CallStarted {
+        self.tell_agent(peer, HubToAgent::CallStarted {
             session: session_id.clone(),
             service: service_id.clone(),
             kiosk_id,
@@ -659,8 +659,8 @@ impl Hub {
                 *negotiation = n;
                 let (kiosk, agent) = (session.kiosk, *agent);
                 match from {
-                    Side::Kiosk => self.to_agent(agent, HubToAgent::Signal { session: session_id, signal }),
-                    Side::Agent => self.to_kiosk(kiosk, HubToKiosk::Signal { session: session_id, signal }),
+                    Side::Kiosk => self.tell_agent(agent, HubToAgent::Signal { session: session_id, signal }),
+                    Side::Agent => self.tell_kiosk(kiosk, HubToKiosk::Signal { session: session_id, signal }),
                 }
             }
         }
@@ -698,7 +698,7 @@ impl Hub {
             SessionState::InCall { agent, answered_at, .. } => {
                 if let Some(a) = self.agents.get_mut(&agent) {
                     a.call = None;
-                    self.to_agent(agent, HubToAgent::CallEnded { session: session_id.clone(), reason });
+                    self.tell_agent(agent, HubToAgent::CallEnded { session: session_id.clone(), reason });
                 }
                 let seconds = (now - answered_at).get_seconds() as f64;
                 if seconds > 0.0 {
@@ -710,7 +710,7 @@ impl Hub {
         if let Some(k) = self.kiosks.get_mut(&session.kiosk) {
             k.session = None;
             k.rateable = Some(session_id.clone());
-            self.to_kiosk(session.kiosk, HubToKiosk::CallEnded { session: session_id.clone(), reason });
+            self.tell_kiosk(session.kiosk, HubToKiosk::CallEnded { session: session_id.clone(), reason });
         }
         self.event(HubEvent::Ended { session: session_id.clone(), reason, at: now });
         self.dirty.insert(session.service);
@@ -721,9 +721,9 @@ impl Hub {
     fn replace(&mut self, now: Timestamp, old: PeerId, message: &str) {
         let body = ErrorBody::new(ErrorCode::Replaced, message);
         if self.kiosks.contains_key(&old) {
-            self.to_kiosk(old, HubToKiosk::Error(body));
+            self.tell_kiosk(old, HubToKiosk::Error(body));
         } else {
-            self.to_agent(old, HubToAgent::Error(body));
+            self.tell_agent(old, HubToAgent::Error(body));
         }
         self.outputs.push_back(Output::Close(old));
         self.handle_disconnected(now, old);
@@ -759,7 +759,7 @@ impl Hub {
                 let estimate = self.estimate(service, position);
                 if self.queues.mark_sent(service, &session, position, estimate) {
                     let kiosk = self.sessions[&session].kiosk;
-                    self.to_kiosk(kiosk, HubToKiosk::QueueUpdate { session, position, estimated_wait: estimate });
+                    self.tell_kiosk(kiosk, HubToKiosk::QueueUpdate { session, position, estimated_wait: estimate });
                 }
             }
         }
@@ -772,7 +772,7 @@ impl Hub {
         agents.sort();
         for peer in agents {
             let queues = self.queues_for(peer, now);
-            self.to_agent(peer, queues);
+            self.tell_agent(peer, queues);
         }
     }
 
@@ -800,20 +800,20 @@ impl Hub {
         HubToAgent::Queues { now, queues }
     }
 
-    fn to_kiosk(&mut self, peer: PeerId, msg: HubToKiosk) {
+    fn tell_kiosk(&mut self, peer: PeerId, msg: HubToKiosk) {
         self.outputs.push_back(Output::ToKiosk(peer, msg));
     }
 
-    fn to_agent(&mut self, peer: PeerId, msg: HubToAgent) {
+    fn tell_agent(&mut self, peer: PeerId, msg: HubToAgent) {
         self.outputs.push_back(Output::ToAgent(peer, msg));
     }
 
     fn kiosk_error(&mut self, peer: PeerId, code: ErrorCode, message: impl Into<String>) {
-        self.to_kiosk(peer, HubToKiosk::Error(ErrorBody::new(code, message)));
+        self.tell_kiosk(peer, HubToKiosk::Error(ErrorBody::new(code, message)));
     }
 
     fn agent_error(&mut self, peer: PeerId, code: ErrorCode, message: impl Into<String>) {
-        self.to_agent(peer, HubToAgent::Error(ErrorBody::new(code, message)));
+        self.tell_agent(peer, HubToAgent::Error(ErrorBody::new(code, message)));
     }
 
     fn event(&mut self, event: HubEvent) {

@@ -458,7 +458,10 @@ fn to_hub(out: &[Output]) -> Vec<KioskToHub> {
     out.iter().filter_map(|o| if let Output::ToHub(m) = o { Some(m.clone()) } else { None }).collect()
 }
 
-fn heartbeats(out: &[Output]) -> Vec<(u64, Option<u64>, Option<DeviceHealth>, Option<u32>)> {
+/// A heartbeat's seq, config_version, devices and rtt_ms.
+type Beat = (u64, Option<u64>, Option<DeviceHealth>, Option<u32>);
+
+fn heartbeats(out: &[Output]) -> Vec<Beat> {
     to_hub(out)
         .into_iter()
         .filter_map(|m| match m {
