@@ -276,3 +276,113 @@ async fn the_published_configuration_survives_a_restart_and_the_hub_runs_on_it()
     assert_eq!(ice_servers[0].urls, ["stun:turn.visio-public.auvergne.example:3478"], "kiosk-config/hub.json's");
     hub.stop().await;
 }
+
+/// The kiosk's own session core (`visio-kiosk-core`) as the test kiosk's
+/// brain, with this test as its shell: messages go over the real WebSocket,
+/// downloads over real HTTPS, and verification is the kiosk's
+/// (`Bundle::verify_update` with the keys the kiosk trusts).
+struct CoreKiosk {
+    session: visio_kiosk_core::Session,
+    ws: Kiosk,
+    id: String,
+    secret: Secret,
+    trusted: Vec<visio_config::bundle::VerifyingKey>,
+    fetched: Vec<u64>,
+}
+
+impl CoreKiosk {
+    async fn connect(hub: &TestHub, id: &str, secret: &Secret, trusted: Vec<visio_config::bundle::VerifyingKey>) -> CoreKiosk {
+        let session = visio_kiosk_core::Session::new(visio_kiosk_core::Config::default(), std::time::Instant::now());
+        let ws = Kiosk::open(hub, "/ws/kiosk", None, id).await.unwrap();
+        let mut k = CoreKiosk { session, ws, id: id.into(), secret: secret.clone(), trusted, fetched: Vec::new() };
+        k.ws.send(KioskToHub::Hello { protocol: PROTOCOL_VERSION, kiosk_id: id.into(), secret: secret.clone(), app_version: None })
+            .await;
+        k.input(hub, visio_kiosk_core::Input::HubConnected).await;
+        k
+    }
+
+    async fn input(&mut self, hub: &TestHub, input: visio_kiosk_core::Input) {
+        self.session.handle_input(std::time::Instant::now(), input);
+        self.carry_out(hub).await;
+    }
+
+    /// Does what the session asks, as a shell would, until it asks nothing.
+    async fn carry_out(&mut self, hub: &TestHub) {
+        loop {
+            let mut did = false;
+            while let Some(output) = self.session.poll_output() {
+                did = true;
+                if let visio_kiosk_core::Output::ToHub(msg) = output {
+                    self.ws.send(msg).await;
+                }
+            }
+            while let Some(request) = self.session.poll_config_fetch() {
+                did = true;
+                let (status, _, body) = hub.fetch_config(&self.id, &self.secret, None).await;
+                assert_eq!(status, 200, "{body}");
+                self.fetched.push(request.version);
+                let result = match Bundle::verify_update(&body, &self.trusted, self.session.config_version()) {
+                    Ok(v) => visio_kiosk_core::ConfigFetch::Applied { version: v.version },
+                    // The only refusal this test provokes; the kiosk's
+                    // config_store maps every kind (unit-tested there).
+                    Err(e @ visio_config::BundleError::UntrustedKey { .. }) => visio_kiosk_core::ConfigFetch::Refused {
+                        version: request.version,
+                        reason: ConfigRefusal::new(ConfigRefusalCode::UntrustedKey, e.to_string()),
+                    },
+                    Err(e) => panic!("unexpected refusal: {e}"),
+                };
+                self.session.handle_input(std::time::Instant::now(), visio_kiosk_core::Input::ConfigFetched(result));
+            }
+            if !did {
+                return;
+            }
+        }
+    }
+
+    /// Feeds hub messages to the session until `done` says so.
+    async fn until(&mut self, hub: &TestHub, what: &str, done: impl Fn(&CoreKiosk) -> bool) {
+        within(what, async {
+            while !done(self) {
+                let msg = self.ws.next().await;
+                self.input(hub, visio_kiosk_core::Input::Hub(msg)).await;
+            }
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn the_kiosk_session_core_applies_a_publication_and_reports_one_it_does_not_trust() {
+    let hub = TestHub::start().await;
+    let secret = hub.enroll("besse");
+    let (kiosk_key, other_admin) = (admin_key(1), admin_key(3));
+    let token = hub.admin(&kiosk_key);
+    // The hub trusts a second admin key that this kiosk was not installed with.
+    hub.store.trust_admin_key(&other_admin.verifying_key(), jiff::Timestamp::now()).unwrap();
+    let mut besse = CoreKiosk::connect(&hub, "besse", &secret, vec![kiosk_key.verifying_key()]).await;
+    besse.until(&hub, "welcome", |k| matches!(k.session.screen(), visio_kiosk_core::Screen::Home { .. })).await;
+
+    assert_eq!(hub.publish(Some(&token), &signed_demo(&kiosk_key, 100).to_json()).await.0, 201);
+    besse.until(&hub, "version 100 applied", |k| k.session.config_version() == Some(100)).await;
+    assert_eq!(besse.fetched, [100]);
+    eventually("the hub knows besse runs 100", || async {
+        let fleet = hub.fleet(&token).await;
+        let row = fleet.kiosks.into_iter().find(|k| k.kiosk_id.as_str() == "besse")?;
+        (row.config_version == Some(100) && row.online).then_some(())
+    })
+    .await;
+
+    // Accepted by the hub, refused by the kiosk: it keeps 100 and says why.
+    assert_eq!(hub.publish(Some(&token), &signed_demo(&other_admin, 101).to_json()).await.0, 201);
+    besse.until(&hub, "version 101 fetched", |k| k.fetched.contains(&101)).await;
+    let refusal = eventually("besse's refusal in the fleet view", || async {
+        let fleet = hub.fleet(&token).await;
+        fleet.kiosks.into_iter().find(|k| k.kiosk_id.as_str() == "besse")?.last_refusal
+    })
+    .await;
+    assert_eq!(besse.fetched, [100, 101]);
+    assert_eq!(besse.session.config_version(), Some(100));
+    assert_eq!((refusal.version, refusal.code), (101, ConfigRefusalCode::UntrustedKey));
+    assert!(refusal.message.contains("which is not a trusted admin key"), "{}", refusal.message);
+    hub.stop().await;
+}
