@@ -3,94 +3,19 @@
 //! documents (visio-transfer) as the agent's page would. The kiosk scans with
 //! SANE's test backend and prints to a private cupsd's PDF queue.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+mod common;
 
-use serde_json::Value;
-use tokio::io::AsyncBufReadExt;
+use common::{AGENT, World};
 use tokio::sync::mpsc;
 use visio_kiosk::visit::documents_link::DocumentsLink;
 use visio_media::{Call, CallConfig, CallEvent, SessionDescription};
 use visio_protocol::*;
-use visio_testkit::cups::Cups;
-use visio_testkit::hub::{Agent, TestHub};
+use visio_testkit::hub::Agent;
 use visio_testkit::pdf::{pdf_text, text_pdf};
-use visio_testkit::sane::sane_config;
 use visio_testkit::wait::{init_tracing, wait_for, within};
 use visio_transfer::driver::{Notice, SessionHandle, spawn_session};
 use visio_transfer::spool::{Spool, hash_file, list_files};
 use visio_transfer::{ColorMode, Event, Limits, OutcomeKind, Purpose, ScanFormat, ScanSettings, Side};
-
-/// The demo kiosk's file, pointed at this test's hub, scanner and printer.
-fn kiosk_config(dir: &Path, hub: &TestHub, printer: &str) -> PathBuf {
-    let cert = dir.join("hub-cert.pem");
-    std::fs::write(&cert, &hub.cert_pem).unwrap();
-    let mut kiosk: Value = serde_json::from_str(include_str!("../../../kiosk-config/kiosks/demo-kiosk.json")).unwrap();
-    kiosk["hub"]["urls"] = serde_json::json!([format!("wss://localhost:{}/ws/kiosk", hub.addr.port())]);
-    kiosk["hub"]["trust"] = serde_json::json!({ "kiosk_file": cert });
-    kiosk["devices"]["scanner"] = "test".into();
-    kiosk["devices"]["printer"] = printer.into();
-    let dir = dir.join("kiosks");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("demo-kiosk.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&kiosk).unwrap()).unwrap();
-    path
-}
-
-/// A `visio-kiosk --headless` process and the JSON lines it prints.
-struct HeadlessKiosk {
-    child: tokio::process::Child,
-    lines: mpsc::UnboundedReceiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl HeadlessKiosk {
-    fn start(config: &Path, secret: &Path, spool: &Path, cups: &Cups, sane: &Path, service: &str) -> HeadlessKiosk {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_visio-kiosk"))
-            .arg("--headless")
-            .arg("--config")
-            .arg(config)
-            .arg("--secret-file")
-            .arg(secret)
-            .arg("--spool-dir")
-            .arg(spool)
-            .arg("--call")
-            .arg(service)
-            .env("CUPS_SERVER", format!("127.0.0.1:{}", cups.port))
-            .env("SANE_CONFIG_DIR", sane)
-            .env("VISIO_AUDIO_SINK", "fakesink")
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("visio-kiosk starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut reader = tokio::io::BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                eprintln!("kiosk: {line}");
-                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line: {line:?}: {e}"));
-                let _ = tx.send(value);
-            }
-        });
-        HeadlessKiosk { child, lines, seen: Vec::new() }
-    }
-
-    /// The next event named `name`, skipping others (kept in `seen`).
-    async fn event(&mut self, name: &str) -> Value {
-        loop {
-            let line = within(&format!("the kiosk's {name:?} event"), self.lines.recv())
-                .await
-                .unwrap_or_else(|| panic!("the kiosk exited before {name:?}; it printed {:?}", self.seen));
-            self.seen.push(line.clone());
-            if line["event"] == name {
-                return line;
-            }
-        }
-    }
-}
 
 /// The agent's side of the call, as the console page does it.
 struct ScriptedAgent {
@@ -191,19 +116,10 @@ impl ScriptedAgent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_headless_kiosk_completes_a_call_with_documents_against_the_real_hub() {
     init_tracing();
-    let hub = TestHub::start().await;
-    let secret = hub.enroll("demo-kiosk");
-    hub.add_agent("agent", "correct horse", &["demo"]);
-    let cups = Cups::start();
-    let sane = sane_config();
-    let dir = tempfile::tempdir().unwrap();
-    let config = kiosk_config(dir.path(), &hub, &cups.queue);
-    let secret_file = dir.path().join("secret");
-    std::fs::write(&secret_file, &secret.0).unwrap();
-    let spool = dir.path().join("spool");
-
-    let mut agent = Agent::connect(&hub, "agent", "correct horse").await;
-    let mut kiosk = HeadlessKiosk::start(&config, &secret_file, &spool, &cups, sane.path(), "demo");
+    let world = World::start().await;
+    let hub = &world.hub;
+    let mut agent = Agent::connect(hub, AGENT.0, AGENT.1).await;
+    let mut kiosk = world.kiosk("demo");
 
     // The resident waits; the agent sees the kiosk in the queue and takes it.
     let ready = kiosk.event("ready").await;
@@ -256,7 +172,7 @@ async fn a_headless_kiosk_completes_a_call_with_documents_against_the_real_hub()
     assert_eq!(scripted.outcome(id).await, (OutcomeKind::Printed, None));
     let printed = kiosk.event("printed").await;
     assert_eq!(printed["name"], "formulaire.pdf");
-    let output = wait_for("the cups-pdf output", || std::fs::read_dir(&cups.out).ok()?.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "pdf"))).await;
+    let output = wait_for("the cups-pdf output", || world.printed_pdf()).await;
     let text = wait_for("the printed PDF's text", || Some(pdf_text(&output)).filter(|t| !t.trim().is_empty())).await;
     assert!(text.contains("Demande de RSA 2026"), "printed: {text:?}");
 
@@ -274,7 +190,7 @@ async fn a_headless_kiosk_completes_a_call_with_documents_against_the_real_hub()
     assert_eq!(ended["reason"], "agent_hung_up");
     let status = within("the kiosk exits", kiosk.child.wait()).await.unwrap();
     assert!(status.success(), "a normal end exits 0, got {status}");
-    assert!(list_files(&spool).is_empty(), "the kiosk's spool is empty after the visit: {:?}", list_files(&spool));
+    assert!(list_files(&world.spool).is_empty(), "the kiosk's spool is empty after the visit: {:?}", list_files(&world.spool));
     let record = hub
         .wait_for_log("the session in the hub's log", |log| log.iter().find(|r| r.session == session.as_str()).cloned())
         .await;
@@ -284,5 +200,5 @@ async fn a_headless_kiosk_completes_a_call_with_documents_against_the_real_hub()
 
     scripted.documents.end().await.unwrap();
     scripted.call.hang_up().await;
-    hub.stop().await;
+    world.hub.stop().await;
 }
