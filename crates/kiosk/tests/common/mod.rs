@@ -3,6 +3,8 @@
 //! `visio-kiosk --headless` process whose JSON lines the test reads.
 #![allow(dead_code)]
 
+pub mod agent;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -77,25 +79,48 @@ pub struct HeadlessKiosk {
     seen: Vec<Value>,
 }
 
-impl HeadlessKiosk {
-    fn start(world: &World, service: &str) -> HeadlessKiosk {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_visio-kiosk"))
-            .arg("--headless")
+/// The `visio-kiosk` binary of this build: Cargo names it to tests; an
+/// example (target/<profile>/examples/) finds it one folder up.
+fn kiosk_binary() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_visio-kiosk") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let exe = std::env::current_exe().expect("own path");
+            exe.parent().and_then(Path::parent).expect("target folder").join("visio-kiosk")
+        }
+    }
+}
+
+impl World {
+    /// `visio-kiosk` pointed at this world, asking for `service` at once
+    /// (add `--headless`, or run it under a display).
+    pub fn kiosk_command(&self, service: &str) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(kiosk_binary());
+        command
             .arg("--config")
-            .arg(&world.config)
+            .arg(&self.config)
             .arg("--secret-file")
-            .arg(&world.secret_file)
+            .arg(&self.secret_file)
             .arg("--spool-dir")
-            .arg(&world.spool)
+            .arg(&self.spool)
             .arg("--call")
             .arg(service)
-            .env("CUPS_SERVER", format!("127.0.0.1:{}", world.cups.port))
-            .env("SANE_CONFIG_DIR", world.sane.path())
+            .env("CUPS_SERVER", format!("127.0.0.1:{}", self.cups.port))
+            .env("SANE_CONFIG_DIR", self.sane.path())
             .env("VISIO_AUDIO_SINK", "fakesink")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .kill_on_drop(true);
+        command
+    }
+}
+
+impl HeadlessKiosk {
+    fn start(world: &World, service: &str) -> HeadlessKiosk {
+        let mut child = world
+            .kiosk_command(service)
+            .arg("--headless")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
             .spawn()
             .expect("visio-kiosk starts");
         let stdout = child.stdout.take().unwrap();
