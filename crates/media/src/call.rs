@@ -104,7 +104,8 @@ pub struct CallStats {
     /// since the previous stats; -127 is digital silence (a muted peer).
     /// `None` when no audio was decoded meanwhile.
     pub audio_level_received_dbfs: Option<f32>,
-    /// The codec our video is sent in, once negotiated.
+    /// The codec our video is sent in, as webrtc-rs's outbound video stream
+    /// reports it (like the browser's `getStats()` codec).
     pub video_codec_sent: Option<VideoCodec>,
     /// The codec the peer's video arrives in, once it does.
     pub video_codec_received: Option<VideoCodec>,
@@ -1090,10 +1091,16 @@ impl Driver {
         let mut rtt = None;
         let mut loss_sent = None;
         let mut lost_received = 0i64;
+        let mut sent_codec_id = None;
+        let mut codec_mimes = Vec::new();
         for entry in report.iter() {
             match entry {
                 RTCStatsReportEntry::OutboundRtp(s) => {
                     sent += s.sent_rtp_stream_stats.bytes_sent;
+                    let stream = &s.sent_rtp_stream_stats.rtp_stream_stats;
+                    if stream.kind == RtpCodecKind::Video {
+                        sent_codec_id = Some(stream.codec_id.clone());
+                    }
                     if s.target_bitrate > 0.0 {
                         estimate = Some(s.target_bitrate);
                     }
@@ -1110,6 +1117,7 @@ impl Driver {
                         rtt.get_or_insert(Duration::from_secs_f64(s.round_trip_time));
                     }
                 }
+                RTCStatsReportEntry::Codec(c) => codec_mimes.push((c.stats.id.clone(), c.mime_type.clone())),
                 RTCStatsReportEntry::IceCandidatePair(p) if p.nominated && p.current_round_trip_time > 0.0 => {
                     rtt = Some(Duration::from_secs_f64(p.current_round_trip_time));
                 }
@@ -1152,7 +1160,10 @@ impl Driver {
             frames_dropped: self.frames.dropped.load(Ordering::Relaxed),
             audio_frames_decoded: audio_decoded,
             audio_level_received_dbfs: (audio_decoded > self.last_audio_decoded).then_some(audio_level),
-            video_codec_sent: self.send_codec,
+            // As webrtc-rs reports the outbound video stream: it names a codec
+            // only when the track's codec is one the peer negotiated.
+            video_codec_sent: sent_codec_id
+                .and_then(|id| codec_mimes.iter().find(|(c, _)| *c == id).and_then(|(_, mime)| VideoCodec::from_name(mime))),
             video_codec_received: self.received_codec.get().copied(),
             keyframes_sent: self.video.as_ref().map_or(0, |v| v.keyframes.load(Ordering::Relaxed)),
         })));

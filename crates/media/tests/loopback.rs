@@ -127,8 +127,15 @@ async fn an_answerer_that_takes_only_h264_gets_h264_both_ways_with_keyframes_on_
     let at_a = a.wait_frame("blue H.264 frame from B", |f| near(f.pixel(f.width / 2, f.height / 2), [0, 0, 255])).await;
     assert_eq!((at_a.width, at_a.height), (640, 360));
 
+    // video_codec_sent is webrtc-rs's own view of the outbound stream: it
+    // names H.264 only if the track was switched to H.264 before the answer
+    // was applied, which is also when the stream's NACK, sender-report and
+    // TWCC interceptors are bound to it.
     let h264_both_ways = |s: &CallStats| {
-        s.video_codec_sent == Some(VideoCodec::H264) && s.video_codec_received == Some(VideoCodec::H264) && s.frames_decoded > 0
+        s.video_codec_sent == Some(VideoCodec::H264)
+            && s.video_codec_received == Some(VideoCodec::H264)
+            && s.frames_decoded > 0
+            && s.estimate_bps.is_some()
     };
     let before = stats_where(&mut a, "A's stats saying H.264 both ways", h264_both_ways).await;
     stats_where(&mut b, "B's stats saying H.264 both ways", h264_both_ways).await;
