@@ -50,6 +50,8 @@ struct Section {
     formats: Vec<String>,
     /// `(payload type, encoding name in lower case)` from `a=rtpmap`.
     rtpmap: Vec<(String, String)>,
+    /// `(payload type, parameters)` from `a=fmtp`.
+    fmtp: Vec<(String, String)>,
 }
 
 impl Section {
@@ -86,13 +88,18 @@ fn parse_sections(sdp: &str) -> Result<Vec<Section>, SdpProblem> {
             let kind = parts.next().unwrap_or_default().to_owned();
             let port = parts.next().unwrap_or_default().to_owned();
             let formats = parts.skip(1).map(str::to_owned).collect();
-            sections.push(Section { kind, port, formats, rtpmap: Vec::new() });
+            sections.push(Section { kind, port, formats, ..Section::default() });
         } else if let Some(map) = line.strip_prefix("a=rtpmap:") {
             // a=rtpmap:<pt> <name>/<clock>[/<channels>]
             let mut parts = map.split_whitespace();
             if let (Some(section), Some(pt), Some(codec)) = (sections.last_mut(), parts.next(), parts.next()) {
                 let name = codec.split('/').next().unwrap_or_default().to_ascii_lowercase();
                 section.rtpmap.push((pt.to_owned(), name));
+            }
+        } else if let Some(fmtp) = line.strip_prefix("a=fmtp:") {
+            // a=fmtp:<pt> <parameters>
+            if let (Some(section), Some((pt, parameters))) = (sections.last_mut(), fmtp.split_once(' ')) {
+                section.fmtp.push((pt.to_owned(), parameters.trim().to_owned()));
             }
         }
     }
@@ -152,12 +159,38 @@ pub fn check_remote_sdp(sdp: &str, video: &[VideoCodec]) -> Result<SdpSummary, S
 /// section), most preferred first, each with the payload type the peer uses
 /// for it. Codecs this crate does not know are left out.
 pub fn remote_video_codecs(sdp: &str) -> Vec<(u8, VideoCodec)> {
+    remote_video_formats(sdp).into_iter().map(|(pt, codec, _)| (pt, codec)).collect()
+}
+
+/// Like [`remote_video_codecs`], with whether each format is exactly the
+/// variant we register (H.264: packetization-mode 1, constrained baseline).
+fn remote_video_formats(sdp: &str) -> Vec<(u8, VideoCodec, bool)> {
     let Ok(sections) = parse_sections(sdp) else { return Vec::new() };
     let Some(video) = sections.iter().find(|s| s.kind == "video" && s.active()) else { return Vec::new() };
     video
         .codecs()
-        .filter_map(|(pt, name)| Some((pt.parse().ok()?, VideoCodec::from_name(name)?)))
+        .filter_map(|(pt, name)| {
+            let codec = VideoCodec::from_name(name)?;
+            let fmtp = video.fmtp.iter().find(|(p, _)| p == pt).map_or("", |(_, f)| f.as_str());
+            Some((pt.parse().ok()?, codec, is_exact(codec, fmtp)))
+        })
         .collect()
+}
+
+/// Whether webrtc-rs would match this format exactly against our
+/// registration (its H.264 match compares packetization-mode and the profile
+/// bytes of profile-level-id).
+fn is_exact(codec: VideoCodec, fmtp: &str) -> bool {
+    match codec {
+        VideoCodec::Vp8 => true,
+        VideoCodec::H264 => {
+            let parameter = |key: &str| {
+                fmtp.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+            };
+            parameter("packetization-mode") == Some("1")
+                && parameter("profile-level-id").is_some_and(|p| p.len() >= 4 && p[..4].eq_ignore_ascii_case("42e0"))
+        }
+    }
 }
 
 /// The codec to send, read from the peer's description before it is applied:
@@ -165,8 +198,13 @@ pub fn remote_video_codecs(sdp: &str) -> Vec<(u8, VideoCodec)> {
 /// answer it is the answerer's choice (JSEP: the offerer sends the answer's
 /// first codec); on an offer it is the offerer's preference, which the answer
 /// keeps first (webrtc-rs answers in the offer's order).
+///
+/// Like webrtc-rs, formats that match our registration exactly come first:
+/// when any exists it negotiates only those (an H.264 variant we do not
+/// register, e.g. baseline `42001f`, is then dropped even if listed first).
 pub fn choose_video_codec(sdp: &str, enabled: &[VideoCodec]) -> Option<VideoCodec> {
-    remote_video_codecs(sdp).into_iter().map(|(_, c)| c).find(|c| enabled.contains(c))
+    let formats: Vec<_> = remote_video_formats(sdp).into_iter().filter(|(_, c, _)| enabled.contains(c)).collect();
+    formats.iter().find(|(_, _, exact)| *exact).or(formats.first()).map(|(_, c, _)| *c)
 }
 
 /// Remote candidates that arrived before the remote description (the hub can
@@ -325,6 +363,20 @@ a=rtpmap:107 rtx/90000\r\na=rtpmap:45 AV1/90000\r\n";
         // A rejected video section carries nothing to send.
         let rejected = "v=0\r\ns=-\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
         assert_eq!(choose_video_codec(rejected, BOTH), None);
+    }
+
+    #[test]
+    fn an_h264_variant_we_do_not_register_yields_to_an_exact_match() {
+        // Baseline (42001f) first, then VP8: webrtc-rs negotiates only VP8.
+        let sdp = "v=0\r\ns=-\r\nm=video 9 UDP/TLS/RTP/SAVPF 102 96\r\na=rtpmap:102 H264/90000\r\n\
+a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\na=rtpmap:96 VP8/90000\r\n";
+        assert_eq!(choose_video_codec(sdp, BOTH), Some(VideoCodec::Vp8));
+        // Alone, it is negotiated anyway (webrtc-rs falls back to a name match).
+        assert_eq!(choose_video_codec(sdp, &[VideoCodec::H264]), Some(VideoCodec::H264));
+        // Packetization mode 0 is not our variant either.
+        let mode0 = sdp.replace("packetization-mode=1;profile-level-id=42001f", "packetization-mode=0;profile-level-id=42e01f");
+        assert_eq!(choose_video_codec(&mode0, BOTH), Some(VideoCodec::Vp8));
+        assert_eq!(choose_video_codec(H264_FIRST, BOTH), Some(VideoCodec::H264), "42e01f, mode 1: ours");
     }
 
     #[test]
