@@ -678,7 +678,6 @@ async fn answer_keyframe_requests(track: Arc<TrackLocalStaticRTP>, video: Arc<Vi
     tracing::debug!("keyframe-request listener ended");
 }
 
-/// A remote track: RTP → decoder, and keyframe requests until it decodes.
 /// Where a remote track's decoded media goes.
 struct ReceiveSinks {
     audio_sink: crate::config::AudioSink,
@@ -706,6 +705,7 @@ impl ReceiveSinks {
     }
 }
 
+/// A remote track: RTP → decoder, and keyframe requests until it decodes.
 async fn receive_track(
     track: Arc<dyn TrackRemote>,
     sinks: ReceiveSinks,
