@@ -12,11 +12,17 @@ use iced::{Element, Subscription, Task};
 use tokio::sync::mpsc;
 use visio_config::Catalogue;
 use visio_kiosk_core::{Config, Input, Output, Screen, Session};
-use visio_protocol::ServiceId;
+use visio_media::{RemoteFrames, VideoFrame};
+use visio_protocol::{ServiceId, SessionId};
 
 use crate::hub_link::{self, Command, Endpoint, LinkEvent};
 use crate::i18n::Catalog;
 use crate::screen::{self, Context, call, ended, home, waiting};
+use crate::setup::Setup;
+use crate::visit::{self, VisitDevices, VisitEvent};
+
+/// How often the camera's presence is checked.
+const CAMERA_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// Everything the app needs to start.
 #[derive(Clone, Debug)]
@@ -27,6 +33,39 @@ pub struct Settings {
     pub offered: Vec<ServiceId>,
     /// `None` runs without a hub (UI tests, screenshots).
     pub hub: Option<HubSettings>,
+    /// `None` runs without calls (UI tests, screenshots).
+    pub visit: Option<VisitSettings>,
+}
+
+impl Settings {
+    pub fn from_setup(setup: Setup) -> Settings {
+        let camera = match &setup.visit.call.video.source {
+            visio_media::VideoSource::V4l2 { device } => Some(std::path::PathBuf::from(device)),
+            _ => None,
+        };
+        Settings {
+            session: setup.session,
+            catalogue: setup.catalogue,
+            offered: setup.offered,
+            hub: setup.hub,
+            visit: Some(VisitSettings { devices: setup.visit, camera }),
+        }
+    }
+}
+
+/// The devices of the visit task, and the camera to watch.
+#[derive(Clone, Debug)]
+pub struct VisitSettings {
+    pub devices: VisitDevices,
+    /// A camera device node whose presence is checked; `None`: not checkable.
+    pub camera: Option<std::path::PathBuf>,
+}
+
+/// One visit task per app.
+impl Hash for VisitSettings {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.devices.spool.root().hash(state);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -38,7 +77,7 @@ pub struct HubSettings {
 /// The hub link's identity for iced: one subscription per kiosk and hub.
 impl Hash for HubSettings {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.endpoint.hub_url.hash(state);
+        self.endpoint.hub_urls.hash(state);
         self.endpoint.kiosk_id.hash(state);
     }
 }
@@ -53,6 +92,20 @@ pub enum Message {
     Touched,
     Tick(Instant),
     Hub(HubUpdate),
+    Visit(VisitUpdate),
+    /// A new picture of the agent.
+    RemoteFrame(VideoFrame),
+    /// The picture is in the renderer's memory: show it from the next frame.
+    FrameReady(Result<image::Allocation, image::Error>),
+    CameraChecked { present: bool },
+}
+
+#[derive(Debug, Clone)]
+pub enum VisitUpdate {
+    Ready(mpsc::UnboundedSender<visit::Command>),
+    /// The visit task could not start (its spool); calls cannot be made.
+    Failed(String),
+    Event(VisitEvent),
 }
 
 #[derive(Debug, Clone)]
@@ -70,13 +123,22 @@ pub struct Kiosk {
     hub: Option<mpsc::Sender<Command>>,
     /// Commands issued before the link task was ready.
     pending: Vec<Command>,
+    visit: Option<mpsc::UnboundedSender<visit::Command>>,
+    pending_visit: Vec<visit::Command>,
+    /// The current call's picture source.
+    remote_frames: Option<FrameSource>,
+    camera_present: bool,
     pub pictures: PictureState,
 }
 
-/// The latest video frames and document pages to show.
+/// The latest video frames and document pages to show. Emptied when the
+/// call ends: nothing of a visit stays in memory.
 #[derive(Debug, Default)]
 pub struct PictureState {
     pub remote: Option<image::Handle>,
+    /// Keeps the shown frame uploaded until the next one is (no blank frames
+    /// on wgpu, FIELD-NOTES).
+    remote_allocation: Option<image::Allocation>,
     pub local: Option<image::Handle>,
     pub pages: Vec<image::Handle>,
 }
@@ -97,6 +159,10 @@ impl Kiosk {
             now,
             hub: None,
             pending: Vec::new(),
+            visit: None,
+            pending_visit: Vec::new(),
+            remote_frames: None,
+            camera_present: true,
             pictures: PictureState::default(),
         };
         kiosk.carry_out();
@@ -115,6 +181,7 @@ impl Kiosk {
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
+        let mut task = Task::none();
         let input = match message {
             Message::Home(m) => Some(home::update(m, self.session.language())),
             Message::Waiting(m) => Some(waiting::update(m)),
@@ -137,6 +204,55 @@ impl Kiosk {
                     Input::HubLost
                 }
             }),
+            Message::Visit(VisitUpdate::Ready(tx)) => {
+                for command in self.pending_visit.drain(..) {
+                    let _ = tx.send(command);
+                }
+                self.visit = Some(tx);
+                None
+            }
+            Message::Visit(VisitUpdate::Failed(reason)) => {
+                tracing::error!(%reason, "calls are unavailable");
+                Some(Input::Camera { present: false })
+            }
+            Message::Visit(VisitUpdate::Event(event)) => match event {
+                VisitEvent::Input(input) => Some(input),
+                VisitEvent::Video { session, remote } => {
+                    self.remote_frames = Some(FrameSource { session, frames: remote });
+                    None
+                }
+                VisitEvent::Pages(paths) => {
+                    // Read now: the files go with the visit's spool.
+                    self.pictures.pages = paths
+                        .iter()
+                        .filter_map(|p| std::fs::read(p).map_err(|e| tracing::warn!(error = %e, "page image")).ok())
+                        .map(image::Handle::from_bytes)
+                        .collect();
+                    None
+                }
+            },
+            Message::RemoteFrame(frame) => {
+                let handle = image::Handle::from_rgba(frame.width, frame.height, frame.data);
+                task = image::allocate(handle).map(Message::FrameReady);
+                None
+            }
+            Message::FrameReady(Ok(allocation)) => {
+                if self.remote_frames.is_some() {
+                    self.pictures.remote = Some(allocation.handle().clone());
+                    self.pictures.remote_allocation = Some(allocation);
+                }
+                None
+            }
+            Message::FrameReady(Err(e)) => {
+                tracing::debug!(error = ?e, "frame not shown");
+                None
+            }
+            Message::CameraChecked { present } => {
+                (present != self.camera_present).then(|| {
+                    self.camera_present = present;
+                    Input::Camera { present }
+                })
+            }
         };
         if let Some(input) = input {
             self.input(input);
@@ -146,7 +262,18 @@ impl Kiosk {
             self.session.handle_timeout(self.now);
             self.carry_out();
         }
-        Task::none()
+        if !matches!(self.session.screen(), Screen::InCall(_)) {
+            self.forget_the_call();
+        }
+        task
+    }
+
+    /// Drops every picture of the last call (agent, resident, documents).
+    fn forget_the_call(&mut self) {
+        if self.remote_frames.is_some() || !self.pictures.pages.is_empty() || self.pictures.remote.is_some() {
+            self.remote_frames = None;
+            self.pictures = PictureState::default();
+        }
     }
 
     fn carry_out(&mut self) {
@@ -156,9 +283,21 @@ impl Kiosk {
                 Output::ToHub(msg) => self.to_hub(Command::Send(msg)),
                 Output::Event(event) => tracing::info!(event = %event.to_json_line(), "kiosk"),
                 Output::Chime => crate::sound::chime(),
-                Output::Call(command) => tracing::info!(?command, "call command (media not wired in the window yet)"),
-                Output::Documents(command) => tracing::info!(?command, "documents"),
+                Output::Call(command) => self.to_visit(visit::Command::Call(command)),
+                Output::Documents(command) => self.to_visit(visit::Command::Documents(command)),
             }
+        }
+    }
+
+    fn to_visit(&mut self, command: visit::Command) {
+        if self.settings.visit.is_none() {
+            return;
+        }
+        match &self.visit {
+            Some(tx) => {
+                let _ = tx.send(command);
+            }
+            None => self.pending_visit.push(command),
         }
     }
 
@@ -216,8 +355,62 @@ impl Kiosk {
         if let Some(hub) = &self.settings.hub {
             subscriptions.push(Subscription::run_with(hub.clone(), hub_stream).map(Message::Hub));
         }
+        if let Some(visit) = &self.settings.visit {
+            subscriptions.push(Subscription::run_with(visit.clone(), visit_stream).map(Message::Visit));
+            if let Some(camera) = &visit.camera {
+                let camera = camera.clone();
+                subscriptions.push(
+                    iced::time::every(CAMERA_CHECK_EVERY).with(camera).map(|(camera, _)| Message::CameraChecked { present: camera.exists() }),
+                );
+            }
+        }
+        if let Some(source) = &self.remote_frames {
+            subscriptions.push(Subscription::run_with(source.clone(), frame_stream).map(Message::RemoteFrame));
+        }
         Subscription::batch(subscriptions)
     }
+}
+
+/// A call's picture as an iced subscription, one per call.
+#[derive(Clone, Debug)]
+struct FrameSource {
+    session: SessionId,
+    frames: RemoteFrames,
+}
+
+impl Hash for FrameSource {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.session.hash(state);
+    }
+}
+
+/// The newest frames, one at a time: the stream's buffer of one plus the
+/// media crate's newest-wins slot keep at most two pictures in flight, so a
+/// slow screen drops frames instead of growing memory.
+fn frame_stream(source: &FrameSource) -> impl iced::futures::Stream<Item = VideoFrame> + use<> {
+    let frames = source.frames.clone();
+    iced::stream::channel(1, async move |mut output| {
+        while let Some(frame) = frames.next().await {
+            if output.send(frame).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// The visit task as an iced stream: first its command sender, then events.
+fn visit_stream(settings: &VisitSettings) -> impl iced::futures::Stream<Item = VisitUpdate> + use<> {
+    let devices = settings.devices.clone();
+    iced::stream::channel(64, async move |mut output| {
+        let (commands, mut events) = visit::spawn(devices);
+        let _ = output.send(VisitUpdate::Ready(commands)).await;
+        while let Some(event) = events.recv().await {
+            if output.send(VisitUpdate::Event(event)).await.is_err() {
+                return;
+            }
+        }
+        let _ = output.send(VisitUpdate::Failed("the call task stopped".into())).await;
+    })
 }
 
 /// The hub link as an iced stream: first the command sender, then events.

@@ -19,8 +19,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Where the hub is and who this kiosk is.
 #[derive(Clone, Debug)]
 pub struct Endpoint {
-    /// `wss://host:port` (the path `/ws/kiosk` is added).
-    pub hub_url: String,
+    /// The hub's addresses, tried in order: `wss://host:port/ws/kiosk`
+    /// (a bare `wss://host:port` gets the path `/ws/kiosk`).
+    pub hub_urls: Vec<String>,
     /// The hub certificate (or CA) to trust, PEM. `None`: the system's roots.
     pub trust_pem: Option<Vec<u8>>,
     pub kiosk_id: KioskId,
@@ -31,6 +32,9 @@ pub struct Endpoint {
 pub enum Command {
     Connect,
     Send(KioskToHub),
+    /// Close the connection politely once everything before is sent, then
+    /// answer.
+    Close(tokio::sync::oneshot::Sender<()>),
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +139,12 @@ pub async fn run(
                     }
                 }
             }
+            Some(Command::Close(done)) => {
+                if let Some(mut socket) = ws.take() {
+                    let _ = tokio::time::timeout(CONNECT_TIMEOUT, socket.close(None)).await;
+                }
+                let _ = done.send(());
+            }
             Some(Command::Send(msg)) => {
                 let Some(socket) = &mut ws else {
                     tracing::debug!(?msg, "not connected; message dropped");
@@ -149,9 +159,33 @@ pub async fn run(
     }
 }
 
+/// The WebSocket address of a configured hub URL.
+pub fn websocket_url(hub_url: &str) -> String {
+    let after_scheme = hub_url.split_once("://").map_or(hub_url, |(_, rest)| rest);
+    if after_scheme.trim_end_matches('/').contains('/') {
+        hub_url.to_owned()
+    } else {
+        format!("{}/ws/kiosk", hub_url.trim_end_matches('/'))
+    }
+}
+
+/// Tries each hub address in turn; the error names every failure.
 async fn connect(endpoint: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<Ws, String> {
-    let url = format!("{}/ws/kiosk", endpoint.hub_url.trim_end_matches('/'));
-    let request = url.as_str().into_client_request().map_err(|e| format!("bad hub address {url:?}: {e}"))?;
+    let mut failures = Vec::new();
+    for hub_url in &endpoint.hub_urls {
+        match connect_to(&websocket_url(hub_url), endpoint, tls.clone()).await {
+            Ok(ws) => return Ok(ws),
+            Err(e) => failures.push(e),
+        }
+    }
+    if failures.is_empty() {
+        failures.push("no hub address configured".into());
+    }
+    Err(failures.join("; "))
+}
+
+async fn connect_to(url: &str, endpoint: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<Ws, String> {
+    let request = url.into_client_request().map_err(|e| format!("bad hub address {url:?}: {e}"))?;
     let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(Connector::Rustls(tls)))
         .await
         .map_err(|e| format!("cannot reach the hub at {url}: {e}"))?;
@@ -163,4 +197,16 @@ async fn connect(endpoint: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<
     };
     ws.send(Message::Text(encode(&hello).into())).await.map_err(|e| e.to_string())?;
     Ok(ws)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::websocket_url;
+
+    #[test]
+    fn bare_hub_addresses_get_the_kiosk_path() {
+        assert_eq!(websocket_url("wss://127.0.0.1:8443"), "wss://127.0.0.1:8443/ws/kiosk");
+        assert_eq!(websocket_url("wss://hub.example.fr/"), "wss://hub.example.fr/ws/kiosk");
+        assert_eq!(websocket_url("wss://hub.example.fr:8443/ws/kiosk"), "wss://hub.example.fr:8443/ws/kiosk");
+    }
 }

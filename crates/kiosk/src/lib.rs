@@ -6,14 +6,20 @@
 //! - [`theme`]: the high-contrast palette, sizes, and style functions.
 //! - [`i18n`]: Fluent message catalogues (French first, English).
 //! - [`hub_link`]: the WebSocket/TLS connection to the hub.
+//! - [`visit`]: one visit's call (visio-media) and documents (visio-transfer).
+//! - [`setup`]: the kiosk's configuration file and command line, read once.
+//! - [`headless`]: the same core without a window, printing JSON lines.
 
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod assets;
+pub mod headless;
 pub mod hub_link;
 pub mod i18n;
 pub mod scene;
+pub mod setup;
 pub mod screen;
 pub mod sound;
 pub mod theme;
+pub mod visit;

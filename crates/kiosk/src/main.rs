@@ -2,39 +2,60 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use visio_config::Catalogue;
-use visio_kiosk::app::{HubSettings, Kiosk, Settings};
-use visio_kiosk::hub_link::{self, Endpoint};
+use visio_kiosk::app::{Kiosk, Settings};
+use visio_kiosk::headless::{self, Script};
+use visio_kiosk::setup::{Setup, Sources};
 use visio_kiosk::{assets, scene};
-use visio_protocol::{KioskId, Secret, ServiceId};
+use visio_protocol::ServiceId;
 
 #[derive(Parser, Debug)]
 #[command(name = "visio-kiosk", version, about = "Visio-Public kiosk: touch a service, talk to an agent")]
 struct Cli {
-    /// The hub, e.g. wss://127.0.0.1:8443.
-    #[arg(long, default_value = "wss://127.0.0.1:8443")]
-    hub: String,
-    /// The hub certificate (or CA) to trust, PEM. Default: the system's roots.
+    /// This kiosk's configuration file (as in kiosk-config/kiosks/).
+    /// Default: the embedded demo kiosk.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The service catalogue (kiosk-config/services.json). Default: the
+    /// embedded demo region.
+    #[arg(long)]
+    catalogue: Option<PathBuf>,
+    /// The hub, e.g. wss://127.0.0.1:8443. Default: the configured addresses.
+    #[arg(long)]
+    hub: Option<String>,
+    /// The hub certificate (or CA) to trust, PEM. Default: as configured.
     #[arg(long)]
     trust: Option<PathBuf>,
-    /// This kiosk's id, as enrolled on the hub.
-    #[arg(long, default_value = "demo-kiosk")]
-    kiosk_id: String,
     /// File holding this kiosk's secret (from `visio-hub kiosk enroll`).
     #[arg(long, required_unless_present = "scene")]
     secret_file: Option<PathBuf>,
+    /// Services offered, in tile order. Default: as configured.
+    #[arg(long, value_delimiter = ',')]
+    services: Vec<String>,
+    /// Where a visit's documents live while it lasts (wiped at its end and
+    /// at start). Default: /run/visio-kiosk/spool, or the temporary folder.
+    #[arg(long)]
+    spool_dir: Option<PathBuf>,
+    /// No window: call --call's service, print one JSON line per event on
+    /// stdout, exit when the visit is over (0: the call took place and one
+    /// side hung up; 3: refused, failed, cut or interrupted).
+    #[arg(long, requires = "call", conflicts_with = "scene")]
+    headless: bool,
+    /// With --headless: the service to call.
+    #[arg(long, requires = "headless")]
+    call: Option<String>,
+    /// With --headless: hang up this many seconds after the call connects
+    /// (soak tests, benchmarks). Default: wait for the agent to hang up.
+    #[arg(long, requires = "headless")]
+    hang_up_after: Option<u64>,
     /// Show a canned screen without a hub, for screenshots and demos:
     /// home, home-closed, waiting, call, call-scan, document, ended,
     /// out-of-service.
     #[arg(long)]
     scene: Option<String>,
-    /// Services offered, in tile order. Default: the whole catalogue.
-    #[arg(long, value_delimiter = ',')]
-    services: Vec<String>,
     /// A window instead of full screen (development, screenshots).
     #[arg(long)]
     windowed: bool,
@@ -55,7 +76,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("visio-kiosk: {e:#}");
             ExitCode::FAILURE
@@ -63,38 +84,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    let catalogue = Arc::new(Catalogue::demo());
-    let offered: Vec<ServiceId> = if cli.services.is_empty() {
-        catalogue.services().iter().map(|s| s.id.clone()).collect()
-    } else {
-        cli.services.iter().map(|s| ServiceId(s.clone())).collect()
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let sources = Sources {
+        config: cli.config.clone(),
+        catalogue: cli.catalogue.clone(),
+        hub: cli.hub.clone(),
+        trust: cli.trust.clone(),
+        // A scene never talks to a hub.
+        secret_file: if cli.scene.is_some() { None } else { cli.secret_file.clone() },
+        services: cli.services.clone(),
+        spool_dir: cli.spool_dir.clone(),
     };
-    for s in &offered {
-        anyhow::ensure!(catalogue.get(s).is_some(), "unknown service {:?} in --services", s.as_str());
+    let setup = Setup::load(&sources)?;
+    if cli.headless {
+        let script = Script {
+            service: ServiceId::new(cli.call.clone().unwrap_or_default()),
+            hang_up_after: cli.hang_up_after.map(Duration::from_secs),
+        };
+        let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+        let outcome = runtime.block_on(headless::run(setup, script))?;
+        return Ok(outcome.into());
     }
-    let hub = match (&cli.scene, &cli.secret_file) {
-        (Some(_), _) | (None, None) => None,
-        (None, Some(secret_file)) => {
-            let secret = std::fs::read_to_string(secret_file)
-                .with_context(|| format!("cannot read the kiosk secret from {}", secret_file.display()))?;
-            let trust = match &cli.trust {
-                Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?),
-                None => None,
-            };
-            let tls = hub_link::tls_config(trust.as_deref()).context("the hub certificate to trust")?;
-            Some(HubSettings {
-                endpoint: Endpoint {
-                    hub_url: cli.hub.clone(),
-                    trust_pem: trust,
-                    kiosk_id: KioskId(cli.kiosk_id.clone()),
-                    secret: Secret(secret.trim().to_owned()),
-                },
-                tls,
-            })
-        }
-    };
-    let settings = Settings { session: visio_kiosk_core::Config::default(), catalogue, offered, hub };
+    let settings = Settings::from_setup(setup);
     if let Some(scene) = &cli.scene {
         // Check the name before opening a window.
         scene::enter(&mut Kiosk::new(settings.clone()), scene).map_err(anyhow::Error::msg)?;
@@ -126,5 +137,5 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .theme(|_: &Kiosk| iced::Theme::Light)
         .run()
         .context("the kiosk window failed")?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -16,6 +16,7 @@ fn kiosk() -> Kiosk {
         catalogue: Arc::new(Catalogue::demo()),
         offered: ["demo", "caf", "msa", "france-travail"].map(ServiceId::from).to_vec(),
         hub: None,
+        visit: None,
     });
     k.input(Input::HubConnected);
     k.input(Input::Hub(HubToKiosk::Welcome {

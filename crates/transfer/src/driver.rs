@@ -63,6 +63,23 @@ pub enum Notice {
         /// Its SHA-256, as sent.
         sha256: String,
     },
+    /// Kiosk: the scanner failed; the agent was told why.
+    ScanFailed {
+        /// The request.
+        req: u32,
+        /// Why, for the screen and the log.
+        reason: String,
+    },
+    /// Kiosk: a pushed document could not be printed or shown; the agent was
+    /// told why.
+    ActionFailed {
+        /// The transfer.
+        id: u32,
+        /// What the agent wanted done.
+        purpose: Purpose,
+        /// Why, for the screen and the log.
+        reason: String,
+    },
     /// The session ended and its spool is wiped.
     Ended,
 }
@@ -463,15 +480,21 @@ async fn scan<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Arc<Kiosk
                 Ok((id, sha256)) => {
                     let _ = tx.send(Notice::Scanned { req, id, path: out.path, sha256 });
                 }
-                Err(e) => {
-                    let _ = h.scan_failed(req, e.to_string()).await;
-                }
+                Err(e) => scan_failed(&h, &tx, req, e.to_string()).await,
             }
         }
-        Err(e) => {
-            let _ = h.scan_failed(req, e.to_string()).await;
-        }
+        Err(e) => scan_failed(&h, &tx, req, e.to_string()).await,
     }
+}
+
+async fn scan_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, req: u32, reason: String) {
+    let _ = tx.send(Notice::ScanFailed { req, reason: reason.clone() });
+    let _ = h.scan_failed(req, reason).await;
+}
+
+async fn action_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, id: u32, purpose: Purpose, reason: String) {
+    let _ = tx.send(Notice::ActionFailed { id, purpose, reason: reason.clone() });
+    let _ = h.report_outcome(id, OutcomeKind::Failed, Some(reason)).await;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -484,18 +507,14 @@ async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Ar
                 let _ = tx.send(Notice::Printed { id, job_id: report.job_id });
                 let _ = h.report_outcome(id, OutcomeKind::Printed, None).await;
             }
-            Err(e) => {
-                let _ = h.report_outcome(id, OutcomeKind::Failed, Some(e.to_string())).await;
-            }
+            Err(e) => action_failed(&h, &tx, id, purpose, e.to_string()).await,
         },
         Purpose::Display => match s.display.render(&file, kind, h.spool_dir(), &format!("page-{id:08x}")).await {
             Ok(pages) => {
                 let _ = tx.send(Notice::Shown { id, pages });
                 let _ = h.report_outcome(id, OutcomeKind::Shown, None).await;
             }
-            Err(e) => {
-                let _ = h.report_outcome(id, OutcomeKind::Failed, Some(e.to_string())).await;
-            }
+            Err(e) => action_failed(&h, &tx, id, purpose, e.to_string()).await,
         },
         Purpose::Scan => {}
     }

@@ -147,6 +147,11 @@ async fn scanner_fault_reaches_the_agent() {
         _ => None,
     }).await;
     assert!(reason.contains("jammed"), "{reason}");
+    let shown = w.kiosk.expect("the kiosk's screen told", |n| match n {
+        Notice::ScanFailed { req: r, reason } if *r == req => Some(reason.clone()),
+        _ => None,
+    }).await;
+    assert_eq!(shown, reason, "the resident and the agent read the same reason");
     w.kiosk.h.end().await.unwrap();
     w.pair.close().await;
 }

@@ -1,0 +1,221 @@
+//! The headless twin of the window: the same session core, hub link and visit
+//! task, driven by a script instead of fingers. It asks for one call, prints
+//! one JSON object per line on stdout for each event (see README, "Headless
+//! mode"), and exits when the visit is over. End-to-end tests, soak tests and
+//! benchmarks drive the kiosk through it.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+use visio_kiosk_core::{Input, KioskEvent, Output, Screen, Session};
+use visio_protocol::ServiceId;
+
+use crate::hub_link::{self, Command as HubCommand, LinkEvent};
+use crate::setup::Setup;
+use crate::visit::{self, Command as VisitCommand, VisitEvent};
+
+/// How often the camera's presence is checked.
+const CAMERA_CHECK_EVERY: Duration = Duration::from_secs(5);
+/// Longest wait for the call and the spool to be cleaned up at exit.
+const CLEAN_UP_WITHIN: Duration = Duration::from_secs(15);
+
+/// What the script asks for.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// The service to call once the hub has welcomed the kiosk.
+    pub service: ServiceId,
+    /// Hang up (and confirm) this long after the call connected; `None`
+    /// waits for the agent to end it.
+    pub hang_up_after: Option<Duration>,
+}
+
+/// How the visit ended, as the exit status says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The call took place and one side hung up.
+    Normal,
+    /// Refused, failed, cut, cancelled or interrupted.
+    Abnormal,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> ExitCode {
+        match outcome {
+            Outcome::Normal => ExitCode::SUCCESS,
+            Outcome::Abnormal => ExitCode::from(3),
+        }
+    }
+}
+
+/// Runs one scripted visit to its end.
+pub async fn run(setup: Setup, script: Script) -> anyhow::Result<Outcome> {
+    let hub = setup.hub.clone().ok_or_else(|| anyhow::anyhow!("headless mode needs the hub: give --secret-file"))?;
+    anyhow::ensure!(
+        setup.offered.contains(&script.service),
+        "this kiosk does not offer {:?}; it offers: {}",
+        script.service.as_str(),
+        setup.offered.iter().map(ServiceId::as_str).collect::<Vec<_>>().join(", ")
+    );
+
+    let (hub_tx, hub_rx) = mpsc::channel(64);
+    let (hub_events_tx, mut hub_events) = mpsc::channel(64);
+    tokio::spawn(hub_link::run(hub.endpoint, hub.tls, hub_rx, hub_events_tx));
+    let (visit_tx, mut visit_events) = visit::spawn(setup.visit.clone());
+
+    let mut shell = Shell {
+        session: Session::new(setup.session.clone(), Instant::now()),
+        hub: hub_tx,
+        visit: visit_tx,
+        script,
+        asked: false,
+        hang_up_at: None,
+        outcome: None,
+    };
+    let mut camera_check = tokio::time::interval(CAMERA_CHECK_EVERY);
+    let mut camera_present = true;
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
+    let mut interrupted = false;
+
+    shell.carry_out();
+    while shell.outcome.is_none() {
+        let deadline = [shell.session.poll_timeout(), shell.hang_up_at].into_iter().flatten().min();
+        let sleep = tokio::time::sleep_until(deadline.map_or_else(far_future, tokio::time::Instant::from_std));
+        tokio::select! {
+            event = hub_events.recv() => match event {
+                Some(LinkEvent::Connected) => shell.input(Input::HubConnected),
+                Some(LinkEvent::Message(msg)) => shell.input(Input::Hub(msg)),
+                Some(LinkEvent::Lost { reason }) => {
+                    warn!(%reason, "hub connection lost");
+                    shell.input(Input::HubLost);
+                }
+                None => anyhow::bail!("the hub link stopped"),
+            },
+            event = visit_events.recv() => match event {
+                Some(VisitEvent::Input(input)) => shell.input(input),
+                Some(VisitEvent::Video { .. } | VisitEvent::Pages(_)) => {}
+                None => anyhow::bail!("the call task stopped"),
+            },
+            _ = camera_check.tick() => {
+                let present = setup.camera_present();
+                if present != camera_present {
+                    camera_present = present;
+                    shell.input(Input::Camera { present });
+                }
+            },
+            _ = sleep, if deadline.is_some() => shell.timeout(),
+            _ = &mut interrupt, if !interrupted => {
+                interrupted = true;
+                info!("interrupted: ending the visit");
+                shell.end_visit();
+            },
+        }
+    }
+    let outcome = shell.outcome.unwrap_or(Outcome::Abnormal);
+
+    // Let the last messages (hang-up, cancel) reach the hub, and the visit
+    // task end its call and wipe its spool, before the process goes.
+    let (closed_tx, closed_rx) = oneshot::channel();
+    let _ = shell.hub.send(HubCommand::Close(closed_tx)).await;
+    let _ = tokio::time::timeout(CLEAN_UP_WITHIN, closed_rx).await;
+    drop(shell);
+    let _ = tokio::time::timeout(CLEAN_UP_WITHIN, async { while visit_events.recv().await.is_some() {} }).await;
+    Ok(if interrupted { Outcome::Abnormal } else { outcome })
+}
+
+struct Shell {
+    session: Session,
+    hub: mpsc::Sender<HubCommand>,
+    visit: mpsc::UnboundedSender<VisitCommand>,
+    script: Script,
+    /// The call was requested (once: a refused or ended visit is the end).
+    asked: bool,
+    hang_up_at: Option<Instant>,
+    outcome: Option<Outcome>,
+}
+
+impl Shell {
+    fn input(&mut self, input: Input) {
+        self.session.handle_input(Instant::now(), input);
+        self.carry_out();
+    }
+
+    fn timeout(&mut self) {
+        let now = Instant::now();
+        if self.hang_up_at.is_some_and(|at| at <= now) {
+            self.hang_up_at = None;
+            self.end_visit();
+        }
+        self.session.handle_timeout(now);
+        self.carry_out();
+    }
+
+    /// Cancels the wait or hangs up (with its confirmation), as a resident would.
+    fn end_visit(&mut self) {
+        match self.session.screen() {
+            Screen::Waiting(_) | Screen::Requesting { .. } => self.input(Input::Cancel),
+            Screen::InCall(_) => {
+                self.input(Input::HangUp);
+                self.input(Input::ConfirmHangUp);
+            }
+            _ => self.outcome = Some(Outcome::Abnormal),
+        }
+    }
+
+    fn carry_out(&mut self) {
+        while let Some(output) = self.session.poll_output() {
+            match output {
+                Output::ConnectHub => self.to_hub(HubCommand::Connect),
+                Output::ToHub(msg) => self.to_hub(HubCommand::Send(msg)),
+                Output::Call(command) => self.to_visit(VisitCommand::Call(command)),
+                Output::Documents(command) => self.to_visit(VisitCommand::Documents(command)),
+                Output::Chime => {}
+                Output::Event(event) => self.event(event),
+            }
+        }
+        if !self.asked && matches!(self.session.screen(), Screen::Home { .. }) {
+            self.asked = true;
+            self.session.handle_input(Instant::now(), Input::ChooseService(self.script.service.clone()));
+            self.carry_out();
+        }
+    }
+
+    fn event(&mut self, event: KioskEvent) {
+        print_line(&event.to_json_line());
+        match &event {
+            KioskEvent::Connected { .. } => {
+                self.hang_up_at = self.script.hang_up_after.map(|after| Instant::now() + after);
+            }
+            KioskEvent::Refused { .. } => self.outcome = Some(Outcome::Abnormal),
+            KioskEvent::Ended { reason, .. } => {
+                let normal = matches!(reason.as_str(), "agent_hung_up" | "kiosk_hung_up");
+                self.outcome = Some(if normal { Outcome::Normal } else { Outcome::Abnormal });
+            }
+            _ => {}
+        }
+    }
+
+    fn to_hub(&self, command: HubCommand) {
+        if self.hub.try_send(command).is_err() {
+            warn!("hub link busy; message dropped");
+        }
+    }
+
+    fn to_visit(&self, command: VisitCommand) {
+        let _ = self.visit.send(command);
+    }
+}
+
+/// One event, one line, flushed at once: a reader waits on each.
+fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400)
+}

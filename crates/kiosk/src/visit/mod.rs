@@ -1,0 +1,330 @@
+//! One visit's call and documents, for both shells (window and headless).
+//!
+//! The session core says *what* should happen ([`CallCommand`],
+//! [`DocumentCommand`]); this task makes it happen with visio-media's
+//! [`Call`] and visio-transfer's kiosk session, and turns what they report
+//! back into core inputs ([`MediaEvent`], [`DocumentEvent`]). It holds at most
+//! one call; nothing of it outlives the visit (the spool is wiped on
+//! [`DocumentCommand::WipeSpool`]).
+
+pub mod devices;
+pub mod documents_link;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+use visio_kiosk_core::{CallCommand, DocumentCommand, DocumentEvent, Input, MediaEvent};
+use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, RemoteFrames, SdpKind, SessionDescription};
+use visio_protocol::{IceCandidate, IceServer, SessionId, Signal};
+use visio_transfer::driver::{Notice, SessionHandle};
+use visio_transfer::spool::Spool;
+use visio_transfer::{Direction, Event, Limits, Purpose};
+
+use self::devices::KioskServices;
+use self::documents_link::DocumentsLink;
+
+/// What a visit is made with.
+#[derive(Debug, Clone)]
+pub struct VisitDevices {
+    /// The call's settings; the hub adds its ICE servers to each call.
+    pub call: CallConfig,
+    /// Scanner, printer and page renderer.
+    pub services: KioskServices,
+    /// Where a visit's files live while it lasts.
+    pub spool: Spool,
+    pub limits: Limits,
+}
+
+/// Orders for the visit task.
+#[derive(Debug)]
+pub enum Command {
+    Call(CallCommand),
+    Documents(DocumentCommand),
+}
+
+/// What the visit task reports.
+#[derive(Debug, Clone)]
+pub enum VisitEvent {
+    /// For the session core.
+    Input(Input),
+    /// A call started: its picture, for the window.
+    Video { session: SessionId, remote: RemoteFrames },
+    /// Pages of a document the agent shows (image files in the spool,
+    /// deleted when the visit ends).
+    Pages(Vec<PathBuf>),
+}
+
+/// Starts the visit task on the current tokio runtime. It stops when the
+/// command sender is dropped, ending any call first.
+pub fn spawn(devices: VisitDevices) -> (mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<VisitEvent>) {
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let runner = Runner { devices: Arc::new(devices), events: events_tx, call: None, documents: None };
+    tokio::spawn(runner.run(commands_rx));
+    (commands_tx, events_rx)
+}
+
+struct Runner {
+    devices: Arc<VisitDevices>,
+    events: mpsc::UnboundedSender<VisitEvent>,
+    call: Option<ActiveCall>,
+    documents: Option<Documents>,
+}
+
+struct ActiveCall {
+    session: SessionId,
+    call: Call,
+    events: CallEvents,
+    saw_remote_video: bool,
+}
+
+/// The transfer session of the visit and what the screen needs to know of
+/// its transfers.
+struct Documents {
+    handle: SessionHandle,
+    notices: mpsc::UnboundedReceiver<Notice>,
+    /// Incoming documents by transfer id: their names.
+    incoming: HashMap<u32, String>,
+    /// Outgoing scans by transfer id: name, size, hash.
+    scans: HashMap<u32, (String, u64, String)>,
+}
+
+async fn next_call_event(call: &mut Option<ActiveCall>) -> Option<CallEvent> {
+    match call {
+        Some(active) => active.events.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_notice(documents: &mut Option<Documents>) -> Option<Notice> {
+    match documents {
+        Some(d) => d.notices.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Runner {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Call(c)) => self.call_command(c).await,
+                    Some(Command::Documents(DocumentCommand::WipeSpool)) => self.end_documents().await,
+                    None => break,
+                },
+                event = next_call_event(&mut self.call) => match event {
+                    Some(event) => self.call_event(event).await,
+                    None => self.call = None,
+                },
+                notice = next_notice(&mut self.documents) => match notice {
+                    Some(notice) => self.notice(notice),
+                    None => self.documents = None,
+                },
+            }
+        }
+        self.end_call().await;
+        self.end_documents().await;
+    }
+
+    fn input(&self, input: Input) {
+        let _ = self.events.send(VisitEvent::Input(input));
+    }
+
+    fn fail(&self, reason: String) {
+        warn!(%reason, "call failed");
+        self.input(Input::Media(MediaEvent::Failed { reason }));
+    }
+
+    // -----------------------------------------------------------------------
+    // The call
+    // -----------------------------------------------------------------------
+
+    async fn call_command(&mut self, command: CallCommand) {
+        match command {
+            CallCommand::Start { session, ice_servers } => self.start(session, ice_servers).await,
+            CallCommand::RemoteSignal(signal) => self.remote_signal(signal).await,
+            CallCommand::End => self.end_call().await,
+        }
+    }
+
+    async fn start(&mut self, session: SessionId, ice_servers: Vec<IceServer>) {
+        self.end_call().await;
+        self.end_documents().await;
+        let mut config = self.devices.call.clone();
+        config.ice_servers.extend(ice_servers.into_iter().map(|s| visio_media::IceServer {
+            urls: s.urls,
+            username: s.username.unwrap_or_default(),
+            credential: s.credential.unwrap_or_default(),
+        }));
+        let (call, events) = match Call::new(config).await {
+            Ok(c) => c,
+            Err(e) => return self.fail(format!("the call could not start: {e}")),
+        };
+        match self.devices.spool.session(session.as_str()) {
+            Ok(spool) => {
+                let (handle, notices) = visio_transfer::driver::spawn_kiosk(
+                    self.devices.limits.clone(),
+                    spool,
+                    self.devices.services.clone(),
+                );
+                self.documents = Some(Documents { handle, notices, incoming: HashMap::new(), scans: HashMap::new() });
+            }
+            // The call is worth having even without documents.
+            Err(e) => warn!(error = %e, "no spool for this visit; documents are unavailable"),
+        }
+        let _ = self.events.send(VisitEvent::Video { session: session.clone(), remote: call.remote_frames() });
+        match call.create_offer().await {
+            Ok(offer) => self.input(Input::Media(MediaEvent::LocalSignal(Signal::Offer { sdp: offer.sdp }))),
+            Err(e) => {
+                call.hang_up().await;
+                return self.fail(format!("the call offer could not be made: {e}"));
+            }
+        }
+        info!(%session, "call started");
+        self.call = Some(ActiveCall { session, call, events, saw_remote_video: false });
+    }
+
+    async fn remote_signal(&mut self, signal: Signal) {
+        let Some(active) = &self.call else {
+            debug!(kind = signal.kind(), "signal without a call; ignored");
+            return;
+        };
+        let result = match signal {
+            Signal::Answer { sdp } => active.call.set_answer(SessionDescription { kind: SdpKind::Answer, sdp }).await,
+            Signal::Candidate { candidate } => active.call.add_remote_candidate(media_candidate(candidate)).await,
+            Signal::EndOfCandidates => Ok(()),
+            Signal::Offer { .. } => {
+                warn!("the agent sent an offer; the kiosk makes the offer, ignored");
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            // A bad answer means no call; a bad candidate is one path fewer.
+            warn!(error = %e, "the agent's negotiation was refused");
+        }
+    }
+
+    async fn call_event(&mut self, event: CallEvent) {
+        let Some(active) = &mut self.call else { return };
+        match event {
+            CallEvent::State(state) => match state {
+                CallState::Connected => self.input(Input::Media(MediaEvent::Connected)),
+                CallState::Disconnected => self.input(Input::Media(MediaEvent::Reconnecting)),
+                CallState::Failed => self.fail("the connection to the agent was lost".into()),
+                CallState::New | CallState::Connecting | CallState::Closed => {}
+            },
+            CallEvent::LocalCandidate(c) => {
+                let candidate = IceCandidate {
+                    candidate: c.candidate,
+                    sdp_mid: c.sdp_mid,
+                    sdp_m_line_index: c.sdp_m_line_index,
+                    username_fragment: c.username_fragment,
+                };
+                self.input(Input::Media(MediaEvent::LocalSignal(Signal::Candidate { candidate })));
+            }
+            CallEvent::RemoteVideoStarted { width, height } => {
+                if !active.saw_remote_video {
+                    active.saw_remote_video = true;
+                    info!(width, height, session = %active.session, "agent's video started");
+                    self.input(Input::Media(MediaEvent::FirstRemoteFrame));
+                }
+            }
+            CallEvent::DataChannelOpen(channel) => match &self.documents {
+                Some(documents) => {
+                    let (link, events) = DocumentsLink::attach(channel);
+                    if let Err(e) = documents.handle.attach(link, events).await {
+                        warn!(error = %e, "documents channel not attached");
+                    }
+                }
+                None => warn!("documents channel open but no transfer session"),
+            },
+            CallEvent::DataChannelClosed => debug!("documents channel closed"),
+            CallEvent::Stats(stats) => debug!(?stats, "call stats"),
+            CallEvent::Error(e) => warn!(error = %e, "call"),
+            other => debug!(?other, "call event"),
+        }
+    }
+
+    async fn end_call(&mut self) {
+        if let Some(active) = self.call.take() {
+            active.call.hang_up().await;
+            info!(session = %active.session, "call ended");
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // Documents
+    // -----------------------------------------------------------------------
+
+    async fn end_documents(&mut self) {
+        if let Some(documents) = self.documents.take() {
+            // Ending wipes the visit's spool (scans, pushed files, pages).
+            if let Err(e) = documents.handle.end().await {
+                debug!(error = %e, "transfer session already ended");
+            }
+        }
+    }
+
+    fn notice(&mut self, notice: Notice) {
+        let Some(documents) = &mut self.documents else { return };
+        let event = match notice {
+            Notice::Core { event, .. } => match event {
+                Event::ScanRequested { .. } => Some(DocumentEvent::ScanRequested),
+                Event::IncomingStarted { id, name, purpose, .. } => {
+                    documents.incoming.insert(id, name.clone());
+                    (purpose == Purpose::Print).then_some(DocumentEvent::PrintStarted { name })
+                }
+                Event::Progress { id, direction: Direction::Outgoing, done, total } if documents.scans.contains_key(&id) => {
+                    let percent = done.saturating_mul(100).checked_div(total).map_or(100, |p| p.min(100) as u8);
+                    Some(DocumentEvent::ScanProgress { percent })
+                }
+                Event::Delivered { id } => documents
+                    .scans
+                    .remove(&id)
+                    .map(|(name, size, sha256)| DocumentEvent::ScanSent { name, size, sha256 }),
+                Event::Rejected { id, reason, .. } => {
+                    documents.scans.remove(&id);
+                    documents.incoming.remove(&id);
+                    Some(DocumentEvent::Failed { reason })
+                }
+                _ => None,
+            },
+            Notice::Scanned { id, path, sha256, .. } => {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                documents.scans.insert(id, (name, size, sha256));
+                None
+            }
+            Notice::ScanFailed { reason, .. } => Some(DocumentEvent::Failed { reason }),
+            Notice::Printed { id, .. } => {
+                Some(DocumentEvent::Printed { name: documents.incoming.remove(&id).unwrap_or_default() })
+            }
+            Notice::Shown { id, pages } => {
+                let name = documents.incoming.remove(&id).unwrap_or_default();
+                let count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
+                let _ = self.events.send(VisitEvent::Pages(pages));
+                Some(DocumentEvent::Showing { name, pages: count })
+            }
+            Notice::ActionFailed { id, reason, .. } => {
+                documents.incoming.remove(&id);
+                Some(DocumentEvent::Failed { reason })
+            }
+            Notice::LinkUp | Notice::LinkDown | Notice::Ended => None,
+        };
+        if let Some(event) = event {
+            self.input(Input::Document(event));
+        }
+    }
+}
+
+fn media_candidate(c: IceCandidate) -> visio_media::IceCandidate {
+    visio_media::IceCandidate {
+        candidate: c.candidate,
+        sdp_mid: c.sdp_mid,
+        sdp_m_line_index: c.sdp_m_line_index,
+        username_fragment: c.username_fragment,
+    }
+}

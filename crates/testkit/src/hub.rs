@@ -1,0 +1,308 @@
+//! The real hub on a loopback port with TLS, and real clients for it: kiosks
+//! and agents speaking the protocol over WebSocket, agents signing in over
+//! HTTPS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use jiff::Timestamp;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use visio_config::Catalogue;
+use visio_hub::server::{self, Settings};
+use visio_hub::store::Store;
+use visio_hub::tls;
+use visio_protocol::*;
+
+use crate::wait::{eventually, within};
+
+#[allow(missing_debug_implementations)] // holds the live server task
+pub struct TestHub {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub cert_pem: Vec<u8>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestHub {
+    pub async fn start() -> TestHub {
+        TestHub::start_with(Catalogue::demo()).await
+    }
+
+    pub async fn start_with(catalogue: Catalogue) -> TestHub {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+        let identity = tls::load_or_generate(dir.path(), None).unwrap();
+        let cert_pem = std::fs::read(&identity.cert_path).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let settings = Settings::new(Arc::new(catalogue));
+        let task = tokio::spawn({
+            let store = store.clone();
+            async move {
+                server::run(listener, identity.config, store, settings, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            }
+        });
+        TestHub { addr, store, cert_pem, stop: Some(stop), task: Some(task), _dir: dir }
+    }
+
+    pub fn enroll(&self, kiosk: &str) -> Secret {
+        self.store.enroll_kiosk(&kiosk.into(), &format!("Mairie de {kiosk}"), Timestamp::now()).unwrap()
+    }
+
+    pub fn add_agent(&self, login: &str, password: &str, services: &[&str]) {
+        let services: Vec<ServiceId> = services.iter().map(|s| ServiceId::from(*s)).collect();
+        self.store
+            .add_agent(&login.into(), &format!("{login} (test)"), &Secret(password.into()), &services, Timestamp::now())
+            .unwrap();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.addr.port())
+    }
+
+    pub fn tls_client_config(&self) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        for cert in CertificateDer::pem_slice_iter(&self.cert_pem) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    }
+
+    /// An HTTPS client that trusts this hub's certificate and keeps cookies.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.cert_pem).unwrap())
+            .cookie_store(true)
+            .build()
+            .unwrap()
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        self.http().get(self.url(path)).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// Polls the session log until `check` accepts it.
+    pub async fn wait_for_log<T>(&self, what: &str, check: impl Fn(&[visio_hub::store::SessionRecord]) -> Option<T>) -> T {
+        eventually(what, || async { check(&self.store.session_log().unwrap()) }).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            within("hub stops", task).await.unwrap();
+        }
+    }
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket speaking one side of the protocol.
+pub struct Client<In, Out> {
+    ws: Ws,
+    pub name: String,
+    _types: std::marker::PhantomData<(In, Out)>,
+}
+
+impl<In, Out> std::fmt::Debug for Client<In, Out> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Client({})", self.name)
+    }
+}
+
+pub type Kiosk = Client<HubToKiosk, KioskToHub>;
+pub type Agent = Client<HubToAgent, AgentToHub>;
+
+impl<In: WireMessage + std::fmt::Debug, Out: WireMessage> Client<In, Out> {
+    pub async fn open(hub: &TestHub, path: &str, cookie: Option<&str>, name: &str) -> Result<Self, String> {
+        let mut request = format!("wss://localhost:{}{path}", hub.addr.port()).into_client_request().unwrap();
+        if let Some(cookie) = cookie {
+            request.headers_mut().insert("cookie", cookie.parse().unwrap());
+        }
+        let connector = Connector::Rustls(hub.tls_client_config());
+        let (ws, _) = within(
+            "websocket connect",
+            tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector)),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(Client { ws, name: name.to_owned(), _types: std::marker::PhantomData })
+    }
+
+    pub async fn send(&mut self, msg: Out) {
+        self.send_raw(encode(&msg)).await;
+    }
+
+    pub async fn send_raw(&mut self, text: String) {
+        self.ws.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.ws.send(Message::Binary(bytes.into())).await.unwrap();
+    }
+
+    /// The next protocol message, or `None` when the hub closed.
+    pub async fn next_or_closed(&mut self) -> Option<In> {
+        loop {
+            let frame = within(&format!("{}: next message", self.name), self.ws.next()).await;
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(decode::<In>(text.as_str()).unwrap_or_else(|e| panic!("{}: bad message from hub: {e}", self.name)));
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    pub async fn next(&mut self) -> In {
+        let name = self.name.clone();
+        self.next_or_closed().await.unwrap_or_else(|| panic!("{name}: connection closed unexpectedly"))
+    }
+
+    /// Skips messages until one matches; returns it.
+    pub async fn wait_for(&mut self, what: &str, pred: impl Fn(&In) -> bool) -> In {
+        loop {
+            let msg = self.next().await;
+            if pred(&msg) {
+                return msg;
+            }
+            eprintln!("{}: skipping {msg:?} while waiting for {what}", self.name);
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+impl Kiosk {
+    /// Connects and says hello; returns the kiosk after the welcome.
+    pub async fn connect(hub: &TestHub, id: &str, secret: &Secret) -> Kiosk {
+        let mut k = Kiosk::open(hub, "/ws/kiosk", None, id).await.unwrap();
+        k.send(KioskToHub::Hello {
+            protocol: PROTOCOL_VERSION,
+            kiosk_id: id.into(),
+            secret: secret.clone(),
+            app_version: Some("test".into()),
+        })
+        .await;
+        match k.next().await {
+            HubToKiosk::Welcome { .. } => k,
+            other => panic!("{id}: expected welcome, got {other:?}"),
+        }
+    }
+
+    pub async fn queue(&mut self, service: &str) -> (SessionId, u32) {
+        self.send(KioskToHub::RequestCall { service: service.into() }).await;
+        match self.next().await {
+            HubToKiosk::Queued { session, position, .. } => (session, position),
+            other => panic!("{}: expected queued, got {other:?}", self.name),
+        }
+    }
+
+    pub async fn error(&mut self) -> ErrorBody {
+        match self.next().await {
+            HubToKiosk::Error(e) => e,
+            other => panic!("{}: expected an error, got {other:?}", self.name),
+        }
+    }
+}
+
+impl Agent {
+    /// Signs in over HTTPS and returns the `Cookie` header value.
+    pub async fn sign_in(hub: &TestHub, login: &str, password: &str) -> Result<String, reqwest::StatusCode> {
+        let response = hub
+            .http()
+            .post(hub.url("/api/agent/login"))
+            .json(&serde_json::json!({"login": login, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        if !response.status().is_success() {
+            return Err(response.status());
+        }
+        let set_cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+        Ok(set_cookie.split(';').next().unwrap().to_owned())
+    }
+
+    /// Signs in, connects, says hello, and sets itself available.
+    pub async fn connect(hub: &TestHub, login: &str, password: &str) -> Agent {
+        let cookie = Agent::sign_in(hub, login, password).await.unwrap();
+        let mut a = Agent::open(hub, "/ws/agent", Some(&cookie), login).await.unwrap();
+        a.send(AgentToHub::Hello { protocol: PROTOCOL_VERSION }).await;
+        assert!(matches!(a.next().await, HubToAgent::Welcome { .. }));
+        assert!(matches!(a.next().await, HubToAgent::Queues { .. }));
+        a.send(AgentToHub::SetAvailability { available: true }).await;
+        a.wait_for("availability", |m| matches!(m, HubToAgent::Availability { available: true })).await;
+        a
+    }
+
+    pub async fn take_next(&mut self) -> SessionId {
+        self.send(AgentToHub::TakeNext { service: None }).await;
+        match self.wait_for("call_started", |m| matches!(m, HubToAgent::CallStarted { .. } | HubToAgent::Error(_))).await {
+            HubToAgent::CallStarted { session, .. } => session,
+            other => panic!("{}: expected call_started, got {other:?}", self.name),
+        }
+    }
+
+    pub async fn error(&mut self) -> ErrorBody {
+        match self.wait_for("an error", |m| matches!(m, HubToAgent::Error(_))).await {
+            HubToAgent::Error(e) => e,
+            _ => unreachable!(),
+        }
+    }
+}
+
+/// The kiosks waiting for `service` in a `queues` message.
+pub fn waiting(msg: &HubToAgent, service: &str) -> Option<Vec<String>> {
+    match msg {
+        HubToAgent::Queues { queues, .. } => queues
+            .iter()
+            .find(|q| q.service.as_str() == service)
+            .map(|q| q.waiting.iter().map(|w| w.kiosk_id.to_string()).collect()),
+        _ => None,
+    }
+}
+
+pub fn offer() -> Signal {
+    Signal::Offer { sdp: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n".into() }
+}
+
+pub fn answer() -> Signal {
+    Signal::Answer { sdp: "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n".into() }
+}
+
+pub fn candidate(n: u16) -> Signal {
+    Signal::Candidate {
+        candidate: IceCandidate {
+            candidate: format!("candidate:{n} 1 udp 2130706431 127.0.0.1 {} typ host", 50000 + n),
+            sdp_mid: Some("0".into()),
+            sdp_m_line_index: Some(0),
+            username_fragment: None,
+        },
+    }
+}

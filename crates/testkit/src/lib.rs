@@ -1,0 +1,18 @@
+//! The real parts Visio-Public's tests start and stop themselves: no mocks,
+//! no systemd, loopback addresses only.
+//!
+//! - [`wait`]: every wait has a generous deadline and no fixed sleep.
+//! - [`hub`]: the real hub on a loopback TLS port, and protocol clients for
+//!   kiosks and agents.
+//! - [`cups`]: a private `cupsd` with a cups-pdf queue.
+//! - [`sane`]: a private SANE configuration with the `test` scanner.
+//! - [`pdf`]: small valid PDFs, and their text through poppler.
+//!
+//! A missing system tool fails the test with the command that installs it
+//! (`scripts/setup.sh`), never skips it.
+
+pub mod cups;
+pub mod hub;
+pub mod pdf;
+pub mod sane;
+pub mod wait;
