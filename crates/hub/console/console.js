@@ -234,6 +234,7 @@ async function startCall(msg) {
     remoteSet: false,
     statsTimer: null,
     muted: false,
+    mediaReady: null,
   };
   state.call = call;
   $("call-title").textContent = `${msg.service.toUpperCase()} · ${msg.site}`;
@@ -251,14 +252,23 @@ async function startCall(msg) {
     if (video.srcObject !== event.streams[0]) video.srcObject = event.streams[0] || new MediaStream([event.track]);
   };
   pc.ondatachannel = (event) => Documents.attach(event.channel);
+  // The answer must carry our tracks: the offer waits for this.
+  call.mediaReady = openCameraAndMicrophone(call);
+  call.statsTimer = setInterval(() => showQuality(call), 1000);
+}
+
+async function openCameraAndMicrophone(call) {
   try {
     call.local = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+    if (state.call !== call) {
+      for (const track of call.local.getTracks()) track.stop();
+      return;
+    }
     $("local-video").srcObject = call.local;
-    for (const track of call.local.getTracks()) pc.addTrack(track, call.local);
+    for (const track of call.local.getTracks()) call.pc.addTrack(track, call.local);
   } catch (error) {
     banner(`Caméra ou micro indisponible : ${error.message}. L'usager ne vous verra pas.`);
   }
-  call.statsTimer = setInterval(() => showQuality(call), 1000);
 }
 
 async function onSignal(session, signal) {
@@ -266,6 +276,8 @@ async function onSignal(session, signal) {
   if (!call || call.session !== session) return;
   try {
     if (signal.kind === "offer") {
+      await call.mediaReady;
+      if (state.call !== call) return;
       await call.pc.setRemoteDescription({ type: "offer", sdp: signal.sdp });
       call.remoteSet = true;
       for (const c of call.pendingCandidates.splice(0)) await call.pc.addIceCandidate(c);

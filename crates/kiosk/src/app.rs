@@ -35,6 +35,9 @@ pub struct Settings {
     pub hub: Option<HubSettings>,
     /// `None` runs without calls (UI tests, screenshots).
     pub visit: Option<VisitSettings>,
+    /// Ask for this service once, as soon as the home screen shows (demos
+    /// and benchmarks, `--call`).
+    pub auto_call: Option<ServiceId>,
 }
 
 impl Settings {
@@ -49,6 +52,7 @@ impl Settings {
             offered: setup.offered,
             hub: setup.hub,
             visit: Some(VisitSettings { devices: setup.visit, camera }),
+            auto_call: None,
         }
     }
 }
@@ -277,6 +281,11 @@ impl Kiosk {
     }
 
     fn carry_out(&mut self) {
+        if matches!(self.session.screen(), Screen::Home { .. })
+            && let Some(service) = self.settings.auto_call.take()
+        {
+            self.session.handle_input(self.now, Input::ChooseService(service));
+        }
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::ConnectHub => self.to_hub(Command::Connect),

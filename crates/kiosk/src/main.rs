@@ -44,8 +44,9 @@ struct Cli {
     /// side hung up; 3: refused, failed, cut or interrupted).
     #[arg(long, requires = "call", conflicts_with = "scene")]
     headless: bool,
-    /// With --headless: the service to call.
-    #[arg(long, requires = "headless")]
+    /// Ask for this service as soon as the home screen shows (required
+    /// with --headless; in the window, for demos and benchmarks).
+    #[arg(long, conflicts_with = "scene")]
     call: Option<String>,
     /// With --headless: hang up this many seconds after the call connects
     /// (soak tests, benchmarks). Default: wait for the agent to hang up.
@@ -105,7 +106,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let outcome = runtime.block_on(headless::run(setup, script))?;
         return Ok(outcome.into());
     }
-    let settings = Settings::from_setup(setup);
+    let mut settings = Settings::from_setup(setup);
+    settings.auto_call = cli.call.clone().map(ServiceId::new);
     if let Some(scene) = &cli.scene {
         // Check the name before opening a window.
         scene::enter(&mut Kiosk::new(settings.clone()), scene).map_err(anyhow::Error::msg)?;

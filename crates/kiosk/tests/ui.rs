@@ -17,6 +17,7 @@ fn kiosk() -> Kiosk {
         offered: ["demo", "caf", "msa", "france-travail"].map(ServiceId::from).to_vec(),
         hub: None,
         visit: None,
+        auto_call: None,
     });
     k.input(Input::HubConnected);
     k.input(Input::Hub(HubToKiosk::Welcome {

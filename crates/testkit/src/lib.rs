@@ -7,10 +7,13 @@
 //! - [`cups`]: a private `cupsd` with a cups-pdf queue.
 //! - [`sane`]: a private SANE configuration with the `test` scanner.
 //! - [`pdf`]: small valid PDFs, and their text through poppler.
+//! - [`browser`]: real headless Chromium over WebDriver, fake camera and
+//!   microphone.
 //!
 //! A missing system tool fails the test with the command that installs it
 //! (`scripts/setup.sh`), never skips it.
 
+pub mod browser;
 pub mod cups;
 pub mod hub;
 pub mod pdf;

@@ -1,0 +1,89 @@
+//! A long call, to check that the kiosk does not grow (docs/benchmarks.md,
+//! "Kiosk"). Starts the real hub, cupsd and SANE like the end-to-end tests,
+//! runs `visio-kiosk` (the window under $DISPLAY, or headless) in a call with
+//! a scripted agent sending 640x360 video, and prints the kiosk's resident
+//! memory every `--every` seconds for `--minutes` minutes.
+//!
+//! ```sh
+//! Xvfb :99 -screen 0 1280x800x24 &
+//! DISPLAY=:99 ICED_BACKEND=tiny-skia cargo run --release -p visio-kiosk --example call_soak -- --minutes 60
+//! ```
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::agent::ScriptedAgent;
+use common::{AGENT, World};
+use visio_protocol::AgentToHub;
+use visio_testkit::hub::Agent;
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let minutes = arg("--minutes", 60);
+    let every = Duration::from_secs(arg("--every", 60));
+    let headless = std::env::var_os("DISPLAY").is_none();
+    let world = World::start().await;
+    let mut agent = Agent::connect(&world.hub, AGENT.0, AGENT.1).await;
+
+    let mut command = world.kiosk_command("demo");
+    if headless {
+        command.arg("--headless").arg("--hang-up-after").arg((minutes * 60 + 600).to_string());
+    } else {
+        command.arg("--windowed");
+    }
+    let mut kiosk = command.stdout(Stdio::null()).spawn().expect("visio-kiosk starts");
+    let pid = kiosk.id().expect("kiosk pid");
+
+    agent
+        .wait_for("the kiosk in the queue", |m| visio_testkit::hub::waiting(m, "demo").is_some_and(|w| !w.is_empty()))
+        .await;
+    let session = agent.take_next().await;
+    let (scripted, to_hub) = ScriptedAgent::answer(agent, session.clone()).await;
+    let frame = scripted.call.remote_frames().next().await.expect("the kiosk's video");
+    println!(
+        "kiosk pid {pid} ({}), call up, kiosk video {}x{}",
+        if headless { "headless" } else { "window" },
+        frame.width,
+        frame.height
+    );
+    println!("minute,rss_mib");
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    while start.elapsed() < Duration::from_secs(minutes * 60) {
+        let rss = rss_kib(pid).expect("kiosk still running") as f64 / 1024.0;
+        let minute = start.elapsed().as_secs_f64() / 60.0;
+        println!("{minute:.1},{rss:.1}");
+        samples.push((minute, rss));
+        tokio::time::sleep(every).await;
+    }
+    let rss = rss_kib(pid).expect("kiosk still running") as f64 / 1024.0;
+    samples.push((start.elapsed().as_secs_f64() / 60.0, rss));
+    let after_warm_up = samples.iter().find(|(m, _)| *m >= 5.0).unwrap_or(&samples[0]).1;
+    let max = samples.iter().map(|s| s.1).fold(0.0, f64::max);
+    println!(
+        "summary: {minutes} min, RSS {:.1} MiB at 5 min, {rss:.1} MiB at the end ({:+.1} MiB), peak {max:.1} MiB, agent decoded {} frames of the kiosk",
+        after_warm_up,
+        rss - after_warm_up,
+        scripted.call.remote_frames().decoded()
+    );
+    let _ = to_hub.send(AgentToHub::HangUp { session });
+    if headless {
+        let _ = kiosk.wait().await;
+    } else {
+        let _ = kiosk.kill().await;
+    }
+    scripted.call.hang_up().await;
+}

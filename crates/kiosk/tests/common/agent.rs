@@ -1,0 +1,110 @@
+//! The agent's side of a call, scripted in Rust as the console page does it:
+//! answers the kiosk's offer through the hub, relays candidates both ways,
+//! and runs the agent side of the document transfer on the data channel.
+
+use tokio::sync::mpsc;
+use visio_kiosk::visit::documents_link::DocumentsLink;
+use visio_media::{Call, CallConfig, CallEvent, SessionDescription};
+use visio_protocol::*;
+use visio_testkit::hub::Agent;
+use visio_testkit::wait::within;
+use visio_transfer::driver::{Notice, SessionHandle, spawn_session};
+use visio_transfer::spool::Spool;
+use visio_transfer::{Event, Limits, OutcomeKind, Side};
+
+/// The agent's side of the call, as the console page does it.
+pub struct ScriptedAgent {
+    pub call: Call,
+    pub documents: SessionHandle,
+    notices: mpsc::UnboundedReceiver<Notice>,
+    _spool: tempfile::TempDir,
+}
+
+impl ScriptedAgent {
+    /// Answers the kiosk's offer and relays candidates both ways until the
+    /// documents channel is open.
+    pub async fn answer(agent: Agent, session: SessionId) -> (ScriptedAgent, mpsc::UnboundedSender<AgentToHub>) {
+        let (call, mut events) = Call::new(CallConfig::test_sources("ball", None, 880.0)).await.unwrap();
+        let (to_hub, mut outgoing) = mpsc::unbounded_channel::<AgentToHub>();
+        let (channel_tx, mut channel_rx) = mpsc::unbounded_channel();
+
+        // One task owns the agent's socket: hub messages in, ours out.
+        let mut agent = agent;
+        let relay_call = call.clone();
+        let relay_session = session.clone();
+        let relay_out = to_hub.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    msg = agent.next_or_closed() => match msg {
+                        Some(HubToAgent::Signal { signal: Signal::Offer { sdp }, .. }) => {
+                            let answer = relay_call.accept_offer(SessionDescription::offer(sdp)).await.expect("answer");
+                            let _ = relay_out.send(AgentToHub::Signal { session: relay_session.clone(), signal: Signal::Answer { sdp: answer.sdp } });
+                        }
+                        Some(HubToAgent::Signal { signal: Signal::Candidate { candidate }, .. }) => {
+                            let c = visio_media::IceCandidate {
+                                candidate: candidate.candidate,
+                                sdp_mid: candidate.sdp_mid,
+                                sdp_m_line_index: candidate.sdp_m_line_index,
+                                username_fragment: candidate.username_fragment,
+                            };
+                            let _ = relay_call.add_remote_candidate(c).await;
+                        }
+                        Some(other) => eprintln!("agent: {other:?}"),
+                        None => return,
+                    },
+                    out = outgoing.recv() => match out {
+                        Some(msg) => agent.send(msg).await,
+                        None => return,
+                    },
+                }
+            }
+        });
+        let event_out = to_hub.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.next().await {
+                match event {
+                    CallEvent::LocalCandidate(c) => {
+                        let candidate = IceCandidate {
+                            candidate: c.candidate,
+                            sdp_mid: c.sdp_mid,
+                            sdp_m_line_index: c.sdp_m_line_index,
+                            username_fragment: c.username_fragment,
+                        };
+                        let _ = event_out.send(AgentToHub::Signal { session: session.clone(), signal: Signal::Candidate { candidate } });
+                    }
+                    CallEvent::DataChannelOpen(channel) => {
+                        let _ = channel_tx.send(channel);
+                    }
+                    _ => {}
+                }
+            }
+        });
+
+        let channel = within("the documents channel at the agent", channel_rx.recv()).await.unwrap();
+        let spool_dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(spool_dir.path().join("spool")).unwrap();
+        let (documents, notices) = spawn_session(Side::Agent, Limits::default(), spool.session("agent").unwrap());
+        let (link, link_events) = DocumentsLink::attach(channel);
+        documents.attach(link, link_events).await.unwrap();
+        (ScriptedAgent { call, documents, notices, _spool: spool_dir }, to_hub)
+    }
+
+    pub async fn notice<T>(&mut self, what: &str, pick: impl Fn(&Notice) -> Option<T>) -> T {
+        loop {
+            let notice = within(what, self.notices.recv()).await.unwrap_or_else(|| panic!("transfer session ended before {what}"));
+            if let Some(v) = pick(&notice) {
+                return v;
+            }
+        }
+    }
+
+    pub async fn outcome(&mut self, id: u32) -> (OutcomeKind, Option<String>) {
+        self.notice("the kiosk's outcome", |n| match n {
+            Notice::Core { event: Event::Outcome { id: i, outcome, reason }, .. } if *i == id => Some((*outcome, reason.clone())),
+            _ => None,
+        })
+        .await
+    }
+}
+

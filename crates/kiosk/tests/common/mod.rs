@@ -1,0 +1,152 @@
+//! What the kiosk's end-to-end tests share: the real hub on TLS loopback, a
+//! private cupsd, SANE's test scanner, and the kiosk itself as a
+//! `visio-kiosk --headless` process whose JSON lines the test reads.
+#![allow(dead_code)]
+
+pub mod agent;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::Value;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
+use visio_testkit::cups::Cups;
+use visio_testkit::hub::TestHub;
+use visio_testkit::sane::sane_config;
+use visio_testkit::wait::within;
+
+/// The parts around one kiosk: hub (with the kiosk enrolled and an agent
+/// `agent` / `correct horse` for the `demo` service), printer, scanner.
+pub struct World {
+    pub hub: TestHub,
+    pub cups: Cups,
+    pub sane: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub secret_file: PathBuf,
+    pub spool: PathBuf,
+}
+
+pub const AGENT: (&str, &str) = ("agent", "correct horse");
+
+impl World {
+    pub async fn start() -> World {
+        let hub = TestHub::start().await;
+        let secret = hub.enroll("demo-kiosk");
+        hub.add_agent(AGENT.0, AGENT.1, &["demo"]);
+        let cups = Cups::start();
+        let sane = sane_config();
+        let dir = tempfile::tempdir().unwrap();
+        let config = kiosk_config(dir.path(), &hub, &cups.queue);
+        let secret_file = dir.path().join("secret");
+        std::fs::write(&secret_file, &secret.0).unwrap();
+        let spool = dir.path().join("spool");
+        World { hub, cups, sane, dir, config, secret_file, spool }
+    }
+
+    /// Starts the kiosk, asking for `service`.
+    pub fn kiosk(&self, service: &str) -> HeadlessKiosk {
+        HeadlessKiosk::start(self, service)
+    }
+
+    /// The first PDF the printer produced.
+    pub fn printed_pdf(&self) -> Option<PathBuf> {
+        std::fs::read_dir(&self.cups.out).ok()?.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "pdf"))
+    }
+}
+
+/// The demo kiosk's file, pointed at this test's hub, scanner and printer.
+fn kiosk_config(dir: &Path, hub: &TestHub, printer: &str) -> PathBuf {
+    let cert = dir.join("hub-cert.pem");
+    std::fs::write(&cert, &hub.cert_pem).unwrap();
+    let mut kiosk: Value = serde_json::from_str(include_str!("../../../../kiosk-config/kiosks/demo-kiosk.json")).unwrap();
+    kiosk["hub"]["urls"] = serde_json::json!([format!("wss://localhost:{}/ws/kiosk", hub.addr.port())]);
+    kiosk["hub"]["trust"] = serde_json::json!({ "kiosk_file": cert });
+    kiosk["devices"]["scanner"] = "test".into();
+    kiosk["devices"]["printer"] = printer.into();
+    let dir = dir.join("kiosks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("demo-kiosk.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&kiosk).unwrap()).unwrap();
+    path
+}
+
+/// A `visio-kiosk --headless` process and the JSON lines it prints.
+pub struct HeadlessKiosk {
+    pub child: tokio::process::Child,
+    lines: mpsc::UnboundedReceiver<Value>,
+    seen: Vec<Value>,
+}
+
+/// The `visio-kiosk` binary of this build: Cargo names it to tests; an
+/// example (target/<profile>/examples/) finds it one folder up.
+fn kiosk_binary() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_visio-kiosk") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let exe = std::env::current_exe().expect("own path");
+            exe.parent().and_then(Path::parent).expect("target folder").join("visio-kiosk")
+        }
+    }
+}
+
+impl World {
+    /// `visio-kiosk` pointed at this world, asking for `service` at once
+    /// (add `--headless`, or run it under a display).
+    pub fn kiosk_command(&self, service: &str) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(kiosk_binary());
+        command
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--secret-file")
+            .arg(&self.secret_file)
+            .arg("--spool-dir")
+            .arg(&self.spool)
+            .arg("--call")
+            .arg(service)
+            .env("CUPS_SERVER", format!("127.0.0.1:{}", self.cups.port))
+            .env("SANE_CONFIG_DIR", self.sane.path())
+            .env("VISIO_AUDIO_SINK", "fakesink")
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .kill_on_drop(true);
+        command
+    }
+}
+
+impl HeadlessKiosk {
+    fn start(world: &World, service: &str) -> HeadlessKiosk {
+        let mut child = world
+            .kiosk_command(service)
+            .arg("--headless")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("visio-kiosk starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = tokio::io::BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                eprintln!("kiosk: {line}");
+                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line: {line:?}: {e}"));
+                let _ = tx.send(value);
+            }
+        });
+        HeadlessKiosk { child, lines, seen: Vec::new() }
+    }
+
+    /// The next event named `name`, skipping others (kept in `seen`).
+    pub async fn event(&mut self, name: &str) -> Value {
+        loop {
+            let line = within(&format!("the kiosk's {name:?} event"), self.lines.recv())
+                .await
+                .unwrap_or_else(|| panic!("the kiosk exited before {name:?}; it printed {:?}", self.seen));
+            self.seen.push(line.clone());
+            if line["event"] == name {
+                return line;
+            }
+        }
+    }
+}
+
