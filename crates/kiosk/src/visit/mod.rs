@@ -217,12 +217,7 @@ impl Runner {
                 CallState::New | CallState::Connecting | CallState::Closed => {}
             },
             CallEvent::LocalCandidate(c) => {
-                let candidate = IceCandidate {
-                    candidate: c.candidate,
-                    sdp_mid: c.sdp_mid,
-                    sdp_m_line_index: c.sdp_m_line_index,
-                    username_fragment: c.username_fragment,
-                };
+                let candidate = protocol_candidate(c);
                 self.input(Input::Media(MediaEvent::LocalSignal(Signal::Candidate { candidate })));
             }
             CallEvent::RemoteVideoStarted { width, height } => {
@@ -320,8 +315,19 @@ impl Runner {
     }
 }
 
-fn media_candidate(c: IceCandidate) -> visio_media::IceCandidate {
+/// The hub protocol's candidate (the browser's shape) for the media crate.
+pub fn media_candidate(c: IceCandidate) -> visio_media::IceCandidate {
     visio_media::IceCandidate {
+        candidate: c.candidate,
+        sdp_mid: c.sdp_mid,
+        sdp_m_line_index: c.sdp_m_line_index,
+        username_fragment: c.username_fragment,
+    }
+}
+
+/// The media crate's candidate for the hub protocol.
+pub fn protocol_candidate(c: visio_media::IceCandidate) -> IceCandidate {
+    IceCandidate {
         candidate: c.candidate,
         sdp_mid: c.sdp_mid,
         sdp_m_line_index: c.sdp_m_line_index,
