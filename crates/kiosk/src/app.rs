@@ -11,18 +11,19 @@ use iced::widget::image;
 use iced::{Element, Subscription, Task};
 use tokio::sync::mpsc;
 use visio_config::Catalogue;
-use visio_kiosk_core::{Config, Input, Output, Screen, Session};
+use visio_kiosk_core::{Config, ConfigFetch, Input, Output, Screen, Session};
 use visio_media::{Frames, VideoFrame};
 use visio_protocol::{ServiceId, SessionId};
 
+use crate::fleet::{self, ConfigFetcher, DeviceWatch};
 use crate::hub_link::{self, Command, Endpoint, LinkEvent};
 use crate::i18n::Catalog;
 use crate::screen::{self, Context, call, ended, home, waiting};
 use crate::setup::Setup;
 use crate::visit::{self, VisitDevices, VisitEvent};
 
-/// How often the camera's presence is checked.
-const CAMERA_CHECK_EVERY: Duration = Duration::from_secs(5);
+/// How often the devices (the camera's presence) are checked.
+const DEVICE_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// Everything the app needs to start.
 #[derive(Clone, Debug)]
@@ -38,34 +39,32 @@ pub struct Settings {
     /// Ask for this service once, as soon as the home screen shows (demos
     /// and benchmarks, `--call`).
     pub auto_call: Option<ServiceId>,
+    /// The kiosk's configuration and devices, watched and updated while it
+    /// runs; `None` in UI tests and screenshots.
+    pub setup: Option<Setup>,
 }
 
 impl Settings {
     pub fn from_setup(setup: Setup) -> Settings {
-        let camera = match &setup.visit.call.video.source {
-            visio_media::VideoSource::V4l2 { device } => Some(std::path::PathBuf::from(device)),
-            _ => None,
-        };
         Settings {
-            session: setup.session,
-            catalogue: setup.catalogue,
-            offered: setup.offered,
-            hub: setup.hub,
-            visit: Some(VisitSettings { devices: setup.visit, camera }),
+            session: setup.session.clone(),
+            catalogue: setup.catalogue.clone(),
+            offered: setup.offered.clone(),
+            hub: setup.hub.clone(),
+            visit: Some(VisitSettings { devices: setup.visit.clone() }),
             auto_call: None,
+            setup: Some(setup),
         }
     }
 }
 
-/// The devices of the visit task, and the camera to watch.
+/// The devices of the visit task.
 #[derive(Clone, Debug)]
 pub struct VisitSettings {
     pub devices: VisitDevices,
-    /// A camera device node whose presence is checked; `None`: not checkable.
-    pub camera: Option<std::path::PathBuf>,
 }
 
-/// One visit task per app.
+/// One visit task per app: the same spool, the same task.
 impl Hash for VisitSettings {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.devices.spool.root().hash(state);
@@ -103,7 +102,10 @@ pub enum Message {
     LocalFrame(VideoFrame),
     /// The picture is in the renderer's memory: show it from the next frame.
     FrameReady(Result<image::Allocation, image::Error>),
-    CameraChecked { present: bool },
+    /// Time to look at the devices again.
+    CheckDevices,
+    /// A configuration the hub announced, downloaded (or not).
+    ConfigFetched { version: u64, text: Result<String, String> },
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +137,8 @@ pub struct Kiosk {
     remote_frames: Option<FrameSource>,
     local_frames: Option<FrameSource>,
     camera_present: bool,
+    watch: DeviceWatch,
+    fetcher: Option<ConfigFetcher>,
     pub pictures: PictureState,
 }
 
@@ -159,6 +163,11 @@ impl std::fmt::Debug for Kiosk {
 impl Kiosk {
     pub fn new(settings: Settings) -> Kiosk {
         let now = Instant::now();
+        let fetcher = settings.hub.as_ref().and_then(|hub| {
+            ConfigFetcher::new(&hub.endpoint, hub.tls.clone())
+                .map_err(|e| tracing::error!(error = %e, "configurations cannot be fetched"))
+                .ok()
+        });
         let mut kiosk = Kiosk {
             session: Session::new(settings.session.clone(), now),
             settings,
@@ -171,6 +180,8 @@ impl Kiosk {
             remote_frames: None,
             local_frames: None,
             camera_present: true,
+            watch: DeviceWatch::default(),
+            fetcher,
             pictures: PictureState::default(),
         };
         kiosk.carry_out();
@@ -223,6 +234,13 @@ impl Kiosk {
                 tracing::error!(%reason, "calls are unavailable");
                 Some(Input::Camera { present: false })
             }
+            Message::Visit(VisitUpdate::Event(VisitEvent::DeviceFault { device, fault })) => {
+                match device {
+                    visit::Device::Scanner => self.watch.scanner_fault = fault,
+                    visit::Device::Printer => self.watch.printer_fault = fault,
+                }
+                self.settings.setup.as_ref().map(|setup| Input::Devices(self.watch.health(&setup.kiosk.devices)))
+            }
             Message::Visit(VisitUpdate::Event(event)) => match event {
                 VisitEvent::Input(input) => Some(input),
                 VisitEvent::Video { session, remote, local } => {
@@ -239,6 +257,8 @@ impl Kiosk {
                         .collect();
                     None
                 }
+                // Handled above.
+                VisitEvent::DeviceFault { .. } => None,
             },
             Message::RemoteFrame(frame) => {
                 let handle = image::Handle::from_rgba(frame.width, frame.height, frame.data);
@@ -263,12 +283,8 @@ impl Kiosk {
                 tracing::debug!(error = ?e, "frame not shown");
                 None
             }
-            Message::CameraChecked { present } => {
-                (present != self.camera_present).then(|| {
-                    self.camera_present = present;
-                    Input::Camera { present }
-                })
-            }
+            Message::CheckDevices => self.check_devices(),
+            Message::ConfigFetched { version, text } => Some(Input::ConfigFetched(self.apply_config(version, text))),
         };
         if let Some(input) = input {
             self.input(input);
@@ -281,7 +297,56 @@ impl Kiosk {
         if !matches!(self.session.screen(), Screen::InCall(_)) {
             self.forget_the_call();
         }
-        task
+        Task::batch([task, self.fetch_configurations()])
+    }
+
+    /// Downloads the configurations the core asks for.
+    fn fetch_configurations(&mut self) -> Task<Message> {
+        let mut tasks = Vec::new();
+        while let Some(request) = self.session.poll_config_fetch() {
+            let Some(fetcher) = self.fetcher.clone() else { continue };
+            tasks.push(Task::perform(async move { (request.version, fetcher.fetch(&request).await) }, |(version, text)| {
+                Message::ConfigFetched { version, text }
+            }));
+        }
+        Task::batch(tasks)
+    }
+
+    /// Verifies and stores a downloaded configuration; an applied one
+    /// changes the tiles now and the devices from the next visit.
+    fn apply_config(&mut self, version: u64, text: Result<String, String>) -> ConfigFetch {
+        let Some(setup) = &mut self.settings.setup else {
+            return ConfigFetch::Failed { version, reason: "no configuration store".into() };
+        };
+        let Some(store) = setup.config_store.clone() else {
+            return ConfigFetch::Failed { version, reason: "this kiosk keeps no configuration (no --state-dir)".into() };
+        };
+        let mut store = store.lock().expect("config store");
+        let outcome = fleet::apply(&mut store, version, text);
+        if let (ConfigFetch::Applied { .. }, Some(applied)) = (&outcome, store.current()) {
+            match setup.reconfigure(applied.kiosk().clone(), applied.config.catalogue().clone()) {
+                Ok(devices) => {
+                    self.settings.offered = setup.offered.clone();
+                    self.settings.catalogue = setup.catalogue.clone();
+                    drop(store);
+                    self.to_visit(visit::Command::UseDevices(Box::new(devices)));
+                }
+                Err(e) => tracing::warn!(error = %e, "the new configuration's devices cannot be used"),
+            }
+        }
+        outcome
+    }
+
+    /// The camera's presence (out of service without it) and every
+    /// device's health (for heartbeats).
+    fn check_devices(&mut self) -> Option<Input> {
+        let setup = self.settings.setup.as_ref()?;
+        let present = setup.camera_present();
+        if present != self.camera_present {
+            self.camera_present = present;
+            self.session.handle_input(self.now, Input::Camera { present });
+        }
+        Some(Input::Devices(self.watch.health(&setup.kiosk.devices)))
     }
 
     /// Drops every picture of the last call (agent, resident, documents).
@@ -379,12 +444,9 @@ impl Kiosk {
         }
         if let Some(visit) = &self.settings.visit {
             subscriptions.push(Subscription::run_with(visit.clone(), visit_stream).map(Message::Visit));
-            if let Some(camera) = &visit.camera {
-                let camera = camera.clone();
-                subscriptions.push(
-                    iced::time::every(CAMERA_CHECK_EVERY).with(camera).map(|(camera, _)| Message::CameraChecked { present: camera.exists() }),
-                );
-            }
+        }
+        if self.settings.setup.is_some() {
+            subscriptions.push(iced::time::every(DEVICE_CHECK_EVERY).map(|_| Message::CheckDevices));
         }
         if let Some(source) = &self.remote_frames {
             subscriptions.push(Subscription::run_with(source.clone(), frame_stream).map(Message::RemoteFrame));

@@ -10,15 +10,16 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
-use visio_kiosk_core::{Input, KioskEvent, Output, Screen, Session};
+use visio_kiosk_core::{ConfigFetch, Input, KioskEvent, Output, Screen, Session};
 use visio_protocol::ServiceId;
 
+use crate::fleet::{self, ConfigFetcher, DeviceWatch};
 use crate::hub_link::{self, Command as HubCommand, LinkEvent};
 use crate::setup::Setup;
-use crate::visit::{self, Command as VisitCommand, VisitEvent};
+use crate::visit::{self, Command as VisitCommand, Device, VisitEvent};
 
-/// How often the camera's presence is checked.
-const CAMERA_CHECK_EVERY: Duration = Duration::from_secs(5);
+/// How often the devices (the camera's presence) are checked.
+const DEVICE_CHECK_EVERY: Duration = Duration::from_secs(5);
 /// Longest wait for the call and the spool to be cleaned up at exit.
 const CLEAN_UP_WITHIN: Duration = Duration::from_secs(15);
 
@@ -51,7 +52,7 @@ impl From<Outcome> for ExitCode {
 }
 
 /// Runs one scripted visit to its end.
-pub async fn run(setup: Setup, script: Script) -> anyhow::Result<Outcome> {
+pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
     let hub = setup.hub.clone().ok_or_else(|| anyhow::anyhow!("headless mode needs the hub: give --secret-file"))?;
     anyhow::ensure!(
         setup.offered.contains(&script.service),
@@ -60,6 +61,8 @@ pub async fn run(setup: Setup, script: Script) -> anyhow::Result<Outcome> {
         setup.offered.iter().map(ServiceId::as_str).collect::<Vec<_>>().join(", ")
     );
 
+    let fetcher = ConfigFetcher::new(&hub.endpoint, hub.tls.clone())?;
+    let (fetched_tx, mut fetched) = mpsc::unbounded_channel::<(u64, Result<String, String>)>();
     let (hub_tx, hub_rx) = mpsc::channel(64);
     let (hub_events_tx, mut hub_events) = mpsc::channel(64);
     tokio::spawn(hub_link::run(hub.endpoint, hub.tls, hub_rx, hub_events_tx));
@@ -73,9 +76,12 @@ pub async fn run(setup: Setup, script: Script) -> anyhow::Result<Outcome> {
         asked: false,
         hang_up_at: None,
         outcome: None,
+        fetcher,
+        fetched: fetched_tx,
     };
-    let mut camera_check = tokio::time::interval(CAMERA_CHECK_EVERY);
+    let mut device_check = tokio::time::interval(DEVICE_CHECK_EVERY);
     let mut camera_present = true;
+    let mut watch = DeviceWatch::default();
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
     let mut interrupted = false;
@@ -96,15 +102,33 @@ pub async fn run(setup: Setup, script: Script) -> anyhow::Result<Outcome> {
             },
             event = visit_events.recv() => match event {
                 Some(VisitEvent::Input(input)) => shell.input(input),
+                Some(VisitEvent::DeviceFault { device, fault }) => {
+                    match device {
+                        Device::Scanner => watch.scanner_fault = fault,
+                        Device::Printer => watch.printer_fault = fault,
+                    }
+                    shell.input(Input::Devices(watch.health(&setup.kiosk.devices)));
+                }
                 Some(VisitEvent::Video { .. } | VisitEvent::Pages(_)) => {}
                 None => anyhow::bail!("the call task stopped"),
             },
-            _ = camera_check.tick() => {
+            Some((version, result)) = fetched.recv() => {
+                let outcome = match &setup.config_store {
+                    Some(store) => fleet::apply(&mut store.lock().expect("config store"), version, result),
+                    None => ConfigFetch::Failed { version, reason: "this kiosk keeps no configuration (no --state-dir)".into() },
+                };
+                if let ConfigFetch::Applied { .. } = outcome {
+                    shell.reconfigure(&mut setup);
+                }
+                shell.input(Input::ConfigFetched(outcome));
+            },
+            _ = device_check.tick() => {
                 let present = setup.camera_present();
                 if present != camera_present {
                     camera_present = present;
                     shell.input(Input::Camera { present });
                 }
+                shell.input(Input::Devices(watch.health(&setup.kiosk.devices)));
             },
             _ = sleep, if deadline.is_some() => shell.timeout(),
             _ = &mut interrupt, if !interrupted => {
@@ -135,6 +159,9 @@ struct Shell {
     asked: bool,
     hang_up_at: Option<Instant>,
     outcome: Option<Outcome>,
+    fetcher: ConfigFetcher,
+    /// Downloaded configurations, for the loop to apply.
+    fetched: mpsc::UnboundedSender<(u64, Result<String, String>)>,
 }
 
 impl Shell {
@@ -176,6 +203,13 @@ impl Shell {
                 Output::Event(event) => self.event(event),
             }
         }
+        while let Some(request) = self.session.poll_config_fetch() {
+            let (fetcher, done) = (self.fetcher.clone(), self.fetched.clone());
+            tokio::spawn(async move {
+                let text = fetcher.fetch(&request).await;
+                let _ = done.send((request.version, text));
+            });
+        }
         if !self.asked && matches!(self.session.screen(), Screen::Home { .. }) {
             self.asked = true;
             self.session.handle_input(Instant::now(), Input::ChooseService(self.script.service.clone()));
@@ -195,6 +229,18 @@ impl Shell {
                 self.outcome = Some(if normal { Outcome::Normal } else { Outcome::Abnormal });
             }
             _ => {}
+        }
+    }
+
+    /// The applied configuration's devices for the next visit.
+    fn reconfigure(&mut self, setup: &mut Setup) {
+        let Some(store) = setup.config_store.clone() else { return };
+        let Some((kiosk, catalogue)) = store.lock().expect("config store").current().map(|a| (a.kiosk().clone(), a.config.catalogue().clone())) else {
+            return;
+        };
+        match setup.reconfigure(kiosk, catalogue) {
+            Ok(devices) => self.to_visit(VisitCommand::UseDevices(Box::new(devices))),
+            Err(e) => warn!(error = %e, "the new configuration's devices cannot be used; keeping the previous ones"),
         }
     }
 

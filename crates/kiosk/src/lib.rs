@@ -9,12 +9,15 @@
 //! - [`visit`]: one visit's call (visio-media) and documents (visio-transfer).
 //! - [`setup`]: the kiosk's configuration file and command line, read once.
 //! - [`headless`]: the same core without a window, printing JSON lines.
+//! - [`fleet`] and [`config_store`]: device health for heartbeats; signed
+//!   configurations fetched, verified and kept.
 
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod assets;
 pub mod config_store;
+pub mod fleet;
 pub mod headless;
 pub mod hub_link;
 pub mod i18n;

@@ -39,6 +39,15 @@ struct Cli {
     /// at start). Default: /run/visio-kiosk/spool, or the temporary folder.
     #[arg(long)]
     spool_dir: Option<PathBuf>,
+    /// Where the last good signed configuration from the hub is kept
+    /// (e.g. /var/lib/visio-kiosk). Without it, the kiosk runs on its files
+    /// and refuses configurations from the hub.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// An admin public key (`ed25519:…`, from `visio-admin keygen`) whose
+    /// signature this kiosk accepts on configurations; repeat for several.
+    #[arg(long = "admin-key")]
+    admin_keys: Vec<String>,
     /// No window: call --call's service, print one JSON line per event on
     /// stdout, exit when the visit is over (0: the call took place and one
     /// side hung up; 3: refused, failed, cut or interrupted).
@@ -95,6 +104,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         secret_file: if cli.scene.is_some() { None } else { cli.secret_file.clone() },
         services: cli.services.clone(),
         spool_dir: cli.spool_dir.clone(),
+        state_dir: cli.state_dir.clone(),
+        admin_keys: cli.admin_keys.clone(),
     };
     let setup = Setup::load(&sources)?;
     if cli.headless {

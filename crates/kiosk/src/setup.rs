@@ -3,9 +3,10 @@
 //! Both shells (window and headless) start from a [`Setup`].
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
+use visio_config::bundle::parse_public_key;
 use visio_config::kiosk::Trust;
 use visio_config::{Catalogue, Kiosk};
 use visio_media::{AudioSink, VideoSource};
@@ -14,6 +15,7 @@ use visio_transfer::Limits;
 use visio_transfer::spool::Spool;
 
 use crate::app::HubSettings;
+use crate::config_store::ConfigStore;
 use crate::hub_link::{self, Endpoint};
 use crate::visit::{VisitDevices, devices};
 
@@ -38,6 +40,12 @@ pub struct Sources {
     pub services: Vec<String>,
     /// Where a visit's documents live while it lasts.
     pub spool_dir: Option<PathBuf>,
+    /// Where the last good signed configuration is kept; without it the
+    /// kiosk does not take configurations from the hub.
+    pub state_dir: Option<PathBuf>,
+    /// The admin public keys (`ed25519:…`) whose signatures this kiosk
+    /// accepts on configurations.
+    pub admin_keys: Vec<String>,
 }
 
 /// A kiosk ready to start.
@@ -50,6 +58,9 @@ pub struct Setup {
     pub session: visio_kiosk_core::Config,
     pub hub: Option<HubSettings>,
     pub visit: VisitDevices,
+    /// The signed configuration store, when the kiosk takes its
+    /// configuration from the hub.
+    pub config_store: Option<Arc<Mutex<ConfigStore>>>,
 }
 
 impl Setup {
@@ -71,6 +82,20 @@ impl Setup {
             }
             None => Kiosk::from_json("demo-kiosk.json", DEMO_KIOSK_JSON, &catalogue, None)?,
         };
+        // The last good signed configuration outranks the files: it is the
+        // admins' latest word, and it works without the hub.
+        let config_store = match &sources.state_dir {
+            Some(dir) => Some(open_store(dir, &sources.admin_keys, &kiosk)?),
+            None => None,
+        };
+        let (kiosk, catalogue) = match config_store.as_ref().and_then(|s| s.current()) {
+            Some(applied) => {
+                tracing::info!(version = applied.version, "starting on the last good signed configuration");
+                (applied.kiosk().clone(), applied.config.catalogue().clone())
+            }
+            None => (kiosk, catalogue),
+        };
+        let config_version = config_store.as_ref().and_then(ConfigStore::version);
 
         let offered: Vec<ServiceId> = if sources.services.is_empty() {
             kiosk.services.clone()
@@ -81,30 +106,35 @@ impl Setup {
             anyhow::ensure!(catalogue.get(s).is_some(), "unknown service {:?} in --services", s.as_str());
         }
 
-        let session = visio_kiosk_core::Config { idle_timeout: kiosk.idle_timeout, ..Default::default() };
+        let session = visio_kiosk_core::Config {
+            idle_timeout: kiosk.idle_timeout,
+            app_version: env!("CARGO_PKG_VERSION").into(),
+            config_version,
+            ..Default::default()
+        };
         let hub = match &sources.secret_file {
             Some(secret_file) => Some(hub_settings(&kiosk, sources, secret_file)?),
             None => None,
         };
 
-        // Tests and machines without sound decode the agent's voice into
-        // nothing (the chime reads the same variable).
-        let sink = match std::env::var("VISIO_AUDIO_SINK").as_deref() {
-            Ok("fakesink") => AudioSink::Fake,
-            _ => AudioSink::Auto,
-        };
-        let mut call = devices::call_config(&kiosk.devices, &kiosk.media, sink)?;
-        // Loopback-only candidates when the hub is on this machine: the
-        // demo and the tests, where no other interface may be used.
-        call.loopback_only = hub.as_ref().is_some_and(|h| h.endpoint.hub_urls.iter().all(|u| is_loopback(u)));
         let spool_dir = sources.spool_dir.clone().unwrap_or_else(default_spool_dir);
-        let visit = VisitDevices {
-            call,
-            services: devices::kiosk_services(&kiosk.devices),
-            spool: Spool::open(&spool_dir).with_context(|| format!("the document spool {}", spool_dir.display()))?,
-            limits: Limits::default(),
-        };
-        Ok(Setup { catalogue: Arc::new(catalogue), offered, session, hub, visit, kiosk })
+        let spool = Spool::open(&spool_dir).with_context(|| format!("the document spool {}", spool_dir.display()))?;
+        let loopback = hub.as_ref().is_some_and(|h| h.endpoint.hub_urls.iter().all(|u| is_loopback(u)));
+        let visit = visit_devices(&kiosk, spool, loopback)?;
+        let config_store = config_store.map(|s| Arc::new(Mutex::new(s)));
+        Ok(Setup { catalogue: Arc::new(catalogue), offered, session, hub, visit, kiosk, config_store })
+    }
+
+    /// Takes a newly applied configuration: what the next visit uses.
+    /// Returns the new visit devices.
+    pub fn reconfigure(&mut self, kiosk: Kiosk, catalogue: Catalogue) -> anyhow::Result<VisitDevices> {
+        let loopback = self.visit.call.loopback_only;
+        let visit = visit_devices(&kiosk, self.visit.spool.clone(), loopback)?;
+        self.offered = kiosk.services.clone();
+        self.catalogue = Arc::new(catalogue);
+        self.visit = visit.clone();
+        self.kiosk = kiosk;
+        Ok(visit)
     }
 
     /// Whether the configured camera is there now. Only a V4L2 device can be
@@ -115,6 +145,37 @@ impl Setup {
             _ => true,
         }
     }
+}
+
+/// The call and document devices a kiosk's configuration describes.
+fn visit_devices(kiosk: &Kiosk, spool: Spool, loopback_only: bool) -> anyhow::Result<VisitDevices> {
+    // Tests and machines without sound decode the agent's voice into
+    // nothing (the chime reads the same variable).
+    let sink = match std::env::var("VISIO_AUDIO_SINK").as_deref() {
+        Ok("fakesink") => AudioSink::Fake,
+        _ => AudioSink::Auto,
+    };
+    let mut call = devices::call_config(&kiosk.devices, &kiosk.media, sink)?;
+    // Loopback-only candidates when the hub is on this machine: the demo
+    // and the tests, where no other interface may be used.
+    call.loopback_only = loopback_only;
+    Ok(VisitDevices { call, services: devices::kiosk_services(&kiosk.devices), spool, limits: Limits::default() })
+}
+
+fn open_store(dir: &Path, admin_keys: &[String], kiosk: &Kiosk) -> anyhow::Result<ConfigStore> {
+    let keys = admin_keys
+        .iter()
+        .map(|k| parse_public_key(k).with_context(|| format!("--admin-key {k:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if keys.is_empty() {
+        tracing::warn!("no --admin-key: every configuration from the hub will be refused");
+    }
+    let store = ConfigStore::open(dir, keys, kiosk.id.clone())
+        .with_context(|| format!("the configuration store in {}", dir.display()))?;
+    if let Some(problem) = store.load_warning() {
+        tracing::warn!(%problem, "the last good configuration was set aside");
+    }
+    Ok(store)
 }
 
 fn hub_settings(kiosk: &Kiosk, sources: &Sources, secret_file: &Path) -> anyhow::Result<HubSettings> {

@@ -8,9 +8,10 @@ mod common;
 use common::agent::ScriptedAgent;
 use common::{AGENT, World};
 use visio_protocol::*;
-use visio_testkit::hub::Agent;
+use visio_config::bundle::public_key_text;
+use visio_testkit::hub::{Agent, admin_key, signed_demo};
 use visio_testkit::pdf::{pdf_text, text_pdf};
-use visio_testkit::wait::{init_tracing, wait_for, within};
+use visio_testkit::wait::{eventually, init_tracing, wait_for, within};
 use visio_transfer::driver::Notice;
 use visio_transfer::spool::{hash_file, list_files};
 use visio_transfer::{ColorMode, Event, OutcomeKind, Purpose, ScanFormat, ScanSettings};
@@ -103,4 +104,45 @@ async fn a_headless_kiosk_completes_a_call_with_documents_against_the_real_hub()
     scripted.documents.end().await.unwrap();
     scripted.call.hang_up().await;
     world.hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_kiosk_takes_a_published_configuration_and_refuses_a_foreign_one() {
+    init_tracing();
+    let world = World::start().await;
+    let hub = &world.hub;
+    let (admin, stranger) = (admin_key(1), admin_key(3));
+    let token = hub.admin(&admin);
+    // The hub trusts a second admin key that this kiosk was not installed with.
+    hub.store.trust_admin_key(&stranger.verifying_key(), jiff::Timestamp::now()).unwrap();
+    let state = world.dir.path().join("state");
+    let admin_public = public_key_text(&admin.verifying_key());
+    let mut kiosk = world.kiosk_with("demo", &["--state-dir".as_ref(), state.as_os_str(), "--admin-key".as_ref(), admin_public.as_ref()]);
+    kiosk.event("queued").await;
+
+    // Published while the resident waits: taken without a restart.
+    assert_eq!(hub.publish(Some(&token), &signed_demo(&admin, 100).to_json()).await.0, 201);
+    let applied = kiosk.event("config_applied").await;
+    assert_eq!(applied["version"], 100);
+    assert!(state.join(visio_kiosk::config_store::FILE).is_file(), "the last good configuration is on disk");
+    eventually("the fleet view shows version 100", || async {
+        let row = hub.fleet(&token).await.kiosks.into_iter().find(|k| k.kiosk_id.as_str() == "demo-kiosk")?;
+        (row.config_version == Some(100) && row.online).then_some(())
+    })
+    .await;
+
+    // Signed by a key the hub trusts but the kiosk does not: refused, the
+    // kiosk keeps 100 and the refusal shows in the fleet view.
+    assert_eq!(hub.publish(Some(&token), &signed_demo(&stranger, 101).to_json()).await.0, 201);
+    let refused = kiosk.event("config_refused").await;
+    assert_eq!((refused["version"].as_u64(), refused["code"].as_str()), (Some(101), Some("untrusted_key")), "{refused}");
+    let row = eventually("the refusal in the fleet view", || async {
+        let row = hub.fleet(&token).await.kiosks.into_iter().find(|k| k.kiosk_id.as_str() == "demo-kiosk")?;
+        row.last_refusal.is_some().then_some(row)
+    })
+    .await;
+    assert_eq!(row.config_version, Some(100), "the kiosk still runs the last good configuration");
+    let refusal = row.last_refusal.clone().unwrap();
+    assert_eq!(refusal.version, 101);
+    assert!(row.devices.is_some(), "heartbeats carry the devices: {row:?}");
 }

@@ -18,6 +18,7 @@ fn kiosk() -> Kiosk {
         hub: None,
         visit: None,
         auto_call: None,
+        setup: None,
     });
     k.input(Input::HubConnected);
     k.input(Input::Hub(HubToKiosk::Welcome {

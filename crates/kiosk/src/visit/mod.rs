@@ -43,6 +43,15 @@ pub struct VisitDevices {
 pub enum Command {
     Call(CallCommand),
     Documents(DocumentCommand),
+    /// A new configuration: the next visit uses these devices.
+    UseDevices(Box<VisitDevices>),
+}
+
+/// A device the documents use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    Scanner,
+    Printer,
 }
 
 /// What the visit task reports.
@@ -56,6 +65,9 @@ pub enum VisitEvent {
     /// Pages of a document the agent shows (image files in the spool,
     /// deleted when the visit ends).
     Pages(Vec<PathBuf>),
+    /// The scanner or printer failed (`Some(why)`) or worked (`None`): for
+    /// the heartbeats' device health.
+    DeviceFault { device: Device, fault: Option<String> },
 }
 
 /// Starts the visit task on the current tokio runtime. It stops when the
@@ -114,6 +126,7 @@ impl Runner {
                 command = commands.recv() => match command {
                     Some(Command::Call(c)) => self.call_command(c).await,
                     Some(Command::Documents(DocumentCommand::WipeSpool)) => self.end_documents().await,
+                    Some(Command::UseDevices(devices)) => self.devices = Arc::new(*devices),
                     None => break,
                 },
                 event = next_call_event(&mut self.call) => match event {
@@ -293,13 +306,18 @@ impl Runner {
                 _ => None,
             },
             Notice::Scanned { id, path, sha256, .. } => {
+                let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Scanner, fault: None });
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 documents.scans.insert(id, (name, size, sha256));
                 None
             }
-            Notice::ScanFailed { reason, .. } => Some(DocumentEvent::Failed { reason }),
+            Notice::ScanFailed { reason, .. } => {
+                let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Scanner, fault: Some(reason.clone()) });
+                Some(DocumentEvent::Failed { reason })
+            }
             Notice::Printed { id, .. } => {
+                let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: None });
                 Some(DocumentEvent::Printed { name: documents.incoming.remove(&id).unwrap_or_default() })
             }
             Notice::Shown { id, pages } => {
@@ -308,8 +326,11 @@ impl Runner {
                 let _ = self.events.send(VisitEvent::Pages(pages));
                 Some(DocumentEvent::Showing { name, pages: count })
             }
-            Notice::ActionFailed { id, reason, .. } => {
+            Notice::ActionFailed { id, reason, purpose } => {
                 documents.incoming.remove(&id);
+                if purpose == Purpose::Print {
+                    let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: Some(reason.clone()) });
+                }
                 Some(DocumentEvent::Failed { reason })
             }
             Notice::LinkUp | Notice::LinkDown | Notice::Ended => None,

@@ -47,7 +47,12 @@ impl World {
 
     /// Starts the kiosk, asking for `service`.
     pub fn kiosk(&self, service: &str) -> HeadlessKiosk {
-        HeadlessKiosk::start(self, service)
+        HeadlessKiosk::start(self, service, &[])
+    }
+
+    /// Starts the kiosk with more options.
+    pub fn kiosk_with(&self, service: &str, args: &[&std::ffi::OsStr]) -> HeadlessKiosk {
+        HeadlessKiosk::start(self, service, args)
     }
 
     /// The first PDF the printer produced.
@@ -115,10 +120,11 @@ impl World {
 }
 
 impl HeadlessKiosk {
-    fn start(world: &World, service: &str) -> HeadlessKiosk {
+    fn start(world: &World, service: &str, args: &[&std::ffi::OsStr]) -> HeadlessKiosk {
         let mut child = world
             .kiosk_command(service)
             .arg("--headless")
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
