@@ -500,7 +500,8 @@ mod tests {
         let bytes: usize = out.iter().filter(|(t, _)| *t <= t0 + ms(10_000)).map(|(_, l)| l).sum();
         let mbit = bytes as f64 * 8.0 / 10.0 / 1e6;
         assert!((0.97..=1.0).contains(&mbit), "{mbit} Mbit/s");
-        assert!(pipe.counters().dropped_queue > 10_000);
+        // 5000 offered, about 1250 fit through in 10 s: the rest is tail-dropped.
+        assert!(pipe.counters().dropped_queue > 3_500, "{:?}", pipe.counters());
     }
 
     #[test]

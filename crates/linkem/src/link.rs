@@ -180,14 +180,17 @@ fn validate(p: &Params) -> Result<()> {
 }
 
 fn create_tun(mtu: usize) -> std::io::Result<SyncDevice> {
+    // The link carries IPv4 only: turn IPv6 off in this (new, empty)
+    // namespace before the device exists, or its router solicitation and
+    // MLD reports cross the link and skew the counters. Best effort.
+    for conf in ["default", "all"] {
+        let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6"), "1");
+    }
     let device = DeviceBuilder::new()
         .name(TUN_NAME)
         .mtu(u16::try_from(mtu).unwrap_or(u16::MAX))
         .build_sync()?;
     device.set_nonblocking(true)?;
-    // The link carries IPv4 only: no router solicitations or MLD reports
-    // crossing it and skewing the counters. Best effort: IPv6 may be off.
-    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{TUN_NAME}/disable_ipv6"), "1");
     Ok(device)
 }
 
