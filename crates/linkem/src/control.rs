@@ -29,7 +29,7 @@ pub fn log_path(name: &str) -> PathBuf {
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     Status { reset: bool },
-    Set { params: LinkParams, profile: Option<Profile> },
+    Set { params: Box<LinkParams>, profile: Option<Profile> },
     Cut { millis: u64 },
     Restore,
     Down,

@@ -282,7 +282,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let mut params = profile.map_or(current.params, Profile::params);
             args.params.apply(&mut params)?;
             let keep_profile = if args.params.is_empty() { profile } else { None };
-            let status = control::request(&args.name, &Request::Set { params, profile: keep_profile })?;
+            let status = control::request(&args.name, &Request::Set { params: Box::new(params), profile: keep_profile })?;
             print_status(&status);
             Ok(ExitCode::SUCCESS)
         }
@@ -509,7 +509,7 @@ fn handle(link: &Link, req: Request) -> Reply {
             return Reply::Ok { status: Box::new(status) };
         }
         Request::Set { params, profile } => match profile {
-            Some(p) if p.params() == params => link.set_profile(p),
+            Some(p) if p.params() == *params => link.set_profile(p),
             _ => link.set(Direction::Up, params.up).and_then(|()| link.set(Direction::Down, params.down)),
         },
         Request::Cut { millis } => link.cut(Duration::from_millis(millis)),

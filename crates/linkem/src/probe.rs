@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::link::Link;
+use crate::link::{Link, PROBE_PRIORITY, raise_priority};
 use crate::params::{Direction, Side};
 use crate::units::Bitrate;
 
@@ -112,6 +112,9 @@ pub fn udp_rtt(link: &Link, from: Side, count: usize, interval: Duration, size: 
     let payload = size.saturating_sub(UDP_OVERHEAD).max(12);
     std::thread::scope(|s| -> Result<()> {
         s.spawn(|| {
+            // Measuring threads must not be what loses packets on a busy
+            // machine (a starved receiver overflows its socket buffer).
+            raise_priority(PROBE_PRIORITY);
             let mut buf = [0u8; 65_536];
             while !stop.load(Ordering::Relaxed) {
                 if let Ok((n, peer)) = echo.recv_from(&mut buf) {
@@ -120,6 +123,9 @@ pub fn udp_rtt(link: &Link, from: Side, count: usize, interval: Duration, size: 
             }
         });
         s.spawn(|| {
+            // Measuring threads must not be what loses packets on a busy
+            // machine (a starved receiver overflows its socket buffer).
+            raise_priority(PROBE_PRIORITY);
             let mut buf = [0u8; 65_536];
             while !stop.load(Ordering::Relaxed) {
                 if let Ok(n) = client.recv(&mut buf)
@@ -131,13 +137,19 @@ pub fn udp_rtt(link: &Link, from: Side, count: usize, interval: Duration, size: 
                 }
             }
         });
-        let mut packet = vec![0u8; payload];
-        for i in 0..count {
-            pace(base + interval * i as u32);
-            packet[..4].copy_from_slice(&(i as u32).to_be_bytes());
-            packet[4..12].copy_from_slice(&(base.elapsed().as_nanos() as u64).to_be_bytes());
-            client.send(&packet).map_err(io("sending a probe"))?;
-        }
+        s.spawn(|| -> Result<()> {
+            raise_priority(PROBE_PRIORITY);
+            let mut packet = vec![0u8; payload];
+            for i in 0..count {
+                pace(base + interval * i as u32);
+                packet[..4].copy_from_slice(&(i as u32).to_be_bytes());
+                packet[4..12].copy_from_slice(&(base.elapsed().as_nanos() as u64).to_be_bytes());
+                client.send(&packet).map_err(io("sending a probe"))?;
+            }
+            Ok(())
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         let got = || samples.lock().expect("no panics hold this lock").len();
         let result = wait_drained(link, direction_from(from), || true)
             .and_then(|()| wait_drained(link, direction_from(other(from)), || true));
@@ -225,6 +237,9 @@ pub fn udp_flow(link: &Link, from: Side, spec: FlowSpec) -> Result<Flow> {
     let mut sent_at = Vec::with_capacity(spec.count);
     std::thread::scope(|s| -> Result<()> {
         s.spawn(|| {
+            // Measuring threads must not be what loses packets on a busy
+            // machine (a starved receiver overflows its socket buffer).
+            raise_priority(PROBE_PRIORITY);
             let mut buf = [0u8; 65_536];
             while !stop.load(Ordering::Relaxed) {
                 if let Ok(n) = receiver.recv(&mut buf)
@@ -237,17 +252,22 @@ pub fn udp_flow(link: &Link, from: Side, spec: FlowSpec) -> Result<Flow> {
                 }
             }
         });
-        let mut packet = vec![0u8; spec.size.saturating_sub(UDP_OVERHEAD).max(4)];
-        let start = Instant::now();
-        for i in 0..spec.count {
-            pace(start + interval * i as u32);
-            packet[..4].copy_from_slice(&(i as u32).to_be_bytes());
-            sent_at.push(Instant::now());
-            // A full socket buffer (ENOBUFS) is the sender's own loss: it
-            // shows up as a packet that never arrived, and the link's
-            // counters show it never entered.
-            let _ = sender.send(&packet);
-        }
+        s.spawn(|| {
+            raise_priority(PROBE_PRIORITY);
+            let mut packet = vec![0u8; spec.size.saturating_sub(UDP_OVERHEAD).max(4)];
+            let start = Instant::now();
+            for i in 0..spec.count {
+                pace(start + interval * i as u32);
+                packet[..4].copy_from_slice(&(i as u32).to_be_bytes());
+                sent_at.push(Instant::now());
+                // A full socket buffer (ENOBUFS) is the sender's own loss:
+                // it shows up as a packet that never arrived, and the
+                // link's counters show it never entered.
+                let _ = sender.send(&packet);
+            }
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
         let quiet = || last_rx.lock().expect("no panics hold this lock").elapsed() > Duration::from_millis(50);
         let result = wait_drained(link, direction_from(from), quiet);
         stop.store(true, Ordering::Relaxed);
@@ -269,6 +289,7 @@ pub fn tcp_goodput(link: &Link, from: Side, warmup: Duration, duration: Duration
     let log = Mutex::new(Vec::<(Instant, u64)>::new());
     std::thread::scope(|s| -> Result<()> {
         let reader = s.spawn(|| -> Result<()> {
+            raise_priority(PROBE_PRIORITY);
             let (mut conn, _) = listener.accept().map_err(io("accepting the TCP flow"))?;
             conn.set_read_timeout(Some(Duration::from_secs(10))).map_err(io("setting a read timeout"))?;
             let mut buf = vec![0u8; 256 * 1024];

@@ -46,7 +46,7 @@ impl Bitrate {
 impl fmt::Display for Bitrate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        if b >= 1_000_000 && b % 1_000 == 0 {
+        if b >= 1_000_000 && b.is_multiple_of(1_000) {
             write!(f, "{} Mbit/s", trim(b as f64 / 1e6))
         } else if b >= 1_000 {
             write!(f, "{} kbit/s", trim(b as f64 / 1e3))

@@ -31,6 +31,7 @@ struct Down<'a>(&'a str);
 impl Drop for Down<'_> {
     fn drop(&mut self) {
         let _ = linkem(&["down", "--name", self.0]);
+        let _ = std::fs::remove_file(format!("/run/visio-linkem/{}.log", self.0));
     }
 }
 
