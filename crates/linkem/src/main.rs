@@ -649,7 +649,7 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     }
 
     println!("\n### Rate (kiosk → hub, 20 ms each way, 300 ms queue, no loss)\n");
-    println!("UDP: 1200-byte IP packets offered at 1.5 × the rate for {} s, received IP rate after 1 s.", args.seconds);
+    println!("UDP: 1200-byte IP packets offered at 1.5 × the rate for {} s, received IP rate after the first second.", args.seconds + 1);
     println!("TCP: one flow (cubic), goodput after a 2 s warm-up over {} s; expected ≈ rate × 1448/1500.\n", args.seconds);
     println!("| configured | UDP received | UDP / configured | TCP goodput | TCP / expected |");
     println!("|---|---|---|---|---|");
