@@ -619,7 +619,8 @@ impl NsRuntime {
     }
 
     /// Runs a future to completion on the namespace's workers and returns
-    /// its output; a panic in it is resumed here.
+    /// its output; a panic in it is resumed here. For synchronous code: in
+    /// async code (a `#[tokio::test]`), `spawn` and await the handle.
     pub fn block_on<F>(&self, future: F) -> F::Output
     where
         F: Future + Send + 'static,

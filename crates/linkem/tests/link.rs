@@ -230,3 +230,39 @@ fn parallel_links_do_not_collide() {
     assert_eq!(a.counters(Direction::Up).packets_in, 5, "a's probes stayed on a");
     assert_eq!(b.counters(Direction::Down).packets_in, 5, "b's probes stayed on b");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_test_puts_a_server_on_one_side_and_a_client_on_the_other() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let link = up(Profile::Satellite);
+    let hub_addr = link.hub_addr();
+    // A socket made inside the hub namespace stays there; the test's own
+    // runtime drives it.
+    let std_listener = link
+        .in_namespace(Side::Hub, || std::net::TcpListener::bind((hub_addr, 0)))
+        .unwrap()
+        .unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+    let server = listener.local_addr().unwrap();
+    let accept = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        conn.write_all(b"bonjour").await.unwrap();
+    });
+    // The kiosk side opens its socket on a runtime that lives there.
+    let kiosk = link.runtime(Side::Kiosk).unwrap();
+    let started = Instant::now();
+    let greeting = kiosk
+        .spawn(async move {
+            let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
+            let mut buf = Vec::new();
+            conn.read_to_end(&mut buf).await.unwrap();
+            buf
+        })
+        .await
+        .unwrap();
+    accept.await.unwrap();
+    assert_eq!(greeting, b"bonjour");
+    // Handshake and data: at least two 600 ms round trips on satellite.
+    assert!(started.elapsed() >= ms(1200), "{:?}", started.elapsed());
+}
