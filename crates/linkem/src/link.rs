@@ -134,6 +134,7 @@ impl LinkBuilder {
                 wake: EventFd::from_value_and_flags(0, EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC)
                     .map_err(|e| Error::io("creating the forwarder's wake-up eventfd", e.into()))?,
                 failure: Mutex::new(None),
+                tid: std::sync::atomic::AtomicI32::new(0),
             }),
             forwarder: None,
             profile: Mutex::new(self.profile),
@@ -229,6 +230,8 @@ struct Shared {
     wake: EventFd,
     /// Why the forwarder stopped, if it stopped on its own.
     failure: Mutex<Option<String>>,
+    /// The forwarder's thread id, to read its CPU time.
+    tid: std::sync::atomic::AtomicI32,
 }
 
 impl Shared {
@@ -367,6 +370,18 @@ impl Link {
         self.shared.core().pipe(dir).counters()
     }
 
+    /// CPU time the forwarder thread has used so far (from
+    /// `/proc/self/task/<tid>/stat`), for benchmarks.
+    pub fn forwarder_cpu_time(&self) -> Option<Duration> {
+        let tid = self.shared.tid.load(Ordering::Relaxed);
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+        // Fields after the parenthesised name: state is 3rd, utime 14th, stime 15th.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+        Some(Duration::from_secs_f64(ticks as f64 / hz as f64))
+    }
+
     /// Zeroes both directions' counters, for a clean measurement window.
     pub fn reset_counters(&self) {
         let mut core = self.shared.core();
@@ -473,6 +488,7 @@ fn forward(shared: &Shared, kiosk: &SyncDevice, hub: &SyncDevice) {
     // ppoll until the next due event, so it cannot hog a core.
     raise_priority(FORWARDER_PRIORITY);
     let _ = nix::sys::prctl::set_timerslack(1);
+    shared.tid.store(nix::unistd::gettid().as_raw(), Ordering::Relaxed);
     let mut buf = vec![0u8; 65_536];
     // The kernel wakes us a little late, fairly steadily: track how late
     // (moving average) and serve events due within that lead, so delays

@@ -651,22 +651,25 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     println!("\n### Rate (kiosk → hub, 20 ms each way, 300 ms queue, no loss)\n");
     println!("UDP: 1200-byte IP packets offered at 1.5 × the rate for {} s, received IP rate after the first second.", args.seconds + 1);
     println!("TCP: one flow (cubic), goodput after a 2 s warm-up over {} s; expected ≈ rate × 1448/1500.\n", args.seconds);
-    println!("| configured | UDP received | UDP / configured | TCP goodput | TCP / expected |");
-    println!("|---|---|---|---|---|");
+    println!("| configured | UDP received | UDP / configured | TCP goodput | TCP / expected | forwarder CPU (UDP) |");
+    println!("|---|---|---|---|---|---|");
     for rate in rates {
         let shaped = Params::CLEAN.rate(rate).delay(Duration::from_millis(20)).queue(QueueLimit::Time(Duration::from_millis(300)));
         let link = Link::builder().params(LinkParams { up: shaped, down: shaped }).start()?;
         let offered = Bitrate::bps(rate.as_bps() * 3 / 2);
+        let (cpu0, t0) = (link.forwarder_cpu_time().unwrap_or_default(), Instant::now());
         let flow = probe::udp_flow(&link, Side::Kiosk, probe::FlowSpec::for_duration(offered, 1200, secs + Duration::from_secs(1)))?;
+        let cpu = (link.forwarder_cpu_time().unwrap_or_default() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
         let udp = flow.received_rate(Duration::from_secs(1)).unwrap_or(0.0);
         let tcp = probe::tcp_goodput(&link, Side::Kiosk, Duration::from_secs(2), secs)?;
         let expected_tcp = rate.as_bps() as f64 * 1448.0 / 1500.0;
         println!(
-            "| {rate} | {:.3} Mbit/s | {:.3} | {:.3} Mbit/s | {:.3} |",
+            "| {rate} | {:.3} Mbit/s | {:.3} | {:.3} Mbit/s | {:.3} | {:.1} % |",
             udp / 1e6,
             udp / rate.as_bps() as f64,
             tcp / 1e6,
-            tcp / expected_tcp
+            tcp / expected_tcp,
+            cpu * 100.0
         );
     }
 
