@@ -7,6 +7,8 @@ set -euo pipefail
 # Libraries our crates link against, and the real components the tests start
 # (GStreamer test sources, SANE's test backend, cupsd with a PDF queue,
 # Chromium as the agent's browser, coturn for TURN, Xvfb for screenshots).
+# Video codecs: VP8 is in plugins-good; H.264 needs x264enc (plugins-ugly) or
+# openh264enc/dec (plugins-bad), h264parse (plugins-bad), avdec_h264 (libav).
 APT_PACKAGES=(
   build-essential pkg-config ca-certificates curl git
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev

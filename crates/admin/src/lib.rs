@@ -1,6 +1,9 @@
-//! `visio-admin`'s logic beyond the config crate: usage statistics. The
-//! binary (`main.rs`) only parses flags and maps errors to exit codes.
+//! `visio-admin`'s logic beyond the config crate: usage statistics, the
+//! hub's admin API client and the fleet table. The binary (`main.rs`) only
+//! parses flags and maps errors to exit codes.
 
 #![forbid(unsafe_code)]
 
+pub mod fleet;
+pub mod hub;
 pub mod stats;

@@ -1,7 +1,9 @@
-//! `visio-admin`: check, sign and report on the fleet's configuration.
+//! `visio-admin`: check, sign, publish and report on the fleet's
+//! configuration, and watch the fleet.
 //!
-//! Exit codes: 0 success (a valid configuration, a verified bundle), 1 the
-//! input is invalid or refused, 2 the command could not run.
+//! Exit codes: 0 success (a valid configuration, a verified bundle, a
+//! publication), 1 the input is invalid or refused (by this tool or the
+//! hub), 2 the command could not run (no such file, hub unreachable).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -11,15 +13,38 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use jiff::Timestamp;
 use jiff::civil::Date;
-use visio_admin::stats;
+use visio_admin::hub::{HubClient, HubError, Publication};
+use visio_admin::{fleet, stats};
 use visio_config::bundle::{self, Bundle, SigningKeyFile};
 use visio_config::{ConfigSet, LoadError};
 
 #[derive(Parser)]
-#[command(name = "visio-admin", version, about = "Visio-Public administration: validate, sign and report")]
+#[command(name = "visio-admin", version, about = "Visio-Public administration: validate, sign, publish and report")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// How to reach the hub's admin API.
+#[derive(clap::Args)]
+struct HubArgs {
+    /// The hub, e.g. https://hub.visio-public.example.fr:8443.
+    #[arg(long, env = "VISIO_HUB_URL")]
+    hub: String,
+    /// The hub's certificate (or its CA), PEM, for a hub whose certificate
+    /// is not from a public CA. Default: the system's roots.
+    #[arg(long, env = "VISIO_HUB_TRUST")]
+    trust: Option<PathBuf>,
+    /// A file holding the admin token (`visio-hub admin token <name>`
+    /// prints one). Never on the command line, where others see it.
+    #[arg(long, env = "VISIO_ADMIN_TOKEN_FILE")]
+    token_file: PathBuf,
+}
+
+impl HubArgs {
+    fn client(&self) -> Result<HubClient, HubError> {
+        HubClient::new(&self.hub, self.trust.as_deref(), &self.token_file)
+    }
 }
 
 #[derive(Subcommand)]
@@ -63,6 +88,30 @@ enum Command {
         #[arg(long = "public-key", required = true)]
         public_keys: Vec<String>,
     },
+    /// Upload a signed configuration to the hub, which checks it and
+    /// announces it to every connected kiosk. Give a bundle from `sign`,
+    /// or a configuration folder and --key to validate, sign and upload.
+    Publish {
+        #[command(flatten)]
+        hub: HubArgs,
+        /// A signed bundle file, or a configuration folder (with --key).
+        source: PathBuf,
+        /// The admin's private key, to sign a configuration folder.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The version when signing a folder; must grow with each
+        /// publication. Default: the current Unix time in seconds.
+        #[arg(long)]
+        version: Option<u64>,
+    },
+    /// Every kiosk the hub knows: online or not, last heartbeat, app and
+    /// configuration versions, devices, round trip, refused configuration.
+    Fleet {
+        #[command(flatten)]
+        hub: HubArgs,
+        #[arg(long, value_enum, default_value_t = FleetFormat::Table)]
+        format: FleetFormat,
+    },
     /// Usage figures from the hub's session log (`visio-hub sessions`).
     Stats {
         /// First day, inclusive (YYYY-MM-DD, local time of the catalogue).
@@ -86,6 +135,12 @@ enum Command {
         #[arg(default_value = "kiosk-config/schema")]
         dir: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FleetFormat {
+    Table,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -199,6 +254,57 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
                 }
             }
         }
+        Command::Publish { hub, source, key, version } => {
+            let text = if source.is_dir() {
+                let Some(key) = key else {
+                    anyhow::bail!("{} is a configuration folder: give --key to sign it, or publish a bundle from `visio-admin sign`", source.display())
+                };
+                let key = SigningKeyFile::read(&key)?;
+                let Some(set) = load(&source)? else { return Ok(Outcome::Invalid) };
+                let now = Timestamp::now();
+                Bundle::sign(&set, &key, version.unwrap_or(now.as_second().max(0) as u64), now).to_json()
+            } else {
+                anyhow::ensure!(key.is_none() && version.is_none(), "--key and --version sign a configuration folder; {} is a bundle, already signed", source.display());
+                std::fs::read_to_string(&source).with_context(|| format!("cannot read {}", source.display()))?
+            };
+            let result = hub.client().and_then(|client| client.publish(&text));
+            match result {
+                Ok(Publication::Published(p)) => {
+                    println!(
+                        "{}: published version {} (signed by key {}, payload sha256 {}); {} kiosk(s) online were told",
+                        hub.hub.trim_end_matches('/'),
+                        p.version,
+                        p.key_id,
+                        p.payload_sha256,
+                        p.announced_to.unwrap_or(0)
+                    );
+                    Ok(Outcome::Ok)
+                }
+                Ok(Publication::AlreadyPublished(p)) => {
+                    println!("{}: version {} was already published; nothing changed", hub.hub.trim_end_matches('/'), p.version);
+                    Ok(Outcome::Ok)
+                }
+                Err(e) if e.is_refusal() => {
+                    eprintln!("visio-admin: {e}");
+                    Ok(Outcome::Invalid)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Fleet { hub, format } => match hub.client().and_then(|client| client.fleet()) {
+            Ok(view) => {
+                match format {
+                    FleetFormat::Table => print!("{}", fleet::to_table(&view)),
+                    FleetFormat::Json => println!("{}", serde_json::to_string_pretty(&view)?),
+                }
+                Ok(Outcome::Ok)
+            }
+            Err(e) if e.is_refusal() => {
+                eprintln!("visio-admin: {e}");
+                Ok(Outcome::Invalid)
+            }
+            Err(e) => Err(e.into()),
+        },
         Command::Stats { from, to, format, log, config } => {
             anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
             let Some(set) = load(&config)? else {

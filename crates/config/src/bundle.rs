@@ -15,13 +15,17 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, Verifier};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::{ConfigSet, Diagnostic};
+
+// Re-exported so kiosks and the hub can hold trusted keys without naming
+// ed25519-dalek themselves.
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
 /// The `format` of bundles this code reads and writes.
 pub const FORMAT: &str = "visio-public/config-bundle/1";

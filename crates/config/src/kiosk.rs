@@ -21,7 +21,7 @@ use crate::{Catalogue, ConfigError, Problem, in_france};
 pub struct RawKiosk {
     /// The kiosk's id, the same as its file name without `.json`
     /// (lowercase letters, digits and '-'). It is the id the kiosk is
-    /// enrolled under at the hub (`visio-hub kiosk add`).
+    /// enrolled under at the hub (`visio-hub kiosk enroll`).
     pub id: String,
     /// The site as residents know it, e.g. "Mairie de Besse".
     pub site: String,

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use visio_protocol::{AgentToHub, KioskToHub, encode};
+use visio_protocol::{AgentToHub, KioskId, KioskToHub, encode};
 
-use crate::core::{Hub, HubEvent, Output, PeerId, Snapshot};
+use crate::core::{Hub, HubEvent, Output, PeerId, Published, Snapshot};
 use crate::metrics::Metrics;
 use crate::store::{AgentRecord, KioskRecord, Store};
 
@@ -38,6 +38,11 @@ pub enum Input {
     Agent(PeerId, AgentToHub),
     Disconnected(PeerId),
     Snapshot(oneshot::Sender<Snapshot>),
+    /// The kiosks connected now.
+    Online(oneshot::Sender<Vec<KioskId>>),
+    /// A configuration was stored as published: adopt it and tell the
+    /// kiosks. The reply is how many were told.
+    ConfigPublished(Box<Published>, oneshot::Sender<usize>),
     /// Ends every visit, closes every connection, flushes the session log.
     Shutdown(oneshot::Sender<()>),
 }
@@ -62,6 +67,20 @@ impl DriverHandle {
     pub async fn snapshot(&self) -> Option<Snapshot> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Input::Snapshot(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    pub async fn online(&self) -> Option<Vec<KioskId>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Input::Online(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Hands a stored configuration to the core; `None` if the hub is
+    /// stopping.
+    pub async fn config_published(&self, published: Published) -> Option<usize> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Input::ConfigPublished(Box::new(published), tx)).await.ok()?;
         rx.await.ok()
     }
 
@@ -109,6 +128,13 @@ impl Driver {
                 }
                 Input::Snapshot(reply) => {
                     let _ = reply.send(self.hub.snapshot());
+                }
+                Input::Online(reply) => {
+                    let _ = reply.send(self.hub.online_kiosks());
+                }
+                Input::ConfigPublished(published, reply) => {
+                    let told = self.hub.handle_config_published(now, *published);
+                    let _ = reply.send(told);
                 }
                 Input::Shutdown(reply) => {
                     self.hub.handle_shutdown(now);
@@ -169,14 +195,15 @@ impl Driver {
     }
 }
 
-/// Writes session-log events in order on its own task, so a slow disk never
-/// stalls signaling.
+/// Writes session-log events and kiosk reports in order on its own task, so
+/// a slow disk never stalls signaling.
 struct SessionLog {
     tx: mpsc::Sender<LogItem>,
 }
 
 enum LogItem {
-    Event(HubEvent),
+    // Boxed: a heartbeat report makes events large, flushes are tiny.
+    Event(Box<HubEvent>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -204,7 +231,7 @@ impl SessionLog {
     async fn record(&self, event: HubEvent) {
         // Waits when the writer is 4096 events behind: back-pressure rather
         // than a lost record.
-        let _ = self.tx.send(LogItem::Event(event)).await;
+        let _ = self.tx.send(LogItem::Event(Box::new(event))).await;
     }
 
     async fn flush(&self) {

@@ -10,6 +10,7 @@
 //! - [`tls`]: the certificate, generated on first start or given.
 //! - [`throttle`]: slowing down password guessing.
 //! - [`metrics`]: `/metrics` in Prometheus text format.
+//! - [`fleet`]: the fleet view of the admin API.
 //! - [`console`]: the agent console's files, served under `/agent/`.
 
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@
 pub mod console;
 pub mod core;
 pub mod driver;
+pub mod fleet;
 pub mod metrics;
 pub mod server;
 pub mod store;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use jiff::Timestamp;
-use visio_config::Catalogue;
+use visio_config::{Catalogue, ConfigSet, LoadError};
 use visio_hub::server::{self, Settings};
 use visio_hub::store::{Store, StoreError};
 use visio_hub::tls;
@@ -23,8 +23,14 @@ struct Cli {
     #[arg(long, global = true, env = "VISIO_HUB_DATA")]
     data_dir: Option<PathBuf>,
     /// The service catalogue (services.json). Default: the embedded demo region.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "config")]
     catalogue: Option<PathBuf>,
+    /// A kiosk-config folder: the hub takes its catalogue (services.json)
+    /// and its settings (hub.json: listen address, ICE servers, limits,
+    /// heartbeat period) from it. A configuration published later through
+    /// the admin API replaces the catalogue and ICE servers.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,9 +39,10 @@ struct Cli {
 enum Command {
     /// Serve kiosks and agents over HTTPS and WebSocket.
     Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8443")]
-        listen: String,
+        /// Address to listen on. Default: hub.json's with --config, else
+        /// 127.0.0.1:8443.
+        #[arg(long)]
+        listen: Option<String>,
         /// PEM certificate chain; with --key, replaces the self-signed one.
         #[arg(long, requires = "key")]
         cert: Option<PathBuf>,
@@ -58,6 +65,37 @@ enum Command {
     },
     /// Print the session log as JSON lines (metadata only).
     Sessions,
+    /// The admin API: tokens for `visio-admin`, and the signing keys
+    /// published configurations must carry.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin API token (or replace it, revoking the old one) and
+    /// print it once. Only a hash is kept. Give it to `visio-admin
+    /// --token-file`.
+    Token {
+        /// Who or what uses it, e.g. "claire" or "ci"; shown in logs and as
+        /// `published_by`.
+        name: String,
+    },
+    /// Revoke an admin API token.
+    RevokeToken { name: String },
+    /// Trust an admin signing key: uploads must be signed by a trusted key.
+    TrustKey {
+        /// The public key, `ed25519:<base64>` (`visio-admin keygen` prints
+        /// it and writes it to `<key>.pub`).
+        public_key: String,
+    },
+    /// Stop trusting an admin signing key.
+    DistrustKey {
+        /// The key id (16 hex digits), as `visio-admin keygen` printed it.
+        key_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -108,12 +146,24 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
-    let catalogue = Arc::new(match &cli.catalogue {
-        Some(path) => {
+    let config = match &cli.config {
+        Some(dir) => match ConfigSet::load(dir) {
+            Ok(set) => Some(set),
+            Err(LoadError::Invalid(diagnostics)) => {
+                let list: Vec<String> = diagnostics.iter().map(|d| format!("  {d}")).collect();
+                bail!("the configuration in {} is invalid:\n{}", dir.display(), list.join("\n"));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let catalogue = Arc::new(match (&config, &cli.catalogue) {
+        (Some(set), _) => set.catalogue().clone(),
+        (None, Some(path)) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             Catalogue::from_json(&path.display().to_string(), &text)?
         }
-        None => Catalogue::demo(),
+        (None, None) => Catalogue::demo(),
     });
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let store = Store::open(&data_dir.join("hub.sqlite3"))
@@ -121,6 +171,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
     match cli.command {
         Command::Serve { listen, cert, key, demo } => {
+            let listen = listen
+                .or_else(|| config.as_ref().map(|c| c.hub().listen.to_string()))
+                .unwrap_or_else(|| "127.0.0.1:8443".to_owned());
+            let settings = match &config {
+                Some(set) => Settings::from_config(set),
+                None => Settings::new(catalogue),
+            };
             let identity = tls::load_or_generate(&data_dir, cert.zip(key))?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
@@ -131,7 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     let bound = listener.local_addr()?.to_string();
                     print_demo(&store, &data_dir, &bound, &identity.cert_path)?;
                 }
-                server::run(listener, identity.config, store, Settings::new(catalogue), shutdown_signal()).await?;
+                server::run(listener, identity.config, store, settings, shutdown_signal()).await?;
                 anyhow::Ok(())
             })?;
         }
@@ -177,6 +234,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for record in store.session_log()? {
                 println!("{}", serde_json::to_string(&record)?);
             }
+        }
+        Command::Admin { command: AdminCommand::Token { name } } => {
+            check_id(&name)?;
+            let token = store.create_admin_token(&name, Timestamp::now())?;
+            eprintln!("Admin token {name:?} (shown once; store it in a file only its owner reads, for visio-admin --token-file):");
+            println!("{}", token.expose());
+        }
+        Command::Admin { command: AdminCommand::RevokeToken { name } } => {
+            if !store.revoke_admin_token(&name)? {
+                bail!("there is no admin token named {name:?}");
+            }
+            eprintln!("Admin token {name:?} revoked.");
+        }
+        Command::Admin { command: AdminCommand::TrustKey { public_key } } => {
+            let key = visio_config::bundle::parse_public_key(&public_key)?;
+            let id = store.trust_admin_key(&key, Timestamp::now())?;
+            eprintln!("Configurations signed by key {id} are now accepted.");
+        }
+        Command::Admin { command: AdminCommand::DistrustKey { key_id } } => {
+            if !store.distrust_admin_key(&key_id)? {
+                bail!("no trusted admin key has the id {key_id:?}");
+            }
+            eprintln!("Key {key_id} is no longer trusted; the configuration already published stays served.");
         }
     }
     Ok(())

@@ -20,6 +20,16 @@ struct ReasonLabel {
     reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeviceLabel {
+    device: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabel {
+    code: String,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -30,6 +40,12 @@ pub struct Metrics {
     queue_length: Family<ServiceLabel, Gauge>,
     calls: Counter,
     visits_ended: Family<ReasonLabel, Counter>,
+    kiosks_enrolled: Gauge,
+    devices_unhealthy: Family<DeviceLabel, Gauge>,
+    config_version: Gauge,
+    kiosks_config_outdated: Gauge,
+    config_refusals: Family<CodeLabel, Counter>,
+    heartbeats: Counter,
 }
 
 impl Default for Metrics {
@@ -43,8 +59,15 @@ impl Default for Metrics {
             queue_length: Family::default(),
             calls: Counter::default(),
             visits_ended: Family::default(),
+            kiosks_enrolled: Gauge::default(),
+            devices_unhealthy: Family::default(),
+            config_version: Gauge::default(),
+            kiosks_config_outdated: Gauge::default(),
+            config_refusals: Family::default(),
+            heartbeats: Counter::default(),
             registry: Registry::default(),
         };
+        // Kiosks online; with `kiosks_enrolled`, the offline ones.
         registry.register("connected_kiosks", "Kiosks connected to this hub", m.kiosks.clone());
         registry.register("connected_agents", "Agents connected to this hub", m.agents.clone());
         registry.register("available_agents", "Connected agents who are available", m.agents_available.clone());
@@ -52,6 +75,28 @@ impl Default for Metrics {
         registry.register("queue_length", "Residents waiting, per service", m.queue_length.clone());
         registry.register("calls", "Calls answered since the hub started", m.calls.clone());
         registry.register("visits_ended", "Visits ended since the hub started, per reason", m.visits_ended.clone());
+        registry.register("kiosks_enrolled", "Kiosks enrolled at this hub", m.kiosks_enrolled.clone());
+        registry.register(
+            "devices_unhealthy",
+            "Connected kiosks whose last heartbeat reports this device missing or failing",
+            m.devices_unhealthy.clone(),
+        );
+        registry.register(
+            "config_version",
+            "Version of the published configuration (0: none published)",
+            m.config_version.clone(),
+        );
+        registry.register(
+            "kiosks_config_outdated",
+            "Connected kiosks not running the published configuration",
+            m.kiosks_config_outdated.clone(),
+        );
+        registry.register(
+            "config_refusals",
+            "Configurations refused by kiosks since the hub started, per reason",
+            m.config_refusals.clone(),
+        );
+        registry.register("heartbeats", "Kiosk heartbeats received since the hub started", m.heartbeats.clone());
         Metrics { registry, ..m }
     }
 }
@@ -65,11 +110,24 @@ impl Metrics {
             HubEvent::Ended { reason, .. } => {
                 self.visits_ended.get_or_create(&ReasonLabel { reason: reason.as_str().into() }).inc();
             }
-            HubEvent::Queued { .. } | HubEvent::Rated { .. } => {}
+            HubEvent::Heartbeat { .. } => {
+                self.heartbeats.inc();
+            }
+            HubEvent::ConfigRefused { reason, .. } => {
+                self.config_refusals.get_or_create(&CodeLabel { code: reason.code.as_str().into() }).inc();
+            }
+            HubEvent::Queued { .. } | HubEvent::Rated { .. } | HubEvent::ConfigApplied { .. } => {}
         }
     }
 
-    pub fn render(&self, snapshot: &Snapshot) -> String {
+    /// `enrolled`: the store's count of enrolled kiosks.
+    pub fn render(&self, snapshot: &Snapshot, enrolled: usize) -> String {
+        self.kiosks_enrolled.set(enrolled as i64);
+        for (device, n) in &snapshot.devices_unhealthy {
+            self.devices_unhealthy.get_or_create(&DeviceLabel { device: (*device).into() }).set(*n as i64);
+        }
+        self.config_version.set(snapshot.config_version.map_or(0, |v| i64::try_from(v).unwrap_or(i64::MAX)));
+        self.kiosks_config_outdated.set(snapshot.kiosks_config_outdated as i64);
         self.kiosks.set(snapshot.kiosks as i64);
         self.agents.set(snapshot.agents as i64);
         self.agents_available.set(snapshot.agents_available as i64);

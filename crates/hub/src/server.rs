@@ -16,7 +16,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use jiff::{SignedDuration, Timestamp};
@@ -28,13 +28,16 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
-use visio_config::Catalogue;
+use visio_config::bundle::{Bundle, BundleError};
+use visio_config::{Catalogue, ConfigSet};
+use visio_protocol::admin::PublishedConfig;
 use visio_protocol::{
-    AgentLogin, AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, IceServer, KioskToHub,
+    AgentLogin, AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, IceServer, KioskId, KioskToHub,
     PROTOCOL_VERSION, Secret, WireMessage, decode, encode,
 };
 
-use crate::core::{Hub, PeerId};
+use crate::core::{Hub, PeerId, Published};
+use crate::store::{PublishOutcome, StoredConfig};
 use crate::driver::{self, DriverHandle, Input, Outgoing, PEER_QUEUE};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -52,6 +55,10 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(60);
 /// [`MAX_MESSAGE_BYTES`] and this, the sender gets an error and stays.
 const HARD_FRAME_LIMIT: usize = 1024 * 1024;
 const SESSION_COOKIE: &str = "visio_session";
+/// Largest configuration bundle the hub accepts. The demo region's is
+/// about 20 KB; a region of a few hundred kiosks with embedded
+/// certificates stays well under this.
+pub const MAX_BUNDLE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The hub's settings, resolved.
 #[derive(Debug, Clone)]
@@ -60,6 +67,8 @@ pub struct Settings {
     pub ice_servers: Vec<IceServer>,
     pub max_connections: usize,
     pub agent_session_lifetime: SignedDuration,
+    /// How often kiosks send a heartbeat.
+    pub heartbeat_seconds: u32,
 }
 
 impl Settings {
@@ -69,8 +78,37 @@ impl Settings {
             ice_servers: Vec::new(),
             max_connections: 10_000,
             agent_session_lifetime: SignedDuration::from_hours(12),
+            heartbeat_seconds: 30,
         }
     }
+
+    /// The settings of a configuration folder: its catalogue and `hub.json`.
+    pub fn from_config(set: &ConfigSet) -> Settings {
+        let hub = set.hub();
+        Settings {
+            catalogue: Arc::new(set.catalogue().clone()),
+            ice_servers: hub.ice_servers.clone(),
+            max_connections: hub.max_connections as usize,
+            agent_session_lifetime: SignedDuration::try_from(hub.agent_session)
+                .unwrap_or(SignedDuration::from_hours(12)),
+            heartbeat_seconds: hub.heartbeat.as_secs() as u32,
+        }
+    }
+}
+
+/// What the core needs of a stored configuration: it must parse, since
+/// the hub verified it before storing it.
+pub fn published_from(stored: &StoredConfig) -> Result<Published, String> {
+    let value: serde_json::Value = serde_json::from_str(&stored.bundle).map_err(|e| e.to_string())?;
+    let set = ConfigSet::from_payload(&value["payload"])
+        .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+    Ok(Published {
+        version: stored.meta.version,
+        sha256: stored.meta.payload_sha256.clone(),
+        size: stored.meta.size,
+        catalogue: Arc::new(set.catalogue().clone()),
+        ice_servers: set.hub().ice_servers.clone(),
+    })
 }
 
 #[derive(Clone)]
@@ -97,7 +135,24 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let prefix = format!("{:08x}", rand::random::<u32>());
-    let hub = Hub::new(settings.catalogue.clone(), settings.ice_servers.clone(), prefix);
+    let mut hub = Hub::new(settings.catalogue.clone(), settings.ice_servers.clone(), prefix);
+    hub.set_heartbeat_seconds(settings.heartbeat_seconds);
+    // The last published configuration outlives restarts: the hub serves
+    // it again and runs on its catalogue and ICE servers.
+    match store.published_config() {
+        Ok(None) => {}
+        Ok(Some(stored)) => match published_from(&stored) {
+            Ok(published) => {
+                tracing::info!(
+                    version = published.version,
+                    "serving the published configuration; its catalogue and ICE servers replace the local ones"
+                );
+                hub.handle_config_published(Timestamp::now(), published);
+            }
+            Err(e) => tracing::error!(error = %e, "the stored configuration does not parse; not serving it"),
+        },
+        Err(e) => tracing::error!(error = %e, "cannot read the published configuration"),
+    }
     let (driver, driver_task) = driver::spawn(hub, store.clone(), metrics.clone());
     let token = CancellationToken::new();
     let max_connections = settings.max_connections;
@@ -182,6 +237,9 @@ fn router(app: App) -> Router {
         .route("/api/agent/login", post(login))
         .route("/api/agent/logout", post(logout))
         .route("/api/agent/me", get(me))
+        .route("/api/kiosk/config", get(kiosk_config))
+        .route("/api/admin/config", put(publish))
+        .route("/api/fleet", get(fleet))
         .route("/ws/kiosk", get(kiosk_ws))
         .route("/ws/agent", get(agent_ws))
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "no such page"}))) })
@@ -224,9 +282,16 @@ async fn metrics(State(app): State<App>) -> Response {
     let Some(snapshot) = app.driver.snapshot().await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
+    let enrolled = match app.store.call(|s| s.count_kiosks()).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot count kiosks for /metrics");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        app.metrics.render(&snapshot),
+        app.metrics.render(&snapshot, enrolled),
     )
         .into_response()
 }
@@ -345,6 +410,255 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
 }
 
 // ---------------------------------------------------------------------------
+// Configuration for kiosks, and the admin API
+// ---------------------------------------------------------------------------
+
+fn coded_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": message.into(), "code": code }))).into_response()
+}
+
+fn unauthorized(scheme: &'static str, message: &str) -> Response {
+    let mut response = coded_error(StatusCode::UNAUTHORIZED, "unauthorized", message);
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
+    response
+}
+
+fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (given, rest) = value.split_once(' ')?;
+    given.eq_ignore_ascii_case(scheme).then(|| rest.trim())
+}
+
+/// The admin token's name, or the 401 to answer.
+async fn admin(app: &App, headers: &HeaderMap) -> Result<String, Response> {
+    let refuse = || {
+        unauthorized(
+            "Bearer realm=\"visio-hub admin\"",
+            "an admin token is required: Authorization: Bearer <token> (create one with `visio-hub admin token <name>`)",
+        )
+    };
+    let token = Secret(authorization(headers, "Bearer").ok_or_else(refuse)?.to_owned());
+    match app.store.call(move |s| s.verify_admin_token(&token)).await {
+        Ok(Some(name)) => Ok(name),
+        Ok(None) => {
+            tracing::info!("admin API refused: unknown token");
+            Err(refuse())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "admin token check failed on the store");
+            Err(coded_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not check the token; try again"))
+        }
+    }
+}
+
+/// `GET /api/kiosk/config`: the published bundle, byte for byte, for an
+/// enrolled kiosk (HTTP Basic with its id and secret). Over HTTPS rather
+/// than the WebSocket: a whole-region bundle outgrows the 64 KiB message
+/// limit, and HTTP gives ETag revalidation for free.
+async fn kiosk_config(State(app): State<App>, headers: HeaderMap) -> Response {
+    const REALM: &str = "Basic realm=\"visio-hub kiosks\"";
+    let credentials = authorization(&headers, "Basic").and_then(|b64| {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (id, secret) = text.split_once(':')?;
+        Some((KioskId(id.to_owned()), Secret(secret.to_owned())))
+    });
+    let Some((id, secret)) = credentials else {
+        return unauthorized(REALM, "kiosk credentials are required: HTTP Basic with the kiosk id and secret");
+    };
+    let shown = id.clone();
+    let result = app
+        .store
+        .call(move |s| {
+            let Some(_) = s.verify_kiosk(&id, &secret)? else { return Ok(None) };
+            Ok(Some(s.published_config()?))
+        })
+        .await;
+    let stored = match result {
+        Ok(Some(stored)) => stored,
+        Ok(None) => {
+            tracing::info!(kiosk = %shown, "configuration fetch refused: wrong id or secret");
+            return unauthorized(REALM, "kiosk id or secret not recognised");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "configuration fetch failed on the store");
+            return coded_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not read the configuration");
+        }
+    };
+    let Some(stored) = stored else {
+        return coded_error(StatusCode::NOT_FOUND, "not_published", "no configuration has been published yet");
+    };
+    let etag = format!("\"{}\"", stored.meta.payload_sha256);
+    let mut response = if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        tracing::info!(kiosk = %shown, version = stored.meta.version, "configuration fetched");
+        ([(header::CONTENT_TYPE, "application/json")], stored.bundle).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Why an upload was refused, as an HTTP answer.
+fn bundle_refusal(e: &BundleError) -> Response {
+    let (status, code) = match e {
+        BundleError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed"),
+        BundleError::Format { .. } => (StatusCode::BAD_REQUEST, "unsupported_format"),
+        BundleError::UntrustedKey { .. } => (StatusCode::FORBIDDEN, "untrusted_key"),
+        BundleError::BadSignature { .. } => (StatusCode::FORBIDDEN, "bad_signature"),
+        BundleError::HashMismatch => (StatusCode::FORBIDDEN, "hash_mismatch"),
+        BundleError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        BundleError::Rollback { .. } => (StatusCode::CONFLICT, "rollback"),
+        BundleError::Key { .. } | BundleError::PublicKey(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    };
+    coded_error(status, code, format!("configuration refused: {e}"))
+}
+
+enum Upload {
+    Refused(BundleError),
+    NoTrustedKey,
+    Stored(PublishOutcome, StoredConfig, Box<Published>),
+}
+
+/// `PUT /api/admin/config`: an admin token, and a bundle signed by one of
+/// the admin keys this hub trusts. Verified like a kiosk would, stored
+/// (last good only, in one transaction), then announced.
+async fn publish(State(app): State<App>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    // Authenticate before reading megabytes from anyone.
+    let admin = match admin(&app, &parts.headers).await {
+        Ok(name) => name,
+        Err(response) => return response,
+    };
+    // Past the limit the rest is read and dropped (up to a bound), so the
+    // admin's client gets the answer instead of a reset connection; only
+    // an authenticated admin gets this far.
+    let mut bytes = Vec::new();
+    let mut total = 0usize;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return coded_error(StatusCode::BAD_REQUEST, "malformed", "the upload was cut off; try again");
+        };
+        total += chunk.len();
+        if total <= MAX_BUNDLE_BYTES {
+            bytes.extend_from_slice(&chunk);
+        } else if total > 8 * MAX_BUNDLE_BYTES {
+            break;
+        }
+    }
+    if total > MAX_BUNDLE_BYTES {
+        return coded_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("a configuration bundle is at most {} MiB", MAX_BUNDLE_BYTES / (1024 * 1024)),
+        );
+    }
+    let Ok(text) = String::from_utf8(bytes) else {
+        return coded_error(StatusCode::BAD_REQUEST, "malformed", "the bundle is not UTF-8 text; send the JSON file `visio-admin sign` wrote");
+    };
+    let by = admin.clone();
+    let upload = app
+        .store
+        .call(move |s| {
+            let keys = s.admin_keys()?;
+            if keys.is_empty() {
+                return Ok(Upload::NoTrustedKey);
+            }
+            let current = s.published_config()?.map(|c| c.meta.version);
+            // The same version is let through: the store tells a repeated
+            // upload from a different bundle under the same version.
+            let verified = match Bundle::verify_update(&text, &keys, current) {
+                Ok(v) => v,
+                Err(e) => return Ok(Upload::Refused(e)),
+            };
+            let stored = StoredConfig {
+                meta: PublishedConfig {
+                    version: verified.version,
+                    payload_sha256: verified.payload_sha256.clone(),
+                    key_id: verified.key_id.clone(),
+                    published_at: Timestamp::now(),
+                    published_by: by,
+                    size: text.len() as u64,
+                    announced_to: None,
+                },
+                bundle: text,
+            };
+            let published = Box::new(Published {
+                version: verified.version,
+                sha256: verified.payload_sha256,
+                size: stored.meta.size,
+                catalogue: Arc::new(verified.config.catalogue().clone()),
+                ice_servers: verified.config.hub().ice_servers.clone(),
+            });
+            let outcome = s.publish_config(&stored)?;
+            Ok(Upload::Stored(outcome, stored, published))
+        })
+        .await;
+    match upload {
+        Err(e) => {
+            tracing::error!(error = %e, "storing a configuration failed");
+            coded_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not store the configuration; the previous one stays")
+        }
+        Ok(Upload::NoTrustedKey) => coded_error(
+            StatusCode::FORBIDDEN,
+            "no_trusted_key",
+            "this hub trusts no admin key yet: run `visio-hub admin trust-key ed25519:…` on the hub first",
+        ),
+        Ok(Upload::Refused(e)) => {
+            tracing::warn!(admin = %admin, error = %e, "configuration upload refused");
+            bundle_refusal(&e)
+        }
+        Ok(Upload::Stored(PublishOutcome::Conflict { current, current_sha256 }, stored, _)) => coded_error(
+            StatusCode::CONFLICT,
+            if current > stored.meta.version { "rollback" } else { "version_conflict" },
+            format!(
+                "configuration refused: the hub already serves version {current} (payload sha256 {current_sha256}); \
+                 sign the new configuration with a higher --version"
+            ),
+        ),
+        Ok(Upload::Stored(PublishOutcome::AlreadyPublished, stored, _)) => {
+            (StatusCode::OK, axum::Json(stored.meta)).into_response()
+        }
+        Ok(Upload::Stored(PublishOutcome::Published, mut stored, published)) => {
+            tracing::info!(admin = %admin, version = stored.meta.version, key = %stored.meta.key_id, "configuration published");
+            let told = app.driver.config_published(*published).await.unwrap_or(0);
+            stored.meta.announced_to = Some(told as u32);
+            (StatusCode::CREATED, axum::Json(stored.meta)).into_response()
+        }
+    }
+}
+
+/// `GET /api/fleet`: every kiosk, online or not, with what it last said.
+async fn fleet(State(app): State<App>, headers: HeaderMap) -> Response {
+    if let Err(response) = admin(&app, &headers).await {
+        return response;
+    }
+    let Some(online) = app.driver.online().await else {
+        return coded_error(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the hub is stopping");
+    };
+    let rows = app.store.call(|s| Ok((s.kiosks()?, s.kiosk_statuses()?, s.published_config()?))).await;
+    match rows {
+        Ok((enrolled, statuses, published)) => axum::Json(crate::fleet::view(crate::fleet::Inputs {
+            now: Timestamp::now(),
+            heartbeat_seconds: app.settings.heartbeat_seconds,
+            enrolled,
+            statuses,
+            published,
+            online,
+        }))
+        .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "fleet view failed on the store");
+            coded_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not read the fleet")
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // WebSocket connections
 // ---------------------------------------------------------------------------
 
@@ -354,10 +668,10 @@ async fn kiosk_ws(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
 
 async fn agent_ws(State(app): State<App>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     // A page from another site must not ride on the agent's cookie.
-    if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) {
-        if origin.as_bytes() != format!("https://{}", host.to_str().unwrap_or_default()).as_bytes() {
-            return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
-        }
+    if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST))
+        && origin.as_bytes() != format!("https://{}", host.to_str().unwrap_or_default()).as_bytes()
+    {
+        return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
     }
     let Some(agent) = current_agent(&app, &headers).await else {
         return json_error(StatusCode::UNAUTHORIZED, "sign in first (POST /api/agent/login)");

@@ -1,5 +1,7 @@
 //! The hub's records in SQLite: agent accounts and their browser sessions,
-//! the kiosk registry, and the session log (metadata only, never content).
+//! the kiosk registry, the session log (metadata only, never content),
+//! what kiosks report about themselves, the published configuration, and
+//! the admin API's tokens and trusted signing keys.
 //!
 //! Calls are synchronous and short; async code runs them through
 //! [`Store::call`] on tokio's blocking pool. The schema is versioned with
@@ -17,7 +19,9 @@ use jiff::{SignedDuration, Timestamp};
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use visio_protocol::{AgentLogin, KioskId, Secret, ServiceId};
+use visio_config::bundle::{self, VerifyingKey};
+use visio_protocol::admin::{PublishedConfig, RefusalRecord};
+use visio_protocol::{AgentLogin, ConfigRefusalCode, DeviceHealth, KioskId, Secret, ServiceId};
 
 use crate::core::HubEvent;
 
@@ -33,6 +37,8 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("the store's worker stopped: {0}")]
     Worker(String),
+    #[error("stored value is damaged: {0}")]
+    Damaged(String),
 }
 
 /// An enrolled kiosk.
@@ -52,6 +58,36 @@ pub struct AgentRecord {
 
 /// One line of the session log (shared with `visio-admin stats`).
 pub use visio_protocol::SessionRecord;
+
+/// What a kiosk last reported: heartbeat and configuration refusal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KioskStatus {
+    pub last_heartbeat_at: Option<Timestamp>,
+    pub app_version: Option<String>,
+    pub config_version: Option<u64>,
+    pub devices: Option<DeviceHealth>,
+    pub rtt_ms: Option<u32>,
+    pub last_refusal: Option<RefusalRecord>,
+}
+
+/// The published configuration: its description and the bundle's exact
+/// bytes, as uploaded and as kiosks get them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConfig {
+    pub meta: PublishedConfig,
+    pub bundle: String,
+}
+
+/// What became of a publication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    Published,
+    /// The same version with the same content was already published.
+    AlreadyPublished,
+    /// The hub serves a newer version, or the same version with other
+    /// content: nothing changed.
+    Conflict { current: u64, current_sha256: String },
+}
 
 const MIGRATIONS: &[&str] = &[
     // 1: first schema.
@@ -85,6 +121,38 @@ const MIGRATIONS: &[&str] = &[
         rating TEXT
      );
      CREATE INDEX session_log_queued_at ON session_log(queued_at);",
+    // 2: fleet health, the published configuration, the admin API.
+    "CREATE TABLE kiosk_status (
+        kiosk_id TEXT PRIMARY KEY,
+        last_heartbeat_at INTEGER,
+        app_version TEXT,
+        config_version INTEGER,
+        devices TEXT,
+        rtt_ms INTEGER,
+        refusal_version INTEGER,
+        refusal_code TEXT,
+        refusal_message TEXT,
+        refusal_at INTEGER
+     );
+     CREATE TABLE published_config (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL,
+        payload_sha256 TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        bundle TEXT NOT NULL,
+        published_at INTEGER NOT NULL,
+        published_by TEXT NOT NULL
+     );
+     CREATE TABLE admin_tokens (
+        name TEXT PRIMARY KEY,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+     );
+     CREATE TABLE admin_keys (
+        key_id TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        added_at INTEGER NOT NULL
+     );",
 ];
 
 /// A handle on the database; cheap to clone.
@@ -154,6 +222,181 @@ impl Store {
             constant_time_eq(stored.as_bytes(), sha256_hex(secret.expose()).as_bytes())
                 .then(|| KioskRecord { id: id.clone(), site })
         }))
+    }
+
+    /// Every enrolled kiosk, by id.
+    pub fn kiosks(&self) -> Result<Vec<KioskRecord>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT id, site FROM kiosks ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok(KioskRecord { id: KioskId(r.get(0)?), site: r.get(1)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn count_kiosks(&self) -> Result<usize, StoreError> {
+        Ok(self.lock().query_row("SELECT COUNT(*) FROM kiosks", [], |r| r.get::<_, i64>(0))? as usize)
+    }
+
+    /// What each kiosk last reported, by id.
+    pub fn kiosk_statuses(&self) -> Result<Vec<(KioskId, KioskStatus)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT kiosk_id, last_heartbeat_at, app_version, config_version, devices, rtt_ms,
+                    refusal_version, refusal_code, refusal_message, refusal_at
+             FROM kiosk_status ORDER BY kiosk_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, Option<i64>>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<String>>(8)?,
+                r.get::<_, Option<i64>>(9)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, heartbeat_at, app_version, config_version, devices, rtt_ms, r_version, r_code, r_message, r_at) = row?;
+            // A row this hub wrote always parses; a damaged one shows as
+            // "not reported" rather than failing the whole fleet view.
+            let devices = devices.and_then(|d| serde_json::from_str(&d).ok());
+            let code = r_code.and_then(|c| serde_json::from_value::<ConfigRefusalCode>(serde_json::Value::String(c)).ok());
+            let last_refusal = match (r_version, code, r_message, r_at.and_then(ms)) {
+                (Some(version), Some(code), Some(message), Some(at)) => {
+                    Some(RefusalRecord { version: version as u64, code, message, at })
+                }
+                _ => None,
+            };
+            out.push((KioskId(id), KioskStatus {
+                last_heartbeat_at: heartbeat_at.and_then(ms),
+                app_version,
+                config_version: config_version.map(|v| v as u64),
+                devices,
+                rtt_ms: rtt_ms.and_then(|v| u32::try_from(v).ok()),
+                last_refusal,
+            }));
+        }
+        Ok(out)
+    }
+
+    // -- the admin API ------------------------------------------------------
+
+    /// Creates (or replaces, revoking the old one) the admin token `name`
+    /// and returns it: shown once, only its hash is kept.
+    pub fn create_admin_token(&self, name: &str, now: Timestamp) -> Result<Secret, StoreError> {
+        let token = random_token();
+        self.lock().execute(
+            "INSERT INTO admin_tokens (name, token_sha256, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET token_sha256 = excluded.token_sha256, created_at = excluded.created_at",
+            params![name, sha256_hex(token.expose()), now.as_millisecond()],
+        )?;
+        Ok(token)
+    }
+
+    /// The name of the admin token, if `token` is one.
+    pub fn verify_admin_token(&self, token: &Secret) -> Result<Option<String>, StoreError> {
+        // Looked up by hash: equal hashes of a 256-bit random token leak
+        // nothing useful through timing.
+        Ok(self
+            .lock()
+            .query_row("SELECT name FROM admin_tokens WHERE token_sha256 = ?1", [sha256_hex(token.expose())], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn revoke_admin_token(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().execute("DELETE FROM admin_tokens WHERE name = ?1", [name])? > 0)
+    }
+
+    /// Trusts an admin signing key for uploads; returns its key id.
+    pub fn trust_admin_key(&self, key: &VerifyingKey, now: Timestamp) -> Result<String, StoreError> {
+        let id = bundle::key_id(key);
+        self.lock().execute(
+            "INSERT INTO admin_keys (key_id, public_key, added_at) VALUES (?1, ?2, ?3) ON CONFLICT(key_id) DO NOTHING",
+            params![id, bundle::public_key_text(key), now.as_millisecond()],
+        )?;
+        Ok(id)
+    }
+
+    pub fn distrust_admin_key(&self, key_id: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().execute("DELETE FROM admin_keys WHERE key_id = ?1", [key_id])? > 0)
+    }
+
+    /// The admin public keys uploads must be signed with.
+    pub fn admin_keys(&self) -> Result<Vec<VerifyingKey>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT public_key FROM admin_keys ORDER BY key_id")?;
+        let texts = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        texts.iter().map(|t| bundle::parse_public_key(t).map_err(|e| StoreError::Damaged(e.to_string()))).collect()
+    }
+
+    /// Makes `config` the published configuration, unless the hub already
+    /// serves a newer version or the same version with other content.
+    /// One transaction: the previous configuration stays whole until the
+    /// new one is in.
+    pub fn publish_config(&self, config: &StoredConfig) -> Result<PublishOutcome, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: Option<(i64, String)> = tx
+            .query_row("SELECT version, payload_sha256 FROM published_config WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let meta = &config.meta;
+        let version = i64::try_from(meta.version).map_err(|_| StoreError::Damaged("version out of range".into()))?;
+        match current {
+            Some((v, sha)) if v == version && sha == meta.payload_sha256 => return Ok(PublishOutcome::AlreadyPublished),
+            Some((v, sha)) if v >= version => {
+                return Ok(PublishOutcome::Conflict { current: v as u64, current_sha256: sha });
+            }
+            _ => {}
+        }
+        tx.execute(
+            "INSERT INTO published_config (id, version, payload_sha256, key_id, bundle, published_at, published_by)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(id) DO UPDATE SET version = excluded.version, payload_sha256 = excluded.payload_sha256,
+                 key_id = excluded.key_id, bundle = excluded.bundle, published_at = excluded.published_at,
+                 published_by = excluded.published_by",
+            params![
+                version,
+                meta.payload_sha256,
+                meta.key_id,
+                config.bundle,
+                meta.published_at.as_millisecond(),
+                meta.published_by
+            ],
+        )?;
+        tx.commit()?;
+        Ok(PublishOutcome::Published)
+    }
+
+    /// The published configuration, if any.
+    pub fn published_config(&self) -> Result<Option<StoredConfig>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT version, payload_sha256, key_id, bundle, published_at, published_by FROM published_config WHERE id = 1",
+                [],
+                |r| {
+                    let bundle: String = r.get(3)?;
+                    Ok(StoredConfig {
+                        meta: PublishedConfig {
+                            version: r.get::<_, i64>(0)? as u64,
+                            payload_sha256: r.get(1)?,
+                            key_id: r.get(2)?,
+                            published_at: ms(r.get(4)?).unwrap_or(Timestamp::UNIX_EPOCH),
+                            published_by: r.get(5)?,
+                            size: bundle.len() as u64,
+                            announced_to: None,
+                        },
+                        bundle,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     // -- agents -------------------------------------------------------------
@@ -263,6 +506,43 @@ impl Store {
                 "UPDATE session_log SET rating = ?2 WHERE id = ?1",
                 params![session.as_str(), rating.as_str()],
             )?,
+            HubEvent::Heartbeat { kiosk_id, at, report } => {
+                let devices = report.devices.as_ref().map(|d| serde_json::to_string(d).unwrap_or_default());
+                conn.execute(
+                    "INSERT INTO kiosk_status (kiosk_id, last_heartbeat_at, app_version, config_version, devices, rtt_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(kiosk_id) DO UPDATE SET last_heartbeat_at = excluded.last_heartbeat_at,
+                         app_version = excluded.app_version, config_version = excluded.config_version,
+                         devices = excluded.devices, rtt_ms = excluded.rtt_ms",
+                    params![
+                        kiosk_id.as_str(),
+                        at.as_millisecond(),
+                        report.app_version,
+                        report.config_version.map(|v| v as i64),
+                        devices,
+                        report.rtt_ms
+                    ],
+                )?
+            }
+            // Applying the refused version or a newer one clears the
+            // refusal: the problem it reported is over.
+            HubEvent::ConfigApplied { kiosk_id, version, .. } => conn.execute(
+                "INSERT INTO kiosk_status (kiosk_id, config_version) VALUES (?1, ?2)
+                 ON CONFLICT(kiosk_id) DO UPDATE SET config_version = excluded.config_version,
+                     refusal_version = CASE WHEN refusal_version <= excluded.config_version THEN NULL ELSE refusal_version END,
+                     refusal_code = CASE WHEN refusal_version <= excluded.config_version THEN NULL ELSE refusal_code END,
+                     refusal_message = CASE WHEN refusal_version <= excluded.config_version THEN NULL ELSE refusal_message END,
+                     refusal_at = CASE WHEN refusal_version <= excluded.config_version THEN NULL ELSE refusal_at END",
+                params![kiosk_id.as_str(), *version as i64],
+            )?,
+            HubEvent::ConfigRefused { kiosk_id, version, reason, at } => conn.execute(
+                "INSERT INTO kiosk_status (kiosk_id, refusal_version, refusal_code, refusal_message, refusal_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(kiosk_id) DO UPDATE SET refusal_version = excluded.refusal_version,
+                     refusal_code = excluded.refusal_code, refusal_message = excluded.refusal_message,
+                     refusal_at = excluded.refusal_at",
+                params![kiosk_id.as_str(), *version as i64, reason.code.as_str(), reason.message, at.as_millisecond()],
+            )?,
         };
         Ok(())
     }
@@ -304,7 +584,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// 256 random bits, URL-safe: kiosk secrets and session cookies.
+fn ms(ms: i64) -> Option<Timestamp> {
+    Timestamp::from_millisecond(ms).ok()
+}
+
+/// 256 random bits, URL-safe: kiosk secrets, session cookies, admin tokens.
 fn random_token() -> Secret {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -400,5 +684,86 @@ mod tests {
         let secret = Store::open(&path).unwrap().enroll_kiosk(&"k".into(), "S", now()).unwrap();
         let store = Store::open(&path).unwrap();
         assert!(store.verify_kiosk(&"k".into(), &secret).unwrap().is_some());
+    }
+
+    fn stored(version: u64, sha: &str) -> StoredConfig {
+        StoredConfig {
+            meta: PublishedConfig {
+                version,
+                payload_sha256: sha.into(),
+                key_id: "k".into(),
+                published_at: now(),
+                published_by: "ops".into(),
+                size: 7,
+                announced_to: None,
+            },
+            bundle: format!("bundle {version}"),
+        }
+    }
+
+    #[test]
+    fn only_a_newer_configuration_replaces_the_published_one() {
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(store.published_config().unwrap(), None);
+        assert_eq!(store.publish_config(&stored(5, "a")).unwrap(), PublishOutcome::Published);
+        assert_eq!(store.publish_config(&stored(5, "a")).unwrap(), PublishOutcome::AlreadyPublished);
+        let conflict = PublishOutcome::Conflict { current: 5, current_sha256: "a".into() };
+        assert_eq!(store.publish_config(&stored(5, "b")).unwrap(), conflict);
+        assert_eq!(store.publish_config(&stored(4, "c")).unwrap(), conflict);
+        assert_eq!(store.published_config().unwrap().unwrap().bundle, "bundle 5", "refusals change nothing");
+        assert_eq!(store.publish_config(&stored(6, "d")).unwrap(), PublishOutcome::Published);
+        let current = store.published_config().unwrap().unwrap();
+        assert_eq!((current.meta.version, current.bundle.as_str(), current.meta.size), (6, "bundle 6", 8));
+    }
+
+    #[test]
+    fn admin_tokens_are_checked_by_hash_and_replaced_or_revoked() {
+        let store = Store::open_in_memory().unwrap();
+        let first = store.create_admin_token("ops", now()).unwrap();
+        assert_eq!(store.verify_admin_token(&first).unwrap().as_deref(), Some("ops"));
+        assert_eq!(store.verify_admin_token(&Secret("guess".into())).unwrap(), None);
+        let second = store.create_admin_token("ops", now()).unwrap();
+        assert_eq!(store.verify_admin_token(&first).unwrap(), None, "replaced");
+        assert!(store.revoke_admin_token("ops").unwrap());
+        assert_eq!(store.verify_admin_token(&second).unwrap(), None, "revoked");
+        let stored: i64 = store.lock().query_row("SELECT COUNT(*) FROM admin_tokens", [], |r| r.get(0)).unwrap();
+        assert_eq!(stored, 0);
+    }
+
+    #[test]
+    fn admin_keys_round_trip() {
+        let store = Store::open_in_memory().unwrap();
+        let key = visio_config::bundle::SigningKey::from_bytes(&[7; 32]).verifying_key();
+        let id = store.trust_admin_key(&key, now()).unwrap();
+        assert_eq!(store.admin_keys().unwrap(), vec![key]);
+        assert!(store.distrust_admin_key(&id).unwrap());
+        assert!(store.admin_keys().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_refusal_stays_until_that_version_or_a_newer_one_is_applied() {
+        use crate::core::HeartbeatReport;
+        use visio_protocol::ConfigRefusal;
+        let store = Store::open_in_memory().unwrap();
+        let kiosk = KioskId::from("besse");
+        let refused = |version| HubEvent::ConfigRefused {
+            kiosk_id: kiosk.clone(),
+            version,
+            reason: ConfigRefusal::new(ConfigRefusalCode::BadSignature, "bad signature"),
+            at: now(),
+        };
+        let applied = |version| HubEvent::ConfigApplied { kiosk_id: kiosk.clone(), version, at: now() };
+        let status = || store.kiosk_statuses().unwrap().pop().unwrap().1;
+        store.record(&refused(7)).unwrap();
+        let report = HeartbeatReport { app_version: "0.1.0".into(), config_version: Some(5), devices: None, rtt_ms: Some(30) };
+        store.record(&HubEvent::Heartbeat { kiosk_id: kiosk.clone(), at: now(), report }).unwrap();
+        let s = status();
+        assert_eq!((s.config_version, s.rtt_ms, s.last_heartbeat_at), (Some(5), Some(30), Some(now())));
+        assert_eq!(s.last_refusal.as_ref().map(|r| (r.version, r.code)), Some((7, ConfigRefusalCode::BadSignature)));
+        store.record(&applied(6)).unwrap();
+        assert!(status().last_refusal.is_some(), "6 is older than the refused 7");
+        store.record(&applied(7)).unwrap();
+        assert_eq!(status().last_refusal, None);
+        assert_eq!(status().config_version, Some(7));
     }
 }

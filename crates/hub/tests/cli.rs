@@ -126,3 +126,79 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// Starts `visio-hub serve` with `extra` arguments and returns the child
+/// and the port it logged.
+fn serve(data: &std::path::Path, extra: &[&str]) -> (KillOnDrop, u16) {
+    let mut child = KillOnDrop(
+        hub(data).args(extra).args(["serve", "--listen", "127.0.0.1:0"]).env("RUST_LOG", "info").stderr(Stdio::piped()).spawn().unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let line = rx.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("no 'hub listening' line in:\n{}", seen.join("\n")));
+        if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
+            return (child, rest.split_whitespace().next().unwrap().parse().unwrap());
+        }
+        seen.push(line);
+    }
+}
+
+/// The admin API set up as docs/admin.md says: a token and a trusted key
+/// on the hub, the hub serving a configuration folder.
+#[tokio::test]
+async fn admin_token_trusted_key_and_serve_with_a_configuration_folder() {
+    use visio_config::bundle::{self, Bundle, SigningKey};
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kiosk-config");
+    let key = SigningKey::from_bytes(&[1; 32]);
+
+    let bad = hub(dir.path()).args(["admin", "trust-key", "ssh-ed25519 AAAA"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        "visio-hub: \"ssh-ed25519 AAAA\" is not a public key; expected \"ed25519:\" followed by 32 bytes in base64\n"
+    );
+    let trust = hub(dir.path()).args(["admin", "trust-key", &bundle::public_key_text(&key.verifying_key())]).output().unwrap();
+    assert!(trust.status.success(), "{}", String::from_utf8_lossy(&trust.stderr));
+    assert!(String::from_utf8_lossy(&trust.stderr).contains(&bundle::key_id(&key.verifying_key())));
+    let token = hub(dir.path()).args(["admin", "token", "ops"]).output().unwrap();
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    assert_eq!(token.len(), 43, "256 bits, base64url");
+
+    let broken = hub(dir.path()).args(["--config", "/nonexistent", "serve"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&broken.stderr), "visio-hub: cannot read /nonexistent: no such folder\n");
+
+    let (child, port) = serve(dir.path(), &["--config", config_dir.to_str().unwrap()]);
+    let cert = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+        .build()
+        .unwrap();
+    let url = |path: &str| format!("https://localhost:{port}{path}");
+    let signed = Bundle::sign(&visio_config::ConfigSet::load(&config_dir).unwrap(), &key, 7, jiff::Timestamp::now());
+    let put = client.put(url("/api/admin/config")).bearer_auth(&token).body(signed.to_json()).send().await.unwrap();
+    assert_eq!(put.status(), 201);
+    let fleet: visio_protocol::admin::FleetView =
+        client.get(url("/api/fleet")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(fleet.published.unwrap().published_by, "ops");
+    let ids: Vec<&str> = fleet.kiosks.iter().map(|k| k.kiosk_id.as_str()).collect();
+    assert_eq!(ids, ["ardes", "besse", "demo-kiosk", "pontgibaud", "saint-germain-lherm", "tauves", "viverols"]);
+    assert!(fleet.kiosks.iter().all(|k| !k.enrolled), "configured, none enrolled yet");
+
+    // Revoking the token takes effect on the running hub.
+    let revoke = hub(dir.path()).args(["admin", "revoke-token", "ops"]).output().unwrap();
+    assert!(revoke.status.success());
+    let refused = client.get(url("/api/fleet")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    drop(child);
+}

@@ -30,6 +30,11 @@ pub enum KioskEvent {
     /// `call_failed`, `hub_lost`, `resident_absent`.
     Ended { session: String, reason: String },
     OutOfService { reason: String },
+    /// A signed configuration was verified and now runs.
+    ConfigApplied { version: u64 },
+    /// A configuration was not applied; the kiosk keeps its previous one.
+    /// `code` is one of the protocol's `config_refused` codes.
+    ConfigRefused { version: u64, code: String, message: String },
 }
 
 impl KioskEvent {

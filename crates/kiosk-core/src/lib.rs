@@ -19,11 +19,20 @@
 //!             Output::Chime => play the chime,
 //!         }
 //!     }
+//!     while let Some(ConfigFetchRequest { version, path }) = session.poll_config_fetch() {
+//!         download it, verify and store it (visio-kiosk's config_store), then
+//!         feed Input::ConfigFetched(Applied / Refused / Failed)
+//!     }
 //!     // 2. Show `session.screen()`.
 //!     // 3. Wait for an input or for `session.poll_timeout()`, then feed it:
 //!     //    session.handle_input(now, input) or session.handle_timeout(now).
 //! }
 //! ```
+//!
+//! Feed [`Input::Devices`] whenever the shell has checked the camera,
+//! microphone, scanner and printer: the session sends heartbeats itself
+//! (right after each welcome, then every `heartbeat_seconds`), timing the
+//! round trip with the hub's acks.
 //!
 //! Time is an input: tests run a whole visit, idle resets included, in
 //! microseconds. Timers are one [`Timer`] enum and a table.

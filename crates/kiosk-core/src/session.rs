@@ -4,7 +4,10 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use visio_protocol::{EndReason, HubToKiosk, IceServer, KioskToHub, Rating, RefusalReason, ServiceId, SessionId, Signal};
+use visio_protocol::{
+    ConfigRefusal, ConfigRefusalCode, DeviceHealth, EndReason, HubToKiosk, IceServer, KioskToHub, Rating,
+    RefusalReason, ServiceId, SessionId, Signal,
+};
 
 use crate::event::KioskEvent;
 use crate::timer::{Timer, TimerTable};
@@ -32,6 +35,17 @@ pub struct Config {
     /// Hub reconnection backoff: from `min`, doubling, up to `max`.
     pub hub_retry_min: Duration,
     pub hub_retry_max: Duration,
+    /// How often to send a heartbeat when the hub's welcome does not say.
+    pub heartbeat: Duration,
+    /// This app's version, reported in heartbeats.
+    pub app_version: String,
+    /// The signed configuration the kiosk starts with (its last good one
+    /// on disk), if any.
+    pub config_version: Option<u64>,
+    /// Configuration download retry backoff: from `min`, doubling, up to
+    /// `max`.
+    pub config_retry_min: Duration,
+    pub config_retry_max: Duration,
 }
 
 impl Default for Config {
@@ -46,6 +60,11 @@ impl Default for Config {
             document_notice: Duration::from_secs(10),
             hub_retry_min: Duration::from_secs(1),
             hub_retry_max: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(30),
+            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            config_version: None,
+            config_retry_min: Duration::from_secs(30),
+            config_retry_max: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -83,6 +102,24 @@ pub enum Input {
     Document(DocumentEvent),
     /// Whether the configured camera is there.
     Camera { present: bool },
+    /// The devices as the shell last checked them; sent in heartbeats. A
+    /// change of state is reported at once.
+    Devices(DeviceHealth),
+    /// What became of a [`ConfigFetchRequest`].
+    ConfigFetched(ConfigFetch),
+}
+
+/// The outcome of fetching, verifying and storing an announced
+/// configuration (the shell's `config_store` does all three).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigFetch {
+    /// Verified, written to disk, and running now.
+    Applied { version: u64 },
+    /// Fetched but refused (signature, signer, content, older, or the disk
+    /// refused it); the previous configuration keeps running.
+    Refused { version: u64, reason: ConfigRefusal },
+    /// Not downloaded (network, hub error): tried again later.
+    Failed { version: u64, reason: String },
 }
 
 /// From the media crate, about the current call.
@@ -122,6 +159,16 @@ pub enum Output {
     Event(KioskEvent),
     /// The agent answered: play the chime.
     Chime,
+}
+
+/// Download the configuration the hub announced (`GET path` on the hub,
+/// HTTP Basic with the kiosk's id and secret), verify it with the trusted
+/// admin keys, store it atomically and start using it; then feed
+/// [`Input::ConfigFetched`]. From [`Session::poll_config_fetch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFetchRequest {
+    pub version: u64,
+    pub path: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -230,6 +277,33 @@ pub struct Session {
     retry_delay: Duration,
     timers: TimerTable,
     outputs: VecDeque<Output>,
+    fleet: FleetState,
+}
+
+/// What the hub hears about this kiosk: heartbeats and configuration.
+#[derive(Debug, Default)]
+struct FleetState {
+    heartbeat_every: Duration,
+    seq: u64,
+    /// The last heartbeat sent and when, to time its ack.
+    in_flight: Option<(u64, Instant)>,
+    last_sent: Option<Instant>,
+    rtt: Option<Duration>,
+    devices: Option<DeviceHealth>,
+    /// The configuration running now.
+    config: Option<u64>,
+    /// The newest version the hub announced, and where to get it.
+    announced: Option<(u64, String)>,
+    /// A download the shell is doing.
+    fetching: Option<u64>,
+    /// A version this kiosk refused for good (signature, signer, content):
+    /// not downloaded again when the hub announces it again.
+    refused: Option<u64>,
+    retry_delay: Duration,
+    /// Reports made while the hub was away, sent after the next welcome.
+    unsent: Vec<KioskToHub>,
+    /// Downloads for the shell to start.
+    requests: VecDeque<ConfigFetchRequest>,
 }
 
 impl std::fmt::Debug for Session {
@@ -242,7 +316,14 @@ impl Session {
     /// A new session; its first output asks for the hub connection.
     pub fn new(config: Config, now: Instant) -> Session {
         let retry_delay = config.hub_retry_min;
+        let fleet = FleetState {
+            heartbeat_every: config.heartbeat,
+            config: config.config_version,
+            retry_delay: config.config_retry_min,
+            ..FleetState::default()
+        };
         let mut s = Session {
+            fleet,
             config,
             screen: Screen::Connecting,
             language: Language::Fr,
@@ -265,8 +346,26 @@ impl Session {
         self.language
     }
 
+    /// The signed configuration version running now.
+    pub fn config_version(&self) -> Option<u64> {
+        self.fleet.config
+    }
+
+    /// The round trip of the last heartbeat and its ack.
+    pub fn hub_rtt(&self) -> Option<Duration> {
+        self.fleet.rtt
+    }
+
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
+    }
+
+    /// A configuration download to start, after draining
+    /// [`Session::poll_output`]. Apart from `Output` so that a shell that
+    /// does not fetch configurations yet still builds; it then simply runs
+    /// on the configuration it started with.
+    pub fn poll_config_fetch(&mut self) -> Option<ConfigFetchRequest> {
+        self.fleet.requests.pop_front()
     }
 
     /// When to call [`Session::handle_timeout`] next.
@@ -307,13 +406,15 @@ impl Session {
             Input::NextPage | Input::PreviousPage => self.turn_page(input == Input::NextPage),
             Input::HubConnected => {}
             Input::HubLost => self.hub_lost(now),
-            Input::Hub(msg) => self.from_hub(now, msg),
+            Input::Hub(msg) => self.hub_message(now, msg),
             Input::Media(event) => self.media(now, event),
             Input::Document(event) => self.document(now, event),
             Input::Camera { present } => {
                 self.camera_ok = present;
                 self.settle_service_state();
             }
+            Input::Devices(health) => self.devices(now, health),
+            Input::ConfigFetched(fetch) => self.config_fetched(now, fetch),
         }
     }
 
@@ -353,18 +454,25 @@ impl Session {
                 }
             }
             Timer::DocumentNotice => {
-                if let Screen::InCall(call) = &mut self.screen {
-                    if matches!(
+                if let Screen::InCall(call) = &mut self.screen
+                    && matches!(
                         call.document,
                         DocumentView::ScanSent { .. } | DocumentView::Printed { .. } | DocumentView::Failed { .. }
-                    ) {
-                        call.document = DocumentView::None;
-                    }
+                    )
+                {
+                    call.document = DocumentView::None;
                 }
             }
             Timer::HubRetry => {
                 if !self.hub_up {
                     self.outputs.push_back(Output::ConnectHub);
+                }
+            }
+            Timer::Heartbeat => self.heartbeat(now),
+            // Without the hub, the next welcome's announcement retries.
+            Timer::ConfigRetry => {
+                if self.hub_up {
+                    self.fetch_announced();
                 }
             }
         }
@@ -445,6 +553,10 @@ impl Session {
 
     fn hub_lost(&mut self, now: Instant) {
         self.hub_up = false;
+        self.timers.stop(Timer::Heartbeat);
+        self.fleet.in_flight = None;
+        // A new connection may take another path: measure again.
+        self.fleet.rtt = None;
         self.timers.set(Timer::HubRetry, now + self.retry_delay);
         self.retry_delay = (self.retry_delay * 2).min(self.config.hub_retry_max);
         match &mut self.screen {
@@ -461,9 +573,9 @@ impl Session {
         }
     }
 
-    fn from_hub(&mut self, now: Instant, msg: HubToKiosk) {
+    fn hub_message(&mut self, now: Instant, msg: HubToKiosk) {
         match msg {
-            HubToKiosk::Welcome { kiosk_id, site, .. } => {
+            HubToKiosk::Welcome { kiosk_id, site, heartbeat_seconds, .. } => {
                 self.hub_up = true;
                 self.retry_delay = self.config.hub_retry_min;
                 self.timers.stop(Timer::HubRetry);
@@ -472,7 +584,23 @@ impl Session {
                     call.hub_lost = false;
                 }
                 self.settle_service_state();
+                if let Some(seconds) = heartbeat_seconds.filter(|s| *s > 0) {
+                    self.fleet.heartbeat_every = Duration::from_secs(seconds.into());
+                }
+                for report in std::mem::take(&mut self.fleet.unsent) {
+                    self.outputs.push_back(Output::ToHub(report));
+                }
+                self.heartbeat(now);
             }
+            HubToKiosk::HeartbeatAck { seq } => {
+                if let Some((sent, at)) = self.fleet.in_flight
+                    && sent == seq
+                {
+                    self.fleet.rtt = Some(now.saturating_duration_since(at));
+                    self.fleet.in_flight = None;
+                }
+            }
+            HubToKiosk::ConfigAvailable { version, path, .. } => self.config_available(version, path),
             HubToKiosk::Queued { session, service, position, estimated_wait } => match &self.screen {
                 Screen::Requesting { service: asked } if *asked == service => {
                     let wait = estimated_wait.map(|w| Duration::from_secs(w.seconds.into()));
@@ -495,18 +623,18 @@ impl Session {
                 _ => self.outputs.push_back(Output::ToHub(KioskToHub::CancelCall)),
             },
             HubToKiosk::QueueUpdate { session, position, estimated_wait } => {
-                if let Screen::Waiting(w) = &mut self.screen {
-                    if w.session == session {
-                        w.position = position;
-                        w.estimated_wait = estimated_wait.map(|e| Duration::from_secs(e.seconds.into()));
-                        let event = KioskEvent::Queued {
-                            service: w.service.to_string(),
-                            session: session.to_string(),
-                            position,
-                            estimated_wait_seconds: estimated_wait.map(|e| e.seconds),
-                        };
-                        self.event(event);
-                    }
+                if let Screen::Waiting(w) = &mut self.screen
+                    && w.session == session
+                {
+                    w.position = position;
+                    w.estimated_wait = estimated_wait.map(|e| Duration::from_secs(e.seconds.into()));
+                    let event = KioskEvent::Queued {
+                        service: w.service.to_string(),
+                        session: session.to_string(),
+                        position,
+                        estimated_wait_seconds: estimated_wait.map(|e| e.seconds),
+                    };
+                    self.event(event);
                 }
             }
             HubToKiosk::CallRefused { service, reason, message } => {
@@ -684,6 +812,138 @@ impl Session {
 
     fn event(&mut self, event: KioskEvent) {
         self.outputs.push_back(Output::Event(event));
+    }
+
+    // -----------------------------------------------------------------------
+    // Heartbeats and configuration
+    // -----------------------------------------------------------------------
+
+    /// Sends a heartbeat now and schedules the next one.
+    fn heartbeat(&mut self, now: Instant) {
+        if !self.hub_up {
+            return;
+        }
+        self.fleet.seq += 1;
+        let seq = self.fleet.seq;
+        self.fleet.in_flight = Some((seq, now));
+        self.fleet.last_sent = Some(now);
+        let rtt_ms = self.fleet.rtt.map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX));
+        self.outputs.push_back(Output::ToHub(KioskToHub::Heartbeat {
+            seq,
+            app_version: self.config.app_version.clone(),
+            config_version: self.fleet.config,
+            devices: self.fleet.devices.clone(),
+            rtt_ms,
+        }));
+        self.timers.set(Timer::Heartbeat, now + self.fleet.heartbeat_every);
+    }
+
+    fn devices(&mut self, now: Instant, health: DeviceHealth) {
+        let states = |h: &DeviceHealth| h.by_name().map(|(_, s)| s.state);
+        let changed = self.fleet.devices.as_ref().map(states) != Some(states(&health));
+        let first = self.fleet.devices.is_none();
+        self.fleet.devices = Some(health);
+        // A device that fails is worth telling at once, but a flapping
+        // one must not turn heartbeats into a stream: at most one early
+        // beat per 5 s.
+        let recent = self.fleet.last_sent.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(5));
+        if changed && !first && !recent {
+            self.heartbeat(now);
+        }
+    }
+
+    fn config_available(&mut self, version: u64, path: String) {
+        match self.fleet.config {
+            Some(running) if running == version => {}
+            Some(running) if running > version => {
+                // The hub serves an older configuration than this kiosk
+                // runs (restored from a backup?): say so, keep ours.
+                let message = format!("this kiosk runs version {running}, newer than the announced {version}; it keeps {running}");
+                self.config_refused(version, ConfigRefusal::new(ConfigRefusalCode::Rollback, message));
+            }
+            _ => {
+                if self.fleet.announced.as_ref().is_none_or(|(v, _)| *v <= version) {
+                    self.fleet.announced = Some((version, path));
+                }
+                if self.fleet.fetching != Some(version) {
+                    self.fleet.retry_delay = self.config.config_retry_min;
+                    self.timers.stop(Timer::ConfigRetry);
+                    self.fetch_announced();
+                }
+            }
+        }
+    }
+
+    /// Asks the shell for the newest announced version, if it is newer
+    /// than the running one and not already on its way.
+    fn fetch_announced(&mut self) {
+        let Some((version, path)) = self.fleet.announced.clone() else { return };
+        if self.fleet.config.is_some_and(|c| c >= version)
+            || self.fleet.fetching == Some(version)
+            || self.fleet.refused == Some(version)
+        {
+            return;
+        }
+        self.fleet.fetching = Some(version);
+        self.fleet.requests.push_back(ConfigFetchRequest { version, path });
+    }
+
+    fn config_fetched(&mut self, now: Instant, fetch: ConfigFetch) {
+        match fetch {
+            ConfigFetch::Applied { version } => {
+                self.fleet.fetching = self.fleet.fetching.filter(|v| *v != version);
+                self.fleet.config = Some(self.fleet.config.map_or(version, |c| c.max(version)));
+                self.fleet.retry_delay = self.config.config_retry_min;
+                self.timers.stop(Timer::ConfigRetry);
+                self.report(KioskToHub::ConfigApplied { version });
+                self.event(KioskEvent::ConfigApplied { version });
+                // A newer version may have been announced meanwhile.
+                self.fetch_announced();
+            }
+            ConfigFetch::Refused { version, reason } => {
+                self.fleet.fetching = self.fleet.fetching.filter(|v| *v != version);
+                let transient = reason.code == ConfigRefusalCode::Storage;
+                self.config_refused(version, reason);
+                if transient {
+                    self.retry_later(now);
+                } else {
+                    self.fleet.refused = Some(version);
+                }
+            }
+            ConfigFetch::Failed { version, reason } => {
+                self.fleet.fetching = self.fleet.fetching.filter(|v| *v != version);
+                self.config_refused(version, ConfigRefusal::new(ConfigRefusalCode::FetchFailed, reason));
+                self.retry_later(now);
+            }
+        }
+    }
+
+    fn retry_later(&mut self, now: Instant) {
+        self.timers.set(Timer::ConfigRetry, now + self.fleet.retry_delay);
+        self.fleet.retry_delay = (self.fleet.retry_delay * 2).min(self.config.config_retry_max);
+    }
+
+    fn config_refused(&mut self, version: u64, reason: ConfigRefusal) {
+        self.event(KioskEvent::ConfigRefused {
+            version,
+            code: reason.code.as_str().to_owned(),
+            message: reason.message.clone(),
+        });
+        self.report(KioskToHub::ConfigRefused { version, reason });
+    }
+
+    /// Sends a report to the hub now, or after the next welcome.
+    fn report(&mut self, msg: KioskToHub) {
+        if self.hub_up {
+            self.outputs.push_back(Output::ToHub(msg));
+        } else {
+            // Only the latest few matter; a kiosk offline for days must
+            // not pile them up.
+            if self.fleet.unsent.len() >= 8 {
+                self.fleet.unsent.remove(0);
+            }
+            self.fleet.unsent.push(msg);
+        }
     }
 }
 

@@ -18,9 +18,13 @@ pub enum Timer {
     DocumentNotice,
     /// Try the hub again, with backoff.
     HubRetry,
+    /// Time to tell the hub how the kiosk is.
+    Heartbeat,
+    /// Try fetching the announced configuration again, with backoff.
+    ConfigRetry,
 }
 
-const ALL: [Timer; 7] = [
+const ALL: [Timer; 9] = [
     Timer::Idle,
     Timer::PresenceCheck,
     Timer::PresenceGrace,
@@ -28,6 +32,8 @@ const ALL: [Timer; 7] = [
     Timer::EndedReturn,
     Timer::DocumentNotice,
     Timer::HubRetry,
+    Timer::Heartbeat,
+    Timer::ConfigRetry,
 ];
 
 #[derive(Debug, Default)]

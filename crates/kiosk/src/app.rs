@@ -12,7 +12,7 @@ use iced::{Element, Subscription, Task};
 use tokio::sync::mpsc;
 use visio_config::Catalogue;
 use visio_kiosk_core::{Config, Input, Output, Screen, Session};
-use visio_media::{RemoteFrames, VideoFrame};
+use visio_media::{Frames, VideoFrame};
 use visio_protocol::{ServiceId, SessionId};
 
 use crate::hub_link::{self, Command, Endpoint, LinkEvent};
@@ -99,6 +99,8 @@ pub enum Message {
     Visit(VisitUpdate),
     /// A new picture of the agent.
     RemoteFrame(VideoFrame),
+    /// A new picture of the resident (small, from the kiosk's camera).
+    LocalFrame(VideoFrame),
     /// The picture is in the renderer's memory: show it from the next frame.
     FrameReady(Result<image::Allocation, image::Error>),
     CameraChecked { present: bool },
@@ -129,8 +131,9 @@ pub struct Kiosk {
     pending: Vec<Command>,
     visit: Option<mpsc::UnboundedSender<visit::Command>>,
     pending_visit: Vec<visit::Command>,
-    /// The current call's picture source.
+    /// The current call's picture sources: the agent, the resident.
     remote_frames: Option<FrameSource>,
+    local_frames: Option<FrameSource>,
     camera_present: bool,
     pub pictures: PictureState,
 }
@@ -166,6 +169,7 @@ impl Kiosk {
             visit: None,
             pending_visit: Vec::new(),
             remote_frames: None,
+            local_frames: None,
             camera_present: true,
             pictures: PictureState::default(),
         };
@@ -221,8 +225,9 @@ impl Kiosk {
             }
             Message::Visit(VisitUpdate::Event(event)) => match event {
                 VisitEvent::Input(input) => Some(input),
-                VisitEvent::Video { session, remote } => {
-                    self.remote_frames = Some(FrameSource { session, frames: remote });
+                VisitEvent::Video { session, remote, local } => {
+                    self.remote_frames = Some(FrameSource { session: session.clone(), frames: remote });
+                    self.local_frames = Some(FrameSource { session, frames: local });
                     None
                 }
                 VisitEvent::Pages(paths) => {
@@ -238,6 +243,13 @@ impl Kiosk {
             Message::RemoteFrame(frame) => {
                 let handle = image::Handle::from_rgba(frame.width, frame.height, frame.data);
                 task = image::allocate(handle).map(Message::FrameReady);
+                None
+            }
+            Message::LocalFrame(frame) => {
+                // Small (320 px wide): uploaded within the frame, no allocation needed.
+                if self.local_frames.is_some() {
+                    self.pictures.local = Some(image::Handle::from_rgba(frame.width, frame.height, frame.data));
+                }
                 None
             }
             Message::FrameReady(Ok(allocation)) => {
@@ -276,6 +288,7 @@ impl Kiosk {
     fn forget_the_call(&mut self) {
         if self.remote_frames.is_some() || !self.pictures.pages.is_empty() || self.pictures.remote.is_some() {
             self.remote_frames = None;
+            self.local_frames = None;
             self.pictures = PictureState::default();
         }
     }
@@ -376,6 +389,10 @@ impl Kiosk {
         if let Some(source) = &self.remote_frames {
             subscriptions.push(Subscription::run_with(source.clone(), frame_stream).map(Message::RemoteFrame));
         }
+        if let Some(source) = &self.local_frames {
+            let local = LocalSource(source.clone());
+            subscriptions.push(Subscription::run_with(local, |l| frame_stream(&l.0)).map(Message::LocalFrame));
+        }
         Subscription::batch(subscriptions)
     }
 }
@@ -384,12 +401,23 @@ impl Kiosk {
 #[derive(Clone, Debug)]
 struct FrameSource {
     session: SessionId,
-    frames: RemoteFrames,
+    frames: Frames,
 }
 
 impl Hash for FrameSource {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.session.hash(state);
+    }
+}
+
+/// The resident's own picture: a subscription distinct from the agent's.
+#[derive(Clone, Debug)]
+struct LocalSource(FrameSource);
+
+impl Hash for LocalSource {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        "local".hash(state);
+        self.0.hash(state);
     }
 }
 

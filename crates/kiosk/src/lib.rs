@@ -14,6 +14,7 @@
 
 pub mod app;
 pub mod assets;
+pub mod config_store;
 pub mod headless;
 pub mod hub_link;
 pub mod i18n;

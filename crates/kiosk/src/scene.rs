@@ -27,6 +27,7 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
         kiosk_id: "demo-kiosk".into(),
         site: "Mairie de Besse-et-Saint-Anastaise".into(),
         services: vec![],
+        heartbeat_seconds: None,
     }));
     if scene == "home" {
         return Ok(());

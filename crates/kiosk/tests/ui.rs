@@ -25,6 +25,7 @@ fn kiosk() -> Kiosk {
         kiosk_id: "besse".into(),
         site: "Mairie de Besse".into(),
         services: vec![],
+        heartbeat_seconds: None,
     }));
     k
 }

@@ -1,7 +1,11 @@
 //! Loopback benchmark of a call between two peers of this crate in one process.
 //!
 //! ```sh
-//! cargo run -p visio-media --release --example bench
+//! cargo run -p visio-media --release --example bench            # VP8: 360p, 720p, bandwidth drop
+//! cargo run -p visio-media --release --example bench -- h264     # the same in H.264
+//! cargo run -p visio-media --release --example bench -- h264 360 # H.264, 640x360 only
+//! cargo run -p visio-media --release --example bench -- 360 snow # noise: the hardest content
+//! cargo run -p visio-media --release --example bench -- drop     # bandwidth drop only
 //! ```
 //!
 //! Reports, per picture size: offer → first decoded remote frame, glass-to-glass
@@ -11,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use visio_media::{Call, CallConfig, CallEvent, CallState, CallStats, IceCandidate, RemoteFrames};
+use visio_media::{Call, CallConfig, CallEvent, CallState, CallStats, Frames, IceCandidate, VideoCodec};
 
 const MEASURE: Duration = Duration::from_secs(15);
 
@@ -58,9 +62,10 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-async fn run(width: u32, height: u32) {
+async fn run(width: u32, height: u32, codec: VideoCodec, pattern: &str) {
     let config = |freq| {
-        let mut c = CallConfig::test_sources("ball", None, freq);
+        let mut c = CallConfig::test_sources(pattern, None, freq);
+        c.video.codecs = vec![codec];
         c.video.width = width;
         c.video.height = height;
         c.video.stamp_capture_time = true;
@@ -82,7 +87,7 @@ async fn run(width: u32, height: u32) {
     let answer = b.call.accept_offer(offer).await.expect("answer");
     a.call.set_answer(answer).await.expect("answer accepted");
     let (fa, fb) = (a.call.remote_frames(), b.call.remote_frames());
-    let first = |frames: RemoteFrames| async move {
+    let first = |frames: Frames| async move {
         tokio::time::timeout(Duration::from_secs(60), frames.next()).await.ok().flatten().map(|_| t0.elapsed())
     };
     let (first_a, first_b) = tokio::join!(first(fa.clone()), first(fb.clone()));
@@ -112,7 +117,7 @@ async fn run(width: u32, height: u32) {
     let (stats_a, stats_b) = (last(&mut a.events), last(&mut b.events));
     latencies.retain(|&l| l < 10_000); // a misread stamp, not a latency
     latencies.sort_unstable();
-    println!("## {width}x{height}");
+    println!("## {width}x{height} {codec}, pattern {pattern}");
     println!("offer -> first decoded frame: A {first_a:?}, B {first_b:?}");
     println!(
         "glass-to-glass latency over {} frames: p50 {} ms, p95 {} ms",
@@ -124,7 +129,9 @@ async fn run(width: u32, height: u32) {
     for (side, s) in [("A", stats_a), ("B", stats_b)] {
         let Some(s) = s else { continue };
         println!(
-            "{side} stats: receive {:.0} fps {:?}, {} kbit/s in, {} kbit/s out, estimate {:?} bit/s, sending {:?}, rtt {:?}",
+            "{side} stats: {:?} out, {:?} in; receive {:.0} fps {:?}, {} kbit/s in, {} kbit/s out, estimate {:?} bit/s, sending {:?}, rtt {:?}",
+            s.video_codec_sent,
+            s.video_codec_received,
             s.receive_fps,
             s.receive_resolution,
             s.receive_bitrate_bps / 1000,
@@ -217,11 +224,12 @@ mod shaper {
 }
 
 /// How fast A's sending follows a drop of its uplink from `high` to `low`.
-async fn bandwidth_drop(high: u64, low: u64) {
+async fn bandwidth_drop(high: u64, low: u64, codec: VideoCodec) {
     use std::sync::atomic::Ordering;
     let config = |freq| {
         // Noise fills any bitrate, so the encoder really uses what it is given.
         let mut c = CallConfig::test_sources("snow", None, freq);
+        c.video.codecs = vec![codec];
         c.max_video_bitrate_bps = 1_500_000;
         c.start_video_bitrate_bps = 1_200_000;
         c
@@ -257,7 +265,7 @@ async fn bandwidth_drop(high: u64, low: u64) {
         }
     });
 
-    println!("## bandwidth drop {} -> {} kbit/s on A's uplink (relay queue {:?})", high / 1000, low / 1000, shaper::MAX_QUEUE);
+    println!("## bandwidth drop {} -> {} kbit/s on A's uplink (relay queue {:?}), {codec}", high / 1000, low / 1000, shaper::MAX_QUEUE);
     println!("t(s)  link  A sends  A estimate  A encoder target");
     let t0 = Instant::now();
     let mut dropped_at = None;
@@ -305,10 +313,18 @@ async fn bandwidth_drop(high: u64, low: u64) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() {
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "error".into())).try_init();
-    let only_drop = std::env::args().any(|a| a == "drop");
-    if !only_drop {
-        run(640, 360).await;
-        run(1280, 720).await;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let has = |word: &str| args.iter().any(|a| a == word);
+    let codec = if has("h264") { VideoCodec::H264 } else { VideoCodec::Vp8 };
+    // "ball" is easy content (a small moving disc); "snow" is noise, the worst case.
+    let pattern = if has("snow") { "snow" } else { "ball" };
+    if has("360") {
+        run(640, 360, codec, pattern).await;
+        return;
     }
-    bandwidth_drop(2_000_000, 500_000).await;
+    if !has("drop") {
+        run(640, 360, codec, pattern).await;
+        run(1280, 720, codec, pattern).await;
+    }
+    bandwidth_drop(2_000_000, 500_000, codec).await;
 }

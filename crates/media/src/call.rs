@@ -9,30 +9,33 @@
 //! spawns and aborts when the call ends.
 
 use crate::adapt::{AdaptationConfig, AdaptationController, EncoderTarget, Observation, VideoFormat};
-use crate::config::{CallConfig, IcePolicy};
+use crate::config::{CallConfig, IcePolicy, VideoCodec};
 use crate::data_channel::{DOCUMENTS_CHANNEL, DataChannelHandle, pump_data_channel};
 use crate::error::CallError;
-use crate::frames::{FrameSlot, RemoteFrames};
+use crate::frames::{AudioMeter, FrameSlot, Frames};
 use crate::interceptor::{KeyframeRequestForwarder, is_keyframe_request};
-use crate::negotiation::{CandidateQueue, KeyframeRequests, check_remote_sdp};
+use crate::negotiation::{CandidateQueue, KeyframeRequests, check_remote_sdp, choose_video_codec, remote_video_codecs};
 use crate::pipeline::{self, AudioSender, Encoded, Receiver, RemoteKind, VideoSender};
 use crate::signaling::{IceCandidate, SdpKind, SessionDescription};
 use rtc::interceptor::{Gcc, Slot};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::packetizer::{Packetizer, new_packetizer};
+use rtc::rtp::sequence::new_random_sequencer;
 use rtc::rtp_transceiver::PayloadType;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::shared::marshal::Marshal;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::Track;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -44,9 +47,12 @@ use webrtc::peer_connection::{
 };
 use webrtc::rtp_transceiver::RtpSender;
 
-
 const VP8_PAYLOAD_TYPE: u8 = 96;
+const H264_PAYLOAD_TYPE: u8 = 102;
 const OPUS_PAYLOAD_TYPE: u8 = 111;
+/// What webrtc-rs's own sample track packetises to.
+const RTP_MTU: usize = 1200;
+const VIDEO_CLOCK_RATE: u32 = 90_000;
 const EVENT_CAPACITY: usize = 1024;
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -94,6 +100,18 @@ pub struct CallStats {
     pub frames_dropped: u64,
     /// Remote audio buffers (20 ms each from a browser) decoded since the call started.
     pub audio_frames_decoded: u64,
+    /// Loudness of the peer's decoded audio: the loudest 20 ms (RMS, dBFS)
+    /// since the previous stats; -127 is digital silence (a muted peer).
+    /// `None` when no audio was decoded meanwhile.
+    pub audio_level_received_dbfs: Option<f32>,
+    /// The codec our video is sent in, as webrtc-rs's outbound video stream
+    /// reports it (like the browser's `getStats()` codec).
+    pub video_codec_sent: Option<VideoCodec>,
+    /// The codec the peer's video arrives in, once it does.
+    pub video_codec_received: Option<VideoCodec>,
+    /// Keyframes our encoder produced: the first, periodic ones, and those the
+    /// peer asked for (PLI/FIR).
+    pub keyframes_sent: u64,
 }
 
 /// What happens in a call, in order.
@@ -149,7 +167,8 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct Call {
     commands: mpsc::Sender<Command>,
-    frames: RemoteFrames,
+    frames: Frames,
+    local: Frames,
 }
 
 impl std::fmt::Debug for Command {
@@ -177,20 +196,23 @@ impl Call {
         pipeline::init()?;
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
-        let frames = RemoteFrames { slot: Arc::new(FrameSlot::default()) };
+        let frames = Frames { slot: Arc::new(FrameSlot::default()) };
+        let local = Frames { slot: Arc::new(FrameSlot::default()) };
+        let codecs = usable_video_codecs(&config.video.codecs)?;
 
-        let pc = build_peer_connection(&config, internal_tx.clone()).await?;
-        let (payload_types_tx, payload_types_rx) = watch::channel(None::<PayloadType>);
+        let pc = build_peer_connection(&config, &codecs, internal_tx.clone()).await?;
+        let (video_send_tx, video_send_rx) = watch::channel(None::<(PayloadType, VideoCodec)>);
         let (audio_pt_tx, audio_pt_rx) = watch::channel(None::<PayloadType>);
 
         let mut tasks = Vec::new();
         let emit = Emitter(events_tx.clone());
 
-        // Video: camera → encoder → writer task → track.
+        // Video: camera → (preview, encoder once negotiated) → writer task → track.
         let (video_tx, video_rx) = mpsc::channel::<Encoded>(8);
         let video_config = config.video.clone();
         let start_bps = config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps);
-        let video = match tokio::task::spawn_blocking(move || VideoSender::start(&video_config, start_bps, video_tx))
+        let preview = Arc::clone(&local.slot);
+        let video = match tokio::task::spawn_blocking(move || VideoSender::start(&video_config, start_bps, video_tx, preview))
             .await
             .map_err(|e| CallError::Pipeline(format!("camera start-up panicked: {e}")))?
         {
@@ -204,9 +226,13 @@ impl Call {
         let mut video_sender = None;
         let mut video_track = None;
         if video.is_some() {
-            let track = local_track(RtpCodecKind::Video, vp8_codec().rtp_codec)?;
+            // Packetised here, not by a sample track: webrtc-rs fixes a sample
+            // track's packetiser at creation, before the peer has chosen the codec.
+            let (track, ssrc) = local_video_track(codec_parameters(codecs[0]).rtp_codec);
+            let track = Arc::new(track);
             let sender = pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await?;
-            tasks.push(tokio::spawn(write_samples(Arc::clone(&track), video_rx, payload_types_rx)));
+            offer_codecs(&pc, &sender, &codecs).await?;
+            tasks.push(tokio::spawn(write_video(Arc::clone(&track), ssrc, video_rx, video_send_rx)));
             video_sender = Some(sender);
             video_track = Some(track);
         } else {
@@ -229,7 +255,7 @@ impl Call {
         };
         let mut audio_sender = None;
         if audio.is_some() {
-            let track = local_track(RtpCodecKind::Audio, opus_codec().rtp_codec)?;
+            let track = local_audio_track(opus_codec().rtp_codec)?;
             let sender = pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await?;
             tasks.push(tokio::spawn(write_samples(track, audio_rx, audio_pt_rx)));
             audio_sender = Some(sender);
@@ -267,19 +293,27 @@ impl Call {
             audio,
             video_sender,
             video_track,
+            track_codec: codecs[0],
+            codecs,
+            send_codec: None,
+            remote_video: Vec::new(),
+            received_codec: Arc::new(OnceLock::new()),
             audio_sender,
-            video_pt: payload_types_tx,
+            video_send: video_send_tx,
             audio_pt: audio_pt_tx,
             frames: Arc::clone(&frames.slot),
+            local: Arc::clone(&local.slot),
+            audio_meter: Arc::default(),
             picture_lost: Arc::new(Notify::new()),
             controller,
             tasks,
             data_channel_created: false,
             last_stats: None,
+            last_audio_decoded: 0,
             state: CallState::New,
         };
         tokio::spawn(driver.run(commands_rx, internal_rx));
-        Ok((Call { commands: commands_tx, frames }, CallEvents { rx: events_rx }))
+        Ok((Call { commands: commands_tx, frames, local }, CallEvents { rx: events_rx }))
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, CallError>>) -> Command) -> Result<T, CallError> {
@@ -330,8 +364,16 @@ impl Call {
     }
 
     /// The remote video, newest frame first.
-    pub fn remote_frames(&self) -> RemoteFrames {
+    pub fn remote_frames(&self) -> Frames {
         self.frames.clone()
+    }
+
+    /// What our camera captures, small (320 pixels wide, the sent picture's
+    /// aspect ratio) and at most 15 fps, newest frame first: the resident's
+    /// self view. Frames flow from [`Call::new`] on, before the peer answers;
+    /// none come when the call has no camera.
+    pub fn local_frames(&self) -> Frames {
+        self.local.clone()
     }
 }
 
@@ -385,17 +427,63 @@ fn feedback(typ: &str, parameter: &str) -> RTCPFeedback {
     RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() }
 }
 
-fn vp8_codec() -> RTCRtpCodecParameters {
+fn codec_parameters(codec: VideoCodec) -> RTCRtpCodecParameters {
+    let (payload_type, sdp_fmtp_line) = match codec {
+        VideoCodec::Vp8 => (VP8_PAYLOAD_TYPE, String::new()),
+        // Exactly what Chrome and Firefox offer for constrained baseline:
+        // webrtc-rs negotiates H.264 only on an exact packetization-mode and
+        // profile match when VP8 matches exactly too.
+        VideoCodec::H264 => {
+            (H264_PAYLOAD_TYPE, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f".to_owned())
+        }
+    };
     RTCRtpCodecParameters {
         rtp_codec: RTCRtpCodec {
-            mime_type: "video/VP8".to_owned(),
-            clock_rate: 90_000,
+            mime_type: codec.mime_type().to_owned(),
+            clock_rate: VIDEO_CLOCK_RATE,
             channels: 0,
-            sdp_fmtp_line: String::new(),
+            sdp_fmtp_line,
             rtcp_feedback: vec![feedback("nack", ""), feedback("nack", "pli"), feedback("ccm", "fir")],
         },
-        payload_type: VP8_PAYLOAD_TYPE,
+        payload_type,
     }
+}
+
+/// The configured codecs this machine can both encode and decode, in order.
+fn usable_video_codecs(configured: &[VideoCodec]) -> Result<Vec<VideoCodec>, CallError> {
+    let mut usable = Vec::new();
+    let mut missing = Vec::new();
+    for &codec in configured {
+        if usable.contains(&codec) {
+            continue;
+        }
+        match pipeline::check_codec(codec) {
+            Ok(()) => usable.push(codec),
+            Err(why) => {
+                tracing::warn!(%codec, %why, "video codec left out");
+                missing.push(why);
+            }
+        }
+    }
+    if usable.is_empty() {
+        let why = if missing.is_empty() { "the configuration lists no video codec".to_owned() } else { missing.join("; ") };
+        return Err(CallError::Pipeline(format!("no video codec can be used: {why} (run scripts/setup.sh, or list vp8 in video.codecs)")));
+    }
+    Ok(usable)
+}
+
+/// Offers every usable codec in preference order: adding a track restricts
+/// its transceiver to the track's one codec.
+async fn offer_codecs(pc: &Arc<dyn PeerConnection>, sender: &Arc<dyn RtpSender>, codecs: &[VideoCodec]) -> Result<(), CallError> {
+    for transceiver in pc.get_transceivers().await {
+        if let Ok(Some(s)) = transceiver.sender().await
+            && s.id() == sender.id()
+        {
+            transceiver.set_codec_preferences(codecs.iter().map(|&c| codec_parameters(c)).collect()).await?;
+            return Ok(());
+        }
+    }
+    Err(CallError::Transport("the video sender has no transceiver".into()))
 }
 
 fn opus_codec() -> RTCRtpCodecParameters {
@@ -418,7 +506,7 @@ fn random_u32() -> u32 {
     h.finish() as u32
 }
 
-fn local_track(kind: RtpCodecKind, codec: RTCRtpCodec) -> Result<Arc<TrackLocalStaticSample>, CallError> {
+fn media_track(kind: RtpCodecKind, codec: RTCRtpCodec) -> MediaStreamTrack {
     let name = match kind {
         RtpCodecKind::Audio => "audio",
         _ => "video",
@@ -427,7 +515,7 @@ fn local_track(kind: RtpCodecKind, codec: RTCRtpCodec) -> Result<Arc<TrackLocalS
     // remote tracks first, so a peer reusing our id (two calls of this crate)
     // would have its keyframe requests delivered to the wrong track.
     let unique = format!("{:08x}", random_u32());
-    let track = MediaStreamTrack::new(
+    MediaStreamTrack::new(
         format!("visio-{unique}"),
         format!("visio-{name}-{unique}"),
         format!("visio-{name}"),
@@ -437,13 +525,43 @@ fn local_track(kind: RtpCodecKind, codec: RTCRtpCodec) -> Result<Arc<TrackLocalS
             codec,
             ..Default::default()
         }],
-    );
-    Ok(Arc::new(TrackLocalStaticSample::new(Instant::now(), track)?))
+    )
 }
 
-async fn build_peer_connection(config: &CallConfig, tx: mpsc::UnboundedSender<Internal>) -> Result<Arc<dyn PeerConnection>, CallError> {
+fn local_audio_track(codec: RTCRtpCodec) -> Result<Arc<TrackLocalStaticSample>, CallError> {
+    Ok(Arc::new(TrackLocalStaticSample::new(Instant::now(), media_track(RtpCodecKind::Audio, codec))?))
+}
+
+/// The video track and its SSRC.
+fn local_video_track(codec: RTCRtpCodec) -> (TrackLocalStaticRTP, u32) {
+    let track = media_track(RtpCodecKind::Video, codec);
+    let ssrc = track.ssrcs().next().unwrap_or_default();
+    (TrackLocalStaticRTP::new(track), ssrc)
+}
+
+/// The same track (ids, SSRC) announcing another codec.
+fn with_codec(track: &MediaStreamTrack, codec: RTCRtpCodec) -> MediaStreamTrack {
+    let codings = track
+        .codings()
+        .iter()
+        .cloned()
+        .map(|mut coding| {
+            coding.codec = codec.clone();
+            coding
+        })
+        .collect();
+    MediaStreamTrack::new(track.stream_id().clone(), track.track_id().clone(), track.label().clone(), RtpCodecKind::Video, codings)
+}
+
+async fn build_peer_connection(
+    config: &CallConfig,
+    codecs: &[VideoCodec],
+    tx: mpsc::UnboundedSender<Internal>,
+) -> Result<Arc<dyn PeerConnection>, CallError> {
     let mut media = MediaEngine::default();
-    media.register_codec(vp8_codec(), RtpCodecKind::Video)?;
+    for &codec in codecs {
+        media.register_codec(codec_parameters(codec), RtpCodecKind::Video)?;
+    }
     media.register_codec(opus_codec(), RtpCodecKind::Audio)?;
 
     // NACK and RTCP reports as usual; send-side congestion control (GCC over
@@ -509,8 +627,46 @@ async fn write_samples(track: Arc<TrackLocalStaticSample>, mut rx: mpsc::Receive
     }
 }
 
+/// Encoded video → RTP in the negotiated codec, once negotiation has told us
+/// which and with what payload type.
+async fn write_video(
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    mut rx: mpsc::Receiver<Encoded>,
+    send: watch::Receiver<Option<(PayloadType, VideoCodec)>>,
+) {
+    let mut packetizer: Option<(PayloadType, Box<dyn Packetizer>)> = None;
+    while let Some(encoded) = rx.recv().await {
+        let Some((payload_type, codec)) = *send.borrow() else { continue };
+        if packetizer.as_ref().map(|(pt, _)| *pt) != Some(payload_type) {
+            let payloader = match codec_parameters(codec).rtp_codec.payloader() {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(%codec, error = %e, "no RTP packetiser");
+                    continue;
+                }
+            };
+            let sequencer = Box::new(new_random_sequencer());
+            let p = new_packetizer(Instant::now(), RTP_MTU, payload_type, ssrc, payloader, sequencer, VIDEO_CLOCK_RATE);
+            packetizer = Some((payload_type, Box::new(p)));
+        }
+        let Some((_, p)) = packetizer.as_mut() else { continue };
+        let samples = (encoded.duration.as_secs_f64() * f64::from(VIDEO_CLOCK_RATE)) as u32;
+        match p.packetize(Instant::now(), &encoded.data, samples) {
+            Ok(packets) => {
+                for packet in packets {
+                    if let Err(e) = track.write_rtp(packet).await {
+                        tracing::trace!(error = %e, "video packet not sent");
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "frame not packetised"),
+        }
+    }
+}
+
 /// PLI/FIR from the peer → keyframe from our encoder.
-async fn answer_keyframe_requests(track: Arc<TrackLocalStaticSample>, video: Arc<VideoSender>) {
+async fn answer_keyframe_requests(track: Arc<TrackLocalStaticRTP>, video: Arc<VideoSender>) {
     while let Some(event) = track.poll().await {
         if let TrackLocalEvent::OnRtcpPacket(packets) = event
             && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
@@ -522,18 +678,45 @@ async fn answer_keyframe_requests(track: Arc<TrackLocalStaticSample>, video: Arc
     tracing::debug!("keyframe-request listener ended");
 }
 
+/// Where a remote track's decoded media goes.
+struct ReceiveSinks {
+    audio_sink: crate::config::AudioSink,
+    frames: Arc<FrameSlot>,
+    audio: Arc<AudioMeter>,
+    /// The peer's video payload types, from its description.
+    remote_video: Vec<(u8, VideoCodec)>,
+    received_codec: Arc<OnceLock<VideoCodec>>,
+}
+
+impl ReceiveSinks {
+    /// The decoder for a track's first packet: audio is always Opus; video is
+    /// whatever codec the peer's description gave this payload type.
+    fn kind(&self, video: bool, payload_type: u8) -> Result<RemoteKind, CallError> {
+        if !video {
+            return Ok(RemoteKind::Opus);
+        }
+        let codec = self.remote_video.iter().find(|(pt, _)| *pt == payload_type).map(|(_, c)| *c).ok_or_else(|| {
+            CallError::Transport(format!(
+                "the peer sends video with payload type {payload_type}, which its description does not map to a codec we decode"
+            ))
+        })?;
+        let _ = self.received_codec.set(codec);
+        Ok(RemoteKind::Video(codec))
+    }
+}
+
 /// A remote track: RTP → decoder, and keyframe requests until it decodes.
 async fn receive_track(
     track: Arc<dyn TrackRemote>,
-    audio_sink: crate::config::AudioSink,
-    frames: Arc<FrameSlot>,
+    sinks: ReceiveSinks,
     picture_lost: Arc<Notify>,
     internal: mpsc::UnboundedSender<Internal>,
 ) {
-    let kind = if track.kind().await == RtpCodecKind::Audio { RemoteKind::Opus } else { RemoteKind::Vp8 };
+    let video = track.kind().await != RtpCodecKind::Audio;
+    let frames = Arc::clone(&sinks.frames);
     let decoded = Arc::new(Notify::new());
     let mut keyframes = KeyframeRequests::new(Duration::from_secs(1));
-    if kind == RemoteKind::Vp8 {
+    if video {
         keyframes.handle_track(Instant::now());
     }
     let mut receiver: Option<Receiver> = None;
@@ -549,10 +732,14 @@ async fn receive_track(
                     media_ssrc.get_or_insert(packet.header.ssrc);
                     if receiver.is_none() && !failed {
                         let decoded = Arc::clone(&decoded);
-                        match Receiver::start(kind, packet.header.payload_type, &audio_sink, Arc::clone(&frames), move || decoded.notify_one()) {
+                        let pt = packet.header.payload_type;
+                        let started = sinks.kind(video, pt).and_then(|kind| {
+                            Receiver::start(kind, pt, &sinks.audio_sink, Arc::clone(&frames), Arc::clone(&sinks.audio), move || decoded.notify_one())
+                        });
+                        match started {
                             Ok(r) => {
                                 let internal = internal.clone();
-                                let what = if kind == RemoteKind::Vp8 { "remote video decoder" } else { "remote audio decoder" };
+                                let what = if video { "remote video decoder" } else { "remote audio decoder" };
                                 bus_watch = Some(AbortOnDrop(pipeline::watch_bus(r.bus(), what, move |e| drop(internal.send(Internal::Error(e))))));
                                 receiver = Some(r);
                             }
@@ -587,7 +774,7 @@ async fn receive_track(
                     }
                 }
             }
-            _ = picture_lost.notified(), if kind == RemoteKind::Vp8 => keyframes.handle_picture_lost(Instant::now()),
+            _ = picture_lost.notified(), if video => keyframes.handle_picture_lost(Instant::now()),
         }
     }
     drop(bus_watch);
@@ -615,16 +802,29 @@ struct Driver {
     video: Option<Arc<VideoSender>>,
     audio: Option<AudioSender>,
     video_sender: Option<Arc<dyn RtpSender>>,
-    video_track: Option<Arc<TrackLocalStaticSample>>,
+    video_track: Option<Arc<TrackLocalStaticRTP>>,
+    /// The codec webrtc-rs believes our video track carries (it binds the
+    /// stream's interceptors with it when the negotiation completes).
+    track_codec: VideoCodec,
+    /// Usable video codecs, most preferred first.
+    codecs: Vec<VideoCodec>,
+    /// The negotiated codec we send.
+    send_codec: Option<VideoCodec>,
+    /// The peer's video payload types, from its description.
+    remote_video: Vec<(u8, VideoCodec)>,
+    received_codec: Arc<OnceLock<VideoCodec>>,
     audio_sender: Option<Arc<dyn RtpSender>>,
-    video_pt: watch::Sender<Option<PayloadType>>,
+    video_send: watch::Sender<Option<(PayloadType, VideoCodec)>>,
     audio_pt: watch::Sender<Option<PayloadType>>,
     frames: Arc<FrameSlot>,
+    local: Arc<FrameSlot>,
+    audio_meter: Arc<AudioMeter>,
     picture_lost: Arc<Notify>,
     controller: AdaptationController,
     tasks: Vec<JoinHandle<()>>,
     data_channel_created: bool,
     last_stats: Option<(Instant, u64, u64, u64)>,
+    last_audio_decoded: u64,
     state: CallState,
 }
 
@@ -669,6 +869,7 @@ impl Driver {
             tracing::debug!(error = %e, "closing the peer connection");
         }
         self.frames.close();
+        self.local.close();
         if self.state != CallState::Closed {
             self.state = CallState::Closed;
             self.emit.send(CallEvent::State(CallState::Closed));
@@ -717,7 +918,8 @@ impl Driver {
         if offer.kind != SdpKind::Offer {
             return Err(CallError::Sequence("accept_offer was given an answer; pass it to set_answer".into()));
         }
-        check_remote_sdp(&offer.sdp).map_err(|problem| CallError::BadDescription { what: "offer", problem })?;
+        check_remote_sdp(&offer.sdp, &self.codecs).map_err(|problem| CallError::BadDescription { what: "offer", problem })?;
+        self.prepare_video(&offer.sdp).await?;
         let desc = RTCSessionDescription::offer(offer.sdp)?;
         self.pc.set_remote_description(desc).await?;
         self.remote_description_set().await;
@@ -734,10 +936,41 @@ impl Driver {
         if self.pc.local_description().await.is_none() {
             return Err(CallError::Sequence("an answer arrived before this side made an offer".into()));
         }
-        check_remote_sdp(&answer.sdp).map_err(|problem| CallError::BadDescription { what: "answer", problem })?;
+        check_remote_sdp(&answer.sdp, &self.codecs).map_err(|problem| CallError::BadDescription { what: "answer", problem })?;
+        self.prepare_video(&answer.sdp).await?;
         let desc = RTCSessionDescription::answer(answer.sdp)?;
         self.pc.set_remote_description(desc).await?;
         self.remote_description_set().await;
+        Ok(())
+    }
+
+    /// Reads the codec to send from the peer's description before webrtc-rs
+    /// applies it: webrtc-rs binds the track's interceptors (NACK, TWCC,
+    /// reports) to the track's codec as it applies the description, so the
+    /// track must name the right codec by then. Then starts that encoder.
+    async fn prepare_video(&mut self, remote_sdp: &str) -> Result<(), CallError> {
+        self.remote_video = remote_video_codecs(remote_sdp);
+        let Some(codec) = choose_video_codec(remote_sdp, &self.codecs) else { return Ok(()) };
+        let (Some(sender), Some(track), Some(video)) = (&self.video_sender, &self.video_track, &self.video) else {
+            return Ok(());
+        };
+        if self.send_codec.is_some_and(|c| c != codec) {
+            return Err(CallError::Sequence(format!(
+                "the peer switched the video codec from {} to {codec}; changing codec within a call is not supported",
+                self.track_codec
+            )));
+        }
+        if self.track_codec != codec {
+            let renamed = with_codec(&track.track().await, codec_parameters(codec).rtp_codec);
+            sender.replace_track(Arc::new(TrackLocalStaticRTP::new(renamed))).await?;
+            self.track_codec = codec;
+        }
+        let video = Arc::clone(video);
+        tokio::task::spawn_blocking(move || video.attach_encoder(codec))
+            .await
+            .map_err(|e| CallError::Pipeline(format!("encoder start-up panicked: {e}")))??;
+        self.send_codec = Some(codec);
+        tracing::debug!(%codec, "sending video");
         Ok(())
     }
 
@@ -804,13 +1037,14 @@ impl Driver {
                 self.tasks.push(tokio::spawn(pump_data_channel(channel, self.emit.clone())));
             }
             Internal::Track(track) => {
-                self.tasks.push(tokio::spawn(receive_track(
-                    track,
-                    self.config.audio.sink.clone(),
-                    Arc::clone(&self.frames),
-                    Arc::clone(&self.picture_lost),
-                    self.internal_tx.clone(),
-                )));
+                let sinks = ReceiveSinks {
+                    audio_sink: self.config.audio.sink.clone(),
+                    frames: Arc::clone(&self.frames),
+                    audio: Arc::clone(&self.audio_meter),
+                    remote_video: self.remote_video.clone(),
+                    received_codec: Arc::clone(&self.received_codec),
+                };
+                self.tasks.push(tokio::spawn(receive_track(track, sinks, Arc::clone(&self.picture_lost), self.internal_tx.clone())));
             }
             Internal::RemoteVideoStarted(width, height) => self.emit.send(CallEvent::RemoteVideoStarted { width, height }),
             Internal::Error(e) => self.emit.send(CallEvent::Error(e)),
@@ -821,12 +1055,24 @@ impl Driver {
     async fn on_connected(&mut self) {
         // Negotiated payload types open the sample writers: writing earlier
         // only fails (no SRTP keys before DTLS completes).
-        for (sender, pt) in [(&self.video_sender, &self.video_pt), (&self.audio_sender, &self.audio_pt)] {
-            if let Some(sender) = sender
-                && let Ok(params) = sender.get_parameters().await
-                && let Some(codec) = params.rtp_parameters.codecs.first()
-            {
-                pt.send_replace(Some(codec.payload_type));
+        if let Some(sender) = &self.audio_sender
+            && let Ok(params) = sender.get_parameters().await
+            && let Some(codec) = params.rtp_parameters.codecs.first()
+        {
+            self.audio_pt.send_replace(Some(codec.payload_type));
+        }
+        if let (Some(sender), Some(codec)) = (&self.video_sender, self.send_codec)
+            && let Ok(params) = sender.get_parameters().await
+        {
+            // The peer's payload type for the codec we chose (not its position:
+            // the list is what both sides accept, not only what we send).
+            match params.rtp_parameters.codecs.iter().find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(codec.mime_type())) {
+                Some(negotiated) => {
+                    self.video_send.send_replace(Some((negotiated.payload_type, codec)));
+                }
+                None => self.emit.send(CallEvent::Error(CallError::Transport(format!(
+                    "{codec} was chosen from the peer's description but webrtc-rs did not negotiate it; no video is sent"
+                )))),
             }
         }
         if let (Some(track), Some(video)) = (&self.video_track, &self.video) {
@@ -845,10 +1091,16 @@ impl Driver {
         let mut rtt = None;
         let mut loss_sent = None;
         let mut lost_received = 0i64;
+        let mut sent_codec_id = None;
+        let mut codec_mimes = Vec::new();
         for entry in report.iter() {
             match entry {
                 RTCStatsReportEntry::OutboundRtp(s) => {
                     sent += s.sent_rtp_stream_stats.bytes_sent;
+                    let stream = &s.sent_rtp_stream_stats.rtp_stream_stats;
+                    if stream.kind == RtpCodecKind::Video {
+                        sent_codec_id = Some(stream.codec_id.clone());
+                    }
                     if s.target_bitrate > 0.0 {
                         estimate = Some(s.target_bitrate);
                     }
@@ -865,6 +1117,7 @@ impl Driver {
                         rtt.get_or_insert(Duration::from_secs_f64(s.round_trip_time));
                     }
                 }
+                RTCStatsReportEntry::Codec(c) => codec_mimes.push((c.stats.id.clone(), c.mime_type.clone())),
                 RTCStatsReportEntry::IceCandidatePair(p) if p.nominated && p.current_round_trip_time > 0.0 => {
                     rtt = Some(Duration::from_secs_f64(p.current_round_trip_time));
                 }
@@ -872,6 +1125,8 @@ impl Driver {
             }
         }
         let decoded = self.frames.decoded.load(Ordering::Relaxed);
+        let audio_decoded = self.audio_meter.decoded.load(Ordering::Relaxed);
+        let audio_level = self.audio_meter.take_peak();
         let (send_bps, recv_bps, fps) = match self.last_stats {
             Some((then, s, r, d)) => {
                 let secs = now.duration_since(then).as_secs_f64().max(0.001);
@@ -903,7 +1158,15 @@ impl Driver {
             receive_resolution: self.frames.last_size(),
             frames_decoded: decoded,
             frames_dropped: self.frames.dropped.load(Ordering::Relaxed),
-            audio_frames_decoded: self.frames.audio_decoded.load(Ordering::Relaxed),
+            audio_frames_decoded: audio_decoded,
+            audio_level_received_dbfs: (audio_decoded > self.last_audio_decoded).then_some(audio_level),
+            // As webrtc-rs reports the outbound video stream: it names a codec
+            // only when the track's codec is one the peer negotiated.
+            video_codec_sent: sent_codec_id
+                .and_then(|id| codec_mimes.iter().find(|(c, _)| *c == id).and_then(|(_, mime)| VideoCodec::from_name(mime))),
+            video_codec_received: self.received_codec.get().copied(),
+            keyframes_sent: self.video.as_ref().map_or(0, |v| v.keyframes.load(Ordering::Relaxed)),
         })));
+        self.last_audio_decoded = audio_decoded;
     }
 }

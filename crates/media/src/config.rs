@@ -85,6 +85,52 @@ pub enum AudioSink {
     Fake,
 }
 
+/// A video codec this crate can send and receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoCodec {
+    /// VP8 (libvpx): every browser has it; the default.
+    Vp8,
+    /// H.264 constrained baseline, packetization-mode 1 (`profile-level-id=42e01f`):
+    /// what browsers accept everywhere, and the codec with hardware decoders on
+    /// the weakest agent PCs.
+    H264,
+}
+
+impl VideoCodec {
+    /// The RTP encoding name as SDP writes it (`a=rtpmap:<pt> <name>/90000`).
+    pub fn encoding_name(self) -> &'static str {
+        match self {
+            VideoCodec::Vp8 => "VP8",
+            VideoCodec::H264 => "H264",
+        }
+    }
+
+    /// The WebRTC MIME type (`video/VP8`, `video/H264`), as `getStats()` reports it.
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            VideoCodec::Vp8 => "video/VP8",
+            VideoCodec::H264 => "video/H264",
+        }
+    }
+
+    /// The codec named by an SDP encoding name or MIME type, any case.
+    pub fn from_name(name: &str) -> Option<VideoCodec> {
+        let name = name.strip_prefix("video/").unwrap_or(name);
+        [VideoCodec::Vp8, VideoCodec::H264].into_iter().find(|c| c.encoding_name().eq_ignore_ascii_case(name))
+    }
+}
+
+impl std::fmt::Display for VideoCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.encoding_name())
+    }
+}
+
+fn default_codecs() -> Vec<VideoCodec> {
+    vec![VideoCodec::Vp8, VideoCodec::H264]
+}
+
 /// Video capture and encoding settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoConfig {
@@ -103,6 +149,13 @@ pub struct VideoConfig {
     /// glass-to-glass latency. For benchmarks only: it is visible.
     #[serde(default)]
     pub stamp_capture_time: bool,
+    /// Codecs this kiosk offers and accepts, most preferred first. As the
+    /// offerer the list is offered in this order and the answer's first
+    /// codec is sent; as the answerer the offer's first codec found here is
+    /// sent (and answered first). A codec whose GStreamer elements are missing
+    /// is left out with a warning.
+    #[serde(default = "default_codecs")]
+    pub codecs: Vec<VideoCodec>,
 }
 
 impl Default for VideoConfig {
@@ -114,6 +167,7 @@ impl Default for VideoConfig {
             framerate: 30,
             keyframe_interval: 60,
             stamp_capture_time: false,
+            codecs: default_codecs(),
         }
     }
 }

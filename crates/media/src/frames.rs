@@ -1,10 +1,11 @@
-//! Decoded remote video, handed to the UI newest-wins.
+//! Video handed to the UI newest-wins: the peer's decoded picture, and the
+//! small preview of our own camera.
 //!
-//! One slot: the decoder thread replaces whatever the UI has not taken yet, so
-//! a slow UI sees fewer frames but memory never grows.
+//! One slot: the GStreamer thread replaces whatever the UI has not taken yet,
+//! so a slow UI sees fewer frames but memory never grows.
 
 use bytes::Bytes;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -18,7 +19,7 @@ pub struct VideoFrame {
     pub height: u32,
     /// RGBA bytes, `width * height * 4`.
     pub data: Bytes,
-    /// When the decoder produced it.
+    /// When the decoder (for the local preview: the camera pipeline) produced it.
     pub decoded_at: Instant,
 }
 
@@ -53,8 +54,6 @@ pub(crate) struct FrameSlot {
     closed: AtomicBool,
     pub(crate) decoded: AtomicU64,
     pub(crate) dropped: AtomicU64,
-    /// Remote audio buffers decoded (kept here: the per-call receive counters).
-    pub(crate) audio_decoded: AtomicU64,
     /// `width << 32 | height` of the last frame, 0 before the first.
     size: AtomicU64,
 }
@@ -85,14 +84,19 @@ impl FrameSlot {
     }
 }
 
-/// The remote video of a call, newest frame first. Meant for one consumer
-/// (the UI's subscription); clones share the same slot.
+/// A video of a call, newest frame first: the peer's picture
+/// ([`Call::remote_frames`](crate::Call::remote_frames)) or our own camera's
+/// preview ([`Call::local_frames`](crate::Call::local_frames)). Meant for one
+/// consumer (the UI's subscription); clones share the same slot.
 #[derive(Debug, Clone)]
-pub struct RemoteFrames {
+pub struct Frames {
     pub(crate) slot: Arc<FrameSlot>,
 }
 
-impl RemoteFrames {
+/// The name [`Frames`] had when it only carried the remote video.
+pub type RemoteFrames = Frames;
+
+impl Frames {
     /// Waits for the next frame; `None` once the call has ended.
     pub async fn next(&self) -> Option<VideoFrame> {
         loop {
@@ -108,7 +112,7 @@ impl RemoteFrames {
         }
     }
 
-    /// Frames decoded so far.
+    /// Frames produced so far (decoded, or captured for the preview).
     pub fn decoded(&self) -> u64 {
         self.slot.decoded.load(Ordering::Relaxed)
     }
@@ -117,6 +121,36 @@ impl RemoteFrames {
     pub fn dropped(&self) -> u64 {
         self.slot.dropped.load(Ordering::Relaxed)
     }
+}
+
+/// What the remote audio decoder saw: how many buffers, and how loud.
+#[derive(Debug, Default)]
+pub(crate) struct AudioMeter {
+    pub(crate) decoded: AtomicU64,
+    /// Loudest mean square (0.0–1.0, as `f32` bits) of a decoded buffer since
+    /// the last [`take_peak`](Self::take_peak).
+    peak_mean_square: AtomicU32,
+}
+
+impl AudioMeter {
+    /// From the decoder thread: one buffer of samples scaled to -1.0..=1.0.
+    pub(crate) fn handle_buffer(&self, mean_square: f32) {
+        self.decoded.fetch_add(1, Ordering::Relaxed);
+        // f32 bits of non-negative numbers order like the numbers: fetch_max works.
+        self.peak_mean_square.fetch_max(mean_square.max(0.0).to_bits(), Ordering::Relaxed);
+    }
+
+    /// The loudest buffer since the last call, in dBFS (RMS; -127 for digital
+    /// silence, the floor RFC 6464 audio levels use too), and restarts.
+    pub(crate) fn take_peak(&self) -> f32 {
+        let mean_square = f32::from_bits(self.peak_mean_square.swap(0, Ordering::Relaxed));
+        level_dbfs(mean_square)
+    }
+}
+
+/// Mean square of full-scale samples → RMS level in dBFS, floored at -127.
+pub(crate) fn level_dbfs(mean_square: f32) -> f32 {
+    if mean_square <= 0.0 { -127.0 } else { (10.0 * mean_square.log10()).max(-127.0) }
 }
 
 #[cfg(test)]
@@ -129,7 +163,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_consumer_gets_the_newest_frame_and_the_rest_are_counted_dropped() {
-        let frames = RemoteFrames { slot: Arc::default() };
+        let frames = Frames { slot: Arc::default() };
         for n in 0..100 {
             frames.slot.put(frame(n));
         }
@@ -137,5 +171,19 @@ mod tests {
         assert_eq!((frames.decoded(), frames.dropped()), (100, 99));
         frames.slot.close();
         assert!(frames.next().await.is_none());
+    }
+
+    #[test]
+    fn audio_meter_reports_the_loudest_buffer_then_starts_over() {
+        let meter = AudioMeter::default();
+        // A full-scale sine has mean square 0.5: -3 dBFS.
+        meter.handle_buffer(0.5 * 0.3 * 0.3);
+        meter.handle_buffer(0.5);
+        meter.handle_buffer(0.0);
+        assert!((meter.take_peak() - -3.01).abs() < 0.01);
+        assert_eq!(meter.take_peak(), -127.0, "nothing since: silence");
+        meter.handle_buffer(0.5 * 0.3 * 0.3);
+        assert!((meter.take_peak() - -13.47).abs() < 0.01, "a sine at volume 0.3");
+        assert_eq!(meter.decoded.load(Ordering::Relaxed), 4);
     }
 }

@@ -1,7 +1,7 @@
 //! # visio-media — the video call of a Visio-Public kiosk
 //!
 //! A kiosk calls an agent's web browser: this crate captures the camera and
-//! microphone with GStreamer (or test sources), encodes VP8 and Opus, sends
+//! microphone with GStreamer (or test sources), encodes VP8 or H.264 and Opus, sends
 //! them over WebRTC ([webrtc-rs] 0.21, DTLS-SRTP), receives and decodes the
 //! agent's media, adapts the video to the uplink, reports call statistics, and
 //! opens the reliable data channel the document-transfer crate uses.
@@ -17,6 +17,7 @@
 //! signaling_send(offer).await;
 //! // later, from the hub: call.set_answer(answer), call.add_remote_candidate(c)
 //! let frames = call.remote_frames();        // the agent's video, newest-wins RGBA
+//! let me = call.local_frames();             // the resident's self view, small
 //! while let Some(event) = events.next().await {
 //!     match event {
 //!         CallEvent::LocalCandidate(c) => signaling_send(c).await,
@@ -25,15 +26,15 @@
 //!         _ => {}
 //!     }
 //! }
-//! # let _ = frames; Ok(()) }
+//! # let _ = (frames, me); Ok(()) }
 //! ```
 //!
 //! ## Design
 //!
 //! - [`Call`] is a cheap cloneable handle; one driver task owns the
 //!   webrtc-rs connection and the GStreamer pipelines; [`CallEvents`] carries
-//!   what happens; [`RemoteFrames`] carries decoded video newest-wins, so a slow
-//!   UI drops frames instead of growing memory.
+//!   what happens; [`Frames`] carries decoded video (and the camera's small
+//!   preview) newest-wins, so a slow UI drops frames instead of growing memory.
 //! - Logic without I/O lives in its own modules and is unit-tested by feeding
 //!   it inputs, time included: [`adapt`] (bandwidth → encoder target),
 //!   [`negotiation`] (SDP checks, candidate queue, keyframe requests),
@@ -43,7 +44,7 @@
 //!
 //! | in | out |
 //! |---|---|
-//! | VP8 + Opus both ways, PLI/FIR, NACK, GCC/TWCC estimate → encoder bitrate and format | H.264 (not yet), simulcast, SVC |
+//! | VP8 or H.264 (constrained baseline, whichever the peer prefers) + Opus both ways, PLI/FIR, NACK, GCC/TWCC estimate → encoder bitrate and format | VP9/AV1, simulcast, SVC, changing codec mid-call |
 //! | STUN/TURN over UDP, relay-only policy | TURN over TCP/TLS (webrtc-rs 0.21.1 lacks it) |
 //! | one reliable ordered data channel (`visio-documents`) | the document protocol (visio-transfer) |
 //! | camera/mic errors as events, the call goes on | device hot-plug |
@@ -67,7 +68,7 @@ pub mod stamp;
 
 pub use call::{Call, CallEvent, CallEvents, CallState, CallStats};
 pub use data_channel::{ChannelMessage, DOCUMENTS_CHANNEL, DataChannelHandle};
-pub use config::{AudioConfig, AudioSink, AudioSource, CallConfig, IcePolicy, IceServer, VideoConfig, VideoSource};
+pub use config::{AudioConfig, AudioSink, AudioSource, CallConfig, IcePolicy, IceServer, VideoCodec, VideoConfig, VideoSource};
 pub use error::CallError;
-pub use frames::{RemoteFrames, VideoFrame};
+pub use frames::{Frames, RemoteFrames, VideoFrame};
 pub use signaling::{IceCandidate, SdpKind, SessionDescription};

@@ -4,16 +4,17 @@
 //! Nothing here writes to disk: sources are devices or generators, sinks are
 //! appsinks, the sound card or `fakesink`.
 
-use crate::config::{AudioConfig, AudioSink, AudioSource, VideoConfig, VideoSource};
+use crate::config::{AudioConfig, AudioSink, AudioSource, VideoCodec, VideoConfig, VideoSource};
 use crate::error::CallError;
-use crate::frames::{FrameSlot, VideoFrame};
+use crate::frames::{AudioMeter, FrameSlot, VideoFrame};
 use bytes::Bytes;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -33,7 +34,7 @@ pub(crate) fn watch_bus(bus: Option<gst::Bus>, what: &'static str, report: impl 
     })
 }
 
-/// One encoded frame (VP8) or packet (Opus) on its way to webrtc-rs.
+/// One encoded frame (VP8, H.264 access unit) or packet (Opus) on its way to webrtc-rs.
 #[derive(Debug)]
 pub(crate) struct Encoded {
     pub data: Bytes,
@@ -83,7 +84,7 @@ fn play(pipeline: &gst::Pipeline, what: &str) -> Result<(), String> {
     Err(reason)
 }
 
-fn encoded_sink(sink: &gst_app::AppSink, tx: mpsc::Sender<Encoded>) {
+fn encoded_sink(sink: &gst_app::AppSink, tx: mpsc::Sender<Encoded>, keyframes: Option<Arc<AtomicU64>>) {
     let stats = std::sync::Mutex::new((0u32, 0u32, Instant::now()));
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
@@ -98,6 +99,11 @@ fn encoded_sink(sink: &gst_app::AppSink, tx: mpsc::Sender<Encoded>) {
                 }
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                 let Some(buffer) = sample.buffer() else { return Ok(gst::FlowSuccess::Ok) };
+                if let Some(keyframes) = &keyframes
+                    && !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT)
+                {
+                    keyframes.fetch_add(1, Ordering::Relaxed);
+                }
                 let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
                 let duration = buffer.duration().map(|d| Duration::from_nanos(d.nseconds())).unwrap_or(Duration::from_millis(33));
                 // A full queue means the transport is behind: dropping here keeps
@@ -109,18 +115,234 @@ fn encoded_sink(sink: &gst_app::AppSink, tx: mpsc::Sender<Encoded>) {
     );
 }
 
-/// Camera → scale/rate → VP8 → appsink.
+/// Whether an element is installed (its plugin found by GStreamer).
+fn has(element: &str) -> bool {
+    gst::ElementFactory::find(element).is_some()
+}
+
+/// The H.264 encoder to use: x264 (its `zerolatency` tune is the reference
+/// for real-time use), else Cisco's openh264.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum H264Encoder {
+    X264,
+    OpenH264,
+}
+
+fn h264_encoder() -> Option<H264Encoder> {
+    if has("x264enc") {
+        Some(H264Encoder::X264)
+    } else if has("openh264enc") {
+        Some(H264Encoder::OpenH264)
+    } else {
+        None
+    }
+}
+
+fn h264_decoder() -> Option<&'static str> {
+    ["avdec_h264", "openh264dec"].into_iter().find(|d| has(d))
+}
+
+/// `Ok` when this machine can both send and receive `codec`; otherwise which
+/// elements are missing and the Debian packages that bring them.
+pub(crate) fn check_codec(codec: VideoCodec) -> Result<(), String> {
+    let mut missing = Vec::new();
+    match codec {
+        VideoCodec::Vp8 => {
+            for (element, package) in [
+                ("vp8enc", "gstreamer1.0-plugins-good"),
+                ("vp8dec", "gstreamer1.0-plugins-good"),
+                ("rtpvp8depay", "gstreamer1.0-plugins-good"),
+            ] {
+                if !has(element) {
+                    missing.push(format!("{element} ({package})"));
+                }
+            }
+        }
+        VideoCodec::H264 => {
+            if h264_encoder().is_none() {
+                missing.push("x264enc (gstreamer1.0-plugins-ugly) or openh264enc (gstreamer1.0-plugins-bad)".to_owned());
+            }
+            if h264_decoder().is_none() {
+                missing.push("avdec_h264 (gstreamer1.0-libav) or openh264dec (gstreamer1.0-plugins-bad)".to_owned());
+            }
+            for (element, package) in [("h264parse", "gstreamer1.0-plugins-bad"), ("rtph264depay", "gstreamer1.0-plugins-good")] {
+                if !has(element) {
+                    missing.push(format!("{element} ({package})"));
+                }
+            }
+        }
+    }
+    if missing.is_empty() { Ok(()) } else { Err(format!("{codec} needs {}", missing.join(", "))) }
+}
+
+/// Copies an RGBA sample into a [`VideoFrame`] with packed rows.
+fn rgba_frame(sample: &gst::Sample) -> Result<Option<VideoFrame>, gst::FlowError> {
+    let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else {
+        return Ok(None);
+    };
+    let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::FlowError::NotNegotiated)?;
+    let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+    let (w, h) = (info.width(), info.height());
+    let stride = info.stride()[0] as usize;
+    let row = w as usize * 4;
+    // Pack rows (RGBA strides are already 4-aligned, so this is usually one copy).
+    let data = if stride == row {
+        Bytes::copy_from_slice(&map.as_slice()[..row * h as usize])
+    } else {
+        let mut packed = Vec::with_capacity(row * h as usize);
+        for y in 0..h as usize {
+            packed.extend_from_slice(&map.as_slice()[y * stride..y * stride + row]);
+        }
+        Bytes::from(packed)
+    };
+    Ok(Some(VideoFrame { width: w, height: h, data, decoded_at: Instant::now() }))
+}
+
+/// An appsink whose RGBA frames go into `slot` (newest wins).
+fn frames_sink(sink: &gst_app::AppSink, slot: Arc<FrameSlot>, on_frame: impl Fn() + Send + Sync + 'static) {
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if let Some(frame) = rgba_frame(&sample)? {
+                    slot.put(frame);
+                    on_frame();
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+}
+
+/// Size of the local preview: small (the kiosk shows it in a corner), at
+/// most 15 fps, so it costs little next to the encoder.
+pub(crate) const PREVIEW_WIDTH: u32 = 320;
+const PREVIEW_MAX_FPS: u32 = 15;
+
+/// Height of the preview for a picture of this size: same aspect ratio, even.
+pub(crate) fn preview_height(width: u32, height: u32) -> u32 {
+    let h = (u64::from(PREVIEW_WIDTH) * u64::from(height) / u64::from(width.max(1))) as u32;
+    (h + 1) & !1
+}
+
+/// What the adaptation controller last asked of the encoder.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    bitrate_bps: u32,
+    width: u32,
+    height: u32,
+    framerate: u32,
+}
+
+impl Target {
+    fn caps(&self) -> gst::Caps {
+        gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", self.width as i32)
+            .field("height", self.height as i32)
+            .field("framerate", gst::Fraction::new(self.framerate as i32, 1))
+            .build()
+    }
+}
+
+/// The encoding half of the camera pipeline, attached once negotiation has
+/// said which codec the peer takes.
 #[derive(Debug)]
-pub(crate) struct VideoSender {
-    pipeline: gst::Pipeline,
+struct EncoderBranch {
+    codec: VideoCodec,
     encoder: gst::Element,
+    /// x264enc counts in kbit/s, vp8enc and openh264enc in bit/s.
+    bitrate_in_kbps: bool,
     caps: gst::Element,
     sink: gst_app::AppSink,
 }
 
+impl EncoderBranch {
+    fn apply(&self, target: &Target) {
+        if self.codec == VideoCodec::Vp8 {
+            self.encoder.set_property("target-bitrate", i32::try_from(target.bitrate_bps).unwrap_or(i32::MAX));
+        } else if self.bitrate_in_kbps {
+            self.encoder.set_property("bitrate", (target.bitrate_bps / 1000).max(1));
+        } else {
+            self.encoder.set_property("bitrate", target.bitrate_bps);
+        }
+        let caps = target.caps();
+        let current: Option<gst::Caps> = self.caps.property("caps");
+        if current.as_ref() != Some(&caps) {
+            self.caps.set_property("caps", &caps);
+        }
+    }
+}
+
+/// The encoder part of the pipeline, from the camera tee to the appsink.
+fn encoder_description(codec: VideoCodec, target: &Target, keyframe_interval: u32) -> Result<(String, bool), CallError> {
+    let kf = keyframe_interval.max(1);
+    let bitrate_bps = target.bitrate_bps;
+    let head = format!(
+        "queue max-size-buffers=2 leaky=downstream ! videoscale ! videorate drop-only=true \
+         ! capsfilter name=caps caps=\"{}\"",
+        target.caps()
+    );
+    // Browsers accept constrained baseline everywhere; h264parse repeats
+    // SPS/PPS before every keyframe so a receiver can join at any keyframe.
+    let h264_tail = "video/x-h264,profile=constrained-baseline,stream-format=byte-stream,alignment=au \
+                     ! h264parse config-interval=-1";
+    let sink = "appsink name=sink sync=false max-buffers=8 drop=true";
+    Ok(match codec {
+        // Realtime VP8 (FIELD-NOTES): deadline=1, cpu-used set (the default 0
+        // cannot keep up on two cores), no lookahead, CBR, bounded keyframe gap.
+        // threads=1: libvpx worker threads spin-wait, and on a busy 2-core
+        // machine threads=2 cost 14x the CPU (50 ms instead of 3.5 ms a
+        // 640x360 frame), starving the encoder down to 3-8 fps.
+        VideoCodec::Vp8 => (
+            format!(
+                "{head} ! vp8enc name=enc deadline=1 cpu-used=8 threads=1 lag-in-frames=0 end-usage=cbr \
+                   error-resilient=default keyframe-max-dist={kf} target-bitrate={bitrate_bps} \
+                   undershoot=95 buffer-size=300 buffer-initial-size=200 buffer-optimal-size=250 ! {sink}"
+            ),
+            false,
+        ),
+        VideoCodec::H264 => match h264_encoder() {
+            // zerolatency: no lookahead, no B-frames, sliced threads; CBR
+            // (pass=cbr is the default) with a 300 ms VBV like vp8enc's buffer.
+            Some(H264Encoder::X264) => (
+                format!(
+                    "{head} ! x264enc name=enc tune=zerolatency speed-preset=ultrafast key-int-max={kf} \
+                       bitrate={} vbv-buf-capacity=300 byte-stream=true aud=false ! {h264_tail} ! {sink}",
+                    (bitrate_bps / 1000).max(1)
+                ),
+                true,
+            ),
+            Some(H264Encoder::OpenH264) => (
+                format!(
+                    "{head} ! openh264enc name=enc complexity=low rate-control=bitrate usage-type=camera \
+                       gop-size={kf} bitrate={bitrate_bps} ! {h264_tail} ! {sink}"
+                ),
+                false,
+            ),
+            None => return Err(CallError::Pipeline(check_codec(VideoCodec::H264).err().unwrap_or_default())),
+        },
+    })
+}
+
+/// Camera → full-size I420 → tee, feeding the encoder (attached once the
+/// codec is negotiated) and the small RGBA preview of what we send.
+#[derive(Debug)]
+pub(crate) struct VideoSender {
+    pipeline: gst::Pipeline,
+    tee: gst::Element,
+    keyframe_interval: u32,
+    stamp_capture_time: bool,
+    tx: mpsc::Sender<Encoded>,
+    branch: Mutex<Option<EncoderBranch>>,
+    target: Mutex<Target>,
+    /// Keyframes the encoder produced (PLI/FIR answered, periodic, first).
+    pub(crate) keyframes: Arc<AtomicU64>,
+}
+
 impl VideoSender {
-    /// `Ok(None)` when no video is configured.
-    pub fn start(config: &VideoConfig, bitrate_bps: u32, tx: mpsc::Sender<Encoded>) -> Result<Option<Self>, CallError> {
+    /// Opens the camera and starts the preview; `Ok(None)` when no video is configured.
+    pub fn start(config: &VideoConfig, bitrate_bps: u32, tx: mpsc::Sender<Encoded>, preview: Arc<FrameSlot>) -> Result<Option<Self>, CallError> {
         let source = match &config.source {
             VideoSource::None => return Ok(None),
             VideoSource::V4l2 { device } => format!("v4l2src device=\"{device}\""),
@@ -131,54 +353,98 @@ impl VideoSender {
             }
         };
         let (w, h, fps) = (config.width, config.height, config.framerate);
-        // Realtime VP8 (FIELD-NOTES): deadline=1, cpu-used set (the default 0
-        // cannot keep up on two cores), no lookahead, CBR, bounded keyframe gap.
-        // threads=1: libvpx worker threads spin-wait, and on a busy 2-core
-        // machine threads=2 cost 14x the CPU (50 ms instead of 3.5 ms a
-        // 640x360 frame), starving the encoder down to 3-8 fps.
+        let (pw, ph) = (PREVIEW_WIDTH, preview_height(w, h));
+        // The tee's caps are fixed here, at full size: a branch attached later
+        // then joins without renegotiating the camera.
         let description = format!(
             "{source} ! videoconvert ! videoscale ! videorate drop-only=true \
-             ! capsfilter name=caps caps=video/x-raw,format=I420,width={w},height={h},framerate={fps}/1 \
-             ! queue max-size-buffers=2 leaky=downstream \
-             ! vp8enc name=enc deadline=1 cpu-used=8 threads=1 lag-in-frames=0 end-usage=cbr \
-               error-resilient=default keyframe-max-dist={kf} target-bitrate={bitrate_bps} \
-               undershoot=95 buffer-size=300 buffer-initial-size=200 buffer-optimal-size=250 \
-             ! appsink name=sink sync=false max-buffers=8 drop=true",
-            kf = config.keyframe_interval.max(1),
+             ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1 \
+             ! tee name=split allow-not-linked=true \
+             split. ! queue max-size-buffers=1 leaky=downstream ! videorate drop-only=true max-rate={pfps} \
+             ! videoscale ! videoconvert ! video/x-raw,format=RGBA,width={pw},height={ph},pixel-aspect-ratio=1/1 \
+             ! appsink name=preview sync=false max-buffers=1 drop=true",
+            pfps = PREVIEW_MAX_FPS.min(fps.max(1)),
         );
         let pipeline = launch(&description)?;
-        let encoder: gst::Element = named(&pipeline, "enc")?;
-        let caps: gst::Element = named(&pipeline, "caps")?;
-        let sink: gst_app::AppSink = named(&pipeline, "sink")?;
-        encoded_sink(&sink, tx);
-        if config.stamp_capture_time {
+        let tee: gst::Element = named(&pipeline, "split")?;
+        let preview_sink: gst_app::AppSink = named(&pipeline, "preview")?;
+        frames_sink(&preview_sink, preview, || {});
+        play(&pipeline, "camera").map_err(|reason| CallError::Camera { device: describe_video(&config.source), reason })?;
+        Ok(Some(Self {
+            pipeline,
+            tee,
+            keyframe_interval: config.keyframe_interval,
+            stamp_capture_time: config.stamp_capture_time,
+            tx,
+            branch: Mutex::new(None),
+            target: Mutex::new(Target { bitrate_bps, width: w, height: h, framerate: fps }),
+            keyframes: Arc::default(),
+        }))
+    }
+
+    /// Starts encoding in `codec` (blocking: builds and starts elements).
+    /// Attaching the codec already in use does nothing; the codec cannot
+    /// change within a call.
+    pub fn attach_encoder(&self, codec: VideoCodec) -> Result<(), CallError> {
+        let mut branch = self.branch.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(current) = branch.as_ref() {
+            return if current.codec == codec {
+                Ok(())
+            } else {
+                Err(CallError::Sequence(format!(
+                    "the peer switched the video codec from {} to {codec}; changing codec within a call is not supported",
+                    current.codec
+                )))
+            };
+        }
+        let target = *self.target.lock().unwrap_or_else(|e| e.into_inner());
+        let (description, bitrate_in_kbps) = encoder_description(codec, &target, self.keyframe_interval)?;
+        let bin = gst::parse::bin_from_description(&description, true).map_err(|e| {
+            CallError::Pipeline(format!("{e} (encoder: {description}; is the GStreamer plugin installed? run scripts/setup.sh)"))
+        })?;
+        let element = |name: &str| {
+            bin.by_name(name).ok_or_else(|| CallError::Pipeline(format!("element {name} missing from our own encoder")))
+        };
+        let encoder = element("enc")?;
+        let caps = element("caps")?;
+        let sink = element("sink")?
+            .downcast::<gst_app::AppSink>()
+            .map_err(|_| CallError::Pipeline("the encoder's sink is not an appsink".into()))?;
+        encoded_sink(&sink, self.tx.clone(), Some(Arc::clone(&self.keyframes)));
+        if self.stamp_capture_time {
             add_stamp_probe(&encoder);
         }
-        play(&pipeline, "camera").map_err(|reason| CallError::Camera { device: describe_video(&config.source), reason })?;
-        Ok(Some(Self { pipeline, encoder, caps, sink }))
+        let failed = |what: &str| CallError::Pipeline(format!("could not {what} the {codec} encoder"));
+        self.pipeline.add(&bin).map_err(|_| failed("add"))?;
+        // Running before it is linked: the tee must never push into a
+        // stopped (flushing) pad, which would stop the camera.
+        bin.sync_state_with_parent().map_err(|_| failed("start"))?;
+        let tee_pad = self.tee.request_pad_simple("src_%u").ok_or_else(|| failed("branch off"))?;
+        let bin_pad = bin.static_pad("sink").ok_or_else(|| failed("find the input of"))?;
+        tee_pad.link(&bin_pad).map_err(|e| CallError::Pipeline(format!("could not link the {codec} encoder: {e:?}")))?;
+        *branch = Some(EncoderBranch { codec, encoder, bitrate_in_kbps, caps, sink });
+        tracing::debug!(%codec, "video encoder attached");
+        Ok(())
     }
 
     /// Asks the encoder for a keyframe now (the peer lost the picture).
     pub fn force_keyframe(&self) {
+        let branch = self.branch.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(branch) = branch.as_ref() else { return };
         let event = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build();
         // Sent into the appsink's sink pad, it travels upstream to the encoder.
-        if !self.sink.send_event(event) {
+        if !branch.sink.send_event(event) {
             tracing::debug!("keyframe request not handled (pipeline not running)");
         }
     }
 
-    /// Applies a new target from the adaptation controller.
+    /// Applies a new target from the adaptation controller (kept for an
+    /// encoder attached later).
     pub fn set_target(&self, bitrate_bps: u32, width: u32, height: u32, framerate: u32) {
-        self.encoder.set_property("target-bitrate", i32::try_from(bitrate_bps).unwrap_or(i32::MAX));
-        let caps = gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .field("width", width as i32)
-            .field("height", height as i32)
-            .field("framerate", gst::Fraction::new(framerate as i32, 1))
-            .build();
-        let current: Option<gst::Caps> = self.caps.property("caps");
-        if current.as_ref() != Some(&caps) {
-            self.caps.set_property("caps", &caps);
+        let target = Target { bitrate_bps, width, height, framerate };
+        *self.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
+        if let Some(branch) = self.branch.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            branch.apply(&target);
         }
     }
 
@@ -245,7 +511,7 @@ impl AudioSender {
         let pipeline = launch(&description)?;
         let volume: gst::Element = named(&pipeline, "mic")?;
         let sink: gst_app::AppSink = named(&pipeline, "sink")?;
-        encoded_sink(&sink, tx);
+        encoded_sink(&sink, tx, None);
         play(&pipeline, "microphone").map_err(|reason| CallError::Microphone { reason })?;
         Ok(Some(Self { pipeline, volume }))
     }
@@ -267,8 +533,24 @@ impl AudioSender {
 /// What kind of RTP a receiver decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RemoteKind {
-    Vp8,
+    Video(VideoCodec),
     Opus,
+}
+
+/// Mean square of interleaved S16 samples, scaled to full scale = 1.0.
+fn mean_square_s16(bytes: &[u8]) -> f32 {
+    let samples = bytes.len() / 2;
+    if samples == 0 {
+        return 0.0;
+    }
+    let sum: f64 = bytes
+        .chunks_exact(2)
+        .map(|b| {
+            let x = f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0;
+            x * x
+        })
+        .sum();
+    (sum / samples as f64) as f32
 }
 
 /// RTP from webrtc-rs → jitter buffer → depay → decode → RGBA appsink / speaker.
@@ -279,14 +561,36 @@ pub(crate) struct Receiver {
 }
 
 impl Receiver {
-    pub fn start(kind: RemoteKind, payload_type: u8, audio_sink: &AudioSink, frames: Arc<FrameSlot>, on_decoded: impl Fn() + Send + Sync + 'static) -> Result<Self, CallError> {
-        let description = match kind {
-            RemoteKind::Vp8 => format!(
+    pub fn start(
+        kind: RemoteKind,
+        payload_type: u8,
+        audio_sink: &AudioSink,
+        frames: Arc<FrameSlot>,
+        audio: Arc<AudioMeter>,
+        on_decoded: impl Fn() + Send + Sync + 'static,
+    ) -> Result<Self, CallError> {
+        let rgba = "videoconvert ! video/x-raw,format=RGBA ! appsink name=sink sync=false max-buffers=1 drop=true";
+        let video_src = |name: &str| {
+            format!(
                 "appsrc name=src is-live=true format=time do-timestamp=true \
-                   caps=application/x-rtp,media=video,clock-rate=90000,encoding-name=VP8,payload={payload_type} \
-                 ! rtpjitterbuffer latency=50 ! rtpvp8depay request-keyframe=false ! vp8dec \
-                 ! videoconvert ! video/x-raw,format=RGBA ! appsink name=sink sync=false max-buffers=1 drop=true"
-            ),
+                   caps=application/x-rtp,media=video,clock-rate=90000,encoding-name={name},payload={payload_type} \
+                 ! rtpjitterbuffer latency=50"
+            )
+        };
+        let description = match kind {
+            RemoteKind::Video(VideoCodec::Vp8) => {
+                format!("{} ! rtpvp8depay request-keyframe=false ! vp8dec ! {rgba}", video_src("VP8"))
+            }
+            RemoteKind::Video(VideoCodec::H264) => {
+                // Slice threads, not frame threads: frame threading holds back
+                // one frame per thread, latency a call cannot afford.
+                let decoder = match h264_decoder() {
+                    Some("avdec_h264") => "avdec_h264 thread-type=slice",
+                    Some(other) => other,
+                    None => return Err(CallError::Pipeline(check_codec(VideoCodec::H264).err().unwrap_or_default())),
+                };
+                format!("{} ! rtph264depay ! h264parse ! {decoder} ! {rgba}", video_src("H264"))
+            }
             RemoteKind::Opus => {
                 let sink = match audio_sink {
                     AudioSink::Auto => "autoaudiosink",
@@ -302,46 +606,30 @@ impl Receiver {
         };
         let pipeline = launch(&description)?;
         let src: gst_app::AppSrc = named(&pipeline, "src")?;
-        if kind == RemoteKind::Opus {
-            let dec: gst::Element = named(&pipeline, "dec")?;
-            if let Some(pad) = dec.static_pad("src") {
-                let frames = Arc::clone(&frames);
-                pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                    frames.audio_decoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    gst::PadProbeReturn::Ok
-                });
+        match kind {
+            RemoteKind::Opus => {
+                let dec: gst::Element = named(&pipeline, "dec")?;
+                if let Some(pad) = dec.static_pad("src") {
+                    // Loudness measured on the decoder's own output (S16, 20 ms
+                    // a buffer): a few hundred multiplications, no extra element.
+                    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+                        let s16 = pad
+                            .current_caps()
+                            .and_then(|c| c.structure(0).and_then(|s| s.get::<&str>("format").ok().map(|f| f == "S16LE")))
+                            .unwrap_or(false);
+                        let mean_square = match info.buffer() {
+                            Some(buffer) if s16 => buffer.map_readable().map(|m| mean_square_s16(m.as_slice())).unwrap_or(0.0),
+                            _ => 0.0,
+                        };
+                        audio.handle_buffer(mean_square);
+                        gst::PadProbeReturn::Ok
+                    });
+                }
             }
-        }
-        if kind == RemoteKind::Vp8 {
-            let sink: gst_app::AppSink = named(&pipeline, "sink")?;
-            sink.set_callbacks(
-                gst_app::AppSinkCallbacks::builder()
-                    .new_sample(move |sink| {
-                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                        let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else {
-                            return Ok(gst::FlowSuccess::Ok);
-                        };
-                        let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::FlowError::NotNegotiated)?;
-                        let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                        let (w, h) = (info.width(), info.height());
-                        let stride = info.stride()[0] as usize;
-                        let row = w as usize * 4;
-                        // Pack rows (RGBA strides are already 4-aligned, so this is usually one copy).
-                        let data = if stride == row {
-                            Bytes::copy_from_slice(&map.as_slice()[..row * h as usize])
-                        } else {
-                            let mut packed = Vec::with_capacity(row * h as usize);
-                            for y in 0..h as usize {
-                                packed.extend_from_slice(&map.as_slice()[y * stride..y * stride + row]);
-                            }
-                            Bytes::from(packed)
-                        };
-                        frames.put(VideoFrame { width: w, height: h, data, decoded_at: Instant::now() });
-                        on_decoded();
-                        Ok(gst::FlowSuccess::Ok)
-                    })
-                    .build(),
-            );
+            RemoteKind::Video(_) => {
+                let sink: gst_app::AppSink = named(&pipeline, "sink")?;
+                frames_sink(&sink, frames, on_decoded);
+            }
         }
         play(&pipeline, "decoder").map_err(CallError::Pipeline)?;
         Ok(Self { pipeline, src })
@@ -376,5 +664,27 @@ impl Drop for VideoSender {
 impl Drop for AudioSender {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_keeps_the_aspect_ratio_at_an_even_height() {
+        assert_eq!(preview_height(640, 360), 180);
+        assert_eq!(preview_height(1280, 720), 180);
+        assert_eq!(preview_height(640, 480), 240);
+        assert_eq!(preview_height(350, 200), 182);
+        assert_eq!(preview_height(0, 0), 0);
+    }
+
+    #[test]
+    fn mean_square_of_full_scale_and_silence() {
+        let full: Vec<u8> = [i16::MAX, i16::MIN].iter().flat_map(|s| s.to_le_bytes()).collect();
+        assert!((mean_square_s16(&full) - 1.0).abs() < 0.001);
+        assert_eq!(mean_square_s16(&[0; 64]), 0.0);
+        assert_eq!(mean_square_s16(&[]), 0.0);
     }
 }

@@ -31,7 +31,7 @@ async fn bad_input_is_refused_clearly_while_another_call_keeps_going() {
 
     // An offer whose only video codec is H.265.
     let err = victim.accept_offer(SessionDescription::offer(H265_ONLY)).await.unwrap_err();
-    assert_eq!(err.to_string(), "the peer's offer was refused: the peer offers video only as H265; this kiosk supports VP8");
+    assert_eq!(err.to_string(), "the peer's offer was refused: the peer offers video only as H265; this kiosk supports VP8, H264");
 
     // An answer with no offer made.
     let err = victim.set_answer(SessionDescription::answer(H265_ONLY)).await.unwrap_err();

@@ -8,14 +8,16 @@ use common::browser::{Chromium, serve_page};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use visio_media::{CallConfig, CallEvent, ChannelMessage, IceCandidate, SessionDescription};
+use visio_media::{CallConfig, CallEvent, ChannelMessage, IceCandidate, SessionDescription, VideoCodec};
 
 const PAGE: &str = r#"<!doctype html>
 <html><body>
 <video id="v" autoplay playsinline muted></video><canvas id="c"></canvas>
 <script>
 window.candidates = [];
-window.answerOffer = async (offer) => {
+// prefer: a video MIME type to put first in the answer (setCodecPreferences),
+// as an agent's browser with a hardware H.264 decoder might.
+window.answerOffer = async ({ offer, prefer }) => {
   const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
   const pc = new RTCPeerConnection({ iceServers: [] });
   window.pc = pc;
@@ -33,6 +35,16 @@ window.answerOffer = async (offer) => {
     if (e.channel.readyState === 'open') greet(); else e.channel.onopen = greet;
   };
   await pc.setRemoteDescription(offer);
+  if (prefer) {
+    const codecs = RTCRtpReceiver.getCapabilities('video').codecs;
+    const fmtp = c => c.sdpFmtpLine || '';
+    // Constrained baseline, packetization-mode 1: what the kiosk offers.
+    const first = codecs.filter(c => c.mimeType === prefer
+      && (prefer !== 'video/H264' || (/packetization-mode=1/.test(fmtp(c)) && /profile-level-id=42e01f/.test(fmtp(c)))));
+    if (!first.length) throw new Error('this browser cannot receive ' + prefer);
+    pc.getTransceivers().filter(t => t.receiver.track.kind === 'video')
+      .forEach(t => t.setCodecPreferences([...first, ...codecs.filter(c => !first.includes(c))]));
+  }
   const answer = await pc.createAnswer();
   await pc.setLocalDescription(answer);
   const s = stream.getVideoTracks()[0].getSettings();
@@ -40,23 +52,39 @@ window.answerOffer = async (offer) => {
 };
 window.takeCandidates = () => { const c = window.candidates; window.candidates = []; return c; };
 window.videoState = async () => {
-  let framesDecoded = 0;
-  (await window.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') framesDecoded = r.framesDecoded || 0; });
+  let framesDecoded = 0, inboundCodec = null, outboundCodec = null;
+  const stats = await window.pc.getStats();
+  const mime = id => (id && stats.get(id)) ? stats.get(id).mimeType : null;
+  stats.forEach(r => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video') { framesDecoded = r.framesDecoded || 0; inboundCodec = mime(r.codecId); }
+    if (r.type === 'outbound-rtp' && r.kind === 'video') outboundCodec = mime(r.codecId);
+  });
   const v = document.getElementById('v');
-  if (!v.videoWidth) return { framesDecoded, pixel: null };
+  if (!v.videoWidth) return { framesDecoded, inboundCodec, outboundCodec, pixel: null };
   const c = document.getElementById('c');
   c.width = v.videoWidth; c.height = v.videoHeight;
   const g = c.getContext('2d');
   g.drawImage(v, 0, 0);
   const p = g.getImageData(c.width / 2, c.height / 2, 1, 1).data;
-  return { framesDecoded, width: v.videoWidth, height: v.videoHeight, pixel: [p[0], p[1], p[2]] };
+  return { framesDecoded, inboundCodec, outboundCodec, width: v.videoWidth, height: v.videoHeight, pixel: [p[0], p[1], p[2]] };
 };
 </script>
 </body></html>"#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn chromium_answers_and_both_sides_decode_each_others_video() {
-    common::init_tracing();
+/// A call from the kiosk (red picture) answered by Chromium, trickling
+/// candidates until each side has decoded the other's video.
+struct TwoWay {
+    chromium: Chromium,
+    kiosk: common::Peer,
+    /// Chromium's camera size.
+    browser_size: (u32, u32),
+    /// The kiosk's first decoded frame of Chromium's video.
+    kiosk_frame: visio_media::VideoFrame,
+    /// `window.videoState()` once Chromium decoded the kiosk's video.
+    browser_saw: Value,
+}
+
+async fn two_way_call(kiosk_codecs: &[VideoCodec], prefer: Option<&str>) -> TwoWay {
     let url = serve_page(PAGE).await;
     let chromium = Chromium::launch().await;
     chromium.client.goto(&url).await.expect("page loads");
@@ -64,12 +92,13 @@ async fn chromium_answers_and_both_sides_decode_each_others_video() {
     let (cand_tx, mut cand_rx) = mpsc::unbounded_channel::<IceCandidate>();
     let mut config = CallConfig::test_sources("solid-color", Some(0xffff_0000), 440.0);
     config.loopback_only = true;
-    let mut kiosk = common::start(config, cand_tx).await;
+    config.video.codecs = kiosk_codecs.to_vec();
+    let kiosk = common::start(config, cand_tx).await;
 
     let offer = kiosk.call.create_offer().await.expect("offer");
-    let reply = chromium.run("return await window.answerOffer(arg);", serde_json::to_value(&offer).unwrap()).await;
+    let reply = chromium.run("return await window.answerOffer(arg);", json!({ "offer": offer, "prefer": prefer })).await;
     let answer: SessionDescription = serde_json::from_value(reply["answer"].clone()).expect("answer shape");
-    let (browser_w, browser_h) = (reply["width"].as_u64().unwrap() as u32, reply["height"].as_u64().unwrap() as u32);
+    let browser_size = (reply["width"].as_u64().unwrap() as u32, reply["height"].as_u64().unwrap() as u32);
     kiosk.call.set_answer(answer).await.expect("answer accepted");
 
     // Trickle both ways until each side has decoded the other's video.
@@ -96,8 +125,8 @@ async fn chromium_answers_and_both_sides_decode_each_others_video() {
         if browser_ok {
             browser_saw = state.clone();
         }
-        if browser_ok && kiosk_frame.is_some() {
-            break;
+        if browser_ok && let Some(kiosk_frame) = kiosk_frame.take() {
+            return TwoWay { chromium, kiosk, browser_size, kiosk_frame, browser_saw };
         }
         assert!(
             Instant::now() < deadline,
@@ -106,14 +135,25 @@ async fn chromium_answers_and_both_sides_decode_each_others_video() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
 
-    // The crate decoded Chromium's camera at the size Chromium reports.
-    let f = kiosk_frame.unwrap();
-    assert_eq!((f.width, f.height), (browser_w, browser_h), "kiosk decodes the browser's video at its size");
-    // Chromium decoded the crate's stream, and it is the crate's red picture.
+/// Chromium decoded the kiosk's stream, and it is the kiosk's red picture.
+fn assert_browser_shows_the_kiosks_red(browser_saw: &Value) {
     assert_eq!((browser_saw["width"].as_u64(), browser_saw["height"].as_u64()), (Some(640), Some(360)));
     let p: Vec<u8> = browser_saw["pixel"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
     assert!(common::near([p[0], p[1], p[2], 255], [255, 0, 0]), "browser shows the kiosk's red, got {p:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chromium_answers_and_both_sides_decode_each_others_video() {
+    common::init_tracing();
+    let TwoWay { chromium, mut kiosk, browser_size, kiosk_frame: f, browser_saw } = two_way_call(&[VideoCodec::Vp8, VideoCodec::H264], None).await;
+
+    // The crate decoded Chromium's camera at the size Chromium reports.
+    assert_eq!((f.width, f.height), browser_size, "kiosk decodes the browser's video at its size");
+    assert_browser_shows_the_kiosks_red(&browser_saw);
+    // Without a preference the answer keeps the kiosk's order: VP8.
+    assert_eq!(browser_saw["inboundCodec"], json!("video/VP8"), "{browser_saw}");
 
     // The documents channel interoperates: the browser's greeting arrives.
     let channel = kiosk
@@ -130,6 +170,61 @@ async fn chromium_answers_and_both_sides_decode_each_others_video() {
         assert!(Instant::now() < deadline, "browser never got the kiosk's message");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    kiosk.call.hang_up().await;
+    chromium.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chromium_preferring_h264_in_its_answer_gets_h264_from_the_kiosk() {
+    common::init_tracing();
+    let TwoWay { chromium, mut kiosk, browser_size, kiosk_frame, browser_saw } = two_way_call(&[VideoCodec::Vp8, VideoCodec::H264], Some("video/H264")).await;
+
+    // The answer put H.264 first: the kiosk encodes H.264 and Chromium decodes it.
+    assert_eq!(browser_saw["inboundCodec"], json!("video/H264"), "{browser_saw}");
+    assert!(browser_saw["framesDecoded"].as_u64().unwrap() > 0);
+    assert_browser_shows_the_kiosks_red(&browser_saw);
+
+    // Chromium picks what it sends from the offer's order (setCodecPreferences
+    // orders what it receives): VP8 here, decoded by the kiosk.
+    let stats = kiosk
+        .wait_for("kiosk stats naming both codecs", |e| match e {
+            CallEvent::Stats(s) if s.video_codec_sent.is_some() && s.video_codec_received.is_some() => Some(s),
+            _ => None,
+        })
+        .await;
+    assert_eq!(stats.video_codec_sent, Some(VideoCodec::H264), "{stats:?}");
+    let browser_sends = chromium.run("return (await window.videoState()).outboundCodec;", Value::Null).await;
+    eprintln!("kiosk sends {:?}; Chromium sends {browser_sends}", stats.video_codec_sent);
+    let expected = VideoCodec::from_name(browser_sends.as_str().unwrap_or_default());
+    assert_eq!(stats.video_codec_received, expected, "the kiosk decodes what Chromium sends ({browser_sends})");
+    assert_eq!((kiosk_frame.width, kiosk_frame.height), browser_size);
+
+    kiosk.call.hang_up().await;
+    chromium.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kiosk_offering_h264_first_decodes_chromiums_h264() {
+    common::init_tracing();
+    let TwoWay { chromium, mut kiosk, browser_size, kiosk_frame, browser_saw } =
+        two_way_call(&[VideoCodec::H264, VideoCodec::Vp8], None).await;
+
+    // Chromium's own H.264 encoder (packetised its way: STAP-A, FU-A) reaches
+    // the kiosk's depayloader and decoder intact.
+    let stats = kiosk
+        .wait_for("kiosk stats naming both codecs", |e| match e {
+            CallEvent::Stats(s) if s.video_codec_sent.is_some() && s.video_codec_received.is_some() => Some(s),
+            _ => None,
+        })
+        .await;
+    assert_eq!(stats.video_codec_received, Some(VideoCodec::H264), "{stats:?}");
+    assert_eq!(stats.video_codec_sent, Some(VideoCodec::H264), "{stats:?}");
+    assert_eq!((kiosk_frame.width, kiosk_frame.height), browser_size, "kiosk decodes the browser's H.264 at its size");
+    let outbound = chromium.run("return (await window.videoState()).outboundCodec;", Value::Null).await;
+    assert_eq!(outbound, json!("video/H264"));
+    assert_eq!(browser_saw["inboundCodec"], json!("video/H264"), "{browser_saw}");
+    assert_browser_shows_the_kiosks_red(&browser_saw);
 
     kiosk.call.hang_up().await;
     chromium.close().await;

@@ -13,7 +13,7 @@ pub trait WireMessage: DeserializeOwned + Serialize {
 
 impl WireMessage for KioskToHub {
     const TYPES: &'static [&'static str] =
-        &["hello", "request_call", "cancel_call", "signal", "hang_up", "rate"];
+        &["hello", "request_call", "cancel_call", "signal", "hang_up", "rate", "heartbeat", "config_applied", "config_refused"];
 }
 
 impl WireMessage for HubToKiosk {
@@ -25,6 +25,8 @@ impl WireMessage for HubToKiosk {
         "call_answered",
         "signal",
         "call_ended",
+        "heartbeat_ack",
+        "config_available",
         "error",
     ];
 }

@@ -65,6 +65,26 @@ pub fn kiosk_to_hub() -> Vec<KioskToHub> {
         KioskToHub::Signal { session: session(), signal: Signal::Offer { sdp: "v=0\r\no=- 4611 2 IN IP4 127.0.0.1\r\n...".into() } },
         KioskToHub::HangUp { session: session() },
         KioskToHub::Rate { session: session(), rating: Rating::Happy },
+        KioskToHub::Heartbeat {
+            seq: 42,
+            app_version: "0.1.0".into(),
+            config_version: Some(1795392000),
+            devices: Some(DeviceHealth {
+                camera: DeviceStatus::new(DeviceState::Ok, None),
+                microphone: DeviceStatus::new(DeviceState::Ok, None),
+                scanner: DeviceStatus::new(DeviceState::Error, Some("Document feeder jammed")),
+                printer: DeviceStatus::new(DeviceState::NotInstalled, None),
+            }),
+            rtt_ms: Some(612),
+        },
+        KioskToHub::ConfigApplied { version: 1795392000 },
+        KioskToHub::ConfigRefused {
+            version: 1795478400,
+            reason: ConfigRefusal::new(
+                ConfigRefusalCode::UntrustedKey,
+                "signed by key 9d1e6f0a2b3c4d5e, which is not a trusted admin key (trusted: 3f9a0c21d4e5b6a7)",
+            ),
+        },
     ]
 }
 
@@ -75,6 +95,7 @@ pub fn hub_to_kiosk() -> Vec<HubToKiosk> {
             kiosk_id: "besse-mairie".into(),
             site: "Mairie de Besse-et-Saint-Anastaise".into(),
             services: statuses(),
+            heartbeat_seconds: Some(30),
         },
         HubToKiosk::Queued {
             session: session(),
@@ -91,6 +112,13 @@ pub fn hub_to_kiosk() -> Vec<HubToKiosk> {
         HubToKiosk::CallAnswered { session: session(), agent_name: "Claire (CAF)".into(), ice_servers: ice_servers() },
         HubToKiosk::Signal { session: session(), signal: Signal::Candidate { candidate: candidate() } },
         HubToKiosk::CallEnded { session: session(), reason: EndReason::AgentHungUp },
+        HubToKiosk::HeartbeatAck { seq: 42 },
+        HubToKiosk::ConfigAvailable {
+            version: 1795392000,
+            sha256: "9b1c5e0d8a7f64c3b2a1908f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b".into(),
+            size: 48213,
+            path: "/api/kiosk/config".into(),
+        },
         HubToKiosk::Error(ErrorBody::new(
             ErrorCode::OutOfPlace,
             "answer without a pending offer from the other side",
@@ -144,9 +172,72 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
     ]
 }
 
+/// `PUT /api/admin/config`'s answer.
+pub fn published() -> admin::PublishedConfig {
+    admin::PublishedConfig {
+        version: 1795392000,
+        payload_sha256: "9b1c5e0d8a7f64c3b2a1908f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b".into(),
+        key_id: "3f9a0c21d4e5b6a7".into(),
+        published_at: ts("2026-11-23T08:00:05Z"),
+        published_by: "claire".into(),
+        size: 48213,
+        announced_to: Some(41),
+    }
+}
+
+/// `GET /api/fleet`'s answer: one kiosk reporting, one offline that
+/// refused the published configuration.
+pub fn fleet() -> admin::FleetView {
+    let ok = DeviceStatus::new(DeviceState::Ok, None);
+    admin::FleetView {
+        now: ts("2026-11-23T09:12:40Z"),
+        heartbeat_seconds: 30,
+        published: Some(admin::PublishedConfig { announced_to: None, ..published() }),
+        kiosks: vec![
+            admin::FleetKiosk {
+                kiosk_id: "ardes".into(),
+                site: "Mairie d'Ardes".into(),
+                enrolled: true,
+                online: false,
+                last_heartbeat_at: Some(ts("2026-11-22T17:40:00Z")),
+                app_version: Some("0.1.0".into()),
+                config_version: Some(1795305600),
+                devices: None,
+                rtt_ms: None,
+                last_refusal: Some(admin::RefusalRecord {
+                    version: 1795392000,
+                    code: ConfigRefusalCode::UntrustedKey,
+                    message: "signed by key 3f9a0c21d4e5b6a7, which is not a trusted admin key (trusted: 9d1e6f0a2b3c4d5e)"
+                        .into(),
+                    at: ts("2026-11-23T08:00:07Z"),
+                }),
+            },
+            admin::FleetKiosk {
+                kiosk_id: "besse-mairie".into(),
+                site: "Mairie de Besse-et-Saint-Anastaise".into(),
+                enrolled: true,
+                online: true,
+                last_heartbeat_at: Some(ts("2026-11-23T09:12:31Z")),
+                app_version: Some("0.1.0".into()),
+                config_version: Some(1795392000),
+                devices: Some(DeviceHealth {
+                    camera: ok.clone(),
+                    microphone: ok,
+                    scanner: DeviceStatus::new(DeviceState::Error, Some("Document feeder jammed")),
+                    printer: DeviceStatus::new(DeviceState::NotInstalled, None),
+                }),
+                rtt_ms: Some(612),
+                last_refusal: None,
+            },
+        ],
+    }
+}
+
 /// Every example, encoded, with the direction it belongs to.
 pub fn all() -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
+    out.push(("PUT /api/admin/config", serde_json::to_string(&published()).unwrap_or_default()));
+    out.push(("GET /api/fleet", serde_json::to_string(&fleet()).unwrap_or_default()));
     out.extend(kiosk_to_hub().iter().map(|m| ("kiosk → hub", encode(m))));
     out.extend(hub_to_kiosk().iter().map(|m| ("hub → kiosk", encode(m))));
     out.extend(agent_to_hub().iter().map(|m| ("agent → hub", encode(m))));

@@ -22,6 +22,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 mod decode;
 pub mod examples;
 mod ids;

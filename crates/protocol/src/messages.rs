@@ -35,6 +35,31 @@ pub enum KioskToHub {
     HangUp { session: SessionId },
     /// The resident's rating of a call that just ended.
     Rate { session: SessionId, rating: Rating },
+    /// Sent on connection and then every `heartbeat_seconds` (from the
+    /// welcome): versions, device health and the measured round trip, for
+    /// the fleet view. Answered by `heartbeat_ack`.
+    Heartbeat {
+        /// Increases by one with each heartbeat of this connection; the
+        /// ack echoes it, so the kiosk can time the round trip.
+        seq: u64,
+        app_version: String,
+        /// The version of the signed configuration the kiosk runs; absent
+        /// when it runs without one (never had one yet).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config_version: Option<u64>,
+        /// Absent until the kiosk has checked its devices once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        devices: Option<DeviceHealth>,
+        /// Round trip of the previous heartbeat and its ack, in
+        /// milliseconds; absent when not measured yet.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rtt_ms: Option<u32>,
+    },
+    /// The kiosk verified and applied the announced configuration.
+    ConfigApplied { version: u64 },
+    /// The kiosk did not apply the announced configuration and keeps
+    /// running its previous one.
+    ConfigRefused { version: u64, reason: ConfigRefusal },
 }
 
 /// What the hub sends to a kiosk.
@@ -50,6 +75,10 @@ pub enum HubToKiosk {
         site: String,
         /// Open or closed, now, for every service of the catalogue.
         services: Vec<ServiceStatus>,
+        /// How often the hub wants a `heartbeat`; absent from older hubs
+        /// (the kiosk then uses its own default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        heartbeat_seconds: Option<u32>,
     },
     /// The call request was accepted: the resident waits in the queue.
     Queued {
@@ -80,6 +109,22 @@ pub enum HubToKiosk {
     Signal { session: SessionId, signal: Signal },
     /// The wait or the call is over.
     CallEnded { session: SessionId, reason: EndReason },
+    /// Answer to `heartbeat`, sent at once.
+    HeartbeatAck { seq: u64 },
+    /// A signed configuration is published: sent after the welcome and to
+    /// every connected kiosk when an admin publishes. The kiosk fetches it
+    /// over HTTPS (`GET path`, authenticated like the hello) when `version`
+    /// is newer than the one it runs, verifies it, and answers
+    /// `config_applied` or `config_refused`.
+    ConfigAvailable {
+        version: u64,
+        /// The bundle's `payload_sha256`.
+        sha256: String,
+        /// Size of the bundle in bytes.
+        size: u64,
+        /// Where to fetch it on the hub, e.g. `/api/kiosk/config`.
+        path: String,
+    },
     /// Something the kiosk sent was refused; the connection stays up.
     Error(ErrorBody),
 }
@@ -297,6 +342,119 @@ impl Rating {
             Rating::Unhappy => "unhappy",
             Rating::Neutral => "neutral",
             Rating::Happy => "happy",
+        }
+    }
+}
+
+/// What the kiosk knows of its four devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceHealth {
+    pub camera: DeviceStatus,
+    pub microphone: DeviceStatus,
+    pub scanner: DeviceStatus,
+    pub printer: DeviceStatus,
+}
+
+impl DeviceHealth {
+    /// The devices by name, in a fixed order (for tables and metrics).
+    pub fn by_name(&self) -> [(&'static str, &DeviceStatus); 4] {
+        [("camera", &self.camera), ("microphone", &self.microphone), ("scanner", &self.scanner), ("printer", &self.printer)]
+    }
+}
+
+/// One device's state, with a short detail for a person ("Document feeder
+/// jammed", "/dev/video0 not found"); kiosks keep it under 200 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceStatus {
+    pub state: DeviceState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl DeviceStatus {
+    pub fn new(state: DeviceState, detail: Option<&str>) -> DeviceStatus {
+        DeviceStatus { state, detail: detail.map(str::to_owned) }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Present and working.
+    Ok,
+    /// Configured but not found (unplugged, no driver).
+    Missing,
+    /// Found but failing (jammed, out of paper, stopped).
+    Error,
+    /// The kiosk's configuration says it has none (`"none"`): not a fault.
+    NotInstalled,
+}
+
+impl DeviceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceState::Ok => "ok",
+            DeviceState::Missing => "missing",
+            DeviceState::Error => "error",
+            DeviceState::NotInstalled => "not_installed",
+        }
+    }
+
+    /// Missing or failing: worth an admin's attention.
+    pub fn is_unhealthy(self) -> bool {
+        matches!(self, DeviceState::Missing | DeviceState::Error)
+    }
+}
+
+/// Why a kiosk did not apply a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigRefusal {
+    pub code: ConfigRefusalCode,
+    /// For a person: what was wrong, as the kiosk's verification said it.
+    pub message: String,
+}
+
+impl ConfigRefusal {
+    pub fn new(code: ConfigRefusalCode, message: impl Into<String>) -> ConfigRefusal {
+        ConfigRefusal { code, message: message.into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigRefusalCode {
+    /// Not a bundle, or not JSON.
+    Malformed,
+    /// A bundle `format` this kiosk does not read.
+    UnsupportedFormat,
+    /// Signed by a key the kiosk does not trust.
+    UntrustedKey,
+    /// Changed after signing, or the signature is not the claimed key's.
+    BadSignature,
+    /// `payload_sha256` does not match the payload.
+    HashMismatch,
+    /// Validly signed but the configuration itself is invalid.
+    Invalid,
+    /// Older than the version the kiosk runs.
+    Rollback,
+    /// Could not be written to the kiosk's disk.
+    Storage,
+    /// Could not be downloaded; the kiosk tries again later.
+    FetchFailed,
+}
+
+impl ConfigRefusalCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigRefusalCode::Malformed => "malformed",
+            ConfigRefusalCode::UnsupportedFormat => "unsupported_format",
+            ConfigRefusalCode::UntrustedKey => "untrusted_key",
+            ConfigRefusalCode::BadSignature => "bad_signature",
+            ConfigRefusalCode::HashMismatch => "hash_mismatch",
+            ConfigRefusalCode::Invalid => "invalid",
+            ConfigRefusalCode::Rollback => "rollback",
+            ConfigRefusalCode::Storage => "storage",
+            ConfigRefusalCode::FetchFailed => "fetch_failed",
         }
     }
 }

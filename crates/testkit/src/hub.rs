@@ -12,10 +12,12 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
-use visio_config::Catalogue;
+use visio_config::bundle::{Bundle, SigningKey};
+use visio_config::{Catalogue, ConfigSet};
 use visio_hub::server::{self, Settings};
 use visio_hub::store::Store;
 use visio_hub::tls;
+use visio_protocol::admin;
 use visio_protocol::*;
 
 use crate::wait::{eventually, within};
@@ -27,7 +29,7 @@ pub struct TestHub {
     pub cert_pem: Vec<u8>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl TestHub {
@@ -36,14 +38,17 @@ impl TestHub {
     }
 
     pub async fn start_with(catalogue: Catalogue) -> TestHub {
-        let dir = tempfile::tempdir().unwrap();
+        TestHub::start_in(tempfile::tempdir().unwrap(), Settings::new(Arc::new(catalogue))).await
+    }
+
+    /// A hub on the data directory of a stopped one ([`TestHub::stop_keeping_data`]).
+    pub async fn start_in(dir: tempfile::TempDir, settings: Settings) -> TestHub {
         let store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
         let identity = tls::load_or_generate(dir.path(), None).unwrap();
         let cert_pem = std::fs::read(&identity.cert_path).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let settings = Settings::new(Arc::new(catalogue));
         let task = tokio::spawn({
             let store = store.clone();
             async move {
@@ -54,7 +59,7 @@ impl TestHub {
                 .unwrap();
             }
         });
-        TestHub { addr, store, cert_pem, stop: Some(stop), task: Some(task), _dir: dir }
+        TestHub { addr, store, cert_pem, stop: Some(stop), task: Some(task), dir: Some(dir) }
     }
 
     pub fn enroll(&self, kiosk: &str) -> Secret {
@@ -116,6 +121,61 @@ impl TestHub {
             within("hub stops", task).await.unwrap();
         }
     }
+
+    /// Stops the hub and hands back its data directory, to start another
+    /// hub on it.
+    pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
+        let dir = self.dir.take().unwrap();
+        self.stop().await;
+        dir
+    }
+
+    /// Trusts an admin signing key and returns a fresh admin token.
+    pub fn admin(&self, key: &SigningKey) -> Secret {
+        self.store.trust_admin_key(&key.verifying_key(), Timestamp::now()).unwrap();
+        self.store.create_admin_token("tester", Timestamp::now()).unwrap()
+    }
+
+    /// `PUT /api/admin/config`: the status and the JSON answer.
+    pub async fn publish(&self, token: Option<&Secret>, bundle: &str) -> (u16, serde_json::Value) {
+        let mut request = self.http().put(self.url("/api/admin/config")).body(bundle.to_owned());
+        if let Some(token) = token {
+            request = request.bearer_auth(token.expose());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// `GET /api/fleet` with an admin token.
+    pub async fn fleet(&self, token: &Secret) -> admin::FleetView {
+        let response = self.http().get(self.url("/api/fleet")).bearer_auth(token.expose()).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// `GET /api/kiosk/config` as a kiosk: status, ETag and body.
+    pub async fn fetch_config(&self, kiosk: &str, secret: &Secret, if_none_match: Option<&str>) -> (u16, Option<String>, String) {
+        let mut request = self.http().get(self.url("/api/kiosk/config")).basic_auth(kiosk, Some(secret.expose()));
+        if let Some(etag) = if_none_match {
+            request = request.header("if-none-match", etag);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_owned());
+        (status, etag, response.text().await.unwrap())
+    }
+}
+
+/// An admin signing key from a seed: the same seed, the same key.
+pub fn admin_key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// The committed demo region, signed.
+pub fn signed_demo(key: &SigningKey, version: u64) -> Bundle {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kiosk-config");
+    Bundle::sign(&ConfigSet::load(&dir).unwrap(), key, version, Timestamp::now())
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -229,6 +289,14 @@ impl Kiosk {
             HubToKiosk::Error(e) => e,
             other => panic!("{}: expected an error, got {other:?}", self.name),
         }
+    }
+
+    /// Sends a heartbeat and checks that its ack is the next message:
+    /// nothing else was queued for this kiosk before it.
+    pub async fn heartbeat(&mut self, seq: u64, config_version: Option<u64>, devices: Option<DeviceHealth>) {
+        self.send(KioskToHub::Heartbeat { seq, app_version: "test".into(), config_version, devices, rtt_ms: Some(25) })
+            .await;
+        assert_eq!(self.next().await, HubToKiosk::HeartbeatAck { seq }, "{}: the ack comes next", self.name);
     }
 }
 

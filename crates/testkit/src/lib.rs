@@ -9,6 +9,7 @@
 //! - [`pdf`]: small valid PDFs, and their text through poppler.
 //! - [`browser`]: real headless Chromium over WebDriver, fake camera and
 //!   microphone.
+//! - [`turn`]: a coturn TURN server on loopback.
 //!
 //! A missing system tool fails the test with the command that installs it
 //! (`scripts/setup.sh`), never skips it.
@@ -18,4 +19,5 @@ pub mod cups;
 pub mod hub;
 pub mod pdf;
 pub mod sane;
+pub mod turn;
 pub mod wait;

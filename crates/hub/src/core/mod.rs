@@ -11,6 +11,7 @@
 //!         connection authenticated => hub.handle_kiosk_connected(now, ..) / handle_agent_connected(now, ..)
 //!         message decoded          => hub.handle_kiosk_message(now, peer, msg) / handle_agent_message(..)
 //!         connection lost          => hub.handle_disconnected(now, peer)
+//!         configuration published  => hub.handle_config_published(now, published)
 //!     }
 //!     while let Some(output) = hub.poll_output() {
 //!         send it to its peer, close a peer, or record an event in the session log
@@ -33,8 +34,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use visio_config::{Catalogue, ServiceState};
 use visio_protocol::{
-    AgentLogin, AgentToHub, EndReason, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, IceServer, KioskId,
-    KioskToHub, PROTOCOL_VERSION, Rating, RefusalReason, ServiceId, SessionId, Signal,
+    AgentLogin, AgentToHub, ConfigRefusal, DeviceHealth, EndReason, ErrorBody, ErrorCode, HubToAgent, HubToKiosk,
+    IceServer, KioskId, KioskToHub, PROTOCOL_VERSION, Rating, RefusalReason, ServiceId, SessionId, Signal,
 };
 
 use queue::Queues;
@@ -54,14 +55,47 @@ pub enum Output {
     Event(HubEvent),
 }
 
-/// Metadata of a resident's visit; never any content.
+/// Metadata of a resident's visit (never any content), and what kiosks
+/// report about themselves, for the store and the metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HubEvent {
     Queued { session: SessionId, kiosk_id: KioskId, service: ServiceId, at: Timestamp },
     Answered { session: SessionId, agent: AgentLogin, at: Timestamp },
     Ended { session: SessionId, reason: EndReason, at: Timestamp },
     Rated { session: SessionId, rating: Rating },
+    Heartbeat { kiosk_id: KioskId, at: Timestamp, report: HeartbeatReport },
+    ConfigApplied { kiosk_id: KioskId, version: u64, at: Timestamp },
+    ConfigRefused { kiosk_id: KioskId, version: u64, reason: ConfigRefusal, at: Timestamp },
 }
+
+/// What a kiosk's last heartbeat said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatReport {
+    pub app_version: String,
+    pub config_version: Option<u64>,
+    pub devices: Option<DeviceHealth>,
+    pub rtt_ms: Option<u32>,
+}
+
+/// A configuration an admin published, as the core needs it: what to
+/// announce to kiosks, and the catalogue and ICE servers the hub itself
+/// adopts from it (opening hours decide what the hub accepts).
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub version: u64,
+    pub sha256: String,
+    pub size: u64,
+    pub catalogue: Arc<Catalogue>,
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// Where kiosks fetch the published configuration.
+pub const CONFIG_PATH: &str = "/api/kiosk/config";
+
+/// Longest device detail or refusal message kept from a kiosk: enough for
+/// a sentence, and a misbehaving kiosk cannot fill the store.
+pub const MAX_DETAIL_CHARS: usize = 200;
+pub const MAX_REFUSAL_CHARS: usize = 2000;
 
 /// Counts for `/metrics` and `/healthz`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,6 +106,15 @@ pub struct Snapshot {
     pub calls_in_progress: usize,
     /// Every service of the catalogue, with its number of waiting residents.
     pub queue_lengths: Vec<(ServiceId, usize)>,
+    /// Per device (camera, microphone, scanner, printer): connected kiosks
+    /// whose last heartbeat says it is missing or failing.
+    pub devices_unhealthy: Vec<(&'static str, usize)>,
+    /// The published configuration's version, if any.
+    pub config_version: Option<u64>,
+    /// Connected kiosks whose last heartbeat reports another configuration
+    /// version than the published one (or none): a rollout in progress, or
+    /// kiosks refusing it.
+    pub kiosks_config_outdated: usize,
 }
 
 struct KioskPeer {
@@ -81,6 +124,8 @@ struct KioskPeer {
     session: Option<SessionId>,
     /// The last visit that ended, which the resident may still rate.
     rateable: Option<SessionId>,
+    /// The last heartbeat of this connection.
+    heartbeat: Option<HeartbeatReport>,
 }
 
 struct AgentPeer {
@@ -142,6 +187,8 @@ pub struct Hub {
     outputs: VecDeque<Output>,
     session_prefix: String,
     next_session: u64,
+    heartbeat_seconds: u32,
+    published: Option<Published>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -174,7 +221,27 @@ impl Hub {
             outputs: VecDeque::new(),
             session_prefix,
             next_session: 0,
+            heartbeat_seconds: 30,
+            published: None,
         }
+    }
+
+    /// How often kiosks are asked to send a heartbeat (`hub.json`'s
+    /// `heartbeat_seconds`); told in every welcome.
+    pub fn set_heartbeat_seconds(&mut self, seconds: u32) {
+        self.heartbeat_seconds = seconds;
+    }
+
+    /// The configuration the hub serves, if one was published.
+    pub fn published_version(&self) -> Option<u64> {
+        self.published.as_ref().map(|p| p.version)
+    }
+
+    /// The kiosks connected now.
+    pub fn online_kiosks(&self) -> Vec<KioskId> {
+        let mut ids: Vec<KioskId> = self.kiosk_peer.keys().cloned().collect();
+        ids.sort();
+        ids
     }
 
     /// The next thing for the shell to do; call until `None` after each input.
@@ -194,6 +261,27 @@ impl Hub {
                 .iter()
                 .map(|s| (s.id.clone(), self.queues.len(&s.id)))
                 .collect(),
+            devices_unhealthy: ["camera", "microphone", "scanner", "printer"]
+                .into_iter()
+                .map(|device| {
+                    let n = self
+                        .kiosks
+                        .values()
+                        .filter_map(|k| k.heartbeat.as_ref()?.devices.as_ref())
+                        .filter(|d| d.by_name().iter().any(|(name, s)| *name == device && s.state.is_unhealthy()))
+                        .count();
+                    (device, n)
+                })
+                .collect(),
+            config_version: self.published_version(),
+            kiosks_config_outdated: match self.published_version() {
+                None => 0,
+                Some(v) => self
+                    .kiosks
+                    .values()
+                    .filter(|k| k.heartbeat.as_ref().is_some_and(|h| h.config_version != Some(v)))
+                    .count(),
+            },
         }
     }
 
@@ -208,13 +296,55 @@ impl Hub {
             self.replace(now, old, "this kiosk connected again from elsewhere; this connection is closed");
         }
         self.kiosk_peer.insert(kiosk_id.clone(), peer);
-        self.kiosks.insert(peer, KioskPeer { kiosk_id: kiosk_id.clone(), site: site.clone(), session: None, rateable: None });
-        self.to_kiosk(peer, HubToKiosk::Welcome {
+        self.kiosks.insert(peer, KioskPeer {
+            kiosk_id: kiosk_id.clone(),
+            site: site.clone(),
+            session: None,
+            rateable: None,
+            heartbeat: None,
+        });
+        self.tell_kiosk(peer, HubToKiosk::Welcome {
             protocol: PROTOCOL_VERSION,
             kiosk_id,
             site,
             services: self.catalogue.statuses_at(now),
+            heartbeat_seconds: Some(self.heartbeat_seconds),
         });
+        // A kiosk fetches its configuration at start: the announcement
+        // tells it which version the hub serves.
+        if let Some(announcement) = self.announcement() {
+            self.tell_kiosk(peer, announcement);
+        }
+    }
+
+    /// An admin published a configuration (already verified and stored by
+    /// the shell). The hub adopts its catalogue and ICE servers, and every
+    /// connected kiosk is told. Returns how many kiosks were told.
+    pub fn handle_config_published(&mut self, now: Timestamp, published: Published) -> usize {
+        self.catalogue = published.catalogue.clone();
+        for s in self.catalogue.services() {
+            self.call_seconds.entry(s.id.clone()).or_insert(f64::from(s.typical_call_minutes) * 60.0);
+        }
+        self.ice_servers = published.ice_servers.clone();
+        self.published = Some(published);
+        let mut peers: Vec<PeerId> = self.kiosks.keys().copied().collect();
+        peers.sort();
+        if let Some(announcement) = self.announcement() {
+            for &peer in &peers {
+                self.tell_kiosk(peer, announcement.clone());
+            }
+        }
+        self.flush(now);
+        peers.len()
+    }
+
+    fn announcement(&self) -> Option<HubToKiosk> {
+        self.published.as_ref().map(|p| HubToKiosk::ConfigAvailable {
+            version: p.version,
+            sha256: p.sha256.clone(),
+            size: p.size,
+            path: CONFIG_PATH.to_owned(),
+        })
     }
 
     /// An agent proved their identity (session cookie). They start away.
@@ -244,14 +374,14 @@ impl Hub {
             available: false,
             call: None,
         });
-        self.to_agent(peer, HubToAgent::Welcome {
+        self.tell_agent(peer, HubToAgent::Welcome {
             protocol: PROTOCOL_VERSION,
             login,
             display_name,
             available: false,
             services: statuses,
         });
-        self.to_agent(peer, self.queues_for(peer, now));
+        self.tell_agent(peer, self.queues_for(peer, now));
     }
 
     pub fn handle_kiosk_message(&mut self, now: Timestamp, peer: PeerId, msg: KioskToHub) {
@@ -265,6 +395,39 @@ impl Hub {
             KioskToHub::Signal { session, signal } => self.relay(peer, Side::Kiosk, session, signal),
             KioskToHub::HangUp { session } => self.hang_up(now, peer, Side::Kiosk, session),
             KioskToHub::Rate { session, rating } => self.rate(peer, session, rating),
+            KioskToHub::Heartbeat { seq, app_version, config_version, devices, rtt_ms } => {
+                let report = HeartbeatReport {
+                    app_version: truncate(app_version, 64),
+                    config_version,
+                    devices: devices.map(|mut d| {
+                        for s in [&mut d.camera, &mut d.microphone, &mut d.scanner, &mut d.printer] {
+                            s.detail = s.detail.take().map(|t| truncate(t, MAX_DETAIL_CHARS));
+                        }
+                        d
+                    }),
+                    rtt_ms,
+                };
+                let kiosk = self.kiosks.get_mut(&peer).expect("checked above");
+                kiosk.heartbeat = Some(report.clone());
+                let kiosk_id = kiosk.kiosk_id.clone();
+                self.tell_kiosk(peer, HubToKiosk::HeartbeatAck { seq });
+                self.event(HubEvent::Heartbeat { kiosk_id, at: now, report });
+            }
+            KioskToHub::ConfigApplied { version } => {
+                let kiosk = self.kiosks.get_mut(&peer).expect("checked above");
+                // The next heartbeat would say so; the fleet view should
+                // not wait for it.
+                if let Some(h) = &mut kiosk.heartbeat {
+                    h.config_version = Some(version);
+                }
+                let kiosk_id = kiosk.kiosk_id.clone();
+                self.event(HubEvent::ConfigApplied { kiosk_id, version, at: now });
+            }
+            KioskToHub::ConfigRefused { version, mut reason } => {
+                reason.message = truncate(reason.message, MAX_REFUSAL_CHARS);
+                let kiosk_id = self.kiosks[&peer].kiosk_id.clone();
+                self.event(HubEvent::ConfigRefused { kiosk_id, version, reason, at: now });
+            }
         }
         self.flush(now);
     }
@@ -321,7 +484,7 @@ impl Hub {
     fn request_call(&mut self, now: Timestamp, peer: PeerId, service_id: ServiceId) {
         let Some(service) = self.catalogue.get(&service_id) else {
             let message = format!("there is no service {:?} in the catalogue", service_id.as_str());
-            return self.to_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::UnknownService, message });
+            return self.tell_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::UnknownService, message });
         };
         if let ServiceState::Closed { next_opening } = self.catalogue.state_at(service, now) {
             let message = match next_opening {
@@ -333,7 +496,7 @@ impl Hub {
                 ),
                 None => format!("{} is closed", service.short_name),
             };
-            return self.to_kiosk(peer, HubToKiosk::CallRefused {
+            return self.tell_kiosk(peer, HubToKiosk::CallRefused {
                 service: service_id,
                 reason: RefusalReason::Closed { next_opening },
                 message,
@@ -342,7 +505,7 @@ impl Hub {
         let kiosk = &self.kiosks[&peer];
         if kiosk.session.is_some() {
             let message = "this kiosk is already waiting or in a call; cancel or hang up first".to_owned();
-            return self.to_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::Busy, message });
+            return self.tell_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::Busy, message });
         }
         self.next_session += 1;
         let session = SessionId(format!("{}-{:06}", self.session_prefix, self.next_session));
@@ -362,7 +525,7 @@ impl Hub {
         let position = self.queues.push(&service_id, session.clone());
         let estimated_wait = self.estimate(&service_id, position);
         self.queues.mark_sent(&service_id, &session, position, estimated_wait);
-        self.to_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
+        self.tell_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
         self.event(HubEvent::Queued { session, kiosk_id, service: service_id.clone(), at: now });
         self.dirty.insert(service_id);
     }
@@ -400,7 +563,7 @@ impl Hub {
         let agent = self.agents.get_mut(&peer).expect("checked by caller");
         agent.available = available;
         self.dirty.extend(agent.services.iter().cloned());
-        self.to_agent(peer, HubToAgent::Availability { available });
+        self.tell_agent(peer, HubToAgent::Availability { available });
     }
 
     fn take_next(&mut self, now: Timestamp, peer: PeerId, service: Option<ServiceId>) {
@@ -423,7 +586,7 @@ impl Hub {
             .map(|(s, session)| (s.clone(), session.clone()));
         let Some((service_id, session_id)) = oldest else {
             let service = if candidates.len() == 1 { candidates.into_iter().next() } else { None };
-            return self.to_agent(peer, HubToAgent::QueueEmpty { service });
+            return self.tell_agent(peer, HubToAgent::QueueEmpty { service });
         };
         self.queues.remove(&service_id, &session_id);
         let session = self.sessions.get_mut(&session_id).expect("queued sessions exist");
@@ -433,12 +596,12 @@ impl Hub {
         agent.call = Some(session_id.clone());
         let login = agent.login.clone();
         let agent_name = self.agent_display_name(peer);
-        self.to_kiosk(kiosk, HubToKiosk::CallAnswered {
+        self.tell_kiosk(kiosk, HubToKiosk::CallAnswered {
             session: session_id.clone(),
             agent_name,
             ice_servers: self.ice_servers.clone(),
         });
-        self.to_agent(peer, HubToAgent::CallStarted {
+        self.tell_agent(peer, HubToAgent::CallStarted {
             session: session_id.clone(),
             service: service_id.clone(),
             kiosk_id,
@@ -496,8 +659,8 @@ impl Hub {
                 *negotiation = n;
                 let (kiosk, agent) = (session.kiosk, *agent);
                 match from {
-                    Side::Kiosk => self.to_agent(agent, HubToAgent::Signal { session: session_id, signal }),
-                    Side::Agent => self.to_kiosk(kiosk, HubToKiosk::Signal { session: session_id, signal }),
+                    Side::Kiosk => self.tell_agent(agent, HubToAgent::Signal { session: session_id, signal }),
+                    Side::Agent => self.tell_kiosk(kiosk, HubToKiosk::Signal { session: session_id, signal }),
                 }
             }
         }
@@ -535,7 +698,7 @@ impl Hub {
             SessionState::InCall { agent, answered_at, .. } => {
                 if let Some(a) = self.agents.get_mut(&agent) {
                     a.call = None;
-                    self.to_agent(agent, HubToAgent::CallEnded { session: session_id.clone(), reason });
+                    self.tell_agent(agent, HubToAgent::CallEnded { session: session_id.clone(), reason });
                 }
                 let seconds = (now - answered_at).get_seconds() as f64;
                 if seconds > 0.0 {
@@ -547,7 +710,7 @@ impl Hub {
         if let Some(k) = self.kiosks.get_mut(&session.kiosk) {
             k.session = None;
             k.rateable = Some(session_id.clone());
-            self.to_kiosk(session.kiosk, HubToKiosk::CallEnded { session: session_id.clone(), reason });
+            self.tell_kiosk(session.kiosk, HubToKiosk::CallEnded { session: session_id.clone(), reason });
         }
         self.event(HubEvent::Ended { session: session_id.clone(), reason, at: now });
         self.dirty.insert(session.service);
@@ -558,9 +721,9 @@ impl Hub {
     fn replace(&mut self, now: Timestamp, old: PeerId, message: &str) {
         let body = ErrorBody::new(ErrorCode::Replaced, message);
         if self.kiosks.contains_key(&old) {
-            self.to_kiosk(old, HubToKiosk::Error(body));
+            self.tell_kiosk(old, HubToKiosk::Error(body));
         } else {
-            self.to_agent(old, HubToAgent::Error(body));
+            self.tell_agent(old, HubToAgent::Error(body));
         }
         self.outputs.push_back(Output::Close(old));
         self.handle_disconnected(now, old);
@@ -596,7 +759,7 @@ impl Hub {
                 let estimate = self.estimate(service, position);
                 if self.queues.mark_sent(service, &session, position, estimate) {
                     let kiosk = self.sessions[&session].kiosk;
-                    self.to_kiosk(kiosk, HubToKiosk::QueueUpdate { session, position, estimated_wait: estimate });
+                    self.tell_kiosk(kiosk, HubToKiosk::QueueUpdate { session, position, estimated_wait: estimate });
                 }
             }
         }
@@ -609,7 +772,7 @@ impl Hub {
         agents.sort();
         for peer in agents {
             let queues = self.queues_for(peer, now);
-            self.to_agent(peer, queues);
+            self.tell_agent(peer, queues);
         }
     }
 
@@ -637,23 +800,32 @@ impl Hub {
         HubToAgent::Queues { now, queues }
     }
 
-    fn to_kiosk(&mut self, peer: PeerId, msg: HubToKiosk) {
+    fn tell_kiosk(&mut self, peer: PeerId, msg: HubToKiosk) {
         self.outputs.push_back(Output::ToKiosk(peer, msg));
     }
 
-    fn to_agent(&mut self, peer: PeerId, msg: HubToAgent) {
+    fn tell_agent(&mut self, peer: PeerId, msg: HubToAgent) {
         self.outputs.push_back(Output::ToAgent(peer, msg));
     }
 
     fn kiosk_error(&mut self, peer: PeerId, code: ErrorCode, message: impl Into<String>) {
-        self.to_kiosk(peer, HubToKiosk::Error(ErrorBody::new(code, message)));
+        self.tell_kiosk(peer, HubToKiosk::Error(ErrorBody::new(code, message)));
     }
 
     fn agent_error(&mut self, peer: PeerId, code: ErrorCode, message: impl Into<String>) {
-        self.to_agent(peer, HubToAgent::Error(ErrorBody::new(code, message)));
+        self.tell_agent(peer, HubToAgent::Error(ErrorBody::new(code, message)));
     }
 
     fn event(&mut self, event: HubEvent) {
         self.outputs.push_back(Output::Event(event));
     }
+}
+
+/// At most `max` characters, cut on a character boundary, with "…" when cut.
+fn truncate(mut text: String, max: usize) -> String {
+    if let Some((i, _)) = text.char_indices().nth(max) {
+        text.truncate(i);
+        text.push('…');
+    }
+    text
 }

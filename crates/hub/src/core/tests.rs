@@ -59,7 +59,8 @@ impl World {
         let peer = PeerId(self.next_peer);
         self.hub.handle_kiosk_connected(self.now, peer, id.into(), format!("Mairie de {id}"));
         self.drain();
-        assert!(matches!(self.kiosk_said(peer).as_slice(), [HubToKiosk::Welcome { .. }]));
+        let said = self.kiosk_said(peer);
+        assert!(matches!(said.as_slice(), [HubToKiosk::Welcome { .. }] | [HubToKiosk::Welcome { .. }, HubToKiosk::ConfigAvailable { .. }]), "{said:?}");
         peer
     }
 
@@ -76,17 +77,17 @@ impl World {
 
     fn available_agent(&mut self, login: &str, services: &[&str]) -> PeerId {
         let peer = self.agent(login, services);
-        self.from_agent(peer, AgentToHub::SetAvailability { available: true });
+        self.agent_says(peer, AgentToHub::SetAvailability { available: true });
         self.agent_said(peer);
         peer
     }
 
-    fn from_kiosk(&mut self, peer: PeerId, msg: KioskToHub) {
+    fn kiosk_says(&mut self, peer: PeerId, msg: KioskToHub) {
         self.hub.handle_kiosk_message(self.now, peer, msg);
         self.drain();
     }
 
-    fn from_agent(&mut self, peer: PeerId, msg: AgentToHub) {
+    fn agent_says(&mut self, peer: PeerId, msg: AgentToHub) {
         self.hub.handle_agent_message(self.now, peer, msg);
         self.drain();
     }
@@ -107,7 +108,7 @@ impl World {
 
     /// Queues for `service` and returns the session id.
     fn queue(&mut self, kiosk: PeerId, service: &str) -> SessionId {
-        self.from_kiosk(kiosk, KioskToHub::RequestCall { service: service.into() });
+        self.kiosk_says(kiosk, KioskToHub::RequestCall { service: service.into() });
         match self.kiosk_said(kiosk).as_slice() {
             [HubToKiosk::Queued { session, .. }, ..] => session.clone(),
             other => panic!("expected queued, got {other:?}"),
@@ -116,7 +117,7 @@ impl World {
 
     /// Agent takes the next resident; returns the call's session id.
     fn take(&mut self, agent: PeerId) -> SessionId {
-        self.from_agent(agent, AgentToHub::TakeNext { service: None });
+        self.agent_says(agent, AgentToHub::TakeNext { service: None });
         let said = self.agent_said(agent);
         match said.iter().find(|m| matches!(m, HubToAgent::CallStarted { .. })) {
             Some(HubToAgent::CallStarted { session, .. }) => session.clone(),
@@ -173,8 +174,8 @@ fn two_kiosks_get_positions_one_and_two_and_move_up() {
     let mut w = World::new();
     let caf_agent = w.available_agent("claire", &["caf"]);
     let (a, b) = (w.kiosk("besse"), w.kiosk("ardes"));
-    w.from_kiosk(a, KioskToHub::RequestCall { service: "caf".into() });
-    w.from_kiosk(b, KioskToHub::RequestCall { service: "caf".into() });
+    w.kiosk_says(a, KioskToHub::RequestCall { service: "caf".into() });
+    w.kiosk_says(b, KioskToHub::RequestCall { service: "caf".into() });
     let Some(HubToKiosk::Queued { position: 1, estimated_wait: Some(wa), .. }) = w.kiosk_said(a).first().cloned() else {
         panic!("a should be first");
     };
@@ -201,9 +202,9 @@ fn an_agent_sees_and_takes_only_the_services_they_serve() {
     w.queue(k, "caf");
     // The msa agent is not told of the caf queue at all.
     assert!(w.agent_said(msa_agent).is_empty());
-    w.from_agent(msa_agent, AgentToHub::TakeNext { service: Some("caf".into()) });
+    w.agent_says(msa_agent, AgentToHub::TakeNext { service: Some("caf".into()) });
     assert_eq!(w.error_code_of_agent(msa_agent), ErrorCode::Forbidden);
-    w.from_agent(msa_agent, AgentToHub::TakeNext { service: None });
+    w.agent_says(msa_agent, AgentToHub::TakeNext { service: None });
     assert!(matches!(w.agent_said(msa_agent).as_slice(), [HubToAgent::QueueEmpty { service: Some(s) }] if s.as_str() == "msa"));
     assert!(w.kiosk_said(k).is_empty(), "the kiosk keeps waiting, untouched");
 }
@@ -226,35 +227,35 @@ fn signaling_is_relayed_to_exactly_the_pair_in_order() {
     }
 
     // An answer before any offer is out of place; nothing is relayed.
-    w.from_agent(claire, AgentToHub::Signal { session: s1.clone(), signal: answer() });
+    w.agent_says(claire, AgentToHub::Signal { session: s1.clone(), signal: answer() });
     assert_eq!(w.error_code_of_agent(claire), ErrorCode::OutOfPlace);
     assert!(w.kiosk_said(k1).is_empty());
     // Nor a candidate before any offer.
-    w.from_kiosk(k1, KioskToHub::Signal { session: s1.clone(), signal: candidate() });
+    w.kiosk_says(k1, KioskToHub::Signal { session: s1.clone(), signal: candidate() });
     assert_eq!(w.error_code_of_kiosk(k1), ErrorCode::OutOfPlace);
 
-    w.from_kiosk(k1, KioskToHub::Signal { session: s1.clone(), signal: offer() });
+    w.kiosk_says(k1, KioskToHub::Signal { session: s1.clone(), signal: offer() });
     assert_eq!(w.agent_said(claire), vec![HubToAgent::Signal { session: s1.clone(), signal: offer() }]);
     assert!(w.agent_said(other).is_empty() && w.kiosk_said(k2).is_empty());
 
     // The kiosk cannot answer its own offer.
-    w.from_kiosk(k1, KioskToHub::Signal { session: s1.clone(), signal: answer() });
+    w.kiosk_says(k1, KioskToHub::Signal { session: s1.clone(), signal: answer() });
     assert_eq!(w.error_code_of_kiosk(k1), ErrorCode::OutOfPlace);
 
-    w.from_agent(claire, AgentToHub::Signal { session: s1.clone(), signal: answer() });
+    w.agent_says(claire, AgentToHub::Signal { session: s1.clone(), signal: answer() });
     assert_eq!(w.kiosk_said(k1), vec![HubToKiosk::Signal { session: s1.clone(), signal: answer() }]);
-    w.from_agent(claire, AgentToHub::Signal { session: s1.clone(), signal: candidate() });
+    w.agent_says(claire, AgentToHub::Signal { session: s1.clone(), signal: candidate() });
     assert_eq!(w.kiosk_said(k1), vec![HubToKiosk::Signal { session: s1.clone(), signal: candidate() }]);
-    w.from_kiosk(k1, KioskToHub::Signal { session: s1.clone(), signal: candidate() });
+    w.kiosk_says(k1, KioskToHub::Signal { session: s1.clone(), signal: candidate() });
     assert_eq!(w.agent_said(claire), vec![HubToAgent::Signal { session: s1.clone(), signal: candidate() }]);
 
     // An agent can never reach a kiosk outside their own call.
-    w.from_agent(claire, AgentToHub::Signal { session: s2.clone(), signal: candidate() });
+    w.agent_says(claire, AgentToHub::Signal { session: s2.clone(), signal: candidate() });
     assert_eq!(w.error_code_of_agent(claire), ErrorCode::NotYourSession);
     assert!(w.kiosk_said(k2).is_empty() && w.agent_said(other).is_empty());
 
     // A new offer after the answer (an ICE restart) is fine.
-    w.from_kiosk(k1, KioskToHub::Signal { session: s1.clone(), signal: offer() });
+    w.kiosk_says(k1, KioskToHub::Signal { session: s1.clone(), signal: offer() });
     assert_eq!(w.agent_said(claire).len(), 1);
 }
 
@@ -266,12 +267,12 @@ fn cancel_while_waiting_is_logged_and_agents_see_the_queue_shrink() {
     let s = w.queue(k, "caf");
     w.agent_said(claire);
     w.advance(3);
-    w.from_kiosk(k, KioskToHub::CancelCall);
+    w.kiosk_says(k, KioskToHub::CancelCall);
     assert_eq!(w.kiosk_said(k), vec![HubToKiosk::CallEnded { session: s.clone(), reason: EndReason::Cancelled }]);
     assert_eq!(waiting_in(&w.agent_said(claire), "caf").unwrap(), Vec::<KioskId>::new());
     assert!(matches!(w.events.last(), Some(HubEvent::Ended { reason: EndReason::Cancelled, at, .. }) if *at == w.now));
     // Cancelling again is out of place.
-    w.from_kiosk(k, KioskToHub::CancelCall);
+    w.kiosk_says(k, KioskToHub::CancelCall);
     assert_eq!(w.error_code_of_kiosk(k), ErrorCode::OutOfPlace);
 }
 
@@ -311,7 +312,7 @@ fn closed_service_is_refused_with_its_next_opening() {
     // Saturday 2026-11-28 at 15:00 in Paris: CAF is closed until Monday.
     let mut w = World::at("2026-11-28T14:00:00Z");
     let k = w.kiosk("besse");
-    w.from_kiosk(k, KioskToHub::RequestCall { service: "caf".into() });
+    w.kiosk_says(k, KioskToHub::RequestCall { service: "caf".into() });
     let said = w.kiosk_said(k);
     let [HubToKiosk::CallRefused { reason: RefusalReason::Closed { next_opening }, message, .. }] = said.as_slice() else {
         panic!("{said:?}");
@@ -319,7 +320,7 @@ fn closed_service_is_refused_with_its_next_opening() {
     assert_eq!(*next_opening, Some("2026-11-30T07:30:00Z".parse().unwrap()));
     assert_eq!(message, "CAF is closed; it opens on 2026-11-30 at 08:30 (Europe/Paris)");
     assert!(w.events.is_empty(), "a refused request is not a visit");
-    w.from_kiosk(k, KioskToHub::RequestCall { service: "nope".into() });
+    w.kiosk_says(k, KioskToHub::RequestCall { service: "nope".into() });
     assert!(matches!(w.kiosk_said(k).as_slice(), [HubToKiosk::CallRefused { reason: RefusalReason::UnknownService, .. }]));
 }
 
@@ -351,11 +352,11 @@ fn the_session_log_gets_queued_answered_ended_and_the_rating() {
     w.advance(4);
     w.take(claire);
     w.advance(12);
-    w.from_agent(claire, AgentToHub::HangUp { session: s.clone() });
+    w.agent_says(claire, AgentToHub::HangUp { session: s.clone() });
     assert_eq!(w.kiosk_said(k).last(), Some(&HubToKiosk::CallEnded { session: s.clone(), reason: EndReason::AgentHungUp }));
-    w.from_kiosk(k, KioskToHub::Rate { session: s.clone(), rating: Rating::Happy });
+    w.kiosk_says(k, KioskToHub::Rate { session: s.clone(), rating: Rating::Happy });
     // Only once.
-    w.from_kiosk(k, KioskToHub::Rate { session: s.clone(), rating: Rating::Unhappy });
+    w.kiosk_says(k, KioskToHub::Rate { session: s.clone(), rating: Rating::Unhappy });
     assert_eq!(w.error_code_of_kiosk(k), ErrorCode::NotYourSession);
     assert_eq!(w.events, vec![
         HubEvent::Queued { session: s.clone(), kiosk_id: "besse".into(), service: "caf".into(), at: t0 },
@@ -369,10 +370,10 @@ fn the_session_log_gets_queued_answered_ended_and_the_rating() {
 fn estimates_need_an_available_agent_and_follow_measured_durations() {
     let mut w = World::new();
     let k = w.kiosk("besse");
-    w.from_kiosk(k, KioskToHub::RequestCall { service: "caf".into() });
+    w.kiosk_says(k, KioskToHub::RequestCall { service: "caf".into() });
     assert!(matches!(w.kiosk_said(k).as_slice(), [HubToKiosk::Queued { estimated_wait: None, .. }]));
     let claire = w.agent("claire", &["caf"]);
-    w.from_agent(claire, AgentToHub::SetAvailability { available: true });
+    w.agent_says(claire, AgentToHub::SetAvailability { available: true });
     assert!(matches!(
         w.kiosk_said(k).as_slice(),
         [HubToKiosk::QueueUpdate { position: 1, estimated_wait: Some(WaitEstimate { seconds: 900 }), .. }]
@@ -380,9 +381,9 @@ fn estimates_need_an_available_agent_and_follow_measured_durations() {
     // A 5-minute call pulls the 15-minute average down by a fifth of the gap.
     let s = w.take(claire);
     w.advance(5);
-    w.from_kiosk(k, KioskToHub::HangUp { session: s });
+    w.kiosk_says(k, KioskToHub::HangUp { session: s });
     let k2 = w.kiosk("ardes");
-    w.from_kiosk(k2, KioskToHub::RequestCall { service: "caf".into() });
+    w.kiosk_says(k2, KioskToHub::RequestCall { service: "caf".into() });
     assert!(matches!(
         w.kiosk_said(k2).as_slice(),
         [HubToKiosk::Queued { estimated_wait: Some(WaitEstimate { seconds: 780 }), .. }]
@@ -396,15 +397,15 @@ fn an_away_or_busy_agent_cannot_take() {
     let k = w.kiosk("besse");
     w.queue(k, "caf");
     w.agent_said(claire);
-    w.from_agent(claire, AgentToHub::TakeNext { service: None });
+    w.agent_says(claire, AgentToHub::TakeNext { service: None });
     assert_eq!(w.error_code_of_agent(claire), ErrorCode::OutOfPlace);
-    w.from_agent(claire, AgentToHub::SetAvailability { available: true });
+    w.agent_says(claire, AgentToHub::SetAvailability { available: true });
     w.agent_said(claire);
     w.take(claire);
     let k2 = w.kiosk("ardes");
     w.queue(k2, "caf");
     w.agent_said(claire);
-    w.from_agent(claire, AgentToHub::TakeNext { service: None });
+    w.agent_says(claire, AgentToHub::TakeNext { service: None });
     assert_eq!(w.error_code_of_agent(claire), ErrorCode::OutOfPlace);
 }
 
@@ -420,7 +421,7 @@ fn a_second_connection_of_the_same_kiosk_replaces_the_first() {
     assert!(matches!(w.events.last(), Some(HubEvent::Ended { session, reason: EndReason::KioskDisconnected, .. }) if *session == s));
     // The new connection works; the old one's late messages are ignored.
     w.queue(new, "caf");
-    w.from_kiosk(old, KioskToHub::CancelCall);
+    w.kiosk_says(old, KioskToHub::CancelCall);
     assert!(w.kiosk_said(old).is_empty());
     assert_eq!(w.hub.snapshot().kiosks, 1);
 }
@@ -429,9 +430,124 @@ fn a_second_connection_of_the_same_kiosk_replaces_the_first() {
 fn kiosk_hang_up_outside_a_call_and_a_second_request_are_refused() {
     let mut w = World::new();
     let k = w.kiosk("besse");
-    w.from_kiosk(k, KioskToHub::HangUp { session: SessionId::from("nope") });
+    w.kiosk_says(k, KioskToHub::HangUp { session: SessionId::from("nope") });
     assert_eq!(w.error_code_of_kiosk(k), ErrorCode::NotYourSession);
     w.queue(k, "caf");
-    w.from_kiosk(k, KioskToHub::RequestCall { service: "msa".into() });
+    w.kiosk_says(k, KioskToHub::RequestCall { service: "msa".into() });
     assert!(matches!(w.kiosk_said(k).as_slice(), [HubToKiosk::CallRefused { reason: RefusalReason::Busy, .. }]));
+}
+
+fn health(scanner: DeviceState, detail: Option<&str>) -> DeviceHealth {
+    let ok = DeviceStatus::new(DeviceState::Ok, None);
+    DeviceHealth {
+        camera: ok.clone(),
+        microphone: ok,
+        scanner: DeviceStatus::new(scanner, detail),
+        printer: DeviceStatus::new(DeviceState::NotInstalled, None),
+    }
+}
+
+fn heartbeat(seq: u64, config_version: Option<u64>, devices: Option<DeviceHealth>) -> KioskToHub {
+    KioskToHub::Heartbeat { seq, app_version: "0.1.0".into(), config_version, devices, rtt_ms: Some(120) }
+}
+
+fn published(version: u64) -> Published {
+    Published {
+        version,
+        sha256: format!("sha-{version}"),
+        size: 1234,
+        catalogue: Arc::new(Catalogue::demo()),
+        ice_servers: vec![IceServer { urls: vec!["stun:stun.example.fr:3478".into()], username: None, credential: None }],
+    }
+}
+
+#[test]
+fn a_heartbeat_is_acked_recorded_and_counted_in_the_snapshot() {
+    let mut w = World::new();
+    let besse = w.kiosk("besse");
+    let ardes = w.kiosk("ardes");
+    let jammed = health(DeviceState::Error, Some("Document feeder jammed"));
+    w.kiosk_says(besse, heartbeat(7, None, Some(jammed.clone())));
+    assert_eq!(w.kiosk_said(besse), [HubToKiosk::HeartbeatAck { seq: 7 }]);
+    assert!(w.kiosk_said(ardes).is_empty());
+    let report = HeartbeatReport { app_version: "0.1.0".into(), config_version: None, devices: Some(jammed), rtt_ms: Some(120) };
+    assert!(matches!(w.events.last(), Some(HubEvent::Heartbeat { kiosk_id, report: r, .. }) if kiosk_id.as_str() == "besse" && *r == report));
+    w.kiosk_says(ardes, heartbeat(1, None, Some(health(DeviceState::Missing, None))));
+    let snapshot = w.hub.snapshot();
+    assert_eq!(snapshot.devices_unhealthy, [("camera", 0), ("microphone", 0), ("scanner", 2), ("printer", 0)]);
+    // Once besse's scanner is fixed, and ardes is gone, nothing is unhealthy.
+    w.kiosk_says(besse, heartbeat(8, None, Some(health(DeviceState::Ok, None))));
+    w.disconnect(ardes);
+    assert_eq!(w.hub.snapshot().devices_unhealthy[2], ("scanner", 0));
+}
+
+#[test]
+fn long_details_and_refusal_messages_are_cut() {
+    let mut w = World::new();
+    let k = w.kiosk("besse");
+    w.kiosk_says(k, heartbeat(1, None, Some(health(DeviceState::Error, Some(&"é".repeat(5000))))));
+    let Some(HubEvent::Heartbeat { report, .. }) = w.events.last() else { panic!("{:?}", w.events) };
+    let detail = report.devices.as_ref().unwrap().scanner.detail.clone().unwrap();
+    assert_eq!(detail.chars().count(), MAX_DETAIL_CHARS + 1, "cut, with an ellipsis");
+    assert!(detail.ends_with('…'));
+    let reason = ConfigRefusal::new(ConfigRefusalCode::Invalid, "x".repeat(10_000));
+    w.kiosk_says(k, KioskToHub::ConfigRefused { version: 3, reason });
+    let Some(HubEvent::ConfigRefused { reason, version: 3, .. }) = w.events.last() else { panic!("{:?}", w.events) };
+    assert_eq!(reason.message.chars().count(), MAX_REFUSAL_CHARS + 1);
+}
+
+#[test]
+fn a_publication_is_announced_to_connected_kiosks_and_in_every_welcome() {
+    let mut w = World::new();
+    let besse = w.kiosk("besse");
+    let told = w.hub.handle_config_published(w.now, published(5));
+    w.drain();
+    assert_eq!(told, 1);
+    let announcement =
+        HubToKiosk::ConfigAvailable { version: 5, sha256: "sha-5".into(), size: 1234, path: CONFIG_PATH.into() };
+    assert_eq!(w.kiosk_said(besse), std::slice::from_ref(&announcement));
+
+    // A kiosk connecting later hears of it right after its welcome.
+    w.next_peer += 1;
+    let ardes = PeerId(w.next_peer);
+    w.hub.handle_kiosk_connected(w.now, ardes, "ardes".into(), "Mairie d'Ardes".into());
+    w.drain();
+    let said = w.kiosk_said(ardes);
+    assert!(matches!(&said[..], [HubToKiosk::Welcome { heartbeat_seconds: Some(30), .. }, a] if *a == announcement), "{said:?}");
+
+    // The hub hands out the published ICE servers from now on.
+    let claire = w.available_agent("claire", &["caf"]);
+    w.queue(besse, "caf");
+    w.take(claire);
+    let said = w.kiosk_said(besse);
+    let Some(HubToKiosk::CallAnswered { ice_servers, .. }) = said.iter().find(|m| matches!(m, HubToKiosk::CallAnswered { .. })) else {
+        panic!("{said:?}")
+    };
+    assert_eq!(ice_servers[0].urls, ["stun:stun.example.fr:3478"]);
+}
+
+#[test]
+fn applied_and_refused_configurations_become_events_and_outdated_kiosks_are_counted() {
+    let mut w = World::new();
+    w.hub.handle_config_published(w.now, published(5));
+    let besse = w.kiosk("besse");
+    let ardes = w.kiosk("ardes");
+    w.kiosk_said(besse);
+    w.kiosk_said(ardes);
+    w.kiosk_says(besse, heartbeat(1, Some(4), None));
+    w.kiosk_says(ardes, heartbeat(1, Some(4), None));
+    w.kiosk_said(besse);
+    w.kiosk_said(ardes);
+    assert_eq!(w.hub.snapshot().kiosks_config_outdated, 2);
+    assert_eq!(w.hub.snapshot().config_version, Some(5));
+
+    w.kiosk_says(besse, KioskToHub::ConfigApplied { version: 5 });
+    assert!(matches!(w.events.last(), Some(HubEvent::ConfigApplied { kiosk_id, version: 5, .. }) if kiosk_id.as_str() == "besse"));
+    let refusal = ConfigRefusal::new(ConfigRefusalCode::UntrustedKey, "signed by key 00, which is not a trusted admin key");
+    w.kiosk_says(ardes, KioskToHub::ConfigRefused { version: 5, reason: refusal.clone() });
+    assert!(matches!(w.events.last(), Some(HubEvent::ConfigRefused { kiosk_id, version: 5, reason, .. })
+        if kiosk_id.as_str() == "ardes" && *reason == refusal));
+    assert_eq!(w.hub.snapshot().kiosks_config_outdated, 1, "ardes still runs version 4");
+    // Reports need no answer.
+    assert!(w.kiosk_said(besse).is_empty() && w.kiosk_said(ardes).is_empty());
 }

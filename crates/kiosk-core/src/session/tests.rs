@@ -10,12 +10,14 @@ struct Kiosk {
     session: Session,
     now: Instant,
     out: Vec<Output>,
+    /// Versions the session asked the shell to download.
+    fetched: Vec<u64>,
 }
 
 impl Kiosk {
     fn new() -> Kiosk {
         let now = Instant::now();
-        let mut k = Kiosk { session: Session::new(Config::default(), now), now, out: vec![] };
+        let mut k = Kiosk { session: Session::new(Config::default(), now), now, out: vec![], fetched: vec![] };
         k.drain();
         k
     }
@@ -55,6 +57,15 @@ impl Kiosk {
         while let Some(o) = self.session.poll_output() {
             self.out.push(o);
         }
+        while let Some(request) = self.session.poll_config_fetch() {
+            assert_eq!(request.path, "/api/kiosk/config");
+            self.fetched.push(request.version);
+        }
+    }
+
+    /// The downloads asked for since the last call.
+    fn fetches(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.fetched)
     }
 
     fn input(&mut self, input: Input) {
@@ -91,7 +102,13 @@ fn session() -> SessionId {
 }
 
 fn welcome() -> HubToKiosk {
-    HubToKiosk::Welcome { protocol: PROTOCOL_VERSION, kiosk_id: "besse".into(), site: "Mairie".into(), services: vec![] }
+    HubToKiosk::Welcome {
+        protocol: PROTOCOL_VERSION,
+        kiosk_id: "besse".into(),
+        site: "Mairie".into(),
+        services: vec![],
+        heartbeat_seconds: None,
+    }
 }
 
 fn ended_reason(k: &Kiosk) -> EndedReason {
@@ -431,4 +448,215 @@ fn events_are_one_json_object_per_line() {
     assert_eq!(e.to_json_line(), r#"{"event":"scan_sent","name":"scan.pdf","size":10,"sha256":"00"}"#);
     let e = KioskEvent::Queued { service: "caf".into(), session: "s".into(), position: 1, estimated_wait_seconds: None };
     assert_eq!(e.to_json_line(), r#"{"event":"queued","service":"caf","session":"s","position":1,"estimated_wait_seconds":null}"#);
+}
+
+// ---------------------------------------------------------------------------
+// Heartbeats and configuration updates
+// ---------------------------------------------------------------------------
+
+fn to_hub(out: &[Output]) -> Vec<KioskToHub> {
+    out.iter().filter_map(|o| if let Output::ToHub(m) = o { Some(m.clone()) } else { None }).collect()
+}
+
+/// A heartbeat's seq, config_version, devices and rtt_ms.
+type Beat = (u64, Option<u64>, Option<DeviceHealth>, Option<u32>);
+
+fn heartbeats(out: &[Output]) -> Vec<Beat> {
+    to_hub(out)
+        .into_iter()
+        .filter_map(|m| match m {
+            KioskToHub::Heartbeat { seq, config_version, devices, rtt_ms, app_version } => {
+                assert_eq!(app_version, env!("CARGO_PKG_VERSION"));
+                Some((seq, config_version, devices, rtt_ms))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn health(scanner: DeviceState) -> DeviceHealth {
+    let ok = DeviceStatus::new(DeviceState::Ok, None);
+    DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: DeviceStatus::new(scanner, None), printer: ok }
+}
+
+fn announce(version: u64) -> Input {
+    Input::Hub(HubToKiosk::ConfigAvailable {
+        version,
+        sha256: "ab".repeat(32),
+        size: 20_000,
+        path: "/api/kiosk/config".into(),
+    })
+}
+
+
+/// At home, with the hub asking for a heartbeat every 20 s, and the first
+/// heartbeat taken.
+fn beating() -> Kiosk {
+    let mut k = Kiosk::new();
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(HubToKiosk::Welcome {
+        protocol: PROTOCOL_VERSION,
+        kiosk_id: "besse".into(),
+        site: "Mairie".into(),
+        services: vec![],
+        heartbeat_seconds: Some(20),
+    }));
+    assert_eq!(heartbeats(&k.take()), [(1, None, None, None)], "one heartbeat right after the welcome");
+    k
+}
+
+#[test]
+fn heartbeats_follow_the_hub_period_carry_devices_and_the_measured_round_trip() {
+    let mut k = beating();
+    k.advance(Duration::from_millis(600));
+    k.input(Input::Hub(HubToKiosk::HeartbeatAck { seq: 1 }));
+    assert_eq!(k.session.hub_rtt(), Some(Duration::from_millis(600)));
+    k.input(Input::Devices(health(DeviceState::Ok)));
+    assert!(k.take().is_empty(), "the first device check waits for the next beat");
+    k.advance(Duration::from_millis(19_399));
+    assert!(heartbeats(&k.take()).is_empty(), "not before 20 s");
+    k.advance(Duration::from_millis(1));
+    assert_eq!(heartbeats(&k.take()), [(2, None, Some(health(DeviceState::Ok)), Some(600))]);
+    // A late ack of an older beat does not count.
+    k.input(Input::Hub(HubToKiosk::HeartbeatAck { seq: 1 }));
+    assert_eq!(k.session.hub_rtt(), Some(Duration::from_millis(600)));
+    k.advance(Duration::from_secs(20 * 3));
+    assert_eq!(heartbeats(&k.take()).iter().map(|h| h.0).collect::<Vec<_>>(), [3, 4, 5]);
+}
+
+#[test]
+fn a_device_that_fails_is_reported_at_once_but_a_flapping_one_is_not_a_stream() {
+    let mut k = beating();
+    k.input(Input::Devices(health(DeviceState::Ok)));
+    k.advance(Duration::from_secs(10));
+    k.take();
+    k.input(Input::Devices(health(DeviceState::Error)));
+    assert_eq!(heartbeats(&k.take()), [(2, None, Some(health(DeviceState::Error)), None)]);
+    // Back and forth within 5 s: carried by the next regular beat.
+    k.advance(Duration::from_secs(1));
+    k.input(Input::Devices(health(DeviceState::Ok)));
+    k.input(Input::Devices(health(DeviceState::Missing)));
+    assert!(k.take().is_empty());
+    k.advance(Duration::from_secs(19));
+    assert_eq!(heartbeats(&k.take()), [(3, None, Some(health(DeviceState::Missing)), None)]);
+    // The same states again: nothing to say early.
+    k.advance(Duration::from_secs(10));
+    k.input(Input::Devices(health(DeviceState::Missing)));
+    assert!(k.take().is_empty());
+}
+
+#[test]
+fn no_heartbeat_without_the_hub_and_they_resume_after_the_welcome() {
+    let mut k = beating();
+    k.input(Input::HubLost);
+    k.take();
+    k.advance(Duration::from_secs(25));
+    assert!(heartbeats(&k.take()).is_empty());
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(welcome()));
+    let beats = heartbeats(&k.take());
+    assert_eq!(beats.len(), 1);
+    assert_eq!(beats[0].3, None, "the round trip is measured again on the new connection");
+    k.advance(Duration::from_secs(30));
+    assert_eq!(heartbeats(&k.take()).len(), 1, "without a period from the hub: the configured 30 s");
+}
+
+#[test]
+fn a_newer_configuration_is_fetched_applied_reported_and_heartbeats_carry_it() {
+    let mut k = beating();
+    k.input(announce(100));
+    assert_eq!(k.fetches(), [100]);
+    // Announced again (a reconnection) while the download runs: once.
+    k.input(announce(100));
+    assert!(k.fetches().is_empty());
+    k.input(Input::ConfigFetched(ConfigFetch::Applied { version: 100 }));
+    let out = k.take();
+    assert_eq!(to_hub(&out), [KioskToHub::ConfigApplied { version: 100 }]);
+    assert!(out.contains(&Output::Event(KioskEvent::ConfigApplied { version: 100 })));
+    assert_eq!(k.session.config_version(), Some(100));
+    k.advance(Duration::from_secs(20));
+    assert_eq!(heartbeats(&k.take())[0].1, Some(100));
+    // The running version announced again: nothing to do.
+    k.input(announce(100));
+    assert!(k.take().is_empty());
+}
+
+#[test]
+fn an_older_announcement_is_refused_without_downloading() {
+    let mut k = Kiosk::new();
+    k.session = Session::new(Config { config_version: Some(200), ..Config::default() }, k.now);
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(welcome()));
+    k.take();
+    k.input(announce(100));
+    let out = k.take();
+    assert!(k.fetches().is_empty());
+    let [KioskToHub::ConfigRefused { version: 100, reason }] = &to_hub(&out)[..] else { panic!("{out:?}") };
+    assert_eq!(reason.code, ConfigRefusalCode::Rollback);
+    assert_eq!(reason.message, "this kiosk runs version 200, newer than the announced 100; it keeps 200");
+    assert_eq!(k.session.config_version(), Some(200));
+}
+
+#[test]
+fn a_refused_configuration_is_reported_once_and_not_downloaded_again() {
+    let mut k = beating();
+    k.input(announce(100));
+    assert_eq!(k.fetches(), [100]);
+    k.take();
+    let reason = ConfigRefusal::new(ConfigRefusalCode::BadSignature, "bad signature");
+    k.input(Input::ConfigFetched(ConfigFetch::Refused { version: 100, reason: reason.clone() }));
+    let out = k.take();
+    assert_eq!(to_hub(&out), [KioskToHub::ConfigRefused { version: 100, reason }]);
+    assert!(out.contains(&Output::Event(KioskEvent::ConfigRefused {
+        version: 100,
+        code: "bad_signature".into(),
+        message: "bad signature".into()
+    })));
+    assert_eq!(k.session.config_version(), None, "the previous configuration keeps running");
+    k.advance(Duration::from_secs(3600));
+    k.input(announce(100));
+    assert!(k.fetches().is_empty(), "the same bundle would be refused again");
+    k.input(announce(101));
+    assert_eq!(k.fetches(), [101], "a new version is tried");
+}
+
+#[test]
+fn a_failed_download_is_reported_and_retried_with_backoff_while_the_hub_is_there() {
+    let mut k = beating();
+    k.input(announce(100));
+    assert_eq!(k.fetches(), [100]);
+    k.take();
+    let mut retries = Vec::new();
+    let start = k.now;
+    for _ in 0..3 {
+        k.input(Input::ConfigFetched(ConfigFetch::Failed { version: 100, reason: "connection reset".into() }));
+        let refusals: Vec<KioskToHub> =
+            to_hub(&k.take()).into_iter().filter(|m| !matches!(m, KioskToHub::Heartbeat { .. })).collect();
+        let [KioskToHub::ConfigRefused { reason, .. }] = &refusals[..] else { panic!("{refusals:?}") };
+        assert_eq!((reason.code, reason.message.as_str()), (ConfigRefusalCode::FetchFailed, "connection reset"));
+        loop {
+            k.advance(Duration::from_secs(1));
+            if k.fetches() == [100] {
+                retries.push((k.now - start).as_secs());
+                break;
+            }
+        }
+    }
+    assert_eq!(retries, [30, 30 + 60, 30 + 60 + 120], "30 s, doubling");
+    // Without the hub, the retry waits for the next welcome's announcement.
+    k.input(Input::HubLost);
+    k.input(Input::ConfigFetched(ConfigFetch::Failed { version: 100, reason: "no route to host".into() }));
+    k.take();
+    k.advance(Duration::from_secs(3600));
+    assert!(k.fetches().is_empty());
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(welcome()));
+    let out = k.take();
+    assert!(matches!(&to_hub(&out)[..], [KioskToHub::ConfigRefused { version: 100, .. }, KioskToHub::Heartbeat { .. }]),
+        "the refusal made while offline is told after the welcome: {out:?}");
+    k.input(announce(100));
+    assert_eq!(k.fetches(), [100]);
+    k.input(Input::ConfigFetched(ConfigFetch::Applied { version: 100 }));
+    k.advance(Duration::from_secs(3600));
+    assert!(k.fetches().is_empty(), "no retry once applied");
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 use visio_kiosk_core::{CallCommand, DocumentCommand, DocumentEvent, Input, MediaEvent};
-use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, RemoteFrames, SdpKind, SessionDescription};
+use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, Frames, SdpKind, SessionDescription};
 use visio_protocol::{IceCandidate, IceServer, SessionId, Signal};
 use visio_transfer::driver::{Notice, SessionHandle};
 use visio_transfer::spool::Spool;
@@ -50,8 +50,9 @@ pub enum Command {
 pub enum VisitEvent {
     /// For the session core.
     Input(Input),
-    /// A call started: its picture, for the window.
-    Video { session: SessionId, remote: RemoteFrames },
+    /// A call started: the agent's picture and the resident's own, for the
+    /// window.
+    Video { session: SessionId, remote: Frames, local: Frames },
     /// Pages of a document the agent shows (image files in the spool,
     /// deleted when the visit ends).
     Pages(Vec<PathBuf>),
@@ -175,7 +176,11 @@ impl Runner {
             // The call is worth having even without documents.
             Err(e) => warn!(error = %e, "no spool for this visit; documents are unavailable"),
         }
-        let _ = self.events.send(VisitEvent::Video { session: session.clone(), remote: call.remote_frames() });
+        let _ = self.events.send(VisitEvent::Video {
+            session: session.clone(),
+            remote: call.remote_frames(),
+            local: call.local_frames(),
+        });
         match call.create_offer().await {
             Ok(offer) => self.input(Input::Media(MediaEvent::LocalSignal(Signal::Offer { sdp: offer.sdp }))),
             Err(e) => {
@@ -217,12 +222,7 @@ impl Runner {
                 CallState::New | CallState::Connecting | CallState::Closed => {}
             },
             CallEvent::LocalCandidate(c) => {
-                let candidate = IceCandidate {
-                    candidate: c.candidate,
-                    sdp_mid: c.sdp_mid,
-                    sdp_m_line_index: c.sdp_m_line_index,
-                    username_fragment: c.username_fragment,
-                };
+                let candidate = protocol_candidate(c);
                 self.input(Input::Media(MediaEvent::LocalSignal(Signal::Candidate { candidate })));
             }
             CallEvent::RemoteVideoStarted { width, height } => {
@@ -320,8 +320,19 @@ impl Runner {
     }
 }
 
-fn media_candidate(c: IceCandidate) -> visio_media::IceCandidate {
+/// The hub protocol's candidate (the browser's shape) for the media crate.
+pub fn media_candidate(c: IceCandidate) -> visio_media::IceCandidate {
     visio_media::IceCandidate {
+        candidate: c.candidate,
+        sdp_mid: c.sdp_mid,
+        sdp_m_line_index: c.sdp_m_line_index,
+        username_fragment: c.username_fragment,
+    }
+}
+
+/// The media crate's candidate for the hub protocol.
+pub fn protocol_candidate(c: visio_media::IceCandidate) -> IceCandidate {
+    IceCandidate {
         candidate: c.candidate,
         sdp_mid: c.sdp_mid,
         sdp_m_line_index: c.sdp_m_line_index,

@@ -4,6 +4,7 @@
 
 use tokio::sync::mpsc;
 use visio_kiosk::visit::documents_link::DocumentsLink;
+use visio_kiosk::visit::{media_candidate, protocol_candidate};
 use visio_media::{Call, CallConfig, CallEvent, SessionDescription};
 use visio_protocol::*;
 use visio_testkit::hub::Agent;
@@ -42,13 +43,7 @@ impl ScriptedAgent {
                             let _ = relay_out.send(AgentToHub::Signal { session: relay_session.clone(), signal: Signal::Answer { sdp: answer.sdp } });
                         }
                         Some(HubToAgent::Signal { signal: Signal::Candidate { candidate }, .. }) => {
-                            let c = visio_media::IceCandidate {
-                                candidate: candidate.candidate,
-                                sdp_mid: candidate.sdp_mid,
-                                sdp_m_line_index: candidate.sdp_m_line_index,
-                                username_fragment: candidate.username_fragment,
-                            };
-                            let _ = relay_call.add_remote_candidate(c).await;
+                            let _ = relay_call.add_remote_candidate(media_candidate(candidate)).await;
                         }
                         Some(other) => eprintln!("agent: {other:?}"),
                         None => return,
@@ -65,12 +60,7 @@ impl ScriptedAgent {
             while let Some(event) = events.next().await {
                 match event {
                     CallEvent::LocalCandidate(c) => {
-                        let candidate = IceCandidate {
-                            candidate: c.candidate,
-                            sdp_mid: c.sdp_mid,
-                            sdp_m_line_index: c.sdp_m_line_index,
-                            username_fragment: c.username_fragment,
-                        };
+                        let candidate = protocol_candidate(c);
                         let _ = event_out.send(AgentToHub::Signal { session: session.clone(), signal: Signal::Candidate { candidate } });
                     }
                     CallEvent::DataChannelOpen(channel) => {

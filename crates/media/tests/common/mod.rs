@@ -1,24 +1,13 @@
 //! Shared test kit: wiring two calls together, waiting for conditions with
 //! generous deadlines (CI is a loaded 2-core machine), and starting the real
 //! external parts (Chromium, coturn).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-pub mod browser;
-pub mod turn;
+pub use visio_testkit::{browser, turn};
+pub use visio_testkit::wait::{DEADLINE, init_tracing};
 
-use std::time::Duration;
 use tokio::sync::mpsc;
 use visio_media::{Call, CallConfig, CallEvent, CallState, VideoFrame};
-
-/// Deadline for anything network-ish.
-pub const DEADLINE: Duration = Duration::from_secs(60);
-
-pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_test_writer()
-        .try_init();
-}
 
 /// One side of a test call: the handle, and the events the signaling relay did
 /// not consume (everything but local candidates).

@@ -3,10 +3,14 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::browser::free_port;
+use crate::wait::{DEADLINE, require};
+
 pub const TURNSERVER: &str = "/usr/bin/turnserver";
 pub const USER: &str = "kiosk";
 pub const PASSWORD: &str = "s3cret";
 
+#[derive(Debug)]
 pub struct Turn {
     pub port: u16,
     child: Child,
@@ -15,10 +19,10 @@ pub struct Turn {
 
 impl Turn {
     pub async fn start() -> Turn {
-        super::browser::require(TURNSERVER, "turnserver (coturn)");
+        require("turnserver", "coturn");
         // coturn listens on UDP and TCP: a port free on TCP is very likely free on UDP too.
-        let port = super::browser::free_port();
-        let pidfile = std::env::temp_dir().join(format!("visio-media-turn-{}-{port}.pid", std::process::id()));
+        let port = free_port();
+        let pidfile = std::env::temp_dir().join(format!("visio-turn-{}-{port}.pid", std::process::id()));
         let min_port = 49_160 + (port % 200) * 10;
         let child = Command::new(TURNSERVER)
             .args([
@@ -45,7 +49,7 @@ impl Turn {
             .spawn()
             .expect("start turnserver");
         // Ready when it accepts on its TCP listener (it opens UDP at the same time).
-        let deadline = std::time::Instant::now() + super::DEADLINE;
+        let deadline = std::time::Instant::now() + DEADLINE;
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(std::time::Instant::now() < deadline, "turnserver did not listen on port {port}");
             tokio::time::sleep(Duration::from_millis(50)).await;

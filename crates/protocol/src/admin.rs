@@ -1,0 +1,90 @@
+//! The hub's admin API bodies (`PUT /api/admin/config`, `GET /api/fleet`),
+//! shared by the hub, which writes them, and `visio-admin`, which reads
+//! them. JSON over HTTPS; documented in `docs/protocol.md`.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::{ConfigRefusalCode, DeviceHealth, KioskId};
+
+/// `GET /api/fleet`: every kiosk the hub knows, online or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetView {
+    /// The hub's clock, so ages ("last heartbeat 40 s ago") do not depend
+    /// on the admin's.
+    pub now: Timestamp,
+    /// How often kiosks are asked to send a heartbeat.
+    pub heartbeat_seconds: u32,
+    /// The configuration the hub serves, if one was published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<PublishedConfig>,
+    /// By kiosk id.
+    pub kiosks: Vec<FleetKiosk>,
+}
+
+/// One kiosk in the fleet view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetKiosk {
+    pub kiosk_id: KioskId,
+    /// From the published configuration, else from the enrolment.
+    pub site: String,
+    /// Enrolled at the hub (`visio-hub kiosk enroll`). A kiosk of the
+    /// published configuration that was never enrolled cannot connect.
+    pub enrolled: bool,
+    /// Connected to the hub now.
+    pub online: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    /// The configuration version the kiosk last said it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<DeviceHealth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<u32>,
+    /// The last configuration the kiosk refused, until it applies that
+    /// version or a newer one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refusal: Option<RefusalRecord>,
+}
+
+/// A configuration a kiosk refused, as it reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalRecord {
+    pub version: u64,
+    pub code: ConfigRefusalCode,
+    pub message: String,
+    pub at: Timestamp,
+}
+
+/// The configuration the hub serves: the answer to `PUT /api/admin/config`
+/// and part of the fleet view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedConfig {
+    pub version: u64,
+    pub payload_sha256: String,
+    /// The admin key that signed it.
+    pub key_id: String,
+    pub published_at: Timestamp,
+    /// The name of the admin token that uploaded it.
+    pub published_by: String,
+    /// Size of the bundle in bytes.
+    pub size: u64,
+    /// Kiosks that were connected and told about it (only in the answer
+    /// to the upload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announced_to: Option<u32>,
+}
+
+/// The body of every error answer of the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// For a person: what was wrong and what to do.
+    pub error: String,
+    /// For programs, on the admin API: `unauthorized`, `untrusted_key`,
+    /// `bad_signature`, `invalid`, `rollback`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
