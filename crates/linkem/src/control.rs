@@ -28,9 +28,16 @@ pub fn log_path(name: &str) -> PathBuf {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
-    Status { reset: bool },
-    Set { params: Box<LinkParams>, profile: Option<Profile> },
-    Cut { millis: u64 },
+    Status {
+        reset: bool,
+    },
+    Set {
+        params: Box<LinkParams>,
+        profile: Option<Profile>,
+    },
+    Cut {
+        millis: u64,
+    },
     Restore,
     Down,
 }
@@ -68,20 +75,29 @@ pub enum Reply {
 /// Sends one request to the daemon of link `name` and returns its status.
 pub fn request(name: &str, req: &Request) -> Result<Status> {
     let path = socket_path(name);
-    let stream = UnixStream::connect(&path)
-        .map_err(|_| Error::NotRunning { name: name.to_string(), path: path.clone() })?;
-    let control = |detail: String| Error::Control { name: name.to_string(), detail };
+    let stream = UnixStream::connect(&path).map_err(|_| Error::NotRunning {
+        name: name.to_string(),
+        path: path.clone(),
+    })?;
+    let control = |detail: String| Error::Control {
+        name: name.to_string(),
+        detail,
+    };
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| control(e.to_string()))?;
     let mut line = serde_json::to_string(req).map_err(|e| control(e.to_string()))?;
     line.push('\n');
-    (&stream).write_all(line.as_bytes()).map_err(|e| control(format!("sending: {e}")))?;
+    (&stream)
+        .write_all(line.as_bytes())
+        .map_err(|e| control(format!("sending: {e}")))?;
     let mut reply = String::new();
     BufReader::new(&stream)
         .read_line(&mut reply)
         .map_err(|e| control(format!("no reply: {e}")))?;
-    match serde_json::from_str::<Reply>(&reply).map_err(|e| control(format!("bad reply {reply:?}: {e}")))? {
+    match serde_json::from_str::<Reply>(&reply)
+        .map_err(|e| control(format!("bad reply {reply:?}: {e}")))?
+    {
         Reply::Ok { status } => Ok(*status),
         Reply::Error { message } => Err(control(message)),
     }

@@ -56,7 +56,11 @@ pub struct Counters {
 
 impl Counters {
     pub fn dropped(&self) -> u64 {
-        self.dropped_loss + self.dropped_queue + self.dropped_cut + self.dropped_mtu + self.dropped_write
+        self.dropped_loss
+            + self.dropped_queue
+            + self.dropped_cut
+            + self.dropped_mtu
+            + self.dropped_write
     }
 }
 
@@ -193,15 +197,23 @@ impl Pipe {
             }
         }
         self.waiting_bytes += len;
-        self.counters.queued_bytes_max = self.counters.queued_bytes_max.max(self.waiting_bytes as u64);
-        self.waiting.push_back(Waiting { arrived: now, packet });
+        self.counters.queued_bytes_max = self
+            .counters
+            .queued_bytes_max
+            .max(self.waiting_bytes as u64);
+        self.waiting.push_back(Waiting {
+            arrived: now,
+            packet,
+        });
         self.serve(now);
     }
 
     /// Puts waiting packets on the wire while the wire is free.
     fn serve(&mut self, now: Instant) {
         while self.wire_free_at <= now {
-            let Some(w) = self.waiting.pop_front() else { break };
+            let Some(w) = self.waiting.pop_front() else {
+                break;
+            };
             self.waiting_bytes -= w.packet.len();
             let start = w.arrived.max(self.wire_free_at);
             let finish = match self.params.rate {
@@ -230,14 +242,23 @@ impl Pipe {
         }
         self.last_due = self.last_due.max(due);
         self.seq += 1;
-        self.in_flight.push(Reverse(InFlight { due, seq: self.seq, packet }));
+        self.in_flight.push(Reverse(InFlight {
+            due,
+            seq: self.seq,
+            packet,
+        }));
     }
 
     fn lose(&mut self) -> bool {
         match self.params.loss {
             Loss::None => false,
             Loss::Random { probability } => self.rng.random::<f64>() < probability,
-            Loss::GilbertElliott { p, r, loss_good, loss_bad } => {
+            Loss::GilbertElliott {
+                p,
+                r,
+                loss_good,
+                loss_bad,
+            } => {
                 let flip = if self.bad { r } else { p };
                 if self.rng.random::<f64>() < flip {
                     self.bad = !self.bad;
@@ -366,7 +387,10 @@ impl LinkCore {
     }
 
     pub fn params(&self) -> LinkParams {
-        LinkParams { up: self.pipe(Direction::Up).params(), down: self.pipe(Direction::Down).params() }
+        LinkParams {
+            up: self.pipe(Direction::Up).params(),
+            down: self.pipe(Direction::Down).params(),
+        }
     }
 
     pub fn set_params(&mut self, now: Instant, dir: Direction, params: Params) {
@@ -449,7 +473,9 @@ mod tests {
     #[test]
     fn queue_limit_in_bytes_drops_the_tail() {
         let t0 = Instant::now();
-        let params = Params::CLEAN.rate(Bitrate::mbit(1)).queue(QueueLimit::Bytes(10_000));
+        let params = Params::CLEAN
+            .rate(Bitrate::mbit(1))
+            .queue(QueueLimit::Bytes(10_000));
         let mut pipe = Pipe::new(params, 1, t0);
         for i in 0..30 {
             pipe.handle_packet(t0, packet(i, 1000));
@@ -466,7 +492,9 @@ mod tests {
     fn queue_limit_in_time_follows_the_rate() {
         let t0 = Instant::now();
         // 100 ms of queue at 1 Mbit/s is 12,500 bytes.
-        let params = Params::CLEAN.rate(Bitrate::mbit(1)).queue(QueueLimit::Time(ms(100)));
+        let params = Params::CLEAN
+            .rate(Bitrate::mbit(1))
+            .queue(QueueLimit::Time(ms(100)));
         let mut pipe = Pipe::new(params, 1, t0);
         for i in 0..50 {
             pipe.handle_packet(t0, packet(i, 1250));
@@ -486,7 +514,9 @@ mod tests {
     fn a_steady_overload_is_cut_down_to_the_rate() {
         // 4 Mbit/s offered to a 1 Mbit/s link for 10 s: 1 Mbit/s comes out.
         let t0 = Instant::now();
-        let params = Params::CLEAN.rate(Bitrate::mbit(1)).queue(QueueLimit::Time(ms(200)));
+        let params = Params::CLEAN
+            .rate(Bitrate::mbit(1))
+            .queue(QueueLimit::Time(ms(200)));
         let mut pipe = Pipe::new(params, 1, t0);
         let mut out = Vec::new();
         for i in 0..(10 * 4_000_000 / 8 / 1000) {
@@ -497,11 +527,19 @@ mod tests {
             }
             pipe.handle_packet(now, packet(i, 1000));
         }
-        let bytes: usize = out.iter().filter(|(t, _)| *t <= t0 + ms(10_000)).map(|(_, l)| l).sum();
+        let bytes: usize = out
+            .iter()
+            .filter(|(t, _)| *t <= t0 + ms(10_000))
+            .map(|(_, l)| l)
+            .sum();
         let mbit = bytes as f64 * 8.0 / 10.0 / 1e6;
         assert!((0.97..=1.0).contains(&mbit), "{mbit} Mbit/s");
         // 5000 offered, about 1250 fit through in 10 s: the rest is tail-dropped.
-        assert!(pipe.counters().dropped_queue > 3_500, "{:?}", pipe.counters());
+        assert!(
+            pipe.counters().dropped_queue > 3_500,
+            "{:?}",
+            pipe.counters()
+        );
     }
 
     #[test]
@@ -557,7 +595,10 @@ mod tests {
             }
             prev = i64::from(i);
         }
-        (lost as f64 / f64::from(n), lost as f64 / f64::from(bursts.max(1)))
+        (
+            lost as f64 / f64::from(n),
+            lost as f64 / f64::from(bursts.max(1)),
+        )
     }
 
     #[test]
@@ -578,7 +619,10 @@ mod tests {
 
     #[test]
     fn loss_is_reproducible_with_a_seed() {
-        assert_eq!(loss_runs(Loss::random(0.1), 5000, 42), loss_runs(Loss::random(0.1), 5000, 42));
+        assert_eq!(
+            loss_runs(Loss::random(0.1), 5000, 42),
+            loss_runs(Loss::random(0.1), 5000, 42)
+        );
     }
 
     #[test]
@@ -617,7 +661,10 @@ mod tests {
         let t_set = t0 + Duration::from_micros(500);
         pipe.handle_timeout(t_set);
         pipe.set_params(t_set, Params::CLEAN.rate(Bitrate::mbit(1)));
-        let times: Vec<Duration> = drain(&mut pipe, t_set).into_iter().map(|(t, _)| t - t0).collect();
+        let times: Vec<Duration> = drain(&mut pipe, t_set)
+            .into_iter()
+            .map(|(t, _)| t - t0)
+            .collect();
         assert_eq!(times, vec![ms(1), ms(9), ms(17), ms(25)]);
     }
 
@@ -663,7 +710,9 @@ mod tests {
         }
         // Down: 1.5 ms at 8 Mbit/s + 20 ms (+ up to 1 ms jitter); up: 12 ms + 20 ms.
         assert_eq!(out[0].0, Direction::Down);
-        assert!(out[0].2 >= Duration::from_micros(21_500) && out[0].2 <= Duration::from_micros(22_500));
+        assert!(
+            out[0].2 >= Duration::from_micros(21_500) && out[0].2 <= Duration::from_micros(22_500)
+        );
         assert_eq!((out[1].0, out[1].1), (Direction::Up, 1));
         assert!(out[1].2 >= ms(32) && out[1].2 <= ms(33));
     }

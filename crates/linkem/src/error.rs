@@ -21,22 +21,38 @@ pub enum Error {
         "cannot create the TUN device in namespace {namespace:?}: {source}. Is /dev/net/tun \
          there (`modprobe tun`) and are we root?"
     )]
-    Tun { namespace: String, source: io::Error },
+    Tun {
+        namespace: String,
+        source: io::Error,
+    },
 
     #[error("cannot enter network namespace {namespace:?}: {source}")]
-    EnterNamespace { namespace: String, source: io::Error },
+    EnterNamespace {
+        namespace: String,
+        source: io::Error,
+    },
 
     #[error("`ip {args}` failed: {detail}")]
     Ip { args: String, detail: String },
 
-    #[error("`ip` (iproute2) is not installed or cannot start: {0}. `bash scripts/setup.sh` installs it")]
+    #[error(
+        "`ip` (iproute2) is not installed or cannot start: {0}. `bash scripts/setup.sh` installs it"
+    )]
     IpMissing(io::Error),
 
     #[error("cannot start `{program}` in the {side} namespace: {source}")]
-    Spawn { program: String, side: crate::Side, source: io::Error },
+    Spawn {
+        program: String,
+        side: crate::Side,
+        source: io::Error,
+    },
 
     #[error("cannot parse {what} {input:?}: expected {expected}")]
-    Parse { what: &'static str, input: String, expected: &'static str },
+    Parse {
+        what: &'static str,
+        input: String,
+        expected: &'static str,
+    },
 
     #[error("unknown profile {name:?}; the profiles are: {known}")]
     UnknownProfile { name: String, known: String },
@@ -52,7 +68,9 @@ pub enum Error {
     )]
     NotRunning { name: String, path: PathBuf },
 
-    #[error("a link named {name:?} is already up (pid {pid}); stop it with `visio-linkem down --name {name}`")]
+    #[error(
+        "a link named {name:?} is already up (pid {pid}); stop it with `visio-linkem down --name {name}`"
+    )]
     AlreadyUp { name: String, pid: u32 },
 
     #[error("control of link {name:?} failed: {detail}")]
@@ -65,7 +83,10 @@ pub enum Error {
 impl Error {
     /// An I/O error with what we were doing when it happened.
     pub fn io(context: impl Into<String>, source: io::Error) -> Error {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 

@@ -50,7 +50,9 @@ pub use crate::core::{Counters, LinkCore, Pipe};
 pub use crate::error::{Error, Result};
 pub use crate::link::{HUB_ADDR, KIOSK_ADDR, Link, LinkBuilder, LinkCounters, NsRuntime, TUN_NAME};
 pub use crate::params::{Direction, LinkParams, Loss, Params, Profile, QueueLimit, Side};
-pub use crate::units::{Bitrate, fmt_duration, parse_duration, parse_percent, parse_rate, parse_size};
+pub use crate::units::{
+    Bitrate, fmt_duration, parse_duration, parse_percent, parse_rate, parse_size,
+};
 
 /// Deletes a link left behind by a process that could not clean up (killed
 /// with SIGKILL): stops the processes inside its two namespaces and deletes
@@ -62,7 +64,10 @@ pub fn remove_leftover(name: &str) -> Result<bool> {
             found = true;
             let problems = ns.delete();
             if !problems.is_empty() {
-                return Err(Error::Control { name: name.to_string(), detail: problems.join("; ") });
+                return Err(Error::Control {
+                    name: name.to_string(),
+                    detail: problems.join("; "),
+                });
             }
         }
     }

@@ -131,8 +131,11 @@ impl LinkBuilder {
             shared: Arc::new(Shared {
                 core: Mutex::new(LinkCore::new(self.params, self.seed, Instant::now())),
                 stop: AtomicBool::new(false),
-                wake: EventFd::from_value_and_flags(0, EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC)
-                    .map_err(|e| Error::io("creating the forwarder's wake-up eventfd", e.into()))?,
+                wake: EventFd::from_value_and_flags(
+                    0,
+                    EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC,
+                )
+                .map_err(|e| Error::io("creating the forwarder's wake-up eventfd", e.into()))?,
                 failure: Mutex::new(None),
                 tid: std::sync::atomic::AtomicI32::new(0),
             }),
@@ -145,9 +148,10 @@ impl LinkBuilder {
             let ns = Namespace::create(&format!("{name}-{side}"))?;
             let (me, peer) = (link.addr(side), link.addr(side.other()));
             let mtu = self.params.get(side.sends()).mtu;
-            let device = ns
-                .run(|| create_tun(mtu))?
-                .map_err(|e| Error::Tun { namespace: ns.name().to_string(), source: e })?;
+            let device = ns.run(|| create_tun(mtu))?.map_err(|e| Error::Tun {
+                namespace: ns.name().to_string(),
+                source: e,
+            })?;
             let script = format!(
                 "link set dev lo up\n\
                  link set dev {TUN_NAME} mtu {mtu} txqueuelen 1000 up\n\
@@ -172,15 +176,26 @@ impl LinkBuilder {
 
 fn validate(p: &Params) -> Result<()> {
     if !(68..=65_535).contains(&p.mtu) {
-        return Err(Error::InvalidParams(format!("mtu {} is outside 68..=65535", p.mtu)));
+        return Err(Error::InvalidParams(format!(
+            "mtu {} is outside 68..=65535",
+            p.mtu
+        )));
     }
     let probabilities: &[f64] = match &p.loss {
         crate::Loss::None => &[],
         crate::Loss::Random { probability } => &[*probability],
-        crate::Loss::GilbertElliott { p, r, loss_good, loss_bad } => &[*p, *r, *loss_good, *loss_bad],
+        crate::Loss::GilbertElliott {
+            p,
+            r,
+            loss_good,
+            loss_bad,
+        } => &[*p, *r, *loss_good, *loss_bad],
     };
     if probabilities.iter().any(|v| !(0.0..=1.0).contains(v)) {
-        return Err(Error::InvalidParams(format!("loss {:?}: probabilities must be within 0..=1", p.loss)));
+        return Err(Error::InvalidParams(format!(
+            "loss {:?}: probabilities must be within 0..=1",
+            p.loss
+        )));
     }
     Ok(())
 }
@@ -238,7 +253,9 @@ impl Shared {
     fn core(&self) -> MutexGuard<'_, LinkCore> {
         // A panic while holding the lock is a bug in the core; the data is
         // still the best we have, so keep going with it.
-        self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.core
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
     fn wake(&self) {
         // Fails only if the counter would overflow, which means the
@@ -318,7 +335,10 @@ impl Link {
         if old.mtu != params.mtu {
             let ns = self.namespace(dir.from_side());
             let mtu = params.mtu.to_string();
-            netns::ip(&["-n", ns, "link", "set", "dev", TUN_NAME, "mtu", &mtu], None)?;
+            netns::ip(
+                &["-n", ns, "link", "set", "dev", TUN_NAME, "mtu", &mtu],
+                None,
+            )?;
         }
         self.shared.core().set_params(Instant::now(), dir, params);
         self.shared.wake();
@@ -363,7 +383,10 @@ impl Link {
 
     /// Whether the link is cut right now.
     pub fn is_cut(&self) -> bool {
-        self.shared.core().pipe(Direction::Up).is_cut(Instant::now())
+        self.shared
+            .core()
+            .pipe(Direction::Up)
+            .is_cut(Instant::now())
     }
 
     pub fn counters(&self, dir: Direction) -> Counters {
@@ -377,7 +400,8 @@ impl Link {
         let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
         // Fields after the parenthesised name: state is 3rd, utime 14th, stime 15th.
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
         Some(Duration::from_secs_f64(ticks as f64 / hz as f64))
     }
@@ -411,7 +435,11 @@ impl Link {
     pub fn spawn_in(&self, side: Side, command: &mut Command) -> Result<Child> {
         let program = command.get_program().to_string_lossy().into_owned();
         self.in_namespace(side, || command.spawn())?
-            .map_err(|source| Error::Spawn { program, side, source })
+            .map_err(|source| Error::Spawn {
+                program,
+                side,
+                source,
+            })
     }
 
     /// Runs a process inside a side's namespace to completion and returns
@@ -419,7 +447,11 @@ impl Link {
     pub fn run_in(&self, side: Side, command: &mut Command) -> Result<Output> {
         let program = command.get_program().to_string_lossy().into_owned();
         self.in_namespace(side, || command.output())?
-            .map_err(|source| Error::Spawn { program, side, source })
+            .map_err(|source| Error::Spawn {
+                program,
+                side,
+                source,
+            })
     }
 
     /// A tokio runtime whose threads all live in a side's namespace: every
@@ -432,17 +464,28 @@ impl Link {
     /// Tears the link down now and reports what could not be cleaned up.
     /// Dropping the link does the same, silently but for a warning.
     pub fn down(mut self) -> Result<LinkCounters> {
-        let counters = LinkCounters { up: self.counters(Direction::Up), down: self.counters(Direction::Down) };
+        let counters = LinkCounters {
+            up: self.counters(Direction::Up),
+            down: self.counters(Direction::Down),
+        };
         let problems = self.teardown();
         if problems.is_empty() {
             Ok(counters)
         } else {
-            Err(Error::Control { name: self.name.clone(), detail: problems.join("; ") })
+            Err(Error::Control {
+                name: self.name.clone(),
+                detail: problems.join("; "),
+            })
         }
     }
 
     fn check_forwarder(&self) -> Result<()> {
-        match &*self.shared.failure.lock().unwrap_or_else(|p| p.into_inner()) {
+        match &*self
+            .shared
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+        {
             Some(why) => Err(Error::Forwarder(why.clone())),
             None => Ok(()),
         }
@@ -488,7 +531,9 @@ fn forward(shared: &Shared, kiosk: &SyncDevice, hub: &SyncDevice) {
     // ppoll until the next due event, so it cannot hog a core.
     raise_priority(FORWARDER_PRIORITY);
     let _ = nix::sys::prctl::set_timerslack(1);
-    shared.tid.store(nix::unistd::gettid().as_raw(), Ordering::Relaxed);
+    shared
+        .tid
+        .store(nix::unistd::gettid().as_raw(), Ordering::Relaxed);
     let mut buf = vec![0u8; 65_536];
     // The kernel wakes us a little late, fairly steadily: track how late
     // (moving average) and serve events due within that lead, so delays
@@ -513,8 +558,12 @@ fn forward(shared: &Shared, kiosk: &SyncDevice, hub: &SyncDevice) {
                 return;
             }
         };
-        let readable = |fd: &PollFd| fd.revents().is_some_and(|r| r.intersects(PollFlags::POLLIN));
-        let (from_kiosk, from_hub, woken) = (readable(&fds[0]), readable(&fds[1]), readable(&fds[2]));
+        let readable = |fd: &PollFd| {
+            fd.revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLIN))
+        };
+        let (from_kiosk, from_hub, woken) =
+            (readable(&fds[0]), readable(&fds[1]), readable(&fds[2]));
         if ready == 0
             && let Some(t) = target
         {
@@ -526,7 +575,10 @@ fn forward(shared: &Shared, kiosk: &SyncDevice, hub: &SyncDevice) {
             let _ = shared.wake.read();
         }
         let mut core = shared.core();
-        for (readable, device, dir) in [(from_kiosk, kiosk, Direction::Up), (from_hub, hub, Direction::Down)] {
+        for (readable, device, dir) in [
+            (from_kiosk, kiosk, Direction::Up),
+            (from_hub, hub, Direction::Down),
+        ] {
             if !readable {
                 continue;
             }
@@ -566,7 +618,9 @@ pub(crate) fn raise_priority(level: u8) -> bool {
         RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
         set_thread_priority_and_policy, thread_native_id,
     };
-    let Ok(value) = ThreadPriorityValue::try_from(level) else { return false };
+    let Ok(value) = ThreadPriorityValue::try_from(level) else {
+        return false;
+    };
     set_thread_priority_and_policy(
         thread_native_id(),
         ThreadPriority::Crossplatform(value),
@@ -591,7 +645,9 @@ pub struct NsRuntime {
 
 impl std::fmt::Debug for NsRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NsRuntime").field("namespace", &self.namespace).finish_non_exhaustive()
+        f.debug_struct("NsRuntime")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
     }
 }
 
@@ -614,7 +670,10 @@ impl NsRuntime {
             })
             .build()
             .map_err(|e| Error::io(format!("building a tokio runtime for namespace {name}"), e))?;
-        Ok(NsRuntime { runtime: Some(runtime), namespace: ns.name().to_string() })
+        Ok(NsRuntime {
+            runtime: Some(runtime),
+            namespace: ns.name().to_string(),
+        })
     }
 
     fn rt(&self) -> &tokio::runtime::Runtime {

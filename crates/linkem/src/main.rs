@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use visio_linkem::control::{self, Reply, Request, Status};
 use visio_linkem::{
-    Bitrate, Direction, Error, Link, LinkParams, Loss, Params, Profile, QueueLimit, Side, fmt_duration,
-    parse_duration, parse_percent, parse_rate, parse_size, probe,
+    Bitrate, Direction, Error, Link, LinkParams, Loss, Params, Profile, QueueLimit, Side,
+    fmt_duration, parse_duration, parse_percent, parse_rate, parse_size, probe,
 };
 
 const DEFAULT_NAME: &str = "vlk";
@@ -195,11 +195,30 @@ impl ParamArgs {
     fn is_empty(&self) -> bool {
         !self.reorder
             && [
-                &self.rate, &self.rate_up, &self.rate_down, &self.delay, &self.delay_up, &self.delay_down,
-                &self.jitter, &self.jitter_up, &self.jitter_down, &self.loss, &self.loss_up, &self.loss_down,
-                &self.loss_burst, &self.loss_burst_up, &self.loss_burst_down, &self.queue, &self.queue_up,
-                &self.queue_down, &self.queue_bytes, &self.queue_bytes_up, &self.queue_bytes_down, &self.mtu,
-                &self.mtu_up, &self.mtu_down,
+                &self.rate,
+                &self.rate_up,
+                &self.rate_down,
+                &self.delay,
+                &self.delay_up,
+                &self.delay_down,
+                &self.jitter,
+                &self.jitter_up,
+                &self.jitter_down,
+                &self.loss,
+                &self.loss_up,
+                &self.loss_down,
+                &self.loss_burst,
+                &self.loss_burst_up,
+                &self.loss_burst_down,
+                &self.queue,
+                &self.queue_up,
+                &self.queue_down,
+                &self.queue_bytes,
+                &self.queue_bytes_up,
+                &self.queue_bytes_down,
+                &self.mtu,
+                &self.mtu_up,
+                &self.mtu_down,
             ]
             .iter()
             .all(|o| o.is_none())
@@ -224,26 +243,46 @@ impl ParamArgs {
             if self.reorder {
                 p.reorder = true;
             }
-            let loss = pick(&self.loss, &self.loss_up, &self.loss_down).map(|v| parse_percent(&v)).transpose()?;
+            let loss = pick(&self.loss, &self.loss_up, &self.loss_down)
+                .map(|v| parse_percent(&v))
+                .transpose()?;
             let burst = pick(&self.loss_burst, &self.loss_burst_up, &self.loss_burst_down)
                 .map(|v| {
-                    v.parse::<f64>().ok().filter(|b| *b >= 1.0).ok_or(Error::Parse {
-                        what: "loss burst",
-                        input: v.clone(),
-                        expected: "a mean burst length in packets, 1 or more",
-                    })
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|b| *b >= 1.0)
+                        .ok_or(Error::Parse {
+                            what: "loss burst",
+                            input: v.clone(),
+                            expected: "a mean burst length in packets, 1 or more",
+                        })
                 })
                 .transpose()?;
             if loss.is_some() || burst.is_some() {
-                p.loss = Loss::bursty(loss.unwrap_or(p.loss.mean()), burst.unwrap_or(p.loss.mean_burst()));
+                p.loss = Loss::bursty(
+                    loss.unwrap_or(p.loss.mean()),
+                    burst.unwrap_or(p.loss.mean_burst()),
+                );
             }
             if let Some(v) = pick(&self.queue, &self.queue_up, &self.queue_down) {
                 let t = parse_duration(&v)?;
-                p.queue = if t.is_zero() { QueueLimit::Unlimited } else { QueueLimit::Time(t) };
+                p.queue = if t.is_zero() {
+                    QueueLimit::Unlimited
+                } else {
+                    QueueLimit::Time(t)
+                };
             }
-            if let Some(v) = pick(&self.queue_bytes, &self.queue_bytes_up, &self.queue_bytes_down) {
+            if let Some(v) = pick(
+                &self.queue_bytes,
+                &self.queue_bytes_up,
+                &self.queue_bytes_down,
+            ) {
                 let b = parse_size(&v)?;
-                p.queue = if b == 0 { QueueLimit::Unlimited } else { QueueLimit::Bytes(b) };
+                p.queue = if b == 0 {
+                    QueueLimit::Unlimited
+                } else {
+                    QueueLimit::Bytes(b)
+                };
             }
             if let Some(v) = pick(&self.mtu, &self.mtu_up, &self.mtu_down) {
                 p.mtu = v.parse().map_err(|_| Error::Parse {
@@ -278,17 +317,36 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Cmd::Serve(args) => serve(&args),
         Cmd::Set(args) => {
             let current = control::request(&args.name, &Request::Status { reset: false })?;
-            let profile = args.profile.as_deref().map(str::parse::<Profile>).transpose()?;
+            let profile = args
+                .profile
+                .as_deref()
+                .map(str::parse::<Profile>)
+                .transpose()?;
             let mut params = profile.map_or(current.params, Profile::params);
             args.params.apply(&mut params)?;
-            let keep_profile = if args.params.is_empty() { profile } else { None };
-            let status = control::request(&args.name, &Request::Set { params: Box::new(params), profile: keep_profile })?;
+            let keep_profile = if args.params.is_empty() {
+                profile
+            } else {
+                None
+            };
+            let status = control::request(
+                &args.name,
+                &Request::Set {
+                    params: Box::new(params),
+                    profile: keep_profile,
+                },
+            )?;
             print_status(&status);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Cut { duration, name } => {
             let d = parse_duration(&duration)?;
-            control::request(&name, &Request::Cut { millis: d.as_millis() as u64 })?;
+            control::request(
+                &name,
+                &Request::Cut {
+                    millis: d.as_millis() as u64,
+                },
+            )?;
             println!("link {name} cut for {}", fmt_duration(d));
             Ok(ExitCode::SUCCESS)
         }
@@ -300,7 +358,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Cmd::Status { name, json, reset } => {
             let status = control::request(&name, &Request::Status { reset })?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&status).expect("status serialises"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).expect("status serialises")
+                );
             } else {
                 print_status(&status);
             }
@@ -331,9 +392,20 @@ fn print_profiles() {
 
 fn print_status(s: &Status) {
     let profile = s.profile.map_or("custom".to_string(), |p| p.to_string());
-    println!("link {} (profile {profile}, pid {}){}", s.name, s.pid, if s.cut { " — CUT" } else { "" });
-    println!("  kiosk side: namespace {}, address {}", s.kiosk_namespace, s.kiosk_addr);
-    println!("  hub side:   namespace {}, address {}", s.hub_namespace, s.hub_addr);
+    println!(
+        "link {} (profile {profile}, pid {}){}",
+        s.name,
+        s.pid,
+        if s.cut { " — CUT" } else { "" }
+    );
+    println!(
+        "  kiosk side: namespace {}, address {}",
+        s.kiosk_namespace, s.kiosk_addr
+    );
+    println!(
+        "  hub side:   namespace {}, address {}",
+        s.hub_namespace, s.hub_addr
+    );
     for dir in Direction::BOTH {
         let label = match dir {
             Direction::Up => "up   (kiosk → hub)",
@@ -366,19 +438,25 @@ fn print_status(s: &Status) {
 fn up(args: &UpArgs) -> Result<ExitCode, Error> {
     link_params(&args.profile, &args.params)?; // refuse bad options here, not in the log
     if let Ok(status) = control::request(&args.name, &Request::Status { reset: false }) {
-        return Err(Error::AlreadyUp { name: args.name.clone(), pid: status.pid });
+        return Err(Error::AlreadyUp {
+            name: args.name.clone(),
+            pid: status.pid,
+        });
     }
     std::fs::create_dir_all(control::STATE_DIR)
         .map_err(|e| Error::io(format!("creating {}", control::STATE_DIR), e))?;
     let log_path = control::log_path(&args.name);
-    let log = std::fs::File::create(&log_path).map_err(|e| Error::io(format!("creating {}", log_path.display()), e))?;
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| Error::io(format!("creating {}", log_path.display()), e))?;
     let exe = std::env::current_exe().map_err(|e| Error::io("finding our own executable", e))?;
     // Same arguments, `serve` instead of `up`.
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if let Some(first) = argv.iter_mut().find(|a| *a == "up") {
         *first = "serve".to_string();
     }
-    let log_err = log.try_clone().map_err(|e| Error::io("duplicating the log file", e))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| Error::io("duplicating the log file", e))?;
     let mut child = std::process::Command::new(exe)
         .args(&argv)
         .stdin(std::process::Stdio::null())
@@ -392,12 +470,18 @@ fn up(args: &UpArgs) -> Result<ExitCode, Error> {
     loop {
         if let Ok(status) = control::request(&args.name, &Request::Status { reset: false }) {
             print_status(&status);
-            println!("\nrun things on a side:  ip netns exec {} <command>", status.kiosk_namespace);
+            println!(
+                "\nrun things on a side:  ip netns exec {} <command>",
+                status.kiosk_namespace
+            );
             println!(
                 "change it:             visio-linkem set --name {0} --rate-up 300k;  visio-linkem cut --name {0} 10s",
                 status.name
             );
-            println!("stop it:               visio-linkem down --name {}", status.name);
+            println!(
+                "stop it:               visio-linkem down --name {}",
+                status.name
+            );
             return Ok(ExitCode::SUCCESS);
         }
         if let Ok(Some(exit)) = child.try_wait() {
@@ -421,7 +505,10 @@ fn up(args: &UpArgs) -> Result<ExitCode, Error> {
 /// `down`, SIGTERM, SIGINT or SIGHUP.
 fn serve(args: &UpArgs) -> Result<ExitCode, Error> {
     let (profile, params, pure) = link_params(&args.profile, &args.params)?;
-    let mut builder = Link::builder().name(&args.name).seed(args.seed).params(params);
+    let mut builder = Link::builder()
+        .name(&args.name)
+        .seed(args.seed)
+        .params(params);
     if pure {
         builder = builder.profile(profile);
     }
@@ -463,13 +550,26 @@ async fn daemon(link: &Link, socket: &Path) -> Result<(), Error> {
     use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
     use tokio::signal::unix::{SignalKind, signal};
 
-    let listener = tokio::net::UnixListener::bind(socket)
-        .map_err(|e| Error::io(format!("binding the control socket {}", socket.display()), e))?;
+    let listener = tokio::net::UnixListener::bind(socket).map_err(|e| {
+        Error::io(
+            format!("binding the control socket {}", socket.display()),
+            e,
+        )
+    })?;
     let sig = |kind| signal(kind).map_err(|e| Error::io("installing a signal handler", e));
-    let (mut term, mut int, mut hup) =
-        (sig(SignalKind::terminate())?, sig(SignalKind::interrupt())?, sig(SignalKind::hangup())?);
-    println!("link {} up: kiosk {} in {}, hub {} in {}", link.name(), link.kiosk_addr(),
-        link.namespace(Side::Kiosk), link.hub_addr(), link.namespace(Side::Hub));
+    let (mut term, mut int, mut hup) = (
+        sig(SignalKind::terminate())?,
+        sig(SignalKind::interrupt())?,
+        sig(SignalKind::hangup())?,
+    );
+    println!(
+        "link {} up: kiosk {} in {}, hub {} in {}",
+        link.name(),
+        link.kiosk_addr(),
+        link.namespace(Side::Kiosk),
+        link.hub_addr(),
+        link.namespace(Side::Hub)
+    );
     loop {
         let conn = tokio::select! {
             c = listener.accept() => c,
@@ -484,7 +584,12 @@ async fn daemon(link: &Link, socket: &Path) -> Result<(), Error> {
             continue;
         }
         let (reply, stop) = match serde_json::from_str::<Request>(&line) {
-            Err(e) => (Reply::Error { message: format!("bad request: {e}") }, false),
+            Err(e) => (
+                Reply::Error {
+                    message: format!("bad request: {e}"),
+                },
+                false,
+            ),
             Ok(req) => {
                 let stop = matches!(req, Request::Down);
                 (handle(link, req), stop)
@@ -506,11 +611,15 @@ fn handle(link: &Link, req: Request) -> Reply {
             if reset {
                 link.reset_counters();
             }
-            return Reply::Ok { status: Box::new(status) };
+            return Reply::Ok {
+                status: Box::new(status),
+            };
         }
         Request::Set { params, profile } => match profile {
             Some(p) if p.params() == *params => link.set_profile(p),
-            _ => link.set(Direction::Up, params.up).and_then(|()| link.set(Direction::Down, params.down)),
+            _ => link
+                .set(Direction::Up, params.up)
+                .and_then(|()| link.set(Direction::Down, params.down)),
         },
         Request::Cut { millis } => link.cut(Duration::from_millis(millis)),
         Request::Restore => {
@@ -520,8 +629,12 @@ fn handle(link: &Link, req: Request) -> Reply {
         Request::Down => Ok(()),
     };
     match result {
-        Ok(()) => Reply::Ok { status: Box::new(status_of(link)) },
-        Err(e) => Reply::Error { message: e.to_string() },
+        Ok(()) => Reply::Ok {
+            status: Box::new(status_of(link)),
+        },
+        Err(e) => Reply::Error {
+            message: e.to_string(),
+        },
     }
 }
 
@@ -530,12 +643,17 @@ fn down(name: &str) -> Result<ExitCode, Error> {
         Ok(status) => {
             // The daemon tears down after replying: wait for it to finish.
             let deadline = Instant::now() + Duration::from_secs(10);
-            while Side::ALL.iter().any(|s| visio_linkem::namespace_exists(name, *s)) {
+            while Side::ALL
+                .iter()
+                .any(|s| visio_linkem::namespace_exists(name, *s))
+            {
                 if Instant::now() > deadline {
                     return Err(Error::Control {
                         name: name.to_string(),
-                        detail: format!("its namespaces are still there after 10 s; see {}",
-                            control::log_path(name).display()),
+                        detail: format!(
+                            "its namespaces are still there after 10 s; see {}",
+                            control::log_path(name).display()
+                        ),
                     });
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -551,7 +669,10 @@ fn down(name: &str) -> Result<ExitCode, Error> {
                 println!("link {name}: its daemon was gone; namespaces deleted");
                 Ok(ExitCode::SUCCESS)
             } else {
-                Err(Error::NotRunning { name: name.to_string(), path: control::socket_path(name) })
+                Err(Error::NotRunning {
+                    name: name.to_string(),
+                    path: control::socket_path(name),
+                })
             }
         }
         Err(e) => Err(e),
@@ -622,19 +743,32 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
 /// Measures the emulator against its configuration and prints Markdown
 /// tables for docs/benchmarks.md.
 fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
-    let rates: Vec<Bitrate> = args.rates.split(',').map(str::parse).collect::<Result<_, _>>()?;
+    let rates: Vec<Bitrate> = args
+        .rates
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
     let secs = Duration::from_secs(args.seconds);
-    println!("### Round-trip time (UDP probes of 100 IP bytes, 100 probes 20 ms apart, kiosk → hub → kiosk)\n");
+    println!(
+        "### Round-trip time (UDP probes of 100 IP bytes, 100 probes 20 ms apart, kiosk → hub → kiosk)\n"
+    );
     println!("| profile | configured | min | median | mean | p95 | max | replies |");
     println!("|---|---|---|---|---|---|---|---|");
-    for profile in [Profile::Clean, Profile::Adsl, Profile::AdslPoor, Profile::Satellite] {
+    for profile in [
+        Profile::Clean,
+        Profile::Adsl,
+        Profile::AdslPoor,
+        Profile::Satellite,
+    ] {
         let link = Link::up(profile)?;
         let rtt = probe::udp_rtt(&link, Side::Kiosk, 100, Duration::from_millis(20), 100)?;
         let p = profile.params();
         // Propagation both ways + serialisation both ways + mean jitter.
         let ser = |q: Params| q.rate.map_or(Duration::ZERO, |r| r.transmit_time(100));
-        let cfg = p.up.delay + p.down.delay + ser(p.up) + ser(p.down) + (p.up.jitter + p.down.jitter) / 2;
-        let f = |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.2}", d.as_secs_f64() * 1e3));
+        let cfg =
+            p.up.delay + p.down.delay + ser(p.up) + ser(p.down) + (p.up.jitter + p.down.jitter) / 2;
+        let f =
+            |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.2}", d.as_secs_f64() * 1e3));
         println!(
             "| {profile} | {:.2} ms | {} | {} | {} | {} | {} | {}/{} |",
             cfg.as_secs_f64() * 1e3,
@@ -649,17 +783,41 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     }
 
     println!("\n### Rate (kiosk → hub, 20 ms each way, 300 ms queue, no loss)\n");
-    println!("UDP: 1200-byte IP packets offered at 1.5 × the rate for {} s, received IP rate after the first second.", args.seconds + 1);
-    println!("TCP: one flow (cubic), goodput after a 2 s warm-up over {} s; expected ≈ rate × 1448/1500.\n", args.seconds);
-    println!("| configured | UDP received | UDP / configured | TCP goodput | TCP / expected | forwarder CPU (UDP) |");
+    println!(
+        "UDP: 1200-byte IP packets offered at 1.5 × the rate for {} s, received IP rate after the first second.",
+        args.seconds + 1
+    );
+    println!(
+        "TCP: one flow (cubic), goodput after a 2 s warm-up over {} s; expected ≈ rate × 1448/1500.\n",
+        args.seconds
+    );
+    println!(
+        "| configured | UDP received | UDP / configured | TCP goodput | TCP / expected | forwarder CPU (UDP) |"
+    );
     println!("|---|---|---|---|---|---|");
     for rate in rates {
-        let shaped = Params::CLEAN.rate(rate).delay(Duration::from_millis(20)).queue(QueueLimit::Time(Duration::from_millis(300)));
-        let link = Link::builder().params(LinkParams { up: shaped, down: shaped }).start()?;
+        let shaped = Params::CLEAN
+            .rate(rate)
+            .delay(Duration::from_millis(20))
+            .queue(QueueLimit::Time(Duration::from_millis(300)));
+        let link = Link::builder()
+            .params(LinkParams {
+                up: shaped,
+                down: shaped,
+            })
+            .start()?;
         let offered = Bitrate::bps(rate.as_bps() * 3 / 2);
-        let (cpu0, t0) = (link.forwarder_cpu_time().unwrap_or_default(), Instant::now());
-        let flow = probe::udp_flow(&link, Side::Kiosk, probe::FlowSpec::for_duration(offered, 1200, secs + Duration::from_secs(1)))?;
-        let cpu = (link.forwarder_cpu_time().unwrap_or_default() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
+        let (cpu0, t0) = (
+            link.forwarder_cpu_time().unwrap_or_default(),
+            Instant::now(),
+        );
+        let flow = probe::udp_flow(
+            &link,
+            Side::Kiosk,
+            probe::FlowSpec::for_duration(offered, 1200, secs + Duration::from_secs(1)),
+        )?;
+        let cpu = (link.forwarder_cpu_time().unwrap_or_default() - cpu0).as_secs_f64()
+            / t0.elapsed().as_secs_f64();
         let udp = flow.received_rate(Duration::from_secs(1)).unwrap_or(0.0);
         let tcp = probe::tcp_goodput(&link, Side::Kiosk, Duration::from_secs(2), secs)?;
         let expected_tcp = rate.as_bps() as f64 * 1448.0 / 1500.0;
@@ -683,8 +841,22 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         (Loss::bursty(0.05, 4.0), 20_000),
     ] {
         let p = Params::CLEAN.loss(loss);
-        let link = Link::builder().params(LinkParams { up: p, down: Params::CLEAN }).seed(7).start()?;
-        let flow = probe::udp_flow(&link, Side::Kiosk, probe::FlowSpec { count: n, size: 200, rate: Bitrate::mbit(2) })?;
+        let link = Link::builder()
+            .params(LinkParams {
+                up: p,
+                down: Params::CLEAN,
+            })
+            .seed(7)
+            .start()?;
+        let flow = probe::udp_flow(
+            &link,
+            Side::Kiosk,
+            probe::FlowSpec {
+                count: n,
+                size: 200,
+                rate: Bitrate::mbit(2),
+            },
+        )?;
         let c = link.counters(Direction::Up);
         let mut seqs: Vec<u32> = flow.received.iter().map(|r| r.1).collect();
         seqs.sort_unstable();

@@ -42,20 +42,29 @@ impl Namespace {
             });
         }
         ip(&["netns", "add", name], None).map_err(|e| match e {
-            Error::Ip { detail, .. } => Error::Namespace { name: name.to_string(), detail },
+            Error::Ip { detail, .. } => Error::Namespace {
+                name: name.to_string(),
+                detail,
+            },
             other => other,
         })?;
         let file = File::open(&path).map_err(|e| Error::Namespace {
             name: name.to_string(),
             detail: format!("created, but {} cannot be opened: {e}", path.display()),
         })?;
-        Ok(Namespace { name: name.to_string(), file })
+        Ok(Namespace {
+            name: name.to_string(),
+            file,
+        })
     }
 
     /// An existing namespace, to delete it; `None` if there is none.
     pub(crate) fn open(name: &str) -> Option<Namespace> {
         let file = File::open(path_of(name)).ok()?;
-        Some(Namespace { name: name.to_string(), file })
+        Some(Namespace {
+            name: name.to_string(),
+            file,
+        })
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -65,9 +74,10 @@ impl Namespace {
     /// An independent handle on the namespace, for threads that enter it
     /// later (a tokio runtime's workers).
     pub(crate) fn handle(&self) -> Result<File> {
-        self.file
-            .try_clone()
-            .map_err(|e| Error::EnterNamespace { namespace: self.name.clone(), source: e })
+        self.file.try_clone().map_err(|e| Error::EnterNamespace {
+            namespace: self.name.clone(),
+            source: e,
+        })
     }
 
     /// Runs `f` on a fresh thread inside the namespace and returns its
@@ -123,9 +133,13 @@ pub(crate) fn exists(name: &str) -> bool {
 /// Processes (other than ours) whose main thread is in the namespace
 /// `file` refers to: the same inode as their `/proc/PID/ns/net`.
 pub(crate) fn pids_in(file: &File) -> Vec<u32> {
-    let Ok(target) = file.metadata() else { return Vec::new() };
+    let Ok(target) = file.metadata() else {
+        return Vec::new();
+    };
     let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|&pid| pid != me)
@@ -139,9 +153,13 @@ pub(crate) fn pids_in(file: &File) -> Vec<u32> {
 /// Deletes namespaces that `Link::up` created in processes that no longer
 /// exist (a test binary killed with SIGKILL cannot run its `Drop`).
 pub(crate) fn reap_stale() {
-    let Ok(entries) = std::fs::read_dir(NETNS_DIR) else { return };
+    let Ok(entries) = std::fs::read_dir(NETNS_DIR) else {
+        return;
+    };
     for entry in entries.flatten() {
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
         let Some(owner) = name
             .strip_prefix(AUTO_PREFIX)
             .and_then(|rest| rest.split('-').next())
@@ -164,7 +182,11 @@ pub(crate) fn reap_stale() {
 pub(crate) fn ip(args: &[&str], stdin: Option<&str>) -> Result<String> {
     let mut child = Command::new("ip")
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -178,7 +200,11 @@ pub(crate) fn ip(args: &[&str], stdin: Option<&str>) -> Result<String> {
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
         return Err(Error::Ip {
             args: args.join(" "),
-            detail: if stderr.is_empty() { out.status.to_string() } else { stderr },
+            detail: if stderr.is_empty() {
+                out.status.to_string()
+            } else {
+                stderr
+            },
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())

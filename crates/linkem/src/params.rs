@@ -94,7 +94,9 @@ impl fmt::Display for Direction {
 pub enum Loss {
     None,
     /// Each packet lost independently with this probability.
-    Random { probability: f64 },
+    Random {
+        probability: f64,
+    },
     /// Gilbert-Elliott two-state model: losses come in bursts. In the good
     /// state a packet is lost with `loss_good`, in the bad state with
     /// `loss_bad`; before each packet the state flips good → bad with
@@ -113,7 +115,9 @@ impl Loss {
         if probability <= 0.0 {
             Loss::None
         } else {
-            Loss::Random { probability: probability.min(1.0) }
+            Loss::Random {
+                probability: probability.min(1.0),
+            }
         }
     }
 
@@ -139,7 +143,12 @@ impl Loss {
         match *self {
             Loss::None => 0.0,
             Loss::Random { probability } => probability,
-            Loss::GilbertElliott { p, r, loss_good, loss_bad } => {
+            Loss::GilbertElliott {
+                p,
+                r,
+                loss_good,
+                loss_bad,
+            } => {
                 if p + r == 0.0 {
                     return loss_good;
                 }
@@ -153,11 +162,12 @@ impl Loss {
     /// random loss.
     pub fn mean_burst(&self) -> f64 {
         match *self {
-            Loss::GilbertElliott { r, loss_good, loss_bad, .. }
-                if loss_good == 0.0 && loss_bad == 1.0 && r > 0.0 =>
-            {
-                1.0 / r
-            }
+            Loss::GilbertElliott {
+                r,
+                loss_good,
+                loss_bad,
+                ..
+            } if loss_good == 0.0 && loss_bad == 1.0 && r > 0.0 => 1.0 / r,
             _ => 1.0,
         }
     }
@@ -284,7 +294,11 @@ impl fmt::Display for Params {
                 f.write_str(" (reordering)")?;
             }
         }
-        write!(f, ", loss {}, queue {}, mtu {}", self.loss, self.queue, self.mtu)
+        write!(
+            f,
+            ", loss {}, queue {}, mtu {}",
+            self.loss, self.queue, self.mtu
+        )
     }
 }
 
@@ -374,7 +388,10 @@ impl Profile {
                 .queue(QueueLimit::Time(ms(queue)))
         };
         match self {
-            Profile::Clean => LinkParams { up: Params::CLEAN, down: Params::CLEAN },
+            Profile::Clean => LinkParams {
+                up: Params::CLEAN,
+                down: Params::CLEAN,
+            },
             Profile::Adsl => LinkParams {
                 up: shaped(Bitrate::mbit(1), 20, 1, 0.0, 500),
                 down: shaped(Bitrate::mbit(8), 20, 1, 0.0, 200),

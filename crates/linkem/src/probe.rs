@@ -6,8 +6,8 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -44,7 +44,9 @@ fn udp_in(link: &Link, side: Side, addr: Ipv4Addr) -> Result<UdpSocket> {
     let socket = link
         .in_namespace(side, || UdpSocket::bind((addr, 0)))?
         .map_err(io("binding a UDP socket in a link namespace"))?;
-    socket.set_read_timeout(Some(POLL)).map_err(io("setting a read timeout"))?;
+    socket
+        .set_read_timeout(Some(POLL))
+        .map_err(io("setting a read timeout"))?;
     Ok(socket)
 }
 
@@ -60,7 +62,10 @@ fn wait_drained(link: &Link, dir: Direction, quiet: impl Fn() -> bool) -> Result
         if Instant::now() > deadline {
             return Err(Error::io(
                 "waiting for the link to drain",
-                std::io::Error::new(std::io::ErrorKind::TimedOut, format!("still inside after 30 s: {c:?}")),
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("still inside after 30 s: {c:?}"),
+                ),
             ));
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -101,11 +106,19 @@ impl Rtt {
 
 /// Sends `count` UDP probes of `size` IP bytes, `interval` apart, from
 /// `from` to an echo on the other side, and times the replies.
-pub fn udp_rtt(link: &Link, from: Side, count: usize, interval: Duration, size: usize) -> Result<Rtt> {
+pub fn udp_rtt(
+    link: &Link,
+    from: Side,
+    count: usize,
+    interval: Duration,
+    size: usize,
+) -> Result<Rtt> {
     let echo = udp_in(link, other(from), link.addr(other(from)))?;
     let echo_addr = echo.local_addr().map_err(io("reading the echo address"))?;
     let client = udp_in(link, from, link.addr(from))?;
-    client.connect(echo_addr).map_err(io("connecting the probe socket"))?;
+    client
+        .connect(echo_addr)
+        .map_err(io("connecting the probe socket"))?;
     let stop = AtomicBool::new(false);
     let base = Instant::now();
     let samples = Mutex::new(Vec::new());
@@ -161,7 +174,10 @@ pub fn udp_rtt(link: &Link, from: Side, count: usize, interval: Duration, size: 
         stop.store(true, Ordering::Relaxed);
         result
     })?;
-    Ok(Rtt { sent: count, samples: samples.into_inner().expect("threads are done") })
+    Ok(Rtt {
+        sent: count,
+        samples: samples.into_inner().expect("threads are done"),
+    })
 }
 
 /// Sleeps until `t` (the sender's own pacing, not a wait for a condition).
@@ -197,7 +213,11 @@ impl Flow {
     pub fn received_rate(&self, warmup: Duration) -> Option<f64> {
         let first = self.received.first()?.0;
         let start = first + warmup;
-        let in_window: Vec<_> = self.received.iter().filter(|(t, _, _)| *t > start).collect();
+        let in_window: Vec<_> = self
+            .received
+            .iter()
+            .filter(|(t, _, _)| *t > start)
+            .collect();
         let last = in_window.last()?.0;
         let secs = (last - start).as_secs_f64();
         let bytes: usize = in_window.iter().map(|(_, _, n)| n).sum();
@@ -227,9 +247,13 @@ impl FlowSpec {
 /// arrived, waiting (with a deadline) until the link has drained.
 pub fn udp_flow(link: &Link, from: Side, spec: FlowSpec) -> Result<Flow> {
     let receiver = udp_in(link, other(from), link.addr(other(from)))?;
-    let to = receiver.local_addr().map_err(io("reading the receiver address"))?;
+    let to = receiver
+        .local_addr()
+        .map_err(io("reading the receiver address"))?;
     let sender = udp_in(link, from, link.addr(from))?;
-    sender.connect(to).map_err(io("connecting the flow's socket"))?;
+    sender
+        .connect(to)
+        .map_err(io("connecting the flow's socket"))?;
     let stop = AtomicBool::new(false);
     let received = Mutex::new(Vec::with_capacity(spec.count));
     let last_rx = Mutex::new(Instant::now());
@@ -247,7 +271,11 @@ pub fn udp_flow(link: &Link, from: Side, spec: FlowSpec) -> Result<Flow> {
                 {
                     let now = Instant::now();
                     let seq = u32::from_be_bytes(buf[..4].try_into().expect("4 bytes"));
-                    received.lock().expect("no panics hold this lock").push((now, seq, n + UDP_OVERHEAD));
+                    received.lock().expect("no panics hold this lock").push((
+                        now,
+                        seq,
+                        n + UDP_OVERHEAD,
+                    ));
                     *last_rx.lock().expect("no panics hold this lock") = now;
                 }
             }
@@ -268,7 +296,9 @@ pub fn udp_flow(link: &Link, from: Side, spec: FlowSpec) -> Result<Flow> {
         })
         .join()
         .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        let quiet = || last_rx.lock().expect("no panics hold this lock").elapsed() > Duration::from_millis(50);
+        let quiet = || {
+            last_rx.lock().expect("no panics hold this lock").elapsed() > Duration::from_millis(50)
+        };
         let result = wait_drained(link, direction_from(from), quiet);
         stop.store(true, Ordering::Relaxed);
         result
@@ -285,13 +315,16 @@ pub fn tcp_goodput(link: &Link, from: Side, warmup: Duration, duration: Duration
     let listener = link
         .in_namespace(to, || TcpListener::bind((link.addr(to), 0)))?
         .map_err(io("binding a TCP listener"))?;
-    let server: SocketAddr = listener.local_addr().map_err(io("reading the listener address"))?;
+    let server: SocketAddr = listener
+        .local_addr()
+        .map_err(io("reading the listener address"))?;
     let log = Mutex::new(Vec::<(Instant, u64)>::new());
     std::thread::scope(|s| -> Result<()> {
         let reader = s.spawn(|| -> Result<()> {
             raise_priority(PROBE_PRIORITY);
             let (mut conn, _) = listener.accept().map_err(io("accepting the TCP flow"))?;
-            conn.set_read_timeout(Some(Duration::from_secs(10))).map_err(io("setting a read timeout"))?;
+            conn.set_read_timeout(Some(Duration::from_secs(10)))
+                .map_err(io("setting a read timeout"))?;
             let mut buf = vec![0u8; 256 * 1024];
             let mut total = 0u64;
             loop {
@@ -299,35 +332,60 @@ pub fn tcp_goodput(link: &Link, from: Side, warmup: Duration, duration: Duration
                     Ok(0) => return Ok(()),
                     Ok(n) => {
                         total += n as u64;
-                        log.lock().expect("no panics hold this lock").push((Instant::now(), total));
+                        log.lock()
+                            .expect("no panics hold this lock")
+                            .push((Instant::now(), total));
                     }
                     Err(e) => return Err(Error::io("reading the TCP flow", e)),
                 }
             }
         });
         let mut stream = link
-            .in_namespace(from, || TcpStream::connect_timeout(&server, Duration::from_secs(10)))?
+            .in_namespace(from, || {
+                TcpStream::connect_timeout(&server, Duration::from_secs(10))
+            })?
             .map_err(io("connecting the TCP flow"))?;
-        stream.set_write_timeout(Some(Duration::from_secs(10))).map_err(io("setting a write timeout"))?;
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .map_err(io("setting a write timeout"))?;
         let chunk = vec![0x5au8; 64 * 1024];
         let end = Instant::now() + warmup + duration;
         while Instant::now() < end {
-            stream.write_all(&chunk).map_err(io("writing the TCP flow"))?;
+            stream
+                .write_all(&chunk)
+                .map_err(io("writing the TCP flow"))?;
         }
         drop(stream);
-        reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+        reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })?;
     let log = log.into_inner().expect("threads are done");
     let Some(&(first, _)) = log.first() else {
-        return Err(Error::io("measuring TCP", std::io::Error::other("no byte arrived")));
+        return Err(Error::io(
+            "measuring TCP",
+            std::io::Error::other("no byte arrived"),
+        ));
     };
     let (t1, t2) = (first + warmup, first + warmup + duration);
-    let at = |t: Instant| log.iter().take_while(|(when, _)| *when <= t).last().map_or(0, |(_, b)| *b);
+    let at = |t: Instant| {
+        log.iter()
+            .take_while(|(when, _)| *when <= t)
+            .last()
+            .map_or(0, |(_, b)| *b)
+    };
     let (b1, b2) = (at(t1), at(t2));
-    let last = log.iter().take_while(|(when, _)| *when <= t2).last().map_or(t1, |(w, _)| *w);
+    let last = log
+        .iter()
+        .take_while(|(when, _)| *when <= t2)
+        .last()
+        .map_or(t1, |(w, _)| *w);
     let secs = (last.min(t2) - t1.min(last)).as_secs_f64();
     if secs <= 0.0 {
-        return Err(Error::io("measuring TCP", std::io::Error::other("the flow ended during its warm-up")));
+        return Err(Error::io(
+            "measuring TCP",
+            std::io::Error::other("the flow ended during its warm-up"),
+        ));
     }
     Ok((b2 - b1) as f64 * 8.0 / secs)
 }

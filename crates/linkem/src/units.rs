@@ -66,13 +66,21 @@ impl FromStr for Bitrate {
     fn from_str(s: &str) -> Result<Self, Error> {
         match parse_rate(s)? {
             Some(r) => Ok(r),
-            None => Err(bad("rate", s, "a non-zero rate such as 8mbit, 512k or 2000000")),
+            None => Err(bad(
+                "rate",
+                s,
+                "a non-zero rate such as 8mbit, 512k or 2000000",
+            )),
         }
     }
 }
 
 fn bad(what: &'static str, input: &str, expected: &'static str) -> Error {
-    Error::Parse { what, input: input.to_string(), expected }
+    Error::Parse {
+        what,
+        input: input.to_string(),
+        expected,
+    }
 }
 
 /// Splits `12.5ms` into (12.5, "ms").
@@ -208,7 +216,10 @@ mod tests {
     #[test]
     fn transmit_time_is_size_over_rate() {
         // 1500 bytes at 1 Mbit/s: 12 ms on the wire.
-        assert_eq!(Bitrate::mbit(1).transmit_time(1500), Duration::from_millis(12));
+        assert_eq!(
+            Bitrate::mbit(1).transmit_time(1500),
+            Duration::from_millis(12)
+        );
         assert_eq!(Bitrate::kbit(512).bytes_in(Duration::from_secs(1)), 64_000);
         assert_eq!(Bitrate::mbit(8).to_string(), "8 Mbit/s");
         assert_eq!(Bitrate::kbit(512).to_string(), "512 kbit/s");
