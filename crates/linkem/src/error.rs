@@ -18,6 +18,12 @@ pub enum Error {
     Namespace { name: String, detail: String },
 
     #[error(
+        "network namespace {namespace:?} already exists: a link named {link:?} is up, or one was \
+         left behind; `visio-linkem down --name {link}` (or `ip netns del {namespace}`) removes it"
+    )]
+    NamespaceExists { namespace: String, link: String },
+
+    #[error(
         "cannot create the TUN device in namespace {namespace:?}: {source}. Is /dev/net/tun \
          there (`modprobe tun`) and are we root?"
     )]

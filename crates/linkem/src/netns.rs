@@ -34,13 +34,16 @@ impl Namespace {
     pub(crate) fn create(name: &str) -> Result<Namespace> {
         let path = path_of(name);
         if path.exists() {
-            return Err(Error::Namespace {
-                name: name.to_string(),
-                detail: "it already exists: a link with this name is up, or one was left behind \
-                         (`visio-linkem down --name <link>` or `ip netns del` removes it)"
-                    .to_string(),
+            let link = name.rsplit_once('-').map_or(name, |(link, _side)| link);
+            return Err(Error::NamespaceExists {
+                namespace: name.to_string(),
+                link: link.to_string(),
             });
         }
+        // iproute2 makes /run/netns a shared mount on first use; two `ip
+        // netns add` at once on a fresh machine can race on it.
+        static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = CREATING.lock().unwrap_or_else(|p| p.into_inner());
         ip(&["netns", "add", name], None).map_err(|e| match e {
             Error::Ip { detail, .. } => Error::Namespace {
                 name: name.to_string(),
