@@ -22,6 +22,8 @@ APT_PACKAGES=(
   libx11-6 libxcursor1 libxi6 libxkbcommon0 libxkbcommon-x11-0 libwayland-client0
   libvulkan1 mesa-vulkan-drivers fonts-dejavu-core
   iproute2 iptables procps
+  # visio-linkem's tests ping across the emulated link
+  iputils-ping
 )
 
 missing=()
