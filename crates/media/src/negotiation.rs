@@ -258,12 +258,15 @@ pub struct KeyframeRequests {
     interval: Duration,
     next: Option<Instant>,
     decoding: bool,
+    /// The app asked: one request goes out even if frames keep decoding
+    /// (a picture can look broken while the decoder still outputs frames).
+    forced: bool,
 }
 
 impl KeyframeRequests {
     /// Nothing requested until a track appears.
     pub fn new(interval: Duration) -> Self {
-        Self { interval, next: None, decoding: false }
+        Self { interval, next: None, decoding: false, forced: false }
     }
 
     /// The remote track appeared: a request is due now.
@@ -272,23 +275,28 @@ impl KeyframeRequests {
         self.next = Some(now);
     }
 
-    /// A frame was decoded: stop asking.
+    /// A frame was decoded: stop asking (but keep a request the app made).
     pub fn handle_frame_decoded(&mut self) {
         self.decoding = true;
-        self.next = None;
+        if !self.forced {
+            self.next = None;
+        }
     }
 
-    /// The decoder lost the picture (or the app asked): ask now and until a frame decodes again.
+    /// The decoder lost the picture (or the app asked): ask now and until a
+    /// frame decodes again; at least once, whatever decodes meanwhile.
     pub fn handle_picture_lost(&mut self, now: Instant) {
         self.decoding = false;
+        self.forced = true;
         self.next = Some(now);
     }
 
     /// The clock reached `now`: whether to send a request now.
     pub fn handle_timeout(&mut self, now: Instant) -> bool {
         match self.next {
-            Some(at) if at <= now && !self.decoding => {
-                self.next = Some(now + self.interval);
+            Some(at) if at <= now && (!self.decoding || self.forced) => {
+                self.forced = false;
+                self.next = (!self.decoding).then_some(now + self.interval);
                 true
             }
             _ => false,
@@ -304,6 +312,21 @@ impl KeyframeRequests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_asked_keyframe_is_requested_even_if_a_frame_decodes_first() {
+        let t0 = Instant::now();
+        let mut k = KeyframeRequests::new(Duration::from_millis(500));
+        k.handle_track(t0);
+        k.handle_frame_decoded();
+        assert!(!k.handle_timeout(t0), "decoding: nothing to ask");
+        k.handle_picture_lost(t0);
+        // The next frame decodes before the timer fires (a loaded machine).
+        k.handle_frame_decoded();
+        assert!(k.handle_timeout(t0), "the app's request still goes out");
+        assert!(!k.handle_timeout(t0 + Duration::from_secs(1)), "once: frames decode");
+        assert_eq!(k.poll_timeout(), None);
+    }
 
     const CHROME_LIKE: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
 m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\
