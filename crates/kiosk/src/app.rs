@@ -329,7 +329,7 @@ impl Kiosk {
                     self.settings.offered = setup.offered.clone();
                     self.settings.catalogue = setup.catalogue.clone();
                     drop(store);
-                    self.to_visit(visit::Command::UseDevices(Box::new(devices)));
+                    self.send_to_visit(visit::Command::UseDevices(Box::new(devices)));
                 }
                 Err(e) => tracing::warn!(error = %e, "the new configuration's devices cannot be used"),
             }
@@ -366,17 +366,17 @@ impl Kiosk {
         }
         while let Some(output) = self.session.poll_output() {
             match output {
-                Output::ConnectHub => self.to_hub(Command::Connect),
-                Output::ToHub(msg) => self.to_hub(Command::Send(msg)),
+                Output::ConnectHub => self.send_to_hub(Command::Connect),
+                Output::ToHub(msg) => self.send_to_hub(Command::Send(msg)),
                 Output::Event(event) => tracing::info!(event = %event.to_json_line(), "kiosk"),
                 Output::Chime => crate::sound::chime(),
-                Output::Call(command) => self.to_visit(visit::Command::Call(command)),
-                Output::Documents(command) => self.to_visit(visit::Command::Documents(command)),
+                Output::Call(command) => self.send_to_visit(visit::Command::Call(command)),
+                Output::Documents(command) => self.send_to_visit(visit::Command::Documents(command)),
             }
         }
     }
 
-    fn to_visit(&mut self, command: visit::Command) {
+    fn send_to_visit(&mut self, command: visit::Command) {
         if self.settings.visit.is_none() {
             return;
         }
@@ -388,7 +388,7 @@ impl Kiosk {
         }
     }
 
-    fn to_hub(&mut self, command: Command) {
+    fn send_to_hub(&mut self, command: Command) {
         if self.settings.hub.is_none() {
             return;
         }

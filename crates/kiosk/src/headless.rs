@@ -195,10 +195,10 @@ impl Shell {
     fn carry_out(&mut self) {
         while let Some(output) = self.session.poll_output() {
             match output {
-                Output::ConnectHub => self.to_hub(HubCommand::Connect),
-                Output::ToHub(msg) => self.to_hub(HubCommand::Send(msg)),
-                Output::Call(command) => self.to_visit(VisitCommand::Call(command)),
-                Output::Documents(command) => self.to_visit(VisitCommand::Documents(command)),
+                Output::ConnectHub => self.send_to_hub(HubCommand::Connect),
+                Output::ToHub(msg) => self.send_to_hub(HubCommand::Send(msg)),
+                Output::Call(command) => self.send_to_visit(VisitCommand::Call(command)),
+                Output::Documents(command) => self.send_to_visit(VisitCommand::Documents(command)),
                 Output::Chime => {}
                 Output::Event(event) => self.event(event),
             }
@@ -239,18 +239,18 @@ impl Shell {
             return;
         };
         match setup.reconfigure(kiosk, catalogue) {
-            Ok(devices) => self.to_visit(VisitCommand::UseDevices(Box::new(devices))),
+            Ok(devices) => self.send_to_visit(VisitCommand::UseDevices(Box::new(devices))),
             Err(e) => warn!(error = %e, "the new configuration's devices cannot be used; keeping the previous ones"),
         }
     }
 
-    fn to_hub(&self, command: HubCommand) {
+    fn send_to_hub(&self, command: HubCommand) {
         if self.hub.try_send(command).is_err() {
             warn!("hub link busy; message dropped");
         }
     }
 
-    fn to_visit(&self, command: VisitCommand) {
+    fn send_to_visit(&self, command: VisitCommand) {
         let _ = self.visit.send(command);
     }
 }

@@ -126,10 +126,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let scene = cli.scene.clone();
     let boot = move || {
         let mut kiosk = Kiosk::new(settings.clone());
-        if let Some(scene) = &scene {
-            if let Err(e) = scene::enter(&mut kiosk, scene) {
-                tracing::error!(error = %e, "scene");
-            }
+        if let Some(scene) = &scene
+            && let Err(e) = scene::enter(&mut kiosk, scene)
+        {
+            tracing::error!(error = %e, "scene");
         }
         kiosk
     };

@@ -12,35 +12,38 @@ pub fn pdf_text(path: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A valid one-page PDF showing `text` in Helvetica.
-pub fn text_pdf(text: &str) -> Vec<u8> {
+/// The five objects of a one-page PDF showing `text` in Helvetica.
+fn page_objects(text: &str) -> [String; 5] {
     let content = format!("BT /F1 24 Tf 72 700 Td ({text}) Tj ET");
-    let objs = [
+    [
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>".to_string(),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
         format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
-    ];
-    pdf_from_objects(&objs, &[])
+    ]
+}
+
+/// A valid one-page PDF showing `text` in Helvetica.
+pub fn text_pdf(text: &str) -> Vec<u8> {
+    pdf_from_objects(&page_objects(text), &[])
 }
 
 /// A valid PDF of about `size` bytes (padding in an unused stream).
 pub fn padded_pdf(text: &str, size: usize) -> Vec<u8> {
     let base = text_pdf(text);
     let pad = size.saturating_sub(base.len() + 100);
-    let content = format!("BT /F1 24 Tf 72 700 Td ({text}) Tj ET");
-    let objs = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>".to_string(),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
-        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
-    ];
     // pseudo-random, incompressible padding
     let mut x: u32 = 0x1234_5678;
-    let padding: Vec<u8> = (0..pad).map(|_| { x ^= x << 13; x ^= x >> 17; x ^= x << 5; x as u8 }).collect();
-    pdf_from_objects(&objs, &padding)
+    let padding: Vec<u8> = (0..pad)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    pdf_from_objects(&page_objects(text), &padding)
 }
 
 fn pdf_from_objects(objs: &[String], padding: &[u8]) -> Vec<u8> {
