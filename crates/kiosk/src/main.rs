@@ -119,6 +119,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let mut settings = Settings::from_setup(setup);
     settings.auto_call = cli.call.clone().map(ServiceId::new);
+    if cli.scene.is_some() {
+        // A canned screen: no calls, no device checks, nothing real behind it.
+        settings.visit = None;
+        settings.setup = None;
+    }
     if let Some(scene) = &cli.scene {
         // Check the name before opening a window.
         scene::enter(&mut Kiosk::new(settings.clone()), scene).map_err(anyhow::Error::msg)?;
