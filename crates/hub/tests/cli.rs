@@ -69,30 +69,7 @@ fn agent_add_checks_services_and_takes_the_password_from_stdin() {
 #[tokio::test]
 async fn serve_demo_starts_and_answers_health() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = KillOnDrop(
-        hub(dir.path())
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = child.0.stderr.take().unwrap();
-    // The hub logs its bound address; read it from stderr.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let port = loop {
-        let line = rx.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("no 'hub listening' line in:\n{}", seen.join("\n")));
-        if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse::<u16>().unwrap();
-        }
-        seen.push(line);
-    };
+    let (child, port, seen) = serve(dir.path(), &[], &["--demo"]);
     assert!(seen.iter().any(|l| l.contains("demo agent:  login \"agent\"")), "{}", seen.join("\n"));
     let secret = std::fs::read_to_string(dir.path().join("demo-kiosk.secret")).unwrap();
     let cert = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
@@ -127,11 +104,18 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// Starts `visio-hub serve` with `extra` arguments and returns the child
-/// and the port it logged.
-fn serve(data: &std::path::Path, extra: &[&str]) -> (KillOnDrop, u16) {
+/// Starts `visio-hub [global] serve [serve_args]` and returns the child,
+/// the port it logged, and the log lines before that one.
+fn serve(data: &std::path::Path, global: &[&str], serve_args: &[&str]) -> (KillOnDrop, u16, Vec<String>) {
     let mut child = KillOnDrop(
-        hub(data).args(extra).args(["serve", "--listen", "127.0.0.1:0"]).env("RUST_LOG", "info").stderr(Stdio::piped()).spawn().unwrap(),
+        hub(data)
+            .args(global)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(serve_args)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
     );
     let stderr = child.0.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -144,7 +128,7 @@ fn serve(data: &std::path::Path, extra: &[&str]) -> (KillOnDrop, u16) {
     loop {
         let line = rx.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("no 'hub listening' line in:\n{}", seen.join("\n")));
         if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
-            return (child, rest.split_whitespace().next().unwrap().parse().unwrap());
+            return (child, rest.split_whitespace().next().unwrap().parse().unwrap(), seen);
         }
         seen.push(line);
     }
@@ -176,7 +160,7 @@ async fn admin_token_trusted_key_and_serve_with_a_configuration_folder() {
     let broken = hub(dir.path()).args(["--config", "/nonexistent", "serve"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&broken.stderr), "visio-hub: cannot read /nonexistent: no such folder\n");
 
-    let (child, port) = serve(dir.path(), &["--config", config_dir.to_str().unwrap()]);
+    let (child, port, _) = serve(dir.path(), &["--config", config_dir.to_str().unwrap()], &[]);
     let cert = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
     let client = reqwest::Client::builder()
         .use_rustls_tls()

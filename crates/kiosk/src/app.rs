@@ -15,7 +15,7 @@ use visio_kiosk_core::{Config, ConfigFetch, Input, Output, Screen, Session};
 use visio_media::{Frames, VideoFrame};
 use visio_protocol::{ServiceId, SessionId};
 
-use crate::fleet::{self, ConfigFetcher, DeviceWatch};
+use crate::fleet::{ConfigFetcher, DeviceWatch};
 use crate::hub_link::{self, Command, Endpoint, LinkEvent};
 use crate::i18n::Catalog;
 use crate::screen::{self, Context, call, ended, home, waiting};
@@ -235,10 +235,7 @@ impl Kiosk {
                 Some(Input::Camera { present: false })
             }
             Message::Visit(VisitUpdate::Event(VisitEvent::DeviceFault { device, fault })) => {
-                match device {
-                    visit::Device::Scanner => self.watch.scanner_fault = fault,
-                    visit::Device::Printer => self.watch.printer_fault = fault,
-                }
+                self.watch.record(device, fault);
                 self.settings.setup.as_ref().map(|setup| Input::Devices(self.watch.health(&setup.kiosk.devices)))
             }
             Message::Visit(VisitUpdate::Event(event)) => match event {
@@ -318,21 +315,11 @@ impl Kiosk {
         let Some(setup) = &mut self.settings.setup else {
             return ConfigFetch::Failed { version, reason: "no configuration store".into() };
         };
-        let Some(store) = setup.config_store.clone() else {
-            return ConfigFetch::Failed { version, reason: "this kiosk keeps no configuration (no --state-dir)".into() };
-        };
-        let mut store = store.lock().expect("config store");
-        let outcome = fleet::apply(&mut store, version, text);
-        if let (ConfigFetch::Applied { .. }, Some(applied)) = (&outcome, store.current()) {
-            match setup.reconfigure(applied.kiosk().clone(), applied.config.catalogue().clone()) {
-                Ok(devices) => {
-                    self.settings.offered = setup.offered.clone();
-                    self.settings.catalogue = setup.catalogue.clone();
-                    drop(store);
-                    self.send_to_visit(visit::Command::UseDevices(Box::new(devices)));
-                }
-                Err(e) => tracing::warn!(error = %e, "the new configuration's devices cannot be used"),
-            }
+        let (outcome, devices) = setup.take_configuration(version, text);
+        self.settings.offered = setup.offered.clone();
+        self.settings.catalogue = setup.catalogue.clone();
+        if let Some(devices) = devices {
+            self.send_to_visit(visit::Command::UseDevices(Box::new(devices)));
         }
         outcome
     }

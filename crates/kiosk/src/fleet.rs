@@ -1,17 +1,18 @@
 //! The kiosk's part in fleet administration, for both shells: what its
 //! devices look like (sent in heartbeats), and fetching the signed
 //! configuration the hub announces (verified and stored by
-//! [`crate::config_store`]).
+//! [`crate::config_store`] through [`crate::setup::Setup::take_configuration`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use visio_config::kiosk::{Devices, MediaSource, Printer, Scanner};
-use visio_kiosk_core::{ConfigFetch, ConfigFetchRequest};
+use visio_kiosk_core::ConfigFetchRequest;
 use visio_protocol::{DeviceHealth, DeviceState, DeviceStatus, KioskId, Secret};
 
-use crate::config_store::ConfigStore;
-use crate::hub_link::Endpoint;
+use crate::hub_link::{Endpoint, https_origin};
+use crate::visit::Device;
+use crate::visit::devices::camera_node;
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -25,17 +26,23 @@ pub struct DeviceWatch {
 }
 
 impl DeviceWatch {
+    /// A scanner or printer failed (`Some(why)`) or worked (`None`).
+    pub fn record(&mut self, device: Device, fault: Option<String>) {
+        match device {
+            Device::Scanner => self.scanner_fault = fault,
+            Device::Printer => self.printer_fault = fault,
+        }
+    }
+
     pub fn health(&self, devices: &Devices) -> DeviceHealth {
         let ok = || DeviceStatus::new(DeviceState::Ok, None);
         let not_installed = || DeviceStatus::new(DeviceState::NotInstalled, None);
-        let camera = match &devices.camera {
-            MediaSource::Test => DeviceStatus::new(DeviceState::Ok, Some("test pattern")),
-            MediaSource::Gstreamer(description) => match v4l2_device(description) {
-                Some(node) if !std::path::Path::new(node).exists() => {
-                    DeviceStatus::new(DeviceState::Missing, Some(&format!("{node} not found")))
-                }
-                _ => ok(),
-            },
+        let camera = match (&devices.camera, camera_node(&devices.camera)) {
+            (MediaSource::Test, _) => DeviceStatus::new(DeviceState::Ok, Some("test pattern")),
+            (_, Some(node)) if !std::path::Path::new(&node).exists() => {
+                DeviceStatus::new(DeviceState::Missing, Some(&format!("{node} not found")))
+            }
+            _ => ok(),
         };
         let microphone = match &devices.microphone {
             MediaSource::Test => DeviceStatus::new(DeviceState::Ok, Some("test tone")),
@@ -55,13 +62,6 @@ impl DeviceWatch {
         };
         DeviceHealth { camera, microphone, scanner, printer }
     }
-}
-
-fn v4l2_device(description: &str) -> Option<&str> {
-    let mut words = description.split_whitespace();
-    (words.next() == Some("v4l2src")).then(|| {
-        words.find_map(|w| w.strip_prefix("device=")).map(|d| d.trim_matches('"')).unwrap_or("/dev/video0")
-    })
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -106,33 +106,9 @@ impl ConfigFetcher {
     }
 }
 
-/// Checks, stores and reports a fetched bundle: the input for the core.
-pub fn apply(store: &mut ConfigStore, version: u64, fetched: Result<String, String>) -> ConfigFetch {
-    match fetched {
-        Err(reason) => ConfigFetch::Failed { version, reason },
-        Ok(text) => match store.apply(&text) {
-            Ok(applied) => ConfigFetch::Applied { version: applied.version },
-            Err(e) => ConfigFetch::Refused { version, reason: e.to_refusal() },
-        },
-    }
-}
-
-/// `wss://hub:8443/ws/kiosk` → `https://hub:8443`.
-fn https_origin(hub_url: &str) -> String {
-    let rest = hub_url.split_once("://").map_or(hub_url, |(_, rest)| rest);
-    let host = rest.split('/').next().unwrap_or(rest);
-    format!("https://{host}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_hub_origin_comes_from_its_websocket_address() {
-        assert_eq!(https_origin("wss://hub.example.fr:8443/ws/kiosk"), "https://hub.example.fr:8443");
-        assert_eq!(https_origin("wss://127.0.0.1:8443"), "https://127.0.0.1:8443");
-    }
 
     #[test]
     fn devices_report_what_is_configured_and_what_failed() {

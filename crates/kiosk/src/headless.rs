@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
-use visio_kiosk_core::{ConfigFetch, Input, KioskEvent, Output, Screen, Session};
+use visio_kiosk_core::{Input, KioskEvent, Output, Screen, Session};
 use visio_protocol::ServiceId;
 
-use crate::fleet::{self, ConfigFetcher, DeviceWatch};
+use crate::fleet::{ConfigFetcher, DeviceWatch};
 use crate::hub_link::{self, Command as HubCommand, LinkEvent};
 use crate::setup::Setup;
-use crate::visit::{self, Command as VisitCommand, Device, VisitEvent};
+use crate::visit::{self, Command as VisitCommand, VisitEvent};
 
 /// How often the devices (the camera's presence) are checked.
 const DEVICE_CHECK_EVERY: Duration = Duration::from_secs(5);
@@ -103,22 +103,16 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
             event = visit_events.recv() => match event {
                 Some(VisitEvent::Input(input)) => shell.input(input),
                 Some(VisitEvent::DeviceFault { device, fault }) => {
-                    match device {
-                        Device::Scanner => watch.scanner_fault = fault,
-                        Device::Printer => watch.printer_fault = fault,
-                    }
+                    watch.record(device, fault);
                     shell.input(Input::Devices(watch.health(&setup.kiosk.devices)));
                 }
                 Some(VisitEvent::Video { .. } | VisitEvent::Pages(_)) => {}
                 None => anyhow::bail!("the call task stopped"),
             },
             Some((version, result)) = fetched.recv() => {
-                let outcome = match &setup.config_store {
-                    Some(store) => fleet::apply(&mut store.lock().expect("config store"), version, result),
-                    None => ConfigFetch::Failed { version, reason: "this kiosk keeps no configuration (no --state-dir)".into() },
-                };
-                if let ConfigFetch::Applied { .. } = outcome {
-                    shell.reconfigure(&mut setup);
+                let (outcome, devices) = setup.take_configuration(version, result);
+                if let Some(devices) = devices {
+                    shell.send_to_visit(VisitCommand::UseDevices(Box::new(devices)));
                 }
                 shell.input(Input::ConfigFetched(outcome));
             },
@@ -229,18 +223,6 @@ impl Shell {
                 self.outcome = Some(if normal { Outcome::Normal } else { Outcome::Abnormal });
             }
             _ => {}
-        }
-    }
-
-    /// The applied configuration's devices for the next visit.
-    fn reconfigure(&mut self, setup: &mut Setup) {
-        let Some(store) = setup.config_store.clone() else { return };
-        let Some((kiosk, catalogue)) = store.lock().expect("config store").current().map(|a| (a.kiosk().clone(), a.config.catalogue().clone())) else {
-            return;
-        };
-        match setup.reconfigure(kiosk, catalogue) {
-            Ok(devices) => self.send_to_visit(VisitCommand::UseDevices(Box::new(devices))),
-            Err(e) => warn!(error = %e, "the new configuration's devices cannot be used; keeping the previous ones"),
         }
     }
 

@@ -159,6 +159,12 @@ pub async fn run(
     }
 }
 
+/// `host:port` of a configured hub address (`wss://host:port/path`).
+fn authority(hub_url: &str) -> &str {
+    let rest = hub_url.split_once("://").map_or(hub_url, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
+}
+
 /// The WebSocket address of a configured hub URL.
 pub fn websocket_url(hub_url: &str) -> String {
     let after_scheme = hub_url.split_once("://").map_or(hub_url, |(_, rest)| rest);
@@ -167,6 +173,19 @@ pub fn websocket_url(hub_url: &str) -> String {
     } else {
         format!("{}/ws/kiosk", hub_url.trim_end_matches('/'))
     }
+}
+
+/// The hub's HTTPS origin, for its API: `wss://hub:8443/ws/kiosk` →
+/// `https://hub:8443`.
+pub fn https_origin(hub_url: &str) -> String {
+    format!("https://{}", authority(hub_url))
+}
+
+/// Whether the hub is on this machine.
+pub fn is_loopback(hub_url: &str) -> bool {
+    let host = authority(hub_url);
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
 /// Tries each hub address in turn; the error names every failure.
@@ -201,7 +220,20 @@ async fn connect_to(url: &str, endpoint: &Endpoint, tls: Arc<rustls::ClientConfi
 
 #[cfg(test)]
 mod tests {
-    use super::websocket_url;
+    use super::{https_origin, is_loopback, websocket_url};
+
+    #[test]
+    fn the_hub_origin_comes_from_its_websocket_address() {
+        assert_eq!(https_origin("wss://hub.example.fr:8443/ws/kiosk"), "https://hub.example.fr:8443");
+        assert_eq!(https_origin("wss://127.0.0.1:8443"), "https://127.0.0.1:8443");
+    }
+
+    #[test]
+    fn loopback_hubs_are_recognised() {
+        assert!(is_loopback("wss://127.0.0.1:8443/ws/kiosk"));
+        assert!(is_loopback("wss://localhost:8443"));
+        assert!(!is_loopback("wss://hub.example.fr:8443/ws/kiosk"));
+    }
 
     #[test]
     fn bare_hub_addresses_get_the_kiosk_path() {

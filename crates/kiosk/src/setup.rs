@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use visio_config::bundle::parse_public_key;
 use visio_config::kiosk::Trust;
 use visio_config::{Catalogue, Kiosk};
+use visio_kiosk_core::ConfigFetch;
 use visio_media::{AudioSink, VideoSource};
 use visio_protocol::{Secret, ServiceId};
 use visio_transfer::Limits;
@@ -119,15 +120,39 @@ impl Setup {
 
         let spool_dir = sources.spool_dir.clone().unwrap_or_else(default_spool_dir);
         let spool = Spool::open(&spool_dir).with_context(|| format!("the document spool {}", spool_dir.display()))?;
-        let loopback = hub.as_ref().is_some_and(|h| h.endpoint.hub_urls.iter().all(|u| is_loopback(u)));
+        let loopback = hub.as_ref().is_some_and(|h| h.endpoint.hub_urls.iter().all(|u| hub_link::is_loopback(u)));
         let visit = visit_devices(&kiosk, spool, loopback)?;
         let config_store = config_store.map(|s| Arc::new(Mutex::new(s)));
         Ok(Setup { catalogue: Arc::new(catalogue), offered, session, hub, visit, kiosk, config_store })
     }
 
-    /// Takes a newly applied configuration: what the next visit uses.
-    /// Returns the new visit devices.
-    pub fn reconfigure(&mut self, kiosk: Kiosk, catalogue: Catalogue) -> anyhow::Result<VisitDevices> {
+    /// A downloaded configuration, for both shells: verified and stored
+    /// (any refusal keeps the last good one). When applied, the offered
+    /// services change now, and the returned devices serve from the next
+    /// visit on.
+    pub fn take_configuration(&mut self, version: u64, fetched: Result<String, String>) -> (ConfigFetch, Option<VisitDevices>) {
+        let Some(store) = self.config_store.clone() else {
+            let reason = "this kiosk keeps no configuration (no --state-dir)".into();
+            return (ConfigFetch::Failed { version, reason }, None);
+        };
+        let text = match fetched {
+            Ok(text) => text,
+            Err(reason) => return (ConfigFetch::Failed { version, reason }, None),
+        };
+        let (version, kiosk, catalogue) = match store.lock().expect("config store").apply(&text) {
+            Ok(applied) => (applied.version, applied.kiosk().clone(), applied.config.catalogue().clone()),
+            Err(e) => return (ConfigFetch::Refused { version, reason: e.to_refusal() }, None),
+        };
+        match self.reconfigure(kiosk, catalogue) {
+            Ok(devices) => (ConfigFetch::Applied { version }, Some(devices)),
+            Err(e) => {
+                tracing::warn!(error = %e, "the new configuration's devices cannot be used; keeping the previous ones");
+                (ConfigFetch::Applied { version }, None)
+            }
+        }
+    }
+
+    fn reconfigure(&mut self, kiosk: Kiosk, catalogue: Catalogue) -> anyhow::Result<VisitDevices> {
         let loopback = self.visit.call.loopback_only;
         let visit = visit_devices(&kiosk, self.visit.spool.clone(), loopback)?;
         self.offered = kiosk.services.clone();
@@ -204,13 +229,6 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-fn is_loopback(url: &str) -> bool {
-    let host = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let host = host.split('/').next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
-}
-
 /// A visit's files belong in memory-backed storage that a power cut erases:
 /// `/run` (tmpfs) when the kiosk may write there, else the temporary folder.
 fn default_spool_dir() -> PathBuf {
@@ -232,12 +250,5 @@ mod tests {
         assert_eq!(setup.kiosk.id.as_str(), "demo-kiosk");
         assert_eq!(setup.offered, setup.kiosk.services);
         assert!(setup.hub.is_none());
-    }
-
-    #[test]
-    fn loopback_hubs_are_recognised() {
-        assert!(is_loopback("wss://127.0.0.1:8443/ws/kiosk"));
-        assert!(is_loopback("wss://localhost:8443"));
-        assert!(!is_loopback("wss://hub.example.fr:8443/ws/kiosk"));
     }
 }

@@ -50,6 +50,15 @@ fn property<'a>(description: &'a str, key: &str) -> Option<&'a str> {
         .map(|v| v.trim_matches('"'))
 }
 
+/// The V4L2 device node a camera description names, if any: the one part
+/// of a camera that can be checked without opening it.
+pub fn camera_node(source: &MediaSource) -> Option<String> {
+    match video_source(source) {
+        Ok(VideoSource::V4l2 { device }) => Some(device),
+        _ => None,
+    }
+}
+
 fn video_source(source: &MediaSource) -> Result<VideoSource, UnsupportedSource> {
     let description = match source {
         MediaSource::Test => return Ok(VideoSource::Test { pattern: "smpte".into(), colour: None }),
