@@ -13,10 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tracing::{info, warn};
 
 use crate::check::ContentKind;
 use crate::wire::{ColorMode, ScanFormat, ScanSettings};
+
+/// How long scanimage may take to exit after reporting a device fault.
+const FAULT_GRACE: Duration = Duration::from_secs(5);
 
 /// A finished scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,19 +116,37 @@ impl Scanner for SaneScanner {
             cmd.env("SANE_CONFIG_DIR", d);
         }
         info!(device = %self.device, ?settings, "scanning");
-        let child = cmd.spawn().map_err(|e| match e.kind() {
+        let mut child = cmd.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ScanError::NotInstalled,
             _ => ScanError::Device(format!("cannot start scanimage: {e}")),
         })?;
-        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
-            .await
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+        let mut stderr = String::new();
+        let finished = tokio::time::timeout(self.timeout, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let fault = is_status_line(&line);
+                stderr.push_str(&line);
+                stderr.push('\n');
+                // The fault is known now. scanimage can then hang stopping
+                // the backend's reader (seen with the `test` backend on a
+                // loaded machine): give it a moment, then stop it.
+                if fault && tokio::time::timeout(FAULT_GRACE, child.wait()).await.is_err() {
+                    let _ = child.kill().await;
+                }
+                if fault {
+                    break;
+                }
+            }
+            child.wait().await
+        })
+        .await;
+        let status = finished
             .map_err(|_| ScanError::Timeout(self.timeout))?
             .map_err(|e| ScanError::Device(format!("scanimage: {e}")))?;
-        if !out.status.success() {
+        if !status.success() {
             let _ = std::fs::remove_file(&image);
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            warn!(status = %out.status, %stderr, "scan failed");
-            return Err(ScanError::Device(fault_reason(&stderr, out.status)));
+            warn!(%status, %stderr, "scan failed");
+            return Err(ScanError::Device(fault_reason(&stderr, status)));
         }
         let (path, kind) = match settings.format {
             ScanFormat::Png => (image, ContentKind::Png),
@@ -148,13 +170,18 @@ impl Scanner for SaneScanner {
     }
 }
 
+/// Whether scanimage reports the device's own status (a fault) on this line.
+fn is_status_line(line: &str) -> bool {
+    line.contains("sane_start:") || line.contains("sane_read:") || line.contains("open of device")
+}
+
 /// "scanimage: sane_read: Document feeder jammed" → "Document feeder jammed".
 ///
 /// The device's status line (`sane_start:`/`sane_read:`) wins over later
 /// lines: after a fault the `test` backend's reader can die of SIGPIPE, and
 /// scanimage then adds "received signal 13" / "trying to stop scanner".
 fn fault_reason(stderr: &str, status: std::process::ExitStatus) -> String {
-    let status_line = stderr.lines().find(|l| l.contains("sane_start:") || l.contains("sane_read:") || l.contains("open of device"));
+    let status_line = stderr.lines().find(|l| is_status_line(l));
     let line = status_line
         .or_else(|| stderr.lines().rev().find(|l| l.starts_with("scanimage:")))
         .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()));
