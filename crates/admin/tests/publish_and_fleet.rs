@@ -138,7 +138,7 @@ async fn kiosk(hub: &Hub, id: &str, secret: &Secret) -> Ws {
     .await
     .unwrap()
     .unwrap();
-    let hello = KioskToHub::Hello { protocol: PROTOCOL_VERSION, kiosk_id: id.into(), secret: secret.clone(), app_version: None };
+    let hello = KioskToHub::Hello { protocol: PROTOCOL_VERSION, kiosk_id: id.into(), secret: secret.clone(), app_version: None, resume: None };
     send(&mut ws, hello).await;
     assert!(matches!(next(&mut ws).await, HubToKiosk::Welcome { .. }));
     ws

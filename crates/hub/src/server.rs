@@ -722,8 +722,8 @@ async fn agent_socket(app: App, socket: WebSocket, agent: crate::store::AgentRec
     let (mut sink, mut stream) = socket.split();
     let refuse = |body: ErrorBody| encode(&HubToAgent::Error(body));
     match first_message::<AgentToHub>(&mut stream).await {
-        Ok(AgentToHub::Hello { protocol }) if protocol == PROTOCOL_VERSION => {}
-        Ok(AgentToHub::Hello { protocol }) => return close_with(&mut sink, refuse(unsupported(protocol))).await,
+        Ok(AgentToHub::Hello { protocol, .. }) if protocol == PROTOCOL_VERSION => {}
+        Ok(AgentToHub::Hello { protocol, .. }) => return close_with(&mut sink, refuse(unsupported(protocol))).await,
         Ok(_) => return close_with(&mut sink, refuse(hello_expected())).await,
         Err(body) => return close_with(&mut sink, refuse(body)).await,
     }

@@ -295,7 +295,7 @@ impl CoreKiosk {
         let session = visio_kiosk_core::Session::new(visio_kiosk_core::Config::default(), std::time::Instant::now());
         let ws = Kiosk::open(hub, "/ws/kiosk", None, id).await.unwrap();
         let mut k = CoreKiosk { session, ws, id: id.into(), secret: secret.clone(), trusted, fetched: Vec::new() };
-        k.ws.send(KioskToHub::Hello { protocol: PROTOCOL_VERSION, kiosk_id: id.into(), secret: secret.clone(), app_version: None })
+        k.ws.send(KioskToHub::Hello { protocol: PROTOCOL_VERSION, kiosk_id: id.into(), secret: secret.clone(), app_version: None, resume: None })
             .await;
         k.input(hub, visio_kiosk_core::Input::HubConnected).await;
         k

@@ -120,7 +120,7 @@ async fn wrong_credentials_are_refused_without_saying_which_part_was_wrong() {
     let mut refusals = Vec::new();
     for (id, secret) in [("besse", Secret("wrong".into())), ("nobody", secret.clone())] {
         let mut k = Kiosk::open(&hub, "/ws/kiosk", None, id).await.unwrap();
-        k.send(KioskToHub::Hello { protocol: PROTOCOL_VERSION, kiosk_id: id.into(), secret, app_version: None }).await;
+        k.send(KioskToHub::Hello { protocol: PROTOCOL_VERSION, kiosk_id: id.into(), secret, app_version: None, resume: None }).await;
         refusals.push(k.error().await);
         assert!(k.next_or_closed().await.is_none(), "the refused connection is closed");
     }

@@ -648,7 +648,7 @@ impl Session {
                     self.touch(now);
                 }
             }
-            HubToKiosk::CallAnswered { session, agent_name, ice_servers } => {
+            HubToKiosk::CallAnswered { session, agent_name, ice_servers, .. } => {
                 let Screen::Waiting(w) = &self.screen else { return };
                 if w.session != session {
                     return;
@@ -684,6 +684,9 @@ impl Session {
                 }
                 _ => {}
             },
+            // Resumption (issue 9) is wired into the kiosk in its own change;
+            // until then a kiosk never presents a token, so none of these come.
+            HubToKiosk::CallResumed { .. } | HubToKiosk::PeerAway { .. } | HubToKiosk::PeerBack { .. } => {}
             HubToKiosk::Error(e) => {
                 // Our own messages are well-formed; an error here is a hub
                 // disagreement worth a log line, not a screen change.

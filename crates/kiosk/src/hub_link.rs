@@ -213,6 +213,7 @@ async fn connect_to(url: &str, endpoint: &Endpoint, tls: Arc<rustls::ClientConfi
         kiosk_id: endpoint.kiosk_id.clone(),
         secret: endpoint.secret.clone(),
         app_version: Some(env!("CARGO_PKG_VERSION").into()),
+        resume: None,
     };
     ws.send(Message::Text(encode(&hello).into())).await.map_err(|e| e.to_string())?;
     Ok(ws)

@@ -56,6 +56,7 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
         session: "scene".into(),
         agent_name: "Claire (CAF)".into(),
         ice_servers: vec![],
+        resume_token: None,
     }));
     kiosk.input(Input::Media(MediaEvent::Connected));
     kiosk.pictures.remote = Some(test_pattern("smpte", 1280, 720)?);

@@ -80,7 +80,7 @@ fn end_call_asks_for_confirmation_and_ends_on_yes() {
     let mut k = kiosk();
     tap(&mut k, "Démo");
     k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "demo".into(), position: 1, estimated_wait: None }));
-    k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-1".into(), agent_name: "Claire".into(), ice_servers: vec![] }));
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-1".into(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
     assert!(shows(&k, "Vous parlez avec Claire"));
 
     tap(&mut k, "Terminer l'appel");
@@ -111,7 +111,7 @@ fn scanning_and_a_shown_document_are_explained_to_the_resident() {
     let mut k = kiosk();
     tap(&mut k, "Démo");
     k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "demo".into(), position: 1, estimated_wait: None }));
-    k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-1".into(), agent_name: "Claire".into(), ice_servers: vec![] }));
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-1".into(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
     k.input(Input::Document(visio_kiosk_core::DocumentEvent::ScanProgress { percent: 40 }));
     assert!(shows(&k, "Posez votre document face vers le bas sur le scanner.\nNumérisation en cours… 40 %"));
     k.input(Input::Document(visio_kiosk_core::DocumentEvent::Showing { name: "form.pdf".into(), pages: 2 }));

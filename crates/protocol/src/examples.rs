@@ -26,6 +26,10 @@ fn ice_servers() -> Vec<IceServer> {
     ]
 }
 
+fn token() -> ResumeToken {
+    ResumeToken("r1.7f3a9c01-000002.Xb3kQ9vT2mN8pL4wR6yZ0aC5dE7fG1hJ".into())
+}
+
 fn candidate() -> IceCandidate {
     IceCandidate {
         candidate: "candidate:1 1 udp 2130706431 192.0.2.10 50000 typ host".into(),
@@ -59,6 +63,7 @@ pub fn kiosk_to_hub() -> Vec<KioskToHub> {
             kiosk_id: "besse-mairie".into(),
             secret: Secret("kq3VbX0p8w2cZ1rT6yHn4mA9sL5dE7fG".into()),
             app_version: Some("0.1.0".into()),
+            resume: Some(token()),
         },
         KioskToHub::RequestCall { service: "caf".into() },
         KioskToHub::CancelCall,
@@ -109,7 +114,15 @@ pub fn hub_to_kiosk() -> Vec<HubToKiosk> {
             reason: RefusalReason::Closed { next_opening: Some(ts("2026-11-24T08:00:00Z")) },
             message: "MSA is closed; it opens on 2026-11-24 at 09:00 (Europe/Paris)".into(),
         },
-        HubToKiosk::CallAnswered { session: session(), agent_name: "Claire (CAF)".into(), ice_servers: ice_servers() },
+        HubToKiosk::CallAnswered {
+            session: session(),
+            agent_name: "Claire (CAF)".into(),
+            ice_servers: ice_servers(),
+            resume_token: Some(token()),
+        },
+        HubToKiosk::CallResumed { session: session(), agent_name: "Claire (CAF)".into(), ice_servers: ice_servers() },
+        HubToKiosk::PeerAway { session: session() },
+        HubToKiosk::PeerBack { session: session() },
         HubToKiosk::Signal { session: session(), signal: Signal::Candidate { candidate: candidate() } },
         HubToKiosk::CallEnded { session: session(), reason: EndReason::AgentHungUp },
         HubToKiosk::HeartbeatAck { seq: 42 },
@@ -128,10 +141,11 @@ pub fn hub_to_kiosk() -> Vec<HubToKiosk> {
 
 pub fn agent_to_hub() -> Vec<AgentToHub> {
     vec![
-        AgentToHub::Hello { protocol: PROTOCOL_VERSION },
+        AgentToHub::Hello { protocol: PROTOCOL_VERSION, resume: None },
         AgentToHub::SetAvailability { available: true },
         AgentToHub::TakeNext { service: Some("caf".into()) },
         AgentToHub::Signal { session: session(), signal: Signal::Answer { sdp: "v=0\r\no=- 8812 2 IN IP4 127.0.0.1\r\n...".into() } },
+        AgentToHub::Signal { session: session(), signal: Signal::Restart },
         AgentToHub::HangUp { session: session() },
     ]
 }
@@ -164,7 +178,17 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
             kiosk_id: "besse-mairie".into(),
             site: "Mairie de Besse-et-Saint-Anastaise".into(),
             ice_servers: ice_servers(),
+            resume_token: Some(token()),
         },
+        HubToAgent::CallResumed {
+            session: session(),
+            service: "caf".into(),
+            kiosk_id: "besse-mairie".into(),
+            site: "Mairie de Besse-et-Saint-Anastaise".into(),
+            ice_servers: ice_servers(),
+        },
+        HubToAgent::PeerAway { session: session() },
+        HubToAgent::PeerBack { session: session() },
         HubToAgent::QueueEmpty { service: None },
         HubToAgent::Signal { session: session(), signal: Signal::EndOfCandidates },
         HubToAgent::CallEnded { session: session(), reason: EndReason::KioskDisconnected },

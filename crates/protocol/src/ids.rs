@@ -78,6 +78,26 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Lets a kiosk or an agent page re-attach to its call after losing the
+/// hub (a cut, a hub restart, a page reload) instead of queueing again.
+/// Issued with the call; opaque to clients; redacted in logs like a
+/// [`Secret`], since it stands for the call.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResumeToken(pub String);
+
+impl ResumeToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ResumeToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResumeToken([redacted])")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,7 +31,7 @@ mod messages;
 
 pub use decode::{DecodeError, WireMessage, decode, encode};
 pub use log::SessionRecord;
-pub use ids::{AgentLogin, KioskId, Secret, ServiceId, SessionId};
+pub use ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 pub use messages::*;
 
 /// The protocol version this build speaks. Bumped on any change that an

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AgentLogin, KioskId, Secret, ServiceId, SessionId};
+use crate::ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 
 // ---------------------------------------------------------------------------
 // Kiosk ⇄ hub
@@ -24,6 +24,13 @@ pub enum KioskToHub {
         /// The kiosk app's version, for the fleet view.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         app_version: Option<String>,
+        /// The token of the call this kiosk was in when it lost the hub:
+        /// the hub re-attaches it (`call_resumed`) or says the call is over
+        /// (`call_ended`). A kiosk that starts afresh sends none, and the
+        /// hub ends any call it still held for it at once: the kiosk
+        /// restarted, so the agent is told.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ResumeToken>,
     },
     /// The resident touched a service: queue for it.
     RequestCall { service: ServiceId },
@@ -104,7 +111,24 @@ pub enum HubToKiosk {
         session: SessionId,
         agent_name: String,
         ice_servers: Vec<IceServer>,
+        /// Present the hello with this after losing the hub mid-call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_token: Option<ResumeToken>,
     },
+    /// The hello's `resume` was accepted: the kiosk is back in its call.
+    /// The media never went through the hub, so it goes on; the agent may
+    /// still be away (then `peer_away` follows).
+    CallResumed {
+        session: SessionId,
+        agent_name: String,
+        ice_servers: Vec<IceServer>,
+    },
+    /// The agent lost the hub during the call (a cut, a page reload). The
+    /// hub holds the call for them for a while; `peer_back` or `call_ended`
+    /// follows.
+    PeerAway { session: SessionId },
+    /// The agent is back in the call.
+    PeerBack { session: SessionId },
     /// Negotiation from the agent, for the current call.
     Signal { session: SessionId, signal: Signal },
     /// The wait or the call is over.
@@ -138,7 +162,13 @@ pub enum HubToKiosk {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AgentToHub {
-    Hello { protocol: u32 },
+    Hello {
+        protocol: u32,
+        /// As in the kiosk's hello: the token of the call this page was in
+        /// (kept in the tab's `sessionStorage` across a reload).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ResumeToken>,
+    },
     /// Available agents can take residents and count in wait estimates.
     SetAvailability { available: bool },
     /// Take the resident who has waited longest, in `service` or in any of
@@ -177,7 +207,27 @@ pub enum HubToAgent {
         kiosk_id: KioskId,
         site: String,
         ice_servers: Vec<IceServer>,
+        /// Present the hello with this after losing the hub mid-call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_token: Option<ResumeToken>,
     },
+    /// The hello's `resume` was accepted: the agent is back in its call,
+    /// with the same fields as `call_started`. A page that lost its peer
+    /// connection (a reload) sends `signal` `restart`; the kiosk then
+    /// makes a new connection and offer.
+    CallResumed {
+        session: SessionId,
+        service: ServiceId,
+        kiosk_id: KioskId,
+        site: String,
+        ice_servers: Vec<IceServer>,
+    },
+    /// The kiosk lost the hub during the call: a cut, or the kiosk crashed
+    /// or restarted. The hub holds the call for a while; `peer_back` or
+    /// `call_ended` follows (at once if the kiosk comes back afresh).
+    PeerAway { session: SessionId },
+    /// The kiosk is back in the call.
+    PeerBack { session: SessionId },
     /// `take_next` found nobody waiting.
     QueueEmpty {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,6 +251,9 @@ pub enum Signal {
     Candidate { candidate: IceCandidate },
     /// The sender has gathered all its candidates.
     EndOfCandidates,
+    /// The sender lost its peer connection (an agent page reloaded): the
+    /// kiosk drops its own and makes a new one with a fresh offer.
+    Restart,
 }
 
 impl Signal {
@@ -210,6 +263,7 @@ impl Signal {
             Signal::Answer { .. } => "answer",
             Signal::Candidate { .. } => "candidate",
             Signal::EndOfCandidates => "end_of_candidates",
+            Signal::Restart => "restart",
         }
     }
 }

@@ -268,6 +268,7 @@ impl Kiosk {
             kiosk_id: id.into(),
             secret: secret.clone(),
             app_version: Some("test".into()),
+            resume: None,
         })
         .await;
         match k.next().await {
@@ -321,7 +322,7 @@ impl Agent {
     pub async fn connect(hub: &TestHub, login: &str, password: &str) -> Agent {
         let cookie = Agent::sign_in(hub, login, password).await.unwrap();
         let mut a = Agent::open(hub, "/ws/agent", Some(&cookie), login).await.unwrap();
-        a.send(AgentToHub::Hello { protocol: PROTOCOL_VERSION }).await;
+        a.send(AgentToHub::Hello { protocol: PROTOCOL_VERSION, resume: None }).await;
         assert!(matches!(a.next().await, HubToAgent::Welcome { .. }));
         assert!(matches!(a.next().await, HubToAgent::Queues { .. }));
         a.send(AgentToHub::SetAvailability { available: true }).await;

@@ -600,6 +600,7 @@ impl Hub {
             session: session_id.clone(),
             agent_name,
             ice_servers: self.ice_servers.clone(),
+            resume_token: None,
         });
         self.tell_agent(peer, HubToAgent::CallStarted {
             session: session_id.clone(),
@@ -607,6 +608,7 @@ impl Hub {
             kiosk_id,
             site,
             ice_servers: self.ice_servers.clone(),
+            resume_token: None,
         });
         self.event(HubEvent::Answered { session: session_id, agent: login, at: now });
         self.dirty.insert(service_id);
@@ -652,6 +654,8 @@ impl Hub {
             (Signal::Answer { .. }, _) => Err("answer without a pending offer from the other side"),
             (Signal::Candidate { .. } | Signal::EndOfCandidates, Negotiation::New) => Err("candidate before any offer"),
             (Signal::Candidate { .. } | Signal::EndOfCandidates, n) => Ok(n),
+            // A side lost its peer connection: a fresh offer comes next.
+            (Signal::Restart, _) => Ok(Negotiation::New),
         };
         match next {
             Err(why) => error(self, ErrorCode::OutOfPlace, why.to_owned()),

@@ -48,7 +48,7 @@ impl Kiosk {
 
     fn in_call() -> Kiosk {
         let mut k = Kiosk::waiting();
-        k.input(Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "Claire".into(), ice_servers: vec![] }));
+        k.input(Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
         k.out.clear();
         k
     }
@@ -265,7 +265,7 @@ fn the_idle_timer_never_interrupts_a_call() {
 #[test]
 fn answered_call_plays_the_chime_starts_media_and_relays_signals() {
     let mut k = Kiosk::waiting();
-    k.input(Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "Claire".into(), ice_servers: vec![] }));
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
     let out = k.take();
     assert!(out.contains(&Output::Chime));
     assert!(out.contains(&Output::Call(CallCommand::Start { session: session(), ice_servers: vec![] })));
@@ -429,7 +429,7 @@ fn inputs_out_of_place_change_nothing() {
         Input::NextPage,
         Input::Media(MediaEvent::Connected),
         Input::Document(DocumentEvent::ScanRequested),
-        Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "x".into(), ice_servers: vec![] }),
+        Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "x".into(), ice_servers: vec![], resume_token: None }),
         Input::Hub(HubToKiosk::QueueUpdate { session: session(), position: 1, estimated_wait: None }),
     ] {
         k.input(input.clone());

@@ -214,6 +214,9 @@ impl Runner {
             Signal::Answer { sdp } => active.call.set_answer(SessionDescription { kind: SdpKind::Answer, sdp }).await,
             Signal::Candidate { candidate } => active.call.add_remote_candidate(media_candidate(candidate)).await,
             Signal::EndOfCandidates => Ok(()),
+            // Handled with the agent's page reload (issue 9): until then the
+            // kiosk keeps its connection.
+            Signal::Restart => Ok(()),
             Signal::Offer { .. } => {
                 warn!("the agent sent an offer; the kiosk makes the offer, ignored");
                 Ok(())
