@@ -14,7 +14,9 @@ use crate::data_channel::{DOCUMENTS_CHANNEL, DataChannelHandle, pump_data_channe
 use crate::error::CallError;
 use crate::frames::{AudioMeter, FrameSlot, Frames};
 use crate::interceptor::{KeyframeRequestForwarder, is_keyframe_request};
-use crate::negotiation::{CandidateQueue, KeyframeRequests, check_remote_sdp, choose_video_codec, remote_video_codecs};
+use crate::negotiation::{
+    CandidateQueue, CandidateVerdict, KeyframeRequests, check_remote_sdp, choose_video_codec, ice_ufrag, remote_video_codecs,
+};
 use crate::pipeline::{self, AudioSender, Encoded, Receiver, RemoteKind, VideoSender};
 use crate::signaling::{IceCandidate, SdpKind, SessionDescription};
 use rtc::interceptor::{Gcc, Slot};
@@ -55,6 +57,12 @@ const RTP_MTU: usize = 1200;
 const VIDEO_CLOCK_RATE: u32 = 90_000;
 const EVENT_CAPACITY: usize = 1024;
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// Connectivity checks per candidate pair, one every 200 ms: 15 s, the
+/// kiosk's retry interval between ICE restarts. webrtc-rs's default (7,
+/// 1.4 s) gives up on a restart made while the link is still cut, and a
+/// restart discards the old pair that would have come back by itself, so
+/// the call stayed down until the next restart (docs/decisions.md).
+const ICE_CHECKS_PER_PAIR: u16 = 75;
 
 /// Where the call stands, as the kiosk needs to know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,9 +73,13 @@ pub enum CallState {
     Connecting,
     /// Media can flow.
     Connected,
-    /// The network dropped; ICE may still recover by itself.
+    /// No packet from the peer for 5 s (webrtc-rs's consent check). ICE
+    /// comes back to `Connected` by itself when packets flow again on the
+    /// same path; the offerer also restarts ICE ([`Call::restart_ice`],
+    /// policy in [`IceRestarts`](crate::negotiation::IceRestarts)).
     Disconnected,
-    /// The connection could not be made or was lost for good.
+    /// No packet from the peer for 30 s, or no path found. Not final: an ICE
+    /// restart can still bring the call back while the data channel survives.
     Failed,
     /// Ended (by either side).
     Closed,
@@ -156,6 +168,7 @@ enum Command {
     CreateOffer(oneshot::Sender<Result<SessionDescription, CallError>>),
     AcceptOffer(SessionDescription, oneshot::Sender<Result<SessionDescription, CallError>>),
     SetAnswer(SessionDescription, oneshot::Sender<Result<(), CallError>>),
+    RestartIce(oneshot::Sender<Result<SessionDescription, CallError>>),
     AddCandidate(IceCandidate, oneshot::Sender<Result<(), CallError>>),
     Mute(bool),
     RequestKeyframe,
@@ -177,6 +190,7 @@ impl std::fmt::Debug for Command {
             Command::CreateOffer(_) => "CreateOffer",
             Command::AcceptOffer(..) => "AcceptOffer",
             Command::SetAnswer(..) => "SetAnswer",
+            Command::RestartIce(_) => "RestartIce",
             Command::AddCandidate(..) => "AddCandidate",
             Command::Mute(_) => "Mute",
             Command::RequestKeyframe => "RequestKeyframe",
@@ -308,6 +322,9 @@ impl Call {
             controller,
             tasks,
             data_channel_created: false,
+            offerer: None,
+            local_ufrag: None,
+            was_connected: false,
             last_stats: None,
             last_audio_decoded: 0,
             state: CallState::New,
@@ -328,7 +345,9 @@ impl Call {
         self.ask(Command::CreateOffer).await
     }
 
-    /// Takes the peer's offer and returns the answer to send back.
+    /// Takes the peer's offer and returns the answer to send back. A new
+    /// offer on a live call (the peer restarted ICE) is answered the same
+    /// way, keeping media and the data channel.
     pub async fn accept_offer(&self, offer: SessionDescription) -> Result<SessionDescription, CallError> {
         self.ask(|tx| Command::AcceptOffer(offer, tx)).await
     }
@@ -338,8 +357,30 @@ impl Call {
         self.ask(|tx| Command::SetAnswer(answer, tx)).await
     }
 
+    /// Restarts ICE on a live call (the offerer only, i.e. the kiosk): returns
+    /// a new offer with fresh ICE credentials, to send to the peer like the
+    /// first one; its answer goes to [`set_answer`](Self::set_answer), its
+    /// candidates to [`add_remote_candidate`](Self::add_remote_candidate),
+    /// and new local candidates come as [`CallEvent::LocalCandidate`].
+    ///
+    /// Media, the DTLS session and the documents data channel are kept: a
+    /// transfer in progress waits and goes on. Call it when
+    /// [`IceRestarts`](crate::negotiation::IceRestarts) says so (`Disconnected`
+    /// for 2 s, `Failed`, or still not connected 15 s after a restart).
+    /// A restart before the previous one was answered replaces it: only the
+    /// newest offer's answer must be passed on.
+    ///
+    /// Errors: [`CallError::Sequence`] before the first answer was set, or on
+    /// the answering side (which accepts the re-offer with
+    /// [`accept_offer`](Self::accept_offer) instead).
+    pub async fn restart_ice(&self) -> Result<SessionDescription, CallError> {
+        self.ask(Command::RestartIce).await
+    }
+
     /// Adds a candidate from the peer. Candidates arriving before the peer's
-    /// description are held and applied once it is set.
+    /// description are held and applied once it is set; after an ICE restart,
+    /// those of the new generation (by `username_fragment`) wait for the new
+    /// description and late ones of the old generation are dropped.
     pub async fn add_remote_candidate(&self, candidate: IceCandidate) -> Result<(), CallError> {
         self.ask(|tx| Command::AddCandidate(candidate, tx)).await
     }
@@ -577,7 +618,10 @@ async fn build_peer_connection(
     let registry = configure_congestion_control(registry, gcc, CongestionFeedback::Twcc, &mut media)?;
     let registry = registry.with(Slot::Custom(14_000), KeyframeRequestForwarder::default());
 
-    let settings = SettingEngineBuilder::new().with_include_loopback_candidate(config.loopback_only).build();
+    let settings = SettingEngineBuilder::new()
+        .with_include_loopback_candidate(config.loopback_only)
+        .with_ice_connection_attempts(None, Some(ICE_CHECKS_PER_PAIR))
+        .build();
     let rtc_config = RTCConfigurationBuilder::new()
         .with_ice_servers(
             config
@@ -823,6 +867,13 @@ struct Driver {
     controller: AdaptationController,
     tasks: Vec<JoinHandle<()>>,
     data_channel_created: bool,
+    /// Whether this side made the first offer; `None` before any.
+    offerer: Option<bool>,
+    /// Our ICE user fragment, put on the candidates we send so the peer can
+    /// tell generations apart (webrtc-rs leaves it out).
+    local_ufrag: Option<String>,
+    /// Set at the first `Connected`: what happens then happens once a call.
+    was_connected: bool,
     last_stats: Option<(Instant, u64, u64, u64)>,
     last_audio_decoded: u64,
     state: CallState,
@@ -887,6 +938,9 @@ impl Driver {
             Command::SetAnswer(answer, reply) => {
                 let _ = reply.send(self.set_answer(answer).await);
             }
+            Command::RestartIce(reply) => {
+                let _ = reply.send(self.restart_ice().await);
+            }
             Command::AddCandidate(candidate, reply) => {
                 let _ = reply.send(self.add_candidate(candidate).await);
             }
@@ -908,9 +962,40 @@ impl Driver {
             self.data_channel_created = true;
             self.tasks.push(tokio::spawn(pump_data_channel(channel, self.emit.clone())));
         }
+        if self.offerer == Some(false) {
+            return Err(CallError::Sequence("this side answered the call; only the offerer makes offers".into()));
+        }
         let offer = self.pc.create_offer(None).await?;
         self.pc.set_local_description(offer.clone()).await?;
-        self.set_state(CallState::Connecting);
+        self.offerer = Some(true);
+        self.local_ufrag = ice_ufrag(&offer.sdp);
+        if self.state == CallState::New {
+            self.set_state(CallState::Connecting);
+        }
+        Ok(SessionDescription::offer(offer.sdp))
+    }
+
+    async fn restart_ice(&mut self) -> Result<SessionDescription, CallError> {
+        match self.offerer {
+            Some(true) => {}
+            Some(false) => {
+                return Err(CallError::Sequence(
+                    "only the offerer restarts ICE; the answerer takes the new offer with accept_offer".into(),
+                ));
+            }
+            None => return Err(CallError::Sequence("ICE restart before the call was offered".into())),
+        }
+        if self.pc.remote_description().await.is_none() {
+            return Err(CallError::Sequence("ICE restart before the peer answered the first offer".into()));
+        }
+        // The next offer carries fresh credentials; the restart itself
+        // happens as it is set locally (webrtc-rs then gathers again).
+        self.pc.restart_ice().await?;
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer.clone()).await?;
+        let ufrag = ice_ufrag(&offer.sdp);
+        tracing::info!(old = ?self.local_ufrag, new = ?ufrag, state = ?self.state, "ICE restart offered");
+        self.local_ufrag = ufrag;
         Ok(SessionDescription::offer(offer.sdp))
     }
 
@@ -918,14 +1003,28 @@ impl Driver {
         if offer.kind != SdpKind::Offer {
             return Err(CallError::Sequence("accept_offer was given an answer; pass it to set_answer".into()));
         }
+        if self.offerer == Some(true) {
+            return Err(CallError::Sequence("this side made the offer; the peer's reply goes to set_answer".into()));
+        }
         check_remote_sdp(&offer.sdp, &self.codecs).map_err(|problem| CallError::BadDescription { what: "offer", problem })?;
         self.prepare_video(&offer.sdp).await?;
+        let ufrag = ice_ufrag(&offer.sdp);
         let desc = RTCSessionDescription::offer(offer.sdp)?;
+        // On a live call with new credentials webrtc-rs restarts ICE here,
+        // keeping DTLS, SCTP and the tracks.
         self.pc.set_remote_description(desc).await?;
-        self.remote_description_set().await;
+        self.offerer = Some(false);
+        self.remote_description_set(ufrag.as_deref()).await;
         let answer = self.pc.create_answer(None).await?;
         self.pc.set_local_description(answer.clone()).await?;
-        self.set_state(CallState::Connecting);
+        let local = ice_ufrag(&answer.sdp);
+        if self.local_ufrag.is_some() && local != self.local_ufrag {
+            tracing::info!(old = ?self.local_ufrag, new = ?local, state = ?self.state, "ICE restart answered");
+        }
+        self.local_ufrag = local;
+        if self.state == CallState::New {
+            self.set_state(CallState::Connecting);
+        }
         Ok(SessionDescription::answer(answer.sdp))
     }
 
@@ -938,9 +1037,10 @@ impl Driver {
         }
         check_remote_sdp(&answer.sdp, &self.codecs).map_err(|problem| CallError::BadDescription { what: "answer", problem })?;
         self.prepare_video(&answer.sdp).await?;
+        let ufrag = ice_ufrag(&answer.sdp);
         let desc = RTCSessionDescription::answer(answer.sdp)?;
         self.pc.set_remote_description(desc).await?;
-        self.remote_description_set().await;
+        self.remote_description_set(ufrag.as_deref()).await;
         Ok(())
     }
 
@@ -974,8 +1074,8 @@ impl Driver {
         Ok(())
     }
 
-    async fn remote_description_set(&mut self) {
-        self.candidates.handle_remote_description();
+    async fn remote_description_set(&mut self, ufrag: Option<&str>) {
+        self.candidates.handle_remote_description(ufrag);
         while let Some(candidate) = self.candidates.poll_ready() {
             let line = candidate.candidate.clone();
             if let Err(e) = self.pc.add_ice_candidate(candidate).await {
@@ -988,6 +1088,7 @@ impl Driver {
         if candidate.candidate.trim().is_empty() {
             return Ok(()); // end-of-candidates marker
         }
+        let ufrag = candidate.username_fragment.clone();
         let init = RTCIceCandidateInit {
             candidate: candidate.candidate.clone(),
             sdp_mid: candidate.sdp_mid,
@@ -995,11 +1096,14 @@ impl Driver {
             username_fragment: candidate.username_fragment,
             ..Default::default()
         };
-        if let Some(init) = self.candidates.handle_candidate(init) {
-            self.pc
+        match self.candidates.handle_candidate(ufrag.as_deref(), init) {
+            CandidateVerdict::Apply(init) => self
+                .pc
                 .add_ice_candidate(init)
                 .await
-                .map_err(|e| CallError::BadCandidate { candidate: candidate.candidate, reason: e.to_string() })?;
+                .map_err(|e| CallError::BadCandidate { candidate: candidate.candidate, reason: e.to_string() })?,
+            CandidateVerdict::Held => {}
+            CandidateVerdict::Stale => tracing::debug!(?ufrag, "candidate of a replaced ICE generation dropped"),
         }
         Ok(())
     }
@@ -1018,18 +1122,26 @@ impl Driver {
                 candidate: init.candidate,
                 sdp_mid: init.sdp_mid,
                 sdp_m_line_index: init.sdp_mline_index,
-                username_fragment: init.username_fragment,
+                username_fragment: init.username_fragment.or_else(|| self.local_ufrag.clone()),
             })),
             Internal::State(state) => {
+                tracing::debug!(?state, "peer connection state");
                 let mapped = match state {
+                    RTCPeerConnectionState::Connecting if self.state != CallState::New => CallState::Connecting,
                     RTCPeerConnectionState::Connected => CallState::Connected,
                     RTCPeerConnectionState::Disconnected => CallState::Disconnected,
                     RTCPeerConnectionState::Failed => CallState::Failed,
                     RTCPeerConnectionState::Closed => return true,
                     _ => return false,
                 };
-                if mapped == CallState::Connected && self.state != CallState::Connected {
+                if mapped == CallState::Connected && !self.was_connected {
+                    self.was_connected = true;
                     self.on_connected().await;
+                } else if mapped == CallState::Connected && self.state != CallState::Connected {
+                    // Back after a cut: the peer's decoder lost packets meanwhile.
+                    if let Some(video) = &self.video {
+                        video.force_keyframe();
+                    }
                 }
                 self.set_state(mapped);
             }

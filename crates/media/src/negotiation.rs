@@ -4,6 +4,7 @@
 //!
 //! Time is an input (`now`); nothing here reads the clock.
 
+use crate::call::CallState;
 use crate::config::VideoCodec;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -207,43 +208,164 @@ pub fn choose_video_codec(sdp: &str, enabled: &[VideoCodec]) -> Option<VideoCode
     formats.iter().find(|(_, _, exact)| *exact).or(formats.first()).map(|(_, c, _)| *c)
 }
 
-/// Remote candidates that arrived before the remote description (the hub can
-/// deliver the answerer's first candidate before its answer).
+/// The ICE user fragment (`a=ice-ufrag:`) of a description: it names the
+/// ICE generation, and changes with every ICE restart.
+pub fn ice_ufrag(sdp: &str) -> Option<String> {
+    sdp.lines().find_map(|l| l.trim().strip_prefix("a=ice-ufrag:")).map(|u| u.trim().to_owned())
+}
+
+/// What to do with a remote candidate now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CandidateVerdict<C> {
+    /// Apply it: it belongs to the peer's current description.
+    Apply(C),
+    /// Held until the description it belongs to is set.
+    Held,
+    /// It belongs to an ICE generation that a restart replaced: dropped.
+    Stale,
+}
+
+/// Remote candidates that arrived before the description they belong to.
+///
+/// The hub can deliver the answerer's first candidate before its answer, and
+/// after an ICE restart the peer's new candidates (new user fragment) before
+/// its new description: applied early, a restart would wipe them. Candidates
+/// name their generation by user fragment; one without is taken as current.
 #[derive(Debug, Default)]
 pub struct CandidateQueue<C> {
     remote_description_set: bool,
-    pending: VecDeque<C>,
+    /// The current remote description's user fragment.
+    current: Option<String>,
+    /// User fragments of replaced remote descriptions.
+    past: Vec<String>,
+    pending: VecDeque<(Option<String>, C)>,
 }
 
 impl<C> CandidateQueue<C> {
     /// An empty queue, waiting for the remote description.
     pub fn new() -> Self {
-        Self { remote_description_set: false, pending: VecDeque::new() }
+        Self { remote_description_set: false, current: None, past: Vec::new(), pending: VecDeque::new() }
     }
 
-    /// A candidate arrived: `Some` if it can be applied now, `None` if held.
-    pub fn handle_candidate(&mut self, candidate: C) -> Option<C> {
-        if self.remote_description_set {
-            Some(candidate)
-        } else {
-            self.pending.push_back(candidate);
-            None
+    fn verdict(&self, ufrag: Option<&str>) -> CandidateVerdict<()> {
+        match ufrag {
+            _ if !self.remote_description_set => CandidateVerdict::Held,
+            None => CandidateVerdict::Apply(()),
+            Some(u) if self.current.as_deref().is_none_or(|c| c == u) => CandidateVerdict::Apply(()),
+            Some(u) if self.past.iter().any(|p| p == u) => CandidateVerdict::Stale,
+            Some(_) => CandidateVerdict::Held,
         }
     }
 
-    /// The remote description is set: from now on candidates pass straight through.
-    pub fn handle_remote_description(&mut self) {
-        self.remote_description_set = true;
+    /// A candidate of generation `ufrag` arrived.
+    pub fn handle_candidate(&mut self, ufrag: Option<&str>, candidate: C) -> CandidateVerdict<C> {
+        match self.verdict(ufrag) {
+            CandidateVerdict::Apply(()) => CandidateVerdict::Apply(candidate),
+            CandidateVerdict::Stale => CandidateVerdict::Stale,
+            CandidateVerdict::Held => {
+                self.pending.push_back((ufrag.map(str::to_owned), candidate));
+                CandidateVerdict::Held
+            }
+        }
     }
 
-    /// Held candidates to apply now, oldest first (empty until the remote description is set).
+    /// A remote description with user fragment `ufrag` is set: its held
+    /// candidates become ready, and those of the generation it replaces stale.
+    pub fn handle_remote_description(&mut self, ufrag: Option<&str>) {
+        self.remote_description_set = true;
+        if let Some(u) = ufrag
+            && self.current.as_deref() != Some(u)
+        {
+            if let Some(old) = self.current.replace(u.to_owned()) {
+                self.past.push(old);
+            }
+        }
+        let past = &self.past;
+        self.pending.retain(|(u, _)| u.as_ref().is_none_or(|u| !past.contains(u)));
+    }
+
+    /// Held candidates to apply now, oldest first.
     pub fn poll_ready(&mut self) -> Option<C> {
-        if self.remote_description_set { self.pending.pop_front() } else { None }
+        let at = self.pending.iter().position(|(u, _)| self.verdict(u.as_deref()) == CandidateVerdict::Apply(()))?;
+        self.pending.remove(at).map(|(_, c)| c)
     }
 
     /// How many candidates are held.
     pub fn held(&self) -> usize {
         self.pending.len()
+    }
+}
+
+/// When the offerer should restart ICE (issue 9), as a pure policy: call
+/// states and time in, "restart now" out.
+///
+/// - `Disconnected` for [`grace`](Self::new) (2 s by default): ICE may still
+///   come back by itself (webrtc-rs says `Disconnected` after 5 s without a
+///   packet and `Connected` again on the next one), but a restart also finds
+///   a new path (a new address after a router reboot).
+/// - `Failed`: at once (webrtc-rs gives up 30 s after the last packet).
+/// - Not `Connected` again `retry` (15 s) after a restart: once more, and so on.
+///
+/// Only the side that made the first offer restarts (the kiosk).
+#[derive(Debug)]
+pub struct IceRestarts {
+    grace: Duration,
+    retry: Duration,
+    state: CallState,
+    since: Option<Instant>,
+    restarted: Option<Instant>,
+}
+
+impl Default for IceRestarts {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(2), Duration::from_secs(15))
+    }
+}
+
+impl IceRestarts {
+    /// A policy restarting after `grace` in `Disconnected`, and again every
+    /// `retry` until connected.
+    pub fn new(grace: Duration, retry: Duration) -> Self {
+        Self { grace, retry, state: CallState::New, since: None, restarted: None }
+    }
+
+    /// The call reported `state`.
+    pub fn handle_state(&mut self, now: Instant, state: CallState) {
+        if state == self.state {
+            return;
+        }
+        self.state = state;
+        self.since = Some(now);
+        if matches!(state, CallState::Connected | CallState::Closed) {
+            self.restarted = None;
+        }
+    }
+
+    /// A restart offer went out (whoever decided it).
+    pub fn handle_restarted(&mut self, now: Instant) {
+        self.restarted = Some(now);
+    }
+
+    /// When a restart is due, if the state stays as it is.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if let Some(at) = self.restarted {
+            return (!matches!(self.state, CallState::Connected | CallState::Closed)).then_some(at + self.retry);
+        }
+        match self.state {
+            CallState::Disconnected => self.since.map(|t| t + self.grace),
+            CallState::Failed => self.since,
+            _ => None,
+        }
+    }
+
+    /// The clock reached `now`: whether to restart ICE now. Saying yes
+    /// counts as a restart.
+    pub fn handle_timeout(&mut self, now: Instant) -> bool {
+        let due = self.poll_timeout().is_some_and(|at| at <= now);
+        if due {
+            self.restarted = Some(now);
+        }
+        due
     }
 }
 
@@ -411,14 +533,77 @@ a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001
     #[test]
     fn candidates_wait_for_the_remote_description() {
         let mut q = CandidateQueue::new();
-        assert_eq!(q.handle_candidate(1), None);
-        assert_eq!(q.handle_candidate(2), None);
+        assert_eq!(q.handle_candidate(None, 1), CandidateVerdict::Held);
+        assert_eq!(q.handle_candidate(Some("a"), 2), CandidateVerdict::Held);
         assert_eq!(q.poll_ready(), None);
-        q.handle_remote_description();
+        q.handle_remote_description(Some("a"));
         assert_eq!(q.poll_ready(), Some(1));
         assert_eq!(q.poll_ready(), Some(2));
         assert_eq!(q.poll_ready(), None);
-        assert_eq!(q.handle_candidate(3), Some(3));
+        assert_eq!(q.handle_candidate(None, 3), CandidateVerdict::Apply(3));
+        assert_eq!(q.handle_candidate(Some("a"), 4), CandidateVerdict::Apply(4));
+    }
+
+    #[test]
+    fn after_an_ice_restart_new_candidates_wait_for_their_description_and_old_ones_are_dropped() {
+        let mut q = CandidateQueue::new();
+        q.handle_remote_description(Some("old"));
+        // The peer restarted: its new candidates can overtake its new description.
+        assert_eq!(q.handle_candidate(Some("new"), 1), CandidateVerdict::Held);
+        assert_eq!(q.handle_candidate(Some("old"), 2), CandidateVerdict::Apply(2), "still current");
+        assert_eq!(q.poll_ready(), None);
+        q.handle_remote_description(Some("new"));
+        assert_eq!(q.poll_ready(), Some(1));
+        assert_eq!(q.handle_candidate(Some("old"), 3), CandidateVerdict::Stale, "a late one of the old generation");
+        assert_eq!(q.handle_candidate(Some("new"), 4), CandidateVerdict::Apply(4));
+        assert_eq!(q.held(), 0);
+        // The same description again (a renegotiation without restart) changes nothing.
+        q.handle_remote_description(Some("new"));
+        assert_eq!(q.handle_candidate(Some("new"), 5), CandidateVerdict::Apply(5));
+    }
+
+    #[test]
+    fn the_ice_ufrag_names_the_generation() {
+        let sdp = "v=0\r\ns=-\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ice-ufrag:AbCd\r\na=ice-pwd:x\r\n";
+        assert_eq!(ice_ufrag(sdp).as_deref(), Some("AbCd"));
+        assert_eq!(ice_ufrag(CHROME_LIKE), None);
+    }
+
+    #[test]
+    fn ice_restarts_after_two_seconds_disconnected_and_again_every_fifteen() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut p = IceRestarts::default();
+        p.handle_state(t0, CallState::Connecting);
+        p.handle_state(t0, CallState::Connected);
+        assert_eq!(p.poll_timeout(), None);
+        p.handle_state(t0 + s(10), CallState::Disconnected);
+        assert_eq!(p.poll_timeout(), Some(t0 + s(12)));
+        assert!(!p.handle_timeout(t0 + s(11)));
+        assert!(p.handle_timeout(t0 + s(12)));
+        // Not connected 15 s after the restart: again.
+        assert_eq!(p.poll_timeout(), Some(t0 + s(27)));
+        assert!(!p.handle_timeout(t0 + s(20)));
+        p.handle_state(t0 + s(21), CallState::Failed);
+        assert_eq!(p.poll_timeout(), Some(t0 + s(27)), "a restart is already under way");
+        assert!(p.handle_timeout(t0 + s(27)));
+        p.handle_state(t0 + s(30), CallState::Connected);
+        assert_eq!(p.poll_timeout(), None);
+    }
+
+    #[test]
+    fn ice_restarts_at_once_on_failure_and_not_when_connection_returns_in_the_grace() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut p = IceRestarts::default();
+        p.handle_state(t0, CallState::Connected);
+        p.handle_state(t0 + s(1), CallState::Disconnected);
+        p.handle_state(t0 + s(2), CallState::Connected);
+        assert!(!p.handle_timeout(t0 + s(5)), "ICE came back by itself");
+        p.handle_state(t0 + s(6), CallState::Failed);
+        assert!(p.handle_timeout(t0 + s(6)));
+        p.handle_state(t0 + s(7), CallState::Closed);
+        assert_eq!(p.poll_timeout(), None, "an ended call is not restarted");
     }
 
     #[test]
