@@ -1,0 +1,421 @@
+//! Two calls across an emulated rural link (visio-linkem, issue 9): the
+//! kiosk's call offers from the kiosk namespace (10.77.0.1), a stand-in for
+//! the agent answers from the hub namespace (10.77.0.2), and signaling goes
+//! through this test, outside the link. Needs root (network namespaces);
+//! without it the tests fail and say so.
+//!
+//! The calls run one at a time (`one_at_a_time`): each is two real-time VP8
+//! encoders and decoders, and several at once on a loaded 2-core machine
+//! would measure the machine, not the link.
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::DEADLINE;
+use tokio::sync::{mpsc, watch};
+use visio_linkem::{Link, NsRuntime, Profile, Side};
+use visio_media::negotiation::IceRestarts;
+use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, CallStats, ChannelMessage, DataChannelHandle};
+use visio_transfer::Transmit;
+use visio_transfer::driver::{Notice, SessionHandle, spawn_session};
+use visio_transfer::link::{LinkError, LinkEvent, LinkFuture, MessageLink};
+
+/// Serialises the calls of this file (see the module docs).
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static GATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    GATE.lock().await
+}
+
+fn link(name: &str, profile: Profile) -> Link {
+    Link::builder()
+        .name(name)
+        .profile(profile)
+        .start()
+        .unwrap_or_else(|e| panic!("cannot bring the emulated link up (root needed): {e}"))
+}
+
+/// A test-sources call for a namespace: real addresses, not loopback.
+fn config(frequency: f64) -> CallConfig {
+    let mut c = CallConfig::test_sources("ball", None, frequency);
+    c.loopback_only = false;
+    c
+}
+
+/// What one side of the call has seen, shared with its event pump.
+struct Party {
+    call: Call,
+    state: watch::Receiver<CallState>,
+    stats: watch::Receiver<Option<Box<CallStats>>>,
+    channel: watch::Receiver<Option<DataChannelHandle>>,
+    /// Every state change, with when it happened.
+    history: Arc<Mutex<Vec<(Instant, CallState)>>>,
+    channel_closed: Arc<AtomicU32>,
+    /// ICE restarts this side offered.
+    restarts: Arc<AtomicU32>,
+    /// Keeps the namespace's runtime (and the call's driver) alive.
+    _runtime: NsRuntime,
+}
+
+impl Party {
+    async fn stats_where(&self, what: &str, mut accept: impl FnMut(&CallStats) -> bool) -> Box<CallStats> {
+        let mut rx = self.stats.clone();
+        let found = tokio::time::timeout(DEADLINE, rx.wait_for(|s| s.as_deref().is_some_and(&mut accept))).await;
+        match found {
+            Ok(Ok(s)) => s.clone().expect("accepted stats exist"),
+            Ok(Err(_)) => panic!("the call's events ended before {what}"),
+            Err(_) => panic!("no {what} within {DEADLINE:?}; last stats: {:?}", self.stats.borrow()),
+        }
+    }
+
+    async fn state_where(&self, what: &str, mut accept: impl FnMut(CallState) -> bool) -> CallState {
+        let mut rx = self.state.clone();
+        match tokio::time::timeout(DEADLINE, rx.wait_for(|s| accept(*s))).await {
+            Ok(Ok(s)) => *s,
+            _ => panic!("no {what} within {DEADLINE:?}; states: {:?}", self.history.lock().unwrap()),
+        }
+    }
+
+    async fn data_channel(&self) -> DataChannelHandle {
+        let mut rx = self.channel.clone();
+        match tokio::time::timeout(DEADLINE, rx.wait_for(Option::is_some)).await {
+            Ok(Ok(ch)) => ch.clone().expect("some"),
+            _ => panic!("no documents channel within {DEADLINE:?}"),
+        }
+    }
+
+    /// Waits until remote video frames and the peer's tone keep arriving:
+    /// `frames` more frames and `audio` more 20 ms buffers than now, and
+    /// the tone loud.
+    async fn media_flows(&self, who: &str, frames: u64, audio: u64) -> Box<CallStats> {
+        let now = self.stats.borrow().clone();
+        let (f0, a0) = now.map_or((0, 0), |s| (s.frames_decoded, s.audio_frames_decoded));
+        self.stats_where(&format!("{who}: {frames} more frames and {audio} more audio buffers, tone audible"), |s| {
+            s.frames_decoded >= f0 + frames
+                && s.audio_frames_decoded >= a0 + audio
+                && s.audio_level_received_dbfs.is_some_and(|l| l > -30.0)
+        })
+        .await
+    }
+}
+
+struct Pair {
+    kiosk: Party,
+    agent: Party,
+    started: Instant,
+}
+
+impl Pair {
+    /// Starts both calls in their namespaces and negotiates the first offer.
+    /// The kiosk side restarts ICE by [`IceRestarts`] when `restart` is set.
+    async fn connect(link: &Link, kiosk: CallConfig, agent: CallConfig, restart: bool) -> Pair {
+        let started = Instant::now();
+        let (kiosk_rt, agent_rt) = (link.runtime(Side::Kiosk).unwrap(), link.runtime(Side::Hub).unwrap());
+        let (kc, ke) = kiosk_rt.spawn(Call::new(kiosk)).await.unwrap().expect("kiosk call starts");
+        let (ac, ae) = agent_rt.spawn(Call::new(agent)).await.unwrap().expect("agent call starts");
+        let kiosk = Party::pump("kiosk", kc.clone(), ke, ac.clone(), restart, kiosk_rt, started);
+        let agent = Party::pump("agent", ac.clone(), ae, kc.clone(), false, agent_rt, started);
+        let offer = kc.create_offer().await.expect("offer");
+        let answer = ac.accept_offer(offer).await.expect("answer");
+        kc.set_answer(answer).await.expect("answer accepted");
+        Pair { kiosk, agent, started }
+    }
+
+    async fn connected(&self) {
+        for (who, p) in [("kiosk", &self.kiosk), ("agent", &self.agent)] {
+            p.state_where(&format!("{who} connected"), |s| s == CallState::Connected).await;
+        }
+        eprintln!("connected after {:.2} s", self.started.elapsed().as_secs_f64());
+    }
+
+    async fn hang_up(self) {
+        self.kiosk.call.hang_up().await;
+        self.agent.call.hang_up().await;
+    }
+}
+
+impl Party {
+    /// Spawns the task that turns `me`'s events into the party's watches,
+    /// relays local candidates to `peer`, and (offerer) restarts ICE.
+    fn pump(side: &'static str, me: Call, mut events: CallEvents, peer: Call, restart: bool, runtime: NsRuntime, t0: Instant) -> Party {
+        let (state_tx, state) = watch::channel(CallState::New);
+        let (stats_tx, stats) = watch::channel(None);
+        let (channel_tx, channel) = watch::channel(None);
+        let history = Arc::new(Mutex::new(Vec::new()));
+        let channel_closed = Arc::new(AtomicU32::new(0));
+        let restarts = Arc::new(AtomicU32::new(0));
+        let (h, closed, count) = (history.clone(), channel_closed.clone(), restarts.clone());
+        let call = me.clone();
+        tokio::spawn(async move {
+            let mut policy = IceRestarts::default();
+            loop {
+                let wake = policy.poll_timeout().filter(|_| restart);
+                let event = tokio::select! {
+                    event = events.next() => match event { Some(e) => e, None => break },
+                    _ = tokio::time::sleep_until(wake.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std)), if wake.is_some() => {
+                        if policy.handle_timeout(Instant::now()) {
+                            let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+                            eprintln!("{:6.2} s kiosk: ICE restart #{n}", t0.elapsed().as_secs_f64());
+                            if let Err(e) = renegotiate(&me, &peer).await {
+                                eprintln!("ICE restart #{n} failed: {e}");
+                            }
+                        }
+                        continue;
+                    }
+                };
+                match event {
+                    CallEvent::LocalCandidate(c) => {
+                        if let Err(e) = peer.add_remote_candidate(c).await {
+                            eprintln!("{side}'s candidate refused: {e}");
+                        }
+                    }
+                    CallEvent::State(s) => {
+                        eprintln!("{:6.2} s {side}: {s:?}", t0.elapsed().as_secs_f64());
+                        h.lock().unwrap().push((Instant::now(), s));
+                        policy.handle_state(Instant::now(), s);
+                        state_tx.send_replace(s);
+                    }
+                    CallEvent::Stats(s) => {
+                        if std::env::var_os("VISIO_LINK_STATS").is_some() {
+                            eprintln!("{:6.2} s {side}: {}", t0.elapsed().as_secs_f64(), brief(&s));
+                        }
+                        stats_tx.send_replace(Some(s));
+                    }
+                    CallEvent::DataChannelOpen(ch) => {
+                        channel_tx.send_replace(Some(ch));
+                    }
+                    CallEvent::DataChannelClosed => {
+                        closed.fetch_add(1, Ordering::SeqCst);
+                    }
+                    CallEvent::Error(e) => eprintln!("{side}: {e}"),
+                    _ => {}
+                }
+            }
+        });
+        Party { call, state, stats, channel, history, channel_closed, restarts, _runtime: runtime }
+    }
+}
+
+/// The kiosk restarts ICE: new offer through the test's signaling, answer back.
+async fn renegotiate(kiosk: &Call, agent: &Call) -> Result<(), visio_media::CallError> {
+    let offer = kiosk.restart_ice().await?;
+    let answer = agent.accept_offer(offer).await?;
+    kiosk.set_answer(answer).await
+}
+
+/// One line of figures for the log.
+fn brief(s: &CallStats) -> String {
+    format!(
+        "est {:>5} kb/s, video target {:>4} kb/s {}x{}@{}, sent {:>4} kb/s, recv {:>4} kb/s, {:.0} fps, loss {:.1} %, rtt {:?}, audio {} ({:?} dBFS)",
+        s.estimate_bps.map_or(0, |e| e / 1000),
+        s.sending.video_bitrate_bps / 1000,
+        s.sending.format.width,
+        s.sending.format.height,
+        s.sending.format.framerate,
+        s.send_bitrate_bps / 1000,
+        s.receive_bitrate_bps / 1000,
+        s.receive_fps,
+        s.loss_sent.unwrap_or(0.0) * 100.0,
+        s.rtt.map(|r| r.as_millis()),
+        s.audio_frames_decoded,
+        s.audio_level_received_dbfs.map(|l| l.round()),
+    )
+}
+
+async fn both_ways_on(profile: Profile) {
+    common::init_tracing();
+    let _gate = one_at_a_time().await;
+    let link = link(&format!("vm-{}", profile.name()), profile);
+    let pair = Pair::connect(&link, config(440.0), config(660.0), false).await;
+    pair.connected().await;
+    // A second of video and audio each way, after whatever start-up took.
+    let at_agent = pair.agent.media_flows("agent", 15, 50).await;
+    let at_kiosk = pair.kiosk.media_flows("kiosk", 15, 50).await;
+    eprintln!("{profile}: first second of media after {:.2} s", pair.started.elapsed().as_secs_f64());
+    eprintln!("{profile} agent: {}", brief(&at_agent));
+    eprintln!("{profile} kiosk: {}", brief(&at_kiosk));
+    pair.hang_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_on_adsl_carries_video_and_audio_both_ways() {
+    both_ways_on(Profile::Adsl).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_on_poor_adsl_carries_video_and_audio_both_ways() {
+    both_ways_on(Profile::AdslPoor).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_on_satellite_carries_video_and_audio_both_ways() {
+    both_ways_on(Profile::Satellite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_on_a_lossy_line_carries_video_and_audio_both_ways() {
+    both_ways_on(Profile::Lossy).await;
+}
+
+/// The call's documents channel as visio-transfer's message link (as the
+/// kiosk's `visit::documents_link` does; the crates stay independent).
+#[derive(Debug)]
+struct ChannelLink(DataChannelHandle);
+
+impl ChannelLink {
+    fn attach(channel: DataChannelHandle) -> (Arc<dyn MessageLink>, mpsc::Receiver<LinkEvent>) {
+        let (tx, rx) = mpsc::channel(256);
+        let reader = channel.clone();
+        tokio::spawn(async move {
+            if tx.send(LinkEvent::Open).await.is_err() {
+                return;
+            }
+            while let Some(message) = reader.recv().await {
+                let event = match message {
+                    ChannelMessage::Text(text) => LinkEvent::Text(text),
+                    ChannelMessage::Binary(bytes) => LinkEvent::Binary(bytes.to_vec()),
+                };
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(LinkEvent::Closed).await;
+        });
+        (Arc::new(ChannelLink(channel)), rx)
+    }
+}
+
+impl MessageLink for ChannelLink {
+    fn send<'a>(&'a self, msg: &'a Transmit) -> LinkFuture<'a> {
+        Box::pin(async move {
+            let sent = match msg {
+                Transmit::Text(text) => self.0.send_text(text).await,
+                Transmit::Binary(bytes) => self.0.send(bytes).await,
+            };
+            sent.map_err(|e| LinkError(e.to_string()))
+        })
+    }
+
+    fn close(&self) -> LinkFuture<'_> {
+        Box::pin(async move { self.0.close().await.map_err(|e| LinkError(e.to_string())) })
+    }
+}
+
+/// A transfer session over a party's documents channel, and its notices.
+async fn documents(party: &Party, side: visio_transfer::Side, spool: &Path) -> (SessionHandle, mpsc::UnboundedReceiver<Notice>) {
+    let spool = visio_transfer::spool::Spool::open(spool).unwrap().session("visit").unwrap();
+    let (handle, notices) = spawn_session(side, visio_transfer::Limits::default(), spool);
+    let (link, events) = ChannelLink::attach(party.data_channel().await);
+    handle.attach(link, events).await.unwrap();
+    (handle, notices)
+}
+
+/// Reads notices until `pick` accepts one, keeping every notice in `seen`.
+async fn notice<T>(rx: &mut mpsc::UnboundedReceiver<Notice>, seen: &mut Vec<(Instant, Notice)>, what: &str, mut pick: impl FnMut(&Notice) -> Option<T>) -> T {
+    let found = tokio::time::timeout(DEADLINE * 2, async {
+        while let Some(n) = rx.recv().await {
+            let hit = pick(&n);
+            seen.push((Instant::now(), n));
+            if hit.is_some() {
+                return hit;
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(v)) => v,
+        Ok(None) => panic!("the transfer session ended before {what}"),
+        Err(_) => panic!("no {what} within {:?}; notices: {seen:?}", DEADLINE * 2),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_second_cut_is_survived_with_an_ice_restart_and_the_transfer_goes_on() {
+    use visio_transfer::{Direction, Event, Purpose};
+    common::init_tracing();
+    let _gate = one_at_a_time().await;
+    let link = link("vm-cut", Profile::Adsl);
+    let pair = Pair::connect(&link, config(440.0), config(660.0), true).await;
+    pair.connected().await;
+    pair.agent.media_flows("agent", 15, 50).await;
+    pair.kiosk.media_flows("kiosk", 15, 50).await;
+
+    // A 3 MB scan goes up (1 Mbit/s, shared with the call's media).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scan.pdf");
+    std::fs::write(&file, common_pdf(3_000_000)).unwrap();
+    let (size, sha256) = visio_transfer::spool::hash_file(&file).unwrap();
+    let (kiosk_docs, mut kiosk_notices) = documents(&pair.kiosk, visio_transfer::Side::Kiosk, &dir.path().join("kiosk")).await;
+    let (_agent_docs, mut agent_notices) = documents(&pair.agent, visio_transfer::Side::Agent, &dir.path().join("agent")).await;
+    let (id, _) = kiosk_docs.push_file(&file, "scan.pdf", Purpose::Scan, None).await.unwrap();
+    let mut seen = Vec::new();
+    let acked_before_cut = notice(&mut kiosk_notices, &mut seen, "300 kB acknowledged", |n| match n {
+        Notice::Core { event: Event::Progress { direction: Direction::Outgoing, done, .. }, .. } if *done >= 300_000 => Some(*done),
+        _ => None,
+    })
+    .await;
+
+    let frames_before = pair.agent.stats.borrow().as_ref().map_or(0, |s| s.frames_decoded);
+    let cut_at = Instant::now();
+    link.cut(Duration::from_secs(10)).unwrap();
+    eprintln!("{:6.2} s cut for 10 s with {acked_before_cut} of {size} bytes acknowledged", pair.started.elapsed().as_secs_f64());
+    for (who, p) in [("kiosk", &pair.kiosk), ("agent", &pair.agent)] {
+        let s = p.state_where(&format!("{who} noticing the cut"), |s| matches!(s, CallState::Disconnected | CallState::Failed)).await;
+        eprintln!("{who}: {s:?} {:.2} s into the cut", cut_at.elapsed().as_secs_f64());
+    }
+    visio_testkit::wait::wait_for("the link to come back", || (!link.is_cut()).then_some(())).await;
+    for (who, p) in [("kiosk", &pair.kiosk), ("agent", &pair.agent)] {
+        p.state_where(&format!("{who} connected again"), |s| s == CallState::Connected).await;
+        let back = p.history.lock().unwrap().iter().rev().find(|(_, s)| *s == CallState::Connected).map(|(t, _)| *t).unwrap();
+        eprintln!("{who}: Connected again {:.2} s after the link returned", back.duration_since(cut_at + Duration::from_secs(10)).as_secs_f64());
+    }
+    let resumed_frames = pair
+        .agent
+        .stats_where("the agent decoding the kiosk's video again", |s| s.frames_decoded > frames_before + 30)
+        .await;
+    pair.kiosk.media_flows("kiosk after the cut", 15, 50).await;
+    eprintln!("{:6.2} s video flows again ({} frames)", pair.started.elapsed().as_secs_f64(), resumed_frames.frames_decoded);
+    assert!(pair.kiosk.restarts.load(Ordering::SeqCst) >= 1, "the kiosk restarted ICE while disconnected");
+
+    // The scan arrives whole, from where it was, on the same channel.
+    let mut agent_seen = Vec::new();
+    let (received, path) = notice(&mut agent_notices, &mut agent_seen, "the scan received", |n| match n {
+        Notice::Core { event: Event::FileReceived { sha256, .. }, file } => Some((sha256.clone(), file.clone())),
+        _ => None,
+    })
+    .await;
+    notice(&mut kiosk_notices, &mut seen, "the scan delivered", |n| match n {
+        Notice::Core { event: Event::Delivered { id: d }, .. } if *d == id => Some(()),
+        _ => None,
+    })
+    .await;
+    let done_at = seen.last().map(|(t, _)| *t).unwrap();
+    eprintln!("scan delivered {:.2} s after the link returned", done_at.duration_since(cut_at + Duration::from_secs(10)).as_secs_f64());
+    assert_eq!(received, sha256);
+    assert_eq!(visio_transfer::spool::hash_file(&path.expect("received file")).unwrap(), (size, sha256));
+    let resumed: Vec<u64> = seen
+        .iter()
+        .filter_map(|(_, n)| match n {
+            Notice::Core { event: Event::Resumed { offset, .. }, .. } => Some(*offset),
+            _ => None,
+        })
+        .collect();
+    let sent = kiosk_docs.stats().chunk_bytes_sent.load(Ordering::Relaxed);
+    eprintln!("chunk bytes sent {sent} for a {size}-byte file; resumed at {resumed:?}");
+    if resumed.is_empty() {
+        // The channel stayed open: nothing was sent twice.
+        assert_eq!(sent, size, "no chunk resent");
+        assert_eq!(pair.kiosk.channel_closed.load(Ordering::SeqCst), 0, "the documents channel stayed open");
+    } else {
+        assert!(resumed.iter().all(|&o| o >= acked_before_cut), "resumed from {resumed:?}, {acked_before_cut} were acknowledged before the cut");
+    }
+    pair.hang_up().await;
+}
+
+fn common_pdf(size: usize) -> Vec<u8> {
+    visio_testkit::pdf::padded_pdf("Scan across a cut", size)
+}
