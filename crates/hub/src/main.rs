@@ -178,7 +178,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(set) => Settings::from_config(set),
                 None => Settings::new(catalogue),
             };
-            let identity = tls::load_or_generate(&data_dir, cert.zip(key))?;
+            // A kiosk that reaches the hub by IP needs that IP in the
+            // self-signed certificate.
+            let listen_ip: Vec<String> = listen
+                .parse::<std::net::SocketAddr>()
+                .ok()
+                .map(|a| a.ip())
+                .filter(|ip| !ip.is_unspecified())
+                .map(|ip| ip.to_string())
+                .into_iter()
+                .collect();
+            let identity = tls::load_or_generate_for(&data_dir, cert.zip(key), &listen_ip)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let listener = tokio::net::TcpListener::bind(&listen)

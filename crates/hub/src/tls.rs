@@ -42,13 +42,24 @@ pub struct Identity {
 /// Uses the given certificate and key, or the self-signed pair in
 /// `data_dir/tls/`, generating it on first start.
 pub fn load_or_generate(data_dir: &Path, given: Option<(PathBuf, PathBuf)>) -> Result<Identity, TlsError> {
+    load_or_generate_for(data_dir, given, &[])
+}
+
+/// Like [`load_or_generate`], and a certificate generated now is also valid
+/// for `extra_names` (the address the hub listens on, when kiosks reach it
+/// by IP). An existing generated pair is kept as it is.
+pub fn load_or_generate_for(
+    data_dir: &Path,
+    given: Option<(PathBuf, PathBuf)>,
+    extra_names: &[String],
+) -> Result<Identity, TlsError> {
     let (cert_path, key_path) = match given {
         Some(pair) => pair,
         None => {
             let dir = data_dir.join("tls");
             let pair = (dir.join("cert.pem"), dir.join("key.pem"));
             if !pair.0.exists() || !pair.1.exists() {
-                generate_into(&dir, &pair.0, &pair.1)?;
+                generate_into(&dir, &pair.0, &pair.1, extra_names)?;
             }
             pair
         }
@@ -59,14 +70,15 @@ pub fn load_or_generate(data_dir: &Path, given: Option<(PathBuf, PathBuf)>) -> R
     Ok(Identity { cert_path, config })
 }
 
-fn generate_into(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(), TlsError> {
+fn generate_into(dir: &Path, cert_path: &Path, key_path: &Path, extra_names: &[String]) -> Result<(), TlsError> {
     let write_err = |path: &Path| {
         let path = path.to_owned();
         move |source| TlsError::Write { path, source }
     };
     fs::create_dir_all(dir).map_err(write_err(dir))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(write_err(dir))?;
-    let names: Vec<String> = SELF_SIGNED_NAMES.iter().map(|s| s.to_string()).collect();
+    let mut names: Vec<String> = SELF_SIGNED_NAMES.iter().map(|s| s.to_string()).collect();
+    names.extend(extra_names.iter().filter(|n| !names.contains(n)).cloned().collect::<Vec<_>>());
     let generated = rcgen::generate_simple_self_signed(names)?;
     // The key is written 0600 from its first byte, never readable by others.
     let mut key = fs::OpenOptions::new()

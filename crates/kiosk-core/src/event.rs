@@ -22,6 +22,17 @@ pub enum KioskEvent {
     Printed { name: String },
     Displayed { name: String, pages: u32 },
     DocumentFailed { reason: String },
+    /// The media path dropped during the call; the kiosk is restoring it
+    /// (ICE restart, or a new connection after the agent's page reloaded).
+    Reconnecting { session: String },
+    /// The media path is back after `reconnecting`.
+    Reconnected { session: String },
+    /// The kiosk is back in its call on the hub after losing it.
+    Resumed { session: String },
+    /// The agent lost the hub during the call; the hub holds it for them.
+    AgentAway { session: String },
+    /// The agent is back in the call.
+    AgentBack { session: String },
     /// The media layer gave up on the call; `ended` follows.
     CallFailed { session: String, reason: String },
     /// The hub refused something the kiosk sent (a bug worth reporting).

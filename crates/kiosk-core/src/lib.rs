@@ -11,7 +11,7 @@
 //!     // 1. Drain: do everything the session asks, until it has nothing more.
 //!     while let Some(output) = session.poll_output() {
 //!         match output {
-//!             Output::ConnectHub => open the hub connection,
+//!             Output::ConnectHub { resume } => open the hub connection (hello with resume),
 //!             Output::ToHub(msg) => send it,
 //!             Output::Call(cmd) => start the call / pass a remote signal / end it,
 //!             Output::Documents(cmd) => wipe the spool,

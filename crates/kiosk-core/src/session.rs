@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use visio_protocol::{
     ConfigRefusal, ConfigRefusalCode, DeviceHealth, EndReason, HubToKiosk, IceServer, KioskToHub, Rating,
-    RefusalReason, ServiceId, SessionId, Signal,
+    RefusalReason, ResumeToken, ServiceId, SessionId, Signal,
 };
 
 use crate::event::KioskEvent;
@@ -46,6 +46,14 @@ pub struct Config {
     /// `max`.
     pub config_retry_min: Duration,
     pub config_retry_max: Duration,
+    /// The media path down this long: restart ICE (2 s lets a short glitch
+    /// heal by itself)…
+    pub ice_restart_after: Duration,
+    /// …and again this long after each restart that did not reconnect.
+    pub ice_restart_every: Duration,
+    /// The media path down this long: the call is lost (both sides were
+    /// reachable through the hub all along, or the agent never came back).
+    pub media_give_up: Duration,
 }
 
 impl Default for Config {
@@ -65,6 +73,9 @@ impl Default for Config {
             config_version: None,
             config_retry_min: Duration::from_secs(30),
             config_retry_max: Duration::from_secs(15 * 60),
+            ice_restart_after: Duration::from_secs(2),
+            ice_restart_every: Duration::from_secs(15),
+            media_give_up: Duration::from_secs(120),
         }
     }
 }
@@ -128,8 +139,12 @@ pub enum MediaEvent {
     /// Negotiation to send to the agent (our offer, our candidates).
     LocalSignal(Signal),
     Connected,
-    /// Media path lost; the media layer is trying to restore it.
+    /// Media path interrupted (ICE disconnected); it may come back by
+    /// itself, else the session asks for an ICE restart.
     Reconnecting,
+    /// Media path lost (ICE failed): restart ICE as soon as the hub can
+    /// carry the offer.
+    Lost,
     FirstRemoteFrame,
     /// The call could not be set up or broke for good.
     Failed { reason: String },
@@ -151,8 +166,9 @@ pub enum DocumentEvent {
 /// What the shell must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// Open the hub connection (again).
-    ConnectHub,
+    /// Open the hub connection (again). `resume`: the call to re-attach to,
+    /// sent in the hello.
+    ConnectHub { resume: Option<ResumeToken> },
     ToHub(KioskToHub),
     Call(CallCommand),
     Documents(DocumentCommand),
@@ -176,6 +192,11 @@ pub enum CallCommand {
     /// Set up the call and make the offer.
     Start { session: SessionId, ice_servers: Vec<IceServer> },
     RemoteSignal(Signal),
+    /// Make a new offer with new ICE credentials on the same connection.
+    RestartIce,
+    /// The agent's page lost its peer connection (a reload): drop ours and
+    /// make a new one with a fresh offer; the visit's documents carry on.
+    Reconnect,
     End,
 }
 
@@ -232,6 +253,10 @@ pub struct InCall {
     pub document: DocumentView,
     /// The hub connection dropped; media goes on peer to peer.
     pub hub_lost: bool,
+    /// The agent lost the hub; the hub holds the call for them.
+    pub agent_away: bool,
+    /// Presented to the hub to re-attach after losing it.
+    pub resume_token: Option<ResumeToken>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,7 +358,7 @@ impl Session {
             timers: TimerTable::default(),
             outputs: VecDeque::new(),
         };
-        s.outputs.push_back(Output::ConnectHub);
+        s.outputs.push_back(Output::ConnectHub { resume: None });
         s.touch(now);
         s
     }
@@ -465,7 +490,20 @@ impl Session {
             }
             Timer::HubRetry => {
                 if !self.hub_up {
-                    self.outputs.push_back(Output::ConnectHub);
+                    let resume = match &self.screen {
+                        Screen::InCall(call) => call.resume_token.clone(),
+                        _ => None,
+                    };
+                    self.outputs.push_back(Output::ConnectHub { resume });
+                }
+            }
+            Timer::IceRestart => self.restart_ice(now),
+            Timer::MediaGiveUp => {
+                if let Screen::InCall(call) = &self.screen
+                    && call.media != MediaState::Connected
+                {
+                    let reason = "the connection to the agent could not be restored".to_owned();
+                    self.media(now, MediaEvent::Failed { reason });
                 }
             }
             Timer::Heartbeat => self.heartbeat(now),
@@ -580,9 +618,8 @@ impl Session {
                 self.retry_delay = self.config.hub_retry_min;
                 self.timers.stop(Timer::HubRetry);
                 self.event(KioskEvent::Ready { kiosk_id: kiosk_id.to_string(), site });
-                if let Screen::InCall(call) = &mut self.screen {
-                    call.hub_lost = false;
-                }
+                // In a call, `call_resumed` (or `call_ended`) follows: the
+                // hello carried the call's token.
                 self.settle_service_state();
                 if let Some(seconds) = heartbeat_seconds.filter(|s| *s > 0) {
                     self.fleet.heartbeat_every = Duration::from_secs(seconds.into());
@@ -648,7 +685,7 @@ impl Session {
                     self.touch(now);
                 }
             }
-            HubToKiosk::CallAnswered { session, agent_name, ice_servers, .. } => {
+            HubToKiosk::CallAnswered { session, agent_name, ice_servers, resume_token } => {
                 let Screen::Waiting(w) = &self.screen else { return };
                 if w.session != session {
                     return;
@@ -669,11 +706,47 @@ impl Session {
                     confirm_hang_up: false,
                     document: DocumentView::None,
                     hub_lost: false,
+                    agent_away: false,
+                    resume_token,
                 });
             }
             HubToKiosk::Signal { session, signal } => {
-                if matches!(&self.screen, Screen::InCall(c) if c.session == session) {
+                let Screen::InCall(call) = &mut self.screen else { return };
+                if call.session != session {
+                    return;
+                }
+                if signal == Signal::Restart {
+                    // The agent's page starts over: so does our connection.
+                    self.timers.stop(Timer::IceRestart);
+                    self.media(now, MediaEvent::Reconnecting);
+                    self.outputs.push_back(Output::Call(CallCommand::Reconnect));
+                } else {
                     self.outputs.push_back(Output::Call(CallCommand::RemoteSignal(signal)));
+                }
+            }
+            HubToKiosk::CallResumed { session, .. } => {
+                let Screen::InCall(call) = &mut self.screen else { return };
+                if call.session != session {
+                    return;
+                }
+                call.hub_lost = false;
+                self.event(KioskEvent::Resumed { session: session.to_string() });
+                // Offers made while the hub was away never reached the agent.
+                self.restart_ice_if_down(now);
+            }
+            HubToKiosk::PeerAway { session } => {
+                let Screen::InCall(call) = &mut self.screen else { return };
+                if call.session == session && !call.agent_away {
+                    call.agent_away = true;
+                    self.event(KioskEvent::AgentAway { session: session.to_string() });
+                }
+            }
+            HubToKiosk::PeerBack { session } => {
+                let Screen::InCall(call) = &mut self.screen else { return };
+                if call.session == session && call.agent_away {
+                    call.agent_away = false;
+                    self.event(KioskEvent::AgentBack { session: session.to_string() });
+                    self.restart_ice_if_down(now);
                 }
             }
             HubToKiosk::CallEnded { session, reason } => match &self.screen {
@@ -684,9 +757,6 @@ impl Session {
                 }
                 _ => {}
             },
-            // Resumption (issue 9) is wired into the kiosk in its own change;
-            // until then a kiosk never presents a token, so none of these come.
-            HubToKiosk::CallResumed { .. } | HubToKiosk::PeerAway { .. } | HubToKiosk::PeerBack { .. } => {}
             HubToKiosk::Error(e) => {
                 // Our own messages are well-formed; an error here is a hub
                 // disagreement worth a log line, not a screen change.
@@ -743,13 +813,28 @@ impl Session {
                 }
             }
             MediaEvent::Connected => {
-                let first = call.media == MediaState::Connecting;
+                let before = call.media;
                 call.media = MediaState::Connected;
-                if first {
-                    self.event(KioskEvent::Connected { session: session.to_string() });
+                self.timers.stop(Timer::IceRestart);
+                self.timers.stop(Timer::MediaGiveUp);
+                match before {
+                    MediaState::Connecting => self.event(KioskEvent::Connected { session: session.to_string() }),
+                    MediaState::Reconnecting => self.event(KioskEvent::Reconnected { session: session.to_string() }),
+                    MediaState::Connected => {}
                 }
             }
-            MediaEvent::Reconnecting => call.media = MediaState::Reconnecting,
+            MediaEvent::Reconnecting | MediaEvent::Lost => {
+                let lost = matches!(event, MediaEvent::Lost);
+                if call.media != MediaState::Reconnecting {
+                    call.media = MediaState::Reconnecting;
+                    self.event(KioskEvent::Reconnecting { session: session.to_string() });
+                    self.timers.set(Timer::MediaGiveUp, now + self.config.media_give_up);
+                    self.timers.set(Timer::IceRestart, now + self.config.ice_restart_after);
+                }
+                if lost {
+                    self.restart_ice(now);
+                }
+            }
             MediaEvent::FirstRemoteFrame => self.event(KioskEvent::FirstRemoteFrame { session: session.to_string() }),
             MediaEvent::Failed { reason } => {
                 self.event(KioskEvent::CallFailed { session: session.to_string(), reason });
@@ -798,9 +883,33 @@ impl Session {
         }
     }
 
+    /// Asks the media layer for an ICE restart when the media path is down
+    /// and the offer can reach the agent; tries again later otherwise.
+    fn restart_ice(&mut self, now: Instant) {
+        let Screen::InCall(call) = &self.screen else { return };
+        if call.media != MediaState::Reconnecting {
+            return;
+        }
+        if self.hub_up && !call.hub_lost && !call.agent_away {
+            self.outputs.push_back(Output::Call(CallCommand::RestartIce));
+            self.timers.set(Timer::IceRestart, now + self.config.ice_restart_every);
+        } else {
+            // `call_resumed` or `peer_back` restarts at once.
+            self.timers.set(Timer::IceRestart, now + self.config.ice_restart_after);
+        }
+    }
+
+    fn restart_ice_if_down(&mut self, now: Instant) {
+        if matches!(&self.screen, Screen::InCall(c) if c.media == MediaState::Reconnecting) {
+            self.restart_ice(now);
+        }
+    }
+
     fn end_call(&mut self, now: Instant, session: SessionId, reason: EndedReason) {
         self.timers.stop(Timer::HangUpConfirm);
         self.timers.stop(Timer::DocumentNotice);
+        self.timers.stop(Timer::IceRestart);
+        self.timers.stop(Timer::MediaGiveUp);
         self.outputs.push_back(Output::Call(CallCommand::End));
         self.outputs.push_back(Output::Documents(DocumentCommand::WipeSpool));
         let shown = match reason {

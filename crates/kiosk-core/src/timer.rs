@@ -22,9 +22,13 @@ pub enum Timer {
     Heartbeat,
     /// Try fetching the announced configuration again, with backoff.
     ConfigRetry,
+    /// The media path is still down: restart ICE (again).
+    IceRestart,
+    /// The media path has been down too long: the call is lost.
+    MediaGiveUp,
 }
 
-const ALL: [Timer; 9] = [
+const ALL: [Timer; 11] = [
     Timer::Idle,
     Timer::PresenceCheck,
     Timer::PresenceGrace,
@@ -34,6 +38,8 @@ const ALL: [Timer; 9] = [
     Timer::HubRetry,
     Timer::Heartbeat,
     Timer::ConfigRetry,
+    Timer::IceRestart,
+    Timer::MediaGiveUp,
 ];
 
 #[derive(Debug, Default)]

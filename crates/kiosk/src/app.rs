@@ -353,7 +353,7 @@ impl Kiosk {
         }
         while let Some(output) = self.session.poll_output() {
             match output {
-                Output::ConnectHub => self.send_to_hub(Command::Connect),
+                Output::ConnectHub { resume } => self.send_to_hub(Command::Connect { resume }),
                 Output::ToHub(msg) => self.send_to_hub(Command::Send(msg)),
                 Output::Event(event) => tracing::info!(event = %event.to_json_line(), "kiosk"),
                 Output::Chime => crate::sound::chime(),

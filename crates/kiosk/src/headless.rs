@@ -189,7 +189,7 @@ impl Shell {
     fn carry_out(&mut self) {
         while let Some(output) = self.session.poll_output() {
             match output {
-                Output::ConnectHub => self.send_to_hub(HubCommand::Connect),
+                Output::ConnectHub { resume } => self.send_to_hub(HubCommand::Connect { resume }),
                 Output::ToHub(msg) => self.send_to_hub(HubCommand::Send(msg)),
                 Output::Call(command) => self.send_to_visit(VisitCommand::Call(command)),
                 Output::Documents(command) => self.send_to_visit(VisitCommand::Documents(command)),

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
-use visio_protocol::{HubToKiosk, KioskId, KioskToHub, PROTOCOL_VERSION, Secret, decode, encode};
+use visio_protocol::{HubToKiosk, KioskId, KioskToHub, PROTOCOL_VERSION, ResumeToken, Secret, decode, encode};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -30,7 +30,8 @@ pub struct Endpoint {
 
 #[derive(Debug)]
 pub enum Command {
-    Connect,
+    /// (Re)connect; `resume` goes in the hello to re-attach to a call.
+    Connect { resume: Option<ResumeToken> },
     Send(KioskToHub),
     /// Close the connection politely once everything before is sent, then
     /// answer.
@@ -123,9 +124,9 @@ pub async fn run(
         };
         match command {
             None => return,
-            Some(Command::Connect) => {
+            Some(Command::Connect { resume }) => {
                 ws = None;
-                match tokio::time::timeout(CONNECT_TIMEOUT, connect(&endpoint, tls.clone())).await {
+                match tokio::time::timeout(CONNECT_TIMEOUT, connect(&endpoint, tls.clone(), resume)).await {
                     Ok(Ok(socket)) => {
                         ws = Some(socket);
                         let _ = events.send(LinkEvent::Connected).await;
@@ -189,10 +190,10 @@ pub fn is_loopback(hub_url: &str) -> bool {
 }
 
 /// Tries each hub address in turn; the error names every failure.
-async fn connect(endpoint: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<Ws, String> {
+async fn connect(endpoint: &Endpoint, tls: Arc<rustls::ClientConfig>, resume: Option<ResumeToken>) -> Result<Ws, String> {
     let mut failures = Vec::new();
     for hub_url in &endpoint.hub_urls {
-        match connect_to(&websocket_url(hub_url), endpoint, tls.clone()).await {
+        match connect_to(&websocket_url(hub_url), endpoint, tls.clone(), resume.clone()).await {
             Ok(ws) => return Ok(ws),
             Err(e) => failures.push(e),
         }
@@ -203,7 +204,12 @@ async fn connect(endpoint: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<
     Err(failures.join("; "))
 }
 
-async fn connect_to(url: &str, endpoint: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<Ws, String> {
+async fn connect_to(
+    url: &str,
+    endpoint: &Endpoint,
+    tls: Arc<rustls::ClientConfig>,
+    resume: Option<ResumeToken>,
+) -> Result<Ws, String> {
     let request = url.into_client_request().map_err(|e| format!("bad hub address {url:?}: {e}"))?;
     let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(Connector::Rustls(tls)))
         .await
@@ -213,7 +219,7 @@ async fn connect_to(url: &str, endpoint: &Endpoint, tls: Arc<rustls::ClientConfi
         kiosk_id: endpoint.kiosk_id.clone(),
         secret: endpoint.secret.clone(),
         app_version: Some(env!("CARGO_PKG_VERSION").into()),
-        resume: None,
+        resume,
     };
     ws.send(Message::Text(encode(&hello).into())).await.map_err(|e| e.to_string())?;
     Ok(ws)

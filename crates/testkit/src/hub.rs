@@ -43,10 +43,19 @@ impl TestHub {
 
     /// A hub on the data directory of a stopped one ([`TestHub::stop_keeping_data`]).
     pub async fn start_in(dir: tempfile::TempDir, settings: Settings) -> TestHub {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        TestHub::start_on(dir, settings, listener, &[]).await
+    }
+
+    /// A hub accepting on `listener`, which may belong to another network
+    /// namespace (the link emulator's hub side); its certificate is also
+    /// valid for `extra_names` (that side's address).
+    pub async fn start_on(dir: tempfile::TempDir, settings: Settings, listener: std::net::TcpListener, extra_names: &[String]) -> TestHub {
         let store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
-        let identity = tls::load_or_generate(dir.path(), None).unwrap();
+        let identity = tls::load_or_generate_for(dir.path(), None, extra_names).unwrap();
         let cert_pem = std::fs::read(&identity.cert_path).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn({

@@ -48,9 +48,33 @@ impl Kiosk {
 
     fn in_call() -> Kiosk {
         let mut k = Kiosk::waiting();
-        k.input(Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
+        k.input(Input::Hub(HubToKiosk::CallAnswered {
+            session: session(),
+            agent_name: "Claire".into(),
+            ice_servers: vec![],
+            resume_token: Some(token()),
+        }));
         k.out.clear();
         k
+    }
+
+    /// In a call whose media is up.
+    fn connected() -> Kiosk {
+        let mut k = Kiosk::in_call();
+        k.input(Input::Media(MediaEvent::Connected));
+        k.out.clear();
+        k
+    }
+
+    fn call(&self) -> &InCall {
+        match self.screen() {
+            Screen::InCall(call) => call,
+            other => panic!("expected the call screen, got {other:?}"),
+        }
+    }
+
+    fn restarts(&mut self) -> usize {
+        self.take().iter().filter(|o| **o == Output::Call(CallCommand::RestartIce)).count()
     }
 
     fn drain(&mut self) {
@@ -101,6 +125,10 @@ fn session() -> SessionId {
     SessionId::from("s-1")
 }
 
+fn token() -> ResumeToken {
+    ResumeToken("r1.s-1.secret".into())
+}
+
 fn welcome() -> HubToKiosk {
     HubToKiosk::Welcome {
         protocol: PROTOCOL_VERSION,
@@ -132,7 +160,7 @@ fn starts_connecting_and_reaches_home_on_welcome() {
 #[test]
 fn the_first_output_asks_for_the_hub() {
     let k = Kiosk::new();
-    assert_eq!(k.out, vec![Output::ConnectHub]);
+    assert_eq!(k.out, vec![Output::ConnectHub { resume: None }]);
 }
 
 #[test]
@@ -143,7 +171,7 @@ fn unreachable_hub_is_out_of_service_and_retries_until_it_recovers() {
     assert_eq!(*k.screen(), Screen::OutOfService { reason: OutOfService::HubUnreachable });
     for _ in 0..4 {
         k.advance(Duration::from_secs(60));
-        assert!(k.take().contains(&Output::ConnectHub), "one retry per failure");
+        assert!(k.take().contains(&Output::ConnectHub { resume: None }), "one retry per failure");
         k.input(Input::HubLost);
         assert_eq!(*k.screen(), Screen::OutOfService { reason: OutOfService::HubUnreachable });
     }
@@ -290,7 +318,9 @@ fn answered_call_plays_the_chime_starts_media_and_relays_signals() {
     assert_eq!(events, vec![
         KioskEvent::Connected { session: "s-1".into() },
         KioskEvent::FirstRemoteFrame { session: "s-1".into() },
-    ], "connected is reported once, not on every reconnection");
+        KioskEvent::Reconnecting { session: "s-1".into() },
+        KioskEvent::Reconnected { session: "s-1".into() },
+    ], "connected is reported once; a reconnection has its own events");
 }
 
 #[test]
@@ -349,16 +379,104 @@ fn the_hub_dropping_mid_call_keeps_the_call_and_reconnects() {
     k.input(Input::Media(MediaEvent::LocalSignal(Signal::EndOfCandidates)));
     assert!(!k.take().iter().any(|o| matches!(o, Output::ToHub(_))));
     k.advance(Duration::from_secs(1));
-    assert!(k.take().contains(&Output::ConnectHub));
+    assert!(k.take().contains(&Output::ConnectHub { resume: Some(token()) }), "the hello carries the call's token");
     k.input(Input::HubConnected);
     k.input(Input::Hub(welcome()));
-    let Screen::InCall(call) = k.screen() else { panic!() };
-    assert!(!call.hub_lost);
+    assert!(k.call().hub_lost, "back in the call only once the hub says so");
+    k.input(Input::Hub(HubToKiosk::CallResumed { session: session(), agent_name: "Claire".into(), ice_servers: vec![] }));
+    assert!(!k.call().hub_lost);
+    assert!(k.events().contains(&KioskEvent::Resumed { session: "s-1".into() }));
     // The call ends later: the goodbye screen, then home.
     k.input(Input::Media(MediaEvent::Failed { reason: "peer gone".into() }));
     assert_eq!(ended_reason(&k), EndedReason::CallFailed);
     k.advance(Duration::from_secs(31));
     assert_eq!(*k.screen(), Screen::Home { notice: None });
+}
+
+#[test]
+fn a_resume_the_hub_refuses_ends_the_call() {
+    let mut k = Kiosk::connected();
+    k.input(Input::HubLost);
+    k.advance(Duration::from_secs(1));
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(welcome()));
+    k.input(Input::Hub(HubToKiosk::CallEnded { session: session(), reason: EndReason::AgentDisconnected }));
+    assert_eq!(ended_reason(&k), EndedReason::Hub(EndReason::AgentDisconnected));
+    assert!(k.take().contains(&Output::Documents(DocumentCommand::WipeSpool)));
+}
+
+#[test]
+fn a_media_cut_restarts_ice_after_a_moment_and_again_until_it_reconnects() {
+    let mut k = Kiosk::connected();
+    k.input(Input::Media(MediaEvent::Reconnecting));
+    assert_eq!(k.call().media, MediaState::Reconnecting);
+    assert_eq!(k.restarts(), 0, "a short glitch may heal by itself");
+    k.advance(Duration::from_millis(2100));
+    assert_eq!(k.restarts(), 1);
+    k.advance(Duration::from_secs(14));
+    assert_eq!(k.restarts(), 0);
+    k.advance(Duration::from_secs(2));
+    assert_eq!(k.restarts(), 1, "an unanswered restart is tried again");
+    k.input(Input::Media(MediaEvent::Connected));
+    assert_eq!(k.call().media, MediaState::Connected);
+    assert!(k.events().contains(&KioskEvent::Reconnected { session: "s-1".into() }));
+    k.advance(Duration::from_secs(120));
+    assert_eq!(k.restarts(), 0, "nothing more once connected");
+    assert!(matches!(k.screen(), Screen::InCall(_)));
+}
+
+#[test]
+fn a_failed_ice_connection_restarts_at_once() {
+    let mut k = Kiosk::connected();
+    k.input(Input::Media(MediaEvent::Lost));
+    assert_eq!(k.restarts(), 1);
+    assert!(matches!(k.screen(), Screen::InCall(_)), "a lost path is not a lost call");
+}
+
+#[test]
+fn no_restart_while_the_offer_cannot_reach_the_agent_then_at_once_when_it_can() {
+    let mut k = Kiosk::connected();
+    k.input(Input::Hub(HubToKiosk::PeerAway { session: session() }));
+    assert!(k.call().agent_away);
+    assert!(k.events().contains(&KioskEvent::AgentAway { session: "s-1".into() }));
+    k.input(Input::Media(MediaEvent::Lost));
+    k.advance(Duration::from_secs(10));
+    assert_eq!(k.restarts(), 0, "the agent is not there to answer");
+    k.input(Input::Hub(HubToKiosk::PeerBack { session: session() }));
+    let out = k.take();
+    assert!(out.contains(&Output::Call(CallCommand::RestartIce)));
+    assert!(out.contains(&Output::Event(KioskEvent::AgentBack { session: "s-1".into() })));
+
+    // Likewise while the kiosk itself is away from the hub.
+    k.input(Input::HubLost);
+    k.advance(Duration::from_secs(20));
+    assert_eq!(k.restarts(), 0);
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(welcome()));
+    k.input(Input::Hub(HubToKiosk::CallResumed { session: session(), agent_name: "Claire".into(), ice_servers: vec![] }));
+    assert_eq!(k.restarts(), 1);
+}
+
+#[test]
+fn media_down_for_two_minutes_ends_the_call() {
+    let mut k = Kiosk::connected();
+    k.input(Input::Media(MediaEvent::Reconnecting));
+    k.advance(Duration::from_secs(119));
+    assert!(matches!(k.screen(), Screen::InCall(_)));
+    k.advance(Duration::from_secs(2));
+    assert_eq!(ended_reason(&k), EndedReason::CallFailed);
+}
+
+#[test]
+fn the_agent_reloading_their_page_gets_a_new_connection() {
+    let mut k = Kiosk::connected();
+    k.input(Input::Hub(HubToKiosk::Signal { session: session(), signal: Signal::Restart }));
+    let out = k.take();
+    assert!(out.contains(&Output::Call(CallCommand::Reconnect)));
+    assert!(!out.contains(&Output::Call(CallCommand::RemoteSignal(Signal::Restart))));
+    assert_eq!(k.call().media, MediaState::Reconnecting);
+    k.input(Input::Media(MediaEvent::Connected));
+    assert_eq!(k.call().media, MediaState::Connected);
 }
 
 #[test]

@@ -89,6 +89,9 @@ struct Runner {
 
 struct ActiveCall {
     session: SessionId,
+    /// The hub's ICE servers for this visit, for a new connection after the
+    /// agent's page reloaded.
+    ice_servers: Vec<IceServer>,
     call: Call,
     events: CallEvents,
     saw_remote_video: bool,
@@ -160,23 +163,16 @@ impl Runner {
         match command {
             CallCommand::Start { session, ice_servers } => self.start(session, ice_servers).await,
             CallCommand::RemoteSignal(signal) => self.remote_signal(signal).await,
+            CallCommand::RestartIce => self.restart_ice().await,
+            CallCommand::Reconnect => self.reconnect().await,
             CallCommand::End => self.end_call().await,
         }
     }
 
+    /// A new visit: its documents session, then the call.
     async fn start(&mut self, session: SessionId, ice_servers: Vec<IceServer>) {
         self.end_call().await;
         self.end_documents().await;
-        let mut config = self.devices.call.clone();
-        config.ice_servers.extend(ice_servers.into_iter().map(|s| visio_media::IceServer {
-            urls: s.urls,
-            username: s.username.unwrap_or_default(),
-            credential: s.credential.unwrap_or_default(),
-        }));
-        let (call, events) = match Call::new(config).await {
-            Ok(c) => c,
-            Err(e) => return self.fail(format!("the call could not start: {e}")),
-        };
         match self.devices.spool.session(session.as_str()) {
             Ok(spool) => {
                 let (handle, notices) = visio_transfer::driver::spawn_kiosk(
@@ -189,6 +185,31 @@ impl Runner {
             // The call is worth having even without documents.
             Err(e) => warn!(error = %e, "no spool for this visit; documents are unavailable"),
         }
+        self.connect(session, ice_servers).await;
+    }
+
+    /// The agent's page lost its peer connection: a new one, same visit.
+    /// The documents session stays; its transfers resume on the new
+    /// channel from their last acknowledged chunk.
+    async fn reconnect(&mut self) {
+        let Some(active) = self.call.take() else { return };
+        active.call.hang_up().await;
+        info!(session = %active.session, "new connection for the agent's reloaded page");
+        self.connect(active.session, active.ice_servers).await;
+    }
+
+    /// Makes the call's connection and its offer.
+    async fn connect(&mut self, session: SessionId, ice_servers: Vec<IceServer>) {
+        let mut config = self.devices.call.clone();
+        config.ice_servers.extend(ice_servers.iter().cloned().map(|s| visio_media::IceServer {
+            urls: s.urls,
+            username: s.username.unwrap_or_default(),
+            credential: s.credential.unwrap_or_default(),
+        }));
+        let (call, events) = match Call::new(config).await {
+            Ok(c) => c,
+            Err(e) => return self.fail(format!("the call could not start: {e}")),
+        };
         let _ = self.events.send(VisitEvent::Video {
             session: session.clone(),
             remote: call.remote_frames(),
@@ -201,8 +222,21 @@ impl Runner {
                 return self.fail(format!("the call offer could not be made: {e}"));
             }
         }
-        info!(%session, "call started");
-        self.call = Some(ActiveCall { session, call, events, saw_remote_video: false });
+        info!(%session, "call connecting");
+        self.call = Some(ActiveCall { session, ice_servers, call, events, saw_remote_video: false });
+    }
+
+    /// A new offer with new ICE credentials on the same connection: the
+    /// DTLS and SCTP associations, so the documents channel, carry on.
+    async fn restart_ice(&mut self) {
+        let Some(active) = &self.call else { return };
+        match active.call.restart_ice().await {
+            Ok(offer) => {
+                info!(session = %active.session, "ICE restart");
+                self.input(Input::Media(MediaEvent::LocalSignal(Signal::Offer { sdp: offer.sdp })));
+            }
+            Err(e) => warn!(error = %e, "ICE restart not possible now; the session tries again"),
+        }
     }
 
     async fn remote_signal(&mut self, signal: Signal) {
@@ -214,8 +248,7 @@ impl Runner {
             Signal::Answer { sdp } => active.call.set_answer(SessionDescription { kind: SdpKind::Answer, sdp }).await,
             Signal::Candidate { candidate } => active.call.add_remote_candidate(media_candidate(candidate)).await,
             Signal::EndOfCandidates => Ok(()),
-            // Handled with the agent's page reload (issue 9): until then the
-            // kiosk keeps its connection.
+            // The session core turns it into `CallCommand::Reconnect`.
             Signal::Restart => Ok(()),
             Signal::Offer { .. } => {
                 warn!("the agent sent an offer; the kiosk makes the offer, ignored");
@@ -234,7 +267,9 @@ impl Runner {
             CallEvent::State(state) => match state {
                 CallState::Connected => self.input(Input::Media(MediaEvent::Connected)),
                 CallState::Disconnected => self.input(Input::Media(MediaEvent::Reconnecting)),
-                CallState::Failed => self.fail("the connection to the agent was lost".into()),
+                // A lost path, not a lost call: the session restarts ICE and
+                // gives up only after a long while.
+                CallState::Failed => self.input(Input::Media(MediaEvent::Lost)),
                 CallState::New | CallState::Connecting | CallState::Closed => {}
             },
             CallEvent::LocalCandidate(c) => {

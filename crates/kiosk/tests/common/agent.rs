@@ -5,7 +5,7 @@
 use tokio::sync::mpsc;
 use visio_kiosk::visit::documents_link::DocumentsLink;
 use visio_kiosk::visit::{media_candidate, protocol_candidate};
-use visio_media::{Call, CallConfig, CallEvent, SessionDescription};
+use visio_media::{Call, CallConfig, CallEvent, CallStats, SessionDescription};
 use visio_protocol::*;
 use visio_testkit::hub::Agent;
 use visio_testkit::wait::within;
@@ -16,6 +16,8 @@ use visio_transfer::{Event, Limits, OutcomeKind, Side};
 /// The agent's side of the call, as the console page does it.
 pub struct ScriptedAgent {
     pub call: Call,
+    /// The agent's latest call figures (about once a second).
+    pub stats: tokio::sync::watch::Receiver<Option<CallStats>>,
     pub documents: SessionHandle,
     notices: mpsc::UnboundedReceiver<Notice>,
     _spool: tempfile::TempDir,
@@ -25,7 +27,13 @@ impl ScriptedAgent {
     /// Answers the kiosk's offer and relays candidates both ways until the
     /// documents channel is open.
     pub async fn answer(agent: Agent, session: SessionId) -> (ScriptedAgent, mpsc::UnboundedSender<AgentToHub>) {
-        let (call, mut events) = Call::new(CallConfig::test_sources("ball", None, 880.0)).await.unwrap();
+        ScriptedAgent::answer_with(agent, session, CallConfig::test_sources("ball", None, 880.0)).await
+    }
+
+    /// Like [`ScriptedAgent::answer`], with the agent's media settings
+    /// (beyond loopback, `loopback_only` must be off).
+    pub async fn answer_with(agent: Agent, session: SessionId, config: CallConfig) -> (ScriptedAgent, mpsc::UnboundedSender<AgentToHub>) {
+        let (call, mut events) = Call::new(config).await.unwrap();
         let (to_hub, mut outgoing) = mpsc::unbounded_channel::<AgentToHub>();
         let (channel_tx, mut channel_rx) = mpsc::unbounded_channel();
 
@@ -56,9 +64,13 @@ impl ScriptedAgent {
             }
         });
         let event_out = to_hub.clone();
+        let (stats_tx, stats) = tokio::sync::watch::channel(None);
         tokio::spawn(async move {
             while let Some(event) = events.next().await {
                 match event {
+                    CallEvent::Stats(s) => {
+                        let _ = stats_tx.send(Some(*s));
+                    }
                     CallEvent::LocalCandidate(c) => {
                         let candidate = protocol_candidate(c);
                         let _ = event_out.send(AgentToHub::Signal { session: session.clone(), signal: Signal::Candidate { candidate } });
@@ -77,7 +89,12 @@ impl ScriptedAgent {
         let (documents, notices) = spawn_session(Side::Agent, Limits::default(), spool.session("agent").unwrap());
         let (link, link_events) = DocumentsLink::attach(channel);
         documents.attach(link, link_events).await.unwrap();
-        (ScriptedAgent { call, documents, notices, _spool: spool_dir }, to_hub)
+        (ScriptedAgent { call, stats, documents, notices, _spool: spool_dir }, to_hub)
+    }
+
+    /// The next notice of the agent's transfer session.
+    pub async fn next_notice(&mut self) -> Option<Notice> {
+        self.notices.recv().await
     }
 
     pub async fn notice<T>(&mut self, what: &str, pick: impl Fn(&Notice) -> Option<T>) -> T {

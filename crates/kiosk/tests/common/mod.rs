@@ -1,6 +1,8 @@
 //! What the kiosk's end-to-end tests share: the real hub on TLS loopback, a
 //! private cupsd, SANE's test scanner, and the kiosk itself as a
-//! `visio-kiosk --headless` process whose JSON lines the test reads.
+//! `visio-kiosk --headless` process whose JSON lines the test reads. Over an
+//! emulated rural link ([`World::behind`]) the hub is on the link's hub side
+//! and the kiosk process on its kiosk side.
 #![allow(dead_code)]
 
 pub mod agent;
@@ -11,6 +13,7 @@ use std::process::Stdio;
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
+use visio_linkem::{Link, Side};
 use visio_testkit::cups::Cups;
 use visio_testkit::hub::TestHub;
 use visio_testkit::sane::sane_config;
@@ -20,7 +23,9 @@ use visio_testkit::wait::within;
 /// `agent` / `correct horse` for the `demo` service), printer, scanner.
 pub struct World {
     pub hub: TestHub,
-    pub cups: Cups,
+    /// The printer; none behind an emulated link, where the kiosk's side
+    /// has no cupsd.
+    pub cups: Option<Cups>,
     pub sane: tempfile::TempDir,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
@@ -33,12 +38,31 @@ pub const AGENT: (&str, &str) = ("agent", "correct horse");
 impl World {
     pub async fn start() -> World {
         let hub = TestHub::start().await;
+        let cups = Cups::start();
+        let url = format!("wss://localhost:{}/ws/kiosk", hub.addr.port());
+        World::around(hub, url, Some(cups))
+    }
+
+    /// The hub on `link`'s hub side, for a kiosk on its kiosk side. Call it
+    /// from a task on the hub side's runtime (`link.runtime(Side::Hub)`), so
+    /// that the agent's connections and calls are made there too; start
+    /// the kiosk with [`World::kiosk_behind`].
+    pub async fn behind(link: &Link) -> World {
+        let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        let settings = visio_hub::server::Settings::new(std::sync::Arc::new(visio_config::Catalogue::demo()));
+        let hub_ip = link.hub_addr().to_string();
+        let hub = TestHub::start_on(tempfile::tempdir().unwrap(), settings, listener, std::slice::from_ref(&hub_ip)).await;
+        let url = format!("wss://{hub_ip}:{}/ws/kiosk", hub.addr.port());
+        World::around(hub, url, None)
+    }
+
+    fn around(hub: TestHub, hub_url: String, cups: Option<Cups>) -> World {
         let secret = hub.enroll("demo-kiosk");
         hub.add_agent(AGENT.0, AGENT.1, &["demo"]);
-        let cups = Cups::start();
         let sane = sane_config();
         let dir = tempfile::tempdir().unwrap();
-        let config = kiosk_config(dir.path(), &hub, &cups.queue);
+        let printer = cups.as_ref().map_or("none", |c| c.queue.as_str());
+        let config = kiosk_config(dir.path(), &hub, &hub_url, printer);
         let secret_file = dir.path().join("secret");
         std::fs::write(&secret_file, &secret.0).unwrap();
         let spool = dir.path().join("spool");
@@ -55,18 +79,32 @@ impl World {
         HeadlessKiosk::start(self, service, args)
     }
 
+    /// Starts the kiosk on `link`'s kiosk side (see [`World::behind`]).
+    pub fn kiosk_behind(&self, link: &Link, service: &str) -> HeadlessKiosk {
+        let runtime = tokio::runtime::Handle::current();
+        HeadlessKiosk::spawn(self.kiosk_command(service).arg("--headless"), |command| {
+            link.in_namespace(Side::Kiosk, move || {
+                // The child's reaper and pipes belong to this runtime.
+                let _entered = runtime.enter();
+                command.spawn()
+            })
+            .expect("the kiosk side of the link")
+        })
+    }
+
     /// The first PDF the printer produced.
     pub fn printed_pdf(&self) -> Option<PathBuf> {
-        std::fs::read_dir(&self.cups.out).ok()?.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "pdf"))
+        let cups = self.cups.as_ref()?;
+        std::fs::read_dir(&cups.out).ok()?.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "pdf"))
     }
 }
 
 /// The demo kiosk's file, pointed at this test's hub, scanner and printer.
-fn kiosk_config(dir: &Path, hub: &TestHub, printer: &str) -> PathBuf {
+fn kiosk_config(dir: &Path, hub: &TestHub, hub_url: &str, printer: &str) -> PathBuf {
     let cert = dir.join("hub-cert.pem");
     std::fs::write(&cert, &hub.cert_pem).unwrap();
     let mut kiosk: Value = serde_json::from_str(include_str!("../../../../kiosk-config/kiosks/demo-kiosk.json")).unwrap();
-    kiosk["hub"]["urls"] = serde_json::json!([format!("wss://localhost:{}/ws/kiosk", hub.addr.port())]);
+    kiosk["hub"]["urls"] = serde_json::json!([hub_url]);
     kiosk["hub"]["trust"] = serde_json::json!({ "kiosk_file": cert });
     kiosk["devices"]["scanner"] = "test".into();
     kiosk["devices"]["printer"] = printer.into();
@@ -110,25 +148,30 @@ impl World {
             .arg(&self.spool)
             .arg("--call")
             .arg(service)
-            .env("CUPS_SERVER", format!("127.0.0.1:{}", self.cups.port))
             .env("SANE_CONFIG_DIR", self.sane.path())
             .env("VISIO_AUDIO_SINK", "fakesink")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .kill_on_drop(true);
+        if let Some(cups) = &self.cups {
+            command.env("CUPS_SERVER", format!("127.0.0.1:{}", cups.port));
+        }
         command
     }
 }
 
 impl HeadlessKiosk {
     fn start(world: &World, service: &str, args: &[&std::ffi::OsStr]) -> HeadlessKiosk {
-        let mut child = world
-            .kiosk_command(service)
-            .arg("--headless")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("visio-kiosk starts");
+        HeadlessKiosk::spawn(world.kiosk_command(service).arg("--headless").args(args), |command| command.spawn())
+    }
+
+    /// Starts `command` with `spawn` (which may start it elsewhere, in a
+    /// network namespace) and reads its JSON lines.
+    fn spawn(
+        command: &mut tokio::process::Command,
+        spawn: impl FnOnce(&mut tokio::process::Command) -> std::io::Result<tokio::process::Child>,
+    ) -> HeadlessKiosk {
+        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = spawn(command).expect("visio-kiosk starts");
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::unbounded_channel();
         tokio::spawn(async move {
