@@ -123,12 +123,25 @@ impl TestHub {
     }
 
     pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    async fn shut_down(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             within("hub stops", task).await.unwrap();
         }
+    }
+
+    /// Stops the hub gracefully and starts a new one on the same data
+    /// directory and port, as an operator restarting the service would.
+    pub async fn restart(&mut self, settings: Settings) {
+        self.shut_down().await;
+        let dir = self.dir.take().expect("a running hub has its data directory");
+        let listener = std::net::TcpListener::bind(self.addr).expect("the hub's port is free again");
+        *self = TestHub::start_on(dir, settings, listener, &[]).await;
     }
 
     /// Stops the hub and hands back its data directory, to start another

@@ -16,6 +16,12 @@ use visio_transfer::{Event, Limits, OutcomeKind, Side};
 /// The agent's side of the call, as the console page does it.
 pub struct ScriptedAgent {
     pub call: Call,
+    /// What the hub says to the agent besides negotiation (peer_away,
+    /// call_ended, …).
+    pub from_hub: mpsc::UnboundedReceiver<HubToAgent>,
+    /// After the hub connection dropped: a new one (hello said, with the
+    /// call's resume token) for the relay to carry on with.
+    pub rejoin: mpsc::UnboundedSender<Agent>,
     /// The agent's latest call figures (about once a second).
     pub stats: tokio::sync::watch::Receiver<Option<CallStats>>,
     pub documents: SessionHandle,
@@ -37,11 +43,14 @@ impl ScriptedAgent {
         let (to_hub, mut outgoing) = mpsc::unbounded_channel::<AgentToHub>();
         let (channel_tx, mut channel_rx) = mpsc::unbounded_channel();
 
-        // One task owns the agent's socket: hub messages in, ours out.
+        // One task owns the agent's socket: hub messages in, ours out. When
+        // the hub connection drops, it waits for the test to rejoin.
         let mut agent = agent;
         let relay_call = call.clone();
         let relay_session = session.clone();
         let relay_out = to_hub.clone();
+        let (from_hub_tx, from_hub) = mpsc::unbounded_channel();
+        let (rejoin, mut rejoined) = mpsc::unbounded_channel::<Agent>();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -53,8 +62,14 @@ impl ScriptedAgent {
                         Some(HubToAgent::Signal { signal: Signal::Candidate { candidate }, .. }) => {
                             let _ = relay_call.add_remote_candidate(media_candidate(candidate)).await;
                         }
-                        Some(other) => eprintln!("agent: {other:?}"),
-                        None => return,
+                        Some(other) => {
+                            eprintln!("agent: {other:?}");
+                            let _ = from_hub_tx.send(other);
+                        }
+                        None => match rejoined.recv().await {
+                            Some(again) => agent = again,
+                            None => return,
+                        },
                     },
                     out = outgoing.recv() => match out {
                         Some(msg) => agent.send(msg).await,
@@ -89,7 +104,17 @@ impl ScriptedAgent {
         let (documents, notices) = spawn_session(Side::Agent, Limits::default(), spool.session("agent").unwrap());
         let (link, link_events) = DocumentsLink::attach(channel);
         documents.attach(link, link_events).await.unwrap();
-        (ScriptedAgent { call, stats, documents, notices, _spool: spool_dir }, to_hub)
+        (ScriptedAgent { call, from_hub, rejoin, stats, documents, notices, _spool: spool_dir }, to_hub)
+    }
+
+    /// The next message from the hub that matches.
+    pub async fn hub_says<T>(&mut self, what: &str, pick: impl Fn(&HubToAgent) -> Option<T>) -> T {
+        loop {
+            let msg = within(what, self.from_hub.recv()).await.unwrap_or_else(|| panic!("the agent's relay ended before {what}"));
+            if let Some(v) = pick(&msg) {
+                return v;
+            }
+        }
     }
 
     /// The next notice of the agent's transfer session.
