@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use visio_protocol::{AgentToHub, KioskId, KioskToHub, encode};
+use visio_protocol::{AgentToHub, KioskId, KioskToHub, ResumeToken, encode};
 
 use crate::core::{Hub, HubEvent, Output, PeerId, Published, Snapshot};
 use crate::metrics::Metrics;
@@ -21,19 +21,28 @@ use crate::store::{AgentRecord, KioskRecord, Store};
 /// stuck connection cannot grow the hub's memory.
 pub const PEER_QUEUE: usize = 256;
 
+/// How often the driver stamps the store with "still running": after a
+/// hard kill, the last stamp stands for when the hub stopped.
+pub const ALIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// WebSocket close codes the hub uses.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// The hub is restarting: calls are held, reconnect with the token.
+pub const CLOSE_SERVICE_RESTART: u16 = 1012;
+
 /// What a connection's writer task sends on the socket.
 #[derive(Debug)]
 pub enum Outgoing {
     Text(String),
-    Close { reason: String },
+    Close { code: u16, reason: String },
 }
 
 pub type PeerTx = mpsc::Sender<Outgoing>;
 
 #[derive(Debug)]
 pub enum Input {
-    KioskConnected { peer: PeerId, kiosk: KioskRecord, tx: PeerTx },
-    AgentConnected { peer: PeerId, agent: AgentRecord, tx: PeerTx },
+    KioskConnected { peer: PeerId, kiosk: KioskRecord, resume: Option<ResumeToken>, tx: PeerTx },
+    AgentConnected { peer: PeerId, agent: AgentRecord, resume: Option<ResumeToken>, tx: PeerTx },
     Kiosk(PeerId, KioskToHub),
     Agent(PeerId, AgentToHub),
     Disconnected(PeerId),
@@ -43,7 +52,8 @@ pub enum Input {
     /// A configuration was stored as published: adopt it and tell the
     /// kiosks. The reply is how many were told.
     ConfigPublished(Box<Published>, oneshot::Sender<usize>),
-    /// Ends every visit, closes every connection, flushes the session log.
+    /// Ends every wait (calls stay open for the next process), closes
+    /// every connection, records the stop time, flushes the session log.
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -109,16 +119,45 @@ struct Driver {
 
 impl Driver {
     async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
-        while let Some(input) = rx.recv().await {
+        let mut alive = tokio::time::interval(ALIVE_EVERY);
+        loop {
+            // The core's only timer: the end of the earliest resume grace.
+            let deadline = self.hub.poll_timeout().map(|at| {
+                // Negative (already past) becomes zero.
+                let wait = std::time::Duration::try_from(at - Timestamp::now()).unwrap_or_default();
+                tokio::time::Instant::now() + wait
+            });
+            let timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let input = tokio::select! {
+                input = rx.recv() => match input {
+                    Some(input) => input,
+                    None => return,
+                },
+                _ = timer => {
+                    let now = Timestamp::now();
+                    self.hub.handle_timeout(now);
+                    self.carry_out(now).await;
+                    continue;
+                }
+                _ = alive.tick() => {
+                    self.log.alive(Timestamp::now()).await;
+                    continue;
+                }
+            };
             let now = Timestamp::now();
             match input {
-                Input::KioskConnected { peer, kiosk, tx } => {
+                Input::KioskConnected { peer, kiosk, resume, tx } => {
                     self.peers.insert(peer, tx);
-                    self.hub.handle_kiosk_connected(now, peer, kiosk.id, kiosk.site);
+                    self.hub.handle_kiosk_connected(now, peer, kiosk.id, kiosk.site, resume);
                 }
-                Input::AgentConnected { peer, agent, tx } => {
+                Input::AgentConnected { peer, agent, resume, tx } => {
                     self.peers.insert(peer, tx);
-                    self.hub.handle_agent_connected(now, peer, agent.login, agent.display_name, agent.services);
+                    self.hub.handle_agent_connected(now, peer, agent.login, agent.display_name, agent.services, resume);
                 }
                 Input::Kiosk(peer, msg) => self.hub.handle_kiosk_message(now, peer, msg),
                 Input::Agent(peer, msg) => self.hub.handle_agent_message(now, peer, msg),
@@ -140,8 +179,10 @@ impl Driver {
                     self.hub.handle_shutdown(now);
                     self.carry_out(now).await;
                     for (_, tx) in self.peers.drain() {
-                        let _ = tx.try_send(Outgoing::Close { reason: "the hub is restarting".into() });
+                        let reason = "the hub is restarting; calls are held, reconnect with your resume token";
+                        let _ = tx.try_send(Outgoing::Close { code: CLOSE_SERVICE_RESTART, reason: reason.into() });
                     }
+                    self.log.stopped(now).await;
                     self.log.flush().await;
                     let _ = reply.send(());
                     return;
@@ -160,7 +201,8 @@ impl Driver {
                     Output::ToAgent(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::Close(peer) => {
                         if let Some(tx) = self.peers.remove(&peer) {
-                            let _ = tx.try_send(Outgoing::Close { reason: "replaced by a newer connection".into() });
+                            let reason = "replaced by a newer connection".into();
+                            let _ = tx.try_send(Outgoing::Close { code: CLOSE_GOING_AWAY, reason });
                         }
                     }
                     Output::Event(event) => {
@@ -204,6 +246,10 @@ struct SessionLog {
 enum LogItem {
     // Boxed: a heartbeat report makes events large, flushes are tiny.
     Event(Box<HubEvent>),
+    /// The hub still runs at this time.
+    Alive(Timestamp),
+    /// The hub stops now (graceful shutdown).
+    Stopped(Timestamp),
     Flush(oneshot::Sender<()>),
 }
 
@@ -219,6 +265,16 @@ impl SessionLog {
                             tracing::error!(error = %e, event = %shown, "could not write the session log");
                         }
                     }
+                    LogItem::Alive(at) => {
+                        if let Err(e) = store.call(move |s| s.mark_alive(at)).await {
+                            tracing::warn!(error = %e, "could not stamp the hub as running");
+                        }
+                    }
+                    LogItem::Stopped(at) => {
+                        if let Err(e) = store.call(move |s| s.mark_stopped(at)).await {
+                            tracing::error!(error = %e, "could not record the hub's stop time");
+                        }
+                    }
                     LogItem::Flush(done) => {
                         let _ = done.send(());
                     }
@@ -232,6 +288,14 @@ impl SessionLog {
         // Waits when the writer is 4096 events behind: back-pressure rather
         // than a lost record.
         let _ = self.tx.send(LogItem::Event(Box::new(event))).await;
+    }
+
+    async fn alive(&self, at: Timestamp) {
+        let _ = self.tx.send(LogItem::Alive(at)).await;
+    }
+
+    async fn stopped(&self, at: Timestamp) {
+        let _ = self.tx.send(LogItem::Stopped(at)).await;
     }
 
     async fn flush(&self) {

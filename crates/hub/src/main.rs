@@ -52,6 +52,10 @@ enum Command {
         /// Enrol a demo kiosk and a demo agent, and print how to use them.
         #[arg(long)]
         demo: bool,
+        /// Seconds a call is held for a kiosk or agent that lost the hub
+        /// (or for both, across a hub restart) before it ends.
+        #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3600))]
+        resume_grace: u32,
     },
     /// Kiosk enrolment.
     Kiosk {
@@ -170,14 +174,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
 
     match cli.command {
-        Command::Serve { listen, cert, key, demo } => {
+        Command::Serve { listen, cert, key, demo, resume_grace } => {
             let listen = listen
                 .or_else(|| config.as_ref().map(|c| c.hub().listen.to_string()))
                 .unwrap_or_else(|| "127.0.0.1:8443".to_owned());
-            let settings = match &config {
+            let mut settings = match &config {
                 Some(set) => Settings::from_config(set),
                 None => Settings::new(catalogue),
             };
+            settings.resume_grace = jiff::SignedDuration::from_secs(i64::from(resume_grace));
             // A kiosk that reaches the hub by IP needs that IP in the
             // self-signed certificate.
             let listen_ip: Vec<String> = listen

@@ -69,6 +69,9 @@ pub struct Settings {
     pub agent_session_lifetime: SignedDuration,
     /// How often kiosks send a heartbeat.
     pub heartbeat_seconds: u32,
+    /// How long a call is held for a side that lost the hub
+    /// (`serve --resume-grace`).
+    pub resume_grace: SignedDuration,
 }
 
 impl Settings {
@@ -79,6 +82,7 @@ impl Settings {
             max_connections: 10_000,
             agent_session_lifetime: SignedDuration::from_hours(12),
             heartbeat_seconds: 30,
+            resume_grace: crate::core::DEFAULT_RESUME_GRACE,
         }
     }
 
@@ -92,6 +96,7 @@ impl Settings {
             agent_session_lifetime: SignedDuration::try_from(hub.agent_session)
                 .unwrap_or(SignedDuration::from_hours(12)),
             heartbeat_seconds: hub.heartbeat.as_secs() as u32,
+            resume_grace: crate::core::DEFAULT_RESUME_GRACE,
         }
     }
 }
@@ -134,9 +139,19 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let metrics = Arc::new(Metrics::default());
-    let prefix = format!("{:08x}", rand::random::<u32>());
+    // Session ids must not repeat those of earlier processes on this store:
+    // the log and resume tokens name calls by them.
+    let prefix = loop {
+        let prefix = format!("{:08x}", rand::random::<u32>());
+        match store.session_prefix_used(&prefix) {
+            Ok(false) => break prefix,
+            Ok(true) => continue,
+            Err(e) => return Err(std::io::Error::other(format!("cannot read the session log: {e}"))),
+        }
+    };
     let mut hub = Hub::new(settings.catalogue.clone(), settings.ice_servers.clone(), prefix);
     hub.set_heartbeat_seconds(settings.heartbeat_seconds);
+    hub.set_resume_grace(settings.resume_grace);
     // The last published configuration outlives restarts: the hub serves
     // it again and runs on its catalogue and ICE servers.
     match store.published_config() {
@@ -153,6 +168,20 @@ pub async fn run(
         },
         Err(e) => tracing::error!(error = %e, "cannot read the published configuration"),
     }
+    // Calls the previous process left in progress are held for both sides.
+    let now = Timestamp::now();
+    let recovered = store
+        .recover(now)
+        .map_err(|e| std::io::Error::other(format!("cannot take over the previous process's calls: {e}")))?;
+    if !recovered.calls.is_empty() || recovered.closed > 0 {
+        tracing::info!(
+            held = recovered.calls.len(),
+            closed = recovered.closed,
+            stopped_at = ?recovered.stopped_at,
+            "holding the calls the previous hub process left in progress"
+        );
+    }
+    hub.handle_restored(now, recovered.stopped_at.unwrap_or(now), recovered.calls);
     let (driver, driver_task) = driver::spawn(hub, store.clone(), metrics.clone());
     let token = CancellationToken::new();
     let max_connections = settings.max_connections;
@@ -196,8 +225,10 @@ pub async fn run(
     }
 
     tracing::info!("hub shutting down");
-    token.cancel();
+    // The driver first: it closes connections as a restart (1012) before
+    // their handlers see the cancellation and report them lost.
     driver.shutdown().await;
+    token.cancel();
     tracker.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
     driver_task.abort();
@@ -691,7 +722,7 @@ async fn kiosk_socket(app: App, socket: WebSocket) {
         Ok(hello) => hello,
         Err(body) => return close_with(&mut sink, refuse(body)).await,
     };
-    let KioskToHub::Hello { protocol, kiosk_id, secret, .. } = hello else {
+    let KioskToHub::Hello { protocol, kiosk_id, secret, resume, .. } = hello else {
         return close_with(&mut sink, refuse(hello_expected())).await;
     };
     if protocol != PROTOCOL_VERSION {
@@ -712,7 +743,7 @@ async fn kiosk_socket(app: App, socket: WebSocket) {
     let peer = app.driver.new_peer_id();
     let (tx, rx) = mpsc::channel(PEER_QUEUE);
     tracing::info!(kiosk = %kiosk.id, ?peer, "kiosk connected");
-    if !app.driver.send(Input::KioskConnected { peer, kiosk, tx: tx.clone() }).await {
+    if !app.driver.send(Input::KioskConnected { peer, kiosk, resume, tx: tx.clone() }).await {
         return;
     }
     pump(app, peer, sink, stream, tx, rx, Input::Kiosk, refuse).await;
@@ -721,16 +752,16 @@ async fn kiosk_socket(app: App, socket: WebSocket) {
 async fn agent_socket(app: App, socket: WebSocket, agent: crate::store::AgentRecord) {
     let (mut sink, mut stream) = socket.split();
     let refuse = |body: ErrorBody| encode(&HubToAgent::Error(body));
-    match first_message::<AgentToHub>(&mut stream).await {
-        Ok(AgentToHub::Hello { protocol, .. }) if protocol == PROTOCOL_VERSION => {}
+    let resume = match first_message::<AgentToHub>(&mut stream).await {
+        Ok(AgentToHub::Hello { protocol, resume }) if protocol == PROTOCOL_VERSION => resume,
         Ok(AgentToHub::Hello { protocol, .. }) => return close_with(&mut sink, refuse(unsupported(protocol))).await,
         Ok(_) => return close_with(&mut sink, refuse(hello_expected())).await,
         Err(body) => return close_with(&mut sink, refuse(body)).await,
-    }
+    };
     let peer = app.driver.new_peer_id();
     let (tx, rx) = mpsc::channel(PEER_QUEUE);
     tracing::info!(login = %agent.login, ?peer, "agent connected");
-    if !app.driver.send(Input::AgentConnected { peer, agent, tx: tx.clone() }).await {
+    if !app.driver.send(Input::AgentConnected { peer, agent, resume, tx: tx.clone() }).await {
         return;
     }
     pump(app, peer, sink, stream, tx, rx, Input::Agent, refuse).await;
@@ -807,8 +838,8 @@ async fn pump<In: WireMessage + Send + 'static>(
                         break;
                     }
                 }
-                Some(Outgoing::Close { reason }) => {
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: reason.into() }))).await;
+                Some(Outgoing::Close { code, reason }) => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
                     break;
                 }
                 // The driver let go of this peer.

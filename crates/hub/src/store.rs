@@ -21,9 +21,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use visio_config::bundle::{self, VerifyingKey};
 use visio_protocol::admin::{PublishedConfig, RefusalRecord};
-use visio_protocol::{AgentLogin, ConfigRefusalCode, DeviceHealth, KioskId, Secret, ServiceId};
+use visio_protocol::{AgentLogin, ConfigRefusalCode, DeviceHealth, KioskId, Secret, ServiceId, SessionId};
 
-use crate::core::HubEvent;
+use crate::core::{HubEvent, RestoredCall, TokenHash};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -153,7 +153,31 @@ const MIGRATIONS: &[&str] = &[
         public_key TEXT NOT NULL,
         added_at INTEGER NOT NULL
      );",
+    // 3: calls outlive a hub restart: the resume token's hash while the
+    // call is open, and when the hub last ran or stopped.
+    "ALTER TABLE session_log ADD COLUMN resume_sha256 TEXT;
+     CREATE TABLE hub_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        alive_at INTEGER,
+        stopped_at INTEGER
+     );",
 ];
+
+/// What a starting hub takes over from the previous process on the same
+/// store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// When the previous process stopped: its recorded stop time after a
+    /// graceful shutdown; after a hard kill, the latest sign of life it
+    /// left (its last "alive" stamp or session-log write). `None` on a
+    /// fresh store.
+    pub stopped_at: Option<Timestamp>,
+    /// Calls answered and not ended, with their resume token's hash.
+    pub calls: Vec<RestoredCall>,
+    /// Waits and token-less calls left open by a hard kill, now ended
+    /// (`hub_shutdown` at `stopped_at`).
+    pub closed: usize,
+}
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
@@ -494,12 +518,15 @@ impl Store {
                 "INSERT INTO session_log (id, kiosk_id, service, queued_at) VALUES (?1, ?2, ?3, ?4)",
                 params![session.as_str(), kiosk_id.as_str(), service.as_str(), at.as_millisecond()],
             )?,
-            HubEvent::Answered { session, agent, at } => conn.execute(
-                "UPDATE session_log SET agent_login = ?2, answered_at = ?3 WHERE id = ?1",
-                params![session.as_str(), agent.as_str(), at.as_millisecond()],
+            HubEvent::Answered { session, agent, at, resume } => conn.execute(
+                "UPDATE session_log SET agent_login = ?2, answered_at = ?3, resume_sha256 = ?4 WHERE id = ?1",
+                params![session.as_str(), agent.as_str(), at.as_millisecond(), resume.to_hex()],
             )?,
+            // Ended once: a later end (a bug, or two processes) never
+            // rewrites the first. The token is worthless from now on.
             HubEvent::Ended { session, reason, at } => conn.execute(
-                "UPDATE session_log SET ended_at = ?2, end_reason = ?3 WHERE id = ?1",
+                "UPDATE session_log SET ended_at = ?2, end_reason = ?3, resume_sha256 = NULL
+                 WHERE id = ?1 AND ended_at IS NULL",
                 params![session.as_str(), at.as_millisecond(), reason.as_str()],
             )?,
             HubEvent::Rated { session, rating } => conn.execute(
@@ -545,6 +572,126 @@ impl Store {
             )?,
         };
         Ok(())
+    }
+
+    // -- hub restarts -------------------------------------------------------
+
+    /// The hub still runs at `at`.
+    pub fn mark_alive(&self, at: Timestamp) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO hub_state (id, alive_at) VALUES (1, ?1)
+             ON CONFLICT(id) DO UPDATE SET alive_at = excluded.alive_at",
+            [at.as_millisecond()],
+        )?;
+        Ok(())
+    }
+
+    /// The hub stops at `at` (graceful shutdown).
+    pub fn mark_stopped(&self, at: Timestamp) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO hub_state (id, alive_at, stopped_at) VALUES (1, ?1, ?1)
+             ON CONFLICT(id) DO UPDATE SET alive_at = excluded.alive_at, stopped_at = excluded.stopped_at",
+            [at.as_millisecond()],
+        )?;
+        Ok(())
+    }
+
+    /// At start: what the previous process left open. Open calls with a
+    /// token are returned for the core to hold; waits and token-less calls
+    /// are ended (`hub_shutdown`, when the previous process stopped).
+    /// Marks this process as running. One transaction.
+    pub fn recover(&self, now: Timestamp) -> Result<Recovered, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (alive, stopped): (Option<i64>, Option<i64>) = tx
+            .query_row("SELECT alive_at, stopped_at FROM hub_state WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .unwrap_or((None, None));
+        let last_write: Option<i64> = tx.query_row(
+            "SELECT MAX(t) FROM (
+                 SELECT MAX(MAX(queued_at, COALESCE(answered_at, 0), COALESCE(ended_at, 0))) AS t FROM session_log
+                 UNION ALL SELECT MAX(last_heartbeat_at) FROM kiosk_status)",
+            [],
+            |r| r.get(0),
+        )?;
+        // After a hard kill there is no stop time: the latest sign of life
+        // stands for it (at most ALIVE_EVERY early, never before a record
+        // the process wrote).
+        let stopped_ms = stopped.or(match (alive, last_write) {
+            (Some(a), Some(w)) => Some(a.max(w)),
+            (a, w) => a.or(w),
+        });
+        let calls = {
+            let mut stmt = tx.prepare(
+                "SELECT s.id, s.kiosk_id, COALESCE(k.site, s.kiosk_id), s.service, s.agent_login,
+                        COALESCE(a.display_name, s.agent_login), s.queued_at, s.answered_at, s.resume_sha256
+                 FROM session_log s
+                 LEFT JOIN kiosks k ON k.id = s.kiosk_id
+                 LEFT JOIN agents a ON a.login = s.agent_login
+                 WHERE s.ended_at IS NULL AND s.answered_at IS NOT NULL AND s.agent_login IS NOT NULL
+                   AND s.resume_sha256 IS NOT NULL
+                 ORDER BY s.queued_at, s.id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, String>(8)?,
+                ))
+            })?;
+            let mut calls = Vec::new();
+            for row in rows {
+                let (session, kiosk_id, site, service, agent, agent_name, queued, answered, hash) = row?;
+                let (Some(queued_at), Some(answered_at), Some(resume)) =
+                    (ms(queued), ms(answered), TokenHash::from_hex(&hash))
+                else {
+                    return Err(StoreError::Damaged(format!("session {session} has unreadable times or token hash")));
+                };
+                calls.push(RestoredCall {
+                    session: SessionId(session),
+                    kiosk_id: KioskId(kiosk_id),
+                    site,
+                    service: ServiceId(service),
+                    agent: AgentLogin(agent),
+                    agent_name,
+                    queued_at,
+                    answered_at,
+                    resume,
+                });
+            }
+            calls
+        };
+        let end_ms = stopped_ms.unwrap_or(now.as_millisecond());
+        let closed = tx.execute(
+            "UPDATE session_log
+             SET ended_at = MAX(?1, queued_at, COALESCE(answered_at, 0)), end_reason = 'hub_shutdown', resume_sha256 = NULL
+             WHERE ended_at IS NULL AND (answered_at IS NULL OR agent_login IS NULL OR resume_sha256 IS NULL)",
+            [end_ms],
+        )?;
+        tx.execute(
+            "INSERT INTO hub_state (id, alive_at, stopped_at) VALUES (1, ?1, NULL)
+             ON CONFLICT(id) DO UPDATE SET alive_at = excluded.alive_at, stopped_at = NULL",
+            [now.as_millisecond()],
+        )?;
+        tx.commit()?;
+        Ok(Recovered { stopped_at: stopped_ms.and_then(ms), calls, closed })
+    }
+
+    /// Whether a session id of the log starts with `prefix-`: a new
+    /// process must pick a prefix no earlier one used.
+    pub fn session_prefix_used(&self, prefix: &str) -> Result<bool, StoreError> {
+        let pattern = format!("{prefix}-");
+        Ok(self.lock().query_row(
+            "SELECT EXISTS (SELECT 1 FROM session_log WHERE substr(id, 1, length(?1)) = ?1)",
+            [pattern],
+            |r| r.get::<_, bool>(0),
+        )?)
     }
 
     /// The whole session log, oldest first.
@@ -765,5 +912,55 @@ mod tests {
         store.record(&applied(7)).unwrap();
         assert_eq!(status().last_refusal, None);
         assert_eq!(status().config_version, Some(7));
+    }
+
+    #[test]
+    fn recovery_hands_back_open_calls_and_closes_what_a_dead_hub_left_waiting() {
+        use crate::core::new_token;
+        use visio_protocol::EndReason;
+        let store = Store::open_in_memory().unwrap();
+        store.enroll_kiosk(&"besse".into(), "Mairie de Besse", now()).unwrap();
+        store.add_agent(&"claire".into(), "Claire (CAF)", &Secret("pw".into()), &["caf".into()], now()).unwrap();
+        let at = |min: i64| now() + SignedDuration::from_mins(min);
+        let queued = |id: &str, kiosk: &str, t| HubEvent::Queued { session: id.into(), kiosk_id: kiosk.into(), service: "caf".into(), at: t };
+        let (_, hash) = new_token(&"a-000001".into());
+        for e in [
+            queued("a-000001", "besse", at(0)),
+            HubEvent::Answered { session: "a-000001".into(), agent: "claire".into(), at: at(1), resume: hash },
+            queued("a-000002", "ardes", at(2)),
+            queued("a-000003", "tauves", at(0)),
+            HubEvent::Ended { session: "a-000003".into(), reason: EndReason::Cancelled, at: at(1) },
+        ] {
+            store.record(&e).unwrap();
+        }
+        assert!(store.session_prefix_used("a").unwrap());
+        assert!(!store.session_prefix_used("b").unwrap());
+
+        // A hard kill: no stop time; the last write (a-000002 queued) and
+        // the alive stamp stand for it, whichever is later.
+        store.mark_alive(at(1)).unwrap();
+        let r = store.recover(at(10)).unwrap();
+        assert_eq!(r.stopped_at, Some(at(2)));
+        assert_eq!(r.closed, 1, "the wait is over");
+        assert_eq!(r.calls.len(), 1);
+        let call = &r.calls[0];
+        assert_eq!((call.session.as_str(), call.site.as_str(), call.agent_name.as_str()), ("a-000001", "Mairie de Besse", "Claire (CAF)"));
+        assert!(call.resume.matches(&hash));
+        let log = store.session_log().unwrap();
+        let wait = log.iter().find(|r| r.session == "a-000002").unwrap();
+        assert_eq!((wait.ended_at, wait.end_reason.as_deref()), (Some(at(2)), Some("hub_shutdown")));
+
+        // A graceful stop records its time; the call is still open.
+        store.mark_stopped(at(20)).unwrap();
+        let r = store.recover(at(21)).unwrap();
+        assert_eq!((r.stopped_at, r.calls.len(), r.closed), (Some(at(20)), 1, 0));
+
+        // Ended once: the first end stays, and the token hash goes.
+        store.record(&HubEvent::Ended { session: "a-000001".into(), reason: EndReason::AgentHungUp, at: at(30) }).unwrap();
+        store.record(&HubEvent::Ended { session: "a-000001".into(), reason: EndReason::HubShutdown, at: at(31) }).unwrap();
+        let r = store.recover(at(40)).unwrap();
+        assert!(r.calls.is_empty());
+        let call = store.session_log().unwrap().into_iter().find(|r| r.session == "a-000001").unwrap();
+        assert_eq!((call.ended_at, call.end_reason.as_deref()), (Some(at(30)), Some("agent_hung_up")));
     }
 }

@@ -12,6 +12,7 @@
 //!         message decoded          => hub.handle_kiosk_message(now, peer, msg) / handle_agent_message(..)
 //!         connection lost          => hub.handle_disconnected(now, peer)
 //!         configuration published  => hub.handle_config_published(now, published)
+//!         hub.poll_timeout() passed => hub.handle_timeout(now)
 //!     }
 //!     while let Some(output) = hub.poll_output() {
 //!         send it to its peer, close a peer, or record an event in the session log
@@ -20,25 +21,29 @@
 //! ```
 //!
 //! Every input takes `now`; the hub never reads the clock, so tests run a
-//! whole day of queueing in microseconds. One task owns the hub, so "take
+//! whole day of queueing in microseconds. The only timer is the resume
+//! grace of held calls: [`Hub::poll_timeout`] says when the shell must call
+//! [`Hub::handle_timeout`] next. One task owns the hub, so "take
 //! the next resident" is atomic by construction: two agents pressing at the
 //! same instant are two inputs, handled one after the other.
 
 mod queue;
+mod resume;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use visio_config::{Catalogue, ServiceState};
 use visio_protocol::{
     AgentLogin, AgentToHub, ConfigRefusal, DeviceHealth, EndReason, ErrorBody, ErrorCode, HubToAgent, HubToKiosk,
-    IceServer, KioskId, KioskToHub, PROTOCOL_VERSION, Rating, RefusalReason, ServiceId, SessionId, Signal,
+    IceServer, KioskId, KioskToHub, PROTOCOL_VERSION, Rating, RefusalReason, ResumeToken, ServiceId, SessionId, Signal,
 };
 
 use queue::Queues;
+pub use resume::{TokenHash, new_token, token_hash};
 
 /// One connection to the hub, kiosk or agent. Assigned by the shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,7 +65,9 @@ pub enum Output {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HubEvent {
     Queued { session: SessionId, kiosk_id: KioskId, service: ServiceId, at: Timestamp },
-    Answered { session: SessionId, agent: AgentLogin, at: Timestamp },
+    /// `resume` is the SHA-256 of the call's resume token: stored so a
+    /// restarted hub can hold the call for both sides again.
+    Answered { session: SessionId, agent: AgentLogin, at: Timestamp, resume: TokenHash },
     Ended { session: SessionId, reason: EndReason, at: Timestamp },
     Rated { session: SessionId, rating: Rating },
     Heartbeat { kiosk_id: KioskId, at: Timestamp, report: HeartbeatReport },
@@ -96,6 +103,28 @@ pub const CONFIG_PATH: &str = "/api/kiosk/config";
 /// a sentence, and a misbehaving kiosk cannot fill the store.
 pub const MAX_DETAIL_CHARS: usize = 200;
 pub const MAX_REFUSAL_CHARS: usize = 2000;
+
+/// A call that was in progress when the previous hub process stopped, as
+/// the store kept it: the new process holds it for both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredCall {
+    pub session: SessionId,
+    pub kiosk_id: KioskId,
+    pub site: String,
+    pub service: ServiceId,
+    pub agent: AgentLogin,
+    pub agent_name: String,
+    pub queued_at: Timestamp,
+    pub answered_at: Timestamp,
+    pub resume: TokenHash,
+}
+
+/// How long a call is held for a side that lost the hub, by default.
+pub const DEFAULT_RESUME_GRACE: SignedDuration = SignedDuration::from_secs(60);
+
+/// How many ended calls the hub remembers, to tell a side that comes back
+/// too late why its call ended.
+const ENDED_MEMORY: usize = 1024;
 
 /// Counts for `/metrics` and `/healthz`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -137,7 +166,8 @@ struct AgentPeer {
 }
 
 struct Session {
-    kiosk: PeerId,
+    /// A waiting kiosk is always here: losing it ends the wait.
+    kiosk: Attached,
     kiosk_id: KioskId,
     site: String,
     service: ServiceId,
@@ -147,7 +177,46 @@ struct Session {
 
 enum SessionState {
     Waiting,
-    InCall { agent: PeerId, answered_at: Timestamp, negotiation: Negotiation },
+    InCall(Box<Call>),
+}
+
+struct Call {
+    agent: Attached,
+    agent_login: AgentLogin,
+    agent_name: String,
+    answered_at: Timestamp,
+    negotiation: Negotiation,
+    resume: TokenHash,
+}
+
+/// Where one side of a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attached {
+    Here(PeerId),
+    /// Lost the hub `since`; the call is held until `until`, then ends
+    /// with `reason` at `since`.
+    Away { since: Timestamp, until: Timestamp, reason: EndReason },
+}
+
+impl Attached {
+    fn peer(self) -> Option<PeerId> {
+        match self {
+            Attached::Here(p) => Some(p),
+            Attached::Away { .. } => None,
+        }
+    }
+
+    fn is_away(self) -> bool {
+        matches!(self, Attached::Away { .. })
+    }
+}
+
+/// What the hub remembers of an ended call.
+struct Ended {
+    reason: EndReason,
+    kiosk_id: KioskId,
+    agent: Option<AgentLogin>,
+    resume: Option<TokenHash>,
 }
 
 /// Where the WebRTC offer/answer exchange of a call stands.
@@ -189,6 +258,10 @@ pub struct Hub {
     next_session: u64,
     heartbeat_seconds: u32,
     published: Option<Published>,
+    resume_grace: SignedDuration,
+    /// Recently ended calls, oldest first in `ended_order`.
+    ended: HashMap<SessionId, Ended>,
+    ended_order: VecDeque<SessionId>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -223,7 +296,15 @@ impl Hub {
             next_session: 0,
             heartbeat_seconds: 30,
             published: None,
+            resume_grace: DEFAULT_RESUME_GRACE,
+            ended: HashMap::new(),
+            ended_order: VecDeque::new(),
         }
+    }
+
+    /// How long a call is held for a side that lost the hub.
+    pub fn set_resume_grace(&mut self, grace: SignedDuration) {
+        self.resume_grace = grace;
     }
 
     /// How often kiosks are asked to send a heartbeat (`hub.json`'s
@@ -254,7 +335,7 @@ impl Hub {
             kiosks: self.kiosks.len(),
             agents: self.agents.len(),
             agents_available: self.agents.values().filter(|a| a.available).count(),
-            calls_in_progress: self.sessions.values().filter(|s| matches!(s.state, SessionState::InCall { .. })).count(),
+            calls_in_progress: self.sessions.values().filter(|s| matches!(s.state, SessionState::InCall(_))).count(),
             queue_lengths: self
                 .catalogue
                 .services()
@@ -290,8 +371,17 @@ impl Hub {
     // -----------------------------------------------------------------------
 
     /// A kiosk proved its identity. A previous connection of the same kiosk
-    /// is replaced: it is told so, closed, and its visit ended.
-    pub fn handle_kiosk_connected(&mut self, now: Timestamp, peer: PeerId, kiosk_id: KioskId, site: String) {
+    /// is replaced: it is told so and closed (a call it was in is held, as
+    /// for any lost connection). Then the kiosk's held call, if any, is
+    /// resumed when `resume` is its token, and ends otherwise.
+    pub fn handle_kiosk_connected(
+        &mut self,
+        now: Timestamp,
+        peer: PeerId,
+        kiosk_id: KioskId,
+        site: String,
+        resume: Option<ResumeToken>,
+    ) {
         if let Some(old) = self.kiosk_peer.get(&kiosk_id).copied() {
             self.replace(now, old, "this kiosk connected again from elsewhere; this connection is closed");
         }
@@ -305,16 +395,18 @@ impl Hub {
         });
         self.tell_kiosk(peer, HubToKiosk::Welcome {
             protocol: PROTOCOL_VERSION,
-            kiosk_id,
+            kiosk_id: kiosk_id.clone(),
             site,
             services: self.catalogue.statuses_at(now),
             heartbeat_seconds: Some(self.heartbeat_seconds),
         });
+        self.reattach(now, peer, Side::Kiosk, resume);
         // A kiosk fetches its configuration at start: the announcement
         // tells it which version the hub serves.
         if let Some(announcement) = self.announcement() {
             self.tell_kiosk(peer, announcement);
         }
+        self.flush(now);
     }
 
     /// An admin published a configuration (already verified and stored by
@@ -347,7 +439,9 @@ impl Hub {
         })
     }
 
-    /// An agent proved their identity (session cookie). They start away.
+    /// An agent proved their identity (session cookie). They start away
+    /// (not available). A held call of theirs is resumed or ended as for a
+    /// kiosk.
     pub fn handle_agent_connected(
         &mut self,
         now: Timestamp,
@@ -355,6 +449,7 @@ impl Hub {
         login: AgentLogin,
         display_name: String,
         services: Vec<ServiceId>,
+        resume: Option<ResumeToken>,
     ) {
         if let Some(old) = self.agent_peer.get(&login).copied() {
             self.replace(now, old, "you signed in from another window; this one is closed");
@@ -381,7 +476,248 @@ impl Hub {
             available: false,
             services: statuses,
         });
+        self.reattach(now, peer, Side::Agent, resume);
         self.tell_agent(peer, self.queues_for(peer, now));
+        self.flush(now);
+    }
+
+    /// Right after a welcome: puts the new connection back in its held
+    /// call if `resume` is that call's token; tells it how a call its token
+    /// names ended otherwise; and ends a held call of the same kiosk or
+    /// agent that this hello did not resume (its media is gone).
+    fn reattach(&mut self, now: Timestamp, peer: PeerId, side: Side, resume: Option<ResumeToken>) {
+        let held = self.held_call_of(peer, side);
+        let resumed = resume.and_then(|token| {
+            let named = resume::session_of(&token);
+            let hash = token_hash(&token);
+            match (named, &held) {
+                (Some(named), Some(held)) if &named == held && self.token_matches(held, &hash) => Some(named),
+                (Some(session), _) => {
+                    // The same answer whether the token named another
+                    // identity's call, an ended one, or nothing live: a
+                    // token tells a stranger nothing.
+                    let reason = self.ended_reason(peer, side, &session, &hash);
+                    match side {
+                        Side::Kiosk => self.tell_kiosk(peer, HubToKiosk::CallEnded { session, reason }),
+                        Side::Agent => self.tell_agent(peer, HubToAgent::CallEnded { session, reason }),
+                    }
+                    None
+                }
+                (None, _) => {
+                    let message = "the resume token is not one this hub issues";
+                    match side {
+                        Side::Kiosk => self.kiosk_error(peer, ErrorCode::MalformedMessage, message),
+                        Side::Agent => self.agent_error(peer, ErrorCode::MalformedMessage, message),
+                    }
+                    None
+                }
+            }
+        });
+        let Some(held) = held else { return };
+        if resumed.is_none() {
+            // A held call survives only through its token. Ended as of when
+            // the side was lost: its media ended with that connection.
+            let since = match self.side_of(&held, side) {
+                Some(Attached::Away { since, .. }) => since,
+                _ => now,
+            };
+            let reason = match side {
+                Side::Kiosk => EndReason::KioskDisconnected,
+                Side::Agent => EndReason::AgentDisconnected,
+            };
+            return self.end_session(since, &held, reason);
+        }
+        let session = self.sessions.get_mut(&held).expect("held calls exist");
+        let SessionState::InCall(call) = &mut session.state else { unreachable!("held calls are in a call") };
+        let other = match side {
+            Side::Kiosk => {
+                session.kiosk = Attached::Here(peer);
+                call.agent
+            }
+            Side::Agent => {
+                call.agent = Attached::Here(peer);
+                session.kiosk
+            }
+        };
+        // The call was claimed: a side still missing after a hub restart
+        // is that side's own failure to come back, no longer the hub's.
+        let other = match other {
+            Attached::Away { since, until, reason: EndReason::HubShutdown } => {
+                let reason = match side {
+                    Side::Kiosk => EndReason::AgentDisconnected,
+                    Side::Agent => EndReason::KioskDisconnected,
+                };
+                let relabelled = Attached::Away { since, until, reason };
+                match side {
+                    Side::Kiosk => call.agent = relabelled,
+                    Side::Agent => session.kiosk = relabelled,
+                }
+                relabelled
+            }
+            other => other,
+        };
+        let (agent_name, service, kiosk_id, site) =
+            (call.agent_name.clone(), session.service.clone(), session.kiosk_id.clone(), session.site.clone());
+        let ice_servers = self.ice_servers.clone();
+        match side {
+            Side::Kiosk => {
+                if let Some(k) = self.kiosks.get_mut(&peer) {
+                    k.session = Some(held.clone());
+                }
+                self.tell_kiosk(peer, HubToKiosk::CallResumed { session: held.clone(), agent_name, ice_servers });
+            }
+            Side::Agent => {
+                if let Some(a) = self.agents.get_mut(&peer) {
+                    a.call = Some(held.clone());
+                }
+                self.tell_agent(peer, HubToAgent::CallResumed {
+                    session: held.clone(),
+                    service,
+                    kiosk_id,
+                    site,
+                    ice_servers,
+                });
+            }
+        }
+        match (other, side) {
+            (Attached::Here(o), Side::Kiosk) => self.tell_agent(o, HubToAgent::PeerBack { session: held }),
+            (Attached::Here(o), Side::Agent) => self.tell_kiosk(o, HubToKiosk::PeerBack { session: held }),
+            (Attached::Away { .. }, Side::Kiosk) => self.tell_kiosk(peer, HubToKiosk::PeerAway { session: held }),
+            (Attached::Away { .. }, Side::Agent) => self.tell_agent(peer, HubToAgent::PeerAway { session: held }),
+        }
+    }
+
+    /// The call held for the kiosk or agent behind `peer`, whose side of
+    /// it is away.
+    fn held_call_of(&self, peer: PeerId, side: Side) -> Option<SessionId> {
+        let (kiosk_id, login) = match side {
+            Side::Kiosk => (Some(&self.kiosks.get(&peer)?.kiosk_id), None),
+            Side::Agent => (None, Some(&self.agents.get(&peer)?.login)),
+        };
+        let mut held: Vec<&SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| match &s.state {
+                SessionState::Waiting => false,
+                SessionState::InCall(call) => match side {
+                    Side::Kiosk => Some(&s.kiosk_id) == kiosk_id && s.kiosk.is_away(),
+                    Side::Agent => Some(&call.agent_login) == login && call.agent.is_away(),
+                },
+            })
+            .map(|(id, _)| id)
+            .collect();
+        // At most one in practice; the oldest if a bug ever made two.
+        held.sort();
+        held.first().map(|s| (*s).clone())
+    }
+
+    fn side_of(&self, session: &SessionId, side: Side) -> Option<Attached> {
+        let s = self.sessions.get(session)?;
+        match (&s.state, side) {
+            (_, Side::Kiosk) => Some(s.kiosk),
+            (SessionState::InCall(call), Side::Agent) => Some(call.agent),
+            (SessionState::Waiting, Side::Agent) => None,
+        }
+    }
+
+    fn token_matches(&self, session: &SessionId, hash: &TokenHash) -> bool {
+        match self.sessions.get(session).map(|s| &s.state) {
+            Some(SessionState::InCall(call)) => call.resume.matches(hash),
+            _ => false,
+        }
+    }
+
+    /// Why the call a token names ended, for its own side: the remembered
+    /// reason when the token is genuine and names a call of this kiosk or
+    /// agent; otherwise what the client would have seen had it stayed
+    /// away, its own disconnection. A kiosk may then rate its call.
+    fn ended_reason(&mut self, peer: PeerId, side: Side, session: &SessionId, hash: &TokenHash) -> EndReason {
+        let fallback = match side {
+            Side::Kiosk => EndReason::KioskDisconnected,
+            Side::Agent => EndReason::AgentDisconnected,
+        };
+        let Some(ended) = self.ended.get(session) else { return fallback };
+        let same_identity = match side {
+            Side::Kiosk => self.kiosks.get(&peer).is_some_and(|k| k.kiosk_id == ended.kiosk_id),
+            Side::Agent => self.agents.get(&peer).is_some_and(|a| Some(&a.login) == ended.agent.as_ref()),
+        };
+        if !(same_identity && ended.resume.is_some_and(|r| r.matches(hash))) {
+            return fallback;
+        }
+        let reason = ended.reason;
+        if side == Side::Kiosk
+            && let Some(k) = self.kiosks.get_mut(&peer)
+        {
+            k.rateable = Some(session.clone());
+        }
+        reason
+    }
+
+    /// Calls that were in progress when the previous hub process stopped
+    /// (at `stopped_at`): held for both sides until `now` plus the grace.
+    /// Nobody claiming one ends it with `hub_shutdown` at `stopped_at`.
+    pub fn handle_restored(&mut self, now: Timestamp, stopped_at: Timestamp, calls: Vec<RestoredCall>) {
+        let away = Attached::Away { since: stopped_at, until: now + self.resume_grace, reason: EndReason::HubShutdown };
+        for c in calls {
+            self.sessions.insert(c.session, Session {
+                kiosk: away,
+                kiosk_id: c.kiosk_id,
+                site: c.site,
+                service: c.service,
+                queued_at: c.queued_at,
+                state: SessionState::InCall(Box::new(Call {
+                    agent: away,
+                    agent_login: c.agent,
+                    agent_name: c.agent_name,
+                    answered_at: c.answered_at,
+                    // Media was up; either side may restart ICE.
+                    negotiation: Negotiation::Stable,
+                    resume: c.resume,
+                })),
+            });
+        }
+    }
+
+    /// When [`Hub::handle_timeout`] must run next: the end of the earliest
+    /// resume grace.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.sessions
+            .values()
+            .filter_map(|s| match &s.state {
+                SessionState::Waiting => None,
+                SessionState::InCall(call) => [s.kiosk, call.agent]
+                    .into_iter()
+                    .filter_map(|a| match a {
+                        Attached::Away { until, .. } => Some(until),
+                        Attached::Here(_) => None,
+                    })
+                    .min(),
+            })
+            .min()
+    }
+
+    /// Ends the held calls whose grace ran out by `now`, as of when their
+    /// side was lost.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        let mut expired: Vec<(Timestamp, SessionId, EndReason)> = self
+            .sessions
+            .iter()
+            .filter_map(|(id, s)| match &s.state {
+                SessionState::Waiting => None,
+                SessionState::InCall(call) => [s.kiosk, call.agent]
+                    .into_iter()
+                    .filter_map(|a| match a {
+                        Attached::Away { since, until, reason } if until <= now => Some((since, id.clone(), reason)),
+                        _ => None,
+                    })
+                    .min_by_key(|(since, ..)| *since),
+            })
+            .collect();
+        expired.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        for (since, session, reason) in expired {
+            self.end_session(since, &session, reason);
+        }
+        self.flush(now);
     }
 
     pub fn handle_kiosk_message(&mut self, now: Timestamp, peer: PeerId, msg: KioskToHub) {
@@ -446,32 +782,55 @@ impl Hub {
         self.flush(now);
     }
 
-    /// A connection ended, for whatever reason. Its visit or call ends and
-    /// the other side is told why.
+    /// A connection ended, for whatever reason. A wait ends; a call is
+    /// held for the resume grace and the other side is told `peer_away`.
     pub fn handle_disconnected(&mut self, now: Timestamp, peer: PeerId) {
+        let until = now + self.resume_grace;
         if let Some(kiosk) = self.kiosks.remove(&peer) {
             if self.kiosk_peer.get(&kiosk.kiosk_id) == Some(&peer) {
                 self.kiosk_peer.remove(&kiosk.kiosk_id);
             }
-            if let Some(session) = kiosk.session {
-                self.end_session(now, &session, EndReason::KioskDisconnected);
+            let Some(session_id) = kiosk.session else { return self.flush(now) };
+            let Some(session) = self.sessions.get_mut(&session_id) else { return self.flush(now) };
+            match &session.state {
+                SessionState::Waiting => self.end_session(now, &session_id, EndReason::KioskDisconnected),
+                SessionState::InCall(call) => {
+                    session.kiosk = Attached::Away { since: now, until, reason: EndReason::KioskDisconnected };
+                    if let Some(agent) = call.agent.peer() {
+                        self.tell_agent(agent, HubToAgent::PeerAway { session: session_id });
+                    }
+                }
             }
         } else if let Some(agent) = self.agents.remove(&peer) {
             if self.agent_peer.get(&agent.login) == Some(&peer) {
                 self.agent_peer.remove(&agent.login);
             }
-            if let Some(session) = agent.call {
-                self.end_session(now, &session, EndReason::AgentDisconnected);
+            if let Some(session_id) = agent.call
+                && let Some(session) = self.sessions.get_mut(&session_id)
+                && let SessionState::InCall(call) = &mut session.state
+            {
+                call.agent = Attached::Away { since: now, until, reason: EndReason::AgentDisconnected };
+                if let Some(kiosk) = session.kiosk.peer() {
+                    self.tell_kiosk(kiosk, HubToKiosk::PeerAway { session: session_id });
+                }
             }
             self.dirty.extend(agent.services);
         }
         self.flush(now);
     }
 
-    /// The hub is stopping: every visit ends with `hub_shutdown`.
+    /// The hub is stopping: waits end with `hub_shutdown`; calls do not.
+    /// Their records stay open with their tokens, for the next process
+    /// to hold them ([`Hub::handle_restored`]).
     pub fn handle_shutdown(&mut self, now: Timestamp) {
-        let sessions: Vec<SessionId> = self.sessions.keys().cloned().collect();
-        for session in sessions {
+        let mut waiting: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| matches!(s.state, SessionState::Waiting))
+            .map(|(id, _)| id.clone())
+            .collect();
+        waiting.sort();
+        for session in waiting {
             self.end_session(now, &session, EndReason::HubShutdown);
         }
         self.flush(now);
@@ -511,7 +870,7 @@ impl Hub {
         let session = SessionId(format!("{}-{:06}", self.session_prefix, self.next_session));
         let (kiosk_id, site) = (kiosk.kiosk_id.clone(), kiosk.site.clone());
         self.sessions.insert(session.clone(), Session {
-            kiosk: peer,
+            kiosk: Attached::Here(peer),
             kiosk_id: kiosk_id.clone(),
             site,
             service: service_id.clone(),
@@ -537,7 +896,7 @@ impl Hub {
                 // Invariant: `Some` on the line above.
                 self.end_session(now, &session.expect("waiting session"), EndReason::Cancelled)
             }
-            Some(SessionState::InCall { .. }) => {
+            Some(SessionState::InCall(_)) => {
                 self.kiosk_error(peer, ErrorCode::OutOfPlace, "the call was already answered; use hang_up to end it")
             }
             None => self.kiosk_error(peer, ErrorCode::OutOfPlace, "this kiosk is not waiting for any call"),
@@ -589,28 +948,40 @@ impl Hub {
             return self.tell_agent(peer, HubToAgent::QueueEmpty { service });
         };
         self.queues.remove(&service_id, &session_id);
-        let session = self.sessions.get_mut(&session_id).expect("queued sessions exist");
-        session.state = SessionState::InCall { agent: peer, answered_at: now, negotiation: Negotiation::New };
-        let (kiosk, kiosk_id, site) = (session.kiosk, session.kiosk_id.clone(), session.site.clone());
+        let agent_name = self.agent_display_name(peer);
         let agent = self.agents.get_mut(&peer).expect("checked above");
         agent.call = Some(session_id.clone());
         let login = agent.login.clone();
-        let agent_name = self.agent_display_name(peer);
-        self.tell_kiosk(kiosk, HubToKiosk::CallAnswered {
-            session: session_id.clone(),
-            agent_name,
-            ice_servers: self.ice_servers.clone(),
-            resume_token: None,
-        });
+        // One token for both sides: each proves itself by its connection's
+        // identity as well (kiosk id, agent login).
+        let (token, resume) = new_token(&session_id);
+        let session = self.sessions.get_mut(&session_id).expect("queued sessions exist");
+        session.state = SessionState::InCall(Box::new(Call {
+            agent: Attached::Here(peer),
+            agent_login: login.clone(),
+            agent_name: agent_name.clone(),
+            answered_at: now,
+            negotiation: Negotiation::New,
+            resume,
+        }));
+        let (kiosk, kiosk_id, site) = (session.kiosk, session.kiosk_id.clone(), session.site.clone());
+        if let Some(kiosk) = kiosk.peer() {
+            self.tell_kiosk(kiosk, HubToKiosk::CallAnswered {
+                session: session_id.clone(),
+                agent_name,
+                ice_servers: self.ice_servers.clone(),
+                resume_token: Some(token.clone()),
+            });
+        }
         self.tell_agent(peer, HubToAgent::CallStarted {
             session: session_id.clone(),
             service: service_id.clone(),
             kiosk_id,
             site,
             ice_servers: self.ice_servers.clone(),
-            resume_token: None,
+            resume_token: Some(token),
         });
-        self.event(HubEvent::Answered { session: session_id, agent: login, at: now });
+        self.event(HubEvent::Answered { session: session_id, agent: login, at: now, resume });
         self.dirty.insert(service_id);
     }
 
@@ -643,10 +1014,23 @@ impl Hub {
             return error(self, ErrorCode::NotYourSession, msg);
         }
         let session = self.sessions.get_mut(&session_id).expect("current sessions exist");
-        let SessionState::InCall { agent, negotiation, .. } = &mut session.state else {
+        let kiosk = session.kiosk;
+        let SessionState::InCall(call) = &mut session.state else {
             let msg = format!("{} before an agent answered", signal.kind());
             return error(self, ErrorCode::OutOfPlace, msg);
         };
+        let to = match from {
+            Side::Kiosk => call.agent,
+            Side::Agent => kiosk,
+        };
+        let Some(to) = to.peer() else {
+            // The other side's connection is gone: nothing would carry the
+            // signal, and it renegotiates when it is back (an ICE restart,
+            // or `restart` and a fresh offer after a reload).
+            tracing::debug!(session = %session_id, kind = signal.kind(), "signal dropped: the other side is away");
+            return;
+        };
+        let negotiation = &mut call.negotiation;
         let next = match (&signal, *negotiation) {
             (Signal::Offer { .. }, Negotiation::HaveOffer(side)) if side != from => Err("offer while the other side's offer awaits an answer"),
             (Signal::Offer { .. }, _) => Ok(Negotiation::HaveOffer(from)),
@@ -661,10 +1045,9 @@ impl Hub {
             Err(why) => error(self, ErrorCode::OutOfPlace, why.to_owned()),
             Ok(n) => {
                 *negotiation = n;
-                let (kiosk, agent) = (session.kiosk, *agent);
                 match from {
-                    Side::Kiosk => self.tell_agent(agent, HubToAgent::Signal { session: session_id, signal }),
-                    Side::Agent => self.tell_kiosk(kiosk, HubToKiosk::Signal { session: session_id, signal }),
+                    Side::Kiosk => self.tell_agent(to, HubToAgent::Signal { session: session_id, signal }),
+                    Side::Agent => self.tell_kiosk(to, HubToKiosk::Signal { session: session_id, signal }),
                 }
             }
         }
@@ -676,7 +1059,7 @@ impl Hub {
             Side::Agent => self.agents[&peer].call.clone(),
         };
         let in_call = current.as_ref() == Some(&session_id)
-            && matches!(self.sessions.get(&session_id).map(|s| &s.state), Some(SessionState::InCall { .. }));
+            && matches!(self.sessions.get(&session_id).map(|s| &s.state), Some(SessionState::InCall(_)));
         if !in_call {
             let message = format!("hang_up for session {session_id}, which is not your call in progress");
             return match from {
@@ -691,33 +1074,52 @@ impl Hub {
         self.end_session(now, &session_id, reason);
     }
 
-    /// Ends a visit, waiting or in a call: both sides are told, the log
-    /// gets its end, and the queue moves.
-    fn end_session(&mut self, now: Timestamp, session_id: &SessionId, reason: EndReason) {
+    /// Ends a visit, waiting or in a call, as of `at`: the sides present
+    /// are told, the log gets its end, and the queue moves. A side that is
+    /// away learns it when it comes back with its token.
+    fn end_session(&mut self, at: Timestamp, session_id: &SessionId, reason: EndReason) {
         let Some(session) = self.sessions.remove(session_id) else { return };
+        let mut ended = Ended { reason, kiosk_id: session.kiosk_id.clone(), agent: None, resume: None };
         match session.state {
             SessionState::Waiting => {
                 self.queues.remove(&session.service, session_id);
             }
-            SessionState::InCall { agent, answered_at, .. } => {
-                if let Some(a) = self.agents.get_mut(&agent) {
+            SessionState::InCall(call) => {
+                if let Some(agent) = call.agent.peer()
+                    && let Some(a) = self.agents.get_mut(&agent)
+                {
                     a.call = None;
                     self.tell_agent(agent, HubToAgent::CallEnded { session: session_id.clone(), reason });
                 }
-                let seconds = (now - answered_at).get_seconds() as f64;
+                let seconds = (at - call.answered_at).get_seconds() as f64;
                 if seconds > 0.0 {
                     let avg = self.call_seconds.entry(session.service.clone()).or_insert(seconds);
                     *avg += DURATION_SMOOTHING * (seconds - *avg);
                 }
+                ended.agent = Some(call.agent_login);
+                ended.resume = Some(call.resume);
             }
         }
-        if let Some(k) = self.kiosks.get_mut(&session.kiosk) {
+        if let Some(kiosk) = session.kiosk.peer()
+            && let Some(k) = self.kiosks.get_mut(&kiosk)
+        {
             k.session = None;
             k.rateable = Some(session_id.clone());
-            self.tell_kiosk(session.kiosk, HubToKiosk::CallEnded { session: session_id.clone(), reason });
+            self.tell_kiosk(kiosk, HubToKiosk::CallEnded { session: session_id.clone(), reason });
         }
-        self.event(HubEvent::Ended { session: session_id.clone(), reason, at: now });
+        self.remember_ended(session_id.clone(), ended);
+        self.event(HubEvent::Ended { session: session_id.clone(), reason, at });
         self.dirty.insert(session.service);
+    }
+
+    fn remember_ended(&mut self, session: SessionId, ended: Ended) {
+        if self.ended_order.len() >= ENDED_MEMORY
+            && let Some(oldest) = self.ended_order.pop_front()
+        {
+            self.ended.remove(&oldest);
+        }
+        self.ended_order.push_back(session.clone());
+        self.ended.insert(session, ended);
     }
 
     /// Closes an older connection that a newer one of the same identity
@@ -761,8 +1163,9 @@ impl Hub {
         for service in &dirty {
             for (position, session) in self.queues.waiting(service) {
                 let estimate = self.estimate(service, position);
-                if self.queues.mark_sent(service, &session, position, estimate) {
-                    let kiosk = self.sessions[&session].kiosk;
+                if self.queues.mark_sent(service, &session, position, estimate)
+                    && let Some(kiosk) = self.sessions[&session].kiosk.peer()
+                {
                     self.tell_kiosk(kiosk, HubToKiosk::QueueUpdate { session, position, estimated_wait: estimate });
                 }
             }
