@@ -351,8 +351,12 @@ async fn a_ten_second_cut_is_survived_with_an_ice_restart_and_the_transfer_goes_
     let (size, sha256) = visio_transfer::spool::hash_file(&file).unwrap();
     let (kiosk_docs, mut kiosk_notices) = documents(&pair.kiosk, visio_transfer::Side::Kiosk, &dir.path().join("kiosk")).await;
     let (_agent_docs, mut agent_notices) = documents(&pair.agent, visio_transfer::Side::Agent, &dir.path().join("agent")).await;
-    let (id, _) = kiosk_docs.push_file(&file, "scan.pdf", Purpose::Scan, None).await.unwrap();
     let mut seen = Vec::new();
+    // Pushed before the session saw its link up, the offer goes out twice and
+    // the second accept rewinds the sender by up to a window (visio-transfer
+    // race, reported in docs/decisions.md): not what this test is about.
+    notice(&mut kiosk_notices, &mut seen, "the kiosk's documents link up", |n| matches!(n, Notice::LinkUp).then_some(())).await;
+    let (id, _) = kiosk_docs.push_file(&file, "scan.pdf", Purpose::Scan, None).await.unwrap();
     let acked_before_cut = notice(&mut kiosk_notices, &mut seen, "300 kB acknowledged", |n| match n {
         Notice::Core { event: Event::Progress { direction: Direction::Outgoing, done, .. }, .. } if *done >= 300_000 => Some(*done),
         _ => None,
@@ -408,7 +412,8 @@ async fn a_ten_second_cut_is_survived_with_an_ice_restart_and_the_transfer_goes_
     eprintln!("chunk bytes sent {sent} for a {size}-byte file; resumed at {resumed:?}");
     if resumed.is_empty() {
         // The channel stayed open: nothing was sent twice.
-        assert_eq!(sent, size, "no chunk resent");
+        let link_changes: Vec<&Notice> = seen.iter().map(|(_, n)| n).filter(|n| matches!(n, Notice::LinkUp | Notice::LinkDown)).collect();
+        assert_eq!(sent, size, "no chunk resent; link notices: {link_changes:?}");
         assert_eq!(pair.kiosk.channel_closed.load(Ordering::SeqCst), 0, "the documents channel stayed open");
     } else {
         assert!(resumed.iter().all(|&o| o >= acked_before_cut), "resumed from {resumed:?}, {acked_before_cut} were acknowledged before the cut");
@@ -418,4 +423,33 @@ async fn a_ten_second_cut_is_survived_with_an_ice_restart_and_the_transfer_goes_
 
 fn common_pdf(size: usize) -> Vec<u8> {
     visio_testkit::pdf::padded_pdf("Scan across a cut", size)
+}
+
+/// What webrtc-rs does alone (no restart): `Disconnected` some seconds into
+/// a cut (5 s after the last STUN answer), `Connected` again by itself on
+/// the same pair once packets flow, as long as the cut stays under the 30 s
+/// after which it says `Failed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_restart_a_ten_second_cut_heals_by_itself() {
+    common::init_tracing();
+    let _gate = one_at_a_time().await;
+    let link = link("vm-heal", Profile::Adsl);
+    let pair = Pair::connect(&link, config(440.0), config(660.0), false).await;
+    pair.connected().await;
+    pair.agent.media_flows("agent", 15, 50).await;
+    let cut_at = Instant::now();
+    link.cut(Duration::from_secs(10)).unwrap();
+    for (who, p) in [("kiosk", &pair.kiosk), ("agent", &pair.agent)] {
+        p.state_where(&format!("{who} noticing the cut"), |s| s == CallState::Disconnected).await;
+        eprintln!("{who}: Disconnected {:.2} s into the cut", cut_at.elapsed().as_secs_f64());
+    }
+    visio_testkit::wait::wait_for("the link to come back", || (!link.is_cut()).then_some(())).await;
+    for (who, p) in [("kiosk", &pair.kiosk), ("agent", &pair.agent)] {
+        p.state_where(&format!("{who} connected again by itself"), |s| s == CallState::Connected).await;
+        eprintln!("{who}: Connected {:.2} s after the link returned", (cut_at + Duration::from_secs(10)).elapsed().as_secs_f64());
+    }
+    pair.agent.media_flows("agent after the cut", 30, 50).await;
+    pair.kiosk.media_flows("kiosk after the cut", 30, 50).await;
+    assert_eq!(pair.kiosk.restarts.load(Ordering::SeqCst), 0);
+    pair.hang_up().await;
 }
