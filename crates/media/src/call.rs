@@ -616,7 +616,9 @@ async fn build_peer_connection(
     let audio = f64::from(config.audio.bitrate_bps) * 1.25;
     let gcc = Gcc::new(
         f64::from(config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps)) + audio,
-        f64::from(config.min_video_bitrate_bps) + audio,
+        // The estimate may go under the video floor: the controller then
+        // starves video, not audio (adapt::STARVED_VIDEO_BPS).
+        f64::from(crate::adapt::STARVED_VIDEO_BPS.min(config.min_video_bitrate_bps)) + audio,
         f64::from(config.max_video_bitrate_bps) + audio,
     );
     // NACK bounded (webrtc-rs's defaults ask for each missing packet every

@@ -453,3 +453,38 @@ async fn without_a_restart_a_ten_second_cut_heals_by_itself() {
     assert_eq!(pair.kiosk.restarts.load(Ordering::SeqCst), 0);
     pair.hang_up().await;
 }
+
+/// Audio keeps priority (issue 9): on a 150 kbit/s uplink, less than audio
+/// plus the video floor, the kiosk's video goes down to a small picture
+/// while the agent keeps hearing the kiosk's tone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_150_kbits_uplink_video_yields_and_audio_keeps_flowing() {
+    common::init_tracing();
+    let _gate = one_at_a_time().await;
+    let link = link("vm-starved", Profile::Adsl);
+    link.update(visio_linkem::Direction::Up, |p| p.rate = Some(visio_linkem::Bitrate::kbit(150))).unwrap();
+    let pair = Pair::connect(&link, config(440.0), config(660.0), false).await;
+    pair.connected().await;
+    let small = pair
+        .kiosk
+        .stats_where("the kiosk's video down to a small picture", |s| s.sending.format.width <= 320 && s.sending.video_bitrate_bps <= 100_000)
+        .await;
+    eprintln!("kiosk degraded: {}", brief(&small));
+    // Then ten seconds of the kiosk's tone at the agent, loud every second.
+    let start = pair.agent.stats.borrow().as_ref().map_or(0, |s| s.audio_frames_decoded);
+    let t0 = Instant::now();
+    let mut rx = pair.agent.stats.clone();
+    while t0.elapsed() < Duration::from_secs(10) {
+        within_deadline(rx.changed()).await.expect("stats keep coming");
+        let s = rx.borrow_and_update().clone().expect("stats");
+        assert!(s.audio_level_received_dbfs.is_some_and(|l| l > -30.0), "the tone went quiet at the agent: {}", brief(&s));
+    }
+    let end = pair.agent.stats.borrow().clone().expect("stats");
+    eprintln!("agent over 10 s: {} audio buffers; {}", end.audio_frames_decoded - start, brief(&end));
+    assert!(end.audio_frames_decoded - start >= 400, "20 ms buffers for 8 of 10 seconds at least");
+    pair.hang_up().await;
+}
+
+async fn within_deadline<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(DEADLINE, f).await.expect("within the deadline")
+}
