@@ -239,7 +239,7 @@ mod tests {
     #[test]
     fn audio_keeps_priority_on_a_starved_link() {
         let mut c = controller();
-        feed(&mut c, Instant::now(), 0..1, 100_000.0);
+        feed(&mut c, Instant::now(), 0..1, 120_000.0);
         let t = c.target();
         assert_eq!(t.video_bitrate_bps, 80_000, "video drops to its floor, audio keeps its 32 kb/s");
         assert_eq!(t.format, VideoFormat { width: 320, height: 180, framerate: 15 }, "a small picture the floor can carry");
