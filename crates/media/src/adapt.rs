@@ -72,6 +72,9 @@ const UPGRADE_HOLD: Duration = Duration::from_secs(5);
 const AUDIO_OVERHEAD: f64 = 1.25;
 /// Bitrate changes smaller than this are not worth reconfiguring the encoder.
 const MIN_CHANGE: f64 = 0.05;
+/// Below the configured floor, video still follows the estimate down to
+/// this: a link too slow for audio plus the floor must not squeeze audio.
+pub const STARVED_VIDEO_BPS: u32 = 20_000;
 
 /// The controller. See the module docs for the policy.
 #[derive(Debug)]
@@ -150,7 +153,13 @@ impl AdaptationController {
             None if loss < 0.02 => self.video_bps * 1.05,
             None => self.video_bps,
         };
-        let wanted = wanted.clamp(min, max);
+        // The configured floor holds unless the estimate itself is below
+        // audio plus the floor: then video takes what is left, not audio.
+        let floor = match observation.estimate_bps {
+            Some(estimate) => (estimate - f64::from(cfg.audio_bps) * AUDIO_OVERHEAD).clamp(f64::from(STARVED_VIDEO_BPS), min),
+            None => min,
+        };
+        let wanted = wanted.clamp(floor.min(max), max);
         if (wanted - self.video_bps).abs() / self.video_bps.max(1.0) >= MIN_CHANGE {
             self.video_bps = wanted;
         }
@@ -230,10 +239,15 @@ mod tests {
     #[test]
     fn audio_keeps_priority_on_a_starved_link() {
         let mut c = controller();
-        feed(&mut c, Instant::now(), 0..1, 50_000.0);
+        feed(&mut c, Instant::now(), 0..1, 120_000.0);
         let t = c.target();
         assert_eq!(t.video_bitrate_bps, 80_000, "video drops to its floor, audio keeps its 32 kb/s");
         assert_eq!(t.format, VideoFormat { width: 320, height: 180, framerate: 15 }, "a small picture the floor can carry");
+        // Less than audio plus the floor: video goes under its floor, not audio.
+        feed(&mut c, Instant::now(), 1..2, 60_000.0);
+        let t = c.target();
+        assert_eq!(t.video_bitrate_bps, 20_000);
+        assert_eq!(t.format, VideoFormat { width: 160, height: 90, framerate: 15 });
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::negotiation::{
 };
 use crate::pipeline::{self, AudioSender, Encoded, Receiver, RemoteKind, VideoSender};
 use crate::signaling::{IceCandidate, SdpKind, SessionDescription};
-use rtc::interceptor::{Gcc, Slot};
+use rtc::interceptor::{Gcc, NackGeneratorBuilder, NackResponderBuilder, Slot};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -45,7 +45,7 @@ use webrtc::peer_connection::{
     CongestionFeedback, MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent,
     RTCPeerConnectionState, RTCSessionDescription, RTCStatsReportEntry, Registry, SettingEngineBuilder, StatsSelector,
-    configure_congestion_control, configure_nack, configure_rtcp_reports,
+    configure_congestion_control, configure_rtcp_reports,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -63,6 +63,12 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// restart discards the old pair that would have come back by itself, so
 /// the call stayed down until the next restart (docs/decisions.md).
 const ICE_CHECKS_PER_PAIR: u16 = 75;
+/// Missing packets are asked for while among the last this many received
+/// (a second or more of video on our links)…
+const NACK_LOG_PACKETS: u16 = 128;
+/// …and at most this many times each.
+const NACKS_PER_PACKET: u16 = 3;
+const SRTP_REPLAY_WINDOW: usize = 1024;
 
 /// Where the call stands, as the kiosk needs to know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -610,10 +616,22 @@ async fn build_peer_connection(
     let audio = f64::from(config.audio.bitrate_bps) * 1.25;
     let gcc = Gcc::new(
         f64::from(config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps)) + audio,
-        f64::from(config.min_video_bitrate_bps) + audio,
+        // The estimate may go under the video floor: the controller then
+        // starves video, not audio (adapt::STARVED_VIDEO_BPS).
+        f64::from(crate::adapt::STARVED_VIDEO_BPS.min(config.min_video_bitrate_bps)) + audio,
         f64::from(config.max_video_bitrate_bps) + audio,
     );
-    let registry = configure_nack(Registry::new(), &mut media);
+    // NACK bounded (webrtc-rs's defaults ask for each missing packet every
+    // 100 ms for as long as it is in a 512-packet log): after a 10 s cut the
+    // peer re-sent the whole gap ten times a second, SRTP refused the copies
+    // as replays, and the storm took the uplink for a minute. The video
+    // codecs already announce nack and nack pli (codec_parameters).
+    let registry = Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new().with_size(NACK_LOG_PACKETS).with_max_nacks_per_packet(NACKS_PER_PACKET).build(),
+        );
     let registry = configure_rtcp_reports(registry);
     let registry = configure_congestion_control(registry, gcc, CongestionFeedback::Twcc, &mut media)?;
     let registry = registry.with(Slot::Custom(14_000), KeyframeRequestForwarder::default());
@@ -621,6 +639,9 @@ async fn build_peer_connection(
     let settings = SettingEngineBuilder::new()
         .with_include_loopback_candidate(config.loopback_only)
         .with_ice_connection_attempts(None, Some(ICE_CHECKS_PER_PAIR))
+        // libwebrtc's window: a retransmission on a 600 ms satellite round
+        // trip arrives well over 64 packets (the default) after the original.
+        .with_srtp_replay_protection_window(SRTP_REPLAY_WINDOW)
         .build();
     let rtc_config = RTCConfigurationBuilder::new()
         .with_ice_servers(

@@ -275,10 +275,9 @@ impl<C> CandidateQueue<C> {
         self.remote_description_set = true;
         if let Some(u) = ufrag
             && self.current.as_deref() != Some(u)
+            && let Some(old) = self.current.replace(u.to_owned())
         {
-            if let Some(old) = self.current.replace(u.to_owned()) {
-                self.past.push(old);
-            }
+            self.past.push(old);
         }
         let past = &self.past;
         self.pending.retain(|(u, _)| u.as_ref().is_none_or(|u| !past.contains(u)));

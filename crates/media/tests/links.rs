@@ -351,8 +351,12 @@ async fn a_ten_second_cut_is_survived_with_an_ice_restart_and_the_transfer_goes_
     let (size, sha256) = visio_transfer::spool::hash_file(&file).unwrap();
     let (kiosk_docs, mut kiosk_notices) = documents(&pair.kiosk, visio_transfer::Side::Kiosk, &dir.path().join("kiosk")).await;
     let (_agent_docs, mut agent_notices) = documents(&pair.agent, visio_transfer::Side::Agent, &dir.path().join("agent")).await;
-    let (id, _) = kiosk_docs.push_file(&file, "scan.pdf", Purpose::Scan, None).await.unwrap();
     let mut seen = Vec::new();
+    // Pushed before the session saw its link up, the offer goes out twice and
+    // the second accept rewinds the sender by up to a window (visio-transfer
+    // race, reported in docs/decisions.md): not what this test is about.
+    notice(&mut kiosk_notices, &mut seen, "the kiosk's documents link up", |n| matches!(n, Notice::LinkUp).then_some(())).await;
+    let (id, _) = kiosk_docs.push_file(&file, "scan.pdf", Purpose::Scan, None).await.unwrap();
     let acked_before_cut = notice(&mut kiosk_notices, &mut seen, "300 kB acknowledged", |n| match n {
         Notice::Core { event: Event::Progress { direction: Direction::Outgoing, done, .. }, .. } if *done >= 300_000 => Some(*done),
         _ => None,
@@ -408,7 +412,8 @@ async fn a_ten_second_cut_is_survived_with_an_ice_restart_and_the_transfer_goes_
     eprintln!("chunk bytes sent {sent} for a {size}-byte file; resumed at {resumed:?}");
     if resumed.is_empty() {
         // The channel stayed open: nothing was sent twice.
-        assert_eq!(sent, size, "no chunk resent");
+        let link_changes: Vec<&Notice> = seen.iter().map(|(_, n)| n).filter(|n| matches!(n, Notice::LinkUp | Notice::LinkDown)).collect();
+        assert_eq!(sent, size, "no chunk resent; link notices: {link_changes:?}");
         assert_eq!(pair.kiosk.channel_closed.load(Ordering::SeqCst), 0, "the documents channel stayed open");
     } else {
         assert!(resumed.iter().all(|&o| o >= acked_before_cut), "resumed from {resumed:?}, {acked_before_cut} were acknowledged before the cut");
@@ -418,4 +423,68 @@ async fn a_ten_second_cut_is_survived_with_an_ice_restart_and_the_transfer_goes_
 
 fn common_pdf(size: usize) -> Vec<u8> {
     visio_testkit::pdf::padded_pdf("Scan across a cut", size)
+}
+
+/// What webrtc-rs does alone (no restart): `Disconnected` some seconds into
+/// a cut (5 s after the last STUN answer), `Connected` again by itself on
+/// the same pair once packets flow, as long as the cut stays under the 30 s
+/// after which it says `Failed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_restart_a_ten_second_cut_heals_by_itself() {
+    common::init_tracing();
+    let _gate = one_at_a_time().await;
+    let link = link("vm-heal", Profile::Adsl);
+    let pair = Pair::connect(&link, config(440.0), config(660.0), false).await;
+    pair.connected().await;
+    pair.agent.media_flows("agent", 15, 50).await;
+    let cut_at = Instant::now();
+    link.cut(Duration::from_secs(10)).unwrap();
+    for (who, p) in [("kiosk", &pair.kiosk), ("agent", &pair.agent)] {
+        p.state_where(&format!("{who} noticing the cut"), |s| s == CallState::Disconnected).await;
+        eprintln!("{who}: Disconnected {:.2} s into the cut", cut_at.elapsed().as_secs_f64());
+    }
+    visio_testkit::wait::wait_for("the link to come back", || (!link.is_cut()).then_some(())).await;
+    for (who, p) in [("kiosk", &pair.kiosk), ("agent", &pair.agent)] {
+        p.state_where(&format!("{who} connected again by itself"), |s| s == CallState::Connected).await;
+        eprintln!("{who}: Connected {:.2} s after the link returned", (cut_at + Duration::from_secs(10)).elapsed().as_secs_f64());
+    }
+    pair.agent.media_flows("agent after the cut", 30, 50).await;
+    pair.kiosk.media_flows("kiosk after the cut", 30, 50).await;
+    assert_eq!(pair.kiosk.restarts.load(Ordering::SeqCst), 0);
+    pair.hang_up().await;
+}
+
+/// Audio keeps priority (issue 9): on a 150 kbit/s uplink, less than audio
+/// plus the video floor, the kiosk's video goes down to a small picture
+/// while the agent keeps hearing the kiosk's tone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_150_kbits_uplink_video_yields_and_audio_keeps_flowing() {
+    common::init_tracing();
+    let _gate = one_at_a_time().await;
+    let link = link("vm-starved", Profile::Adsl);
+    link.update(visio_linkem::Direction::Up, |p| p.rate = Some(visio_linkem::Bitrate::kbit(150))).unwrap();
+    let pair = Pair::connect(&link, config(440.0), config(660.0), false).await;
+    pair.connected().await;
+    let small = pair
+        .kiosk
+        .stats_where("the kiosk's video down to a small picture", |s| s.sending.format.width <= 320 && s.sending.video_bitrate_bps <= 100_000)
+        .await;
+    eprintln!("kiosk degraded: {}", brief(&small));
+    // Then ten seconds of the kiosk's tone at the agent, loud every second.
+    let start = pair.agent.stats.borrow().as_ref().map_or(0, |s| s.audio_frames_decoded);
+    let t0 = Instant::now();
+    let mut rx = pair.agent.stats.clone();
+    while t0.elapsed() < Duration::from_secs(10) {
+        within_deadline(rx.changed()).await.expect("stats keep coming");
+        let s = rx.borrow_and_update().clone().expect("stats");
+        assert!(s.audio_level_received_dbfs.is_some_and(|l| l > -30.0), "the tone went quiet at the agent: {}", brief(&s));
+    }
+    let end = pair.agent.stats.borrow().clone().expect("stats");
+    eprintln!("agent over 10 s: {} audio buffers; {}", end.audio_frames_decoded - start, brief(&end));
+    assert!(end.audio_frames_decoded - start >= 400, "20 ms buffers for 8 of 10 seconds at least");
+    pair.hang_up().await;
+}
+
+async fn within_deadline<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(DEADLINE, f).await.expect("within the deadline")
 }
