@@ -56,6 +56,18 @@ enum Command {
         /// (or for both, across a hub restart) before it ends.
         #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3600))]
         resume_grace: u32,
+        /// A TURN server (coturn with --use-auth-secret) sharing a secret
+        /// with this hub, e.g. turn:turn.example.fr:3478?transport=udp;
+        /// repeat for several. Each peer of a call gets its own credentials,
+        /// valid for --turn-ttl.
+        #[arg(long = "turn-url", value_name = "URL", requires = "turn_secret_file")]
+        turn_urls: Vec<String>,
+        /// The file holding coturn's --static-auth-secret (first line).
+        #[arg(long, value_name = "FILE", requires = "turn_urls")]
+        turn_secret_file: Option<PathBuf>,
+        /// Seconds TURN credentials stay valid.
+        #[arg(long, value_name = "SECS", default_value_t = 4 * 3600, value_parser = clap::value_parser!(u32).range(60..=7 * 86_400))]
+        turn_ttl: u32,
     },
     /// Kiosk enrolment.
     Kiosk {
@@ -174,7 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
 
     match cli.command {
-        Command::Serve { listen, cert, key, demo, resume_grace } => {
+        Command::Serve { listen, cert, key, demo, resume_grace, turn_urls, turn_secret_file, turn_ttl } => {
             let listen = listen
                 .or_else(|| config.as_ref().map(|c| c.hub().listen.to_string()))
                 .unwrap_or_else(|| "127.0.0.1:8443".to_owned());
@@ -183,6 +195,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Settings::new(catalogue),
             };
             settings.resume_grace = jiff::SignedDuration::from_secs(i64::from(resume_grace));
+            if let Some(file) = turn_secret_file {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read the TURN secret from {}", file.display()))?;
+                let secret = text.lines().next().unwrap_or_default().trim().to_owned();
+                anyhow::ensure!(!secret.is_empty(), "the TURN secret file {} is empty", file.display());
+                settings.turn_rest = Some(visio_hub::core::TurnRest {
+                    urls: turn_urls,
+                    secret: visio_protocol::Secret(secret),
+                    ttl: jiff::SignedDuration::from_secs(i64::from(turn_ttl)),
+                });
+            }
             // A kiosk that reaches the hub by IP needs that IP in the
             // self-signed certificate.
             let listen_ip: Vec<String> = listen

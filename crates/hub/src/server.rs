@@ -72,6 +72,9 @@ pub struct Settings {
     /// How long a call is held for a side that lost the hub
     /// (`serve --resume-grace`).
     pub resume_grace: SignedDuration,
+    /// TURN servers with a shared secret (`serve --turn-url
+    /// --turn-secret-file`): per-peer short-lived credentials.
+    pub turn_rest: Option<crate::core::TurnRest>,
 }
 
 impl Settings {
@@ -83,6 +86,7 @@ impl Settings {
             agent_session_lifetime: SignedDuration::from_hours(12),
             heartbeat_seconds: 30,
             resume_grace: crate::core::DEFAULT_RESUME_GRACE,
+            turn_rest: None,
         }
     }
 
@@ -97,6 +101,7 @@ impl Settings {
                 .unwrap_or(SignedDuration::from_hours(12)),
             heartbeat_seconds: hub.heartbeat.as_secs() as u32,
             resume_grace: crate::core::DEFAULT_RESUME_GRACE,
+            turn_rest: None,
         }
     }
 }
@@ -152,6 +157,7 @@ pub async fn run(
     let mut hub = Hub::new(settings.catalogue.clone(), settings.ice_servers.clone(), prefix);
     hub.set_heartbeat_seconds(settings.heartbeat_seconds);
     hub.set_resume_grace(settings.resume_grace);
+    hub.set_turn_rest(settings.turn_rest.clone());
     // The last published configuration outlives restarts: the hub serves
     // it again and runs on its catalogue and ICE servers.
     match store.published_config() {

@@ -17,13 +17,35 @@ pub struct Turn {
     pidfile: std::path::PathBuf,
 }
 
+/// How coturn checks credentials.
+enum Auth<'a> {
+    /// One static user, [`USER`] / [`PASSWORD`].
+    Static,
+    /// The TURN REST scheme: credentials derived from this shared secret,
+    /// refused once their time has passed.
+    SharedSecret(&'a str),
+}
+
 impl Turn {
+    /// coturn with one static user, [`USER`] / [`PASSWORD`].
     pub async fn start() -> Turn {
+        Turn::start_with(Auth::Static).await
+    }
+
+    /// coturn as deployed for many sites (`--use-auth-secret`): it accepts
+    /// the short-lived credentials a hub derives from `secret`.
+    pub async fn with_shared_secret(secret: &str) -> Turn {
+        Turn::start_with(Auth::SharedSecret(secret)).await
+    }
+
+    async fn start_with(auth: Auth<'_>) -> Turn {
         require("turnserver", "coturn");
         // coturn listens on UDP and TCP: a port free on TCP is very likely free on UDP too.
         let port = free_port();
         let pidfile = std::env::temp_dir().join(format!("visio-turn-{}-{port}.pid", std::process::id()));
-        let min_port = 49_160 + (port % 200) * 10;
+        // Each allocation takes a relay port, and a test client keeps a few
+        // until they time out: 40 per server, apart from other servers'.
+        let min_port = 49_160 + (port % 400) * 40;
         let child = Command::new(TURNSERVER)
             .args([
                 "-n",
@@ -31,10 +53,8 @@ impl Turn {
                 "--relay-ip=127.0.0.1",
                 &format!("--listening-port={port}"),
                 &format!("--min-port={min_port}"),
-                &format!("--max-port={}", min_port + 9),
+                &format!("--max-port={}", min_port + 39),
                 "--realm=visio.test",
-                "--lt-cred-mech",
-                &format!("--user={USER}:{PASSWORD}"),
                 "--fingerprint",
                 "--no-tls",
                 "--no-dtls",
@@ -44,6 +64,10 @@ impl Turn {
                 "--log-file=stdout",
                 &format!("--pidfile={}", pidfile.display()),
             ])
+            .args(match auth {
+                Auth::Static => vec!["--lt-cred-mech".to_owned(), format!("--user={USER}:{PASSWORD}")],
+                Auth::SharedSecret(secret) => vec!["--use-auth-secret".to_owned(), format!("--static-auth-secret={secret}")],
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

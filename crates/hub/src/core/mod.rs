@@ -28,6 +28,7 @@
 //! same instant are two inputs, handled one after the other.
 
 mod queue;
+mod turn;
 mod resume;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ use visio_protocol::{
 };
 
 use queue::Queues;
+pub use turn::{DEFAULT_TTL as DEFAULT_TURN_TTL, TurnRest};
 pub use resume::{TokenHash, new_token, token_hash};
 
 /// One connection to the hub, kiosk or agent. Assigned by the shell.
@@ -242,6 +244,8 @@ const DURATION_SMOOTHING: f64 = 0.2;
 pub struct Hub {
     catalogue: Arc<Catalogue>,
     ice_servers: Vec<IceServer>,
+    /// Short-lived credentials for each peer, besides the static servers.
+    turn: Option<TurnRest>,
     kiosks: HashMap<PeerId, KioskPeer>,
     agents: HashMap<PeerId, AgentPeer>,
     kiosk_peer: HashMap<KioskId, PeerId>,
@@ -283,6 +287,7 @@ impl Hub {
         Hub {
             catalogue,
             ice_servers,
+            turn: None,
             kiosks: HashMap::new(),
             agents: HashMap::new(),
             kiosk_peer: HashMap::new(),
@@ -305,6 +310,12 @@ impl Hub {
     /// How long a call is held for a side that lost the hub.
     pub fn set_resume_grace(&mut self, grace: SignedDuration) {
         self.resume_grace = grace;
+    }
+
+    /// TURN servers sharing a secret with the hub: each peer of a call
+    /// gets its own short-lived credentials for them.
+    pub fn set_turn_rest(&mut self, turn: Option<TurnRest>) {
+        self.turn = turn;
     }
 
     /// How often kiosks are asked to send a heartbeat (`hub.json`'s
@@ -558,7 +569,11 @@ impl Hub {
         };
         let (agent_name, service, kiosk_id, site) =
             (call.agent_name.clone(), session.service.clone(), session.kiosk_id.clone(), session.site.clone());
-        let ice_servers = self.ice_servers.clone();
+        let who = match side {
+            Side::Kiosk => kiosk_id.to_string(),
+            Side::Agent => call.agent_login.to_string(),
+        };
+        let ice_servers = self.ice_servers_for(now, &who);
         match side {
             Side::Kiosk => {
                 if let Some(k) = self.kiosks.get_mut(&peer) {
@@ -966,23 +981,32 @@ impl Hub {
         }));
         let (kiosk, kiosk_id, site) = (session.kiosk, session.kiosk_id.clone(), session.site.clone());
         if let Some(kiosk) = kiosk.peer() {
+            let ice_servers = self.ice_servers_for(now, kiosk_id.as_str());
             self.tell_kiosk(kiosk, HubToKiosk::CallAnswered {
                 session: session_id.clone(),
                 agent_name,
-                ice_servers: self.ice_servers.clone(),
+                ice_servers,
                 resume_token: Some(token.clone()),
             });
         }
         self.tell_agent(peer, HubToAgent::CallStarted {
             session: session_id.clone(),
             service: service_id.clone(),
+            ice_servers: self.ice_servers_for(now, login.as_str()),
             kiosk_id,
             site,
-            ice_servers: self.ice_servers.clone(),
             resume_token: Some(token),
         });
         self.event(HubEvent::Answered { session: session_id, agent: login, at: now, resume });
         self.dirty.insert(service_id);
+    }
+
+    /// The ICE servers a peer gets with a call: the static ones, and
+    /// fresh TURN credentials of its own when a shared secret is set.
+    fn ice_servers_for(&self, now: Timestamp, who: &str) -> Vec<IceServer> {
+        let mut servers = self.ice_servers.clone();
+        servers.extend(self.turn.as_ref().map(|t| t.credentials(now, who)));
+        servers
     }
 
     /// What the resident sees of the agent: the display name the admin set
