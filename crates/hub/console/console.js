@@ -15,6 +15,27 @@ const state = {
   hubSkewMs: 0, // hub clock minus ours, from "queues.now"
   call: null, // { session, service, site, pc, local, started, pendingCandidates, remoteSet, statsTimer }
   reconnectDelay: 1000,
+  replaced: false, // another window of this agent took over: stop reconnecting
+};
+
+// The call's resume token lives in this tab's sessionStorage, so a reload
+// (or a dropped WebSocket) finds the call again; another tab does not.
+const RESUME_KEY = "visio.resume";
+const Resume = {
+  get() {
+    try {
+      return JSON.parse(sessionStorage.getItem(RESUME_KEY));
+    } catch {
+      return null;
+    }
+  },
+  set(session, token) {
+    if (token) sessionStorage.setItem(RESUME_KEY, JSON.stringify({ session, token }));
+  },
+  clear(session) {
+    const held = this.get();
+    if (!session || !held || held.session === session) sessionStorage.removeItem(RESUME_KEY);
+  },
 };
 
 // ---------------------------------------------------------------------------
@@ -50,6 +71,7 @@ $("login-form").addEventListener("submit", async (event) => {
 
 $("logout").addEventListener("click", async () => {
   endCallLocally();
+  Resume.clear();
   if (state.ws) state.ws.close();
   state.ws = null;
   await fetch("/api/agent/logout", { method: "POST", credentials: "same-origin" });
@@ -79,7 +101,10 @@ function connect() {
   ws.onopen = () => {
     state.reconnectDelay = 1000;
     banner(null);
-    send({ type: "hello", protocol: PROTOCOL });
+    const held = Resume.get();
+    const hello = { type: "hello", protocol: PROTOCOL };
+    if (held) hello.resume = held.token;
+    send(hello);
   };
   ws.onmessage = (event) => {
     let msg;
@@ -91,9 +116,16 @@ function connect() {
     onHubMessage(msg);
   };
   ws.onclose = () => {
-    if (state.ws !== ws) return; // signed out
-    banner("Connexion au hub perdue, reconnexion…");
-    setTimeout(connect, state.reconnectDelay);
+    if (state.ws !== ws || state.replaced) return; // signed out, or another window took over
+    banner(
+      state.call
+        ? "Connexion au service perdue ; l'appel continue, reconnexion…"
+        : "Connexion au hub perdue, reconnexion…"
+    );
+    // 1, 2, 4… s up to 30 s, with jitter so a restarted hub is not hit by
+    // every console at the same instant.
+    const delay = state.reconnectDelay * (0.75 + Math.random() * 0.5);
+    setTimeout(connect, delay);
     state.reconnectDelay = Math.min(state.reconnectDelay * 2, 30000);
   };
 }
@@ -125,18 +157,34 @@ function onHubMessage(msg) {
       banner("Personne n'attend pour le moment.", 4000);
       break;
     case "call_started":
+      Resume.set(msg.session, msg.resume_token);
       startCall(msg);
+      break;
+    case "call_resumed":
+      resumeCall(msg);
+      break;
+    case "peer_away":
+      if (state.call && state.call.session === msg.session) peerStatus(true);
+      break;
+    case "peer_back":
+      if (state.call && state.call.session === msg.session) peerStatus(false);
       break;
     case "signal":
       onSignal(msg.session, msg.signal);
       break;
     case "call_ended":
+      Resume.clear(msg.session);
       if (state.call && state.call.session === msg.session) {
         endCallLocally();
         banner(endReasonText(msg.reason), 6000);
       }
       break;
     case "error":
+      if (msg.code === "replaced") {
+        state.replaced = true;
+        banner("La console est ouverte dans une autre fenêtre ; celle-ci est inactive.");
+        break;
+      }
       banner(`Le hub a refusé : ${msg.message}`, 8000);
       break;
   }
@@ -223,11 +271,11 @@ function banner(text, hideAfterMs) {
 // The call: the kiosk offers, we answer.
 // ---------------------------------------------------------------------------
 
-async function startCall(msg) {
-  const pc = new RTCPeerConnection({ iceServers: msg.ice_servers });
+function startCall(msg) {
   const call = {
     session: msg.session,
-    pc,
+    iceServers: msg.ice_servers,
+    pc: null,
     local: null,
     started: Date.now(),
     pendingCandidates: [],
@@ -235,13 +283,31 @@ async function startCall(msg) {
     statsTimer: null,
     muted: false,
     mediaReady: null,
+    lastStats: null,
   };
   state.call = call;
   $("call-title").textContent = `${msg.service.toUpperCase()} · ${msg.site}`;
   $("call").hidden = false;
+  peerStatus(false);
   updateTakeNext();
+  newPeerConnection(call);
+  // The answer must carry our tracks: the offer waits for this.
+  call.mediaReady = openCameraAndMicrophone(call);
+  call.statsTimer = setInterval(() => showQuality(call), 1000);
+  return call;
+}
 
+/// A fresh peer connection for the call (at the start, or when either
+/// side lost its own): our tracks go on it once the camera is open.
+function newPeerConnection(call) {
+  if (call.pc) call.pc.close();
+  const pc = new RTCPeerConnection({ iceServers: call.iceServers });
+  call.pc = pc;
+  call.pendingCandidates = [];
+  call.remoteSet = false;
+  call.lastStats = null;
   pc.onicecandidate = (event) => {
+    if (call.pc !== pc) return;
     const signal = event.candidate
       ? { kind: "candidate", candidate: event.candidate.toJSON() }
       : { kind: "end_of_candidates" };
@@ -251,10 +317,25 @@ async function startCall(msg) {
     const video = $("remote-video");
     if (video.srcObject !== event.streams[0]) video.srcObject = event.streams[0] || new MediaStream([event.track]);
   };
+  // A new connection brings a new documents channel: transfers resume on it.
   pc.ondatachannel = (event) => Documents.attach(event.channel);
-  // The answer must carry our tracks: the offer waits for this.
-  call.mediaReady = openCameraAndMicrophone(call);
-  call.statsTimer = setInterval(() => showQuality(call), 1000);
+  if (call.local) for (const track of call.local.getTracks()) pc.addTrack(track, call.local);
+}
+
+/// The hub accepted our resume token. With the call still in the page (the
+/// WebSocket dropped, media went on) there is nothing to redo. After a
+/// reload the page has no peer connection: make one and ask the kiosk for
+/// a fresh offer.
+function resumeCall(msg) {
+  banner(null);
+  if (state.call && state.call.session === msg.session) {
+    state.call.iceServers = msg.ice_servers;
+    peerStatus(false);
+    return;
+  }
+  endCallLocally();
+  startCall(msg);
+  send({ type: "signal", session: msg.session, signal: { kind: "restart" } });
 }
 
 async function openCameraAndMicrophone(call) {
@@ -271,11 +352,28 @@ async function openCameraAndMicrophone(call) {
   }
 }
 
+/// The kiosk lost the hub (or came back): the call's media may go on
+/// meanwhile, so the call stays on screen with a notice.
+function peerStatus(away) {
+  const el = $("peer-status");
+  el.hidden = !away;
+  el.textContent = away
+    ? "La borne a perdu la connexion au service ; l'appel reprendra dès son retour."
+    : "";
+  if (state.call) state.call.peerAway = away;
+}
+
 async function onSignal(session, signal) {
   const call = state.call;
   if (!call || call.session !== session) return;
   try {
-    if (signal.kind === "offer") {
+    if (signal.kind === "restart") {
+      // The kiosk lost its peer connection: ours is useless too; its fresh
+      // offer follows.
+      newPeerConnection(call);
+    } else if (signal.kind === "offer") {
+      // A first offer, or a new one on the live connection (an ICE
+      // restart after a network cut): answered the same way.
       await call.mediaReady;
       if (state.call !== call) return;
       await call.pc.setRemoteDescription({ type: "offer", sdp: signal.sdp });
@@ -319,38 +417,61 @@ function endCallLocally() {
   Documents.release();
   state.call = null;
   $("call").hidden = true;
-  $("quality").textContent = "—";
-  $("quality").className = "quality";
+  $("peer-status").hidden = true;
+  const quality = $("quality");
+  quality.textContent = "—";
+  quality.className = "quality";
+  delete quality.dataset.quality;
+  quality.title = "";
   updateTakeNext();
 }
 
-/// A plain connection-quality indicator from getStats().
+/// A plain connection-quality indicator from getStats(), every second:
+/// round trip, inbound video packet loss and frame rate over the last
+/// second, and video freezes.
 async function showQuality(call) {
-  if (state.call !== call) return;
-  const stats = await call.pc.getStats();
+  if (state.call !== call || !call.pc) return;
+  const pc = call.pc;
+  const stats = await pc.getStats();
+  if (state.call !== call || call.pc !== pc) return;
   let rtt = null;
-  let lost = 0;
-  let received = 0;
-  let fps = null;
+  let video = null;
   stats.forEach((report) => {
-    if (report.type === "candidate-pair" && report.state === "succeeded" && report.nominated) {
-      rtt = report.currentRoundTripTime;
+    if (report.type === "candidate-pair" && report.nominated && report.state === "succeeded") {
+      if (report.currentRoundTripTime !== undefined) rtt = report.currentRoundTripTime;
     }
-    if (report.type === "inbound-rtp") {
-      lost += report.packetsLost || 0;
-      received += report.packetsReceived || 0;
-      if (report.kind === "video" && report.framesPerSecond !== undefined) fps = report.framesPerSecond;
-    }
+    if (report.type === "inbound-rtp" && report.kind === "video") video = report;
   });
-  const loss = received + lost > 0 ? lost / (received + lost) : 0;
-  let level = "good";
-  if ((rtt !== null && rtt > 0.4) || loss > 0.03 || (fps !== null && fps < 10)) level = "poor";
-  else if ((rtt !== null && rtt > 0.15) || loss > 0.01 || (fps !== null && fps < 20)) level = "fair";
-  const label = { good: "Bonne connexion", fair: "Connexion moyenne", poor: "Connexion faible" }[level];
+  const now = {
+    lost: video ? video.packetsLost || 0 : 0,
+    received: video ? video.packetsReceived || 0 : 0,
+    freezes: video ? video.freezeCount || 0 : 0,
+  };
+  const last = call.lastStats || now;
+  call.lastStats = now;
+  const lost = Math.max(0, now.lost - last.lost);
+  const received = Math.max(0, now.received - last.received);
+  const loss = lost + received > 0 ? lost / (lost + received) : 0;
+  const fps = video && video.framesPerSecond !== undefined ? video.framesPerSecond : null;
+  const froze = now.freezes > last.freezes;
+  const level = qualityLevel({ rtt, loss, fps, froze, receiving: video !== null });
   const el = $("quality");
   el.className = `quality ${level}`;
-  el.textContent = label + (rtt !== null ? ` · ${Math.round(rtt * 1000)} ms` : "");
-  el.title = `perte ${(loss * 100).toFixed(1)} %, ${fps ?? "?"} im/s`;
+  el.dataset.quality = level;
+  el.textContent = { good: "Bonne connexion", fair: "Connexion moyenne", poor: "Mauvaise connexion" }[level];
+  el.title = [
+    `aller-retour ${rtt !== null ? Math.round(rtt * 1000) + " ms" : "?"}`,
+    `perte vidéo ${(loss * 100).toFixed(1)} %`,
+    `${fps !== null ? Math.round(fps) : "?"} images/s`,
+    `${now.freezes} gel${now.freezes > 1 ? "s" : ""} de l'image`,
+  ].join(" · ");
+}
+
+/// Pure: the level for one second of figures.
+function qualityLevel({ rtt, loss, fps, froze, receiving }) {
+  if ((rtt !== null && rtt > 0.4) || loss > 0.05 || (receiving && fps !== null && fps < 10)) return "poor";
+  if ((rtt !== null && rtt > 0.15) || loss > 0.02 || froze || (receiving && fps !== null && fps < 20)) return "fair";
+  return "good";
 }
 
 // ---------------------------------------------------------------------------

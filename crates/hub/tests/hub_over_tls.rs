@@ -72,7 +72,8 @@ async fn residents_queue_and_only_an_agent_of_their_service_takes_them() {
 
 #[tokio::test]
 async fn cancel_and_disconnects_are_cleaned_up_and_the_other_side_is_told() {
-    let hub = TestHub::start().await;
+    // A short resume grace: a lost side is held for it, then the call ends.
+    let hub = TestHub::start_in(tempfile::tempdir().unwrap(), TestHub::settings_with_grace(1)).await;
     let secrets: Vec<Secret> = ["k1", "k2", "k3"].iter().map(|k| hub.enroll(k)).collect();
     hub.add_agent("claire", "claire-password", &["demo"]);
     let mut claire = Agent::connect(&hub, "claire", "claire-password").await;
@@ -90,9 +91,12 @@ async fn cancel_and_disconnects_are_cleaned_up_and_the_other_side_is_told() {
     assert!(matches!(k3.next().await, HubToKiosk::QueueUpdate { position: 2, .. }));
     claire.wait_for("k1 gone from the queue", |m| waiting(m, "demo") == Some(vec!["k2".into(), "k3".into()])).await;
 
-    // k2's connection drops in the middle of its call: claire is told.
+    // k2's connection drops in the middle of its call: claire is told at
+    // once, and again when the grace runs out.
     assert_eq!(claire.take_next().await, s2);
     k2.close().await;
+    let away = claire.wait_for("peer away", |m| matches!(m, HubToAgent::PeerAway { .. })).await;
+    assert_eq!(away, HubToAgent::PeerAway { session: s2.clone() });
     let ended = claire.wait_for("call ended", |m| matches!(m, HubToAgent::CallEnded { .. })).await;
     assert_eq!(ended, HubToAgent::CallEnded { session: s2, reason: EndReason::KioskDisconnected });
 
@@ -100,6 +104,7 @@ async fn cancel_and_disconnects_are_cleaned_up_and_the_other_side_is_told() {
     assert_eq!(claire.take_next().await, s3);
     assert!(matches!(k3.wait_for("answered", |m| matches!(m, HubToKiosk::CallAnswered { .. })).await, HubToKiosk::CallAnswered { .. }));
     claire.close().await;
+    assert_eq!(k3.next().await, HubToKiosk::PeerAway { session: s3.clone() });
     assert_eq!(k3.next().await, HubToKiosk::CallEnded { session: s3, reason: EndReason::AgentDisconnected });
 
     let metrics = eventually("no call left in the metrics", || async {

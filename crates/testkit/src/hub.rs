@@ -41,6 +41,29 @@ impl TestHub {
         TestHub::start_in(tempfile::tempdir().unwrap(), Settings::new(Arc::new(catalogue))).await
     }
 
+    /// The demo catalogue with a resume grace of `seconds`.
+    pub fn settings_with_grace(seconds: i64) -> Settings {
+        let mut settings = Settings::new(Arc::new(Catalogue::demo()));
+        settings.resume_grace = jiff::SignedDuration::from_secs(seconds);
+        settings
+    }
+
+    /// A hub that runs elsewhere (a `visio-hub serve` child) on `data_dir`,
+    /// listening on `addr`: the same clients and session-log checks.
+    /// Dropping it stops nothing.
+    pub fn external(addr: SocketAddr, data_dir: &std::path::Path) -> TestHub {
+        let store = Store::open(&data_dir.join("hub.sqlite3")).unwrap();
+        let cert_pem = std::fs::read(data_dir.join("tls/cert.pem")).unwrap();
+        TestHub { addr, store, cert_pem, stop: None, task: None, dir: None }
+    }
+
+    /// Stops the hub gracefully and starts another on the same data
+    /// directory (a new port; clients reconnect there).
+    pub async fn restart(self, settings: Settings) -> TestHub {
+        let dir = self.stop_keeping_data().await;
+        TestHub::start_in(dir, settings).await
+    }
+
     /// A hub on the data directory of a stopped one ([`TestHub::stop_keeping_data`]).
     pub async fn start_in(dir: tempfile::TempDir, settings: Settings) -> TestHub {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -279,6 +302,19 @@ impl<In: WireMessage + std::fmt::Debug, Out: WireMessage> Client<In, Out> {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+
+    /// Skips messages until the hub closes; the close frame's code, if
+    /// it sent one.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let frame = within(&format!("{}: the hub closes", self.name), self.ws.next()).await;
+            match frame {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                Some(Ok(other)) => eprintln!("{}: skipping {other:?} while waiting for the close", self.name),
+            }
+        }
+    }
 }
 
 impl Kiosk {
@@ -291,6 +327,24 @@ impl Kiosk {
             secret: secret.clone(),
             app_version: Some("test".into()),
             resume: None,
+        })
+        .await;
+        match k.next().await {
+            HubToKiosk::Welcome { .. } => k,
+            other => panic!("{id}: expected welcome, got {other:?}"),
+        }
+    }
+
+    /// Connects with `resume` in the hello; returns the kiosk after the
+    /// welcome (what follows is the test's to read).
+    pub async fn connect_resuming(hub: &TestHub, id: &str, secret: &Secret, resume: Option<ResumeToken>) -> Kiosk {
+        let mut k = Kiosk::open(hub, "/ws/kiosk", None, id).await.unwrap();
+        k.send(KioskToHub::Hello {
+            protocol: PROTOCOL_VERSION,
+            kiosk_id: id.into(),
+            secret: secret.clone(),
+            app_version: Some("test".into()),
+            resume,
         })
         .await;
         match k.next().await {
@@ -350,6 +404,27 @@ impl Agent {
         a.send(AgentToHub::SetAvailability { available: true }).await;
         a.wait_for("availability", |m| matches!(m, HubToAgent::Availability { available: true })).await;
         a
+    }
+
+    /// Connects with an existing sign-in cookie and `resume` in the hello;
+    /// returns the agent after the welcome (what follows is the test's to
+    /// read: `call_resumed` or `call_ended` for a token, then `queues`).
+    pub async fn connect_resuming(hub: &TestHub, cookie: &str, login: &str, resume: Option<ResumeToken>) -> Agent {
+        let mut a = Agent::open(hub, "/ws/agent", Some(cookie), login).await.unwrap();
+        a.send(AgentToHub::Hello { protocol: PROTOCOL_VERSION, resume }).await;
+        match a.next().await {
+            HubToAgent::Welcome { .. } => a,
+            other => panic!("{login}: expected welcome, got {other:?}"),
+        }
+    }
+
+    /// Takes the next resident; the call and its resume token.
+    pub async fn take_next_with_token(&mut self) -> (SessionId, ResumeToken) {
+        self.send(AgentToHub::TakeNext { service: None }).await;
+        match self.wait_for("call_started", |m| matches!(m, HubToAgent::CallStarted { .. } | HubToAgent::Error(_))).await {
+            HubToAgent::CallStarted { session, resume_token: Some(token), .. } => (session, token),
+            other => panic!("{}: expected call_started with a token, got {other:?}", self.name),
+        }
     }
 
     pub async fn take_next(&mut self) -> SessionId {
