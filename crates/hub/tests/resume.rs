@@ -164,14 +164,14 @@ async fn the_grace_running_out_ends_the_call_as_of_the_loss() {
 
 #[tokio::test]
 async fn a_graceful_restart_keeps_the_call_and_both_sides_re_attach() {
-    let hub = TestHub::start().await;
+    let mut hub = TestHub::start().await;
     let Call { mut kiosk, mut agent, cookie, secret, session, token } = call(&hub, "besse", "claire").await;
     // A resident still waiting is told the hub stops.
     let waiting_secret = hub.enroll("ardes");
     let mut waiting = Kiosk::connect(&hub, "ardes", &waiting_secret).await;
     let (waited, _) = waiting.queue("demo").await;
 
-    let hub = hub.restart(TestHub::settings_with_grace(60)).await;
+    hub.restart(TestHub::settings_with_grace(60)).await;
     assert_eq!(waiting.next().await, HubToKiosk::CallEnded { session: waited.clone(), reason: EndReason::HubShutdown });
     assert_eq!(kiosk.close_code().await, Some(1012), "service restart: come back");
     assert_eq!(agent.close_code().await, Some(1012));

@@ -57,13 +57,6 @@ impl TestHub {
         TestHub { addr, store, cert_pem, stop: None, task: None, dir: None }
     }
 
-    /// Stops the hub gracefully and starts another on the same data
-    /// directory (a new port; clients reconnect there).
-    pub async fn restart(self, settings: Settings) -> TestHub {
-        let dir = self.stop_keeping_data().await;
-        TestHub::start_in(dir, settings).await
-    }
-
     /// A hub on the data directory of a stopped one ([`TestHub::stop_keeping_data`]).
     pub async fn start_in(dir: tempfile::TempDir, settings: Settings) -> TestHub {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
