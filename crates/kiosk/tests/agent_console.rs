@@ -42,19 +42,37 @@ async fn page_until(browser: &Chromium, what: &str, script: &str) -> Value {
     .await
 }
 
+/// Signs in on the console and becomes available.
+async fn sign_in(browser: &Chromium, world: &World) {
+    browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
+    type_into(browser, "login-user", AGENT.0).await;
+    type_into(browser, "login-password", AGENT.1).await;
+    click(browser, "login-submit").await;
+    click(browser, "available").await;
+    page_until(browser, "the agent available", "return document.querySelector('[data-testid=available]').checked;").await;
+}
+
+/// The kiosk's video plays in the page: its size and frames decoded.
+async fn kiosk_video_plays(browser: &Chromium) -> Value {
+    page_until(
+        browser,
+        "the kiosk's video playing in remote-video",
+        "const v = document.querySelector('[data-testid=remote-video]');
+         if (!v || v.videoWidth === 0 || !state.call || !state.call.pc) return null;
+         const stats = await state.call.pc.getStats();
+         let frames = 0;
+         stats.forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') frames = r.framesDecoded || 0; });
+         return frames > 10 ? { width: v.videoWidth, height: v.videoHeight, frames } : null;",
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_takes_a_call_and_drives_documents_in_chromium() {
     init_tracing();
     let world = World::start().await;
     let browser = Chromium::launch().await;
-
-    // Log in, become available.
-    browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
-    type_into(&browser, "login-user", AGENT.0).await;
-    type_into(&browser, "login-password", AGENT.1).await;
-    click(&browser, "login-submit").await;
-    click(&browser, "available").await;
-    page_until(&browser, "the agent available", "return document.querySelector('[data-testid=available]').checked;").await;
+    sign_in(&browser, &world).await;
 
     // A resident asks for the demo service; the agent sees and takes them.
     let mut kiosk = world.kiosk("demo");
@@ -72,17 +90,7 @@ async fn an_agent_takes_a_call_and_drives_documents_in_chromium() {
     // Video both ways.
     kiosk.event("connected").await;
     kiosk.event("first_remote_frame").await;
-    let decoded = page_until(
-        &browser,
-        "the kiosk's video playing in remote-video",
-        "const v = document.querySelector('[data-testid=remote-video]');
-         if (!v || v.videoWidth === 0 || !state.call) return null;
-         const stats = await state.call.pc.getStats();
-         let frames = 0;
-         stats.forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') frames = r.framesDecoded || 0; });
-         return frames > 10 ? { width: v.videoWidth, height: v.videoHeight, frames } : null;",
-    )
-    .await;
+    let decoded = kiosk_video_plays(&browser).await;
     assert!(decoded["width"].as_u64().unwrap() >= 320, "remote video {decoded}");
 
     // A scan arrives in the page with the hash the kiosk reported.
@@ -141,6 +149,58 @@ async fn an_agent_takes_a_call_and_drives_documents_in_chromium() {
         .await;
     assert_eq!(record.agent.as_deref(), Some(AGENT.0));
     assert_eq!(record.end_reason.as_deref(), Some("agent_hung_up"));
+
+    browser.close().await;
+    world.hub.stop().await;
+}
+
+/// The agent reloads the console mid-call: the page finds its call again
+/// (its token is in the tab's session storage), the kiosk makes a new
+/// connection for it, and the video plays again; the call stays one call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_agent_page_gets_back_into_its_call() {
+    init_tracing();
+    let world = World::start().await;
+    let browser = Chromium::launch().await;
+    sign_in(&browser, &world).await;
+    let mut kiosk = world.kiosk("demo");
+    let queued = kiosk.event("queued").await;
+    let session = queued["session"].as_str().unwrap().to_owned();
+    click(&browser, "take-next").await;
+    kiosk.event("first_remote_frame").await;
+    kiosk_video_plays(&browser).await;
+    // The page says how the connection is, from getStats(): on loopback,
+    // good (once the video runs at its rate), figures in its tooltip.
+    let quality = page_until(
+        &browser,
+        "a good connection shown",
+        "const q = document.querySelector('[data-quality=good]'); return q && { text: q.textContent, title: q.title };",
+    )
+    .await;
+    assert_eq!(quality["text"], "Bonne connexion");
+    assert!(quality["title"].as_str().is_some_and(|t| t.contains("images/s")), "{quality}");
+
+    browser.client.refresh().await.unwrap();
+    kiosk.event("agent_away").await;
+    kiosk.event("agent_back").await;
+    // The old connection is gone with the old page: a new one, new video.
+    kiosk.event("first_remote_frame").await;
+    let decoded = kiosk_video_plays(&browser).await;
+    assert!(decoded["width"].as_u64().unwrap() >= 320, "remote video after the reload {decoded}");
+
+    click(&browser, "end-call").await;
+    let ended = kiosk.event("ended").await;
+    assert_eq!((ended["session"].as_str(), ended["reason"].as_str()), (Some(session.as_str()), Some("agent_hung_up")));
+    assert!(within("the kiosk exits", kiosk.child.wait()).await.unwrap().success());
+    let records = world
+        .hub
+        .wait_for_log("the call's end in the log", |log| {
+            let ours: Vec<_> = log.iter().filter(|r| r.session == session).cloned().collect();
+            ours.iter().any(|r| r.end_reason.is_some()).then_some(ours)
+        })
+        .await;
+    assert_eq!(records.len(), 1, "one record for the call: {records:?}");
+    assert_eq!(records[0].end_reason.as_deref(), Some("agent_hung_up"));
 
     browser.close().await;
     world.hub.stop().await;
