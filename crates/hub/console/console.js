@@ -98,6 +98,9 @@ function show(section) {
 function connect() {
   const ws = new WebSocket(`wss://${location.host}/ws/agent`);
   state.ws = ws;
+  // Availability is the hub's to confirm: a change before its welcome
+  // would be lost, and the welcome would undo the tick.
+  $("available").disabled = true;
   ws.onopen = () => {
     state.reconnectDelay = 1000;
     banner(null);
@@ -117,6 +120,7 @@ function connect() {
   };
   ws.onclose = () => {
     if (state.ws !== ws || state.replaced) return; // signed out, or another window took over
+    $("available").disabled = true;
     banner(
       state.call
         ? "Connexion au service perdue ; l'appel continue, reconnexion…"
@@ -139,6 +143,7 @@ function onHubMessage(msg) {
     case "welcome":
       state.available = msg.available;
       $("available").checked = msg.available;
+      $("available").disabled = false;
       $("services").textContent =
         "Vos services : " + msg.services.map((s) => `${s.service}${s.open ? "" : " (fermé)"}`).join(", ");
       updateTakeNext();

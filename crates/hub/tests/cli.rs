@@ -2,10 +2,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{DEADLINE, eventually};
+use common::{Served, eventually, serve_process};
 use visio_hub::store::Store;
 use visio_protocol::{AgentLogin, KioskId, Secret};
 
@@ -69,7 +69,8 @@ fn agent_add_checks_services_and_takes_the_password_from_stdin() {
 #[tokio::test]
 async fn serve_demo_starts_and_answers_health() {
     let dir = tempfile::tempdir().unwrap();
-    let (child, port, seen) = serve(dir.path(), &[], &["--demo"]);
+    let served = serve(dir.path(), &[], &["--demo"]);
+    let (port, seen) = (served.addr.port(), &served.before);
     assert!(seen.iter().any(|l| l.contains("demo agent:  login \"agent\"")), "{}", seen.join("\n"));
     let secret = std::fs::read_to_string(dir.path().join("demo-kiosk.secret")).unwrap();
     let cert = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
@@ -92,46 +93,12 @@ async fn serve_demo_starts_and_answers_health() {
         .unwrap();
     assert_eq!(login.status(), 200);
     assert_eq!(secret.len(), 43);
-    drop(child);
+    drop(served);
 }
 
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `visio-hub [global] serve [serve_args]` and returns the child,
-/// the port it logged, and the log lines before that one.
-fn serve(data: &std::path::Path, global: &[&str], serve_args: &[&str]) -> (KillOnDrop, u16, Vec<String>) {
-    let mut child = KillOnDrop(
-        hub(data)
-            .args(global)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(serve_args)
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = child.0.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        let line = rx.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("no 'hub listening' line in:\n{}", seen.join("\n")));
-        if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
-            return (child, rest.split_whitespace().next().unwrap().parse().unwrap(), seen);
-        }
-        seen.push(line);
-    }
+/// Starts `visio-hub [global] serve [serve_args]` on a free port.
+fn serve(data: &std::path::Path, global: &[&str], serve_args: &[&str]) -> Served {
+    serve_process(hub(data).args(global).args(["serve", "--listen", "127.0.0.1:0"]).args(serve_args))
 }
 
 /// The admin API set up as docs/admin.md says: a token and a trusted key
@@ -160,7 +127,8 @@ async fn admin_token_trusted_key_and_serve_with_a_configuration_folder() {
     let broken = hub(dir.path()).args(["--config", "/nonexistent", "serve"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&broken.stderr), "visio-hub: cannot read /nonexistent: no such folder\n");
 
-    let (child, port, _) = serve(dir.path(), &["--config", config_dir.to_str().unwrap()], &[]);
+    let served = serve(dir.path(), &["--config", config_dir.to_str().unwrap()], &[]);
+    let port = served.addr.port();
     let cert = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
     let client = reqwest::Client::builder()
         .use_rustls_tls()
@@ -184,5 +152,5 @@ async fn admin_token_trusted_key_and_serve_with_a_configuration_folder() {
     assert!(revoke.status.success());
     let refused = client.get(url("/api/fleet")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(refused.status(), 401);
-    drop(child);
+    drop(served);
 }

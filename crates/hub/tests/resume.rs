@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 use jiff::Timestamp;
@@ -220,51 +219,20 @@ async fn a_call_nobody_claims_after_a_restart_ends_with_hub_shutdown_when_the_hu
     hub.stop().await;
 }
 
-/// `visio-hub serve` as a child process on `data`, killed when dropped.
-struct Served(std::process::Child, std::net::SocketAddr);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve(data: &std::path::Path) -> Served {
-    let child = Command::new(env!("CARGO_BIN_EXE_visio-hub"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0", "--resume-grace", "60"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut served = Served(child, "127.0.0.1:0".parse().unwrap());
-    let stderr = served.0.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        let line = rx.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("no 'hub listening' line in:\n{}", seen.join("\n")));
-        if let Some(rest) = line.split("addr=").nth(1) {
-            served.1 = rest.split_whitespace().next().unwrap().parse().unwrap();
-            // Keep draining so the child never blocks on a full pipe.
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            return served;
-        }
-        seen.push(line);
-    }
+    serve_process(
+        Command::new(env!("CARGO_BIN_EXE_visio-hub"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--listen", "127.0.0.1:0", "--resume-grace", "60"]),
+    )
 }
 
 #[tokio::test]
 async fn a_killed_hub_process_is_taken_over_by_the_next_and_the_call_ends_once() {
     let dir = tempfile::tempdir().unwrap();
     let first = serve(dir.path());
-    let hub = TestHub::external(first.1, dir.path());
+    let hub = TestHub::external(first.addr, dir.path());
     let Call { mut kiosk, mut agent, cookie, secret, session, token } = call(&hub, "besse", "claire").await;
 
     // The answer and its token's hash reach the store on the log's own
@@ -276,7 +244,7 @@ async fn a_killed_hub_process_is_taken_over_by_the_next_and_the_call_ends_once()
     assert_eq!(agent.next_or_closed().await, None);
 
     let second = serve(dir.path());
-    let hub = TestHub::external(second.1, dir.path());
+    let hub = TestHub::external(second.addr, dir.path());
     let mut kiosk = Kiosk::connect_resuming(&hub, "besse", &secret, Some(token.clone())).await;
     let resumed = kiosk.next().await;
     assert!(matches!(&resumed, HubToKiosk::CallResumed { session: s, .. } if *s == session), "{resumed:?}");

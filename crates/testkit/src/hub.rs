@@ -313,19 +313,7 @@ impl<In: WireMessage + std::fmt::Debug, Out: WireMessage> Client<In, Out> {
 impl Kiosk {
     /// Connects and says hello; returns the kiosk after the welcome.
     pub async fn connect(hub: &TestHub, id: &str, secret: &Secret) -> Kiosk {
-        let mut k = Kiosk::open(hub, "/ws/kiosk", None, id).await.unwrap();
-        k.send(KioskToHub::Hello {
-            protocol: PROTOCOL_VERSION,
-            kiosk_id: id.into(),
-            secret: secret.clone(),
-            app_version: Some("test".into()),
-            resume: None,
-        })
-        .await;
-        match k.next().await {
-            HubToKiosk::Welcome { .. } => k,
-            other => panic!("{id}: expected welcome, got {other:?}"),
-        }
+        Kiosk::connect_resuming(hub, id, secret, None).await
     }
 
     /// Connects with `resume` in the hello; returns the kiosk after the
