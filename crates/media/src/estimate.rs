@@ -238,10 +238,17 @@ impl BandwidthEstimator for QueueDelayEstimator {
             // Again only once the last back-off had time to act and the
             // queue is not draining: a 400 ms queue takes seconds to drain
             // at 85 % of the link, and backing off all that time would
-            // overshoot downwards.
-            let again = self.last_backoff.is_none_or(|(t, queue)| {
-                now.saturating_duration_since(t) >= BACKOFF_INTERVAL && (lossy || self.queue_ms > queue * DRAINING)
-            });
+            // overshoot downwards. While it drains, the reference follows
+            // it down, so a queue that stops draining is backed off again.
+            let again = match self.last_backoff {
+                None => true,
+                Some((t, _)) if now.saturating_duration_since(t) < BACKOFF_INTERVAL => false,
+                Some((_, queue)) if !lossy && self.queue_ms <= queue * DRAINING => {
+                    self.last_backoff = Some((now, self.queue_ms));
+                    false
+                }
+                Some(_) => true,
+            };
             if again {
                 let mut target = self.target;
                 if queued {
@@ -365,6 +372,49 @@ mod tests {
         // The link comes back: the estimate climbs above the old rate.
         let (back, _) = path.run(&mut e, 30.0, 1_000_000.0);
         assert!(back > 600_000.0, "climbed back to {back}");
+    }
+
+    /// Reports for 100 ms of 1,200-byte packets every 10 ms (960 kbit/s),
+    /// each queued `queue_ms`.
+    fn batch(t0: Instant, at_ms: u64, queue_ms: u64) -> Vec<PacketReport> {
+        (0..10)
+            .map(|k| {
+                let sent = at_ms + k * 10;
+                PacketReport {
+                    ssrc: 1,
+                    id: sent,
+                    rtp_sequence_number: 0,
+                    is_twcc: true,
+                    twcc_sequence_number: 0,
+                    size: 1200,
+                    arrived: true,
+                    departure: t0 + Duration::from_millis(sent),
+                    arrival: Some(Duration::from_millis(sent + 20 + queue_ms)),
+                    ecn: Ecn::default(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_queue_that_stops_draining_is_backed_off_again() {
+        let mut e = QueueDelayEstimator::new(1_000_000.0, 60_000.0, 1_540_000.0);
+        let t0 = Instant::now();
+        for i in 0..20 {
+            e.on_reports(t0 + Duration::from_millis(i * 100 + 40), &batch(t0, i * 100, 0));
+        }
+        // A queue of 300 ms that drains to 150 ms and stays there.
+        let mut targets = Vec::new();
+        for i in 20..80 {
+            let queue = if i < 30 { 300 } else if i < 40 { 300 - (i - 30) * 15 } else { 150 };
+            e.on_reports(t0 + Duration::from_millis(i * 100 + 40), &batch(t0, i * 100, queue));
+            targets.push(e.target_bitrate());
+        }
+        let after_first = targets[5];
+        let while_draining = targets[19];
+        assert!(after_first < 1_000_000.0);
+        assert_eq!(while_draining, targets[12], "no back-off while the queue drains: {targets:?}");
+        assert!(*targets.last().unwrap() < while_draining, "a standing queue is backed off again: {targets:?}");
     }
 
     #[test]
