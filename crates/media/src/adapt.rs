@@ -2,8 +2,9 @@
 //! the video encoder should do out. No I/O, no clock: the driver feeds it once
 //! a second and applies [`EncoderTarget`]s to the GStreamer pipeline.
 //!
-//! Inputs are the send-side congestion controller's estimate (GCC over TWCC
-//! feedback, read from webrtc-rs stats) and the loss the peer reports. REMB is
+//! Inputs are the send-side congestion controller's estimate (our
+//! queue-delay estimator over TWCC feedback, `crate::estimate`, read from
+//! webrtc-rs stats) and the loss the peer reports. REMB is
 //! deliberately ignored: Chrome's REMB values collapsed during healthy calls
 //! (FIELD-NOTES). When no estimate exists (a peer without TWCC), a loss-based
 //! rule (the one GCC's loss controller uses) moves the rate instead.
@@ -55,7 +56,7 @@ pub struct AdaptationConfig {
 /// One reading of the network, about once a second.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Observation {
-    /// Send-side bandwidth estimate for the whole connection (GCC), if any.
+    /// Send-side bandwidth estimate for the whole connection, if any.
     pub estimate_bps: Option<f64>,
     /// Fraction of our packets the peer reports lost (0.0–1.0), if known.
     pub loss_fraction: Option<f64>,
@@ -76,10 +77,17 @@ const MIN_CHANGE: f64 = 0.05;
 /// this: a link too slow for audio plus the floor must not squeeze audio.
 pub const STARVED_VIDEO_BPS: u32 = 20_000;
 
+/// Share of the estimate above audio and the video floor that video gives
+/// up while documents are being sent ([`AdaptationController::set_sending_documents`]).
+pub const DOCUMENTS_SHARE: f64 = 0.5;
+
 /// The controller. See the module docs for the policy.
 #[derive(Debug)]
 pub struct AdaptationController {
     config: AdaptationConfig,
+    sending_documents: bool,
+    /// Latest estimate, for [`AdaptationController::data_room_bps`].
+    estimate_bps: Option<f64>,
     ladder: Vec<VideoFormat>,
     step: usize,
     video_bps: f64,
@@ -102,6 +110,8 @@ impl AdaptationController {
         let video_bps = f64::from(config.start_video_bps.clamp(config.min_video_bps, config.max_video_bps));
         let mut controller = Self {
             config,
+            sending_documents: false,
+            estimate_bps: None,
             ladder,
             step: 0,
             video_bps,
@@ -117,6 +127,23 @@ impl AdaptationController {
     /// What the encoder should do now.
     pub fn target(&self) -> EncoderTarget {
         self.current
+    }
+
+    /// Documents are going up (or not): video leaves them
+    /// [`DOCUMENTS_SHARE`] of what the estimate holds above audio and the
+    /// video floor, from the next observation on. Audio, then the video
+    /// floor, keep priority over documents.
+    pub fn set_sending_documents(&mut self, sending: bool) {
+        self.sending_documents = sending;
+    }
+
+    /// What the estimate leaves for data once audio (with overhead) and
+    /// the video target are served, bits per second; 0 without an estimate.
+    /// Pace document transfers at this.
+    pub fn data_room_bps(&self) -> u64 {
+        let Some(estimate) = self.estimate_bps else { return 0 };
+        let used = f64::from(self.config.audio_bps) * AUDIO_OVERHEAD + f64::from(self.current.video_bitrate_bps);
+        (estimate - used).max(0.0) as u64
     }
 
     /// The bitrate a format needs before we choose it.
@@ -140,9 +167,13 @@ impl AdaptationController {
         let cfg = self.config;
         let (min, max) = (f64::from(cfg.min_video_bps), f64::from(cfg.max_video_bps));
         let loss = observation.loss_fraction.unwrap_or(0.0).clamp(0.0, 1.0);
+        self.estimate_bps = observation.estimate_bps;
         let wanted = match observation.estimate_bps {
             Some(estimate) => {
                 let mut video = estimate - f64::from(cfg.audio_bps) * AUDIO_OVERHEAD;
+                if self.sending_documents {
+                    video -= (video - min).max(0.0) * DOCUMENTS_SHARE;
+                }
                 // Heavy loss the estimator has not reacted to yet: back off as GCC's loss rule does.
                 if loss > 0.10 {
                     video *= 1.0 - 0.5 * loss;
@@ -287,6 +318,27 @@ mod tests {
             c.handle_observation(t0 + Duration::from_secs(s), Observation { estimate_bps: None, loss_fraction: Some(0.0) });
         }
         assert!(c.target().video_bitrate_bps > 720_000);
+    }
+
+    #[test]
+    fn documents_get_half_of_what_is_above_audio_and_the_video_floor() {
+        let mut c = controller();
+        let t0 = Instant::now();
+        feed(&mut c, t0, 0..1, 1_000_000.0);
+        assert_eq!(c.target().video_bitrate_bps, 960_000);
+        assert_eq!(c.data_room_bps(), 0, "video takes everything audio leaves");
+        c.set_sending_documents(true);
+        feed(&mut c, t0, 1..2, 1_000_000.0);
+        // (960 - 80) / 2 = 440 kb/s for documents, 520 for video.
+        assert_eq!(c.target().video_bitrate_bps, 520_000);
+        assert_eq!(c.data_room_bps(), 440_000);
+        // On a starved link documents get nothing: audio, then the video floor, first.
+        feed(&mut c, t0, 2..3, 110_000.0);
+        assert_eq!(c.target().video_bitrate_bps, 70_000);
+        assert_eq!(c.data_room_bps(), 0);
+        c.set_sending_documents(false);
+        feed(&mut c, t0, 3..4, 1_000_000.0);
+        assert_eq!(c.target().video_bitrate_bps, 960_000);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::negotiation::{
 };
 use crate::pipeline::{self, AudioSender, Encoded, Receiver, RemoteKind, VideoSender};
 use crate::signaling::{IceCandidate, SdpKind, SessionDescription};
-use rtc::interceptor::{Gcc, NackGeneratorBuilder, NackResponderBuilder, Slot};
+use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder, Slot};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -100,6 +100,12 @@ pub struct CallStats {
     pub loss_sent: Option<f64>,
     /// Packets of the peer's media we never received, in total.
     pub packets_lost_received: i64,
+    /// Packets of the peer's audio we never received, in total (as our
+    /// receiver reports count them).
+    pub audio_packets_lost_received: i64,
+    /// Inter-arrival jitter of the peer's audio (RFC 3550), as our last
+    /// receiver report gave it.
+    pub audio_jitter_received: Option<Duration>,
     /// What we send, all streams, bits per second.
     pub send_bitrate_bps: u64,
     /// What we receive, all streams, bits per second.
@@ -108,6 +114,12 @@ pub struct CallStats {
     pub estimate_bps: Option<u64>,
     /// What the video encoder is currently asked for.
     pub sending: EncoderTarget,
+    /// What the estimate leaves for data once audio (with packet overhead)
+    /// and the video target are served, bits per second; 0 without an
+    /// estimate. Close to 0 unless [`Call::set_sending_documents`] is on or
+    /// video is at its ceiling. Data-channel bytes are not paced by the
+    /// call: pace document transfers at this (see `set_sending_documents`).
+    pub data_room_bps: u64,
     /// Remote frames decoded per second.
     pub receive_fps: f64,
     /// Size of the last remote frame.
@@ -177,6 +189,7 @@ enum Command {
     RestartIce(oneshot::Sender<Result<SessionDescription, CallError>>),
     AddCandidate(IceCandidate, oneshot::Sender<Result<(), CallError>>),
     Mute(bool),
+    SendingDocuments(bool),
     RequestKeyframe,
     HangUp(oneshot::Sender<()>),
 }
@@ -199,6 +212,7 @@ impl std::fmt::Debug for Command {
             Command::RestartIce(_) => "RestartIce",
             Command::AddCandidate(..) => "AddCandidate",
             Command::Mute(_) => "Mute",
+            Command::SendingDocuments(_) => "SendingDocuments",
             Command::RequestKeyframe => "RequestKeyframe",
             Command::HangUp(_) => "HangUp",
         })
@@ -220,7 +234,8 @@ impl Call {
         let local = Frames { slot: Arc::new(FrameSlot::default()) };
         let codecs = usable_video_codecs(&config.video.codecs)?;
 
-        let pc = build_peer_connection(&config, &codecs, internal_tx.clone()).await?;
+        let data_rate = crate::estimate::DataRate::default();
+        let pc = build_peer_connection(&config, &codecs, internal_tx.clone(), data_rate.clone()).await?;
         let (video_send_tx, video_send_rx) = watch::channel(None::<(PayloadType, VideoCodec)>);
         let (audio_pt_tx, audio_pt_rx) = watch::channel(None::<PayloadType>);
 
@@ -332,6 +347,8 @@ impl Call {
             local_ufrag: None,
             was_connected: false,
             last_stats: None,
+            data_rate,
+            data_sent: None,
             last_audio_decoded: 0,
             state: CallState::New,
         };
@@ -394,6 +411,18 @@ impl Call {
     /// Mutes or unmutes the microphone (silence is still sent).
     pub async fn set_microphone_muted(&self, muted: bool) -> Result<(), CallError> {
         self.commands.send(Command::Mute(muted)).await.map_err(|_| CallError::Closed)
+    }
+
+    /// Documents are going up over the documents channel (or no longer
+    /// are). While they are, video leaves them half of what the estimate
+    /// holds above audio and the video floor ([`adapt::DOCUMENTS_SHARE`]),
+    /// from the next stats on, and [`CallStats::data_room_bps`] says how
+    /// much that is: pace the transfer at it (visio-transfer's
+    /// `set_send_rate`). Audio, then the video floor, keep priority.
+    ///
+    /// [`adapt::DOCUMENTS_SHARE`]: crate::adapt::DOCUMENTS_SHARE
+    pub async fn set_sending_documents(&self, sending: bool) -> Result<(), CallError> {
+        self.commands.send(Command::SendingDocuments(sending)).await.map_err(|_| CallError::Closed)
     }
 
     /// Asks the peer for a fresh keyframe (e.g. the UI shows a broken picture).
@@ -600,10 +629,15 @@ fn with_codec(track: &MediaStreamTrack, codec: RTCRtpCodec) -> MediaStreamTrack 
     MediaStreamTrack::new(track.stream_id().clone(), track.track_id().clone(), track.label().clone(), RtpCodecKind::Video, codings)
 }
 
+/// How far the uplink estimate may go above what media can use: what a
+/// document transfer can be given on a fast uplink.
+const DATA_CEILING_BPS: f64 = 10_000_000.0;
+
 async fn build_peer_connection(
     config: &CallConfig,
     codecs: &[VideoCodec],
     tx: mpsc::UnboundedSender<Internal>,
+    data_rate: crate::estimate::DataRate,
 ) -> Result<Arc<dyn PeerConnection>, CallError> {
     let mut media = MediaEngine::default();
     for &codec in codecs {
@@ -611,15 +645,18 @@ async fn build_peer_connection(
     }
     media.register_codec(opus_codec(), RtpCodecKind::Audio)?;
 
-    // NACK and RTCP reports as usual; send-side congestion control (GCC over
-    // TWCC) instead of REMB; our forwarder so PLI/FIR reach the encoder.
+    // NACK and RTCP reports as usual; send-side congestion control over
+    // TWCC (our queue-delay estimator, not webrtc-rs's GCC: see `estimate`)
+    // instead of REMB; our forwarder so PLI/FIR reach the encoder.
     let audio = f64::from(config.audio.bitrate_bps) * 1.25;
-    let gcc = Gcc::new(
+    let estimator = crate::estimate::QueueDelayEstimator::with_data_rate(
         f64::from(config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps)) + audio,
         // The estimate may go under the video floor: the controller then
         // starves video, not audio (adapt::STARVED_VIDEO_BPS).
         f64::from(crate::adapt::STARVED_VIDEO_BPS.min(config.min_video_bitrate_bps)) + audio,
-        f64::from(config.max_video_bitrate_bps) + audio,
+        // Above media's ceiling, room for documents on a fast uplink.
+        f64::from(config.max_video_bitrate_bps) + audio + DATA_CEILING_BPS,
+        data_rate,
     );
     // NACK bounded (webrtc-rs's defaults ask for each missing packet every
     // 100 ms for as long as it is in a 512-packet log): after a 10 s cut the
@@ -633,7 +670,7 @@ async fn build_peer_connection(
             NackGeneratorBuilder::new().with_size(NACK_LOG_PACKETS).with_max_nacks_per_packet(NACKS_PER_PACKET).build(),
         );
     let registry = configure_rtcp_reports(registry);
-    let registry = configure_congestion_control(registry, gcc, CongestionFeedback::Twcc, &mut media)?;
+    let registry = configure_congestion_control(registry, estimator, CongestionFeedback::Twcc, &mut media)?;
     let registry = registry.with(Slot::Custom(14_000), KeyframeRequestForwarder::default());
 
     let settings = SettingEngineBuilder::new()
@@ -896,6 +933,10 @@ struct Driver {
     /// Set at the first `Connected`: what happens then happens once a call.
     was_connected: bool,
     last_stats: Option<(Instant, u64, u64, u64)>,
+    /// Shared with the uplink estimator: what the data channel sends.
+    data_rate: crate::estimate::DataRate,
+    /// Data-channel bytes sent at the last stats.
+    data_sent: Option<(Instant, u64)>,
     last_audio_decoded: u64,
     state: CallState,
 }
@@ -970,6 +1011,7 @@ impl Driver {
                     a.set_muted(muted);
                 }
             }
+            Command::SendingDocuments(sending) => self.controller.set_sending_documents(sending),
             Command::RequestKeyframe => self.picture_lost.notify_one(),
             Command::HangUp(_) => {}
         }
@@ -1224,6 +1266,8 @@ impl Driver {
         let mut rtt = None;
         let mut loss_sent = None;
         let mut lost_received = 0i64;
+        let mut data_sent = 0u64;
+        let (mut audio_lost, mut audio_jitter) = (0i64, None);
         let mut sent_codec_id = None;
         let mut codec_mimes = Vec::new();
         for entry in report.iter() {
@@ -1241,6 +1285,14 @@ impl Driver {
                 RTCStatsReportEntry::InboundRtp(s) => {
                     received += s.bytes_received;
                     lost_received += s.received_rtp_stream_stats.packets_lost;
+                    if s.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Audio {
+                        audio_lost += s.received_rtp_stream_stats.packets_lost;
+                        // In RTP timestamp units: Opus runs a 48 kHz clock.
+                        let jitter = s.received_rtp_stream_stats.jitter / 48_000.0;
+                        if jitter.is_finite() && jitter > 0.0 {
+                            audio_jitter = Some(Duration::from_secs_f64(jitter));
+                        }
+                    }
                 }
                 RTCStatsReportEntry::RemoteInboundRtp(s) => {
                     if s.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Video {
@@ -1251,6 +1303,7 @@ impl Driver {
                     }
                 }
                 RTCStatsReportEntry::Codec(c) => codec_mimes.push((c.stats.id.clone(), c.mime_type.clone())),
+                RTCStatsReportEntry::DataChannel(d) => data_sent += d.bytes_sent,
                 RTCStatsReportEntry::IceCandidatePair(p) if p.nominated && p.current_round_trip_time > 0.0 => {
                     rtt = Some(Duration::from_secs_f64(p.current_round_trip_time));
                 }
@@ -1272,6 +1325,11 @@ impl Driver {
             None => (0, 0, 0.0),
         };
         self.last_stats = Some((now, sent, received, decoded));
+        if let Some((then, before)) = self.data_sent {
+            let secs = now.duration_since(then).as_secs_f64().max(0.001);
+            self.data_rate.set((data_sent.saturating_sub(before) as f64 * 8.0 / secs) as u64);
+        }
+        self.data_sent = Some((now, data_sent));
 
         self.controller.handle_observation(now, Observation { estimate_bps: estimate, loss_fraction: loss_sent });
         if let (Some(target), Some(video)) = (self.controller.poll_change(), &self.video) {
@@ -1283,10 +1341,13 @@ impl Driver {
             rtt,
             loss_sent,
             packets_lost_received: lost_received,
+            audio_packets_lost_received: audio_lost,
+            audio_jitter_received: audio_jitter,
             send_bitrate_bps: send_bps,
             receive_bitrate_bps: recv_bps,
             estimate_bps: estimate.map(|e| e as u64),
             sending: self.controller.target(),
+            data_room_bps: self.controller.data_room_bps(),
             receive_fps: fps,
             receive_resolution: self.frames.last_size(),
             frames_decoded: decoded,

@@ -44,7 +44,7 @@
 //!
 //! | in | out |
 //! |---|---|
-//! | VP8 or H.264 (constrained baseline, whichever the peer prefers) + Opus both ways, PLI/FIR, NACK, GCC/TWCC estimate → encoder bitrate and format | VP9/AV1, simulcast, SVC, changing codec mid-call |
+//! | VP8 or H.264 (constrained baseline, whichever the peer prefers) + Opus both ways, PLI/FIR, NACK, queue-delay estimate over TWCC (`estimate`) → pacer, encoder bitrate and format | VP9/AV1, simulcast, SVC, changing codec mid-call |
 //! | STUN/TURN over UDP, relay-only policy | TURN over TCP/TLS (webrtc-rs 0.21.1 lacks it) |
 //! | one reliable ordered data channel (`visio-documents`) | the document protocol (visio-transfer) |
 //! | camera/mic errors as events, the call goes on | device hot-plug |
@@ -59,6 +59,7 @@ mod call;
 pub mod config;
 mod data_channel;
 mod error;
+pub mod estimate;
 mod frames;
 mod interceptor;
 pub mod negotiation;

@@ -71,6 +71,30 @@ impl Party {
         }
     }
 
+    /// Like [`Party::stats_where`] with another deadline.
+    async fn stats_where_within(&self, what: &str, deadline: Duration, mut accept: impl FnMut(&CallStats) -> bool) -> Box<CallStats> {
+        let mut rx = self.stats.clone();
+        match tokio::time::timeout(deadline, rx.wait_for(|s| s.as_deref().is_some_and(&mut accept))).await {
+            Ok(Ok(s)) => s.clone().expect("accepted stats exist"),
+            Ok(Err(_)) => panic!("the call's events ended before {what}"),
+            Err(_) => panic!("no {what} within {deadline:?}; last stats: {:?}", self.stats.borrow()),
+        }
+    }
+
+    /// The stats `reports` reports from now (about a second each): a
+    /// stretch of call, measured in what the call says rather than a sleep.
+    async fn stats_after(&self, what: &str, reports: u32) -> Box<CallStats> {
+        let mut rx = self.stats.clone();
+        rx.borrow_and_update();
+        for _ in 0..reports {
+            match tokio::time::timeout(DEADLINE, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => panic!("stats stopped during {what}"),
+            }
+        }
+        rx.borrow().clone().expect("stats")
+    }
+
     async fn state_where(&self, what: &str, mut accept: impl FnMut(CallState) -> bool) -> CallState {
         let mut rx = self.state.clone();
         match tokio::time::timeout(DEADLINE, rx.wait_for(|s| accept(*s))).await {
@@ -352,10 +376,8 @@ async fn a_ten_second_cut_is_survived_with_an_ice_restart_and_the_transfer_goes_
     let (kiosk_docs, mut kiosk_notices) = documents(&pair.kiosk, visio_transfer::Side::Kiosk, &dir.path().join("kiosk")).await;
     let (_agent_docs, mut agent_notices) = documents(&pair.agent, visio_transfer::Side::Agent, &dir.path().join("agent")).await;
     let mut seen = Vec::new();
-    // Pushed before the session saw its link up, the offer goes out twice and
-    // the second accept rewinds the sender by up to a window (visio-transfer
-    // race, reported in docs/decisions.md): not what this test is about.
-    notice(&mut kiosk_notices, &mut seen, "the kiosk's documents link up", |n| matches!(n, Notice::LinkUp).then_some(())).await;
+    // Pushed at once, maybe before the session has seen its link up: the
+    // offer still goes out once (visio-transfer offered it twice before).
     let (id, _) = kiosk_docs.push_file(&file, "scan.pdf", Purpose::Scan, None).await.unwrap();
     let acked_before_cut = notice(&mut kiosk_notices, &mut seen, "300 kB acknowledged", |n| match n {
         Notice::Core { event: Event::Progress { direction: Direction::Outgoing, done, .. }, .. } if *done >= 300_000 => Some(*done),
@@ -487,4 +509,230 @@ async fn on_a_150_kbits_uplink_video_yields_and_audio_keeps_flowing() {
 
 async fn within_deadline<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(DEADLINE, f).await.expect("within the deadline")
+}
+
+/// Content that makes both encoders spend their target (a moving zone
+/// plate: vp8enc gives 252 kbit/s for 250 asked at 640x360, 236 at
+/// 320x180; x264 meets any target). The ball sends ~140 kbit/s whatever it
+/// is asked, so it cannot show a link being filled.
+const BUSY_PATTERN: &str = "zone-plate kx2=20 ky2=20 kt=1";
+
+/// A kiosk call offering only `codec`, with busy content.
+fn busy_config(codec: visio_media::VideoCodec, frequency: f64) -> CallConfig {
+    let mut c = config(frequency);
+    c.video.source = visio_media::VideoSource::Test { pattern: BUSY_PATTERN.to_owned(), colour: None };
+    c.video.codecs = vec![codec];
+    c
+}
+
+/// The kiosk's uplink drops from 1 Mbit/s to 300 kbit/s, then comes back
+/// (issue 9): the encoder target goes below the new rate, and once the link
+/// is back, above it again. The figures (one line a second with
+/// `VISIO_LINK_STATS=1`, and the summary) are in docs/benchmarks.md.
+async fn the_encoder_follows_the_uplink_down_and_back_up(codec: visio_media::VideoCodec) {
+    use visio_linkem::{Bitrate, Direction};
+    common::init_tracing();
+    let _gate = one_at_a_time().await;
+    let link = link(&format!("vm-drop-{codec}"), Profile::Adsl);
+    let pair = Pair::connect(&link, busy_config(codec, 440.0), busy_config(codec, 660.0), false).await;
+    pair.connected().await;
+    pair.agent.media_flows("agent", 15, 50).await;
+    let full = pair.kiosk.stats_where("the kiosk sending above 300 kbit/s of video", |s| s.sending.video_bitrate_bps > 300_000).await;
+    assert_eq!(full.video_codec_sent, Some(codec));
+    // Ten seconds at 1 Mbit/s, counted in stats reports (about one a second).
+    let settled = pair.kiosk.stats_after("the kiosk settled on 1 Mbit/s", 10).await;
+    eprintln!("{codec} at 1 Mbit/s: {}", brief(&settled));
+
+    let dropped_at = Instant::now();
+    link.update(Direction::Up, |p| p.rate = Some(Bitrate::kbit(300))).unwrap();
+    let down = pair.kiosk.stats_where("the kiosk's video target below 300 kbit/s", |s| s.sending.video_bitrate_bps < 300_000).await;
+    eprintln!("{codec} 300 kbit/s: target below the link {:.1} s after the drop: {}", dropped_at.elapsed().as_secs_f64(), brief(&down));
+    let sending = pair.kiosk.stats_where("the kiosk sending under 330 kbit/s", |s| s.send_bitrate_bps < 330_000).await;
+    eprintln!("{codec} 300 kbit/s: sending under 330 kbit/s {:.1} s after the drop: {}", dropped_at.elapsed().as_secs_f64(), brief(&sending));
+    let held = pair.kiosk.stats_after("thirty seconds at 300 kbit/s", 30).await;
+    eprintln!("{codec} after 30 s at 300 kbit/s: {}", brief(&held));
+    pair.agent.media_flows("agent at 300 kbit/s", 15, 50).await;
+
+    let restored_at = Instant::now();
+    link.update(Direction::Up, |p| p.rate = Some(Bitrate::kbit(1000))).unwrap();
+    let up = pair
+        .kiosk
+        .stats_where_within("the kiosk's video target back above 300 kbit/s", DEADLINE * 2, |s| s.sending.video_bitrate_bps > 300_000)
+        .await;
+    eprintln!("{codec} 1 Mbit/s again: target above 300 kbit/s {:.1} s after the link returned: {}", restored_at.elapsed().as_secs_f64(), brief(&up));
+    // For the record only (no assertion on how fast): when it reaches 600 kbit/s.
+    let mut rx = pair.kiosk.stats.clone();
+    let high = tokio::time::timeout(Duration::from_secs(60), rx.wait_for(|s| s.as_deref().is_some_and(|s| s.sending.video_bitrate_bps > 600_000)))
+        .await
+        .ok()
+        .and_then(|r| r.ok().map(|s| s.clone()));
+    match high {
+        Some(s) => eprintln!(
+            "{codec} 1 Mbit/s again: target above 600 kbit/s {:.1} s after the link returned: {}",
+            restored_at.elapsed().as_secs_f64(),
+            brief(s.as_deref().unwrap())
+        ),
+        None => eprintln!("{codec} 1 Mbit/s again: target not above 600 kbit/s 60 s after the link returned: {}", brief(&rx.borrow().clone().unwrap())),
+    }
+    pair.agent.media_flows("agent after the link returned", 15, 50).await;
+    pair.hang_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vp8_follows_an_uplink_drop_to_300_kbits_and_back() {
+    the_encoder_follows_the_uplink_down_and_back_up(visio_media::VideoCodec::Vp8).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_follows_an_uplink_drop_to_300_kbits_and_back() {
+    the_encoder_follows_the_uplink_down_and_back_up(visio_media::VideoCodec::H264).await;
+}
+
+/// A 5 MB scan goes up the kiosk's `adsl` uplink (1 Mbit/s, 500 ms modem
+/// queue) during a call with busy video; `paced` drives visio-transfer's
+/// send rate from the call as the kiosk should (see
+/// `Call::set_sending_documents`). Prints what the agent hears meanwhile.
+async fn a_scan_goes_up_during_a_call(paced: bool) -> Vec<(f64, Box<CallStats>, Box<CallStats>)> {
+    use visio_transfer::{Event, Purpose};
+    common::init_tracing();
+    let _gate = one_at_a_time().await;
+    let link = link(if paced { "vm-scan-paced" } else { "vm-scan-unpaced" }, Profile::Adsl);
+    let codec = visio_media::VideoCodec::Vp8;
+    let pair = Pair::connect(&link, busy_config(codec, 440.0), busy_config(codec, 660.0), false).await;
+    pair.connected().await;
+    pair.agent.media_flows("agent", 15, 50).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scan.pdf");
+    std::fs::write(&file, common_pdf(5_000_000)).unwrap();
+    let (size, sha256) = visio_transfer::spool::hash_file(&file).unwrap();
+    let (kiosk_docs, mut kiosk_notices) = documents(&pair.kiosk, visio_transfer::Side::Kiosk, &dir.path().join("kiosk")).await;
+    let (_agent_docs, mut agent_notices) = documents(&pair.agent, visio_transfer::Side::Agent, &dir.path().join("agent")).await;
+    let before = pair.kiosk.stats_after("the call settling on the link", 10).await;
+    eprintln!("before the scan: kiosk {}", brief(&before));
+
+    let mut pacer = None;
+    if paced {
+        // The kiosk's way: room first, a pace from the next stats, then the
+        // file, so no chunk ever goes unpaced.
+        pair.kiosk.call.set_sending_documents(true).await.unwrap();
+        let room = pair.kiosk.stats_after("the call leaving room for documents", 2).await.data_room_bps;
+        eprintln!("room for documents: {} kbit/s", room / 1000);
+        kiosk_docs.set_send_rate(Some((room / 8).max(MIN_DOCUMENT_RATE))).await.unwrap();
+        let (docs, mut stats) = (kiosk_docs.clone(), pair.kiosk.stats.clone());
+        pacer = Some(tokio::spawn(async move {
+            while stats.changed().await.is_ok() {
+                let room = stats.borrow_and_update().as_ref().map_or(0, |s| s.data_room_bps);
+                if docs.set_send_rate(Some((room / 8).max(MIN_DOCUMENT_RATE))).await.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    let (id, _) = kiosk_docs.push_file(&file, "scan.pdf", Purpose::Scan, None).await.unwrap();
+    // One sample a second of both sides, until the scan is delivered.
+    let mut samples = Vec::new();
+    let mut seen = Vec::new();
+    let (mut kiosk_rx, mut agent_rx) = (pair.kiosk.stats.clone(), pair.agent.stats.clone());
+    let delivered = tokio::time::timeout(Duration::from_secs(300), async {
+        loop {
+            tokio::select! {
+                n = kiosk_notices.recv() => match n {
+                    Some(Notice::Core { event: Event::Delivered { id: d }, .. }) if d == id => return,
+                    Some(n) => seen.push(n),
+                    None => panic!("the kiosk's transfer session ended"),
+                },
+                changed = agent_rx.changed() => {
+                    changed.expect("stats");
+                    let agent = agent_rx.borrow_and_update().clone().expect("stats");
+                    let kiosk = kiosk_rx.borrow_and_update().clone().expect("stats");
+                    samples.push((started.elapsed().as_secs_f64(), kiosk, agent));
+                }
+            }
+        }
+    })
+    .await;
+    assert!(delivered.is_ok(), "no delivery within 300 s; notices {seen:?}");
+    let took = started.elapsed().as_secs_f64();
+    if let Some(p) = pacer {
+        p.abort();
+    }
+    let received = notice(&mut agent_notices, &mut Vec::new(), "the scan received", |n| match n {
+        Notice::Core { event: Event::FileReceived { sha256, .. }, .. } => Some(sha256.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(received, sha256);
+    let resent = kiosk_docs.stats().chunk_bytes_sent.load(Ordering::Relaxed) - size;
+    eprintln!("{} scan: {size} bytes in {took:.1} s ({:.0} kbit/s), {resent} bytes resent", if paced { "paced" } else { "unpaced" }, size as f64 * 8.0 / took / 1000.0);
+    report_during_transfer(&before, &samples);
+    pair.hang_up().await;
+    samples
+}
+
+/// The floor of the documents' pace: a transfer never stalls altogether.
+const MIN_DOCUMENT_RATE: u64 = 4_000;
+
+/// Audio at the agent, the kiosk's round trip and video during a transfer.
+fn report_during_transfer(before: &CallStats, samples: &[(f64, Box<CallStats>, Box<CallStats>)]) {
+    let mut buffers = Vec::new();
+    let mut rtts: Vec<u128> = Vec::new();
+    let mut jitters: Vec<f64> = Vec::new();
+    let mut fps = Vec::new();
+    let mut last = None::<u64>;
+    for (t, kiosk, agent) in samples {
+        if let Some(l) = last {
+            buffers.push(agent.audio_frames_decoded - l);
+        }
+        last = Some(agent.audio_frames_decoded);
+        rtts.extend(kiosk.rtt.map(|r| r.as_millis()));
+        jitters.extend(agent.audio_jitter_received.map(|j| j.as_secs_f64() * 1000.0));
+        fps.push(agent.receive_fps);
+        if std::env::var_os("VISIO_LINK_STATS").is_some() {
+            eprintln!("{t:6.1} s kiosk: {}\n         agent: {}", brief(kiosk), brief(agent));
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let lost = samples.last().map_or(0, |(_, _, a)| a.audio_packets_lost_received) - samples.first().map_or(0, |(_, _, a)| a.audio_packets_lost_received);
+    let short = buffers.iter().filter(|&&b| b < 45).count();
+    let mut rtt_f: Vec<f64> = rtts.iter().map(|&r| r as f64).collect();
+    eprintln!(
+        "during the transfer ({} s): agent audio lost {lost} packets; buffers a second min {} median {}; {short} s under 45; audio jitter median {:.1} ms max {:.1} ms; kiosk rtt median {:.0} ms max {:.0} ms (before: {:?}); agent video fps median {:.1} min {:.1}",
+        samples.len(),
+        buffers.iter().min().unwrap_or(&0),
+        median(&mut buffers.iter().map(|&b| b as f64).collect()),
+        median(&mut jitters.clone()),
+        jitters.iter().copied().fold(0.0, f64::max),
+        median(&mut rtt_f),
+        rtt_f.last().copied().unwrap_or(0.0),
+        before.rtt.map(|r| r.as_millis()),
+        median(&mut fps.clone()),
+        fps.iter().copied().fold(f64::MAX, f64::min),
+    );
+}
+
+/// The kiosk's way (decisions, "Documents beside audio"): while a scan goes
+/// up, the call leaves it room and the transfer is paced at that room;
+/// the agent keeps decoding the kiosk's audio. (Unpaced, it decoded a
+/// median of 6 of the 50 buffers a second; the median, not every second,
+/// because both calls and both transfer shells share this process and
+/// the agent's end of a 5 MB file stalls it for a moment.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_scan_leaves_the_kiosks_audio_flowing() {
+    let samples = a_scan_goes_up_during_a_call(true).await;
+    let mut per_second: Vec<u64> = samples.windows(2).map(|w| w[1].2.audio_frames_decoded - w[0].2.audio_frames_decoded).collect();
+    per_second.sort_unstable();
+    let median = per_second[per_second.len() / 2];
+    assert!(median >= 45, "the agent decoded a median of {median} of the kiosk's 50 audio buffers a second during the scan");
+}
+
+/// The same scan unpaced: the baseline of docs/benchmarks.md (a
+/// measurement, no assertion on what the agent hears).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: the unpaced baseline for docs/benchmarks.md"]
+async fn an_unpaced_scan_during_a_call_for_the_record() {
+    a_scan_goes_up_during_a_call(false).await;
 }

@@ -516,6 +516,10 @@ impl Endpoint {
             o.last_activity = now;
             o.read_pending = None;
             match o.state {
+                // An offer still queued (pushed while the link was down) goes
+                // out once, from the queue: a second copy would be answered
+                // by a second `accept`.
+                OutState::Offered if self.control.iter().any(|m| matches!(m, Message::Offer { id: queued, .. } if *queued == id)) => {}
                 // The offer may have been lost with the link: offers are idempotent.
                 OutState::Offered => resumes.push(offer_message(id, &o.meta)),
                 OutState::Sending | OutState::Resuming | OutState::Finishing => {
@@ -638,6 +642,13 @@ impl Endpoint {
                     return self.refuse(Some(id), ErrorCode::BadMessage, msg);
                 }
                 let was = o.state;
+                if matches!(was, OutState::Sending | OutState::Finishing) {
+                    // The answer to an offer or resume already answered (the
+                    // peer saw it twice): rewinding would resend up to a
+                    // window for nothing.
+                    debug!(id, offset, "repeated accept ignored");
+                    return Ok(());
+                }
                 o.state = OutState::Sending;
                 o.acked = offset;
                 o.next = offset;

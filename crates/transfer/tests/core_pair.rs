@@ -126,6 +126,74 @@ fn resume_after_link_drop_does_not_restart() {
     assert!(a.events.contains(&Event::Delivered { id }));
 }
 
+/// A file pushed before the session saw its link up is offered once, and
+/// no byte goes twice (it was offered twice: once from the queue, once as a
+/// re-offer, and the second `accept` rewound the sender by up to a window).
+#[test]
+fn a_file_pushed_before_the_link_is_up_is_offered_once_and_sent_once() {
+    let now = Instant::now();
+    let mut k = Peer::new(Side::Kiosk, Limits::default());
+    let mut a = Peer::new(Side::Agent, Limits::default());
+    let doc = pdf(1, 600_000);
+    let id = a.push(now, "early.pdf", doc.clone(), Purpose::Print);
+    a.drain(now);
+    assert!(a.wire.is_empty(), "nothing leaves while the link is down");
+    k.ep.handle_link_up(now);
+    a.ep.handle_link_up(now);
+    let (mut offers, mut chunk_bytes) = (0, 0);
+    let (ek, ea) = run(now, &mut k, &mut a, &mut |t| {
+        match t {
+            Transmit::Text(m) if matches!(Message::from_json(m), Ok(Message::Offer { .. })) => offers += 1,
+            Transmit::Binary(b) => chunk_bytes += Chunk::decode(b).unwrap().data.len(),
+            _ => {}
+        }
+        true
+    });
+    assert!(ek.is_empty() && ea.is_empty(), "{ek:?} {ea:?}");
+    assert_eq!(offers, 1);
+    assert_eq!(chunk_bytes, doc.len(), "every byte sent once");
+    assert_eq!(k.received[&id], doc);
+    assert!(a.events.contains(&Event::Delivered { id }));
+    assert!(!a.events.iter().any(|e| matches!(e, Event::Resumed { .. })));
+}
+
+/// An offer the receiver sees twice (from a peer with the bug above) is
+/// accepted twice; the second `accept`, arriving mid-transfer, does not
+/// rewind the sender.
+#[test]
+fn a_repeated_accept_does_not_rewind_the_sender() {
+    let (now, mut k, mut a) = pair();
+    let doc = pdf(1, 600_000);
+    let id = a.push(now, "twice.pdf", doc.clone(), Purpose::Print);
+    a.drain(now);
+    let offer = a.wire[0].clone();
+    let (mut chunk_bytes, mut repeated) = (0, false);
+    for _ in 0..100_000 {
+        a.drain(now);
+        k.drain(now);
+        if a.wire.is_empty() && k.wire.is_empty() {
+            break;
+        }
+        for t in std::mem::take(&mut a.wire) {
+            if let Transmit::Binary(b) = &t {
+                chunk_bytes += Chunk::decode(b).unwrap().data.len();
+            }
+            deliver(now, &mut k.ep, &t).unwrap();
+        }
+        if !repeated && k.received.get(&id).map_or(0, Vec::len) > 200_000 {
+            deliver(now, &mut k.ep, &offer).unwrap();
+            repeated = true;
+        }
+        for t in std::mem::take(&mut k.wire) {
+            deliver(now, &mut a.ep, &t).unwrap();
+        }
+    }
+    assert!(repeated, "the offer was seen twice mid-transfer");
+    assert_eq!(chunk_bytes, doc.len(), "every byte sent once");
+    assert_eq!(k.received[&id], doc);
+    assert!(a.events.contains(&Event::Delivered { id }));
+}
+
 #[test]
 fn corrupted_chunk_is_refused_and_session_goes_on() {
     let (now, mut k, mut a) = pair();
