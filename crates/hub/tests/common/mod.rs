@@ -1,6 +1,6 @@
 //! The hub's tests use the shared test kit: the real hub on TLS loopback and
 //! protocol clients (crates/testkit).
-#![allow(unused_imports)]
+#![allow(unused_imports, dead_code)]
 
 pub use visio_testkit::hub::*;
 pub use visio_testkit::wait::{DEADLINE, eventually, within};

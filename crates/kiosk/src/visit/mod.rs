@@ -106,7 +106,13 @@ struct Documents {
     incoming: HashMap<u32, String>,
     /// Outgoing scans by transfer id: name, size, hash.
     scans: HashMap<u32, (String, u64, String)>,
+    /// The call was told documents are going up.
+    sending: bool,
 }
+
+/// Scans never go slower than this (bytes per second), whatever the
+/// estimate says: a resident waits for their paper to reach the agent.
+const MIN_DOCUMENT_RATE: u64 = 4_000;
 
 async fn next_call_event(call: &mut Option<ActiveCall>) -> Option<CallEvent> {
     match call {
@@ -180,7 +186,7 @@ impl Runner {
                     spool,
                     self.devices.services.clone(),
                 );
-                self.documents = Some(Documents { handle, notices, incoming: HashMap::new(), scans: HashMap::new() });
+                self.documents = Some(Documents { handle, notices, incoming: HashMap::new(), scans: HashMap::new(), sending: false });
             }
             // The call is worth having even without documents.
             Err(e) => warn!(error = %e, "no spool for this visit; documents are unavailable"),
@@ -289,11 +295,22 @@ impl Runner {
                     if let Err(e) = documents.handle.attach(link, events).await {
                         warn!(error = %e, "documents channel not attached");
                     }
+                    // Data-channel bytes go around the media pacer: never
+                    // unpaced during a call; the stats raise it.
+                    let _ = documents.handle.set_send_rate(Some(MIN_DOCUMENT_RATE)).await;
                 }
                 None => warn!("documents channel open but no transfer session"),
             },
             CallEvent::DataChannelClosed => debug!("documents channel closed"),
-            CallEvent::Stats(stats) => debug!(?stats, "call stats"),
+            CallEvent::Stats(stats) => {
+                debug!(?stats, "call stats");
+                // Scans go up at the room the estimate leaves above audio
+                // and video (decisions: "Documents beside audio").
+                if let Some(documents) = &self.documents {
+                    let rate = (stats.data_room_bps / 8).max(MIN_DOCUMENT_RATE);
+                    let _ = documents.handle.set_send_rate(Some(rate)).await;
+                }
+            }
             CallEvent::Error(e) => warn!(error = %e, "call"),
             other => debug!(?other, "call event"),
         }
@@ -373,6 +390,17 @@ impl Runner {
             }
             Notice::LinkUp | Notice::LinkDown | Notice::Ended => None,
         };
+        // While a scan goes up, video leaves it a share of the estimate.
+        let sending = !documents.scans.is_empty();
+        if sending != documents.sending
+            && let Some(active) = &self.call
+        {
+            documents.sending = sending;
+            let call = active.call.clone();
+            tokio::spawn(async move {
+                let _ = call.set_sending_documents(sending).await;
+            });
+        }
         if let Some(event) = event {
             self.input(Input::Document(event));
         }
