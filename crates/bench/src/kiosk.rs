@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
@@ -175,8 +175,15 @@ impl Kiosk {
         match self {
             Kiosk::Ours(o) => o.send_scan(size).await,
             Kiosk::Reference(p) => {
-                let ms = p.run("return await window.bench.sendBytes(arg);", json!(size)).await?;
-                ms.as_f64().map(|ms| ms / 1000.0).ok_or_else(|| anyhow!("sendBytes answered {ms}"))
+                p.run("return window.bench.startSend(arg);", json!(size)).await?;
+                loop {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    match p.run("return window.bench.sendResult;", Value::Null).await? {
+                        Value::Null => continue,
+                        Value::Number(ms) => return Ok(ms.as_f64().unwrap_or(0.0) / 1000.0),
+                        other => bail!("sending failed: {other}"),
+                    }
+                }
             }
         }
     }
