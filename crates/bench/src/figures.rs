@@ -27,6 +27,37 @@ pub struct StatsSample {
     pub frames_decoded: f64,
     pub audio_received: f64,
     pub audio_lost: f64,
+    /// Video packets received and never received (after retransmissions),
+    /// NACKs and PLIs the receiver sent: whether losses get repaired.
+    #[serde(default)]
+    pub video_received: f64,
+    #[serde(default)]
+    pub video_lost: f64,
+    #[serde(default)]
+    pub nacks: f64,
+    #[serde(default)]
+    pub plis: f64,
+}
+
+/// How the receiver repaired lost video over a window.
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+pub struct Repair {
+    /// Video packets still missing / (received + missing).
+    pub unrepaired: f64,
+    pub nacks_per_s: f64,
+    pub plis_per_min: f64,
+}
+
+pub fn repair(stats: &[StatsSample], from: f64, to: f64) -> Option<Repair> {
+    let (a, b) = span(stats, from, to)?;
+    let lost = (b.video_lost - a.video_lost).max(0.0);
+    let total = lost + b.video_received - a.video_received;
+    let seconds = (b.t - a.t) / 1000.0;
+    (total > 0.0).then(|| Repair {
+        unrepaired: lost / total,
+        nacks_per_s: (b.nacks - a.nacks) / seconds,
+        plis_per_min: (b.plis - a.plis) * 60.0 / seconds,
+    })
 }
 
 /// Bytes that entered one direction of the link so far: what the sender
@@ -35,6 +66,18 @@ pub struct StatsSample {
 pub struct LinkSample {
     pub t: f64,
     pub bytes: u64,
+    pub packets: u64,
+    /// Packets the bottleneck's full queue dropped (tail drop) so far.
+    pub queue_drops: u64,
+}
+
+/// The share of the sender's packets the full bottleneck queue dropped over
+/// the window: how much it overfilled the link.
+pub fn queue_drops(link: &[LinkSample], from: f64, to: f64) -> Option<f64> {
+    let first = link.iter().find(|s| s.t >= from)?;
+    let last = link.iter().rev().find(|s| s.t <= to)?;
+    let packets = last.packets.checked_sub(first.packets).filter(|&p| p > 0)?;
+    Some((last.queue_drops - first.queue_drops) as f64 / packets as f64)
 }
 
 /// Video as one receiver saw it over a window.
@@ -210,10 +253,17 @@ pub struct Column {
     /// Kiosk → hub, at the hub's Chromium, over the measurement window.
     pub up: VideoFigures,
     pub audio_loss: Option<f64>,
+    /// Share of the sender's packets tail-dropped by the link's full queue
+    /// over the window.
+    pub queue_drops: Option<f64>,
+    #[serde(default)]
+    pub repair: Option<Repair>,
     /// Hub → kiosk, at the kiosk, over the same window.
     pub down: Option<VideoFigures>,
     pub follow: Option<Follow>,
     pub transfer: Option<Transfer>,
+    /// Why the scan did not arrive, if it did not.
+    pub scan_error: Option<String>,
     /// What went wrong, if a phase failed; the rest are still figures.
     pub notes: Vec<String>,
 }
@@ -260,7 +310,7 @@ mod tests {
     fn link_at(kbps: impl Fn(f64) -> f64, until_ms: f64) -> Vec<LinkSample> {
         let (mut bytes, mut out, mut t) = (0.0, Vec::new(), 0.0);
         while t <= until_ms {
-            out.push(LinkSample { t, bytes: bytes as u64 });
+            out.push(LinkSample { t, bytes: bytes as u64, packets: 0, queue_drops: 0 });
             bytes += kbps(t) * 250.0 / 8.0; // 250 ms of sending
             t += 250.0;
         }

@@ -7,6 +7,7 @@
 //! cargo build --workspace --examples
 //! sudo $CARGO_TARGET_DIR/debug/visio-bench links --profile adsl --duration 120
 //! sudo $CARGO_TARGET_DIR/debug/visio-bench links --all --json links.json
+//! $CARGO_TARGET_DIR/debug/visio-bench table links.json   # the table again
 //! ```
 
 mod documents;
@@ -39,6 +40,11 @@ enum Command {
     /// Our kiosk's call vs Chromium's on the emulated links, both received by
     /// Chromium on the hub's side.
     Links(Links),
+    /// Prints the Markdown table again from a `links --json` file.
+    Table {
+        /// The JSON file `links --json` wrote.
+        json: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -79,7 +85,16 @@ fn parse_profile(s: &str) -> Result<Profile, String> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let Command::Links(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Command::Links(args) => args,
+        Command::Table { json } => {
+            let text = std::fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?;
+            let runs: Vec<ProfileRun> = serde_json::from_str(&text)?;
+            print!("{}", table::markdown(&runs));
+            println!("\n{}", table::notes(&runs));
+            return Ok(());
+        }
+    };
     let profiles = if args.all {
         vec![Profile::Adsl, Profile::AdslPoor, Profile::Satellite, Profile::Lossy, Profile::Clean]
     } else if args.profiles.is_empty() {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::Value;
 use visio_bench::figures::{self, Column, Frame, LinkSample, StatsSample, Transfer};
 use visio_bench::table::ProfileRun;
@@ -138,9 +138,11 @@ async fn phases(link: &Link, profile: Profile, kiosk: &Kiosk, plan: &Plan, rec: 
         let r = lock(rec);
         column.up = figures::video_with_stats(&r.up_frames, &r.up_stats, first, end);
         column.audio_loss = figures::audio_loss(&r.up_stats, first, end);
+        column.queue_drops = figures::queue_drops(&r.link, first, end);
+        column.repair = figures::repair(&r.up_stats, first, end);
         column.down = Some(figures::video_with_stats(&r.down_frames, &r.down_stats, first, end));
     }
-    eprintln!("  window: {:?}, audio loss {:?}", column.up, column.audio_loss);
+    eprintln!("  window: {:?}, audio loss {:?}, queue drops {:?}, {:?}", column.up, column.audio_loss, column.queue_drops, column.repair);
 
     if plan.follow {
         link.update(Direction::Up, |p| p.rate = Some(HIGH))?;
@@ -162,9 +164,18 @@ async fn phases(link: &Link, profile: Profile, kiosk: &Kiosk, plan: &Plan, rec: 
 
     if plan.scan_bytes > 0 {
         let start = now_ms();
-        let seconds = tokio::time::timeout(Duration::from_secs(400), kiosk.send_scan(plan.scan_bytes))
+        let sent = tokio::time::timeout(Duration::from_secs(400), kiosk.send_scan(plan.scan_bytes))
             .await
-            .context("the scan took over 400 s")??;
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("over 400 s")));
+        let seconds = match sent {
+            Ok(s) => s,
+            Err(e) => {
+                let at = (now_ms() - start) / 1000.0;
+                eprintln!("  scan failed after {at:.0} s: {e:#}");
+                column.scan_error = Some(format!("{e:#} (after {at:.0} s)"));
+                return Ok(());
+            }
+        };
         sleep_until(start + seconds * 1000.0 + 1500.0).await;
         let r = lock(rec);
         let transfer = Transfer {
@@ -189,8 +200,9 @@ async fn record(link: Arc<Link>, hub: Page, kiosk: Arc<Kiosk>, rec: Shared, stop
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             while !stop.load(Ordering::SeqCst) {
                 tick.tick().await;
-                let bytes = link.counters(Direction::Up).bytes_in;
-                lock(&rec).link.push(LinkSample { t: now_ms(), bytes });
+                let c = link.counters(Direction::Up);
+                let sample = LinkSample { t: now_ms(), bytes: c.bytes_in, packets: c.packets_in, queue_drops: c.dropped_queue };
+                lock(&rec).link.push(sample);
             }
         })
     };

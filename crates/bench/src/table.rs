@@ -15,7 +15,7 @@ pub struct ProfileRun {
     pub reference: Option<Column>,
 }
 
-const HEADER: &str = "| link | sender | first frame | fps | resolution | freezes > 0.5 s | audio loss | agent → kiosk fps, freezes | 1 → 0.3 Mbit/s: ≤ 330 kbit/s after | 0.3 → 1 Mbit/s: 80 % after | 5 MB scan | × line-rate time | video during the scan |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+const HEADER: &str = "| link | sender | first frame | fps | resolution | freezes > 0.5 s | audio loss | queue drops | agent → kiosk fps, freezes | 1 → 0.3 Mbit/s: ≤ 330 kbit/s after | 0.3 → 1 Mbit/s: 80 % after | 5 MB scan | × line-rate time | video during the scan |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
 
 fn secs(s: Option<f64>) -> String {
     match s {
@@ -31,6 +31,10 @@ fn freezes(v: &VideoFigures) -> String {
 
 fn resolution(v: &VideoFigures) -> String {
     v.resolution.map(|(w, h)| format!("{w}x{h}")).unwrap_or_else(|| "—".into())
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map(|l| format!("{:.1} %", l * 100.0)).unwrap_or_else(|| "—".into())
 }
 
 fn row(link: &str, sender: &str, c: &Column) -> String {
@@ -50,15 +54,19 @@ fn row(link: &str, sender: &str, c: &Column) -> String {
             t.line_ratio().map(|r| format!("{r:.2}×")).unwrap_or_else(|| "—".into()),
             format!("{:.0} fps, {}", t.video.fps, freezes(&t.video)),
         ),
-        None => ("—".into(), "—".into(), "—".into()),
+        None => match &c.scan_error {
+            Some(e) => (format!("failed: {e}"), "—".into(), "—".into()),
+            None => ("—".into(), "—".into(), "—".into()),
+        },
     };
     format!(
-        "| {link} | {sender} | {} | {:.0} | {} | {} | {} | {down} | {settle} | {recover} | {scan} | {ratio} | {during} |\n",
+        "| {link} | {sender} | {} | {:.0} | {} | {} | {} | {} | {down} | {settle} | {recover} | {scan} | {ratio} | {during} |\n",
         secs(c.first_frame_s),
         c.up.fps,
         resolution(&c.up),
         freezes(&c.up),
-        c.audio_loss.map(|l| format!("{:.2} %", l * 100.0)).unwrap_or_else(|| "—".into()),
+        percent(c.audio_loss),
+        percent(c.queue_drops),
     )
 }
 
