@@ -37,6 +37,9 @@ pub struct StatsSample {
     pub nacks: f64,
     #[serde(default)]
     pub plis: f64,
+    /// FEC packets received (RED/ULPFEC): losses repaired without a round trip.
+    #[serde(default)]
+    pub fec: f64,
 }
 
 /// How the receiver repaired lost video over a window.
@@ -46,6 +49,7 @@ pub struct Repair {
     pub unrepaired: f64,
     pub nacks_per_s: f64,
     pub plis_per_min: f64,
+    pub fec_per_s: f64,
 }
 
 pub fn repair(stats: &[StatsSample], from: f64, to: f64) -> Option<Repair> {
@@ -57,6 +61,7 @@ pub fn repair(stats: &[StatsSample], from: f64, to: f64) -> Option<Repair> {
         unrepaired: lost / total,
         nacks_per_s: (b.nacks - a.nacks) / seconds,
         plis_per_min: (b.plis - a.plis) * 60.0 / seconds,
+        fec_per_s: (b.fec - a.fec) / seconds,
     })
 }
 
