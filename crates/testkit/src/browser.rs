@@ -54,6 +54,13 @@ pub struct Chromium {
 
 impl Chromium {
     pub async fn launch() -> Chromium {
+        Chromium::launch_with(&[]).await
+    }
+
+    /// Like [`launch`](Self::launch), with more command-line flags, e.g.
+    /// `--use-file-for-fake-video-capture=clip.y4m` for a known picture.
+    /// Chromium starts in the caller's network namespace.
+    pub async fn launch_with(extra_args: &[String]) -> Chromium {
         require_file(CHROMIUM, "chromium");
         require_file(CHROMEDRIVER, "chromium-driver");
         let port = free_port();
@@ -72,6 +79,7 @@ impl Chromium {
         }
         let mut args: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra_args.iter().cloned());
         let mut caps = serde_json::Map::new();
         caps.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
         caps.insert("acceptInsecureCerts".into(), json!(true));
