@@ -68,6 +68,9 @@ pub struct Ours {
     call: Call,
     candidates: Mutex<mpsc::UnboundedReceiver<IceCandidate>>,
     channel: watch::Receiver<Option<DataChannelHandle>>,
+    /// The room the call's estimate leaves for documents (bits/s), from its
+    /// stats: scans are paced at it, as the kiosk does.
+    data_room: watch::Receiver<u64>,
     /// The agent's video as our kiosk decoded it.
     frames: Arc<Mutex<Vec<Frame>>>,
     tmp: tempfile::TempDir,
@@ -94,11 +97,13 @@ impl Kiosk {
         let (call, mut events) = rt.spawn(Call::new(our_config())).await?.context("starting our call")?;
         let (cand_tx, cand_rx) = mpsc::unbounded_channel();
         let (chan_tx, chan_rx) = watch::channel(None);
+        let (room_tx, data_room) = watch::channel(0);
         rt.spawn(async move {
             while let Some(event) = events.next().await {
                 match event {
                     CallEvent::LocalCandidate(c) => drop(cand_tx.send(c)),
                     CallEvent::DataChannelOpen(ch) => drop(chan_tx.send(Some(ch))),
+                    CallEvent::Stats(s) => drop(room_tx.send(s.data_room_bps)),
                     CallEvent::Error(e) => eprintln!("  ours: {e}"),
                     _ => {}
                 }
@@ -115,6 +120,7 @@ impl Kiosk {
             call,
             candidates: Mutex::new(cand_rx),
             channel: chan_rx,
+            data_room,
             frames,
             tmp: tempfile::tempdir()?,
         })))
@@ -212,6 +218,21 @@ impl Ours {
         let (session, mut notices) = spawn_session(Side::Kiosk, Limits::default(), spool);
         let (link, events) = DocumentsLink::attach(handle);
         session.attach(link, events).await?;
+        // Paced as the kiosk paces scans (crates/kiosk/src/visit/mod.rs).
+        const MIN_RATE: u64 = 4_000;
+        session.set_send_rate(Some(MIN_RATE)).await?;
+        self.call.set_sending_documents(true).await?;
+        let pacing = tokio::spawn({
+            let (session, mut room) = (session.clone(), self.data_room.clone());
+            async move {
+                while room.changed().await.is_ok() {
+                    let rate = (*room.borrow_and_update() / 8).max(MIN_RATE);
+                    if session.set_send_rate(Some(rate)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
         let start = std::time::Instant::now();
         let (id, _) = session.push_file(&file, "scan.pdf", Purpose::Scan, None).await?;
         loop {
@@ -223,6 +244,8 @@ impl Ours {
             }
         }
         let seconds = start.elapsed().as_secs_f64();
+        pacing.abort();
+        let _ = self.call.set_sending_documents(false).await;
         let _ = session.end().await;
         Ok(seconds)
     }
