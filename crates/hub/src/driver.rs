@@ -14,7 +14,7 @@ use visio_protocol::{AgentToHub, KioskId, KioskToHub, ResumeToken, encode};
 
 use crate::core::{Hub, HubEvent, Output, PeerId, Published, Snapshot};
 use crate::metrics::Metrics;
-use crate::store::{AgentRecord, KioskRecord, Store};
+use crate::store::{AgentRecord, Backend, KioskRecord};
 
 /// How many messages may wait for a slow peer before it is disconnected as
 /// too slow: generous for a burst of queue updates, small enough that one
@@ -103,7 +103,7 @@ impl DriverHandle {
 }
 
 /// Starts the driver task.
-pub fn spawn(hub: Hub, store: Store, metrics: Arc<Metrics>) -> (DriverHandle, JoinHandle<()>) {
+pub fn spawn(hub: Hub, store: Backend, metrics: Arc<Metrics>) -> (DriverHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(4096);
     let handle = DriverHandle { tx, next_peer: Arc::new(AtomicU64::new(0)) };
     let task = tokio::spawn(Driver { hub, peers: HashMap::new(), log: SessionLog::spawn(store), metrics }.run(rx));
@@ -254,24 +254,24 @@ enum LogItem {
 }
 
 impl SessionLog {
-    fn spawn(store: Store) -> SessionLog {
+    fn spawn(store: Backend) -> SessionLog {
         let (tx, mut rx) = mpsc::channel::<LogItem>(4096);
         tokio::spawn(async move {
             while let Some(item) = rx.recv().await {
                 match item {
                     LogItem::Event(event) => {
                         let shown = format!("{event:?}");
-                        if let Err(e) = store.call(move |s| s.record(&event)).await {
+                        if let Err(e) = store.record(&event).await {
                             tracing::error!(error = %e, event = %shown, "could not write the session log");
                         }
                     }
                     LogItem::Alive(at) => {
-                        if let Err(e) = store.call(move |s| s.mark_alive(at)).await {
+                        if let Err(e) = store.mark_alive(at).await {
                             tracing::warn!(error = %e, "could not stamp the hub as running");
                         }
                     }
                     LogItem::Stopped(at) => {
-                        if let Err(e) = store.call(move |s| s.mark_stopped(at)).await {
+                        if let Err(e) = store.mark_stopped(at).await {
                             tracing::error!(error = %e, "could not record the hub's stop time");
                         }
                     }
