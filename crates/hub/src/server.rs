@@ -155,7 +155,11 @@ pub async fn run(
             Err(e) => return Err(std::io::Error::other(format!("cannot read the session log: {e}"))),
         }
     };
-    let mut hub = Hub::new(settings.catalogue.clone(), settings.ice_servers.clone(), prefix);
+    let mut hub = Hub::new(settings.catalogue.clone(), settings.ice_servers.clone(), prefix.clone());
+    if matches!(store, Backend::Postgres(_)) {
+        // The process's session prefix names it in the shared queue.
+        hub.set_shared_queue(prefix);
+    }
     hub.set_heartbeat_seconds(settings.heartbeat_seconds);
     hub.set_resume_grace(settings.resume_grace);
     hub.set_turn_rest(settings.turn_rest.clone());

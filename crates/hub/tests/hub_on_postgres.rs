@@ -1,7 +1,8 @@
 //! `visio-hub serve --database postgres://…` as a child process, against a
-//! real PostgreSQL 15 the test starts: accounts, sign-in, queue, call,
-//! signaling and session log go through PostgreSQL; a second process on
-//! the same database takes over the call after the first is killed.
+//! real PostgreSQL 15 the test starts: accounts, sign-in, the shared queue
+//! (take-next decided by PostgreSQL), call, signaling and session log go
+//! through PostgreSQL; a second process on the same database takes over
+//! the call after the first is killed.
 
 mod common;
 
@@ -83,8 +84,16 @@ async fn a_hub_on_postgresql_serves_a_call_and_the_next_process_takes_it_over() 
     let (session, position) = kiosk.queue("demo").await;
     assert_eq!(position, 1);
     agent.wait_for("the kiosk in the queue", |m| waiting(m, "demo").is_some_and(|w| w == ["besse"])).await;
+    // The wait is in the shared queue, and "take next" takes it from there.
+    let demo = ServiceId::from("demo");
+    eventually("the resident in PostgreSQL's queue", || async {
+        let queue = store.queue(&demo).await.unwrap();
+        queue.iter().any(|e| e.session == session && e.kiosk_id.as_str() == "besse").then_some(())
+    })
+    .await;
     let (taken, token) = agent.take_next_with_token().await;
     assert_eq!(taken, session);
+    assert!(store.queue(&demo).await.unwrap().is_empty(), "taken out of the shared queue");
     kiosk.wait_for("call_answered", |m| matches!(m, HubToKiosk::CallAnswered { .. })).await;
     kiosk.send(KioskToHub::Signal { session: session.clone(), signal: offer() }).await;
     let relayed = agent.wait_for("the offer", |m| matches!(m, HubToAgent::Signal { .. })).await;

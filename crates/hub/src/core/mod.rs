@@ -60,6 +60,34 @@ pub enum Output {
     Close(PeerId),
     /// Something for the session log and the metrics.
     Event(HubEvent),
+    /// Work on the queue shared with other hub processes (only with
+    /// [`Hub::set_shared_queue`]); a `TakeNext`'s answer comes back
+    /// through [`Hub::handle_taken`].
+    Store(StoreOp),
+}
+
+/// A resident waiting, as every hub process sees them in the shared queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub session: SessionId,
+    pub service: ServiceId,
+    pub kiosk_id: KioskId,
+    pub queued_at: Timestamp,
+    /// The hub process holding the kiosk's connection.
+    pub process: String,
+}
+
+/// Queue work the shell carries out on the shared store, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOp {
+    /// Put a resident in line (again, after a take that could not become
+    /// a call: the same `queued_at`, so the same place).
+    Enqueue(QueueEntry),
+    /// A wait ended here (cancelled, kiosk gone, hub stopping).
+    Leave(SessionId),
+    /// The oldest resident of `services`, taken out of line atomically,
+    /// for `agent`: answer with [`Hub::handle_taken`], whatever happens.
+    TakeNext { agent: PeerId, services: Vec<ServiceId> },
 }
 
 /// Metadata of a resident's visit (never any content), and what kiosks
@@ -165,6 +193,8 @@ struct AgentPeer {
     services: Vec<ServiceId>,
     available: bool,
     call: Option<SessionId>,
+    /// A take-next is with the shared store; a second press waits for it.
+    taking: bool,
 }
 
 struct Session {
@@ -266,6 +296,9 @@ pub struct Hub {
     /// Recently ended calls, oldest first in `ended_order`.
     ended: HashMap<SessionId, Ended>,
     ended_order: VecDeque<SessionId>,
+    /// With a queue shared by several processes, this process's name:
+    /// the shared store decides who is taken next.
+    shared_queue: Option<String>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -304,7 +337,16 @@ impl Hub {
             resume_grace: DEFAULT_RESUME_GRACE,
             ended: HashMap::new(),
             ended_order: VecDeque::new(),
+            shared_queue: None,
         }
+    }
+
+    /// Residents wait in a queue shared with other hub processes (the
+    /// PostgreSQL store), this process being `process`: "take next" is
+    /// then the store's decision ([`StoreOp::TakeNext`], answered through
+    /// [`Hub::handle_taken`]), and every wait is mirrored there.
+    pub fn set_shared_queue(&mut self, process: String) {
+        self.shared_queue = Some(process);
     }
 
     /// How long a call is held for a side that lost the hub.
@@ -479,6 +521,7 @@ impl Hub {
             services,
             available: false,
             call: None,
+            taking: false,
         });
         self.tell_agent(peer, HubToAgent::Welcome {
             protocol: PROTOCOL_VERSION,
@@ -900,6 +943,16 @@ impl Hub {
         let estimated_wait = self.estimate(&service_id, position);
         self.queues.mark_sent(&service_id, &session, position, estimated_wait);
         self.tell_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
+        if let Some(process) = &self.shared_queue {
+            let entry = QueueEntry {
+                session: session.clone(),
+                service: service_id.clone(),
+                kiosk_id: kiosk_id.clone(),
+                queued_at: now,
+                process: process.clone(),
+            };
+            self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry)));
+        }
         self.event(HubEvent::Queued { session, kiosk_id, service: service_id.clone(), at: now });
         self.dirty.insert(service_id);
     }
@@ -953,15 +1006,76 @@ impl Hub {
             Some(s) => return self.agent_error(peer, ErrorCode::Forbidden, format!("you do not serve {:?}", s.as_str())),
             None => agent.services.clone(),
         };
+        if self.shared_queue.is_some() {
+            // Other processes take from the same line: the store decides.
+            let agent = self.agents.get_mut(&peer).expect("checked above");
+            if !agent.taking {
+                agent.taking = true;
+                self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, services: candidates }));
+            }
+            return;
+        }
         let oldest = candidates
             .iter()
             .filter_map(|s| self.queues.front(s).map(|session| (s, session)))
             .min_by_key(|(_, session)| (self.sessions[*session].queued_at, (*session).clone()))
             .map(|(s, session)| (s.clone(), session.clone()));
         let Some((service_id, session_id)) = oldest else {
-            let service = if candidates.len() == 1 { candidates.into_iter().next() } else { None };
-            return self.tell_agent(peer, HubToAgent::QueueEmpty { service });
+            return self.tell_queue_empty(peer, candidates);
         };
+        self.connect(now, peer, service_id, session_id);
+    }
+
+    fn tell_queue_empty(&mut self, peer: PeerId, candidates: Vec<ServiceId>) {
+        let service = if candidates.len() == 1 { candidates.into_iter().next() } else { None };
+        self.tell_agent(peer, HubToAgent::QueueEmpty { service });
+    }
+
+    /// The shared store's answer to [`StoreOp::TakeNext`] for `peer`.
+    /// A resident taken out of line either becomes this agent's call or
+    /// goes back in line at their place: never lost.
+    pub fn handle_taken(&mut self, now: Timestamp, peer: PeerId, services: Vec<ServiceId>, entry: Option<QueueEntry>) {
+        let ready = match self.agents.get_mut(&peer) {
+            Some(agent) => {
+                agent.taking = false;
+                agent.available && agent.call.is_none()
+            }
+            None => false,
+        };
+        match entry {
+            None if ready => self.tell_queue_empty(peer, services),
+            None => {}
+            // The agent left, went away or is in a call meanwhile.
+            Some(entry) if !ready => self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry))),
+            Some(entry) if self.shared_queue.as_ref() != Some(&entry.process) => {
+                // Calls across processes need the bus (docs/decisions.md,
+                // "Several hub processes"), which is not there yet.
+                self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry)));
+                self.agent_error(
+                    peer,
+                    ErrorCode::Internal,
+                    "the next resident waits on another hub process; calls across processes are not supported yet",
+                );
+            }
+            Some(entry) => {
+                let waiting = matches!(self.sessions.get(&entry.session).map(|s| &s.state), Some(SessionState::Waiting));
+                if waiting {
+                    self.connect(now, peer, entry.service, entry.session);
+                } else {
+                    // Their wait ended here after the store took them
+                    // (its `Leave` found nothing): ask for the next one.
+                    if let Some(agent) = self.agents.get_mut(&peer) {
+                        agent.taking = true;
+                    }
+                    self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, services }));
+                }
+            }
+        }
+        self.flush(now);
+    }
+
+    /// Makes the waiting `session_id` the call of agent `peer`.
+    fn connect(&mut self, now: Timestamp, peer: PeerId, service_id: ServiceId, session_id: SessionId) {
         self.queues.remove(&service_id, &session_id);
         let agent_name = self.agent_display_name(peer);
         let agent = self.agents.get_mut(&peer).expect("checked above");
@@ -1107,6 +1221,9 @@ impl Hub {
         match session.state {
             SessionState::Waiting => {
                 self.queues.remove(&session.service, session_id);
+                if self.shared_queue.is_some() {
+                    self.outputs.push_back(Output::Store(StoreOp::Leave(session_id.clone())));
+                }
             }
             SessionState::InCall(call) => {
                 if let Some(agent) = call.agent.peer()

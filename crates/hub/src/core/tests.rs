@@ -19,6 +19,7 @@ struct World {
     agent_inbox: HashMap<PeerId, Vec<HubToAgent>>,
     closed: Vec<PeerId>,
     events: Vec<HubEvent>,
+    store_ops: Vec<StoreOp>,
 }
 
 impl World {
@@ -36,6 +37,7 @@ impl World {
             agent_inbox: HashMap::new(),
             closed: Vec::new(),
             events: Vec::new(),
+            store_ops: Vec::new(),
         }
     }
 
@@ -46,6 +48,7 @@ impl World {
                 Output::ToAgent(p, m) => self.agent_inbox.entry(p).or_default().push(m),
                 Output::Close(p) => self.closed.push(p),
                 Output::Event(e) => self.events.push(e),
+                Output::Store(op) => self.store_ops.push(op),
             }
         }
     }
@@ -881,4 +884,107 @@ fn a_restored_call_nobody_claims_ends_with_hub_shutdown_when_the_old_hub_stopped
     ]);
     assert_eq!(w.kiosk_said(k), vec![HubToKiosk::CallEnded { session: "old-000002".into(), reason: EndReason::AgentDisconnected }]);
     assert_eq!(w.hub.snapshot().calls_in_progress, 0);
+}
+
+// ---------------------------------------------------------------------------
+// A queue shared with other hub processes: the store decides who is next
+// ---------------------------------------------------------------------------
+
+impl World {
+    fn shared(process: &str) -> World {
+        let mut world = World::new();
+        world.hub.set_shared_queue(process.into());
+        world
+    }
+
+    fn taken(&mut self, agent: PeerId, services: &[&str], entry: Option<QueueEntry>) {
+        let services = services.iter().map(|s| ServiceId::from(*s)).collect();
+        self.hub.handle_taken(self.now, agent, services, entry);
+        self.drain();
+    }
+}
+
+#[test]
+fn with_a_shared_queue_waits_are_mirrored_and_the_store_answers_take_next() {
+    let mut w = World::shared("p1");
+    let k = w.kiosk("besse");
+    let claire = w.available_agent("claire", &["caf"]);
+    let session = w.queue(k, "caf");
+    let entry = QueueEntry {
+        session: session.clone(),
+        service: "caf".into(),
+        kiosk_id: "besse".into(),
+        queued_at: w.now,
+        process: "p1".into(),
+    };
+    assert_eq!(std::mem::take(&mut w.store_ops), [StoreOp::Enqueue(entry.clone())]);
+
+    // Take next asks the store once, however often the agent presses.
+    w.agent_says(claire, AgentToHub::TakeNext { service: None });
+    w.agent_says(claire, AgentToHub::TakeNext { service: None });
+    assert_eq!(std::mem::take(&mut w.store_ops), [StoreOp::TakeNext { agent: claire, services: vec!["caf".into()] }]);
+    assert!(w.agent_told(claire).is_empty(), "nothing decided before the store answers");
+
+    w.taken(claire, &["caf"], Some(entry));
+    assert!(w.agent_said(claire).iter().any(|m| matches!(m, HubToAgent::CallStarted { session: s, .. } if *s == session)));
+    assert!(w.kiosk_said(k).iter().any(|m| matches!(m, HubToKiosk::CallAnswered { .. })));
+    assert!(w.store_ops.is_empty(), "the store already took them out of line");
+
+    // Nobody left: the store says so, and so does the hub.
+    w.agent_says(claire, AgentToHub::HangUp { session });
+    w.agent_said(claire);
+    w.agent_says(claire, AgentToHub::TakeNext { service: Some("caf".into()) });
+    w.store_ops.clear();
+    w.taken(claire, &["caf"], None);
+    assert_eq!(w.agent_told(claire), [HubToAgent::QueueEmpty { service: Some("caf".into()) }]);
+}
+
+#[test]
+fn a_resident_the_store_hands_over_is_never_lost() {
+    let mut w = World::shared("p1");
+    let (k1, k2) = (w.kiosk("besse"), w.kiosk("ardes"));
+    let claire = w.available_agent("claire", &["caf"]);
+    let first = w.queue(k1, "caf");
+    let second = w.queue(k2, "caf");
+    let now = w.now;
+    let entry = |session: &SessionId, process: &str| QueueEntry {
+        session: session.clone(),
+        service: "caf".into(),
+        kiosk_id: "k".into(),
+        queued_at: now,
+        process: process.into(),
+    };
+    w.store_ops.clear();
+
+    // The first resident cancelled after the store took them: the core
+    // asks for the next one rather than telling the agent nobody waits.
+    w.agent_says(claire, AgentToHub::TakeNext { service: None });
+    w.kiosk_says(k1, KioskToHub::CancelCall);
+    w.kiosk_said(k1);
+    w.store_ops.clear();
+    w.taken(claire, &["caf"], Some(entry(&first, "p1")));
+    assert_eq!(w.store_ops, [StoreOp::TakeNext { agent: claire, services: vec!["caf".into()] }]);
+    w.store_ops.clear();
+
+    // A resident held by another process cannot be called from here yet:
+    // back in line at their place, and the agent is told why.
+    w.taken(claire, &["caf"], Some(entry(&second, "p2")));
+    assert_eq!(w.store_ops, [StoreOp::Enqueue(entry(&second, "p2"))]);
+    let told = w.agent_told(claire);
+    assert!(matches!(told.as_slice(), [HubToAgent::Error(e)] if e.code == ErrorCode::Internal), "{told:?}");
+    w.store_ops.clear();
+
+    // The agent went away while the store answered: back in line too.
+    w.agent_says(claire, AgentToHub::TakeNext { service: None });
+    w.agent_says(claire, AgentToHub::SetAvailability { available: false });
+    w.agent_said(claire);
+    w.store_ops.clear();
+    w.taken(claire, &["caf"], Some(entry(&second, "p1")));
+    assert_eq!(w.store_ops, [StoreOp::Enqueue(entry(&second, "p1"))]);
+    assert!(w.kiosk_said(k2).iter().all(|m| !matches!(m, HubToKiosk::CallAnswered { .. })));
+
+    // A wait that ends leaves the shared line too.
+    w.store_ops.clear();
+    w.disconnect(k2);
+    assert_eq!(w.store_ops, [StoreOp::Leave(second)]);
 }

@@ -20,6 +20,7 @@ use super::{
     AgentRecord, KioskRecord, KioskStatus, PublishOutcome, Recovered, SessionRecord, StoreError, StoredConfig,
     constant_time_eq, dummy_hash, hash_password, ms, random_token, sha256_hex, split_services, verify_password,
 };
+pub use crate::core::QueueEntry;
 use crate::core::{HubEvent, RestoredCall, TokenHash};
 
 /// The migrations, in order; the schema's version is how many have run.
@@ -28,17 +29,6 @@ const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schem
 /// Any constant, as long as nothing else in the database uses it: the
 /// advisory lock that makes concurrent migrations run one at a time.
 const MIGRATION_LOCK: i64 = 0x7669_7369_6f00_0001;
-
-/// A resident waiting, as every hub process sees them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueEntry {
-    pub session: SessionId,
-    pub service: ServiceId,
-    pub kiosk_id: KioskId,
-    pub queued_at: Timestamp,
-    /// The hub process holding the kiosk's connection.
-    pub process: String,
-}
 
 /// A pool of connections to one database; cheap to clone.
 #[derive(Clone)]
