@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use visio_protocol::{AgentToHub, KioskId, KioskToHub, ResumeToken, ServiceId, encode};
 
-use crate::core::{Hub, HubEvent, Output, PeerId, Published, QueueEntry, Snapshot, StoreOp};
+use crate::bus::{Bus, Listener};
+use crate::core::{BusMessage, Hub, HubEvent, Output, PeerId, Published, QueueEntry, Snapshot, StoreOp};
 use crate::metrics::Metrics;
 use crate::store::postgres::PgStore;
 use crate::store::{AgentRecord, Backend, KioskRecord};
@@ -49,6 +50,8 @@ pub enum Input {
     Disconnected(PeerId),
     /// The shared store's answer to a take-next.
     Taken { agent: PeerId, services: Vec<ServiceId>, entry: Option<QueueEntry> },
+    /// Another hub process says something about a call with a side here.
+    Bus(BusMessage),
     Snapshot(oneshot::Sender<Snapshot>),
     /// The kiosks connected now.
     Online(oneshot::Sender<Vec<KioskId>>),
@@ -106,7 +109,12 @@ impl DriverHandle {
 }
 
 /// Starts the driver task.
-pub fn spawn(hub: Hub, store: Backend, metrics: Arc<Metrics>) -> (DriverHandle, JoinHandle<()>) {
+pub fn spawn(
+    hub: Hub,
+    store: Backend,
+    metrics: Arc<Metrics>,
+    bus: Option<(Bus, Listener)>,
+) -> (DriverHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(4096);
     let handle = DriverHandle { tx: tx.clone(), next_peer: Arc::new(AtomicU64::new(0)) };
     // The shared queue's work, when there is one: in order, answers fed
@@ -115,7 +123,12 @@ pub fn spawn(hub: Hub, store: Backend, metrics: Arc<Metrics>) -> (DriverHandle, 
         Backend::Postgres(pg) => Some(SharedQueue::spawn(pg.clone(), tx.clone())),
         Backend::Sqlite(_) => None,
     };
-    let task = tokio::spawn(Driver { hub, peers: HashMap::new(), log: SessionLog::spawn(store), queue, metrics }.run(rx));
+    let bus = bus.map(|(bus, listener)| {
+        listener.spawn(tx.clone());
+        bus
+    });
+    let task =
+        tokio::spawn(Driver { hub, peers: HashMap::new(), log: SessionLog::spawn(store), queue, bus, metrics }.run(rx));
     (handle, task)
 }
 
@@ -124,6 +137,7 @@ struct Driver {
     peers: HashMap<PeerId, PeerTx>,
     log: SessionLog,
     queue: Option<SharedQueue>,
+    bus: Option<Bus>,
     metrics: Arc<Metrics>,
 }
 
@@ -176,6 +190,7 @@ impl Driver {
                     self.hub.handle_disconnected(now, peer);
                 }
                 Input::Taken { agent, services, entry } => self.hub.handle_taken(now, agent, services, entry),
+                Input::Bus(message) => self.hub.handle_bus(now, message),
                 Input::Snapshot(reply) => {
                     let _ = reply.send(self.hub.snapshot());
                 }
@@ -225,6 +240,10 @@ impl Driver {
                         // The core shares its queue only when the shell set
                         // one up (server::run, PostgreSQL).
                         None => tracing::error!(?op, "a shared-queue operation without a shared queue"),
+                    },
+                    Output::Bus { to, message } => match &self.bus {
+                        Some(bus) => bus.send(&to, &message).await,
+                        None => tracing::error!(?message, "a bus message without a bus"),
                     },
                 }
             }

@@ -75,6 +75,11 @@ enum Command {
         /// Seconds TURN credentials stay valid.
         #[arg(long, value_name = "SECS", default_value_t = 4 * 3600, value_parser = clap::value_parser!(u32).range(60..=7 * 86_400))]
         turn_ttl: u32,
+        /// NATS server linking hub processes that share one --database
+        /// (nats://127.0.0.1:4222): an agent connected to one process takes
+        /// a resident waiting on another, and their signaling is relayed.
+        #[arg(long, value_name = "URL", env = "VISIO_HUB_BUS")]
+        bus: Option<String>,
     },
     /// Kiosk enrolment.
     Kiosk {
@@ -201,7 +206,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
 
     match cli.command {
-        Command::Serve { listen, cert, key, demo, resume_grace, turn_urls, turn_secret_file, turn_ttl } => {
+        Command::Serve { listen, cert, key, demo, resume_grace, turn_urls, turn_secret_file, turn_ttl, bus } => {
             let listen = listen
                 .or_else(|| config.as_ref().map(|c| c.hub().listen.to_string()))
                 .unwrap_or_else(|| "127.0.0.1:8443".to_owned());
@@ -210,6 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Settings::new(catalogue),
             };
             settings.resume_grace = jiff::SignedDuration::from_secs(i64::from(resume_grace));
+            settings.bus = bus;
             if let Some(file) = turn_secret_file {
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("cannot read the TURN secret from {}", file.display()))?;

@@ -75,6 +75,9 @@ pub struct Settings {
     /// TURN servers with a shared secret (`serve --turn-url
     /// --turn-secret-file`): per-peer short-lived credentials.
     pub turn_rest: Option<crate::core::TurnRest>,
+    /// NATS between hub processes sharing a PostgreSQL database
+    /// (`serve --bus`): an agent on one takes a resident on another.
+    pub bus: Option<String>,
 }
 
 impl Settings {
@@ -87,6 +90,7 @@ impl Settings {
             heartbeat_seconds: 30,
             resume_grace: crate::core::DEFAULT_RESUME_GRACE,
             turn_rest: None,
+            bus: None,
         }
     }
 
@@ -102,6 +106,7 @@ impl Settings {
             heartbeat_seconds: hub.heartbeat.as_secs() as u32,
             resume_grace: crate::core::DEFAULT_RESUME_GRACE,
             turn_rest: None,
+            bus: None,
         }
     }
 }
@@ -157,9 +162,22 @@ pub async fn run(
     };
     let mut hub = Hub::new(settings.catalogue.clone(), settings.ice_servers.clone(), prefix.clone());
     if matches!(store, Backend::Postgres(_)) {
-        // The process's session prefix names it in the shared queue.
-        hub.set_shared_queue(prefix);
+        // The process's session prefix names it in the shared queue and
+        // on the bus.
+        hub.set_shared_queue(prefix.clone());
     }
+    let bus = match (&settings.bus, &store) {
+        (None, _) => None,
+        (Some(url), Backend::Postgres(_)) => {
+            let bus = crate::bus::Bus::connect(url).await.map_err(std::io::Error::other)?;
+            let listener = bus.listen(&prefix).await.map_err(std::io::Error::other)?;
+            hub.set_bus();
+            Some((bus, listener))
+        }
+        (Some(_), Backend::Sqlite(_)) => {
+            return Err(std::io::Error::other("a bus needs --database: hub processes share their queue in PostgreSQL"));
+        }
+    };
     hub.set_heartbeat_seconds(settings.heartbeat_seconds);
     hub.set_resume_grace(settings.resume_grace);
     hub.set_turn_rest(settings.turn_rest.clone());
@@ -194,7 +212,7 @@ pub async fn run(
         );
     }
     hub.handle_restored(now, recovered.stopped_at.unwrap_or(now), recovered.calls);
-    let (driver, driver_task) = driver::spawn(hub, store.clone(), metrics.clone());
+    let (driver, driver_task) = driver::spawn(hub, store.clone(), metrics.clone(), bus);
     let token = CancellationToken::new();
     let max_connections = settings.max_connections;
     let app = App {

@@ -181,6 +181,7 @@ fn entry(session: &str, service: &str, minute: i64, process: &str) -> QueueEntry
         session: session.into(),
         service: service.into(),
         kiosk_id: format!("kiosk-{session}").as_str().into(),
+        site: "Mairie".into(),
         queued_at: at(minute),
         process: process.into(),
     }

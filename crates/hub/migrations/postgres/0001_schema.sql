@@ -84,6 +84,7 @@ CREATE TABLE queue_entries (
     session TEXT PRIMARY KEY,
     service TEXT NOT NULL,
     kiosk_id TEXT NOT NULL,
+    site TEXT NOT NULL,
     queued_at BIGINT NOT NULL,
     process TEXT NOT NULL
 );

@@ -20,6 +20,7 @@ struct World {
     closed: Vec<PeerId>,
     events: Vec<HubEvent>,
     store_ops: Vec<StoreOp>,
+    bus_out: Vec<(String, BusMessage)>,
 }
 
 impl World {
@@ -38,6 +39,7 @@ impl World {
             closed: Vec::new(),
             events: Vec::new(),
             store_ops: Vec::new(),
+            bus_out: Vec::new(),
         }
     }
 
@@ -49,6 +51,7 @@ impl World {
                 Output::Close(p) => self.closed.push(p),
                 Output::Event(e) => self.events.push(e),
                 Output::Store(op) => self.store_ops.push(op),
+                Output::Bus { to, message } => self.bus_out.push((to, message)),
             }
         }
     }
@@ -914,6 +917,7 @@ fn with_a_shared_queue_waits_are_mirrored_and_the_store_answers_take_next() {
         session: session.clone(),
         service: "caf".into(),
         kiosk_id: "besse".into(),
+        site: "Mairie de besse".into(),
         queued_at: w.now,
         process: "p1".into(),
     };
@@ -951,6 +955,7 @@ fn a_resident_the_store_hands_over_is_never_lost() {
         session: session.clone(),
         service: "caf".into(),
         kiosk_id: "k".into(),
+        site: "Mairie".into(),
         queued_at: now,
         process: process.into(),
     };
@@ -987,4 +992,63 @@ fn a_resident_the_store_hands_over_is_never_lost() {
     w.store_ops.clear();
     w.disconnect(k2);
     assert_eq!(w.store_ops, [StoreOp::Leave(second)]);
+}
+
+/// Hands each bus message of `from` to `to` (whose name is `to_name`).
+fn carry_bus(from: &mut World, to: &mut World, to_name: &str) {
+    let messages: Vec<BusMessage> = std::mem::take(&mut from.bus_out)
+        .into_iter()
+        .map(|(dest, m)| {
+            assert_eq!(dest, to_name, "addressed to the process holding the other side");
+            m
+        })
+        .collect();
+    for m in messages {
+        to.hub.handle_bus(to.now, m);
+        to.drain();
+    }
+}
+
+#[test]
+fn an_agent_on_one_process_takes_a_kiosk_waiting_on_another() {
+    let (mut a, mut b) = (World::shared("a"), World::shared("b"));
+    a.hub.set_bus();
+    b.hub.set_bus();
+    let kiosk = a.kiosk("besse");
+    let claire = b.available_agent("claire", &["caf"]);
+    let session = a.queue(kiosk, "caf");
+    let Some(StoreOp::Enqueue(entry)) = a.store_ops.pop() else { panic!("the wait goes to the shared queue") };
+
+    // B's agent takes; the store hands over A's resident.
+    b.agent_says(claire, AgentToHub::TakeNext { service: None });
+    b.store_ops.clear();
+    b.taken(claire, &["caf"], Some(entry));
+    let token = match b.agent_said(claire).as_slice() {
+        [.., HubToAgent::CallStarted { session: s, site, resume_token: Some(t), .. }] if *s == session && site == "Mairie de besse" => t.clone(),
+        other => panic!("expected call_started, got {other:?}"),
+    };
+    assert!(b.events.iter().any(|e| matches!(e, HubEvent::Answered { .. })), "the taker's process logs the answer");
+    carry_bus(&mut b, &mut a, "a");
+    let answered = a.kiosk_said(kiosk);
+    assert!(
+        answered.iter().any(|m| matches!(m, HubToKiosk::CallAnswered { resume_token: Some(t), agent_name, .. } if *t == token && agent_name == "claire (test)")),
+        "{answered:?}"
+    );
+
+    // Signals cross in order, each checked where it is sent.
+    a.kiosk_says(kiosk, KioskToHub::Signal { session: session.clone(), signal: offer() });
+    carry_bus(&mut a, &mut b, "b");
+    assert_eq!(b.agent_said(claire), [HubToAgent::Signal { session: session.clone(), signal: offer() }]);
+    b.agent_says(claire, AgentToHub::Signal { session: session.clone(), signal: answer() });
+    carry_bus(&mut b, &mut a, "a");
+    assert_eq!(a.kiosk_said(kiosk), [HubToKiosk::Signal { session: session.clone(), signal: answer() }]);
+    b.agent_says(claire, AgentToHub::Signal { session: session.clone(), signal: answer() });
+    assert_eq!(b.error_code_of_agent(claire), ErrorCode::OutOfPlace, "no second answer, even across processes");
+    assert!(b.bus_out.is_empty());
+
+    // A hang-up on either side ends both.
+    a.kiosk_says(kiosk, KioskToHub::HangUp { session: session.clone() });
+    carry_bus(&mut a, &mut b, "b");
+    assert!(b.agent_said(claire).iter().any(|m| matches!(m, HubToAgent::CallEnded { reason: EndReason::KioskHungUp, .. })));
+    assert!(b.bus_out.is_empty(), "an end heard from the bus is not sent back");
 }

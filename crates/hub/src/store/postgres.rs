@@ -632,11 +632,12 @@ impl PgStore {
             .get()
             .await?
             .execute(
-                "INSERT INTO queue_entries (session, service, kiosk_id, queued_at, process) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO queue_entries (session, service, kiosk_id, site, queued_at, process) VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
                     &entry.session.as_str(),
                     &entry.service.as_str(),
                     &entry.kiosk_id.as_str(),
+                    &entry.site,
                     &entry.queued_at.as_millisecond(),
                     &entry.process,
                 ],
@@ -659,7 +660,7 @@ impl PgStore {
                      SELECT session FROM queue_entries WHERE service = ANY($1)
                      ORDER BY queued_at, session
                      FOR UPDATE SKIP LOCKED LIMIT 1)
-                 RETURNING session, service, kiosk_id, queued_at, process",
+                 RETURNING session, service, kiosk_id, site, queued_at, process",
             )
             .await?;
         let row = client.query_opt(&statement, &[&services]).await?;
@@ -681,7 +682,7 @@ impl PgStore {
             .get()
             .await?
             .query(
-                "SELECT session, service, kiosk_id, queued_at, process FROM queue_entries
+                "SELECT session, service, kiosk_id, site, queued_at, process FROM queue_entries
                  WHERE service = $1 ORDER BY queued_at, session",
                 &[&service.as_str()],
             )
@@ -693,13 +694,14 @@ impl PgStore {
 fn queue_entry(r: &tokio_postgres::Row) -> Result<QueueEntry, StoreError> {
     let session: String = r.get(0);
     let queued_at =
-        ms(r.get(3)).ok_or_else(|| StoreError::Damaged(format!("queue entry {session} has an unreadable time")))?;
+        ms(r.get(4)).ok_or_else(|| StoreError::Damaged(format!("queue entry {session} has an unreadable time")))?;
     Ok(QueueEntry {
         session: SessionId(session),
         service: ServiceId(r.get(1)),
         kiosk_id: KioskId(r.get(2)),
+        site: r.get(3),
         queued_at,
-        process: r.get(4),
+        process: r.get(5),
     })
 }
 
