@@ -24,6 +24,11 @@ APT_PACKAGES=(
   iproute2 iptables procps
   # visio-linkem's tests ping across the emulated link
   iputils-ping
+  # Several hub processes (issue 10): the tests start their own PostgreSQL
+  # 15 (initdb in a temp dir; as root through setpriv, util-linux).
+  postgresql-15 util-linux
+  # ... and NATS between hub processes (Debian 12: nats-server 2.9).
+  nats-server
 )
 
 missing=()

@@ -10,11 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use visio_protocol::{AgentToHub, KioskId, KioskToHub, ResumeToken, encode};
+use visio_protocol::{AgentToHub, KioskId, KioskToHub, ResumeToken, ServiceId, encode};
 
-use crate::core::{Hub, HubEvent, Output, PeerId, Published, Snapshot};
+use crate::bus::{Bus, Listener};
+use crate::core::{BusMessage, Hub, HubEvent, Output, PeerId, Published, QueueEntry, Snapshot, StoreOp};
 use crate::metrics::Metrics;
-use crate::store::{AgentRecord, KioskRecord, Store};
+use crate::store::postgres::PgStore;
+use crate::store::{AgentRecord, Backend, KioskRecord};
 
 /// How many messages may wait for a slow peer before it is disconnected as
 /// too slow: generous for a burst of queue updates, small enough that one
@@ -46,6 +48,10 @@ pub enum Input {
     Kiosk(PeerId, KioskToHub),
     Agent(PeerId, AgentToHub),
     Disconnected(PeerId),
+    /// The shared store's answer to a take-next.
+    Taken { agent: PeerId, services: Vec<ServiceId>, entry: Option<QueueEntry> },
+    /// Another hub process says something about a call with a side here.
+    Bus(BusMessage),
     Snapshot(oneshot::Sender<Snapshot>),
     /// The kiosks connected now.
     Online(oneshot::Sender<Vec<KioskId>>),
@@ -103,10 +109,26 @@ impl DriverHandle {
 }
 
 /// Starts the driver task.
-pub fn spawn(hub: Hub, store: Store, metrics: Arc<Metrics>) -> (DriverHandle, JoinHandle<()>) {
+pub fn spawn(
+    hub: Hub,
+    store: Backend,
+    metrics: Arc<Metrics>,
+    bus: Option<(Bus, Listener)>,
+) -> (DriverHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(4096);
-    let handle = DriverHandle { tx, next_peer: Arc::new(AtomicU64::new(0)) };
-    let task = tokio::spawn(Driver { hub, peers: HashMap::new(), log: SessionLog::spawn(store), metrics }.run(rx));
+    let handle = DriverHandle { tx: tx.clone(), next_peer: Arc::new(AtomicU64::new(0)) };
+    // The shared queue's work, when there is one: in order, answers fed
+    // back as inputs.
+    let queue = match &store {
+        Backend::Postgres(pg) => Some(SharedQueue::spawn(pg.clone(), tx.clone())),
+        Backend::Sqlite(_) => None,
+    };
+    let bus = bus.map(|(bus, listener)| {
+        listener.spawn(tx.clone());
+        bus
+    });
+    let task =
+        tokio::spawn(Driver { hub, peers: HashMap::new(), log: SessionLog::spawn(store), queue, bus, metrics }.run(rx));
     (handle, task)
 }
 
@@ -114,6 +136,8 @@ struct Driver {
     hub: Hub,
     peers: HashMap<PeerId, PeerTx>,
     log: SessionLog,
+    queue: Option<SharedQueue>,
+    bus: Option<Bus>,
     metrics: Arc<Metrics>,
 }
 
@@ -165,6 +189,8 @@ impl Driver {
                     self.peers.remove(&peer);
                     self.hub.handle_disconnected(now, peer);
                 }
+                Input::Taken { agent, services, entry } => self.hub.handle_taken(now, agent, services, entry),
+                Input::Bus(message) => self.hub.handle_bus(now, message),
                 Input::Snapshot(reply) => {
                     let _ = reply.send(self.hub.snapshot());
                 }
@@ -209,6 +235,16 @@ impl Driver {
                         self.metrics.observe(&event);
                         self.log.record(event).await;
                     }
+                    Output::Store(op) => match &self.queue {
+                        Some(queue) => queue.send(op).await,
+                        // The core shares its queue only when the shell set
+                        // one up (server::run, PostgreSQL).
+                        None => tracing::error!(?op, "a shared-queue operation without a shared queue"),
+                    },
+                    Output::Bus { to, message } => match &self.bus {
+                        Some(bus) => bus.send(&to, &message).await,
+                        None => tracing::error!(?message, "a bus message without a bus"),
+                    },
                 }
             }
             if too_slow.is_empty() {
@@ -254,24 +290,24 @@ enum LogItem {
 }
 
 impl SessionLog {
-    fn spawn(store: Store) -> SessionLog {
+    fn spawn(store: Backend) -> SessionLog {
         let (tx, mut rx) = mpsc::channel::<LogItem>(4096);
         tokio::spawn(async move {
             while let Some(item) = rx.recv().await {
                 match item {
                     LogItem::Event(event) => {
                         let shown = format!("{event:?}");
-                        if let Err(e) = store.call(move |s| s.record(&event)).await {
+                        if let Err(e) = store.record(&event).await {
                             tracing::error!(error = %e, event = %shown, "could not write the session log");
                         }
                     }
                     LogItem::Alive(at) => {
-                        if let Err(e) = store.call(move |s| s.mark_alive(at)).await {
+                        if let Err(e) = store.mark_alive(at).await {
                             tracing::warn!(error = %e, "could not stamp the hub as running");
                         }
                     }
                     LogItem::Stopped(at) => {
-                        if let Err(e) = store.call(move |s| s.mark_stopped(at)).await {
+                        if let Err(e) = store.mark_stopped(at).await {
                             tracing::error!(error = %e, "could not record the hub's stop time");
                         }
                     }
@@ -303,5 +339,51 @@ impl SessionLog {
         if self.tx.send(LogItem::Flush(tx)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+}
+
+/// Carries out the core's shared-queue operations on PostgreSQL, one at a
+/// time and in order (a resident's `Enqueue` lands before any later
+/// take-next of this process), and feeds take-next answers back to the
+/// driver as inputs.
+struct SharedQueue {
+    tx: mpsc::Sender<StoreOp>,
+}
+
+impl SharedQueue {
+    fn spawn(store: PgStore, driver: mpsc::Sender<Input>) -> SharedQueue {
+        let (tx, mut rx) = mpsc::channel::<StoreOp>(4096);
+        tokio::spawn(async move {
+            while let Some(op) = rx.recv().await {
+                match op {
+                    StoreOp::Enqueue(entry) => {
+                        if let Err(e) = store.enqueue(&entry).await {
+                            tracing::error!(error = %e, session = %entry.session, "could not put a resident in the shared queue");
+                        }
+                    }
+                    StoreOp::Leave(session) => {
+                        if let Err(e) = store.leave_queue(&session).await {
+                            tracing::error!(error = %e, %session, "could not take a resident out of the shared queue");
+                        }
+                    }
+                    StoreOp::TakeNext { agent, services } => {
+                        let entry = store.take_next(&services).await.unwrap_or_else(|e| {
+                            tracing::error!(error = %e, "take-next failed on the shared queue");
+                            None
+                        });
+                        // The core must hear the answer: a taken resident is
+                        // either connected or put back in line by it.
+                        if driver.send(Input::Taken { agent, services, entry }).await.is_err() {
+                            tracing::warn!("the hub stopped with a take-next answer in flight");
+                        }
+                    }
+                }
+            }
+        });
+        SharedQueue { tx }
+    }
+
+    async fn send(&self, op: StoreOp) {
+        let _ = self.tx.send(op).await;
     }
 }

@@ -6,7 +6,9 @@
 //! - [`core`]: the queues, calls and signaling rules, with no I/O.
 //! - [`driver`]: the one task that owns the core and talks to connections.
 //! - [`server`]: TLS accept loop, HTTP routes and WebSocket handlers.
-//! - [`store`]: SQLite for accounts, the kiosk registry and the session log.
+//! - [`store`]: SQLite or PostgreSQL for accounts, the kiosk registry, the
+//!   session log and (PostgreSQL) the queue shared by several processes.
+//! - [`bus`]: NATS between hub processes.
 //! - [`tls`]: the certificate, generated on first start or given.
 //! - [`throttle`]: slowing down password guessing.
 //! - [`metrics`]: `/metrics` in Prometheus text format.
@@ -15,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bus;
 pub mod console;
 pub mod core;
 pub mod driver;

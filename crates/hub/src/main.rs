@@ -10,7 +10,8 @@ use clap::{Parser, Subcommand};
 use jiff::Timestamp;
 use visio_config::{Catalogue, ConfigSet, LoadError};
 use visio_hub::server::{self, Settings};
-use visio_hub::store::{Store, StoreError};
+use visio_hub::store::postgres::PgStore;
+use visio_hub::store::{Backend, Store, StoreError};
 use visio_hub::tls;
 use visio_protocol::{AgentLogin, KioskId, Secret, ServiceId};
 
@@ -31,6 +32,12 @@ struct Cli {
     /// the admin API replaces the catalogue and ICE servers.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Keep records in this PostgreSQL database (postgres://user@host/db)
+    /// instead of SQLite in the data directory: for several hub processes
+    /// sharing one database (see docs/decisions.md, "Several hub
+    /// processes"; one process per database until that work is done).
+    #[arg(long, global = true, env = "VISIO_HUB_DATABASE", value_name = "URL")]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,6 +75,11 @@ enum Command {
         /// Seconds TURN credentials stay valid.
         #[arg(long, value_name = "SECS", default_value_t = 4 * 3600, value_parser = clap::value_parser!(u32).range(60..=7 * 86_400))]
         turn_ttl: u32,
+        /// NATS server linking hub processes that share one --database
+        /// (nats://127.0.0.1:4222): an agent connected to one process takes
+        /// a resident waiting on another, and their signaling is relayed.
+        #[arg(long, value_name = "URL", env = "VISIO_HUB_BUS")]
+        bus: Option<String>,
     },
     /// Kiosk enrolment.
     Kiosk {
@@ -182,11 +194,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         (None, None) => Catalogue::demo(),
     });
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let store = Store::open(&data_dir.join("hub.sqlite3"))
-        .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let store: Backend = match &cli.database {
+        Some(url) => runtime
+            .block_on(PgStore::connect(url, POSTGRES_CONNECTIONS))
+            .context("cannot open the PostgreSQL database given by --database")?
+            .into(),
+        None => Store::open(&data_dir.join("hub.sqlite3"))
+            .with_context(|| format!("cannot open the database in {}", data_dir.display()))?
+            .into(),
+    };
 
     match cli.command {
-        Command::Serve { listen, cert, key, demo, resume_grace, turn_urls, turn_secret_file, turn_ttl } => {
+        Command::Serve { listen, cert, key, demo, resume_grace, turn_urls, turn_secret_file, turn_ttl, bus } => {
             let listen = listen
                 .or_else(|| config.as_ref().map(|c| c.hub().listen.to_string()))
                 .unwrap_or_else(|| "127.0.0.1:8443".to_owned());
@@ -195,6 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Settings::new(catalogue),
             };
             settings.resume_grace = jiff::SignedDuration::from_secs(i64::from(resume_grace));
+            settings.bus = bus;
             if let Some(file) = turn_secret_file {
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("cannot read the TURN secret from {}", file.display()))?;
@@ -217,14 +238,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .into_iter()
                 .collect();
             let identity = tls::load_or_generate_for(&data_dir, cert.zip(key), &listen_ip)?;
-            let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 if demo {
                     let bound = listener.local_addr()?.to_string();
-                    print_demo(&store, &data_dir, &bound, &identity.cert_path)?;
+                    print_demo(&store, &data_dir, &bound, &identity.cert_path).await?;
                 }
                 server::run(listener, identity.config, store, settings, shutdown_signal()).await?;
                 anyhow::Ok(())
@@ -233,7 +253,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kiosk { command: KioskCommand::Enroll { id, site } } => {
             check_id(&id)?;
             let site = site.unwrap_or_else(|| id.clone());
-            let secret = store.enroll_kiosk(&KioskId(id.clone()), &site, Timestamp::now())?;
+            let secret = runtime.block_on(store.enroll_kiosk(&KioskId(id.clone()), &site, Timestamp::now()))?;
             eprintln!("Kiosk {id:?} enrolled for site {site:?}. Its secret (shown once; put it in the kiosk's configuration):");
             println!("{}", secret.expose());
         }
@@ -258,7 +278,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (Secret(readable_password()), true)
             };
             let name = name.unwrap_or_else(|| login.clone());
-            match store.add_agent(&AgentLogin(login.clone()), &name, &password, &services, Timestamp::now()) {
+            match runtime.block_on(store.add_agent(&AgentLogin(login.clone()), &name, &password, &services, Timestamp::now())) {
                 Err(StoreError::AgentExists(_)) => bail!("agent {login:?} already exists"),
                 other => other?,
             }
@@ -269,29 +289,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Sessions => {
-            for record in store.session_log()? {
+            for record in runtime.block_on(store.session_log())? {
                 println!("{}", serde_json::to_string(&record)?);
             }
         }
         Command::Admin { command: AdminCommand::Token { name } } => {
             check_id(&name)?;
-            let token = store.create_admin_token(&name, Timestamp::now())?;
+            let token = runtime.block_on(store.create_admin_token(&name, Timestamp::now()))?;
             eprintln!("Admin token {name:?} (shown once; store it in a file only its owner reads, for visio-admin --token-file):");
             println!("{}", token.expose());
         }
         Command::Admin { command: AdminCommand::RevokeToken { name } } => {
-            if !store.revoke_admin_token(&name)? {
+            if !runtime.block_on(store.revoke_admin_token(&name))? {
                 bail!("there is no admin token named {name:?}");
             }
             eprintln!("Admin token {name:?} revoked.");
         }
         Command::Admin { command: AdminCommand::TrustKey { public_key } } => {
             let key = visio_config::bundle::parse_public_key(&public_key)?;
-            let id = store.trust_admin_key(&key, Timestamp::now())?;
+            let id = runtime.block_on(store.trust_admin_key(&key, Timestamp::now()))?;
             eprintln!("Configurations signed by key {id} are now accepted.");
         }
         Command::Admin { command: AdminCommand::DistrustKey { key_id } } => {
-            if !store.distrust_admin_key(&key_id)? {
+            if !runtime.block_on(store.distrust_admin_key(&key_id))? {
                 bail!("no trusted admin key has the id {key_id:?}");
             }
             eprintln!("Key {key_id} is no longer trusted; the configuration already published stays served.");
@@ -325,19 +345,24 @@ fn readable_password() -> String {
         .join("-")
 }
 
+/// Connections one hub process keeps to PostgreSQL: the session log
+/// writer, logins and the queue's calls rarely need more at once.
+const POSTGRES_CONNECTIONS: usize = 8;
+
 const DEMO_KIOSK: &str = "demo-kiosk";
 const DEMO_AGENT: &str = "agent";
 const DEMO_PASSWORD: &str = "visio-demo";
 
 /// Enrols the demo kiosk (new secret each start, written next to the
 /// database for the kiosk app) and the demo agent, then says what to open.
-fn print_demo(store: &Store, data_dir: &std::path::Path, listen: &str, cert: &std::path::Path) -> anyhow::Result<()> {
-    let secret = store.enroll_kiosk(&KioskId::from(DEMO_KIOSK), "Point Visio-Public de démonstration", Timestamp::now())?;
+async fn print_demo(store: &Backend, data_dir: &std::path::Path, listen: &str, cert: &std::path::Path) -> anyhow::Result<()> {
+    let secret =
+        store.enroll_kiosk(&KioskId::from(DEMO_KIOSK), "Point Visio-Public de démonstration", Timestamp::now()).await?;
     let secret_file = data_dir.join("demo-kiosk.secret");
     std::fs::write(&secret_file, secret.expose())?;
     let services: Vec<ServiceId> =
         ["caf", "france-travail", "msa", "urssaf", "cpam", "carsat", "impots", "demo"].map(ServiceId::from).to_vec();
-    match store.add_agent(&DEMO_AGENT.into(), "Camille (démo)", &Secret(DEMO_PASSWORD.into()), &services, Timestamp::now()) {
+    match store.add_agent(&DEMO_AGENT.into(), "Camille (démo)", &Secret(DEMO_PASSWORD.into()), &services, Timestamp::now()).await {
         Ok(()) | Err(StoreError::AgentExists(_)) => {}
         Err(e) => return Err(e.into()),
     }

@@ -40,7 +40,7 @@ use crate::core::{Hub, PeerId, Published};
 use crate::store::{PublishOutcome, StoredConfig};
 use crate::driver::{self, DriverHandle, Input, Outgoing, PEER_QUEUE};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::Backend;
 use crate::throttle::LoginThrottle;
 
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -75,6 +75,9 @@ pub struct Settings {
     /// TURN servers with a shared secret (`serve --turn-url
     /// --turn-secret-file`): per-peer short-lived credentials.
     pub turn_rest: Option<crate::core::TurnRest>,
+    /// NATS between hub processes sharing a PostgreSQL database
+    /// (`serve --bus`): an agent on one takes a resident on another.
+    pub bus: Option<String>,
 }
 
 impl Settings {
@@ -87,6 +90,7 @@ impl Settings {
             heartbeat_seconds: 30,
             resume_grace: crate::core::DEFAULT_RESUME_GRACE,
             turn_rest: None,
+            bus: None,
         }
     }
 
@@ -102,6 +106,7 @@ impl Settings {
             heartbeat_seconds: hub.heartbeat.as_secs() as u32,
             resume_grace: crate::core::DEFAULT_RESUME_GRACE,
             turn_rest: None,
+            bus: None,
         }
     }
 }
@@ -123,7 +128,7 @@ pub fn published_from(stored: &StoredConfig) -> Result<Published, String> {
 
 #[derive(Clone)]
 struct App {
-    store: Store,
+    store: Backend,
     driver: DriverHandle,
     metrics: Arc<Metrics>,
     throttle: Arc<Mutex<LoginThrottle>>,
@@ -139,28 +144,46 @@ struct ClientAddr(SocketAddr);
 pub async fn run(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
-    store: Store,
+    store: impl Into<Backend>,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let store: Backend = store.into();
     let metrics = Arc::new(Metrics::default());
     // Session ids must not repeat those of earlier processes on this store:
     // the log and resume tokens name calls by them.
     let prefix = loop {
         let prefix = format!("{:08x}", rand::random::<u32>());
-        match store.session_prefix_used(&prefix) {
+        match store.session_prefix_used(&prefix).await {
             Ok(false) => break prefix,
             Ok(true) => continue,
             Err(e) => return Err(std::io::Error::other(format!("cannot read the session log: {e}"))),
         }
     };
-    let mut hub = Hub::new(settings.catalogue.clone(), settings.ice_servers.clone(), prefix);
+    let mut hub = Hub::new(settings.catalogue.clone(), settings.ice_servers.clone(), prefix.clone());
+    if matches!(store, Backend::Postgres(_)) {
+        // The process's session prefix names it in the shared queue and
+        // on the bus.
+        hub.set_shared_queue(prefix.clone());
+    }
+    let bus = match (&settings.bus, &store) {
+        (None, _) => None,
+        (Some(url), Backend::Postgres(_)) => {
+            let bus = crate::bus::Bus::connect(url).await.map_err(std::io::Error::other)?;
+            let listener = bus.listen(&prefix).await.map_err(std::io::Error::other)?;
+            hub.set_bus();
+            Some((bus, listener))
+        }
+        (Some(_), Backend::Sqlite(_)) => {
+            return Err(std::io::Error::other("a bus needs --database: hub processes share their queue in PostgreSQL"));
+        }
+    };
     hub.set_heartbeat_seconds(settings.heartbeat_seconds);
     hub.set_resume_grace(settings.resume_grace);
     hub.set_turn_rest(settings.turn_rest.clone());
     // The last published configuration outlives restarts: the hub serves
     // it again and runs on its catalogue and ICE servers.
-    match store.published_config() {
+    match store.published_config().await {
         Ok(None) => {}
         Ok(Some(stored)) => match published_from(&stored) {
             Ok(published) => {
@@ -178,6 +201,7 @@ pub async fn run(
     let now = Timestamp::now();
     let recovered = store
         .recover(now)
+        .await
         .map_err(|e| std::io::Error::other(format!("cannot take over the previous process's calls: {e}")))?;
     if !recovered.calls.is_empty() || recovered.closed > 0 {
         tracing::info!(
@@ -188,7 +212,7 @@ pub async fn run(
         );
     }
     hub.handle_restored(now, recovered.stopped_at.unwrap_or(now), recovered.calls);
-    let (driver, driver_task) = driver::spawn(hub, store.clone(), metrics.clone());
+    let (driver, driver_task) = driver::spawn(hub, store.clone(), metrics.clone(), bus);
     let token = CancellationToken::new();
     let max_connections = settings.max_connections;
     let app = App {
@@ -319,7 +343,7 @@ async fn metrics(State(app): State<App>) -> Response {
     let Some(snapshot) = app.driver.snapshot().await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    let enrolled = match app.store.call(|s| s.count_kiosks()).await {
+    let enrolled = match app.store.count_kiosks().await {
         Ok(n) => n,
         Err(e) => {
             tracing::error!(error = %e, "cannot count kiosks for /metrics");
@@ -371,14 +395,12 @@ async fn login(
     let login = AgentLogin(form.login.clone());
     let password = Secret(form.password);
     let lifetime = app.settings.agent_session_lifetime;
-    let checked = app
-        .store
-        .call(move |s| {
-            let Some(agent) = s.verify_agent(&login, &password)? else { return Ok(None) };
-            let token = s.create_agent_session(&agent.login, Timestamp::now(), lifetime)?;
-            Ok(Some((agent, token)))
-        })
-        .await;
+    let checked = async {
+        let Some(agent) = app.store.verify_agent(&login, &password).await? else { return Ok(None) };
+        let token = app.store.create_agent_session(&agent.login, Timestamp::now(), lifetime).await?;
+        Ok::<_, crate::store::StoreError>(Some((agent, token)))
+    }
+    .await;
     let mut throttle = app.throttle.lock().unwrap_or_else(|e| e.into_inner());
     match checked {
         Ok(Some((agent, token))) => {
@@ -421,7 +443,7 @@ fn session_cookie(headers: &HeaderMap) -> Option<Secret> {
 
 async fn current_agent(app: &App, headers: &HeaderMap) -> Option<crate::store::AgentRecord> {
     let token = session_cookie(headers)?;
-    app.store.call(move |s| s.agent_for_session(&token, Timestamp::now())).await.ok().flatten()
+    app.store.agent_for_session(&token, Timestamp::now()).await.ok().flatten()
 }
 
 async fn me(State(app): State<App>, headers: HeaderMap) -> Response {
@@ -438,7 +460,7 @@ async fn me(State(app): State<App>, headers: HeaderMap) -> Response {
 
 async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
     if let Some(token) = session_cookie(&headers) {
-        let _ = app.store.call(move |s| s.end_agent_session(&token)).await;
+        let _ = app.store.end_agent_session(&token).await;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     let expired = format!("{SESSION_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0");
@@ -475,7 +497,7 @@ async fn admin(app: &App, headers: &HeaderMap) -> Result<String, Response> {
         )
     };
     let token = Secret(authorization(headers, "Bearer").ok_or_else(refuse)?.to_owned());
-    match app.store.call(move |s| s.verify_admin_token(&token)).await {
+    match app.store.verify_admin_token(&token).await {
         Ok(Some(name)) => Ok(name),
         Ok(None) => {
             tracing::info!("admin API refused: unknown token");
@@ -505,13 +527,11 @@ async fn kiosk_config(State(app): State<App>, headers: HeaderMap) -> Response {
         return unauthorized(REALM, "kiosk credentials are required: HTTP Basic with the kiosk id and secret");
     };
     let shown = id.clone();
-    let result = app
-        .store
-        .call(move |s| {
-            let Some(_) = s.verify_kiosk(&id, &secret)? else { return Ok(None) };
-            Ok(Some(s.published_config()?))
-        })
-        .await;
+    let result = async {
+        let Some(_) = app.store.verify_kiosk(&id, &secret).await? else { return Ok(None) };
+        Ok::<_, crate::store::StoreError>(Some(app.store.published_config().await?))
+    }
+    .await;
     let stored = match result {
         Ok(Some(stored)) => stored,
         Ok(None) => {
@@ -598,14 +618,17 @@ async fn publish(State(app): State<App>, request: axum::extract::Request) -> Res
         return coded_error(StatusCode::BAD_REQUEST, "malformed", "the bundle is not UTF-8 text; send the JSON file `visio-admin sign` wrote");
     };
     let by = admin.clone();
-    let upload = app
-        .store
-        .call(move |s| {
-            let keys = s.admin_keys()?;
+    let upload = async {
+        let s = &app.store;
+        {
+            let keys = s.admin_keys().await?;
             if keys.is_empty() {
                 return Ok(Upload::NoTrustedKey);
             }
-            let current = s.published_config()?.map(|c| c.meta.version);
+            // Read, verified, then stored under the store's own re-check
+            // of the version: two admins (or processes) racing cannot
+            // both replace it.
+            let current = s.published_config().await?.map(|c| c.meta.version);
             // The same version is let through: the store tells a repeated
             // upload from a different bundle under the same version.
             let verified = match Bundle::verify_update(&text, &keys, current) {
@@ -631,10 +654,11 @@ async fn publish(State(app): State<App>, request: axum::extract::Request) -> Res
                 catalogue: Arc::new(verified.config.catalogue().clone()),
                 ice_servers: verified.config.hub().ice_servers.clone(),
             });
-            let outcome = s.publish_config(&stored)?;
-            Ok(Upload::Stored(outcome, stored, published))
-        })
-        .await;
+            let outcome = s.publish_config(&stored).await?;
+            Ok::<_, crate::store::StoreError>(Upload::Stored(outcome, stored, published))
+        }
+    }
+    .await;
     match upload {
         Err(e) => {
             tracing::error!(error = %e, "storing a configuration failed");
@@ -677,7 +701,14 @@ async fn fleet(State(app): State<App>, headers: HeaderMap) -> Response {
     let Some(online) = app.driver.online().await else {
         return coded_error(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the hub is stopping");
     };
-    let rows = app.store.call(|s| Ok((s.kiosks()?, s.kiosk_statuses()?, s.published_config()?))).await;
+    let rows = async {
+        Ok::<_, crate::store::StoreError>((
+            app.store.kiosks().await?,
+            app.store.kiosk_statuses().await?,
+            app.store.published_config().await?,
+        ))
+    }
+    .await;
     match rows {
         Ok((enrolled, statuses, published)) => axum::Json(crate::fleet::view(crate::fleet::Inputs {
             now: Timestamp::now(),
@@ -735,7 +766,7 @@ async fn kiosk_socket(app: App, socket: WebSocket) {
         return close_with(&mut sink, refuse(unsupported(protocol))).await;
     }
     let shown_id = kiosk_id.clone();
-    let kiosk = match app.store.call(move |s| s.verify_kiosk(&kiosk_id, &secret)).await {
+    let kiosk = match app.store.verify_kiosk(&kiosk_id, &secret).await {
         Ok(Some(kiosk)) => kiosk,
         Ok(None) => {
             tracing::info!(kiosk = %shown_id, "kiosk refused: wrong id or secret");

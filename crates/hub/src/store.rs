@@ -25,10 +25,19 @@ use visio_protocol::{AgentLogin, ConfigRefusalCode, DeviceHealth, KioskId, Secre
 
 use crate::core::{HubEvent, RestoredCall, TokenHash};
 
+mod backend;
+pub mod postgres;
+
+pub use backend::Backend;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("PostgreSQL connection pool: {0}")]
+    Pool(String),
     #[error("could not hash the password: {0}")]
     Hash(String),
     #[error("agent {0:?} already exists")]

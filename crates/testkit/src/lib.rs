@@ -10,6 +10,8 @@
 //! - [`browser`]: real headless Chromium over WebDriver, fake camera and
 //!   microphone.
 //! - [`turn`]: a coturn TURN server on loopback.
+//! - [`postgres`]: a PostgreSQL 15 server on loopback, in a temporary directory.
+//! - [`nats`]: a NATS server on loopback, linking hub processes.
 //!
 //! A missing system tool fails the test with the command that installs it
 //! (`scripts/setup.sh`), never skips it.
@@ -17,7 +19,9 @@
 pub mod browser;
 pub mod cups;
 pub mod hub;
+pub mod nats;
 pub mod pdf;
+pub mod postgres;
 pub mod sane;
 pub mod turn;
 pub mod wait;

@@ -60,6 +60,62 @@ pub enum Output {
     Close(PeerId),
     /// Something for the session log and the metrics.
     Event(HubEvent),
+    /// Work on the queue shared with other hub processes (only with
+    /// [`Hub::set_shared_queue`]); a `TakeNext`'s answer comes back
+    /// through [`Hub::handle_taken`].
+    Store(StoreOp),
+    /// For the hub process named `to` (only with [`Hub::set_bus`]).
+    Bus { to: String, message: BusMessage },
+}
+
+/// A resident waiting, as every hub process sees them in the shared queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub session: SessionId,
+    pub service: ServiceId,
+    pub kiosk_id: KioskId,
+    /// The kiosk's site, as agents see it.
+    pub site: String,
+    pub queued_at: Timestamp,
+    /// The hub process holding the kiosk's connection.
+    pub process: String,
+}
+
+/// What one hub process tells another about a call between a kiosk
+/// connected to one and an agent connected to the other. Sent to the
+/// process holding the other side ([`Output::Bus`]), handled there by
+/// [`Hub::handle_bus`]. Events, never state: what must outlive a process
+/// is in the store.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BusMessage {
+    /// An agent of process `from` took a resident waiting here. The token
+    /// travels in clear so the kiosk gets the same one as the agent: the
+    /// bus is the hub's private network, like its database.
+    Answered {
+        session: SessionId,
+        agent: AgentLogin,
+        agent_name: String,
+        from: String,
+        resume_token: ResumeToken,
+    },
+    /// A signal from the sender's side of the call.
+    Signal { session: SessionId, signal: Signal },
+    /// The call ended on the sender's side.
+    Ended { session: SessionId, reason: EndReason, at: Timestamp },
+}
+
+/// Queue work the shell carries out on the shared store, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOp {
+    /// Put a resident in line (again, after a take that could not become
+    /// a call: the same `queued_at`, so the same place).
+    Enqueue(QueueEntry),
+    /// A wait ended here (cancelled, kiosk gone, hub stopping).
+    Leave(SessionId),
+    /// The oldest resident of `services`, taken out of line atomically,
+    /// for `agent`: answer with [`Hub::handle_taken`], whatever happens.
+    TakeNext { agent: PeerId, services: Vec<ServiceId> },
 }
 
 /// Metadata of a resident's visit (never any content), and what kiosks
@@ -165,6 +221,8 @@ struct AgentPeer {
     services: Vec<ServiceId>,
     available: bool,
     call: Option<SessionId>,
+    /// A take-next is with the shared store; a second press waits for it.
+    taking: bool,
 }
 
 struct Session {
@@ -189,6 +247,8 @@ struct Call {
     answered_at: Timestamp,
     negotiation: Negotiation,
     resume: TokenHash,
+    /// The hub process holding the other side, when it is not this one.
+    remote: Option<String>,
 }
 
 /// Where one side of a call is.
@@ -198,13 +258,16 @@ enum Attached {
     /// Lost the hub `since`; the call is held until `until`, then ends
     /// with `reason` at `since`.
     Away { since: Timestamp, until: Timestamp, reason: EndReason },
+    /// Connected to another hub process (`Call::remote`), reached through
+    /// the bus.
+    Remote,
 }
 
 impl Attached {
     fn peer(self) -> Option<PeerId> {
         match self {
             Attached::Here(p) => Some(p),
-            Attached::Away { .. } => None,
+            Attached::Away { .. } | Attached::Remote => None,
         }
     }
 
@@ -266,6 +329,12 @@ pub struct Hub {
     /// Recently ended calls, oldest first in `ended_order`.
     ended: HashMap<SessionId, Ended>,
     ended_order: VecDeque<SessionId>,
+    /// With a queue shared by several processes, this process's name:
+    /// the shared store decides who is taken next.
+    shared_queue: Option<String>,
+    /// Whether a bus reaches the other processes: calls between a kiosk
+    /// and an agent on two processes.
+    bus: bool,
 }
 
 impl std::fmt::Debug for Hub {
@@ -304,7 +373,24 @@ impl Hub {
             resume_grace: DEFAULT_RESUME_GRACE,
             ended: HashMap::new(),
             ended_order: VecDeque::new(),
+            shared_queue: None,
+            bus: false,
         }
+    }
+
+    /// Other hub processes are reachable through a bus ([`Output::Bus`],
+    /// [`Hub::handle_bus`]): an agent here may take a resident waiting on
+    /// another process. Needs [`Hub::set_shared_queue`].
+    pub fn set_bus(&mut self) {
+        self.bus = true;
+    }
+
+    /// Residents wait in a queue shared with other hub processes (the
+    /// PostgreSQL store), this process being `process`: "take next" is
+    /// then the store's decision ([`StoreOp::TakeNext`], answered through
+    /// [`Hub::handle_taken`]), and every wait is mirrored there.
+    pub fn set_shared_queue(&mut self, process: String) {
+        self.shared_queue = Some(process);
     }
 
     /// How long a call is held for a side that lost the hub.
@@ -479,6 +565,7 @@ impl Hub {
             services,
             available: false,
             call: None,
+            taking: false,
         });
         self.tell_agent(peer, HubToAgent::Welcome {
             protocol: PROTOCOL_VERSION,
@@ -599,6 +686,8 @@ impl Hub {
             (Attached::Here(o), Side::Agent) => self.tell_kiosk(o, HubToKiosk::PeerBack { session: held }),
             (Attached::Away { .. }, Side::Kiosk) => self.tell_kiosk(peer, HubToKiosk::PeerAway { session: held }),
             (Attached::Away { .. }, Side::Agent) => self.tell_agent(peer, HubToAgent::PeerAway { session: held }),
+            // Peer away/back across processes is not on the bus yet.
+            (Attached::Remote, _) => {}
         }
     }
 
@@ -688,6 +777,7 @@ impl Hub {
                     // Media was up; either side may restart ICE.
                     negotiation: Negotiation::Stable,
                     resume: c.resume,
+                    remote: None,
                 })),
             });
         }
@@ -704,7 +794,7 @@ impl Hub {
                     .into_iter()
                     .filter_map(|a| match a {
                         Attached::Away { until, .. } => Some(until),
-                        Attached::Here(_) => None,
+                        Attached::Here(_) | Attached::Remote => None,
                     })
                     .min(),
             })
@@ -887,7 +977,7 @@ impl Hub {
         self.sessions.insert(session.clone(), Session {
             kiosk: Attached::Here(peer),
             kiosk_id: kiosk_id.clone(),
-            site,
+            site: site.clone(),
             service: service_id.clone(),
             queued_at: now,
             state: SessionState::Waiting,
@@ -900,6 +990,17 @@ impl Hub {
         let estimated_wait = self.estimate(&service_id, position);
         self.queues.mark_sent(&service_id, &session, position, estimated_wait);
         self.tell_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
+        if let Some(process) = &self.shared_queue {
+            let entry = QueueEntry {
+                session: session.clone(),
+                service: service_id.clone(),
+                kiosk_id: kiosk_id.clone(),
+                site,
+                queued_at: now,
+                process: process.clone(),
+            };
+            self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry)));
+        }
         self.event(HubEvent::Queued { session, kiosk_id, service: service_id.clone(), at: now });
         self.dirty.insert(service_id);
     }
@@ -953,15 +1054,176 @@ impl Hub {
             Some(s) => return self.agent_error(peer, ErrorCode::Forbidden, format!("you do not serve {:?}", s.as_str())),
             None => agent.services.clone(),
         };
+        if self.shared_queue.is_some() {
+            // Other processes take from the same line: the store decides.
+            let agent = self.agents.get_mut(&peer).expect("checked above");
+            if !agent.taking {
+                agent.taking = true;
+                self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, services: candidates }));
+            }
+            return;
+        }
         let oldest = candidates
             .iter()
             .filter_map(|s| self.queues.front(s).map(|session| (s, session)))
             .min_by_key(|(_, session)| (self.sessions[*session].queued_at, (*session).clone()))
             .map(|(s, session)| (s.clone(), session.clone()));
         let Some((service_id, session_id)) = oldest else {
-            let service = if candidates.len() == 1 { candidates.into_iter().next() } else { None };
-            return self.tell_agent(peer, HubToAgent::QueueEmpty { service });
+            return self.tell_queue_empty(peer, candidates);
         };
+        self.connect(now, peer, service_id, session_id);
+    }
+
+    fn tell_queue_empty(&mut self, peer: PeerId, candidates: Vec<ServiceId>) {
+        let service = if candidates.len() == 1 { candidates.into_iter().next() } else { None };
+        self.tell_agent(peer, HubToAgent::QueueEmpty { service });
+    }
+
+    /// The shared store's answer to [`StoreOp::TakeNext`] for `peer`.
+    /// A resident taken out of line either becomes this agent's call or
+    /// goes back in line at their place: never lost.
+    pub fn handle_taken(&mut self, now: Timestamp, peer: PeerId, services: Vec<ServiceId>, entry: Option<QueueEntry>) {
+        let ready = match self.agents.get_mut(&peer) {
+            Some(agent) => {
+                agent.taking = false;
+                agent.available && agent.call.is_none()
+            }
+            None => false,
+        };
+        match entry {
+            None if ready => self.tell_queue_empty(peer, services),
+            None => {}
+            // The agent left, went away or is in a call meanwhile.
+            Some(entry) if !ready => self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry))),
+            Some(entry) if self.shared_queue.as_ref() != Some(&entry.process) && self.bus => {
+                self.connect_remote(now, peer, entry);
+            }
+            Some(entry) if self.shared_queue.as_ref() != Some(&entry.process) => {
+                // Calls across processes need the bus (`serve --bus`).
+                self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry)));
+                self.agent_error(
+                    peer,
+                    ErrorCode::Internal,
+                    "the next resident waits on another hub process; calls across processes are not supported yet",
+                );
+            }
+            Some(entry) => {
+                let waiting = matches!(self.sessions.get(&entry.session).map(|s| &s.state), Some(SessionState::Waiting));
+                if waiting {
+                    self.connect(now, peer, entry.service, entry.session);
+                } else {
+                    // Their wait ended here after the store took them
+                    // (its `Leave` found nothing): ask for the next one.
+                    if let Some(agent) = self.agents.get_mut(&peer) {
+                        agent.taking = true;
+                    }
+                    self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, services }));
+                }
+            }
+        }
+        self.flush(now);
+    }
+
+    /// Makes a resident waiting on another process the call of agent
+    /// `peer`: the call lives here and there, each process holding its
+    /// own side; that process tells its kiosk.
+    fn connect_remote(&mut self, now: Timestamp, peer: PeerId, entry: QueueEntry) {
+        let Some(process) = self.shared_queue.clone() else { return };
+        let agent_name = self.agent_display_name(peer);
+        let agent = self.agents.get_mut(&peer).expect("checked by the caller");
+        agent.call = Some(entry.session.clone());
+        let login = agent.login.clone();
+        let (token, resume) = new_token(&entry.session);
+        self.sessions.insert(entry.session.clone(), Session {
+            kiosk: Attached::Remote,
+            kiosk_id: entry.kiosk_id.clone(),
+            site: entry.site.clone(),
+            service: entry.service.clone(),
+            queued_at: entry.queued_at,
+            state: SessionState::InCall(Box::new(Call {
+                agent: Attached::Here(peer),
+                agent_login: login.clone(),
+                agent_name: agent_name.clone(),
+                answered_at: now,
+                negotiation: Negotiation::New,
+                resume,
+                remote: Some(entry.process.clone()),
+            })),
+        });
+        self.tell_agent(peer, HubToAgent::CallStarted {
+            session: entry.session.clone(),
+            service: entry.service.clone(),
+            ice_servers: self.ice_servers_for(now, login.as_str()),
+            kiosk_id: entry.kiosk_id,
+            site: entry.site,
+            resume_token: Some(token.clone()),
+        });
+        self.outputs.push_back(Output::Bus {
+            to: entry.process,
+            message: BusMessage::Answered {
+                session: entry.session.clone(),
+                agent: login.clone(),
+                agent_name,
+                from: process,
+                resume_token: token,
+            },
+        });
+        // The taker's process logs the answer, as it would for its own kiosk.
+        self.event(HubEvent::Answered { session: entry.session, agent: login, at: now, resume });
+    }
+
+    /// A message from another hub process about a call with one side here.
+    pub fn handle_bus(&mut self, now: Timestamp, message: BusMessage) {
+        match message {
+            BusMessage::Answered { session, agent, agent_name, from, resume_token } => {
+                let waiting = self.sessions.get(&session).is_some_and(|s| matches!(s.state, SessionState::Waiting));
+                let kiosk = self.sessions.get(&session).and_then(|s| s.kiosk.peer());
+                let (true, Some(kiosk)) = (waiting, kiosk) else {
+                    // Their wait ended here meanwhile: that call is over.
+                    let message = BusMessage::Ended { session, reason: EndReason::Cancelled, at: now };
+                    self.outputs.push_back(Output::Bus { to: from, message });
+                    return self.flush(now);
+                };
+                let s = self.sessions.get_mut(&session).expect("checked above");
+                self.queues.remove(&s.service, &session);
+                s.state = SessionState::InCall(Box::new(Call {
+                    agent: Attached::Remote,
+                    agent_login: agent,
+                    agent_name: agent_name.clone(),
+                    answered_at: now,
+                    negotiation: Negotiation::New,
+                    resume: token_hash(&resume_token),
+                    remote: Some(from),
+                }));
+                let (service, kiosk_id) = (s.service.clone(), s.kiosk_id.clone());
+                let ice_servers = self.ice_servers_for(now, kiosk_id.as_str());
+                self.tell_kiosk(kiosk, HubToKiosk::CallAnswered {
+                    session,
+                    agent_name,
+                    ice_servers,
+                    resume_token: Some(resume_token),
+                });
+                self.dirty.insert(service);
+            }
+            BusMessage::Signal { session, signal } => {
+                let Some(s) = self.sessions.get(&session) else { return };
+                // The sender holds the side that is remote here.
+                let from = if s.kiosk == Attached::Remote { Side::Kiosk } else { Side::Agent };
+                self.relay_checked(&session, from, signal, None);
+            }
+            BusMessage::Ended { session, reason, at } => {
+                // Ended over there: no need to tell the sender back.
+                if let Some(SessionState::InCall(call)) = self.sessions.get_mut(&session).map(|s| &mut s.state) {
+                    call.remote = None;
+                }
+                self.end_session(at, &session, reason);
+            }
+        }
+        self.flush(now);
+    }
+
+    /// Makes the waiting `session_id` the call of agent `peer`.
+    fn connect(&mut self, now: Timestamp, peer: PeerId, service_id: ServiceId, session_id: SessionId) {
         self.queues.remove(&service_id, &session_id);
         let agent_name = self.agent_display_name(peer);
         let agent = self.agents.get_mut(&peer).expect("checked above");
@@ -978,6 +1240,7 @@ impl Hub {
             answered_at: now,
             negotiation: Negotiation::New,
             resume,
+            remote: None,
         }));
         let (kiosk, kiosk_id, site) = (session.kiosk, session.kiosk_id.clone(), session.site.clone());
         if let Some(kiosk) = kiosk.peer() {
@@ -1026,18 +1289,30 @@ impl Hub {
             Side::Kiosk => self.kiosks[&peer].session.clone(),
             Side::Agent => self.agents[&peer].call.clone(),
         };
-        let error = |hub: &mut Hub, code, message: String| match from {
-            Side::Kiosk => hub.kiosk_error(peer, code, message),
-            Side::Agent => hub.agent_error(peer, code, message),
-        };
         if current.as_ref() != Some(&session_id) {
             let msg = match current {
                 Some(c) => format!("{} for session {session_id}, but your current call is {c}", signal.kind()),
                 None => format!("{} for session {session_id}, but you are not in a call", signal.kind()),
             };
-            return error(self, ErrorCode::NotYourSession, msg);
+            return match from {
+                Side::Kiosk => self.kiosk_error(peer, ErrorCode::NotYourSession, msg),
+                Side::Agent => self.agent_error(peer, ErrorCode::NotYourSession, msg),
+            };
         }
-        let session = self.sessions.get_mut(&session_id).expect("current sessions exist");
+        self.relay_checked(&session_id, from, signal, Some(peer));
+    }
+
+    /// Passes a signal from side `from` of a call to its other side, here
+    /// or on another process, if it comes in the negotiation's order.
+    /// `origin` is the sender's connection when it is here, to tell it
+    /// what was wrong; a signal from another process was checked there.
+    fn relay_checked(&mut self, session_id: &SessionId, from: Side, signal: Signal, origin: Option<PeerId>) {
+        let error = |hub: &mut Hub, code, message: String| match (origin, from) {
+            (Some(p), Side::Kiosk) => hub.kiosk_error(p, code, message),
+            (Some(p), Side::Agent) => hub.agent_error(p, code, message),
+            (None, _) => tracing::warn!(session = %session_id, %message, "signal from another hub process dropped"),
+        };
+        let Some(session) = self.sessions.get_mut(session_id) else { return };
         let kiosk = session.kiosk;
         let SessionState::InCall(call) = &mut session.state else {
             let msg = format!("{} before an agent answered", signal.kind());
@@ -1047,13 +1322,14 @@ impl Hub {
             Side::Kiosk => call.agent,
             Side::Agent => kiosk,
         };
-        let Some(to) = to.peer() else {
+        if to.is_away() {
             // The other side's connection is gone: nothing would carry the
             // signal, and it renegotiates when it is back (an ICE restart,
             // or `restart` and a fresh offer after a reload).
             tracing::debug!(session = %session_id, kind = signal.kind(), "signal dropped: the other side is away");
             return;
-        };
+        }
+        let remote = call.remote.clone();
         let negotiation = &mut call.negotiation;
         let next = match (&signal, *negotiation) {
             (Signal::Offer { .. }, Negotiation::HaveOffer(side)) if side != from => Err("offer while the other side's offer awaits an answer"),
@@ -1065,13 +1341,18 @@ impl Hub {
             // A side lost its peer connection: a fresh offer comes next.
             (Signal::Restart, _) => Ok(Negotiation::New),
         };
+        let session = session_id.clone();
         match next {
             Err(why) => error(self, ErrorCode::OutOfPlace, why.to_owned()),
             Ok(n) => {
                 *negotiation = n;
-                match from {
-                    Side::Kiosk => self.tell_agent(to, HubToAgent::Signal { session: session_id, signal }),
-                    Side::Agent => self.tell_kiosk(to, HubToKiosk::Signal { session: session_id, signal }),
+                match (to, from, remote) {
+                    (Attached::Here(to), Side::Kiosk, _) => self.tell_agent(to, HubToAgent::Signal { session, signal }),
+                    (Attached::Here(to), Side::Agent, _) => self.tell_kiosk(to, HubToKiosk::Signal { session, signal }),
+                    (Attached::Remote, _, Some(process)) => {
+                        self.outputs.push_back(Output::Bus { to: process, message: BusMessage::Signal { session, signal } })
+                    }
+                    _ => {}
                 }
             }
         }
@@ -1107,6 +1388,9 @@ impl Hub {
         match session.state {
             SessionState::Waiting => {
                 self.queues.remove(&session.service, session_id);
+                if self.shared_queue.is_some() {
+                    self.outputs.push_back(Output::Store(StoreOp::Leave(session_id.clone())));
+                }
             }
             SessionState::InCall(call) => {
                 if let Some(agent) = call.agent.peer()
@@ -1119,6 +1403,10 @@ impl Hub {
                 if seconds > 0.0 {
                     let avg = self.call_seconds.entry(session.service.clone()).or_insert(seconds);
                     *avg += DURATION_SMOOTHING * (seconds - *avg);
+                }
+                if let Some(process) = call.remote {
+                    let message = BusMessage::Ended { session: session_id.clone(), reason, at };
+                    self.outputs.push_back(Output::Bus { to: process, message });
                 }
                 ended.agent = Some(call.agent_login);
                 ended.resume = Some(call.resume);

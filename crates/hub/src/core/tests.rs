@@ -19,6 +19,8 @@ struct World {
     agent_inbox: HashMap<PeerId, Vec<HubToAgent>>,
     closed: Vec<PeerId>,
     events: Vec<HubEvent>,
+    store_ops: Vec<StoreOp>,
+    bus_out: Vec<(String, BusMessage)>,
 }
 
 impl World {
@@ -36,6 +38,8 @@ impl World {
             agent_inbox: HashMap::new(),
             closed: Vec::new(),
             events: Vec::new(),
+            store_ops: Vec::new(),
+            bus_out: Vec::new(),
         }
     }
 
@@ -46,6 +50,8 @@ impl World {
                 Output::ToAgent(p, m) => self.agent_inbox.entry(p).or_default().push(m),
                 Output::Close(p) => self.closed.push(p),
                 Output::Event(e) => self.events.push(e),
+                Output::Store(op) => self.store_ops.push(op),
+                Output::Bus { to, message } => self.bus_out.push((to, message)),
             }
         }
     }
@@ -881,4 +887,168 @@ fn a_restored_call_nobody_claims_ends_with_hub_shutdown_when_the_old_hub_stopped
     ]);
     assert_eq!(w.kiosk_said(k), vec![HubToKiosk::CallEnded { session: "old-000002".into(), reason: EndReason::AgentDisconnected }]);
     assert_eq!(w.hub.snapshot().calls_in_progress, 0);
+}
+
+// ---------------------------------------------------------------------------
+// A queue shared with other hub processes: the store decides who is next
+// ---------------------------------------------------------------------------
+
+impl World {
+    fn shared(process: &str) -> World {
+        let mut world = World::new();
+        world.hub.set_shared_queue(process.into());
+        world
+    }
+
+    fn taken(&mut self, agent: PeerId, services: &[&str], entry: Option<QueueEntry>) {
+        let services = services.iter().map(|s| ServiceId::from(*s)).collect();
+        self.hub.handle_taken(self.now, agent, services, entry);
+        self.drain();
+    }
+}
+
+#[test]
+fn with_a_shared_queue_waits_are_mirrored_and_the_store_answers_take_next() {
+    let mut w = World::shared("p1");
+    let k = w.kiosk("besse");
+    let claire = w.available_agent("claire", &["caf"]);
+    let session = w.queue(k, "caf");
+    let entry = QueueEntry {
+        session: session.clone(),
+        service: "caf".into(),
+        kiosk_id: "besse".into(),
+        site: "Mairie de besse".into(),
+        queued_at: w.now,
+        process: "p1".into(),
+    };
+    assert_eq!(std::mem::take(&mut w.store_ops), [StoreOp::Enqueue(entry.clone())]);
+
+    // Take next asks the store once, however often the agent presses.
+    w.agent_says(claire, AgentToHub::TakeNext { service: None });
+    w.agent_says(claire, AgentToHub::TakeNext { service: None });
+    assert_eq!(std::mem::take(&mut w.store_ops), [StoreOp::TakeNext { agent: claire, services: vec!["caf".into()] }]);
+    assert!(w.agent_told(claire).is_empty(), "nothing decided before the store answers");
+
+    w.taken(claire, &["caf"], Some(entry));
+    assert!(w.agent_said(claire).iter().any(|m| matches!(m, HubToAgent::CallStarted { session: s, .. } if *s == session)));
+    assert!(w.kiosk_said(k).iter().any(|m| matches!(m, HubToKiosk::CallAnswered { .. })));
+    assert!(w.store_ops.is_empty(), "the store already took them out of line");
+
+    // Nobody left: the store says so, and so does the hub.
+    w.agent_says(claire, AgentToHub::HangUp { session });
+    w.agent_said(claire);
+    w.agent_says(claire, AgentToHub::TakeNext { service: Some("caf".into()) });
+    w.store_ops.clear();
+    w.taken(claire, &["caf"], None);
+    assert_eq!(w.agent_told(claire), [HubToAgent::QueueEmpty { service: Some("caf".into()) }]);
+}
+
+#[test]
+fn a_resident_the_store_hands_over_is_never_lost() {
+    let mut w = World::shared("p1");
+    let (k1, k2) = (w.kiosk("besse"), w.kiosk("ardes"));
+    let claire = w.available_agent("claire", &["caf"]);
+    let first = w.queue(k1, "caf");
+    let second = w.queue(k2, "caf");
+    let now = w.now;
+    let entry = |session: &SessionId, process: &str| QueueEntry {
+        session: session.clone(),
+        service: "caf".into(),
+        kiosk_id: "k".into(),
+        site: "Mairie".into(),
+        queued_at: now,
+        process: process.into(),
+    };
+    w.store_ops.clear();
+
+    // The first resident cancelled after the store took them: the core
+    // asks for the next one rather than telling the agent nobody waits.
+    w.agent_says(claire, AgentToHub::TakeNext { service: None });
+    w.kiosk_says(k1, KioskToHub::CancelCall);
+    w.kiosk_said(k1);
+    w.store_ops.clear();
+    w.taken(claire, &["caf"], Some(entry(&first, "p1")));
+    assert_eq!(w.store_ops, [StoreOp::TakeNext { agent: claire, services: vec!["caf".into()] }]);
+    w.store_ops.clear();
+
+    // A resident held by another process cannot be called from here yet:
+    // back in line at their place, and the agent is told why.
+    w.taken(claire, &["caf"], Some(entry(&second, "p2")));
+    assert_eq!(w.store_ops, [StoreOp::Enqueue(entry(&second, "p2"))]);
+    let told = w.agent_told(claire);
+    assert!(matches!(told.as_slice(), [HubToAgent::Error(e)] if e.code == ErrorCode::Internal), "{told:?}");
+    w.store_ops.clear();
+
+    // The agent went away while the store answered: back in line too.
+    w.agent_says(claire, AgentToHub::TakeNext { service: None });
+    w.agent_says(claire, AgentToHub::SetAvailability { available: false });
+    w.agent_said(claire);
+    w.store_ops.clear();
+    w.taken(claire, &["caf"], Some(entry(&second, "p1")));
+    assert_eq!(w.store_ops, [StoreOp::Enqueue(entry(&second, "p1"))]);
+    assert!(w.kiosk_said(k2).iter().all(|m| !matches!(m, HubToKiosk::CallAnswered { .. })));
+
+    // A wait that ends leaves the shared line too.
+    w.store_ops.clear();
+    w.disconnect(k2);
+    assert_eq!(w.store_ops, [StoreOp::Leave(second)]);
+}
+
+/// Hands each bus message of `from` to `to` (whose name is `to_name`).
+fn carry_bus(from: &mut World, to: &mut World, to_name: &str) {
+    let messages: Vec<BusMessage> = std::mem::take(&mut from.bus_out)
+        .into_iter()
+        .map(|(dest, m)| {
+            assert_eq!(dest, to_name, "addressed to the process holding the other side");
+            m
+        })
+        .collect();
+    for m in messages {
+        to.hub.handle_bus(to.now, m);
+        to.drain();
+    }
+}
+
+#[test]
+fn an_agent_on_one_process_takes_a_kiosk_waiting_on_another() {
+    let (mut a, mut b) = (World::shared("a"), World::shared("b"));
+    a.hub.set_bus();
+    b.hub.set_bus();
+    let kiosk = a.kiosk("besse");
+    let claire = b.available_agent("claire", &["caf"]);
+    let session = a.queue(kiosk, "caf");
+    let Some(StoreOp::Enqueue(entry)) = a.store_ops.pop() else { panic!("the wait goes to the shared queue") };
+
+    // B's agent takes; the store hands over A's resident.
+    b.agent_says(claire, AgentToHub::TakeNext { service: None });
+    b.store_ops.clear();
+    b.taken(claire, &["caf"], Some(entry));
+    let token = match b.agent_said(claire).as_slice() {
+        [.., HubToAgent::CallStarted { session: s, site, resume_token: Some(t), .. }] if *s == session && site == "Mairie de besse" => t.clone(),
+        other => panic!("expected call_started, got {other:?}"),
+    };
+    assert!(b.events.iter().any(|e| matches!(e, HubEvent::Answered { .. })), "the taker's process logs the answer");
+    carry_bus(&mut b, &mut a, "a");
+    let answered = a.kiosk_said(kiosk);
+    assert!(
+        answered.iter().any(|m| matches!(m, HubToKiosk::CallAnswered { resume_token: Some(t), agent_name, .. } if *t == token && agent_name == "claire (test)")),
+        "{answered:?}"
+    );
+
+    // Signals cross in order, each checked where it is sent.
+    a.kiosk_says(kiosk, KioskToHub::Signal { session: session.clone(), signal: offer() });
+    carry_bus(&mut a, &mut b, "b");
+    assert_eq!(b.agent_said(claire), [HubToAgent::Signal { session: session.clone(), signal: offer() }]);
+    b.agent_says(claire, AgentToHub::Signal { session: session.clone(), signal: answer() });
+    carry_bus(&mut b, &mut a, "a");
+    assert_eq!(a.kiosk_said(kiosk), [HubToKiosk::Signal { session: session.clone(), signal: answer() }]);
+    b.agent_says(claire, AgentToHub::Signal { session: session.clone(), signal: answer() });
+    assert_eq!(b.error_code_of_agent(claire), ErrorCode::OutOfPlace, "no second answer, even across processes");
+    assert!(b.bus_out.is_empty());
+
+    // A hang-up on either side ends both.
+    a.kiosk_says(kiosk, KioskToHub::HangUp { session: session.clone() });
+    carry_bus(&mut a, &mut b, "b");
+    assert!(b.agent_said(claire).iter().any(|m| matches!(m, HubToAgent::CallEnded { reason: EndReason::KioskHungUp, .. })));
+    assert!(b.bus_out.is_empty(), "an end heard from the bus is not sent back");
 }

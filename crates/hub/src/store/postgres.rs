@@ -1,0 +1,715 @@
+//! The hub's records in PostgreSQL, for several hub processes sharing one
+//! database: the same tables and behaviours as the SQLite store, plus the
+//! queue of waiting residents, whose "take next" is one atomic statement.
+//!
+//! Natively async (tokio-postgres over a small deadpool pool); password
+//! hashing still runs on the blocking pool, as it is CPU work.
+//! Migrations are `crates/hub/migrations/postgres/*.sql`, applied in order
+//! under an advisory lock, so processes starting together migrate once.
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use jiff::{SignedDuration, Timestamp};
+use tokio_postgres::NoTls;
+use visio_config::bundle::{self, VerifyingKey};
+use visio_protocol::admin::{PublishedConfig, RefusalRecord};
+use visio_protocol::{AgentLogin, ConfigRefusalCode, KioskId, Secret, ServiceId, SessionId};
+
+use super::{
+    AgentRecord, KioskRecord, KioskStatus, PublishOutcome, Recovered, SessionRecord, StoreError, StoredConfig,
+    constant_time_eq, dummy_hash, hash_password, ms, random_token, sha256_hex, split_services, verify_password,
+};
+pub use crate::core::QueueEntry;
+use crate::core::{HubEvent, RestoredCall, TokenHash};
+
+/// The migrations, in order; the schema's version is how many have run.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
+
+/// Any constant, as long as nothing else in the database uses it: the
+/// advisory lock that makes concurrent migrations run one at a time.
+const MIGRATION_LOCK: i64 = 0x7669_7369_6f00_0001;
+
+/// A pool of connections to one database; cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL: it may carry a password.
+        f.debug_struct("PgStore").field("pool", &self.pool.status()).finish()
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> StoreError {
+        StoreError::Pool(e.to_string())
+    }
+}
+
+impl PgStore {
+    /// Connects (`postgres://user@host:port/db`, or libpq's `key=value`
+    /// form) with at most `max_connections`, and migrates.
+    pub async fn connect(url: &str, max_connections: usize) -> Result<PgStore, StoreError> {
+        let config = tokio_postgres::Config::from_str(url)?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(max_connections.max(1))
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)").await?;
+        let version: i64 = match tx.query_opt("SELECT version FROM schema_version", &[]).await? {
+            Some(row) => row.get(0),
+            None => {
+                tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[]).await?;
+                0
+            }
+        };
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(StoreError::SchemaTooNew { found: version, supported });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.batch_execute(sql).await?;
+            tx.execute("UPDATE schema_version SET version = $1", &[&(i as i64 + 1)]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // -- kiosks -------------------------------------------------------------
+
+    /// Enrolls a kiosk, or re-enrolls it with a new secret (the old one
+    /// stops working). Returns the secret, shown once.
+    pub async fn enroll_kiosk(&self, id: &KioskId, site: &str, now: Timestamp) -> Result<Secret, StoreError> {
+        let secret = random_token();
+        self.pool
+            .get()
+            .await?
+            .execute(
+                "INSERT INTO kiosks (id, site, secret_sha256, enrolled_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET site = excluded.site, secret_sha256 = excluded.secret_sha256,
+                                                enrolled_at = excluded.enrolled_at",
+                &[&id.as_str(), &site, &sha256_hex(secret.expose()), &now.as_millisecond()],
+            )
+            .await?;
+        Ok(secret)
+    }
+
+    pub async fn verify_kiosk(&self, id: &KioskId, secret: &Secret) -> Result<Option<KioskRecord>, StoreError> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt("SELECT site, secret_sha256 FROM kiosks WHERE id = $1", &[&id.as_str()])
+            .await?;
+        Ok(row.and_then(|r| {
+            let (site, stored): (String, String) = (r.get(0), r.get(1));
+            constant_time_eq(stored.as_bytes(), sha256_hex(secret.expose()).as_bytes())
+                .then(|| KioskRecord { id: id.clone(), site })
+        }))
+    }
+
+    pub async fn kiosks(&self) -> Result<Vec<KioskRecord>, StoreError> {
+        let rows = self.pool.get().await?.query("SELECT id, site FROM kiosks ORDER BY id", &[]).await?;
+        Ok(rows.iter().map(|r| KioskRecord { id: KioskId(r.get(0)), site: r.get(1) }).collect())
+    }
+
+    pub async fn count_kiosks(&self) -> Result<usize, StoreError> {
+        let row = self.pool.get().await?.query_one("SELECT COUNT(*) FROM kiosks", &[]).await?;
+        Ok(row.get::<_, i64>(0) as usize)
+    }
+
+    pub async fn kiosk_statuses(&self) -> Result<Vec<(KioskId, KioskStatus)>, StoreError> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT kiosk_id, last_heartbeat_at, app_version, config_version, devices, rtt_ms,
+                        refusal_version, refusal_code, refusal_message, refusal_at
+                 FROM kiosk_status ORDER BY kiosk_id",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                // As in SQLite: a damaged row shows as "not reported".
+                let devices = r.get::<_, Option<String>>(4).and_then(|d| serde_json::from_str(&d).ok());
+                let code = r
+                    .get::<_, Option<String>>(7)
+                    .and_then(|c| serde_json::from_value::<ConfigRefusalCode>(serde_json::Value::String(c)).ok());
+                let refusal =
+                    (r.get::<_, Option<i64>>(6), code, r.get::<_, Option<String>>(8), r.get::<_, Option<i64>>(9));
+                let last_refusal = match refusal {
+                    (Some(version), Some(code), Some(message), Some(at)) => {
+                        ms(at).map(|at| RefusalRecord { version: version as u64, code, message, at })
+                    }
+                    _ => None,
+                };
+                (
+                    KioskId(r.get(0)),
+                    KioskStatus {
+                        last_heartbeat_at: r.get::<_, Option<i64>>(1).and_then(ms),
+                        app_version: r.get(2),
+                        config_version: r.get::<_, Option<i64>>(3).map(|v| v as u64),
+                        devices,
+                        rtt_ms: r.get::<_, Option<i64>>(5).and_then(|v| u32::try_from(v).ok()),
+                        last_refusal,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    // -- the admin API ------------------------------------------------------
+
+    pub async fn create_admin_token(&self, name: &str, now: Timestamp) -> Result<Secret, StoreError> {
+        let token = random_token();
+        self.pool
+            .get()
+            .await?
+            .execute(
+                "INSERT INTO admin_tokens (name, token_sha256, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET token_sha256 = excluded.token_sha256, created_at = excluded.created_at",
+                &[&name, &sha256_hex(token.expose()), &now.as_millisecond()],
+            )
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn verify_admin_token(&self, token: &Secret) -> Result<Option<String>, StoreError> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt("SELECT name FROM admin_tokens WHERE token_sha256 = $1", &[&sha256_hex(token.expose())])
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    pub async fn revoke_admin_token(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.pool.get().await?.execute("DELETE FROM admin_tokens WHERE name = $1", &[&name]).await? > 0)
+    }
+
+    pub async fn trust_admin_key(&self, key: &VerifyingKey, now: Timestamp) -> Result<String, StoreError> {
+        let id = bundle::key_id(key);
+        self.pool
+            .get()
+            .await?
+            .execute(
+                "INSERT INTO admin_keys (key_id, public_key, added_at) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING",
+                &[&id, &bundle::public_key_text(key), &now.as_millisecond()],
+            )
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn distrust_admin_key(&self, key_id: &str) -> Result<bool, StoreError> {
+        Ok(self.pool.get().await?.execute("DELETE FROM admin_keys WHERE key_id = $1", &[&key_id]).await? > 0)
+    }
+
+    pub async fn admin_keys(&self) -> Result<Vec<VerifyingKey>, StoreError> {
+        let rows = self.pool.get().await?.query("SELECT public_key FROM admin_keys ORDER BY key_id", &[]).await?;
+        rows.iter()
+            .map(|r| bundle::parse_public_key(r.get(0)).map_err(|e| StoreError::Damaged(e.to_string())))
+            .collect()
+    }
+
+    /// As [`super::Store::publish_config`]; the table lock makes two
+    /// processes publishing at once take turns.
+    pub async fn publish_config(&self, config: &StoredConfig) -> Result<PublishOutcome, StoreError> {
+        let meta = &config.meta;
+        let version = i64::try_from(meta.version).map_err(|_| StoreError::Damaged("version out of range".into()))?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute("LOCK TABLE published_config IN SHARE ROW EXCLUSIVE MODE").await?;
+        let current = tx.query_opt("SELECT version, payload_sha256 FROM published_config WHERE id = 1", &[]).await?;
+        match current.map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))) {
+            Some((v, sha)) if v == version && sha == meta.payload_sha256 => {
+                return Ok(PublishOutcome::AlreadyPublished);
+            }
+            Some((v, sha)) if v >= version => {
+                return Ok(PublishOutcome::Conflict { current: v as u64, current_sha256: sha });
+            }
+            _ => {}
+        }
+        tx.execute(
+            "INSERT INTO published_config (id, version, payload_sha256, key_id, bundle, published_at, published_by)
+             VALUES (1, $1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, payload_sha256 = excluded.payload_sha256,
+                 key_id = excluded.key_id, bundle = excluded.bundle, published_at = excluded.published_at,
+                 published_by = excluded.published_by",
+            &[
+                &version,
+                &meta.payload_sha256,
+                &meta.key_id,
+                &config.bundle,
+                &meta.published_at.as_millisecond(),
+                &meta.published_by,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(PublishOutcome::Published)
+    }
+
+    pub async fn published_config(&self) -> Result<Option<StoredConfig>, StoreError> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt(
+                "SELECT version, payload_sha256, key_id, bundle, published_at, published_by FROM published_config WHERE id = 1",
+                &[],
+            )
+            .await?;
+        Ok(row.map(|r| {
+            let bundle: String = r.get(3);
+            StoredConfig {
+                meta: PublishedConfig {
+                    version: r.get::<_, i64>(0) as u64,
+                    payload_sha256: r.get(1),
+                    key_id: r.get(2),
+                    published_at: ms(r.get(4)).unwrap_or(Timestamp::UNIX_EPOCH),
+                    published_by: r.get(5),
+                    size: bundle.len() as u64,
+                    announced_to: None,
+                },
+                bundle,
+            }
+        }))
+    }
+
+    // -- agents -------------------------------------------------------------
+
+    pub async fn add_agent(
+        &self,
+        login: &AgentLogin,
+        display_name: &str,
+        password: &Secret,
+        services: &[ServiceId],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let hash = blocking(|p: Secret| hash_password(&p), password.clone()).await??;
+        let services = services.iter().map(ServiceId::as_str).collect::<Vec<_>>().join(",");
+        let inserted = self
+            .pool
+            .get()
+            .await?
+            .execute(
+                "INSERT INTO agents (login, display_name, password_hash, services, created_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (login) DO NOTHING",
+                &[&login.as_str(), &display_name, &hash, &services, &now.as_millisecond()],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(StoreError::AgentExists(login.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Checks a login and password; an unknown login costs the same work.
+    pub async fn verify_agent(&self, login: &AgentLogin, password: &Secret) -> Result<Option<AgentRecord>, StoreError> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt("SELECT display_name, password_hash, services FROM agents WHERE login = $1", &[&login.as_str()])
+            .await?;
+        let password = password.clone();
+        let Some(row) = row else {
+            blocking(move |p: Secret| verify_password(&p, dummy_hash()), password).await?;
+            return Ok(None);
+        };
+        let (display_name, hash, services): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        let ok = blocking(move |p: Secret| verify_password(&p, &hash), password).await?;
+        Ok(ok.then(|| AgentRecord { login: login.clone(), display_name, services: split_services(&services) }))
+    }
+
+    pub async fn create_agent_session(
+        &self,
+        login: &AgentLogin,
+        now: Timestamp,
+        lifetime: SignedDuration,
+    ) -> Result<Secret, StoreError> {
+        let token = random_token();
+        let client = self.pool.get().await?;
+        client.execute("DELETE FROM agent_sessions WHERE expires_at <= $1", &[&now.as_millisecond()]).await?;
+        client
+            .execute(
+                "INSERT INTO agent_sessions (token_sha256, login, expires_at) VALUES ($1, $2, $3)",
+                &[&sha256_hex(token.expose()), &login.as_str(), &(now + lifetime).as_millisecond()],
+            )
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn agent_for_session(&self, token: &Secret, now: Timestamp) -> Result<Option<AgentRecord>, StoreError> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt(
+                "SELECT a.login, a.display_name, a.services FROM agent_sessions s
+                 JOIN agents a ON a.login = s.login
+                 WHERE s.token_sha256 = $1 AND s.expires_at > $2",
+                &[&sha256_hex(token.expose()), &now.as_millisecond()],
+            )
+            .await?;
+        Ok(row.map(|r| AgentRecord {
+            login: AgentLogin(r.get(0)),
+            display_name: r.get(1),
+            services: split_services(r.get(2)),
+        }))
+    }
+
+    pub async fn end_agent_session(&self, token: &Secret) -> Result<(), StoreError> {
+        self.pool
+            .get()
+            .await?
+            .execute("DELETE FROM agent_sessions WHERE token_sha256 = $1", &[&sha256_hex(token.expose())])
+            .await?;
+        Ok(())
+    }
+
+    // -- session log --------------------------------------------------------
+
+    pub async fn record(&self, event: &HubEvent) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        match event {
+            HubEvent::Queued { session, kiosk_id, service, at } => {
+                client
+                    .execute(
+                        "INSERT INTO session_log (id, kiosk_id, service, queued_at) VALUES ($1, $2, $3, $4)",
+                        &[&session.as_str(), &kiosk_id.as_str(), &service.as_str(), &at.as_millisecond()],
+                    )
+                    .await?
+            }
+            HubEvent::Answered { session, agent, at, resume } => {
+                client
+                    .execute(
+                        "UPDATE session_log SET agent_login = $2, answered_at = $3, resume_sha256 = $4 WHERE id = $1",
+                        &[&session.as_str(), &agent.as_str(), &at.as_millisecond(), &resume.to_hex()],
+                    )
+                    .await?
+            }
+            // Ended once, as in SQLite: the first end stands.
+            HubEvent::Ended { session, reason, at } => {
+                client
+                    .execute(
+                        "UPDATE session_log SET ended_at = $2, end_reason = $3, resume_sha256 = NULL
+                         WHERE id = $1 AND ended_at IS NULL",
+                        &[&session.as_str(), &at.as_millisecond(), &reason.as_str()],
+                    )
+                    .await?
+            }
+            HubEvent::Rated { session, rating } => {
+                client
+                    .execute("UPDATE session_log SET rating = $2 WHERE id = $1", &[&session.as_str(), &rating.as_str()])
+                    .await?
+            }
+            HubEvent::Heartbeat { kiosk_id, at, report } => {
+                let devices = report.devices.as_ref().map(|d| serde_json::to_string(d).unwrap_or_default());
+                client
+                    .execute(
+                        "INSERT INTO kiosk_status (kiosk_id, last_heartbeat_at, app_version, config_version, devices, rtt_ms)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (kiosk_id) DO UPDATE SET last_heartbeat_at = excluded.last_heartbeat_at,
+                             app_version = excluded.app_version, config_version = excluded.config_version,
+                             devices = excluded.devices, rtt_ms = excluded.rtt_ms",
+                        &[
+                            &kiosk_id.as_str(),
+                            &at.as_millisecond(),
+                            &report.app_version,
+                            &report.config_version.map(|v| v as i64),
+                            &devices,
+                            &report.rtt_ms.map(i64::from),
+                        ],
+                    )
+                    .await?
+            }
+            HubEvent::ConfigApplied { kiosk_id, version, .. } => {
+                client
+                    .execute(
+                        "INSERT INTO kiosk_status (kiosk_id, config_version) VALUES ($1, $2)
+                         ON CONFLICT (kiosk_id) DO UPDATE SET config_version = excluded.config_version,
+                             refusal_version = CASE WHEN kiosk_status.refusal_version <= excluded.config_version
+                                                    THEN NULL ELSE kiosk_status.refusal_version END,
+                             refusal_code = CASE WHEN kiosk_status.refusal_version <= excluded.config_version
+                                                 THEN NULL ELSE kiosk_status.refusal_code END,
+                             refusal_message = CASE WHEN kiosk_status.refusal_version <= excluded.config_version
+                                                    THEN NULL ELSE kiosk_status.refusal_message END,
+                             refusal_at = CASE WHEN kiosk_status.refusal_version <= excluded.config_version
+                                               THEN NULL ELSE kiosk_status.refusal_at END",
+                        &[&kiosk_id.as_str(), &(*version as i64)],
+                    )
+                    .await?
+            }
+            HubEvent::ConfigRefused { kiosk_id, version, reason, at } => client
+                .execute(
+                    "INSERT INTO kiosk_status (kiosk_id, refusal_version, refusal_code, refusal_message, refusal_at)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (kiosk_id) DO UPDATE SET refusal_version = excluded.refusal_version,
+                             refusal_code = excluded.refusal_code, refusal_message = excluded.refusal_message,
+                             refusal_at = excluded.refusal_at",
+                    &[
+                        &kiosk_id.as_str(),
+                        &(*version as i64),
+                        &reason.code.as_str(),
+                        &reason.message,
+                        &at.as_millisecond(),
+                    ],
+                )
+                .await?,
+        };
+        Ok(())
+    }
+
+    // -- hub restarts -------------------------------------------------------
+
+    pub async fn mark_alive(&self, at: Timestamp) -> Result<(), StoreError> {
+        self.pool
+            .get()
+            .await?
+            .execute(
+                "INSERT INTO hub_state (id, alive_at) VALUES (1, $1)
+                 ON CONFLICT (id) DO UPDATE SET alive_at = excluded.alive_at",
+                &[&at.as_millisecond()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mark_stopped(&self, at: Timestamp) -> Result<(), StoreError> {
+        self.pool
+            .get()
+            .await?
+            .execute(
+                "INSERT INTO hub_state (id, alive_at, stopped_at) VALUES (1, $1, $1)
+                 ON CONFLICT (id) DO UPDATE SET alive_at = excluded.alive_at, stopped_at = excluded.stopped_at",
+                &[&at.as_millisecond()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// As [`super::Store::recover`]: one process per database for now
+    /// (docs/decisions.md, "Several hub processes").
+    pub async fn recover(&self, now: Timestamp) -> Result<Recovered, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute("LOCK TABLE hub_state IN SHARE ROW EXCLUSIVE MODE").await?;
+        let (alive, stopped): (Option<i64>, Option<i64>) = tx
+            .query_opt("SELECT alive_at, stopped_at FROM hub_state WHERE id = 1", &[])
+            .await?
+            .map_or((None, None), |r| (r.get(0), r.get(1)));
+        // GREATEST ignores NULLs: NULL only when there is nothing at all.
+        let last_write: Option<i64> = tx
+            .query_one(
+                "SELECT GREATEST(
+                     (SELECT MAX(GREATEST(queued_at, COALESCE(answered_at, 0), COALESCE(ended_at, 0))) FROM session_log),
+                     (SELECT MAX(last_heartbeat_at) FROM kiosk_status))",
+                &[],
+            )
+            .await?
+            .get(0);
+        let stopped_ms = stopped.or(match (alive, last_write) {
+            (Some(a), Some(w)) => Some(a.max(w)),
+            (a, w) => a.or(w),
+        });
+        let rows = tx
+            .query(
+                "SELECT s.id, s.kiosk_id, COALESCE(k.site, s.kiosk_id), s.service, s.agent_login,
+                        COALESCE(a.display_name, s.agent_login), s.queued_at, s.answered_at, s.resume_sha256
+                 FROM session_log s
+                 LEFT JOIN kiosks k ON k.id = s.kiosk_id
+                 LEFT JOIN agents a ON a.login = s.agent_login
+                 WHERE s.ended_at IS NULL AND s.answered_at IS NOT NULL AND s.agent_login IS NOT NULL
+                   AND s.resume_sha256 IS NOT NULL
+                 ORDER BY s.queued_at, s.id",
+                &[],
+            )
+            .await?;
+        let mut calls = Vec::new();
+        for r in &rows {
+            let session: String = r.get(0);
+            let (Some(queued_at), Some(answered_at), Some(resume)) =
+                (ms(r.get(6)), ms(r.get(7)), TokenHash::from_hex(r.get(8)))
+            else {
+                return Err(StoreError::Damaged(format!("session {session} has unreadable times or token hash")));
+            };
+            calls.push(RestoredCall {
+                session: SessionId(session),
+                kiosk_id: KioskId(r.get(1)),
+                site: r.get(2),
+                service: ServiceId(r.get(3)),
+                agent: AgentLogin(r.get(4)),
+                agent_name: r.get(5),
+                queued_at,
+                answered_at,
+                resume,
+            });
+        }
+        let end_ms = stopped_ms.unwrap_or(now.as_millisecond());
+        let closed = tx
+            .execute(
+                "UPDATE session_log
+                 SET ended_at = GREATEST($1, queued_at, COALESCE(answered_at, 0)), end_reason = 'hub_shutdown',
+                     resume_sha256 = NULL
+                 WHERE ended_at IS NULL AND (answered_at IS NULL OR agent_login IS NULL OR resume_sha256 IS NULL)",
+                &[&end_ms],
+            )
+            .await?;
+        // Their waits are over, so are their places in line.
+        tx.execute("DELETE FROM queue_entries", &[]).await?;
+        tx.execute(
+            "INSERT INTO hub_state (id, alive_at, stopped_at) VALUES (1, $1, NULL)
+             ON CONFLICT (id) DO UPDATE SET alive_at = excluded.alive_at, stopped_at = NULL",
+            &[&now.as_millisecond()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Recovered { stopped_at: stopped_ms.and_then(ms), calls, closed: closed as usize })
+    }
+
+    pub async fn session_prefix_used(&self, prefix: &str) -> Result<bool, StoreError> {
+        let pattern = format!("{prefix}-");
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_one("SELECT EXISTS (SELECT 1 FROM session_log WHERE starts_with(id, $1))", &[&pattern])
+            .await?;
+        Ok(row.get(0))
+    }
+
+    pub async fn session_log(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT id, kiosk_id, service, agent_login, queued_at, answered_at, ended_at, end_reason, rating
+                 FROM session_log ORDER BY queued_at, id",
+                &[],
+            )
+            .await?;
+        let ts = |v: Option<i64>| v.and_then(ms);
+        Ok(rows
+            .iter()
+            .map(|r| SessionRecord {
+                session: r.get(0),
+                kiosk_id: r.get(1),
+                service: r.get(2),
+                agent: r.get(3),
+                queued_at: ms(r.get(4)).unwrap_or(Timestamp::UNIX_EPOCH),
+                answered_at: ts(r.get(5)),
+                ended_at: ts(r.get(6)),
+                end_reason: r.get(7),
+                rating: r.get(8),
+            })
+            .collect())
+    }
+
+    // -- the shared queue ---------------------------------------------------
+
+    /// Puts a resident in line.
+    pub async fn enqueue(&self, entry: &QueueEntry) -> Result<(), StoreError> {
+        self.pool
+            .get()
+            .await?
+            .execute(
+                "INSERT INTO queue_entries (session, service, kiosk_id, site, queued_at, process) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &entry.session.as_str(),
+                    &entry.service.as_str(),
+                    &entry.kiosk_id.as_str(),
+                    &entry.site,
+                    &entry.queued_at.as_millisecond(),
+                    &entry.process,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Takes the resident waiting longest for any of `services` out of
+    /// line, for one agent, in one statement. Rows another taker holds
+    /// are skipped, not waited for; that taker deletes them, so nobody is
+    /// taken twice and nobody is passed over for good. `None`: nobody
+    /// waits (or everyone waiting is being taken by someone else).
+    pub async fn take_next(&self, services: &[ServiceId]) -> Result<Option<QueueEntry>, StoreError> {
+        let services: Vec<&str> = services.iter().map(ServiceId::as_str).collect();
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "DELETE FROM queue_entries WHERE session = (
+                     SELECT session FROM queue_entries WHERE service = ANY($1)
+                     ORDER BY queued_at, session
+                     FOR UPDATE SKIP LOCKED LIMIT 1)
+                 RETURNING session, service, kiosk_id, site, queued_at, process",
+            )
+            .await?;
+        let row = client.query_opt(&statement, &[&services]).await?;
+        row.map(|r| queue_entry(&r)).transpose()
+    }
+
+    /// Takes a resident out of line (cancelled, or gone); false if they
+    /// were no longer in it (taken meanwhile by an agent).
+    pub async fn leave_queue(&self, session: &SessionId) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client.execute("DELETE FROM queue_entries WHERE session = $1", &[&session.as_str()]).await? > 0)
+    }
+
+    /// Everyone waiting for `service`, first in line first: positions are
+    /// the same whichever process a kiosk is connected to.
+    pub async fn queue(&self, service: &ServiceId) -> Result<Vec<QueueEntry>, StoreError> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT session, service, kiosk_id, site, queued_at, process FROM queue_entries
+                 WHERE service = $1 ORDER BY queued_at, session",
+                &[&service.as_str()],
+            )
+            .await?;
+        rows.iter().map(queue_entry).collect()
+    }
+}
+
+fn queue_entry(r: &tokio_postgres::Row) -> Result<QueueEntry, StoreError> {
+    let session: String = r.get(0);
+    let queued_at =
+        ms(r.get(4)).ok_or_else(|| StoreError::Damaged(format!("queue entry {session} has an unreadable time")))?;
+    Ok(QueueEntry {
+        session: SessionId(session),
+        service: ServiceId(r.get(1)),
+        kiosk_id: KioskId(r.get(2)),
+        site: r.get(3),
+        queued_at,
+        process: r.get(5),
+    })
+}
+
+/// CPU-heavy work (argon2) off the async threads.
+async fn blocking<A, T>(f: impl FnOnce(A) -> T + Send + 'static, arg: A) -> Result<T, StoreError>
+where
+    A: Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || f(arg)).await.map_err(|e| StoreError::Worker(e.to_string()))
+}
