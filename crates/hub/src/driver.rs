@@ -3,19 +3,19 @@
 //! messages to peers' writer queues, closes, and events for the session log
 //! and the metrics.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use visio_protocol::{AgentToHub, KioskId, KioskToHub, ResumeToken, ServiceId, encode};
+use visio_protocol::{AgentToHub, KioskId, KioskToHub, ResumeToken, ServiceId, SessionId, encode};
 
 use crate::bus::{Bus, Listener};
-use crate::core::{BusMessage, Hub, HubEvent, Output, PeerId, Published, QueueEntry, Snapshot, StoreOp};
+use crate::core::{BusMessage, Claimed, Hub, HubEvent, Output, PeerId, Published, QueueEntry, Side, Snapshot, StoreOp};
 use crate::metrics::Metrics;
-use crate::store::postgres::PgStore;
+use crate::store::postgres::{OtherSide, PgStore};
 use crate::store::{AgentRecord, Backend, KioskRecord};
 
 /// How many messages may wait for a slow peer before it is disconnected as
@@ -50,6 +50,10 @@ pub enum Input {
     Disconnected(PeerId),
     /// The shared store's answer to a take-next.
     Taken { agent: PeerId, services: Vec<ServiceId>, entry: Option<QueueEntry> },
+    /// The shared store's answer to a claim.
+    Claimed { peer: PeerId, side: Side, session: SessionId, claimed: Option<Claimed> },
+    /// The hub processes running now (shared store).
+    Alive(BTreeSet<String>),
     /// Another hub process says something about a call with a side here.
     Bus(BusMessage),
     Snapshot(oneshot::Sender<Snapshot>),
@@ -190,6 +194,8 @@ impl Driver {
                     self.hub.handle_disconnected(now, peer);
                 }
                 Input::Taken { agent, services, entry } => self.hub.handle_taken(now, agent, services, entry),
+                Input::Claimed { peer, side, session, claimed } => self.hub.handle_claimed(now, peer, side, session, claimed),
+                Input::Alive(alive) => self.hub.handle_alive(now, &alive),
                 Input::Bus(message) => self.hub.handle_bus(now, message),
                 Input::Snapshot(reply) => {
                     let _ = reply.send(self.hub.snapshot());
@@ -271,6 +277,41 @@ impl Driver {
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
+}
+
+/// How often a process on a shared database checks which others run: a
+/// call's side on a process that died is reported away within this.
+pub const PROCESSES_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Watches the hub processes sharing `store` for the driver: every
+/// [`PROCESSES_EVERY`], which run ([`Input::Alive`]); every
+/// [`ALIVE_EVERY`], sweeps what processes dead for longer than `grace`
+/// left unclaimed. Ends with the driver.
+pub fn watch_processes(store: PgStore, driver: DriverHandle, grace: jiff::SignedDuration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PROCESSES_EVERY);
+        let mut since_sweep = std::time::Duration::ZERO;
+        loop {
+            tick.tick().await;
+            match store.alive_processes().await {
+                Ok(alive) => {
+                    if !driver.send(Input::Alive(alive.into_keys().collect())).await {
+                        return;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read which hub processes run"),
+            }
+            since_sweep += PROCESSES_EVERY;
+            if since_sweep >= ALIVE_EVERY {
+                since_sweep = std::time::Duration::ZERO;
+                match store.sweep_dead(Timestamp::now(), grace).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(ended = n, "ended what stopped hub processes left unclaimed"),
+                    Err(e) => tracing::warn!(error = %e, "cannot sweep stopped hub processes"),
+                }
+            }
+        }
+    });
 }
 
 /// Writes session-log events and kiosk reports in order on its own task, so
@@ -364,6 +405,29 @@ impl SharedQueue {
                     StoreOp::Leave(session) => {
                         if let Err(e) = store.leave_queue(&session).await {
                             tracing::error!(error = %e, %session, "could not take a resident out of the shared queue");
+                        }
+                    }
+                    StoreOp::Claim { peer, side, session, identity, resume } => {
+                        let claimed = match store.claim(&session, side, &identity, &resume).await {
+                            Ok(claimed) => claimed.map(|c| {
+                                let (other, other_lost_at) = match c.other {
+                                    OtherSide::Alive(process) => (Some(process), None),
+                                    OtherSide::Lost { at } => (None, at),
+                                };
+                                Claimed { call: c.call, previous: c.previous, other, other_lost_at }
+                            }),
+                            Err(e) => {
+                                tracing::error!(error = %e, %session, "could not claim a call in the shared store");
+                                None
+                            }
+                        };
+                        if driver.send(Input::Claimed { peer, side, session, claimed }).await.is_err() {
+                            tracing::warn!("the hub stopped with a claim answer in flight");
+                        }
+                    }
+                    StoreOp::Hold { session, side } => {
+                        if let Err(e) = store.hold_side(&session, side).await {
+                            tracing::error!(error = %e, %session, "could not record which process holds a call");
                         }
                     }
                     StoreOp::TakeNext { agent, services } => {

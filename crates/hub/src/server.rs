@@ -203,16 +203,44 @@ pub async fn run(
         .recover(now)
         .await
         .map_err(|e| std::io::Error::other(format!("cannot take over the previous process's calls: {e}")))?;
-    if !recovered.calls.is_empty() || recovered.closed > 0 {
-        tracing::info!(
-            held = recovered.calls.len(),
-            closed = recovered.closed,
-            stopped_at = ?recovered.stopped_at,
-            "holding the calls the previous hub process left in progress"
-        );
+    if let Some(recovered) = recovered {
+        if !recovered.calls.is_empty() || recovered.closed > 0 {
+            tracing::info!(
+                held = recovered.calls.len(),
+                closed = recovered.closed,
+                stopped_at = ?recovered.stopped_at,
+                "holding the calls the previous hub process left in progress"
+            );
+        }
+        hub.handle_restored(now, recovered.stopped_at.unwrap_or(now), recovered.calls);
     }
-    hub.handle_restored(now, recovered.stopped_at.unwrap_or(now), recovered.calls);
+    // With a shared database, this process says it runs for as long as
+    // it holds its liveness lock; losing it means others take over its
+    // clients, so it stops.
+    let mut liveness = match &store {
+        Backend::Postgres(pg) => Some(
+            pg.register_process(&prefix, now)
+                .await
+                .map_err(|e| std::io::Error::other(format!("cannot register this hub process: {e}")))?,
+        ),
+        Backend::Sqlite(_) => None,
+    };
     let (driver, driver_task) = driver::spawn(hub, store.clone(), metrics.clone(), bus);
+    if let Backend::Postgres(pg) = &store {
+        crate::driver::watch_processes(pg.clone(), driver.clone(), settings.resume_grace);
+    }
+    let shutdown = async move {
+        let lost = async {
+            match &mut liveness {
+                Some(l) => l.lost().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown => {}
+            _ = lost => tracing::error!("this hub process lost its registration in the database; stopping so others take over"),
+        }
+    };
     let token = CancellationToken::new();
     let max_connections = settings.max_connections;
     let app = App {

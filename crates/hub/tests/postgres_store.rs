@@ -5,12 +5,13 @@
 use std::collections::HashSet;
 
 use jiff::{SignedDuration, Timestamp};
-use visio_hub::core::{HeartbeatReport, HubEvent, new_token};
-use visio_hub::store::postgres::{PgStore, QueueEntry};
+use visio_hub::core::{HeartbeatReport, HubEvent, Side, new_token};
+use visio_hub::store::postgres::{OtherSide, PgStore, QueueEntry};
 use visio_hub::store::{PublishOutcome, StoreError, StoredConfig};
 use visio_protocol::admin::PublishedConfig;
 use visio_protocol::{AgentLogin, ConfigRefusal, ConfigRefusalCode, EndReason, KioskId, Secret, ServiceId};
 use visio_testkit::postgres::Postgres;
+use visio_testkit::wait::eventually;
 
 fn now() -> Timestamp {
     "2026-11-23T09:00:00Z".parse().unwrap()
@@ -114,65 +115,79 @@ async fn accounts_kiosks_and_configuration_behave_as_in_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovery_hands_back_open_calls_and_closes_what_a_dead_hub_left_waiting() {
+async fn a_dead_process_calls_are_claimed_side_by_side_and_what_nobody_claims_is_swept() {
     let pg = Postgres::start().await;
-    let store = PgStore::connect(&pg.url(), 2).await.unwrap();
-    store.enroll_kiosk(&"besse".into(), "Mairie de Besse", now()).await.unwrap();
-    store.add_agent(&"claire".into(), "Claire (CAF)", &Secret("pw".into()), &["caf".into()], now()).await.unwrap();
+    let (a, b) = (PgStore::connect(&pg.url(), 2).await.unwrap(), PgStore::connect(&pg.url(), 2).await.unwrap());
+    a.enroll_kiosk(&"besse".into(), "Mairie de Besse", now()).await.unwrap();
+    a.add_agent(&"claire".into(), "Claire (CAF)", &Secret("pw".into()), &["caf".into()], now()).await.unwrap();
+    let a_alive = a.register_process("a", at(0)).await.unwrap();
+    let _b_alive = b.register_process("b", at(0)).await.unwrap();
+    assert_eq!(b.alive_processes().await.unwrap().into_keys().collect::<Vec<_>>(), ["a", "b"]);
     let queued = |id: &str, kiosk: &str, t| HubEvent::Queued {
         session: id.into(),
         kiosk_id: kiosk.into(),
         service: "caf".into(),
         at: t,
     };
+    // On a: a call with both sides there, and a resident waiting; on b, a
+    // resident waiting.
     let (_, hash) = new_token(&"a-000001".into());
     for e in [
         queued("a-000001", "besse", at(0)),
         HubEvent::Answered { session: "a-000001".into(), agent: "claire".into(), at: at(1), resume: hash },
         queued("a-000002", "ardes", at(2)),
-        queued("a-000003", "tauves", at(0)),
-        HubEvent::Ended { session: "a-000003".into(), reason: EndReason::Cancelled, at: at(1) },
     ] {
-        store.record(&e).await.unwrap();
+        a.record(&e).await.unwrap();
     }
-    store.enqueue(&entry("a-000002", "caf", 2, "a")).await.unwrap();
-    assert!(store.session_prefix_used("a").await.unwrap());
-    assert!(!store.session_prefix_used("b").await.unwrap());
+    a.enqueue(&entry("a-000002", "caf", 2, "a")).await.unwrap();
+    b.record(&queued("b-000001", "tauves", at(3))).await.unwrap();
+    b.enqueue(&entry("b-000001", "caf", 3, "b")).await.unwrap();
+    a.mark_alive(at(4)).await.unwrap();
 
-    // A hard kill: the later of the alive stamp and the last write stands
-    // for the stop time.
-    store.mark_alive(at(1)).await.unwrap();
-    let r = store.recover(at(10)).await.unwrap();
-    assert_eq!(r.stopped_at, Some(at(2)));
-    assert_eq!(r.closed, 1, "the wait is over");
-    assert!(store.queue(&"caf".into()).await.unwrap().is_empty(), "and so is its place in line");
-    assert_eq!(r.calls.len(), 1);
-    let call = &r.calls[0];
+    // Killed: its lock goes with its connection, at once.
+    drop(a_alive);
+    eventually("a seen dead", || async {
+        (b.alive_processes().await.unwrap().into_keys().collect::<Vec<_>>() == ["b"]).then_some(())
+    })
+    .await;
+
+    // The kiosk comes back on b: only with the call's token and its own
+    // identity does b get its side; the agent's side is on a, lost at a's
+    // last stamp.
+    let session = "a-000001".into();
+    let (_, other_hash) = new_token(&"a-000001".into());
+    assert_eq!(b.claim(&session, Side::Kiosk, "besse", &other_hash).await.unwrap(), None, "another token");
+    assert_eq!(b.claim(&session, Side::Kiosk, "ardes", &hash).await.unwrap(), None, "another kiosk");
+    assert_eq!(b.claim(&session, Side::Agent, "besse", &hash).await.unwrap(), None, "not an agent");
+    let claimed = b.claim(&session, Side::Kiosk, "besse", &hash).await.unwrap().expect("the kiosk's call");
     assert_eq!(
-        (call.session.as_str(), call.site.as_str(), call.agent_name.as_str()),
-        ("a-000001", "Mairie de Besse", "Claire (CAF)")
+        (claimed.call.site.as_str(), claimed.call.agent_name.as_str(), claimed.call.answered_at),
+        ("Mairie de Besse", "Claire (CAF)", at(1))
     );
-    assert!(call.resume.matches(&hash));
-    let log = store.session_log().await.unwrap();
-    let wait = log.iter().find(|r| r.session == "a-000002").unwrap();
-    assert_eq!((wait.ended_at, wait.end_reason.as_deref()), (Some(at(2)), Some("hub_shutdown")));
+    assert_eq!((claimed.previous.as_deref(), claimed.other), (Some("a"), OtherSide::Lost { at: Some(at(4)) }));
 
-    // A graceful stop records its time; the call is still open.
-    store.mark_stopped(at(20)).await.unwrap();
-    let r = store.recover(at(21)).await.unwrap();
-    assert_eq!((r.stopped_at, r.calls.len(), r.closed), (Some(at(20)), 1, 0));
+    // Swept once a's grace has run out, not before: its waiting resident
+    // (no kiosk came back for them) ends as of a's last stamp; the call
+    // has a side on b, which ends it when its own grace runs out; b's
+    // resident is b's.
+    let grace = SignedDuration::from_mins(1);
+    assert_eq!(b.sweep_dead(at(4) + SignedDuration::from_secs(30), grace).await.unwrap(), 0);
+    assert_eq!(b.queue(&"caf".into()).await.unwrap().len(), 2);
+    assert_eq!(b.sweep_dead(at(6), grace).await.unwrap(), 1);
+    let waiting: Vec<String> = b.queue(&"caf".into()).await.unwrap().into_iter().map(|e| e.session.0).collect();
+    assert_eq!(waiting, ["b-000001"]);
+    let log = b.session_log().await.unwrap();
+    let record = |id: &str| log.iter().find(|r| r.session == id).unwrap().clone();
+    assert_eq!((record("a-000002").ended_at, record("a-000002").end_reason.as_deref()), (Some(at(4)), Some("hub_shutdown")));
+    assert_eq!((record("a-000001").ended_at, record("b-000001").ended_at), (None, None));
+    assert_eq!(b.sweep_dead(at(10), grace).await.unwrap(), 0, "swept once");
 
-    // Ended once: the first end stays.
-    store
-        .record(&HubEvent::Ended { session: "a-000001".into(), reason: EndReason::AgentHungUp, at: at(30) })
-        .await
-        .unwrap();
-    store
-        .record(&HubEvent::Ended { session: "a-000001".into(), reason: EndReason::HubShutdown, at: at(31) })
-        .await
-        .unwrap();
-    assert!(store.recover(at(40)).await.unwrap().calls.is_empty());
-    let call = store.session_log().await.unwrap().into_iter().find(|r| r.session == "a-000001").unwrap();
+    // Ended once: the first end stays, and an ended call is no one's.
+    for (reason, t) in [(EndReason::AgentHungUp, at(30)), (EndReason::HubShutdown, at(31))] {
+        b.record(&HubEvent::Ended { session: session.clone(), reason, at: t }).await.unwrap();
+    }
+    assert_eq!(b.claim(&session, Side::Agent, "claire", &hash).await.unwrap(), None);
+    let call = b.session_log().await.unwrap().into_iter().find(|r| r.session == "a-000001").unwrap();
     assert_eq!((call.ended_at, call.end_reason.as_deref()), (Some(at(30)), Some("agent_hung_up")));
 }
 

@@ -103,6 +103,13 @@ pub enum BusMessage {
     Signal { session: SessionId, signal: Signal },
     /// The call ended on the sender's side.
     Ended { session: SessionId, reason: EndReason, at: Timestamp },
+    /// `side` of the call came back on process `to` with its token: the
+    /// receiver no longer holds that side (and forgets the call if it held
+    /// nothing else of it).
+    SideMoved { session: SessionId, side: Side, to: String },
+    /// `side` of the call lost the sender, which holds the call for it:
+    /// the receiver tells its own peer `peer_away`.
+    SideAway { session: SessionId, side: Side },
 }
 
 /// Queue work the shell carries out on the shared store, in order.
@@ -116,6 +123,26 @@ pub enum StoreOp {
     /// The oldest resident of `services`, taken out of line atomically,
     /// for `agent`: answer with [`Hub::handle_taken`], whatever happens.
     TakeNext { agent: PeerId, services: Vec<ServiceId> },
+    /// `peer` came back with the token of a call this process does not
+    /// know (held by a process that died or stopped, or by another one):
+    /// make `side` of it this process's if the store has it open with that
+    /// token for `identity` (kiosk id or agent login). Answer with
+    /// [`Hub::handle_claimed`].
+    Claim { peer: PeerId, side: Side, session: SessionId, identity: String, resume: TokenHash },
+    /// This process now holds `side` of `session` (its client moved here).
+    Hold { session: SessionId, side: Side },
+}
+
+/// The store's answer to [`StoreOp::Claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub call: RestoredCall,
+    /// The process that held the claimed side before, if any.
+    pub previous: Option<String>,
+    /// The running process holding the other side; `None` when that
+    /// process is gone (then `other_lost_at` says since when, if known).
+    pub other: Option<String>,
+    pub other_lost_at: Option<Timestamp>,
 }
 
 /// Metadata of a resident's visit (never any content), and what kiosks
@@ -274,6 +301,10 @@ impl Attached {
     fn is_away(self) -> bool {
         matches!(self, Attached::Away { .. })
     }
+
+    fn is_elsewhere(self) -> bool {
+        matches!(self, Attached::Away { .. } | Attached::Remote)
+    }
 }
 
 /// What the hub remembers of an ended call.
@@ -295,10 +326,21 @@ enum Negotiation {
     Stable,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
+/// One side of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
     Kiosk,
     Agent,
+}
+
+impl Side {
+    fn lost(self) -> EndReason {
+        match self {
+            Side::Kiosk => EndReason::KioskDisconnected,
+            Side::Agent => EndReason::AgentDisconnected,
+        }
+    }
 }
 
 /// Smoothing of the measured call durations behind wait estimates.
@@ -590,6 +632,20 @@ impl Hub {
             let hash = token_hash(&token);
             match (named, &held) {
                 (Some(named), Some(held)) if &named == held && self.token_matches(held, &hash) => Some(named),
+                (Some(session), _)
+                    if self.shared_queue.is_some()
+                        && !self.sessions.contains_key(&session)
+                        && !self.ended.contains_key(&session) =>
+                {
+                    // Perhaps held by another process, or left by one that
+                    // died: the shared store knows.
+                    let identity = match side {
+                        Side::Kiosk => self.kiosks[&peer].kiosk_id.to_string(),
+                        Side::Agent => self.agents[&peer].login.to_string(),
+                    };
+                    self.outputs.push_back(Output::Store(StoreOp::Claim { peer, side, session, identity, resume: hash }));
+                    None
+                }
                 (Some(session), _) => {
                     // The same answer whether the token named another
                     // identity's call, an ended one, or nothing live: a
@@ -627,16 +683,26 @@ impl Hub {
         }
         let session = self.sessions.get_mut(&held).expect("held calls exist");
         let SessionState::InCall(call) = &mut session.state else { unreachable!("held calls are in a call") };
-        let other = match side {
-            Side::Kiosk => {
-                session.kiosk = Attached::Here(peer);
-                call.agent
-            }
-            Side::Agent => {
-                call.agent = Attached::Here(peer);
-                session.kiosk
-            }
+        let (was, other) = match side {
+            Side::Kiosk => (std::mem::replace(&mut session.kiosk, Attached::Here(peer)), call.agent),
+            Side::Agent => (std::mem::replace(&mut call.agent, Attached::Here(peer)), session.kiosk),
         };
+        if was == Attached::Remote
+            && let Some(previous) = call.remote.take()
+        {
+            // The side moved here from the process that held it, which
+            // forgets it; both sides are here now.
+            let me = self.shared_queue.clone().unwrap_or_default();
+            let message = BusMessage::SideMoved { session: held.clone(), side, to: me };
+            self.outputs.push_back(Output::Bus { to: previous, message });
+        }
+        if self.shared_queue.is_some() {
+            // The store says who holds each side, for a process that must
+            // find it (a claim); it may have been a process that died.
+            self.outputs.push_back(Output::Store(StoreOp::Hold { session: held.clone(), side }));
+        }
+        let session = self.sessions.get_mut(&held).expect("held calls exist");
+        let SessionState::InCall(call) = &mut session.state else { unreachable!("held calls are in a call") };
         // The call was claimed: a side still missing after a hub restart
         // is that side's own failure to come back, no longer the hub's.
         let other = match other {
@@ -654,40 +720,20 @@ impl Hub {
             }
             other => other,
         };
-        let (agent_name, service, kiosk_id, site) =
-            (call.agent_name.clone(), session.service.clone(), session.kiosk_id.clone(), session.site.clone());
-        let who = match side {
-            Side::Kiosk => kiosk_id.to_string(),
-            Side::Agent => call.agent_login.to_string(),
-        };
-        let ice_servers = self.ice_servers_for(now, &who);
-        match side {
-            Side::Kiosk => {
-                if let Some(k) = self.kiosks.get_mut(&peer) {
-                    k.session = Some(held.clone());
-                }
-                self.tell_kiosk(peer, HubToKiosk::CallResumed { session: held.clone(), agent_name, ice_servers });
-            }
-            Side::Agent => {
-                if let Some(a) = self.agents.get_mut(&peer) {
-                    a.call = Some(held.clone());
-                }
-                self.tell_agent(peer, HubToAgent::CallResumed {
-                    session: held.clone(),
-                    service,
-                    kiosk_id,
-                    site,
-                    ice_servers,
-                });
-            }
-        }
+        self.tell_resumed(now, peer, side, &held);
         match (other, side) {
             (Attached::Here(o), Side::Kiosk) => self.tell_agent(o, HubToAgent::PeerBack { session: held }),
             (Attached::Here(o), Side::Agent) => self.tell_kiosk(o, HubToKiosk::PeerBack { session: held }),
             (Attached::Away { .. }, Side::Kiosk) => self.tell_kiosk(peer, HubToKiosk::PeerAway { session: held }),
             (Attached::Away { .. }, Side::Agent) => self.tell_agent(peer, HubToAgent::PeerAway { session: held }),
-            // Peer away/back across processes is not on the bus yet.
-            (Attached::Remote, _) => {}
+            // The other side's process tells its peer this side is back.
+            (Attached::Remote, _) => {
+                let SessionState::InCall(call) = &self.sessions[&held].state else { unreachable!() };
+                if let (Some(process), Some(me)) = (call.remote.clone(), self.shared_queue.clone()) {
+                    let message = BusMessage::SideMoved { session: held, side, to: me };
+                    self.outputs.push_back(Output::Bus { to: process, message });
+                }
+            }
         }
     }
 
@@ -703,9 +749,11 @@ impl Hub {
             .iter()
             .filter(|(_, s)| match &s.state {
                 SessionState::Waiting => false,
+                // Away from here, or connected to another process: a side
+                // that comes here with its token moves here.
                 SessionState::InCall(call) => match side {
-                    Side::Kiosk => Some(&s.kiosk_id) == kiosk_id && s.kiosk.is_away(),
-                    Side::Agent => Some(&call.agent_login) == login && call.agent.is_away(),
+                    Side::Kiosk => Some(&s.kiosk_id) == kiosk_id && s.kiosk.is_elsewhere(),
+                    Side::Agent => Some(&call.agent_login) == login && call.agent.is_elsewhere(),
                 },
             })
             .map(|(id, _)| id)
@@ -901,8 +949,13 @@ impl Hub {
                 SessionState::Waiting => self.end_session(now, &session_id, EndReason::KioskDisconnected),
                 SessionState::InCall(call) => {
                     session.kiosk = Attached::Away { since: now, until, reason: EndReason::KioskDisconnected };
-                    if let Some(agent) = call.agent.peer() {
-                        self.tell_agent(agent, HubToAgent::PeerAway { session: session_id });
+                    match (call.agent, call.remote.clone()) {
+                        (Attached::Here(agent), _) => self.tell_agent(agent, HubToAgent::PeerAway { session: session_id }),
+                        (Attached::Remote, Some(process)) => {
+                            let message = BusMessage::SideAway { session: session_id, side: Side::Kiosk };
+                            self.outputs.push_back(Output::Bus { to: process, message });
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -915,8 +968,13 @@ impl Hub {
                 && let SessionState::InCall(call) = &mut session.state
             {
                 call.agent = Attached::Away { since: now, until, reason: EndReason::AgentDisconnected };
-                if let Some(kiosk) = session.kiosk.peer() {
-                    self.tell_kiosk(kiosk, HubToKiosk::PeerAway { session: session_id });
+                match (session.kiosk, call.remote.clone()) {
+                    (Attached::Here(kiosk), _) => self.tell_kiosk(kiosk, HubToKiosk::PeerAway { session: session_id }),
+                    (Attached::Remote, Some(process)) => {
+                        let message = BusMessage::SideAway { session: session_id, side: Side::Agent };
+                        self.outputs.push_back(Output::Bus { to: process, message });
+                    }
+                    _ => {}
                 }
             }
             self.dirty.extend(agent.services);
@@ -1211,6 +1269,20 @@ impl Hub {
                 let from = if s.kiosk == Attached::Remote { Side::Kiosk } else { Side::Agent };
                 self.relay_checked(&session, from, signal, None);
             }
+            BusMessage::SideMoved { session, side, to } => self.side_moved(now, session, side, to),
+            BusMessage::SideAway { session, side } => {
+                let Some(s) = self.sessions.get(&session) else { return self.flush(now) };
+                let SessionState::InCall(call) = &s.state else { return self.flush(now) };
+                match (side, s.kiosk, call.agent) {
+                    (Side::Kiosk, Attached::Remote, Attached::Here(agent)) => {
+                        self.tell_agent(agent, HubToAgent::PeerAway { session })
+                    }
+                    (Side::Agent, Attached::Here(kiosk), Attached::Remote) => {
+                        self.tell_kiosk(kiosk, HubToKiosk::PeerAway { session })
+                    }
+                    _ => {}
+                }
+            }
             BusMessage::Ended { session, reason, at } => {
                 // Ended over there: no need to tell the sender back.
                 if let Some(SessionState::InCall(call)) = self.sessions.get_mut(&session).map(|s| &mut s.state) {
@@ -1220,6 +1292,179 @@ impl Hub {
             }
         }
         self.flush(now);
+    }
+
+    /// `side` of `session` came back on process `to`: this process no
+    /// longer holds it. A connection of that side still here is stale and
+    /// closed; the call is forgotten, quietly, if this process held
+    /// nothing else of it, and otherwise goes on with that side over there.
+    fn side_moved(&mut self, now: Timestamp, session: SessionId, side: Side, to: String) {
+        let Some(s) = self.sessions.get(&session) else { return };
+        let SessionState::InCall(call) = &s.state else { return };
+        let (moved, other) = match side {
+            Side::Kiosk => (s.kiosk, call.agent),
+            Side::Agent => (call.agent, s.kiosk),
+        };
+        if let Attached::Here(stale) = moved {
+            match side {
+                Side::Kiosk => self.kiosks.get_mut(&stale).map(|k| k.session = None),
+                Side::Agent => self.agents.get_mut(&stale).map(|a| a.call = None),
+            };
+            self.replace(now, stale, "this call went on through another hub process; this connection is closed");
+        }
+        if other == Attached::Remote {
+            self.sessions.remove(&session);
+            return;
+        }
+        let s = self.sessions.get_mut(&session).expect("checked above");
+        let SessionState::InCall(call) = &mut s.state else { unreachable!("checked above") };
+        match side {
+            Side::Kiosk => s.kiosk = Attached::Remote,
+            Side::Agent => call.agent = Attached::Remote,
+        }
+        call.remote = Some(to);
+        match (side, other) {
+            (Side::Kiosk, Attached::Here(agent)) => self.tell_agent(agent, HubToAgent::PeerBack { session }),
+            (Side::Agent, Attached::Here(kiosk)) => self.tell_kiosk(kiosk, HubToKiosk::PeerBack { session }),
+            _ => {}
+        }
+    }
+
+    /// The store's answer to [`StoreOp::Claim`] for `peer`, back with the
+    /// token of `session`: the call goes on here for that side, linked to
+    /// the process holding the other side, or held for the other side
+    /// when its process is gone. `None`: the token names no open call of
+    /// theirs, which ended as far as they are concerned.
+    pub fn handle_claimed(&mut self, now: Timestamp, peer: PeerId, side: Side, session: SessionId, claimed: Option<Claimed>) {
+        let present = match side {
+            Side::Kiosk => self.kiosks.contains_key(&peer),
+            Side::Agent => self.agents.contains_key(&peer),
+        };
+        let Some(c) = claimed.filter(|_| !self.sessions.contains_key(&session)) else {
+            if present {
+                match side {
+                    Side::Kiosk => self.tell_kiosk(peer, HubToKiosk::CallEnded { session, reason: side.lost() }),
+                    Side::Agent => self.tell_agent(peer, HubToAgent::CallEnded { session, reason: side.lost() }),
+                }
+            }
+            return self.flush(now);
+        };
+        let me = self.shared_queue.clone().unwrap_or_default();
+        let until = now + self.resume_grace;
+        let this = if present { Attached::Here(peer) } else { Attached::Away { since: now, until, reason: side.lost() } };
+        let other_side = match side {
+            Side::Kiosk => Side::Agent,
+            Side::Agent => Side::Kiosk,
+        };
+        let remote = c.other.clone().filter(|p| *p != me);
+        let other = match &remote {
+            Some(_) => Attached::Remote,
+            None => Attached::Away { since: c.other_lost_at.unwrap_or(now), until, reason: other_side.lost() },
+        };
+        let (kiosk, agent) = match side {
+            Side::Kiosk => (this, other),
+            Side::Agent => (other, this),
+        };
+        let call = c.call;
+        self.sessions.insert(session.clone(), Session {
+            kiosk,
+            kiosk_id: call.kiosk_id,
+            site: call.site,
+            service: call.service,
+            queued_at: call.queued_at,
+            state: SessionState::InCall(Box::new(Call {
+                agent,
+                agent_login: call.agent,
+                agent_name: call.agent_name,
+                answered_at: call.answered_at,
+                // Media was up; either side may restart ICE.
+                negotiation: Negotiation::Stable,
+                resume: call.resume,
+                remote: remote.clone(),
+            })),
+        });
+        for process in [remote.clone(), c.previous.filter(|p| *p != me && Some(p) != remote.as_ref())].into_iter().flatten() {
+            let message = BusMessage::SideMoved { session: session.clone(), side, to: me.clone() };
+            self.outputs.push_back(Output::Bus { to: process, message });
+        }
+        if present {
+            self.tell_resumed(now, peer, side, &session);
+            if other.is_away() {
+                match side {
+                    Side::Kiosk => self.tell_kiosk(peer, HubToKiosk::PeerAway { session }),
+                    Side::Agent => self.tell_agent(peer, HubToAgent::PeerAway { session }),
+                }
+            }
+        }
+        self.flush(now);
+    }
+
+    /// Which hub processes run now (from the shared store). A side of a
+    /// call held by a process no longer among them is away from now on:
+    /// its client comes back elsewhere with its token, or the call ends
+    /// when the grace runs out.
+    pub fn handle_alive(&mut self, now: Timestamp, alive: &BTreeSet<String>) {
+        let until = now + self.resume_grace;
+        let mut lost: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| match &s.state {
+                SessionState::InCall(call) => call.remote.as_ref().is_some_and(|p| !alive.contains(p)),
+                SessionState::Waiting => false,
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        lost.sort();
+        for session in lost {
+            let s = self.sessions.get_mut(&session).expect("listed above");
+            let SessionState::InCall(call) = &mut s.state else { continue };
+            call.remote = None;
+            if s.kiosk == Attached::Remote {
+                s.kiosk = Attached::Away { since: now, until, reason: EndReason::KioskDisconnected };
+                if let Attached::Here(agent) = call.agent {
+                    self.tell_agent(agent, HubToAgent::PeerAway { session });
+                }
+            } else if call.agent == Attached::Remote {
+                call.agent = Attached::Away { since: now, until, reason: EndReason::AgentDisconnected };
+                if let Attached::Here(kiosk) = s.kiosk {
+                    self.tell_kiosk(kiosk, HubToKiosk::PeerAway { session });
+                }
+            }
+        }
+        self.flush(now);
+    }
+
+    /// Tells `peer`, back in `session`, that its call goes on.
+    fn tell_resumed(&mut self, now: Timestamp, peer: PeerId, side: Side, session: &SessionId) {
+        let s = &self.sessions[session];
+        let SessionState::InCall(call) = &s.state else { return };
+        let (agent_name, service, kiosk_id, site) =
+            (call.agent_name.clone(), s.service.clone(), s.kiosk_id.clone(), s.site.clone());
+        let who = match side {
+            Side::Kiosk => kiosk_id.to_string(),
+            Side::Agent => call.agent_login.to_string(),
+        };
+        let ice_servers = self.ice_servers_for(now, &who);
+        match side {
+            Side::Kiosk => {
+                if let Some(k) = self.kiosks.get_mut(&peer) {
+                    k.session = Some(session.clone());
+                }
+                self.tell_kiosk(peer, HubToKiosk::CallResumed { session: session.clone(), agent_name, ice_servers });
+            }
+            Side::Agent => {
+                if let Some(a) = self.agents.get_mut(&peer) {
+                    a.call = Some(session.clone());
+                }
+                self.tell_agent(peer, HubToAgent::CallResumed {
+                    session: session.clone(),
+                    service,
+                    kiosk_id,
+                    site,
+                    ice_servers,
+                });
+            }
+        }
     }
 
     /// Makes the waiting `session_id` the call of agent `peer`.

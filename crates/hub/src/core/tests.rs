@@ -1052,3 +1052,178 @@ fn an_agent_on_one_process_takes_a_kiosk_waiting_on_another() {
     assert!(b.agent_said(claire).iter().any(|m| matches!(m, HubToAgent::CallEnded { reason: EndReason::KioskHungUp, .. })));
     assert!(b.bus_out.is_empty(), "an end heard from the bus is not sent back");
 }
+
+/// Process `a` holds the kiosk, `b` the agent, in a call taken across the
+/// bus; returns both worlds, the peers, the call and its token.
+fn cross_process_call() -> (World, World, PeerId, PeerId, SessionId, ResumeToken) {
+    let (mut a, mut b) = (World::shared("a"), World::shared("b"));
+    a.hub.set_bus();
+    b.hub.set_bus();
+    let kiosk = a.kiosk("besse");
+    let claire = b.available_agent("claire", &["caf"]);
+    let session = a.queue(kiosk, "caf");
+    let Some(StoreOp::Enqueue(entry)) = a.store_ops.pop() else { panic!("the wait goes to the shared queue") };
+    b.agent_says(claire, AgentToHub::TakeNext { service: None });
+    b.store_ops.clear();
+    b.taken(claire, &["caf"], Some(entry));
+    let (_, token) = b.take_token_from_said(claire);
+    carry_bus(&mut b, &mut a, "a");
+    a.kiosk_said(kiosk);
+    a.kiosk_says(kiosk, KioskToHub::Signal { session: session.clone(), signal: offer() });
+    carry_bus(&mut a, &mut b, "b");
+    b.agent_says(claire, AgentToHub::Signal { session: session.clone(), signal: answer() });
+    carry_bus(&mut b, &mut a, "a");
+    a.kiosk_said(kiosk);
+    b.agent_said(claire);
+    (a, b, kiosk, claire, session, token)
+}
+
+impl World {
+    fn take_token_from_said(&mut self, agent: PeerId) -> (SessionId, ResumeToken) {
+        match self.agent_said(agent).into_iter().find(|m| matches!(m, HubToAgent::CallStarted { .. })) {
+            Some(HubToAgent::CallStarted { session, resume_token: Some(token), .. }) => (session, token),
+            other => panic!("expected call_started with a token, got {other:?}"),
+        }
+    }
+
+    fn alive(&mut self, processes: &[&str]) {
+        let alive = processes.iter().map(|p| (*p).to_owned()).collect();
+        self.hub.handle_alive(self.now, &alive);
+        self.drain();
+    }
+}
+
+#[test]
+fn when_the_kiosks_process_dies_the_agent_hears_peer_away_and_the_kiosk_comes_back_on_the_agents() {
+    let (_a, mut b, _kiosk, claire, session, token) = cross_process_call();
+    b.alive(&["b", "c"]);
+    assert_eq!(b.agent_told(claire), [HubToAgent::PeerAway { session: session.clone() }]);
+
+    // The kiosk fails over to b with its token: same call, both sides here
+    // now, recorded as b's.
+    let (kiosk, said) = b.kiosk_resuming("besse", Some(token));
+    assert!(matches!(said.as_slice(), [HubToKiosk::CallResumed { session: s, .. }, ..] if *s == session), "{said:?}");
+    assert_eq!(b.agent_told(claire), [HubToAgent::PeerBack { session: session.clone() }]);
+    assert_eq!(b.store_ops, [StoreOp::Hold { session: session.clone(), side: Side::Kiosk }]);
+    assert!(b.bus_out.is_empty(), "nobody left to tell on a dead process");
+    b.kiosk_says(kiosk, KioskToHub::Signal { session: session.clone(), signal: offer() });
+    assert_eq!(b.agent_said(claire), [HubToAgent::Signal { session: session.clone(), signal: offer() }]);
+
+    // Ended here, once, when the agent hangs up.
+    b.advance(7);
+    b.agent_says(claire, AgentToHub::HangUp { session: session.clone() });
+    let ends: Vec<&HubEvent> = b.events.iter().filter(|e| matches!(e, HubEvent::Ended { .. })).collect();
+    assert!(matches!(ends.as_slice(), [HubEvent::Ended { reason: EndReason::AgentHungUp, at, .. }] if *at == b.now), "{ends:?}");
+    assert!(b.kiosk_said(kiosk).iter().any(|m| matches!(m, HubToKiosk::CallEnded { .. })));
+}
+
+#[test]
+fn a_kiosk_that_moves_while_its_process_still_runs_is_let_go_there_quietly() {
+    let (mut a, mut b, old_kiosk, claire, session, token) = cross_process_call();
+    let (_kiosk, said) = b.kiosk_resuming("besse", Some(token));
+    assert!(matches!(said.as_slice(), [HubToKiosk::CallResumed { .. }, ..]), "{said:?}");
+    carry_bus(&mut b, &mut a, "a");
+    // a closes its stale connection and forgets the call without ending it.
+    assert!(a.closed.contains(&old_kiosk));
+    assert!(a.events.iter().all(|e| !matches!(e, HubEvent::Ended { .. })), "{:?}", a.events);
+    a.disconnect(old_kiosk);
+    a.advance(5);
+    a.tick();
+    assert!(a.bus_out.is_empty() && a.events.iter().all(|e| !matches!(e, HubEvent::Ended { .. })));
+    assert_eq!(b.agent_told(claire), [HubToAgent::PeerBack { session }]);
+}
+
+#[test]
+fn a_side_back_on_a_third_process_is_claimed_there_and_linked_to_the_other_side() {
+    let (_a, mut b, _kiosk, claire, session, token) = cross_process_call();
+    let hash = b.resume_hash(&session);
+    b.alive(&["b", "c"]);
+    b.agent_told(claire);
+
+    // The kiosk comes back on c, which does not know the call: it asks the
+    // store, which says the agent's side is on b.
+    let mut c = World::shared("c");
+    c.hub.set_bus();
+    let (kiosk, said) = c.kiosk_resuming("besse", Some(token.clone()));
+    assert!(said.is_empty(), "nothing before the store answers: {said:?}");
+    assert_eq!(c.store_ops, [StoreOp::Claim {
+        peer: kiosk,
+        side: Side::Kiosk,
+        session: session.clone(),
+        identity: "besse".into(),
+        resume: hash,
+    }]);
+    let claimed = Claimed {
+        call: RestoredCall {
+            session: session.clone(),
+            kiosk_id: "besse".into(),
+            site: "Mairie de besse".into(),
+            service: "caf".into(),
+            agent: "claire".into(),
+            agent_name: "claire (test)".into(),
+            queued_at: c.now,
+            answered_at: c.now,
+            resume: hash,
+        },
+        previous: Some("a".into()),
+        other: Some("b".into()),
+        other_lost_at: None,
+    };
+    c.hub.handle_claimed(c.now, kiosk, Side::Kiosk, session.clone(), Some(claimed));
+    c.drain();
+    assert!(matches!(c.kiosk_said(kiosk).as_slice(), [HubToKiosk::CallResumed { session: s, .. }] if *s == session));
+    let told: Vec<&str> = c.bus_out.iter().map(|(to, _)| to.as_str()).collect();
+    assert_eq!(told, ["b", "a"], "the agent's process, and the kiosk's old one");
+    c.bus_out.retain(|(to, _)| to == "b");
+    carry_bus(&mut c, &mut b, "b");
+    assert_eq!(b.agent_told(claire), [HubToAgent::PeerBack { session: session.clone() }]);
+
+    // Signals flow c → b → agent, and an ICE restart offer is in order.
+    c.kiosk_says(kiosk, KioskToHub::Signal { session: session.clone(), signal: offer() });
+    carry_bus(&mut c, &mut b, "b");
+    assert_eq!(b.agent_said(claire), [HubToAgent::Signal { session: session.clone(), signal: offer() }]);
+
+    // A made-up claim answer (no such open call) ends it for that side.
+    let (other, _) = c.kiosk_resuming("ardes", Some(token));
+    c.hub.handle_claimed(c.now, other, Side::Kiosk, "zzz-000001".into(), None);
+    c.drain();
+    assert!(matches!(c.kiosk_said(other).as_slice(), [HubToKiosk::CallEnded { reason: EndReason::KioskDisconnected, .. }]));
+}
+
+#[test]
+fn a_claimed_call_whose_other_side_is_gone_is_held_for_it_and_ends_as_of_its_loss() {
+    let mut c = World::shared("c");
+    c.hub.set_bus();
+    let (token, hash) = new_token(&"a-000001".into());
+    let (kiosk, said) = c.kiosk_resuming("besse", Some(token));
+    assert!(said.is_empty());
+    let lost_at = c.now;
+    c.advance(1);
+    let claimed = Claimed {
+        call: RestoredCall {
+            session: "a-000001".into(),
+            kiosk_id: "besse".into(),
+            site: "Mairie de besse".into(),
+            service: "caf".into(),
+            agent: "claire".into(),
+            agent_name: "claire (test)".into(),
+            queued_at: lost_at,
+            answered_at: lost_at,
+            resume: hash,
+        },
+        previous: Some("a".into()),
+        other: None,
+        other_lost_at: Some(lost_at),
+    };
+    c.hub.handle_claimed(c.now, kiosk, Side::Kiosk, "a-000001".into(), Some(claimed));
+    c.drain();
+    let said = c.kiosk_said(kiosk);
+    assert!(matches!(said.as_slice(), [HubToKiosk::CallResumed { .. }, HubToKiosk::PeerAway { .. }]), "{said:?}");
+    c.advance(2);
+    c.tick();
+    assert!(
+        c.events.iter().any(|e| matches!(e, HubEvent::Ended { reason: EndReason::AgentDisconnected, at, .. } if *at == lost_at)),
+        "{:?}",
+        c.events
+    );
+}

@@ -240,10 +240,14 @@ impl Backend {
         }
     }
 
-    pub async fn recover(&self, now: Timestamp) -> Result<Recovered, StoreError> {
+    /// One process on SQLite: the calls the previous process left open.
+    /// `None` on PostgreSQL, where several processes share the database
+    /// and each side of a call is claimed where its client comes back
+    /// (`PgStore::claim`), and dead processes are swept (`PgStore::sweep_dead`).
+    pub async fn recover(&self, now: Timestamp) -> Result<Option<Recovered>, StoreError> {
         match self {
-            Backend::Sqlite(store) => store.call(move |s| s.recover(now)).await,
-            Backend::Postgres(store) => store.recover(now).await,
+            Backend::Sqlite(store) => store.call(move |s| s.recover(now)).await.map(Some),
+            Backend::Postgres(_) => Ok(None),
         }
     }
 

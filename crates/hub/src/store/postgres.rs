@@ -7,7 +7,9 @@
 //! Migrations are `crates/hub/migrations/postgres/*.sql`, applied in order
 //! under an advisory lock, so processes starting together migrate once.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use jiff::{SignedDuration, Timestamp};
@@ -17,23 +19,87 @@ use visio_protocol::admin::{PublishedConfig, RefusalRecord};
 use visio_protocol::{AgentLogin, ConfigRefusalCode, KioskId, Secret, ServiceId, SessionId};
 
 use super::{
-    AgentRecord, KioskRecord, KioskStatus, PublishOutcome, Recovered, SessionRecord, StoreError, StoredConfig,
+    AgentRecord, KioskRecord, KioskStatus, PublishOutcome, SessionRecord, StoreError, StoredConfig,
     constant_time_eq, dummy_hash, hash_password, ms, random_token, sha256_hex, split_services, verify_password,
 };
 pub use crate::core::QueueEntry;
-use crate::core::{HubEvent, RestoredCall, TokenHash};
+use crate::core::{HubEvent, RestoredCall, Side, TokenHash};
 
 /// The migrations, in order; the schema's version is how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_schema.sql"),
+    include_str!("../../migrations/postgres/0002_processes.sql"),
+];
+
+/// The first key of every process's liveness lock (`pg_advisory_lock(22089,
+/// id)`; "VI"), the second being the process's row id.
+const PROCESS_LOCK_CLASS: i32 = 0x5649;
 
 /// Any constant, as long as nothing else in the database uses it: the
 /// advisory lock that makes concurrent migrations run one at a time.
 const MIGRATION_LOCK: i64 = 0x7669_7369_6f00_0001;
 
+/// SQL: process row `p` holds its liveness lock (`$1` = [`PROCESS_LOCK_CLASS`]).
+const ALIVE: &str = "(p.stopped_at IS NULL AND EXISTS (
+     SELECT 1 FROM pg_locks l
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND l.classid = $1::int4::oid AND l.objid = p.id::oid))";
+/// The same, with the class as `$3`.
+const ALIVE_P: &str = "(p.stopped_at IS NULL AND EXISTS (
+     SELECT 1 FROM pg_locks l
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND l.classid = $3::int4::oid AND l.objid = p.id::oid))";
+
+/// This process's registration: its liveness lock is held while this
+/// lives. [`Liveness::lost`] completes if the lock's connection breaks:
+/// other processes then see this one dead and take over its clients, so
+/// it must stop serving.
+pub struct Liveness {
+    _client: tokio_postgres::Client,
+    lost: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl std::fmt::Debug for Liveness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Liveness").finish_non_exhaustive()
+    }
+}
+
+impl Liveness {
+    /// Completes when the liveness lock is lost.
+    pub async fn lost(&mut self) {
+        let _ = (&mut self.lost).await;
+    }
+}
+
+/// A call claimed by this process for one side ([`PgStore::claim`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedCall {
+    pub call: RestoredCall,
+    /// The process that held the claimed side before, if recorded.
+    pub previous: Option<String>,
+    pub other: OtherSide,
+}
+
+/// Where the other side of a claimed call is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OtherSide {
+    /// Held by this running process.
+    Alive(String),
+    /// Its process is gone (last seen `at`), or it never had one.
+    Lost { at: Option<Timestamp> },
+}
+
 /// A pool of connections to one database; cheap to clone.
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// This hub process's name once registered ([`PgStore::register_process`]):
+    /// written into the session log as the holder of the sides it serves.
+    process: Arc<OnceLock<String>>,
+    url: Arc<str>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -59,7 +125,7 @@ impl PgStore {
             .max_size(max_connections.max(1))
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, process: Arc::default(), url: url.into() };
         store.migrate().await?;
         Ok(store)
     }
@@ -390,19 +456,24 @@ impl PgStore {
     pub async fn record(&self, event: &HubEvent) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
         match event {
+            // Each side's holder is the process that logs it: the kiosk's
+            // queues, the agent's answers.
             HubEvent::Queued { session, kiosk_id, service, at } => {
                 client
                     .execute(
-                        "INSERT INTO session_log (id, kiosk_id, service, queued_at) VALUES ($1, $2, $3, $4)",
-                        &[&session.as_str(), &kiosk_id.as_str(), &service.as_str(), &at.as_millisecond()],
+                        "INSERT INTO session_log (id, kiosk_id, service, queued_at, kiosk_process)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                        &[&session.as_str(), &kiosk_id.as_str(), &service.as_str(), &at.as_millisecond(), &self.process()],
                     )
                     .await?
             }
             HubEvent::Answered { session, agent, at, resume } => {
                 client
                     .execute(
-                        "UPDATE session_log SET agent_login = $2, answered_at = $3, resume_sha256 = $4 WHERE id = $1",
-                        &[&session.as_str(), &agent.as_str(), &at.as_millisecond(), &resume.to_hex()],
+                        "UPDATE session_log SET agent_login = $2, answered_at = $3, agent_process = $5,
+                             resume_sha256 = CASE WHEN ended_at IS NULL THEN $4 END
+                         WHERE id = $1",
+                        &[&session.as_str(), &agent.as_str(), &at.as_millisecond(), &resume.to_hex(), &self.process()],
                     )
                     .await?
             }
@@ -478,17 +549,55 @@ impl PgStore {
         Ok(())
     }
 
-    // -- hub restarts -------------------------------------------------------
+    // -- hub processes ------------------------------------------------------
+
+    /// Registers this hub process as `name` and holds its liveness lock on
+    /// a connection of its own until the returned [`Liveness`] is dropped
+    /// or that connection breaks. Other processes see it alive exactly as
+    /// long ([`PgStore::alive_processes`]).
+    pub async fn register_process(&self, name: &str, now: Timestamp) -> Result<Liveness, StoreError> {
+        let (client, connection) = tokio_postgres::connect(&self.url, NoTls).await?;
+        let (lost_tx, lost_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::error!(error = %e, "lost the connection holding this hub process's liveness lock");
+            }
+            let _ = lost_tx.send(());
+        });
+        let id: i64 = client
+            .query_one(
+                "INSERT INTO hub_processes (name, started_at, alive_at) VALUES ($1, $2, $2) RETURNING id",
+                &[&name, &now.as_millisecond()],
+            )
+            .await?
+            .get(0);
+        let key = i32::try_from(id).map_err(|_| StoreError::Damaged(format!("hub process id {id} is too large")))?;
+        client.execute("SELECT pg_advisory_lock($1, $2)", &[&PROCESS_LOCK_CLASS, &key]).await?;
+        let _ = self.process.set(name.to_owned());
+        Ok(Liveness { _client: client, lost: lost_rx })
+    }
+
+    fn process(&self) -> Option<&str> {
+        self.process.get().map(String::as_str)
+    }
+
+    /// The registered processes still running, with when each was last
+    /// stamped: those whose liveness lock is held.
+    pub async fn alive_processes(&self) -> Result<BTreeMap<String, Timestamp>, StoreError> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(&format!("SELECT name, alive_at FROM hub_processes p WHERE {ALIVE}"), &[&PROCESS_LOCK_CLASS])
+            .await?;
+        Ok(rows.iter().filter_map(|r| Some((r.get(0), ms(r.get(1))?))).collect())
+    }
 
     pub async fn mark_alive(&self, at: Timestamp) -> Result<(), StoreError> {
         self.pool
             .get()
             .await?
-            .execute(
-                "INSERT INTO hub_state (id, alive_at) VALUES (1, $1)
-                 ON CONFLICT (id) DO UPDATE SET alive_at = excluded.alive_at",
-                &[&at.as_millisecond()],
-            )
+            .execute("UPDATE hub_processes SET alive_at = $2 WHERE name = $1", &[&self.process(), &at.as_millisecond()])
             .await?;
         Ok(())
     }
@@ -498,91 +607,160 @@ impl PgStore {
             .get()
             .await?
             .execute(
-                "INSERT INTO hub_state (id, alive_at, stopped_at) VALUES (1, $1, $1)
-                 ON CONFLICT (id) DO UPDATE SET alive_at = excluded.alive_at, stopped_at = excluded.stopped_at",
-                &[&at.as_millisecond()],
+                "UPDATE hub_processes SET alive_at = $2, stopped_at = $2 WHERE name = $1",
+                &[&self.process(), &at.as_millisecond()],
             )
             .await?;
         Ok(())
     }
 
-    /// As [`super::Store::recover`]: one process per database for now
-    /// (docs/decisions.md, "Several hub processes").
-    pub async fn recover(&self, now: Timestamp) -> Result<Recovered, StoreError> {
+    /// A kiosk or agent came back to this process with the token of a
+    /// call it does not know: the call becomes this process's for that
+    /// side if the session log has it open with that token, for that
+    /// kiosk (`side` kiosk) or agent. Says who held what, so the caller can
+    /// link up with the process holding the other side.
+    pub async fn claim(
+        &self,
+        session: &SessionId,
+        side: Side,
+        identity: &str,
+        resume: &TokenHash,
+    ) -> Result<Option<ClaimedCall>, StoreError> {
+        let me = self.process().ok_or_else(|| StoreError::Damaged("claim before the process registered".into()))?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.batch_execute("LOCK TABLE hub_state IN SHARE ROW EXCLUSIVE MODE").await?;
-        let (alive, stopped): (Option<i64>, Option<i64>) = tx
-            .query_opt("SELECT alive_at, stopped_at FROM hub_state WHERE id = 1", &[])
-            .await?
-            .map_or((None, None), |r| (r.get(0), r.get(1)));
-        // GREATEST ignores NULLs: NULL only when there is nothing at all.
-        let last_write: Option<i64> = tx
-            .query_one(
-                "SELECT GREATEST(
-                     (SELECT MAX(GREATEST(queued_at, COALESCE(answered_at, 0), COALESCE(ended_at, 0))) FROM session_log),
-                     (SELECT MAX(last_heartbeat_at) FROM kiosk_status))",
-                &[],
-            )
-            .await?
-            .get(0);
-        let stopped_ms = stopped.or(match (alive, last_write) {
-            (Some(a), Some(w)) => Some(a.max(w)),
-            (a, w) => a.or(w),
-        });
-        let rows = tx
-            .query(
-                "SELECT s.id, s.kiosk_id, COALESCE(k.site, s.kiosk_id), s.service, s.agent_login,
-                        COALESCE(a.display_name, s.agent_login), s.queued_at, s.answered_at, s.resume_sha256
+        let Some(r) = tx
+            .query_opt(
+                "SELECT s.kiosk_id, COALESCE(k.site, s.kiosk_id), s.service, s.agent_login,
+                        COALESCE(a.display_name, s.agent_login), s.queued_at, s.answered_at,
+                        s.kiosk_process, s.agent_process
                  FROM session_log s
                  LEFT JOIN kiosks k ON k.id = s.kiosk_id
                  LEFT JOIN agents a ON a.login = s.agent_login
-                 WHERE s.ended_at IS NULL AND s.answered_at IS NOT NULL AND s.agent_login IS NOT NULL
-                   AND s.resume_sha256 IS NOT NULL
-                 ORDER BY s.queued_at, s.id",
-                &[],
+                 WHERE s.id = $1 AND s.ended_at IS NULL AND s.answered_at IS NOT NULL
+                   AND s.agent_login IS NOT NULL AND s.resume_sha256 = $2
+                 FOR UPDATE OF s",
+                &[&session.as_str(), &resume.to_hex()],
             )
-            .await?;
-        let mut calls = Vec::new();
-        for r in &rows {
-            let session: String = r.get(0);
-            let (Some(queued_at), Some(answered_at), Some(resume)) =
-                (ms(r.get(6)), ms(r.get(7)), TokenHash::from_hex(r.get(8)))
-            else {
-                return Err(StoreError::Damaged(format!("session {session} has unreadable times or token hash")));
-            };
-            calls.push(RestoredCall {
-                session: SessionId(session),
-                kiosk_id: KioskId(r.get(1)),
-                site: r.get(2),
-                service: ServiceId(r.get(3)),
-                agent: AgentLogin(r.get(4)),
-                agent_name: r.get(5),
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (kiosk_id, agent): (String, String) = (r.get(0), r.get(3));
+        let ours = match side {
+            Side::Kiosk => kiosk_id == identity,
+            Side::Agent => agent == identity,
+        };
+        let (Some(queued_at), Some(answered_at), true) = (ms(r.get(5)), ms(r.get(6)), ours) else {
+            return Ok(None);
+        };
+        let (kiosk_process, agent_process): (Option<String>, Option<String>) = (r.get(7), r.get(8));
+        let (previous, other) = match side {
+            Side::Kiosk => (kiosk_process, agent_process),
+            Side::Agent => (agent_process, kiosk_process),
+        };
+        let column = match side {
+            Side::Kiosk => "kiosk_process",
+            Side::Agent => "agent_process",
+        };
+        tx.execute(&format!("UPDATE session_log SET {column} = $2 WHERE id = $1"), &[&session.as_str(), &me]).await?;
+        let other_side = match other {
+            None => None,
+            Some(name) => {
+                let row = tx
+                    .query_opt(
+                        &format!(
+                            "SELECT {ALIVE}, COALESCE(stopped_at, alive_at) FROM hub_processes p WHERE name = $2"
+                        ),
+                        &[&PROCESS_LOCK_CLASS, &name],
+                    )
+                    .await?;
+                Some(match row {
+                    Some(row) if row.get::<_, bool>(0) => OtherSide::Alive(name),
+                    Some(row) => OtherSide::Lost { at: ms(row.get(1)) },
+                    None => OtherSide::Lost { at: None },
+                })
+            }
+        };
+        tx.commit().await?;
+        Ok(Some(ClaimedCall {
+            call: RestoredCall {
+                session: session.clone(),
+                kiosk_id: KioskId(kiosk_id),
+                site: r.get(1),
+                service: ServiceId(r.get(2)),
+                agent: AgentLogin(agent),
+                agent_name: r.get(4),
                 queued_at,
                 answered_at,
-                resume,
-            });
-        }
-        let end_ms = stopped_ms.unwrap_or(now.as_millisecond());
-        let closed = tx
+                resume: *resume,
+            },
+            previous,
+            other: other_side.unwrap_or(OtherSide::Lost { at: None }),
+        }))
+    }
+
+    /// This process now holds `side` of `session` (its client moved here
+    /// from the process that held it).
+    pub async fn hold_side(&self, session: &SessionId, side: Side) -> Result<(), StoreError> {
+        let column = match side {
+            Side::Kiosk => "kiosk_process",
+            Side::Agent => "agent_process",
+        };
+        self.pool
+            .get()
+            .await?
             .execute(
-                "UPDATE session_log
-                 SET ended_at = GREATEST($1, queued_at, COALESCE(answered_at, 0)), end_reason = 'hub_shutdown',
-                     resume_sha256 = NULL
-                 WHERE ended_at IS NULL AND (answered_at IS NULL OR agent_login IS NULL OR resume_sha256 IS NULL)",
-                &[&end_ms],
+                &format!("UPDATE session_log SET {column} = $2 WHERE id = $1 AND ended_at IS NULL"),
+                &[&session.as_str(), &self.process()],
             )
             .await?;
-        // Their waits are over, so are their places in line.
-        tx.execute("DELETE FROM queue_entries", &[]).await?;
-        tx.execute(
-            "INSERT INTO hub_state (id, alive_at, stopped_at) VALUES (1, $1, NULL)
-             ON CONFLICT (id) DO UPDATE SET alive_at = excluded.alive_at, stopped_at = NULL",
-            &[&now.as_millisecond()],
-        )
-        .await?;
+        Ok(())
+    }
+
+    /// Ends what processes dead for longer than `grace` left and nobody
+    /// claimed: their residents' places in line, their waits, and calls
+    /// whose two sides were both on dead processes, as of when the
+    /// process was last seen. Each dead process is swept once, by
+    /// whichever live process gets to it first. Returns how many records
+    /// were ended.
+    pub async fn sweep_dead(&self, now: Timestamp, grace: SignedDuration) -> Result<usize, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let dead = tx
+            .query(
+                &format!(
+                    "SELECT name, COALESCE(stopped_at, alive_at) FROM hub_processes p
+                     WHERE swept_at IS NULL AND NOT ({ALIVE}) AND COALESCE(stopped_at, alive_at) < $2
+                     FOR UPDATE SKIP LOCKED"
+                ),
+                &[&PROCESS_LOCK_CLASS, &(now - grace).as_millisecond()],
+            )
+            .await?;
+        let mut ended = 0;
+        for row in &dead {
+            let (name, lost): (String, i64) = (row.get(0), row.get(1));
+            tx.execute("DELETE FROM queue_entries WHERE process = $1", &[&name]).await?;
+            ended += tx
+                .execute(
+                    &format!(
+                        "UPDATE session_log s
+                         SET ended_at = GREATEST($2, queued_at, COALESCE(answered_at, 0)), end_reason = 'hub_shutdown',
+                             resume_sha256 = NULL
+                         WHERE ended_at IS NULL
+                           AND (kiosk_process = $1 OR agent_process = $1)
+                           AND NOT EXISTS (
+                               SELECT 1 FROM hub_processes p
+                               WHERE p.name IN (s.kiosk_process, s.agent_process) AND {ALIVE_P})"
+                    ),
+                    &[&name, &lost, &PROCESS_LOCK_CLASS],
+                )
+                .await?;
+            tx.execute("UPDATE hub_processes SET swept_at = $2 WHERE name = $1", &[&name, &now.as_millisecond()])
+                .await?;
+        }
         tx.commit().await?;
-        Ok(Recovered { stopped_at: stopped_ms.and_then(ms), calls, closed: closed as usize })
+        Ok(ended as usize)
     }
 
     pub async fn session_prefix_used(&self, prefix: &str) -> Result<bool, StoreError> {
@@ -626,23 +804,38 @@ impl PgStore {
 
     // -- the shared queue ---------------------------------------------------
 
-    /// Puts a resident in line.
+    /// Puts a resident in line. Their session-log record is written in
+    /// the same transaction (if the session log's own `queued` has not
+    /// landed yet): an agent on any process may answer them as soon as
+    /// they are in line, and the answer updates that record.
     pub async fn enqueue(&self, entry: &QueueEntry) -> Result<(), StoreError> {
-        self.pool
-            .get()
-            .await?
-            .execute(
-                "INSERT INTO queue_entries (session, service, kiosk_id, site, queued_at, process) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &entry.session.as_str(),
-                    &entry.service.as_str(),
-                    &entry.kiosk_id.as_str(),
-                    &entry.site,
-                    &entry.queued_at.as_millisecond(),
-                    &entry.process,
-                ],
-            )
-            .await?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO session_log (id, kiosk_id, service, queued_at, kiosk_process)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+            &[
+                &entry.session.as_str(),
+                &entry.kiosk_id.as_str(),
+                &entry.service.as_str(),
+                &entry.queued_at.as_millisecond(),
+                &entry.process,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO queue_entries (session, service, kiosk_id, site, queued_at, process) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &entry.session.as_str(),
+                &entry.service.as_str(),
+                &entry.kiosk_id.as_str(),
+                &entry.site,
+                &entry.queued_at.as_millisecond(),
+                &entry.process,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -1,0 +1,200 @@
+//! Three `visio-hub serve` processes on one real PostgreSQL 15 and one real
+//! NATS server, as a national deployment runs them: residents and agents
+//! spread over the processes all press at once and every resident is taken
+//! exactly once; a process killed mid-call loses nobody's call: its kiosk
+//! comes back on another process with its token, the agent is told it was
+//! away and back, and the session log keeps one record with the real end.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use common::*;
+use jiff::Timestamp;
+use visio_hub::store::postgres::PgStore;
+use visio_protocol::*;
+use visio_testkit::nats::Nats;
+use visio_testkit::postgres::Postgres;
+
+/// PostgreSQL, NATS and three hub processes on loopback.
+struct Cluster {
+    store: PgStore,
+    processes: Vec<Option<Served>>,
+    hubs: Vec<TestHub>,
+    _dirs: Vec<tempfile::TempDir>,
+    _nats: Nats,
+    _pg: Postgres,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let (pg, nats) = (Postgres::start().await, Nats::start().await);
+        let store = PgStore::connect(&pg.url(), 4).await.unwrap();
+        let (mut processes, mut hubs, mut dirs) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let served = serve_process(
+                Command::new(env!("CARGO_BIN_EXE_visio-hub"))
+                    .arg("--data-dir")
+                    .arg(dir.path())
+                    .args(["--database", &pg.url(), "serve", "--listen", "127.0.0.1:0", "--bus", &nats.url()]),
+            );
+            hubs.push(TestHub::external(served.addr, dir.path()));
+            processes.push(Some(served));
+            dirs.push(dir);
+        }
+        Cluster { store, processes, hubs, _dirs: dirs, _nats: nats, _pg: pg }
+    }
+
+    /// SIGKILL: no goodbye to anyone, as when a machine dies.
+    fn kill(&mut self, n: usize) {
+        drop(self.processes[n].take());
+    }
+
+    async fn record(&self, session: &SessionId) -> Option<visio_hub::store::SessionRecord> {
+        self.store.session_log().await.unwrap().into_iter().find(|r| r.session == session.as_str())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_residents_and_ten_agents_over_three_processes_are_each_taken_exactly_once() {
+    let cluster = Cluster::start().await;
+    let caf = ServiceId::from("demo");
+    for n in 0..10 {
+        let login = AgentLogin::from(format!("agent-{n}").as_str());
+        cluster.store.add_agent(&login, &format!("Agent {n}"), &Secret("pw".into()), &[caf.clone()], Timestamp::now()).await.unwrap();
+    }
+    // Residents queue on the three processes in turn.
+    let mut kiosks = Vec::new();
+    let mut queued = BTreeMap::new();
+    for n in 0..50 {
+        let id = format!("kiosk-{n:02}");
+        let secret = cluster.store.enroll_kiosk(&id.as_str().into(), &format!("Mairie {n}"), Timestamp::now()).await.unwrap();
+        let mut kiosk = Kiosk::connect(&cluster.hubs[n % 3], &id, &secret).await;
+        let (session, _) = kiosk.queue("demo").await;
+        queued.insert(session.clone(), id);
+        kiosks.push((kiosk, session));
+    }
+    eventually("fifty residents in the shared queue", || async {
+        (cluster.store.queue(&caf).await.unwrap().len() == 50).then_some(())
+    })
+    .await;
+
+    // Ten agents on the three processes, connected first, then all taking
+    // at once until nobody is left.
+    let mut agents = Vec::new();
+    for n in 0..10 {
+        agents.push(Agent::connect(&cluster.hubs[n % 3], &format!("agent-{n}"), "pw").await);
+    }
+    let takers = agents.into_iter().map(|mut agent| {
+        tokio::spawn(async move {
+            let mut taken = Vec::new();
+            loop {
+                agent.send(AgentToHub::TakeNext { service: None }).await;
+                let said = agent
+                    .wait_for("call_started or queue_empty", |m| {
+                        matches!(m, HubToAgent::CallStarted { .. } | HubToAgent::QueueEmpty { .. } | HubToAgent::Error(_))
+                    })
+                    .await;
+                match said {
+                    HubToAgent::CallStarted { session, kiosk_id, .. } => {
+                        agent.send(AgentToHub::HangUp { session: session.clone() }).await;
+                        agent.wait_for("call_ended", |m| matches!(m, HubToAgent::CallEnded { .. })).await;
+                        taken.push((session, kiosk_id));
+                    }
+                    HubToAgent::QueueEmpty { .. } => return taken,
+                    other => panic!("{other:?}"),
+                }
+            }
+        })
+    });
+    let mut taken: Vec<(SessionId, KioskId)> = Vec::new();
+    for t in takers.collect::<Vec<_>>() {
+        taken.extend(t.await.unwrap());
+    }
+    let sessions: BTreeSet<&SessionId> = taken.iter().map(|(s, _)| s).collect();
+    assert_eq!(taken.len(), 50, "fifty calls: {taken:?}");
+    assert_eq!(sessions.len(), 50, "no resident taken twice");
+    for (session, kiosk_id) in &taken {
+        assert_eq!(queued.get(session).map(String::as_str), Some(kiosk_id.as_str()), "{session} is who queued");
+    }
+    // Each kiosk, whichever its process, heard its call answered, then ended.
+    for (kiosk, session) in &mut kiosks {
+        let answered = kiosk.wait_for("call_answered", |m| matches!(m, HubToKiosk::CallAnswered { .. })).await;
+        assert!(matches!(answered, HubToKiosk::CallAnswered { session: ref s, .. } if s == &*session));
+        kiosk.wait_for("call_ended", |m| matches!(m, HubToKiosk::CallEnded { .. })).await;
+    }
+    assert!(cluster.store.queue(&caf).await.unwrap().is_empty());
+    // Each process writes what it did: the answer by the agent's, the end
+    // by both (the first stands); all of it lands.
+    let log = eventually("fifty answered and ended records", || async {
+        let log = cluster.store.session_log().await.unwrap();
+        log.iter().all(|r| r.answered_at.is_some() && r.ended_at.is_some()).then_some(log)
+    })
+    .await;
+    assert_eq!(log.len(), 50);
+    for r in &log {
+        let agent = taken.iter().find(|(s, _)| s.as_str() == r.session).map(|_| r.agent.clone());
+        assert!(agent.is_some_and(|a| a.is_some_and(|a| a.starts_with("agent-"))), "{r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_mid_call_loses_no_call_its_kiosk_comes_back_on_another() {
+    let mut cluster = Cluster::start().await;
+    let secret = cluster.store.enroll_kiosk(&"besse".into(), "Mairie de Besse", Timestamp::now()).await.unwrap();
+    let services = [ServiceId::from("demo")];
+    cluster.store.add_agent(&"claire".into(), "Claire", &Secret("pw".into()), &services, Timestamp::now()).await.unwrap();
+
+    // The kiosk on process 0, the agent on process 1, in a call.
+    let mut kiosk = Kiosk::connect(&cluster.hubs[0], "besse", &secret).await;
+    let mut agent = Agent::connect(&cluster.hubs[1], "claire", "pw").await;
+    let (session, _) = kiosk.queue("demo").await;
+    eventually("the resident in the shared queue", || async {
+        (cluster.store.queue(&services[0]).await.unwrap().len() == 1).then_some(())
+    })
+    .await;
+    let (_, token) = agent.take_next_with_token().await;
+    kiosk.wait_for("call_answered", |m| matches!(m, HubToKiosk::CallAnswered { .. })).await;
+    kiosk.send(KioskToHub::Signal { session: session.clone(), signal: offer() }).await;
+    agent.wait_for("the offer", |m| matches!(m, HubToAgent::Signal { .. })).await;
+    agent.send(AgentToHub::Signal { session: session.clone(), signal: answer() }).await;
+    kiosk.wait_for("the answer", |m| matches!(m, HubToKiosk::Signal { .. })).await;
+
+    // Process 0 dies. Its kiosk connection drops; the agent's process
+    // sees it gone and says the kiosk is away.
+    cluster.kill(0);
+    assert_eq!(kiosk.next_or_closed().await.filter(|m| !matches!(m, HubToKiosk::QueueUpdate { .. })), None);
+    agent.wait_for("peer_away", |m| matches!(m, HubToAgent::PeerAway { session: s } if *s == session)).await;
+
+    // The kiosk fails over to process 2, which knows nothing of the call
+    // but what PostgreSQL and process 1 tell it.
+    let mut kiosk = Kiosk::connect_resuming(&cluster.hubs[2], "besse", &secret, Some(token.clone())).await;
+    let resumed = kiosk.next().await;
+    assert!(matches!(&resumed, HubToKiosk::CallResumed { session: s, agent_name, .. } if *s == session && agent_name == "Claire"), "{resumed:?}");
+    agent.wait_for("peer_back", |m| matches!(m, HubToAgent::PeerBack { session: s } if *s == session)).await;
+
+    // An ICE restart offer and its answer cross processes 2 and 1.
+    kiosk.send(KioskToHub::Signal { session: session.clone(), signal: offer() }).await;
+    let relayed = agent.wait_for("the restart offer", |m| matches!(m, HubToAgent::Signal { .. })).await;
+    assert_eq!(relayed, HubToAgent::Signal { session: session.clone(), signal: offer() });
+    agent.send(AgentToHub::Signal { session: session.clone(), signal: answer() }).await;
+    assert_eq!(
+        kiosk.wait_for("the answer", |m| matches!(m, HubToKiosk::Signal { .. })).await,
+        HubToKiosk::Signal { session: session.clone(), signal: answer() }
+    );
+
+    // The resident hangs up on process 2: the agent on process 1 hears it,
+    // and the log has one record, ended then.
+    // The log keeps milliseconds.
+    let before = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap();
+    kiosk.send(KioskToHub::HangUp { session: session.clone() }).await;
+    agent.wait_for("call_ended", |m| matches!(m, HubToAgent::CallEnded { reason: EndReason::KioskHungUp, .. })).await;
+    let after = Timestamp::now();
+    let ended = eventually("the end in PostgreSQL", || async { cluster.record(&session).await.filter(|r| r.ended_at.is_some()) }).await;
+    assert_eq!((ended.kiosk_id.as_str(), ended.agent.as_deref(), ended.end_reason.as_deref()), ("besse", Some("claire"), Some("kiosk_hung_up")));
+    let end = ended.ended_at.unwrap();
+    assert!(before <= end && end <= after, "ended at {end}, hung up between {before} and {after}");
+    assert_eq!(cluster.store.session_log().await.unwrap().len(), 1, "one record for the one visit");
+}
