@@ -3,7 +3,7 @@
 //! messages to peers' writer queues, closes, and events for the session log
 //! and the metrics.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,7 +13,9 @@ use tokio::task::JoinHandle;
 use visio_protocol::{AgentToHub, KioskId, KioskToHub, ResumeToken, ServiceId, SessionId, encode};
 
 use crate::bus::{Bus, Listener};
-use crate::core::{BusMessage, Claimed, Hub, HubEvent, Output, PeerId, Published, QueueEntry, Side, Snapshot, StoreOp};
+use crate::core::{
+    BusMessage, Claimed, Hub, HubEvent, Output, PeerId, Published, QueueEntry, SharedView, Side, Snapshot, StoreOp,
+};
 use crate::metrics::Metrics;
 use crate::store::postgres::{OtherSide, PgStore};
 use crate::store::{AgentRecord, Backend, KioskRecord};
@@ -52,8 +54,10 @@ pub enum Input {
     Taken { agent: PeerId, services: Vec<ServiceId>, entry: Option<QueueEntry> },
     /// The shared store's answer to a claim.
     Claimed { peer: PeerId, side: Side, session: SessionId, claimed: Option<Claimed> },
-    /// The hub processes running now (shared store).
-    Alive(BTreeSet<String>),
+    /// What the shared store says of the other hub processes.
+    Shared(SharedView),
+    /// Available agents here, per service.
+    AvailableHere(oneshot::Sender<BTreeMap<ServiceId, u32>>),
     /// Another hub process says something about a call with a side here.
     Bus(BusMessage),
     Snapshot(oneshot::Sender<Snapshot>),
@@ -101,6 +105,12 @@ impl DriverHandle {
     pub async fn config_published(&self, published: Published) -> Option<usize> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Input::ConfigPublished(Box::new(published), tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    pub async fn available_here(&self) -> Option<BTreeMap<ServiceId, u32>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Input::AvailableHere(tx)).await.ok()?;
         rx.await.ok()
     }
 
@@ -195,7 +205,10 @@ impl Driver {
                 }
                 Input::Taken { agent, services, entry } => self.hub.handle_taken(now, agent, services, entry),
                 Input::Claimed { peer, side, session, claimed } => self.hub.handle_claimed(now, peer, side, session, claimed),
-                Input::Alive(alive) => self.hub.handle_alive(now, &alive),
+                Input::Shared(view) => self.hub.handle_shared(now, view),
+                Input::AvailableHere(reply) => {
+                    let _ = reply.send(self.hub.available_here());
+                }
                 Input::Bus(message) => self.hub.handle_bus(now, message),
                 Input::Snapshot(reply) => {
                     let _ = reply.send(self.hub.snapshot());
@@ -279,29 +292,32 @@ impl Driver {
     }
 }
 
-/// How often a process on a shared database checks which others run: a
-/// call's side on a process that died is reported away within this.
-pub const PROCESSES_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often a process on a shared database tells the others it runs and
+/// how many agents are available here, and reads what they say and the
+/// shared queue: a call's side on a process that died is reported away,
+/// and kiosks' places and estimates follow the whole line, within this.
+pub const SHARED_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Watches the hub processes sharing `store` for the driver: every
-/// [`PROCESSES_EVERY`], which run ([`Input::Alive`]); every
-/// [`ALIVE_EVERY`], sweeps what processes dead for longer than `grace`
-/// left unclaimed. Ends with the driver.
+/// Keeps the driver in step with the hub processes sharing `store`: every
+/// [`SHARED_EVERY`], [`Input::Shared`]; every [`ALIVE_EVERY`], sweeps
+/// what processes dead for longer than `grace` left unclaimed. Ends with
+/// the driver.
 pub fn watch_processes(store: PgStore, driver: DriverHandle, grace: jiff::SignedDuration) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PROCESSES_EVERY);
+        let mut tick = tokio::time::interval(SHARED_EVERY);
         let mut since_sweep = std::time::Duration::ZERO;
         loop {
             tick.tick().await;
-            match store.alive_processes().await {
-                Ok(alive) => {
-                    if !driver.send(Input::Alive(alive.into_keys().collect())).await {
+            let Some(available) = driver.available_here().await else { return };
+            match store.shared_view(Timestamp::now(), &available).await {
+                Ok(view) => {
+                    if !driver.send(Input::Shared(view)).await {
                         return;
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot read which hub processes run"),
+                Err(e) => tracing::warn!(error = %e, "cannot read what the other hub processes say"),
             }
-            since_sweep += PROCESSES_EVERY;
+            since_sweep += SHARED_EVERY;
             if since_sweep >= ALIVE_EVERY {
                 since_sweep = std::time::Duration::ZERO;
                 match store.sweep_dead(Timestamp::now(), grace).await {

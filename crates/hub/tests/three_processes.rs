@@ -72,14 +72,31 @@ async fn fifty_residents_and_ten_agents_over_three_processes_are_each_taken_exac
         let id = format!("kiosk-{n:02}");
         let secret = cluster.store.enroll_kiosk(&id.as_str().into(), &format!("Mairie {n}"), Timestamp::now()).await.unwrap();
         let mut kiosk = Kiosk::connect(&cluster.hubs[n % 3], &id, &secret).await;
-        let (session, _) = kiosk.queue("demo").await;
+        let (session, position) = kiosk.queue("demo").await;
         queued.insert(session.clone(), id);
-        kiosks.push((kiosk, session));
+        kiosks.push((kiosk, session, position));
     }
     eventually("fifty residents in the shared queue", || async {
         (cluster.store.queue(&caf).await.unwrap().len() == 50).then_some(())
     })
     .await;
+    // Each kiosk hears its place in the whole line, whichever process it
+    // is on (places only grow while residents queue: the last one told is
+    // the place in the shared order).
+    let line: Vec<SessionId> = cluster.store.queue(&caf).await.unwrap().into_iter().map(|e| e.session).collect();
+    for (kiosk, session, told) in &mut kiosks {
+        let place = line.iter().position(|s| s == session).unwrap() as u32 + 1;
+        if *told != place {
+            kiosk
+                .wait_for("its place in the whole line", |m| matches!(m, HubToKiosk::QueueUpdate { position, .. } if *position == place))
+                .await;
+        }
+    }
+    // An agent on any process sees the whole line.
+    let cookie = Agent::sign_in(&cluster.hubs[2], "agent-9", "pw").await.unwrap();
+    let mut watcher = Agent::connect_resuming(&cluster.hubs[2], &cookie, "agent-9", None).await;
+    watcher.wait_for("fifty waiting", |m| waiting(m, "demo").is_some_and(|w| w.len() == 50)).await;
+    watcher.close().await;
 
     // Ten agents on the three processes, connected first, then all taking
     // at once until nobody is left.
@@ -120,7 +137,7 @@ async fn fifty_residents_and_ten_agents_over_three_processes_are_each_taken_exac
         assert_eq!(queued.get(session).map(String::as_str), Some(kiosk_id.as_str()), "{session} is who queued");
     }
     // Each kiosk, whichever its process, heard its call answered, then ended.
-    for (kiosk, session) in &mut kiosks {
+    for (kiosk, session, _) in &mut kiosks {
         let answered = kiosk.wait_for("call_answered", |m| matches!(m, HubToKiosk::CallAnswered { .. })).await;
         assert!(matches!(answered, HubToKiosk::CallAnswered { session: ref s, .. } if s == &*session));
         kiosk.wait_for("call_ended", |m| matches!(m, HubToKiosk::CallEnded { .. })).await;

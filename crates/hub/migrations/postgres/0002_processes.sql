@@ -14,7 +14,10 @@ CREATE TABLE hub_processes (
     alive_at BIGINT NOT NULL,
     stopped_at BIGINT,
     -- A live process ended what this one left unclaimed.
-    swept_at BIGINT
+    swept_at BIGINT,
+    -- Its available agents per service (JSON object), for the others'
+    -- wait estimates.
+    available TEXT NOT NULL DEFAULT '{}'
 );
 
 -- Which process holds each side of a call: the kiosk's connection and the

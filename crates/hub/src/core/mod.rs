@@ -33,7 +33,7 @@ mod resume;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -377,6 +377,21 @@ pub struct Hub {
     /// Whether a bus reaches the other processes: calls between a kiosk
     /// and an agent on two processes.
     bus: bool,
+    /// Available agents per service on the other processes, for wait
+    /// estimates ([`Hub::handle_shared`]).
+    available_elsewhere: HashMap<ServiceId, u32>,
+}
+
+/// What the shared store says of the other hub processes, every few
+/// seconds ([`Hub::handle_shared`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharedView {
+    /// The processes running now, this one included.
+    pub alive: BTreeSet<String>,
+    /// Available agents per service on each running process.
+    pub available: BTreeMap<String, BTreeMap<ServiceId, u32>>,
+    /// Everyone in the shared queue, on every process.
+    pub waiting: Vec<QueueEntry>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -417,6 +432,7 @@ impl Hub {
             ended_order: VecDeque::new(),
             shared_queue: None,
             bus: false,
+            available_elsewhere: HashMap::new(),
         }
     }
 
@@ -1044,7 +1060,7 @@ impl Hub {
             k.session = Some(session.clone());
             k.rateable = None;
         }
-        let position = self.queues.push(&service_id, session.clone());
+        let position = self.queues.push(&service_id, session.clone(), now);
         let estimated_wait = self.estimate(&service_id, position);
         self.queues.mark_sent(&service_id, &session, position, estimated_wait);
         self.tell_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
@@ -1399,6 +1415,44 @@ impl Hub {
         self.flush(now);
     }
 
+    /// The shared store's view of the other processes: who runs (see
+    /// [`Hub::handle_alive`]), their available agents and who waits on
+    /// them. Kiosks here hear their place in the whole line, agents here
+    /// see the whole line, and wait estimates count every available agent.
+    pub fn handle_shared(&mut self, now: Timestamp, view: SharedView) {
+        let me = self.shared_queue.clone().unwrap_or_default();
+        let mut others: HashMap<ServiceId, Vec<QueueEntry>> = HashMap::new();
+        for entry in view.waiting.into_iter().filter(|e| e.process != me) {
+            others.entry(entry.service.clone()).or_default().push(entry);
+        }
+        self.dirty.extend(self.queues.set_others(others));
+        let mut elsewhere: HashMap<ServiceId, u32> = HashMap::new();
+        for (process, counts) in &view.available {
+            if *process != me && view.alive.contains(process) {
+                for (service, n) in counts {
+                    *elsewhere.entry(service.clone()).or_default() += n;
+                }
+            }
+        }
+        if elsewhere != self.available_elsewhere {
+            self.dirty.extend(elsewhere.keys().chain(self.available_elsewhere.keys()).cloned());
+            self.available_elsewhere = elsewhere;
+        }
+        self.handle_alive(now, &view.alive);
+    }
+
+    /// Available agents here, per service: what this process adds to
+    /// the others' wait estimates.
+    pub fn available_here(&self) -> BTreeMap<ServiceId, u32> {
+        let mut counts = BTreeMap::new();
+        for agent in self.agents.values().filter(|a| a.available) {
+            for service in &agent.services {
+                *counts.entry(service.clone()).or_default() += 1;
+            }
+        }
+        counts
+    }
+
     /// Which hub processes run now (from the shared store). A side of a
     /// call held by a process no longer among them is away from now on:
     /// its client comes back elsewhere with its token, or the call ends
@@ -1700,8 +1754,8 @@ impl Hub {
     /// agents of the service, times the smoothed call duration. Unknown when
     /// no agent of the service is available.
     fn estimate(&self, service: &ServiceId, position: u32) -> Option<visio_protocol::WaitEstimate> {
-        let agents =
-            self.agents.values().filter(|a| a.available && a.services.contains(service)).count() as u32;
+        let here = self.agents.values().filter(|a| a.available && a.services.contains(service)).count() as u32;
+        let agents = here + self.available_elsewhere.get(service).copied().unwrap_or(0);
         if agents == 0 {
             return None;
         }
@@ -1748,15 +1802,24 @@ impl Hub {
                 service: service.clone(),
                 waiting: self
                     .queues
-                    .waiting(service)
-                    .map(|(_, id)| {
-                        let s = &self.sessions[&id];
-                        visio_protocol::WaitingResident {
-                            session: id.clone(),
-                            kiosk_id: s.kiosk_id.clone(),
-                            site: s.site.clone(),
-                            queued_at: s.queued_at,
+                    .line(service)
+                    .into_iter()
+                    .map(|waiter| match waiter {
+                        queue::Waiter::Here(id) => {
+                            let s = &self.sessions[id];
+                            visio_protocol::WaitingResident {
+                                session: id.clone(),
+                                kiosk_id: s.kiosk_id.clone(),
+                                site: s.site.clone(),
+                                queued_at: s.queued_at,
+                            }
                         }
+                        queue::Waiter::Other(e) => visio_protocol::WaitingResident {
+                            session: e.session.clone(),
+                            kiosk_id: e.kiosk_id.clone(),
+                            site: e.site.clone(),
+                            queued_at: e.queued_at,
+                        },
                     })
                     .collect(),
             })

@@ -1,26 +1,43 @@
 //! Waiting residents per service, oldest first, with what each kiosk was
 //! last told so that it hears again only when its place or wait changes.
+//!
+//! With several hub processes, residents waiting on the others are known
+//! too (from the shared queue, [`Queues::set_others`]): places count
+//! everyone in line, whichever process holds their kiosk, in the shared
+//! queue's order (time queued, then session id).
 
 use std::collections::{HashMap, VecDeque};
 
+use jiff::Timestamp;
 use visio_protocol::{ServiceId, SessionId, WaitEstimate};
+
+use super::QueueEntry;
 
 #[derive(Default)]
 pub(super) struct Queues {
     by_service: HashMap<ServiceId, VecDeque<Entry>>,
+    /// Residents waiting on other hub processes, in the shared order.
+    others: HashMap<ServiceId, Vec<QueueEntry>>,
 }
 
 struct Entry {
     session: SessionId,
+    queued_at: Timestamp,
     last_sent: Option<(u32, Option<WaitEstimate>)>,
+}
+
+/// Someone in line, here or on another process.
+pub(super) enum Waiter<'a> {
+    Here(&'a SessionId),
+    Other(&'a QueueEntry),
 }
 
 impl Queues {
     /// Appends a resident; returns their position (1 = next).
-    pub fn push(&mut self, service: &ServiceId, session: SessionId) -> u32 {
+    pub fn push(&mut self, service: &ServiceId, session: SessionId, queued_at: Timestamp) -> u32 {
         let queue = self.by_service.entry(service.clone()).or_default();
-        queue.push_back(Entry { session, last_sent: None });
-        queue.len() as u32
+        queue.push_back(Entry { session: session.clone(), queued_at, last_sent: None });
+        self.waiting(service).find(|(_, s)| *s == session).map_or(1, |(p, _)| p)
     }
 
     pub fn front(&self, service: &ServiceId) -> Option<&SessionId> {
@@ -33,19 +50,49 @@ impl Queues {
         }
     }
 
+    /// Residents waiting here.
     pub fn len(&self, service: &ServiceId) -> usize {
         self.by_service.get(service).map_or(0, VecDeque::len)
     }
 
-    /// `(position, session)` of everyone waiting for `service`, in order.
+    /// Replaces who waits on other processes, for every service; returns
+    /// the services whose line changed.
+    pub fn set_others(&mut self, mut others: HashMap<ServiceId, Vec<QueueEntry>>) -> Vec<ServiceId> {
+        for line in others.values_mut() {
+            line.sort_by(|a, b| (a.queued_at, &a.session).cmp(&(b.queued_at, &b.session)));
+        }
+        let mut changed: Vec<ServiceId> = others
+            .iter()
+            .filter(|(s, line)| self.others.get(*s) != Some(*line))
+            .map(|(s, _)| s.clone())
+            .chain(self.others.keys().filter(|s| !others.contains_key(*s)).cloned())
+            .collect();
+        changed.sort();
+        changed.dedup();
+        self.others = others;
+        changed
+    }
+
+    /// Everyone in line for `service`, here and elsewhere, first first.
+    pub fn line(&self, service: &ServiceId) -> Vec<Waiter<'_>> {
+        let here = self.by_service.get(service).into_iter().flatten().map(|e| (e.queued_at, &e.session, Waiter::Here(&e.session)));
+        let others = self.others.get(service).into_iter().flatten().map(|e| (e.queued_at, &e.session, Waiter::Other(e)));
+        let mut line: Vec<(Timestamp, &SessionId, Waiter<'_>)> = here.chain(others).collect();
+        line.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        line.into_iter().map(|(_, _, w)| w).collect()
+    }
+
+    /// `(position, session)` of everyone waiting here for `service`, in
+    /// order; positions count those waiting elsewhere too.
     pub fn waiting(&self, service: &ServiceId) -> impl Iterator<Item = (u32, SessionId)> + use<> {
         let list: Vec<(u32, SessionId)> = self
-            .by_service
-            .get(service)
+            .line(service)
             .into_iter()
-            .flatten()
             .enumerate()
-            .map(|(i, e)| (i as u32 + 1, e.session.clone()))
+            .filter_map(|(i, w)| match w {
+                Waiter::Here(session) => Some((i as u32 + 1, session.clone())),
+                Waiter::Other(_) => None,
+            })
             .collect();
         list.into_iter()
     }

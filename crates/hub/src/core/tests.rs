@@ -1227,3 +1227,51 @@ fn a_claimed_call_whose_other_side_is_gone_is_held_for_it_and_ends_as_of_its_los
         c.events
     );
 }
+
+#[test]
+fn places_estimates_and_agents_views_count_everyone_in_the_shared_line() {
+    let mut w = World::shared("a");
+    let claire = w.agent("claire", &["caf"]);
+    let k = w.kiosk("besse");
+    let session = w.queue(k, "caf");
+    // Someone queued a minute earlier on process b; two agents are
+    // available on b, none here.
+    let earlier = QueueEntry {
+        session: "b-000001".into(),
+        service: "caf".into(),
+        kiosk_id: "ardes".into(),
+        site: "Mairie d'Ardes".into(),
+        queued_at: w.now - SignedDuration::from_mins(1),
+        process: "b".into(),
+    };
+    let mine = QueueEntry {
+        session: session.clone(),
+        service: "caf".into(),
+        kiosk_id: "besse".into(),
+        site: "Mairie de besse".into(),
+        queued_at: w.now,
+        process: "a".into(),
+    };
+    let view = SharedView {
+        alive: ["a", "b"].into_iter().map(String::from).collect(),
+        available: [("b".to_owned(), [(ServiceId::from("caf"), 2)].into_iter().collect())].into_iter().collect(),
+        waiting: vec![mine.clone(), earlier.clone()],
+    };
+    w.agent_said(claire);
+    w.hub.handle_shared(w.now, view.clone());
+    w.drain();
+    match w.kiosk_said(k).as_slice() {
+        [HubToKiosk::QueueUpdate { position: 2, estimated_wait: Some(_), .. }] => {}
+        other => panic!("expected second place with an estimate, got {other:?}"),
+    }
+    assert_eq!(waiting_in(&w.agent_said(claire), "caf"), Some(vec!["ardes".into(), "besse".into()]));
+
+    // The same view again changes nothing; b's resident taken moves us up.
+    w.hub.handle_shared(w.now, view.clone());
+    w.drain();
+    assert!(w.kiosk_said(k).is_empty() && w.agent_said(claire).is_empty());
+    w.hub.handle_shared(w.now, SharedView { waiting: vec![mine], ..view });
+    w.drain();
+    assert!(matches!(w.kiosk_said(k).as_slice(), [HubToKiosk::QueueUpdate { position: 1, .. }]));
+    assert_eq!(w.hub.available_here(), BTreeMap::new(), "claire is away");
+}

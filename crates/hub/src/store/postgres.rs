@@ -23,7 +23,7 @@ use super::{
     constant_time_eq, dummy_hash, hash_password, ms, random_token, sha256_hex, split_services, verify_password,
 };
 pub use crate::core::QueueEntry;
-use crate::core::{HubEvent, RestoredCall, Side, TokenHash};
+use crate::core::{HubEvent, RestoredCall, SharedView, Side, TokenHash};
 
 /// The migrations, in order; the schema's version is how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -591,6 +591,43 @@ impl PgStore {
             .query(&format!("SELECT name, alive_at FROM hub_processes p WHERE {ALIVE}"), &[&PROCESS_LOCK_CLASS])
             .await?;
         Ok(rows.iter().filter_map(|r| Some((r.get(0), ms(r.get(1))?))).collect())
+    }
+
+    /// Says this process runs, with its available agents, and reads what
+    /// the others say and who waits on every process.
+    pub async fn shared_view(
+        &self,
+        now: Timestamp,
+        available_here: &BTreeMap<ServiceId, u32>,
+    ) -> Result<SharedView, StoreError> {
+        let client = self.pool.get().await?;
+        let available = serde_json::to_string(available_here).unwrap_or_else(|_| "{}".into());
+        client
+            .execute(
+                "UPDATE hub_processes SET alive_at = $2, available = $3 WHERE name = $1",
+                &[&self.process(), &now.as_millisecond(), &available],
+            )
+            .await?;
+        let rows = client
+            .query(&format!("SELECT name, available FROM hub_processes p WHERE {ALIVE}"), &[&PROCESS_LOCK_CLASS])
+            .await?;
+        let mut view = SharedView::default();
+        for r in &rows {
+            let (name, available): (String, String) = (r.get(0), r.get(1));
+            // A process's own figures; unreadable ones count as none.
+            let counts: BTreeMap<ServiceId, u32> = serde_json::from_str(&available).unwrap_or_default();
+            view.alive.insert(name.clone());
+            view.available.insert(name, counts);
+        }
+        let rows = client
+            .query(
+                "SELECT session, service, kiosk_id, site, queued_at, process FROM queue_entries
+                 ORDER BY service, queued_at, session",
+                &[],
+            )
+            .await?;
+        view.waiting = rows.iter().map(queue_entry).collect::<Result<_, _>>()?;
+        Ok(view)
     }
 
     pub async fn mark_alive(&self, at: Timestamp) -> Result<(), StoreError> {
