@@ -136,11 +136,13 @@ do_status() {
   if alive "$pid" nats-server; then echo "nats        running  PID $pid  $(env_value NATS_URL)"; else echo "nats        stopped"; down=1; fi
   pid=$(pid_in "$dir/turn/turnserver.pid")
   if alive "$pid" turnserver; then echo "coturn      running  PID $pid  $(env_value TURN_URL)"; else echo "coturn      stopped"; down=1; fi
-  for f in "$dir"/hub-*/listen; do
-    [ -e "$f" ] || continue
-    name=$(basename "$(dirname "$f")")
-    port=$(cat "$f")
-    pid=$(pid_in "$(dirname "$f")/hub.pid")
+  local i n
+  n=$(env_value HUB_PROCESSES)
+  for ((i = 1; i <= n; i++)); do
+    f=$dir/hub-$i/listen
+    name=hub-$i
+    port=$(cat "$f" 2>/dev/null || true)
+    pid=$(pid_in "$dir/hub-$i/hub.pid")
     if alive "$pid" visio-hub; then
       health=$(curl -fsS --max-time 5 --cacert "$dir/tls/cert.pem" "https://$port/healthz" 2>&1) || health="no answer: $health"
       echo "$name       running  PID $pid  https://$port  $health"
@@ -184,13 +186,11 @@ $(tail -n 20 "$logfile" 2>/dev/null)"
 }
 
 # Reads NATS's greeting: it accepts clients once it sends INFO.
-nats_ready() {
-  local line
-  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-  IFS= read -r -t 2 line <&3 || { exec 3>&-; return 1; }
-  exec 3>&-
+nats_ready() (
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+  IFS= read -r -t 2 line <&3 || exit 1
   [[ "$line" == INFO* ]]
-}
+)
 
 tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
