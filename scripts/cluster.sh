@@ -55,13 +55,20 @@ log() { echo "cluster: $*" >&2; }
 # $2: a PID file naming a process that has gone and whose number was reused
 # is never taken for ours.
 alive() {
-  local pid=$1 name=$2 stat cmdline
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [ "${stat%% *}" != Z ] || return 1
+  local pid=$1 name=$2 cmdline
+  exists "$pid" || return 1
   cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
   [[ "$cmdline" == *"$name"* ]]
+}
+
+# Whether PID $1 is a live process (not a zombie), whatever it runs: a
+# child just started may not have reached its exec yet.
+exists() {
+  local stat
+  [[ "$1" =~ ^[0-9]+$ ]] || return 1
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
 }
 
 # The PID in file $1 (first line), or nothing.
@@ -168,14 +175,15 @@ die() {
   exit 1
 }
 
-# Polls `$2...` until it succeeds; fails naming $1 after the deadline, or at
-# once if process $3 (named $4) has died, showing the end of log $5.
+# Polls `$4...` until it succeeds; fails naming $1 after the deadline, or at
+# once if process $2 (started by us, or found alive at start) has exited,
+# showing the end of log $3.
 wait_until() {
-  local what=$1 pid=$2 name=$3 logfile=$4
-  shift 4
+  local what=$1 pid=$2 logfile=$3
+  shift 3
   local until=$(( $(now) + DEADLINE ))
   until "$@" >/dev/null 2>&1; do
-    if [ -n "$pid" ] && ! alive "$pid" "$name"; then
+    if [ -n "$pid" ] && ! exists "$pid"; then
       die "$what: the process exited; the end of $logfile:
 $(tail -n 20 "$logfile" 2>/dev/null)"
     fi
@@ -237,7 +245,7 @@ do_up() {
   if [ -z "$hub_bin" ]; then
     log "building visio-hub (release)"
     hub_bin=$(cargo build --locked --release -p visio-hub --bin visio-hub --message-format=json-render-diagnostics \
-      | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
+      | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1) || { log "building visio-hub failed (above)"; exit 1; }
     [ -n "$hub_bin" ] || { log "cargo build did not report the visio-hub executable"; exit 1; }
   fi
   [ -x "$hub_bin" ] || { log "VISIO_HUB_BIN=$hub_bin is not an executable"; exit 1; }
@@ -313,7 +321,7 @@ EOF
     setsid "${postgres[@]}" >>"$state/pg/postgres.log" 2>&1 </dev/null &
     pg_pid=$!
   fi
-  wait_until "PostgreSQL on port $pg_port" "$pg_pid" postgres "$state/pg/postgres.log" \
+  wait_until "PostgreSQL on port $pg_port" "$pg_pid" "$state/pg/postgres.log" \
     pg_isready -q -h 127.0.0.1 -p "$pg_port"
   if [ ! -s "$state/pg/visio.password" ]; then
     (umask 077 && random_hex 24 >"$state/pg/visio.password")
@@ -341,7 +349,7 @@ EOF
     setsid /usr/sbin/nats-server -c "$state/nats/nats.conf" >"$state/nats/nats.log" 2>&1 </dev/null &
     nats_pid=$!
   fi
-  wait_until "NATS on port $nats_port" "$nats_pid" nats-server "$state/nats/nats.log" nats_ready "$nats_port"
+  wait_until "NATS on port $nats_port" "$nats_pid" "$state/nats/nats.log" nats_ready "$nats_port"
 
   # coturn with the TURN REST scheme: the hub derives per-peer credentials
   # from the shared secret (first line of turn/secret).
@@ -380,7 +388,7 @@ EOF
     turn_pid=$!
     echo "$turn_pid" >"$state/turn/turnserver.pid"
   fi
-  wait_until "coturn on port $turn_port" "$turn_pid" turnserver "$state/turn/turnserver.log" tcp_open "$turn_port"
+  wait_until "coturn on port $turn_port" "$turn_pid" "$state/turn/turnserver.log" tcp_open "$turn_port"
   local turn_url="turn:127.0.0.1:$turn_port?transport=udp"
 
   # The demo kiosk and agent, once (enrolling again would revoke the
@@ -421,7 +429,7 @@ EOF
     kiosk_urls+=("wss://127.0.0.1:$port/ws/kiosk")
   done
   for ((i = 1; i <= processes; i++)); do
-    wait_until "hub process $i on ${urls[i - 1]}" "${pids[i - 1]}" visio-hub "$state/hub-$i/hub.log" \
+    wait_until "hub process $i on ${urls[i - 1]}" "${pids[i - 1]}" "$state/hub-$i/hub.log" \
       curl -fsS --max-time 5 --cacert "$state/tls/cert.pem" "${urls[i - 1]}/healthz"
   done
 
