@@ -334,15 +334,27 @@ EOF
     || die "creating the visio role and database failed: $(cat "$state/pg/setup.log")"
   database_url="postgres://visio:$db_password@127.0.0.1:$pg_port/visio"
 
-  # NATS between the hub processes. No authentication here: the hub's
-  # client does not take credentials from the URL (docs/operations.md).
+  # NATS between the hub processes, with a user and password as in
+  # production (deploy/hub/nats-server.conf).
   mkdir -p "$state/nats"
-  cat >"$state/nats/nats.conf" <<EOF
+  if [ ! -s "$state/nats/password" ]; then
+    (umask 077 && random_hex 16 >"$state/nats/password")
+  fi
+  nats_password=$(cat "$state/nats/password")
+  bus_url="nats://visio-hub:$nats_password@127.0.0.1:$nats_port"
+  (umask 077 && cat >"$state/nats/nats.conf" <<EOF
 # Written by scripts/cluster.sh: core publish/subscribe on loopback only.
 listen: 127.0.0.1:$nats_port
 pid_file: "$state/nats/nats.pid"
 max_payload: 1MB
+authorization {
+  users = [
+    { user: "visio-hub", password: "$nats_password",
+      permissions: { publish: ["visio.>"], subscribe: ["visio.>", "_INBOX.>"] } }
+  ]
+}
 EOF
+  )
   if [ -z "$nats_pid" ]; then
     started=1
     rm -f "$state/nats/nats.pid"
@@ -419,7 +431,7 @@ EOF
       started=1
       VISIO_HUB_DATABASE=$database_url RUST_LOG=${RUST_LOG:-info} setsid "$hub_bin" --data-dir "$state/hub-$i" serve \
         --listen "127.0.0.1:$port" --cert "$state/tls/cert.pem" --key "$state/tls/key.pem" \
-        --bus "nats://127.0.0.1:$nats_port" --turn-url "$turn_url" --turn-secret-file "$state/turn/secret" \
+        --bus "$bus_url" --turn-url "$turn_url" --turn-secret-file "$state/turn/secret" \
         >>"$state/hub-$i/hub.log" 2>&1 </dev/null &
       pid=$!
       echo "$pid" >"$state/hub-$i/hub.pid"
@@ -445,7 +457,7 @@ HUB_BIN=$hub_bin
 CA_CERT=$state/tls/cert.pem
 DATABASE_URL=$database_url
 POSTGRES_PID=$pg_pid
-NATS_URL=nats://127.0.0.1:$nats_port
+NATS_URL=$bus_url
 NATS_PID=$nats_pid
 TURN_URL=$turn_url
 TURN_SECRET_FILE=$state/turn/secret

@@ -26,8 +26,18 @@ pub struct Bus {
 }
 
 impl Bus {
+    /// Connects to `url`: `nats://host:port`, with `user:password@` or
+    /// `token@` before the host when the NATS server asks for them
+    /// (async-nats itself does not read them from the address).
     pub async fn connect(url: &str) -> Result<Bus, BusError> {
-        Ok(Bus { client: async_nats::connect(url).await? })
+        let (options, address) = match credentials(url) {
+            (Some(Credentials::UserPassword(user, password)), address) => {
+                (async_nats::ConnectOptions::with_user_and_password(user, password), address)
+            }
+            (Some(Credentials::Token(token)), address) => (async_nats::ConnectOptions::with_token(token), address),
+            (None, address) => (async_nats::ConnectOptions::new(), address),
+        };
+        Ok(Bus { client: options.connect(address).await? })
     }
 
     /// Starts listening for messages to `process`; call before the
@@ -70,5 +80,41 @@ impl Listener {
                 }
             }
         });
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Credentials {
+    UserPassword(String, String),
+    Token(String),
+}
+
+/// Splits `scheme://[user:password@|token@]host…` into its credentials
+/// and the address without them.
+fn credentials(url: &str) -> (Option<Credentials>, String) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("nats", url));
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return (None, url.to_owned()) };
+    let credentials = match userinfo.split_once(':') {
+        Some((user, password)) => Credentials::UserPassword(user.to_owned(), password.to_owned()),
+        None => Credentials::Token(userinfo.to_owned()),
+    };
+    (Some(credentials), format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Credentials, credentials};
+
+    #[test]
+    fn credentials_are_taken_out_of_the_address() {
+        assert_eq!(credentials("nats://127.0.0.1:4222"), (None, "nats://127.0.0.1:4222".into()));
+        assert_eq!(
+            credentials("nats://hub:s3cr:et@nats.internal:4222"),
+            (Some(Credentials::UserPassword("hub".into(), "s3cr:et".into())), "nats://nats.internal:4222".into())
+        );
+        assert_eq!(
+            credentials("tls://t0ken@nats.internal"),
+            (Some(Credentials::Token("t0ken".into())), "tls://nats.internal".into())
+        );
     }
 }

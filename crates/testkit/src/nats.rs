@@ -1,12 +1,16 @@
 //! A real NATS server (Debian's `nats-server`) on a free loopback port,
 //! killed when dropped. Core publish/subscribe only: no JetStream, no
-//! files.
+//! files. It asks for a user and password, as a production bus should;
+//! [`Nats::url`] carries them.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::browser::free_port;
 use crate::wait::{DEADLINE, require};
+
+const USER: &str = "visio-hub";
+const PASSWORD: &str = "bus-test-password";
 
 #[derive(Debug)]
 pub struct Nats {
@@ -19,7 +23,7 @@ impl Nats {
         require("nats-server", "nats-server");
         let port = free_port();
         let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "--user", USER, "--pass", PASSWORD])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -33,8 +37,9 @@ impl Nats {
         Nats { port, child }
     }
 
+    /// With the credentials: `nats://user:password@127.0.0.1:port`.
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        format!("nats://{USER}:{PASSWORD}@127.0.0.1:{}", self.port)
     }
 }
 
