@@ -36,6 +36,7 @@ waiting-estimate = Estimated wait: about { $minutes } minutes.
 waiting-estimate-soon = Estimated wait: less than a minute.
 waiting-estimate-unknown = An adviser will answer you as soon as possible.
 waiting-cancel = Cancel
+waiting-reconnecting = Connection lost, reconnecting… You keep your place.
 presence-question = Are you still there? Touch the screen to keep your place.
 
 call-with = You are talking with { $agent }

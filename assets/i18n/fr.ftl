@@ -37,6 +37,7 @@ waiting-estimate = Attente estimée : environ { $minutes } minutes.
 waiting-estimate-soon = Attente estimée : moins d'une minute.
 waiting-estimate-unknown = Un conseiller vous répondra dès que possible.
 waiting-cancel = Annuler
+waiting-reconnecting = Connexion perdue, reconnexion… Vous gardez votre place.
 presence-question = Êtes-vous toujours là ? Touchez l'écran pour garder votre place.
 
 call-with = Vous parlez avec { $agent }

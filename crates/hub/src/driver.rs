@@ -441,6 +441,11 @@ impl SharedQueue {
                             tracing::warn!("the hub stopped with a claim answer in flight");
                         }
                     }
+                    StoreOp::Adopt(entry) => {
+                        if let Err(e) = store.adopt(&entry).await {
+                            tracing::error!(error = %e, session = %entry.session, "could not move a resident's wait to this process");
+                        }
+                    }
                     StoreOp::Hold { session, side } => {
                         if let Err(e) = store.hold_side(&session, side).await {
                             tracing::error!(error = %e, %session, "could not record which process holds a call");

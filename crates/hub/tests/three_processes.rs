@@ -215,3 +215,48 @@ async fn a_process_killed_mid_call_loses_no_call_its_kiosk_comes_back_on_another
     assert!(before <= end && end <= after, "ended at {end}, hung up between {before} and {after}");
     assert_eq!(cluster.store.session_log().await.unwrap().len(), 1, "one record for the one visit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_waiting_on_a_killed_process_keeps_their_place_on_another() {
+    let mut cluster = Cluster::start().await;
+    let enroll = |id: &'static str| {
+        let store = cluster.store.clone();
+        async move { store.enroll_kiosk(&id.into(), &format!("Mairie de {id}"), Timestamp::now()).await.unwrap() }
+    };
+    let (ardes_secret, besse_secret) = (enroll("ardes").await, enroll("besse").await);
+    let services = [ServiceId::from("demo")];
+    cluster.store.add_agent(&"claire".into(), "Claire", &Secret("pw".into()), &services, Timestamp::now()).await.unwrap();
+    let cookie = Agent::sign_in(&cluster.hubs[2], "claire", "pw").await.unwrap();
+    let mut agent = Agent::connect_resuming(&cluster.hubs[2], &cookie, "claire", None).await;
+
+    // Ardes queues first on process 1, Besse second on process 0.
+    let mut ardes = Kiosk::connect(&cluster.hubs[1], "ardes", &ardes_secret).await;
+    let (first, _) = ardes.queue("demo").await;
+    let mut besse = Kiosk::connect(&cluster.hubs[0], "besse", &besse_secret).await;
+    let (second, _) = besse.queue("demo").await;
+    agent.wait_for("both in the line, as process 2 sees it", |m| waiting(m, "demo").is_some_and(|w| w == ["ardes", "besse"])).await;
+
+    // Process 0 dies; Besse's kiosk comes back on process 2 and asks again:
+    // same visit, same place.
+    cluster.kill(0);
+    while besse.next_or_closed().await.is_some() {}
+    let mut besse = Kiosk::connect(&cluster.hubs[2], "besse", &besse_secret).await;
+    assert_eq!(besse.queue("demo").await, (second.clone(), 2));
+
+    // Taken in order, by an agent on process 2: Ardes (on process 1), then
+    // Besse (now on process 2).
+    agent.send(AgentToHub::SetAvailability { available: true }).await;
+    agent.wait_for("availability", |m| matches!(m, HubToAgent::Availability { available: true })).await;
+    assert_eq!(agent.take_next().await, first);
+    ardes.wait_for("call_answered", |m| matches!(m, HubToKiosk::CallAnswered { .. })).await;
+    agent.send(AgentToHub::HangUp { session: first.clone() }).await;
+    agent.wait_for("call_ended", |m| matches!(m, HubToAgent::CallEnded { .. })).await;
+    assert_eq!(agent.take_next().await, second);
+    besse.wait_for("call_answered", |m| matches!(m, HubToKiosk::CallAnswered { session: s, .. } if *s == second)).await;
+    let answered = eventually("Besse's visit answered in the log", || async {
+        cluster.record(&second).await.filter(|r| r.answered_at.is_some())
+    })
+    .await;
+    assert_eq!((answered.kiosk_id.as_str(), answered.agent.as_deref(), answered.ended_at), ("besse", Some("claire"), None));
+    assert_eq!(cluster.store.session_log().await.unwrap().len(), 2, "one record per visit");
+}

@@ -24,10 +24,13 @@ pub enum KioskEvent {
     DocumentFailed { reason: String },
     /// The media path dropped during the call; the kiosk is restoring it
     /// (ICE restart, or a new connection after the agent's page reloaded).
+    /// Also: the hub dropped while the resident waits; the kiosk is
+    /// reconnecting to ask for the place back.
     Reconnecting { session: String },
     /// The media path is back after `reconnecting`.
     Reconnected { session: String },
-    /// The kiosk is back in its call on the hub after losing it.
+    /// The kiosk is back in its call on the hub after losing it, or back
+    /// in its place in line.
     Resumed { session: String },
     /// The agent lost the hub during the call; the hub holds it for them.
     AgentAway { session: String },

@@ -54,6 +54,10 @@ pub struct Config {
     /// The media path down this long: the call is lost (both sides were
     /// reachable through the hub all along, or the agent never came back).
     pub media_give_up: Duration,
+    /// A waiting resident whose kiosk lost the hub keeps the waiting
+    /// screen this long while the kiosk reconnects (to the same hub
+    /// process or another) and asks for its place back.
+    pub wait_resume: Duration,
 }
 
 impl Default for Config {
@@ -76,6 +80,8 @@ impl Default for Config {
             ice_restart_after: Duration::from_secs(2),
             ice_restart_every: Duration::from_secs(15),
             media_give_up: Duration::from_secs(120),
+            // The hub keeps a lost process's residents in line this long.
+            wait_resume: Duration::from_secs(60),
         }
     }
 }
@@ -240,6 +246,9 @@ pub struct Waiting {
     pub estimated_wait: Option<Duration>,
     /// "Are you still there?" is showing.
     pub presence_check: bool,
+    /// The hub connection dropped: reconnecting, then asking for this
+    /// place back.
+    pub hub_lost: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -497,6 +506,15 @@ impl Session {
                     self.outputs.push_back(Output::ConnectHub { resume });
                 }
             }
+            Timer::WaitResume => {
+                if let Screen::Waiting(w) = &self.screen
+                    && w.hub_lost
+                {
+                    let session = w.session.to_string();
+                    self.event(KioskEvent::Ended { session, reason: "hub_lost".into() });
+                    self.out_of_service(OutOfService::HubUnreachable);
+                }
+            }
             Timer::IceRestart => self.restart_ice(now),
             Timer::MediaGiveUp => {
                 if let Screen::InCall(call) = &self.screen
@@ -601,10 +619,14 @@ impl Session {
             // The call's media is peer to peer: it goes on without the hub.
             Screen::InCall(call) => call.hub_lost = true,
             Screen::Waiting(w) => {
-                // The hub drops a visit whose kiosk left: the place is gone.
-                let session = w.session.to_string();
-                self.event(KioskEvent::Ended { session, reason: "hub_lost".into() });
-                self.out_of_service(OutOfService::HubUnreachable);
+                // The hub keeps the place of a resident whose kiosk comes
+                // back soon (on whichever hub process): ask for it then.
+                if !w.hub_lost {
+                    w.hub_lost = true;
+                    let session = w.session.to_string();
+                    self.timers.set(Timer::WaitResume, now + self.config.wait_resume);
+                    self.event(KioskEvent::Reconnecting { session });
+                }
             }
             Screen::Ended(_) => {}
             _ => self.out_of_service(OutOfService::HubUnreachable),
@@ -621,6 +643,13 @@ impl Session {
                 // In a call, `call_resumed` (or `call_ended`) follows: the
                 // hello carried the call's token.
                 self.settle_service_state();
+                if let Screen::Waiting(w) = &self.screen
+                    && w.hub_lost
+                {
+                    // Same service: the hub gives the same place back when it
+                    // still has it.
+                    self.outputs.push_back(Output::ToHub(KioskToHub::RequestCall { service: w.service.clone() }));
+                }
                 if let Some(seconds) = heartbeat_seconds.filter(|s| *s > 0) {
                     self.fleet.heartbeat_every = Duration::from_secs(seconds.into());
                 }
@@ -638,7 +667,27 @@ impl Session {
                 }
             }
             HubToKiosk::ConfigAvailable { version, path, .. } => self.config_available(version, path),
-            HubToKiosk::Queued { session, service, position, estimated_wait } => match &self.screen {
+            HubToKiosk::Queued { session, service, position, estimated_wait } => match &mut self.screen {
+                Screen::Waiting(w) if w.hub_lost && w.service == service => {
+                    self.timers.stop(Timer::WaitResume);
+                    let (old, resumed) = (w.session.to_string(), w.session == session);
+                    w.hub_lost = false;
+                    w.session = session.clone();
+                    w.position = position;
+                    w.estimated_wait = estimated_wait.map(|e| Duration::from_secs(e.seconds.into()));
+                    if resumed {
+                        self.event(KioskEvent::Resumed { session: old });
+                    } else {
+                        // Another place, at the back: the old one was gone.
+                        self.event(KioskEvent::Ended { session: old, reason: "hub_lost".into() });
+                    }
+                    self.event(KioskEvent::Queued {
+                        service: service.to_string(),
+                        session: session.to_string(),
+                        position,
+                        estimated_wait_seconds: estimated_wait.map(|w| w.seconds),
+                    });
+                }
                 Screen::Requesting { service: asked } if *asked == service => {
                     let wait = estimated_wait.map(|w| Duration::from_secs(w.seconds.into()));
                     self.event(KioskEvent::Queued {
@@ -653,6 +702,7 @@ impl Session {
                         position,
                         estimated_wait: wait,
                         presence_check: false,
+                        hub_lost: false,
                     });
                     self.touch(now);
                 }
@@ -779,6 +829,8 @@ impl Session {
             (Screen::InCall(_) | Screen::Ended(_), _) => {}
             (Screen::OutOfService { reason }, Some(b)) if *reason == b => {}
             (Screen::Home { .. } | Screen::Requesting { .. } | Screen::Waiting(_), None) => {}
+            // A waiting resident keeps the screen while the kiosk reconnects.
+            (Screen::Waiting(w), Some(OutOfService::HubUnreachable)) if w.hub_lost => {}
             (_, Some(b)) => self.out_of_service(b),
             (Screen::Connecting | Screen::OutOfService { .. }, None) => {
                 self.screen = Screen::Home { notice: None };

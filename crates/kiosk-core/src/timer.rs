@@ -26,9 +26,12 @@ pub enum Timer {
     IceRestart,
     /// The media path has been down too long: the call is lost.
     MediaGiveUp,
+    /// A waiting kiosk could not get back to the hub in time: the place
+    /// is lost.
+    WaitResume,
 }
 
-const ALL: [Timer; 11] = [
+const ALL: [Timer; 12] = [
     Timer::Idle,
     Timer::PresenceCheck,
     Timer::PresenceGrace,
@@ -40,6 +43,7 @@ const ALL: [Timer; 11] = [
     Timer::ConfigRetry,
     Timer::IceRestart,
     Timer::MediaGiveUp,
+    Timer::WaitResume,
 ];
 
 #[derive(Debug, Default)]

@@ -107,6 +107,10 @@ pub enum BusMessage {
     /// receiver no longer holds that side (and forgets the call if it held
     /// nothing else of it).
     SideMoved { session: SessionId, side: Side, to: String },
+    /// A resident who waited on the receiver came back on process `to`
+    /// and waits there now, in the same place: the receiver lets go of the
+    /// wait without ending it.
+    WaitMoved { session: SessionId, to: String },
     /// `side` of the call lost the sender, which holds the call for it:
     /// the receiver tells its own peer `peer_away`.
     SideAway { session: SessionId, side: Side },
@@ -131,6 +135,9 @@ pub enum StoreOp {
     Claim { peer: PeerId, side: Side, session: SessionId, identity: String, resume: TokenHash },
     /// This process now holds `side` of `session` (its client moved here).
     Hold { session: SessionId, side: Side },
+    /// A resident waiting on another process waits here now, in the same
+    /// place (the entry, with this process).
+    Adopt(QueueEntry),
 }
 
 /// The store's answer to [`StoreOp::Claim`].
@@ -1045,37 +1052,60 @@ impl Hub {
             let message = "this kiosk is already waiting or in a call; cancel or hang up first".to_owned();
             return self.tell_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::Busy, message });
         }
-        self.next_session += 1;
-        let session = SessionId(format!("{}-{:06}", self.session_prefix, self.next_session));
         let (kiosk_id, site) = (kiosk.kiosk_id.clone(), kiosk.site.clone());
+        // A resident whose kiosk comes back from another hub process (one
+        // that died, typically) gets their place back: same visit, same
+        // time queued.
+        let adopted = match &self.shared_queue {
+            Some(_) => self.queues.take_other(&service_id, &kiosk_id),
+            None => None,
+        };
+        let fresh = adopted.is_none();
+        let (session, queued_at) = match &adopted {
+            Some(entry) => (entry.session.clone(), entry.queued_at),
+            None => {
+                self.next_session += 1;
+                (SessionId(format!("{}-{:06}", self.session_prefix, self.next_session)), now)
+            }
+        };
         self.sessions.insert(session.clone(), Session {
             kiosk: Attached::Here(peer),
             kiosk_id: kiosk_id.clone(),
             site: site.clone(),
             service: service_id.clone(),
-            queued_at: now,
+            queued_at,
             state: SessionState::Waiting,
         });
         if let Some(k) = self.kiosks.get_mut(&peer) {
             k.session = Some(session.clone());
             k.rateable = None;
         }
-        let position = self.queues.push(&service_id, session.clone(), now);
+        let position = self.queues.push(&service_id, session.clone(), queued_at);
         let estimated_wait = self.estimate(&service_id, position);
         self.queues.mark_sent(&service_id, &session, position, estimated_wait);
         self.tell_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
-        if let Some(process) = &self.shared_queue {
+        if let Some(process) = self.shared_queue.clone() {
             let entry = QueueEntry {
                 session: session.clone(),
                 service: service_id.clone(),
                 kiosk_id: kiosk_id.clone(),
                 site,
-                queued_at: now,
+                queued_at,
                 process: process.clone(),
             };
-            self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry)));
+            match adopted {
+                Some(old) => {
+                    // The process it waited on lets it go (if it still runs).
+                    let message = BusMessage::WaitMoved { session: session.clone(), to: process };
+                    self.outputs.push_back(Output::Bus { to: old.process, message });
+                    self.outputs.push_back(Output::Store(StoreOp::Adopt(entry)));
+                }
+                None => self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry))),
+            }
         }
-        self.event(HubEvent::Queued { session, kiosk_id, service: service_id.clone(), at: now });
+        if fresh {
+            self.event(HubEvent::Queued { session, kiosk_id, service: service_id.clone(), at: now });
+        }
         self.dirty.insert(service_id);
     }
 
@@ -1286,6 +1316,21 @@ impl Hub {
                 self.relay_checked(&session, from, signal, None);
             }
             BusMessage::SideMoved { session, side, to } => self.side_moved(now, session, side, to),
+            BusMessage::WaitMoved { session, .. } => {
+                let waiting = self.sessions.get(&session).filter(|s| matches!(s.state, SessionState::Waiting));
+                if let Some(s) = waiting {
+                    let (service, kiosk) = (s.service.clone(), s.kiosk);
+                    self.queues.remove(&service, &session);
+                    self.sessions.remove(&session);
+                    if let Attached::Here(stale) = kiosk {
+                        if let Some(k) = self.kiosks.get_mut(&stale) {
+                            k.session = None;
+                        }
+                        self.replace(now, stale, "this kiosk waits through another hub process now; this connection is closed");
+                    }
+                    self.dirty.insert(service);
+                }
+            }
             BusMessage::SideAway { session, side } => {
                 let Some(s) = self.sessions.get(&session) else { return self.flush(now) };
                 let SessionState::InCall(call) = &s.state else { return self.flush(now) };

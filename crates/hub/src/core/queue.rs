@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use jiff::Timestamp;
-use visio_protocol::{ServiceId, SessionId, WaitEstimate};
+use visio_protocol::{KioskId, ServiceId, SessionId, WaitEstimate};
 
 use super::QueueEntry;
 
@@ -71,6 +71,14 @@ impl Queues {
         changed.dedup();
         self.others = others;
         changed
+    }
+
+    /// Takes `kiosk_id`'s wait for `service` on another process out of
+    /// the others' line (it comes here).
+    pub fn take_other(&mut self, service: &ServiceId, kiosk_id: &KioskId) -> Option<QueueEntry> {
+        let line = self.others.get_mut(service)?;
+        let i = line.iter().position(|e| &e.kiosk_id == kiosk_id)?;
+        Some(line.remove(i))
     }
 
     /// Everyone in line for `service`, here and elsewhere, first first.

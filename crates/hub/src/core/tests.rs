@@ -1275,3 +1275,43 @@ fn places_estimates_and_agents_views_count_everyone_in_the_shared_line() {
     assert!(matches!(w.kiosk_said(k).as_slice(), [HubToKiosk::QueueUpdate { position: 1, .. }]));
     assert_eq!(w.hub.available_here(), BTreeMap::new(), "claire is away");
 }
+
+#[test]
+fn a_resident_whose_kiosk_comes_back_on_another_process_keeps_their_place() {
+    let mut c = World::shared("c");
+    c.hub.set_bus();
+    let entry = |session: &str, kiosk: &str, process: &str, minutes_ago: i64| QueueEntry {
+        session: session.into(),
+        service: "caf".into(),
+        kiosk_id: kiosk.into(),
+        site: format!("Mairie de {kiosk}"),
+        queued_at: c.now - SignedDuration::from_mins(minutes_ago),
+        process: process.into(),
+    };
+    let (besse, ardes) = (entry("a-000001", "besse", "a", 2), entry("b-000001", "ardes", "b", 3));
+    c.hub.handle_shared(c.now, SharedView {
+        alive: ["b", "c"].into_iter().map(String::from).collect(),
+        waiting: vec![besse.clone(), ardes],
+        ..SharedView::default()
+    });
+    c.drain();
+    let k = c.kiosk("besse");
+    c.kiosk_says(k, KioskToHub::RequestCall { service: "caf".into() });
+    assert!(matches!(
+        c.kiosk_said(k).as_slice(),
+        [HubToKiosk::Queued { session, position: 2, .. }] if session.as_str() == "a-000001"
+    ));
+    assert_eq!(c.store_ops, [StoreOp::Adopt(QueueEntry { process: "c".into(), ..besse })]);
+    assert!(matches!(c.bus_out.as_slice(), [(to, BusMessage::WaitMoved { .. })] if to == "a"));
+    assert!(c.events.iter().all(|e| !matches!(e, HubEvent::Queued { .. })), "the same visit, logged once");
+
+    // On a process that still runs, the moved wait is let go quietly.
+    let mut a = World::shared("a");
+    let stale = a.kiosk("besse");
+    let session = a.queue(stale, "caf");
+    a.store_ops.clear();
+    a.hub.handle_bus(a.now, BusMessage::WaitMoved { session, to: "c".into() });
+    a.drain();
+    assert!(a.closed.contains(&stale));
+    assert!(a.store_ops.is_empty() && a.events.iter().all(|e| !matches!(e, HubEvent::Ended { .. })));
+}

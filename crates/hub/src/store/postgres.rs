@@ -876,6 +876,33 @@ impl PgStore {
         Ok(())
     }
 
+    /// A resident's wait moves to `entry.process` (their kiosk came back
+    /// there), in the same place. Back in line if it was swept meanwhile.
+    pub async fn adopt(&self, entry: &QueueEntry) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO queue_entries (session, service, kiosk_id, site, queued_at, process) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (session) DO UPDATE SET process = excluded.process",
+            &[
+                &entry.session.as_str(),
+                &entry.service.as_str(),
+                &entry.kiosk_id.as_str(),
+                &entry.site,
+                &entry.queued_at.as_millisecond(),
+                &entry.process,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE session_log SET kiosk_process = $2 WHERE id = $1",
+            &[&entry.session.as_str(), &entry.process],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Takes the resident waiting longest for any of `services` out of
     /// line, for one agent, in one statement. Rows another taker holds
     /// are skipped, not waited for; that taker deletes them, so nobody is

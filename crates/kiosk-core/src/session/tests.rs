@@ -480,12 +480,52 @@ fn the_agent_reloading_their_page_gets_a_new_connection() {
 }
 
 #[test]
-fn the_hub_dropping_while_waiting_loses_the_place_and_says_so() {
+fn the_hub_dropping_while_waiting_keeps_the_screen_and_asks_for_the_place_back() {
     let mut k = Kiosk::waiting();
     k.input(Input::HubLost);
-    assert_eq!(*k.screen(), Screen::OutOfService { reason: OutOfService::HubUnreachable });
+    assert!(matches!(k.screen(), Screen::Waiting(Waiting { hub_lost: true, position: 2, .. })), "{:?}", k.screen());
+    assert_eq!(k.events(), [KioskEvent::Reconnecting { session: "s-1".into() }]);
+    // Back (on whichever hub process): the same service is asked for, and
+    // the hub gives the same place back.
+    k.advance(Duration::from_secs(1));
+    assert!(k.take().contains(&Output::ConnectHub { resume: None }));
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(welcome()));
+    assert!(k.take().contains(&Output::ToHub(KioskToHub::RequestCall { service: "caf".into() })));
+    k.input(Input::Hub(HubToKiosk::Queued { session: session(), service: "caf".into(), position: 2, estimated_wait: None }));
+    assert!(matches!(k.screen(), Screen::Waiting(Waiting { hub_lost: false, position: 2, .. })));
     let events = k.events();
-    assert!(events.contains(&KioskEvent::Ended { session: "s-1".into(), reason: "hub_lost".into() }));
+    assert_eq!(events[0], KioskEvent::Resumed { session: "s-1".into() }, "{events:?}");
+    // Later answered as usual.
+    k.input(Input::Hub(HubToKiosk::CallAnswered {
+        session: session(),
+        agent_name: "Claire".into(),
+        ice_servers: vec![],
+        resume_token: Some(token()),
+    }));
+    assert_eq!(k.call().session, session());
+}
+
+#[test]
+fn a_waiting_kiosk_that_gets_a_new_place_or_no_hub_in_time_says_the_old_one_ended() {
+    // A new place: the old one was gone.
+    let mut k = Kiosk::waiting();
+    k.input(Input::HubLost);
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(welcome()));
+    k.input(Input::Hub(HubToKiosk::Queued { session: "s-9".into(), service: "caf".into(), position: 7, estimated_wait: None }));
+    let events = k.events();
+    assert!(events.contains(&KioskEvent::Ended { session: "s-1".into(), reason: "hub_lost".into() }), "{events:?}");
+    assert!(matches!(k.screen(), Screen::Waiting(Waiting { position: 7, .. })));
+
+    // No hub for a minute: the place is lost, out of service.
+    let mut k = Kiosk::waiting();
+    k.input(Input::HubLost);
+    k.advance(Duration::from_secs(59));
+    assert!(matches!(k.screen(), Screen::Waiting(_)));
+    k.advance(Duration::from_secs(2));
+    assert_eq!(*k.screen(), Screen::OutOfService { reason: OutOfService::HubUnreachable });
+    assert!(k.events().contains(&KioskEvent::Ended { session: "s-1".into(), reason: "hub_lost".into() }));
     k.input(Input::Hub(welcome()));
     assert_eq!(*k.screen(), Screen::Home { notice: None });
 }

@@ -36,6 +36,14 @@ pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting) -> Element<'a, Message> 
     ]
     .spacing(theme::SPACE)
     .align_x(Center);
+    if waiting.hub_lost {
+        // The place is kept while the kiosk reconnects.
+        card = card.push(
+            container(text(ctx.tr("waiting-reconnecting")).size(theme::HEADING).center())
+                .padding(24)
+                .style(theme::container::banner),
+        );
+    }
     if waiting.presence_check {
         card = card.push(
             container(text(ctx.tr("presence-question")).size(theme::HEADING).center())
