@@ -189,6 +189,10 @@ pub fn is_loopback(hub_url: &str) -> bool {
     matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
+/// How long one hub address may take to accept a connection (TCP, TLS and
+/// WebSocket handshakes), on the slowest rural link.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Tries each hub address in turn; the error names every failure.
 async fn connect(endpoint: &Endpoint, tls: Arc<rustls::ClientConfig>, resume: Option<ResumeToken>) -> Result<Ws, String> {
     let mut failures = Vec::new();
@@ -211,8 +215,12 @@ async fn connect_to(
     resume: Option<ResumeToken>,
 ) -> Result<Ws, String> {
     let request = url.into_client_request().map_err(|e| format!("bad hub address {url:?}: {e}"))?;
-    let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(Connector::Rustls(tls)))
+    // A hub machine that died silently answers nothing: give up on it in
+    // time to try the next address.
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(Connector::Rustls(tls)));
+    let (mut ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
+        .map_err(|_| format!("no answer from the hub at {url} within {CONNECT_TIMEOUT:?}"))?
         .map_err(|e| format!("cannot reach the hub at {url}: {e}"))?;
     let hello = KioskToHub::Hello {
         protocol: PROTOCOL_VERSION,

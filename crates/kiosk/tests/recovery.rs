@@ -128,3 +128,48 @@ async fn a_killed_kiosk_is_reported_to_the_agent_and_comes_back_home_with_an_emp
     agent.call.hang_up().await;
     world.hub.stop().await;
 }
+
+/// Three hub processes on one PostgreSQL and NATS; the kiosk knows them
+/// all and queues on the first, the agent is on the second. The first is
+/// killed mid-call: the media never stops (peer to peer), the agent hears
+/// the kiosk away and back, the kiosk fails over to the next process by
+/// itself with its token, a document still crosses, and the session log
+/// keeps one record, ended when the agent hangs up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_process_killed_mid_call_the_kiosk_fails_over_and_the_media_never_stops() {
+    init_tracing();
+    let (world, mut cluster) = World::cluster(3, 1).await;
+    let (mut kiosk, mut agent, session, to_hub, _, _) = call(&world).await;
+
+    cluster.kill(0);
+    frames_flow(&agent, 10).await;
+    let resumed = kiosk.event("resumed").await;
+    assert_eq!(resumed["session"], session.as_str());
+    agent.hub_says("peer_back", |m| matches!(m, HubToAgent::PeerBack { session: s } if *s == session).then_some(())).await;
+    frames_flow(&agent, 10).await;
+
+    // Documents travel on the call's own channel, hub or no hub.
+    let docs = tempfile::tempdir().unwrap();
+    let form = docs.path().join("notice.pdf");
+    std::fs::write(&form, text_pdf("Notice explicative")).unwrap();
+    let (id, _) = agent.documents.push_file(&form, "notice.pdf", Purpose::Display, None).await.unwrap();
+    assert_eq!(agent.outcome(id).await, (OutcomeKind::Shown, None));
+
+    // The agent hangs up through process 1; the kiosk, now on process 1
+    // too, hears it; one record, ended then.
+    let before = jiff::Timestamp::from_millisecond(jiff::Timestamp::now().as_millisecond()).unwrap();
+    to_hub.send(AgentToHub::HangUp { session: session.clone() }).unwrap();
+    let ended = kiosk.event("ended").await;
+    assert_eq!(ended["reason"], "agent_hung_up");
+    let after = jiff::Timestamp::now();
+    let record = visio_testkit::wait::eventually("the call's end in PostgreSQL", || async {
+        cluster.record(&session).await.filter(|r| r.ended_at.is_some())
+    })
+    .await;
+    assert_eq!((record.agent.as_deref(), record.end_reason.as_deref()), (Some(AGENT.0), Some("agent_hung_up")));
+    let end = record.ended_at.unwrap();
+    assert!(before <= end && end <= after, "ended at {end}, hung up between {before} and {after}");
+    assert_eq!(cluster.store.session_log().await.unwrap().len(), 1, "one record for the call");
+    agent.call.hang_up().await;
+    assert!(within("the kiosk exits", kiosk.child.wait()).await.unwrap().success());
+}

@@ -17,6 +17,7 @@
 //! (`scripts/setup.sh`), never skips it.
 
 pub mod browser;
+pub mod cluster;
 pub mod cups;
 pub mod hub;
 pub mod nats;

@@ -14,6 +14,8 @@ use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 use visio_linkem::{Link, Side};
+use visio_protocol::Secret;
+use visio_testkit::cluster::Cluster;
 use visio_testkit::cups::Cups;
 use visio_testkit::hub::TestHub;
 use visio_testkit::sane::sane_config;
@@ -40,7 +42,21 @@ impl World {
         let hub = TestHub::start().await;
         let cups = Cups::start();
         let url = format!("wss://localhost:{}/ws/kiosk", hub.addr.port());
-        World::around(hub, url, Some(cups))
+        let secret = hub.enroll("demo-kiosk");
+        hub.add_agent(AGENT.0, AGENT.1, &["demo"]);
+        World::around(hub, vec![url], Some(cups), secret)
+    }
+
+    /// Hub processes `0..n` on one PostgreSQL and NATS ([`Cluster`]); the
+    /// kiosk knows them all, in that order, and [`World::hub`] is process
+    /// `agents_on` (for the agent's connections).
+    pub async fn cluster(n: usize, agents_on: usize) -> (World, Cluster) {
+        let cluster = Cluster::start(n).await;
+        let secret = cluster.enroll("demo-kiosk").await;
+        cluster.add_agent(AGENT.0, AGENT.1, &["demo"]).await;
+        let urls = (0..n).map(|i| cluster.kiosk_url(i)).collect();
+        let world = World::around(cluster.hub(agents_on), urls, Some(Cups::start()), secret);
+        (world, cluster)
     }
 
     /// The hub on `link`'s hub side, for a kiosk on its kiosk side. Call it
@@ -53,16 +69,16 @@ impl World {
         let hub_ip = link.hub_addr().to_string();
         let hub = TestHub::start_on(tempfile::tempdir().unwrap(), settings, listener, std::slice::from_ref(&hub_ip)).await;
         let url = format!("wss://{hub_ip}:{}/ws/kiosk", hub.addr.port());
-        World::around(hub, url, None)
-    }
-
-    fn around(hub: TestHub, hub_url: String, cups: Option<Cups>) -> World {
         let secret = hub.enroll("demo-kiosk");
         hub.add_agent(AGENT.0, AGENT.1, &["demo"]);
+        World::around(hub, vec![url], None, secret)
+    }
+
+    fn around(hub: TestHub, hub_urls: Vec<String>, cups: Option<Cups>, secret: Secret) -> World {
         let sane = sane_config();
         let dir = tempfile::tempdir().unwrap();
         let printer = cups.as_ref().map_or("none", |c| c.queue.as_str());
-        let config = kiosk_config(dir.path(), &hub, &hub_url, printer);
+        let config = kiosk_config(dir.path(), &hub, &hub_urls, printer);
         let secret_file = dir.path().join("secret");
         std::fs::write(&secret_file, &secret.0).unwrap();
         let spool = dir.path().join("spool");
@@ -100,11 +116,11 @@ impl World {
 }
 
 /// The demo kiosk's file, pointed at this test's hub, scanner and printer.
-fn kiosk_config(dir: &Path, hub: &TestHub, hub_url: &str, printer: &str) -> PathBuf {
+fn kiosk_config(dir: &Path, hub: &TestHub, hub_urls: &[String], printer: &str) -> PathBuf {
     let cert = dir.join("hub-cert.pem");
     std::fs::write(&cert, &hub.cert_pem).unwrap();
     let mut kiosk: Value = serde_json::from_str(include_str!("../../../../kiosk-config/kiosks/demo-kiosk.json")).unwrap();
-    kiosk["hub"]["urls"] = serde_json::json!([hub_url]);
+    kiosk["hub"]["urls"] = serde_json::json!(hub_urls);
     kiosk["hub"]["trust"] = serde_json::json!({ "kiosk_file": cert });
     kiosk["devices"]["scanner"] = "test".into();
     kiosk["devices"]["printer"] = printer.into();
