@@ -126,7 +126,9 @@ pub async fn run(
             None => return,
             Some(Command::Connect { resume }) => {
                 ws = None;
-                match tokio::time::timeout(CONNECT_TIMEOUT, connect(&endpoint, tls.clone(), resume)).await {
+                // Every address gets its own chance.
+                let budget = CONNECT_TIMEOUT.max(ADDRESS_TIMEOUT * endpoint.hub_urls.len() as u32);
+                match tokio::time::timeout(budget, connect(&endpoint, tls.clone(), resume)).await {
                     Ok(Ok(socket)) => {
                         ws = Some(socket);
                         let _ = events.send(LinkEvent::Connected).await;
@@ -135,7 +137,7 @@ pub async fn run(
                         let _ = events.send(LinkEvent::Lost { reason }).await;
                     }
                     Err(_) => {
-                        let reason = format!("no connection to the hub within {} s", CONNECT_TIMEOUT.as_secs());
+                        let reason = format!("no connection to the hub within {} s", budget.as_secs());
                         let _ = events.send(LinkEvent::Lost { reason }).await;
                     }
                 }
@@ -190,8 +192,9 @@ pub fn is_loopback(hub_url: &str) -> bool {
 }
 
 /// How long one hub address may take to accept a connection (TCP, TLS and
-/// WebSocket handshakes), on the slowest rural link.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// WebSocket handshakes) before the next is tried: a hub machine that died
+/// silently answers nothing.
+const ADDRESS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Tries each hub address in turn; the error names every failure.
 async fn connect(endpoint: &Endpoint, tls: Arc<rustls::ClientConfig>, resume: Option<ResumeToken>) -> Result<Ws, String> {
@@ -215,12 +218,10 @@ async fn connect_to(
     resume: Option<ResumeToken>,
 ) -> Result<Ws, String> {
     let request = url.into_client_request().map_err(|e| format!("bad hub address {url:?}: {e}"))?;
-    // A hub machine that died silently answers nothing: give up on it in
-    // time to try the next address.
     let connecting = tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(Connector::Rustls(tls)));
-    let (mut ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+    let (mut ws, _) = tokio::time::timeout(ADDRESS_TIMEOUT, connecting)
         .await
-        .map_err(|_| format!("no answer from the hub at {url} within {CONNECT_TIMEOUT:?}"))?
+        .map_err(|_| format!("no answer from the hub at {url} within {} s", ADDRESS_TIMEOUT.as_secs()))?
         .map_err(|e| format!("cannot reach the hub at {url}: {e}"))?;
     let hello = KioskToHub::Hello {
         protocol: PROTOCOL_VERSION,
