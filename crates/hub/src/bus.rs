@@ -10,6 +10,8 @@ use crate::core::BusMessage;
 use crate::driver::Input;
 
 const SUBJECT_PREFIX: &str = "visio.hub.";
+/// What every process hears (a configuration published).
+const EVERYONE: &str = "visio.hub.all";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -44,26 +46,38 @@ impl Bus {
     /// process can be named to others (before it queues anyone), so
     /// nothing addressed to it is missed.
     pub async fn listen(&self, process: &str) -> Result<Listener, BusError> {
-        Ok(Listener(self.client.subscribe(format!("{SUBJECT_PREFIX}{process}")).await?))
+        let own = self.client.subscribe(format!("{SUBJECT_PREFIX}{process}")).await?;
+        let everyone = self.client.subscribe(EVERYONE).await?;
+        Ok(Listener(futures_util::stream::select(own, everyone)))
+    }
+
+    /// Sends `message` to every process, this one included.
+    pub async fn broadcast(&self, message: &BusMessage) {
+        self.publish(EVERYONE.to_owned(), message).await;
     }
 
     /// Sends `message` to the process named `to`. NATS keeps the order of
     /// one publisher's messages to one subject, which is what the
     /// signaling relay needs.
     pub async fn send(&self, to: &str, message: &BusMessage) {
+        self.publish(format!("{SUBJECT_PREFIX}{to}"), message).await;
+    }
+
+    async fn publish(&self, subject: String, message: &BusMessage) {
         let payload = match serde_json::to_vec(message) {
             Ok(p) => p,
             Err(e) => return tracing::error!(error = %e, "cannot encode a bus message"),
         };
-        if let Err(e) = self.client.publish(format!("{SUBJECT_PREFIX}{to}"), payload.into()).await {
-            tracing::error!(error = %e, to, "cannot send on the bus");
+        if let Err(e) = self.client.publish(subject.clone(), payload.into()).await {
+            tracing::error!(error = %e, subject, "cannot send on the bus");
         }
     }
 }
 
-/// Messages addressed to this process, not yet handed to the driver.
+/// Messages addressed to this process or to all, not yet handed to the
+/// driver.
 #[derive(Debug)]
-pub struct Listener(async_nats::Subscriber);
+pub struct Listener(futures_util::stream::Select<async_nats::Subscriber, async_nats::Subscriber>);
 
 impl Listener {
     /// Feeds every message to the driver as an input, until either ends.

@@ -141,8 +141,17 @@ pub fn spawn(
         listener.spawn(tx.clone());
         bus
     });
-    let task =
-        tokio::spawn(Driver { hub, peers: HashMap::new(), log: SessionLog::spawn(store), queue, bus, metrics }.run(rx));
+    let driver = Driver {
+        hub,
+        peers: HashMap::new(),
+        log: SessionLog::spawn(store.clone()),
+        store,
+        inputs: tx,
+        queue,
+        bus,
+        metrics,
+    };
+    let task = tokio::spawn(driver.run(rx));
     (handle, task)
 }
 
@@ -150,6 +159,9 @@ struct Driver {
     hub: Hub,
     peers: HashMap<PeerId, PeerTx>,
     log: SessionLog,
+    store: Backend,
+    /// Its own inputs, for work it finishes later (a configuration loaded).
+    inputs: mpsc::Sender<Input>,
     queue: Option<SharedQueue>,
     bus: Option<Bus>,
     metrics: Arc<Metrics>,
@@ -209,6 +221,11 @@ impl Driver {
                 Input::AvailableHere(reply) => {
                     let _ = reply.send(self.hub.available_here());
                 }
+                Input::Bus(BusMessage::ConfigPublished { version }) => {
+                    if self.hub.published_version().is_none_or(|v| v < version) {
+                        self.load_published(version);
+                    }
+                }
                 Input::Bus(message) => self.hub.handle_bus(now, message),
                 Input::Snapshot(reply) => {
                     let _ = reply.send(self.hub.snapshot());
@@ -217,8 +234,14 @@ impl Driver {
                     let _ = reply.send(self.hub.online_kiosks());
                 }
                 Input::ConfigPublished(published, reply) => {
-                    let told = self.hub.handle_config_published(now, *published);
+                    let version = published.version;
+                    let newer = self.hub.published_version().is_none_or(|v| v < version);
+                    let told = if newer { self.hub.handle_config_published(now, *published) } else { 0 };
                     let _ = reply.send(told);
+                    // The other processes' kiosks hear of it too.
+                    if let (true, Some(bus)) = (newer, &self.bus) {
+                        bus.broadcast(&BusMessage::ConfigPublished { version }).await;
+                    }
                 }
                 Input::Shutdown(reply) => {
                     self.hub.handle_shutdown(now);
@@ -235,6 +258,26 @@ impl Driver {
             }
             self.carry_out(now).await;
         }
+    }
+
+    /// Loads configuration `version`, published through another process,
+    /// and hands it to the core as this process's own publication.
+    fn load_published(&self, version: u64) {
+        let (store, inputs) = (self.store.clone(), self.inputs.clone());
+        tokio::spawn(async move {
+            let stored = match store.published_config().await {
+                Ok(Some(stored)) if stored.meta.version >= version => stored,
+                Ok(_) => return tracing::warn!(version, "a published configuration the store does not have"),
+                Err(e) => return tracing::error!(error = %e, version, "cannot load a published configuration"),
+            };
+            match crate::server::published_from(&stored) {
+                Ok(published) => {
+                    let (reply, _) = oneshot::channel();
+                    let _ = inputs.send(Input::ConfigPublished(Box::new(published), reply)).await;
+                }
+                Err(e) => tracing::error!(error = %e, version, "the stored configuration does not parse; not serving it"),
+            }
+        });
     }
 
     async fn carry_out(&mut self, now: Timestamp) {

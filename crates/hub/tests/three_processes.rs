@@ -260,3 +260,28 @@ async fn a_resident_waiting_on_a_killed_process_keeps_their_place_on_another() {
     assert_eq!((answered.kiosk_id.as_str(), answered.agent.as_deref(), answered.ended_at), ("besse", Some("claire"), None));
     assert_eq!(cluster.store.session_log().await.unwrap().len(), 2, "one record per visit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_published_through_one_process_reaches_the_kiosks_of_every_process() {
+    let cluster = Cluster::start().await;
+    let key = admin_key(7);
+    cluster.store.trust_admin_key(&key.verifying_key(), Timestamp::now()).await.unwrap();
+    let token = cluster.store.create_admin_token("tester", Timestamp::now()).await.unwrap();
+    let mut kiosks = Vec::new();
+    for (n, hub) in cluster.hubs.iter().enumerate() {
+        let id = format!("kiosk-{n}");
+        let secret = cluster.store.enroll_kiosk(&id.as_str().into(), "Mairie", Timestamp::now()).await.unwrap();
+        kiosks.push(Kiosk::connect(hub, &id, &secret).await);
+    }
+    let bundle = signed_demo(&key, 3);
+    let (status, answer) = cluster.hubs[1].publish(Some(&token), &bundle.to_json()).await;
+    assert_eq!(status, 201, "{answer}");
+    for kiosk in &mut kiosks {
+        let told = kiosk.wait_for("config_available", |m| matches!(m, HubToKiosk::ConfigAvailable { .. })).await;
+        assert!(matches!(told, HubToKiosk::ConfigAvailable { version: 3, .. }), "{told:?}");
+    }
+    // A kiosk connecting later to any process is told too.
+    let secret = cluster.store.enroll_kiosk(&"late".into(), "Mairie", Timestamp::now()).await.unwrap();
+    let mut late = Kiosk::connect(&cluster.hubs[2], "late", &secret).await;
+    late.wait_for("config_available", |m| matches!(m, HubToKiosk::ConfigAvailable { version: 3, .. })).await;
+}

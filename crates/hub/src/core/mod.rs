@@ -107,6 +107,10 @@ pub enum BusMessage {
     /// receiver no longer holds that side (and forgets the call if it held
     /// nothing else of it).
     SideMoved { session: SessionId, side: Side, to: String },
+    /// An admin published configuration `version` through another
+    /// process (sent to every process): load it from the store and adopt
+    /// it, and tell the kiosks here.
+    ConfigPublished { version: u64 },
     /// A resident who waited on the receiver came back on process `to`
     /// and waits there now, in the same place: the receiver lets go of the
     /// wait without ending it.
@@ -1316,6 +1320,9 @@ impl Hub {
                 self.relay_checked(&session, from, signal, None);
             }
             BusMessage::SideMoved { session, side, to } => self.side_moved(now, session, side, to),
+            // The shell loads it from the store and hands it over as a
+            // publication (`handle_config_published`).
+            BusMessage::ConfigPublished { .. } => {}
             BusMessage::WaitMoved { session, .. } => {
                 let waiting = self.sessions.get(&session).filter(|s| matches!(s.state, SessionState::Waiting));
                 if let Some(s) = waiting {
