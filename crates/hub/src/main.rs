@@ -34,8 +34,7 @@ struct Cli {
     config: Option<PathBuf>,
     /// Keep records in this PostgreSQL database (postgres://user@host/db)
     /// instead of SQLite in the data directory: for several hub processes
-    /// sharing one database (see docs/decisions.md, "Several hub
-    /// processes"; one process per database until that work is done).
+    /// sharing one database, linked by --bus (see docs/operations.md).
     #[arg(long, global = true, env = "VISIO_HUB_DATABASE", value_name = "URL")]
     database: Option<String>,
     #[command(subcommand)]
@@ -76,8 +75,9 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 4 * 3600, value_parser = clap::value_parser!(u32).range(60..=7 * 86_400))]
         turn_ttl: u32,
         /// NATS server linking hub processes that share one --database
-        /// (nats://127.0.0.1:4222): an agent connected to one process takes
-        /// a resident waiting on another, and their signaling is relayed.
+        /// (nats://user:password@127.0.0.1:4222, or token@host): an agent
+        /// connected to one process takes a resident waiting on another,
+        /// and their signaling is relayed.
         #[arg(long, value_name = "URL", env = "VISIO_HUB_BUS")]
         bus: Option<String>,
     },
