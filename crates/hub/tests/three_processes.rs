@@ -63,7 +63,7 @@ async fn fifty_residents_and_ten_agents_over_three_processes_are_each_taken_exac
     let caf = ServiceId::from("demo");
     for n in 0..10 {
         let login = AgentLogin::from(format!("agent-{n}").as_str());
-        cluster.store.add_agent(&login, &format!("Agent {n}"), &Secret("pw".into()), &[caf.clone()], Timestamp::now()).await.unwrap();
+        cluster.store.add_agent(&login, &format!("Agent {n}"), &Secret("pw".into()), std::slice::from_ref(&caf), Timestamp::now()).await.unwrap();
     }
     // Residents queue on the three processes in turn.
     let mut kiosks = Vec::new();
