@@ -26,3 +26,6 @@ CREATE TABLE hub_processes (
 ALTER TABLE session_log ADD COLUMN kiosk_process TEXT;
 ALTER TABLE session_log ADD COLUMN agent_process TEXT;
 CREATE INDEX session_log_open ON session_log(id) WHERE ended_at IS NULL;
+
+-- One row for one process's last signs of life: replaced by hub_processes.
+DROP TABLE hub_state;
