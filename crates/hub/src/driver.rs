@@ -456,7 +456,7 @@ impl SharedQueue {
         tokio::spawn(async move {
             while let Some(op) = rx.recv().await {
                 match op {
-                    StoreOp::Enqueue(entry) => {
+                    StoreOp::Enqueue(entry) | StoreOp::Adopt(entry) => {
                         if let Err(e) = store.enqueue(&entry).await {
                             tracing::error!(error = %e, session = %entry.session, "could not put a resident in the shared queue");
                         }
@@ -482,11 +482,6 @@ impl SharedQueue {
                         };
                         if driver.send(Input::Claimed { peer, side, session, claimed }).await.is_err() {
                             tracing::warn!("the hub stopped with a claim answer in flight");
-                        }
-                    }
-                    StoreOp::Adopt(entry) => {
-                        if let Err(e) = store.adopt(&entry).await {
-                            tracing::error!(error = %e, session = %entry.session, "could not move a resident's wait to this process");
                         }
                     }
                     StoreOp::Hold { session, side } => {

@@ -841,16 +841,17 @@ impl PgStore {
 
     // -- the shared queue ---------------------------------------------------
 
-    /// Puts a resident in line. Their session-log record is written in
-    /// the same transaction (if the session log's own `queued` has not
-    /// landed yet): an agent on any process may answer them as soon as
-    /// they are in line, and the answer updates that record.
+    /// Puts a resident in line, or moves their wait to `entry.process`
+    /// (their kiosk came back there: same place). Their session-log record
+    /// is written in the same transaction (if the session log's own
+    /// `queued` has not landed yet): an agent on any process may answer them
+    /// as soon as they are in line, and the answer updates that record.
     pub async fn enqueue(&self, entry: &QueueEntry) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         tx.execute(
             "INSERT INTO session_log (id, kiosk_id, service, queued_at, kiosk_process)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET kiosk_process = excluded.kiosk_process",
             &[
                 &entry.session.as_str(),
                 &entry.kiosk_id.as_str(),
@@ -860,27 +861,6 @@ impl PgStore {
             ],
         )
         .await?;
-        tx.execute(
-            "INSERT INTO queue_entries (session, service, kiosk_id, site, queued_at, process) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &entry.session.as_str(),
-                &entry.service.as_str(),
-                &entry.kiosk_id.as_str(),
-                &entry.site,
-                &entry.queued_at.as_millisecond(),
-                &entry.process,
-            ],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// A resident's wait moves to `entry.process` (their kiosk came back
-    /// there), in the same place. Back in line if it was swept meanwhile.
-    pub async fn adopt(&self, entry: &QueueEntry) -> Result<(), StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
         tx.execute(
             "INSERT INTO queue_entries (session, service, kiosk_id, site, queued_at, process) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (session) DO UPDATE SET process = excluded.process",
@@ -892,11 +872,6 @@ impl PgStore {
                 &entry.queued_at.as_millisecond(),
                 &entry.process,
             ],
-        )
-        .await?;
-        tx.execute(
-            "UPDATE session_log SET kiosk_process = $2 WHERE id = $1",
-            &[&entry.session.as_str(), &entry.process],
         )
         .await?;
         tx.commit().await?;
