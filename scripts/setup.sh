@@ -29,6 +29,8 @@ APT_PACKAGES=(
   postgresql-15 util-linux
   # ... and NATS between hub processes (Debian 12: nats-server 2.9).
   nats-server
+  # scripts/cluster.sh makes the processes' shared certificate with it.
+  openssl
 )
 
 missing=()
