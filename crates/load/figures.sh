@@ -65,6 +65,7 @@ fi
 if (( processes > 1 )); then
     nats-server -a 127.0.0.1 -p $NATS_PORT >"$OUT/$name.nats.log" 2>&1 &
     nats_pid=$!
+    until (exec 3<>/dev/tcp/127.0.0.1/$NATS_PORT) 2>/dev/null; do sleep 0.1; done
 fi
 
 hub_args=() ca_args=() pid_args=()

@@ -16,7 +16,7 @@ pub struct Report {
     pub connections: Connections,
     pub memory: Memory,
     pub calls: Figures,
-    /// Seconds spent opening connections, then making the calls.
+    /// Seconds spent opening the kiosks' connections, then making the calls.
     pub connect_seconds: f64,
     pub calls_seconds: f64,
     /// `/proc/loadavg` (1, 5, 15 min) when the calls were over: the
@@ -42,20 +42,36 @@ pub struct Connections {
 pub struct Memory {
     pub hub_pids: Vec<u32>,
     pub before_kib: Option<u64>,
-    /// Once every kiosk and agent was connected, before any call.
+    /// Once every agent was signed in and connected, before any kiosk.
+    pub agents_kib: Option<u64>,
+    /// Once every kiosk was connected too, before any call.
     pub connected_kib: Option<u64>,
     pub end_kib: Option<u64>,
-    /// (connected − before) / connections opened.
-    pub per_connection_kib: Option<f64>,
+    /// (connected − agents) / kiosks connected: what a kiosk's connection
+    /// costs the hub, the figure that scales with the fleet.
+    pub per_kiosk_kib: Option<f64>,
+    /// (agents − before) / agents: a sign-in (Argon2id) and a connection.
+    pub per_agent_kib: Option<f64>,
 }
 
 impl Memory {
-    pub fn new(hub_pids: Vec<u32>, before: Option<u64>, connected: Option<u64>, end: Option<u64>, connections: usize) -> Memory {
-        let per_connection_kib = match (before, connected) {
-            (Some(b), Some(c)) if connections > 0 => Some((c as f64 - b as f64) / connections as f64),
+    /// `rss` is before, with the agents, with everyone, at the end;
+    /// `counts` the agents and the kiosks connected.
+    pub fn new(hub_pids: Vec<u32>, rss: [Option<u64>; 4], counts: (usize, usize)) -> Memory {
+        let [before, agents, connected, end] = rss;
+        let share = |from: Option<u64>, to: Option<u64>, n: usize| match (from, to) {
+            (Some(a), Some(b)) if n > 0 => Some((b as f64 - a as f64) / n as f64),
             _ => None,
         };
-        Memory { hub_pids, before_kib: before, connected_kib: connected, end_kib: end, per_connection_kib }
+        Memory {
+            hub_pids,
+            before_kib: before,
+            agents_kib: agents,
+            connected_kib: connected,
+            end_kib: end,
+            per_kiosk_kib: share(agents, connected, counts.1),
+            per_agent_kib: share(before, agents, counts.0),
+        }
     }
 }
 
@@ -72,14 +88,14 @@ impl Report {
     }
 
     pub fn markdown_header() -> &'static str {
-        "| configuration | kiosks | agents | held (kiosks + agents) | hub RSS per connection | take-next p50 / p99 | answer reaches kiosk p50 / p99 | signaling relay p50 / p99 | calls taken / queued (across processes) | errors | load average |\n\
+        "| configuration | kiosks | agents | held (kiosks + agents) | hub RSS per kiosk connection | take-next p50 / p99 | answer reaches kiosk p50 / p99 | signaling relay p50 / p99 | calls taken / queued (across processes) | errors | load average |\n\
          |---|---|---|---|---|---|---|---|---|---|---|"
     }
 
     pub fn markdown_row(&self) -> String {
         let ms = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into());
         let pair = |s: &crate::stats::Summary| format!("{} / {} ms", ms(s.p50_ms), ms(s.p99_ms));
-        let memory = self.memory.per_connection_kib.map(|k| format!("{k:.1} KiB")).unwrap_or_else(|| "–".into());
+        let memory = self.memory.per_kiosk_kib.map(|k| format!("{k:.1} KiB")).unwrap_or_else(|| "–".into());
         let c = &self.calls;
         let errors = if c.errors.is_empty() {
             "0".to_owned()
@@ -136,7 +152,7 @@ mod tests {
                 hub_kiosks: Some(9),
                 hub_agents: Some(2),
             },
-            memory: Memory::new(vec![1, 2, 3], Some(30_000), Some(30_550), Some(31_000), 11),
+            memory: Memory::new(vec![1, 2, 3], [Some(30_000), Some(30_100), Some(30_550), Some(31_000)], (2, 9)),
             calls: ledger.figures(),
             connect_seconds: 1.0,
             calls_seconds: 2.0,
@@ -146,9 +162,11 @@ mod tests {
 
     #[test]
     fn memory_per_connection_is_the_growth_shared() {
-        assert_eq!(report().memory.per_connection_kib, Some(50.0));
-        assert_eq!(Memory::new(vec![], None, None, None, 5).per_connection_kib, None);
-        assert_eq!(Memory::new(vec![1], Some(10), Some(20), None, 0).per_connection_kib, None);
+        let memory = report().memory;
+        assert_eq!((memory.per_kiosk_kib, memory.per_agent_kib), (Some(50.0), Some(50.0)));
+        assert_eq!(Memory::new(vec![], [None; 4], (2, 5)).per_kiosk_kib, None);
+        let no_kiosk = Memory::new(vec![1], [Some(10), Some(20), Some(20), None], (1, 0));
+        assert_eq!((no_kiosk.per_kiosk_kib, no_kiosk.per_agent_kib), (None, Some(10.0)));
     }
 
     #[test]
@@ -169,7 +187,7 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&report().to_json()).unwrap();
         assert_eq!(value["calls"]["take_next"]["p50_ms"], 1.5);
         assert_eq!(value["connections"]["hub_kiosks"], 9);
-        assert_eq!(value["memory"]["per_connection_kib"], 50.0);
+        assert_eq!(value["memory"]["per_kiosk_kib"], 50.0);
         assert_eq!(value["calls"]["errors"], serde_json::to_value(BTreeMap::from([("connect", 1)])).unwrap());
         assert_eq!(value["load_average"][0], 2.85);
     }

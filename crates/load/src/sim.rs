@@ -223,10 +223,10 @@ enum KioskCall {
     Over,
 }
 
-async fn kiosk(ctx: Arc<Ctx>, n: usize, account: KioskAccount) {
+async fn kiosk(ctx: Arc<Ctx>, n: usize, account: KioskAccount, start: Instant) {
     let rank = ctx.plan.queuer_rank(n);
     let hub = ctx.plan.hub_of_kiosk(n);
-    tokio::time::sleep(ctx.plan.connect_at(n)).await;
+    tokio::time::sleep_until((start + ctx.plan.connect_at(n)).into()).await;
     let mut connection = match kiosk_hello(&ctx, hub, &account).await {
         Ok(connection) => connection,
         Err(kind) => {
@@ -737,15 +737,21 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Outcome> {
     let mut ledger = Ledger::default();
     let rss_before = procfs::total_rss_kib(&config.hub_pids);
 
-    // Agents first: they are at work before residents arrive.
+    // Agents first: they are at work before residents arrive, and their
+    // sign-ins (Argon2id) are measured apart from the kiosks' connections.
     let mut tasks = JoinSet::new();
     for (n, account) in config.accounts.agents.iter().take(plan.agents).enumerate() {
         tasks.spawn(agent(ctx.clone(), n, account.clone()));
     }
-    for (n, account) in config.accounts.kiosks.iter().take(plan.kiosks).enumerate() {
-        tasks.spawn(kiosk(ctx.clone(), n, account.clone()));
-    }
     let mut progress = tokio::time::interval(Duration::from_secs(5));
+    while ledger.set_up().1 != plan.agents {
+        ledger.record(rx.recv().await.expect("the coordinator holds a sender"));
+    }
+    let rss_agents = procfs::total_rss_kib(&config.hub_pids);
+    let kiosks_start = Instant::now();
+    for (n, account) in config.accounts.kiosks.iter().take(plan.kiosks).enumerate() {
+        tasks.spawn(kiosk(ctx.clone(), n, account.clone(), kiosks_start));
+    }
     while ledger.set_up() != (plan.kiosks, plan.agents) {
         tokio::select! {
             event = rx.recv() => ledger.record(event.expect("the coordinator holds a sender")),
@@ -755,7 +761,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Outcome> {
             ),
         }
     }
-    let connect_seconds = ctx.t0.elapsed().as_secs_f64();
+    let connect_seconds = kiosks_start.elapsed().as_secs_f64();
     let rss_connected = procfs::total_rss_kib(&config.hub_pids);
     let opened = ledger.kiosks_connected + ledger.agents_ready;
     tracing::info!(connected = opened, seconds = connect_seconds, rss_kib = ?rss_connected, "connected; calls start");
@@ -810,7 +816,11 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Outcome> {
             hub_kiosks,
             hub_agents,
         },
-        memory: Memory::new(config.hub_pids, rss_before, rss_connected, rss_end, opened),
+        memory: Memory::new(
+            config.hub_pids,
+            [rss_before, rss_agents, rss_connected, rss_end],
+            (ledger.agents_ready, ledger.kiosks_connected),
+        ),
         calls: ledger.figures(),
         connect_seconds,
         calls_seconds,

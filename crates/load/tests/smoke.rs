@@ -72,7 +72,7 @@ fn check(outcome: &Outcome) {
     assert_eq!(c.relay_agent_to_kiosk.count, QUEUERS * per_call);
     assert_eq!((c.take_next.count, c.answer_delivery.count), (QUEUERS, QUEUERS));
     assert!(c.take_next.p99_ms.is_some() && c.relay.p50_ms.is_some());
-    assert!(r.memory.per_connection_kib.is_some(), "memory measured on the given process");
+    assert!(r.memory.per_kiosk_kib.is_some() && r.memory.per_agent_kib.is_some(), "memory measured on the given process");
     let row = r.markdown_row();
     assert!(row.contains(&format!("| {QUEUERS} / {QUEUERS} (")), "{row}");
 }
