@@ -186,6 +186,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 kiosks,
                 agents,
                 hubs: hubs.len(),
+                kiosk_hubs: 0..hubs.len(),
+                agent_hubs: 0..hubs.len(),
                 queue_fraction,
                 connect_rate,
                 queue_over: Duration::from_secs_f64(queue_over),

@@ -2,6 +2,7 @@
 //! agent talks to, when each kiosk connects, which kiosks ask for a call
 //! and when. Pure, so the pacing is tested without a hub.
 
+use std::ops::Range;
 use std::time::Duration;
 
 /// What to simulate. Kiosks and agents are numbered from 0.
@@ -11,6 +12,10 @@ pub struct Plan {
     pub agents: usize,
     /// Hub addresses given; kiosks and agents are spread over them in turn.
     pub hubs: usize,
+    /// The addresses kiosks use (all, usually), and agents: apart, every
+    /// call crosses processes.
+    pub kiosk_hubs: Range<usize>,
+    pub agent_hubs: Range<usize>,
     /// Share of kiosks that ask for a call (0.0 to 1.0).
     pub queue_fraction: f64,
     /// New kiosk connections per second.
@@ -28,6 +33,8 @@ pub enum PlanError {
     Fraction(String),
     #[error("the connection rate must be a positive number of connections per second, not {0}")]
     Rate(String),
+    #[error("kiosks and agents must use hub addresses among the {hubs} given")]
+    HubRange { hubs: usize },
     #[error("{agents} agents for {queuers} residents who queue: give at least one agent, or no resident")]
     NoAgent { agents: usize, queuers: usize },
 }
@@ -36,6 +43,10 @@ impl Plan {
     pub fn validate(&self) -> Result<(), PlanError> {
         if self.hubs == 0 {
             return Err(PlanError::NoHub);
+        }
+        let within = |r: &Range<usize>| !r.is_empty() && r.end <= self.hubs;
+        if !within(&self.kiosk_hubs) || !within(&self.agent_hubs) {
+            return Err(PlanError::HubRange { hubs: self.hubs });
         }
         if !(0.0..=1.0).contains(&self.queue_fraction) {
             return Err(PlanError::Fraction(self.queue_fraction.to_string()));
@@ -49,16 +60,16 @@ impl Plan {
         Ok(())
     }
 
-    /// Round robin: kiosk `i` on hub `i mod hubs`.
+    /// Round robin over the kiosks' addresses.
     pub fn hub_of_kiosk(&self, kiosk: usize) -> usize {
-        kiosk % self.hubs
+        self.kiosk_hubs.start + kiosk % self.kiosk_hubs.len()
     }
 
     /// Round robin, shifted by one from the kiosks so that with as many
     /// agents as hubs the first resident on each process is not taken by
     /// an agent of the same process by construction.
     pub fn hub_of_agent(&self, agent: usize) -> usize {
-        (agent + 1) % self.hubs
+        self.agent_hubs.start + (agent + 1) % self.agent_hubs.len()
     }
 
     /// When kiosk `i` opens its connection, from the start of the run.
@@ -104,6 +115,8 @@ mod tests {
             kiosks,
             agents: 5,
             hubs: 3,
+            kiosk_hubs: 0..3,
+            agent_hubs: 0..3,
             queue_fraction: fraction,
             connect_rate: 100.0,
             queue_over: Duration::from_secs(10),
@@ -157,8 +170,17 @@ mod tests {
     }
 
     #[test]
+    fn kiosks_and_agents_may_use_separate_addresses() {
+        let p = Plan { kiosk_hubs: 0..1, agent_hubs: 1..3, ..plan(10, 0.1) };
+        assert_eq!(p.validate(), Ok(()));
+        assert!((0..10).all(|k| p.hub_of_kiosk(k) == 0));
+        assert_eq!((0..4).map(|a| p.hub_of_agent(a)).collect::<Vec<_>>(), [2, 1, 2, 1]);
+    }
+
+    #[test]
     fn bad_plans_say_what_to_fix() {
-        assert_eq!(Plan { hubs: 0, ..plan(10, 0.1) }.validate(), Err(PlanError::NoHub));
+        assert_eq!(Plan { hubs: 0, kiosk_hubs: 0..0, agent_hubs: 0..0, ..plan(10, 0.1) }.validate(), Err(PlanError::NoHub));
+        assert!(matches!(Plan { agent_hubs: 2..4, ..plan(10, 0.1) }.validate(), Err(PlanError::HubRange { .. })));
         assert!(matches!(plan(10, 1.5).validate(), Err(PlanError::Fraction(_))));
         assert!(matches!(Plan { connect_rate: 0.0, ..plan(10, 0.1) }.validate(), Err(PlanError::Rate(_))));
         assert!(matches!(Plan { agents: 0, ..plan(10, 0.1) }.validate(), Err(PlanError::NoAgent { .. })));
