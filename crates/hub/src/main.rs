@@ -80,6 +80,11 @@ enum Command {
         /// and their signaling is relayed.
         #[arg(long, value_name = "URL", env = "VISIO_HUB_BUS")]
         bus: Option<String>,
+        /// Most simultaneous connections (kiosks, agents, HTTP) before new
+        /// ones wait; replaces hub.json's `max_connections` (default
+        /// 10000).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_connections: Option<u32>,
     },
     /// Kiosk enrolment.
     Kiosk {
@@ -206,7 +211,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
 
     match cli.command {
-        Command::Serve { listen, cert, key, demo, resume_grace, turn_urls, turn_secret_file, turn_ttl, bus } => {
+        Command::Serve { listen, cert, key, demo, resume_grace, turn_urls, turn_secret_file, turn_ttl, bus, max_connections } => {
             let listen = listen
                 .or_else(|| config.as_ref().map(|c| c.hub().listen.to_string()))
                 .unwrap_or_else(|| "127.0.0.1:8443".to_owned());
@@ -216,6 +221,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             settings.resume_grace = jiff::SignedDuration::from_secs(i64::from(resume_grace));
             settings.bus = bus;
+            if let Some(max) = max_connections {
+                settings.max_connections = max as usize;
+            }
             if let Some(file) = turn_secret_file {
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("cannot read the TURN secret from {}", file.display()))?;
