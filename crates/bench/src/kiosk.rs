@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 use visio_bench::figures::Frame;
+use visio_media::adapt::document_send_rate;
 use visio_media::{Call, CallConfig, CallEvent, DataChannelHandle, IceCandidate, SessionDescription};
 use visio_transfer::driver::{Notice, spawn_session};
 use visio_transfer::spool::Spool;
@@ -218,15 +219,14 @@ impl Ours {
         let (session, mut notices) = spawn_session(Side::Kiosk, Limits::default(), spool);
         let (link, events) = DocumentsLink::attach(handle);
         session.attach(link, events).await?;
-        // Paced as the kiosk paces scans (crates/kiosk/src/visit/mod.rs).
-        const MIN_RATE: u64 = 4_000;
-        session.set_send_rate(Some(MIN_RATE)).await?;
+        // Paced as the kiosk paces scans: the same rule from visio-media.
+        session.set_send_rate(Some(document_send_rate(0))).await?;
         self.call.set_sending_documents(true).await?;
         let pacing = tokio::spawn({
             let (session, mut room) = (session.clone(), self.data_room.clone());
             async move {
                 while room.changed().await.is_ok() {
-                    let rate = (*room.borrow_and_update() / 8).max(MIN_RATE);
+                    let rate = document_send_rate(*room.borrow_and_update());
                     if session.set_send_rate(Some(rate)).await.is_err() {
                         return;
                     }

@@ -77,9 +77,38 @@ const MIN_CHANGE: f64 = 0.05;
 /// this: a link too slow for audio plus the floor must not squeeze audio.
 pub const STARVED_VIDEO_BPS: u32 = 20_000;
 
-/// Share of the estimate above audio and the video floor that video gives
-/// up while documents are being sent ([`AdaptationController::set_sending_documents`]).
-pub const DOCUMENTS_SHARE: f64 = 0.5;
+/// At or below this uplink estimate, documents being sent get all the room
+/// above audio and the video floor: on a thin uplink a resident waiting for
+/// their paper to reach the agent matters more than a sharp picture (a
+/// 5 MB scan at half of a 512 kbit/s ADSL uplink's room took over 400 s).
+pub const THIN_UPLINK_BPS: f64 = 1_000_000.0;
+/// At or above this estimate, documents get [`WIDE_DOCUMENTS_SHARE`] of the
+/// room: enough to move a scan quickly while the picture stays good.
+pub const WIDE_UPLINK_BPS: f64 = 4_000_000.0;
+/// Documents' share of the room on a wide uplink.
+pub const WIDE_DOCUMENTS_SHARE: f64 = 0.5;
+
+/// Documents never go slower than this (bytes per second), whatever the
+/// estimate says: a transfer must not stall altogether.
+pub const MIN_DOCUMENT_RATE: u64 = 4_000;
+
+/// Share of what the estimate holds above audio and the video floor that
+/// video gives up while documents are being sent
+/// ([`AdaptationController::set_sending_documents`]): all of it on a thin
+/// uplink, falling linearly to [`WIDE_DOCUMENTS_SHARE`] on a wide one.
+/// Audio, then the video floor, come first whatever the share.
+pub fn documents_share(estimate_bps: f64) -> f64 {
+    let thinness = ((WIDE_UPLINK_BPS - estimate_bps) / (WIDE_UPLINK_BPS - THIN_UPLINK_BPS)).clamp(0.0, 1.0);
+    WIDE_DOCUMENTS_SHARE + (1.0 - WIDE_DOCUMENTS_SHARE) * thinness
+}
+
+/// The pace of a document transfer (bytes per second, for visio-transfer's
+/// `set_send_rate`) from the room the call leaves for data
+/// ([`AdaptationController::data_room_bps`], `CallStats::data_room_bps`):
+/// the one rule the kiosk and the benchmarks share.
+pub fn document_send_rate(data_room_bps: u64) -> u64 {
+    (data_room_bps / 8).max(MIN_DOCUMENT_RATE)
+}
 
 /// The controller. See the module docs for the policy.
 #[derive(Debug)]
@@ -130,7 +159,7 @@ impl AdaptationController {
     }
 
     /// Documents are going up (or not): video leaves them
-    /// [`DOCUMENTS_SHARE`] of what the estimate holds above audio and the
+    /// [`documents_share`] of what the estimate holds above audio and the
     /// video floor, from the next observation on. Audio, then the video
     /// floor, keep priority over documents.
     pub fn set_sending_documents(&mut self, sending: bool) {
@@ -172,7 +201,7 @@ impl AdaptationController {
             Some(estimate) => {
                 let mut video = estimate - f64::from(cfg.audio_bps) * AUDIO_OVERHEAD;
                 if self.sending_documents {
-                    video -= (video - min).max(0.0) * DOCUMENTS_SHARE;
+                    video -= (video - min).max(0.0) * documents_share(estimate);
                 }
                 // Heavy loss the estimator has not reacted to yet: back off as GCC's loss rule does.
                 if loss > 0.10 {
@@ -321,7 +350,22 @@ mod tests {
     }
 
     #[test]
-    fn documents_get_half_of_what_is_above_audio_and_the_video_floor() {
+    fn the_documents_share_grows_as_the_uplink_thins() {
+        assert_eq!(documents_share(512_000.0), 1.0);
+        assert_eq!(documents_share(THIN_UPLINK_BPS), 1.0);
+        assert_eq!(documents_share(2_500_000.0), 0.75);
+        assert_eq!(documents_share(WIDE_UPLINK_BPS), WIDE_DOCUMENTS_SHARE);
+        assert_eq!(documents_share(50_000_000.0), WIDE_DOCUMENTS_SHARE);
+        let mut last = 1.0;
+        for kbps in (0..6_000).step_by(250) {
+            let share = documents_share(f64::from(kbps) * 1000.0);
+            assert!(share <= last, "the share never grows with the estimate");
+            last = share;
+        }
+    }
+
+    #[test]
+    fn on_a_thin_uplink_documents_get_all_the_room_above_audio_and_the_video_floor() {
         let mut c = controller();
         let t0 = Instant::now();
         feed(&mut c, t0, 0..1, 1_000_000.0);
@@ -329,16 +373,41 @@ mod tests {
         assert_eq!(c.data_room_bps(), 0, "video takes everything audio leaves");
         c.set_sending_documents(true);
         feed(&mut c, t0, 1..2, 1_000_000.0);
-        // (960 - 80) / 2 = 440 kb/s for documents, 520 for video.
-        assert_eq!(c.target().video_bitrate_bps, 520_000);
-        assert_eq!(c.data_room_bps(), 440_000);
+        // Video to its floor, documents the 880 kb/s above it.
+        assert_eq!(c.target().video_bitrate_bps, 80_000);
+        assert_eq!(c.data_room_bps(), 880_000);
+        // adsl-poor: 450 kb/s estimated, 330 for documents.
+        feed(&mut c, t0, 2..3, 450_000.0);
+        assert_eq!(c.target().video_bitrate_bps, 80_000);
+        assert_eq!(c.data_room_bps(), 330_000);
         // On a starved link documents get nothing: audio, then the video floor, first.
-        feed(&mut c, t0, 2..3, 110_000.0);
+        feed(&mut c, t0, 3..4, 110_000.0);
         assert_eq!(c.target().video_bitrate_bps, 70_000);
         assert_eq!(c.data_room_bps(), 0);
         c.set_sending_documents(false);
-        feed(&mut c, t0, 3..4, 1_000_000.0);
+        feed(&mut c, t0, 4..5, 1_000_000.0);
         assert_eq!(c.target().video_bitrate_bps, 960_000);
+    }
+
+    #[test]
+    fn on_a_wide_uplink_video_keeps_part_of_the_room() {
+        let mut c = controller();
+        let t0 = Instant::now();
+        c.set_sending_documents(true);
+        // 2.5 Mbit/s: documents three quarters of (2,460 - 80) kb/s.
+        feed(&mut c, t0, 0..1, 2_500_000.0);
+        assert_eq!(c.target().video_bitrate_bps, 675_000);
+        assert_eq!(c.data_room_bps(), 1_785_000);
+        // 8 Mbit/s: half the room is more than video's ceiling needs.
+        feed(&mut c, t0, 1..2, 8_000_000.0);
+        assert_eq!(c.target().video_bitrate_bps, 1_500_000);
+        assert_eq!(c.data_room_bps(), 6_460_000);
+    }
+
+    #[test]
+    fn documents_are_paced_at_the_room_never_below_the_minimum() {
+        assert_eq!(document_send_rate(880_000), 110_000);
+        assert_eq!(document_send_rate(0), MIN_DOCUMENT_RATE);
     }
 
     #[test]

@@ -414,13 +414,15 @@ impl Call {
     }
 
     /// Documents are going up over the documents channel (or no longer
-    /// are). While they are, video leaves them half of what the estimate
-    /// holds above audio and the video floor ([`adapt::DOCUMENTS_SHARE`]),
-    /// from the next stats on, and [`CallStats::data_room_bps`] says how
-    /// much that is: pace the transfer at it (visio-transfer's
+    /// are). While they are, video leaves them a share of what the estimate
+    /// holds above audio and the video floor (all of it on a thin uplink:
+    /// [`adapt::documents_share`]), from the next stats on, and
+    /// [`CallStats::data_room_bps`] says how much that is: pace the transfer
+    /// at [`adapt::document_send_rate`] of it (visio-transfer's
     /// `set_send_rate`). Audio, then the video floor, keep priority.
     ///
-    /// [`adapt::DOCUMENTS_SHARE`]: crate::adapt::DOCUMENTS_SHARE
+    /// [`adapt::documents_share`]: crate::adapt::documents_share
+    /// [`adapt::document_send_rate`]: crate::adapt::document_send_rate
     pub async fn set_sending_documents(&self, sending: bool) -> Result<(), CallError> {
         self.commands.send(Command::SendingDocuments(sending)).await.map_err(|_| CallError::Closed)
     }

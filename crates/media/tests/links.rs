@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use common::DEADLINE;
 use tokio::sync::{mpsc, watch};
 use visio_linkem::{Link, NsRuntime, Profile, Side};
+use visio_media::adapt::document_send_rate;
 use visio_media::negotiation::IceRestarts;
 use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, CallStats, ChannelMessage, DataChannelHandle};
 use visio_transfer::Transmit;
@@ -617,12 +618,12 @@ async fn a_scan_goes_up_during_a_call(paced: bool) -> Vec<(f64, Box<CallStats>, 
         pair.kiosk.call.set_sending_documents(true).await.unwrap();
         let room = pair.kiosk.stats_after("the call leaving room for documents", 2).await.data_room_bps;
         eprintln!("room for documents: {} kbit/s", room / 1000);
-        kiosk_docs.set_send_rate(Some((room / 8).max(MIN_DOCUMENT_RATE))).await.unwrap();
+        kiosk_docs.set_send_rate(Some(document_send_rate(room))).await.unwrap();
         let (docs, mut stats) = (kiosk_docs.clone(), pair.kiosk.stats.clone());
         pacer = Some(tokio::spawn(async move {
             while stats.changed().await.is_ok() {
                 let room = stats.borrow_and_update().as_ref().map_or(0, |s| s.data_room_bps);
-                if docs.set_send_rate(Some((room / 8).max(MIN_DOCUMENT_RATE))).await.is_err() {
+                if docs.set_send_rate(Some(document_send_rate(room))).await.is_err() {
                     break;
                 }
             }
@@ -669,9 +670,6 @@ async fn a_scan_goes_up_during_a_call(paced: bool) -> Vec<(f64, Box<CallStats>, 
     pair.hang_up().await;
     samples
 }
-
-/// The floor of the documents' pace: a transfer never stalls altogether.
-const MIN_DOCUMENT_RATE: u64 = 4_000;
 
 /// Audio at the agent, the kiosk's round trip and video during a transfer.
 fn report_during_transfer(before: &CallStats, samples: &[(f64, Box<CallStats>, Box<CallStats>)]) {

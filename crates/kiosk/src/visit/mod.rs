@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 use visio_kiosk_core::{CallCommand, DocumentCommand, DocumentEvent, Input, MediaEvent};
+use visio_media::adapt::document_send_rate;
 use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, Frames, SdpKind, SessionDescription};
 use visio_protocol::{IceCandidate, IceServer, SessionId, Signal};
 use visio_transfer::driver::{Notice, SessionHandle};
@@ -109,10 +110,6 @@ struct Documents {
     /// The call was told documents are going up.
     sending: bool,
 }
-
-/// Scans never go slower than this (bytes per second), whatever the
-/// estimate says: a resident waits for their paper to reach the agent.
-const MIN_DOCUMENT_RATE: u64 = 4_000;
 
 async fn next_call_event(call: &mut Option<ActiveCall>) -> Option<CallEvent> {
     match call {
@@ -297,7 +294,7 @@ impl Runner {
                     }
                     // Data-channel bytes go around the media pacer: never
                     // unpaced during a call; the stats raise it.
-                    let _ = documents.handle.set_send_rate(Some(MIN_DOCUMENT_RATE)).await;
+                    let _ = documents.handle.set_send_rate(Some(document_send_rate(0))).await;
                 }
                 None => warn!("documents channel open but no transfer session"),
             },
@@ -307,8 +304,7 @@ impl Runner {
                 // Scans go up at the room the estimate leaves above audio
                 // and video (decisions: "Documents beside audio").
                 if let Some(documents) = &self.documents {
-                    let rate = (stats.data_room_bps / 8).max(MIN_DOCUMENT_RATE);
-                    let _ = documents.handle.set_send_rate(Some(rate)).await;
+                    let _ = documents.handle.set_send_rate(Some(document_send_rate(stats.data_room_bps))).await;
                 }
             }
             CallEvent::Error(e) => warn!(error = %e, "call"),
