@@ -15,7 +15,8 @@ use crate::error::CallError;
 use crate::frames::{AudioMeter, FrameSlot, Frames};
 use crate::interceptor::{KeyframeRequestForwarder, is_keyframe_request};
 use crate::negotiation::{
-    CandidateQueue, CandidateVerdict, KeyframeRequests, check_remote_sdp, choose_video_codec, ice_ufrag, remote_video_codecs,
+    CandidateQueue, CandidateVerdict, KeyframeRequests, answer_to_dtls_client, check_remote_sdp, choose_video_codec, ice_ufrag,
+    offer_as_dtls_client, remote_video_codecs,
 };
 use crate::pipeline::{self, AudioSender, Encoded, Receiver, RemoteKind, VideoSender};
 use crate::signaling::{IceCandidate, SdpKind, SessionDescription};
@@ -1037,7 +1038,7 @@ impl Driver {
         if self.state == CallState::New {
             self.set_state(CallState::Connecting);
         }
-        Ok(SessionDescription::offer(offer.sdp))
+        Ok(SessionDescription::offer(offer_as_dtls_client(&offer.sdp)))
     }
 
     async fn restart_ice(&mut self) -> Result<SessionDescription, CallError> {
@@ -1061,7 +1062,7 @@ impl Driver {
         let ufrag = ice_ufrag(&offer.sdp);
         tracing::info!(old = ?self.local_ufrag, new = ?ufrag, state = ?self.state, "ICE restart offered");
         self.local_ufrag = ufrag;
-        Ok(SessionDescription::offer(offer.sdp))
+        Ok(SessionDescription::offer(offer_as_dtls_client(&offer.sdp)))
     }
 
     async fn accept_offer(&mut self, offer: SessionDescription) -> Result<SessionDescription, CallError> {
@@ -1074,6 +1075,7 @@ impl Driver {
         check_remote_sdp(&offer.sdp, &self.codecs).map_err(|problem| CallError::BadDescription { what: "offer", problem })?;
         self.prepare_video(&offer.sdp).await?;
         let ufrag = ice_ufrag(&offer.sdp);
+        let offered = offer.sdp.clone();
         let desc = RTCSessionDescription::offer(offer.sdp)?;
         // On a live call with new credentials webrtc-rs restarts ICE here,
         // keeping DTLS, SCTP and the tracks.
@@ -1090,7 +1092,7 @@ impl Driver {
         if self.state == CallState::New {
             self.set_state(CallState::Connecting);
         }
-        Ok(SessionDescription::answer(answer.sdp))
+        Ok(SessionDescription::answer(answer_to_dtls_client(&offered, &answer.sdp)))
     }
 
     async fn set_answer(&mut self, answer: SessionDescription) -> Result<(), CallError> {
