@@ -85,6 +85,11 @@ fn parse_profile(s: &str) -> Result<Profile, String> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
+    // Quiet unless RUST_LOG asks; stderr, as stdout carries the table.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
     let args = match Cli::parse().command {
         Command::Links(args) => args,
         Command::Table { json } => {
