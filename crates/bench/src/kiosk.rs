@@ -12,12 +12,11 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 use visio_bench::figures::Frame;
 use visio_media::adapt::document_send_rate;
-use visio_media::{Call, CallConfig, CallEvent, DataChannelHandle, IceCandidate, SessionDescription};
+use visio_media::{Call, CallConfig, CallEvent, DataChannelHandle, DocumentsLink, IceCandidate, SessionDescription};
 use visio_transfer::driver::{Notice, spawn_session};
 use visio_transfer::spool::Spool;
 use visio_transfer::{Event, Limits, Purpose, Side};
 
-use crate::documents::DocumentsLink;
 use crate::page::{Page, Recorded};
 use crate::now_ms;
 

@@ -10,7 +10,6 @@
 //! $CARGO_TARGET_DIR/debug/visio-bench table links.json   # the table again
 //! ```
 
-mod documents;
 mod kiosk;
 mod page;
 mod run;

@@ -58,6 +58,8 @@ pub mod adapt;
 mod call;
 pub mod config;
 mod data_channel;
+#[cfg(feature = "transfer")]
+mod documents_link;
 mod error;
 pub mod estimate;
 mod frames;
@@ -69,6 +71,8 @@ pub mod stamp;
 
 pub use call::{Call, CallEvent, CallEvents, CallState, CallStats};
 pub use data_channel::{ChannelMessage, DOCUMENTS_CHANNEL, DataChannelHandle};
+#[cfg(feature = "transfer")]
+pub use documents_link::DocumentsLink;
 pub use config::{AudioConfig, AudioSink, AudioSource, CallConfig, IcePolicy, IceServer, VideoCodec, VideoConfig, VideoSource};
 pub use error::CallError;
 pub use frames::{Frames, RemoteFrames, VideoFrame};

@@ -20,10 +20,8 @@ use tokio::sync::{mpsc, watch};
 use visio_linkem::{Link, NsRuntime, Profile, Side};
 use visio_media::adapt::document_send_rate;
 use visio_media::negotiation::IceRestarts;
-use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, CallStats, ChannelMessage, DataChannelHandle};
-use visio_transfer::Transmit;
+use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, CallStats, DataChannelHandle, DocumentsLink};
 use visio_transfer::driver::{Notice, SessionHandle, spawn_session};
-use visio_transfer::link::{LinkError, LinkEvent, LinkFuture, MessageLink};
 
 /// Serialises the calls of this file (see the module docs).
 async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
@@ -285,55 +283,11 @@ async fn a_call_on_a_lossy_line_carries_video_and_audio_both_ways() {
     both_ways_on(Profile::Lossy).await;
 }
 
-/// The call's documents channel as visio-transfer's message link (as the
-/// kiosk's `visit::documents_link` does; the crates stay independent).
-#[derive(Debug)]
-struct ChannelLink(DataChannelHandle);
-
-impl ChannelLink {
-    fn attach(channel: DataChannelHandle) -> (Arc<dyn MessageLink>, mpsc::Receiver<LinkEvent>) {
-        let (tx, rx) = mpsc::channel(256);
-        let reader = channel.clone();
-        tokio::spawn(async move {
-            if tx.send(LinkEvent::Open).await.is_err() {
-                return;
-            }
-            while let Some(message) = reader.recv().await {
-                let event = match message {
-                    ChannelMessage::Text(text) => LinkEvent::Text(text),
-                    ChannelMessage::Binary(bytes) => LinkEvent::Binary(bytes.to_vec()),
-                };
-                if tx.send(event).await.is_err() {
-                    return;
-                }
-            }
-            let _ = tx.send(LinkEvent::Closed).await;
-        });
-        (Arc::new(ChannelLink(channel)), rx)
-    }
-}
-
-impl MessageLink for ChannelLink {
-    fn send<'a>(&'a self, msg: &'a Transmit) -> LinkFuture<'a> {
-        Box::pin(async move {
-            let sent = match msg {
-                Transmit::Text(text) => self.0.send_text(text).await,
-                Transmit::Binary(bytes) => self.0.send(bytes).await,
-            };
-            sent.map_err(|e| LinkError(e.to_string()))
-        })
-    }
-
-    fn close(&self) -> LinkFuture<'_> {
-        Box::pin(async move { self.0.close().await.map_err(|e| LinkError(e.to_string())) })
-    }
-}
-
 /// A transfer session over a party's documents channel, and its notices.
 async fn documents(party: &Party, side: visio_transfer::Side, spool: &Path) -> (SessionHandle, mpsc::UnboundedReceiver<Notice>) {
     let spool = visio_transfer::spool::Spool::open(spool).unwrap().session("visit").unwrap();
     let (handle, notices) = spawn_session(side, visio_transfer::Limits::default(), spool);
-    let (link, events) = ChannelLink::attach(party.data_channel().await);
+    let (link, events) = DocumentsLink::attach(party.data_channel().await);
     handle.attach(link, events).await.unwrap();
     (handle, notices)
 }

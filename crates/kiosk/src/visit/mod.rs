@@ -8,7 +8,6 @@
 //! [`DocumentCommand::WipeSpool`]).
 
 pub mod devices;
-pub mod documents_link;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,14 +17,13 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 use visio_kiosk_core::{CallCommand, DocumentCommand, DocumentEvent, Input, MediaEvent};
 use visio_media::adapt::document_send_rate;
-use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, Frames, SdpKind, SessionDescription};
+use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, DocumentsLink, Frames, SdpKind, SessionDescription};
 use visio_protocol::{IceCandidate, IceServer, SessionId, Signal};
 use visio_transfer::driver::{Notice, SessionHandle};
 use visio_transfer::spool::Spool;
 use visio_transfer::{Direction, Event, Limits, Purpose};
 
 use self::devices::KioskServices;
-use self::documents_link::DocumentsLink;
 
 /// What a visit is made with.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 //! and runs the agent side of the document transfer on the data channel.
 
 use tokio::sync::mpsc;
-use visio_kiosk::visit::documents_link::DocumentsLink;
+use visio_media::DocumentsLink;
 use visio_kiosk::visit::{media_candidate, protocol_candidate};
 use visio_media::{Call, CallConfig, CallEvent, CallStats, SessionDescription};
 use visio_protocol::*;

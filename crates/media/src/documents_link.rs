@@ -1,11 +1,12 @@
-//! The call's documents channel (visio-media) as the transfer driver's
-//! message link (visio-transfer). The two crates stay independent; the kiosk,
-//! which uses both, joins them here.
+//! The call's documents channel as visio-transfer's message link, behind
+//! the `transfer` feature: the kiosk, the benchmarks and the link tests all
+//! move documents through this one adapter (docs/decisions.md, "One
+//! documents link"). visio-transfer knows nothing of the call.
 
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use visio_media::{ChannelMessage, DataChannelHandle};
+use crate::{ChannelMessage, DataChannelHandle};
 use visio_transfer::Transmit;
 use visio_transfer::link::{LinkError, LinkEvent, LinkFuture, MessageLink};
 
