@@ -17,7 +17,7 @@ use crate::core::{
     BusMessage, Claimed, Hub, HubEvent, Output, PeerId, Published, QueueEntry, SharedView, Side, Snapshot, StoreOp,
 };
 use crate::metrics::Metrics;
-use crate::store::postgres::{OtherSide, PgStore};
+use crate::store::postgres::PgStore;
 use crate::store::{AgentRecord, Backend, KioskRecord};
 
 /// How many messages may wait for a slow peer before it is disconnected as
@@ -467,19 +467,10 @@ impl SharedQueue {
                         }
                     }
                     StoreOp::Claim { peer, side, session, identity, resume } => {
-                        let claimed = match store.claim(&session, side, &identity, &resume).await {
-                            Ok(claimed) => claimed.map(|c| {
-                                let (other, other_lost_at) = match c.other {
-                                    OtherSide::Alive(process) => (Some(process), None),
-                                    OtherSide::Lost { at } => (None, at),
-                                };
-                                Claimed { call: c.call, previous: c.previous, other, other_lost_at }
-                            }),
-                            Err(e) => {
-                                tracing::error!(error = %e, %session, "could not claim a call in the shared store");
-                                None
-                            }
-                        };
+                        let claimed = store.claim(&session, side, &identity, &resume).await.unwrap_or_else(|e| {
+                            tracing::error!(error = %e, %session, "could not claim a call in the shared store");
+                            None
+                        });
                         if driver.send(Input::Claimed { peer, side, session, claimed }).await.is_err() {
                             tracing::warn!("the hub stopped with a claim answer in flight");
                         }

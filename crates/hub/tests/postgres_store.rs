@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use jiff::{SignedDuration, Timestamp};
 use visio_hub::core::{HeartbeatReport, HubEvent, Side, new_token};
-use visio_hub::store::postgres::{OtherSide, PgStore, QueueEntry};
+use visio_hub::store::postgres::{PgStore, QueueEntry};
 use visio_hub::store::{PublishOutcome, StoreError, StoredConfig};
 use visio_protocol::admin::PublishedConfig;
 use visio_protocol::{AgentLogin, ConfigRefusal, ConfigRefusalCode, EndReason, KioskId, Secret, ServiceId};
@@ -164,7 +164,7 @@ async fn a_dead_process_calls_are_claimed_side_by_side_and_what_nobody_claims_is
         (claimed.call.site.as_str(), claimed.call.agent_name.as_str(), claimed.call.answered_at),
         ("Mairie de Besse", "Claire (CAF)", at(1))
     );
-    assert_eq!((claimed.previous.as_deref(), claimed.other), (Some("a"), OtherSide::Lost { at: Some(at(4)) }));
+    assert_eq!((claimed.previous.as_deref(), claimed.other, claimed.other_lost_at), (Some("a"), None, Some(at(4))));
 
     // Swept once a's grace has run out, not before: its waiting resident
     // (no kiosk came back for them) ends as of a's last stamp; the call

@@ -900,6 +900,13 @@ impl World {
         world
     }
 
+    /// A process of a shared queue, linked to the others by a bus.
+    fn on_bus(process: &str) -> World {
+        let mut world = World::shared(process);
+        world.hub.set_bus();
+        world
+    }
+
     fn taken(&mut self, agent: PeerId, services: &[&str], entry: Option<QueueEntry>) {
         let services = services.iter().map(|s| ServiceId::from(*s)).collect();
         self.hub.handle_taken(self.now, agent, services, entry);
@@ -1011,9 +1018,7 @@ fn carry_bus(from: &mut World, to: &mut World, to_name: &str) {
 
 #[test]
 fn an_agent_on_one_process_takes_a_kiosk_waiting_on_another() {
-    let (mut a, mut b) = (World::shared("a"), World::shared("b"));
-    a.hub.set_bus();
-    b.hub.set_bus();
+    let (mut a, mut b) = (World::on_bus("a"), World::on_bus("b"));
     let kiosk = a.kiosk("besse");
     let claire = b.available_agent("claire", &["caf"]);
     let session = a.queue(kiosk, "caf");
@@ -1056,9 +1061,7 @@ fn an_agent_on_one_process_takes_a_kiosk_waiting_on_another() {
 /// Process `a` holds the kiosk, `b` the agent, in a call taken across the
 /// bus; returns both worlds, the peers, the call and its token.
 fn cross_process_call() -> (World, World, PeerId, PeerId, SessionId, ResumeToken) {
-    let (mut a, mut b) = (World::shared("a"), World::shared("b"));
-    a.hub.set_bus();
-    b.hub.set_bus();
+    let (mut a, mut b) = (World::on_bus("a"), World::on_bus("b"));
     let kiosk = a.kiosk("besse");
     let claire = b.available_agent("claire", &["caf"]);
     let session = a.queue(kiosk, "caf");
@@ -1090,6 +1093,28 @@ impl World {
         let alive = processes.iter().map(|p| (*p).to_owned()).collect();
         self.hub.handle_alive(self.now, &alive);
         self.drain();
+    }
+}
+
+/// The store's answer to a claim of Besse's side of `session` (answered
+/// at `at` by Claire), which process `a` held; the agent's side is on
+/// `other`, or was lost at `other_lost_at`.
+fn claimed(session: &SessionId, resume: TokenHash, at: Timestamp, other: Option<&str>, other_lost_at: Option<Timestamp>) -> Claimed {
+    Claimed {
+        call: RestoredCall {
+            session: session.clone(),
+            kiosk_id: "besse".into(),
+            site: "Mairie de besse".into(),
+            service: "caf".into(),
+            agent: "claire".into(),
+            agent_name: "claire (test)".into(),
+            queued_at: at,
+            answered_at: at,
+            resume,
+        },
+        previous: Some("a".into()),
+        other: other.map(String::from),
+        other_lost_at,
     }
 }
 
@@ -1142,8 +1167,7 @@ fn a_side_back_on_a_third_process_is_claimed_there_and_linked_to_the_other_side(
 
     // The kiosk comes back on c, which does not know the call: it asks the
     // store, which says the agent's side is on b.
-    let mut c = World::shared("c");
-    c.hub.set_bus();
+    let mut c = World::on_bus("c");
     let (kiosk, said) = c.kiosk_resuming("besse", Some(token.clone()));
     assert!(said.is_empty(), "nothing before the store answers: {said:?}");
     assert_eq!(c.store_ops, [StoreOp::Claim {
@@ -1153,22 +1177,7 @@ fn a_side_back_on_a_third_process_is_claimed_there_and_linked_to_the_other_side(
         identity: "besse".into(),
         resume: hash,
     }]);
-    let claimed = Claimed {
-        call: RestoredCall {
-            session: session.clone(),
-            kiosk_id: "besse".into(),
-            site: "Mairie de besse".into(),
-            service: "caf".into(),
-            agent: "claire".into(),
-            agent_name: "claire (test)".into(),
-            queued_at: c.now,
-            answered_at: c.now,
-            resume: hash,
-        },
-        previous: Some("a".into()),
-        other: Some("b".into()),
-        other_lost_at: None,
-    };
+    let claimed = claimed(&session, hash, c.now, Some("b"), None);
     c.hub.handle_claimed(c.now, kiosk, Side::Kiosk, session.clone(), Some(claimed));
     c.drain();
     assert!(matches!(c.kiosk_said(kiosk).as_slice(), [HubToKiosk::CallResumed { session: s, .. }] if *s == session));
@@ -1192,29 +1201,13 @@ fn a_side_back_on_a_third_process_is_claimed_there_and_linked_to_the_other_side(
 
 #[test]
 fn a_claimed_call_whose_other_side_is_gone_is_held_for_it_and_ends_as_of_its_loss() {
-    let mut c = World::shared("c");
-    c.hub.set_bus();
+    let mut c = World::on_bus("c");
     let (token, hash) = new_token(&"a-000001".into());
     let (kiosk, said) = c.kiosk_resuming("besse", Some(token));
     assert!(said.is_empty());
     let lost_at = c.now;
     c.advance(1);
-    let claimed = Claimed {
-        call: RestoredCall {
-            session: "a-000001".into(),
-            kiosk_id: "besse".into(),
-            site: "Mairie de besse".into(),
-            service: "caf".into(),
-            agent: "claire".into(),
-            agent_name: "claire (test)".into(),
-            queued_at: lost_at,
-            answered_at: lost_at,
-            resume: hash,
-        },
-        previous: Some("a".into()),
-        other: None,
-        other_lost_at: Some(lost_at),
-    };
+    let claimed = claimed(&"a-000001".into(), hash, lost_at, None, Some(lost_at));
     c.hub.handle_claimed(c.now, kiosk, Side::Kiosk, "a-000001".into(), Some(claimed));
     c.drain();
     let said = c.kiosk_said(kiosk);
@@ -1278,8 +1271,7 @@ fn places_estimates_and_agents_views_count_everyone_in_the_shared_line() {
 
 #[test]
 fn a_resident_whose_kiosk_comes_back_on_another_process_keeps_their_place() {
-    let mut c = World::shared("c");
-    c.hub.set_bus();
+    let mut c = World::on_bus("c");
     let entry = |session: &str, kiosk: &str, process: &str, minutes_ago: i64| QueueEntry {
         session: session.into(),
         service: "caf".into(),

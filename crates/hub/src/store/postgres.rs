@@ -23,7 +23,7 @@ use super::{
     constant_time_eq, dummy_hash, hash_password, ms, random_token, sha256_hex, split_services, verify_password,
 };
 pub use crate::core::QueueEntry;
-use crate::core::{HubEvent, RestoredCall, SharedView, Side, TokenHash};
+use crate::core::{Claimed, HubEvent, RestoredCall, SharedView, Side, TokenHash};
 
 /// The migrations, in order; the schema's version is how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -72,24 +72,6 @@ impl Liveness {
     pub async fn lost(&mut self) {
         let _ = (&mut self.lost).await;
     }
-}
-
-/// A call claimed by this process for one side ([`PgStore::claim`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimedCall {
-    pub call: RestoredCall,
-    /// The process that held the claimed side before, if recorded.
-    pub previous: Option<String>,
-    pub other: OtherSide,
-}
-
-/// Where the other side of a claimed call is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OtherSide {
-    /// Held by this running process.
-    Alive(String),
-    /// Its process is gone (last seen `at`), or it never had one.
-    Lost { at: Option<Timestamp> },
 }
 
 /// A pool of connections to one database; cheap to clone.
@@ -662,7 +644,7 @@ impl PgStore {
         side: Side,
         identity: &str,
         resume: &TokenHash,
-    ) -> Result<Option<ClaimedCall>, StoreError> {
+    ) -> Result<Option<Claimed>, StoreError> {
         let me = self.process().ok_or_else(|| StoreError::Damaged("claim before the process registered".into()))?;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -701,8 +683,10 @@ impl PgStore {
             Side::Agent => "agent_process",
         };
         tx.execute(&format!("UPDATE session_log SET {column} = $2 WHERE id = $1"), &[&session.as_str(), &me]).await?;
-        let other_side = match other {
-            None => None,
+        // The other side's process, if it still runs; else when it was
+        // last seen.
+        let (other, other_lost_at) = match other {
+            None => (None, None),
             Some(name) => {
                 let row = tx
                     .query_opt(
@@ -712,15 +696,15 @@ impl PgStore {
                         &[&PROCESS_LOCK_CLASS, &name],
                     )
                     .await?;
-                Some(match row {
-                    Some(row) if row.get::<_, bool>(0) => OtherSide::Alive(name),
-                    Some(row) => OtherSide::Lost { at: ms(row.get(1)) },
-                    None => OtherSide::Lost { at: None },
-                })
+                match row {
+                    Some(row) if row.get::<_, bool>(0) => (Some(name), None),
+                    Some(row) => (None, ms(row.get(1))),
+                    None => (None, None),
+                }
             }
         };
         tx.commit().await?;
-        Ok(Some(ClaimedCall {
+        Ok(Some(Claimed {
             call: RestoredCall {
                 session: session.clone(),
                 kiosk_id: KioskId(kiosk_id),
@@ -733,7 +717,8 @@ impl PgStore {
                 resume: *resume,
             },
             previous,
-            other: other_side.unwrap_or(OtherSide::Lost { at: None }),
+            other,
+            other_lost_at,
         }))
     }
 
