@@ -393,13 +393,33 @@ impl SessionLog {
     fn spawn(store: Backend) -> SessionLog {
         let (tx, mut rx) = mpsc::channel::<LogItem>(4096);
         tokio::spawn(async move {
-            while let Some(item) = rx.recv().await {
+            // The item that ended the last batch of events.
+            let mut next: Option<LogItem> = None;
+            loop {
+                let item = match next.take() {
+                    Some(item) => item,
+                    None => match rx.recv().await {
+                        Some(item) => item,
+                        None => break,
+                    },
+                };
                 match item {
-                    LogItem::Event(event) => {
-                        let shown = format!("{event:?}");
-                        if let Err(e) = store.record(&event).await {
-                            tracing::error!(error = %e, event = %shown, "could not write the session log");
+                    LogItem::Event(first) => {
+                        // Everything already waiting goes in the same
+                        // commit: batches grow exactly when the disk falls
+                        // behind, and cost nothing when it keeps up.
+                        let mut batch = vec![*first];
+                        while batch.len() < LOG_BATCH {
+                            match rx.try_recv() {
+                                Ok(LogItem::Event(event)) => batch.push(*event),
+                                Ok(other) => {
+                                    next = Some(other);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
                         }
+                        write_log(&store, coalesce_heartbeats(batch)).await;
                     }
                     LogItem::Alive(at) => {
                         if let Err(e) = store.mark_alive(at).await {
@@ -440,6 +460,48 @@ impl SessionLog {
             let _ = rx.await;
         }
     }
+}
+
+/// The most session-log events written in one transaction.
+const LOG_BATCH: usize = 1024;
+
+/// Writes a batch in one transaction; if that fails, event by event, so
+/// that one bad record costs only itself.
+async fn write_log(store: &Backend, events: Vec<HubEvent>) {
+    if events.len() > 1 {
+        match store.record_all(events.clone()).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, events = events.len(), "could not write a batch of the session log; writing it event by event")
+            }
+        }
+    }
+    for event in &events {
+        if let Err(e) = store.record(event).await {
+            tracing::error!(error = %e, ?event, "could not write the session log");
+        }
+    }
+}
+
+/// Drops every heartbeat that a later heartbeat of the same kiosk in the
+/// batch overwrites anyway (a heartbeat rewrites the whole status row it
+/// reports), keeping the order of the rest.
+fn coalesce_heartbeats(events: Vec<HubEvent>) -> Vec<HubEvent> {
+    let mut last = HashMap::new();
+    for (i, event) in events.iter().enumerate() {
+        if let HubEvent::Heartbeat { kiosk_id, .. } = event {
+            last.insert(kiosk_id.clone(), i);
+        }
+    }
+    events
+        .into_iter()
+        .enumerate()
+        .filter(|(i, event)| match event {
+            HubEvent::Heartbeat { kiosk_id, .. } => last.get(kiosk_id) == Some(i),
+            _ => true,
+        })
+        .map(|(_, event)| event)
+        .collect()
 }
 
 /// Carries out the core's shared-queue operations on PostgreSQL, one at a
@@ -499,5 +561,33 @@ impl SharedQueue {
 
     async fn send(&self, op: StoreOp) {
         let _ = self.tx.send(op).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::HeartbeatReport;
+
+    fn heartbeat(kiosk: &str, second: i64) -> HubEvent {
+        HubEvent::Heartbeat {
+            kiosk_id: KioskId::from(kiosk),
+            at: Timestamp::from_second(second).unwrap(),
+            report: HeartbeatReport { app_version: "1.0".into(), config_version: None, devices: None, rtt_ms: None },
+        }
+    }
+
+    #[test]
+    fn only_the_last_heartbeat_of_each_kiosk_in_a_batch_is_written_and_the_rest_keeps_its_order() {
+        let queued = HubEvent::Queued {
+            session: SessionId::from("s1"),
+            kiosk_id: KioskId::from("a"),
+            service: ServiceId::from("caf"),
+            at: Timestamp::from_second(2).unwrap(),
+        };
+        let rated = HubEvent::Rated { session: SessionId::from("s1"), rating: visio_protocol::Rating::Happy };
+        let batch =
+            vec![heartbeat("a", 1), heartbeat("b", 1), queued.clone(), heartbeat("a", 3), rated.clone(), heartbeat("c", 4)];
+        assert_eq!(coalesce_heartbeats(batch), [heartbeat("b", 1), queued, heartbeat("a", 3), rated, heartbeat("c", 4)]);
     }
 }

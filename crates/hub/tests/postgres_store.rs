@@ -130,15 +130,16 @@ async fn a_dead_process_calls_are_claimed_side_by_side_and_what_nobody_claims_is
         at: t,
     };
     // On a: a call with both sides there, and a resident waiting; on b, a
-    // resident waiting.
+    // resident waiting. One batch, as the hub's log writer sends them: the
+    // answer updates the row queued just before it in the same transaction.
     let (_, hash) = new_token(&"a-000001".into());
-    for e in [
+    a.record_all(&[
         queued("a-000001", "besse", at(0)),
         HubEvent::Answered { session: "a-000001".into(), agent: "claire".into(), at: at(1), resume: hash },
         queued("a-000002", "ardes", at(2)),
-    ] {
-        a.record(&e).await.unwrap();
-    }
+    ])
+    .await
+    .unwrap();
     a.enqueue(&entry("a-000002", "caf", 2, "a")).await.unwrap();
     b.record(&queued("b-000001", "tauves", at(3))).await.unwrap();
     b.enqueue(&entry("b-000001", "caf", 3, "b")).await.unwrap();

@@ -170,7 +170,12 @@ impl Backend {
         }
     }
 
+    /// Checks an agent's password. At most one Argon2 check per core runs
+    /// at once: each takes 19 MiB and a core for tens of milliseconds, and
+    /// a morning's burst of sign-ins would otherwise take the hub's memory
+    /// and every core from the calls already running.
     pub async fn verify_agent(&self, login: &AgentLogin, password: &Secret) -> Result<Option<AgentRecord>, StoreError> {
+        let _permit = password_checks().acquire().await.map_err(|e| StoreError::Worker(e.to_string()))?;
         match self {
             Backend::Sqlite(store) => {
                 let login = login.to_owned();
@@ -226,6 +231,14 @@ impl Backend {
         }
     }
 
+    /// Writes `events` in order in one transaction (see [`Store::record_all`]).
+    pub async fn record_all(&self, events: Vec<HubEvent>) -> Result<(), StoreError> {
+        match self {
+            Backend::Sqlite(store) => store.call(move |s| s.record_all(&events)).await,
+            Backend::Postgres(store) => store.record_all(&events).await,
+        }
+    }
+
     pub async fn mark_alive(&self, at: Timestamp) -> Result<(), StoreError> {
         match self {
             Backend::Sqlite(store) => store.call(move |s| s.mark_alive(at)).await,
@@ -267,4 +280,13 @@ impl Backend {
             Backend::Postgres(store) => store.session_log().await,
         }
     }
+}
+
+/// Bounds the password checks running at once to the cores available.
+fn password_checks() -> &'static tokio::sync::Semaphore {
+    static CHECKS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    CHECKS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    })
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use jiff::{SignedDuration, Timestamp};
-use tokio_postgres::NoTls;
+use tokio_postgres::{GenericClient, NoTls};
 use visio_config::bundle::{self, VerifyingKey};
 use visio_protocol::admin::{PublishedConfig, RefusalRecord};
 use visio_protocol::{AgentLogin, ConfigRefusalCode, KioskId, Secret, ServiceId, SessionId};
@@ -437,6 +437,22 @@ impl PgStore {
 
     pub async fn record(&self, event: &HubEvent) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
+        self.record_on(&**client, event).await
+    }
+
+    /// Writes `events` in order, all or none, with one commit: a burst of
+    /// heartbeats costs one fsync instead of one each.
+    pub async fn record_all(&self, events: &[HubEvent]) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        for event in events {
+            self.record_on(&*tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_on(&self, client: &impl GenericClient, event: &HubEvent) -> Result<(), StoreError> {
         match event {
             // Each side's holder is the process that logs it: the kiosk's
             // queues, the agent's answers.
