@@ -77,8 +77,7 @@ for ((i = 0; i < processes; i++)); do
     (( processes > 1 )) && args+=(--bus nats://127.0.0.1:$NATS_PORT)
     RUST_LOG=${HUB_LOG:-info} "$BIN/visio-hub" "${args[@]}" >"$OUT/$name.hub$i.log" 2>&1 &
     pids+=($!)
-    # One at a time: each start still takes over the shared queue
-    # (docs/decisions.md, "Several hub processes").
+    # One at a time, so that a process that cannot start is named.
     until curl -sf --cacert "$work/hub$i/tls/cert.pem" "https://localhost:$port/healthz" >/dev/null 2>&1; do
         kill -0 "${pids[-1]}" || { echo "hub $i did not start: $OUT/$name.hub$i.log" >&2; exit 1; }
         sleep 0.2
