@@ -14,6 +14,7 @@ use crate::data_channel::{DOCUMENTS_CHANNEL, DataChannelHandle, pump_data_channe
 use crate::error::CallError;
 use crate::frames::{AudioMeter, FrameSlot, Frames};
 use crate::interceptor::{KeyframeRequestForwarder, is_keyframe_request};
+use crate::pacer::{PriorityPacer, RepairCounts, RepairStats};
 use crate::negotiation::{
     CandidateQueue, CandidateVerdict, KeyframeRequests, answer_to_dtls_client, check_remote_sdp, choose_video_codec, ice_ufrag,
     offer_as_dtls_client, remote_video_codecs,
@@ -143,6 +144,11 @@ pub struct CallStats {
     /// Keyframes our encoder produced: the first, periodic ones, and those the
     /// peer asked for (PLI/FIR).
     pub keyframes_sent: u64,
+    /// Loss repair of our video: NACKs from the peer, our retransmissions.
+    pub repair_sent: RepairStats,
+    /// NACK packets we sent for the peer's video (each may ask for several
+    /// packets), since the call started.
+    pub nacks_sent: u64,
 }
 
 /// What happens in a call, in order.
@@ -236,7 +242,8 @@ impl Call {
         let codecs = usable_video_codecs(&config.video.codecs)?;
 
         let data_rate = crate::estimate::DataRate::default();
-        let pc = build_peer_connection(&config, &codecs, internal_tx.clone(), data_rate.clone()).await?;
+        let repair = Arc::new(RepairCounts::default());
+        let pc = build_peer_connection(&config, &codecs, internal_tx.clone(), data_rate.clone(), Arc::clone(&repair)).await?;
         let (video_send_tx, video_send_rx) = watch::channel(None::<(PayloadType, VideoCodec)>);
         let (audio_pt_tx, audio_pt_rx) = watch::channel(None::<PayloadType>);
 
@@ -349,6 +356,7 @@ impl Call {
             was_connected: false,
             last_stats: None,
             data_rate,
+            repair,
             data_sent: None,
             last_audio_decoded: 0,
             state: CallState::New,
@@ -641,6 +649,7 @@ async fn build_peer_connection(
     codecs: &[VideoCodec],
     tx: mpsc::UnboundedSender<Internal>,
     data_rate: crate::estimate::DataRate,
+    repair: Arc<RepairCounts>,
 ) -> Result<Arc<dyn PeerConnection>, CallError> {
     let mut media = MediaEngine::default();
     for &codec in codecs {
@@ -652,8 +661,10 @@ async fn build_peer_connection(
     // TWCC (our queue-delay estimator, not webrtc-rs's GCC: see `estimate`)
     // instead of REMB; our forwarder so PLI/FIR reach the encoder.
     let audio = f64::from(config.audio.bitrate_bps) * 1.25;
+    let initial_estimate =
+        f64::from(config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps)) + audio;
     let estimator = crate::estimate::QueueDelayEstimator::with_data_rate(
-        f64::from(config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps)) + audio,
+        initial_estimate,
         // The estimate may go under the video floor: the controller then
         // starves video, not audio (adapt::STARVED_VIDEO_BPS).
         f64::from(crate::adapt::STARVED_VIDEO_BPS.min(config.min_video_bitrate_bps)) + audio,
@@ -674,6 +685,9 @@ async fn build_peer_connection(
         );
     let registry = configure_rtcp_reports(registry);
     let registry = configure_congestion_control(registry, estimator, CongestionFeedback::Twcc, &mut media)?;
+    // Ours in place of webrtc-rs's FIFO pacer (webrtc-rs logs the replacement):
+    // audio and retransmissions first, video above the estimate (`pacer`).
+    let registry = registry.with(Slot::Pacer, PriorityPacer::new(initial_estimate, repair));
     let registry = registry.with(Slot::Custom(14_000), KeyframeRequestForwarder::default());
 
     let settings = SettingEngineBuilder::new()
@@ -938,6 +952,8 @@ struct Driver {
     last_stats: Option<(Instant, u64, u64, u64)>,
     /// Shared with the uplink estimator: what the data channel sends.
     data_rate: crate::estimate::DataRate,
+    /// Shared with our pacer: what loss repair did.
+    repair: Arc<RepairCounts>,
     /// Data-channel bytes sent at the last stats.
     data_sent: Option<(Instant, u64)>,
     last_audio_decoded: u64,
@@ -1271,6 +1287,7 @@ impl Driver {
         let mut loss_sent = None;
         let mut lost_received = 0i64;
         let mut data_sent = 0u64;
+        let mut nacks_sent = 0u64;
         let (mut audio_lost, mut audio_jitter) = (0i64, None);
         let mut sent_codec_id = None;
         let mut codec_mimes = Vec::new();
@@ -1288,6 +1305,7 @@ impl Driver {
                 }
                 RTCStatsReportEntry::InboundRtp(s) => {
                     received += s.bytes_received;
+                    nacks_sent += u64::from(s.nack_count);
                     lost_received += s.received_rtp_stream_stats.packets_lost;
                     if s.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Audio {
                         audio_lost += s.received_rtp_stream_stats.packets_lost;
@@ -1364,6 +1382,8 @@ impl Driver {
                 .and_then(|id| codec_mimes.iter().find(|(c, _)| *c == id).and_then(|(_, mime)| VideoCodec::from_name(mime))),
             video_codec_received: self.received_codec.get().copied(),
             keyframes_sent: self.video.as_ref().map_or(0, |v| v.keyframes.load(Ordering::Relaxed)),
+            repair_sent: self.repair.snapshot(),
+            nacks_sent,
         })));
         self.last_audio_decoded = audio_decoded;
     }
