@@ -797,6 +797,16 @@ async fn answer_keyframe_requests(track: Arc<TrackLocalStaticRTP>, video: Arc<Vi
     tracing::debug!("keyframe-request listener ended");
 }
 
+/// Our pacer dropped video that waited too long: the peer cannot decode
+/// past the gap, so the encoder starts again from a keyframe.
+async fn answer_dropped_video(repair: Arc<RepairCounts>, video: Arc<VideoSender>) {
+    loop {
+        repair.keyframe_wanted.notified().await;
+        tracing::debug!("pacer dropped stale video; keyframe");
+        video.force_keyframe();
+    }
+}
+
 /// Where a remote track's decoded media goes.
 struct ReceiveSinks {
     audio_sink: crate::config::AudioSink,
@@ -1273,6 +1283,7 @@ impl Driver {
         if let (Some(track), Some(video)) = (&self.video_track, &self.video) {
             // The track is bound now, so its RTCP can be polled.
             self.tasks.push(tokio::spawn(answer_keyframe_requests(Arc::clone(track), Arc::clone(video))));
+            self.tasks.push(tokio::spawn(answer_dropped_video(Arc::clone(&self.repair), Arc::clone(video))));
             // Frames sent before the connection were dropped: start with a keyframe.
             video.force_keyframe();
         }

@@ -25,13 +25,27 @@
 //!   encoder learns its new target only at the call's next stats (once a
 //!   second), and meanwhile its old rate would keep the link's queue
 //!   growing and the estimator backing off again and again (measured on
-//!   adsl: four back-offs in two seconds, from 940 to 430 kbit/s).
+//!   adsl: four back-offs in two seconds, from 940 to 430 kbit/s);
+//! - video waits at most [`MAX_VIDEO_AGE`]: an older frame that has not
+//!   begun to leave is dropped whole (every packet of its RTP timestamp),
+//!   with the frames behind it that need it to decode, and the encoder is
+//!   asked for a keyframe ([`RepairCounts::keyframe_wanted`]); until one
+//!   comes, that stream's video is dropped at the door, and retransmissions
+//!   of dropped packets (the peer NACKs the gap) are not sent. Without this
+//!   bound the queue had no limit but 4,096 packets: after the benchmark's
+//!   1 → 0.3 Mbit/s drop the sender did not come back up within 45 s once
+//!   the link returned to 1 Mbit/s (docs/decisions.md). With it, the same
+//!   drop on adsl queued 132 packets, the oldest 2.5 s old, behind a
+//!   640x360 keyframe paced at 137 kbit/s; 94 stale frames were dropped and
+//!   the rate was back 13 s after the link.
+//!   A keyframe is never dropped for its age unless a newer one is queued:
+//!   on a link too thin for a keyframe in time, a late picture beats none.
 //!
 //! It also counts what loss repair does ([`RepairCounts`]): the distinct
 //! packets the peer NACKed, how many requests that took, and the
 //! retransmissions sent.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -40,6 +54,7 @@ use rtc::interceptor::{Attribute, Interceptor, Packet, Pacer, StreamInfo, Tagged
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::sansio::Protocol;
 use rtc::shared::marshal::MarshalSize;
+use tokio::sync::Notify;
 
 /// Video leaves at this multiple of the estimate: enough to drain an
 /// encoder's overshoot and a keyframe quickly, so the queue that matters is
@@ -49,8 +64,29 @@ pub const PACING_FACTOR: f64 = 1.5;
 /// After the estimate went down, video is paced at the estimate itself
 /// this long: until the encoder has followed (see the module docs).
 pub const AFTER_DECREASE: Duration = Duration::from_secs(2);
-/// Packets held before new video is refused (upstream's default).
+/// Video that has waited this long in our queue is dropped (see the module
+/// docs). What a frame may wait here adds to everything else between the
+/// camera and the peer's screen (encoder, the link's own queue that the
+/// estimator keeps under ~80 ms, the peer's jitter buffer), while the voice
+/// does not wait at all: past a few hundred milliseconds the picture is
+/// visibly behind the voice, and a frame that late is worth less than the
+/// bandwidth it takes from the next ones. Not lower, because the frames
+/// queued behind an ordinary keyframe wait for it (at 300 kbit/s, 400 ms
+/// carry 15 KB), and dropping them for that alone would ask for another
+/// keyframe and start again.
+pub const MAX_VIDEO_AGE: Duration = Duration::from_millis(400);
+/// While a stream waits for the keyframe it needs, it is asked for again
+/// this often (the first request may come before the encoder runs).
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
+/// A stream waits at most this long for a keyframe before its video flows
+/// again regardless: a codec whose keyframes we cannot recognise must not
+/// lose its video for good.
+const BROKEN_AT_MOST: Duration = Duration::from_secs(3);
+/// Packets held before new video is refused (upstream's default); the age
+/// bound keeps the queue far shorter.
 const QUEUE_LIMIT: usize = 4096;
+/// Dropped packets remembered, to refuse their retransmissions.
+const DROPPED_MEMORY: usize = 4096;
 /// Distinct NACKed packets remembered to tell a first request from a repeat.
 const NACKED_MEMORY: usize = 2048;
 
@@ -64,6 +100,19 @@ pub(crate) struct RepairCounts {
     pub nack_requests: AtomicU64,
     /// Retransmissions that left for the wire.
     pub retransmissions_sent: AtomicU64,
+    /// Video frames dropped from our queue (too old, or undecodable after
+    /// one that was).
+    pub frames_dropped: AtomicU64,
+    /// Requests for packets we had dropped ourselves (not in the two
+    /// counts above: they measure the repair of the link's losses).
+    pub nacks_for_dropped: AtomicU64,
+    /// Keyframes the pacer asked the encoder for.
+    pub keyframes_requested: AtomicU64,
+    /// Retransmissions not sent: their packet had been dropped, a copy was
+    /// already queued, or they waited over [`MAX_VIDEO_AGE`].
+    pub retransmissions_refused: AtomicU64,
+    /// Notified when the encoder should send a keyframe (a frame was dropped).
+    pub keyframe_wanted: Notify,
 }
 
 impl RepairCounts {
@@ -73,6 +122,8 @@ impl RepairCounts {
             nacked_packets: self.nacked_packets.load(Ordering::Relaxed),
             nack_requests: self.nack_requests.load(Ordering::Relaxed),
             retransmissions_sent: self.retransmissions_sent.load(Ordering::Relaxed),
+            video_frames_dropped: self.frames_dropped.load(Ordering::Relaxed),
+            nacks_for_dropped: self.nacks_for_dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -88,6 +139,265 @@ pub struct RepairStats {
     pub nack_requests: u64,
     /// Retransmissions we sent.
     pub retransmissions_sent: u64,
+    /// Video frames our pacer dropped because they waited too long (or
+    /// could not be decoded after one that did); each asks for a keyframe.
+    pub video_frames_dropped: u64,
+    /// NACKs for packets of those frames (not counted above).
+    pub nacks_for_dropped: u64,
+}
+
+/// How the pacer tells a keyframe's first packet from the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Codec {
+    Vp8,
+    H264,
+    /// Keyframes not recognised: frames are still dropped for age, but the
+    /// stream never waits for a keyframe.
+    Other,
+}
+
+impl Codec {
+    fn of(mime_type: &str) -> Self {
+        match mime_type.to_ascii_lowercase().as_str() {
+            "video/vp8" => Codec::Vp8,
+            "video/h264" => Codec::H264,
+            _ => Codec::Other,
+        }
+    }
+
+    /// Whether this RTP payload begins (VP8) or carries the start of
+    /// (H.264: SPS or IDR) a keyframe.
+    fn starts_keyframe(self, payload: &[u8]) -> bool {
+        match self {
+            Codec::Vp8 => vp8_starts_keyframe(payload),
+            Codec::H264 => h264_carries_keyframe(payload),
+            Codec::Other => false,
+        }
+    }
+}
+
+/// RFC 7741: the payload descriptor, then on the first packet of a frame
+/// (S = 1, partition 0) the VP8 header, whose P bit is 0 for a keyframe.
+fn vp8_starts_keyframe(payload: &[u8]) -> bool {
+    let Some(&first) = payload.first() else { return false };
+    if first & 0x10 == 0 || first & 0x07 != 0 {
+        return false;
+    }
+    let mut at = 1;
+    if first & 0x80 != 0 {
+        let Some(&ext) = payload.get(1) else { return false };
+        at = 2;
+        if ext & 0x80 != 0 {
+            // PictureID: 15 bits when M is set.
+            let Some(&id) = payload.get(at) else { return false };
+            at += if id & 0x80 != 0 { 2 } else { 1 };
+        }
+        if ext & 0x40 != 0 {
+            at += 1; // TL0PICIDX
+        }
+        if ext & 0x30 != 0 {
+            at += 1; // TID/Y/KEYIDX
+        }
+    }
+    payload.get(at).is_some_and(|header| header & 0x01 == 0)
+}
+
+/// RFC 6184: a NAL unit (single, in a STAP-A, or the first fragment of a
+/// FU-A) of type 5 (IDR slice) or 7 (SPS, which precedes every IDR ours send).
+fn h264_carries_keyframe(payload: &[u8]) -> bool {
+    let key = |nal: u8| matches!(nal & 0x1f, 5 | 7);
+    let Some(&first) = payload.first() else { return false };
+    match first & 0x1f {
+        24 => {
+            let mut at = 1;
+            while let (Some(&hi), Some(&lo)) = (payload.get(at), payload.get(at + 1)) {
+                let size = usize::from(u16::from_be_bytes([hi, lo]));
+                if payload.get(at + 2).is_some_and(|&nal| key(nal)) {
+                    return true;
+                }
+                at += 2 + size;
+            }
+            false
+        }
+        28 => payload.get(1).is_some_and(|&fu| fu & 0x80 != 0 && key(fu)),
+        _ => key(first),
+    }
+}
+
+/// A video packet waiting in the queue.
+struct Queued {
+    packet: TaggedPacket,
+    /// (SSRC, RTP timestamp): the frame it belongs to.
+    frame: (u32, u32),
+    seq: u16,
+    /// Part of a keyframe.
+    key: bool,
+    /// When it was queued.
+    since: Instant,
+}
+
+/// The video queue and its age rule, kept apart from the rate so it can be
+/// tested with packets and instants alone.
+#[derive(Default)]
+struct VideoQueue {
+    queue: VecDeque<Queued>,
+    codecs: HashMap<u32, Codec>,
+    /// The frame whose first packet has left: finished whatever its age.
+    in_progress: Option<(u32, u32)>,
+    /// Streams waiting for a keyframe, since when.
+    broken: HashMap<u32, Instant>,
+    last_request: Option<Instant>,
+    dropped: HashSet<(u32, u16)>,
+    dropped_order: VecDeque<(u32, u16)>,
+    /// The last frame dropped at the door (counted once).
+    last_refused: Option<(u32, u32)>,
+    frames_dropped: u64,
+}
+
+impl VideoQueue {
+    fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn front(&self) -> Option<&TaggedPacket> {
+        self.queue.front().map(|q| &q.packet)
+    }
+
+    fn oldest(&self, now: Instant) -> Option<Duration> {
+        self.queue.front().map(|q| now.saturating_duration_since(q.since))
+    }
+
+    fn remember_dropped(&mut self, ssrc: u32, seq: u16) {
+        if self.dropped.insert((ssrc, seq)) {
+            self.dropped_order.push_back((ssrc, seq));
+            if self.dropped_order.len() > DROPPED_MEMORY
+                && let Some(old) = self.dropped_order.pop_front()
+            {
+                self.dropped.remove(&old);
+            }
+        }
+    }
+
+    /// Whether this packet was dropped (its retransmission would be waste).
+    fn was_dropped(&self, ssrc: u32, seq: u16) -> bool {
+        self.dropped.contains(&(ssrc, seq))
+    }
+
+    /// Queues a video packet, or drops it: while its stream waits for a
+    /// keyframe, and when the queue is full.
+    fn push(&mut self, now: Instant, packet: TaggedPacket) {
+        let Packet::Rtp(rtp) = &packet.message.packet else { return };
+        let (ssrc, seq) = (rtp.header.ssrc, rtp.header.sequence_number);
+        let frame = (ssrc, rtp.header.timestamp);
+        let codec = self.codecs.get(&ssrc).copied().unwrap_or(Codec::Other);
+        let starts_key = codec.starts_keyframe(&rtp.payload);
+        if starts_key {
+            self.broken.remove(&ssrc);
+        }
+        self.give_up_waiting(now);
+        let refuse = if self.broken.contains_key(&ssrc) {
+            true
+        } else if self.queue.len() >= QUEUE_LIMIT {
+            // A frame missing a packet breaks the picture like a dropped one.
+            self.break_stream(now, ssrc, codec);
+            true
+        } else {
+            false
+        };
+        if refuse {
+            self.remember_dropped(ssrc, seq);
+            if self.last_refused != Some(frame) {
+                self.last_refused = Some(frame);
+                self.frames_dropped += 1;
+            }
+            return;
+        }
+        // A keyframe's later packets (and H.264's SPS before the IDR) share its timestamp.
+        let key = starts_key || self.queue.back().is_some_and(|q| q.frame == frame && q.key);
+        if starts_key {
+            for q in self.queue.iter_mut().rev().take_while(|q| q.frame == frame) {
+                q.key = true;
+            }
+        }
+        self.queue.push_back(Queued { packet, frame, seq, key, since: now });
+    }
+
+    /// Marks `ssrc` as waiting for a keyframe (if its keyframes can be recognised).
+    fn break_stream(&mut self, now: Instant, ssrc: u32, codec: Codec) {
+        if codec != Codec::Other {
+            self.broken.entry(ssrc).or_insert(now);
+        }
+    }
+
+    /// Drops what waited longer than [`MAX_VIDEO_AGE`] (see the module docs).
+    fn expire(&mut self, now: Instant) {
+        while let Some(front) = self.queue.front() {
+            if Some(front.frame) == self.in_progress || now.saturating_duration_since(front.since) <= MAX_VIDEO_AGE {
+                return;
+            }
+            let (ssrc, _) = front.frame;
+            let newer_key = self.queue.iter().skip_while(|q| q.frame == front.frame).find(|q| q.frame.0 == ssrc && q.key).map(|q| q.frame);
+            if front.key && newer_key.is_none() {
+                // The only way back to a picture: late is better than never.
+                return;
+            }
+            // Everything of this stream up to its next keyframe: the frame
+            // too old, and those that would need it to decode.
+            let until = newer_key;
+            let before = self.queue.len();
+            let mut frames = HashSet::new();
+            let mut gone = Vec::new();
+            let mut reached = false;
+            self.queue.retain(|q| {
+                if q.frame.0 != ssrc || reached || Some(q.frame) == self.in_progress {
+                    return true;
+                }
+                if Some(q.frame) == until {
+                    reached = true;
+                    return true;
+                }
+                frames.insert(q.frame);
+                gone.push(q.seq);
+                false
+            });
+            for seq in gone {
+                self.remember_dropped(ssrc, seq);
+            }
+            self.frames_dropped += frames.len() as u64;
+            let codec = self.codecs.get(&ssrc).copied().unwrap_or(Codec::Other);
+            if until.is_none() {
+                self.break_stream(now, ssrc, codec);
+            }
+            tracing::debug!(ssrc, frames = frames.len(), packets = before - self.queue.len(), left = self.queue.len(), "stale video dropped");
+        }
+    }
+
+    /// Streams that waited [`BROKEN_AT_MOST`] for a keyframe stop waiting.
+    fn give_up_waiting(&mut self, now: Instant) {
+        self.broken.retain(|ssrc, since| {
+            let waiting = now.saturating_duration_since(*since) < BROKEN_AT_MOST;
+            if !waiting {
+                tracing::debug!(ssrc, "no keyframe recognised in time; video flows again");
+            }
+            waiting
+        });
+    }
+
+    /// Whether the encoder should be asked for a keyframe now.
+    fn keyframe_due(&mut self, now: Instant) -> bool {
+        self.give_up_waiting(now);
+        if self.broken.is_empty() || self.last_request.is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_INTERVAL) {
+            return false;
+        }
+        self.last_request = Some(now);
+        true
+    }
+
+    fn pop(&mut self) -> Option<TaggedPacket> {
+        let q = self.queue.pop_front()?;
+        self.in_progress = Some(q.frame);
+        Some(q.packet)
+    }
 }
 
 /// The interceptor. See the module docs.
@@ -100,13 +410,14 @@ pub(crate) struct PriorityPacer {
     audio_ssrcs: HashSet<u32>,
     /// Retransmissions, before any video.
     urgent: VecDeque<TaggedPacket>,
-    video: VecDeque<TaggedPacket>,
+    video: VideoQueue,
     /// Ready for the next interceptor, in order.
     out: VecDeque<TaggedPacket>,
     read: VecDeque<TaggedPacket>,
     counts: Arc<RepairCounts>,
     nacked: HashSet<(u32, u16)>,
     nacked_order: VecDeque<(u32, u16)>,
+    last_log: Option<Instant>,
 }
 
 impl std::fmt::Debug for PriorityPacer {
@@ -125,12 +436,13 @@ impl PriorityPacer {
             strict_until: None,
             audio_ssrcs: HashSet::new(),
             urgent: VecDeque::new(),
-            video: VecDeque::new(),
+            video: VideoQueue::default(),
             out: VecDeque::new(),
             read: VecDeque::new(),
             counts,
             nacked: HashSet::new(),
             nacked_order: VecDeque::new(),
+            last_log: None,
         }
     }
 
@@ -145,8 +457,13 @@ impl PriorityPacer {
         for pair in &nack.nacks {
             let lost = (0..16).filter(|i| pair.lost_packets & (1 << i) != 0).map(|i| pair.packet_id.wrapping_add(i + 1));
             for seq in std::iter::once(pair.packet_id).chain(lost) {
-                self.counts.nack_requests.fetch_add(1, Ordering::Relaxed);
                 let key = (nack.media_ssrc, seq);
+                if self.video.was_dropped(nack.media_ssrc, seq) {
+                    // Not a loss to repair: we dropped it (counted apart).
+                    self.counts.nacks_for_dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                self.counts.nack_requests.fetch_add(1, Ordering::Relaxed);
                 if self.nacked.insert(key) {
                     self.counts.nacked_packets.fetch_add(1, Ordering::Relaxed);
                     self.nacked_order.push_back(key);
@@ -178,6 +495,37 @@ impl PriorityPacer {
 
     fn head(&self) -> Option<&TaggedPacket> {
         self.urgent.front().or_else(|| self.video.front())
+    }
+
+    /// Drops stale video and retransmissions, and asks for a keyframe when
+    /// a stream needs one.
+    fn age_video(&mut self, now: Instant) {
+        self.video.expire(now);
+        // A retransmission that waited this long is late for its frame; if
+        // the peer still wants the packet it asks again. Measured on lossy
+        // before this: 238 retransmissions queued at 91 kbit/s, the oldest
+        // 20 s, and no video left for 28 s.
+        while self.urgent.front().is_some_and(|m| now.saturating_duration_since(m.now) > MAX_VIDEO_AGE) {
+            self.urgent.pop_front();
+            self.counts.retransmissions_refused.fetch_add(1, Ordering::Relaxed);
+        }
+        self.counts.frames_dropped.store(self.video.frames_dropped, Ordering::Relaxed);
+        if self.video.keyframe_due(now) {
+            self.counts.keyframes_requested.fetch_add(1, Ordering::Relaxed);
+            self.counts.keyframe_wanted.notify_one();
+        }
+        if self.last_log.is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1)) {
+            self.last_log = Some(now);
+            tracing::trace!(
+                estimate = self.estimate,
+                rate = self.bucket.target_bitrate(),
+                video = self.video.len(),
+                oldest = ?self.video.oldest(now),
+                urgent = self.urgent.len(),
+                frames_dropped = self.video.frames_dropped,
+                "pacer queue"
+            );
+        }
     }
 }
 
@@ -220,9 +568,18 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PriorityPacer {
             self.bucket.consume(Self::bits_of(&msg));
             self.out.push_back(msg);
         } else if msg.message.has(&Attribute::Retransmission) {
-            self.urgent.push_back(msg);
-        } else if self.video.len() < QUEUE_LIMIT {
-            self.video.push_back(msg);
+            let (ssrc, seq) = (rtp.header.ssrc, rtp.header.sequence_number);
+            // A repeated request while the first copy still waits adds nothing.
+            let queued = self.urgent.iter().any(|m| matches!(&m.message.packet, Packet::Rtp(r) if r.header.ssrc == ssrc && r.header.sequence_number == seq));
+            if queued || self.video.was_dropped(ssrc, seq) {
+                self.counts.retransmissions_refused.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.urgent.push_back(msg);
+            }
+        } else {
+            let now = msg.now;
+            self.video.push(now, msg);
+            self.age_video(now);
         }
         Ok(())
     }
@@ -235,6 +592,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PriorityPacer {
         if self.strict_until.is_some() {
             self.apply_rate(now);
         }
+        self.age_video(now);
         self.bucket.refill(now);
         while let Some(head) = self.head() {
             let bits = Self::bits_of(head);
@@ -246,7 +604,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PriorityPacer {
                     self.counts.retransmissions_sent.fetch_add(1, Ordering::Relaxed);
                     p
                 }
-                None => self.video.pop_front().expect("head exists"),
+                None => self.video.pop().expect("head exists"),
             };
             self.bucket.consume(bits);
             // Departs now: the send history wire-ward must record this instant.
@@ -271,11 +629,14 @@ impl Interceptor for PriorityPacer {
     fn bind_local_stream(&mut self, info: &StreamInfo) {
         if info.mime_type.to_ascii_lowercase().starts_with("audio/") {
             self.audio_ssrcs.insert(info.ssrc);
+        } else {
+            self.video.codecs.insert(info.ssrc, Codec::of(&info.mime_type));
         }
     }
 
     fn unbind_local_stream(&mut self, info: &StreamInfo) {
         self.audio_ssrcs.remove(&info.ssrc);
+        self.video.codecs.remove(&info.ssrc);
     }
 
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
@@ -380,6 +741,177 @@ mod tests {
         assert_eq!(p.bucket.target_bitrate(), 600_000.0 * PACING_FACTOR);
         p.handle_read(estimate(t0 + AFTER_DECREASE * 2, 700_000.0)).unwrap();
         assert_eq!(p.bucket.target_bitrate(), 700_000.0 * PACING_FACTOR);
+    }
+
+    /// A VP8 packet of frame `ts`: `first` for a frame's first packet,
+    /// `key` for a keyframe's.
+    fn vp8(now: Instant, seq: u16, ts: u32, first: bool, key: bool) -> TaggedPacket {
+        let mut payload = vec![0u8; 1188];
+        if first {
+            payload[0] = 0x10; // S = 1, partition 0
+            payload[1] = if key { 0x00 } else { 0x01 };
+        }
+        let packet = rtc::rtp::Packet {
+            header: rtc::rtp::header::Header { version: 2, ssrc: VIDEO, sequence_number: seq, timestamp: ts, ..Default::default() },
+            payload: payload.into(),
+        };
+        TransportMessage { now, transport: TransportContext::default(), message: AttributedPacket::new(Packet::Rtp(packet)) }
+    }
+
+    /// Writes a frame of `packets` packets at `now`, numbered from `seq`.
+    fn frame(p: &mut PriorityPacer, now: Instant, seq: u16, ts: u32, packets: u16, key: bool) {
+        for i in 0..packets {
+            p.handle_write(vp8(now, seq + i, ts, i == 0, key)).unwrap();
+        }
+    }
+
+    /// Releases every 10 ms from `from_ms` to `to_ms` after `t0`.
+    fn run(p: &mut PriorityPacer, t0: Instant, from_ms: u64, to_ms: u64) -> Vec<(u32, u16)> {
+        (from_ms..=to_ms).step_by(10).flat_map(|ms| release(p, t0 + Duration::from_millis(ms))).collect()
+    }
+
+    #[test]
+    fn video_older_than_the_bound_is_dropped_whole_with_what_needs_it_and_a_keyframe_is_asked_for() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        // 96 kbit/s: one packet every 100 ms.
+        let mut p = pacer(96_000.0);
+        frame(&mut p, t0, 0, 1000, 3, true); // 0..=2, keyframe
+        frame(&mut p, t0, 3, 2000, 3, false); // 3..=5
+        let mut sent = run(&mut p, t0, 0, 290);
+        frame(&mut p, ms(300), 6, 3000, 2, false); // 6, 7
+        sent.extend(run(&mut p, t0, 300, 800));
+        // 2000 began to leave 300 ms old and was finished 500 ms old; 3000 left 300 ms old.
+        assert_eq!(sent, [0, 1, 2, 3, 4, 5, 6, 7].map(|s| (VIDEO, s)));
+        assert_eq!(p.counts.frames_dropped.load(Ordering::Relaxed), 0);
+
+        // A longer keyframe: the frames behind it wait over 400 ms.
+        let mut p = pacer(96_000.0);
+        frame(&mut p, t0, 0, 1000, 5, true); // 0..=4: 500 ms to send
+        let mut sent = run(&mut p, t0, 0, 40);
+        frame(&mut p, ms(50), 5, 2000, 2, false); // waits behind it
+        sent.extend(run(&mut p, t0, 50, 80));
+        frame(&mut p, ms(90), 7, 3000, 2, false); // needs 2000
+        sent.extend(run(&mut p, t0, 90, 690));
+        // 2000 is 410 ms old at 460 ms; 3000, not stale, cannot decode without it.
+        assert_eq!(sent, [0, 1, 2, 3, 4].map(|s| (VIDEO, s)), "2000 (and 3000 after it) never left");
+        assert_eq!(p.counts.frames_dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(p.counts.keyframes_requested.load(Ordering::Relaxed), 1, "asked once");
+        // Until the keyframe comes, new video is dropped at the door.
+        frame(&mut p, ms(700), 9, 4000, 2, false);
+        assert!(run(&mut p, t0, 700, 890).is_empty());
+        frame(&mut p, ms(900), 11, 5000, 2, true);
+        sent = run(&mut p, t0, 900, 930);
+        frame(&mut p, ms(933), 13, 6000, 1, false);
+        sent.extend(run(&mut p, t0, 940, 1290));
+        assert_eq!(sent, [11, 12, 13].map(|s| (VIDEO, s)));
+        assert_eq!(p.counts.frames_dropped.load(Ordering::Relaxed), 3);
+        // The peer NACKs the gap: dropped packets are not resent, sent ones are.
+        for seq in [6, 9, 4] {
+            p.handle_write(rtp(ms(1300), VIDEO, seq, true)).unwrap();
+        }
+        assert_eq!(run(&mut p, t0, 1300, 1500), [(VIDEO, 4)]);
+        assert_eq!(p.counts.retransmissions_refused.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn while_the_keyframe_does_not_come_it_is_asked_for_again_then_video_flows_anyway() {
+        let t0 = Instant::now();
+        let mut p = pacer(96_000.0);
+        frame(&mut p, t0, 0, 1000, 5, true);
+        frame(&mut p, t0, 5, 2000, 1, false);
+        run(&mut p, t0, 0, 500);
+        assert_eq!(p.counts.keyframes_requested.load(Ordering::Relaxed), 1);
+        let mut seq = 6;
+        for ms in (500..3500).step_by(100) {
+            frame(&mut p, t0 + Duration::from_millis(ms), seq, 10 * ms as u32, 1, false);
+            seq += 1;
+        }
+        // Asked at 410 ms, then every 500 ms while it waits (1000, 1500, … 3000 ms).
+        assert_eq!(p.counts.keyframes_requested.load(Ordering::Relaxed), 6);
+        // Three seconds after the drop, video flows again.
+        frame(&mut p, t0 + Duration::from_millis(3500), 100, 99_000, 1, false);
+        assert_eq!(run(&mut p, t0, 3500, 3600), [(VIDEO, 100)]);
+    }
+
+    #[test]
+    fn a_late_keyframe_is_sent_unless_a_newer_one_is_queued() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        for newer in [false, true] {
+            let mut p = pacer(96_000.0);
+            // Audio leaves at once but spends the budget of the next 600 ms.
+            for seq in 0..6 {
+                p.handle_write(rtp(t0, AUDIO, seq, false)).unwrap();
+            }
+            // A keyframe that cannot leave before it is stale ...
+            frame(&mut p, t0, 0, 1000, 3, true);
+            let mut sent = run(&mut p, t0, 0, 490);
+            if newer {
+                // ... unless a newer one is queued by then.
+                frame(&mut p, ms(500), 3, 3000, 1, true);
+            }
+            sent.extend(run(&mut p, t0, 500, 590));
+            frame(&mut p, ms(600), 4, 4000, 1, false);
+            sent.extend(run(&mut p, t0, 600, 1200));
+            let video: Vec<_> = sent.into_iter().filter(|&(ssrc, _)| ssrc == VIDEO).collect();
+            if newer {
+                assert_eq!(video, [(VIDEO, 3), (VIDEO, 4)], "the old keyframe gave way to the new one");
+                assert_eq!(p.counts.frames_dropped.load(Ordering::Relaxed), 1);
+            } else {
+                assert_eq!(video, [0, 1, 2, 4].map(|s| (VIDEO, s)), "the keyframe left 600 ms old: the only way to a picture");
+                assert_eq!(p.counts.frames_dropped.load(Ordering::Relaxed), 0);
+            }
+            assert_eq!(p.counts.keyframes_requested.load(Ordering::Relaxed), 0);
+        }
+    }
+
+    #[test]
+    fn a_retransmission_that_waited_too_long_or_is_already_queued_is_not_sent() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut p = pacer(96_000.0);
+        for seq in 0..8 {
+            p.handle_write(rtp(t0, VIDEO, seq, true)).unwrap();
+        }
+        p.handle_write(rtp(ms(50), VIDEO, 7, true)).unwrap(); // asked again
+        let sent = run(&mut p, t0, 0, 900);
+        // One every 100 ms; at 500 ms the rest had waited over 400 ms.
+        assert_eq!(sent, [0, 1, 2, 3, 4].map(|s| (VIDEO, s)));
+        assert_eq!(p.counts.retransmissions_refused.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn audio_is_never_held_or_dropped() {
+        let t0 = Instant::now();
+        let mut p = pacer(96_000.0);
+        frame(&mut p, t0, 0, 1000, 20, true);
+        for seq in 0..50 {
+            p.handle_write(rtp(t0 + Duration::from_millis(20 * u64::from(seq)), AUDIO, seq, false)).unwrap();
+        }
+        let audio = std::iter::from_fn(|| p.poll_write()).filter(|m| matches!(&m.message.packet, Packet::Rtp(r) if r.header.ssrc == AUDIO)).count();
+        assert_eq!(audio, 50);
+    }
+
+    #[test]
+    fn recognises_keyframes_of_vp8_and_h264() {
+        assert!(vp8_starts_keyframe(&[0x10, 0x00]));
+        assert!(!vp8_starts_keyframe(&[0x10, 0x01]), "inter frame");
+        assert!(!vp8_starts_keyframe(&[0x00, 0x00]), "not a frame's first packet");
+        assert!(!vp8_starts_keyframe(&[0x11, 0x00]), "not partition 0");
+        // X, I with a 15-bit PictureID, L, T: four more bytes.
+        assert!(vp8_starts_keyframe(&[0x90, 0xe0, 0x81, 0x23, 0x05, 0x40, 0x00]));
+        assert!(!vp8_starts_keyframe(&[0x90, 0xe0, 0x81, 0x23, 0x05, 0x40, 0x01]));
+        assert!(!vp8_starts_keyframe(&[0x90]), "truncated");
+        assert!(h264_carries_keyframe(&[0x65, 0x88]), "IDR slice");
+        assert!(h264_carries_keyframe(&[0x67, 0x42]), "SPS");
+        assert!(!h264_carries_keyframe(&[0x41, 0x9a]), "non-IDR slice");
+        // STAP-A with SPS and PPS.
+        assert!(h264_carries_keyframe(&[0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce]));
+        assert!(!h264_carries_keyframe(&[0x78, 0x00, 0x02, 0x06, 0x05, 0x00, 0x02, 0x41, 0x9a]));
+        // FU-A: first fragment of an IDR, a later one.
+        assert!(h264_carries_keyframe(&[0x7c, 0x85, 0x88]));
+        assert!(!h264_carries_keyframe(&[0x7c, 0x05, 0x88]));
     }
 
     #[test]

@@ -716,7 +716,13 @@ async fn on_a_lossy_line_each_lost_packet_is_resent_in_time() {
         s.repair_sent.retransmissions_sent - before.retransmissions_sent,
     );
     let agent = pair.agent.stats.borrow().clone().expect("stats");
-    eprintln!("repair: {nacked} packets NACKed in {requests} requests, {resent} resent; kiosk {}; agent {}", brief(&s), brief(&agent));
+    eprintln!(
+        "repair: {nacked} packets NACKed in {requests} requests, {resent} resent; {} frames dropped by the pacer, {} NACKs for them; kiosk {}; agent {}",
+        s.repair_sent.video_frames_dropped - before.video_frames_dropped,
+        s.repair_sent.nacks_for_dropped - before.nacks_for_dropped,
+        brief(&s),
+        brief(&agent)
+    );
     assert!(resent >= nacked * 9 / 10, "{resent} retransmissions for {nacked} NACKed packets");
     assert!(requests * 4 <= nacked * 7, "{requests} requests for {nacked} NACKed packets: retransmissions late or missing");
     pair.agent.media_flows("agent after the repairs", 30, 50).await;
