@@ -270,6 +270,8 @@ impl BandwidthEstimator for QueueDelayEstimator {
             }
         } else if self.queue_ms < LOW_QUEUE.as_secs_f64() * 1000.0 && loss.max(lost) < 0.02 {
             self.target = (self.target * INCREASE_PER_SECOND.powf(elapsed.as_secs_f64())).clamp(self.min, self.max);
+        } else {
+            tracing::trace!(target = self.target, queue_ms = self.queue_ms, loss, lost, "uplink estimate holds");
         }
     }
 
