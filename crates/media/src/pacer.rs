@@ -822,10 +822,8 @@ mod tests {
         frame(&mut p, t0, 5, 2000, 1, false);
         run(&mut p, t0, 0, 500);
         assert_eq!(p.counts.keyframes_requested.load(Ordering::Relaxed), 1);
-        let mut seq = 6;
-        for ms in (500..3500).step_by(100) {
+        for (seq, ms) in (6..).zip((500..3500).step_by(100)) {
             frame(&mut p, t0 + Duration::from_millis(ms), seq, 10 * ms as u32, 1, false);
-            seq += 1;
         }
         // Asked at 410 ms, then every 500 ms while it waits (1000, 1500, … 3000 ms).
         assert_eq!(p.counts.keyframes_requested.load(Ordering::Relaxed), 6);
