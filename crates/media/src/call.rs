@@ -1365,6 +1365,14 @@ impl Driver {
         self.data_sent = Some((now, data_sent));
 
         self.controller.handle_observation(now, Observation { estimate_bps: estimate, loss_fraction: loss_sent });
+        tracing::debug!(
+            estimate,
+            loss_sent,
+            video_bps = self.controller.target().video_bitrate_bps,
+            data_room_bps = self.controller.data_room_bps(),
+            data_sent_bps = self.data_rate.on_the_wire_bps(),
+            "uplink share"
+        );
         if let (Some(target), Some(video)) = (self.controller.poll_change(), &self.video) {
             tracing::debug!(?target, "new encoder target");
             let f = target.format;

@@ -67,6 +67,33 @@ pub struct Limits {
     pub send_rate: Option<u64>,
 }
 
+/// A paced transfer sends chunks of about this much time at its rate: a
+/// 16 KiB message leaves SCTP as one burst of fourteen packets, which on a
+/// 512 kbit/s ADSL uplink is a 250 ms queue in the modem. The call's
+/// estimator reads that queue as congestion and backs off, the room for
+/// documents shrinks, and the next burst is the same size: on `adsl-poor`
+/// a 5 MB scan took over 400 s that way (docs/decisions.md). Chunks of
+/// ~10 ms at the rate keep the modem's queue short.
+pub const PACE_QUANTUM: Duration = Duration::from_millis(10);
+/// Paced chunks are never smaller than this (a chunk fits one SCTP packet;
+/// smaller only adds per-message work).
+pub const MIN_PACED_CHUNK: usize = 1024;
+/// Tokens a paced sender may save up while idle: bursts stay a few tens of
+/// milliseconds at the rate, with slack for late timer wake-ups.
+pub const PACE_BURST: Duration = Duration::from_millis(40);
+
+/// The data length of the next chunk: whole ones when unpaced, about
+/// [`PACE_QUANTUM`] at the rate when paced.
+pub fn paced_chunk_len(rate: Option<u64>) -> usize {
+    match rate {
+        None => CHUNK_DATA_LEN,
+        Some(bytes_per_sec) => {
+            let quantum = (bytes_per_sec as f64 * PACE_QUANTUM.as_secs_f64()) as usize;
+            quantum.clamp(MIN_PACED_CHUNK, CHUNK_DATA_LEN)
+        }
+    }
+}
+
 /// A configured limit that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("transfer limits: {field} {problem}")]
@@ -1071,7 +1098,7 @@ impl Endpoint {
         if o.state != OutState::Sending || o.read_pending.is_some() || o.next - o.acked >= window {
             return false;
         }
-        let len = (o.meta.size - o.next).min(CHUNK_DATA_LEN as u64) as usize;
+        let len = (o.meta.size - o.next).min(paced_chunk_len(self.rate) as u64) as usize;
         let offset = o.next;
         if !self.take_tokens(len) {
             return false;
@@ -1091,9 +1118,7 @@ impl Endpoint {
         if self.pace_until.is_some_and(|t| now < t) {
             return false;
         }
-        // Burst: two chunks, or a tenth of a second at the rate if larger.
-        let burst = (2 * CHUNK_DATA_LEN) as f64;
-        let burst = burst.max(rate as f64 / 10.0);
+        let burst = (rate as f64 * PACE_BURST.as_secs_f64()).max(2.0 * paced_chunk_len(Some(rate)) as f64);
         let elapsed = self.last_refill.map(|t| now.saturating_duration_since(t).as_secs_f64()).unwrap_or(burst / rate as f64);
         self.tokens = (self.tokens + elapsed * rate as f64).min(burst);
         self.last_refill = Some(now);

@@ -6,6 +6,7 @@ mod core_support;
 use std::time::{Duration, Instant};
 
 use core_support::*;
+use visio_transfer::core::paced_chunk_len;
 use visio_transfer::wire::{CHUNK_DATA_LEN, Chunk};
 use visio_transfer::{
     ColorMode, Direction, ErrorCode, Event, FileMeta, Frame, Limits, Message, OutcomeKind,
@@ -409,12 +410,14 @@ fn pacing_spreads_chunks_over_time() {
     let mut sent_by = Vec::new();
     let mut now = t0;
     let mut total = 0u64;
+    let mut largest = 0;
     // Let the receiver ack everything at once so only pacing holds chunks back.
-    for _ in 0..200 {
+    for _ in 0..2000 {
         a.drain(now);
         for t in std::mem::take(&mut a.wire) {
             if let Transmit::Binary(b) = t {
                 total += (b.len() - 12) as u64;
+                largest = largest.max(b.len() - 12);
             }
         }
         a.ep.handle_message(now, Message::Ack { id, offset: total }).unwrap();
@@ -429,6 +432,9 @@ fn pacing_spreads_chunks_over_time() {
     }
     let first = sent_by[0].1;
     assert!(first <= 2 * CHUNK_DATA_LEN as u64, "initial burst only: {first}");
+    // Chunks of about 10 ms at the rate, not 16 KiB bursts into a thin uplink.
+    assert_eq!(largest, paced_chunk_len(Some(rate)), "paced chunk size");
+    assert!(largest < 2_000, "{largest}");
     let (elapsed, last) = *sent_by.last().unwrap();
     let achieved = last as f64 / elapsed.as_secs_f64();
     assert!((0.8 * rate as f64..1.2 * rate as f64).contains(&achieved), "paced at {achieved:.0} B/s for a {rate} B/s limit");
