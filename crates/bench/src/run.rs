@@ -24,6 +24,8 @@ pub struct Plan {
     pub scan_bytes: usize,
     pub ours: bool,
     pub reference: bool,
+    /// The link's loss and jitter seed.
+    pub seed: u64,
 }
 
 /// The bitrate-follow schedule on the kiosk → hub direction (issue 9).
@@ -56,7 +58,7 @@ fn lock(r: &Shared) -> std::sync::MutexGuard<'_, Recording> {
 pub async fn profile(profile: Profile, plan: &Plan, clip: &Path) -> Result<ProfileRun> {
     // An automatic name (vlk-<pid>-<n>): runs side by side never collide, and
     // a killed run's namespaces are reaped by the next.
-    let link = Arc::new(Link::builder().profile(profile).start()?);
+    let link = Arc::new(Link::builder().profile(profile).seed(plan.seed).start()?);
     let (hub_rt, kiosk_rt) = (link.runtime(Side::Hub)?, link.runtime(Side::Kiosk)?);
     let up = link.params().up;
     let mut run = ProfileRun {

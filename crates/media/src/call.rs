@@ -351,6 +351,7 @@ impl Call {
             controller,
             tasks,
             data_channel_created: false,
+            documents: None,
             offerer: None,
             local_ufrag: None,
             was_connected: false,
@@ -755,8 +756,15 @@ async fn write_video(
     send: watch::Receiver<Option<(PayloadType, VideoCodec)>>,
 ) {
     let mut packetizer: Option<(PayloadType, Box<dyn Packetizer>)> = None;
+    let mut first = true;
     while let Some(encoded) = rx.recv().await {
         let Some((payload_type, codec)) = *send.borrow() else { continue };
+        if first {
+            // The call's start-up timeline (RUST_LOG=visio_media=debug): media from here on.
+            first = false;
+            let vp8_key = codec == VideoCodec::Vp8 && encoded.data.first().is_some_and(|b| b & 1 == 0);
+            tracing::debug!(%codec, bytes = encoded.data.len(), vp8_key, "first video frame sent");
+        }
         if packetizer.as_ref().map(|(pt, _)| *pt) != Some(payload_type) {
             let payloader = match codec_parameters(codec).rtp_codec.payloader() {
                 Ok(p) => p,
@@ -952,6 +960,9 @@ struct Driver {
     controller: AdaptationController,
     tasks: Vec<JoinHandle<()>>,
     data_channel_created: bool,
+    /// The documents channel this side opened (the offerer's), to wake
+    /// webrtc-rs's driver with ([`Driver::wake_ice_checks`]).
+    documents: Option<Arc<dyn DataChannel>>,
     /// Whether this side made the first offer; `None` before any.
     offerer: Option<bool>,
     /// Our ICE user fragment, put on the candidates we send so the peer can
@@ -1052,6 +1063,7 @@ impl Driver {
             let init = webrtc::data_channel::RTCDataChannelInit { ordered: true, ..Default::default() };
             let channel = self.pc.create_data_channel(DOCUMENTS_CHANNEL, Some(init)).await?;
             self.data_channel_created = true;
+            self.documents = Some(Arc::clone(&channel));
             self.tasks.push(tokio::spawn(pump_data_channel(channel, self.emit.clone())));
         }
         if self.offerer == Some(false) {
@@ -1064,6 +1076,7 @@ impl Driver {
         if self.state == CallState::New {
             self.set_state(CallState::Connecting);
         }
+        tracing::debug!("offer made");
         Ok(SessionDescription::offer(offer_as_dtls_client(&offer.sdp)))
     }
 
@@ -1134,6 +1147,7 @@ impl Driver {
         let desc = RTCSessionDescription::answer(answer.sdp)?;
         self.pc.set_remote_description(desc).await?;
         self.remote_description_set(ufrag.as_deref()).await;
+        tracing::debug!("answer applied");
         Ok(())
     }
 
@@ -1169,11 +1183,31 @@ impl Driver {
 
     async fn remote_description_set(&mut self, ufrag: Option<&str>) {
         self.candidates.handle_remote_description(ufrag);
+        let mut added = false;
         while let Some(candidate) = self.candidates.poll_ready() {
             let line = candidate.candidate.clone();
-            if let Err(e) = self.pc.add_ice_candidate(candidate).await {
-                self.emit.send(CallEvent::Error(CallError::BadCandidate { candidate: line, reason: e.to_string() }));
+            match self.pc.add_ice_candidate(candidate).await {
+                Ok(()) => added = true,
+                Err(e) => self.emit.send(CallEvent::Error(CallError::BadCandidate { candidate: line, reason: e.to_string() })),
             }
+        }
+        if added {
+            self.wake_ice_checks().await;
+        }
+    }
+
+    /// Has webrtc-rs check a remote candidate now. Its `add_ice_candidate`
+    /// (0.21.1) does not wake the connection's driver, which then sleeps out
+    /// its 200 ms ICE check timer before the first check: 185 ms of a
+    /// satellite call's start. Setting the documents channel's low-water mark
+    /// to what it is wakes the driver (any call that queues work does), and
+    /// changes nothing. Only before the first connection: the channel cannot
+    /// be open yet, so no transfer sets the mark meanwhile; after an ICE
+    /// restart the checks wait for the timer as before.
+    async fn wake_ice_checks(&self) {
+        let Some(channel) = self.documents.as_ref().filter(|_| !self.was_connected) else { return };
+        if let Ok(threshold) = channel.buffered_amount_low_threshold().await {
+            let _ = channel.set_buffered_amount_low_threshold(threshold).await;
         }
     }
 
@@ -1190,11 +1224,14 @@ impl Driver {
             ..Default::default()
         };
         match self.candidates.handle_candidate(ufrag.as_deref(), init) {
-            CandidateVerdict::Apply(init) => self
-                .pc
-                .add_ice_candidate(init)
-                .await
-                .map_err(|e| CallError::BadCandidate { candidate: candidate.candidate, reason: e.to_string() })?,
+            CandidateVerdict::Apply(init) => {
+                tracing::debug!(candidate = %candidate.candidate, "remote candidate");
+                self.pc
+                    .add_ice_candidate(init)
+                    .await
+                    .map_err(|e| CallError::BadCandidate { candidate: candidate.candidate, reason: e.to_string() })?;
+                self.wake_ice_checks().await;
+            }
             CandidateVerdict::Held => {}
             CandidateVerdict::Stale => tracing::debug!(?ufrag, "candidate of a replaced ICE generation dropped"),
         }
@@ -1211,12 +1248,15 @@ impl Driver {
     /// Returns true when the call is over.
     async fn handle_internal(&mut self, event: Internal) -> bool {
         match event {
-            Internal::LocalCandidate(init) => self.emit.send(CallEvent::LocalCandidate(IceCandidate {
-                candidate: init.candidate,
-                sdp_mid: init.sdp_mid,
-                sdp_m_line_index: init.sdp_mline_index,
-                username_fragment: init.username_fragment.or_else(|| self.local_ufrag.clone()),
-            })),
+            Internal::LocalCandidate(init) => {
+                tracing::debug!(candidate = %init.candidate, "local candidate");
+                self.emit.send(CallEvent::LocalCandidate(IceCandidate {
+                    candidate: init.candidate,
+                    sdp_mid: init.sdp_mid,
+                    sdp_m_line_index: init.sdp_mline_index,
+                    username_fragment: init.username_fragment.or_else(|| self.local_ufrag.clone()),
+                }))
+            }
             Internal::State(state) => {
                 tracing::debug!(?state, "peer connection state");
                 let mapped = match state {
