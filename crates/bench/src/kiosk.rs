@@ -104,6 +104,7 @@ impl Kiosk {
                     CallEvent::LocalCandidate(c) => drop(cand_tx.send(c)),
                     CallEvent::DataChannelOpen(ch) => drop(chan_tx.send(Some(ch))),
                     CallEvent::Stats(s) => drop(room_tx.send(s.data_room_bps)),
+                    CallEvent::DataRoom { data_room_bps } => drop(room_tx.send(data_room_bps)),
                     CallEvent::Error(e) => eprintln!("  ours: {e}"),
                     _ => {}
                 }

@@ -170,9 +170,15 @@ impl AdaptationController {
     /// the video target are served, bits per second; 0 without an estimate.
     /// Pace document transfers at this.
     pub fn data_room_bps(&self) -> u64 {
-        let Some(estimate) = self.estimate_bps else { return 0 };
+        self.estimate_bps.map_or(0, |estimate| self.data_room_at(estimate))
+    }
+
+    /// What an estimate of `estimate_bps` would leave for data with the
+    /// current video target: after a back-off, before the next observation
+    /// divides the estimate again, documents give way first.
+    pub fn data_room_at(&self, estimate_bps: f64) -> u64 {
         let used = f64::from(self.config.audio_bps) * AUDIO_OVERHEAD + f64::from(self.current.video_bitrate_bps);
-        (estimate - used).max(0.0) as u64
+        (estimate_bps - used).max(0.0) as u64
     }
 
     /// The bitrate a format needs before we choose it.
@@ -380,6 +386,10 @@ mod tests {
         feed(&mut c, t0, 2..3, 450_000.0);
         assert_eq!(c.target().video_bitrate_bps, 80_000);
         assert_eq!(c.data_room_bps(), 330_000);
+        // A back-off to 300 kb/s between observations: documents give way
+        // at once, video keeps its target until the next observation.
+        assert_eq!(c.data_room_at(300_000.0), 180_000);
+        assert_eq!(c.data_room_at(100_000.0), 0, "never below nothing");
         // On a starved link documents get nothing: audio, then the video floor, first.
         feed(&mut c, t0, 3..4, 110_000.0);
         assert_eq!(c.target().video_bitrate_bps, 70_000);

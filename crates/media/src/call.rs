@@ -166,8 +166,17 @@ pub enum CallEvent {
         /// Height in pixels.
         height: u32,
     },
-    /// Call figures.
+    /// Call figures, once a second.
     Stats(Box<CallStats>),
+    /// The uplink estimate backed off between two [`CallEvent::Stats`]:
+    /// pace documents at the smaller room at once
+    /// (`document_send_rate(data_room_bps)`), or the queue the estimate
+    /// backed off for keeps growing until the next stats.
+    DataRoom {
+        /// What the lower estimate leaves for data, bits per second (as
+        /// [`CallStats::data_room_bps`]).
+        data_room_bps: u64,
+    },
     /// The documents data channel is open.
     DataChannelOpen(DataChannelHandle),
     /// The documents data channel closed.
@@ -242,8 +251,10 @@ impl Call {
         let codecs = usable_video_codecs(&config.video.codecs)?;
 
         let data_rate = crate::estimate::DataRate::default();
+        let (backoffs_tx, backoffs) = watch::channel(0.0);
         let repair = Arc::new(RepairCounts::default());
-        let pc = build_peer_connection(&config, &codecs, internal_tx.clone(), data_rate.clone(), Arc::clone(&repair)).await?;
+        let uplink = Uplink { data_rate: data_rate.clone(), backoffs: backoffs_tx, repair: Arc::clone(&repair) };
+        let pc = build_peer_connection(&config, &codecs, internal_tx.clone(), uplink).await?;
         let (video_send_tx, video_send_rx) = watch::channel(None::<(PayloadType, VideoCodec)>);
         let (audio_pt_tx, audio_pt_rx) = watch::channel(None::<PayloadType>);
 
@@ -362,7 +373,7 @@ impl Call {
             last_audio_decoded: 0,
             state: CallState::New,
         };
-        tokio::spawn(driver.run(commands_rx, internal_rx));
+        tokio::spawn(driver.run(commands_rx, internal_rx, backoffs));
         Ok((Call { commands: commands_tx, frames, local }, CallEvents { rx: events_rx }))
     }
 
@@ -645,13 +656,23 @@ fn with_codec(track: &MediaStreamTrack, codec: RTCRtpCodec) -> MediaStreamTrack 
 /// document transfer can be given on a fast uplink.
 const DATA_CEILING_BPS: f64 = 10_000_000.0;
 
+/// What the uplink's estimator and pacer share with the call.
+struct Uplink {
+    /// The documents' rate, measured by the call, counted by the estimator.
+    data_rate: crate::estimate::DataRate,
+    /// Each back-off of the estimate, for the documents' pace.
+    backoffs: watch::Sender<f64>,
+    /// What loss repair did, counted by the pacer.
+    repair: Arc<RepairCounts>,
+}
+
 async fn build_peer_connection(
     config: &CallConfig,
     codecs: &[VideoCodec],
     tx: mpsc::UnboundedSender<Internal>,
-    data_rate: crate::estimate::DataRate,
-    repair: Arc<RepairCounts>,
+    uplink: Uplink,
 ) -> Result<Arc<dyn PeerConnection>, CallError> {
+    let Uplink { data_rate, backoffs, repair } = uplink;
     let mut media = MediaEngine::default();
     for &codec in codecs {
         media.register_codec(codec_parameters(codec), RtpCodecKind::Video)?;
@@ -672,7 +693,8 @@ async fn build_peer_connection(
         // Above media's ceiling, room for documents on a fast uplink.
         f64::from(config.max_video_bitrate_bps) + audio + DATA_CEILING_BPS,
         data_rate,
-    );
+    )
+    .publish_backoffs(backoffs);
     // NACK bounded (webrtc-rs's defaults ask for each missing packet every
     // 100 ms for as long as it is in a 512-packet log): after a 10 s cut the
     // peer re-sent the whole gap ten times a second, SRTP refused the copies
@@ -982,7 +1004,12 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut internal: mpsc::UnboundedReceiver<Internal>) {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut internal: mpsc::UnboundedReceiver<Internal>,
+        mut backoffs: watch::Receiver<f64>,
+    ) {
         let mut stats = tokio::time::interval(STATS_INTERVAL);
         stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut hang_up_reply = None;
@@ -997,6 +1024,10 @@ impl Driver {
                 Some(event) = internal.recv() => {
                     if self.handle_internal(event).await { break; }
                 }
+                Ok(()) = backoffs.changed() => {
+                    let estimate = *backoffs.borrow_and_update();
+                    self.uplink_backed_off(estimate);
+                }
                 _ = stats.tick() => {
                     if self.state == CallState::Connected { self.poll_stats().await; }
                 }
@@ -1005,6 +1036,17 @@ impl Driver {
         self.shutdown().await;
         if let Some(reply) = hang_up_reply {
             let _ = reply.send(());
+        }
+    }
+
+    /// The estimate just backed off: documents slow down now, before the
+    /// queue grows for another second; the next stats divide the estimate
+    /// between video and documents again.
+    fn uplink_backed_off(&self, estimate_bps: f64) {
+        if self.state == CallState::Connected {
+            let data_room_bps = self.controller.data_room_at(estimate_bps);
+            tracing::debug!(estimate_bps, data_room_bps, "uplink backed off");
+            self.emit.send(CallEvent::DataRoom { data_room_bps });
         }
     }
 

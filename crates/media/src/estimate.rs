@@ -53,6 +53,11 @@
 //! ([`DataRate`]) and the received rate a back-off starts from includes
 //! them. Without that, a paced transfer taking half the link made every
 //! back-off land at 85 % of the media alone, and the estimate sank.
+//!
+//! Each back-off is also published as it happens
+//! ([`QueueDelayEstimator::publish_backoffs`]): the call hands documents
+//! their smaller pace at once, not at its next stats a second later, while
+//! the queue it backed off for is still growing.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -60,6 +65,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rtc::interceptor::{BandwidthEstimator, EstimatorStats, PacketReport};
+use tokio::sync::watch;
 
 /// Below this much queueing, the path has room: climb.
 pub const LOW_QUEUE: Duration = Duration::from_millis(25);
@@ -133,6 +139,8 @@ pub struct QueueDelayEstimator {
     last_update: Option<Instant>,
     /// When the last back-off was, and the queue it reacted to.
     last_backoff: Option<(Instant, f64)>,
+    /// Where each back-off's new target goes, if anyone listens.
+    backoffs: Option<watch::Sender<f64>>,
 }
 
 impl QueueDelayEstimator {
@@ -157,7 +165,16 @@ impl QueueDelayEstimator {
             arrivals: VecDeque::new(),
             last_update: None,
             last_backoff: None,
+            backoffs: None,
         }
+    }
+
+    /// Sends the new target (bits per second) on `to` each time the
+    /// estimate backs off; climbs are not sent (they wait for the call's
+    /// next stats).
+    pub fn publish_backoffs(mut self, to: watch::Sender<f64>) -> Self {
+        self.backoffs = Some(to);
+        self
     }
 
     /// The smoothed time packets spend queued on the path.
@@ -304,6 +321,9 @@ impl BandwidthEstimator for QueueDelayEstimator {
                 tracing::debug!(from = self.target, to = target, queue_ms = self.queue_ms, loss, ?received, data, "uplink estimate backs off");
                 self.target = target.clamp(self.min, self.max);
                 self.last_backoff = Some((now, self.queue_ms));
+                if let Some(to) = &self.backoffs {
+                    to.send_replace(self.target);
+                }
             }
         } else if self.queue_ms < LOW_QUEUE.as_secs_f64() * 1000.0 && !heavy_loss {
             self.target = (self.target * INCREASE_PER_SECOND.powf(elapsed.as_secs_f64())).clamp(self.min, self.max);
@@ -428,6 +448,28 @@ mod tests {
         // The link comes back: the estimate climbs above the old rate.
         let (back, _) = path.run(&mut e, 30.0, 1_000_000.0);
         assert!(back > 600_000.0, "climbed back to {back}");
+    }
+
+    #[test]
+    fn back_offs_are_published_as_they_happen_and_climbs_are_not() {
+        let (tx, mut rx) = watch::channel(0.0);
+        let mut e = QueueDelayEstimator::new(800_000.0, 60_000.0, 1_540_000.0).publish_backoffs(tx);
+        let mut path = Path::new();
+        path.run(&mut e, 10.0, 2_000_000.0);
+        assert!(!rx.has_changed().unwrap(), "an empty path only climbs: nothing published");
+        // The link drops under the sender: the first back-off is published
+        // within the feedback that saw the queue, with the new target.
+        let (mut published, mut tenths) = (None, 0);
+        while published.is_none() && tenths < 10 {
+            path.run(&mut e, 0.1, 300_000.0);
+            tenths += 1;
+            if rx.has_changed().unwrap() {
+                published = Some(*rx.borrow_and_update());
+            }
+        }
+        let published = published.expect("a back-off within a second of a queue");
+        assert!(published < 800_000.0, "published the lower target: {published}");
+        assert_eq!(published, e.target_bitrate(), "the target at the back-off, not an older one");
     }
 
     /// Reports for 100 ms of 1,200-byte packets every 10 ms (960 kbit/s),

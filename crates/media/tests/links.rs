@@ -49,6 +49,10 @@ struct Party {
     call: Call,
     state: watch::Receiver<CallState>,
     stats: watch::Receiver<Option<Box<CallStats>>>,
+    /// Room for documents, from each stats and each back-off in between.
+    data_room: watch::Receiver<u64>,
+    /// How many back-offs the call reported between its stats.
+    backoffs: Arc<AtomicU32>,
     channel: watch::Receiver<Option<DataChannelHandle>>,
     /// Every state change, with when it happened.
     history: Arc<Mutex<Vec<(Instant, CallState)>>>,
@@ -166,11 +170,13 @@ impl Party {
     fn pump(side: &'static str, me: Call, mut events: CallEvents, peer: Call, restart: bool, runtime: NsRuntime, t0: Instant) -> Party {
         let (state_tx, state) = watch::channel(CallState::New);
         let (stats_tx, stats) = watch::channel(None);
+        let (room_tx, data_room) = watch::channel(0);
+        let backoffs = Arc::new(AtomicU32::new(0));
         let (channel_tx, channel) = watch::channel(None);
         let history = Arc::new(Mutex::new(Vec::new()));
         let channel_closed = Arc::new(AtomicU32::new(0));
         let restarts = Arc::new(AtomicU32::new(0));
-        let (h, closed, count) = (history.clone(), channel_closed.clone(), restarts.clone());
+        let (h, closed, count, backed_off) = (history.clone(), channel_closed.clone(), restarts.clone(), backoffs.clone());
         let call = me.clone();
         tokio::spawn(async move {
             let mut policy = IceRestarts::default();
@@ -205,7 +211,12 @@ impl Party {
                         if std::env::var_os("VISIO_LINK_STATS").is_some() {
                             eprintln!("{:6.2} s {side}: {}", t0.elapsed().as_secs_f64(), brief(&s));
                         }
+                        room_tx.send_replace(s.data_room_bps);
                         stats_tx.send_replace(Some(s));
+                    }
+                    CallEvent::DataRoom { data_room_bps } => {
+                        backed_off.fetch_add(1, Ordering::SeqCst);
+                        room_tx.send_replace(data_room_bps);
                     }
                     CallEvent::DataChannelOpen(ch) => {
                         channel_tx.send_replace(Some(ch));
@@ -218,7 +229,7 @@ impl Party {
                 }
             }
         });
-        Party { call, state, stats, channel, history, channel_closed, restarts, _runtime: runtime }
+        Party { call, state, stats, data_room, backoffs, channel, history, channel_closed, restarts, _runtime: runtime }
     }
 }
 
@@ -502,6 +513,11 @@ async fn the_encoder_follows_the_uplink_down_and_back_up(codec: visio_media::Vid
     link.update(Direction::Up, |p| p.rate = Some(Bitrate::kbit(300))).unwrap();
     let down = pair.kiosk.stats_where("the kiosk's video target below 300 kbit/s", |s| s.sending.video_bitrate_bps < 300_000).await;
     eprintln!("{codec} 300 kbit/s: target below the link {:.1} s after the drop: {}", dropped_at.elapsed().as_secs_f64(), brief(&down));
+    // Each back-off also reaches the application as it happens, for the
+    // documents' pace (CallEvent::DataRoom), not only in the next stats.
+    let backoffs = pair.kiosk.backoffs.load(Ordering::SeqCst);
+    assert!(backoffs >= 1, "the estimate went from 1 Mbit/s to under 300 kbit/s without one back-off reported");
+    eprintln!("{codec} 300 kbit/s: {backoffs} back-offs reported, room for data now {} kbit/s", *pair.kiosk.data_room.borrow() / 1000);
     let sending = pair.kiosk.stats_where("the kiosk sending under 330 kbit/s", |s| s.send_bitrate_bps < 330_000).await;
     eprintln!("{codec} 300 kbit/s: sending under 330 kbit/s {:.1} s after the drop: {}", dropped_at.elapsed().as_secs_f64(), brief(&sending));
     let held = pair.kiosk.stats_after("thirty seconds at 300 kbit/s", 30).await;
@@ -573,10 +589,10 @@ async fn a_scan_goes_up_during_a_call(paced: bool) -> Vec<(f64, Box<CallStats>, 
         let room = pair.kiosk.stats_after("the call leaving room for documents", 2).await.data_room_bps;
         eprintln!("room for documents: {} kbit/s", room / 1000);
         kiosk_docs.set_send_rate(Some(document_send_rate(room))).await.unwrap();
-        let (docs, mut stats) = (kiosk_docs.clone(), pair.kiosk.stats.clone());
+        let (docs, mut room) = (kiosk_docs.clone(), pair.kiosk.data_room.clone());
         pacer = Some(tokio::spawn(async move {
-            while stats.changed().await.is_ok() {
-                let room = stats.borrow_and_update().as_ref().map_or(0, |s| s.data_room_bps);
+            while room.changed().await.is_ok() {
+                let room = *room.borrow_and_update();
                 if docs.set_send_rate(Some(document_send_rate(room))).await.is_err() {
                     break;
                 }
@@ -619,7 +635,12 @@ async fn a_scan_goes_up_during_a_call(paced: bool) -> Vec<(f64, Box<CallStats>, 
     .await;
     assert_eq!(received, sha256);
     let resent = kiosk_docs.stats().chunk_bytes_sent.load(Ordering::Relaxed) - size;
-    eprintln!("{} scan: {size} bytes in {took:.1} s ({:.0} kbit/s), {resent} bytes resent", if paced { "paced" } else { "unpaced" }, size as f64 * 8.0 / took / 1000.0);
+    eprintln!(
+        "{} scan: {size} bytes in {took:.1} s ({:.0} kbit/s), {resent} bytes resent, {} back-offs reported",
+        if paced { "paced" } else { "unpaced" },
+        size as f64 * 8.0 / took / 1000.0,
+        pair.kiosk.backoffs.load(Ordering::SeqCst)
+    );
     report_during_transfer(&before, &samples);
     pair.hang_up().await;
     samples

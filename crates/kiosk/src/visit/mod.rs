@@ -305,6 +305,12 @@ impl Runner {
                     let _ = documents.handle.set_send_rate(Some(document_send_rate(stats.data_room_bps))).await;
                 }
             }
+            CallEvent::DataRoom { data_room_bps } => {
+                // The estimate backed off between two stats: slow down now.
+                if let Some(documents) = &self.documents {
+                    let _ = documents.handle.set_send_rate(Some(document_send_rate(data_room_bps))).await;
+                }
+            }
             CallEvent::Error(e) => warn!(error = %e, "call"),
             other => debug!(?other, "call event"),
         }
