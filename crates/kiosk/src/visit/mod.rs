@@ -292,27 +292,27 @@ impl Runner {
                     }
                     // Data-channel bytes go around the media pacer: never
                     // unpaced during a call; the stats raise it.
-                    let _ = documents.handle.set_send_rate(Some(document_send_rate(0))).await;
+                    self.pace_documents(0).await;
                 }
                 None => warn!("documents channel open but no transfer session"),
             },
             CallEvent::DataChannelClosed => debug!("documents channel closed"),
             CallEvent::Stats(stats) => {
                 debug!(?stats, "call stats");
-                // Scans go up at the room the estimate leaves above audio
-                // and video (decisions: "Documents beside audio").
-                if let Some(documents) = &self.documents {
-                    let _ = documents.handle.set_send_rate(Some(document_send_rate(stats.data_room_bps))).await;
-                }
+                self.pace_documents(stats.data_room_bps).await;
             }
-            CallEvent::DataRoom { data_room_bps } => {
-                // The estimate backed off between two stats: slow down now.
-                if let Some(documents) = &self.documents {
-                    let _ = documents.handle.set_send_rate(Some(document_send_rate(data_room_bps))).await;
-                }
-            }
+            // The estimate backed off between two stats: slow down now.
+            CallEvent::DataRoom { data_room_bps } => self.pace_documents(data_room_bps).await,
             CallEvent::Error(e) => warn!(error = %e, "call"),
             other => debug!(?other, "call event"),
+        }
+    }
+
+    /// Scans go up at the room the estimate leaves above audio and video
+    /// (decisions: "Documents beside audio").
+    async fn pace_documents(&self, data_room_bps: u64) {
+        if let Some(documents) = &self.documents {
+            let _ = documents.handle.set_send_rate(Some(document_send_rate(data_room_bps))).await;
         }
     }
 
