@@ -9,9 +9,14 @@ use crate::{AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, KioskToHub
 pub trait WireMessage: DeserializeOwned + Serialize {
     /// Every value its `"type"` field may take.
     const TYPES: &'static [&'static str];
+    /// Whether a field this build does not know is refused, at any depth
+    /// (what the hub reads), or ignored (what kiosks and consoles read,
+    /// so a hub can add fields before its fleet is upgraded).
+    const STRICT: bool = false;
 }
 
 impl WireMessage for KioskToHub {
+    const STRICT: bool = true;
     const TYPES: &'static [&'static str] =
         &["hello", "request_call", "cancel_call", "signal", "hang_up", "rate", "heartbeat", "config_applied", "config_refused"];
 }
@@ -35,6 +40,7 @@ impl WireMessage for HubToKiosk {
 }
 
 impl WireMessage for AgentToHub {
+    const STRICT: bool = true;
     const TYPES: &'static [&'static str] =
         &["hello", "set_availability", "take_next", "signal", "hang_up"];
 }
@@ -102,7 +108,40 @@ pub fn decode<T: WireMessage>(text: &str) -> Result<T, DecodeError> {
     if !T::TYPES.contains(&kind.as_str()) {
         return Err(DecodeError::UnknownType { found: kind, expected: T::TYPES.join(", ") });
     }
-    serde_json::from_value(value).map_err(|e| DecodeError::Malformed { kind, detail: e.to_string() })
+    let message: T =
+        serde_json::from_value(value.clone()).map_err(|e| DecodeError::Malformed { kind: kind.clone(), detail: e.to_string() })?;
+    if T::STRICT {
+        // serde's deny_unknown_fields does not reach fieldless variants of
+        // a tagged enum (`cancel_call`, `end_of_candidates`) nor the
+        // structs inside a message: what the message encodes back to
+        // names every field it knows.
+        let known = serde_json::to_value(&message).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+        if let Some(path) = unknown_field(&value, &known, String::new()) {
+            return Err(DecodeError::Malformed { kind, detail: format!("unknown field `{path}`") });
+        }
+    }
+    Ok(message)
+}
+
+/// The first field of `given` that `known` does not have, as a path
+/// (`devices.camera.colour`). A field given as `null` stands for an absent
+/// optional one, which encodes to nothing.
+fn unknown_field(given: &serde_json::Value, known: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    let path = |key: &str| if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") };
+    match (given, known) {
+        (Value::Object(given), Value::Object(known)) => given.iter().find_map(|(key, value)| match known.get(key) {
+            Some(inner) => unknown_field(value, inner, path(key)),
+            None if value.is_null() => None,
+            None => Some(path(key)),
+        }),
+        (Value::Array(given), Value::Array(known)) => given
+            .iter()
+            .zip(known)
+            .enumerate()
+            .find_map(|(i, (g, k))| unknown_field(g, k, format!("{at}[{i}]"))),
+        _ => None,
+    }
 }
 
 /// Encodes one message. Our own types always serialize.
@@ -140,6 +179,34 @@ mod tests {
         let err = decode::<AgentToHub>(r#"{"type":"set_availability","available":"yes"}"#).unwrap_err();
         assert!(matches!(err, DecodeError::Malformed { .. }));
         assert!(err.to_string().contains("set_availability"), "{err}");
+    }
+
+    #[test]
+    fn the_hub_refuses_unknown_fields_at_any_depth() {
+        let refused = [
+            r#"{"type":"cancel_call","why":"bored"}"#,
+            r#"{"type":"signal","session":"s1","signal":{"kind":"end_of_candidates","extra":1}}"#,
+            r#"{"type":"signal","session":"s1","signal":{"kind":"candidate","candidate":{"candidate":"c","sdpMid":"0","bogus":true}}}"#,
+            r#"{"type":"config_refused","version":2,"reason":{"code":"invalid","message":"m","hint":"x"}}"#,
+            r#"{"type":"heartbeat","seq":1,"app_version":"1","devices":{"camera":{"state":"ok","colour":"red"},"microphone":{"state":"ok"},"scanner":{"state":"ok"},"printer":{"state":"ok"}}}"#,
+        ];
+        for text in refused {
+            let err = decode::<KioskToHub>(text).unwrap_err();
+            assert!(matches!(err, DecodeError::Malformed { .. }), "{text}: {err}");
+            assert!(err.to_string().contains("unknown field"), "{err}");
+        }
+        let err = decode::<KioskToHub>(refused[4]).unwrap_err();
+        assert!(err.to_string().contains("devices.camera.colour"), "{err}");
+        let err = decode::<AgentToHub>(r#"{"type":"take_next","service":null,"urgent":true}"#).unwrap_err();
+        assert!(err.to_string().contains("`urgent`"), "{err}");
+        // Absent optional fields may be given as null.
+        assert!(decode::<AgentToHub>(r#"{"type":"hello","protocol":1,"resume":null}"#).is_ok());
+    }
+
+    #[test]
+    fn kiosks_and_consoles_ignore_fields_they_do_not_know() {
+        let text = r#"{"type":"heartbeat_ack","seq":3,"added_later":true}"#;
+        assert_eq!(decode::<HubToKiosk>(text).unwrap(), HubToKiosk::HeartbeatAck { seq: 3 });
     }
 
     #[test]
