@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use visio_protocol::{AgentToHub, KioskId, KioskToHub, ResumeToken, ServiceId, SessionId, encode};
+use visio_protocol::{AgentToHub, ErrorBody, ErrorCode, KioskId, KioskToHub, ResumeToken, ServiceId, SessionId, encode};
 
 use crate::bus::{Bus, Listener};
 use crate::core::{
@@ -34,19 +34,16 @@ pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// The hub is restarting: calls are held, reconnect with the token.
 pub const CLOSE_SERVICE_RESTART: u16 = 1012;
 
-/// What a connection's writer task sends on the socket.
-#[derive(Debug)]
-pub enum Outgoing {
-    Text(String),
-    Close { code: u16, reason: String },
-}
+pub use crate::link::{Closing, Outgoing, PeerLink};
 
-pub type PeerTx = mpsc::Sender<Outgoing>;
+/// The WebSocket close code for a policy violation: replaced, too slow,
+/// revoked.
+pub const CLOSE_POLICY: u16 = 1008;
 
 #[derive(Debug)]
 pub enum Input {
-    KioskConnected { peer: PeerId, kiosk: KioskRecord, resume: Option<ResumeToken>, tx: PeerTx },
-    AgentConnected { peer: PeerId, agent: AgentRecord, resume: Option<ResumeToken>, tx: PeerTx },
+    KioskConnected { peer: PeerId, kiosk: KioskRecord, resume: Option<ResumeToken>, link: PeerLink },
+    AgentConnected { peer: PeerId, agent: AgentRecord, resume: Option<ResumeToken>, link: PeerLink },
     Kiosk(PeerId, KioskToHub),
     Agent(PeerId, AgentToHub),
     Disconnected(PeerId),
@@ -157,7 +154,7 @@ pub fn spawn(
 
 struct Driver {
     hub: Hub,
-    peers: HashMap<PeerId, PeerTx>,
+    peers: HashMap<PeerId, PeerLink>,
     log: SessionLog,
     store: Backend,
     /// Its own inputs, for work it finishes later (a configuration loaded).
@@ -201,12 +198,12 @@ impl Driver {
             };
             let now = Timestamp::now();
             match input {
-                Input::KioskConnected { peer, kiosk, resume, tx } => {
-                    self.peers.insert(peer, tx);
+                Input::KioskConnected { peer, kiosk, resume, link } => {
+                    self.peers.insert(peer, link);
                     self.hub.handle_kiosk_connected(now, peer, kiosk.id, kiosk.site, resume);
                 }
-                Input::AgentConnected { peer, agent, resume, tx } => {
-                    self.peers.insert(peer, tx);
+                Input::AgentConnected { peer, agent, resume, link } => {
+                    self.peers.insert(peer, link);
                     self.hub.handle_agent_connected(now, peer, agent.login, agent.display_name, agent.services, resume);
                 }
                 Input::Kiosk(peer, msg) => self.hub.handle_kiosk_message(now, peer, msg),
@@ -246,9 +243,9 @@ impl Driver {
                 Input::Shutdown(reply) => {
                     self.hub.handle_shutdown(now);
                     self.carry_out(now).await;
-                    for (_, tx) in self.peers.drain() {
+                    for (_, link) in self.peers.drain() {
                         let reason = "the hub is restarting; calls are held, reconnect with your resume token";
-                        let _ = tx.try_send(Outgoing::Close { code: CLOSE_SERVICE_RESTART, reason: reason.into() });
+                        link.close(Closing::new(CLOSE_SERVICE_RESTART, reason));
                     }
                     self.log.stopped(now).await;
                     self.log.flush().await;
@@ -288,9 +285,8 @@ impl Driver {
                     Output::ToKiosk(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::ToAgent(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::Close(peer) => {
-                        if let Some(tx) = self.peers.remove(&peer) {
-                            let reason = "replaced by a newer connection".into();
-                            let _ = tx.try_send(Outgoing::Close { code: CLOSE_GOING_AWAY, reason });
+                        if let Some(link) = self.peers.remove(&peer) {
+                            link.close(Closing::new(CLOSE_GOING_AWAY, "replaced by a newer connection"));
                         }
                     }
                     Output::Event(event) => {
@@ -313,19 +309,26 @@ impl Driver {
                 return;
             }
             for peer in too_slow {
-                tracing::warn!(?peer, "disconnecting a peer that does not read its messages");
+                tracing::warn!(?peer, limit = "peer_queue", "disconnecting a peer that does not read its messages");
+                self.metrics.refused(crate::metrics::Limit::PeerQueue);
                 self.hub.handle_disconnected(now, peer);
             }
         }
     }
 
     fn deliver(&mut self, peer: PeerId, text: String, too_slow: &mut Vec<PeerId>) {
-        let Some(tx) = self.peers.get(&peer) else { return };
-        match tx.try_send(Outgoing::Text(text)) {
+        let Some(link) = self.peers.get(&peer) else { return };
+        match link.queue.try_send(Outgoing::Text(text)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                // Dropping the sender ends the writer task, which closes the
-                // socket.
+                // The writer is stuck behind a full socket: close at once,
+                // dropping what is queued, with a last word if it gets out.
+                let closing = Closing::new(CLOSE_POLICY, "too slow to read its messages")
+                    .with_error(ErrorBody::new(ErrorCode::TooSlow, format!(
+                        "more than {PEER_QUEUE} messages were waiting for this connection; the hub closed it"
+                    )))
+                    .dropping_queue();
+                link.close(closing);
                 self.peers.remove(&peer);
                 too_slow.push(peer);
             }

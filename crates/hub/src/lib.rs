@@ -8,8 +8,10 @@
 //! - [`server`]: TLS accept loop, HTTP routes and WebSocket handlers.
 //! - [`store`]: SQLite or PostgreSQL for accounts, the kiosk registry, the
 //!   session log and (PostgreSQL) the queue shared by several processes.
+//! - [`link`]: the driver's end of one connection (its queue, closing it).
 //! - [`bus`]: NATS between hub processes.
 //! - [`tls`]: the certificate, generated on first start or given.
+//! - [`shown`]: clients' ids and logins made safe for log lines.
 //! - [`throttle`]: slowing down password guessing.
 //! - [`metrics`]: `/metrics` in Prometheus text format.
 //! - [`fleet`]: the fleet view of the admin API.
@@ -22,8 +24,10 @@ pub mod console;
 pub mod core;
 pub mod driver;
 pub mod fleet;
+pub mod link;
 pub mod metrics;
 pub mod server;
+pub mod shown;
 pub mod store;
 pub mod throttle;
 pub mod tls;

@@ -30,6 +30,65 @@ struct CodeLabel {
     code: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabel {
+    limit: &'static str,
+}
+
+/// A limit the hub enforces on clients; each refusal is counted under its
+/// name in `visio_hub_limit_refusals_total{limit=…}` (see the limits table
+/// in docs/operations.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// A peer that left more than `PEER_QUEUE` messages unread.
+    PeerQueue,
+    /// A frame that is not valid WebSocket (invalid UTF-8 in a text frame,
+    /// a protocol error).
+    BadFrame,
+    /// A frame over the limit before the hello was accepted.
+    PreHelloBytes,
+    /// No hello in time.
+    HelloTimeout,
+    /// Too many connections open from one address.
+    ConnectionsPerAddress,
+    /// No TLS handshake in time.
+    TlsHandshake,
+    /// A request head not received in time.
+    RequestHead,
+    /// A request body (and its answer) not done in time.
+    RequestTimeout,
+    /// A connection silent (not even a pong) for too long.
+    Silence,
+    /// Sign-in tries from one address.
+    SignInAddress,
+    /// Sign-in tries for one account.
+    SignInAccount,
+    /// Messages per second on one connection.
+    MessageRate,
+    /// Visits a kiosk may start per minute.
+    VisitsPerMinute,
+}
+
+impl Limit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::PeerQueue => "peer_queue",
+            Limit::BadFrame => "bad_frame",
+            Limit::PreHelloBytes => "pre_hello_bytes",
+            Limit::HelloTimeout => "hello_timeout",
+            Limit::ConnectionsPerAddress => "connections_per_address",
+            Limit::TlsHandshake => "tls_handshake",
+            Limit::RequestHead => "request_head",
+            Limit::RequestTimeout => "request_timeout",
+            Limit::Silence => "silence",
+            Limit::SignInAddress => "sign_in_address",
+            Limit::SignInAccount => "sign_in_account",
+            Limit::MessageRate => "message_rate",
+            Limit::VisitsPerMinute => "visits_per_minute",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -46,6 +105,7 @@ pub struct Metrics {
     kiosks_config_outdated: Gauge,
     config_refusals: Family<CodeLabel, Counter>,
     heartbeats: Counter,
+    limit_refusals: Family<LimitLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -65,6 +125,7 @@ impl Default for Metrics {
             kiosks_config_outdated: Gauge::default(),
             config_refusals: Family::default(),
             heartbeats: Counter::default(),
+            limit_refusals: Family::default(),
             registry: Registry::default(),
         };
         // Kiosks online; with `kiosks_enrolled`, the offline ones.
@@ -97,11 +158,21 @@ impl Default for Metrics {
             m.config_refusals.clone(),
         );
         registry.register("heartbeats", "Kiosk heartbeats received since the hub started", m.heartbeats.clone());
+        registry.register(
+            "limit_refusals",
+            "Clients refused or disconnected by one of the hub's limits, per limit",
+            m.limit_refusals.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
 
 impl Metrics {
+    /// Counts one refusal by `limit`.
+    pub fn refused(&self, limit: Limit) {
+        self.limit_refusals.get_or_create(&LimitLabel { limit: limit.as_str() }).inc();
+    }
+
     pub fn observe(&self, event: &HubEvent) {
         match event {
             HubEvent::Answered { .. } => {

@@ -1,68 +1,146 @@
-//! Slows down password guessing. After a few free failures, a login from an
-//! address (and, more loosely, any login from that address) must wait an
-//! exponentially growing delay before the hub even checks the password.
+//! Slows down password guessing. A sign-in try is *reserved* before the
+//! password is checked, counted as a failure until it succeeds: tries that
+//! arrive together cannot all pass the check before any is recorded.
 //!
-//! Keyed by login *and* address so that someone guessing an agent's password
-//! from elsewhere cannot lock the agent out of their own office.
+//! Three counters, each with a few free failures and then an exponentially
+//! growing delay before the hub even checks the password:
+//! - a login from one address (5 free): one person mistyping;
+//! - any login from one address (20 free): one address trying many
+//!   accounts;
+//! - one login from anywhere (10 free): many addresses sharing out the
+//!   guesses on one account. An address from which the account signed in
+//!   since the hub started is exempt from this one, so someone guessing
+//!   from elsewhere cannot lock the agent out of their own office.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use jiff::{SignedDuration, Timestamp};
 
-/// Failures before delays start, per login+address and per address.
-const FREE_PER_LOGIN: u32 = 5;
-const FREE_PER_ADDRESS: u32 = 20;
+use crate::metrics::Limit;
+
+/// Failures before delays start.
+pub const FREE_PER_LOGIN_AND_ADDRESS: u32 = 5;
+pub const FREE_PER_ADDRESS: u32 = 20;
+pub const FREE_PER_ACCOUNT: u32 = 10;
 const MAX_DELAY: SignedDuration = SignedDuration::from_secs(300);
 /// A key with no failure for this long is forgotten.
 const FORGET_AFTER: SignedDuration = SignedDuration::from_mins(15);
-/// Bound on remembered keys; the oldest are dropped past it.
+/// Bound on remembered keys (and on trusted addresses); the stale are
+/// dropped past it.
 const MAX_KEYS: usize = 100_000;
 
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
-    failures: HashMap<String, (u32, Timestamp)>,
+    failures: HashMap<Key, (u32, Timestamp)>,
+    /// (login, address) pairs that signed in successfully.
+    trusted: HashSet<(String, IpAddr)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    LoginAddress(String, IpAddr),
+    Address(IpAddr),
+    Account(String),
+}
+
+/// A try the throttle let through: hand it back with its outcome.
+#[derive(Debug)]
+#[must_use = "tell the throttle how the try ended"]
+pub struct Reservation {
+    login: String,
+    ip: IpAddr,
+    keys: Vec<Key>,
+}
+
+/// Why a try must wait, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub limit: Limit,
+    pub retry_after: SignedDuration,
 }
 
 impl LoginThrottle {
-    /// How long this attempt must wait, if at all.
-    pub fn retry_after(&self, now: Timestamp, login: &str, ip: IpAddr) -> Option<SignedDuration> {
-        keys(login, ip)
-            .into_iter()
+    /// Lets this try through and counts it as a failure until
+    /// [`LoginThrottle::succeeded`], or says how long it must wait.
+    pub fn reserve(&mut self, now: Timestamp, login: &str, ip: IpAddr) -> Result<Reservation, Refused> {
+        let login = login.to_lowercase();
+        let keys = self.keys(&login, ip);
+        let wait = keys
+            .iter()
             .filter_map(|(key, free)| {
-                let (count, last) = *self.failures.get(&key)?;
-                let over = count.checked_sub(free)?;
+                let (count, last) = *self.failures.get(key)?;
+                if now.duration_since(last) >= FORGET_AFTER {
+                    return None;
+                }
+                let over = count.checked_sub(*free)?;
                 let delay = SignedDuration::from_secs(1i64 << over.min(16)).min(MAX_DELAY);
                 let wait = (last + delay).duration_since(now);
-                (wait > SignedDuration::ZERO).then_some(wait)
+                let limit = if matches!(key, Key::Account(_)) { Limit::SignInAccount } else { Limit::SignInAddress };
+                (wait > SignedDuration::ZERO).then_some(Refused { limit, retry_after: wait })
             })
-            .max()
-    }
-
-    pub fn failed(&mut self, now: Timestamp, login: &str, ip: IpAddr) {
+            .max_by_key(|r| r.retry_after);
+        if let Some(refused) = wait {
+            return Err(refused);
+        }
         if self.failures.len() >= MAX_KEYS {
             self.failures.retain(|_, (_, last)| now.duration_since(*last) < FORGET_AFTER);
         }
-        for (key, _) in keys(login, ip) {
-            let entry = self.failures.entry(key).or_insert((0, now));
+        for (key, _) in &keys {
+            let entry = self.failures.entry(key.clone()).or_insert((0, now));
             if now.duration_since(entry.1) >= FORGET_AFTER {
                 entry.0 = 0;
             }
             *entry = (entry.0 + 1, now);
         }
+        Ok(Reservation { login, ip, keys: keys.into_iter().map(|(k, _)| k).collect() })
     }
 
-    pub fn succeeded(&mut self, login: &str, ip: IpAddr) {
-        self.failures.remove(&login_key(login, ip));
+    /// The password was right: the try is no failure, and this address is
+    /// trusted for this account from now on.
+    pub fn succeeded(&mut self, reservation: Reservation) {
+        for key in &reservation.keys {
+            match key {
+                Key::LoginAddress(..) => {
+                    self.failures.remove(key);
+                }
+                Key::Address(_) | Key::Account(_) => {
+                    if let Some(entry) = self.failures.get_mut(key) {
+                        entry.0 = entry.0.saturating_sub(1);
+                    }
+                }
+            }
+        }
+        if self.trusted.len() >= MAX_KEYS {
+            self.trusted.clear();
+        }
+        self.trusted.insert((reservation.login, reservation.ip));
     }
-}
 
-fn login_key(login: &str, ip: IpAddr) -> String {
-    format!("{}|{ip}", login.to_lowercase())
-}
+    /// The password was wrong: the reserved failure stands.
+    pub fn failed(&mut self, reservation: Reservation) {
+        drop(reservation);
+    }
 
-fn keys(login: &str, ip: IpAddr) -> [(String, u32); 2] {
-    [(login_key(login, ip), FREE_PER_LOGIN), (format!("|{ip}"), FREE_PER_ADDRESS)]
+    /// The check itself failed (the store): the try does not count.
+    pub fn undecided(&mut self, reservation: Reservation) {
+        for key in &reservation.keys {
+            if let Some(entry) = self.failures.get_mut(key) {
+                entry.0 = entry.0.saturating_sub(1);
+            }
+        }
+    }
+
+    fn keys(&self, login: &str, ip: IpAddr) -> Vec<(Key, u32)> {
+        let mut keys = vec![
+            (Key::LoginAddress(login.to_owned(), ip), FREE_PER_LOGIN_AND_ADDRESS),
+            (Key::Address(ip), FREE_PER_ADDRESS),
+        ];
+        if !self.trusted.contains(&(login.to_owned(), ip)) {
+            keys.push((Key::Account(login.to_owned()), FREE_PER_ACCOUNT));
+        }
+        keys
+    }
 }
 
 #[cfg(test)]
@@ -73,48 +151,97 @@ mod tests {
         Timestamp::from_second(1_800_000_000 + s).unwrap()
     }
 
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, n))
+    }
+
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     const OTHER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
+    #[test]
+    fn tries_in_flight_count_so_only_the_free_ones_pass_at_once() {
+        let mut th = LoginThrottle::default();
+        // Forty tries arrive together; none has been checked yet.
+        let passed: Vec<Reservation> = (0..40).filter_map(|_| th.reserve(t(0), "claire", IP).ok()).collect();
+        assert_eq!(passed.len(), FREE_PER_LOGIN_AND_ADDRESS as usize);
+        let refused = th.reserve(t(0), "claire", IP).unwrap_err();
+        assert_eq!(refused, Refused { limit: Limit::SignInAddress, retry_after: SignedDuration::from_secs(1) });
+    }
 
     #[test]
     fn delays_start_after_free_failures_and_double() {
         let mut th = LoginThrottle::default();
         for i in 0..5 {
-            assert_eq!(th.retry_after(t(i), "claire", IP), None);
-            th.failed(t(i), "claire", IP);
+            let r = th.reserve(t(i), "claire", IP).unwrap();
+            th.failed(r);
         }
-        assert_eq!(th.retry_after(t(4), "claire", IP), Some(SignedDuration::from_secs(1)));
-        assert_eq!(th.retry_after(t(5), "claire", IP), None);
-        th.failed(t(5), "claire", IP);
-        assert_eq!(th.retry_after(t(5), "claire", IP), Some(SignedDuration::from_secs(2)));
-        // Another address is not slowed down for this login.
-        assert_eq!(th.retry_after(t(5), "claire", OTHER), None);
+        assert_eq!(th.reserve(t(4), "claire", IP).unwrap_err().retry_after, SignedDuration::from_secs(1));
+        let r = th.reserve(t(5), "claire", IP).unwrap();
+        th.failed(r);
+        assert_eq!(th.reserve(t(5), "claire", IP).unwrap_err().retry_after, SignedDuration::from_secs(2));
+        // Another address is not slowed down for this login (yet).
+        assert!(th.reserve(t(5), "claire", OTHER).is_ok());
         // Case does not open a fresh counter.
-        assert!(th.retry_after(t(5), "CLAIRE", IP).is_some());
+        assert!(th.reserve(t(5), "CLAIRE", IP).is_err());
     }
 
     #[test]
     fn success_clears_and_old_failures_are_forgotten() {
         let mut th = LoginThrottle::default();
-        for i in 0..6 {
-            th.failed(t(i), "claire", IP);
+        for i in 0..4 {
+            let r = th.reserve(t(i), "claire", IP).unwrap();
+            th.failed(r);
         }
-        th.succeeded("claire", IP);
-        assert_eq!(th.retry_after(t(6), "claire", IP), None);
-        for i in 0..6 {
-            th.failed(t(i), "paul", IP);
+        let r = th.reserve(t(4), "claire", IP).unwrap();
+        th.succeeded(r);
+        for i in 0..5 {
+            let r = th.reserve(t(5 + i), "claire", IP).unwrap();
+            th.failed(r);
         }
-        th.failed(t(2000), "paul", IP);
-        assert_eq!(th.retry_after(t(2000), "paul", IP), None, "counter restarted after 15 minutes");
+        assert!(th.reserve(t(9), "claire", IP).is_err());
+        assert!(th.reserve(t(2000), "claire", IP).is_ok(), "counter restarted after 15 minutes");
+    }
+
+    #[test]
+    fn a_failed_check_of_the_store_does_not_count() {
+        let mut th = LoginThrottle::default();
+        for _ in 0..50 {
+            let r = th.reserve(t(0), "claire", IP).unwrap();
+            th.undecided(r);
+        }
+        assert!(th.reserve(t(0), "claire", IP).is_ok());
     }
 
     #[test]
     fn many_logins_from_one_address_are_slowed_too() {
         let mut th = LoginThrottle::default();
         for i in 0..20 {
-            th.failed(t(0), &format!("user{i}"), IP);
+            let r = th.reserve(t(0), &format!("user{i}"), IP).unwrap();
+            th.failed(r);
         }
-        assert!(th.retry_after(t(0), "someone-new", IP).is_some());
-        assert!(th.retry_after(t(0), "someone-new", OTHER).is_none());
+        assert_eq!(th.reserve(t(0), "someone-new", IP).unwrap_err().limit, Limit::SignInAddress);
+        assert!(th.reserve(t(0), "someone-new", OTHER).is_ok());
+    }
+
+    #[test]
+    fn guesses_shared_out_over_addresses_hit_the_account_limit_but_not_its_own_office() {
+        let mut th = LoginThrottle::default();
+        let office = ip(200);
+        let r = th.reserve(t(0), "claire", office).unwrap();
+        th.succeeded(r);
+        // Twenty addresses, a few guesses each: under their own limits.
+        let mut checked = 0;
+        for n in 1..=20 {
+            for _ in 0..5 {
+                if let Ok(r) = th.reserve(t(1), "claire", ip(n)) {
+                    checked += 1;
+                    th.failed(r);
+                }
+            }
+        }
+        assert_eq!(checked, FREE_PER_ACCOUNT as usize, "only the account's free failures were checked");
+        assert_eq!(th.reserve(t(1), "claire", ip(99)).unwrap_err().limit, Limit::SignInAccount);
+        // Claire's office signed in before: still let through.
+        assert!(th.reserve(t(1), "claire", office).is_ok());
     }
 }

@@ -1661,7 +1661,7 @@ impl Hub {
         let error = |hub: &mut Hub, code, message: String| match (origin, from) {
             (Some(p), Side::Kiosk) => hub.kiosk_error(p, code, message),
             (Some(p), Side::Agent) => hub.agent_error(p, code, message),
-            (None, _) => tracing::warn!(session = %session_id, %message, "signal from another hub process dropped"),
+            (None, _) => tracing::warn!(session = %crate::shown::shown(session_id.as_str()), %message, "signal from another hub process dropped"),
         };
         let Some(session) = self.sessions.get_mut(session_id) else { return };
         let kiosk = session.kiosk;
@@ -1677,7 +1677,7 @@ impl Hub {
             // The other side's connection is gone: nothing would carry the
             // signal, and it renegotiates when it is back (an ICE restart,
             // or `restart` and a fresh offer after a reload).
-            tracing::debug!(session = %session_id, kind = signal.kind(), "signal dropped: the other side is away");
+            tracing::debug!(session = %crate::shown::shown(session_id.as_str()), kind = signal.kind(), "signal dropped: the other side is away");
             return;
         }
         let remote = call.remote.clone();

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use visio_protocol::{AgentLogin, Secret};
 
+use crate::shown::shown;
 use super::{App, ClientAddr, SESSION_COOKIE};
 
 // ---------------------------------------------------------------------------
@@ -37,16 +38,13 @@ pub(super) async fn login(
     };
     let ip: IpAddr = addr.ip();
     let now = Timestamp::now();
-    let wait = app.throttle.lock().unwrap_or_else(|e| e.into_inner()).retry_after(now, &form.login, ip);
-    if let Some(wait) = wait {
-        let seconds = wait.as_secs().max(1);
-        let mut response = json_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("too many failed attempts; try again in {seconds} s"),
-        );
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return response;
-    }
+    // Reserved before the password is checked, so that tries arriving
+    // together cannot all be checked before any failure is recorded.
+    let reserved = app.throttle.lock().unwrap_or_else(|e| e.into_inner()).reserve(now, &form.login, ip);
+    let reservation = match reserved {
+        Ok(reservation) => reservation,
+        Err(refused) => return throttled(&app, refused),
+    };
     let login = AgentLogin(form.login.clone());
     let password = Secret(form.password);
     let lifetime = app.settings.agent_session_lifetime;
@@ -59,8 +57,8 @@ pub(super) async fn login(
     let mut throttle = app.throttle.lock().unwrap_or_else(|e| e.into_inner());
     match checked {
         Ok(Some((agent, token))) => {
-            throttle.succeeded(&form.login, ip);
-            tracing::info!(login = %agent.login, "agent signed in");
+            throttle.succeeded(reservation);
+            tracing::info!(login = %shown(agent.login.as_str()), "agent signed in");
             let cookie = format!(
                 "{SESSION_COOKIE}={}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
                 token.expose(),
@@ -76,15 +74,29 @@ pub(super) async fn login(
             response
         }
         Ok(None) => {
-            throttle.failed(now, &form.login, ip);
+            throttle.failed(reservation);
+            tracing::warn!(login = %shown(&form.login), address = %ip, "sign-in failed: login or password not recognised");
             // Same answer for an unknown login and a wrong password.
             json_error(StatusCode::UNAUTHORIZED, "login or password not recognised")
         }
         Err(e) => {
+            throttle.undecided(reservation);
             tracing::error!(error = %e, "login failed on the store");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "the hub could not check the password; try again")
         }
     }
+}
+
+/// The answer to a try the throttle refused, counted and logged (without
+/// the login or the address: the failed tries before it were logged).
+fn throttled(app: &App, refused: crate::throttle::Refused) -> Response {
+    let seconds = refused.retry_after.as_secs().max(1);
+    tracing::warn!(limit = refused.limit.as_str(), retry_after = seconds, "sign-in refused: too many failed tries");
+    app.metrics.refused(refused.limit);
+    let mut response =
+        json_error(StatusCode::TOO_MANY_REQUESTS, format!("too many failed attempts; try again in {seconds} s"));
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<Secret> {

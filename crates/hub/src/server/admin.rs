@@ -12,6 +12,7 @@ use visio_config::bundle::{Bundle, BundleError};
 use visio_protocol::admin::PublishedConfig;
 use visio_protocol::{KioskId, Secret};
 
+use crate::shown::shown;
 use super::{App, MAX_BUNDLE_BYTES};
 use crate::core::Published;
 use crate::store::{PublishOutcome, StoredConfig};
@@ -74,7 +75,7 @@ pub(super) async fn kiosk_config(State(app): State<App>, headers: HeaderMap) -> 
     let Some((id, secret)) = credentials else {
         return unauthorized(REALM, "kiosk credentials are required: HTTP Basic with the kiosk id and secret");
     };
-    let shown = id.clone();
+    let id_shown = id.clone();
     let result = async {
         let Some(_) = app.store.verify_kiosk(&id, &secret).await? else { return Ok(None) };
         Ok::<_, crate::store::StoreError>(Some(app.store.published_config().await?))
@@ -83,7 +84,7 @@ pub(super) async fn kiosk_config(State(app): State<App>, headers: HeaderMap) -> 
     let stored = match result {
         Ok(Some(stored)) => stored,
         Ok(None) => {
-            tracing::info!(kiosk = %shown, "configuration fetch refused: wrong id or secret");
+            tracing::info!(kiosk = %shown(id_shown.as_str()), "configuration fetch refused: wrong id or secret");
             return unauthorized(REALM, "kiosk id or secret not recognised");
         }
         Err(e) => {
@@ -98,7 +99,7 @@ pub(super) async fn kiosk_config(State(app): State<App>, headers: HeaderMap) -> 
     let mut response = if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        tracing::info!(kiosk = %shown, version = stored.meta.version, "configuration fetched");
+        tracing::info!(kiosk = %shown(id_shown.as_str()), version = stored.meta.version, "configuration fetched");
         ([(header::CONTENT_TYPE, "application/json")], stored.bundle).into_response()
     };
     let h = response.headers_mut();
@@ -218,7 +219,7 @@ pub(super) async fn publish(State(app): State<App>, request: axum::extract::Requ
             "this hub trusts no admin key yet: run `visio-hub admin trust-key ed25519:…` on the hub first",
         ),
         Ok(Upload::Refused(e)) => {
-            tracing::warn!(admin = %admin, error = %e, "configuration upload refused");
+            tracing::warn!(admin = %shown(&admin), error = %e, "configuration upload refused");
             bundle_refusal(&e)
         }
         Ok(Upload::Stored(PublishOutcome::Conflict { current, current_sha256 }, stored, _)) => coded_error(
@@ -233,7 +234,7 @@ pub(super) async fn publish(State(app): State<App>, request: axum::extract::Requ
             (StatusCode::OK, axum::Json(stored.meta)).into_response()
         }
         Ok(Upload::Stored(PublishOutcome::Published, mut stored, published)) => {
-            tracing::info!(admin = %admin, version = stored.meta.version, key = %stored.meta.key_id, "configuration published");
+            tracing::info!(admin = %shown(&admin), version = stored.meta.version, key = %stored.meta.key_id, "configuration published");
             let told = app.driver.config_published(*published).await.unwrap_or(0);
             stored.meta.announced_to = Some(told as u32);
             (StatusCode::CREATED, axum::Json(stored.meta)).into_response()

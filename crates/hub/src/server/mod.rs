@@ -1,14 +1,17 @@
 //! The network shell: TLS accept loop and HTTP routes. The routes live in
 //! [`accounts`] (agent sign-in), [`admin`] (configuration and fleet) and
-//! [`sockets`] (one WebSocket handler per kiosk or agent connection).
+//! [`sockets`] (one WebSocket handler per kiosk or agent connection);
+//! [`limits`] holds what an unauthenticated client may hold.
 //!
-//! Every phase is bounded: the TLS handshake, the HTTP request head, the
-//! hello, and a connection's silence. A bad message gets an error reply and
-//! the connection stays up; only frames over the hard WebSocket limit, or a
-//! peer that stops reading, end a connection.
+//! Every phase is bounded: the TLS handshake, the HTTP request head and
+//! body, the bytes and time before the hello, and a connection's silence
+//! (docs/operations.md, "Limits on clients"). A bad message gets an error
+//! reply and the connection stays up; only frames that break WebSocket or
+//! its hard limit, or a peer that stops reading, end a connection.
 
 mod accounts;
 mod admin;
+pub mod limits;
 mod sockets;
 
 use std::future::Future;
@@ -64,6 +67,9 @@ pub struct Settings {
     /// NATS between hub processes sharing a PostgreSQL database
     /// (`serve --bus`): an agent on one takes a resident on another.
     pub bus: Option<String>,
+    /// Limits on clients (times, bytes and connections before
+    /// authentication, rates).
+    pub limits: limits::HubLimits,
 }
 
 impl Settings {
@@ -77,6 +83,7 @@ impl Settings {
             resume_grace: crate::core::DEFAULT_RESUME_GRACE,
             turn_rest: None,
             bus: None,
+            limits: limits::HubLimits::default(),
         }
     }
 
@@ -93,6 +100,7 @@ impl Settings {
             resume_grace: crate::core::DEFAULT_RESUME_GRACE,
             turn_rest: None,
             bus: None,
+            limits: limits::HubLimits::default(),
         }
     }
 }
@@ -124,6 +132,13 @@ struct App {
 
 #[derive(Clone, Copy, Debug)]
 struct ClientAddr(SocketAddr);
+
+/// What a request handler knows of its connection besides the request.
+#[derive(Clone, Debug)]
+struct Connection {
+    budget: limits::ReadBudget,
+    slot: limits::Slot,
+}
 
 /// Serves the hub on `listener` until `shutdown` completes. Tests bind
 /// `127.0.0.1:0` and call this; `visio-hub serve` passes Ctrl-C/SIGTERM.
@@ -229,16 +244,18 @@ pub async fn run(
     };
     let token = CancellationToken::new();
     let max_connections = settings.max_connections;
+    let per_address = settings.limits.unauthenticated_per_address;
     let app = App {
         store,
         driver: driver.clone(),
-        metrics,
+        metrics: metrics.clone(),
         throttle: Arc::default(),
         settings: Arc::new(settings),
         shutdown: token.clone(),
     };
     let router = router(app);
     let acceptor = TlsAcceptor::from(tls);
+    let slots = limits::AddressSlots::default();
     let limit = Arc::new(Semaphore::new(max_connections));
     let tracker = TaskTracker::new();
     tracing::info!(addr = %listener.local_addr()?, "hub listening");
@@ -261,10 +278,17 @@ pub async fn run(
                 }
             },
         };
+        let Some(slot) = slots.take(addr.ip(), per_address) else {
+            // Dropping the socket refuses it; the permit goes back at once.
+            tracing::warn!(limit = "connections_per_address", max = per_address, "connection refused: too many unauthenticated connections from one address");
+            metrics.refused(crate::metrics::Limit::ConnectionsPerAddress);
+            continue;
+        };
         let (acceptor, router) = (acceptor.clone(), router.clone());
+        let metrics = metrics.clone();
         tracker.spawn(async move {
             let _permit = permit;
-            serve_connection(tcp, addr, acceptor, router).await;
+            serve_connection(tcp, addr, slot, acceptor, router, &metrics).await;
         });
     }
 
@@ -279,24 +303,43 @@ pub async fn run(
     Ok(())
 }
 
-async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, acceptor: TlsAcceptor, router: Router) {
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    addr: SocketAddr,
+    slot: limits::Slot,
+    acceptor: TlsAcceptor,
+    router: Router,
+    metrics: &Metrics,
+) {
     let _ = tcp.set_nodelay(true);
     let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => return tracing::debug!(%addr, error = %e, "TLS handshake failed"),
-        Err(_) => return tracing::debug!(%addr, "TLS handshake timed out after {TLS_HANDSHAKE_TIMEOUT:?}"),
+        Err(_) => {
+            metrics.refused(crate::metrics::Limit::TlsHandshake);
+            return tracing::info!(limit = "tls_handshake", "connection closed: no TLS handshake within {TLS_HANDSHAKE_TIMEOUT:?}");
+        }
     };
+    let budget = limits::ReadBudget::default();
+    let connection = Connection { budget: budget.clone(), slot };
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(ClientAddr(addr));
+        req.extensions_mut().insert(connection.clone());
         router.clone().oneshot(req)
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(REQUEST_HEAD_TIMEOUT)
-        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+        .serve_connection(hyper_util::rt::TokioIo::new(limits::Budgeted::new(tls, budget)), service)
         .with_upgrades();
     if let Err(e) = conn.await {
-        tracing::debug!(%addr, error = %e, "connection ended with an error");
+        if e.is_timeout() {
+            // Idle keep-alive connections end here too: debug, not info.
+            metrics.refused(crate::metrics::Limit::RequestHead);
+            tracing::debug!(limit = "request_head", "connection closed: no request head within {REQUEST_HEAD_TIMEOUT:?}");
+        } else {
+            tracing::debug!(%addr, error = %e, "connection ended with an error");
+        }
     }
 }
 
@@ -319,6 +362,7 @@ fn router(app: App) -> Router {
         .route("/ws/agent", get(sockets::agent_ws))
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "no such page"}))) })
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), request_deadline))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(app)
 }
@@ -337,6 +381,32 @@ async fn security_headers(mut response: Response) -> Response {
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
+}
+
+/// A request's body and answer must come within the request timeout (the
+/// head has its own, in hyper): a client trickling a body cannot hold a
+/// connection slot. The connection is closed with the answer, since the
+/// rest of the body is unread.
+async fn request_deadline(State(app): State<App>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let limit = if request.uri().path() == "/api/admin/config" {
+        app.settings.limits.upload_timeout
+    } else {
+        app.settings.limits.request_timeout
+    };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit = "request_timeout", seconds = limit.as_secs_f32(), "request refused: its body did not arrive in time");
+            app.metrics.refused(crate::metrics::Limit::RequestTimeout);
+            let mut response = (
+                StatusCode::REQUEST_TIMEOUT,
+                axum::Json(json!({"error": format!("the request did not arrive within {} s", limit.as_secs())})),
+            )
+                .into_response();
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
 }
 
 async fn healthz(State(app): State<App>) -> Response {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
@@ -14,14 +14,15 @@ use visio_protocol::{
     AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, KioskToHub, PROTOCOL_VERSION, WireMessage, decode, encode,
 };
 
-use super::App;
+use crate::shown::shown;
 use super::accounts::{current_agent, json_error};
+use super::limits::PRE_HELLO_BYTES;
+use super::{App, Connection};
 use crate::core::PeerId;
-use crate::driver::{Input, Outgoing, PEER_QUEUE};
+use crate::driver::{CLOSE_POLICY, Input, PEER_QUEUE};
+use crate::link::{Closer, Closing, Outgoing, PeerLink};
+use crate::metrics::Limit;
 
-/// Long enough for a satellite link (600 ms round trips) and a slow kiosk
-/// start, short enough that half-open connections do not pile up.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// A connection silent this long (not even a pong) is considered lost.
 const SILENCE_LIMIT: Duration = Duration::from_secs(60);
@@ -33,88 +34,122 @@ const HARD_FRAME_LIMIT: usize = 1024 * 1024;
 /// ten thousand kiosks that send a heartbeat a minute. Larger messages
 /// (an SDP) still fit: the buffer grows for them.
 const READ_BUFFER: usize = 8 * 1024;
-
-// ---------------------------------------------------------------------------
-// WebSocket connections
-// ---------------------------------------------------------------------------
-
-pub(super) async fn kiosk_ws(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
+pub(super) async fn kiosk_ws(State(app): State<App>, Extension(conn): Extension<Connection>, ws: WebSocketUpgrade) -> Response {
+    conn.budget.limit(PRE_HELLO_BYTES);
     ws.max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| kiosk_socket(app, socket))
+        .on_upgrade(move |socket| kiosk_socket(app, conn, socket))
 }
 
-pub(super) async fn agent_ws(State(app): State<App>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
-    // A page from another site must not ride on the agent's cookie.
-    if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST))
-        && origin.as_bytes() != format!("https://{}", host.to_str().unwrap_or_default()).as_bytes()
-    {
-        return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
+pub(super) async fn agent_ws(
+    State(app): State<App>,
+    Extension(conn): Extension<Connection>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // A page from another site must not ride on the agent's cookie. With
+    // no Host to compare, an Origin cannot be checked, so it is refused.
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let same = headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .is_some_and(|host| origin.as_bytes() == format!("https://{host}").as_bytes());
+        if !same {
+            return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
+        }
     }
     let Some(agent) = current_agent(&app, &headers).await else {
         return json_error(StatusCode::UNAUTHORIZED, "sign in first (POST /api/agent/login)");
     };
+    conn.budget.limit(PRE_HELLO_BYTES);
     ws.max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| agent_socket(app, socket, agent))
+        .on_upgrade(move |socket| agent_socket(app, conn, socket, agent))
 }
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
 
-async fn kiosk_socket(app: App, socket: WebSocket) {
+async fn kiosk_socket(app: App, conn: Connection, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let refuse = |body: ErrorBody| encode(&HubToKiosk::Error(body));
-    let hello = match first_message::<KioskToHub>(&mut stream).await {
+    let hello = match first_message::<KioskToHub>(&app, &conn, &mut stream).await {
         Ok(hello) => hello,
-        Err(body) => return close_with(&mut sink, refuse(body)).await,
+        Err(refusal) => return close_with(&mut sink, refuse(refusal.body), refusal.code).await,
     };
     let KioskToHub::Hello { protocol, kiosk_id, secret, resume, .. } = hello else {
-        return close_with(&mut sink, refuse(hello_expected())).await;
+        return close_with(&mut sink, refuse(hello_expected()), CLOSE_POLICY).await;
     };
     if protocol != PROTOCOL_VERSION {
-        return close_with(&mut sink, refuse(unsupported(protocol))).await;
+        return close_with(&mut sink, refuse(unsupported(protocol)), CLOSE_POLICY).await;
     }
     let shown_id = kiosk_id.clone();
     let kiosk = match app.store.verify_kiosk(&kiosk_id, &secret).await {
         Ok(Some(kiosk)) => kiosk,
         Ok(None) => {
-            tracing::info!(kiosk = %shown_id, "kiosk refused: wrong id or secret");
-            return close_with(&mut sink, refuse(auth_failed())).await;
+            tracing::info!(kiosk = %shown(shown_id.as_str()), "kiosk refused: wrong id or secret");
+            return close_with(&mut sink, refuse(auth_failed()), CLOSE_POLICY).await;
         }
         Err(e) => {
             tracing::error!(error = %e, "kiosk check failed on the store");
-            return close_with(&mut sink, refuse(ErrorBody::new(ErrorCode::Internal, "try again later"))).await;
+            let body = ErrorBody::new(ErrorCode::Internal, "try again later");
+            return close_with(&mut sink, refuse(body), CLOSE_INTERNAL).await;
         }
     };
+    authenticated(&conn);
     let peer = app.driver.new_peer_id();
-    let (tx, rx) = mpsc::channel(PEER_QUEUE);
-    tracing::info!(kiosk = %kiosk.id, ?peer, "kiosk connected");
-    if !app.driver.send(Input::KioskConnected { peer, kiosk, resume, tx: tx.clone() }).await {
+    let (link, rx) = new_link();
+    tracing::info!(kiosk = %shown(kiosk.id.as_str()), ?peer, "kiosk connected");
+    if !app.driver.send(Input::KioskConnected { peer, kiosk, resume, link: link.clone() }).await {
         return;
     }
-    pump(app, peer, sink, stream, tx, rx, Input::Kiosk, refuse).await;
+    pump(app, peer, sink, stream, link, rx, Input::Kiosk, refuse).await;
 }
 
-async fn agent_socket(app: App, socket: WebSocket, agent: crate::store::AgentRecord) {
+async fn agent_socket(app: App, conn: Connection, socket: WebSocket, agent: crate::store::AgentRecord) {
     let (mut sink, mut stream) = socket.split();
     let refuse = |body: ErrorBody| encode(&HubToAgent::Error(body));
-    let resume = match first_message::<AgentToHub>(&mut stream).await {
+    let resume = match first_message::<AgentToHub>(&app, &conn, &mut stream).await {
         Ok(AgentToHub::Hello { protocol, resume }) if protocol == PROTOCOL_VERSION => resume,
-        Ok(AgentToHub::Hello { protocol, .. }) => return close_with(&mut sink, refuse(unsupported(protocol))).await,
-        Ok(_) => return close_with(&mut sink, refuse(hello_expected())).await,
-        Err(body) => return close_with(&mut sink, refuse(body)).await,
+        Ok(AgentToHub::Hello { protocol, .. }) => {
+            return close_with(&mut sink, refuse(unsupported(protocol)), CLOSE_POLICY).await;
+        }
+        Ok(_) => return close_with(&mut sink, refuse(hello_expected()), CLOSE_POLICY).await,
+        Err(refusal) => return close_with(&mut sink, refuse(refusal.body), refusal.code).await,
     };
+    authenticated(&conn);
     let peer = app.driver.new_peer_id();
-    let (tx, rx) = mpsc::channel(PEER_QUEUE);
-    tracing::info!(login = %agent.login, ?peer, "agent connected");
-    if !app.driver.send(Input::AgentConnected { peer, agent, resume, tx: tx.clone() }).await {
+    let (link, rx) = new_link();
+    tracing::info!(login = %shown(agent.login.as_str()), ?peer, "agent connected");
+    if !app.driver.send(Input::AgentConnected { peer, agent, resume, link: link.clone() }).await {
         return;
     }
-    pump(app, peer, sink, stream, tx, rx, Input::Agent, refuse).await;
+    pump(app, peer, sink, stream, link, rx, Input::Agent, refuse).await;
 }
+
+/// The hello was accepted: the connection no longer counts against its
+/// address, and may send what the protocol allows.
+fn authenticated(conn: &Connection) {
+    conn.budget.lift();
+    conn.slot.release();
+}
+
+fn new_link() -> (PeerLink, mpsc::Receiver<Outgoing>) {
+    let (queue, rx) = mpsc::channel(PEER_QUEUE);
+    (PeerLink { queue, closer: Closer::default() }, rx)
+}
+
+/// WebSocket close codes (RFC 6455, section 7.4.1).
+const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+const CLOSE_INVALID_DATA: u16 = 1007;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_INTERNAL: u16 = 1011;
+
+/// How long a closing connection may take to send its last words.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 fn hello_expected() -> ErrorBody {
     ErrorBody::new(ErrorCode::HelloExpected, "the first message must be a hello")
@@ -131,92 +166,120 @@ fn auth_failed() -> ErrorBody {
     ErrorBody::new(ErrorCode::AuthFailed, "kiosk id or secret not recognised")
 }
 
-/// Waits for the hello, bounded in time.
-async fn first_message<T: WireMessage>(stream: &mut Stream) -> Result<T, ErrorBody> {
-    let deadline = tokio::time::sleep(HELLO_TIMEOUT);
+/// Why a connection is refused before its hello: the error and the close
+/// code.
+struct Refusal {
+    body: ErrorBody,
+    code: u16,
+}
+
+/// Waits for the hello, bounded in time and in bytes.
+async fn first_message<T: WireMessage>(app: &App, conn: &Connection, stream: &mut Stream) -> Result<T, Refusal> {
+    let limit = app.settings.limits.hello_timeout;
+    let deadline = tokio::time::sleep(limit);
     tokio::pin!(deadline);
+    let policy = |code, message: String| Refusal { body: ErrorBody::new(code, message), code: CLOSE_POLICY };
     loop {
         let frame = tokio::select! {
-            _ = &mut deadline => return Err(ErrorBody::new(ErrorCode::HelloExpected, format!("no hello within {} s", HELLO_TIMEOUT.as_secs()))),
+            _ = &mut deadline => {
+                tracing::info!(limit = "hello_timeout", seconds = limit.as_secs_f32(), "connection closed: no hello in time");
+                app.metrics.refused(Limit::HelloTimeout);
+                return Err(policy(ErrorCode::HelloExpected, format!("no hello within {} s", limit.as_secs_f32())));
+            }
             frame = stream.next() => frame,
         };
         match frame {
-            Some(Ok(Message::Text(text))) => return decode::<T>(text.as_str()).map_err(|e| e.to_error_body()),
+            Some(Ok(Message::Text(text))) => {
+                return decode::<T>(text.as_str()).map_err(|e| Refusal { body: e.to_error_body(), code: CLOSE_POLICY });
+            }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(_)) => return Err(ErrorBody::new(ErrorCode::MalformedMessage, "expected a JSON text frame")),
-            Some(Err(_)) | None => return Err(ErrorBody::new(ErrorCode::HelloExpected, "connection closed before hello")),
+            Some(Ok(_)) => return Err(policy(ErrorCode::MalformedMessage, "expected a JSON text frame".into())),
+            Some(Err(_)) if conn.budget.exceeded() => {
+                tracing::info!(limit = "pre_hello_bytes", max = PRE_HELLO_BYTES, "connection closed: too many bytes before the hello");
+                app.metrics.refused(Limit::PreHelloBytes);
+                let body = ErrorBody::new(
+                    ErrorCode::MessageTooLarge,
+                    format!("at most {PRE_HELLO_BYTES} bytes may come before the hello is accepted"),
+                );
+                return Err(Refusal { body, code: CLOSE_TOO_BIG });
+            }
+            Some(Err(e)) => return Err(bad_frame(app, e)),
+            None => return Err(policy(ErrorCode::HelloExpected, "connection closed before hello".into())),
         }
     }
 }
 
-async fn close_with(sink: &mut Sink, error_json: String) {
-    let _ = sink.send(Message::Text(error_json.into())).await;
-    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1008, reason: "refused".into() }))).await;
+/// A frame that is not valid WebSocket: invalid UTF-8 in a text frame
+/// (1007), too large (1009), or anything else the protocol forbids (1002).
+fn bad_frame(app: &App, e: axum::Error) -> Refusal {
+    let inner = e.into_inner();
+    let (code, what) = match inner.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Utf8(_)) => (CLOSE_INVALID_DATA, "a text frame that is not valid UTF-8"),
+        Some(tungstenite::Error::Capacity(_)) => (CLOSE_TOO_BIG, "a frame over the 1 MiB limit"),
+        Some(tungstenite::Error::Io(_) | tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) | None => {
+            return Refusal { body: ErrorBody::new(ErrorCode::MalformedMessage, "connection lost"), code: CLOSE_PROTOCOL_ERROR };
+        }
+        Some(_) => (CLOSE_PROTOCOL_ERROR, "a frame that breaks the WebSocket protocol"),
+    };
+    tracing::info!(limit = "bad_frame", close = code, "connection closed: {what}");
+    app.metrics.refused(Limit::BadFrame);
+    Refusal { body: ErrorBody::new(ErrorCode::MalformedMessage, format!("the hub closed this connection: {what}")), code }
+}
+
+async fn close_with(sink: &mut Sink, error_json: String, code: u16) {
+    let last_words = async {
+        sink.send(Message::Text(error_json.into())).await?;
+        sink.send(Message::Close(Some(CloseFrame { code, reason: "refused".into() }))).await
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, last_words).await;
 }
 
 /// Runs an authenticated connection: a writer task drains the peer's queue
 /// onto the socket (with pings); this task reads, decodes, and forwards.
+/// Either side, or the driver, closes it through the link's closer.
 #[allow(clippy::too_many_arguments)]
 async fn pump<In: WireMessage + Send + 'static>(
     app: App,
     peer: PeerId,
-    mut sink: Sink,
+    sink: Sink,
     mut stream: Stream,
-    tx: mpsc::Sender<Outgoing>,
-    mut rx: mpsc::Receiver<Outgoing>,
+    link: PeerLink,
+    rx: mpsc::Receiver<Outgoing>,
     to_input: fn(PeerId, In) -> Input,
-    error_json: impl Fn(ErrorBody) -> String,
+    error_json: fn(ErrorBody) -> String,
 ) {
-    // Only the driver keeps the queue alive: when it lets go (the peer is
-    // too slow, or replaced), the writer sees the end and closes the socket.
-    let tx = tx.downgrade();
-    let writer = tokio::spawn(async move {
-        let mut ping = tokio::time::interval(PING_EVERY);
-        ping.tick().await;
-        loop {
-            let item = tokio::select! {
-                item = rx.recv() => item,
-                _ = ping.tick() => {
-                    if sink.send(Message::Ping(Default::default())).await.is_err() { break }
-                    continue;
-                }
-            };
-            match item {
-                Some(Outgoing::Text(text)) => {
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Outgoing::Close { code, reason }) => {
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-                    break;
-                }
-                // The driver let go of this peer.
-                None => {
-                    let frame = CloseFrame { code: 1008, reason: "closed by the hub (replaced, or too slow to read)".into() };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
-                }
-            }
-        }
-        let _ = sink.close().await;
-    });
+    let closer = link.closer.clone();
+    // Error replies go through the same queue as everything else; the
+    // driver holds the other sender, and the writer ends on the closer.
+    let queue = link.queue;
+    let writer = tokio::spawn(write(sink, rx, closer.clone(), error_json));
 
     loop {
         let frame = tokio::select! {
             _ = app.shutdown.cancelled() => break,
+            _ = closer.closed() => break,
             frame = tokio::time::timeout(SILENCE_LIMIT, stream.next()) => frame,
         };
         let text = match frame {
             Err(_) => {
-                tracing::info!(?peer, "no message or pong for {} s; disconnecting", SILENCE_LIMIT.as_secs());
+                tracing::info!(?peer, limit = "silence", "no message or pong for {} s; disconnecting", SILENCE_LIMIT.as_secs());
+                app.metrics.refused(Limit::Silence);
+                closer.close(Closing::new(CLOSE_GOING_AWAY, "no message or pong in time"));
                 break;
             }
-            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
+            Ok(None | Some(Ok(Message::Close(_)))) => {
+                closer.close(Closing::new(CLOSE_NORMAL, ""));
+                break;
+            }
+            Ok(Some(Err(e))) => {
+                let refusal = bad_frame(&app, e);
+                closer.close(Closing::new(refusal.code, refusal.body.message.clone()).with_error(refusal.body));
+                break;
+            }
             Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
             Ok(Some(Ok(Message::Binary(_)))) => {
                 let body = ErrorBody::new(ErrorCode::MalformedMessage, "binary frames are not part of this protocol; send JSON text");
-                reply(&tx, error_json(body));
+                let _ = queue.try_send(Outgoing::Text(error_json(body)));
                 continue;
             }
             Ok(Some(Ok(Message::Text(text)))) => text,
@@ -227,17 +290,71 @@ async fn pump<In: WireMessage + Send + 'static>(
                     break;
                 }
             }
-            Err(e) => reply(&tx, error_json(e.to_error_body())),
+            Err(e) => {
+                let _ = queue.try_send(Outgoing::Text(error_json(e.to_error_body())));
+            }
         }
     }
+    closer.close(Closing::new(CLOSE_GOING_AWAY, "the hub is stopping"));
+    drop(queue);
     app.driver.send(Input::Disconnected(peer)).await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // The writer is bounded by CLOSE_GRACE once closed.
+    let _ = writer.await;
 }
 
-/// Sends an error reply through the peer's queue, if the driver still holds
-/// it (a peer dropped as too slow gets nothing more).
-fn reply(tx: &mpsc::WeakSender<Outgoing>, text: String) {
-    if let Some(tx) = tx.upgrade() {
-        let _ = tx.try_send(Outgoing::Text(text));
+const CLOSE_GOING_AWAY: u16 = crate::driver::CLOSE_GOING_AWAY;
+
+/// Drains the queue onto the socket, with pings, until the closer fires;
+/// then the last words (what is queued, if the closing says so, an error,
+/// the close frame), bounded by [`CLOSE_GRACE`]. Dropping the socket's
+/// halves closes the connection even if a stuck peer never read them.
+async fn write(mut sink: Sink, mut rx: mpsc::Receiver<Outgoing>, closer: Closer, error_json: fn(ErrorBody) -> String) {
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        let sent = tokio::select! {
+            biased;
+            _ = closer.closed() => break,
+            item = rx.recv() => match item {
+                Some(Outgoing::Text(text)) => sink.send(Message::Text(text.into())),
+                None => break,
+            },
+            _ = ping.tick() => sink.send(Message::Ping(Default::default())),
+        };
+        // A peer that stopped reading blocks here; the closer cuts it short.
+        let ok = tokio::select! {
+            result = sent => result.is_ok(),
+            _ = closer.closed() => break,
+        };
+        if !ok {
+            return;
+        }
     }
+    let why = closer.why().cloned().unwrap_or_else(|| Closing::new(CLOSE_GOING_AWAY, ""));
+    let last_words = async {
+        if why.drain {
+            while let Ok(Outgoing::Text(text)) = rx.try_recv() {
+                sink.send(Message::Text(text.into())).await?;
+            }
+        }
+        if let Some(error) = why.error {
+            sink.send(Message::Text(error_json(error).into())).await?;
+        }
+        let reason = truncate(&why.reason, 123);
+        sink.send(Message::Close(Some(CloseFrame { code: why.code, reason: reason.into() }))).await?;
+        sink.close().await
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, last_words).await;
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }

@@ -16,6 +16,8 @@ pub struct Served {
     pub addr: SocketAddr,
     /// Its log lines before that one.
     pub before: Vec<String>,
+    /// Every log line after that one, as they come.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Served {
@@ -29,7 +31,7 @@ impl Drop for Served {
 /// for the address it logs.
 pub fn serve_process(command: &mut Command) -> Served {
     let child = command.env("RUST_LOG", "info").stderr(Stdio::piped()).spawn().unwrap();
-    let mut served = Served { child, addr: "127.0.0.1:0".parse().unwrap(), before: Vec::new() };
+    let mut served = Served { child, addr: "127.0.0.1:0".parse().unwrap(), before: Vec::new(), log: Default::default() };
     let stderr = served.child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -44,7 +46,12 @@ pub fn serve_process(command: &mut Command) -> Served {
         if let Some(rest) = line.split("addr=").nth(1) {
             served.addr = rest.split_whitespace().next().unwrap().parse().unwrap();
             // Keep draining so the child never blocks on a full pipe.
-            std::thread::spawn(move || while rx.recv().is_ok() {});
+            let log = served.log.clone();
+            std::thread::spawn(move || {
+                while let Ok(line) = rx.recv() {
+                    log.lock().unwrap().push(line);
+                }
+            });
             return served;
         }
         served.before.push(line);
