@@ -47,6 +47,8 @@ pub enum Input {
     Kiosk(PeerId, KioskToHub),
     Agent(PeerId, AgentToHub),
     Disconnected(PeerId),
+    /// Credentials revoked: close the connections opened with them.
+    Revoked(Vec<crate::store::revocation::Revocation>),
     /// The shared store's answer to a take-next.
     Taken { agent: PeerId, services: Vec<ServiceId>, entry: Option<QueueEntry> },
     /// The shared store's answer to a claim.
@@ -212,6 +214,7 @@ impl Driver {
                     self.peers.remove(&peer);
                     self.hub.handle_disconnected(now, peer);
                 }
+                Input::Revoked(list) => crate::revoke::apply(&mut self.hub, &mut self.peers, now, list),
                 Input::Taken { agent, services, entry } => self.hub.handle_taken(now, agent, services, entry),
                 Input::Claimed { peer, side, session, claimed } => self.hub.handle_claimed(now, peer, side, session, claimed),
                 Input::Shared(view) => self.hub.handle_shared(now, view),

@@ -83,6 +83,8 @@ impl Closer {
 pub struct PeerLink {
     pub queue: mpsc::Sender<Outgoing>,
     pub closer: Closer,
+    /// When its credentials were checked: a revocation after this closes it.
+    pub since: jiff::Timestamp,
 }
 
 impl PeerLink {

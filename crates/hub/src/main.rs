@@ -12,6 +12,7 @@ use visio_config::{Catalogue, ConfigSet, LoadError};
 use visio_hub::server::{self, Settings};
 use visio_hub::store::postgres::PgStore;
 use visio_hub::store::{Backend, Store, StoreError};
+use visio_hub::store::revocation::Kind;
 use visio_hub::tls;
 use visio_protocol::{AgentLogin, KioskId, Secret, ServiceId};
 
@@ -141,6 +142,12 @@ enum KioskCommand {
         #[arg(long)]
         site: Option<String>,
     },
+    /// Refuse this kiosk from now on and close its connection, on every hub
+    /// process; `kiosk enroll` gives it a new secret and lets it in again.
+    Disable { id: String },
+    /// Forget this kiosk and close its connection; its visits stay in the
+    /// session log.
+    Remove { id: String },
 }
 
 #[derive(Subcommand)]
@@ -158,6 +165,14 @@ enum AgentCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Refuse this agent's sign-ins and sessions from now on and close the
+    /// open console, on every hub process.
+    Disable { login: String },
+    /// Let a disabled agent sign in again.
+    Enable { login: String },
+    /// Delete this agent's account and sessions and close the open console;
+    /// the session log keeps its calls.
+    Remove { login: String },
 }
 
 fn main() -> ExitCode {
@@ -264,6 +279,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let secret = runtime.block_on(store.enroll_kiosk(&KioskId(id.clone()), &site, Timestamp::now()))?;
             eprintln!("Kiosk {id:?} enrolled for site {site:?}. Its secret (shown once; put it in the kiosk's configuration):");
             println!("{}", secret.expose());
+        }
+        Command::Kiosk { command: KioskCommand::Disable { id } } => {
+            if !runtime.block_on(store.set_disabled(Kind::Kiosk, &id, true, Timestamp::now()))? {
+                bail!("there is no kiosk {id:?}");
+            }
+            eprintln!("Kiosk {id:?} disabled; its connection closes within {} s.", visio_hub::revoke::POLL_EVERY.as_secs());
+        }
+        Command::Kiosk { command: KioskCommand::Remove { id } } => {
+            if !runtime.block_on(store.remove(Kind::Kiosk, &id, Timestamp::now()))? {
+                bail!("there is no kiosk {id:?}");
+            }
+            eprintln!("Kiosk {id:?} removed.");
+        }
+        Command::Agent { command: AgentCommand::Disable { login } } => {
+            if !runtime.block_on(store.set_disabled(Kind::Agent, &login, true, Timestamp::now()))? {
+                bail!("there is no agent {login:?}");
+            }
+            eprintln!("Agent {login:?} disabled; an open console closes within {} s.", visio_hub::revoke::POLL_EVERY.as_secs());
+        }
+        Command::Agent { command: AgentCommand::Enable { login } } => {
+            if !runtime.block_on(store.set_disabled(Kind::Agent, &login, false, Timestamp::now()))? {
+                bail!("there is no agent {login:?}");
+            }
+            eprintln!("Agent {login:?} may sign in again.");
+        }
+        Command::Agent { command: AgentCommand::Remove { login } } => {
+            if !runtime.block_on(store.remove(Kind::Agent, &login, Timestamp::now()))? {
+                bail!("there is no agent {login:?}");
+            }
+            eprintln!("Agent {login:?} removed.");
         }
         Command::Agent { command: AgentCommand::Add { login, services, name, password_stdin } } => {
             check_id(&login)?;

@@ -27,6 +27,7 @@ use crate::core::{HubEvent, RestoredCall, TokenHash};
 
 mod backend;
 pub mod postgres;
+pub mod revocation;
 
 pub use backend::Backend;
 
@@ -170,6 +171,15 @@ const MIGRATIONS: &[&str] = &[
         alive_at INTEGER,
         stopped_at INTEGER
      );",
+    // 4: revocation reaches live sockets (store/revocation.rs).
+    "ALTER TABLE agents ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE kiosks ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE revocations (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        at INTEGER NOT NULL
+     );",
 ];
 
 /// What a starting hub takes over from the previous process on the same
@@ -233,21 +243,27 @@ impl Store {
     /// Enrolls a kiosk, or re-enrolls it with a new secret (the old one
     /// stops working). Returns the secret: it is shown once and only its
     /// hash is kept.
+    /// Enrols a kiosk, or re-enrols it: a new secret, enabled again, and
+    /// the connections made with the old one closed.
     pub fn enroll_kiosk(&self, id: &KioskId, site: &str, now: Timestamp) -> Result<Secret, StoreError> {
         let secret = random_token();
-        self.lock().execute(
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute(
             "INSERT INTO kiosks (id, site, secret_sha256, enrolled_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(id) DO UPDATE SET site = excluded.site, secret_sha256 = excluded.secret_sha256,
-                                           enrolled_at = excluded.enrolled_at",
+                                           enrolled_at = excluded.enrolled_at, disabled = 0",
             params![id.as_str(), site, sha256_hex(secret.expose()), now.as_millisecond()],
         )?;
+        revocation::record(&tx, revocation::Kind::Kiosk, id.as_str(), now)?;
+        tx.commit()?;
         Ok(secret)
     }
 
     pub fn verify_kiosk(&self, id: &KioskId, secret: &Secret) -> Result<Option<KioskRecord>, StoreError> {
         let row: Option<(String, String)> = self
             .lock()
-            .query_row("SELECT site, secret_sha256 FROM kiosks WHERE id = ?1", [id.as_str()], |r| {
+            .query_row("SELECT site, secret_sha256 FROM kiosks WHERE id = ?1 AND disabled = 0", [id.as_str()], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
@@ -461,7 +477,7 @@ impl Store {
         let row: Option<(String, String, String)> = self
             .lock()
             .query_row(
-                "SELECT display_name, password_hash, services FROM agents WHERE login = ?1",
+                "SELECT display_name, password_hash, services FROM agents WHERE login = ?1 AND disabled = 0",
                 [login.as_str()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
@@ -500,7 +516,7 @@ impl Store {
             .query_row(
                 "SELECT a.login, a.display_name, a.services FROM agent_sessions s
                  JOIN agents a ON a.login = s.login
-                 WHERE s.token_sha256 = ?1 AND s.expires_at > ?2",
+                 WHERE s.token_sha256 = ?1 AND s.expires_at > ?2 AND a.disabled = 0",
                 params![sha256_hex(token.expose()), now.as_millisecond()],
                 |r| {
                     Ok(AgentRecord {

@@ -121,7 +121,12 @@ async fn a_visit_works(hub: &TestHub, kiosk: &str, secret: &Secret, agent: &mut 
 
 #[tokio::test]
 async fn a_reader_that_stops_reading_is_closed_and_told_while_others_carry_on() {
-    let hub = TestHub::start().await;
+    // Its flood of heartbeats must not trip the message rate first.
+    let hub = hub_with(|s| {
+        s.limits.messages_per_second = 1e9;
+        s.limits.message_burst = u32::MAX;
+    })
+    .await;
     let (slow_secret, good_secret) = (hub.enroll("slow"), hub.enroll("good"));
     hub.add_agent("claire", "claire-password", &["demo"]);
     let mut claire = Agent::connect(&hub, "claire", "claire-password").await;
@@ -432,4 +437,145 @@ async fn ids_and_logins_from_clients_cannot_forge_or_flood_log_lines() {
         assert!(line.len() < 1000, "a line of {} bytes: {}", line.len(), &line[..200]);
     }
     assert!(log.iter().all(|l| !l.contains("guess")), "no password in the log");
+}
+
+#[tokio::test]
+async fn revoked_credentials_close_their_live_sockets_at_once() {
+    use visio_hub::store::revocation::Kind;
+    let hub = TestHub::start().await;
+    let (old_secret, good_secret) = (hub.enroll("besse"), hub.enroll("good"));
+    hub.add_agent("claire", "claire-password", &["demo"]);
+    hub.add_agent("paul", "paul-password", &["demo"]);
+    hub.add_agent("marc", "marc-password", &["demo"]);
+    let mut marc = Agent::connect(&hub, "marc", "marc-password").await;
+
+    // Signing out closes the console that was open with that sign-in.
+    let cookie = Agent::sign_in(&hub, "claire", "claire-password").await.unwrap();
+    let mut claire = Agent::connect_resuming(&hub, &cookie, "claire", None).await;
+    let out = hub.http().post(hub.url("/api/agent/logout")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(out.status(), 204);
+    let refused = claire.error().await;
+    assert_eq!(refused.code, ErrorCode::AuthFailed, "{refused:?}");
+    assert_eq!(claire.close_code().await, Some(1008));
+
+    // A re-enrolled kiosk's old connection closes and its wait ends; the
+    // kiosk with its new secret gets in and stays.
+    let mut old = Kiosk::connect(&hub, "besse", &old_secret).await;
+    old.queue("demo").await;
+    let new_secret = hub.enroll("besse");
+    assert_eq!(old.close_code().await, Some(1008));
+    hub.wait_for_log("the old wait ended", |log| {
+        log.iter().find(|r| r.kiosk_id == "besse" && r.end_reason.as_deref() == Some("kiosk_disconnected")).map(|_| ())
+    })
+    .await;
+    let mut new = Kiosk::connect(&hub, "besse", &new_secret).await;
+    new.heartbeat(1, None, None).await;
+
+    // Disabling an agent closes the console and refuses a new sign-in;
+    // enabling lets them back.
+    let mut paul = Agent::connect(&hub, "paul", "paul-password").await;
+    assert!(hub.store.set_disabled(Kind::Agent, "paul", true, jiff::Timestamp::now()).unwrap());
+    assert_eq!(paul.close_code().await, Some(1008));
+    assert_eq!(Agent::sign_in(&hub, "paul", "paul-password").await.unwrap_err(), 401);
+    assert!(hub.store.set_disabled(Kind::Agent, "paul", false, jiff::Timestamp::now()).unwrap());
+    Agent::sign_in(&hub, "paul", "paul-password").await.unwrap();
+
+    // Disabling a kiosk closes it and refuses its hello.
+    assert!(hub.store.set_disabled(Kind::Kiosk, "besse", true, jiff::Timestamp::now()).unwrap());
+    assert_eq!(new.close_code().await, Some(1008));
+    let mut again = Kiosk::open(&hub, "/ws/kiosk", None, "besse").await.unwrap();
+    again.send_raw(hello("besse", &new_secret)).await;
+    assert_eq!(again.error().await.code, ErrorCode::AuthFailed);
+
+    a_visit_works(&hub, "good", &good_secret, &mut marc).await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn visio_hub_agent_and_kiosk_commands_disable_enable_and_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve_process(
+        std::process::Command::new(env!("CARGO_BIN_EXE_visio-hub"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"]),
+    );
+    let hub = TestHub::external(served.addr, dir.path());
+    let (secret, good_secret) = (hub.enroll("besse"), hub.enroll("good"));
+    hub.add_agent("claire", "claire-password", &["demo"]);
+    hub.add_agent("marc", "marc-password", &["demo"]);
+    let mut marc = Agent::connect(&hub, "marc", "marc-password").await;
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_visio-hub")).arg("--data-dir").arg(dir.path()).args(args).output().unwrap()
+    };
+
+    let mut claire = Agent::connect(&hub, "claire", "claire-password").await;
+    assert!(cli(&["agent", "disable", "claire"]).status.success());
+    assert_eq!(claire.close_code().await, Some(1008));
+    assert_eq!(Agent::sign_in(&hub, "claire", "claire-password").await.unwrap_err(), 401);
+    assert!(cli(&["agent", "enable", "claire"]).status.success());
+    let mut claire = Agent::connect(&hub, "claire", "claire-password").await;
+    assert!(cli(&["agent", "remove", "claire"]).status.success());
+    assert_eq!(claire.close_code().await, Some(1008));
+    let unknown = cli(&["agent", "disable", "claire"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("there is no agent \"claire\""));
+
+    let mut kiosk = Kiosk::connect(&hub, "besse", &secret).await;
+    assert!(cli(&["kiosk", "disable", "besse"]).status.success());
+    assert_eq!(kiosk.close_code().await, Some(1008));
+    assert!(cli(&["kiosk", "remove", "besse"]).status.success());
+    assert!(!cli(&["kiosk", "remove", "besse"]).status.success());
+
+    a_visit_works(&hub, "good", &good_secret, &mut marc).await;
+}
+
+#[tokio::test]
+async fn message_floods_and_visit_floods_are_cut_while_others_carry_on() {
+    let hub = hub_with(|s| {
+        s.limits.messages_per_second = 5.0;
+        s.limits.message_burst = 20;
+        s.limits.visits_per_minute = 3;
+    })
+    .await;
+    let (flood_secret, visits_secret, good_secret) = (hub.enroll("flood"), hub.enroll("visits"), hub.enroll("good"));
+    hub.add_agent("claire", "claire-password", &["demo"]);
+    let mut claire = Agent::connect(&hub, "claire", "claire-password").await;
+
+    // Thousands of heartbeats at once: closed once past the burst.
+    let mut flood = raw_ws(&hub, "/ws/kiosk", attacker(2), None).await.unwrap();
+    flood.send(Message::Text(hello("flood", &flood_secret).into())).await.unwrap();
+    for seq in 0..2_000u64 {
+        let beat = KioskToHub::Heartbeat { seq, app_version: "x".into(), config_version: None, devices: None, rtt_ms: None };
+        if flood.send(Message::Text(encode(&beat).into())).await.is_err() {
+            break;
+        }
+    }
+    let (texts, closed) = read_until_closed(&mut flood).await;
+    assert_eq!(closed.map(|c| c.0), Some(1008));
+    let acks = texts.iter().filter(|t| t.contains("heartbeat_ack")).count();
+    assert!(acks <= 20, "at most the burst was served, got {acks}");
+    assert!(texts.last().unwrap().contains("messages per second"), "{texts:?}");
+    assert_eq!(refusals(&hub, "message_rate").await, 1);
+
+    // A kiosk starting visit after visit: the fourth in a minute is refused.
+    let mut k = Kiosk::connect(&hub, "visits", &visits_secret).await;
+    for _ in 0..3 {
+        k.queue("demo").await;
+        k.send(KioskToHub::CancelCall).await;
+        k.wait_for("call ended", |m| matches!(m, HubToKiosk::CallEnded { .. })).await;
+    }
+    k.send(KioskToHub::RequestCall { service: "demo".into() }).await;
+    let refused = k.error().await;
+    assert_eq!(refused.code, ErrorCode::Forbidden);
+    assert!(refused.message.contains("3 visits in the last minute"), "{}", refused.message);
+    assert_eq!(refusals(&hub, "visits_per_minute").await, 1);
+    // Reconnecting does not start the count afresh.
+    k.close().await;
+    let mut k = Kiosk::connect(&hub, "visits", &visits_secret).await;
+    k.send(KioskToHub::RequestCall { service: "demo".into() }).await;
+    assert_eq!(k.error().await.code, ErrorCode::Forbidden);
+
+    a_visit_works(&hub, "good", &good_secret, &mut claire).await;
+    hub.stop().await;
 }

@@ -200,3 +200,46 @@ async fn an_agent_on_one_process_takes_a_kiosk_on_another_and_their_signals_cros
     assert_eq!(store.session_log().await.unwrap().len(), 1);
     drop((a, b));
 }
+
+/// Revocation crosses processes: a sign-out on one process closes the
+/// agent's console on another, and `visio-hub --database … kiosk disable`
+/// closes a kiosk wherever it is connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_on_one_process_closes_the_sockets_on_another() {
+    let (pg, nats) = (Postgres::start().await, Nats::start().await);
+    let store = PgStore::connect(&pg.url(), 2).await.unwrap();
+    let secret = store.enroll_kiosk(&"besse".into(), "Mairie de Besse", Timestamp::now()).await.unwrap();
+    let good_secret = store.enroll_kiosk(&"good".into(), "Mairie", Timestamp::now()).await.unwrap();
+    let services = [ServiceId::from("demo")];
+    for login in ["claire", "marc"] {
+        store.add_agent(&login.into(), login, &Secret("agent-password".into()), &services, Timestamp::now()).await.unwrap();
+    }
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = serve_with(dir_a.path(), &pg.url(), &["--bus", &nats.url()]);
+    let b = serve_with(dir_b.path(), &pg.url(), &["--bus", &nats.url()]);
+    let (hub_a, hub_b) = (TestHub::external(a.1, dir_a.path()), TestHub::external(b.1, dir_b.path()));
+
+    let mut marc = Agent::connect(&hub_a, "marc", "agent-password").await;
+    let cookie = Agent::sign_in(&hub_b, "claire", "agent-password").await.unwrap();
+    let mut claire = Agent::connect_resuming(&hub_b, &cookie, "claire", None).await;
+    let out = hub_a.http().post(hub_a.url("/api/agent/logout")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(out.status(), 204);
+    assert_eq!(claire.close_code().await, Some(1008), "signed out on A, closed on B");
+
+    let mut kiosk = Kiosk::connect(&hub_b, "besse", &secret).await;
+    let disabled = Command::new(env!("CARGO_BIN_EXE_visio-hub"))
+        .arg("--data-dir")
+        .arg(dir_a.path())
+        .args(["--database", &pg.url(), "kiosk", "disable", "besse"])
+        .output()
+        .unwrap();
+    assert!(disabled.status.success(), "{}", String::from_utf8_lossy(&disabled.stderr));
+    assert_eq!(kiosk.close_code().await, Some(1008));
+
+    // The others carry on: a visit from B answered by the agent on A.
+    let mut good = Kiosk::connect(&hub_b, "good", &good_secret).await;
+    let (session, _) = good.queue("demo").await;
+    marc.wait_for("the kiosk in the queue", |m| waiting(m, "demo").is_some_and(|w| w == ["good"])).await;
+    assert_eq!(marc.take_next().await, session);
+    good.wait_for("answered", |m| matches!(m, HubToKiosk::CallAnswered { .. })).await;
+}

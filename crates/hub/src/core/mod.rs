@@ -30,6 +30,8 @@
 mod queue;
 mod turn;
 mod resume;
+mod revoke;
+pub mod rate;
 #[cfg(test)]
 mod tests;
 
@@ -1767,7 +1769,8 @@ impl Hub {
             && let Some(k) = self.kiosks.get_mut(&kiosk)
         {
             k.session = None;
-            k.rateable = Some(session_id.clone());
+            // Only a visit that was answered can be rated.
+            k.rateable = ended.agent.is_some().then(|| session_id.clone());
             self.tell_kiosk(kiosk, HubToKiosk::CallEnded { session: session_id.clone(), reason });
         }
         self.remember_ended(session_id.clone(), ended);

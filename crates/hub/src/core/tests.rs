@@ -439,6 +439,18 @@ fn the_session_log_gets_queued_answered_ended_and_the_rating() {
 }
 
 #[test]
+fn a_visit_that_was_never_answered_cannot_be_rated() {
+    let mut w = World::new();
+    let k = w.kiosk("besse");
+    let s = w.queue(k, "caf");
+    w.kiosk_says(k, KioskToHub::CancelCall);
+    assert!(w.kiosk_said(k).iter().any(|m| matches!(m, HubToKiosk::CallEnded { .. })));
+    w.kiosk_says(k, KioskToHub::Rate { session: s, rating: Rating::Unhappy });
+    assert_eq!(w.error_code_of_kiosk(k), ErrorCode::NotYourSession);
+    assert!(!w.events.iter().any(|e| matches!(e, HubEvent::Rated { .. })), "{:?}", w.events);
+}
+
+#[test]
 fn estimates_need_an_available_agent_and_follow_measured_durations() {
     let mut w = World::new();
     let k = w.kiosk("besse");

@@ -127,7 +127,19 @@ pub(super) async fn me(State(app): State<App>, headers: HeaderMap) -> Response {
 
 pub(super) async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
     if let Some(token) = session_cookie(&headers) {
+        let now = Timestamp::now();
+        let agent = app.store.agent_for_session(&token, now).await.ok().flatten();
         let _ = app.store.end_agent_session(&token).await;
+        // The agent's open console closes too, here at once and on the
+        // other processes through the store.
+        if let Some(agent) = agent {
+            use crate::store::revocation::{Kind, Revocation};
+            if let Err(e) = app.store.revoke(Kind::Agent, agent.login.as_str(), now).await {
+                tracing::error!(error = %e, "cannot record a sign-out for the other hub processes");
+            }
+            let revoked = Revocation { seq: 0, kind: Kind::Agent, name: agent.login.0, at: now };
+            app.driver.send(crate::driver::Input::Revoked(vec![revoked])).await;
+        }
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     let expired = format!("{SESSION_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0");

@@ -28,6 +28,12 @@ pub struct HubLimits {
     pub upload_timeout: std::time::Duration,
     /// Time for the hello, once the WebSocket is open.
     pub hello_timeout: std::time::Duration,
+    /// Messages one connection may send per second, sustained, and in a
+    /// burst; past that it is closed.
+    pub messages_per_second: f64,
+    pub message_burst: u32,
+    /// Visits (`request_call`) one kiosk may start per minute.
+    pub visits_per_minute: u32,
 }
 
 impl Default for HubLimits {
@@ -40,6 +46,14 @@ impl Default for HubLimits {
             // slow kiosk start, short enough that half-open connections do
             // not pile up.
             hello_timeout: std::time::Duration::from_secs(15),
+            // A call's start sends a few dozen candidates at once, a kiosk
+            // a heartbeat every 30 s; the load generator's agents retry
+            // take_next every 50 ms and signal at once: far below this.
+            messages_per_second: 100.0,
+            message_burst: 200,
+            // Touch, cancel, touch again: a resident rarely starts more
+            // than two or three a minute.
+            visits_per_minute: 6,
         }
     }
 }

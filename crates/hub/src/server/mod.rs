@@ -126,6 +126,8 @@ struct App {
     driver: DriverHandle,
     metrics: Arc<Metrics>,
     throttle: Arc<Mutex<LoginThrottle>>,
+    /// Visits started per kiosk, for the visits-per-minute limit.
+    visits: Arc<Mutex<std::collections::HashMap<visio_protocol::KioskId, crate::core::rate::TokenBucket>>>,
     settings: Arc<Settings>,
     shutdown: CancellationToken,
 }
@@ -227,6 +229,7 @@ pub async fn run(
         Backend::Sqlite(_) => None,
     };
     let (driver, driver_task) = driver::spawn(hub, store.clone(), metrics.clone(), bus);
+    tokio::spawn(crate::revoke::watch(store.clone(), driver.clone()));
     if let Backend::Postgres(pg) = &store {
         crate::driver::watch_processes(pg.clone(), driver.clone(), settings.resume_grace);
     }
@@ -250,6 +253,7 @@ pub async fn run(
         driver: driver.clone(),
         metrics: metrics.clone(),
         throttle: Arc::default(),
+        visits: Arc::default(),
         settings: Arc::new(settings),
         shutdown: token.clone(),
     };

@@ -11,7 +11,8 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use visio_protocol::{
-    AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, KioskToHub, PROTOCOL_VERSION, WireMessage, decode, encode,
+    AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, KioskId, KioskToHub, PROTOCOL_VERSION, WireMessage, decode,
+    encode,
 };
 
 use crate::shown::shown;
@@ -19,6 +20,7 @@ use super::accounts::{current_agent, json_error};
 use super::limits::PRE_HELLO_BYTES;
 use super::{App, Connection};
 use crate::core::PeerId;
+use crate::core::rate::TokenBucket;
 use crate::driver::{CLOSE_POLICY, Input, PEER_QUEUE};
 use crate::link::{Closer, Closing, Outgoing, PeerLink};
 use crate::metrics::Limit;
@@ -105,7 +107,9 @@ async fn kiosk_socket(app: App, conn: Connection, socket: WebSocket) {
     if !app.driver.send(Input::KioskConnected { peer, kiosk, resume, link: link.clone() }).await {
         return;
     }
-    pump(app, peer, sink, stream, link, rx, Input::Kiosk, refuse).await;
+    let visits = Some(kiosk_id);
+    let gate = Gate { is_visit: |m: &KioskToHub| matches!(m, KioskToHub::RequestCall { .. }), visits };
+    pump(app, peer, sink, stream, link, rx, Input::Kiosk, refuse, gate).await;
 }
 
 async fn agent_socket(app: App, conn: Connection, socket: WebSocket, agent: crate::store::AgentRecord) {
@@ -126,7 +130,8 @@ async fn agent_socket(app: App, conn: Connection, socket: WebSocket, agent: crat
     if !app.driver.send(Input::AgentConnected { peer, agent, resume, link: link.clone() }).await {
         return;
     }
-    pump(app, peer, sink, stream, link, rx, Input::Agent, refuse).await;
+    let gate = Gate { is_visit: |_: &AgentToHub| false, visits: None };
+    pump(app, peer, sink, stream, link, rx, Input::Agent, refuse, gate).await;
 }
 
 /// The hello was accepted: the connection no longer counts against its
@@ -138,7 +143,7 @@ fn authenticated(conn: &Connection) {
 
 fn new_link() -> (PeerLink, mpsc::Receiver<Outgoing>) {
     let (queue, rx) = mpsc::channel(PEER_QUEUE);
-    (PeerLink { queue, closer: Closer::default() }, rx)
+    (PeerLink { queue, closer: Closer::default(), since: jiff::Timestamp::now() }, rx)
 }
 
 /// WebSocket close codes (RFC 6455, section 7.4.1).
@@ -234,6 +239,30 @@ async fn close_with(sink: &mut Sink, error_json: String, code: u16) {
     let _ = tokio::time::timeout(CLOSE_GRACE, last_words).await;
 }
 
+/// What a connection's messages must pass besides their rate: a kiosk's
+/// visits per minute.
+struct Gate<In> {
+    is_visit: fn(&In) -> bool,
+    /// The kiosk whose visits are counted (none for an agent).
+    visits: Option<KioskId>,
+}
+
+/// Whether `kiosk` may start another visit now (and counts it).
+fn visit_allowed(app: &App, kiosk: Option<&KioskId>) -> bool {
+    let Some(kiosk) = kiosk else { return true };
+    let per_minute = app.settings.limits.visits_per_minute;
+    let mut visits = app.visits.lock().unwrap_or_else(|e| e.into_inner());
+    let now = jiff::Timestamp::now();
+    if visits.len() > 100_000 {
+        // Buckets full again after a minute say nothing: forget them all.
+        visits.clear();
+    }
+    visits
+        .entry(kiosk.clone())
+        .or_insert_with(|| TokenBucket::new(per_minute, f64::from(per_minute) / 60.0))
+        .take(now)
+}
+
 /// Runs an authenticated connection: a writer task drains the peer's queue
 /// onto the socket (with pings); this task reads, decodes, and forwards.
 /// Either side, or the driver, closes it through the link's closer.
@@ -247,8 +276,11 @@ async fn pump<In: WireMessage + Send + 'static>(
     rx: mpsc::Receiver<Outgoing>,
     to_input: fn(PeerId, In) -> Input,
     error_json: fn(ErrorBody) -> String,
+    gate: Gate<In>,
 ) {
     let closer = link.closer.clone();
+    let limits = &app.settings.limits;
+    let mut messages = TokenBucket::new(limits.message_burst, limits.messages_per_second);
     // Error replies go through the same queue as everything else; the
     // driver holds the other sender, and the writer ends on the closer.
     let queue = link.queue;
@@ -284,7 +316,23 @@ async fn pump<In: WireMessage + Send + 'static>(
             }
             Ok(Some(Ok(Message::Text(text)))) => text,
         };
+        if !messages.take(jiff::Timestamp::now()) {
+            tracing::warn!(?peer, limit = "message_rate", "connection closed: more messages than {} per second", limits.messages_per_second);
+            app.metrics.refused(Limit::MessageRate);
+            let reason = format!("more than {} messages per second", limits.messages_per_second);
+            closer.close(Closing::new(CLOSE_POLICY, reason.clone()).with_error(ErrorBody::new(ErrorCode::Forbidden, reason)));
+            break;
+        }
         match decode::<In>(text.as_str()) {
+            Ok(msg) if (gate.is_visit)(&msg) && !visit_allowed(&app, gate.visits.as_ref()) => {
+                tracing::info!(?peer, limit = "visits_per_minute", "visit refused: too many from one kiosk");
+                app.metrics.refused(Limit::VisitsPerMinute);
+                let body = ErrorBody::new(
+                    ErrorCode::Forbidden,
+                    format!("this kiosk started {} visits in the last minute; try again in a moment", limits.visits_per_minute),
+                );
+                let _ = queue.try_send(Outgoing::Text(error_json(body)));
+            }
             Ok(msg) => {
                 if !app.driver.send(to_input(peer, msg)).await {
                     break;
@@ -298,8 +346,18 @@ async fn pump<In: WireMessage + Send + 'static>(
     closer.close(Closing::new(CLOSE_GOING_AWAY, "the hub is stopping"));
     drop(queue);
     app.driver.send(Input::Disconnected(peer)).await;
-    // The writer is bounded by CLOSE_GRACE once closed.
-    let _ = writer.await;
+    // Keep reading (and dropping) until the peer answers the close: a
+    // socket dropped with unread input is reset, and a reset makes the
+    // peer's system discard what it had not read yet, the hub's last
+    // words included. The writer is bounded by CLOSE_GRACE too.
+    let drain = async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, futures_util::future::join(writer, drain)).await;
 }
 
 const CLOSE_GOING_AWAY: u16 = crate::driver::CLOSE_GOING_AWAY;

@@ -29,6 +29,7 @@ use crate::core::{Claimed, HubEvent, RestoredCall, SharedView, Side, TokenHash};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_processes.sql"),
+    include_str!("../../migrations/postgres/0003_revocations.sql"),
 ];
 
 /// The first key of every process's liveness lock (`pg_advisory_lock(22089,
@@ -77,7 +78,7 @@ impl Liveness {
 /// A pool of connections to one database; cheap to clone.
 #[derive(Clone)]
 pub struct PgStore {
-    pool: Pool,
+    pub(super) pool: Pool,
     /// This hub process's name once registered ([`PgStore::register_process`]):
     /// written into the session log as the holder of the sides it serves.
     process: Arc<OnceLock<String>>,
@@ -140,18 +141,22 @@ impl PgStore {
 
     /// Enrolls a kiosk, or re-enrolls it with a new secret (the old one
     /// stops working). Returns the secret, shown once.
+    /// Enrols a kiosk, or re-enrols it: a new secret, enabled again, and
+    /// the connections made with the old one closed.
     pub async fn enroll_kiosk(&self, id: &KioskId, site: &str, now: Timestamp) -> Result<Secret, StoreError> {
         let secret = random_token();
-        self.pool
-            .get()
-            .await?
-            .execute(
-                "INSERT INTO kiosks (id, site, secret_sha256, enrolled_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (id) DO UPDATE SET site = excluded.site, secret_sha256 = excluded.secret_sha256,
-                                                enrolled_at = excluded.enrolled_at",
-                &[&id.as_str(), &site, &sha256_hex(secret.expose()), &now.as_millisecond()],
-            )
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO kiosks (id, site, secret_sha256, enrolled_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET site = excluded.site, secret_sha256 = excluded.secret_sha256,
+                                            enrolled_at = excluded.enrolled_at, disabled = FALSE",
+            &[&id.as_str(), &site, &sha256_hex(secret.expose()), &now.as_millisecond()],
+        )
+        .await?;
+        tx.execute("INSERT INTO revocations (kind, name, at) VALUES ('kiosk', $1, $2)", &[&id.as_str(), &now.as_millisecond()])
             .await?;
+        tx.commit().await?;
         Ok(secret)
     }
 
@@ -160,7 +165,7 @@ impl PgStore {
             .pool
             .get()
             .await?
-            .query_opt("SELECT site, secret_sha256 FROM kiosks WHERE id = $1", &[&id.as_str()])
+            .query_opt("SELECT site, secret_sha256 FROM kiosks WHERE id = $1 AND NOT disabled", &[&id.as_str()])
             .await?;
         Ok(row.and_then(|r| {
             let (site, stored): (String, String) = (r.get(0), r.get(1));
@@ -375,7 +380,10 @@ impl PgStore {
             .pool
             .get()
             .await?
-            .query_opt("SELECT display_name, password_hash, services FROM agents WHERE login = $1", &[&login.as_str()])
+            .query_opt(
+                "SELECT display_name, password_hash, services FROM agents WHERE login = $1 AND NOT disabled",
+                &[&login.as_str()],
+            )
             .await?;
         let password = password.clone();
         let Some(row) = row else {
@@ -413,7 +421,7 @@ impl PgStore {
             .query_opt(
                 "SELECT a.login, a.display_name, a.services FROM agent_sessions s
                  JOIN agents a ON a.login = s.login
-                 WHERE s.token_sha256 = $1 AND s.expires_at > $2",
+                 WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND NOT a.disabled",
                 &[&sha256_hex(token.expose()), &now.as_millisecond()],
             )
             .await?;
