@@ -170,9 +170,32 @@ enum AgentCommand {
     Disable { login: String },
     /// Let a disabled agent sign in again.
     Enable { login: String },
+    /// Set a new password (read from standard input with --password-stdin,
+    /// otherwise generated and printed once); ends the agent's sessions
+    /// and closes the open console, on every hub process.
+    Password {
+        login: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Delete this agent's account and sessions and close the open console;
     /// the session log keeps its calls.
     Remove { login: String },
+}
+
+/// A password from standard input (at least 8 characters), or a generated
+/// one (then `true`: print it once).
+fn read_or_generate_password(from_stdin: bool) -> anyhow::Result<(Secret, bool)> {
+    if !from_stdin {
+        return Ok((Secret(readable_password()), true));
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    if line.chars().count() < 8 {
+        bail!("the password must have at least 8 characters");
+    }
+    Ok((Secret(line), false))
 }
 
 fn main() -> ExitCode {
@@ -304,6 +327,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             eprintln!("Agent {login:?} may sign in again.");
         }
+        Command::Agent { command: AgentCommand::Password { login, password_stdin } } => {
+            let (password, generated) = read_or_generate_password(password_stdin)?;
+            if !runtime.block_on(store.set_password(&login, &password, Timestamp::now()))? {
+                bail!("there is no agent {login:?}");
+            }
+            eprintln!("Password of agent {login:?} changed; its sessions are ended.");
+            if generated {
+                eprintln!("Password (shown once):");
+                println!("{}", password.expose());
+            }
+        }
         Command::Agent { command: AgentCommand::Remove { login } } => {
             if !runtime.block_on(store.remove(Kind::Agent, &login, Timestamp::now()))? {
                 bail!("there is no agent {login:?}");
@@ -319,17 +353,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     bail!("unknown service {:?}; the catalogue has: {}", s.as_str(), known.join(", "));
                 }
             }
-            let (password, generated) = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line)?;
-                let line = line.trim_end_matches(['\r', '\n']).to_owned();
-                if line.chars().count() < 8 {
-                    bail!("the password must have at least 8 characters");
-                }
-                (Secret(line), false)
-            } else {
-                (Secret(readable_password()), true)
-            };
+            let (password, generated) = read_or_generate_password(password_stdin)?;
             let name = name.unwrap_or_else(|| login.clone());
             match runtime.block_on(store.add_agent(&AgentLogin(login.clone()), &name, &password, &services, Timestamp::now())) {
                 Err(StoreError::AgentExists(_)) => bail!("agent {login:?} already exists"),

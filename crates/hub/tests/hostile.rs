@@ -515,6 +515,22 @@ async fn visio_hub_agent_and_kiosk_commands_disable_enable_and_remove() {
     assert_eq!(Agent::sign_in(&hub, "claire", "claire-password").await.unwrap_err(), 401);
     assert!(cli(&["agent", "enable", "claire"]).status.success());
     let mut claire = Agent::connect(&hub, "claire", "claire-password").await;
+    // A new password ends the sessions and closes the open console.
+    let mut change = std::process::Command::new(env!("CARGO_BIN_EXE_visio-hub"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["agent", "password", "claire", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        change.stdin.take().unwrap().write_all(b"a-new-password\n").unwrap();
+    }
+    assert!(change.wait().unwrap().success());
+    assert_eq!(claire.close_code().await, Some(1008));
+    assert_eq!(Agent::sign_in(&hub, "claire", "claire-password").await.unwrap_err(), 401);
+    let mut claire = Agent::connect(&hub, "claire", "a-new-password").await;
     assert!(cli(&["agent", "remove", "claire"]).status.success());
     assert_eq!(claire.close_code().await, Some(1008));
     let unknown = cli(&["agent", "disable", "claire"]);

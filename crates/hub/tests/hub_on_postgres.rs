@@ -211,7 +211,7 @@ async fn a_revocation_on_one_process_closes_the_sockets_on_another() {
     let secret = store.enroll_kiosk(&"besse".into(), "Mairie de Besse", Timestamp::now()).await.unwrap();
     let good_secret = store.enroll_kiosk(&"good".into(), "Mairie", Timestamp::now()).await.unwrap();
     let services = [ServiceId::from("demo")];
-    for login in ["claire", "marc"] {
+    for login in ["claire", "marc", "paul"] {
         store.add_agent(&login.into(), login, &Secret("agent-password".into()), &services, Timestamp::now()).await.unwrap();
     }
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -235,6 +235,23 @@ async fn a_revocation_on_one_process_closes_the_sockets_on_another() {
         .unwrap();
     assert!(disabled.status.success(), "{}", String::from_utf8_lossy(&disabled.stderr));
     assert_eq!(kiosk.close_code().await, Some(1008));
+
+    // A new password set from the CLI closes the console on B.
+    let mut paul = Agent::connect(&hub_b, "paul", "agent-password").await;
+    let mut change = Command::new(env!("CARGO_BIN_EXE_visio-hub"))
+        .arg("--data-dir")
+        .arg(dir_a.path())
+        .args(["--database", &pg.url(), "agent", "password", "paul", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        change.stdin.take().unwrap().write_all(b"another-password\n").unwrap();
+    }
+    assert!(change.wait().unwrap().success());
+    assert_eq!(paul.close_code().await, Some(1008));
+    Agent::sign_in(&hub_b, "paul", "another-password").await.unwrap();
 
     // The others carry on: a visit from B answered by the agent on A.
     let mut good = Kiosk::connect(&hub_b, "good", &good_secret).await;

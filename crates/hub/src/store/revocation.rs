@@ -98,6 +98,21 @@ impl Store {
         Ok(removed)
     }
 
+    /// Sets an agent's password, ends its sign-in sessions and revokes its
+    /// sockets; false if there is no such agent.
+    pub fn set_password(&self, login: &str, password: &visio_protocol::Secret, at: Timestamp) -> Result<bool, StoreError> {
+        let hash = super::hash_password(password)?;
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let changed = tx.execute("UPDATE agents SET password_hash = ?1 WHERE login = ?2", params![hash, login])? > 0;
+        if changed {
+            tx.execute("DELETE FROM agent_sessions WHERE login = ?1", [login])?;
+            record(&tx, Kind::Agent, login, at)?;
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
     /// Revocations after `seq`, oldest first.
     pub fn revocations_since(&self, seq: i64) -> Result<Vec<Revocation>, StoreError> {
         let conn = self.lock();
@@ -157,6 +172,23 @@ impl PgStore {
         Ok(removed)
     }
 
+    pub async fn set_password(&self, login: &str, password: &visio_protocol::Secret, at: Timestamp) -> Result<bool, StoreError> {
+        let password = password.clone();
+        let hash = tokio::task::spawn_blocking(move || super::hash_password(&password))
+            .await
+            .map_err(|e| StoreError::Worker(e.to_string()))??;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let changed = tx.execute("UPDATE agents SET password_hash = $1 WHERE login = $2", &[&hash, &login]).await? > 0;
+        if changed {
+            tx.execute("DELETE FROM agent_sessions WHERE login = $1", &[&login]).await?;
+            tx.execute("INSERT INTO revocations (kind, name, at) VALUES ('agent', $1, $2)", &[&login, &at.as_millisecond()])
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
     pub async fn revocations_since(&self, seq: i64) -> Result<Vec<Revocation>, StoreError> {
         let rows = self
             .pool
@@ -210,6 +242,16 @@ impl Backend {
         }
     }
 
+    pub async fn set_password(&self, login: &str, password: &visio_protocol::Secret, at: Timestamp) -> Result<bool, StoreError> {
+        match self {
+            Backend::Sqlite(store) => {
+                let (login, password) = (login.to_owned(), password.clone());
+                store.call(move |s| s.set_password(&login, &password, at)).await
+            }
+            Backend::Postgres(store) => store.set_password(login, password, at).await,
+        }
+    }
+
     pub async fn revocations_since(&self, seq: i64) -> Result<Vec<Revocation>, StoreError> {
         match self {
             Backend::Sqlite(store) => store.call(move |s| s.revocations_since(seq)).await,
@@ -253,6 +295,11 @@ mod tests {
         assert!(store.verify_agent(&"claire".into(), &visio_protocol::Secret("claire-password".into())).unwrap().is_none());
         assert!(store.set_disabled(Kind::Agent, "claire", false, now).unwrap());
         assert!(store.agent_for_session(&token, now).unwrap().is_some());
+        let new = visio_protocol::Secret("new-password".into());
+        assert!(store.set_password("claire", &new, now).unwrap());
+        assert!(store.agent_for_session(&token, now).unwrap().is_none(), "a new password ends the sessions");
+        assert!(store.verify_agent(&"claire".into(), &new).unwrap().is_some());
+        let token = store.create_agent_session(&"claire".into(), now, jiff::SignedDuration::from_hours(1)).unwrap();
         assert!(store.remove(Kind::Agent, "claire", now).unwrap());
         assert!(store.agent_for_session(&token, now).unwrap().is_none());
         assert_eq!(store.revocations_since(first).unwrap().last().unwrap().name, "claire");
