@@ -70,6 +70,15 @@ pub enum PrintError {
     },
 }
 
+impl PrintError {
+    /// True when the printer or the print server is at fault (stopped,
+    /// unreachable, refusing jobs, too slow), false when the job itself
+    /// failed (a document a filter could not convert) or the file was missing.
+    pub fn is_device_fault(&self) -> bool {
+        !matches!(self, PrintError::JobFailed { .. } | PrintError::File { .. })
+    }
+}
+
 /// Something that prints a file and reports when it is done.
 pub trait Printer: Send + Sync + 'static {
     /// Prints `path` (of type `kind`) and waits for the job's end.
