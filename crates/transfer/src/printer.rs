@@ -39,7 +39,7 @@ pub enum PrintError {
     JobFailed {
         /// The job.
         job_id: i32,
-        /// "aborted" or "canceled".
+        /// "aborted", "canceled" or "stopped".
         state: &'static str,
         /// The job's state reasons.
         reasons: String,
@@ -158,10 +158,17 @@ impl CupsPrinter {
             let (pstate, preasons) = self.printer_state(&client, &uri)?;
             // The job is cancelled and purged: printed later, the paper would
             // come out for the next resident.
-            if pstate == Some(PrinterState::Stopped) || state == Some(JobState::ProcessingStopped) {
+            if pstate == Some(PrinterState::Stopped) {
                 warn!(job_id, %preasons, "printer stopped; cancelling the job");
                 self.purge(&client, &uri, job_id);
                 return Err(PrintError::PrinterStopped { job_id, reasons: preasons });
+            }
+            // The job alone stopped (a filter failed on the document,
+            // `job-completed-with-errors`): the job failed, not the printer.
+            if state == Some(JobState::ProcessingStopped) {
+                warn!(job_id, %reasons, "job stopped by CUPS; cancelling it");
+                self.purge(&client, &uri, job_id);
+                return Err(PrintError::JobFailed { job_id, state: "stopped", reasons });
             }
             if start.elapsed() > self.timeout {
                 self.purge(&client, &uri, job_id);
