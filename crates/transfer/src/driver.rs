@@ -463,6 +463,10 @@ pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: Se
                     Event::ScanRequested { req, settings } => {
                         tokio::spawn(scan(h.clone(), services.clone(), tx.clone(), *req, *settings));
                     }
+                    Event::IncomingStarted { id, purpose: Purpose::Print, .. } if !services.printer.available() => {
+                        // Refused at the offer: the file would come for nothing.
+                        let _ = h.cancel(*id, crate::printer::NO_PRINTER).await;
+                    }
                     Event::FileReceived { id, purpose, info, .. } => {
                         let Some(file) = file.clone() else { continue };
                         let job = FileJob { id: *id, purpose: *purpose, kind: info.kind, file, document };

@@ -83,7 +83,16 @@ impl PrintError {
 pub trait Printer: Send + Sync + 'static {
     /// Prints `path` (of type `kind`) and waits for the job's end.
     fn print(&self, path: &Path, kind: ContentKind, title: &str) -> impl Future<Output = Result<PrintReport, PrintError>> + Send;
+
+    /// False on a kiosk without a printer: a document sent to print is
+    /// refused as soon as it is offered, not after the whole file came.
+    fn available(&self) -> bool {
+        true
+    }
 }
+
+/// The reason given when a kiosk without a printer is asked to print (French, then English).
+pub const NO_PRINTER: &str = "cette borne n'a pas d'imprimante / this kiosk has no printer";
 
 /// A CUPS queue reached over IPP.
 #[derive(Debug, Clone)]

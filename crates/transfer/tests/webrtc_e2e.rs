@@ -477,3 +477,46 @@ async fn hostile_document_refused_in_both_languages_and_the_next_one_works() {
     assert!(!w.spool_dir.exists() || list_files(&w.spool_dir).is_empty(), "spool wiped at session end");
     w.pair.close().await;
 }
+
+/// A kiosk without a printer.
+struct NoPrinter;
+
+impl visio_transfer::printer::Printer for NoPrinter {
+    async fn print(&self, _: &Path, _: ContentKind, _: &str) -> Result<visio_transfer::printer::PrintReport, visio_transfer::printer::PrintError> {
+        panic!("a kiosk without a printer was asked to print");
+    }
+    fn available(&self) -> bool {
+        false
+    }
+}
+
+/// Printing on a kiosk without a printer is refused at the offer, in French
+/// and English, long before the whole file is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn print_refused_at_the_offer_on_a_kiosk_without_printer() {
+    init_tracing();
+    let sane = sane_config();
+    let spool_root = tempfile::tempdir().unwrap();
+    let spool = Spool::open(spool_root.path().join("spool")).unwrap();
+    let mut scanner = SaneScanner::new("test:0");
+    scanner.config_dir = Some(sane.path().to_path_buf());
+    let services = KioskServices { scanner, printer: NoPrinter, display: PopplerDisplay::default() };
+    let (kh, krx) = spawn_kiosk(Limits::default(), spool.session("call-1").unwrap(), services);
+    let (ah, arx) = spawn_session(Side::Agent, Limits::default(), spool.session("agent").unwrap());
+    let (pair, kdc, adc) = Pair::connect().await;
+    attach(&kh, kdc, |l| Arc::new(l)).await;
+    attach(&ah, adc, |l| Arc::new(l)).await;
+    let mut agent = Party { h: ah, rx: arx, seen: vec![] };
+    let _kiosk = Party { h: kh.clone(), rx: krx, seen: vec![] };
+    agent.expect("agent link up", |n| matches!(n, Notice::LinkUp).then_some(())).await;
+    // 8 MB: many windows' worth; the refusal must come before it is through
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = write_temp(tmp.path(), "big.pdf", &padded_pdf("Attestation", 8_000_000));
+    let (id, _) = agent.h.push_file(&doc, "big.pdf", Purpose::Print, None).await.unwrap();
+    let (code, reason) = agent.expect("refusal", |n| rejected(n, id)).await;
+    assert_eq!(code, ErrorCode::Cancelled);
+    assert_eq!(reason, visio_transfer::printer::NO_PRINTER);
+    assert!(agent.h.stats().chunk_bytes_sent.load(Ordering::Relaxed) < 1_000_000, "sent {} bytes", agent.h.stats().chunk_bytes_sent.load(Ordering::Relaxed));
+    kh.end().await.unwrap();
+    pair.close().await;
+}
