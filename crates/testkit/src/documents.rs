@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use crate::wait::require;
 
 /// Bump when a generator changes: the cache folder is named after it.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 
 /// One document of the corpus.
 #[derive(Debug, Clone)]
@@ -98,6 +98,7 @@ fn hostile(dir: &Path) -> Vec<Doc> {
         "jpeg-65000x65000.jpg",
         "jpeg-lying-header.jpg",
         "png-pdf-polyglot.png",
+        "flate-bomb.pdf",
     ]
     .into_iter()
     .map(|n| doc(dir, n, 0, None))
@@ -205,6 +206,59 @@ fn generate(d: &Path) {
     let iend_at = poly.len() - 12;
     poly.splice(iend_at..iend_at, crate::pdf::text_pdf("POLYGLOT"));
     std::fs::write(d.join("png-pdf-polyglot.png"), poly).unwrap();
+    std::fs::write(d.join("flate-bomb.pdf"), flate_bomb_pdf()).unwrap();
+}
+
+/// An ordinary A4 page drawing a 16384 × 16384 grey image: 256 MiB of
+/// pixels in a Flate stream of a few hundred kilobytes.
+fn flate_bomb_pdf() -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    const SIDE: u64 = 16384;
+    const MIB: usize = 1 << 20;
+    let zeros = vec![0u8; MIB];
+    let mut c = Compress::new(Compression::best(), true);
+    // A full flush ends each block on a byte boundary with an empty
+    // history, so the second MiB's blocks can be repeated as they are.
+    let mut first = Vec::with_capacity(MIB);
+    c.compress_vec(&zeros, &mut first, FlushCompress::Full).unwrap();
+    let mut next = Vec::with_capacity(MIB);
+    c.compress_vec(&zeros, &mut next, FlushCompress::Full).unwrap();
+    let mut data = first;
+    for _ in 1..(SIDE * SIDE / MIB as u64) {
+        data.extend_from_slice(&next);
+    }
+    // final empty block, then the Adler-32 of SIDE² zero bytes (a = 1, b = n mod 65521)
+    let mut tail = Vec::with_capacity(64);
+    c.compress_vec(&[], &mut tail, FlushCompress::Finish).unwrap();
+    tail.truncate(tail.len() - 4);
+    data.extend_from_slice(&tail);
+    let adler = (((SIDE * SIDE) % 65521) << 16) as u32 | 1;
+    data.extend_from_slice(&adler.to_be_bytes());
+
+    let content = b"q 595 0 0 842 0 0 cm /Im0 Do Q";
+    let image = format!("<< /Type /XObject /Subtype /Image /Width {SIDE} /Height {SIDE} /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode /Length {} >>", data.len());
+    let objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>".to_vec(),
+        [image.as_bytes(), &b"\nstream\n"[..], &data[..], &b"\nendstream"[..]].concat(),
+        [format!("<< /Length {} >>\nstream\n", content.len()).as_bytes(), &content[..], &b"\nendstream"[..]].concat(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(o);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
+    out
 }
 
 /// Copies a JPEG inserting an EXIF APP1 segment with `orientation`, as a

@@ -153,6 +153,18 @@ async fn the_renderer_is_held_by_its_limits() {
     assert!(img.width <= MAX_PAGE_SIDE && img.height <= MAX_PAGE_SIDE, "{}x{}", img.width, img.height);
     std::fs::remove_file(&pages[0]).unwrap();
 
+    // A Flate bomb (256 MiB of pixels in 266 KB) is a valid PDF: accepted,
+    // and poppler streams it into a bounded page (black: the pixels are zeros).
+    let bomb = hostile("flate-bomb.pdf");
+    let info = within("bomb read", inspect(&bomb.path, ContentKind::Pdf, &DocumentLimits::default())).await.unwrap();
+    assert_eq!(info.pages, 1);
+    let pages = within("bomb render", PopplerDisplay::default().render(&bomb.path, ContentKind::Pdf, out.path(), "bomb")).await.unwrap();
+    let img = load_page(&pages[0], MAX_PAGE_SIDE).unwrap();
+    assert!(img.width == 827 && (1169..=1170).contains(&img.height), "A4 at 100 dpi, got {}x{}", img.width, img.height);
+    let mid = ((img.height / 2 * img.width + img.width / 2) * 4) as usize;
+    assert_eq!(&img.rgba[mid..mid + 3], &[0, 0, 0], "the image was drawn");
+    std::fs::remove_file(&pages[0]).unwrap();
+
     // Under a 64 MB address-space limit, an A4 page at 1200 dpi (9921×14032
     // pixels, 400 MB) cannot be drawn: refused, not drawn, nothing left.
     let office = &real_documents()[0];
