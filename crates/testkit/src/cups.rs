@@ -58,7 +58,7 @@ fn spawn_cupsd(d: &Path, port: u16) -> Child {
 
 /// The kiosk's cupsd stop hook (deploy/cups/cups.service.d), on `dir`'s folders.
 pub fn test_stop_hook(dir: &Path) -> String {
-    let unit = include_str!("../../../deploy/cups/cups.service.d/visio-wipe.conf");
+    let unit = include_str!("../../../deploy/cups/cups.service.d/visio-kiosk.conf");
     let line = unit.lines().find_map(|l| l.strip_prefix("ExecStopPost=/bin/sh -c ")).expect("ExecStopPost in the drop-in");
     let p = dir.display();
     line.trim_matches('\'')
