@@ -31,6 +31,13 @@ APT_PACKAGES=(
   nats-server
   # scripts/cluster.sh makes the processes' shared certificate with it.
   openssl
+  # Document tests (issue 20) make their inputs with the tools residents and
+  # town halls use: an office suite's PDF export (Writer without a GUI),
+  # Ghostscript, qpdf (object streams, encryption), img2pdf (scanner-style
+  # JPEG-in-PDF).
+  libreoffice-writer-nogui ghostscript qpdf img2pdf
+  # GNU time: peak memory of a document reader and its helpers (examples/hostile_documents.rs).
+  time
 )
 
 missing=()

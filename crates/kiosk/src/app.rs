@@ -246,11 +246,16 @@ impl Kiosk {
                     None
                 }
                 VisitEvent::Pages(paths) => {
-                    // Read now: the files go with the visit's spool.
+                    // Read now: the files go with the visit's spool. Decoded
+                    // here under size limits; iced only gets bounded RGBA.
                     self.pictures.pages = paths
                         .iter()
-                        .filter_map(|p| std::fs::read(p).map_err(|e| tracing::warn!(error = %e, "page image")).ok())
-                        .map(image::Handle::from_bytes)
+                        .filter_map(|p| {
+                            visio_transfer::display::load_page(p, visio_transfer::display::MAX_PAGE_SIDE)
+                                .map_err(|e| tracing::warn!(error = %e, "page image"))
+                                .ok()
+                        })
+                        .map(|page| image::Handle::from_rgba(page.width, page.height, page.rgba))
                         .collect();
                     None
                 }

@@ -23,6 +23,53 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The kiosk's cupsd.conf, listening on `port` of the loopback only.
+pub fn test_cupsd_conf(port: u16) -> String {
+    let conf = include_str!("../../../deploy/cups/cupsd.conf");
+    let mut out: String = conf.lines().filter(|l| !l.starts_with("Listen ")).map(|l| format!("{l}\n")).collect();
+    out.push_str(&format!("Listen 127.0.0.1:{port}\n"));
+    out
+}
+
+/// The kiosk's cups-files.conf with its folders moved under `dir`.
+pub fn test_cups_files_conf(dir: &Path) -> String {
+    let p = dir.display();
+    include_str!("../../../deploy/cups/cups-files.conf")
+        .replace("/var/spool/cups", &format!("{p}/spool"))
+        .replace("ServerRoot /etc/cups", &format!("ServerRoot {p}/root"))
+        .replace("/var/cache/cups", &format!("{p}/cache"))
+        .replace("/run/cups", &format!("{p}/state"))
+        .replace("/var/log/cups", &format!("{p}/log"))
+}
+
+fn spawn_cupsd(d: &Path, port: u16) -> Child {
+    let child = Command::new("cupsd")
+        .arg("-f").arg("-c").arg(d.join("cupsd.conf")).arg("-s").arg(d.join("cups-files.conf"))
+        .stdout(Stdio::null()).stderr(Stdio::null())
+        .spawn().expect("cupsd starts");
+    // "lpstat -r" lies; wait until the port answers.
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < DEADLINE, "cupsd did not listen on {port}; see {}/log/error_log", d.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// The kiosk's cupsd stop hook (deploy/cups/cups.service.d), on `dir`'s folders.
+pub fn test_stop_hook(dir: &Path) -> String {
+    let unit = include_str!("../../../deploy/cups/cups.service.d/visio-kiosk.conf");
+    let line = unit.lines().find_map(|l| l.strip_prefix("ExecStopPost=/bin/sh -c ")).expect("ExecStopPost in the drop-in");
+    let p = dir.display();
+    line.trim_matches('\'')
+        .replace("/var/spool/cups-pdf/SPOOL", &format!("{p}/cups-pdf-spool"))
+        .replace("/var/spool/cups", &format!("{p}/spool"))
+        .replace("/var/cache/cups", &format!("{p}/cache"))
+}
+
+/// Every folder this cupsd writes to.
+pub const WRITTEN_DIRS: [&str; 5] = ["spool", "cache", "state", "log", "root"];
+
 impl Cups {
     pub fn start() -> Cups {
         require("cupsd", "cups");
@@ -30,37 +77,22 @@ impl Cups {
         assert!(Path::new("/usr/lib/cups/backend/cups-pdf").exists(), "cups-pdf backend not found: run scripts/setup.sh (Debian package printer-driver-cups-pdf)");
         let dir = tempfile::Builder::new().prefix("visio-cups-").tempdir().unwrap();
         let d = dir.path();
-        for sub in ["root/ppd", "spool/tmp", "cache", "state", "log", "out"] {
+        for sub in ["root/ppd", "spool/tmp", "cache", "state", "log", "out", "cups-pdf-spool"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
         // cupsd drops to user lp for filters: let it through the tempdir.
         Command::new("chmod").arg("-R").arg("a+rwx").arg(d).status().unwrap();
         let port = free_port();
-        std::fs::write(d.join("cupsd.conf"), format!(
-            "Listen 127.0.0.1:{port}\nLogLevel info\nBrowsing No\nDefaultAuthType None\nWebInterface No\n\
-             <Location />\n  Order allow,deny\n  Allow all\n</Location>\n\
-             <Location /admin>\n  Order allow,deny\n  Allow all\n</Location>\n\
-             <Policy default>\n  <Limit All>\n    Order deny,allow\n  </Limit>\n</Policy>\n")).unwrap();
-        std::fs::write(d.join("cups-files.conf"), format!(
-            "ServerRoot {p}/root\nRequestRoot {p}/spool\nTempDir {p}/spool/tmp\nCacheDir {p}/cache\nStateDir {p}/state\n\
-             ErrorLog {p}/log/error_log\nAccessLog {p}/log/access_log\nPageLog {p}/log/page_log\n\
-             ServerBin /usr/lib/cups\nDataDir /usr/share/cups\nUser lp\nGroup lp\nSystemGroup root\nFileDevice No\n",
-            p = d.display())).unwrap();
-        let child = Command::new("cupsd")
-            .arg("-f").arg("-c").arg(d.join("cupsd.conf")).arg("-s").arg(d.join("cups-files.conf"))
-            .stdout(Stdio::null()).stderr(Stdio::null())
-            .spawn().expect("cupsd starts");
-        // "lpstat -r" lies; wait until the port answers.
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < DEADLINE, "cupsd did not listen on {port}; see {}/log/error_log", d.display());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // The kiosk's own CUPS settings (deploy/cups), on a private port and folders.
+        std::fs::write(d.join("cupsd.conf"), test_cupsd_conf(port)).unwrap();
+        std::fs::write(d.join("cups-files.conf"), test_cups_files_conf(d)).unwrap();
+        let child = spawn_cupsd(d, port);
         // cups-pdf reads its per-queue settings from /etc/cups/cups-pdf-<queue>.conf only.
         let queue = format!("visio{}x{}", std::process::id(), port);
         let out = d.join("out");
         let conf = PathBuf::from(format!("/etc/cups/cups-pdf-{queue}.conf"));
-        std::fs::write(&conf, format!("Out {o}\nAnonDirName {o}\nLabel 1\n", o = out.display())).expect("write cups-pdf queue config (needs root)");
+        // cups-pdf's own spool (its copy of the job while it converts) is watched too.
+        std::fs::write(&conf, format!("Out {o}\nAnonDirName {o}\nLabel 1\nSpool {s}\n", o = out.display(), s = d.join("cups-pdf-spool").display())).expect("write cups-pdf queue config (needs root)");
         let st = Command::new("lpadmin")
             .arg("-h").arg(format!("127.0.0.1:{port}"))
             .arg("-p").arg(&queue).arg("-v").arg(format!("cups-pdf:/{queue}"))
@@ -83,10 +115,60 @@ impl Cups {
         })
     }
 
+    /// What this cupsd keeps of jobs: every file of its spool (document
+    /// files `d…`, job control files `c…`, and TempDir `spool/tmp`, where
+    /// filters such as Ghostscript write), cups-pdf's spool, and its job
+    /// cache if it still lists a job.
+    pub fn job_traces(&self) -> Vec<PathBuf> {
+        let d = self.dir.path();
+        let mut found = Vec::new();
+        walk(&d.join("spool"), &mut found);
+        walk(&d.join("cups-pdf-spool"), &mut found);
+        let cache = d.join("cache/job.cache");
+        if std::fs::read_to_string(&cache).is_ok_and(|t| t.contains("<Job ")) {
+            found.push(cache);
+        }
+        found
+    }
+
+    /// Every regular file under this cupsd's folders (for a failure message).
+    pub fn all_files(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for sub in WRITTEN_DIRS {
+            walk(&self.dir.path().join(sub), &mut found);
+        }
+        found
+    }
+
+    /// What systemd does on the kiosk when cupsd exits idle: an orderly
+    /// stop (SIGTERM), the drop-in's stop hook, and (here) a fresh start on
+    /// the same port, queue and folders.
+    pub fn idle_exit(&mut self) {
+        let st = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        assert!(st.success());
+        let _ = self.child.wait();
+        let hook = test_stop_hook(self.dir.path());
+        let st = Command::new("sh").arg("-c").arg(&hook).status().unwrap();
+        assert!(st.success(), "stop hook failed: {hook}");
+        self.child = spawn_cupsd(self.dir.path(), self.port);
+    }
+
     /// Stops the queue (as when paper runs out).
     pub fn stop_queue(&self) {
         let st = Command::new("cupsdisable").arg("-h").arg(format!("127.0.0.1:{}", self.port)).arg(&self.queue).status().unwrap();
         assert!(st.success());
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => walk(&p, out),
+            Ok(t) if t.is_file() => out.push(p),
+            _ => {}
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`cups`]: a private `cupsd` with a cups-pdf queue.
 //! - [`sane`]: a private SANE configuration with the `test` scanner.
 //! - [`pdf`]: small valid PDFs, and their text through poppler.
+//! - [`documents`]: documents made by real tools, and hostile ones.
 //! - [`browser`]: real headless Chromium over WebDriver, fake camera and
 //!   microphone.
 //! - [`turn`]: a coturn TURN server on loopback.
@@ -19,6 +20,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod cups;
+pub mod documents;
 pub mod hub;
 pub mod nats;
 pub mod pdf;

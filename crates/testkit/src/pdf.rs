@@ -14,11 +14,15 @@ pub fn pdf_text(path: &Path) -> String {
 
 /// The five objects of a one-page PDF showing `text` in Helvetica.
 fn page_objects(text: &str) -> [String; 5] {
+    page_objects_sized(text, 595.0, 842.0)
+}
+
+fn page_objects_sized(text: &str, w: f64, h: f64) -> [String; 5] {
     let content = format!("BT /F1 24 Tf 72 700 Td ({text}) Tj ET");
     [
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>".to_string(),
+        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>"),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
         format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
     ]
@@ -27,6 +31,11 @@ fn page_objects(text: &str) -> [String; 5] {
 /// A valid one-page PDF showing `text` in Helvetica.
 pub fn text_pdf(text: &str) -> Vec<u8> {
     pdf_from_objects(&page_objects(text), &[])
+}
+
+/// A valid one-page PDF whose page measures `w × h` points.
+pub fn pdf_with_page_size(text: &str, w: f64, h: f64) -> Vec<u8> {
+    pdf_from_objects(&page_objects_sized(text, w, h), &[])
 }
 
 /// A valid PDF of about `size` bytes (padding in an unused stream).

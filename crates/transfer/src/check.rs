@@ -2,8 +2,10 @@
 //!
 //! The type is judged by the content (magic bytes plus a light structure
 //! check of head and tail), never by the name. Nothing here holds a whole file:
-//! the checker keeps the first bytes, the last 1 KiB and a small window for
-//! counting PDF pages across chunk boundaries.
+//! the checker keeps the first bytes and the last 1 KiB. Pages, page sizes,
+//! passwords and pixel counts are judged once the file is whole, by real
+//! decoders in [`crate::inspect`]: scanning bytes for `/Type /Page` misses
+//! page trees inside compressed object streams.
 
 use std::fmt;
 
@@ -57,8 +59,6 @@ const PNG_IEND: &[u8] = &[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 
 /// Bytes needed to recognise any of the kinds.
 pub const SNIFF_LEN: usize = 16;
 const TAIL_LEN: usize = 1024;
-/// Lookahead kept between chunks when scanning for PDF page markers.
-const WINDOW: usize = 64;
 
 /// Why content was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,14 +74,6 @@ pub enum ContentError {
         /// What is wrong.
         what: &'static str,
     },
-    /// More pages than allowed.
-    #[error("PDF has {pages} pages, more than the {max} allowed")]
-    TooManyPages {
-        /// Pages counted.
-        pages: u32,
-        /// The configured maximum.
-        max: u32,
-    },
 }
 
 /// Result of a successful check.
@@ -89,8 +81,9 @@ pub enum ContentError {
 pub struct ContentInfo {
     /// The kind.
     pub kind: ContentKind,
-    /// Pages (1 for an image; for a PDF counted from its page objects).
-    pub pages: u32,
+    /// Pages: 1 for an image; `None` for a PDF, whose pages only a PDF
+    /// reader can count ([`crate::inspect`]).
+    pub pages: Option<u32>,
 }
 
 /// Streaming content checker: feed every byte in order, then [`finish`](Self::finish).
@@ -99,10 +92,6 @@ pub struct ContentChecker {
     head: Vec<u8>,
     kind: Option<ContentKind>,
     tail: Vec<u8>,
-    /// Unscanned PDF bytes (at most WINDOW + one chunk).
-    window: Vec<u8>,
-    page_objects: u32,
-    max_count: u32,
 }
 
 impl ContentChecker {
@@ -128,63 +117,21 @@ impl ContentChecker {
             let cut = self.tail.len() - TAIL_LEN;
             self.tail.drain(..cut);
         }
-        if self.kind == Some(ContentKind::Pdf) {
-            self.window.extend_from_slice(data);
-            if self.window.len() > WINDOW {
-                let decided = self.window.len() - WINDOW;
-                self.scan_pdf(decided);
-            }
-        }
         Ok(())
     }
 
-    /// Scans PDF markers starting before `upto`, then drops those bytes.
-    fn scan_pdf(&mut self, upto: usize) {
-        let w = &self.window;
-        let mut i = 0;
-        while i < upto {
-            if w[i] == b'/' {
-                let rest = &w[i..];
-                if let Some(after) = rest.strip_prefix(b"/Type") {
-                    let after = skip_ws(after);
-                    if let Some(after) = after.strip_prefix(b"/Page")
-                        && after.first().is_none_or(|&c| !c.is_ascii_alphanumeric())
-                    {
-                        self.page_objects += 1;
-                    }
-                } else if let Some(after) = rest.strip_prefix(b"/Count") {
-                    let after = skip_ws(after);
-                    let digits: Vec<u8> = after.iter().take_while(|c| c.is_ascii_digit()).copied().collect();
-                    if let Some(n) = std::str::from_utf8(&digits).ok().and_then(|s| s.parse::<u32>().ok()) {
-                        self.max_count = self.max_count.max(n);
-                    }
-                }
-            }
-            i += 1;
-        }
-        self.window.drain(..upto);
-    }
-
     /// Checks the structure once every byte was fed.
-    pub fn finish(mut self, max_pages: u32) -> Result<ContentInfo, ContentError> {
+    pub fn finish(self) -> Result<ContentInfo, ContentError> {
         let Some(kind) = self.kind else {
             return Err(ContentError::Unsupported(hex_prefix(&self.head)));
         };
         let tail = trim_trailing_ws(&self.tail);
         let pages = match kind {
             ContentKind::Pdf => {
-                let len = self.window.len();
-                self.scan_pdf(len);
                 if !contains(&self.tail, b"%%EOF") {
                     return Err(ContentError::Damaged { kind, what: "no %%EOF marker at the end" });
                 }
-                // The root page tree's /Count is the page total; page objects
-                // are the fallback when the tree sits in a compressed stream.
-                let pages = if self.max_count > 0 { self.max_count } else { self.page_objects };
-                if pages == 0 {
-                    return Err(ContentError::Damaged { kind, what: "no page found" });
-                }
-                pages
+                None
             }
             ContentKind::Png => {
                 if self.head.get(12..16) != Some(b"IHDR") {
@@ -193,18 +140,15 @@ impl ContentChecker {
                 if !tail.ends_with(PNG_IEND) {
                     return Err(ContentError::Damaged { kind, what: "no IEND chunk at the end" });
                 }
-                1
+                Some(1)
             }
             ContentKind::Jpeg => {
                 if !tail.ends_with(&[0xFF, 0xD9]) {
                     return Err(ContentError::Damaged { kind, what: "no end-of-image marker" });
                 }
-                1
+                Some(1)
             }
         };
-        if pages > max_pages {
-            return Err(ContentError::TooManyPages { pages, max: max_pages });
-        }
         Ok(ContentInfo { kind, pages })
     }
 }
@@ -212,11 +156,6 @@ impl ContentChecker {
 fn could_still_match(head: &[u8]) -> bool {
     let candidates: [&[u8]; 3] = [b"%PDF-", PNG_SIGNATURE, &[0xFF, 0xD8, 0xFF]];
     candidates.iter().any(|c| c.starts_with(head))
-}
-
-fn skip_ws(b: &[u8]) -> &[u8] {
-    let n = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
-    &b[n..]
 }
 
 fn trim_trailing_ws(b: &[u8]) -> &[u8] {
@@ -237,10 +176,10 @@ fn hex_prefix(b: &[u8]) -> String {
 }
 
 /// Checks a whole in-memory buffer (tests, small files).
-pub fn check_bytes(data: &[u8], max_pages: u32) -> Result<ContentInfo, ContentError> {
+pub fn check_bytes(data: &[u8]) -> Result<ContentInfo, ContentError> {
     let mut c = ContentChecker::new();
     c.update(data)?;
-    c.finish(max_pages)
+    c.finish()
 }
 
 /// Why a file name was refused.
@@ -301,24 +240,24 @@ mod tests {
     }
 
     #[test]
-    fn pdf_pages_counted_across_chunk_boundaries() {
+    fn pdf_recognised_across_chunk_boundaries() {
         let pdf = tiny_pdf(7);
         for chunk in [1, 3, 17, 64, 1000] {
             let mut c = ContentChecker::new();
             for part in pdf.chunks(chunk) {
                 c.update(part).unwrap();
             }
-            assert_eq!(c.finish(10).unwrap(), ContentInfo { kind: ContentKind::Pdf, pages: 7 }, "chunk {chunk}");
+            // pages are counted by the PDF reader (inspect), not here
+            assert_eq!(c.finish().unwrap(), ContentInfo { kind: ContentKind::Pdf, pages: None }, "chunk {chunk}");
         }
-        assert_eq!(check_bytes(&pdf, 5), Err(ContentError::TooManyPages { pages: 7, max: 5 }));
     }
 
     #[test]
     fn refuses_by_content_not_name() {
-        assert!(matches!(check_bytes(b"MZ\x90\x00 windows exe", 5), Err(ContentError::Unsupported(_))));
-        assert!(matches!(check_bytes(b"%PDF-1.4 truncated", 5), Err(ContentError::Damaged { .. })));
-        assert!(matches!(check_bytes(&[0xFF, 0xD8, 0xFF, 0xE0, 1, 2], 5), Err(ContentError::Damaged { .. })));
-        assert_eq!(check_bytes(&[0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 0xFF, 0xD9], 5).unwrap().kind, ContentKind::Jpeg);
+        assert!(matches!(check_bytes(b"MZ\x90\x00 windows exe"), Err(ContentError::Unsupported(_))));
+        assert!(matches!(check_bytes(b"%PDF-1.4 truncated"), Err(ContentError::Damaged { .. })));
+        assert!(matches!(check_bytes(&[0xFF, 0xD8, 0xFF, 0xE0, 1, 2]), Err(ContentError::Damaged { .. })));
+        assert_eq!(check_bytes(&[0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 0xFF, 0xD9]).unwrap().kind, ContentKind::Jpeg);
         // an early refusal on the very first chunk
         let mut c = ContentChecker::new();
         assert!(c.update(b"<html>").is_err());

@@ -861,9 +861,9 @@ impl Endpoint {
             let msg = format!("SHA-256 of the {} bytes received is {got}, not {} as offered: a chunk was corrupted", i.size, i.sha256);
             return self.refuse_after_remove(id, ErrorCode::HashMismatch, msg);
         }
-        match i.checker.finish(self.limits.max_pages) {
+        match i.checker.finish() {
             Ok(info) => {
-                info!(side = ?self.side, id, size = i.size, kind = %info.kind, pages = info.pages, "file received and verified");
+                info!(side = ?self.side, id, size = i.size, kind = %info.kind, pages = ?info.pages, "file received and verified");
                 self.send(Message::Ack { id, offset: i.size });
                 self.send(Message::Received { id, sha256: got.clone() });
                 self.completed.insert(id, got.clone());
@@ -881,11 +881,7 @@ impl Endpoint {
             }
             Err(e) => {
                 self.outputs.push_back(Output::Discard { id });
-                let code = match e {
-                    crate::check::ContentError::TooManyPages { .. } => ErrorCode::TooManyPages,
-                    _ => ErrorCode::UnsupportedType,
-                };
-                self.refuse_after_remove(id, code, e.to_string())
+                self.refuse_after_remove(id, ErrorCode::UnsupportedType, e.to_string())
             }
         }
     }

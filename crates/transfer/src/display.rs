@@ -1,29 +1,59 @@
 //! The display shell: turns a pushed document into page images the kiosk
-//! screen can show. PDF pages are rendered with poppler's `pdftoppm`; PNG and
-//! JPEG are already images and pass through.
+//! screen can show, every decoder bounded.
+//!
+//! PDF pages are rendered with poppler's `pdftoppm` in a bounded subprocess
+//! ([`crate::bounded`]), the bitmap cut at `max_side` pixels a side whatever
+//! size the page claims (pages larger than A0 were refused before). PNG and JPEG are decoded here with the `image` crate
+//! under allocation limits (dimensions checked before any pixel), turned
+//! upright (EXIF orientation), scaled to `max_side` and written as PNG. The
+//! window then loads pages with [`load_page`]: already-decoded RGBA of a
+//! bounded size, so the GUI toolkit never decodes a document's bytes.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use tracing::info;
 
+use crate::bounded::{self, ProcessLimits, RunError};
 use crate::check::ContentKind;
+use crate::inspect::{DocumentError, DocumentLimits, decode_image};
 
 /// Why a document could not be shown.
 #[derive(Debug, thiserror::Error)]
 pub enum DisplayError {
-    /// `pdftoppm` missing.
-    #[error("pdftoppm not found: run scripts/setup.sh (Debian package poppler-utils)")]
-    NotInstalled,
-    /// Rendering failed (damaged PDF...).
-    #[error("could not render the document: {0}")]
-    Render(String),
-    /// Rendering took too long.
-    #[error("rendering took longer than {0:?}")]
-    Timeout(Duration),
+    /// `pdftoppm` or `prlimit` missing, or would not start.
+    #[error("the kiosk cannot render documents: {0}")]
+    Renderer(String),
+    /// The document was refused (damaged, too large, over the limits).
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// The spool could not be written or read.
+    #[error("the kiosk could not store the rendered page: {0}")]
+    Io(String),
 }
+
+impl DisplayError {
+    /// What the agent reads: French then English for a refused document.
+    pub fn reason(&self) -> String {
+        match self {
+            DisplayError::Document(d) => d.reason(),
+            other => other.to_string(),
+        }
+    }
+
+    /// True when the kiosk (not the document) is at fault.
+    pub fn is_kiosk_fault(&self) -> bool {
+        match self {
+            DisplayError::Document(d) => d.is_kiosk_fault(),
+            DisplayError::Renderer(_) | DisplayError::Io(_) => true,
+        }
+    }
+}
+
+/// Longest side of a page image, pixels: what [`PopplerDisplay`] writes and
+/// [`load_page`] accepts by default.
+pub const MAX_PAGE_SIDE: u32 = 2400;
 
 /// Something that turns a document into page images.
 pub trait Display: Send + Sync + 'static {
@@ -31,65 +61,158 @@ pub trait Display: Send + Sync + 'static {
     fn render(&self, path: &Path, kind: ContentKind, out_dir: &Path, stem: &str) -> impl Future<Output = Result<Vec<PathBuf>, DisplayError>> + Send;
 }
 
-/// Renders PDF pages to PNG with `pdftoppm`.
+/// Renders PDF pages with `pdftoppm`, images with the `image` crate.
 #[derive(Debug, Clone)]
 pub struct PopplerDisplay {
     /// Rendering resolution (100 dpi makes an A4 page 827x1169, a screen's height).
     pub dpi: u32,
+    /// Longest side of a rendered page, pixels (a page is at most
+    /// `max_side`² × 4 bytes once decoded: 22 MiB at 2400; A2 at 100 dpi fits).
+    pub max_side: u32,
     /// Pages rendered at most.
     pub max_pages: u32,
-    /// Longest a rendering may take.
-    pub timeout: Duration,
+    /// What a document may be (pixels of an image...).
+    pub document: DocumentLimits,
+    /// Limits of the `pdftoppm` run (memory, processor, page file size, wall clock).
+    pub process: ProcessLimits,
 }
 
 impl Default for PopplerDisplay {
     fn default() -> Self {
-        PopplerDisplay { dpi: 100, max_pages: 50, timeout: Duration::from_secs(60) }
+        PopplerDisplay {
+            dpi: 100,
+            max_side: MAX_PAGE_SIDE,
+            max_pages: 50,
+            document: DocumentLimits::default(),
+            process: ProcessLimits { memory_bytes: 768 << 20, cpu_secs: 60, file_bytes: 32 << 20, wall: Duration::from_secs(90), stdout_bytes: 4 << 10 },
+        }
     }
 }
 
 impl Display for PopplerDisplay {
     async fn render(&self, path: &Path, kind: ContentKind, out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, DisplayError> {
-        if kind != ContentKind::Pdf {
-            return Ok(vec![path.to_path_buf()]);
+        match kind {
+            ContentKind::Pdf => self.render_pdf(path, out_dir, stem).await,
+            ContentKind::Png | ContentKind::Jpeg => {
+                let (me, path, out) = (self.clone(), path.to_path_buf(), out_dir.join(format!("{stem}-1.png")));
+                tokio::task::spawn_blocking(move || me.render_image(&path, kind, &out).map(|()| vec![out]))
+                    .await
+                    .map_err(|e| DisplayError::Renderer(e.to_string()))?
+            }
         }
+    }
+}
+
+impl PopplerDisplay {
+    async fn render_pdf(&self, path: &Path, out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, DisplayError> {
         let prefix = out_dir.join(stem);
-        let child = tokio::process::Command::new("pdftoppm")
-            .arg("-png")
-            .arg("-r").arg(self.dpi.to_string())
-            .arg("-l").arg(self.max_pages.to_string())
-            .arg(path)
-            .arg(&prefix)
-            .stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => DisplayError::NotInstalled,
-                _ => DisplayError::Render(e.to_string()),
-            })?;
-        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
-            .await
-            .map_err(|_| DisplayError::Timeout(self.timeout))?
-            .map_err(|e| DisplayError::Render(e.to_string()))?;
-        if !out.status.success() {
-            return Err(DisplayError::Render(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        let (dpi, side, last) = (self.dpi.to_string(), self.max_side.to_string(), self.max_pages.to_string());
+        let args = [
+            "-png".as_ref(),
+            "-r".as_ref(),
+            dpi.as_ref(),
+            // poppler allocates only this slice of the page: the bitmap is
+            // bounded whatever size the page claims
+            "-W".as_ref(),
+            side.as_ref(),
+            "-H".as_ref(),
+            side.as_ref(),
+            "-l".as_ref(),
+            last.as_ref(),
+            path.as_os_str(),
+            prefix.as_os_str(),
+        ];
+        let out = bounded::run("pdftoppm", &args, None, self.process).await.map_err(|e| match e {
+            RunError::Timeout { .. } => DisplayError::Document(DocumentError::OverLimits),
+            other => DisplayError::Renderer(other.to_string()),
+        });
+        let cleanup = || remove_pages(out_dir, stem);
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => {
+                cleanup();
+                return Err(e);
+            }
+        };
+        if out.hit_limit() {
+            cleanup();
+            return Err(DocumentError::OverLimits.into());
         }
-        // pdftoppm names pages <stem>-1.png or <stem>-01.png (zero-padded to the page count).
-        let want = format!("{stem}-");
-        let mut pages: Vec<(u32, PathBuf)> = std::fs::read_dir(out_dir)
-            .map_err(|e| DisplayError::Render(e.to_string()))?
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let n = name.strip_prefix(&want)?.strip_suffix(".png")?.parse().ok()?;
-                Some((n, e.path()))
-            })
-            .collect();
-        pages.sort();
+        if !out.status.success() {
+            cleanup();
+            let detail = out.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("unreadable").trim().to_string();
+            return Err(DocumentError::Damaged { kind: ContentKind::Pdf, detail }.into());
+        }
+        let pages = list_pages(out_dir, stem);
         if pages.is_empty() {
-            return Err(DisplayError::Render("no page rendered".into()));
+            return Err(DocumentError::NoPage.into());
         }
         info!(pages = pages.len(), "document rendered for display");
-        Ok(pages.into_iter().map(|(_, p)| p).collect())
+        Ok(pages)
+    }
+
+    /// Decodes, turns upright, scales and writes one image as PNG.
+    fn render_image(&self, path: &Path, kind: ContentKind, out: &Path) -> Result<(), DisplayError> {
+        let img = decode_image(path, kind, &self.document)?;
+        let img = if img.width().max(img.height()) > self.max_side {
+            img.resize(self.max_side, self.max_side, image::imageops::FilterType::Triangle)
+        } else {
+            img
+        };
+        // 8-bit RGBA: what the screen shows (16-bit and CMYK sources included).
+        let rgba = image::DynamicImage::ImageRgba8(img.to_rgba8());
+        rgba.save_with_format(out, image::ImageFormat::Png).map_err(|e| {
+            let _ = std::fs::remove_file(out);
+            DisplayError::Io(e.to_string())
+        })?;
+        info!(width = rgba.width(), height = rgba.height(), "image prepared for display");
+        Ok(())
+    }
+}
+
+/// A page ready for the screen: 8-bit RGBA, row by row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageImage {
+    /// Pixels across.
+    pub width: u32,
+    /// Pixels down.
+    pub height: u32,
+    /// `width × height × 4` bytes.
+    pub rgba: Vec<u8>,
+}
+
+/// Loads a page written by [`PopplerDisplay`] for the window, under the same
+/// bounds: at most `max_side` pixels a side (so at most `max_side`² × 4 bytes).
+pub fn load_page(path: &Path, max_side: u32) -> Result<PageImage, DocumentError> {
+    let pixels = u64::from(max_side) * u64::from(max_side);
+    let limits = DocumentLimits { max_image_side: max_side, max_pixels: pixels, max_decode_bytes: pixels * 8, ..DocumentLimits::default() };
+    let img = decode_image(path, ContentKind::Png, &limits)?;
+    let rgba = img.to_rgba8();
+    Ok(PageImage { width: rgba.width(), height: rgba.height(), rgba: rgba.into_raw() })
+}
+
+/// Page images `<stem>-N.png` in `dir`, in page order.
+fn list_pages(dir: &Path, stem: &str) -> Vec<PathBuf> {
+    // pdftoppm names pages <stem>-1.png or <stem>-01.png (zero-padded to the page count).
+    let want = format!("{stem}-");
+    let mut pages: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    let n = name.strip_prefix(&want)?.strip_suffix(".png")?.parse().ok()?;
+                    Some((n, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pages.sort();
+    pages.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Removes what a failed rendering left (a page cut at the file-size limit...).
+fn remove_pages(dir: &Path, stem: &str) {
+    for p in list_pages(dir, stem) {
+        let _ = std::fs::remove_file(p);
     }
 }

@@ -18,6 +18,7 @@ use tracing::{info, warn};
 
 use crate::core::{Endpoint, Event, FileMeta, Frame, Limits, Output, Side, Transmit};
 use crate::display::Display;
+use crate::inspect::{DocumentLimits, inspect};
 use crate::link::{LinkEvent, MessageLink};
 use crate::printer::Printer;
 use crate::scanner::Scanner;
@@ -79,6 +80,9 @@ pub enum Notice {
         purpose: Purpose,
         /// Why, for the screen and the log.
         reason: String,
+        /// The device (or the kiosk) is at fault, not the document: only
+        /// then may the fleet see the printer as faulty.
+        device_fault: bool,
     },
     /// The session ended and its spool is wiped.
     Ended,
@@ -447,6 +451,7 @@ pub struct KioskServices<S, P, D> {
 /// (including `Shown` pages for the screen) reach the app on the returned
 /// receiver.
 pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: SessionSpool, services: KioskServices<S, P, D>) -> (SessionHandle, mpsc::UnboundedReceiver<Notice>) {
+    let document = DocumentLimits { max_pages: limits.max_pages, ..DocumentLimits::default() };
     let (handle, mut inner) = spawn_session(Side::Kiosk, limits, spool);
     let (tx, rx) = mpsc::unbounded_channel();
     let services = Arc::new(services);
@@ -458,9 +463,14 @@ pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: Se
                     Event::ScanRequested { req, settings } => {
                         tokio::spawn(scan(h.clone(), services.clone(), tx.clone(), *req, *settings));
                     }
-                    Event::FileReceived { id, name, purpose, info, .. } => {
+                    Event::IncomingStarted { id, purpose: Purpose::Print, .. } if !services.printer.available() => {
+                        // Refused at the offer: the file would come for nothing.
+                        let _ = h.cancel(*id, crate::printer::NO_PRINTER).await;
+                    }
+                    Event::FileReceived { id, purpose, info, .. } => {
                         let Some(file) = file.clone() else { continue };
-                        tokio::spawn(act_on_file(h.clone(), services.clone(), tx.clone(), *id, name.clone(), *purpose, info.kind, file));
+                        let job = FileJob { id: *id, purpose: *purpose, kind: info.kind, file, document };
+                        tokio::spawn(act_on_file(h.clone(), services.clone(), tx.clone(), job));
                     }
                     _ => {}
                 }
@@ -492,13 +502,30 @@ async fn scan_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, req:
     let _ = h.scan_failed(req, reason).await;
 }
 
-async fn action_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, id: u32, purpose: Purpose, reason: String) {
-    let _ = tx.send(Notice::ActionFailed { id, purpose, reason: reason.clone() });
+async fn action_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, id: u32, purpose: Purpose, reason: String, device_fault: bool) {
+    let _ = tx.send(Notice::ActionFailed { id, purpose, reason: reason.clone(), device_fault });
     let _ = h.report_outcome(id, OutcomeKind::Failed, Some(reason)).await;
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Arc<KioskServices<S, P, D>>, tx: mpsc::UnboundedSender<Notice>, id: u32, _name: String, purpose: Purpose, kind: crate::check::ContentKind, file: PathBuf) {
+/// A received file to print or show.
+struct FileJob {
+    id: u32,
+    purpose: Purpose,
+    kind: crate::check::ContentKind,
+    file: PathBuf,
+    document: DocumentLimits,
+}
+
+async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Arc<KioskServices<S, P, D>>, tx: mpsc::UnboundedSender<Notice>, job: FileJob) {
+    let FileJob { id, purpose, kind, file, document } = job;
+    if purpose == Purpose::Scan {
+        return;
+    }
+    // Read with a real decoder before any printer or screen sees it.
+    if let Err(e) = inspect(&file, kind, &document).await {
+        warn!(id, error = %e, "document refused");
+        return action_failed(&h, &tx, id, purpose, e.reason(), e.is_kiosk_fault()).await;
+    }
     match purpose {
         // The job title is neutral: CUPS logs and may keep titles, and the
         // document's name is the resident's business.
@@ -507,14 +534,20 @@ async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Ar
                 let _ = tx.send(Notice::Printed { id, job_id: report.job_id });
                 let _ = h.report_outcome(id, OutcomeKind::Printed, None).await;
             }
-            Err(e) => action_failed(&h, &tx, id, purpose, e.to_string()).await,
+            Err(e) => {
+                let device_fault = e.is_device_fault();
+                action_failed(&h, &tx, id, purpose, e.to_string(), device_fault).await
+            }
         },
         Purpose::Display => match s.display.render(&file, kind, h.spool_dir(), &format!("page-{id:08x}")).await {
             Ok(pages) => {
                 let _ = tx.send(Notice::Shown { id, pages });
                 let _ = h.report_outcome(id, OutcomeKind::Shown, None).await;
             }
-            Err(e) => action_failed(&h, &tx, id, purpose, e.to_string()).await,
+            Err(e) => {
+                warn!(id, error = %e, "document not shown");
+                action_failed(&h, &tx, id, purpose, e.reason(), e.is_kiosk_fault()).await
+            }
         },
         Purpose::Scan => {}
     }

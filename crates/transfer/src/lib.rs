@@ -6,8 +6,12 @@
 //! - [`core`]: the protocol as a sans-I/O state machine ([`Endpoint`]), one
 //!   per side. No tokio, sockets, files or clocks inside: time is an input.
 //! - [`wire`]: JSON control messages and the 12-byte chunk header.
-//! - [`check`]: content sniffing (PDF, PNG, JPEG by their bytes), page
-//!   counting and file-name checks, streaming.
+//! - [`check`]: content sniffing (PDF, PNG, JPEG by their bytes) and
+//!   file-name checks, streaming.
+//! - [`inspect`]: the whole file read by real decoders (poppler's `pdfinfo`,
+//!   the `image` crate): pages, page sizes, passwords, pixel counts.
+//! - [`bounded`]: helper programs run under memory, processor, file-size
+//!   and wall-clock limits.
 //! - Shells: [`spool`] (private per-session directories, wiped at end and at
 //!   start-up), [`scanner`] (SANE through `scanimage`), [`printer`] (CUPS
 //!   over IPP), [`display`] (page images with poppler), [`link`] (a message
@@ -40,10 +44,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bounded;
 pub mod check;
 pub mod core;
 pub mod display;
 pub mod driver;
+pub mod inspect;
 pub mod link;
 pub mod pdf;
 pub mod printer;

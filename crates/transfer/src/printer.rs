@@ -39,7 +39,7 @@ pub enum PrintError {
     JobFailed {
         /// The job.
         job_id: i32,
-        /// "aborted" or "canceled".
+        /// "aborted", "canceled" or "stopped".
         state: &'static str,
         /// The job's state reasons.
         reasons: String,
@@ -70,11 +70,29 @@ pub enum PrintError {
     },
 }
 
+impl PrintError {
+    /// True when the printer or the print server is at fault (stopped,
+    /// unreachable, refusing jobs, too slow), false when the job itself
+    /// failed (a document a filter could not convert) or the file was missing.
+    pub fn is_device_fault(&self) -> bool {
+        !matches!(self, PrintError::JobFailed { .. } | PrintError::File { .. })
+    }
+}
+
 /// Something that prints a file and reports when it is done.
 pub trait Printer: Send + Sync + 'static {
     /// Prints `path` (of type `kind`) and waits for the job's end.
     fn print(&self, path: &Path, kind: ContentKind, title: &str) -> impl Future<Output = Result<PrintReport, PrintError>> + Send;
+
+    /// False on a kiosk without a printer: a document sent to print is
+    /// refused as soon as it is offered, not after the whole file came.
+    fn available(&self) -> bool {
+        true
+    }
 }
+
+/// The reason given when a kiosk without a printer is asked to print (French, then English).
+pub const NO_PRINTER: &str = "cette borne n'a pas d'imprimante / this kiosk has no printer";
 
 /// A CUPS queue reached over IPP.
 #[derive(Debug, Clone)]
@@ -149,10 +167,17 @@ impl CupsPrinter {
             let (pstate, preasons) = self.printer_state(&client, &uri)?;
             // The job is cancelled and purged: printed later, the paper would
             // come out for the next resident.
-            if pstate == Some(PrinterState::Stopped) || state == Some(JobState::ProcessingStopped) {
+            if pstate == Some(PrinterState::Stopped) {
                 warn!(job_id, %preasons, "printer stopped; cancelling the job");
                 self.purge(&client, &uri, job_id);
                 return Err(PrintError::PrinterStopped { job_id, reasons: preasons });
+            }
+            // The job alone stopped (a filter failed on the document,
+            // `job-completed-with-errors`): the job failed, not the printer.
+            if state == Some(JobState::ProcessingStopped) {
+                warn!(job_id, %reasons, "job stopped by CUPS; cancelling it");
+                self.purge(&client, &uri, job_id);
+                return Err(PrintError::JobFailed { job_id, state: "stopped", reasons });
             }
             if start.elapsed() > self.timeout {
                 self.purge(&client, &uri, job_id);

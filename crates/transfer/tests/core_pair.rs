@@ -25,7 +25,8 @@ fn push_to_print_roundtrip_and_outcome() {
         Event::FileReceived { id: i, purpose, info, sha256, .. } if *i == id => Some((*purpose, info.pages, sha256.clone())),
         _ => None,
     });
-    assert_eq!(got, Some((Purpose::Print, 2, sha(&doc))));
+    // PDF pages are counted by the kiosk's PDF reader (inspect), after the core
+    assert_eq!(got, Some((Purpose::Print, None, sha(&doc))));
     assert!(a.events.contains(&Event::Delivered { id }));
     assert!(a.events.iter().any(|e| matches!(e, Event::Progress { direction: Direction::Outgoing, .. })));
 
@@ -249,7 +250,6 @@ fn oversized_wrong_type_and_bad_name_refused() {
     let big = a.push(now, "big.pdf", pdf(1, 200_000), Purpose::Print);
     let exe = a.push(now, "letter.pdf", b"MZ\x90\x00This program cannot be run in DOS mode".to_vec(), Purpose::Print);
     let evil = a.push(now, "../../etc/passwd", pdf(1, 10), Purpose::Print);
-    let pages = a.push(now, "long.pdf", pdf(9, 10), Purpose::Print);
     run(now, &mut k, &mut a, &mut |_| true);
     let code_of = |id: u32| {
         a.events.iter().find_map(|e| match e {
@@ -265,8 +265,6 @@ fn oversized_wrong_type_and_bad_name_refused() {
     let (c, r) = code_of(evil).unwrap();
     assert_eq!(c, ErrorCode::BadName);
     assert!(r.contains("path separator"), "{r}");
-    let (c, _) = code_of(pages).unwrap();
-    assert_eq!(c, ErrorCode::TooManyPages);
     assert!(k.received.is_empty());
     // session goes on
     let ok = a.push(now, "ok.pdf", pdf(2, 1000), Purpose::Display);

@@ -5,6 +5,7 @@ mod support;
 
 use support::*;
 use visio_transfer::check::{ContentKind, check_bytes};
+use visio_transfer::inspect::{DocumentLimits, inspect};
 use visio_transfer::display::{Display, PopplerDisplay};
 use visio_transfer::scanner::{SaneScanner, ScanError, Scanner};
 use visio_transfer::{ColorMode, ScanFormat, ScanSettings};
@@ -29,8 +30,10 @@ async fn scans_in_every_format_are_valid_and_compressed() {
         let bytes = std::fs::read(&scan.path).unwrap();
         assert_eq!(bytes.len() as u64, scan.size);
         // what the kiosk sends passes the receiver's own checks
-        let info = check_bytes(&bytes, 1).unwrap_or_else(|e| panic!("{format:?}: {e}"));
-        assert_eq!((info.kind, info.pages), (kind, 1));
+        let info = check_bytes(&bytes).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert_eq!(info.kind, kind);
+        let read = inspect(&scan.path, kind, &DocumentLimits::default()).await.unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert_eq!((read.kind, read.pages), (kind, 1));
         eprintln!("grey A4 150 dpi Grid as {format:?}: {} bytes", scan.size);
         assert!(scan.size < 500 * 1024, "{format:?} scan is {} bytes", scan.size);
     }

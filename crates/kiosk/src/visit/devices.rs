@@ -143,8 +143,12 @@ impl printer::Printer for KioskPrinter {
     async fn print(&self, path: &Path, kind: ContentKind, title: &str) -> Result<PrintReport, PrintError> {
         match self {
             KioskPrinter::Cups(cups) => cups.print(path, kind, title).await,
-            KioskPrinter::Missing => Err(PrintError::Refused("this kiosk has no printer".into())),
+            KioskPrinter::Missing => Err(PrintError::Refused(printer::NO_PRINTER.into())),
         }
+    }
+
+    fn available(&self) -> bool {
+        matches!(self, KioskPrinter::Cups(_))
     }
 }
 

@@ -381,9 +381,10 @@ impl Runner {
                 let _ = self.events.send(VisitEvent::Pages(pages));
                 Some(DocumentEvent::Showing { name, pages: count })
             }
-            Notice::ActionFailed { id, reason, purpose } => {
+            Notice::ActionFailed { id, reason, purpose, device_fault } => {
                 documents.incoming.remove(&id);
-                if purpose == Purpose::Print {
+                // A refused document says nothing about the printer.
+                if purpose == Purpose::Print && device_fault {
                     let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: Some(reason.clone()) });
                 }
                 Some(DocumentEvent::Failed { reason })
