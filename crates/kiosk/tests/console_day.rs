@@ -198,8 +198,33 @@ async fn working_day(kind: Kind) {
     assert_eq!(context["waited"], "à l'instant", "{context}");
     assert_eq!(context["call"], "nouvel appel", "{context}");
 
-    // Private notes; a scan asked with Alt+Shift+S arrives.
+    // The same call in English, from the switch, then French again.
+    click(&browser, "lang-en").await;
+    let english = page_until(
+        &browser,
+        "the call in English",
+        "const q = document.querySelector('[data-testid=quality]');
+         return document.documentElement.lang === 'en' && q.dataset.quality === 'good' && {
+           quality: q.textContent, why: document.getElementById('take-next-why').textContent,
+           end: document.getElementById('end-call').textContent,
+           waited: document.querySelector('#context-list dd[data-field=waited]').textContent };",
+    )
+    .await;
+    assert_eq!(
+        english,
+        json!({ "quality": "Good connection", "why": "You are already in a call.", "end": "End the call", "waited": "just now" })
+    );
+    no_accessibility_violation(&browser, "in call, in English").await;
+    click(&browser, "lang-fr").await;
+    assert_eq!(text_of(&browser, "end-call").await, "Terminer l'appel");
+
+    // Private notes, copied and exported by the agent; a scan asked with
+    // Alt+Shift+S arrives.
     type_into(&browser, "notes-text", NOTE).await;
+    click(&browser, "notes-copy").await;
+    page_until(&browser, "the notes copied", "return document.getElementById('notes-status').textContent === 'Notes copiées.';").await;
+    click(&browser, "notes-export").await;
+    page_until(&browser, "the notes exported", "return document.getElementById('notes-status').textContent.startsWith('Notes exportées');").await;
     page_until(&browser, "documents channel open", "return !document.getElementById('request-scan').disabled;").await;
     browser.alt_shift('S').await;
     let sent = kiosk.event("scan_sent").await;
