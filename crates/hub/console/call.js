@@ -230,6 +230,7 @@ function endCallLocally() {
   delete quality.dataset.quality;
   quality.title = "";
   updateTakeNext();
+  Alerts.check();
 }
 
 /// Every second, from getStats(): round trip, inbound video loss, frame

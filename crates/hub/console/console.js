@@ -243,6 +243,7 @@ function setAvailable(on) {
   state.available = on;
   $("available").checked = on;
   updateTakeNext();
+  Alerts.check();
 }
 
 $("available").addEventListener("change", (event) => {
@@ -366,9 +367,11 @@ const Alerts = {
     if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
   },
 
-  /// Announces residents who were not waiting at the last update, when the
-  /// agent could take them (available, not in a call).
+  /// Announces residents not announced yet, once the agent could take them
+  /// (available, not in a call): on a queue update, on becoming available
+  /// (someone may wait already at sign-in) and at the end of a call.
   check() {
+    if (!state.available || state.call) return;
     const fresh = [];
     for (const queue of state.queues) {
       for (const resident of queue.waiting) {
@@ -376,7 +379,7 @@ const Alerts = {
         state.seen.add(resident.session);
       }
     }
-    if (fresh.length === 0 || !state.available || state.call) return;
+    if (fresh.length === 0) return;
     const first = fresh[0];
     const alert = { session: first.session, sound: null, notified: this.notify(first), title: null };
     this.title();

@@ -289,6 +289,18 @@ async fn working_day(kind: Kind) {
     page_until(&browser, "signed out", "return !document.getElementById('login').hidden && document.getElementById('desk').hidden;").await;
     let gone = browser.run("return [document.getElementById('notes-text').value, sessionStorage.getItem('visio.notes')];", Value::Null).await;
     assert_eq!(gone, json!(["", null]), "the notes are gone after sign-out");
+
+    // Someone already waits at the next sign-in: announced once the hub
+    // confirms the agent available.
+    let mut second = world.kiosk("demo");
+    let waiting = second.event("queued").await;
+    type_into(&browser, "login-user", AGENT.0).await;
+    type_into(&browser, "login-password", AGENT.1).await;
+    click(&browser, "login-submit").await;
+    let alert = page_until(&browser, "the alert at sign-in", "return state.available && state.alerts.length > 0 && state.alerts[0];").await;
+    assert_eq!(alert["session"], waiting["session"]);
+    click(&browser, "logout").await;
+    page_until(&browser, "signed out again", "return !document.getElementById('login').hidden;").await;
     browser.close().await;
 
     // Nothing of the notes anywhere in the hub's data (database, journal, logs).
