@@ -78,7 +78,7 @@ function renderCallTexts() {
     list.append(dt, dd);
   }
   if (call.level) renderQuality(call, call.lastFigures);
-  if (call.peerAway) peerAway(true);
+  showPeerStatus();
 }
 
 /// A fresh peer connection for the call (at the start, or when either
