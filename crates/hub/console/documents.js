@@ -113,7 +113,7 @@ const Documents = {
         this.status(t("docs.scanning"));
         break;
       case "scan_failed":
-        this.status(t("docs.scan-failed", { reason: msg.reason }), "error");
+        this.status(t("docs.scan-failed", { reason: scanFailureText(msg.reason) }), "error", msg.reason);
         break;
       case "offer":
         if (msg.purpose !== "scan") {
@@ -300,4 +300,10 @@ function failureText(reason) {
   if (/no printer/i.test(reason)) return t("docs.no-printer");
   if (/printer/i.test(reason)) return t("docs.printer-refused");
   return reason;
+}
+
+/// Same for a scan: the kiosk's sentence goes in the tooltip.
+function scanFailureText(reason) {
+  if (reason && /no scanner/i.test(reason)) return t("docs.no-scanner");
+  return t("docs.scanner-problem");
 }

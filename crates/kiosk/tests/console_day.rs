@@ -119,6 +119,19 @@ async fn working_day(kind: Kind) {
     no_accessibility_violation(&browser, "signed out").await;
     screenshot(&browser, "signed-out").await;
 
+    // Every text in both languages: the catalogue's two halves have the
+    // same keys, and every key the page names is in it.
+    let catalogue = browser
+        .run(
+            "const fr = Object.keys(MESSAGES.fr), en = Object.keys(MESSAGES.en);
+             const named = [...document.querySelectorAll('[data-i18n]')].map(e => e.dataset.i18n);
+             return { only_fr: fr.filter(k => !en.includes(k)), only_en: en.filter(k => !fr.includes(k)),
+                      missing: named.filter(k => !fr.includes(k)) };",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(catalogue, json!({ "only_fr": [], "only_en": [], "missing": [] }));
+
     // English from the switch, and back to French.
     click(&browser, "lang-en").await;
     assert_eq!(text_of(&browser, "login-submit").await, "Sign in");
@@ -233,6 +246,8 @@ async fn working_day(kind: Kind) {
     // A printer refusal in the agent's words, from the kiosk's English reason.
     let refusal = browser.run("return failureText('printer refused the job: this kiosk has no printer');", Value::Null).await;
     assert_eq!(refusal, "cette borne n'a pas d'imprimante");
+    let refusal = browser.run("return scanFailureText('this kiosk has no scanner');", Value::Null).await;
+    assert_eq!(refusal, "cette borne n'a pas de scanner");
 
     // Everything of the call in view at 1366×768 and 1440×900.
     fits(&browser, 1440, 900).await;
