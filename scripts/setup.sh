@@ -17,6 +17,9 @@ APT_PACKAGES=(
   sane-utils libsane1 libsane-dev
   cups cups-client cups-bsd cups-ipp-utils printer-driver-cups-pdf poppler-utils
   chromium chromium-driver
+  # The agent console's tests also run in Firefox ESR, which many French
+  # administrations give their agents (geckodriver is built below).
+  firefox-esr
   coturn
   xvfb imagemagick xdotool
   libx11-6 libxcursor1 libxi6 libxkbcommon0 libxkbcommon-x11-0 libwayland-client0
@@ -66,4 +69,16 @@ rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
 if [ "${rust_minor:-0}" -lt 95 ]; then
   echo "setup: $(rustc --version) is too old; this workspace needs Rust 1.95 or newer (rustup update)." >&2
   exit 1
+fi
+
+# geckodriver drives Firefox ESR in the console's tests. Debian 12 does not
+# package it: built once from crates.io into a cache outside the clone
+# (the path crates/testkit/src/browser.rs looks in), pinned for repeatable runs.
+GECKODRIVER_VERSION=0.37.1
+GECKO_ROOT="$HOME/.cache/visio-public/tools/geckodriver"
+if ! "$GECKO_ROOT/bin/geckodriver" --version 2>/dev/null | grep -q "geckodriver $GECKODRIVER_VERSION"; then
+  echo "setup: building geckodriver $GECKODRIVER_VERSION (once)" >&2
+  CARGO_TARGET_DIR="$HOME/.cache/visio-public/tools/geckodriver-build" \
+    cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --root "$GECKO_ROOT" --quiet
+  rm -rf "$HOME/.cache/visio-public/tools/geckodriver-build"
 fi

@@ -1,21 +1,21 @@
-// Visio-Public agent console. Plain JavaScript, no build step, no inline
-// code (the hub's Content-Security-Policy forbids it). Speaks the hub
-// protocol of docs/protocol.md over one WebSocket, answers the kiosk's
-// WebRTC offer, and drives documents over the call's data channel.
-"use strict";
-
+// Sign-in, the hub connection (docs/protocol.md over one WebSocket), the
+// queue, availability and arrival alerts, keyboard shortcuts.
 const PROTOCOL = 1;
 const $ = (id) => document.getElementById(id);
 
 const state = {
   ws: null,
+  connected: false, // the hub's welcome arrived on the current WebSocket
   me: null,
   available: false,
+  asking: false, // take_next sent, no answer yet
   queues: [],
   hubSkewMs: 0, // hub clock minus ours, from "queues.now"
-  call: null, // { session, service, site, pc, local, started, pendingCandidates, remoteSet, statsTimer }
+  call: null, // see startCall in call.js
   reconnectDelay: 1000,
   replaced: false, // another window of this agent took over: stop reconnecting
+  seen: new Set(), // sessions already announced, so a queue update alerts once
+  alerts: [], // what the page did for each arrival (the tests read it)
 };
 
 // The call's resume token lives in this tab's sessionStorage, so a reload
@@ -38,13 +38,26 @@ const Resume = {
   },
 };
 
+// "Available on sign-in" is a preference of each agent, kept in this
+// browser (the hub has no place for it), on unless the agent unticked it.
+const AutoAvailable = {
+  key: () => `visio.available-on-sign-in.${state.me ? state.me.login : ""}`,
+  get() {
+    return localStorage.getItem(this.key()) !== "no";
+  },
+  set(on) {
+    localStorage.setItem(this.key(), on ? "yes" : "no");
+  },
+};
+
 // ---------------------------------------------------------------------------
 // Sign-in
 // ---------------------------------------------------------------------------
 
 async function boot() {
-  const response = await fetch("/api/agent/me", { credentials: "same-origin" });
-  if (response.ok) {
+  setLanguage(lang);
+  const response = await fetch("/api/agent/me", { credentials: "same-origin" }).catch(() => null);
+  if (response && response.ok) {
     signedIn(await response.json());
   } else {
     show("login");
@@ -54,26 +67,47 @@ async function boot() {
 $("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("login-error").textContent = "";
-  const response = await fetch("/api/agent/login", {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ login: $("login-user").value, password: $("login-password").value }),
-  });
+  // A user gesture: the only moment browsers let a page ask for
+  // notifications and start its sound.
+  Alerts.prepare();
+  let response;
+  try {
+    response = await fetch("/api/agent/login", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ login: $("login-user").value, password: $("login-password").value }),
+    });
+  } catch {
+    $("login-error").textContent = t("login.network");
+    return;
+  }
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
-    $("login-error").textContent = body.error || `Connexion refusée (${response.status})`;
+    $("login-error").textContent = loginErrorText(response);
     return;
   }
   $("login-password").value = "";
   signedIn(body);
 });
 
+/// The hub's sign-in refusals carry an English sentence and no code: the
+/// HTTP status tells which one it is.
+function loginErrorText(response) {
+  const status = response.status;
+  if (status === 429) return t("login.429", { seconds: response.headers.get("retry-after") || "60" });
+  if ([400, 401].includes(status)) return t(`login.${status}`);
+  if (status >= 500) return t("login.500");
+  return t("login.other", { status });
+}
+
 $("logout").addEventListener("click", async () => {
   endCallLocally();
   Resume.clear();
-  if (state.ws) state.ws.close();
+  Notes.forget();
+  const ws = state.ws;
   state.ws = null;
+  if (ws) ws.close();
   await fetch("/api/agent/logout", { method: "POST", credentials: "same-origin" });
   location.reload();
 });
@@ -83,6 +117,7 @@ function signedIn(me) {
   $("agent-name").textContent = me.display_name;
   $("who").hidden = false;
   show("desk");
+  Notes.load();
   connect();
 }
 
@@ -120,12 +155,10 @@ function connect() {
   };
   ws.onclose = () => {
     if (state.ws !== ws || state.replaced) return; // signed out, or another window took over
+    state.connected = false;
     $("available").disabled = true;
-    banner(
-      state.call
-        ? "Connexion au service perdue ; l'appel continue, reconnexion…"
-        : "Connexion au hub perdue, reconnexion…"
-    );
+    updateTakeNext();
+    banner(t(state.call ? "hub.lost-call" : "hub.lost"), 0, "error");
     // 1, 2, 4… s up to 30 s, with jitter so a restarted hub is not hit by
     // every console at the same instant.
     const delay = state.reconnectDelay * (0.75 + Math.random() * 0.5);
@@ -141,38 +174,40 @@ function send(msg) {
 function onHubMessage(msg) {
   switch (msg.type) {
     case "welcome":
-      state.available = msg.available;
-      $("available").checked = msg.available;
+      state.connected = true;
+      state.welcome = msg;
+      setAvailable(msg.available);
       $("available").disabled = false;
-      $("services").textContent =
-        "Vos services : " + msg.services.map((s) => `${s.service}${s.open ? "" : " (fermé)"}`).join(", ");
-      updateTakeNext();
+      renderServices();
+      if (!msg.available && AutoAvailable.get()) send({ type: "set_availability", available: true });
       break;
     case "queues":
       state.queues = msg.queues;
       state.hubSkewMs = Date.parse(msg.now) - Date.now();
       renderQueue();
+      Alerts.check();
       break;
     case "availability":
-      state.available = msg.available;
-      $("available").checked = msg.available;
-      updateTakeNext();
+      setAvailable(msg.available);
       break;
     case "queue_empty":
-      banner("Personne n'attend pour le moment.", 4000);
+      state.asking = false;
+      banner(t("hub.queue-empty"), 4000);
+      updateTakeNext();
       break;
     case "call_started":
+      state.asking = false;
       Resume.set(msg.session, msg.resume_token);
-      startCall(msg);
+      startCall(msg, false);
       break;
     case "call_resumed":
       resumeCall(msg);
       break;
     case "peer_away":
-      if (state.call && state.call.session === msg.session) peerStatus(true);
+      if (state.call && state.call.session === msg.session) peerAway(true);
       break;
     case "peer_back":
-      if (state.call && state.call.session === msg.session) peerStatus(false);
+      if (state.call && state.call.session === msg.session) peerAway(false);
       break;
     case "signal":
       onSignal(msg.session, msg.signal);
@@ -181,32 +216,73 @@ function onHubMessage(msg) {
       Resume.clear(msg.session);
       if (state.call && state.call.session === msg.session) {
         endCallLocally();
-        banner(endReasonText(msg.reason), 6000);
+        banner(t(`end.${msg.reason}`) === `end.${msg.reason}` ? t("end.agent_hung_up") : t(`end.${msg.reason}`), 6000);
       }
       break;
     case "error":
+      state.asking = false;
+      updateTakeNext();
       if (msg.code === "replaced") {
         state.replaced = true;
-        banner("La console est ouverte dans une autre fenêtre ; celle-ci est inactive.");
+        banner(t("hub.replaced"), 0, "error");
         break;
       }
-      banner(`Le hub a refusé : ${msg.message}`, 8000);
+      banner(hubErrorText(msg.code), 8000, "error");
       break;
   }
 }
 
+/// The hub's error codes (crates/protocol ErrorCode) in the agent's words;
+/// the English sentence it sends is for logs, not for agents.
+function hubErrorText(code) {
+  const key = `err.${code}`;
+  return t(key) === key ? t("err.other", { code }) : t(key);
+}
+
+function setAvailable(on) {
+  state.available = on;
+  $("available").checked = on;
+  updateTakeNext();
+  Alerts.check();
+}
+
 $("available").addEventListener("change", (event) => {
+  AutoAvailable.set(event.target.checked);
   send({ type: "set_availability", available: event.target.checked });
 });
 
-$("take-next").addEventListener("click", () => {
-  $("take-next").disabled = true;
+function takeNext() {
+  if ($("take-next").disabled) return;
+  state.asking = true;
+  updateTakeNext();
   send({ type: "take_next" });
-});
+}
+$("take-next").addEventListener("click", takeNext);
 
+function waitingCount() {
+  return state.queues.reduce((n, q) => n + q.waiting.length, 0);
+}
+
+/// Enables "Prendre le suivant" and says in words why it cannot be pressed.
 function updateTakeNext() {
-  const waiting = state.queues.some((q) => q.waiting.length > 0);
-  $("take-next").disabled = !(state.available && waiting && !state.call);
+  const waiting = waitingCount();
+  let why = null;
+  if (!state.connected) why = "why.offline";
+  else if (state.call) why = "why.in-call";
+  else if (state.asking) why = "why.asking";
+  else if (!state.available) why = "why.unavailable";
+  else if (waiting === 0) why = "why.nobody";
+  $("take-next").disabled = why !== null;
+  $("take-next-why").textContent = why ? t(why) : t("why.ready", { n: waiting });
+  $("take-next-why").dataset.reason = why ? why.slice(4) : "ready";
+  Alerts.title();
+}
+
+function renderServices() {
+  const services = (state.welcome ? state.welcome.services : [])
+    .map((s) => `${s.service}${s.open ? "" : ` (${t("queue.closed")})`}`)
+    .join(", ");
+  $("services").textContent = t("queue.services", { list: services });
 }
 
 function renderQueue() {
@@ -237,6 +313,12 @@ function renderQueue() {
   updateTakeNext();
 }
 
+languageHooks.push(() => {
+  if (state.welcome) renderServices();
+  renderQueue();
+  if (state.call) renderCallTexts();
+});
+
 setInterval(() => {
   const now = Date.now() + state.hubSkewMs;
   for (const el of document.querySelectorAll(".waited")) {
@@ -247,7 +329,7 @@ setInterval(() => {
 
 function formatWaited(ms) {
   const minutes = Math.max(0, Math.floor(ms / 60000));
-  return minutes < 1 ? "à l'instant" : `${minutes} min`;
+  return minutes < 1 ? t("queue.just-now") : t("queue.minutes", { n: minutes });
 }
 
 function formatClock(ms) {
@@ -255,515 +337,125 @@ function formatClock(ms) {
   return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 }
 
-function endReasonText(reason) {
-  return {
-    kiosk_hung_up: "L'usager a terminé l'appel.",
-    agent_hung_up: "Appel terminé.",
-    kiosk_disconnected: "La borne s'est déconnectée.",
-    agent_disconnected: "Votre connexion a été perdue.",
-    hub_shutdown: "Le hub redémarre.",
-  }[reason] || "Appel terminé.";
-}
-
-function banner(text, hideAfterMs) {
+/// One line under the header: `kind` "info" (blue-grey) for normal events,
+/// "error" (red) only for real failures. 0 or no delay: stays.
+function banner(text, hideAfterMs, kind = "info") {
   const el = $("banner");
   el.textContent = text || "";
   el.hidden = !text;
+  el.className = `banner ${kind}`;
+  el.setAttribute("role", kind === "error" ? "alert" : "status");
   if (text && hideAfterMs) setTimeout(() => { if (el.textContent === text) el.hidden = true; }, hideAfterMs);
 }
 
 // ---------------------------------------------------------------------------
-// The call: the kiosk offers, we answer.
+// Arrival alerts: a sound, the tab's title, a browser notification.
 // ---------------------------------------------------------------------------
 
-function startCall(msg) {
-  const call = {
-    session: msg.session,
-    iceServers: msg.ice_servers,
-    pc: null,
-    local: null,
-    started: Date.now(),
-    pendingCandidates: [],
-    remoteSet: false,
-    statsTimer: null,
-    muted: false,
-    mediaReady: null,
-    lastStats: null,
-  };
-  state.call = call;
-  $("call-title").textContent = `${msg.service.toUpperCase()} · ${msg.site}`;
-  $("call").hidden = false;
-  peerStatus(false);
-  updateTakeNext();
-  newPeerConnection(call);
-  // The answer must carry our tracks: the offer waits for this.
-  call.mediaReady = openCameraAndMicrophone(call);
-  call.statsTimer = setInterval(() => showQuality(call), 1000);
-  return call;
-}
+const Alerts = {
+  audio: null,
+  baseTitle: document.title,
 
-/// A fresh peer connection for the call (at the start, or when either
-/// side lost its own): our tracks go on it once the camera is open.
-function newPeerConnection(call) {
-  if (call.pc) call.pc.close();
-  const pc = new RTCPeerConnection({ iceServers: call.iceServers });
-  call.pc = pc;
-  call.pendingCandidates = [];
-  call.remoteSet = false;
-  call.lastStats = null;
-  pc.onicecandidate = (event) => {
-    if (call.pc !== pc) return;
-    const signal = event.candidate
-      ? { kind: "candidate", candidate: event.candidate.toJSON() }
-      : { kind: "end_of_candidates" };
-    send({ type: "signal", session: call.session, signal });
-  };
-  pc.ontrack = (event) => {
-    const video = $("remote-video");
-    if (video.srcObject !== event.streams[0]) video.srcObject = event.streams[0] || new MediaStream([event.track]);
-  };
-  // A new connection brings a new documents channel: transfers resume on it.
-  pc.ondatachannel = (event) => Documents.attach(event.channel);
-  if (call.local) for (const track of call.local.getTracks()) pc.addTrack(track, call.local);
-}
-
-/// The hub accepted our resume token. With the call still in the page (the
-/// WebSocket dropped, media went on) there is nothing to redo. After a
-/// reload the page has no peer connection: make one and ask the kiosk for
-/// a fresh offer.
-function resumeCall(msg) {
-  banner(null);
-  if (state.call && state.call.session === msg.session) {
-    state.call.iceServers = msg.ice_servers;
-    peerStatus(false);
-    return;
-  }
-  endCallLocally();
-  startCall(msg);
-  send({ type: "signal", session: msg.session, signal: { kind: "restart" } });
-}
-
-async function openCameraAndMicrophone(call) {
-  try {
-    call.local = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
-    if (state.call !== call) {
-      for (const track of call.local.getTracks()) track.stop();
-      return;
+  /// Called on the sign-in gesture: unlocks sound and asks for notifications.
+  prepare() {
+    try {
+      this.audio = this.audio || new AudioContext();
+      this.audio.resume();
+    } catch {
+      this.audio = null;
     }
-    $("local-video").srcObject = call.local;
-    for (const track of call.local.getTracks()) call.pc.addTrack(track, call.local);
-  } catch (error) {
-    banner(`Caméra ou micro indisponible : ${error.message}. L'usager ne vous verra pas.`);
-  }
-}
-
-/// The kiosk lost the hub (or came back): the call's media may go on
-/// meanwhile, so the call stays on screen with a notice.
-function peerStatus(away) {
-  const el = $("peer-status");
-  el.hidden = !away;
-  el.textContent = away
-    ? "La borne a perdu la connexion au service ; l'appel reprendra dès son retour."
-    : "";
-  if (state.call) state.call.peerAway = away;
-}
-
-async function onSignal(session, signal) {
-  const call = state.call;
-  if (!call || call.session !== session) return;
-  try {
-    if (signal.kind === "restart") {
-      // The kiosk lost its peer connection: ours is useless too; its fresh
-      // offer follows.
-      newPeerConnection(call);
-    } else if (signal.kind === "offer") {
-      // A first offer, or a new one on the live connection (an ICE
-      // restart after a network cut): answered the same way.
-      await call.mediaReady;
-      if (state.call !== call) return;
-      await call.pc.setRemoteDescription({ type: "offer", sdp: signal.sdp });
-      call.remoteSet = true;
-      for (const c of call.pendingCandidates.splice(0)) await call.pc.addIceCandidate(c);
-      const answer = await call.pc.createAnswer();
-      await call.pc.setLocalDescription(answer);
-      send({ type: "signal", session, signal: { kind: "answer", sdp: call.pc.localDescription.sdp } });
-    } else if (signal.kind === "candidate") {
-      // A candidate can arrive before the offer is applied: keep it.
-      if (call.remoteSet) await call.pc.addIceCandidate(signal.candidate);
-      else call.pendingCandidates.push(signal.candidate);
-    }
-  } catch (error) {
-    banner(`Négociation impossible : ${error.message}`, 8000);
-  }
-}
-
-$("end-call").addEventListener("click", () => {
-  if (!state.call) return;
-  send({ type: "hang_up", session: state.call.session });
-});
-
-$("mute").addEventListener("click", () => {
-  const call = state.call;
-  if (!call || !call.local) return;
-  call.muted = !call.muted;
-  for (const track of call.local.getAudioTracks()) track.enabled = !call.muted;
-  $("mute").textContent = call.muted ? "Rétablir le micro" : "Couper le micro";
-});
-
-/// Tears the call down in the page: nothing of it stays.
-function endCallLocally() {
-  const call = state.call;
-  if (!call) return;
-  clearInterval(call.statsTimer);
-  call.pc.close();
-  if (call.local) for (const track of call.local.getTracks()) track.stop();
-  $("remote-video").srcObject = null;
-  $("local-video").srcObject = null;
-  Documents.release();
-  state.call = null;
-  $("call").hidden = true;
-  $("peer-status").hidden = true;
-  const quality = $("quality");
-  quality.textContent = "—";
-  quality.className = "quality";
-  delete quality.dataset.quality;
-  quality.title = "";
-  updateTakeNext();
-}
-
-/// A plain connection-quality indicator from getStats(), every second:
-/// round trip, inbound video packet loss and frame rate over the last
-/// second, and video freezes.
-async function showQuality(call) {
-  if (state.call !== call || !call.pc) return;
-  const pc = call.pc;
-  const stats = await pc.getStats();
-  if (state.call !== call || call.pc !== pc) return;
-  let rtt = null;
-  let video = null;
-  stats.forEach((report) => {
-    if (report.type === "candidate-pair" && report.nominated && report.state === "succeeded") {
-      if (report.currentRoundTripTime !== undefined) rtt = report.currentRoundTripTime;
-    }
-    if (report.type === "inbound-rtp" && report.kind === "video") video = report;
-  });
-  const now = {
-    lost: video ? video.packetsLost || 0 : 0,
-    received: video ? video.packetsReceived || 0 : 0,
-    freezes: video ? video.freezeCount || 0 : 0,
-  };
-  const last = call.lastStats || now;
-  call.lastStats = now;
-  const lost = Math.max(0, now.lost - last.lost);
-  const received = Math.max(0, now.received - last.received);
-  const loss = lost + received > 0 ? lost / (lost + received) : 0;
-  const fps = video && video.framesPerSecond !== undefined ? video.framesPerSecond : null;
-  const froze = now.freezes > last.freezes;
-  const level = qualityLevel({ rtt, loss, fps, froze, receiving: video !== null });
-  const el = $("quality");
-  el.className = `quality ${level}`;
-  el.dataset.quality = level;
-  el.textContent = { good: "Bonne connexion", fair: "Connexion moyenne", poor: "Mauvaise connexion" }[level];
-  el.title = [
-    `aller-retour ${rtt !== null ? Math.round(rtt * 1000) + " ms" : "?"}`,
-    `perte vidéo ${(loss * 100).toFixed(1)} %`,
-    `${fps !== null ? Math.round(fps) : "?"} images/s`,
-    `${now.freezes} gel${now.freezes > 1 ? "s" : ""} de l'image`,
-  ].join(" · ");
-}
-
-/// Pure: the level for one second of figures. Kiosks send 25–30 frames per
-/// second at full quality and halve that on thin links (the media crate's
-/// adaptation ladder): a talking head stays readable down to 10; below 5
-/// the picture is poor whatever the other figures say.
-function qualityLevel({ rtt, loss, fps, froze, receiving }) {
-  if ((rtt !== null && rtt > 0.4) || loss > 0.05 || (receiving && fps !== null && fps < 5)) return "poor";
-  if ((rtt !== null && rtt > 0.15) || loss > 0.02 || froze || (receiving && fps !== null && fps < 10)) return "fair";
-  return "good";
-}
-
-// ---------------------------------------------------------------------------
-// Documents over the call's data channel (the document-transfer protocol).
-// ---------------------------------------------------------------------------
-
-const CHUNK_DATA = 16384 - 12;
-const WINDOW = 256 * 1024; // unacknowledged bytes in flight
-const HIGH_WATER = 256 * 1024; // channel.bufferedAmount before pausing
-const ACK_EVERY = 64 * 1024;
-
-const Documents = {
-  channel: null,
-  nextId: 1,
-  nextReq: 1,
-  incoming: new Map(), // scans from the kiosk: id -> transfer
-  outgoing: new Map(), // files to the kiosk: id -> transfer
-  urls: [],
-
-  attach(channel) {
-    if (channel.label !== "visio-documents") return;
-    this.channel = channel;
-    channel.binaryType = "arraybuffer";
-    channel.bufferedAmountLowThreshold = 65536;
-    channel.onopen = () => this.opened(channel);
-    channel.onclose = () => {
-      if (this.channel !== channel) return;
-      this.enable(false);
-      this.status("Canal documents interrompu ; reprise automatique dès son retour.");
-    };
-    channel.onbufferedamountlow = () => this.pump();
-    channel.onmessage = (event) => {
-      if (typeof event.data === "string") {
-        let msg;
-        try {
-          msg = JSON.parse(event.data);
-        } catch {
-          return this.sendControl({ type: "error", code: "bad_message", message: "control message is not JSON" });
-        }
-        this.onControl(msg);
-      } else {
-        this.onChunk(event.data);
-      }
-    };
-    if (channel.readyState === "open") this.opened(channel);
+    if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
   },
 
-  opened(channel) {
-    if (this.channel !== channel) return;
-    this.enable(true);
-    this.status("Canal documents ouvert.");
-    // Transfers cut by a drop go on from where they stopped.
-    for (const [id, t] of this.outgoing) if (!t.delivered) this.sendControl({ type: "resume", id });
-  },
-
-  enable(on) {
-    $("request-scan").disabled = !on;
-    $("send-print").disabled = !on;
-    $("send-show").disabled = !on;
-  },
-
-  status(text) {
-    $("doc-status").textContent = text;
-  },
-
-  sendControl(msg) {
-    if (this.channel && this.channel.readyState === "open") this.channel.send(JSON.stringify(msg));
-  },
-
-  requestScan(color) {
-    const req = this.nextReq++;
-    this.sendControl({ type: "scan_request", req, color, dpi: color === "color" ? 200 : 150, format: "pdf" });
-    this.status("Numérisation demandée : l'usager pose son document sur le scanner.");
-  },
-
-  async push(file, purpose) {
-    if (!file) return this.status("Choisissez d'abord un fichier.");
-    const data = new Uint8Array(await file.arrayBuffer());
-    const sha256 = await sha256Hex(data);
-    const id = this.nextId++;
-    this.outgoing.set(id, { id, name: file.name, size: data.length, data, sha256, purpose, offset: 0, acked: 0, accepted: false, delivered: false });
-    this.sendControl({ type: "offer", id, name: file.name, size: data.length, sha256, purpose });
-    this.status(`Envoi de « ${file.name} » à la borne…`);
-  },
-
-  /// Sends chunks while the window and the channel's buffer allow.
-  pump() {
-    const channel = this.channel;
-    if (!channel || channel.readyState !== "open") return;
-    for (const t of this.outgoing.values()) {
-      if (!t.accepted || t.offset >= t.size) continue;
-      while (t.offset < t.size && t.offset - t.acked < WINDOW && channel.bufferedAmount < HIGH_WATER) {
-        const data = t.data.subarray(t.offset, Math.min(t.size, t.offset + CHUNK_DATA));
-        const frame = new Uint8Array(12 + data.length);
-        const view = new DataView(frame.buffer);
-        frame[0] = 1; // version
-        frame[1] = 0; // data chunk
-        view.setUint32(4, t.id);
-        view.setUint32(8, t.offset);
-        frame.set(data, 12);
-        channel.send(frame);
-        t.offset += data.length;
+  /// Announces residents not announced yet, once the agent could take them
+  /// (available, not in a call): on a queue update, on becoming available
+  /// (someone may wait already at sign-in) and at the end of a call.
+  check() {
+    if (!state.available || state.call) return;
+    const fresh = [];
+    for (const queue of state.queues) {
+      for (const resident of queue.waiting) {
+        if (!state.seen.has(resident.session)) fresh.push({ service: queue.service, ...resident });
+        state.seen.add(resident.session);
       }
     }
+    if (fresh.length === 0) return;
+    const first = fresh[0];
+    const alert = { session: first.session, sound: null, notified: this.notify(first), title: null };
+    this.title();
+    alert.title = document.title;
+    this.chime().then((sound) => {
+      alert.sound = sound;
+      state.alerts.push(alert);
+    });
   },
 
-  onControl(msg) {
-    const out = this.outgoing.get(msg.id);
-    switch (msg.type) {
-      case "scan_started":
-        this.status("La borne numérise le document…");
-        break;
-      case "scan_failed":
-        this.status(`Numérisation impossible : ${msg.reason}`);
-        break;
-      case "offer":
-        if (msg.purpose !== "scan") {
-          this.sendControl({ type: "error", id: msg.id, code: "unexpected", message: "the agent page only receives scans" });
-          break;
-        }
-        this.incoming.set(msg.id, { ...msg, parts: [], held: 0, lastAck: 0, item: this.scanItem(msg) });
-        this.sendControl({ type: "accept", id: msg.id, offset: 0 });
-        break;
-      case "resume": {
-        const t = this.incoming.get(msg.id);
-        if (t) this.sendControl({ type: "accept", id: msg.id, offset: t.held });
-        else this.sendControl({ type: "error", id: msg.id, code: "unknown_transfer", message: "no such transfer" });
-        break;
+  /// Two short tones from the page itself (no sound file to serve).
+  /// Resolves to the audio context's state ("running" when heard).
+  async chime() {
+    if (!this.audio && typeof AudioContext !== "undefined") {
+      try {
+        this.audio = new AudioContext();
+      } catch {
+        return false;
       }
-      case "accept":
-        if (out) {
-          out.accepted = true;
-          out.offset = msg.offset;
-          out.acked = msg.offset;
-          this.pump();
-        }
-        break;
-      case "ack":
-        if (out) {
-          out.acked = Math.max(out.acked, msg.offset);
-          this.status(`Envoi de « ${out.name} » : ${Math.floor((100 * out.acked) / Math.max(1, out.size))} %`);
-          this.pump();
-        }
-        break;
-      case "received":
-        if (out) {
-          out.delivered = true;
-          out.data = null;
-          this.status(`« ${out.name} » reçu par la borne.`);
-        }
-        break;
-      case "outcome":
-        if (out) {
-          const text = { printed: "imprimé à la borne", shown: "affiché sur la borne" }[msg.outcome];
-          this.status(text ? `« ${out.name} » ${text}.` : `Échec pour « ${out.name} » : ${msg.reason || "raison inconnue"}`);
-          this.outgoing.delete(msg.id);
-        }
-        break;
-      case "cancel":
-        this.outgoing.delete(msg.id);
-        this.incoming.delete(msg.id);
-        this.status(`Transfert annulé : ${msg.reason || ""}`);
-        break;
-      case "error":
-        if (msg.id !== undefined) {
-          this.outgoing.delete(msg.id);
-          this.incoming.delete(msg.id);
-        }
-        this.status(`Refusé par la borne : ${msg.message}`);
-        break;
     }
+    if (!this.audio) return false;
+    const ctx = this.audio;
+    if (ctx.state === "suspended") {
+      // Browsers that still block sound leave it suspended: do not wait forever.
+      await Promise.race([ctx.resume(), new Promise((r) => setTimeout(r, 500))]);
+    }
+    for (const [i, freq] of [880, 660].entries()) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      gain.gain.value = 0.15;
+      osc.frequency.value = freq;
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(ctx.currentTime + i * 0.25);
+      osc.stop(ctx.currentTime + i * 0.25 + 0.2);
+    }
+    return ctx.state;
   },
 
-  onChunk(buffer) {
-    if (buffer.byteLength < 13) return;
-    const view = new DataView(buffer);
-    const id = view.getUint32(4);
-    const offset = view.getUint32(8);
-    const data = new Uint8Array(buffer, 12);
-    const t = this.incoming.get(id);
-    if (!t) return this.sendControl({ type: "error", id, code: "unknown_transfer", message: "no such transfer" });
-    if (offset + data.length <= t.held) return; // a duplicate after a resume
-    if (offset > t.held) {
-      return this.sendControl({ type: "error", id, code: "offset_gap", message: `expected offset ${t.held}, got ${offset}` });
-    }
-    const fresh = data.subarray(t.held - offset);
-    t.parts.push(fresh.slice());
-    t.held += fresh.length;
-    t.item.progress.value = t.held / Math.max(1, t.size);
-    if (t.held - t.lastAck >= ACK_EVERY && t.held < t.size) {
-      t.lastAck = t.held;
-      this.sendControl({ type: "ack", id, offset: t.held });
-    }
-    if (t.held >= t.size) this.finish(id, t);
-  },
-
-  async finish(id, t) {
-    const blob = new Blob(t.parts, { type: mimeOf(t.name) });
-    const sha256 = await sha256Hex(new Uint8Array(await blob.arrayBuffer()));
-    if (sha256 !== t.sha256) {
-      this.sendControl({ type: "error", id, code: "hash_mismatch", message: "SHA-256 of the received file differs" });
-      this.incoming.delete(id);
-      t.item.li.remove();
-      return this.status("Le document reçu était abîmé ; redemandez la numérisation.");
-    }
-    this.sendControl({ type: "ack", id, offset: t.size });
-    this.sendControl({ type: "received", id, sha256 });
-    this.incoming.delete(id);
-    const url = URL.createObjectURL(blob);
-    this.urls.push(url);
-    t.item.done(url, sha256);
-    this.status(`Document « ${t.name} » reçu.`);
-  },
-
-  scanItem(offer) {
-    const li = document.createElement("li");
-    li.dataset.testid = "scan-item";
-    const label = document.createElement("span");
-    label.textContent = `${offer.name} · ${formatSize(offer.size)}`;
-    const progress = document.createElement("progress");
-    progress.max = 1;
-    progress.value = 0;
-    li.append(label, progress);
-    $("scans").append(li);
-    return {
-      li,
-      progress,
-      done(url, sha256) {
-        li.dataset.sha256 = sha256;
-        li.dataset.size = String(offer.size);
-        progress.remove();
-        if (/\.(png|jpe?g)$/i.test(offer.name)) {
-          const img = document.createElement("img");
-          img.src = url;
-          img.alt = offer.name;
-          li.prepend(img);
-        }
-        const link = document.createElement("a");
-        link.href = url;
-        link.download = offer.name;
-        link.textContent = "Télécharger";
-        const hash = document.createElement("code");
-        hash.textContent = sha256.slice(0, 12) + "…";
-        hash.title = sha256;
-        li.append(link, hash);
-      },
+  notify(resident) {
+    if (!("Notification" in window) || Notification.permission !== "granted") return false;
+    const n = new Notification(t("alert.notify"), {
+      body: t("alert.body", { service: resident.service.toUpperCase(), site: resident.site }),
+      tag: "visio-arrival",
+    });
+    n.onclick = () => {
+      window.focus();
+      n.close();
     };
+    return true;
   },
 
-  /// Nothing of the call stays in the page: blob URLs are revoked (a scan
-  /// the agent downloaded is already in their files) and lists cleared.
-  release() {
-    for (const url of this.urls) URL.revokeObjectURL(url);
-    this.urls = [];
-    this.incoming.clear();
-    this.outgoing.clear();
-    this.channel = null;
-    this.enable(false);
-    $("scans").replaceChildren();
-    this.status("");
+  /// The tab's title counts the waiting residents while the agent could
+  /// take one, so it shows from another tab.
+  title() {
+    const n = waitingCount();
+    document.title = n > 0 && state.available && !state.call ? t("alert.title", { n }) : this.baseTitle;
   },
 };
 
-$("request-scan").addEventListener("click", () => {
-  const mode = document.querySelector('input[name="scan-mode"]:checked').value;
-  Documents.requestScan(mode === "grey" ? "gray" : "color");
+// ---------------------------------------------------------------------------
+// Keyboard shortcuts: Alt+Shift+letter, which types nothing, so they work
+// while the focus is in the notes too.
+// ---------------------------------------------------------------------------
+
+const SHORTCUTS = {
+  KeyN: () => takeNext(),
+  KeyM: () => $("mute").click(),
+  KeyS: () => { if (!$("request-scan").disabled) $("request-scan").click(); },
+  KeyF: () => { if (state.call) $("end-call").click(); },
+};
+
+document.addEventListener("keydown", (event) => {
+  if (!event.altKey || !event.shiftKey || event.ctrlKey || event.metaKey || !state.me) return;
+  const code = event.code || `Key${(event.key || "").toUpperCase()}`;
+  const action = SHORTCUTS[code];
+  if (!action) return;
+  event.preventDefault();
+  action();
 });
-$("send-print").addEventListener("click", () => Documents.push($("print-file").files[0], "print"));
-$("send-show").addEventListener("click", () => Documents.push($("show-file").files[0], "display"));
-
-async function sha256Hex(bytes) {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function mimeOf(name) {
-  if (/\.pdf$/i.test(name)) return "application/pdf";
-  if (/\.png$/i.test(name)) return "image/png";
-  if (/\.jpe?g$/i.test(name)) return "image/jpeg";
-  return "application/octet-stream";
-}
-
-function formatSize(bytes) {
-  return bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} Mo` : `${Math.max(1, Math.round(bytes / 1024))} Ko`;
-}
-
-boot();

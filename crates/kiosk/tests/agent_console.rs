@@ -1,14 +1,15 @@
 //! The agent console end to end: the real hub serves the page to real
-//! headless Chromium (fake camera and microphone), a real kiosk runs headless
-//! with SANE's test scanner and a cupsd PDF queue, and the test drives the
-//! page through its `data-testid` hooks as an agent would.
+//! headless Chromium and Firefox ESR (fake camera and microphone), a real
+//! kiosk runs headless with SANE's test scanner and a cupsd PDF queue, and
+//! the test drives the page through its `data-testid` hooks as an agent
+//! would.
 
 mod common;
 
 use common::{AGENT, World};
 use fantoccini::Locator;
 use serde_json::{Value, json};
-use visio_testkit::browser::Chromium;
+use visio_testkit::browser::{Browser, Kind};
 use visio_testkit::pdf::{pdf_text, text_pdf};
 use visio_testkit::wait::{eventually, init_tracing, wait_for, within};
 
@@ -17,7 +18,7 @@ fn testid(id: &str) -> String {
 }
 
 /// Waits until the element is there and enabled, then clicks it.
-async fn click(browser: &Chromium, id: &str) {
+async fn click(browser: &Browser, id: &str) {
     let selector = testid(id);
     let element = eventually(&format!("{id} enabled"), || async {
         let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
@@ -27,14 +28,14 @@ async fn click(browser: &Chromium, id: &str) {
     element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
 }
 
-async fn type_into(browser: &Chromium, id: &str, text: &str) {
+async fn type_into(browser: &Browser, id: &str, text: &str) {
     let element = within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap();
     element.send_keys(text).await.unwrap();
 }
 
 /// Evaluates `script` in the page until it returns something other than
 /// `null` or `false`.
-async fn page_until(browser: &Chromium, what: &str, script: &str) -> Value {
+async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
     eventually(what, || async {
         let value = browser.run(script, Value::Null).await;
         (!value.is_null() && value != json!(false)).then_some(value)
@@ -43,7 +44,7 @@ async fn page_until(browser: &Chromium, what: &str, script: &str) -> Value {
 }
 
 /// Signs in on the console and becomes available.
-async fn sign_in(browser: &Chromium, world: &World) {
+async fn sign_in(browser: &Browser, world: &World) {
     browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
     type_into(browser, "login-user", AGENT.0).await;
     type_into(browser, "login-password", AGENT.1).await;
@@ -64,7 +65,7 @@ async fn sign_in(browser: &Chromium, world: &World) {
 }
 
 /// The kiosk's video plays in the page: its size and frames decoded.
-async fn kiosk_video_plays(browser: &Chromium) -> Value {
+async fn kiosk_video_plays(browser: &Browser) -> Value {
     page_until(
         browser,
         "the kiosk's video playing in remote-video",
@@ -80,9 +81,18 @@ async fn kiosk_video_plays(browser: &Chromium) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_takes_a_call_and_drives_documents_in_chromium() {
+    takes_a_call_and_drives_documents(Kind::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_takes_a_call_and_drives_documents_in_firefox_esr() {
+    takes_a_call_and_drives_documents(Kind::Firefox).await;
+}
+
+async fn takes_a_call_and_drives_documents(kind: Kind) {
     init_tracing();
     let world = World::start().await;
-    let browser = Chromium::launch().await;
+    let browser = Browser::launch_kind(kind).await;
     sign_in(&browser, &world).await;
 
     // A resident asks for the demo service; the agent sees and takes them.
@@ -170,9 +180,18 @@ async fn an_agent_takes_a_call_and_drives_documents_in_chromium() {
 /// connection for it, and the video plays again; the call stays one call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reloaded_agent_page_gets_back_into_its_call() {
+    reloaded_page_gets_back_into_its_call(Kind::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_agent_page_gets_back_into_its_call_in_firefox_esr() {
+    reloaded_page_gets_back_into_its_call(Kind::Firefox).await;
+}
+
+async fn reloaded_page_gets_back_into_its_call(kind: Kind) {
     init_tracing();
     let world = World::start().await;
-    let browser = Chromium::launch().await;
+    let browser = Browser::launch_kind(kind).await;
     sign_in(&browser, &world).await;
     let mut kiosk = world.kiosk("demo");
     let queued = kiosk.event("queued").await;

@@ -1,9 +1,13 @@
-//! Real headless Chromium (Debian's `chromium` and `chromium-driver`) as the
-//! agent's browser, driven over WebDriver, with a fake camera and microphone.
+//! Real headless browsers as the agent's: Chromium (Debian's `chromium` and
+//! `chromium-driver`) and Firefox ESR (Debian's `firefox-esr` with
+//! geckodriver, which scripts/setup.sh builds from crates.io), both driven
+//! over WebDriver with a fake camera and microphone.
 //!
-//! Each launch gets a fresh profile directory and its own chromedriver on a
-//! free loopback port; both are killed when the [`Chromium`] is dropped.
+//! Each launch gets a fresh profile directory and its own driver on a free
+//! loopback port; both are killed when the [`Browser`] is dropped. Pages can
+//! be checked with axe-core (vendored in `fixtures/axe-core`).
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 use std::net::TcpListener;
@@ -15,8 +19,12 @@ use crate::wait::DEADLINE;
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub const FIREFOX: &str = "/usr/bin/firefox-esr";
 
-/// Flags measured to work as root in these VMs (FIELD-NOTES).
+/// axe-core's browser build, injected into pages under test.
+const AXE: &str = include_str!("../fixtures/axe-core/axe.min.js");
+
+/// Flags measured to work as root in these VMs.
 pub const FLAGS: &[&str] = &[
     "--headless=new",
     "--no-sandbox",
@@ -36,59 +44,123 @@ pub const FLAGS: &[&str] = &[
     "--ignore-certificate-errors",
 ];
 
+/// Firefox's equivalents: fake devices without a permission prompt, host
+/// candidates on loopback and not hidden behind mDNS names, media that
+/// plays without a gesture, notifications allowed.
+fn firefox_prefs() -> Value {
+    json!({
+        "media.navigator.streams.fake": true,
+        "media.navigator.permission.disabled": true,
+        "media.peerconnection.ice.loopback": true,
+        "media.peerconnection.ice.obfuscate_host_addresses": false,
+        "media.autoplay.default": 0,
+        "media.autoplay.blocking_policy": 0,
+        "media.autoplay.block-webaudio": false,
+        "permissions.default.desktop-notification": 1,
+        "browser.shell.checkDefaultBrowser": false,
+        "app.update.enabled": false,
+        "datareporting.policy.dataSubmissionEnabled": false,
+    })
+}
+
+/// Which browser to drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Chromium,
+    Firefox,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Chromium => "chromium",
+            Kind::Firefox => "firefox",
+        }
+    }
+}
+
+/// geckodriver: `$GECKODRIVER`, else where scripts/setup.sh installs it.
+pub fn geckodriver() -> PathBuf {
+    if let Some(path) = std::env::var_os("GECKODRIVER") {
+        return PathBuf::from(path);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    home.join(".cache/visio-public/tools/geckodriver/bin/geckodriver")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().unwrap().port()
 }
 
 /// Panics with a message saying what to do when a required binary is missing.
-fn require_file(path: &str, package: &str) {
-    assert!(Path::new(path).exists(), "{path} not found: run scripts/setup.sh (Debian package {package})");
+fn require_file(path: &Path, what: &str) {
+    assert!(path.exists(), "{} not found: run scripts/setup.sh ({what})", path.display());
 }
 
 #[allow(missing_debug_implementations)] // a live WebDriver session
-pub struct Chromium {
+pub struct Browser {
     pub client: Client,
+    pub kind: Kind,
     driver: Child,
     profile: PathBuf,
 }
 
-impl Chromium {
-    pub async fn launch() -> Chromium {
-        Chromium::launch_with(&[]).await
+/// The name most tests know it by: [`Browser::launch`] is Chromium.
+pub type Chromium = Browser;
+
+impl Browser {
+    /// Headless Chromium.
+    pub async fn launch() -> Browser {
+        Browser::launch_with(&[]).await
     }
 
     /// Like [`launch`](Self::launch), with more command-line flags, e.g.
     /// `--use-file-for-fake-video-capture=clip.y4m` for a known picture.
     /// Chromium starts in the caller's network namespace.
-    pub async fn launch_with(extra_args: &[String]) -> Chromium {
-        require_file(CHROMIUM, "chromium");
-        require_file(CHROMEDRIVER, "chromium-driver");
-        let port = free_port();
-        let profile = std::env::temp_dir().join(format!("visio-chromium-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&profile).expect("profile directory");
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let deadline = Instant::now() + DEADLINE;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on port {port}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    pub async fn launch_with(extra_args: &[String]) -> Browser {
+        require_file(Path::new(CHROMIUM), "Debian package chromium");
+        require_file(Path::new(CHROMEDRIVER), "Debian package chromium-driver");
+        let (port, driver, profile) = start_driver(Path::new(CHROMEDRIVER), "chromium", |port| vec![format!("--port={port}")]).await;
         let mut args: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
         args.extend(extra_args.iter().cloned());
         let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": CHROMIUM, "args": args,
+                    "prefs": { "profile.default_content_setting_values.notifications": 1 } }),
+        );
         caps.insert("acceptInsecureCerts".into(), json!(true));
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("WebDriver session with chromium");
-        Chromium { client, driver, profile }
+        let client = session(port, caps, "chromium").await;
+        Browser { client, kind: Kind::Chromium, driver, profile }
+    }
+
+    /// Headless Firefox ESR through geckodriver.
+    pub async fn launch_firefox() -> Browser {
+        require_file(Path::new(FIREFOX), "Debian package firefox-esr");
+        let gecko = geckodriver();
+        require_file(&gecko, "geckodriver, built with cargo install");
+        let (port, driver, profile) = start_driver(&gecko, "firefox", |port| {
+            // Marionette on its own port too, so parallel tests do not meet.
+            vec![format!("--port={port}"), format!("--marionette-port={}", free_port()), "--log=fatal".into()]
+        })
+        .await;
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "moz:firefoxOptions".into(),
+            json!({ "binary": FIREFOX, "args": ["-headless", "-profile", profile.display().to_string()],
+                    "prefs": firefox_prefs() }),
+        );
+        caps.insert("acceptInsecureCerts".into(), json!(true));
+        let client = session(port, caps, "firefox").await;
+        Browser { client, kind: Kind::Firefox, driver, profile }
+    }
+
+    pub async fn launch_kind(kind: Kind) -> Browser {
+        match kind {
+            Kind::Chromium => Browser::launch().await,
+            Kind::Firefox => Browser::launch_firefox().await,
+        }
     }
 
     /// Runs `script` (an async function body; `arguments[0]` is `arg`) and returns its result.
@@ -97,11 +169,50 @@ impl Chromium {
             "const done = arguments[arguments.length - 1];
              (async (arg) => {{ {script} }})(arguments[0]).then(done, e => done({{ error: String(e) }}));"
         );
-        let value = self.client.execute_async(&wrapped, vec![arg]).await.expect("script runs in chromium");
+        let value = self.client.execute_async(&wrapped, vec![arg]).await.expect("script runs in the browser");
         if let Some(error) = value.get("error") {
-            panic!("script failed in chromium: {error}");
+            panic!("script failed in {}: {error}", self.kind.name());
         }
         value
+    }
+
+    /// Makes the page's viewport (not the window) `width`×`height` CSS pixels.
+    pub async fn set_viewport(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.expect("set the window size");
+        let inner = self.run("return [window.innerWidth, window.innerHeight];", Value::Null).await;
+        let (iw, ih) = (inner[0].as_u64().unwrap() as u32, inner[1].as_u64().unwrap() as u32);
+        if (iw, ih) != (width, height) {
+            let (w, h) = (width + width.saturating_sub(iw), height + height.saturating_sub(ih));
+            self.client.set_window_size(w, h).await.expect("set the window size");
+        }
+    }
+
+    /// Presses Alt+Shift+`key` as the agent would on the keyboard.
+    pub async fn alt_shift(&self, key: char) {
+        let (alt, shift) = (char::from(fantoccini::key::Key::Alt), char::from(fantoccini::key::Key::Shift));
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: alt })
+            .then(KeyAction::Down { value: shift })
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key })
+            .then(KeyAction::Up { value: shift })
+            .then(KeyAction::Up { value: alt });
+        self.client.perform_actions(keys).await.expect("key presses");
+        let _ = self.client.release_actions().await;
+    }
+
+    /// Runs axe-core on the page against WCAG 2.0/2.1 A and AA; returns the
+    /// violations (rule id, help, and the failing nodes' selectors).
+    pub async fn accessibility_violations(&self) -> Vec<Value> {
+        self.client.execute(&format!("{AXE}\n;return true;"), vec![]).await.expect("inject axe-core");
+        let result = self
+            .run(
+                "const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+                 return r.violations.map(v => ({ id: v.id, help: v.help, nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary) }));",
+                Value::Null,
+            )
+            .await;
+        result.as_array().cloned().unwrap_or_default()
     }
 
     /// Ends the WebDriver session cleanly; dropping also cleans up, less politely.
@@ -110,16 +221,45 @@ impl Chromium {
     }
 }
 
-impl Drop for Chromium {
-    /// Also runs when a test panics: chromedriver is our child, but the browser
-    /// is chromedriver's, so find it by its unique profile directory.
+/// Starts `driver` on a free port with a fresh profile directory for its browser.
+async fn start_driver(driver: &Path, name: &str, args: impl FnOnce(u16) -> Vec<String>) -> (u16, Child, PathBuf) {
+    let port = free_port();
+    let profile = std::env::temp_dir().join(format!("visio-{name}-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&profile).expect("profile directory");
+    let child = Command::new(driver)
+        .args(args(port))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", driver.display()));
+    let deadline = Instant::now() + DEADLINE;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{} did not listen on port {port}", driver.display());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (port, child, profile)
+}
+
+async fn session(port: u16, caps: serde_json::Map<String, Value>, name: &str) -> Client {
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap_or_else(|e| panic!("WebDriver session with {name}: {e}"))
+}
+
+impl Drop for Browser {
+    /// Also runs when a test panics: the driver is our child, but the browser
+    /// is the driver's, so find it by its unique profile directory (Chromium
+    /// has it in one argument, Firefox in the one after `-profile`).
     fn drop(&mut self) {
-        let marker = format!("--user-data-dir={}", self.profile.display());
+        let profile = self.profile.display().to_string();
+        let marker = format!("--user-data-dir={profile}");
         if let Ok(entries) = std::fs::read_dir("/proc") {
             for entry in entries.flatten() {
                 let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
                 let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-                if cmdline.split(|&b| b == 0).any(|arg| arg == marker.as_bytes()) {
+                if cmdline.split(|&b| b == 0).any(|arg| arg == marker.as_bytes() || arg == profile.as_bytes()) {
                     let _ = Command::new("kill").arg(pid.to_string()).status();
                 }
             }
