@@ -9,9 +9,9 @@ mod vocabulary;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use visio_protocol::{DeviceHealth, KioskToHub, Rating, ServiceId};
+use visio_protocol::{DeviceHealth, EndReason, KioskToHub, Rating, ServiceId};
 
-use crate::event::KioskEvent;
+use crate::event::{KioskEvent, VisitEnd};
 use crate::timer::{Timer, TimerTable};
 
 pub use self::vocabulary::*;
@@ -140,7 +140,7 @@ impl Session {
             }
             Input::Cancel => {
                 self.touch(now);
-                self.cancel(now, "cancelled");
+                self.cancel(now, VisitEnd::Hub(EndReason::Cancelled));
             }
             Input::HangUp => self.ask_hang_up(now),
             Input::ConfirmHangUp => self.confirm_hang_up(now),
@@ -190,7 +190,7 @@ impl Session {
                     self.timers.set(Timer::PresenceGrace, now + self.config.presence_grace);
                 }
             }
-            Timer::PresenceGrace => self.cancel(now, "resident_absent"),
+            Timer::PresenceGrace => self.cancel(now, VisitEnd::ResidentAbsent),
             Timer::HangUpConfirm => {
                 if let Screen::InCall(call) = &mut self.screen {
                     call.confirm_hang_up = false;
@@ -225,7 +225,7 @@ impl Session {
                     && w.hub_lost
                 {
                     let session = w.session.to_string();
-                    self.event(KioskEvent::Ended { session, reason: "hub_lost".into() });
+                    self.event(KioskEvent::Ended { session, reason: VisitEnd::HubLost });
                     self.out_of_service(OutOfService::HubUnreachable);
                 }
             }
@@ -264,7 +264,7 @@ impl Session {
         self.screen = Screen::Requesting { service };
     }
 
-    fn cancel(&mut self, now: Instant, why: &str) {
+    fn cancel(&mut self, now: Instant, why: VisitEnd) {
         let session = match &self.screen {
             Screen::Waiting(w) => Some(w.session.clone()),
             Screen::Requesting { .. } => None,
@@ -274,7 +274,7 @@ impl Session {
         self.timers.stop(Timer::PresenceGrace);
         if let Some(session) = session {
             self.outputs.push_back(Output::ToHub(KioskToHub::CancelCall));
-            self.event(KioskEvent::Ended { session: session.to_string(), reason: why.to_owned() });
+            self.event(KioskEvent::Ended { session: session.to_string(), reason: why });
         }
         // A request still on its way is cancelled when its `queued` arrives.
         self.go_home();

@@ -71,40 +71,39 @@ impl Session {
         }
     }
 
+    /// A document's progress or outcome. An outcome is told once whatever
+    /// the screen: it may arrive just after the call ended (the agent hung
+    /// up as the scan was delivered); only the call screen shows it.
     pub(super) fn document(&mut self, now: Instant, event: DocumentEvent) {
+        let outcome = match &event {
+            DocumentEvent::ScanSent { name, size, sha256 } => {
+                Some(KioskEvent::ScanSent { name: name.clone(), size: *size, sha256: sha256.clone() })
+            }
+            DocumentEvent::Printed { name } => Some(KioskEvent::Printed { name: name.clone() }),
+            DocumentEvent::Showing { name, pages } => Some(KioskEvent::Displayed { name: name.clone(), pages: *pages }),
+            DocumentEvent::Failed { reason } => Some(KioskEvent::DocumentFailed { reason: reason.clone() }),
+            DocumentEvent::ScanRequested
+            | DocumentEvent::ScanProgress { .. }
+            | DocumentEvent::PrintStarted { .. }
+            | DocumentEvent::ShowClosed => None,
+        };
+        if let Some(e) = outcome {
+            self.event(e);
+        }
         let Screen::InCall(call) = &mut self.screen else { return };
-        let mut notice = false;
-        let mut emit = None;
+        let notice = matches!(event, DocumentEvent::ScanSent { .. } | DocumentEvent::Printed { .. } | DocumentEvent::Failed { .. });
         call.document = match event {
             DocumentEvent::ScanRequested => DocumentView::Scanning { percent: None },
             DocumentEvent::ScanProgress { percent } => DocumentView::Scanning { percent: Some(percent.min(100)) },
-            DocumentEvent::ScanSent { name, size, sha256 } => {
-                notice = true;
-                emit = Some(KioskEvent::ScanSent { name: name.clone(), size, sha256 });
-                DocumentView::ScanSent { name }
-            }
+            DocumentEvent::ScanSent { name, .. } => DocumentView::ScanSent { name },
             DocumentEvent::PrintStarted { name } => DocumentView::Printing { name },
-            DocumentEvent::Printed { name } => {
-                notice = true;
-                emit = Some(KioskEvent::Printed { name: name.clone() });
-                DocumentView::Printed { name }
-            }
-            DocumentEvent::Showing { name, pages } => {
-                emit = Some(KioskEvent::Displayed { name: name.clone(), pages });
-                DocumentView::Showing { name, pages: pages.max(1), page: 1 }
-            }
+            DocumentEvent::Printed { name } => DocumentView::Printed { name },
+            DocumentEvent::Showing { name, pages } => DocumentView::Showing { name, pages: pages.max(1), page: 1 },
             DocumentEvent::ShowClosed => DocumentView::None,
-            DocumentEvent::Failed { reason } => {
-                notice = true;
-                emit = Some(KioskEvent::DocumentFailed { reason: reason.clone() });
-                DocumentView::Failed { reason }
-            }
+            DocumentEvent::Failed { reason } => DocumentView::Failed { reason },
         };
         if notice {
             self.timers.set(Timer::DocumentNotice, now + self.config.document_notice);
-        }
-        if let Some(e) = emit {
-            self.event(e);
         }
     }
 
@@ -137,11 +136,7 @@ impl Session {
         self.timers.stop(Timer::MediaGiveUp);
         self.outputs.push_back(Output::Call(CallCommand::End));
         self.outputs.push_back(Output::Documents(DocumentCommand::WipeSpool));
-        let shown = match reason {
-            EndedReason::Hub(r) => r.as_str(),
-            EndedReason::CallFailed => "call_failed",
-        };
-        self.event(KioskEvent::Ended { session: session.to_string(), reason: shown.into() });
+        self.event(KioskEvent::Ended { session: session.to_string(), reason: reason.into() });
         self.screen = Screen::Ended(Ended { session, reason, rated: None });
         self.timers.set(Timer::EndedReturn, now + self.config.ended_screen);
         self.touch(now);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use visio_protocol::{HubToKiosk, KioskToHub, RefusalReason, Signal};
 
 use super::*;
-use crate::event::KioskEvent;
+use crate::event::{KioskEvent, VisitEnd};
 use crate::timer::Timer;
 
 impl Session {
@@ -82,7 +82,7 @@ impl Session {
                         self.event(KioskEvent::Resumed { session: old });
                     } else {
                         // Another place, at the back: the old one was gone.
-                        self.event(KioskEvent::Ended { session: old, reason: "hub_lost".into() });
+                        self.event(KioskEvent::Ended { session: old, reason: VisitEnd::HubLost });
                     }
                     self.event(KioskEvent::Queued {
                         service: service.to_string(),
@@ -205,7 +205,7 @@ impl Session {
             HubToKiosk::CallEnded { session, reason } => match &self.screen {
                 Screen::InCall(c) if c.session == session => self.end_call(now, session, EndedReason::Hub(reason)),
                 Screen::Waiting(w) if w.session == session => {
-                    self.event(KioskEvent::Ended { session: session.to_string(), reason: reason.as_str().into() });
+                    self.event(KioskEvent::Ended { session: session.to_string(), reason: VisitEnd::Hub(reason) });
                     self.go_home();
                 }
                 _ => {}
@@ -243,11 +243,7 @@ impl Session {
 
     pub(super) fn out_of_service(&mut self, reason: OutOfService) {
         if self.screen != (Screen::OutOfService { reason }) {
-            let shown = match reason {
-                OutOfService::HubUnreachable => "hub_unreachable",
-                OutOfService::CameraMissing => "camera_missing",
-            };
-            self.event(KioskEvent::OutOfService { reason: shown.into() });
+            self.event(KioskEvent::OutOfService { reason });
         }
         self.screen = Screen::OutOfService { reason };
     }

@@ -220,7 +220,8 @@ pub enum Screen {
     Ended(Ended),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OutOfService {
     HubUnreachable,
     CameraMissing,
@@ -295,4 +296,13 @@ pub struct Ended {
 pub enum EndedReason {
     Hub(EndReason),
     CallFailed,
+}
+
+impl From<EndedReason> for crate::event::VisitEnd {
+    fn from(reason: EndedReason) -> Self {
+        match reason {
+            EndedReason::Hub(r) => crate::event::VisitEnd::Hub(r),
+            EndedReason::CallFailed => crate::event::VisitEnd::CallFailed,
+        }
+    }
 }
