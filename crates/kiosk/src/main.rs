@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use visio_kiosk::app::{Kiosk, Settings};
+use visio_kiosk::app::{AutoCall, Kiosk, Settings};
 use visio_kiosk::headless::{self, Script};
 use visio_kiosk::setup::{Setup, Sources};
 use visio_kiosk::{assets, scene};
@@ -57,6 +57,10 @@ struct Cli {
     /// with --headless; in the window, for demos and benchmarks).
     #[arg(long, conflicts_with = "scene")]
     call: Option<String>,
+    /// In the window, with --call: ask for it this many times, one call
+    /// after the other, rating each at once (soak benchmarks).
+    #[arg(long, default_value_t = 1, requires = "call", conflicts_with = "headless")]
+    calls: u32,
     /// With --headless: hang up this many seconds after the call connects
     /// (soak tests, benchmarks). Default: wait for the agent to hang up.
     #[arg(long, requires = "headless")]
@@ -118,7 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(outcome.into());
     }
     let mut settings = Settings::from_setup(setup);
-    settings.auto_call = cli.call.clone().map(ServiceId::new);
+    settings.auto_call = cli.call.clone().map(|service| AutoCall { service: ServiceId::new(service), times: cli.calls });
     if cli.scene.is_some() {
         // A canned screen: no calls, no device checks, nothing real behind it.
         settings.visit = None;
@@ -157,3 +161,4 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .context("the kiosk window failed")?;
     Ok(ExitCode::SUCCESS)
 }
+

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod soak;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -95,10 +96,17 @@ impl World {
         HeadlessKiosk::start(self, service, args)
     }
 
+    /// Starts the kiosk with its log (stderr, at `RUST_LOG`) going to `log`.
+    pub fn kiosk_logging_to(&self, service: &str, log: std::fs::File) -> HeadlessKiosk {
+        let mut command = self.kiosk_command(service);
+        command.arg("--headless").env("RUST_LOG", "info").stderr(log);
+        HeadlessKiosk::spawn(&mut command, |command| command.spawn())
+    }
+
     /// Starts the kiosk on `link`'s kiosk side (see [`World::behind`]).
     pub fn kiosk_behind(&self, link: &Link, service: &str) -> HeadlessKiosk {
         let runtime = tokio::runtime::Handle::current();
-        HeadlessKiosk::spawn(self.kiosk_command(service).arg("--headless"), |command| {
+        HeadlessKiosk::spawn(self.kiosk_command(service).arg("--headless").stderr(Stdio::inherit()), |command| {
             link.in_namespace(Side::Kiosk, move || {
                 // The child's reaper and pipes belong to this runtime.
                 let _entered = runtime.enter();
@@ -177,7 +185,9 @@ impl World {
 
 impl HeadlessKiosk {
     fn start(world: &World, service: &str, args: &[&std::ffi::OsStr]) -> HeadlessKiosk {
-        HeadlessKiosk::spawn(world.kiosk_command(service).arg("--headless").args(args), |command| command.spawn())
+        let mut command = world.kiosk_command(service);
+        command.arg("--headless").args(args).stderr(Stdio::inherit());
+        HeadlessKiosk::spawn(&mut command, |command| command.spawn())
     }
 
     /// Starts `command` with `spawn` (which may start it elsewhere, in a
@@ -186,7 +196,7 @@ impl HeadlessKiosk {
         command: &mut tokio::process::Command,
         spawn: impl FnOnce(&mut tokio::process::Command) -> std::io::Result<tokio::process::Child>,
     ) -> HeadlessKiosk {
-        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        command.stdout(Stdio::piped());
         let mut child = spawn(command).expect("visio-kiosk starts");
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::unbounded_channel();
@@ -199,6 +209,16 @@ impl HeadlessKiosk {
             }
         });
         HeadlessKiosk { child, lines, seen: Vec::new() }
+    }
+
+    /// Every line printed from now until the kiosk exits, and its status.
+    pub async fn rest(mut self) -> (Vec<Value>, std::process::ExitStatus) {
+        let mut lines = Vec::new();
+        while let Some(line) = within("the kiosk's last lines", self.lines.recv()).await {
+            lines.push(line);
+        }
+        let status = within("the kiosk exits", self.child.wait()).await.expect("the kiosk's status");
+        (lines, status)
     }
 
     /// The next event named `name`, skipping others (kept in `seen`).
