@@ -9,11 +9,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::agent::ScriptedAgent;
-use common::{AGENT, World};
+use common::{AGENT, World, Xvfb};
 use visio_protocol::*;
 use visio_testkit::hub::{Agent, waiting};
 use visio_testkit::pdf::text_pdf;
-use visio_testkit::wait::{init_tracing, require, within};
+use visio_testkit::wait::{init_tracing, within};
 use visio_transfer::driver::Notice;
 use visio_transfer::spool::list_files;
 use visio_transfer::{ColorMode, Event, OutcomeKind, Purpose, ScanFormat, ScanSettings};
@@ -113,35 +113,6 @@ async fn sigterm_ends_the_headless_kiosks_call_and_wipes_its_spool() {
     assert!(list_files(&world.spool).is_empty(), "nothing kept: {:?}", list_files(&world.spool));
     agent.call.hang_up().await;
     world.hub.stop().await;
-}
-
-/// A virtual display for the window kiosk; killed on drop.
-struct Xvfb {
-    child: std::process::Child,
-    display: String,
-}
-
-impl Xvfb {
-    fn start() -> Xvfb {
-        require("Xvfb", "xvfb");
-        use std::io::BufRead as _;
-        let mut child = std::process::Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb starts");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("Xvfb's display number");
-        Xvfb { child, display: format!(":{}", line.trim()) }
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// SIGTERM to the window kiosk in a call: the same clean stop.

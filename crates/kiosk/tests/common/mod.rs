@@ -235,3 +235,32 @@ impl HeadlessKiosk {
     }
 }
 
+/// A virtual display for the window kiosk; killed on drop.
+#[derive(Debug)]
+pub struct Xvfb {
+    child: std::process::Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    pub fn start() -> Xvfb {
+        visio_testkit::wait::require("Xvfb", "xvfb");
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("Xvfb's display number");
+        Xvfb { child, display: format!(":{}", line.trim()) }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
