@@ -349,8 +349,16 @@ impl Runner {
     /// its acknowledgement on the way over the data channel (the agent hung
     /// up the moment it arrived). Keep the channel up a moment for it, so
     /// that the resident is told it went (and the session once).
+    /// Only while a scan is unacknowledged, 2 s at most, microphone off.
     async fn settle_scans(&mut self) {
         let Some(mut documents) = self.documents.take() else { return };
+        if documents.scans.is_empty() {
+            self.documents = Some(documents);
+            return;
+        }
+        if let Some(active) = &self.call {
+            let _ = active.call.set_microphone_muted(true).await;
+        }
         let settle = async {
             while !documents.scans.is_empty() {
                 match documents.notices.recv().await {
