@@ -40,18 +40,23 @@ async fn day(calls: u32, display: &str) {
     let world = World::start().await;
     println!("call,kiosk_rss_mib,hub_and_agent_rss_mib");
     let samples = common::soak::window_calls(&world, display, calls, |n, s| println!("{n},{:.1},{:.1}", s.kiosk, s.here)).await;
-    let warm = samples.get(9).unwrap_or(&samples[0]);
-    let last = samples.last().unwrap();
-    let peak = samples.iter().map(|s| s.kiosk).fold(0.0, f64::max);
-    println!(
-        "summary: {calls} calls; kiosk {:.1} MiB after call 10, {:.1} MiB at the end ({:+.1} %), peak {peak:.1} MiB; hub and agent {:.1} → {:.1} MiB ({:+.1} %)",
-        warm.kiosk,
-        last.kiosk,
-        (last.kiosk / warm.kiosk - 1.0) * 100.0,
-        warm.here,
-        last.here,
-        (last.here / warm.here - 1.0) * 100.0
-    );
+    // One sample swings by tens of MiB (what the renderer holds at that
+    // moment): compare medians of ten calls, after a 10-call warm-up.
+    let n = samples.len();
+    if n < 30 {
+        println!("summary: {n} calls; the summary needs 30 (a warm-up of 10, then two windows of 10)");
+    } else {
+        let (kiosk, here): (Vec<f64>, Vec<f64>) = samples.iter().map(|s| (s.kiosk, s.here)).unzip();
+        let median = common::soak::median;
+        let (ke, kl) = (median(&kiosk[10..20]), median(&kiosk[n - 10..]));
+        let (he, hl) = (median(&here[10..20]), median(&here[n - 10..]));
+        let peak = kiosk.iter().copied().fold(0.0, f64::max);
+        println!(
+            "summary: {n} calls; kiosk median {ke:.1} MiB over calls 11-20, {kl:.1} MiB over the last 10 ({:+.1} %), peak {peak:.1} MiB; hub and agent {he:.1} -> {hl:.1} MiB ({:+.1} %)",
+            (kl / ke - 1.0) * 100.0,
+            (hl / he - 1.0) * 100.0
+        );
+    }
     world.hub.stop().await;
 }
 

@@ -174,6 +174,9 @@ impl World {
             .arg(service)
             .env("SANE_CONFIG_DIR", self.sane.path())
             .env("VISIO_AUDIO_SINK", "fakesink")
+            // The kiosk sets its allocator itself; a soak run may set the
+            // test process's (the hub and the scripted agent) without it.
+            .env_remove("MALLOC_ARENA_MAX")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .kill_on_drop(true);
         if let Some(cups) = &self.cups {
