@@ -3,6 +3,9 @@
 //! benchmarks read them (see README, "Headless mode").
 
 use serde::Serialize;
+use visio_protocol::EndReason;
+
+use crate::session::OutOfService;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -42,8 +45,8 @@ pub enum KioskEvent {
     HubError { message: String },
     /// The visit is over; `reason` is one of the protocol's end reasons, or
     /// `call_failed`, `hub_lost`, `resident_absent`.
-    Ended { session: String, reason: String },
-    OutOfService { reason: String },
+    Ended { session: String, reason: VisitEnd },
+    OutOfService { reason: OutOfService },
     /// A signed configuration was verified and now runs.
     ConfigApplied { version: u64 },
     /// A configuration was not applied; the kiosk keeps its previous one.
@@ -51,10 +54,53 @@ pub enum KioskEvent {
     ConfigRefused { version: u64, code: String, message: String },
 }
 
+/// Why a visit ended, as the `ended` line says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitEnd {
+    /// The media layer gave up on the call.
+    CallFailed,
+    /// The kiosk lost the hub while the resident waited, and its place.
+    HubLost,
+    /// Nobody answered "are you still there?".
+    ResidentAbsent,
+    /// One of the protocol's end reasons (`agent_hung_up`, `cancelled`, …).
+    #[serde(untagged)]
+    Hub(EndReason),
+}
+
+impl VisitEnd {
+    /// One side hung up: the visit took place as it should.
+    pub fn is_normal(self) -> bool {
+        matches!(self, VisitEnd::Hub(EndReason::AgentHungUp | EndReason::KioskHungUp))
+    }
+}
+
+/// Fields that name a resident, a document or an agent, or tie a log line
+/// to the hub's session log: kept out of the kiosk's log.
+const PERSONAL: [&str; 4] = ["name", "sha256", "session", "agent_name"];
+
 impl KioskEvent {
-    /// One JSON object, for one line of output.
+    /// One JSON object, for one line of output (the headless mode's
+    /// stdout, read by its scripts).
     pub fn to_json_line(&self) -> String {
         // Invariant: plain data with string keys always serializes.
         serde_json::to_string(self).expect("kiosk events serialize")
+    }
+
+    /// The same line for the kiosk's log (the journal, in production):
+    /// without document names, hashes, session ids or agent names. A
+    /// document's failure keeps its kind only: its reason may quote a name.
+    pub fn to_log_line(&self) -> String {
+        let mut value = serde_json::to_value(self).expect("kiosk events serialize");
+        if let Some(fields) = value.as_object_mut() {
+            for key in PERSONAL {
+                fields.remove(key);
+            }
+            if matches!(self, KioskEvent::DocumentFailed { .. }) {
+                fields.remove("reason");
+            }
+        }
+        value.to_string()
     }
 }

@@ -43,6 +43,6 @@ mod event;
 mod session;
 mod timer;
 
-pub use event::KioskEvent;
+pub use event::{KioskEvent, VisitEnd};
 pub use session::*;
 pub use timer::Timer;

@@ -8,6 +8,11 @@
 //! Xvfb :99 -screen 0 1280x800x24 &
 //! DISPLAY=:99 ICED_BACKEND=tiny-skia cargo run --release -p visio-kiosk --example call_soak -- --minutes 60
 //! ```
+//!
+//! With `--calls N` (needs $DISPLAY): a day instead, N calls one after the
+//! other through one window kiosk, each with video, a scan and a shown
+//! document; the kiosk's RSS after every call, and this process's (the hub
+//! and the scripted agent).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -21,8 +26,7 @@ use visio_protocol::AgentToHub;
 use visio_testkit::hub::Agent;
 
 fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    common::soak::rss_mib(pid).map(|m| (m * 1024.0) as u64)
 }
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -30,8 +34,39 @@ fn arg(name: &str, default: u64) -> u64 {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// N calls through one window kiosk: RSS after each, growth after a
+/// 10-call warm-up.
+async fn day(calls: u32, display: &str) {
+    let world = World::start().await;
+    println!("call,kiosk_rss_mib,hub_and_agent_rss_mib");
+    let samples = common::soak::window_calls(&world, display, calls, |n, s| println!("{n},{:.1},{:.1}", s.kiosk, s.here)).await;
+    // One sample swings by tens of MiB (what the renderer holds at that
+    // moment): compare medians of ten calls, after a 10-call warm-up.
+    let n = samples.len();
+    if n < 30 {
+        println!("summary: {n} calls; the summary needs 30 (a warm-up of 10, then two windows of 10)");
+    } else {
+        let (kiosk, here): (Vec<f64>, Vec<f64>) = samples.iter().map(|s| (s.kiosk, s.here)).unzip();
+        let median = common::soak::median;
+        let (ke, kl) = (median(&kiosk[10..20]), median(&kiosk[n - 10..]));
+        let (he, hl) = (median(&here[10..20]), median(&here[n - 10..]));
+        let peak = kiosk.iter().copied().fold(0.0, f64::max);
+        println!(
+            "summary: {n} calls; kiosk median {ke:.1} MiB over calls 11-20, {kl:.1} MiB over the last 10 ({:+.1} %), peak {peak:.1} MiB; hub and agent {he:.1} -> {hl:.1} MiB ({:+.1} %)",
+            (kl / ke - 1.0) * 100.0,
+            (hl / he - 1.0) * 100.0
+        );
+    }
+    world.hub.stop().await;
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let calls = arg("--calls", 0);
+    if calls > 0 {
+        let display = std::env::var("DISPLAY").expect("--calls runs the window: set DISPLAY (Xvfb)");
+        return day(u32::try_from(calls).unwrap_or(u32::MAX), &display).await;
+    }
     let minutes = arg("--minutes", 60);
     let every = Duration::from_secs(arg("--every", 60));
     let headless = std::env::var_os("DISPLAY").is_none();

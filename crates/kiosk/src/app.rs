@@ -24,6 +24,9 @@ use crate::visit::{self, VisitDevices, VisitEvent};
 
 /// How often the devices (the camera's presence) are checked.
 const DEVICE_CHECK_EVERY: Duration = Duration::from_secs(5);
+/// Longest wait, when asked to stop, for the hub to be told and for the
+/// spool to be wiped: systemd kills after 90 s by default.
+const CLEAN_UP_WITHIN: Duration = Duration::from_secs(5);
 
 /// Everything the app needs to start.
 #[derive(Clone, Debug)]
@@ -36,9 +39,9 @@ pub struct Settings {
     pub hub: Option<HubSettings>,
     /// `None` runs without calls (UI tests, screenshots).
     pub visit: Option<VisitSettings>,
-    /// Ask for this service once, as soon as the home screen shows (demos
-    /// and benchmarks, `--call`).
-    pub auto_call: Option<ServiceId>,
+    /// Ask for a service as soon as the home screen shows (demos and
+    /// benchmarks, `--call`).
+    pub auto_call: Option<AutoCall>,
     /// The kiosk's configuration and devices, watched and updated while it
     /// runs; `None` in UI tests and screenshots.
     pub setup: Option<Setup>,
@@ -56,6 +59,14 @@ impl Settings {
             setup: Some(setup),
         }
     }
+}
+
+/// A scripted resident: asks for `service` from the home screen, `times`
+/// times, and rates each call at once (so the end screen lasts 5 s, not 30).
+#[derive(Clone, Debug)]
+pub struct AutoCall {
+    pub service: ServiceId,
+    pub times: u32,
 }
 
 /// The devices of the visit task.
@@ -106,6 +117,10 @@ pub enum Message {
     CheckDevices,
     /// A configuration the hub announced, downloaded (or not).
     ConfigFetched { version: u64, text: Result<String, String> },
+    /// SIGTERM or SIGINT: end the visit, then exit.
+    Stop,
+    /// The hub was told and the spool wiped: exit now.
+    Stopped,
 }
 
 #[derive(Debug, Clone)]
@@ -287,6 +302,8 @@ impl Kiosk {
             }
             Message::CheckDevices => self.check_devices(),
             Message::ConfigFetched { version, text } => Some(Input::ConfigFetched(self.apply_config(version, text))),
+            Message::Stop => return self.stop(),
+            Message::Stopped => return iced::exit(),
         };
         if let Some(input) = input {
             self.input(input);
@@ -300,6 +317,36 @@ impl Kiosk {
             self.forget_the_call();
         }
         Task::batch([task, self.fetch_configurations()])
+    }
+
+    /// Ends the visit as the resident would (hang up or cancel), lets the
+    /// hub link send it and the visit task wipe the spool, then exits.
+    fn stop(&mut self) -> Task<Message> {
+        match self.session.screen() {
+            Screen::InCall(_) => {
+                self.input(Input::HangUp);
+                self.input(Input::ConfirmHangUp);
+            }
+            Screen::Waiting(_) | Screen::Requesting { .. } => self.input(Input::Cancel),
+            _ => {}
+        }
+        self.forget_the_call();
+        let (hub, visit) = (self.hub.clone(), self.visit.clone());
+        let finish = async move {
+            if let Some(hub) = hub {
+                let (done, sent) = tokio::sync::oneshot::channel();
+                if hub.send(Command::Close(done)).await.is_ok() {
+                    let _ = tokio::time::timeout(CLEAN_UP_WITHIN, sent).await;
+                }
+            }
+            if let Some(visit) = visit {
+                let (done, wiped) = tokio::sync::oneshot::channel();
+                if visit.send(visit::Command::Finish(done)).is_ok() {
+                    let _ = tokio::time::timeout(CLEAN_UP_WITHIN, wiped).await;
+                }
+            }
+        };
+        Task::perform(finish, |()| Message::Stopped)
     }
 
     /// Downloads the configurations the core asks for.
@@ -351,16 +398,23 @@ impl Kiosk {
     }
 
     fn carry_out(&mut self) {
-        if matches!(self.session.screen(), Screen::Home { .. })
-            && let Some(service) = self.settings.auto_call.take()
-        {
-            self.session.handle_input(self.now, Input::ChooseService(service));
+        if let Some(auto) = &mut self.settings.auto_call {
+            match self.session.screen() {
+                Screen::Home { .. } if auto.times > 0 => {
+                    auto.times -= 1;
+                    self.session.handle_input(self.now, Input::ChooseService(auto.service.clone()));
+                }
+                Screen::Ended(ended) if ended.rated.is_none() => {
+                    self.session.handle_input(self.now, Input::Rate(visio_protocol::Rating::Happy));
+                }
+                _ => {}
+            }
         }
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::ConnectHub { resume } => self.send_to_hub(Command::Connect { resume }),
                 Output::ToHub(msg) => self.send_to_hub(Command::Send(msg)),
-                Output::Event(event) => tracing::info!(event = %event.to_json_line(), "kiosk"),
+                Output::Event(event) => tracing::info!(event = %event.to_log_line(), "kiosk"),
                 Output::Chime => crate::sound::chime(),
                 Output::Call(command) => self.send_to_visit(visit::Command::Call(command)),
                 Output::Documents(command) => self.send_to_visit(visit::Command::Documents(command)),
@@ -431,6 +485,9 @@ impl Kiosk {
                 _ => None,
             }),
         ];
+        if self.settings.setup.is_some() {
+            subscriptions.push(Subscription::run(stop_stream));
+        }
         if let Some(hub) = &self.settings.hub {
             subscriptions.push(Subscription::run_with(hub.clone(), hub_stream).map(Message::Hub));
         }
@@ -501,6 +558,15 @@ fn visit_stream(settings: &VisitSettings) -> impl iced::futures::Stream<Item = V
             }
         }
         let _ = output.send(VisitUpdate::Failed("the call task stopped".into())).await;
+    })
+}
+
+/// SIGTERM or SIGINT, once, as a message.
+fn stop_stream() -> impl iced::futures::Stream<Item = Message> {
+    iced::stream::channel(1, async |mut output| {
+        crate::stop::requested().await;
+        let _ = output.send(Message::Stop).await;
+        std::future::pending::<()>().await;
     })
 }
 

@@ -82,7 +82,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
     let mut device_check = tokio::time::interval(DEVICE_CHECK_EVERY);
     let mut camera_present = true;
     let mut watch = DeviceWatch::default();
-    let interrupt = tokio::signal::ctrl_c();
+    let interrupt = crate::stop::requested();
     tokio::pin!(interrupt);
     let mut interrupted = false;
 
@@ -127,7 +127,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
             _ = sleep, if deadline.is_some() => shell.timeout(),
             _ = &mut interrupt, if !interrupted => {
                 interrupted = true;
-                info!("interrupted: ending the visit");
+                info!("ending the visit before stopping");
                 shell.end_visit();
             },
         }
@@ -139,8 +139,17 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
     let (closed_tx, closed_rx) = oneshot::channel();
     let _ = shell.hub.send(HubCommand::Close(closed_tx)).await;
     let _ = tokio::time::timeout(CLEAN_UP_WITHIN, closed_rx).await;
-    drop(shell);
-    let _ = tokio::time::timeout(CLEAN_UP_WITHIN, async { while visit_events.recv().await.is_some() {} }).await;
+    shell.close_visit();
+    // A document outcome that raced the end (a scan delivered as the agent
+    // hung up) still goes through the session and is printed, once.
+    let _ = tokio::time::timeout(CLEAN_UP_WITHIN, async {
+        while let Some(event) = visit_events.recv().await {
+            if let VisitEvent::Input(input @ Input::Document(_)) = event {
+                shell.input(input);
+            }
+        }
+    })
+    .await;
     Ok(if interrupted { Outcome::Abnormal } else { outcome })
 }
 
@@ -219,8 +228,7 @@ impl Shell {
             }
             KioskEvent::Refused { .. } => self.outcome = Some(Outcome::Abnormal),
             KioskEvent::Ended { reason, .. } => {
-                let normal = matches!(reason.as_str(), "agent_hung_up" | "kiosk_hung_up");
-                self.outcome = Some(if normal { Outcome::Normal } else { Outcome::Abnormal });
+                self.outcome = Some(if reason.is_normal() { Outcome::Normal } else { Outcome::Abnormal });
             }
             _ => {}
         }
@@ -230,6 +238,12 @@ impl Shell {
         if self.hub.try_send(command).is_err() {
             warn!("hub link busy; message dropped");
         }
+    }
+
+    /// Ends the visit task: it ends any call and wipes the spool, then its
+    /// events stop.
+    fn close_visit(&mut self) {
+        self.visit = mpsc::unbounded_channel().0;
     }
 
     fn send_to_visit(&self, command: VisitCommand) {

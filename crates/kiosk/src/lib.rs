@@ -9,6 +9,7 @@
 //! - [`visit`]: one visit's call (visio-media) and documents (visio-transfer).
 //! - [`setup`]: the kiosk's configuration file and command line, read once.
 //! - [`headless`]: the same core without a window, printing JSON lines.
+//! - [`stop`]: SIGTERM and SIGINT, for a clean stop of either shell.
 //! - [`fleet`] and [`config_store`]: device health for heartbeats; signed
 //!   configurations fetched, verified and kept.
 
@@ -25,5 +26,6 @@ pub mod scene;
 pub mod setup;
 pub mod screen;
 pub mod sound;
+pub mod stop;
 pub mod theme;
 pub mod visit;

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use visio_kiosk::app::{Kiosk, Settings};
+use visio_kiosk::app::{AutoCall, Kiosk, Message, Settings};
 use visio_kiosk::headless::{self, Script};
 use visio_kiosk::setup::{Setup, Sources};
 use visio_kiosk::{assets, scene};
+use visio_kiosk_core::Screen;
 use visio_protocol::ServiceId;
 
 #[derive(Parser, Debug)]
@@ -57,6 +58,10 @@ struct Cli {
     /// with --headless; in the window, for demos and benchmarks).
     #[arg(long, conflicts_with = "scene")]
     call: Option<String>,
+    /// In the window, with --call: ask for it this many times, one call
+    /// after the other, rating each at once (soak benchmarks).
+    #[arg(long, default_value_t = 1, requires = "call", conflicts_with = "headless")]
+    calls: u32,
     /// With --headless: hang up this many seconds after the call connects
     /// (soak tests, benchmarks). Default: wait for the agent to hang up.
     #[arg(long, requires = "headless")]
@@ -80,6 +85,8 @@ fn parse_size(s: &str) -> Result<(f32, f32), String> {
 }
 
 fn main() -> ExitCode {
+    // First, before any thread (tokio, GStreamer, iced) makes an arena.
+    memory::limit_arenas();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -118,7 +125,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(outcome.into());
     }
     let mut settings = Settings::from_setup(setup);
-    settings.auto_call = cli.call.clone().map(ServiceId::new);
+    settings.auto_call = cli.call.clone().map(|service| AutoCall { service: ServiceId::new(service), times: cli.calls });
     if cli.scene.is_some() {
         // A canned screen: no calls, no device checks, nothing real behind it.
         settings.visit = None;
@@ -145,7 +152,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         exit_on_close_request: cli.windowed,
         ..Default::default()
     };
-    iced::application(boot, Kiosk::update, Kiosk::view)
+    // Between calls (the end screen gives way), give the call's freed
+    // memory back to the system.
+    let update = |kiosk: &mut Kiosk, message: Message| {
+        let ending = matches!(kiosk.screen(), Screen::Ended(_));
+        let task = kiosk.update(message);
+        if ending && !matches!(kiosk.screen(), Screen::Ended(_)) {
+            memory::trim();
+        }
+        task
+    };
+    iced::application(boot, update, Kiosk::view)
         .title("Visio-Public")
         .subscription(Kiosk::subscription)
         .window(window)
@@ -156,4 +173,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .run()
         .context("the kiosk window failed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// glibc's allocator, set for a day of calls (docs/decisions.md, "Kiosk
+/// memory over a day"): each call's threads (GStreamer, webrtc, tokio)
+/// would otherwise each get an arena that keeps its high-water mark.
+mod memory {
+    /// Two arenas for the whole process, whatever the core count.
+    #[allow(unsafe_code)]
+    pub fn limit_arenas() {
+        // SAFETY: mallopt only sets an allocator parameter; it is called
+        // first thing in main, before any other thread exists.
+        let set = unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+        if set != 1 {
+            eprintln!("visio-kiosk: the allocator's arena limit could not be set; memory may grow over a day");
+        }
+    }
+
+    /// Returns free memory at the top of every arena to the system.
+    #[allow(unsafe_code)]
+    pub fn trim() {
+        // SAFETY: malloc_trim only releases free pages; glibc locks each
+        // arena while it does, so any thread may call it at any time.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
 }

@@ -25,6 +25,9 @@ use visio_transfer::{Direction, Event, Limits, Purpose};
 
 use self::devices::KioskServices;
 
+/// Longest wait, at the end of a visit, for the documents' last notices.
+const DRAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What a visit is made with.
 #[derive(Debug, Clone)]
 pub struct VisitDevices {
@@ -44,6 +47,8 @@ pub enum Command {
     Documents(DocumentCommand),
     /// A new configuration: the next visit uses these devices.
     UseDevices(Box<VisitDevices>),
+    /// The kiosk is stopping: end any call, wipe the spool, then answer.
+    Finish(tokio::sync::oneshot::Sender<()>),
 }
 
 /// A device the documents use.
@@ -131,16 +136,24 @@ impl Runner {
                     Some(Command::Call(c)) => self.call_command(c).await,
                     Some(Command::Documents(DocumentCommand::WipeSpool)) => self.end_documents().await,
                     Some(Command::UseDevices(devices)) => self.devices = Arc::new(*devices),
+                    Some(Command::Finish(done)) => {
+                        self.end_call().await;
+                        self.end_documents().await;
+                        let _ = done.send(());
+                    }
                     None => break,
                 },
                 event = next_call_event(&mut self.call) => match event {
                     Some(event) => self.call_event(event).await,
                     None => self.call = None,
                 },
-                notice = next_notice(&mut self.documents) => match notice {
-                    Some(notice) => self.notice(notice),
-                    None => self.documents = None,
-                },
+                notice = next_notice(&mut self.documents) => {
+                    // A closed channel ends the documents (they are taken).
+                    if let (Some(notice), Some(mut documents)) = (notice, self.documents.take()) {
+                        self.notice(&mut documents, notice);
+                        self.documents = Some(documents);
+                    }
+                }
             }
         }
         self.end_call().await;
@@ -166,7 +179,10 @@ impl Runner {
             CallCommand::RemoteSignal(signal) => self.remote_signal(signal).await,
             CallCommand::RestartIce => self.restart_ice().await,
             CallCommand::Reconnect => self.reconnect().await,
-            CallCommand::End => self.end_call().await,
+            CallCommand::End => {
+                self.settle_scans().await;
+                self.end_call().await;
+            }
         }
     }
 
@@ -174,7 +190,9 @@ impl Runner {
     async fn start(&mut self, session: SessionId, ice_servers: Vec<IceServer>) {
         self.end_call().await;
         self.end_documents().await;
-        match self.devices.spool.session(session.as_str()) {
+        // One visit at a time: a fixed folder name keeps the session id out
+        // of the spool's paths, so out of the log lines that show them.
+        match self.devices.spool.session("visit") {
             Ok(spool) => {
                 let (handle, notices) = visio_transfer::driver::spawn_kiosk(
                     self.devices.limits.clone(),
@@ -195,7 +213,7 @@ impl Runner {
     async fn reconnect(&mut self) {
         let Some(active) = self.call.take() else { return };
         active.call.hang_up().await;
-        info!(session = %active.session, "new connection for the agent's reloaded page");
+        info!("new connection for the agent's reloaded page");
         self.connect(active.session, active.ice_servers).await;
     }
 
@@ -223,7 +241,7 @@ impl Runner {
                 return self.fail(format!("the call offer could not be made: {e}"));
             }
         }
-        info!(%session, "call connecting");
+        info!("call connecting");
         self.call = Some(ActiveCall { session, ice_servers, call, events, saw_remote_video: false });
     }
 
@@ -233,7 +251,7 @@ impl Runner {
         let Some(active) = &self.call else { return };
         match active.call.restart_ice().await {
             Ok(offer) => {
-                info!(session = %active.session, "ICE restart");
+                info!("ICE restart");
                 self.input(Input::Media(MediaEvent::LocalSignal(Signal::Offer { sdp: offer.sdp })));
             }
             Err(e) => warn!(error = %e, "ICE restart not possible now; the session tries again"),
@@ -280,7 +298,7 @@ impl Runner {
             CallEvent::RemoteVideoStarted { width, height } => {
                 if !active.saw_remote_video {
                     active.saw_remote_video = true;
-                    info!(width, height, session = %active.session, "agent's video started");
+                    info!(width, height, "agent's video started");
                     self.input(Input::Media(MediaEvent::FirstRemoteFrame));
                 }
             }
@@ -319,7 +337,7 @@ impl Runner {
     async fn end_call(&mut self) {
         if let Some(active) = self.call.take() {
             active.call.hang_up().await;
-            info!(session = %active.session, "call ended");
+            info!("call ended");
         }
     }
 
@@ -327,17 +345,52 @@ impl Runner {
     // Documents
     // -----------------------------------------------------------------------
 
-    async fn end_documents(&mut self) {
-        if let Some(documents) = self.documents.take() {
-            // Ending wipes the visit's spool (scans, pushed files, pages).
-            if let Err(e) = documents.handle.end().await {
-                debug!(error = %e, "transfer session already ended");
-            }
+    /// The call is ending: a scan the agent already holds may still have
+    /// its acknowledgement on the way over the data channel (the agent hung
+    /// up the moment it arrived). Keep the channel up a moment for it, so
+    /// that the resident is told it went (and the session once).
+    /// Only while a scan is unacknowledged, 2 s at most, microphone off.
+    async fn settle_scans(&mut self) {
+        let Some(mut documents) = self.documents.take() else { return };
+        if documents.scans.is_empty() {
+            self.documents = Some(documents);
+            return;
         }
+        if let Some(active) = &self.call {
+            let _ = active.call.set_microphone_muted(true).await;
+        }
+        let settle = async {
+            while !documents.scans.is_empty() {
+                match documents.notices.recv().await {
+                    Some(notice) => self.notice(&mut documents, notice),
+                    None => break,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DRAIN_WITHIN, settle).await;
+        self.documents = Some(documents);
     }
 
-    fn notice(&mut self, notice: Notice) {
-        let Some(documents) = &mut self.documents else { return };
+    async fn end_documents(&mut self) {
+        let Some(mut documents) = self.documents.take() else { return };
+        // Ending wipes the visit's spool (scans, pushed files, pages).
+        if let Err(e) = documents.handle.end().await {
+            debug!(error = %e, "transfer session already ended");
+        }
+        // An outcome that raced the end (a scan delivered as the agent hung
+        // up) is still told, once: the session reports it after the call.
+        let drain = async {
+            while let Some(notice) = documents.notices.recv().await {
+                if matches!(notice, Notice::Ended) {
+                    break;
+                }
+                self.notice(&mut documents, notice);
+            }
+        };
+        let _ = tokio::time::timeout(DRAIN_WITHIN, drain).await;
+    }
+
+    fn notice(&self, documents: &mut Documents, notice: Notice) {
         let event = match notice {
             Notice::Core { event, .. } => match event {
                 Event::ScanRequested { .. } => Some(DocumentEvent::ScanRequested),

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod soak;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -95,10 +96,17 @@ impl World {
         HeadlessKiosk::start(self, service, args)
     }
 
+    /// Starts the kiosk with its log (stderr, at `RUST_LOG`) going to `log`.
+    pub fn kiosk_logging_to(&self, service: &str, log: std::fs::File) -> HeadlessKiosk {
+        let mut command = self.kiosk_command(service);
+        command.arg("--headless").env("RUST_LOG", "info").stderr(log);
+        HeadlessKiosk::spawn(&mut command, |command| command.spawn())
+    }
+
     /// Starts the kiosk on `link`'s kiosk side (see [`World::behind`]).
     pub fn kiosk_behind(&self, link: &Link, service: &str) -> HeadlessKiosk {
         let runtime = tokio::runtime::Handle::current();
-        HeadlessKiosk::spawn(self.kiosk_command(service).arg("--headless"), |command| {
+        HeadlessKiosk::spawn(self.kiosk_command(service).arg("--headless").stderr(Stdio::inherit()), |command| {
             link.in_namespace(Side::Kiosk, move || {
                 // The child's reaper and pipes belong to this runtime.
                 let _entered = runtime.enter();
@@ -166,6 +174,9 @@ impl World {
             .arg(service)
             .env("SANE_CONFIG_DIR", self.sane.path())
             .env("VISIO_AUDIO_SINK", "fakesink")
+            // The kiosk sets its allocator itself; a soak run may set the
+            // test process's (the hub and the scripted agent) without it.
+            .env_remove("MALLOC_ARENA_MAX")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .kill_on_drop(true);
         if let Some(cups) = &self.cups {
@@ -177,7 +188,9 @@ impl World {
 
 impl HeadlessKiosk {
     fn start(world: &World, service: &str, args: &[&std::ffi::OsStr]) -> HeadlessKiosk {
-        HeadlessKiosk::spawn(world.kiosk_command(service).arg("--headless").args(args), |command| command.spawn())
+        let mut command = world.kiosk_command(service);
+        command.arg("--headless").args(args).stderr(Stdio::inherit());
+        HeadlessKiosk::spawn(&mut command, |command| command.spawn())
     }
 
     /// Starts `command` with `spawn` (which may start it elsewhere, in a
@@ -186,7 +199,7 @@ impl HeadlessKiosk {
         command: &mut tokio::process::Command,
         spawn: impl FnOnce(&mut tokio::process::Command) -> std::io::Result<tokio::process::Child>,
     ) -> HeadlessKiosk {
-        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        command.stdout(Stdio::piped());
         let mut child = spawn(command).expect("visio-kiosk starts");
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::unbounded_channel();
@@ -199,6 +212,16 @@ impl HeadlessKiosk {
             }
         });
         HeadlessKiosk { child, lines, seen: Vec::new() }
+    }
+
+    /// Every line printed from now until the kiosk exits, and its status.
+    pub async fn rest(mut self) -> (Vec<Value>, std::process::ExitStatus) {
+        let mut lines = Vec::new();
+        while let Some(line) = within("the kiosk's last lines", self.lines.recv()).await {
+            lines.push(line);
+        }
+        let status = within("the kiosk exits", self.child.wait()).await.expect("the kiosk's status");
+        (lines, status)
     }
 
     /// The next event named `name`, skipping others (kept in `seen`).
@@ -215,3 +238,32 @@ impl HeadlessKiosk {
     }
 }
 
+/// A virtual display for the window kiosk; killed on drop.
+#[derive(Debug)]
+pub struct Xvfb {
+    child: std::process::Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    pub fn start() -> Xvfb {
+        visio_testkit::wait::require("Xvfb", "xvfb");
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("Xvfb's display number");
+        Xvfb { child, display: format!(":{}", line.trim()) }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,144 @@
+//! The call and its documents, from answered to ended.
+
+use std::time::Instant;
+
+use visio_protocol::{EndReason, KioskToHub, SessionId};
+
+use super::*;
+use crate::event::KioskEvent;
+use crate::timer::Timer;
+
+impl Session {
+    pub(super) fn ask_hang_up(&mut self, now: Instant) {
+        if let Screen::InCall(call) = &mut self.screen {
+            call.confirm_hang_up = true;
+            self.timers.set(Timer::HangUpConfirm, now + self.config.hang_up_confirm);
+        }
+    }
+
+    pub(super) fn confirm_hang_up(&mut self, now: Instant) {
+        let Screen::InCall(call) = &self.screen else { return };
+        if !call.confirm_hang_up {
+            return;
+        }
+        let session = call.session.clone();
+        self.outputs.push_back(Output::ToHub(KioskToHub::HangUp { session: session.clone() }));
+        self.end_call(now, session, EndedReason::Hub(EndReason::KioskHungUp));
+    }
+
+    pub(super) fn media(&mut self, now: Instant, event: MediaEvent) {
+        let Screen::InCall(call) = &mut self.screen else { return };
+        let session = call.session.clone();
+        match event {
+            MediaEvent::LocalSignal(signal) => {
+                // Without the hub, negotiation cannot reach the agent; the
+                // media layer retries once the hub is back (ICE restart).
+                if self.hub_up {
+                    self.outputs.push_back(Output::ToHub(KioskToHub::Signal { session, signal }));
+                }
+            }
+            MediaEvent::Connected => {
+                let before = call.media;
+                call.media = MediaState::Connected;
+                self.timers.stop(Timer::IceRestart);
+                self.timers.stop(Timer::MediaGiveUp);
+                match before {
+                    MediaState::Connecting => self.event(KioskEvent::Connected { session: session.to_string() }),
+                    MediaState::Reconnecting => self.event(KioskEvent::Reconnected { session: session.to_string() }),
+                    MediaState::Connected => {}
+                }
+            }
+            MediaEvent::Reconnecting | MediaEvent::Lost => {
+                let lost = matches!(event, MediaEvent::Lost);
+                if call.media != MediaState::Reconnecting {
+                    call.media = MediaState::Reconnecting;
+                    self.event(KioskEvent::Reconnecting { session: session.to_string() });
+                    self.timers.set(Timer::MediaGiveUp, now + self.config.media_give_up);
+                    self.timers.set(Timer::IceRestart, now + self.config.ice_restart_after);
+                }
+                if lost {
+                    self.restart_ice(now);
+                }
+            }
+            MediaEvent::FirstRemoteFrame => self.event(KioskEvent::FirstRemoteFrame { session: session.to_string() }),
+            MediaEvent::Failed { reason } => {
+                self.event(KioskEvent::CallFailed { session: session.to_string(), reason });
+                if self.hub_up {
+                    self.outputs.push_back(Output::ToHub(KioskToHub::HangUp { session: session.clone() }));
+                }
+                self.end_call(now, session, EndedReason::CallFailed);
+            }
+        }
+    }
+
+    /// A document's progress or outcome. An outcome is told once whatever
+    /// the screen: it may arrive just after the call ended (the agent hung
+    /// up as the scan was delivered); only the call screen shows it.
+    pub(super) fn document(&mut self, now: Instant, event: DocumentEvent) {
+        let outcome = match &event {
+            DocumentEvent::ScanSent { name, size, sha256 } => {
+                Some(KioskEvent::ScanSent { name: name.clone(), size: *size, sha256: sha256.clone() })
+            }
+            DocumentEvent::Printed { name } => Some(KioskEvent::Printed { name: name.clone() }),
+            DocumentEvent::Showing { name, pages } => Some(KioskEvent::Displayed { name: name.clone(), pages: *pages }),
+            DocumentEvent::Failed { reason } => Some(KioskEvent::DocumentFailed { reason: reason.clone() }),
+            DocumentEvent::ScanRequested
+            | DocumentEvent::ScanProgress { .. }
+            | DocumentEvent::PrintStarted { .. }
+            | DocumentEvent::ShowClosed => None,
+        };
+        if let Some(e) = outcome {
+            self.event(e);
+        }
+        let Screen::InCall(call) = &mut self.screen else { return };
+        let notice = matches!(event, DocumentEvent::ScanSent { .. } | DocumentEvent::Printed { .. } | DocumentEvent::Failed { .. });
+        call.document = match event {
+            DocumentEvent::ScanRequested => DocumentView::Scanning { percent: None },
+            DocumentEvent::ScanProgress { percent } => DocumentView::Scanning { percent: Some(percent.min(100)) },
+            DocumentEvent::ScanSent { name, .. } => DocumentView::ScanSent { name },
+            DocumentEvent::PrintStarted { name } => DocumentView::Printing { name },
+            DocumentEvent::Printed { name } => DocumentView::Printed { name },
+            DocumentEvent::Showing { name, pages } => DocumentView::Showing { name, pages: pages.max(1), page: 1 },
+            DocumentEvent::ShowClosed => DocumentView::None,
+            DocumentEvent::Failed { reason } => DocumentView::Failed { reason },
+        };
+        if notice {
+            self.timers.set(Timer::DocumentNotice, now + self.config.document_notice);
+        }
+    }
+
+    /// Asks the media layer for an ICE restart when the media path is down
+    /// and the offer can reach the agent; tries again later otherwise.
+    pub(super) fn restart_ice(&mut self, now: Instant) {
+        let Screen::InCall(call) = &self.screen else { return };
+        if call.media != MediaState::Reconnecting {
+            return;
+        }
+        if self.hub_up && !call.hub_lost && !call.agent_away {
+            self.outputs.push_back(Output::Call(CallCommand::RestartIce));
+            self.timers.set(Timer::IceRestart, now + self.config.ice_restart_every);
+        } else {
+            // `call_resumed` or `peer_back` restarts at once.
+            self.timers.set(Timer::IceRestart, now + self.config.ice_restart_after);
+        }
+    }
+
+    pub(super) fn restart_ice_if_down(&mut self, now: Instant) {
+        if matches!(&self.screen, Screen::InCall(c) if c.media == MediaState::Reconnecting) {
+            self.restart_ice(now);
+        }
+    }
+
+    pub(super) fn end_call(&mut self, now: Instant, session: SessionId, reason: EndedReason) {
+        self.timers.stop(Timer::HangUpConfirm);
+        self.timers.stop(Timer::DocumentNotice);
+        self.timers.stop(Timer::IceRestart);
+        self.timers.stop(Timer::MediaGiveUp);
+        self.outputs.push_back(Output::Call(CallCommand::End));
+        self.outputs.push_back(Output::Documents(DocumentCommand::WipeSpool));
+        self.event(KioskEvent::Ended { session: session.to_string(), reason: reason.into() });
+        self.screen = Screen::Ended(Ended { session, reason, rated: None });
+        self.timers.set(Timer::EndedReturn, now + self.config.ended_screen);
+        self.touch(now);
+    }
+}

@@ -1,0 +1,308 @@
+//! The session's vocabulary: its configuration, what goes in, what comes
+//! out, and what the resident sees.
+
+use std::time::{Duration, Instant};
+
+use visio_protocol::{ConfigRefusal, EndReason, HubToKiosk, IceServer, KioskToHub, Rating, RefusalReason, ResumeToken, ServiceId, SessionId, Signal, DeviceHealth};
+
+use crate::event::KioskEvent;
+
+/// Durations that shape the resident's experience; the kiosk's
+/// configuration sets them.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Home or the end-of-call screen return to a fresh home (French, no
+    /// notice) after this long without a touch.
+    pub idle_timeout: Duration,
+    /// While waiting, ask "are you still there?" after this long without a
+    /// touch…
+    pub presence_check_after: Duration,
+    /// …and give the place up if nobody answers within this.
+    pub presence_grace: Duration,
+    /// The "end the call?" question closes by itself after this.
+    pub hang_up_confirm: Duration,
+    /// The end-of-call screen returns home after this…
+    pub ended_screen: Duration,
+    /// …or after this, once the resident has rated.
+    pub after_rating: Duration,
+    /// How long "Sent" or "Take your document" stays on screen.
+    pub document_notice: Duration,
+    /// Hub reconnection backoff: from `min`, doubling, up to `max`.
+    pub hub_retry_min: Duration,
+    pub hub_retry_max: Duration,
+    /// How often to send a heartbeat when the hub's welcome does not say.
+    pub heartbeat: Duration,
+    /// This app's version, reported in heartbeats.
+    pub app_version: String,
+    /// The signed configuration the kiosk starts with (its last good one
+    /// on disk), if any.
+    pub config_version: Option<u64>,
+    /// Configuration download retry backoff: from `min`, doubling, up to
+    /// `max`.
+    pub config_retry_min: Duration,
+    pub config_retry_max: Duration,
+    /// The media path down this long: restart ICE (2 s lets a short glitch
+    /// heal by itself)…
+    pub ice_restart_after: Duration,
+    /// …and again this long after each restart that did not reconnect.
+    pub ice_restart_every: Duration,
+    /// The media path down this long: the call is lost (both sides were
+    /// reachable through the hub all along, or the agent never came back).
+    pub media_give_up: Duration,
+    /// A waiting resident whose kiosk lost the hub keeps the waiting
+    /// screen this long while the kiosk reconnects (to the same hub
+    /// process or another) and asks for its place back.
+    pub wait_resume: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            idle_timeout: Duration::from_secs(90),
+            presence_check_after: Duration::from_secs(10 * 60),
+            presence_grace: Duration::from_secs(60),
+            hang_up_confirm: Duration::from_secs(10),
+            ended_screen: Duration::from_secs(30),
+            after_rating: Duration::from_secs(5),
+            document_notice: Duration::from_secs(10),
+            hub_retry_min: Duration::from_secs(1),
+            hub_retry_max: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(30),
+            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            config_version: None,
+            config_retry_min: Duration::from_secs(30),
+            config_retry_max: Duration::from_secs(15 * 60),
+            ice_restart_after: Duration::from_secs(2),
+            ice_restart_every: Duration::from_secs(15),
+            media_give_up: Duration::from_secs(120),
+            // The hub keeps a lost process's residents in line this long.
+            wait_resume: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    #[default]
+    Fr,
+    En,
+}
+
+/// Everything that can happen to a session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Any touch on the screen: the resident is there.
+    Touch,
+    ChooseService(ServiceId),
+    SetLanguage(Language),
+    /// "Cancel" while waiting.
+    Cancel,
+    /// "End call" (asks for confirmation).
+    HangUp,
+    ConfirmHangUp,
+    /// "No, continue" on the confirmation.
+    KeepCall,
+    Rate(Rating),
+    NextPage,
+    PreviousPage,
+    /// The hub connection is up and the hello is sent.
+    HubConnected,
+    /// The hub connection failed or dropped.
+    HubLost,
+    Hub(HubToKiosk),
+    Media(MediaEvent),
+    Document(DocumentEvent),
+    /// Whether the configured camera is there.
+    Camera { present: bool },
+    /// The devices as the shell last checked them; sent in heartbeats. A
+    /// change of state is reported at once.
+    Devices(DeviceHealth),
+    /// What became of a [`ConfigFetchRequest`].
+    ConfigFetched(ConfigFetch),
+}
+
+/// The outcome of fetching, verifying and storing an announced
+/// configuration (the shell's `config_store` does all three).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigFetch {
+    /// Verified, written to disk, and running now.
+    Applied { version: u64 },
+    /// Fetched but refused (signature, signer, content, older, or the disk
+    /// refused it); the previous configuration keeps running.
+    Refused { version: u64, reason: ConfigRefusal },
+    /// Not downloaded (network, hub error): tried again later.
+    Failed { version: u64, reason: String },
+}
+
+/// From the media crate, about the current call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaEvent {
+    /// Negotiation to send to the agent (our offer, our candidates).
+    LocalSignal(Signal),
+    Connected,
+    /// Media path interrupted (ICE disconnected); it may come back by
+    /// itself, else the session asks for an ICE restart.
+    Reconnecting,
+    /// Media path lost (ICE failed): restart ICE as soon as the hub can
+    /// carry the offer.
+    Lost,
+    FirstRemoteFrame,
+    /// The call could not be set up or broke for good.
+    Failed { reason: String },
+}
+
+/// From the document-transfer side, during a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentEvent {
+    ScanRequested,
+    ScanProgress { percent: u8 },
+    ScanSent { name: String, size: u64, sha256: String },
+    PrintStarted { name: String },
+    Printed { name: String },
+    Showing { name: String, pages: u32 },
+    ShowClosed,
+    Failed { reason: String },
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Open the hub connection (again). `resume`: the call to re-attach to,
+    /// sent in the hello.
+    ConnectHub { resume: Option<ResumeToken> },
+    ToHub(KioskToHub),
+    Call(CallCommand),
+    Documents(DocumentCommand),
+    Event(KioskEvent),
+    /// The agent answered: play the chime.
+    Chime,
+}
+
+/// Download the configuration the hub announced (`GET path` on the hub,
+/// HTTP Basic with the kiosk's id and secret), verify it with the trusted
+/// admin keys, store it atomically and start using it; then feed
+/// [`Input::ConfigFetched`]. From [`Session::poll_config_fetch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFetchRequest {
+    pub version: u64,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallCommand {
+    /// Set up the call and make the offer.
+    Start { session: SessionId, ice_servers: Vec<IceServer> },
+    RemoteSignal(Signal),
+    /// Make a new offer with new ICE credentials on the same connection.
+    RestartIce,
+    /// The agent's page lost its peer connection (a reload): drop ours and
+    /// make a new one with a fresh offer; the visit's documents carry on.
+    Reconnect,
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentCommand {
+    /// The visit is over: delete every file of it.
+    WipeSpool,
+}
+
+/// What the resident sees.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    Connecting,
+    OutOfService { reason: OutOfService },
+    Home { notice: Option<Notice> },
+    /// The call request is on its way to the hub.
+    Requesting { service: ServiceId },
+    Waiting(Waiting),
+    InCall(InCall),
+    Ended(Ended),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutOfService {
+    HubUnreachable,
+    CameraMissing,
+}
+
+/// A message on the home screen after a refused request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub service: ServiceId,
+    pub reason: RefusalReason,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    pub service: ServiceId,
+    pub session: SessionId,
+    pub position: u32,
+    pub estimated_wait: Option<Duration>,
+    /// "Are you still there?" is showing.
+    pub presence_check: bool,
+    /// The hub connection dropped: reconnecting, then asking for this
+    /// place back.
+    pub hub_lost: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InCall {
+    pub service: ServiceId,
+    pub session: SessionId,
+    pub agent_name: String,
+    pub answered_at: Instant,
+    pub media: MediaState,
+    pub confirm_hang_up: bool,
+    pub document: DocumentView,
+    /// The hub connection dropped; media goes on peer to peer.
+    pub hub_lost: bool,
+    /// The agent lost the hub; the hub holds the call for them.
+    pub agent_away: bool,
+    /// Presented to the hub to re-attach after losing it.
+    pub resume_token: Option<ResumeToken>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaState {
+    Connecting,
+    Connected,
+    Reconnecting,
+}
+
+/// The document part of the call screen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DocumentView {
+    #[default]
+    None,
+    Scanning { percent: Option<u8> },
+    ScanSent { name: String },
+    Printing { name: String },
+    Printed { name: String },
+    Showing { name: String, pages: u32, page: u32 },
+    Failed { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub session: SessionId,
+    pub reason: EndedReason,
+    pub rated: Option<Rating>,
+}
+
+/// Why the visit ended, as the resident is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedReason {
+    Hub(EndReason),
+    CallFailed,
+}
+
+impl From<EndedReason> for crate::event::VisitEnd {
+    fn from(reason: EndedReason) -> Self {
+        match reason {
+            EndedReason::Hub(r) => crate::event::VisitEnd::Hub(r),
+            EndedReason::CallFailed => crate::event::VisitEnd::CallFailed,
+        }
+    }
+}
