@@ -204,7 +204,7 @@ services.json:20:26 services[1].hours.tue[0]: "12:00-09:00" ends before it start
 services.json:11:41 services[0].hours.mon[1]: 11:30-16:30 overlaps 08:30-12:00
 hub.json:2:13 listen: "8443" is not an address and port such as "0.0.0.0:8443"
 hub.json:4:30 ice_servers[0].urls[0]: "http:stun.example.fr:3478" is not a stun:, stuns:, turn: or turns: URL with a host
-kiosks/ardes.json:18:12 langs: unknown field `langs`, expected one of `id`, `site`, `commune`, `address`, `location`, `services`, `devices`, `hub`, `idle_timeout_seconds`, `languages`, `media`
+kiosks/ardes.json:18:12 langs: unknown field `langs`, expected one of `id`, `site`, `commune`, `address`, `location`, `services`, `devices`, `hub`, `idle_timeout_seconds`, `languages`, `media`, `documents`
 kiosks/tauves.json:3:3: key must be a string
 kiosk-config: invalid: 7 problem(s) in 4 file(s)
 "#,
@@ -335,4 +335,130 @@ fn stats_skips_bad_log_lines_and_says_so() {
     assert!(stderr.starts_with("sessions.jsonl:1: invalid type: integer `1`, expected a string"), "{stderr}");
     assert!(stderr.ends_with("1 line(s) of the log skipped\n"), "{stderr}");
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// Issue 21, item 9: serde_json keeps the last of two equal keys; the
+/// stale `"printer": "none"` used to pass validation and signing.
+#[test]
+fn duplicate_keys_are_refused_with_both_positions_by_validate_and_sign() {
+    let f = Fixture::new();
+    f.write("kiosks/besse.json", &BESSE.replace("\"printer\": \"none\"", "\"printer\": \"Brother_HL\",\n    \"printer\": \"none\""));
+    f.write("services.json", &SERVICES.replacen("\"timezone\": \"Europe/Paris\",", "\"timezone\": \"Europe/Paris\",\n  \"timezone\": \"America/Cayenne\",", 1));
+    let expected = r#"services.json:3:3 timezone: duplicate key "timezone", first at services.json:2:3; write each key once (only the last one would count)
+kiosks/besse.json:12:5 devices.printer: duplicate key "printer", first at kiosks/besse.json:11:5; write each key once (only the last one would count)
+kiosk-config: invalid: 2 problem(s) in 2 file(s)
+"#;
+    let out = f.run(&["validate"]);
+    assert_lines(&out.stderr, expected);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(f.run(&["keygen", "--out", "admin.key"]).status.success());
+    let out = f.run(&["sign", "--key", "admin.key"]);
+    assert_lines(&out.stderr, expected);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!f.path("kiosk-config.signed.json").exists(), "nothing signed");
+}
+
+/// Item 10: bytes that are not UTF-8, a symbolic link loop, a BOM and an
+/// empty catalogue are each reported once, where they are, and every
+/// other file is still checked.
+#[test]
+fn unreadable_files_are_located_and_do_not_hide_the_others() {
+    let f = Fixture::new();
+    let latin1 = BESSE.replace("\"besse\"", "\"ardes\"").replace("Mairie de Besse", "Mairie d'Ard\u{e8}s");
+    let bytes: Vec<u8> = latin1.chars().map(|c| u8::try_from(u32::from(c)).unwrap()).collect();
+    std::fs::write(f.config().join("kiosks/ardes.json"), bytes).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("loop-b.json", f.config().join("kiosks/loop-a.json")).unwrap();
+        std::os::unix::fs::symlink("loop-a.json", f.config().join("kiosks/loop-b.json")).unwrap();
+    }
+    f.write("hub.json", &format!("\u{feff}{}", HUB.replace("100", "0")));
+    f.write("kiosks/tauves.json", &BESSE.replace("\"besse\"", "\"tauves\"").replace("90", "5"));
+    let out = f.run(&["validate"]);
+    assert_lines(
+        &out.stderr,
+        r#"kiosks/ardes.json:3:24: not UTF-8: byte 0xE8 at offset 42 (an accent saved as Latin-1 or Windows-1252?); save the file as UTF-8
+kiosks/loop-a.json: cannot read: a loop of symbolic links (Too many levels of symbolic links (os error 40)); point the link at a real file
+kiosks/loop-b.json: cannot read: a loop of symbolic links (Too many levels of symbolic links (os error 40)); point the link at a real file
+hub.json:1:1: the file starts with a byte order mark (BOM); save it as UTF-8 without BOM
+hub.json:5:22 max_connections: 0 is out of range; use 1 to 100000
+kiosks/tauves.json:17:27 idle_timeout_seconds: 5 is out of range; use 15 to 600 seconds
+kiosk-config: invalid: 6 problem(s) in 5 file(s)
+"#,
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // An empty (or BOM-only) catalogue is one problem, not one "unknown
+    // service" per kiosk service.
+    for empty in ["", "\u{feff}", "\n  \n"] {
+        let f = Fixture::new();
+        f.write("services.json", empty);
+        f.write("kiosks/tauves.json", &BESSE.replace("\"besse\"", "\"tauves\""));
+        let out = f.run(&["validate"]);
+        let bom = if empty.starts_with('\u{feff}') {
+            "services.json:1:1: the file starts with a byte order mark (BOM); save it as UTF-8 without BOM\n"
+        } else {
+            ""
+        };
+        let count = if bom.is_empty() { 1 } else { 2 };
+        assert_lines(
+            &out.stderr,
+            &format!("{bom}services.json: the file is empty; it must hold a JSON object\nkiosk-config: invalid: {count} problem(s) in 1 file(s)\n"),
+        );
+    }
+}
+
+/// Item 11: two bad values in one file are both reported in one run.
+#[test]
+fn every_shape_error_of_a_kiosk_and_a_service_is_reported_at_once() {
+    let f = Fixture::new();
+    f.write(
+        "kiosks/besse.json",
+        &BESSE.replace("\"idle_timeout_seconds\": 90", "\"idle_timeout_seconds\": \"90\"").replace("\"lat\": 45.0", "\"lat\": \"45.0\""),
+    );
+    f.write("services.json", &SERVICES.replace("\"colour\": \"#2e7d32\"", "\"colour\": 2").replace("\"short_name\": \"MSA\",", ""));
+    let out = f.run(&["validate"]);
+    assert_lines(
+        &out.stderr,
+        r#"services.json:18:17 services[1].colour: invalid type: integer `2`, expected a string
+services.json:13:5 services[1]: missing field `short_name`
+kiosks/besse.json:5:24 location.lat: invalid type: string "45.0", expected f64
+kiosks/besse.json:17:27 idle_timeout_seconds: invalid type: string "90", expected u32
+kiosk-config: invalid: 4 problem(s) in 2 file(s)
+"#,
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Item 13: a closed date written twice, a file kiosks/ would ignore, a
+/// configuration the hub could not publish: all refused before signing.
+#[test]
+fn duplicate_dates_stray_kiosk_files_and_oversized_configurations_are_refused() {
+    let f = Fixture::new();
+    f.write("services.json", &SERVICES.replace(r#""hours": { "tue": ["09:00-12:00"] }"#, r#""hours": { "tue": ["09:00-12:00"], "closed_dates": ["2026-12-25", "2026-12-25"] }"#));
+    f.write("kiosks/riom.JSON", &BESSE.replace("\"besse\"", "\"riom\""));
+    f.write("kiosks/tauves.json.bak", "");
+    f.write("kiosks/.gitkeep", "");
+    let out = f.run(&["validate"]);
+    assert_lines(
+        &out.stderr,
+        r#"kiosks/riom.JSON: not read: kiosks/ holds one <id>.json file per kiosk (lowercase ".json"); rename this file or move it out
+kiosks/tauves.json.bak: not read: kiosks/ holds one <id>.json file per kiosk (lowercase ".json"); rename this file or move it out
+services.json:20:58 services[1].hours.closed_dates: the closed date 2026-12-25 is listed twice
+kiosk-config: invalid: 3 problem(s) in 3 file(s)
+"#,
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // 9 MiB of address: valid field by field, too large to publish.
+    let f = Fixture::new();
+    f.write("kiosks/besse.json", &BESSE.replace("\"location\"", &format!("\"address\": \"{}\",\n  \"location\"", "x".repeat(9 << 20))));
+    let expected = "(all files): the signed configuration would be 9.0 MiB; the hub publishes at most 8 MiB: shorten the largest texts (inline certificates, addresses) or split the region\nkiosk-config: invalid: 1 problem(s) in 1 file(s)\n";
+    let out = f.run(&["validate"]);
+    assert_lines(&out.stderr, expected);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(f.run(&["keygen", "--out", "admin.key"]).status.success());
+    let out = f.run(&["sign", "--key", "admin.key"]);
+    assert_lines(&out.stderr, expected);
+    assert!(!f.path("kiosk-config.signed.json").exists(), "nothing signed");
 }

@@ -30,6 +30,26 @@ pub use ed25519_dalek::{SigningKey, VerifyingKey};
 /// The `format` of bundles this code reads and writes.
 pub const FORMAT: &str = "visio-public/config-bundle/1";
 
+/// The largest bundle the hub accepts for publication (`PUT
+/// /api/admin/config`), in bytes. Validation refuses a configuration
+/// whose bundle would be larger, before anything is signed.
+pub const MAX_BUNDLE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The size of the bundle file [`Bundle::sign`] would write for `payload`,
+/// at most: the longest version and date, a signature of fixed length.
+pub fn bundle_size(payload: &Value) -> usize {
+    let bundle = Bundle {
+        format: FORMAT.to_owned(),
+        version: u64::MAX,
+        created_at: Timestamp::MAX,
+        key_id: "0".repeat(16),
+        payload_sha256: "0".repeat(64),
+        payload: payload.clone(),
+        signature: "A".repeat(88),
+    };
+    bundle.to_json().len()
+}
+
 /// A signed configuration bundle, as stored in `kiosk-config.signed.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

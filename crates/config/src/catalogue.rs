@@ -86,12 +86,7 @@ pub struct Catalogue {
 impl Catalogue {
     /// Parses and validates; `file` names the source in error messages.
     pub fn from_json(file: &str, text: &str) -> Result<Catalogue, ConfigError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
-            file: file.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            message: crate::syntax_message(&e),
-        })?;
+        let value = crate::parse_file(file, text)?;
         Catalogue::from_value(&value).map_err(|problems| ConfigError::Invalid { file: file.to_owned(), problems })
     }
 
@@ -126,7 +121,7 @@ impl Catalogue {
                     problems.push(Problem::new("services", "the catalogue has no service"));
                 }
                 for (i, item) in items.iter().enumerate() {
-                    if let Some(s) = crate::parse_at::<Service>(item, &format!("services[{i}]"), &mut problems) {
+                    if let Some(s) = crate::parse_all::<Service>(item, &format!("services[{i}]"), &service_template(), &mut problems) {
                         services.push((i, s));
                     }
                 }
@@ -196,6 +191,22 @@ impl Catalogue {
     pub fn local_time(&self, t: Timestamp) -> String {
         t.to_zoned(self.timezone.clone()).strftime("%Y-%m-%d at %H:%M").to_string()
     }
+}
+
+/// A valid service with every field, which [`crate::parse_all`] borrows
+/// from to read past a shape error: every day has a period so an error in
+/// one day's hours does not hide another's.
+fn service_template() -> Value {
+    let day = serde_json::json!(["09:00-12:00"]);
+    serde_json::json!({
+        "id": "template",
+        "name": { "fr": "modèle", "en": "template" },
+        "short_name": "T", "pictogram": "t.svg", "colour": "#000000",
+        "office": { "name": "o", "commune": "c", "lat": 45.0, "lon": 3.0 },
+        "hours": { "mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day,
+                   "closed_dates": ["2026-12-25"] },
+        "typical_call_minutes": 15,
+    })
 }
 
 fn check_service(i: usize, s: &Service, seen: &mut HashSet<ServiceId>, problems: &mut Vec<Problem>) {
@@ -271,10 +282,36 @@ mod tests {
     }
 
     #[test]
+    fn the_service_template_is_valid_and_every_shape_error_of_a_service_is_reported() {
+        let mut problems = Vec::new();
+        assert!(crate::parse_all::<Service>(&service_template(), "s", &service_template(), &mut problems).is_some());
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut bad = service_template();
+        bad["name"] = serde_json::json!({ "fr": "x" });
+        bad["colour"] = serde_json::json!(0x1d4e89);
+        bad["hours"]["tue"] = serde_json::json!(["12:00-09:00"]);
+        bad["hours"]["fri"] = serde_json::json!(["9h-12h"]);
+        bad["typical_call_minutes"] = serde_json::json!("15");
+        assert!(crate::parse_all::<Service>(&bad, "services[3]", &service_template(), &mut problems).is_none());
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        // Every one, in key order within the service.
+        assert_eq!(
+            shown,
+            [
+                "services[3].colour: invalid type: integer `1920649`, expected a string",
+                "services[3].hours.fri[0]: \"9h\" is not a time; write it like \"08:30\" (00:00 to 24:00)",
+                "services[3].hours.tue[0]: \"12:00-09:00\" ends before it starts",
+                "services[3].name: missing field `en`",
+                "services[3].typical_call_minutes: invalid type: string \"15\", expected u32",
+            ]
+        );
+    }
+
+    #[test]
     fn syntax_errors_give_line_and_column() {
         let err = Catalogue::from_json("services.json", "{\n  \"timezone\": \"Europe/Paris\",\n  oops\n}").unwrap_err();
-        let ConfigError::Syntax { line, .. } = &err else { panic!("{err}") };
-        assert_eq!(*line, 3);
+        let ConfigError::Text(problems) = &err else { panic!("{err}") };
+        assert_eq!(problems[0].position.map(|p| p.line), Some(3));
         assert!(err.to_string().starts_with("services.json:3:"), "{err}");
     }
 }

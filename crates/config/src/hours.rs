@@ -118,9 +118,22 @@ pub struct OpeningHours {
     #[serde(default)]
     pub sun: Vec<Period>,
     /// Public holidays and other days the service is closed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_dates")]
     #[schemars(schema_with = "closed_dates_schema")]
     pub closed_dates: BTreeSet<Date>,
+}
+
+/// Closed dates, refusing one written twice: a set would merge them
+/// silently, hiding a typo such as a second "2026-12-25" meant as the 26th.
+fn unique_dates<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<Date>, D::Error> {
+    let dates = Vec::<Date>::deserialize(d)?;
+    let mut set = BTreeSet::new();
+    for date in dates {
+        if !set.insert(date) {
+            return Err(serde::de::Error::custom(format!("the closed date {date} is listed twice")));
+        }
+    }
+    Ok(set)
 }
 
 /// Open now (until when), or closed (until when).
@@ -271,6 +284,15 @@ mod tests {
         // local, which is now 07:00 UTC.
         let s = weekdays_9_to_12().state_at(ts("2027-03-27T12:00:00Z"), &paris());
         assert_eq!(s, ServiceState::Closed { next_opening: Some(ts("2027-03-29T07:00:00Z")) });
+    }
+
+    #[test]
+    fn a_closed_date_listed_twice_is_refused() {
+        let err = serde_json::from_str::<OpeningHours>(r#"{"closed_dates": ["2026-12-25", "2027-01-01", "2026-12-25"]}"#)
+            .unwrap_err();
+        assert!(err.to_string().starts_with("the closed date 2026-12-25 is listed twice"), "{err}");
+        let ok = serde_json::from_str::<OpeningHours>(r#"{"closed_dates": ["2026-12-25", "2026-12-26"]}"#).unwrap();
+        assert_eq!(ok.closed_dates.len(), 2);
     }
 
     #[test]

@@ -83,6 +83,17 @@ pub struct HubSettings {
 }
 
 impl RawHubSettings {
+    /// A valid `hub.json` with every field, which [`crate::parse_all`]
+    /// borrows from to read past a shape error.
+    pub(crate) fn template() -> serde_json::Value {
+        serde_json::json!({
+            "listen": "0.0.0.0:8443", "public_url": "https://hub.example.fr",
+            "ice_servers": [{ "urls": ["turn:turn.example.fr:3478"], "username": "u", "credential": "c" }],
+            "max_connections": 100, "agent_session_hours": 10, "heartbeat_seconds": 30,
+            "session_log_retention_days": 400,
+        })
+    }
+
     pub fn validate(&self) -> Result<HubSettings, Vec<Problem>> {
         let mut problems = Vec::new();
         let mut problem = |path: &str, message: String| problems.push(Problem::new(path, message));

@@ -15,6 +15,8 @@ use visio_protocol::{KioskId, ServiceId};
 
 use crate::{Catalogue, ConfigError, Problem, in_france};
 
+pub use crate::limits::{DocumentLimits, MediaLimits, RawDocumentLimits, RawMediaLimits};
+
 /// A kiosk file as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +52,10 @@ pub struct RawKiosk {
     /// 1 Mbit/s up or less).
     #[serde(default)]
     pub media: RawMediaLimits,
+    /// Caps on the documents a visit exchanges (scans, files the agent
+    /// shows or prints).
+    #[serde(default, skip_serializing_if = "RawDocumentLimits::is_default")]
+    pub documents: RawDocumentLimits,
 }
 
 fn default_idle_timeout() -> u32 {
@@ -115,43 +121,6 @@ pub enum RawTrust {
     KioskFile(String),
 }
 
-/// Media caps as written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawMediaLimits {
-    /// Maximum video bitrate the kiosk sends, in kbit/s (100 to 8000).
-    #[serde(default = "default_kbps")]
-    pub max_video_kbps: u32,
-    /// Largest video the kiosk sends, "WIDTHxHEIGHT", at most 1920x1080.
-    #[serde(default = "default_resolution")]
-    pub max_resolution: String,
-    /// Maximum frames per second the kiosk sends (5 to 30).
-    #[serde(default = "default_framerate")]
-    pub max_framerate: u32,
-}
-
-fn default_kbps() -> u32 {
-    1000
-}
-
-fn default_resolution() -> String {
-    "1280x720".into()
-}
-
-fn default_framerate() -> u32 {
-    25
-}
-
-impl Default for RawMediaLimits {
-    fn default() -> Self {
-        RawMediaLimits {
-            max_video_kbps: default_kbps(),
-            max_resolution: default_resolution(),
-            max_framerate: default_framerate(),
-        }
-    }
-}
-
 /// A validated kiosk. `#[non_exhaustive]`: only [`RawKiosk::validate`]
 /// makes one, so every field holds a checked value.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +139,7 @@ pub struct Kiosk {
     /// French first.
     pub languages: Vec<Language>,
     pub media: MediaLimits,
+    pub documents: DocumentLimits,
 }
 
 /// A camera or microphone.
@@ -235,21 +205,15 @@ impl Language {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MediaLimits {
-    pub max_video_kbps: u32,
-    pub max_width: u32,
-    pub max_height: u32,
-    pub max_framerate: u32,
-}
-
 /// What a kiosk file is checked against.
 #[derive(Debug, Clone, Copy)]
 pub struct KioskContext<'a> {
     /// The file name without `.json`: the kiosk's id must match it.
     pub file_stem: &'a str,
-    /// Ids of the catalogue's services.
-    pub known_services: &'a BTreeSet<String>,
+    /// Ids of the catalogue's services; `None` when the catalogue could
+    /// not be read, and service ids are not checked (its own problem is
+    /// reported instead of one "unknown service" per kiosk).
+    pub known_services: Option<&'a BTreeSet<String>>,
     /// The configuration folder `pem_file` paths are relative to; `None`
     /// in a signed bundle, where certificates are embedded.
     pub config_dir: Option<&'a Path>,
@@ -267,8 +231,25 @@ pub fn valid_id(id: &str) -> bool {
 impl RawKiosk {
     /// Parses a kiosk file's value; `None` with a problem if its shape is
     /// wrong (a missing field, a number where a string belongs…).
+    /// Every shape problem of the file is reported, not only the first.
     pub fn from_value(value: &Value, problems: &mut Vec<Problem>) -> Option<RawKiosk> {
-        crate::parse_at(value, "", problems)
+        crate::parse_all(value, "", &RawKiosk::template(), problems)
+    }
+
+    /// A valid kiosk file with every field, which [`crate::parse_all`]
+    /// borrows from to read past a shape error.
+    fn template() -> Value {
+        serde_json::json!({
+            "id": "template", "site": "site", "commune": "commune", "address": "address",
+            "location": { "lat": 45.0, "lon": 3.0 },
+            "services": ["service"],
+            "devices": { "camera": "test", "microphone": "test", "scanner": "none", "printer": "none" },
+            "hub": { "urls": ["wss://hub.example.fr/ws/kiosk"], "trust": "system" },
+            "idle_timeout_seconds": 90,
+            "languages": ["fr"],
+            "media": { "max_video_kbps": 1000, "max_resolution": "1280x720", "max_framerate": 25 },
+            "documents": { "max_file_mib": 20, "max_pages": 50 },
+        })
     }
 
     /// Checks every field and the cross-file rules (services known to the
@@ -299,8 +280,8 @@ impl RawKiosk {
         for (i, id) in self.services.iter().enumerate() {
             let path = format!("services[{i}]");
             let sid = ServiceId::new(id.clone());
-            if !ctx.known_services.contains(id) {
-                let known: Vec<&str> = ctx.known_services.iter().map(String::as_str).collect();
+            if let Some(known) = ctx.known_services.filter(|known| !known.contains(id)) {
+                let known: Vec<&str> = known.iter().map(String::as_str).collect();
                 problem(&path, format!("unknown service {id:?}; the catalogue has: {}", known.join(", ")));
             } else if !seen.insert(id.as_str()) {
                 problem(&path, format!("service {id:?} is listed twice"));
@@ -425,6 +406,14 @@ impl RawKiosk {
             );
         }
 
+        let d = &self.documents;
+        if !(1..=200).contains(&d.max_file_mib) {
+            problem("documents.max_file_mib", format!("{} is out of range; use 1 to 200 MiB", d.max_file_mib));
+        }
+        if !(1..=500).contains(&d.max_pages) {
+            problem("documents.max_pages", format!("{} is out of range; use 1 to 500 pages", d.max_pages));
+        }
+
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -445,6 +434,10 @@ impl RawKiosk {
                 max_width,
                 max_height,
                 max_framerate: m.max_framerate,
+            },
+            documents: DocumentLimits {
+                max_file_bytes: u64::from(d.max_file_mib) * 1024 * 1024,
+                max_pages: d.max_pages,
             },
         })
     }
@@ -474,16 +467,11 @@ impl Kiosk {
     /// Parses and validates one kiosk file on its own, e.g. a kiosk's local
     /// copy. `file` names it in errors and gives the expected id.
     pub fn from_json(file: &str, text: &str, catalogue: &Catalogue, config_dir: Option<&Path>) -> Result<Kiosk, ConfigError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
-            file: file.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            message: crate::syntax_message(&e),
-        })?;
+        let value = crate::parse_file(file, text)?;
         let stem = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or(file);
         let mut problems = Vec::new();
         let known_services = catalogue.services().iter().map(|s| s.id.as_str().to_owned()).collect();
-        let ctx = KioskContext { file_stem: stem, known_services: &known_services, config_dir };
+        let ctx = KioskContext { file_stem: stem, known_services: Some(&known_services), config_dir };
         let result = RawKiosk::from_value(&value, &mut problems).map(|raw| raw.validate(&ctx));
         match result {
             Some(Ok(kiosk)) => Ok(kiosk),
@@ -532,6 +520,10 @@ impl Kiosk {
                 max_resolution: format!("{}x{}", self.media.max_width, self.media.max_height),
                 max_framerate: self.media.max_framerate,
             },
+            documents: RawDocumentLimits {
+                max_file_mib: (self.documents.max_file_bytes / (1024 * 1024)) as u32,
+                max_pages: self.documents.max_pages,
+            },
         }
     }
 }
@@ -553,6 +545,38 @@ mod tests {
         assert_eq!(k.languages, [Language::Fr, Language::En]);
         assert_eq!(k.idle_timeout, Duration::from_secs(60));
         assert_eq!(k.to_raw(), serde_json::from_str::<RawKiosk>(DEMO_KIOSK).unwrap());
+    }
+
+    #[test]
+    fn the_template_is_a_valid_kiosk_file() {
+        let mut problems = Vec::new();
+        assert!(RawKiosk::from_value(&RawKiosk::template(), &mut problems).is_some(), "{problems:?}");
+    }
+
+    #[test]
+    fn every_shape_error_is_reported_at_once() {
+        let text = r#"{"id": 5, "site": "s", "commune": "c", "location": {"lat": "north", "lon": 3.0},
+            "services": ["caf", 7], "devices": {"camera": "test", "microphone": "test", "scanner": "none"},
+            "hub": {"urls": ["wss://h/ws"], "trust": {"pem_fil": "x"}}, "idle_timeout_seconds": -1,
+            "langs": ["fr"], "media": {"max_framerate": "25"}}"#;
+        let value: Value = serde_json::from_str(text).unwrap();
+        let mut problems = Vec::new();
+        assert!(RawKiosk::from_value(&value, &mut problems).is_none());
+        // In key order here; the folder loader puts them in file order.
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "devices: missing field `printer`",
+                "hub.trust: unknown variant `pem_fil`, expected one of `system`, `pem_file`, `pem`, `kiosk_file`",
+                "id: invalid type: integer `5`, expected a string",
+                "idle_timeout_seconds: invalid value: integer `-1`, expected u32",
+                "langs: unknown field `langs`, expected one of `id`, `site`, `commune`, `address`, `location`, `services`, `devices`, `hub`, `idle_timeout_seconds`, `languages`, `media`, `documents`",
+                "location.lat: invalid type: string \"north\", expected f64",
+                "media.max_framerate: invalid type: string \"25\", expected u32",
+                "services[1]: invalid type: integer `7`, expected a string",
+            ]
+        );
     }
 
     #[test]

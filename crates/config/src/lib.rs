@@ -22,8 +22,11 @@ pub mod catalogue;
 pub mod hours;
 pub mod hub;
 pub mod kiosk;
+pub mod limits;
 pub mod schema;
 pub mod set;
+mod shape;
+pub mod source;
 pub mod span;
 
 use std::fmt;
@@ -38,6 +41,7 @@ pub use hub::{HubSettings, RawHubSettings};
 pub use kiosk::{Kiosk, RawKiosk};
 pub use set::{ConfigSet, LoadError};
 pub use span::{Position, SpanMap};
+pub(crate) use shape::parse_all;
 
 /// The demo region's catalogue, embedded so that `visio-hub serve` runs with
 /// no file at all.
@@ -67,10 +71,21 @@ impl fmt::Display for Problem {
 /// Why a configuration file was refused. `Invalid` lists every problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{file}:{line}:{column}: {message}")]
-    Syntax { file: String, line: usize, column: usize, message: String },
     #[error("{file}: {} problem(s):\n{}", problems.len(), list(problems))]
     Invalid { file: String, problems: Vec<Problem> },
+    /// The text itself is refused: not UTF-8, a BOM, empty, a key written
+    /// twice, or not JSON.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Text(Vec<Diagnostic>),
+}
+
+/// A file's text as a JSON value, or every problem of the text
+/// ([`source::parse`]); a BOM alone is refused too, as it is in a folder.
+pub(crate) fn parse_file(file: &str, text: &str) -> Result<Value, ConfigError> {
+    match source::parse(file, text) {
+        (Some((value, _)), problems) if problems.is_empty() => Ok(value),
+        (_, problems) => Err(ConfigError::Text(problems)),
+    }
 }
 
 fn list(problems: &[Problem]) -> String {

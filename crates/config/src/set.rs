@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::hub::RawHubSettings;
 use crate::kiosk::{KioskContext, RawKiosk};
-use crate::{Catalogue, Diagnostic, HubSettings, Kiosk, Position, Problem, SpanMap};
+use crate::{Catalogue, Diagnostic, HubSettings, Kiosk, Problem, SpanMap};
 
 /// A validated configuration folder.
 #[derive(Debug, Clone)]
@@ -43,11 +43,16 @@ pub struct Sources {
     pub services: Option<String>,
     pub hub: Option<String>,
     pub kiosks: Vec<(String, String)>,
+    /// Files that could not be read as text (not UTF-8, a symbolic link
+    /// loop…) or do not belong (`kiosks/Besse.JSON`): reported with the
+    /// rest, and never also reported as missing.
+    pub unread: Vec<Diagnostic>,
 }
 
 impl Sources {
     /// Reads a configuration folder. A missing file is left `None` (a
-    /// problem to report); an unreadable folder is an error.
+    /// problem to report), so is a file that cannot be read (its problem
+    /// is in `unread`); only a folder that cannot be read is an error.
     pub fn read(dir: &Path) -> Result<Sources, LoadError> {
         let io = |path: &Path| {
             let path = path.to_owned();
@@ -59,44 +64,74 @@ impl Sources {
                 source: io::Error::new(io::ErrorKind::NotFound, "no such folder"),
             });
         }
-        let optional = |path: PathBuf| match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(LoadError::Io { path, source: e }),
+        let mut unread = Vec::new();
+        let mut optional = |name: &str| match crate::source::read(name, &dir.join(name)) {
+            Ok(text) => Some(text),
+            Err(_) if std::fs::symlink_metadata(dir.join(name)).is_err() => None,
+            Err(d) => {
+                unread.push(d);
+                None
+            }
         };
-        let services = optional(dir.join("services.json"))?;
-        let hub = optional(dir.join("hub.json"))?;
+        let services = optional("services.json");
+        let hub = optional("hub.json");
         let mut kiosks = Vec::new();
         let kiosk_dir = dir.join("kiosks");
         if kiosk_dir.is_dir() {
             for entry in std::fs::read_dir(&kiosk_dir).map_err(io(&kiosk_dir))? {
                 let path = entry.map_err(io(&kiosk_dir))?.path();
-                if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let file = format!("kiosks/{name}");
+                // Hidden files are editors' and tools' own (.gitkeep, swap files).
+                if name.starts_with('.') {
                     continue;
                 }
-                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-                let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-                kiosks.push((stem, text));
+                let Some(stem) = name.strip_suffix(".json") else {
+                    unread.push(Diagnostic {
+                        file,
+                        position: None,
+                        problem: Problem::new(
+                            "",
+                            "not read: kiosks/ holds one <id>.json file per kiosk (lowercase \".json\"); rename this file or move it out",
+                        ),
+                    });
+                    continue;
+                };
+                match crate::source::read(&file, &path) {
+                    Ok(text) => kiosks.push((stem.to_owned(), text)),
+                    Err(d) => unread.push(d),
+                }
             }
+        } else if std::fs::symlink_metadata(&kiosk_dir).is_ok()
+            && let Err(e) = std::fs::read_dir(&kiosk_dir)
+        {
+            unread.push(crate::source::unreadable("kiosks/", &e));
         }
         kiosks.sort();
-        Ok(Sources { services, hub, kiosks })
+        unread.sort_by(|a, b| a.file.cmp(&b.file));
+        Ok(Sources { services, hub, kiosks, unread })
+    }
+
+    fn is_unread(&self, file: &str) -> bool {
+        self.unread.iter().any(|d| d.file == file)
     }
 }
 
-/// Parses a file's text, or reports the syntax error where it is.
+/// Diagnostics of one file sorted by position (stable: those without one
+/// keep their order, first).
+fn in_file_order(diagnostics: impl Iterator<Item = Diagnostic>) -> Vec<Diagnostic> {
+    let mut list: Vec<Diagnostic> = diagnostics.collect();
+    list.sort_by_key(|d| d.position.map(|p| (p.line, p.column)));
+    list
+}
+
+/// Parses a file's text, reporting its text problems (syntax, BOM,
+/// duplicate keys). The value, when there is one, is still checked so
+/// that every problem shows in one run; any problem refuses the set.
 fn parse(file: &str, text: &str, out: &mut Vec<Diagnostic>) -> Option<(Value, SpanMap)> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(value) => Some((value, SpanMap::new(text))),
-        Err(e) => {
-            out.push(Diagnostic {
-                file: file.to_owned(),
-                position: Some(Position { line: e.line(), column: e.column() }),
-                problem: Problem::new("", crate::syntax_message(&e)),
-            });
-            None
-        }
-    }
+    let (value, problems) = crate::source::parse(file, text);
+    out.extend(problems);
+    value
 }
 
 impl ConfigSet {
@@ -109,7 +144,7 @@ impl ConfigSet {
     /// Checks a configuration given as text. `config_dir` resolves
     /// `pem_file` certificates; without it they are refused.
     pub fn from_sources(sources: &Sources, config_dir: Option<&Path>) -> Result<ConfigSet, Vec<Diagnostic>> {
-        let mut out = Vec::new();
+        let mut out = sources.unread.clone();
         let missing = |file: &str, what: &str| Diagnostic {
             file: file.to_owned(),
             position: None,
@@ -117,9 +152,12 @@ impl ConfigSet {
         };
 
         // The catalogue first: kiosks are checked against its service ids.
+        // `None` when the catalogue cannot be read at all: kiosks' service
+        // ids are then not checked, rather than all reported unknown.
         let mut catalogue = None;
-        let mut known_services = BTreeSet::new();
+        let mut known_services: Option<BTreeSet<String>> = None;
         match &sources.services {
+            None if sources.is_unread("services.json") => {}
             None => out.push(missing("services.json", "the service catalogue")),
             Some(text) => {
                 if let Some((value, spans)) = parse("services.json", text, &mut out) {
@@ -127,7 +165,7 @@ impl ConfigSet {
                     // have let the kiosks be checked in the same run.
                     if let Some(items) = value.get("services").and_then(Value::as_array) {
                         known_services =
-                            items.iter().filter_map(|s| s.get("id")?.as_str().map(str::to_owned)).collect();
+                            Some(items.iter().filter_map(|s| s.get("id")?.as_str().map(str::to_owned)).collect());
                     }
                     match Catalogue::from_value(&value) {
                         Ok(c) => catalogue = Some(c),
@@ -141,19 +179,20 @@ impl ConfigSet {
 
         let mut hub = None;
         match &sources.hub {
+            None if sources.is_unread("hub.json") => {}
             None => out.push(missing("hub.json", "the hub's settings")),
             Some(text) => {
                 if let Some((value, spans)) = parse("hub.json", text, &mut out) {
                     let mut problems = Vec::new();
-                    let validated = crate::parse_at::<RawHubSettings>(&value, "", &mut problems)
+                    let validated = crate::parse_all::<RawHubSettings>(&value, "", &RawHubSettings::template(), &mut problems)
                         .and_then(|raw| raw.validate().map_err(|p| problems.extend(p)).ok());
                     hub = validated;
-                    out.extend(problems.into_iter().map(|p| Diagnostic::locate("hub.json", &spans, p)));
+                    out.extend(in_file_order(problems.into_iter().map(|p| Diagnostic::locate("hub.json", &spans, p))));
                 }
             }
         }
 
-        if sources.kiosks.is_empty() {
+        if sources.kiosks.is_empty() && !sources.unread.iter().any(|d| d.file.starts_with("kiosks/")) {
             out.push(Diagnostic {
                 file: "kiosks/".into(),
                 position: None,
@@ -166,8 +205,13 @@ impl ConfigSet {
             let file = format!("kiosks/{stem}.json");
             let Some((value, spans)) = parse(&file, text, &mut out) else { continue };
             let mut problems = Vec::new();
-            if let Some(raw) = RawKiosk::from_value(&value, &mut problems) {
-                let ctx = KioskContext { file_stem: stem, known_services: &known_services, config_dir };
+            let raw = RawKiosk::from_value(&value, &mut problems);
+            if raw.is_none() {
+                // Shape problems come in key order: show them in file order.
+                out.extend(in_file_order(problems.drain(..).map(|p| Diagnostic::locate(&file, &spans, p))));
+            }
+            if let Some(raw) = raw {
+                let ctx = KioskContext { file_stem: stem, known_services: known_services.as_ref(), config_dir };
                 match raw.validate(&ctx) {
                     Ok(kiosk) => {
                         kiosks.insert(stem.clone(), kiosk);
@@ -185,7 +229,28 @@ impl ConfigSet {
         }
 
         match (catalogue, hub, out.is_empty()) {
-            (Some(catalogue), Some(hub), true) => Ok(ConfigSet { catalogue, hub, kiosks }),
+            (Some(catalogue), Some(hub), true) => {
+                let set = ConfigSet { catalogue, hub, kiosks };
+                // Refused now rather than by the hub after signing.
+                let size = crate::bundle::bundle_size(&set.to_payload());
+                if size > crate::bundle::MAX_BUNDLE_BYTES {
+                    let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
+                    return Err(vec![Diagnostic {
+                        file: "(all files)".into(),
+                        position: None,
+                        problem: Problem::new(
+                            "",
+                            format!(
+                                "the signed configuration would be {:.1} MiB; the hub publishes at most {} MiB: \
+                                 shorten the largest texts (inline certificates, addresses) or split the region",
+                                mib(size),
+                                crate::bundle::MAX_BUNDLE_BYTES / (1024 * 1024)
+                            ),
+                        ),
+                    }]);
+                }
+                Ok(set)
+            }
             _ => Err(out),
         }
     }
@@ -227,7 +292,8 @@ impl ConfigSet {
             }
             _ => Vec::new(),
         };
-        let sources = Sources { services: text(payload.get("services")), hub: text(payload.get("hub")), kiosks };
+        let sources =
+            Sources { services: text(payload.get("services")), hub: text(payload.get("hub")), kiosks, unread: Vec::new() };
         ConfigSet::from_sources(&sources, None).map_err(|mut diagnostics| {
             // Lines of the re-serialized text would mislead: drop them.
             for d in &mut diagnostics {

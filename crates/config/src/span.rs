@@ -21,15 +21,34 @@ pub struct Position {
 #[derive(Debug, Clone, Default)]
 pub struct SpanMap {
     positions: HashMap<String, Position>,
+    duplicates: Vec<DuplicateKey>,
+}
+
+/// A key written twice in one object. serde_json keeps the last one
+/// silently, so the loader refuses the file instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    /// The key's path, e.g. `devices.printer`.
+    pub path: String,
+    /// Where the key is first written (its opening quote).
+    pub first: Position,
+    /// Where it is written again.
+    pub again: Position,
 }
 
 impl SpanMap {
     /// Maps a JSON text. Text that is not valid JSON yields a partial map,
     /// which is harmless: syntax errors carry their own position.
     pub fn new(text: &str) -> SpanMap {
-        let mut walker = Walker { chars: text.chars().collect(), i: 0, line: 1, column: 1, map: HashMap::new() };
+        let mut walker =
+            Walker { chars: text.chars().collect(), i: 0, line: 1, column: 1, map: HashMap::new(), duplicates: Vec::new() };
         walker.value(String::new());
-        SpanMap { positions: walker.map }
+        SpanMap { positions: walker.map, duplicates: walker.duplicates }
+    }
+
+    /// Keys written twice in one object, in text order.
+    pub fn duplicates(&self) -> &[DuplicateKey] {
+        &self.duplicates
     }
 
     /// The position of `path`, or of its nearest ancestor that exists (a
@@ -72,9 +91,14 @@ struct Walker {
     line: usize,
     column: usize,
     map: HashMap<String, Position>,
+    duplicates: Vec<DuplicateKey>,
 }
 
 impl Walker {
+    fn here(&self) -> Position {
+        Position { line: self.line, column: self.column }
+    }
+
     fn peek(&self) -> Option<char> {
         self.chars.get(self.i).copied()
     }
@@ -103,16 +127,27 @@ impl Walker {
         match self.peek() {
             Some('{') => {
                 self.bump();
+                let mut keys: HashMap<String, Position> = HashMap::new();
                 loop {
                     self.skip_ws();
                     match self.peek() {
                         Some('"') => {
+                            let at = self.here();
                             let key = self.string();
+                            let key_path = key_path(&path, &key);
+                            match keys.get(&key) {
+                                Some(&first) => self.duplicates.push(DuplicateKey { path: key_path.clone(), first, again: at }),
+                                None => {
+                                    keys.insert(key, at);
+                                }
+                            }
                             self.skip_ws();
                             if self.bump() != Some(':') {
                                 return;
                             }
-                            self.value(key_path(&path, &key));
+                            // The last value wins in serde_json, so its
+                            // position is the one problems point at.
+                            self.value(key_path);
                         }
                         Some(',') => {
                             self.bump();
