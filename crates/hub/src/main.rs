@@ -215,27 +215,51 @@ fn main() -> ExitCode {
     }
 }
 
+/// An invalid `--config` folder on a hub that has published a
+/// configuration: the hub starts on the published one, saying why, rather
+/// than leave every kiosk without a hub over a local typo. Without a
+/// published configuration it refuses to start, listing every problem.
+fn fall_back_to_published(
+    runtime: &tokio::runtime::Runtime,
+    store: &Backend,
+    dir: &std::path::Path,
+    diagnostics: &[visio_config::Diagnostic],
+) -> anyhow::Result<ConfigSet> {
+    let list: Vec<String> = diagnostics.iter().map(|d| format!("  {d}")).collect();
+    let published = runtime.block_on(store.published_config()).context("cannot read the published configuration")?;
+    let Some(stored) = published else {
+        bail!("the configuration in {} is invalid:\n{}", dir.display(), list.join("\n"));
+    };
+    // The hub verified the bundle before storing it.
+    let set = serde_json::from_str::<serde_json::Value>(&stored.bundle)
+        .map_err(|e| e.to_string())
+        .and_then(|bundle| {
+            ConfigSet::from_payload(&bundle["payload"])
+                .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        })
+        .map_err(|e| anyhow::anyhow!("the configuration in {} is invalid, and so is the published one ({e}):\n{}", dir.display(), list.join("\n")))?;
+    eprintln!(
+        "visio-hub: warning: the configuration in {} is invalid; starting on the published configuration (version {}) instead. Fix these problems:\n{}",
+        dir.display(),
+        stored.meta.version,
+        list.join("\n")
+    );
+    tracing::warn!(version = stored.meta.version, problems = diagnostics.len(), "invalid --config folder; running on the published configuration");
+    Ok(set)
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
-    let config = match &cli.config {
+    // A folder that cannot be read at all is fatal; an invalid one is
+    // decided once the store tells whether a configuration was published.
+    let loaded = match &cli.config {
         Some(dir) => match ConfigSet::load(dir) {
-            Ok(set) => Some(set),
-            Err(LoadError::Invalid(diagnostics)) => {
-                let list: Vec<String> = diagnostics.iter().map(|d| format!("  {d}")).collect();
-                bail!("the configuration in {} is invalid:\n{}", dir.display(), list.join("\n"));
-            }
+            Ok(set) => Some(Ok(set)),
+            Err(LoadError::Invalid(diagnostics)) => Some(Err(diagnostics)),
             Err(e) => return Err(e.into()),
         },
         None => None,
     };
-    let catalogue = Arc::new(match (&config, &cli.catalogue) {
-        (Some(set), _) => set.catalogue().clone(),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Catalogue::from_json(&path.display().to_string(), &text)?
-        }
-        (None, None) => Catalogue::demo(),
-    });
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let runtime = tokio::runtime::Runtime::new()?;
     let store: Backend = match &cli.database {
@@ -247,6 +271,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open the database in {}", data_dir.display()))?
             .into(),
     };
+    let config = match (loaded, &cli.config) {
+        (Some(Err(diagnostics)), Some(dir)) => Some(fall_back_to_published(&runtime, &store, dir, &diagnostics)?),
+        (loaded, _) => loaded.and_then(Result::ok),
+    };
+    let catalogue = Arc::new(match (&config, &cli.catalogue) {
+        (Some(set), _) => set.catalogue().clone(),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Catalogue::from_json(&path.display().to_string(), &text)?
+        }
+        (None, None) => Catalogue::demo(),
+    });
 
     match cli.command {
         Command::Serve { listen, cert, key, demo, resume_grace, turn_urls, turn_secret_file, turn_ttl, bus, max_connections } => {

@@ -154,3 +154,66 @@ async fn admin_token_trusted_key_and_serve_with_a_configuration_folder() {
     assert_eq!(refused.status(), 401);
     drop(served);
 }
+
+/// Issue 21, item 12: a hub that has published a configuration starts on
+/// it, with a warning naming every problem, when its `--config` folder is
+/// broken; without one it refuses to start, naming them too.
+#[tokio::test]
+async fn a_broken_folder_falls_back_to_the_published_configuration() {
+    use visio_config::bundle::{Bundle, SigningKey};
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kiosk-config");
+    let broken = dir.path().join("kiosk-config");
+    std::fs::create_dir_all(broken.join("kiosks")).unwrap();
+    for file in ["services.json", "hub.json", "kiosks/besse.json"] {
+        std::fs::copy(demo.join(file), broken.join(file)).unwrap();
+    }
+    let hub_json = std::fs::read_to_string(demo.join("hub.json")).unwrap();
+    std::fs::write(broken.join("hub.json"), hub_json.replacen('{', "{\n  \"max_connections\": 5,", 1)).unwrap();
+    let broken_arg = broken.to_str().unwrap();
+
+    let refused = hub(dir.path()).args(["--config", broken_arg, "serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains(&format!("visio-hub: the configuration in {broken_arg} is invalid:\n")), "{stderr}");
+    assert!(stderr.contains("max_connections: duplicate key \"max_connections\", first at hub.json:2:3"), "{stderr}");
+
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let bundle = Bundle::sign(&visio_config::ConfigSet::load(&demo).unwrap(), &key, 7, jiff::Timestamp::now());
+    let store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    let meta = visio_protocol::admin::PublishedConfig {
+        version: 7,
+        payload_sha256: bundle.payload_sha256.clone(),
+        key_id: bundle.key_id.clone(),
+        published_at: jiff::Timestamp::now(),
+        published_by: "ops".into(),
+        size: bundle.to_json().len() as u64,
+        announced_to: None,
+    };
+    store.publish_config(&visio_hub::store::StoredConfig { meta, bundle: bundle.to_json() }).unwrap();
+    drop(store);
+
+    let served = serve(dir.path(), &["--config", broken_arg], &[]);
+    let before = served.before.join("\n");
+    assert!(
+        before.contains(&format!(
+            "visio-hub: warning: the configuration in {broken_arg} is invalid; starting on the published configuration (version 7) instead. Fix these problems:"
+        )),
+        "{before}"
+    );
+    assert!(before.contains("max_connections: duplicate key \"max_connections\""), "{before}");
+    let cert = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+        .build()
+        .unwrap();
+    let port = served.addr.port();
+    let health: serde_json::Value = eventually("healthz", || async {
+        client.get(format!("https://localhost:{port}/healthz")).send().await.ok()?.json().await.ok()
+    })
+    .await;
+    assert_eq!(health["status"], "ok");
+    drop(served);
+}
