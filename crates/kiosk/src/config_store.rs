@@ -10,6 +10,11 @@
 //! one. A refused bundle changes nothing on disk or in memory. At start,
 //! the kiosk runs on the last good file without needing the hub.
 //!
+//! The highest version ever accepted is also kept in a file of its own
+//! ([`HIGH_WATER`]), written before the bundle: when the bundle file is
+//! damaged and set aside, an older bundle (replayed, or put on the disk)
+//! is still refused.
+//!
 //! ```no_run
 //! # use visio_kiosk::config_store::ConfigStore;
 //! # fn fetched_text() -> String { String::new() }
@@ -36,6 +41,9 @@ use visio_protocol::{ConfigRefusal, ConfigRefusalCode, KioskId};
 pub const FILE: &str = "config.signed.json";
 /// Where a last good file that no longer verifies is moved at start.
 pub const SET_ASIDE: &str = "config.signed.json.bad";
+/// The highest bundle version this kiosk ever accepted, in decimal: the
+/// rollback floor, kept apart from the bundle so it outlives its damage.
+pub const HIGH_WATER: &str = "config.version";
 /// Longest refusal message sent to the hub (the hub keeps 2000).
 const MAX_REFUSAL_CHARS: usize = 2000;
 
@@ -114,6 +122,8 @@ pub struct ConfigStore {
     trusted: Vec<VerifyingKey>,
     kiosk_id: KioskId,
     current: Option<Applied>,
+    /// The highest version ever accepted ([`HIGH_WATER`]).
+    high_water: Option<u64>,
     load_warning: Option<ConfigStoreError>,
 }
 
@@ -124,14 +134,22 @@ impl ConfigStore {
     /// the kiosk starts without one; only an unusable folder is an error.
     pub fn open(dir: &Path, trusted: Vec<VerifyingKey>, kiosk_id: KioskId) -> Result<ConfigStore, ConfigStoreError> {
         create_private_dir(dir).map_err(|source| ConfigStoreError::Write { path: dir.to_owned(), source })?;
-        let mut store = ConfigStore { dir: dir.to_owned(), trusted, kiosk_id, current: None, load_warning: None };
+        let high_water = read_high_water(&dir.join(HIGH_WATER));
+        let mut store =
+            ConfigStore { dir: dir.to_owned(), trusted, kiosk_id, current: None, high_water: None, load_warning: None };
+        match high_water {
+            Ok(mark) => store.high_water = mark,
+            // Only the kiosk writes it, atomically: damage means a failing
+            // disk. The bundle's own version is the floor until the next one.
+            Err(e) => tracing::warn!(error = %e, "the configuration version mark is unreadable; ignoring it"),
+        }
         let path = store.path();
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(store),
             Err(source) => return Err(ConfigStoreError::Read { path, source }),
         };
-        match store.check(&text, None) {
+        match store.check(&text, store.high_water) {
             Ok(applied) => store.current = Some(applied),
             Err(e) => {
                 let source = match e {
@@ -156,6 +174,12 @@ impl ConfigStore {
         self.current.as_ref().map(|a| a.version)
     }
 
+    /// The lowest version this kiosk still accepts: the highest it ever
+    /// accepted, even if that bundle is gone.
+    pub fn floor(&self) -> Option<u64> {
+        self.version().max(self.high_water)
+    }
+
     /// Why the last good file found at start was not used.
     pub fn load_warning(&self) -> Option<&ConfigStoreError> {
         self.load_warning.as_ref()
@@ -170,10 +194,16 @@ impl ConfigStore {
     /// makes it the running configuration, on disk first. On any error
     /// nothing changed.
     pub fn apply(&mut self, text: &str) -> Result<&Applied, ConfigStoreError> {
-        let applied = self.check(text, self.version())?;
+        let applied = self.check(text, self.floor())?;
         let unchanged = self.current.as_ref().is_some_and(|c| c.payload_sha256 == applied.payload_sha256 && c.version == applied.version);
         if !unchanged {
-            self.write(text)?;
+            // The mark first: a power cut between the two leaves a mark
+            // above the file's version, which only refuses older bundles.
+            if self.high_water.is_none_or(|mark| applied.version > mark) {
+                self.write_file(HIGH_WATER, &format!("{}\n", applied.version))?;
+                self.high_water = Some(applied.version);
+            }
+            self.write_file(FILE, text)?;
         }
         Ok(self.current.insert(applied))
     }
@@ -198,11 +228,11 @@ impl ConfigStore {
     /// Temporary file in the same folder (same file system, so the rename
     /// is atomic), flushed, renamed over the last good one, and the folder
     /// flushed so the rename itself survives a power cut.
-    fn write(&self, text: &str) -> Result<(), ConfigStoreError> {
+    fn write_file(&self, name: &str, text: &str) -> Result<(), ConfigStoreError> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let target = self.path();
+        let target = self.dir.join(name);
         let temp = self.dir.join(format!(
-            ".{FILE}.{}-{}.tmp",
+            ".{name}.{}-{}.tmp",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
@@ -222,6 +252,15 @@ impl ConfigStore {
             let _ = std::fs::remove_file(&temp);
             ConfigStoreError::Write { path: target, source }
         })
+    }
+}
+
+/// The rollback floor on disk; `None` when there is none yet.
+fn read_high_water(path: &Path) -> Result<Option<u64>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text.trim().parse().map(Some).map_err(|_| format!("{}: {:?} is not a version", path.display(), text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
 
@@ -277,7 +316,8 @@ mod tests {
         assert_eq!(applied.version, 100);
         assert_eq!(applied.kiosk().site, "Mairie de Besse-et-Saint-Anastaise");
         assert_eq!(std::fs::read_to_string(dir.join(FILE)).unwrap(), text);
-        assert_eq!(files(&dir), [FILE], "no temporary file left behind");
+        assert_eq!(files(&dir), [FILE, HIGH_WATER], "no temporary file left behind");
+        assert_eq!(std::fs::read_to_string(dir.join(HIGH_WATER)).unwrap(), "100\n");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -333,7 +373,7 @@ mod tests {
             assert_eq!(s.version(), Some(100), "{what}: the running configuration stays");
             assert_eq!(std::fs::read_to_string(s.path()).unwrap(), good, "{what}: the file stays");
         }
-        assert_eq!(files(tmp.path()), [FILE]);
+        assert_eq!(files(tmp.path()), [FILE, HIGH_WATER]);
     }
 
     #[test]
@@ -366,6 +406,30 @@ mod tests {
         // The next good bundle from the hub is applied normally.
         let mut s = s;
         assert_eq!(s.apply(&signed(1, 50)).unwrap().version, 50);
+    }
+
+    /// Issue 21: setting a damaged file aside used to lower the floor to
+    /// nothing, and the next (older) bundle was taken.
+    #[test]
+    fn an_older_bundle_is_refused_even_after_the_state_file_was_damaged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = store(tmp.path());
+        s.apply(&signed(1, 100)).unwrap();
+        std::fs::write(tmp.path().join(FILE), "{ half a bundle").unwrap();
+        let mut s = store(tmp.path());
+        assert_eq!(s.version(), None);
+        assert!(s.load_warning().is_some());
+        assert_eq!(s.floor(), Some(100));
+        let err = s.apply(&signed(1, 99)).unwrap_err();
+        assert_eq!(err.to_refusal().code, ConfigRefusalCode::Rollback, "{err}");
+        assert_eq!(s.apply(&signed(1, 100)).unwrap().version, 100, "the same version comes back");
+
+        // An older, validly signed bundle put on the disk is set aside at start.
+        std::fs::write(tmp.path().join(FILE), signed(1, 90)).unwrap();
+        let s = store(tmp.path());
+        assert_eq!(s.version(), None);
+        let warning = s.load_warning().unwrap().to_string();
+        assert!(warning.contains("version 90 is older than the running version 100"), "{warning}");
     }
 
     #[test]

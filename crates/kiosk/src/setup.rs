@@ -11,7 +11,7 @@ use visio_config::kiosk::Trust;
 use visio_config::{Catalogue, Kiosk};
 use visio_kiosk_core::ConfigFetch;
 use visio_media::{AudioSink, VideoSource};
-use visio_protocol::{Secret, ServiceId};
+use visio_protocol::{KioskId, Secret, ServiceId};
 use visio_transfer::Limits;
 use visio_transfer::spool::Spool;
 
@@ -66,35 +66,27 @@ pub struct Setup {
 
 impl Setup {
     pub fn load(sources: &Sources) -> anyhow::Result<Setup> {
-        let catalogue = match &sources.catalogue {
-            Some(path) => {
-                Catalogue::from_json(&path.display().to_string(), &read(path)?)?
-            }
-            None => Catalogue::demo(),
-        };
-        let kiosk = match &sources.config {
-            Some(path) => {
-                let text = read(path)?;
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                // `pem_file` paths are relative to the kiosk-config folder,
-                // the parent of kiosks/.
-                let config_dir = path.parent().and_then(Path::parent);
-                Kiosk::from_json(&name, &text, &catalogue, config_dir)?
-            }
-            None => Kiosk::from_json("demo-kiosk.json", DEMO_KIOSK_JSON, &catalogue, None)?,
-        };
         // The last good signed configuration outranks the files: it is the
-        // admins' latest word, and it works without the hub.
+        // admins' latest word, and it works without the hub. The store is
+        // opened first, under the id the file name gives (a kiosk file is
+        // named after its id), so a broken file cannot keep it from running.
         let config_store = match &sources.state_dir {
-            Some(dir) => Some(open_store(dir, &sources.admin_keys, &kiosk)?),
+            Some(dir) => Some(open_store(dir, &sources.admin_keys, kiosk_id_of(sources))?),
             None => None,
         };
-        let (kiosk, catalogue) = match config_store.as_ref().and_then(|s| s.current()) {
-            Some(applied) => {
+        let local = local_config(sources);
+        let (kiosk, catalogue) = match (config_store.as_ref().and_then(|s| s.current()), local) {
+            (Some(applied), local) => {
+                if let Err(e) = local {
+                    tracing::warn!(
+                        problems = %format!("{e:#}"),
+                        "the local configuration files are refused; running on the signed configuration"
+                    );
+                }
                 tracing::info!(version = applied.version, "starting on the last good signed configuration");
                 (applied.kiosk().clone(), applied.config.catalogue().clone())
             }
-            None => (kiosk, catalogue),
+            (None, local) => local?,
         };
         let config_version = config_store.as_ref().and_then(ConfigStore::version);
 
@@ -172,6 +164,37 @@ impl Setup {
     }
 }
 
+/// The kiosk and catalogue its local files describe (the demo ones when
+/// none is given).
+fn local_config(sources: &Sources) -> anyhow::Result<(Kiosk, Catalogue)> {
+    let catalogue = match &sources.catalogue {
+        Some(path) => {
+            let name = path.display().to_string();
+            Catalogue::from_json(&name, &read_config(&name, path)?)?
+        }
+        None => Catalogue::demo(),
+    };
+    let kiosk = match &sources.config {
+        Some(path) => {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let text = read_config(&name, path)?;
+            // `pem_file` paths are relative to the kiosk-config folder,
+            // the parent of kiosks/.
+            let config_dir = path.parent().and_then(Path::parent);
+            Kiosk::from_json(&name, &text, &catalogue, config_dir)?
+        }
+        None => Kiosk::from_json("demo-kiosk.json", DEMO_KIOSK_JSON, &catalogue, None)?,
+    };
+    Ok((kiosk, catalogue))
+}
+
+/// This kiosk's id: its file's name without `.json`, which validation
+/// holds equal to the id inside; the demo kiosk's without a file.
+fn kiosk_id_of(sources: &Sources) -> KioskId {
+    let stem = sources.config.as_deref().and_then(Path::file_stem).map(|s| s.to_string_lossy().into_owned());
+    KioskId::new(stem.unwrap_or_else(|| "demo-kiosk".to_owned()))
+}
+
 /// The call and document devices a kiosk's configuration describes.
 fn visit_devices(kiosk: &Kiosk, spool: Spool, loopback_only: bool) -> anyhow::Result<VisitDevices> {
     // Tests and machines without sound decode the agent's voice into
@@ -184,10 +207,17 @@ fn visit_devices(kiosk: &Kiosk, spool: Spool, loopback_only: bool) -> anyhow::Re
     // Loopback-only candidates when the hub is on this machine: the demo
     // and the tests, where no other interface may be used.
     call.loopback_only = loopback_only;
-    Ok(VisitDevices { call, services: devices::kiosk_services(&kiosk.devices), spool, limits: Limits::default() })
+    // The documents' caps come from the configuration; the rest of the
+    // transfer's limits keep their defaults.
+    let limits = Limits {
+        max_file_bytes: kiosk.documents.max_file_bytes,
+        max_pages: kiosk.documents.max_pages,
+        ..Limits::default()
+    };
+    Ok(VisitDevices { call, services: devices::kiosk_services(&kiosk.devices), spool, limits })
 }
 
-fn open_store(dir: &Path, admin_keys: &[String], kiosk: &Kiosk) -> anyhow::Result<ConfigStore> {
+fn open_store(dir: &Path, admin_keys: &[String], kiosk_id: KioskId) -> anyhow::Result<ConfigStore> {
     let keys = admin_keys
         .iter()
         .map(|k| parse_public_key(k).with_context(|| format!("--admin-key {k:?}")))
@@ -195,7 +225,7 @@ fn open_store(dir: &Path, admin_keys: &[String], kiosk: &Kiosk) -> anyhow::Resul
     if keys.is_empty() {
         tracing::warn!("no --admin-key: every configuration from the hub will be refused");
     }
-    let store = ConfigStore::open(dir, keys, kiosk.id.clone())
+    let store = ConfigStore::open(dir, keys, kiosk_id)
         .with_context(|| format!("the configuration store in {}", dir.display()))?;
     if let Some(problem) = store.load_warning() {
         tracing::warn!(%problem, "the last good configuration was set aside");
@@ -225,6 +255,11 @@ fn hub_settings(kiosk: &Kiosk, sources: &Sources, secret_file: &Path) -> anyhow:
     })
 }
 
+/// A configuration file as text; bytes that are not UTF-8 are located.
+fn read_config(name: &str, path: &Path) -> anyhow::Result<String> {
+    visio_config::source::read(name, path).map_err(|d| anyhow::anyhow!("{d}"))
+}
+
 fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
@@ -250,5 +285,71 @@ mod tests {
         assert_eq!(setup.kiosk.id.as_str(), "demo-kiosk");
         assert_eq!(setup.offered, setup.kiosk.services);
         assert!(setup.hub.is_none());
+        assert_eq!(setup.visit.limits.max_file_bytes, 20 * 1024 * 1024, "today's default");
+        assert_eq!(setup.visit.limits.max_pages, 50);
+    }
+
+    fn demo_folder() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kiosk-config")
+    }
+
+    /// Issue 21, item 13: docs/protocol.md says the documents' caps come
+    /// from the kiosk's configuration.
+    #[test]
+    fn the_document_limits_come_from_the_kiosk_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kiosk: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(demo_folder().join("kiosks/besse.json")).unwrap()).unwrap();
+        kiosk["documents"] = serde_json::json!({ "max_file_mib": 5, "max_pages": 7 });
+        std::fs::create_dir_all(dir.path().join("kiosks")).unwrap();
+        let file = dir.path().join("kiosks/besse.json");
+        std::fs::write(&file, kiosk.to_string()).unwrap();
+        let setup = Setup::load(&Sources {
+            config: Some(file),
+            catalogue: Some(demo_folder().join("services.json")),
+            spool_dir: Some(dir.path().join("spool")),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(setup.visit.limits.max_file_bytes, 5 * 1024 * 1024);
+        assert_eq!(setup.visit.limits.max_pages, 7);
+        assert_eq!(setup.visit.limits.max_concurrent_incoming, Limits::default().max_concurrent_incoming);
+    }
+
+    /// Issue 21, item 12: a kiosk that holds a good signed configuration
+    /// boots on it whatever its local files say.
+    #[test]
+    fn a_broken_local_file_does_not_stop_a_kiosk_with_a_signed_configuration() {
+        use visio_config::bundle::{Bundle, SigningKey, public_key_text};
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let state = dir.path().join("state");
+        let set = visio_config::ConfigSet::load(&demo_folder()).unwrap();
+        let mut store = ConfigStore::open(&state, vec![key.verifying_key()], "besse".into()).unwrap();
+        store.apply(&Bundle::sign(&set, &key, 100, jiff::Timestamp::now()).to_json()).unwrap();
+        std::fs::create_dir_all(dir.path().join("kiosks")).unwrap();
+        let file = dir.path().join("kiosks/besse.json");
+        // A Latin-1 byte and a key written twice.
+        std::fs::write(&file, b"{\"id\": \"besse\", \"id\": \"besse\", \"site\": \"Mairie de Besse-et-Saint-Anastaise \xe9\"}").unwrap();
+        let sources = Sources {
+            config: Some(file),
+            catalogue: Some(demo_folder().join("services.json")),
+            spool_dir: Some(dir.path().join("spool")),
+            state_dir: Some(state),
+            admin_keys: vec![public_key_text(&key.verifying_key())],
+            ..Default::default()
+        };
+        let setup = Setup::load(&sources).unwrap();
+        assert_eq!(setup.kiosk.id.as_str(), "besse");
+        assert_eq!(setup.session.config_version, Some(100));
+        assert_eq!(setup.offered, set.kiosk("besse").unwrap().services);
+
+        // Without the signed configuration the same file stops the kiosk,
+        // saying where.
+        let err = Setup::load(&Sources { state_dir: None, ..sources }).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "besse.json:1:76: not UTF-8: byte 0xE9 at offset 75 (an accent saved as Latin-1 or Windows-1252?); save the file as UTF-8"
+        );
     }
 }
