@@ -278,8 +278,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let catalogue = Arc::new(match (&config, &cli.catalogue) {
         (Some(set), _) => set.catalogue().clone(),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Catalogue::from_json(&path.display().to_string(), &text)?
+            // The same reading as a folder's: bad UTF-8 located, a BOM named.
+            let name = path.display().to_string();
+            let text = visio_config::source::read(&name, path).map_err(|d| anyhow::anyhow!("{d}"))?;
+            Catalogue::from_json(&name, &text)?
         }
         (None, None) => Catalogue::demo(),
     });

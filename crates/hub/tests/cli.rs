@@ -172,8 +172,27 @@ async fn a_broken_folder_falls_back_to_the_published_configuration() {
     std::fs::write(broken.join("hub.json"), hub_json.replacen('{', "{\n  \"max_connections\": 5,", 1)).unwrap();
     let broken_arg = broken.to_str().unwrap();
 
-    let refused = hub(dir.path()).args(["--config", broken_arg, "serve", "--listen", "127.0.0.1:0"]).output().unwrap();
-    assert!(!refused.status.success());
+    // Spawned, not `output()`: a hub that wrongly accepts the folder keeps
+    // serving, and the test must fail rather than wait for it forever.
+    let mut child = hub(dir.path())
+        .args(["--config", broken_arg, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let refused = child.wait_with_output().unwrap();
+    assert!(status.is_some_and(|s| !s.success()), "the hub must refuse the folder, not serve it");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains(&format!("visio-hub: the configuration in {broken_arg} is invalid:\n")), "{stderr}");
     assert!(stderr.contains("max_connections: duplicate key \"max_connections\", first at hub.json:2:3"), "{stderr}");

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use visio_config::bundle::{Bundle, SigningKey, public_key_text};
 use visio_kiosk::config_store::ConfigStore;
@@ -18,14 +18,24 @@ fn demo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../kiosk-config"))
 }
 
-/// Starts the kiosk and returns once `wanted` shows on stderr (then stops
-/// it), or once it exits; the stderr seen and the exit code if it exited.
-fn boot(args: &[&std::ffi::OsStr], wanted: &str) -> (String, Option<i32>) {
+/// How a boot ended, as far as the test looked.
+#[derive(Debug, PartialEq)]
+enum Boot {
+    /// The wanted line showed; the kiosk was then stopped.
+    Saw,
+    /// The kiosk exited on its own, with this code.
+    Exited(Option<i32>),
+    /// Neither within the deadline; the kiosk was stopped.
+    Neither,
+}
+
+/// Starts the kiosk and watches its stderr until `wanted` shows, it exits,
+/// or the deadline passes; the kiosk never outlives the call.
+fn boot(args: &[&std::ffi::OsStr], wanted: &str) -> (String, Boot) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_visio-kiosk"))
         .args(args)
         .env("RUST_LOG", "warn")
         .env("VISIO_AUDIO_SINK", "fakesink")
-        .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -37,18 +47,25 @@ fn boot(args: &[&std::ffi::OsStr], wanted: &str) -> (String, Option<i32>) {
             let _ = tx.send(line);
         }
     });
+    let deadline = Instant::now() + DEADLINE;
     let mut seen = String::new();
-    while let Ok(line) = rx.recv_timeout(DEADLINE) {
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains(wanted) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return (seen, None);
+    let outcome = loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains(wanted) {
+                    break Boot::Saw;
+                }
+            }
+            // The pipe closed: the kiosk exited.
+            Err(mpsc::RecvTimeoutError::Disconnected) => break Boot::Exited(child.wait().unwrap().code()),
+            Err(mpsc::RecvTimeoutError::Timeout) => break Boot::Neither,
         }
-    }
-    let status = child.wait().unwrap();
-    (seen, status.code())
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    (seen, outcome)
 }
 
 #[test]
@@ -86,8 +103,8 @@ fn a_broken_local_file_is_reported_and_the_signed_configuration_runs() {
     ];
 
     // No signed configuration: the file's problem stops the kiosk, located.
-    let (stderr, code) = boot(&common, "running on the signed configuration");
-    assert_eq!(code, Some(1), "{stderr}");
+    let (stderr, outcome) = boot(&common, "running on the signed configuration");
+    assert_eq!(outcome, Boot::Exited(Some(1)), "{stderr}");
     assert!(
         stderr.contains("visio-kiosk: besse.json:22:24 devices.printer: duplicate key \"printer\", first at besse.json:22:5"),
         "{stderr}"
@@ -96,8 +113,8 @@ fn a_broken_local_file_is_reported_and_the_signed_configuration_runs() {
     // With one: it boots on it and says why the file was not used.
     let mut with_state = common.clone();
     with_state.extend(["--state-dir".as_ref(), state.as_os_str(), "--admin-key".as_ref(), admin.as_ref()]);
-    let (stderr, code) = boot(&with_state, "running on the signed configuration");
-    assert_eq!(code, None, "the kiosk kept running: {stderr}");
+    let (stderr, outcome) = boot(&with_state, "running on the signed configuration");
+    assert_eq!(outcome, Boot::Saw, "{stderr}");
     assert!(stderr.contains("the local configuration files are refused; running on the signed configuration"), "{stderr}");
     assert!(stderr.contains("devices.printer: duplicate key \"printer\""), "the problem is named: {stderr}");
 }
