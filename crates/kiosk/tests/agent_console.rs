@@ -37,7 +37,8 @@ async fn type_into(browser: &Browser, id: &str, text: &str) {
 /// `null` or `false`.
 async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
     eventually(what, || async {
-        let value = browser.run(script, Value::Null).await;
+        // The page may be reloading: try again.
+        let value = browser.try_run(script, Value::Null).await.ok()?;
         (!value.is_null() && value != json!(false)).then_some(value)
     })
     .await

@@ -30,7 +30,8 @@ fn testid(id: &str) -> String {
 
 async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
     eventually(what, || async {
-        let value = browser.run(script, Value::Null).await;
+        // The page may be reloading (sign-out reloads it): try again.
+        let value = browser.try_run(script, Value::Null).await.ok()?;
         (!value.is_null() && value != json!(false)).then_some(value)
     })
     .await

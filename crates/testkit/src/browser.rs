@@ -165,15 +165,29 @@ impl Browser {
 
     /// Runs `script` (an async function body; `arguments[0]` is `arg`) and returns its result.
     pub async fn run(&self, script: &str, arg: Value) -> Value {
+        match self.try_run(script, arg).await {
+            Ok(value) => value,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like [`Browser::run`], but a script that cannot finish (the page
+    /// navigated or reloaded under it: WebDriver then answers with a script
+    /// timeout or an unloaded document) is an error to retry, not a panic.
+    pub async fn try_run(&self, script: &str, arg: Value) -> Result<Value, String> {
         let wrapped = format!(
             "const done = arguments[arguments.length - 1];
              (async (arg) => {{ {script} }})(arguments[0]).then(done, e => done({{ error: String(e) }}));"
         );
-        let value = self.client.execute_async(&wrapped, vec![arg]).await.expect("script runs in the browser");
-        if let Some(error) = value.get("error") {
-            panic!("script failed in {}: {error}", self.kind.name());
+        let value = self
+            .client
+            .execute_async(&wrapped, vec![arg])
+            .await
+            .map_err(|e| format!("script did not run in {}: {e}", self.kind.name()))?;
+        match value.get("error") {
+            Some(error) => Err(format!("script failed in {}: {error}", self.kind.name())),
+            None => Ok(value),
         }
-        value
     }
 
     /// Makes the page's viewport (not the window) `width`×`height` CSS pixels.
