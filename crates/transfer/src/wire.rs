@@ -280,6 +280,11 @@ impl<'a> Chunk<'a> {
         if msg[1] != CHUNK_KIND_DATA {
             return Err(WireError::BadKind(msg[1]));
         }
+        // Reserved for a later version of the chunk header: a sender that
+        // sets them speaks a format this one does not know.
+        if msg[2] != 0 || msg[3] != 0 {
+            return Err(WireError::BadReserved([msg[2], msg[3]]));
+        }
         let id = u32::from_be_bytes([msg[4], msg[5], msg[6], msg[7]]);
         let offset = u32::from_be_bytes([msg[8], msg[9], msg[10], msg[11]]);
         let data = &msg[CHUNK_HEADER_LEN..];
@@ -317,6 +322,9 @@ pub enum WireError {
     /// Unknown chunk kind.
     #[error("chunk kind {0} is unknown (expected {CHUNK_KIND_DATA})")]
     BadKind(u8),
+    /// The reserved header bytes are not zero.
+    #[error("chunk header bytes 2-3 are reserved and must be 0, got {0:?}")]
+    BadReserved([u8; 2]),
     /// Header but no data.
     #[error("chunk carries no data")]
     EmptyChunk,
@@ -363,6 +371,7 @@ mod tests {
         assert!(matches!(Chunk::decode(&[1, 0, 0]), Err(WireError::TruncatedHeader { len: 3 })));
         assert!(matches!(Chunk::decode(&[9; 20]), Err(WireError::BadVersion(9))));
         assert!(matches!(Chunk::decode(&[1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]), Err(WireError::EmptyChunk)));
+        assert!(matches!(Chunk::decode(&[1, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 42]), Err(WireError::BadReserved([0, 7]))));
         assert!(matches!(Chunk::decode(&vec![1; MAX_BINARY_MESSAGE + 1]), Err(WireError::BinaryTooLarge { .. })));
         assert!(matches!(Message::from_json("{garbage"), Err(WireError::BadJson(_))));
         assert!(matches!(Message::from_json(r#"{"type":"format_disk"}"#), Err(WireError::BadJson(_))));
