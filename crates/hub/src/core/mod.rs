@@ -63,10 +63,10 @@ pub enum Output {
     /// Something for the session log and the metrics.
     Event(HubEvent),
     /// Work on the queue shared with other hub processes (only with
-    /// [`Hub::set_shared_queue`]); a `TakeNext`'s answer comes back
-    /// through [`Hub::handle_taken`].
+    /// [`Topology::SharedQueue`] or [`Topology::Bus`]); a `TakeNext`'s
+    /// answer comes back through [`Hub::handle_taken`].
     Store(StoreOp),
-    /// For the hub process named `to` (only with [`Hub::set_bus`]).
+    /// For the hub process named `to` (only with [`Topology::Bus`]).
     Bus { to: String, message: BusMessage },
 }
 
@@ -384,15 +384,41 @@ pub struct Hub {
     /// Recently ended calls, oldest first in `ended_order`.
     ended: HashMap<SessionId, Ended>,
     ended_order: VecDeque<SessionId>,
-    /// With a queue shared by several processes, this process's name:
-    /// the shared store decides who is taken next.
-    shared_queue: Option<String>,
-    /// Whether a bus reaches the other processes: calls between a kiosk
-    /// and an agent on two processes.
-    bus: bool,
+    /// Alone, or one of several processes sharing the queue (and a bus).
+    topology: Topology,
     /// Available agents per service on the other processes, for wait
     /// estimates ([`Hub::handle_shared`]).
     available_elsewhere: HashMap<ServiceId, u32>,
+}
+
+/// How this hub process stands among others: who decides the next
+/// resident taken, and whether a call may join two processes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Topology {
+    /// The only process (SQLite store): its queue is its own.
+    #[default]
+    Alone,
+    /// One of the processes sharing a queue in the store (PostgreSQL),
+    /// named `process` there: "take next" is the store's decision
+    /// ([`StoreOp::TakeNext`], answered through [`Hub::handle_taken`]) and
+    /// every wait is mirrored there. A resident waiting on another process
+    /// cannot become a call here.
+    SharedQueue { process: String },
+    /// A shared queue, and a bus reaching the other processes
+    /// ([`Output::Bus`], [`Hub::handle_bus`]): an agent here may take a
+    /// resident waiting on another process, each process holding its side.
+    Bus { process: String },
+}
+
+impl Topology {
+    /// This process's name in the shared queue and on the bus; `None`
+    /// when it is alone.
+    pub fn process(&self) -> Option<&str> {
+        match self {
+            Topology::Alone => None,
+            Topology::SharedQueue { process } | Topology::Bus { process } => Some(process),
+        }
+    }
 }
 
 /// What the shared store says of the other hub processes, every few
@@ -443,25 +469,15 @@ impl Hub {
             resume_grace: DEFAULT_RESUME_GRACE,
             ended: HashMap::new(),
             ended_order: VecDeque::new(),
-            shared_queue: None,
-            bus: false,
+            topology: Topology::Alone,
             available_elsewhere: HashMap::new(),
         }
     }
 
-    /// Other hub processes are reachable through a bus ([`Output::Bus`],
-    /// [`Hub::handle_bus`]): an agent here may take a resident waiting on
-    /// another process. Needs [`Hub::set_shared_queue`].
-    pub fn set_bus(&mut self) {
-        self.bus = true;
-    }
-
-    /// Residents wait in a queue shared with other hub processes (the
-    /// PostgreSQL store), this process being `process`: "take next" is
-    /// then the store's decision ([`StoreOp::TakeNext`], answered through
-    /// [`Hub::handle_taken`]), and every wait is mirrored there.
-    pub fn set_shared_queue(&mut self, process: String) {
-        self.shared_queue = Some(process);
+    /// Whether other hub processes share the queue, and whether a bus
+    /// reaches them. Set once, before the first input.
+    pub fn set_topology(&mut self, topology: Topology) {
+        self.topology = topology;
     }
 
     /// How long a call is held for a side that lost the hub.
@@ -662,7 +678,7 @@ impl Hub {
             match (named, &held) {
                 (Some(named), Some(held)) if &named == held && self.token_matches(held, &hash) => Some(named),
                 (Some(session), _)
-                    if self.shared_queue.is_some()
+                    if self.topology.process().is_some()
                         && !self.sessions.contains_key(&session)
                         && !self.ended.contains_key(&session) =>
                 {
@@ -721,11 +737,11 @@ impl Hub {
         {
             // The side moved here from the process that held it, which
             // forgets it; both sides are here now.
-            let me = self.shared_queue.clone().unwrap_or_default();
+            let me = self.topology.process().unwrap_or_default().to_owned();
             let message = BusMessage::SideMoved { session: held.clone(), side, to: me };
             self.outputs.push_back(Output::Bus { to: previous, message });
         }
-        if self.shared_queue.is_some() {
+        if self.topology.process().is_some() {
             // The store says who holds each side, for a process that must
             // find it (a claim); it may have been a process that died.
             self.outputs.push_back(Output::Store(StoreOp::Hold { session: held.clone(), side }));
@@ -758,7 +774,7 @@ impl Hub {
             // The other side's process tells its peer this side is back.
             (Attached::Remote, _) => {
                 let SessionState::InCall(call) = &self.sessions[&held].state else { unreachable!() };
-                if let (Some(process), Some(me)) = (call.remote.clone(), self.shared_queue.clone()) {
+                if let (Some(process), Some(me)) = (call.remote.clone(), self.topology.process().map(str::to_owned)) {
                     let message = BusMessage::SideMoved { session: held, side, to: me };
                     self.outputs.push_back(Output::Bus { to: process, message });
                 }
@@ -1062,9 +1078,9 @@ impl Hub {
         // A resident whose kiosk comes back from another hub process (one
         // that died, typically) gets their place back: same visit, same
         // time queued.
-        let adopted = match &self.shared_queue {
-            Some(_) => self.queues.take_other(&service_id, &kiosk_id),
-            None => None,
+        let adopted = match self.topology {
+            Topology::Alone => None,
+            Topology::SharedQueue { .. } | Topology::Bus { .. } => self.queues.take_other(&service_id, &kiosk_id),
         };
         let fresh = adopted.is_none();
         let (session, queued_at) = match &adopted {
@@ -1090,7 +1106,7 @@ impl Hub {
         let estimated_wait = self.estimate(&service_id, position);
         self.queues.mark_sent(&service_id, &session, position, estimated_wait);
         self.tell_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
-        if let Some(process) = self.shared_queue.clone() {
+        if let Some(process) = self.topology.process().map(str::to_owned) {
             let entry = QueueEntry {
                 session: session.clone(),
                 service: service_id.clone(),
@@ -1164,7 +1180,7 @@ impl Hub {
             Some(s) => return self.agent_error(peer, ErrorCode::Forbidden, format!("you do not serve {:?}", s.as_str())),
             None => agent.services.clone(),
         };
-        if self.shared_queue.is_some() {
+        if self.topology.process().is_some() {
             // Other processes take from the same line: the store decides.
             let agent = self.agents.get_mut(&peer).expect("checked above");
             if !agent.taking {
@@ -1205,18 +1221,18 @@ impl Hub {
             None => {}
             // The agent left, went away or is in a call meanwhile.
             Some(entry) if !ready => self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry))),
-            Some(entry) if self.shared_queue.as_ref() != Some(&entry.process) && self.bus => {
-                self.connect_remote(now, peer, entry);
-            }
-            Some(entry) if self.shared_queue.as_ref() != Some(&entry.process) => {
-                // Calls across processes need the bus (`serve --bus`).
-                self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry)));
-                self.agent_error(
-                    peer,
-                    ErrorCode::Internal,
-                    "the next resident waits on another hub process; calls across processes are not supported yet",
-                );
-            }
+            Some(entry) if self.topology.process() != Some(entry.process.as_str()) => match self.topology {
+                Topology::Bus { .. } => self.connect_remote(now, peer, entry),
+                Topology::Alone | Topology::SharedQueue { .. } => {
+                    // Calls across processes need the bus (`serve --bus`).
+                    self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry)));
+                    self.agent_error(
+                        peer,
+                        ErrorCode::Internal,
+                        "the next resident waits on another hub process; calls across processes are not supported yet",
+                    );
+                }
+            },
             Some(entry) => {
                 let waiting = matches!(self.sessions.get(&entry.session).map(|s| &s.state), Some(SessionState::Waiting));
                 if waiting {
@@ -1238,7 +1254,7 @@ impl Hub {
     /// `peer`: the call lives here and there, each process holding its
     /// own side; that process tells its kiosk.
     fn connect_remote(&mut self, now: Timestamp, peer: PeerId, entry: QueueEntry) {
-        let Some(process) = self.shared_queue.clone() else { return };
+        let Some(process) = self.topology.process().map(str::to_owned) else { return };
         let agent_name = self.agent_display_name(peer);
         let agent = self.agents.get_mut(&peer).expect("checked by the caller");
         agent.call = Some(entry.session.clone());
@@ -1419,7 +1435,7 @@ impl Hub {
             }
             return self.flush(now);
         };
-        let me = self.shared_queue.clone().unwrap_or_default();
+        let me = self.topology.process().unwrap_or_default().to_owned();
         let until = now + self.resume_grace;
         let this = if present { Attached::Here(peer) } else { Attached::Away { since: now, until, reason: side.lost() } };
         let other_side = match side {
@@ -1474,7 +1490,7 @@ impl Hub {
     /// them. Kiosks here hear their place in the whole line, agents here
     /// see the whole line, and wait estimates count every available agent.
     pub fn handle_shared(&mut self, now: Timestamp, view: SharedView) {
-        let me = self.shared_queue.clone().unwrap_or_default();
+        let me = self.topology.process().unwrap_or_default().to_owned();
         let mut others: HashMap<ServiceId, Vec<QueueEntry>> = HashMap::new();
         for entry in view.waiting.into_iter().filter(|e| e.process != me) {
             others.entry(entry.service.clone()).or_default().push(entry);
@@ -1741,7 +1757,7 @@ impl Hub {
         match session.state {
             SessionState::Waiting => {
                 self.queues.remove(&session.service, session_id);
-                if self.shared_queue.is_some() {
+                if self.topology.process().is_some() {
                     self.outputs.push_back(Output::Store(StoreOp::Leave(session_id.clone())));
                 }
             }

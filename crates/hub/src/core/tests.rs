@@ -908,14 +908,14 @@ fn a_restored_call_nobody_claims_ends_with_hub_shutdown_when_the_old_hub_stopped
 impl World {
     fn shared(process: &str) -> World {
         let mut world = World::new();
-        world.hub.set_shared_queue(process.into());
+        world.hub.set_topology(Topology::SharedQueue { process: process.into() });
         world
     }
 
     /// A process of a shared queue, linked to the others by a bus.
     fn on_bus(process: &str) -> World {
-        let mut world = World::shared(process);
-        world.hub.set_bus();
+        let mut world = World::new();
+        world.hub.set_topology(Topology::Bus { process: process.into() });
         world
     }
 
