@@ -13,6 +13,23 @@ pub struct HeartbeatReport {
     pub rtt_ms: Option<u32>,
 }
 
+impl HeartbeatReport {
+    /// What the hub keeps of a heartbeat: texts cut to a bounded length.
+    pub(super) fn kept(app_version: String, config_version: Option<u64>, devices: Option<DeviceHealth>, rtt_ms: Option<u32>) -> Self {
+        HeartbeatReport {
+            app_version: truncate(app_version, 64),
+            config_version,
+            devices: devices.map(|mut d| {
+                for s in [&mut d.camera, &mut d.microphone, &mut d.scanner, &mut d.printer] {
+                    s.detail = s.detail.take().map(|t| truncate(t, MAX_DETAIL_CHARS));
+                }
+                d
+            }),
+            rtt_ms,
+        }
+    }
+}
+
 /// A configuration an admin published, as the core needs it: what to
 /// announce to kiosks, and the catalogue and ICE servers the hub itself
 /// adopts from it (opening hours decide what the hub accepts).
@@ -55,7 +72,7 @@ pub struct Snapshot {
 }
 
 /// At most `max` characters, cut on a character boundary, with "…" when cut.
-pub(super) fn truncate(mut text: String, max: usize) -> String {
+fn truncate(mut text: String, max: usize) -> String {
     if let Some((i, _)) = text.char_indices().nth(max) {
         text.truncate(i);
         text.push('…');
@@ -64,6 +81,35 @@ pub(super) fn truncate(mut text: String, max: usize) -> String {
 }
 
 impl Hub {
+    /// A kiosk's heartbeat: kept for the fleet view, acknowledged (the
+    /// kiosk times the round trip), logged.
+    pub(super) fn heartbeat(&mut self, now: Timestamp, peer: PeerId, seq: u64, report: HeartbeatReport) {
+        let kiosk = self.kiosks.get_mut(&peer).expect("checked by caller");
+        kiosk.heartbeat = Some(report.clone());
+        let kiosk_id = kiosk.kiosk_id.clone();
+        self.tell_kiosk(peer, HubToKiosk::HeartbeatAck { seq });
+        self.event(HubEvent::Heartbeat { kiosk_id, at: now, report });
+    }
+
+    /// A kiosk applied a published configuration.
+    pub(super) fn config_applied(&mut self, now: Timestamp, peer: PeerId, version: u64) {
+        let kiosk = self.kiosks.get_mut(&peer).expect("checked by caller");
+        // The next heartbeat would say so; the fleet view should not wait
+        // for it.
+        if let Some(h) = &mut kiosk.heartbeat {
+            h.config_version = Some(version);
+        }
+        let kiosk_id = kiosk.kiosk_id.clone();
+        self.event(HubEvent::ConfigApplied { kiosk_id, version, at: now });
+    }
+
+    /// A kiosk refused a published configuration, and says why.
+    pub(super) fn config_refused(&mut self, now: Timestamp, peer: PeerId, version: u64, mut reason: ConfigRefusal) {
+        reason.message = truncate(reason.message, MAX_REFUSAL_CHARS);
+        let kiosk_id = self.kiosks[&peer].kiosk_id.clone();
+        self.event(HubEvent::ConfigRefused { kiosk_id, version, reason, at: now });
+    }
+
     /// An admin published a configuration (already verified and stored by
     /// the shell). The hub adopts its catalogue and ICE servers, and every
     /// connected kiosk is told. Returns how many kiosks were told.

@@ -3,7 +3,6 @@
 //! handle them, and it leaves (a wait ends, a call is held).
 
 use super::*;
-use super::fleet::truncate;
 
 impl Hub {
     /// A kiosk proved its identity. A previous connection of the same kiosk
@@ -100,38 +99,11 @@ impl Hub {
             KioskToHub::HangUp { session } => self.hang_up(now, peer, Side::Kiosk, session),
             KioskToHub::Rate { session, rating } => self.rate(peer, session, rating),
             KioskToHub::Heartbeat { seq, app_version, config_version, devices, rtt_ms } => {
-                let report = HeartbeatReport {
-                    app_version: truncate(app_version, 64),
-                    config_version,
-                    devices: devices.map(|mut d| {
-                        for s in [&mut d.camera, &mut d.microphone, &mut d.scanner, &mut d.printer] {
-                            s.detail = s.detail.take().map(|t| truncate(t, MAX_DETAIL_CHARS));
-                        }
-                        d
-                    }),
-                    rtt_ms,
-                };
-                let kiosk = self.kiosks.get_mut(&peer).expect("checked above");
-                kiosk.heartbeat = Some(report.clone());
-                let kiosk_id = kiosk.kiosk_id.clone();
-                self.tell_kiosk(peer, HubToKiosk::HeartbeatAck { seq });
-                self.event(HubEvent::Heartbeat { kiosk_id, at: now, report });
+                let report = HeartbeatReport::kept(app_version, config_version, devices, rtt_ms);
+                self.heartbeat(now, peer, seq, report);
             }
-            KioskToHub::ConfigApplied { version } => {
-                let kiosk = self.kiosks.get_mut(&peer).expect("checked above");
-                // The next heartbeat would say so; the fleet view should
-                // not wait for it.
-                if let Some(h) = &mut kiosk.heartbeat {
-                    h.config_version = Some(version);
-                }
-                let kiosk_id = kiosk.kiosk_id.clone();
-                self.event(HubEvent::ConfigApplied { kiosk_id, version, at: now });
-            }
-            KioskToHub::ConfigRefused { version, mut reason } => {
-                reason.message = truncate(reason.message, MAX_REFUSAL_CHARS);
-                let kiosk_id = self.kiosks[&peer].kiosk_id.clone();
-                self.event(HubEvent::ConfigRefused { kiosk_id, version, reason, at: now });
-            }
+            KioskToHub::ConfigApplied { version } => self.config_applied(now, peer, version),
+            KioskToHub::ConfigRefused { version, reason } => self.config_refused(now, peer, version, reason),
         }
         self.flush(now);
     }
