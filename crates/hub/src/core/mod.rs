@@ -26,6 +26,36 @@
 //! [`Hub::handle_timeout`] next. One task owns the hub, so "take
 //! the next resident" is atomic by construction: two agents pressing at the
 //! same instant are two inputs, handled one after the other.
+//!
+//! # Where things are
+//!
+//! This file holds [`Hub`], its outputs, the state of peers, visits and
+//! calls, and the [`Topology`]. Each group of handlers is an `impl Hub`
+//! block in a file of its own:
+//!
+//! - `peers`: connections: hellos (replacing an older connection of the
+//!   same identity), dispatching messages to the groups below, losing a
+//!   connection, stopping.
+//! - `queue`: the queue rules (who may wait, who is taken next, places and
+//!   wait estimates, telling kiosks and agents once per input) next to the
+//!   per-service line they drive.
+//! - `calls`: an agent answers; the signaling relay between exactly the
+//!   two sides of a call, in the negotiation's order; hang-up and the end
+//!   of a visit (its log entry, its rating, the remembered reason).
+//! - `resume`: resume tokens; a call held for a side that lost the hub
+//!   (the only timer), that side coming back, calls restored after a
+//!   restart.
+//! - `cluster`: several processes sharing the queue, and the bus between
+//!   them: the shared store's answers and the other processes' messages.
+//! - `fleet`: the published configuration, kiosks' heartbeats and
+//!   configuration reports, the [`Snapshot`] behind `/metrics`.
+//! - `turn`, `rate`, `revoke`: TURN credentials, token buckets, the
+//!   connection serving an identity.
+//!
+//! The core imports nothing of the shell (`server`, `driver`, `bus`,
+//! `store`); the shell imports it. `tests.rs` drives it through a `World`
+//! harness: every input at a simulated time, every output drained and
+//! asserted per peer.
 
 mod calls;
 mod cluster;
