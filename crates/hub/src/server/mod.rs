@@ -1,6 +1,6 @@
 //! The network shell: TLS accept loop and HTTP routes. The routes live in
-//! [`accounts`] (agent sign-in), [`admin`] (configuration and fleet) and
-//! [`sockets`] (one WebSocket handler per kiosk or agent connection);
+//! `accounts` (agent sign-in), `admin` (configuration and fleet) and
+//! `sockets` (one WebSocket handler per kiosk or agent connection);
 //! [`limits`] holds what an unauthenticated client may hold.
 //!
 //! Every phase is bounded: the TLS handshake, the HTTP request head and
