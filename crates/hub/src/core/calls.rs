@@ -211,7 +211,7 @@ impl Hub {
         self.dirty.insert(session.service);
     }
 
-    pub(super) fn remember_ended(&mut self, session: SessionId, ended: Ended) {
+    fn remember_ended(&mut self, session: SessionId, ended: Ended) {
         if self.ended_order.len() >= ENDED_MEMORY
             && let Some(oldest) = self.ended_order.pop_front()
         {

@@ -156,7 +156,7 @@ impl Hub {
     /// Makes a resident waiting on another process the call of agent
     /// `peer`: the call lives here and there, each process holding its
     /// own side; that process tells its kiosk.
-    pub(super) fn connect_remote(&mut self, now: Timestamp, peer: PeerId, entry: QueueEntry) {
+    fn connect_remote(&mut self, now: Timestamp, peer: PeerId, entry: QueueEntry) {
         let Some(process) = self.topology.process().map(str::to_owned) else { return };
         let agent_name = self.agent_display_name(peer);
         let agent = self.agents.get_mut(&peer).expect("checked by the caller");
@@ -287,7 +287,7 @@ impl Hub {
     /// longer holds it. A connection of that side still here is stale and
     /// closed; the call is forgotten, quietly, if this process held
     /// nothing else of it, and otherwise goes on with that side over there.
-    pub(super) fn side_moved(&mut self, now: Timestamp, session: SessionId, side: Side, to: String) {
+    fn side_moved(&mut self, now: Timestamp, session: SessionId, side: Side, to: String) {
         let Some(s) = self.sessions.get(&session) else { return };
         let SessionState::InCall(call) = &s.state else { return };
         let (moved, other) = match side {

@@ -186,7 +186,7 @@ impl Hub {
         self.flush(now);
     }
 
-    pub(super) fn rate(&mut self, peer: PeerId, session: SessionId, rating: Rating) {
+    fn rate(&mut self, peer: PeerId, session: SessionId, rating: Rating) {
         let kiosk = self.kiosks.get_mut(&peer).expect("checked by caller");
         if kiosk.rateable.as_ref() == Some(&session) {
             kiosk.rateable = None;

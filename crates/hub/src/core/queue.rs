@@ -162,7 +162,7 @@ impl Hub {
     /// Wait estimate for a position: the queue shared among the available
     /// agents of the service, times the smoothed call duration. Unknown when
     /// no agent of the service is available.
-    pub(super) fn estimate(&self, service: &ServiceId, position: u32) -> Option<visio_protocol::WaitEstimate> {
+    fn estimate(&self, service: &ServiceId, position: u32) -> Option<visio_protocol::WaitEstimate> {
         let here = self.agents.values().filter(|a| a.available && a.services.contains(service)).count() as u32;
         let agents = here + self.available_elsewhere.get(service).copied().unwrap_or(0);
         if agents == 0 {

@@ -80,7 +80,7 @@ pub fn token_hash(token: &ResumeToken) -> TokenHash {
 
 /// The session a token names, if it has the shape of one. Says nothing
 /// about whether the token is genuine.
-pub(super) fn session_of(token: &ResumeToken) -> Option<SessionId> {
+fn session_of(token: &ResumeToken) -> Option<SessionId> {
     let rest = token.expose().strip_prefix(VERSION)?.strip_prefix('.')?;
     let (session, secret) = rest.rsplit_once('.')?;
     (!session.is_empty() && !secret.is_empty() && session.len() <= 64).then(|| SessionId(session.to_owned()))
@@ -205,7 +205,7 @@ impl Hub {
 
     /// The call held for the kiosk or agent behind `peer`, whose side of
     /// it is away.
-    pub(super) fn held_call_of(&self, peer: PeerId, side: Side) -> Option<SessionId> {
+    fn held_call_of(&self, peer: PeerId, side: Side) -> Option<SessionId> {
         let (kiosk_id, login) = match side {
             Side::Kiosk => (Some(&self.kiosks.get(&peer)?.kiosk_id), None),
             Side::Agent => (None, Some(&self.agents.get(&peer)?.login)),
@@ -229,7 +229,7 @@ impl Hub {
         held.first().map(|s| (*s).clone())
     }
 
-    pub(super) fn side_of(&self, session: &SessionId, side: Side) -> Option<Attached> {
+    fn side_of(&self, session: &SessionId, side: Side) -> Option<Attached> {
         let s = self.sessions.get(session)?;
         match (&s.state, side) {
             (_, Side::Kiosk) => Some(s.kiosk),
@@ -238,7 +238,7 @@ impl Hub {
         }
     }
 
-    pub(super) fn token_matches(&self, session: &SessionId, hash: &TokenHash) -> bool {
+    fn token_matches(&self, session: &SessionId, hash: &TokenHash) -> bool {
         match self.sessions.get(session).map(|s| &s.state) {
             Some(SessionState::InCall(call)) => call.resume.matches(hash),
             _ => false,
@@ -249,7 +249,7 @@ impl Hub {
     /// reason when the token is genuine and names a call of this kiosk or
     /// agent; otherwise what the client would have seen had it stayed
     /// away, its own disconnection. A kiosk may then rate its call.
-    pub(super) fn ended_reason(&mut self, peer: PeerId, side: Side, session: &SessionId, hash: &TokenHash) -> EndReason {
+    fn ended_reason(&mut self, peer: PeerId, side: Side, session: &SessionId, hash: &TokenHash) -> EndReason {
         let fallback = match side {
             Side::Kiosk => EndReason::KioskDisconnected,
             Side::Agent => EndReason::AgentDisconnected,
