@@ -53,7 +53,7 @@
 //!   connection serving an identity.
 //!
 //! The core imports nothing of the shell (`server`, `driver`, `bus`,
-//! `store`); the shell imports it. `tests.rs` drives it through a `World`
+//! `store`); the shell imports it. `tests/` drives it through a `World`
 //! harness: every input at a simulated time, every output drained and
 //! asserted per peer.
 
