@@ -1,4 +1,7 @@
-//! Waiting residents per service, oldest first, with what each kiosk was
+//! The queue: who may wait (the service exists, is open, the kiosk is
+//! free), who is taken next, and what each waiting kiosk and each agent is
+//! told of it ([`Hub::flush`], once per input). Below the rules, the data:
+//! waiting residents per service, oldest first, with what each kiosk was
 //! last told so that it hears again only when its place or wait changes.
 //!
 //! With several hub processes, residents waiting on the others are known
@@ -11,7 +14,228 @@ use std::collections::{HashMap, VecDeque};
 use jiff::Timestamp;
 use visio_protocol::{KioskId, ServiceId, SessionId, WaitEstimate};
 
-use super::QueueEntry;
+use super::*;
+
+impl Hub {
+    pub(super) fn request_call(&mut self, now: Timestamp, peer: PeerId, service_id: ServiceId) {
+        let Some(service) = self.catalogue.get(&service_id) else {
+            let message = format!("there is no service {:?} in the catalogue", service_id.as_str());
+            return self.tell_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::UnknownService, message });
+        };
+        if let ServiceState::Closed { next_opening } = self.catalogue.state_at(service, now) {
+            let message = match next_opening {
+                Some(t) => format!(
+                    "{} is closed; it opens on {} ({})",
+                    service.short_name,
+                    self.catalogue.local_time(t),
+                    self.catalogue.timezone_name()
+                ),
+                None => format!("{} is closed", service.short_name),
+            };
+            return self.tell_kiosk(peer, HubToKiosk::CallRefused {
+                service: service_id,
+                reason: RefusalReason::Closed { next_opening },
+                message,
+            });
+        }
+        let kiosk = &self.kiosks[&peer];
+        if kiosk.session.is_some() {
+            let message = "this kiosk is already waiting or in a call; cancel or hang up first".to_owned();
+            return self.tell_kiosk(peer, HubToKiosk::CallRefused { service: service_id, reason: RefusalReason::Busy, message });
+        }
+        let (kiosk_id, site) = (kiosk.kiosk_id.clone(), kiosk.site.clone());
+        // A resident whose kiosk comes back from another hub process (one
+        // that died, typically) gets their place back: same visit, same
+        // time queued.
+        let adopted = match self.topology {
+            Topology::Alone => None,
+            Topology::SharedQueue { .. } | Topology::Bus { .. } => self.queues.take_other(&service_id, &kiosk_id),
+        };
+        let fresh = adopted.is_none();
+        let (session, queued_at) = match &adopted {
+            Some(entry) => (entry.session.clone(), entry.queued_at),
+            None => {
+                self.next_session += 1;
+                (SessionId(format!("{}-{:06}", self.session_prefix, self.next_session)), now)
+            }
+        };
+        self.sessions.insert(session.clone(), Session {
+            kiosk: Attached::Here(peer),
+            kiosk_id: kiosk_id.clone(),
+            site: site.clone(),
+            service: service_id.clone(),
+            queued_at,
+            state: SessionState::Waiting,
+        });
+        if let Some(k) = self.kiosks.get_mut(&peer) {
+            k.session = Some(session.clone());
+            k.rateable = None;
+        }
+        let position = self.queues.push(&service_id, session.clone(), queued_at);
+        let estimated_wait = self.estimate(&service_id, position);
+        self.queues.mark_sent(&service_id, &session, position, estimated_wait);
+        self.tell_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
+        if let Some(process) = self.topology.process().map(str::to_owned) {
+            let entry = QueueEntry {
+                session: session.clone(),
+                service: service_id.clone(),
+                kiosk_id: kiosk_id.clone(),
+                site,
+                queued_at,
+                process: process.clone(),
+            };
+            match adopted {
+                Some(old) => {
+                    // The process it waited on lets it go (if it still runs).
+                    let message = BusMessage::WaitMoved { session: session.clone(), to: process };
+                    self.outputs.push_back(Output::Bus { to: old.process, message });
+                    self.outputs.push_back(Output::Store(StoreOp::Adopt(entry)));
+                }
+                None => self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry))),
+            }
+        }
+        if fresh {
+            self.event(HubEvent::Queued { session, kiosk_id, service: service_id.clone(), at: now });
+        }
+        self.dirty.insert(service_id);
+    }
+
+    pub(super) fn cancel_call(&mut self, now: Timestamp, peer: PeerId) {
+        let session = self.kiosks[&peer].session.clone();
+        match session.as_ref().and_then(|s| self.sessions.get(s)).map(|s| &s.state) {
+            Some(SessionState::Waiting) => {
+                // Invariant: `Some` on the line above.
+                self.end_session(now, &session.expect("waiting session"), EndReason::Cancelled)
+            }
+            Some(SessionState::InCall(_)) => {
+                self.kiosk_error(peer, ErrorCode::OutOfPlace, "the call was already answered; use hang_up to end it")
+            }
+            None => self.kiosk_error(peer, ErrorCode::OutOfPlace, "this kiosk is not waiting for any call"),
+        }
+    }
+
+    pub(super) fn set_availability(&mut self, peer: PeerId, available: bool) {
+        let agent = self.agents.get_mut(&peer).expect("checked by caller");
+        agent.available = available;
+        self.dirty.extend(agent.services.iter().cloned());
+        self.tell_agent(peer, HubToAgent::Availability { available });
+    }
+
+    pub(super) fn take_next(&mut self, now: Timestamp, peer: PeerId, service: Option<ServiceId>) {
+        let agent = &self.agents[&peer];
+        if agent.call.is_some() {
+            return self.agent_error(peer, ErrorCode::OutOfPlace, "finish your current call before taking the next resident");
+        }
+        if !agent.available {
+            return self.agent_error(peer, ErrorCode::OutOfPlace, "you are away; set yourself available first");
+        }
+        let candidates: Vec<ServiceId> = match service {
+            Some(s) if agent.services.contains(&s) => vec![s],
+            Some(s) => return self.agent_error(peer, ErrorCode::Forbidden, format!("you do not serve {:?}", s.as_str())),
+            None => agent.services.clone(),
+        };
+        if self.topology.process().is_some() {
+            // Other processes take from the same line: the store decides.
+            let agent = self.agents.get_mut(&peer).expect("checked above");
+            if !agent.taking {
+                agent.taking = true;
+                self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, services: candidates }));
+            }
+            return;
+        }
+        let oldest = candidates
+            .iter()
+            .filter_map(|s| self.queues.front(s).map(|session| (s, session)))
+            .min_by_key(|(_, session)| (self.sessions[*session].queued_at, (*session).clone()))
+            .map(|(s, session)| (s.clone(), session.clone()));
+        let Some((service_id, session_id)) = oldest else {
+            return self.tell_queue_empty(peer, candidates);
+        };
+        self.connect(now, peer, service_id, session_id);
+    }
+
+    pub(super) fn tell_queue_empty(&mut self, peer: PeerId, candidates: Vec<ServiceId>) {
+        let service = if candidates.len() == 1 { candidates.into_iter().next() } else { None };
+        self.tell_agent(peer, HubToAgent::QueueEmpty { service });
+    }
+
+    /// Wait estimate for a position: the queue shared among the available
+    /// agents of the service, times the smoothed call duration. Unknown when
+    /// no agent of the service is available.
+    fn estimate(&self, service: &ServiceId, position: u32) -> Option<visio_protocol::WaitEstimate> {
+        let here = self.agents.values().filter(|a| a.available && a.services.contains(service)).count() as u32;
+        let agents = here + self.available_elsewhere.get(service).copied().unwrap_or(0);
+        if agents == 0 {
+            return None;
+        }
+        let per_call = self.call_seconds.get(service).copied().unwrap_or(900.0);
+        let rounds = position.div_ceil(agents);
+        Some(visio_protocol::WaitEstimate { seconds: (f64::from(rounds) * per_call).round() as u32 })
+    }
+
+    /// Tells the kiosks of changed queues their new place, and the agents
+    /// serving those services the new queues.
+    pub(super) fn flush(&mut self, now: Timestamp) {
+        let dirty = std::mem::take(&mut self.dirty);
+        if dirty.is_empty() {
+            return;
+        }
+        for service in &dirty {
+            for (position, session) in self.queues.waiting(service) {
+                let estimate = self.estimate(service, position);
+                if self.queues.mark_sent(service, &session, position, estimate)
+                    && let Some(kiosk) = self.sessions[&session].kiosk.peer()
+                {
+                    self.tell_kiosk(kiosk, HubToKiosk::QueueUpdate { session, position, estimated_wait: estimate });
+                }
+            }
+        }
+        let mut agents: Vec<PeerId> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.services.iter().any(|s| dirty.contains(s)))
+            .map(|(p, _)| *p)
+            .collect();
+        agents.sort();
+        for peer in agents {
+            let queues = self.queues_for(peer, now);
+            self.tell_agent(peer, queues);
+        }
+    }
+
+    pub(super) fn queues_for(&self, peer: PeerId, now: Timestamp) -> HubToAgent {
+        let queues = self.agents[&peer]
+            .services
+            .iter()
+            .map(|service| visio_protocol::QueueView {
+                service: service.clone(),
+                waiting: self
+                    .queues
+                    .line(service)
+                    .into_iter()
+                    .map(|waiter| match waiter {
+                        queue::Waiter::Here(id) => {
+                            let s = &self.sessions[id];
+                            visio_protocol::WaitingResident {
+                                session: id.clone(),
+                                kiosk_id: s.kiosk_id.clone(),
+                                site: s.site.clone(),
+                                queued_at: s.queued_at,
+                            }
+                        }
+                        queue::Waiter::Other(e) => visio_protocol::WaitingResident {
+                            session: e.session.clone(),
+                            kiosk_id: e.kiosk_id.clone(),
+                            site: e.site.clone(),
+                            queued_at: e.queued_at,
+                        },
+                    })
+                    .collect(),
+            })
+            .collect();
+        HubToAgent::Queues { now, queues }
+    }
+}
 
 #[derive(Default)]
 pub(super) struct Queues {

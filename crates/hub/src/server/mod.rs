@@ -1,6 +1,6 @@
 //! The network shell: TLS accept loop and HTTP routes. The routes live in
-//! [`accounts`] (agent sign-in), [`admin`] (configuration and fleet) and
-//! [`sockets`] (one WebSocket handler per kiosk or agent connection);
+//! `accounts` (agent sign-in), `admin` (configuration and fleet) and
+//! `sockets` (one WebSocket handler per kiosk or agent connection);
 //! [`limits`] holds what an unauthenticated client may hold.
 //!
 //! Every phase is bounded: the TLS handshake, the HTTP request head and
@@ -35,7 +35,7 @@ use tower::ServiceExt;
 use visio_config::{Catalogue, ConfigSet};
 use visio_protocol::{IceServer, PROTOCOL_VERSION};
 
-use crate::core::{Hub, Published};
+use crate::core::{Hub, Published, Topology};
 use crate::driver::{self, DriverHandle};
 use crate::metrics::Metrics;
 use crate::store::{Backend, StoredConfig};
@@ -167,14 +167,14 @@ pub async fn run(
     if matches!(store, Backend::Postgres(_)) {
         // The process's session prefix names it in the shared queue and
         // on the bus.
-        hub.set_shared_queue(prefix.clone());
+        hub.set_topology(Topology::SharedQueue { process: prefix.clone() });
     }
     let bus = match (&settings.bus, &store) {
         (None, _) => None,
         (Some(url), Backend::Postgres(_)) => {
             let bus = crate::bus::Bus::connect(url).await.map_err(std::io::Error::other)?;
             let listener = bus.listen(&prefix).await.map_err(std::io::Error::other)?;
-            hub.set_bus();
+            hub.set_topology(Topology::Bus { process: prefix.clone() });
             Some((bus, listener))
         }
         (Some(_), Backend::Sqlite(_)) => {
