@@ -342,15 +342,9 @@ async fn a_working_day_at_the_console_in_firefox_esr() {
     working_day(Kind::Firefox).await;
 }
 
-/// Back to good when the kiosk's frames flow again after a freeze.
-///
-/// Ignored in the default run: about one run in ten on a loaded machine the
-/// kiosk's camera pipeline fails with `not-negotiated` when it resumes (the
-/// adaptation changes the encoder's caps after the stall), so no frame ever
-/// comes back; the console then rightly stays "Borne injoignable". Run with
-/// `--ignored` once that kiosk fault is fixed, then drop the attribute.
+/// Back to good when the kiosk's frames flow again after a freeze (should
+/// its camera pipeline fail on resuming, the media crate restarts it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the kiosk's camera pipeline can fail with not-negotiated after a freeze; see the doc comment"]
 async fn a_frozen_kiosk_is_shown_back_when_its_frames_flow_again() {
     let _turn = ONE_AT_A_TIME.lock().await;
     init_tracing();

@@ -317,14 +317,14 @@ impl Call {
             pc.add_transceiver_from_kind(RtpCodecKind::Audio, None).await?;
         }
 
-        for (bus, what) in [
-            (video.as_ref().and_then(|v| v.bus()), "camera"),
-            (audio.as_ref().and_then(|a| a.bus()), "microphone"),
-        ] {
-            if bus.is_some() {
-                let internal = internal_tx.clone();
-                tasks.push(pipeline::watch_bus(bus, what, move |e| drop(internal.send(Internal::Error(e)))));
-            }
+        if let Some(video) = &video {
+            // Reported and restarted: a failed camera must not leave the call without video.
+            let internal = internal_tx.clone();
+            tasks.push(pipeline::watch_camera(Arc::clone(video), move |e| drop(internal.send(Internal::Error(e)))));
+        }
+        if let Some(bus) = audio.as_ref().and_then(|a| a.bus()) {
+            let internal = internal_tx.clone();
+            tasks.push(pipeline::watch_bus(Some(bus), "microphone", move |e| drop(internal.send(Internal::Error(e)))));
         }
 
         let v = &config.video;

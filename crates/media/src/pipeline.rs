@@ -13,10 +13,13 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+mod recovery;
+pub(crate) use recovery::watch_camera;
 
 /// Forwards a running pipeline's errors (a camera unplugged, a decoder
 /// choking) as call errors, until aborted.
@@ -280,7 +283,7 @@ fn encoder_description(codec: VideoCodec, target: &Target, keyframe_interval: u3
     let bitrate_bps = target.bitrate_bps;
     let head = format!(
         "queue max-size-buffers=2 leaky=downstream ! videoscale ! videorate drop-only=true \
-         ! capsfilter name=caps caps=\"{}\"",
+         ! capsfilter name=caps caps-change-mode=delayed caps=\"{}\"",
         target.caps()
     );
     // Browsers accept constrained baseline everywhere; h264parse repeats
@@ -338,6 +341,8 @@ pub(crate) struct VideoSender {
     target: Mutex<Target>,
     /// Keyframes the encoder produced (PLI/FIR answered, periodic, first).
     pub(crate) keyframes: Arc<AtomicU64>,
+    /// Set by [`VideoSender::stop`]: a restart after it must not start the camera again.
+    stopped: AtomicBool,
 }
 
 impl VideoSender {
@@ -379,6 +384,7 @@ impl VideoSender {
             branch: Mutex::new(None),
             target: Mutex::new(Target { bitrate_bps, width: w, height: h, framerate: fps }),
             keyframes: Arc::default(),
+            stopped: AtomicBool::new(false),
         }))
     }
 
@@ -453,6 +459,10 @@ impl VideoSender {
     }
 
     pub fn stop(&self) {
+        // Under the branch lock, so a restart in progress finishes first
+        // and one after this sees `stopped`.
+        let _branch = self.branch.lock().unwrap_or_else(|e| e.into_inner());
+        self.stopped.store(true, Ordering::Relaxed);
         let _ = self.pipeline.set_state(gst::State::Null);
     }
 }
