@@ -1,202 +1,31 @@
-//! The hub's records in SQLite: agent accounts and their browser sessions,
-//! the kiosk registry, the session log (metadata only, never content),
-//! what kiosks report about themselves, the published configuration, and
-//! the admin API's tokens and trusted signing keys.
-//!
-//! Calls are synchronous and short; async code runs them through
-//! [`Store::call`] on tokio's blocking pool. The schema is versioned with
-//! `PRAGMA user_version` and migrated on open.
+//! The hub's records in SQLite, on one box: one connection behind a
+//! mutex; calls are synchronous and short, and async code runs them
+//! through [`Store::call`] on tokio's blocking pool. The schema is
+//! versioned with `PRAGMA user_version` and migrated on open.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::{SignedDuration, Timestamp};
-use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
 use visio_config::bundle::{self, VerifyingKey};
 use visio_protocol::admin::{PublishedConfig, RefusalRecord};
-use visio_protocol::{AgentLogin, ConfigRefusalCode, DeviceHealth, KioskId, Secret, ServiceId, SessionId};
+use visio_protocol::{AgentLogin, ConfigRefusalCode, KioskId, Secret, ServiceId, SessionId};
 
+use super::records::{ms, split_services};
+use super::secrets::{constant_time_eq, dummy_hash, hash_password, random_token, sha256_hex, verify_password};
+use super::{AgentRecord, KioskRecord, KioskStatus, PublishOutcome, Recovered, SessionRecord, StoreError, StoredConfig};
 use crate::core::{HubEvent, RestoredCall, TokenHash};
 
-mod backend;
-pub mod postgres;
-pub mod revocation;
+mod revocation;
 
-pub use backend::Backend;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("PostgreSQL: {0}")]
-    Postgres(#[from] tokio_postgres::Error),
-    #[error("PostgreSQL connection pool: {0}")]
-    Pool(String),
-    #[error("could not hash the password: {0}")]
-    Hash(String),
-    #[error("agent {0:?} already exists")]
-    AgentExists(String),
-    #[error("the database's schema version {found} is newer than this hub understands ({supported}); upgrade the hub")]
-    SchemaTooNew { found: i64, supported: i64 },
-    #[error("the store's worker stopped: {0}")]
-    Worker(String),
-    #[error("stored value is damaged: {0}")]
-    Damaged(String),
-}
-
-/// An enrolled kiosk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KioskRecord {
-    pub id: KioskId,
-    pub site: String,
-}
-
-/// An agent account, without its password hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentRecord {
-    pub login: AgentLogin,
-    pub display_name: String,
-    pub services: Vec<ServiceId>,
-}
-
-/// One line of the session log (shared with `visio-admin stats`).
-pub use visio_protocol::SessionRecord;
-
-/// What a kiosk last reported: heartbeat and configuration refusal.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct KioskStatus {
-    pub last_heartbeat_at: Option<Timestamp>,
-    pub app_version: Option<String>,
-    pub config_version: Option<u64>,
-    pub devices: Option<DeviceHealth>,
-    pub rtt_ms: Option<u32>,
-    pub last_refusal: Option<RefusalRecord>,
-}
-
-/// The published configuration: its description and the bundle's exact
-/// bytes, as uploaded and as kiosks get them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredConfig {
-    pub meta: PublishedConfig,
-    pub bundle: String,
-}
-
-/// What became of a publication.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublishOutcome {
-    Published,
-    /// The same version with the same content was already published.
-    AlreadyPublished,
-    /// The hub serves a newer version, or the same version with other
-    /// content: nothing changed.
-    Conflict { current: u64, current_sha256: String },
-}
-
+/// The migrations, in order; `PRAGMA user_version` is how many have run.
 const MIGRATIONS: &[&str] = &[
-    // 1: first schema.
-    "CREATE TABLE kiosks (
-        id TEXT PRIMARY KEY,
-        site TEXT NOT NULL,
-        secret_sha256 TEXT NOT NULL,
-        enrolled_at INTEGER NOT NULL
-     );
-     CREATE TABLE agents (
-        login TEXT PRIMARY KEY,
-        display_name TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        services TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-     );
-     CREATE TABLE agent_sessions (
-        token_sha256 TEXT PRIMARY KEY,
-        login TEXT NOT NULL REFERENCES agents(login) ON DELETE CASCADE,
-        expires_at INTEGER NOT NULL
-     );
-     CREATE TABLE session_log (
-        id TEXT PRIMARY KEY,
-        kiosk_id TEXT NOT NULL,
-        service TEXT NOT NULL,
-        agent_login TEXT,
-        queued_at INTEGER NOT NULL,
-        answered_at INTEGER,
-        ended_at INTEGER,
-        end_reason TEXT,
-        rating TEXT
-     );
-     CREATE INDEX session_log_queued_at ON session_log(queued_at);",
-    // 2: fleet health, the published configuration, the admin API.
-    "CREATE TABLE kiosk_status (
-        kiosk_id TEXT PRIMARY KEY,
-        last_heartbeat_at INTEGER,
-        app_version TEXT,
-        config_version INTEGER,
-        devices TEXT,
-        rtt_ms INTEGER,
-        refusal_version INTEGER,
-        refusal_code TEXT,
-        refusal_message TEXT,
-        refusal_at INTEGER
-     );
-     CREATE TABLE published_config (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        version INTEGER NOT NULL,
-        payload_sha256 TEXT NOT NULL,
-        key_id TEXT NOT NULL,
-        bundle TEXT NOT NULL,
-        published_at INTEGER NOT NULL,
-        published_by TEXT NOT NULL
-     );
-     CREATE TABLE admin_tokens (
-        name TEXT PRIMARY KEY,
-        token_sha256 TEXT NOT NULL UNIQUE,
-        created_at INTEGER NOT NULL
-     );
-     CREATE TABLE admin_keys (
-        key_id TEXT PRIMARY KEY,
-        public_key TEXT NOT NULL,
-        added_at INTEGER NOT NULL
-     );",
-    // 3: calls outlive a hub restart: the resume token's hash while the
-    // call is open, and when the hub last ran or stopped.
-    "ALTER TABLE session_log ADD COLUMN resume_sha256 TEXT;
-     CREATE TABLE hub_state (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        alive_at INTEGER,
-        stopped_at INTEGER
-     );",
-    // 4: revocation reaches live sockets (store/revocation.rs).
-    "ALTER TABLE agents ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
-     ALTER TABLE kiosks ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
-     CREATE TABLE revocations (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind TEXT NOT NULL,
-        name TEXT NOT NULL,
-        at INTEGER NOT NULL
-     );",
+    include_str!("../../../migrations/sqlite/0001_schema.sql"),
+    include_str!("../../../migrations/sqlite/0002_fleet_and_admin.sql"),
+    include_str!("../../../migrations/sqlite/0003_resume.sql"),
+    include_str!("../../../migrations/sqlite/0004_revocations.sql"),
 ];
-
-/// What a starting hub takes over from the previous process on the same
-/// store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recovered {
-    /// When the previous process stopped: its recorded stop time after a
-    /// graceful shutdown; after a hard kill, the latest sign of life it
-    /// left (its last "alive" stamp or session-log write). `None` on a
-    /// fresh store.
-    pub stopped_at: Option<Timestamp>,
-    /// Calls answered and not ended, with their resume token's hash.
-    pub calls: Vec<RestoredCall>,
-    /// Waits and token-less calls left open by a hard kill, now ended
-    /// (`hub_shutdown` at `stopped_at`).
-    pub closed: usize,
-}
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
@@ -221,7 +50,7 @@ impl Store {
         Ok(Store { conn: Arc::new(Mutex::new(conn)) })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (every
         // write is one statement or transaction), so a poisoned lock is
         // still safe to use.
@@ -255,7 +84,7 @@ impl Store {
                                            enrolled_at = excluded.enrolled_at, disabled = 0",
             params![id.as_str(), site, sha256_hex(secret.expose()), now.as_millisecond()],
         )?;
-        revocation::record(&tx, revocation::Kind::Kiosk, id.as_str(), now)?;
+        revocation::record(&tx, crate::store::revocation::Kind::Kiosk, id.as_str(), now)?;
         tx.commit()?;
         Ok(secret)
     }
@@ -709,25 +538,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn ms(ms: i64) -> Option<Timestamp> {
-    Timestamp::from_millisecond(ms).ok()
-}
-
-/// 256 random bits, URL-safe: kiosk secrets, session cookies, admin tokens.
-fn random_token() -> Secret {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    Secret(URL_SAFE_NO_PAD.encode(bytes))
-}
-
-fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
+/// One session-log event or kiosk report, on a connection or in a
 /// One session-log event or kiosk report, on a connection or in a
 /// transaction.
 fn record_on(conn: &Connection, event: &HubEvent) -> Result<(), StoreError> {
@@ -792,294 +603,6 @@ fn record_on(conn: &Connection, event: &HubEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn split_services(s: &str) -> Vec<ServiceId> {
-    s.split(',').filter(|s| !s.is_empty()).map(ServiceId::from).collect()
-}
-
-/// Argon2id with the crate's defaults (19 MiB, 2 passes): OWASP's minimum.
-fn hash_password(password: &Secret) -> Result<String, StoreError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.expose().as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| StoreError::Hash(e.to_string()))
-}
-
-/// Argon2's working memory (19 MiB a check), kept for the next check.
-/// Freed, glibc's malloc keeps such a block in the arena of the thread
-/// that used it, so every blocking thread that once checked a password
-/// held its own: 9–16 MiB of hub per agent signed in, in the load figures.
-/// Kept here there are as many as checks ever ran at once (one per core,
-/// `Backend::verify_agent`).
-static ARGON2_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
-
-fn verify_password(password: &Secret, hash: &str) -> bool {
-    let pool = || ARGON2_MEMORY.lock().unwrap_or_else(|e| e.into_inner());
-    let mut memory = pool().pop().unwrap_or_default();
-    let ok = verify_with_memory(password, hash, &mut memory).unwrap_or(false);
-    // What the check left there derives from the password.
-    memory.fill(Block::new());
-    pool().push(memory);
-    ok
-}
-
-/// What `Argon2::verify_password` does, in `memory`; `None` when the
-/// stored hash cannot be read.
-fn verify_with_memory(password: &Secret, hash: &str, memory: &mut Vec<Block>) -> Option<bool> {
-    let parsed = PasswordHash::new(hash).ok()?;
-    let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
-    let version = parsed.version.map(Version::try_from).transpose().ok()?.unwrap_or_default();
-    let params = Params::try_from(&parsed).ok()?;
-    let expected = parsed.hash?;
-    let mut salt = [0u8; 64];
-    let salt = parsed.salt?.decode_b64(&mut salt).ok()?;
-    if memory.len() < params.block_count() {
-        memory.resize(params.block_count(), Block::new());
-    }
-    let mut out = vec![0u8; expected.len()];
-    Argon2::new(algorithm, version, params)
-        .hash_password_into_with_memory(password.expose().as_bytes(), salt, &mut out, &mut memory[..])
-        .ok()?;
-    Some(constant_time_eq(&out, expected.as_bytes()))
-}
-
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| hash_password(&random_token()).unwrap_or_default())
-}
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn now() -> Timestamp {
-        "2026-11-23T09:00:00Z".parse().unwrap()
-    }
-
-    #[test]
-    fn kiosk_secret_is_checked_and_re_enrolment_rotates_it() {
-        let store = Store::open_in_memory().unwrap();
-        let id = KioskId::from("besse");
-        let first = store.enroll_kiosk(&id, "Mairie de Besse", now()).unwrap();
-        assert_eq!(store.verify_kiosk(&id, &first).unwrap().unwrap().site, "Mairie de Besse");
-        assert!(store.verify_kiosk(&id, &Secret("wrong".into())).unwrap().is_none());
-        assert!(store.verify_kiosk(&"other".into(), &first).unwrap().is_none());
-        let second = store.enroll_kiosk(&id, "Mairie de Besse", now()).unwrap();
-        assert!(store.verify_kiosk(&id, &first).unwrap().is_none(), "old secret revoked");
-        assert!(store.verify_kiosk(&id, &second).unwrap().is_some());
-    }
-
-    #[test]
-    fn agent_password_and_sessions() {
-        let store = Store::open_in_memory().unwrap();
-        let login = AgentLogin::from("claire");
-        let pw = Secret("correct horse".into());
-        store.add_agent(&login, "Claire", &pw, &["caf".into(), "msa".into()], now()).unwrap();
-        assert!(matches!(store.add_agent(&login, "x", &pw, &[], now()), Err(StoreError::AgentExists(_))));
-        let agent = store.verify_agent(&login, &pw).unwrap().unwrap();
-        assert_eq!(agent.services, vec![ServiceId::from("caf"), ServiceId::from("msa")]);
-        assert!(store.verify_agent(&login, &Secret("nope".into())).unwrap().is_none());
-        assert!(store.verify_agent(&"ghost".into(), &pw).unwrap().is_none());
-
-        let token = store.create_agent_session(&login, now(), SignedDuration::from_hours(1)).unwrap();
-        assert_eq!(store.agent_for_session(&token, now()).unwrap(), Some(agent));
-        let later = now() + SignedDuration::from_hours(2);
-        assert!(store.agent_for_session(&token, later).unwrap().is_none(), "expired");
-        store.end_agent_session(&token).unwrap();
-        assert!(store.agent_for_session(&token, now()).unwrap().is_none(), "logged out");
-    }
-
-    #[test]
-    fn the_password_hash_is_argon2id() {
-        let store = Store::open_in_memory().unwrap();
-        store.add_agent(&"a".into(), "A", &Secret("pw".into()), &[], now()).unwrap();
-        let hash: String =
-            store.lock().query_row("SELECT password_hash FROM agents", [], |r| r.get(0)).unwrap();
-        assert!(hash.starts_with("$argon2id$"), "{hash}");
-    }
-
-    #[test]
-    fn passwords_are_checked_as_argon2_does_in_memory_kept_for_the_next_check() {
-        use argon2::PasswordVerifier;
-        let hash = hash_password(&Secret("right".into())).unwrap();
-        let parsed = PasswordHash::new(&hash).unwrap();
-        for (password, expected) in [("right", true), ("wrong", false), ("", false), ("right ", false)] {
-            assert_eq!(verify_password(&Secret(password.into()), &hash), expected, "{password:?}");
-            assert_eq!(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(), expected);
-        }
-        // Another hash's parameters (m=8 MiB, t=1) are read from the hash.
-        let other = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap())
-            .hash_password(b"right", &SaltString::generate(&mut OsRng))
-            .unwrap()
-            .to_string();
-        assert!(verify_password(&Secret("right".into()), &other));
-        assert!(!verify_password(&Secret("wrong".into()), &other));
-        // A stored hash that cannot be read never matches.
-        assert!(!verify_password(&Secret("right".into()), "$argon2id$v=19$garbage"));
-        // Checks one after the other reuse one working memory, wiped.
-        let pool = ARGON2_MEMORY.lock().unwrap();
-        assert!(pool.iter().all(|m| m.len() >= Params::DEFAULT.block_count()));
-        assert!(pool.iter().all(|m| m.iter().all(|b| b.as_ref().iter().all(|w| *w == 0))));
-    }
-
-    #[test]
-    fn reopening_keeps_data_and_does_not_migrate_twice() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hub.sqlite3");
-        let secret = Store::open(&path).unwrap().enroll_kiosk(&"k".into(), "S", now()).unwrap();
-        let store = Store::open(&path).unwrap();
-        assert!(store.verify_kiosk(&"k".into(), &secret).unwrap().is_some());
-    }
-
-    fn stored(version: u64, sha: &str) -> StoredConfig {
-        StoredConfig {
-            meta: PublishedConfig {
-                version,
-                payload_sha256: sha.into(),
-                key_id: "k".into(),
-                published_at: now(),
-                published_by: "ops".into(),
-                size: 7,
-                announced_to: None,
-            },
-            bundle: format!("bundle {version}"),
-        }
-    }
-
-    #[test]
-    fn only_a_newer_configuration_replaces_the_published_one() {
-        let store = Store::open_in_memory().unwrap();
-        assert_eq!(store.published_config().unwrap(), None);
-        assert_eq!(store.publish_config(&stored(5, "a")).unwrap(), PublishOutcome::Published);
-        assert_eq!(store.publish_config(&stored(5, "a")).unwrap(), PublishOutcome::AlreadyPublished);
-        let conflict = PublishOutcome::Conflict { current: 5, current_sha256: "a".into() };
-        assert_eq!(store.publish_config(&stored(5, "b")).unwrap(), conflict);
-        assert_eq!(store.publish_config(&stored(4, "c")).unwrap(), conflict);
-        assert_eq!(store.published_config().unwrap().unwrap().bundle, "bundle 5", "refusals change nothing");
-        assert_eq!(store.publish_config(&stored(6, "d")).unwrap(), PublishOutcome::Published);
-        let current = store.published_config().unwrap().unwrap();
-        assert_eq!((current.meta.version, current.bundle.as_str(), current.meta.size), (6, "bundle 6", 8));
-    }
-
-    #[test]
-    fn admin_tokens_are_checked_by_hash_and_replaced_or_revoked() {
-        let store = Store::open_in_memory().unwrap();
-        let first = store.create_admin_token("ops", now()).unwrap();
-        assert_eq!(store.verify_admin_token(&first).unwrap().as_deref(), Some("ops"));
-        assert_eq!(store.verify_admin_token(&Secret("guess".into())).unwrap(), None);
-        let second = store.create_admin_token("ops", now()).unwrap();
-        assert_eq!(store.verify_admin_token(&first).unwrap(), None, "replaced");
-        assert!(store.revoke_admin_token("ops").unwrap());
-        assert_eq!(store.verify_admin_token(&second).unwrap(), None, "revoked");
-        let stored: i64 = store.lock().query_row("SELECT COUNT(*) FROM admin_tokens", [], |r| r.get(0)).unwrap();
-        assert_eq!(stored, 0);
-    }
-
-    #[test]
-    fn admin_keys_round_trip() {
-        let store = Store::open_in_memory().unwrap();
-        let key = visio_config::bundle::SigningKey::from_bytes(&[7; 32]).verifying_key();
-        let id = store.trust_admin_key(&key, now()).unwrap();
-        assert_eq!(store.admin_keys().unwrap(), vec![key]);
-        assert!(store.distrust_admin_key(&id).unwrap());
-        assert!(store.admin_keys().unwrap().is_empty());
-    }
-
-    #[test]
-    fn a_refusal_stays_until_that_version_or_a_newer_one_is_applied() {
-        use crate::core::HeartbeatReport;
-        use visio_protocol::ConfigRefusal;
-        let store = Store::open_in_memory().unwrap();
-        let kiosk = KioskId::from("besse");
-        let refused = |version| HubEvent::ConfigRefused {
-            kiosk_id: kiosk.clone(),
-            version,
-            reason: ConfigRefusal::new(ConfigRefusalCode::BadSignature, "bad signature"),
-            at: now(),
-        };
-        let applied = |version| HubEvent::ConfigApplied { kiosk_id: kiosk.clone(), version, at: now() };
-        let status = || store.kiosk_statuses().unwrap().pop().unwrap().1;
-        store.record(&refused(7)).unwrap();
-        let report = HeartbeatReport { app_version: "0.1.0".into(), config_version: Some(5), devices: None, rtt_ms: Some(30) };
-        store.record(&HubEvent::Heartbeat { kiosk_id: kiosk.clone(), at: now(), report }).unwrap();
-        let s = status();
-        assert_eq!((s.config_version, s.rtt_ms, s.last_heartbeat_at), (Some(5), Some(30), Some(now())));
-        assert_eq!(s.last_refusal.as_ref().map(|r| (r.version, r.code)), Some((7, ConfigRefusalCode::BadSignature)));
-        store.record(&applied(6)).unwrap();
-        assert!(status().last_refusal.is_some(), "6 is older than the refused 7");
-        store.record(&applied(7)).unwrap();
-        assert_eq!(status().last_refusal, None);
-        assert_eq!(status().config_version, Some(7));
-    }
-
-    #[test]
-    fn a_batch_of_the_session_log_lands_in_order_or_not_at_all() {
-        use visio_protocol::EndReason;
-        let store = Store::open_in_memory().unwrap();
-        let at = |s: i64| now() + SignedDuration::from_secs(s);
-        let queued = |id: &str| HubEvent::Queued { session: id.into(), kiosk_id: "besse".into(), service: "caf".into(), at: at(0) };
-        // The end refers to the row queued earlier in the same batch.
-        store
-            .record_all(&[queued("s1"), HubEvent::Ended { session: "s1".into(), reason: EndReason::Cancelled, at: at(5) }])
-            .unwrap();
-        let log = store.session_log().unwrap();
-        assert_eq!(
-            log.iter().map(|r| (r.session.as_str(), r.ended_at, r.end_reason.as_deref())).collect::<Vec<_>>(),
-            [("s1", Some(at(5)), Some("cancelled"))]
-        );
-        // The same session queued twice is refused, and the whole batch
-        // with it: s2 is not half written.
-        assert!(store.record_all(&[queued("s2"), queued("s1")]).is_err());
-        assert_eq!(store.session_log().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn recovery_hands_back_open_calls_and_closes_what_a_dead_hub_left_waiting() {
-        use crate::core::new_token;
-        use visio_protocol::EndReason;
-        let store = Store::open_in_memory().unwrap();
-        store.enroll_kiosk(&"besse".into(), "Mairie de Besse", now()).unwrap();
-        store.add_agent(&"claire".into(), "Claire (CAF)", &Secret("pw".into()), &["caf".into()], now()).unwrap();
-        let at = |min: i64| now() + SignedDuration::from_mins(min);
-        let queued = |id: &str, kiosk: &str, t| HubEvent::Queued { session: id.into(), kiosk_id: kiosk.into(), service: "caf".into(), at: t };
-        let (_, hash) = new_token(&"a-000001".into());
-        for e in [
-            queued("a-000001", "besse", at(0)),
-            HubEvent::Answered { session: "a-000001".into(), agent: "claire".into(), at: at(1), resume: hash },
-            queued("a-000002", "ardes", at(2)),
-            queued("a-000003", "tauves", at(0)),
-            HubEvent::Ended { session: "a-000003".into(), reason: EndReason::Cancelled, at: at(1) },
-        ] {
-            store.record(&e).unwrap();
-        }
-        assert!(store.session_prefix_used("a").unwrap());
-        assert!(!store.session_prefix_used("b").unwrap());
-
-        // A hard kill: no stop time; the last write (a-000002 queued) and
-        // the alive stamp stand for it, whichever is later.
-        store.mark_alive(at(1)).unwrap();
-        let r = store.recover(at(10)).unwrap();
-        assert_eq!(r.stopped_at, Some(at(2)));
-        assert_eq!(r.closed, 1, "the wait is over");
-        assert_eq!(r.calls.len(), 1);
-        let call = &r.calls[0];
-        assert_eq!((call.session.as_str(), call.site.as_str(), call.agent_name.as_str()), ("a-000001", "Mairie de Besse", "Claire (CAF)"));
-        assert!(call.resume.matches(&hash));
-        let log = store.session_log().unwrap();
-        let wait = log.iter().find(|r| r.session == "a-000002").unwrap();
-        assert_eq!((wait.ended_at, wait.end_reason.as_deref()), (Some(at(2)), Some("hub_shutdown")));
-
-        // A graceful stop records its time; the call is still open.
-        store.mark_stopped(at(20)).unwrap();
-        let r = store.recover(at(21)).unwrap();
-        assert_eq!((r.stopped_at, r.calls.len(), r.closed), (Some(at(20)), 1, 0));
-
-        // Ended once: the first end stays, and the token hash goes.
-        store.record(&HubEvent::Ended { session: "a-000001".into(), reason: EndReason::AgentHungUp, at: at(30) }).unwrap();
-        store.record(&HubEvent::Ended { session: "a-000001".into(), reason: EndReason::HubShutdown, at: at(31) }).unwrap();
-        let r = store.recover(at(40)).unwrap();
-        assert!(r.calls.is_empty());
-        let call = store.session_log().unwrap().into_iter().find(|r| r.session == "a-000001").unwrap();
-        assert_eq!((call.ended_at, call.end_reason.as_deref()), (Some(at(30)), Some("agent_hung_up")));
-    }
-}
+mod tests;
