@@ -1,7 +1,8 @@
 //! The hub's records on either backend: SQLite on one box (the default)
 //! or PostgreSQL shared by several hub processes (docs/decisions.md,
-//! "Several hub processes"). The same calls and the same behaviours;
-//! SQLite's synchronous calls run on tokio's blocking pool.
+//! "Several hub processes"). The same calls and the same behaviours
+//! (`tests/store_conformance.rs`); each call reaches its store through
+//! `on_store!`, where SQLite's synchronous calls go to tokio's blocking pool.
 
 use jiff::{SignedDuration, Timestamp};
 use visio_config::bundle::VerifyingKey;
