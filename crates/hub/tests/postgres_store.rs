@@ -1,15 +1,14 @@
-//! The PostgreSQL store against a real PostgreSQL 15 each test starts
-//! itself: the SQLite store's behaviours, and the shared queue's atomic
-//! "take next" under concurrent takers on separate connections.
+//! What only the PostgreSQL store does, against a real PostgreSQL 15 each
+//! test starts itself: the claiming of a dead process's calls, and the
+//! shared queue's atomic "take next" under concurrent takers on separate
+//! connections. What every store does is in `store_conformance.rs`.
 
 use std::collections::HashSet;
 
 use jiff::{SignedDuration, Timestamp};
-use visio_hub::core::{HeartbeatReport, HubEvent, Side, new_token};
+use visio_hub::core::{HubEvent, Side, new_token};
 use visio_hub::store::postgres::{PgStore, QueueEntry};
-use visio_hub::store::{PublishOutcome, StoreError, StoredConfig};
-use visio_protocol::admin::PublishedConfig;
-use visio_protocol::{AgentLogin, ConfigRefusal, ConfigRefusalCode, EndReason, KioskId, Secret, ServiceId};
+use visio_protocol::{EndReason, Secret, ServiceId};
 use visio_testkit::postgres::Postgres;
 use visio_testkit::wait::eventually;
 
@@ -19,99 +18,6 @@ fn now() -> Timestamp {
 
 fn at(min: i64) -> Timestamp {
     now() + SignedDuration::from_mins(min)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accounts_kiosks_and_configuration_behave_as_in_sqlite() {
-    let pg = Postgres::start().await;
-    let store = PgStore::connect(&pg.url(), 4).await.unwrap();
-
-    // Kiosks: the secret is checked, and re-enrolment rotates it.
-    let id = KioskId::from("besse");
-    let first = store.enroll_kiosk(&id, "Mairie de Besse", now()).await.unwrap();
-    assert_eq!(store.verify_kiosk(&id, &first).await.unwrap().unwrap().site, "Mairie de Besse");
-    assert!(store.verify_kiosk(&id, &Secret("wrong".into())).await.unwrap().is_none());
-    assert!(store.verify_kiosk(&"other".into(), &first).await.unwrap().is_none());
-    let second = store.enroll_kiosk(&id, "Mairie de Besse", now()).await.unwrap();
-    assert!(store.verify_kiosk(&id, &first).await.unwrap().is_none(), "old secret revoked");
-    assert!(store.verify_kiosk(&id, &second).await.unwrap().is_some());
-    assert_eq!(store.count_kiosks().await.unwrap(), 1);
-
-    // Agents: argon2id passwords, sessions that expire and end.
-    let login = AgentLogin::from("claire");
-    let pw = Secret("correct horse".into());
-    store.add_agent(&login, "Claire", &pw, &["caf".into(), "msa".into()], now()).await.unwrap();
-    assert!(matches!(store.add_agent(&login, "x", &pw, &[], now()).await, Err(StoreError::AgentExists(_))));
-    let agent = store.verify_agent(&login, &pw).await.unwrap().unwrap();
-    assert_eq!(agent.services, vec![ServiceId::from("caf"), ServiceId::from("msa")]);
-    assert!(store.verify_agent(&login, &Secret("nope".into())).await.unwrap().is_none());
-    assert!(store.verify_agent(&"ghost".into(), &pw).await.unwrap().is_none());
-    let token = store.create_agent_session(&login, now(), SignedDuration::from_hours(1)).await.unwrap();
-    assert_eq!(store.agent_for_session(&token, now()).await.unwrap(), Some(agent));
-    assert!(store.agent_for_session(&token, at(120)).await.unwrap().is_none(), "expired");
-    store.end_agent_session(&token).await.unwrap();
-    assert!(store.agent_for_session(&token, now()).await.unwrap().is_none(), "logged out");
-
-    // Admin tokens and keys.
-    let t1 = store.create_admin_token("ops", now()).await.unwrap();
-    assert_eq!(store.verify_admin_token(&t1).await.unwrap().as_deref(), Some("ops"));
-    let t2 = store.create_admin_token("ops", now()).await.unwrap();
-    assert_eq!(store.verify_admin_token(&t1).await.unwrap(), None, "replaced");
-    assert!(store.revoke_admin_token("ops").await.unwrap());
-    assert_eq!(store.verify_admin_token(&t2).await.unwrap(), None, "revoked");
-    let key = visio_config::bundle::SigningKey::from_bytes(&[7; 32]).verifying_key();
-    let key_id = store.trust_admin_key(&key, now()).await.unwrap();
-    assert_eq!(store.admin_keys().await.unwrap(), vec![key]);
-    assert!(store.distrust_admin_key(&key_id).await.unwrap());
-    assert!(store.admin_keys().await.unwrap().is_empty());
-
-    // The published configuration: only a newer one replaces it.
-    let stored = |version: u64, sha: &str| StoredConfig {
-        meta: PublishedConfig {
-            version,
-            payload_sha256: sha.into(),
-            key_id: "k".into(),
-            published_at: now(),
-            published_by: "ops".into(),
-            size: 7,
-            announced_to: None,
-        },
-        bundle: format!("bundle {version}"),
-    };
-    assert_eq!(store.published_config().await.unwrap(), None);
-    assert_eq!(store.publish_config(&stored(5, "a")).await.unwrap(), PublishOutcome::Published);
-    assert_eq!(store.publish_config(&stored(5, "a")).await.unwrap(), PublishOutcome::AlreadyPublished);
-    let conflict = PublishOutcome::Conflict { current: 5, current_sha256: "a".into() };
-    assert_eq!(store.publish_config(&stored(5, "b")).await.unwrap(), conflict);
-    assert_eq!(store.publish_config(&stored(4, "c")).await.unwrap(), conflict);
-    assert_eq!(store.publish_config(&stored(6, "d")).await.unwrap(), PublishOutcome::Published);
-    let current = store.published_config().await.unwrap().unwrap();
-    assert_eq!((current.meta.version, current.bundle.as_str(), current.meta.size), (6, "bundle 6", 8));
-
-    // Kiosk reports: a refusal stays until that version or a newer one is applied.
-    let refused = HubEvent::ConfigRefused {
-        kiosk_id: id.clone(),
-        version: 7,
-        reason: ConfigRefusal::new(ConfigRefusalCode::BadSignature, "bad signature"),
-        at: now(),
-    };
-    store.record(&refused).await.unwrap();
-    let report =
-        HeartbeatReport { app_version: "0.1.0".into(), config_version: Some(5), devices: None, rtt_ms: Some(30) };
-    store.record(&HubEvent::Heartbeat { kiosk_id: id.clone(), at: now(), report }).await.unwrap();
-    let status = store.kiosk_statuses().await.unwrap().pop().unwrap().1;
-    assert_eq!((status.config_version, status.rtt_ms, status.last_heartbeat_at), (Some(5), Some(30), Some(now())));
-    assert_eq!(status.last_refusal.map(|r| (r.version, r.code)), Some((7, ConfigRefusalCode::BadSignature)));
-    store.record(&HubEvent::ConfigApplied { kiosk_id: id.clone(), version: 6, at: now() }).await.unwrap();
-    assert!(store.kiosk_statuses().await.unwrap()[0].1.last_refusal.is_some(), "6 is older than the refused 7");
-    store.record(&HubEvent::ConfigApplied { kiosk_id: id.clone(), version: 7, at: now() }).await.unwrap();
-    let status = store.kiosk_statuses().await.unwrap().pop().unwrap().1;
-    assert_eq!((status.last_refusal, status.config_version), (None, Some(7)));
-
-    // A second process connecting migrates nothing again and sees it all.
-    drop(store);
-    let again = PgStore::connect(&pg.url(), 1).await.unwrap();
-    assert!(again.verify_kiosk(&id, &second).await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

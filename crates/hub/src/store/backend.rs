@@ -1,7 +1,8 @@
 //! The hub's records on either backend: SQLite on one box (the default)
 //! or PostgreSQL shared by several hub processes (docs/decisions.md,
-//! "Several hub processes"). The same calls and the same behaviours;
-//! SQLite's synchronous calls run on tokio's blocking pool.
+//! "Several hub processes"). The same calls and the same behaviours
+//! (`tests/store_conformance.rs`); each call reaches its store through
+//! `on_store!`, where SQLite's synchronous calls go to tokio's blocking pool.
 
 use jiff::{SignedDuration, Timestamp};
 use visio_config::bundle::VerifyingKey;
@@ -34,120 +35,55 @@ impl From<PgStore> for Backend {
 
 impl Backend {
     pub async fn enroll_kiosk(&self, id: &KioskId, site: &str, now: Timestamp) -> Result<Secret, StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let id = id.to_owned();
-                let site = site.to_owned();
-                store.call(move |s| s.enroll_kiosk(&id, &site, now)).await
-            }
-            Backend::Postgres(store) => store.enroll_kiosk(id, site, now).await,
-        }
+        on_store!(self, [id, site] => enroll_kiosk(&id, &site, now))
     }
 
     pub async fn verify_kiosk(&self, id: &KioskId, secret: &Secret) -> Result<Option<KioskRecord>, StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let id = id.to_owned();
-                let secret = secret.to_owned();
-                store.call(move |s| s.verify_kiosk(&id, &secret)).await
-            }
-            Backend::Postgres(store) => store.verify_kiosk(id, secret).await,
-        }
+        on_store!(self, [id, secret] => verify_kiosk(&id, &secret))
     }
 
     pub async fn kiosks(&self) -> Result<Vec<KioskRecord>, StoreError> {
-        match self {
-            Backend::Sqlite(store) => store.call(move |s| s.kiosks()).await,
-            Backend::Postgres(store) => store.kiosks().await,
-        }
+        on_store!(self, [] => kiosks())
     }
 
     pub async fn count_kiosks(&self) -> Result<usize, StoreError> {
-        match self {
-            Backend::Sqlite(store) => store.call(move |s| s.count_kiosks()).await,
-            Backend::Postgres(store) => store.count_kiosks().await,
-        }
+        on_store!(self, [] => count_kiosks())
     }
 
     pub async fn kiosk_statuses(&self) -> Result<Vec<(KioskId, KioskStatus)>, StoreError> {
-        match self {
-            Backend::Sqlite(store) => store.call(move |s| s.kiosk_statuses()).await,
-            Backend::Postgres(store) => store.kiosk_statuses().await,
-        }
+        on_store!(self, [] => kiosk_statuses())
     }
 
     pub async fn create_admin_token(&self, name: &str, now: Timestamp) -> Result<Secret, StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let name = name.to_owned();
-                store.call(move |s| s.create_admin_token(&name, now)).await
-            }
-            Backend::Postgres(store) => store.create_admin_token(name, now).await,
-        }
+        on_store!(self, [name] => create_admin_token(&name, now))
     }
 
     pub async fn verify_admin_token(&self, token: &Secret) -> Result<Option<String>, StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let token = token.to_owned();
-                store.call(move |s| s.verify_admin_token(&token)).await
-            }
-            Backend::Postgres(store) => store.verify_admin_token(token).await,
-        }
+        on_store!(self, [token] => verify_admin_token(&token))
     }
 
     pub async fn revoke_admin_token(&self, name: &str) -> Result<bool, StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let name = name.to_owned();
-                store.call(move |s| s.revoke_admin_token(&name)).await
-            }
-            Backend::Postgres(store) => store.revoke_admin_token(name).await,
-        }
+        on_store!(self, [name] => revoke_admin_token(&name))
     }
 
     pub async fn trust_admin_key(&self, key: &VerifyingKey, now: Timestamp) -> Result<String, StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let key = key.to_owned();
-                store.call(move |s| s.trust_admin_key(&key, now)).await
-            }
-            Backend::Postgres(store) => store.trust_admin_key(key, now).await,
-        }
+        on_store!(self, [key] => trust_admin_key(&key, now))
     }
 
     pub async fn distrust_admin_key(&self, key_id: &str) -> Result<bool, StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let key_id = key_id.to_owned();
-                store.call(move |s| s.distrust_admin_key(&key_id)).await
-            }
-            Backend::Postgres(store) => store.distrust_admin_key(key_id).await,
-        }
+        on_store!(self, [key_id] => distrust_admin_key(&key_id))
     }
 
     pub async fn admin_keys(&self) -> Result<Vec<VerifyingKey>, StoreError> {
-        match self {
-            Backend::Sqlite(store) => store.call(move |s| s.admin_keys()).await,
-            Backend::Postgres(store) => store.admin_keys().await,
-        }
+        on_store!(self, [] => admin_keys())
     }
 
     pub async fn publish_config(&self, config: &StoredConfig) -> Result<PublishOutcome, StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let config = config.to_owned();
-                store.call(move |s| s.publish_config(&config)).await
-            }
-            Backend::Postgres(store) => store.publish_config(config).await,
-        }
+        on_store!(self, [config] => publish_config(&config))
     }
 
     pub async fn published_config(&self) -> Result<Option<StoredConfig>, StoreError> {
-        match self {
-            Backend::Sqlite(store) => store.call(move |s| s.published_config()).await,
-            Backend::Postgres(store) => store.published_config().await,
-        }
+        on_store!(self, [] => published_config())
     }
 
     pub async fn add_agent(
@@ -158,16 +94,7 @@ impl Backend {
         services: &[ServiceId],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let login = login.to_owned();
-                let display_name = display_name.to_owned();
-                let password = password.to_owned();
-                let services = services.to_vec();
-                store.call(move |s| s.add_agent(&login, &display_name, &password, &services, now)).await
-            }
-            Backend::Postgres(store) => store.add_agent(login, display_name, password, services, now).await,
-        }
+        on_store!(self, [login, display_name, password, services] => add_agent(&login, &display_name, &password, &services, now))
     }
 
     /// Checks an agent's password. At most one Argon2 check per core runs
@@ -176,14 +103,7 @@ impl Backend {
     /// and every core from the calls already running.
     pub async fn verify_agent(&self, login: &AgentLogin, password: &Secret) -> Result<Option<AgentRecord>, StoreError> {
         let _permit = password_checks().acquire().await.map_err(|e| StoreError::Worker(e.to_string()))?;
-        match self {
-            Backend::Sqlite(store) => {
-                let login = login.to_owned();
-                let password = password.to_owned();
-                store.call(move |s| s.verify_agent(&login, &password)).await
-            }
-            Backend::Postgres(store) => store.verify_agent(login, password).await,
-        }
+        on_store!(self, [login, password] => verify_agent(&login, &password))
     }
 
     pub async fn create_agent_session(
@@ -192,65 +112,32 @@ impl Backend {
         now: Timestamp,
         lifetime: SignedDuration,
     ) -> Result<Secret, StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let login = login.to_owned();
-                store.call(move |s| s.create_agent_session(&login, now, lifetime)).await
-            }
-            Backend::Postgres(store) => store.create_agent_session(login, now, lifetime).await,
-        }
+        on_store!(self, [login] => create_agent_session(&login, now, lifetime))
     }
 
     pub async fn agent_for_session(&self, token: &Secret, now: Timestamp) -> Result<Option<AgentRecord>, StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let token = token.to_owned();
-                store.call(move |s| s.agent_for_session(&token, now)).await
-            }
-            Backend::Postgres(store) => store.agent_for_session(token, now).await,
-        }
+        on_store!(self, [token] => agent_for_session(&token, now))
     }
 
     pub async fn end_agent_session(&self, token: &Secret) -> Result<(), StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let token = token.to_owned();
-                store.call(move |s| s.end_agent_session(&token)).await
-            }
-            Backend::Postgres(store) => store.end_agent_session(token).await,
-        }
+        on_store!(self, [token] => end_agent_session(&token))
     }
 
     pub async fn record(&self, event: &HubEvent) -> Result<(), StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let event = event.to_owned();
-                store.call(move |s| s.record(&event)).await
-            }
-            Backend::Postgres(store) => store.record(event).await,
-        }
+        on_store!(self, [event] => record(&event))
     }
 
     /// Writes `events` in order in one transaction (see [`Store::record_all`]).
     pub async fn record_all(&self, events: Vec<HubEvent>) -> Result<(), StoreError> {
-        match self {
-            Backend::Sqlite(store) => store.call(move |s| s.record_all(&events)).await,
-            Backend::Postgres(store) => store.record_all(&events).await,
-        }
+        on_store!(self, [] => record_all(&events))
     }
 
     pub async fn mark_alive(&self, at: Timestamp) -> Result<(), StoreError> {
-        match self {
-            Backend::Sqlite(store) => store.call(move |s| s.mark_alive(at)).await,
-            Backend::Postgres(store) => store.mark_alive(at).await,
-        }
+        on_store!(self, [] => mark_alive(at))
     }
 
     pub async fn mark_stopped(&self, at: Timestamp) -> Result<(), StoreError> {
-        match self {
-            Backend::Sqlite(store) => store.call(move |s| s.mark_stopped(at)).await,
-            Backend::Postgres(store) => store.mark_stopped(at).await,
-        }
+        on_store!(self, [] => mark_stopped(at))
     }
 
     /// One process on SQLite: the calls the previous process left open.
@@ -265,20 +152,11 @@ impl Backend {
     }
 
     pub async fn session_prefix_used(&self, prefix: &str) -> Result<bool, StoreError> {
-        match self {
-            Backend::Sqlite(store) => {
-                let prefix = prefix.to_owned();
-                store.call(move |s| s.session_prefix_used(&prefix)).await
-            }
-            Backend::Postgres(store) => store.session_prefix_used(prefix).await,
-        }
+        on_store!(self, [prefix] => session_prefix_used(&prefix))
     }
 
     pub async fn session_log(&self) -> Result<Vec<SessionRecord>, StoreError> {
-        match self {
-            Backend::Sqlite(store) => store.call(move |s| s.session_log()).await,
-            Backend::Postgres(store) => store.session_log().await,
-        }
+        on_store!(self, [] => session_log())
     }
 }
 

@@ -1,0 +1,109 @@
+//! What the stores hand back and how they fail: the same types for
+//! SQLite and PostgreSQL.
+
+use jiff::Timestamp;
+use visio_protocol::admin::{PublishedConfig, RefusalRecord};
+use visio_protocol::{AgentLogin, DeviceHealth, KioskId, ServiceId};
+
+use crate::core::RestoredCall;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("PostgreSQL connection pool: {0}")]
+    Pool(String),
+    #[error("could not hash the password: {0}")]
+    Hash(String),
+    #[error("agent {0:?} already exists")]
+    AgentExists(String),
+    #[error("the database's schema version {found} is newer than this hub understands ({supported}); upgrade the hub")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("the store's worker stopped: {0}")]
+    Worker(String),
+    #[error("stored value is damaged: {0}")]
+    Damaged(String),
+}
+
+/// An enrolled kiosk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KioskRecord {
+    pub id: KioskId,
+    pub site: String,
+}
+
+/// An agent account, without its password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    pub login: AgentLogin,
+    pub display_name: String,
+    pub services: Vec<ServiceId>,
+}
+
+/// One line of the session log (shared with `visio-admin stats`).
+pub use visio_protocol::SessionRecord;
+
+/// What a kiosk last reported: heartbeat and configuration refusal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KioskStatus {
+    pub last_heartbeat_at: Option<Timestamp>,
+    pub app_version: Option<String>,
+    pub config_version: Option<u64>,
+    pub devices: Option<DeviceHealth>,
+    pub rtt_ms: Option<u32>,
+    pub last_refusal: Option<RefusalRecord>,
+}
+
+/// The published configuration: its description and the bundle's exact
+/// bytes, as uploaded and as kiosks get them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConfig {
+    pub meta: PublishedConfig,
+    pub bundle: String,
+}
+
+/// What became of a publication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    Published,
+    /// The same version with the same content was already published.
+    AlreadyPublished,
+    /// The hub serves a newer version, or the same version with other
+    /// content: nothing changed.
+    Conflict { current: u64, current_sha256: String },
+}
+
+
+/// What a starting hub takes over from the previous process on the same
+/// store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// When the previous process stopped: its recorded stop time after a
+    /// graceful shutdown; after a hard kill, the latest sign of life it
+    /// left (its last "alive" stamp or session-log write). `None` on a
+    /// fresh store.
+    pub stopped_at: Option<Timestamp>,
+    /// Calls answered and not ended, with their resume token's hash.
+    pub calls: Vec<RestoredCall>,
+    /// Waits and token-less calls left open by a hard kill, now ended
+    /// (`hub_shutdown` at `stopped_at`).
+    pub closed: usize,
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> StoreError {
+        StoreError::Pool(e.to_string())
+    }
+}
+
+/// A time stored as Unix milliseconds.
+pub(super) fn ms(ms: i64) -> Option<Timestamp> {
+    Timestamp::from_millisecond(ms).ok()
+}
+
+/// An agent's services, stored comma-separated.
+pub(super) fn split_services(s: &str) -> Vec<ServiceId> {
+    s.split(',').filter(|s| !s.is_empty()).map(ServiceId::from).collect()
+}
