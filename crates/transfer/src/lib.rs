@@ -5,6 +5,11 @@
 //!
 //! - [`core`]: the protocol as a sans-I/O state machine ([`Endpoint`]), one
 //!   per side. No tokio, sockets, files or clocks inside: time is an input.
+//!   Split by what each part owns: `core/limits.rs` (configuration, pacing
+//!   arithmetic), `core/events.rs` (frames in; outputs, events and errors
+//!   out), `core/incoming.rs` (files received), `core/outgoing.rs` (files
+//!   sent: window, reads, pacing) and `core/mod.rs` (the endpoint, link
+//!   state, dispatch, timers).
 //! - [`wire`]: JSON control messages and the 12-byte chunk header.
 //! - [`check`]: content sniffing (PDF, PNG, JPEG by their bytes) and
 //!   file-name checks, streaming.
