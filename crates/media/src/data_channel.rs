@@ -5,13 +5,16 @@
 //! [`CallEvent::DataChannelOpen`](crate::CallEvent::DataChannelOpen).
 //! Back-pressure both ways: `send` waits while more than the configured send
 //! buffer limit is unacknowledged, and a reader that falls behind slows the
-//! channel instead of growing memory.
+//! channel instead of growing memory. A sender that paces itself sets buffer
+//! marks ([`DataChannelHandle::set_buffer_marks`]) and reads them crossed as
+//! [`ChannelEvent`]s, in order with the peer's messages.
 
 use crate::call::{CallEvent, Emitter};
 use crate::error::CallError;
 use bytes::BytesMut;
 use std::sync::Arc;
-use tokio::sync::{Mutex, Notify, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{Mutex, mpsc};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 
 /// The label of the data channel the document-transfer crate uses.
@@ -26,6 +29,19 @@ pub enum ChannelMessage {
     Binary(bytes::Bytes),
 }
 
+/// What the documents channel delivers to its reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelEvent {
+    /// A message from the peer.
+    Message(ChannelMessage),
+    /// Our unacknowledged bytes fell to the low mark (only after
+    /// [`DataChannelHandle::set_buffer_marks`]).
+    BufferedAmountLow,
+    /// Our unacknowledged bytes rose to the high mark (only after
+    /// [`DataChannelHandle::set_buffer_marks`]).
+    BufferedAmountHigh,
+}
+
 /// The reliable, ordered data channel of a call, for the document-transfer
 /// crate. Cheap to clone. Sending waits while more than the configured send
 /// buffer limit is outstanding (back-pressure); [`try_send`](Self::try_send)
@@ -38,8 +54,11 @@ pub struct DataChannelHandle {
 struct DataChannelInner {
     label: String,
     channel: Arc<dyn DataChannel>,
-    incoming: Mutex<mpsc::Receiver<ChannelMessage>>,
-    low: Arc<Notify>,
+    incoming: Mutex<mpsc::Receiver<ChannelEvent>>,
+    /// Buffer events reach the reader only once it set marks: webrtc-rs
+    /// reports "low" each time the buffer empties (its default mark is 0),
+    /// and a reader that never asked would find its queue full of them.
+    marks_set: AtomicBool,
 }
 
 impl std::fmt::Debug for DataChannelHandle {
@@ -79,19 +98,32 @@ impl DataChannelHandle {
         Ok(self.inner.channel.writable().await?)
     }
 
-    /// Sets the low-water mark for [`buffered_amount_low`](Self::buffered_amount_low).
-    pub async fn set_buffered_amount_low_threshold(&self, bytes: u32) -> Result<(), CallError> {
-        Ok(self.inner.channel.set_buffered_amount_low_threshold(bytes).await?)
+    /// Sets the buffered-amount marks (bytes handed to SCTP and not yet
+    /// acknowledged by the peer's SCTP) and from then on reports each
+    /// crossing through [`next_event`](Self::next_event): "high" when the
+    /// amount rises to `high`, "low" when it falls back to `low`.
+    pub async fn set_buffer_marks(&self, low: u32, high: u32) -> Result<(), CallError> {
+        self.inner.channel.set_buffered_amount_low_threshold(low).await?;
+        self.inner.channel.set_buffered_amount_high_threshold(high).await?;
+        self.inner.marks_set.store(true, Ordering::Release);
+        Ok(())
     }
 
-    /// Waits until the buffered amount falls below the low-water mark.
-    pub async fn buffered_amount_low(&self) {
-        self.inner.low.notified().await;
-    }
-
-    /// The next message from the peer; `None` once the channel has closed.
-    pub async fn recv(&self) -> Option<ChannelMessage> {
+    /// The next message or buffer-mark crossing; `None` once the channel has closed.
+    pub async fn next_event(&self) -> Option<ChannelEvent> {
         self.inner.incoming.lock().await.recv().await
+    }
+
+    /// The next message from the peer (buffer-mark crossings are skipped);
+    /// `None` once the channel has closed.
+    pub async fn recv(&self) -> Option<ChannelMessage> {
+        let mut incoming = self.inner.incoming.lock().await;
+        loop {
+            match incoming.recv().await? {
+                ChannelEvent::Message(message) => return Some(message),
+                ChannelEvent::BufferedAmountLow | ChannelEvent::BufferedAmountHigh => {}
+            }
+        }
     }
 
     /// Closes the channel (the call goes on).
@@ -108,10 +140,8 @@ pub(crate) async fn pump_data_channel(channel: Arc<dyn DataChannel>, emit: Emitt
         return;
     }
     let (tx, rx) = mpsc::channel(256);
-    let low = Arc::new(Notify::new());
-    let handle = DataChannelHandle {
-        inner: Arc::new(DataChannelInner { label, channel: Arc::clone(&channel), incoming: Mutex::new(rx), low: Arc::clone(&low) }),
-    };
+    let inner = Arc::new(DataChannelInner { label, channel: Arc::clone(&channel), incoming: Mutex::new(rx), marks_set: AtomicBool::new(false) });
+    let handle = DataChannelHandle { inner: Arc::clone(&inner) };
     let mut announced = false;
     while let Some(event) = channel.poll().await {
         match event {
@@ -127,11 +157,21 @@ pub(crate) async fn pump_data_channel(channel: Arc<dyn DataChannel>, emit: Emitt
                 };
                 // Awaiting here is the receive-side back-pressure: a reader
                 // that falls behind slows the channel rather than growing memory.
-                if tx.send(message).await.is_err() {
+                if tx.send(ChannelEvent::Message(message)).await.is_err() {
                     tracing::debug!("data channel message dropped: no reader");
                 }
             }
-            DataChannelEvent::OnBufferedAmountLow => low.notify_waiters(),
+            DataChannelEvent::OnBufferedAmountLow | DataChannelEvent::OnBufferedAmountHigh if inner.marks_set.load(Ordering::Acquire) => {
+                let crossing = match event {
+                    DataChannelEvent::OnBufferedAmountHigh => ChannelEvent::BufferedAmountHigh,
+                    _ => ChannelEvent::BufferedAmountLow,
+                };
+                // In order with the messages, so a paced sender sees "high"
+                // before the acks that follow it.
+                if tx.send(crossing).await.is_err() {
+                    tracing::debug!("buffer mark dropped: no reader");
+                }
+            }
             DataChannelEvent::OnClose => break,
             _ => {}
         }

@@ -71,7 +71,7 @@ pub mod signaling;
 pub mod stamp;
 
 pub use call::{Call, CallEvent, CallEvents, CallState, CallStats};
-pub use data_channel::{ChannelMessage, DOCUMENTS_CHANNEL, DataChannelHandle};
+pub use data_channel::{ChannelEvent, ChannelMessage, DOCUMENTS_CHANNEL, DataChannelHandle};
 #[cfg(feature = "transfer")]
 pub use documents_link::DocumentsLink;
 pub use config::{AudioConfig, AudioSink, AudioSource, CallConfig, IcePolicy, IceServer, VideoCodec, VideoConfig, VideoSource};
