@@ -14,8 +14,8 @@ use crate::error::CallError;
 use bytes::BytesMut;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::{Mutex, mpsc};
-use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
 
 /// The label of the data channel the document-transfer crate uses.
 pub const DOCUMENTS_CHANNEL: &str = "visio-documents";
@@ -132,52 +132,92 @@ impl DataChannelHandle {
     }
 }
 
-/// One data channel: events → call events, messages → the handle.
+impl DataChannelHandle {
+    /// Takes over a bare webrtc-rs data channel, outside a call: the transfer
+    /// crate's end-to-end tests and benchmarks run on a plain peer pair. The
+    /// same reader as a call's documents channel; returns once it is open.
+    pub async fn attach_webrtc(channel: Arc<dyn DataChannel>) -> Result<DataChannelHandle, CallError> {
+        let label = channel.label().await?;
+        let (handle, pump) = reader(label, Arc::clone(&channel));
+        let (open_tx, open_rx) = oneshot::channel();
+        let mut open_tx = Some(open_tx);
+        tokio::spawn(pump.run(move || {
+            if let Some(tx) = open_tx.take() {
+                let _ = tx.send(());
+            }
+        }));
+        if channel.ready_state().await? != RTCDataChannelState::Open && open_rx.await.is_err() {
+            return Err(CallError::Transport("the data channel closed before it opened".into()));
+        }
+        Ok(handle)
+    }
+}
+
+/// A handle and the task body that feeds it.
+fn reader(label: String, channel: Arc<dyn DataChannel>) -> (DataChannelHandle, Pump) {
+    let (tx, rx) = mpsc::channel(256);
+    let inner = Arc::new(DataChannelInner { label, channel, incoming: Mutex::new(rx), marks_set: AtomicBool::new(false) });
+    (DataChannelHandle { inner: Arc::clone(&inner) }, Pump { inner, tx })
+}
+
+struct Pump {
+    inner: Arc<DataChannelInner>,
+    tx: mpsc::Sender<ChannelEvent>,
+}
+
+impl Pump {
+    /// Reads the channel until it closes: messages and mark crossings to the
+    /// handle, `on_open` once. Returns whether it opened.
+    async fn run(self, mut on_open: impl FnMut() + Send) -> bool {
+        let Pump { inner, tx } = self;
+        let mut opened = false;
+        while let Some(event) = inner.channel.poll().await {
+            match event {
+                DataChannelEvent::OnOpen if !opened => {
+                    opened = true;
+                    on_open();
+                }
+                DataChannelEvent::OnMessage(message) => {
+                    let message = if message.is_string {
+                        ChannelMessage::Text(String::from_utf8_lossy(&message.data).into_owned())
+                    } else {
+                        ChannelMessage::Binary(message.data.freeze())
+                    };
+                    // Awaiting here is the receive-side back-pressure: a reader
+                    // that falls behind slows the channel rather than growing memory.
+                    if tx.send(ChannelEvent::Message(message)).await.is_err() {
+                        tracing::debug!("data channel message dropped: no reader");
+                    }
+                }
+                DataChannelEvent::OnBufferedAmountLow | DataChannelEvent::OnBufferedAmountHigh if inner.marks_set.load(Ordering::Acquire) => {
+                    let crossing = match event {
+                        DataChannelEvent::OnBufferedAmountHigh => ChannelEvent::BufferedAmountHigh,
+                        _ => ChannelEvent::BufferedAmountLow,
+                    };
+                    // In order with the messages, so a paced sender sees "high"
+                    // before the acks that follow it.
+                    if tx.send(crossing).await.is_err() {
+                        tracing::debug!("buffer mark dropped: no reader");
+                    }
+                }
+                DataChannelEvent::OnClose => break,
+                _ => {}
+            }
+        }
+        opened
+    }
+}
+
+/// A call's data channel: events → call events, messages → the handle.
 pub(crate) async fn pump_data_channel(channel: Arc<dyn DataChannel>, emit: Emitter) {
     let label = channel.label().await.unwrap_or_default();
     if label != DOCUMENTS_CHANNEL {
         tracing::warn!(%label, "ignoring an unexpected data channel");
         return;
     }
-    let (tx, rx) = mpsc::channel(256);
-    let inner = Arc::new(DataChannelInner { label, channel: Arc::clone(&channel), incoming: Mutex::new(rx), marks_set: AtomicBool::new(false) });
-    let handle = DataChannelHandle { inner: Arc::clone(&inner) };
-    let mut announced = false;
-    while let Some(event) = channel.poll().await {
-        match event {
-            DataChannelEvent::OnOpen if !announced => {
-                announced = true;
-                emit.send(CallEvent::DataChannelOpen(handle.clone()));
-            }
-            DataChannelEvent::OnMessage(message) => {
-                let message = if message.is_string {
-                    ChannelMessage::Text(String::from_utf8_lossy(&message.data).into_owned())
-                } else {
-                    ChannelMessage::Binary(message.data.freeze())
-                };
-                // Awaiting here is the receive-side back-pressure: a reader
-                // that falls behind slows the channel rather than growing memory.
-                if tx.send(ChannelEvent::Message(message)).await.is_err() {
-                    tracing::debug!("data channel message dropped: no reader");
-                }
-            }
-            DataChannelEvent::OnBufferedAmountLow | DataChannelEvent::OnBufferedAmountHigh if inner.marks_set.load(Ordering::Acquire) => {
-                let crossing = match event {
-                    DataChannelEvent::OnBufferedAmountHigh => ChannelEvent::BufferedAmountHigh,
-                    _ => ChannelEvent::BufferedAmountLow,
-                };
-                // In order with the messages, so a paced sender sees "high"
-                // before the acks that follow it.
-                if tx.send(crossing).await.is_err() {
-                    tracing::debug!("buffer mark dropped: no reader");
-                }
-            }
-            DataChannelEvent::OnClose => break,
-            _ => {}
-        }
-    }
-    if announced {
+    let (handle, pump) = reader(label, channel);
+    let opened = pump.run(|| emit.send(CallEvent::DataChannelOpen(handle.clone()))).await;
+    if opened {
         emit.send(CallEvent::DataChannelClosed);
     }
 }
-

@@ -4,7 +4,16 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use visio_transfer::link::{LinkEvent, MessageLink, WebrtcLink};
+use std::sync::Arc;
+
+use visio_media::{DataChannelHandle, DocumentsLink};
+use visio_transfer::link::{LinkEvent, MessageLink};
+use webrtc::data_channel::DataChannel;
+
+/// The product's link over a bare channel; `None` if it closed before opening.
+async fn link(dc: Arc<dyn DataChannel>) -> Option<(Arc<dyn MessageLink>, tokio::sync::mpsc::Receiver<LinkEvent>)> {
+    Some(DocumentsLink::attach(DataChannelHandle::attach_webrtc(dc).await.ok()?))
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -13,8 +22,8 @@ async fn main() {
     let (mut ok, mut never, mut closed) = (0, 0, 0);
     for _ in 0..runs {
         let (mut pair, kdc, adc) = support::Pair::connect().await;
-        let (kl, mut kev) = WebrtcLink::attach(kdc).await.unwrap();
-        let (_al, mut aev) = WebrtcLink::attach(adc).await.unwrap();
+        let (kl, mut kev) = link(kdc).await.unwrap();
+        let (_al, mut aev) = link(adc).await.unwrap();
         let _ = kev.recv().await;
         let _ = aev.recv().await;
         kl.close().await.unwrap();
@@ -24,8 +33,8 @@ async fn main() {
         }
         match pair.reopen_in_band().await {
             None => never += 1,
-            Some((k, a)) => match (WebrtcLink::attach(k).await, WebrtcLink::attach(a).await) {
-                (Ok(_), Ok(_)) => ok += 1,
+            Some((k, a)) => match (link(k).await, link(a).await) {
+                (Some(_), Some(_)) => ok += 1,
                 _ => closed += 1,
             },
         }

@@ -2,17 +2,16 @@
 //!
 //! `cargo run --release -p visio-transfer --example transfer_bench [MB] [runs]`
 //!
-//! Both ends are full sessions (core + driver + spool + webrtc-rs adapter),
+//! Both ends are full sessions (core + driver + spool + the product's documents link),
 //! so the figure includes hashing, acks, back-pressure and spool writes.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use visio_transfer::driver::{Notice, spawn_session};
-use visio_transfer::link::WebrtcLink;
+use visio_media::{DataChannelHandle, DocumentsLink};
 use visio_transfer::spool::Spool;
 use visio_transfer::{Event, Limits, Purpose, Side};
 
@@ -38,10 +37,10 @@ async fn main() {
     let (agent, mut arx) = spawn_session(Side::Agent, limits, spool.session("agent").unwrap());
     let t0 = Instant::now();
     let (pair, kdc, adc) = support::Pair::connect().await;
-    let (kl, kev) = WebrtcLink::attach(kdc).await.unwrap();
-    let (al, aev) = WebrtcLink::attach(adc).await.unwrap();
-    kiosk.attach(Arc::new(kl), kev).await.unwrap();
-    agent.attach(Arc::new(al), aev).await.unwrap();
+    let (kl, kev) = DocumentsLink::attach(DataChannelHandle::attach_webrtc(kdc).await.unwrap());
+    let (al, aev) = DocumentsLink::attach(DataChannelHandle::attach_webrtc(adc).await.unwrap());
+    kiosk.attach(kl, kev).await.unwrap();
+    agent.attach(al, aev).await.unwrap();
     while !matches!(arx.recv().await, Some(Notice::LinkUp)) {}
     println!("peer connection + data channel open: {:.0} ms", t0.elapsed().as_secs_f64() * 1000.0);
 

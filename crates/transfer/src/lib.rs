@@ -19,8 +19,9 @@
 //!   and wall-clock limits.
 //! - Shells: [`spool`] (private per-session directories, wiped at end and at
 //!   start-up), [`scanner`] (SANE through `scanimage`), [`printer`] (CUPS
-//!   over IPP), [`display`] (page images with poppler), [`link`] (a message
-//!   link trait and its webrtc-rs data-channel adapter) and [`driver`] (a
+//!   over IPP), [`display`] (page images with poppler), [`link`] (the message
+//!   link trait; its implementation is `visio_media::DocumentsLink`, the
+//!   call's documents channel) and [`driver`] (a
 //!   tokio task running an endpoint over a link).
 //!
 //! # Drive loop

@@ -1,6 +1,8 @@
 //! End to end over a real webrtc-rs data channel between two peers on
-//! loopback: the kiosk session (SANE test backend, private cupsd with a
-//! cups-pdf queue, poppler) against an agent session speaking the same wire.
+//! loopback, through the product's documents link (`visio_media::DocumentsLink`,
+//! buffer marks included): the kiosk session (SANE test backend, private
+//! cupsd with a cups-pdf queue, poppler) against an agent session speaking
+//! the same wire.
 
 mod support;
 
@@ -14,7 +16,8 @@ use visio_transfer::check::ContentKind;
 use visio_transfer::display::{MAX_PAGE_SIDE, PopplerDisplay, load_page};
 use visio_transfer::inspect::{DocumentLimits, decode_image};
 use visio_transfer::driver::{KioskServices, Notice, SessionHandle, spawn_kiosk, spawn_session};
-use visio_transfer::link::{LinkEvent, LinkFuture, MessageLink, WebrtcLink};
+use visio_media::{DataChannelHandle, DocumentsLink};
+use visio_transfer::link::{LinkEvent, LinkFuture, MessageLink};
 use visio_transfer::printer::CupsPrinter;
 use visio_transfer::scanner::SaneScanner;
 use visio_transfer::spool::{Spool, hash_file, list_files};
@@ -61,7 +64,7 @@ struct World {
     spool_dir: PathBuf,
 }
 
-async fn world(limits: Limits, scanner_args: &[&str], wrap_agent: impl FnOnce(WebrtcLink) -> Arc<dyn MessageLink>) -> World {
+async fn world(limits: Limits, scanner_args: &[&str], wrap_agent: impl FnOnce(Arc<dyn MessageLink>) -> Arc<dyn MessageLink>) -> World {
     init_tracing();
     let sane = sane_config();
     let cups = Cups::start();
@@ -80,7 +83,7 @@ async fn world(limits: Limits, scanner_args: &[&str], wrap_agent: impl FnOnce(We
     let (ah, arx) = spawn_session(Side::Agent, Limits::default(), agent_spool);
 
     let (pair, kdc, adc) = Pair::connect().await;
-    attach(&kh, kdc, |l| Arc::new(l)).await;
+    attach(&kh, kdc, |l| l).await;
     attach(&ah, adc, wrap_agent).await;
     let mut w = World { pair, kiosk: Party { h: kh, rx: krx, seen: vec![] }, agent: Party { h: ah, rx: arx, seen: vec![] }, _sane: sane, _spool: spool_root, cups, spool_dir };
     w.kiosk.expect("kiosk link up", |n| matches!(n, Notice::LinkUp).then_some(())).await;
@@ -88,8 +91,13 @@ async fn world(limits: Limits, scanner_args: &[&str], wrap_agent: impl FnOnce(We
     w
 }
 
-async fn attach(h: &SessionHandle, dc: Arc<dyn DataChannel>, wrap: impl FnOnce(WebrtcLink) -> Arc<dyn MessageLink>) {
-    let (link, events) = WebrtcLink::attach(dc).await.expect("attach data channel");
+/// The product's link over a channel of the pair.
+async fn link(dc: Arc<dyn DataChannel>) -> (Arc<dyn MessageLink>, mpsc::Receiver<LinkEvent>) {
+    DocumentsLink::attach(DataChannelHandle::attach_webrtc(dc).await.expect("attach data channel"))
+}
+
+async fn attach(h: &SessionHandle, dc: Arc<dyn DataChannel>, wrap: impl FnOnce(Arc<dyn MessageLink>) -> Arc<dyn MessageLink>) {
+    let (link, events) = link(dc).await;
     h.attach(wrap(link), events).await.unwrap();
 }
 
@@ -115,7 +123,7 @@ fn outcome(n: &Notice, id: u32) -> Option<(OutcomeKind, Option<String>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_request_yields_sane_scan_with_matching_hash() {
-    let mut w = world(Limits::default(), &["--test-picture", "Grid"], |l| Arc::new(l)).await;
+    let mut w = world(Limits::default(), &["--test-picture", "Grid"], |l| l).await;
     let req = w.agent.h.request_scan(ScanSettings { color: ColorMode::Gray, dpi: 150, format: ScanFormat::Pdf }).await.unwrap();
     w.agent.expect("scan started", |n| matches!(n, Notice::Core { event: Event::ScanStarted { req: r }, .. } if *r == req).then_some(())).await;
     let (kiosk_sha, kiosk_path) = w.kiosk.expect("kiosk scanned", |n| match n {
@@ -142,7 +150,7 @@ async fn scan_request_yields_sane_scan_with_matching_hash() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scanner_fault_reaches_the_agent() {
-    let mut w = world(Limits::default(), &["--read-return-value", "SANE_STATUS_JAMMED"], |l| Arc::new(l)).await;
+    let mut w = world(Limits::default(), &["--read-return-value", "SANE_STATUS_JAMMED"], |l| l).await;
     let req = w.agent.h.request_scan(ScanSettings { color: ColorMode::Color, dpi: 150, format: ScanFormat::Pdf }).await.unwrap();
     let reason = w.agent.expect("scan failed", |n| match n {
         Notice::Core { event: Event::ScanFailed { req: r, reason }, .. } if *r == req => Some(reason.clone()),
@@ -160,7 +168,7 @@ async fn scanner_fault_reaches_the_agent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushed_pdf_is_printed_by_cupsd_and_agent_told_printed() {
-    let mut w = world(Limits::default(), &[], |l| Arc::new(l)).await;
+    let mut w = world(Limits::default(), &[], |l| l).await;
     let tmp = tempfile::tempdir().unwrap();
     let doc = write_temp(tmp.path(), "attestation.pdf", &text_pdf("Attestation de residence 2026"));
     let (id, _) = w.agent.h.push_file(&doc, "attestation.pdf", Purpose::Print, None).await.unwrap();
@@ -199,7 +207,7 @@ async fn pushed_pdf_is_printed_by_cupsd_and_agent_told_printed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushed_pdf_for_display_yields_page_images() {
-    let mut w = world(Limits::default(), &[], |l| Arc::new(l)).await;
+    let mut w = world(Limits::default(), &[], |l| l).await;
     let tmp = tempfile::tempdir().unwrap();
     let doc = write_temp(tmp.path(), "form.pdf", &text_pdf("Formulaire CERFA"));
     let (id, _) = w.agent.h.push_file(&doc, "form.pdf", Purpose::Display, None).await.unwrap();
@@ -237,7 +245,7 @@ async fn pushed_pdf_for_display_yields_page_images() {
 /// Closes its data channel once `cut_after` chunk bytes went out: a channel
 /// dropped in the middle of a transfer, deterministically.
 struct CutAfter {
-    inner: WebrtcLink,
+    inner: Arc<dyn MessageLink>,
     sent: AtomicU64,
     cut_after: u64,
     cut: AtomicBool,
@@ -276,8 +284,8 @@ async fn transfer_cut_mid_way_resumes_without_restarting() {
 
     // the channel comes back: a new data channel on the same call
     let (kdc, adc) = w.pair.reopen().await;
-    attach(&w.kiosk.h, kdc, |l| Arc::new(l)).await;
-    attach(&w.agent.h, adc, |l| Arc::new(l)).await;
+    attach(&w.kiosk.h, kdc, |l| l).await;
+    attach(&w.agent.h, adc, |l| l).await;
     let offset = w.agent.expect("resumed", |n| match n {
         Notice::Core { event: Event::Resumed { id: i, offset }, .. } if *i == id => Some(*offset),
         _ => None,
@@ -314,8 +322,8 @@ async fn transfer_survives_a_new_peer_connection() {
     w.kiosk.expect("kiosk link down", |n| matches!(n, Notice::LinkDown).then_some(())).await;
     let (pair, kdc, adc) = Pair::connect().await;
     drop(std::mem::replace(&mut w.pair, pair));
-    attach(&w.kiosk.h, kdc, |l| Arc::new(l)).await;
-    attach(&w.agent.h, adc, |l| Arc::new(l)).await;
+    attach(&w.kiosk.h, kdc, |l| l).await;
+    attach(&w.agent.h, adc, |l| l).await;
     let offset = w.agent.expect("resumed", |n| match n {
         Notice::Core { event: Event::Resumed { id: i, offset }, .. } if *i == id => Some(*offset),
         _ => None,
@@ -332,7 +340,7 @@ async fn transfer_survives_a_new_peer_connection() {
 
 /// Flips one byte in the data of the first chunk it sends.
 struct Corrupt {
-    inner: WebrtcLink,
+    inner: Arc<dyn MessageLink>,
     done: AtomicBool,
 }
 
@@ -409,11 +417,11 @@ async fn refusals_are_clear_and_the_session_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_events_reach_the_driver_in_order() {
-    // The adapter alone: Open first, then messages in order, Closed at the end.
+    // The link alone: Open first, then messages in order, Closed at the end.
     init_tracing();
     let (pair, kdc, adc) = Pair::connect().await;
-    let (kl, mut kev) = WebrtcLink::attach(kdc).await.unwrap();
-    let (_al, mut aev) = WebrtcLink::attach(adc).await.unwrap();
+    let (kl, mut kev) = link(kdc).await;
+    let (_al, mut aev) = link(adc).await;
     assert_eq!(within("kiosk open", kev.recv()).await, Some(LinkEvent::Open));
     assert_eq!(within("agent open", aev.recv()).await, Some(LinkEvent::Open));
     kl.send(&Transmit::Text("{\"type\":\"scan_started\",\"req\":1}".into())).await.unwrap();
@@ -442,7 +450,7 @@ async fn link_events_reach_the_driver_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_document_refused_in_both_languages_and_the_next_one_works() {
     use visio_testkit::documents::{hostile_documents, real_documents};
-    let mut w = world(Limits::default(), &[], |l| Arc::new(l)).await;
+    let mut w = world(Limits::default(), &[], |l| l).await;
     let huge = hostile_documents().iter().find(|d| d.name == "huge-pages.pdf").unwrap();
     let (id, _) = w.agent.h.push_file(&huge.path, "affiche.pdf", Purpose::Print, None).await.unwrap();
     let (o, reason) = w.agent.expect("refusal outcome", |n| outcome(n, id)).await;
@@ -504,8 +512,8 @@ async fn print_refused_at_the_offer_on_a_kiosk_without_printer() {
     let (kh, krx) = spawn_kiosk(Limits::default(), spool.session("call-1").unwrap(), services);
     let (ah, arx) = spawn_session(Side::Agent, Limits::default(), spool.session("agent").unwrap());
     let (pair, kdc, adc) = Pair::connect().await;
-    attach(&kh, kdc, |l| Arc::new(l)).await;
-    attach(&ah, adc, |l| Arc::new(l)).await;
+    attach(&kh, kdc, |l| l).await;
+    attach(&ah, adc, |l| l).await;
     let mut agent = Party { h: ah, rx: arx, seen: vec![] };
     let _kiosk = Party { h: kh.clone(), rx: krx, seen: vec![] };
     agent.expect("agent link up", |n| matches!(n, Notice::LinkUp).then_some(())).await;

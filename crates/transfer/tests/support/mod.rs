@@ -48,7 +48,10 @@ pub struct Pair {
 
 async fn build(handler: Handler) -> Box<dyn PeerConnection> {
     let se = SettingEngineBuilder::new().with_include_loopback_candidate(true).build();
+    // The call's send-buffer limit (visio-media's default), behind the
+    // documents link's buffer marks as in a kiosk.
     let pc = PeerConnectionBuilder::new()
+        .with_data_channel_send_buffer_limit(1024 * 1024)
         .with_setting_engine(se)
         .with_handler(Arc::new(handler))
         .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
