@@ -16,7 +16,7 @@ pub struct RawHubSettings {
     /// Address and port the hub listens on, e.g. "0.0.0.0:8443".
     pub listen: String,
     /// The URL agents open in their browser, e.g.
-    /// "https://hub.visio-public.example.fr"; kiosks use the `wss://` URLs
+    /// `"https://hub.visio-public.example.fr"`; kiosks use the `wss://` URLs
     /// of their own file.
     pub public_url: String,
     /// STUN and TURN servers handed to kiosks and agents for WebRTC. Behind

@@ -159,7 +159,7 @@ pub enum CallEvent {
     State(CallState),
     /// A local ICE candidate to send to the peer through the hub.
     LocalCandidate(IceCandidate),
-    /// The first remote video frame was decoded (frames themselves arrive through [`RemoteFrames`]).
+    /// The first remote video frame was decoded (frames themselves arrive through [`RemoteFrames`](crate::RemoteFrames)).
     RemoteVideoStarted {
         /// Width in pixels.
         width: u32,

@@ -1,6 +1,6 @@
 //! The uplink estimate: how many bits a second the path takes without
 //! building a queue. Pure (time is an input), plugged into webrtc-rs as its
-//! [`BandwidthEstimator`]; the pacer sends at [`target_bitrate`], and the
+//! [`BandwidthEstimator`]; the pacer sends at `target_bitrate`, and the
 //! adaptation controller (`adapt`) gives video what audio leaves of it.
 //!
 //! # Why not webrtc-rs's `Gcc`

@@ -33,7 +33,7 @@ pub fn real_documents() -> &'static [Doc] {
     &corpus().0
 }
 
-/// Hostile documents, by name (see [`hostile`] for the list).
+/// Hostile documents, by name (the list is in this module).
 pub fn hostile_documents() -> &'static [Doc] {
     &corpus().1
 }

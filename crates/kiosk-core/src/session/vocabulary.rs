@@ -181,7 +181,7 @@ pub enum Output {
 /// Download the configuration the hub announced (`GET path` on the hub,
 /// HTTP Basic with the kiosk's id and secret), verify it with the trusted
 /// admin keys, store it atomically and start using it; then feed
-/// [`Input::ConfigFetched`]. From [`Session::poll_config_fetch`].
+/// [`Input::ConfigFetched`]. From [`Session::poll_config_fetch`](crate::Session::poll_config_fetch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigFetchRequest {
     pub version: u64,
