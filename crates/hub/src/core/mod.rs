@@ -21,8 +21,9 @@
 //! ```
 //!
 //! Every input takes `now`; the hub never reads the clock, so tests run a
-//! whole day of queueing in microseconds. The only timer is the resume
-//! grace of held calls: [`Hub::poll_timeout`] says when the shell must call
+//! whole day of queueing in microseconds. The timers are the resume grace
+//! of held calls and the quiet second of availability changes
+//! (`availability`): [`Hub::poll_timeout`] says when the shell must call
 //! [`Hub::handle_timeout`] next. One task owns the hub, so "take
 //! the next resident" is atomic by construction: two agents pressing at the
 //! same instant are two inputs, handled one after the other.
@@ -43,14 +44,14 @@
 //!   two sides of a call, in the negotiation's order; hang-up and the end
 //!   of a visit (its log entry, its rating, the remembered reason).
 //! - `resume`: resume tokens; a call held for a side that lost the hub
-//!   (the only timer), that side coming back, calls restored after a
-//!   restart.
+//!   (a timer), that side coming back, calls restored after a restart.
 //! - `cluster`: several processes sharing the queue, and the bus between
 //!   them: the shared store's answers and the other processes' messages.
 //! - `fleet`: the published configuration, kiosks' heartbeats and
 //!   configuration reports, the [`Snapshot`] behind `/metrics`.
-//! - `turn`, `rate`, `revoke`: TURN credentials, token buckets, the
-//!   connection serving an identity.
+//! - `turn`, `rate`, `revoke`, `availability`: TURN credentials, token
+//!   buckets, the connection serving an identity, availability flapping
+//!   told at most once a second per service.
 //!
 //! The core imports nothing of the shell (`server`, `driver`, `bus`,
 //! `store`); the shell imports it. `tests/` drives it through a `World`
@@ -64,6 +65,7 @@ mod peers;
 mod queue;
 mod resume;
 mod revoke;
+mod availability;
 mod turn;
 pub mod rate;
 #[cfg(test)]
@@ -80,6 +82,8 @@ use visio_protocol::{
 };
 
 use queue::Queues;
+use availability::AvailabilityThrottle;
+pub use availability::AVAILABILITY_QUIET;
 pub use turn::{DEFAULT_TTL as DEFAULT_TURN_TTL, TurnRest};
 pub use cluster::{BusMessage, Claimed, QueueEntry, SharedView, StoreOp};
 pub use fleet::{CONFIG_PATH, HeartbeatReport, MAX_DETAIL_CHARS, MAX_REFUSAL_CHARS, Published, Snapshot};
@@ -249,6 +253,8 @@ pub struct Hub {
     /// Services whose queue or agents changed in this input: their kiosks
     /// and agents are told once, at the end of the input.
     dirty: BTreeSet<ServiceId>,
+    /// Availability changes told at most once a second per service.
+    availability: AvailabilityThrottle,
     outputs: VecDeque<Output>,
     session_prefix: String,
     next_session: u64,
@@ -323,6 +329,7 @@ impl Hub {
             queues: Queues::default(),
             call_seconds,
             dirty: BTreeSet::new(),
+            availability: AvailabilityThrottle::default(),
             outputs: VecDeque::new(),
             session_prefix,
             next_session: 0,

@@ -114,7 +114,7 @@ impl Hub {
         }
         match msg {
             AgentToHub::Hello { .. } => self.agent_error(peer, ErrorCode::OutOfPlace, "hello was already accepted"),
-            AgentToHub::SetAvailability { available } => self.set_availability(peer, available),
+            AgentToHub::SetAvailability { available } => self.set_availability(now, peer, available),
             AgentToHub::TakeNext { service } => self.take_next(now, peer, service),
             AgentToHub::Signal { session, signal } => self.relay(peer, Side::Agent, session, signal),
             AgentToHub::HangUp { session } => self.hang_up(now, peer, Side::Agent, session),

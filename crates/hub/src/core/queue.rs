@@ -114,10 +114,17 @@ impl Hub {
         }
     }
 
-    pub(super) fn set_availability(&mut self, peer: PeerId, available: bool) {
+    pub(super) fn set_availability(&mut self, now: Timestamp, peer: PeerId, available: bool) {
         let agent = self.agents.get_mut(&peer).expect("checked by caller");
+        if agent.available == available {
+            return self.tell_agent(peer, HubToAgent::Availability { available });
+        }
         agent.available = available;
-        self.dirty.extend(agent.services.iter().cloned());
+        for service in &agent.services {
+            if self.availability.changed(now, service) {
+                self.dirty.insert(service.clone());
+            }
+        }
         self.tell_agent(peer, HubToAgent::Availability { available });
     }
 
@@ -179,6 +186,9 @@ impl Hub {
         let dirty = std::mem::take(&mut self.dirty);
         if dirty.is_empty() {
             return;
+        }
+        for service in &dirty {
+            self.availability.told(service);
         }
         for service in &dirty {
             for (position, session) in self.queues.waiting(service) {

@@ -298,9 +298,10 @@ impl Hub {
     }
 
     /// When [`Hub::handle_timeout`] must run next: the end of the earliest
-    /// resume grace.
+    /// resume grace, or of an availability change held back.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.sessions
+        let grace = self
+            .sessions
             .values()
             .filter_map(|s| match &s.state {
                 SessionState::Waiting => None,
@@ -312,11 +313,12 @@ impl Hub {
                     })
                     .min(),
             })
-            .min()
+            .min();
+        grace.into_iter().chain(self.availability.next_due()).min()
     }
 
     /// Ends the held calls whose grace ran out by `now`, as of when their
-    /// side was lost.
+    /// side was lost; tells the availability changes held until now.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         let mut expired: Vec<(Timestamp, SessionId, EndReason)> = self
             .sessions
@@ -336,6 +338,7 @@ impl Hub {
         for (since, session, reason) in expired {
             self.end_session(since, &session, reason);
         }
+        self.dirty.extend(self.availability.due(now));
         self.flush(now);
     }
 

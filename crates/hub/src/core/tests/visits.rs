@@ -297,3 +297,40 @@ fn kiosk_hang_up_outside_a_call_and_a_second_request_are_refused() {
     w.kiosk_says(k, KioskToHub::RequestCall { service: "msa".into() });
     assert!(matches!(w.kiosk_said(k).as_slice(), [HubToKiosk::CallRefused { reason: RefusalReason::Busy, .. }]));
 }
+
+#[test]
+fn availability_flapping_reaches_the_others_at_most_once_a_second() {
+    let mut w = World::new();
+    let (first, second) = (w.kiosk("besse"), w.kiosk("ardes"));
+    w.kiosk_says(first, KioskToHub::RequestCall { service: "caf".into() });
+    w.kiosk_says(second, KioskToHub::RequestCall { service: "caf".into() });
+    let (claire, paul) = (w.agent("claire", &["caf"]), w.available_agent("paul", &["caf"]));
+    w.kiosk_said(second);
+    w.agent_said(paul);
+    w.now += AVAILABILITY_QUIET * 2;
+    // Claire's console (or a script) toggles fifty times within the second,
+    // ending away.
+    for i in 0..50 {
+        w.agent_says(claire, AgentToHub::SetAvailability { available: i % 2 == 0 });
+    }
+    let own = w.agent_said(claire).into_iter().filter(|m| matches!(m, HubToAgent::Availability { .. })).count();
+    assert_eq!(own, 50, "the agent herself is answered each time");
+    let queues = w.agent_said(paul).iter().filter(|m| matches!(m, HubToAgent::Queues { .. })).count();
+    assert_eq!(queues, 1, "the other agent gets the first change only");
+    // Second in line: with two agents, one round of 15 minutes.
+    assert!(matches!(
+        w.kiosk_said(second).as_slice(),
+        [HubToKiosk::QueueUpdate { position: 2, estimated_wait: Some(WaitEstimate { seconds: 900 }), .. }]
+    ));
+    // The rest is held until the quiet time ends, then told once, as it
+    // stands: Paul alone, two rounds.
+    assert_eq!(w.hub.poll_timeout(), Some(w.now + AVAILABILITY_QUIET));
+    w.now += AVAILABILITY_QUIET;
+    w.tick();
+    assert_eq!(w.agent_said(paul).iter().filter(|m| matches!(m, HubToAgent::Queues { .. })).count(), 1);
+    assert!(matches!(
+        w.kiosk_said(second).as_slice(),
+        [HubToKiosk::QueueUpdate { position: 2, estimated_wait: Some(WaitEstimate { seconds: 1800 }), .. }]
+    ));
+    assert_eq!(w.hub.poll_timeout(), None);
+}
