@@ -17,6 +17,7 @@
 //! - [`metrics`]: `/metrics` in Prometheus text format.
 //! - [`fleet`]: the fleet view of the admin API.
 //! - [`console`]: the agent console's files, served under `/agent/`.
+//! - [`systemd`]: readiness and watchdog notifications to systemd.
 
 #![forbid(unsafe_code)]
 
@@ -31,5 +32,6 @@ pub mod revoke;
 pub mod server;
 pub mod shown;
 pub mod store;
+pub mod systemd;
 pub mod throttle;
 pub mod tls;

@@ -263,6 +263,10 @@ pub async fn run(
     let limit = Arc::new(Semaphore::new(max_connections));
     let tracker = TaskTracker::new();
     tracing::info!(addr = %listener.local_addr()?, "hub listening");
+    crate::systemd::ready();
+    if let Some(every) = crate::systemd::ping_every() {
+        tokio::spawn(crate::systemd::watch(driver.clone(), every));
+    }
 
     tokio::pin!(shutdown);
     loop {
@@ -297,6 +301,7 @@ pub async fn run(
     }
 
     tracing::info!("hub shutting down");
+    crate::systemd::stopping();
     // The driver first: it closes connections as a restart (1012) before
     // their handlers see the cancellation and report them lost.
     driver.shutdown().await;
