@@ -16,6 +16,7 @@ use visio_protocol::ServiceId;
 use crate::fleet::{ConfigFetcher, DeviceWatch};
 use crate::hub_link::{self, Command as HubCommand, LinkEvent};
 use crate::setup::Setup;
+use crate::systemd::Notifier;
 use crate::visit::{self, Command as VisitCommand, VisitEvent};
 
 /// How often the devices (the camera's presence) are checked.
@@ -85,6 +86,10 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
     let interrupt = crate::stop::requested();
     tokio::pin!(interrupt);
     let mut interrupted = false;
+    // systemd's watchdog is pinged from this loop (an hour apart when
+    // systemd set none: the tick then does nothing).
+    let mut notifier = Notifier::from_env();
+    let mut watchdog = tokio::time::interval(notifier.every().unwrap_or(Duration::from_secs(3600)));
 
     shell.carry_out();
     while shell.outcome.is_none() {
@@ -125,8 +130,10 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
                 shell.input(Input::Devices(watch.health(&setup.kiosk.devices)));
             },
             _ = sleep, if deadline.is_some() => shell.timeout(),
+            _ = watchdog.tick() => notifier.alive(Instant::now()),
             _ = &mut interrupt, if !interrupted => {
                 interrupted = true;
+                notifier.stopping();
                 info!("ending the visit before stopping");
                 shell.end_visit();
             },

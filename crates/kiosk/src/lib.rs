@@ -10,6 +10,7 @@
 //! - [`setup`]: the kiosk's configuration file and command line, read once.
 //! - [`headless`]: the same core without a window, printing JSON lines.
 //! - [`stop`]: SIGTERM and SIGINT, for a clean stop of either shell.
+//! - [`systemd`]: readiness and watchdog notifications to systemd.
 //! - [`fleet`] and [`config_store`]: device health for heartbeats; signed
 //!   configurations fetched, verified and kept.
 
@@ -27,5 +28,6 @@ pub mod setup;
 pub mod screen;
 pub mod sound;
 pub mod stop;
+pub mod systemd;
 pub mod theme;
 pub mod visit;

@@ -49,6 +49,11 @@ struct Cli {
     /// signature this kiosk accepts on configurations; repeat for several.
     #[arg(long = "admin-key")]
     admin_keys: Vec<String>,
+    /// A file of admin public keys, one `ed25519:…` per line (`#` starts a
+    /// comment), as `visio-admin keygen` writes `<key>.pub`; added to
+    /// --admin-key. The packaged unit reads /etc/visio-kiosk/admin-keys.
+    #[arg(long, value_name = "FILE")]
+    admin_keys_file: Option<PathBuf>,
     /// No window: call --call's service, print one JSON line per event on
     /// stdout, exit when the visit is over (0: the call took place and one
     /// side hung up; 3: refused, failed, cut or interrupted).
@@ -79,6 +84,12 @@ struct Cli {
     size: (f32, f32),
 }
 
+/// The keys of an admin keys file: each line's text before any `#`, trimmed,
+/// blank lines skipped. Each is checked where --admin-key's are.
+fn key_lines(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.lines().map(|l| l.split('#').next().unwrap_or_default().trim()).filter(|l| !l.is_empty()).map(str::to_owned)
+}
+
 fn parse_size(s: &str) -> Result<(f32, f32), String> {
     let (w, h) = s.split_once('x').ok_or("write the size like 1280x800")?;
     Ok((w.parse().map_err(|_| "bad width")?, h.parse().map_err(|_| "bad height")?))
@@ -102,6 +113,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut admin_keys = cli.admin_keys.clone();
+    if let Some(path) = &cli.admin_keys_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the admin keys in {} (--admin-keys-file)", path.display()))?;
+        admin_keys.extend(key_lines(&text));
+    }
     let sources = Sources {
         config: cli.config.clone(),
         catalogue: cli.catalogue.clone(),
@@ -112,7 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         services: cli.services.clone(),
         spool_dir: cli.spool_dir.clone(),
         state_dir: cli.state_dir.clone(),
-        admin_keys: cli.admin_keys.clone(),
+        admin_keys,
     };
     let setup = Setup::load(&sources)?;
     if cli.headless {
@@ -152,9 +169,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         exit_on_close_request: cli.windowed,
         ..Default::default()
     };
+    // systemd hears from the window's own loop: each tick (4 a second)
+    // proves an update ran, and pings its watchdog when due.
+    let notifier = std::sync::Mutex::new(visio_kiosk::systemd::Notifier::from_env());
     // Between calls (the end screen gives way), give the call's freed
     // memory back to the system.
-    let update = |kiosk: &mut Kiosk, message: Message| {
+    let update = move |kiosk: &mut Kiosk, message: Message| {
+        match &message {
+            Message::Tick(now) => notifier.lock().unwrap_or_else(|e| e.into_inner()).alive(*now),
+            Message::Stop => notifier.lock().unwrap_or_else(|e| e.into_inner()).stopping(),
+            _ => {}
+        }
         let ending = matches!(kiosk.screen(), Screen::Ended(_));
         let task = kiosk.update(message);
         if ending && !matches!(kiosk.screen(), Screen::Ended(_)) {
