@@ -41,6 +41,10 @@ APT_PACKAGES=(
   libreoffice-writer-nogui ghostscript qpdf img2pdf
   # GNU time: peak memory of a document reader and its helpers (examples/hostile_documents.rs).
   time
+  # The kiosk package's dependencies that nothing above brings (cage, the
+  # driverless scanner backend), so scripts/package.sh --check installs it
+  # from the local .deb alone; cargo-deb's dependency list needs dpkg-dev.
+  cage sane-airscan dpkg-dev
 )
 
 missing=()
