@@ -78,11 +78,13 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "package: not root: contents checked, install checks skipped" >&2
 else
   cups_before=$(sha256sum /etc/cups/cupsd.conf 2>/dev/null || true)
-  purge() { dpkg --purge "${packages[@]}" >/dev/null 2>&1 || true; }
+  # Other installs may hold dpkg's lock for a while: wait for it.
+  apt=(apt-get -y -q -o DPkg::Lock::Timeout=600)
+  purge() { DEBIAN_FRONTEND=noninteractive "${apt[@]}" purge "${packages[@]}" >/dev/null 2>&1 || true; }
   trap purge EXIT
   # The kiosk's dependencies (cage, sane-airscan, …) are in
   # scripts/setup.sh, so this installs from the local files only.
-  if DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${debs[@]}" >"$out/install.log" 2>&1; then
+  if DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends "${debs[@]}" >"$out/install.log" 2>&1; then
     ok "the three packages install"
   else
     bad "the three packages install (see $out/install.log)"; tail -20 "$out/install.log" >&2
@@ -109,7 +111,7 @@ else
   done
   rm -rf "$instance"
   trap - EXIT
-  if dpkg --purge "${packages[@]}" >"$out/purge.log" 2>&1; then ok "the three packages purge"; else bad "the three packages purge"; cat "$out/purge.log" >&2; fi
+  if DEBIAN_FRONTEND=noninteractive "${apt[@]}" purge "${packages[@]}" >"$out/purge.log" 2>&1; then ok "the three packages purge"; else bad "the three packages purge"; cat "$out/purge.log" >&2; fi
   expect "purging removes the users" sh -c "! getent passwd visio-hub && ! getent passwd visio-kiosk"
   expect "purging leaves no folder behind" sh -c "[ ! -e /etc/visio-hub ] && [ ! -e /etc/visio-kiosk ] && [ ! -e /var/lib/visio-hub ] && [ ! -e /var/lib/visio-kiosk ]"
   expect "purging gives CUPS its settings back" sh -c "[ \"\$(sha256sum /etc/cups/cupsd.conf 2>/dev/null || true)\" = '$cups_before' ] && ! dpkg-divert --list visio-kiosk | grep -q ."
