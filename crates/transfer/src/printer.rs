@@ -94,6 +94,16 @@ pub trait Printer: Send + Sync + 'static {
 /// The reason given when a kiosk without a printer is asked to print (French, then English).
 pub const NO_PRINTER: &str = "cette borne n'a pas d'imprimante / this kiosk has no printer";
 
+/// A queue's state as IPP reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueState {
+    /// `printer-state` is stopped (paused, out of paper, jammed...).
+    pub stopped: bool,
+    /// `printer-state-reasons` and `printer-state-message`, as text
+    /// (`none` when all is well).
+    pub reasons: String,
+}
+
 /// A CUPS queue reached over IPP.
 #[derive(Debug, Clone)]
 pub struct CupsPrinter {
@@ -113,6 +123,15 @@ impl CupsPrinter {
 
     fn err(&self, detail: impl ToString) -> PrintError {
         PrintError::Ipp { uri: self.uri.clone(), detail: detail.to_string() }
+    }
+
+    /// The queue's state, read without printing (the kiosk's device
+    /// health between visits). Blocking: run it on a blocking thread.
+    pub fn queue_state_blocking(&self) -> Result<QueueState, PrintError> {
+        let uri: Uri = self.uri.parse().map_err(|e| self.err(format!("bad URI: {e}")))?;
+        let client = IppClient::builder(uri.clone()).request_timeout(Duration::from_secs(10)).build();
+        let (state, reasons) = self.printer_state(&client, &uri)?;
+        Ok(QueueState { stopped: state == Some(PrinterState::Stopped), reasons })
     }
 
     /// Submits and follows the job (blocking: run it on a blocking thread).

@@ -8,6 +8,7 @@
 //! [`DocumentCommand::WipeSpool`]).
 
 pub mod devices;
+pub mod probe;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -80,6 +81,7 @@ pub fn spawn(devices: VisitDevices) -> (mpsc::UnboundedSender<Command>, mpsc::Un
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let runner = Runner { devices: Arc::new(devices), events: events_tx, call: None, documents: None };
+    runner.probe_printer();
     tokio::spawn(runner.run(commands_rx));
     (commands_tx, events_rx)
 }
@@ -135,7 +137,10 @@ impl Runner {
                 command = commands.recv() => match command {
                     Some(Command::Call(c)) => self.call_command(c).await,
                     Some(Command::Documents(DocumentCommand::WipeSpool)) => self.end_documents().await,
-                    Some(Command::UseDevices(devices)) => self.devices = Arc::new(*devices),
+                    Some(Command::UseDevices(devices)) => {
+                        self.devices = Arc::new(*devices);
+                        self.probe_printer();
+                    }
                     Some(Command::Finish(done)) => {
                         self.end_call().await;
                         self.end_documents().await;
@@ -371,8 +376,21 @@ impl Runner {
         self.documents = Some(documents);
     }
 
+    /// Reads the printer's state in the background and reports it as the
+    /// printer's fault (or its absence), like a print job's outcome.
+    fn probe_printer(&self) {
+        let devices::KioskPrinter::Cups(printer) = &self.devices.services.printer else { return };
+        let (printer, events) = (printer.clone(), self.events.clone());
+        tokio::task::spawn_blocking(move || {
+            let fault = probe::printer_fault(printer.queue_state_blocking());
+            let _ = events.send(VisitEvent::DeviceFault { device: Device::Printer, fault });
+        });
+    }
+
     async fn end_documents(&mut self) {
         let Some(mut documents) = self.documents.take() else { return };
+        // Between visits: is the printer ready for the next one?
+        self.probe_printer();
         // Ending wipes the visit's spool (scans, pushed files, pages).
         if let Err(e) = documents.handle.end().await {
             debug!(error = %e, "transfer session already ended");
