@@ -6,16 +6,15 @@
 
 mod common;
 
-use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use common::World;
+use common::notify::Notifications;
 use tokio::io::AsyncBufReadExt;
 use visio_config::bundle::public_key_text;
 use visio_testkit::hub::{admin_key, signed_demo};
-use visio_testkit::wait::{DEADLINE, within};
+use visio_testkit::wait::within;
 
 const UNIT: &str = include_str!("../../../deploy/visio-kiosk.service");
 
@@ -38,23 +37,6 @@ fn kiosk_command_line() -> Vec<String> {
 /// An absolute path of the unit, inside the scratch root.
 fn rooted(root: &Path, path: &str) -> PathBuf {
     root.join(path.trim_start_matches('/'))
-}
-
-/// The notifications received until `wanted` is among them.
-fn until(socket: &UnixDatagram, wanted: &str, seen: &mut Vec<String>) -> bool {
-    let end = Instant::now() + DEADLINE;
-    let mut buf = [0u8; 4096];
-    while Instant::now() < end {
-        socket.set_read_timeout(Some(end.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)))).unwrap();
-        let Ok(n) = socket.recv(&mut buf) else { return false };
-        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let found = message.lines().any(|l| l == wanted);
-        seen.push(message);
-        if found {
-            return true;
-        }
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,8 +77,7 @@ async fn the_units_command_notifies_systemd_and_applies_a_signed_configuration()
     // As `visio-admin keygen` writes <key>.pub, with a comment above.
     std::fs::write(&keys, format!("# Région Auvergne, 2026\n{}\n", public_key_text(&admin.verifying_key()))).unwrap();
 
-    let notify_path = root.path().join("notify.sock");
-    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    let mut notify = Notifications::bind(root.path());
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_visio-kiosk"));
     command.args(args.iter().map(|a| if a.starts_with('/') { rooted(root.path(), a).into_os_string() } else { a.into() }));
     for environment in directives(UNIT, "Environment") {
@@ -106,7 +87,7 @@ async fn the_units_command_notifies_systemd_and_applies_a_signed_configuration()
     command
         .args(["--headless", "--call", "demo"])
         .env("RUST_LOG", "warn")
-        .env("NOTIFY_SOCKET", &notify_path)
+        .env("NOTIFY_SOCKET", &notify.path)
         // 0.4 s: a ping every 0.2 s.
         .env("WATCHDOG_USEC", "400000")
         .env("SANE_CONFIG_DIR", world.sane.path())
@@ -126,10 +107,9 @@ async fn the_units_command_notifies_systemd_and_applies_a_signed_configuration()
         }
     };
 
-    let mut seen = Vec::new();
-    assert!(tokio::task::block_in_place(|| until(&notify, "READY=1", &mut seen)), "no READY=1 in {seen:?}");
+    assert!(tokio::task::block_in_place(|| notify.until("READY=1")), "no READY=1 in {:?}", notify.seen);
     for _ in 0..2 {
-        assert!(tokio::task::block_in_place(|| until(&notify, "WATCHDOG=1", &mut seen)), "no watchdog pings in {seen:?}");
+        assert!(tokio::task::block_in_place(|| notify.until("WATCHDOG=1")), "no watchdog pings in {:?}", notify.seen);
     }
 
     next_event("queued").await;
@@ -140,6 +120,6 @@ async fn the_units_command_notifies_systemd_and_applies_a_signed_configuration()
 
     let pid = kiosk.id().unwrap().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    assert!(tokio::task::block_in_place(|| until(&notify, "STOPPING=1", &mut seen)), "no STOPPING=1 after SIGTERM in {seen:?}");
+    assert!(tokio::task::block_in_place(|| notify.until("STOPPING=1")), "no STOPPING=1 after SIGTERM in {:?}", notify.seen);
     within("the kiosk exits", kiosk.wait()).await.unwrap();
 }

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod notify;
 pub mod soak;
 
 use std::path::{Path, PathBuf};
