@@ -1,6 +1,6 @@
 //! Device health measured, not guessed: a printer whose queue stopped (out
-//! of paper, paused) shows as faulty in the fleet view as soon as the kiosk
-//! starts, before any resident tries to print.
+//! of paper, paused) and a scanner that does not open show as faulty in the
+//! fleet view as soon as the kiosk starts, before any resident's document.
 
 mod common;
 
@@ -10,20 +10,30 @@ use visio_testkit::hub::admin_key;
 use visio_testkit::wait::eventually;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stopped_printer_shows_in_the_fleet_view_before_any_print() {
-    let world = World::start().await;
+async fn a_stopped_printer_and_an_absent_scanner_show_in_the_fleet_view_before_any_document() {
+    // Faults found within 5 s of a heartbeat wait for the next regular one
+    // (kiosk-core's rate limit): a 1 s period keeps the test short.
+    let mut settings = visio_hub::server::Settings::new(std::sync::Arc::new(visio_config::Catalogue::demo()));
+    settings.heartbeat_seconds = 1;
+    let world = World::start_with(settings).await;
     let token = world.hub.admin(&admin_key(1));
     world.cups.as_ref().unwrap().stop_queue();
+    // SANE's test backend has devices test:0 and test:1, not test:9.
+    let mut kiosk_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&world.config).unwrap()).unwrap();
+    kiosk_file["devices"]["scanner"] = "test:9".into();
+    std::fs::write(&world.config, kiosk_file.to_string()).unwrap();
 
     let mut kiosk = world.kiosk("demo");
     kiosk.event("queued").await;
     let row = eventually("the stopped printer in the fleet view", || async {
         let row = world.hub.fleet(&token).await.kiosks.into_iter().find(|k| k.kiosk_id.as_str() == "demo-kiosk")?;
         let devices = row.devices.clone()?;
-        (devices.printer.state == DeviceState::Error).then_some(devices)
+        (devices.printer.state == DeviceState::Error && devices.scanner.state == DeviceState::Error).then_some(devices)
     })
     .await;
     let detail = row.printer.detail.unwrap_or_default();
     assert!(detail.contains("printer stopped"), "{detail}");
-    assert_eq!(row.scanner.state, DeviceState::Ok, "the scanner is fine");
+    let detail = row.scanner.detail.unwrap_or_default();
+    assert!(detail.contains("open of device test:9 failed"), "{detail}");
+    assert_eq!(row.camera.state, DeviceState::Ok, "the camera (a test pattern) is fine");
 }

@@ -81,7 +81,7 @@ pub fn spawn(devices: VisitDevices) -> (mpsc::UnboundedSender<Command>, mpsc::Un
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let runner = Runner { devices: Arc::new(devices), events: events_tx, call: None, documents: None };
-    runner.probe_printer();
+    runner.probe_devices();
     tokio::spawn(runner.run(commands_rx));
     (commands_tx, events_rx)
 }
@@ -139,7 +139,10 @@ impl Runner {
                     Some(Command::Documents(DocumentCommand::WipeSpool)) => self.end_documents().await,
                     Some(Command::UseDevices(devices)) => {
                         self.devices = Arc::new(*devices);
-                        self.probe_printer();
+                        // Not during a call: the agent may be scanning.
+                        if self.call.is_none() {
+                            self.probe_devices();
+                        }
                     }
                     Some(Command::Finish(done)) => {
                         self.end_call().await;
@@ -376,21 +379,30 @@ impl Runner {
         self.documents = Some(documents);
     }
 
-    /// Reads the printer's state in the background and reports it as the
-    /// printer's fault (or its absence), like a print job's outcome.
-    fn probe_printer(&self) {
-        let devices::KioskPrinter::Cups(printer) = &self.devices.services.printer else { return };
-        let (printer, events) = (printer.clone(), self.events.clone());
-        tokio::task::spawn_blocking(move || {
-            let fault = probe::printer_fault(printer.queue_state_blocking());
-            let _ = events.send(VisitEvent::DeviceFault { device: Device::Printer, fault });
-        });
+    /// Reads the printer's and the scanner's state in the background and
+    /// reports each as that device's fault (or its absence), like a print or
+    /// scan job's outcome.
+    fn probe_devices(&self) {
+        if let devices::KioskPrinter::Cups(printer) = &self.devices.services.printer {
+            let (printer, events) = (printer.clone(), self.events.clone());
+            tokio::task::spawn_blocking(move || {
+                let fault = probe::printer_fault(printer.queue_state_blocking());
+                let _ = events.send(VisitEvent::DeviceFault { device: Device::Printer, fault });
+            });
+        }
+        if let devices::KioskScanner::Sane(scanner) = &self.devices.services.scanner {
+            let (scanner, events) = (scanner.clone(), self.events.clone());
+            tokio::spawn(async move {
+                let fault = probe::scanner_fault(&scanner).await;
+                let _ = events.send(VisitEvent::DeviceFault { device: Device::Scanner, fault });
+            });
+        }
     }
 
     async fn end_documents(&mut self) {
         let Some(mut documents) = self.documents.take() else { return };
-        // Between visits: is the printer ready for the next one?
-        self.probe_printer();
+        // Between visits: are the printer and scanner ready for the next one?
+        self.probe_devices();
         // Ending wipes the visit's spool (scans, pushed files, pages).
         if let Err(e) = documents.handle.end().await {
             debug!(error = %e, "transfer session already ended");

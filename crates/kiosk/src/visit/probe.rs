@@ -1,9 +1,17 @@
-//! Device health measured rather than guessed: the printer's queue is asked
-//! for its state over IPP at start-up and between visits, so a printer out
-//! of paper shows in the fleet view before a resident's print fails. Only
-//! the queue's state is read: nothing is printed, nothing recorded.
+//! Device health measured rather than guessed, at start-up and between
+//! visits: the printer's queue is asked for its state over IPP, and the
+//! scanner is opened through SANE, so a printer out of paper or an
+//! unplugged scanner shows in the fleet view before a resident's document
+//! fails. Nothing is printed or scanned, nothing recorded.
+
+use std::process::Stdio;
+use std::time::Duration;
 
 use visio_transfer::printer::{PrintError, QueueState};
+use visio_transfer::scanner::SaneScanner;
+
+/// Longest a scanner may take to open and list its options.
+const SCANNER_OPEN_WITHIN: Duration = Duration::from_secs(20);
 
 /// State reasons that stop a print (RFC 8011 and PWG 5100.9 keywords; a
 /// `-report` or `-warning` suffix is only advice, `-error` or none is not).
@@ -31,6 +39,31 @@ pub fn printer_fault(state: Result<QueueState, PrintError>) -> Option<String> {
         STOPPING.contains(&keyword)
     });
     (state.stopped || blocking).then(|| format!("printer {}: {}", if state.stopped { "stopped" } else { "not ready" }, state.reasons))
+}
+
+/// The scanner's fault, `None` when SANE opens it: `scanimage -A` opens the
+/// device, reads its options (an eSCL scanner its capabilities) and closes
+/// it, without scanning.
+pub async fn scanner_fault(scanner: &SaneScanner) -> Option<String> {
+    let mut command = tokio::process::Command::new("scanimage");
+    command.arg("-d").arg(&scanner.device).arg("--all-options");
+    if let Some(dir) = &scanner.config_dir {
+        command.env("SANE_CONFIG_DIR", dir);
+    }
+    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    let output = match tokio::time::timeout(SCANNER_OPEN_WITHIN, command.output()).await {
+        Err(_) => return Some(format!("scanner did not open within {} s", SCANNER_OPEN_WITHIN.as_secs())),
+        Ok(Err(e)) => return Some(format!("scanimage could not run: {e}")),
+        Ok(Ok(output)) => output,
+    };
+    if output.status.success() {
+        return None;
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The last line says why ("open of device … failed: Invalid argument");
+    // the first may be scanimage's note on the output format.
+    let why = stderr.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("scanimage failed");
+    Some(format!("scanner not ready: {why}"))
 }
 
 #[cfg(test)]

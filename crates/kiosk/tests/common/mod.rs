@@ -41,7 +41,13 @@ pub const AGENT: (&str, &str) = ("agent", "correct horse");
 
 impl World {
     pub async fn start() -> World {
-        let hub = TestHub::start().await;
+        World::start_with(visio_hub::server::Settings::new(std::sync::Arc::new(visio_config::Catalogue::demo()))).await
+    }
+
+    /// [`World::start`] with the hub's settings given (a short heartbeat
+    /// period, say).
+    pub async fn start_with(settings: visio_hub::server::Settings) -> World {
+        let hub = TestHub::start_in(tempfile::tempdir().unwrap(), settings).await;
         let cups = Cups::start();
         let url = format!("wss://localhost:{}/ws/kiosk", hub.addr.port());
         let secret = hub.enroll("demo-kiosk");
