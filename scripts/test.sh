@@ -10,3 +10,9 @@ export ICED_TEST_BACKEND=tiny-skia
 # No sound card on CI machines: the kiosk's chime goes to a fake sink.
 export VISIO_AUDIO_SINK="${VISIO_AUDIO_SINK:-fakesink}"
 cargo test --workspace --locked "$@"
+# The .deb packages of the hub, the kiosk and the admin tool, from the debug
+# binaries the tests just built: built, installed, checked and purged
+# (the whole run only: a filtered run may not have built them).
+if [[ $# -eq 0 ]]; then
+    bash scripts/package.sh --check
+fi
