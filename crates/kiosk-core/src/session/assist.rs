@@ -102,6 +102,9 @@ pub(super) struct AssistState {
     speech: VecDeque<SpeechCommand>,
     /// The return being warned about.
     warned_for: Option<Instant>,
+    /// The return whose warning is scheduled: its warning starts on time
+    /// even when the shell's clock fires a little late.
+    scheduled_for: Option<Instant>,
 }
 
 impl Session {
@@ -241,10 +244,11 @@ impl Session {
         }
         if at > now + warn {
             self.assist.warned_for = None;
+            self.assist.scheduled_for = Some(at);
             self.timers.set(Timer::ReturnWarning, at - warn);
             return;
         }
-        if at < now + warn {
+        if at < now + warn && self.assist.scheduled_for != Some(at) {
             for timer in self.return_timers() {
                 if self.timers.get(*timer).is_some_and(|d| d < now + warn) {
                     self.timers.set(*timer, now + warn);
