@@ -39,6 +39,9 @@ APT_PACKAGES=(
   # Ghostscript, qpdf (object streams, encryption), img2pdf (scanner-style
   # JPEG-in-PDF).
   libreoffice-writer-nogui ghostscript qpdf img2pdf
+  # The kiosk's spoken prompts (issue 23): eSpeak NG as a GStreamer element,
+  # offline, French and English voices (docs/decisions.md, "Speech").
+  gstreamer1.0-espeak espeak-ng
   # GNU time: peak memory of a document reader and its helpers (examples/hostile_documents.rs).
   time
   # The kiosk package's dependencies that nothing above brings (cage, the

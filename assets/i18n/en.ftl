@@ -70,3 +70,28 @@ ended-rated = Thank you for your feedback.
 oos-title = Kiosk temporarily unavailable
 oos-hub = We are restoring the connection. Please wait a moment.
 oos-camera = The camera is not working. The town hall staff have been told.
+
+# Help for residents who cannot read or need time (issue 23): the spoken
+# prompts, the help bar, the warning before an automatic return. An id
+# ending in -falc is its easy-read wording: short, one idea a line.
+speech-services = The services: { $list }.
+speech-controls = At the bottom of the screen: Listen, to hear it again; Louder; Softer.
+speech-call = Speak normally. The adviser can see and hear you.
+speech-confirm = Touch "Yes, end it" or "No, continue".
+speech-rate = Touch "Good", "OK" or "Not good".
+speech-showing = The adviser is showing you a document of { $pages } pages.
+speech-volume = Volume { $level } of 5.
+return-warning = Without any action, the kiosk goes back to the start in { $seconds } seconds. Touch "I am still here" to stay.
+return-warning-falc = Are you still here? Touch the big button "I am still here".
+return-countdown = Back to the start in { $seconds } s
+still-here = I am still here
+assist-listen = Listen
+assist-stop = Stop
+assist-louder = Louder
+assist-softer = Softer
+assist-easy = Easy to read
+assist-large = Large text
+home-subtitle-falc = Touch a service. A person talks to you by video.
+waiting-estimate-unknown-falc = Please wait. A person will answer you.
+scan-place-falc = Put your paper on the scanner. Text facing down.
+ended-rate-falc = Was the appointment good?

@@ -71,3 +71,28 @@ ended-rated = Merci pour votre avis.
 oos-title = Borne momentanément indisponible
 oos-hub = Nous rétablissons la connexion. Merci de patienter quelques instants.
 oos-camera = La caméra ne fonctionne pas. Le personnel de la mairie est prévenu.
+
+# Help for residents who cannot read or need time (issue 23): the spoken
+# prompts, the help bar, the warning before an automatic return. An id
+# ending in -falc is its easy-read (FALC) wording: short, one idea a line.
+speech-services = Les services : { $list }.
+speech-controls = En bas de l'écran : Écouter, pour entendre à nouveau ; Plus fort ; Moins fort.
+speech-call = Parlez normalement. Le conseiller vous voit et vous entend.
+speech-confirm = Touchez « Oui, terminer » ou « Non, continuer ».
+speech-rate = Touchez « Bien », « Moyen » ou « Pas bien ».
+speech-showing = Le conseiller vous montre un document de { $pages } pages.
+speech-volume = Volume { $level } sur 5.
+return-warning = Sans action de votre part, la borne revient à l'accueil dans { $seconds } secondes. Touchez « Je suis encore là » pour rester.
+return-warning-falc = Êtes-vous encore là ? Touchez le grand bouton « Je suis encore là ».
+return-countdown = Retour à l'accueil dans { $seconds } s
+still-here = Je suis encore là
+assist-listen = Écouter
+assist-stop = Stop
+assist-louder = Plus fort
+assist-softer = Moins fort
+assist-easy = Facile à lire
+assist-large = Grand texte
+home-subtitle-falc = Touchez un service. Une personne vous parle en vidéo.
+waiting-estimate-unknown-falc = Attendez. Une personne va vous répondre.
+scan-place-falc = Mettez votre papier sur le scanner. Le texte en bas.
+ended-rate-falc = Le rendez-vous était bien ?

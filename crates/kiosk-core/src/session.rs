@@ -1,6 +1,7 @@
 //! The session state machine: connecting → home → waiting → in call →
 //! ended → home, plus out of service.
 
+mod assist;
 mod call;
 mod fleet;
 mod hub;
@@ -14,6 +15,7 @@ use visio_protocol::{DeviceHealth, EndReason, KioskToHub, Rating, ServiceId};
 use crate::event::{KioskEvent, VisitEnd};
 use crate::timer::{Timer, TimerTable};
 
+pub use self::assist::{Assist, AssistPrefs, AutoReturn, Prompt, SpeechCommand, VOLUME_DEFAULT, VOLUME_MAX};
 pub use self::vocabulary::*;
 
 pub struct Session {
@@ -26,6 +28,7 @@ pub struct Session {
     timers: TimerTable,
     outputs: VecDeque<Output>,
     fleet: FleetState,
+    assist: assist::AssistState,
 }
 
 /// What the hub hears about this kiosk: heartbeats and configuration.
@@ -80,9 +83,11 @@ impl Session {
             retry_delay,
             timers: TimerTable::default(),
             outputs: VecDeque::new(),
+            assist: Default::default(),
         };
         s.outputs.push_back(Output::ConnectHub { resume: None });
         s.touch(now);
+        s.after_change(now);
         s
     }
 
@@ -125,6 +130,7 @@ impl Session {
         for timer in self.timers.expired(now) {
             self.fire(now, timer);
         }
+        self.after_change(now);
     }
 
     pub fn handle_input(&mut self, now: Instant, input: Input) {
@@ -163,7 +169,9 @@ impl Session {
             }
             Input::Devices(health) => self.devices(now, health),
             Input::ConfigFetched(fetch) => self.config_fetched(now, fetch),
+            Input::Assist(assist) => self.assist_input(now, assist),
         }
+        self.after_change(now);
     }
 
     // -----------------------------------------------------------------------
@@ -245,12 +253,15 @@ impl Session {
                     self.fetch_announced();
                 }
             }
+            // `after_change` turns the warning on.
+            Timer::ReturnWarning => {}
         }
     }
 
     /// A fresh home: French, no notice, no leftovers of the last visitor.
     fn go_home(&mut self) {
         self.language = Language::Fr;
+        self.reset_assist();
         self.screen = Screen::Home { notice: None };
         self.timers.stop(Timer::EndedReturn);
         self.settle_service_state();
@@ -291,7 +302,8 @@ impl Session {
         if self.hub_up {
             self.outputs.push_back(Output::ToHub(KioskToHub::Rate { session, rating }));
         }
-        self.timers.set(Timer::EndedReturn, now + self.config.after_rating);
+        // Never sooner than the warning before it (a countdown shows).
+        self.timers.set(Timer::EndedReturn, now + self.config.after_rating.max(self.config.return_warning));
     }
 
     fn turn_page(&mut self, forward: bool) {

@@ -29,9 +29,11 @@ pub enum Timer {
     /// A waiting kiosk could not get back to the hub in time: the place
     /// is lost.
     WaitResume,
+    /// An automatic return to the home screen is near: warn the resident.
+    ReturnWarning,
 }
 
-const ALL: [Timer; 12] = [
+const ALL: [Timer; 13] = [
     Timer::Idle,
     Timer::PresenceCheck,
     Timer::PresenceGrace,
@@ -44,6 +46,7 @@ const ALL: [Timer; 12] = [
     Timer::IceRestart,
     Timer::MediaGiveUp,
     Timer::WaitResume,
+    Timer::ReturnWarning,
 ];
 
 #[derive(Debug, Default)]
@@ -58,6 +61,10 @@ impl TimerTable {
 
     pub fn stop(&mut self, timer: Timer) {
         self.deadlines[timer as usize] = None;
+    }
+
+    pub fn get(&self, timer: Timer) -> Option<Instant> {
+        self.deadlines[timer as usize]
     }
 
     pub fn next(&self) -> Option<Instant> {

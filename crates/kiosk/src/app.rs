@@ -6,21 +6,24 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::SinkExt;
 use iced::widget::image;
 use iced::{Element, Subscription, Task};
 use tokio::sync::mpsc;
 use visio_config::Catalogue;
 use visio_kiosk_core::{Config, ConfigFetch, Input, Output, Screen, Session};
-use visio_media::{Frames, VideoFrame};
-use visio_protocol::{ServiceId, SessionId};
+use visio_media::VideoFrame;
+use visio_protocol::ServiceId;
 
 use crate::fleet::{ConfigFetcher, DeviceWatch};
-use crate::hub_link::{self, Command, Endpoint, LinkEvent};
+use crate::hub_link::{Command, Endpoint, LinkEvent};
 use crate::i18n::Catalog;
-use crate::screen::{self, Context, call, ended, home, waiting};
+use crate::screen::{self, Context, assist, call, ended, home, waiting};
+use crate::speech::{self, Speaker};
 use crate::setup::Setup;
 use crate::visit::{self, VisitDevices, VisitEvent};
+
+mod streams;
+use streams::{FrameSource, LocalSource, frame_stream, hub_stream, stop_stream, visit_stream};
 
 /// How often the devices (the camera's presence) are checked.
 const DEVICE_CHECK_EVERY: Duration = Duration::from_secs(5);
@@ -102,6 +105,8 @@ pub enum Message {
     Waiting(waiting::Message),
     Call(call::Message),
     Ended(ended::Message),
+    /// The help bar and the "Je suis encore là" warning.
+    Assist(assist::Message),
     /// Any touch or click: the resident is there.
     Touched,
     Tick(Instant),
@@ -154,6 +159,7 @@ pub struct Kiosk {
     camera_present: bool,
     watch: DeviceWatch,
     fetcher: Option<ConfigFetcher>,
+    speaker: Speaker,
     pub pictures: PictureState,
 }
 
@@ -197,6 +203,7 @@ impl Kiosk {
             camera_present: true,
             watch: DeviceWatch::default(),
             fetcher,
+            speaker: Speaker::new(speech::sink_from_env()),
             pictures: PictureState::default(),
         };
         kiosk.carry_out();
@@ -205,6 +212,16 @@ impl Kiosk {
 
     pub fn screen(&self) -> &Screen {
         self.session.screen()
+    }
+
+    /// The kiosk's voice (tests read what it said).
+    pub fn speaker(&self) -> &Speaker {
+        &self.speaker
+    }
+
+    /// Large text: the whole interface scaled up.
+    pub fn scale_factor(&self) -> f32 {
+        if self.session.assist_prefs().large_text { 1.25 } else { 1.0 }
     }
 
     /// Feeds one input to the core, as if it came from the outside world.
@@ -221,8 +238,13 @@ impl Kiosk {
             Message::Waiting(m) => Some(waiting::update(m)),
             Message::Call(m) => Some(call::update(m)),
             Message::Ended(m) => Some(ended::update(m)),
+            Message::Assist(m) => Some(assist::update(m)),
             Message::Touched => Some(Input::Touch),
-            Message::Tick(_) => None,
+            // Ticks carry the time (UI tests simulate it with later ones).
+            Message::Tick(at) => {
+                self.now = self.now.max(at);
+                None
+            }
             Message::Hub(HubUpdate::Ready(tx)) => {
                 for command in self.pending.drain(..) {
                     let _ = tx.try_send(command);
@@ -420,6 +442,15 @@ impl Kiosk {
                 Output::Documents(command) => self.send_to_visit(visit::Command::Documents(command)),
             }
         }
+        while let Some(command) = self.session.poll_speech() {
+            match command {
+                visio_kiosk_core::SpeechCommand::Say { prompt, language, easy_read, volume } => {
+                    let words = speech::words::text(Context { language, ..self.context() }, &prompt, easy_read);
+                    self.speaker.say(words, language, volume);
+                }
+                visio_kiosk_core::SpeechCommand::Stop => self.speaker.stop(),
+            }
+        }
     }
 
     fn send_to_visit(&mut self, command: visit::Command) {
@@ -448,14 +479,29 @@ impl Kiosk {
         }
     }
 
-    pub fn view(&self) -> Element<'_, Message> {
-        let ctx = Context {
+    fn context(&self) -> Context<'_> {
+        Context {
             words: &self.words,
             language: self.session.language(),
             catalogue: &self.settings.catalogue,
             offered: &self.settings.offered,
             now: jiff::Timestamp::now(),
+        }
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let ctx = self.context();
+        let state = assist::State {
+            prefs: self.session.assist_prefs(),
+            speaking: self.speaker.is_speaking(),
+            auto_return: self.session.auto_return(),
+            now: self.now,
+            countdown_always: matches!(self.session.screen(), Screen::Ended(_)),
         };
+        assist::frame(ctx, self.screen_view(ctx), state, Message::Assist)
+    }
+
+    fn screen_view<'a>(&'a self, ctx: Context<'a>) -> Element<'a, Message> {
         match self.session.screen() {
             Screen::Connecting => screen::message_page(ctx.tr("starting"), None),
             Screen::OutOfService { reason } => screen::out_of_service::view(ctx, *reason),
@@ -506,82 +552,4 @@ impl Kiosk {
         }
         Subscription::batch(subscriptions)
     }
-}
-
-/// A call's picture as an iced subscription, one per call.
-#[derive(Clone, Debug)]
-struct FrameSource {
-    session: SessionId,
-    frames: Frames,
-}
-
-impl Hash for FrameSource {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.session.hash(state);
-    }
-}
-
-/// The resident's own picture: a subscription distinct from the agent's.
-#[derive(Clone, Debug)]
-struct LocalSource(FrameSource);
-
-impl Hash for LocalSource {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        "local".hash(state);
-        self.0.hash(state);
-    }
-}
-
-/// The newest frames, one at a time: the stream's buffer of one plus the
-/// media crate's newest-wins slot keep at most two pictures in flight, so a
-/// slow screen drops frames instead of growing memory.
-fn frame_stream(source: &FrameSource) -> impl iced::futures::Stream<Item = VideoFrame> + use<> {
-    let frames = source.frames.clone();
-    iced::stream::channel(1, async move |mut output| {
-        while let Some(frame) = frames.next().await {
-            if output.send(frame).await.is_err() {
-                return;
-            }
-        }
-    })
-}
-
-/// The visit task as an iced stream: first its command sender, then events.
-fn visit_stream(settings: &VisitSettings) -> impl iced::futures::Stream<Item = VisitUpdate> + use<> {
-    let devices = settings.devices.clone();
-    iced::stream::channel(64, async move |mut output| {
-        let (commands, mut events) = visit::spawn(devices);
-        let _ = output.send(VisitUpdate::Ready(commands)).await;
-        while let Some(event) = events.recv().await {
-            if output.send(VisitUpdate::Event(event)).await.is_err() {
-                return;
-            }
-        }
-        let _ = output.send(VisitUpdate::Failed("the call task stopped".into())).await;
-    })
-}
-
-/// SIGTERM or SIGINT, once, as a message.
-fn stop_stream() -> impl iced::futures::Stream<Item = Message> {
-    iced::stream::channel(1, async |mut output| {
-        crate::stop::requested().await;
-        let _ = output.send(Message::Stop).await;
-        std::future::pending::<()>().await;
-    })
-}
-
-/// The hub link as an iced stream: first the command sender, then events.
-fn hub_stream(hub: &HubSettings) -> impl iced::futures::Stream<Item = HubUpdate> + use<> {
-    let hub = hub.clone();
-    iced::stream::channel(64, async move |mut output| {
-        let (commands_tx, commands_rx) = mpsc::channel(64);
-        let (events_tx, mut events_rx) = mpsc::channel(64);
-        let _ = output.send(HubUpdate::Ready(commands_tx)).await;
-        tokio::spawn(hub_link::run(hub.endpoint, hub.tls, commands_rx, events_tx));
-        while let Some(event) = events_rx.recv().await {
-            if output.send(HubUpdate::Event(event)).await.is_err() {
-                return;
-            }
-        }
-    })
 }

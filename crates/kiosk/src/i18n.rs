@@ -31,6 +31,15 @@ impl Catalog {
         Catalog { fr: bundle(langid!("fr-FR"), FR), en: bundle(langid!("en-GB"), EN) }
     }
 
+    /// Whether `language`'s catalogue defines `id` (easy-read variants are
+    /// optional).
+    pub fn has(&self, language: Language, id: &str) -> bool {
+        match language {
+            Language::Fr => self.fr.has_message(id),
+            Language::En => self.en.has_message(id),
+        }
+    }
+
     /// The message `id` in `language`, with `args` filled in. A missing
     /// message shows its id in brackets (and fails the catalogue tests),
     /// never a blank.

@@ -9,6 +9,7 @@
 //! - [`visit`]: one visit's call (visio-media) and documents (visio-transfer).
 //! - [`setup`]: the kiosk's configuration file and command line, read once.
 //! - [`headless`]: the same core without a window, printing JSON lines.
+//! - [`speech`]: the spoken prompts (eSpeak NG through GStreamer).
 //! - [`stop`]: SIGTERM and SIGINT, for a clean stop of either shell.
 //! - [`systemd`]: readiness and watchdog notifications to systemd.
 //! - [`fleet`] and [`config_store`]: device health for heartbeats; signed
@@ -27,6 +28,7 @@ pub mod scene;
 pub mod setup;
 pub mod screen;
 pub mod sound;
+pub mod speech;
 pub mod stop;
 pub mod systemd;
 pub mod theme;

@@ -2,6 +2,7 @@
 //! the resident's touch into a session-core input, and a `view` of the
 //! core's state. Screens never switch screens: the core decides.
 
+pub mod assist;
 pub mod call;
 pub mod ended;
 pub mod home;

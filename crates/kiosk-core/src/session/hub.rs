@@ -235,9 +235,8 @@ impl Session {
             // A waiting resident keeps the screen while the kiosk reconnects.
             (Screen::Waiting(w), Some(OutOfService::HubUnreachable)) if w.hub_lost => {}
             (_, Some(b)) => self.out_of_service(b),
-            (Screen::Connecting | Screen::OutOfService { .. }, None) => {
-                self.screen = Screen::Home { notice: None };
-            }
+            // A fresh home, French: whoever chose English has gone.
+            (Screen::Connecting | Screen::OutOfService { .. }, None) => self.go_home(),
         }
     }
 

@@ -352,7 +352,10 @@ fn confirmed_hang_up_ends_wipes_and_offers_a_rating_then_returns_home() {
     assert_eq!(k.take(), vec![Output::ToHub(KioskToHub::Rate { session: session(), rating: Rating::Happy })]);
     k.input(Input::Rate(Rating::Unhappy));
     assert!(k.take().is_empty(), "one rating per call");
-    k.advance(Duration::from_secs(5));
+    // Issue 23: never sooner than the 20 s warning (a countdown shows).
+    k.advance(Duration::from_secs(19));
+    assert!(matches!(k.screen(), Screen::Ended(_)));
+    k.advance(Duration::from_secs(1));
     assert_eq!(*k.screen(), Screen::Home { notice: None });
 }
 

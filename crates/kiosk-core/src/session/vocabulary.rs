@@ -53,6 +53,10 @@ pub struct Config {
     /// screen this long while the kiosk reconnects (to the same hub
     /// process or another) and asks for its place back.
     pub wait_resume: Duration,
+    /// Every automatic return to the home screen is announced this long
+    /// ahead, with a "Je suis encore là" that puts it off (EN 301 549
+    /// 5.2 / WCAG 2.2.1 ask for at least 20 s).
+    pub return_warning: Duration,
 }
 
 impl Default for Config {
@@ -77,6 +81,7 @@ impl Default for Config {
             media_give_up: Duration::from_secs(120),
             // The hub keeps a lost process's residents in line this long.
             wait_resume: Duration::from_secs(60),
+            return_warning: Duration::from_secs(20),
         }
     }
 }
@@ -119,6 +124,8 @@ pub enum Input {
     Devices(DeviceHealth),
     /// What became of a [`ConfigFetchRequest`].
     ConfigFetched(ConfigFetch),
+    /// The help controls: speech, volume, easy-read, large text, more time.
+    Assist(super::assist::Assist),
 }
 
 /// The outcome of fetching, verifying and storing an announced

@@ -65,20 +65,7 @@ pub fn view<'a>(ctx: Context<'a>, notice: Option<&'a Notice>) -> Element<'a, Mes
 
 fn tile<'a>(ctx: Context<'a>, id: &ServiceId) -> Option<Element<'a, Message>> {
     let service = ctx.service(id)?;
-    let tz = ctx.catalogue.timezone().clone();
-    let status = match ctx.catalogue.state_at(service, ctx.now) {
-        ServiceState::Open { closes_at } => match closes_at.to_zoned(tz).strftime("%H:%M").to_string() {
-            // Open until midnight (or round the clock): just "open".
-            midnight if midnight == "00:00" => ctx.tr("service-open-late"),
-            time => ctx.tr_with("service-open", &[("time", time.into())]),
-        },
-        ServiceState::Closed { next_opening: Some(t) } if ctx.is_today(t) => {
-            let time = t.to_zoned(tz).strftime("%H:%M").to_string();
-            ctx.tr_with("service-opens-today", &[("time", time.into())])
-        }
-        ServiceState::Closed { next_opening: Some(t) } => ctx.tr_with("service-closed-opens", &[("when", ctx.when(t).into())]),
-        ServiceState::Closed { next_opening: None } => ctx.tr("service-closed"),
-    };
+    let status = status_line(ctx, service);
     let name = match ctx.language {
         visio_kiosk_core::Language::Fr => &service.name.fr,
         visio_kiosk_core::Language::En => &service.name.en,
@@ -105,14 +92,37 @@ fn tile<'a>(ctx: Context<'a>, id: &ServiceId) -> Option<Element<'a, Message>> {
 }
 
 fn notice_view<'a>(ctx: Context<'a>, notice: &Notice) -> Element<'a, Message> {
+    container(text(notice_line(ctx, notice)).size(theme::BODY)).padding([12, 20]).width(Fill).style(theme::container::notice).into()
+}
+
+/// Why the last request was refused, in the resident's words.
+pub fn notice_line(ctx: Context<'_>, notice: &Notice) -> String {
     let name = ctx.service_name(&notice.service);
-    let line = match &notice.reason {
+    match &notice.reason {
         RefusalReason::Closed { next_opening: Some(t) } => {
             ctx.tr_with("notice-closed", &[("service", name.into()), ("when", ctx.when(*t).into())])
         }
         RefusalReason::Closed { next_opening: None } => ctx.tr_with("notice-closed-unknown", &[("service", name.into())]),
         RefusalReason::Busy => ctx.tr("notice-busy"),
         RefusalReason::UnknownService => ctx.tr("notice-unknown"),
-    };
-    container(text(line).size(theme::BODY)).padding([12, 20]).width(Fill).style(theme::container::notice).into()
+    }
+}
+
+/// A service's opening line as its tile shows it ("Ouvert jusqu'à 17:00",
+/// "Ouvre demain à 08:30"); the speech says the same.
+pub fn status_line(ctx: Context<'_>, service: &visio_config::Service) -> String {
+    let tz = ctx.catalogue.timezone().clone();
+    match ctx.catalogue.state_at(service, ctx.now) {
+        ServiceState::Open { closes_at } => match closes_at.to_zoned(tz).strftime("%H:%M").to_string() {
+            // Open until midnight (or round the clock): just "open".
+            midnight if midnight == "00:00" => ctx.tr("service-open-late"),
+            time => ctx.tr_with("service-open", &[("time", time.into())]),
+        },
+        ServiceState::Closed { next_opening: Some(t) } if ctx.is_today(t) => {
+            let time = t.to_zoned(tz).strftime("%H:%M").to_string();
+            ctx.tr_with("service-opens-today", &[("time", time.into())])
+        }
+        ServiceState::Closed { next_opening: Some(t) } => ctx.tr_with("service-closed-opens", &[("when", ctx.when(t).into())]),
+        ServiceState::Closed { next_opening: None } => ctx.tr("service-closed"),
+    }
 }

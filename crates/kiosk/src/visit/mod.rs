@@ -26,6 +26,11 @@ use visio_transfer::{Direction, Event, Limits, Purpose};
 
 use self::devices::KioskServices;
 
+
+/// The agent's voice is heard when the loudest 20 ms of the last second of
+/// their audio is above this: speech sits around -30 to -15 dBFS, a quiet
+/// office's background under -50.
+const AGENT_VOICE_DBFS: f32 = -45.0;
 /// Longest wait, at the end of a visit, for the documents' last notices.
 const DRAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -101,6 +106,8 @@ struct ActiveCall {
     call: Call,
     events: CallEvents,
     saw_remote_video: bool,
+    /// The agent's voice was heard in the last stats (spoken prompts wait).
+    agent_talking: bool,
 }
 
 /// The transfer session of the visit and what the screen needs to know of
@@ -250,7 +257,7 @@ impl Runner {
             }
         }
         info!("call connecting");
-        self.call = Some(ActiveCall { session, ice_servers, call, events, saw_remote_video: false });
+        self.call = Some(ActiveCall { session, ice_servers, call, events, saw_remote_video: false, agent_talking: false });
     }
 
     /// A new offer with new ICE credentials on the same connection: the
@@ -325,6 +332,11 @@ impl Runner {
             CallEvent::DataChannelClosed => debug!("documents channel closed"),
             CallEvent::Stats(stats) => {
                 debug!(?stats, "call stats");
+                let talking = stats.audio_level_received_dbfs.is_some_and(|db| db > AGENT_VOICE_DBFS);
+                if talking != active.agent_talking {
+                    active.agent_talking = talking;
+                    self.input(Input::Assist(visio_kiosk_core::Assist::AgentTalking(talking)));
+                }
                 self.pace_documents(stats.data_room_bps).await;
             }
             // The estimate backed off between two stats: slow down now.

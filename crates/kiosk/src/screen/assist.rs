@@ -1,0 +1,112 @@
+//! The help bar on every screen ("Écouter / Stop", volume, easy-read,
+//! large text) and, before any automatic return, the warning with one
+//! large "Je suis encore là".
+
+use std::time::Instant;
+
+use iced::widget::{button, column, container, opaque, row, stack, text};
+use iced::{Center, Element, Fill};
+use visio_kiosk_core::{Assist, AssistPrefs, AutoReturn, Input, VOLUME_MAX};
+
+use super::Context;
+use crate::theme;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message {
+    Listen,
+    Stop,
+    Louder,
+    Softer,
+    EasyRead,
+    LargeText,
+    StillHere,
+}
+
+pub fn update(message: Message) -> Input {
+    Input::Assist(match message {
+        Message::Listen => Assist::Listen,
+        Message::Stop => Assist::StopSpeech,
+        Message::Louder => Assist::VolumeUp,
+        Message::Softer => Assist::VolumeDown,
+        Message::EasyRead => Assist::EasyRead,
+        Message::LargeText => Assist::LargeText,
+        Message::StillHere => Assist::StillHere,
+    })
+}
+
+/// What the help bar shows besides the words.
+#[derive(Debug, Clone, Copy)]
+pub struct State {
+    pub prefs: AssistPrefs,
+    pub speaking: bool,
+    pub auto_return: Option<AutoReturn>,
+    pub now: Instant,
+    /// The end screen: its countdown shows all along.
+    pub countdown_always: bool,
+}
+
+/// `screen` with the help bar under it and, when a return is near, the
+/// warning over it.
+pub fn frame<'a, M: Clone + 'a>(
+    ctx: Context<'a>,
+    screen: Element<'a, M>,
+    state: State,
+    wrap: impl Fn(Message) -> M + Copy + 'a,
+) -> Element<'a, M> {
+    let seconds = state.auto_return.map(|r| r.at.saturating_duration_since(state.now).as_secs_f32().ceil() as u32);
+    let (listen_label, listen) = if state.speaking {
+        (ctx.tr("assist-stop"), Message::Stop)
+    } else {
+        (ctx.tr("assist-listen"), Message::Listen)
+    };
+    let control = |label: String, message: Option<Message>, on: bool| {
+        let style = if on { theme::button::primary } else { theme::button::secondary };
+        button(text(label).size(theme::SMALL).center())
+            .padding([12, 24])
+            .height(theme::TOUCH * 0.8)
+            .style(style)
+            .on_press_maybe(message.map(wrap))
+    };
+    let mut bar = row![
+        control(listen_label, Some(listen), state.speaking),
+        control(ctx.tr("assist-softer"), (state.prefs.volume > 0).then_some(Message::Softer), false),
+        text(format!("{}/{}", state.prefs.volume, VOLUME_MAX)).size(theme::SMALL),
+        control(ctx.tr("assist-louder"), (state.prefs.volume < VOLUME_MAX).then_some(Message::Louder), false),
+        control(ctx.tr("assist-easy"), Some(Message::EasyRead), state.prefs.easy_read),
+        control(ctx.tr("assist-large"), Some(Message::LargeText), state.prefs.large_text),
+    ]
+    .spacing(theme::SPACE * 0.75)
+    .align_y(Center);
+    if state.countdown_always
+        && let Some(seconds) = seconds
+    {
+        bar = bar.push(container(text(ctx.tr_with("return-countdown", &[("seconds", seconds.into())])).size(theme::BODY)).center_x(Fill));
+    }
+    let page = column![
+        container(screen).height(Fill),
+        container(bar).padding([8, 32]).width(Fill).style(theme::container::panel),
+    ];
+    match (state.auto_return, seconds) {
+        (Some(AutoReturn { warning: true, .. }), Some(seconds)) => stack![page, opaque(warning(ctx, seconds, state.prefs.easy_read, wrap))].into(),
+        _ => page.into(),
+    }
+}
+
+/// The warning before an automatic return: the words, the seconds left,
+/// and the one large button that keeps the resident's screen.
+fn warning<'a, M: Clone + 'a>(ctx: Context<'a>, seconds: u32, easy_read: bool, wrap: impl Fn(Message) -> M + 'a) -> Element<'a, M> {
+    let id = if easy_read { "return-warning-falc" } else { "return-warning" };
+    let card = column![
+        text(ctx.tr_with(id, &[("seconds", seconds.into())])).size(theme::HEADING).center(),
+        text(ctx.tr_with("return-countdown", &[("seconds", seconds.into())])).size(theme::TITLE).color(theme::PRIMARY),
+        button(text(ctx.tr("still-here")).size(theme::TITLE).center())
+            .padding([32, 96])
+            .height(theme::TOUCH * 1.6)
+            .style(theme::button::primary)
+            .on_press(wrap(Message::StillHere)),
+    ]
+    .spacing(theme::SPACE * 1.5)
+    .align_x(Center)
+    .max_width(1100);
+    container(container(card).padding(48).style(theme::container::notice)).center(Fill).padding(40).into()
+}
