@@ -39,6 +39,9 @@ APT_PACKAGES=(
   # Ghostscript, qpdf (object streams, encryption), img2pdf (scanner-style
   # JPEG-in-PDF).
   libreoffice-writer-nogui ghostscript qpdf img2pdf
+  # Sites behind an HTTP proxy (issue 22): the kiosk's tests tunnel the hub
+  # link and TURN through a real one.
+  tinyproxy
   # GNU time: peak memory of a document reader and its helpers (examples/hostile_documents.rs).
   time
   # The kiosk package's dependencies that nothing above brings (cage, the

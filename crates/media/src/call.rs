@@ -254,7 +254,7 @@ impl Call {
         let (backoffs_tx, backoffs) = watch::channel(0.0);
         let repair = Arc::new(RepairCounts::default());
         let uplink = Uplink { data_rate: data_rate.clone(), backoffs: backoffs_tx, repair: Arc::clone(&repair) };
-        let (ice_servers, turn_bridges) = crate::turn_bridge::bridge_stream_servers(&config.ice_servers, config.turn_trust_pem.as_deref()).await?;
+        let (ice_servers, turn_bridges) = crate::turn_bridge::bridge_stream_servers(&config.ice_servers, config.turn_trust_pem.as_deref(), config.proxy.as_ref()).await?;
         let pc = build_peer_connection(&config, &ice_servers, &codecs, internal_tx.clone(), uplink).await?;
         let (video_send_tx, video_send_rx) = watch::channel(None::<(PayloadType, VideoCodec)>);
         let (audio_pt_tx, audio_pt_rx) = watch::channel(None::<PayloadType>);

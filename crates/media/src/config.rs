@@ -205,6 +205,9 @@ pub struct CallConfig {
     /// the system's authorities. The kiosk passes the trust it has for its hub.
     #[serde(default)]
     pub turn_trust_pem: Option<String>,
+    /// The site's HTTP proxy: TURN over TCP/TLS goes through it (`CONNECT`).
+    #[serde(default)]
+    pub proxy: Option<crate::proxy::HttpProxy>,
     /// Video.
     pub video: VideoConfig,
     /// Audio.
@@ -227,6 +230,7 @@ impl Default for CallConfig {
             ice_policy: IcePolicy::All,
             loopback_only: false,
             turn_trust_pem: None,
+            proxy: None,
             video: VideoConfig::default(),
             audio: AudioConfig::default(),
             max_video_bitrate_bps: 1_500_000,

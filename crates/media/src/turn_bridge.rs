@@ -22,12 +22,13 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::IceServer;
 use crate::error::CallError;
+use crate::proxy::{HttpProxy, ProxyError};
 use crate::turn_stream::{Deframer, FramingError, StreamServer, frame, stream_server};
 
 /// How long a TCP connection and TLS handshake may take: webrtc-rs gives up
@@ -61,6 +62,8 @@ enum BridgeError {
     Timeout(Duration),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Proxy(#[from] ProxyError),
     #[error("{0:?} is not a name a TLS certificate can be checked against")]
     BadName(String),
     #[error("the server closed the connection")]
@@ -72,10 +75,11 @@ enum BridgeError {
 /// Replaces the URLs of `servers` that need a stream by local bridges, which
 /// are kept running as long as the returned [`TurnBridges`] lives.
 /// `turns:` certificates are checked against `trust_pem` and the system's
-/// authorities.
+/// authorities; connections go through `proxy` when there is one.
 pub(crate) async fn bridge_stream_servers(
     servers: &[IceServer],
     trust_pem: Option<&str>,
+    proxy: Option<&HttpProxy>,
 ) -> Result<(Vec<IceServer>, TurnBridges), CallError> {
     let mut bridges = TurnBridges::default();
     let mut tls = None;
@@ -97,7 +101,7 @@ pub(crate) async fn bridge_stream_servers(
                 .map_err(|e| CallError::Transport(format!("a local socket for {target}: {e}")))?;
             let port = socket.local_addr().map_err(|e| CallError::Transport(e.to_string()))?.port();
             tracing::debug!(%target, port, "TURN over a stream, bridged for webrtc-rs");
-            bridges.tasks.push(tokio::spawn(run(Arc::new(socket), target, tls)));
+            bridges.tasks.push(tokio::spawn(run(Arc::new(socket), target, tls, proxy.cloned())));
             urls.push(format!("turn:127.0.0.1:{port}?transport=udp"));
         }
         out.push(IceServer { urls, ..server.clone() });
@@ -136,7 +140,7 @@ fn tls_config(trust_pem: Option<&str>) -> Result<Arc<rustls::ClientConfig>, Call
 
 /// One bridge: datagrams from webrtc-rs's local sockets, each to its own
 /// connection to `server`.
-async fn run(socket: Arc<UdpSocket>, server: StreamServer, tls: Option<Arc<rustls::ClientConfig>>) {
+async fn run(socket: Arc<UdpSocket>, server: StreamServer, tls: Option<Arc<rustls::ClientConfig>>, proxy: Option<HttpProxy>) {
     let mut clients: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     // Dropped with this task, which aborts every connection.
     let mut connections = JoinSet::new();
@@ -163,9 +167,9 @@ async fn run(socket: Arc<UdpSocket>, server: StreamServer, tls: Option<Arc<rustl
                 clients.retain(|_, tx| !tx.is_closed());
                 while connections.try_join_next().is_some() {}
                 let (tx, rx) = mpsc::channel(QUEUE);
-                let (socket, server, tls) = (Arc::clone(&socket), server.clone(), tls.clone());
+                let (socket, server, tls, proxy) = (Arc::clone(&socket), server.clone(), tls.clone(), proxy.clone());
                 connections.spawn(async move {
-                    if let Err(e) = carry(&server, tls, &socket, from, rx).await {
+                    if let Err(e) = carry(&server, tls, proxy.as_ref(), &socket, from, rx).await {
                         tracing::warn!(%server, "TURN connection ended: {e}");
                     }
                 });
@@ -182,12 +186,13 @@ async fn run(socket: Arc<UdpSocket>, server: StreamServer, tls: Option<Arc<rustl
 async fn carry(
     server: &StreamServer,
     tls: Option<Arc<rustls::ClientConfig>>,
+    proxy: Option<&HttpProxy>,
     socket: &UdpSocket,
     client: SocketAddr,
     outgoing: mpsc::Receiver<Vec<u8>>,
 ) -> Result<(), BridgeError> {
     let connect = async {
-        let tcp = TcpStream::connect((server.host.as_str(), server.port)).await?;
+        let tcp = crate::proxy::connect(proxy, &server.host, server.port).await?;
         tcp.set_nodelay(true)?;
         Ok::<_, BridgeError>(tcp)
     };
@@ -300,7 +305,7 @@ mod tests {
             username: "u".into(),
             credential: "p".into(),
         }];
-        let (bridged, _bridges) = bridge_stream_servers(&servers, Some(&trust)).await.unwrap();
+        let (bridged, _bridges) = bridge_stream_servers(&servers, Some(&trust), None).await.unwrap();
         let urls = &bridged[0].urls;
         assert_eq!(urls[2], servers[0].urls[2], "UDP stays with webrtc-rs");
         assert_eq!((bridged[0].username.as_str(), bridged[0].credential.as_str()), ("u", "p"));
@@ -321,7 +326,7 @@ mod tests {
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
         let (_tx, rx) = mpsc::channel(1);
         let client = socket.local_addr().unwrap();
-        let ended = carry(&server, Some(tls_config(Some(&trusted)).unwrap()), &socket, client, rx).await;
+        let ended = carry(&server, Some(tls_config(Some(&trusted)).unwrap()), None, &socket, client, rx).await;
         let Err(BridgeError::Io(e)) = ended else { panic!("expected a refused certificate, got {ended:?}") };
         assert!(e.to_string().contains("certificate"), "{e}");
     }
@@ -329,7 +334,7 @@ mod tests {
     #[tokio::test]
     async fn trust_without_a_certificate_is_an_error_at_the_start() {
         let servers = [IceServer { urls: vec!["turns:turn.example.org:443".into()], ..IceServer::default() }];
-        let err = bridge_stream_servers(&servers, Some("not PEM")).await.unwrap_err();
+        let err = bridge_stream_servers(&servers, Some("not PEM"), None).await.unwrap_err();
         assert!(err.to_string().contains("TURN over TLS"), "{err}");
     }
 }

@@ -758,47 +758,57 @@ async fn on_a_lossy_line_each_lost_packet_is_resent_in_time() {
 /// scan arrives whole on the documents channel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn where_only_tls_on_443_leaves_the_kiosk_the_call_and_a_scan_go_through_turns() {
+    call_and_scan_through_a_firewall("vm-tls443", false).await;
+}
+
+/// The same where only the town hall's HTTP proxy (tinyproxy, asking for
+/// credentials) may be reached: TURN over TLS goes through its `CONNECT`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_only_an_http_proxy_leaves_the_kiosk_the_call_and_a_scan_go_through_it() {
+    call_and_scan_through_a_firewall("vm-proxy", true).await;
+}
+
+async fn call_and_scan_through_a_firewall(name: &str, through_proxy: bool) {
     use visio_transfer::{Event, Purpose};
     common::init_tracing();
     let _gate = one_at_a_time().await;
-    let link = link("vm-tls443", Profile::Adsl);
+    let link = link(name, Profile::Adsl);
     let hub = link.hub_addr();
+    let hub_accepts = |port| link.in_namespace(Side::Hub, || std::net::TcpStream::connect((hub, port)).is_ok()).unwrap_or(false);
+    let spawn_on_hub_side = |command: &mut std::process::Command| link.spawn_in(Side::Hub, command).map_err(std::io::Error::other);
 
     // coturn on the hub side, TLS on 443 with a certificate for its address.
     let dir = tempfile::tempdir().unwrap();
     let identity = visio_hub::tls::load_or_generate_for(dir.path(), None, &[hub.to_string()]).unwrap();
     let key = identity.cert_path.with_file_name("key.pem");
     const SECRET: &str = "firewalled-town-hall";
-    let turn = common::turn::Turn::with_tls(
-        hub.into(),
-        443,
-        (&identity.cert_path, &key),
-        SECRET,
-        |command| link.spawn_in(Side::Hub, command).map_err(std::io::Error::other),
-        |port| link.in_namespace(Side::Hub, || std::net::TcpStream::connect((hub, port)).is_ok()).unwrap_or(false),
-    );
+    let turn = common::turn::Turn::with_tls(hub.into(), 443, (&identity.cert_path, &key), SECRET, spawn_on_hub_side, hub_accepts);
+    let proxy = through_proxy.then(|| visio_testkit::proxy::Proxy::start(hub.into(), spawn_on_hub_side, hub_accepts));
 
-    // The kiosk side's firewall: loopback, and TCP to the hub side's 443.
-    let tls_port = turn.tls_port.to_string();
+    // The kiosk side's firewall: loopback, and TCP to 443 (or the proxy) on the hub side.
+    let way_out = proxy.as_ref().map_or(turn.tls_port, |p| p.port).to_string();
     let hub_ip = hub.to_string();
     for rule in [
         vec!["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"],
-        vec!["-A", "OUTPUT", "-p", "tcp", "-d", &hub_ip, "--dport", &tls_port, "-j", "ACCEPT"],
+        vec!["-A", "OUTPUT", "-p", "tcp", "-d", &hub_ip, "--dport", &way_out, "-j", "ACCEPT"],
         vec!["-A", "OUTPUT", "-j", "DROP"],
     ] {
         let out = link.run_in(Side::Kiosk, std::process::Command::new("iptables").args(&rule)).expect("iptables runs (root)");
         assert!(out.status.success(), "iptables {rule:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let udp_out = link
+    let (udp_out, tcp_443) = link
         .in_namespace(Side::Kiosk, || {
             let socket = std::net::UdpSocket::bind((link.kiosk_addr(), 0)).unwrap();
-            socket.send_to(b"x", (hub, turn.port)).is_ok()
+            let udp = socket.send_to(b"x", (hub, turn.port)).is_ok();
+            let tcp = std::net::TcpStream::connect_timeout(&(hub, turn.tls_port).into(), Duration::from_secs(1)).is_ok();
+            (udp, tcp)
         })
         .unwrap();
     assert!(!udp_out, "UDP from the kiosk side is dropped");
+    assert_eq!(tcp_443, !through_proxy, "TCP 443 is open only where there is no proxy");
 
     let rest = visio_hub::core::TurnRest {
-        urls: vec![format!("turns:{hub}:{tls_port}?transport=tcp")],
+        urls: vec![format!("turns:{hub}:{}?transport=tcp", turn.tls_port)],
         secret: visio_protocol::Secret(SECRET.into()),
         ttl: jiff::SignedDuration::from_mins(10),
     };
@@ -810,6 +820,14 @@ async fn where_only_tls_on_443_leaves_the_kiosk_the_call_and_a_scan_go_through_t
         credential: issued.credential.unwrap(),
     }];
     kiosk.turn_trust_pem = Some(std::fs::read_to_string(&identity.cert_path).unwrap());
+    kiosk.proxy = proxy.as_ref().map(|p| visio_media::proxy::HttpProxy {
+        host: hub_ip.clone(),
+        port: p.port,
+        credentials: Some(visio_media::proxy::ProxyCredentials {
+            username: visio_testkit::proxy::USER.into(),
+            password: visio_testkit::proxy::PASSWORD.into(),
+        }),
+    });
     let pair = Pair::connect(&link, kiosk, config(660.0), false).await;
     pair.connected().await;
     pair.agent.media_flows("agent", 15, 50).await;
@@ -830,6 +848,6 @@ async fn where_only_tls_on_443_leaves_the_kiosk_the_call_and_a_scan_go_through_t
     .await;
     assert_eq!(received, sha256);
     assert_eq!(visio_transfer::spool::hash_file(&path.expect("received file")).unwrap(), (size, sha256));
-    eprintln!("scan received {:.2} s after the call started", pair.started.elapsed().as_secs_f64());
+    eprintln!("{name}: scan received {:.2} s after the call started", pair.started.elapsed().as_secs_f64());
     pair.hang_up().await;
 }
