@@ -42,6 +42,9 @@ APT_PACKAGES=(
   # The kiosk's spoken prompts (issue 23): eSpeak NG as a GStreamer element,
   # offline, French and English voices (docs/decisions.md, "Speech").
   gstreamer1.0-espeak espeak-ng
+  # Sites behind an HTTP proxy (issue 22): the kiosk's tests tunnel the hub
+  # link and TURN through a real one.
+  tinyproxy
   # GNU time: peak memory of a document reader and its helpers (examples/hostile_documents.rs).
   time
   # The kiosk package's dependencies that nothing above brings (cage, the

@@ -102,6 +102,10 @@ pub struct RawHubLink {
     pub urls: Vec<String>,
     /// The certificate the kiosk trusts for the hub.
     pub trust: RawTrust,
+    /// The site's HTTP proxy, when only it may reach outside: the hub link
+    /// and TURN over TLS go through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<crate::proxy::RawProxy>,
 }
 
 /// Which certificate the kiosk trusts for the hub.
@@ -178,6 +182,7 @@ pub struct HubLink {
     /// `wss://` URLs, at least one, tried in order.
     pub urls: Vec<String>,
     pub trust: Trust,
+    pub proxy: Option<crate::proxy::Proxy>,
 }
 
 /// The certificate the kiosk trusts for the hub.
@@ -364,6 +369,8 @@ impl RawKiosk {
             }
         };
 
+        let proxy = self.hub.proxy.as_ref().and_then(|p| p.validate().map_err(|(path, message)| problem(path, message)).ok());
+
         if !(15..=600).contains(&self.idle_timeout_seconds) {
             problem("idle_timeout_seconds", format!("{} is out of range; use 15 to 600 seconds", self.idle_timeout_seconds));
         }
@@ -426,7 +433,7 @@ impl RawKiosk {
             location: self.location,
             services,
             devices: Devices { camera, microphone, scanner, printer },
-            hub: HubLink { urls: self.hub.urls.clone(), trust },
+            hub: HubLink { urls: self.hub.urls.clone(), trust, proxy },
             idle_timeout: Duration::from_secs(u64::from(self.idle_timeout_seconds)),
             languages,
             media: MediaLimits {
@@ -512,6 +519,7 @@ impl Kiosk {
                     Trust::Pem(p) => RawTrust::Pem(p.clone()),
                     Trust::KioskFile(p) => RawTrust::KioskFile(p.display().to_string()),
                 },
+                proxy: self.hub.proxy.as_ref().map(crate::proxy::Proxy::to_raw),
             },
             idle_timeout_seconds: self.idle_timeout.as_secs() as u32,
             languages: self.languages.iter().map(|l| l.code().to_owned()).collect(),

@@ -23,6 +23,7 @@ pub mod hours;
 pub mod hub;
 pub mod kiosk;
 pub mod limits;
+pub mod proxy;
 pub mod schema;
 pub mod set;
 mod shape;

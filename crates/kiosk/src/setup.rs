@@ -113,7 +113,9 @@ impl Setup {
         let spool_dir = sources.spool_dir.clone().unwrap_or_else(default_spool_dir);
         let spool = Spool::open(&spool_dir).with_context(|| format!("the document spool {}", spool_dir.display()))?;
         let loopback = hub.as_ref().is_some_and(|h| h.endpoint.hub_urls.iter().all(|u| hub_link::is_loopback(u)));
-        let visit = visit_devices(&kiosk, spool, loopback)?;
+        // `turns:` servers are trusted as the hub is (docs/operations.md).
+        let turn_trust = hub.as_ref().and_then(|h| h.endpoint.trust_pem.as_deref()).map(|p| String::from_utf8_lossy(p).into_owned());
+        let visit = visit_devices(&kiosk, spool, loopback, turn_trust)?;
         let config_store = config_store.map(|s| Arc::new(Mutex::new(s)));
         Ok(Setup { catalogue: Arc::new(catalogue), offered, session, hub, visit, kiosk, config_store })
     }
@@ -146,7 +148,7 @@ impl Setup {
 
     fn reconfigure(&mut self, kiosk: Kiosk, catalogue: Catalogue) -> anyhow::Result<VisitDevices> {
         let loopback = self.visit.call.loopback_only;
-        let visit = visit_devices(&kiosk, self.visit.spool.clone(), loopback)?;
+        let visit = visit_devices(&kiosk, self.visit.spool.clone(), loopback, self.visit.call.turn_trust_pem.clone())?;
         self.offered = kiosk.services.clone();
         self.catalogue = Arc::new(catalogue);
         self.visit = visit.clone();
@@ -196,7 +198,7 @@ fn kiosk_id_of(sources: &Sources) -> KioskId {
 }
 
 /// The call and document devices a kiosk's configuration describes.
-fn visit_devices(kiosk: &Kiosk, spool: Spool, loopback_only: bool) -> anyhow::Result<VisitDevices> {
+fn visit_devices(kiosk: &Kiosk, spool: Spool, loopback_only: bool, turn_trust_pem: Option<String>) -> anyhow::Result<VisitDevices> {
     // Tests and machines without sound decode the agent's voice into
     // nothing (the chime reads the same variable).
     let sink = match std::env::var("VISIO_AUDIO_SINK").as_deref() {
@@ -207,6 +209,7 @@ fn visit_devices(kiosk: &Kiosk, spool: Spool, loopback_only: bool) -> anyhow::Re
     // Loopback-only candidates when the hub is on this machine: the demo
     // and the tests, where no other interface may be used.
     call.loopback_only = loopback_only;
+    call.turn_trust_pem = turn_trust_pem;
     // The documents' caps come from the configuration; the rest of the
     // transfer's limits keep their defaults.
     let limits = Limits {

@@ -254,7 +254,8 @@ impl Call {
         let (backoffs_tx, backoffs) = watch::channel(0.0);
         let repair = Arc::new(RepairCounts::default());
         let uplink = Uplink { data_rate: data_rate.clone(), backoffs: backoffs_tx, repair: Arc::clone(&repair) };
-        let pc = build_peer_connection(&config, &codecs, internal_tx.clone(), uplink).await?;
+        let (ice_servers, turn_bridges) = crate::turn_bridge::bridge_stream_servers(&config.ice_servers, config.turn_trust_pem.as_deref(), config.proxy.as_ref()).await?;
+        let pc = build_peer_connection(&config, &ice_servers, &codecs, internal_tx.clone(), uplink).await?;
         let (video_send_tx, video_send_rx) = watch::channel(None::<(PayloadType, VideoCodec)>);
         let (audio_pt_tx, audio_pt_rx) = watch::channel(None::<PayloadType>);
 
@@ -372,6 +373,7 @@ impl Call {
             data_sent: None,
             last_audio_decoded: 0,
             state: CallState::New,
+            _turn_bridges: turn_bridges,
         };
         tokio::spawn(driver.run(commands_rx, internal_rx, backoffs));
         Ok((Call { commands: commands_tx, frames, local }, CallEvents { rx: events_rx }))
@@ -668,6 +670,7 @@ struct Uplink {
 
 async fn build_peer_connection(
     config: &CallConfig,
+    ice_servers: &[crate::config::IceServer],
     codecs: &[VideoCodec],
     tx: mpsc::UnboundedSender<Internal>,
     uplink: Uplink,
@@ -722,8 +725,7 @@ async fn build_peer_connection(
         .build();
     let rtc_config = RTCConfigurationBuilder::new()
         .with_ice_servers(
-            config
-                .ice_servers
+            ice_servers
                 .iter()
                 .map(|s| RTCIceServer { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
                 .collect(),
@@ -1001,6 +1003,8 @@ struct Driver {
     data_sent: Option<(Instant, u64)>,
     last_audio_decoded: u64,
     state: CallState,
+    /// TURN over TCP/TLS for webrtc-rs, open as long as the call.
+    _turn_bridges: crate::turn_bridge::TurnBridges,
 }
 
 impl Driver {

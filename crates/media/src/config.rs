@@ -201,6 +201,13 @@ pub struct CallConfig {
     /// Bind to 127.0.0.1 and gather loopback candidates: tests and benchmarks on one machine.
     #[serde(default)]
     pub loopback_only: bool,
+    /// PEM certificates a `turns:` server's certificate may chain to, beside
+    /// the system's authorities. The kiosk passes the trust it has for its hub.
+    #[serde(default)]
+    pub turn_trust_pem: Option<String>,
+    /// The site's HTTP proxy: TURN over TCP/TLS goes through it (`CONNECT`).
+    #[serde(default)]
+    pub proxy: Option<crate::proxy::HttpProxy>,
     /// Video.
     pub video: VideoConfig,
     /// Audio.
@@ -222,6 +229,8 @@ impl Default for CallConfig {
             ice_servers: Vec::new(),
             ice_policy: IcePolicy::All,
             loopback_only: false,
+            turn_trust_pem: None,
+            proxy: None,
             video: VideoConfig::default(),
             audio: AudioConfig::default(),
             max_video_bitrate_bps: 1_500_000,

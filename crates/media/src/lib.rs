@@ -45,7 +45,7 @@
 //! | in | out |
 //! |---|---|
 //! | VP8 or H.264 (constrained baseline, whichever the peer prefers) + Opus both ways, PLI/FIR, NACK, queue-delay estimate over TWCC (`estimate`) → pacer, encoder bitrate and format | VP9/AV1, simulcast, SVC, changing codec mid-call |
-//! | STUN/TURN over UDP, relay-only policy | TURN over TCP/TLS (webrtc-rs 0.21.1 lacks it) |
+//! | STUN/TURN over UDP, TCP and TLS (`turns:`, bridged: [`turn_stream`]), relay-only policy | ICE-TCP candidates, TURN over DTLS |
 //! | one reliable ordered data channel (`visio-documents`) | the document protocol (visio-transfer) |
 //! | camera/mic errors as events, the call goes on | device hot-plug |
 //! | nothing written to disk | recording (never) |
@@ -67,8 +67,11 @@ mod interceptor;
 pub mod negotiation;
 mod pacer;
 mod pipeline;
+pub mod proxy;
 pub mod signaling;
 pub mod stamp;
+mod turn_bridge;
+pub mod turn_stream;
 
 pub use call::{Call, CallEvent, CallEvents, CallState, CallStats};
 pub use data_channel::{ChannelEvent, ChannelMessage, DOCUMENTS_CHANNEL, DataChannelHandle};

@@ -749,3 +749,105 @@ async fn on_a_lossy_line_each_lost_packet_is_resent_in_time() {
     pair.agent.media_flows("agent after the repairs", 30, 50).await;
     pair.hang_up().await;
 }
+
+/// A town hall whose firewall lets only TCP to port 443 out: the kiosk's
+/// namespace drops everything else it sends (UDP included), coturn listens
+/// with TLS on 443 on the hub side, and the kiosk has the hub's short-lived
+/// credentials for `turns:` only. The call goes through TURN over TLS (the
+/// kiosk checks coturn's certificate, made here), video both ways, and a
+/// scan arrives whole on the documents channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_only_tls_on_443_leaves_the_kiosk_the_call_and_a_scan_go_through_turns() {
+    call_and_scan_through_a_firewall("vm-tls443", false).await;
+}
+
+/// The same where only the town hall's HTTP proxy (tinyproxy, asking for
+/// credentials) may be reached: TURN over TLS goes through its `CONNECT`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_only_an_http_proxy_leaves_the_kiosk_the_call_and_a_scan_go_through_it() {
+    call_and_scan_through_a_firewall("vm-proxy", true).await;
+}
+
+async fn call_and_scan_through_a_firewall(name: &str, through_proxy: bool) {
+    use visio_transfer::{Event, Purpose};
+    common::init_tracing();
+    let _gate = one_at_a_time().await;
+    let link = link(name, Profile::Adsl);
+    let hub = link.hub_addr();
+    let hub_accepts = |port| link.in_namespace(Side::Hub, || std::net::TcpStream::connect((hub, port)).is_ok()).unwrap_or(false);
+    let spawn_on_hub_side = |command: &mut std::process::Command| link.spawn_in(Side::Hub, command).map_err(std::io::Error::other);
+
+    // coturn on the hub side, TLS on 443 with a certificate for its address.
+    let dir = tempfile::tempdir().unwrap();
+    let identity = visio_hub::tls::load_or_generate_for(dir.path(), None, &[hub.to_string()]).unwrap();
+    let key = identity.cert_path.with_file_name("key.pem");
+    const SECRET: &str = "firewalled-town-hall";
+    let turn = common::turn::Turn::with_tls(hub.into(), 443, (&identity.cert_path, &key), SECRET, spawn_on_hub_side, hub_accepts);
+    let proxy = through_proxy.then(|| visio_testkit::proxy::Proxy::start(hub.into(), spawn_on_hub_side, hub_accepts));
+
+    // The kiosk side's firewall: loopback, and TCP to 443 (or the proxy) on the hub side.
+    let way_out = proxy.as_ref().map_or(turn.tls_port, |p| p.port).to_string();
+    let hub_ip = hub.to_string();
+    for rule in [
+        vec!["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"],
+        vec!["-A", "OUTPUT", "-p", "tcp", "-d", &hub_ip, "--dport", &way_out, "-j", "ACCEPT"],
+        vec!["-A", "OUTPUT", "-j", "DROP"],
+    ] {
+        let out = link.run_in(Side::Kiosk, std::process::Command::new("iptables").args(&rule)).expect("iptables runs (root)");
+        assert!(out.status.success(), "iptables {rule:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let (udp_out, tcp_443) = link
+        .in_namespace(Side::Kiosk, || {
+            let socket = std::net::UdpSocket::bind((link.kiosk_addr(), 0)).unwrap();
+            let udp = socket.send_to(b"x", (hub, turn.port)).is_ok();
+            let tcp = std::net::TcpStream::connect_timeout(&(hub, turn.tls_port).into(), Duration::from_secs(1)).is_ok();
+            (udp, tcp)
+        })
+        .unwrap();
+    assert!(!udp_out, "UDP from the kiosk side is dropped");
+    assert_eq!(tcp_443, !through_proxy, "TCP 443 is open only where there is no proxy");
+
+    let rest = visio_hub::core::TurnRest {
+        urls: vec![format!("turns:{hub}:{}?transport=tcp", turn.tls_port)],
+        secret: visio_protocol::Secret(SECRET.into()),
+        ttl: jiff::SignedDuration::from_mins(10),
+    };
+    let issued = rest.credentials(jiff::Timestamp::now(), "besse");
+    let mut kiosk = config(440.0);
+    kiosk.ice_servers = vec![visio_media::IceServer {
+        urls: issued.urls,
+        username: issued.username.unwrap(),
+        credential: issued.credential.unwrap(),
+    }];
+    kiosk.turn_trust_pem = Some(std::fs::read_to_string(&identity.cert_path).unwrap());
+    kiosk.proxy = proxy.as_ref().map(|p| visio_media::proxy::HttpProxy {
+        host: hub_ip.clone(),
+        port: p.port,
+        credentials: Some(visio_media::proxy::ProxyCredentials {
+            username: visio_testkit::proxy::USER.into(),
+            password: visio_testkit::proxy::PASSWORD.into(),
+        }),
+    });
+    let pair = Pair::connect(&link, kiosk, config(660.0), false).await;
+    pair.connected().await;
+    pair.agent.media_flows("agent", 15, 50).await;
+    pair.kiosk.media_flows("kiosk", 15, 50).await;
+
+    // A 300 kB scan up, checked by its hash.
+    let file = dir.path().join("scan.pdf");
+    std::fs::write(&file, common_pdf(300_000)).unwrap();
+    let (size, sha256) = visio_transfer::spool::hash_file(&file).unwrap();
+    let (kiosk_docs, _kiosk_notices) = documents(&pair.kiosk, visio_transfer::Side::Kiosk, &dir.path().join("kiosk")).await;
+    let (_agent_docs, mut agent_notices) = documents(&pair.agent, visio_transfer::Side::Agent, &dir.path().join("agent")).await;
+    kiosk_docs.push_file(&file, "scan.pdf", Purpose::Scan, None).await.unwrap();
+    let mut seen = Vec::new();
+    let (received, path) = notice(&mut agent_notices, &mut seen, "the scan received", |n| match n {
+        Notice::Core { event: Event::FileReceived { sha256, .. }, file } => Some((sha256.clone(), file.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(received, sha256);
+    assert_eq!(visio_transfer::spool::hash_file(&path.expect("received file")).unwrap(), (size, sha256));
+    eprintln!("{name}: scan received {:.2} s after the call started", pair.started.elapsed().as_secs_f64());
+    pair.hang_up().await;
+}

@@ -10,7 +10,8 @@
 //! - [`documents`]: documents made by real tools, and hostile ones.
 //! - [`browser`]: real headless Chromium over WebDriver, fake camera and
 //!   microphone.
-//! - [`turn`]: a coturn TURN server on loopback.
+//! - [`turn`]: a coturn TURN server on loopback (or placed by the test, with TLS).
+//! - [`proxy`]: an HTTP proxy (tinyproxy) asking for credentials.
 //! - [`postgres`]: a PostgreSQL 15 server on loopback, in a temporary directory.
 //! - [`nats`]: a NATS server on loopback, linking hub processes.
 //!
@@ -25,6 +26,7 @@ pub mod hub;
 pub mod nats;
 pub mod pdf;
 pub mod postgres;
+pub mod proxy;
 pub mod sane;
 pub mod turn;
 pub mod wait;

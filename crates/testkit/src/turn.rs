@@ -13,6 +13,8 @@ pub const PASSWORD: &str = "s3cret";
 #[derive(Debug)]
 pub struct Turn {
     pub port: u16,
+    /// The TLS listener's port ([`Turn::with_tls`]); 0 without one.
+    pub tls_port: u16,
     child: Child,
     pidfile: std::path::PathBuf,
 }
@@ -78,7 +80,57 @@ impl Turn {
             assert!(std::time::Instant::now() < deadline, "turnserver did not listen on port {port}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Turn { port, child, pidfile }
+        Turn { port, tls_port: 0, child, pidfile }
+    }
+
+    /// coturn with the TURN REST scheme (`secret`) and a TLS listener on
+    /// `tls_port` with this certificate and key, listening and relaying on
+    /// `ip`, started by `spawn` (e.g. in a network namespace); ready once
+    /// `accepts(port)` says its TCP and TLS ports accept connections (asked
+    /// from where the clients are).
+    pub fn with_tls(
+        ip: std::net::IpAddr,
+        tls_port: u16,
+        (cert, key): (&std::path::Path, &std::path::Path),
+        secret: &str,
+        spawn: impl FnOnce(&mut Command) -> std::io::Result<Child>,
+        accepts: impl Fn(u16) -> bool,
+    ) -> Turn {
+        require("turnserver", "coturn");
+        let port = free_port();
+        let pidfile = std::env::temp_dir().join(format!("visio-turn-{}-{port}.pid", std::process::id()));
+        let min_port = 49_160 + (port % 400) * 40;
+        let mut command = Command::new(TURNSERVER);
+        command
+            .args([
+                "-n",
+                &format!("--listening-ip={ip}"),
+                &format!("--relay-ip={ip}"),
+                &format!("--listening-port={port}"),
+                &format!("--tls-listening-port={tls_port}"),
+                &format!("--cert={}", cert.display()),
+                &format!("--pkey={}", key.display()),
+                &format!("--min-port={min_port}"),
+                &format!("--max-port={}", min_port + 39),
+                "--realm=visio.test",
+                "--fingerprint",
+                "--no-dtls",
+                "--no-cli",
+                "--no-stdout-log",
+                "--log-file=stdout",
+                "--use-auth-secret",
+                &format!("--static-auth-secret={secret}"),
+                &format!("--pidfile={}", pidfile.display()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = spawn(&mut command).expect("start turnserver");
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while !(accepts(port) && accepts(tls_port)) {
+            assert!(std::time::Instant::now() < deadline, "turnserver did not listen on ports {port} and {tls_port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Turn { port, tls_port, child, pidfile }
     }
 
     pub fn url(&self) -> String {
