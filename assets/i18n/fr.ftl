@@ -71,3 +71,16 @@ ended-rated = Merci pour votre avis.
 oos-title = Borne momentanément indisponible
 oos-hub = Nous rétablissons la connexion. Merci de patienter quelques instants.
 oos-camera = La caméra ne fonctionne pas. Le personnel de la mairie est prévenu.
+
+## Scan steps (the agent scans once the paper is down)
+scan-wait-agent = Le conseiller lancera la numérisation quand le document sera en place.
+scan-pages-done = { $pages ->
+    [one] Une page est numérisée.
+   *[other] { $pages } pages sont numérisées.
+}
+scan-place-next = Si le conseiller vous le demande, posez la page suivante face vers le bas.
+scan-page-scanning = Numérisation de la page { $page }…
+scan-keep-still = Ne touchez pas le document pendant la numérisation.
+scan-consent-question = Voici la page { $page }. Acceptez-vous de l'envoyer au conseiller ?
+scan-consent-yes = Oui, envoyer
+scan-consent-no = Non, ne pas envoyer
