@@ -32,6 +32,7 @@ function startCall(msg, resumed) {
     peerAway: false,
   };
   state.call = call;
+  History.load();
   $("call").hidden = false;
   $("idle").hidden = true;
   $("self").hidden = false;

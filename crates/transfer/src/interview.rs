@@ -249,9 +249,16 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
         let _ = self.notices.send(Notice::Interview(n));
     }
 
+    /// The scanner or the kiosk failed: the screen and the fleet are told.
     async fn fail(&self, req: u32, reason: String) {
         let _ = self.notices.send(Notice::ScanFailed { req, reason: reason.clone() });
         let _ = self.h.scan_failed(req, reason).await;
+    }
+
+    /// The agent asked out of turn: only the agent hears of it; it says
+    /// nothing about the scanner.
+    async fn refuse(&self, req: u32, reason: &str) {
+        let _ = self.h.scan_failed(req, reason.into()).await;
     }
 
     async fn input(&mut self, input: InterviewInput) {
@@ -290,7 +297,7 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
 
     async fn page(&mut self, req: u32, page: u32, settings: ScanSettings) {
         if !self.pages.is_current(req) {
-            return self.fail(req, "no scan is being prepared: ask for a scan first".into()).await;
+            return self.refuse(req, "no scan is being prepared: ask for a scan first").await;
         }
         let _ = self.h.scan_started(req).await;
         self.tell(InterviewNotice::Scanning { page });
@@ -346,7 +353,7 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
 
     async fn finish(&mut self, req: u32) {
         if !self.pages.is_current(req) || self.pages.count() == 0 {
-            return self.fail(req, "no page is scanned yet".into()).await;
+            return self.refuse(req, "no page is scanned yet").await;
         }
         let pdf = self.h.spool_dir().join(format!("scan-{req}.pdf"));
         let pages: Vec<(PathBuf, u32)> = self.pages.ordered().iter().map(|p| (p.jpeg.clone(), p.dpi)).collect();

@@ -166,6 +166,13 @@ async fn with_consent_nothing_leaves_before_the_resident_agrees() {
     w.kiosk.h.require_scan_consent(true).unwrap();
     let req = w.agent.h.prepare_scan().await.unwrap();
     w.agent.next("kiosk ready", |n| matches!(n, Notice::Core { event: Event::Scan(ScanStep::Ready { .. }), .. }).then_some(())).await;
+    // Finishing before any page: the agent is told; the scanner is not at fault.
+    w.agent.h.finish_scan(req).await.unwrap();
+    let reason = w.agent.next("nothing to finish", |n| match n {
+        Notice::Core { event: Event::ScanFailed { req: r, reason }, .. } if *r == req => Some(reason.clone()),
+        _ => None,
+    }).await;
+    assert_eq!(reason, "no page is scanned yet");
 
     w.agent.h.scan_page(req, 1, GREY).await.unwrap();
     let preview = w.kiosk.next("consent asked", |n| match n {
@@ -173,6 +180,7 @@ async fn with_consent_nothing_leaves_before_the_resident_agrees() {
         _ => None,
     }).await;
     assert!(image::open(&preview).is_ok(), "the resident sees the page");
+    assert!(!w.kiosk.seen.iter().any(|n| matches!(n, Notice::ScanFailed { .. })), "no scanner fault for the agent's early finish");
     // The resident says no: the agent is told, and no file came.
     w.kiosk.h.scan_consent(req, 1, false).unwrap();
     w.agent.next("declined", |n| matches!(n, Notice::Core { event: Event::Scan(ScanStep::Declined { page: 1, .. }), .. }).then_some(())).await;
