@@ -75,6 +75,8 @@ async fn scans_are_previewed_redone_kept_after_the_call_and_a_reload() {
          return null;",
     )
     .await;
+    // An agent's usual screen.
+    browser.set_viewport(1366, 768).await;
     let mut kiosk = world.kiosk("demo");
     kiosk.event("queued").await;
     click(&browser, "take-next").await;
@@ -119,6 +121,7 @@ async fn scans_are_previewed_redone_kept_after_the_call_and_a_reload() {
     assert_ne!(again, first);
     let order = browser.run("return [...document.querySelectorAll('[data-testid=scan-page]')].map(li => Number(li.dataset.page));", Value::Null).await;
     assert_eq!(order, json!([1, 2]));
+    browser.run("document.getElementById('scan-interview').scrollIntoView(); return true;", Value::Null).await;
     screenshot(&browser, "scan").await;
 
     click(&browser, "scan-finish").await;
@@ -162,6 +165,7 @@ async fn scans_are_previewed_redone_kept_after_the_call_and_a_reload() {
     .await;
     assert_eq!(after["sha256"], sent["sha256"]);
     assert!(after["warning"].as_str().unwrap().starts_with("1 document(s) reçu(s) pas encore enregistré(s)"), "{after}");
+    browser.run("document.getElementById('kept').scrollIntoView(); return true;", Value::Null).await;
     screenshot(&browser, "kept").await;
 
     // A reload (or a crash of the tab) loses nothing.
