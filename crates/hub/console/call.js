@@ -33,6 +33,7 @@ function startCall(msg, resumed) {
   };
   state.call = call;
   History.load();
+  Kept.render();
   $("call").hidden = false;
   $("idle").hidden = true;
   $("self").hidden = false;
@@ -217,6 +218,7 @@ function endCallLocally() {
   $("local-video").srcObject = null;
   Documents.release();
   state.call = null;
+  Kept.render();
   $("call").hidden = true;
   $("idle").hidden = false;
   $("self").hidden = true;

@@ -358,9 +358,11 @@ const Kept = {
     this.render();
   },
 
+  /// Shown outside calls: during one, the call's own list and history
+  /// hold its scans, and the call keeps the room it needs.
   render() {
     const count = this.items.size;
-    $("kept").hidden = count === 0;
+    $("kept").hidden = count === 0 || !!state.call;
     $("kept-warning").textContent = count ? t("kept.warning", { count }) : "";
   },
 };
