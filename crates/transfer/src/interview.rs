@@ -314,18 +314,11 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
         };
         let preview = dir.join(format!("{stem}-preview.jpg"));
         let (src, dst) = (out.path.clone(), preview.clone());
-        match tokio::task::spawn_blocking(move || make_preview(&src, &dst)).await {
-            Ok(Ok(())) => {}
-            other => {
-                let _ = std::fs::remove_file(&out.path);
-                let _ = std::fs::remove_file(&preview);
-                let why = match other {
-                    Ok(Err(e)) => e,
-                    Err(e) => e.to_string(),
-                    Ok(Ok(())) => unreachable!(),
-                };
-                return self.fail(req, format!("the page's preview could not be made: {why}")).await;
-            }
+        let made = tokio::task::spawn_blocking(move || make_preview(&src, &dst)).await.unwrap_or_else(|e| Err(e.to_string()));
+        if let Err(why) = made {
+            let _ = std::fs::remove_file(&out.path);
+            let _ = std::fs::remove_file(&preview);
+            return self.fail(req, format!("the page's preview could not be made: {why}")).await;
         }
         let p = Page { jpeg: out.path, dpi: settings.dpi, preview: preview.clone(), size: out.size };
         if self.consent {
