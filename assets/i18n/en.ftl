@@ -95,3 +95,16 @@ home-subtitle-falc = Touch a service. A person talks to you by video.
 waiting-estimate-unknown-falc = Please wait. A person will answer you.
 scan-place-falc = Put your paper on the scanner. Text facing down.
 ended-rate-falc = Was the appointment good?
+
+## Scan steps (the agent scans once the paper is down)
+scan-wait-agent = The adviser will start the scan once the document is in place.
+scan-pages-done = { $pages ->
+    [one] One page is scanned.
+   *[other] { $pages } pages are scanned.
+}
+scan-place-next = If the adviser asks, place the next page face down.
+scan-page-scanning = Scanning page { $page }…
+scan-keep-still = Please do not touch the document while it is scanned.
+scan-consent-question = Here is page { $page }. Do you agree to send it to the adviser?
+scan-consent-yes = Yes, send it
+scan-consent-no = No, do not send it

@@ -96,3 +96,16 @@ home-subtitle-falc = Touchez un service. Une personne vous parle en vidéo.
 waiting-estimate-unknown-falc = Attendez. Une personne va vous répondre.
 scan-place-falc = Mettez votre papier sur le scanner. Le texte en bas.
 ended-rate-falc = Le rendez-vous était bien ?
+
+## Scan steps (the agent scans once the paper is down)
+scan-wait-agent = Le conseiller lancera la numérisation quand le document sera en place.
+scan-pages-done = { $pages ->
+    [one] Une page est numérisée.
+   *[other] { $pages } pages sont numérisées.
+}
+scan-place-next = Si le conseiller vous le demande, posez la page suivante face vers le bas.
+scan-page-scanning = Numérisation de la page { $page }…
+scan-keep-still = Ne touchez pas le document pendant la numérisation.
+scan-consent-question = Voici la page { $page }. Acceptez-vous de l'envoyer au conseiller ?
+scan-consent-yes = Oui, envoyer
+scan-consent-no = Non, ne pas envoyer

@@ -144,6 +144,8 @@ pub struct Kiosk {
     pub languages: Vec<Language>,
     pub media: MediaLimits,
     pub documents: DocumentLimits,
+    /// Services whose scans the resident confirms page by page.
+    pub scan_consent: Vec<ServiceId>,
 }
 
 /// A camera or microphone.
@@ -420,6 +422,11 @@ impl RawKiosk {
         if !(1..=500).contains(&d.max_pages) {
             problem("documents.max_pages", format!("{} is out of range; use 1 to 500 pages", d.max_pages));
         }
+        for (i, id) in d.scan_consent_services.iter().enumerate() {
+            if !self.services.contains(id) {
+                problem(&format!("documents.scan_consent_services[{i}]"), format!("{id:?} is not one of this kiosk's services"));
+            }
+        }
 
         if !problems.is_empty() {
             return Err(problems);
@@ -446,6 +453,7 @@ impl RawKiosk {
                 max_file_bytes: u64::from(d.max_file_mib) * 1024 * 1024,
                 max_pages: d.max_pages,
             },
+            scan_consent: d.scan_consent_services.iter().map(|s| ServiceId::new(s.clone())).collect(),
         })
     }
 }
@@ -531,6 +539,7 @@ impl Kiosk {
             documents: RawDocumentLimits {
                 max_file_mib: (self.documents.max_file_bytes / (1024 * 1024)) as u32,
                 max_pages: self.documents.max_pages,
+                scan_consent_services: self.scan_consent.iter().map(|s| s.as_str().to_owned()).collect(),
             },
         }
     }
@@ -553,6 +562,18 @@ mod tests {
         assert_eq!(k.languages, [Language::Fr, Language::En]);
         assert_eq!(k.idle_timeout, Duration::from_secs(60));
         assert_eq!(k.to_raw(), serde_json::from_str::<RawKiosk>(DEMO_KIOSK).unwrap());
+    }
+
+    #[test]
+    fn scan_consent_names_the_kiosks_own_services() {
+        let mut raw: Value = serde_json::from_str(DEMO_KIOSK).unwrap();
+        raw["documents"] = serde_json::json!({ "scan_consent_services": ["demo"] });
+        let k = Kiosk::from_json("kiosks/demo-kiosk.json", &raw.to_string(), &Catalogue::demo(), None).unwrap();
+        assert_eq!(k.scan_consent, [ServiceId::new("demo".to_owned())]);
+        assert_eq!(k.to_raw().documents.scan_consent_services, ["demo"]);
+        raw["documents"] = serde_json::json!({ "scan_consent_services": ["cpam"] });
+        let err = Kiosk::from_json("kiosks/demo-kiosk.json", &raw.to_string(), &Catalogue::demo(), None).unwrap_err();
+        assert!(err.to_string().contains("documents.scan_consent_services[0]: \"cpam\" is not one of this kiosk's services"), "{err}");
     }
 
     #[test]

@@ -51,6 +51,12 @@ pub struct RawDocumentLimits {
     /// Most pages of a PDF received (1 to 500).
     #[serde(default = "default_pages")]
     pub max_pages: u32,
+    /// Services (ids among the kiosk's `services`) whose scans the resident
+    /// confirms on screen, page by page, seeing each page, before anything
+    /// leaves the kiosk. Empty by default: the resident touches nothing
+    /// and the agent checks the pages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scan_consent_services: Vec<String>,
 }
 
 fn default_file_mib() -> u32 {
@@ -63,7 +69,7 @@ fn default_pages() -> u32 {
 
 impl Default for RawDocumentLimits {
     fn default() -> Self {
-        RawDocumentLimits { max_file_mib: default_file_mib(), max_pages: default_pages() }
+        RawDocumentLimits { max_file_mib: default_file_mib(), max_pages: default_pages(), scan_consent_services: Vec::new() }
     }
 }
 

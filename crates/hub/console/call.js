@@ -32,6 +32,8 @@ function startCall(msg, resumed) {
     peerAway: false,
   };
   state.call = call;
+  History.load();
+  Kept.render();
   $("call").hidden = false;
   $("idle").hidden = true;
   $("self").hidden = false;
@@ -216,6 +218,7 @@ function endCallLocally() {
   $("local-video").srcObject = null;
   Documents.release();
   state.call = null;
+  Kept.render();
   $("call").hidden = true;
   $("idle").hidden = false;
   $("self").hidden = true;

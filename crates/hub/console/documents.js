@@ -69,12 +69,6 @@ const Documents = {
     if (this.channel && this.channel.readyState === "open") this.channel.send(JSON.stringify(msg));
   },
 
-  requestScan(color) {
-    const req = this.nextReq++;
-    this.sendControl({ type: "scan_request", req, color, dpi: color === "color" ? 200 : 150, format: "pdf" });
-    this.status(t("docs.scan-asked"));
-  },
-
   async push(file, purpose) {
     if (!file) return this.status(t("docs.choose"));
     const data = new Uint8Array(await file.arrayBuffer());
@@ -82,6 +76,7 @@ const Documents = {
     const id = this.nextId++;
     this.outgoing.set(id, { id, name: file.name, size: data.length, data, sha256, purpose, offset: 0, acked: 0, accepted: false, delivered: false });
     this.sendControl({ type: "offer", id, name: file.name, size: data.length, sha256, purpose });
+    History.set(`out-${id}`, { kind: purpose, name: file.name, outcome: "sending" });
     this.status(t("docs.sending", { name: file.name }));
   },
 
@@ -107,6 +102,8 @@ const Documents = {
   },
 
   onControl(msg) {
+    // The scan interview's messages (scans.js).
+    if (Scans.onControl(msg)) return;
     const out = this.outgoing.get(msg.id);
     switch (msg.type) {
       case "scan_started":
@@ -155,16 +152,19 @@ const Documents = {
         if (out) {
           if (msg.outcome === "printed" || msg.outcome === "shown") this.status(t(`docs.${msg.outcome}`, { name: out.name }));
           else this.status(t("docs.failed", { name: out.name, reason: failureText(msg.reason) }), "error", msg.reason);
+          History.update(`out-${msg.id}`, { outcome: msg.outcome, reason: msg.reason });
           this.outgoing.delete(msg.id);
         }
         break;
       case "cancel":
+        History.update(`out-${msg.id}`, { outcome: "cancelled", reason: msg.reason });
         this.outgoing.delete(msg.id);
         this.incoming.delete(msg.id);
         this.status(t("docs.cancelled"));
         break;
       case "error":
         if (msg.id !== undefined) {
+          History.update(`out-${msg.id}`, { outcome: "failed", reason: msg.message });
           this.outgoing.delete(msg.id);
           this.incoming.delete(msg.id);
         }
@@ -211,7 +211,12 @@ const Documents = {
     const url = URL.createObjectURL(blob);
     this.urls.push(url);
     tr.item.done(url, sha256);
-    this.status(t("docs.got", { name: tr.name }));
+    if (tr.purpose === "scan") {
+      // Kept until the agent saves or dismisses it, past the call (scans.js).
+      Kept.add(tr.name, blob, sha256);
+      History.set(`in-${id}`, { kind: "scan", name: tr.name, outcome: "received" });
+      this.status(t("docs.got", { name: tr.name }));
+    }
   },
 
   scanItem(offer) {
@@ -263,10 +268,8 @@ const Documents = {
   },
 };
 
-$("request-scan").addEventListener("click", () => {
-  const mode = document.querySelector('input[name="scan-mode"]:checked').value;
-  Documents.requestScan(mode === "grey" ? "gray" : "color");
-});
+// The agent's scan is an interview: the resident is told first (scans.js).
+$("request-scan").addEventListener("click", () => Scans.start());
 $("send-print").addEventListener("click", () => Documents.push($("print-file").files[0], "print"));
 $("send-show").addEventListener("click", () => Documents.push($("show-file").files[0], "display"));
 

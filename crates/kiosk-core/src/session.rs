@@ -158,6 +158,7 @@ impl Session {
             }
             Input::Rate(rating) => self.rate(now, rating),
             Input::NextPage | Input::PreviousPage => self.turn_page(input == Input::NextPage),
+            Input::ScanConsent { accept } => self.scan_consent(accept),
             Input::HubConnected => {}
             Input::HubLost => self.hub_lost(now),
             Input::Hub(msg) => self.hub_message(now, msg),

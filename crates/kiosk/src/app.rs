@@ -173,6 +173,7 @@ pub struct PictureState {
     remote_allocation: Option<image::Allocation>,
     pub local: Option<image::Handle>,
     pub pages: Vec<image::Handle>,
+    pub scan_preview: Option<image::Handle>,
 }
 
 impl std::fmt::Debug for Kiosk {
@@ -296,6 +297,16 @@ impl Kiosk {
                         .collect();
                     None
                 }
+                VisitEvent::ScanPreview(path) => {
+                    // Our own small JPEG; read now, the file goes with the spool.
+                    let limits = visio_transfer::inspect::DocumentLimits::default();
+                    self.pictures.scan_preview = visio_transfer::inspect::decode_image(&path, visio_transfer::check::ContentKind::Jpeg, &limits)
+                        .map(|img| img.to_rgba8())
+                        .map(|rgba| image::Handle::from_rgba(rgba.width(), rgba.height(), rgba.into_raw()))
+                        .map_err(|e| tracing::warn!(error = %e, "scan preview"))
+                        .ok();
+                    None
+                }
                 // Handled above.
                 VisitEvent::DeviceFault { .. } => None,
             },
@@ -412,7 +423,7 @@ impl Kiosk {
 
     /// Drops every picture of the last call (agent, resident, documents).
     fn forget_the_call(&mut self) {
-        if self.remote_frames.is_some() || !self.pictures.pages.is_empty() || self.pictures.remote.is_some() {
+        if self.remote_frames.is_some() || !self.pictures.pages.is_empty() || self.pictures.remote.is_some() || self.pictures.scan_preview.is_some() {
             self.remote_frames = None;
             self.local_frames = None;
             self.pictures = PictureState::default();
@@ -515,6 +526,7 @@ impl Kiosk {
                     remote: self.pictures.remote.as_ref(),
                     local: self.pictures.local.as_ref(),
                     pages: &self.pictures.pages,
+                    scan_preview: self.pictures.scan_preview.as_ref(),
                 };
                 call::view(ctx, c, self.now.saturating_duration_since(c.answered_at), pictures).map(Message::Call)
             }

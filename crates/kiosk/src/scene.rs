@@ -10,7 +10,20 @@ use visio_protocol::{HubToKiosk, PROTOCOL_VERSION, RefusalReason, WaitEstimate};
 
 use crate::app::Kiosk;
 
-pub const SCENES: &[&str] = &["home", "home-closed", "waiting", "call", "call-scan", "document", "ended", "out-of-service"];
+pub const SCENES: &[&str] = &[
+    "home",
+    "home-closed",
+    "waiting",
+    "call",
+    "call-scan",
+    "scan-place",
+    "scan-page",
+    "scan-next",
+    "scan-consent",
+    "document",
+    "ended",
+    "out-of-service",
+];
 
 /// Puts `kiosk` in the state of `scene`.
 pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
@@ -64,6 +77,15 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
     match scene {
         "call" => {}
         "call-scan" => kiosk.input(Input::Document(DocumentEvent::ScanProgress { percent: 60 })),
+        "scan-place" => kiosk.input(Input::Document(DocumentEvent::ScanPlace { pages: 0 })),
+        "scan-page" => kiosk.input(Input::Document(DocumentEvent::ScanPageScanning { page: 2 })),
+        "scan-next" => kiosk.input(Input::Document(DocumentEvent::ScanPlace { pages: 2 })),
+        "scan-consent" => {
+            // The sample page stands for the scanned page's preview.
+            let page: &'static [u8] = include_bytes!("../../../assets/samples/attestation-page1.png");
+            kiosk.pictures.scan_preview = Some(image::Handle::from_bytes(page));
+            kiosk.input(Input::Document(DocumentEvent::ScanConsent { req: 1, page: 1 }));
+        }
         "document" => {
             // A sample page of our own (assets/samples), as the display
             // driver would render a pushed PDF.

@@ -7,6 +7,7 @@ pub mod call;
 pub mod ended;
 pub mod home;
 pub mod out_of_service;
+pub mod scan;
 pub mod waiting;
 
 use iced::widget::{column, container, text};

@@ -101,6 +101,7 @@ impl Setup {
 
         let session = visio_kiosk_core::Config {
             idle_timeout: kiosk.idle_timeout,
+            scan_consent_services: kiosk.scan_consent.clone(),
             app_version: env!("CARGO_PKG_VERSION").into(),
             config_version,
             ..Default::default()

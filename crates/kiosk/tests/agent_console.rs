@@ -115,8 +115,12 @@ async fn takes_a_call_and_drives_documents(kind: Kind) {
     let decoded = kiosk_video_plays(&browser).await;
     assert!(decoded["width"].as_u64().unwrap() >= 320, "remote video {decoded}");
 
-    // A scan arrives in the page with the hash the kiosk reported.
+    // A scan arrives in the page with the hash the kiosk reported: the
+    // resident is told first, the agent scans once the paper is down.
     click(&browser, "request-scan").await;
+    click(&browser, "scan-now").await;
+    page_until(&browser, "the page's preview", "const li = document.querySelector('[data-testid=scan-page][data-preview]'); return li && li.querySelector('img').naturalWidth > 0;").await;
+    click(&browser, "scan-finish").await;
     let sent = kiosk.event("scan_sent").await;
     let item = page_until(
         &browser,

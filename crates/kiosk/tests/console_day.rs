@@ -241,6 +241,9 @@ async fn working_day(kind: Kind) {
     page_until(&browser, "the notes exported", "return document.getElementById('notes-status').textContent.startsWith('Notes exportées');").await;
     page_until(&browser, "documents channel open", "return !document.getElementById('request-scan').disabled;").await;
     browser.alt_shift('S').await;
+    click(&browser, "scan-now").await;
+    page_until(&browser, "the page's preview", "return !!document.querySelector('[data-testid=scan-page][data-preview]');").await;
+    click(&browser, "scan-finish").await;
     let sent = kiosk.event("scan_sent").await;
     let scanned = page_until(&browser, "the scan in the page", "const li = document.querySelector('[data-testid=scan-item][data-sha256]'); return li && li.dataset.sha256;").await;
     assert_eq!(scanned, sent["sha256"]);

@@ -84,6 +84,8 @@ pub enum Notice {
         /// then may the fleet see the printer as faulty.
         device_fault: bool,
     },
+    /// Kiosk: a step of a scan interview, for the screen.
+    Interview(crate::interview::InterviewNotice),
     /// The session ended and its spool is wiped.
     Ended,
 }
@@ -118,9 +120,9 @@ pub struct Stats {
     pub buffer_high_events: AtomicU64,
 }
 
-type Reply<T> = oneshot::Sender<Result<T, DriverError>>;
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, DriverError>>;
 
-enum Command {
+pub(crate) enum Command {
     Attach(Arc<dyn MessageLink>, mpsc::Receiver<LinkEvent>),
     RequestScan(ScanSettings, Reply<u32>),
     PushFile { path: PathBuf, name: String, purpose: Purpose, req: Option<u32>, reply: Reply<(u32, String)> },
@@ -129,6 +131,7 @@ enum Command {
     Outcome(u32, OutcomeKind, Option<String>),
     Cancel(u32, String),
     SetRate(Option<u64>),
+    Scan(crate::interview::ScanCommand),
     End(oneshot::Sender<()>),
 }
 
@@ -138,6 +141,8 @@ pub struct SessionHandle {
     tx: mpsc::Sender<Command>,
     stats: Arc<Stats>,
     dir: PathBuf,
+    /// Kiosk: the visit's scan interview task.
+    interview: Option<mpsc::UnboundedSender<crate::interview::InterviewInput>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -147,13 +152,13 @@ impl std::fmt::Debug for Command {
 }
 
 impl SessionHandle {
-    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, DriverError> {
+    pub(crate) async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, DriverError> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(make(tx)).await.map_err(|_| DriverError::Ended)?;
         rx.await.map_err(|_| DriverError::Ended)?
     }
 
-    async fn tell(&self, c: Command) -> Result<(), DriverError> {
+    pub(crate) async fn tell(&self, c: Command) -> Result<(), DriverError> {
         self.tx.send(c).await.map_err(|_| DriverError::Ended)
     }
 
@@ -206,6 +211,11 @@ impl SessionHandle {
         rx.await.map_err(|_| DriverError::Ended)
     }
 
+    pub(crate) fn interview(&self, input: crate::interview::InterviewInput) -> Result<(), DriverError> {
+        let tx = self.interview.as_ref().ok_or(DriverError::Ended)?;
+        tx.send(input).map_err(|_| DriverError::Ended)
+    }
+
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
@@ -225,7 +235,7 @@ pub fn spawn_session(side: Side, limits: Limits, spool: SessionSpool) -> (Sessio
     // rate-limited by the protocol (one progress per 64 KiB).
     let (ntx, nrx) = mpsc::unbounded_channel();
     let stats = Arc::new(Stats::default());
-    let handle = SessionHandle { tx, stats: stats.clone(), dir: spool.dir().to_path_buf() };
+    let handle = SessionHandle { tx, stats: stats.clone(), dir: spool.dir().to_path_buf(), interview: None };
     let driver = Driver { core: Endpoint::new(side, limits), spool: Some(spool), link: None, link_rx: None, sources: HashMap::new(), notices: ntx, stats };
     tokio::spawn(driver.run(rx));
     (handle, nrx)
@@ -357,6 +367,7 @@ impl Driver {
                 self.sources.remove(&id);
             }
             Command::SetRate(r) => self.core.set_send_rate(now, r),
+            Command::Scan(c) => c.apply(&mut self.core, now),
             Command::End(_) => unreachable!("handled in run"),
         }
     }
@@ -452,9 +463,11 @@ pub struct KioskServices<S, P, D> {
 /// receiver.
 pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: SessionSpool, services: KioskServices<S, P, D>) -> (SessionHandle, mpsc::UnboundedReceiver<Notice>) {
     let document = DocumentLimits { max_pages: limits.max_pages, ..DocumentLimits::default() };
-    let (handle, mut inner) = spawn_session(Side::Kiosk, limits, spool);
+    let (mut handle, mut inner) = spawn_session(Side::Kiosk, limits, spool);
     let (tx, rx) = mpsc::unbounded_channel();
     let services = Arc::new(services);
+    let interview = crate::interview::spawn(handle.clone(), services.clone(), tx.clone());
+    handle.interview = Some(interview.clone());
     let h = handle.clone();
     tokio::spawn(async move {
         while let Some(n) = inner.recv().await {
@@ -462,6 +475,9 @@ pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: Se
                 match event {
                     Event::ScanRequested { req, settings } => {
                         tokio::spawn(scan(h.clone(), services.clone(), tx.clone(), *req, *settings));
+                    }
+                    Event::Scan(step) => {
+                        let _ = interview.send(crate::interview::InterviewInput::Step(step.clone()));
                     }
                     Event::IncomingStarted { id, purpose: Purpose::Print, .. } if !services.printer.available() => {
                         // Refused at the offer: the file would come for nothing.
@@ -518,7 +534,7 @@ struct FileJob {
 
 async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Arc<KioskServices<S, P, D>>, tx: mpsc::UnboundedSender<Notice>, job: FileJob) {
     let FileJob { id, purpose, kind, file, document } = job;
-    if purpose == Purpose::Scan {
+    if matches!(purpose, Purpose::Scan | Purpose::ScanPreview) {
         return;
     }
     // Read with a real decoder before any printer or screen sees it.
@@ -549,6 +565,6 @@ async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Ar
                 action_failed(&h, &tx, id, purpose, e.reason(), e.is_kiosk_fault()).await
             }
         },
-        Purpose::Scan => {}
+        Purpose::Scan | Purpose::ScanPreview => {}
     }
 }

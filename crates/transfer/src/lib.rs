@@ -19,7 +19,8 @@
 //!   and wall-clock limits.
 //! - Shells: [`spool`] (private per-session directories, wiped at end and at
 //!   start-up), [`scanner`] (SANE through `scanimage`), [`printer`] (CUPS
-//!   over IPP), [`display`] (page images with poppler), [`link`] (the message
+//!   over IPP), [`display`] (page images with poppler), [`interview`] (the
+//!   kiosk's scan interview: pages, previews, consent, one PDF), [`link`] (the message
 //!   link trait; its implementation is `visio_media::DocumentsLink`, the
 //!   call's documents channel) and [`driver`] (a
 //!   tokio task running an endpoint over a link).
@@ -56,6 +57,7 @@ pub mod core;
 pub mod display;
 pub mod driver;
 pub mod inspect;
+pub mod interview;
 pub mod link;
 pub mod pdf;
 pub mod printer;
@@ -64,7 +66,7 @@ pub mod spool;
 pub mod wire;
 
 pub use crate::core::{
-    CommandError, Direction, Endpoint, Event, FileMeta, Frame, Limits, LimitsError, Output, PeerError, Side,
-    Transmit,
+    CommandError, Direction, Endpoint, Event, FileMeta, Frame, Limits, LimitsError, Output, PeerError, ScanStep,
+    Side, Transmit,
 };
 pub use crate::wire::{ColorMode, ErrorCode, Message, OutcomeKind, Purpose, ScanFormat, ScanSettings};

@@ -60,6 +60,9 @@ pub enum Purpose {
     Display,
     /// Kiosk → agent: the result of a scan request.
     Scan,
+    /// Kiosk → agent: a small image of one scanned page, for the agent to
+    /// check it before asking for the next page or the finished document.
+    ScanPreview,
 }
 
 /// What the kiosk did with a pushed file.
@@ -199,6 +202,64 @@ pub enum Message {
         /// Human-readable reason.
         message: String,
     },
+    /// Agent → kiosk: a scan interview begins; the kiosk shows and says
+    /// where to put the paper, and scans nothing yet.
+    ScanPrepare {
+        /// The interview's request id, used by every message of it.
+        req: u32,
+    },
+    /// Kiosk → agent: the instruction is on screen.
+    ScanReady {
+        /// The interview.
+        req: u32,
+        /// The scanner has a document feeder (several pages in one go).
+        feeder: bool,
+        /// The pace documents leave the kiosk at now (bytes per second),
+        /// for the agent's size and time estimate; absent when unknown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate: Option<u64>,
+    },
+    /// Agent → kiosk: the paper is down, scan page `page` (1-based; a page
+    /// already held is scanned again and replaced).
+    ScanPage {
+        /// The interview.
+        req: u32,
+        /// Which page.
+        page: u32,
+        /// Colour and resolution (`format` is ignored: pages become one PDF).
+        #[serde(flatten)]
+        settings: ScanSettings,
+    },
+    /// Kiosk → agent: page `page` is scanned; its preview comes as the
+    /// transfer `id` (purpose `scan_preview`).
+    ScanPageDone {
+        /// The interview.
+        req: u32,
+        /// Which page.
+        page: u32,
+        /// The preview's transfer.
+        id: u32,
+        /// Bytes this page adds to the finished PDF.
+        size: u64,
+    },
+    /// Kiosk → agent: the resident declined to send page `page`; it is
+    /// dropped and nothing of it left the kiosk.
+    ScanDeclined {
+        /// The interview.
+        req: u32,
+        /// Which page.
+        page: u32,
+    },
+    /// Agent → kiosk: the pages held make one PDF; send it (purpose `scan`).
+    ScanFinish {
+        /// The interview.
+        req: u32,
+    },
+    /// Agent → kiosk: drop the interview and its pages.
+    ScanCancel {
+        /// The interview.
+        req: u32,
+    },
     /// Kiosk → agent: what became of a pushed file.
     Outcome {
         /// The agent's transfer.
@@ -226,6 +287,13 @@ impl Message {
             Message::Cancel { .. } => "cancel",
             Message::Error { .. } => "error",
             Message::Outcome { .. } => "outcome",
+            Message::ScanPrepare { .. } => "scan_prepare",
+            Message::ScanReady { .. } => "scan_ready",
+            Message::ScanPage { .. } => "scan_page",
+            Message::ScanPageDone { .. } => "scan_page_done",
+            Message::ScanDeclined { .. } => "scan_declined",
+            Message::ScanFinish { .. } => "scan_finish",
+            Message::ScanCancel { .. } => "scan_cancel",
         }
     }
 
@@ -356,6 +424,17 @@ mod tests {
         // format may be left out by the page
         let m2 = Message::from_json(r#"{"type":"scan_request","req":7,"color":"gray","dpi":150}"#).unwrap();
         assert_eq!(m2, m);
+    }
+
+    #[test]
+    fn scan_interview_messages_are_flat() {
+        let page = Message::ScanPage { req: 3, page: 2, settings: ScanSettings { color: ColorMode::Color, dpi: 200, format: ScanFormat::Pdf } };
+        assert_eq!(page.to_json(), r#"{"type":"scan_page","req":3,"page":2,"color":"color","dpi":200,"format":"pdf"}"#);
+        assert_eq!(Message::from_json(r#"{"type":"scan_page","req":3,"page":2,"color":"color","dpi":200}"#).unwrap(), page);
+        let ready = Message::ScanReady { req: 3, feeder: false, rate: None };
+        assert_eq!(ready.to_json(), r#"{"type":"scan_ready","req":3,"feeder":false}"#);
+        let preview = Message::from_json(r#"{"type":"offer","id":2147483649,"name":"p.jpg","size":9,"sha256":"00","purpose":"scan_preview","req":3}"#).unwrap();
+        assert!(matches!(preview, Message::Offer { purpose: Purpose::ScanPreview, req: Some(3), .. }));
     }
 
     #[test]

@@ -83,6 +83,10 @@ impl Session {
             DocumentEvent::Showing { name, pages } => Some(KioskEvent::Displayed { name: name.clone(), pages: *pages }),
             DocumentEvent::Failed { reason } => Some(KioskEvent::DocumentFailed { reason: reason.clone() }),
             DocumentEvent::ScanRequested
+            | DocumentEvent::ScanPlace { .. }
+            | DocumentEvent::ScanPageScanning { .. }
+            | DocumentEvent::ScanConsent { .. }
+            | DocumentEvent::ScanCancelled
             | DocumentEvent::ScanProgress { .. }
             | DocumentEvent::PrintStarted { .. }
             | DocumentEvent::ShowClosed => None,
@@ -93,6 +97,10 @@ impl Session {
         let Screen::InCall(call) = &mut self.screen else { return };
         let notice = matches!(event, DocumentEvent::ScanSent { .. } | DocumentEvent::Printed { .. } | DocumentEvent::Failed { .. });
         call.document = match event {
+            DocumentEvent::ScanPlace { pages } => DocumentView::ScanPlace { pages },
+            DocumentEvent::ScanPageScanning { page } => DocumentView::ScanningPage { page },
+            DocumentEvent::ScanConsent { req, page } => DocumentView::ScanConsent { req, page },
+            DocumentEvent::ScanCancelled => DocumentView::None,
             DocumentEvent::ScanRequested => DocumentView::Scanning { percent: None },
             DocumentEvent::ScanProgress { percent } => DocumentView::Scanning { percent: Some(percent.min(100)) },
             DocumentEvent::ScanSent { name, .. } => DocumentView::ScanSent { name },
@@ -105,6 +113,15 @@ impl Session {
         if notice {
             self.timers.set(Timer::DocumentNotice, now + self.config.document_notice);
         }
+    }
+
+    /// The resident answers the scan consent screen: the answer goes to
+    /// the documents, and the screen waits for what the agent does next.
+    pub(super) fn scan_consent(&mut self, accept: bool) {
+        let Screen::InCall(call) = &mut self.screen else { return };
+        let DocumentView::ScanConsent { req, page } = call.document else { return };
+        self.outputs.push_back(Output::Documents(DocumentCommand::ScanConsent { req, page, accept }));
+        call.document = DocumentView::ScanPlace { pages: 0 };
     }
 
     /// Asks the media layer for an ICE restart when the media path is down

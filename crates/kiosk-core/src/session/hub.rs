@@ -150,6 +150,8 @@ impl Session {
                 self.event(KioskEvent::Answered { session: session.to_string(), agent_name: agent_name.clone() });
                 self.outputs.push_back(Output::Chime);
                 self.outputs.push_back(Output::Call(CallCommand::Start { session: session.clone(), ice_servers }));
+                let consent = self.config.scan_consent_services.contains(&service);
+                self.outputs.push_back(Output::Documents(DocumentCommand::RequireScanConsent(consent)));
                 self.screen = Screen::InCall(InCall {
                     service,
                     session,

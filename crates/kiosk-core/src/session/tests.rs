@@ -544,6 +544,40 @@ fn a_failed_call_is_hung_up_and_ended() {
 }
 
 #[test]
+fn a_prepared_scan_tells_the_resident_first_and_consent_goes_to_the_documents() {
+    // By default the service asks nothing of the resident.
+    let mut k = Kiosk::waiting();
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
+    assert!(k.take().contains(&Output::Documents(DocumentCommand::RequireScanConsent(false))));
+    k.input(Input::Document(DocumentEvent::ScanPlace { pages: 0 }));
+    assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::ScanPlace { pages: 0 }, .. })));
+    k.input(Input::Document(DocumentEvent::ScanPageScanning { page: 1 }));
+    assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::ScanningPage { page: 1 }, .. })));
+    // A stray answer (no question on screen) sends nothing.
+    k.input(Input::ScanConsent { accept: true });
+    assert!(!k.take().iter().any(|o| matches!(o, Output::Documents(DocumentCommand::ScanConsent { .. }))));
+    k.input(Input::Document(DocumentEvent::ScanCancelled));
+    assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::None, .. })));
+
+    // A service that asks: told at the call's start, the answer goes out once.
+    let mut k = Kiosk::new();
+    k.session = Session::new(Config { scan_consent_services: vec!["caf".into()], ..Config::default() }, k.now);
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(welcome()));
+    k.input(Input::ChooseService("caf".into()));
+    k.input(Input::Hub(HubToKiosk::Queued { session: session(), service: "caf".into(), position: 1, estimated_wait: None }));
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
+    assert!(k.take().contains(&Output::Documents(DocumentCommand::RequireScanConsent(true))));
+    k.input(Input::Document(DocumentEvent::ScanConsent { req: 4, page: 2 }));
+    assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::ScanConsent { req: 4, page: 2 }, .. })));
+    k.input(Input::ScanConsent { accept: false });
+    let out = k.take();
+    assert_eq!(out.iter().filter(|o| matches!(o, Output::Documents(DocumentCommand::ScanConsent { .. }))).count(), 1);
+    assert!(out.contains(&Output::Documents(DocumentCommand::ScanConsent { req: 4, page: 2, accept: false })));
+    assert!(!matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::ScanConsent { .. }, .. })));
+}
+
+#[test]
 fn documents_show_progress_then_a_notice_that_fades() {
     let mut k = Kiosk::in_call();
     k.input(Input::Document(DocumentEvent::ScanRequested));

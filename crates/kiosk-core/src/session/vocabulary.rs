@@ -19,6 +19,10 @@ pub struct Config {
     pub presence_check_after: Duration,
     /// …and give the place up if nobody answers within this.
     pub presence_grace: Duration,
+    /// Services whose scans the resident confirms page by page, on
+    /// screen, before anything leaves the kiosk (none by default: the
+    /// resident touches nothing).
+    pub scan_consent_services: Vec<ServiceId>,
     /// The "end the call?" question closes by itself after this.
     pub hang_up_confirm: Duration,
     /// The end-of-call screen returns home after this…
@@ -65,6 +69,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(90),
             presence_check_after: Duration::from_secs(10 * 60),
             presence_grace: Duration::from_secs(60),
+            scan_consent_services: Vec::new(),
             hang_up_confirm: Duration::from_secs(10),
             ended_screen: Duration::from_secs(30),
             after_rating: Duration::from_secs(5),
@@ -110,6 +115,8 @@ pub enum Input {
     Rate(Rating),
     NextPage,
     PreviousPage,
+    /// The resident's answer on the scan consent screen.
+    ScanConsent { accept: bool },
     /// The hub connection is up and the hello is sent.
     HubConnected,
     /// The hub connection failed or dropped.
@@ -161,6 +168,16 @@ pub enum MediaEvent {
 /// From the document-transfer side, during a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocumentEvent {
+    /// The agent prepares a scan: tell the resident where to put the
+    /// paper (`pages` already scanned in this scan).
+    ScanPlace { pages: u32 },
+    /// The scanner runs on page `page` of a prepared scan.
+    ScanPageScanning { page: u32 },
+    /// The service asks the resident before page `page` of scan `req`
+    /// leaves the kiosk (its preview is on screen).
+    ScanConsent { req: u32, page: u32 },
+    /// The agent cancelled the scan.
+    ScanCancelled,
     ScanRequested,
     ScanProgress { percent: u8 },
     ScanSent { name: String, size: u64, sha256: String },
@@ -212,6 +229,11 @@ pub enum CallCommand {
 pub enum DocumentCommand {
     /// The visit is over: delete every file of it.
     WipeSpool,
+    /// Whether this visit's service wants the resident's consent on each
+    /// scanned page (sent as the call starts).
+    RequireScanConsent(bool),
+    /// The resident's answer for page `page` of scan `req`.
+    ScanConsent { req: u32, page: u32, accept: bool },
 }
 
 /// What the resident sees.
@@ -283,6 +305,12 @@ pub enum MediaState {
 pub enum DocumentView {
     #[default]
     None,
+    /// "Put your document on the scanner", before the agent scans.
+    ScanPlace { pages: u32 },
+    /// The scanner runs on one page of a prepared scan.
+    ScanningPage { page: u32 },
+    /// "May this page be sent?" with the page on screen.
+    ScanConsent { req: u32, page: u32 },
     Scanning { percent: Option<u8> },
     ScanSent { name: String },
     Printing { name: String },

@@ -17,6 +17,8 @@ pub enum Message {
     KeepCall,
     NextPage,
     PreviousPage,
+    /// The resident's answer on the scan consent step.
+    ScanConsent(bool),
 }
 
 pub fn update(message: Message) -> Input {
@@ -26,6 +28,7 @@ pub fn update(message: Message) -> Input {
         Message::KeepCall => Input::KeepCall,
         Message::NextPage => Input::NextPage,
         Message::PreviousPage => Input::PreviousPage,
+        Message::ScanConsent(accept) => Input::ScanConsent { accept },
     }
 }
 
@@ -36,6 +39,8 @@ pub struct Pictures<'a> {
     pub local: Option<&'a image::Handle>,
     /// The pages of the document being shown, in order.
     pub pages: &'a [image::Handle],
+    /// The scanned page the resident is asked about.
+    pub scan_preview: Option<&'a image::Handle>,
 }
 
 pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures: Pictures<'a>) -> Element<'a, Message> {
@@ -49,6 +54,7 @@ pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures:
 
     let main: Element<'a, Message> = match &call.document {
         DocumentView::Showing { pages, page, .. } => document(ctx, pictures, *pages, *page),
+        DocumentView::ScanConsent { .. } => super::scan::consent(ctx, pictures.scan_preview),
         _ => video(ctx, call, pictures),
     };
 
@@ -129,6 +135,10 @@ fn document<'a>(ctx: Context<'a>, pictures: Pictures<'a>, pages: u32, page: u32)
 fn document_banner<'a>(ctx: Context<'a>, document: &DocumentView) -> Option<Element<'a, Message>> {
     let (icon, line, progress) = match document {
         DocumentView::None | DocumentView::Showing { .. } => return None,
+        step @ (DocumentView::ScanPlace { .. } | DocumentView::ScanningPage { .. } | DocumentView::ScanConsent { .. }) => {
+            let (icon, line) = super::scan::banner_line(ctx, step)?;
+            (icon, line, None)
+        }
         DocumentView::Scanning { percent: None } => ("scanner.svg", format!("{}\n{}", ctx.tr("scan-place"), ctx.tr("scan-waiting")), None),
         DocumentView::Scanning { percent: Some(p) } => (
             "scanner.svg",

@@ -9,6 +9,7 @@
 
 pub mod devices;
 pub mod probe;
+mod scan;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -78,6 +79,9 @@ pub enum VisitEvent {
     /// The scanner or printer failed (`Some(why)`) or worked (`None`): for
     /// the heartbeats' device health.
     DeviceFault { device: Device, fault: Option<String> },
+    /// A scanned page the resident is asked about (an image file in the
+    /// spool, deleted when the visit ends).
+    ScanPreview(PathBuf),
 }
 
 /// Starts the visit task on the current tokio runtime. It stops when the
@@ -144,6 +148,7 @@ impl Runner {
                 command = commands.recv() => match command {
                     Some(Command::Call(c)) => self.call_command(c).await,
                     Some(Command::Documents(DocumentCommand::WipeSpool)) => self.end_documents().await,
+                    Some(Command::Documents(other)) => self.scan_command(other),
                     Some(Command::UseDevices(devices)) => {
                         self.devices = Arc::new(*devices);
                         // Not during a call: the agent may be scanning.
@@ -484,6 +489,7 @@ impl Runner {
                 }
                 Some(DocumentEvent::Failed { reason })
             }
+            Notice::Interview(step) => self.interview_notice(step),
             Notice::LinkUp | Notice::LinkDown | Notice::Ended => None,
         };
         // While a scan goes up, video leaves it a share of the estimate.

@@ -124,6 +124,8 @@ pub enum Event {
         /// True when the peer refused or cancelled, false when we did.
         by_peer: bool,
     },
+    /// A step of a scan interview (`scan_prepare` … `scan_finish`).
+    Scan(super::ScanStep),
     /// The peer reported an error not tied to a transfer (e.g. it could not parse our message).
     PeerError {
         /// Its code.

@@ -75,7 +75,7 @@ impl Endpoint {
         }
         let purpose_ok = match self.side {
             Side::Kiosk => matches!(purpose, Purpose::Print | Purpose::Display),
-            Side::Agent => purpose == Purpose::Scan,
+            Side::Agent => matches!(purpose, Purpose::Scan | Purpose::ScanPreview),
         };
         if !purpose_ok {
             return self.refuse(Some(id), ErrorCode::Unexpected, format!("the {:?} side does not take {purpose:?} files", self.side));

@@ -35,6 +35,7 @@ mod events;
 mod incoming;
 mod limits;
 mod outgoing;
+mod scan;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
@@ -48,6 +49,7 @@ pub use events::{CommandError, Direction, Event, FileMeta, Frame, Output, PeerEr
 use incoming::Incoming;
 pub use limits::{Limits, LimitsError, MIN_PACED_CHUNK, PACE_BURST, PACE_QUANTUM, paced_chunk_len};
 use outgoing::{OutState, Outgoing, offer_message};
+pub use scan::ScanStep;
 
 /// Which end of the channel this endpoint is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +300,13 @@ impl Endpoint {
                     _ => self.emit(Event::PeerError { code, message }),
                 }
             }
+            m @ (Message::ScanPrepare { .. }
+            | Message::ScanReady { .. }
+            | Message::ScanPage { .. }
+            | Message::ScanPageDone { .. }
+            | Message::ScanDeclined { .. }
+            | Message::ScanFinish { .. }
+            | Message::ScanCancel { .. }) => return self.handle_scan_message(m),
             Message::Outcome { id, outcome, reason } => {
                 if self.side != Side::Agent {
                     return self.refuse(Some(id), ErrorCode::Unexpected, "only the kiosk reports outcomes".into());

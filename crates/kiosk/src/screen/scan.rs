@@ -1,0 +1,50 @@
+//! The scan steps on the call screen: where to put the paper (before the
+//! agent scans, and between pages), the page being scanned, and, when the
+//! service asks for it, the page on screen with "send it" or "do not".
+//! Every sentence comes from the message catalogue, so it can be spoken.
+
+use iced::widget::{button, column, container, image, row, text};
+use iced::{Center, Element, Fill};
+use visio_kiosk_core::DocumentView;
+
+use super::Context;
+use super::call::Message;
+use crate::theme;
+
+/// The banner's pictogram and sentence for a scan step, if `document` is one.
+pub fn banner_line(ctx: Context<'_>, document: &DocumentView) -> Option<(&'static str, String)> {
+    let line = match document {
+        DocumentView::ScanPlace { pages: 0 } => format!("{}\n{}", ctx.tr("scan-place"), ctx.tr("scan-wait-agent")),
+        DocumentView::ScanPlace { pages } => {
+            format!("{}\n{}", ctx.tr_with("scan-pages-done", &[("pages", (*pages).into())]), ctx.tr("scan-place-next"))
+        }
+        DocumentView::ScanningPage { page } => {
+            format!("{}\n{}", ctx.tr_with("scan-page-scanning", &[("page", (*page).into())]), ctx.tr("scan-keep-still"))
+        }
+        DocumentView::ScanConsent { page, .. } => ctx.tr_with("scan-consent-question", &[("page", (*page).into())]),
+        _ => return None,
+    };
+    Some(("scanner.svg", line))
+}
+
+/// The consent step: the page as it would leave, and the two answers.
+pub fn consent<'a>(ctx: Context<'a>, preview: Option<&'a image::Handle>) -> Element<'a, Message> {
+    let page: Element<'a, Message> = match preview {
+        Some(p) => image(p.clone()).width(Fill).height(Fill).into(),
+        None => container(text("…").size(theme::TITLE)).center(Fill).into(),
+    };
+    let answers = row![
+        button(text(ctx.tr("scan-consent-no")).size(theme::BODY).center())
+            .padding([20, 40])
+            .height(theme::TOUCH)
+            .style(theme::button::secondary)
+            .on_press(Message::ScanConsent(false)),
+        button(text(ctx.tr("scan-consent-yes")).size(theme::BODY).center())
+            .padding([20, 40])
+            .height(theme::TOUCH)
+            .style(theme::button::primary)
+            .on_press(Message::ScanConsent(true)),
+    ]
+    .spacing(theme::SPACE * 2.0);
+    column![container(page).center(Fill).height(Fill), container(answers).center_x(Fill)].spacing(16).align_x(Center).into()
+}

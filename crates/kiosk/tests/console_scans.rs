@@ -1,0 +1,195 @@
+//! Scans at the agent console, end to end in headless Chromium: the real
+//! hub over TLS serves the page, a real headless kiosk scans with SANE's
+//! test backend. The agent asks for a scan (the resident is told first),
+//! scans two pages, sees each preview, redoes the first, chooses the
+//! resolution with its expected size and time, and receives one PDF with a
+//! meaningful name. The scan stays in the console after the call ends and
+//! across a reload (IndexedDB, this browser only), with a warning, until
+//! the agent dismisses it; the call's document history is shown.
+//!
+//! `VISIO_SCREENSHOTS=<dir>` saves the console's scan and document panels
+//! as `console-scan.png` and `console-kept.png`.
+
+mod common;
+
+use common::{AGENT, World};
+use fantoccini::Locator;
+use serde_json::{Value, json};
+use visio_testkit::browser::Browser;
+use visio_testkit::wait::{eventually, init_tracing, within};
+
+fn testid(id: &str) -> String {
+    format!("[data-testid={id}]")
+}
+
+async fn click(browser: &Browser, id: &str) {
+    let selector = testid(id);
+    let element = eventually(&format!("{id} enabled"), || async {
+        let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
+        (element.is_displayed().await.ok()? && element.is_enabled().await.ok()?).then_some(element)
+    })
+    .await;
+    element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
+}
+
+async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
+    eventually(what, || async {
+        let value = browser.try_run(script, Value::Null).await.ok()?;
+        (!value.is_null() && value != json!(false)).then_some(value)
+    })
+    .await
+}
+
+async fn screenshot(browser: &Browser, name: &str) {
+    let Some(dir) = std::env::var_os("VISIO_SCREENSHOTS") else { return };
+    let png = browser.client.screenshot().await.unwrap();
+    std::fs::write(std::path::Path::new(&dir).join(format!("console-{name}.png")), png).unwrap();
+}
+
+/// Page `page`'s preview: the transfer id it came as, once its picture decoded.
+async fn preview(browser: &Browser, page: u32, not: &str) -> String {
+    let script = format!(
+        "const li = document.querySelector('[data-testid=scan-page][data-page=\"{page}\"][data-preview]');
+         const img = li && li.querySelector('img');
+         return li && li.dataset.preview !== '{not}' && img.complete && img.naturalWidth > 0 && li.dataset.preview;"
+    );
+    page_until(browser, &format!("page {page}'s preview"), &script).await.as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_are_previewed_redone_kept_after_the_call_and_a_reload() {
+    init_tracing();
+    let world = World::start().await;
+    let browser = Browser::launch().await;
+    browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
+    for (id, text) in [("login-user", AGENT.0), ("login-password", AGENT.1)] {
+        within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap().send_keys(text).await.unwrap();
+    }
+    click(&browser, "login-submit").await;
+    page_until(
+        &browser,
+        "available",
+        "const box = document.querySelector('[data-testid=available]');
+         if (state.available) return true;
+         if (box && !box.disabled && !box.checked) box.click();
+         return null;",
+    )
+    .await;
+    // An agent's usual screen.
+    browser.set_viewport(1366, 768).await;
+    let mut kiosk = world.kiosk("demo");
+    kiosk.event("queued").await;
+    click(&browser, "take-next").await;
+    kiosk.event("connected").await;
+
+    // Asking shows the instruction at the kiosk first; nothing is scanned
+    // until the agent says the paper is down.
+    click(&browser, "request-scan").await;
+    let ready = page_until(
+        &browser,
+        "the kiosk ready",
+        "const e = document.querySelector('[data-testid=scan-estimate]');
+         return !document.querySelector('[data-testid=scan-now]').disabled && {
+           step: document.querySelector('[data-testid=scan-step]').textContent, bytes: Number(e.dataset.bytes),
+           seconds: e.dataset.seconds ? Number(e.dataset.seconds) : null, text: e.textContent,
+           pages: document.querySelectorAll('[data-testid=scan-page]').length };",
+    )
+    .await;
+    assert_eq!(ready["step"], "Quand le document est posé, lancez la numérisation.", "{ready}");
+    assert_eq!(ready["pages"], 0);
+    assert!(ready["bytes"].as_u64().unwrap() > 10_000, "{ready}");
+    assert!(ready["seconds"].as_u64().is_some(), "the kiosk's pace gives a time: {ready}");
+    assert!(ready["text"].as_str().unwrap().contains("sur la liaison de cette borne"), "{ready}");
+    // 300 dpi costs about four times 150 dpi.
+    let at_300 = browser
+        .run(
+            "const s = document.querySelector('[data-testid=scan-dpi]'); s.value = '300'; s.dispatchEvent(new Event('change'));
+             const b = Number(document.querySelector('[data-testid=scan-estimate]').dataset.bytes);
+             s.value = '150'; s.dispatchEvent(new Event('change')); return b;",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(at_300.as_u64().unwrap(), ready["bytes"].as_u64().unwrap() * 4, "{at_300}");
+
+    click(&browser, "scan-now").await;
+    let first = preview(&browser, 1, "").await;
+    click(&browser, "scan-now").await;
+    preview(&browser, 2, "").await;
+    // The first page was crooked: scanned again, its row shows the new one.
+    click(&browser, "scan-redo-1").await;
+    let again = preview(&browser, 1, &first).await;
+    assert_ne!(again, first);
+    let order = browser.run("return [...document.querySelectorAll('[data-testid=scan-page]')].map(li => Number(li.dataset.page));", Value::Null).await;
+    assert_eq!(order, json!([1, 2]));
+    browser.run("document.getElementById('scan-interview').scrollIntoView(); return true;", Value::Null).await;
+    screenshot(&browser, "scan").await;
+
+    click(&browser, "scan-finish").await;
+    let sent = kiosk.event("scan_sent").await;
+    let kept = page_until(
+        &browser,
+        "the scan kept",
+        "const li = document.querySelector('[data-testid=kept-scan]');
+         if (!li) return null;
+         // From the browser's own storage (the page's policy keeps fetch() to the hub).
+         const db = await new Promise(r => { const q = indexedDB.open('visio-kept-scans'); q.onsuccess = () => r(q.result); });
+         const all = await new Promise(r => { const q = db.transaction('scans').objectStore('scans').getAll(); q.onsuccess = () => r(q.result); });
+         if (all.length !== 1) return null;
+         const pdf = await all[0].blob.text();
+         return { sha256: li.dataset.sha256, name: li.dataset.name, download: li.querySelector('a[download]').download,
+                  pages: (pdf.match(/\\/Type \\/Page\\b/g) || []).length,
+                  history: [...document.querySelectorAll('[data-testid=history-item]')].map(h => [h.dataset.kind, h.dataset.outcome]) };",
+    )
+    .await;
+    assert_eq!(kept["sha256"], sent["sha256"], "the console keeps the bytes the kiosk sent");
+    assert_eq!(kept["pages"], 2, "one PDF of both pages: {kept}");
+    let name = kept["name"].as_str().unwrap();
+    let today = jiff::Zoned::now().date().to_string();
+    assert!(name.starts_with(&format!("demo-{today}-")) && name.ends_with(".pdf"), "meaningful name, got {name}");
+    assert_eq!(kept["download"], kept["name"]);
+    assert_eq!(kept["history"], json!([["scan", "received"]]));
+    // Leaving the page now would lose it: the browser asks first.
+    let warned = browser.run("const e = new Event('beforeunload', { cancelable: true }); window.dispatchEvent(e); return e.defaultPrevented;", Value::Null).await;
+    assert_eq!(warned, true);
+
+    // The call ends: the scan stays, with its warning.
+    click(&browser, "end-call").await;
+    kiosk.event("ended").await;
+    let after = page_until(
+        &browser,
+        "the scan still there after the call",
+        "const li = document.querySelector('[data-testid=kept-scan]');
+         return !state.call && li && !document.getElementById('kept').hidden && {
+           sha256: li.dataset.sha256, warning: document.querySelector('[data-testid=kept-warning]').textContent };",
+    )
+    .await;
+    assert_eq!(after["sha256"], sent["sha256"]);
+    assert!(after["warning"].as_str().unwrap().starts_with("1 document(s) reçu(s) pas encore enregistré(s)"), "{after}");
+    browser.run("document.getElementById('kept').scrollIntoView(); return true;", Value::Null).await;
+    screenshot(&browser, "kept").await;
+
+    // A reload (or a crash of the tab) loses nothing.
+    browser.run("window.onbeforeunload = null; location.reload(); return true;", Value::Null).await;
+    let reloaded = page_until(
+        &browser,
+        "the scan after a reload",
+        "const li = document.querySelector('[data-testid=kept-scan]'); return li && li.dataset.sha256;",
+    )
+    .await;
+    assert_eq!(reloaded, sent["sha256"]);
+
+    // Dismissed, it is gone from the browser's storage too.
+    click(&browser, "kept-dismiss").await;
+    let left = page_until(
+        &browser,
+        "the scan dismissed",
+        "if (document.querySelector('[data-testid=kept-scan]')) return null;
+         const db = await new Promise(r => { const q = indexedDB.open('visio-kept-scans'); q.onsuccess = () => r(q.result); });
+         return await new Promise(r => { const q = db.transaction('scans').objectStore('scans').count(); q.onsuccess = () => r(String(q.result)); });",
+    )
+    .await;
+    assert_eq!(left, "0");
+    assert!(within("the kiosk exits", kiosk.child.wait()).await.unwrap().success());
+    browser.close().await;
+    world.hub.stop().await;
+}
