@@ -10,7 +10,6 @@ use std::time::Duration;
 use visio_protocol::AgentToHub;
 use visio_testkit::hub::{Agent, waiting};
 use visio_testkit::pdf::text_pdf;
-use visio_testkit::wait::within;
 use visio_transfer::driver::Notice;
 use visio_transfer::{ColorMode, Event, OutcomeKind, Purpose, ScanFormat, ScanSettings};
 
@@ -81,7 +80,12 @@ async fn one_call(mut agent: Agent, notice: &Path) {
     let (mut scripted, to_hub) = ScriptedAgent::answer(agent, session.clone()).await;
     let frames = scripted.call.remote_frames();
     for _ in 0..30 {
-        within("the kiosk's video", frames.next()).await.expect("the call is up");
+        match tokio::time::timeout(visio_testkit::wait::DEADLINE, frames.next()).await {
+            Ok(frame) => drop(frame.expect("the call is up")),
+            // What the agent got tells where the video stopped: no RTP at
+            // all (the kiosk's camera or sender), or RTP not decoded.
+            Err(_) => panic!("timed out waiting for the kiosk's video; the agent's figures: {:#?}", *scripted.stats.borrow()),
+        }
     }
     let settings = ScanSettings { color: ColorMode::Gray, dpi: 75, format: ScanFormat::Pdf };
     let req = scripted.documents.request_scan(settings).await.unwrap();
