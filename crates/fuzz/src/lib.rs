@@ -9,7 +9,7 @@
 //! A failing input is written to `regressions/<target>/` so that it is
 //! replayed by every later run once committed.
 //!
-//! To add a target (a PDF or image check, say): write a `fn(&[u8])` in
+//! To add a target (a new parser, say): write a `fn(&[u8])` in
 //! [`targets`], list it in [`TARGETS`], and put a few valid inputs in
 //! `corpus/<name>/`.
 
@@ -36,6 +36,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "config", run: targets::config },
     Target { name: "protocol", run: targets::protocol },
     Target { name: "transfer_wire", run: targets::transfer_wire },
+    Target { name: "documents", run: targets::documents },
 ];
 
 /// How long to fuzz each target.

@@ -7,6 +7,8 @@ use std::fmt::Debug;
 use visio_config::ConfigSet;
 use visio_config::set::Sources;
 use visio_protocol::{AgentToHub, HubToAgent, HubToKiosk, KioskToHub, WireMessage};
+use visio_transfer::check::{ContentChecker, ContentKind};
+use visio_transfer::inspect::DocumentLimits;
 use visio_transfer::wire::{Chunk, Message};
 
 const DEMO_SERVICES: &str = include_str!("../../../kiosk-config/services.json");
@@ -74,5 +76,40 @@ pub fn transfer_wire(bytes: &[u8]) {
         let encoded = chunk.encode();
         assert_eq!(Chunk::decode(&encoded), Ok(chunk), "a decoded chunk does not survive a round trip");
         assert_eq!(encoded, bytes, "a decoded chunk encodes to other bytes");
+    }
+}
+
+/// The document checks a kiosk runs on what an agent sends: the content
+/// check (whole, and fed in uneven pieces as chunks arrive, which must
+/// agree), the file name check, the judgement of poppler's `pdfinfo`
+/// report (the bytes as its text), and the bounded image decoder (the
+/// bytes as the PNG or JPEG file they claim to be). None may panic; the
+/// image decoder must refuse or decode within the limits.
+pub fn documents(bytes: &[u8]) {
+    let whole = visio_transfer::check::check_bytes(bytes);
+    let mut pieces = ContentChecker::new();
+    let split = bytes.iter().fold(0usize, |a, b| a.wrapping_add(usize::from(*b))) % 97 + 1;
+    let fed = bytes.chunks(split).try_for_each(|piece| pieces.update(piece));
+    let in_pieces = fed.and_then(|()| pieces.finish());
+    // The same verdict; a refusal's detail may quote fewer head bytes when
+    // it came from a short first piece.
+    let same = match (&whole, &in_pieces) {
+        (Ok(a), Ok(b)) => format!("{a:?}") == format!("{b:?}"),
+        (Err(a), Err(b)) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        _ => false,
+    };
+    assert!(same, "the check depends on how the bytes arrive ({split}-byte pieces): {whole:?} whole, {in_pieces:?} in pieces");
+    let text = String::from_utf8_lossy(bytes);
+    let _ = visio_transfer::check::check_name(&text);
+    let limits = DocumentLimits::default();
+    let _ = visio_transfer::inspect::parse_pdfinfo(&text, &limits);
+    if let Some(kind @ (ContentKind::Png | ContentKind::Jpeg)) = ContentKind::sniff(bytes) {
+        let path = std::env::temp_dir().join(format!("visio-fuzz-image-{}", std::process::id()));
+        std::fs::write(&path, bytes).expect("the temporary folder is writable");
+        if let Ok(img) = visio_transfer::inspect::decode_image(&path, kind, &limits) {
+            let pixels = u64::from(img.width()) * u64::from(img.height());
+            assert!(pixels <= limits.max_pixels, "decoded {}x{} past the pixel limit", img.width(), img.height());
+        }
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -31,6 +31,11 @@ fn transfer_wire() {
 }
 
 #[test]
+fn documents() {
+    fuzz("documents");
+}
+
+#[test]
 fn every_target_has_a_test_here() {
     let source = include_str!("fuzz.rs");
     for target in TARGETS {

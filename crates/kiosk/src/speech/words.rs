@@ -82,6 +82,18 @@ pub fn text(ctx: Context<'_>, prompt: &Prompt, easy_read: bool) -> String {
         Prompt::ConfirmHangUp => vec![w.tr("call-confirm"), w.tr("speech-confirm")],
         Prompt::Document(view) => match view {
             DocumentView::None => vec![],
+            DocumentView::ScanPlace { pages: 0 } => vec![w.tr("scan-place"), w.tr("scan-wait-agent")],
+            DocumentView::ScanPlace { pages } => {
+                vec![w.tr_with("scan-pages-done", &[("pages", (*pages).into())]), w.tr("scan-place-next")]
+            }
+            DocumentView::ScanningPage { page } => {
+                vec![w.tr_with("scan-page-scanning", &[("page", (*page).into())]), w.tr("scan-keep-still")]
+            }
+            DocumentView::ScanConsent { page, .. } => vec![
+                w.tr_with("scan-consent-question", &[("page", (*page).into())]),
+                w.tr("scan-consent-yes"),
+                w.tr("scan-consent-no"),
+            ],
             DocumentView::Scanning { .. } => vec![w.tr("scan-place")],
             DocumentView::ScanSent { .. } => vec![w.tr("scan-sent")],
             DocumentView::Printing { .. } => vec![w.tr("print-printing")],
