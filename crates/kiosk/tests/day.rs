@@ -155,7 +155,10 @@ async fn the_window_kiosks_memory_stays_flat_over_calls() {
     let world = World::start().await;
     let samples = common::soak::window_calls(&world, &xvfb.display, 12, |n, s| eprintln!("call {n}: kiosk {:.1} MiB", s.kiosk)).await;
     let kiosk: Vec<f64> = samples.iter().map(|s| s.kiosk).collect();
-    let (early, late) = (common::soak::median(&kiosk[1..4]), common::soak::median(&kiosk[9..]));
-    assert!(late <= early * 1.5, "the kiosk's memory grew from {early:.1} MiB (calls 2-4) to {late:.1} MiB (calls 10-12): {kiosk:?}");
+    // Medians of five calls each: one sample can catch a prompt being
+    // spoken or a heap not yet trimmed (±50 MiB from call to call), while
+    // the growth this guards against doubled the kiosk within ten calls.
+    let (early, late) = (common::soak::median(&kiosk[1..6]), common::soak::median(&kiosk[7..]));
+    assert!(late <= early * 1.5, "the kiosk's memory grew from {early:.1} MiB (calls 2-6) to {late:.1} MiB (calls 8-12): {kiosk:?}");
     world.hub.stop().await;
 }
