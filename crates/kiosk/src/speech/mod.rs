@@ -62,6 +62,9 @@ pub fn pipeline(text: &str, language: Language, volume: u8, sink: &str) -> Resul
     Ok(pipeline)
 }
 
+/// Prompts kept for [`Speaker::take_said`].
+const SAID_KEPT: usize = 64;
+
 /// eSpeak NG keeps global state: one synthesis at a time in the process.
 static ESPEAK: Mutex<()> = Mutex::new(());
 
@@ -156,7 +159,14 @@ impl Speaker {
 
     pub fn say(&self, text: String, language: Language, volume: u8) {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        self.said.lock().unwrap_or_else(|p| p.into_inner()).push(text.clone());
+        let mut said = self.said.lock().unwrap_or_else(|p| p.into_inner());
+        // Read by the UI tests only: a kiosk that speaks all day keeps the
+        // last few, not every prompt since it started.
+        if said.len() >= SAID_KEPT {
+            said.remove(0);
+        }
+        said.push(text.clone());
+        drop(said);
         self.speaking.store(true, Ordering::Relaxed);
         let _ = self.queue.send(Utterance { generation, text, language, volume });
     }
