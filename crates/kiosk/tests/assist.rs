@@ -191,17 +191,21 @@ fn the_end_screen_counts_down_warns_and_still_here_keeps_it() {
 }
 
 #[test]
-fn the_next_resident_meets_a_french_home_screen_at_the_default_size() {
+fn the_next_resident_meets_a_french_home_screen_in_plain_words() {
+    const EASY_WARNING: &str = "Are you still here? Touch the big button \"I am still here\".";
     let mut k = kiosk();
     tap(&mut k, "English");
-    tap(&mut k, "Large text");
-    assert!(k.scale_factor() > 1.0);
+    tap(&mut k, "Easy to read");
     let start = Instant::now();
     let _ = k.update(Message::Tick(start + Duration::from_secs(71)));
-    assert!(shows(&k, "I am still here"), "warned, in the resident's language");
-    assert!(said(&k, "goes back to the start").contains("seconds"));
+    assert!(shows(&k, EASY_WARNING), "warned, in the resident's language and easy-read wording");
     let _ = k.update(Message::Tick(start + Duration::from_secs(92)));
     assert!(shows(&k, "Bonjour !"));
     assert!(!shows(&k, "Je suis encore là"), "a fresh home has no warning");
-    assert_eq!(k.scale_factor(), 1.0);
+    // The next resident's choices start afresh: English again gives the
+    // ordinary wording, not the last resident's easy-read.
+    tap(&mut k, "English");
+    let _ = k.update(Message::Tick(start + Duration::from_secs(92 + 71)));
+    assert!(shows(&k, "I am still here"));
+    assert!(!shows(&k, EASY_WARNING), "easy-read was reset with the return home");
 }
