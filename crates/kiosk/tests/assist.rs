@@ -12,56 +12,18 @@
 //! Time limits: the warning before an automatic return and "Je suis encore
 //! là", with time simulated by the app's own ticks.
 
+mod touch;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
-use std::sync::Arc;
 
-use iced::{Point, touch};
-use iced_test::simulator;
-use visio_config::Catalogue;
-use visio_kiosk::app::{Kiosk, Message, Settings};
+use touch::{kiosk, shows, tap};
+use visio_kiosk::app::{Kiosk, Message};
 use visio_kiosk::speech;
 use visio_kiosk_core::{DocumentEvent, Input, Language, Screen};
 use visio_protocol::*;
 
-fn kiosk() -> Kiosk {
-    let mut k = Kiosk::new(Settings {
-        session: visio_kiosk_core::Config::default(),
-        catalogue: Arc::new(Catalogue::demo()),
-        offered: ["demo", "caf", "msa", "france-travail"].map(ServiceId::from).to_vec(),
-        hub: None,
-        visit: None,
-        auto_call: None,
-        setup: None,
-    });
-    k.input(Input::HubConnected);
-    k.input(Input::Hub(HubToKiosk::Welcome {
-        protocol: PROTOCOL_VERSION,
-        kiosk_id: "besse".into(),
-        site: "Mairie de Besse".into(),
-        services: vec![],
-        heartbeat_seconds: None,
-    }));
-    k
-}
 
-fn tap(kiosk: &mut Kiosk, label: &str) {
-    let messages: Vec<Message> = {
-        let mut ui = simulator(kiosk.view());
-        let at: Point = ui.find(label).unwrap_or_else(|e| panic!("no {label:?} on screen: {e}")).bounds().center();
-        ui.point_at(at);
-        let finger = touch::Finger(1);
-        ui.simulate([
-            iced::Event::Touch(touch::Event::FingerPressed { id: finger, position: at }),
-            iced::Event::Touch(touch::Event::FingerLifted { id: finger, position: at }),
-        ]);
-        ui.into_messages().collect()
-    };
-    assert!(!messages.is_empty(), "tapping {label:?} did nothing");
-    for message in messages {
-        let _ = kiosk.update(message);
-    }
-}
 
 /// The one prompt said since the last look, which must contain `expect`.
 fn said(kiosk: &Kiosk, expect: &str) -> String {
@@ -159,9 +121,6 @@ fn english_is_said_in_english_and_the_volume_steps_are_heard() {
     assert!((loud - soft - 14.0).abs() < 1.0, "volume 1: {soft:.1} dBFS, volume 5: {loud:.1} dBFS");
 }
 
-fn shows(kiosk: &Kiosk, label: &str) -> bool {
-    simulator(kiosk.view()).find(label).is_ok()
-}
 
 #[test]
 fn the_end_screen_counts_down_warns_and_still_here_keeps_it() {

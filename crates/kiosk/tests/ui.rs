@@ -1,60 +1,14 @@
 //! The kiosk's screens driven headlessly with iced's own test tooling: real
 //! widgets, real layout, taps as a finger makes them, then the app's update.
 
-use std::sync::Arc;
+mod touch;
 
-use iced::{Point, touch};
-use iced_test::simulator;
-use visio_config::Catalogue;
-use visio_kiosk::app::{Kiosk, Message, Settings};
+use touch::{kiosk, shows, tap};
 use visio_kiosk_core::{Input, Screen};
 use visio_protocol::*;
 
-fn kiosk() -> Kiosk {
-    let mut k = Kiosk::new(Settings {
-        session: visio_kiosk_core::Config::default(),
-        catalogue: Arc::new(Catalogue::demo()),
-        offered: ["demo", "caf", "msa", "france-travail"].map(ServiceId::from).to_vec(),
-        hub: None,
-        visit: None,
-        auto_call: None,
-        setup: None,
-    });
-    k.input(Input::HubConnected);
-    k.input(Input::Hub(HubToKiosk::Welcome {
-        protocol: PROTOCOL_VERSION,
-        kiosk_id: "besse".into(),
-        site: "Mairie de Besse".into(),
-        services: vec![],
-        heartbeat_seconds: None,
-    }));
-    k
-}
 
-/// Taps the widget showing `label` with a finger, then feeds the resulting
-/// messages to the app, as the iced runtime would.
-fn tap(kiosk: &mut Kiosk, label: &str) {
-    let messages: Vec<Message> = {
-        let mut ui = simulator(kiosk.view());
-        let target = ui.find(label).unwrap_or_else(|e| panic!("no {label:?} on screen: {e}"));
-        let at: Point = target.bounds().center();
-        ui.point_at(at);
-        let finger = touch::Finger(1);
-        ui.simulate([
-            iced::Event::Touch(touch::Event::FingerPressed { id: finger, position: at }),
-            iced::Event::Touch(touch::Event::FingerLifted { id: finger, position: at }),
-        ]);
-        ui.into_messages().collect()
-    };
-    assert!(!messages.is_empty(), "tapping {label:?} did nothing");
-    for message in messages {
-        let _ = kiosk.update(message);
-    }
-}
 
-fn shows(kiosk: &Kiosk, label: &str) -> bool {
-    simulator(kiosk.view()).find(label).is_ok()
-}
 
 #[test]
 fn tapping_a_service_tile_goes_to_the_waiting_screen() {
