@@ -44,10 +44,9 @@ use crate::throttle::LoginThrottle;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const SESSION_COOKIE: &str = "visio_session";
-/// Largest configuration bundle the hub accepts. The demo region's is
-/// about 20 KB; a region of a few hundred kiosks with embedded
-/// certificates stays well under this.
-pub const MAX_BUNDLE_BYTES: usize = 8 * 1024 * 1024;
+/// Largest configuration bundle the hub accepts: the one limit
+/// `visio-admin validate` also checks before anything is signed.
+pub use visio_config::bundle::MAX_BUNDLE_BYTES;
 
 /// The hub's settings, resolved.
 #[derive(Debug, Clone)]
