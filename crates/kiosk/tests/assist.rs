@@ -162,5 +162,5 @@ fn the_next_resident_meets_a_french_home_screen_in_plain_words() {
     let _ = k.update(Message::Tick(start + Duration::from_secs(92)));
     assert!(shows(&k, "Bonjour !"));
     assert!(!shows(&k, "Je suis encore là"), "a fresh home has no warning");
-    assert!(shows(&k, "Touchez le service que vous voulez joindre."), "plain wording again");
+    assert!(shows(&k, "Touchez le service que vous voulez joindre. Un conseiller vous répondra en vidéo."), "plain wording again");
 }
