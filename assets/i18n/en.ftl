@@ -74,6 +74,8 @@ oos-camera = The camera is not working. The town hall staff have been told.
 # Help for residents who cannot read or need time (issue 23): the spoken
 # prompts, the help bar, the warning before an automatic return. An id
 # ending in -falc is its easy-read wording: short, one idea a line.
+waiting-agent-free = An adviser is coming.
+waiting-elapsed = You have been waiting { $minutes } min.
 speech-services = The services: { $list }.
 speech-controls = At the bottom of the screen: Listen, to hear it again; Louder; Softer.
 speech-call = Speak normally. The adviser can see and hear you.

@@ -75,6 +75,8 @@ oos-camera = La caméra ne fonctionne pas. Le personnel de la mairie est préven
 # Help for residents who cannot read or need time (issue 23): the spoken
 # prompts, the help bar, the warning before an automatic return. An id
 # ending in -falc is its easy-read (FALC) wording: short, one idea a line.
+waiting-agent-free = Un conseiller arrive.
+waiting-elapsed = Vous attendez depuis { $minutes } min.
 speech-services = Les services : { $list }.
 speech-controls = En bas de l'écran : Écouter, pour entendre à nouveau ; Plus fort ; Moins fort.
 speech-call = Parlez normalement. Le conseiller vous voit et vous entend.

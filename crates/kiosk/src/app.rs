@@ -147,6 +147,8 @@ pub struct Kiosk {
     session: Session,
     settings: Settings,
     words: Catalog,
+    /// The same words in easy-read (FALC) where the catalogue has them.
+    easy_words: Catalog,
     now: Instant,
     hub: Option<mpsc::Sender<Command>>,
     /// Commands issued before the link task was ready.
@@ -194,6 +196,7 @@ impl Kiosk {
             session: Session::new(settings.session.clone(), now),
             settings,
             words: Catalog::load(),
+            easy_words: Catalog::load_easy_read(),
             now,
             hub: None,
             pending: Vec::new(),
@@ -220,10 +223,6 @@ impl Kiosk {
         &self.speaker
     }
 
-    /// Large text: the whole interface scaled up.
-    pub fn scale_factor(&self) -> f32 {
-        if self.session.assist_prefs().large_text { 1.25 } else { 1.0 }
-    }
 
     /// Feeds one input to the core, as if it came from the outside world.
     pub fn input(&mut self, input: Input) {
@@ -492,7 +491,7 @@ impl Kiosk {
 
     fn context(&self) -> Context<'_> {
         Context {
-            words: &self.words,
+            words: if self.session.assist_prefs().easy_read { &self.easy_words } else { &self.words },
             language: self.session.language(),
             catalogue: &self.settings.catalogue,
             offered: &self.settings.offered,
@@ -520,7 +519,9 @@ impl Kiosk {
             Screen::Requesting { service } => {
                 screen::message_page(ctx.tr_with("requesting", &[("service", ctx.service_name(service).into())]), None)
             }
-            Screen::Waiting(w) => waiting::view(ctx, w).map(Message::Waiting),
+            Screen::Waiting(w) => {
+                waiting::view(ctx, w, self.session.waiting_since().map(|t| self.now.saturating_duration_since(t))).map(Message::Waiting)
+            }
             Screen::InCall(c) => {
                 let pictures = call::Pictures {
                     remote: self.pictures.remote.as_ref(),

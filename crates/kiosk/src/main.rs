@@ -195,7 +195,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .font(assets::FONT_BOLD)
         .default_font(iced::Font::with_name(assets::FONT_NAME))
         .theme(|_: &Kiosk| iced::Theme::Light)
-        .scale_factor(Kiosk::scale_factor)
         .run()
         .context("the kiosk window failed")?;
     Ok(ExitCode::SUCCESS)

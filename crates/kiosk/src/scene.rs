@@ -23,6 +23,9 @@ pub const SCENES: &[&str] = &[
     "document",
     "ended",
     "out-of-service",
+    // Issue 23: easy-read, and the warning before an automatic return.
+    "home-easy",
+    "ended-warning",
 ];
 
 /// Puts `kiosk` in the state of `scene`.
@@ -43,6 +46,10 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
         heartbeat_seconds: None,
     }));
     if scene == "home" {
+        return Ok(());
+    }
+    if scene == "home-easy" {
+        kiosk.input(Input::Assist(visio_kiosk_core::Assist::EasyRead));
         return Ok(());
     }
     if scene == "home-closed" {
@@ -95,6 +102,12 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
         }
         "ended" => {
             kiosk.input(Input::Hub(HubToKiosk::CallEnded { session: "scene".into(), reason: visio_protocol::EndReason::AgentHungUp }));
+        }
+        "ended-warning" => {
+            kiosk.input(Input::Hub(HubToKiosk::CallEnded { session: "scene".into(), reason: visio_protocol::EndReason::AgentHungUp }));
+            // 12 s on: the warning, 18 s before the return.
+            let later = std::time::Instant::now() + std::time::Duration::from_secs(12);
+            let _ = kiosk.update(crate::app::Message::Tick(later));
         }
         _ => {}
     }

@@ -151,20 +151,16 @@ fn the_end_screen_counts_down_warns_and_still_here_keeps_it() {
 
 #[test]
 fn the_next_resident_meets_a_french_home_screen_in_plain_words() {
-    const EASY_WARNING: &str = "Are you still here? Touch the big button \"I am still here\".";
     let mut k = kiosk();
     tap(&mut k, "English");
     tap(&mut k, "Easy to read");
+    assert!(shows(&k, "Touch a service. A person talks to you by video."), "easy-read wording");
     let start = Instant::now();
     let _ = k.update(Message::Tick(start + Duration::from_secs(71)));
-    assert!(shows(&k, EASY_WARNING), "warned, in the resident's language and easy-read wording");
+    assert!(shows(&k, "I am still here"), "warned, in the resident's language");
+    said(&k, "Touch the big button \"I am still here\"");
     let _ = k.update(Message::Tick(start + Duration::from_secs(92)));
     assert!(shows(&k, "Bonjour !"));
     assert!(!shows(&k, "Je suis encore là"), "a fresh home has no warning");
-    // The next resident's choices start afresh: English again gives the
-    // ordinary wording, not the last resident's easy-read.
-    tap(&mut k, "English");
-    let _ = k.update(Message::Tick(start + Duration::from_secs(92 + 71)));
-    assert!(shows(&k, "I am still here"));
-    assert!(!shows(&k, EASY_WARNING), "easy-read was reset with the return home");
+    assert!(shows(&k, "Touchez le service que vous voulez joindre. Un conseiller vous répondra en vidéo."), "plain wording again");
 }

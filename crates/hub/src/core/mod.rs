@@ -60,6 +60,7 @@
 
 mod calls;
 mod cluster;
+mod estimate;
 mod fleet;
 mod peers;
 mod queue;

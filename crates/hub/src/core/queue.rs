@@ -72,7 +72,7 @@ impl Hub {
             k.rateable = None;
         }
         let position = self.queues.push(&service_id, session.clone(), queued_at);
-        let estimated_wait = self.estimate(&service_id, position);
+        let estimated_wait = self.estimate(now, &service_id, position);
         self.queues.mark_sent(&service_id, &session, position, estimated_wait);
         self.tell_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
         if let Some(process) = self.topology.process().map(str::to_owned) {
@@ -166,18 +166,28 @@ impl Hub {
         self.tell_agent(peer, HubToAgent::QueueEmpty { service });
     }
 
-    /// Wait estimate for a position: the queue shared among the available
-    /// agents of the service, times the smoothed call duration. Unknown when
-    /// no agent of the service is available.
-    fn estimate(&self, service: &ServiceId, position: u32) -> Option<visio_protocol::WaitEstimate> {
-        let here = self.agents.values().filter(|a| a.available && a.services.contains(service)).count() as u32;
-        let agents = here + self.available_elsewhere.get(service).copied().unwrap_or(0);
-        if agents == 0 {
-            return None;
-        }
+    /// Wait estimate for a position, from the service's available agents
+    /// (idle, or how long into their call) and its smoothed call length
+    /// ([`estimate::wait_seconds`]); 0 when an agent is free for this
+    /// resident now. Unknown when no agent of the service is available.
+    /// Whole minutes, rounded up: a promise kept is better than one broken.
+    fn estimate(&self, now: Timestamp, service: &ServiceId, position: u32) -> Option<visio_protocol::WaitEstimate> {
+        use super::estimate::{Load, wait_seconds};
+        let mut loads: Vec<Load> = self
+            .agents
+            .values()
+            .filter(|a| a.available && a.services.contains(service))
+            .map(|a| match a.call.as_ref().and_then(|s| self.sessions.get(s)).map(|s| &s.state) {
+                Some(SessionState::InCall(call)) => Load::Busy { elapsed: (now - call.answered_at).get_seconds().max(0) as f64 },
+                _ if a.call.is_some() => Load::Busy { elapsed: 0.0 },
+                _ => Load::Idle,
+            })
+            .collect();
+        let elsewhere = self.available_elsewhere.get(service).copied().unwrap_or(0) as usize;
+        loads.extend(std::iter::repeat_n(Load::Unknown, elsewhere));
         let per_call = self.call_seconds.get(service).copied().unwrap_or(900.0);
-        let rounds = position.div_ceil(agents);
-        Some(visio_protocol::WaitEstimate { seconds: (f64::from(rounds) * per_call).round() as u32 })
+        let seconds = wait_seconds(position, &loads, per_call)?;
+        Some(visio_protocol::WaitEstimate { seconds: ((seconds / 60.0).ceil() * 60.0) as u32 })
     }
 
     /// Tells the kiosks of changed queues their new place, and the agents
@@ -192,7 +202,7 @@ impl Hub {
         }
         for service in &dirty {
             for (position, session) in self.queues.waiting(service) {
-                let estimate = self.estimate(service, position);
+                let estimate = self.estimate(now, service, position);
                 if self.queues.mark_sent(service, &session, position, estimate)
                     && let Some(kiosk) = self.sessions[&session].kiosk.peer()
                 {

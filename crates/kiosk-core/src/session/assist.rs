@@ -105,6 +105,8 @@ pub(super) struct AssistState {
     /// The return whose warning is scheduled: its warning starts on time
     /// even when the shell's clock fires a little late.
     scheduled_for: Option<Instant>,
+    /// When the resident started waiting (the waiting screen shows it).
+    waiting_since: Option<Instant>,
 }
 
 impl Session {
@@ -117,6 +119,11 @@ impl Session {
     pub fn auto_return(&self) -> Option<AutoReturn> {
         let at = self.return_deadline()?;
         Some(AutoReturn { at, warning: self.assist.warned_for == Some(at) })
+    }
+
+    /// Since when the resident has been waiting for an agent.
+    pub fn waiting_since(&self) -> Option<Instant> {
+        self.assist.waiting_since
     }
 
     /// Something for the speaker, after draining [`Session::poll_output`].
@@ -176,6 +183,11 @@ impl Session {
     /// After every input and timer: warn before an automatic return, and
     /// say what changed.
     pub(super) fn after_change(&mut self, now: Instant) {
+        match (&self.screen, self.assist.waiting_since) {
+            (Screen::Waiting(_), None) => self.assist.waiting_since = Some(now),
+            (Screen::Waiting(_), Some(_)) => {}
+            _ => self.assist.waiting_since = None,
+        }
         self.settle_auto_return(now);
         let prompt = match self.auto_return() {
             Some(AutoReturn { at, warning: true }) => {

@@ -284,3 +284,17 @@ fn back_from_out_of_service_the_home_screen_is_french() {
     assert_eq!(*k.session.screen(), Screen::Home { notice: None });
     assert_eq!(k.session.language(), Language::Fr);
 }
+
+#[test]
+fn the_wait_is_timed_from_the_first_waiting_screen() {
+    let mut k = Kiosk::at_home();
+    k.input(Input::ChooseService("caf".into()));
+    assert_eq!(k.session.waiting_since(), None, "requesting is not waiting yet");
+    k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "caf".into(), position: 2, estimated_wait: None }));
+    let since = k.now;
+    k.advance(Duration::from_secs(90));
+    k.input(Input::Hub(HubToKiosk::QueueUpdate { session: "s-1".into(), position: 1, estimated_wait: Some(WaitEstimate { seconds: 0 }) }));
+    assert_eq!(k.session.waiting_since(), Some(since), "a move in line keeps the start");
+    k.input(Input::Cancel);
+    assert_eq!(k.session.waiting_since(), None);
+}

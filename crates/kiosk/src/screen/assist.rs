@@ -1,5 +1,5 @@
-//! The help bar on every screen ("Écouter / Stop", volume, easy-read,
-//! large text) and, before any automatic return, the warning with one
+//! The help bar on every screen ("Écouter / Stop", volume, easy-read)
+//! and, before any automatic return, the warning with one
 //! large "Je suis encore là".
 
 use std::time::Instant;
@@ -81,10 +81,15 @@ pub fn frame<'a, M: Clone + 'a>(
     if state.countdown_always
         && let Some(seconds) = seconds
     {
-        bar = bar.push(container(text(ctx.tr_with("return-countdown", &[("seconds", seconds.into())])).size(theme::BODY)).center_x(Fill));
+        let countdown = text(ctx.tr_with("return-countdown", &[("seconds", seconds.into())]))
+            .size(theme::BODY)
+            .wrapping(iced::widget::text::Wrapping::None);
+        bar = bar.push(container(countdown).align_right(Fill));
     }
     let page = column![
-        container(screen).height(Fill),
+        // The bar keeps its place whatever the screen's content needs
+        // (large text): the screen gives way, clipped.
+        container(screen).height(Fill).clip(true),
         container(bar).padding([8, 32]).width(Fill).style(theme::container::panel),
     ];
     match (state.auto_return, seconds) {

@@ -66,26 +66,35 @@ pub fn view<'a>(ctx: Context<'a>, notice: Option<&'a Notice>) -> Element<'a, Mes
 fn tile<'a>(ctx: Context<'a>, id: &ServiceId) -> Option<Element<'a, Message>> {
     let service = ctx.service(id)?;
     let status = status_line(ctx, service);
+    let open = matches!(ctx.catalogue.state_at(service, ctx.now), ServiceState::Open { .. });
     let name = match ctx.language {
         visio_kiosk_core::Language::Fr => &service.name.fr,
         visio_kiosk_core::Language::En => &service.name.en,
     };
+    // A closed service's tile is drawn closed (grey, dark ink, "Fermé"
+    // first); a touch still says when it opens.
+    let ink = if open { theme::WHITE } else { theme::INK };
+    let mut content = column![].spacing(6).align_x(Center);
+    if !open && !status.starts_with(&ctx.tr("service-closed")) {
+        content = content.push(text(ctx.tr("service-closed")).size(theme::TILE_NAME).font(theme::bold()));
+    }
     // The opening line matters most after the name: bold, and never cut
     // (the long name gives way first on small screens).
-    let content = column![
-        svg(assets::pictogram(&service.pictogram)).width(56).height(56).style(|_, _| svg::Style { color: Some(theme::WHITE) }),
-        text(service.short_name.clone()).size(theme::TILE_NAME).center(),
-        text(name.clone()).size(theme::TILE_LINE).center().height(Length::Shrink),
-        text(status).size(theme::TILE_LINE).font(theme::bold()).center(),
-    ]
-    .spacing(6)
-    .align_x(Center);
+    let content = content
+        .push(svg(assets::pictogram(&service.pictogram)).width(56).height(56).style(move |_, _| svg::Style { color: Some(ink) }))
+        .push(text(service.short_name.clone()).size(theme::TILE_NAME).center())
+        .push(text(name.clone()).size(theme::TILE_LINE).center().height(Length::Shrink))
+        .push(text(status).size(theme::TILE_LINE).font(theme::bold()).center());
+    let colour = theme::hex(&service.colour);
+    let style = move |t: &iced::Theme, s| {
+        if open { theme::button::service_tile(colour)(t, s) } else { theme::button::service_tile_closed()(t, s) }
+    };
     Some(
         button(container(content).center(Fill))
             .width(Fill)
             .height(Fill)
             .padding(10)
-            .style(theme::button::service_tile(theme::hex(&service.colour)))
+            .style(style)
             .on_press(Message::Choose(id.clone()))
             .into(),
     )

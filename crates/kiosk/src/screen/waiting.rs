@@ -1,6 +1,8 @@
 //! Waiting: the place in the queue and the estimated wait, live, and a
 //! clear "Cancel".
 
+use std::time::Duration;
+
 use iced::widget::{button, column, container, svg, text};
 use iced::{Center, Element, Fill};
 use visio_kiosk_core::{Input, Waiting};
@@ -20,10 +22,13 @@ pub fn update(message: Message) -> Input {
     }
 }
 
-pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting) -> Element<'a, Message> {
+/// `elapsed`: how long the resident has waited, shown from the first minute.
+pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting, elapsed: Option<Duration>) -> Element<'a, Message> {
     let service = ctx.service_name(&waiting.service);
     let estimate = match waiting.estimated_wait {
         None => ctx.tr("waiting-estimate-unknown"),
+        // The hub says 0 when an agent is free for this resident now.
+        Some(d) if d.is_zero() => ctx.tr("waiting-agent-free"),
         Some(d) if d.as_secs() < 60 => ctx.tr("waiting-estimate-soon"),
         // Rounded up: a promise kept is better than one broken.
         Some(d) => ctx.tr_with("waiting-estimate", &[("minutes", (d.as_secs().div_ceil(60) as u32).into())]),
@@ -36,6 +41,9 @@ pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting) -> Element<'a, Message> 
     ]
     .spacing(theme::SPACE)
     .align_x(Center);
+    if let Some(minutes) = elapsed.map(|e| e.as_secs() / 60).filter(|m| *m >= 1) {
+        card = card.push(text(ctx.tr_with("waiting-elapsed", &[("minutes", (minutes as u32).into())])).size(theme::BODY).center());
+    }
     if waiting.hub_lost {
         // The place is kept while the kiosk reconnects.
         card = card.push(

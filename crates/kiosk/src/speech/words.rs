@@ -129,6 +129,7 @@ pub fn text(ctx: Context<'_>, prompt: &Prompt, easy_read: bool) -> String {
 fn estimate_line(w: &Words<'_>, estimate: Option<Duration>) -> String {
     match estimate {
         None => w.tr("waiting-estimate-unknown"),
+        Some(d) if d.is_zero() => w.tr("waiting-agent-free"),
         Some(d) if d.as_secs() < 60 => w.tr("waiting-estimate-soon"),
         Some(d) => w.tr_with("waiting-estimate", &[("minutes", (d.as_secs().div_ceil(60) as u32).into())]),
     }

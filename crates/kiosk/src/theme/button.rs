@@ -4,7 +4,7 @@
 use iced::widget::button::{Status, Style};
 use iced::{Background, Border, Color, Shadow, Theme};
 
-use super::{DANGER, DISABLED, INK, MUTED, PANEL, PRIMARY, RADIUS, WHITE};
+use super::{CLOSED, DANGER, DISABLED, INK, MUTED, PANEL, PRIMARY, RADIUS, WHITE};
 
 fn filled(background: Color, text: Color, status: Status) -> Style {
     let (background, text) = match status {
@@ -30,6 +30,11 @@ fn darken(c: Color, by: f32) -> Color {
 /// A service tile in its catalogue colour.
 pub fn service_tile(colour: Color) -> impl Fn(&Theme, Status) -> Style {
     move |_, status| filled(colour, WHITE, status)
+}
+
+/// A closed service's tile: grey with dark ink, unmistakably not lit.
+pub fn service_tile_closed() -> impl Fn(&Theme, Status) -> Style {
+    |_, status| filled(CLOSED, INK, status)
 }
 
 /// The main action of a screen.

@@ -23,6 +23,8 @@ pub const STAGE: Color = rgb(0x15, 0x20, 0x2b);
 pub const WHITE: Color = rgb(0xff, 0xff, 0xff);
 /// Behind a button that cannot be pressed now.
 pub const DISABLED: Color = rgb(0xd9, 0xd9, 0xd9);
+/// A closed service's tile (dark ink on it).
+pub const CLOSED: Color = rgb(0xc8, 0xc8, 0xc8);
 /// Muted text for secondary lines; still 7:1 on PAGE.
 pub const MUTED: Color = rgb(0x3d, 0x3d, 0x3d);
 
@@ -86,6 +88,8 @@ mod tests {
             ("white on danger", WHITE, DANGER),
             ("white on stage", WHITE, STAGE),
             ("muted on disabled", MUTED, DISABLED),
+            ("ink on a closed tile", INK, CLOSED),
+            ("ink on the help bar's panel", INK, PANEL),
         ] {
             let ratio = contrast(fg, bg);
             assert!(ratio >= 7.0, "{name}: {ratio:.2}:1");

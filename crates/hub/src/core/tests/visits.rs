@@ -15,8 +15,9 @@ fn two_kiosks_get_positions_one_and_two_and_move_up() {
     let Some(HubToKiosk::Queued { position: 2, estimated_wait: Some(wb), .. }) = w.kiosk_said(b).first().cloned() else {
         panic!("b should be second");
     };
-    // One agent, 15-minute typical CAF call.
-    assert_eq!((wa.seconds, wb.seconds), (900, 1800));
+    // One idle agent: the first is answered now ("un conseiller arrive"),
+    // the second after a typical 15-minute CAF call (issue 23).
+    assert_eq!((wa.seconds, wb.seconds), (0, 900));
     assert_eq!(waiting_in(&w.agent_said(caf_agent), "caf").unwrap(), vec![KioskId::from("besse"), KioskId::from("ardes")]);
 
     w.take(caf_agent);
@@ -236,17 +237,35 @@ fn estimates_need_an_available_agent_and_follow_measured_durations() {
     w.agent_says(claire, AgentToHub::SetAvailability { available: true });
     assert!(matches!(
         w.kiosk_said(k).as_slice(),
-        [HubToKiosk::QueueUpdate { position: 1, estimated_wait: Some(WaitEstimate { seconds: 900 }), .. }]
+        [HubToKiosk::QueueUpdate { position: 1, estimated_wait: Some(WaitEstimate { seconds: 0 }), .. }]
     ));
     // A 5-minute call pulls the 15-minute average down by a fifth of the gap.
     let s = w.take(claire);
     w.advance(5);
     w.kiosk_says(k, KioskToHub::HangUp { session: s });
-    let k2 = w.kiosk("ardes");
+    let (k2, k3) = (w.kiosk("ardes"), w.kiosk("egliseneuve"));
     w.kiosk_says(k2, KioskToHub::RequestCall { service: "caf".into() });
+    w.kiosk_says(k3, KioskToHub::RequestCall { service: "caf".into() });
+    assert!(matches!(w.kiosk_said(k2).as_slice(), [HubToKiosk::Queued { estimated_wait: Some(WaitEstimate { seconds: 0 }), .. }]));
     assert!(matches!(
-        w.kiosk_said(k2).as_slice(),
+        w.kiosk_said(k3).as_slice(),
         [HubToKiosk::Queued { estimated_wait: Some(WaitEstimate { seconds: 780 }), .. }]
+    ));
+}
+
+#[test]
+fn a_busy_agents_elapsed_call_shortens_the_estimate() {
+    let mut w = World::new();
+    let claire = w.available_agent("claire", &["caf"]);
+    let (a, b) = (w.kiosk("besse"), w.kiosk("ardes"));
+    w.queue(a, "caf");
+    w.take(claire);
+    w.advance(10);
+    w.kiosk_says(b, KioskToHub::RequestCall { service: "caf".into() });
+    // 15-minute typical call, 10 minutes gone: about 5 left.
+    assert!(matches!(
+        w.kiosk_said(b).as_slice(),
+        [HubToKiosk::Queued { position: 1, estimated_wait: Some(WaitEstimate { seconds: 300 }), .. }]
     ));
 }
 
@@ -317,20 +336,20 @@ fn availability_flapping_reaches_the_others_at_most_once_a_second() {
     assert_eq!(own, 50, "the agent herself is answered each time");
     let queues = w.agent_said(paul).iter().filter(|m| matches!(m, HubToAgent::Queues { .. })).count();
     assert_eq!(queues, 1, "the other agent gets the first change only");
-    // Second in line: with two agents, one round of 15 minutes.
+    // Second in line: with two idle agents, one is free for them now.
     assert!(matches!(
         w.kiosk_said(second).as_slice(),
-        [HubToKiosk::QueueUpdate { position: 2, estimated_wait: Some(WaitEstimate { seconds: 900 }), .. }]
+        [HubToKiosk::QueueUpdate { position: 2, estimated_wait: Some(WaitEstimate { seconds: 0 }), .. }]
     ));
     // The rest is held until the quiet time ends, then told once, as it
-    // stands: Paul alone, two rounds.
+    // stands: Paul alone, a typical call after the first resident.
     assert_eq!(w.hub.poll_timeout(), Some(w.now + AVAILABILITY_QUIET));
     w.now += AVAILABILITY_QUIET;
     w.tick();
     assert_eq!(w.agent_said(paul).iter().filter(|m| matches!(m, HubToAgent::Queues { .. })).count(), 1);
     assert!(matches!(
         w.kiosk_said(second).as_slice(),
-        [HubToKiosk::QueueUpdate { position: 2, estimated_wait: Some(WaitEstimate { seconds: 1800 }), .. }]
+        [HubToKiosk::QueueUpdate { position: 2, estimated_wait: Some(WaitEstimate { seconds: 900 }), .. }]
     ));
     assert_eq!(w.hub.poll_timeout(), None);
 }
