@@ -1,0 +1,559 @@
+//! The driver task: owns the webrtc-rs connection and the pipelines, serves the handle's commands and webrtc-rs's callbacks, emits events.
+
+use super::*;
+use super::setup::with_codec;
+use super::tracks::{ReceiveSinks, answer_dropped_video, answer_keyframe_requests, receive_track};
+
+pub(super) struct Driver {
+    pub(super) pc: Arc<dyn PeerConnection>,
+    pub(super) config: CallConfig,
+    pub(super) emit: Emitter,
+    pub(super) internal_tx: mpsc::UnboundedSender<Internal>,
+    pub(super) candidates: CandidateQueue<RTCIceCandidateInit>,
+    pub(super) video: Option<Arc<VideoSender>>,
+    pub(super) audio: Option<AudioSender>,
+    pub(super) video_sender: Option<Arc<dyn RtpSender>>,
+    pub(super) video_track: Option<Arc<TrackLocalStaticRTP>>,
+    /// The codec webrtc-rs believes our video track carries (it binds the
+    /// stream's interceptors with it when the negotiation completes).
+    pub(super) track_codec: VideoCodec,
+    /// Usable video codecs, most preferred first.
+    pub(super) codecs: Vec<VideoCodec>,
+    /// The negotiated codec we send.
+    pub(super) send_codec: Option<VideoCodec>,
+    /// The peer's video payload types, from its description.
+    pub(super) remote_video: Vec<(u8, VideoCodec)>,
+    pub(super) received_codec: Arc<OnceLock<VideoCodec>>,
+    pub(super) audio_sender: Option<Arc<dyn RtpSender>>,
+    pub(super) video_send: watch::Sender<Option<(PayloadType, VideoCodec)>>,
+    pub(super) audio_pt: watch::Sender<Option<PayloadType>>,
+    pub(super) frames: Arc<FrameSlot>,
+    pub(super) local: Arc<FrameSlot>,
+    pub(super) audio_meter: Arc<AudioMeter>,
+    pub(super) picture_lost: Arc<Notify>,
+    pub(super) controller: AdaptationController,
+    pub(super) tasks: Vec<JoinHandle<()>>,
+    pub(super) data_channel_created: bool,
+    /// The documents channel this side opened (the offerer's), to wake
+    /// webrtc-rs's driver with ([`Driver::wake_ice_checks`]).
+    pub(super) documents: Option<Arc<dyn DataChannel>>,
+    /// Whether this side made the first offer; `None` before any.
+    pub(super) offerer: Option<bool>,
+    /// Our ICE user fragment, put on the candidates we send so the peer can
+    /// tell generations apart (webrtc-rs leaves it out).
+    pub(super) local_ufrag: Option<String>,
+    /// Set at the first `Connected`: what happens then happens once a call.
+    pub(super) was_connected: bool,
+    pub(super) last_stats: Option<(Instant, u64, u64, u64)>,
+    /// Shared with the uplink estimator: what the data channel sends.
+    pub(super) data_rate: crate::estimate::DataRate,
+    /// Shared with our pacer: what loss repair did.
+    pub(super) repair: Arc<RepairCounts>,
+    /// Data-channel bytes sent at the last stats.
+    pub(super) data_sent: Option<(Instant, u64)>,
+    pub(super) last_audio_decoded: u64,
+    pub(super) state: CallState,
+    /// TURN over TCP/TLS for webrtc-rs, open as long as the call.
+    pub(super) _turn_bridges: crate::turn_bridge::TurnBridges,
+}
+
+impl Driver {
+    pub(super) async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut internal: mpsc::UnboundedReceiver<Internal>,
+        mut backoffs: watch::Receiver<f64>,
+    ) {
+        let mut stats = tokio::time::interval(STATS_INTERVAL);
+        stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut hang_up_reply = None;
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::HangUp(reply)) => { hang_up_reply = Some(reply); break; }
+                    Some(command) => self.handle_command(command).await,
+                    // Every handle dropped: nobody can end the call any more, so end it now.
+                    None => break,
+                },
+                Some(event) = internal.recv() => {
+                    if self.handle_internal(event).await { break; }
+                }
+                Ok(()) = backoffs.changed() => {
+                    let estimate = *backoffs.borrow_and_update();
+                    self.uplink_backed_off(estimate);
+                }
+                _ = stats.tick() => {
+                    if self.state == CallState::Connected { self.poll_stats().await; }
+                }
+            }
+        }
+        self.shutdown().await;
+        if let Some(reply) = hang_up_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    /// The estimate just backed off: documents slow down now, before the
+    /// queue grows for another second; the next stats divide the estimate
+    /// between video and documents again.
+    fn uplink_backed_off(&self, estimate_bps: f64) {
+        if self.state == CallState::Connected {
+            let data_room_bps = self.controller.data_room_at(estimate_bps);
+            tracing::debug!(estimate_bps, data_room_bps, "uplink backed off");
+            self.emit.send(CallEvent::DataRoom { data_room_bps });
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        if let Some(v) = &self.video {
+            v.stop();
+        }
+        if let Some(a) = &self.audio {
+            a.stop();
+        }
+        if let Err(e) = self.pc.close().await {
+            tracing::debug!(error = %e, "closing the peer connection");
+        }
+        self.frames.close();
+        self.local.close();
+        if self.state != CallState::Closed {
+            self.state = CallState::Closed;
+            self.emit.send(CallEvent::State(CallState::Closed));
+        }
+    }
+
+    async fn handle_command(&mut self, command: Command) {
+        match command {
+            Command::CreateOffer(reply) => {
+                let _ = reply.send(self.create_offer().await);
+            }
+            Command::AcceptOffer(offer, reply) => {
+                let _ = reply.send(self.accept_offer(offer).await);
+            }
+            Command::SetAnswer(answer, reply) => {
+                let _ = reply.send(self.set_answer(answer).await);
+            }
+            Command::RestartIce(reply) => {
+                let _ = reply.send(self.restart_ice().await);
+            }
+            Command::AddCandidate(candidate, reply) => {
+                let _ = reply.send(self.add_candidate(candidate).await);
+            }
+            Command::Mute(muted) => {
+                if let Some(a) = &self.audio {
+                    a.set_muted(muted);
+                }
+            }
+            Command::SendingDocuments(sending) => self.controller.set_sending_documents(sending),
+            Command::RequestKeyframe => self.picture_lost.notify_one(),
+            Command::HangUp(_) => {}
+        }
+    }
+
+    async fn create_offer(&mut self) -> Result<SessionDescription, CallError> {
+        if !self.data_channel_created {
+            // Reliable and ordered: documents must arrive whole and in order.
+            let init = webrtc::data_channel::RTCDataChannelInit { ordered: true, ..Default::default() };
+            let channel = self.pc.create_data_channel(DOCUMENTS_CHANNEL, Some(init)).await?;
+            self.data_channel_created = true;
+            self.documents = Some(Arc::clone(&channel));
+            self.tasks.push(tokio::spawn(pump_data_channel(channel, self.emit.clone())));
+        }
+        if self.offerer == Some(false) {
+            return Err(CallError::Sequence("this side answered the call; only the offerer makes offers".into()));
+        }
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer.clone()).await?;
+        self.offerer = Some(true);
+        self.local_ufrag = ice_ufrag(&offer.sdp);
+        if self.state == CallState::New {
+            self.set_state(CallState::Connecting);
+        }
+        tracing::debug!("offer made");
+        Ok(SessionDescription::offer(offer_as_dtls_client(&offer.sdp)))
+    }
+
+    async fn restart_ice(&mut self) -> Result<SessionDescription, CallError> {
+        match self.offerer {
+            Some(true) => {}
+            Some(false) => {
+                return Err(CallError::Sequence(
+                    "only the offerer restarts ICE; the answerer takes the new offer with accept_offer".into(),
+                ));
+            }
+            None => return Err(CallError::Sequence("ICE restart before the call was offered".into())),
+        }
+        if self.pc.remote_description().await.is_none() {
+            return Err(CallError::Sequence("ICE restart before the peer answered the first offer".into()));
+        }
+        // The next offer carries fresh credentials; the restart itself
+        // happens as it is set locally (webrtc-rs then gathers again).
+        self.pc.restart_ice().await?;
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer.clone()).await?;
+        let ufrag = ice_ufrag(&offer.sdp);
+        tracing::info!(old = ?self.local_ufrag, new = ?ufrag, state = ?self.state, "ICE restart offered");
+        self.local_ufrag = ufrag;
+        Ok(SessionDescription::offer(offer_as_dtls_client(&offer.sdp)))
+    }
+
+    async fn accept_offer(&mut self, offer: SessionDescription) -> Result<SessionDescription, CallError> {
+        if offer.kind != SdpKind::Offer {
+            return Err(CallError::Sequence("accept_offer was given an answer; pass it to set_answer".into()));
+        }
+        if self.offerer == Some(true) {
+            return Err(CallError::Sequence("this side made the offer; the peer's reply goes to set_answer".into()));
+        }
+        check_remote_sdp(&offer.sdp, &self.codecs).map_err(|problem| CallError::BadDescription { what: "offer", problem })?;
+        self.prepare_video(&offer.sdp).await?;
+        let ufrag = ice_ufrag(&offer.sdp);
+        let offered = offer.sdp.clone();
+        let desc = RTCSessionDescription::offer(offer.sdp)?;
+        // On a live call with new credentials webrtc-rs restarts ICE here,
+        // keeping DTLS, SCTP and the tracks.
+        self.pc.set_remote_description(desc).await?;
+        self.offerer = Some(false);
+        self.remote_description_set(ufrag.as_deref()).await;
+        let answer = self.pc.create_answer(None).await?;
+        self.pc.set_local_description(answer.clone()).await?;
+        let local = ice_ufrag(&answer.sdp);
+        if self.local_ufrag.is_some() && local != self.local_ufrag {
+            tracing::info!(old = ?self.local_ufrag, new = ?local, state = ?self.state, "ICE restart answered");
+        }
+        self.local_ufrag = local;
+        if self.state == CallState::New {
+            self.set_state(CallState::Connecting);
+        }
+        Ok(SessionDescription::answer(answer_to_dtls_client(&offered, &answer.sdp)))
+    }
+
+    async fn set_answer(&mut self, answer: SessionDescription) -> Result<(), CallError> {
+        if answer.kind != SdpKind::Answer {
+            return Err(CallError::Sequence("set_answer was given an offer; pass it to accept_offer".into()));
+        }
+        if self.pc.local_description().await.is_none() {
+            return Err(CallError::Sequence("an answer arrived before this side made an offer".into()));
+        }
+        check_remote_sdp(&answer.sdp, &self.codecs).map_err(|problem| CallError::BadDescription { what: "answer", problem })?;
+        self.prepare_video(&answer.sdp).await?;
+        let ufrag = ice_ufrag(&answer.sdp);
+        let desc = RTCSessionDescription::answer(answer.sdp)?;
+        self.pc.set_remote_description(desc).await?;
+        self.remote_description_set(ufrag.as_deref()).await;
+        tracing::debug!("answer applied");
+        Ok(())
+    }
+
+    /// Reads the codec to send from the peer's description before webrtc-rs
+    /// applies it: webrtc-rs binds the track's interceptors (NACK, TWCC,
+    /// reports) to the track's codec as it applies the description, so the
+    /// track must name the right codec by then. Then starts that encoder.
+    async fn prepare_video(&mut self, remote_sdp: &str) -> Result<(), CallError> {
+        self.remote_video = remote_video_codecs(remote_sdp);
+        let Some(codec) = choose_video_codec(remote_sdp, &self.codecs) else { return Ok(()) };
+        let (Some(sender), Some(track), Some(video)) = (&self.video_sender, &self.video_track, &self.video) else {
+            return Ok(());
+        };
+        if self.send_codec.is_some_and(|c| c != codec) {
+            return Err(CallError::Sequence(format!(
+                "the peer switched the video codec from {} to {codec}; changing codec within a call is not supported",
+                self.track_codec
+            )));
+        }
+        if self.track_codec != codec {
+            let renamed = with_codec(&track.track().await, codec_parameters(codec).rtp_codec);
+            sender.replace_track(Arc::new(TrackLocalStaticRTP::new(renamed))).await?;
+            self.track_codec = codec;
+        }
+        let video = Arc::clone(video);
+        tokio::task::spawn_blocking(move || video.attach_encoder(codec))
+            .await
+            .map_err(|e| CallError::Pipeline(format!("encoder start-up panicked: {e}")))??;
+        self.send_codec = Some(codec);
+        tracing::debug!(%codec, "sending video");
+        Ok(())
+    }
+
+    async fn remote_description_set(&mut self, ufrag: Option<&str>) {
+        self.candidates.handle_remote_description(ufrag);
+        let mut added = false;
+        while let Some(candidate) = self.candidates.poll_ready() {
+            let line = candidate.candidate.clone();
+            match self.pc.add_ice_candidate(candidate).await {
+                Ok(()) => added = true,
+                Err(e) => self.emit.send(CallEvent::Error(CallError::BadCandidate { candidate: line, reason: e.to_string() })),
+            }
+        }
+        if added {
+            self.wake_ice_checks().await;
+        }
+    }
+
+    /// Has webrtc-rs check a remote candidate now. Its `add_ice_candidate`
+    /// (0.21.1) does not wake the connection's driver, which then sleeps out
+    /// its 200 ms ICE check timer before the first check: 185 ms of a
+    /// satellite call's start. Setting the documents channel's low-water mark
+    /// to what it is wakes the driver (any call that queues work does), and
+    /// changes nothing. Only before the first connection: the channel cannot
+    /// be open yet, so no transfer sets the mark meanwhile; after an ICE
+    /// restart the checks wait for the timer as before.
+    async fn wake_ice_checks(&self) {
+        let Some(channel) = self.documents.as_ref().filter(|_| !self.was_connected) else { return };
+        if let Ok(threshold) = channel.buffered_amount_low_threshold().await {
+            let _ = channel.set_buffered_amount_low_threshold(threshold).await;
+        }
+    }
+
+    async fn add_candidate(&mut self, candidate: IceCandidate) -> Result<(), CallError> {
+        if candidate.candidate.trim().is_empty() {
+            return Ok(()); // end-of-candidates marker
+        }
+        let ufrag = candidate.username_fragment.clone();
+        let init = RTCIceCandidateInit {
+            candidate: candidate.candidate.clone(),
+            sdp_mid: candidate.sdp_mid,
+            sdp_mline_index: candidate.sdp_m_line_index,
+            username_fragment: candidate.username_fragment,
+            ..Default::default()
+        };
+        match self.candidates.handle_candidate(ufrag.as_deref(), init) {
+            CandidateVerdict::Apply(init) => {
+                tracing::debug!(candidate = %candidate.candidate, "remote candidate");
+                self.pc
+                    .add_ice_candidate(init)
+                    .await
+                    .map_err(|e| CallError::BadCandidate { candidate: candidate.candidate, reason: e.to_string() })?;
+                self.wake_ice_checks().await;
+            }
+            CandidateVerdict::Held => {}
+            CandidateVerdict::Stale => tracing::debug!(?ufrag, "candidate of a replaced ICE generation dropped"),
+        }
+        Ok(())
+    }
+
+    fn set_state(&mut self, state: CallState) {
+        if self.state != state {
+            self.state = state;
+            self.emit.send(CallEvent::State(state));
+        }
+    }
+
+    /// Returns true when the call is over.
+    async fn handle_internal(&mut self, event: Internal) -> bool {
+        match event {
+            Internal::LocalCandidate(init) => {
+                tracing::debug!(candidate = %init.candidate, "local candidate");
+                self.emit.send(CallEvent::LocalCandidate(IceCandidate {
+                    candidate: init.candidate,
+                    sdp_mid: init.sdp_mid,
+                    sdp_m_line_index: init.sdp_mline_index,
+                    username_fragment: init.username_fragment.or_else(|| self.local_ufrag.clone()),
+                }))
+            }
+            Internal::State(state) => {
+                tracing::debug!(?state, "peer connection state");
+                let mapped = match state {
+                    RTCPeerConnectionState::Connecting if self.state != CallState::New => CallState::Connecting,
+                    RTCPeerConnectionState::Connected => CallState::Connected,
+                    RTCPeerConnectionState::Disconnected => CallState::Disconnected,
+                    RTCPeerConnectionState::Failed => CallState::Failed,
+                    RTCPeerConnectionState::Closed => return true,
+                    _ => return false,
+                };
+                if mapped == CallState::Connected && !self.was_connected {
+                    self.was_connected = true;
+                    self.on_connected().await;
+                } else if mapped == CallState::Connected && self.state != CallState::Connected {
+                    // Back after a cut: the peer's decoder lost packets meanwhile.
+                    if let Some(video) = &self.video {
+                        video.force_keyframe();
+                    }
+                }
+                self.set_state(mapped);
+            }
+            Internal::DataChannel(channel) => {
+                self.tasks.push(tokio::spawn(pump_data_channel(channel, self.emit.clone())));
+            }
+            Internal::Track(track) => {
+                let sinks = ReceiveSinks {
+                    audio_sink: self.config.audio.sink.clone(),
+                    frames: Arc::clone(&self.frames),
+                    audio: Arc::clone(&self.audio_meter),
+                    remote_video: self.remote_video.clone(),
+                    received_codec: Arc::clone(&self.received_codec),
+                };
+                self.tasks.push(tokio::spawn(receive_track(track, sinks, Arc::clone(&self.picture_lost), self.internal_tx.clone())));
+            }
+            Internal::RemoteVideoStarted(width, height) => self.emit.send(CallEvent::RemoteVideoStarted { width, height }),
+            Internal::Error(e) => self.emit.send(CallEvent::Error(e)),
+        }
+        false
+    }
+
+    async fn on_connected(&mut self) {
+        // Negotiated payload types open the sample writers: writing earlier
+        // only fails (no SRTP keys before DTLS completes).
+        // A sender without parameters sends nothing: say so rather than
+        // leave a call that is up with no sound or picture and no message.
+        if let Some(sender) = &self.audio_sender {
+            match sender.get_parameters().await {
+                Ok(params) => match params.rtp_parameters.codecs.first() {
+                    Some(codec) => {
+                        self.audio_pt.send_replace(Some(codec.payload_type));
+                    }
+                    None => self.emit.send(CallEvent::Error(CallError::Transport(
+                        "webrtc-rs negotiated no audio codec; no sound is sent".into(),
+                    ))),
+                },
+                Err(e) => self.emit.send(CallEvent::Error(CallError::Transport(format!(
+                    "the audio sender's parameters ({e}); no sound is sent"
+                )))),
+            }
+        }
+        if let (Some(sender), Some(codec)) = (&self.video_sender, self.send_codec) {
+            // The peer's payload type for the codec we chose (not its position:
+            // the list is what both sides accept, not only what we send).
+            match sender.get_parameters().await.map(|params| {
+                params.rtp_parameters.codecs.iter().find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(codec.mime_type())).cloned()
+            }) {
+                Ok(Some(negotiated)) => {
+                    self.video_send.send_replace(Some((negotiated.payload_type, codec)));
+                }
+                Ok(None) => self.emit.send(CallEvent::Error(CallError::Transport(format!(
+                    "{codec} was chosen from the peer's description but webrtc-rs did not negotiate it; no video is sent"
+                )))),
+                Err(e) => self.emit.send(CallEvent::Error(CallError::Transport(format!(
+                    "the video sender's parameters ({e}); no video is sent"
+                )))),
+            }
+        }
+        if let (Some(track), Some(video)) = (&self.video_track, &self.video) {
+            // The track is bound now, so its RTCP can be polled.
+            self.tasks.push(tokio::spawn(answer_keyframe_requests(Arc::clone(track), Arc::clone(video))));
+            self.tasks.push(tokio::spawn(answer_dropped_video(Arc::clone(&self.repair), Arc::clone(video))));
+            // Frames sent before the connection were dropped: start with a keyframe.
+            video.force_keyframe();
+        }
+    }
+
+    async fn poll_stats(&mut self) {
+        let now = Instant::now();
+        let report = self.pc.get_stats(now, StatsSelector::None).await;
+        let (mut sent, mut received) = (0u64, 0u64);
+        let mut estimate = None;
+        let mut rtt = None;
+        let mut loss_sent = None;
+        let mut lost_received = 0i64;
+        let mut data_sent = 0u64;
+        let mut nacks_sent = 0u64;
+        let (mut audio_lost, mut audio_jitter) = (0i64, None);
+        let mut sent_codec_id = None;
+        let mut codec_mimes = Vec::new();
+        for entry in report.iter() {
+            match entry {
+                RTCStatsReportEntry::OutboundRtp(s) => {
+                    sent += s.sent_rtp_stream_stats.bytes_sent;
+                    let stream = &s.sent_rtp_stream_stats.rtp_stream_stats;
+                    if stream.kind == RtpCodecKind::Video {
+                        sent_codec_id = Some(stream.codec_id.clone());
+                    }
+                    if s.target_bitrate > 0.0 {
+                        estimate = Some(s.target_bitrate);
+                    }
+                }
+                RTCStatsReportEntry::InboundRtp(s) => {
+                    received += s.bytes_received;
+                    nacks_sent += u64::from(s.nack_count);
+                    lost_received += s.received_rtp_stream_stats.packets_lost;
+                    if s.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Audio {
+                        audio_lost += s.received_rtp_stream_stats.packets_lost;
+                        // In RTP timestamp units: Opus runs a 48 kHz clock.
+                        let jitter = s.received_rtp_stream_stats.jitter / 48_000.0;
+                        if jitter.is_finite() && jitter > 0.0 {
+                            audio_jitter = Some(Duration::from_secs_f64(jitter));
+                        }
+                    }
+                }
+                RTCStatsReportEntry::RemoteInboundRtp(s) => {
+                    if s.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Video {
+                        loss_sent = Some(s.fraction_lost);
+                    }
+                    if s.round_trip_time > 0.0 {
+                        rtt.get_or_insert(Duration::from_secs_f64(s.round_trip_time));
+                    }
+                }
+                RTCStatsReportEntry::Codec(c) => codec_mimes.push((c.stats.id.clone(), c.mime_type.clone())),
+                RTCStatsReportEntry::DataChannel(d) => data_sent += d.bytes_sent,
+                RTCStatsReportEntry::IceCandidatePair(p) if p.nominated && p.current_round_trip_time > 0.0 => {
+                    rtt = Some(Duration::from_secs_f64(p.current_round_trip_time));
+                }
+                _ => {}
+            }
+        }
+        let decoded = self.frames.decoded.load(Ordering::Relaxed);
+        let audio_decoded = self.audio_meter.decoded.load(Ordering::Relaxed);
+        let audio_level = self.audio_meter.take_peak();
+        let (send_bps, recv_bps, fps) = match self.last_stats {
+            Some((then, s, r, d)) => {
+                let secs = now.duration_since(then).as_secs_f64().max(0.001);
+                (
+                    (sent.saturating_sub(s) as f64 * 8.0 / secs) as u64,
+                    (received.saturating_sub(r) as f64 * 8.0 / secs) as u64,
+                    decoded.saturating_sub(d) as f64 / secs,
+                )
+            }
+            None => (0, 0, 0.0),
+        };
+        self.last_stats = Some((now, sent, received, decoded));
+        if let Some((then, before)) = self.data_sent {
+            let secs = now.duration_since(then).as_secs_f64().max(0.001);
+            self.data_rate.set((data_sent.saturating_sub(before) as f64 * 8.0 / secs) as u64);
+        }
+        self.data_sent = Some((now, data_sent));
+
+        self.controller.handle_observation(now, Observation { estimate_bps: estimate, loss_fraction: loss_sent });
+        tracing::debug!(
+            estimate,
+            loss_sent,
+            video_bps = self.controller.target().video_bitrate_bps,
+            data_room_bps = self.controller.data_room_bps(),
+            data_sent_bps = self.data_rate.on_the_wire_bps(),
+            "uplink share"
+        );
+        if let (Some(target), Some(video)) = (self.controller.poll_change(), &self.video) {
+            tracing::debug!(?target, "new encoder target");
+            let f = target.format;
+            video.set_target(target.video_bitrate_bps, f.width, f.height, f.framerate);
+        }
+        self.emit.send(CallEvent::Stats(Box::new(CallStats {
+            rtt,
+            loss_sent,
+            packets_lost_received: lost_received,
+            audio_packets_lost_received: audio_lost,
+            audio_jitter_received: audio_jitter,
+            send_bitrate_bps: send_bps,
+            receive_bitrate_bps: recv_bps,
+            estimate_bps: estimate.map(|e| e as u64),
+            sending: self.controller.target(),
+            data_room_bps: self.controller.data_room_bps(),
+            receive_fps: fps,
+            receive_resolution: self.frames.last_size(),
+            frames_decoded: decoded,
+            frames_dropped: self.frames.dropped.load(Ordering::Relaxed),
+            audio_frames_decoded: audio_decoded,
+            audio_level_received_dbfs: (audio_decoded > self.last_audio_decoded).then_some(audio_level),
+            // As webrtc-rs reports the outbound video stream: it names a codec
+            // only when the track's codec is one the peer negotiated.
+            video_codec_sent: sent_codec_id
+                .and_then(|id| codec_mimes.iter().find(|(c, _)| *c == id).and_then(|(_, mime)| VideoCodec::from_name(mime))),
+            video_codec_received: self.received_codec.get().copied(),
+            keyframes_sent: self.video.as_ref().map_or(0, |v| v.keyframes.load(Ordering::Relaxed)),
+            repair_sent: self.repair.snapshot(),
+            nacks_sent,
+        })));
+        self.last_audio_decoded = audio_decoded;
+    }
+}
