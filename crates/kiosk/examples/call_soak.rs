@@ -12,7 +12,9 @@
 //! With `--calls N` (needs $DISPLAY): a day instead, N calls one after the
 //! other through one window kiosk, each with video, a scan and a shown
 //! document; the kiosk's RSS after every call, and this process's (the hub
-//! and the scripted agent).
+//! and the scripted agent). With `--hub-process` as well, the hub runs as
+//! its own `visio-hub serve` (built beside this example by `cargo build
+//! --bins`), and its RSS is reported apart from the agent's.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -36,10 +38,30 @@ fn arg(name: &str, default: u64) -> u64 {
 
 /// N calls through one window kiosk: RSS after each, growth after a
 /// 10-call warm-up.
-async fn day(calls: u32, display: &str) {
-    let world = World::start().await;
-    println!("call,kiosk_rss_mib,hub_and_agent_rss_mib");
-    let samples = common::soak::window_calls(&world, display, calls, |n, s| println!("{n},{:.1},{:.1}", s.kiosk, s.here)).await;
+async fn day(calls: u32, display: &str, hub_process: bool) {
+    let (world, hub) = if hub_process {
+        let (world, hub) = served_hub();
+        (world, Some(hub))
+    } else {
+        (World::start().await, None)
+    };
+    let hub_pid = hub.as_ref().map(|h| h.child.id());
+    let mut hub_samples = Vec::new();
+    println!("call,kiosk_rss_mib,{}", if hub_process { "agent_rss_mib,hub_rss_mib" } else { "hub_and_agent_rss_mib" });
+    let samples = common::soak::window_calls(&world, display, calls, |n, s| match hub_pid.and_then(common::soak::rss_mib) {
+        Some(hub) => {
+            hub_samples.push(hub);
+            println!("{n},{:.1},{:.1},{hub:.1}", s.kiosk, s.here);
+        }
+        None => println!("{n},{:.1},{:.1}", s.kiosk, s.here),
+    })
+    .await;
+    if hub_samples.len() >= 30 {
+        let n = hub_samples.len();
+        let median = common::soak::median;
+        let (early, late) = (median(&hub_samples[10..20]), median(&hub_samples[n - 10..]));
+        println!("summary: hub process median {early:.1} MiB over calls 11-20, {late:.1} MiB over the last 10 ({:+.1} %)", (late / early - 1.0) * 100.0);
+    }
     // One sample swings by tens of MiB (what the renderer holds at that
     // moment): compare medians of ten calls, after a 10-call warm-up.
     let n = samples.len();
@@ -57,7 +79,48 @@ async fn day(calls: u32, display: &str) {
             (hl / he - 1.0) * 100.0
         );
     }
-    world.hub.stop().await;
+    match hub {
+        Some(mut hub) => {
+            let _ = hub.child.kill();
+            let _ = hub.child.wait();
+        }
+        None => world.hub.stop().await,
+    }
+}
+
+/// A `visio-hub serve` child on a data directory of its own.
+struct HubChild {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+/// The hub as its own process, with the kiosk enrolled and the agent added
+/// through its SQLite store, and the parts around it.
+fn served_hub() -> (World, HubChild) {
+    use std::io::{BufRead, BufReader};
+    let exe = std::env::current_exe().expect("this example's path");
+    // target/debug/examples/call_soak -> target/debug/visio-hub
+    let hub_bin = exe.parent().and_then(|d| d.parent()).expect("the target directory").join("visio-hub");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(&hub_bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (cargo build -p visio-hub --bins first)", hub_bin.display()));
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok);
+    let addr: std::net::SocketAddr = lines
+        .find_map(|line| line.split("addr=").nth(1).and_then(|rest| rest.split_whitespace().next()?.parse().ok()))
+        .expect("the hub's 'listening' line");
+    // Keep reading its log so it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let hub = visio_testkit::hub::TestHub::external(addr, dir.path());
+    let secret = hub.enroll("demo-kiosk");
+    hub.add_agent(AGENT.0, AGENT.1, &["demo"]);
+    let url = format!("wss://localhost:{}/ws/kiosk", addr.port());
+    let world = World::around(hub, vec![url], Some(visio_testkit::cups::Cups::start()), secret);
+    (world, HubChild { child, _dir: dir })
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -65,7 +128,8 @@ async fn main() {
     let calls = arg("--calls", 0);
     if calls > 0 {
         let display = std::env::var("DISPLAY").expect("--calls runs the window: set DISPLAY (Xvfb)");
-        return day(u32::try_from(calls).unwrap_or(u32::MAX), &display).await;
+        let hub_process = std::env::args().any(|a| a == "--hub-process");
+        return day(u32::try_from(calls).unwrap_or(u32::MAX), &display, hub_process).await;
     }
     let minutes = arg("--minutes", 60);
     let every = Duration::from_secs(arg("--every", 60));

@@ -82,7 +82,8 @@ impl World {
         World::around(hub, vec![url], None, secret)
     }
 
-    fn around(hub: TestHub, hub_urls: Vec<String>, cups: Option<Cups>, secret: Secret) -> World {
+    /// The parts around `hub`, which the kiosk reaches at `hub_urls`.
+    pub fn around(hub: TestHub, hub_urls: Vec<String>, cups: Option<Cups>, secret: Secret) -> World {
         let sane = sane_config();
         let dir = tempfile::tempdir().unwrap();
         let printer = cups.as_ref().map_or("none", |c| c.queue.as_str());
