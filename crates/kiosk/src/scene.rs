@@ -54,7 +54,14 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
     }
     if scene == "home-closed" {
         kiosk.input(Input::ChooseService("msa".into()));
-        let next = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_hours(15)).map_err(|e| e.to_string())?;
+        // The opening the tiles show too (the demo region's hours), so the
+        // notice and the tile agree; a staged one when MSA is open now.
+        let now = jiff::Timestamp::now();
+        let catalogue = visio_config::Catalogue::demo();
+        let next = match catalogue.get(&"msa".into()).map(|msa| catalogue.state_at(msa, now)) {
+            Some(visio_config::ServiceState::Closed { next_opening: Some(next) }) => next,
+            _ => now.checked_add(jiff::SignedDuration::from_hours(15)).map_err(|e| e.to_string())?,
+        };
         kiosk.input(Input::Hub(HubToKiosk::CallRefused {
             service: "msa".into(),
             reason: RefusalReason::Closed { next_opening: Some(next) },

@@ -61,9 +61,11 @@ pub fn frame<'a, M: Clone + 'a>(
     };
     let control = |label: String, message: Option<Message>, on: bool| {
         let style = if on { theme::button::primary } else { theme::button::secondary };
+        // As tall as every other touch target: these are the controls a
+        // resident who cannot read the screen hunts for first.
         button(text(label).size(theme::SMALL).center())
-            .padding([12, 24])
-            .height(theme::TOUCH * 0.8)
+            .padding([12, 28])
+            .height(theme::TOUCH)
             .style(style)
             .on_press_maybe(message.map(wrap))
     };
@@ -86,16 +88,15 @@ pub fn frame<'a, M: Clone + 'a>(
             .wrapping(iced::widget::text::Wrapping::None);
         bar = bar.push(container(countdown).align_right(Fill));
     }
-    let page = column![
-        // The bar keeps its place whatever the screen's content needs
-        // (large text): the screen gives way, clipped.
-        container(screen).height(Fill).clip(true),
-        container(bar).padding([8, 32]).width(Fill).style(theme::container::panel),
-    ];
-    match (state.auto_return, seconds) {
-        (Some(AutoReturn { warning: true, .. }), Some(seconds)) => stack![page, opaque(warning(ctx, seconds, state.prefs.easy_read, wrap))].into(),
-        _ => page.into(),
-    }
+    // The bar keeps its place whatever the screen's content needs (large
+    // text): the screen gives way, clipped.
+    let screen = container(screen).height(Fill).clip(true);
+    // The warning covers the screen, not the bar: "Écouter" still reads it.
+    let screen: Element<'a, M> = match (state.auto_return, seconds) {
+        (Some(AutoReturn { warning: true, .. }), Some(seconds)) => stack![screen, opaque(warning(ctx, seconds, state.prefs.easy_read, wrap))].into(),
+        _ => screen.into(),
+    };
+    column![screen, container(bar).padding([8, 32]).width(Fill).style(theme::container::panel)].into()
 }
 
 /// The warning before an automatic return: the words, the seconds left,
@@ -114,5 +115,7 @@ fn warning<'a, M: Clone + 'a>(ctx: Context<'a>, seconds: u32, easy_read: bool, w
     .spacing(theme::SPACE * 1.5)
     .align_x(Center)
     .max_width(1100);
-    container(container(card).padding(48).style(theme::container::notice)).center(Fill).padding(40).into()
+    // On the page's own background: nothing of the screen behind shows
+    // around the card.
+    container(container(card).padding(48).style(theme::container::notice)).center(Fill).padding(40).style(theme::container::page).into()
 }

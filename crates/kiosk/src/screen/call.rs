@@ -98,16 +98,20 @@ fn video<'a>(ctx: Context<'a>, call: &'a InCall, pictures: Pictures<'a>) -> Elem
                 .padding(24),
         );
     }
-    if let Some(local) = pictures.local {
-        let self_view = container(column![
-            image(local.clone()).width(320).height(180),
-            text(ctx.tr("call-you")).size(theme::SMALL),
-        ])
-        .padding(8);
-        layers = layers.push(container(self_view).align_right(Fill).align_bottom(Fill));
+    // The self view sits beside the agent's picture, never on it: the
+    // resident sees all of the agent's face and what they hold up.
+    match pictures.local {
+        Some(local) => {
+            let self_view = column![image(local.clone()).width(SELF_VIEW.0).height(SELF_VIEW.1), text(ctx.tr("call-you")).size(theme::SMALL)].spacing(4);
+            row![layers, container(self_view).align_bottom(Fill)].spacing(theme::SPACE).into()
+        }
+        None => layers.into(),
     }
-    layers.into()
 }
+
+/// The resident's own picture: enough to see they are in frame, small
+/// beside the agent's (16:9, as the camera sends).
+const SELF_VIEW: (f32, f32) = (240.0, 135.0);
 
 fn document<'a>(ctx: Context<'a>, pictures: Pictures<'a>, pages: u32, page: u32) -> Element<'a, Message> {
     let shown: Element<'a, Message> = match pictures.pages.get(page.saturating_sub(1) as usize) {
