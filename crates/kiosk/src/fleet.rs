@@ -80,10 +80,16 @@ pub struct ConfigFetcher {
 
 impl ConfigFetcher {
     pub fn new(endpoint: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<ConfigFetcher, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls((*tls).clone())
-            .timeout(FETCH_TIMEOUT)
-            .build()?;
+        let mut http = reqwest::Client::builder().use_preconfigured_tls((*tls).clone()).timeout(FETCH_TIMEOUT);
+        if let Some(proxy) = &endpoint.proxy {
+            let host = if proxy.host.contains(':') { format!("[{}]", proxy.host) } else { proxy.host.clone() };
+            let mut through = reqwest::Proxy::all(format!("http://{host}:{}", proxy.port))?;
+            if let Some(c) = &proxy.credentials {
+                through = through.basic_auth(&c.username, &c.password);
+            }
+            http = http.proxy(through);
+        }
+        let http = http.build()?;
         let hub = endpoint.hub_urls.first().map(String::as_str).unwrap_or_default();
         Ok(ConfigFetcher { http, base: https_origin(hub), kiosk_id: endpoint.kiosk_id.clone(), secret: endpoint.secret.clone() })
     }

@@ -26,6 +26,8 @@ pub struct Endpoint {
     pub trust_pem: Option<Vec<u8>>,
     pub kiosk_id: KioskId,
     pub secret: Secret,
+    /// The site's HTTP proxy, when the hub is reached through it.
+    pub proxy: Option<visio_media::proxy::HttpProxy>,
 }
 
 #[derive(Debug)]
@@ -218,11 +220,19 @@ async fn connect_to(
     resume: Option<ResumeToken>,
 ) -> Result<Ws, String> {
     let request = url.into_client_request().map_err(|e| format!("bad hub address {url:?}: {e}"))?;
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(Connector::Rustls(tls)));
+    let host = request.uri().host().unwrap_or_default().trim_matches(['[', ']']).to_owned();
+    let port = request.uri().port_u16().unwrap_or(443);
+    let connecting = async {
+        // Direct, or through the site's proxy (`CONNECT`): the TLS inside is ours either way.
+        let tcp = visio_media::proxy::connect(endpoint.proxy.as_ref(), &host, port).await.map_err(|e| e.to_string())?;
+        let _ = tcp.set_nodelay(true);
+        tokio_tungstenite::client_async_tls_with_config(request, tcp, None, Some(Connector::Rustls(tls)))
+            .await
+            .map_err(|e| format!("cannot reach the hub at {url}: {e}"))
+    };
     let (mut ws, _) = tokio::time::timeout(ADDRESS_TIMEOUT, connecting)
         .await
-        .map_err(|_| format!("no answer from the hub at {url} within {} s", ADDRESS_TIMEOUT.as_secs()))?
-        .map_err(|e| format!("cannot reach the hub at {url}: {e}"))?;
+        .map_err(|_| format!("no answer from the hub at {url} within {} s", ADDRESS_TIMEOUT.as_secs()))??;
     let hello = KioskToHub::Hello {
         protocol: PROTOCOL_VERSION,
         kiosk_id: endpoint.kiosk_id.clone(),

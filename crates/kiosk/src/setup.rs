@@ -211,6 +211,7 @@ fn visit_devices(kiosk: &Kiosk, spool: Spool, loopback_only: bool, turn_trust_pe
     // and the tests, where no other interface may be used.
     call.loopback_only = loopback_only;
     call.turn_trust_pem = turn_trust_pem;
+    call.proxy = http_proxy(kiosk);
     // The documents' caps come from the configuration; the rest of the
     // transfer's limits keep their defaults.
     let limits = Limits {
@@ -237,6 +238,19 @@ fn open_store(dir: &Path, admin_keys: &[String], kiosk_id: KioskId) -> anyhow::R
     Ok(store)
 }
 
+/// The site's proxy from `hub.proxy`, for the hub link and the calls' TURN.
+fn http_proxy(kiosk: &Kiosk) -> Option<visio_media::proxy::HttpProxy> {
+    let proxy = kiosk.hub.proxy.as_ref()?;
+    Some(visio_media::proxy::HttpProxy {
+        host: proxy.host.clone(),
+        port: proxy.port,
+        credentials: proxy
+            .credentials
+            .as_ref()
+            .map(|(username, password)| visio_media::proxy::ProxyCredentials { username: username.clone(), password: password.clone() }),
+    })
+}
+
 fn hub_settings(kiosk: &Kiosk, sources: &Sources, secret_file: &Path) -> anyhow::Result<HubSettings> {
     let secret = read(secret_file).context("the kiosk secret (from `visio-hub kiosk enroll`)")?;
     let trust = match (&sources.trust, &kiosk.hub.trust) {
@@ -254,7 +268,13 @@ fn hub_settings(kiosk: &Kiosk, sources: &Sources, secret_file: &Path) -> anyhow:
         None => kiosk.hub.urls.clone(),
     };
     Ok(HubSettings {
-        endpoint: Endpoint { hub_urls, trust_pem: trust, kiosk_id: kiosk.id.clone(), secret: Secret(secret.trim().to_owned()) },
+        endpoint: Endpoint {
+            hub_urls,
+            trust_pem: trust,
+            kiosk_id: kiosk.id.clone(),
+            secret: Secret(secret.trim().to_owned()),
+            proxy: http_proxy(kiosk),
+        },
         tls,
     })
 }

@@ -44,6 +44,14 @@ impl std::fmt::Debug for ProxyCredentials {
 /// Why the proxy did not open the tunnel.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
+    /// The far end could not be reached (no proxy).
+    #[error("cannot connect to {target}: {source}")]
+    Direct {
+        /// `host:port`.
+        target: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// The proxy could not be reached.
     #[error("cannot reach the HTTP proxy {proxy}: {source}")]
     Unreachable {
@@ -125,7 +133,7 @@ impl ProxyReply {
 pub async fn connect(proxy: Option<&HttpProxy>, host: &str, port: u16) -> Result<TcpStream, ProxyError> {
     let Some(proxy) = proxy else {
         let target = format!("{host}:{port}");
-        return TcpStream::connect((host, port)).await.map_err(|source| ProxyError::Unreachable { proxy: target, source });
+        return TcpStream::connect((host, port)).await.map_err(|source| ProxyError::Direct { target, source });
     };
     let name = format!("{}:{}", proxy.host, proxy.port);
     let io = |source| ProxyError::Unreachable { proxy: name.clone(), source };

@@ -72,8 +72,12 @@ impl World {
     /// that the agent's connections and calls are made there too; start
     /// the kiosk with [`World::kiosk_behind`].
     pub async fn behind(link: &Link) -> World {
+        World::behind_with(link, visio_hub::server::Settings::new(std::sync::Arc::new(visio_config::Catalogue::demo()))).await
+    }
+
+    /// [`World::behind`] with these hub settings (TURN, ...).
+    pub async fn behind_with(link: &Link, settings: visio_hub::server::Settings) -> World {
         let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, 0)).unwrap();
-        let settings = visio_hub::server::Settings::new(std::sync::Arc::new(visio_config::Catalogue::demo()));
         let hub_ip = link.hub_addr().to_string();
         let hub = TestHub::start_on(tempfile::tempdir().unwrap(), settings, listener, std::slice::from_ref(&hub_ip)).await;
         let url = format!("wss://{hub_ip}:{}/ws/kiosk", hub.addr.port());
