@@ -67,6 +67,7 @@ mod interceptor;
 pub mod negotiation;
 mod pacer;
 mod pipeline;
+pub mod report_estimate;
 pub mod proxy;
 pub mod signaling;
 pub mod stamp;

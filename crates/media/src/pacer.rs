@@ -56,6 +56,8 @@ use rtc::sansio::Protocol;
 use rtc::shared::marshal::MarshalSize;
 use tokio::sync::Notify;
 
+use crate::report_estimate::ReportedRate;
+
 /// Video leaves at this multiple of the estimate: enough to drain an
 /// encoder's overshoot and a keyframe quickly, so the queue that matters is
 /// the link's, which the estimator sees. libwebrtc uses 2.5; less here
@@ -418,6 +420,9 @@ pub(crate) struct PriorityPacer {
     nacked: HashSet<(u32, u16)>,
     nacked_order: VecDeque<(u32, u16)>,
     last_log: Option<Instant>,
+    /// The receiver-report estimate, for a peer that sends no TWCC: it
+    /// reaches us here, not as feedback on the read path.
+    reported: ReportedRate,
 }
 
 impl std::fmt::Debug for PriorityPacer {
@@ -429,7 +434,7 @@ impl std::fmt::Debug for PriorityPacer {
 impl PriorityPacer {
     /// Paces at [`PACING_FACTOR`] times `initial_estimate` until the
     /// congestion controller says otherwise.
-    pub(crate) fn new(initial_estimate: f64, counts: Arc<RepairCounts>) -> Self {
+    pub(crate) fn new(initial_estimate: f64, counts: Arc<RepairCounts>, reported: ReportedRate) -> Self {
         Self {
             bucket: Pacer::new(initial_estimate * PACING_FACTOR),
             estimate: initial_estimate,
@@ -443,6 +448,16 @@ impl PriorityPacer {
             nacked: HashSet::new(),
             nacked_order: VecDeque::new(),
             last_log: None,
+            reported,
+        }
+    }
+
+    /// Follows the receiver-report estimate when the call uses it.
+    fn follow_reported(&mut self, now: Instant) {
+        if let Some(rate) = self.reported.get()
+            && rate != self.estimate
+        {
+            self.set_estimate(now, rate);
         }
     }
 
@@ -558,6 +573,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PriorityPacer {
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.follow_reported(msg.now);
         self.bucket.refill(msg.now);
         let Packet::Rtp(rtp) = &msg.message.packet else {
             self.out.push_back(msg);
@@ -589,6 +605,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PriorityPacer {
     }
 
     fn handle_timeout(&mut self, now: Instant) -> Result<(), Self::Error> {
+        self.follow_reported(now);
         if self.strict_until.is_some() {
             self.apply_rate(now);
         }
@@ -668,7 +685,7 @@ mod tests {
     }
 
     fn pacer(bps: f64) -> PriorityPacer {
-        let mut p = PriorityPacer::new(bps / PACING_FACTOR, Arc::default());
+        let mut p = PriorityPacer::new(bps / PACING_FACTOR, Arc::default(), ReportedRate::default());
         p.bind_local_stream(&StreamInfo { ssrc: AUDIO, mime_type: "audio/opus".into(), ..Default::default() });
         p.bind_local_stream(&StreamInfo { ssrc: VIDEO, mime_type: "video/VP8".into(), ..Default::default() });
         p
@@ -710,7 +727,7 @@ mod tests {
     #[test]
     fn video_is_paced_above_the_estimate() {
         let t0 = Instant::now();
-        let mut p = PriorityPacer::new(96_000.0, Arc::default());
+        let mut p = PriorityPacer::new(96_000.0, Arc::default(), ReportedRate::default());
         for seq in 0..30 {
             p.handle_write(rtp(t0, VIDEO, seq, false)).unwrap();
         }
@@ -731,7 +748,7 @@ mod tests {
     #[test]
     fn after_the_estimate_goes_down_video_is_paced_at_it_until_the_encoder_follows() {
         let t0 = Instant::now();
-        let mut p = PriorityPacer::new(1_000_000.0, Arc::default());
+        let mut p = PriorityPacer::new(1_000_000.0, Arc::default(), ReportedRate::default());
         assert_eq!(p.bucket.target_bitrate(), 1_000_000.0 * PACING_FACTOR);
         p.handle_read(estimate(t0, 500_000.0)).unwrap();
         assert_eq!(p.bucket.target_bitrate(), 500_000.0, "strict while the encoder catches up");

@@ -85,6 +85,12 @@ struct TwoWay {
 }
 
 async fn two_way_call(kiosk_codecs: &[VideoCodec], prefer: Option<&str>) -> TwoWay {
+    two_way_call_given(kiosk_codecs, prefer, |offer| offer.to_owned()).await
+}
+
+/// [`two_way_call`] where Chromium answers `edit(offer)`, as a browser
+/// whose stack lacks what `edit` takes out would.
+async fn two_way_call_given(kiosk_codecs: &[VideoCodec], prefer: Option<&str>, edit: impl Fn(&str) -> String) -> TwoWay {
     let url = serve_page(PAGE).await;
     let chromium = Chromium::launch().await;
     chromium.client.goto(&url).await.expect("page loads");
@@ -95,7 +101,8 @@ async fn two_way_call(kiosk_codecs: &[VideoCodec], prefer: Option<&str>) -> TwoW
     config.video.codecs = kiosk_codecs.to_vec();
     let kiosk = common::start(config, cand_tx).await;
 
-    let offer = kiosk.call.create_offer().await.expect("offer");
+    let mut offer = kiosk.call.create_offer().await.expect("offer");
+    offer.sdp = edit(&offer.sdp);
     let reply = chromium.run("return await window.answerOffer(arg);", json!({ "offer": offer, "prefer": prefer })).await;
     let answer: SessionDescription = serde_json::from_value(reply["answer"].clone()).expect("answer shape");
     let browser_size = (reply["width"].as_u64().unwrap() as u32, reply["height"].as_u64().unwrap() as u32);
@@ -226,6 +233,43 @@ async fn a_kiosk_offering_h264_first_decodes_chromiums_h264() {
     assert_eq!(browser_saw["inboundCodec"], json!("video/H264"), "{browser_saw}");
     assert_browser_shows_the_kiosks_red(&browser_saw);
 
+    kiosk.call.hang_up().await;
+    chromium.close().await;
+}
+
+/// An agent's WebRTC stack without transport-wide congestion feedback:
+/// Chromium answering an offer with `transport-cc` and its header
+/// extension taken out answers without them and sends none. The kiosk's
+/// uplink estimate then follows Chromium's receiver reports: it climbs
+/// from where it started until media has its ceiling and documents get
+/// room beside it (before, it stayed where it started and documents got
+/// the 4 kB/s floor).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_transport_wide_feedback_the_estimate_follows_receiver_reports() {
+    common::init_tracing();
+    let without_twcc = |sdp: &str| {
+        let lines: Vec<&str> = sdp.split("\r\n").filter(|l| !l.contains("transport-cc") && !l.contains("transport-wide-cc")).collect();
+        lines.join("\r\n")
+    };
+    let TwoWay { chromium, mut kiosk, .. } = two_way_call_given(&[VideoCodec::Vp8], None, without_twcc).await;
+    let answer = chromium.run("return window.pc.localDescription.sdp;", Value::Null).await;
+    assert!(!answer.as_str().unwrap().contains("transport-cc"), "Chromium's answer asks for no TWCC");
+
+    let first = kiosk.wait_for("the first stats", |e| match e {
+        CallEvent::Stats(s) => s.estimate_bps,
+        _ => None,
+    })
+    .await;
+    let (estimate, room) = kiosk
+        .wait_for("the estimate to climb and leave documents room", |e| match e {
+            CallEvent::Stats(s) => {
+                let estimate = s.estimate_bps?;
+                (estimate >= 2 * first && s.data_room_bps > 500_000).then_some((estimate, s.data_room_bps))
+            }
+            _ => None,
+        })
+        .await;
+    eprintln!("estimate {first} -> {estimate} bit/s, room for documents {room} bit/s");
     kiosk.call.hang_up().await;
     chromium.close().await;
 }

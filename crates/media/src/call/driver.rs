@@ -49,6 +49,11 @@ pub(super) struct Driver {
     pub(super) data_rate: crate::estimate::DataRate,
     /// Shared with our pacer: what loss repair did.
     pub(super) repair: Arc<RepairCounts>,
+    /// The estimate the pacer follows when the peer sends no TWCC.
+    pub(super) reported: crate::report_estimate::ReportedRate,
+    /// Fed from the peer's receiver reports, when its description does
+    /// not negotiate transport-wide feedback.
+    pub(super) report_estimate: Option<crate::report_estimate::ReportEstimate>,
     /// Data-channel bytes sent at the last stats.
     pub(super) data_sent: Option<(Instant, u64)>,
     pub(super) last_audio_decoded: u64,
@@ -208,6 +213,7 @@ impl Driver {
             return Err(CallError::Sequence("this side made the offer; the peer's reply goes to set_answer".into()));
         }
         check_remote_sdp(&offer.sdp, &self.codecs).map_err(|problem| CallError::BadDescription { what: "offer", problem })?;
+        self.choose_estimator(&offer.sdp);
         self.prepare_video(&offer.sdp).await?;
         let ufrag = ice_ufrag(&offer.sdp);
         let offered = offer.sdp.clone();
@@ -238,6 +244,7 @@ impl Driver {
             return Err(CallError::Sequence("an answer arrived before this side made an offer".into()));
         }
         check_remote_sdp(&answer.sdp, &self.codecs).map_err(|problem| CallError::BadDescription { what: "answer", problem })?;
+        self.choose_estimator(&answer.sdp);
         self.prepare_video(&answer.sdp).await?;
         let ufrag = ice_ufrag(&answer.sdp);
         let desc = RTCSessionDescription::answer(answer.sdp)?;
@@ -245,6 +252,19 @@ impl Driver {
         self.remote_description_set(ufrag.as_deref()).await;
         tracing::debug!("answer applied");
         Ok(())
+    }
+
+    /// A peer whose description does not negotiate transport-wide feedback
+    /// never sends it: the estimate then follows its receiver reports.
+    fn choose_estimator(&mut self, remote_sdp: &str) {
+        if crate::report_estimate::negotiates_twcc(remote_sdp) {
+            self.report_estimate = None;
+            self.reported.set(0.0);
+        } else if self.report_estimate.is_none() {
+            tracing::info!("the peer sends no transport-wide feedback: the uplink estimate follows its receiver reports");
+            let b = EstimateBounds::of(&self.config);
+            self.report_estimate = Some(crate::report_estimate::ReportEstimate::new(b.initial, b.min, b.max));
+        }
     }
 
     /// Reads the codec to send from the peer's description before webrtc-rs
@@ -514,6 +534,15 @@ impl Driver {
         }
         self.data_sent = Some((now, data_sent));
 
+        if let Some(reports) = &mut self.report_estimate {
+            // Once the peer has reported at all; until then, where it started.
+            let target = match loss_sent {
+                Some(loss) => reports.handle_report(now, loss, rtt),
+                None => reports.target(),
+            };
+            self.reported.set(target);
+            estimate = Some(target);
+        }
         self.controller.handle_observation(now, Observation { estimate_bps: estimate, loss_fraction: loss_sent });
         tracing::debug!(
             estimate,

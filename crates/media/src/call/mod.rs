@@ -56,7 +56,7 @@ mod setup;
 mod tracks;
 
 use driver::Driver;
-use setup::{Uplink, build_peer_connection, codec_parameters, local_audio_track, local_video_track, offer_codecs, opus_codec, usable_video_codecs};
+use setup::{EstimateBounds, Uplink, build_peer_connection, codec_parameters, local_audio_track, local_video_track, offer_codecs, opus_codec, usable_video_codecs};
 use tracks::{write_samples, write_video};
 
 const VP8_PAYLOAD_TYPE: u8 = 96;
@@ -261,7 +261,8 @@ impl Call {
         let data_rate = crate::estimate::DataRate::default();
         let (backoffs_tx, backoffs) = watch::channel(0.0);
         let repair = Arc::new(RepairCounts::default());
-        let uplink = Uplink { data_rate: data_rate.clone(), backoffs: backoffs_tx, repair: Arc::clone(&repair) };
+        let reported = crate::report_estimate::ReportedRate::default();
+        let uplink = Uplink { data_rate: data_rate.clone(), backoffs: backoffs_tx, repair: Arc::clone(&repair), reported: reported.clone() };
         let (ice_servers, turn_bridges) = crate::turn_bridge::bridge_stream_servers(&config.ice_servers, config.turn_trust_pem.as_deref(), config.proxy.as_ref()).await?;
         let pc = build_peer_connection(&config, &ice_servers, &codecs, internal_tx.clone(), uplink).await?;
         let (video_send_tx, video_send_rx) = watch::channel(None::<(PayloadType, VideoCodec)>);
@@ -378,6 +379,8 @@ impl Call {
             last_stats: None,
             data_rate,
             repair,
+            reported,
+            report_estimate: None,
             data_sent: None,
             last_audio_decoded: 0,
             state: CallState::New,

@@ -136,6 +136,29 @@ pub(super) fn with_codec(track: &MediaStreamTrack, codec: RTCRtpCodec) -> MediaS
 /// document transfer can be given on a fast uplink.
 const DATA_CEILING_BPS: f64 = 10_000_000.0;
 
+/// Where the uplink estimate starts and the bounds it keeps (bits per
+/// second), whichever estimator makes it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EstimateBounds {
+    pub(super) initial: f64,
+    pub(super) min: f64,
+    pub(super) max: f64,
+}
+
+impl EstimateBounds {
+    pub(super) fn of(config: &CallConfig) -> EstimateBounds {
+        let audio = f64::from(config.audio.bitrate_bps) * 1.25;
+        EstimateBounds {
+            initial: f64::from(config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps)) + audio,
+            // The estimate may go under the video floor: the controller then
+            // starves video, not audio (adapt::STARVED_VIDEO_BPS).
+            min: f64::from(crate::adapt::STARVED_VIDEO_BPS.min(config.min_video_bitrate_bps)) + audio,
+            // Above media's ceiling, room for documents on a fast uplink.
+            max: f64::from(config.max_video_bitrate_bps) + audio + DATA_CEILING_BPS,
+        }
+    }
+}
+
 /// What the uplink's estimator and pacer share with the call.
 pub(super) struct Uplink {
     /// The documents' rate, measured by the call, counted by the estimator.
@@ -144,6 +167,8 @@ pub(super) struct Uplink {
     pub(super) backoffs: watch::Sender<f64>,
     /// What loss repair did, counted by the pacer.
     pub(super) repair: Arc<RepairCounts>,
+    /// The receiver-report estimate, when the peer sends no TWCC.
+    pub(super) reported: crate::report_estimate::ReportedRate,
 }
 
 pub(super) async fn build_peer_connection(
@@ -153,7 +178,7 @@ pub(super) async fn build_peer_connection(
     tx: mpsc::UnboundedSender<Internal>,
     uplink: Uplink,
 ) -> Result<Arc<dyn PeerConnection>, CallError> {
-    let Uplink { data_rate, backoffs, repair } = uplink;
+    let Uplink { data_rate, backoffs, repair, reported } = uplink;
     let mut media = MediaEngine::default();
     for &codec in codecs {
         media.register_codec(codec_parameters(codec), RtpCodecKind::Video)?;
@@ -163,19 +188,10 @@ pub(super) async fn build_peer_connection(
     // NACK and RTCP reports as usual; send-side congestion control over
     // TWCC (our queue-delay estimator, not webrtc-rs's GCC: see `estimate`)
     // instead of REMB; our forwarder so PLI/FIR reach the encoder.
-    let audio = f64::from(config.audio.bitrate_bps) * 1.25;
-    let initial_estimate =
-        f64::from(config.start_video_bitrate_bps.clamp(config.min_video_bitrate_bps, config.max_video_bitrate_bps)) + audio;
-    let estimator = crate::estimate::QueueDelayEstimator::with_data_rate(
-        initial_estimate,
-        // The estimate may go under the video floor: the controller then
-        // starves video, not audio (adapt::STARVED_VIDEO_BPS).
-        f64::from(crate::adapt::STARVED_VIDEO_BPS.min(config.min_video_bitrate_bps)) + audio,
-        // Above media's ceiling, room for documents on a fast uplink.
-        f64::from(config.max_video_bitrate_bps) + audio + DATA_CEILING_BPS,
-        data_rate,
-    )
-    .publish_backoffs(backoffs);
+    let bounds = EstimateBounds::of(config);
+    let initial_estimate = bounds.initial;
+    let estimator =
+        crate::estimate::QueueDelayEstimator::with_data_rate(bounds.initial, bounds.min, bounds.max, data_rate).publish_backoffs(backoffs);
     // NACK bounded (webrtc-rs's defaults ask for each missing packet every
     // 100 ms for as long as it is in a 512-packet log): after a 10 s cut the
     // peer re-sent the whole gap ten times a second, SRTP refused the copies
@@ -191,7 +207,7 @@ pub(super) async fn build_peer_connection(
     let registry = configure_congestion_control(registry, estimator, CongestionFeedback::Twcc, &mut media)?;
     // Ours in place of webrtc-rs's FIFO pacer (webrtc-rs logs the replacement):
     // audio and retransmissions first, video above the estimate (`pacer`).
-    let registry = registry.with(Slot::Pacer, PriorityPacer::new(initial_estimate, repair));
+    let registry = registry.with(Slot::Pacer, PriorityPacer::new(initial_estimate, repair, reported));
     let registry = registry.with(Slot::Custom(14_000), KeyframeRequestForwarder::default());
 
     let settings = SettingEngineBuilder::new()
