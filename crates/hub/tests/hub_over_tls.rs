@@ -63,6 +63,11 @@ async fn residents_queue_and_only_an_agent_of_their_service_takes_them() {
     // hears is what we make happen now.
     claire.send(AgentToHub::HangUp { session: session1.clone() }).await;
     assert_eq!(k1.next().await, HubToKiosk::CallEnded { session: session1.clone(), reason: EndReason::AgentHungUp });
+    // Claire is free now: the second kiosk hears that an agent is coming.
+    assert_eq!(
+        k2.next().await,
+        HubToKiosk::QueueUpdate { session: session2.clone(), position: 1, estimated_wait: Some(WaitEstimate { seconds: 0 }) }
+    );
     k2.send(KioskToHub::CancelCall).await;
     assert_eq!(k2.next().await, HubToKiosk::CallEnded { session: session2.clone(), reason: EndReason::Cancelled });
     marc.send(AgentToHub::SetAvailability { available: false }).await;
