@@ -125,6 +125,22 @@ enum AdminCommand {
         /// it and writes it to `<key>.pub`).
         public_key: String,
     },
+    /// Create an admin console account (`/admin/`). The password is read
+    /// from standard input with --password-stdin, otherwise generated and
+    /// printed once.
+    Account {
+        login: String,
+        /// admin (everything), supervisor (all but publishing), host (the
+        /// fleet and kiosk pages) or agent (usage figures).
+        #[arg(long)]
+        role: visio_hub::roles::Role,
+        /// The name shown in the console and as a configuration's
+        /// publisher. Default: the login.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Stop trusting an admin signing key.
     DistrustKey {
         /// The key id (16 hex digits), as `visio-admin keygen` printed it.
@@ -419,6 +435,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("there is no admin token named {name:?}");
             }
             eprintln!("Admin token {name:?} revoked.");
+        }
+        Command::Admin { command: AdminCommand::Account { login, role, name, password_stdin } } => {
+            check_id(&login)?;
+            let (password, generated) = read_or_generate_password(password_stdin)?;
+            let name = name.unwrap_or_else(|| login.clone());
+            match runtime.block_on(store.add_console_account(&login, &name, &password, role, Timestamp::now())) {
+                Err(StoreError::AccountExists(_)) => bail!("console account {login:?} already exists"),
+                other => other?,
+            }
+            eprintln!("Console account {login:?} created with the {role} role; it signs in at /admin/.");
+            if generated {
+                eprintln!("Password (shown once):");
+                println!("{}", password.expose());
+            }
         }
         Command::Admin { command: AdminCommand::TrustKey { public_key } } => {
             let key = visio_config::bundle::parse_public_key(&public_key)?;

@@ -9,6 +9,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use visio_hub::core::{HeartbeatReport, HubEvent, new_token};
+use visio_hub::roles::Role;
 use visio_hub::store::postgres::PgStore;
 use visio_hub::store::revocation::Kind;
 use visio_hub::store::{Backend, PublishOutcome, Store, StoreError, StoredConfig};
@@ -73,6 +74,8 @@ on_both_stores!(
     a_call_ends_once_and_session_prefixes_are_remembered,
     disabling_refuses_and_records_a_revocation_that_reenrolling_and_removing_also_record,
     reopening_keeps_the_records_and_migrates_nothing_again,
+    console_accounts_have_a_role_and_sessions_that_expire_and_end,
+    a_publication_keeps_the_configuration_it_replaced,
 );
 
 async fn kiosk_secrets_are_checked_and_re_enrolment_rotates_them(place: Place) {
@@ -157,6 +160,39 @@ async fn only_a_newer_configuration_replaces_the_published_one(place: Place) {
     assert_eq!(store.publish_config(&stored(6, "d")).await.unwrap(), PublishOutcome::Published);
     let current = store.published_config().await.unwrap().unwrap();
     assert_eq!((current.meta.version, current.bundle.as_str(), current.meta.size), (6, "bundle 6", 8));
+}
+
+async fn console_accounts_have_a_role_and_sessions_that_expire_and_end(place: Place) {
+    let store = place.open().await;
+    let pw = Secret("correct horse".into());
+    store.add_console_account("claire", "Claire", &pw, Role::Supervisor, now()).await.unwrap();
+    let again = store.add_console_account("claire", "x", &pw, Role::Admin, now()).await;
+    assert!(matches!(again, Err(StoreError::AccountExists(_))), "{again:?}");
+    let account = store.verify_console_account("claire", &pw).await.unwrap().unwrap();
+    assert_eq!((account.display_name.as_str(), account.role), ("Claire", Role::Supervisor));
+    assert!(store.verify_console_account("claire", &Secret("nope".into())).await.unwrap().is_none());
+    assert!(store.verify_console_account("ghost", &pw).await.unwrap().is_none());
+    // An agent of the same login is another account.
+    assert!(store.verify_agent(&"claire".into(), &pw).await.unwrap().is_none());
+
+    let token = store.create_console_session("claire", now(), SignedDuration::from_hours(1)).await.unwrap();
+    assert_eq!(store.console_account_for_session(&token, now()).await.unwrap(), Some(account));
+    assert!(store.console_account_for_session(&token, at(120)).await.unwrap().is_none(), "expired");
+    store.end_console_session(&token).await.unwrap();
+    assert!(store.console_account_for_session(&token, now()).await.unwrap().is_none(), "signed out");
+}
+
+async fn a_publication_keeps_the_configuration_it_replaced(place: Place) {
+    let store = place.open().await;
+    assert_eq!(store.previous_config().await.unwrap(), None);
+    store.publish_config(&stored(5, "a")).await.unwrap();
+    assert_eq!(store.previous_config().await.unwrap(), None, "nothing was replaced");
+    store.publish_config(&stored(4, "c")).await.unwrap();
+    assert_eq!(store.previous_config().await.unwrap(), None, "a refused publication replaces nothing");
+    store.publish_config(&stored(6, "d")).await.unwrap();
+    store.publish_config(&stored(7, "e")).await.unwrap();
+    let previous = store.previous_config().await.unwrap().unwrap();
+    assert_eq!((previous.meta.version, previous.bundle.as_str()), (6, "bundle 6"));
 }
 
 async fn a_refusal_stays_until_that_version_or_a_newer_one_is_applied(place: Place) {

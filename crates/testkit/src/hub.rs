@@ -98,6 +98,12 @@ impl TestHub {
             .unwrap();
     }
 
+    /// An admin console account (`/admin/`) with `role`.
+    pub fn add_console_account(&self, login: &str, password: &str, role: visio_hub::roles::Role) {
+        let name = format!("{login} (test)");
+        self.store.add_console_account(login, &name, &Secret(password.into()), role, Timestamp::now()).unwrap();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.addr.port())
     }

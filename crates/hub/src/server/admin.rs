@@ -15,13 +15,14 @@ use visio_protocol::{KioskId, Secret};
 use crate::shown::shown;
 use super::{App, MAX_BUNDLE_BYTES};
 use crate::core::Published;
+use crate::roles::Permission;
 use crate::store::{PublishOutcome, StoredConfig};
 
 // ---------------------------------------------------------------------------
 // Configuration for kiosks, and the admin API
 // ---------------------------------------------------------------------------
 
-fn coded_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(super) fn coded_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "error": message.into(), "code": code }))).into_response()
 }
 
@@ -37,15 +38,31 @@ fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
     given.eq_ignore_ascii_case(scheme).then(|| rest.trim())
 }
 
-/// The admin token's name, or the 401 to answer.
-async fn admin(app: &App, headers: &HeaderMap) -> Result<String, Response> {
+/// Who is calling the admin API, if they may do `need`: an admin token
+/// (`Authorization: Bearer`, for `visio-admin`; tokens may do everything)
+/// or a signed-in console account whose role allows it. Otherwise the 401
+/// or 403 to answer.
+pub(super) async fn caller(app: &App, headers: &HeaderMap, need: Permission) -> Result<String, Response> {
     let refuse = || {
         unauthorized(
             "Bearer realm=\"visio-hub admin\"",
-            "an admin token is required: Authorization: Bearer <token> (create one with `visio-hub admin token <name>`)",
+            "sign in on the admin console, or send an admin token: Authorization: Bearer <token> \
+             (create one with `visio-hub admin token <name>`)",
         )
     };
-    let token = Secret(authorization(headers, "Bearer").ok_or_else(refuse)?.to_owned());
+    let Some(bearer) = authorization(headers, "Bearer") else {
+        let Some(account) = super::console::signed_in(app, headers).await? else { return Err(refuse()) };
+        if !account.role.may(need) {
+            tracing::info!(login = %shown(&account.login), role = %account.role, ?need, "admin API refused: not allowed for this role");
+            return Err(coded_error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("the {} role may not do this; ask an admin", account.role),
+            ));
+        }
+        return Ok(account.login);
+    };
+    let token = Secret(bearer.to_owned());
     match app.store.verify_admin_token(&token).await {
         Ok(Some(name)) => Ok(name),
         Ok(None) => {
@@ -135,7 +152,7 @@ enum Upload {
 pub(super) async fn publish(State(app): State<App>, request: axum::extract::Request) -> Response {
     let (parts, body) = request.into_parts();
     // Authenticate before reading megabytes from anyone.
-    let admin = match admin(&app, &parts.headers).await {
+    let admin = match caller(&app, &parts.headers, Permission::Publish).await {
         Ok(name) => name,
         Err(response) => return response,
     };
@@ -242,13 +259,39 @@ pub(super) async fn publish(State(app): State<App>, request: axum::extract::Requ
     }
 }
 
+/// How the fleet is listed: by id (the default), or `?order=attention`
+/// with the kiosks that need attention first (the console's fleet page).
+#[derive(serde::Deserialize, Default)]
+pub(super) struct FleetQuery {
+    #[serde(default)]
+    order: Option<String>,
+}
+
 /// `GET /api/fleet`: every kiosk, online or not, with what it last said.
-pub(super) async fn fleet(State(app): State<App>, headers: HeaderMap) -> Response {
-    if let Err(response) = admin(&app, &headers).await {
+pub(super) async fn fleet(
+    State(app): State<App>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<FleetQuery>,
+) -> Response {
+    if let Err(response) = caller(&app, &headers, Permission::Fleet).await {
         return response;
     }
+    let by_attention = query.order.as_deref() == Some("attention");
+    match fleet_view(&app).await {
+        Ok(mut view) => {
+            if by_attention {
+                crate::fleet::by_attention(&mut view);
+            }
+            axum::Json(view).into_response()
+        }
+        Err(response) => response,
+    }
+}
+
+/// The fleet view, or the error to answer.
+pub(super) async fn fleet_view(app: &App) -> Result<visio_protocol::admin::FleetView, Response> {
     let Some(online) = app.driver.online().await else {
-        return coded_error(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the hub is stopping");
+        return Err(coded_error(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the hub is stopping"));
     };
     let rows = async {
         Ok::<_, crate::store::StoreError>((
@@ -259,18 +302,17 @@ pub(super) async fn fleet(State(app): State<App>, headers: HeaderMap) -> Respons
     }
     .await;
     match rows {
-        Ok((enrolled, statuses, published)) => axum::Json(crate::fleet::view(crate::fleet::Inputs {
+        Ok((enrolled, statuses, published)) => Ok(crate::fleet::view(crate::fleet::Inputs {
             now: Timestamp::now(),
             heartbeat_seconds: app.settings.heartbeat_seconds,
             enrolled,
             statuses,
             published,
             online,
-        }))
-        .into_response(),
+        })),
         Err(e) => {
             tracing::error!(error = %e, "fleet view failed on the store");
-            coded_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not read the fleet")
+            Err(coded_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not read the fleet"))
         }
     }
 }

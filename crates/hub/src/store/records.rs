@@ -19,6 +19,8 @@ pub enum StoreError {
     Hash(String),
     #[error("agent {0:?} already exists")]
     AgentExists(String),
+    #[error("console account {0:?} already exists")]
+    AccountExists(String),
     #[error("the database's schema version {found} is newer than this hub understands ({supported}); upgrade the hub")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("the store's worker stopped: {0}")]
@@ -40,6 +42,14 @@ pub struct AgentRecord {
     pub login: AgentLogin,
     pub display_name: String,
     pub services: Vec<ServiceId>,
+}
+
+/// An admin console account, without its password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleAccount {
+    pub login: String,
+    pub display_name: String,
+    pub role: crate::roles::Role,
 }
 
 /// One line of the session log (shared with `visio-admin stats`).
@@ -101,6 +111,11 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 /// A time stored as Unix milliseconds.
 pub(super) fn ms(ms: i64) -> Option<Timestamp> {
     Timestamp::from_millisecond(ms).ok()
+}
+
+/// A stored role; an unknown one (a newer hub's) gives no rights.
+pub(super) fn role(s: &str) -> Result<crate::roles::Role, StoreError> {
+    crate::roles::Role::parse(s).ok_or_else(|| StoreError::Damaged(format!("unknown console role {s:?}")))
 }
 
 /// An agent's services, stored comma-separated.

@@ -1,0 +1,113 @@
+//! The admin console's accounts and sessions, and the configuration
+//! published before the current one, in SQLite.
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{OptionalExtension, params};
+use visio_protocol::Secret;
+use visio_protocol::admin::PublishedConfig;
+
+use super::super::records::{ms, role};
+use super::super::secrets::{dummy_hash, hash_password, random_token, sha256_hex, verify_password};
+use super::super::{ConsoleAccount, StoreError, StoredConfig};
+use super::Store;
+use crate::roles::Role;
+
+impl Store {
+    pub fn add_console_account(
+        &self,
+        login: &str,
+        display_name: &str,
+        password: &Secret,
+        role: Role,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let hash = hash_password(password)?;
+        let inserted = self.lock().execute(
+            "INSERT INTO console_accounts (login, display_name, password_hash, role, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(login) DO NOTHING",
+            params![login, display_name, hash, role.as_str(), now.as_millisecond()],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::AccountExists(login.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Checks a login and password; an unknown login costs the same work
+    /// as a wrong password.
+    pub fn verify_console_account(&self, login: &str, password: &Secret) -> Result<Option<ConsoleAccount>, StoreError> {
+        let row: Option<(String, String, String)> = self
+            .lock()
+            .query_row(
+                "SELECT display_name, password_hash, role FROM console_accounts WHERE login = ?1",
+                [login],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((display_name, hash, stored_role)) = row else {
+            let _ = verify_password(password, dummy_hash());
+            return Ok(None);
+        };
+        if !verify_password(password, &hash) {
+            return Ok(None);
+        }
+        Ok(Some(ConsoleAccount { login: login.to_owned(), display_name, role: role(&stored_role)? }))
+    }
+
+    /// Opens a console session; returns the cookie value (only its hash is kept).
+    pub fn create_console_session(&self, login: &str, now: Timestamp, lifetime: SignedDuration) -> Result<Secret, StoreError> {
+        let token = random_token();
+        let conn = self.lock();
+        conn.execute("DELETE FROM console_sessions WHERE expires_at <= ?1", [now.as_millisecond()])?;
+        conn.execute(
+            "INSERT INTO console_sessions (token_sha256, login, expires_at) VALUES (?1, ?2, ?3)",
+            params![sha256_hex(token.expose()), login, (now + lifetime).as_millisecond()],
+        )?;
+        Ok(token)
+    }
+
+    pub fn console_account_for_session(&self, token: &Secret, now: Timestamp) -> Result<Option<ConsoleAccount>, StoreError> {
+        let row: Option<(String, String, String)> = self
+            .lock()
+            .query_row(
+                "SELECT a.login, a.display_name, a.role FROM console_sessions s
+                 JOIN console_accounts a ON a.login = s.login
+                 WHERE s.token_sha256 = ?1 AND s.expires_at > ?2",
+                params![sha256_hex(token.expose()), now.as_millisecond()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(login, display_name, r)| Ok(ConsoleAccount { login, display_name, role: role(&r)? })).transpose()
+    }
+
+    pub fn end_console_session(&self, token: &Secret) -> Result<(), StoreError> {
+        self.lock().execute("DELETE FROM console_sessions WHERE token_sha256 = ?1", [sha256_hex(token.expose())])?;
+        Ok(())
+    }
+
+    /// The configuration the published one replaced, if any.
+    pub fn previous_config(&self) -> Result<Option<StoredConfig>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT version, payload_sha256, key_id, bundle, published_at, published_by FROM previous_config WHERE id = 1",
+                [],
+                |r| {
+                    let bundle: String = r.get(3)?;
+                    Ok(StoredConfig {
+                        meta: PublishedConfig {
+                            version: r.get::<_, i64>(0)? as u64,
+                            payload_sha256: r.get(1)?,
+                            key_id: r.get(2)?,
+                            published_at: ms(r.get(4)?).unwrap_or(Timestamp::UNIX_EPOCH),
+                            published_by: r.get(5)?,
+                            size: bundle.len() as u64,
+                            announced_to: None,
+                        },
+                        bundle,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}

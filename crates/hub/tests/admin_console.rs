@@ -1,0 +1,193 @@
+//! The admin console (`/admin/`) end to end: the real hub over TLS on
+//! loopback serves the page to headless Chromium; kiosks and an agent are
+//! real protocol clients. Each test drives the page through its
+//! `data-testid` hooks as an admin would, and axe-core finds no WCAG 2.1 AA
+//! violation (contrast included) in each state it checks.
+//!
+//! `VISIO_SCREENSHOTS=<dir>` saves the page at 1366×768 there as
+//! `admin-<state>.png` (docs/screenshots holds the committed ones).
+
+use fantoccini::Locator;
+use serde_json::{Value, json};
+use visio_hub::roles::Role;
+use visio_protocol::{DeviceHealth, DeviceState, DeviceStatus};
+use visio_testkit::browser::Browser;
+use visio_testkit::hub::{Agent, Kiosk, TestHub};
+use visio_testkit::wait::{eventually, init_tracing, within};
+
+const ADMIN: (&str, &str) = ("claire", "mot de passe de Claire");
+const HOST: (&str, &str) = ("hote-besse", "mot de passe de l'accueil");
+
+fn testid(id: &str) -> String {
+    format!("[data-testid={id}]")
+}
+
+async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
+    eventually(what, || async {
+        let value = browser.try_run(script, Value::Null).await.ok()?;
+        (!value.is_null() && value != json!(false)).then_some(value)
+    })
+    .await
+}
+
+async fn click(browser: &Browser, id: &str) {
+    let selector = testid(id);
+    let element = eventually(&format!("{id} enabled"), || async {
+        let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
+        (element.is_displayed().await.ok()? && element.is_enabled().await.ok()?).then_some(element)
+    })
+    .await;
+    element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
+}
+
+async fn type_into(browser: &Browser, id: &str, text: &str) {
+    let element = within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap();
+    element.clear().await.unwrap();
+    element.send_keys(text).await.unwrap();
+}
+
+/// The text of a shown element, once it has some.
+async fn text_of(browser: &Browser, id: &str) -> String {
+    let script = format!("const e = document.querySelector('{}'); return (e && e.offsetParent && e.textContent.trim()) || null;", testid(id));
+    page_until(browser, &format!("{id} shown with a text"), &script).await.as_str().unwrap().to_owned()
+}
+
+async fn no_accessibility_violation(browser: &Browser, state: &str) {
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "axe-core ({state}): {:#}", Value::Array(violations));
+}
+
+async fn screenshot(browser: &Browser, state: &str) {
+    let Some(dir) = std::env::var_os("VISIO_SCREENSHOTS") else { return };
+    let png = browser.client.screenshot().await.unwrap();
+    std::fs::write(std::path::Path::new(&dir).join(format!("admin-{state}.png")), png).unwrap();
+}
+
+async fn sign_in(browser: &Browser, hub: &TestHub, (login, password): (&str, &str)) {
+    browser.client.goto(&hub.url("/admin/")).await.unwrap();
+    type_into(browser, "login-user", login).await;
+    type_into(browser, "login-password", password).await;
+    click(browser, "login-submit").await;
+    text_of(browser, "who-name").await;
+}
+
+/// The fleet's rows as (kiosk, concerns shown), top to bottom.
+async fn fleet_rows(browser: &Browser) -> Vec<(String, String)> {
+    let rows = browser
+        .run(
+            "return [...document.querySelectorAll('[data-testid=fleet-row]')]
+                .map(r => [r.dataset.kiosk, r.querySelector('[data-testid=fleet-attention]').textContent]);",
+            Value::Null,
+        )
+        .await;
+    serde_json::from_value(rows).unwrap()
+}
+
+fn printer_out_of_paper() -> DeviceHealth {
+    let ok = DeviceStatus::new(DeviceState::Ok, None);
+    DeviceHealth {
+        camera: ok.clone(),
+        microphone: ok.clone(),
+        scanner: ok,
+        printer: DeviceStatus::new(DeviceState::Error, Some("media-empty: plus de papier")),
+    }
+}
+
+/// Sign-in (refused, then accepted), the fleet with the kiosks needing
+/// attention first, a kiosk going offline, and a kiosk's page with its
+/// devices and calls; a host's role reaches the fleet but cannot publish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_signs_in_and_watches_the_fleet() {
+    init_tracing();
+    let hub = TestHub::start().await;
+    hub.add_console_account(ADMIN.0, ADMIN.1, Role::Admin);
+    hub.add_console_account(HOST.0, HOST.1, Role::Host);
+    hub.add_agent("agent", "mot de passe agent", &["demo"]);
+    let _ardes = hub.enroll("ardes"); // enrolled, never connected
+    let besse_secret = hub.enroll("besse");
+    let tauves_secret = hub.enroll("tauves");
+    let mut besse = Kiosk::connect(&hub, "besse", &besse_secret).await;
+    besse.heartbeat(1, None, Some(printer_out_of_paper())).await;
+    let mut tauves = Kiosk::connect(&hub, "tauves", &tauves_secret).await;
+    let ok = DeviceStatus::new(DeviceState::Ok, None);
+    let healthy = DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok };
+    tauves.heartbeat(1, None, Some(healthy)).await;
+    // One call at besse today: requested, answered.
+    let mut agent = Agent::connect(&hub, "agent", "mot de passe agent").await;
+    besse.queue("demo").await;
+    agent.take_next().await;
+
+    let browser = Browser::launch().await;
+    browser.set_viewport(1366, 768).await;
+    browser.client.goto(&hub.url("/admin/")).await.unwrap();
+    text_of(&browser, "login-submit").await;
+    no_accessibility_violation(&browser, "signed out").await;
+    screenshot(&browser, "signed-out").await;
+
+    // A wrong password is refused in French.
+    type_into(&browser, "login-user", ADMIN.0).await;
+    type_into(&browser, "login-password", "pas le bon").await;
+    click(&browser, "login-submit").await;
+    assert_eq!(text_of(&browser, "login-error").await, "Identifiant ou mot de passe non reconnu.");
+
+    sign_in(&browser, &hub, ADMIN).await;
+    assert_eq!(text_of(&browser, "who-name").await, "claire (test) · administrateur");
+    // Offline first, then the device fault; the healthy kiosk last.
+    page_until(&browser, "three kiosks in the fleet", "return document.querySelectorAll('[data-testid=fleet-row]').length === 3;").await;
+    assert_eq!(fleet_rows(&browser).await, [
+        ("ardes".to_owned(), "hors ligne".to_owned()),
+        ("besse".to_owned(), "périphérique en défaut".to_owned()),
+        ("tauves".to_owned(), "rien à signaler".to_owned()),
+    ]);
+    assert_eq!(text_of(&browser, "fleet-summary").await, "2 borne(s) connectée(s) sur 3 inscrite(s) · 2 à voir");
+    no_accessibility_violation(&browser, "fleet").await;
+    screenshot(&browser, "fleet").await;
+
+    // Besse goes offline: it moves up, both concerns shown.
+    besse.close().await;
+    page_until(
+        &browser,
+        "besse shown offline",
+        "const r = document.querySelector('[data-testid=fleet-row][data-kiosk=besse]');
+         return r && r.textContent.includes('hors ligne');",
+    )
+    .await;
+    assert_eq!(fleet_rows(&browser).await[..2], [
+        ("besse".to_owned(), "hors lignepériphérique en défaut".to_owned()),
+        ("ardes".to_owned(), "hors ligne".to_owned()),
+    ]);
+
+    // Besse's page: its printer's last probe, its call today.
+    browser.client.goto(&hub.url("/admin/#/kiosk/besse")).await.unwrap();
+    assert_eq!(text_of(&browser, "kiosk-title").await, "Mairie de besse · borne besse");
+    let printer = text_of(&browser, "device-printer").await;
+    assert!(printer.contains("en défaut") && printer.contains("media-empty: plus de papier"), "printer row: {printer}");
+    assert_eq!(text_of(&browser, "kiosk-calls-today").await, "1 entretien(s) sur 1 demande(s)");
+    assert_eq!(text_of(&browser, "kiosk-rtt").await, "25 ms");
+    no_accessibility_violation(&browser, "kiosk page").await;
+    screenshot(&browser, "kiosk").await;
+
+    // The same page in English, from the catalogue.
+    click(&browser, "lang-en").await;
+    page_until(&browser, "the page in English", "return document.querySelector('[data-testid=kiosk-calls-today]').textContent === '1 interview(s) of 1 request(s)';").await;
+    click(&browser, "lang-fr").await;
+
+    // Signing out ends the session: the API refuses the old cookie.
+    click(&browser, "logout").await;
+    text_of(&browser, "login-submit").await;
+    let me = browser.run("const r = await fetch('/api/admin/me'); return r.status;", Value::Null).await;
+    assert_eq!(me, json!(401));
+    browser.close().await;
+
+    // A host sees the fleet but may not publish a configuration.
+    let http = hub.http();
+    let signed = http.post(hub.url("/api/admin/login")).json(&json!({"login": HOST.0, "password": HOST.1})).send().await.unwrap();
+    assert_eq!(signed.status(), 200);
+    assert_eq!(http.get(hub.url("/api/fleet")).send().await.unwrap().status(), 200);
+    let publish = http.put(hub.url("/api/admin/config")).body("{}").send().await.unwrap();
+    assert_eq!(publish.status(), 403);
+    let body: Value = publish.json().await.unwrap();
+    assert_eq!(body["code"], "forbidden", "{body}");
+    tauves.close().await;
+    hub.stop().await;
+}
