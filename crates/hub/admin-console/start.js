@@ -3,6 +3,7 @@ async function start() {
   translatePage();
   $("login-form").addEventListener("submit", signIn);
   $("logout").addEventListener("click", signOut);
+  $("upload").addEventListener("submit", upload);
   document.querySelectorAll("[data-lang]").forEach(b => b.addEventListener("click", () => setLanguage(b.dataset.lang)));
   window.addEventListener("hashchange", route);
   const me = await api("/api/admin/me");

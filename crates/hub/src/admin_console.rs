@@ -13,6 +13,7 @@ const SCRIPT: &str = concat!(
     include_str!("../admin-console/i18n.js"),
     include_str!("../admin-console/admin.js"),
     include_str!("../admin-console/fleet.js"),
+    include_str!("../admin-console/config.js"),
     include_str!("../admin-console/start.js"),
 );
 const STYLE: &str = include_str!("../admin-console/admin.css");

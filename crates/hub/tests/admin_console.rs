@@ -10,9 +10,10 @@
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_hub::roles::Role;
-use visio_protocol::{DeviceHealth, DeviceState, DeviceStatus};
+use visio_config::bundle::Bundle;
+use visio_protocol::{DeviceHealth, DeviceState, DeviceStatus, HubToKiosk};
 use visio_testkit::browser::Browser;
-use visio_testkit::hub::{Agent, Kiosk, TestHub};
+use visio_testkit::hub::{Agent, Kiosk, TestHub, admin_key, signed_demo};
 use visio_testkit::wait::{eventually, init_tracing, within};
 
 const ADMIN: (&str, &str) = ("claire", "mot de passe de Claire");
@@ -50,6 +51,17 @@ async fn type_into(browser: &Browser, id: &str, text: &str) {
 async fn text_of(browser: &Browser, id: &str) -> String {
     let script = format!("const e = document.querySelector('{}'); return (e && e.offsetParent && e.textContent.trim()) || null;", testid(id));
     page_until(browser, &format!("{id} shown with a text"), &script).await.as_str().unwrap().to_owned()
+}
+
+/// The text of a shown element once it contains `part`.
+async fn text_with(browser: &Browser, id: &str, part: &str) -> String {
+    let script = format!(
+        "const e = document.querySelector('{}'); const t = e && e.offsetParent && e.textContent.trim();
+         return (t && t.includes({})) ? t : null;",
+        testid(id),
+        json!(part)
+    );
+    page_until(browser, &format!("{id} saying {part:?}"), &script).await.as_str().unwrap().to_owned()
 }
 
 async fn no_accessibility_violation(browser: &Browser, state: &str) {
@@ -189,5 +201,73 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     let body: Value = publish.json().await.unwrap();
     assert_eq!(body["code"], "forbidden", "{body}");
     tauves.close().await;
+    hub.stop().await;
+}
+
+/// The configuration page: what is in force and what changed, an upload
+/// refused for a bad signature (the hub's own message shown, the same as
+/// `visio-admin`'s) and a signed one published and announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_uploads_a_configuration_signed_offline() {
+    init_tracing();
+    let hub = TestHub::start().await;
+    hub.add_console_account(ADMIN.0, ADMIN.1, Role::Admin);
+    let key = admin_key(3);
+    let token = hub.admin(&key);
+    assert_eq!(hub.publish(Some(&token), &signed_demo(&key, 100).to_json()).await.0, 201);
+    let secret = hub.enroll("besse");
+    let mut besse = Kiosk::connect(&hub, "besse", &secret).await;
+
+    let files = tempfile::tempdir().unwrap();
+    let tampered = signed_demo(&key, 101).to_json().replacen("\"max_video_kbps\": 1500", "\"max_video_kbps\": 8000", 1);
+    assert!(tampered.contains("8000"), "the demo kiosk caps video at 1500 kbit/s");
+    let tampered_path = files.path().join("tampered.signed.json");
+    std::fs::write(&tampered_path, tampered).unwrap();
+    let good = {
+        let mut payload = signed_demo(&key, 1).payload;
+        payload["kiosks"]["besse"]["idle_timeout_seconds"] = 120.into();
+        Bundle::sign_payload(payload, &key, 101, jiff::Timestamp::now()).to_json()
+    };
+    let good_path = files.path().join("kiosk-config.signed.json");
+    std::fs::write(&good_path, good).unwrap();
+
+    let browser = Browser::launch().await;
+    browser.set_viewport(1366, 768).await;
+    sign_in(&browser, &hub, ADMIN).await;
+    click(&browser, "nav-config").await;
+    let current = text_of(&browser, "config-current").await;
+    assert!(current.starts_with("Version 100, publiée par tester"), "{current}");
+
+    // A bundle changed after signing: refused, nothing changes.
+    type_into(&browser, "upload-file", tampered_path.to_str().unwrap()).await;
+    click(&browser, "upload-submit").await;
+    assert_eq!(
+        text_of(&browser, "upload-refused").await,
+        "Signature invalide : le fichier a été modifié après sa signature. Refusée ; la configuration en service reste."
+    );
+    let detail = text_of(&browser, "upload-detail").await;
+    assert!(detail.contains("bad signature: the bundle was changed after it was signed"), "{detail}");
+    assert_eq!(hub.store.published_config().unwrap().unwrap().meta.version, 100);
+    no_accessibility_violation(&browser, "upload refused").await;
+    screenshot(&browser, "config-refused").await;
+
+    // The signed one: published by the account, announced to besse, and
+    // its change listed.
+    type_into(&browser, "upload-file", good_path.to_str().unwrap()).await;
+    click(&browser, "upload-submit").await;
+    assert_eq!(
+        text_with(&browser, "upload-result", "publiée").await,
+        "Version 101 publiée ; annoncée à 1 borne(s) connectée(s)."
+    );
+    besse.wait_for("version 101 announced", |m| matches!(m, HubToKiosk::ConfigAvailable { version: 101, .. })).await;
+    let current = text_with(&browser, "config-current", "Version 101").await;
+    assert!(current.starts_with("Version 101, publiée par claire"), "{current}");
+    assert!(text_of(&browser, "config-previous").await.starts_with("Elle a remplacé la version 100"));
+    let change = text_of(&browser, "config-change").await;
+    assert!(change.contains("kiosks.besse.idle_timeout_seconds") && change.contains("modifié"), "{change}");
+    no_accessibility_violation(&browser, "published").await;
+    screenshot(&browser, "config").await;
+    browser.close().await;
+    besse.close().await;
     hub.stop().await;
 }

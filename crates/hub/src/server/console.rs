@@ -176,3 +176,42 @@ pub(super) async fn kiosk(State(app): State<App>, headers: HeaderMap, Path(id): 
     }))
     .into_response()
 }
+
+/// `GET /api/admin/config`: the configuration in force (who published it,
+/// when, signed by which key), the one it replaced, and what changed
+/// between them. Uploads are `PUT` on the same path.
+pub(super) async fn config(State(app): State<App>, headers: HeaderMap) -> Response {
+    if let Err(response) = caller(&app, &headers, Permission::Config).await {
+        return response;
+    }
+    let read = async {
+        Ok::<_, crate::store::StoreError>((
+            app.store.published_config().await?,
+            app.store.previous_config().await?,
+            app.store.admin_keys().await?,
+        ))
+    }
+    .await;
+    let (published, previous, keys) = match read {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::error!(error = %e, "configuration page failed on the store");
+            return coded_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not read the configuration");
+        }
+    };
+    let payload = |bundle: &str| serde_json::from_str::<serde_json::Value>(bundle).map(|mut b| b["payload"].take()).ok();
+    let changes = match (&previous, &published) {
+        (Some(before), Some(after)) => match (payload(&before.bundle), payload(&after.bundle)) {
+            (Some(a), Some(b)) => Some(visio_config::diff::diff(&a, &b)),
+            _ => None,
+        },
+        _ => None,
+    };
+    axum::Json(json!({
+        "published": published.map(|p| p.meta),
+        "previous": previous.map(|p| p.meta),
+        "changes": changes,
+        "trusted_keys": keys.iter().map(visio_config::bundle::key_id).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}

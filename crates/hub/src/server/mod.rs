@@ -373,7 +373,7 @@ fn router(app: App) -> Router {
         .route("/api/agent/logout", post(accounts::logout))
         .route("/api/agent/me", get(accounts::me))
         .route("/api/kiosk/config", get(admin::kiosk_config))
-        .route("/api/admin/config", put(admin::publish))
+        .route("/api/admin/config", put(admin::publish).get(console::config))
         .route("/api/fleet", get(admin::fleet))
         .route("/api/admin/login", post(console::login))
         .route("/api/admin/logout", post(console::logout))
