@@ -4,6 +4,7 @@ async function start() {
   $("login-form").addEventListener("submit", signIn);
   $("logout").addEventListener("click", signOut);
   $("upload").addEventListener("submit", upload);
+  $("usage-form").addEventListener("submit", loadUsage);
   document.querySelectorAll("[data-lang]").forEach(b => b.addEventListener("click", () => setLanguage(b.dataset.lang)));
   window.addEventListener("hashchange", route);
   const me = await api("/api/admin/me");

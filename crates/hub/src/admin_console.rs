@@ -14,6 +14,7 @@ const SCRIPT: &str = concat!(
     include_str!("../admin-console/admin.js"),
     include_str!("../admin-console/fleet.js"),
     include_str!("../admin-console/config.js"),
+    include_str!("../admin-console/usage.js"),
     include_str!("../admin-console/start.js"),
 );
 const STYLE: &str = include_str!("../admin-console/admin.css");

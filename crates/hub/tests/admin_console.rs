@@ -271,3 +271,67 @@ async fn an_admin_uploads_a_configuration_signed_offline() {
     besse.close().await;
     hub.stop().await;
 }
+
+/// Usage for two months of generated visits: charts drawn by the hub, the
+/// table of the same figures, and the CSV `visio-admin stats` writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_reads_two_months_of_usage_as_charts_and_csv() {
+    init_tracing();
+    let hub = TestHub::start().await;
+    hub.add_console_account("superviseur", "mot de passe superviseur", Role::Supervisor);
+    let key = admin_key(4);
+    let token = hub.admin(&key);
+    assert_eq!(hub.publish(Some(&token), &signed_demo(&key, 100).to_json()).await.0, 201);
+    let visits = visio_testkit::sessions::generate(&hub.store, "2026-09-01T00:00:00Z".parse().unwrap(), 61);
+    let config = visio_config::ConfigSet::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kiosk-config")).unwrap();
+    let (from, to) = ("2026-09-01".parse().unwrap(), "2026-10-31".parse().unwrap());
+    let expected = visio_stats::report(&hub.store.session_log().unwrap(), from, to, &config);
+    assert_eq!(expected.total.requests as usize, visits);
+
+    let browser = Browser::launch().await;
+    browser.set_viewport(1366, 768).await;
+    sign_in(&browser, &hub, ("superviseur", "mot de passe superviseur")).await;
+    // A supervisor sees usage and configuration, and cannot publish.
+    let links = browser.run("return [...document.querySelectorAll('#nav a')].filter(a => !a.hidden).map(a => a.dataset.testid);", Value::Null).await;
+    assert_eq!(links, json!(["nav-fleet", "nav-config", "nav-usage"]));
+    click(&browser, "nav-usage").await;
+    browser
+        .run(
+            "document.getElementById('usage-from').value = '2026-09-01';
+             document.getElementById('usage-to').value = '2026-10-31'; return true;",
+            Value::Null,
+        )
+        .await;
+    click(&browser, "usage-show").await;
+    let months = page_until(
+        &browser,
+        "two months in the table",
+        "const rows = [...document.querySelectorAll('[data-testid=usage-row][data-group=month]')].map(r => r.dataset.key);
+         return rows.length === 2 ? rows : null;",
+    )
+    .await;
+    assert_eq!(months, json!(["2026-09", "2026-10"]));
+    let total = text_with(&browser, "usage-total", "entretien").await;
+    let km = expected.total.km_saved.round() as u64;
+    assert!(
+        total.starts_with(&format!("{} entretien(s) sur {} demande(s)", expected.total.interviews, expected.total.requests)),
+        "{total} (expected {} interviews, {km} km)",
+        expected.total.interviews
+    );
+    // Four charts, each an SVG the browser drew.
+    let drawn = page_until(
+        &browser,
+        "four charts drawn",
+        "const imgs = [...document.querySelectorAll('[data-testid=chart] img')];
+         return imgs.length === 4 && imgs.every(i => i.complete && i.naturalWidth > 0) ? imgs.map(i => i.alt) : null;",
+    )
+    .await;
+    assert_eq!(drawn[0], "Entretiens par mois");
+    // The CSV download is visio-admin's CSV of the same log.
+    let csv = browser.run("const r = await fetch(document.querySelector('[data-testid=usage-csv]').href); return await r.text();", Value::Null).await;
+    assert_eq!(csv.as_str().unwrap(), expected.to_csv());
+    no_accessibility_violation(&browser, "usage").await;
+    screenshot(&browser, "usage").await;
+    browser.close().await;
+    hub.stop().await;
+}

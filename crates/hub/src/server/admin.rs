@@ -46,8 +46,7 @@ pub(super) async fn caller(app: &App, headers: &HeaderMap, need: Permission) -> 
     let refuse = || {
         unauthorized(
             "Bearer realm=\"visio-hub admin\"",
-            "sign in on the admin console, or send an admin token: Authorization: Bearer <token> \
-             (create one with `visio-hub admin token <name>`)",
+            "an admin token is required: Authorization: Bearer <token> (create one with `visio-hub admin token <name>`)",
         )
     };
     let Some(bearer) = authorization(headers, "Bearer") else {

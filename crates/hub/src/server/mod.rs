@@ -15,6 +15,7 @@ mod admin;
 mod console;
 pub mod limits;
 mod sockets;
+mod usage;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -379,6 +380,9 @@ fn router(app: App) -> Router {
         .route("/api/admin/logout", post(console::logout))
         .route("/api/admin/me", get(console::me))
         .route("/api/admin/kiosks/{id}", get(console::kiosk))
+        .route("/api/admin/usage", get(usage::json))
+        .route("/api/admin/usage.csv", get(usage::csv))
+        .route("/api/admin/charts/{name}", get(usage::chart))
         .route("/ws/kiosk", get(sockets::kiosk_ws))
         .route("/ws/agent", get(sockets::agent_ws))
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "no such page"}))) })
