@@ -497,6 +497,7 @@ const POSTGRES_CONNECTIONS: usize = 8;
 const DEMO_KIOSK: &str = "demo-kiosk";
 const DEMO_AGENT: &str = "agent";
 const DEMO_PASSWORD: &str = "visio-demo";
+const DEMO_ADMIN: &str = "admin";
 
 /// Enrols the demo kiosk (new secret each start, written next to the
 /// database for the kiosk app) and the demo agent, then says what to open.
@@ -511,11 +512,17 @@ async fn print_demo(store: &Backend, data_dir: &std::path::Path, listen: &str, c
         Ok(()) | Err(StoreError::AgentExists(_)) => {}
         Err(e) => return Err(e.into()),
     }
+    let admin = Secret(DEMO_PASSWORD.into());
+    match store.add_console_account(DEMO_ADMIN, "Dominique (démo)", &admin, visio_hub::roles::Role::Admin, Timestamp::now()).await {
+        Ok(()) | Err(StoreError::AccountExists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
     eprintln!(
         "\nVisio-Public demo hub on https://{listen}/\n\
          \x20 certificate (self-signed, trust it in clients): {}\n\
          \x20 health:  https://{listen}/healthz    metrics: https://{listen}/metrics\n\
          \x20 demo agent:  login {DEMO_AGENT:?}, password {DEMO_PASSWORD:?} (POST /api/agent/login)\n\
+         \x20 demo admin:  login {DEMO_ADMIN:?}, password {DEMO_PASSWORD:?}, console https://{listen}/admin/\n\
          \x20 demo kiosk:  id {DEMO_KIOSK:?}, secret in {}\n\
          \x20 the \"demo\" service is open at all hours; the others keep real office hours (Europe/Paris)\n",
         cert.display(),
