@@ -76,6 +76,7 @@ on_both_stores!(
     reopening_keeps_the_records_and_migrates_nothing_again,
     console_accounts_have_a_role_and_sessions_that_expire_and_end,
     a_publication_keeps_the_configuration_it_replaced,
+    a_period_of_the_session_log_is_read_alone,
 );
 
 async fn kiosk_secrets_are_checked_and_re_enrolment_rotates_them(place: Place) {
@@ -193,6 +194,21 @@ async fn a_publication_keeps_the_configuration_it_replaced(place: Place) {
     store.publish_config(&stored(7, "e")).await.unwrap();
     let previous = store.previous_config().await.unwrap().unwrap();
     assert_eq!((previous.meta.version, previous.bundle.as_str()), (6, "bundle 6"));
+}
+
+async fn a_period_of_the_session_log_is_read_alone(place: Place) {
+    let store = place.open().await;
+    let queued = |n: i64| HubEvent::Queued {
+        session: format!("p-{n:06}").as_str().into(),
+        kiosk_id: "besse".into(),
+        service: "caf".into(),
+        at: at(n * 60),
+    };
+    store.record_all((0..5).map(queued).collect()).await.unwrap();
+    let period = store.session_log_between(at(60), at(180)).await.unwrap();
+    let ids: Vec<&str> = period.iter().map(|r| r.session.as_str()).collect();
+    assert_eq!(ids, ["p-000001", "p-000002"], "from included, to excluded");
+    assert_eq!(store.session_log().await.unwrap().len(), 5);
 }
 
 async fn a_refusal_stays_until_that_version_or_a_newer_one_is_applied(place: Place) {

@@ -159,7 +159,9 @@ pub(super) async fn kiosk(State(app): State<App>, headers: HeaderMap, Path(id): 
     let Some(kiosk) = view.kiosks.iter().find(|k| k.kiosk_id == id) else {
         return coded_error(StatusCode::NOT_FOUND, "no_such_kiosk", format!("no kiosk {:?} is enrolled or configured", id.as_str()));
     };
-    let log = match app.store.session_log().await {
+    // Seven local days and a margin for the time zone: not the whole log.
+    let since = view.now - SignedDuration::from_hours(8 * 24);
+    let log = match app.store.session_log_between(since, view.now + SignedDuration::from_hours(1)).await {
         Ok(log) => log,
         Err(e) => {
             tracing::error!(error = %e, "session log unreadable for a kiosk page");

@@ -53,7 +53,12 @@ async fn report(app: &App, headers: &HeaderMap, period: &Period) -> Result<Repor
         .ok()
         .and_then(|value| ConfigSet::from_payload(&value["payload"]).ok())
         .ok_or_else(|| coded_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the published configuration does not parse"))?;
-    let records = app.store.session_log().await.map_err(internal)?;
+    // The period's visits only, with a day's margin each side for the
+    // time zone; the report keeps those of its local days.
+    let (tz, day) = (set.catalogue().timezone().clone(), jiff::SignedDuration::from_hours(24));
+    let start = from.to_zoned(tz.clone()).ok().and_then(|z| z.timestamp().checked_sub(day).ok()).unwrap_or(jiff::Timestamp::MIN);
+    let end = to.to_zoned(tz).ok().and_then(|z| z.timestamp().checked_add(day * 2).ok()).unwrap_or(jiff::Timestamp::MAX);
+    let records = app.store.session_log_between(start, end).await.map_err(internal)?;
     Ok(visio_stats::report(&records, from, to, &set))
 }
 

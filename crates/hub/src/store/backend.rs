@@ -153,6 +153,11 @@ impl Backend {
         on_store!(self, [token] => end_console_session(&token))
     }
 
+    /// The visits queued in `[from, to)`, oldest first.
+    pub async fn session_log_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SessionRecord>, StoreError> {
+        on_store!(self, [] => session_log_between(from, to))
+    }
+
     pub async fn previous_config(&self) -> Result<Option<StoredConfig>, StoreError> {
         on_store!(self, [] => previous_config())
     }

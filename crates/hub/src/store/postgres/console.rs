@@ -7,7 +7,7 @@ use visio_protocol::admin::PublishedConfig;
 
 use super::super::records::{ms, role};
 use super::super::secrets::{dummy_hash, hash_password, random_token, sha256_hex, verify_password};
-use super::super::{ConsoleAccount, StoreError, StoredConfig};
+use super::super::{ConsoleAccount, SessionRecord, StoreError, StoredConfig};
 use super::{PgStore, blocking};
 use crate::roles::Role;
 
@@ -120,5 +120,34 @@ impl PgStore {
                 bundle,
             }
         }))
+    }
+
+    /// The visits queued in `[from, to)`, oldest first.
+    pub async fn session_log_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT id, kiosk_id, service, agent_login, queued_at, answered_at, ended_at, end_reason, rating
+                 FROM session_log WHERE queued_at >= $1 AND queued_at < $2 ORDER BY queued_at, id",
+                &[&from.as_millisecond(), &to.as_millisecond()],
+            )
+            .await?;
+        let ts = |v: Option<i64>| v.and_then(ms);
+        Ok(rows
+            .iter()
+            .map(|r| SessionRecord {
+                session: r.get(0),
+                kiosk_id: r.get(1),
+                service: r.get(2),
+                agent: r.get(3),
+                queued_at: ms(r.get(4)).unwrap_or(Timestamp::UNIX_EPOCH),
+                answered_at: ts(r.get(5)),
+                ended_at: ts(r.get(6)),
+                end_reason: r.get(7),
+                rating: r.get(8),
+            })
+            .collect())
     }
 }
