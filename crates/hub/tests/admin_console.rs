@@ -335,3 +335,32 @@ async fn a_supervisor_reads_two_months_of_usage_as_charts_and_csv() {
     browser.close().await;
     hub.stop().await;
 }
+
+/// Guessing a console password is slowed down like an agent's, on its
+/// own counters: the agent of the same login still signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sign_in_is_throttled_apart_from_agents() {
+    init_tracing();
+    let hub = TestHub::start().await;
+    hub.add_console_account(ADMIN.0, ADMIN.1, Role::Admin);
+    hub.add_agent(ADMIN.0, "mot de passe agent", &["caf"]);
+    let http = hub.http();
+    let mut statuses = Vec::new();
+    // Five free failures, then delays that double: a refusal comes soon.
+    for _ in 0..12 {
+        let r = http.post(hub.url("/api/admin/login")).json(&json!({"login": ADMIN.0, "password": "devine"})).send().await.unwrap();
+        let status = r.status().as_u16();
+        statuses.push(status);
+        if status == 429 {
+            assert!(r.headers().get("retry-after").is_some(), "a refusal says when to try again");
+            let body: Value = r.json().await.unwrap();
+            assert!(body["error"].as_str().unwrap().starts_with("too many failed attempts; try again in"), "{body}");
+            break;
+        }
+    }
+    assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // The agent of the same login is not held up by the console's guesses.
+    Agent::sign_in(&hub, ADMIN.0, "mot de passe agent").await.expect("the agent's own sign-in is not throttled by the console's");
+    hub.stop().await;
+}
