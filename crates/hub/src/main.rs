@@ -138,6 +138,10 @@ enum AdminCommand {
         /// publisher. Default: the login.
         #[arg(long)]
         name: Option<String>,
+        /// Comma-separated kiosk ids: the account sees only these in the
+        /// fleet (a site's host). Default: every kiosk.
+        #[arg(long, value_delimiter = ',')]
+        kiosks: Vec<String>,
         #[arg(long)]
         password_stdin: bool,
     },
@@ -436,11 +440,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             eprintln!("Admin token {name:?} revoked.");
         }
-        Command::Admin { command: AdminCommand::Account { login, role, name, password_stdin } } => {
+        Command::Admin { command: AdminCommand::Account { login, role, name, kiosks, password_stdin } } => {
             check_id(&login)?;
+            for id in &kiosks {
+                check_id(id)?;
+            }
+            let kiosks: Vec<KioskId> = kiosks.iter().map(|k| KioskId::from(k.as_str())).collect();
             let (password, generated) = read_or_generate_password(password_stdin)?;
             let name = name.unwrap_or_else(|| login.clone());
-            match runtime.block_on(store.add_console_account(&login, &name, &password, role, Timestamp::now())) {
+            match runtime.block_on(store.add_console_account(&login, &name, &password, role, &kiosks, Timestamp::now())) {
                 Err(StoreError::AccountExists(_)) => bail!("console account {login:?} already exists"),
                 other => other?,
             }
@@ -513,7 +521,7 @@ async fn print_demo(store: &Backend, data_dir: &std::path::Path, listen: &str, c
         Err(e) => return Err(e.into()),
     }
     let admin = Secret(DEMO_PASSWORD.into());
-    match store.add_console_account(DEMO_ADMIN, "Dominique (démo)", &admin, visio_hub::roles::Role::Admin, Timestamp::now()).await {
+    match store.add_console_account(DEMO_ADMIN, "Dominique (démo)", &admin, visio_hub::roles::Role::Admin, &[], Timestamp::now()).await {
         Ok(()) | Err(StoreError::AccountExists(_)) => {}
         Err(e) => return Err(e.into()),
     }

@@ -113,7 +113,7 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     init_tracing();
     let hub = TestHub::start().await;
     hub.add_console_account(ADMIN.0, ADMIN.1, Role::Admin);
-    hub.add_console_account(HOST.0, HOST.1, Role::Host);
+    hub.add_console_account_for(HOST.0, HOST.1, Role::Host, &["besse"]);
     hub.add_agent("agent", "mot de passe agent", &["demo"]);
     let _ardes = hub.enroll("ardes"); // enrolled, never connected
     let besse_secret = hub.enroll("besse");
@@ -195,7 +195,12 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     let http = hub.http();
     let signed = http.post(hub.url("/api/admin/login")).json(&json!({"login": HOST.0, "password": HOST.1})).send().await.unwrap();
     assert_eq!(signed.status(), 200);
-    assert_eq!(http.get(hub.url("/api/fleet")).send().await.unwrap().status(), 200);
+    // Besse's host sees Besse alone.
+    let fleet: Value = http.get(hub.url("/api/fleet")).send().await.unwrap().json().await.unwrap();
+    let seen: Vec<&str> = fleet["kiosks"].as_array().unwrap().iter().map(|k| k["kiosk_id"].as_str().unwrap()).collect();
+    assert_eq!(seen, ["besse"]);
+    assert_eq!(http.get(hub.url("/api/admin/kiosks/besse")).send().await.unwrap().status(), 200);
+    assert_eq!(http.get(hub.url("/api/admin/kiosks/ardes")).send().await.unwrap().status(), 404);
     let publish = http.put(hub.url("/api/admin/config")).body("{}").send().await.unwrap();
     assert_eq!(publish.status(), 403);
     let body: Value = publish.json().await.unwrap();

@@ -90,9 +90,10 @@ fn admin_account_takes_a_role_and_the_password_from_stdin() {
 
     let dup = hub(dir.path()).args(["admin", "account", "claire", "--role", "admin"]).output().unwrap();
     assert!(String::from_utf8_lossy(&dup.stderr).contains("console account \"claire\" already exists"));
-    let generated = hub(dir.path()).args(["admin", "account", "paul", "--role", "host"]).output().unwrap();
+    let generated = hub(dir.path()).args(["admin", "account", "paul", "--role", "host", "--kiosks", "besse,ardes"]).output().unwrap();
     let password = Secret(String::from_utf8(generated.stdout).unwrap().trim().to_owned());
-    assert!(store.verify_console_account("paul", &password).unwrap().is_some());
+    let paul = store.verify_console_account("paul", &password).unwrap().unwrap();
+    assert_eq!(paul.kiosks, [KioskId::from("besse"), KioskId::from("ardes")]);
 }
 
 /// What README's first command runs: `serve --demo`, then /healthz answers.

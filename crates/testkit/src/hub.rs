@@ -98,10 +98,16 @@ impl TestHub {
             .unwrap();
     }
 
-    /// An admin console account (`/admin/`) with `role`.
+    /// An admin console account (`/admin/`) with `role`, seeing every kiosk.
     pub fn add_console_account(&self, login: &str, password: &str, role: visio_hub::roles::Role) {
+        self.add_console_account_for(login, password, role, &[]);
+    }
+
+    /// An admin console account that sees only `kiosks` in the fleet.
+    pub fn add_console_account_for(&self, login: &str, password: &str, role: visio_hub::roles::Role, kiosks: &[&str]) {
         let name = format!("{login} (test)");
-        self.store.add_console_account(login, &name, &Secret(password.into()), role, Timestamp::now()).unwrap();
+        let kiosks: Vec<KioskId> = kiosks.iter().map(|k| KioskId::from(*k)).collect();
+        self.store.add_console_account(login, &name, &Secret(password.into()), role, &kiosks, Timestamp::now()).unwrap();
     }
 
     pub fn url(&self, path: &str) -> String {

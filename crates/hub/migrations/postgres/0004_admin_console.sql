@@ -7,6 +7,8 @@ CREATE TABLE console_accounts (
     password_hash TEXT NOT NULL,
     -- 'admin', 'supervisor', 'host' or 'agent' (crates/hub/src/roles.rs)
     role TEXT NOT NULL,
+    -- the kiosk ids the account sees, comma-separated; empty: all
+    kiosks TEXT NOT NULL DEFAULT '',
     created_at BIGINT NOT NULL
 );
 CREATE TABLE console_sessions (

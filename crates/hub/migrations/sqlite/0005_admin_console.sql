@@ -6,6 +6,8 @@ CREATE TABLE console_accounts (
         display_name TEXT NOT NULL,
         password_hash TEXT NOT NULL,
         role TEXT NOT NULL,
+        -- the kiosk ids the account sees, comma-separated; empty: all
+        kiosks TEXT NOT NULL DEFAULT '',
         created_at INTEGER NOT NULL
      );
      CREATE TABLE console_sessions (

@@ -38,11 +38,27 @@ fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
     given.eq_ignore_ascii_case(scheme).then(|| rest.trim())
 }
 
+/// Who called the admin API.
+#[derive(Debug, Clone)]
+pub(super) struct Caller {
+    /// The token's name or the console account's login.
+    pub name: String,
+    /// The kiosks they see; empty: all (tokens, and accounts not limited
+    /// to a site).
+    pub kiosks: Vec<KioskId>,
+}
+
+impl Caller {
+    pub fn sees(&self, kiosk: &KioskId) -> bool {
+        self.kiosks.is_empty() || self.kiosks.contains(kiosk)
+    }
+}
+
 /// Who is calling the admin API, if they may do `need`: an admin token
 /// (`Authorization: Bearer`, for `visio-admin`; tokens may do everything)
 /// or a signed-in console account whose role allows it. Otherwise the 401
 /// or 403 to answer.
-pub(super) async fn caller(app: &App, headers: &HeaderMap, need: Permission) -> Result<String, Response> {
+pub(super) async fn caller(app: &App, headers: &HeaderMap, need: Permission) -> Result<Caller, Response> {
     let refuse = || {
         unauthorized(
             "Bearer realm=\"visio-hub admin\"",
@@ -59,11 +75,11 @@ pub(super) async fn caller(app: &App, headers: &HeaderMap, need: Permission) -> 
                 format!("the {} role may not do this; ask an admin", account.role),
             ));
         }
-        return Ok(account.login);
+        return Ok(Caller { name: account.login, kiosks: account.kiosks });
     };
     let token = Secret(bearer.to_owned());
     match app.store.verify_admin_token(&token).await {
-        Ok(Some(name)) => Ok(name),
+        Ok(Some(name)) => Ok(Caller { name, kiosks: Vec::new() }),
         Ok(None) => {
             tracing::info!("admin API refused: unknown token");
             Err(refuse())
@@ -152,7 +168,7 @@ pub(super) async fn publish(State(app): State<App>, request: axum::extract::Requ
     let (parts, body) = request.into_parts();
     // Authenticate before reading megabytes from anyone.
     let admin = match caller(&app, &parts.headers, Permission::Publish).await {
-        Ok(name) => name,
+        Ok(caller) => caller.name,
         Err(response) => return response,
     };
     // Past the limit the rest is read and dropped (up to a bound), so the
@@ -272,12 +288,14 @@ pub(super) async fn fleet(
     headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<FleetQuery>,
 ) -> Response {
-    if let Err(response) = caller(&app, &headers, Permission::Fleet).await {
-        return response;
-    }
+    let caller = match caller(&app, &headers, Permission::Fleet).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
     let by_attention = query.order.as_deref() == Some("attention");
     match fleet_view(&app).await {
         Ok(mut view) => {
+            view.kiosks.retain(|k| caller.sees(&k.kiosk_id));
             if by_attention {
                 crate::fleet::by_attention(&mut view);
             }

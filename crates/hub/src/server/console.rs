@@ -37,6 +37,7 @@ fn account_json(account: &ConsoleAccount) -> serde_json::Value {
         "display_name": account.display_name,
         "role": account.role,
         "permissions": account.role.permissions(),
+        "kiosks": account.kiosks,
     })
 }
 
@@ -148,15 +149,17 @@ pub(super) async fn logout(State(app): State<App>, headers: HeaderMap) -> Respon
 /// `GET /api/admin/kiosks/{id}`: one kiosk's line of the fleet view, with
 /// the calls it placed today and over the last seven days.
 pub(super) async fn kiosk(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(response) = caller(&app, &headers, Permission::Fleet).await {
-        return response;
-    }
+    let caller = match caller(&app, &headers, Permission::Fleet).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
     let view = match fleet_view(&app).await {
         Ok(view) => view,
         Err(response) => return response,
     };
     let id = KioskId(id);
-    let Some(kiosk) = view.kiosks.iter().find(|k| k.kiosk_id == id) else {
+    // A kiosk outside the account's sites is answered as unknown.
+    let Some(kiosk) = view.kiosks.iter().find(|k| k.kiosk_id == id && caller.sees(&k.kiosk_id)) else {
         return coded_error(StatusCode::NOT_FOUND, "no_such_kiosk", format!("no kiosk {:?} is enrolled or configured", id.as_str()));
     };
     // Seven local days and a margin for the time zone: not the whole log.

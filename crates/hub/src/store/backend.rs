@@ -129,9 +129,10 @@ impl Backend {
         display_name: &str,
         password: &Secret,
         role: crate::roles::Role,
+        kiosks: &[KioskId],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        on_store!(self, [login, display_name, password] => add_console_account(&login, &display_name, &password, role, now))
+        on_store!(self, [login, display_name, password, kiosks] => add_console_account(&login, &display_name, &password, role, &kiosks, now))
     }
 
     /// Checks a console account's password, under the same bound on

@@ -50,6 +50,9 @@ pub struct ConsoleAccount {
     pub login: String,
     pub display_name: String,
     pub role: crate::roles::Role,
+    /// The kiosks this account sees in the fleet; empty: every kiosk (a
+    /// site's host sees its own).
+    pub kiosks: Vec<KioskId>,
 }
 
 /// One line of the session log (shared with `visio-admin stats`).
@@ -116,6 +119,15 @@ pub(super) fn ms(ms: i64) -> Option<Timestamp> {
 /// A stored role; an unknown one (a newer hub's) gives no rights.
 pub(super) fn role(s: &str) -> Result<crate::roles::Role, StoreError> {
     crate::roles::Role::parse(s).ok_or_else(|| StoreError::Damaged(format!("unknown console role {s:?}")))
+}
+
+/// A console account's kiosks, stored comma-separated.
+pub(super) fn split_kiosks(s: &str) -> Vec<KioskId> {
+    s.split(',').filter(|s| !s.is_empty()).map(KioskId::from).collect()
+}
+
+pub(super) fn join_kiosks(kiosks: &[KioskId]) -> String {
+    kiosks.iter().map(KioskId::as_str).collect::<Vec<_>>().join(",")
 }
 
 /// An agent's services, stored comma-separated.

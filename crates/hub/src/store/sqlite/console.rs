@@ -3,10 +3,10 @@
 
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{OptionalExtension, params};
-use visio_protocol::Secret;
+use visio_protocol::{KioskId, Secret};
 use visio_protocol::admin::PublishedConfig;
 
-use super::super::records::{ms, role};
+use super::super::records::{join_kiosks, ms, role, split_kiosks};
 use super::super::secrets::{dummy_hash, hash_password, random_token, sha256_hex, verify_password};
 use super::super::{ConsoleAccount, SessionRecord, StoreError, StoredConfig};
 use super::Store;
@@ -19,13 +19,14 @@ impl Store {
         display_name: &str,
         password: &Secret,
         role: Role,
+        kiosks: &[KioskId],
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let hash = hash_password(password)?;
         let inserted = self.lock().execute(
-            "INSERT INTO console_accounts (login, display_name, password_hash, role, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(login) DO NOTHING",
-            params![login, display_name, hash, role.as_str(), now.as_millisecond()],
+            "INSERT INTO console_accounts (login, display_name, password_hash, role, kiosks, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(login) DO NOTHING",
+            params![login, display_name, hash, role.as_str(), join_kiosks(kiosks), now.as_millisecond()],
         )?;
         if inserted == 0 {
             return Err(StoreError::AccountExists(login.to_owned()));
@@ -36,22 +37,27 @@ impl Store {
     /// Checks a login and password; an unknown login costs the same work
     /// as a wrong password.
     pub fn verify_console_account(&self, login: &str, password: &Secret) -> Result<Option<ConsoleAccount>, StoreError> {
-        let row: Option<(String, String, String)> = self
+        let row: Option<(String, String, String, String)> = self
             .lock()
             .query_row(
-                "SELECT display_name, password_hash, role FROM console_accounts WHERE login = ?1",
+                "SELECT display_name, password_hash, role, kiosks FROM console_accounts WHERE login = ?1",
                 [login],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        let Some((display_name, hash, stored_role)) = row else {
+        let Some((display_name, hash, stored_role, kiosks)) = row else {
             let _ = verify_password(password, dummy_hash());
             return Ok(None);
         };
         if !verify_password(password, &hash) {
             return Ok(None);
         }
-        Ok(Some(ConsoleAccount { login: login.to_owned(), display_name, role: role(&stored_role)? }))
+        Ok(Some(ConsoleAccount {
+            login: login.to_owned(),
+            display_name,
+            role: role(&stored_role)?,
+            kiosks: split_kiosks(&kiosks),
+        }))
     }
 
     /// Opens a console session; returns the cookie value (only its hash is kept).
@@ -67,17 +73,20 @@ impl Store {
     }
 
     pub fn console_account_for_session(&self, token: &Secret, now: Timestamp) -> Result<Option<ConsoleAccount>, StoreError> {
-        let row: Option<(String, String, String)> = self
+        let row: Option<(String, String, String, String)> = self
             .lock()
             .query_row(
-                "SELECT a.login, a.display_name, a.role FROM console_sessions s
+                "SELECT a.login, a.display_name, a.role, a.kiosks FROM console_sessions s
                  JOIN console_accounts a ON a.login = s.login
                  WHERE s.token_sha256 = ?1 AND s.expires_at > ?2",
                 params![sha256_hex(token.expose()), now.as_millisecond()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        row.map(|(login, display_name, r)| Ok(ConsoleAccount { login, display_name, role: role(&r)? })).transpose()
+        row.map(|(login, display_name, r, kiosks)| {
+            Ok(ConsoleAccount { login, display_name, role: role(&r)?, kiosks: split_kiosks(&kiosks) })
+        })
+        .transpose()
     }
 
     pub fn end_console_session(&self, token: &Secret) -> Result<(), StoreError> {
