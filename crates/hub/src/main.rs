@@ -142,6 +142,10 @@ enum AdminCommand {
         /// fleet (a site's host). Default: every kiosk.
         #[arg(long, value_delimiter = ',')]
         kiosks: Vec<String>,
+        /// Comma-separated service ids: the account's usage figures are
+        /// those of these services only (a partner's agent). Default: all.
+        #[arg(long, value_delimiter = ',')]
+        services: Vec<String>,
         #[arg(long)]
         password_stdin: bool,
     },
@@ -440,15 +444,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             eprintln!("Admin token {name:?} revoked.");
         }
-        Command::Admin { command: AdminCommand::Account { login, role, name, kiosks, password_stdin } } => {
+        Command::Admin { command: AdminCommand::Account { login, role, name, kiosks, services, password_stdin } } => {
             check_id(&login)?;
             for id in &kiosks {
                 check_id(id)?;
             }
             let kiosks: Vec<KioskId> = kiosks.iter().map(|k| KioskId::from(k.as_str())).collect();
+            let services: Vec<ServiceId> = services.iter().map(|s| ServiceId(s.trim().to_owned())).collect();
+            if let Some(unknown) = services.iter().find(|s| catalogue.get(s).is_none()) {
+                let known: Vec<&str> = catalogue.services().iter().map(|s| s.id.as_str()).collect();
+                bail!("unknown service {:?}; the catalogue has: {}", unknown.as_str(), known.join(", "));
+            }
             let (password, generated) = read_or_generate_password(password_stdin)?;
             let name = name.unwrap_or_else(|| login.clone());
-            match runtime.block_on(store.add_console_account(&login, &name, &password, role, &kiosks, Timestamp::now())) {
+            match runtime.block_on(store.add_console_account(&login, &name, &password, role, (&kiosks, &services), Timestamp::now())) {
                 Err(StoreError::AccountExists(_)) => bail!("console account {login:?} already exists"),
                 other => other?,
             }
@@ -521,7 +530,7 @@ async fn print_demo(store: &Backend, data_dir: &std::path::Path, listen: &str, c
         Err(e) => return Err(e.into()),
     }
     let admin = Secret(DEMO_PASSWORD.into());
-    match store.add_console_account(DEMO_ADMIN, "Dominique (démo)", &admin, visio_hub::roles::Role::Admin, &[], Timestamp::now()).await {
+    match store.add_console_account(DEMO_ADMIN, "Dominique (démo)", &admin, visio_hub::roles::Role::Admin, (&[], &[]), Timestamp::now()).await {
         Ok(()) | Err(StoreError::AccountExists(_)) => {}
         Err(e) => return Err(e.into()),
     }

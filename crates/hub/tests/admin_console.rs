@@ -338,6 +338,18 @@ async fn a_supervisor_reads_two_months_of_usage_as_charts_and_csv() {
     no_accessibility_violation(&browser, "usage").await;
     screenshot(&browser, "usage").await;
     browser.close().await;
+
+    // A CAF agent's account sees the CAF's figures only.
+    hub.add_console_account_scoped("agent-caf", "mot de passe agent", Role::Agent, &[], &["caf"]);
+    let http = hub.http();
+    let signed = http.post(hub.url("/api/admin/login")).json(&json!({"login": "agent-caf", "password": "mot de passe agent"})).send().await.unwrap();
+    assert_eq!(signed.status(), 200);
+    let caf: Value = http.get(hub.url("/api/admin/usage?from=2026-09-01&to=2026-10-31")).send().await.unwrap().json().await.unwrap();
+    let services: Vec<&str> = caf["by_service"].as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap()).collect();
+    assert_eq!(services, ["caf"]);
+    let caf_row = expected.by_service.iter().find(|r| r.key == "caf").unwrap();
+    assert_eq!((caf["total"]["requests"].as_u64(), caf["total"]["interviews"].as_u64()), (Some(caf_row.requests.into()), Some(caf_row.interviews.into())));
+    assert_eq!(http.get(hub.url("/api/fleet")).send().await.unwrap().status(), 403, "an agent has no fleet");
     hub.stop().await;
 }
 

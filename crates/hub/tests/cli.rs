@@ -90,6 +90,8 @@ fn admin_account_takes_a_role_and_the_password_from_stdin() {
 
     let dup = hub(dir.path()).args(["admin", "account", "claire", "--role", "admin"]).output().unwrap();
     assert!(String::from_utf8_lossy(&dup.stderr).contains("console account \"claire\" already exists"));
+    let unknown = hub(dir.path()).args(["admin", "account", "zoe", "--role", "agent", "--services", "cpam2"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown service \"cpam2\""));
     let generated = hub(dir.path()).args(["admin", "account", "paul", "--role", "host", "--kiosks", "besse,ardes"]).output().unwrap();
     let password = Secret(String::from_utf8(generated.stdout).unwrap().trim().to_owned());
     let paul = store.verify_console_account("paul", &password).unwrap().unwrap();

@@ -166,16 +166,21 @@ async fn only_a_newer_configuration_replaces_the_published_one(place: Place) {
 async fn console_accounts_have_a_role_and_sessions_that_expire_and_end(place: Place) {
     let store = place.open().await;
     let pw = Secret("correct horse".into());
-    store.add_console_account("claire", "Claire", &pw, Role::Supervisor, &[], now()).await.unwrap();
-    let again = store.add_console_account("claire", "x", &pw, Role::Admin, &[], now()).await;
+    store.add_console_account("claire", "Claire", &pw, Role::Supervisor, (&[], &[]), now()).await.unwrap();
+    let again = store.add_console_account("claire", "x", &pw, Role::Admin, (&[], &[]), now()).await;
     assert!(matches!(again, Err(StoreError::AccountExists(_))), "{again:?}");
     let account = store.verify_console_account("claire", &pw).await.unwrap().unwrap();
     assert_eq!((account.display_name.as_str(), account.role), ("Claire", Role::Supervisor));
-    assert!(account.kiosks.is_empty(), "every kiosk");
+    assert!(account.kiosks.is_empty() && account.services.is_empty(), "every kiosk and service");
     assert!(store.verify_console_account("claire", &Secret("nope".into())).await.unwrap().is_none());
-    store.add_console_account("hote", "Accueil", &pw, Role::Host, &["besse".into(), "ardes".into()], now()).await.unwrap();
+    let kiosks = [KioskId::from("besse"), KioskId::from("ardes")];
+    store.add_console_account("hote", "Accueil", &pw, Role::Host, (&kiosks, &[]), now()).await.unwrap();
     let host = store.verify_console_account("hote", &pw).await.unwrap().unwrap();
-    assert_eq!(host.kiosks, [KioskId::from("besse"), KioskId::from("ardes")]);
+    assert_eq!(host.kiosks, kiosks);
+    store.add_console_account("paul", "Paul (CAF)", &pw, Role::Agent, (&[], &["caf".into()]), now()).await.unwrap();
+    let token = store.create_console_session("paul", now(), SignedDuration::from_hours(1)).await.unwrap();
+    let paul = store.console_account_for_session(&token, now()).await.unwrap().unwrap();
+    assert_eq!((paul.kiosks.len(), paul.services), (0, vec![ServiceId::from("caf")]));
     assert!(store.verify_console_account("ghost", &pw).await.unwrap().is_none());
     // An agent of the same login is another account.
     assert!(store.verify_agent(&"claire".into(), &pw).await.unwrap().is_none());

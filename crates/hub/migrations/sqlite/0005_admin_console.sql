@@ -8,6 +8,8 @@ CREATE TABLE console_accounts (
         role TEXT NOT NULL,
         -- the kiosk ids the account sees, comma-separated; empty: all
         kiosks TEXT NOT NULL DEFAULT '',
+        -- the services whose usage the account sees, comma-separated; empty: all
+        services TEXT NOT NULL DEFAULT '',
         created_at INTEGER NOT NULL
      );
      CREATE TABLE console_sessions (

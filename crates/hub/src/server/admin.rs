@@ -46,6 +46,8 @@ pub(super) struct Caller {
     /// The kiosks they see; empty: all (tokens, and accounts not limited
     /// to a site).
     pub kiosks: Vec<KioskId>,
+    /// The services whose usage they see; empty: all.
+    pub services: Vec<visio_protocol::ServiceId>,
 }
 
 impl Caller {
@@ -75,11 +77,11 @@ pub(super) async fn caller(app: &App, headers: &HeaderMap, need: Permission) -> 
                 format!("the {} role may not do this; ask an admin", account.role),
             ));
         }
-        return Ok(Caller { name: account.login, kiosks: account.kiosks });
+        return Ok(Caller { name: account.login, kiosks: account.kiosks, services: account.services });
     };
     let token = Secret(bearer.to_owned());
     match app.store.verify_admin_token(&token).await {
-        Ok(Some(name)) => Ok(Caller { name, kiosks: Vec::new() }),
+        Ok(Some(name)) => Ok(Caller { name, kiosks: Vec::new(), services: Vec::new() }),
         Ok(None) => {
             tracing::info!("admin API refused: unknown token");
             Err(refuse())

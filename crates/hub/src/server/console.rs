@@ -38,6 +38,7 @@ fn account_json(account: &ConsoleAccount) -> serde_json::Value {
         "role": account.role,
         "permissions": account.role.permissions(),
         "kiosks": account.kiosks,
+        "services": account.services,
     })
 }
 

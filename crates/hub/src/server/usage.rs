@@ -26,7 +26,7 @@ pub(super) struct Period {
 
 /// The report for the period asked, or the error to answer.
 async fn report(app: &App, headers: &HeaderMap, period: &Period) -> Result<Report, Response> {
-    caller(app, headers, Permission::Usage).await?;
+    let caller = caller(app, headers, Permission::Usage).await?;
     let date = |name: &str, value: &Option<String>| -> Result<Date, String> {
         let text = value.as_deref().unwrap_or_default();
         text.parse().map_err(|_| format!("?{name}= must be a date such as 2026-11-30, not {text:?}"))
@@ -58,7 +58,12 @@ async fn report(app: &App, headers: &HeaderMap, period: &Period) -> Result<Repor
     let (tz, day) = (set.catalogue().timezone().clone(), jiff::SignedDuration::from_hours(24));
     let start = from.to_zoned(tz.clone()).ok().and_then(|z| z.timestamp().checked_sub(day).ok()).unwrap_or(jiff::Timestamp::MIN);
     let end = to.to_zoned(tz).ok().and_then(|z| z.timestamp().checked_add(day * 2).ok()).unwrap_or(jiff::Timestamp::MAX);
-    let records = app.store.session_log_between(start, end).await.map_err(internal)?;
+    let mut records = app.store.session_log_between(start, end).await.map_err(internal)?;
+    // An account limited to some kiosks or services sees their visits only.
+    records.retain(|r| {
+        (caller.kiosks.is_empty() || caller.kiosks.iter().any(|k| k.as_str() == r.kiosk_id))
+            && (caller.services.is_empty() || caller.services.iter().any(|s| s.as_str() == r.service))
+    });
     Ok(visio_stats::report(&records, from, to, &set))
 }
 

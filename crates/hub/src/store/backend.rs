@@ -129,10 +129,19 @@ impl Backend {
         display_name: &str,
         password: &Secret,
         role: crate::roles::Role,
-        kiosks: &[KioskId],
+        (kiosks, services): (&[KioskId], &[ServiceId]),
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        on_store!(self, [login, display_name, password, kiosks] => add_console_account(&login, &display_name, &password, role, &kiosks, now))
+        // Not `on_store!`: the scope is a pair of slices, which the owned
+        // copies for SQLite's worker must be borrowed back as.
+        match self {
+            Backend::Sqlite(store) => {
+                let (login, name, password) = (login.to_owned(), display_name.to_owned(), password.clone());
+                let (kiosks, services) = (kiosks.to_vec(), services.to_vec());
+                store.call(move |s| s.add_console_account(&login, &name, &password, role, (&kiosks, &services), now)).await
+            }
+            Backend::Postgres(store) => store.add_console_account(login, display_name, password, role, (kiosks, services), now).await,
+        }
     }
 
     /// Checks a console account's password, under the same bound on

@@ -53,6 +53,9 @@ pub struct ConsoleAccount {
     /// The kiosks this account sees in the fleet; empty: every kiosk (a
     /// site's host sees its own).
     pub kiosks: Vec<KioskId>,
+    /// The services whose usage figures this account sees; empty: every
+    /// service (a partner's agent sees their own).
+    pub services: Vec<ServiceId>,
 }
 
 /// One line of the session log (shared with `visio-admin stats`).
@@ -128,6 +131,10 @@ pub(super) fn split_kiosks(s: &str) -> Vec<KioskId> {
 
 pub(super) fn join_kiosks(kiosks: &[KioskId]) -> String {
     kiosks.iter().map(KioskId::as_str).collect::<Vec<_>>().join(",")
+}
+
+pub(super) fn join_services(services: &[ServiceId]) -> String {
+    services.iter().map(ServiceId::as_str).collect::<Vec<_>>().join(",")
 }
 
 /// An agent's services, stored comma-separated.

@@ -2,10 +2,10 @@
 //! published before the current one, in PostgreSQL.
 
 use jiff::{SignedDuration, Timestamp};
-use visio_protocol::{KioskId, Secret};
+use visio_protocol::{KioskId, Secret, ServiceId};
 use visio_protocol::admin::PublishedConfig;
 
-use super::super::records::{join_kiosks, ms, role, split_kiosks};
+use super::super::records::{join_kiosks, join_services, ms, role, split_kiosks, split_services};
 use super::super::secrets::{dummy_hash, hash_password, random_token, sha256_hex, verify_password};
 use super::super::{ConsoleAccount, SessionRecord, StoreError, StoredConfig};
 use super::{PgStore, blocking};
@@ -18,7 +18,7 @@ impl PgStore {
         display_name: &str,
         password: &Secret,
         role: Role,
-        kiosks: &[KioskId],
+        (kiosks, services): (&[KioskId], &[ServiceId]),
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let hash = blocking(|p: Secret| hash_password(&p), password.clone()).await??;
@@ -27,9 +27,17 @@ impl PgStore {
             .get()
             .await?
             .execute(
-                "INSERT INTO console_accounts (login, display_name, password_hash, role, kiosks, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (login) DO NOTHING",
-                &[&login, &display_name, &hash, &role.as_str(), &join_kiosks(kiosks), &now.as_millisecond()],
+                "INSERT INTO console_accounts (login, display_name, password_hash, role, kiosks, services, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (login) DO NOTHING",
+                &[
+                    &login,
+                    &display_name,
+                    &hash,
+                    &role.as_str(),
+                    &join_kiosks(kiosks),
+                    &join_services(services),
+                    &now.as_millisecond(),
+                ],
             )
             .await?;
         if inserted == 0 {
@@ -44,15 +52,18 @@ impl PgStore {
             .pool
             .get()
             .await?
-            .query_opt("SELECT display_name, password_hash, role, kiosks FROM console_accounts WHERE login = $1", &[&login])
+            .query_opt(
+                "SELECT display_name, password_hash, role, kiosks, services FROM console_accounts WHERE login = $1",
+                &[&login],
+            )
             .await?;
         let password = password.clone();
         let Some(row) = row else {
             blocking(move |p: Secret| verify_password(&p, dummy_hash()), password).await?;
             return Ok(None);
         };
-        let (display_name, hash, stored_role, kiosks): (String, String, String, String) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (display_name, hash, stored_role, kiosks, services): (String, String, String, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
         if !blocking(move |p: Secret| verify_password(&p, &hash), password).await? {
             return Ok(None);
         }
@@ -61,6 +72,7 @@ impl PgStore {
             display_name,
             role: role(&stored_role)?,
             kiosks: split_kiosks(&kiosks),
+            services: split_services(&services),
         }))
     }
 
@@ -83,14 +95,20 @@ impl PgStore {
             .get()
             .await?
             .query_opt(
-                "SELECT a.login, a.display_name, a.role, a.kiosks FROM console_sessions s
+                "SELECT a.login, a.display_name, a.role, a.kiosks, a.services FROM console_sessions s
                  JOIN console_accounts a ON a.login = s.login
                  WHERE s.token_sha256 = $1 AND s.expires_at > $2",
                 &[&sha256_hex(token.expose()), &now.as_millisecond()],
             )
             .await?;
         row.map(|r| {
-            Ok(ConsoleAccount { login: r.get(0), display_name: r.get(1), role: role(r.get(2))?, kiosks: split_kiosks(r.get(3)) })
+            Ok(ConsoleAccount {
+                login: r.get(0),
+                display_name: r.get(1),
+                role: role(r.get(2))?,
+                kiosks: split_kiosks(r.get(3)),
+                services: split_services(r.get(4)),
+            })
         })
         .transpose()
     }

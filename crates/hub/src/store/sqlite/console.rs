@@ -3,10 +3,10 @@
 
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{OptionalExtension, params};
-use visio_protocol::{KioskId, Secret};
+use visio_protocol::{KioskId, Secret, ServiceId};
 use visio_protocol::admin::PublishedConfig;
 
-use super::super::records::{join_kiosks, ms, role, split_kiosks};
+use super::super::records::{join_kiosks, join_services, ms, role, split_kiosks, split_services};
 use super::super::secrets::{dummy_hash, hash_password, random_token, sha256_hex, verify_password};
 use super::super::{ConsoleAccount, SessionRecord, StoreError, StoredConfig};
 use super::Store;
@@ -19,14 +19,14 @@ impl Store {
         display_name: &str,
         password: &Secret,
         role: Role,
-        kiosks: &[KioskId],
+        (kiosks, services): (&[KioskId], &[ServiceId]),
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let hash = hash_password(password)?;
         let inserted = self.lock().execute(
-            "INSERT INTO console_accounts (login, display_name, password_hash, role, kiosks, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(login) DO NOTHING",
-            params![login, display_name, hash, role.as_str(), join_kiosks(kiosks), now.as_millisecond()],
+            "INSERT INTO console_accounts (login, display_name, password_hash, role, kiosks, services, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(login) DO NOTHING",
+            params![login, display_name, hash, role.as_str(), join_kiosks(kiosks), join_services(services), now.as_millisecond()],
         )?;
         if inserted == 0 {
             return Err(StoreError::AccountExists(login.to_owned()));
@@ -37,15 +37,15 @@ impl Store {
     /// Checks a login and password; an unknown login costs the same work
     /// as a wrong password.
     pub fn verify_console_account(&self, login: &str, password: &Secret) -> Result<Option<ConsoleAccount>, StoreError> {
-        let row: Option<(String, String, String, String)> = self
+        let row: Option<(String, String, String, String, String)> = self
             .lock()
             .query_row(
-                "SELECT display_name, password_hash, role, kiosks FROM console_accounts WHERE login = ?1",
+                "SELECT display_name, password_hash, role, kiosks, services FROM console_accounts WHERE login = ?1",
                 [login],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        let Some((display_name, hash, stored_role, kiosks)) = row else {
+        let Some((display_name, hash, stored_role, kiosks, services)) = row else {
             let _ = verify_password(password, dummy_hash());
             return Ok(None);
         };
@@ -57,6 +57,7 @@ impl Store {
             display_name,
             role: role(&stored_role)?,
             kiosks: split_kiosks(&kiosks),
+            services: split_services(&services),
         }))
     }
 
@@ -73,18 +74,24 @@ impl Store {
     }
 
     pub fn console_account_for_session(&self, token: &Secret, now: Timestamp) -> Result<Option<ConsoleAccount>, StoreError> {
-        let row: Option<(String, String, String, String)> = self
+        let row: Option<(String, String, String, String, String)> = self
             .lock()
             .query_row(
-                "SELECT a.login, a.display_name, a.role, a.kiosks FROM console_sessions s
+                "SELECT a.login, a.display_name, a.role, a.kiosks, a.services FROM console_sessions s
                  JOIN console_accounts a ON a.login = s.login
                  WHERE s.token_sha256 = ?1 AND s.expires_at > ?2",
                 params![sha256_hex(token.expose()), now.as_millisecond()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        row.map(|(login, display_name, r, kiosks)| {
-            Ok(ConsoleAccount { login, display_name, role: role(&r)?, kiosks: split_kiosks(&kiosks) })
+        row.map(|(login, display_name, r, kiosks, services)| {
+            Ok(ConsoleAccount {
+                login,
+                display_name,
+                role: role(&r)?,
+                kiosks: split_kiosks(&kiosks),
+                services: split_services(&services),
+            })
         })
         .transpose()
     }
