@@ -6,4 +6,5 @@
 
 pub mod fleet;
 pub mod hub;
-pub mod stats;
+/// Usage figures: the same computation as the hub's admin console.
+pub use visio_stats as stats;

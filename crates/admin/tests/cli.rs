@@ -310,11 +310,14 @@ fn stats_counts_waits_and_kilometres() {
     assert_lines(&out.stderr, "");
     assert_lines(
         &out.stdout,
-        "group,key,requests,interviews,avg_wait_seconds,avg_duration_seconds,happy,neutral,unhappy,km_saved,kg_co2e_saved
-service,caf,3,2,120,900,1,0,1,578.2,126.0
-service,msa,1,1,30,,0,0,0,144.6,31.5
-kiosk,besse,4,3,90,900,1,0,1,722.8,157.6
-total,total,4,3,90,900,1,0,1,722.8,157.6
+        "group,key,requests,interviews,avg_wait_seconds,avg_duration_seconds,happy,neutral,unhappy,km_saved,kg_co2e_saved,\
+median_wait_seconds,p90_wait_seconds,median_duration_seconds
+service,caf,3,2,120,900,1,0,1,578.2,126.0,120,180,900
+service,msa,1,1,30,,0,0,0,144.6,31.5,30,30,
+kiosk,besse,4,3,90,900,1,0,1,722.8,157.6,60,180,900
+site,Mairie de Besse,4,3,90,900,1,0,1,722.8,157.6,60,180,900
+month,2026-11,4,3,90,900,1,0,1,722.8,157.6,60,180,900
+total,total,4,3,90,900,1,0,1,722.8,157.6,60,180,900
 ",
     );
     assert_eq!(out.status.code(), Some(0));

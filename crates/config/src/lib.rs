@@ -19,6 +19,7 @@
 
 pub mod bundle;
 pub mod catalogue;
+pub mod diff;
 pub mod hours;
 pub mod hub;
 pub mod kiosk;

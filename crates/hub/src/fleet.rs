@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
 use visio_protocol::KioskId;
-use visio_protocol::admin::{FleetKiosk, FleetView};
+use visio_protocol::admin::{Concern, FleetKiosk, FleetView};
 
-use crate::store::{KioskRecord, KioskStatus, StoredConfig};
+use crate::store::{KioskRecord, KioskStatus, SessionRecord, StoredConfig};
 
 /// Everything the view is made of.
 #[derive(Debug)]
@@ -39,6 +39,7 @@ pub fn view(inputs: Inputs) -> FleetView {
         devices: None,
         rtt_ms: None,
         last_refusal: None,
+        attention: Vec::new(),
     };
     for record in &inputs.enrolled {
         let site = sites.get(record.id.as_str()).cloned().unwrap_or_else(|| record.site.clone());
@@ -59,12 +60,93 @@ pub fn view(inputs: Inputs) -> FleetView {
             kiosk.last_refusal = status.last_refusal;
         }
     }
-    FleetView {
-        now: inputs.now,
-        heartbeat_seconds: inputs.heartbeat_seconds,
-        published: inputs.published.map(|p| p.meta),
-        kiosks: kiosks.into_values().collect(),
+    let published = inputs.published.map(|p| p.meta);
+    let mut kiosks: Vec<FleetKiosk> = kiosks.into_values().collect();
+    let newest_app = kiosks.iter().filter_map(|k| k.app_version.as_deref()).max_by(|a, b| version_order(a, b));
+    let newest_app = newest_app.map(str::to_owned);
+    for k in &mut kiosks {
+        k.attention = attention(k, published.as_ref().map(|p| p.version), newest_app.as_deref());
     }
+    FleetView { now: inputs.now, heartbeat_seconds: inputs.heartbeat_seconds, published, kiosks }
+}
+
+/// What needs attention at one kiosk, the most urgent first.
+fn attention(k: &FleetKiosk, published: Option<u64>, newest_app: Option<&str>) -> Vec<Concern> {
+    let mut concerns = Vec::new();
+    if !k.enrolled {
+        concerns.push(Concern::NotEnrolled);
+    } else if !k.online {
+        concerns.push(Concern::Offline);
+    }
+    if k.devices.as_ref().is_some_and(|d| d.by_name().iter().any(|(_, s)| s.state.is_unhealthy())) {
+        concerns.push(Concern::DeviceFault);
+    }
+    if k.last_refusal.is_some() {
+        concerns.push(Concern::ConfigRefused);
+    }
+    if k.enrolled && published.is_some() && k.config_version != published {
+        concerns.push(Concern::ConfigBehind);
+    }
+    if let (Some(app), Some(newest)) = (&k.app_version, newest_app)
+        && version_order(app, newest).is_lt()
+    {
+        concerns.push(Concern::AppBehind);
+    }
+    concerns.sort();
+    concerns
+}
+
+/// Compares dotted versions by their numbers ("0.10.0" after "0.9.2"),
+/// then as text for what is not a number.
+fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |v: &str| -> Vec<(u64, String)> {
+        v.split(['.', '-', '+']).map(|p| (p.parse().unwrap_or(0), p.to_owned())).collect()
+    };
+    parts(a).cmp(&parts(b))
+}
+
+/// The fleet's kiosks with the most urgent concern first, then those
+/// with the most concerns, then by id; kiosks where all is well last.
+pub fn by_attention(view: &mut FleetView) {
+    view.kiosks.sort_by(|a, b| {
+        let rank = |k: &FleetKiosk| k.attention.first().map_or(usize::MAX, |c| *c as usize);
+        rank(a).cmp(&rank(b)).then(b.attention.len().cmp(&a.attention.len())).then(a.kiosk_id.cmp(&b.kiosk_id))
+    });
+}
+
+/// Residents who asked for a call at a kiosk, and the calls an agent
+/// answered, over a period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Calls {
+    pub requests: u32,
+    pub interviews: u32,
+}
+
+/// A kiosk's calls today and over the last seven days (today included),
+/// days in the region's time zone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KioskCalls {
+    pub today: Calls,
+    pub week: Calls,
+}
+
+pub fn calls_of(log: &[SessionRecord], kiosk: &KioskId, now: Timestamp, tz: &jiff::tz::TimeZone) -> KioskCalls {
+    let today = now.to_zoned(tz.clone()).date();
+    let week_start = today.checked_sub(jiff::Span::new().days(6)).unwrap_or(today);
+    let mut calls = KioskCalls::default();
+    for r in log.iter().filter(|r| r.kiosk_id == kiosk.as_str()) {
+        let day = r.queued_at.to_zoned(tz.clone()).date();
+        let answered = u32::from(r.answered_at.is_some());
+        if day == today {
+            calls.today.requests += 1;
+            calls.today.interviews += answered;
+        }
+        if day >= week_start && day <= today {
+            calls.week.requests += 1;
+            calls.week.interviews += answered;
+        }
+    }
+    calls
 }
 
 /// Kiosk id → site, from a stored bundle's payload.
@@ -153,5 +235,68 @@ mod tests {
         assert_eq!(view.kiosks[2].site, "Mairie de Tauves");
         assert_eq!(view.kiosks[2].last_heartbeat_at, None);
         assert_eq!(view.published.unwrap().version, 9);
+    }
+
+    #[test]
+    fn the_kiosks_needing_attention_come_first_the_most_urgent_first() {
+        let ok = DeviceStatus::new(DeviceState::Ok, None);
+        let healthy = DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok.clone() };
+        let faulty = DeviceHealth { printer: DeviceStatus::new(DeviceState::Error, Some("media-empty")), ..healthy.clone() };
+        let status = |app: &str, config: u64, devices: &DeviceHealth| KioskStatus {
+            last_heartbeat_at: Some(t("2026-11-23T09:59:50Z")),
+            app_version: Some(app.into()),
+            config_version: Some(config),
+            devices: Some(devices.clone()),
+            ..KioskStatus::default()
+        };
+        let refusal = RefusalRecord {
+            version: 9,
+            code: ConfigRefusalCode::BadSignature,
+            message: "bad signature".into(),
+            at: t("2026-11-23T09:00:00Z"),
+        };
+        let enrolled = ["a-well", "b-old-app", "c-behind", "d-printer", "e-offline", "f-refused"]
+            .map(|id| KioskRecord { id: id.into(), site: id.into() })
+            .to_vec();
+        let mut refused = status("0.10.0", 8, &healthy);
+        refused.last_refusal = Some(refusal);
+        let mut view = view(Inputs {
+            now: t("2026-11-23T10:00:00Z"),
+            heartbeat_seconds: 30,
+            enrolled,
+            statuses: vec![
+                ("a-well".into(), status("0.10.0", 9, &healthy)),
+                ("b-old-app".into(), status("0.9.2", 9, &healthy)),
+                ("c-behind".into(), status("0.10.0", 8, &healthy)),
+                ("d-printer".into(), status("0.10.0", 9, &faulty)),
+                ("e-offline".into(), status("0.10.0", 9, &faulty)),
+                ("f-refused".into(), refused),
+            ],
+            published: Some(StoredConfig {
+                meta: PublishedConfig {
+                    version: 9,
+                    payload_sha256: "ab".into(),
+                    key_id: "k".into(),
+                    published_at: t("2026-11-23T08:00:00Z"),
+                    published_by: "ops".into(),
+                    size: 10,
+                    announced_to: None,
+                },
+                bundle: "{}".into(),
+            }),
+            online: ["a-well", "b-old-app", "c-behind", "d-printer", "f-refused"].map(KioskId::from).to_vec(),
+        });
+        by_attention(&mut view);
+        let order: Vec<(&str, Vec<Concern>)> =
+            view.kiosks.iter().map(|k| (k.kiosk_id.as_str(), k.attention.clone())).collect();
+        use Concern::*;
+        assert_eq!(order, [
+            ("e-offline", vec![Offline, DeviceFault]),
+            ("d-printer", vec![DeviceFault]),
+            ("f-refused", vec![ConfigRefused, ConfigBehind]),
+            ("c-behind", vec![ConfigBehind]),
+            ("b-old-app", vec![AppBehind]),
+            ("a-well", vec![]),
+        ]);
     }
 }

@@ -17,10 +17,13 @@
 //! - [`metrics`]: `/metrics` in Prometheus text format.
 //! - [`fleet`]: the fleet view of the admin API.
 //! - [`console`]: the agent console's files, served under `/agent/`.
+//! - [`roles`]: who may do what in the admin console.
+//! - [`admin_console`]: the admin console's files, served under `/admin/`.
 //! - [`systemd`]: readiness and watchdog notifications to systemd.
 
 #![forbid(unsafe_code)]
 
+pub mod admin_console;
 pub mod bus;
 pub mod console;
 pub mod core;
@@ -29,6 +32,7 @@ pub mod fleet;
 pub mod link;
 pub mod metrics;
 pub mod revoke;
+pub mod roles;
 pub mod server;
 pub mod shown;
 pub mod store;

@@ -125,6 +125,30 @@ enum AdminCommand {
         /// it and writes it to `<key>.pub`).
         public_key: String,
     },
+    /// Create an admin console account (`/admin/`). The password is read
+    /// from standard input with --password-stdin, otherwise generated and
+    /// printed once.
+    Account {
+        login: String,
+        /// admin (everything), supervisor (all but publishing), host (the
+        /// fleet and kiosk pages) or agent (usage figures).
+        #[arg(long)]
+        role: visio_hub::roles::Role,
+        /// The name shown in the console and as a configuration's
+        /// publisher. Default: the login.
+        #[arg(long)]
+        name: Option<String>,
+        /// Comma-separated kiosk ids: the account sees only these in the
+        /// fleet (a site's host). Default: every kiosk.
+        #[arg(long, value_delimiter = ',')]
+        kiosks: Vec<String>,
+        /// Comma-separated service ids: the account's usage figures are
+        /// those of these services only (a partner's agent). Default: all.
+        #[arg(long, value_delimiter = ',')]
+        services: Vec<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Stop trusting an admin signing key.
     DistrustKey {
         /// The key id (16 hex digits), as `visio-admin keygen` printed it.
@@ -420,6 +444,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             eprintln!("Admin token {name:?} revoked.");
         }
+        Command::Admin { command: AdminCommand::Account { login, role, name, kiosks, services, password_stdin } } => {
+            check_id(&login)?;
+            for id in &kiosks {
+                check_id(id)?;
+            }
+            let kiosks: Vec<KioskId> = kiosks.iter().map(|k| KioskId::from(k.as_str())).collect();
+            let services: Vec<ServiceId> = services.iter().map(|s| ServiceId(s.trim().to_owned())).collect();
+            if let Some(unknown) = services.iter().find(|s| catalogue.get(s).is_none()) {
+                let known: Vec<&str> = catalogue.services().iter().map(|s| s.id.as_str()).collect();
+                bail!("unknown service {:?}; the catalogue has: {}", unknown.as_str(), known.join(", "));
+            }
+            let (password, generated) = read_or_generate_password(password_stdin)?;
+            let name = name.unwrap_or_else(|| login.clone());
+            match runtime.block_on(store.add_console_account(&login, &name, &password, role, (&kiosks, &services), Timestamp::now())) {
+                Err(StoreError::AccountExists(_)) => bail!("console account {login:?} already exists"),
+                other => other?,
+            }
+            eprintln!("Console account {login:?} created with the {role} role; it signs in at /admin/.");
+            if generated {
+                eprintln!("Password (shown once):");
+                println!("{}", password.expose());
+            }
+        }
         Command::Admin { command: AdminCommand::TrustKey { public_key } } => {
             let key = visio_config::bundle::parse_public_key(&public_key)?;
             let id = runtime.block_on(store.trust_admin_key(&key, Timestamp::now()))?;
@@ -467,6 +514,7 @@ const POSTGRES_CONNECTIONS: usize = 8;
 const DEMO_KIOSK: &str = "demo-kiosk";
 const DEMO_AGENT: &str = "agent";
 const DEMO_PASSWORD: &str = "visio-demo";
+const DEMO_ADMIN: &str = "admin";
 
 /// Enrols the demo kiosk (new secret each start, written next to the
 /// database for the kiosk app) and the demo agent, then says what to open.
@@ -481,11 +529,17 @@ async fn print_demo(store: &Backend, data_dir: &std::path::Path, listen: &str, c
         Ok(()) | Err(StoreError::AgentExists(_)) => {}
         Err(e) => return Err(e.into()),
     }
+    let admin = Secret(DEMO_PASSWORD.into());
+    match store.add_console_account(DEMO_ADMIN, "Dominique (démo)", &admin, visio_hub::roles::Role::Admin, (&[], &[]), Timestamp::now()).await {
+        Ok(()) | Err(StoreError::AccountExists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
     eprintln!(
         "\nVisio-Public demo hub on https://{listen}/\n\
          \x20 certificate (self-signed, trust it in clients): {}\n\
          \x20 health:  https://{listen}/healthz    metrics: https://{listen}/metrics\n\
          \x20 demo agent:  login {DEMO_AGENT:?}, password {DEMO_PASSWORD:?} (POST /api/agent/login)\n\
+         \x20 demo admin:  login {DEMO_ADMIN:?}, password {DEMO_PASSWORD:?}, console https://{listen}/admin/\n\
          \x20 demo kiosk:  id {DEMO_KIOSK:?}, secret in {}\n\
          \x20 the \"demo\" service is open at all hours; the others keep real office hours (Europe/Paris)\n",
         cert.display(),

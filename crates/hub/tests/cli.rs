@@ -65,6 +65,39 @@ fn agent_add_checks_services_and_takes_the_password_from_stdin() {
     assert!(store.verify_agent(&AgentLogin::from("paul"), &password).unwrap().is_some());
 }
 
+#[test]
+fn admin_account_takes_a_role_and_the_password_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = hub(dir.path()).args(["admin", "account", "claire", "--role", "root"]).output().unwrap();
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("unknown role \"root\": expected admin, supervisor, host or agent"), "{stderr}");
+
+    let mut child = hub(dir.path())
+        .args(["admin", "account", "claire", "--role", "supervisor", "--name", "Claire (DSI)", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"correct horse battery\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "a given password is not echoed");
+    let store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    let account = store.verify_console_account("claire", &Secret("correct horse battery".into())).unwrap().unwrap();
+    assert_eq!((account.display_name.as_str(), account.role), ("Claire (DSI)", visio_hub::roles::Role::Supervisor));
+
+    let dup = hub(dir.path()).args(["admin", "account", "claire", "--role", "admin"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("console account \"claire\" already exists"));
+    let unknown = hub(dir.path()).args(["admin", "account", "zoe", "--role", "agent", "--services", "cpam2"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown service \"cpam2\""));
+    let generated = hub(dir.path()).args(["admin", "account", "paul", "--role", "host", "--kiosks", "besse,ardes"]).output().unwrap();
+    let password = Secret(String::from_utf8(generated.stdout).unwrap().trim().to_owned());
+    let paul = store.verify_console_account("paul", &password).unwrap().unwrap();
+    assert_eq!(paul.kiosks, [KioskId::from("besse"), KioskId::from("ardes")]);
+}
+
 /// What README's first command runs: `serve --demo`, then /healthz answers.
 #[tokio::test]
 async fn serve_demo_starts_and_answers_health() {
@@ -92,6 +125,14 @@ async fn serve_demo_starts_and_answers_health() {
         .await
         .unwrap();
     assert_eq!(login.status(), 200);
+    assert!(seen.iter().any(|l| l.contains("demo admin:  login \"admin\"")), "{}", seen.join("\n"));
+    let admin = client
+        .post(format!("https://localhost:{port}/api/admin/login"))
+        .json(&serde_json::json!({"login": "admin", "password": "visio-demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 200);
     assert_eq!(secret.len(), 43);
     drop(served);
 }

@@ -9,6 +9,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use visio_hub::core::{HeartbeatReport, HubEvent, new_token};
+use visio_hub::roles::Role;
 use visio_hub::store::postgres::PgStore;
 use visio_hub::store::revocation::Kind;
 use visio_hub::store::{Backend, PublishOutcome, Store, StoreError, StoredConfig};
@@ -73,6 +74,9 @@ on_both_stores!(
     a_call_ends_once_and_session_prefixes_are_remembered,
     disabling_refuses_and_records_a_revocation_that_reenrolling_and_removing_also_record,
     reopening_keeps_the_records_and_migrates_nothing_again,
+    console_accounts_have_a_role_and_sessions_that_expire_and_end,
+    a_publication_keeps_the_configuration_it_replaced,
+    a_period_of_the_session_log_is_read_alone,
 );
 
 async fn kiosk_secrets_are_checked_and_re_enrolment_rotates_them(place: Place) {
@@ -157,6 +161,63 @@ async fn only_a_newer_configuration_replaces_the_published_one(place: Place) {
     assert_eq!(store.publish_config(&stored(6, "d")).await.unwrap(), PublishOutcome::Published);
     let current = store.published_config().await.unwrap().unwrap();
     assert_eq!((current.meta.version, current.bundle.as_str(), current.meta.size), (6, "bundle 6", 8));
+}
+
+async fn console_accounts_have_a_role_and_sessions_that_expire_and_end(place: Place) {
+    let store = place.open().await;
+    let pw = Secret("correct horse".into());
+    store.add_console_account("claire", "Claire", &pw, Role::Supervisor, (&[], &[]), now()).await.unwrap();
+    let again = store.add_console_account("claire", "x", &pw, Role::Admin, (&[], &[]), now()).await;
+    assert!(matches!(again, Err(StoreError::AccountExists(_))), "{again:?}");
+    let account = store.verify_console_account("claire", &pw).await.unwrap().unwrap();
+    assert_eq!((account.display_name.as_str(), account.role), ("Claire", Role::Supervisor));
+    assert!(account.kiosks.is_empty() && account.services.is_empty(), "every kiosk and service");
+    assert!(store.verify_console_account("claire", &Secret("nope".into())).await.unwrap().is_none());
+    let kiosks = [KioskId::from("besse"), KioskId::from("ardes")];
+    store.add_console_account("hote", "Accueil", &pw, Role::Host, (&kiosks, &[]), now()).await.unwrap();
+    let host = store.verify_console_account("hote", &pw).await.unwrap().unwrap();
+    assert_eq!(host.kiosks, kiosks);
+    store.add_console_account("paul", "Paul (CAF)", &pw, Role::Agent, (&[], &["caf".into()]), now()).await.unwrap();
+    let token = store.create_console_session("paul", now(), SignedDuration::from_hours(1)).await.unwrap();
+    let paul = store.console_account_for_session(&token, now()).await.unwrap().unwrap();
+    assert_eq!((paul.kiosks.len(), paul.services), (0, vec![ServiceId::from("caf")]));
+    assert!(store.verify_console_account("ghost", &pw).await.unwrap().is_none());
+    // An agent of the same login is another account.
+    assert!(store.verify_agent(&"claire".into(), &pw).await.unwrap().is_none());
+
+    let token = store.create_console_session("claire", now(), SignedDuration::from_hours(1)).await.unwrap();
+    assert_eq!(store.console_account_for_session(&token, now()).await.unwrap(), Some(account));
+    assert!(store.console_account_for_session(&token, at(120)).await.unwrap().is_none(), "expired");
+    store.end_console_session(&token).await.unwrap();
+    assert!(store.console_account_for_session(&token, now()).await.unwrap().is_none(), "signed out");
+}
+
+async fn a_publication_keeps_the_configuration_it_replaced(place: Place) {
+    let store = place.open().await;
+    assert_eq!(store.previous_config().await.unwrap(), None);
+    store.publish_config(&stored(5, "a")).await.unwrap();
+    assert_eq!(store.previous_config().await.unwrap(), None, "nothing was replaced");
+    store.publish_config(&stored(4, "c")).await.unwrap();
+    assert_eq!(store.previous_config().await.unwrap(), None, "a refused publication replaces nothing");
+    store.publish_config(&stored(6, "d")).await.unwrap();
+    store.publish_config(&stored(7, "e")).await.unwrap();
+    let previous = store.previous_config().await.unwrap().unwrap();
+    assert_eq!((previous.meta.version, previous.bundle.as_str()), (6, "bundle 6"));
+}
+
+async fn a_period_of_the_session_log_is_read_alone(place: Place) {
+    let store = place.open().await;
+    let queued = |n: i64| HubEvent::Queued {
+        session: format!("p-{n:06}").as_str().into(),
+        kiosk_id: "besse".into(),
+        service: "caf".into(),
+        at: at(n * 60),
+    };
+    store.record_all((0..5).map(queued).collect()).await.unwrap();
+    let period = store.session_log_between(at(60), at(180)).await.unwrap();
+    let ids: Vec<&str> = period.iter().map(|r| r.session.as_str()).collect();
+    assert_eq!(ids, ["p-000001", "p-000002"], "from included, to excluded");
+    assert_eq!(store.session_log().await.unwrap().len(), 5);
 }
 
 async fn a_refusal_stays_until_that_version_or_a_newer_one_is_applied(place: Place) {

@@ -48,6 +48,42 @@ pub struct FleetKiosk {
     /// version or a newer one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_refusal: Option<RefusalRecord>,
+    /// What needs an admin's attention, the most pressing first; empty
+    /// when all is well.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attention: Vec<Concern>,
+}
+
+/// Something about a kiosk that needs attention, in order of urgency: the
+/// fleet page puts the kiosks with the most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Concern {
+    /// Enrolled and not connected: residents there cannot call.
+    Offline,
+    /// In the published configuration but never enrolled: it cannot connect.
+    NotEnrolled,
+    /// A camera, microphone, scanner or printer missing or failing.
+    DeviceFault,
+    /// The kiosk refused a published configuration.
+    ConfigRefused,
+    /// The kiosk runs another configuration than the published one.
+    ConfigBehind,
+    /// The kiosk runs an older app than others in the fleet.
+    AppBehind,
+}
+
+impl Concern {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Concern::Offline => "offline",
+            Concern::NotEnrolled => "not_enrolled",
+            Concern::DeviceFault => "device_fault",
+            Concern::ConfigRefused => "config_refused",
+            Concern::ConfigBehind => "config_behind",
+            Concern::AppBehind => "app_behind",
+        }
+    }
 }
 
 /// A configuration a kiosk refused, as it reported it.

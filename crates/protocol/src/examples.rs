@@ -235,6 +235,7 @@ pub fn fleet() -> admin::FleetView {
                         .into(),
                     at: ts("2026-11-23T08:00:07Z"),
                 }),
+                attention: vec![admin::Concern::Offline, admin::Concern::ConfigRefused, admin::Concern::ConfigBehind],
             },
             admin::FleetKiosk {
                 kiosk_id: "besse-mairie".into(),
@@ -252,6 +253,7 @@ pub fn fleet() -> admin::FleetView {
                 }),
                 rtt_ms: Some(612),
                 last_refusal: None,
+                attention: vec![admin::Concern::DeviceFault],
             },
         ],
     }

@@ -98,6 +98,25 @@ impl TestHub {
             .unwrap();
     }
 
+    /// An admin console account (`/admin/`) with `role`, seeing every kiosk.
+    pub fn add_console_account(&self, login: &str, password: &str, role: visio_hub::roles::Role) {
+        self.add_console_account_for(login, password, role, &[]);
+    }
+
+    /// An admin console account that sees only `kiosks` in the fleet.
+    pub fn add_console_account_for(&self, login: &str, password: &str, role: visio_hub::roles::Role, kiosks: &[&str]) {
+        self.add_console_account_scoped(login, password, role, kiosks, &[]);
+    }
+
+    /// An admin console account limited to `kiosks` and `services` (empty: all).
+    pub fn add_console_account_scoped(&self, login: &str, password: &str, role: visio_hub::roles::Role, kiosks: &[&str], services: &[&str]) {
+        let name = format!("{login} (test)");
+        let kiosks: Vec<KioskId> = kiosks.iter().map(|k| KioskId::from(*k)).collect();
+        let services: Vec<ServiceId> = services.iter().map(|s| ServiceId::from(*s)).collect();
+        let password = Secret(password.into());
+        self.store.add_console_account(login, &name, &password, role, (&kiosks, &services), Timestamp::now()).unwrap();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.addr.port())
     }

@@ -13,6 +13,7 @@
 //! - [`turn`]: a coturn TURN server on loopback (or placed by the test, with TLS).
 //! - [`proxy`]: an HTTP proxy (tinyproxy) asking for credentials.
 //! - [`postgres`]: a PostgreSQL 15 server on loopback, in a temporary directory.
+//! - [`sessions`]: a made-up session log, for usage figures.
 //! - [`nats`]: a NATS server on loopback, linking hub processes.
 //!
 //! A missing system tool fails the test with the command that installs it
@@ -28,5 +29,6 @@ pub mod pdf;
 pub mod postgres;
 pub mod proxy;
 pub mod sane;
+pub mod sessions;
 pub mod turn;
 pub mod wait;

@@ -15,13 +15,14 @@ use visio_protocol::{KioskId, Secret};
 use crate::shown::shown;
 use super::{App, MAX_BUNDLE_BYTES};
 use crate::core::Published;
+use crate::roles::Permission;
 use crate::store::{PublishOutcome, StoredConfig};
 
 // ---------------------------------------------------------------------------
 // Configuration for kiosks, and the admin API
 // ---------------------------------------------------------------------------
 
-fn coded_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(super) fn coded_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "error": message.into(), "code": code }))).into_response()
 }
 
@@ -37,17 +38,50 @@ fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
     given.eq_ignore_ascii_case(scheme).then(|| rest.trim())
 }
 
-/// The admin token's name, or the 401 to answer.
-async fn admin(app: &App, headers: &HeaderMap) -> Result<String, Response> {
+/// Who called the admin API.
+#[derive(Debug, Clone)]
+pub(super) struct Caller {
+    /// The token's name or the console account's login.
+    pub name: String,
+    /// The kiosks they see; empty: all (tokens, and accounts not limited
+    /// to a site).
+    pub kiosks: Vec<KioskId>,
+    /// The services whose usage they see; empty: all.
+    pub services: Vec<visio_protocol::ServiceId>,
+}
+
+impl Caller {
+    pub fn sees(&self, kiosk: &KioskId) -> bool {
+        self.kiosks.is_empty() || self.kiosks.contains(kiosk)
+    }
+}
+
+/// Who is calling the admin API, if they may do `need`: an admin token
+/// (`Authorization: Bearer`, for `visio-admin`; tokens may do everything)
+/// or a signed-in console account whose role allows it. Otherwise the 401
+/// or 403 to answer.
+pub(super) async fn caller(app: &App, headers: &HeaderMap, need: Permission) -> Result<Caller, Response> {
     let refuse = || {
         unauthorized(
             "Bearer realm=\"visio-hub admin\"",
             "an admin token is required: Authorization: Bearer <token> (create one with `visio-hub admin token <name>`)",
         )
     };
-    let token = Secret(authorization(headers, "Bearer").ok_or_else(refuse)?.to_owned());
+    let Some(bearer) = authorization(headers, "Bearer") else {
+        let Some(account) = super::console::signed_in(app, headers).await? else { return Err(refuse()) };
+        if !account.role.may(need) {
+            tracing::info!(login = %shown(&account.login), role = %account.role, ?need, "admin API refused: not allowed for this role");
+            return Err(coded_error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("the {} role may not do this; ask an admin", account.role),
+            ));
+        }
+        return Ok(Caller { name: account.login, kiosks: account.kiosks, services: account.services });
+    };
+    let token = Secret(bearer.to_owned());
     match app.store.verify_admin_token(&token).await {
-        Ok(Some(name)) => Ok(name),
+        Ok(Some(name)) => Ok(Caller { name, kiosks: Vec::new(), services: Vec::new() }),
         Ok(None) => {
             tracing::info!("admin API refused: unknown token");
             Err(refuse())
@@ -135,8 +169,8 @@ enum Upload {
 pub(super) async fn publish(State(app): State<App>, request: axum::extract::Request) -> Response {
     let (parts, body) = request.into_parts();
     // Authenticate before reading megabytes from anyone.
-    let admin = match admin(&app, &parts.headers).await {
-        Ok(name) => name,
+    let admin = match caller(&app, &parts.headers, Permission::Publish).await {
+        Ok(caller) => caller.name,
         Err(response) => return response,
     };
     // Past the limit the rest is read and dropped (up to a bound), so the
@@ -242,13 +276,41 @@ pub(super) async fn publish(State(app): State<App>, request: axum::extract::Requ
     }
 }
 
+/// How the fleet is listed: by id (the default), or `?order=attention`
+/// with the kiosks that need attention first (the console's fleet page).
+#[derive(serde::Deserialize, Default)]
+pub(super) struct FleetQuery {
+    #[serde(default)]
+    order: Option<String>,
+}
+
 /// `GET /api/fleet`: every kiosk, online or not, with what it last said.
-pub(super) async fn fleet(State(app): State<App>, headers: HeaderMap) -> Response {
-    if let Err(response) = admin(&app, &headers).await {
-        return response;
+pub(super) async fn fleet(
+    State(app): State<App>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<FleetQuery>,
+) -> Response {
+    let caller = match caller(&app, &headers, Permission::Fleet).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let by_attention = query.order.as_deref() == Some("attention");
+    match fleet_view(&app).await {
+        Ok(mut view) => {
+            view.kiosks.retain(|k| caller.sees(&k.kiosk_id));
+            if by_attention {
+                crate::fleet::by_attention(&mut view);
+            }
+            axum::Json(view).into_response()
+        }
+        Err(response) => response,
     }
+}
+
+/// The fleet view, or the error to answer.
+pub(super) async fn fleet_view(app: &App) -> Result<visio_protocol::admin::FleetView, Response> {
     let Some(online) = app.driver.online().await else {
-        return coded_error(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the hub is stopping");
+        return Err(coded_error(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the hub is stopping"));
     };
     let rows = async {
         Ok::<_, crate::store::StoreError>((
@@ -259,18 +321,17 @@ pub(super) async fn fleet(State(app): State<App>, headers: HeaderMap) -> Respons
     }
     .await;
     match rows {
-        Ok((enrolled, statuses, published)) => axum::Json(crate::fleet::view(crate::fleet::Inputs {
+        Ok((enrolled, statuses, published)) => Ok(crate::fleet::view(crate::fleet::Inputs {
             now: Timestamp::now(),
             heartbeat_seconds: app.settings.heartbeat_seconds,
             enrolled,
             statuses,
             published,
             online,
-        }))
-        .into_response(),
+        })),
         Err(e) => {
             tracing::error!(error = %e, "fleet view failed on the store");
-            coded_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not read the fleet")
+            Err(coded_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not read the fleet"))
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The network shell: TLS accept loop and HTTP routes. The routes live in
-//! `accounts` (agent sign-in), `admin` (configuration and fleet) and
+//! `accounts` (agent sign-in), `admin` (configuration and fleet),
+//! `console` (the admin console's sign-in and kiosk page) and
 //! `sockets` (one WebSocket handler per kiosk or agent connection);
 //! [`limits`] holds what an unauthenticated client may hold.
 //!
@@ -11,8 +12,10 @@
 
 mod accounts;
 mod admin;
+mod console;
 pub mod limits;
 mod sockets;
+mod usage;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -125,6 +128,8 @@ struct App {
     driver: DriverHandle,
     metrics: Arc<Metrics>,
     throttle: Arc<Mutex<LoginThrottle>>,
+    /// The admin console's sign-ins: counted apart from agents'.
+    console_throttle: Arc<Mutex<LoginThrottle>>,
     /// Visits started per kiosk, for the visits-per-minute limit.
     visits: Arc<Mutex<std::collections::HashMap<visio_protocol::KioskId, crate::core::rate::TokenBucket>>>,
     settings: Arc<Settings>,
@@ -252,6 +257,7 @@ pub async fn run(
         driver: driver.clone(),
         metrics: metrics.clone(),
         throttle: Arc::default(),
+        console_throttle: Arc::default(),
         visits: Arc::default(),
         settings: Arc::new(settings),
         shutdown: token.clone(),
@@ -358,14 +364,25 @@ fn router(app: App) -> Router {
         .route("/agent/", get(crate::console::index))
         .route("/agent/console.js", get(crate::console::script))
         .route("/agent/console.css", get(crate::console::style))
+        .route("/admin", get(crate::admin_console::to_index))
+        .route("/admin/", get(crate::admin_console::index))
+        .route("/admin/admin.js", get(crate::admin_console::script))
+        .route("/admin/admin.css", get(crate::admin_console::style))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/agent/login", post(accounts::login))
         .route("/api/agent/logout", post(accounts::logout))
         .route("/api/agent/me", get(accounts::me))
         .route("/api/kiosk/config", get(admin::kiosk_config))
-        .route("/api/admin/config", put(admin::publish))
+        .route("/api/admin/config", put(admin::publish).get(console::config))
         .route("/api/fleet", get(admin::fleet))
+        .route("/api/admin/login", post(console::login))
+        .route("/api/admin/logout", post(console::logout))
+        .route("/api/admin/me", get(console::me))
+        .route("/api/admin/kiosks/{id}", get(console::kiosk))
+        .route("/api/admin/usage", get(usage::json))
+        .route("/api/admin/usage.csv", get(usage::csv))
+        .route("/api/admin/charts/{name}", get(usage::chart))
         .route("/ws/kiosk", get(sockets::kiosk_ws))
         .route("/ws/agent", get(sockets::agent_ws))
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "no such page"}))) })

@@ -10,7 +10,7 @@ use visio_protocol::{AgentLogin, KioskId, Secret, ServiceId};
 
 use super::postgres::PgStore;
 use super::{
-    AgentRecord, KioskRecord, KioskStatus, PublishOutcome, Recovered, SessionRecord, Store, StoreError, StoredConfig,
+    AgentRecord, ConsoleAccount, KioskRecord, KioskStatus, PublishOutcome, Recovered, SessionRecord, Store, StoreError, StoredConfig,
 };
 use crate::core::HubEvent;
 
@@ -121,6 +121,55 @@ impl Backend {
 
     pub async fn end_agent_session(&self, token: &Secret) -> Result<(), StoreError> {
         on_store!(self, [token] => end_agent_session(&token))
+    }
+
+    pub async fn add_console_account(
+        &self,
+        login: &str,
+        display_name: &str,
+        password: &Secret,
+        role: crate::roles::Role,
+        (kiosks, services): (&[KioskId], &[ServiceId]),
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        // Not `on_store!`: the scope is a pair of slices, which the owned
+        // copies for SQLite's worker must be borrowed back as.
+        match self {
+            Backend::Sqlite(store) => {
+                let (login, name, password) = (login.to_owned(), display_name.to_owned(), password.clone());
+                let (kiosks, services) = (kiosks.to_vec(), services.to_vec());
+                store.call(move |s| s.add_console_account(&login, &name, &password, role, (&kiosks, &services), now)).await
+            }
+            Backend::Postgres(store) => store.add_console_account(login, display_name, password, role, (kiosks, services), now).await,
+        }
+    }
+
+    /// Checks a console account's password, under the same bound on
+    /// simultaneous Argon2 checks as agents' ([`Backend::verify_agent`]).
+    pub async fn verify_console_account(&self, login: &str, password: &Secret) -> Result<Option<ConsoleAccount>, StoreError> {
+        let _permit = password_checks().acquire().await.map_err(|e| StoreError::Worker(e.to_string()))?;
+        on_store!(self, [login, password] => verify_console_account(&login, &password))
+    }
+
+    pub async fn create_console_session(&self, login: &str, now: Timestamp, lifetime: SignedDuration) -> Result<Secret, StoreError> {
+        on_store!(self, [login] => create_console_session(&login, now, lifetime))
+    }
+
+    pub async fn console_account_for_session(&self, token: &Secret, now: Timestamp) -> Result<Option<ConsoleAccount>, StoreError> {
+        on_store!(self, [token] => console_account_for_session(&token, now))
+    }
+
+    pub async fn end_console_session(&self, token: &Secret) -> Result<(), StoreError> {
+        on_store!(self, [token] => end_console_session(&token))
+    }
+
+    /// The visits queued in `[from, to)`, oldest first.
+    pub async fn session_log_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SessionRecord>, StoreError> {
+        on_store!(self, [] => session_log_between(from, to))
+    }
+
+    pub async fn previous_config(&self) -> Result<Option<StoredConfig>, StoreError> {
+        on_store!(self, [] => previous_config())
     }
 
     pub async fn record(&self, event: &HubEvent) -> Result<(), StoreError> {

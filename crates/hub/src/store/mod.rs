@@ -34,6 +34,6 @@ pub mod sqlite;
 
 pub use backend::Backend;
 pub use records::{
-    AgentRecord, KioskRecord, KioskStatus, PublishOutcome, Recovered, SessionRecord, StoreError, StoredConfig,
+    AgentRecord, ConsoleAccount, KioskRecord, KioskStatus, PublishOutcome, Recovered, SessionRecord, StoreError, StoredConfig,
 };
 pub use sqlite::Store;

@@ -19,6 +19,8 @@ pub enum StoreError {
     Hash(String),
     #[error("agent {0:?} already exists")]
     AgentExists(String),
+    #[error("console account {0:?} already exists")]
+    AccountExists(String),
     #[error("the database's schema version {found} is newer than this hub understands ({supported}); upgrade the hub")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("the store's worker stopped: {0}")]
@@ -39,6 +41,20 @@ pub struct KioskRecord {
 pub struct AgentRecord {
     pub login: AgentLogin,
     pub display_name: String,
+    pub services: Vec<ServiceId>,
+}
+
+/// An admin console account, without its password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleAccount {
+    pub login: String,
+    pub display_name: String,
+    pub role: crate::roles::Role,
+    /// The kiosks this account sees in the fleet; empty: every kiosk (a
+    /// site's host sees its own).
+    pub kiosks: Vec<KioskId>,
+    /// The services whose usage figures this account sees; empty: every
+    /// service (a partner's agent sees their own).
     pub services: Vec<ServiceId>,
 }
 
@@ -101,6 +117,24 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 /// A time stored as Unix milliseconds.
 pub(super) fn ms(ms: i64) -> Option<Timestamp> {
     Timestamp::from_millisecond(ms).ok()
+}
+
+/// A stored role; an unknown one (a newer hub's) gives no rights.
+pub(super) fn role(s: &str) -> Result<crate::roles::Role, StoreError> {
+    crate::roles::Role::parse(s).ok_or_else(|| StoreError::Damaged(format!("unknown console role {s:?}")))
+}
+
+/// A console account's kiosks, stored comma-separated.
+pub(super) fn split_kiosks(s: &str) -> Vec<KioskId> {
+    s.split(',').filter(|s| !s.is_empty()).map(KioskId::from).collect()
+}
+
+pub(super) fn join_kiosks(kiosks: &[KioskId]) -> String {
+    kiosks.iter().map(KioskId::as_str).collect::<Vec<_>>().join(",")
+}
+
+pub(super) fn join_services(services: &[ServiceId]) -> String {
+    services.iter().map(ServiceId::as_str).collect::<Vec<_>>().join(",")
 }
 
 /// An agent's services, stored comma-separated.

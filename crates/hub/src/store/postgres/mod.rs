@@ -24,6 +24,7 @@ pub use crate::core::QueueEntry;
 use crate::core::HubEvent;
 
 mod cluster;
+mod console;
 mod revocation;
 
 pub use cluster::Liveness;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_schema.sql"),
     include_str!("../../../migrations/postgres/0002_processes.sql"),
     include_str!("../../../migrations/postgres/0003_revocations.sql"),
+    include_str!("../../../migrations/postgres/0004_admin_console.sql"),
 ];
 
 /// A pool of connections to one database; cheap to clone.
@@ -257,6 +259,16 @@ impl PgStore {
             }
             _ => {}
         }
+        // The one it replaces is kept, for the console to show what changed.
+        tx.execute(
+            "INSERT INTO previous_config (id, version, payload_sha256, key_id, bundle, published_at, published_by)
+             SELECT id, version, payload_sha256, key_id, bundle, published_at, published_by FROM published_config WHERE id = 1
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, payload_sha256 = excluded.payload_sha256,
+                 key_id = excluded.key_id, bundle = excluded.bundle, published_at = excluded.published_at,
+                 published_by = excluded.published_by",
+            &[],
+        )
+        .await?;
         tx.execute(
             "INSERT INTO published_config (id, version, payload_sha256, key_id, bundle, published_at, published_by)
              VALUES (1, $1, $2, $3, $4, $5, $6)

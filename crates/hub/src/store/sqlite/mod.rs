@@ -17,6 +17,7 @@ use super::secrets::{constant_time_eq, dummy_hash, hash_password, random_token, 
 use super::{AgentRecord, KioskRecord, KioskStatus, PublishOutcome, SessionRecord, StoreError, StoredConfig};
 use crate::core::HubEvent;
 
+mod console;
 mod restarts;
 mod revocation;
 
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0002_fleet_and_admin.sql"),
     include_str!("../../../migrations/sqlite/0003_resume.sql"),
     include_str!("../../../migrations/sqlite/0004_revocations.sql"),
+    include_str!("../../../migrations/sqlite/0005_admin_console.sql"),
 ];
 
 /// A handle on the database; cheap to clone.
@@ -233,6 +235,12 @@ impl Store {
             }
             _ => {}
         }
+        // The one it replaces is kept, for the console to show what changed.
+        tx.execute(
+            "INSERT OR REPLACE INTO previous_config (id, version, payload_sha256, key_id, bundle, published_at, published_by)
+             SELECT id, version, payload_sha256, key_id, bundle, published_at, published_by FROM published_config WHERE id = 1",
+            [],
+        )?;
         tx.execute(
             "INSERT INTO published_config (id, version, payload_sha256, key_id, bundle, published_at, published_by)
              VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)

@@ -1,9 +1,17 @@
 //! Usage figures for funders, from the hub's session log (`visio-hub
-//! sessions`, one JSON object per line): interviews per service and per
-//! kiosk, waits and durations, ratings, and the travel they saved.
+//! sessions`, one JSON object per line, or the hub's store): interviews per
+//! service, kiosk, site and month, waits and call lengths (mean, median,
+//! 90th percentile), ratings, and the travel they saved. One computation
+//! for `visio-admin stats` and the hub's admin console, so both give the
+//! same figures for the same log; [`render`] writes them as a table, CSV or
+//! JSON, [`chart`] as SVG charts.
+
+#![forbid(unsafe_code)]
+
+pub mod chart;
+pub mod render;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -80,17 +88,19 @@ pub struct Row {
     pub avg_wait_seconds: Option<f64>,
     /// Mean of ended − answered over finished interviews, seconds.
     pub avg_duration_seconds: Option<f64>,
+    pub median_wait_seconds: Option<f64>,
+    /// 90 % of interviews were answered within this wait (nearest rank).
+    pub p90_wait_seconds: Option<f64>,
+    pub median_duration_seconds: Option<f64>,
     pub happy: u32,
     pub neutral: u32,
     pub unhappy: u32,
     pub km_saved: f64,
     pub kg_co2e_saved: f64,
     #[serde(skip)]
-    wait_sum: f64,
+    waits: Vec<f64>,
     #[serde(skip)]
-    duration_sum: f64,
-    #[serde(skip)]
-    durations: u32,
+    durations: Vec<f64>,
 }
 
 impl Row {
@@ -104,10 +114,9 @@ impl Row {
         }
         let Some(answered) = r.answered_at else { return };
         self.interviews += 1;
-        self.wait_sum += (answered - r.queued_at).get_seconds() as f64;
+        self.waits.push((answered - r.queued_at).get_seconds() as f64);
         if let Some(ended) = r.ended_at {
-            self.duration_sum += (ended - answered).get_seconds() as f64;
-            self.durations += 1;
+            self.durations.push((ended - answered).get_seconds() as f64);
         }
         if let Some(km) = km {
             self.km_saved += km;
@@ -115,11 +124,37 @@ impl Row {
     }
 
     fn finish(&mut self) {
-        self.avg_wait_seconds = (self.interviews > 0).then(|| self.wait_sum / f64::from(self.interviews));
-        self.avg_duration_seconds = (self.durations > 0).then(|| self.duration_sum / f64::from(self.durations));
+        self.waits.sort_by(f64::total_cmp);
+        self.durations.sort_by(f64::total_cmp);
+        self.avg_wait_seconds = mean(&self.waits);
+        self.avg_duration_seconds = mean(&self.durations);
+        self.median_wait_seconds = median(&self.waits);
+        self.p90_wait_seconds = nearest_rank(&self.waits, 0.9);
+        self.median_duration_seconds = median(&self.durations);
         self.km_saved = round1(self.km_saved);
         self.kg_co2e_saved = round1(self.km_saved * KG_CO2E_PER_KM);
     }
+}
+
+fn mean(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// The middle value of sorted `xs`, or the mean of the two middle ones.
+fn median(xs: &[f64]) -> Option<f64> {
+    let n = xs.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(xs[n / 2]),
+        _ => Some((xs[n / 2 - 1] + xs[n / 2]) / 2.0),
+    }
+}
+
+/// The smallest value of sorted `xs` with at least `q` of them at or
+/// below it (the nearest-rank percentile: always a value that occurred).
+fn nearest_rank(xs: &[f64], q: f64) -> Option<f64> {
+    let rank = (q * xs.len() as f64).ceil() as usize;
+    xs.get(rank.max(1) - 1).copied()
 }
 
 fn round1(x: f64) -> f64 {
@@ -136,6 +171,10 @@ pub struct Report {
     pub kg_co2e_per_km: f64,
     pub by_service: Vec<Row>,
     pub by_kiosk: Vec<Row>,
+    /// By the kiosk's site in the configuration (the kiosk id if unknown).
+    pub by_site: Vec<Row>,
+    /// By calendar month (`2026-11`) of the request, in the region's time zone.
+    pub by_month: Vec<Row>,
     pub total: Row,
     /// What the figures could not include, for the reader to know.
     pub warnings: Vec<String>,
@@ -146,6 +185,7 @@ pub struct Report {
 pub fn report(records: &[SessionRecord], from: Date, to: Date, config: &ConfigSet) -> Report {
     let tz: &TimeZone = config.catalogue().timezone();
     let (mut by_service, mut by_kiosk) = (BTreeMap::<&str, Row>::new(), BTreeMap::<&str, Row>::new());
+    let (mut by_site, mut by_month) = (BTreeMap::<&str, Row>::new(), BTreeMap::<String, Row>::new());
     let mut total = Row { key: "total".into(), ..Row::default() };
     let mut unplaced = BTreeMap::<&str, u32>::new();
     for r in records {
@@ -153,6 +193,8 @@ pub fn report(records: &[SessionRecord], from: Date, to: Date, config: &ConfigSe
         if day < from || day > to {
             continue;
         }
+        let site = config.kiosk(&r.kiosk_id).map_or(r.kiosk_id.as_str(), |k| k.site.as_str());
+        let month = format!("{:04}-{:02}", day.year(), day.month());
         let km = if r.service == DEMO_SERVICE || r.answered_at.is_none() {
             None
         } else {
@@ -164,16 +206,18 @@ pub fn report(records: &[SessionRecord], from: Date, to: Date, config: &ConfigSe
         };
         by_service.entry(&r.service).or_insert_with(|| Row { key: r.service.clone(), ..Row::default() }).add(r, km);
         by_kiosk.entry(&r.kiosk_id).or_insert_with(|| Row { key: r.kiosk_id.clone(), ..Row::default() }).add(r, km);
+        by_site.entry(site).or_insert_with(|| Row { key: site.to_owned(), ..Row::default() }).add(r, km);
+        by_month.entry(month.clone()).or_insert_with(|| Row { key: month, ..Row::default() }).add(r, km);
         total.add(r, km);
     }
-    let finish = |rows: BTreeMap<&str, Row>| {
+    fn finish<K>(rows: BTreeMap<K, Row>) -> Vec<Row> {
         rows.into_values()
             .map(|mut row| {
                 row.finish();
                 row
             })
-            .collect::<Vec<_>>()
-    };
+            .collect()
+    }
     total.finish();
     let warnings = unplaced
         .into_iter()
@@ -189,96 +233,26 @@ pub fn report(records: &[SessionRecord], from: Date, to: Date, config: &ConfigSe
         kg_co2e_per_km: KG_CO2E_PER_KM,
         by_service: finish(by_service),
         by_kiosk: finish(by_kiosk),
+        by_site: finish(by_site),
+        by_month: finish(by_month),
         total,
         warnings,
     }
 }
 
-fn minutes(seconds: Option<f64>) -> String {
-    match seconds {
-        None => "-".into(),
-        Some(s) => {
-            let s = s.round() as u64;
-            format!("{}m{:02}s", s / 60, s % 60)
-        }
-    }
-}
 
-impl Report {
-    /// A plain-text table for people.
-    pub fn to_table(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "Visio-Public usage from {} to {} ({})", self.from, self.to, self.timezone);
-        let header = |out: &mut String, title: &str| {
-            let _ = writeln!(
-                out,
-                "\n{title:<22} {:>8} {:>10} {:>9} {:>9} {:>5} {:>7} {:>7} {:>9} {:>9}",
-                "requests", "interviews", "avg wait", "avg call", "happy", "neutral", "unhappy", "km saved", "kg CO2e"
-            );
-        };
-        let line = |out: &mut String, r: &Row| {
-            let _ = writeln!(
-                out,
-                "{:<22} {:>8} {:>10} {:>9} {:>9} {:>5} {:>7} {:>7} {:>9.1} {:>9.1}",
-                r.key,
-                r.requests,
-                r.interviews,
-                minutes(r.avg_wait_seconds),
-                minutes(r.avg_duration_seconds),
-                r.happy,
-                r.neutral,
-                r.unhappy,
-                r.km_saved,
-                r.kg_co2e_saved
-            );
-        };
-        header(&mut out, "service");
-        self.by_service.iter().for_each(|r| line(&mut out, r));
-        header(&mut out, "kiosk");
-        self.by_kiosk.iter().for_each(|r| line(&mut out, r));
-        out.push('\n');
-        line(&mut out, &self.total);
-        let _ = writeln!(
-            out,
-            "\nKilometres: one round trip from the kiosk to the service's office per interview, straight line x {} \
-             (road detour); demo calls excluded.\nCO2: {} kg CO2e/km, average thermal car (ADEME Impact CO2 / Base Carbone).",
-            self.road_detour_factor, self.kg_co2e_per_km
-        );
-        out
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// CSV with a `group` column: `service`, `kiosk` or `total`.
-    pub fn to_csv(&self) -> String {
-        let mut out = String::from(
-            "group,key,requests,interviews,avg_wait_seconds,avg_duration_seconds,happy,neutral,unhappy,km_saved,kg_co2e_saved\n",
-        );
-        let opt = |x: Option<f64>| x.map(|x| format!("{x:.0}")).unwrap_or_default();
-        let rows = self
-            .by_service
-            .iter()
-            .map(|r| ("service", r))
-            .chain(self.by_kiosk.iter().map(|r| ("kiosk", r)))
-            .chain([("total", &self.total)]);
-        for (group, r) in rows {
-            let _ = writeln!(
-                out,
-                "{group},{},{},{},{},{},{},{},{},{:.1},{:.1}",
-                r.key,
-                r.requests,
-                r.interviews,
-                opt(r.avg_wait_seconds),
-                opt(r.avg_duration_seconds),
-                r.happy,
-                r.neutral,
-                r.unhappy,
-                r.km_saved,
-                r.kg_co2e_saved
-            );
-        }
-        out
-    }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    #[test]
+    fn medians_and_the_90th_percentile_are_values_that_occurred() {
+        let xs = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0];
+        assert_eq!(median(&xs), Some(55.0));
+        assert_eq!(nearest_rank(&xs, 0.9), Some(90.0));
+        assert_eq!(median(&[30.0, 60.0, 180.0]), Some(60.0));
+        assert_eq!(nearest_rank(&[30.0, 60.0, 180.0], 0.9), Some(180.0));
+        assert_eq!(nearest_rank(&[42.0], 0.9), Some(42.0));
+        assert_eq!((median(&[]), nearest_rank(&[], 0.9), mean(&[])), (None, None, None));
     }
 }

@@ -1,0 +1,37 @@
+//! The admin console: static files embedded in the hub, served under
+//! `/admin/`. Plain HTML/CSS/JavaScript like the agent console: no build
+//! step, nothing fetched from elsewhere. Its data comes from the admin API
+//! (`server::admin`, `server::console`), with the console's cookie.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+
+const INDEX: &str = include_str!("../admin-console/index.html");
+// One script made of the console's parts, in this order: later parts use
+// what earlier ones define.
+const SCRIPT: &str = concat!(
+    include_str!("../admin-console/i18n.js"),
+    include_str!("../admin-console/admin.js"),
+    include_str!("../admin-console/fleet.js"),
+    include_str!("../admin-console/config.js"),
+    include_str!("../admin-console/usage.js"),
+    include_str!("../admin-console/start.js"),
+);
+const STYLE: &str = include_str!("../admin-console/admin.css");
+
+pub async fn index() -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], INDEX).into_response()
+}
+
+pub async fn script() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SCRIPT)
+        .into_response()
+}
+
+pub async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], STYLE).into_response()
+}
+
+pub async fn to_index() -> Redirect {
+    Redirect::permanent("/admin/")
+}

@@ -1,0 +1,103 @@
+//! Who may see and do what in the admin console (`/admin/`). Each account
+//! has one role; a role is a fixed set of permissions, checked by the hub on
+//! every request (the page only hides what the role cannot use).
+//! docs/decisions.md, "Admin console accounts and roles".
+
+use serde::{Deserialize, Serialize};
+
+/// A console account's role, from the most to the least trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The region's IT team: everything, including publishing a
+    /// configuration.
+    Admin,
+    /// Runs the network day to day: the fleet, each kiosk, the
+    /// configuration in force and the usage figures; publishes nothing.
+    Supervisor,
+    /// A site's host (town hall, post office): the fleet and each kiosk's
+    /// devices, to know when paper or a cable needs them.
+    Host,
+    /// A partner service's agent: the usage figures only.
+    Agent,
+}
+
+/// What a request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    Fleet,
+    Config,
+    Publish,
+    Usage,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 4] = [Permission::Fleet, Permission::Config, Permission::Publish, Permission::Usage];
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Supervisor, Role::Host, Role::Agent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
+            Role::Host => "host",
+            Role::Agent => "agent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn may(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Admin => true,
+            Role::Supervisor => matches!(permission, Fleet | Config | Usage),
+            Role::Host => matches!(permission, Fleet),
+            Role::Agent => matches!(permission, Usage),
+        }
+    }
+
+    /// Everything this role may do, for the page to show what it can use.
+    pub fn permissions(self) -> Vec<Permission> {
+        Permission::ALL.into_iter().filter(|p| self.may(*p)).collect()
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: expected admin, supervisor, host or agent"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_admins_publish_and_each_role_sees_its_pages() {
+        let table: Vec<(Role, Vec<Permission>)> = Role::ALL.into_iter().map(|r| (r, r.permissions())).collect();
+        use Permission::*;
+        assert_eq!(table, [
+            (Role::Admin, vec![Fleet, Config, Publish, Usage]),
+            (Role::Supervisor, vec![Fleet, Config, Usage]),
+            (Role::Host, vec![Fleet]),
+            (Role::Agent, vec![Usage]),
+        ]);
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! The admin console's accounts and sessions, and the configuration
+//! published before the current one, in PostgreSQL.
+
+use jiff::{SignedDuration, Timestamp};
+use visio_protocol::{KioskId, Secret, ServiceId};
+use visio_protocol::admin::PublishedConfig;
+
+use super::super::records::{join_kiosks, join_services, ms, role, split_kiosks, split_services};
+use super::super::secrets::{dummy_hash, hash_password, random_token, sha256_hex, verify_password};
+use super::super::{ConsoleAccount, SessionRecord, StoreError, StoredConfig};
+use super::{PgStore, blocking};
+use crate::roles::Role;
+
+impl PgStore {
+    pub async fn add_console_account(
+        &self,
+        login: &str,
+        display_name: &str,
+        password: &Secret,
+        role: Role,
+        (kiosks, services): (&[KioskId], &[ServiceId]),
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let hash = blocking(|p: Secret| hash_password(&p), password.clone()).await??;
+        let inserted = self
+            .pool
+            .get()
+            .await?
+            .execute(
+                "INSERT INTO console_accounts (login, display_name, password_hash, role, kiosks, services, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (login) DO NOTHING",
+                &[
+                    &login,
+                    &display_name,
+                    &hash,
+                    &role.as_str(),
+                    &join_kiosks(kiosks),
+                    &join_services(services),
+                    &now.as_millisecond(),
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(StoreError::AccountExists(login.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Checks a login and password; an unknown login costs the same work.
+    pub async fn verify_console_account(&self, login: &str, password: &Secret) -> Result<Option<ConsoleAccount>, StoreError> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt(
+                "SELECT display_name, password_hash, role, kiosks, services FROM console_accounts WHERE login = $1",
+                &[&login],
+            )
+            .await?;
+        let password = password.clone();
+        let Some(row) = row else {
+            blocking(move |p: Secret| verify_password(&p, dummy_hash()), password).await?;
+            return Ok(None);
+        };
+        let (display_name, hash, stored_role, kiosks, services): (String, String, String, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+        if !blocking(move |p: Secret| verify_password(&p, &hash), password).await? {
+            return Ok(None);
+        }
+        Ok(Some(ConsoleAccount {
+            login: login.to_owned(),
+            display_name,
+            role: role(&stored_role)?,
+            kiosks: split_kiosks(&kiosks),
+            services: split_services(&services),
+        }))
+    }
+
+    pub async fn create_console_session(&self, login: &str, now: Timestamp, lifetime: SignedDuration) -> Result<Secret, StoreError> {
+        let token = random_token();
+        let client = self.pool.get().await?;
+        client.execute("DELETE FROM console_sessions WHERE expires_at <= $1", &[&now.as_millisecond()]).await?;
+        client
+            .execute(
+                "INSERT INTO console_sessions (token_sha256, login, expires_at) VALUES ($1, $2, $3)",
+                &[&sha256_hex(token.expose()), &login, &(now + lifetime).as_millisecond()],
+            )
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn console_account_for_session(&self, token: &Secret, now: Timestamp) -> Result<Option<ConsoleAccount>, StoreError> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt(
+                "SELECT a.login, a.display_name, a.role, a.kiosks, a.services FROM console_sessions s
+                 JOIN console_accounts a ON a.login = s.login
+                 WHERE s.token_sha256 = $1 AND s.expires_at > $2",
+                &[&sha256_hex(token.expose()), &now.as_millisecond()],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(ConsoleAccount {
+                login: r.get(0),
+                display_name: r.get(1),
+                role: role(r.get(2))?,
+                kiosks: split_kiosks(r.get(3)),
+                services: split_services(r.get(4)),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn end_console_session(&self, token: &Secret) -> Result<(), StoreError> {
+        self.pool
+            .get()
+            .await?
+            .execute("DELETE FROM console_sessions WHERE token_sha256 = $1", &[&sha256_hex(token.expose())])
+            .await?;
+        Ok(())
+    }
+
+    /// The configuration the published one replaced, if any.
+    pub async fn previous_config(&self) -> Result<Option<StoredConfig>, StoreError> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt(
+                "SELECT version, payload_sha256, key_id, bundle, published_at, published_by FROM previous_config WHERE id = 1",
+                &[],
+            )
+            .await?;
+        Ok(row.map(|r| {
+            let bundle: String = r.get(3);
+            StoredConfig {
+                meta: PublishedConfig {
+                    version: r.get::<_, i64>(0) as u64,
+                    payload_sha256: r.get(1),
+                    key_id: r.get(2),
+                    published_at: ms(r.get(4)).unwrap_or(Timestamp::UNIX_EPOCH),
+                    published_by: r.get(5),
+                    size: bundle.len() as u64,
+                    announced_to: None,
+                },
+                bundle,
+            }
+        }))
+    }
+
+    /// The visits queued in `[from, to)`, oldest first.
+    pub async fn session_log_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT id, kiosk_id, service, agent_login, queued_at, answered_at, ended_at, end_reason, rating
+                 FROM session_log WHERE queued_at >= $1 AND queued_at < $2 ORDER BY queued_at, id",
+                &[&from.as_millisecond(), &to.as_millisecond()],
+            )
+            .await?;
+        let ts = |v: Option<i64>| v.and_then(ms);
+        Ok(rows
+            .iter()
+            .map(|r| SessionRecord {
+                session: r.get(0),
+                kiosk_id: r.get(1),
+                service: r.get(2),
+                agent: r.get(3),
+                queued_at: ms(r.get(4)).unwrap_or(Timestamp::UNIX_EPOCH),
+                answered_at: ts(r.get(5)),
+                ended_at: ts(r.get(6)),
+                end_reason: r.get(7),
+                rating: r.get(8),
+            })
+            .collect())
+    }
+}
