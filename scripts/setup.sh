@@ -39,9 +39,10 @@ APT_PACKAGES=(
   # Ghostscript, qpdf (object streams, encryption), img2pdf (scanner-style
   # JPEG-in-PDF).
   libreoffice-writer-nogui ghostscript qpdf img2pdf
-  # The kiosk's spoken prompts (issue 23): eSpeak NG as a GStreamer element,
-  # offline, French and English voices (docs/decisions.md, "Speech").
-  gstreamer1.0-espeak espeak-ng
+  # The kiosk's spoken prompts (issue 23): the espeak-ng program, offline,
+  # French and English voices (docs/decisions.md, "Speech through the
+  # espeak-ng program").
+  espeak-ng
   # Sites behind an HTTP proxy (issue 22): the kiosk's tests tunnel the hub
   # link and TURN through a real one.
   tinyproxy

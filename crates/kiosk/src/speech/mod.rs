@@ -1,25 +1,37 @@
 //! The kiosk's voice: the core's [`SpeechCommand`]s spoken with eSpeak NG
-//! (the GStreamer `espeak` element, Debian's `gstreamer1.0-espeak`),
-//! through the same audio output as the chime and the agent's voice
-//! (`VISIO_AUDIO_SINK`). Offline, a few milliseconds to synthesise a
-//! prompt; the newest prompt cuts the one still playing. A kiosk without
-//! sound still works: failures are logged, never shown.
+//! (the `espeak-ng` program, Debian's `espeak-ng`), played through the same
+//! audio output as the chime and the agent's voice (`VISIO_AUDIO_SINK`).
+//! Offline, a few milliseconds to synthesise a prompt; the newest prompt
+//! cuts the one still playing. A kiosk without sound still works: failures
+//! are logged, never shown.
+//!
+//! eSpeak NG runs as a short-lived process per prompt, not as GStreamer's
+//! `espeak` element: that element keeps each prompt's audio (about 90 KB)
+//! and a copy of the voice list for the life of the process, 1.7 MB a call
+//! (docs/decisions.md, "Speech through the espeak-ng program").
 
 pub mod words;
 
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
 use visio_kiosk_core::{Language, VOLUME_MAX};
 
-/// About 35 % slower than eSpeak's 175 words a minute: many residents are
-/// elderly (measured on our prompts: 2.2 to 3.2 words a second).
-const RATE: i32 = -35;
+/// Words a minute: about 35 % slower than eSpeak's 175, since many
+/// residents are elderly (measured on our prompts: 2.2 to 3.2 words a
+/// second).
+const WORDS_PER_MINUTE: u32 = 114;
 /// The loudest step's gain; the others scale down from it.
 const GAIN_MAX: f64 = 1.0;
+/// The longest prompt's audio is under a megabyte (16-bit mono at
+/// 22 kHz, 20 s); anything beyond this is not a prompt.
+const MAX_AUDIO_BYTES: u64 = 4 << 20;
 
 /// The audio sink, as the chime and the call use it; `fakesink` in tests
 /// and on machines without sound (then a prompt takes milliseconds, not
@@ -41,32 +53,59 @@ pub fn gain(volume: u8) -> f64 {
     GAIN_MAX * f64::from(volume.min(VOLUME_MAX)) / f64::from(VOLUME_MAX)
 }
 
-/// The pipeline that speaks `text` into `sink` (a `gst-launch` description
+/// `text` spoken by eSpeak NG, as WAV bytes. The text goes on standard
+/// input, never on the command line.
+fn synthesize(text: &str, language: Language) -> Result<Vec<u8>, String> {
+    let mut child = Command::new("espeak-ng")
+        .args(["--stdout", "-v", voice(language), "-s", &WORDS_PER_MINUTE.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("espeak-ng could not start ({e}); is the espeak-ng package installed?"))?;
+    // A prompt is a few hundred bytes: written whole before reading.
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(text.as_bytes()).map_err(|e| format!("espeak-ng's input: {e}"))?;
+    }
+    let mut wav = Vec::new();
+    let read = child.stdout.take().map(|out| out.take(MAX_AUDIO_BYTES).read_to_end(&mut wav));
+    let status = child.wait().map_err(|e| format!("espeak-ng: {e}"))?;
+    match read {
+        Some(Ok(_)) if status.success() && !wav.is_empty() => Ok(wav),
+        Some(Err(e)) => Err(format!("espeak-ng's output: {e}")),
+        _ => Err(format!("espeak-ng gave no audio ({status})")),
+    }
+}
+
+/// The pipeline that plays `wav` into `sink` (a `gst-launch` description
 /// of the output). One path for the speaker and for the tests that render
 /// speech to a file.
-pub fn pipeline(text: &str, language: Language, volume: u8, sink: &str) -> Result<gst::Pipeline, String> {
+fn pipeline(wav: Vec<u8>, volume: u8, sink: &str) -> Result<gst::Pipeline, String> {
     gst::init().map_err(|e| e.to_string())?;
-    let description = format!(
-        "espeak name=tts ! audioconvert ! audioresample ! volume name=gain ! audioconvert ! audioresample ! {sink}"
-    );
+    let description =
+        format!("appsrc name=wav caps=audio/x-wav ! wavparse ! audioconvert ! audioresample ! volume name=gain ! audioconvert ! audioresample ! {sink}");
     let pipeline = gst::parse::launch(&description)
-        .map_err(|e| format!("the speech pipeline ({e}); is gstreamer1.0-espeak installed?"))?
+        .map_err(|e| format!("the speech pipeline ({e})"))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| "not a pipeline".to_string())?;
-    let tts = pipeline.by_name("tts").ok_or("no espeak element")?;
-    tts.set_property("text", text);
-    tts.set_property("voice", voice(language));
-    tts.set_property("rate", RATE);
     let gain_element = pipeline.by_name("gain").ok_or("no volume element")?;
     gain_element.set_property("volume", gain(volume));
+    let src = pipeline
+        .by_name("wav")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or("no appsrc element")?;
+    src.push_buffer(gst::Buffer::from_mut_slice(wav)).map_err(|e| format!("the speech pipeline refused the audio: {e}"))?;
+    src.end_of_stream().map_err(|e| format!("the speech pipeline: {e}"))?;
     Ok(pipeline)
+}
+
+/// Synthesises `text` and makes the pipeline that plays it.
+fn speak(text: &str, language: Language, volume: u8, sink: &str) -> Result<gst::Pipeline, String> {
+    pipeline(synthesize(text, language)?, volume, sink)
 }
 
 /// Prompts kept for [`Speaker::take_said`].
 const SAID_KEPT: usize = 64;
-
-/// eSpeak NG keeps global state: one synthesis at a time in the process.
-static ESPEAK: Mutex<()> = Mutex::new(());
 
 /// Plays a pipeline to its end (or an error, or `stop`), then frees it.
 fn run(pipeline: &gst::Pipeline, still_current: impl Fn() -> bool) -> Result<(), String> {
@@ -92,9 +131,7 @@ fn run(pipeline: &gst::Pipeline, still_current: impl Fn() -> bool) -> Result<(),
 /// Renders `text` into `sink` and waits for the end: for tests and tools
 /// (`wavenc ! filesink location=…`).
 pub fn render(text: &str, language: Language, volume: u8, sink: &str) -> Result<(), String> {
-    let _one_at_a_time = ESPEAK.lock().unwrap_or_else(|p| p.into_inner());
-    let pipeline = pipeline(text, language, volume, sink)?;
-    run(&pipeline, || true)
+    run(&speak(text, language, volume, sink)?, || true)
 }
 
 /// Speaks in the background, one prompt at a time, on one thread: a new
@@ -132,8 +169,7 @@ impl Speaker {
                     continue;
                 }
                 busy.store(true, Ordering::Relaxed);
-                let _one_at_a_time = ESPEAK.lock().unwrap_or_else(|p| p.into_inner());
-                if let Err(e) = pipeline(&u.text, u.language, u.volume, &sink).and_then(|p| run(&p, newest)) {
+                if let Err(e) = speak(&u.text, u.language, u.volume, &sink).and_then(|p| run(&p, newest)) {
                     tracing::warn!(error = %e, "could not speak");
                 }
                 if newest() {
