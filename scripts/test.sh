@@ -17,4 +17,6 @@ if [[ $# -eq 0 ]]; then
     bash scripts/package.sh --check
     # The lints every change is held to (docs/decisions.md, "Clippy in CI").
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    # And the crates' documentation, links included.
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 fi

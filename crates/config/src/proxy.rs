@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProxy {
-    /// "http://proxy.mairie.example.fr:3128" (host and port only).
+    /// `http://proxy.mairie.example.fr:3128` (host and port only).
     pub url: String,
     /// User name, when the proxy asks for one (Basic).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -8,11 +8,11 @@
 //! spirit and GCC's loss-based controller (draft-ietf-rmcat-gcc §6):
 //!
 //! - a round trip [`QUEUED`] above the smallest seen: a queue stands on the
-//!   path; back off to [`DECREASE_FACTOR`], at most once per
+//!   path; back off to 85 %, at most once per
 //!   [`BACKOFF_INTERVAL`] so one queue is one back-off;
 //! - loss over [`HEAVY_LOSS`]: cut by half the loss;
 //! - loss under [`LIGHT_LOSS`] and a round trip within [`CLEAR`] of the
-//!   smallest: climb [`INCREASE_PER_SECOND`];
+//!   smallest: climb 8 % a second;
 //! - in between: hold.
 //!
 //! Without any receiver report the estimate stays where it started: the

@@ -1,4 +1,4 @@
-//! The kiosk's voice: the core's [`SpeechCommand`]s spoken with eSpeak NG
+//! The kiosk's voice: the core's speech prompts (`visio_kiosk_core::Prompt`) spoken with eSpeak NG
 //! (the `espeak-ng` program, Debian's `espeak-ng`), played through the same
 //! audio output as the chime and the agent's voice (`VISIO_AUDIO_SINK`).
 //! Offline, a few milliseconds to synthesise a prompt; the newest prompt
