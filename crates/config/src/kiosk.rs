@@ -16,6 +16,7 @@ use visio_protocol::{KioskId, ServiceId};
 use crate::{Catalogue, ConfigError, Problem, in_france};
 
 pub use crate::limits::{DocumentLimits, MediaLimits, RawDocumentLimits, RawMediaLimits};
+pub use crate::panel::{Panel, RawPanel};
 
 /// A kiosk file as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -56,6 +57,11 @@ pub struct RawKiosk {
     /// shows or prints).
     #[serde(default, skip_serializing_if = "RawDocumentLimits::is_default")]
     pub documents: RawDocumentLimits,
+    /// The kiosk's touch screen: its diagonal and resolution. A document
+    /// the agent shows is drawn for it (fit to width, at the screen's own
+    /// resolution). 15.6 inches at 1920x1080 when absent.
+    #[serde(default, skip_serializing_if = "RawPanel::is_default")]
+    pub panel: RawPanel,
 }
 
 fn default_idle_timeout() -> u32 {
@@ -146,6 +152,7 @@ pub struct Kiosk {
     pub documents: DocumentLimits,
     /// Services whose scans the resident confirms page by page.
     pub scan_consent: Vec<ServiceId>,
+    pub panel: Panel,
 }
 
 /// A camera or microphone.
@@ -428,6 +435,10 @@ impl RawKiosk {
             }
         }
 
+        for (field, why) in self.panel.check() {
+            problem(field, why);
+        }
+
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -454,6 +465,7 @@ impl RawKiosk {
                 max_pages: d.max_pages,
             },
             scan_consent: d.scan_consent_services.iter().map(|s| ServiceId::new(s.clone())).collect(),
+            panel: Panel { diagonal_inches: self.panel.diagonal_inches, width_px: self.panel.width_px, height_px: self.panel.height_px },
         })
     }
 }
@@ -541,6 +553,7 @@ impl Kiosk {
                 max_pages: self.documents.max_pages,
                 scan_consent_services: self.scan_consent.iter().map(|s| s.as_str().to_owned()).collect(),
             },
+            panel: self.panel.raw(),
         }
     }
 }
@@ -600,7 +613,7 @@ mod tests {
                 "hub.trust: unknown variant `pem_fil`, expected one of `system`, `pem_file`, `pem`, `kiosk_file`",
                 "id: invalid type: integer `5`, expected a string",
                 "idle_timeout_seconds: invalid value: integer `-1`, expected u32",
-                "langs: unknown field `langs`, expected one of `id`, `site`, `commune`, `address`, `location`, `services`, `devices`, `hub`, `idle_timeout_seconds`, `languages`, `media`, `documents`",
+                "langs: unknown field `langs`, expected one of `id`, `site`, `commune`, `address`, `location`, `services`, `devices`, `hub`, `idle_timeout_seconds`, `languages`, `media`, `documents`, `panel`",
                 "location.lat: invalid type: string \"north\", expected f64",
                 "media.max_framerate: invalid type: string \"25\", expected u32",
                 "services[1]: invalid type: integer `7`, expected a string",

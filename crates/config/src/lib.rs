@@ -25,6 +25,7 @@ pub mod hub;
 pub mod kiosk;
 pub mod limits;
 pub mod proxy;
+pub mod panel;
 pub mod schema;
 pub mod set;
 mod shape;
