@@ -24,6 +24,9 @@ pub enum KioskEvent {
     ScanSent { name: String, size: u64, sha256: String },
     Printed { name: String },
     Displayed { name: String, pages: u32 },
+    /// The agent turned the shown document's page or zoomed (pans and the
+    /// pointer are not logged: they come many a second).
+    Viewed { page: u32, zoom: u32 },
     DocumentFailed { reason: String },
     /// The media path dropped during the call; the kiosk is restoring it
     /// (ICE restart, or a new connection after the agent's page reloaded).

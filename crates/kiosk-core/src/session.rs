@@ -5,6 +5,7 @@ mod assist;
 mod call;
 mod fleet;
 mod hub;
+mod shown;
 mod vocabulary;
 
 use std::collections::VecDeque;
@@ -16,6 +17,7 @@ use crate::event::{KioskEvent, VisitEnd};
 use crate::timer::{Timer, TimerTable};
 
 pub use self::assist::{Assist, AssistPrefs, AutoReturn, Prompt, SpeechCommand, VOLUME_DEFAULT, VOLUME_MAX};
+pub use self::shown::{MAX_ZOOM, MIN_ZOOM, clamp_view};
 pub use self::vocabulary::*;
 
 pub struct Session {
@@ -305,12 +307,6 @@ impl Session {
         }
         // Never sooner than the warning before it (a countdown shows).
         self.timers.set(Timer::EndedReturn, now + self.config.after_rating.max(self.config.return_warning));
-    }
-
-    fn turn_page(&mut self, forward: bool) {
-        if let Screen::InCall(InCall { document: DocumentView::Showing { pages, page, .. }, .. }) = &mut self.screen {
-            *page = if forward { (*page + 1).min(*pages) } else { page.saturating_sub(1).max(1) };
-        }
     }
 
     fn event(&mut self, event: KioskEvent) {

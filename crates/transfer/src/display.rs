@@ -51,6 +51,10 @@ impl DisplayError {
     }
 }
 
+/// Width of a drawn page on a 1920-pixel-wide screen less the call
+/// screen's margins.
+pub const DEFAULT_PAGE_WIDTH: u32 = 1856;
+
 /// Longest side of a page image, pixels: what [`PopplerDisplay`] writes and
 /// [`load_page`] accepts by default.
 pub const MAX_PAGE_SIDE: u32 = 2400;
@@ -59,6 +63,11 @@ pub const MAX_PAGE_SIDE: u32 = 2400;
 pub trait Display: Send + Sync + 'static {
     /// Renders `path` into images in `out_dir`; returns them in page order.
     fn render(&self, path: &Path, kind: ContentKind, out_dir: &Path, stem: &str) -> impl Future<Output = Result<Vec<PathBuf>, DisplayError>> + Send;
+
+    /// Renders page `page` (from 1) alone, fit to the screen's width, into
+    /// `<stem>-p<page>.png` in `out_dir`: pages are drawn when shown, not
+    /// all up front.
+    fn render_page(&self, path: &Path, kind: ContentKind, page: u32, out_dir: &Path, stem: &str) -> impl Future<Output = Result<PathBuf, DisplayError>> + Send;
 }
 
 /// Renders PDF pages with `pdftoppm`, images with the `image` crate.
@@ -66,6 +75,9 @@ pub trait Display: Send + Sync + 'static {
 pub struct PopplerDisplay {
     /// Rendering resolution (100 dpi makes an A4 page 827x1169, a screen's height).
     pub dpi: u32,
+    /// Width of a page drawn by [`Display::render_page`], pixels: the width
+    /// the kiosk screen gives a document (fit to width, no scaling later).
+    pub page_width: u32,
     /// Longest side of a rendered page, pixels (a page is at most
     /// `max_side`² × 4 bytes once decoded: 22 MiB at 2400; A2 at 100 dpi fits).
     pub max_side: u32,
@@ -81,6 +93,7 @@ impl Default for PopplerDisplay {
     fn default() -> Self {
         PopplerDisplay {
             dpi: 100,
+            page_width: DEFAULT_PAGE_WIDTH,
             max_side: MAX_PAGE_SIDE,
             max_pages: 50,
             document: DocumentLimits::default(),
@@ -89,8 +102,9 @@ impl Default for PopplerDisplay {
     }
 }
 
-impl Display for PopplerDisplay {
-    async fn render(&self, path: &Path, kind: ContentKind, out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, DisplayError> {
+impl PopplerDisplay {
+    /// Every page (up to `max_pages`) at `dpi`.
+    async fn render_all(&self, path: &Path, kind: ContentKind, out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, DisplayError> {
         match kind {
             ContentKind::Pdf => self.render_pdf(path, out_dir, stem).await,
             ContentKind::Png | ContentKind::Jpeg => {
@@ -103,7 +117,79 @@ impl Display for PopplerDisplay {
     }
 }
 
+impl Display for PopplerDisplay {
+    async fn render(&self, path: &Path, kind: ContentKind, out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, DisplayError> {
+        self.render_all(path, kind, out_dir, stem).await
+    }
+
+    async fn render_page(&self, path: &Path, kind: ContentKind, page: u32, out_dir: &Path, stem: &str) -> Result<PathBuf, DisplayError> {
+        let out = out_dir.join(format!("{stem}-p{page}.png"));
+        match kind {
+            ContentKind::Pdf => self.render_one_pdf_page(path, page, &out).await?,
+            ContentKind::Png | ContentKind::Jpeg => {
+                if page != 1 {
+                    return Err(DocumentError::NoPage.into());
+                }
+                let (me, path, out) = (self.clone(), path.to_path_buf(), out.clone());
+                tokio::task::spawn_blocking(move || me.render_image(&path, kind, &out))
+                    .await
+                    .map_err(|e| DisplayError::Renderer(e.to_string()))??;
+            }
+        }
+        info!(page, "page drawn for the screen");
+        Ok(out)
+    }
+}
+
 impl PopplerDisplay {
+    /// A renderer for a screen whose documents get `page_width` pixels.
+    pub fn for_width(page_width: u32) -> Self {
+        PopplerDisplay { page_width: page_width.clamp(320, MAX_PAGE_SIDE), ..PopplerDisplay::default() }
+    }
+
+    async fn render_one_pdf_page(&self, path: &Path, page: u32, out: &Path) -> Result<(), DisplayError> {
+        let prefix = out.with_extension("");
+        let (n, width, side) = (page.to_string(), self.page_width.min(self.max_side).to_string(), self.max_side.to_string());
+        let args = [
+            "-png".as_ref(),
+            "-f".as_ref(),
+            n.as_ref(),
+            "-l".as_ref(),
+            n.as_ref(),
+            // fit to width at the screen's own pixels, height to match
+            "-scale-to-x".as_ref(),
+            width.as_ref(),
+            "-scale-to-y".as_ref(),
+            "-1".as_ref(),
+            // and never more than this slice of it, whatever the page claims
+            "-W".as_ref(),
+            side.as_ref(),
+            "-H".as_ref(),
+            side.as_ref(),
+            "-singlefile".as_ref(),
+            path.as_os_str(),
+            prefix.as_os_str(),
+        ];
+        let cleanup = || {
+            let _ = std::fs::remove_file(out);
+        };
+        let run = bounded::run("pdftoppm", &args, None, self.process).await.map_err(|e| match e {
+            RunError::Timeout { .. } => DisplayError::Document(DocumentError::OverLimits),
+            other => DisplayError::Renderer(other.to_string()),
+        });
+        let run = run.inspect_err(|_| cleanup())?;
+        if run.hit_limit() {
+            cleanup();
+            return Err(DocumentError::OverLimits.into());
+        }
+        if !run.status.success() || !out.exists() {
+            cleanup();
+            let detail = run.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("unreadable").trim().to_string();
+            return Err(DocumentError::Damaged { kind: ContentKind::Pdf, detail }.into());
+        }
+        Ok(())
+    }
+
     async fn render_pdf(&self, path: &Path, out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, DisplayError> {
         let prefix = out_dir.join(stem);
         let (dpi, side, last) = (self.dpi.to_string(), self.max_side.to_string(), self.max_pages.to_string());
@@ -214,5 +300,33 @@ fn list_pages(dir: &Path, stem: &str) -> Vec<PathBuf> {
 fn remove_pages(dir: &Path, stem: &str) {
     for p in list_pages(dir, stem) {
         let _ = std::fs::remove_file(p);
+    }
+}
+
+/// A small JPEG of a drawn page for the agent, as a `data:` URL of at most
+/// `max_len` bytes: `width` pixels across, smaller and coarser until it fits.
+pub fn thumbnail_data_url(page: &Path, width: u32, max_len: usize) -> Result<String, DisplayError> {
+    use base64::Engine as _;
+    let img = load_page(page, MAX_PAGE_SIDE)?;
+    let rgba = image::RgbaImage::from_raw(img.width, img.height, img.rgba).ok_or_else(|| DisplayError::Io("page buffer".into()))?;
+    let grey = image::DynamicImage::ImageRgba8(rgba).to_luma8();
+    let mut w = width.max(16);
+    loop {
+        let h = (u64::from(w) * u64::from(grey.height()) / u64::from(grey.width().max(1))).clamp(1, u64::from(w) * 4) as u32;
+        let small = image::imageops::resize(&grey, w, h, image::imageops::FilterType::Triangle);
+        for quality in [70, 50, 35] {
+            let mut jpeg = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality)
+                .encode_image(&small)
+                .map_err(|e| DisplayError::Io(e.to_string()))?;
+            let url = format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(&jpeg));
+            if url.len() <= max_len {
+                return Ok(url);
+            }
+        }
+        if w <= 32 {
+            return Err(DisplayError::Io("thumbnail does not fit".into()));
+        }
+        w = w * 3 / 4;
     }
 }

@@ -23,7 +23,7 @@ use crate::link::{LinkEvent, MessageLink};
 use crate::printer::Printer;
 use crate::scanner::Scanner;
 use crate::spool::{SessionSpool, hash_file, read_at};
-use crate::wire::{OutcomeKind, Purpose, ScanSettings};
+use crate::wire::{OutcomeKind, PageView, Purpose, ScanSettings};
 
 /// What the driver tells the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +39,19 @@ pub enum Notice {
     LinkUp,
     /// The data channel closed (transfers wait for the next one).
     LinkDown,
-    /// Kiosk: pages of a pushed document ready for the screen.
+    /// Kiosk: a pushed document is ready for the screen, its first page
+    /// drawn; the others are drawn when shown ([`Display::render_page`]).
     Shown {
         /// The transfer.
         id: u32,
-        /// Page images, in order.
-        pages: Vec<PathBuf>,
+        /// Pages it has.
+        pages: u32,
+        /// Page 1, drawn.
+        first: PathBuf,
+        /// The document itself (in the spool), for the other pages.
+        source: PathBuf,
+        /// Its kind.
+        kind: crate::check::ContentKind,
     },
     /// Kiosk: a pushed document was printed.
     Printed {
@@ -130,6 +137,8 @@ pub(crate) enum Command {
     ScanFailed(u32, String),
     Outcome(u32, OutcomeKind, Option<String>),
     Cancel(u32, String),
+    RequestView(u32, PageView),
+    ViewShown { id: u32, pages: u32, view: PageView, thumbnail: Option<String> },
     SetRate(Option<u64>),
     Scan(crate::interview::ScanCommand),
     End(oneshot::Sender<()>),
@@ -196,6 +205,16 @@ impl SessionHandle {
     /// Cancels a transfer.
     pub async fn cancel(&self, id: u32, reason: &str) -> Result<(), DriverError> {
         self.tell(Command::Cancel(id, reason.into())).await
+    }
+
+    /// Agent: view shown document `id` this way.
+    pub async fn request_view(&self, id: u32, view: PageView) -> Result<(), DriverError> {
+        self.tell(Command::RequestView(id, view)).await
+    }
+
+    /// Kiosk: tell the agent what the resident sees of document `id`.
+    pub async fn view_shown(&self, id: u32, pages: u32, view: PageView, thumbnail: Option<String>) -> Result<(), DriverError> {
+        self.tell(Command::ViewShown { id, pages, view, thumbnail }).await
     }
 
     /// Paces outgoing chunks at `bytes_per_sec` (`None`: unpaced), e.g. half
@@ -365,6 +384,14 @@ impl Driver {
             Command::Cancel(id, reason) => {
                 let _ = self.core.cancel(now, id, &reason);
                 self.sources.remove(&id);
+            }
+            Command::RequestView(id, view) => {
+                let _ = self.core.request_view(now, id, view);
+            }
+            Command::ViewShown { id, pages, view, thumbnail } => {
+                if let Err(e) = self.core.view_shown(now, id, pages, view, thumbnail) {
+                    warn!(error = %e, "view not reported");
+                }
             }
             Command::SetRate(r) => self.core.set_send_rate(now, r),
             Command::Scan(c) => c.apply(&mut self.core, now),
@@ -538,10 +565,13 @@ async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Ar
         return;
     }
     // Read with a real decoder before any printer or screen sees it.
-    if let Err(e) = inspect(&file, kind, &document).await {
-        warn!(id, error = %e, "document refused");
-        return action_failed(&h, &tx, id, purpose, e.reason(), e.is_kiosk_fault()).await;
-    }
+    let info = match inspect(&file, kind, &document).await {
+        Ok(info) => info,
+        Err(e) => {
+            warn!(id, error = %e, "document refused");
+            return action_failed(&h, &tx, id, purpose, e.reason(), e.is_kiosk_fault()).await;
+        }
+    };
     match purpose {
         // The job title is neutral: CUPS logs and may keep titles, and the
         // document's name is the resident's business.
@@ -555,9 +585,9 @@ async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Ar
                 action_failed(&h, &tx, id, purpose, e.to_string(), device_fault).await
             }
         },
-        Purpose::Display => match s.display.render(&file, kind, h.spool_dir(), &format!("page-{id:08x}")).await {
-            Ok(pages) => {
-                let _ = tx.send(Notice::Shown { id, pages });
+        Purpose::Display => match s.display.render_page(&file, kind, 1, h.spool_dir(), &format!("page-{id:08x}")).await {
+            Ok(first) => {
+                let _ = tx.send(Notice::Shown { id, pages: info.pages.max(1), first, source: file, kind });
                 let _ = h.report_outcome(id, OutcomeKind::Shown, None).await;
             }
             Err(e) => {

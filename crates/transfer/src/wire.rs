@@ -119,6 +119,32 @@ pub struct ScanSettings {
     pub format: ScanFormat,
 }
 
+/// A point on a shown page, in thousandths of its width and height from
+/// the top left corner (0..=1000 each): the same on any screen size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagePoint {
+    /// Across, ‰ of the page width.
+    pub x: u32,
+    /// Down, ‰ of the page height.
+    pub y: u32,
+}
+
+/// How a shown document is viewed: which page, how large, which part, and
+/// where the agent points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageView {
+    /// Page, from 1.
+    pub page: u32,
+    /// Percent of fit-to-width (100: the page's width fills the screen).
+    pub zoom: u32,
+    /// Centre of the visible part, on the page.
+    pub center: PagePoint,
+    /// The agent's pointer, if shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<PagePoint>,
+}
+
 /// A control message (a JSON text message on the data channel).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -270,6 +296,30 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Agent → kiosk: view shown document `id` this way (page, zoom, pan,
+    /// pointer). The kiosk answers with `view_shown`.
+    View {
+        /// The agent's transfer that was shown.
+        id: u32,
+        /// The view wanted (flattened: `page`, `zoom`, `center`, `pointer`).
+        #[serde(flatten)]
+        view: PageView,
+    },
+    /// Kiosk → agent: what the resident sees now of document `id` (the
+    /// wanted view, kept within the page and zoom limits), with a small
+    /// picture of the page when the page changed.
+    ViewShown {
+        /// The agent's transfer that is shown.
+        id: u32,
+        /// Pages the document has (page controls only when more than one).
+        pages: u32,
+        /// The view as shown (flattened).
+        #[serde(flatten)]
+        view: PageView,
+        /// `data:image/jpeg;base64,…` of the whole page, a few kilobytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thumbnail: Option<String>,
+    },
 }
 
 impl Message {
@@ -294,6 +344,8 @@ impl Message {
             Message::ScanDeclined { .. } => "scan_declined",
             Message::ScanFinish { .. } => "scan_finish",
             Message::ScanCancel { .. } => "scan_cancel",
+            Message::View { .. } => "view",
+            Message::ViewShown { .. } => "view_shown",
         }
     }
 
@@ -435,6 +487,21 @@ mod tests {
         assert_eq!(ready.to_json(), r#"{"type":"scan_ready","req":3,"feeder":false}"#);
         let preview = Message::from_json(r#"{"type":"offer","id":2147483649,"name":"p.jpg","size":9,"sha256":"00","purpose":"scan_preview","req":3}"#).unwrap();
         assert!(matches!(preview, Message::Offer { purpose: Purpose::ScanPreview, req: Some(3), .. }));
+    }
+
+    #[test]
+    fn view_messages_are_flat_and_round_trip() {
+        let view = PageView { page: 2, zoom: 150, center: PagePoint { x: 500, y: 300 }, pointer: Some(PagePoint { x: 120, y: 640 }) };
+        let m = Message::View { id: 3, view };
+        let j = m.to_json();
+        assert_eq!(j, r#"{"type":"view","id":3,"page":2,"zoom":150,"center":{"x":500,"y":300},"pointer":{"x":120,"y":640}}"#);
+        assert_eq!(Message::from_json(&j).unwrap(), m);
+        // No pointer: the field is left out both ways.
+        let plain = r#"{"type":"view_shown","id":3,"pages":4,"page":1,"zoom":100,"center":{"x":500,"y":0}}"#;
+        let m = Message::from_json(plain).unwrap();
+        assert!(matches!(m, Message::ViewShown { pages: 4, view: PageView { pointer: None, .. }, thumbnail: None, .. }));
+        assert_eq!(m.to_json(), plain);
+        assert!(Message::from_json(r#"{"type":"view","id":3,"page":1,"zoom":100,"center":{"x":1,"y":2,"z":3}}"#).is_err());
     }
 
     #[test]

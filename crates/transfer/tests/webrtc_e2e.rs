@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use support::*;
 use tokio::sync::mpsc;
 use visio_transfer::check::ContentKind;
-use visio_transfer::display::{MAX_PAGE_SIDE, PopplerDisplay, load_page};
+use visio_transfer::display::{Display as _, MAX_PAGE_SIDE, PopplerDisplay, load_page};
 use visio_transfer::inspect::{DocumentLimits, decode_image};
 use visio_transfer::driver::{KioskServices, Notice, SessionHandle, spawn_kiosk, spawn_session};
 use visio_media::{DataChannelHandle, DocumentsLink};
@@ -211,26 +211,43 @@ async fn pushed_pdf_for_display_yields_page_images() {
     let tmp = tempfile::tempdir().unwrap();
     let doc = write_temp(tmp.path(), "form.pdf", &text_pdf("Formulaire CERFA"));
     let (id, _) = w.agent.h.push_file(&doc, "form.pdf", Purpose::Display, None).await.unwrap();
-    let pages = w.kiosk.expect("pages shown", |n| match n {
-        Notice::Shown { id: i, pages } if *i == id => Some(pages.clone()),
+    let (count, first) = w.kiosk.expect("pages shown", |n| match n {
+        Notice::Shown { id: i, pages, first, .. } if *i == id => Some((*pages, first.clone())),
         _ => None,
     }).await;
-    assert_eq!(pages.len(), 1);
-    let png = std::fs::read(&pages[0]).unwrap();
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "page image is a PNG");
+    assert_eq!(count, 1);
+    let pages = [first];
+    let drawn = load_page(&pages[0], MAX_PAGE_SIDE).unwrap();
+    assert_eq!(drawn.width, visio_transfer::display::DEFAULT_PAGE_WIDTH, "page 1 drawn fit to the screen's width");
     assert!(pages[0].starts_with(&w.spool_dir), "page images live in the session spool");
     let (o, _) = w.agent.expect("shown outcome", |n| outcome(n, id)).await;
     assert_eq!(o, OutcomeKind::Shown);
+
+    // The agent drives the view over the data channel; the kiosk tells
+    // what it shows, with a thumbnail.
+    let view = visio_transfer::PageView { page: 1, zoom: 150, center: visio_transfer::PagePoint { x: 500, y: 200 }, pointer: Some(visio_transfer::PagePoint { x: 250, y: 120 }) };
+    w.agent.h.request_view(id, view).await.unwrap();
+    let wanted = w.kiosk.expect("the agent's view", |n| match n {
+        Notice::Core { event: Event::ViewWanted { id: i, view }, .. } if *i == id => Some(*view),
+        _ => None,
+    }).await;
+    assert_eq!(wanted, view);
+    let thumbnail = visio_transfer::display::thumbnail_data_url(&pages[0], 200, 7000).unwrap();
+    w.kiosk.h.view_shown(id, 1, wanted, Some(thumbnail.clone())).await.unwrap();
+    let shown = w.agent.expect("what the kiosk shows", |n| match n {
+        Notice::Core { event: Event::ViewShown { id: i, pages, view, thumbnail }, .. } if *i == id => Some((*pages, *view, thumbnail.clone())),
+        _ => None,
+    }).await;
+    assert_eq!(shown, (1, view, Some(thumbnail)));
 
     // an image is decoded by the kiosk (bounded) and shown as the same pixels
     const ONE_PIXEL_PNG: &[u8] = &[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x64, 0x60, 0xf8, 0x5f, 0x0f, 0x00, 0x02, 0x87, 0x01, 0x80, 0xeb, 0x47, 0xba, 0x92, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
     let png_doc = write_temp(tmp.path(), "photo.png", ONE_PIXEL_PNG);
     let (id, _) = w.agent.h.push_file(&png_doc, "photo.png", Purpose::Display, None).await.unwrap();
     let img_pages = w.kiosk.expect("image shown", |n| match n {
-        Notice::Shown { id: i, pages } if *i == id => Some(pages.clone()),
+        Notice::Shown { id: i, pages: 1, first, .. } if *i == id => Some(vec![first.clone()]),
         _ => None,
     }).await;
-    assert_eq!(img_pages.len(), 1);
     let shown = load_page(&img_pages[0], MAX_PAGE_SIDE).unwrap();
     let sent = decode_image(&png_doc, ContentKind::Png, &DocumentLimits::default()).unwrap().to_rgba8();
     assert_eq!((shown.width, shown.height, shown.rgba), (1, 1, sent.into_raw()));
@@ -476,11 +493,17 @@ async fn hostile_document_refused_in_both_languages_and_the_next_one_works() {
     // PostScript route: tests/documents.rs checks the ink instead)
     wait_for("printed pages", || (visio_testkit::documents::gs_pages_if_whole(&out) == Some(2)).then_some(())).await;
     let (id, _) = w.agent.h.push_file(&objstm.path, "attestation.pdf", Purpose::Display, None).await.unwrap();
-    let pages = w.kiosk.expect("shown", |n| match n {
-        Notice::Shown { id: i, pages } if *i == id => Some(pages.clone()),
+    let (pages, source, kind) = w.kiosk.expect("shown", |n| match n {
+        Notice::Shown { id: i, pages, source, kind, .. } if *i == id => Some((*pages, source.clone(), *kind)),
         _ => None,
     }).await;
-    assert_eq!(pages.len(), 2);
+    assert_eq!(pages, 2);
+    // Page 2 is drawn when it is shown, at the screen's width.
+    let display = PopplerDisplay::default();
+    let second = display.render_page(&source, kind, 2, &w.spool_dir, "page-2").await.unwrap();
+    assert_eq!(load_page(&second, MAX_PAGE_SIDE).unwrap().width, visio_transfer::display::DEFAULT_PAGE_WIDTH);
+    assert!(display.render_page(&source, kind, 3, &w.spool_dir, "page-3").await.is_err(), "no page 3");
+    assert!(!w.spool_dir.join("page-3-p3.png").exists());
     w.kiosk.h.end().await.unwrap();
     assert!(!w.spool_dir.exists() || list_files(&w.spool_dir).is_empty(), "spool wiped at session end");
     w.pair.close().await;

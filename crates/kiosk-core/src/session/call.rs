@@ -82,6 +82,7 @@ impl Session {
             DocumentEvent::Printed { name } => Some(KioskEvent::Printed { name: name.clone() }),
             DocumentEvent::Showing { name, pages } => Some(KioskEvent::Displayed { name: name.clone(), pages: *pages }),
             DocumentEvent::Failed { reason } => Some(KioskEvent::DocumentFailed { reason: reason.clone() }),
+            DocumentEvent::View(_) => return self.view(now, event),
             DocumentEvent::ScanRequested
             | DocumentEvent::ScanPlace { .. }
             | DocumentEvent::ScanPageScanning { .. }
@@ -106,7 +107,13 @@ impl Session {
             DocumentEvent::ScanSent { name, .. } => DocumentView::ScanSent { name },
             DocumentEvent::PrintStarted { name } => DocumentView::Printing { name },
             DocumentEvent::Printed { name } => DocumentView::Printed { name },
-            DocumentEvent::Showing { name, pages } => DocumentView::Showing { name, pages: pages.max(1), page: 1 },
+            DocumentEvent::Showing { name, pages } => {
+                let pages = pages.max(1);
+                self.outputs.push_back(Output::Documents(DocumentCommand::ShowView { pages, view: PageView::top_of(1) }));
+                DocumentView::Showing { name, pages, page: 1, view: PageView::top_of(1) }
+            }
+            // Handled above.
+            DocumentEvent::View(_) => return,
             DocumentEvent::ShowClosed => DocumentView::None,
             DocumentEvent::Failed { reason } => DocumentView::Failed { reason },
         };

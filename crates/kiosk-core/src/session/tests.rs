@@ -966,3 +966,34 @@ fn the_log_line_names_no_document_hash_session_or_agent() {
     assert_eq!(lines[2], r#"{"event":"displayed","pages":2}"#);
     assert_eq!(lines[5], r#"{"event":"ended","reason":"agent_hung_up"}"#);
 }
+
+#[test]
+fn the_agent_drives_a_shown_document_and_the_shell_is_told_each_view() {
+    let mut k = Kiosk::in_call();
+    // Nothing shown yet: a view from a lagging agent page changes nothing.
+    k.input(Input::Document(DocumentEvent::View(PageView::top_of(2))));
+    assert!(k.take().iter().all(|o| !matches!(o, Output::Documents(DocumentCommand::ShowView { .. }))));
+
+    k.input(Input::Document(DocumentEvent::Showing { name: "notice.pdf".into(), pages: 3 }));
+    assert!(k.take().contains(&Output::Documents(DocumentCommand::ShowView { pages: 3, view: PageView::top_of(1) })));
+
+    let wanted = PageView { page: 7, zoom: 900, center: (500, 400), pointer: Some((250, 1500)) };
+    k.input(Input::Document(DocumentEvent::View(wanted)));
+    let kept = PageView { page: 3, zoom: MAX_ZOOM, center: (500, 400), pointer: Some((250, 1000)) };
+    let out = k.take();
+    assert!(out.contains(&Output::Documents(DocumentCommand::ShowView { pages: 3, view: kept })), "{out:?}");
+    assert!(out.contains(&Output::Event(KioskEvent::Viewed { page: 3, zoom: MAX_ZOOM })), "{out:?}");
+    assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::Showing { page: 3, view, .. }, .. }) if *view == kept));
+
+    // The same view again: nothing to draw, nothing to tell.
+    k.input(Input::Document(DocumentEvent::View(wanted)));
+    assert!(k.take().is_empty());
+    // Only the pointer moves: the shell is told, the log is not.
+    k.input(Input::Document(DocumentEvent::View(PageView { pointer: None, ..kept })));
+    let out = k.take();
+    assert!(out.contains(&Output::Documents(DocumentCommand::ShowView { pages: 3, view: PageView { pointer: None, ..kept } })));
+    assert!(!out.iter().any(|o| matches!(o, Output::Event(KioskEvent::Viewed { .. }))));
+    // A page turn starts at the top of the page, fit to width.
+    k.input(Input::PreviousPage);
+    assert!(k.take().contains(&Output::Documents(DocumentCommand::ShowView { pages: 3, view: PageView::top_of(2) })));
+}

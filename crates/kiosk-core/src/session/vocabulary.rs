@@ -184,6 +184,8 @@ pub enum DocumentEvent {
     PrintStarted { name: String },
     Printed { name: String },
     Showing { name: String, pages: u32 },
+    /// The agent drives the shown document: page, zoom, pan, pointer.
+    View(PageView),
     ShowClosed,
     Failed { reason: String },
 }
@@ -234,6 +236,30 @@ pub enum DocumentCommand {
     RequireScanConsent(bool),
     /// The resident's answer for page `page` of scan `req`.
     ScanConsent { req: u32, page: u32, accept: bool },
+    /// The shown document is now viewed this way: draw its page if it is
+    /// not yet, and tell the agent what the resident sees.
+    ShowView { pages: u32, view: PageView },
+}
+
+/// How the shown document is viewed. Points are in thousandths of the
+/// page's width and height from its top left corner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageView {
+    /// From 1.
+    pub page: u32,
+    /// Percent of fit-to-width, [`MIN_ZOOM`](crate::MIN_ZOOM) to [`MAX_ZOOM`](crate::MAX_ZOOM).
+    pub zoom: u32,
+    /// Centre of what the screen shows (the shell keeps the screen on the page).
+    pub center: (u32, u32),
+    /// The agent's pointer.
+    pub pointer: Option<(u32, u32)>,
+}
+
+impl PageView {
+    /// A page as it first appears: fit to width, its top, no pointer.
+    pub fn top_of(page: u32) -> PageView {
+        PageView { page, zoom: crate::MIN_ZOOM, center: (500, 0), pointer: None }
+    }
 }
 
 /// What the resident sees.
@@ -315,7 +341,7 @@ pub enum DocumentView {
     ScanSent { name: String },
     Printing { name: String },
     Printed { name: String },
-    Showing { name: String, pages: u32, page: u32 },
+    Showing { name: String, pages: u32, page: u32, view: PageView },
     Failed { reason: String },
 }
 

@@ -3,7 +3,7 @@
 
 use super::Side;
 use crate::check::ContentInfo;
-use crate::wire::{ErrorCode, OutcomeKind, Purpose, ScanSettings, WireError};
+use crate::wire::{ErrorCode, OutcomeKind, PageView, Purpose, ScanSettings, WireError};
 
 /// A file the app wants to send (it lives in a file the shell can read).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +126,24 @@ pub enum Event {
     },
     /// A step of a scan interview (`scan_prepare` … `scan_finish`).
     Scan(super::ScanStep),
+    /// Kiosk: the agent wants shown document `id` viewed this way.
+    ViewWanted {
+        /// The agent's transfer that is shown.
+        id: u32,
+        /// Page, zoom, pan, pointer (points checked to be on the page).
+        view: PageView,
+    },
+    /// Agent: what the resident sees of shown document `id`.
+    ViewShown {
+        /// The transfer.
+        id: u32,
+        /// Pages of the document.
+        pages: u32,
+        /// The view as shown.
+        view: PageView,
+        /// A small picture of the page (a `data:` URL), when it changed.
+        thumbnail: Option<String>,
+    },
     /// The peer reported an error not tied to a transfer (e.g. it could not parse our message).
     PeerError {
         /// Its code.
@@ -197,6 +215,12 @@ pub enum CommandError {
         size: u64,
         /// The limit.
         max: u64,
+    },
+    /// A control message would be over [`crate::wire::MAX_TEXT_MESSAGE`].
+    #[error("a control message of {len} bytes is over the {}-byte limit", crate::wire::MAX_TEXT_MESSAGE)]
+    MessageTooLarge {
+        /// Its length.
+        len: usize,
     },
     /// `handle_data` without a matching `Output::Read`.
     #[error("data for transfer {id} at offset {offset} was not asked for")]

@@ -30,12 +30,14 @@
 //! - this file: the [`Endpoint`] itself, the link's state (up, down,
 //!   buffered-amount pause), message dispatch, timers, scan and outcome
 //!   commands, and [`Endpoint::poll_output`].
+//! - `view.rs`: shown documents driven by the agent (`view`, `view_shown`).
 
 mod events;
 mod incoming;
 mod limits;
 mod outgoing;
 mod scan;
+mod view;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
@@ -50,6 +52,7 @@ use incoming::Incoming;
 pub use limits::{Limits, LimitsError, MIN_PACED_CHUNK, PACE_BURST, PACE_QUANTUM, paced_chunk_len};
 use outgoing::{OutState, Outgoing, offer_message};
 pub use scan::ScanStep;
+pub use view::PAGE_POINT_MAX;
 
 /// Which end of the channel this endpoint is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,6 +316,8 @@ impl Endpoint {
                 }
                 self.emit(Event::Outcome { id, outcome, reason });
             }
+            Message::View { id, view } => return self.handle_view(id, view),
+            Message::ViewShown { id, pages, view, thumbnail } => return self.handle_view_shown(id, pages, view, thumbnail),
         }
         Ok(())
     }
