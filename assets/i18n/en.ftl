@@ -81,7 +81,7 @@ speech-controls = At the bottom of the screen: Listen, to hear it again; Louder;
 speech-call = Speak normally. The adviser can see and hear you.
 speech-confirm = Touch "Yes, end it" or "No, continue".
 speech-rate = Touch "Good", "OK" or "Not good".
-speech-showing = The adviser is showing you a document of { $pages } pages.
+speech-showing = The document has { $pages } pages.
 speech-volume = Volume { $level } of 5.
 return-warning = Without any action, the kiosk goes back to the start in { $seconds } seconds. Touch "I am still here" to stay.
 return-warning-falc = Are you still here? Touch the big button "I am still here".
@@ -110,3 +110,6 @@ scan-keep-still = Please do not touch the document while it is scanned.
 scan-consent-question = Here is page { $page }. Do you agree to send it to the adviser?
 scan-consent-yes = Yes, send it
 scan-consent-no = No, do not send it
+
+# A document the agent shows and drives (also the text the kiosk speaks).
+doc-shown = Your adviser is showing you a document. You do not need to touch anything.

@@ -82,7 +82,7 @@ speech-controls = En bas de l'écran : Écouter, pour entendre à nouveau ; Plus
 speech-call = Parlez normalement. Le conseiller vous voit et vous entend.
 speech-confirm = Touchez « Oui, terminer » ou « Non, continuer ».
 speech-rate = Touchez « Bien », « Moyen » ou « Pas bien ».
-speech-showing = Le conseiller vous montre un document de { $pages } pages.
+speech-showing = Le document a { $pages } pages.
 speech-volume = Volume { $level } sur 5.
 return-warning = Sans action de votre part, la borne revient à l'accueil dans { $seconds } secondes. Touchez « Je suis encore là » pour rester.
 return-warning-falc = Êtes-vous encore là ? Touchez le grand bouton « Je suis encore là ».
@@ -111,3 +111,6 @@ scan-keep-still = Ne touchez pas le document pendant la numérisation.
 scan-consent-question = Voici la page { $page }. Acceptez-vous de l'envoyer au conseiller ?
 scan-consent-yes = Oui, envoyer
 scan-consent-no = Non, ne pas envoyer
+
+# A document the agent shows and drives (also the text the kiosk speaks).
+doc-shown = Votre conseiller vous montre un document. Vous n'avez rien à toucher.

@@ -3,7 +3,8 @@
 // files of this folder as one script, in the order of crates/hub/src/console.rs:
 // i18n.js (the message catalogue), console.js (sign-in, hub, queue, alerts),
 // call.js (the call and its state), documents.js, scans.js (scan interview,
-// kept scans, document history), notes.js, start.js.
+// kept scans, document history), docview.js (the shown document driven from
+// here), notes.js, start.js.
 "use strict";
 
 // French first; English from the same keys. Elements with data-i18n take

@@ -10,7 +10,7 @@ use iced::widget::image;
 use iced::{Element, Subscription, Task};
 use tokio::sync::mpsc;
 use visio_config::Catalogue;
-use visio_kiosk_core::{Config, ConfigFetch, Input, Output, Screen, Session};
+use visio_kiosk_core::{Config, ConfigFetch, DocumentView, InCall, Input, Output, Screen, Session};
 use visio_media::VideoFrame;
 use visio_protocol::ServiceId;
 
@@ -174,7 +174,8 @@ pub struct PictureState {
     /// on wgpu, FIELD-NOTES).
     remote_allocation: Option<image::Allocation>,
     pub local: Option<image::Handle>,
-    pub pages: Vec<image::Handle>,
+    /// The shown document's page on the screen (one at a time).
+    pub page: Option<crate::screen::document::ShownPage>,
     pub scan_preview: Option<image::Handle>,
 }
 
@@ -282,18 +283,28 @@ impl Kiosk {
                     self.local_frames = Some(FrameSource { session, frames: local });
                     None
                 }
-                VisitEvent::Pages(paths) => {
-                    // Read now: the files go with the visit's spool. Decoded
-                    // here under size limits; iced only gets bounded RGBA.
-                    self.pictures.pages = paths
-                        .iter()
-                        .filter_map(|p| {
-                            visio_transfer::display::load_page(p, visio_transfer::display::MAX_PAGE_SIDE)
-                                .map_err(|e| tracing::warn!(error = %e, "page image"))
-                                .ok()
-                        })
-                        .map(|page| image::Handle::from_rgba(page.width, page.height, page.rgba))
-                        .collect();
+                VisitEvent::Page { page, path } => {
+                    // Only the page the screen is on (a slow one may come
+                    // after the agent turned on). Read now: the files go
+                    // with the visit's spool. Decoded here under size
+                    // limits; iced only gets bounded RGBA.
+                    let current = match self.session.screen() {
+                        Screen::InCall(InCall { document: DocumentView::Showing { page, .. }, .. }) => Some(*page),
+                        _ => None,
+                    };
+                    if current.is_none_or(|c| c == page) {
+                        match visio_transfer::display::load_page(&path, visio_transfer::display::MAX_PAGE_SIDE) {
+                            Ok(p) => {
+                                self.pictures.page = Some(crate::screen::document::ShownPage {
+                                    number: page,
+                                    width: p.width,
+                                    height: p.height,
+                                    handle: image::Handle::from_rgba(p.width, p.height, p.rgba),
+                                });
+                            }
+                            Err(e) => tracing::warn!(error = %e, "page image"),
+                        }
+                    }
                     None
                 }
                 VisitEvent::ScanPreview(path) => {
@@ -422,7 +433,7 @@ impl Kiosk {
 
     /// Drops every picture of the last call (agent, resident, documents).
     fn forget_the_call(&mut self) {
-        if self.remote_frames.is_some() || !self.pictures.pages.is_empty() || self.pictures.remote.is_some() || self.pictures.scan_preview.is_some() {
+        if self.remote_frames.is_some() || self.pictures.page.is_some() || self.pictures.remote.is_some() || self.pictures.scan_preview.is_some() {
             self.remote_frames = None;
             self.local_frames = None;
             self.pictures = PictureState::default();
@@ -526,7 +537,7 @@ impl Kiosk {
                 let pictures = call::Pictures {
                     remote: self.pictures.remote.as_ref(),
                     local: self.pictures.local.as_ref(),
-                    pages: &self.pictures.pages,
+                    page: self.pictures.page.as_ref(),
                     scan_preview: self.pictures.scan_preview.as_ref(),
                 };
                 call::view(ctx, c, self.now.saturating_duration_since(c.answered_at), pictures).map(Message::Call)

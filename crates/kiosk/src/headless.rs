@@ -111,7 +111,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
                     watch.record(device, fault);
                     shell.input(Input::Devices(watch.health(&setup.kiosk.devices)));
                 }
-                Some(VisitEvent::Video { .. } | VisitEvent::Pages(_) | VisitEvent::ScanPreview(_)) => {}
+                Some(VisitEvent::Video { .. } | VisitEvent::Page { .. } | VisitEvent::ScanPreview(_)) => {}
                 None => anyhow::bail!("the call task stopped"),
             },
             Some((version, result)) = fetched.recv() => {

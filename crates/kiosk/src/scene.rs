@@ -104,8 +104,18 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
             // A sample page of our own (assets/samples), as the display
             // driver would render a pushed PDF.
             let page: &'static [u8] = include_bytes!("../../../assets/samples/attestation-page1.png");
-            kiosk.pictures.pages = vec![image::Handle::from_bytes(page)];
+            // PNG header: width and height, big-endian, at bytes 16 and 20.
+            let side = |at: usize| u32::from_be_bytes([page[at], page[at + 1], page[at + 2], page[at + 3]]);
+            kiosk.pictures.page = Some(crate::screen::document::ShownPage {
+                number: 1,
+                handle: image::Handle::from_bytes(page),
+                width: side(16),
+                height: side(20),
+            });
             kiosk.input(Input::Document(DocumentEvent::Showing { name: "attestation.pdf".into(), pages: 2 }));
+            // The agent points at a line.
+            let view = visio_kiosk_core::PageView { page: 1, zoom: 100, center: (500, 0), pointer: Some((300, 180)) };
+            kiosk.input(Input::Document(DocumentEvent::View(view)));
         }
         "ended" => {
             kiosk.input(Input::Hub(HubToKiosk::CallEnded { session: "scene".into(), reason: visio_protocol::EndReason::AgentHungUp }));

@@ -219,7 +219,7 @@ fn visit_devices(kiosk: &Kiosk, spool: Spool, loopback_only: bool, turn_trust_pe
         max_pages: kiosk.documents.max_pages,
         ..Limits::default()
     };
-    Ok(VisitDevices { call, services: devices::kiosk_services(&kiosk.devices), spool, limits })
+    Ok(VisitDevices { call, services: devices::kiosk_services(&kiosk.devices, &kiosk.panel), spool, limits })
 }
 
 fn open_store(dir: &Path, admin_keys: &[String], kiosk_id: KioskId) -> anyhow::Result<ConfigStore> {

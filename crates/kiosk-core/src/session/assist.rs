@@ -291,6 +291,10 @@ fn prompt_of(screen: &Screen) -> Prompt {
         Screen::InCall(call) if matches!(call.document, DocumentView::Scanning { .. }) => {
             Prompt::Document(DocumentView::Scanning { percent: None })
         }
+        // Zoom, pan and the agent's pointer are shown, not said: once per page.
+        Screen::InCall(InCall { document: DocumentView::Showing { name, pages, page, .. }, .. }) => {
+            Prompt::Document(DocumentView::Showing { name: name.clone(), pages: *pages, page: *page, view: PageView::top_of(*page) })
+        }
         Screen::InCall(call) if call.document != DocumentView::None => Prompt::Document(call.document.clone()),
         Screen::InCall(call) if call.media == MediaState::Reconnecting => Prompt::CallReconnecting,
         Screen::InCall(call) => Prompt::Answered { agent_name: call.agent_name.clone() },

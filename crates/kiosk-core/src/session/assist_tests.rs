@@ -156,6 +156,18 @@ fn prompts_wait_while_the_agent_speaks() {
 }
 
 #[test]
+fn a_shown_document_is_said_once_per_page_not_at_each_zoom_or_pointer_move() {
+    let mut k = Kiosk::in_call();
+    k.input(Input::Document(DocumentEvent::Showing { name: "notice.pdf".into(), pages: 3 }));
+    for x in [100, 200, 300] {
+        k.input(Input::Document(DocumentEvent::View(PageView { page: 1, zoom: 150, center: (500, 300), pointer: Some((x, 400)) })));
+    }
+    k.input(Input::Document(DocumentEvent::View(PageView::top_of(2))));
+    let shown = |page| Prompt::Document(DocumentView::Showing { name: "notice.pdf".into(), pages: 3, page, view: PageView::top_of(page) });
+    assert_eq!(k.prompts(), vec![shown(1), shown(2)], "the agent's pointer and zoom are shown, not said");
+}
+
+#[test]
 fn volume_steps_mute_and_listen_again() {
     let mut k = Kiosk::at_home();
     k.prompts();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use iced::widget::{button, column, container, image, opaque, progress_bar, row, stack, svg, text};
 use iced::{Center, Element, Fill, Length};
-use visio_kiosk_core::{DocumentView, InCall, Input, MediaState};
+use visio_kiosk_core::{DocumentView, InCall, Input, MediaState, PageView};
 
 use super::Context;
 use crate::{assets, theme};
@@ -15,8 +15,6 @@ pub enum Message {
     HangUp,
     ConfirmHangUp,
     KeepCall,
-    NextPage,
-    PreviousPage,
     /// The resident's answer on the scan consent step.
     ScanConsent(bool),
 }
@@ -26,8 +24,6 @@ pub fn update(message: Message) -> Input {
         Message::HangUp => Input::HangUp,
         Message::ConfirmHangUp => Input::ConfirmHangUp,
         Message::KeepCall => Input::KeepCall,
-        Message::NextPage => Input::NextPage,
-        Message::PreviousPage => Input::PreviousPage,
         Message::ScanConsent(accept) => Input::ScanConsent { accept },
     }
 }
@@ -37,8 +33,8 @@ pub fn update(message: Message) -> Input {
 pub struct Pictures<'a> {
     pub remote: Option<&'a image::Handle>,
     pub local: Option<&'a image::Handle>,
-    /// The pages of the document being shown, in order.
-    pub pages: &'a [image::Handle],
+    /// The page of the document being shown, once drawn.
+    pub page: Option<&'a super::document::ShownPage>,
     /// The scanned page the resident is asked about.
     pub scan_preview: Option<&'a image::Handle>,
 }
@@ -53,7 +49,7 @@ pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures:
     .padding([16, 32]);
 
     let main: Element<'a, Message> = match &call.document {
-        DocumentView::Showing { pages, page, .. } => document(ctx, pictures, *pages, *page),
+        DocumentView::Showing { pages, view, .. } => document(ctx, pictures, *pages, *view),
         DocumentView::ScanConsent { .. } => super::scan::consent(ctx, pictures.scan_preview),
         _ => video(ctx, call, pictures),
     };
@@ -113,26 +109,12 @@ fn video<'a>(ctx: Context<'a>, call: &'a InCall, pictures: Pictures<'a>) -> Elem
 /// beside the agent's (16:9, as the camera sends).
 const SELF_VIEW: (f32, f32) = (240.0, 135.0);
 
-fn document<'a>(ctx: Context<'a>, pictures: Pictures<'a>, pages: u32, page: u32) -> Element<'a, Message> {
-    let shown: Element<'a, Message> = match pictures.pages.get(page.saturating_sub(1) as usize) {
-        Some(p) => image(p.clone()).width(Fill).height(Fill).into(),
-        None => container(text("…").size(theme::TITLE)).center(Fill).into(),
-    };
-    let turn = |label: String, message: Option<Message>| {
-        button(text(label).size(theme::BODY).center()).padding([16, 32]).height(theme::TOUCH).style(theme::button::secondary).on_press_maybe(message)
-    };
-    let controls = row![
-        turn(ctx.tr("doc-previous"), (page > 1).then_some(Message::PreviousPage)),
-        text(ctx.tr_with("doc-page", &[("page", page.into()), ("pages", pages.into())])).size(theme::BODY).width(Fill).center(),
-        turn(ctx.tr("doc-next"), (page < pages).then_some(Message::NextPage)),
-    ]
-    .align_y(Center)
-    .spacing(theme::SPACE);
-    let mut layers = stack![container(shown).center(Fill)];
+fn document<'a>(ctx: Context<'a>, pictures: Pictures<'a>, pages: u32, view: PageView) -> Element<'a, Message> {
+    let mut layers = stack![super::document::view(ctx, pictures.page, pages, view)];
     if let Some(remote) = pictures.remote {
         layers = layers.push(container(image(remote.clone()).width(320).height(180)).align_right(Fill).align_top(Length::Fill).padding(8));
     }
-    column![layers, controls].spacing(16).into()
+    layers.into()
 }
 
 /// A full-width instruction while the agent works on a document.

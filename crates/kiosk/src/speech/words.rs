@@ -98,7 +98,10 @@ pub fn text(ctx: Context<'_>, prompt: &Prompt, easy_read: bool) -> String {
             DocumentView::ScanSent { .. } => vec![w.tr("scan-sent")],
             DocumentView::Printing { .. } => vec![w.tr("print-printing")],
             DocumentView::Printed { .. } => vec![w.tr("print-done")],
+            // As the screen: the page line only when there are several.
+            DocumentView::Showing { pages: 1, .. } => vec![w.tr("doc-shown")],
             DocumentView::Showing { pages, page, .. } => vec![
+                w.tr("doc-shown"),
                 w.tr_with("speech-showing", &[("pages", (*pages).into())]),
                 w.tr_with("doc-page", &[("page", (*page).into()), ("pages", (*pages).into())]),
             ],

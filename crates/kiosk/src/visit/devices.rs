@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use visio_config::kiosk::{Devices, MediaLimits, MediaSource, Printer, Scanner};
+use visio_config::kiosk::{Devices, MediaLimits, MediaSource, Panel, Printer, Scanner};
 use visio_media::{AudioConfig, AudioSink, AudioSource, CallConfig, VideoConfig, VideoSource};
 use visio_transfer::check::ContentKind;
 use visio_transfer::printer::{CupsPrinter, PrintError, PrintReport};
@@ -155,11 +155,15 @@ impl printer::Printer for KioskPrinter {
 /// The kiosk's devices for the document-transfer session.
 pub type KioskServices = visio_transfer::driver::KioskServices<KioskScanner, KioskPrinter, display::PopplerDisplay>;
 
-pub fn kiosk_services(devices: &Devices) -> KioskServices {
+/// Left and right margins of the call screen around a shown page, pixels.
+pub const PAGE_MARGINS: u32 = 64;
+
+/// The devices; shown pages are drawn for `panel`'s width.
+pub fn kiosk_services(devices: &Devices, panel: &Panel) -> KioskServices {
     visio_transfer::driver::KioskServices {
         scanner: KioskScanner::from_config(&devices.scanner),
         printer: KioskPrinter::from_config(&devices.printer),
-        display: display::PopplerDisplay::default(),
+        display: display::PopplerDisplay::for_width(panel.width_px.saturating_sub(PAGE_MARGINS)),
     }
 }
 

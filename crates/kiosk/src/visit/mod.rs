@@ -10,6 +10,7 @@
 pub mod devices;
 pub mod probe;
 mod scan;
+mod shown;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ use visio_transfer::spool::Spool;
 use visio_transfer::{Direction, Event, Limits, Purpose};
 
 use self::devices::KioskServices;
+use self::shown::ShownDocument;
 
 
 /// The agent's voice is heard when the loudest 20 ms of the last second of
@@ -73,9 +75,9 @@ pub enum VisitEvent {
     /// A call started: the agent's picture and the resident's own, for the
     /// window.
     Video { session: SessionId, remote: Frames, local: Frames },
-    /// Pages of a document the agent shows (image files in the spool,
-    /// deleted when the visit ends).
-    Pages(Vec<PathBuf>),
+    /// A page of the document the agent shows, drawn (an image file in the
+    /// spool, deleted when the visit ends).
+    Page { page: u32, path: PathBuf },
     /// The scanner or printer failed (`Some(why)`) or worked (`None`): for
     /// the heartbeats' device health.
     DeviceFault { device: Device, fault: Option<String> },
@@ -125,6 +127,8 @@ struct Documents {
     scans: HashMap<u32, (String, u64, String)>,
     /// The call was told documents are going up.
     sending: bool,
+    /// The document on the screen.
+    shown: Option<ShownDocument>,
 }
 
 async fn next_call_event(call: &mut Option<ActiveCall>) -> Option<CallEvent> {
@@ -148,6 +152,11 @@ impl Runner {
                 command = commands.recv() => match command {
                     Some(Command::Call(c)) => self.call_command(c).await,
                     Some(Command::Documents(DocumentCommand::WipeSpool)) => self.end_documents().await,
+                    Some(Command::Documents(DocumentCommand::ShowView { view, .. })) => {
+                        if let Some(Documents { handle, shown: Some(shown), .. }) = &mut self.documents {
+                            shown.show(view, handle, &self.devices.services, &self.events);
+                        }
+                    }
                     Some(Command::Documents(other)) => self.scan_command(other),
                     Some(Command::UseDevices(devices)) => {
                         self.devices = Arc::new(*devices);
@@ -219,7 +228,7 @@ impl Runner {
                     spool,
                     self.devices.services.clone(),
                 );
-                self.documents = Some(Documents { handle, notices, incoming: HashMap::new(), scans: HashMap::new(), sending: false });
+                self.documents = Some(Documents { handle, notices, incoming: HashMap::new(), scans: HashMap::new(), sending: false, shown: None });
             }
             // The call is worth having even without documents.
             Err(e) => warn!(error = %e, "no spool for this visit; documents are unavailable"),
@@ -453,6 +462,9 @@ impl Runner {
                     .scans
                     .remove(&id)
                     .map(|(name, size, sha256)| DocumentEvent::ScanSent { name, size, sha256 }),
+                Event::ViewWanted { id, view } if documents.shown.as_ref().is_some_and(|s| s.id == id) => {
+                    Some(DocumentEvent::View(shown::from_wire(view)))
+                }
                 Event::Rejected { id, reason, .. } => {
                     documents.scans.remove(&id);
                     documents.incoming.remove(&id);
@@ -475,11 +487,12 @@ impl Runner {
                 let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: None });
                 Some(DocumentEvent::Printed { name: documents.incoming.remove(&id).unwrap_or_default() })
             }
-            Notice::Shown { id, pages } => {
+            Notice::Shown { id, pages, first, source, kind } => {
                 let name = documents.incoming.remove(&id).unwrap_or_default();
-                let count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
-                let _ = self.events.send(VisitEvent::Pages(pages));
-                Some(DocumentEvent::Showing { name, pages: count })
+                // Page 1 is drawn; the session's first view tells the agent.
+                documents.shown = Some(ShownDocument { id, pages, source, kind, pictured: None });
+                let _ = self.events.send(VisitEvent::Page { page: 1, path: first });
+                Some(DocumentEvent::Showing { name, pages })
             }
             Notice::ActionFailed { id, reason, purpose, device_fault } => {
                 documents.incoming.remove(&id);
