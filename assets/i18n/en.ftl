@@ -55,8 +55,6 @@ print-printing = Printing… Take your document from the printer.
 print-done = Take your document from the printer.
 doc-failed = The document could not be handled. The adviser has been told.
 doc-page = Page { $page } of { $pages }
-doc-next = Next page
-doc-previous = Previous page
 
 ended-thanks = Thank you for your visit!
 ended-agent-left = The adviser ended the call.

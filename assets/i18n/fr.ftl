@@ -56,8 +56,6 @@ print-printing = Impression en cours… Prenez votre document dans l'imprimante.
 print-done = Prenez votre document dans l'imprimante.
 doc-failed = Le document n'a pas pu être traité. Le conseiller est prévenu.
 doc-page = Page { $page } sur { $pages }
-doc-next = Page suivante
-doc-previous = Page précédente
 
 ended-thanks = Merci de votre visite !
 ended-agent-left = Le conseiller a terminé l'appel.

@@ -99,7 +99,11 @@ const DocView = {
     };
     thumb.addEventListener("pointerdown", (event) => {
       down = { x: event.clientX, y: event.clientY, dragging: false };
-      thumb.setPointerCapture(event.pointerId);
+      try {
+        thumb.setPointerCapture(event.pointerId);
+      } catch {
+        // a pointer the browser no longer tracks: the drag ends at the edge
+      }
     });
     thumb.addEventListener("pointermove", (event) => {
       if (!down) return;
@@ -107,7 +111,8 @@ const DocView = {
       if (down.dragging) this.change({ center: at(event) }, false);
     });
     thumb.addEventListener("pointerup", (event) => {
-      if (down && !down.dragging) this.change({ pointer: at(event) }, true);
+      // Pointing also brings the place into the resident's view.
+      if (down && !down.dragging) this.change({ pointer: at(event), center: at(event) }, true);
       if (down && down.dragging) this.change({ center: at(event) }, true);
       down = null;
     });

@@ -70,6 +70,12 @@ fn scanning_and_a_shown_document_are_explained_to_the_resident() {
     assert!(shows(&k, "Posez votre document face vers le bas sur le scanner.\nNumérisation en cours… 40 %"));
     k.input(Input::Document(visio_kiosk_core::DocumentEvent::Showing { name: "form.pdf".into(), pages: 2 }));
     assert!(shows(&k, "Page 1 sur 2"));
-    tap(&mut k, "Page suivante");
+    assert!(shows(&k, "Votre conseiller vous montre un document. Vous n'avez rien à toucher."));
+    // The resident touches nothing: the agent turns the page.
+    assert!(!shows(&k, "Page suivante"), "no page button for the resident");
+    k.input(Input::Document(visio_kiosk_core::DocumentEvent::View(visio_kiosk_core::PageView::top_of(2))));
     assert!(shows(&k, "Page 2 sur 2"));
+    // One page: no page count at all.
+    k.input(Input::Document(visio_kiosk_core::DocumentEvent::Showing { name: "photo.jpg".into(), pages: 1 }));
+    assert!(!shows(&k, "Page 1 sur 1"));
 }

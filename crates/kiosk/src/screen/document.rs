@@ -80,7 +80,7 @@ fn drawn<'a, Message: 'a>(page: &'a ShownPage, size: Size, view: &PageView) -> E
     let picture = image(page.handle.clone()).crop(placement.crop).width(Fill).height(Fill);
     let mut layers = stack![picture].width(Fill).height(Fill);
     if let Some((x, y)) = view.pointer.and_then(|at| placement.locate(dims, at)) {
-        let dot = container("").width(POINTER).height(POINTER).style(|_| container::Style {
+        let dot = container(text("")).width(POINTER).height(POINTER).style(|_| container::Style {
             background: Some(Color::from_rgba8(220, 30, 30, 0.55).into()),
             border: Border { color: Color::from_rgb8(200, 0, 0), width: 4.0, radius: (POINTER / 2.0).into() },
             ..container::Style::default()

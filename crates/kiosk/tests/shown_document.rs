@@ -1,0 +1,217 @@
+//! A shown document driven by the agent, end to end: the real console in
+//! headless Chromium turns the page, zooms and points; the window kiosk
+//! (under a virtual display) shows it and says so in its log; the console
+//! gets back what the resident sees, with a picture of the page. With
+//! `VISIO_SCREENSHOTS=dir` the kiosk's screen is saved as
+//! `document-pointer.png`.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::{AGENT, World, Xvfb};
+use fantoccini::Locator;
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+use visio_testkit::browser::Browser;
+use visio_testkit::wait::{eventually, init_tracing, within};
+
+fn testid(id: &str) -> String {
+    format!("[data-testid={id}]")
+}
+
+async fn click(browser: &Browser, id: &str) {
+    let selector = testid(id);
+    let element = eventually(&format!("{id} enabled"), || async {
+        let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
+        (element.is_displayed().await.ok()? && element.is_enabled().await.ok()?).then_some(element)
+    })
+    .await;
+    element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
+}
+
+async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
+    eventually(what, || async {
+        let value = browser.try_run(script, Value::Null).await.ok()?;
+        (!value.is_null() && value != json!(false)).then_some(value)
+    })
+    .await
+}
+
+async fn sign_in(browser: &Browser, world: &World) {
+    browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
+    for (id, text) in [("login-user", AGENT.0), ("login-password", AGENT.1)] {
+        let element = within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap();
+        element.send_keys(text).await.unwrap();
+    }
+    click(browser, "login-submit").await;
+    page_until(
+        browser,
+        "the hub confirming the agent available",
+        "const box = document.querySelector('[data-testid=available]');
+         if (state.available) return true;
+         if (box && !box.disabled && !box.checked) box.click();
+         return null;",
+    )
+    .await;
+}
+
+/// Two A4 pages of body text as an office would write them (Ghostscript's
+/// PDF writer from PostScript, Times 11 pt).
+fn two_page_letter(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut ps = String::from("%!PS\n");
+    for page in 1..=2 {
+        ps += "/Times-Bold findfont 16 scalefont setfont 72 760 moveto (Mairie de Besse - Attestation de domicile) show\n";
+        ps += "/Times-Roman findfont 11 scalefont setfont\n";
+        for line in 0..30 {
+            let y = 720 - line * 16;
+            ps += &format!(
+                "72 {y} moveto (Page {page}, ligne {n} : le demandeur certifie sur l'honneur resider a l'adresse indiquee.) show\n",
+                n = line + 1
+            );
+        }
+        ps += "showpage\n";
+    }
+    let source = dir.join("letter.ps");
+    std::fs::write(&source, ps).unwrap();
+    let pdf = dir.join("attestation.pdf");
+    let status = std::process::Command::new("gs")
+        .args(["-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pdfwrite", "-sPAPERSIZE=a4", "-o"])
+        .arg(&pdf)
+        .arg(&source)
+        .status()
+        .expect("Ghostscript runs");
+    assert!(status.success());
+    pdf
+}
+
+/// The next event named `name` in the kiosk's log.
+async fn kiosk_event(events: &mut tokio::sync::mpsc::UnboundedReceiver<Value>, name: &str) -> Value {
+    loop {
+        let v = within(&format!("the kiosk's {name}"), events.recv()).await.expect("the kiosk's log");
+        if v["event"] == name {
+            return v;
+        }
+    }
+}
+
+/// Pixels of strong red on the virtual display (a screenshot in `shot`).
+async fn red_on_screen(display: &str, shot: &std::path::Path) -> Option<usize> {
+    let status = tokio::process::Command::new("import").args(["-display", display, "-window", "root"]).arg(shot).status().await.ok()?;
+    let screen = visio_transfer::display::load_page(shot, 2400).ok().filter(|_| status.success())?;
+    Some(screen.rgba.chunks_exact(4).filter(|p| p[0] > 180 && p[1] < 60 && p[2] < 60).count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_turns_zooms_and_points_and_the_window_kiosk_shows_it() {
+    init_tracing();
+    let xvfb = Xvfb::start();
+    let world = World::start().await;
+    // The virtual display is the kiosk's panel: 1280×800 (a 10.1" screen).
+    let mut kiosk_file: Value = serde_json::from_str(&std::fs::read_to_string(&world.config).unwrap()).unwrap();
+    kiosk_file["panel"] = json!({ "diagonal_inches": 10.1, "width_px": 1280, "height_px": 800 });
+    std::fs::write(&world.config, serde_json::to_string_pretty(&kiosk_file).unwrap()).unwrap();
+
+    let browser = Browser::launch().await;
+    sign_in(&browser, &world).await;
+    let mut child = world
+        .kiosk_command("demo")
+        .arg("--windowed")
+        .env("DISPLAY", &xvfb.display)
+        .env("ICED_BACKEND", "tiny-skia")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the window kiosk starts");
+    // Its events, from its log.
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let stderr = child.stderr.take().unwrap();
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(at) = line.find("event={") {
+                let json = line[at + "event=".len()..].trim();
+                if let Ok(v) = serde_json::from_str::<Value>(json) {
+                    let _ = tx.send(v);
+                }
+            }
+        }
+    });
+
+    click(&browser, "take-next").await;
+    kiosk_event(&mut events, "connected").await;
+
+    let docs = tempfile::tempdir().unwrap();
+    let letter = two_page_letter(docs.path());
+    let input = browser.client.find(Locator::Css(&testid("show-file"))).await.unwrap();
+    input.send_keys(letter.to_str().unwrap()).await.unwrap();
+    click(&browser, "send-show").await;
+    let shown = kiosk_event(&mut events, "displayed").await;
+    assert_eq!(shown["pages"], 2);
+
+    // The console shows what the resident sees, page controls included
+    // (two pages), with a picture of page 1 from the kiosk.
+    let first = page_until(
+        &browser,
+        "the kiosk's view in the console",
+        "const box = document.querySelector('[data-testid=docview]');
+         const img = box && box.querySelector('img');
+         return box && !box.hidden && img.dataset.page === '1' && img.naturalWidth > 0
+           && { page: document.querySelector('[data-testid=view-page]').textContent, width: img.naturalWidth,
+                controls: !document.querySelector('[data-testid=view-next]').parentElement.hidden };",
+    )
+    .await;
+    assert_eq!(first["page"], "Page 1 sur 2");
+    assert_eq!(first["controls"], true);
+    assert!(first["width"].as_u64().unwrap() <= 200, "{first}");
+
+    // Next page, then zoom: both reach the window kiosk's session.
+    click(&browser, "view-next").await;
+    let turned = kiosk_event(&mut events, "viewed").await;
+    assert_eq!((turned["page"].clone(), turned["zoom"].clone()), (json!(2), json!(100)));
+    click(&browser, "view-zoom-in").await;
+    let zoomed = kiosk_event(&mut events, "viewed").await;
+    assert_eq!((zoomed["page"].clone(), zoomed["zoom"].clone()), (json!(2), json!(150)));
+    page_until(
+        &browser,
+        "page 2's picture and the zoom back from the kiosk",
+        "const box = document.querySelector('[data-testid=docview]');
+         return box.dataset.kioskPage === '2' && box.dataset.kioskZoom === '150' && box.querySelector('img').dataset.page === '2';",
+    )
+    .await;
+
+    // The kiosk's screen before the pointer: its red (the end call button).
+    let shot = docs.path().join("screen.png");
+    let before = eventually("a screenshot of the kiosk", || red_on_screen(&xvfb.display, &shot)).await;
+
+    // A click on the picture points there (and brings it into view); the
+    // kiosk says it shows the pointer.
+    click(&browser, "view-thumb").await;
+    let pointer = page_until(
+        &browser,
+        "the pointer back from the kiosk",
+        "const p = document.querySelector('[data-testid=docview]').dataset.kioskPointer; return p !== '' && p;",
+    )
+    .await;
+    let (x, y) = pointer.as_str().unwrap().split_once(',').unwrap();
+    let (x, y): (u32, u32) = (x.parse().unwrap(), y.parse().unwrap());
+    assert!((450..=550).contains(&x) && (450..=550).contains(&y), "a click in the middle points at the middle: {pointer}");
+
+    // The kiosk's screen: the pointer's red ring is drawn on the page.
+    let after = eventually("the pointer on the kiosk's screen", || async {
+        let red = red_on_screen(&xvfb.display, &shot).await?;
+        (red > before + 300).then_some(red)
+    })
+    .await;
+    eprintln!("kiosk screen: {before} red pixels before the pointer, {after} with it");
+    if let Some(dir) = std::env::var_os("VISIO_SCREENSHOTS") {
+        std::fs::copy(&shot, std::path::Path::new(&dir).join("document-pointer.png")).unwrap();
+    }
+
+    click(&browser, "end-call").await;
+    kiosk_event(&mut events, "ended").await;
+    let _ = child.start_kill();
+    browser.close().await;
+    world.hub.stop().await;
+}
