@@ -135,6 +135,9 @@ async fn the_agent_turns_zooms_and_points_and_the_window_kiosk_shows_it() {
                 if let Ok(v) = serde_json::from_str::<Value>(json) {
                     let _ = tx.send(v);
                 }
+            } else if line.contains("WARN") || line.contains("ERROR") {
+                // What went wrong on the kiosk's side, with a failure.
+                eprintln!("kiosk: {line}");
             }
         }
     });

@@ -153,8 +153,8 @@ impl Runner {
                     Some(Command::Call(c)) => self.call_command(c).await,
                     Some(Command::Documents(DocumentCommand::WipeSpool)) => self.end_documents().await,
                     Some(Command::Documents(DocumentCommand::ShowView { view, .. })) => {
-                        if let Some(Documents { handle, shown: Some(shown), .. }) = &mut self.documents {
-                            shown.show(view, handle, &self.devices.services, &self.events);
+                        if let Some(Documents { shown: Some(shown), .. }) = &self.documents {
+                            shown.show(view);
                         }
                     }
                     Some(Command::Documents(other)) => self.scan_command(other),
@@ -427,6 +427,10 @@ impl Runner {
 
     async fn end_documents(&mut self) {
         let Some(mut documents) = self.documents.take() else { return };
+        // No page drawn into the spool after it is wiped.
+        if let Some(shown) = documents.shown.take() {
+            shown.stop().await;
+        }
         // Between visits: are the printer and scanner ready for the next one?
         self.probe_devices();
         // Ending wipes the visit's spool (scans, pushed files, pages).
@@ -490,7 +494,9 @@ impl Runner {
             Notice::Shown { id, pages, first, source, kind } => {
                 let name = documents.incoming.remove(&id).unwrap_or_default();
                 // Page 1 is drawn; the session's first view tells the agent.
-                documents.shown = Some(ShownDocument { id, pages, source, kind, pictured: None });
+                let display = self.devices.services.display.clone();
+                let document = shown::Document { id, pages, source, kind };
+                documents.shown = Some(ShownDocument::start(document, documents.handle.clone(), display, self.events.clone()));
                 let _ = self.events.send(VisitEvent::Page { page: 1, path: first });
                 Some(DocumentEvent::Showing { name, pages })
             }

@@ -1,82 +1,123 @@
 //! The document the agent shows, in the visit task: its pages drawn when
 //! first shown (never all up front), and what the resident sees told back
 //! to the agent with a small picture of the page.
+//!
+//! One task per shown document takes the agent's views in order and keeps
+//! only the newest while a page is drawn: replies never overtake each other
+//! (a zoom's reply after the page turn's) and a page is never drawn twice
+//! at once into the same file.
 
 use std::path::PathBuf;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tracing::warn;
 use visio_kiosk_core::PageView;
 use visio_transfer::check::ContentKind;
-use visio_transfer::display::{Display as _, thumbnail_data_url};
+use visio_transfer::display::{Display as _, PopplerDisplay, thumbnail_data_url};
 use visio_transfer::driver::SessionHandle;
 use visio_transfer::wire::MAX_TEXT_MESSAGE;
 use visio_transfer::{PagePoint, PageView as WirePageView};
 
 use super::VisitEvent;
-use super::devices::KioskServices;
 
 /// Width of the page picture the agent gets, pixels.
 const THUMBNAIL_WIDTH: u32 = 200;
 /// Room left in a `view_shown` message for everything but the picture.
 const MESSAGE_ROOM: usize = 512;
 
-/// The shown document.
+/// What is shown: the agent's transfer and the file in the visit's spool.
 #[derive(Debug, Clone)]
-pub struct ShownDocument {
+pub struct Document {
     /// The agent's transfer.
     pub id: u32,
     pub pages: u32,
     /// The document in the visit's spool.
     pub source: PathBuf,
     pub kind: ContentKind,
-    /// Page the agent last got a picture of.
-    pub pictured: Option<u32>,
 }
 
-impl ShownDocument {
-    fn page_file(&self, handle: &SessionHandle, page: u32) -> PathBuf {
-        handle.spool_dir().join(format!("{}-p{page}.png", self.stem()))
-    }
-
+impl Document {
     fn stem(&self) -> String {
         format!("page-{:08x}", self.id)
     }
+}
 
-    /// Draws the page of `view` if it is not yet, hands it to the screen,
-    /// and tells the agent. Drawing runs on its own task: a slow page never
-    /// holds up the call.
-    pub fn show(&mut self, view: PageView, handle: &SessionHandle, services: &KioskServices, events: &mpsc::UnboundedSender<VisitEvent>) {
-        let picture = self.pictured != Some(view.page);
-        self.pictured = Some(view.page);
-        let file = self.page_file(handle, view.page);
-        let (me, handle, services, events) = (self.clone(), handle.clone(), services.clone(), events.clone());
-        let wire = to_wire(view);
-        tokio::spawn(async move {
-            let drawn = if file.exists() {
-                Ok(file)
-            } else {
-                services.display.render_page(&me.source, me.kind, view.page, handle.spool_dir(), &me.stem()).await
-            };
-            let file = match drawn {
-                Ok(f) => f,
-                Err(e) => {
-                    warn!(page = view.page, error = %e, "page not drawn");
-                    return;
-                }
-            };
-            let thumbnail = if picture {
-                let f = file.clone();
-                tokio::task::spawn_blocking(move || thumbnail_data_url(&f, THUMBNAIL_WIDTH, MAX_TEXT_MESSAGE - MESSAGE_ROOM))
-                    .await
-                    .ok()
-                    .and_then(|t| t.map_err(|e| warn!(error = %e, "no page picture for the agent")).ok())
-            } else {
-                None
-            };
-            let _ = events.send(VisitEvent::Page { page: view.page, path: file });
-            let _ = handle.view_shown(me.id, me.pages, wire, thumbnail).await;
-        });
+/// The shown document and the task that draws its pages.
+#[derive(Debug)]
+pub struct ShownDocument {
+    pub id: u32,
+    views: watch::Sender<Option<PageView>>,
+    task: JoinHandle<()>,
+}
+
+impl ShownDocument {
+    pub fn start(document: Document, handle: SessionHandle, display: PopplerDisplay, events: mpsc::UnboundedSender<VisitEvent>) -> ShownDocument {
+        let (views, wanted) = watch::channel(None);
+        let id = document.id;
+        let task = tokio::spawn(draw_views(document, wanted, handle, display, events));
+        ShownDocument { id, views, task }
+    }
+
+    /// Shows `view`: its page drawn if it is not yet, then the agent told.
+    pub fn show(&self, view: PageView) {
+        self.views.send_replace(Some(view));
+    }
+
+    /// Stops drawing (a `pdftoppm` under way is killed): nothing is written
+    /// into the spool once this returns.
+    pub async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for ShownDocument {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn draw_views(
+    document: Document,
+    mut wanted: watch::Receiver<Option<PageView>>,
+    handle: SessionHandle,
+    display: PopplerDisplay,
+    events: mpsc::UnboundedSender<VisitEvent>,
+) {
+    // Page the agent last got a picture of.
+    let mut pictured = None;
+    while wanted.changed().await.is_ok() {
+        let Some(view) = *wanted.borrow_and_update() else { continue };
+        let file = handle.spool_dir().join(format!("{}-p{}.png", document.stem(), view.page));
+        let drawn = if file.exists() {
+            Ok(file)
+        } else {
+            display.render_page(&document.source, document.kind, view.page, handle.spool_dir(), &document.stem()).await
+        };
+        let file = match drawn {
+            Ok(f) => f,
+            Err(e) => {
+                warn!(page = view.page, error = %e, "page not drawn");
+                continue;
+            }
+        };
+        let thumbnail = if pictured != Some(view.page) {
+            let f = file.clone();
+            tokio::task::spawn_blocking(move || thumbnail_data_url(&f, THUMBNAIL_WIDTH, MAX_TEXT_MESSAGE - MESSAGE_ROOM))
+                .await
+                .ok()
+                .and_then(|t| t.map_err(|e| warn!(error = %e, "no page picture for the agent")).ok())
+        } else {
+            None
+        };
+        if thumbnail.is_some() {
+            pictured = Some(view.page);
+        }
+        let _ = events.send(VisitEvent::Page { page: view.page, path: file });
+        if handle.view_shown(document.id, document.pages, to_wire(view), thumbnail).await.is_err() {
+            break;
+        }
     }
 }
 
