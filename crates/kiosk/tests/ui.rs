@@ -77,5 +77,52 @@ fn scanning_and_a_shown_document_are_explained_to_the_resident() {
     assert!(shows(&k, "Page 2 sur 2"));
     // One page: no page count at all.
     k.input(Input::Document(visio_kiosk_core::DocumentEvent::Showing { name: "photo.jpg".into(), pages: 1 }));
+    assert!(shows(&k, "Votre conseiller vous montre un document. Vous n'avez rien à toucher."));
     assert!(!shows(&k, "Page 1 sur 1"));
+}
+
+/// The window at 1280×800 as a picture (RGBA at twice the size, as iced's
+/// simulator draws it), read back from the PNG it writes.
+fn screenshot(k: &visio_kiosk::app::Kiosk) -> visio_transfer::display::PageImage {
+    let mut ui = iced_test::Simulator::with_size(iced::Settings::default(), (1280.0, 800.0), k.view());
+    let snapshot = ui.snapshot(&iced::Theme::Light).expect("a snapshot");
+    let dir = tempfile::tempdir().unwrap();
+    assert!(snapshot.matches_image(dir.path().join("screen.png")).unwrap(), "a new file is written");
+    // Named after the renderer: screen-<renderer>.png.
+    let path = std::fs::read_dir(dir.path()).unwrap().next().expect("the snapshot's file").unwrap().path();
+    visio_transfer::display::load_page(&path, 4000).expect("the snapshot reads back")
+}
+
+#[test]
+fn a_zoomed_page_stays_within_its_area_and_leaves_the_call_controls_visible() {
+    let mut k = kiosk();
+    tap(&mut k, "Démo");
+    k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "demo".into(), position: 1, estimated_wait: None }));
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-1".into(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
+    // A page of pure blue, as the display driver hands it to the window.
+    let (width, height) = (600, 850);
+    let rgba = [0u8, 0, 255, 255].repeat((width * height) as usize);
+    k.pictures.page = Some(visio_kiosk::screen::document::ShownPage {
+        number: 1,
+        handle: iced::widget::image::Handle::from_rgba(width, height, rgba),
+        width,
+        height,
+    });
+    k.input(Input::Document(visio_kiosk_core::DocumentEvent::Showing { name: "form.pdf".into(), pages: 2 }));
+    let view = visio_kiosk_core::PageView { page: 1, zoom: 300, center: (500, 500), pointer: Some((500, 500)) };
+    k.input(Input::Document(visio_kiosk_core::DocumentEvent::View(view)));
+
+    let screen = screenshot(&k);
+    let (w, h) = (screen.width as usize, screen.height as usize);
+    let blue_in = |rows: std::ops::Range<usize>| {
+        rows.flat_map(|y| (0..w).map(move |x| (y * w + x) * 4))
+            .filter(|&i| screen.rgba[i] < 40 && screen.rgba[i + 1] < 40 && screen.rgba[i + 2] > 200)
+            .count()
+    };
+    assert!(blue_in(h * 3 / 8..h * 5 / 8) > w * h / 8, "the page fills the middle of the screen");
+    // The top bar (agent, time) and the bottom (end call, help bar) stay
+    // clear: 60 and 120 window pixels.
+    assert_eq!(blue_in(0..120), 0, "nothing of the page over the top bar");
+    assert_eq!(blue_in(h - 240..h), 0, "nothing of the page over the end call button");
+    assert!(shows(&k, "Terminer l'appel"));
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use iced::widget::{button, column, container, image, opaque, progress_bar, row, stack, svg, text};
-use iced::{Center, Element, Fill, Length};
-use visio_kiosk_core::{DocumentView, InCall, Input, MediaState, PageView};
+use iced::{Center, Element, Fill};
+use visio_kiosk_core::{DocumentView, InCall, Input, MediaState};
 
 use super::Context;
 use crate::{assets, theme};
@@ -41,33 +41,38 @@ pub struct Pictures<'a> {
 
 pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures: Pictures<'a>) -> Element<'a, Message> {
     let secs = elapsed.as_secs();
-    let top = row![
-        text(ctx.tr_with("call-with", &[("agent", call.agent_name.clone().into())])).size(theme::HEADING).width(Fill),
-        text(format!("{:02}:{:02}", secs / 60, secs % 60)).size(theme::HEADING),
-    ]
-    .align_y(Center)
-    .padding([16, 32]);
+    let mut top = row![text(ctx.tr_with("call-with", &[("agent", call.agent_name.clone().into())])).size(theme::HEADING).width(Fill)]
+        .spacing(theme::SPACE * 2.0)
+        .align_y(Center)
+        .padding([16, 32]);
+    if let DocumentView::Showing { pages, view, .. } = &call.document
+        && let Some(count) = super::document::page_count(ctx, *pages, *view)
+    {
+        top = top.push(count);
+    }
+    let top = top.push(text(format!("{:02}:{:02}", secs / 60, secs % 60)).size(theme::HEADING));
 
     let main: Element<'a, Message> = match &call.document {
-        DocumentView::Showing { pages, view, .. } => document(ctx, pictures, *pages, *view),
+        DocumentView::Showing { view, .. } => super::document::page(pictures.page, *view),
         DocumentView::ScanConsent { .. } => super::scan::consent(ctx, pictures.scan_preview),
         _ => video(ctx, call, pictures),
     };
 
     let mut bottom = column![].spacing(16).padding([16, 32]);
-    if let Some(banner) = document_banner(ctx, &call.document) {
-        bottom = bottom.push(banner);
+    if let DocumentView::Showing { .. } = &call.document {
+        // One row under a shown page, so the page gets the screen's height:
+        // what it is, the agent (small, never over the page), end call.
+        let mut line = row![super::document::caption(ctx).width(Fill)].spacing(theme::SPACE).align_y(Center);
+        if let Some(remote) = pictures.remote {
+            line = line.push(image(remote.clone()).width(192).height(108));
+        }
+        bottom = bottom.push(line.push(end_call(ctx, 40)));
+    } else {
+        if let Some(banner) = document_banner(ctx, &call.document) {
+            bottom = bottom.push(banner);
+        }
+        bottom = bottom.push(container(end_call(ctx, 64)).center_x(Fill));
     }
-    bottom = bottom.push(
-        container(
-            button(text(ctx.tr("call-end")).size(theme::HEADING).center())
-                .padding([20, 64])
-                .height(theme::TOUCH)
-                .style(theme::button::danger)
-                .on_press(Message::HangUp),
-        )
-        .center_x(Fill),
-    );
 
     let screen = container(column![top, container(main).height(Fill).padding([0, 32]), bottom])
         .width(Fill)
@@ -109,12 +114,14 @@ fn video<'a>(ctx: Context<'a>, call: &'a InCall, pictures: Pictures<'a>) -> Elem
 /// beside the agent's (16:9, as the camera sends).
 const SELF_VIEW: (f32, f32) = (240.0, 135.0);
 
-fn document<'a>(ctx: Context<'a>, pictures: Pictures<'a>, pages: u32, view: PageView) -> Element<'a, Message> {
-    let mut layers = stack![super::document::view(ctx, pictures.page, pages, view)];
-    if let Some(remote) = pictures.remote {
-        layers = layers.push(container(image(remote.clone()).width(320).height(180)).align_right(Fill).align_top(Length::Fill).padding(8));
-    }
-    layers.into()
+/// The red "End call" button, `sides` pixels of padding either side.
+fn end_call<'a>(ctx: Context<'a>, sides: u16) -> Element<'a, Message> {
+    button(text(ctx.tr("call-end")).size(theme::HEADING).center())
+        .padding([20, sides])
+        .height(theme::TOUCH)
+        .style(theme::button::danger)
+        .on_press(Message::HangUp)
+        .into()
 }
 
 /// A full-width instruction while the agent works on a document.

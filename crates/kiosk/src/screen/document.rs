@@ -2,7 +2,7 @@
 //! at the screen's own pixels), the part the agent chose, the agent's
 //! pointer, and nothing for the resident to touch.
 
-use iced::widget::{column, container, image, pin, responsive, stack, text};
+use iced::widget::{Space, Text, container, image, pin, responsive, stack, text};
 use iced::{Border, Color, Element, Fill, Rectangle, Size};
 use visio_kiosk_core::PageView;
 
@@ -57,28 +57,38 @@ impl Placement {
         let px = at.0 as f32 / 1000.0 * page.0 as f32 - self.crop.x as f32;
         let py = at.1 as f32 / 1000.0 * page.1 as f32 - self.crop.y as f32;
         let inside = (0.0..=self.crop.width as f32).contains(&px) && (0.0..=self.crop.height as f32).contains(&py);
-        inside.then(|| (self.offset.0 + px * self.scale, self.offset.1 + py * self.scale))
+        inside.then_some((self.offset.0 + px * self.scale, self.offset.1 + py * self.scale))
     }
 }
 
-pub fn view<'a, Message: 'a>(ctx: Context<'a>, page: Option<&'a ShownPage>, pages: u32, shown: PageView) -> Element<'a, Message> {
-    let area: Element<'a, Message> = match page.filter(|p| p.number == shown.page) {
+/// The page as the agent shows it, filling the area it is given.
+pub fn page<'a, Message: 'a>(page: Option<&'a ShownPage>, shown: PageView) -> Element<'a, Message> {
+    match page.filter(|p| p.number == shown.page) {
         Some(p) => responsive(move |size| drawn(p, size, &shown)).into(),
         // Being drawn: a moment at most.
         None => container(text("…").size(theme::TITLE)).center(Fill).into(),
-    };
-    let mut caption = column![text(ctx.tr("doc-shown")).size(theme::BODY)].spacing(4);
-    if pages > 1 {
-        caption = caption.push(text(ctx.tr_with("doc-page", &[("page", shown.page.into()), ("pages", pages.into())])).size(theme::BODY));
     }
-    column![area, caption].spacing(12).into()
+}
+
+/// What the resident is looking at, under the page.
+pub fn caption<'a>(ctx: Context<'a>) -> Text<'a> {
+    text(ctx.tr("doc-shown")).size(theme::BODY)
+}
+
+/// "Page 2 sur 3", only when there is more than one page.
+pub fn page_count<'a>(ctx: Context<'a>, pages: u32, shown: PageView) -> Option<Text<'a>> {
+    (pages > 1).then(|| text(ctx.tr_with("doc-page", &[("page", shown.page.into()), ("pages", pages.into())])).size(theme::HEADING))
 }
 
 fn drawn<'a, Message: 'a>(page: &'a ShownPage, size: Size, view: &PageView) -> Element<'a, Message> {
     let dims = (page.width, page.height);
     let placement = Placement::of(dims, size, view);
     let picture = image(page.handle.clone()).crop(placement.crop).width(Fill).height(Fill);
-    let mut layers = stack![picture].width(Fill).height(Fill);
+    // The image widget draws the whole page and leaves the cut to the
+    // renderer, and tiny-skia cuts images only at a layer's edge: the page
+    // goes on a stack's upper layer (a layer of the viewport) inside a
+    // clipping container (that viewport is the area), not over the call.
+    let mut layers = stack![Space::new().width(Fill).height(Fill), picture].width(Fill).height(Fill);
     if let Some((x, y)) = view.pointer.and_then(|at| placement.locate(dims, at)) {
         let dot = container(text("")).width(POINTER).height(POINTER).style(|_| container::Style {
             background: Some(Color::from_rgba8(220, 30, 30, 0.55).into()),
@@ -87,7 +97,7 @@ fn drawn<'a, Message: 'a>(page: &'a ShownPage, size: Size, view: &PageView) -> E
         });
         layers = layers.push(pin(dot).x(x - POINTER / 2.0).y(y - POINTER / 2.0));
     }
-    layers.into()
+    container(layers).width(Fill).height(Fill).clip(true).into()
 }
 
 #[cfg(test)]
