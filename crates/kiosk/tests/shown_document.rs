@@ -3,7 +3,7 @@
 //! (under a virtual display) shows it and says so in its log; the console
 //! gets back what the resident sees, with a picture of the page. With
 //! `VISIO_SCREENSHOTS=dir` the kiosk's screen is saved as
-//! `document-pointer.png`.
+//! `document-pointer.png` and the console's as `console-document.png`.
 
 mod common;
 
@@ -209,7 +209,11 @@ async fn the_agent_turns_zooms_and_points_and_the_window_kiosk_shows_it() {
     .await;
     eprintln!("kiosk screen: {before} red pixels before the pointer, {after} with it");
     if let Some(dir) = std::env::var_os("VISIO_SCREENSHOTS") {
-        std::fs::copy(&shot, std::path::Path::new(&dir).join("document-pointer.png")).unwrap();
+        let dir = std::path::Path::new(&dir);
+        std::fs::copy(&shot, dir.join("document-pointer.png")).unwrap();
+        // The console's side: the page's picture with the same pointer.
+        page_until(&browser, "the pointer on the console's picture", "return document.querySelector('[data-testid=view-pointer]').style.display === 'block';").await;
+        std::fs::write(dir.join("console-document.png"), browser.client.screenshot().await.unwrap()).unwrap();
     }
 
     click(&browser, "end-call").await;
