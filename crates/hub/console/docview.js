@@ -47,19 +47,15 @@ const DocView = {
       b.dataset.i18n = key;
       return b;
     };
-    const box = make("div", { hidden: true });
+    const box = make("div", { hidden: true, className: "docview" });
     box.dataset.testid = "docview";
-    const title = make("p", { className: "muted", textContent: t("view.title") });
+    const title = make("h4", { textContent: t("view.title") });
     title.dataset.i18n = "view.title";
-    const thumb = make("div");
+    const thumb = make("div", { className: "thumb" });
     thumb.dataset.testid = "view-thumb";
-    Object.assign(thumb.style, { position: "relative", width: "200px", cursor: "crosshair", border: "1px solid #8a97a5", userSelect: "none" });
     const img = make("img", { alt: t("view.thumb"), draggable: false });
-    img.style.display = "block";
-    img.style.width = "100%";
-    const pointer = make("div");
+    const pointer = make("div", { className: "pointer" });
     pointer.dataset.testid = "view-pointer";
-    Object.assign(pointer.style, { position: "absolute", width: "12px", height: "12px", margin: "-6px 0 0 -6px", borderRadius: "50%", background: "rgba(220,30,30,.7)", border: "2px solid #c00", display: "none", pointerEvents: "none" });
     thumb.append(img, pointer);
     const prev = button("view-prev", "view.previous");
     const next = button("view-next", "view.next");
@@ -73,10 +69,12 @@ const DocView = {
     const pages = make("div");
     pages.append(prev, " ", page, " ", next);
     const zooms = make("div");
-    zooms.append(out, " ", zoom, " ", into, " ", off);
+    zooms.append(out, " ", zoom, " ", into);
     const help = make("p", { className: "muted", textContent: t("view.help") });
     help.dataset.i18n = "view.help";
-    box.append(title, thumb, pages, zooms, help);
+    const controls = make("div", { className: "controls" });
+    controls.append(pages, zooms, off, help);
+    box.append(title, thumb, controls);
     $("doc-status").after(box);
     Object.assign(this.el, { box, thumb, img, pointer, prev, next, page, pages, out, zoom, into, off });
 
@@ -175,8 +173,9 @@ const DocView = {
   render() {
     const s = this.shown;
     if (!s || !this.el.box) return;
-    const { box, pointer, prev, next, page, pages, zoom, out, into } = this.el;
+    const { box, img, pointer, prev, next, page, pages, zoom, out, into } = this.el;
     box.hidden = false;
+    img.alt = t("view.thumb");
     // Page controls only when there is more than one page.
     pages.hidden = s.pages <= 1;
     page.textContent = t("view.page", { page: s.view.page, pages: s.pages });

@@ -113,6 +113,8 @@ async fn the_agent_turns_zooms_and_points_and_the_window_kiosk_shows_it() {
     std::fs::write(&world.config, serde_json::to_string_pretty(&kiosk_file).unwrap()).unwrap();
 
     let browser = Browser::launch().await;
+    // An agent's laptop screen.
+    browser.set_viewport(1366, 768).await;
     sign_in(&browser, &world).await;
     let mut child = world
         .kiosk_command("demo")
@@ -212,7 +214,14 @@ async fn the_agent_turns_zooms_and_points_and_the_window_kiosk_shows_it() {
         let dir = std::path::Path::new(&dir);
         std::fs::copy(&shot, dir.join("document-pointer.png")).unwrap();
         // The console's side: the page's picture with the same pointer.
-        page_until(&browser, "the pointer on the console's picture", "return document.querySelector('[data-testid=view-pointer]').style.display === 'block';").await;
+        page_until(
+            &browser,
+            "the pointer on the console's picture",
+            "const box = document.querySelector('[data-testid=docview]');
+             box.scrollIntoView({ block: 'nearest' });
+             return box.querySelector('[data-testid=view-pointer]').style.display === 'block';",
+        )
+        .await;
         std::fs::write(dir.join("console-document.png"), browser.client.screenshot().await.unwrap()).unwrap();
     }
 
