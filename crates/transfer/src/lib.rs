@@ -62,6 +62,7 @@ pub mod link;
 pub mod pdf;
 pub mod printer;
 pub mod scanner;
+pub mod sign;
 pub mod spool;
 pub mod wire;
 
