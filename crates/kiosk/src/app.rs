@@ -139,7 +139,7 @@ pub enum VisitUpdate {
 #[derive(Debug, Clone)]
 pub enum HubUpdate {
     /// The link task is running; commands go here.
-    Ready(mpsc::Sender<Command>),
+    Ready(mpsc::UnboundedSender<Command>),
     Event(LinkEvent),
 }
 
@@ -150,7 +150,7 @@ pub struct Kiosk {
     /// The same words in easy-read (FALC) where the catalogue has them.
     easy_words: Catalog,
     now: Instant,
-    hub: Option<mpsc::Sender<Command>>,
+    hub: Option<mpsc::UnboundedSender<Command>>,
     /// Commands issued before the link task was ready.
     pending: Vec<Command>,
     visit: Option<mpsc::UnboundedSender<visit::Command>>,
@@ -248,7 +248,7 @@ impl Kiosk {
             }
             Message::Hub(HubUpdate::Ready(tx)) => {
                 for command in self.pending.drain(..) {
-                    let _ = tx.try_send(command);
+                    let _ = tx.send(command);
                 }
                 self.hub = Some(tx);
                 None
@@ -378,7 +378,7 @@ impl Kiosk {
         let finish = async move {
             if let Some(hub) = hub {
                 let (done, sent) = tokio::sync::oneshot::channel();
-                if hub.send(Command::Close(done)).await.is_ok() {
+                if hub.send(Command::Close(done)).is_ok() {
                     let _ = tokio::time::timeout(CLEAN_UP_WITHIN, sent).await;
                 }
             }
@@ -492,8 +492,8 @@ impl Kiosk {
         }
         match &self.hub {
             Some(tx) => {
-                if tx.try_send(command).is_err() {
-                    tracing::warn!("hub link busy; command dropped");
+                if tx.send(command).is_err() {
+                    tracing::warn!("the hub link has stopped; command not sent");
                 }
             }
             None => self.pending.push(command),

@@ -64,7 +64,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
 
     let fetcher = ConfigFetcher::new(&hub.endpoint, hub.tls.clone())?;
     let (fetched_tx, mut fetched) = mpsc::unbounded_channel::<(u64, Result<String, String>)>();
-    let (hub_tx, hub_rx) = mpsc::channel(64);
+    let (hub_tx, hub_rx) = mpsc::unbounded_channel();
     let (hub_events_tx, mut hub_events) = mpsc::channel(64);
     tokio::spawn(hub_link::run(hub.endpoint, hub.tls, hub_rx, hub_events_tx));
     let (visit_tx, mut visit_events) = visit::spawn(setup.visit.clone());
@@ -144,7 +144,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
     // Let the last messages (hang-up, cancel) reach the hub, and the visit
     // task end its call and wipe its spool, before the process goes.
     let (closed_tx, closed_rx) = oneshot::channel();
-    let _ = shell.hub.send(HubCommand::Close(closed_tx)).await;
+    let _ = shell.hub.send(HubCommand::Close(closed_tx));
     let _ = tokio::time::timeout(CLEAN_UP_WITHIN, closed_rx).await;
     shell.close_visit();
     // A document outcome that raced the end (a scan delivered as the agent
@@ -162,7 +162,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
 
 struct Shell {
     session: Session,
-    hub: mpsc::Sender<HubCommand>,
+    hub: mpsc::UnboundedSender<HubCommand>,
     visit: mpsc::UnboundedSender<VisitCommand>,
     script: Script,
     /// The call was requested (once: a refused or ended visit is the end).
@@ -242,8 +242,8 @@ impl Shell {
     }
 
     fn send_to_hub(&self, command: HubCommand) {
-        if self.hub.try_send(command).is_err() {
-            warn!("hub link busy; message dropped");
+        if self.hub.send(command).is_err() {
+            warn!("the hub link has stopped; message not sent");
         }
     }
 

@@ -86,11 +86,14 @@ pub fn tls_config(trust_pem: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>,
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Runs the link until the command channel closes.
+/// Runs the link until the command channel closes. Commands come
+/// unbounded: the shells send from code that cannot wait, and a command
+/// dropped for a full channel could be a hang-up; the kiosk core sends a
+/// few a minute.
 pub async fn run(
     endpoint: Endpoint,
     tls: Arc<rustls::ClientConfig>,
-    mut commands: mpsc::Receiver<Command>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<LinkEvent>,
 ) {
     let mut ws: Option<Ws> = None;

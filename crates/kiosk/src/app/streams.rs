@@ -78,7 +78,7 @@ pub(super) fn stop_stream() -> impl iced::futures::Stream<Item = Message> {
 pub(super) fn hub_stream(hub: &HubSettings) -> impl iced::futures::Stream<Item = HubUpdate> + use<> {
     let hub = hub.clone();
     iced::stream::channel(64, async move |mut output| {
-        let (commands_tx, commands_rx) = mpsc::channel(64);
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
         let (events_tx, mut events_rx) = mpsc::channel(64);
         let _ = output.send(HubUpdate::Ready(commands_tx)).await;
         tokio::spawn(hub_link::run(hub.endpoint, hub.tls, commands_rx, events_tx));
