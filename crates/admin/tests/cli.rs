@@ -204,7 +204,7 @@ services.json:20:26 services[1].hours.tue[0]: "12:00-09:00" ends before it start
 services.json:11:41 services[0].hours.mon[1]: 11:30-16:30 overlaps 08:30-12:00
 hub.json:2:13 listen: "8443" is not an address and port such as "0.0.0.0:8443"
 hub.json:4:30 ice_servers[0].urls[0]: "http:stun.example.fr:3478" is not a stun:, stuns:, turn: or turns: URL with a host
-kiosks/ardes.json:18:12 langs: unknown field `langs`, expected one of `id`, `site`, `commune`, `address`, `location`, `services`, `devices`, `hub`, `idle_timeout_seconds`, `languages`, `media`, `documents`
+kiosks/ardes.json:18:12 langs: unknown field `langs`, expected one of `id`, `site`, `commune`, `address`, `location`, `services`, `devices`, `hub`, `idle_timeout_seconds`, `languages`, `media`, `documents`, `panel`
 kiosks/tauves.json:3:3: key must be a string
 kiosk-config: invalid: 7 problem(s) in 4 file(s)
 "#,
