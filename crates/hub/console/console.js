@@ -1,6 +1,6 @@
 // Sign-in, the hub connection (docs/protocol.md over one WebSocket), the
 // queue, availability and arrival alerts, keyboard shortcuts.
-const PROTOCOL = 1;
+const PROTOCOL = 2;
 const $ = (id) => document.getElementById(id);
 
 const state = {

@@ -118,6 +118,7 @@ impl Hub {
             AgentToHub::TakeNext { service } => self.take_next(now, peer, service),
             AgentToHub::Signal { session, signal } => self.relay(peer, Side::Agent, session, signal),
             AgentToHub::HangUp { session } => self.hang_up(now, peer, Side::Agent, session),
+            AgentToHub::Transfer { session, to } => self.transfer(now, peer, session, to),
         }
         self.flush(now);
     }
