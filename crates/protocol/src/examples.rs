@@ -166,7 +166,8 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
             login: "claire".into(),
             display_name: "Claire (CAF)".into(),
             available: false,
-            services: statuses(),
+            services: statuses()[..1].to_vec(),
+            all_services: statuses(),
         },
         HubToAgent::Queues {
             now: ts("2026-11-23T09:12:40Z"),

@@ -221,6 +221,10 @@ pub enum HubToAgent {
         display_name: String,
         available: bool,
         services: Vec<ServiceStatus>,
+        /// Every service of the catalogue, open or not: where the agent
+        /// may transfer a resident to.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        all_services: Vec<ServiceStatus>,
     },
     /// The waiting residents of every service this agent serves; sent after
     /// the welcome and again whenever one of those queues changes.

@@ -81,6 +81,7 @@ impl Hub {
             display_name,
             available: false,
             services: statuses,
+            all_services: self.catalogue.statuses_at(now),
         });
         self.reattach(now, peer, Side::Agent, resume);
         self.tell_agent(peer, self.queues_for(peer, now));
