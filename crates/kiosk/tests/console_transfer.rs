@@ -3,7 +3,8 @@
 //! hands the resident over to the MSA, where someone already waits: the
 //! MSA's agent sees the transferred resident first, marked as such, takes
 //! them, and the call runs with real media. The session log keeps both
-//! legs, linked.
+//! legs, linked. Then the same across two hub processes on PostgreSQL and
+//! NATS, the resident's kiosk on one, the transferring agent on the other.
 
 mod common;
 
@@ -13,7 +14,9 @@ use common::{AGENT, World};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_config::Catalogue;
+use visio_hub::store::SessionRecord;
 use visio_protocol::HubToKiosk;
+use visio_testkit::hub::TestHub;
 use visio_testkit::browser::Browser;
 use visio_testkit::wait::{eventually, init_tracing, within};
 
@@ -42,8 +45,8 @@ async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
 }
 
 /// Signs in and becomes available (the page's own click: see agent_console.rs).
-async fn sign_in(browser: &Browser, world: &World, (login, password): (&str, &str)) {
-    browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
+async fn sign_in(browser: &Browser, hub: &TestHub, (login, password): (&str, &str)) {
+    browser.client.goto(&hub.url("/agent/")).await.unwrap();
     for (id, text) in [("login-user", login), ("login-password", password)] {
         let element = within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap();
         element.send_keys(text).await.unwrap();
@@ -78,15 +81,48 @@ async fn a_transferred_resident_is_taken_first_by_the_other_service_with_real_me
     init_tracing();
     let world = World::start_with(visio_hub::server::Settings::new(Arc::new(catalogue()))).await;
     world.hub.add_agent(BRUNO.0, BRUNO.1, &["msa"]);
-    // Someone already waits for the MSA.
     let ardes_secret = world.hub.enroll("ardes");
-    let mut ardes = visio_testkit::hub::Kiosk::connect(&world.hub, "ardes", &ardes_secret).await;
+    let (ardes, to) = transfer_scene(&world, (&world.hub, &world.hub, &world.hub), &ardes_secret).await;
+    world.hub.wait_for_log("both legs, linked, and Ardes waiting", |log| both_legs(log, &ardes, &to)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_across_two_hub_processes_on_postgresql_and_nats() {
+    init_tracing();
+    // The kiosk connects to process 0; the demo agent is on process 1.
+    let (world, cluster) = World::cluster_with(2, 1, catalogue()).await;
+    cluster.add_agent(BRUNO.0, BRUNO.1, &["msa"]).await;
+    let ardes_secret = cluster.enroll("ardes").await;
+    let (p0, p1) = (cluster.hub(0), cluster.hub(1));
+    // Ardes waits on process 1; the MSA's agent is on process 0.
+    let (ardes, to) = transfer_scene(&world, (&p1, &p0, &p1), &ardes_secret).await;
+    eventually("both legs, linked, and Ardes waiting", || async { both_legs(&cluster.store.session_log().await.unwrap(), &ardes, &to) }).await;
+}
+
+/// The session log has both legs of the transferred visit, the second
+/// answered by the MSA's agent, and Ardes still waiting.
+fn both_legs(log: &[SessionRecord], ardes: &str, to: &str) -> Option<()> {
+    let second = log.iter().find(|r| r.session == to && r.answered_at.is_some())?;
+    let first = log.iter().find(|r| Some(&r.session) == second.previous_leg.as_ref())?;
+    assert_eq!((first.service.as_str(), first.agent.as_deref(), first.end_reason.as_deref()), ("demo", Some(AGENT.0), Some("transferred")));
+    assert_eq!((second.service.as_str(), second.agent.as_deref()), ("msa", Some(BRUNO.0)));
+    let ardes = log.iter().find(|r| r.session == ardes)?;
+    assert_eq!(ardes.answered_at, None, "the resident who waited is still waiting");
+    Some(())
+}
+
+/// Ardes waits for the MSA (on `ardes_hub`); the kiosk asks for the demo
+/// service; the demo agent (on `demo_hub`) takes and transfers it to the
+/// MSA; the MSA's agent (on `msa_hub`) sees it first, takes it, and the
+/// call runs with real media. Returns Ardes's session and the second leg's.
+async fn transfer_scene(world: &World, (demo_hub, msa_hub, ardes_hub): (&TestHub, &TestHub, &TestHub), ardes_secret: &visio_protocol::Secret) -> (String, String) {
+    let mut ardes = visio_testkit::hub::Kiosk::connect(ardes_hub, "ardes", ardes_secret).await;
     let (ardes_session, position) = ardes.queue("msa").await;
     assert_eq!(position, 1);
 
     let (demo_agent, msa_agent) = (Browser::launch().await, Browser::launch().await);
-    sign_in(&demo_agent, &world, AGENT).await;
-    sign_in(&msa_agent, &world, BRUNO).await;
+    sign_in(&demo_agent, demo_hub, AGENT).await;
+    sign_in(&msa_agent, msa_hub, BRUNO).await;
 
     let mut kiosk = world.kiosk("demo");
     kiosk.event("queued").await;
@@ -107,7 +143,7 @@ async fn a_transferred_resident_is_taken_first_by_the_other_service_with_real_me
     let to_session = transferred["to_session"].as_str().unwrap().to_owned();
     let told = page_until(&demo_agent, "the demo agent free again", "return !state.call && document.getElementById('banner').textContent;").await;
     assert_eq!(told, "Usager transféré : il passe en tête de la file choisie.");
-    // Ardes now comes second, and still waits.
+    // Ardes now comes second.
     ardes.wait_for("Ardes second", |m| matches!(m, HubToKiosk::QueueUpdate { position: 2, .. })).await;
 
     // The MSA's agent sees the transferred resident first, from where.
@@ -135,18 +171,5 @@ async fn a_transferred_resident_is_taken_first_by_the_other_service_with_real_me
     )
     .await;
     assert_eq!(context, "transféré depuis DEMO");
-
-    // Both legs in the session log, linked; Ardes still waits.
-    let (first_leg, second_leg) = world
-        .hub
-        .wait_for_log("both legs", |log| {
-            let second = log.iter().find(|r| r.previous_leg.is_some() && r.answered_at.is_some())?;
-            let first = log.iter().find(|r| Some(&r.session) == second.previous_leg.as_ref())?;
-            Some((first.clone(), second.clone()))
-        })
-        .await;
-    assert_eq!((first_leg.service.as_str(), first_leg.agent.as_deref(), first_leg.end_reason.as_deref()), ("demo", Some(AGENT.0), Some("transferred")));
-    assert_eq!((second_leg.service.as_str(), second_leg.agent.as_deref(), second_leg.session.as_str()), ("msa", Some(BRUNO.0), to_session.as_str()));
-    let log = world.hub.wait_for_log("ardes waiting", |log| log.iter().find(|r| r.session == ardes_session.as_str()).cloned()).await;
-    assert_eq!(log.answered_at, None);
+    (ardes_session.to_string(), to_session)
 }
