@@ -236,7 +236,10 @@ fn an_agent_on_one_process_transfers_a_kiosk_connected_to_another() {
     carry_bus(&mut b, &mut a, "a");
     a.kiosk_said(kiosk);
     b.agent_said(claire);
-    (a.events.clear(), b.events.clear(), a.store_ops.clear(), b.store_ops.clear());
+    a.events.clear();
+    b.events.clear();
+    a.store_ops.clear();
+    b.store_ops.clear();
 
     // A colleague by name must be on the kiosk's process: refused here.
     b.transfer(claire, &first, TransferTarget::Agent { login: "denise".into() });
