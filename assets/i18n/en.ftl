@@ -32,6 +32,10 @@ waiting-position = { $position ->
     [1] You are next.
    *[other] You are number { $position } in the queue.
 }
+waiting-transferred = Your request has been passed on to { $service }: { $position ->
+    [1] you are next.
+   *[other] you will be seen first.
+}
 waiting-estimate = Estimated wait: about { $minutes } minutes.
 waiting-estimate-soon = Estimated wait: less than a minute.
 waiting-estimate-unknown = An adviser will answer you as soon as possible.

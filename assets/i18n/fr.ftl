@@ -33,6 +33,10 @@ waiting-position = { $position ->
     [1] Vous êtes le prochain.
    *[other] Vous êtes { $position }e dans la file d'attente.
 }
+waiting-transferred = Votre demande est transmise au service { $service }, { $position ->
+    [1] vous êtes le prochain.
+   *[other] vous passez en priorité.
+}
 waiting-estimate = Attente estimée : environ { $minutes } minutes.
 waiting-estimate-soon = Attente estimée : moins d'une minute.
 waiting-estimate-unknown = Un conseiller vous répondra dès que possible.

@@ -14,6 +14,7 @@ function startCall(msg, resumed) {
     service: msg.service,
     site: msg.site,
     kioskId: msg.kiosk_id,
+    transferredFrom: msg.transferred_from || null,
     resumed,
     waitedMs: waitedBeforeCall(msg.session),
     iceServers: msg.ice_servers,
@@ -39,6 +40,7 @@ function startCall(msg, resumed) {
   $("self").hidden = false;
   $("context").hidden = false;
   renderCallTexts();
+  Transfer.update();
   peerAway(false);
   updateTakeNext();
   newPeerConnection(call);
@@ -69,6 +71,7 @@ function renderCallTexts() {
     ["context.waited", call.waitedMs === null ? t("context.unknown") : formatWaited(call.waitedMs)],
     ["context.call", t(call.resumed ? "context.resumed" : "context.new")],
   ];
+  if (call.transferredFrom) rows.push(["context.transferred", t("transfer.from", { service: call.transferredFrom.toUpperCase() })]);
   const list = $("context-list");
   list.replaceChildren();
   for (const [key, value] of rows) {

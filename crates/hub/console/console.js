@@ -1,6 +1,6 @@
 // Sign-in, the hub connection (docs/protocol.md over one WebSocket), the
 // queue, availability and arrival alerts, keyboard shortcuts.
-const PROTOCOL = 1;
+const PROTOCOL = 2;
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -179,6 +179,7 @@ function onHubMessage(msg) {
       setAvailable(msg.available);
       $("available").disabled = false;
       renderServices();
+      Transfer.render();
       if (!msg.available && AutoAvailable.get()) send({ type: "set_availability", available: true });
       break;
     case "queues":
@@ -216,12 +217,14 @@ function onHubMessage(msg) {
       Resume.clear(msg.session);
       if (state.call && state.call.session === msg.session) {
         endCallLocally();
+        Transfer.reset();
         banner(t(`end.${msg.reason}`) === `end.${msg.reason}` ? t("end.agent_hung_up") : t(`end.${msg.reason}`), 6000);
       }
       break;
     case "error":
       state.asking = false;
       updateTakeNext();
+      if (Transfer.refused()) break;
       if (msg.code === "replaced") {
         state.replaced = true;
         banner(t("hub.replaced"), 0, "error");
@@ -301,6 +304,13 @@ function renderQueue() {
       service.className = "service";
       service.textContent = queue.service.toUpperCase();
       left.append(service, " · ", resident.site);
+      if (resident.transferred_from) {
+        const from = document.createElement("span");
+        from.className = "transferred";
+        from.dataset.testid = "queue-transferred";
+        from.textContent = ` · ${t("transfer.from", { service: resident.transferred_from.toUpperCase() })}`;
+        left.append(from);
+      }
       const waited = document.createElement("span");
       waited.className = "waited";
       waited.dataset.since = resident.queued_at;

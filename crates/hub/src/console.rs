@@ -16,6 +16,7 @@ const SCRIPT: &str = concat!(
     include_str!("../console/scans.js"),
     include_str!("../console/docview.js"),
     include_str!("../console/notes.js"),
+    include_str!("../console/transfer.js"),
     include_str!("../console/start.js"),
 );
 const STYLE: &str = include_str!("../console/console.css");

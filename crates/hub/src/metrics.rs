@@ -187,7 +187,7 @@ impl Metrics {
             HubEvent::ConfigRefused { reason, .. } => {
                 self.config_refusals.get_or_create(&CodeLabel { code: reason.code.as_str().into() }).inc();
             }
-            HubEvent::Queued { .. } | HubEvent::Rated { .. } | HubEvent::ConfigApplied { .. } => {}
+            HubEvent::Queued { .. } | HubEvent::Transferred { .. } | HubEvent::Rated { .. } | HubEvent::ConfigApplied { .. } => {}
         }
     }
 

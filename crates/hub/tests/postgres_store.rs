@@ -106,6 +106,7 @@ fn entry(session: &str, service: &str, minute: i64, process: &str) -> QueueEntry
         site: "Mairie".into(),
         queued_at: at(minute),
         process: process.into(),
+        transferred_from: None,
     }
 }
 
@@ -129,6 +130,22 @@ async fn the_queue_keeps_order_and_take_next_serves_the_oldest_of_the_agents_ser
     assert_eq!(store.take_next(&["msa".into()]).await.unwrap(), None, "nobody waits for msa");
     assert_eq!(store.take_next(&both).await.unwrap().unwrap().session.as_str(), "s-4");
     assert_eq!(store.take_next(&both).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transferred_residents_come_first_in_the_order_of_their_transfers() {
+    let pg = Postgres::start().await;
+    let store = PgStore::connect(&pg.url(), 2).await.unwrap();
+    let transferred = |session, minute| QueueEntry { transferred_from: Some("caf".into()), ..entry(session, "msa", minute, "a") };
+    store.enqueue(&entry("s-1", "msa", 1, "b")).await.unwrap();
+    store.enqueue(&transferred("t-2", 5)).await.unwrap();
+    store.enqueue(&transferred("t-1", 4)).await.unwrap();
+    store.enqueue(&entry("s-2", "msa", 2, "a")).await.unwrap();
+    let order = |q: Vec<QueueEntry>| q.into_iter().map(|e| e.session.as_str().to_owned()).collect::<Vec<_>>();
+    assert_eq!(order(store.queue(&"msa".into()).await.unwrap()), ["t-1", "t-2", "s-1", "s-2"]);
+    assert_eq!(store.take_next(&["msa".into()]).await.unwrap(), Some(transferred("t-1", 4)), "with where they come from");
+    assert_eq!(store.take_next(&["msa".into()]).await.unwrap().unwrap().session.as_str(), "t-2");
+    assert_eq!(store.take_next(&["msa".into()]).await.unwrap().unwrap().session.as_str(), "s-1");
 }
 
 /// 50 residents, 10 agents on 10 connections of their own (as on 10 hub

@@ -72,6 +72,7 @@ on_both_stores!(
     a_refusal_stays_until_that_version_or_a_newer_one_is_applied,
     a_batch_of_the_session_log_lands_in_order,
     a_call_ends_once_and_session_prefixes_are_remembered,
+    a_transfer_logs_two_legs_linked,
     disabling_refuses_and_records_a_revocation_that_reenrolling_and_removing_also_record,
     reopening_keeps_the_records_and_migrates_nothing_again,
     console_accounts_have_a_role_and_sessions_that_expire_and_end,
@@ -267,6 +268,36 @@ async fn a_batch_of_the_session_log_lands_in_order(place: Place) {
         let s1 = log.iter().find(|r| r.session == "s1").unwrap();
         assert_eq!((log.len(), s1.kiosk_id.as_str(), s1.ended_at), (2, "besse", Some(at(5))));
     }
+}
+
+async fn a_transfer_logs_two_legs_linked(place: Place) {
+    let store = place.open().await;
+    let (_, hash) = new_token(&"a-000001".into());
+    let events = vec![
+        queued("a-000001", "besse", at(0)),
+        HubEvent::Answered { session: "a-000001".into(), agent: "claire".into(), at: at(1), resume: hash },
+        HubEvent::Ended { session: "a-000001".into(), reason: EndReason::Transferred, at: at(6) },
+        HubEvent::Transferred {
+            session: "a-000002".into(),
+            previous: "a-000001".into(),
+            kiosk_id: "besse".into(),
+            service: "msa".into(),
+            at: at(6),
+        },
+    ];
+    store.record_all(events).await.unwrap();
+    let log = store.session_log().await.unwrap();
+    let legs: Vec<_> = log
+        .iter()
+        .map(|r| (r.session.as_str(), r.service.as_str(), r.queued_at, r.end_reason.as_deref(), r.previous_leg.as_deref()))
+        .collect();
+    assert_eq!(legs, [
+        ("a-000001", "caf", at(0), Some("transferred"), None),
+        ("a-000002", "msa", at(6), None, Some("a-000001")),
+    ]);
+    // `visio-hub sessions` prints the link only where there is one.
+    let lines: Vec<String> = log.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+    assert!(!lines[0].contains("previous_leg") && lines[1].contains(r#""previous_leg":"a-000001""#), "{lines:?}");
 }
 
 async fn a_call_ends_once_and_session_prefixes_are_remembered(place: Place) {

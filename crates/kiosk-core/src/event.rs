@@ -14,6 +14,9 @@ pub enum KioskEvent {
     Ready { kiosk_id: String, site: String },
     /// In the queue (again, on each move).
     Queued { service: String, session: String, position: u32, estimated_wait_seconds: Option<u32> },
+    /// The agent handed the resident over: the call `session` is over and
+    /// they wait again, as `to_session`, for `service`, at `position`.
+    Transferred { session: String, to_session: String, service: String, position: u32 },
     /// The call request was refused.
     Refused { service: String, reason: String, message: String },
     /// An agent answered; the call is being set up.

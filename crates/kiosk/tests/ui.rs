@@ -126,3 +126,46 @@ fn a_zoomed_page_stays_within_its_area_and_leaves_the_call_controls_visible() {
     assert_eq!(blue_in(h - 240..h), 0, "nothing of the page over the end call button");
     assert!(shows(&k, "Terminer l'appel"));
 }
+
+#[test]
+fn a_transfer_is_shown_and_said_and_the_new_agent_answers_with_nothing_to_touch() {
+    let mut k = kiosk();
+    tap(&mut k, "Démo");
+    k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "demo".into(), position: 1, estimated_wait: None }));
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-1".into(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
+    k.speaker().take_said();
+    k.input(Input::Hub(HubToKiosk::CallTransferred {
+        session: "s-1".into(),
+        to_session: "s-2".into(),
+        service: "msa".into(),
+        position: 1,
+        estimated_wait: None,
+    }));
+    let text = "Votre demande est transmise au service MSA, vous êtes le prochain.";
+    assert!(shows(&k, text), "the waiting screen says where to and that they come first");
+    assert!(!shows(&k, "Merci de votre visite !"), "no end of visit");
+    let said = k.speaker().take_said();
+    assert!(said.last().is_some_and(|s| s.contains(text)), "{said:?}");
+
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-2".into(), agent_name: "Bruno".into(), ice_servers: vec![], resume_token: None }));
+    assert!(shows(&k, "Vous parlez avec Bruno"));
+}
+
+#[test]
+fn a_transfer_behind_another_is_told_in_english_too() {
+    let mut k = kiosk();
+    tap(&mut k, "English");
+    tap(&mut k, "Demonstration (always open)");
+    k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "demo".into(), position: 1, estimated_wait: None }));
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-1".into(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
+    k.input(Input::Hub(HubToKiosk::CallTransferred {
+        session: "s-1".into(),
+        to_session: "s-2".into(),
+        service: "msa".into(),
+        position: 2,
+        estimated_wait: Some(WaitEstimate { seconds: 300 }),
+    }));
+    assert!(shows(&k, "Your request has been passed on to MSA: you will be seen first."));
+    let said = k.speaker().take_said();
+    assert!(said.last().is_some_and(|s| s.contains("you will be seen first") && s.contains("5 minutes")), "{said:?}");
+}

@@ -413,6 +413,8 @@ async fn kiosk_message(ctx: &Ctx, n: usize, hub: usize, ws: &mut Ws, state: &mut
             return Some(Err(kind));
         }
         HubToKiosk::Error(body) => ctx.error(format!("kiosk_hub_error:{}", wire_name(&body.code))),
+        // The simulated agents never transfer.
+        HubToKiosk::CallTransferred { .. } => ctx.error("kiosk:unexpected_transfer"),
         HubToKiosk::Welcome { .. }
         | HubToKiosk::QueueUpdate { .. }
         | HubToKiosk::HeartbeatAck { .. }

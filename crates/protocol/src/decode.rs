@@ -32,6 +32,7 @@ impl WireMessage for HubToKiosk {
         "peer_away",
         "peer_back",
         "signal",
+        "call_transferred",
         "call_ended",
         "heartbeat_ack",
         "config_available",
@@ -42,7 +43,7 @@ impl WireMessage for HubToKiosk {
 impl WireMessage for AgentToHub {
     const STRICT: bool = true;
     const TYPES: &'static [&'static str] =
-        &["hello", "set_availability", "take_next", "signal", "hang_up"];
+        &["hello", "set_availability", "take_next", "signal", "hang_up", "transfer"];
 }
 
 impl WireMessage for HubToAgent {

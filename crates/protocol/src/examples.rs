@@ -124,6 +124,13 @@ pub fn hub_to_kiosk() -> Vec<HubToKiosk> {
         HubToKiosk::PeerAway { session: session() },
         HubToKiosk::PeerBack { session: session() },
         HubToKiosk::Signal { session: session(), signal: Signal::Candidate { candidate: candidate() } },
+        HubToKiosk::CallTransferred {
+            session: session(),
+            to_session: SessionId::new("7f3a9c01-000003"),
+            service: "msa".into(),
+            position: 1,
+            estimated_wait: Some(WaitEstimate { seconds: 300 }),
+        },
         HubToKiosk::CallEnded { session: session(), reason: EndReason::AgentHungUp },
         HubToKiosk::HeartbeatAck { seq: 42 },
         HubToKiosk::ConfigAvailable {
@@ -147,6 +154,8 @@ pub fn agent_to_hub() -> Vec<AgentToHub> {
         AgentToHub::Signal { session: session(), signal: Signal::Answer { sdp: "v=0\r\no=- 8812 2 IN IP4 127.0.0.1\r\n...".into() } },
         AgentToHub::Signal { session: session(), signal: Signal::Restart },
         AgentToHub::HangUp { session: session() },
+        AgentToHub::Transfer { session: session(), to: TransferTarget::Service { service: "msa".into() } },
+        AgentToHub::Transfer { session: session(), to: TransferTarget::Agent { login: "bruno".into() } },
     ]
 }
 
@@ -157,7 +166,8 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
             login: "claire".into(),
             display_name: "Claire (CAF)".into(),
             available: false,
-            services: statuses(),
+            services: statuses()[..1].to_vec(),
+            all_services: statuses(),
         },
         HubToAgent::Queues {
             now: ts("2026-11-23T09:12:40Z"),
@@ -168,6 +178,7 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
                     kiosk_id: "besse-mairie".into(),
                     site: "Mairie de Besse-et-Saint-Anastaise".into(),
                     queued_at: ts("2026-11-23T09:05:10Z"),
+                    transferred_from: None,
                 }],
             }],
         },
@@ -179,6 +190,16 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
             site: "Mairie de Besse-et-Saint-Anastaise".into(),
             ice_servers: ice_servers(),
             resume_token: Some(token()),
+            transferred_from: None,
+        },
+        HubToAgent::CallStarted {
+            session: SessionId::new("7f3a9c01-000003"),
+            service: "msa".into(),
+            kiosk_id: "besse-mairie".into(),
+            site: "Mairie de Besse-et-Saint-Anastaise".into(),
+            ice_servers: ice_servers(),
+            resume_token: Some(ResumeToken("r1.7f3a9c01-000003.Hq2mW7cP4xN9sL1vB6kT3zR8yD5fJ0gA".into())),
+            transferred_from: Some("caf".into()),
         },
         HubToAgent::CallResumed {
             session: session(),
@@ -192,6 +213,7 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
         HubToAgent::QueueEmpty { service: None },
         HubToAgent::Signal { session: session(), signal: Signal::EndOfCandidates },
         HubToAgent::CallEnded { session: session(), reason: EndReason::KioskDisconnected },
+        HubToAgent::CallEnded { session: session(), reason: EndReason::Transferred },
         HubToAgent::Error(ErrorBody::new(ErrorCode::Forbidden, "you do not serve \"caf\"")),
     ]
 }

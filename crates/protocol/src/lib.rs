@@ -36,7 +36,7 @@ pub use messages::*;
 
 /// The protocol version this build speaks. Bumped on any change that an
 /// older peer would misread; additive optional fields do not bump it.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest message the hub accepts, in bytes. An SDP offer with video, audio
 /// and a data channel is about 5–10 KB; 64 KiB leaves room for many

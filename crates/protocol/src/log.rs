@@ -18,4 +18,8 @@ pub struct SessionRecord {
     pub end_reason: Option<String>,
     /// "happy", "neutral" or "unhappy".
     pub rating: Option<String>,
+    /// The leg this one continues: the session an agent transferred the
+    /// resident from (whose `end_reason` is `transferred`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_leg: Option<String>,
 }

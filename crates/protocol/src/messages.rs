@@ -131,6 +131,18 @@ pub enum HubToKiosk {
     PeerBack { session: SessionId },
     /// Negotiation from the agent, for the current call.
     Signal { session: SessionId, signal: Signal },
+    /// The agent handed the resident over (`transfer`): the call's leg
+    /// `session` is over without an end-of-visit screen, and the resident
+    /// waits now as `to_session` for `service`, at the front of its line
+    /// (`position`); `call_answered` for `to_session` follows, at once when
+    /// the agent handed over to a colleague by name.
+    CallTransferred {
+        session: SessionId,
+        to_session: SessionId,
+        service: ServiceId,
+        position: u32,
+        estimated_wait: Option<WaitEstimate>,
+    },
     /// The wait or the call is over.
     CallEnded { session: SessionId, reason: EndReason },
     /// Answer to `heartbeat`, sent at once.
@@ -180,6 +192,21 @@ pub enum AgentToHub {
     /// WebRTC negotiation for the agent's current call, relayed to its kiosk.
     Signal { session: SessionId, signal: Signal },
     HangUp { session: SessionId },
+    /// Hand the resident of the agent's current call over: to the front
+    /// of a service's line, or straight to a colleague of the call's
+    /// service. The call ends for this agent (`call_ended`, reason
+    /// `transferred`); a refusal is an `error` and the call goes on.
+    Transfer { session: SessionId, to: TransferTarget },
+}
+
+/// Where an agent hands a resident over to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TransferTarget {
+    /// The front of this service's line, behind earlier transfers only.
+    Service { service: ServiceId },
+    /// A colleague serving the call's service, available and free now.
+    Agent { login: AgentLogin },
 }
 
 /// What the hub sends to an agent's console.
@@ -194,6 +221,10 @@ pub enum HubToAgent {
         display_name: String,
         available: bool,
         services: Vec<ServiceStatus>,
+        /// Every service of the catalogue, open or not: where the agent
+        /// may transfer a resident to.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        all_services: Vec<ServiceStatus>,
     },
     /// The waiting residents of every service this agent serves; sent after
     /// the welcome and again whenever one of those queues changes.
@@ -210,6 +241,9 @@ pub enum HubToAgent {
         /// Present the hello with this after losing the hub mid-call.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume_token: Option<ResumeToken>,
+        /// The service a colleague handed this resident over from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transferred_from: Option<ServiceId>,
     },
     /// The hello's `resume` was accepted: the agent is back in its call,
     /// with the same fields as `call_started`. A page that lost its peer
@@ -326,6 +360,10 @@ pub struct WaitingResident {
     pub kiosk_id: KioskId,
     pub site: String,
     pub queued_at: Timestamp,
+    /// Handed over by an agent of this service (then `queued_at` is when):
+    /// such residents come first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transferred_from: Option<ServiceId>,
 }
 
 /// Why a call request was refused.
@@ -357,6 +395,9 @@ pub enum EndReason {
     AgentDisconnected,
     /// The hub is shutting down.
     HubShutdown,
+    /// The agent handed the resident over to a service's line or a
+    /// colleague: this leg is over, the visit goes on as a new one.
+    Transferred,
 }
 
 impl EndReason {
@@ -368,16 +409,18 @@ impl EndReason {
             EndReason::KioskDisconnected => "kiosk_disconnected",
             EndReason::AgentDisconnected => "agent_disconnected",
             EndReason::HubShutdown => "hub_shutdown",
+            EndReason::Transferred => "transferred",
         }
     }
 
-    pub const ALL: [EndReason; 6] = [
+    pub const ALL: [EndReason; 7] = [
         EndReason::Cancelled,
         EndReason::KioskHungUp,
         EndReason::AgentHungUp,
         EndReason::KioskDisconnected,
         EndReason::AgentDisconnected,
         EndReason::HubShutdown,
+        EndReason::Transferred,
     ];
 }
 

@@ -41,6 +41,12 @@ pub struct Cluster {
 impl Cluster {
     /// `n` processes on the demo catalogue, sharing PostgreSQL and NATS.
     pub async fn start(n: usize) -> Cluster {
+        Cluster::start_with(n, Catalogue::demo()).await
+    }
+
+    /// [`Cluster::start`] on another catalogue.
+    pub async fn start_with(n: usize, catalogue: Catalogue) -> Cluster {
+        let catalogue = Arc::new(catalogue);
         let (pg, nats) = (Postgres::start().await, Nats::start().await);
         let store = PgStore::connect(&pg.url(), 4).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -53,7 +59,7 @@ impl Cluster {
             let addr = listener.local_addr().unwrap();
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
             let (url, config) = (pg.url(), identity.config.clone());
-            let mut settings = Settings::new(Arc::new(Catalogue::demo()));
+            let mut settings = Settings::new(catalogue.clone());
             settings.bus = Some(nats.url());
             runtime.spawn(async move {
                 let store = PgStore::connect(&url, 4).await.unwrap();

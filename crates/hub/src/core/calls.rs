@@ -33,6 +33,7 @@ impl Hub {
             remote: None,
         }));
         let (kiosk, kiosk_id, site) = (session.kiosk, session.kiosk_id.clone(), session.site.clone());
+        let transferred_from = session.transferred_from.clone();
         if let Some(kiosk) = kiosk.peer() {
             let ice_servers = self.ice_servers_for(now, kiosk_id.as_str());
             self.tell_kiosk(kiosk, HubToKiosk::CallAnswered {
@@ -49,6 +50,7 @@ impl Hub {
             kiosk_id,
             site,
             resume_token: Some(token),
+            transferred_from,
         });
         self.event(HubEvent::Answered { session: session_id, agent: login, at: now, resume });
         self.dirty.insert(service_id);
@@ -211,7 +213,7 @@ impl Hub {
         self.dirty.insert(session.service);
     }
 
-    fn remember_ended(&mut self, session: SessionId, ended: Ended) {
+    pub(super) fn remember_ended(&mut self, session: SessionId, ended: Ended) {
         if self.ended_order.len() >= ENDED_MEMORY
             && let Some(oldest) = self.ended_order.pop_front()
         {

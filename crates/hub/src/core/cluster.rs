@@ -18,6 +18,16 @@ pub struct QueueEntry {
     pub queued_at: Timestamp,
     /// The hub process holding the kiosk's connection.
     pub process: String,
+    /// The service an agent handed this resident over from (`queued_at`
+    /// is then the transfer's time): first in line, in transfer order.
+    pub transferred_from: Option<ServiceId>,
+}
+
+impl QueueEntry {
+    /// The order of the shared line: transferred residents first.
+    pub fn line_key(&self) -> (bool, Timestamp, &SessionId) {
+        (self.transferred_from.is_none(), self.queued_at, &self.session)
+    }
 }
 
 /// What one hub process tells another about a call between a kiosk
@@ -57,6 +67,10 @@ pub enum BusMessage {
     /// `side` of the call lost the sender, which holds the call for it:
     /// the receiver tells its own peer `peer_away`.
     SideAway { session: SessionId, side: Side },
+    /// The agent of the call (on the sender) handed the resident over to
+    /// `service`'s line: the receiver, holding the kiosk, carries the
+    /// transfer out; the sender already let its side go.
+    Transfer { session: SessionId, service: ServiceId },
 }
 
 /// Queue work the shell carries out on the shared store, in order.
@@ -169,6 +183,7 @@ impl Hub {
             site: entry.site.clone(),
             service: entry.service.clone(),
             queued_at: entry.queued_at,
+            transferred_from: entry.transferred_from.clone(),
             state: SessionState::InCall(Box::new(Call {
                 agent: Attached::Here(peer),
                 agent_login: login.clone(),
@@ -186,6 +201,7 @@ impl Hub {
             kiosk_id: entry.kiosk_id,
             site: entry.site,
             resume_token: Some(token.clone()),
+            transferred_from: entry.transferred_from,
         });
         self.outputs.push_back(Output::Bus {
             to: entry.process,
@@ -272,6 +288,7 @@ impl Hub {
                     _ => {}
                 }
             }
+            BusMessage::Transfer { session, service } => self.transfer_here(now, &session, service, None),
             BusMessage::Ended { session, reason, at } => {
                 // Ended over there: no need to tell the sender back.
                 if let Some(SessionState::InCall(call)) = self.sessions.get_mut(&session).map(|s| &mut s.state) {
@@ -361,6 +378,7 @@ impl Hub {
             site: call.site,
             service: call.service,
             queued_at: call.queued_at,
+            transferred_from: None,
             state: SessionState::InCall(Box::new(Call {
                 agent,
                 agent_login: call.agent,

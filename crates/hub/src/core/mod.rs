@@ -45,6 +45,8 @@
 //!   of a visit (its log entry, its rating, the remembered reason).
 //! - `resume`: resume tokens; a call held for a side that lost the hub
 //!   (a timer), that side coming back, calls restored after a restart.
+//! - `transfer`: an agent hands the resident of a call over to the front
+//!   of a service's line or to a colleague; the leg ends, the visit goes on.
 //! - `cluster`: several processes sharing the queue, and the bus between
 //!   them: the shared store's answers and the other processes' messages.
 //! - `fleet`: the published configuration, kiosks' heartbeats and
@@ -66,6 +68,7 @@ mod peers;
 mod queue;
 mod resume;
 mod revoke;
+mod transfer;
 mod availability;
 mod turn;
 pub mod rate;
@@ -78,7 +81,7 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use visio_config::{Catalogue, ServiceState};
 use visio_protocol::{
-    AgentLogin, AgentToHub, ConfigRefusal, DeviceHealth, EndReason, ErrorBody, ErrorCode, HubToAgent, HubToKiosk,
+    TransferTarget, AgentLogin, AgentToHub, ConfigRefusal, DeviceHealth, EndReason, ErrorBody, ErrorCode, HubToAgent, HubToKiosk,
     IceServer, KioskId, KioskToHub, PROTOCOL_VERSION, Rating, RefusalReason, ResumeToken, ServiceId, SessionId, Signal,
 };
 
@@ -120,6 +123,9 @@ pub enum HubEvent {
     /// restarted hub can hold the call for both sides again.
     Answered { session: SessionId, agent: AgentLogin, at: Timestamp, resume: TokenHash },
     Ended { session: SessionId, reason: EndReason, at: Timestamp },
+    /// The resident of `previous` (which ended `transferred`) waits again,
+    /// as `session`, for `service`: the second leg of one visit.
+    Transferred { session: SessionId, previous: SessionId, kiosk_id: KioskId, service: ServiceId, at: Timestamp },
     Rated { session: SessionId, rating: Rating },
     Heartbeat { kiosk_id: KioskId, at: Timestamp, report: HeartbeatReport },
     ConfigApplied { kiosk_id: KioskId, version: u64, at: Timestamp },
@@ -154,6 +160,9 @@ struct Session {
     site: String,
     service: ServiceId,
     queued_at: Timestamp,
+    /// The service an agent handed this resident over from: they wait
+    /// ahead of those who queued normally.
+    transferred_from: Option<ServiceId>,
     state: SessionState,
 }
 

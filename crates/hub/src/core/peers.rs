@@ -81,6 +81,7 @@ impl Hub {
             display_name,
             available: false,
             services: statuses,
+            all_services: self.catalogue.statuses_at(now),
         });
         self.reattach(now, peer, Side::Agent, resume);
         self.tell_agent(peer, self.queues_for(peer, now));
@@ -118,6 +119,7 @@ impl Hub {
             AgentToHub::TakeNext { service } => self.take_next(now, peer, service),
             AgentToHub::Signal { session, signal } => self.relay(peer, Side::Agent, session, signal),
             AgentToHub::HangUp { session } => self.hang_up(now, peer, Side::Agent, session),
+            AgentToHub::Transfer { session, to } => self.transfer(now, peer, session, to),
         }
         self.flush(now);
     }

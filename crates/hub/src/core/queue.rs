@@ -7,7 +7,8 @@
 //! With several hub processes, residents waiting on the others are known
 //! too (from the shared queue, [`Queues::set_others`]): places count
 //! everyone in line, whichever process holds their kiosk, in the shared
-//! queue's order (time queued, then session id).
+//! queue's order: residents an agent transferred first (in the order of
+//! their transfers), then time queued, then session id.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -52,11 +53,11 @@ impl Hub {
             Topology::SharedQueue { .. } | Topology::Bus { .. } => self.queues.take_other(&service_id, &kiosk_id),
         };
         let fresh = adopted.is_none();
-        let (session, queued_at) = match &adopted {
-            Some(entry) => (entry.session.clone(), entry.queued_at),
+        let (session, queued_at, transferred_from) = match &adopted {
+            Some(entry) => (entry.session.clone(), entry.queued_at, entry.transferred_from.clone()),
             None => {
                 self.next_session += 1;
-                (SessionId(format!("{}-{:06}", self.session_prefix, self.next_session)), now)
+                (SessionId(format!("{}-{:06}", self.session_prefix, self.next_session)), now, None)
             }
         };
         self.sessions.insert(session.clone(), Session {
@@ -65,13 +66,14 @@ impl Hub {
             site: site.clone(),
             service: service_id.clone(),
             queued_at,
+            transferred_from: transferred_from.clone(),
             state: SessionState::Waiting,
         });
         if let Some(k) = self.kiosks.get_mut(&peer) {
             k.session = Some(session.clone());
             k.rateable = None;
         }
-        let position = self.queues.push(&service_id, session.clone(), queued_at);
+        let position = self.queues.push(&service_id, session.clone(), queued_at, transferred_from.is_some());
         let estimated_wait = self.estimate(now, &service_id, position);
         self.queues.mark_sent(&service_id, &session, position, estimated_wait);
         self.tell_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
@@ -83,6 +85,7 @@ impl Hub {
                 site,
                 queued_at,
                 process: process.clone(),
+                transferred_from,
             };
             match adopted {
                 Some(old) => {
@@ -153,7 +156,10 @@ impl Hub {
         let oldest = candidates
             .iter()
             .filter_map(|s| self.queues.front(s).map(|session| (s, session)))
-            .min_by_key(|(_, session)| (self.sessions[*session].queued_at, (*session).clone()))
+            .min_by_key(|(_, session)| {
+                let s = &self.sessions[*session];
+                (s.transferred_from.is_none(), s.queued_at, (*session).clone())
+            })
             .map(|(s, session)| (s.clone(), session.clone()));
         let Some((service_id, session_id)) = oldest else {
             return self.tell_queue_empty(peer, candidates);
@@ -171,7 +177,7 @@ impl Hub {
     /// ([`estimate::wait_seconds`]); 0 when an agent is free for this
     /// resident now. Unknown when no agent of the service is available.
     /// Whole minutes, rounded up: a promise kept is better than one broken.
-    fn estimate(&self, now: Timestamp, service: &ServiceId, position: u32) -> Option<visio_protocol::WaitEstimate> {
+    pub(super) fn estimate(&self, now: Timestamp, service: &ServiceId, position: u32) -> Option<visio_protocol::WaitEstimate> {
         use super::estimate::{Load, wait_seconds};
         let mut loads: Vec<Load> = self
             .agents
@@ -241,6 +247,7 @@ impl Hub {
                                 kiosk_id: s.kiosk_id.clone(),
                                 site: s.site.clone(),
                                 queued_at: s.queued_at,
+                                transferred_from: s.transferred_from.clone(),
                             }
                         }
                         queue::Waiter::Other(e) => visio_protocol::WaitingResident {
@@ -248,6 +255,7 @@ impl Hub {
                             kiosk_id: e.kiosk_id.clone(),
                             site: e.site.clone(),
                             queued_at: e.queued_at,
+                            transferred_from: e.transferred_from.clone(),
                         },
                     })
                     .collect(),
@@ -267,6 +275,8 @@ pub(super) struct Queues {
 struct Entry {
     session: SessionId,
     queued_at: Timestamp,
+    /// Handed over by an agent: ahead of those who queued normally.
+    transferred: bool,
     last_sent: Option<(u32, Option<WaitEstimate>)>,
 }
 
@@ -277,10 +287,16 @@ pub(super) enum Waiter<'a> {
 }
 
 impl Queues {
-    /// Appends a resident; returns their position (1 = next).
-    pub fn push(&mut self, service: &ServiceId, session: SessionId, queued_at: Timestamp) -> u32 {
+    /// Puts a resident in line: behind everyone, or, `transferred`, behind
+    /// earlier transfers only. Returns their position (1 = next).
+    pub fn push(&mut self, service: &ServiceId, session: SessionId, queued_at: Timestamp, transferred: bool) -> u32 {
         let queue = self.by_service.entry(service.clone()).or_default();
-        queue.push_back(Entry { session: session.clone(), queued_at, last_sent: None });
+        let at = queue.iter().position(|e| (!e.transferred, e.queued_at, &e.session) > (!transferred, queued_at, &session));
+        let entry = Entry { session: session.clone(), queued_at, transferred, last_sent: None };
+        match at {
+            Some(i) => queue.insert(i, entry),
+            None => queue.push_back(entry),
+        }
         self.waiting(service).find(|(_, s)| *s == session).map_or(1, |(p, _)| p)
     }
 
@@ -303,7 +319,7 @@ impl Queues {
     /// the services whose line changed.
     pub fn set_others(&mut self, mut others: HashMap<ServiceId, Vec<QueueEntry>>) -> Vec<ServiceId> {
         for line in others.values_mut() {
-            line.sort_by(|a, b| (a.queued_at, &a.session).cmp(&(b.queued_at, &b.session)));
+            line.sort_by(|a, b| a.line_key().cmp(&b.line_key()));
         }
         let mut changed: Vec<ServiceId> = others
             .iter()
@@ -327,11 +343,16 @@ impl Queues {
 
     /// Everyone in line for `service`, here and elsewhere, first first.
     pub fn line(&self, service: &ServiceId) -> Vec<Waiter<'_>> {
-        let here = self.by_service.get(service).into_iter().flatten().map(|e| (e.queued_at, &e.session, Waiter::Here(&e.session)));
-        let others = self.others.get(service).into_iter().flatten().map(|e| (e.queued_at, &e.session, Waiter::Other(e)));
-        let mut line: Vec<(Timestamp, &SessionId, Waiter<'_>)> = here.chain(others).collect();
-        line.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        line.into_iter().map(|(_, _, w)| w).collect()
+        let here = self
+            .by_service
+            .get(service)
+            .into_iter()
+            .flatten()
+            .map(|e| ((!e.transferred, e.queued_at, &e.session), Waiter::Here(&e.session)));
+        let others = self.others.get(service).into_iter().flatten().map(|e| (e.line_key(), Waiter::Other(e)));
+        let mut line: Vec<((bool, Timestamp, &SessionId), Waiter<'_>)> = here.chain(others).collect();
+        line.sort_by(|a, b| a.0.cmp(&b.0));
+        line.into_iter().map(|(_, w)| w).collect()
     }
 
     /// `(position, session)` of everyone waiting here for `service`, in

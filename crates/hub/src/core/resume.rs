@@ -283,6 +283,7 @@ impl Hub {
                 site: c.site,
                 service: c.service,
                 queued_at: c.queued_at,
+                transferred_from: None,
                 state: SessionState::InCall(Box::new(Call {
                     agent: away,
                     agent_login: c.agent,

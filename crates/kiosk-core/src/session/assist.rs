@@ -61,7 +61,15 @@ pub enum Prompt {
     OutOfService(OutOfService),
     Home { notice: Option<Notice> },
     Requesting { service: ServiceId },
-    Waiting { service: ServiceId, position: u32, estimate: Option<Duration>, hub_lost: bool, presence_check: bool },
+    Waiting {
+        service: ServiceId,
+        position: u32,
+        estimate: Option<Duration>,
+        hub_lost: bool,
+        presence_check: bool,
+        /// Handed over by an agent: "transmise au service …".
+        transferred: bool,
+    },
     /// The agent answered: their name.
     Answered { agent_name: String },
     CallReconnecting,
@@ -285,6 +293,7 @@ fn prompt_of(screen: &Screen) -> Prompt {
             estimate: w.estimated_wait,
             hub_lost: w.hub_lost,
             presence_check: w.presence_check,
+            transferred: w.transferred_from.is_some(),
         },
         Screen::InCall(call) if call.confirm_hang_up => Prompt::ConfirmHangUp,
         // Progress is shown, not said: once per scan.

@@ -127,6 +127,7 @@ fn every_screen_change_is_said_once_in_the_residents_language() {
         estimate,
         hub_lost: false,
         presence_check: false,
+        transferred: false,
     };
     assert_eq!(
         k.prompts(),

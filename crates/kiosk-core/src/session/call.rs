@@ -154,15 +154,21 @@ impl Session {
     }
 
     pub(super) fn end_call(&mut self, now: Instant, session: SessionId, reason: EndedReason) {
+        self.leave_call();
+        self.event(KioskEvent::Ended { session: session.to_string(), reason: reason.into() });
+        self.screen = Screen::Ended(Ended { session, reason, rated: None });
+        self.timers.set(Timer::EndedReturn, now + self.config.ended_screen);
+        self.touch(now);
+    }
+
+    /// The call's media and documents go, as at its end; a transfer keeps
+    /// the visit going.
+    pub(super) fn leave_call(&mut self) {
         self.timers.stop(Timer::HangUpConfirm);
         self.timers.stop(Timer::DocumentNotice);
         self.timers.stop(Timer::IceRestart);
         self.timers.stop(Timer::MediaGiveUp);
         self.outputs.push_back(Output::Call(CallCommand::End));
         self.outputs.push_back(Output::Documents(DocumentCommand::WipeSpool));
-        self.event(KioskEvent::Ended { session: session.to_string(), reason: reason.into() });
-        self.screen = Screen::Ended(Ended { session, reason, rated: None });
-        self.timers.set(Timer::EndedReturn, now + self.config.ended_screen);
-        self.touch(now);
     }
 }

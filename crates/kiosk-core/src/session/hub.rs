@@ -106,6 +106,7 @@ impl Session {
                         estimated_wait: wait,
                         presence_check: false,
                         hub_lost: false,
+                        transferred_from: None,
                     });
                     self.touch(now);
                 }
@@ -203,6 +204,30 @@ impl Session {
                     self.event(KioskEvent::AgentBack { session: session.to_string() });
                     self.restart_ice_if_down(now);
                 }
+            }
+            HubToKiosk::CallTransferred { session, to_session, service, position, estimated_wait } => {
+                let Screen::InCall(call) = &self.screen else { return };
+                if call.session != session {
+                    return;
+                }
+                let from = call.service.clone();
+                self.leave_call();
+                self.event(KioskEvent::Transferred {
+                    session: session.to_string(),
+                    to_session: to_session.to_string(),
+                    service: service.to_string(),
+                    position,
+                });
+                self.screen = Screen::Waiting(Waiting {
+                    service,
+                    session: to_session,
+                    position,
+                    estimated_wait: estimated_wait.map(|e| Duration::from_secs(e.seconds.into())),
+                    presence_check: false,
+                    hub_lost: false,
+                    transferred_from: Some(from),
+                });
+                self.touch(now);
             }
             HubToKiosk::CallEnded { session, reason } => match &self.screen {
                 Screen::InCall(c) if c.session == session => self.end_call(now, session, EndedReason::Hub(reason)),

@@ -360,6 +360,46 @@ fn confirmed_hang_up_ends_wipes_and_offers_a_rating_then_returns_home() {
 }
 
 #[test]
+fn a_transfer_ends_the_media_without_the_end_screen_then_waits_first_and_answers() {
+    let mut k = Kiosk::connected();
+    let next = SessionId::new("s-2");
+    k.input(Input::Hub(HubToKiosk::CallTransferred {
+        session: session(),
+        to_session: next.clone(),
+        service: "msa".into(),
+        position: 1,
+        estimated_wait: None,
+    }));
+    let out = k.take();
+    assert!(out.contains(&Output::Call(CallCommand::End)), "media torn down as for a hang-up: {out:?}");
+    assert!(out.contains(&Output::Documents(DocumentCommand::WipeSpool)));
+    assert!(!out.iter().any(|o| matches!(o, Output::ToHub(_))), "the resident has nothing to do: {out:?}");
+    assert!(out.contains(&Output::Event(KioskEvent::Transferred {
+        session: "s-1".into(),
+        to_session: "s-2".into(),
+        service: "msa".into(),
+        position: 1,
+    })));
+    let Screen::Waiting(w) = k.screen() else { panic!("{:?}", k.screen()) };
+    assert_eq!((&w.service, &w.session, w.position), (&ServiceId::from("msa"), &next, 1));
+    assert_eq!(w.transferred_from, Some("caf".into()));
+
+    // A transfer for a call that is not this one changes nothing.
+    k.input(Input::Hub(HubToKiosk::CallTransferred {
+        session: session(),
+        to_session: "s-3".into(),
+        service: "cpam".into(),
+        position: 1,
+        estimated_wait: None,
+    }));
+    assert!(matches!(k.screen(), Screen::Waiting(w) if w.session == next));
+
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: next.clone(), agent_name: "Bruno (MSA)".into(), ice_servers: vec![], resume_token: None }));
+    assert!(k.take().contains(&Output::Call(CallCommand::Start { session: next, ice_servers: vec![] })));
+    assert!(matches!(k.screen(), Screen::InCall(c) if c.agent_name == "Bruno (MSA)" && c.service.as_str() == "msa"));
+}
+
+#[test]
 fn the_end_screen_returns_home_by_itself_without_a_rating() {
     let mut k = Kiosk::in_call();
     k.input(Input::Hub(HubToKiosk::CallEnded { session: session(), reason: EndReason::AgentHungUp }));

@@ -300,6 +300,9 @@ pub struct Waiting {
     /// The hub connection dropped: reconnecting, then asking for this
     /// place back.
     pub hub_lost: bool,
+    /// An agent of this service handed the resident over: they come
+    /// first, and are told so.
+    pub transferred_from: Option<ServiceId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

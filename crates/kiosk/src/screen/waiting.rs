@@ -34,13 +34,23 @@ pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting, elapsed: Option<Duration
         Some(d) => ctx.tr_with("waiting-estimate", &[("minutes", (d.as_secs().div_ceil(60) as u32).into())]),
     };
     let mut card = column![
-        svg(pictogram(ctx, &waiting.service)).width(120).height(120).style(|_, _| svg::Style { color: Some(theme::PRIMARY) }),
-        text(ctx.tr_with("waiting-title", &[("service", service.into())])).size(theme::TITLE).color(theme::PRIMARY).center(),
-        text(ctx.tr_with("waiting-position", &[("position", waiting.position.into())])).size(theme::HEADING).center(),
-        text(estimate).size(theme::BODY).center(),
+        svg(pictogram(ctx, &waiting.service)).width(120).height(120).style(|_, _| svg::Style { color: Some(theme::PRIMARY) })
     ]
     .spacing(theme::SPACE)
     .align_x(Center);
+    card = match &waiting.transferred_from {
+        // Handed over by the agent: where to, and that they come first.
+        Some(_) => card.push(
+            text(ctx.tr_with("waiting-transferred", &[("service", service.into()), ("position", waiting.position.into())]))
+                .size(theme::TITLE)
+                .color(theme::PRIMARY)
+                .center(),
+        ),
+        None => card
+            .push(text(ctx.tr_with("waiting-title", &[("service", service.into())])).size(theme::TITLE).color(theme::PRIMARY).center())
+            .push(text(ctx.tr_with("waiting-position", &[("position", waiting.position.into())])).size(theme::HEADING).center()),
+    };
+    card = card.push(text(estimate).size(theme::BODY).center());
     if let Some(minutes) = elapsed.map(|e| e.as_secs() / 60).filter(|m| *m >= 1) {
         card = card.push(text(ctx.tr_with("waiting-elapsed", &[("minutes", (minutes as u32).into())])).size(theme::BODY).center());
     }

@@ -61,12 +61,17 @@ pub fn text(ctx: Context<'_>, prompt: &Prompt, easy_read: bool) -> String {
             lines
         }
         Prompt::Requesting { service } => vec![w.tr_with("requesting", &[("service", ctx.service_name(service).into())])],
-        Prompt::Waiting { service, position, estimate, hub_lost, presence_check } => {
-            let mut lines = vec![
-                w.tr_with("waiting-title", &[("service", ctx.service_name(service).into())]),
-                w.tr_with("waiting-position", &[("position", (*position).into())]),
-                estimate_line(&w, *estimate),
-            ];
+        Prompt::Waiting { service, position, estimate, hub_lost, presence_check, transferred } => {
+            let service = ctx.service_name(service);
+            let mut lines = if *transferred {
+                vec![w.tr_with("waiting-transferred", &[("service", service.into()), ("position", (*position).into())])]
+            } else {
+                vec![
+                    w.tr_with("waiting-title", &[("service", service.into())]),
+                    w.tr_with("waiting-position", &[("position", (*position).into())]),
+                ]
+            };
+            lines.push(estimate_line(&w, *estimate));
             if *hub_lost {
                 lines.push(w.tr("waiting-reconnecting"));
             }

@@ -59,7 +59,12 @@ impl World {
     /// kiosk knows them all, in that order, and [`World::hub`] is process
     /// `agents_on` (for the agent's connections).
     pub async fn cluster(n: usize, agents_on: usize) -> (World, Cluster) {
-        let cluster = Cluster::start(n).await;
+        World::cluster_with(n, agents_on, visio_config::Catalogue::demo()).await
+    }
+
+    /// [`World::cluster`] on another catalogue.
+    pub async fn cluster_with(n: usize, agents_on: usize, catalogue: visio_config::Catalogue) -> (World, Cluster) {
+        let cluster = Cluster::start_with(n, catalogue).await;
         let secret = cluster.enroll("demo-kiosk").await;
         cluster.add_agent(AGENT.0, AGENT.1, &["demo"]).await;
         let urls = (0..n).map(|i| cluster.kiosk_url(i)).collect();

@@ -4,20 +4,20 @@
 use super::*;
 
 impl World {
-    fn shared(process: &str) -> World {
+    pub(super) fn shared(process: &str) -> World {
         let mut world = World::new();
         world.hub.set_topology(Topology::SharedQueue { process: process.into() });
         world
     }
 
     /// A process of a shared queue, linked to the others by a bus.
-    fn on_bus(process: &str) -> World {
+    pub(super) fn on_bus(process: &str) -> World {
         let mut world = World::new();
         world.hub.set_topology(Topology::Bus { process: process.into() });
         world
     }
 
-    fn taken(&mut self, agent: PeerId, services: &[&str], entry: Option<QueueEntry>) {
+    pub(super) fn taken(&mut self, agent: PeerId, services: &[&str], entry: Option<QueueEntry>) {
         let services = services.iter().map(|s| ServiceId::from(*s)).collect();
         self.hub.handle_taken(self.now, agent, services, entry);
         self.drain();
@@ -37,6 +37,7 @@ fn with_a_shared_queue_waits_are_mirrored_and_the_store_answers_take_next() {
         site: "Mairie de besse".into(),
         queued_at: w.now,
         process: "p1".into(),
+        transferred_from: None,
     };
     assert_eq!(std::mem::take(&mut w.store_ops), [StoreOp::Enqueue(entry.clone())]);
 
@@ -75,6 +76,7 @@ fn a_resident_the_store_hands_over_is_never_lost() {
         site: "Mairie".into(),
         queued_at: now,
         process: process.into(),
+        transferred_from: None,
     };
     w.store_ops.clear();
 
@@ -112,7 +114,7 @@ fn a_resident_the_store_hands_over_is_never_lost() {
 }
 
 /// Hands each bus message of `from` to `to` (whose name is `to_name`).
-fn carry_bus(from: &mut World, to: &mut World, to_name: &str) {
+pub(super) fn carry_bus(from: &mut World, to: &mut World, to_name: &str) {
     let messages: Vec<BusMessage> = std::mem::take(&mut from.bus_out)
         .into_iter()
         .map(|(dest, m)| {
@@ -346,6 +348,7 @@ fn places_estimates_and_agents_views_count_everyone_in_the_shared_line() {
         site: "Mairie d'Ardes".into(),
         queued_at: w.now - SignedDuration::from_mins(1),
         process: "b".into(),
+        transferred_from: None,
     };
     let mine = QueueEntry {
         session: session.clone(),
@@ -354,6 +357,7 @@ fn places_estimates_and_agents_views_count_everyone_in_the_shared_line() {
         site: "Mairie de besse".into(),
         queued_at: w.now,
         process: "a".into(),
+        transferred_from: None,
     };
     let view = SharedView {
         alive: ["a", "b"].into_iter().map(String::from).collect(),
@@ -389,6 +393,7 @@ fn a_resident_whose_kiosk_comes_back_on_another_process_keeps_their_place() {
         site: format!("Mairie de {kiosk}"),
         queued_at: c.now - SignedDuration::from_mins(minutes_ago),
         process: process.into(),
+        transferred_from: None,
     };
     let (besse, ardes) = (entry("a-000001", "besse", "a", 2), entry("b-000001", "ardes", "b", 3));
     c.hub.handle_shared(c.now, SharedView {

@@ -14,6 +14,7 @@ use super::*;
 mod cluster;
 mod fleet;
 mod resume;
+mod transfer;
 mod visits;
 
 /// A hub plus everything it said to each peer, drained after every input.

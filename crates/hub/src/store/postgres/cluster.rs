@@ -125,8 +125,8 @@ impl PgStore {
         }
         let rows = client
             .query(
-                "SELECT session, service, kiosk_id, site, queued_at, process FROM queue_entries
-                 ORDER BY service, queued_at, session",
+                "SELECT session, service, kiosk_id, site, queued_at, process, transferred_from FROM queue_entries
+                 ORDER BY service, transferred_from IS NULL, queued_at, session",
                 &[],
             )
             .await?;
@@ -330,7 +330,8 @@ impl PgStore {
         )
         .await?;
         tx.execute(
-            "INSERT INTO queue_entries (session, service, kiosk_id, site, queued_at, process) VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO queue_entries (session, service, kiosk_id, site, queued_at, process, transferred_from)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (session) DO UPDATE SET process = excluded.process",
             &[
                 &entry.session.as_str(),
@@ -339,6 +340,7 @@ impl PgStore {
                 &entry.site,
                 &entry.queued_at.as_millisecond(),
                 &entry.process,
+                &entry.transferred_from.as_ref().map(ServiceId::as_str),
             ],
         )
         .await?;
@@ -346,7 +348,8 @@ impl PgStore {
         Ok(())
     }
 
-    /// Takes the resident waiting longest for any of `services` out of
+    /// Takes the resident first in line (transferred residents first, then
+    /// the one waiting longest) for any of `services` out of
     /// line, for one agent, in one statement. Rows another taker holds
     /// are skipped, not waited for; that taker deletes them, so nobody is
     /// taken twice and nobody is passed over for good. `None`: nobody
@@ -358,9 +361,9 @@ impl PgStore {
             .prepare_cached(
                 "DELETE FROM queue_entries WHERE session = (
                      SELECT session FROM queue_entries WHERE service = ANY($1)
-                     ORDER BY queued_at, session
+                     ORDER BY transferred_from IS NULL, queued_at, session
                      FOR UPDATE SKIP LOCKED LIMIT 1)
-                 RETURNING session, service, kiosk_id, site, queued_at, process",
+                 RETURNING session, service, kiosk_id, site, queued_at, process, transferred_from",
             )
             .await?;
         let row = client.query_opt(&statement, &[&services]).await?;
@@ -382,8 +385,8 @@ impl PgStore {
             .get()
             .await?
             .query(
-                "SELECT session, service, kiosk_id, site, queued_at, process FROM queue_entries
-                 WHERE service = $1 ORDER BY queued_at, session",
+                "SELECT session, service, kiosk_id, site, queued_at, process, transferred_from FROM queue_entries
+                 WHERE service = $1 ORDER BY transferred_from IS NULL, queued_at, session",
                 &[&service.as_str()],
             )
             .await?;
@@ -402,5 +405,6 @@ fn queue_entry(r: &tokio_postgres::Row) -> Result<QueueEntry, StoreError> {
         site: r.get(3),
         queued_at,
         process: r.get(5),
+        transferred_from: r.get::<_, Option<String>>(6).map(ServiceId),
     })
 }

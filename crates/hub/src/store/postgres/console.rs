@@ -157,7 +157,7 @@ impl PgStore {
             .get()
             .await?
             .query(
-                "SELECT id, kiosk_id, service, agent_login, queued_at, answered_at, ended_at, end_reason, rating
+                "SELECT id, kiosk_id, service, agent_login, queued_at, answered_at, ended_at, end_reason, rating, previous_leg
                  FROM session_log WHERE queued_at >= $1 AND queued_at < $2 ORDER BY queued_at, id",
                 &[&from.as_millisecond(), &to.as_millisecond()],
             )
@@ -175,6 +175,7 @@ impl PgStore {
                 ended_at: ts(r.get(6)),
                 end_reason: r.get(7),
                 rating: r.get(8),
+                previous_leg: r.get(9),
             })
             .collect())
     }

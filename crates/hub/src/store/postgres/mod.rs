@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_processes.sql"),
     include_str!("../../../migrations/postgres/0003_revocations.sql"),
     include_str!("../../../migrations/postgres/0004_admin_console.sql"),
+    include_str!("../../../migrations/postgres/0005_transfer.sql"),
 ];
 
 /// A pool of connections to one database; cheap to clone.
@@ -443,6 +444,23 @@ impl PgStore {
                     )
                     .await?
             }
+            // The shared queue's `enqueue` may have written the row first.
+            HubEvent::Transferred { session, previous, kiosk_id, service, at } => {
+                client
+                    .execute(
+                        "INSERT INTO session_log (id, kiosk_id, service, queued_at, kiosk_process, previous_leg)
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET previous_leg = excluded.previous_leg",
+                        &[
+                            &session.as_str(),
+                            &kiosk_id.as_str(),
+                            &service.as_str(),
+                            &at.as_millisecond(),
+                            &self.process(),
+                            &previous.as_str(),
+                        ],
+                    )
+                    .await?
+            }
             HubEvent::Answered { session, agent, at, resume } => {
                 client
                     .execute(
@@ -542,7 +560,7 @@ impl PgStore {
             .get()
             .await?
             .query(
-                "SELECT id, kiosk_id, service, agent_login, queued_at, answered_at, ended_at, end_reason, rating
+                "SELECT id, kiosk_id, service, agent_login, queued_at, answered_at, ended_at, end_reason, rating, previous_leg
                  FROM session_log ORDER BY queued_at, id",
                 &[],
             )
@@ -560,6 +578,7 @@ impl PgStore {
                 ended_at: ts(r.get(6)),
                 end_reason: r.get(7),
                 rating: r.get(8),
+                previous_leg: r.get(9),
             })
             .collect())
     }

@@ -132,7 +132,7 @@ impl Store {
     pub fn session_log_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SessionRecord>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT id, kiosk_id, service, agent_login, queued_at, answered_at, ended_at, end_reason, rating
+            "SELECT id, kiosk_id, service, agent_login, queued_at, answered_at, ended_at, end_reason, rating, previous_leg
              FROM session_log WHERE queued_at >= ?1 AND queued_at < ?2 ORDER BY queued_at, id",
         )?;
         let ts = |v: Option<i64>| v.and_then(ms);
@@ -147,6 +147,7 @@ impl Store {
                 ended_at: ts(r.get(6)?),
                 end_reason: r.get(7)?,
                 rating: r.get(8)?,
+                previous_leg: r.get(9)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

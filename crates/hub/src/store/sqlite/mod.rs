@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0003_resume.sql"),
     include_str!("../../../migrations/sqlite/0004_revocations.sql"),
     include_str!("../../../migrations/sqlite/0005_admin_console.sql"),
+    include_str!("../../../migrations/sqlite/0006_transfer.sql"),
 ];
 
 /// A handle on the database; cheap to clone.
@@ -405,7 +406,7 @@ impl Store {
     pub fn session_log(&self) -> Result<Vec<SessionRecord>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT id, kiosk_id, service, agent_login, queued_at, answered_at, ended_at, end_reason, rating
+            "SELECT id, kiosk_id, service, agent_login, queued_at, answered_at, ended_at, end_reason, rating, previous_leg
              FROM session_log ORDER BY queued_at, id",
         )?;
         let ts = |ms: Option<i64>| ms.and_then(|ms| Timestamp::from_millisecond(ms).ok());
@@ -420,6 +421,7 @@ impl Store {
                 ended_at: ts(r.get(6)?),
                 end_reason: r.get(7)?,
                 rating: r.get(8)?,
+                previous_leg: r.get(9)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -446,6 +448,10 @@ fn record_on(conn: &Connection, event: &HubEvent) -> Result<(), StoreError> {
         HubEvent::Queued { session, kiosk_id, service, at } => conn.execute(
             "INSERT INTO session_log (id, kiosk_id, service, queued_at) VALUES (?1, ?2, ?3, ?4)",
             params![session.as_str(), kiosk_id.as_str(), service.as_str(), at.as_millisecond()],
+        )?,
+        HubEvent::Transferred { session, previous, kiosk_id, service, at } => conn.execute(
+            "INSERT INTO session_log (id, kiosk_id, service, queued_at, previous_leg) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![session.as_str(), kiosk_id.as_str(), service.as_str(), at.as_millisecond(), previous.as_str()],
         )?,
         HubEvent::Answered { session, agent, at, resume } => conn.execute(
             "UPDATE session_log SET agent_login = ?2, answered_at = ?3, resume_sha256 = ?4 WHERE id = ?1",
