@@ -42,7 +42,7 @@ pub const CLOSE_POLICY: u16 = 1008;
 
 #[derive(Debug)]
 pub enum Input {
-    KioskConnected { peer: PeerId, kiosk: KioskRecord, resume: Option<ResumeToken>, link: PeerLink },
+    KioskConnected { peer: PeerId, kiosk: KioskRecord, protocol: u32, resume: Option<ResumeToken>, link: PeerLink },
     AgentConnected { peer: PeerId, agent: AgentRecord, resume: Option<ResumeToken>, link: PeerLink },
     Kiosk(PeerId, KioskToHub),
     Agent(PeerId, AgentToHub),
@@ -200,9 +200,9 @@ impl Driver {
             };
             let now = Timestamp::now();
             match input {
-                Input::KioskConnected { peer, kiosk, resume, link } => {
+                Input::KioskConnected { peer, kiosk, protocol, resume, link } => {
                     self.peers.insert(peer, link);
-                    self.hub.handle_kiosk_connected(now, peer, kiosk.id, kiosk.site, resume);
+                    self.hub.handle_kiosk_connected(now, peer, kiosk.id, kiosk.site, protocol, resume);
                 }
                 Input::AgentConnected { peer, agent, resume, link } => {
                     self.peers.insert(peer, link);

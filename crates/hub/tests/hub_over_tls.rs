@@ -162,6 +162,52 @@ async fn wrong_credentials_are_refused_without_saying_which_part_was_wrong() {
 }
 
 #[tokio::test]
+async fn a_kiosk_one_version_behind_is_served_without_transfers_and_other_versions_are_refused() {
+    let hub = TestHub::start().await;
+    let secret = hub.enroll("besse");
+    hub.add_agent("claire", "claire-password", &["demo"]);
+    let hello = |protocol| KioskToHub::Hello { protocol, kiosk_id: "besse".into(), secret: secret.clone(), app_version: None, resume: None };
+
+    for protocol in [0, PROTOCOL_VERSION + 1] {
+        let mut k = Kiosk::open(&hub, "/ws/kiosk", None, "besse").await.unwrap();
+        k.send(hello(protocol)).await;
+        let e = k.error().await;
+        assert_eq!(e.code, ErrorCode::UnsupportedProtocol);
+        assert!(e.message.contains(&format!("versions {OLDEST_KIOSK_PROTOCOL} to {PROTOCOL_VERSION}")), "{}", e.message);
+        assert!(k.next_or_closed().await.is_none(), "the refused connection is closed");
+    }
+    // A console must speak the hub's own version (it is served by the hub).
+    let cookie = Agent::sign_in(&hub, "claire", "claire-password").await.unwrap();
+    let mut stale = Agent::open(&hub, "/ws/agent", Some(&cookie), "claire").await.unwrap();
+    stale.send(AgentToHub::Hello { protocol: 1, resume: None }).await;
+    assert_eq!(stale.error().await.code, ErrorCode::UnsupportedProtocol);
+
+    // A kiosk of version 1 (the fleet not yet upgraded) queues and talks.
+    let mut k = Kiosk::open(&hub, "/ws/kiosk", None, "besse").await.unwrap();
+    k.send(hello(1)).await;
+    assert!(matches!(k.next().await, HubToKiosk::Welcome { .. }));
+    let (session, _) = k.queue("demo").await;
+    let mut claire = Agent::connect(&hub, "claire", "claire-password").await;
+    assert_eq!(claire.take_next().await, session);
+    k.wait_for("the answer", |m| matches!(m, HubToKiosk::CallAnswered { .. })).await;
+    // Its resident cannot be transferred: the agent hears why.
+    let to = TransferTarget::Service { service: "demo".into() };
+    claire.send(AgentToHub::Transfer { session: session.clone(), to }).await;
+    let e = claire.error().await;
+    assert_eq!(e.code, ErrorCode::OutOfPlace);
+    assert!(e.message.contains("older version"), "{}", e.message);
+    // The call goes on: the kiosk's offer reaches the agent, and the next
+    // thing the kiosk hears is its answer.
+    k.send(KioskToHub::Signal { session: session.clone(), signal: offer() }).await;
+    claire.wait_for("offer", |m| matches!(m, HubToAgent::Signal { .. })).await;
+    claire.send(AgentToHub::Signal { session: session.clone(), signal: answer() }).await;
+    assert_eq!(k.next().await, HubToKiosk::Signal { session: session.clone(), signal: answer() });
+    claire.send(AgentToHub::HangUp { session: session.clone() }).await;
+    assert_eq!(k.next().await, HubToKiosk::CallEnded { session, reason: EndReason::AgentHungUp });
+    hub.stop().await;
+}
+
+#[tokio::test]
 async fn bad_input_gets_an_error_and_everyone_carries_on() {
     let hub = TestHub::start().await;
     let (sa, sb) = (hub.enroll("a"), hub.enroll("b"));

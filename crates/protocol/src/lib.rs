@@ -13,7 +13,8 @@
 //! | hub → agent   | [`HubToAgent`] |
 //!
 //! The first message on a connection is a hello carrying [`PROTOCOL_VERSION`];
-//! the hub refuses versions it does not speak. Every message is documented
+//! the hub refuses versions it does not speak (kiosks back to
+//! [`OLDEST_KIOSK_PROTOCOL`]). Every message is documented
 //! with an example in `docs/protocol.md`.
 //!
 //! Decoding goes through [`decode`], which checks the size before parsing and
@@ -37,6 +38,12 @@ pub use messages::*;
 /// The protocol version this build speaks. Bumped on any change that an
 /// older peer would misread; additive optional fields do not bump it.
 pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The oldest kiosk protocol the hub still serves, so a hub can be upgraded
+/// before its fleet. A kiosk of version 1 never hears of transfers (version
+/// 2): the hub refuses to transfer its resident, and the call goes on.
+/// Consoles are served by the hub itself and must speak its version.
+pub const OLDEST_KIOSK_PROTOCOL: u32 = 1;
 
 /// Largest message the hub accepts, in bytes. An SDP offer with video, audio
 /// and a data channel is about 5–10 KB; 64 KiB leaves room for many

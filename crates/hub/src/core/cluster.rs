@@ -67,10 +67,13 @@ pub enum BusMessage {
     /// `side` of the call lost the sender, which holds the call for it:
     /// the receiver tells its own peer `peer_away`.
     SideAway { session: SessionId, side: Side },
-    /// The agent of the call (on the sender) handed the resident over to
+    /// The agent of the call (on the sender) hands the resident over to
     /// `service`'s line: the receiver, holding the kiosk, carries the
-    /// transfer out; the sender already let its side go.
+    /// transfer out and answers with `Ended` (`transferred`), or refuses.
     Transfer { session: SessionId, service: ServiceId },
+    /// The receiver's agent asked for a transfer the kiosk cannot take
+    /// (`message` says why): the call goes on.
+    TransferRefused { session: SessionId, message: String },
 }
 
 /// Queue work the shell carries out on the shared store, in order.
@@ -288,7 +291,8 @@ impl Hub {
                     _ => {}
                 }
             }
-            BusMessage::Transfer { session, service } => self.transfer_here(now, &session, service, None),
+            BusMessage::Transfer { session, service } => self.transfer_asked(now, session, service),
+            BusMessage::TransferRefused { session, message } => self.transfer_refused(session, message),
             BusMessage::Ended { session, reason, at } => {
                 // Ended over there: no need to tell the sender back.
                 if let Some(SessionState::InCall(call)) = self.sessions.get_mut(&session).map(|s| &mut s.state) {

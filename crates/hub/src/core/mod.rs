@@ -135,6 +135,8 @@ pub enum HubEvent {
 struct KioskPeer {
     kiosk_id: KioskId,
     site: String,
+    /// The protocol version of its hello (older kiosks are still served).
+    protocol: u32,
     /// The visit in progress: waiting or in a call.
     session: Option<SessionId>,
     /// The last visit that ended, which the resident may still rate.

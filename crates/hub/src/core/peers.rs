@@ -15,6 +15,7 @@ impl Hub {
         peer: PeerId,
         kiosk_id: KioskId,
         site: String,
+        protocol: u32,
         resume: Option<ResumeToken>,
     ) {
         if let Some(old) = self.kiosk_peer.get(&kiosk_id).copied() {
@@ -24,6 +25,7 @@ impl Hub {
         self.kiosks.insert(peer, KioskPeer {
             kiosk_id: kiosk_id.clone(),
             site: site.clone(),
+            protocol,
             session: None,
             rateable: None,
             heartbeat: None,

@@ -5,8 +5,13 @@
 //! linked to the first in the session log.
 //!
 //! The process holding the kiosk carries a transfer out: when the agent is
-//! on another process, theirs lets its side go and sends
-//! [`BusMessage::Transfer`].
+//! on another process, theirs sends [`BusMessage::Transfer`] and keeps the
+//! call until the kiosk's process answers, with the first leg's end
+//! ([`BusMessage::Ended`], `transferred`) or a refusal
+//! ([`BusMessage::TransferRefused`]).
+//!
+//! A kiosk of protocol version 1 does not know transfers: its resident is
+//! not transferred, and the agent is told why.
 
 use super::*;
 
@@ -33,17 +38,15 @@ impl Hub {
                 }
                 match (kiosk, remote) {
                     (Attached::Remote, Some(process)) => {
-                        // The kiosk's process carries it out; this one
-                        // lets the agent's side go.
-                        self.sessions.remove(&session_id);
-                        if let Some(a) = self.agents.get_mut(&peer) {
-                            a.call = None;
-                        }
-                        self.tell_agent(peer, HubToAgent::CallEnded { session: session_id.clone(), reason: EndReason::Transferred });
+                        // The kiosk's process carries it out and answers.
                         let message = BusMessage::Transfer { session: session_id, service };
                         self.outputs.push_back(Output::Bus { to: process, message });
                     }
-                    _ => self.transfer_here(now, &session_id, service, None),
+                    _ => {
+                        if let Err(message) = self.transfer_here(now, &session_id, service, None) {
+                            self.agent_error(peer, ErrorCode::OutOfPlace, message);
+                        }
+                    }
                 }
             }
             TransferTarget::Agent { login } => {
@@ -51,11 +54,49 @@ impl Hub {
                     let message = "the resident's kiosk is served by another hub process: transfer to the service's line instead (the call goes on)";
                     return self.agent_error(peer, ErrorCode::OutOfPlace, message);
                 }
-                match self.colleague(peer, &login, &from) {
-                    Ok(colleague) => self.transfer_here(now, &session_id, from, Some(colleague)),
-                    Err(message) => self.agent_error(peer, ErrorCode::OutOfPlace, message),
+                let done = self.colleague(peer, &login, &from).and_then(|colleague| self.transfer_here(now, &session_id, from, Some(colleague)));
+                if let Err(message) = done {
+                    self.agent_error(peer, ErrorCode::OutOfPlace, message);
                 }
             }
+        }
+    }
+
+    /// Whether this kiosk's software knows transfers (protocol version 2).
+    fn takes_transfers(&self, kiosk: PeerId) -> Result<(), String> {
+        match self.kiosks.get(&kiosk) {
+            Some(k) if k.protocol < TRANSFER_PROTOCOL => Err(format!(
+                "kiosk {} runs an older version (protocol {}) that cannot be transferred: the call goes on; \
+                 the kiosk needs updating",
+                k.kiosk_id, k.protocol
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The kiosk's process was asked to transfer `session` by the agent's
+    /// (`BusMessage::Transfer`): carried out, or refused back to the agent.
+    pub(super) fn transfer_asked(&mut self, now: Timestamp, session: SessionId, service: ServiceId) {
+        let remote = match self.sessions.get(&session).map(|s| &s.state) {
+            Some(SessionState::InCall(call)) => call.remote.clone(),
+            _ => None,
+        };
+        if let Err(message) = self.transfer_here(now, &session, service, None)
+            && let Some(process) = remote
+        {
+            self.outputs.push_back(Output::Bus { to: process, message: BusMessage::TransferRefused { session, message } });
+        }
+    }
+
+    /// The kiosk's process refused a transfer asked from here: the agent
+    /// hears why, and the call goes on.
+    pub(super) fn transfer_refused(&mut self, session: SessionId, message: String) {
+        let agent = match self.sessions.get(&session).map(|s| &s.state) {
+            Some(SessionState::InCall(call)) => call.agent.peer(),
+            _ => None,
+        };
+        if let Some(agent) = agent {
+            self.agent_error(agent, ErrorCode::OutOfPlace, message);
         }
     }
 
@@ -93,20 +134,30 @@ impl Hub {
     /// Ends the call's leg `session_id` (its kiosk connected here) and puts
     /// its resident at the front of `service`'s line, as a new wait linked
     /// to it; `colleague` takes them at once.
-    pub(super) fn transfer_here(&mut self, now: Timestamp, session_id: &SessionId, service: ServiceId, colleague: Option<PeerId>) {
-        let here = self.sessions.get(session_id).is_some_and(|s| matches!(s.state, SessionState::InCall(_)) && s.kiosk.peer().is_some());
-        if !here {
-            return;
-        }
+    /// Refused (the call goes on) when the kiosk's software does not know
+    /// transfers; nothing happens when the call is no longer here.
+    pub(super) fn transfer_here(
+        &mut self,
+        now: Timestamp,
+        session_id: &SessionId,
+        service: ServiceId,
+        colleague: Option<PeerId>,
+    ) -> Result<(), String> {
+        let kiosk = self.sessions.get(session_id).filter(|s| matches!(s.state, SessionState::InCall(_))).and_then(|s| s.kiosk.peer());
+        let Some(kiosk) = kiosk else { return Ok(()) };
+        self.takes_transfers(kiosk)?;
         let old = self.sessions.remove(session_id).expect("checked above");
         let (SessionState::InCall(call), Some(kiosk)) = (old.state, old.kiosk.peer()) else { unreachable!("checked above") };
-        // The first leg ends: for the agent (here, or already let go on
-        // their process), and in the log.
+        // The first leg ends: for the agent (here, or through their
+        // process), and in the log.
         if let Some(agent) = call.agent.peer()
             && let Some(a) = self.agents.get_mut(&agent)
         {
             a.call = None;
             self.tell_agent(agent, HubToAgent::CallEnded { session: session_id.clone(), reason: EndReason::Transferred });
+        } else if let Some(process) = call.remote.clone() {
+            let message = BusMessage::Ended { session: session_id.clone(), reason: EndReason::Transferred, at: now };
+            self.outputs.push_back(Output::Bus { to: process, message });
         }
         let ended = Ended {
             reason: EndReason::Transferred,
@@ -168,5 +219,9 @@ impl Hub {
             (None, None) => {}
         }
         self.dirty.insert(service);
+        Ok(())
     }
 }
+
+/// The first protocol version with transfers.
+const TRANSFER_PROTOCOL: u32 = 2;

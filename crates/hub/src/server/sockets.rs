@@ -11,7 +11,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use visio_protocol::{
-    AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, KioskId, KioskToHub, PROTOCOL_VERSION, WireMessage, decode,
+    AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, KioskId, KioskToHub, OLDEST_KIOSK_PROTOCOL, PROTOCOL_VERSION, WireMessage, decode,
     encode,
 };
 
@@ -84,8 +84,8 @@ async fn kiosk_socket(app: App, conn: Connection, socket: WebSocket) {
     let KioskToHub::Hello { protocol, kiosk_id, secret, resume, .. } = hello else {
         return close_with(&mut sink, refuse(hello_expected()), CLOSE_POLICY).await;
     };
-    if protocol != PROTOCOL_VERSION {
-        return close_with(&mut sink, refuse(unsupported(protocol)), CLOSE_POLICY).await;
+    if !(OLDEST_KIOSK_PROTOCOL..=PROTOCOL_VERSION).contains(&protocol) {
+        return close_with(&mut sink, refuse(unsupported_by_kiosk(protocol)), CLOSE_POLICY).await;
     }
     let shown_id = kiosk_id.clone();
     let kiosk = match app.store.verify_kiosk(&kiosk_id, &secret).await {
@@ -104,7 +104,7 @@ async fn kiosk_socket(app: App, conn: Connection, socket: WebSocket) {
     let peer = app.driver.new_peer_id();
     let (link, rx) = new_link();
     tracing::info!(kiosk = %shown(kiosk.id.as_str()), ?peer, "kiosk connected");
-    if !app.driver.send(Input::KioskConnected { peer, kiosk, resume, link: link.clone() }).await {
+    if !app.driver.send(Input::KioskConnected { peer, kiosk, protocol, resume, link: link.clone() }).await {
         return;
     }
     let visits = Some(kiosk_id);
@@ -163,7 +163,16 @@ fn hello_expected() -> ErrorBody {
 fn unsupported(protocol: u32) -> ErrorBody {
     ErrorBody::new(
         ErrorCode::UnsupportedProtocol,
-        format!("protocol version {protocol} is not supported; this hub speaks version {PROTOCOL_VERSION}"),
+        format!("protocol version {protocol} is not supported; this hub speaks version {PROTOCOL_VERSION} (reload the page)"),
+    )
+}
+
+fn unsupported_by_kiosk(protocol: u32) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::UnsupportedProtocol,
+        format!(
+            "protocol version {protocol} is not supported; this hub serves kiosks of versions {OLDEST_KIOSK_PROTOCOL} to {PROTOCOL_VERSION}"
+        ),
     )
 }
 

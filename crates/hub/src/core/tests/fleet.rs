@@ -75,7 +75,7 @@ fn a_publication_is_announced_to_connected_kiosks_and_in_every_welcome() {
     // A kiosk connecting later hears of it right after its welcome.
     w.next_peer += 1;
     let ardes = PeerId(w.next_peer);
-    w.hub.handle_kiosk_connected(w.now, ardes, "ardes".into(), "Mairie d'Ardes".into(), None);
+    w.hub.handle_kiosk_connected(w.now, ardes, "ardes".into(), "Mairie d'Ardes".into(), PROTOCOL_VERSION, None);
     w.drain();
     let said = w.kiosk_said(ardes);
     assert!(matches!(&said[..], [HubToKiosk::Welcome { heartbeat_seconds: Some(30), .. }, a] if *a == announcement), "{said:?}");

@@ -68,9 +68,14 @@ impl World {
     }
 
     fn kiosk(&mut self, id: &str) -> PeerId {
+        self.kiosk_speaking(id, PROTOCOL_VERSION)
+    }
+
+    /// A kiosk whose hello carries protocol version `protocol`.
+    fn kiosk_speaking(&mut self, id: &str, protocol: u32) -> PeerId {
         self.next_peer += 1;
         let peer = PeerId(self.next_peer);
-        self.hub.handle_kiosk_connected(self.now, peer, id.into(), format!("Mairie de {id}"), None);
+        self.hub.handle_kiosk_connected(self.now, peer, id.into(), format!("Mairie de {id}"), protocol, None);
         self.drain();
         let said = self.kiosk_said(peer);
         assert!(matches!(said.as_slice(), [HubToKiosk::Welcome { .. }] | [HubToKiosk::Welcome { .. }, HubToKiosk::ConfigAvailable { .. }]), "{said:?}");
@@ -125,7 +130,7 @@ impl World {
     fn kiosk_resuming(&mut self, id: &str, resume: Option<ResumeToken>) -> (PeerId, Vec<HubToKiosk>) {
         self.next_peer += 1;
         let peer = PeerId(self.next_peer);
-        self.hub.handle_kiosk_connected(self.now, peer, id.into(), format!("Mairie de {id}"), resume);
+        self.hub.handle_kiosk_connected(self.now, peer, id.into(), format!("Mairie de {id}"), PROTOCOL_VERSION, resume);
         self.drain();
         let said = self.kiosk_said(peer);
         assert!(matches!(said.first(), Some(HubToKiosk::Welcome { .. })), "{said:?}");

@@ -246,11 +246,14 @@ fn an_agent_on_one_process_transfers_a_kiosk_connected_to_another() {
     assert!(matches!(b.agent_told(claire).as_slice(), [HubToAgent::Error(e)] if e.message.contains("another hub process")));
 
     b.transfer(claire, &first, to_service("msa"));
-    assert_eq!(b.agent_told(claire), [HubToAgent::CallEnded { session: first.clone(), reason: EndReason::Transferred }]);
+    assert!(b.agent_told(claire).is_empty(), "the call goes on until the kiosk's process answers");
     assert!(b.events.is_empty(), "the kiosk's process logs the transfer");
     assert_eq!(b.bus_out, [("a".to_owned(), BusMessage::Transfer { session: first.clone(), service: "msa".into() })]);
     carry_bus(&mut b, &mut a, "a");
-    assert!(b.bus_out.is_empty() && a.bus_out.is_empty(), "nothing goes back: B let its side go");
+    assert!(matches!(a.bus_out.as_slice(), [(to, BusMessage::Ended { session, reason: EndReason::Transferred, .. })] if to == "b" && *session == first));
+    carry_bus(&mut a, &mut b, "b");
+    assert_eq!(b.agent_told(claire), [HubToAgent::CallEnded { session: first.clone(), reason: EndReason::Transferred }]);
+    assert!(b.bus_out.is_empty(), "nothing goes back: the call is over on both sides");
     let (second, service, position) = transferred(&a.kiosk_said(kiosk));
     assert_eq!((service.as_str(), position), ("msa", 1));
     assert!(matches!(a.store_ops.as_slice(), [StoreOp::Enqueue(e)] if e.session == second && e.transferred_from == Some("caf".into())));
@@ -261,4 +264,56 @@ fn an_agent_on_one_process_transfers_a_kiosk_connected_to_another() {
     // Claire is free on B.
     b.agent_says(claire, AgentToHub::TakeNext { service: None });
     assert!(matches!(b.store_ops.last(), Some(StoreOp::TakeNext { .. })));
+}
+
+#[test]
+fn a_kiosk_of_protocol_1_is_served_but_its_resident_is_not_transferred() {
+    let mut w = World::new();
+    let old = w.kiosk_speaking("ardes", 1);
+    let claire = w.available_agent("claire", &["caf"]);
+    w.available_agent("denise", &["caf"]);
+    let session = w.queue(old, "caf");
+    assert_eq!(w.take(claire), session);
+    w.kiosk_said(old);
+    for to in [to_service("msa"), TransferTarget::Agent { login: "denise".into() }] {
+        w.transfer(claire, &session, to);
+        let said = w.agent_told(claire);
+        let [HubToAgent::Error(e)] = said.as_slice() else { panic!("{said:?}") };
+        assert_eq!(e.code, ErrorCode::OutOfPlace);
+        assert!(e.message.contains("older version (protocol 1)") && e.message.contains("call goes on"), "{}", e.message);
+        assert!(w.kiosk_said(old).is_empty(), "a version-1 kiosk never hears call_transferred");
+    }
+    // The call is untouched: its signals still pass, and it ends as usual.
+    w.kiosk_says(old, KioskToHub::Signal { session: session.clone(), signal: offer() });
+    assert!(w.agent_told(claire).iter().any(|m| matches!(m, HubToAgent::Signal { .. })));
+    w.agent_says(claire, AgentToHub::HangUp { session: session.clone() });
+    assert!(w.kiosk_said(old).contains(&HubToKiosk::CallEnded { session, reason: EndReason::AgentHungUp }));
+}
+
+#[test]
+fn across_processes_a_kiosk_of_protocol_1_refuses_the_transfer_back_to_the_agent() {
+    let (mut a, mut b) = (World::on_bus("a"), World::on_bus("b"));
+    let kiosk = a.kiosk_speaking("ardes", 1);
+    let claire = b.available_agent("claire", &["caf"]);
+    let first = a.queue(kiosk, "caf");
+    let Some(StoreOp::Enqueue(entry)) = a.store_ops.pop() else { panic!() };
+    b.agent_says(claire, AgentToHub::TakeNext { service: None });
+    b.taken(claire, &["caf"], Some(entry));
+    carry_bus(&mut b, &mut a, "a");
+    a.kiosk_said(kiosk);
+    b.agent_said(claire);
+    a.events.clear();
+
+    b.transfer(claire, &first, to_service("msa"));
+    carry_bus(&mut b, &mut a, "a");
+    assert!(a.kiosk_said(kiosk).is_empty(), "the kiosk hears nothing");
+    assert!(a.events.is_empty(), "nothing to log: no transfer happened");
+    assert!(matches!(a.bus_out.as_slice(), [(to, BusMessage::TransferRefused { session, .. })] if to == "b" && *session == first));
+    carry_bus(&mut a, &mut b, "b");
+    let said = b.agent_told(claire);
+    assert!(matches!(said.as_slice(), [HubToAgent::Error(e)] if e.message.contains("older version")), "{said:?}");
+    // Still Claire's call on both processes: a hang-up reaches the kiosk.
+    b.agent_says(claire, AgentToHub::HangUp { session: first.clone() });
+    carry_bus(&mut b, &mut a, "a");
+    assert!(a.kiosk_said(kiosk).contains(&HubToKiosk::CallEnded { session: first, reason: EndReason::AgentHungUp }));
 }
