@@ -115,3 +115,17 @@ scan-consent-no = No, do not send it
 
 # A document the agent shows and drives (also the text the kiosk speaks).
 doc-shown = Your adviser is showing you a document. You do not need to touch anything.
+
+# The receipt printed at the end of a call when the service asks for one
+# (plain text laid out by the printer; no document content).
+receipt-title = Receipt of your appointment
+receipt-site-date = { $site }, { $date }
+receipt-call = { $service } with { $agent }, at { $time }
+receipt-line = { $time }  { $outcome }: { $name }
+receipt-sent = Sent to the adviser
+receipt-printed = Printed
+receipt-shown = Shown on the screen
+receipt-failed = Did not go through
+receipt-unnamed = a document
+receipt-none = No documents exchanged.
+receipt-footer = This receipt gives only the documents' names. Nothing of your appointment is kept on the kiosk.

@@ -116,3 +116,17 @@ scan-consent-no = Non, ne pas envoyer
 
 # A document the agent shows and drives (also the text the kiosk speaks).
 doc-shown = Votre conseiller vous montre un document. Vous n'avez rien à toucher.
+
+# The receipt printed at the end of a call when the service asks for one
+# (plain text laid out by the printer; no document content).
+receipt-title = Reçu de votre rendez-vous
+receipt-site-date = { $site }, le { $date }
+receipt-call = { $service } avec { $agent }, à { $time }
+receipt-line = { $time }  { $outcome } : { $name }
+receipt-sent = Envoyé au conseiller
+receipt-printed = Imprimé
+receipt-shown = Montré à l'écran
+receipt-failed = Non abouti
+receipt-unnamed = un document
+receipt-none = Aucun document échangé.
+receipt-footer = Ce reçu ne donne que le nom des documents. Rien de votre rendez-vous n'est gardé sur la borne.

@@ -59,6 +59,11 @@ pub struct Service {
     /// Seeds the wait estimate until the hub has measured real calls.
     #[serde(default = "default_call_minutes")]
     pub typical_call_minutes: u32,
+    /// The kiosk prints a receipt at the end of each call with this
+    /// service, when it has a printer: the documents exchanged (names,
+    /// times, outcome; never their content) and the agent's first name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub receipt: bool,
 }
 
 fn default_call_minutes() -> u32 {

@@ -5,6 +5,7 @@ mod assist;
 mod call;
 mod fleet;
 mod hub;
+mod receipt;
 mod shown;
 mod vocabulary;
 
@@ -17,6 +18,7 @@ use crate::event::{KioskEvent, VisitEnd};
 use crate::timer::{Timer, TimerTable};
 
 pub use self::assist::{Assist, AssistPrefs, AutoReturn, Prompt, SpeechCommand, VOLUME_DEFAULT, VOLUME_MAX};
+pub use self::receipt::{Receipt, ReceiptLeg, ReceiptLine, ReceiptOutcome, first_name};
 pub use self::shown::{MAX_ZOOM, MIN_ZOOM, clamp_view};
 pub use self::vocabulary::*;
 
@@ -31,6 +33,8 @@ pub struct Session {
     outputs: VecDeque<Output>,
     fleet: FleetState,
     assist: assist::AssistState,
+    /// This visit's calls and their documents, for a receipt.
+    receipt: Vec<ReceiptLeg>,
 }
 
 /// What the hub hears about this kiosk: heartbeats and configuration.
@@ -86,6 +90,7 @@ impl Session {
             timers: TimerTable::default(),
             outputs: VecDeque::new(),
             assist: Default::default(),
+            receipt: Vec::new(),
         };
         s.outputs.push_back(Output::ConnectHub { resume: None });
         s.touch(now);
@@ -275,6 +280,8 @@ impl Session {
             return;
         }
         self.outputs.push_back(Output::ToHub(KioskToHub::RequestCall { service: service.clone() }));
+        // A new visit: nothing of the last one goes on its receipt.
+        self.receipt.clear();
         self.screen = Screen::Requesting { service };
     }
 

@@ -459,6 +459,7 @@ impl Kiosk {
                 Output::ToHub(msg) => self.send_to_hub(Command::Send(msg)),
                 Output::Event(event) => tracing::info!(event = %event.to_log_line(), "kiosk"),
                 Output::Chime => crate::sound::chime(),
+                Output::PrintReceipt(receipt) => self.send_to_visit(visit::Command::PrintReceipt(receipt)),
                 Output::Call(command) => self.send_to_visit(visit::Command::Call(command)),
                 Output::Documents(command) => self.send_to_visit(visit::Command::Documents(command)),
             }

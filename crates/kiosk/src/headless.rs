@@ -210,6 +210,7 @@ impl Shell {
                 Output::Call(command) => self.send_to_visit(VisitCommand::Call(command)),
                 Output::Documents(command) => self.send_to_visit(VisitCommand::Documents(command)),
                 Output::Chime => {}
+                Output::PrintReceipt(receipt) => self.send_to_visit(VisitCommand::PrintReceipt(receipt)),
                 Output::Event(event) => self.event(event),
             }
         }

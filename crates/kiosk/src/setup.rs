@@ -18,7 +18,7 @@ use visio_transfer::spool::Spool;
 use crate::app::HubSettings;
 use crate::config_store::ConfigStore;
 use crate::hub_link::{self, Endpoint};
-use crate::visit::{VisitDevices, devices};
+use crate::visit::{self, VisitDevices, devices};
 
 /// The demo kiosk, used when no configuration file is given.
 const DEMO_KIOSK_JSON: &str = include_str!("../../../kiosk-config/kiosks/demo-kiosk.json");
@@ -102,6 +102,7 @@ impl Setup {
         let session = visio_kiosk_core::Config {
             idle_timeout: kiosk.idle_timeout,
             scan_consent_services: kiosk.scan_consent.clone(),
+            receipt_services: catalogue.services().iter().filter(|s| s.receipt).map(|s| s.id.clone()).collect(),
             app_version: env!("CARGO_PKG_VERSION").into(),
             config_version,
             ..Default::default()
@@ -116,7 +117,7 @@ impl Setup {
         let loopback = hub.as_ref().is_some_and(|h| h.endpoint.hub_urls.iter().all(|u| hub_link::is_loopback(u)));
         // `turns:` servers are trusted as the hub is (docs/operations.md).
         let turn_trust = hub.as_ref().and_then(|h| h.endpoint.trust_pem.as_deref()).map(|p| String::from_utf8_lossy(p).into_owned());
-        let visit = visit_devices(&kiosk, spool, loopback, turn_trust)?;
+        let visit = visit_devices(&kiosk, &catalogue, spool, loopback, turn_trust)?;
         let config_store = config_store.map(|s| Arc::new(Mutex::new(s)));
         Ok(Setup { catalogue: Arc::new(catalogue), offered, session, hub, visit, kiosk, config_store })
     }
@@ -149,7 +150,7 @@ impl Setup {
 
     fn reconfigure(&mut self, kiosk: Kiosk, catalogue: Catalogue) -> anyhow::Result<VisitDevices> {
         let loopback = self.visit.call.loopback_only;
-        let visit = visit_devices(&kiosk, self.visit.spool.clone(), loopback, self.visit.call.turn_trust_pem.clone())?;
+        let visit = visit_devices(&kiosk, &catalogue, self.visit.spool.clone(), loopback, self.visit.call.turn_trust_pem.clone())?;
         self.offered = kiosk.services.clone();
         self.catalogue = Arc::new(catalogue);
         self.visit = visit.clone();
@@ -199,7 +200,13 @@ fn kiosk_id_of(sources: &Sources) -> KioskId {
 }
 
 /// The call and document devices a kiosk's configuration describes.
-fn visit_devices(kiosk: &Kiosk, spool: Spool, loopback_only: bool, turn_trust_pem: Option<String>) -> anyhow::Result<VisitDevices> {
+fn visit_devices(
+    kiosk: &Kiosk,
+    catalogue: &Catalogue,
+    spool: Spool,
+    loopback_only: bool,
+    turn_trust_pem: Option<String>,
+) -> anyhow::Result<VisitDevices> {
     // Tests and machines without sound decode the agent's voice into
     // nothing (the chime reads the same variable).
     let sink = match std::env::var("VISIO_AUDIO_SINK").as_deref() {
@@ -219,7 +226,8 @@ fn visit_devices(kiosk: &Kiosk, spool: Spool, loopback_only: bool, turn_trust_pe
         max_pages: kiosk.documents.max_pages,
         ..Limits::default()
     };
-    Ok(VisitDevices { call, services: devices::kiosk_services(&kiosk.devices, &kiosk.panel), spool, limits })
+    let receipt = visit::receipt::ReceiptHeading::new(&kiosk.site, catalogue);
+    Ok(VisitDevices { call, services: devices::kiosk_services(&kiosk.devices, &kiosk.panel), spool, limits, receipt })
 }
 
 fn open_store(dir: &Path, admin_keys: &[String], kiosk_id: KioskId) -> anyhow::Result<ConfigStore> {

@@ -146,3 +146,57 @@ async fn a_running_kiosk_takes_a_published_configuration_and_refuses_a_foreign_o
     assert_eq!(refusal.version, 101);
     assert!(row.devices.is_some(), "heartbeats carry the devices: {row:?}");
 }
+
+/// Issue 20, item 9: a service that asks for one gets a receipt printed at
+/// the end of the call, naming the documents and the agent, not their
+/// content; CUPS keeps nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_asks_for_one_prints_a_receipt_at_the_end_of_the_call() {
+    init_tracing();
+    let world = World::start().await;
+    let mut services: serde_json::Value = serde_json::from_str(include_str!("../../../kiosk-config/services.json")).unwrap();
+    for s in services["services"].as_array_mut().unwrap().iter_mut().filter(|s| s["id"] == "demo") {
+        s["receipt"] = true.into();
+    }
+    let catalogue = world.dir.path().join("services-with-receipt.json");
+    std::fs::write(&catalogue, services.to_string()).unwrap();
+    let mut agent = Agent::connect(&world.hub, AGENT.0, AGENT.1).await;
+    let mut kiosk = world.kiosk_with("demo", &["--catalogue".as_ref(), catalogue.as_os_str()]);
+    kiosk.event("queued").await;
+    agent
+        .wait_for("the kiosk in the agent's queue", |m| visio_testkit::hub::waiting(m, "demo").is_some_and(|w| !w.is_empty()))
+        .await;
+    let session = agent.take_next().await;
+    let (mut scripted, to_hub) = ScriptedAgent::answer(agent, session.clone()).await;
+    kiosk.event("connected").await;
+
+    let docs = tempfile::tempdir().unwrap();
+    let form = docs.path().join("formulaire.pdf");
+    std::fs::write(&form, text_pdf("Demande de RSA 2026")).unwrap();
+    let (id, _) = scripted.documents.push_file(&form, "formulaire-rsa.pdf", Purpose::Print, None).await.unwrap();
+    assert_eq!(scripted.outcome(id).await, (OutcomeKind::Printed, None));
+    to_hub.send(AgentToHub::HangUp { session: session.clone() }).unwrap();
+    assert_eq!(kiosk.event("ended").await["reason"], "agent_hung_up");
+    let status = within("the kiosk exits", kiosk.child.wait()).await.unwrap();
+    assert!(status.success(), "a normal end exits 0, got {status}");
+
+    // Two pages came out: the form, then the receipt.
+    let cups = world.cups.as_ref().unwrap();
+    let texts = wait_for("the form and the receipt from cups-pdf", || {
+        let pdfs: Vec<_> = std::fs::read_dir(&cups.out).ok()?.flatten().map(|e| e.path()).collect();
+        let texts: Vec<String> = pdfs.iter().map(|p| pdf_text(p)).filter(|t| !t.trim().is_empty()).collect();
+        (texts.len() == 2).then_some(texts)
+    })
+    .await;
+    let receipt = texts.iter().find(|t| t.contains("Reçu de votre rendez-vous")).unwrap_or_else(|| panic!("no receipt in {texts:?}"));
+    let words = receipt.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("avec agent, à"), "the agent's first name and the time: {words}");
+    assert!(words.contains("Imprimé : formulaire-rsa.pdf"), "the document and its outcome: {words}");
+    assert!(!words.contains("RSA 2026"), "never a document's content: {words}");
+    assert!(words.contains("Rien de votre rendez-vous n'est gardé sur la borne"), "{words}");
+    wait_for("CUPS keeps nothing of the jobs", || cups.job_traces().is_empty().then_some(())).await;
+
+    scripted.documents.end().await.unwrap();
+    scripted.call.hang_up().await;
+    world.hub.stop().await;
+}

@@ -64,6 +64,7 @@ pub mod printer;
 pub mod scanner;
 pub mod sign;
 pub mod spool;
+pub mod text_pdf;
 pub mod wire;
 
 pub use crate::core::{

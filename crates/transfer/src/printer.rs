@@ -136,13 +136,23 @@ impl CupsPrinter {
 
     /// Submits and follows the job (blocking: run it on a blocking thread).
     pub fn print_blocking(&self, path: &Path, kind: ContentKind, title: &str) -> Result<PrintReport, PrintError> {
+        let file = std::fs::File::open(path).map_err(|source| PrintError::File { path: path.into(), source })?;
+        self.submit_blocking(IppPayload::new(file), kind.mime(), title)
+    }
+
+    /// Prints a document made in memory (a receipt) and follows the job
+    /// (blocking). Nothing is written to disk here.
+    pub fn print_bytes_blocking(&self, bytes: Vec<u8>, kind: ContentKind, title: &str) -> Result<PrintReport, PrintError> {
+        self.submit_blocking(IppPayload::new(std::io::Cursor::new(bytes)), kind.mime(), title)
+    }
+
+    fn submit_blocking(&self, payload: IppPayload, mime: &str, title: &str) -> Result<PrintReport, PrintError> {
         let uri: Uri = self.uri.parse().map_err(|e| self.err(format!("bad URI: {e}")))?;
         let client = IppClient::builder(uri.clone()).request_timeout(Duration::from_secs(30)).build();
-        let file = std::fs::File::open(path).map_err(|source| PrintError::File { path: path.into(), source })?;
-        let op = IppOperationBuilder::print_job(uri.clone(), IppPayload::new(file))
+        let op = IppOperationBuilder::print_job(uri.clone(), payload)
             .user_name("visio-kiosk")
             .job_title(title)
-            .document_format(kind.mime())
+            .document_format(mime)
             .build()
             .map_err(|e| self.err(e))?;
         let resp = client.send(op).map_err(|e| self.err(e))?;

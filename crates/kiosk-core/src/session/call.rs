@@ -75,6 +75,7 @@ impl Session {
     /// the screen: it may arrive just after the call ended (the agent hung
     /// up as the scan was delivered); only the call screen shows it.
     pub(super) fn document(&mut self, now: Instant, event: DocumentEvent) {
+        self.receipt_document(now, &event);
         let outcome = match &event {
             DocumentEvent::ScanSent { name, size, sha256 } => {
                 Some(KioskEvent::ScanSent { name: name.clone(), size: *size, sha256: sha256.clone() })
@@ -155,6 +156,7 @@ impl Session {
 
     pub(super) fn end_call(&mut self, now: Instant, session: SessionId, reason: EndedReason) {
         self.leave_call();
+        self.receipt_at_end(now);
         self.event(KioskEvent::Ended { session: session.to_string(), reason: reason.into() });
         self.screen = Screen::Ended(Ended { session, reason, rated: None });
         self.timers.set(Timer::EndedReturn, now + self.config.ended_screen);

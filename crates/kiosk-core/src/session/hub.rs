@@ -153,6 +153,7 @@ impl Session {
                 self.outputs.push_back(Output::Call(CallCommand::Start { session: session.clone(), ice_servers }));
                 let consent = self.config.scan_consent_services.contains(&service);
                 self.outputs.push_back(Output::Documents(DocumentCommand::RequireScanConsent(consent)));
+                self.receipt_leg(now, service.clone(), &agent_name);
                 self.screen = Screen::InCall(InCall {
                     service,
                     session,

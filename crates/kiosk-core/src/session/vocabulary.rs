@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use visio_protocol::{ConfigRefusal, EndReason, HubToKiosk, IceServer, KioskToHub, Rating, RefusalReason, ResumeToken, ServiceId, SessionId, Signal, DeviceHealth};
 
 use crate::event::KioskEvent;
+use super::Receipt;
 
 /// Durations that shape the resident's experience; the kiosk's
 /// configuration sets them.
@@ -23,6 +24,9 @@ pub struct Config {
     /// screen, before anything leaves the kiosk (none by default: the
     /// resident touches nothing).
     pub scan_consent_services: Vec<ServiceId>,
+    /// Services that ask for a printed receipt at the end of each call
+    /// (the catalogue's `receipt`).
+    pub receipt_services: Vec<ServiceId>,
     /// The "end the call?" question closes by itself after this.
     pub hang_up_confirm: Duration,
     /// The end-of-call screen returns home after this…
@@ -70,6 +74,7 @@ impl Default for Config {
             presence_check_after: Duration::from_secs(10 * 60),
             presence_grace: Duration::from_secs(60),
             scan_consent_services: Vec::new(),
+            receipt_services: Vec::new(),
             hang_up_confirm: Duration::from_secs(10),
             ended_screen: Duration::from_secs(30),
             after_rating: Duration::from_secs(5),
@@ -202,6 +207,9 @@ pub enum Output {
     Event(KioskEvent),
     /// The agent answered: play the chime.
     Chime,
+    /// The visit's last call ended with a service that asks for a receipt:
+    /// print it (when the kiosk has a printer).
+    PrintReceipt(Receipt),
 }
 
 /// Download the configuration the hub announced (`GET path` on the hub,

@@ -9,6 +9,7 @@
 
 pub mod devices;
 pub mod probe;
+pub mod receipt;
 mod scan;
 mod shown;
 
@@ -34,6 +35,8 @@ use self::shown::ShownDocument;
 /// their audio is above this: speech sits around -30 to -15 dBFS, a quiet
 /// office's background under -50.
 const AGENT_VOICE_DBFS: f32 = -45.0;
+/// Longest wait, as the kiosk stops, for a receipt to print.
+const RECEIPT_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
 /// Longest wait, at the end of a visit, for the documents' last notices.
 const DRAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -47,6 +50,8 @@ pub struct VisitDevices {
     /// Where a visit's files live while it lasts.
     pub spool: Spool,
     pub limits: Limits,
+    /// The site, time zone and service names a receipt gives.
+    pub receipt: receipt::ReceiptHeading,
 }
 
 /// Orders for the visit task.
@@ -54,6 +59,8 @@ pub struct VisitDevices {
 pub enum Command {
     Call(CallCommand),
     Documents(DocumentCommand),
+    /// The visit's receipt, for the printer.
+    PrintReceipt(visio_kiosk_core::Receipt),
     /// A new configuration: the next visit uses these devices.
     UseDevices(Box<VisitDevices>),
     /// The kiosk is stopping: end any call, wipe the spool, then answer.
@@ -91,7 +98,7 @@ pub enum VisitEvent {
 pub fn spawn(devices: VisitDevices) -> (mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<VisitEvent>) {
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let runner = Runner { devices: Arc::new(devices), events: events_tx, call: None, documents: None };
+    let runner = Runner { devices: Arc::new(devices), events: events_tx, call: None, documents: None, receipt: None };
     runner.probe_devices();
     tokio::spawn(runner.run(commands_rx));
     (commands_tx, events_rx)
@@ -102,6 +109,8 @@ struct Runner {
     events: mpsc::UnboundedSender<VisitEvent>,
     call: Option<ActiveCall>,
     documents: Option<Documents>,
+    /// A receipt being printed: the kiosk waits for it before it stops.
+    receipt: Option<tokio::task::JoinHandle<()>>,
 }
 
 struct ActiveCall {
@@ -165,9 +174,15 @@ impl Runner {
                             self.probe_devices();
                         }
                     }
+                    Some(Command::PrintReceipt(r)) => {
+                        let (now, wall) = (std::time::Instant::now(), jiff::Timestamp::now());
+                        let lines = receipt::receipt_lines(&r, &self.devices.receipt, &crate::i18n::Catalog::load(), now, wall);
+                        self.receipt = receipt::print(&self.devices.services.printer, &lines, self.events.clone());
+                    }
                     Some(Command::Finish(done)) => {
                         self.end_call().await;
                         self.end_documents().await;
+                        self.finish_receipt().await;
                         let _ = done.send(());
                     }
                     None => break,
@@ -187,6 +202,16 @@ impl Runner {
         }
         self.end_call().await;
         self.end_documents().await;
+    }
+
+    /// Lets a receipt in progress come out before the kiosk stops (a
+    /// stuck printer does not hold the stop for long).
+    async fn finish_receipt(&mut self) {
+        if let Some(job) = self.receipt.take()
+            && tokio::time::timeout(RECEIPT_WITHIN, job).await.is_err()
+        {
+            warn!("the receipt was still printing when the kiosk stopped");
+        }
     }
 
     fn input(&self, input: Input) {
