@@ -7,45 +7,17 @@
 //! `VISIO_SCREENSHOTS=<dir>` saves the page at 1366×768 there as
 //! `admin-<state>.png` (docs/screenshots holds the committed ones).
 
-use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_hub::roles::Role;
 use visio_config::bundle::Bundle;
 use visio_protocol::{DeviceHealth, DeviceState, DeviceStatus, HubToKiosk};
 use visio_testkit::browser::Browser;
 use visio_testkit::hub::{Agent, Kiosk, TestHub, admin_key, signed_demo};
-use visio_testkit::wait::{eventually, init_tracing, within};
+use visio_testkit::page::{click, page_until, screenshot, testid, type_into};
+use visio_testkit::wait::init_tracing;
 
 const ADMIN: (&str, &str) = ("claire", "mot de passe de Claire");
 const HOST: (&str, &str) = ("hote-besse", "mot de passe de l'accueil");
-
-fn testid(id: &str) -> String {
-    format!("[data-testid={id}]")
-}
-
-async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
-    eventually(what, || async {
-        let value = browser.try_run(script, Value::Null).await.ok()?;
-        (!value.is_null() && value != json!(false)).then_some(value)
-    })
-    .await
-}
-
-async fn click(browser: &Browser, id: &str) {
-    let selector = testid(id);
-    let element = eventually(&format!("{id} enabled"), || async {
-        let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
-        (element.is_displayed().await.ok()? && element.is_enabled().await.ok()?).then_some(element)
-    })
-    .await;
-    element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
-}
-
-async fn type_into(browser: &Browser, id: &str, text: &str) {
-    let element = within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap();
-    element.clear().await.unwrap();
-    element.send_keys(text).await.unwrap();
-}
 
 /// The text of a shown element, once it has some.
 async fn text_of(browser: &Browser, id: &str) -> String {
@@ -67,12 +39,6 @@ async fn text_with(browser: &Browser, id: &str, part: &str) -> String {
 async fn no_accessibility_violation(browser: &Browser, state: &str) {
     let violations = browser.accessibility_violations().await;
     assert!(violations.is_empty(), "axe-core ({state}): {:#}", Value::Array(violations));
-}
-
-async fn screenshot(browser: &Browser, state: &str) {
-    let Some(dir) = std::env::var_os("VISIO_SCREENSHOTS") else { return };
-    let png = browser.client.screenshot().await.unwrap();
-    std::fs::write(std::path::Path::new(&dir).join(format!("admin-{state}.png")), png).unwrap();
 }
 
 async fn sign_in(browser: &Browser, hub: &TestHub, (login, password): (&str, &str)) {
@@ -134,7 +100,7 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     browser.client.goto(&hub.url("/admin/")).await.unwrap();
     text_of(&browser, "login-submit").await;
     no_accessibility_violation(&browser, "signed out").await;
-    screenshot(&browser, "signed-out").await;
+    screenshot(&browser, "admin-signed-out").await;
 
     // A wrong password is refused in French.
     type_into(&browser, "login-user", ADMIN.0).await;
@@ -153,7 +119,7 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     ]);
     assert_eq!(text_of(&browser, "fleet-summary").await, "2 borne(s) connectée(s) sur 3 inscrite(s) · 2 à voir");
     no_accessibility_violation(&browser, "fleet").await;
-    screenshot(&browser, "fleet").await;
+    screenshot(&browser, "admin-fleet").await;
 
     // Besse goes offline: it moves up, both concerns shown.
     besse.close().await;
@@ -177,7 +143,7 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     assert_eq!(text_of(&browser, "kiosk-calls-today").await, "1 entretien(s) sur 1 demande(s)");
     assert_eq!(text_of(&browser, "kiosk-rtt").await, "25 ms");
     no_accessibility_violation(&browser, "kiosk page").await;
-    screenshot(&browser, "kiosk").await;
+    screenshot(&browser, "admin-kiosk").await;
 
     // The same page in English, from the catalogue.
     click(&browser, "lang-en").await;
@@ -254,7 +220,7 @@ async fn an_admin_uploads_a_configuration_signed_offline() {
     assert!(detail.contains("bad signature: the bundle was changed after it was signed"), "{detail}");
     assert_eq!(hub.store.published_config().unwrap().unwrap().meta.version, 100);
     no_accessibility_violation(&browser, "upload refused").await;
-    screenshot(&browser, "config-refused").await;
+    screenshot(&browser, "admin-config-refused").await;
 
     // The signed one: published by the account, announced to besse, and
     // its change listed.
@@ -271,7 +237,7 @@ async fn an_admin_uploads_a_configuration_signed_offline() {
     let change = text_of(&browser, "config-change").await;
     assert!(change.contains("kiosks.besse.idle_timeout_seconds") && change.contains("modifié"), "{change}");
     no_accessibility_violation(&browser, "published").await;
-    screenshot(&browser, "config").await;
+    screenshot(&browser, "admin-config").await;
     browser.close().await;
     besse.close().await;
     hub.stop().await;
@@ -336,7 +302,7 @@ async fn a_supervisor_reads_two_months_of_usage_as_charts_and_csv() {
     let csv = browser.run("const r = await fetch(document.querySelector('[data-testid=usage-csv]').href); return await r.text();", Value::Null).await;
     assert_eq!(csv.as_str().unwrap(), expected.to_csv());
     no_accessibility_violation(&browser, "usage").await;
-    screenshot(&browser, "usage").await;
+    screenshot(&browser, "admin-usage").await;
     browser.close().await;
 
     // A CAF agent's account sees the CAF's figures only.

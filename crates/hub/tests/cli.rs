@@ -15,6 +15,35 @@ fn hub(data: &std::path::Path) -> Command {
     cmd
 }
 
+/// Runs an `add`/`account` command that reads its password from stdin,
+/// gives it `password`, and checks it succeeds without echoing it.
+fn add_with_password_on_stdin(data: &std::path::Path, args: &[&str], password: &str) {
+    let mut child = hub(data).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "a given password is not echoed");
+}
+
+/// An HTTPS client that trusts only the certificate the hub made in `data`.
+fn client_trusting(data: &std::path::Path) -> reqwest::Client {
+    let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+        .build()
+        .unwrap()
+}
+
+/// The hub's `/healthz` answer, once it gives one.
+async fn healthz(client: &reqwest::Client, port: u16) -> serde_json::Value {
+    eventually("healthz", || async {
+        client.get(format!("https://localhost:{port}/healthz")).send().await.ok()?.json().await.ok()
+    })
+    .await
+}
+
 #[test]
 fn enroll_prints_a_secret_that_the_store_accepts_and_re_enroll_revokes_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -42,17 +71,11 @@ fn agent_add_checks_services_and_takes_the_password_from_stdin() {
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(stderr.contains("unknown service \"cpam2\"") && stderr.contains("caf, france-travail"), "{stderr}");
 
-    let mut child = hub(dir.path())
-        .args(["agent", "add", "claire", "--services", "caf,msa", "--name", "Claire (CAF)", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"correct horse battery\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stdout.is_empty(), "a given password is not echoed");
+    add_with_password_on_stdin(
+        dir.path(),
+        &["agent", "add", "claire", "--services", "caf,msa", "--name", "Claire (CAF)", "--password-stdin"],
+        "correct horse battery",
+    );
     let store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
     let agent = store.verify_agent(&AgentLogin::from("claire"), &Secret("correct horse battery".into())).unwrap().unwrap();
     assert_eq!(agent.display_name, "Claire (CAF)");
@@ -73,17 +96,11 @@ fn admin_account_takes_a_role_and_the_password_from_stdin() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("unknown role \"root\": expected admin, supervisor, host or agent"), "{stderr}");
 
-    let mut child = hub(dir.path())
-        .args(["admin", "account", "claire", "--role", "supervisor", "--name", "Claire (DSI)", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"correct horse battery\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stdout.is_empty(), "a given password is not echoed");
+    add_with_password_on_stdin(
+        dir.path(),
+        &["admin", "account", "claire", "--role", "supervisor", "--name", "Claire (DSI)", "--password-stdin"],
+        "correct horse battery",
+    );
     let store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
     let account = store.verify_console_account("claire", &Secret("correct horse battery".into())).unwrap().unwrap();
     assert_eq!((account.display_name.as_str(), account.role), ("Claire (DSI)", visio_hub::roles::Role::Supervisor));
@@ -106,18 +123,8 @@ async fn serve_demo_starts_and_answers_health() {
     let (port, seen) = (served.addr.port(), &served.before);
     assert!(seen.iter().any(|l| l.contains("demo agent:  login \"agent\"")), "{}", seen.join("\n"));
     let secret = std::fs::read_to_string(dir.path().join("demo-kiosk.secret")).unwrap();
-    let cert = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
-        .build()
-        .unwrap();
-    let health: serde_json::Value = eventually("healthz", || async {
-        client.get(format!("https://localhost:{port}/healthz")).send().await.ok()?.json().await.ok()
-    })
-    .await;
-    assert_eq!(health["status"], "ok");
+    let client = client_trusting(dir.path());
+    assert_eq!(healthz(&client, port).await["status"], "ok");
     let login = client
         .post(format!("https://localhost:{port}/api/agent/login"))
         .json(&serde_json::json!({"login": "agent", "password": "visio-demo"}))
@@ -170,13 +177,7 @@ async fn admin_token_trusted_key_and_serve_with_a_configuration_folder() {
 
     let served = serve(dir.path(), &["--config", config_dir.to_str().unwrap()], &[]);
     let port = served.addr.port();
-    let cert = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
-        .build()
-        .unwrap();
+    let client = client_trusting(dir.path());
     let url = |path: &str| format!("https://localhost:{port}{path}");
     let signed = Bundle::sign(&visio_config::ConfigSet::load(&config_dir).unwrap(), &key, 7, jiff::Timestamp::now());
     let put = client.put(url("/api/admin/config")).bearer_auth(&token).body(signed.to_json()).send().await.unwrap();
@@ -262,18 +263,8 @@ async fn a_broken_folder_falls_back_to_the_published_configuration() {
         "{before}"
     );
     assert!(before.contains("max_connections: duplicate key \"max_connections\""), "{before}");
-    let cert = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
-        .build()
-        .unwrap();
+    let client = client_trusting(dir.path());
     let port = served.addr.port();
-    let health: serde_json::Value = eventually("healthz", || async {
-        client.get(format!("https://localhost:{port}/healthz")).send().await.ok()?.json().await.ok()
-    })
-    .await;
-    assert_eq!(health["status"], "ok");
+    assert_eq!(healthz(&client, port).await["status"], "ok");
     drop(served);
 }

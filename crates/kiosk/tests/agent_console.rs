@@ -10,60 +10,9 @@ use common::{AGENT, World};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_testkit::browser::{Browser, Kind};
+use visio_testkit::page::{click, page_until, sign_in_agent, testid};
 use visio_testkit::pdf::{pdf_text, text_pdf};
-use visio_testkit::wait::{eventually, init_tracing, wait_for, within};
-
-fn testid(id: &str) -> String {
-    format!("[data-testid={id}]")
-}
-
-/// Waits until the element is there and enabled, then clicks it.
-async fn click(browser: &Browser, id: &str) {
-    let selector = testid(id);
-    let element = eventually(&format!("{id} enabled"), || async {
-        let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
-        (element.is_displayed().await.ok()? && element.is_enabled().await.ok()?).then_some(element)
-    })
-    .await;
-    element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
-}
-
-async fn type_into(browser: &Browser, id: &str, text: &str) {
-    let element = within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap();
-    element.send_keys(text).await.unwrap();
-}
-
-/// Evaluates `script` in the page until it returns something other than
-/// `null` or `false`.
-async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
-    eventually(what, || async {
-        // The page may be reloading: try again.
-        let value = browser.try_run(script, Value::Null).await.ok()?;
-        (!value.is_null() && value != json!(false)).then_some(value)
-    })
-    .await
-}
-
-/// Signs in on the console and becomes available.
-async fn sign_in(browser: &Browser, world: &World) {
-    browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
-    type_into(browser, "login-user", AGENT.0).await;
-    type_into(browser, "login-password", AGENT.1).await;
-    click(browser, "login-submit").await;
-    // Tick "Disponible" once the hub can hear it, until the hub confirms.
-    // (A WebDriver click on the box was lost about one run in five on a
-    // loaded machine, the box left unticked; a click from the page's own
-    // script is not.)
-    page_until(
-        browser,
-        "the hub confirming the agent available",
-        "const box = document.querySelector('[data-testid=available]');
-         if (state.available) return true;
-         if (box && !box.disabled && !box.checked) box.click();
-         return null;",
-    )
-    .await;
-}
+use visio_testkit::wait::{init_tracing, wait_for, within};
 
 /// The kiosk's video plays in the page: its size and frames decoded.
 async fn kiosk_video_plays(browser: &Browser) -> Value {
@@ -94,7 +43,7 @@ async fn takes_a_call_and_drives_documents(kind: Kind) {
     init_tracing();
     let world = World::start().await;
     let browser = Browser::launch_kind(kind).await;
-    sign_in(&browser, &world).await;
+    sign_in_agent(&browser, &world.hub, AGENT).await;
 
     // A resident asks for the demo service; the agent sees and takes them.
     let mut kiosk = world.kiosk("demo");
@@ -197,7 +146,7 @@ async fn reloaded_page_gets_back_into_its_call(kind: Kind) {
     init_tracing();
     let world = World::start().await;
     let browser = Browser::launch_kind(kind).await;
-    sign_in(&browser, &world).await;
+    sign_in_agent(&browser, &world.hub, AGENT).await;
     let mut kiosk = world.kiosk("demo");
     let queued = kiosk.event("queued").await;
     let session = queued["session"].as_str().unwrap().to_owned();

@@ -16,42 +16,14 @@ use common::{AGENT, World};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_testkit::browser::{Browser, Kind};
-use visio_testkit::wait::{eventually, init_tracing, within};
+use visio_testkit::page::{click, page_until, testid, type_into};
+use visio_testkit::wait::{init_tracing, within};
 
 /// The two browsers take turns: each runs a hub, a kiosk and WebRTC, and
 /// the machines have two cores.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const NOTE: &str = "Note privée 7Q4-ZX: rappeler la CAF au sujet du dossier";
-
-fn testid(id: &str) -> String {
-    format!("[data-testid={id}]")
-}
-
-async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
-    eventually(what, || async {
-        // The page may be reloading (sign-out reloads it): try again.
-        let value = browser.try_run(script, Value::Null).await.ok()?;
-        (!value.is_null() && value != json!(false)).then_some(value)
-    })
-    .await
-}
-
-async fn click(browser: &Browser, id: &str) {
-    let selector = testid(id);
-    let element = eventually(&format!("{id} enabled"), || async {
-        let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
-        (element.is_displayed().await.ok()? && element.is_enabled().await.ok()?).then_some(element)
-    })
-    .await;
-    element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
-}
-
-async fn type_into(browser: &Browser, id: &str, text: &str) {
-    let element = within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap();
-    element.clear().await.unwrap();
-    element.send_keys(text).await.unwrap();
-}
 
 async fn text_of(browser: &Browser, id: &str) -> String {
     browser.client.find(Locator::Css(&testid(id))).await.unwrap().text().await.unwrap()

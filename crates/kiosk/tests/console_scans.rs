@@ -13,38 +13,10 @@
 mod common;
 
 use common::{AGENT, World};
-use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_testkit::browser::Browser;
-use visio_testkit::wait::{eventually, init_tracing, within};
-
-fn testid(id: &str) -> String {
-    format!("[data-testid={id}]")
-}
-
-async fn click(browser: &Browser, id: &str) {
-    let selector = testid(id);
-    let element = eventually(&format!("{id} enabled"), || async {
-        let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
-        (element.is_displayed().await.ok()? && element.is_enabled().await.ok()?).then_some(element)
-    })
-    .await;
-    element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
-}
-
-async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
-    eventually(what, || async {
-        let value = browser.try_run(script, Value::Null).await.ok()?;
-        (!value.is_null() && value != json!(false)).then_some(value)
-    })
-    .await
-}
-
-async fn screenshot(browser: &Browser, name: &str) {
-    let Some(dir) = std::env::var_os("VISIO_SCREENSHOTS") else { return };
-    let png = browser.client.screenshot().await.unwrap();
-    std::fs::write(std::path::Path::new(&dir).join(format!("console-{name}.png")), png).unwrap();
-}
+use visio_testkit::page::{click, page_until, screenshot, sign_in_agent};
+use visio_testkit::wait::{init_tracing, within};
 
 /// Page `page`'s preview: the transfer id it came as, once its picture decoded.
 async fn preview(browser: &Browser, page: u32, not: &str) -> String {
@@ -61,20 +33,7 @@ async fn scans_are_previewed_redone_kept_after_the_call_and_a_reload() {
     init_tracing();
     let world = World::start().await;
     let browser = Browser::launch().await;
-    browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
-    for (id, text) in [("login-user", AGENT.0), ("login-password", AGENT.1)] {
-        within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap().send_keys(text).await.unwrap();
-    }
-    click(&browser, "login-submit").await;
-    page_until(
-        &browser,
-        "available",
-        "const box = document.querySelector('[data-testid=available]');
-         if (state.available) return true;
-         if (box && !box.disabled && !box.checked) box.click();
-         return null;",
-    )
-    .await;
+    sign_in_agent(&browser, &world.hub, AGENT).await;
     // An agent's usual screen.
     browser.set_viewport(1366, 768).await;
     let mut kiosk = world.kiosk("demo");
@@ -122,7 +81,7 @@ async fn scans_are_previewed_redone_kept_after_the_call_and_a_reload() {
     let order = browser.run("return [...document.querySelectorAll('[data-testid=scan-page]')].map(li => Number(li.dataset.page));", Value::Null).await;
     assert_eq!(order, json!([1, 2]));
     browser.run("document.getElementById('scan-interview').scrollIntoView(); return true;", Value::Null).await;
-    screenshot(&browser, "scan").await;
+    screenshot(&browser, "console-scan").await;
 
     click(&browser, "scan-finish").await;
     let sent = kiosk.event("scan_sent").await;
@@ -166,7 +125,7 @@ async fn scans_are_previewed_redone_kept_after_the_call_and_a_reload() {
     assert_eq!(after["sha256"], sent["sha256"]);
     assert!(after["warning"].as_str().unwrap().starts_with("1 document(s) reçu(s) pas encore enregistré(s)"), "{after}");
     browser.run("document.getElementById('kept').scrollIntoView(); return true;", Value::Null).await;
-    screenshot(&browser, "kept").await;
+    screenshot(&browser, "console-kept").await;
 
     // A reload (or a crash of the tab) loses nothing.
     browser.run("window.onbeforeunload = null; location.reload(); return true;", Value::Null).await;

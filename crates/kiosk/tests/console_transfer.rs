@@ -11,57 +11,16 @@ mod common;
 use std::sync::Arc;
 
 use common::{AGENT, World};
-use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_config::Catalogue;
 use visio_hub::store::SessionRecord;
 use visio_protocol::HubToKiosk;
 use visio_testkit::hub::TestHub;
 use visio_testkit::browser::Browser;
-use visio_testkit::wait::{eventually, init_tracing, within};
+use visio_testkit::page::{click, page_until, sign_in_agent};
+use visio_testkit::wait::{eventually, init_tracing};
 
 const BRUNO: (&str, &str) = ("bruno", "battery staple");
-
-fn testid(id: &str) -> String {
-    format!("[data-testid={id}]")
-}
-
-async fn click(browser: &Browser, id: &str) {
-    let selector = testid(id);
-    let element = eventually(&format!("{id} enabled"), || async {
-        let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
-        (element.is_displayed().await.ok()? && element.is_enabled().await.ok()?).then_some(element)
-    })
-    .await;
-    element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
-}
-
-async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
-    eventually(what, || async {
-        let value = browser.try_run(script, Value::Null).await.ok()?;
-        (!value.is_null() && value != json!(false)).then_some(value)
-    })
-    .await
-}
-
-/// Signs in and becomes available (the page's own click: see agent_console.rs).
-async fn sign_in(browser: &Browser, hub: &TestHub, (login, password): (&str, &str)) {
-    browser.client.goto(&hub.url("/agent/")).await.unwrap();
-    for (id, text) in [("login-user", login), ("login-password", password)] {
-        let element = within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap();
-        element.send_keys(text).await.unwrap();
-    }
-    click(browser, "login-submit").await;
-    page_until(
-        browser,
-        "the hub confirming the agent available",
-        "const box = document.querySelector('[data-testid=available]');
-         if (state.available) return true;
-         if (box && !box.disabled && !box.checked) box.click();
-         return null;",
-    )
-    .await;
-}
 
 /// The demo catalogue with the MSA open around the clock, so the test
 /// runs at any hour.
@@ -121,8 +80,8 @@ async fn transfer_scene(world: &World, (demo_hub, msa_hub, ardes_hub): (&TestHub
     assert_eq!(position, 1);
 
     let (demo_agent, msa_agent) = (Browser::launch().await, Browser::launch().await);
-    sign_in(&demo_agent, demo_hub, AGENT).await;
-    sign_in(&msa_agent, msa_hub, BRUNO).await;
+    sign_in_agent(&demo_agent, demo_hub, AGENT).await;
+    sign_in_agent(&msa_agent, msa_hub, BRUNO).await;
 
     let mut kiosk = world.kiosk("demo");
     kiosk.event("queued").await;

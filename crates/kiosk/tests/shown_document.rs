@@ -14,47 +14,8 @@ use fantoccini::Locator;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 use visio_testkit::browser::Browser;
+use visio_testkit::page::{click, page_until, sign_in_agent, testid};
 use visio_testkit::wait::{eventually, init_tracing, within};
-
-fn testid(id: &str) -> String {
-    format!("[data-testid={id}]")
-}
-
-async fn click(browser: &Browser, id: &str) {
-    let selector = testid(id);
-    let element = eventually(&format!("{id} enabled"), || async {
-        let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
-        (element.is_displayed().await.ok()? && element.is_enabled().await.ok()?).then_some(element)
-    })
-    .await;
-    element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
-}
-
-async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
-    eventually(what, || async {
-        let value = browser.try_run(script, Value::Null).await.ok()?;
-        (!value.is_null() && value != json!(false)).then_some(value)
-    })
-    .await
-}
-
-async fn sign_in(browser: &Browser, world: &World) {
-    browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
-    for (id, text) in [("login-user", AGENT.0), ("login-password", AGENT.1)] {
-        let element = within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap();
-        element.send_keys(text).await.unwrap();
-    }
-    click(browser, "login-submit").await;
-    page_until(
-        browser,
-        "the hub confirming the agent available",
-        "const box = document.querySelector('[data-testid=available]');
-         if (state.available) return true;
-         if (box && !box.disabled && !box.checked) box.click();
-         return null;",
-    )
-    .await;
-}
 
 /// Two A4 pages of body text as an office would write them (Ghostscript's
 /// PDF writer from PostScript, Times 11 pt).
@@ -115,7 +76,7 @@ async fn the_agent_turns_zooms_and_points_and_the_window_kiosk_shows_it() {
     let browser = Browser::launch().await;
     // An agent's laptop screen.
     browser.set_viewport(1366, 768).await;
-    sign_in(&browser, &world).await;
+    sign_in_agent(&browser, &world.hub, AGENT).await;
     let mut child = world
         .kiosk_command("demo")
         .arg("--windowed")

@@ -10,6 +10,8 @@
 //! - [`documents`]: documents made by real tools, and hostile ones.
 //! - [`browser`]: real headless Chromium over WebDriver, fake camera and
 //!   microphone.
+//! - [`page`]: the hub's web pages driven in that browser through their
+//!   `data-testid` hooks (clicks, fields, waits, an agent's sign-in).
 //! - [`turn`]: a coturn TURN server on loopback (or placed by the test, with TLS).
 //! - [`proxy`]: an HTTP proxy (tinyproxy) asking for credentials.
 //! - [`postgres`]: a PostgreSQL 15 server on loopback, in a temporary directory.
@@ -25,6 +27,7 @@ pub mod cups;
 pub mod documents;
 pub mod hub;
 pub mod nats;
+pub mod page;
 pub mod pdf;
 pub mod postgres;
 pub mod proxy;

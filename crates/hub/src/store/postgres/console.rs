@@ -3,7 +3,6 @@
 
 use jiff::{SignedDuration, Timestamp};
 use visio_protocol::{KioskId, Secret, ServiceId};
-use visio_protocol::admin::PublishedConfig;
 
 use super::super::records::{join_kiosks, join_services, ms, role, split_kiosks, split_services};
 use super::super::secrets::{dummy_hash, hash_password, random_token, sha256_hex, verify_password};
@@ -124,30 +123,7 @@ impl PgStore {
 
     /// The configuration the published one replaced, if any.
     pub async fn previous_config(&self) -> Result<Option<StoredConfig>, StoreError> {
-        let row = self
-            .pool
-            .get()
-            .await?
-            .query_opt(
-                "SELECT version, payload_sha256, key_id, bundle, published_at, published_by FROM previous_config WHERE id = 1",
-                &[],
-            )
-            .await?;
-        Ok(row.map(|r| {
-            let bundle: String = r.get(3);
-            StoredConfig {
-                meta: PublishedConfig {
-                    version: r.get::<_, i64>(0) as u64,
-                    payload_sha256: r.get(1),
-                    key_id: r.get(2),
-                    published_at: ms(r.get(4)).unwrap_or(Timestamp::UNIX_EPOCH),
-                    published_by: r.get(5),
-                    size: bundle.len() as u64,
-                    announced_to: None,
-                },
-                bundle,
-            }
-        }))
+        self.stored_config("previous_config").await
     }
 
     /// The visits queued in `[from, to)`, oldest first.

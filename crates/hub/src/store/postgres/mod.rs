@@ -291,12 +291,18 @@ impl PgStore {
     }
 
     pub async fn published_config(&self) -> Result<Option<StoredConfig>, StoreError> {
+        self.stored_config("published_config").await
+    }
+
+    /// The configuration kept in `table`, one of the two single-row tables
+    /// with the same columns (`published_config`, `previous_config`).
+    async fn stored_config(&self, table: &'static str) -> Result<Option<StoredConfig>, StoreError> {
         let row = self
             .pool
             .get()
             .await?
             .query_opt(
-                "SELECT version, payload_sha256, key_id, bundle, published_at, published_by FROM published_config WHERE id = 1",
+                &format!("SELECT version, payload_sha256, key_id, bundle, published_at, published_by FROM {table} WHERE id = 1"),
                 &[],
             )
             .await?;

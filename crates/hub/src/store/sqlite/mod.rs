@@ -263,10 +263,16 @@ impl Store {
 
     /// The published configuration, if any.
     pub fn published_config(&self) -> Result<Option<StoredConfig>, StoreError> {
+        self.stored_config("published_config")
+    }
+
+    /// The configuration kept in `table`, one of the two single-row tables
+    /// with the same columns (`published_config`, `previous_config`).
+    fn stored_config(&self, table: &'static str) -> Result<Option<StoredConfig>, StoreError> {
         Ok(self
             .lock()
             .query_row(
-                "SELECT version, payload_sha256, key_id, bundle, published_at, published_by FROM published_config WHERE id = 1",
+                &format!("SELECT version, payload_sha256, key_id, bundle, published_at, published_by FROM {table} WHERE id = 1"),
                 [],
                 |r| {
                     let bundle: String = r.get(3)?;
