@@ -23,6 +23,8 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct DeviceWatch {
     pub scanner_fault: Option<String>,
     pub printer_fault: Option<String>,
+    pub camera_fault: Option<String>,
+    pub microphone_fault: Option<String>,
 }
 
 impl DeviceWatch {
@@ -31,26 +33,30 @@ impl DeviceWatch {
         match device {
             Device::Scanner => self.scanner_fault = fault,
             Device::Printer => self.printer_fault = fault,
+            Device::Camera => self.camera_fault = fault,
+            Device::Microphone => self.microphone_fault = fault,
         }
     }
 
     pub fn health(&self, devices: &Devices) -> DeviceHealth {
         let ok = || DeviceStatus::new(DeviceState::Ok, None);
         let not_installed = || DeviceStatus::new(DeviceState::NotInstalled, None);
-        let camera = match (&devices.camera, camera_node(&devices.camera)) {
-            (MediaSource::Test, _) => DeviceStatus::new(DeviceState::Ok, Some("test pattern")),
-            (_, Some(node)) if !std::path::Path::new(&node).exists() => {
-                DeviceStatus::new(DeviceState::Missing, Some(&format!("{node} not found")))
-            }
-            _ => ok(),
-        };
-        let microphone = match &devices.microphone {
-            MediaSource::Test => DeviceStatus::new(DeviceState::Ok, Some("test tone")),
-            MediaSource::Gstreamer(_) => ok(),
-        };
         let faulty = |fault: &Option<String>| match fault {
             Some(reason) => DeviceStatus::new(DeviceState::Error, Some(&truncate(reason, 200))),
             None => ok(),
+        };
+        let camera = match (&devices.camera, camera_node(&devices.camera)) {
+            (_, Some(node)) if !std::path::Path::new(&node).exists() => {
+                DeviceStatus::new(DeviceState::Missing, Some(&format!("{node} not found")))
+            }
+            _ if self.camera_fault.is_some() => faulty(&self.camera_fault),
+            (MediaSource::Test, _) => DeviceStatus::new(DeviceState::Ok, Some("test pattern")),
+            _ => ok(),
+        };
+        let microphone = match &devices.microphone {
+            _ if self.microphone_fault.is_some() => faulty(&self.microphone_fault),
+            MediaSource::Test => DeviceStatus::new(DeviceState::Ok, Some("test tone")),
+            MediaSource::Gstreamer(_) => ok(),
         };
         let scanner = match &devices.scanner {
             Scanner::None => not_installed(),
@@ -124,7 +130,7 @@ mod tests {
             scanner: Scanner::Sane("test".into()),
             printer: Printer::None,
         };
-        let watch = DeviceWatch { scanner_fault: Some("scanner: Document feeder jammed".into()), printer_fault: None };
+        let watch = DeviceWatch { scanner_fault: Some("scanner: Document feeder jammed".into()), ..DeviceWatch::default() };
         let health = watch.health(&devices);
         assert_eq!(health.camera.state, DeviceState::Missing);
         assert!(health.camera.detail.as_deref().is_some_and(|d| d.contains("/dev/video-that-is-not-there")));

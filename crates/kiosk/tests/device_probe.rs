@@ -37,3 +37,31 @@ async fn a_stopped_printer_and_an_absent_scanner_show_in_the_fleet_view_before_a
     assert!(detail.contains("open of device test:9 failed"), "{detail}");
     assert_eq!(row.camera.state, DeviceState::Ok, "the camera (a test pattern) is fine");
 }
+
+/// Issue 25 item 4 and issue 23 item 7: a camera that sends black (a
+/// covered lens) and a microphone that sends silence (muted) show in the
+/// fleet view at start, measured from a few frames and a second of sound
+/// that are never kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_camera_and_a_silent_microphone_show_in_the_fleet_view() {
+    let mut settings = visio_hub::server::Settings::new(std::sync::Arc::new(visio_config::Catalogue::demo()));
+    settings.heartbeat_seconds = 1;
+    let world = World::start_with(settings).await;
+    let token = world.hub.admin(&admin_key(1));
+    let mut kiosk_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&world.config).unwrap()).unwrap();
+    kiosk_file["devices"]["camera"] = "videotestsrc pattern=black".into();
+    kiosk_file["devices"]["microphone"] = "audiotestsrc wave=silence".into();
+    std::fs::write(&world.config, kiosk_file.to_string()).unwrap();
+
+    let mut kiosk = world.kiosk("demo");
+    kiosk.event("queued").await;
+    let row = eventually("the camera and microphone faults in the fleet view", || async {
+        let row = world.hub.fleet(&token).await.kiosks.into_iter().find(|k| k.kiosk_id.as_str() == "demo-kiosk")?;
+        let devices = row.devices.clone()?;
+        (devices.camera.state == DeviceState::Error && devices.microphone.state == DeviceState::Error).then_some(devices)
+    })
+    .await;
+    assert!(row.camera.detail.as_deref().is_some_and(|d| d.contains("picture is black")), "{:?}", row.camera);
+    assert!(row.microphone.detail.as_deref().is_some_and(|d| d.contains("sends silence")), "{:?}", row.microphone);
+    assert_eq!(row.printer.state, DeviceState::Ok, "the printer is ready");
+}

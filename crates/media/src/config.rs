@@ -67,7 +67,7 @@ pub enum AudioSource {
     Auto,
     /// A sine tone (`audiotestsrc`) at this frequency in hertz.
     Test {
-        /// Frequency in hertz.
+        /// Frequency in hertz; 0 is silence (a muted microphone, for tests).
         frequency: f64,
     },
     /// No audio is sent.

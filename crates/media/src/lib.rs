@@ -65,6 +65,7 @@ pub mod estimate;
 mod frames;
 mod interceptor;
 pub mod negotiation;
+pub mod probe;
 mod pacer;
 mod pipeline;
 pub mod report_estimate;

@@ -4,7 +4,7 @@
 //! Nothing here writes to disk: sources are devices or generators, sinks are
 //! appsinks, the sound card or `fakesink`.
 
-use crate::config::{AudioConfig, AudioSink, AudioSource, VideoCodec, VideoConfig, VideoSource};
+use crate::config::{AudioConfig, AudioSink, VideoCodec, VideoConfig, VideoSource};
 use crate::error::CallError;
 use crate::frames::{AudioMeter, FrameSlot, VideoFrame};
 use bytes::Bytes;
@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 mod recovery;
+mod sources;
 pub(crate) use recovery::watch_camera;
+pub(crate) use sources::{audio_source_description, video_source_description};
 
 /// Forwards a running pipeline's errors (a camera unplugged, a decoder
 /// choking) as call errors, until aborted.
@@ -348,15 +350,7 @@ pub(crate) struct VideoSender {
 impl VideoSender {
     /// Opens the camera and starts the preview; `Ok(None)` when no video is configured.
     pub fn start(config: &VideoConfig, bitrate_bps: u32, tx: mpsc::Sender<Encoded>, preview: Arc<FrameSlot>) -> Result<Option<Self>, CallError> {
-        let source = match &config.source {
-            VideoSource::None => return Ok(None),
-            VideoSource::V4l2 { device } => format!("v4l2src device=\"{device}\""),
-            VideoSource::Auto => "autovideosrc".to_owned(),
-            VideoSource::Test { pattern, colour } => {
-                let colour = colour.map(|c| format!(" foreground-color={c}")).unwrap_or_default();
-                format!("videotestsrc is-live=true pattern={pattern}{colour}")
-            }
-        };
+        let Some(source) = video_source_description(&config.source) else { return Ok(None) };
         let (w, h, fps) = (config.width, config.height, config.framerate);
         let (pw, ph) = (PREVIEW_WIDTH, preview_height(w, h));
         // The tee's caps are fixed here, at full size: a branch attached later
@@ -505,13 +499,7 @@ pub(crate) struct AudioSender {
 
 impl AudioSender {
     pub fn start(config: &AudioConfig, tx: mpsc::Sender<Encoded>) -> Result<Option<Self>, CallError> {
-        let source = match &config.source {
-            AudioSource::None => return Ok(None),
-            AudioSource::Pulse { device: Some(d) } => format!("pulsesrc device=\"{d}\""),
-            AudioSource::Pulse { device: None } => "pulsesrc".into(),
-            AudioSource::Auto => "autoaudiosrc".into(),
-            AudioSource::Test { frequency } => format!("audiotestsrc is-live=true wave=sine freq={frequency} volume=0.3"),
-        };
+        let Some(source) = audio_source_description(&config.source) else { return Ok(None) };
         let description = format!(
             "{source} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 \
              ! volume name=mic ! opusenc bitrate={} frame-size=20 \

@@ -67,10 +67,13 @@ fn video_source(source: &MediaSource) -> Result<VideoSource, UnsupportedSource> 
     let unsupported = || UnsupportedSource {
         device: "camera",
         description: description.clone(),
-        supported: "\"autovideosrc\" or \"v4l2src device=/dev/videoN\"",
+        supported: "\"autovideosrc\", \"v4l2src device=/dev/videoN\" or \"videotestsrc [pattern=NAME]\"",
     };
     match description.split_whitespace().next() {
         Some("autovideosrc") => Ok(VideoSource::Auto),
+        Some("videotestsrc") => {
+            Ok(VideoSource::Test { pattern: property(description, "pattern").unwrap_or("smpte").to_owned(), colour: None })
+        }
         Some("v4l2src") => Ok(VideoSource::V4l2 { device: property(description, "device").unwrap_or("/dev/video0").to_owned() }),
         _ => Err(unsupported()),
     }
@@ -84,10 +87,13 @@ fn audio_source(source: &MediaSource) -> Result<AudioSource, UnsupportedSource> 
     match description.split_whitespace().next() {
         Some("autoaudiosrc") => Ok(AudioSource::Auto),
         Some("pulsesrc") => Ok(AudioSource::Pulse { device: property(description, "device").map(str::to_owned) }),
+        // A test tone, or silence (`wave=silence`): a muted microphone.
+        Some("audiotestsrc") if property(description, "wave") == Some("silence") => Ok(AudioSource::Test { frequency: 0.0 }),
+        Some("audiotestsrc") => Ok(AudioSource::Test { frequency: 440.0 }),
         _ => Err(UnsupportedSource {
             device: "microphone",
             description: description.clone(),
-            supported: "\"autoaudiosrc\" or \"pulsesrc [device=NAME]\"",
+            supported: "\"autoaudiosrc\", \"pulsesrc [device=NAME]\" or \"audiotestsrc [wave=silence]\"",
         }),
     }
 }

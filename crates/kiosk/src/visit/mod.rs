@@ -72,6 +72,8 @@ pub enum Command {
 pub enum Device {
     Scanner,
     Printer,
+    Camera,
+    Microphone,
 }
 
 /// What the visit task reports.
@@ -98,7 +100,7 @@ pub enum VisitEvent {
 pub fn spawn(devices: VisitDevices) -> (mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<VisitEvent>) {
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let runner = Runner { devices: Arc::new(devices), events: events_tx, call: None, documents: None, receipt: None };
+    let mut runner = Runner { devices: Arc::new(devices), events: events_tx, call: None, documents: None, receipt: None, media_probe: None };
     runner.probe_devices();
     tokio::spawn(runner.run(commands_rx));
     (commands_tx, events_rx)
@@ -111,6 +113,9 @@ struct Runner {
     documents: Option<Documents>,
     /// A receipt being printed: the kiosk waits for it before it stops.
     receipt: Option<tokio::task::JoinHandle<()>>,
+    /// The camera and microphone probe in progress: a call waits for it
+    /// to let the devices go.
+    media_probe: Option<tokio::task::JoinHandle<()>>,
 }
 
 struct ActiveCall {
@@ -244,6 +249,7 @@ impl Runner {
     async fn start(&mut self, session: SessionId, ice_servers: Vec<IceServer>) {
         self.end_call().await;
         self.end_documents().await;
+        self.media_probe_done().await;
         // One visit at a time: a fixed folder name keeps the session id out
         // of the spool's paths, so out of the log lines that show them.
         match self.devices.spool.session("visit") {
@@ -428,26 +434,6 @@ impl Runner {
         };
         let _ = tokio::time::timeout(DRAIN_WITHIN, settle).await;
         self.documents = Some(documents);
-    }
-
-    /// Reads the printer's and the scanner's state in the background and
-    /// reports each as that device's fault (or its absence), like a print or
-    /// scan job's outcome.
-    fn probe_devices(&self) {
-        if let devices::KioskPrinter::Cups(printer) = &self.devices.services.printer {
-            let (printer, events) = (printer.clone(), self.events.clone());
-            tokio::task::spawn_blocking(move || {
-                let fault = probe::printer_fault(printer.queue_state_blocking());
-                let _ = events.send(VisitEvent::DeviceFault { device: Device::Printer, fault });
-            });
-        }
-        if let devices::KioskScanner::Sane(scanner) = &self.devices.services.scanner {
-            let (scanner, events) = (scanner.clone(), self.events.clone());
-            tokio::spawn(async move {
-                let fault = probe::scanner_fault(&scanner).await;
-                let _ = events.send(VisitEvent::DeviceFault { device: Device::Scanner, fault });
-            });
-        }
     }
 
     async fn end_documents(&mut self) {

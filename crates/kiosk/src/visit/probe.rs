@@ -1,14 +1,59 @@
 //! Device health measured rather than guessed, at start-up and between
-//! visits: the printer's queue is asked for its state over IPP, and the
-//! scanner is opened through SANE, so a printer out of paper or an
-//! unplugged scanner shows in the fleet view before a resident's document
-//! fails. Nothing is printed or scanned, nothing recorded.
+//! visits: the printer's queue is asked for its state over IPP, the
+//! scanner is opened through SANE, the camera must give a picture that is
+//! not black and the microphone a signal, so a printer out of paper, an
+//! unplugged scanner, a covered lens or a muted microphone shows in the
+//! fleet view before a resident meets it. Nothing is printed or scanned,
+//! nothing recorded.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use visio_transfer::printer::{PrintError, QueueState};
 use visio_transfer::scanner::SaneScanner;
+
+use super::{Device, Runner, VisitEvent, devices};
+
+/// Longest a camera or microphone probe takes.
+const MEDIA_PROBE_WITHIN: Duration = Duration::from_secs(5);
+
+impl Runner {
+    /// Reads each device's state in the background and reports it as that
+    /// device's fault (or its absence), like a print or scan job's outcome.
+    pub(super) fn probe_devices(&mut self) {
+        if let devices::KioskPrinter::Cups(printer) = &self.devices.services.printer {
+            let (printer, events) = (printer.clone(), self.events.clone());
+            tokio::task::spawn_blocking(move || {
+                let fault = printer_fault(printer.queue_state_blocking());
+                let _ = events.send(VisitEvent::DeviceFault { device: Device::Printer, fault });
+            });
+        }
+        if let devices::KioskScanner::Sane(scanner) = &self.devices.services.scanner {
+            let (scanner, events) = (scanner.clone(), self.events.clone());
+            tokio::spawn(async move {
+                let fault = scanner_fault(&scanner).await;
+                let _ = events.send(VisitEvent::DeviceFault { device: Device::Scanner, fault });
+            });
+        }
+        if self.call.is_none() && self.media_probe.as_ref().is_none_or(|p| p.is_finished()) {
+            let (video, audio, events) = (self.devices.call.video.source.clone(), self.devices.call.audio.source.clone(), self.events.clone());
+            self.media_probe = Some(tokio::task::spawn_blocking(move || {
+                let fault = visio_media::probe::camera_fault(&video, MEDIA_PROBE_WITHIN);
+                let _ = events.send(VisitEvent::DeviceFault { device: Device::Camera, fault });
+                let fault = visio_media::probe::microphone_fault(&audio, MEDIA_PROBE_WITHIN);
+                let _ = events.send(VisitEvent::DeviceFault { device: Device::Microphone, fault });
+            }));
+        }
+    }
+
+    /// Waits for a camera and microphone probe to let the devices go (a
+    /// call opens them next).
+    pub(super) async fn media_probe_done(&mut self) {
+        if let Some(probe) = self.media_probe.take() {
+            let _ = tokio::time::timeout(2 * MEDIA_PROBE_WITHIN, probe).await;
+        }
+    }
+}
 
 /// Longest a scanner may take to open and list its options.
 const SCANNER_OPEN_WITHIN: Duration = Duration::from_secs(20);
