@@ -46,6 +46,9 @@ APT_PACKAGES=(
   # Sites behind an HTTP proxy (issue 22): the kiosk's tests tunnel the hub
   # link and TURN through a real one.
   tinyproxy
+  # A sound server with a virtual loudspeaker for the kiosk's sound-output
+  # probe (issues 23 and 25): the tests start their own pulseaudio.
+  pulseaudio
   # GNU time: peak memory of a document reader and its helpers (examples/hostile_documents.rs).
   time
   # The kiosk package's dependencies that nothing above brings (cage, the

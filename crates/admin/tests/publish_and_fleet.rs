@@ -239,6 +239,7 @@ async fn publish_then_watch_the_fleet() {
         microphone: ok.clone(),
         scanner: DeviceStatus::new(DeviceState::Error, Some("Document feeder jammed")),
         printer: ok,
+        speaker: None,
     };
     send(&mut besse, KioskToHub::ConfigApplied { version: 100 }).await;
     let heartbeat =

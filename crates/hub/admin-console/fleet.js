@@ -78,7 +78,7 @@ async function loadKiosk(id) {
     ...fact(t("kiosk.today"), t("kiosk.calls-line", calls.today), "kiosk-calls-today"),
     ...fact(t("kiosk.week"), t("kiosk.calls-line", calls.week), "kiosk-calls-week"),
   );
-  const devices = k.devices ? ["camera", "microphone", "scanner", "printer"].map(name => {
+  const devices = k.devices ? ["camera", "microphone", "speaker", "scanner", "printer"].filter(name => k.devices[name]).map(name => {
     const d = k.devices[name];
     return el("tr", { "data-testid": "device-" + name },
       el("th", { scope: "row" }, t("device." + name)),

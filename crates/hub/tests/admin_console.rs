@@ -68,6 +68,7 @@ fn printer_out_of_paper() -> DeviceHealth {
         microphone: ok.clone(),
         scanner: ok,
         printer: DeviceStatus::new(DeviceState::Error, Some("media-empty: plus de papier")),
+        speaker: None,
     }
 }
 
@@ -88,7 +89,7 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     besse.heartbeat(1, None, Some(printer_out_of_paper())).await;
     let mut tauves = Kiosk::connect(&hub, "tauves", &tauves_secret).await;
     let ok = DeviceStatus::new(DeviceState::Ok, None);
-    let healthy = DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok };
+    let healthy = DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok, speaker: None };
     tauves.heartbeat(1, None, Some(healthy)).await;
     // One call at besse today: requested, answered.
     let mut agent = Agent::connect(&hub, "agent", "mot de passe agent").await;

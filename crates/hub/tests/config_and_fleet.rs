@@ -18,6 +18,7 @@ fn jammed_scanner() -> DeviceHealth {
         microphone: ok,
         scanner: DeviceStatus::new(DeviceState::Error, Some("Document feeder jammed")),
         printer: DeviceStatus::new(DeviceState::NotInstalled, None),
+        speaker: None,
     }
 }
 

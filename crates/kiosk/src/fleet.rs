@@ -25,6 +25,8 @@ pub struct DeviceWatch {
     pub printer_fault: Option<String>,
     pub camera_fault: Option<String>,
     pub microphone_fault: Option<String>,
+    /// The sound output, once probed (`Some(None)`: it works).
+    pub speaker: Option<Option<String>>,
 }
 
 impl DeviceWatch {
@@ -35,6 +37,7 @@ impl DeviceWatch {
             Device::Printer => self.printer_fault = fault,
             Device::Camera => self.camera_fault = fault,
             Device::Microphone => self.microphone_fault = fault,
+            Device::Speaker => self.speaker = Some(fault),
         }
     }
 
@@ -66,7 +69,7 @@ impl DeviceWatch {
             Printer::None => not_installed(),
             Printer::Cups(_) => faulty(&self.printer_fault),
         };
-        DeviceHealth { camera, microphone, scanner, printer }
+        DeviceHealth { camera, microphone, scanner, printer, speaker: self.speaker.as_ref().map(faulty) }
     }
 }
 

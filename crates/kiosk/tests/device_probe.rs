@@ -65,3 +65,42 @@ async fn a_black_camera_and_a_silent_microphone_show_in_the_fleet_view() {
     assert!(row.microphone.detail.as_deref().is_some_and(|d| d.contains("sends silence")), "{:?}", row.microphone);
     assert_eq!(row.printer.state, DeviceState::Ok, "the printer is ready");
 }
+
+/// Issue 23 item 7: with no sound output (GStreamer finds no device and
+/// would drop the sound) the speaker is a fault in the fleet view; with a
+/// sound server's virtual loudspeaker it is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sound_output_is_probed_and_its_absence_shows_in_the_fleet_view() {
+    let mut settings = visio_hub::server::Settings::new(std::sync::Arc::new(visio_config::Catalogue::demo()));
+    settings.heartbeat_seconds = 1;
+    let world = World::start_with(settings).await;
+    let token = world.hub.admin(&admin_key(1));
+    async fn speaker_of(world: &World, token: &visio_protocol::Secret) -> Option<visio_protocol::DeviceStatus> {
+        let row = world.hub.fleet(token).await.kiosks.into_iter().find(|k| k.kiosk_id.as_str() == "demo-kiosk")?;
+        row.devices.and_then(|d| d.speaker)
+    }
+
+    let sound = visio_testkit::sound::SoundServer::start();
+    let mut kiosk = world.kiosk_adjusted("demo", |c| {
+        let (name, value) = sound.env();
+        c.env_remove("VISIO_AUDIO_SINK").env(name, value);
+    });
+    kiosk.event("queued").await;
+    let found = eventually("the speaker probed", || speaker_of(&world, &token)).await;
+    assert_eq!(found.state, DeviceState::Ok, "{found:?}");
+    kiosk.child.kill().await.unwrap();
+    drop(sound);
+
+    // No sound server and no other output GStreamer could use.
+    let mut kiosk = world.kiosk_adjusted("demo", |c| {
+        c.env_remove("VISIO_AUDIO_SINK")
+            .env("PULSE_SERVER", "unix:/nonexistent/pulse")
+            .env("GST_PLUGIN_FEATURE_RANK", "alsasink:NONE,oss4sink:NONE,osssink:NONE,jackaudiosink:NONE,pipewiresink:NONE");
+    });
+    kiosk.event("queued").await;
+    let missing = eventually("the missing speaker in the fleet view", || async {
+        speaker_of(&world, &token).await.filter(|s| s.state == DeviceState::Error)
+    })
+    .await;
+    assert_eq!(missing.detail.as_deref(), Some("no sound output found (no loudspeaker or handset)"));
+}

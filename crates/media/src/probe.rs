@@ -89,6 +89,42 @@ pub fn microphone_fault(source: &AudioSource, within: Duration) -> Option<String
     signal_fault(peak).map(str::to_owned)
 }
 
+/// The sound output's fault, `None` when the system's default output
+/// (`autoaudiosink`, as in a call) opens a real device. GStreamer falls
+/// back to a sink that drops everything when it finds none: that is a
+/// kiosk no resident can hear. Plays a few milliseconds of silence.
+/// Blocking, up to `within`.
+pub fn speaker_fault(within: Duration) -> Option<String> {
+    let description = "audiotestsrc num-buffers=3 samplesperbuffer=480 volume=0 ! autoaudiosink name=out";
+    let pipeline = match gst::init().map_err(|e| e.to_string()).and_then(|()| {
+        gst::parse::launch(description).map_err(|e| e.to_string())?.downcast::<gst::Pipeline>().map_err(|_| "not a pipeline".to_owned())
+    }) {
+        Ok(p) => p,
+        Err(why) => return Some(format!("sound output could not be set up: {why}")),
+    };
+    let started = pipeline.set_state(gst::State::Playing);
+    let ended = pipeline.bus().and_then(|bus| {
+        bus.timed_pop_filtered(gst::ClockTime::from_nseconds(within.as_nanos() as u64), &[gst::MessageType::Eos, gst::MessageType::Error])
+    });
+    // The device autoaudiosink chose, once it opened one.
+    let chosen = pipeline
+        .by_name("out")
+        .and_then(|out| out.downcast::<gst::Bin>().ok())
+        .and_then(|bin| bin.children().into_iter().next())
+        .and_then(|child| child.factory())
+        .map(|f| f.name().to_string());
+    let _ = pipeline.set_state(gst::State::Null);
+    let error = ended.and_then(|m| match m.view() {
+        gst::MessageView::Error(e) => Some(e.error().to_string()),
+        _ => None,
+    });
+    match (started, error, chosen.as_deref()) {
+        (Err(_), why, _) | (_, why @ Some(_), _) => Some(format!("sound output did not open: {}", why.unwrap_or_else(|| "state change failed".into()))),
+        (_, None, Some("fakesink" | "fakeaudiosink") | None) => Some("no sound output found (no loudspeaker or handset)".into()),
+        (_, None, Some(_)) => None,
+    }
+}
+
 /// Largest sample magnitude of little-endian S16 audio.
 fn peak_s16(bytes: &[u8]) -> u16 {
     bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]).unsigned_abs()).max().unwrap_or(0)

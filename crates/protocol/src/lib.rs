@@ -25,12 +25,14 @@
 
 pub mod admin;
 mod decode;
+mod devices;
 pub mod examples;
 mod ids;
 mod log;
 mod messages;
 
 pub use decode::{DecodeError, WireMessage, decode, encode};
+pub use devices::{DeviceHealth, DeviceState, DeviceStatus};
 pub use log::SessionRecord;
 pub use ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 pub use messages::*;

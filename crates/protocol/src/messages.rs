@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::devices::DeviceHealth;
 use crate::ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 
 // ---------------------------------------------------------------------------
@@ -440,66 +441,6 @@ impl Rating {
             Rating::Neutral => "neutral",
             Rating::Happy => "happy",
         }
-    }
-}
-
-/// What the kiosk knows of its four devices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceHealth {
-    pub camera: DeviceStatus,
-    pub microphone: DeviceStatus,
-    pub scanner: DeviceStatus,
-    pub printer: DeviceStatus,
-}
-
-impl DeviceHealth {
-    /// The devices by name, in a fixed order (for tables and metrics).
-    pub fn by_name(&self) -> [(&'static str, &DeviceStatus); 4] {
-        [("camera", &self.camera), ("microphone", &self.microphone), ("scanner", &self.scanner), ("printer", &self.printer)]
-    }
-}
-
-/// One device's state, with a short detail for a person ("Document feeder
-/// jammed", "/dev/video0 not found"); kiosks keep it under 200 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceStatus {
-    pub state: DeviceState,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-impl DeviceStatus {
-    pub fn new(state: DeviceState, detail: Option<&str>) -> DeviceStatus {
-        DeviceStatus { state, detail: detail.map(str::to_owned) }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceState {
-    /// Present and working.
-    Ok,
-    /// Configured but not found (unplugged, no driver).
-    Missing,
-    /// Found but failing (jammed, out of paper, stopped).
-    Error,
-    /// The kiosk's configuration says it has none (`"none"`): not a fault.
-    NotInstalled,
-}
-
-impl DeviceState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceState::Ok => "ok",
-            DeviceState::Missing => "missing",
-            DeviceState::Error => "error",
-            DeviceState::NotInstalled => "not_installed",
-        }
-    }
-
-    /// Missing or failing: worth an admin's attention.
-    pub fn is_unhealthy(self) -> bool {
-        matches!(self, DeviceState::Missing | DeviceState::Error)
     }
 }
 

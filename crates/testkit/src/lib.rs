@@ -28,6 +28,7 @@ pub mod documents;
 pub mod hub;
 pub mod nats;
 pub mod page;
+pub mod sound;
 pub mod pdf;
 pub mod postgres;
 pub mod proxy;

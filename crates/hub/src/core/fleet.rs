@@ -164,7 +164,7 @@ impl Hub {
                 .iter()
                 .map(|s| (s.id.clone(), self.queues.len(&s.id)))
                 .collect(),
-            devices_unhealthy: ["camera", "microphone", "scanner", "printer"]
+            devices_unhealthy: DeviceHealth::NAMES
                 .into_iter()
                 .map(|device| {
                     let n = self

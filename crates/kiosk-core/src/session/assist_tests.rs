@@ -88,7 +88,7 @@ impl Kiosk {
 
 fn devices() -> DeviceHealth {
     let ok = DeviceStatus::new(DeviceState::Ok, None);
-    DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok }
+    DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok, speaker: None }
 }
 
 #[test]

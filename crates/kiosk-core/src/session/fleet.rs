@@ -31,7 +31,7 @@ impl Session {
     }
 
     pub(super) fn devices(&mut self, now: Instant, health: DeviceHealth) {
-        let states = |h: &DeviceHealth| h.by_name().map(|(_, s)| s.state);
+        let states = |h: &DeviceHealth| h.by_name().into_iter().map(|(name, s)| (name, s.state)).collect::<Vec<_>>();
         let changed = self.fleet.devices.as_ref().map(states) != Some(states(&health));
         let first = self.fleet.devices.is_none();
         self.fleet.devices = Some(health);

@@ -74,6 +74,7 @@ pub enum Device {
     Printer,
     Camera,
     Microphone,
+    Speaker,
 }
 
 /// What the visit task reports.

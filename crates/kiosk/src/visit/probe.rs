@@ -12,6 +12,8 @@ use std::time::Duration;
 use visio_transfer::printer::{PrintError, QueueState};
 use visio_transfer::scanner::SaneScanner;
 
+use visio_media::config::AudioSink;
+
 use super::{Device, Runner, VisitEvent, devices};
 
 /// Longest a camera or microphone probe takes.
@@ -37,11 +39,17 @@ impl Runner {
         }
         if self.call.is_none() && self.media_probe.as_ref().is_none_or(|p| p.is_finished()) {
             let (video, audio, events) = (self.devices.call.video.source.clone(), self.devices.call.audio.source.clone(), self.events.clone());
+            // Sound sent nowhere on purpose (tests, `VISIO_AUDIO_SINK=fakesink`) is not probed.
+            let speaker = self.devices.call.audio.sink == AudioSink::Auto;
             self.media_probe = Some(tokio::task::spawn_blocking(move || {
                 let fault = visio_media::probe::camera_fault(&video, MEDIA_PROBE_WITHIN);
                 let _ = events.send(VisitEvent::DeviceFault { device: Device::Camera, fault });
                 let fault = visio_media::probe::microphone_fault(&audio, MEDIA_PROBE_WITHIN);
                 let _ = events.send(VisitEvent::DeviceFault { device: Device::Microphone, fault });
+                if speaker {
+                    let fault = visio_media::probe::speaker_fault(MEDIA_PROBE_WITHIN);
+                    let _ = events.send(VisitEvent::DeviceFault { device: Device::Speaker, fault });
+                }
             }));
         }
     }

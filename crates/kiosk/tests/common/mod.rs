@@ -113,6 +113,15 @@ impl World {
         HeadlessKiosk::start(self, service, args)
     }
 
+    /// Starts the headless kiosk after `adjust` changed its command (its
+    /// environment, say).
+    pub fn kiosk_adjusted(&self, service: &str, adjust: impl FnOnce(&mut tokio::process::Command)) -> HeadlessKiosk {
+        let mut command = self.kiosk_command(service);
+        command.arg("--headless").stderr(Stdio::inherit());
+        adjust(&mut command);
+        HeadlessKiosk::spawn(&mut command, |command| command.spawn())
+    }
+
     /// Starts the kiosk with its log (stderr, at `RUST_LOG`) going to `log`.
     pub fn kiosk_logging_to(&self, service: &str, log: std::fs::File) -> HeadlessKiosk {
         let mut command = self.kiosk_command(service);

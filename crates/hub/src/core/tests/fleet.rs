@@ -9,6 +9,7 @@ fn health(scanner: DeviceState, detail: Option<&str>) -> DeviceHealth {
         microphone: ok,
         scanner: DeviceStatus::new(scanner, detail),
         printer: DeviceStatus::new(DeviceState::NotInstalled, None),
+        speaker: None,
     }
 }
 
@@ -39,11 +40,11 @@ fn a_heartbeat_is_acked_recorded_and_counted_in_the_snapshot() {
     assert!(matches!(w.events.last(), Some(HubEvent::Heartbeat { kiosk_id, report: r, .. }) if kiosk_id.as_str() == "besse" && *r == report));
     w.kiosk_says(ardes, heartbeat(1, None, Some(health(DeviceState::Missing, None))));
     let snapshot = w.hub.snapshot();
-    assert_eq!(snapshot.devices_unhealthy, [("camera", 0), ("microphone", 0), ("scanner", 2), ("printer", 0)]);
+    assert_eq!(snapshot.devices_unhealthy, [("camera", 0), ("microphone", 0), ("speaker", 0), ("scanner", 2), ("printer", 0)]);
     // Once besse's scanner is fixed, and ardes is gone, nothing is unhealthy.
     w.kiosk_says(besse, heartbeat(8, None, Some(health(DeviceState::Ok, None))));
     w.disconnect(ardes);
-    assert_eq!(w.hub.snapshot().devices_unhealthy[2], ("scanner", 0));
+    assert_eq!(w.hub.snapshot().devices_unhealthy[3], ("scanner", 0));
 }
 
 #[test]
