@@ -72,6 +72,7 @@ ended-rated = Thank you for your feedback.
 oos-title = Kiosk temporarily unavailable
 oos-hub = We are restoring the connection. Please wait a moment.
 oos-camera = The camera is not working. The town hall staff have been told.
+oos-sound = This kiosk's sound is not working: you would not hear your adviser. The town hall staff have been told.
 
 # Help for residents who cannot read or need time (issue 23): the spoken
 # prompts, the help bar, the warning before an automatic return. An id

@@ -73,6 +73,7 @@ ended-rated = Merci pour votre avis.
 oos-title = Borne momentanément indisponible
 oos-hub = Nous rétablissons la connexion. Merci de patienter quelques instants.
 oos-camera = La caméra ne fonctionne pas. Le personnel de la mairie est prévenu.
+oos-sound = Le son de cette borne ne fonctionne pas : vous n'entendriez pas votre conseiller. Le personnel de la mairie est prévenu.
 
 # Help for residents who cannot read or need time (issue 23): the spoken
 # prompts, the help bar, the warning before an automatic return. An id

@@ -28,6 +28,8 @@ pub struct Session {
     language: Language,
     hub_up: bool,
     camera_ok: bool,
+    /// The last probe found a sound output (or none was probed).
+    sound_ok: bool,
     retry_delay: Duration,
     timers: TimerTable,
     outputs: VecDeque<Output>,
@@ -86,6 +88,7 @@ impl Session {
             language: Language::Fr,
             hub_up: false,
             camera_ok: true,
+            sound_ok: true,
             retry_delay,
             timers: TimerTable::default(),
             outputs: VecDeque::new(),

@@ -103,4 +103,6 @@ async fn the_sound_output_is_probed_and_its_absence_shows_in_the_fleet_view() {
     })
     .await;
     assert_eq!(missing.detail.as_deref(), Some("no sound output found (no loudspeaker or handset)"));
+    // Nobody could hear the agent: the kiosk says it is out of service.
+    assert_eq!(kiosk.event("out_of_service").await["reason"], "sound_missing");
 }

@@ -31,6 +31,13 @@ impl Session {
     }
 
     pub(super) fn devices(&mut self, now: Instant, health: DeviceHealth) {
+        // No call can work that nobody hears: out of service until a probe
+        // finds a loudspeaker or handset again.
+        let sound_ok = !health.speaker.as_ref().is_some_and(|s| s.state.is_unhealthy());
+        if sound_ok != self.sound_ok {
+            self.sound_ok = sound_ok;
+            self.settle_service_state();
+        }
         let states = |h: &DeviceHealth| h.by_name().into_iter().map(|(name, s)| (name, s.state)).collect::<Vec<_>>();
         let changed = self.fleet.devices.as_ref().map(states) != Some(states(&health));
         let first = self.fleet.devices.is_none();

@@ -246,12 +246,14 @@ impl Session {
         }
     }
 
-    /// After the hub or camera state changed: out of service, or back.
+    /// After the hub, camera or sound state changed: out of service, or back.
     pub(super) fn settle_service_state(&mut self) {
         let blocked = if !self.hub_up {
             Some(OutOfService::HubUnreachable)
         } else if !self.camera_ok {
             Some(OutOfService::CameraMissing)
+        } else if !self.sound_ok {
+            Some(OutOfService::SoundMissing)
         } else {
             None
         };

@@ -208,6 +208,24 @@ fn a_missing_camera_is_out_of_service_until_it_returns() {
 }
 
 #[test]
+fn no_sound_output_is_out_of_service_but_never_cuts_a_call() {
+    let speaker = |state| DeviceHealth { speaker: Some(DeviceStatus::new(state, None)), ..health(DeviceState::Ok) };
+    let mut k = Kiosk::at_home();
+    k.input(Input::Devices(speaker(DeviceState::Error)));
+    assert_eq!(*k.screen(), Screen::OutOfService { reason: OutOfService::SoundMissing });
+    assert!(k.events().contains(&KioskEvent::OutOfService { reason: OutOfService::SoundMissing }));
+    k.input(Input::Devices(speaker(DeviceState::Ok)));
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+    // A kiosk that does not probe its sound (no `speaker`) is not blocked.
+    k.input(Input::Devices(health(DeviceState::Ok)));
+    assert_eq!(*k.screen(), Screen::Home { notice: None });
+    // Found during a call (the next probe is after it), it waits for the end.
+    let mut k = Kiosk::in_call();
+    k.input(Input::Devices(speaker(DeviceState::Error)));
+    assert!(matches!(k.screen(), Screen::InCall(_)));
+}
+
+#[test]
 fn choosing_a_service_queues_then_updates_live() {
     let mut k = Kiosk::at_home();
     k.input(Input::ChooseService("caf".into()));

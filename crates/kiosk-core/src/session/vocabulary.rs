@@ -288,6 +288,8 @@ pub enum Screen {
 pub enum OutOfService {
     HubUnreachable,
     CameraMissing,
+    /// The sound output is missing: nobody could hear the agent.
+    SoundMissing,
 }
 
 /// A message on the home screen after a refused request.

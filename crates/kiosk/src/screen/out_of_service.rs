@@ -11,6 +11,7 @@ pub fn view<'a, M: 'a>(ctx: Context<'a>, reason: OutOfService) -> Element<'a, M>
     let line = match reason {
         OutOfService::HubUnreachable => ctx.tr("oos-hub"),
         OutOfService::CameraMissing => ctx.tr("oos-camera"),
+        OutOfService::SoundMissing => ctx.tr("oos-sound"),
     };
     let content = column![
         svg(assets::pictogram("connection.svg")).width(140).height(140).style(|_, _| svg::Style { color: Some(theme::PRIMARY) }),

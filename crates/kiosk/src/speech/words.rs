@@ -42,6 +42,7 @@ pub fn text(ctx: Context<'_>, prompt: &Prompt, easy_read: bool) -> String {
             w.tr(match reason {
                 OutOfService::HubUnreachable => "oos-hub",
                 OutOfService::CameraMissing => "oos-camera",
+                OutOfService::SoundMissing => "oos-sound",
             }),
         ],
         Prompt::Home { notice } => {
