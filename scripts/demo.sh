@@ -47,6 +47,14 @@ for _ in $(seq 1 300); do
 done
 curl -skf https://127.0.0.1:8443/healthz >/dev/null || { echo "demo: the hub did not answer on https://127.0.0.1:8443/healthz within 60 s" >&2; exit 1; }
 
+# A machine without sound (a server, a VM) would put the kiosk out of
+# service, since no resident could hear the agent: the demo drops its sound
+# there instead (the kiosk's sound probe, docs/admin.md).
+if ! ls /dev/snd/pcm* >/dev/null 2>&1 && [[ -z "${PULSE_SERVER:-}" ]] \
+    && [[ ! -S "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/pulse/native" ]]; then
+    export VISIO_AUDIO_SINK="${VISIO_AUDIO_SINK:-fakesink}"
+    echo "demo: no sound device on this machine; the kiosk's sound is dropped" >&2
+fi
 kiosk=("$bin/visio-kiosk" --hub wss://127.0.0.1:8443/ws/kiosk --trust "$data/tls/cert.pem" --secret-file "$data/demo-kiosk.secret")
 if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
     "${kiosk[@]}" --windowed &
