@@ -7,7 +7,6 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::core::BusMessage;
-use crate::driver::Input;
 
 const SUBJECT_PREFIX: &str = "visio.hub.";
 /// What every process hears (a configuration published).
@@ -80,13 +79,13 @@ impl Bus {
 pub struct Listener(futures_util::stream::Select<async_nats::Subscriber, async_nats::Subscriber>);
 
 impl Listener {
-    /// Feeds every message to the driver as an input, until either ends.
-    pub(crate) fn spawn(mut self, driver: mpsc::Sender<Input>) {
+    /// Feeds every message to `to` (the driver's inputs), until either ends.
+    pub(crate) fn spawn<T: From<BusMessage> + Send + 'static>(mut self, to: mpsc::Sender<T>) {
         tokio::spawn(async move {
             while let Some(message) = self.0.next().await {
                 match serde_json::from_slice::<BusMessage>(&message.payload) {
                     Ok(m) => {
-                        if driver.send(Input::Bus(m)).await.is_err() {
+                        if to.send(T::from(m)).await.is_err() {
                             return;
                         }
                     }

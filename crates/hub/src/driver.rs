@@ -70,6 +70,12 @@ pub enum Input {
     Shutdown(oneshot::Sender<()>),
 }
 
+impl From<BusMessage> for Input {
+    fn from(message: BusMessage) -> Input {
+        Input::Bus(message)
+    }
+}
+
 /// How connection handlers reach the driver. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct DriverHandle {
@@ -270,7 +276,7 @@ impl Driver {
                 Ok(_) => return tracing::warn!(version, "a published configuration the store does not have"),
                 Err(e) => return tracing::error!(error = %e, version, "cannot load a published configuration"),
             };
-            match crate::server::published_from(&stored) {
+            match crate::published::published_from(&stored) {
                 Ok(published) => {
                     let (reply, _) = oneshot::channel();
                     let _ = inputs.send(Input::ConfigPublished(Box::new(published), reply)).await;

@@ -31,6 +31,7 @@ pub mod driver;
 pub mod fleet;
 pub mod link;
 pub mod metrics;
+pub mod published;
 pub mod revoke;
 pub mod roles;
 pub mod server;

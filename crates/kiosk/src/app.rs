@@ -15,7 +15,7 @@ use visio_media::VideoFrame;
 use visio_protocol::ServiceId;
 
 use crate::fleet::{ConfigFetcher, DeviceWatch};
-use crate::hub_link::{Command, Endpoint, LinkEvent};
+use crate::hub_link::{Command, HubSettings, LinkEvent};
 use crate::i18n::Catalog;
 use crate::screen::{self, Context, assist, call, ended, home, waiting};
 use crate::speech::{self, Speaker};
@@ -82,20 +82,6 @@ pub struct VisitSettings {
 impl Hash for VisitSettings {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.devices.spool.root().hash(state);
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct HubSettings {
-    pub endpoint: Endpoint,
-    pub tls: Arc<rustls::ClientConfig>,
-}
-
-/// The hub link's identity for iced: one subscription per kiosk and hub.
-impl Hash for HubSettings {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.endpoint.hub_urls.hash(state);
-        self.endpoint.kiosk_id.hash(state);
     }
 }
 

@@ -2,6 +2,7 @@
 //! messages both ways. The session core decides when to (re)connect; this
 //! task only does what it is told and reports what happened.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -271,3 +272,18 @@ mod tests {
         assert_eq!(websocket_url("wss://hub.example.fr:8443/ws/kiosk"), "wss://hub.example.fr:8443/ws/kiosk");
     }
 }
+
+#[derive(Clone, Debug)]
+pub struct HubSettings {
+    pub endpoint: Endpoint,
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+/// The hub link's identity for iced: one subscription per kiosk and hub.
+impl Hash for HubSettings {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.endpoint.hub_urls.hash(state);
+        self.endpoint.kiosk_id.hash(state);
+    }
+}
+

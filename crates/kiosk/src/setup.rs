@@ -15,7 +15,7 @@ use visio_protocol::{KioskId, Secret, ServiceId};
 use visio_transfer::Limits;
 use visio_transfer::spool::Spool;
 
-use crate::app::HubSettings;
+use crate::hub_link::HubSettings;
 use crate::config_store::ConfigStore;
 use crate::hub_link::{self, Endpoint};
 use crate::visit::{self, VisitDevices, devices};

@@ -38,10 +38,10 @@ use tower::ServiceExt;
 use visio_config::{Catalogue, ConfigSet};
 use visio_protocol::{IceServer, PROTOCOL_VERSION};
 
-use crate::core::{Hub, Published, Topology};
+use crate::core::{Hub, Topology};
 use crate::driver::{self, DriverHandle};
 use crate::metrics::Metrics;
-use crate::store::{Backend, StoredConfig};
+use crate::store::Backend;
 use crate::throttle::LoginThrottle;
 
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,20 +107,6 @@ impl Settings {
     }
 }
 
-/// What the core needs of a stored configuration: it must parse, since
-/// the hub verified it before storing it.
-pub fn published_from(stored: &StoredConfig) -> Result<Published, String> {
-    let value: serde_json::Value = serde_json::from_str(&stored.bundle).map_err(|e| e.to_string())?;
-    let set = ConfigSet::from_payload(&value["payload"])
-        .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
-    Ok(Published {
-        version: stored.meta.version,
-        sha256: stored.meta.payload_sha256.clone(),
-        size: stored.meta.size,
-        catalogue: Arc::new(set.catalogue().clone()),
-        ice_servers: set.hub().ice_servers.clone(),
-    })
-}
 
 #[derive(Clone)]
 struct App {
@@ -192,7 +178,7 @@ pub async fn run(
     // it again and runs on its catalogue and ICE servers.
     match store.published_config().await {
         Ok(None) => {}
-        Ok(Some(stored)) => match published_from(&stored) {
+        Ok(Some(stored)) => match crate::published::published_from(&stored) {
             Ok(published) => {
                 tracing::info!(
                     version = published.version,
