@@ -172,8 +172,8 @@ fn after_a_ten_second_cut_the_call_resumes_and_the_cut_transfer_completes() {
 /// credentials), from the kiosk's side of the link: the kiosk's namespace
 /// drops everything else it sends. The kiosk reaches its hub through the
 /// proxy, and its call goes through TURN over TLS (coturn on 443, the hub's
-/// short-lived credentials) through the same proxy: video both ways and a
-/// scan whose hash the agent checks.
+/// short-lived credentials) through the same proxy: video both ways, a
+/// scan whose hash the agent checks, and a 10-second cut survived.
 async fn a_call_and_a_scan_through_the_town_halls_proxy(link: Arc<Link>) {
     const SECRET: &str = "proxy-only-town-hall";
     let hub_ip = link.hub_addr();
@@ -235,6 +235,13 @@ async fn a_call_and_a_scan_through_the_town_halls_proxy(link: Arc<Link>) {
     let sent = kiosk.event("scan_sent").await;
     assert_eq!(sent["sha256"], sha.as_str(), "the agent got the bytes the kiosk scanned");
     assert_eq!(hash_file(&file).unwrap().1, sha);
+
+    // A 10-second cut: the TCP connections through the proxy (hub link and
+    // TURN over TLS) hold, and the call comes back by itself.
+    link.cut(Duration::from_secs(10)).unwrap();
+    kiosk.event("reconnecting").await;
+    kiosk.event("reconnected").await;
+    kiosk_video_flows(&agent, 15).await;
     hang_up(kiosk, agent, session, to_hub, &world).await;
 }
 
