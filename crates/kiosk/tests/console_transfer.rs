@@ -16,7 +16,7 @@ use visio_config::Catalogue;
 use visio_hub::store::SessionRecord;
 use visio_protocol::HubToKiosk;
 use visio_testkit::hub::TestHub;
-use visio_testkit::browser::Browser;
+use visio_testkit::browser::{Browser, Kind};
 use visio_testkit::page::{click, page_until, sign_in_agent};
 use visio_testkit::wait::{eventually, init_tracing};
 
@@ -36,12 +36,13 @@ fn catalogue() -> Catalogue {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transferred_resident_is_taken_first_by_the_other_service_with_real_media() {
+async fn a_transferred_resident_is_taken_first_by_the_other_service_with_real_media_from_firefox_esr() {
     init_tracing();
     let world = World::start_with(visio_hub::server::Settings::new(Arc::new(catalogue()))).await;
     world.hub.add_agent(BRUNO.0, BRUNO.1, &["msa"]);
     let ardes_secret = world.hub.enroll("ardes");
-    let (ardes, to) = transfer_scene(&world, (&world.hub, &world.hub, &world.hub), &ardes_secret).await;
+    // The transferring agent in Firefox ESR, the taking one in Chromium.
+    let (ardes, to) = transfer_scene(&world, (&world.hub, &world.hub, &world.hub), &ardes_secret, Kind::Firefox).await;
     world.hub.wait_for_log("both legs, linked, and Ardes waiting", |log| both_legs(log, &ardes, &to)).await;
 }
 
@@ -54,7 +55,7 @@ async fn a_transfer_across_two_hub_processes_on_postgresql_and_nats() {
     let ardes_secret = cluster.enroll("ardes").await;
     let (p0, p1) = (cluster.hub(0), cluster.hub(1));
     // Ardes waits on process 1; the MSA's agent is on process 0.
-    let (ardes, to) = transfer_scene(&world, (&p1, &p0, &p1), &ardes_secret).await;
+    let (ardes, to) = transfer_scene(&world, (&p1, &p0, &p1), &ardes_secret, Kind::Chromium).await;
     eventually("both legs, linked, and Ardes waiting", || async { both_legs(&cluster.store.session_log().await.unwrap(), &ardes, &to) }).await;
 }
 
@@ -74,12 +75,19 @@ fn both_legs(log: &[SessionRecord], ardes: &str, to: &str) -> Option<()> {
 /// service; the demo agent (on `demo_hub`) takes and transfers it to the
 /// MSA; the MSA's agent (on `msa_hub`) sees it first, takes it, and the
 /// call runs with real media. Returns Ardes's session and the second leg's.
-async fn transfer_scene(world: &World, (demo_hub, msa_hub, ardes_hub): (&TestHub, &TestHub, &TestHub), ardes_secret: &visio_protocol::Secret) -> (String, String) {
+/// The demo agent (in `demo_browser`) transfers the demo kiosk's resident
+/// to the MSA, whose agent (in Chromium) takes them first.
+async fn transfer_scene(
+    world: &World,
+    (demo_hub, msa_hub, ardes_hub): (&TestHub, &TestHub, &TestHub),
+    ardes_secret: &visio_protocol::Secret,
+    demo_browser: Kind,
+) -> (String, String) {
     let mut ardes = visio_testkit::hub::Kiosk::connect(ardes_hub, "ardes", ardes_secret).await;
     let (ardes_session, position) = ardes.queue("msa").await;
     assert_eq!(position, 1);
 
-    let (demo_agent, msa_agent) = (Browser::launch().await, Browser::launch().await);
+    let (demo_agent, msa_agent) = (Browser::launch_kind(demo_browser).await, Browser::launch().await);
     sign_in_agent(&demo_agent, demo_hub, AGENT).await;
     sign_in_agent(&msa_agent, msa_hub, BRUNO).await;
 
