@@ -20,7 +20,8 @@ impl HeartbeatReport {
             app_version: truncate(app_version, 64),
             config_version,
             devices: devices.map(|mut d| {
-                for s in [&mut d.camera, &mut d.microphone, &mut d.scanner, &mut d.printer] {
+                let speaker = d.speaker.as_mut();
+                for s in [&mut d.camera, &mut d.microphone, &mut d.scanner, &mut d.printer].into_iter().chain(speaker) {
                     s.detail = s.detail.take().map(|t| truncate(t, MAX_DETAIL_CHARS));
                 }
                 d

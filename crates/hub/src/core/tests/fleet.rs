@@ -56,6 +56,12 @@ fn long_details_and_refusal_messages_are_cut() {
     let detail = report.devices.as_ref().unwrap().scanner.detail.clone().unwrap();
     assert_eq!(detail.chars().count(), MAX_DETAIL_CHARS + 1, "cut, with an ellipsis");
     assert!(detail.ends_with('…'));
+    // The optional speaker too: a kiosk cannot make the hub keep a long text there.
+    let long = DeviceStatus::new(DeviceState::Error, Some(&"x".repeat(50_000)));
+    w.kiosk_says(k, heartbeat(2, None, Some(DeviceHealth { speaker: Some(long), ..health(DeviceState::Ok, None) })));
+    let Some(HubEvent::Heartbeat { report, .. }) = w.events.last() else { panic!("{:?}", w.events) };
+    let speaker = report.devices.as_ref().unwrap().speaker.clone().unwrap();
+    assert_eq!(speaker.detail.unwrap().chars().count(), MAX_DETAIL_CHARS + 1);
     let reason = ConfigRefusal::new(ConfigRefusalCode::Invalid, "x".repeat(10_000));
     w.kiosk_says(k, KioskToHub::ConfigRefused { version: 3, reason });
     let Some(HubEvent::ConfigRefused { reason, version: 3, .. }) = w.events.last() else { panic!("{:?}", w.events) };
