@@ -5,8 +5,9 @@
 //! qpdf reads what poppler reads (object streams, owner-password
 //! encryption) and leaves the original's objects as they were.
 //!
-//! Only the stamping is here; the screen where the resident signs and the
-//! messages that carry the document and its box are not built yet.
+//! The messages that carry the document and its box are `sign_box` and
+//! `sign_shown` (`core/sign.rs`); the kiosk's visit task calls
+//! [`sign_document`] once the resident has signed.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -16,7 +17,7 @@ use crate::bounded::{self, ProcessLimits, RunError};
 /// Where the signature goes: a page (from 1) and a box on it, in
 /// thousandths of the page's width and height from its top left corner
 /// (as the shown document's points, docs/protocol.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SignatureBox {
     /// Page, from 1.
     pub page: u32,
@@ -170,6 +171,23 @@ pub async fn overlay(document: &Path, page: u32, stamp: &Path, out: &Path, limit
         Some(0 | 3) if out.exists() => Ok(()),
         _ => failed(run.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("unreadable").trim().to_string()),
     }
+}
+
+/// Signs `document` (a PDF): reads its page sizes with a real decoder,
+/// writes the stamp next to `out`, lays it over `area.page` into `out`, and
+/// deletes the stamp whatever happened. `out` exists only on success.
+pub async fn sign_document(document: &Path, area: &SignatureBox, strokes: &[Stroke], caption: &[String], out: &Path, limits: &crate::inspect::DocumentLimits) -> Result<(), SignError> {
+    let info = crate::inspect::inspect(document, crate::check::ContentKind::Pdf, limits).await.map_err(|e| SignError::Stamp(e.reason()))?;
+    let size = *info.sizes.get(area.page.saturating_sub(1) as usize).ok_or_else(|| SignError::BadBox(format!("page {} of {}", area.page, info.pages)))?;
+    let mut stamp = out.as_os_str().to_owned();
+    stamp.push(".stamp");
+    let stamp = std::path::PathBuf::from(stamp);
+    let result = match write_stamp(&stamp, size, area, strokes, caption) {
+        Ok(()) => overlay(document, area.page, &stamp, out, limits.process).await,
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_file(&stamp);
+    result
 }
 
 #[cfg(test)]

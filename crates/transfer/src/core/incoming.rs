@@ -74,8 +74,8 @@ impl Endpoint {
             return self.refuse(Some(id), ErrorCode::BadMessage, format!("transfer id {id:#x} is in the other side's id range"));
         }
         let purpose_ok = match self.side {
-            Side::Kiosk => matches!(purpose, Purpose::Print | Purpose::Display),
-            Side::Agent => matches!(purpose, Purpose::Scan | Purpose::ScanPreview),
+            Side::Kiosk => matches!(purpose, Purpose::Print | Purpose::Display | Purpose::Sign),
+            Side::Agent => matches!(purpose, Purpose::Scan | Purpose::ScanPreview | Purpose::Signed),
         };
         if !purpose_ok {
             return self.refuse(Some(id), ErrorCode::Unexpected, format!("the {:?} side does not take {purpose:?} files", self.side));
