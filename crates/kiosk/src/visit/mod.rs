@@ -12,6 +12,7 @@ pub mod probe;
 pub mod receipt;
 mod scan;
 mod shown;
+mod sign;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use visio_transfer::{Direction, Event, Limits, Purpose};
 
 use self::devices::KioskServices;
 use self::shown::ShownDocument;
+use self::sign::{SignDone, SigningDocument};
 
 
 /// The agent's voice is heard when the loudest 20 ms of the last second of
@@ -144,6 +146,12 @@ struct Documents {
     sending: bool,
     /// The document on the screen.
     shown: Option<ShownDocument>,
+    /// The document to sign on the screen.
+    signing: Option<SigningDocument>,
+    /// Signed documents on their way, by transfer id: name, size, hash.
+    signed: HashMap<u32, (String, u64, String)>,
+    /// Signatures stamped (or not) in the background.
+    sign_done: (mpsc::UnboundedSender<SignDone>, mpsc::UnboundedReceiver<SignDone>),
 }
 
 async fn next_call_event(call: &mut Option<ActiveCall>) -> Option<CallEvent> {
@@ -153,9 +161,18 @@ async fn next_call_event(call: &mut Option<ActiveCall>) -> Option<CallEvent> {
     }
 }
 
-async fn next_notice(documents: &mut Option<Documents>) -> Option<Notice> {
+/// The transfer session's next notice, or a signature done in the background.
+enum DocumentsInput {
+    Notice(Option<Notice>),
+    SignDone(SignDone),
+}
+
+async fn next_notice(documents: &mut Option<Documents>) -> DocumentsInput {
     match documents {
-        Some(d) => d.notices.recv().await,
+        Some(d) => tokio::select! {
+            Some(done) = d.sign_done.1.recv() => DocumentsInput::SignDone(done),
+            notice = d.notices.recv() => DocumentsInput::Notice(notice),
+        },
         None => std::future::pending().await,
     }
 }
@@ -172,6 +189,7 @@ impl Runner {
                             shown.show(view);
                         }
                     }
+                    Some(Command::Documents(c @ (DocumentCommand::Sign { .. } | DocumentCommand::RefuseSign))) => self.sign_command(c).await,
                     Some(Command::Documents(other)) => self.scan_command(other),
                     Some(Command::UseDevices(devices)) => {
                         self.devices = Arc::new(*devices);
@@ -197,7 +215,14 @@ impl Runner {
                     Some(event) => self.call_event(event).await,
                     None => self.call = None,
                 },
-                notice = next_notice(&mut self.documents) => {
+                input = next_notice(&mut self.documents) => {
+                    let notice = match input {
+                        DocumentsInput::Notice(notice) => notice,
+                        DocumentsInput::SignDone(done) => {
+                            self.sign_done(done);
+                            continue;
+                        }
+                    };
                     // A closed channel ends the documents (they are taken).
                     if let (Some(notice), Some(mut documents)) = (notice, self.documents.take()) {
                         self.notice(&mut documents, notice);
@@ -260,7 +285,17 @@ impl Runner {
                     spool,
                     self.devices.services.clone(),
                 );
-                self.documents = Some(Documents { handle, notices, incoming: HashMap::new(), scans: HashMap::new(), sending: false, shown: None });
+                self.documents = Some(Documents {
+                    handle,
+                    notices,
+                    incoming: HashMap::new(),
+                    scans: HashMap::new(),
+                    sending: false,
+                    shown: None,
+                    signing: None,
+                    signed: HashMap::new(),
+                    sign_done: mpsc::unbounded_channel(),
+                });
             }
             // The call is worth having even without documents.
             Err(e) => warn!(error = %e, "no spool for this visit; documents are unavailable"),
@@ -443,6 +478,7 @@ impl Runner {
         if let Some(shown) = documents.shown.take() {
             shown.stop().await;
         }
+        drop(documents.signing.take());
         // Between visits: are the printer and scanner ready for the next one?
         self.probe_devices();
         // Ending wipes the visit's spool (scans, pushed files, pages).
@@ -474,15 +510,22 @@ impl Runner {
                     let percent = done.saturating_mul(100).checked_div(total).map_or(100, |p| p.min(100) as u8);
                     Some(DocumentEvent::ScanProgress { percent })
                 }
-                Event::Delivered { id } => documents
-                    .scans
-                    .remove(&id)
-                    .map(|(name, size, sha256)| DocumentEvent::ScanSent { name, size, sha256 }),
+                Event::Delivered { id } => match documents.signed.remove(&id) {
+                    Some((name, size, sha256)) => Some(DocumentEvent::Signed { name, size, sha256 }),
+                    None => documents.scans.remove(&id).map(|(name, size, sha256)| DocumentEvent::ScanSent { name, size, sha256 }),
+                },
+                Event::SignBoxWanted { id, area } => {
+                    if let Some(signing) = documents.signing.as_mut().filter(|s| s.id == id) {
+                        signing.place(area);
+                    }
+                    None
+                }
                 Event::ViewWanted { id, view } if documents.shown.as_ref().is_some_and(|s| s.id == id) => {
                     Some(DocumentEvent::View(shown::from_wire(view)))
                 }
                 Event::Rejected { id, reason, .. } => {
                     documents.scans.remove(&id);
+                    documents.signed.remove(&id);
                     documents.incoming.remove(&id);
                     Some(DocumentEvent::Failed { reason })
                 }
@@ -512,6 +555,13 @@ impl Runner {
                 let _ = self.events.send(VisitEvent::Page { page: 1, path: first });
                 Some(DocumentEvent::Showing { name, pages })
             }
+            Notice::SignAsked { id, pages, last: _, source } => {
+                let name = documents.incoming.remove(&id).unwrap_or_default();
+                let display = self.devices.services.display.clone();
+                // The box's page is drawn, then the session and the agent told.
+                documents.signing = Some(SigningDocument::start(id, name, pages, source, documents.handle.clone(), display, self.events.clone()));
+                None
+            }
             Notice::ActionFailed { id, reason, purpose, device_fault } => {
                 documents.incoming.remove(&id);
                 // A refused document says nothing about the printer.
@@ -524,7 +574,7 @@ impl Runner {
             Notice::LinkUp | Notice::LinkDown | Notice::Ended => None,
         };
         // While a scan goes up, video leaves it a share of the estimate.
-        let sending = !documents.scans.is_empty();
+        let sending = !documents.scans.is_empty() || !documents.signed.is_empty();
         if sending != documents.sending
             && let Some(active) = &self.call
         {
