@@ -173,8 +173,8 @@ pub async fn overlay(document: &Path, page: u32, stamp: &Path, out: &Path, limit
     }
 }
 
-/// Signs `document` (a PDF): reads its page sizes with a real decoder,
-/// writes the stamp next to `out`, lays it over `area.page` into `out`, and
+/// Signs `document` (a PDF): reads its page sizes with a real decoder
+/// (under `limits`), writes the stamp next to `out`, lays it over `area.page` into `out`, and
 /// deletes the stamp whatever happened. `out` exists only on success.
 pub async fn sign_document(document: &Path, area: &SignatureBox, strokes: &[Stroke], caption: &[String], out: &Path, limits: &crate::inspect::DocumentLimits) -> Result<(), SignError> {
     let info = crate::inspect::inspect(document, crate::check::ContentKind::Pdf, limits).await.map_err(|e| SignError::Stamp(e.reason()))?;
@@ -182,8 +182,12 @@ pub async fn sign_document(document: &Path, area: &SignatureBox, strokes: &[Stro
     let mut stamp = out.as_os_str().to_owned();
     stamp.push(".stamp");
     let stamp = std::path::PathBuf::from(stamp);
+    // qpdf writes the whole document again: room for it and the stamp
+    // (the reading limits forbid writing at all).
+    let written = std::fs::metadata(document)?.len().saturating_mul(2).saturating_add(4 << 20);
+    let process = ProcessLimits { file_bytes: written, ..ProcessLimits::default() };
     let result = match write_stamp(&stamp, size, area, strokes, caption) {
-        Ok(()) => overlay(document, area.page, &stamp, out, limits.process).await,
+        Ok(()) => overlay(document, area.page, &stamp, out, process).await,
         Err(e) => Err(e),
     };
     let _ = std::fs::remove_file(&stamp);

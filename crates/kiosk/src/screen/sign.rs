@@ -4,7 +4,7 @@
 //! strokes stay on this screen until the resident signs; only then do they
 //! go to the session core (in thousandths of the box).
 
-use iced::widget::{Space, button, column, container, image, mouse_area, pin, responsive, row, stack, text};
+use iced::widget::{Space, button, container, image, mouse_area, pin, responsive, row, stack, text};
 use iced::{Border, Center, Color, ContentFit, Element, Fill, Point, Size};
 use visio_kiosk_core::{Input, PageView, SignArea};
 
@@ -189,19 +189,25 @@ fn thousandths(v: f32, of: f32) -> u32 {
     (v / of * 1000.0).clamp(0.0, 1000.0) as u32
 }
 
-/// The instruction and the three answers, under the page.
+/// What to do, over the answers.
+pub fn instruction<'a, M: 'a>(ctx: Context<'a>) -> Element<'a, M> {
+    text(ctx.tr("sign-instruction")).size(theme::HEADING).into()
+}
+
+/// The three answers: "Je ne signe pas", clear, sign (the last two once
+/// something is drawn).
 pub fn answers<'a>(ctx: Context<'a>, signed: bool) -> Element<'a, Message> {
     let big = |label: String, style: fn(&iced::Theme, button::Status) -> button::Style| {
         button(text(label).size(theme::BODY).center()).padding([16, 32]).height(theme::TOUCH).style(style)
     };
-    let sign = big(ctx.tr("sign-done"), theme::button::primary).on_press_maybe(signed.then_some(Message::Sign));
-    let buttons = row![
+    row![
         big(ctx.tr("sign-refuse"), theme::button::secondary).on_press(Message::Refuse),
         big(ctx.tr("sign-clear"), theme::button::secondary).on_press_maybe(signed.then_some(Message::Clear)),
-        sign,
+        big(ctx.tr("sign-done"), theme::button::primary).on_press_maybe(signed.then_some(Message::Sign)),
     ]
-    .spacing(theme::SPACE * 2.0);
-    column![text(ctx.tr("sign-instruction")).size(theme::HEADING).width(Fill), buttons].spacing(12).align_x(Center).into()
+    .spacing(theme::SPACE * 1.5)
+    .align_y(Center)
+    .into()
 }
 
 #[cfg(test)]
