@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use iced::widget::{Space, button, column, container, image, opaque, progress_bar, row, stack, svg, text};
+use iced::widget::{button, column, container, image, opaque, progress_bar, row, stack, svg, text};
 use iced::{Center, Element, Fill};
 use visio_kiosk_core::{DocumentView, InCall, Input, MediaState};
 
@@ -85,11 +85,11 @@ pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures:
         }
         bottom = bottom.push(line.push(end_call(ctx, 40)));
     } else if let DocumentView::Signing { area, .. } = &call.document {
-        // What to do, then the answers and "End call" on one line: the
-        // page keeps the screen's height (the agent is heard meanwhile).
+        // What to do beside "End call", the answers under it: the page
+        // keeps the screen's height (the agent is heard meanwhile).
         let signed = pictures.signature.is_some_and(|p| p.signed(*area));
-        bottom = bottom.push(super::sign::instruction(ctx));
-        bottom = bottom.push(row![super::sign::answers(ctx, signed).map(Message::Sign), Space::new().width(Fill), end_call(ctx, 40)].align_y(Center));
+        bottom = bottom.push(row![container(super::sign::instruction(ctx)).width(Fill), end_call(ctx, 40)].spacing(theme::SPACE).align_y(Center));
+        bottom = bottom.push(super::sign::answers(ctx, signed).map(Message::Sign));
     } else {
         if let Some(banner) = document_banner(ctx, &call.document) {
             bottom = bottom.push(banner);

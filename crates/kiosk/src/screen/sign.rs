@@ -205,7 +205,7 @@ pub fn answers<'a>(ctx: Context<'a>, signed: bool) -> Element<'a, Message> {
         big(ctx.tr("sign-clear"), theme::button::secondary).on_press_maybe(signed.then_some(Message::Clear)),
         big(ctx.tr("sign-done"), theme::button::primary).on_press_maybe(signed.then_some(Message::Sign)),
     ]
-    .spacing(theme::SPACE * 1.5)
+    .spacing(theme::SPACE * 2.0)
     .align_y(Center)
     .into()
 }

@@ -7,6 +7,7 @@
 //! one call; nothing of it outlives the visit (the spool is wiped on
 //! [`DocumentCommand::WipeSpool`]).
 
+mod candidate;
 pub mod devices;
 pub mod probe;
 pub mod receipt;
@@ -23,11 +24,12 @@ use tracing::{debug, info, warn};
 use visio_kiosk_core::{CallCommand, DocumentCommand, DocumentEvent, Input, MediaEvent};
 use visio_media::adapt::document_send_rate;
 use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, DocumentsLink, Frames, SdpKind, SessionDescription};
-use visio_protocol::{IceCandidate, IceServer, SessionId, Signal};
+use visio_protocol::{IceServer, SessionId, Signal};
 use visio_transfer::driver::{Notice, SessionHandle};
 use visio_transfer::spool::Spool;
 use visio_transfer::{Direction, Event, Limits, Purpose};
 
+pub use self::candidate::{media_candidate, protocol_candidate};
 use self::devices::KioskServices;
 use self::shown::ShownDocument;
 use self::sign::{SignDone, SigningDocument};
@@ -587,25 +589,5 @@ impl Runner {
         if let Some(event) = event {
             self.input(Input::Document(event));
         }
-    }
-}
-
-/// The hub protocol's candidate (the browser's shape) for the media crate.
-pub fn media_candidate(c: IceCandidate) -> visio_media::IceCandidate {
-    visio_media::IceCandidate {
-        candidate: c.candidate,
-        sdp_mid: c.sdp_mid,
-        sdp_m_line_index: c.sdp_m_line_index,
-        username_fragment: c.username_fragment,
-    }
-}
-
-/// The media crate's candidate for the hub protocol.
-pub fn protocol_candidate(c: visio_media::IceCandidate) -> IceCandidate {
-    IceCandidate {
-        candidate: c.candidate,
-        sdp_mid: c.sdp_mid,
-        sdp_m_line_index: c.sdp_m_line_index,
-        username_fragment: c.username_fragment,
     }
 }
