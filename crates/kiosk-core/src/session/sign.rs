@@ -57,6 +57,7 @@ impl Session {
         call.document = DocumentView::SignRefused { name: name.clone() };
         self.outputs.push_back(Output::Documents(DocumentCommand::RefuseSign));
         self.timers.set(Timer::DocumentNotice, now + self.config.document_notice);
+        self.receipt_not_signed(now, name.clone());
         self.event(KioskEvent::SignRefused { name });
     }
 }
