@@ -1,6 +1,7 @@
 //! Signing at the kiosk, end to end: the real console in headless Chromium
 //! sends a PDF made by Ghostscript to be signed and places the box with
-//! the keyboard; the real hub over TLS; a headless kiosk whose scripted
+//! the keyboard (axe-core finds no WCAG 2.1 AA violation meanwhile); the
+//! real hub over TLS; a headless kiosk whose scripted
 //! resident signs with a stroke (`--sign-answers`). The console receives
 //! the signed PDF, checked by SHA-256, and poppler reads the caption (date,
 //! site, the original's hash) on the page the box was on, and only there.
@@ -140,6 +141,9 @@ async fn the_resident_signs_at_the_kiosk_and_the_agent_gets_the_signed_pdf() {
     assert_eq!(shown["box"], "520,780,400,130", "{shown}");
     assert_eq!(shown["page"], "Cadre en page 2 sur 2");
     assert!(shown["label"].as_str().unwrap().contains("flèches"), "{shown}");
+    // WCAG 2.1 A and AA while the box is placed.
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "axe-core while placing the box: {:#}", Value::Array(violations));
     if let Some(dir) = std::env::var_os("VISIO_SCREENSHOTS") {
         browser.run("document.querySelector('[data-testid=signview]').scrollIntoView({ block: 'nearest' }); return true;", Value::Null).await;
         std::fs::write(Path::new(&dir).join("console-signing.png"), browser.client.screenshot().await.unwrap()).unwrap();
