@@ -559,6 +559,10 @@ impl Runner {
             }
             Notice::SignAsked { id, pages, last: _, source } => {
                 let name = documents.incoming.remove(&id).unwrap_or_default();
+                if let Some(old) = documents.signing.take() {
+                    let handle = documents.handle.clone();
+                    tokio::spawn(async move { old.replaced(&handle).await });
+                }
                 let display = self.devices.services.display.clone();
                 // The box's page is drawn, then the session and the agent told.
                 documents.signing = Some(SigningDocument::start(id, name, pages, source, documents.handle.clone(), display, self.events.clone()));

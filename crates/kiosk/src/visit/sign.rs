@@ -91,6 +91,15 @@ impl SigningDocument {
         });
     }
 
+    /// Another document to sign took this one's place before the resident
+    /// answered: the agent is told, the document deleted.
+    pub async fn replaced(self, handle: &SessionHandle) {
+        self.task.abort();
+        let reason = "another document to sign replaced it before the resident signed / remplacé par un autre document à signer".to_string();
+        let _ = handle.report_outcome(self.id, OutcomeKind::Failed, Some(reason)).await;
+        forget(handle, self.id, &self.source);
+    }
+
     /// "Je ne signe pas": the agent is told and the document deleted.
     pub async fn refuse(self, handle: &SessionHandle) {
         self.task.abort();
@@ -181,11 +190,13 @@ async fn draw(
                 if thumbnail.is_some() {
                     pictured = Some(area.page);
                 }
-                let _ = events.send(VisitEvent::Page { page: area.page, path: file });
+                // The screen learns the box's page first, so that it takes
+                // the picture of that page (it drops pictures of others).
                 let core = to_core(area);
                 let event = if first { DocumentEvent::SignAsked { name: name.clone(), pages, area: core } } else { DocumentEvent::SignMoved(core) };
                 first = false;
                 let _ = events.send(VisitEvent::Input(Input::Document(event)));
+                let _ = events.send(VisitEvent::Page { page: area.page, path: file });
                 if handle.sign_shown(id, pages, area, thumbnail).await.is_err() {
                     return;
                 }
