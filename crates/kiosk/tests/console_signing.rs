@@ -206,6 +206,18 @@ async fn the_resident_signs_at_the_kiosk_and_the_agent_gets_the_signed_pdf() {
     assert_eq!(told["history"][2], json!(["sign", "refused"]));
     assert_eq!(told["status"], "L'usager n'a pas signé « mandat.pdf ».");
 
+    // Already during the call, nothing of either document is left on the
+    // kiosk: document, drawn pages, stamp and signed copy are deleted once
+    // done with.
+    eventually("the documents deleted during the call", || async {
+        let files = files_under(&world.spool);
+        if !files.is_empty() {
+            eprintln!("still on the kiosk: {files:?}");
+        }
+        files.is_empty().then_some(())
+    })
+    .await;
+
     // The call goes on: the console ends it, the kiosk ended normally.
     click(&browser, "end-call").await;
     let ended = kiosk.event("ended").await;

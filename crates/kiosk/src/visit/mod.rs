@@ -32,7 +32,7 @@ use visio_transfer::{Direction, Event, Limits, Purpose};
 pub use self::candidate::{media_candidate, protocol_candidate};
 use self::devices::KioskServices;
 use self::shown::ShownDocument;
-use self::sign::{SignDone, SigningDocument};
+use self::sign::{SignDone, SignedCopy, SigningDocument};
 
 
 /// The agent's voice is heard when the loudest 20 ms of the last second of
@@ -151,7 +151,7 @@ struct Documents {
     /// The document to sign on the screen.
     signing: Option<SigningDocument>,
     /// Signed documents on their way, by transfer id: name, size, hash.
-    signed: HashMap<u32, (String, u64, String)>,
+    signed: HashMap<u32, SignedCopy>,
     /// Signatures stamped (or not) in the background.
     sign_done: (mpsc::UnboundedSender<SignDone>, mpsc::UnboundedReceiver<SignDone>),
 }
@@ -513,7 +513,10 @@ impl Runner {
                     Some(DocumentEvent::ScanProgress { percent })
                 }
                 Event::Delivered { id } => match documents.signed.remove(&id) {
-                    Some((name, size, sha256)) => Some(DocumentEvent::Signed { name, size, sha256 }),
+                    Some(copy) => {
+                        copy.delete();
+                        Some(DocumentEvent::Signed { name: copy.name, size: copy.size, sha256: copy.sha256 })
+                    }
                     None => documents.scans.remove(&id).map(|(name, size, sha256)| DocumentEvent::ScanSent { name, size, sha256 }),
                 },
                 Event::SignBoxWanted { id, area } => {
@@ -527,7 +530,9 @@ impl Runner {
                 }
                 Event::Rejected { id, reason, .. } => {
                     documents.scans.remove(&id);
-                    documents.signed.remove(&id);
+                    if let Some(copy) = documents.signed.remove(&id) {
+                        copy.delete();
+                    }
                     documents.incoming.remove(&id);
                     Some(DocumentEvent::Failed { reason })
                 }

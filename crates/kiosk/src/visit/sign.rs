@@ -47,11 +47,31 @@ pub struct SigningDocument {
     task: JoinHandle<()>,
 }
 
+/// A signed PDF on its way to the agent, deleted once delivered or given up.
+#[derive(Debug)]
+pub struct SignedCopy {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub path: PathBuf,
+}
+
+impl SignedCopy {
+    /// The agent has it (or the transfer ended): the kiosk keeps nothing.
+    pub fn delete(&self) {
+        if let Err(e) = std::fs::remove_file(&self.path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            warn!(error = %e, "signed copy not deleted; the spool wipe will");
+        }
+    }
+}
+
 /// What became of a signature, for the visit task.
 #[derive(Debug)]
 pub enum SignDone {
     /// The signed PDF is on its way as transfer `transfer`.
-    Sent { transfer: u32, name: String, size: u64, sha256: String },
+    Sent { transfer: u32, name: String, size: u64, sha256: String, path: PathBuf },
     Failed { reason: String },
 }
 
@@ -156,7 +176,7 @@ async fn sign_and_send(id: u32, name: &str, source: &Path, area: SignatureBox, s
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     let (transfer, sha256) = handle.push_file(&out, &name, Purpose::Signed, Some(id)).await.map_err(|e| e.to_string())?;
     info!(size, "signed document on its way");
-    Ok(SignDone::Sent { transfer, name, size, sha256 })
+    Ok(SignDone::Sent { transfer, name, size, sha256, path: out })
 }
 
 /// Draws the page of each box the agent places, tells the session and
@@ -231,8 +251,8 @@ impl super::Runner {
     pub(super) fn sign_done(&mut self, done: SignDone) {
         let Some(documents) = &mut self.documents else { return };
         match done {
-            SignDone::Sent { transfer, name, size, sha256 } => {
-                documents.signed.insert(transfer, (name, size, sha256));
+            SignDone::Sent { transfer, name, size, sha256, path } => {
+                documents.signed.insert(transfer, SignedCopy { name, size, sha256, path });
             }
             SignDone::Failed { reason } => self.input(Input::Document(DocumentEvent::Failed { reason })),
         }
