@@ -8,6 +8,10 @@
 //! A second document is refused: the console shows it refused, the call
 //! goes on, and nothing of either document is left on the kiosk.
 //!
+//! A second test runs the window kiosk under a virtual display: the box
+//! drawn over the page as the visit renders it, a signature drawn with the
+//! pointer (xdotool) and "Valider ma signature" clicked.
+//!
 //! `VISIO_SCREENSHOTS=<dir>` saves the console's placement as
 //! `console-signing.png`.
 
@@ -226,6 +230,172 @@ async fn the_resident_signs_at_the_kiosk_and_the_agent_gets_the_signed_pdf() {
     assert!(status.success(), "{status:?}");
     // Nothing of the visit on the kiosk: no document, page or stamp.
     assert_eq!(files_under(&world.spool), Vec::<PathBuf>::new());
+    browser.close().await;
+    world.hub.stop().await;
+}
+
+/// The bounding box (left, top, right, bottom) of the screen's pixels
+/// that `pick` takes, within rows `rows`; `None` when there are few.
+fn region(screen: &visio_transfer::display::PageImage, rows: std::ops::Range<u32>, pick: impl Fn(&[u8]) -> bool) -> Option<(u32, u32, u32, u32)> {
+    let (mut l, mut t, mut r, mut b, mut n) = (u32::MAX, u32::MAX, 0, 0, 0);
+    for y in rows.start..rows.end.min(screen.height) {
+        for x in 0..screen.width {
+            let i = ((y * screen.width + x) * 4) as usize;
+            if pick(&screen.rgba[i..i + 4]) {
+                (l, t, r, b, n) = (l.min(x), t.min(y), r.max(x), b.max(y), n + 1);
+            }
+        }
+    }
+    (n > 500).then_some((l, t, r, b))
+}
+
+/// The box around the rows of `rows` holding a run of more than `longer`
+/// pixels of colour `rgb`: a filled button, not a border.
+fn filled_run(screen: &visio_transfer::display::PageImage, rows: std::ops::Range<u32>, rgb: [u8; 3], longer: u32) -> Option<(u32, u32, u32, u32)> {
+    let mut found: Option<(u32, u32, u32, u32)> = None;
+    for y in rows.start..rows.end.min(screen.height) {
+        let (mut run, mut start) = (0, 0);
+        for x in 0..screen.width {
+            let i = ((y * screen.width + x) * 4) as usize;
+            if screen.rgba[i..i + 3] == rgb {
+                if run == 0 {
+                    start = x;
+                }
+                run += 1;
+                if run > longer {
+                    let (l, t, r, b) = found.unwrap_or((start, y, x, y));
+                    found = Some((l.min(start), t.min(y), r.max(x), b.max(y)));
+                }
+            } else {
+                run = 0;
+            }
+        }
+    }
+    found.filter(|(_, t, _, b)| b - t > 20)
+}
+
+async fn screen_of(display: &str, shot: &Path) -> Option<visio_transfer::display::PageImage> {
+    let status = tokio::process::Command::new("import").args(["-display", display, "-window", "root"]).arg(shot).status().await.ok()?;
+    visio_transfer::display::load_page(shot, 2400).ok().filter(|_| status.success())
+}
+
+async fn xdotool(display: &str, args: &[String]) {
+    let status = tokio::process::Command::new("xdotool").args(args).env("DISPLAY", display).status().await.expect("xdotool runs");
+    assert!(status.success(), "xdotool {args:?}");
+}
+
+/// The window kiosk under a virtual display: the page with the box as
+/// the visit draws it, a signature drawn with the pointer inside the box,
+/// "Valider ma signature" clicked; the console gets the signed PDF.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_kiosk_shows_the_box_on_the_page_and_a_finger_signs_there() {
+    use tokio::io::AsyncBufReadExt;
+    init_tracing();
+    let xvfb = common::Xvfb::start();
+    let world = World::start().await;
+    let browser = Browser::launch().await;
+    browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
+    for (id, text) in [("login-user", AGENT.0), ("login-password", AGENT.1)] {
+        within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap().send_keys(text).await.unwrap();
+    }
+    click(&browser, "login-submit").await;
+    page_until(&browser, "available", "const box = document.querySelector('[data-testid=available]'); if (state.available) return true; if (box && !box.disabled && !box.checked) box.click(); return null;").await;
+    let mut child = world
+        .kiosk_command("demo")
+        .arg("--windowed")
+        .env("DISPLAY", &xvfb.display)
+        .env("ICED_BACKEND", "tiny-skia")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the window kiosk starts");
+    // Its events, from its log (names and hashes are left out there).
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let stderr = child.stderr.take().unwrap();
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(at) = line.find("event={")
+                && let Ok(v) = serde_json::from_str::<Value>(line[at + "event=".len()..].trim())
+            {
+                let _ = tx.send(v);
+            } else if line.contains("WARN") || line.contains("ERROR") {
+                eprintln!("kiosk: {line}");
+            }
+        }
+    });
+    let mut event = async |name: &str| loop {
+        let v = within(&format!("the kiosk's {name}"), events.recv()).await.expect("the kiosk's log");
+        eprintln!("window kiosk event: {v}");
+        if v["event"] == name {
+            return v;
+        }
+    };
+    click(&browser, "take-next").await;
+    event("connected").await;
+
+    let docs = tempfile::tempdir().unwrap();
+    let original = form(docs.path(), "attestation", 1);
+    send_for_signature(&browser, &original).await;
+    assert_eq!(event("sign_asked").await["page"], 1);
+
+    // The page and the box on the kiosk's screen: the box's pale yellow
+    // inside its dark blue frame, over the white page.
+    let shot = docs.path().join("screen.png");
+    let pale = |p: &[u8]| p[0] > 245 && p[1] > 245 && (215..=245).contains(&p[2]);
+    let (l, t, r, b) = eventually("the box on the kiosk's screen", || async {
+        let screen = screen_of(&xvfb.display, &shot).await?;
+        region(&screen, 0..screen.height, pale).filter(|(l, t, r, b)| r - l > 200 && b - t > 60)
+    })
+    .await;
+    eprintln!("the box on screen: ({l},{t})–({r},{b})");
+
+    // A signature with the pointer, inside the box.
+    let (w, h) = (r - l, b - t);
+    let at = |fx: f32, fy: f32| vec![(l as f32 + w as f32 * fx).to_string(), (t as f32 + h as f32 * fy).to_string()];
+    let mut args: Vec<String> = ["mousemove".to_string()].into_iter().chain(at(0.15, 0.6)).collect();
+    args.extend(["mousedown".into(), "1".into()]);
+    // A finger's pace: each move in a frame of its own.
+    for (fx, fy) in [(0.25, 0.3), (0.35, 0.7), (0.45, 0.3), (0.55, 0.7), (0.65, 0.4)] {
+        args.extend(["sleep".into(), "0.05".into(), "mousemove".into()]);
+        args.extend(at(fx, fy));
+    }
+    args.extend(["sleep".into(), "0.05".into()]);
+    args.extend(["mouseup".into(), "1".into()]);
+    xdotool(&xvfb.display, &args).await;
+
+    // "Valider ma signature" is now enabled: filled dark blue under the
+    // page, wider than any other button's dark blue border.
+    let (bl, bt, br, bb) = eventually("the sign button enabled", || async {
+        let screen = screen_of(&xvfb.display, &shot).await?;
+        filled_run(&screen, b + 40..screen.height, [0x12, 0x3b, 0x5c], 320)
+    })
+    .await;
+    let centre = [((bl + br) / 2).to_string(), ((bt + bb) / 2).to_string()];
+    xdotool(&xvfb.display, &["mousemove".to_string(), centre[0].clone(), centre[1].clone(), "click".into(), "1".into()]).await;
+    event("signed").await;
+
+    // The console has it, checked by its hash, and poppler reads the caption.
+    let bytes = page_until(
+        &browser,
+        "the signed PDF in the console",
+        "const li = [...document.querySelectorAll('[data-testid=kept-scan]')].find(l => l.dataset.name === 'attestation-signé.pdf');
+         if (!li) return null;
+         const db = await new Promise(r => { const q = indexedDB.open('visio-kept-scans'); q.onsuccess = () => r(q.result); });
+         const all = await new Promise(r => { const q = db.transaction('scans').objectStore('scans').getAll(); q.onsuccess = () => r(q.result); });
+         const record = all.find(r => r.name === li.dataset.name);
+         return record && { sha256: li.dataset.sha256, bytes: Array.from(new Uint8Array(await record.blob.arrayBuffer())) };",
+    )
+    .await;
+    let received = docs.path().join("received.pdf");
+    std::fs::write(&received, bytes["bytes"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect::<Vec<u8>>()).unwrap();
+    assert_eq!(bytes["sha256"].as_str().unwrap(), sha256(&received));
+    assert!(text_of(&received, 1).contains(&sha256(&original)), "the caption with the original's hash");
+
+    click(&browser, "end-call").await;
+    event("ended").await;
+    let _ = child.start_kill();
     browser.close().await;
     world.hub.stop().await;
 }
