@@ -16,10 +16,6 @@ use crate::printer::Printer;
 use crate::scanner::Scanner;
 use crate::wire::{OutcomeKind, Purpose};
 
-/// Why a document to sign was refused: only PDFs are signed (a stamp is
-/// laid over one of its pages).
-pub const NOT_A_PDF: &str = "only a PDF can be signed at the kiosk / seul un PDF peut être signé à la borne";
-
 pub(crate) async fn action_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, id: u32, purpose: Purpose, reason: String, device_fault: bool) {
     let _ = tx.send(Notice::ActionFailed { id, purpose, reason: reason.clone(), device_fault });
     let _ = h.report_outcome(id, OutcomeKind::Failed, Some(reason)).await;
@@ -40,7 +36,7 @@ pub(crate) async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHa
         return;
     }
     if purpose == Purpose::Sign && kind != ContentKind::Pdf {
-        return action_failed(&h, &tx, id, purpose, NOT_A_PDF.into(), false).await;
+        return action_failed(&h, &tx, id, purpose, crate::sign::NOT_A_PDF.into(), false).await;
     }
     // Read with a real decoder before any printer or screen sees it.
     let info = match inspect(&file, kind, &document).await {

@@ -39,6 +39,10 @@ pub type Stroke = Vec<(u32, u32)>;
 /// stamp stays a few hundred KB whatever the screen sends.
 pub const MAX_POINTS: usize = 4096;
 
+/// Why a document to sign was refused: a stamp goes into a PDF's page, so
+/// only PDFs are signed (French, then English, as the agent reads it).
+pub const NOT_A_PDF: &str = "seul un PDF peut être signé à la borne / only a PDF can be signed at the kiosk";
+
 /// Why a document could not be signed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {

@@ -101,8 +101,10 @@ impl SigningDocument {
             forget(&handle, id, &source);
             let done_with = match result {
                 Ok(sent) => sent,
-                Err(reason) => {
-                    warn!(%reason, "document not signed");
+                Err(why) => {
+                    warn!(reason = %why, "document not signed");
+                    // French, then English, as the agent reads it.
+                    let reason = format!("la signature n'a pas pu être ajoutée au document / the signature could not be added: {why}");
                     let _ = handle.report_outcome(id, OutcomeKind::Failed, Some(reason.clone())).await;
                     SignDone::Failed { reason }
                 }
@@ -115,7 +117,7 @@ impl SigningDocument {
     /// answered: the agent is told, the document deleted.
     pub async fn replaced(self, handle: &SessionHandle) {
         self.task.abort();
-        let reason = "another document to sign replaced it before the resident signed / remplacé par un autre document à signer".to_string();
+        let reason = "remplacé par un autre document à signer avant la signature / replaced by another document to sign before it was signed".to_string();
         let _ = handle.report_outcome(self.id, OutcomeKind::Failed, Some(reason)).await;
         forget(handle, self.id, &self.source);
     }

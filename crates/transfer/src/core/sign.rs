@@ -124,6 +124,20 @@ mod tests {
     }
 
     #[test]
+    fn a_picture_to_sign_is_refused_at_its_first_bytes() {
+        let mut kiosk = up(Side::Kiosk);
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        let offer = format!(r#"{{"type":"offer","id":4,"name":"photo.png","size":100000,"sha256":"{}","purpose":"sign"}}"#, "a".repeat(64));
+        kiosk.handle_frame(Instant::now(), Frame::Text(&offer)).unwrap();
+        drain(&mut kiosk);
+        let chunk = crate::wire::Chunk { id: 4, offset: 0, data: png }.encode();
+        assert!(matches!(kiosk.handle_frame(Instant::now(), Frame::Binary(&chunk)), Err(PeerError::Refused { code: ErrorCode::UnsupportedType, .. })));
+        let (_, sent) = drain(&mut kiosk);
+        assert!(sent.iter().any(|m| m.contains("unsupported_type") && m.contains("seul un PDF")), "{sent:?}");
+        assert_eq!(kiosk.active_transfers(), 0);
+    }
+
+    #[test]
     fn documents_to_sign_go_to_the_kiosk_and_signed_ones_come_back() {
         let (mut agent, mut kiosk) = (up(Side::Agent), up(Side::Kiosk));
         let meta = |purpose, req| FileMeta { name: "f.pdf".into(), size: 10, sha256: "a".repeat(64), purpose, req };
