@@ -81,7 +81,8 @@ impl SigningDocument {
     pub fn start(id: u32, name: String, pages: u32, source: PathBuf, handle: SessionHandle, display: PopplerDisplay, events: mpsc::UnboundedSender<VisitEvent>) -> SigningDocument {
         let area = default_box(pages);
         let (areas, wanted) = watch::channel(Some(area));
-        let task = tokio::spawn(draw(id, name.clone(), pages, source.clone(), wanted, handle, display, events));
+        let shell = Shell { handle, display, events };
+        let task = tokio::spawn(draw(id, name.clone(), pages, source.clone(), wanted, shell));
         SigningDocument { id, name, pages, source, area, areas, task }
     }
 
@@ -181,19 +182,18 @@ async fn sign_and_send(id: u32, name: &str, source: &Path, area: SignatureBox, s
     Ok(SignDone::Sent { transfer, name, size, sha256, path: out })
 }
 
-/// Draws the page of each box the agent places, tells the session and
-/// the agent (one task: replies keep their order).
-#[allow(clippy::too_many_arguments)]
-async fn draw(
-    id: u32,
-    name: String,
-    pages: u32,
-    source: PathBuf,
-    mut wanted: watch::Receiver<Option<SignatureBox>>,
+/// What the drawing task works with: the transfer session, the page
+/// renderer, and the way to the session core and the screen.
+struct Shell {
     handle: SessionHandle,
     display: PopplerDisplay,
     events: mpsc::UnboundedSender<VisitEvent>,
-) {
+}
+
+/// Draws the page of each box the agent places, tells the session and
+/// the agent (one task: replies keep their order).
+async fn draw(id: u32, name: String, pages: u32, source: PathBuf, mut wanted: watch::Receiver<Option<SignatureBox>>, shell: Shell) {
+    let Shell { handle, display, events } = shell;
     let stem = format!("page-{id:08x}");
     let mut pictured = None;
     let mut first = true;
