@@ -126,7 +126,20 @@ receipt-line = { $time }  { $outcome }: { $name }
 receipt-sent = Sent to the adviser
 receipt-printed = Printed
 receipt-shown = Shown on the screen
+receipt-signed = Signed
+receipt-not-signed = Not signed
 receipt-failed = Did not go through
 receipt-unnamed = a document
 receipt-none = No documents exchanged.
 receipt-footer = This receipt gives only the documents' names. Nothing of your appointment is kept on the kiosk.
+
+# Signing at the kiosk (also the text the kiosk speaks).
+sign-instruction = Sign with your finger inside the blue frame.
+sign-or-refuse = Touch "Confirm my signature" when you are done, or "I will not sign".
+sign-here = Sign here
+sign-clear = Clear
+sign-done = Confirm my signature
+sign-refuse = I will not sign
+sign-sending = Your signature is being added to the document and sent to the adviser…
+sign-sent = Document signed and sent to the adviser.
+sign-refused = You did not sign. The adviser has been told.

@@ -127,7 +127,20 @@ receipt-line = { $time }  { $outcome } : { $name }
 receipt-sent = Envoyé au conseiller
 receipt-printed = Imprimé
 receipt-shown = Montré à l'écran
+receipt-signed = Signé
+receipt-not-signed = Non signé
 receipt-failed = Non abouti
 receipt-unnamed = un document
 receipt-none = Aucun document échangé.
 receipt-footer = Ce reçu ne donne que le nom des documents. Rien de votre rendez-vous n'est gardé sur la borne.
+
+# Signing at the kiosk (also the text the kiosk speaks).
+sign-instruction = Signez avec votre doigt dans le cadre bleu.
+sign-or-refuse = Touchez « Valider ma signature » quand vous avez fini, ou « Je ne signe pas ».
+sign-here = Signez ici
+sign-clear = Effacer
+sign-done = Valider ma signature
+sign-refuse = Je ne signe pas
+sign-sending = Votre signature est ajoutée au document et envoyée au conseiller…
+sign-sent = Document signé et envoyé au conseiller.
+sign-refused = Vous n'avez pas signé. Le conseiller est prévenu.

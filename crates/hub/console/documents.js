@@ -113,8 +113,8 @@ const Documents = {
         this.status(t("docs.scan-failed", { reason: scanFailureText(msg.reason) }), "error", msg.reason);
         break;
       case "offer":
-        if (msg.purpose !== "scan") {
-          this.sendControl({ type: "error", id: msg.id, code: "unexpected", message: "the agent page only receives scans" });
+        if (msg.purpose !== "scan" && msg.purpose !== "signed") {
+          this.sendControl({ type: "error", id: msg.id, code: "unexpected", message: "the agent page only receives scans and signed documents" });
           break;
         }
         this.incoming.set(msg.id, { ...msg, parts: [], held: 0, lastAck: 0, item: this.scanItem(msg) });
@@ -151,9 +151,11 @@ const Documents = {
       case "outcome":
         if (out) {
           if (msg.outcome === "printed" || msg.outcome === "shown") this.status(t(`docs.${msg.outcome}`, { name: out.name }));
+          else if (msg.outcome === "refused") this.status(t("sign.refused", { name: out.name }));
           else this.status(t("docs.failed", { name: out.name, reason: failureText(msg.reason) }), "error", msg.reason);
           History.update(`out-${msg.id}`, { outcome: msg.outcome, reason: msg.reason });
           this.outgoing.delete(msg.id);
+          SignView.ended(msg.id);
         }
         break;
       case "cancel":
@@ -211,11 +213,17 @@ const Documents = {
     const url = URL.createObjectURL(blob);
     this.urls.push(url);
     tr.item.done(url, sha256);
-    if (tr.purpose === "scan") {
+    if (tr.purpose === "scan" || tr.purpose === "signed") {
       // Kept until the agent saves or dismisses it, past the call (scans.js).
       Kept.add(tr.name, blob, sha256);
-      History.set(`in-${id}`, { kind: "scan", name: tr.name, outcome: "received" });
+      History.set(`in-${id}`, { kind: tr.purpose === "signed" ? "signed-in" : "scan", name: tr.name, outcome: "received" });
       this.status(t("docs.got", { name: tr.name }));
+    }
+    if (tr.purpose === "signed") {
+      // The document sent to sign is done with: signed (sign.js).
+      History.update(`out-${tr.req}`, { outcome: "signed" });
+      this.outgoing.delete(tr.req);
+      SignView.signed(tr.req);
     }
   },
 

@@ -15,6 +15,7 @@ const SCRIPT: &str = concat!(
     include_str!("../console/documents.js"),
     include_str!("../console/scans.js"),
     include_str!("../console/docview.js"),
+    include_str!("../console/sign.js"),
     include_str!("../console/notes.js"),
     include_str!("../console/transfer.js"),
     include_str!("../console/start.js"),

@@ -31,6 +31,14 @@ pub enum KioskEvent {
     /// pointer are not logged: they come many a second).
     Viewed { page: u32, zoom: u32 },
     DocumentFailed { reason: String },
+    /// A document to sign is on screen, its box on `page`.
+    SignAsked { name: String, pages: u32, page: u32 },
+    /// The agent moved the signature box.
+    SignPlaced { page: u32 },
+    /// The resident signed; the signed document reached the agent.
+    Signed { name: String, size: u64, sha256: String },
+    /// The resident would not sign.
+    SignRefused { name: String },
     /// The media path dropped during the call; the kiosk is restoring it
     /// (ICE restart, or a new connection after the agent's page reloaded).
     /// Also: the hub dropped while the resident waits; the kiosk is

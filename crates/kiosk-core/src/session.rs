@@ -7,6 +7,7 @@ mod fleet;
 mod hub;
 mod receipt;
 mod shown;
+mod sign;
 mod vocabulary;
 
 use std::collections::VecDeque;
@@ -37,6 +38,8 @@ pub struct Session {
     assist: assist::AssistState,
     /// This visit's calls and their documents, for a receipt.
     receipt: Vec<ReceiptLeg>,
+    /// The kiosk's site as the hub's welcome names it (a signature's caption).
+    site: String,
 }
 
 /// What the hub hears about this kiosk: heartbeats and configuration.
@@ -94,6 +97,7 @@ impl Session {
             outputs: VecDeque::new(),
             assist: Default::default(),
             receipt: Vec::new(),
+            site: String::new(),
         };
         s.outputs.push_back(Output::ConnectHub { resume: None });
         s.touch(now);
@@ -169,6 +173,8 @@ impl Session {
             Input::Rate(rating) => self.rate(now, rating),
             Input::NextPage | Input::PreviousPage => self.turn_page(input == Input::NextPage),
             Input::ScanConsent { accept } => self.scan_consent(accept),
+            Input::Sign { strokes } => self.sign(strokes),
+            Input::RefuseSign => self.refuse_sign(now),
             Input::HubConnected => {}
             Input::HubLost => self.hub_lost(now),
             Input::Hub(msg) => self.hub_message(now, msg),
@@ -224,7 +230,11 @@ impl Session {
                 if let Screen::InCall(call) = &mut self.screen
                     && matches!(
                         call.document,
-                        DocumentView::ScanSent { .. } | DocumentView::Printed { .. } | DocumentView::Failed { .. }
+                        DocumentView::ScanSent { .. }
+                            | DocumentView::Printed { .. }
+                            | DocumentView::Signed { .. }
+                            | DocumentView::SignRefused { .. }
+                            | DocumentView::Failed { .. }
                     )
                 {
                     call.document = DocumentView::None;

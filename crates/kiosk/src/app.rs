@@ -163,6 +163,8 @@ pub struct PictureState {
     /// The shown document's page on the screen (one at a time).
     pub page: Option<crate::screen::document::ShownPage>,
     pub scan_preview: Option<image::Handle>,
+    /// The resident's strokes while signing.
+    pub signature: crate::screen::sign::Pad,
 }
 
 impl std::fmt::Debug for Kiosk {
@@ -223,7 +225,13 @@ impl Kiosk {
         let input = match message {
             Message::Home(m) => Some(home::update(m, self.session.language())),
             Message::Waiting(m) => Some(waiting::update(m)),
-            Message::Call(m) => Some(call::update(m)),
+            Message::Call(m) => {
+                let document = match self.session.screen() {
+                    Screen::InCall(c) => Some(&c.document),
+                    _ => None,
+                };
+                call::update(m, &mut self.pictures.signature, document)
+            }
             Message::Ended(m) => Some(ended::update(m)),
             Message::Assist(m) => Some(assist::update(m)),
             Message::Touched => Some(Input::Touch),
@@ -276,6 +284,7 @@ impl Kiosk {
                     // limits; iced only gets bounded RGBA.
                     let current = match self.session.screen() {
                         Screen::InCall(InCall { document: DocumentView::Showing { page, .. }, .. }) => Some(*page),
+                        Screen::InCall(InCall { document: DocumentView::Signing { area, .. }, .. }) => Some(area.page),
                         _ => None,
                     };
                     if current.is_none_or(|c| c == page) {
@@ -526,6 +535,7 @@ impl Kiosk {
                     local: self.pictures.local.as_ref(),
                     page: self.pictures.page.as_ref(),
                     scan_preview: self.pictures.scan_preview.as_ref(),
+                    signature: Some(&self.pictures.signature),
                 };
                 call::view(ctx, c, self.now.saturating_duration_since(c.answered_at), pictures).map(Message::Call)
             }

@@ -32,7 +32,25 @@ pub struct Script {
     /// Hang up (and confirm) this long after the call connected; `None`
     /// waits for the agent to end it.
     pub hang_up_after: Option<Duration>,
+    /// The resident's answers to documents to sign, in order.
+    pub sign_answers: Vec<SignAnswer>,
 }
+
+/// How the scripted resident answers a document to sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignAnswer {
+    /// Draws [`SCRIPTED_SIGNATURE`] once the agent has placed the box.
+    Sign,
+    /// "Je ne signe pas", as soon as the document shows.
+    Refuse,
+}
+
+/// The scripted resident's signature: two strokes across the box
+/// (thousandths of the box), a zigzag and a line under it.
+pub const SCRIPTED_SIGNATURE: [&[(u32, u32)]; 2] = [
+    &[(60, 700), (160, 200), (260, 750), (360, 250), (460, 700), (560, 300), (660, 650)],
+    &[(80, 850), (900, 800)],
+];
 
 /// How the visit ended, as the exit status says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +253,15 @@ impl Shell {
                 self.hang_up_at = self.script.hang_up_after.map(|after| Instant::now() + after);
             }
             KioskEvent::Refused { .. } => self.outcome = Some(Outcome::Abnormal),
+            KioskEvent::SignAsked { .. } if self.script.sign_answers.first() == Some(&SignAnswer::Refuse) => {
+                self.script.sign_answers.remove(0);
+                self.input(Input::RefuseSign);
+            }
+            KioskEvent::SignPlaced { .. } if self.script.sign_answers.first() == Some(&SignAnswer::Sign) => {
+                self.script.sign_answers.remove(0);
+                let strokes = SCRIPTED_SIGNATURE.iter().map(|s| s.to_vec()).collect();
+                self.input(Input::Sign { strokes });
+            }
             KioskEvent::Ended { reason, .. } => {
                 self.outcome = Some(if reason.is_normal() { Outcome::Normal } else { Outcome::Abnormal });
             }

@@ -71,6 +71,11 @@ struct Cli {
     /// (soak tests, benchmarks). Default: wait for the agent to hang up.
     #[arg(long, requires = "headless")]
     hang_up_after: Option<u64>,
+    /// With --headless: how the resident answers each document to sign, in
+    /// order: `sign` (a scripted stroke, once the agent has placed the
+    /// box) or `refuse` (at once). Documents past the list wait.
+    #[arg(long, value_delimiter = ',', requires = "headless")]
+    sign_answers: Vec<headless::SignAnswer>,
     /// Show a canned screen without a hub, for screenshots and demos:
     /// home, home-closed, waiting, call, call-scan, document, ended,
     /// out-of-service.
@@ -136,6 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let script = Script {
             service: ServiceId::new(cli.call.clone().unwrap_or_default()),
             hang_up_after: cli.hang_up_after.map(Duration::from_secs),
+            sign_answers: cli.sign_answers.clone(),
         };
         let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         let outcome = runtime.block_on(headless::run(setup, script))?;

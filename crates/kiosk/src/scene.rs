@@ -21,6 +21,8 @@ pub const SCENES: &[&str] = &[
     "scan-next",
     "scan-consent",
     "document",
+    // Issue 20: the resident signs a document the agent sent.
+    "sign",
     "ended",
     "out-of-service",
     // Issue 23: easy-read, and the warning before an automatic return.
@@ -117,6 +119,7 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
             let view = visio_kiosk_core::PageView { page: 1, zoom: 100, center: (500, 0), pointer: Some((300, 180)) };
             kiosk.input(Input::Document(DocumentEvent::View(view)));
         }
+        "sign" => sign(kiosk),
         "ended" => {
             kiosk.input(Input::Hub(HubToKiosk::CallEnded { session: "scene".into(), reason: visio_protocol::EndReason::AgentHungUp }));
         }
@@ -129,6 +132,27 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
         _ => {}
     }
     Ok(())
+}
+
+/// The sample page to sign, the box at its foot, a signature half drawn.
+fn sign(kiosk: &mut Kiosk) {
+    use crate::app::Message;
+    use crate::screen::{call, sign};
+    let page: &'static [u8] = include_bytes!("../../../assets/samples/attestation-page1.png");
+    let side = |at: usize| u32::from_be_bytes([page[at], page[at + 1], page[at + 2], page[at + 3]]);
+    kiosk.pictures.page = Some(crate::screen::document::ShownPage { number: 1, handle: image::Handle::from_bytes(page), width: side(16), height: side(20) });
+    let area = visio_kiosk_core::SignArea { page: 1, x: 520, y: 780, width: 400, height: 130 };
+    kiosk.input(Input::Document(DocumentEvent::SignAsked { name: "attestation.pdf".into(), pages: 1, area }));
+    // The box's size on a 1280×800 screen, near enough for the ink.
+    let size = (486, 224);
+    let mut strokes = vec![sign::Message::Ink { at: (80, 700), size }, sign::Message::PenDown];
+    for (x, y) in [(150, 250), (230, 720), (300, 300), (380, 650), (450, 350), (520, 600)] {
+        strokes.push(sign::Message::Ink { at: (x, y), size });
+    }
+    strokes.push(sign::Message::PenUp);
+    for m in strokes {
+        let _ = kiosk.update(Message::Call(call::Message::Sign(m)));
+    }
 }
 
 /// One frame of GStreamer's `videotestsrc`, as the camera would give it.

@@ -9,6 +9,7 @@ pub mod ended;
 pub mod home;
 pub mod out_of_service;
 pub mod scan;
+pub mod sign;
 pub mod waiting;
 
 use iced::widget::{column, container, text};

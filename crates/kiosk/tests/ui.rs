@@ -169,3 +169,83 @@ fn a_transfer_behind_another_is_told_in_english_too() {
     let said = k.speaker().take_said();
     assert!(said.last().is_some_and(|s| s.contains("you will be seen first") && s.contains("5 minutes")), "{said:?}");
 }
+
+/// Draws a zigzag with a finger around the middle of the widget showing
+/// `label` (the signature box's hint), as the iced runtime would feed it.
+fn sign_with_a_finger(kiosk: &mut visio_kiosk::app::Kiosk, label: &str) {
+    use iced::{Point, touch};
+    let messages: Vec<visio_kiosk::app::Message> = {
+        let mut ui = iced_test::simulator(kiosk.view());
+        let c = ui.find(label).unwrap_or_else(|e| panic!("no {label:?} on screen: {e}")).bounds().center();
+        let finger = touch::Finger(1);
+        let path = [(-60.0, 10.0), (-30.0, -20.0), (0.0, 15.0), (30.0, -20.0), (60.0, 10.0)].map(|(dx, dy)| Point::new(c.x + dx, c.y + dy));
+        ui.point_at(path[0]);
+        ui.simulate([iced::Event::Touch(touch::Event::FingerPressed { id: finger, position: path[0] })]);
+        for p in &path[1..] {
+            ui.point_at(*p);
+            ui.simulate([iced::Event::Touch(touch::Event::FingerMoved { id: finger, position: *p })]);
+        }
+        ui.simulate([iced::Event::Touch(touch::Event::FingerLifted { id: finger, position: path[4] })]);
+        ui.into_messages().collect()
+    };
+    for message in messages {
+        let _ = kiosk.update(message);
+    }
+}
+
+#[test]
+fn the_resident_signs_with_a_finger_clears_signs_again_or_refuses() {
+    use visio_kiosk_core::{DocumentEvent, DocumentView, SignArea};
+    let mut k = kiosk();
+    tap(&mut k, "Démo");
+    k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "demo".into(), position: 1, estimated_wait: None }));
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-1".into(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
+    let (width, height) = (600, 850);
+    k.pictures.page = Some(visio_kiosk::screen::document::ShownPage {
+        number: 1,
+        handle: iced::widget::image::Handle::from_rgba(width, height, [255u8; 4].repeat((width * height) as usize)),
+        width,
+        height,
+    });
+    k.speaker().take_said();
+    let area = SignArea { page: 1, x: 520, y: 780, width: 400, height: 130 };
+    k.input(Input::Document(DocumentEvent::SignAsked { name: "mandat.pdf".into(), pages: 1, area }));
+    assert!(shows(&k, "Signez avec votre doigt dans le cadre bleu."));
+    let said = k.speaker().take_said().join(" ");
+    assert!(said.contains("Signez avec votre doigt") && said.contains("Je ne signe pas"), "said: {said}");
+
+    // Nothing to confirm before something is drawn.
+    tap_does_nothing(&mut k, "Valider ma signature");
+    sign_with_a_finger(&mut k, "Signez ici");
+    assert!(!shows(&k, "Signez ici"), "the ink replaces the hint");
+    tap(&mut k, "Effacer");
+    assert!(shows(&k, "Signez ici"), "cleared");
+    sign_with_a_finger(&mut k, "Signez ici");
+    tap(&mut k, "Valider ma signature");
+    assert!(matches!(k.screen(), Screen::InCall(c) if c.document == DocumentView::SignSending { name: "mandat.pdf".into() }));
+    assert!(shows(&k, "Votre signature est ajoutée au document et envoyée au conseiller…"));
+
+    // The next document: "Je ne signe pas".
+    k.input(Input::Document(DocumentEvent::SignAsked { name: "autre.pdf".into(), pages: 1, area }));
+    tap(&mut k, "Je ne signe pas");
+    assert!(matches!(k.screen(), Screen::InCall(c) if c.document == DocumentView::SignRefused { name: "autre.pdf".into() }));
+    assert!(shows(&k, "Vous n'avez pas signé. Le conseiller est prévenu."));
+}
+
+/// Tapping `label` changes nothing on screen (a disabled button).
+fn tap_does_nothing(kiosk: &mut visio_kiosk::app::Kiosk, label: &str) {
+    let before = kiosk.screen().clone();
+    let mut ui = iced_test::simulator(kiosk.view());
+    let at = ui.find(label).unwrap_or_else(|e| panic!("no {label:?} on screen: {e}")).bounds().center();
+    ui.point_at(at);
+    let finger = iced::touch::Finger(1);
+    ui.simulate([
+        iced::Event::Touch(iced::touch::Event::FingerPressed { id: finger, position: at }),
+        iced::Event::Touch(iced::touch::Event::FingerLifted { id: finger, position: at }),
+    ]);
+    let messages: Vec<_> = ui.into_messages().collect();
+    for m in messages {
+        let _ = kiosk.update(m);
+    }
+    assert_eq!(*kiosk.screen(), before, "{label:?} did something");
+}

@@ -120,6 +120,11 @@ impl ContentChecker {
         Ok(())
     }
 
+    /// The type, once the first bytes told it.
+    pub fn kind(&self) -> Option<ContentKind> {
+        self.kind
+    }
+
     /// Checks the structure once every byte was fed.
     pub fn finish(self) -> Result<ContentInfo, ContentError> {
         let Some(kind) = self.kind else {

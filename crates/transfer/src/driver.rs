@@ -18,11 +18,12 @@ use tracing::{info, warn};
 
 use crate::core::{Endpoint, Event, FileMeta, Frame, Limits, Output, Side, Transmit};
 use crate::display::Display;
-use crate::inspect::{DocumentLimits, inspect};
+use crate::inspect::DocumentLimits;
 use crate::link::{LinkEvent, MessageLink};
 use crate::printer::Printer;
 use crate::scanner::Scanner;
 use crate::spool::{SessionSpool, hash_file, read_at};
+use crate::sign::SignatureBox;
 use crate::wire::{OutcomeKind, PageView, Purpose, ScanSettings};
 
 /// What the driver tells the app.
@@ -52,6 +53,18 @@ pub enum Notice {
         source: PathBuf,
         /// Its kind.
         kind: crate::check::ContentKind,
+    },
+    /// Kiosk: a pushed document to sign is read and its last page drawn:
+    /// the resident is to sign it there unless the agent moves the box.
+    SignAsked {
+        /// The agent's transfer.
+        id: u32,
+        /// Pages it has.
+        pages: u32,
+        /// The last page, drawn.
+        last: PathBuf,
+        /// The document itself (in the spool).
+        source: PathBuf,
     },
     /// Kiosk: a pushed document was printed.
     Printed {
@@ -139,6 +152,8 @@ pub(crate) enum Command {
     Cancel(u32, String),
     RequestView(u32, PageView),
     ViewShown { id: u32, pages: u32, view: PageView, thumbnail: Option<String> },
+    SignBox(u32, SignatureBox),
+    SignShown { id: u32, pages: u32, area: SignatureBox, thumbnail: Option<String> },
     SetRate(Option<u64>),
     Scan(crate::interview::ScanCommand),
     End(oneshot::Sender<()>),
@@ -215,6 +230,16 @@ impl SessionHandle {
     /// Kiosk: tell the agent what the resident sees of document `id`.
     pub async fn view_shown(&self, id: u32, pages: u32, view: PageView, thumbnail: Option<String>) -> Result<(), DriverError> {
         self.tell(Command::ViewShown { id, pages, view, thumbnail }).await
+    }
+
+    /// Agent: place the signature box of document `id`.
+    pub async fn request_sign_box(&self, id: u32, area: SignatureBox) -> Result<(), DriverError> {
+        self.tell(Command::SignBox(id, area)).await
+    }
+
+    /// Kiosk: tell the agent what the resident sees of document `id` to sign.
+    pub async fn sign_shown(&self, id: u32, pages: u32, area: SignatureBox, thumbnail: Option<String>) -> Result<(), DriverError> {
+        self.tell(Command::SignShown { id, pages, area, thumbnail }).await
     }
 
     /// Paces outgoing chunks at `bytes_per_sec` (`None`: unpaced), e.g. half
@@ -393,6 +418,14 @@ impl Driver {
                     warn!(error = %e, "view not reported");
                 }
             }
+            Command::SignBox(id, area) => {
+                let _ = self.core.request_sign_box(now, id, area);
+            }
+            Command::SignShown { id, pages, area, thumbnail } => {
+                if let Err(e) = self.core.sign_shown(now, id, pages, area, thumbnail) {
+                    warn!(error = %e, "document to sign not reported");
+                }
+            }
             Command::SetRate(r) => self.core.set_send_rate(now, r),
             Command::Scan(c) => c.apply(&mut self.core, now),
             Command::End(_) => unreachable!("handled in run"),
@@ -512,8 +545,8 @@ pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: Se
                     }
                     Event::FileReceived { id, purpose, info, .. } => {
                         let Some(file) = file.clone() else { continue };
-                        let job = FileJob { id: *id, purpose: *purpose, kind: info.kind, file, document };
-                        tokio::spawn(act_on_file(h.clone(), services.clone(), tx.clone(), job));
+                        let job = crate::act::FileJob { id: *id, purpose: *purpose, kind: info.kind, file, document };
+                        tokio::spawn(crate::act::act_on_file(h.clone(), services.clone(), tx.clone(), job));
                     }
                     _ => {}
                 }
@@ -540,61 +573,7 @@ async fn scan<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Arc<Kiosk
     }
 }
 
-async fn scan_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, req: u32, reason: String) {
+pub(crate) async fn scan_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, req: u32, reason: String) {
     let _ = tx.send(Notice::ScanFailed { req, reason: reason.clone() });
     let _ = h.scan_failed(req, reason).await;
-}
-
-async fn action_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, id: u32, purpose: Purpose, reason: String, device_fault: bool) {
-    let _ = tx.send(Notice::ActionFailed { id, purpose, reason: reason.clone(), device_fault });
-    let _ = h.report_outcome(id, OutcomeKind::Failed, Some(reason)).await;
-}
-
-/// A received file to print or show.
-struct FileJob {
-    id: u32,
-    purpose: Purpose,
-    kind: crate::check::ContentKind,
-    file: PathBuf,
-    document: DocumentLimits,
-}
-
-async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Arc<KioskServices<S, P, D>>, tx: mpsc::UnboundedSender<Notice>, job: FileJob) {
-    let FileJob { id, purpose, kind, file, document } = job;
-    if matches!(purpose, Purpose::Scan | Purpose::ScanPreview) {
-        return;
-    }
-    // Read with a real decoder before any printer or screen sees it.
-    let info = match inspect(&file, kind, &document).await {
-        Ok(info) => info,
-        Err(e) => {
-            warn!(id, error = %e, "document refused");
-            return action_failed(&h, &tx, id, purpose, e.reason(), e.is_kiosk_fault()).await;
-        }
-    };
-    match purpose {
-        // The job title is neutral: CUPS logs and may keep titles, and the
-        // document's name is the resident's business.
-        Purpose::Print => match s.printer.print(&file, kind, &format!("visio-{id:08x}")).await {
-            Ok(report) => {
-                let _ = tx.send(Notice::Printed { id, job_id: report.job_id });
-                let _ = h.report_outcome(id, OutcomeKind::Printed, None).await;
-            }
-            Err(e) => {
-                let device_fault = e.is_device_fault();
-                action_failed(&h, &tx, id, purpose, e.to_string(), device_fault).await
-            }
-        },
-        Purpose::Display => match s.display.render_page(&file, kind, 1, h.spool_dir(), &format!("page-{id:08x}")).await {
-            Ok(first) => {
-                let _ = tx.send(Notice::Shown { id, pages: info.pages.max(1), first, source: file, kind });
-                let _ = h.report_outcome(id, OutcomeKind::Shown, None).await;
-            }
-            Err(e) => {
-                warn!(id, error = %e, "document not shown");
-                action_failed(&h, &tx, id, purpose, e.reason(), e.is_kiosk_fault()).await
-            }
-        },
-        Purpose::Scan | Purpose::ScanPreview => {}
-    }
 }

@@ -51,6 +51,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod act;
 pub mod bounded;
 pub mod check;
 pub mod core;

@@ -5,8 +5,9 @@
 //! qpdf reads what poppler reads (object streams, owner-password
 //! encryption) and leaves the original's objects as they were.
 //!
-//! Only the stamping is here; the screen where the resident signs and the
-//! messages that carry the document and its box are not built yet.
+//! The messages that carry the document and its box are `sign_box` and
+//! `sign_shown` (`core/sign.rs`); the kiosk's visit task calls
+//! [`sign_document`] once the resident has signed.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -16,7 +17,7 @@ use crate::bounded::{self, ProcessLimits, RunError};
 /// Where the signature goes: a page (from 1) and a box on it, in
 /// thousandths of the page's width and height from its top left corner
 /// (as the shown document's points, docs/protocol.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SignatureBox {
     /// Page, from 1.
     pub page: u32,
@@ -37,6 +38,10 @@ pub type Stroke = Vec<(u32, u32)>;
 /// Most points kept of a signature (a finger at 120 Hz for ~30 s): the
 /// stamp stays a few hundred KB whatever the screen sends.
 pub const MAX_POINTS: usize = 4096;
+
+/// Why a document to sign was refused: a stamp goes into a PDF's page, so
+/// only PDFs are signed (French, then English, as the agent reads it).
+pub const NOT_A_PDF: &str = "seul un PDF peut être signé à la borne / only a PDF can be signed at the kiosk";
 
 /// Why a document could not be signed.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +175,27 @@ pub async fn overlay(document: &Path, page: u32, stamp: &Path, out: &Path, limit
         Some(0 | 3) if out.exists() => Ok(()),
         _ => failed(run.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("unreadable").trim().to_string()),
     }
+}
+
+/// Signs `document` (a PDF): reads its page sizes with a real decoder
+/// (under `limits`), writes the stamp next to `out`, lays it over `area.page` into `out`, and
+/// deletes the stamp whatever happened. `out` exists only on success.
+pub async fn sign_document(document: &Path, area: &SignatureBox, strokes: &[Stroke], caption: &[String], out: &Path, limits: &crate::inspect::DocumentLimits) -> Result<(), SignError> {
+    let info = crate::inspect::inspect(document, crate::check::ContentKind::Pdf, limits).await.map_err(|e| SignError::Stamp(e.reason()))?;
+    let size = *info.sizes.get(area.page.saturating_sub(1) as usize).ok_or_else(|| SignError::BadBox(format!("page {} of {}", area.page, info.pages)))?;
+    let mut stamp = out.as_os_str().to_owned();
+    stamp.push(".stamp");
+    let stamp = std::path::PathBuf::from(stamp);
+    // qpdf writes the whole document again: room for it and the stamp
+    // (the reading limits forbid writing at all).
+    let written = std::fs::metadata(document)?.len().saturating_mul(2).saturating_add(4 << 20);
+    let process = ProcessLimits { file_bytes: written, ..ProcessLimits::default() };
+    let result = match write_stamp(&stamp, size, area, strokes, caption) {
+        Ok(()) => overlay(document, area.page, &stamp, out, process).await,
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_file(&stamp);
+    result
 }
 
 #[cfg(test)]

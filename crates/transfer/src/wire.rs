@@ -63,6 +63,12 @@ pub enum Purpose {
     /// Kiosk → agent: a small image of one scanned page, for the agent to
     /// check it before asking for the next page or the finished document.
     ScanPreview,
+    /// Agent → kiosk: a PDF for the resident to sign (`sign_box` places the
+    /// signature).
+    Sign,
+    /// Kiosk → agent: the signed PDF, with the `req` of the document it
+    /// signs (the agent's transfer id).
+    Signed,
 }
 
 /// What the kiosk did with a pushed file.
@@ -73,6 +79,8 @@ pub enum OutcomeKind {
     Printed,
     /// The document is on the kiosk screen.
     Shown,
+    /// The resident would not sign the document (nothing is sent back).
+    Refused,
     /// It could not be done; `reason` says why.
     Failed,
 }
@@ -144,6 +152,8 @@ pub struct PageView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pointer: Option<PagePoint>,
 }
+
+pub use crate::sign::SignatureBox;
 
 /// A control message (a JSON text message on the data channel).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,6 +330,29 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         thumbnail: Option<String>,
     },
+    /// Agent → kiosk: put the signature box of document `id` (pushed with
+    /// purpose `sign`) here. The kiosk answers with `sign_shown`.
+    SignBox {
+        /// The agent's transfer to sign.
+        id: u32,
+        /// Page and box (flattened: `page`, `x`, `y`, `width`, `height`).
+        #[serde(flatten)]
+        area: SignatureBox,
+    },
+    /// Kiosk → agent: the resident sees document `id` to sign, with the
+    /// box here; with a small picture of the page when the page changed.
+    SignShown {
+        /// The agent's transfer to sign.
+        id: u32,
+        /// Pages the document has.
+        pages: u32,
+        /// Page and box as shown (flattened).
+        #[serde(flatten)]
+        area: SignatureBox,
+        /// `data:image/jpeg;base64,…` of the whole page, a few kilobytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thumbnail: Option<String>,
+    },
 }
 
 impl Message {
@@ -346,6 +379,8 @@ impl Message {
             Message::ScanCancel { .. } => "scan_cancel",
             Message::View { .. } => "view",
             Message::ViewShown { .. } => "view_shown",
+            Message::SignBox { .. } => "sign_box",
+            Message::SignShown { .. } => "sign_shown",
         }
     }
 

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use visio_transfer::bounded::ProcessLimits;
 use visio_transfer::check::ContentKind;
 use visio_transfer::inspect::{DocumentLimits, inspect};
-use visio_transfer::sign::{SignError, SignatureBox, overlay, write_stamp};
+use visio_transfer::sign::{SignError, SignatureBox, overlay, sign_document, write_stamp};
 
 /// Two A4 pages of text, as Ghostscript writes them.
 fn two_pages(dir: &Path) -> PathBuf {
@@ -96,4 +96,29 @@ async fn a_document_qpdf_cannot_read_is_refused_with_a_reason_and_no_file_left()
     let err = overlay(&fake, 1, &stamp, &out, ProcessLimits::default()).await.unwrap_err();
     assert!(matches!(err, SignError::Stamp(ref why) if !why.is_empty()), "{err}");
     assert!(!out.exists(), "nothing half-written is left");
+}
+
+/// The kiosk's path: `sign_document` reads the page sizes under the
+/// reading limits (which forbid writing) and still writes the signed
+/// copy; the stamp is gone after, and a box past the last page is refused
+/// with no file left.
+#[tokio::test]
+async fn sign_document_signs_under_the_kiosks_limits_and_leaves_only_the_signed_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let document = two_pages(dir.path());
+    let area = SignatureBox { page: 1, x: 100, y: 820, width: 300, height: 100 };
+    let strokes = vec![vec![(0, 500), (500, 0), (1000, 1000)]];
+    let out = dir.path().join("signed.pdf");
+    let caption = vec!["Signé le 06/12/2026 à 09:10, Mairie de Besse".to_string()];
+    sign_document(&document, &area, &strokes, &caption, &out, &DocumentLimits::default()).await.unwrap();
+    assert!(text_of(&out, 1).contains("Mairie de Besse"));
+    assert!(!text_of(&out, 2).contains("Mairie de Besse"));
+    let mut left: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, ["form.pdf", "form.ps", "signed.pdf"], "the stamp is deleted");
+
+    let past = SignatureBox { page: 3, ..area };
+    let other = dir.path().join("other.pdf");
+    assert!(matches!(sign_document(&document, &past, &strokes, &caption, &other, &DocumentLimits::default()).await, Err(SignError::BadBox(_))));
+    assert!(!other.exists());
 }

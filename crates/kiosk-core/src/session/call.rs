@@ -84,6 +84,7 @@ impl Session {
             DocumentEvent::Showing { name, pages } => Some(KioskEvent::Displayed { name: name.clone(), pages: *pages }),
             DocumentEvent::Failed { reason } => Some(KioskEvent::DocumentFailed { reason: reason.clone() }),
             DocumentEvent::View(_) => return self.view(now, event),
+            DocumentEvent::SignAsked { .. } | DocumentEvent::SignMoved(_) | DocumentEvent::Signed { .. } => return self.sign_event(now, event),
             DocumentEvent::ScanRequested
             | DocumentEvent::ScanPlace { .. }
             | DocumentEvent::ScanPageScanning { .. }
@@ -114,7 +115,7 @@ impl Session {
                 DocumentView::Showing { name, pages, page: 1, view: PageView::top_of(1) }
             }
             // Handled above.
-            DocumentEvent::View(_) => return,
+            DocumentEvent::View(_) | DocumentEvent::SignAsked { .. } | DocumentEvent::SignMoved(_) | DocumentEvent::Signed { .. } => return,
             DocumentEvent::ShowClosed => DocumentView::None,
             DocumentEvent::Failed { reason } => DocumentView::Failed { reason },
         };

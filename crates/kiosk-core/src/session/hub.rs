@@ -42,6 +42,7 @@ impl Session {
                 self.hub_up = true;
                 self.retry_delay = self.config.hub_retry_min;
                 self.timers.stop(Timer::HubRetry);
+                self.site = site.clone();
                 self.event(KioskEvent::Ready { kiosk_id: kiosk_id.to_string(), site });
                 // In a call, `call_resumed` (or `call_ended`) follows: the
                 // hello carried the call's token.

@@ -18,6 +18,10 @@ pub enum ReceiptOutcome {
     Printed,
     /// Shown on the screen.
     Shown,
+    /// Signed here and received by the agent.
+    Signed,
+    /// The resident would not sign it.
+    NotSigned,
     /// Did not go through (the agent was told why).
     Failed,
 }
@@ -72,9 +76,10 @@ impl Session {
             DocumentEvent::ScanSent { name, .. } => (Some(name.clone()), ReceiptOutcome::Sent),
             DocumentEvent::Printed { name } => (Some(name.clone()), ReceiptOutcome::Printed),
             DocumentEvent::Showing { name, .. } => (Some(name.clone()), ReceiptOutcome::Shown),
+            DocumentEvent::Signed { name, .. } => (Some(name.clone()), ReceiptOutcome::Signed),
             DocumentEvent::Failed { .. } => {
                 let printing = match &call.document {
-                    DocumentView::Printing { name } => Some(name.clone()),
+                    DocumentView::Printing { name } | DocumentView::SignSending { name } => Some(name.clone()),
                     _ => None,
                 };
                 (printing, ReceiptOutcome::Failed)
@@ -83,6 +88,13 @@ impl Session {
         };
         if let Some(leg) = self.receipt.last_mut() {
             leg.documents.push(ReceiptLine { at: now, name: line.0, outcome: line.1 });
+        }
+    }
+
+    /// The resident would not sign `name`.
+    pub(super) fn receipt_not_signed(&mut self, now: Instant, name: String) {
+        if let Some(leg) = self.receipt.last_mut() {
+            leg.documents.push(ReceiptLine { at: now, name: Some(name), outcome: ReceiptOutcome::NotSigned });
         }
     }
 
@@ -187,6 +199,29 @@ mod tests {
             (Some("guide.pdf"), ReceiptOutcome::Shown),
         ]);
         assert!(leg.documents.windows(2).all(|w| w[0].at < w[1].at), "in the order they happened");
+    }
+
+    #[test]
+    fn signed_and_unsigned_documents_are_on_the_receipt() {
+        let mut k = Kiosk::at_home(&["caf"]);
+        k.call("caf", "s-1", "Claire");
+        let area = SignArea { page: 1, x: 500, y: 800, width: 400, height: 120 };
+        k.document(DocumentEvent::SignAsked { name: "mandat.pdf".into(), pages: 1, area });
+        k.input(Input::Sign { strokes: vec![vec![(0, 0), (500, 500)]] });
+        k.document(DocumentEvent::Signed { name: "mandat-signé.pdf".into(), size: 10, sha256: "ab".into() });
+        k.document(DocumentEvent::SignAsked { name: "contrat.pdf".into(), pages: 1, area });
+        k.input(Input::RefuseSign);
+        k.document(DocumentEvent::SignAsked { name: "abime.pdf".into(), pages: 1, area });
+        k.input(Input::Sign { strokes: vec![vec![(0, 0), (500, 500)]] });
+        k.document(DocumentEvent::Failed { reason: "qpdf".into() });
+        k.hub(HubToKiosk::CallEnded { session: "s-1".into(), reason: EndReason::AgentHungUp });
+        let [receipt] = k.receipts().try_into().expect("one receipt");
+        let lines: Vec<_> = receipt.legs[0].documents.iter().map(|l| (l.name.as_deref(), l.outcome)).collect();
+        assert_eq!(lines, [
+            (Some("mandat-signé.pdf"), ReceiptOutcome::Signed),
+            (Some("contrat.pdf"), ReceiptOutcome::NotSigned),
+            (Some("abime.pdf"), ReceiptOutcome::Failed),
+        ]);
     }
 
     #[test]

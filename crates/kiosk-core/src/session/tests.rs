@@ -1055,3 +1055,53 @@ fn the_agent_drives_a_shown_document_and_the_shell_is_told_each_view() {
     k.input(Input::PreviousPage);
     assert!(k.take().contains(&Output::Documents(DocumentCommand::ShowView { pages: 3, view: PageView::top_of(2) })));
 }
+
+#[test]
+fn the_resident_signs_the_document_the_agent_sent_where_the_agent_put_the_box() {
+    let mut k = Kiosk::connected();
+    let area = SignArea { page: 2, x: 550, y: 820, width: 380, height: 120 };
+    k.input(Input::Document(DocumentEvent::SignAsked { name: "attestation.pdf".into(), pages: 2, area }));
+    assert_eq!(k.call().document, DocumentView::Signing { name: "attestation.pdf".into(), pages: 2, area });
+    assert_eq!(k.events(), vec![KioskEvent::SignAsked { name: "attestation.pdf".into(), pages: 2, page: 2 }]);
+    // The agent moves the box to page 1.
+    let moved = SignArea { page: 1, x: 100, y: 700, width: 400, height: 150 };
+    k.input(Input::Document(DocumentEvent::SignMoved(moved)));
+    assert!(matches!(k.call().document, DocumentView::Signing { area, .. } if area == moved));
+    assert_eq!(k.events(), vec![KioskEvent::SignPlaced { page: 1 }]);
+    // A tap is not a signature: nothing happens.
+    k.input(Input::Sign { strokes: vec![vec![(10, 10)]] });
+    assert!(k.take().is_empty());
+    assert!(matches!(k.call().document, DocumentView::Signing { .. }));
+    // Strokes: the shell stamps them with the site the hub named.
+    let strokes = vec![vec![(0, 500), (300, 100), (600, 900)], vec![(700, 500), (1000, 500)]];
+    k.input(Input::Sign { strokes: strokes.clone() });
+    assert_eq!(k.take(), vec![Output::Documents(DocumentCommand::Sign { strokes, site: "Mairie".into() })]);
+    assert_eq!(k.call().document, DocumentView::SignSending { name: "attestation.pdf".into() });
+    // A second answer does nothing more.
+    k.input(Input::RefuseSign);
+    assert!(k.take().is_empty());
+    k.input(Input::Document(DocumentEvent::Signed { name: "attestation-signe.pdf".into(), size: 1200, sha256: "ab".into() }));
+    assert_eq!(k.events(), vec![KioskEvent::Signed { name: "attestation-signe.pdf".into(), size: 1200, sha256: "ab".into() }]);
+    assert_eq!(k.call().document, DocumentView::Signed { name: "attestation-signe.pdf".into() });
+    k.advance(Duration::from_secs(11));
+    assert_eq!(k.call().document, DocumentView::None, "the notice goes after a while; the call goes on");
+}
+
+#[test]
+fn the_resident_may_refuse_to_sign_and_the_call_goes_on() {
+    let mut k = Kiosk::connected();
+    let area = SignArea { page: 1, x: 550, y: 820, width: 380, height: 120 };
+    k.input(Input::Document(DocumentEvent::SignAsked { name: "mandat.pdf".into(), pages: 1, area }));
+    k.take();
+    k.input(Input::RefuseSign);
+    let out = k.take();
+    assert!(out.contains(&Output::Documents(DocumentCommand::RefuseSign)), "{out:?}");
+    assert!(out.contains(&Output::Event(KioskEvent::SignRefused { name: "mandat.pdf".into() })), "{out:?}");
+    assert_eq!(k.call().document, DocumentView::SignRefused { name: "mandat.pdf".into() });
+    // Strokes after the refusal are not sent.
+    k.input(Input::Sign { strokes: vec![vec![(0, 0), (10, 10)]] });
+    assert!(k.take().is_empty());
+    k.advance(Duration::from_secs(11));
+    assert_eq!(k.call().document, DocumentView::None);
+    assert!(matches!(k.screen(), Screen::InCall(_)));
+}

@@ -122,6 +122,11 @@ pub enum Input {
     PreviousPage,
     /// The resident's answer on the scan consent screen.
     ScanConsent { accept: bool },
+    /// The resident signed the document on screen: the finger's strokes,
+    /// in thousandths of the signature box from its top left corner.
+    Sign { strokes: Vec<Vec<(u32, u32)>> },
+    /// "Je ne signe pas".
+    RefuseSign,
     /// The hub connection is up and the hello is sent.
     HubConnected,
     /// The hub connection failed or dropped.
@@ -191,6 +196,12 @@ pub enum DocumentEvent {
     Showing { name: String, pages: u32 },
     /// The agent drives the shown document: page, zoom, pan, pointer.
     View(PageView),
+    /// The agent sent a document to sign; it is on screen with its box.
+    SignAsked { name: String, pages: u32, area: SignArea },
+    /// The agent moved the signature box (the resident signs again there).
+    SignMoved(SignArea),
+    /// The signed document reached the agent, checked by its hash.
+    Signed { name: String, size: u64, sha256: String },
     ShowClosed,
     Failed { reason: String },
 }
@@ -235,7 +246,7 @@ pub enum CallCommand {
     End,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocumentCommand {
     /// The visit is over: delete every file of it.
     WipeSpool,
@@ -247,6 +258,22 @@ pub enum DocumentCommand {
     /// The shown document is now viewed this way: draw its page if it is
     /// not yet, and tell the agent what the resident sees.
     ShowView { pages: u32, view: PageView },
+    /// Stamp the resident's strokes into the document to sign, with the
+    /// date, `site` and the document's hash, and send it to the agent.
+    Sign { strokes: Vec<Vec<(u32, u32)>>, site: String },
+    /// Tell the agent the resident will not sign; delete the document.
+    RefuseSign,
+}
+
+/// Where the resident signs: a page (from 1) and a box on it, in
+/// thousandths of the page's width and height from its top left corner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignArea {
+    pub page: u32,
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// How the shown document is viewed. Points are in thousandths of the
@@ -355,6 +382,15 @@ pub enum DocumentView {
     Printing { name: String },
     Printed { name: String },
     Showing { name: String, pages: u32, page: u32, view: PageView },
+    /// The document to sign, its page and box on screen; the resident
+    /// signs, clears, or refuses.
+    Signing { name: String, pages: u32, area: SignArea },
+    /// The signature is being stamped and sent.
+    SignSending { name: String },
+    /// "Document signé et envoyé".
+    Signed { name: String },
+    /// "Vous n'avez pas signé" (the agent is told).
+    SignRefused { name: String },
     Failed { reason: String },
 }
 

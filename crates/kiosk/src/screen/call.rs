@@ -17,15 +17,26 @@ pub enum Message {
     KeepCall,
     /// The resident's answer on the scan consent step.
     ScanConsent(bool),
+    /// A touch on the signing step.
+    Sign(super::sign::Message),
 }
 
-pub fn update(message: Message) -> Input {
-    match message {
+/// A touch on the call screen, as a session input; the signing step's
+/// strokes stay in `pad` until the resident signs.
+pub fn update(message: Message, pad: &mut super::sign::Pad, document: Option<&DocumentView>) -> Option<Input> {
+    Some(match message {
         Message::HangUp => Input::HangUp,
         Message::ConfirmHangUp => Input::ConfirmHangUp,
         Message::KeepCall => Input::KeepCall,
         Message::ScanConsent(accept) => Input::ScanConsent { accept },
-    }
+        Message::Sign(m) => {
+            let area = match document {
+                Some(DocumentView::Signing { area, .. }) => Some(*area),
+                _ => None,
+            };
+            return pad.update(m, area);
+        }
+    })
 }
 
 /// The pictures the call screen shows; the app keeps them up to date.
@@ -37,6 +48,8 @@ pub struct Pictures<'a> {
     pub page: Option<&'a super::document::ShownPage>,
     /// The scanned page the resident is asked about.
     pub scan_preview: Option<&'a image::Handle>,
+    /// The resident's strokes on the signing step.
+    pub signature: Option<&'a super::sign::Pad>,
 }
 
 pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures: Pictures<'a>) -> Element<'a, Message> {
@@ -55,6 +68,10 @@ pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures:
     let main: Element<'a, Message> = match &call.document {
         DocumentView::Showing { view, .. } => super::document::page(pictures.page, *view),
         DocumentView::ScanConsent { .. } => super::scan::consent(ctx, pictures.scan_preview),
+        DocumentView::Signing { area, .. } => match pictures.signature {
+            Some(pad) => super::sign::view(ctx, pictures.page, *area, pad).map(Message::Sign),
+            None => video(ctx, call, pictures),
+        },
         _ => video(ctx, call, pictures),
     };
 
@@ -67,6 +84,12 @@ pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures:
             line = line.push(image(remote.clone()).width(192).height(108));
         }
         bottom = bottom.push(line.push(end_call(ctx, 40)));
+    } else if let DocumentView::Signing { area, .. } = &call.document {
+        // What to do beside "End call", the answers under it: the page
+        // keeps the screen's height (the agent is heard meanwhile).
+        let signed = pictures.signature.is_some_and(|p| p.signed(*area));
+        bottom = bottom.push(row![container(super::sign::instruction(ctx)).width(Fill), end_call(ctx, 40)].spacing(theme::SPACE).align_y(Center));
+        bottom = bottom.push(super::sign::answers(ctx, signed).map(Message::Sign));
     } else {
         if let Some(banner) = document_banner(ctx, &call.document) {
             bottom = bottom.push(banner);
@@ -127,7 +150,10 @@ fn end_call<'a>(ctx: Context<'a>, sides: u16) -> Element<'a, Message> {
 /// A full-width instruction while the agent works on a document.
 fn document_banner<'a>(ctx: Context<'a>, document: &DocumentView) -> Option<Element<'a, Message>> {
     let (icon, line, progress) = match document {
-        DocumentView::None | DocumentView::Showing { .. } => return None,
+        DocumentView::None | DocumentView::Showing { .. } | DocumentView::Signing { .. } => return None,
+        DocumentView::SignSending { .. } => ("connection.svg", ctx.tr("sign-sending"), None),
+        DocumentView::Signed { .. } => ("connection.svg", ctx.tr("sign-sent"), None),
+        DocumentView::SignRefused { .. } => ("connection.svg", ctx.tr("sign-refused"), None),
         step @ (DocumentView::ScanPlace { .. } | DocumentView::ScanningPage { .. } | DocumentView::ScanConsent { .. }) => {
             let (icon, line) = super::scan::banner_line(ctx, step)?;
             (icon, line, None)

@@ -111,6 +111,10 @@ pub fn text(ctx: Context<'_>, prompt: &Prompt, easy_read: bool) -> String {
                 w.tr_with("speech-showing", &[("pages", (*pages).into())]),
                 w.tr_with("doc-page", &[("page", (*page).into()), ("pages", (*pages).into())]),
             ],
+            DocumentView::Signing { .. } => vec![w.tr("sign-instruction"), w.tr("sign-or-refuse")],
+            DocumentView::SignSending { .. } => vec![w.tr("sign-sending")],
+            DocumentView::Signed { .. } => vec![w.tr("sign-sent")],
+            DocumentView::SignRefused { .. } => vec![w.tr("sign-refused")],
             DocumentView::Failed { .. } => vec![w.tr("doc-failed")],
         },
         Prompt::Ended { reason, rated } => {

@@ -7,11 +7,14 @@
 //! one call; nothing of it outlives the visit (the spool is wiped on
 //! [`DocumentCommand::WipeSpool`]).
 
+mod candidate;
+mod notice;
 pub mod devices;
 pub mod probe;
 pub mod receipt;
 mod scan;
 mod shown;
+mod sign;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,16 +22,18 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
-use visio_kiosk_core::{CallCommand, DocumentCommand, DocumentEvent, Input, MediaEvent};
+use visio_kiosk_core::{CallCommand, DocumentCommand, Input, MediaEvent};
 use visio_media::adapt::document_send_rate;
 use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, DocumentsLink, Frames, SdpKind, SessionDescription};
-use visio_protocol::{IceCandidate, IceServer, SessionId, Signal};
+use visio_protocol::{IceServer, SessionId, Signal};
 use visio_transfer::driver::{Notice, SessionHandle};
 use visio_transfer::spool::Spool;
-use visio_transfer::{Direction, Event, Limits, Purpose};
+use visio_transfer::Limits;
 
+pub use self::candidate::{media_candidate, protocol_candidate};
 use self::devices::KioskServices;
 use self::shown::ShownDocument;
+use self::sign::{SignDone, SignedCopy, SigningDocument};
 
 
 /// The agent's voice is heard when the loudest 20 ms of the last second of
@@ -144,6 +149,12 @@ struct Documents {
     sending: bool,
     /// The document on the screen.
     shown: Option<ShownDocument>,
+    /// The document to sign on the screen.
+    signing: Option<SigningDocument>,
+    /// Signed documents on their way, by transfer id: name, size, hash.
+    signed: HashMap<u32, SignedCopy>,
+    /// Signatures stamped (or not) in the background.
+    sign_done: (mpsc::UnboundedSender<SignDone>, mpsc::UnboundedReceiver<SignDone>),
 }
 
 async fn next_call_event(call: &mut Option<ActiveCall>) -> Option<CallEvent> {
@@ -153,9 +164,18 @@ async fn next_call_event(call: &mut Option<ActiveCall>) -> Option<CallEvent> {
     }
 }
 
-async fn next_notice(documents: &mut Option<Documents>) -> Option<Notice> {
+/// The transfer session's next notice, or a signature done in the background.
+enum DocumentsInput {
+    Notice(Option<Notice>),
+    SignDone(SignDone),
+}
+
+async fn next_notice(documents: &mut Option<Documents>) -> DocumentsInput {
     match documents {
-        Some(d) => d.notices.recv().await,
+        Some(d) => tokio::select! {
+            Some(done) = d.sign_done.1.recv() => DocumentsInput::SignDone(done),
+            notice = d.notices.recv() => DocumentsInput::Notice(notice),
+        },
         None => std::future::pending().await,
     }
 }
@@ -172,6 +192,7 @@ impl Runner {
                             shown.show(view);
                         }
                     }
+                    Some(Command::Documents(c @ (DocumentCommand::Sign { .. } | DocumentCommand::RefuseSign))) => self.sign_command(c).await,
                     Some(Command::Documents(other)) => self.scan_command(other),
                     Some(Command::UseDevices(devices)) => {
                         self.devices = Arc::new(*devices);
@@ -197,7 +218,14 @@ impl Runner {
                     Some(event) => self.call_event(event).await,
                     None => self.call = None,
                 },
-                notice = next_notice(&mut self.documents) => {
+                input = next_notice(&mut self.documents) => {
+                    let notice = match input {
+                        DocumentsInput::Notice(notice) => notice,
+                        DocumentsInput::SignDone(done) => {
+                            self.sign_done(done);
+                            continue;
+                        }
+                    };
                     // A closed channel ends the documents (they are taken).
                     if let (Some(notice), Some(mut documents)) = (notice, self.documents.take()) {
                         self.notice(&mut documents, notice);
@@ -260,7 +288,17 @@ impl Runner {
                     spool,
                     self.devices.services.clone(),
                 );
-                self.documents = Some(Documents { handle, notices, incoming: HashMap::new(), scans: HashMap::new(), sending: false, shown: None });
+                self.documents = Some(Documents {
+                    handle,
+                    notices,
+                    incoming: HashMap::new(),
+                    scans: HashMap::new(),
+                    sending: false,
+                    shown: None,
+                    signing: None,
+                    signed: HashMap::new(),
+                    sign_done: mpsc::unbounded_channel(),
+                });
             }
             // The call is worth having even without documents.
             Err(e) => warn!(error = %e, "no spool for this visit; documents are unavailable"),
@@ -443,6 +481,7 @@ impl Runner {
         if let Some(shown) = documents.shown.take() {
             shown.stop().await;
         }
+        drop(documents.signing.take());
         // Between visits: are the printer and scanner ready for the next one?
         self.probe_devices();
         // Ending wipes the visit's spool (scans, pushed files, pages).
@@ -460,102 +499,5 @@ impl Runner {
             }
         };
         let _ = tokio::time::timeout(DRAIN_WITHIN, drain).await;
-    }
-
-    fn notice(&self, documents: &mut Documents, notice: Notice) {
-        let event = match notice {
-            Notice::Core { event, .. } => match event {
-                Event::ScanRequested { .. } => Some(DocumentEvent::ScanRequested),
-                Event::IncomingStarted { id, name, purpose, .. } => {
-                    documents.incoming.insert(id, name.clone());
-                    (purpose == Purpose::Print).then_some(DocumentEvent::PrintStarted { name })
-                }
-                Event::Progress { id, direction: Direction::Outgoing, done, total } if documents.scans.contains_key(&id) => {
-                    let percent = done.saturating_mul(100).checked_div(total).map_or(100, |p| p.min(100) as u8);
-                    Some(DocumentEvent::ScanProgress { percent })
-                }
-                Event::Delivered { id } => documents
-                    .scans
-                    .remove(&id)
-                    .map(|(name, size, sha256)| DocumentEvent::ScanSent { name, size, sha256 }),
-                Event::ViewWanted { id, view } if documents.shown.as_ref().is_some_and(|s| s.id == id) => {
-                    Some(DocumentEvent::View(shown::from_wire(view)))
-                }
-                Event::Rejected { id, reason, .. } => {
-                    documents.scans.remove(&id);
-                    documents.incoming.remove(&id);
-                    Some(DocumentEvent::Failed { reason })
-                }
-                _ => None,
-            },
-            Notice::Scanned { id, path, sha256, .. } => {
-                let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Scanner, fault: None });
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                documents.scans.insert(id, (name, size, sha256));
-                None
-            }
-            Notice::ScanFailed { reason, .. } => {
-                let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Scanner, fault: Some(reason.clone()) });
-                Some(DocumentEvent::Failed { reason })
-            }
-            Notice::Printed { id, .. } => {
-                let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: None });
-                Some(DocumentEvent::Printed { name: documents.incoming.remove(&id).unwrap_or_default() })
-            }
-            Notice::Shown { id, pages, first, source, kind } => {
-                let name = documents.incoming.remove(&id).unwrap_or_default();
-                // Page 1 is drawn; the session's first view tells the agent.
-                let display = self.devices.services.display.clone();
-                let document = shown::Document { id, pages, source, kind };
-                documents.shown = Some(ShownDocument::start(document, documents.handle.clone(), display, self.events.clone()));
-                let _ = self.events.send(VisitEvent::Page { page: 1, path: first });
-                Some(DocumentEvent::Showing { name, pages })
-            }
-            Notice::ActionFailed { id, reason, purpose, device_fault } => {
-                documents.incoming.remove(&id);
-                // A refused document says nothing about the printer.
-                if purpose == Purpose::Print && device_fault {
-                    let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: Some(reason.clone()) });
-                }
-                Some(DocumentEvent::Failed { reason })
-            }
-            Notice::Interview(step) => self.interview_notice(step),
-            Notice::LinkUp | Notice::LinkDown | Notice::Ended => None,
-        };
-        // While a scan goes up, video leaves it a share of the estimate.
-        let sending = !documents.scans.is_empty();
-        if sending != documents.sending
-            && let Some(active) = &self.call
-        {
-            documents.sending = sending;
-            let call = active.call.clone();
-            tokio::spawn(async move {
-                let _ = call.set_sending_documents(sending).await;
-            });
-        }
-        if let Some(event) = event {
-            self.input(Input::Document(event));
-        }
-    }
-}
-
-/// The hub protocol's candidate (the browser's shape) for the media crate.
-pub fn media_candidate(c: IceCandidate) -> visio_media::IceCandidate {
-    visio_media::IceCandidate {
-        candidate: c.candidate,
-        sdp_mid: c.sdp_mid,
-        sdp_m_line_index: c.sdp_m_line_index,
-        username_fragment: c.username_fragment,
-    }
-}
-
-/// The media crate's candidate for the hub protocol.
-pub fn protocol_candidate(c: visio_media::IceCandidate) -> IceCandidate {
-    IceCandidate {
-        candidate: c.candidate,
-        sdp_mid: c.sdp_mid,
-        sdp_m_line_index: c.sdp_m_line_index,
-        username_fragment: c.username_fragment,
     }
 }

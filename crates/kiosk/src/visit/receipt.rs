@@ -68,6 +68,8 @@ pub fn receipt_lines(receipt: &Receipt, heading: &ReceiptHeading, words: &Catalo
                 ReceiptOutcome::Sent => "receipt-sent",
                 ReceiptOutcome::Printed => "receipt-printed",
                 ReceiptOutcome::Shown => "receipt-shown",
+                ReceiptOutcome::Signed => "receipt-signed",
+                ReceiptOutcome::NotSigned => "receipt-not-signed",
                 ReceiptOutcome::Failed => "receipt-failed",
             };
             let name = doc.name.clone().unwrap_or_else(|| tr("receipt-unnamed", &[]));

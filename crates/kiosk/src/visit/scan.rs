@@ -14,7 +14,7 @@ impl Runner {
         let result = match command {
             DocumentCommand::RequireScanConsent(on) => documents.handle.require_scan_consent(on),
             DocumentCommand::ScanConsent { req, page, accept } => documents.handle.scan_consent(req, page, accept),
-            DocumentCommand::WipeSpool | DocumentCommand::ShowView { .. } => Ok(()),
+            DocumentCommand::WipeSpool | DocumentCommand::ShowView { .. } | DocumentCommand::Sign { .. } | DocumentCommand::RefuseSign => Ok(()),
         };
         if let Err(e) = result {
             tracing::debug!(error = %e, "scan command after the documents ended");

@@ -133,6 +133,25 @@ pub enum Event {
         /// Page, zoom, pan, pointer (points checked to be on the page).
         view: PageView,
     },
+    /// Kiosk: the agent places the signature box of document `id` (a
+    /// `sign` push) here (checked to be on the page).
+    SignBoxWanted {
+        /// The agent's transfer to sign.
+        id: u32,
+        /// Page and box.
+        area: crate::sign::SignatureBox,
+    },
+    /// Agent: the resident sees document `id` to sign with the box here.
+    SignShown {
+        /// The transfer.
+        id: u32,
+        /// Pages of the document.
+        pages: u32,
+        /// Page and box as shown.
+        area: crate::sign::SignatureBox,
+        /// A small picture of the page (a `data:` URL), when it changed.
+        thumbnail: Option<String>,
+    },
     /// Agent: what the resident sees of shown document `id`.
     ViewShown {
         /// The transfer.

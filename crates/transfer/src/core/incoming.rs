@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
 use super::{CommandError, Direction, Endpoint, Event, Output, PeerError, Side};
-use crate::check::{ContentChecker, check_name};
+use crate::check::{ContentChecker, ContentKind, check_name};
 use crate::wire::{Chunk, ErrorCode, KIOSK_ID_BIT, Message, Purpose};
 
 #[derive(Debug)]
@@ -74,8 +74,8 @@ impl Endpoint {
             return self.refuse(Some(id), ErrorCode::BadMessage, format!("transfer id {id:#x} is in the other side's id range"));
         }
         let purpose_ok = match self.side {
-            Side::Kiosk => matches!(purpose, Purpose::Print | Purpose::Display),
-            Side::Agent => matches!(purpose, Purpose::Scan | Purpose::ScanPreview),
+            Side::Kiosk => matches!(purpose, Purpose::Print | Purpose::Display | Purpose::Sign),
+            Side::Agent => matches!(purpose, Purpose::Scan | Purpose::ScanPreview | Purpose::Signed),
         };
         if !purpose_ok {
             return self.refuse(Some(id), ErrorCode::Unexpected, format!("the {:?} side does not take {purpose:?} files", self.side));
@@ -142,6 +142,10 @@ impl Endpoint {
         i.last_activity = now;
         if let Err(e) = i.checker.update(data) {
             return self.fail_in(id, ErrorCode::UnsupportedType, e.to_string());
+        }
+        // A stamp goes into a PDF's page only: refused at the first bytes.
+        if i.purpose == Purpose::Sign && i.checker.kind().is_some_and(|k| k != ContentKind::Pdf) {
+            return self.fail_in(id, ErrorCode::UnsupportedType, crate::sign::NOT_A_PDF.into());
         }
         self.outputs.push_back(Output::Write { id, offset: at, data: data.to_vec() });
         let i = self.incoming.get_mut(&id).expect("present: looked up above");

@@ -31,12 +31,15 @@
 //!   buffered-amount pause), message dispatch, timers, scan and outcome
 //!   commands, and [`Endpoint::poll_output`].
 //! - `view.rs`: shown documents driven by the agent (`view`, `view_shown`).
+//! - `sign.rs`: documents to sign, the agent placing the box (`sign_box`,
+//!   `sign_shown`).
 
 mod events;
 mod incoming;
 mod limits;
 mod outgoing;
 mod scan;
+mod sign;
 mod view;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -318,6 +321,8 @@ impl Endpoint {
             }
             Message::View { id, view } => return self.handle_view(id, view),
             Message::ViewShown { id, pages, view, thumbnail } => return self.handle_view_shown(id, pages, view, thumbnail),
+            Message::SignBox { id, area } => return self.handle_sign_box(id, area),
+            Message::SignShown { id, pages, area, thumbnail } => return self.handle_sign_shown(id, pages, area, thumbnail),
         }
         Ok(())
     }

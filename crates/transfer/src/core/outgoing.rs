@@ -131,8 +131,8 @@ impl Endpoint {
     pub fn push_file(&mut self, now: Instant, meta: FileMeta) -> Result<u32, CommandError> {
         self.tick(now);
         let allowed = match self.side {
-            Side::Kiosk => matches!(meta.purpose, Purpose::Scan | Purpose::ScanPreview),
-            Side::Agent => !matches!(meta.purpose, Purpose::Scan | Purpose::ScanPreview),
+            Side::Kiosk => matches!(meta.purpose, Purpose::Scan | Purpose::ScanPreview | Purpose::Signed),
+            Side::Agent => matches!(meta.purpose, Purpose::Print | Purpose::Display | Purpose::Sign),
         };
         if !allowed {
             return Err(CommandError::WrongSide { what: "sending this kind of file", side: self.side });
