@@ -9,7 +9,6 @@
 //! marks ([`DataChannelHandle::set_buffer_marks`]) and reads them crossed as
 //! [`ChannelEvent`]s, in order with the peer's messages.
 
-use crate::call::{CallEvent, Emitter};
 use crate::error::CallError;
 use bytes::BytesMut;
 use std::sync::Arc;
@@ -208,16 +207,20 @@ impl Pump {
     }
 }
 
-/// A call's data channel: events → call events, messages → the handle.
-pub(crate) async fn pump_data_channel(channel: Arc<dyn DataChannel>, emit: Emitter) {
+/// A call's data channel: messages → the handle; `opened` gets the handle
+/// once the channel is open, `closed` is called when an open one closes.
+pub(crate) async fn pump_data_channel(
+    channel: Arc<dyn DataChannel>,
+    opened: impl Fn(DataChannelHandle) + Send + Sync,
+    closed: impl FnOnce() + Send,
+) {
     let label = channel.label().await.unwrap_or_default();
     if label != DOCUMENTS_CHANNEL {
         tracing::warn!(%label, "ignoring an unexpected data channel");
         return;
     }
     let (handle, pump) = reader(label, channel);
-    let opened = pump.run(|| emit.send(CallEvent::DataChannelOpen(handle.clone()))).await;
-    if opened {
-        emit.send(CallEvent::DataChannelClosed);
+    if pump.run(|| opened(handle.clone())).await {
+        closed();
     }
 }

@@ -71,11 +71,13 @@ mod pipeline;
 pub mod report_estimate;
 pub mod proxy;
 pub mod signaling;
+mod state;
 pub mod stamp;
 mod turn_bridge;
 pub mod turn_stream;
 
-pub use call::{Call, CallEvent, CallEvents, CallState, CallStats};
+pub use call::{Call, CallEvent, CallEvents, CallStats};
+pub use state::CallState;
 pub use data_channel::{ChannelEvent, ChannelMessage, DOCUMENTS_CHANNEL, DataChannelHandle};
 #[cfg(feature = "transfer")]
 pub use documents_link::DocumentsLink;

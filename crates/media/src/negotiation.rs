@@ -4,7 +4,7 @@
 //!
 //! Time is an input (`now`); nothing here reads the clock.
 
-use crate::call::CallState;
+use crate::state::CallState;
 use crate::config::VideoCodec;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

@@ -165,7 +165,7 @@ impl Driver {
             let channel = self.pc.create_data_channel(DOCUMENTS_CHANNEL, Some(init)).await?;
             self.data_channel_created = true;
             self.documents = Some(Arc::clone(&channel));
-            self.tasks.push(tokio::spawn(pump_data_channel(channel, self.emit.clone())));
+            self.tasks.push(tokio::spawn(data_channel_events(channel, self.emit.clone())));
         }
         if self.offerer == Some(false) {
             return Err(CallError::Sequence("this side answered the call; only the offerer makes offers".into()));
@@ -395,7 +395,7 @@ impl Driver {
                 self.set_state(mapped);
             }
             Internal::DataChannel(channel) => {
-                self.tasks.push(tokio::spawn(pump_data_channel(channel, self.emit.clone())));
+                self.tasks.push(tokio::spawn(data_channel_events(channel, self.emit.clone())));
             }
             Internal::Track(track) => {
                 let sinks = ReceiveSinks {
@@ -585,4 +585,11 @@ impl Driver {
         })));
         self.last_audio_decoded = audio_decoded;
     }
+}
+
+/// The documents channel's life as call events.
+async fn data_channel_events(channel: Arc<dyn DataChannel>, emit: Emitter) {
+    let closing = emit.clone();
+    let opened = move |handle| emit.send(CallEvent::DataChannelOpen(handle));
+    pump_data_channel(channel, opened, move || closing.send(CallEvent::DataChannelClosed)).await;
 }

@@ -12,6 +12,7 @@ use crate::adapt::{AdaptationConfig, AdaptationController, EncoderTarget, Observ
 use crate::config::{CallConfig, IcePolicy, VideoCodec};
 use crate::data_channel::{DOCUMENTS_CHANNEL, DataChannelHandle, pump_data_channel};
 use crate::error::CallError;
+pub use crate::state::CallState;
 use crate::frames::{AudioMeter, FrameSlot, Frames};
 use crate::interceptor::{KeyframeRequestForwarder, is_keyframe_request};
 use crate::pacer::{PriorityPacer, RepairCounts, RepairStats};
@@ -79,27 +80,6 @@ const NACK_LOG_PACKETS: u16 = 128;
 /// …and at most this many times each.
 const NACKS_PER_PACKET: u16 = 3;
 const SRTP_REPLAY_WINDOW: usize = 1024;
-
-/// Where the call stands, as the kiosk needs to know it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallState {
-    /// Created, nothing exchanged yet.
-    New,
-    /// Offer/answer done, ICE and DTLS under way.
-    Connecting,
-    /// Media can flow.
-    Connected,
-    /// No packet from the peer for 5 s (webrtc-rs's consent check). ICE
-    /// comes back to `Connected` by itself when packets flow again on the
-    /// same path; the offerer also restarts ICE ([`Call::restart_ice`],
-    /// policy in [`IceRestarts`](crate::negotiation::IceRestarts)).
-    Disconnected,
-    /// No packet from the peer for 30 s, or no path found. Not final: an ICE
-    /// restart can still bring the call back while the data channel survives.
-    Failed,
-    /// Ended (by either side).
-    Closed,
-}
 
 /// Figures about the call, about once a second.
 #[derive(Debug, Clone, PartialEq)]
