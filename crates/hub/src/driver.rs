@@ -44,8 +44,11 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub enum Input {
     KioskConnected { peer: PeerId, kiosk: KioskRecord, protocol: u32, resume: Option<ResumeToken>, link: PeerLink },
     AgentConnected { peer: PeerId, agent: AgentRecord, resume: Option<ResumeToken>, link: PeerLink },
+    /// A host's page (console cookie, role host): `sites` empty is all.
+    HostConnected { peer: PeerId, login: String, display_name: String, sites: Vec<String>, link: PeerLink },
     Kiosk(PeerId, KioskToHub),
     Agent(PeerId, AgentToHub),
+    Host(PeerId, visio_protocol::HostToHub),
     Disconnected(PeerId),
     /// Credentials revoked: close the connections opened with them.
     Revoked(Vec<crate::store::revocation::Revocation>),
@@ -214,6 +217,11 @@ impl Driver {
                     self.peers.insert(peer, link);
                     self.hub.handle_agent_connected(now, peer, agent.login, agent.display_name, agent.services, resume);
                 }
+                Input::HostConnected { peer, login, display_name, sites, link } => {
+                    self.peers.insert(peer, link);
+                    self.hub.handle_host_connected(now, peer, login, display_name, sites);
+                }
+                Input::Host(peer, msg) => self.hub.handle_host_message(now, peer, msg),
                 Input::Kiosk(peer, msg) => self.hub.handle_kiosk_message(now, peer, msg),
                 Input::Agent(peer, msg) => self.hub.handle_agent_message(now, peer, msg),
                 Input::Disconnected(peer) => {
@@ -293,6 +301,7 @@ impl Driver {
                 match output {
                     Output::ToKiosk(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::ToAgent(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
+                    Output::ToHost(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::Close(peer) => {
                         if let Some(link) = self.peers.remove(&peer) {
                             link.close(Closing::new(CLOSE_GOING_AWAY, "replaced by a newer connection"));

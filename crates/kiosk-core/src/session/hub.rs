@@ -60,6 +60,7 @@ impl Session {
                 for report in std::mem::take(&mut self.fleet.unsent) {
                     self.outputs.push_back(Output::ToHub(report));
                 }
+                self.host_welcome();
                 self.heartbeat(now);
             }
             HubToKiosk::HeartbeatAck { seq } => {
@@ -239,6 +240,7 @@ impl Session {
                 }
                 _ => {}
             },
+            HubToKiosk::HostComing => self.host_coming(),
             HubToKiosk::Error(e) => {
                 // Our own messages are well-formed; an error here is a hub
                 // disagreement worth a log line, not a screen change.
