@@ -152,7 +152,7 @@ function alertCard(kiosk, alert) {
     el("strong", {}, `${t(`kind.${alert.kind}`)} — ${kiosk.kiosk_id}`),
     el("span", {}, `${kiosk.site} · ${t("alerts.since", { time: clock(alert.since) })}`),
     alert.detail ? el("span", {}, alert.detail) : null,
-    kiosk.online ? el("span", { "data-testid": "alert-screen" }, t("alerts.screen", { screen: screenName(kiosk.screen) })) : null,
+    kiosk.online && kiosk.screen ? el("span", { "data-testid": "alert-screen" }, t("alerts.screen", { screen: screenName(kiosk.screen) })) : null,
     done ? el("span", { "data-testid": "alert-by" }, t("alerts.by", { name: alert.acknowledged_by })) : null);
   const label = alert.kind === "help" ? t("alerts.go") : t("alerts.seen");
   const button = done ? null : el("button", {
