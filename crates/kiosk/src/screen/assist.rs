@@ -117,7 +117,7 @@ pub fn frame<'a, M: Clone + 'a>(
         if let Some(countdown) = countdown {
             strip = strip.push(container(countdown).align_right(Fill));
         }
-        container(strip).padding([8, 32]).width(Fill).style(theme::container::panel)
+        strip
     });
     // The bar keeps its place whatever the screen's content needs (large
     // text): the screen gives way, clipped.
@@ -127,11 +127,13 @@ pub fn frame<'a, M: Clone + 'a>(
         (Some(AutoReturn { warning: true, .. }), Some(seconds)) => stack![screen, opaque(warning(ctx, seconds, state.prefs.easy_read, wrap))].into(),
         _ => screen.into(),
     };
-    let mut page = column![screen];
+    // One panel: the strip (when shown) over the bar.
+    let mut panel = column![].spacing(8);
     if let Some(strip) = strip {
-        page = page.push(strip);
+        panel = panel.push(strip);
     }
-    page.push(container(bar).padding([8, 32]).width(Fill).style(theme::container::panel)).into()
+    let panel = container(panel.push(bar)).padding([8, 32]).width(Fill).style(theme::container::panel);
+    column![screen, panel].into()
 }
 
 /// The warning before an automatic return: the words, the seconds left,
