@@ -147,8 +147,8 @@ enum AdminCommand {
         #[arg(long, value_delimiter = ',')]
         services: Vec<String>,
         /// A site whose kiosks a host watches on the host page (`/host/`),
-        /// spelt as in the kiosk files; repeat for several. Required for
-        /// the host role, refused for others (they see every site).
+        /// spelt as in the kiosk files; repeat for several. For the host
+        /// role only (admins and supervisors see every site).
         #[arg(long = "site")]
         sites: Vec<String>,
         #[arg(long)]
@@ -451,7 +451,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin { command: AdminCommand::Account { login, role, name, kiosks, services, sites, password_stdin } } => {
             check_id(&login)?;
-            check_sites(role, &sites, &runtime.block_on(store.kiosks())?)?;
+            let enrolled = runtime.block_on(store.kiosks())?;
+            role.check_sites(&sites, enrolled.iter().map(|k| k.site.as_str())).map_err(anyhow::Error::msg)?;
             for id in &kiosks {
                 check_id(id)?;
             }
@@ -471,6 +472,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 runtime.block_on(store.set_console_sites(&login, &sites))?;
             }
             match role {
+                visio_hub::roles::Role::Host if sites.is_empty() => {
+                    eprintln!("Host account {login:?} created without a site: it signs in at /admin/; /host/ needs --site.");
+                }
                 visio_hub::roles::Role::Host => {
                     eprintln!("Host account {login:?} created for {}; it signs in at /host/.", sites.join(" ; "));
                 }
@@ -578,23 +582,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-}
-
-/// A host watches one site or more, each one some enrolled kiosk's; other
-/// roles see every site.
-fn check_sites(role: visio_hub::roles::Role, sites: &[String], kiosks: &[visio_hub::store::KioskRecord]) -> anyhow::Result<()> {
-    if role != visio_hub::roles::Role::Host {
-        anyhow::ensure!(sites.is_empty(), "--site is for host accounts; a {role} sees every site");
-        return Ok(());
-    }
-    anyhow::ensure!(!sites.is_empty(), "a host account needs its site: --site \"Mairie d'Ardes\" (repeat for several)");
-    for site in sites {
-        if !kiosks.iter().any(|k| &k.site == site) {
-            let mut known: Vec<&str> = kiosks.iter().map(|k| k.site.as_str()).collect();
-            known.sort_unstable();
-            known.dedup();
-            bail!("no enrolled kiosk is at site {site:?}; the enrolled kiosks' sites are: {}", known.join(" ; "));
-        }
-    }
-    Ok(())
 }
