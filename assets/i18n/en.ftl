@@ -148,5 +148,6 @@ sign-refused = You did not sign. The adviser has been told.
 host-call = Call the front desk
 host-asked = Request sent…
 host-asked-falc = Request sent. Please wait here.
+host-pending = Request waiting: the kiosk is not connected to the server.
 host-coming = Someone from the front desk is coming
 host-cancel = Cancel the call

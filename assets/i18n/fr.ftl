@@ -149,5 +149,6 @@ sign-refused = Vous n'avez pas signé. Le conseiller est prévenu.
 host-call = Appeler l'accueil
 host-asked = Demande envoyée…
 host-asked-falc = Demande envoyée. Attendez ici.
+host-pending = Demande en attente : la borne n'est pas reliée au serveur.
 host-coming = Quelqu'un de l'accueil arrive
 host-cancel = Annuler l'appel

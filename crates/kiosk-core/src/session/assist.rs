@@ -87,6 +87,8 @@ pub enum Prompt {
     Volume { level: u8 },
     /// "Demande envoyée…": the host was asked for.
     HostAsked,
+    /// Asked while the kiosk has no hub: sent when it is back.
+    HostPending,
     /// A host acknowledged: "Quelqu'un de l'accueil arrive".
     HostComing,
 }

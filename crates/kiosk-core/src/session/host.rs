@@ -16,7 +16,9 @@ use crate::event::KioskEvent;
 pub enum HostCall {
     #[default]
     None,
-    /// Asked; no host has acknowledged yet.
+    /// Asked while the kiosk has no hub: sent once it is back.
+    Pending,
+    /// Asked, and sent to the hub; no host has acknowledged yet.
     Asked,
     /// A host acknowledged: someone is coming.
     Coming,
@@ -41,10 +43,10 @@ impl Session {
         if self.host.call != HostCall::None {
             return;
         }
-        self.host.call = HostCall::Asked;
+        self.host.call = HostCall::Pending;
         self.event(KioskEvent::HostCalled { screen: screen_name(&self.screen).into() });
         self.send_help_request();
-        self.say(Prompt::HostAsked);
+        self.say(if self.host.call == HostCall::Asked { Prompt::HostAsked } else { Prompt::HostPending });
     }
 
     pub(super) fn cancel_host(&mut self, now: Instant) {
@@ -79,8 +81,16 @@ impl Session {
     /// when the link dropped; ask again.
     pub(super) fn host_welcome(&mut self) {
         self.host.sent_screen = None;
-        if self.host.call == HostCall::Asked {
+        if self.host.call == HostCall::Pending {
             self.send_help_request();
+            self.say(Prompt::HostAsked);
+        }
+    }
+
+    /// The hub is gone, and a request nobody acknowledged with it.
+    pub(super) fn host_hub_lost(&mut self) {
+        if self.host.call == HostCall::Asked {
+            self.host.call = HostCall::Pending;
         }
     }
 
@@ -95,6 +105,7 @@ impl Session {
         if !self.hub_up {
             return;
         }
+        self.host.call = HostCall::Asked;
         let screen = screen_name(&self.screen);
         self.host.sent_screen = Some(screen);
         self.outputs.push_back(Output::ToHub(KioskToHub::HelpRequest { screen: screen.into() }));

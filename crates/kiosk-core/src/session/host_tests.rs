@@ -128,10 +128,19 @@ fn a_request_made_without_the_hub_is_sent_when_it_is_back() {
     k.input(Input::HubLost);
     k.input(Input::Assist(Assist::CallHost));
     assert_eq!(k.sent(), []);
-    assert_eq!(k.session.host_call(), HostCall::Asked);
+    // Not "sent": it is not, yet.
+    assert_eq!((k.session.host_call(), k.said().last()), (HostCall::Pending, Some(&Prompt::HostPending)));
     k.input(Input::HubConnected);
     k.input(Input::Hub(welcome()));
     assert_eq!(k.sent(), [help("home")]);
+    assert_eq!(k.session.host_call(), HostCall::Asked);
+    assert!(k.said().contains(&Prompt::HostAsked), "said once it is sent");
+    // Lost again before anyone answered: pending again, and asked again.
+    k.input(Input::HubLost);
+    assert_eq!(k.session.host_call(), HostCall::Pending);
+    k.input(Input::HubConnected);
+    k.input(Input::Hub(welcome()));
+    assert_eq!((k.session.host_call(), k.sent()), (HostCall::Asked, vec![help("home")]));
     // Once acknowledged, a new connection does not ask again.
     k.input(Input::Hub(HubToKiosk::HostComing));
     k.input(Input::HubLost);

@@ -12,6 +12,7 @@ use crate::timer::Timer;
 impl Session {
     pub(super) fn hub_lost(&mut self, now: Instant) {
         self.hub_up = false;
+        self.host_hub_lost();
         self.timers.stop(Timer::Heartbeat);
         self.fleet.in_flight = None;
         // A new connection may take another path: measure again.

@@ -91,13 +91,14 @@ pub fn frame<'a, M: Clone + 'a>(
     // brings a person to the kiosk. Once asked, it cancels.
     let host = match state.host {
         HostCall::None => control(ctx.tr("host-call"), Some(Message::CallHost), true),
-        HostCall::Asked | HostCall::Coming => control(ctx.tr("host-cancel"), Some(Message::CancelHost), false),
+        HostCall::Pending | HostCall::Asked | HostCall::Coming => control(ctx.tr("host-cancel"), Some(Message::CancelHost), false),
     };
     bar = bar.push(container(host).align_right(Fill));
     // Over the bar: where the call for the host stands, and the end
     // screen's countdown (the bar has no room left for them).
     let status = match state.host {
         HostCall::None => None,
+        HostCall::Pending => Some(text(ctx.tr("host-pending")).size(theme::BODY)),
         HostCall::Asked => Some(text(ctx.tr("host-asked")).size(theme::BODY)),
         HostCall::Coming => Some(text(ctx.tr("host-coming")).size(theme::BODY).color(theme::PRIMARY)),
     };
