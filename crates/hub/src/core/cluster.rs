@@ -76,7 +76,7 @@ pub enum BusMessage {
     TransferRefused { session: SessionId, message: String },
     /// A kiosk's entry on the hosts' board changed on its process (sent to
     /// every process): the newest `updated` wins.
-    Desk { kiosk: visio_protocol::DeskKiosk },
+    Desk { kiosk: visio_protocol::DeskKiosk, from: String },
     /// A host on the sender acknowledged an alert of a kiosk (sent to
     /// every process; the one owning the kiosk carries it out).
     DeskAcknowledge { kiosk_id: KioskId, alert: visio_protocol::AlertKind, by: String },
@@ -446,6 +446,7 @@ impl Hub {
             self.available_elsewhere = elsewhere;
         }
         self.handle_alive(now, &view.alive);
+        self.desk_alive(now, &view.alive);
     }
 
     /// Available agents here, per service: what this process adds to

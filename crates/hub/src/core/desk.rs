@@ -27,24 +27,32 @@ impl HostPeer {
     }
 }
 
-/// One kiosk's entry; `here` when this process owns it (the kiosk is, or
-/// was last, connected here).
+/// One kiosk's entry, and the process owning it: this one (`None`; the
+/// kiosk is, or was last, connected here) or another.
 pub(super) struct BoardEntry {
-    here: bool,
+    owner: Option<String>,
     kiosk: DeskKiosk,
+}
+
+impl BoardEntry {
+    fn here(&self) -> bool {
+        self.owner.is_none()
+    }
 }
 
 impl Hub {
     /// A host's page proved who it is (the console cookie): it gets the
-    /// board of its sites. With a bus, every process is asked to send its
-    /// kiosks' entries again, so a process started after them knows them.
+    /// board of its sites. With a bus, the first host here has every
+    /// process send its kiosks' entries again, so a process started after
+    /// them knows them (later, their broadcasts keep it up to date).
     pub fn handle_host_connected(&mut self, now: Timestamp, peer: PeerId, login: String, display_name: String, sites: Vec<String>) {
         let host = HostPeer { display_name: display_name.clone(), sites: sites.clone() };
         let kiosks = self.board.values().filter(|e| host.watches(&e.kiosk.site)).map(|e| e.kiosk.clone()).collect();
         self.hosts.insert(peer, host);
         self.outputs.push_back(Output::ToHost(peer, HubToHost::Welcome { protocol: PROTOCOL_VERSION, login, display_name, sites }));
         self.outputs.push_back(Output::ToHost(peer, HubToHost::Board { kiosks }));
-        if matches!(self.topology, Topology::Bus { .. }) {
+        if matches!(self.topology, Topology::Bus { .. }) && !self.board_asked {
+            self.board_asked = true;
             self.outputs.push_back(Output::Bus { to: EVERY_PROCESS.into(), message: BusMessage::DeskRollCall });
         }
         self.flush(now);
@@ -58,7 +66,7 @@ impl Hub {
                 let by = host.display_name.clone();
                 match self.board.get(&kiosk_id) {
                     Some(entry) if host.watches(&entry.kiosk.site) => {
-                        if entry.here {
+                        if entry.here() {
                             self.acknowledge(now, &kiosk_id, alert, by);
                         } else if matches!(self.topology, Topology::Bus { .. }) {
                             let message = BusMessage::DeskAcknowledge { kiosk_id, alert, by };
@@ -84,7 +92,7 @@ impl Hub {
     /// A kiosk connected here: online, its link alert gone.
     pub(super) fn desk_online(&mut self, now: Timestamp, kiosk_id: &KioskId, site: &str) {
         let entry = self.board.entry(kiosk_id.clone()).or_insert_with(|| BoardEntry {
-            here: true,
+            owner: None,
             kiosk: DeskKiosk {
                 kiosk_id: kiosk_id.clone(),
                 site: site.to_owned(),
@@ -95,7 +103,7 @@ impl Hub {
                 updated: now,
             },
         });
-        entry.here = true;
+        entry.owner = None;
         entry.kiosk.site = site.to_owned();
         entry.kiosk.online = true;
         entry.kiosk.screen = None;
@@ -106,7 +114,7 @@ impl Hub {
     /// A kiosk's connection here ended: its help request with it (the
     /// kiosk asks again when it is back), and the link alert is raised.
     pub(super) fn desk_offline(&mut self, now: Timestamp, kiosk_id: &KioskId) {
-        let Some(entry) = self.board.get_mut(kiosk_id).filter(|e| e.here) else { return };
+        let Some(entry) = self.board.get_mut(kiosk_id).filter(|e| e.here()) else { return };
         entry.kiosk.online = false;
         entry.kiosk.alerts.retain(|a| a.kind != AlertKind::Help);
         entry.kiosk.alerts.push(Alert { kind: AlertKind::Link, since: now, detail: None, acknowledged_by: None });
@@ -116,7 +124,7 @@ impl Hub {
     /// A heartbeat's devices: an alert per failing device, kept (with its
     /// acknowledgement) while it fails, gone when it works again.
     pub(super) fn desk_devices(&mut self, now: Timestamp, kiosk_id: &KioskId, devices: Option<&DeviceHealth>) {
-        let Some(entry) = self.board.get_mut(kiosk_id).filter(|e| e.here) else { return };
+        let Some(entry) = self.board.get_mut(kiosk_id).filter(|e| e.here()) else { return };
         let Some(devices) = devices else { return };
         if entry.kiosk.devices.as_ref() == Some(devices) {
             return;
@@ -174,7 +182,7 @@ impl Hub {
     /// A host acknowledged `alert` of a kiosk this process owns. For a
     /// help request the kiosk hears that someone is coming, once.
     fn acknowledge(&mut self, now: Timestamp, kiosk_id: &KioskId, alert: AlertKind, by: String) {
-        let Some(entry) = self.board.get_mut(kiosk_id).filter(|e| e.here) else { return };
+        let Some(entry) = self.board.get_mut(kiosk_id).filter(|e| e.here()) else { return };
         let Some(raised) = entry.kiosk.alerts.iter_mut().find(|a| a.kind == alert && a.acknowledged_by.is_none()) else { return };
         raised.acknowledged_by = Some(by);
         if alert == AlertKind::Help
@@ -188,22 +196,24 @@ impl Hub {
     /// What another process says of its kiosks, or asks of ours.
     pub(super) fn handle_desk_bus(&mut self, now: Timestamp, message: BusMessage) {
         match message {
-            BusMessage::Desk { kiosk } => {
+            BusMessage::Desk { kiosk, from } => {
                 if self.kiosk_peer.contains_key(&kiosk.kiosk_id) {
                     return; // ours now: the sender's copy is older
                 }
                 let newer = self.board.get(&kiosk.kiosk_id).is_none_or(|e| e.kiosk.updated <= kiosk.updated);
                 if newer {
                     let kiosk_id = kiosk.kiosk_id.clone();
-                    self.board.insert(kiosk_id.clone(), BoardEntry { here: false, kiosk });
+                    self.board.insert(kiosk_id.clone(), BoardEntry { owner: Some(from), kiosk });
                     self.tell_hosts(&kiosk_id);
                 }
             }
             BusMessage::DeskAcknowledge { kiosk_id, alert, by } => self.acknowledge(now, &kiosk_id, alert, by),
             BusMessage::DeskRollCall => {
-                let ours: Vec<DeskKiosk> = self.board.values().filter(|e| e.here).map(|e| e.kiosk.clone()).collect();
+                let ours: Vec<DeskKiosk> = self.board.values().filter(|e| e.here()).map(|e| e.kiosk.clone()).collect();
+                let from = self.topology.process().unwrap_or_default().to_owned();
                 for kiosk in ours {
-                    self.outputs.push_back(Output::Bus { to: EVERY_PROCESS.into(), message: BusMessage::Desk { kiosk } });
+                    let message = BusMessage::Desk { kiosk, from: from.clone() };
+                    self.outputs.push_back(Output::Bus { to: EVERY_PROCESS.into(), message });
                 }
             }
             _ => {}
@@ -216,11 +226,31 @@ impl Hub {
         let Some(entry) = self.board.get_mut(kiosk_id) else { return };
         entry.kiosk.updated = now;
         entry.kiosk.alerts.sort_by_key(|a| (a.since, a.kind));
-        if matches!(self.topology, Topology::Bus { .. }) {
-            let message = BusMessage::Desk { kiosk: entry.kiosk.clone() };
+        if let Topology::Bus { process } = &self.topology {
+            let message = BusMessage::Desk { kiosk: entry.kiosk.clone(), from: process.clone() };
             self.outputs.push_back(Output::Bus { to: EVERY_PROCESS.into(), message });
         }
         self.tell_hosts(kiosk_id);
+    }
+
+    /// Kiosks of a process that stopped (its liveness lock lapsed) lost
+    /// their hub with it: offline, with the link alert, until they
+    /// connect elsewhere.
+    pub(super) fn desk_alive(&mut self, now: Timestamp, alive: &BTreeSet<String>) {
+        let lost: Vec<KioskId> = self
+            .board
+            .iter()
+            .filter(|(_, e)| e.kiosk.online && e.owner.as_ref().is_some_and(|p| !alive.contains(p)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for kiosk_id in lost {
+            let entry = self.board.get_mut(&kiosk_id).expect("listed above");
+            entry.kiosk.online = false;
+            entry.kiosk.alerts.retain(|a| a.kind != AlertKind::Help);
+            entry.kiosk.alerts.push(Alert { kind: AlertKind::Link, since: now, detail: None, acknowledged_by: None });
+            entry.kiosk.updated = now;
+            self.tell_hosts(&kiosk_id);
+        }
     }
 
     fn tell_hosts(&mut self, kiosk_id: &KioskId) {

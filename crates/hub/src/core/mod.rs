@@ -293,6 +293,9 @@ pub struct Hub {
     /// Every kiosk known to hosts: this process's and, with a bus, the
     /// others' (`desk`).
     board: BTreeMap<KioskId, desk::BoardEntry>,
+    /// The other processes were asked for their kiosks' entries (once: the
+    /// board then follows their broadcasts).
+    board_asked: bool,
 }
 
 /// How this hub process stands among others: who decides the next
@@ -366,6 +369,7 @@ impl Hub {
             available_elsewhere: HashMap::new(),
             hosts: HashMap::new(),
             board: BTreeMap::new(),
+            board_asked: false,
         }
     }
 

@@ -128,6 +128,10 @@ fn across_processes_the_kiosks_process_owns_its_entry_and_carries_out_acknowledg
     let host = p2.host("sylvie", &["Mairie de besse"]);
     assert_eq!(std::mem::take(&mut p2.desk_bus), [(EVERY_PROCESS.to_string(), BusMessage::DeskRollCall)]);
     p2.host_said(host);
+    // A second host asks nobody again: the broadcasts keep p2's board.
+    let second = p2.host("paul", &["Mairie de besse"]);
+    assert_eq!(p2.desk_bus, []);
+    p2.host_said(second);
     // p1 answers the roll call with its kiosk's entry; p2's host sees it.
     p1.hub.handle_bus(p1.now, BusMessage::DeskRollCall);
     p1.drain();
@@ -153,4 +157,9 @@ fn across_processes_the_kiosks_process_owns_its_entry_and_carries_out_acknowledg
         p2.drain();
     }
     assert_eq!(p2.host_sees(host, "besse"), Some(vec![(AlertKind::Help, Some("sylvie (accueil)".to_string()))]));
+
+    // p1 stops (its liveness lock lapses): its kiosk lost the hub with it.
+    p2.hub.handle_shared(p2.now, SharedView { alive: ["p2".to_string()].into(), ..SharedView::default() });
+    p2.drain();
+    assert_eq!(p2.host_sees(host, "besse"), Some(vec![(AlertKind::Link, None)]));
 }
