@@ -1,7 +1,7 @@
 //! The host on site, end to end: the real hub over TLS serves the host page
 //! (`/host/`) to headless Chromium, signed in as the town hall's host; the
 //! headless kiosk waits in line and presses "Appeler l'accueil". The alert
-//! shows on the page (sound, tab title, the kiosk's screen), the host
+//! shows on the page (sound, notification, tab title, the kiosk's screen), the host
 //! answers "J'y vais", and only then does the kiosk hear that someone is
 //! coming. A second kiosk of the host's other site reports its printer out
 //! of paper: an alert too. Once on one hub, once across two hub processes
@@ -118,6 +118,7 @@ async fn host_scene(world: &World, host_hub: &TestHub, besse_hub: &TestHub, bess
     assert_eq!(title, "(1) Alertes · Visio-Public Accueil");
     let rung = page_until(&browser, "the alert's sound", "return window.hostAlerts.find(a => a.kind === 'help') || null;").await;
     assert_eq!((&rung["kiosk"], &rung["sound"]), (&json!("demo-kiosk"), &json!("running")));
+    assert_eq!(rung["notified"], true, "a browser notification: {rung}");
 
     // Besse's printer runs out of paper: an alert too, under the call for help.
     let mut besse = Kiosk::connect(besse_hub, "besse", besse_secret).await;
@@ -140,6 +141,11 @@ async fn host_scene(world: &World, host_hub: &TestHub, besse_hub: &TestHub, bess
     kiosk.event("host_coming").await;
     text_with(&browser, "alert-demo-kiosk-help", "Pris en charge par accueil (accueil)").await;
     page_until(&browser, "one alert left in the title", "return document.title.startsWith('(1)');").await;
+    // The same page in English, from its catalogue.
+    click(&browser, "lang-en").await;
+    text_with(&browser, "alert-demo-kiosk-help", "A resident asks for help").await;
+    text_with(&browser, "alert-besse-printer", "Printer failing").await;
+    click(&browser, "lang-fr").await;
 
     // The resident leaves: the call for help ends with the visit, and the
     // kiosk's lost link is an alert.
