@@ -13,29 +13,17 @@
 mod common;
 
 use common::World;
-use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_protocol::{DeviceHealth, DeviceState, DeviceStatus, Secret};
 use visio_testkit::browser::Browser;
 use visio_testkit::hub::{Kiosk, TestHub};
-use visio_testkit::wait::{eventually, init_tracing, within};
+use visio_testkit::page::{click, page_until, screenshot, testid, type_into};
+use visio_testkit::wait::init_tracing;
 
 const HOST: (&str, &str) = ("accueil", "mot de passe de l'accueil");
 /// The headless kiosk's site (the test kit enrolls `demo-kiosk` there) and
 /// the host's second site.
 const SITES: [&str; 2] = ["Mairie de demo-kiosk", "Mairie de besse"];
-
-fn testid(id: &str) -> String {
-    format!("[data-testid={id}]")
-}
-
-async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
-    eventually(what, || async {
-        let value = browser.try_run(script, Value::Null).await.ok()?;
-        (!value.is_null() && value != json!(false)).then_some(value)
-    })
-    .await
-}
 
 /// The text of a shown element once it contains `part`.
 async fn text_with(browser: &Browser, id: &str, part: &str) -> String {
@@ -48,22 +36,10 @@ async fn text_with(browser: &Browser, id: &str, part: &str) -> String {
     page_until(browser, &format!("{id} saying {part:?}"), &script).await.as_str().unwrap().to_owned()
 }
 
-async fn click(browser: &Browser, id: &str) {
-    let selector = testid(id);
-    let element = eventually(&format!("{id} shown"), || async {
-        let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
-        element.is_displayed().await.ok()?.then_some(element)
-    })
-    .await;
-    element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
-}
-
 async fn sign_in(browser: &Browser, hub: &TestHub) {
     browser.client.goto(&hub.url("/host/")).await.unwrap();
-    for (id, text) in [("login-user", HOST.0), ("login-password", HOST.1)] {
-        let element = within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap();
-        element.send_keys(text).await.unwrap();
-    }
+    type_into(browser, "login-user", HOST.0).await;
+    type_into(browser, "login-password", HOST.1).await;
     click(browser, "login-submit").await;
     text_with(browser, "who-name", "accueil (accueil)").await;
 }
@@ -130,10 +106,7 @@ async fn host_scene(world: &World, host_hub: &TestHub, besse_hub: &TestHub, bess
     assert_eq!(order, json!(["alert-demo-kiosk-help", "alert-besse-printer"]));
     let violations = browser.accessibility_violations().await;
     assert!(violations.is_empty(), "axe-core (alerts): {:#}", Value::Array(violations));
-    if let Some(dir) = std::env::var_os("VISIO_SCREENSHOTS") {
-        let png = browser.client.screenshot().await.unwrap();
-        std::fs::write(std::path::Path::new(&dir).join("host-alert.png"), png).unwrap();
-    }
+    screenshot(&browser, "host-alert").await;
 
     // Nothing told the kiosk someone is coming until the host answers.
     assert!(kiosk_said_nothing_of_the_host(&mut kiosk).await);

@@ -10,7 +10,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::KioskId;
-use crate::messages::{DeviceHealth, ErrorBody};
+use crate::devices::DeviceHealth;
+use crate::messages::ErrorBody;
 
 /// Longest `screen` name a kiosk may send; the hub refuses longer ones.
 pub const MAX_SCREEN_CHARS: usize = 40;
