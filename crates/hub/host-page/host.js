@@ -3,7 +3,7 @@
 // title, until a host acknowledges.
 
 const PROTOCOL = 2;
-const ALERT_ORDER = ["help", "link", "camera", "microphone", "printer", "scanner"];
+const ALERT_ORDER = ["help", "link", "speaker", "camera", "microphone", "printer", "scanner"];
 /// An alert nobody acknowledged rings again this often.
 const RING_AGAIN_MS = 30000;
 

@@ -1,11 +1,12 @@
 //! The host on site, end to end: the real hub over TLS serves the host page
 //! (`/host/`) to headless Chromium, signed in as the town hall's host; the
 //! headless kiosk waits in line and presses "Appeler l'accueil". The alert
-//! shows on the page (sound, notification, tab title, the kiosk's screen), the host
-//! answers "J'y vais", and only then does the kiosk hear that someone is
-//! coming. A second kiosk of the host's other site reports its printer out
-//! of paper: an alert too. Once on one hub, once across two hub processes
-//! on PostgreSQL and NATS (the kiosk on one, the host's page on the other).
+//! shows on the page (sound, notification, tab title, the kiosk's screen),
+//! the host answers "J'y vais", and only then does the kiosk hear that
+//! someone is coming. The kiosk has no sound output, and a second kiosk of
+//! the host's other site reports its printer out of paper: alerts too. Once
+//! on one hub, once across two hub processes on PostgreSQL and NATS (the
+//! kiosk on one, the host's page on the other).
 //!
 //! `VISIO_SCREENSHOTS=<dir>` saves the page with its alerts there as
 //! `host-alert.png` (docs/screenshots holds the committed one).
@@ -51,16 +52,20 @@ fn printer_out_of_paper() -> DeviceHealth {
         microphone: ok.clone(),
         scanner: ok,
         printer: DeviceStatus::new(DeviceState::Error, Some("media-empty: plus de papier")),
+        speaker: None,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_answers_a_residents_call_for_help_and_sees_a_device_fault() {
     init_tracing();
-    let world = World::start().await;
+    // Heartbeats every second: the kiosk's silent loudspeaker shows at once.
+    let mut settings = visio_hub::server::Settings::new(std::sync::Arc::new(visio_config::Catalogue::demo()));
+    settings.heartbeat_seconds = 1;
+    let world = World::start_with(settings).await;
     world.hub.add_host(HOST.0, HOST.1, &SITES);
     let besse = world.hub.enroll("besse");
-    host_scene(&world, &world.hub, &world.hub, &besse).await;
+    host_scene(&world, &world.hub, &world.hub, &besse, Sound::Missing).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,28 +75,53 @@ async fn a_call_for_help_across_two_hub_processes_on_postgresql_and_nats() {
     let (world, cluster) = World::cluster(2, 1).await;
     cluster.add_host(HOST.0, HOST.1, &SITES).await;
     let besse = cluster.enroll("besse").await;
-    host_scene(&world, &cluster.hub(1), &cluster.hub(1), &besse).await;
+    host_scene(&world, &cluster.hub(1), &cluster.hub(1), &besse, Sound::NotProbed).await;
 }
 
-/// The host signs in on `host_hub`; the headless kiosk calls for help; the
-/// host answers; Besse (on `besse_hub`) reports its printer out of paper.
-async fn host_scene(world: &World, host_hub: &TestHub, besse_hub: &TestHub, besse_secret: &Secret) {
+/// The host signs in on `host_hub`; the headless kiosk (no sound output)
+/// calls for help; the host answers; Besse (on `besse_hub`) reports its
+/// printer out of paper.
+/// The headless kiosk's sound output.
+#[derive(Clone, Copy, PartialEq)]
+enum Sound {
+    /// None at all (no sound server, no other sink GStreamer could use).
+    Missing,
+    /// Sent nowhere on purpose (`VISIO_AUDIO_SINK=fakesink`): not probed.
+    NotProbed,
+}
+
+async fn host_scene(world: &World, host_hub: &TestHub, besse_hub: &TestHub, besse_secret: &Secret, sound: Sound) {
     let browser = Browser::launch().await;
     browser.set_viewport(1280, 800).await;
     sign_in(&browser, host_hub).await;
     text_with(&browser, "alerts-none", "Aucune alerte").await;
 
     // The resident waits for an agent and presses "Appeler l'accueil".
-    let mut kiosk = world.kiosk_with("demo", &["--call-host".as_ref()]);
+    let mut kiosk = world.kiosk_adjusted("demo", |c| {
+        c.arg("--call-host");
+        if sound == Sound::Missing {
+            c.env_remove("VISIO_AUDIO_SINK")
+                .env("PULSE_SERVER", "unix:/nonexistent/pulse")
+                .env("GST_PLUGIN_FEATURE_RANK", "alsasink:NONE,oss4sink:NONE,osssink:NONE,jackaudiosink:NONE,pipewiresink:NONE");
+        }
+    });
     kiosk.event("queued").await;
     let called = kiosk.event("host_called").await;
     assert_eq!(called["screen"], "waiting");
 
-    // The page rings, counts it in the tab's title and says what the kiosk shows.
+    // The page rings, counts it in the tab's title and says what the kiosk
+    // shows; a kiosk nobody can hear is an alert too.
     let alert = text_with(&browser, "alert-demo-kiosk-help", "Un usager demande de l'aide").await;
     assert!(alert.contains("La borne affiche : Attente d'un conseiller"), "alert: {alert}");
-    let title = page_until(&browser, "the alert in the tab's title", "return document.title.startsWith('(1)') && document.title;").await;
-    assert_eq!(title, "(1) Alertes · Visio-Public Accueil");
+    let mut expected = vec!["alert-demo-kiosk-help"];
+    if sound == Sound::Missing {
+        let speaker = text_with(&browser, "alert-demo-kiosk-speaker", "Son en panne").await;
+        assert!(speaker.contains("no sound output found"), "alert: {speaker}");
+        expected.push("alert-demo-kiosk-speaker");
+    }
+    let n = expected.len();
+    let title = page_until(&browser, "the alerts in the tab's title", &format!("return document.title.startsWith('({n})') && document.title;")).await;
+    assert_eq!(title, format!("({n}) Alertes · Visio-Public Accueil"));
     let rung = page_until(&browser, "the alert's sound", "return window.hostAlerts.find(a => a.kind === 'help') || null;").await;
     assert_eq!((&rung["kiosk"], &rung["sound"]), (&json!("demo-kiosk"), &json!("running")));
     assert_eq!(rung["notified"], true, "a browser notification: {rung}");
@@ -101,9 +131,11 @@ async fn host_scene(world: &World, host_hub: &TestHub, besse_hub: &TestHub, bess
     besse.heartbeat(1, None, Some(printer_out_of_paper())).await;
     let printer = text_with(&browser, "alert-besse-printer", "Imprimante en panne").await;
     assert!(printer.contains("media-empty: plus de papier") && printer.contains("Mairie de besse"), "alert: {printer}");
-    page_until(&browser, "two alerts in the title", "return document.title.startsWith('(2)');").await;
+    expected.push("alert-besse-printer");
+    let n = expected.len();
+    page_until(&browser, "one more alert in the title", &format!("return document.title.startsWith('({n})');")).await;
     let order = browser.run("return [...document.querySelectorAll('#alert-list .alert')].map(a => a.dataset.testid);", Value::Null).await;
-    assert_eq!(order, json!(["alert-demo-kiosk-help", "alert-besse-printer"]));
+    assert_eq!(order, json!(expected), "the call for help first, then this kiosk's sound, then Besse's printer");
     let violations = browser.accessibility_violations().await;
     assert!(violations.is_empty(), "axe-core (alerts): {:#}", Value::Array(violations));
     screenshot(&browser, "host-alert").await;
@@ -113,7 +145,8 @@ async fn host_scene(world: &World, host_hub: &TestHub, besse_hub: &TestHub, bess
     click(&browser, "ack-demo-kiosk-help").await;
     kiosk.event("host_coming").await;
     text_with(&browser, "alert-demo-kiosk-help", "Pris en charge par accueil (accueil)").await;
-    page_until(&browser, "one alert left in the title", "return document.title.startsWith('(1)');").await;
+    let left = format!("return document.title.startsWith('({})');", n - 1);
+    page_until(&browser, "the answered call no longer counted", &left).await;
     // The same page in English, from its catalogue.
     click(&browser, "lang-en").await;
     text_with(&browser, "alert-demo-kiosk-help", "A resident asks for help").await;

@@ -304,6 +304,7 @@ fn desk_kiosk() -> DeskKiosk {
             microphone: DeviceStatus::new(DeviceState::Ok, None),
             scanner: DeviceStatus::new(DeviceState::Ok, None),
             printer: DeviceStatus::new(DeviceState::Error, Some("Out of paper")),
+            speaker: None,
         }),
         alerts: vec![
             Alert {

@@ -88,6 +88,8 @@ pub enum AlertKind {
     Camera,
     /// The microphone (or its signal) is missing or failing.
     Microphone,
+    /// The sound output (loudspeaker or handset): nobody hears the agent.
+    Speaker,
     Scanner,
     Printer,
     /// The kiosk lost its connection to the hub.
@@ -100,6 +102,7 @@ impl AlertKind {
             AlertKind::Help => "help",
             AlertKind::Camera => "camera",
             AlertKind::Microphone => "microphone",
+            AlertKind::Speaker => "speaker",
             AlertKind::Scanner => "scanner",
             AlertKind::Printer => "printer",
             AlertKind::Link => "link",

@@ -129,14 +129,18 @@ impl Hub {
         if entry.kiosk.devices.as_ref() == Some(devices) {
             return;
         }
-        let faults: [(AlertKind, &DeviceStatus); 4] = [
-            (AlertKind::Camera, &devices.camera),
-            (AlertKind::Microphone, &devices.microphone),
-            (AlertKind::Scanner, &devices.scanner),
-            (AlertKind::Printer, &devices.printer),
+        let faults: [(AlertKind, Option<&DeviceStatus>); 5] = [
+            (AlertKind::Camera, Some(&devices.camera)),
+            (AlertKind::Microphone, Some(&devices.microphone)),
+            // Absent from kiosks that do not check it: no alert, none kept.
+            (AlertKind::Speaker, devices.speaker.as_ref()),
+            (AlertKind::Scanner, Some(&devices.scanner)),
+            (AlertKind::Printer, Some(&devices.printer)),
         ];
+        let ok = DeviceStatus::new(visio_protocol::DeviceState::Ok, None);
         let alerts = &mut entry.kiosk.alerts;
         for (kind, status) in faults {
+            let status = status.unwrap_or(&ok);
             let raised = alerts.iter().position(|a| a.kind == kind);
             match (status.state.is_unhealthy(), raised) {
                 (true, Some(i)) => alerts[i].detail.clone_from(&status.detail),

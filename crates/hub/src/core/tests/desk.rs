@@ -41,6 +41,7 @@ fn health(printer: DeviceState) -> DeviceHealth {
         microphone: ok.clone(),
         scanner: ok,
         printer: DeviceStatus::new(printer, Some("Out of paper")),
+        speaker: None,
     }
 }
 
@@ -105,6 +106,12 @@ fn failing_devices_and_a_lost_link_are_alerts_until_they_are_fixed() {
     assert_eq!(w.host_said(host), []);
     w.kiosk_says(besse, beat(health(DeviceState::Ok)));
     assert_eq!(w.host_sees(host, "besse"), Some(vec![]));
+    // Nobody can hear the kiosk: the sound output's fault is an alert too.
+    let silent = DeviceHealth { speaker: Some(DeviceStatus::new(DeviceState::Missing, Some("no sound output"))), ..health(DeviceState::Ok) };
+    w.kiosk_says(besse, beat(silent));
+    assert_eq!(w.host_sees(host, "besse"), Some(vec![(AlertKind::Speaker, None)]));
+    w.kiosk_says(besse, beat(health(DeviceState::Ok)));
+    assert_eq!(w.host_sees(host, "besse"), Some(vec![]), "no longer reported: no alert kept");
 
     // A pending help request goes with the link; the link alert comes.
     w.kiosk_says(besse, KioskToHub::HelpRequest { screen: "home".into() });
