@@ -328,7 +328,7 @@ pub fn hub_to_host() -> Vec<HubToHost> {
             sites: vec!["Mairie de Besse-et-Saint-Anastaise".into()],
         },
         HubToHost::Board { kiosks: vec![desk_kiosk()] },
-        HubToHost::Kiosk { kiosk: desk_kiosk() },
+        HubToHost::Kiosk { kiosk: Box::new(desk_kiosk()) },
         HubToHost::Error(ErrorBody::new(ErrorCode::Forbidden, "kiosk ardes-mairie is not at one of your sites")),
     ]
 }

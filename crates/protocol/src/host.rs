@@ -43,7 +43,7 @@ pub enum HubToHost {
     Board { kiosks: Vec<DeskKiosk> },
     /// One kiosk changed (its link, devices, screen or alerts); replaces
     /// the page's copy of it.
-    Kiosk { kiosk: DeskKiosk },
+    Kiosk { kiosk: Box<DeskKiosk> },
     Error(ErrorBody),
 }
 

@@ -262,7 +262,7 @@ impl Hub {
         let mut watching: Vec<PeerId> = self.hosts.iter().filter(|(_, h)| h.watches(&entry.kiosk.site)).map(|(p, _)| *p).collect();
         watching.sort();
         for peer in watching {
-            self.outputs.push_back(Output::ToHost(peer, HubToHost::Kiosk { kiosk: entry.kiosk.clone() }));
+            self.outputs.push_back(Output::ToHost(peer, HubToHost::Kiosk { kiosk: Box::new(entry.kiosk.clone()) }));
         }
     }
 }
