@@ -112,12 +112,16 @@ async fn host_scene(world: &World, host_hub: &TestHub, besse_hub: &TestHub, bess
     // The page rings, counts it in the tab's title and says what the kiosk
     // shows; a kiosk nobody can hear is an alert too.
     let alert = text_with(&browser, "alert-demo-kiosk-help", "Un usager demande de l'aide").await;
-    assert!(alert.contains("La borne affiche : Attente d'un conseiller"), "alert: {alert}");
     let mut expected = vec!["alert-demo-kiosk-help"];
     if sound == Sound::Missing {
         let speaker = text_with(&browser, "alert-demo-kiosk-speaker", "Son en panne").await;
         assert!(speaker.contains("no sound output found"), "alert: {speaker}");
         expected.push("alert-demo-kiosk-speaker");
+        // Nobody could hear an agent: the kiosk is out of service, and the
+        // resident's call for help says so.
+        text_with(&browser, "alert-demo-kiosk-help", "La borne affiche : Hors service").await;
+    } else {
+        assert!(alert.contains("La borne affiche : Attente d'un conseiller"), "alert: {alert}");
     }
     let n = expected.len();
     let title = page_until(&browser, "the alerts in the tab's title", &format!("return document.title.startsWith('({n})') && document.title;")).await;
@@ -155,10 +159,16 @@ async fn host_scene(world: &World, host_hub: &TestHub, besse_hub: &TestHub, bess
 
     // The resident leaves: the call for help ends with the visit, and the
     // kiosk's lost link is an alert.
+    let before = kiosk.printed_so_far().await;
     let pid = kiosk.child.id().expect("the kiosk runs");
     std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
     let (lines, _) = kiosk.rest().await;
-    assert!(lines.iter().any(|l| l["event"] == "ended"), "the wait ended: {lines:?}");
+    if sound == Sound::Missing {
+        let out = before.iter().chain(&lines).any(|l| l["event"] == "out_of_service" && l["reason"] == "sound_missing");
+        assert!(out, "out of service for its sound: {before:?} {lines:?}");
+    } else {
+        assert!(lines.iter().any(|l| l["event"] == "ended"), "the wait ended: {lines:?}");
+    }
     text_with(&browser, "alert-demo-kiosk-link", "Borne hors ligne").await;
     let help_gone = "return !document.querySelector('[data-testid=alert-demo-kiosk-help]');";
     page_until(&browser, "the call for help gone with the kiosk", help_gone).await;
