@@ -143,3 +143,11 @@ sign-refuse = I will not sign
 sign-sending = Your signature is being added to the document and sent to the adviser…
 sign-sent = Document signed and sent to the adviser.
 sign-refused = You did not sign. The adviser has been told.
+
+# The call for the host ("Call the front desk", in the help bar).
+host-call = Call the front desk
+host-asked = Request sent…
+host-asked-falc = Request sent. Please wait here.
+host-pending = Request waiting: the kiosk is not connected to the server.
+host-coming = Someone from the front desk is coming
+host-cancel = Cancel the call

@@ -144,3 +144,11 @@ sign-refuse = Je ne signe pas
 sign-sending = Votre signature est ajoutée au document et envoyée au conseiller…
 sign-sent = Document signé et envoyé au conseiller.
 sign-refused = Vous n'avez pas signé. Le conseiller est prévenu.
+
+# The call for the host ("Appeler l'accueil", in the help bar).
+host-call = Appeler l'accueil
+host-asked = Demande envoyée…
+host-asked-falc = Demande envoyée. Attendez ici.
+host-pending = Demande en attente : la borne n'est pas reliée au serveur.
+host-coming = Quelqu'un de l'accueil arrive
+host-cancel = Annuler l'appel

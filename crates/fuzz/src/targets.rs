@@ -6,7 +6,7 @@ use std::fmt::Debug;
 
 use visio_config::ConfigSet;
 use visio_config::set::Sources;
-use visio_protocol::{AgentToHub, HubToAgent, HubToKiosk, KioskToHub, WireMessage};
+use visio_protocol::{AgentToHub, HostToHub, HubToAgent, HubToHost, HubToKiosk, KioskToHub, WireMessage};
 use visio_transfer::check::{ContentChecker, ContentKind};
 use visio_transfer::inspect::DocumentLimits;
 use visio_transfer::wire::{Chunk, Message};
@@ -44,13 +44,15 @@ pub fn config(bytes: &[u8]) {
     }
 }
 
-/// The hub's and kiosk's message decoder, for all four directions.
+/// The hub's and kiosk's message decoder, for all six directions.
 pub fn protocol(bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     round_trip::<KioskToHub>(&text);
     round_trip::<HubToKiosk>(&text);
     round_trip::<AgentToHub>(&text);
     round_trip::<HubToAgent>(&text);
+    round_trip::<HostToHub>(&text);
+    round_trip::<HubToHost>(&text);
 }
 
 fn round_trip<T: WireMessage + PartialEq + Debug>(text: &str) {

@@ -44,8 +44,11 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub enum Input {
     KioskConnected { peer: PeerId, kiosk: KioskRecord, protocol: u32, resume: Option<ResumeToken>, link: PeerLink },
     AgentConnected { peer: PeerId, agent: AgentRecord, resume: Option<ResumeToken>, link: PeerLink },
+    /// A host's page (console cookie, role host): `sites` empty is all.
+    HostConnected { peer: PeerId, login: String, display_name: String, sites: Vec<String>, link: PeerLink },
     Kiosk(PeerId, KioskToHub),
     Agent(PeerId, AgentToHub),
+    Host(PeerId, visio_protocol::HostToHub),
     Disconnected(PeerId),
     /// Credentials revoked: close the connections opened with them.
     Revoked(Vec<crate::store::revocation::Revocation>),
@@ -214,6 +217,11 @@ impl Driver {
                     self.peers.insert(peer, link);
                     self.hub.handle_agent_connected(now, peer, agent.login, agent.display_name, agent.services, resume);
                 }
+                Input::HostConnected { peer, login, display_name, sites, link } => {
+                    self.peers.insert(peer, link);
+                    self.hub.handle_host_connected(now, peer, login, display_name, sites);
+                }
+                Input::Host(peer, msg) => self.hub.handle_host_message(now, peer, msg),
                 Input::Kiosk(peer, msg) => self.hub.handle_kiosk_message(now, peer, msg),
                 Input::Agent(peer, msg) => self.hub.handle_agent_message(now, peer, msg),
                 Input::Disconnected(peer) => {
@@ -293,6 +301,7 @@ impl Driver {
                 match output {
                     Output::ToKiosk(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::ToAgent(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
+                    Output::ToHost(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::Close(peer) => {
                         if let Some(link) = self.peers.remove(&peer) {
                             link.close(Closing::new(CLOSE_GOING_AWAY, "replaced by a newer connection"));
@@ -577,29 +586,5 @@ impl SharedQueue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::HeartbeatReport;
-
-    fn heartbeat(kiosk: &str, second: i64) -> HubEvent {
-        HubEvent::Heartbeat {
-            kiosk_id: KioskId::from(kiosk),
-            at: Timestamp::from_second(second).unwrap(),
-            report: HeartbeatReport { app_version: "1.0".into(), config_version: None, devices: None, rtt_ms: None },
-        }
-    }
-
-    #[test]
-    fn only_the_last_heartbeat_of_each_kiosk_in_a_batch_is_written_and_the_rest_keeps_its_order() {
-        let queued = HubEvent::Queued {
-            session: SessionId::from("s1"),
-            kiosk_id: KioskId::from("a"),
-            service: ServiceId::from("caf"),
-            at: Timestamp::from_second(2).unwrap(),
-        };
-        let rated = HubEvent::Rated { session: SessionId::from("s1"), rating: visio_protocol::Rating::Happy };
-        let batch =
-            vec![heartbeat("a", 1), heartbeat("b", 1), queued.clone(), heartbeat("a", 3), rated.clone(), heartbeat("c", 4)];
-        assert_eq!(coalesce_heartbeats(batch), [heartbeat("b", 1), queued, heartbeat("a", 3), rated, heartbeat("c", 4)]);
-    }
-}
+#[path = "driver_tests.rs"]
+mod tests;

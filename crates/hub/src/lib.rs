@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin_console;
+pub mod host_page;
 pub mod bus;
 pub mod console;
 pub mod core;

@@ -146,6 +146,11 @@ enum AdminCommand {
         /// those of these services only (a partner's agent). Default: all.
         #[arg(long, value_delimiter = ',')]
         services: Vec<String>,
+        /// A site whose kiosks a host watches on the host page (`/host/`),
+        /// spelt as in the kiosk files; repeat for several. For the host
+        /// role only (admins and supervisors see every site).
+        #[arg(long = "site")]
+        sites: Vec<String>,
         #[arg(long)]
         password_stdin: bool,
     },
@@ -444,8 +449,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             eprintln!("Admin token {name:?} revoked.");
         }
-        Command::Admin { command: AdminCommand::Account { login, role, name, kiosks, services, password_stdin } } => {
+        Command::Admin { command: AdminCommand::Account { login, role, name, kiosks, services, sites, password_stdin } } => {
             check_id(&login)?;
+            let enrolled = runtime.block_on(store.kiosks())?;
+            role.check_sites(&sites, enrolled.iter().map(|k| k.site.as_str())).map_err(anyhow::Error::msg)?;
             for id in &kiosks {
                 check_id(id)?;
             }
@@ -461,7 +468,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(StoreError::AccountExists(_)) => bail!("console account {login:?} already exists"),
                 other => other?,
             }
-            eprintln!("Console account {login:?} created with the {role} role; it signs in at /admin/.");
+            if !sites.is_empty() {
+                runtime.block_on(store.set_console_sites(&login, &sites))?;
+            }
+            match role {
+                visio_hub::roles::Role::Host if sites.is_empty() => {
+                    eprintln!("Host account {login:?} created without a site: it signs in at /admin/; /host/ needs --site.");
+                }
+                visio_hub::roles::Role::Host => {
+                    eprintln!("Host account {login:?} created for {}; it signs in at /host/.", sites.join(" ; "));
+                }
+                _ => eprintln!("Console account {login:?} created with the {role} role; it signs in at /admin/."),
+            }
             if generated {
                 eprintln!("Password (shown once):");
                 println!("{}", password.expose());

@@ -62,6 +62,22 @@ impl Role {
         }
     }
 
+    /// Whether an account of this role may watch `sites` on the host page:
+    /// a host's sites must be enrolled kiosks' (`enrolled`), so a typo is
+    /// caught; other roles see every site and take none.
+    pub fn check_sites<'a>(self, sites: &[String], enrolled: impl Iterator<Item = &'a str>) -> Result<(), String> {
+        if self != Role::Host {
+            return if sites.is_empty() { Ok(()) } else { Err(format!("--site is for host accounts; a {self} sees every site")) };
+        }
+        let mut known: Vec<&str> = enrolled.collect();
+        known.sort_unstable();
+        known.dedup();
+        match sites.iter().find(|s| !known.contains(&s.as_str())) {
+            Some(unknown) => Err(format!("no enrolled kiosk is at site {unknown:?}; the enrolled kiosks' sites are: {}", known.join(" ; "))),
+            None => Ok(()),
+        }
+    }
+
     /// Everything this role may do, for the page to show what it can use.
     pub fn permissions(self) -> Vec<Permission> {
         Permission::ALL.into_iter().filter(|p| self.may(*p)).collect()
@@ -99,5 +115,18 @@ mod tests {
             assert_eq!(r.as_str().parse::<Role>(), Ok(r));
         }
         assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn a_hosts_sites_are_enrolled_kiosks_sites_and_other_roles_take_none() {
+        let enrolled = ["Mairie d'Ardes", "Mairie de Besse", "Mairie d'Ardes"];
+        let sites = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(Role::Host.check_sites(&sites(&["Mairie d'Ardes"]), enrolled.into_iter()), Ok(()));
+        assert_eq!(Role::Host.check_sites(&[], enrolled.into_iter()), Ok(()), "a host without a site uses /admin/ only");
+        assert_eq!(
+            Role::Host.check_sites(&sites(&["Mairie d'Arde"]), enrolled.into_iter()),
+            Err("no enrolled kiosk is at site \"Mairie d'Arde\"; the enrolled kiosks' sites are: Mairie d'Ardes ; Mairie de Besse".into())
+        );
+        assert!(Role::Admin.check_sites(&sites(&["Mairie d'Ardes"]), enrolled.into_iter()).unwrap_err().contains("--site is for host accounts"));
     }
 }

@@ -115,6 +115,26 @@ fn admin_account_takes_a_role_and_the_password_from_stdin() {
     assert_eq!(paul.kiosks, [KioskId::from("besse"), KioskId::from("ardes")]);
 }
 
+#[test]
+fn a_host_account_gets_sites_of_enrolled_kiosks() {
+    let dir = tempfile::tempdir().unwrap();
+    let enrolled = hub(dir.path()).args(["kiosk", "enroll", "ardes", "--site", "Mairie d'Ardes"]).output().unwrap();
+    assert!(enrolled.status.success(), "{}", String::from_utf8_lossy(&enrolled.stderr));
+    let typo = hub(dir.path()).args(["admin", "account", "accueil", "--role", "host", "--site", "Mairie d'Arde"]).output().unwrap();
+    assert!(!typo.status.success());
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(stderr.contains("no enrolled kiosk is at site \"Mairie d'Arde\"; the enrolled kiosks' sites are: Mairie d'Ardes"), "{stderr}");
+    let admin = hub(dir.path()).args(["admin", "account", "claire", "--role", "admin", "--site", "Mairie d'Ardes"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&admin.stderr).contains("--site is for host accounts"), "{admin:?}");
+
+    let host = hub(dir.path()).args(["admin", "account", "accueil", "--role", "host", "--site", "Mairie d'Ardes"]).output().unwrap();
+    assert!(host.status.success(), "{}", String::from_utf8_lossy(&host.stderr));
+    assert!(String::from_utf8_lossy(&host.stderr).contains("it signs in at /host/"));
+    let password = Secret(String::from_utf8(host.stdout).unwrap().trim().to_owned());
+    let store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    assert_eq!(store.verify_console_account("accueil", &password).unwrap().unwrap().sites, ["Mairie d'Ardes"]);
+}
+
 /// What README's first command runs: `serve --demo`, then /healthz answers.
 #[tokio::test]
 async fn serve_demo_starts_and_answers_health() {

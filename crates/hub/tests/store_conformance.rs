@@ -76,6 +76,7 @@ on_both_stores!(
     disabling_refuses_and_records_a_revocation_that_reenrolling_and_removing_also_record,
     reopening_keeps_the_records_and_migrates_nothing_again,
     console_accounts_have_a_role_and_sessions_that_expire_and_end,
+    a_host_account_keeps_its_sites_commas_and_all,
     a_publication_keeps_the_configuration_it_replaced,
     a_period_of_the_session_log_is_read_alone,
 );
@@ -191,6 +192,19 @@ async fn console_accounts_have_a_role_and_sessions_that_expire_and_end(place: Pl
     assert!(store.console_account_for_session(&token, at(120)).await.unwrap().is_none(), "expired");
     store.end_console_session(&token).await.unwrap();
     assert!(store.console_account_for_session(&token, now()).await.unwrap().is_none(), "signed out");
+}
+
+async fn a_host_account_keeps_its_sites_commas_and_all(place: Place) {
+    let store = place.open().await;
+    let pw = Secret("correct horse".into());
+    store.add_console_account("hote", "Accueil", &pw, Role::Host, (&[], &[]), now()).await.unwrap();
+    assert_eq!(store.verify_console_account("hote", &pw).await.unwrap().unwrap().sites, Vec::<String>::new(), "none yet");
+    let sites = ["Communauté de communes Chavanon Combrailles et Volcans, Pontgibaud".to_owned(), "Mairie d'Ardes".to_owned()];
+    assert!(store.set_console_sites("hote", &sites).await.unwrap());
+    assert!(!store.set_console_sites("ghost", &sites).await.unwrap(), "no such account");
+    assert_eq!(store.verify_console_account("hote", &pw).await.unwrap().unwrap().sites, sites);
+    let token = store.create_console_session("hote", now(), SignedDuration::from_hours(1)).await.unwrap();
+    assert_eq!(store.console_account_for_session(&token, now()).await.unwrap().unwrap().sites, sites);
 }
 
 async fn a_publication_keeps_the_configuration_it_replaced(place: Place) {

@@ -61,6 +61,12 @@ pub enum KioskEvent {
     /// `call_failed`, `hub_lost`, `resident_absent`.
     Ended { session: String, reason: VisitEnd },
     OutOfService { reason: OutOfService },
+    /// The resident pressed "Appeler l'accueil" on `screen`.
+    HostCalled { screen: String },
+    /// A host acknowledged: someone from the front desk is coming.
+    HostComing,
+    /// The call for the host was cancelled, or the resident left.
+    HostCallEnded,
     /// A signed configuration was verified and now runs.
     ConfigApplied { version: u64 },
     /// A configuration was not applied; the kiosk keeps its previous one.

@@ -4,6 +4,7 @@
 mod assist;
 mod call;
 mod fleet;
+mod host;
 mod hub;
 mod receipt;
 mod shown;
@@ -20,6 +21,7 @@ use crate::timer::{Timer, TimerTable};
 
 pub use self::assist::{Assist, AssistPrefs, AutoReturn, Prompt, SpeechCommand, VOLUME_DEFAULT, VOLUME_MAX};
 pub use self::receipt::{Receipt, ReceiptLeg, ReceiptLine, ReceiptOutcome, first_name};
+pub use self::host::{HostCall, screen_name};
 pub use self::shown::{MAX_ZOOM, MIN_ZOOM, clamp_view};
 pub use self::vocabulary::*;
 
@@ -40,6 +42,7 @@ pub struct Session {
     receipt: Vec<ReceiptLeg>,
     /// The kiosk's site as the hub's welcome names it (a signature's caption).
     site: String,
+    host: host::HostState,
 }
 
 /// What the hub hears about this kiosk: heartbeats and configuration.
@@ -98,6 +101,7 @@ impl Session {
             assist: Default::default(),
             receipt: Vec::new(),
             site: String::new(),
+            host: Default::default(),
         };
         s.outputs.push_back(Output::ConnectHub { resume: None });
         s.touch(now);
@@ -205,8 +209,10 @@ impl Session {
     fn fire(&mut self, now: Instant, timer: Timer) {
         match timer {
             Timer::Idle => match &self.screen {
-                Screen::Home { .. } => self.go_home(),
-                Screen::Ended(_) => self.go_home(),
+                Screen::Home { .. } | Screen::Ended(_) => {
+                    self.end_host_call();
+                    self.go_home();
+                }
                 _ => {}
             },
             Timer::PresenceCheck => {
@@ -215,7 +221,10 @@ impl Session {
                     self.timers.set(Timer::PresenceGrace, now + self.config.presence_grace);
                 }
             }
-            Timer::PresenceGrace => self.cancel(now, VisitEnd::ResidentAbsent),
+            Timer::PresenceGrace => {
+                self.end_host_call();
+                self.cancel(now, VisitEnd::ResidentAbsent);
+            }
             Timer::HangUpConfirm => {
                 if let Screen::InCall(call) = &mut self.screen {
                     call.confirm_hang_up = false;
@@ -223,6 +232,7 @@ impl Session {
             }
             Timer::EndedReturn => {
                 if matches!(self.screen, Screen::Ended(_)) {
+                    self.end_host_call();
                     self.go_home();
                 }
             }

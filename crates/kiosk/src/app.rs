@@ -514,6 +514,7 @@ impl Kiosk {
             auto_return: self.session.auto_return(),
             now: self.now,
             countdown_always: matches!(self.session.screen(), Screen::Ended(_)),
+            host: self.session.host_call(),
         };
         assist::frame(ctx, self.screen_view(ctx), state, Message::Assist)
     }

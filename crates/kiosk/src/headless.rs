@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
-use visio_kiosk_core::{Input, KioskEvent, Output, Screen, Session};
+use visio_kiosk_core::{Assist, Input, KioskEvent, Output, Screen, Session};
 use visio_protocol::ServiceId;
 
 use crate::fleet::{ConfigFetcher, DeviceWatch};
@@ -34,6 +34,8 @@ pub struct Script {
     pub hang_up_after: Option<Duration>,
     /// The resident's answers to documents to sign, in order.
     pub sign_answers: Vec<SignAnswer>,
+    /// Press "Appeler l'accueil" once waiting in the line.
+    pub call_host: bool,
 }
 
 /// How the scripted resident answers a document to sign.
@@ -93,6 +95,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
         visit: visit_tx,
         script,
         asked: false,
+        host_called: false,
         hang_up_at: None,
         outcome: None,
         fetcher,
@@ -185,6 +188,8 @@ struct Shell {
     script: Script,
     /// The call was requested (once: a refused or ended visit is the end).
     asked: bool,
+    /// The host was called (once).
+    host_called: bool,
     hang_up_at: Option<Instant>,
     outcome: Option<Outcome>,
     fetcher: ConfigFetcher,
@@ -242,6 +247,11 @@ impl Shell {
         if !self.asked && matches!(self.session.screen(), Screen::Home { .. }) {
             self.asked = true;
             self.session.handle_input(Instant::now(), Input::ChooseService(self.script.service.clone()));
+            self.carry_out();
+        }
+        if self.script.call_host && !self.host_called && matches!(self.session.screen(), Screen::Waiting(_)) {
+            self.host_called = true;
+            self.session.handle_input(Instant::now(), Input::Assist(Assist::CallHost));
             self.carry_out();
         }
     }

@@ -76,6 +76,10 @@ struct Cli {
     /// box) or `refuse` (at once). Documents past the list wait.
     #[arg(long, value_delimiter = ',', requires = "headless")]
     sign_answers: Vec<headless::SignAnswer>,
+    /// With --headless: press "Appeler l'accueil" once waiting in line
+    /// (tests of the host page).
+    #[arg(long, requires = "headless")]
+    call_host: bool,
     /// Show a canned screen without a hub, for screenshots and demos:
     /// home, home-closed, waiting, call, call-scan, document, ended,
     /// out-of-service.
@@ -142,6 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             service: ServiceId::new(cli.call.clone().unwrap_or_default()),
             hang_up_after: cli.hang_up_after.map(Duration::from_secs),
             sign_answers: cli.sign_answers.clone(),
+            call_host: cli.call_host,
         };
         let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         let outcome = runtime.block_on(headless::run(setup, script))?;

@@ -28,6 +28,8 @@ pub const SCENES: &[&str] = &[
     // Issue 23: easy-read, and the warning before an automatic return.
     "home-easy",
     "ended-warning",
+    // Issue 23: the front desk called, and a host acknowledged.
+    "waiting-host",
 ];
 
 /// Puts `kiosk` in the state of `scene`.
@@ -79,6 +81,11 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
         estimated_wait: Some(WaitEstimate { seconds: 14 * 60 }),
     }));
     if scene == "waiting" {
+        return Ok(());
+    }
+    if scene == "waiting-host" {
+        kiosk.input(Input::Assist(visio_kiosk_core::Assist::CallHost));
+        kiosk.input(Input::Hub(HubToKiosk::HostComing));
         return Ok(());
     }
     kiosk.input(Input::Hub(HubToKiosk::CallAnswered {

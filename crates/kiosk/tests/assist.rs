@@ -164,3 +164,21 @@ fn the_next_resident_meets_a_french_home_screen_in_plain_words() {
     assert!(!shows(&k, "Je suis encore là"), "a fresh home has no warning");
     assert!(shows(&k, "Touchez le service que vous voulez joindre. Un conseiller vous répondra en vidéo."), "plain wording again");
 }
+
+#[test]
+fn appeler_laccueil_says_the_request_is_sent_and_only_a_hosts_answer_says_someone_is_coming() {
+    let mut k = kiosk();
+    k.speaker().take_said();
+    tap(&mut k, "Appeler l'accueil");
+    assert!(shows(&k, "Demande envoyée…") && shows(&k, "Annuler l'appel"));
+    said(&k, "Demande envoyée");
+    assert!(!shows(&k, "Quelqu'un de l'accueil arrive"), "nobody answered yet");
+    // Choosing a service keeps the request; the control is on that screen too.
+    tap(&mut k, "CAF");
+    assert!(shows(&k, "Demande envoyée…") && shows(&k, "Annuler l'appel"));
+    k.input(Input::Hub(HubToKiosk::HostComing));
+    assert!(shows(&k, "Quelqu'un de l'accueil arrive"));
+    said(&k, "Quelqu'un de l'accueil arrive");
+    tap(&mut k, "Annuler l'appel");
+    assert!(shows(&k, "Appeler l'accueil") && !shows(&k, "Quelqu'un de l'accueil arrive"));
+}

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, KioskToHub, MAX_MESSAGE_BYTES};
+use crate::{AgentToHub, ErrorBody, ErrorCode, HostToHub, HubToAgent, HubToHost, HubToKiosk, KioskToHub, MAX_MESSAGE_BYTES};
 
 /// A message enum of this crate, with the `type` tags it may carry.
 pub trait WireMessage: DeserializeOwned + Serialize {
@@ -18,7 +18,7 @@ pub trait WireMessage: DeserializeOwned + Serialize {
 impl WireMessage for KioskToHub {
     const STRICT: bool = true;
     const TYPES: &'static [&'static str] =
-        &["hello", "request_call", "cancel_call", "signal", "hang_up", "rate", "heartbeat", "config_applied", "config_refused"];
+        &["hello", "request_call", "cancel_call", "signal", "hang_up", "rate", "heartbeat", "config_applied", "config_refused", "help_request", "help_cancel"];
 }
 
 impl WireMessage for HubToKiosk {
@@ -36,8 +36,18 @@ impl WireMessage for HubToKiosk {
         "call_ended",
         "heartbeat_ack",
         "config_available",
+        "host_coming",
         "error",
     ];
+}
+
+impl WireMessage for HostToHub {
+    const STRICT: bool = true;
+    const TYPES: &'static [&'static str] = &["hello", "acknowledge"];
+}
+
+impl WireMessage for HubToHost {
+    const TYPES: &'static [&'static str] = &["welcome", "board", "kiosk", "error"];
 }
 
 impl WireMessage for AgentToHub {
@@ -230,6 +240,8 @@ mod tests {
         check(&crate::examples::hub_to_kiosk());
         check(&crate::examples::agent_to_hub());
         check(&crate::examples::hub_to_agent());
+        check(&crate::examples::host_to_hub());
+        check(&crate::examples::hub_to_host());
     }
 
     #[test]
@@ -244,5 +256,7 @@ mod tests {
         rt(crate::examples::hub_to_kiosk());
         rt(crate::examples::agent_to_hub());
         rt(crate::examples::hub_to_agent());
+        rt(crate::examples::host_to_hub());
+        rt(crate::examples::hub_to_host());
     }
 }

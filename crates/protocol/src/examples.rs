@@ -91,6 +91,8 @@ pub fn kiosk_to_hub() -> Vec<KioskToHub> {
                 "signed by key 9d1e6f0a2b3c4d5e, which is not a trusted admin key (trusted: 3f9a0c21d4e5b6a7)",
             ),
         },
+        KioskToHub::HelpRequest { screen: "waiting".into() },
+        KioskToHub::HelpCancel,
     ]
 }
 
@@ -140,6 +142,7 @@ pub fn hub_to_kiosk() -> Vec<HubToKiosk> {
             size: 48213,
             path: "/api/kiosk/config".into(),
         },
+        HubToKiosk::HostComing,
         HubToKiosk::Error(ErrorBody::new(
             ErrorCode::OutOfPlace,
             "answer without a pending offer from the other side",
@@ -283,6 +286,53 @@ pub fn fleet() -> admin::FleetView {
     }
 }
 
+pub fn host_to_hub() -> Vec<HostToHub> {
+    vec![
+        HostToHub::Hello { protocol: PROTOCOL_VERSION },
+        HostToHub::Acknowledge { kiosk_id: "besse-mairie".into(), alert: AlertKind::Help },
+    ]
+}
+
+fn desk_kiosk() -> DeskKiosk {
+    DeskKiosk {
+        kiosk_id: "besse-mairie".into(),
+        site: "Mairie de Besse-et-Saint-Anastaise".into(),
+        online: true,
+        screen: Some("waiting".into()),
+        devices: Some(DeviceHealth {
+            camera: DeviceStatus::new(DeviceState::Ok, None),
+            microphone: DeviceStatus::new(DeviceState::Ok, None),
+            scanner: DeviceStatus::new(DeviceState::Ok, None),
+            printer: DeviceStatus::new(DeviceState::Error, Some("Out of paper")),
+            speaker: None,
+        }),
+        alerts: vec![
+            Alert {
+                kind: AlertKind::Printer,
+                since: ts("2026-11-23T08:52:10Z"),
+                detail: Some("Out of paper".into()),
+                acknowledged_by: Some("Sylvie (accueil)".into()),
+            },
+            Alert { kind: AlertKind::Help, since: ts("2026-11-23T09:14:03Z"), detail: None, acknowledged_by: None },
+        ],
+        updated: ts("2026-11-23T09:14:03Z"),
+    }
+}
+
+pub fn hub_to_host() -> Vec<HubToHost> {
+    vec![
+        HubToHost::Welcome {
+            protocol: PROTOCOL_VERSION,
+            login: "accueil-besse".into(),
+            display_name: "Sylvie (accueil)".into(),
+            sites: vec!["Mairie de Besse-et-Saint-Anastaise".into()],
+        },
+        HubToHost::Board { kiosks: vec![desk_kiosk()] },
+        HubToHost::Kiosk { kiosk: Box::new(desk_kiosk()) },
+        HubToHost::Error(ErrorBody::new(ErrorCode::Forbidden, "kiosk ardes-mairie is not at one of your sites")),
+    ]
+}
+
 /// Every example, encoded, with the direction it belongs to.
 pub fn all() -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
@@ -292,6 +342,8 @@ pub fn all() -> Vec<(&'static str, String)> {
     out.extend(hub_to_kiosk().iter().map(|m| ("hub → kiosk", encode(m))));
     out.extend(agent_to_hub().iter().map(|m| ("agent → hub", encode(m))));
     out.extend(hub_to_agent().iter().map(|m| ("hub → agent", encode(m))));
+    out.extend(host_to_hub().iter().map(|m| ("host → hub", encode(m))));
+    out.extend(hub_to_host().iter().map(|m| ("hub → host", encode(m))));
     out
 }
 

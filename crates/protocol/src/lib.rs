@@ -11,6 +11,8 @@
 //! | hub → kiosk   | [`HubToKiosk`] |
 //! | agent → hub   | [`AgentToHub`] |
 //! | hub → agent   | [`HubToAgent`] |
+//! | host → hub    | [`HostToHub`]  |
+//! | hub → host    | [`HubToHost`]  |
 //!
 //! The first message on a connection is a hello carrying [`PROTOCOL_VERSION`];
 //! the hub refuses versions it does not speak (kiosks back to
@@ -27,6 +29,7 @@ pub mod admin;
 mod decode;
 mod devices;
 pub mod examples;
+mod host;
 mod ids;
 mod log;
 mod messages;
@@ -36,6 +39,7 @@ pub use devices::{DeviceHealth, DeviceState, DeviceStatus};
 pub use log::SessionRecord;
 pub use ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 pub use messages::*;
+pub use host::{Alert, AlertKind, DeskKiosk, HostToHub, HubToHost, MAX_SCREEN_CHARS};
 
 /// The protocol version this build speaks. Bumped on any change that an
 /// older peer would misread; additive optional fields do not bump it.

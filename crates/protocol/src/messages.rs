@@ -68,6 +68,13 @@ pub enum KioskToHub {
     /// The kiosk did not apply the announced configuration and keeps
     /// running its previous one.
     ConfigRefused { version: u64, reason: ConfigRefusal },
+    /// The resident pressed "Appeler l'accueil": the site's hosts are
+    /// alerted; `host_coming` follows when one acknowledges. `screen` names
+    /// what the kiosk shows (`home`, `waiting`, `call`, …; at most
+    /// [`crate::MAX_SCREEN_CHARS`]).
+    HelpRequest { screen: String },
+    /// The resident cancelled the help request, or left.
+    HelpCancel,
 }
 
 /// What the hub sends to a kiosk.
@@ -162,6 +169,8 @@ pub enum HubToKiosk {
         /// Where to fetch it on the hub, e.g. `/api/kiosk/config`.
         path: String,
     },
+    /// A host acknowledged this kiosk's `help_request`: someone is coming.
+    HostComing,
     /// Something the kiosk sent was refused; the connection stays up.
     Error(ErrorBody),
 }

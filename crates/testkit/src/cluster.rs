@@ -106,6 +106,15 @@ impl Cluster {
             .unwrap();
     }
 
+    /// A host account (the host page, `/host/`) watching `sites`.
+    pub async fn add_host(&self, login: &str, password: &str, sites: &[&str]) {
+        let (name, password) = (format!("{login} (accueil)"), Secret(password.into()));
+        let role = visio_hub::roles::Role::Host;
+        self.store.add_console_account(login, &name, &password, role, (&[], &[]), Timestamp::now()).await.unwrap();
+        let sites: Vec<String> = sites.iter().map(|s| s.to_string()).collect();
+        assert!(self.store.set_console_sites(login, &sites).await.unwrap());
+    }
+
     /// The visit's record, from PostgreSQL.
     pub async fn record(&self, session: &visio_protocol::SessionId) -> Option<visio_hub::store::SessionRecord> {
         self.store.session_log().await.unwrap().into_iter().find(|r| r.session == session.as_str())

@@ -117,6 +117,15 @@ impl TestHub {
         self.store.add_console_account(login, &name, &password, role, (&kiosks, &services), Timestamp::now()).unwrap();
     }
 
+    /// A host account (the host page, `/host/`) watching `sites`.
+    pub fn add_host(&self, login: &str, password: &str, sites: &[&str]) {
+        let (name, password) = (format!("{login} (accueil)"), Secret(password.into()));
+        let role = visio_hub::roles::Role::Host;
+        self.store.add_console_account(login, &name, &password, role, (&[], &[]), Timestamp::now()).unwrap();
+        let sites: Vec<String> = sites.iter().map(|s| s.to_string()).collect();
+        assert!(self.store.set_console_sites(login, &sites).unwrap());
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.addr.port())
     }

@@ -74,6 +74,15 @@ pub enum BusMessage {
     /// The receiver's agent asked for a transfer the kiosk cannot take
     /// (`message` says why): the call goes on.
     TransferRefused { session: SessionId, message: String },
+    /// A kiosk's entry on the hosts' board changed on its process (sent to
+    /// every process): the newest `updated` wins.
+    Desk { kiosk: visio_protocol::DeskKiosk, from: String },
+    /// A host on the sender acknowledged an alert of a kiosk (sent to
+    /// every process; the one owning the kiosk carries it out).
+    DeskAcknowledge { kiosk_id: KioskId, alert: visio_protocol::AlertKind, by: String },
+    /// A host connected to the sender: every process sends its kiosks'
+    /// entries again.
+    DeskRollCall,
 }
 
 /// Queue work the shell carries out on the shared store, in order.
@@ -263,6 +272,9 @@ impl Hub {
             // The shell loads it from the store and hands it over as a
             // publication (`handle_config_published`).
             BusMessage::ConfigPublished { .. } => {}
+            m @ (BusMessage::Desk { .. } | BusMessage::DeskAcknowledge { .. } | BusMessage::DeskRollCall) => {
+                self.handle_desk_bus(now, m);
+            }
             BusMessage::WaitMoved { session, .. } => {
                 let waiting = self.sessions.get(&session).filter(|s| matches!(s.state, SessionState::Waiting));
                 if let Some(s) = waiting {
@@ -434,6 +446,7 @@ impl Hub {
             self.available_elsewhere = elsewhere;
         }
         self.handle_alive(now, &view.alive);
+        self.desk_alive(now, &view.alive);
     }
 
     /// Available agents here, per service: what this process adds to

@@ -89,6 +89,7 @@ impl Hub {
         kiosk.heartbeat = Some(report.clone());
         let kiosk_id = kiosk.kiosk_id.clone();
         self.tell_kiosk(peer, HubToKiosk::HeartbeatAck { seq });
+        self.desk_devices(now, &kiosk_id, report.devices.as_ref());
         self.event(HubEvent::Heartbeat { kiosk_id, at: now, report });
     }
 

@@ -51,6 +51,9 @@
 //!   them: the shared store's answers and the other processes' messages.
 //! - `fleet`: the published configuration, kiosks' heartbeats and
 //!   configuration reports, the [`Snapshot`] behind `/metrics`.
+//! - `desk`: the host on site: each kiosk's alerts (help requests,
+//!   failing devices, a lost link) on its site's board, hosts'
+//!   acknowledgements.
 //! - `turn`, `rate`, `revoke`, `availability`: TURN credentials, token
 //!   buckets, the connection serving an identity, availability flapping
 //!   told at most once a second per service.
@@ -62,6 +65,7 @@
 
 mod calls;
 mod cluster;
+mod desk;
 mod estimate;
 mod fleet;
 mod peers;
@@ -89,6 +93,7 @@ use queue::Queues;
 use availability::AvailabilityThrottle;
 pub use availability::AVAILABILITY_QUIET;
 pub use turn::{DEFAULT_TTL as DEFAULT_TURN_TTL, TurnRest};
+pub use desk::EVERY_PROCESS;
 pub use cluster::{BusMessage, Claimed, QueueEntry, SharedView, StoreOp};
 pub use fleet::{CONFIG_PATH, HeartbeatReport, MAX_DETAIL_CHARS, MAX_REFUSAL_CHARS, Published, Snapshot};
 pub use resume::{DEFAULT_RESUME_GRACE, RestoredCall, TokenHash, new_token, token_hash};
@@ -102,6 +107,8 @@ pub struct PeerId(pub u64);
 pub enum Output {
     ToKiosk(PeerId, HubToKiosk),
     ToAgent(PeerId, HubToAgent),
+    /// To a host's page (`/host/`).
+    ToHost(PeerId, visio_protocol::HubToHost),
     /// Close this connection (after sending what was queued for it).
     Close(PeerId),
     /// Something for the session log and the metrics.
@@ -281,6 +288,14 @@ pub struct Hub {
     /// Available agents per service on the other processes, for wait
     /// estimates ([`Hub::handle_shared`]).
     available_elsewhere: HashMap<ServiceId, u32>,
+    /// Hosts' pages connected here (`desk`).
+    hosts: HashMap<PeerId, desk::HostPeer>,
+    /// Every kiosk known to hosts: this process's and, with a bus, the
+    /// others' (`desk`).
+    board: BTreeMap<KioskId, desk::BoardEntry>,
+    /// The other processes were asked for their kiosks' entries (once: the
+    /// board then follows their broadcasts).
+    board_asked: bool,
 }
 
 /// How this hub process stands among others: who decides the next
@@ -352,6 +367,9 @@ impl Hub {
             ended_order: VecDeque::new(),
             topology: Topology::Alone,
             available_elsewhere: HashMap::new(),
+            hosts: HashMap::new(),
+            board: BTreeMap::new(),
+            board_asked: false,
         }
     }
 

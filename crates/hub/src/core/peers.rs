@@ -33,10 +33,11 @@ impl Hub {
         self.tell_kiosk(peer, HubToKiosk::Welcome {
             protocol: PROTOCOL_VERSION,
             kiosk_id: kiosk_id.clone(),
-            site,
+            site: site.clone(),
             services: self.catalogue.statuses_at(now),
             heartbeat_seconds: Some(self.heartbeat_seconds),
         });
+        self.desk_online(now, &kiosk_id, &site);
         self.reattach(now, peer, Side::Kiosk, resume);
         // A kiosk fetches its configuration at start: the announcement
         // tells it which version the hub serves.
@@ -107,6 +108,8 @@ impl Hub {
             }
             KioskToHub::ConfigApplied { version } => self.config_applied(now, peer, version),
             KioskToHub::ConfigRefused { version, reason } => self.config_refused(now, peer, version, reason),
+            KioskToHub::HelpRequest { screen } => self.help_request(now, peer, screen),
+            KioskToHub::HelpCancel => self.help_cancel(now, peer),
         }
         self.flush(now);
     }
@@ -133,6 +136,7 @@ impl Hub {
         if let Some(kiosk) = self.kiosks.remove(&peer) {
             if self.kiosk_peer.get(&kiosk.kiosk_id) == Some(&peer) {
                 self.kiosk_peer.remove(&kiosk.kiosk_id);
+                self.desk_offline(now, &kiosk.kiosk_id);
             }
             let Some(session_id) = kiosk.session else { return self.flush(now) };
             let Some(session) = self.sessions.get_mut(&session_id) else { return self.flush(now) };
@@ -169,6 +173,8 @@ impl Hub {
                 }
             }
             self.dirty.extend(agent.services);
+        } else {
+            self.host_disconnected(peer);
         }
         self.flush(now);
     }

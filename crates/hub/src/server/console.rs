@@ -39,6 +39,7 @@ fn account_json(account: &ConsoleAccount) -> serde_json::Value {
         "permissions": account.role.permissions(),
         "kiosks": account.kiosks,
         "services": account.services,
+        "sites": account.sites,
     })
 }
 

@@ -11,8 +11,8 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use visio_protocol::{
-    AgentToHub, ErrorBody, ErrorCode, HubToAgent, HubToKiosk, KioskId, KioskToHub, OLDEST_KIOSK_PROTOCOL, PROTOCOL_VERSION, WireMessage, decode,
-    encode,
+    AgentToHub, ErrorBody, ErrorCode, HostToHub, HubToAgent, HubToHost, HubToKiosk, KioskId, KioskToHub, OLDEST_KIOSK_PROTOCOL,
+    PROTOCOL_VERSION, WireMessage, decode, encode,
 };
 
 use crate::shown::shown;
@@ -24,6 +24,8 @@ use crate::core::rate::TokenBucket;
 use crate::driver::{CLOSE_POLICY, Input, PEER_QUEUE};
 use crate::link::{Closer, Closing, Outgoing, PeerLink};
 use crate::metrics::Limit;
+use crate::roles::Role;
+use crate::store::ConsoleAccount;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// A connection silent this long (not even a pong) is considered lost.
@@ -50,16 +52,8 @@ pub(super) async fn agent_ws(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    // A page from another site must not ride on the agent's cookie. With
-    // no Host to compare, an Origin cannot be checked, so it is refused.
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let same = headers
-            .get(header::HOST)
-            .and_then(|host| host.to_str().ok())
-            .is_some_and(|host| origin.as_bytes() == format!("https://{host}").as_bytes());
-        if !same {
-            return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
-        }
+    if !same_origin(&headers) {
+        return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
     }
     let Some(agent) = current_agent(&app, &headers).await else {
         return json_error(StatusCode::UNAUTHORIZED, "sign in first (POST /api/agent/login)");
@@ -69,6 +63,68 @@ pub(super) async fn agent_ws(
         .max_frame_size(HARD_FRAME_LIMIT)
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| agent_socket(app, conn, socket, agent))
+}
+
+/// `GET /ws/host`: a host's page, signed in to the admin console (role
+/// host, with its sites; an admin or supervisor watches every site).
+pub(super) async fn host_ws(
+    State(app): State<App>,
+    Extension(conn): Extension<Connection>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
+    }
+    let account = match super::console::signed_in(&app, &headers).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "sign in first (POST /api/admin/login)"),
+        Err(response) => return response,
+    };
+    let sites = match account.role {
+        Role::Host if account.sites.is_empty() => {
+            return json_error(StatusCode::FORBIDDEN, "this host account has no site yet; an admin gives it one (--site)");
+        }
+        Role::Host => account.sites.clone(),
+        Role::Admin | Role::Supervisor => Vec::new(),
+        Role::Agent => return json_error(StatusCode::FORBIDDEN, "the host page is for hosts, supervisors and admins"),
+    };
+    conn.budget.limit(PRE_HELLO_BYTES);
+    ws.max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket| host_socket(app, conn, socket, account, sites))
+}
+
+async fn host_socket(app: App, conn: Connection, socket: WebSocket, account: ConsoleAccount, sites: Vec<String>) {
+    let (mut sink, mut stream) = socket.split();
+    let refuse = |body: ErrorBody| encode(&HubToHost::Error(body));
+    match first_message::<HostToHub>(&app, &conn, &mut stream).await {
+        Ok(HostToHub::Hello { protocol }) if protocol == PROTOCOL_VERSION => {}
+        Ok(HostToHub::Hello { protocol }) => return close_with(&mut sink, refuse(unsupported(protocol)), CLOSE_POLICY).await,
+        Ok(_) => return close_with(&mut sink, refuse(hello_expected()), CLOSE_POLICY).await,
+        Err(refusal) => return close_with(&mut sink, refuse(refusal.body), refusal.code).await,
+    }
+    authenticated(&conn);
+    let peer = app.driver.new_peer_id();
+    let (link, rx) = new_link();
+    tracing::info!(login = %shown(&account.login), ?peer, "host connected");
+    let (login, display_name) = (account.login, account.display_name);
+    if !app.driver.send(Input::HostConnected { peer, login, display_name, sites, link: link.clone() }).await {
+        return;
+    }
+    let gate = Gate { is_visit: |_: &HostToHub| false, visits: None };
+    pump(app, peer, sink, stream, link, rx, Input::Host, refuse, gate).await;
+}
+
+/// A page from another site must not ride on a console's cookie. With no
+/// Host to compare, an Origin cannot be checked, so it is refused.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .is_some_and(|host| origin.as_bytes() == format!("https://{host}").as_bytes())
 }
 
 type Sink = SplitSink<WebSocket, Message>;

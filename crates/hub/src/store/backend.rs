@@ -151,6 +151,12 @@ impl Backend {
         on_store!(self, [login, password] => verify_console_account(&login, &password))
     }
 
+    /// The sites a host account watches on the host page; `false` if
+    /// there is no such account.
+    pub async fn set_console_sites(&self, login: &str, sites: &[String]) -> Result<bool, StoreError> {
+        on_store!(self, [login, sites] => set_console_sites(&login, &sites))
+    }
+
     pub async fn create_console_session(&self, login: &str, now: Timestamp, lifetime: SignedDuration) -> Result<Secret, StoreError> {
         on_store!(self, [login] => create_console_session(&login, now, lifetime))
     }

@@ -56,6 +56,9 @@ pub struct ConsoleAccount {
     /// The services whose usage figures this account sees; empty: every
     /// service (a partner's agent sees their own).
     pub services: Vec<ServiceId>,
+    /// The sites whose kiosks a host watches on the host page; empty: none
+    /// for a host, every site for an admin or supervisor.
+    pub sites: Vec<String>,
 }
 
 /// One line of the session log (shared with `visio-admin stats`).
@@ -135,6 +138,15 @@ pub(super) fn join_kiosks(kiosks: &[KioskId]) -> String {
 
 pub(super) fn join_services(services: &[ServiceId]) -> String {
     services.iter().map(ServiceId::as_str).collect::<Vec<_>>().join(",")
+}
+
+/// A console account's sites, stored as a JSON array (names hold commas).
+pub(super) fn split_sites(s: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Damaged(format!("a console account's sites are not a JSON array of names: {e}")))
+}
+
+pub(super) fn join_sites(sites: &[String]) -> String {
+    serde_json::Value::from(sites.to_vec()).to_string()
 }
 
 /// An agent's services, stored comma-separated.

@@ -35,6 +35,10 @@ pub enum Assist {
     LargeText,
     /// The agent's voice is heard (or fell silent): prompts wait for it.
     AgentTalking(bool),
+    /// "Appeler l'accueil": ask for the town hall's host.
+    CallHost,
+    /// Cancel the call for the host.
+    CancelHost,
 }
 
 /// The resident's choices for this visit; the next resident gets the
@@ -81,6 +85,12 @@ pub enum Prompt {
     ReturnWarning { seconds: u32 },
     /// The new speech volume, said at that volume.
     Volume { level: u8 },
+    /// "Demande envoyée…": the host was asked for.
+    HostAsked,
+    /// Asked while the kiosk has no hub: sent when it is back.
+    HostPending,
+    /// A host acknowledged: "Quelqu'un de l'accueil arrive".
+    HostComing,
 }
 
 /// One thing for the shell's speaker to do.
@@ -179,6 +189,8 @@ impl Session {
                 prefs.large_text = !prefs.large_text;
                 self.touch(now);
             }
+            Assist::CallHost => self.call_host(now),
+            Assist::CancelHost => self.cancel_host(now),
             Assist::AgentTalking(talking) => {
                 self.assist.agent_talking = talking;
                 if !talking && let Some(held) = self.assist.held.take() {
@@ -197,6 +209,7 @@ impl Session {
             _ => self.assist.waiting_since = None,
         }
         self.settle_auto_return(now);
+        self.host_screen_changed();
         let prompt = match self.auto_return() {
             Some(AutoReturn { at, warning: true }) => {
                 Prompt::ReturnWarning { seconds: at.saturating_duration_since(now).as_secs_f32().round() as u32 }
@@ -218,7 +231,7 @@ impl Session {
         self.assist.prefs = AssistPrefs::default();
     }
 
-    fn say(&mut self, prompt: Prompt) {
+    pub(super) fn say(&mut self, prompt: Prompt) {
         let prefs = self.assist.prefs;
         if prefs.volume == 0 {
             return;

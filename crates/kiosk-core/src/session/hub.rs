@@ -12,6 +12,7 @@ use crate::timer::Timer;
 impl Session {
     pub(super) fn hub_lost(&mut self, now: Instant) {
         self.hub_up = false;
+        self.host_hub_lost();
         self.timers.stop(Timer::Heartbeat);
         self.fleet.in_flight = None;
         // A new connection may take another path: measure again.
@@ -60,6 +61,7 @@ impl Session {
                 for report in std::mem::take(&mut self.fleet.unsent) {
                     self.outputs.push_back(Output::ToHub(report));
                 }
+                self.host_welcome();
                 self.heartbeat(now);
             }
             HubToKiosk::HeartbeatAck { seq } => {
@@ -239,6 +241,7 @@ impl Session {
                 }
                 _ => {}
             },
+            HubToKiosk::HostComing => self.host_coming(),
             HubToKiosk::Error(e) => {
                 // Our own messages are well-formed; an error here is a hub
                 // disagreement worth a log line, not a screen change.

@@ -1,12 +1,13 @@
-//! The help bar on every screen ("Écouter / Stop", volume, easy-read)
-//! and, before any automatic return, the warning with one
-//! large "Je suis encore là".
+//! The help bar on every screen ("Écouter / Stop", volume, easy-read,
+//! "Appeler l'accueil") with, over it, where the call for the host stands
+//! and the end screen's countdown; and, before any automatic return, the
+//! warning with one large "Je suis encore là".
 
 use std::time::Instant;
 
 use iced::widget::{button, column, container, opaque, row, stack, text};
 use iced::{Center, Element, Fill};
-use visio_kiosk_core::{Assist, AssistPrefs, AutoReturn, Input, VOLUME_MAX};
+use visio_kiosk_core::{Assist, AssistPrefs, AutoReturn, HostCall, Input, VOLUME_MAX};
 
 use super::Context;
 use crate::theme;
@@ -20,6 +21,8 @@ pub enum Message {
     EasyRead,
     LargeText,
     StillHere,
+    CallHost,
+    CancelHost,
 }
 
 pub fn update(message: Message) -> Input {
@@ -31,6 +34,8 @@ pub fn update(message: Message) -> Input {
         Message::EasyRead => Assist::EasyRead,
         Message::LargeText => Assist::LargeText,
         Message::StillHere => Assist::StillHere,
+        Message::CallHost => Assist::CallHost,
+        Message::CancelHost => Assist::CancelHost,
     })
 }
 
@@ -43,6 +48,8 @@ pub struct State {
     pub now: Instant,
     /// The end screen: its countdown shows all along.
     pub countdown_always: bool,
+    /// The resident's call for the host.
+    pub host: HostCall,
 }
 
 /// `screen` with the help bar under it and, when a return is near, the
@@ -80,14 +87,39 @@ pub fn frame<'a, M: Clone + 'a>(
     ]
     .spacing(theme::SPACE * 0.75)
     .align_y(Center);
-    if state.countdown_always
-        && let Some(seconds) = seconds
-    {
-        let countdown = text(ctx.tr_with("return-countdown", &[("seconds", seconds.into())]))
-            .size(theme::BODY)
-            .wrapping(iced::widget::text::Wrapping::None);
-        bar = bar.push(container(countdown).align_right(Fill));
-    }
+    // At the far right, in the primary colour: the one control that
+    // brings a person to the kiosk. Once asked, it cancels.
+    let host = match state.host {
+        HostCall::None => control(ctx.tr("host-call"), Some(Message::CallHost), true),
+        HostCall::Pending | HostCall::Asked | HostCall::Coming => control(ctx.tr("host-cancel"), Some(Message::CancelHost), false),
+    };
+    bar = bar.push(container(host).align_right(Fill));
+    // Over the bar: where the call for the host stands, and the end
+    // screen's countdown (the bar has no room left for them).
+    let status = match state.host {
+        HostCall::None => None,
+        HostCall::Pending => Some(text(ctx.tr("host-pending")).size(theme::BODY)),
+        HostCall::Asked => Some(text(ctx.tr("host-asked")).size(theme::BODY)),
+        HostCall::Coming => Some(text(ctx.tr("host-coming")).size(theme::BODY).color(theme::PRIMARY)),
+    };
+    let countdown = match (state.countdown_always, seconds) {
+        (true, Some(seconds)) => Some(
+            text(ctx.tr_with("return-countdown", &[("seconds", seconds.into())]))
+                .size(theme::BODY)
+                .wrapping(iced::widget::text::Wrapping::None),
+        ),
+        _ => None,
+    };
+    let strip = (status.is_some() || countdown.is_some()).then(|| {
+        let mut strip = row![].spacing(theme::SPACE).align_y(Center);
+        if let Some(status) = status {
+            strip = strip.push(status);
+        }
+        if let Some(countdown) = countdown {
+            strip = strip.push(container(countdown).align_right(Fill));
+        }
+        strip
+    });
     // The bar keeps its place whatever the screen's content needs (large
     // text): the screen gives way, clipped.
     let screen = container(screen).height(Fill).clip(true);
@@ -96,7 +128,13 @@ pub fn frame<'a, M: Clone + 'a>(
         (Some(AutoReturn { warning: true, .. }), Some(seconds)) => stack![screen, opaque(warning(ctx, seconds, state.prefs.easy_read, wrap))].into(),
         _ => screen.into(),
     };
-    column![screen, container(bar).padding([8, 32]).width(Fill).style(theme::container::panel)].into()
+    // One panel: the strip (when shown) over the bar.
+    let mut panel = column![].spacing(8);
+    if let Some(strip) = strip {
+        panel = panel.push(strip);
+    }
+    let panel = container(panel.push(bar)).padding([8, 32]).width(Fill).style(theme::container::panel);
+    column![screen, panel].into()
 }
 
 /// The warning before an automatic return: the words, the seconds left,

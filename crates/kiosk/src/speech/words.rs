@@ -134,6 +134,9 @@ pub fn text(ctx: Context<'_>, prompt: &Prompt, easy_read: bool) -> String {
         }
         Prompt::ReturnWarning { seconds } => vec![w.tr_with("return-warning", &[("seconds", (*seconds).into())])],
         Prompt::Volume { level } => vec![w.tr_with("speech-volume", &[("level", u32::from(*level).into())])],
+        Prompt::HostAsked => vec![w.tr("host-asked")],
+        Prompt::HostPending => vec![w.tr("host-pending")],
+        Prompt::HostComing => vec![w.tr("host-coming")],
     };
     lines.join(" ")
 }

@@ -170,6 +170,9 @@ pub struct HeadlessKiosk {
     pub child: tokio::process::Child,
     lines: mpsc::UnboundedReceiver<Value>,
     seen: Vec<Value>,
+    /// Lines read by [`HeadlessKiosk::printed_so_far`] that
+    /// [`HeadlessKiosk::event`] has not looked at yet.
+    unread: std::collections::VecDeque<Value>,
 }
 
 /// The `visio-kiosk` binary of this build: Cargo names it to tests; an
@@ -237,12 +240,21 @@ impl HeadlessKiosk {
                 let _ = tx.send(value);
             }
         });
-        HeadlessKiosk { child, lines, seen: Vec::new() }
+        HeadlessKiosk { child, lines, seen: Vec::new(), unread: Default::default() }
+    }
+
+    /// Every line the kiosk printed until now, without waiting; the
+    /// unread ones stay for [`HeadlessKiosk::event`].
+    pub async fn printed_so_far(&mut self) -> Vec<Value> {
+        while let Ok(line) = self.lines.try_recv() {
+            self.unread.push_back(line);
+        }
+        self.seen.iter().chain(&self.unread).cloned().collect()
     }
 
     /// Every line printed from now until the kiosk exits, and its status.
     pub async fn rest(mut self) -> (Vec<Value>, std::process::ExitStatus) {
-        let mut lines = Vec::new();
+        let mut lines: Vec<Value> = self.unread.drain(..).collect();
         while let Some(line) = within("the kiosk's last lines", self.lines.recv()).await {
             lines.push(line);
         }
@@ -253,9 +265,12 @@ impl HeadlessKiosk {
     /// The next event named `name`, skipping others (kept in `seen`).
     pub async fn event(&mut self, name: &str) -> Value {
         loop {
-            let line = within(&format!("the kiosk's {name:?} event"), self.lines.recv())
-                .await
-                .unwrap_or_else(|| panic!("the kiosk exited before {name:?}; it printed {:?}", self.seen));
+            let line = match self.unread.pop_front() {
+                Some(line) => line,
+                None => within(&format!("the kiosk's {name:?} event"), self.lines.recv())
+                    .await
+                    .unwrap_or_else(|| panic!("the kiosk exited before {name:?}; it printed {:?}", self.seen)),
+            };
             self.seen.push(line.clone());
             if line["event"] == name {
                 return line;

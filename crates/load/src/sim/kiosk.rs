@@ -221,7 +221,8 @@ async fn kiosk_message(ctx: &Ctx, n: usize, hub: usize, ws: &mut Ws, state: &mut
         | HubToKiosk::ConfigAvailable { .. }
         | HubToKiosk::CallResumed { .. }
         | HubToKiosk::PeerAway { .. }
-        | HubToKiosk::PeerBack { .. } => {}
+        | HubToKiosk::PeerBack { .. }
+        | HubToKiosk::HostComing => {}
     }
     None
 }

@@ -12,6 +12,7 @@ use visio_protocol::*;
 use super::*;
 
 mod cluster;
+mod desk;
 mod fleet;
 mod resume;
 mod transfer;
@@ -24,10 +25,14 @@ struct World {
     next_peer: u64,
     kiosk_inbox: HashMap<PeerId, Vec<HubToKiosk>>,
     agent_inbox: HashMap<PeerId, Vec<HubToAgent>>,
+    host_inbox: HashMap<PeerId, Vec<HubToHost>>,
     closed: Vec<PeerId>,
     events: Vec<HubEvent>,
     store_ops: Vec<StoreOp>,
     bus_out: Vec<(String, BusMessage)>,
+    /// The hosts' board on the bus (`desk`), apart from the calls' traffic
+    /// the other tests assert exactly.
+    desk_bus: Vec<(String, BusMessage)>,
 }
 
 impl World {
@@ -43,10 +48,12 @@ impl World {
             next_peer: 0,
             kiosk_inbox: HashMap::new(),
             agent_inbox: HashMap::new(),
+            host_inbox: HashMap::new(),
             closed: Vec::new(),
             events: Vec::new(),
             store_ops: Vec::new(),
             bus_out: Vec::new(),
+            desk_bus: Vec::new(),
         }
     }
 
@@ -55,9 +62,13 @@ impl World {
             match out {
                 Output::ToKiosk(p, m) => self.kiosk_inbox.entry(p).or_default().push(m),
                 Output::ToAgent(p, m) => self.agent_inbox.entry(p).or_default().push(m),
+                Output::ToHost(p, m) => self.host_inbox.entry(p).or_default().push(m),
                 Output::Close(p) => self.closed.push(p),
                 Output::Event(e) => self.events.push(e),
                 Output::Store(op) => self.store_ops.push(op),
+                Output::Bus { to, message: m @ (BusMessage::Desk { .. } | BusMessage::DeskAcknowledge { .. } | BusMessage::DeskRollCall) } => {
+                    self.desk_bus.push((to, m));
+                }
                 Output::Bus { to, message } => self.bus_out.push((to, message)),
             }
         }

@@ -4,7 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use visio_protocol::{KioskId, Secret, ServiceId};
 
-use super::super::records::{join_kiosks, join_services, ms, role, split_kiosks, split_services};
+use super::super::records::{join_kiosks, join_services, join_sites, ms, role, split_kiosks, split_services, split_sites};
 use super::super::secrets::{dummy_hash, hash_password, random_token, sha256_hex, verify_password};
 use super::super::{ConsoleAccount, SessionRecord, StoreError, StoredConfig};
 use super::{PgStore, blocking};
@@ -52,7 +52,7 @@ impl PgStore {
             .get()
             .await?
             .query_opt(
-                "SELECT display_name, password_hash, role, kiosks, services FROM console_accounts WHERE login = $1",
+                "SELECT display_name, password_hash, role, kiosks, services, sites FROM console_accounts WHERE login = $1",
                 &[&login],
             )
             .await?;
@@ -61,8 +61,8 @@ impl PgStore {
             blocking(move |p: Secret| verify_password(&p, dummy_hash()), password).await?;
             return Ok(None);
         };
-        let (display_name, hash, stored_role, kiosks, services): (String, String, String, String, String) =
-            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+        let (display_name, hash, stored_role, kiosks, services, sites): (String, String, String, String, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5));
         if !blocking(move |p: Secret| verify_password(&p, &hash), password).await? {
             return Ok(None);
         }
@@ -72,7 +72,19 @@ impl PgStore {
             role: role(&stored_role)?,
             kiosks: split_kiosks(&kiosks),
             services: split_services(&services),
+            sites: split_sites(&sites)?,
         }))
+    }
+
+    /// The sites a host account watches; `false` if there is no such account.
+    pub async fn set_console_sites(&self, login: &str, sites: &[String]) -> Result<bool, StoreError> {
+        let changed = self
+            .pool
+            .get()
+            .await?
+            .execute("UPDATE console_accounts SET sites = $1 WHERE login = $2", &[&join_sites(sites), &login])
+            .await?;
+        Ok(changed > 0)
     }
 
     pub async fn create_console_session(&self, login: &str, now: Timestamp, lifetime: SignedDuration) -> Result<Secret, StoreError> {
@@ -94,7 +106,7 @@ impl PgStore {
             .get()
             .await?
             .query_opt(
-                "SELECT a.login, a.display_name, a.role, a.kiosks, a.services FROM console_sessions s
+                "SELECT a.login, a.display_name, a.role, a.kiosks, a.services, a.sites FROM console_sessions s
                  JOIN console_accounts a ON a.login = s.login
                  WHERE s.token_sha256 = $1 AND s.expires_at > $2",
                 &[&sha256_hex(token.expose()), &now.as_millisecond()],
@@ -107,6 +119,7 @@ impl PgStore {
                 role: role(r.get(2))?,
                 kiosks: split_kiosks(r.get(3)),
                 services: split_services(r.get(4)),
+                sites: split_sites(r.get(5))?,
             })
         })
         .transpose()

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0003_revocations.sql"),
     include_str!("../../../migrations/postgres/0004_admin_console.sql"),
     include_str!("../../../migrations/postgres/0005_transfer.sql"),
+    include_str!("../../../migrations/postgres/0006_host_sites.sql"),
 ];
 
 /// A pool of connections to one database; cheap to clone.

@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{OptionalExtension, params};
 use visio_protocol::{KioskId, Secret, ServiceId};
 
-use super::super::records::{join_kiosks, join_services, ms, role, split_kiosks, split_services};
+use super::super::records::{join_kiosks, join_services, join_sites, ms, role, split_kiosks, split_services, split_sites};
 use super::super::secrets::{dummy_hash, hash_password, random_token, sha256_hex, verify_password};
 use super::super::{ConsoleAccount, SessionRecord, StoreError, StoredConfig};
 use super::Store;
@@ -36,15 +36,15 @@ impl Store {
     /// Checks a login and password; an unknown login costs the same work
     /// as a wrong password.
     pub fn verify_console_account(&self, login: &str, password: &Secret) -> Result<Option<ConsoleAccount>, StoreError> {
-        let row: Option<(String, String, String, String, String)> = self
+        let row: Option<(String, String, String, String, String, String)> = self
             .lock()
             .query_row(
-                "SELECT display_name, password_hash, role, kiosks, services FROM console_accounts WHERE login = ?1",
+                "SELECT display_name, password_hash, role, kiosks, services, sites FROM console_accounts WHERE login = ?1",
                 [login],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()?;
-        let Some((display_name, hash, stored_role, kiosks, services)) = row else {
+        let Some((display_name, hash, stored_role, kiosks, services, sites)) = row else {
             let _ = verify_password(password, dummy_hash());
             return Ok(None);
         };
@@ -57,7 +57,14 @@ impl Store {
             role: role(&stored_role)?,
             kiosks: split_kiosks(&kiosks),
             services: split_services(&services),
+            sites: split_sites(&sites)?,
         }))
+    }
+
+    /// The sites a host account watches; `false` if there is no such account.
+    pub fn set_console_sites(&self, login: &str, sites: &[String]) -> Result<bool, StoreError> {
+        let changed = self.lock().execute("UPDATE console_accounts SET sites = ?1 WHERE login = ?2", params![join_sites(sites), login])?;
+        Ok(changed > 0)
     }
 
     /// Opens a console session; returns the cookie value (only its hash is kept).
@@ -73,23 +80,24 @@ impl Store {
     }
 
     pub fn console_account_for_session(&self, token: &Secret, now: Timestamp) -> Result<Option<ConsoleAccount>, StoreError> {
-        let row: Option<(String, String, String, String, String)> = self
+        let row: Option<(String, String, String, String, String, String)> = self
             .lock()
             .query_row(
-                "SELECT a.login, a.display_name, a.role, a.kiosks, a.services FROM console_sessions s
+                "SELECT a.login, a.display_name, a.role, a.kiosks, a.services, a.sites FROM console_sessions s
                  JOIN console_accounts a ON a.login = s.login
                  WHERE s.token_sha256 = ?1 AND s.expires_at > ?2",
                 params![sha256_hex(token.expose()), now.as_millisecond()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()?;
-        row.map(|(login, display_name, r, kiosks, services)| {
+        row.map(|(login, display_name, r, kiosks, services, sites)| {
             Ok(ConsoleAccount {
                 login,
                 display_name,
                 role: role(&r)?,
                 kiosks: split_kiosks(&kiosks),
                 services: split_services(&services),
+                sites: split_sites(&sites)?,
             })
         })
         .transpose()

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0004_revocations.sql"),
     include_str!("../../../migrations/sqlite/0005_admin_console.sql"),
     include_str!("../../../migrations/sqlite/0006_transfer.sql"),
+    include_str!("../../../migrations/sqlite/0007_host_sites.sql"),
 ];
 
 /// A handle on the database; cheap to clone.
