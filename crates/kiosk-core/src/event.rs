@@ -84,6 +84,9 @@ pub enum VisitEnd {
     HubLost,
     /// Nobody answered "are you still there?".
     ResidentAbsent,
+    /// A device no call can work without (camera, sound) failed while the
+    /// resident waited: their place is given up.
+    DeviceFault,
     /// One of the protocol's end reasons (`agent_hung_up`, `cancelled`, …).
     #[serde(untagged)]
     Hub(EndReason),

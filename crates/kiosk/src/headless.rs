@@ -272,6 +272,10 @@ impl Shell {
                 let strokes = SCRIPTED_SIGNATURE.iter().map(|s| s.to_vec()).collect();
                 self.input(Input::Sign { strokes });
             }
+            // A kiosk that lost its camera or sound stays, out of service,
+            // as a real one would: the host and the fleet see it until it
+            // is stopped.
+            KioskEvent::Ended { reason: VisitEnd::DeviceFault, .. } => {}
             KioskEvent::Ended { reason, .. } => {
                 self.outcome = Some(if reason.is_normal() { Outcome::Normal } else { Outcome::Abnormal });
             }

@@ -268,6 +268,15 @@ impl Session {
             (Screen::Home { .. } | Screen::Requesting { .. } | Screen::Waiting(_), None) => {}
             // A waiting resident keeps the screen while the kiosk reconnects.
             (Screen::Waiting(w), Some(OutOfService::HubUnreachable)) if w.hub_lost => {}
+            // No agent may take a call this kiosk cannot hold: the place
+            // is given up (a request still on its way is cancelled when
+            // its `queued` arrives).
+            (Screen::Waiting(w), Some(b)) if b != OutOfService::HubUnreachable => {
+                let session = w.session.to_string();
+                self.outputs.push_back(Output::ToHub(KioskToHub::CancelCall));
+                self.event(KioskEvent::Ended { session, reason: VisitEnd::DeviceFault });
+                self.out_of_service(b);
+            }
             (_, Some(b)) => self.out_of_service(b),
             // A fresh home, French: whoever chose English has gone.
             (Screen::Connecting | Screen::OutOfService { .. }, None) => self.go_home(),

@@ -223,6 +223,14 @@ fn no_sound_output_is_out_of_service_but_never_cuts_a_call() {
     let mut k = Kiosk::in_call();
     k.input(Input::Devices(speaker(DeviceState::Error)));
     assert!(matches!(k.screen(), Screen::InCall(_)));
+    // Found while a resident waits, their place is given up: no agent may
+    // take a call this kiosk cannot hold.
+    let mut k = Kiosk::waiting();
+    k.input(Input::Devices(speaker(DeviceState::Error)));
+    let out = k.take();
+    assert!(out.contains(&Output::ToHub(KioskToHub::CancelCall)), "{out:?}");
+    assert!(out.contains(&Output::Event(KioskEvent::Ended { session: session().to_string(), reason: VisitEnd::DeviceFault })), "{out:?}");
+    assert_eq!(*k.screen(), Screen::OutOfService { reason: OutOfService::SoundMissing });
 }
 
 #[test]
