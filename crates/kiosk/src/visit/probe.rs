@@ -66,8 +66,12 @@ impl Runner {
 /// Longest a scanner may take to open and list its options.
 const SCANNER_OPEN_WITHIN: Duration = Duration::from_secs(20);
 
-/// State reasons that stop a print (RFC 8011 and PWG 5100.9 keywords; a
-/// `-report` or `-warning` suffix is only advice, `-error` or none is not).
+/// State reasons that stop a print (RFC 8011 and PWG 5100.9 keywords),
+/// whatever their severity suffix: printers do not agree on it (an IPP
+/// Everywhere printer may say `media-empty-report` while idle and
+/// `-warning` while printing), and an empty tray stops the next resident's
+/// print all the same. Conditions that only announce one (`toner-low`,
+/// `media-low`) are not faults.
 const STOPPING: [&str; 10] = [
     "media-empty",
     "media-jam",
@@ -88,7 +92,7 @@ pub fn printer_fault(state: Result<QueueState, PrintError>) -> Option<String> {
         Err(e) => return Some(e.to_string()),
     };
     let blocking = state.reasons.split([',', ';']).map(str::trim).any(|reason| {
-        let keyword = reason.strip_suffix("-error").unwrap_or(reason);
+        let keyword = ["-error", "-warning", "-report"].iter().find_map(|s| reason.strip_suffix(s)).unwrap_or(reason);
         STOPPING.contains(&keyword)
     });
     (state.stopped || blocking).then(|| format!("printer {}: {}", if state.stopped { "stopped" } else { "not ready" }, state.reasons))
@@ -133,6 +137,9 @@ mod tests {
         assert_eq!(printer_fault(state(false, "toner-low-report, media-low-warning")), None);
         assert_eq!(printer_fault(state(true, "paused")).as_deref(), Some("printer stopped: paused"));
         assert_eq!(printer_fault(state(false, "media-empty-error; Out of paper")).as_deref(), Some("printer not ready: media-empty-error; Out of paper"));
+        // An idle driverless printer's empty tray (ippeveprinter's wording).
+        assert_eq!(printer_fault(state(false, "media-empty-report")).as_deref(), Some("printer not ready: media-empty-report"));
+        assert_eq!(printer_fault(state(false, "offline-report")).as_deref(), Some("printer not ready: offline-report"));
         let unreachable = Err(PrintError::Ipp { uri: "ipp://localhost/printers/p".into(), detail: "connection refused".into() });
         assert!(printer_fault(unreachable).is_some_and(|f| f.contains("connection refused")));
     }
