@@ -18,7 +18,7 @@ use visio_testkit::page::{click, page_until, type_into};
 use visio_testkit::pdf::{pdf_text, text_pdf};
 use visio_testkit::wait::{eventually, within};
 use visio_transfer::check::ContentKind;
-use visio_transfer::printer::{CupsPrinter, Printer};
+use visio_transfer::printer::{CupsPrinter, PrintError, Printer};
 
 fn probe(printer: &CupsPrinter) -> Option<String> {
     printer_fault(printer.queue_state_blocking())
@@ -137,4 +137,29 @@ async fn the_probe_opens_a_driverless_scanner_and_notices_when_it_is_gone() {
     device.stop().await;
     let fault = visio_kiosk::visit::probe::scanner_fault(&scanner).await.expect("an unreachable scanner is a fault");
     assert!(fault.starts_with("scanner not ready"), "{fault}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driverless_printer_out_of_paper_during_a_print_fails_it_without_waiting() {
+    // The printer takes the job, finds its tray empty and waits for paper
+    // (as long as the test's process lives).
+    let dir = tempfile::tempdir().unwrap();
+    let command = dir.path().join("out-of-paper.sh");
+    std::fs::write(&command, "#!/bin/sh\necho 'STATE: +media-empty,media-needed' >&2\nwhile kill -0 $PPID 2>/dev/null; do sleep 0.2; done\n").unwrap();
+    std::fs::set_permissions(&command, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let device = IppEvePrinter::start_with_command(&command);
+    let cups = Cups::start();
+    let printer = CupsPrinter::new(cups.add_driverless_queue("accueil", &device.uri()));
+    let pdf = dir.path().join("formulaire.pdf");
+    std::fs::write(&pdf, text_pdf("Formulaire CERFA")).unwrap();
+
+    // The agent is told the printer's fault, not a timeout two minutes later.
+    match within("a print the printer cannot finish", printer.print(&pdf, ContentKind::Pdf, "visio-00000002")).await {
+        Err(e @ PrintError::PrinterStopped { .. }) => assert!(e.to_string().contains("media-empty"), "{e}"),
+        other => panic!("expected the printer's fault, got {other:?}"),
+    }
+    // The job is gone from CUPS: it will not print for the next resident.
+    let spool = std::fs::read_dir(cups.dir.path().join("spool")).unwrap().flatten().map(|e| e.path());
+    let held: Vec<_> = spool.filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('c') || n.starts_with('d'))).collect();
+    assert!(held.is_empty(), "CUPS still holds the job: {held:?}");
 }

@@ -28,8 +28,15 @@ pub struct IppEvePrinter {
 
 impl IppEvePrinter {
     /// Starts the emulator; it accepts PDF, JPEG and PWG raster, like a
-    /// small office laser printer.
+    /// small office laser printer, and prints at once.
     pub fn start() -> IppEvePrinter {
+        IppEvePrinter::start_with_command(std::path::Path::new("/bin/true"))
+    }
+
+    /// The emulator printing each document with `command` (its argument:
+    /// the document's file). Lines it writes on its standard error such as
+    /// `STATE: +media-empty` set the printer's state reasons.
+    pub fn start_with_command(command: &std::path::Path) -> IppEvePrinter {
         require("ippeveprinter", "cups-ipp-utils");
         require("dbus-daemon", "dbus-daemon");
         let dir = tempfile::Builder::new().prefix("visio-ippeve-").tempdir().unwrap();
@@ -51,8 +58,10 @@ impl IppEvePrinter {
             .args(["-r", "off", "-n", "localhost", "-p", &port.to_string(), "-k"])
             .arg("-d")
             .arg(&spool)
-            // Without a command it "prints" for 5 to 15 s; /bin/true prints at once.
-            .args(["-c", "/bin/true", "-f", "application/pdf,image/jpeg,image/pwg-raster", "-m", "Visio Test Laser"])
+            // Without a command it "prints" for 5 to 15 s.
+            .arg("-c")
+            .arg(command)
+            .args(["-f", "application/pdf,image/jpeg,image/pwg-raster", "-m", "Visio Test Laser"])
             .arg("Visio Test Printer")
             .env("DBUS_SYSTEM_BUS_ADDRESS", format!("unix:path={}", socket.display()))
             .stdout(log.try_clone().unwrap())

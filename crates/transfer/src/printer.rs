@@ -104,6 +104,36 @@ pub struct QueueState {
     pub reasons: String,
 }
 
+impl QueueState {
+    /// Whether a reason stops printing: out of paper, jammed, door open,
+    /// offline, paused... (RFC 8011 and PWG 5100.9 keywords), whatever
+    /// their severity suffix. Printers do not agree on it (an IPP
+    /// Everywhere printer may say `media-empty-report` while idle and
+    /// `-warning` while printing), and an empty tray stops the print all
+    /// the same. Conditions that only announce one (`toner-low`,
+    /// `media-low`) do not.
+    pub fn blocked(&self) -> bool {
+        self.reasons.split([',', ';']).map(str::trim).any(|reason| {
+            let keyword = ["-error", "-warning", "-report"].iter().find_map(|s| reason.strip_suffix(s)).unwrap_or(reason);
+            STOPPING.contains(&keyword)
+        })
+    }
+}
+
+/// The state reasons [`QueueState::blocked`] stops at.
+const STOPPING: [&str; 10] = [
+    "media-empty",
+    "media-jam",
+    "media-needed",
+    "toner-empty",
+    "marker-supply-empty",
+    "door-open",
+    "cover-open",
+    "input-tray-missing",
+    "offline",
+    "paused",
+];
+
 /// A CUPS queue reached over IPP.
 #[derive(Debug, Clone)]
 pub struct CupsPrinter {
@@ -213,14 +243,17 @@ impl CupsPrinter {
                 _ => {}
             }
             // A stopped printer (paused, out of paper) would hold the job
-            // forever: tell the agent now rather than at the timeout.
+            // forever: tell the agent now rather than at the timeout. A
+            // driverless printer's queue is not stopped but carries the
+            // printer's reasons (`media-empty`) while the job waits for paper.
             let (pstate, preasons) = self.printer_state(&client, &uri)?;
+            let printer = QueueState { stopped: pstate == Some(PrinterState::Stopped), reasons: preasons };
             // The job is cancelled and purged: printed later, the paper would
             // come out for the next resident.
-            if pstate == Some(PrinterState::Stopped) {
-                warn!(job_id, %preasons, "printer stopped; cancelling the job");
+            if printer.stopped || printer.blocked() {
+                warn!(job_id, reasons = %printer.reasons, "printer stopped; cancelling the job");
                 self.purge(&client, &uri, job_id);
-                return Err(PrintError::PrinterStopped { job_id, reasons: preasons });
+                return Err(PrintError::PrinterStopped { job_id, reasons: printer.reasons });
             }
             // The job alone stopped (a filter failed on the document,
             // `job-completed-with-errors`): the job failed, not the printer.

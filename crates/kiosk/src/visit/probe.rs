@@ -66,36 +66,13 @@ impl Runner {
 /// Longest a scanner may take to open and list its options.
 const SCANNER_OPEN_WITHIN: Duration = Duration::from_secs(20);
 
-/// State reasons that stop a print (RFC 8011 and PWG 5100.9 keywords),
-/// whatever their severity suffix: printers do not agree on it (an IPP
-/// Everywhere printer may say `media-empty-report` while idle and
-/// `-warning` while printing), and an empty tray stops the next resident's
-/// print all the same. Conditions that only announce one (`toner-low`,
-/// `media-low`) are not faults.
-const STOPPING: [&str; 10] = [
-    "media-empty",
-    "media-jam",
-    "media-needed",
-    "toner-empty",
-    "marker-supply-empty",
-    "door-open",
-    "cover-open",
-    "input-tray-missing",
-    "offline",
-    "paused",
-];
-
 /// The printer's fault from its queue's state, `None` when it can print.
 pub fn printer_fault(state: Result<QueueState, PrintError>) -> Option<String> {
     let state = match state {
         Ok(state) => state,
         Err(e) => return Some(e.to_string()),
     };
-    let blocking = state.reasons.split([',', ';']).map(str::trim).any(|reason| {
-        let keyword = ["-error", "-warning", "-report"].iter().find_map(|s| reason.strip_suffix(s)).unwrap_or(reason);
-        STOPPING.contains(&keyword)
-    });
-    (state.stopped || blocking).then(|| format!("printer {}: {}", if state.stopped { "stopped" } else { "not ready" }, state.reasons))
+    (state.stopped || state.blocked()).then(|| format!("printer {}: {}", if state.stopped { "stopped" } else { "not ready" }, state.reasons))
 }
 
 /// The scanner's fault, `None` when SANE opens it: `scanimage -A` opens the
