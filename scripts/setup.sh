@@ -55,6 +55,10 @@ APT_PACKAGES=(
   # driverless scanner backend), so scripts/package.sh --check installs it
   # from the local .deb alone; cargo-deb's dependency list needs dpkg-dev.
   cage sane-airscan dpkg-dev
+  # Driverless devices (issue 25): the printer tests run CUPS's IPP
+  # Everywhere emulator (ippeveprinter, in cups-ipp-utils above), which
+  # needs a D-Bus bus of its own even when it advertises nothing.
+  dbus-daemon
 )
 
 missing=()

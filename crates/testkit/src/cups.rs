@@ -153,6 +153,19 @@ impl Cups {
         self.child = spawn_cupsd(self.dir.path(), self.port);
     }
 
+    /// Adds a driverless queue `name` for the IPP Everywhere printer at
+    /// `device` (`lpadmin -m everywhere`: CUPS asks the printer for its
+    /// capabilities and makes the queue's PPD from them, no model driver)
+    /// and returns the queue's URI.
+    pub fn add_driverless_queue(&self, name: &str, device: &str) -> String {
+        let st = Command::new("lpadmin")
+            .arg("-h").arg(format!("127.0.0.1:{}", self.port))
+            .arg("-p").arg(name).arg("-v").arg(device).arg("-m").arg("everywhere").arg("-E")
+            .status().unwrap();
+        assert!(st.success(), "lpadmin -m everywhere could not create {name} for {device}; see {}/log/error_log", self.dir.path().display());
+        format!("ipp://127.0.0.1:{}/printers/{name}", self.port)
+    }
+
     /// Stops the queue (as when paper runs out).
     pub fn stop_queue(&self) {
         let st = Command::new("cupsdisable").arg("-h").arg(format!("127.0.0.1:{}", self.port)).arg(&self.queue).status().unwrap();

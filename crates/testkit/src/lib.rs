@@ -6,6 +6,8 @@
 //!   kiosks and agents.
 //! - [`cups`]: a private `cupsd` with a cups-pdf queue.
 //! - [`sane`]: a private SANE configuration with the `test` scanner.
+//! - [`ippeve`]: a driverless (IPP Everywhere) printer, CUPS's emulator.
+//! - [`escl`]: a driverless (eSCL) scanner emulator, for sane-airscan.
 //! - [`pdf`]: small valid PDFs, and their text through poppler.
 //! - [`documents`]: documents made by real tools, and hostile ones.
 //! - [`browser`]: real headless Chromium over WebDriver, fake camera and
@@ -25,7 +27,9 @@ pub mod browser;
 pub mod cluster;
 pub mod cups;
 pub mod documents;
+pub mod escl;
 pub mod hub;
+pub mod ippeve;
 pub mod nats;
 pub mod page;
 pub mod sound;

@@ -104,6 +104,36 @@ pub struct QueueState {
     pub reasons: String,
 }
 
+impl QueueState {
+    /// Whether a reason stops printing: out of paper, jammed, door open,
+    /// offline, paused... (RFC 8011 and PWG 5100.9 keywords), whatever
+    /// their severity suffix. Printers do not agree on it (an IPP
+    /// Everywhere printer may say `media-empty-report` while idle and
+    /// `-warning` while printing), and an empty tray stops the print all
+    /// the same. Conditions that only announce one (`toner-low`,
+    /// `media-low`) do not.
+    pub fn blocked(&self) -> bool {
+        self.reasons.split([',', ';']).map(str::trim).any(|reason| {
+            let keyword = ["-error", "-warning", "-report"].iter().find_map(|s| reason.strip_suffix(s)).unwrap_or(reason);
+            STOPPING.contains(&keyword)
+        })
+    }
+}
+
+/// The state reasons [`QueueState::blocked`] stops at.
+const STOPPING: [&str; 10] = [
+    "media-empty",
+    "media-jam",
+    "media-needed",
+    "toner-empty",
+    "marker-supply-empty",
+    "door-open",
+    "cover-open",
+    "input-tray-missing",
+    "offline",
+    "paused",
+];
+
 /// A CUPS queue reached over IPP.
 #[derive(Debug, Clone)]
 pub struct CupsPrinter {
@@ -127,11 +157,32 @@ impl CupsPrinter {
 
     /// The queue's state, read without printing (the kiosk's device
     /// health between visits). Blocking: run it on a blocking thread.
+    ///
+    /// A driverless queue (`lpadmin -m everywhere`, its device an `ipp://`
+    /// printer or an `ipp-usb` one on localhost) learns its printer's state
+    /// only while a job runs: idle, it says "none" with the paper tray
+    /// empty. So the printer itself is asked too, and its reasons join the
+    /// queue's. An `ipps://` device is not asked (the kiosk's IPP client
+    /// has no TLS); docs/deploy.md says to name printers by `ipp://`.
     pub fn queue_state_blocking(&self) -> Result<QueueState, PrintError> {
         let uri: Uri = self.uri.parse().map_err(|e| self.err(format!("bad URI: {e}")))?;
         let client = IppClient::builder(uri.clone()).request_timeout(Duration::from_secs(10)).build();
-        let (state, reasons) = self.printer_state(&client, &uri)?;
-        Ok(QueueState { stopped: state == Some(PrinterState::Stopped), reasons })
+        let queue = printer_attributes(&client, &uri, &["printer-state", "printer-state-reasons", "printer-state-message", "device-uri"])
+            .map_err(|detail| self.err(detail))?;
+        let mut state = QueueState { stopped: queue.state == Some(PrinterState::Stopped), reasons: queue.reasons_text() };
+        let Some(device) = queue.device_uri.filter(|d| d.starts_with("ipp://")) else { return Ok(state) };
+        let device_err = |detail: String| PrintError::Ipp { uri: device.clone(), detail };
+        let device_uri: Uri = device.parse().map_err(|e| device_err(format!("bad device URI: {e}")))?;
+        let device_client = IppClient::builder(device_uri.clone()).request_timeout(Duration::from_secs(10)).build();
+        let printer = printer_attributes(&device_client, &device_uri, &["printer-state", "printer-state-reasons", "printer-state-message"])
+            .map_err(device_err)?;
+        debug!(%device, reasons = %printer.reasons_text(), "driverless printer state");
+        state.stopped |= printer.state == Some(PrinterState::Stopped);
+        if printer.reasons.iter().any(|r| r != "none") {
+            let queue_is_well = state.reasons == "none" || state.reasons.is_empty();
+            state.reasons = if queue_is_well { printer.reasons_text() } else { format!("{}, {}", state.reasons, printer.reasons_text()) };
+        }
+        Ok(state)
     }
 
     /// Submits and follows the job (blocking: run it on a blocking thread).
@@ -192,14 +243,17 @@ impl CupsPrinter {
                 _ => {}
             }
             // A stopped printer (paused, out of paper) would hold the job
-            // forever: tell the agent now rather than at the timeout.
+            // forever: tell the agent now rather than at the timeout. A
+            // driverless printer's queue is not stopped but carries the
+            // printer's reasons (`media-empty`) while the job waits for paper.
             let (pstate, preasons) = self.printer_state(&client, &uri)?;
+            let printer = QueueState { stopped: pstate == Some(PrinterState::Stopped), reasons: preasons };
             // The job is cancelled and purged: printed later, the paper would
             // come out for the next resident.
-            if pstate == Some(PrinterState::Stopped) {
-                warn!(job_id, %preasons, "printer stopped; cancelling the job");
+            if printer.stopped || printer.blocked() {
+                warn!(job_id, reasons = %printer.reasons, "printer stopped; cancelling the job");
                 self.purge(&client, &uri, job_id);
-                return Err(PrintError::PrinterStopped { job_id, reasons: preasons });
+                return Err(PrintError::PrinterStopped { job_id, reasons: printer.reasons });
             }
             // The job alone stopped (a filter failed on the document,
             // `job-completed-with-errors`): the job failed, not the printer.
@@ -242,25 +296,47 @@ impl CupsPrinter {
     }
 
     fn printer_state(&self, client: &IppClient, uri: &Uri) -> Result<(Option<PrinterState>, String), PrintError> {
-        let op = IppOperationBuilder::get_printer_attributes(uri.clone())
-            .attributes(["printer-state", "printer-state-reasons", "printer-state-message"])
-            .build()
-            .map_err(|e| self.err(e))?;
-        let resp = client.send(op).map_err(|e| self.err(e))?;
-        let g = resp.attributes().groups_of(DelimiterTag::PrinterAttributes).next().cloned();
-        let state = g.as_ref().and_then(|g| g.get("printer-state")).and_then(|a| match a.value() {
-            IppValue::Enum(e) => PrinterState::from_i32(*e),
-            _ => None,
-        });
-        let mut reasons = g.as_ref().and_then(|g| g.get("printer-state-reasons")).map(|a| values_text(a.value())).unwrap_or_default();
-        if let Some(m) = g.as_ref().and_then(|g| g.get("printer-state-message")) {
-            let m = values_text(m.value());
-            if !m.is_empty() {
-                reasons = format!("{reasons}; {m}");
-            }
-        }
-        Ok((state, reasons))
+        let g = printer_attributes(client, uri, &["printer-state", "printer-state-reasons", "printer-state-message"]).map_err(|e| self.err(e))?;
+        Ok((g.state, g.reasons_text()))
     }
+}
+
+/// What Get-Printer-Attributes said of a queue or a printer.
+struct PrinterAttributes {
+    state: Option<PrinterState>,
+    /// `printer-state-reasons` keywords.
+    reasons: Vec<String>,
+    /// `printer-state-message`, empty when none.
+    message: String,
+    /// A CUPS queue's `device-uri`.
+    device_uri: Option<String>,
+}
+
+impl PrinterAttributes {
+    /// The reasons, then the message after `; ` (`none` when all is well).
+    fn reasons_text(&self) -> String {
+        let reasons = self.reasons.join(", ");
+        if self.message.is_empty() { reasons } else { format!("{reasons}; {}", self.message) }
+    }
+}
+
+fn printer_attributes(client: &IppClient, uri: &Uri, names: &[&str]) -> Result<PrinterAttributes, String> {
+    let op = IppOperationBuilder::get_printer_attributes(uri.clone()).attributes(names).build().map_err(|e| e.to_string())?;
+    let resp = client.send(op).map_err(|e| e.to_string())?;
+    let g = resp.attributes().groups_of(DelimiterTag::PrinterAttributes).next().cloned();
+    let get = |name: &str| g.as_ref().and_then(|g| g.get(name)).map(|a| a.value().clone());
+    let state = get("printer-state").and_then(|v| match v {
+        IppValue::Enum(e) => PrinterState::from_i32(e),
+        _ => None,
+    });
+    let reasons = match get("printer-state-reasons") {
+        Some(IppValue::Array(a)) => a.iter().map(|v| v.to_string()).collect(),
+        Some(v) => vec![v.to_string()],
+        None => Vec::new(),
+    };
+    let message = get("printer-state-message").map(|v| values_text(&v)).unwrap_or_default();
+    let device_uri = get("device-uri").map(|v| v.to_string());
+    Ok(PrinterAttributes { state, reasons, message, device_uri })
 }
 
 fn values_text(v: &IppValue) -> String {

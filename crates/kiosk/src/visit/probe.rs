@@ -66,32 +66,13 @@ impl Runner {
 /// Longest a scanner may take to open and list its options.
 const SCANNER_OPEN_WITHIN: Duration = Duration::from_secs(20);
 
-/// State reasons that stop a print (RFC 8011 and PWG 5100.9 keywords; a
-/// `-report` or `-warning` suffix is only advice, `-error` or none is not).
-const STOPPING: [&str; 10] = [
-    "media-empty",
-    "media-jam",
-    "media-needed",
-    "toner-empty",
-    "marker-supply-empty",
-    "door-open",
-    "cover-open",
-    "input-tray-missing",
-    "offline",
-    "paused",
-];
-
 /// The printer's fault from its queue's state, `None` when it can print.
 pub fn printer_fault(state: Result<QueueState, PrintError>) -> Option<String> {
     let state = match state {
         Ok(state) => state,
         Err(e) => return Some(e.to_string()),
     };
-    let blocking = state.reasons.split([',', ';']).map(str::trim).any(|reason| {
-        let keyword = reason.strip_suffix("-error").unwrap_or(reason);
-        STOPPING.contains(&keyword)
-    });
-    (state.stopped || blocking).then(|| format!("printer {}: {}", if state.stopped { "stopped" } else { "not ready" }, state.reasons))
+    (state.stopped || state.blocked()).then(|| format!("printer {}: {}", if state.stopped { "stopped" } else { "not ready" }, state.reasons))
 }
 
 /// The scanner's fault, `None` when SANE opens it: `scanimage -A` opens the
@@ -133,6 +114,9 @@ mod tests {
         assert_eq!(printer_fault(state(false, "toner-low-report, media-low-warning")), None);
         assert_eq!(printer_fault(state(true, "paused")).as_deref(), Some("printer stopped: paused"));
         assert_eq!(printer_fault(state(false, "media-empty-error; Out of paper")).as_deref(), Some("printer not ready: media-empty-error; Out of paper"));
+        // An idle driverless printer's empty tray (ippeveprinter's wording).
+        assert_eq!(printer_fault(state(false, "media-empty-report")).as_deref(), Some("printer not ready: media-empty-report"));
+        assert_eq!(printer_fault(state(false, "offline-report")).as_deref(), Some("printer not ready: offline-report"));
         let unreachable = Err(PrintError::Ipp { uri: "ipp://localhost/printers/p".into(), detail: "connection refused".into() });
         assert!(printer_fault(unreachable).is_some_and(|f| f.contains("connection refused")));
     }
