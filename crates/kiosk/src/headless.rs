@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
-use visio_kiosk_core::{Assist, Input, KioskEvent, Output, Screen, Session};
+use visio_kiosk_core::{Assist, Input, KioskEvent, Output, Screen, Session, VisitEnd};
 use visio_protocol::ServiceId;
 
 use crate::fleet::{ConfigFetcher, DeviceWatch};

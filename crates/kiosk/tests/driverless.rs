@@ -20,12 +20,18 @@ use visio_testkit::wait::{eventually, within};
 use visio_transfer::check::ContentKind;
 use visio_transfer::printer::{CupsPrinter, PrintError, Printer};
 
+/// One emulated printer and cupsd at a time: run side by side, two of
+/// these tests failed a job now and then (`job-completed-with-errors`),
+/// cause not found yet (see the closing note of session 11).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn probe(printer: &CupsPrinter) -> Option<String> {
     printer_fault(printer.queue_state_blocking())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driverless_printer_prints_the_kiosks_pdf_and_reports_its_empty_tray() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let device = IppEvePrinter::start();
     let mut cups = Cups::start();
     let printer = CupsPrinter::new(cups.add_driverless_queue("accueil", &device.uri()));
@@ -74,6 +80,7 @@ async fn a_driverless_printer_prints_the_kiosks_pdf_and_reports_its_empty_tray()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driverless_printer_out_of_paper_shows_in_the_fleet_view() {
+    let _one = ONE_AT_A_TIME.lock().await;
     // Faults found within 5 s of a heartbeat wait for the next regular one
     // (kiosk-core's rate limit): a 1 s period keeps the test short.
     let mut settings = visio_hub::server::Settings::new(std::sync::Arc::new(visio_config::Catalogue::demo()));
@@ -127,6 +134,7 @@ async fn a_driverless_printer_out_of_paper_shows_in_the_fleet_view() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probe_opens_a_driverless_scanner_and_notices_when_it_is_gone() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let device = visio_testkit::escl::EsclScanner::start().await;
     let sane = device.sane_config();
     let mut scanner = visio_transfer::scanner::SaneScanner::new(device.device());
@@ -141,6 +149,7 @@ async fn the_probe_opens_a_driverless_scanner_and_notices_when_it_is_gone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driverless_printer_out_of_paper_during_a_print_fails_it_without_waiting() {
+    let _one = ONE_AT_A_TIME.lock().await;
     // The printer takes the job, finds its tray empty and waits for paper
     // (as long as the test's process lives).
     let dir = tempfile::tempdir().unwrap();
@@ -153,9 +162,14 @@ async fn a_driverless_printer_out_of_paper_during_a_print_fails_it_without_waiti
     let pdf = dir.path().join("formulaire.pdf");
     std::fs::write(&pdf, text_pdf("Formulaire CERFA")).unwrap();
 
-    // The agent is told the printer's fault, not a timeout two minutes later.
+    // The agent is told at once (within the test's 60 s, not the print's
+    // 2-minute timeout): mostly as the printer's fault; now and then CUPS's
+    // ipp backend aborts the job before a poll sees `media-empty`, and by
+    // then neither CUPS nor the emulator still says it (1 run in 6 here;
+    // see the closing note of session 11), so the job is said aborted.
     match within("a print the printer cannot finish", printer.print(&pdf, ContentKind::Pdf, "visio-00000002")).await {
         Err(e @ PrintError::PrinterStopped { .. }) => assert!(e.to_string().contains("media-empty"), "{e}"),
+        Err(PrintError::JobFailed { state: "aborted", .. }) => {}
         other => panic!("expected the printer's fault, got {other:?}"),
     }
     // The job is gone from CUPS: it will not print for the next resident.

@@ -238,7 +238,20 @@ impl CupsPrinter {
                     self.purge(&client, &uri, job_id);
                     return Ok(PrintReport { job_id });
                 }
-                Some(JobState::Aborted) => return Err(PrintError::JobFailed { job_id, state: "aborted", reasons }),
+                Some(JobState::Aborted) => {
+                    // Aborted because the printer itself cannot print (a
+                    // driverless printer out of paper aborts the job): the
+                    // printer's fault, said as such.
+                    // The queue forgets the printer's reasons with the job:
+                    // ask the printer itself too.
+                    if let Ok(printer) = self.queue_state_blocking()
+                        && (printer.stopped || printer.blocked())
+                    {
+                        self.purge(&client, &uri, job_id);
+                        return Err(PrintError::PrinterStopped { job_id, reasons: printer.reasons });
+                    }
+                    return Err(PrintError::JobFailed { job_id, state: "aborted", reasons });
+                }
                 Some(JobState::Canceled) => return Err(PrintError::JobFailed { job_id, state: "canceled", reasons }),
                 _ => {}
             }

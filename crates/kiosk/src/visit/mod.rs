@@ -3,7 +3,7 @@
 //! The session core says *what* should happen ([`CallCommand`],
 //! [`DocumentCommand`]); this task makes it happen with visio-media's
 //! [`Call`] and visio-transfer's kiosk session, and turns what they report
-//! back into core inputs ([`MediaEvent`], [`DocumentEvent`]). It holds at most
+//! back into core inputs ([`MediaEvent`], [`DocumentEvent`](visio_kiosk_core::DocumentEvent)). It holds at most
 //! one call; nothing of it outlives the visit (the spool is wiped on
 //! [`DocumentCommand::WipeSpool`]).
 
