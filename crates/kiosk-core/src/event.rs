@@ -1,6 +1,6 @@
 //! What happened, for the headless mode's JSON lines and for logs. Names and
 //! fields are a stable interface: end-to-end tests, soak tests and
-//! benchmarks read them (see README, "Headless mode").
+//! benchmarks read them (see crates/kiosk/README.md, "Headless mode").
 
 use serde::Serialize;
 use visio_protocol::EndReason;
