@@ -150,4 +150,4 @@ host-asked = Request sent…
 host-asked-falc = Request sent. Please wait here.
 host-pending = Request waiting: the kiosk is not connected to the server.
 host-coming = Someone from the front desk is coming
-host-cancel = Cancel the call
+host-cancel = Cancel the request for help

@@ -151,4 +151,4 @@ host-asked = Demande envoyée…
 host-asked-falc = Demande envoyée. Attendez ici.
 host-pending = Demande en attente : la borne n'est pas reliée au serveur.
 host-coming = Quelqu'un de l'accueil arrive
-host-cancel = Annuler l'appel
+host-cancel = Annuler la demande d'aide

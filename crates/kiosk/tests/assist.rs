@@ -170,15 +170,15 @@ fn appeler_laccueil_says_the_request_is_sent_and_only_a_hosts_answer_says_someon
     let mut k = kiosk();
     k.speaker().take_said();
     tap(&mut k, "Appeler l'accueil");
-    assert!(shows(&k, "Demande envoyée…") && shows(&k, "Annuler l'appel"));
+    assert!(shows(&k, "Demande envoyée…") && shows(&k, "Annuler la demande d'aide"));
     said(&k, "Demande envoyée");
     assert!(!shows(&k, "Quelqu'un de l'accueil arrive"), "nobody answered yet");
     // Choosing a service keeps the request; the control is on that screen too.
     tap(&mut k, "CAF");
-    assert!(shows(&k, "Demande envoyée…") && shows(&k, "Annuler l'appel"));
+    assert!(shows(&k, "Demande envoyée…") && shows(&k, "Annuler la demande d'aide"));
     k.input(Input::Hub(HubToKiosk::HostComing));
     assert!(shows(&k, "Quelqu'un de l'accueil arrive"));
     said(&k, "Quelqu'un de l'accueil arrive");
-    tap(&mut k, "Annuler l'appel");
+    tap(&mut k, "Annuler la demande d'aide");
     assert!(shows(&k, "Appeler l'accueil") && !shows(&k, "Quelqu'un de l'accueil arrive"));
 }
