@@ -3,8 +3,7 @@
 //! step, nothing fetched from elsewhere. Its data comes from the admin API
 //! (`server::admin`, `server::console`), with the console's cookie.
 
-use axum::http::header;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Redirect, Response};
 
 const INDEX: &str = include_str!("../admin-console/index.html");
 // One script made of the console's parts, in this order: later parts use
@@ -20,16 +19,15 @@ const SCRIPT: &str = concat!(
 const STYLE: &str = include_str!("../admin-console/admin.css");
 
 pub async fn index() -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], INDEX).into_response()
+    crate::pages::html(INDEX)
 }
 
 pub async fn script() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SCRIPT)
-        .into_response()
+    crate::pages::javascript(SCRIPT)
 }
 
 pub async fn style() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], STYLE).into_response()
+    crate::pages::css(STYLE)
 }
 
 pub async fn to_index() -> Redirect {

@@ -2,8 +2,7 @@
 //! `/agent/`. Plain HTML/CSS/JavaScript, so there is no build step and the
 //! page works in any recent browser agents already have.
 
-use axum::http::header;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Redirect, Response};
 
 const INDEX: &str = include_str!("../console/index.html");
 // One script made of the console's parts (each under the size we keep files
@@ -23,16 +22,15 @@ const SCRIPT: &str = concat!(
 const STYLE: &str = include_str!("../console/console.css");
 
 pub async fn index() -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], INDEX).into_response()
+    crate::pages::html(INDEX)
 }
 
 pub async fn script() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SCRIPT)
-        .into_response()
+    crate::pages::javascript(SCRIPT)
 }
 
 pub async fn style() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], STYLE).into_response()
+    crate::pages::css(STYLE)
 }
 
 pub async fn to_index() -> Redirect {

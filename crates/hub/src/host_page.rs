@@ -4,8 +4,7 @@
 //! the kiosks and alerts come over `/ws/host` (docs/protocol.md, "The host
 //! on site").
 
-use axum::http::header;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Redirect, Response};
 
 const INDEX: &str = include_str!("../host-page/index.html");
 // The words first: the page's logic uses them.
@@ -13,16 +12,15 @@ const SCRIPT: &str = concat!(include_str!("../host-page/i18n.js"), include_str!(
 const STYLE: &str = include_str!("../host-page/host.css");
 
 pub async fn index() -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], INDEX).into_response()
+    crate::pages::html(INDEX)
 }
 
 pub async fn script() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SCRIPT)
-        .into_response()
+    crate::pages::javascript(SCRIPT)
 }
 
 pub async fn style() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], STYLE).into_response()
+    crate::pages::css(STYLE)
 }
 
 pub async fn to_index() -> Redirect {

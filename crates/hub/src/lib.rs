@@ -32,6 +32,7 @@ pub mod driver;
 pub mod fleet;
 pub mod link;
 pub mod metrics;
+pub mod pages;
 pub mod published;
 pub mod revoke;
 pub mod roles;
