@@ -129,7 +129,12 @@ impl Kiosk {
 
     pub async fn offer(&self) -> Result<Value> {
         match self {
-            Kiosk::Ours(o) => Ok(serde_json::to_value(o.call.create_offer().await?)?),
+            Kiosk::Ours(o) => {
+                // Answered as the agent console answers a kiosk (`passive`).
+                let mut offer = serde_json::to_value(o.call.create_offer().await?)?;
+                offer["asServer"] = Value::Bool(true);
+                Ok(offer)
+            }
             Kiosk::Reference(p) => p.run("return await window.bench.offer();", Value::Null).await,
         }
     }

@@ -165,6 +165,26 @@ function showPeerStatus() {
   el.textContent = !call ? "" : lost ? t("peer.lost", { seconds: call.stalledS }) : call.peerAway ? t("peer.away") : "";
 }
 
+// The kiosk offers `a=setup:actpass`, as JSEP asks, and a browser answers
+// `active` by default. Answering `passive` instead makes the kiosk the DTLS
+// client, one round trip quicker: webrtc-rs as a server opens with a
+// HelloVerifyRequest, and a browser as client waits for the kiosk's ICE
+// nomination before its first flight (docs/protocol.md, "DTLS roles"). A
+// browser that refuses the edit answers as it chose; the call still works.
+async function answerAsDtlsServer(pc) {
+  const answer = await pc.createAnswer();
+  const passive = answer.sdp.replace(/a=setup:active/g, "a=setup:passive");
+  if (passive !== answer.sdp) {
+    try {
+      await pc.setLocalDescription({ type: "answer", sdp: passive });
+      return;
+    } catch (error) {
+      console.info("the browser keeps its DTLS role", error);
+    }
+  }
+  await pc.setLocalDescription(answer);
+}
+
 async function onSignal(session, signal) {
   const call = state.call;
   if (!call || call.session !== session) return;
@@ -181,8 +201,7 @@ async function onSignal(session, signal) {
       await call.pc.setRemoteDescription({ type: "offer", sdp: signal.sdp });
       call.remoteSet = true;
       for (const c of call.pendingCandidates.splice(0)) await call.pc.addIceCandidate(c);
-      const answer = await call.pc.createAnswer();
-      await call.pc.setLocalDescription(answer);
+      await answerAsDtlsServer(call.pc);
       send({ type: "signal", session, signal: { kind: "answer", sdp: call.pc.localDescription.sdp } });
     } else if (signal.kind === "candidate") {
       // A candidate can arrive before the offer is applied: keep it.

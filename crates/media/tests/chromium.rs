@@ -17,7 +17,7 @@ const PAGE: &str = r#"<!doctype html>
 window.candidates = [];
 // prefer: a video MIME type to put first in the answer (setCodecPreferences),
 // as an agent's browser with a hardware H.264 decoder might.
-window.answerOffer = async ({ offer, prefer }) => {
+window.answerOffer = async ({ offer, prefer, passive }) => {
   const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
   const pc = new RTCPeerConnection({ iceServers: [] });
   window.pc = pc;
@@ -45,7 +45,10 @@ window.answerOffer = async ({ offer, prefer }) => {
     pc.getTransceivers().filter(t => t.receiver.track.kind === 'video')
       .forEach(t => t.setCodecPreferences([...first, ...codecs.filter(c => !first.includes(c))]));
   }
-  const answer = await pc.createAnswer();
+  // passive: the agent console's answer (hub/console/call.js), which
+  // leaves the kiosk the DTLS client.
+  let answer = await pc.createAnswer();
+  if (passive) answer = { type: 'answer', sdp: answer.sdp.replace(/a=setup:active/g, 'a=setup:passive') };
   await pc.setLocalDescription(answer);
   const s = stream.getVideoTracks()[0].getSettings();
   return { answer: { type: answer.type, sdp: answer.sdp }, width: s.width, height: s.height };
@@ -85,12 +88,14 @@ struct TwoWay {
 }
 
 async fn two_way_call(kiosk_codecs: &[VideoCodec], prefer: Option<&str>) -> TwoWay {
-    two_way_call_given(kiosk_codecs, prefer, |offer| offer.to_owned()).await
+    two_way_call_given(kiosk_codecs, prefer, false, |offer| offer.to_owned()).await
 }
 
 /// [`two_way_call`] where Chromium answers `edit(offer)`, as a browser
 /// whose stack lacks what `edit` takes out would.
-async fn two_way_call_given(kiosk_codecs: &[VideoCodec], prefer: Option<&str>, edit: impl Fn(&str) -> String) -> TwoWay {
+/// `passive`: Chromium answers as the agent console does, and the kiosk is
+/// the DTLS client; otherwise Chromium's default makes it the server.
+async fn two_way_call_given(kiosk_codecs: &[VideoCodec], prefer: Option<&str>, passive: bool, edit: impl Fn(&str) -> String) -> TwoWay {
     let url = serve_page(PAGE).await;
     let chromium = Chromium::launch().await;
     chromium.client.goto(&url).await.expect("page loads");
@@ -102,9 +107,14 @@ async fn two_way_call_given(kiosk_codecs: &[VideoCodec], prefer: Option<&str>, e
     let kiosk = common::start(config, cand_tx).await;
 
     let mut offer = kiosk.call.create_offer().await.expect("offer");
+    // JSEP: an offer leaves the DTLS role to the answerer.
+    let roles: Vec<_> = offer.sdp.lines().filter(|l| l.starts_with("a=setup:")).collect();
+    assert!(!roles.is_empty() && roles.iter().all(|l| *l == "a=setup:actpass"), "{roles:?}");
     offer.sdp = edit(&offer.sdp);
-    let reply = chromium.run("return await window.answerOffer(arg);", json!({ "offer": offer, "prefer": prefer })).await;
+    let reply = chromium.run("return await window.answerOffer(arg);", json!({ "offer": offer, "prefer": prefer, "passive": passive })).await;
     let answer: SessionDescription = serde_json::from_value(reply["answer"].clone()).expect("answer shape");
+    let role = if passive { "a=setup:passive" } else { "a=setup:active" };
+    assert!(answer.sdp.contains(role), "Chromium's answer keeps {role}");
     let browser_size = (reply["width"].as_u64().unwrap() as u32, reply["height"].as_u64().unwrap() as u32);
     kiosk.call.set_answer(answer).await.expect("answer accepted");
 
@@ -215,7 +225,8 @@ async fn chromium_preferring_h264_in_its_answer_gets_h264_from_the_kiosk() {
 async fn a_kiosk_offering_h264_first_decodes_chromiums_h264() {
     common::init_tracing();
     let TwoWay { chromium, mut kiosk, browser_size, kiosk_frame, browser_saw } =
-        two_way_call(&[VideoCodec::H264, VideoCodec::Vp8], None).await;
+        // Answered as the agent console answers: the kiosk is the DTLS client.
+        two_way_call_given(&[VideoCodec::H264, VideoCodec::Vp8], None, true, |offer| offer.to_owned()).await;
 
     // Chromium's own H.264 encoder (packetised its way: STAP-A, FU-A) reaches
     // the kiosk's depayloader and decoder intact.
@@ -251,7 +262,7 @@ async fn without_transport_wide_feedback_the_estimate_follows_receiver_reports()
         let lines: Vec<&str> = sdp.split("\r\n").filter(|l| !l.contains("transport-cc") && !l.contains("transport-wide-cc")).collect();
         lines.join("\r\n")
     };
-    let TwoWay { chromium, mut kiosk, .. } = two_way_call_given(&[VideoCodec::Vp8], None, without_twcc).await;
+    let TwoWay { chromium, mut kiosk, .. } = two_way_call_given(&[VideoCodec::Vp8], None, false, without_twcc).await;
     let answer = chromium.run("return window.pc.localDescription.sdp;", Value::Null).await;
     assert!(!answer.as_str().unwrap().contains("transport-cc"), "Chromium's answer asks for no TWCC");
 

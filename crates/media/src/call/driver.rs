@@ -178,7 +178,7 @@ impl Driver {
             self.set_state(CallState::Connecting);
         }
         tracing::debug!("offer made");
-        Ok(SessionDescription::offer(offer_as_dtls_client(&offer.sdp)))
+        Ok(SessionDescription::offer(offer.sdp))
     }
 
     async fn restart_ice(&mut self) -> Result<SessionDescription, CallError> {
@@ -202,7 +202,7 @@ impl Driver {
         let ufrag = ice_ufrag(&offer.sdp);
         tracing::info!(old = ?self.local_ufrag, new = ?ufrag, state = ?self.state, "ICE restart offered");
         self.local_ufrag = ufrag;
-        Ok(SessionDescription::offer(offer_as_dtls_client(&offer.sdp)))
+        Ok(SessionDescription::offer(offer.sdp))
     }
 
     async fn accept_offer(&mut self, offer: SessionDescription) -> Result<SessionDescription, CallError> {
@@ -247,10 +247,13 @@ impl Driver {
         self.choose_estimator(&answer.sdp);
         self.prepare_video(&answer.sdp).await?;
         let ufrag = ice_ufrag(&answer.sdp);
+        // The offer says `actpass`; the peer's answer picks our role (the
+        // agent console picks client for us: one round trip fewer).
+        let dtls = offerer_dtls_role(&answer.sdp);
         let desc = RTCSessionDescription::answer(answer.sdp)?;
         self.pc.set_remote_description(desc).await?;
         self.remote_description_set(ufrag.as_deref()).await;
-        tracing::debug!("answer applied");
+        tracing::info!(?dtls, "answer applied");
         Ok(())
     }
 

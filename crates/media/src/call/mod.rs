@@ -18,7 +18,7 @@ use crate::interceptor::{KeyframeRequestForwarder, is_keyframe_request};
 use crate::pacer::{PriorityPacer, RepairCounts, RepairStats};
 use crate::negotiation::{
     CandidateQueue, CandidateVerdict, KeyframeRequests, answer_to_dtls_client, check_remote_sdp, choose_video_codec, ice_ufrag,
-    offer_as_dtls_client, remote_video_codecs,
+    offerer_dtls_role, remote_video_codecs,
 };
 use crate::pipeline::{self, AudioSender, Encoded, Receiver, RemoteKind, VideoSender};
 use crate::signaling::{IceCandidate, SdpKind, SessionDescription};
