@@ -2,13 +2,13 @@
 //! glance, with the long refusal messages below it.
 
 use jiff::Timestamp;
-use visio_protocol::DeviceState;
+use visio_protocol::{CallLink, DeviceState};
 use visio_protocol::admin::{FleetKiosk, FleetView};
 
 /// The table, then one line per refused configuration, then a summary.
 pub fn to_table(view: &FleetView) -> String {
-    let header = ["KIOSK", "SITE", "ONLINE", "HEARTBEAT", "APP", "CONFIG", "DEVICES", "RTT", "REFUSED"];
-    let rows: Vec<[String; 9]> = view.kiosks.iter().map(|k| row(k, view)).collect();
+    let header = ["KIOSK", "SITE", "ONLINE", "HEARTBEAT", "APP", "CONFIG", "DEVICES", "RTT", "UPLINK", "REFUSED"];
+    let rows: Vec<[String; 10]> = view.kiosks.iter().map(|k| row(k, view)).collect();
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -63,7 +63,7 @@ pub fn to_table(view: &FleetView) -> String {
     out
 }
 
-fn row(k: &FleetKiosk, view: &FleetView) -> [String; 9] {
+fn row(k: &FleetKiosk, view: &FleetView) -> [String; 10] {
     let dash = || "-".to_owned();
     let online = match (k.enrolled, k.online) {
         (false, _) => "not enrolled",
@@ -109,8 +109,22 @@ fn row(k: &FleetKiosk, view: &FleetView) -> [String; 9] {
         config,
         devices,
         k.rtt_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(dash),
+        k.last_call.map(last_call).unwrap_or_else(dash),
         k.last_refusal.as_ref().map(|r| format!("{} ({})", r.version, r.code.as_str())).unwrap_or_else(dash),
     ]
+}
+
+/// What the kiosk's last call measured: "1.9 Mbit/s (640 ms)", the uplink
+/// estimate and, in brackets, the media's round trip to the agent.
+fn last_call(link: CallLink) -> String {
+    let uplink = match link.uplink_kbps {
+        kbps @ 0..1000 => format!("{kbps} kbit/s"),
+        kbps => format!("{:.1} Mbit/s", f64::from(kbps) / 1000.0),
+    };
+    match link.rtt_ms {
+        Some(ms) => format!("{uplink} ({ms} ms)"),
+        None => uplink,
+    }
 }
 
 /// "12 s", "4 min", "3 h", "2 d": the largest unit that fits.
@@ -133,9 +147,9 @@ mod tests {
     fn the_example_fleet_reads_as_a_table() {
         let table = to_table(&visio_protocol::examples::fleet());
         let expected = "\
-KIOSK         SITE                                ONLINE  HEARTBEAT  APP    CONFIG                       DEVICES                                RTT     REFUSED
-ardes         Mairie d'Ardes                      no      15 h ago   0.1.0  1795305600 (not 1795392000)  -                                      -       1795392000 (untrusted_key)
-besse-mairie  Mairie de Besse-et-Saint-Anastaise  yes     9 s ago    0.1.0  1795392000                   scanner error: Document feeder jammed  612 ms  -
+KIOSK         SITE                                ONLINE  HEARTBEAT  APP    CONFIG                       DEVICES                                RTT     UPLINK               REFUSED
+ardes         Mairie d'Ardes                      no      15 h ago   0.1.0  1795305600 (not 1795392000)  -                                      -       -                    1795392000 (untrusted_key)
+besse-mairie  Mairie de Besse-et-Saint-Anastaise  yes     9 s ago    0.1.0  1795392000                   scanner error: Document feeder jammed  612 ms  1.9 Mbit/s (640 ms)  -
 
 ardes refused version 1795392000 1 h ago (untrusted_key): signed by key 3f9a0c21d4e5b6a7, which is not a trusted admin key (trusted: 9d1e6f0a2b3c4d5e)
 
@@ -153,5 +167,11 @@ ardes refused version 1795392000 1 h ago (untrusted_key): signed by key 3f9a0c21
         assert_eq!(age(now, t("2026-11-23T07:00:00Z")), "3 h");
         assert_eq!(age(now, t("2026-11-20T10:00:00Z")), "3 d");
         assert_eq!(age(now, t("2026-11-23T10:00:05Z")), "0 s", "a clock ahead never shows negative ages");
+    }
+
+    #[test]
+    fn a_last_call_reads_in_the_unit_that_fits() {
+        assert_eq!(last_call(CallLink { uplink_kbps: 420, rtt_ms: None }), "420 kbit/s");
+        assert_eq!(last_call(CallLink { uplink_kbps: 12_340, rtt_ms: Some(35) }), "12.3 Mbit/s (35 ms)");
     }
 }

@@ -242,8 +242,14 @@ async fn publish_then_watch_the_fleet() {
         speaker: None,
     };
     send(&mut besse, KioskToHub::ConfigApplied { version: 100 }).await;
-    let heartbeat =
-        KioskToHub::Heartbeat { seq: 1, app_version: "0.1.0".into(), config_version: Some(100), devices: Some(devices.clone()), rtt_ms: Some(48) };
+    let heartbeat = KioskToHub::Heartbeat {
+        seq: 1,
+        app_version: "0.1.0".into(),
+        config_version: Some(100),
+        devices: Some(devices.clone()),
+        rtt_ms: Some(48),
+        last_call: Some(CallLink { uplink_kbps: 2400, rtt_ms: Some(52) }),
+    };
     send(&mut besse, heartbeat).await;
     assert_eq!(next(&mut besse).await, HubToKiosk::HeartbeatAck { seq: 1 });
     let args = with_hub(&["fleet", "--format", "json"]);
@@ -263,6 +269,7 @@ async fn publish_then_watch_the_fleet() {
     let besse_row = view.kiosks.iter().find(|k| k.kiosk_id.as_str() == "besse").unwrap();
     assert!(besse_row.online);
     assert_eq!((besse_row.config_version, besse_row.rtt_ms, besse_row.devices.as_ref()), (Some(100), Some(48), Some(&devices)));
+    assert_eq!(besse_row.last_call, Some(CallLink { uplink_kbps: 2400, rtt_ms: Some(52) }));
 
     let args = with_hub(&["fleet"]);
     let out = admin.run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
@@ -271,13 +278,13 @@ async fn publish_then_watch_the_fleet() {
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),
-        ["KIOSK", "SITE", "ONLINE", "HEARTBEAT", "APP", "CONFIG", "DEVICES", "RTT", "REFUSED"]
+        ["KIOSK", "SITE", "ONLINE", "HEARTBEAT", "APP", "CONFIG", "DEVICES", "RTT", "UPLINK", "REFUSED"]
     );
     let row = lines.iter().find(|l| l.starts_with("besse ")).unwrap_or_else(|| panic!("{table}"));
     let cells: Vec<&str> = row.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
     assert_eq!(cells[1..3], ["Mairie de Besse-et-Saint-Anastaise", "yes"], "{table}");
     assert!(cells[3].ends_with(" s ago"), "{table}");
-    assert_eq!(cells[4..], ["0.1.0", "100", "scanner error: Document feeder jammed", "48 ms", "-"], "{table}");
+    assert_eq!(cells[4..], ["0.1.0", "100", "scanner error: Document feeder jammed", "48 ms", "2.4 Mbit/s (52 ms)", "-"], "{table}");
     let demo = lines.iter().find(|l| l.starts_with("demo-kiosk ")).unwrap_or_else(|| panic!("{table}"));
     assert!(demo.contains("  not enrolled  never  "), "{table}");
     let summary = lines.last().unwrap();

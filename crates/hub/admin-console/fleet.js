@@ -52,6 +52,12 @@ async function showKiosk(id) {
   state.refresh = setInterval(() => loadKiosk(id), REFRESH_MS);
 }
 
+// "1,9 Mbit/s" in French, "1.9 Mbit/s" in English; kbit/s under 1 Mbit/s.
+function uplinkText(kbps) {
+  const number = (n, digits) => n.toLocaleString(lang === "en" ? "en-GB" : "fr-FR", { maximumFractionDigits: digits });
+  return kbps < 1000 ? number(kbps, 0) + " kbit/s" : number(kbps / 1000, 1) + " Mbit/s";
+}
+
 function fact(term, value, testid) {
   return [el("dt", {}, term), el("dd", { "data-testid": testid }, value)];
 }
@@ -71,6 +77,8 @@ async function loadKiosk(id) {
     ...fact(t("kiosk.connection"), stateText(k), "kiosk-state"),
     ...fact(t("kiosk.heartbeat"), k.last_heartbeat_at ? age(now, k.last_heartbeat_at) : t("fleet.never"), "kiosk-heartbeat"),
     ...fact(t("kiosk.rtt"), k.rtt_ms !== undefined ? k.rtt_ms + " ms" : "—", "kiosk-rtt"),
+    ...fact(t("kiosk.uplink"), k.last_call ? uplinkText(k.last_call.uplink_kbps) : t("kiosk.no-call"), "kiosk-uplink"),
+    ...fact(t("kiosk.call-rtt"), k.last_call && k.last_call.rtt_ms !== undefined ? k.last_call.rtt_ms + " ms" : "—", "kiosk-call-rtt"),
     ...fact(t("kiosk.app"), k.app_version || "—", "kiosk-app"),
     ...fact(t("kiosk.config"), configText(k, published), "kiosk-config"),
   );

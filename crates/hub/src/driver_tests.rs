@@ -7,7 +7,7 @@ fn heartbeat(kiosk: &str, second: i64) -> HubEvent {
     HubEvent::Heartbeat {
         kiosk_id: KioskId::from(kiosk),
         at: Timestamp::from_second(second).unwrap(),
-        report: HeartbeatReport { app_version: "1.0".into(), config_version: None, devices: None, rtt_ms: None },
+        report: HeartbeatReport { app_version: "1.0".into(), config_version: None, devices: None, rtt_ms: None, last_call: None },
     }
 }
 

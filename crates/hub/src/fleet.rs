@@ -38,6 +38,7 @@ pub fn view(inputs: Inputs) -> FleetView {
         config_version: None,
         devices: None,
         rtt_ms: None,
+        last_call: None,
         last_refusal: None,
         attention: Vec::new(),
     };
@@ -57,6 +58,7 @@ pub fn view(inputs: Inputs) -> FleetView {
             kiosk.config_version = status.config_version;
             kiosk.devices = status.devices;
             kiosk.rtt_ms = status.rtt_ms;
+            kiosk.last_call = status.last_call;
             kiosk.last_refusal = status.last_refusal;
         }
     }
@@ -162,7 +164,7 @@ fn published_sites(bundle: &str) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use visio_protocol::admin::{PublishedConfig, RefusalRecord};
-    use visio_protocol::{ConfigRefusalCode, DeviceHealth, DeviceState, DeviceStatus};
+    use visio_protocol::{CallLink, ConfigRefusalCode, DeviceHealth, DeviceState, DeviceStatus};
 
     use super::*;
 
@@ -208,6 +210,7 @@ mod tests {
                     config_version: Some(8),
                     devices: Some(devices.clone()),
                     rtt_ms: Some(40),
+                    last_call: Some(CallLink { uplink_kbps: 900, rtt_ms: Some(70) }),
                     last_refusal: Some(refusal.clone()),
                 },
             )],
@@ -233,6 +236,7 @@ mod tests {
         assert_eq!(besse.devices.as_ref(), Some(&devices));
         assert_eq!(besse.last_refusal.as_ref(), Some(&refusal));
         assert_eq!((besse.config_version, besse.rtt_ms), (Some(8), Some(40)));
+        assert_eq!(besse.last_call, Some(CallLink { uplink_kbps: 900, rtt_ms: Some(70) }));
         assert_eq!(view.kiosks[2].site, "Mairie de Tauves");
         assert_eq!(view.kiosks[2].last_heartbeat_at, None);
         assert_eq!(view.published.unwrap().version, 9);

@@ -26,6 +26,11 @@ struct DeviceLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KioskLabel {
+    kiosk: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CodeLabel {
     code: String,
 }
@@ -106,6 +111,9 @@ pub struct Metrics {
     config_refusals: Family<CodeLabel, Counter>,
     heartbeats: Counter,
     limit_refusals: Family<LimitLabel, Counter>,
+    kiosk_rtt_ms: Family<KioskLabel, Gauge>,
+    last_call_uplink_kbps: Family<KioskLabel, Gauge>,
+    last_call_rtt_ms: Family<KioskLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -126,6 +134,9 @@ impl Default for Metrics {
             config_refusals: Family::default(),
             heartbeats: Counter::default(),
             limit_refusals: Family::default(),
+            kiosk_rtt_ms: Family::default(),
+            last_call_uplink_kbps: Family::default(),
+            last_call_rtt_ms: Family::default(),
             registry: Registry::default(),
         };
         // Kiosks online; with `kiosks_enrolled`, the offline ones.
@@ -162,6 +173,19 @@ impl Default for Metrics {
             "limit_refusals",
             "Clients refused or disconnected by one of the hub's limits, per limit",
             m.limit_refusals.clone(),
+        );
+        // One series per connected kiosk: a fleet is hundreds of kiosks,
+        // and which town hall's line is slow is the question asked.
+        registry.register("kiosk_rtt_ms", "Round trip of a connected kiosk's last heartbeat, in ms", m.kiosk_rtt_ms.clone());
+        registry.register(
+            "kiosk_last_call_uplink_kbps",
+            "Uplink a connected kiosk's last call estimated (median), in kbit/s",
+            m.last_call_uplink_kbps.clone(),
+        );
+        registry.register(
+            "kiosk_last_call_rtt_ms",
+            "Media round trip to the agent in a connected kiosk's last call (median), in ms",
+            m.last_call_rtt_ms.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -205,6 +229,22 @@ impl Metrics {
         self.calls_in_progress.set(snapshot.calls_in_progress as i64);
         for (service, n) in &snapshot.queue_lengths {
             self.queue_length.get_or_create(&ServiceLabel { service: service.to_string() }).set(*n as i64);
+        }
+        // Kiosks that left take their series with them.
+        for family in [&self.kiosk_rtt_ms, &self.last_call_uplink_kbps, &self.last_call_rtt_ms] {
+            family.clear();
+        }
+        for (kiosk, rtt_ms, last_call) in &snapshot.links {
+            let label = KioskLabel { kiosk: kiosk.to_string() };
+            if let Some(ms) = rtt_ms {
+                self.kiosk_rtt_ms.get_or_create(&label).set(i64::from(*ms));
+            }
+            if let Some(link) = last_call {
+                self.last_call_uplink_kbps.get_or_create(&label).set(i64::from(link.uplink_kbps));
+                if let Some(ms) = link.rtt_ms {
+                    self.last_call_rtt_ms.get_or_create(&label).set(i64::from(ms));
+                }
+            }
         }
         let mut out = String::new();
         // Invariant: writing to a String cannot fail.

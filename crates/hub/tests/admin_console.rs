@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 use visio_hub::roles::Role;
 use visio_config::bundle::Bundle;
-use visio_protocol::{DeviceHealth, DeviceState, DeviceStatus, HubToKiosk};
+use visio_protocol::{CallLink, DeviceHealth, DeviceState, DeviceStatus, HubToKiosk};
 use visio_testkit::browser::Browser;
 use visio_testkit::hub::{Agent, Kiosk, TestHub, admin_key, signed_demo};
 use visio_testkit::page::{click, page_until, screenshot, testid, type_into};
@@ -91,6 +91,9 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     let ok = DeviceStatus::new(DeviceState::Ok, None);
     let healthy = DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok, speaker: None };
     tauves.heartbeat(1, None, Some(healthy)).await;
+    // What besse's last call measured comes with its heartbeats.
+    let measured = CallLink { uplink_kbps: 2400, rtt_ms: Some(52) };
+    besse.heartbeat_after_call(2, None, Some(printer_out_of_paper()), Some(measured)).await;
     // One call at besse today: requested, answered.
     let mut agent = Agent::connect(&hub, "agent", "mot de passe agent").await;
     besse.queue("demo").await;
@@ -143,12 +146,15 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     assert!(printer.contains("en défaut") && printer.contains("media-empty: plus de papier"), "printer row: {printer}");
     assert_eq!(text_of(&browser, "kiosk-calls-today").await, "1 entretien(s) sur 1 demande(s)");
     assert_eq!(text_of(&browser, "kiosk-rtt").await, "25 ms");
+    assert_eq!(text_of(&browser, "kiosk-uplink").await, "2,4 Mbit/s");
+    assert_eq!(text_of(&browser, "kiosk-call-rtt").await, "52 ms");
     no_accessibility_violation(&browser, "kiosk page").await;
     screenshot(&browser, "admin-kiosk").await;
 
     // The same page in English, from the catalogue.
     click(&browser, "lang-en").await;
     page_until(&browser, "the page in English", "return document.querySelector('[data-testid=kiosk-calls-today]').textContent === '1 interview(s) of 1 request(s)';").await;
+    assert_eq!(text_of(&browser, "kiosk-uplink").await, "2.4 Mbit/s");
     click(&browser, "lang-fr").await;
 
     // Signing out ends the session: the API refuses the old cookie.

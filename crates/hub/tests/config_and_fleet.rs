@@ -148,7 +148,8 @@ async fn heartbeats_and_a_kiosk_refusal_show_in_the_fleet_view_and_the_metrics()
     for k in [&mut besse, &mut ardes] {
         assert!(matches!(k.next().await, HubToKiosk::ConfigAvailable { version: 100, .. }));
     }
-    besse.heartbeat(1, Some(100), Some(jammed_scanner())).await;
+    let measured = CallLink { uplink_kbps: 1850, rtt_ms: Some(640) };
+    besse.heartbeat_after_call(1, Some(100), Some(jammed_scanner()), Some(measured)).await;
     // The kiosk's own verification refused it (it trusts another key):
     // it says so over the protocol and goes offline.
     let reason = ConfigRefusal::new(
@@ -173,6 +174,7 @@ async fn heartbeats_and_a_kiosk_refusal_show_in_the_fleet_view_and_the_metrics()
     assert_eq!(besse.site, "Mairie de Besse-et-Saint-Anastaise", "the site of the published configuration");
     assert_eq!((besse.app_version.as_deref(), besse.config_version, besse.rtt_ms), (Some("test"), Some(100), Some(25)));
     assert_eq!(besse.devices, Some(jammed_scanner()));
+    assert_eq!(besse.last_call, Some(measured));
     assert!(besse.last_heartbeat_at.is_some_and(|t| t <= fleet.now));
     assert_eq!(besse.last_refusal, None);
     let ardes = fleet.kiosks.iter().find(|k| k.kiosk_id.as_str() == "ardes").unwrap();
@@ -194,9 +196,13 @@ async fn heartbeats_and_a_kiosk_refusal_show_in_the_fleet_view_and_the_metrics()
         "visio_hub_kiosks_config_outdated 0",
         "visio_hub_config_refusals_total{code=\"untrusted_key\"} 1",
         "visio_hub_heartbeats_total 2",
+        "visio_hub_kiosk_rtt_ms{kiosk=\"besse\"} 25",
+        "visio_hub_kiosk_last_call_uplink_kbps{kiosk=\"besse\"} 1850",
+        "visio_hub_kiosk_last_call_rtt_ms{kiosk=\"besse\"} 640",
     ] {
         assert!(metrics.contains(line), "missing {line:?} in:\n{metrics}");
     }
+    assert!(!metrics.contains("kiosk=\"ardes\""), "a kiosk that left has no series:\n{metrics}");
 
     // Once the kiosk applies that version, the refusal is over.
     let mut ardes = Kiosk::connect(&hub, "ardes", &ardes_secret).await;

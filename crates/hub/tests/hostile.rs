@@ -139,7 +139,7 @@ async fn a_reader_that_stops_reading_is_closed_and_told_while_others_carry_on() 
     let (mut sink, mut stream) = slow.split();
     let flood = tokio::spawn(async move {
         for seq in 0..1_000_000u64 {
-            let beat = KioskToHub::Heartbeat { seq, app_version: "x".into(), config_version: None, devices: None, rtt_ms: None };
+            let beat = KioskToHub::Heartbeat { seq, app_version: "x".into(), config_version: None, devices: None, rtt_ms: None, last_call: None };
             if sink.send(Message::Text(encode(&beat).into())).await.is_err() {
                 break;
             }
@@ -562,7 +562,7 @@ async fn message_floods_and_visit_floods_are_cut_while_others_carry_on() {
     let mut flood = raw_ws(&hub, "/ws/kiosk", attacker(2), None).await.unwrap();
     flood.send(Message::Text(hello("flood", &flood_secret).into())).await.unwrap();
     for seq in 0..2_000u64 {
-        let beat = KioskToHub::Heartbeat { seq, app_version: "x".into(), config_version: None, devices: None, rtt_ms: None };
+        let beat = KioskToHub::Heartbeat { seq, app_version: "x".into(), config_version: None, devices: None, rtt_ms: None, last_call: None };
         if flood.send(Message::Text(encode(&beat).into())).await.is_err() {
             break;
         }

@@ -14,7 +14,7 @@ use visio_hub::store::postgres::PgStore;
 use visio_hub::store::revocation::Kind;
 use visio_hub::store::{Backend, PublishOutcome, Store, StoreError, StoredConfig};
 use visio_protocol::admin::PublishedConfig;
-use visio_protocol::{AgentLogin, ConfigRefusal, ConfigRefusalCode, EndReason, KioskId, Secret, ServiceId};
+use visio_protocol::{AgentLogin, CallLink, ConfigRefusal, ConfigRefusalCode, EndReason, KioskId, Secret, ServiceId};
 use visio_testkit::postgres::Postgres;
 
 fn now() -> Timestamp {
@@ -70,6 +70,7 @@ on_both_stores!(
     admin_keys_round_trip,
     only_a_newer_configuration_replaces_the_published_one,
     a_refusal_stays_until_that_version_or_a_newer_one_is_applied,
+    a_kiosks_last_call_stays_until_another_call_measures_the_link,
     a_batch_of_the_session_log_lands_in_order,
     a_call_ends_once_and_session_prefixes_are_remembered,
     a_transfer_logs_two_legs_linked,
@@ -246,7 +247,8 @@ async fn a_refusal_stays_until_that_version_or_a_newer_one_is_applied(place: Pla
     };
     let applied = |version| HubEvent::ConfigApplied { kiosk_id: kiosk.clone(), version, at: now() };
     store.record(&refused).await.unwrap();
-    let report = HeartbeatReport { app_version: "0.1.0".into(), config_version: Some(5), devices: None, rtt_ms: Some(30) };
+    let report =
+        HeartbeatReport { app_version: "0.1.0".into(), config_version: Some(5), devices: None, rtt_ms: Some(30), last_call: None };
     store.record(&HubEvent::Heartbeat { kiosk_id: kiosk.clone(), at: now(), report }).await.unwrap();
     let status = store.kiosk_statuses().await.unwrap().pop().unwrap().1;
     assert_eq!((status.config_version, status.rtt_ms, status.last_heartbeat_at), (Some(5), Some(30), Some(now())));
@@ -256,6 +258,24 @@ async fn a_refusal_stays_until_that_version_or_a_newer_one_is_applied(place: Pla
     store.record(&applied(7)).await.unwrap();
     let (id, status) = store.kiosk_statuses().await.unwrap().pop().unwrap();
     assert_eq!((id, status.last_refusal, status.config_version), (kiosk, None, Some(7)));
+}
+
+async fn a_kiosks_last_call_stays_until_another_call_measures_the_link(place: Place) {
+    let store = place.open().await;
+    let kiosk = KioskId::from("besse");
+    let beat = |last_call| HubEvent::Heartbeat {
+        kiosk_id: kiosk.clone(),
+        at: now(),
+        report: HeartbeatReport { app_version: "0.1.0".into(), config_version: None, devices: None, rtt_ms: Some(30), last_call },
+    };
+    let last_call = || store.kiosk_statuses();
+    store.record(&beat(Some(CallLink { uplink_kbps: 1850, rtt_ms: Some(640) }))).await.unwrap();
+    assert_eq!(last_call().await.unwrap()[0].1.last_call, Some(CallLink { uplink_kbps: 1850, rtt_ms: Some(640) }));
+    // The kiosk restarted: no call since, the last one is still the news.
+    store.record(&beat(None)).await.unwrap();
+    assert_eq!(last_call().await.unwrap()[0].1.last_call, Some(CallLink { uplink_kbps: 1850, rtt_ms: Some(640) }));
+    store.record(&beat(Some(CallLink { uplink_kbps: 420, rtt_ms: None }))).await.unwrap();
+    assert_eq!(last_call().await.unwrap()[0].1.last_call, Some(CallLink { uplink_kbps: 420, rtt_ms: None }));
 }
 
 fn queued(id: &str, kiosk: &str, t: Timestamp) -> HubEvent {

@@ -6,6 +6,7 @@ mod call;
 mod fleet;
 mod host;
 mod hub;
+mod link;
 mod receipt;
 mod shown;
 mod sign;
@@ -69,6 +70,9 @@ struct FleetState {
     unsent: Vec<KioskToHub>,
     /// Downloads for the shell to start.
     requests: VecDeque<ConfigFetchRequest>,
+    /// The current call's measurements, and the last call's summary.
+    call_link: link::LinkSamples,
+    last_call: Option<visio_protocol::CallLink>,
 }
 
 impl std::fmt::Debug for Session {

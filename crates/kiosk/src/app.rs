@@ -451,7 +451,7 @@ impl Kiosk {
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::ConnectHub { resume } => self.send_to_hub(Command::Connect { resume }),
-                Output::ToHub(msg) => self.send_to_hub(Command::Send(msg)),
+                Output::ToHub(msg) => self.send_to_hub(Command::Send(Box::new(msg))),
                 Output::Event(event) => tracing::info!(event = %event.to_log_line(), "kiosk"),
                 Output::Chime => crate::sound::chime(),
                 Output::PrintReceipt(receipt) => self.send_to_visit(visit::Command::PrintReceipt(receipt)),

@@ -229,7 +229,7 @@ impl Shell {
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::ConnectHub { resume } => self.send_to_hub(HubCommand::Connect { resume }),
-                Output::ToHub(msg) => self.send_to_hub(HubCommand::Send(msg)),
+                Output::ToHub(msg) => self.send_to_hub(HubCommand::Send(Box::new(msg))),
                 Output::Call(command) => self.send_to_visit(VisitCommand::Call(command)),
                 Output::Documents(command) => self.send_to_visit(VisitCommand::Documents(command)),
                 Output::Chime => {}

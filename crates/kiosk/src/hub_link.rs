@@ -35,7 +35,7 @@ pub struct Endpoint {
 pub enum Command {
     /// (Re)connect; `resume` goes in the hello to re-attach to a call.
     Connect { resume: Option<ResumeToken> },
-    Send(KioskToHub),
+    Send(Box<KioskToHub>),
     /// Close the connection politely once everything before is sent, then
     /// answer.
     Close(tokio::sync::oneshot::Sender<()>),
@@ -159,7 +159,7 @@ pub async fn run(
                     tracing::debug!(?msg, "not connected; message dropped");
                     continue;
                 };
-                if let Err(e) = socket.send(Message::Text(encode(&msg).into())).await {
+                if let Err(e) = socket.send(Message::Text(encode(&*msg).into())).await {
                     ws = None;
                     let _ = events.send(LinkEvent::Lost { reason: e.to_string() }).await;
                 }

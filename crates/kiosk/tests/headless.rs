@@ -100,6 +100,14 @@ async fn a_headless_kiosk_completes_a_call_with_documents_against_the_real_hub()
     assert_eq!(record.kiosk_id, "demo-kiosk");
     assert_eq!(record.agent.as_deref(), Some("agent"));
     assert!(record.answered_at.is_some());
+    // What the call measured of the link reached the fleet view as it ended.
+    let link = eventually("the last call's link in the kiosk's status", || async {
+        let statuses = hub.store.kiosk_statuses().ok()?;
+        statuses.into_iter().find(|(id, _)| id.as_str() == "demo-kiosk")?.1.last_call
+    })
+    .await;
+    assert!(link.uplink_kbps >= 100, "a loopback call's uplink estimate: {link:?}");
+    assert!(link.rtt_ms.is_some_and(|ms| ms < 1000), "the media round trip on loopback: {link:?}");
 
     scripted.documents.end().await.unwrap();
     scripted.call.hang_up().await;

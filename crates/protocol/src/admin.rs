@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::{ConfigRefusalCode, DeviceHealth, KioskId};
+use crate::{CallLink, ConfigRefusalCode, DeviceHealth, KioskId};
 
 /// `GET /api/fleet`: every kiosk the hub knows, online or not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +44,9 @@ pub struct FleetKiosk {
     pub devices: Option<DeviceHealth>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<u32>,
+    /// What the kiosk's last call measured (uplink, media round trip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_call: Option<CallLink>,
     /// The last configuration the kiosk refused, until it applies that
     /// version or a newer one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -72,3 +72,16 @@ impl DeviceState {
     }
 }
 
+/// The network as the kiosk's last call measured it: what its video and
+/// documents really had, beside the heartbeat's round trip to the hub.
+/// Medians over the call (the last ten minutes of a longer one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallLink {
+    /// The uplink the kiosk's congestion control estimated, in kbit/s.
+    pub uplink_kbps: u32,
+    /// The media's round trip to the agent (RTCP), in milliseconds; absent
+    /// when the agent's stack sent no receiver reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<u32>,
+}
+

@@ -82,6 +82,7 @@ pub fn kiosk_to_hub() -> Vec<KioskToHub> {
                 speaker: None,
             }),
             rtt_ms: Some(612),
+            last_call: Some(CallLink { uplink_kbps: 1850, rtt_ms: Some(640) }),
         },
         KioskToHub::ConfigApplied { version: 1795392000 },
         KioskToHub::ConfigRefused {
@@ -254,6 +255,7 @@ pub fn fleet() -> admin::FleetView {
                 config_version: Some(1795305600),
                 devices: None,
                 rtt_ms: None,
+                last_call: None,
                 last_refusal: Some(admin::RefusalRecord {
                     version: 1795392000,
                     code: ConfigRefusalCode::UntrustedKey,
@@ -279,6 +281,7 @@ pub fn fleet() -> admin::FleetView {
                     speaker: None,
                 }),
                 rtt_ms: Some(612),
+                last_call: Some(CallLink { uplink_kbps: 1850, rtt_ms: Some(640) }),
                 last_refusal: None,
                 attention: vec![admin::Concern::DeviceFault],
             },

@@ -35,7 +35,7 @@ mod log;
 mod messages;
 
 pub use decode::{DecodeError, WireMessage, decode, encode};
-pub use devices::{DeviceHealth, DeviceState, DeviceStatus};
+pub use devices::{CallLink, DeviceHealth, DeviceState, DeviceStatus};
 pub use log::SessionRecord;
 pub use ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 pub use messages::*;

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::devices::DeviceHealth;
+use crate::devices::{CallLink, DeviceHealth};
 use crate::ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 
 // ---------------------------------------------------------------------------
@@ -62,6 +62,10 @@ pub enum KioskToHub {
         /// milliseconds; absent when not measured yet.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rtt_ms: Option<u32>,
+        /// What the kiosk's last call measured; absent until it has had
+        /// one (and from older kiosks).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_call: Option<CallLink>,
     },
     /// The kiosk verified and applied the announced configuration.
     ConfigApplied { version: u64 },

@@ -380,7 +380,18 @@ impl Kiosk {
     /// Sends a heartbeat and checks that its ack is the next message:
     /// nothing else was queued for this kiosk before it.
     pub async fn heartbeat(&mut self, seq: u64, config_version: Option<u64>, devices: Option<DeviceHealth>) {
-        self.send(KioskToHub::Heartbeat { seq, app_version: "test".into(), config_version, devices, rtt_ms: Some(25) })
+        self.heartbeat_after_call(seq, config_version, devices, None).await;
+    }
+
+    /// [`Kiosk::heartbeat`] carrying what the kiosk's last call measured.
+    pub async fn heartbeat_after_call(
+        &mut self,
+        seq: u64,
+        config_version: Option<u64>,
+        devices: Option<DeviceHealth>,
+        last_call: Option<CallLink>,
+    ) {
+        self.send(KioskToHub::Heartbeat { seq, app_version: "test".into(), config_version, devices, rtt_ms: Some(25), last_call })
             .await;
         assert_eq!(self.next().await, HubToKiosk::HeartbeatAck { seq }, "{}: the ack comes next", self.name);
     }

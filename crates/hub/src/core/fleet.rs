@@ -11,11 +11,20 @@ pub struct HeartbeatReport {
     pub config_version: Option<u64>,
     pub devices: Option<DeviceHealth>,
     pub rtt_ms: Option<u32>,
+    /// What the kiosk's last call measured; absent before its first call
+    /// (the store then keeps the previous one).
+    pub last_call: Option<CallLink>,
 }
 
 impl HeartbeatReport {
     /// What the hub keeps of a heartbeat: texts cut to a bounded length.
-    pub(super) fn kept(app_version: String, config_version: Option<u64>, devices: Option<DeviceHealth>, rtt_ms: Option<u32>) -> Self {
+    pub(super) fn kept(
+        app_version: String,
+        config_version: Option<u64>,
+        devices: Option<DeviceHealth>,
+        rtt_ms: Option<u32>,
+        last_call: Option<CallLink>,
+    ) -> Self {
         HeartbeatReport {
             app_version: truncate(app_version, 64),
             config_version,
@@ -27,6 +36,7 @@ impl HeartbeatReport {
                 d
             }),
             rtt_ms,
+            last_call,
         }
     }
 }
@@ -70,6 +80,9 @@ pub struct Snapshot {
     /// version than the published one (or none): a rollout in progress, or
     /// kiosks refusing it.
     pub kiosks_config_outdated: usize,
+    /// Per connected kiosk that sent a heartbeat: its round trip to the
+    /// hub and what its last call measured, by id.
+    pub links: Vec<(KioskId, Option<u32>, Option<CallLink>)>,
 }
 
 /// At most `max` characters, cut on a character boundary, with "…" when cut.
@@ -186,6 +199,15 @@ impl Hub {
                     .values()
                     .filter(|k| k.heartbeat.as_ref().is_some_and(|h| h.config_version != Some(v)))
                     .count(),
+            },
+            links: {
+                let mut links: Vec<_> = self
+                    .kiosks
+                    .values()
+                    .filter_map(|k| k.heartbeat.as_ref().map(|h| (k.kiosk_id.clone(), h.rtt_ms, h.last_call)))
+                    .collect();
+                links.sort_by(|a, b| a.0.cmp(&b.0));
+                links
             },
         }
     }

@@ -85,7 +85,7 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use visio_config::{Catalogue, ServiceState};
 use visio_protocol::{
-    TransferTarget, AgentLogin, AgentToHub, ConfigRefusal, DeviceHealth, EndReason, ErrorBody, ErrorCode, HubToAgent, HubToKiosk,
+    TransferTarget, AgentLogin, AgentToHub, CallLink, ConfigRefusal, DeviceHealth, EndReason, ErrorBody, ErrorCode, HubToAgent, HubToKiosk,
     IceServer, KioskId, KioskToHub, PROTOCOL_VERSION, Rating, RefusalReason, ResumeToken, ServiceId, SessionId, Signal,
 };
 

@@ -102,8 +102,8 @@ impl Hub {
             KioskToHub::Signal { session, signal } => self.relay(peer, Side::Kiosk, session, signal),
             KioskToHub::HangUp { session } => self.hang_up(now, peer, Side::Kiosk, session),
             KioskToHub::Rate { session, rating } => self.rate(peer, session, rating),
-            KioskToHub::Heartbeat { seq, app_version, config_version, devices, rtt_ms } => {
-                let report = HeartbeatReport::kept(app_version, config_version, devices, rtt_ms);
+            KioskToHub::Heartbeat { seq, app_version, config_version, devices, rtt_ms, last_call } => {
+                let report = HeartbeatReport::kept(app_version, config_version, devices, rtt_ms, last_call);
                 self.heartbeat(now, peer, seq, report);
             }
             KioskToHub::ConfigApplied { version } => self.config_applied(now, peer, version),

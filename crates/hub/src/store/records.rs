@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 use visio_protocol::admin::{PublishedConfig, RefusalRecord};
-use visio_protocol::{AgentLogin, DeviceHealth, KioskId, ServiceId};
+use visio_protocol::{AgentLogin, CallLink, DeviceHealth, KioskId, ServiceId};
 
 use crate::core::RestoredCall;
 
@@ -72,6 +72,7 @@ pub struct KioskStatus {
     pub config_version: Option<u64>,
     pub devices: Option<DeviceHealth>,
     pub rtt_ms: Option<u32>,
+    pub last_call: Option<CallLink>,
     pub last_refusal: Option<RefusalRecord>,
 }
 

@@ -61,6 +61,7 @@ impl Session {
                 }
             }
             MediaEvent::FirstRemoteFrame => self.event(KioskEvent::FirstRemoteFrame { session: session.to_string() }),
+            MediaEvent::Measured { uplink_bps, rtt } => self.fleet.call_link.push(uplink_bps, rtt),
             MediaEvent::Failed { reason } => {
                 self.event(KioskEvent::CallFailed { session: session.to_string(), reason });
                 if self.hub_up {
@@ -156,7 +157,7 @@ impl Session {
     }
 
     pub(super) fn end_call(&mut self, now: Instant, session: SessionId, reason: EndedReason) {
-        self.leave_call();
+        self.leave_call(now);
         self.receipt_at_end(now);
         self.event(KioskEvent::Ended { session: session.to_string(), reason: reason.into() });
         self.screen = Screen::Ended(Ended { session, reason, rated: None });
@@ -166,7 +167,13 @@ impl Session {
 
     /// The call's media and documents go, as at its end; a transfer keeps
     /// the visit going.
-    pub(super) fn leave_call(&mut self) {
+    pub(super) fn leave_call(&mut self, now: Instant) {
+        // The fleet view hears at once what this call measured (one beat
+        // per call), and every heartbeat after it.
+        if let Some(link) = self.fleet.call_link.take_summary() {
+            self.fleet.last_call = Some(link);
+            self.heartbeat(now);
+        }
         self.timers.stop(Timer::HangUpConfirm);
         self.timers.stop(Timer::DocumentNotice);
         self.timers.stop(Timer::IceRestart);

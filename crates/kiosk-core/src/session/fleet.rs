@@ -26,6 +26,7 @@ impl Session {
             config_version: self.fleet.config,
             devices: self.fleet.devices.clone(),
             rtt_ms,
+            last_call: self.fleet.last_call,
         }));
         self.timers.set(Timer::Heartbeat, now + self.fleet.heartbeat_every);
     }

@@ -215,7 +215,7 @@ impl Session {
                     return;
                 }
                 let from = call.service.clone();
-                self.leave_call();
+                self.leave_call(now);
                 self.event(KioskEvent::Transferred {
                     session: session.to_string(),
                     to_session: to_session.to_string(),

@@ -726,7 +726,7 @@ fn heartbeats(out: &[Output]) -> Vec<Beat> {
     to_hub(out)
         .into_iter()
         .filter_map(|m| match m {
-            KioskToHub::Heartbeat { seq, config_version, devices, rtt_ms, app_version } => {
+            KioskToHub::Heartbeat { seq, config_version, devices, rtt_ms, app_version, .. } => {
                 assert_eq!(app_version, env!("CARGO_PKG_VERSION"));
                 Some((seq, config_version, devices, rtt_ms))
             }
@@ -783,6 +783,30 @@ fn heartbeats_follow_the_hub_period_carry_devices_and_the_measured_round_trip() 
     assert_eq!(k.session.hub_rtt(), Some(Duration::from_millis(600)));
     k.advance(Duration::from_secs(20 * 3));
     assert_eq!(heartbeats(&k.take()).iter().map(|h| h.0).collect::<Vec<_>>(), [3, 4, 5]);
+}
+
+#[test]
+fn heartbeats_after_a_call_carry_what_it_measured_of_the_link() {
+    let mut k = Kiosk::in_call();
+    let last_call = |out: &[Output]| {
+        to_hub(out).into_iter().find_map(|m| match m {
+            KioskToHub::Heartbeat { last_call, .. } => Some(last_call),
+            _ => None,
+        })
+    };
+    for (kbps, rtt) in [(1800, Some(90)), (2200, Some(110)), (2000, None)] {
+        k.input(Input::Media(MediaEvent::Measured { uplink_bps: Some(kbps * 1000), rtt: rtt.map(Duration::from_millis) }));
+    }
+    k.advance(Duration::from_secs(60));
+    assert_eq!(last_call(&k.take()), Some(None), "the beats during the call carry nothing yet");
+    k.input(Input::HangUp);
+    k.input(Input::ConfirmHangUp);
+    let measured = Some(visio_protocol::CallLink { uplink_kbps: 2000, rtt_ms: Some(110) });
+    assert_eq!(last_call(&k.take()), Some(measured), "the medians of the call, told at once");
+    // Out of a call, a stray report changes nothing.
+    k.input(Input::Media(MediaEvent::Measured { uplink_bps: Some(1), rtt: None }));
+    k.advance(Duration::from_secs(60));
+    assert_eq!(last_call(&k.take()), Some(measured));
 }
 
 #[test]

@@ -171,6 +171,9 @@ pub enum MediaEvent {
     /// carry the offer.
     Lost,
     FirstRemoteFrame,
+    /// The call's statistics (about once a second): its uplink estimate
+    /// and media round trip, summarised for the fleet view when it ends.
+    Measured { uplink_bps: Option<u64>, rtt: Option<Duration> },
     /// The call could not be set up or broke for good.
     Failed { reason: String },
 }

@@ -422,6 +422,7 @@ impl Runner {
                     self.input(Input::Assist(visio_kiosk_core::Assist::AgentTalking(talking)));
                 }
                 self.pace_documents(stats.data_room_bps).await;
+                self.input(Input::Media(MediaEvent::Measured { uplink_bps: stats.estimate_bps, rtt: stats.rtt }));
             }
             // The estimate backed off between two stats: slow down now.
             CallEvent::DataRoom { data_room_bps } => self.pace_documents(data_room_bps).await,

@@ -121,6 +121,7 @@ async fn kiosk_loop(ctx: &Ctx, n: usize, hub: usize, rank: Option<usize>, connec
                     config_version: None,
                     devices: None,
                     rtt_ms: None,
+                    last_call: None,
                 };
                 if !send(ws, &beat).await {
                     unsettle(&mut settled, "kiosk_lost".into());

@@ -46,7 +46,7 @@ fn health(printer: DeviceState) -> DeviceHealth {
 }
 
 fn beat(devices: DeviceHealth) -> KioskToHub {
-    KioskToHub::Heartbeat { seq: 1, app_version: "0.1.0".into(), config_version: None, devices: Some(devices), rtt_ms: None }
+    KioskToHub::Heartbeat { seq: 1, app_version: "0.1.0".into(), config_version: None, devices: Some(devices), rtt_ms: None, last_call: None }
 }
 
 fn ack(kiosk: &str, alert: AlertKind) -> HostToHub {

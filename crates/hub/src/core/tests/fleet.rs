@@ -14,7 +14,7 @@ fn health(scanner: DeviceState, detail: Option<&str>) -> DeviceHealth {
 }
 
 fn heartbeat(seq: u64, config_version: Option<u64>, devices: Option<DeviceHealth>) -> KioskToHub {
-    KioskToHub::Heartbeat { seq, app_version: "0.1.0".into(), config_version, devices, rtt_ms: Some(120) }
+    KioskToHub::Heartbeat { seq, app_version: "0.1.0".into(), config_version, devices, rtt_ms: Some(120), last_call: None }
 }
 
 fn published(version: u64) -> Published {
@@ -36,7 +36,7 @@ fn a_heartbeat_is_acked_recorded_and_counted_in_the_snapshot() {
     w.kiosk_says(besse, heartbeat(7, None, Some(jammed.clone())));
     assert_eq!(w.kiosk_said(besse), [HubToKiosk::HeartbeatAck { seq: 7 }]);
     assert!(w.kiosk_said(ardes).is_empty());
-    let report = HeartbeatReport { app_version: "0.1.0".into(), config_version: None, devices: Some(jammed), rtt_ms: Some(120) };
+    let report = HeartbeatReport { app_version: "0.1.0".into(), config_version: None, devices: Some(jammed), rtt_ms: Some(120), last_call: None };
     assert!(matches!(w.events.last(), Some(HubEvent::Heartbeat { kiosk_id, report: r, .. }) if kiosk_id.as_str() == "besse" && *r == report));
     w.kiosk_says(ardes, heartbeat(1, None, Some(health(DeviceState::Missing, None))));
     let snapshot = w.hub.snapshot();

@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0004_admin_console.sql"),
     include_str!("../../../migrations/postgres/0005_transfer.sql"),
     include_str!("../../../migrations/postgres/0006_host_sites.sql"),
+    include_str!("../../../migrations/postgres/0007_last_call.sql"),
 ];
 
 /// A pool of connections to one database; cheap to clone.
@@ -153,7 +154,7 @@ impl PgStore {
             .await?
             .query(
                 "SELECT kiosk_id, last_heartbeat_at, app_version, config_version, devices, rtt_ms,
-                        refusal_version, refusal_code, refusal_message, refusal_at
+                        refusal_version, refusal_code, refusal_message, refusal_at, last_call
                  FROM kiosk_status ORDER BY kiosk_id",
                 &[],
             )
@@ -182,6 +183,7 @@ impl PgStore {
                         config_version: r.get::<_, Option<i64>>(3).map(|v| v as u64),
                         devices,
                         rtt_ms: r.get::<_, Option<i64>>(5).and_then(|v| u32::try_from(v).ok()),
+                        last_call: r.get::<_, Option<String>>(10).and_then(|l| serde_json::from_str(&l).ok()),
                         last_refusal,
                     },
                 )
@@ -495,13 +497,15 @@ impl PgStore {
             }
             HubEvent::Heartbeat { kiosk_id, at, report } => {
                 let devices = report.devices.as_ref().map(|d| serde_json::to_string(d).unwrap_or_default());
+                let last_call = report.last_call.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default());
                 client
                     .execute(
-                        "INSERT INTO kiosk_status (kiosk_id, last_heartbeat_at, app_version, config_version, devices, rtt_ms)
-                         VALUES ($1, $2, $3, $4, $5, $6)
+                        "INSERT INTO kiosk_status (kiosk_id, last_heartbeat_at, app_version, config_version, devices, rtt_ms, last_call)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
                          ON CONFLICT (kiosk_id) DO UPDATE SET last_heartbeat_at = excluded.last_heartbeat_at,
                              app_version = excluded.app_version, config_version = excluded.config_version,
-                             devices = excluded.devices, rtt_ms = excluded.rtt_ms",
+                             devices = excluded.devices, rtt_ms = excluded.rtt_ms,
+                             last_call = COALESCE(excluded.last_call, kiosk_status.last_call)",
                         &[
                             &kiosk_id.as_str(),
                             &at.as_millisecond(),
@@ -509,6 +513,7 @@ impl PgStore {
                             &report.config_version.map(|v| v as i64),
                             &devices,
                             &report.rtt_ms.map(i64::from),
+                            &last_call,
                         ],
                     )
                     .await?

@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0005_admin_console.sql"),
     include_str!("../../../migrations/sqlite/0006_transfer.sql"),
     include_str!("../../../migrations/sqlite/0007_host_sites.sql"),
+    include_str!("../../../migrations/sqlite/0008_last_call.sql"),
 ];
 
 /// A handle on the database; cheap to clone.
@@ -124,7 +125,7 @@ impl Store {
         let conn = self.lock();
         let mut stmt = conn.prepare(
             "SELECT kiosk_id, last_heartbeat_at, app_version, config_version, devices, rtt_ms,
-                    refusal_version, refusal_code, refusal_message, refusal_at
+                    refusal_version, refusal_code, refusal_message, refusal_at, last_call
              FROM kiosk_status ORDER BY kiosk_id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -139,11 +140,12 @@ impl Store {
                 r.get::<_, Option<String>>(7)?,
                 r.get::<_, Option<String>>(8)?,
                 r.get::<_, Option<i64>>(9)?,
+                r.get::<_, Option<String>>(10)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, heartbeat_at, app_version, config_version, devices, rtt_ms, r_version, r_code, r_message, r_at) = row?;
+            let (id, heartbeat_at, app_version, config_version, devices, rtt_ms, r_version, r_code, r_message, r_at, last_call) = row?;
             // A row this hub wrote always parses; a damaged one shows as
             // "not reported" rather than failing the whole fleet view.
             let devices = devices.and_then(|d| serde_json::from_str(&d).ok());
@@ -160,6 +162,7 @@ impl Store {
                 config_version: config_version.map(|v| v as u64),
                 devices,
                 rtt_ms: rtt_ms.and_then(|v| u32::try_from(v).ok()),
+                last_call: last_call.and_then(|l| serde_json::from_str(&l).ok()),
                 last_refusal,
             }));
         }
@@ -477,19 +480,23 @@ fn record_on(conn: &Connection, event: &HubEvent) -> Result<(), StoreError> {
         )?,
         HubEvent::Heartbeat { kiosk_id, at, report } => {
             let devices = report.devices.as_ref().map(|d| serde_json::to_string(d).unwrap_or_default());
+            let last_call = report.last_call.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default());
+            // A kiosk that restarted has had no call yet: its last one stays.
             conn.execute(
-                "INSERT INTO kiosk_status (kiosk_id, last_heartbeat_at, app_version, config_version, devices, rtt_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO kiosk_status (kiosk_id, last_heartbeat_at, app_version, config_version, devices, rtt_ms, last_call)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(kiosk_id) DO UPDATE SET last_heartbeat_at = excluded.last_heartbeat_at,
                      app_version = excluded.app_version, config_version = excluded.config_version,
-                     devices = excluded.devices, rtt_ms = excluded.rtt_ms",
+                     devices = excluded.devices, rtt_ms = excluded.rtt_ms,
+                     last_call = COALESCE(excluded.last_call, kiosk_status.last_call)",
                 params![
                     kiosk_id.as_str(),
                     at.as_millisecond(),
                     report.app_version,
                     report.config_version.map(|v| v as i64),
                     devices,
-                    report.rtt_ms
+                    report.rtt_ms,
+                    last_call
                 ],
             )?
         }
