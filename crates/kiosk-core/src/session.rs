@@ -345,4 +345,6 @@ impl Session {
 }
 
 #[cfg(test)]
+mod harness;
+#[cfg(test)]
 mod tests;
