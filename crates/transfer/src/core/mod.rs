@@ -40,6 +40,8 @@ mod limits;
 mod outgoing;
 mod scan;
 mod sign;
+#[cfg(test)]
+mod test_support;
 mod view;
 
 use std::collections::{BTreeMap, VecDeque};

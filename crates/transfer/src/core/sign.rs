@@ -50,26 +50,9 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{FileMeta, Frame, Limits, Output, Transmit};
+    use crate::core::test_support::{drain, up};
+    use crate::core::{FileMeta, Frame};
     use crate::wire::{MAX_TEXT_MESSAGE, OutcomeKind, Purpose};
-
-    fn up(side: Side) -> Endpoint {
-        let mut e = Endpoint::new(side, Limits::default());
-        e.handle_link_up(Instant::now());
-        e
-    }
-
-    fn drain(e: &mut Endpoint) -> (Vec<Event>, Vec<String>) {
-        let (mut events, mut sent) = (Vec::new(), Vec::new());
-        while let Some(o) = e.poll_output() {
-            match o {
-                Output::Event(ev) => events.push(ev),
-                Output::Transmit(Transmit::Text(t)) => sent.push(t),
-                _ => {}
-            }
-        }
-        (events, sent)
-    }
 
     #[test]
     fn the_agent_places_the_box_and_the_kiosk_says_what_the_resident_sees() {

@@ -47,26 +47,9 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{Frame, Limits, Output, Transmit};
+    use crate::core::Frame;
+    use crate::core::test_support::{drain, up};
     use crate::wire::{MAX_TEXT_MESSAGE, PagePoint};
-
-    fn up(side: Side) -> Endpoint {
-        let mut e = Endpoint::new(side, Limits::default());
-        e.handle_link_up(Instant::now());
-        e
-    }
-
-    fn drain(e: &mut Endpoint) -> (Vec<Event>, Vec<String>) {
-        let (mut events, mut sent) = (Vec::new(), Vec::new());
-        while let Some(o) = e.poll_output() {
-            match o {
-                Output::Event(ev) => events.push(ev),
-                Output::Transmit(Transmit::Text(t)) => sent.push(t),
-                _ => {}
-            }
-        }
-        (events, sent)
-    }
 
     #[test]
     fn a_view_goes_from_agent_to_kiosk_and_what_is_shown_comes_back() {
