@@ -13,7 +13,7 @@ use visio_config::bundle::Bundle;
 use visio_protocol::{CallLink, DeviceHealth, DeviceState, DeviceStatus, HubToKiosk};
 use visio_testkit::browser::Browser;
 use visio_testkit::hub::{Agent, Kiosk, TestHub, admin_key, signed_demo};
-use visio_testkit::page::{click, page_until, screenshot, testid, type_into};
+use visio_testkit::page::{click, page_until, screenshot, testid, text_with, type_into};
 use visio_testkit::wait::init_tracing;
 
 const ADMIN: (&str, &str) = ("claire", "mot de passe de Claire");
@@ -23,17 +23,6 @@ const HOST: (&str, &str) = ("hote-besse", "mot de passe de l'accueil");
 async fn text_of(browser: &Browser, id: &str) -> String {
     let script = format!("const e = document.querySelector('{}'); return (e && e.offsetParent && e.textContent.trim()) || null;", testid(id));
     page_until(browser, &format!("{id} shown with a text"), &script).await.as_str().unwrap().to_owned()
-}
-
-/// The text of a shown element once it contains `part`.
-async fn text_with(browser: &Browser, id: &str, part: &str) -> String {
-    let script = format!(
-        "const e = document.querySelector('{}'); const t = e && e.offsetParent && e.textContent.trim();
-         return (t && t.includes({})) ? t : null;",
-        testid(id),
-        json!(part)
-    );
-    page_until(browser, &format!("{id} saying {part:?}"), &script).await.as_str().unwrap().to_owned()
 }
 
 async fn no_accessibility_violation(browser: &Browser, state: &str) {

@@ -349,4 +349,6 @@ impl Session {
 }
 
 #[cfg(test)]
+mod harness;
+#[cfg(test)]
 mod tests;

@@ -19,33 +19,14 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::window::{WindowKiosk, screen_of};
 use common::{AGENT, World};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_testkit::browser::Browser;
-use visio_testkit::wait::{eventually, init_tracing, within};
-
-fn testid(id: &str) -> String {
-    format!("[data-testid={id}]")
-}
-
-async fn click(browser: &Browser, id: &str) {
-    let selector = testid(id);
-    let element = eventually(&format!("{id} enabled"), || async {
-        let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
-        (element.is_displayed().await.ok()? && element.is_enabled().await.ok()?).then_some(element)
-    })
-    .await;
-    element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
-}
-
-async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
-    eventually(what, || async {
-        let value = browser.try_run(script, Value::Null).await.ok()?;
-        (!value.is_null() && value != json!(false)).then_some(value)
-    })
-    .await
-}
+use visio_testkit::page::{click, page_until, sign_in_agent, testid};
+use visio_testkit::pdf::pdf_from_postscript;
+use visio_testkit::wait::{eventually, init_tracing};
 
 /// A form of `pages` A4 pages, as Ghostscript's PDF writer makes it.
 fn form(dir: &Path, name: &str, pages: u32) -> PathBuf {
@@ -53,17 +34,7 @@ fn form(dir: &Path, name: &str, pages: u32) -> PathBuf {
     for page in 1..=pages {
         ps += &format!("72 760 moveto (Demande d'aide au logement, page {page}) show 72 200 moveto (Signature du demandeur :) show showpage\n");
     }
-    let source = dir.join(format!("{name}.ps"));
-    std::fs::write(&source, ps).unwrap();
-    let pdf = dir.join(format!("{name}.pdf"));
-    let status = std::process::Command::new("gs")
-        .args(["-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pdfwrite", "-sPAPERSIZE=a4", "-o"])
-        .arg(&pdf)
-        .arg(&source)
-        .status()
-        .expect("Ghostscript runs");
-    assert!(status.success());
-    pdf
+    pdf_from_postscript(dir, name, &ps)
 }
 
 fn text_of(pdf: &Path, page: u32) -> String {
@@ -102,20 +73,7 @@ async fn the_resident_signs_at_the_kiosk_and_the_agent_gets_the_signed_pdf() {
     init_tracing();
     let world = World::start().await;
     let browser = Browser::launch().await;
-    browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
-    for (id, text) in [("login-user", AGENT.0), ("login-password", AGENT.1)] {
-        within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap().send_keys(text).await.unwrap();
-    }
-    click(&browser, "login-submit").await;
-    page_until(
-        &browser,
-        "available",
-        "const box = document.querySelector('[data-testid=available]');
-         if (state.available) return true;
-         if (box && !box.disabled && !box.checked) box.click();
-         return null;",
-    )
-    .await;
+    sign_in_agent(&browser, &world.hub, AGENT).await;
     browser.set_viewport(1366, 768).await;
     let mut kiosk = world.kiosk_with("demo", &["--sign-answers".as_ref(), "sign,refuse".as_ref()]);
     let site = kiosk.event("ready").await["site"].as_str().unwrap().to_owned();
@@ -274,11 +232,6 @@ fn filled_run(screen: &visio_transfer::display::PageImage, rows: std::ops::Range
     found.filter(|(_, t, _, b)| b - t > 20)
 }
 
-async fn screen_of(display: &str, shot: &Path) -> Option<visio_transfer::display::PageImage> {
-    let status = tokio::process::Command::new("import").args(["-display", display, "-window", "root"]).arg(shot).status().await.ok()?;
-    visio_transfer::display::load_page(shot, 2400).ok().filter(|_| status.success())
-}
-
 async fn xdotool(display: &str, args: &[String]) {
     let status = tokio::process::Command::new("xdotool").args(args).env("DISPLAY", display).status().await.expect("xdotool runs");
     assert!(status.success(), "xdotool {args:?}");
@@ -289,56 +242,19 @@ async fn xdotool(display: &str, args: &[String]) {
 /// "Valider ma signature" clicked; the console gets the signed PDF.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_kiosk_shows_the_box_on_the_page_and_a_finger_signs_there() {
-    use tokio::io::AsyncBufReadExt;
     init_tracing();
     let xvfb = common::Xvfb::start();
     let world = World::start().await;
     let browser = Browser::launch().await;
-    browser.client.goto(&world.hub.url("/agent/")).await.unwrap();
-    for (id, text) in [("login-user", AGENT.0), ("login-password", AGENT.1)] {
-        within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap().send_keys(text).await.unwrap();
-    }
-    click(&browser, "login-submit").await;
-    page_until(&browser, "available", "const box = document.querySelector('[data-testid=available]'); if (state.available) return true; if (box && !box.disabled && !box.checked) box.click(); return null;").await;
-    let mut child = world
-        .kiosk_command("demo")
-        .arg("--windowed")
-        .env("DISPLAY", &xvfb.display)
-        .env("ICED_BACKEND", "tiny-skia")
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the window kiosk starts");
-    // Its events, from its log (names and hashes are left out there).
-    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<Value>();
-    let stderr = child.stderr.take().unwrap();
-    tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(at) = line.find("event={")
-                && let Ok(v) = serde_json::from_str::<Value>(line[at + "event=".len()..].trim())
-            {
-                let _ = tx.send(v);
-            } else if line.contains("WARN") || line.contains("ERROR") {
-                eprintln!("kiosk: {line}");
-            }
-        }
-    });
-    let mut event = async |name: &str| loop {
-        let v = within(&format!("the kiosk's {name}"), events.recv()).await.expect("the kiosk's log");
-        eprintln!("window kiosk event: {v}");
-        if v["event"] == name {
-            return v;
-        }
-    };
+    sign_in_agent(&browser, &world.hub, AGENT).await;
+    let mut kiosk = WindowKiosk::start(&world, "demo", &xvfb.display);
     click(&browser, "take-next").await;
-    event("connected").await;
+    kiosk.event("connected").await;
 
     let docs = tempfile::tempdir().unwrap();
     let original = form(docs.path(), "attestation", 1);
     send_for_signature(&browser, &original).await;
-    assert_eq!(event("sign_asked").await["page"], 1);
+    assert_eq!(kiosk.event("sign_asked").await["page"], 1);
 
     // The page and the box on the kiosk's screen: the box's pale yellow
     // inside its dark blue frame, over the white page.
@@ -374,7 +290,7 @@ async fn the_window_kiosk_shows_the_box_on_the_page_and_a_finger_signs_there() {
     .await;
     let centre = [((bl + br) / 2).to_string(), ((bt + bb) / 2).to_string()];
     xdotool(&xvfb.display, &["mousemove".to_string(), centre[0].clone(), centre[1].clone(), "click".into(), "1".into()]).await;
-    event("signed").await;
+    kiosk.event("signed").await;
 
     // The console has it, checked by its hash, and poppler reads the caption.
     let bytes = page_until(
@@ -394,8 +310,8 @@ async fn the_window_kiosk_shows_the_box_on_the_page_and_a_finger_signs_there() {
     assert!(text_of(&received, 1).contains(&sha256(&original)), "the caption with the original's hash");
 
     click(&browser, "end-call").await;
-    event("ended").await;
-    let _ = child.start_kill();
+    kiosk.event("ended").await;
+    let _ = kiosk.child.start_kill();
     browser.close().await;
     world.hub.stop().await;
 }

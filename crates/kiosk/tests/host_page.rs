@@ -15,10 +15,10 @@ mod common;
 
 use common::World;
 use serde_json::{Value, json};
-use visio_protocol::{DeviceHealth, DeviceState, DeviceStatus, Secret};
+use visio_protocol::Secret;
 use visio_testkit::browser::Browser;
-use visio_testkit::hub::{Kiosk, TestHub};
-use visio_testkit::page::{click, page_until, screenshot, testid, type_into};
+use visio_testkit::hub::{Kiosk, TestHub, printer_out_of_paper};
+use visio_testkit::page::{click, page_until, screenshot, text_with, type_into};
 use visio_testkit::wait::init_tracing;
 
 const HOST: (&str, &str) = ("accueil", "mot de passe de l'accueil");
@@ -26,34 +26,12 @@ const HOST: (&str, &str) = ("accueil", "mot de passe de l'accueil");
 /// the host's second site.
 const SITES: [&str; 2] = ["Mairie de demo-kiosk", "Mairie de besse"];
 
-/// The text of a shown element once it contains `part`.
-async fn text_with(browser: &Browser, id: &str, part: &str) -> String {
-    let script = format!(
-        "const e = document.querySelector('{}'); const t = e && e.offsetParent && e.textContent.trim();
-         return (t && t.includes({})) ? t : null;",
-        testid(id),
-        json!(part)
-    );
-    page_until(browser, &format!("{id} saying {part:?}"), &script).await.as_str().unwrap().to_owned()
-}
-
 async fn sign_in(browser: &Browser, hub: &TestHub) {
     browser.client.goto(&hub.url("/host/")).await.unwrap();
     type_into(browser, "login-user", HOST.0).await;
     type_into(browser, "login-password", HOST.1).await;
     click(browser, "login-submit").await;
     text_with(browser, "who-name", "accueil (accueil)").await;
-}
-
-fn printer_out_of_paper() -> DeviceHealth {
-    let ok = DeviceStatus::new(DeviceState::Ok, None);
-    DeviceHealth {
-        camera: ok.clone(),
-        microphone: ok.clone(),
-        scanner: ok,
-        printer: DeviceStatus::new(DeviceState::Error, Some("media-empty: plus de papier")),
-        speaker: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

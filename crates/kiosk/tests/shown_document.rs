@@ -7,15 +7,14 @@
 
 mod common;
 
-use std::process::Stdio;
-
+use common::window::{WindowKiosk, screen_of};
 use common::{AGENT, World, Xvfb};
 use fantoccini::Locator;
 use serde_json::{Value, json};
-use tokio::io::AsyncBufReadExt;
 use visio_testkit::browser::Browser;
 use visio_testkit::page::{click, page_until, sign_in_agent, testid};
-use visio_testkit::wait::{eventually, init_tracing, within};
+use visio_testkit::pdf::pdf_from_postscript;
+use visio_testkit::wait::{eventually, init_tracing};
 
 /// Two A4 pages of body text as an office would write them (Ghostscript's
 /// PDF writer from PostScript, Times 11 pt).
@@ -33,33 +32,12 @@ fn two_page_letter(dir: &std::path::Path) -> std::path::PathBuf {
         }
         ps += "showpage\n";
     }
-    let source = dir.join("letter.ps");
-    std::fs::write(&source, ps).unwrap();
-    let pdf = dir.join("attestation.pdf");
-    let status = std::process::Command::new("gs")
-        .args(["-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pdfwrite", "-sPAPERSIZE=a4", "-o"])
-        .arg(&pdf)
-        .arg(&source)
-        .status()
-        .expect("Ghostscript runs");
-    assert!(status.success());
-    pdf
-}
-
-/// The next event named `name` in the kiosk's log.
-async fn kiosk_event(events: &mut tokio::sync::mpsc::UnboundedReceiver<Value>, name: &str) -> Value {
-    loop {
-        let v = within(&format!("the kiosk's {name}"), events.recv()).await.expect("the kiosk's log");
-        if v["event"] == name {
-            return v;
-        }
-    }
+    pdf_from_postscript(dir, "attestation", &ps)
 }
 
 /// Pixels of strong red on the virtual display (a screenshot in `shot`).
 async fn red_on_screen(display: &str, shot: &std::path::Path) -> Option<usize> {
-    let status = tokio::process::Command::new("import").args(["-display", display, "-window", "root"]).arg(shot).status().await.ok()?;
-    let screen = visio_transfer::display::load_page(shot, 2400).ok().filter(|_| status.success())?;
+    let screen = screen_of(display, shot).await?;
     Some(screen.rgba.chunks_exact(4).filter(|p| p[0] > 180 && p[1] < 60 && p[2] < 60).count())
 }
 
@@ -77,43 +55,17 @@ async fn the_agent_turns_zooms_and_points_and_the_window_kiosk_shows_it() {
     // An agent's laptop screen.
     browser.set_viewport(1366, 768).await;
     sign_in_agent(&browser, &world.hub, AGENT).await;
-    let mut child = world
-        .kiosk_command("demo")
-        .arg("--windowed")
-        .env("DISPLAY", &xvfb.display)
-        .env("ICED_BACKEND", "tiny-skia")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the window kiosk starts");
-    // Its events, from its log.
-    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<Value>();
-    let stderr = child.stderr.take().unwrap();
-    tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(at) = line.find("event={") {
-                let json = line[at + "event=".len()..].trim();
-                if let Ok(v) = serde_json::from_str::<Value>(json) {
-                    let _ = tx.send(v);
-                }
-            } else if line.contains("WARN") || line.contains("ERROR") {
-                // What went wrong on the kiosk's side, with a failure.
-                eprintln!("kiosk: {line}");
-            }
-        }
-    });
+    let mut kiosk = WindowKiosk::start(&world, "demo", &xvfb.display);
 
     click(&browser, "take-next").await;
-    kiosk_event(&mut events, "connected").await;
+    kiosk.event("connected").await;
 
     let docs = tempfile::tempdir().unwrap();
     let letter = two_page_letter(docs.path());
     let input = browser.client.find(Locator::Css(&testid("show-file"))).await.unwrap();
     input.send_keys(letter.to_str().unwrap()).await.unwrap();
     click(&browser, "send-show").await;
-    let shown = kiosk_event(&mut events, "displayed").await;
+    let shown = kiosk.event("displayed").await;
     assert_eq!(shown["pages"], 2);
 
     // The console shows what the resident sees, page controls included
@@ -134,10 +86,10 @@ async fn the_agent_turns_zooms_and_points_and_the_window_kiosk_shows_it() {
 
     // Next page, then zoom: both reach the window kiosk's session.
     click(&browser, "view-next").await;
-    let turned = kiosk_event(&mut events, "viewed").await;
+    let turned = kiosk.event("viewed").await;
     assert_eq!((turned["page"].clone(), turned["zoom"].clone()), (json!(2), json!(100)));
     click(&browser, "view-zoom-in").await;
-    let zoomed = kiosk_event(&mut events, "viewed").await;
+    let zoomed = kiosk.event("viewed").await;
     assert_eq!((zoomed["page"].clone(), zoomed["zoom"].clone()), (json!(2), json!(150)));
     page_until(
         &browser,
@@ -187,8 +139,8 @@ async fn the_agent_turns_zooms_and_points_and_the_window_kiosk_shows_it() {
     }
 
     click(&browser, "end-call").await;
-    kiosk_event(&mut events, "ended").await;
-    let _ = child.start_kill();
+    kiosk.event("ended").await;
+    let _ = kiosk.child.start_kill();
     browser.close().await;
     world.hub.stop().await;
 }

@@ -10,18 +10,14 @@
 //!            forwarder thread in this process: LinkCore (queue, rate, loss, delay)
 //! ```
 
-use std::fs::File;
 use std::net::Ipv4Addr;
-use std::os::fd::AsFd as _;
 use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use nix::poll::{PollFd, PollFlags, ppoll};
 use nix::sys::eventfd::{EfdFlags, EventFd};
-use nix::sys::time::TimeSpec;
 use tun_rs::{DeviceBuilder, SyncDevice};
 
 use crate::core::{Counters, LinkCore};
@@ -29,22 +25,18 @@ use crate::error::{Error, Result};
 use crate::netns::{self, Namespace};
 use crate::params::{Direction, LinkParams, Params, Profile, Side};
 
+mod forwarder;
+mod runtime;
+
+pub(crate) use forwarder::{PROBE_PRIORITY, raise_priority};
+use forwarder::{Shared, forward};
+pub use runtime::NsRuntime;
+
 /// Name of the TUN device inside each namespace.
 pub const TUN_NAME: &str = "vlk0";
 /// Default addresses: the kiosk side and the hub side.
 pub const KIOSK_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 pub const HUB_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
-
-/// Packets read from one TUN per wake-up at most, so one busy direction
-/// cannot starve the other's deliveries.
-const READ_BATCH: usize = 64;
-/// The most the loop wakes early to make up for the kernel waking it late.
-const MAX_LEAD: Duration = Duration::from_micros(500);
-
-/// SCHED_FIFO priority of the forwarder: above the measuring threads of
-/// `probe` (which use `PROBE_PRIORITY`), far below the kernel's own.
-const FORWARDER_PRIORITY: u8 = 10;
-pub(crate) const PROBE_PRIORITY: u8 = 5;
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
@@ -234,33 +226,6 @@ impl Side {
             Side::Kiosk => 0,
             Side::Hub => 1,
         }
-    }
-}
-
-/// What the API and the forwarder thread share.
-struct Shared {
-    core: Mutex<LinkCore>,
-    stop: AtomicBool,
-    /// Written to wake the forwarder: new parameters, a cut, or stop.
-    wake: EventFd,
-    /// Why the forwarder stopped, if it stopped on its own.
-    failure: Mutex<Option<String>>,
-    /// The forwarder's thread id, to read its CPU time.
-    tid: std::sync::atomic::AtomicI32,
-}
-
-impl Shared {
-    fn core(&self) -> MutexGuard<'_, LinkCore> {
-        // A panic while holding the lock is a bug in the core; the data is
-        // still the best we have, so keep going with it.
-        self.core
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-    fn wake(&self) {
-        // Fails only if the counter would overflow, which means the
-        // forwarder is already due to wake.
-        let _ = self.wake.write(1);
     }
 }
 
@@ -518,204 +483,6 @@ impl Drop for Link {
     fn drop(&mut self) {
         for problem in self.teardown() {
             eprintln!("visio-linkem: tearing down link {}: {problem}", self.name);
-        }
-    }
-}
-
-/// The forwarder: one thread, `ppoll` on both TUNs and the wake-up eventfd
-/// with a nanosecond timeout for the next due packet. No sleep per packet.
-fn forward(shared: &Shared, kiosk: &SyncDevice, hub: &SyncDevice) {
-    // A real-time priority keeps deliveries on time while the machine
-    // compiles next door; timer slack (50 us by default) down to 1 ns makes
-    // ppoll wake when asked. Both best effort. The loop always blocks in
-    // ppoll until the next due event, so it cannot hog a core.
-    raise_priority(FORWARDER_PRIORITY);
-    let _ = nix::sys::prctl::set_timerslack(1);
-    shared
-        .tid
-        .store(nix::unistd::gettid().as_raw(), Ordering::Relaxed);
-    let mut buf = vec![0u8; 65_536];
-    // The kernel wakes us a little late, fairly steadily: track how late
-    // (moving average) and serve events due within that lead, so delays
-    // come out unbiased.
-    let mut lead = Duration::ZERO;
-    let mut late_avg = 0.0f64;
-    while !shared.stop.load(Ordering::SeqCst) {
-        let due = shared.core().poll_timeout();
-        let now = Instant::now();
-        let target = due.map(|t| t.checked_sub(lead).unwrap_or(t));
-        let timeout = target.map(|t| TimeSpec::from_duration(t.saturating_duration_since(now)));
-        let mut fds = [
-            PollFd::new(kiosk.as_fd(), PollFlags::POLLIN),
-            PollFd::new(hub.as_fd(), PollFlags::POLLIN),
-            PollFd::new(shared.wake.as_fd(), PollFlags::POLLIN),
-        ];
-        let ready = match ppoll(&mut fds, timeout, None) {
-            Ok(n) => n,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                fail(shared, format!("ppoll: {e}"));
-                return;
-            }
-        };
-        let readable = |fd: &PollFd| {
-            fd.revents()
-                .is_some_and(|r| r.intersects(PollFlags::POLLIN))
-        };
-        let (from_kiosk, from_hub, woken) =
-            (readable(&fds[0]), readable(&fds[1]), readable(&fds[2]));
-        if ready == 0
-            && let Some(t) = target
-        {
-            let late = Instant::now().saturating_duration_since(t).as_secs_f64();
-            late_avg += (late - late_avg) * 0.05;
-            lead = Duration::from_secs_f64(late_avg.clamp(0.0, MAX_LEAD.as_secs_f64()));
-        }
-        if woken {
-            let _ = shared.wake.read();
-        }
-        let mut core = shared.core();
-        for (readable, device, dir) in [
-            (from_kiosk, kiosk, Direction::Up),
-            (from_hub, hub, Direction::Down),
-        ] {
-            if !readable {
-                continue;
-            }
-            for _ in 0..READ_BATCH {
-                match device.recv(&mut buf) {
-                    Ok(n) => core.handle_packet(dir, Instant::now(), buf[..n].to_vec()),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        drop(core);
-                        fail(shared, format!("reading the {} TUN: {e}", dir.from_side()));
-                        return;
-                    }
-                }
-            }
-        }
-        let horizon = Instant::now() + lead;
-        core.handle_timeout(horizon);
-        while let Some((dir, packet)) = core.poll_transmit(horizon) {
-            let device = match dir {
-                Direction::Up => hub,
-                Direction::Down => kiosk,
-            };
-            // A full TUN queue on the far side drops, as a real interface
-            // would; the counters say so.
-            if device.send(&packet).is_err() {
-                core.pipe_mut(dir).note_write_failed(packet.len());
-            }
-        }
-    }
-}
-
-/// Puts the calling thread in the SCHED_FIFO class at `level` (1..=99).
-/// Returns false (and changes nothing) when not allowed.
-pub(crate) fn raise_priority(level: u8) -> bool {
-    use thread_priority::{
-        RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
-        set_thread_priority_and_policy, thread_native_id,
-    };
-    let Ok(value) = ThreadPriorityValue::try_from(level) else {
-        return false;
-    };
-    set_thread_priority_and_policy(
-        thread_native_id(),
-        ThreadPriority::Crossplatform(value),
-        ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
-    )
-    .is_ok()
-}
-
-fn fail(shared: &Shared, why: String) {
-    eprintln!("visio-linkem: forwarder stopped: {why}");
-    *shared.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
-}
-
-/// A multi-thread tokio runtime whose every thread (workers and blocking
-/// pool) entered one namespace when it started. Futures given to
-/// [`NsRuntime::block_on`] run on a worker, never on the caller's thread,
-/// so they too open their sockets inside the namespace.
-pub struct NsRuntime {
-    runtime: Option<tokio::runtime::Runtime>,
-    namespace: String,
-}
-
-impl std::fmt::Debug for NsRuntime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NsRuntime")
-            .field("namespace", &self.namespace)
-            .finish_non_exhaustive()
-    }
-}
-
-impl NsRuntime {
-    fn new(ns: &Namespace) -> Result<NsRuntime> {
-        let file: Arc<File> = Arc::new(ns.handle()?);
-        let name = ns.name().to_string();
-        let thread_name = format!("ns {name}");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .thread_name(thread_name)
-            .on_thread_start(move || {
-                // The namespace file is held open, so this cannot fail short
-                // of a broken kernel; a task in the wrong namespace would be
-                // a silent lie, so stop loudly instead.
-                if let Err(e) = netns::enter(&file) {
-                    panic!("cannot enter the link's network namespace: {e}");
-                }
-            })
-            .build()
-            .map_err(|e| Error::io(format!("building a tokio runtime for namespace {name}"), e))?;
-        Ok(NsRuntime {
-            runtime: Some(runtime),
-            namespace: ns.name().to_string(),
-        })
-    }
-
-    fn rt(&self) -> &tokio::runtime::Runtime {
-        self.runtime.as_ref().expect("the runtime lives until drop")
-    }
-
-    pub fn handle(&self) -> &tokio::runtime::Handle {
-        self.rt().handle()
-    }
-
-    /// Spawns a task on the namespace's workers.
-    pub fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.rt().spawn(future)
-    }
-
-    /// Runs a future to completion on the namespace's workers and returns
-    /// its output; a panic in it is resumed here. For synchronous code: in
-    /// async code (a `#[tokio::test]`), `spawn` and await the handle.
-    pub fn block_on<F>(&self, future: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let task = self.rt().spawn(future);
-        match self.rt().block_on(task) {
-            Ok(v) => v,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => panic!("task in namespace {} was cancelled: {e}", self.namespace),
-        }
-    }
-}
-
-impl Drop for NsRuntime {
-    fn drop(&mut self) {
-        // Dropping a runtime blocks, which panics inside another runtime's
-        // async context; shutting down in the background never does.
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
         }
     }
 }

@@ -492,3 +492,16 @@ pub fn candidate(n: u16) -> Signal {
         },
     }
 }
+
+/// A kiosk's devices in a heartbeat: all fine but the printer, out of
+/// paper.
+pub fn printer_out_of_paper() -> DeviceHealth {
+    let ok = DeviceStatus::new(DeviceState::Ok, None);
+    DeviceHealth {
+        camera: ok.clone(),
+        microphone: ok.clone(),
+        scanner: ok,
+        printer: DeviceStatus::new(DeviceState::Error, Some("media-empty: plus de papier")),
+        speaker: None,
+    }
+}

@@ -43,6 +43,17 @@ pub async fn page_until(browser: &Browser, what: &str, script: &str) -> Value {
     .await
 }
 
+/// The text of a shown element once it contains `part`.
+pub async fn text_with(browser: &Browser, id: &str, part: &str) -> String {
+    let script = format!(
+        "const e = document.querySelector('{}'); const t = e && e.offsetParent && e.textContent.trim();
+         return (t && t.includes({})) ? t : null;",
+        testid(id),
+        json!(part)
+    );
+    page_until(browser, &format!("{id} saying {part:?}"), &script).await.as_str().unwrap().to_owned()
+}
+
 /// With `VISIO_SCREENSHOTS=<dir>`, saves the page as `<dir>/<name>.png`.
 pub async fn screenshot(browser: &Browser, name: &str) {
     let Some(dir) = std::env::var_os("VISIO_SCREENSHOTS") else { return };

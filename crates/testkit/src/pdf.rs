@@ -1,6 +1,6 @@
 //! Small valid PDFs for transfer and print tests, and their text.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::wait::require;
@@ -10,6 +10,23 @@ pub fn pdf_text(path: &Path) -> String {
     require("pdftotext", "poppler-utils");
     let out = Command::new("pdftotext").arg(path).arg("-").output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `<dir>/<name>.pdf` made from the PostScript `ps` by Ghostscript's PDF
+/// writer on A4 paper, as an office's tools make one.
+pub fn pdf_from_postscript(dir: &Path, name: &str, ps: &str) -> PathBuf {
+    require("gs", "ghostscript");
+    let source = dir.join(format!("{name}.ps"));
+    std::fs::write(&source, ps).unwrap();
+    let pdf = dir.join(format!("{name}.pdf"));
+    let status = Command::new("gs")
+        .args(["-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pdfwrite", "-sPAPERSIZE=a4", "-o"])
+        .arg(&pdf)
+        .arg(&source)
+        .status()
+        .expect("Ghostscript runs");
+    assert!(status.success(), "Ghostscript makes {}", pdf.display());
+    pdf
 }
 
 /// The five objects of a one-page PDF showing `text` in Helvetica.

@@ -1,86 +1,37 @@
 //! Speech prompts and warned returns, driven by inputs and simulated time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use visio_protocol::*;
 
+use super::super::harness::Kiosk;
 use super::super::*;
 
-struct Kiosk {
-    session: Session,
-    now: Instant,
-    said: Vec<SpeechCommand>,
+/// At home, what it said on the way kept.
+fn at_home() -> Kiosk {
+    Kiosk::at_home_with(Config::default())
+}
+
+/// In a call whose media is up, nothing said yet.
+fn in_call() -> Kiosk {
+    let mut k = at_home();
+    k.input(Input::ChooseService("caf".into()));
+    k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "caf".into(), position: 1, estimated_wait: None }));
+    k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-1".into(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
+    k.input(Input::Media(MediaEvent::Connected));
+    k.prompts();
+    k
+}
+
+/// On the end screen after the agent hung up, nothing said yet.
+fn ended() -> Kiosk {
+    let mut k = in_call();
+    k.input(Input::Hub(HubToKiosk::CallEnded { session: "s-1".into(), reason: EndReason::AgentHungUp }));
+    k.prompts();
+    k
 }
 
 impl Kiosk {
-    fn at_home() -> Kiosk {
-        Kiosk::at_home_with(Config::default())
-    }
-
-    fn at_home_with(config: Config) -> Kiosk {
-        let now = Instant::now();
-        let mut k = Kiosk { session: Session::new(config, now), now, said: vec![] };
-        k.input(Input::HubConnected);
-        k.input(Input::Hub(HubToKiosk::Welcome {
-            protocol: PROTOCOL_VERSION,
-            kiosk_id: "besse".into(),
-            site: "Mairie de Besse".into(),
-            services: vec![],
-            heartbeat_seconds: None,
-        }));
-        k
-    }
-
-    fn in_call() -> Kiosk {
-        let mut k = Kiosk::at_home();
-        k.input(Input::ChooseService("caf".into()));
-        k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "caf".into(), position: 1, estimated_wait: None }));
-        k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-1".into(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
-        k.input(Input::Media(MediaEvent::Connected));
-        k.prompts();
-        k
-    }
-
-    fn ended() -> Kiosk {
-        let mut k = Kiosk::in_call();
-        k.input(Input::Hub(HubToKiosk::CallEnded { session: "s-1".into(), reason: EndReason::AgentHungUp }));
-        k.prompts();
-        k
-    }
-
-    fn drain(&mut self) {
-        while self.session.poll_output().is_some() {}
-        while let Some(s) = self.session.poll_speech() {
-            self.said.push(s);
-        }
-    }
-
-    fn input(&mut self, input: Input) {
-        self.session.handle_input(self.now, input);
-        self.drain();
-    }
-
-    fn advance(&mut self, by: Duration) {
-        let end = self.now + by;
-        while let Some(t) = self.session.poll_timeout().filter(|t| *t <= end) {
-            self.now = t.max(self.now);
-            self.session.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = end;
-    }
-
-    /// The prompts said since the last call.
-    fn prompts(&mut self) -> Vec<Prompt> {
-        std::mem::take(&mut self.said)
-            .into_iter()
-            .filter_map(|s| match s {
-                SpeechCommand::Say { prompt, .. } => Some(prompt),
-                SpeechCommand::Stop => None,
-            })
-            .collect()
-    }
-
     fn warning(&self) -> Option<Duration> {
         self.session.auto_return().filter(|r| r.warning).map(|r| r.at.saturating_duration_since(self.now))
     }
@@ -93,7 +44,7 @@ fn devices() -> DeviceHealth {
 
 #[test]
 fn every_screen_change_is_said_once_in_the_residents_language() {
-    let mut k = Kiosk::at_home();
+    let mut k = at_home();
     assert_eq!(k.prompts(), vec![Prompt::Starting, Prompt::Home { notice: None }]);
     k.input(Input::Devices(devices()));
     k.input(Input::Touch);
@@ -147,7 +98,7 @@ fn every_screen_change_is_said_once_in_the_residents_language() {
 
 #[test]
 fn prompts_wait_while_the_agent_speaks() {
-    let mut k = Kiosk::in_call();
+    let mut k = in_call();
     k.input(Input::Assist(Assist::AgentTalking(true)));
     k.input(Input::Document(DocumentEvent::ScanRequested));
     k.input(Input::Document(DocumentEvent::ScanSent { name: "a.pdf".into(), size: 10, sha256: "x".into() }));
@@ -158,7 +109,7 @@ fn prompts_wait_while_the_agent_speaks() {
 
 #[test]
 fn a_shown_document_is_said_once_per_page_not_at_each_zoom_or_pointer_move() {
-    let mut k = Kiosk::in_call();
+    let mut k = in_call();
     k.input(Input::Document(DocumentEvent::Showing { name: "notice.pdf".into(), pages: 3 }));
     for x in [100, 200, 300] {
         k.input(Input::Document(DocumentEvent::View(PageView { page: 1, zoom: 150, center: (500, 300), pointer: Some((x, 400)) })));
@@ -170,7 +121,7 @@ fn a_shown_document_is_said_once_per_page_not_at_each_zoom_or_pointer_move() {
 
 #[test]
 fn volume_steps_mute_and_listen_again() {
-    let mut k = Kiosk::at_home();
+    let mut k = at_home();
     k.prompts();
     for _ in 0..10 {
         k.input(Input::Assist(Assist::VolumeUp));
@@ -193,7 +144,7 @@ fn volume_steps_mute_and_listen_again() {
 
 #[test]
 fn the_end_screen_warns_twenty_seconds_ahead_and_still_here_puts_it_off() {
-    let mut k = Kiosk::ended();
+    let mut k = ended();
     k.advance(Duration::from_secs(9));
     assert_eq!(k.warning(), None);
     assert_eq!(k.session.auto_return().map(|r| r.at - k.now), Some(Duration::from_secs(21)), "a countdown to show");
@@ -214,7 +165,7 @@ fn the_end_screen_warns_twenty_seconds_ahead_and_still_here_puts_it_off() {
 
 #[test]
 fn after_rating_a_countdown_of_at_least_the_warning_time_shows() {
-    let mut k = Kiosk::ended();
+    let mut k = ended();
     k.input(Input::Rate(Rating::Happy));
     assert_eq!(k.warning(), Some(Duration::from_secs(20)));
     assert_eq!(k.prompts(), vec![Prompt::ReturnWarning { seconds: 20 }]);
@@ -241,7 +192,7 @@ fn a_return_closer_than_the_warning_is_put_off() {
 
 #[test]
 fn an_english_or_large_text_home_warns_then_the_next_resident_gets_french_defaults() {
-    let mut k = Kiosk::at_home();
+    let mut k = at_home();
     k.input(Input::SetLanguage(Language::En));
     k.input(Input::Assist(Assist::LargeText));
     k.input(Input::Assist(Assist::EasyRead));
@@ -265,7 +216,7 @@ fn an_english_or_large_text_home_warns_then_the_next_resident_gets_french_defaul
 
 #[test]
 fn a_closed_notice_warns_before_it_goes() {
-    let mut k = Kiosk::at_home();
+    let mut k = at_home();
     k.input(Input::ChooseService("caf".into()));
     k.input(Input::Hub(HubToKiosk::CallRefused {
         service: "caf".into(),
@@ -282,7 +233,7 @@ fn a_closed_notice_warns_before_it_goes() {
 
 #[test]
 fn back_from_out_of_service_the_home_screen_is_french() {
-    let mut k = Kiosk::at_home();
+    let mut k = at_home();
     k.input(Input::SetLanguage(Language::En));
     k.input(Input::HubLost);
     assert!(matches!(k.session.screen(), Screen::OutOfService { .. }));
@@ -300,7 +251,7 @@ fn back_from_out_of_service_the_home_screen_is_french() {
 
 #[test]
 fn the_wait_is_timed_from_the_first_waiting_screen() {
-    let mut k = Kiosk::at_home();
+    let mut k = at_home();
     k.input(Input::ChooseService("caf".into()));
     assert_eq!(k.session.waiting_since(), None, "requesting is not waiting yet");
     k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "caf".into(), position: 2, estimated_wait: None }));

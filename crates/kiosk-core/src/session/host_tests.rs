@@ -1,77 +1,11 @@
 //! The call for the host, driven by inputs and simulated time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use visio_protocol::*;
 
+use super::super::harness::{Kiosk, welcome};
 use super::super::*;
-
-struct Kiosk {
-    session: Session,
-    now: Instant,
-    to_hub: Vec<KioskToHub>,
-    said: Vec<Prompt>,
-}
-
-impl Kiosk {
-    fn at_home() -> Kiosk {
-        let now = Instant::now();
-        let mut k = Kiosk { session: Session::new(Config::default(), now), now, to_hub: vec![], said: vec![] };
-        k.input(Input::HubConnected);
-        k.input(Input::Hub(welcome()));
-        k.to_hub.clear();
-        k.said.clear();
-        k
-    }
-
-    fn input(&mut self, input: Input) {
-        self.session.handle_input(self.now, input);
-        self.drain();
-    }
-
-    fn drain(&mut self) {
-        while let Some(o) = self.session.poll_output() {
-            if let Output::ToHub(m) = o
-                && !matches!(m, KioskToHub::Heartbeat { .. })
-            {
-                self.to_hub.push(m);
-            }
-        }
-        while let Some(s) = self.session.poll_speech() {
-            if let SpeechCommand::Say { prompt, .. } = s {
-                self.said.push(prompt);
-            }
-        }
-    }
-
-    fn advance(&mut self, by: Duration) {
-        let end = self.now + by;
-        while let Some(t) = self.session.poll_timeout().filter(|t| *t <= end) {
-            self.now = t.max(self.now);
-            self.session.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = end;
-    }
-
-    fn sent(&mut self) -> Vec<KioskToHub> {
-        std::mem::take(&mut self.to_hub)
-    }
-
-    fn said(&mut self) -> Vec<Prompt> {
-        std::mem::take(&mut self.said)
-    }
-}
-
-fn welcome() -> HubToKiosk {
-    HubToKiosk::Welcome {
-        protocol: PROTOCOL_VERSION,
-        kiosk_id: "besse".into(),
-        site: "Mairie".into(),
-        services: vec![],
-        heartbeat_seconds: None,
-    }
-}
 
 fn help(screen: &str) -> KioskToHub {
     KioskToHub::HelpRequest { screen: screen.into() }
@@ -83,7 +17,7 @@ fn someone_is_coming_only_once_a_host_acknowledged() {
     k.input(Input::Assist(Assist::CallHost));
     assert_eq!(k.session.host_call(), HostCall::Asked);
     assert_eq!(k.sent(), [help("home")]);
-    assert_eq!(k.said(), [Prompt::HostAsked]);
+    assert_eq!(k.prompts(), [Prompt::HostAsked]);
     // Pressing again does not ask twice.
     k.input(Input::Assist(Assist::CallHost));
     assert_eq!(k.sent(), []);
@@ -94,10 +28,10 @@ fn someone_is_coming_only_once_a_host_acknowledged() {
 
     k.input(Input::Hub(HubToKiosk::HostComing));
     assert_eq!(k.session.host_call(), HostCall::Coming);
-    assert_eq!(k.said(), [Prompt::Requesting { service: "caf".into() }, Prompt::HostComing]);
+    assert_eq!(k.prompts(), [Prompt::Requesting { service: "caf".into() }, Prompt::HostComing]);
     // A second acknowledgement is not said again.
     k.input(Input::Hub(HubToKiosk::HostComing));
-    assert_eq!(k.said(), []);
+    assert_eq!(k.prompts(), []);
 }
 
 #[test]
@@ -108,9 +42,9 @@ fn the_request_is_cancelled_by_the_resident_or_ends_when_they_leave() {
     assert_eq!(k.session.host_call(), HostCall::None);
     assert_eq!(k.sent(), [help("home"), KioskToHub::HelpCancel]);
     // A late acknowledgement of the cancelled request says nothing.
-    k.said();
+    k.prompts();
     k.input(Input::Hub(HubToKiosk::HostComing));
-    assert_eq!((k.session.host_call(), k.said()), (HostCall::None, vec![]));
+    assert_eq!((k.session.host_call(), k.prompts()), (HostCall::None, vec![]));
 
     // Asked, then nobody touches the kiosk: it goes home by itself and the
     // request ends with the visit.
@@ -129,12 +63,12 @@ fn a_request_made_without_the_hub_is_sent_when_it_is_back() {
     k.input(Input::Assist(Assist::CallHost));
     assert_eq!(k.sent(), []);
     // Not "sent": it is not, yet.
-    assert_eq!((k.session.host_call(), k.said().last()), (HostCall::Pending, Some(&Prompt::HostPending)));
+    assert_eq!((k.session.host_call(), k.prompts().last()), (HostCall::Pending, Some(&Prompt::HostPending)));
     k.input(Input::HubConnected);
     k.input(Input::Hub(welcome()));
     assert_eq!(k.sent(), [help("home")]);
     assert_eq!(k.session.host_call(), HostCall::Asked);
-    assert!(k.said().contains(&Prompt::HostAsked), "said once it is sent");
+    assert!(k.prompts().contains(&Prompt::HostAsked), "said once it is sent");
     // Lost again before anyone answered: pending again, and asked again.
     k.input(Input::HubLost);
     assert_eq!(k.session.host_call(), HostCall::Pending);

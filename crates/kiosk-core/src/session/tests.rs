@@ -1,37 +1,13 @@
 //! Every transition of the session, driven by inputs and simulated time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use visio_protocol::*;
 
+use super::harness::{Kiosk, session, token, welcome};
 use super::*;
 
-struct Kiosk {
-    session: Session,
-    now: Instant,
-    out: Vec<Output>,
-    /// Versions the session asked the shell to download.
-    fetched: Vec<u64>,
-}
-
 impl Kiosk {
-    fn new() -> Kiosk {
-        let now = Instant::now();
-        let mut k = Kiosk { session: Session::new(Config::default(), now), now, out: vec![], fetched: vec![] };
-        k.drain();
-        k
-    }
-
-    /// A kiosk on its home screen, hub connected.
-    fn at_home() -> Kiosk {
-        let mut k = Kiosk::new();
-        k.input(Input::HubConnected);
-        k.input(Input::Hub(welcome()));
-        assert_eq!(*k.screen(), Screen::Home { notice: None });
-        k.out.clear();
-        k
-    }
-
     /// A kiosk waiting for `caf` at position 2.
     fn waiting() -> Kiosk {
         let mut k = Kiosk::at_home();
@@ -75,67 +51,6 @@ impl Kiosk {
 
     fn restarts(&mut self) -> usize {
         self.take().iter().filter(|o| **o == Output::Call(CallCommand::RestartIce)).count()
-    }
-
-    fn drain(&mut self) {
-        while let Some(o) = self.session.poll_output() {
-            self.out.push(o);
-        }
-        while let Some(request) = self.session.poll_config_fetch() {
-            assert_eq!(request.path, "/api/kiosk/config");
-            self.fetched.push(request.version);
-        }
-    }
-
-    /// The downloads asked for since the last call.
-    fn fetches(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.fetched)
-    }
-
-    fn input(&mut self, input: Input) {
-        self.session.handle_input(self.now, input);
-        self.drain();
-    }
-
-    /// Moves time forward, firing timers on the way, as a shell would.
-    fn advance(&mut self, by: Duration) {
-        let end = self.now + by;
-        while let Some(t) = self.session.poll_timeout().filter(|t| *t <= end) {
-            self.now = t.max(self.now);
-            self.session.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = end;
-    }
-
-    fn screen(&self) -> &Screen {
-        self.session.screen()
-    }
-
-    fn take(&mut self) -> Vec<Output> {
-        std::mem::take(&mut self.out)
-    }
-
-    fn events(&mut self) -> Vec<KioskEvent> {
-        self.take().into_iter().filter_map(|o| if let Output::Event(e) = o { Some(e) } else { None }).collect()
-    }
-}
-
-fn session() -> SessionId {
-    SessionId::from("s-1")
-}
-
-fn token() -> ResumeToken {
-    ResumeToken("r1.s-1.secret".into())
-}
-
-fn welcome() -> HubToKiosk {
-    HubToKiosk::Welcome {
-        protocol: PROTOCOL_VERSION,
-        kiosk_id: "besse".into(),
-        site: "Mairie".into(),
-        services: vec![],
-        heartbeat_seconds: None,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod notify;
 pub mod soak;
+pub mod window;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -40,6 +40,8 @@ mod limits;
 mod outgoing;
 mod scan;
 mod sign;
+#[cfg(test)]
+mod test_support;
 mod view;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -48,7 +50,7 @@ use std::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::check::ContentKind;
-use crate::wire::{Chunk, ErrorCode, Message, OutcomeKind, ScanSettings};
+use crate::wire::{Chunk, ErrorCode, MAX_TEXT_MESSAGE, Message, OutcomeKind, ScanSettings};
 
 pub use events::{CommandError, Direction, Event, FileMeta, Frame, Output, PeerError, Transmit};
 use incoming::Incoming;
@@ -314,9 +316,7 @@ impl Endpoint {
             | Message::ScanFinish { .. }
             | Message::ScanCancel { .. }) => return self.handle_scan_message(m),
             Message::Outcome { id, outcome, reason } => {
-                if self.side != Side::Agent {
-                    return self.refuse(Some(id), ErrorCode::Unexpected, "only the kiosk reports outcomes".into());
-                }
+                self.message_for(Side::Agent, Some(id), "only the kiosk reports outcomes")?;
                 self.emit(Event::Outcome { id, outcome, reason });
             }
             Message::View { id, view } => return self.handle_view(id, view),
@@ -448,9 +448,35 @@ impl Endpoint {
     // ---- helpers -------------------------------------------------------------
 
     fn kiosk_only(&self, what: &'static str) -> Result<(), CommandError> {
-        if self.side != Side::Kiosk {
+        self.command_on(Side::Kiosk, what)
+    }
+
+    /// A command only `side` gives: `what` names it in the error.
+    fn command_on(&self, side: Side, what: &'static str) -> Result<(), CommandError> {
+        if self.side != side {
             return Err(CommandError::WrongSide { what, side: self.side });
         }
+        Ok(())
+    }
+
+    /// A message only `side` receives: from the wrong peer it is refused
+    /// with `why`.
+    fn message_for(&mut self, side: Side, id: Option<u32>, why: &str) -> Result<(), PeerError> {
+        if self.side != side {
+            return self.refuse(id, ErrorCode::Unexpected, why.into());
+        }
+        Ok(())
+    }
+
+    /// Kiosk: reports what the resident sees (`what` names the report in
+    /// errors); its thumbnail must keep it within [`MAX_TEXT_MESSAGE`].
+    fn send_shown(&mut self, what: &'static str, message: Message) -> Result<(), CommandError> {
+        self.kiosk_only(what)?;
+        let len = message.to_json().len();
+        if len > MAX_TEXT_MESSAGE {
+            return Err(CommandError::MessageTooLarge { len });
+        }
+        self.send(message);
         Ok(())
     }
 

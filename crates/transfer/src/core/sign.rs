@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::{CommandError, Endpoint, Event, PeerError, Side};
 use crate::sign::SignatureBox;
-use crate::wire::{ErrorCode, MAX_TEXT_MESSAGE, Message};
+use crate::wire::{ErrorCode, Message};
 
 /// Whether `area` lies on its page: page from 1, a box of some size whose
 /// edges stay within 0–1000 thousandths.
@@ -18,9 +18,7 @@ pub fn box_on_page(area: &SignatureBox) -> bool {
 
 impl Endpoint {
     pub(super) fn handle_sign_box(&mut self, id: u32, area: SignatureBox) -> Result<(), PeerError> {
-        if self.side != Side::Kiosk {
-            return self.refuse(Some(id), ErrorCode::Unexpected, "only the kiosk shows documents to sign".into());
-        }
+        self.message_for(Side::Kiosk, Some(id), "only the kiosk shows documents to sign")?;
         if !box_on_page(&area) {
             return self.refuse(Some(id), ErrorCode::BadMessage, "sign_box: page counts from 1, the box lies within 0 to 1000 and is not empty".into());
         }
@@ -29,59 +27,32 @@ impl Endpoint {
     }
 
     pub(super) fn handle_sign_shown(&mut self, id: u32, pages: u32, area: SignatureBox, thumbnail: Option<String>) -> Result<(), PeerError> {
-        if self.side != Side::Agent {
-            return self.refuse(Some(id), ErrorCode::Unexpected, "only the kiosk reports what it shows".into());
-        }
+        self.message_for(Side::Agent, Some(id), "only the kiosk reports what it shows")?;
         self.emit(Event::SignShown { id, pages, area, thumbnail });
         Ok(())
     }
 
     /// Agent: place the signature box of document `id`.
     pub fn request_sign_box(&mut self, _now: Instant, id: u32, area: SignatureBox) -> Result<(), CommandError> {
-        if self.side != Side::Agent {
-            return Err(CommandError::WrongSide { what: "placing a signature box", side: self.side });
-        }
+        self.command_on(Side::Agent, "placing a signature box")?;
         self.send(Message::SignBox { id, area });
         Ok(())
     }
 
     /// Kiosk: tell the agent what the resident sees of document `id` to
-    /// sign. The thumbnail must keep the message within [`MAX_TEXT_MESSAGE`].
+    /// sign. The thumbnail must keep the message within
+    /// [`MAX_TEXT_MESSAGE`](crate::wire::MAX_TEXT_MESSAGE).
     pub fn sign_shown(&mut self, _now: Instant, id: u32, pages: u32, area: SignatureBox, thumbnail: Option<String>) -> Result<(), CommandError> {
-        self.kiosk_only("reporting a document to sign")?;
-        let message = Message::SignShown { id, pages, area, thumbnail };
-        let len = message.to_json().len();
-        if len > MAX_TEXT_MESSAGE {
-            return Err(CommandError::MessageTooLarge { len });
-        }
-        self.send(message);
-        Ok(())
+        self.send_shown("reporting a document to sign", Message::SignShown { id, pages, area, thumbnail })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{FileMeta, Frame, Limits, Output, Transmit};
-    use crate::wire::{OutcomeKind, Purpose};
-
-    fn up(side: Side) -> Endpoint {
-        let mut e = Endpoint::new(side, Limits::default());
-        e.handle_link_up(Instant::now());
-        e
-    }
-
-    fn drain(e: &mut Endpoint) -> (Vec<Event>, Vec<String>) {
-        let (mut events, mut sent) = (Vec::new(), Vec::new());
-        while let Some(o) = e.poll_output() {
-            match o {
-                Output::Event(ev) => events.push(ev),
-                Output::Transmit(Transmit::Text(t)) => sent.push(t),
-                _ => {}
-            }
-        }
-        (events, sent)
-    }
+    use crate::core::test_support::{drain, up};
+    use crate::core::{FileMeta, Frame};
+    use crate::wire::{MAX_TEXT_MESSAGE, OutcomeKind, Purpose};
 
     #[test]
     fn the_agent_places_the_box_and_the_kiosk_says_what_the_resident_sees() {

@@ -7,16 +7,14 @@
 use std::time::Instant;
 
 use super::{CommandError, Endpoint, Event, PeerError, Side};
-use crate::wire::{ErrorCode, MAX_TEXT_MESSAGE, Message, PageView};
+use crate::wire::{ErrorCode, Message, PageView};
 
 /// Largest coordinate of a [`crate::wire::PagePoint`] (‰ of the page).
 pub const PAGE_POINT_MAX: u32 = 1000;
 
 impl Endpoint {
     pub(super) fn handle_view(&mut self, id: u32, view: PageView) -> Result<(), PeerError> {
-        if self.side != Side::Kiosk {
-            return self.refuse(Some(id), ErrorCode::Unexpected, "only the kiosk shows documents".into());
-        }
+        self.message_for(Side::Kiosk, Some(id), "only the kiosk shows documents")?;
         let points = std::iter::once(view.center).chain(view.pointer);
         if view.page == 0 || points.into_iter().any(|p| p.x > PAGE_POINT_MAX || p.y > PAGE_POINT_MAX) {
             return self.refuse(Some(id), ErrorCode::BadMessage, "view: page counts from 1, points are 0 to 1000".into());
@@ -26,59 +24,32 @@ impl Endpoint {
     }
 
     pub(super) fn handle_view_shown(&mut self, id: u32, pages: u32, view: PageView, thumbnail: Option<String>) -> Result<(), PeerError> {
-        if self.side != Side::Agent {
-            return self.refuse(Some(id), ErrorCode::Unexpected, "only the kiosk reports what it shows".into());
-        }
+        self.message_for(Side::Agent, Some(id), "only the kiosk reports what it shows")?;
         self.emit(Event::ViewShown { id, pages, view, thumbnail });
         Ok(())
     }
 
     /// Agent: view shown document `id` this way.
     pub fn request_view(&mut self, _now: Instant, id: u32, view: PageView) -> Result<(), CommandError> {
-        if self.side != Side::Agent {
-            return Err(CommandError::WrongSide { what: "driving a shown document", side: self.side });
-        }
+        self.command_on(Side::Agent, "driving a shown document")?;
         self.send(Message::View { id, view });
         Ok(())
     }
 
     /// Kiosk: tell the agent what the resident sees of document `id`. The
-    /// thumbnail must keep the message within [`MAX_TEXT_MESSAGE`].
+    /// thumbnail must keep the message within
+    /// [`MAX_TEXT_MESSAGE`](crate::wire::MAX_TEXT_MESSAGE).
     pub fn view_shown(&mut self, _now: Instant, id: u32, pages: u32, view: PageView, thumbnail: Option<String>) -> Result<(), CommandError> {
-        self.kiosk_only("reporting a shown document")?;
-        let message = Message::ViewShown { id, pages, view, thumbnail };
-        let len = message.to_json().len();
-        if len > MAX_TEXT_MESSAGE {
-            return Err(CommandError::MessageTooLarge { len });
-        }
-        self.send(message);
-        Ok(())
+        self.send_shown("reporting a shown document", Message::ViewShown { id, pages, view, thumbnail })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{Frame, Limits, Output, Transmit};
-    use crate::wire::PagePoint;
-
-    fn up(side: Side) -> Endpoint {
-        let mut e = Endpoint::new(side, Limits::default());
-        e.handle_link_up(Instant::now());
-        e
-    }
-
-    fn drain(e: &mut Endpoint) -> (Vec<Event>, Vec<String>) {
-        let (mut events, mut sent) = (Vec::new(), Vec::new());
-        while let Some(o) = e.poll_output() {
-            match o {
-                Output::Event(ev) => events.push(ev),
-                Output::Transmit(Transmit::Text(t)) => sent.push(t),
-                _ => {}
-            }
-        }
-        (events, sent)
-    }
+    use crate::core::Frame;
+    use crate::core::test_support::{drain, up};
+    use crate::wire::{MAX_TEXT_MESSAGE, PagePoint};
 
     #[test]
     fn a_view_goes_from_agent_to_kiosk_and_what_is_shown_comes_back() {

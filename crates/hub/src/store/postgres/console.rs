@@ -4,9 +4,10 @@
 use jiff::{SignedDuration, Timestamp};
 use visio_protocol::{KioskId, Secret, ServiceId};
 
-use super::super::records::{join_kiosks, join_services, join_sites, ms, role, split_kiosks, split_services, split_sites};
+use super::super::records::{join_kiosks, join_services, join_sites, role, split_kiosks, split_services, split_sites};
 use super::super::secrets::{dummy_hash, hash_password, random_token, sha256_hex, verify_password};
 use super::super::{ConsoleAccount, SessionRecord, StoreError, StoredConfig};
+use super::session_log::session_record;
 use super::{PgStore, blocking};
 use crate::roles::Role;
 
@@ -151,21 +152,6 @@ impl PgStore {
                 &[&from.as_millisecond(), &to.as_millisecond()],
             )
             .await?;
-        let ts = |v: Option<i64>| v.and_then(ms);
-        Ok(rows
-            .iter()
-            .map(|r| SessionRecord {
-                session: r.get(0),
-                kiosk_id: r.get(1),
-                service: r.get(2),
-                agent: r.get(3),
-                queued_at: ms(r.get(4)).unwrap_or(Timestamp::UNIX_EPOCH),
-                answered_at: ts(r.get(5)),
-                ended_at: ts(r.get(6)),
-                end_reason: r.get(7),
-                rating: r.get(8),
-                previous_leg: r.get(9),
-            })
-            .collect())
+        Ok(rows.iter().map(session_record).collect())
     }
 }

@@ -1,4 +1,6 @@
-//! The driver's pure helpers (the session log's batching).
+//! The session log's batching.
+
+use visio_protocol::{KioskId, ServiceId, SessionId};
 
 use super::*;
 use crate::core::HeartbeatReport;
