@@ -44,6 +44,8 @@ pub struct Session {
     /// The kiosk's site as the hub's welcome names it (a signature's caption).
     site: String,
     host: host::HostState,
+    /// When the current call's connection is restarted after a cut.
+    ice: crate::IceRestartPolicy,
 }
 
 /// What the hub hears about this kiosk: heartbeats and configuration.
@@ -91,7 +93,9 @@ impl Session {
             retry_delay: config.config_retry_min,
             ..FleetState::default()
         };
+        let ice = crate::IceRestartPolicy::new(config.ice_restart_after, config.ice_restart_every);
         let mut s = Session {
+            ice,
             fleet,
             config,
             screen: Screen::Connecting,
@@ -272,7 +276,13 @@ impl Session {
                     self.out_of_service(OutOfService::HubUnreachable);
                 }
             }
-            Timer::IceRestart => self.restart_ice(now),
+            Timer::IceRestart => {
+                let reachable = self.offer_reaches_agent();
+                if self.ice.handle_timeout(now, reachable) {
+                    self.outputs.push_back(Output::Call(CallCommand::RestartIce));
+                }
+                self.sync_ice_timer();
+            }
             Timer::MediaGiveUp => {
                 if let Screen::InCall(call) = &self.screen
                     && call.media != MediaState::Connected

@@ -12,8 +12,8 @@ pub enum CallState {
     Connected,
     /// No packet from the peer for 5 s (webrtc-rs's consent check). ICE
     /// comes back to `Connected` by itself when packets flow again on the
-    /// same path; the offerer also restarts ICE ([`Call::restart_ice`](crate::Call::restart_ice),
-    /// policy in [`IceRestarts`](crate::negotiation::IceRestarts)).
+    /// same path; the offerer also restarts ICE ([`Call::restart_ice`](crate::Call::restart_ice);
+    /// when: the kiosk's `IceRestartPolicy`, in visio-kiosk-core).
     Disconnected,
     /// No packet from the peer for 30 s, or no path found. Not final: an ICE
     /// restart can still bring the call back while the data channel survives.

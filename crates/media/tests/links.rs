@@ -19,7 +19,7 @@ use common::DEADLINE;
 use tokio::sync::{mpsc, watch};
 use visio_linkem::{Link, NsRuntime, Profile, Side};
 use visio_media::adapt::document_send_rate;
-use visio_media::negotiation::IceRestarts;
+use visio_kiosk_core::IceRestartPolicy;
 use visio_media::{Call, CallConfig, CallEvent, CallEvents, CallState, CallStats, DataChannelHandle, DocumentsLink};
 use visio_transfer::driver::{Notice, SessionHandle, spawn_session};
 
@@ -137,7 +137,7 @@ struct Pair {
 
 impl Pair {
     /// Starts both calls in their namespaces and negotiates the first offer.
-    /// The kiosk side restarts ICE by [`IceRestarts`] when `restart` is set.
+    /// The kiosk side restarts ICE by the kiosk's [`IceRestartPolicy`] when `restart` is set.
     async fn connect(link: &Link, kiosk: CallConfig, agent: CallConfig, restart: bool) -> Pair {
         let started = Instant::now();
         let (kiosk_rt, agent_rt) = (link.runtime(Side::Kiosk).unwrap(), link.runtime(Side::Hub).unwrap());
@@ -179,19 +179,24 @@ impl Party {
         let (h, closed, count, backed_off) = (history.clone(), channel_closed.clone(), restarts.clone(), backoffs.clone());
         let call = me.clone();
         tokio::spawn(async move {
-            let mut policy = IceRestarts::default();
+            // The kiosk's own rule, with the kiosk's settings; the test's
+            // signaling always reaches the agent.
+            let settings = visio_kiosk_core::Config::default();
+            let mut policy = IceRestartPolicy::new(settings.ice_restart_after, settings.ice_restart_every);
+            let mut restart_now = false;
             loop {
+                if std::mem::take(&mut restart_now) {
+                    let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+                    eprintln!("{:6.2} s kiosk: ICE restart #{n}", t0.elapsed().as_secs_f64());
+                    if let Err(e) = renegotiate(&me, &peer).await {
+                        eprintln!("ICE restart #{n} failed: {e}");
+                    }
+                }
                 let wake = policy.poll_timeout().filter(|_| restart);
                 let event = tokio::select! {
                     event = events.next() => match event { Some(e) => e, None => break },
                     _ = tokio::time::sleep_until(wake.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std)), if wake.is_some() => {
-                        if policy.handle_timeout(Instant::now()) {
-                            let n = count.fetch_add(1, Ordering::SeqCst) + 1;
-                            eprintln!("{:6.2} s kiosk: ICE restart #{n}", t0.elapsed().as_secs_f64());
-                            if let Err(e) = renegotiate(&me, &peer).await {
-                                eprintln!("ICE restart #{n} failed: {e}");
-                            }
-                        }
+                        restart_now = policy.handle_timeout(Instant::now(), true);
                         continue;
                     }
                 };
@@ -204,7 +209,17 @@ impl Party {
                     CallEvent::State(s) => {
                         eprintln!("{:6.2} s {side}: {s:?}", t0.elapsed().as_secs_f64());
                         h.lock().unwrap().push((Instant::now(), s));
-                        policy.handle_state(Instant::now(), s);
+                        // As the kiosk's session: down on a cut, at once
+                        // when ICE failed, nothing more once up or closed.
+                        match s {
+                            CallState::Disconnected => policy.handle_down(Instant::now()),
+                            CallState::Failed => {
+                                policy.handle_down(Instant::now());
+                                restart_now = restart && policy.restart_now(Instant::now(), true);
+                            }
+                            CallState::Connected | CallState::Closed => policy.handle_up(),
+                            _ => {}
+                        }
                         state_tx.send_replace(s);
                     }
                     CallEvent::Stats(s) => {

@@ -40,7 +40,8 @@ impl Session {
             MediaEvent::Connected => {
                 let before = call.media;
                 call.media = MediaState::Connected;
-                self.timers.stop(Timer::IceRestart);
+                self.ice.handle_up();
+                self.sync_ice_timer();
                 self.timers.stop(Timer::MediaGiveUp);
                 match before {
                     MediaState::Connecting => self.event(KioskEvent::Connected { session: session.to_string() }),
@@ -54,8 +55,9 @@ impl Session {
                     call.media = MediaState::Reconnecting;
                     self.event(KioskEvent::Reconnecting { session: session.to_string() });
                     self.timers.set(Timer::MediaGiveUp, now + self.config.media_give_up);
-                    self.timers.set(Timer::IceRestart, now + self.config.ice_restart_after);
                 }
+                self.ice.handle_down(now);
+                self.sync_ice_timer();
                 if lost {
                     self.restart_ice(now);
                 }
@@ -134,25 +136,26 @@ impl Session {
         call.document = DocumentView::ScanPlace { pages: 0 };
     }
 
-    /// Asks the media layer for an ICE restart when the media path is down
-    /// and the offer can reach the agent; tries again later otherwise.
+    /// Restarts ICE now when the connection is down and the offer can
+    /// reach the agent; the policy tries again later otherwise.
     pub(super) fn restart_ice(&mut self, now: Instant) {
-        let Screen::InCall(call) = &self.screen else { return };
-        if call.media != MediaState::Reconnecting {
-            return;
-        }
-        if self.hub_up && !call.hub_lost && !call.agent_away {
+        let reachable = self.offer_reaches_agent();
+        if self.ice.restart_now(now, reachable) {
             self.outputs.push_back(Output::Call(CallCommand::RestartIce));
-            self.timers.set(Timer::IceRestart, now + self.config.ice_restart_every);
-        } else {
-            // `call_resumed` or `peer_back` restarts at once.
-            self.timers.set(Timer::IceRestart, now + self.config.ice_restart_after);
         }
+        self.sync_ice_timer();
     }
 
-    pub(super) fn restart_ice_if_down(&mut self, now: Instant) {
-        if matches!(&self.screen, Screen::InCall(c) if c.media == MediaState::Reconnecting) {
-            self.restart_ice(now);
+    /// The hub is there and so is the agent: an offer gets through.
+    pub(super) fn offer_reaches_agent(&self) -> bool {
+        matches!(&self.screen, Screen::InCall(call) if self.hub_up && !call.hub_lost && !call.agent_away)
+    }
+
+    /// The restart timer follows the policy's deadline.
+    pub(super) fn sync_ice_timer(&mut self) {
+        match self.ice.poll_timeout() {
+            Some(at) => self.timers.set(Timer::IceRestart, at),
+            None => self.timers.stop(Timer::IceRestart),
         }
     }
 
@@ -176,7 +179,8 @@ impl Session {
         }
         self.timers.stop(Timer::HangUpConfirm);
         self.timers.stop(Timer::DocumentNotice);
-        self.timers.stop(Timer::IceRestart);
+        self.ice.handle_up();
+        self.sync_ice_timer();
         self.timers.stop(Timer::MediaGiveUp);
         self.outputs.push_back(Output::Call(CallCommand::End));
         self.outputs.push_back(Output::Documents(DocumentCommand::WipeSpool));

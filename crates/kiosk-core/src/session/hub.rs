@@ -176,8 +176,9 @@ impl Session {
                     return;
                 }
                 if signal == Signal::Restart {
-                    // The agent's page starts over: so does our connection.
-                    self.timers.stop(Timer::IceRestart);
+                    // The agent's page starts over: so does our connection,
+                    // with its own offer (no ICE restart of the old one).
+                    self.ice.hold();
                     self.media(now, MediaEvent::Reconnecting);
                     self.outputs.push_back(Output::Call(CallCommand::Reconnect));
                 } else {
@@ -192,7 +193,7 @@ impl Session {
                 call.hub_lost = false;
                 self.event(KioskEvent::Resumed { session: session.to_string() });
                 // Offers made while the hub was away never reached the agent.
-                self.restart_ice_if_down(now);
+                self.restart_ice(now);
             }
             HubToKiosk::PeerAway { session } => {
                 let Screen::InCall(call) = &mut self.screen else { return };
@@ -206,7 +207,7 @@ impl Session {
                 if call.session == session && call.agent_away {
                     call.agent_away = false;
                     self.event(KioskEvent::AgentBack { session: session.to_string() });
-                    self.restart_ice_if_down(now);
+                    self.restart_ice(now);
                 }
             }
             HubToKiosk::CallTransferred { session, to_session, service, position, estimated_wait } => {

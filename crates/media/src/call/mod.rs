@@ -401,9 +401,9 @@ impl Call {
     /// and new local candidates come as [`CallEvent::LocalCandidate`].
     ///
     /// Media, the DTLS session and the documents data channel are kept: a
-    /// transfer in progress waits and goes on. Call it when
-    /// [`IceRestarts`](crate::negotiation::IceRestarts) says so (`Disconnected`
-    /// for 2 s, `Failed`, or still not connected 15 s after a restart).
+    /// transfer in progress waits and goes on. Call it when the kiosk's
+    /// `IceRestartPolicy` (visio-kiosk-core) says so (`Disconnected` for
+    /// 2 s, `Failed`, or still not connected 15 s after a restart).
     /// A restart before the previous one was answered replaces it: only the
     /// newest offer's answer must be passed on.
     ///

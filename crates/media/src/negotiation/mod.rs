@@ -4,7 +4,6 @@
 //!
 //! Time is an input (`now`); nothing here reads the clock.
 
-use crate::state::CallState;
 use crate::config::VideoCodec;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -325,79 +324,6 @@ impl<C> CandidateQueue<C> {
     /// How many candidates are held.
     pub fn held(&self) -> usize {
         self.pending.len()
-    }
-}
-
-/// When the offerer should restart ICE (issue 9), as a pure policy: call
-/// states and time in, "restart now" out.
-///
-/// - `Disconnected` for [`grace`](Self::new) (2 s by default): ICE may still
-///   come back by itself (webrtc-rs says `Disconnected` after 5 s without a
-///   packet and `Connected` again on the next one), but a restart also finds
-///   a new path (a new address after a router reboot).
-/// - `Failed`: at once (webrtc-rs gives up 30 s after the last packet).
-/// - Not `Connected` again `retry` (15 s) after a restart: once more, and so on.
-///
-/// Only the side that made the first offer restarts (the kiosk).
-#[derive(Debug)]
-pub struct IceRestarts {
-    grace: Duration,
-    retry: Duration,
-    state: CallState,
-    since: Option<Instant>,
-    restarted: Option<Instant>,
-}
-
-impl Default for IceRestarts {
-    fn default() -> Self {
-        Self::new(Duration::from_secs(2), Duration::from_secs(15))
-    }
-}
-
-impl IceRestarts {
-    /// A policy restarting after `grace` in `Disconnected`, and again every
-    /// `retry` until connected.
-    pub fn new(grace: Duration, retry: Duration) -> Self {
-        Self { grace, retry, state: CallState::New, since: None, restarted: None }
-    }
-
-    /// The call reported `state`.
-    pub fn handle_state(&mut self, now: Instant, state: CallState) {
-        if state == self.state {
-            return;
-        }
-        self.state = state;
-        self.since = Some(now);
-        if matches!(state, CallState::Connected | CallState::Closed) {
-            self.restarted = None;
-        }
-    }
-
-    /// A restart offer went out (whoever decided it).
-    pub fn handle_restarted(&mut self, now: Instant) {
-        self.restarted = Some(now);
-    }
-
-    /// When a restart is due, if the state stays as it is.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        if let Some(at) = self.restarted {
-            return (!matches!(self.state, CallState::Connected | CallState::Closed)).then_some(at + self.retry);
-        }
-        match self.state {
-            CallState::Disconnected => self.since.map(|t| t + self.grace),
-            CallState::Failed => self.since,
-            _ => None,
-        }
-    }
-
-    /// The clock reached `now`: whether to restart ICE now. Saying yes
-    /// counts as a restart.
-    pub fn handle_timeout(&mut self, now: Instant) -> bool {
-        let due = self.poll_timeout().is_some_and(|at| at <= now);
-        if due {
-            self.restarted = Some(now);
-        }
-        due
     }
 }
 

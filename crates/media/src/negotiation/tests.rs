@@ -153,43 +153,6 @@ fn the_ice_ufrag_names_the_generation() {
 }
 
 #[test]
-fn ice_restarts_after_two_seconds_disconnected_and_again_every_fifteen() {
-    let t0 = Instant::now();
-    let s = Duration::from_secs;
-    let mut p = IceRestarts::default();
-    p.handle_state(t0, CallState::Connecting);
-    p.handle_state(t0, CallState::Connected);
-    assert_eq!(p.poll_timeout(), None);
-    p.handle_state(t0 + s(10), CallState::Disconnected);
-    assert_eq!(p.poll_timeout(), Some(t0 + s(12)));
-    assert!(!p.handle_timeout(t0 + s(11)));
-    assert!(p.handle_timeout(t0 + s(12)));
-    // Not connected 15 s after the restart: again.
-    assert_eq!(p.poll_timeout(), Some(t0 + s(27)));
-    assert!(!p.handle_timeout(t0 + s(20)));
-    p.handle_state(t0 + s(21), CallState::Failed);
-    assert_eq!(p.poll_timeout(), Some(t0 + s(27)), "a restart is already under way");
-    assert!(p.handle_timeout(t0 + s(27)));
-    p.handle_state(t0 + s(30), CallState::Connected);
-    assert_eq!(p.poll_timeout(), None);
-}
-
-#[test]
-fn ice_restarts_at_once_on_failure_and_not_when_connection_returns_in_the_grace() {
-    let t0 = Instant::now();
-    let s = Duration::from_secs;
-    let mut p = IceRestarts::default();
-    p.handle_state(t0, CallState::Connected);
-    p.handle_state(t0 + s(1), CallState::Disconnected);
-    p.handle_state(t0 + s(2), CallState::Connected);
-    assert!(!p.handle_timeout(t0 + s(5)), "ICE came back by itself");
-    p.handle_state(t0 + s(6), CallState::Failed);
-    assert!(p.handle_timeout(t0 + s(6)));
-    p.handle_state(t0 + s(7), CallState::Closed);
-    assert_eq!(p.poll_timeout(), None, "an ended call is not restarted");
-}
-
-#[test]
 fn keyframe_requested_on_track_and_every_interval_until_decoded() {
     let t0 = Instant::now();
     let s = Duration::from_secs(1);
