@@ -10,10 +10,11 @@ use iced::widget::image;
 use iced::{Element, Subscription, Task};
 use tokio::sync::mpsc;
 use visio_config::Catalogue;
-use visio_kiosk_core::{Config, ConfigFetch, DocumentView, InCall, Input, Output, Screen, Session};
+use visio_kiosk_core::{Config, ConfigFetch, DocumentView, InCall, Input, Screen, Session};
 use visio_media::VideoFrame;
 use visio_protocol::ServiceId;
 
+use crate::carrier::{Carrier, ShellOutput};
 use crate::fleet::{ConfigFetcher, DeviceWatch};
 use crate::hub_link::{Command, HubSettings, LinkEvent};
 use crate::i18n::Catalog;
@@ -136,11 +137,8 @@ pub struct Kiosk {
     /// The same words in easy-read (FALC) where the catalogue has them.
     easy_words: Catalog,
     now: Instant,
-    hub: Option<mpsc::UnboundedSender<Command>>,
-    /// Commands issued before the link task was ready.
-    pending: Vec<Command>,
-    visit: Option<mpsc::UnboundedSender<visit::Command>>,
-    pending_visit: Vec<visit::Command>,
+    /// Where the session's outputs go (the hub link, the visit task).
+    carrier: Carrier,
     /// The current call's picture sources: the agent, the resident.
     remote_frames: Option<FrameSource>,
     local_frames: Option<FrameSource>,
@@ -181,16 +179,14 @@ impl Kiosk {
                 .map_err(|e| tracing::error!(error = %e, "configurations cannot be fetched"))
                 .ok()
         });
+        let carrier = Carrier::new(settings.hub.is_some(), settings.visit.is_some());
         let mut kiosk = Kiosk {
             session: Session::new(settings.session.clone(), now),
             settings,
             words: Catalog::load(),
             easy_words: Catalog::load_easy_read(),
             now,
-            hub: None,
-            pending: Vec::new(),
-            visit: None,
-            pending_visit: Vec::new(),
+            carrier,
             remote_frames: None,
             local_frames: None,
             camera_present: true,
@@ -241,10 +237,7 @@ impl Kiosk {
                 None
             }
             Message::Hub(HubUpdate::Ready(tx)) => {
-                for command in self.pending.drain(..) {
-                    let _ = tx.send(command);
-                }
-                self.hub = Some(tx);
+                self.carrier.hub_ready(tx);
                 None
             }
             Message::Hub(HubUpdate::Event(event)) => Some(match event {
@@ -256,10 +249,7 @@ impl Kiosk {
                 }
             }),
             Message::Visit(VisitUpdate::Ready(tx)) => {
-                for command in self.pending_visit.drain(..) {
-                    let _ = tx.send(command);
-                }
-                self.visit = Some(tx);
+                self.carrier.visit_ready(tx);
                 None
             }
             Message::Visit(VisitUpdate::Failed(reason)) => {
@@ -369,7 +359,7 @@ impl Kiosk {
             _ => {}
         }
         self.forget_the_call();
-        let (hub, visit) = (self.hub.clone(), self.visit.clone());
+        let (hub, visit) = self.carrier.channels();
         let finish = async move {
             if let Some(hub) = hub {
                 let (done, sent) = tokio::sync::oneshot::channel();
@@ -449,14 +439,10 @@ impl Kiosk {
             }
         }
         while let Some(output) = self.session.poll_output() {
-            match output {
-                Output::ConnectHub { resume } => self.send_to_hub(Command::Connect { resume }),
-                Output::ToHub(msg) => self.send_to_hub(Command::Send(Box::new(msg))),
-                Output::Event(event) => tracing::info!(event = %event.to_log_line(), "kiosk"),
-                Output::Chime => crate::sound::chime(),
-                Output::PrintReceipt(receipt) => self.send_to_visit(visit::Command::PrintReceipt(receipt)),
-                Output::Call(command) => self.send_to_visit(visit::Command::Call(command)),
-                Output::Documents(command) => self.send_to_visit(visit::Command::Documents(command)),
+            match self.carrier.carry(output) {
+                Some(ShellOutput::Event(event)) => tracing::info!(event = %event.to_log_line(), "kiosk"),
+                Some(ShellOutput::Chime) => crate::sound::chime(),
+                None => {}
             }
         }
         while let Some(command) = self.session.poll_speech() {
@@ -471,29 +457,7 @@ impl Kiosk {
     }
 
     fn send_to_visit(&mut self, command: visit::Command) {
-        if self.settings.visit.is_none() {
-            return;
-        }
-        match &self.visit {
-            Some(tx) => {
-                let _ = tx.send(command);
-            }
-            None => self.pending_visit.push(command),
-        }
-    }
-
-    fn send_to_hub(&mut self, command: Command) {
-        if self.settings.hub.is_none() {
-            return;
-        }
-        match &self.hub {
-            Some(tx) => {
-                if tx.send(command).is_err() {
-                    tracing::warn!("the hub link has stopped; command not sent");
-                }
-            }
-            None => self.pending.push(command),
-        }
+        self.carrier.to_visit(command);
     }
 
     fn context(&self) -> Context<'_> {

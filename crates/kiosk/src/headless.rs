@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
-use visio_kiosk_core::{Assist, Input, KioskEvent, Output, Screen, Session, VisitEnd};
+use visio_kiosk_core::{Assist, Input, KioskEvent, Screen, Session, VisitEnd};
 use visio_protocol::ServiceId;
 
+use crate::carrier::{Carrier, ShellOutput};
 use crate::fleet::{ConfigFetcher, DeviceWatch};
 use crate::hub_link::{self, Command as HubCommand, LinkEvent};
 use crate::setup::Setup;
@@ -91,8 +92,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
 
     let mut shell = Shell {
         session: Session::new(setup.session.clone(), Instant::now()),
-        hub: hub_tx,
-        visit: visit_tx,
+        carrier: Carrier::connected(hub_tx, visit_tx),
         script,
         asked: false,
         host_called: false,
@@ -165,7 +165,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
     // Let the last messages (hang-up, cancel) reach the hub, and the visit
     // task end its call and wipe its spool, before the process goes.
     let (closed_tx, closed_rx) = oneshot::channel();
-    let _ = shell.hub.send(HubCommand::Close(closed_tx));
+    shell.carrier.to_hub(HubCommand::Close(closed_tx));
     let _ = tokio::time::timeout(CLEAN_UP_WITHIN, closed_rx).await;
     shell.close_visit();
     // A document outcome that raced the end (a scan delivered as the agent
@@ -183,8 +183,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
 
 struct Shell {
     session: Session,
-    hub: mpsc::UnboundedSender<HubCommand>,
-    visit: mpsc::UnboundedSender<VisitCommand>,
+    carrier: Carrier,
     script: Script,
     /// The call was requested (once: a refused or ended visit is the end).
     asked: bool,
@@ -227,14 +226,9 @@ impl Shell {
 
     fn carry_out(&mut self) {
         while let Some(output) = self.session.poll_output() {
-            match output {
-                Output::ConnectHub { resume } => self.send_to_hub(HubCommand::Connect { resume }),
-                Output::ToHub(msg) => self.send_to_hub(HubCommand::Send(Box::new(msg))),
-                Output::Call(command) => self.send_to_visit(VisitCommand::Call(command)),
-                Output::Documents(command) => self.send_to_visit(VisitCommand::Documents(command)),
-                Output::Chime => {}
-                Output::PrintReceipt(receipt) => self.send_to_visit(VisitCommand::PrintReceipt(receipt)),
-                Output::Event(event) => self.event(event),
+            match self.carrier.carry(output) {
+                Some(ShellOutput::Event(event)) => self.event(event),
+                Some(ShellOutput::Chime) | None => {}
             }
         }
         while let Some(request) = self.session.poll_config_fetch() {
@@ -283,20 +277,14 @@ impl Shell {
         }
     }
 
-    fn send_to_hub(&self, command: HubCommand) {
-        if self.hub.send(command).is_err() {
-            warn!("the hub link has stopped; message not sent");
-        }
-    }
-
     /// Ends the visit task: it ends any call and wipes the spool, then its
     /// events stop.
     fn close_visit(&mut self) {
-        self.visit = mpsc::unbounded_channel().0;
+        self.carrier.close_visit();
     }
 
-    fn send_to_visit(&self, command: VisitCommand) {
-        let _ = self.visit.send(command);
+    fn send_to_visit(&mut self, command: VisitCommand) {
+        self.carrier.to_visit(command);
     }
 }
 

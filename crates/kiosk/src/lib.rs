@@ -19,6 +19,7 @@
 
 pub mod app;
 pub mod assets;
+pub mod carrier;
 pub mod config_store;
 pub mod fleet;
 pub mod headless;
