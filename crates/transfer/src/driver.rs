@@ -526,7 +526,7 @@ pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: Se
     let (mut handle, mut inner) = spawn_session(Side::Kiosk, limits, spool);
     let (tx, rx) = mpsc::unbounded_channel();
     let services = Arc::new(services);
-    let interview = crate::interview::spawn(handle.clone(), services.clone(), tx.clone());
+    let interview = crate::interview::spawn(handle.clone(), services.clone(), tx.clone(), document.max_pages);
     handle.interview = Some(interview.clone());
     let h = handle.clone();
     tokio::spawn(async move {

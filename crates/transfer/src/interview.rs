@@ -1,7 +1,8 @@
 //! The kiosk's side of a scan interview (see `core::scan` for the wire):
 //! one task per visit that holds the pages scanned so far, makes each
 //! page's preview, asks the resident's consent when the service wants it,
-//! and makes the one PDF at the end. Pages live in the session spool, so
+//! scans the whole document feeder when the scanner has one, and makes the
+//! one PDF at the end. Pages live in the session spool, so
 //! they go with it when the visit ends.
 //!
 //! The held pages are plain data ([`Pages`]); the task around them only
@@ -68,11 +69,13 @@ pub(crate) enum InterviewInput {
 pub(crate) enum ScanCommand {
     Prepare(Reply<u32>),
     Page(u32, u32, ScanSettings),
+    Feed(u32, u32, ScanSettings),
     Finish(u32),
     Cancel(u32),
     Ready(u32, bool),
     PageDone { req: u32, page: u32, id: u32, size: u64 },
     Declined(u32, u32),
+    FeedDone { req: u32, pages: u32, limit: bool },
 }
 
 impl ScanCommand {
@@ -83,6 +86,8 @@ impl ScanCommand {
                 Ok(())
             }
             ScanCommand::Page(req, page, s) => core.scan_page(now, req, page, s),
+            ScanCommand::Feed(req, page, s) => core.scan_feed(now, req, page, s),
+            ScanCommand::FeedDone { req, pages, limit } => core.scan_feed_done(now, req, pages, limit),
             ScanCommand::Finish(req) => core.finish_scan(now, req),
             ScanCommand::Cancel(req) => core.cancel_scan(now, req),
             ScanCommand::Ready(req, feeder) => core.scan_ready(now, req, feeder),
@@ -104,6 +109,12 @@ impl SessionHandle {
     /// Agent: the paper is down; scan page `page` (again, if held).
     pub async fn scan_page(&self, req: u32, page: u32, settings: ScanSettings) -> Result<(), DriverError> {
         self.tell(crate::driver::Command::Scan(ScanCommand::Page(req, page, settings))).await
+    }
+
+    /// Agent: scan every page in the kiosk's feeder, numbered from `page`
+    /// (only when `scan_ready` said it has one).
+    pub async fn scan_feed(&self, req: u32, page: u32, settings: ScanSettings) -> Result<(), DriverError> {
+        self.tell(crate::driver::Command::Scan(ScanCommand::Feed(req, page, settings))).await
     }
 
     /// Agent: the pages make one PDF; send it.
@@ -222,10 +233,11 @@ pub(crate) fn spawn<S: Scanner, P: Printer, D: Display>(
     h: SessionHandle,
     services: Arc<KioskServices<S, P, D>>,
     notices: mpsc::UnboundedSender<Notice>,
+    max_pages: u32,
 ) -> mpsc::UnboundedSender<InterviewInput> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut task = Task { h, services, notices, pages: Pages::default(), consent: false, serial: 0 };
+        let mut task = Task { h, services, notices, pages: Pages::default(), consent: false, serial: 0, max_pages };
         while let Some(input) = rx.recv().await {
             task.input(input).await;
         }
@@ -242,6 +254,8 @@ struct Task<S, P, D> {
     consent: bool,
     /// Makes every file name new (a redone page never reuses a name).
     serial: u32,
+    /// The most pages an interview holds (`Limits::max_pages`).
+    max_pages: u32,
 }
 
 impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
@@ -267,9 +281,13 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
             InterviewInput::Step(ScanStep::Prepare { req }) => {
                 remove(self.pages.begin(req));
                 self.tell(InterviewNotice::Place { req, pages: 0 });
-                let _ = self.h.scan_command(ScanCommand::Ready(req, false)).await;
+                // A service that asks the resident goes page by page: each
+                // page waits for a yes before the next is scanned.
+                let feeder = !self.consent && self.services.scanner.has_feeder().await;
+                let _ = self.h.scan_command(ScanCommand::Ready(req, feeder)).await;
             }
             InterviewInput::Step(ScanStep::Page { req, page, settings }) => self.page(req, page, settings).await,
+            InterviewInput::Step(ScanStep::Feed { req, page, settings }) => self.feed(req, page, settings).await,
             InterviewInput::Step(ScanStep::Finish { req }) => self.finish(req).await,
             InterviewInput::Step(ScanStep::Cancel { req }) => {
                 if self.pages.is_current(req) {
@@ -312,16 +330,57 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
                 return self.fail(req, e.to_string()).await;
             }
         };
-        let preview = dir.join(format!("{stem}-preview.jpg"));
-        let (src, dst) = (out.path.clone(), preview.clone());
-        let made = tokio::task::spawn_blocking(move || make_preview(&src, &dst)).await.unwrap_or_else(|e| Err(e.to_string()));
-        if let Err(why) = made {
-            let _ = std::fs::remove_file(&out.path);
-            let _ = std::fs::remove_file(&preview);
-            return self.fail(req, format!("the page's preview could not be made: {why}")).await;
+        let p = match with_preview(out, settings.dpi).await {
+            Ok(p) => p,
+            Err(why) => return self.fail(req, why).await,
+        };
+        self.scanned(req, page, p).await;
+    }
+
+    /// Every page of the feeder, from page `first` on, as if asked one by
+    /// one; then `scan_feed_done`. An empty feeder is not a fault: only the
+    /// agent hears of it. A jam keeps the pages scanned before it.
+    async fn feed(&mut self, req: u32, first: u32, settings: ScanSettings) {
+        if !self.pages.is_current(req) {
+            return self.refuse(req, "no scan is being prepared: ask for a scan first").await;
         }
-        let p = Page { jpeg: out.path, dpi: settings.dpi, preview: preview.clone(), size: out.size };
+        if self.consent || !self.services.scanner.has_feeder().await {
+            return self.refuse(req, &crate::scanner::ScanError::NoFeeder.to_string()).await;
+        }
+        let _ = self.h.scan_started(req).await;
+        self.tell(InterviewNotice::Scanning { page: first });
+        self.serial += 1;
+        let stem = format!("scan-{req}-{}", self.serial);
+        let settings = ScanSettings { format: ScanFormat::Jpeg, ..settings };
+        let dir = self.h.spool_dir().to_path_buf();
+        let max = self.max_pages.saturating_sub(first.saturating_sub(1));
+        let fed = self.services.scanner.scan_feeder(settings, &dir, &stem, max).await;
+        let count = u32::try_from(fed.pages.len()).unwrap_or(u32::MAX);
+        let mut pages = fed.pages.into_iter();
+        for (page, out) in (first..).zip(pages.by_ref()) {
+            match with_preview(out, settings.dpi).await {
+                Ok(p) => self.scanned(req, page, p).await,
+                Err(why) => {
+                    remove(pages.map(|o| o.path).collect());
+                    return self.fail(req, why).await;
+                }
+            }
+        }
+        if let Some(e) = fed.stopped {
+            self.tell(InterviewNotice::Place { req, pages: self.pages.count() });
+            return self.fail(req, e.to_string()).await;
+        }
+        if count == 0 {
+            info!("the feeder was empty");
+            self.tell(InterviewNotice::Place { req, pages: self.pages.count() });
+        }
+        let _ = self.h.scan_command(ScanCommand::FeedDone { req, pages: count, limit: fed.at_limit }).await;
+    }
+
+    /// A page is scanned: held for the resident's answer, or sent.
+    async fn scanned(&mut self, req: u32, page: u32, p: Page) {
         if self.consent {
+            let preview = p.preview.clone();
             remove(self.pages.wait_consent(page, p));
             self.tell(InterviewNotice::Consent { req, page, preview });
         } else {
@@ -367,6 +426,23 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
                 let _ = self.notices.send(Notice::Scanned { req, id, path: pdf, sha256 });
             }
             Err(e) => self.fail(req, e.to_string()).await,
+        }
+    }
+}
+
+/// The scanned page with its preview (`<scan>-preview.jpg` beside it); on
+/// failure both files are gone.
+async fn with_preview(out: crate::scanner::ScanOutput, dpi: u32) -> Result<Page, String> {
+    let mut name = out.path.file_stem().unwrap_or_default().to_os_string();
+    name.push("-preview.jpg");
+    let preview = out.path.with_file_name(name);
+    let (src, dst) = (out.path.clone(), preview.clone());
+    let made = tokio::task::spawn_blocking(move || make_preview(&src, &dst)).await.unwrap_or_else(|e| Err(e.to_string()));
+    match made {
+        Ok(()) => Ok(Page { jpeg: out.path, dpi, preview, size: out.size }),
+        Err(why) => {
+            remove(vec![out.path, preview]);
+            Err(format!("the page's preview could not be made: {why}"))
         }
     }
 }
