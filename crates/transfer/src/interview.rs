@@ -202,6 +202,11 @@ impl Pages {
         self.held.values().collect()
     }
 
+    /// Bytes of the pages held, but page `number` (which a new scan replaces).
+    pub fn bytes_without(&self, number: u32) -> u64 {
+        self.held.iter().filter(|(n, _)| **n != number).map(|(_, p)| p.size).sum()
+    }
+
     /// How many pages are held.
     pub fn count(&self) -> u32 {
         u32::try_from(self.held.len()).unwrap_or(u32::MAX)
@@ -233,11 +238,11 @@ pub(crate) fn spawn<S: Scanner, P: Printer, D: Display>(
     h: SessionHandle,
     services: Arc<KioskServices<S, P, D>>,
     notices: mpsc::UnboundedSender<Notice>,
-    max_pages: u32,
+    (max_pages, max_bytes): (u32, u64),
 ) -> mpsc::UnboundedSender<InterviewInput> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut task = Task { h, services, notices, pages: Pages::default(), consent: false, serial: 0, max_pages };
+        let mut task = Task { h, services, notices, pages: Pages::default(), consent: false, serial: 0, max_pages, max_bytes };
         while let Some(input) = rx.recv().await {
             task.input(input).await;
         }
@@ -256,6 +261,8 @@ struct Task<S, P, D> {
     serial: u32,
     /// The most pages an interview holds (`Limits::max_pages`).
     max_pages: u32,
+    /// The most bytes of pages a feeder adds to the PDF (`Limits::max_file_bytes`).
+    max_bytes: u64,
 }
 
 impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
@@ -355,9 +362,19 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
         let dir = self.h.spool_dir().to_path_buf();
         let max = self.max_pages.saturating_sub(first.saturating_sub(1));
         let fed = self.services.scanner.scan_feeder(settings, &dir, &stem, max).await;
-        let count = u32::try_from(fed.pages.len()).unwrap_or(u32::MAX);
+        let mut limit = fed.at_limit;
+        let mut count = 0;
         let mut pages = fed.pages.into_iter();
-        for (page, out) in (first..).zip(pages.by_ref()) {
+        while let Some(out) = pages.next() {
+            let page = first + count;
+            // The PDF must stay sendable: pages past the size limit are dropped.
+            if self.pages.bytes_without(page).saturating_add(out.size) > self.max_bytes {
+                info!(page, "the feeder's pages reached the size limit");
+                remove(std::iter::once(out).chain(pages).map(|o| o.path).collect());
+                limit = true;
+                break;
+            }
+            count += 1;
             match with_preview(out, settings.dpi).await {
                 Ok(p) => self.scanned(req, page, p).await,
                 Err(why) => {
@@ -374,7 +391,7 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
             info!("the feeder was empty");
             self.tell(InterviewNotice::Place { req, pages: self.pages.count() });
         }
-        let _ = self.h.scan_command(ScanCommand::FeedDone { req, pages: count, limit: fed.at_limit }).await;
+        let _ = self.h.scan_command(ScanCommand::FeedDone { req, pages: count, limit }).await;
     }
 
     /// A page is scanned: held for the resident's answer, or sent.
@@ -474,6 +491,7 @@ mod tests {
         assert_eq!(pages.hold(2, page("b2")), vec![PathBuf::from("b.jpg"), PathBuf::from("b-p.jpg")]);
         let order: Vec<_> = pages.ordered().iter().map(|p| p.jpeg.clone()).collect();
         assert_eq!(order, vec![PathBuf::from("a.jpg"), PathBuf::from("b2.jpg")]);
+        assert_eq!((pages.bytes_without(9), pages.bytes_without(2)), (20, 10), "what a new page 2 would add to");
         assert!(pages.wait_consent(3, page("c")).is_empty());
         assert!(pages.take_pending(2).is_none(), "only the page asked about");
         assert_eq!(pages.wait_consent(3, page("c2")).len(), 2);

@@ -298,7 +298,8 @@ pub enum Message {
         settings: ScanSettings,
     },
     /// Kiosk → agent: the feeder is done; `pages` were scanned (0: it was
-    /// empty); `limit`: it stopped at the page limit, pages may be left.
+    /// empty); `limit`: it stopped at the page or size limit, pages may
+    /// be left.
     ScanFeedDone {
         /// The interview.
         req: u32,

@@ -18,7 +18,7 @@ use visio_transfer::display::PopplerDisplay;
 use visio_transfer::driver::{KioskServices, Notice, SessionHandle, spawn_kiosk, spawn_session};
 use visio_transfer::inspect::{DocumentLimits, inspect};
 use visio_transfer::interview::{InterviewNotice, PREVIEW_WIDTH};
-use visio_transfer::scanner::SaneScanner;
+use visio_transfer::scanner::{SaneScanner, Scanner as _};
 use visio_transfer::spool::{Spool, hash_file, list_files};
 use visio_transfer::{ColorMode, Event, Limits, Purpose, ScanSettings, ScanStep, Side};
 use webrtc::data_channel::DataChannel;
@@ -230,6 +230,29 @@ async fn the_feeder_scans_every_page_in_one_go_into_the_one_pdf() {
     w.kiosk.next("kiosk sent", |n| matches!(n, Notice::Scanned { req: r, .. } if *r == req).then_some(())).await;
     w.kiosk.h.end().await.unwrap();
     assert!(!w.kiosk_dir.exists() || list_files(&w.kiosk_dir).is_empty(), "spool wiped at the end");
+    w.pair.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feeder_stops_where_the_pdf_would_be_too_large_to_send() {
+    // One page as the feeder makes it (the test picture is the same on every page).
+    let sane = sane_config();
+    let mut one = SaneScanner::new("test:0");
+    one.config_dir = Some(sane.path().to_path_buf());
+    one.extra_args = vec!["--test-picture".into(), "Grid".into()];
+    let probe = tempfile::tempdir().unwrap();
+    let page_bytes = within("one page", one.scan(ScanSettings { dpi: 75, format: visio_transfer::ScanFormat::Jpeg, ..GREY }, probe.path(), "one")).await.unwrap().size;
+    // Room for three and a half pages.
+    let mut w = world_with(Limits { max_file_bytes: page_bytes * 7 / 2, ..Limits::default() }, &["--test-picture", "Grid"]).await;
+    let req = w.agent.h.prepare_scan().await.unwrap();
+    w.agent.next("kiosk ready", |n| matches!(n, Notice::Core { event: Event::Scan(ScanStep::Ready { feeder: true, .. }), .. }).then_some(())).await;
+    let (pages, limit, _) = feed(&mut w, req, 1).await;
+    assert_eq!((pages, limit), (3, true), "pages of {page_bytes} B under a limit of {} B", page_bytes * 7 / 2);
+    // The dropped pages are gone: three pages and their previews are left.
+    assert_eq!(list_files(&w.kiosk_dir).len(), 6, "{:?}", list_files(&w.kiosk_dir));
+    w.agent.h.finish_scan(req).await.unwrap();
+    w.agent.next("scan received", |n| matches!(n, Notice::Core { event: Event::FileReceived { purpose: Purpose::Scan, .. }, .. }).then_some(())).await;
+    w.kiosk.h.end().await.unwrap();
     w.pair.close().await;
 }
 

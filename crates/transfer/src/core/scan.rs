@@ -42,7 +42,7 @@ pub enum ScanStep {
         req: u32,
         /// Pages it gave (0: it was empty).
         pages: u32,
-        /// It stopped at the page limit.
+        /// It stopped at the page or size limit.
         limit: bool,
     },
     /// Kiosk: make the PDF of the pages held and send it.
