@@ -19,6 +19,11 @@ Object.assign(MESSAGES.fr, {
   "scan.estimate": "≈ {size} par page · ≈ {time} par page sur la liaison de cette borne",
   "scan.estimate-no-rate": "≈ {size} par page",
   "scan.cancelled": "Numérisation annulée.",
+  "scan.feed": "Numériser tout le chargeur",
+  "scan.feeding": "La borne numérise toutes les pages du chargeur…",
+  "scan.feeder-empty": "Le chargeur est vide : l'usager y place ses pages, puis relancez.",
+  "scan.feeder-done": "{count} page(s) numérisée(s) depuis le chargeur.",
+  "scan.feeder-limit": "{count} page(s) numérisée(s) : la limite du document (pages ou taille) est atteinte, des pages peuvent rester dans le chargeur.",
   "kept.title": "Documents reçus à enregistrer",
   "kept.none": "Aucun document en attente.",
   "kept.warning": "{count} document(s) reçu(s) pas encore enregistré(s) : ils restent ici, dans ce navigateur seulement, jusqu'à ce que vous les enregistriez ou les écartiez.",
@@ -52,6 +57,11 @@ Object.assign(MESSAGES.en, {
   "scan.estimate": "≈ {size} per page · ≈ {time} per page on this kiosk's link",
   "scan.estimate-no-rate": "≈ {size} per page",
   "scan.cancelled": "Scan cancelled.",
+  "scan.feed": "Scan the whole feeder",
+  "scan.feeding": "The kiosk is scanning every page in the feeder…",
+  "scan.feeder-empty": "The feeder is empty: the resident puts the pages in it, then try again.",
+  "scan.feeder-done": "{count} page(s) scanned from the feeder.",
+  "scan.feeder-limit": "{count} page(s) scanned: the document's limit (pages or size) is reached, pages may be left in the feeder.",
   "kept.title": "Received documents to save",
   "kept.none": "No document waiting.",
   "kept.warning": "{count} received document(s) not saved yet: they stay here, in this browser only, until you save or dismiss them.",
@@ -80,6 +90,8 @@ const Scans = {
   ready: false,
   rate: null, // bytes/s the kiosk sends documents at, from scan_ready
   busy: null, // page being scanned
+  feeder: false, // the kiosk's scanner has a document feeder (scan_ready)
+  feeding: false, // a scan_feed is running: pages come until scan_feed_done
   pages: new Map(), // page -> { size, li }
   previews: new Map(), // preview transfer id -> page
   sample: null, // { bytes, dpi, color } of the last page, for estimates
@@ -93,6 +105,8 @@ const Scans = {
     if (this.req !== null) this.cancel();
     this.req = Documents.nextReq++;
     this.ready = false;
+    this.feeder = false;
+    this.feeding = false;
     this.pages.clear();
     this.previews.clear();
     $("scan-pages").replaceChildren();
@@ -107,6 +121,16 @@ const Scans = {
     this.busy = page;
     Documents.sendControl({ type: "scan_page", req: this.req, page, ...this.settings() });
     this.step(t("scan.scanning", { page }));
+    this.render();
+  },
+
+  /// Every page in the kiosk's feeder, numbered after the last page held.
+  feedAll() {
+    if (this.req === null || this.busy !== null || this.feeding || !this.feeder) return;
+    this.feeding = true;
+    const page = Math.max(0, ...this.pages.keys()) + 1;
+    Documents.sendControl({ type: "scan_feed", req: this.req, page, ...this.settings() });
+    this.step(t("scan.feeding"));
     this.render();
   },
 
@@ -125,6 +149,7 @@ const Scans = {
   close() {
     this.req = null;
     this.busy = null;
+    this.feeding = false;
     $("scan-interview").hidden = true;
   },
 
@@ -139,9 +164,11 @@ const Scans = {
   },
 
   render() {
-    const idle = this.req !== null && this.ready && this.busy === null;
+    const idle = this.req !== null && this.ready && this.busy === null && !this.feeding;
     $("scan-now").textContent = t("scan.now", { page: this.nextPage() });
     $("scan-now").disabled = !idle;
+    $("scan-feed").hidden = !this.feeder;
+    $("scan-feed").disabled = !idle;
     $("scan-finish").disabled = !idle || this.pages.size === 0;
     for (const [page, p] of this.pages) p.redo.disabled = !idle;
     this.estimate();
@@ -177,6 +204,7 @@ const Scans = {
       case "scan_ready":
         this.ready = true;
         this.rate = msg.rate || null;
+        this.feeder = msg.feeder === true;
         this.step(t("scan.ready"));
         this.render();
         return true;
@@ -187,8 +215,20 @@ const Scans = {
         this.place(page, size);
         const pending = Documents.incoming.get(msg.id);
         if (pending) pending.item.page = page;
-        this.busy = null;
-        this.step(t("scan.ready"));
+        // The feeder's pages keep coming until scan_feed_done.
+        if (!this.feeding) {
+          this.busy = null;
+          this.step(t("scan.ready"));
+          Documents.status("");
+        }
+        this.render();
+        return true;
+      }
+      case "scan_feed_done": {
+        this.feeding = false;
+        const count = msg.pages || 0;
+        // An empty feeder is not a fault: the resident loads it and the agent tries again.
+        this.step(count === 0 ? t("scan.feeder-empty") : t(msg.limit ? "scan.feeder-limit" : "scan.feeder-done", { count }));
         Documents.status("");
         this.render();
         return true;
@@ -199,7 +239,9 @@ const Scans = {
         this.render();
         return true;
       case "scan_failed":
+        // A jam mid-feeder keeps the pages already shown.
         this.busy = null;
+        this.feeding = false;
         this.render();
         return false;
       case "offer":
@@ -424,6 +466,7 @@ const History = {
 };
 
 $("scan-now").addEventListener("click", () => Scans.scanPage(Scans.nextPage()));
+$("scan-feed").addEventListener("click", () => Scans.feedAll());
 $("scan-finish").addEventListener("click", () => Scans.finish());
 $("scan-cancel").addEventListener("click", () => Scans.cancel());
 $("scan-dpi").addEventListener("change", () => Scans.estimate());

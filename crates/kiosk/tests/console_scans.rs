@@ -152,3 +152,69 @@ async fn scans_are_previewed_redone_kept_after_the_call_and_a_reload() {
     browser.close().await;
     world.hub.stop().await;
 }
+
+/// The kiosk's scanner has a document feeder (SANE's test device lists
+/// one, holding 10 pages): the console offers it, one click scans every
+/// page, and the PDF the agent keeps has them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feeder_is_offered_and_one_click_scans_all_its_pages_into_one_pdf() {
+    init_tracing();
+    visio_testkit::wait::require("pdfinfo", "poppler-utils");
+    let world = World::start().await;
+    let browser = Browser::launch().await;
+    sign_in_agent(&browser, &world.hub, AGENT).await;
+    let mut kiosk = world.kiosk("demo");
+    kiosk.event("queued").await;
+    click(&browser, "take-next").await;
+    kiosk.event("connected").await;
+
+    click(&browser, "request-scan").await;
+    let offered = page_until(
+        &browser,
+        "the feeder offered",
+        "const b = document.querySelector('[data-testid=scan-feed]'); return !b.hidden && !b.disabled && b.textContent;",
+    )
+    .await;
+    assert_eq!(offered, "Numériser tout le chargeur");
+    click(&browser, "scan-feed").await;
+    let done = page_until(
+        &browser,
+        "every page of the feeder",
+        "const pages = [...document.querySelectorAll('[data-testid=scan-page]')];
+         const step = document.querySelector('[data-testid=scan-step]').textContent;
+         return !document.querySelector('[data-testid=scan-finish]').disabled && pages.every(li => li.dataset.preview)
+           && { step, pages: pages.map(li => Number(li.dataset.page)) };",
+    )
+    .await;
+    assert_eq!(done["step"], "10 page(s) numérisée(s) depuis le chargeur.", "{done}");
+    assert_eq!(done["pages"], json!((1..=10).collect::<Vec<_>>()));
+
+    click(&browser, "scan-finish").await;
+    let sent = kiosk.event("scan_sent").await;
+    let kept = page_until(
+        &browser,
+        "the feeder's PDF kept",
+        "const li = document.querySelector('[data-testid=kept-scan]');
+         if (!li) return null;
+         const db = await new Promise(r => { const q = indexedDB.open('visio-kept-scans'); q.onsuccess = () => r(q.result); });
+         const all = await new Promise(r => { const q = db.transaction('scans').objectStore('scans').getAll(); q.onsuccess = () => r(q.result); });
+         if (all.length !== 1) return null;
+         const bytes = new Uint8Array(await all[0].blob.arrayBuffer());
+         let bin = ''; for (const b of bytes) bin += String.fromCharCode(b);
+         return { sha256: li.dataset.sha256, pdf: btoa(bin) };",
+    )
+    .await;
+    assert_eq!(kept["sha256"], sent["sha256"]);
+    let pdf = world.dir.path().join("feeder.pdf");
+    use base64::Engine as _;
+    std::fs::write(&pdf, base64::engine::general_purpose::STANDARD.decode(kept["pdf"].as_str().unwrap()).unwrap()).unwrap();
+    let info = std::process::Command::new("pdfinfo").arg(&pdf).output().unwrap();
+    let info = String::from_utf8_lossy(&info.stdout).into_owned();
+    assert!(info.lines().any(|l| l.split_whitespace().eq(["Pages:", "10"])), "one PDF of the feeder's 10 pages:\n{info}");
+
+    click(&browser, "end-call").await;
+    kiosk.event("ended").await;
+    assert!(within("the kiosk exits", kiosk.child.wait()).await.unwrap().success());
+    browser.close().await;
+    world.hub.stop().await;
+}

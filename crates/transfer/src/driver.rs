@@ -523,10 +523,11 @@ pub struct KioskServices<S, P, D> {
 /// receiver.
 pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: SessionSpool, services: KioskServices<S, P, D>) -> (SessionHandle, mpsc::UnboundedReceiver<Notice>) {
     let document = DocumentLimits { max_pages: limits.max_pages, ..DocumentLimits::default() };
+    let scan_limits = (limits.max_pages, limits.max_file_bytes);
     let (mut handle, mut inner) = spawn_session(Side::Kiosk, limits, spool);
     let (tx, rx) = mpsc::unbounded_channel();
     let services = Arc::new(services);
-    let interview = crate::interview::spawn(handle.clone(), services.clone(), tx.clone());
+    let interview = crate::interview::spawn(handle.clone(), services.clone(), tx.clone(), scan_limits);
     handle.interview = Some(interview.clone());
     let h = handle.clone();
     tokio::spawn(async move {

@@ -1,7 +1,8 @@
 //! The kiosk's side of a scan interview (see `core::scan` for the wire):
 //! one task per visit that holds the pages scanned so far, makes each
 //! page's preview, asks the resident's consent when the service wants it,
-//! and makes the one PDF at the end. Pages live in the session spool, so
+//! scans the whole document feeder when the scanner has one, and makes the
+//! one PDF at the end. Pages live in the session spool, so
 //! they go with it when the visit ends.
 //!
 //! The held pages are plain data ([`Pages`]); the task around them only
@@ -68,11 +69,13 @@ pub(crate) enum InterviewInput {
 pub(crate) enum ScanCommand {
     Prepare(Reply<u32>),
     Page(u32, u32, ScanSettings),
+    Feed(u32, u32, ScanSettings),
     Finish(u32),
     Cancel(u32),
     Ready(u32, bool),
     PageDone { req: u32, page: u32, id: u32, size: u64 },
     Declined(u32, u32),
+    FeedDone { req: u32, pages: u32, limit: bool },
 }
 
 impl ScanCommand {
@@ -83,6 +86,8 @@ impl ScanCommand {
                 Ok(())
             }
             ScanCommand::Page(req, page, s) => core.scan_page(now, req, page, s),
+            ScanCommand::Feed(req, page, s) => core.scan_feed(now, req, page, s),
+            ScanCommand::FeedDone { req, pages, limit } => core.scan_feed_done(now, req, pages, limit),
             ScanCommand::Finish(req) => core.finish_scan(now, req),
             ScanCommand::Cancel(req) => core.cancel_scan(now, req),
             ScanCommand::Ready(req, feeder) => core.scan_ready(now, req, feeder),
@@ -104,6 +109,12 @@ impl SessionHandle {
     /// Agent: the paper is down; scan page `page` (again, if held).
     pub async fn scan_page(&self, req: u32, page: u32, settings: ScanSettings) -> Result<(), DriverError> {
         self.tell(crate::driver::Command::Scan(ScanCommand::Page(req, page, settings))).await
+    }
+
+    /// Agent: scan every page in the kiosk's feeder, numbered from `page`
+    /// (only when `scan_ready` said it has one).
+    pub async fn scan_feed(&self, req: u32, page: u32, settings: ScanSettings) -> Result<(), DriverError> {
+        self.tell(crate::driver::Command::Scan(ScanCommand::Feed(req, page, settings))).await
     }
 
     /// Agent: the pages make one PDF; send it.
@@ -191,6 +202,11 @@ impl Pages {
         self.held.values().collect()
     }
 
+    /// Bytes of the pages held, but page `number` (which a new scan replaces).
+    pub fn bytes_without(&self, number: u32) -> u64 {
+        self.held.iter().filter(|(n, _)| **n != number).map(|(_, p)| p.size).sum()
+    }
+
     /// How many pages are held.
     pub fn count(&self) -> u32 {
         u32::try_from(self.held.len()).unwrap_or(u32::MAX)
@@ -222,10 +238,11 @@ pub(crate) fn spawn<S: Scanner, P: Printer, D: Display>(
     h: SessionHandle,
     services: Arc<KioskServices<S, P, D>>,
     notices: mpsc::UnboundedSender<Notice>,
+    (max_pages, max_bytes): (u32, u64),
 ) -> mpsc::UnboundedSender<InterviewInput> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut task = Task { h, services, notices, pages: Pages::default(), consent: false, serial: 0 };
+        let mut task = Task { h, services, notices, pages: Pages::default(), consent: false, serial: 0, max_pages, max_bytes };
         while let Some(input) = rx.recv().await {
             task.input(input).await;
         }
@@ -242,6 +259,10 @@ struct Task<S, P, D> {
     consent: bool,
     /// Makes every file name new (a redone page never reuses a name).
     serial: u32,
+    /// The most pages an interview holds (`Limits::max_pages`).
+    max_pages: u32,
+    /// The most bytes of pages a feeder adds to the PDF (`Limits::max_file_bytes`).
+    max_bytes: u64,
 }
 
 impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
@@ -267,9 +288,13 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
             InterviewInput::Step(ScanStep::Prepare { req }) => {
                 remove(self.pages.begin(req));
                 self.tell(InterviewNotice::Place { req, pages: 0 });
-                let _ = self.h.scan_command(ScanCommand::Ready(req, false)).await;
+                // A service that asks the resident goes page by page: each
+                // page waits for a yes before the next is scanned.
+                let feeder = !self.consent && self.services.scanner.has_feeder().await;
+                let _ = self.h.scan_command(ScanCommand::Ready(req, feeder)).await;
             }
             InterviewInput::Step(ScanStep::Page { req, page, settings }) => self.page(req, page, settings).await,
+            InterviewInput::Step(ScanStep::Feed { req, page, settings }) => self.feed(req, page, settings).await,
             InterviewInput::Step(ScanStep::Finish { req }) => self.finish(req).await,
             InterviewInput::Step(ScanStep::Cancel { req }) => {
                 if self.pages.is_current(req) {
@@ -312,16 +337,67 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
                 return self.fail(req, e.to_string()).await;
             }
         };
-        let preview = dir.join(format!("{stem}-preview.jpg"));
-        let (src, dst) = (out.path.clone(), preview.clone());
-        let made = tokio::task::spawn_blocking(move || make_preview(&src, &dst)).await.unwrap_or_else(|e| Err(e.to_string()));
-        if let Err(why) = made {
-            let _ = std::fs::remove_file(&out.path);
-            let _ = std::fs::remove_file(&preview);
-            return self.fail(req, format!("the page's preview could not be made: {why}")).await;
+        let p = match with_preview(out, settings.dpi).await {
+            Ok(p) => p,
+            Err(why) => return self.fail(req, why).await,
+        };
+        self.scanned(req, page, p).await;
+    }
+
+    /// Every page of the feeder, from page `first` on, as if asked one by
+    /// one; then `scan_feed_done`. An empty feeder is not a fault: only the
+    /// agent hears of it. A jam keeps the pages scanned before it.
+    async fn feed(&mut self, req: u32, first: u32, settings: ScanSettings) {
+        if !self.pages.is_current(req) {
+            return self.refuse(req, "no scan is being prepared: ask for a scan first").await;
         }
-        let p = Page { jpeg: out.path, dpi: settings.dpi, preview: preview.clone(), size: out.size };
+        if self.consent || !self.services.scanner.has_feeder().await {
+            return self.refuse(req, &crate::scanner::ScanError::NoFeeder.to_string()).await;
+        }
+        let _ = self.h.scan_started(req).await;
+        self.tell(InterviewNotice::Scanning { page: first });
+        self.serial += 1;
+        let stem = format!("scan-{req}-{}", self.serial);
+        let settings = ScanSettings { format: ScanFormat::Jpeg, ..settings };
+        let dir = self.h.spool_dir().to_path_buf();
+        let max = self.max_pages.saturating_sub(first.saturating_sub(1));
+        let fed = self.services.scanner.scan_feeder(settings, &dir, &stem, max).await;
+        let mut limit = fed.at_limit;
+        let mut count = 0;
+        let mut pages = fed.pages.into_iter();
+        while let Some(out) = pages.next() {
+            let page = first + count;
+            // The PDF must stay sendable: pages past the size limit are dropped.
+            if self.pages.bytes_without(page).saturating_add(out.size) > self.max_bytes {
+                info!(page, "the feeder's pages reached the size limit");
+                remove(std::iter::once(out).chain(pages).map(|o| o.path).collect());
+                limit = true;
+                break;
+            }
+            count += 1;
+            match with_preview(out, settings.dpi).await {
+                Ok(p) => self.scanned(req, page, p).await,
+                Err(why) => {
+                    remove(pages.map(|o| o.path).collect());
+                    return self.fail(req, why).await;
+                }
+            }
+        }
+        if let Some(e) = fed.stopped {
+            self.tell(InterviewNotice::Place { req, pages: self.pages.count() });
+            return self.fail(req, e.to_string()).await;
+        }
+        if count == 0 {
+            info!("the feeder was empty");
+            self.tell(InterviewNotice::Place { req, pages: self.pages.count() });
+        }
+        let _ = self.h.scan_command(ScanCommand::FeedDone { req, pages: count, limit }).await;
+    }
+
+    /// A page is scanned: held for the resident's answer, or sent.
+    async fn scanned(&mut self, req: u32, page: u32, p: Page) {
         if self.consent {
+            let preview = p.preview.clone();
             remove(self.pages.wait_consent(page, p));
             self.tell(InterviewNotice::Consent { req, page, preview });
         } else {
@@ -371,6 +447,23 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
     }
 }
 
+/// The scanned page with its preview (`<scan>-preview.jpg` beside it); on
+/// failure both files are gone.
+async fn with_preview(out: crate::scanner::ScanOutput, dpi: u32) -> Result<Page, String> {
+    let mut name = out.path.file_stem().unwrap_or_default().to_os_string();
+    name.push("-preview.jpg");
+    let preview = out.path.with_file_name(name);
+    let (src, dst) = (out.path.clone(), preview.clone());
+    let made = tokio::task::spawn_blocking(move || make_preview(&src, &dst)).await.unwrap_or_else(|e| Err(e.to_string()));
+    match made {
+        Ok(()) => Ok(Page { jpeg: out.path, dpi, preview, size: out.size }),
+        Err(why) => {
+            remove(vec![out.path, preview]);
+            Err(format!("the page's preview could not be made: {why}"))
+        }
+    }
+}
+
 /// A small JPEG of the scan for the agent's check and the resident's screen.
 fn make_preview(src: &Path, dst: &Path) -> Result<(), String> {
     let img = image::ImageReader::open(src).map_err(|e| e.to_string())?.with_guessed_format().map_err(|e| e.to_string())?;
@@ -398,6 +491,7 @@ mod tests {
         assert_eq!(pages.hold(2, page("b2")), vec![PathBuf::from("b.jpg"), PathBuf::from("b-p.jpg")]);
         let order: Vec<_> = pages.ordered().iter().map(|p| p.jpeg.clone()).collect();
         assert_eq!(order, vec![PathBuf::from("a.jpg"), PathBuf::from("b2.jpg")]);
+        assert_eq!((pages.bytes_without(9), pages.bytes_without(2)), (20, 10), "what a new page 2 would add to");
         assert!(pages.wait_consent(3, page("c")).is_empty());
         assert!(pages.take_pending(2).is_none(), "only the page asked about");
         assert_eq!(pages.wait_consent(3, page("c2")).len(), 2);

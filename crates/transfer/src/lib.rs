@@ -18,7 +18,8 @@
 //! - [`bounded`]: helper programs run under memory, processor, file-size
 //!   and wall-clock limits.
 //! - Shells: [`spool`] (private per-session directories, wiped at end and at
-//!   start-up), [`scanner`] (SANE through `scanimage`), [`printer`] (CUPS
+//!   start-up), [`scanner`] (SANE through `scanimage`), [`feeder`]
+//!   (a scanner's document feeder, every page in one go), [`printer`] (CUPS
 //!   over IPP), [`display`] (page images with poppler), [`interview`] (the
 //!   kiosk's scan interview: pages, previews, consent, one PDF), [`link`] (the message
 //!   link trait; its implementation is `visio_media::DocumentsLink`, the
@@ -57,6 +58,7 @@ pub mod check;
 pub mod core;
 pub mod display;
 pub mod driver;
+pub mod feeder;
 pub mod inspect;
 pub mod interview;
 pub mod link;

@@ -7,10 +7,14 @@
 //! that JPEG into a one-page PDF ourselves, because `scanimage
 //! --format=pdf` segfaults when the device reports a fault (measured with the
 //! `test` backend, sane-utils 1.1.1).
+//!
+//! The document feeder (found in the device's options, scanned with
+//! `scanimage --batch`) is in `crate::feeder`.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -20,7 +24,7 @@ use crate::check::ContentKind;
 use crate::wire::{ColorMode, ScanFormat, ScanSettings};
 
 /// How long scanimage may take to exit after reporting a device fault.
-const FAULT_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const FAULT_GRACE: Duration = Duration::from_secs(5);
 
 /// A finished scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +49,10 @@ pub enum ScanError {
     /// The scanner did not finish in time.
     #[error("scanner did not finish within {0:?}")]
     Timeout(Duration),
+    /// A feeder scan on a scanner that has none (or a service that asks
+    /// the resident page by page).
+    #[error("this kiosk scans page after page: its scanner has no document feeder")]
+    NoFeeder,
     /// Local I/O around the scan.
     #[error("scan file {path}: {source}")]
     Io {
@@ -55,10 +63,35 @@ pub enum ScanError {
     },
 }
 
-/// Something that scans one page into a file.
+/// Something that scans one page into a file, and maybe every page of a
+/// document feeder.
 pub trait Scanner: Send + Sync + 'static {
     /// Scans with `settings` into a file in `dir` named after `stem`.
     fn scan(&self, settings: ScanSettings, dir: &Path, stem: &str) -> impl Future<Output = Result<ScanOutput, ScanError>> + Send;
+
+    /// Whether the scanner has a document feeder.
+    fn has_feeder(&self) -> impl Future<Output = bool> + Send {
+        async { false }
+    }
+
+    /// Scans every page the feeder holds, at most `max`, as JPEG files in
+    /// `dir` named after `stem`, in feeding order.
+    fn scan_feeder(&self, settings: ScanSettings, dir: &Path, stem: &str, max: u32) -> impl Future<Output = Fed> + Send {
+        let _ = (settings, dir, stem, max);
+        async { Fed { pages: Vec::new(), stopped: Some(ScanError::NoFeeder), at_limit: false } }
+    }
+}
+
+/// What a feeder scan gave: the pages scanned before it stopped.
+#[derive(Debug)]
+pub struct Fed {
+    /// The pages, in feeding order (JPEG files in the session spool).
+    pub pages: Vec<ScanOutput>,
+    /// Why it stopped early (a jam, a timeout); `None` when the feeder ran
+    /// out of paper or `at_limit`. The pages before it are kept.
+    pub stopped: Option<ScanError>,
+    /// It stopped at the page limit: pages may be left in the feeder.
+    pub at_limit: bool,
 }
 
 /// A SANE device driven through `scanimage`.
@@ -76,6 +109,9 @@ pub struct SaneScanner {
     pub timeout: Duration,
     /// The backend's names for colour and grey modes.
     pub mode_names: (String, String),
+    /// The `--source` value of the device's feeder, once its options were
+    /// read (shared by clones: the kiosk's probe fills it for the visits).
+    pub(crate) feeder: Arc<Mutex<Option<Option<String>>>>,
 }
 
 impl SaneScanner {
@@ -88,14 +124,13 @@ impl SaneScanner {
             extra_args: Vec::new(),
             timeout: Duration::from_secs(120),
             mode_names: ("Color".into(), "Gray".into()),
+            feeder: Arc::default(),
         }
     }
-}
 
-impl Scanner for SaneScanner {
-    async fn scan(&self, settings: ScanSettings, dir: &Path, stem: &str) -> Result<ScanOutput, ScanError> {
-        let image_format = if settings.format == ScanFormat::Png { "png" } else { "jpeg" };
-        let image = dir.join(format!("{stem}.{}", if image_format == "png" { "png" } else { "jpg" }));
+    /// `scanimage` on this device with `settings` (colour, resolution, the
+    /// page's geometry, the image format) and the device's extra options.
+    pub(crate) fn command(&self, settings: &ScanSettings, image_format: &str) -> tokio::process::Command {
         let mode = match settings.color {
             ColorMode::Color => &self.mode_names.0,
             ColorMode::Gray => &self.mode_names.1,
@@ -108,13 +143,24 @@ impl Scanner for SaneScanner {
             .arg("-x").arg(self.page_mm.0.to_string())
             .arg("-y").arg(self.page_mm.1.to_string())
             .arg(format!("--format={image_format}"))
-            .arg("-o").arg(&image)
             .args(&self.extra_args)
+            // SANE's status sentences in English, the same on every kiosk.
+            .env("LC_ALL", "C")
             .stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped())
             .kill_on_drop(true);
         if let Some(d) = &self.config_dir {
             cmd.env("SANE_CONFIG_DIR", d);
         }
+        cmd
+    }
+}
+
+impl Scanner for SaneScanner {
+    async fn scan(&self, settings: ScanSettings, dir: &Path, stem: &str) -> Result<ScanOutput, ScanError> {
+        let image_format = if settings.format == ScanFormat::Png { "png" } else { "jpeg" };
+        let image = dir.join(format!("{stem}.{}", if image_format == "png" { "png" } else { "jpg" }));
+        let mut cmd = self.command(&settings, image_format);
+        cmd.arg("-o").arg(&image);
         info!(device = %self.device, ?settings, "scanning");
         let mut child = cmd.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ScanError::NotInstalled,
@@ -168,10 +214,18 @@ impl Scanner for SaneScanner {
         info!(path = %path.display(), size, "scan done");
         Ok(ScanOutput { path, kind, size })
     }
+
+    async fn has_feeder(&self) -> bool {
+        self.feeder_source().await.is_some()
+    }
+
+    async fn scan_feeder(&self, settings: ScanSettings, dir: &Path, stem: &str, max: u32) -> Fed {
+        self.feed(settings, dir, stem, max).await
+    }
 }
 
 /// Whether scanimage reports the device's own status (a fault) on this line.
-fn is_status_line(line: &str) -> bool {
+pub(crate) fn is_status_line(line: &str) -> bool {
     line.contains("sane_start:") || line.contains("sane_read:") || line.contains("open of device")
 }
 
@@ -180,7 +234,7 @@ fn is_status_line(line: &str) -> bool {
 /// The device's status line (`sane_start:`/`sane_read:`) wins over later
 /// lines: after a fault the `test` backend's reader can die of SIGPIPE, and
 /// scanimage then adds "received signal 13" / "trying to stop scanner".
-fn fault_reason(stderr: &str, status: std::process::ExitStatus) -> String {
+pub(crate) fn fault_reason(stderr: &str, status: std::process::ExitStatus) -> String {
     let status_line = stderr.lines().find(|l| is_status_line(l));
     let line = status_line
         .or_else(|| stderr.lines().rev().find(|l| l.starts_with("scanimage:")))

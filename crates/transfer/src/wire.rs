@@ -286,6 +286,29 @@ pub enum Message {
         /// Which page.
         page: u32,
     },
+    /// Agent → kiosk: scan every page in the feeder as pages `page`,
+    /// `page + 1`…, each answered like a `scan_page`, then `scan_feed_done`.
+    ScanFeed {
+        /// The interview.
+        req: u32,
+        /// The number of the first page.
+        page: u32,
+        /// Colour and resolution, as in `scan_page`.
+        #[serde(flatten)]
+        settings: ScanSettings,
+    },
+    /// Kiosk → agent: the feeder is done; `pages` were scanned (0: it was
+    /// empty); `limit`: it stopped at the page or size limit, pages may
+    /// be left.
+    ScanFeedDone {
+        /// The interview.
+        req: u32,
+        /// Pages scanned from the feeder.
+        pages: u32,
+        /// Stopped at the page limit.
+        #[serde(default)]
+        limit: bool,
+    },
     /// Agent → kiosk: the pages held make one PDF; send it (purpose `scan`).
     ScanFinish {
         /// The interview.
@@ -375,6 +398,8 @@ impl Message {
             Message::ScanPage { .. } => "scan_page",
             Message::ScanPageDone { .. } => "scan_page_done",
             Message::ScanDeclined { .. } => "scan_declined",
+            Message::ScanFeed { .. } => "scan_feed",
+            Message::ScanFeedDone { .. } => "scan_feed_done",
             Message::ScanFinish { .. } => "scan_finish",
             Message::ScanCancel { .. } => "scan_cancel",
             Message::View { .. } => "view",
@@ -518,6 +543,10 @@ mod tests {
         let page = Message::ScanPage { req: 3, page: 2, settings: ScanSettings { color: ColorMode::Color, dpi: 200, format: ScanFormat::Pdf } };
         assert_eq!(page.to_json(), r#"{"type":"scan_page","req":3,"page":2,"color":"color","dpi":200,"format":"pdf"}"#);
         assert_eq!(Message::from_json(r#"{"type":"scan_page","req":3,"page":2,"color":"color","dpi":200}"#).unwrap(), page);
+        let feed = Message::ScanFeed { req: 3, page: 4, settings: ScanSettings { color: ColorMode::Gray, dpi: 150, format: ScanFormat::Pdf } };
+        assert_eq!(Message::from_json(r#"{"type":"scan_feed","req":3,"page":4,"color":"gray","dpi":150}"#).unwrap(), feed);
+        let done = Message::ScanFeedDone { req: 3, pages: 0, limit: false };
+        assert_eq!(done.to_json(), r#"{"type":"scan_feed_done","req":3,"pages":0,"limit":false}"#);
         let ready = Message::ScanReady { req: 3, feeder: false, rate: None };
         assert_eq!(ready.to_json(), r#"{"type":"scan_ready","req":3,"feeder":false}"#);
         let preview = Message::from_json(r#"{"type":"offer","id":2147483649,"name":"p.jpg","size":9,"sha256":"00","purpose":"scan_preview","req":3}"#).unwrap();

@@ -64,3 +64,47 @@ async fn scanner_faults_become_reasons() {
     s.device = "nosuch:0".into();
     assert!(matches!(s.scan(settings, out.path(), "x").await, Err(ScanError::Device(_))));
 }
+
+/// The test backend's feeder: `--source` lists "Automatic Document Feeder",
+/// which holds 10 pages each time the device is opened.
+#[tokio::test]
+async fn the_feeder_gives_its_pages_then_stops_cleanly_when_empty_or_jammed() {
+    let sane = sane_config();
+    let out = tempfile::tempdir().unwrap();
+    let settings = ScanSettings { color: ColorMode::Gray, dpi: 75, format: ScanFormat::Jpeg };
+    let s = scanner(&sane, &[]);
+    assert_eq!(within("options", s.feeder_source()).await.as_deref(), Some("Automatic Document Feeder"));
+    let all = within("feeder", s.scan_feeder(settings, out.path(), "all", 50)).await;
+    assert!(all.stopped.is_none() && !all.at_limit, "{all:?}");
+    let names: Vec<_> = all.pages.iter().map(|p| p.path.file_name().unwrap().to_str().unwrap().to_owned()).collect();
+    assert_eq!(names, (1..=10).map(|n| format!("all-{n}.jpg")).collect::<Vec<_>>(), "every page, in order");
+    for p in &all.pages {
+        let bytes = std::fs::read(&p.path).unwrap();
+        assert_eq!((check_bytes(&bytes).unwrap().kind, bytes.len() as u64), (ContentKind::Jpeg, p.size));
+    }
+    // Bounded: the page limit stops the batch and says so.
+    let some = within("feeder, 3 at most", s.scan_feeder(settings, out.path(), "some", 3)).await;
+    assert_eq!((some.pages.len(), some.at_limit, some.stopped.is_none()), (3, true, true));
+
+    // An empty feeder is no fault and gives nothing; a jam is the device's fault.
+    let empty = within("empty feeder", scanner(&sane, &["--read-return-value", "SANE_STATUS_NO_DOCS"]).scan_feeder(settings, out.path(), "empty", 50)).await;
+    assert!(empty.pages.is_empty() && empty.stopped.is_none() && !empty.at_limit, "{empty:?}");
+    let jam = within("jammed feeder", scanner(&sane, &["--read-return-value", "SANE_STATUS_JAMMED"]).scan_feeder(settings, out.path(), "jam", 50)).await;
+    match jam.stopped {
+        Some(ScanError::Device(reason)) => assert_eq!(reason, "Document feeder jammed"),
+        other => panic!("expected a jam, got {other:?}"),
+    }
+    assert!(jam.pages.is_empty());
+    // Only the pages handed out are left: no batch folder, no partial page.
+    let mut left: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    left.sort();
+    let mut expected: Vec<String> = all.pages.iter().chain(&some.pages).map(|p| p.path.file_name().unwrap().to_str().unwrap().to_owned()).collect();
+    expected.sort();
+    assert_eq!(left, expected);
+
+    // A flatbed-only device has no feeder, and a feeder scan says so.
+    let mut flatbed = scanner(&sane, &[]);
+    flatbed.device = "pnm:0".into();
+    assert_eq!(within("pnm options", flatbed.feeder_source()).await, None);
+    assert!(matches!(flatbed.scan_feeder(settings, out.path(), "x", 5).await.stopped, Some(ScanError::NoFeeder)));
+}

@@ -8,7 +8,7 @@ use visio_config::kiosk::{Devices, MediaLimits, MediaSource, Panel, Printer, Sca
 use visio_media::{AudioConfig, AudioSink, AudioSource, CallConfig, VideoConfig, VideoSource};
 use visio_transfer::check::ContentKind;
 use visio_transfer::printer::{CupsPrinter, PrintError, PrintReport};
-use visio_transfer::scanner::{SaneScanner, ScanError, ScanOutput};
+use visio_transfer::scanner::{Fed, SaneScanner, ScanError, ScanOutput};
 use visio_transfer::{ScanSettings, display, printer, scanner};
 
 /// The CUPS server when `CUPS_SERVER` (CUPS's own variable) is not set.
@@ -119,6 +119,20 @@ impl scanner::Scanner for KioskScanner {
         match self {
             KioskScanner::Sane(sane) => sane.scan(settings, dir, stem).await,
             KioskScanner::Missing => Err(ScanError::Device("this kiosk has no scanner".into())),
+        }
+    }
+
+    async fn has_feeder(&self) -> bool {
+        match self {
+            KioskScanner::Sane(sane) => sane.has_feeder().await,
+            KioskScanner::Missing => false,
+        }
+    }
+
+    async fn scan_feeder(&self, settings: ScanSettings, dir: &Path, stem: &str, max: u32) -> Fed {
+        match self {
+            KioskScanner::Sane(sane) => sane.scan_feeder(settings, dir, stem, max).await,
+            KioskScanner::Missing => Fed { pages: Vec::new(), stopped: Some(ScanError::NoFeeder), at_limit: false },
         }
     }
 }

@@ -6,7 +6,6 @@
 //! fleet view before a resident meets it. Nothing is printed or scanned,
 //! nothing recorded.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use visio_transfer::printer::{PrintError, QueueState};
@@ -63,9 +62,6 @@ impl Runner {
     }
 }
 
-/// Longest a scanner may take to open and list its options.
-const SCANNER_OPEN_WITHIN: Duration = Duration::from_secs(20);
-
 /// The printer's fault from its queue's state, `None` when it can print.
 pub fn printer_fault(state: Result<QueueState, PrintError>) -> Option<String> {
     let state = match state {
@@ -77,27 +73,10 @@ pub fn printer_fault(state: Result<QueueState, PrintError>) -> Option<String> {
 
 /// The scanner's fault, `None` when SANE opens it: `scanimage -A` opens the
 /// device, reads its options (an eSCL scanner its capabilities) and closes
-/// it, without scanning.
+/// it, without scanning. The options also tell whether it has a document
+/// feeder, which the next visits' scan interviews then offer.
 pub async fn scanner_fault(scanner: &SaneScanner) -> Option<String> {
-    let mut command = tokio::process::Command::new("scanimage");
-    command.arg("-d").arg(&scanner.device).arg("--all-options");
-    if let Some(dir) = &scanner.config_dir {
-        command.env("SANE_CONFIG_DIR", dir);
-    }
-    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
-    let output = match tokio::time::timeout(SCANNER_OPEN_WITHIN, command.output()).await {
-        Err(_) => return Some(format!("scanner did not open within {} s", SCANNER_OPEN_WITHIN.as_secs())),
-        Ok(Err(e)) => return Some(format!("scanimage could not run: {e}")),
-        Ok(Ok(output)) => output,
-    };
-    if output.status.success() {
-        return None;
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    // The last line says why ("open of device … failed: Invalid argument");
-    // the first may be scanimage's note on the output format.
-    let why = stderr.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("scanimage failed");
-    Some(format!("scanner not ready: {why}"))
+    scanner.list_options().await.err()
 }
 
 #[cfg(test)]

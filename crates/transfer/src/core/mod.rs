@@ -313,6 +313,8 @@ impl Endpoint {
             | Message::ScanPage { .. }
             | Message::ScanPageDone { .. }
             | Message::ScanDeclined { .. }
+            | Message::ScanFeed { .. }
+            | Message::ScanFeedDone { .. }
             | Message::ScanFinish { .. }
             | Message::ScanCancel { .. }) => return self.handle_scan_message(m),
             Message::Outcome { id, outcome, reason } => {
