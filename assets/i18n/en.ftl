@@ -143,6 +143,11 @@ sign-refuse = I will not sign
 sign-sending = Your signature is being added to the document and sent to the adviser…
 sign-sent = Document signed and sent to the adviser.
 sign-refused = You did not sign. The adviser has been told.
+sign-instruction-falc = Sign with your finger. Inside the blue frame.
+sign-or-refuse-falc = Finished? Touch "Confirm my signature". You do not want to sign? Touch "I will not sign".
+sign-sending-falc = Please wait. Your signature is going to the adviser.
+sign-sent-falc = Done. The adviser has the signed document.
+sign-refused-falc = You did not sign. The adviser knows.
 
 # The call for the host ("Call the front desk", in the help bar).
 host-call = Call the front desk

@@ -144,6 +144,11 @@ sign-refuse = Je ne signe pas
 sign-sending = Votre signature est ajoutée au document et envoyée au conseiller…
 sign-sent = Document signé et envoyé au conseiller.
 sign-refused = Vous n'avez pas signé. Le conseiller est prévenu.
+sign-instruction-falc = Signez avec votre doigt. Dans le cadre bleu.
+sign-or-refuse-falc = Vous avez fini ? Touchez « Valider ma signature ». Vous ne voulez pas signer ? Touchez « Je ne signe pas ».
+sign-sending-falc = Attendez. Votre signature part chez le conseiller.
+sign-sent-falc = C'est fait. Le conseiller a le document signé.
+sign-refused-falc = Vous n'avez pas signé. Le conseiller le sait.
 
 # The call for the host ("Appeler l'accueil", in the help bar).
 host-call = Appeler l'accueil

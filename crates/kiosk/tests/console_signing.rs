@@ -75,7 +75,11 @@ async fn the_resident_signs_at_the_kiosk_and_the_agent_gets_the_signed_pdf() {
     let browser = Browser::launch().await;
     sign_in_agent(&browser, &world.hub, AGENT).await;
     browser.set_viewport(1366, 768).await;
-    let mut kiosk = world.kiosk_with("demo", &["--sign-answers".as_ref(), "sign,refuse".as_ref()]);
+    // A kiosk whose system clock is set to another time zone: the caption
+    // still gives the region's time (the catalogue's Europe/Paris).
+    let mut kiosk = world.kiosk_adjusted("demo", |command| {
+        command.args(["--sign-answers", "sign,refuse"]).env("TZ", "Pacific/Kiritimati");
+    });
     let site = kiosk.event("ready").await["site"].as_str().unwrap().to_owned();
     kiosk.event("queued").await;
     click(&browser, "take-next").await;
@@ -147,8 +151,13 @@ async fn the_resident_signs_at_the_kiosk_and_the_agent_gets_the_signed_pdf() {
     // poppler reads the caption on page 2 only, with the original's hash,
     // and the form's own text on both pages.
     let (one, two) = (text_of(&received, 1), text_of(&received, 2));
-    let today = jiff::Zoned::now().strftime("%d/%m/%Y").to_string();
-    assert!(two.contains(&format!("Signé le {today}")) && two.contains(&site), "page 2: {two}");
+    let paris = |ago: i64| {
+        let at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(ago);
+        at.in_tz("Europe/Paris").unwrap().strftime("Signé le %d/%m/%Y à %H:").to_string()
+    };
+    // Signed within the last two minutes, in Paris's wall-clock hour.
+    let stamped = [0, 60, 120].map(paris);
+    assert!(stamped.iter().any(|s| two.contains(s.as_str())) && two.contains(&site), "page 2 ({stamped:?}): {two}");
     assert!(two.contains(&sha256(&original)), "the original's SHA-256 on page 2: {two}");
     assert!(!one.contains("Signé le") && one.contains("page 1"), "page 1: {one}");
     assert!(two.contains("aide au logement, page 2"), "page 2: {two}");

@@ -94,11 +94,14 @@ impl SigningDocument {
     }
 
     /// Stamps `strokes` and sends the signed PDF; the answer comes on `done`.
-    pub fn sign(self, strokes: Vec<Stroke>, site: String, handle: SessionHandle, done: mpsc::UnboundedSender<SignDone>) {
+    /// `timezone`: the catalogue's (the region's wall clock, not the
+    /// kiosk's system setting), for the caption's time.
+    pub fn sign(self, strokes: Vec<Stroke>, site: String, timezone: jiff::tz::TimeZone, handle: SessionHandle, done: mpsc::UnboundedSender<SignDone>) {
         self.task.abort();
         let (id, name, source, area) = (self.id, self.name.clone(), self.source.clone(), self.area);
         tokio::spawn(async move {
-            let result = sign_and_send(id, &name, &source, area, &strokes, &site, &handle).await;
+            let when = jiff::Timestamp::now().to_zoned(timezone);
+            let result = sign_and_send(id, &name, &source, area, &strokes, &site, &when, &handle).await;
             forget(&handle, id, &source);
             let done_with = match result {
                 Ok(sent) => sent,
@@ -169,10 +172,20 @@ pub fn caption(site: &str, when: &jiff::Zoned, sha256: &str) -> Vec<String> {
     vec![first, format!("SHA-256 du document original : {sha256}")]
 }
 
-async fn sign_and_send(id: u32, name: &str, source: &Path, area: SignatureBox, strokes: &[Stroke], site: &str, handle: &SessionHandle) -> Result<SignDone, String> {
+#[allow(clippy::too_many_arguments)]
+async fn sign_and_send(
+    id: u32,
+    name: &str,
+    source: &Path,
+    area: SignatureBox,
+    strokes: &[Stroke],
+    site: &str,
+    when: &jiff::Zoned,
+    handle: &SessionHandle,
+) -> Result<SignDone, String> {
     let src = source.to_path_buf();
     let (_, original) = tokio::task::spawn_blocking(move || hash_file(&src)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-    let caption = caption(site, &jiff::Zoned::now(), &original);
+    let caption = caption(site, when, &original);
     let out = handle.spool_dir().join(format!("signed-{id:08x}.pdf"));
     sign_document(source, &area, strokes, &caption, &out, &DocumentLimits::default()).await.map_err(|e| e.to_string())?;
     let name = signed_name(name);
@@ -243,7 +256,8 @@ impl super::Runner {
         let Some(signing) = documents.signing.take() else { return };
         match command {
             visio_kiosk_core::DocumentCommand::Sign { strokes, site } => {
-                signing.sign(strokes, site, documents.handle.clone(), documents.sign_done.0.clone());
+                let timezone = self.devices.receipt.timezone.clone();
+                signing.sign(strokes, site, timezone, documents.handle.clone(), documents.sign_done.0.clone());
             }
             _ => signing.refuse(&documents.handle).await,
         }
