@@ -40,8 +40,8 @@ APT_PACKAGES=(
   # JPEG-in-PDF).
   libreoffice-writer-nogui ghostscript qpdf img2pdf
   # The kiosk's spoken prompts (issue 23): the espeak-ng program, offline,
-  # French and English voices (docs/decisions.md, "Speech through the
-  # espeak-ng program").
+  # French and English voices (docs/decisions.md #295, "Speech through
+  # the espeak-ng program").
   espeak-ng
   # Sites behind an HTTP proxy (issue 22): the kiosk's tests tunnel the hub
   # link and TURN through a real one.

@@ -15,7 +15,7 @@ cargo test --workspace --locked "$@"
 # (the whole run only: a filtered run may not have built them).
 if [[ $# -eq 0 ]]; then
     bash scripts/package.sh --check
-    # The lints every change is held to (docs/decisions.md, "Clippy in CI").
+    # The lints every change is held to (docs/decisions.md #281, "Clippy in CI").
     cargo clippy --workspace --all-targets --locked -- -D warnings
     # And the crates' documentation, links included.
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet

@@ -5,7 +5,7 @@
 //! walks text that serde_json has already accepted and records the position
 //! of every value, so any path can be turned back into `line:column`.
 //! It is ~100 lines with no dependency, which we preferred to a
-//! span-preserving JSON crate (see docs/decisions.md).
+//! span-preserving JSON crate (see docs/decisions.md #91).
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! Who may see and do what in the admin console (`/admin/`). Each account
 //! has one role; a role is a fixed set of permissions, checked by the hub on
 //! every request (the page only hides what the role cannot use).
-//! docs/decisions.md, "Admin console accounts and roles".
+//! docs/decisions.md #289, "Admin console accounts and roles".
 
 use serde::{Deserialize, Serialize};
 

@@ -5,7 +5,7 @@
 //! The watchdog ping is earned, not timed: a task asks the driver — the one
 //! loop that owns the queues and calls — for a round trip, and pings only
 //! when the answer came. A driver stuck on one input stops the pings, and
-//! systemd restarts the hub (docs/decisions.md, "systemd watchdog").
+//! systemd restarts the hub (docs/decisions.md #269, "systemd watchdog").
 
 use std::time::Duration;
 

@@ -146,7 +146,7 @@ async fn an_agent_on_one_process_takes_a_kiosk_on_another_and_their_signals_cros
     let services = [ServiceId::from("demo")];
     store.add_agent(&"claire".into(), "Claire", &Secret("agent-password".into()), &services, Timestamp::now()).await.unwrap();
     // Both processes start before anyone queues (each start still takes
-    // over the database as if alone: docs/decisions.md).
+    // over the database as if alone: docs/decisions.md #178–189).
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = serve_with(dir_a.path(), &pg.url(), &["--bus", &nats.url()]);
     let b = serve_with(dir_b.path(), &pg.url(), &["--bus", &nats.url()]);

@@ -211,7 +211,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// glibc's allocator, set for a day of calls (docs/decisions.md, "Kiosk
+/// glibc's allocator, set for a day of calls (docs/decisions.md #248, "Kiosk
 /// memory over a day"): each call's threads (GStreamer, webrtc, tokio)
 /// would otherwise each get an arena that keeps its high-water mark.
 mod memory {

@@ -8,7 +8,7 @@
 //!
 //! Under cage the unit's main process is the compositor, not the kiosk: the
 //! unit says `NotifyAccess=all`, and the kiosk takes `$WATCHDOG_USEC` even
-//! though `$WATCHDOG_PID` names cage (docs/decisions.md, "systemd watchdog").
+//! though `$WATCHDOG_PID` names cage (docs/decisions.md #269, "systemd watchdog").
 
 use std::time::{Duration, Instant};
 

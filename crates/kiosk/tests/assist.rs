@@ -7,7 +7,7 @@
 //! words, not silent, louder with the volume.
 //!
 //! No speech recogniser reads them back: Debian has no French model, and
-//! its English one could not follow eSpeak's voice (docs/decisions.md).
+//! its English one could not follow eSpeak's voice (docs/decisions.md #284).
 //!
 //! Time limits: the warning before an automatic return and "Je suis encore
 //! là", with time simulated by the app's own ticks.

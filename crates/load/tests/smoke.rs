@@ -150,7 +150,7 @@ async fn fifty_kiosks_and_five_agents_across_two_hubs_on_postgresql_and_nats() {
 /// Every call across the two processes is logged answered: the visit's
 /// row is written with its place in the shared queue, before any agent
 /// can answer it (this once lost some "answered" records:
-/// docs/decisions.md, "Load generator (issue 10)").
+/// docs/decisions.md #180).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn across_two_hubs_every_call_is_logged_as_answered() {
     two_hubs(true).await;
@@ -162,7 +162,7 @@ async fn two_hubs(answered: bool) {
     let store = PgStore::connect(&pg.url(), 4).await.unwrap();
     let accounts = accounts::enrol(&store.clone().into(), "smoke-", KIOSKS, AGENTS, "demo", 4).await.unwrap();
     // Both start before anyone queues (a start still clears the shared
-    // queue: docs/decisions.md, "Several hub processes").
+    // queue: docs/decisions.md #207).
     let (a, b) = (instance(&pg.url(), &nats.url()).await, instance(&pg.url(), &nats.url()).await);
     let hubs = vec![a.address.clone(), b.address.clone()];
     let trust = vec![a.cert_pem.clone(), b.cert_pem.clone()];

@@ -1,7 +1,7 @@
 //! The call's documents channel as visio-transfer's message link, behind
 //! the `transfer` feature: the kiosk, the benchmarks and the transfer tests
-//! all move documents through this one adapter (docs/decisions.md, "One
-//! documents link"). visio-transfer knows nothing of the call.
+//! all move documents through this one adapter (docs/decisions.md #57, "One
+//! documents link", and #264). visio-transfer knows nothing of the call.
 
 use std::sync::Arc;
 

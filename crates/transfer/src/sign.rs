@@ -1,5 +1,5 @@
 //! The resident's signature stamped into a page of a PDF (issue 20, item 7;
-//! docs/decisions.md): a one-page stamp PDF of our own (the finger's strokes
+//! docs/decisions.md #301): a one-page stamp PDF of our own (the finger's strokes
 //! as vector lines, and a caption: date, site, the document's SHA-256) laid
 //! over the chosen page by qpdf's `--overlay`, run bounded like `pdftoppm`.
 //! qpdf reads what poppler reads (object streams, owner-password

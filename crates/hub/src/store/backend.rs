@@ -1,6 +1,6 @@
 //! The hub's records on either backend: SQLite on one box (the default)
-//! or PostgreSQL shared by several hub processes (docs/decisions.md,
-//! "Several hub processes"). The same calls and the same behaviours
+//! or PostgreSQL shared by several hub processes (docs/decisions.md
+//! #178, #261). The same calls and the same behaviours
 //! (`tests/store_conformance.rs`); each call reaches its store through
 //! `on_store!`, where SQLite's synchronous calls go to tokio's blocking pool.
 

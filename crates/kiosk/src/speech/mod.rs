@@ -8,7 +8,7 @@
 //! eSpeak NG runs as a short-lived process per prompt, not as GStreamer's
 //! `espeak` element: that element keeps each prompt's audio (about 90 KB)
 //! and a copy of the voice list for the life of the process, 1.7 MB a call
-//! (docs/decisions.md, "Speech through the espeak-ng program").
+//! (docs/decisions.md #295, "Speech through the espeak-ng program").
 
 pub mod words;
 

@@ -72,7 +72,7 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// kiosk's retry interval between ICE restarts. webrtc-rs's default (7,
 /// 1.4 s) gives up on a restart made while the link is still cut, and a
 /// restart discards the old pair that would have come back by itself, so
-/// the call stayed down until the next restart (docs/decisions.md).
+/// the call stayed down until the next restart (docs/decisions.md #131).
 const ICE_CHECKS_PER_PAIR: u16 = 75;
 /// Missing packets are asked for while among the last this many received
 /// (a second or more of video on our links)…

@@ -34,7 +34,7 @@
 //!   of dropped packets (the peer NACKs the gap) are not sent. Without this
 //!   bound the queue had no limit but 4,096 packets: after the benchmark's
 //!   1 → 0.3 Mbit/s drop the sender did not come back up within 45 s once
-//!   the link returned to 1 Mbit/s (docs/decisions.md). With it, the same
+//!   the link returned to 1 Mbit/s (docs/decisions.md #144). With it, the same
 //!   drop on adsl queued 132 packets, the oldest 2.5 s old, behind a
 //!   640x360 keyframe paced at 137 kbit/s; 94 stale frames were dropped and
 //!   the rate was back 13 s after the link.

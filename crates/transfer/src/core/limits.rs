@@ -45,7 +45,7 @@ pub struct Limits {
 /// 512 kbit/s ADSL uplink is a 250 ms queue in the modem. The call's
 /// estimator reads that queue as congestion and backs off, the room for
 /// documents shrinks, and the next burst is the same size: on `adsl-poor`
-/// a 5 MB scan took over 400 s that way (docs/decisions.md). Chunks of
+/// a 5 MB scan took over 400 s that way (docs/decisions.md #75). Chunks of
 /// ~10 ms at the rate keep the modem's queue short.
 pub const PACE_QUANTUM: Duration = Duration::from_millis(10);
 /// Paced chunks are never smaller than this (a chunk fits one SCTP packet;
