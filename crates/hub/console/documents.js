@@ -278,8 +278,8 @@ const Documents = {
 
 // The agent's scan is an interview: the resident is told first (scans.js).
 $("request-scan").addEventListener("click", () => Scans.start());
-$("send-print").addEventListener("click", () => Documents.push($("print-file").files[0], "print"));
-$("send-show").addEventListener("click", () => Documents.push($("show-file").files[0], "display"));
+$("send-print").addEventListener("click", () => Documents.push($("doc-file").files[0], "print"));
+$("send-show").addEventListener("click", () => Documents.push($("doc-file").files[0], "display"));
 
 async function sha256Hex(bytes) {
   const digest = await crypto.subtle.digest("SHA-256", bytes);

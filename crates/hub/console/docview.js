@@ -66,15 +66,16 @@ const DocView = {
     zoom.dataset.testid = "view-zoom";
     const into = button("view-zoom-in", "view.zoom-in");
     const off = button("view-pointer-off", "view.pointer-off");
-    const pages = make("div");
+    const pages = make("div", { className: "pages" });
     pages.append(prev, " ", page, " ", next);
-    const zooms = make("div");
-    zooms.append(out, " ", zoom, " ", into);
+    const zooms = make("div", { className: "pages" });
+    // The zoom and the pointer on one line: the call must fit 1366x768.
+    zooms.append(out, " ", zoom, " ", into, " ", off);
     const help = make("p", { className: "muted", textContent: t("view.help") });
     help.dataset.i18n = "view.help";
     const controls = make("div", { className: "controls" });
-    controls.append(pages, zooms, off, help);
-    box.append(title, thumb, controls);
+    controls.append(title, pages, zooms, help);
+    box.append(thumb, controls);
     $("doc-status").after(box);
     Object.assign(this.el, { box, thumb, img, pointer, prev, next, page, pages, out, zoom, into, off });
 

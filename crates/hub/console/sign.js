@@ -7,8 +7,8 @@
 // and end of call are wrapped, not changed.
 
 Object.assign(MESSAGES.fr, {
-  "sign.label": "Faire signer à la borne (PDF)",
-  "sign.send": "Envoyer pour signature",
+  "sign.send": "Faire signer",
+  "sign.pdf-only": "Seul un PDF se signe à la borne : choisissez un PDF.",
   "sign.title": "Signature à la borne",
   "sign.help": "Faites glisser le cadre, ou cliquez sur la page pour l'y placer. Au clavier : flèches pour déplacer le cadre, Maj + flèches pour changer sa taille.",
   "sign.box": "Cadre de signature, page {page} : flèches pour le déplacer, Maj + flèches pour changer sa taille",
@@ -24,8 +24,8 @@ Object.assign(MESSAGES.fr, {
   "history.refused": "non signé",
 });
 Object.assign(MESSAGES.en, {
-  "sign.label": "Have it signed at the kiosk (PDF)",
-  "sign.send": "Send for signature",
+  "sign.send": "Have it signed",
+  "sign.pdf-only": "Only a PDF can be signed at the kiosk: choose a PDF.",
   "sign.title": "Signing at the kiosk",
   "sign.help": "Drag the box, or click on the page to put it there. Keyboard: arrows move the box, Shift + arrows change its size.",
   "sign.box": "Signature box, page {page}: arrows move it, Shift + arrows change its size",
@@ -75,15 +75,16 @@ const SignView = {
     const next = button("sign-next", "sign.next");
     const page = make("span", { role: "status" });
     page.dataset.testid = "sign-page";
-    const pages = make("div");
+    const pages = make("div", { className: "pages" });
     pages.append(prev, " ", page, " ", next);
     const waiting = make("p", { textContent: t("sign.waiting") });
     waiting.dataset.i18n = "sign.waiting";
     const help = make("p", { className: "muted", textContent: t("sign.help") });
     help.dataset.i18n = "sign.help";
     const controls = make("div", { className: "controls" });
-    controls.append(pages, waiting, help);
-    box.append(title, thumb, controls);
+    // The title beside the page, not above it: the call must fit 1366x768.
+    controls.append(title, pages, waiting, help);
+    box.append(thumb, controls);
     $("doc-status").after(box);
     Object.assign(this.el, { box, thumb, img, frame, prev, next, page, pages });
     prev.addEventListener("click", () => this.turn(-1));
@@ -244,4 +245,9 @@ const SignView = {
   };
 }
 
-$("send-sign").addEventListener("click", () => Documents.push($("sign-file").files[0], "sign"));
+$("send-sign").addEventListener("click", () => {
+  const file = $("doc-file").files[0];
+  // The kiosk would refuse it at the offer; say so before anything is sent.
+  if (file && file.type !== "application/pdf" && !/\.pdf$/i.test(file.name)) return Documents.status(t("sign.pdf-only"), "error");
+  Documents.push(file, "sign");
+});

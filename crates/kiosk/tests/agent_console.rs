@@ -86,7 +86,7 @@ async fn takes_a_call_and_drives_documents(kind: Kind) {
     let docs = tempfile::tempdir().unwrap();
     let form = docs.path().join("attestation.pdf");
     std::fs::write(&form, text_pdf("Attestation CAF 2026")).unwrap();
-    let input = browser.client.find(Locator::Css(&testid("print-file"))).await.unwrap();
+    let input = browser.client.find(Locator::Css(&testid("doc-file"))).await.unwrap();
     input.send_keys(form.to_str().unwrap()).await.unwrap();
     click(&browser, "send-print").await;
     let printed = kiosk.event("printed").await;

@@ -52,7 +52,7 @@ async fn fits(browser: &Browser, width: u32, height: u32) {
         "the layout settled",
         "await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
          const se = document.scrollingElement;
-         const ids = ['remote-video', 'mute', 'end-call', 'request-scan', 'print-file', 'send-print', 'show-file',
+         const ids = ['remote-video', 'mute', 'end-call', 'request-scan', 'doc-file', 'send-print', 'send-sign',
                       'send-show', 'doc-status', 'quality', 'context', 'notes-text', 'notes-copy', 'notes-export', 'notes-clear', 'take-next', 'local-video'];
          const out = [];
          for (const id of ids) {

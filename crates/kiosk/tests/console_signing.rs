@@ -24,7 +24,7 @@ use common::{AGENT, World};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_testkit::browser::Browser;
-use visio_testkit::page::{click, page_until, sign_in_agent, testid};
+use visio_testkit::page::{assert_call_card_fits, click, page_until, sign_in_agent, testid};
 use visio_testkit::pdf::pdf_from_postscript;
 use visio_testkit::wait::{eventually, init_tracing};
 
@@ -63,7 +63,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 async fn send_for_signature(browser: &Browser, pdf: &Path) {
-    let input = browser.client.find(Locator::Css(&testid("sign-file"))).await.unwrap();
+    let input = browser.client.find(Locator::Css(&testid("doc-file"))).await.unwrap();
     input.send_keys(pdf.to_str().unwrap()).await.unwrap();
     click(browser, "send-sign").await;
 }
@@ -110,6 +110,8 @@ async fn the_resident_signs_at_the_kiosk_and_the_agent_gets_the_signed_pdf() {
     // WCAG 2.1 A and AA while the box is placed.
     let violations = browser.accessibility_violations().await;
     assert!(violations.is_empty(), "axe-core while placing the box: {:#}", Value::Array(violations));
+    // The whole call still fits 1366×768 while placing (issue 24 item 9).
+    assert_call_card_fits(&browser, "signview").await;
     if let Some(dir) = std::env::var_os("VISIO_SCREENSHOTS") {
         browser.run("document.querySelector('[data-testid=signview]').scrollIntoView({ block: 'nearest' }); return true;", Value::Null).await;
         std::fs::write(Path::new(&dir).join("console-signing.png"), browser.client.screenshot().await.unwrap()).unwrap();

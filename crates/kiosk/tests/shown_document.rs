@@ -12,7 +12,7 @@ use common::{AGENT, World, Xvfb};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_testkit::browser::Browser;
-use visio_testkit::page::{click, page_until, sign_in_agent, testid};
+use visio_testkit::page::{assert_call_card_fits, click, page_until, sign_in_agent, testid};
 use visio_testkit::pdf::pdf_from_postscript;
 use visio_testkit::wait::{eventually, init_tracing};
 
@@ -62,7 +62,7 @@ async fn the_agent_turns_zooms_and_points_and_the_window_kiosk_shows_it() {
 
     let docs = tempfile::tempdir().unwrap();
     let letter = two_page_letter(docs.path());
-    let input = browser.client.find(Locator::Css(&testid("show-file"))).await.unwrap();
+    let input = browser.client.find(Locator::Css(&testid("doc-file"))).await.unwrap();
     input.send_keys(letter.to_str().unwrap()).await.unwrap();
     click(&browser, "send-show").await;
     let shown = kiosk.event("displayed").await;
@@ -123,6 +123,8 @@ async fn the_agent_turns_zooms_and_points_and_the_window_kiosk_shows_it() {
     })
     .await;
     eprintln!("kiosk screen: {before} red pixels before the pointer, {after} with it");
+    // The shown page's controls fit beside the call at 1366×768.
+    assert_call_card_fits(&browser, "docview").await;
     if let Some(dir) = std::env::var_os("VISIO_SCREENSHOTS") {
         let dir = std::path::Path::new(&dir);
         std::fs::copy(&shot, dir.join("document-pointer.png")).unwrap();

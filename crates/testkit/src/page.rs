@@ -83,3 +83,27 @@ pub async fn sign_in_agent(browser: &Browser, hub: &TestHub, (login, password): 
     )
     .await;
 }
+
+/// The agent console's call card fits the window with `panel` (a testid:
+/// a shown page's or a signature box's controls) open: the card does not
+/// scroll, the panel is inside the window, and the resident's video keeps
+/// at least 160 px of height (issue 24: a working day at 1366×768).
+pub async fn assert_call_card_fits(browser: &Browser, panel: &str) {
+    let layout = page_until(
+        browser,
+        "the layout settled",
+        &format!(
+            "await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+             const call = document.getElementById('call');
+             const video = document.querySelector('[data-testid=remote-video]').getBoundingClientRect();
+             const panel = document.querySelector('[data-testid={panel}]').getBoundingClientRect();
+             return {{ overflow: call.scrollHeight - call.clientHeight, video: Math.round(video.height),
+                       panel_bottom: Math.round(panel.bottom), height: innerHeight }};"
+        ),
+    )
+    .await;
+    assert!(layout["overflow"].as_i64().unwrap_or(i64::MAX) <= 1, "the call card scrolls with {panel} open: {layout}");
+    assert!(layout["video"].as_u64().unwrap_or(0) >= 160, "the resident's video is too small with {panel} open: {layout}");
+    assert!(layout["panel_bottom"].as_i64() <= layout["height"].as_i64(), "{panel} is below the window: {layout}");
+}
+
