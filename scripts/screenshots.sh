@@ -19,7 +19,7 @@ export DISPLAY="$display" ICED_BACKEND=tiny-skia VISIO_AUDIO_SINK=fakesink
 # Wait until the virtual display answers.
 for _ in $(seq 200); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; sleep 0.05; done
 
-for scene in home home-closed waiting call call-scan scan-place scan-page scan-next scan-consent document sign ended out-of-service home-easy ended-warning waiting-host; do
+for scene in home home-closed waiting call call-scan scan-place scan-feeder scan-page scan-next scan-consent document sign ended out-of-service home-easy ended-warning waiting-host; do
   "$bin" --scene "$scene" --windowed >/dev/null 2>&1 &
   app=$!
   # Wait for the window, then for the app's first frames to be drawn.

@@ -52,6 +52,7 @@ call-confirm = Do you really want to end the call?
 call-confirm-yes = Yes, end it
 call-confirm-no = No, continue
 scan-place = Place your document face down on the scanner.
+scan-place-feeder = Place your document face down on the scanner glass, or all your pages in its feeder.
 scan-progress = Scanning… { $percent } %
 scan-waiting = Scanning…
 scan-sent = Document sent to the adviser.
@@ -99,6 +100,7 @@ assist-large = Large text
 home-subtitle-falc = Touch a service. A person talks to you by video.
 waiting-estimate-unknown-falc = Please wait. A person will answer you.
 scan-place-falc = Put your paper on the scanner. Text facing down.
+scan-place-feeder-falc = Put your paper on the scanner. Text facing down. Several pages? Put them in the feeder.
 ended-rate-falc = Was the appointment good?
 
 ## Scan steps (the agent scans once the paper is down)

@@ -53,6 +53,7 @@ call-confirm = Voulez-vous vraiment terminer l'appel ?
 call-confirm-yes = Oui, terminer
 call-confirm-no = Non, continuer
 scan-place = Posez votre document face vers le bas sur le scanner.
+scan-place-feeder = Posez votre document face vers le bas sur la vitre du scanner, ou toutes vos pages dans son chargeur.
 scan-progress = Numérisation en cours… { $percent } %
 scan-waiting = Numérisation en cours…
 scan-sent = Document envoyé au conseiller.
@@ -100,6 +101,7 @@ assist-large = Grand texte
 home-subtitle-falc = Touchez un service. Une personne vous parle en vidéo.
 waiting-estimate-unknown-falc = Attendez. Une personne va vous répondre.
 scan-place-falc = Mettez votre papier sur le scanner. Le texte en bas.
+scan-place-feeder-falc = Mettez votre papier sur le scanner. Le texte en bas. Plusieurs pages ? Mettez-les dans le chargeur.
 ended-rate-falc = Le rendez-vous était bien ?
 
 ## Scan steps (the agent scans once the paper is down)

@@ -17,6 +17,8 @@ pub const SCENES: &[&str] = &[
     "call",
     "call-scan",
     "scan-place",
+    // Issue 20: a scanner with a feeder.
+    "scan-feeder",
     "scan-page",
     "scan-next",
     "scan-consent",
@@ -100,9 +102,10 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
     match scene {
         "call" => {}
         "call-scan" => kiosk.input(Input::Document(DocumentEvent::ScanProgress { percent: 60 })),
-        "scan-place" => kiosk.input(Input::Document(DocumentEvent::ScanPlace { pages: 0 })),
+        "scan-place" => kiosk.input(Input::Document(DocumentEvent::ScanPlace { pages: 0, feeder: false })),
+        "scan-feeder" => kiosk.input(Input::Document(DocumentEvent::ScanPlace { pages: 0, feeder: true })),
         "scan-page" => kiosk.input(Input::Document(DocumentEvent::ScanPageScanning { page: 2 })),
-        "scan-next" => kiosk.input(Input::Document(DocumentEvent::ScanPlace { pages: 2 })),
+        "scan-next" => kiosk.input(Input::Document(DocumentEvent::ScanPlace { pages: 2, feeder: false })),
         "scan-consent" => {
             // The sample page stands for the scanned page's preview.
             let page: &'static [u8] = include_bytes!("../../../assets/samples/attestation-page1.png");

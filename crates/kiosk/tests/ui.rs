@@ -68,6 +68,13 @@ fn scanning_and_a_shown_document_are_explained_to_the_resident() {
     k.input(Input::Hub(HubToKiosk::CallAnswered { session: "s-1".into(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
     k.input(Input::Document(visio_kiosk_core::DocumentEvent::ScanProgress { percent: 40 }));
     assert!(shows(&k, "Posez votre document face vers le bas sur le scanner.\nNumérisation en cours… 40 %"));
+    // A scanner with a feeder: the resident may put every page there.
+    k.input(Input::Document(visio_kiosk_core::DocumentEvent::ScanPlace { pages: 0, feeder: true }));
+    assert!(shows(
+        &k,
+        "Posez votre document face vers le bas sur la vitre du scanner, ou toutes vos pages dans son chargeur.\n\
+         Le conseiller lancera la numérisation quand le document sera en place."
+    ));
     k.input(Input::Document(visio_kiosk_core::DocumentEvent::Showing { name: "form.pdf".into(), pages: 2 }));
     assert!(shows(&k, "Page 1 sur 2"));
     assert!(shows(&k, "Votre conseiller vous montre un document. Vous n'avez rien à toucher."));

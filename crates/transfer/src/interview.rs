@@ -38,6 +38,9 @@ pub enum InterviewNotice {
         req: u32,
         /// Pages held so far.
         pages: u32,
+        /// The agent may scan the whole feeder: the resident may put all
+        /// the pages there.
+        feeder: bool,
     },
     /// The scanner runs on page `page`.
     Scanning {
@@ -242,7 +245,7 @@ pub(crate) fn spawn<S: Scanner, P: Printer, D: Display>(
 ) -> mpsc::UnboundedSender<InterviewInput> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut task = Task { h, services, notices, pages: Pages::default(), consent: false, serial: 0, max_pages, max_bytes };
+        let mut task = Task { h, services, notices, pages: Pages::default(), consent: false, feeder: false, serial: 0, max_pages, max_bytes };
         while let Some(input) = rx.recv().await {
             task.input(input).await;
         }
@@ -257,6 +260,8 @@ struct Task<S, P, D> {
     notices: mpsc::UnboundedSender<Notice>,
     pages: Pages,
     consent: bool,
+    /// The current interview offers the feeder (said at `scan_ready`).
+    feeder: bool,
     /// Makes every file name new (a redone page never reuses a name).
     serial: u32,
     /// The most pages an interview holds (`Limits::max_pages`).
@@ -266,6 +271,11 @@ struct Task<S, P, D> {
 }
 
 impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
+    /// Where to put the paper, with the pages held so far.
+    fn place(&self, req: u32) {
+        self.tell(InterviewNotice::Place { req, pages: self.pages.count(), feeder: self.feeder });
+    }
+
     fn tell(&self, n: InterviewNotice) {
         let _ = self.notices.send(Notice::Interview(n));
     }
@@ -287,11 +297,11 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
             InterviewInput::RequireConsent(on) => self.consent = on,
             InterviewInput::Step(ScanStep::Prepare { req }) => {
                 remove(self.pages.begin(req));
-                self.tell(InterviewNotice::Place { req, pages: 0 });
                 // A service that asks the resident goes page by page: each
                 // page waits for a yes before the next is scanned.
-                let feeder = !self.consent && self.services.scanner.has_feeder().await;
-                let _ = self.h.scan_command(ScanCommand::Ready(req, feeder)).await;
+                self.feeder = !self.consent && self.services.scanner.has_feeder().await;
+                self.place(req);
+                let _ = self.h.scan_command(ScanCommand::Ready(req, self.feeder)).await;
             }
             InterviewInput::Step(ScanStep::Page { req, page, settings }) => self.page(req, page, settings).await,
             InterviewInput::Step(ScanStep::Feed { req, page, settings }) => self.feed(req, page, settings).await,
@@ -314,7 +324,7 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
                     info!(page, "the resident declined a page");
                     remove(files(p));
                     let _ = self.h.scan_command(ScanCommand::Declined(req, page)).await;
-                    self.tell(InterviewNotice::Place { req, pages: self.pages.count() });
+                    self.place(req);
                 }
             }
         }
@@ -333,7 +343,7 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
         let out = match self.services.scanner.scan(settings, &dir, &stem).await {
             Ok(out) => out,
             Err(e) => {
-                self.tell(InterviewNotice::Place { req, pages: self.pages.count() });
+                self.place(req);
                 return self.fail(req, e.to_string()).await;
             }
         };
@@ -384,12 +394,12 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
             }
         }
         if let Some(e) = fed.stopped {
-            self.tell(InterviewNotice::Place { req, pages: self.pages.count() });
+            self.place(req);
             return self.fail(req, e.to_string()).await;
         }
         if count == 0 {
             info!("the feeder was empty");
-            self.tell(InterviewNotice::Place { req, pages: self.pages.count() });
+            self.place(req);
         }
         let _ = self.h.scan_command(ScanCommand::FeedDone { req, pages: count, limit }).await;
     }
@@ -411,7 +421,7 @@ impl<S: Scanner, P: Printer, D: Display> Task<S, P, D> {
                 let size = p.size;
                 remove(self.pages.hold(page, p));
                 let _ = self.h.scan_command(ScanCommand::PageDone { req, page, id, size }).await;
-                self.tell(InterviewNotice::Place { req, pages: self.pages.count() });
+                self.place(req);
             }
             Err(e) => {
                 remove(files(p));

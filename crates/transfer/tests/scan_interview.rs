@@ -120,7 +120,7 @@ async fn pages_after_pages_with_previews_and_a_redo_make_one_pdf() {
     let mut w = world().await;
     let req = w.agent.h.prepare_scan().await.unwrap();
     // The kiosk shows the instruction and scans nothing until asked.
-    w.kiosk.next("instruction shown", |n| matches!(n, Notice::Interview(InterviewNotice::Place { req: r, pages: 0 }) if *r == req).then_some(())).await;
+    w.kiosk.next("instruction shown", |n| matches!(n, Notice::Interview(InterviewNotice::Place { req: r, pages: 0, feeder: true }) if *r == req).then_some(())).await;
     let (feeder, _rate) = w.agent.next("kiosk ready", |n| match n {
         Notice::Core { event: Event::Scan(ScanStep::Ready { req: r, feeder, rate }), .. } if *r == req => Some((*feeder, *rate)),
         _ => None,

@@ -103,7 +103,7 @@ impl Session {
         let Screen::InCall(call) = &mut self.screen else { return };
         let notice = matches!(event, DocumentEvent::ScanSent { .. } | DocumentEvent::Printed { .. } | DocumentEvent::Failed { .. });
         call.document = match event {
-            DocumentEvent::ScanPlace { pages } => DocumentView::ScanPlace { pages },
+            DocumentEvent::ScanPlace { pages, feeder } => DocumentView::ScanPlace { pages, feeder },
             DocumentEvent::ScanPageScanning { page } => DocumentView::ScanningPage { page },
             DocumentEvent::ScanConsent { req, page } => DocumentView::ScanConsent { req, page },
             DocumentEvent::ScanCancelled => DocumentView::None,
@@ -133,7 +133,7 @@ impl Session {
         let Screen::InCall(call) = &mut self.screen else { return };
         let DocumentView::ScanConsent { req, page } = call.document else { return };
         self.outputs.push_back(Output::Documents(DocumentCommand::ScanConsent { req, page, accept }));
-        call.document = DocumentView::ScanPlace { pages: 0 };
+        call.document = DocumentView::ScanPlace { pages: 0, feeder: false };
     }
 
     /// Restarts ICE now when the connection is down and the offer can

@@ -530,8 +530,8 @@ fn a_prepared_scan_tells_the_resident_first_and_consent_goes_to_the_documents() 
     let mut k = Kiosk::waiting();
     k.input(Input::Hub(HubToKiosk::CallAnswered { session: session(), agent_name: "Claire".into(), ice_servers: vec![], resume_token: None }));
     assert!(k.take().contains(&Output::Documents(DocumentCommand::RequireScanConsent(false))));
-    k.input(Input::Document(DocumentEvent::ScanPlace { pages: 0 }));
-    assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::ScanPlace { pages: 0 }, .. })));
+    k.input(Input::Document(DocumentEvent::ScanPlace { pages: 0, feeder: true }));
+    assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::ScanPlace { pages: 0, feeder: true }, .. })));
     k.input(Input::Document(DocumentEvent::ScanPageScanning { page: 1 }));
     assert!(matches!(k.screen(), Screen::InCall(InCall { document: DocumentView::ScanningPage { page: 1 }, .. })));
     // A stray answer (no question on screen) sends nothing.

@@ -182,8 +182,9 @@ pub enum MediaEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocumentEvent {
     /// The agent prepares a scan: tell the resident where to put the
-    /// paper (`pages` already scanned in this scan).
-    ScanPlace { pages: u32 },
+    /// paper (`pages` already scanned in this scan; `feeder`: the pages
+    /// may go in the scanner's feeder).
+    ScanPlace { pages: u32, feeder: bool },
     /// The scanner runs on page `page` of a prepared scan.
     ScanPageScanning { page: u32 },
     /// The service asks the resident before page `page` of scan `req`
@@ -374,8 +375,9 @@ pub enum MediaState {
 pub enum DocumentView {
     #[default]
     None,
-    /// "Put your document on the scanner", before the agent scans.
-    ScanPlace { pages: u32 },
+    /// "Put your document on the scanner" (or "all your pages in its
+    /// feeder"), before the agent scans.
+    ScanPlace { pages: u32, feeder: bool },
     /// The scanner runs on one page of a prepared scan.
     ScanningPage { page: u32 },
     /// "May this page be sent?" with the page on screen.

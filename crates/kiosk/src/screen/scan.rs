@@ -11,11 +11,17 @@ use super::Context;
 use super::call::Message;
 use crate::theme;
 
+/// Where the paper goes: the glass, or the feeder too when the agent may
+/// scan it whole.
+pub fn place_key(feeder: bool) -> &'static str {
+    if feeder { "scan-place-feeder" } else { "scan-place" }
+}
+
 /// The banner's pictogram and sentence for a scan step, if `document` is one.
 pub fn banner_line(ctx: Context<'_>, document: &DocumentView) -> Option<(&'static str, String)> {
     let line = match document {
-        DocumentView::ScanPlace { pages: 0 } => format!("{}\n{}", ctx.tr("scan-place"), ctx.tr("scan-wait-agent")),
-        DocumentView::ScanPlace { pages } => {
+        DocumentView::ScanPlace { pages: 0, feeder } => format!("{}\n{}", ctx.tr(place_key(*feeder)), ctx.tr("scan-wait-agent")),
+        DocumentView::ScanPlace { pages, .. } => {
             format!("{}\n{}", ctx.tr_with("scan-pages-done", &[("pages", (*pages).into())]), ctx.tr("scan-place-next"))
         }
         DocumentView::ScanningPage { page } => {

@@ -88,8 +88,8 @@ pub fn text(ctx: Context<'_>, prompt: &Prompt, easy_read: bool) -> String {
         Prompt::ConfirmHangUp => vec![w.tr("call-confirm"), w.tr("speech-confirm")],
         Prompt::Document(view) => match view {
             DocumentView::None => vec![],
-            DocumentView::ScanPlace { pages: 0 } => vec![w.tr("scan-place"), w.tr("scan-wait-agent")],
-            DocumentView::ScanPlace { pages } => {
+            DocumentView::ScanPlace { pages: 0, feeder } => vec![w.tr(crate::screen::scan::place_key(*feeder)), w.tr("scan-wait-agent")],
+            DocumentView::ScanPlace { pages, .. } => {
                 vec![w.tr_with("scan-pages-done", &[("pages", (*pages).into())]), w.tr("scan-place-next")]
             }
             DocumentView::ScanningPage { page } => {

@@ -24,7 +24,7 @@ impl Runner {
     /// An interview step, for the screen.
     pub(super) fn interview_notice(&self, notice: InterviewNotice) -> Option<DocumentEvent> {
         match notice {
-            InterviewNotice::Place { pages, .. } => Some(DocumentEvent::ScanPlace { pages }),
+            InterviewNotice::Place { pages, feeder, .. } => Some(DocumentEvent::ScanPlace { pages, feeder }),
             InterviewNotice::Scanning { page } => Some(DocumentEvent::ScanPageScanning { page }),
             InterviewNotice::Consent { req, page, preview } => {
                 // The page picture first, so the question never shows alone.
