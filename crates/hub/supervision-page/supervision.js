@@ -155,7 +155,9 @@ function render() {
       el("td", { class: "num", "data-testid": "median" }, day && day.median_wait_seconds !== undefined ? duration(day.median_wait_seconds) : none),
       el("td", { class: "num", "data-testid": "answered" }, String(day ? day.answered : 0)),
       el("td", { class: "num", "data-testid": "abandoned" }, String(day ? day.abandoned : 0)),
-      el("td", { "data-testid": "ratings" }, t("lines.ratings-value", { happy: day ? day.happy : 0, neutral: day ? day.neutral : 0, unhappy: day ? day.unhappy : 0 })));
+      el("td", { class: "num", "data-testid": "happy" }, String(day ? day.happy : 0)),
+      el("td", { class: "num", "data-testid": "neutral" }, String(day ? day.neutral : 0)),
+      el("td", { class: "num", "data-testid": "unhappy" }, String(day ? day.unhappy : 0)));
   }));
   const agents = [...state.agents.values()].sort((a, b) => a.display_name.localeCompare(b.display_name));
   $("agent-rows").replaceChildren(...agents.map(agent => el("tr", { "data-testid": `agent-${agent.login}` },

@@ -378,7 +378,7 @@ pub fn hub_to_supervisor() -> Vec<HubToSupervisor> {
                 agents: vec![AgentDay { login: "m.durand".into(), calls: 4 }],
             },
         },
-        HubToSupervisor::Error(ErrorBody::new(ErrorCode::MalformedMessage, "hello was already accepted")),
+        HubToSupervisor::Error(ErrorBody::new(ErrorCode::OutOfPlace, "hello was already accepted")),
     ]
 }
 
