@@ -130,53 +130,44 @@ impl Hub {
     }
 
     /// Compares each agent here with their entry: new, changed or gone.
+    /// Runs after every input, so it allocates only for what changed.
     fn supervise_agents(&mut self, now: Timestamp) {
-        let mut here: BTreeMap<AgentLogin, (String, Vec<ServiceId>, AgentState, Option<ServiceId>)> = BTreeMap::new();
+        let mut changed: Vec<(AgentLogin, Option<BoardAgent>)> = Vec::new();
         for a in self.agents.values() {
-            let call = a.call.as_ref().and_then(|s| self.sessions.get(s)).map(|s| s.service.clone());
-            let state = match (&call, a.available) {
+            let service = a.call.as_ref().and_then(|s| self.sessions.get(s)).map(|s| &s.service);
+            let state = match (service, a.available) {
                 (Some(_), _) => AgentState::InCall,
                 (None, true) => AgentState::Available,
                 (None, false) => AgentState::Away,
             };
-            here.insert(a.login.clone(), (a.display_name.clone(), a.services.clone(), state, call));
-        }
-        let mut changed = Vec::new();
-        for (login, (display_name, services, state, service)) in here.iter() {
-            let entry = self.supervision.agents.get(login);
-            let same = entry.is_some_and(|e| {
-                e.owner.is_none() && e.agent.state == *state && e.agent.service == *service && e.agent.services == *services
-            });
-            if !same {
-                let since = match entry {
-                    Some(e) if e.owner.is_none() && e.agent.state == *state && e.agent.service == *service => e.agent.since,
-                    _ => now,
-                };
-                let agent = BoardAgent {
-                    login: login.clone(),
-                    display_name: display_name.clone(),
-                    services: services.clone(),
-                    state: *state,
-                    service: service.clone(),
-                    since,
-                    updated: now,
-                };
-                self.supervision.agents.insert(login.clone(), AgentEntry { owner: None, agent: agent.clone() });
-                changed.push((login.clone(), Some(agent)));
+            let entry = self.supervision.agents.get(&a.login).filter(|e| e.owner.is_none());
+            let same_state = entry.is_some_and(|e| e.agent.state == state && e.agent.service.as_ref() == service);
+            if same_state && entry.is_some_and(|e| e.agent.services == a.services) {
+                continue;
             }
+            let agent = BoardAgent {
+                login: a.login.clone(),
+                display_name: a.display_name.clone(),
+                services: a.services.clone(),
+                state,
+                service: service.cloned(),
+                since: if same_state { entry.map_or(now, |e| e.agent.since) } else { now },
+                updated: now,
+            };
+            changed.push((a.login.clone(), Some(agent)));
         }
-        let gone: Vec<AgentLogin> = self
+        let gone = self
             .supervision
             .agents
             .iter()
-            .filter(|(login, e)| e.owner.is_none() && !here.contains_key(*login))
-            .map(|(login, _)| login.clone())
-            .collect();
-        for login in gone {
-            self.supervision.agents.remove(&login);
-            changed.push((login, None));
-        }
+            .filter(|(login, e)| e.owner.is_none() && !self.agent_peer.contains_key(*login))
+            .map(|(login, _)| (login.clone(), None));
+        changed.extend(gone);
         for (login, agent) in changed {
+            match &agent {
+                Some(a) => self.supervision.agents.insert(login.clone(), AgentEntry { owner: None, agent: a.clone() }),
+                None => self.supervision.agents.remove(&login),
+            };
             if let Topology::Bus { process } = &self.topology {
                 let message = BusMessage::SupervisorAgent { login: login.clone(), agent: agent.clone(), from: process.clone() };
                 self.outputs.push_back(Output::Bus { to: EVERY_PROCESS.into(), message });
