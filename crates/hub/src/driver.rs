@@ -21,8 +21,10 @@ use crate::store::postgres::PgStore;
 use crate::store::{AgentRecord, Backend, KioskRecord};
 
 mod session_log;
+mod today;
 
 use session_log::SessionLog;
+use today::Today;
 
 /// How many messages may wait for a slow peer before it is disconnected as
 /// too slow: generous for a burst of queue updates, small enough that one
@@ -53,6 +55,11 @@ pub enum Input {
     Kiosk(PeerId, KioskToHub),
     Agent(PeerId, AgentToHub),
     Host(PeerId, visio_protocol::HostToHub),
+    /// A supervisor's page (console cookie, role supervisor or admin).
+    SupervisorConnected { peer: PeerId, login: String, display_name: String, link: PeerLink },
+    Supervisor(PeerId, visio_protocol::SupervisorToHub),
+    /// Today's figures, read from the session log.
+    Today(Box<visio_protocol::DayFigures>),
     Disconnected(PeerId),
     /// Credentials revoked: close the connections opened with them.
     Revoked(Vec<crate::store::revocation::Revocation>),
@@ -153,10 +160,15 @@ pub fn spawn(
         listener.spawn(tx.clone());
         bus
     });
+    let log = SessionLog::spawn(store.clone());
+    let process = hub.topology().process().map(str::to_owned);
+    let on_bus = bus.clone().zip(process);
+    let today = Today::spawn(store.clone(), log.clone(), on_bus, tx.clone());
     let driver = Driver {
         hub,
         peers: HashMap::new(),
-        log: SessionLog::spawn(store.clone()),
+        log,
+        today,
         store,
         inputs: tx,
         queue,
@@ -171,6 +183,7 @@ struct Driver {
     hub: Hub,
     peers: HashMap<PeerId, PeerLink>,
     log: SessionLog,
+    today: Today,
     store: Backend,
     /// Its own inputs, for work it finishes later (a configuration loaded).
     inputs: mpsc::Sender<Input>,
@@ -226,6 +239,12 @@ impl Driver {
                     self.hub.handle_host_connected(now, peer, login, display_name, sites);
                 }
                 Input::Host(peer, msg) => self.hub.handle_host_message(now, peer, msg),
+                Input::SupervisorConnected { peer, login, display_name, link } => {
+                    self.peers.insert(peer, link);
+                    self.hub.handle_supervisor_connected(now, peer, login, display_name);
+                }
+                Input::Supervisor(peer, msg) => self.hub.handle_supervisor_message(now, peer, msg),
+                Input::Today(today) => self.hub.handle_today(*today),
                 Input::Kiosk(peer, msg) => self.hub.handle_kiosk_message(now, peer, msg),
                 Input::Agent(peer, msg) => self.hub.handle_agent_message(now, peer, msg),
                 Input::Disconnected(peer) => {
@@ -306,6 +325,10 @@ impl Driver {
                     Output::ToKiosk(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::ToAgent(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::ToHost(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
+                    Output::ToSupervisor(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
+                    Output::RefreshToday { logged, timezone } => {
+                        self.today.refresh(logged, self.hub.supervised_here(), timezone);
+                    }
                     Output::Close(peer) => {
                         if let Some(link) = self.peers.remove(&peer) {
                             link.close(Closing::new(CLOSE_GOING_AWAY, "replaced by a newer connection"));

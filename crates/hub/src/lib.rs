@@ -19,12 +19,14 @@
 //! - [`console`]: the agent console's files, served under `/agent/`.
 //! - [`roles`]: who may do what in the admin console.
 //! - [`admin_console`]: the admin console's files, served under `/admin/`.
+//! - [`supervision_page`]: the supervisor's live board, under `/supervision/`.
 //! - [`systemd`]: readiness and watchdog notifications to systemd.
 
 #![forbid(unsafe_code)]
 
 pub mod admin_console;
 pub mod host_page;
+pub mod supervision_page;
 pub mod bus;
 pub mod console;
 pub mod core;

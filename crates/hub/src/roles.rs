@@ -13,7 +13,8 @@ pub enum Role {
     /// configuration.
     Admin,
     /// Runs the network day to day: the fleet, each kiosk, the
-    /// configuration in force and the usage figures; publishes nothing.
+    /// configuration in force, the usage figures and the live board of
+    /// queues and agents; publishes nothing.
     Supervisor,
     /// A site's host (town hall, post office): the fleet and each kiosk's
     /// devices, to know when paper or a cable needs them.
@@ -30,10 +31,13 @@ pub enum Permission {
     Config,
     Publish,
     Usage,
+    /// The supervisor's live board (`/supervision/`).
+    Supervise,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 4] = [Permission::Fleet, Permission::Config, Permission::Publish, Permission::Usage];
+    pub const ALL: [Permission; 5] =
+        [Permission::Fleet, Permission::Config, Permission::Publish, Permission::Usage, Permission::Supervise];
 }
 
 impl Role {
@@ -56,7 +60,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Supervisor => matches!(permission, Fleet | Config | Usage),
+            Role::Supervisor => matches!(permission, Fleet | Config | Usage | Supervise),
             Role::Host => matches!(permission, Fleet),
             Role::Agent => matches!(permission, Usage),
         }
@@ -106,8 +110,8 @@ mod tests {
         let table: Vec<(Role, Vec<Permission>)> = Role::ALL.into_iter().map(|r| (r, r.permissions())).collect();
         use Permission::*;
         assert_eq!(table, [
-            (Role::Admin, vec![Fleet, Config, Publish, Usage]),
-            (Role::Supervisor, vec![Fleet, Config, Usage]),
+            (Role::Admin, vec![Fleet, Config, Publish, Usage, Supervise]),
+            (Role::Supervisor, vec![Fleet, Config, Usage, Supervise]),
             (Role::Host, vec![Fleet]),
             (Role::Agent, vec![Usage]),
         ]);

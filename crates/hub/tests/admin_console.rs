@@ -258,9 +258,9 @@ async fn a_supervisor_reads_two_months_of_usage_as_charts_and_csv() {
     let browser = Browser::launch().await;
     browser.set_viewport(1366, 768).await;
     sign_in(&browser, &hub, ("superviseur", "mot de passe superviseur")).await;
-    // A supervisor sees usage and configuration, and cannot publish.
+    // A supervisor sees usage, configuration and the live supervision page, and cannot publish.
     let links = browser.run("return [...document.querySelectorAll('#nav a')].filter(a => !a.hidden).map(a => a.dataset.testid);", Value::Null).await;
-    assert_eq!(links, json!(["nav-fleet", "nav-config", "nav-usage"]));
+    assert_eq!(links, json!(["nav-fleet", "nav-config", "nav-usage", "nav-supervision"]));
     click(&browser, "nav-usage").await;
     browser
         .run(

@@ -3,7 +3,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{AgentToHub, ErrorBody, ErrorCode, HostToHub, HubToAgent, HubToHost, HubToKiosk, KioskToHub, MAX_MESSAGE_BYTES};
+use crate::{
+    AgentToHub, ErrorBody, ErrorCode, HostToHub, HubToAgent, HubToHost, HubToKiosk, HubToSupervisor, KioskToHub, MAX_MESSAGE_BYTES,
+    SupervisorToHub,
+};
 
 /// A message enum of this crate, with the `type` tags it may carry.
 pub trait WireMessage: DeserializeOwned + Serialize {
@@ -48,6 +51,15 @@ impl WireMessage for HostToHub {
 
 impl WireMessage for HubToHost {
     const TYPES: &'static [&'static str] = &["welcome", "board", "kiosk", "error"];
+}
+
+impl WireMessage for SupervisorToHub {
+    const STRICT: bool = true;
+    const TYPES: &'static [&'static str] = &["hello"];
+}
+
+impl WireMessage for HubToSupervisor {
+    const TYPES: &'static [&'static str] = &["welcome", "board", "line", "agent", "agent_gone", "today", "error"];
 }
 
 impl WireMessage for AgentToHub {
@@ -242,6 +254,8 @@ mod tests {
         check(&crate::examples::hub_to_agent());
         check(&crate::examples::host_to_hub());
         check(&crate::examples::hub_to_host());
+        check(&crate::examples::supervisor_to_hub());
+        check(&crate::examples::hub_to_supervisor());
     }
 
     #[test]
@@ -258,5 +272,7 @@ mod tests {
         rt(crate::examples::hub_to_agent());
         rt(crate::examples::host_to_hub());
         rt(crate::examples::hub_to_host());
+        rt(crate::examples::supervisor_to_hub());
+        rt(crate::examples::hub_to_supervisor());
     }
 }

@@ -336,6 +336,52 @@ pub fn hub_to_host() -> Vec<HubToHost> {
     ]
 }
 
+pub fn supervisor_to_hub() -> Vec<SupervisorToHub> {
+    vec![SupervisorToHub::Hello { protocol: PROTOCOL_VERSION }]
+}
+
+fn caf_line() -> ServiceLine {
+    ServiceLine { service: "caf".into(), name: "CAF".into(), waiting: 2, oldest_queued_at: Some(ts("2026-11-23T09:02:41Z")) }
+}
+
+fn board_agent() -> BoardAgent {
+    BoardAgent {
+        login: "m.durand".into(),
+        display_name: "Marie D. (CAF)".into(),
+        services: vec!["caf".into()],
+        state: AgentState::InCall,
+        service: Some("caf".into()),
+        since: ts("2026-11-23T09:05:12Z"),
+        updated: ts("2026-11-23T09:05:12Z"),
+    }
+}
+
+pub fn hub_to_supervisor() -> Vec<HubToSupervisor> {
+    vec![
+        HubToSupervisor::Welcome { protocol: PROTOCOL_VERSION, login: "chef-reseau".into(), display_name: "Hélène (réseau)".into() },
+        HubToSupervisor::Board { now: ts("2026-11-23T09:14:03Z"), services: vec![caf_line()], agents: vec![board_agent()] },
+        HubToSupervisor::Line { line: caf_line() },
+        HubToSupervisor::Agent { agent: board_agent() },
+        HubToSupervisor::AgentGone { login: "m.durand".into() },
+        HubToSupervisor::Today {
+            today: DayFigures {
+                date: jiff::civil::date(2026, 11, 23),
+                services: vec![ServiceDay {
+                    service: "caf".into(),
+                    answered: 7,
+                    abandoned: 1,
+                    median_wait_seconds: Some(185.0),
+                    happy: 5,
+                    neutral: 1,
+                    unhappy: 0,
+                }],
+                agents: vec![AgentDay { login: "m.durand".into(), calls: 4 }],
+            },
+        },
+        HubToSupervisor::Error(ErrorBody::new(ErrorCode::OutOfPlace, "hello was already accepted")),
+    ]
+}
+
 /// Every example, encoded, with the direction it belongs to.
 pub fn all() -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
@@ -347,6 +393,8 @@ pub fn all() -> Vec<(&'static str, String)> {
     out.extend(hub_to_agent().iter().map(|m| ("hub → agent", encode(m))));
     out.extend(host_to_hub().iter().map(|m| ("host → hub", encode(m))));
     out.extend(hub_to_host().iter().map(|m| ("hub → host", encode(m))));
+    out.extend(supervisor_to_hub().iter().map(|m| ("supervisor → hub", encode(m))));
+    out.extend(hub_to_supervisor().iter().map(|m| ("hub → supervisor", encode(m))));
     out
 }
 

@@ -13,6 +13,8 @@
 //! | hub → agent   | [`HubToAgent`] |
 //! | host → hub    | [`HostToHub`]  |
 //! | hub → host    | [`HubToHost`]  |
+//! | supervisor → hub | [`SupervisorToHub`] |
+//! | hub → supervisor | [`HubToSupervisor`] |
 //!
 //! The first message on a connection is a hello carrying [`PROTOCOL_VERSION`];
 //! the hub refuses versions it does not speak (kiosks back to
@@ -33,12 +35,14 @@ mod host;
 mod ids;
 mod log;
 mod messages;
+mod supervision;
 
 pub use decode::{DecodeError, WireMessage, decode, encode};
 pub use devices::{CallLink, DeviceHealth, DeviceState, DeviceStatus};
 pub use log::SessionRecord;
 pub use ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 pub use messages::*;
+pub use supervision::{AgentDay, AgentState, BoardAgent, DayFigures, HubToSupervisor, ServiceDay, ServiceLine, SupervisorToHub};
 pub use host::{Alert, AlertKind, DeskKiosk, HostToHub, HubToHost, MAX_SCREEN_CHARS};
 
 /// The protocol version this build speaks. Bumped on any change that an

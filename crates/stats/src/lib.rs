@@ -95,6 +95,10 @@ pub struct Row {
     pub happy: u32,
     pub neutral: u32,
     pub unhappy: u32,
+    /// Residents whose wait ended before an agent answered (the
+    /// supervisor's board; not in the report's outputs).
+    #[serde(skip)]
+    pub abandoned: u32,
     pub km_saved: f64,
     pub kg_co2e_saved: f64,
     #[serde(skip)]
@@ -112,7 +116,12 @@ impl Row {
             Some("unhappy") => self.unhappy += 1,
             _ => {}
         }
-        let Some(answered) = r.answered_at else { return };
+        let Some(answered) = r.answered_at else {
+            if r.ended_at.is_some() {
+                self.abandoned += 1;
+            }
+            return;
+        };
         self.interviews += 1;
         self.waits.push((answered - r.queued_at).get_seconds() as f64);
         if let Some(ended) = r.ended_at {
@@ -240,6 +249,35 @@ pub fn report(records: &[SessionRecord], from: Date, to: Date, config: &ConfigSe
     }
 }
 
+/// One day's rows, per service and per agent (the agent's rows count the
+/// calls they answered), in time zone `tz`: the rows of [`report`]
+/// without travel, which needs no configuration. The supervisor's board
+/// shows them for today.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Day {
+    pub date: Date,
+    pub by_service: Vec<Row>,
+    pub by_agent: Vec<Row>,
+}
+
+pub fn day(records: &[SessionRecord], date: Date, tz: &TimeZone) -> Day {
+    let (mut by_service, mut by_agent) = (BTreeMap::<&str, Row>::new(), BTreeMap::<&str, Row>::new());
+    for r in records.iter().filter(|r| r.queued_at.to_zoned(tz.clone()).date() == date) {
+        by_service.entry(&r.service).or_insert_with(|| Row { key: r.service.clone(), ..Row::default() }).add(r, None);
+        if let (Some(agent), Some(_)) = (&r.agent, r.answered_at) {
+            by_agent.entry(agent).or_insert_with(|| Row { key: agent.clone(), ..Row::default() }).add(r, None);
+        }
+    }
+    let finish = |rows: BTreeMap<&str, Row>| -> Vec<Row> {
+        rows.into_values()
+            .map(|mut row| {
+                row.finish();
+                row
+            })
+            .collect()
+    };
+    Day { date, by_service: finish(by_service), by_agent: finish(by_agent) }
+}
 
 #[cfg(test)]
 mod tests {
@@ -254,5 +292,38 @@ mod tests {
         assert_eq!(nearest_rank(&[30.0, 60.0, 180.0], 0.9), Some(180.0));
         assert_eq!(nearest_rank(&[42.0], 0.9), Some(42.0));
         assert_eq!((median(&[]), nearest_rank(&[], 0.9), mean(&[])), (None, None, None));
+    }
+
+    #[test]
+    fn a_days_rows_count_answered_abandoned_rated_and_each_agents_calls() {
+        let at = |s: &str| -> jiff::Timestamp { s.parse().unwrap() };
+        let record = |session: &str, queued: &str, answered: Option<&str>, ended: Option<&str>, agent: Option<&str>, rating: Option<&str>| SessionRecord {
+            session: session.into(),
+            kiosk_id: "besse".into(),
+            service: "caf".into(),
+            agent: agent.map(Into::into),
+            queued_at: at(queued),
+            answered_at: answered.map(at),
+            ended_at: ended.map(at),
+            end_reason: ended.map(|_| "hung_up".into()),
+            rating: rating.map(Into::into),
+            previous_leg: None,
+        };
+        let records = [
+            record("a", "2026-11-23T08:00:00Z", Some("2026-11-23T08:02:00Z"), Some("2026-11-23T08:10:00Z"), Some("m.durand"), Some("happy")),
+            record("b", "2026-11-23T09:00:00Z", Some("2026-11-23T09:04:00Z"), None, Some("m.durand"), None),
+            record("c", "2026-11-23T10:00:00Z", None, Some("2026-11-23T10:01:00Z"), None, None),
+            record("d", "2026-11-23T10:30:00Z", None, None, None, None),
+            // The day before in Paris (23:30 UTC on the 22nd is 00:30 on the 23rd).
+            record("e", "2026-11-22T23:30:00Z", Some("2026-11-22T23:31:00Z"), None, Some("p.roux"), Some("unhappy")),
+        ];
+        let day = day(&records, jiff::civil::date(2026, 11, 22), &TimeZone::get("Europe/Paris").unwrap());
+        assert!(day.by_service.is_empty(), "every visit is on the 23rd in Paris: {day:?}");
+        let day = super::day(&records, jiff::civil::date(2026, 11, 23), &TimeZone::get("Europe/Paris").unwrap());
+        let caf = &day.by_service[0];
+        assert_eq!((caf.requests, caf.interviews, caf.abandoned, caf.happy, caf.unhappy), (5, 3, 1, 1, 1));
+        assert_eq!(caf.median_wait_seconds, Some(120.0));
+        let agents: Vec<(&str, u32)> = day.by_agent.iter().map(|r| (r.key.as_str(), r.interviews)).collect();
+        assert_eq!(agents, [("m.durand", 2), ("p.roux", 1)]);
     }
 }

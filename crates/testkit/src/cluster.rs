@@ -115,6 +115,12 @@ impl Cluster {
         assert!(self.store.set_console_sites(login, &sites).await.unwrap());
     }
 
+    /// An admin console account (`/admin/`, `/supervision/`) of `role`.
+    pub async fn add_console_account(&self, login: &str, password: &str, role: visio_hub::roles::Role) {
+        let (name, password) = (format!("{login} ({role})"), Secret(password.into()));
+        self.store.add_console_account(login, &name, &password, role, (&[], &[]), Timestamp::now()).await.unwrap();
+    }
+
     /// The visit's record, from PostgreSQL.
     pub async fn record(&self, session: &visio_protocol::SessionId) -> Option<visio_hub::store::SessionRecord> {
         self.store.session_log().await.unwrap().into_iter().find(|r| r.session == session.as_str())

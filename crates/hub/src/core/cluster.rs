@@ -83,6 +83,15 @@ pub enum BusMessage {
     /// A host connected to the sender: every process sends its kiosks'
     /// entries again.
     DeskRollCall,
+    /// An agent signed in on the sender changed state (`agent`), or
+    /// signed out (none); sent to every process, for their supervisors.
+    SupervisorAgent { login: AgentLogin, agent: Option<visio_protocol::BoardAgent>, from: String },
+    /// A supervisor connected to the sender: every process sends its
+    /// agents' entries again.
+    SupervisorRollCall,
+    /// Process `from` wrote a visit's event to the session log: today's
+    /// figures changed (sent to every process).
+    SessionLogged { from: String },
 }
 
 /// Queue work the shell carries out on the shared store, in order.
@@ -275,6 +284,13 @@ impl Hub {
             m @ (BusMessage::Desk { .. } | BusMessage::DeskAcknowledge { .. } | BusMessage::DeskRollCall) => {
                 self.handle_desk_bus(now, m);
             }
+            m @ (BusMessage::SupervisorAgent { .. } | BusMessage::SupervisorRollCall) => self.handle_supervision_bus(m),
+            BusMessage::SessionLogged { from } => {
+                if self.supervised_here() && self.topology.process() != Some(from.as_str()) {
+                    let timezone = self.catalogue.timezone().clone();
+                    self.outputs.push_back(Output::RefreshToday { logged: false, timezone });
+                }
+            }
             BusMessage::WaitMoved { session, .. } => {
                 let waiting = self.sessions.get(&session).filter(|s| matches!(s.state, SessionState::Waiting));
                 if let Some(s) = waiting {
@@ -447,6 +463,7 @@ impl Hub {
         }
         self.handle_alive(now, &view.alive);
         self.desk_alive(now, &view.alive);
+        self.supervision_alive(&view.alive);
     }
 
     /// Available agents here, per service: what this process adds to

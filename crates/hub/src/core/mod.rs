@@ -54,6 +54,8 @@
 //! - `desk`: the host on site: each kiosk's alerts (help requests,
 //!   failing devices, a lost link) on its site's board, hosts'
 //!   acknowledgements.
+//! - `supervision`: the supervisor's board: each service's line, each
+//!   agent's state, today's figures (read by the shell from the log).
 //! - `turn`, `rate`, `revoke`, `availability`: TURN credentials, token
 //!   buckets, the connection serving an identity, availability flapping
 //!   told at most once a second per service.
@@ -72,6 +74,7 @@ mod peers;
 mod queue;
 mod resume;
 mod revoke;
+mod supervision;
 mod transfer;
 mod availability;
 mod turn;
@@ -109,6 +112,15 @@ pub enum Output {
     ToAgent(PeerId, HubToAgent),
     /// To a host's page (`/host/`).
     ToHost(PeerId, visio_protocol::HubToHost),
+    /// To a supervisor's page (`/supervision/`).
+    ToSupervisor(PeerId, visio_protocol::HubToSupervisor),
+    /// Read today's figures (the day in `timezone`) from the session log
+    /// and hand them back ([`Hub::handle_today`]) if a supervisor is
+    /// connected here. `logged`: a visit's event was just logged here;
+    /// read after it is written, and tell the other processes
+    /// ([`BusMessage::SessionLogged`]) so that their supervisors' figures
+    /// follow.
+    RefreshToday { logged: bool, timezone: jiff::tz::TimeZone },
     /// Close this connection (after sending what was queued for it).
     Close(PeerId),
     /// Something for the session log and the metrics.
@@ -296,6 +308,8 @@ pub struct Hub {
     /// The other processes were asked for their kiosks' entries (once: the
     /// board then follows their broadcasts).
     board_asked: bool,
+    /// Supervisors' pages and their board (`supervision`).
+    supervision: supervision::Supervision,
 }
 
 /// How this hub process stands among others: who decides the next
@@ -370,6 +384,7 @@ impl Hub {
             hosts: HashMap::new(),
             board: BTreeMap::new(),
             board_asked: false,
+            supervision: supervision::Supervision::default(),
         }
     }
 
@@ -377,6 +392,10 @@ impl Hub {
     /// reaches them. Set once, before the first input.
     pub fn set_topology(&mut self, topology: Topology) {
         self.topology = topology;
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
     }
 
     /// How long a call is held for a side that lost the hub.
@@ -418,6 +437,7 @@ impl Hub {
     }
 
     fn event(&mut self, event: HubEvent) {
+        self.supervise_event(&event);
         self.outputs.push_back(Output::Event(event));
     }
 }

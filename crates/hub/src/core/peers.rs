@@ -173,7 +173,7 @@ impl Hub {
                 }
             }
             self.dirty.extend(agent.services);
-        } else {
+        } else if !self.supervisor_disconnected(peer) {
             self.host_disconnected(peer);
         }
         self.flush(now);

@@ -200,6 +200,7 @@ impl Hub {
     /// serving those services the new queues.
     pub(super) fn flush(&mut self, now: Timestamp) {
         let dirty = std::mem::take(&mut self.dirty);
+        self.supervise(now, &dirty);
         if dirty.is_empty() {
             return;
         }

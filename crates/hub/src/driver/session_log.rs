@@ -10,7 +10,8 @@ use crate::core::HubEvent;
 use crate::store::Backend;
 
 /// Writes session-log events and kiosk reports in order on its own task, so
-/// a slow disk never stalls signaling.
+/// a slow disk never stalls signaling. Cheap to clone.
+#[derive(Clone)]
 pub(super) struct SessionLog {
     tx: mpsc::Sender<LogItem>,
 }

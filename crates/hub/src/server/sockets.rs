@@ -11,8 +11,8 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use visio_protocol::{
-    AgentToHub, ErrorBody, ErrorCode, HostToHub, HubToAgent, HubToHost, HubToKiosk, KioskId, KioskToHub, OLDEST_KIOSK_PROTOCOL,
-    PROTOCOL_VERSION, WireMessage, decode, encode,
+    AgentToHub, ErrorBody, ErrorCode, HostToHub, HubToAgent, HubToHost, HubToKiosk, HubToSupervisor, KioskId, KioskToHub,
+    OLDEST_KIOSK_PROTOCOL, PROTOCOL_VERSION, SupervisorToHub, WireMessage, decode, encode,
 };
 
 use crate::shown::shown;
@@ -115,6 +115,52 @@ async fn host_socket(app: App, conn: Connection, socket: WebSocket, account: Con
     }
     let gate = Gate { is_visit: |_: &HostToHub| false, visits: None };
     pump(app, peer, sink, stream, link, rx, Input::Host, refuse, gate).await;
+}
+
+/// `GET /ws/supervisor`: the supervisor's board, signed in to the admin
+/// console with a role that may supervise (supervisor, admin).
+pub(super) async fn supervisor_ws(
+    State(app): State<App>,
+    Extension(conn): Extension<Connection>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
+    }
+    let account = match super::console::signed_in(&app, &headers).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "sign in first (POST /api/admin/login)"),
+        Err(response) => return response,
+    };
+    if !account.role.may(crate::roles::Permission::Supervise) {
+        return json_error(StatusCode::FORBIDDEN, "the supervision page is for supervisors and admins");
+    }
+    conn.budget.limit(PRE_HELLO_BYTES);
+    ws.max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket| supervisor_socket(app, conn, socket, account))
+}
+
+async fn supervisor_socket(app: App, conn: Connection, socket: WebSocket, account: ConsoleAccount) {
+    let (mut sink, mut stream) = socket.split();
+    let refuse = |body: ErrorBody| encode(&HubToSupervisor::Error(body));
+    match first_message::<SupervisorToHub>(&app, &conn, &mut stream).await {
+        Ok(SupervisorToHub::Hello { protocol }) if protocol == PROTOCOL_VERSION => {}
+        Ok(SupervisorToHub::Hello { protocol }) => return close_with(&mut sink, refuse(unsupported(protocol)), CLOSE_POLICY).await,
+        Err(refusal) => return close_with(&mut sink, refuse(refusal.body), refusal.code).await,
+    }
+    authenticated(&conn);
+    let peer = app.driver.new_peer_id();
+    let (link, rx) = new_link();
+    tracing::info!(login = %shown(&account.login), ?peer, "supervisor connected");
+    let (login, display_name) = (account.login, account.display_name);
+    if !app.driver.send(Input::SupervisorConnected { peer, login, display_name, link: link.clone() }).await {
+        return;
+    }
+    let gate = Gate { is_visit: |_: &SupervisorToHub| false, visits: None };
+    pump(app, peer, sink, stream, link, rx, Input::Supervisor, refuse, gate).await;
 }
 
 /// A page from another site must not ride on a console's cookie. With no

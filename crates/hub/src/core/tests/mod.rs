@@ -15,6 +15,7 @@ mod cluster;
 mod desk;
 mod fleet;
 mod resume;
+mod supervision;
 mod transfer;
 mod visits;
 
@@ -33,6 +34,11 @@ struct World {
     /// The hosts' board on the bus (`desk`), apart from the calls' traffic
     /// the other tests assert exactly.
     desk_bus: Vec<(String, BusMessage)>,
+    supervisor_inbox: HashMap<PeerId, Vec<HubToSupervisor>>,
+    /// The supervisors' board on the bus and the figures' refreshes
+    /// (`supervision`), apart too.
+    supervision_bus: Vec<(String, BusMessage)>,
+    refreshes: Vec<bool>,
 }
 
 impl World {
@@ -54,6 +60,9 @@ impl World {
             store_ops: Vec::new(),
             bus_out: Vec::new(),
             desk_bus: Vec::new(),
+            supervisor_inbox: HashMap::new(),
+            supervision_bus: Vec::new(),
+            refreshes: Vec::new(),
         }
     }
 
@@ -69,7 +78,13 @@ impl World {
                 Output::Bus { to, message: m @ (BusMessage::Desk { .. } | BusMessage::DeskAcknowledge { .. } | BusMessage::DeskRollCall) } => {
                     self.desk_bus.push((to, m));
                 }
+                Output::Bus {
+                    to,
+                    message: m @ (BusMessage::SupervisorAgent { .. } | BusMessage::SupervisorRollCall | BusMessage::SessionLogged { .. }),
+                } => self.supervision_bus.push((to, m)),
                 Output::Bus { to, message } => self.bus_out.push((to, message)),
+                Output::ToSupervisor(p, m) => self.supervisor_inbox.entry(p).or_default().push(m),
+                Output::RefreshToday { logged, .. } => self.refreshes.push(logged),
             }
         }
     }
