@@ -62,6 +62,8 @@ impl IppEvePrinter {
             .arg("-c")
             .arg(command)
             .args(["-f", "application/pdf,image/jpeg,image/pwg-raster", "-m", "Visio Test Laser"])
+            // Every request and state change in its log, with cupsd's debug log.
+            .args(std::env::var_os("VISIO_CUPS_LOG_LEVEL").map(|_| "-vvv"))
             .arg("Visio Test Printer")
             .env("DBUS_SYSTEM_BUS_ADDRESS", format!("unix:path={}", socket.display()))
             .stdout(log.try_clone().unwrap())
@@ -105,6 +107,10 @@ impl IppEvePrinter {
         );
         let response = reqwest::get(&url).await.expect("ippeveprinter's media page");
         assert!(response.status().is_success(), "{url}: {}", response.status());
+        // It sends the page's headers before it changes the tray, and the
+        // rest of the page after: read it all, or a probe may still see
+        // the tray as it was.
+        response.text().await.expect("ippeveprinter's media page");
     }
 }
 
@@ -122,5 +128,6 @@ impl Drop for IppEvePrinter {
         let _ = self.printer.wait();
         let _ = self.bus.kill();
         let _ = self.bus.wait();
+        crate::cups::keep_log_of_failure(&self.dir.path().join("ippeveprinter.log"), &format!("ippeveprinter-{}", self.port));
     }
 }
