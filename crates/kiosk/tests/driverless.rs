@@ -179,7 +179,13 @@ async fn a_driverless_printer_out_of_paper_during_a_print_fails_it_without_waiti
         other => panic!("expected the printer's fault, got {other:?}"),
     }
     // The job is gone from CUPS: it will not print for the next resident.
-    let spool = std::fs::read_dir(cups.dir.path().join("spool")).unwrap().flatten().map(|e| e.path());
-    let held: Vec<_> = spool.filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('c') || n.starts_with('d'))).collect();
-    assert!(held.is_empty(), "CUPS still holds the job: {held:?}");
+    // Its document at once; its control record (`c…`: the job's attributes,
+    // no content) once the job's backend has exited, which under load was
+    // not yet the case when the print returned (1 run in about 100).
+    let held = |first: char| {
+        let spool = std::fs::read_dir(cups.dir.path().join("spool")).unwrap().flatten().map(|e| e.path());
+        spool.filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(first))).collect::<Vec<_>>()
+    };
+    assert_eq!(held('d'), Vec::<std::path::PathBuf>::new(), "CUPS still holds the document");
+    eventually("CUPS forgetting the job", || async { held('c').is_empty().then_some(()) }).await;
 }
