@@ -50,6 +50,10 @@ async fn fleet_rows(browser: &Browser) -> Vec<(String, String)> {
     serde_json::from_value(rows).unwrap()
 }
 
+/// A protocol client's heartbeat. The whole path (a real kiosk probing an
+/// emulated driverless printer whose tray is empty, then this console) is
+/// tested in crates/kiosk/tests/driverless.rs: the hub does not depend on
+/// the kiosk.
 fn printer_out_of_paper() -> DeviceHealth {
     let ok = DeviceStatus::new(DeviceState::Ok, None);
     DeviceHealth {

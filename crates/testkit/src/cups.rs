@@ -23,10 +23,18 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// The kiosk's cupsd.conf, listening on `port` of the loopback only.
+/// The kiosk's cupsd.conf, listening on `port` of the loopback only, and
+/// logging at `info` rather than `warn`: [`Cups::add_driverless_queue`]
+/// waits for an info line. `VISIO_CUPS_LOG_LEVEL=debug` raises it further
+/// to chase a failure (the log of a failed test is kept: see [`Cups`]'s drop).
 pub fn test_cupsd_conf(port: u16) -> String {
     let conf = include_str!("../../../deploy/cups/cupsd.conf");
-    let mut out: String = conf.lines().filter(|l| !l.starts_with("Listen ")).map(|l| format!("{l}\n")).collect();
+    let level = std::env::var("VISIO_CUPS_LOG_LEVEL").unwrap_or_else(|_| "info".into());
+    let mut out: String = conf
+        .lines()
+        .filter(|l| !l.starts_with("Listen "))
+        .map(|l| if l.starts_with("LogLevel ") { format!("LogLevel {level}\n") } else { format!("{l}\n") })
+        .collect();
     out.push_str(&format!("Listen 127.0.0.1:{port}\n"));
     out
 }
@@ -156,13 +164,35 @@ impl Cups {
     /// Adds a driverless queue `name` for the IPP Everywhere printer at
     /// `device` (`lpadmin -m everywhere`: CUPS asks the printer for its
     /// capabilities and makes the queue's PPD from them, no model driver)
-    /// and returns the queue's URI.
+    /// and returns the queue's URI once the queue can print.
+    ///
+    /// CUPS 2.4 answers lpadmin at once and makes the PPD afterwards, in a
+    /// thread of cupsd. Until then the queue is a "Local Raw Printer" that
+    /// accepts jobs and aborts them ("Unable to convert file 0 to printable
+    /// format", `processing-to-stop-point`); and cupsd 2.4.2 (Debian 12)
+    /// rebuilds the queue's attributes and filters in that thread without
+    /// a lock against requests it serves meanwhile (upstream issue #466,
+    /// fixed in 2.4.3), which can drop their connection. So nothing is asked
+    /// of cupsd until its log says the queue is available; see
+    /// docs/decisions.md, "Driverless queues are ready when cupsd says so".
     pub fn add_driverless_queue(&self, name: &str, device: &str) -> String {
+        let log = self.dir.path().join("log/error_log");
         let st = Command::new("lpadmin")
             .arg("-h").arg(format!("127.0.0.1:{}", self.port))
             .arg("-p").arg(name).arg("-v").arg(device).arg("-m").arg("everywhere").arg("-E")
             .status().unwrap();
-        assert!(st.success(), "lpadmin -m everywhere could not create {name} for {device}; see {}/log/error_log", self.dir.path().display());
+        assert!(st.success(), "lpadmin -m everywhere could not create {name} for {device}; see {}", log.display());
+        let (ready, failed) = (format!("Printer \"{name}\" is now available."), format!("{name}: PPD creation failed"));
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(!text.contains(&failed), "cupsd could not make {name}'s PPD from {device}: {text}");
+            if text.contains(&ready) {
+                break;
+            }
+            assert!(start.elapsed() < DEADLINE, "queue {name} not ready after {DEADLINE:?}; see {}", log.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
         format!("ipp://127.0.0.1:{}/printers/{name}", self.port)
     }
 
@@ -190,5 +220,18 @@ impl Drop for Cups {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.conf);
+        keep_log_of_failure(&self.dir.path().join("log/error_log"), &format!("cupsd-{}", self.port));
+    }
+}
+
+/// A failing test's `log` outlives its temporary folder: copied to the
+/// system's temp folder, its path printed with the test's output.
+pub(crate) fn keep_log_of_failure(log: &Path, name: &str) {
+    if !std::thread::panicking() || !log.exists() {
+        return;
+    }
+    let kept = std::env::temp_dir().join(format!("visio-failed-{}-{name}.log", std::process::id()));
+    if std::fs::copy(log, &kept).is_ok() {
+        eprintln!("{name}'s log kept: {}", kept.display());
     }
 }

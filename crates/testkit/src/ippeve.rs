@@ -43,15 +43,22 @@ impl IppEvePrinter {
         let spool = dir.path().join("spool");
         std::fs::create_dir_all(&spool).unwrap();
         let socket = dir.path().join("bus");
-        let bus = Command::new("dbus-daemon")
+        let mut bus = Command::new("dbus-daemon")
             .arg("--session")
             .arg("--nofork")
+            .arg("--print-address")
             .arg(format!("--address=unix:path={}", socket.display()))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("dbus-daemon starts");
-        wait_until("the private D-Bus socket", || socket.exists());
+        // It prints its address once it listens. Its socket file appears
+        // before that (bind, then listen): an ippeveprinter started on the
+        // file alone now and then found no bus ("Unable to initialize
+        // DNS-SD", 1 run in 10 with the tests side by side).
+        let mut address = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(bus.stdout.take().unwrap()), &mut address).unwrap();
+        assert!(address.starts_with("unix:"), "dbus-daemon did not start: {address:?}");
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = std::fs::File::create(dir.path().join("ippeveprinter.log")).unwrap();
         let printer = Command::new("ippeveprinter")
@@ -62,6 +69,8 @@ impl IppEvePrinter {
             .arg("-c")
             .arg(command)
             .args(["-f", "application/pdf,image/jpeg,image/pwg-raster", "-m", "Visio Test Laser"])
+            // Every request and state change in its log, with cupsd's debug log.
+            .args(std::env::var_os("VISIO_CUPS_LOG_LEVEL").map(|_| "-vvv"))
             .arg("Visio Test Printer")
             .env("DBUS_SYSTEM_BUS_ADDRESS", format!("unix:path={}", socket.display()))
             .stdout(log.try_clone().unwrap())
@@ -105,14 +114,10 @@ impl IppEvePrinter {
         );
         let response = reqwest::get(&url).await.expect("ippeveprinter's media page");
         assert!(response.status().is_success(), "{url}: {}", response.status());
-    }
-}
-
-fn wait_until(what: &str, ready: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !ready() {
-        assert!(start.elapsed() < DEADLINE, "{what} did not appear");
-        std::thread::sleep(Duration::from_millis(10));
+        // It sends the page's headers before it changes the tray, and the
+        // rest of the page after: read it all, or a probe may still see
+        // the tray as it was.
+        response.text().await.expect("ippeveprinter's media page");
     }
 }
 
@@ -122,5 +127,6 @@ impl Drop for IppEvePrinter {
         let _ = self.printer.wait();
         let _ = self.bus.kill();
         let _ = self.bus.wait();
+        crate::cups::keep_log_of_failure(&self.dir.path().join("ippeveprinter.log"), &format!("ippeveprinter-{}", self.port));
     }
 }

@@ -14,22 +14,29 @@ pub fn testid(id: &str) -> String {
     format!("[data-testid={id}]")
 }
 
-/// Waits until the element is there, shown and enabled, then clicks it.
-pub async fn click(browser: &Browser, id: &str) {
+/// The element once it is there, shown and enabled.
+async fn usable(browser: &Browser, id: &str) -> fantoccini::elements::Element {
     let selector = testid(id);
-    let element = eventually(&format!("{id} enabled"), || async {
+    eventually(&format!("{id} enabled"), || async {
         let element = browser.client.find(Locator::Css(&selector)).await.ok()?;
         (element.is_displayed().await.ok()? && element.is_enabled().await.ok()?).then_some(element)
     })
-    .await;
+    .await
+}
+
+/// Waits until the element is there, shown and enabled, then clicks it.
+pub async fn click(browser: &Browser, id: &str) {
+    let element = usable(browser, id).await;
     element.click().await.unwrap_or_else(|e| panic!("click {id}: {e}"));
 }
 
-/// Waits for the field, empties it and types `text` into it.
+/// Waits until the field is shown and enabled (a sign-in form is in the
+/// page, hidden, until the page knows nobody is signed in), empties it and
+/// types `text` into it.
 pub async fn type_into(browser: &Browser, id: &str, text: &str) {
-    let element = within(id, browser.client.wait().for_element(Locator::Css(&testid(id)))).await.unwrap();
-    element.clear().await.unwrap();
-    element.send_keys(text).await.unwrap();
+    let element = usable(browser, id).await;
+    element.clear().await.unwrap_or_else(|e| panic!("clear {id}: {e}"));
+    element.send_keys(text).await.unwrap_or_else(|e| panic!("type into {id}: {e}"));
 }
 
 /// Evaluates `script` (an async function body) in the page until it
