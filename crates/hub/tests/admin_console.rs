@@ -12,7 +12,11 @@ use visio_hub::roles::Role;
 use visio_config::bundle::Bundle;
 use visio_protocol::{CallLink, DeviceHealth, DeviceState, DeviceStatus, HubToKiosk};
 use visio_testkit::browser::Browser;
-use visio_testkit::hub::{Agent, Kiosk, TestHub, admin_key, signed_demo};
+// The out-of-paper printer comes in a protocol client's heartbeat here; the
+// whole path (a real kiosk probing an emulated driverless printer whose tray
+// is empty, then this console) is crates/kiosk/tests/driverless.rs: the hub
+// does not depend on the kiosk.
+use visio_testkit::hub::{Agent, Kiosk, TestHub, admin_key, printer_out_of_paper, signed_demo};
 use visio_testkit::page::{click, page_until, screenshot, testid, text_with, type_into};
 use visio_testkit::wait::init_tracing;
 
@@ -48,21 +52,6 @@ async fn fleet_rows(browser: &Browser) -> Vec<(String, String)> {
         )
         .await;
     serde_json::from_value(rows).unwrap()
-}
-
-/// A protocol client's heartbeat. The whole path (a real kiosk probing an
-/// emulated driverless printer whose tray is empty, then this console) is
-/// tested in crates/kiosk/tests/driverless.rs: the hub does not depend on
-/// the kiosk.
-fn printer_out_of_paper() -> DeviceHealth {
-    let ok = DeviceStatus::new(DeviceState::Ok, None);
-    DeviceHealth {
-        camera: ok.clone(),
-        microphone: ok.clone(),
-        scanner: ok,
-        printer: DeviceStatus::new(DeviceState::Error, Some("media-empty: plus de papier")),
-        speaker: None,
-    }
 }
 
 /// Sign-in (refused, then accepted), the fleet with the kiosks needing

@@ -15,7 +15,7 @@ mod common;
 use common::{AGENT, World};
 use serde_json::{Value, json};
 use visio_testkit::browser::Browser;
-use visio_testkit::page::{click, page_until, screenshot, sign_in_agent};
+use visio_testkit::page::{assert_call_card_fits, click, page_until, screenshot, sign_in_agent};
 use visio_testkit::wait::{init_tracing, within};
 
 /// Page `page`'s preview: the transfer id it came as, once its picture decoded.
@@ -80,7 +80,8 @@ async fn scans_are_previewed_redone_kept_after_the_call_and_a_reload() {
     assert_ne!(again, first);
     let order = browser.run("return [...document.querySelectorAll('[data-testid=scan-page]')].map(li => Number(li.dataset.page));", Value::Null).await;
     assert_eq!(order, json!([1, 2]));
-    browser.run("document.getElementById('scan-interview').scrollIntoView(); return true;", Value::Null).await;
+    // Two pages previewed: the interview fits beside the call at 1366×768.
+    assert_call_card_fits(&browser, "scan-interview").await;
     screenshot(&browser, "console-scan").await;
 
     click(&browser, "scan-finish").await;
