@@ -254,6 +254,7 @@ function endCallLocally() {
   quality.className = "quality";
   delete quality.dataset.quality;
   quality.title = "";
+  $("kiosk-quality").hidden = true;
   updateTakeNext();
   Alerts.check();
 }
@@ -301,6 +302,22 @@ async function showQuality(call) {
   call.lastFigures = { rtt, loss, fps, freezes: now.freezes };
   renderQuality(call, call.lastFigures);
   showPeerStatus();
+}
+
+/// The kiosk's own measure of how the call reaches the resident
+/// (`link_quality` on the documents channel, every few seconds).
+function showKioskQuality({ level, rtt_ms, loss_permille, fps }) {
+  if (!["good", "fair", "poor"].includes(level)) return;
+  const el = $("kiosk-quality");
+  el.hidden = false;
+  el.className = `quality ${level}`;
+  el.dataset.quality = level;
+  el.textContent = t(`quality.kiosk-${level}`);
+  el.title = t("quality.kiosk-detail", {
+    rtt: rtt_ms !== undefined ? `${rtt_ms} ms` : "?",
+    loss: ((loss_permille || 0) / 10).toFixed(1),
+    fps: fps !== undefined ? fps : "?",
+  });
 }
 
 function renderQuality(call, { rtt, loss, fps, freezes }) {

@@ -106,6 +106,9 @@ const Documents = {
     if (Scans.onControl(msg)) return;
     const out = this.outgoing.get(msg.id);
     switch (msg.type) {
+      case "link_quality":
+        showKioskQuality(msg);
+        break;
       case "scan_started":
         this.status(t("docs.scanning"));
         break;

@@ -158,11 +158,22 @@ async fn reloaded_page_gets_back_into_its_call(kind: Kind) {
     let quality = page_until(
         &browser,
         "a good connection shown",
-        "const q = document.querySelector('[data-quality=good]'); return q && { text: q.textContent, title: q.title };",
+        "const q = document.querySelector('[data-testid=quality][data-quality=good]'); return q && { text: q.textContent, title: q.title };",
     )
     .await;
     assert_eq!(quality["text"], "Bonne connexion");
     assert!(quality["title"].as_str().is_some_and(|t| t.contains("images/s")), "{quality}");
+    // And the kiosk's own measure of what it receives from the agent
+    // (`link_quality` on the documents channel): good on loopback too.
+    let theirs = page_until(
+        &browser,
+        "the kiosk's side shown",
+        "const q = document.querySelector('[data-testid=kiosk-quality][data-quality=good]');
+         return q && !q.hidden && { text: q.textContent, title: q.title };",
+    )
+    .await;
+    assert_eq!(theirs["text"], "Chez l'usager : bonne");
+    assert!(theirs["title"].as_str().is_some_and(|t| t.contains("Ce que la borne reçoit de vous")), "{theirs}");
 
     browser.client.refresh().await.unwrap();
     kiosk.event("agent_away").await;

@@ -152,6 +152,7 @@ pub(crate) enum Command {
     Cancel(u32, String),
     RequestView(u32, PageView),
     ViewShown { id: u32, pages: u32, view: PageView, thumbnail: Option<String> },
+    LinkQuality(crate::wire::LinkReport),
     SignBox(u32, SignatureBox),
     SignShown { id: u32, pages: u32, area: SignatureBox, thumbnail: Option<String> },
     SetRate(Option<u64>),
@@ -230,6 +231,11 @@ impl SessionHandle {
     /// Kiosk: tell the agent what the resident sees of document `id`.
     pub async fn view_shown(&self, id: u32, pages: u32, view: PageView, thumbnail: Option<String>) -> Result<(), DriverError> {
         self.tell(Command::ViewShown { id, pages, view, thumbnail }).await
+    }
+
+    /// Kiosk: tell the agent how the call reaches the resident.
+    pub async fn link_quality(&self, report: crate::wire::LinkReport) -> Result<(), DriverError> {
+        self.tell(Command::LinkQuality(report)).await
     }
 
     /// Agent: place the signature box of document `id`.
@@ -417,6 +423,9 @@ impl Driver {
                 if let Err(e) = self.core.view_shown(now, id, pages, view, thumbnail) {
                     warn!(error = %e, "view not reported");
                 }
+            }
+            Command::LinkQuality(report) => {
+                let _ = self.core.link_quality(now, report);
             }
             Command::SignBox(id, area) => {
                 let _ = self.core.request_sign_box(now, id, area);

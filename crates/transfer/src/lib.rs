@@ -74,4 +74,6 @@ pub use crate::core::{
     CommandError, Direction, Endpoint, Event, FileMeta, Frame, Limits, LimitsError, Output, PeerError, ScanStep,
     Side, Transmit,
 };
-pub use crate::wire::{ColorMode, ErrorCode, Message, OutcomeKind, PagePoint, PageView, Purpose, ScanFormat, ScanSettings};
+pub use crate::wire::{
+    ColorMode, ErrorCode, LinkLevel, LinkReport, Message, OutcomeKind, PagePoint, PageView, Purpose, ScanFormat, ScanSettings,
+};

@@ -9,6 +9,7 @@
 
 mod candidate;
 mod notice;
+mod quality;
 pub mod devices;
 pub mod probe;
 pub mod receipt;
@@ -134,6 +135,8 @@ struct ActiveCall {
     saw_remote_video: bool,
     /// The agent's voice was heard in the last stats (spoken prompts wait).
     agent_talking: bool,
+    /// How the agent reaches the resident, told to the agent.
+    quality: quality::ReceivedQuality,
 }
 
 /// The transfer session of the visit and what the screen needs to know of
@@ -341,7 +344,15 @@ impl Runner {
             }
         }
         info!("call connecting");
-        self.call = Some(ActiveCall { session, ice_servers, call, events, saw_remote_video: false, agent_talking: false });
+        self.call = Some(ActiveCall {
+            session,
+            ice_servers,
+            call,
+            events,
+            saw_remote_video: false,
+            agent_talking: false,
+            quality: Default::default(),
+        });
     }
 
     /// A new offer with new ICE credentials on the same connection: the
@@ -417,12 +428,17 @@ impl Runner {
             CallEvent::Stats(stats) => {
                 debug!(?stats, "call stats");
                 let talking = stats.audio_level_received_dbfs.is_some_and(|db| db > AGENT_VOICE_DBFS);
-                if talking != active.agent_talking {
-                    active.agent_talking = talking;
+                let talking_changed = talking != active.agent_talking;
+                active.agent_talking = talking;
+                let report = active.quality.handle_stats(std::time::Instant::now(), &stats);
+                if talking_changed {
                     self.input(Input::Assist(visio_kiosk_core::Assist::AgentTalking(talking)));
                 }
                 self.pace_documents(stats.data_room_bps).await;
                 self.input(Input::Media(MediaEvent::Measured { uplink_bps: stats.estimate_bps, rtt: stats.rtt }));
+                if let (Some(report), Some(documents)) = (report, &self.documents) {
+                    let _ = documents.handle.link_quality(report).await;
+                }
             }
             // The estimate backed off between two stats: slow down now.
             CallEvent::DataRoom { data_room_bps } => self.pace_documents(data_room_bps).await,

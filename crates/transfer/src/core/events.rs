@@ -152,6 +152,8 @@ pub enum Event {
         /// A small picture of the page (a `data:` URL), when it changed.
         thumbnail: Option<String>,
     },
+    /// Agent: how the call reaches the kiosk (its own measure).
+    PeerLink(crate::wire::LinkReport),
     /// Agent: what the resident sees of shown document `id`.
     ViewShown {
         /// The transfer.

@@ -325,6 +325,10 @@ impl Endpoint {
             Message::ViewShown { id, pages, view, thumbnail } => return self.handle_view_shown(id, pages, view, thumbnail),
             Message::SignBox { id, area } => return self.handle_sign_box(id, area),
             Message::SignShown { id, pages, area, thumbnail } => return self.handle_sign_shown(id, pages, area, thumbnail),
+            Message::LinkQuality(report) => {
+                self.message_for(Side::Agent, None, "only the kiosk reports how the call reaches it")?;
+                self.emit(Event::PeerLink(report));
+            }
         }
         Ok(())
     }
@@ -451,6 +455,13 @@ impl Endpoint {
 
     fn kiosk_only(&self, what: &'static str) -> Result<(), CommandError> {
         self.command_on(Side::Kiosk, what)
+    }
+
+    /// Kiosk: how the agent's picture and sound reach the resident.
+    pub fn link_quality(&mut self, _now: Instant, report: crate::wire::LinkReport) -> Result<(), CommandError> {
+        self.kiosk_only("reporting the call's quality")?;
+        self.send(Message::LinkQuality(report));
+        Ok(())
     }
 
     /// A command only `side` gives: `what` names it in the error.
