@@ -240,6 +240,7 @@ async fn publish_then_watch_the_fleet() {
         scanner: DeviceStatus::new(DeviceState::Error, Some("Document feeder jammed")),
         printer: ok,
         speaker: None,
+        sound_output: None,
     };
     send(&mut besse, KioskToHub::ConfigApplied { version: 100 }).await;
     let heartbeat = KioskToHub::Heartbeat {

@@ -86,12 +86,18 @@ async function loadKiosk(id) {
     ...fact(t("kiosk.today"), t("kiosk.calls-line", calls.today), "kiosk-calls-today"),
     ...fact(t("kiosk.week"), t("kiosk.calls-line", calls.week), "kiosk-calls-week"),
   );
+  // A fault the kiosk measured has a code, said in the page's language;
+  // others keep the device's own words.
+  const faultText = (name, d) => {
+    const key = "fault." + name + "." + d.code;
+    return d.code && t(key) !== key ? t(key) : d.detail || "";
+  };
   const devices = k.devices ? ["camera", "microphone", "speaker", "scanner", "printer"].filter(name => k.devices[name]).map(name => {
     const d = k.devices[name];
     return el("tr", { "data-testid": "device-" + name },
       el("th", { scope: "row" }, t("device." + name)),
       el("td", { class: d.state === "ok" || d.state === "not_installed" ? "ok" : "bad" }, t("device." + d.state)),
-      el("td", {}, d.detail || ""));
+      el("td", { "data-testid": "device-detail-" + name }, faultText(name, d)));
   }) : [el("tr", {}, el("td", { colSpan: 3, class: "muted" }, t("kiosk.no-report")))];
   $("kiosk-devices").replaceChildren(...devices);
   const refusal = k.last_refusal;

@@ -15,6 +15,7 @@ function startCall(msg, resumed) {
     site: msg.site,
     kioskId: msg.kiosk_id,
     transferredFrom: msg.transferred_from || null,
+    devices: msg.devices || null,
     resumed,
     waitedMs: waitedBeforeCall(msg.session),
     iceServers: msg.ice_servers,
@@ -72,18 +73,76 @@ function renderCallTexts() {
     ["context.call", t(call.resumed ? "context.resumed" : "context.new")],
   ];
   if (call.transferredFrom) rows.push(["context.transferred", t("transfer.from", { service: call.transferredFrom.toUpperCase() })]);
+  rows.push(...deviceRows(call.devices));
   const list = $("context-list");
   list.replaceChildren();
-  for (const [key, value] of rows) {
+  for (const [key, value, fault] of rows) {
     const dt = document.createElement("dt");
     dt.textContent = t(key);
     const dd = document.createElement("dd");
-    dd.textContent = value;
+    if (value instanceof Node) dd.append(value);
+    else dd.textContent = value;
     dd.dataset.field = key.slice(8);
+    if (fault) dd.classList.add("fault");
     list.append(dt, dd);
   }
+  renderSoundFaults(call.devices);
   if (call.level) renderQuality(call, call.lastFigures);
   showPeerStatus();
+}
+
+/// The kiosk's devices changed during the call (a handset picked up, a
+/// microphone gone silent).
+function kioskDevices(session, devices) {
+  if (!state.call || state.call.session !== session) return;
+  state.call.devices = devices;
+  renderCallTexts();
+}
+
+const DEVICE_ORDER = ["microphone", "speaker", "camera", "scanner", "printer"];
+
+/// One device's row: a few translated words when the kiosk gave a fault
+/// code (the sound faults are said in full above), else its state, with
+/// the kiosk's own words (English) marked as such.
+function deviceText(name, status) {
+  const key = `fault-short.${name}.${status.code}`;
+  if (status.code && t(key) !== key) return t(key);
+  const word = t(`device.state.${status.state}`);
+  if (!status.detail || status.state === "ok" || status.state === "not_installed") return word;
+  const span = document.createElement("span");
+  const detail = document.createElement("span");
+  detail.lang = "en";
+  detail.textContent = status.detail;
+  span.append(`${word} (`, detail, ")");
+  return span;
+}
+
+/// The context's rows for the kiosk's devices: where the sound goes, a
+/// row for each device at fault, and one line for the rest (a call's
+/// context must fit the screen).
+function deviceRows(devices) {
+  if (!devices) return [["context.devices", t("context.devices-unknown")]];
+  const rows = [];
+  if (devices.sound_output) rows.push(["context.sound-output", t(`sound-output.${devices.sound_output}`)]);
+  const failing = DEVICE_ORDER.filter((name) => devices[name] && (devices[name].state === "missing" || devices[name].state === "error"));
+  for (const name of failing) rows.push([`context.device-${name}`, deviceText(name, devices[name]), true]);
+  rows.push(["context.devices", t(failing.length ? "context.devices-others-ok" : "context.devices-ok")]);
+  return rows;
+}
+
+/// A kiosk that cannot hear or be heard is said plainly above the call's
+/// context, with what it means for the conversation.
+function renderSoundFaults(devices) {
+  const box = $("kiosk-sound");
+  const faults = ["microphone", "speaker"]
+    .filter((name) => devices && devices[name] && (devices[name].state === "missing" || devices[name].state === "error"))
+    .map((name) => {
+      const status = devices[name];
+      const key = `fault.${name}.${status.code}`;
+      return status.code && t(key) !== key ? t(key) : t(`fault.${name}.other`);
+    });
+  box.textContent = faults.join(" ");
+  box.hidden = faults.length === 0;
 }
 
 /// A fresh peer connection for the call (at the start, or when either
@@ -123,6 +182,7 @@ function resumeCall(msg) {
   banner(null);
   if (state.call && state.call.session === msg.session) {
     state.call.iceServers = msg.ice_servers;
+    if (msg.devices) kioskDevices(msg.session, msg.devices);
     peerAway(false);
     return;
   }

@@ -204,6 +204,9 @@ function onHubMessage(msg) {
     case "call_resumed":
       resumeCall(msg);
       break;
+    case "kiosk_devices":
+      kioskDevices(msg.session, msg.devices);
+      break;
     case "peer_away":
       if (state.call && state.call.session === msg.session) peerAway(true);
       break;

@@ -146,12 +146,19 @@ function render() {
   announce(alerts);
 }
 
+/// A device fault in the page's language when the kiosk gave its code;
+/// the device's own words otherwise.
+function faultText(alert) {
+  const key = `fault.${alert.kind}.${alert.code}`;
+  return alert.code && t(key) !== key ? t(key) : alert.detail;
+}
+
 function alertCard(kiosk, alert) {
   const done = Boolean(alert.acknowledged_by);
   const what = el("div", { class: "what" },
     el("strong", {}, `${t(`kind.${alert.kind}`)} — ${kiosk.kiosk_id}`),
     el("span", {}, `${kiosk.site} · ${t("alerts.since", { time: clock(alert.since) })}`),
-    alert.detail ? el("span", {}, alert.detail) : null,
+    faultText(alert) ? el("span", { "data-testid": "alert-detail" }, faultText(alert)) : null,
     kiosk.online && kiosk.screen ? el("span", { "data-testid": "alert-screen" }, t("alerts.screen", { screen: screenName(kiosk.screen) })) : null,
     done ? el("span", { "data-testid": "alert-by" }, t("alerts.by", { name: alert.acknowledged_by })) : null);
   const label = alert.kind === "help" ? t("alerts.go") : t("alerts.seen");

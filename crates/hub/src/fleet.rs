@@ -188,6 +188,7 @@ mod tests {
             scanner: DeviceStatus::new(DeviceState::Error, Some("jammed")),
             printer: ok,
             speaker: None,
+            sound_output: None,
         };
         let refusal = RefusalRecord {
             version: 9,
@@ -245,7 +246,7 @@ mod tests {
     #[test]
     fn the_kiosks_needing_attention_come_first_the_most_urgent_first() {
         let ok = DeviceStatus::new(DeviceState::Ok, None);
-        let healthy = DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok.clone(), speaker: None };
+        let healthy = DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok.clone(), speaker: None, sound_output: None };
         let faulty = DeviceHealth { printer: DeviceStatus::new(DeviceState::Error, Some("media-empty")), ..healthy.clone() };
         let status = |app: &str, config: u64, devices: &DeviceHealth| KioskStatus {
             last_heartbeat_at: Some(t("2026-11-23T09:59:50Z")),

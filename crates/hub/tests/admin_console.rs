@@ -54,6 +54,14 @@ async fn fleet_rows(browser: &Browser) -> Vec<(String, String)> {
     serde_json::from_value(rows).unwrap()
 }
 
+/// Besse's heartbeat: its printer out of paper (the printer's own words)
+/// and its microphone silent (a fault the kiosk measured, with its code).
+fn besse_devices() -> DeviceHealth {
+    let silent = DeviceStatus::new(DeviceState::Error, Some("the microphone sends silence (muted, or unplugged)"))
+        .with_code(Some(visio_protocol::fault::SILENT));
+    DeviceHealth { microphone: silent, ..printer_out_of_paper() }
+}
+
 /// Sign-in (refused, then accepted), the fleet with the kiosks needing
 /// attention first, a kiosk going offline, and a kiosk's page with its
 /// devices and calls; a host's role reaches the fleet but cannot publish.
@@ -68,14 +76,14 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     let besse_secret = hub.enroll("besse");
     let tauves_secret = hub.enroll("tauves");
     let mut besse = Kiosk::connect(&hub, "besse", &besse_secret).await;
-    besse.heartbeat(1, None, Some(printer_out_of_paper())).await;
+    besse.heartbeat(1, None, Some(besse_devices())).await;
     let mut tauves = Kiosk::connect(&hub, "tauves", &tauves_secret).await;
     let ok = DeviceStatus::new(DeviceState::Ok, None);
-    let healthy = DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok, speaker: None };
+    let healthy = DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok, speaker: None, sound_output: None };
     tauves.heartbeat(1, None, Some(healthy)).await;
     // What besse's last call measured comes with its heartbeats.
     let measured = CallLink { uplink_kbps: 2400, rtt_ms: Some(52) };
-    besse.heartbeat_after_call(2, None, Some(printer_out_of_paper()), Some(measured)).await;
+    besse.heartbeat_after_call(2, None, Some(besse_devices()), Some(measured)).await;
     // One call at besse today: requested, answered.
     let mut agent = Agent::connect(&hub, "agent", "mot de passe agent").await;
     besse.queue("demo").await;
@@ -126,6 +134,8 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     assert_eq!(text_of(&browser, "kiosk-title").await, "Mairie de besse · borne besse");
     let printer = text_of(&browser, "device-printer").await;
     assert!(printer.contains("en défaut") && printer.contains("media-empty: plus de papier"), "printer row: {printer}");
+    let microphone = text_of(&browser, "device-microphone").await;
+    assert!(microphone.contains("Le micro ne capte aucun son (coupé ou débranché)") && !microphone.contains("sends silence"), "microphone row: {microphone}");
     assert_eq!(text_of(&browser, "kiosk-calls-today").await, "1 entretien(s) sur 1 demande(s)");
     assert_eq!(text_of(&browser, "kiosk-rtt").await, "25 ms");
     assert_eq!(text_of(&browser, "kiosk-uplink").await, "2,4 Mbit/s");
@@ -137,6 +147,7 @@ async fn an_admin_signs_in_and_watches_the_fleet() {
     click(&browser, "lang-en").await;
     page_until(&browser, "the page in English", "return document.querySelector('[data-testid=kiosk-calls-today]').textContent === '1 interview(s) of 1 request(s)';").await;
     assert_eq!(text_of(&browser, "kiosk-uplink").await, "2.4 Mbit/s");
+    assert!(text_of(&browser, "device-microphone").await.contains("The microphone picks up no sound (muted or unplugged)"));
     click(&browser, "lang-fr").await;
 
     // Signing out ends the session: the API refuses the old cookie.

@@ -19,6 +19,7 @@ fn jammed_scanner() -> DeviceHealth {
         scanner: DeviceStatus::new(DeviceState::Error, Some("Document feeder jammed")),
         printer: DeviceStatus::new(DeviceState::NotInstalled, None),
         speaker: None,
+        sound_output: None,
     }
 }
 

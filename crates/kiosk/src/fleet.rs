@@ -11,7 +11,7 @@ use visio_kiosk_core::ConfigFetchRequest;
 use visio_protocol::{DeviceHealth, DeviceState, DeviceStatus, KioskId, Secret};
 
 use crate::hub_link::{Endpoint, https_origin};
-use crate::visit::Device;
+use crate::visit::{Device, Fault};
 use crate::visit::devices::camera_node;
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -21,17 +21,17 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 /// scanner or printer fault seen (cleared by the next success).
 #[derive(Debug, Clone, Default)]
 pub struct DeviceWatch {
-    pub scanner_fault: Option<String>,
-    pub printer_fault: Option<String>,
-    pub camera_fault: Option<String>,
-    pub microphone_fault: Option<String>,
+    pub scanner_fault: Option<Fault>,
+    pub printer_fault: Option<Fault>,
+    pub camera_fault: Option<Fault>,
+    pub microphone_fault: Option<Fault>,
     /// The sound output, once probed (`Some(None)`: it works).
-    pub speaker: Option<Option<String>>,
+    pub speaker: Option<Option<Fault>>,
 }
 
 impl DeviceWatch {
     /// A scanner or printer failed (`Some(why)`) or worked (`None`).
-    pub fn record(&mut self, device: Device, fault: Option<String>) {
+    pub fn record(&mut self, device: Device, fault: Option<Fault>) {
         match device {
             Device::Scanner => self.scanner_fault = fault,
             Device::Printer => self.printer_fault = fault,
@@ -44,13 +44,13 @@ impl DeviceWatch {
     pub fn health(&self, devices: &Devices) -> DeviceHealth {
         let ok = || DeviceStatus::new(DeviceState::Ok, None);
         let not_installed = || DeviceStatus::new(DeviceState::NotInstalled, None);
-        let faulty = |fault: &Option<String>| match fault {
-            Some(reason) => DeviceStatus::new(DeviceState::Error, Some(&truncate(reason, 200))),
+        let faulty = |fault: &Option<Fault>| match fault {
+            Some(fault) => DeviceStatus::new(DeviceState::Error, Some(&truncate(&fault.detail, 200))).with_code(fault.code),
             None => ok(),
         };
         let camera = match (&devices.camera, camera_node(&devices.camera)) {
             (_, Some(node)) if !std::path::Path::new(&node).exists() => {
-                DeviceStatus::new(DeviceState::Missing, Some(&format!("{node} not found")))
+                DeviceStatus::new(DeviceState::Missing, Some(&format!("{node} not found"))).with_code(Some(visio_protocol::fault::NOT_FOUND))
             }
             _ if self.camera_fault.is_some() => faulty(&self.camera_fault),
             (MediaSource::Test, _) => DeviceStatus::new(DeviceState::Ok, Some("test pattern")),
@@ -69,7 +69,7 @@ impl DeviceWatch {
             Printer::None => not_installed(),
             Printer::Cups(_) => faulty(&self.printer_fault),
         };
-        DeviceHealth { camera, microphone, scanner, printer, speaker: self.speaker.as_ref().map(faulty) }
+        DeviceHealth { camera, microphone, scanner, printer, speaker: self.speaker.as_ref().map(faulty), sound_output: None }
     }
 }
 
@@ -133,12 +133,23 @@ mod tests {
             scanner: Scanner::Sane("test".into()),
             printer: Printer::None,
         };
-        let watch = DeviceWatch { scanner_fault: Some("scanner: Document feeder jammed".into()), ..DeviceWatch::default() };
+        let silent = Fault { code: Some(visio_protocol::fault::SILENT), detail: "the microphone sends silence".into() };
+        let watch = DeviceWatch {
+            scanner_fault: Some("scanner: Document feeder jammed".to_owned().into()),
+            microphone_fault: Some(silent),
+            ..DeviceWatch::default()
+        };
         let health = watch.health(&devices);
         assert_eq!(health.camera.state, DeviceState::Missing);
         assert!(health.camera.detail.as_deref().is_some_and(|d| d.contains("/dev/video-that-is-not-there")));
-        assert_eq!(health.microphone.state, DeviceState::Ok);
+        assert_eq!(health.camera.code, Some(visio_protocol::FaultCode::NotFound), "pages translate the code");
+        // A measured fault keeps its code for the pages, its words as the fallback.
+        assert_eq!(
+            (health.microphone.state, health.microphone.code, health.microphone.detail.as_deref()),
+            (DeviceState::Error, Some(visio_protocol::FaultCode::Silent), Some("the microphone sends silence"))
+        );
         assert_eq!((health.scanner.state, health.scanner.detail.as_deref()), (DeviceState::Error, Some("scanner: Document feeder jammed")));
+        assert_eq!(health.scanner.code, None, "a scanner's own words have no code");
         assert_eq!(health.printer.state, DeviceState::NotInstalled);
     }
 }

@@ -4,10 +4,12 @@
 
 mod common;
 
-use common::World;
+use common::{AGENT, World};
 use visio_protocol::DeviceState;
+use visio_testkit::browser::Browser;
 use visio_testkit::hub::admin_key;
-use visio_testkit::wait::eventually;
+use visio_testkit::page::{click, screenshot, sign_in_agent, text_with};
+use visio_testkit::wait::{eventually, init_tracing};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_printer_and_an_absent_scanner_show_in_the_fleet_view_before_any_document() {
@@ -105,4 +107,59 @@ async fn the_sound_output_is_probed_and_its_absence_shows_in_the_fleet_view() {
     assert_eq!(missing.detail.as_deref(), Some("no sound output found (no loudspeaker or handset)"));
     // Nobody could hear the agent: the kiosk says it is out of service.
     assert_eq!(kiosk.event("out_of_service").await["reason"], "sound_missing");
+}
+
+/// Issue 23 item 7, issue 24 item 2: the agent who takes a call from a
+/// kiosk whose microphone sends silence is told so in the call's context,
+/// in French (English from the same catalogue), from the fault's code and
+/// not the kiosk's English words; the call goes on (the agent may still
+/// be heard, and show or print). `VISIO_SCREENSHOTS=<dir>` saves the page
+/// as `console-sound-fault.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_sees_that_the_kiosks_microphone_hears_nothing() {
+    init_tracing();
+    let mut settings = visio_hub::server::Settings::new(std::sync::Arc::new(visio_config::Catalogue::demo()));
+    settings.heartbeat_seconds = 1;
+    let world = World::start_with(settings).await;
+    let token = world.hub.admin(&admin_key(1));
+    let mut kiosk_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&world.config).unwrap()).unwrap();
+    kiosk_file["devices"]["microphone"] = "audiotestsrc wave=silence".into();
+    std::fs::write(&world.config, kiosk_file.to_string()).unwrap();
+
+    let mut kiosk = world.kiosk("demo");
+    kiosk.event("queued").await;
+    let microphone = eventually("the silent microphone reported", || async {
+        let row = world.hub.fleet(&token).await.kiosks.into_iter().find(|k| k.kiosk_id.as_str() == "demo-kiosk")?;
+        row.devices.map(|d| d.microphone).filter(|m| m.state == DeviceState::Error)
+    })
+    .await;
+    assert_eq!(microphone.code, Some(visio_protocol::FaultCode::Silent), "a code the pages translate: {microphone:?}");
+
+    let browser = Browser::launch().await;
+    browser.set_viewport(1366, 768).await;
+    sign_in_agent(&browser, &world.hub, AGENT).await;
+    click(&browser, "take-next").await;
+    kiosk.event("answered").await;
+    let said = text_with(&browser, "kiosk-sound", "Le micro de la borne ne capte aucun son").await;
+    assert!(said.contains("vous n'entendrez pas l'usager"), "{said}");
+    let row = browser
+        .run("return document.querySelector('#context-list dd[data-field=device-microphone]').textContent;", serde_json::Value::Null)
+        .await;
+    assert_eq!(row, "aucun son (coupé ?)", "the microphone's row, in a few words");
+    let context = browser.run("return document.getElementById('context-list').textContent;", serde_json::Value::Null).await;
+    assert!(!context.as_str().unwrap().contains("sends silence"), "no English words of the kiosk on the French page: {context}");
+    let others = browser.run("return document.querySelector('#context-list dd[data-field=devices]').textContent;", serde_json::Value::Null).await;
+    assert_eq!(others, "les autres fonctionnent", "the camera (a test pattern) and the rest work");
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "axe-core (call with a sound fault): {:#}", serde_json::Value::Array(violations));
+    screenshot(&browser, "console-sound-fault").await;
+
+    click(&browser, "lang-en").await;
+    text_with(&browser, "kiosk-sound", "The kiosk's microphone picks up no sound (muted or unplugged): you will not hear the resident.").await;
+    click(&browser, "lang-fr").await;
+
+    click(&browser, "end-call").await;
+    assert_eq!(kiosk.event("ended").await["reason"], "agent_hung_up");
+    browser.close().await;
+    world.hub.stop().await;
 }

@@ -17,9 +17,25 @@ const SETTLE_FRAMES: u32 = 8;
 /// Seconds of sound listened to.
 const LISTEN: Duration = Duration::from_millis(1500);
 
+/// What a probe found wrong: one of `visio_protocol::fault`'s stable codes,
+/// which the pages translate, and the details in the device's own words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeFault {
+    /// `black`, `silent`, `no_output`… (`visio_protocol::fault`).
+    pub code: &'static str,
+    /// What the probe saw, in English, for logs and as the pages' fallback.
+    pub detail: String,
+}
+
+impl ProbeFault {
+    fn new(code: &'static str, detail: impl Into<String>) -> ProbeFault {
+        ProbeFault { code, detail: detail.into() }
+    }
+}
+
 /// The camera's fault, `None` when it gives a picture that is not black.
 /// Blocking, up to `within`: run it on a blocking thread.
-pub fn camera_fault(source: &VideoSource, within: Duration) -> Option<String> {
+pub fn camera_fault(source: &VideoSource, within: Duration) -> Option<ProbeFault> {
     let source = video_source_description(source)?;
     let description = format!(
         "{source} ! videoconvert ! videoscale ! video/x-raw,format=GRAY8,width=160,height=120 \
@@ -27,7 +43,7 @@ pub fn camera_fault(source: &VideoSource, within: Duration) -> Option<String> {
     );
     let (pipeline, sink) = match start(&description) {
         Ok(started) => started,
-        Err(why) => return Some(format!("camera did not start: {why}")),
+        Err(why) => return Some(ProbeFault::new("not_started", format!("camera did not start: {why}"))),
     };
     let deadline = Instant::now() + within;
     let mut frames = 0;
@@ -42,26 +58,27 @@ pub fn camera_fault(source: &VideoSource, within: Duration) -> Option<String> {
     }
     let _ = pipeline.set_state(gst::State::Null);
     match last {
-        None => Some(format!("no picture from the camera within {} s", within.as_secs())),
-        Some(luma) => picture_fault(&luma).map(str::to_owned),
+        None => Some(ProbeFault::new("no_picture", format!("no picture from the camera within {} s", within.as_secs()))),
+        Some(luma) => picture_fault(&luma),
     }
 }
 
 /// A picture too dark and flat to show a face: a covered lens, a camera
 /// that sends black.
-pub fn picture_fault(luma: &[u8]) -> Option<&'static str> {
+pub fn picture_fault(luma: &[u8]) -> Option<ProbeFault> {
     if luma.is_empty() {
-        return Some("the camera sends empty frames");
+        return Some(ProbeFault::new("no_picture", "the camera sends empty frames"));
     }
     let n = luma.len() as f64;
     let mean = luma.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
     let spread = (luma.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n).sqrt();
-    (mean < 20.0 && spread < 6.0).then_some("the camera's picture is black (lens covered, or the camera is faulty)")
+    (mean < 20.0 && spread < 6.0)
+        .then(|| ProbeFault::new("black", "the camera's picture is black (lens covered, or the camera is faulty)"))
 }
 
 /// The microphone's fault, `None` when it gives a signal. Blocking, about
 /// 1.5 s and up to `within`: run it on a blocking thread.
-pub fn microphone_fault(source: &AudioSource, within: Duration) -> Option<String> {
+pub fn microphone_fault(source: &AudioSource, within: Duration) -> Option<ProbeFault> {
     let source = audio_source_description(source)?;
     let description = format!(
         "{source} ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,channels=1,rate=16000 \
@@ -69,7 +86,7 @@ pub fn microphone_fault(source: &AudioSource, within: Duration) -> Option<String
     );
     let (pipeline, sink) = match start(&description) {
         Ok(started) => started,
-        Err(why) => return Some(format!("microphone did not start: {why}")),
+        Err(why) => return Some(ProbeFault::new("not_started", format!("microphone did not start: {why}"))),
     };
     let deadline = Instant::now() + within;
     let (mut heard, mut peak) = (Duration::ZERO, 0u16);
@@ -84,9 +101,9 @@ pub fn microphone_fault(source: &AudioSource, within: Duration) -> Option<String
     }
     let _ = pipeline.set_state(gst::State::Null);
     if heard.is_zero() {
-        return Some(format!("no sound from the microphone within {} s", within.as_secs()));
+        return Some(ProbeFault::new("no_sound", format!("no sound from the microphone within {} s", within.as_secs())));
     }
-    signal_fault(peak).map(str::to_owned)
+    signal_fault(peak)
 }
 
 /// The sound output's fault, `None` when the system's default output
@@ -94,13 +111,13 @@ pub fn microphone_fault(source: &AudioSource, within: Duration) -> Option<String
 /// back to a sink that drops everything when it finds none: that is a
 /// kiosk no resident can hear. Plays a few milliseconds of silence.
 /// Blocking, up to `within`.
-pub fn speaker_fault(within: Duration) -> Option<String> {
+pub fn speaker_fault(within: Duration) -> Option<ProbeFault> {
     let description = "audiotestsrc num-buffers=3 samplesperbuffer=480 volume=0 ! autoaudiosink name=out";
     let pipeline = match gst::init().map_err(|e| e.to_string()).and_then(|()| {
         gst::parse::launch(description).map_err(|e| e.to_string())?.downcast::<gst::Pipeline>().map_err(|_| "not a pipeline".to_owned())
     }) {
         Ok(p) => p,
-        Err(why) => return Some(format!("sound output could not be set up: {why}")),
+        Err(why) => return Some(ProbeFault::new("not_started", format!("sound output could not be set up: {why}"))),
     };
     let started = pipeline.set_state(gst::State::Playing);
     let ended = pipeline.bus().and_then(|bus| {
@@ -119,8 +136,13 @@ pub fn speaker_fault(within: Duration) -> Option<String> {
         _ => None,
     });
     match (started, error, chosen.as_deref()) {
-        (Err(_), why, _) | (_, why @ Some(_), _) => Some(format!("sound output did not open: {}", why.unwrap_or_else(|| "state change failed".into()))),
-        (_, None, Some("fakesink" | "fakeaudiosink") | None) => Some("no sound output found (no loudspeaker or handset)".into()),
+        (Err(_), why, _) | (_, why @ Some(_), _) => Some(ProbeFault::new(
+            "not_started",
+            format!("sound output did not open: {}", why.unwrap_or_else(|| "state change failed".into())),
+        )),
+        (_, None, Some("fakesink" | "fakeaudiosink") | None) => {
+            Some(ProbeFault::new("no_output", "no sound output found (no loudspeaker or handset)"))
+        }
         (_, None, Some(_)) => None,
     }
 }
@@ -132,8 +154,8 @@ fn peak_s16(bytes: &[u8]) -> u16 {
 
 /// Digital silence: a muted or unplugged microphone. Even a quiet room
 /// gives a few units of noise on a live microphone (−80 dBFS is 3 units).
-pub fn signal_fault(peak: u16) -> Option<&'static str> {
-    (peak < 3).then_some("the microphone sends silence (muted, or unplugged)")
+pub fn signal_fault(peak: u16) -> Option<ProbeFault> {
+    (peak < 3).then(|| ProbeFault::new("silent", "the microphone sends silence (muted, or unplugged)"))
 }
 
 fn start(description: &str) -> Result<(gst::Pipeline, gst_app::AppSink), String> {
@@ -168,16 +190,19 @@ mod tests {
     fn a_test_pattern_is_a_picture_and_a_black_one_is_a_fault() {
         let pattern = |p: &str| VideoSource::Test { pattern: p.into(), colour: None };
         assert_eq!(camera_fault(&pattern("smpte"), WITHIN), None);
-        assert_eq!(camera_fault(&pattern("black"), WITHIN).as_deref(), Some("the camera's picture is black (lens covered, or the camera is faulty)"));
+        let black = camera_fault(&pattern("black"), WITHIN).unwrap();
+        assert_eq!((black.code, black.detail.as_str()), (visio_protocol::fault::BLACK, "the camera's picture is black (lens covered, or the camera is faulty)"));
         let missing = camera_fault(&VideoSource::V4l2 { device: "/dev/video-not-there".into() }, WITHIN).unwrap();
-        assert!(missing.starts_with("camera did not start:") && missing.contains("video-not-there"), "{missing}");
+        assert_eq!(missing.code, visio_protocol::fault::NOT_STARTED);
+        assert!(missing.detail.starts_with("camera did not start:") && missing.detail.contains("video-not-there"), "{missing:?}");
         assert_eq!(camera_fault(&VideoSource::None, WITHIN), None, "no camera configured, nothing to probe");
     }
 
     #[test]
     fn a_tone_is_a_signal_and_silence_is_a_fault() {
         assert_eq!(microphone_fault(&AudioSource::Test { frequency: 440.0 }, WITHIN), None);
-        assert_eq!(microphone_fault(&AudioSource::Test { frequency: 0.0 }, WITHIN).as_deref(), Some("the microphone sends silence (muted, or unplugged)"));
+        let silent = microphone_fault(&AudioSource::Test { frequency: 0.0 }, WITHIN).unwrap();
+        assert_eq!((silent.code, silent.detail.as_str()), (visio_protocol::fault::SILENT, "the microphone sends silence (muted, or unplugged)"));
     }
 
     #[test]
@@ -185,8 +210,9 @@ mod tests {
         // A dark office: mean 15, but a face and edges give spread.
         let dim: Vec<u8> = (0..19200).map(|i| if i % 7 == 0 { 60 } else { 8 }).collect();
         assert_eq!(picture_fault(&dim), None);
-        assert!(picture_fault(&[3; 19200]).is_some());
-        assert!(signal_fault(2).is_some());
+        assert_eq!(picture_fault(&[3; 19200]).map(|f| f.code), Some(visio_protocol::fault::BLACK));
+        assert_eq!(picture_fault(&[]).map(|f| f.code), Some(visio_protocol::fault::NO_PICTURE));
+        assert_eq!(signal_fault(2).map(|f| f.code), Some(visio_protocol::fault::SILENT));
         assert_eq!(signal_fault(40), None);
     }
 }

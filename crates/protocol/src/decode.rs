@@ -75,6 +75,7 @@ impl WireMessage for HubToAgent {
         "availability",
         "call_started",
         "call_resumed",
+        "kiosk_devices",
         "peer_away",
         "peer_back",
         "queue_empty",

@@ -80,6 +80,7 @@ pub fn kiosk_to_hub() -> Vec<KioskToHub> {
                 scanner: DeviceStatus::new(DeviceState::Error, Some("Document feeder jammed")),
                 printer: DeviceStatus::new(DeviceState::NotInstalled, None),
                 speaker: None,
+                sound_output: None,
             }),
             rtt_ms: Some(612),
             last_call: Some(CallLink { uplink_kbps: 1850, rtt_ms: Some(640) }),
@@ -164,6 +165,19 @@ pub fn agent_to_hub() -> Vec<AgentToHub> {
     ]
 }
 
+/// A kiosk whose microphone sends silence, as the agent is told of it.
+fn kiosk_devices() -> DeviceHealth {
+    DeviceHealth {
+        camera: DeviceStatus::new(DeviceState::Ok, None),
+        microphone: DeviceStatus::new(DeviceState::Error, Some("the microphone sends silence (muted, or unplugged)"))
+            .with_code(Some(fault::SILENT)),
+        scanner: DeviceStatus::new(DeviceState::Ok, None),
+        printer: DeviceStatus::new(DeviceState::NotInstalled, None),
+        speaker: Some(DeviceStatus::new(DeviceState::Ok, None)),
+        sound_output: Some(SoundOutput::Loudspeaker),
+    }
+}
+
 pub fn hub_to_agent() -> Vec<HubToAgent> {
     vec![
         HubToAgent::Welcome {
@@ -196,6 +210,7 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
             ice_servers: ice_servers(),
             resume_token: Some(token()),
             transferred_from: None,
+            devices: Some(kiosk_devices()),
         },
         HubToAgent::CallStarted {
             session: SessionId::new("7f3a9c01-000003"),
@@ -205,6 +220,7 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
             ice_servers: ice_servers(),
             resume_token: Some(ResumeToken("r1.7f3a9c01-000003.Hq2mW7cP4xN9sL1vB6kT3zR8yD5fJ0gA".into())),
             transferred_from: Some("caf".into()),
+            devices: None,
         },
         HubToAgent::CallResumed {
             session: session(),
@@ -212,6 +228,11 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
             kiosk_id: "besse-mairie".into(),
             site: "Mairie de Besse-et-Saint-Anastaise".into(),
             ice_servers: ice_servers(),
+            devices: None,
+        },
+        HubToAgent::KioskDevices {
+            session: session(),
+            devices: DeviceHealth { sound_output: Some(SoundOutput::Handset), ..kiosk_devices() },
         },
         HubToAgent::PeerAway { session: session() },
         HubToAgent::PeerBack { session: session() },
@@ -279,6 +300,7 @@ pub fn fleet() -> admin::FleetView {
                     scanner: DeviceStatus::new(DeviceState::Error, Some("Document feeder jammed")),
                     printer: DeviceStatus::new(DeviceState::NotInstalled, None),
                     speaker: None,
+                    sound_output: None,
                 }),
                 rtt_ms: Some(612),
                 last_call: Some(CallLink { uplink_kbps: 1850, rtt_ms: Some(640) }),
@@ -308,15 +330,17 @@ fn desk_kiosk() -> DeskKiosk {
             scanner: DeviceStatus::new(DeviceState::Ok, None),
             printer: DeviceStatus::new(DeviceState::Error, Some("Out of paper")),
             speaker: None,
+            sound_output: None,
         }),
         alerts: vec![
             Alert {
                 kind: AlertKind::Printer,
+                code: None,
                 since: ts("2026-11-23T08:52:10Z"),
                 detail: Some("Out of paper".into()),
                 acknowledged_by: Some("Sylvie (accueil)".into()),
             },
-            Alert { kind: AlertKind::Help, since: ts("2026-11-23T09:14:03Z"), detail: None, acknowledged_by: None },
+            Alert { kind: AlertKind::Help, since: ts("2026-11-23T09:14:03Z"), code: None, detail: None, acknowledged_by: None },
         ],
         updated: ts("2026-11-23T09:14:03Z"),
     }

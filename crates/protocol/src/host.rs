@@ -72,6 +72,10 @@ pub struct DeskKiosk {
 pub struct Alert {
     pub kind: AlertKind,
     pub since: Timestamp,
+    /// The device's fault code, which pages translate; `detail` is the
+    /// fallback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<crate::FaultCode>,
     /// For a person: the device's own words ("Document feeder jammed").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,

@@ -38,7 +38,7 @@ mod messages;
 mod supervision;
 
 pub use decode::{DecodeError, WireMessage, decode, encode};
-pub use devices::{CallLink, DeviceHealth, DeviceState, DeviceStatus};
+pub use devices::{CallLink, DeviceHealth, DeviceState, DeviceStatus, FaultCode, SoundOutput, fault};
 pub use log::SessionRecord;
 pub use ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 pub use messages::*;

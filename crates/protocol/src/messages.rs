@@ -258,6 +258,11 @@ pub enum HubToAgent {
         /// The service a colleague handed this resident over from.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         transferred_from: Option<ServiceId>,
+        /// The kiosk's devices as its last heartbeat said (its sound
+        /// above all: can the resident hear and be heard?); absent when
+        /// the hub has none yet.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        devices: Option<DeviceHealth>,
     },
     /// The hello's `resume` was accepted: the agent is back in its call,
     /// with the same fields as `call_started`. A page that lost its peer
@@ -269,7 +274,12 @@ pub enum HubToAgent {
         kiosk_id: KioskId,
         site: String,
         ice_servers: Vec<IceServer>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        devices: Option<DeviceHealth>,
     },
+    /// The devices of the kiosk in the agent's call changed (a handset
+    /// picked up, a device failing).
+    KioskDevices { session: SessionId, devices: DeviceHealth },
     /// The kiosk lost the hub during the call: a cut, or the kiosk crashed
     /// or restarted. The hub holds the call for a while; `peer_back` or
     /// `call_ended` follows (at once if the kiosk comes back afresh).

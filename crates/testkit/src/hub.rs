@@ -503,5 +503,6 @@ pub fn printer_out_of_paper() -> DeviceHealth {
         scanner: ok,
         printer: DeviceStatus::new(DeviceState::Error, Some("media-empty: plus de papier")),
         speaker: None,
+        sound_output: None,
     }
 }

@@ -34,6 +34,7 @@ impl Hub {
         }));
         let (kiosk, kiosk_id, site) = (session.kiosk, session.kiosk_id.clone(), session.site.clone());
         let transferred_from = session.transferred_from.clone();
+        let devices = self.kiosk_devices(&kiosk_id);
         if let Some(kiosk) = kiosk.peer() {
             let ice_servers = self.ice_servers_for(now, kiosk_id.as_str());
             self.tell_kiosk(kiosk, HubToKiosk::CallAnswered {
@@ -51,6 +52,7 @@ impl Hub {
             site,
             resume_token: Some(token),
             transferred_from,
+            devices,
         });
         self.event(HubEvent::Answered { session: session_id, agent: login, at: now, resume });
         self.dirty.insert(service_id);

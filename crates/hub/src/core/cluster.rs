@@ -215,6 +215,7 @@ impl Hub {
                 remote: Some(entry.process.clone()),
             })),
         });
+        let devices = self.kiosk_devices(&entry.kiosk_id);
         self.tell_agent(peer, HubToAgent::CallStarted {
             session: entry.session.clone(),
             service: entry.service.clone(),
@@ -223,6 +224,7 @@ impl Hub {
             site: entry.site,
             resume_token: Some(token.clone()),
             transferred_from: entry.transferred_from,
+            devices,
         });
         self.outputs.push_back(Output::Bus {
             to: entry.process,

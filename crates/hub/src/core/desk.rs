@@ -117,7 +117,7 @@ impl Hub {
         let Some(entry) = self.board.get_mut(kiosk_id).filter(|e| e.here()) else { return };
         entry.kiosk.online = false;
         entry.kiosk.alerts.retain(|a| a.kind != AlertKind::Help);
-        entry.kiosk.alerts.push(Alert { kind: AlertKind::Link, since: now, detail: None, acknowledged_by: None });
+        entry.kiosk.alerts.push(Alert { kind: AlertKind::Link, since: now, code: None, detail: None, acknowledged_by: None });
         self.desk_changed(now, kiosk_id);
     }
 
@@ -143,8 +143,11 @@ impl Hub {
             let status = status.unwrap_or(&ok);
             let raised = alerts.iter().position(|a| a.kind == kind);
             match (status.state.is_unhealthy(), raised) {
-                (true, Some(i)) => alerts[i].detail.clone_from(&status.detail),
-                (true, None) => alerts.push(Alert { kind, since: now, detail: status.detail.clone(), acknowledged_by: None }),
+                (true, Some(i)) => {
+                    alerts[i].code = status.code;
+                    alerts[i].detail.clone_from(&status.detail);
+                }
+                (true, None) => alerts.push(Alert { kind, since: now, code: status.code, detail: status.detail.clone(), acknowledged_by: None }),
                 (false, Some(i)) => {
                     alerts.remove(i);
                 }
@@ -153,6 +156,31 @@ impl Hub {
         }
         entry.kiosk.devices = Some(devices.clone());
         self.desk_changed(now, kiosk_id);
+        self.tell_agents_devices(kiosk_id);
+    }
+
+    /// A kiosk's devices as its last heartbeat said, here or (through the
+    /// board's broadcasts) on another process.
+    pub(super) fn kiosk_devices(&self, kiosk_id: &KioskId) -> Option<DeviceHealth> {
+        self.board.get(kiosk_id).and_then(|e| e.kiosk.devices.clone())
+    }
+
+    /// The agents here in a call with this kiosk see its devices change
+    /// (a handset picked up, a microphone gone silent).
+    fn tell_agents_devices(&mut self, kiosk_id: &KioskId) {
+        let Some(devices) = self.kiosk_devices(kiosk_id) else { return };
+        let calls: Vec<(PeerId, SessionId)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.kiosk_id == *kiosk_id)
+            .filter_map(|(id, s)| match &s.state {
+                SessionState::InCall(call) => call.agent.peer().map(|p| (p, id.clone())),
+                SessionState::Waiting => None,
+            })
+            .collect();
+        for (peer, session) in calls {
+            self.tell_agent(peer, HubToAgent::KioskDevices { session, devices: devices.clone() });
+        }
     }
 
     /// The resident asked for the host; asking again updates the screen.
@@ -168,7 +196,7 @@ impl Hub {
         let Some(entry) = self.board.get_mut(&kiosk_id) else { return };
         entry.kiosk.screen = Some(screen);
         if !entry.kiosk.alerts.iter().any(|a| a.kind == AlertKind::Help) {
-            entry.kiosk.alerts.push(Alert { kind: AlertKind::Help, since: now, detail: None, acknowledged_by: None });
+            entry.kiosk.alerts.push(Alert { kind: AlertKind::Help, since: now, code: None, detail: None, acknowledged_by: None });
         }
         self.desk_changed(now, &kiosk_id);
     }
@@ -204,11 +232,16 @@ impl Hub {
                 if self.kiosk_peer.contains_key(&kiosk.kiosk_id) {
                     return; // ours now: the sender's copy is older
                 }
-                let newer = self.board.get(&kiosk.kiosk_id).is_none_or(|e| e.kiosk.updated <= kiosk.updated);
+                let known = self.board.get(&kiosk.kiosk_id);
+                let newer = known.is_none_or(|e| e.kiosk.updated <= kiosk.updated);
                 if newer {
+                    let devices_changed = known.map(|e| &e.kiosk.devices) != Some(&kiosk.devices);
                     let kiosk_id = kiosk.kiosk_id.clone();
                     self.board.insert(kiosk_id.clone(), BoardEntry { owner: Some(from), kiosk });
                     self.tell_hosts(&kiosk_id);
+                    if devices_changed {
+                        self.tell_agents_devices(&kiosk_id);
+                    }
                 }
             }
             BusMessage::DeskAcknowledge { kiosk_id, alert, by } => self.acknowledge(now, &kiosk_id, alert, by),
@@ -251,7 +284,7 @@ impl Hub {
             let entry = self.board.get_mut(&kiosk_id).expect("listed above");
             entry.kiosk.online = false;
             entry.kiosk.alerts.retain(|a| a.kind != AlertKind::Help);
-            entry.kiosk.alerts.push(Alert { kind: AlertKind::Link, since: now, detail: None, acknowledged_by: None });
+            entry.kiosk.alerts.push(Alert { kind: AlertKind::Link, since: now, code: None, detail: None, acknowledged_by: None });
             entry.kiosk.updated = now;
             self.tell_hosts(&kiosk_id);
         }

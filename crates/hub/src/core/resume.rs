@@ -365,12 +365,14 @@ impl Hub {
                 if let Some(a) = self.agents.get_mut(&peer) {
                     a.call = Some(session.clone());
                 }
+                let devices = self.kiosk_devices(&kiosk_id);
                 self.tell_agent(peer, HubToAgent::CallResumed {
                     session: session.clone(),
                     service,
                     kiosk_id,
                     site,
                     ice_servers,
+                    devices,
                 });
             }
         }

@@ -39,7 +39,7 @@ impl Kiosk {
 
 fn devices() -> DeviceHealth {
     let ok = DeviceStatus::new(DeviceState::Ok, None);
-    DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok, speaker: None }
+    DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: ok.clone(), printer: ok, speaker: None, sound_output: None }
 }
 
 #[test]

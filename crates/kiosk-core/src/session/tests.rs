@@ -652,7 +652,7 @@ fn heartbeats(out: &[Output]) -> Vec<Beat> {
 
 fn health(scanner: DeviceState) -> DeviceHealth {
     let ok = DeviceStatus::new(DeviceState::Ok, None);
-    DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: DeviceStatus::new(scanner, None), printer: ok, speaker: None }
+    DeviceHealth { camera: ok.clone(), microphone: ok.clone(), scanner: DeviceStatus::new(scanner, None), printer: ok, speaker: None, sound_output: None }
 }
 
 fn announce(version: u64) -> Input {

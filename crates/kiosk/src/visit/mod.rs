@@ -83,6 +83,27 @@ pub enum Device {
     Speaker,
 }
 
+/// What is wrong with a device: a stable code the pages translate
+/// (`visio_protocol::fault`) when the kiosk measured it itself, and the
+/// words, which pages show when there is no code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub code: Option<&'static str>,
+    pub detail: String,
+}
+
+impl From<String> for Fault {
+    fn from(detail: String) -> Fault {
+        Fault { code: None, detail }
+    }
+}
+
+impl From<visio_media::probe::ProbeFault> for Fault {
+    fn from(fault: visio_media::probe::ProbeFault) -> Fault {
+        Fault { code: Some(fault.code), detail: fault.detail }
+    }
+}
+
 /// What the visit task reports.
 #[derive(Debug, Clone)]
 pub enum VisitEvent {
@@ -96,7 +117,7 @@ pub enum VisitEvent {
     Page { page: u32, path: PathBuf },
     /// The scanner or printer failed (`Some(why)`) or worked (`None`): for
     /// the heartbeats' device health.
-    DeviceFault { device: Device, fault: Option<String> },
+    DeviceFault { device: Device, fault: Option<Fault> },
     /// A scanned page the resident is asked about (an image file in the
     /// spool, deleted when the visit ends).
     ScanPreview(PathBuf),

@@ -58,7 +58,7 @@ impl Runner {
                 None
             }
             Notice::ScanFailed { reason, .. } => {
-                let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Scanner, fault: Some(reason.clone()) });
+                let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Scanner, fault: Some(reason.clone().into()) });
                 Some(DocumentEvent::Failed { reason })
             }
             Notice::Printed { id, .. } => {
@@ -89,7 +89,7 @@ impl Runner {
                 documents.incoming.remove(&id);
                 // A refused document says nothing about the printer.
                 if purpose == Purpose::Print && device_fault {
-                    let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: Some(reason.clone()) });
+                    let _ = self.events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: Some(reason.clone().into()) });
                 }
                 Some(DocumentEvent::Failed { reason })
             }

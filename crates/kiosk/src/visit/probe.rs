@@ -13,7 +13,7 @@ use visio_transfer::scanner::SaneScanner;
 
 use visio_media::config::AudioSink;
 
-use super::{Device, Runner, VisitEvent, devices};
+use super::{Device, Fault, Runner, VisitEvent, devices};
 
 /// Longest a camera or microphone probe takes.
 const MEDIA_PROBE_WITHIN: Duration = Duration::from_secs(5);
@@ -25,14 +25,14 @@ impl Runner {
         if let devices::KioskPrinter::Cups(printer) = &self.devices.services.printer {
             let (printer, events) = (printer.clone(), self.events.clone());
             tokio::task::spawn_blocking(move || {
-                let fault = printer_fault(printer.queue_state_blocking());
+                let fault = printer_fault(printer.queue_state_blocking()).map(Fault::from);
                 let _ = events.send(VisitEvent::DeviceFault { device: Device::Printer, fault });
             });
         }
         if let devices::KioskScanner::Sane(scanner) = &self.devices.services.scanner {
             let (scanner, events) = (scanner.clone(), self.events.clone());
             tokio::spawn(async move {
-                let fault = scanner_fault(&scanner).await;
+                let fault = scanner_fault(&scanner).await.map(Fault::from);
                 let _ = events.send(VisitEvent::DeviceFault { device: Device::Scanner, fault });
             });
         }
@@ -41,12 +41,12 @@ impl Runner {
             // Sound sent nowhere on purpose (tests, `VISIO_AUDIO_SINK=fakesink`) is not probed.
             let speaker = self.devices.call.audio.sink == AudioSink::Auto;
             self.media_probe = Some(tokio::task::spawn_blocking(move || {
-                let fault = visio_media::probe::camera_fault(&video, MEDIA_PROBE_WITHIN);
+                let fault = visio_media::probe::camera_fault(&video, MEDIA_PROBE_WITHIN).map(Fault::from);
                 let _ = events.send(VisitEvent::DeviceFault { device: Device::Camera, fault });
-                let fault = visio_media::probe::microphone_fault(&audio, MEDIA_PROBE_WITHIN);
+                let fault = visio_media::probe::microphone_fault(&audio, MEDIA_PROBE_WITHIN).map(Fault::from);
                 let _ = events.send(VisitEvent::DeviceFault { device: Device::Microphone, fault });
                 if speaker {
-                    let fault = visio_media::probe::speaker_fault(MEDIA_PROBE_WITHIN);
+                    let fault = visio_media::probe::speaker_fault(MEDIA_PROBE_WITHIN).map(Fault::from);
                     let _ = events.send(VisitEvent::DeviceFault { device: Device::Speaker, fault });
                 }
             }));

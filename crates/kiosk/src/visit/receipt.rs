@@ -109,7 +109,7 @@ pub fn print(
         Err(e) => {
             warn!(error = %e, "the receipt was not printed");
             if e.is_device_fault() {
-                let _ = events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: Some(e.to_string()) });
+                let _ = events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: Some(e.to_string().into()) });
             }
         }
     }))

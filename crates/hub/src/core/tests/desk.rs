@@ -42,6 +42,7 @@ fn health(printer: DeviceState) -> DeviceHealth {
         scanner: ok,
         printer: DeviceStatus::new(printer, Some("Out of paper")),
         speaker: None,
+        sound_output: None,
     }
 }
 
@@ -169,4 +170,66 @@ fn across_processes_the_kiosks_process_owns_its_entry_and_carries_out_acknowledg
     p2.hub.handle_shared(p2.now, SharedView { alive: ["p2".to_string()].into(), ..SharedView::default() });
     p2.drain();
     assert_eq!(p2.host_sees(host, "besse"), Some(vec![(AlertKind::Link, None)]));
+}
+
+#[test]
+fn the_agent_in_a_call_sees_the_kiosks_devices_here_and_across_processes() {
+    let kiosk_devices = |said: Vec<HubToAgent>| -> Vec<(SessionId, DeviceHealth)> {
+        said.into_iter()
+            .filter_map(|m| match m {
+                HubToAgent::KioskDevices { session, devices } => Some((session, devices)),
+                _ => None,
+            })
+            .collect()
+    };
+    let handset = DeviceHealth { sound_output: Some(visio_protocol::SoundOutput::Handset), ..health(DeviceState::Ok) };
+
+    // One process: the call starts with the last heartbeat's devices; a
+    // change during the call is told at once, the same heartbeat again is not.
+    let mut w = World::new();
+    let besse = w.kiosk("besse");
+    w.kiosk_says(besse, beat(health(DeviceState::Ok)));
+    w.kiosk_said(besse);
+    let claire = w.available_agent("claire", &["caf"]);
+    let session = w.queue(besse, "caf");
+    w.agent_says(claire, AgentToHub::TakeNext { service: None });
+    let said = w.agent_said(claire);
+    let started = said.iter().find_map(|m| match m {
+        HubToAgent::CallStarted { devices, .. } => Some(devices.clone()),
+        _ => None,
+    });
+    assert_eq!(started, Some(Some(health(DeviceState::Ok))), "{said:?}");
+    w.kiosk_says(besse, beat(handset.clone()));
+    assert_eq!(kiosk_devices(w.agent_said(claire)), [(session.clone(), handset.clone())]);
+    w.kiosk_says(besse, beat(handset.clone()));
+    assert_eq!(kiosk_devices(w.agent_said(claire)), []);
+
+    // Across processes: the kiosk on p1, its agent on p2, told through
+    // the board's broadcasts.
+    let mut p1 = World::on_bus("p1");
+    let mut p2 = World::on_bus("p2");
+    let besse = p1.kiosk("besse");
+    let session = p1.queue(besse, "caf");
+    let bruno = p2.available_agent("bruno", &["caf"]);
+    p2.agent_says(bruno, AgentToHub::TakeNext { service: None });
+    let entry = QueueEntry {
+        session: session.clone(),
+        service: "caf".into(),
+        kiosk_id: "besse".into(),
+        site: "Mairie de besse".into(),
+        queued_at: p1.now,
+        process: "p1".into(),
+        transferred_from: None,
+    };
+    p2.taken(bruno, &["caf"], Some(entry));
+    assert!(p2.agent_said(bruno).iter().any(|m| matches!(m, HubToAgent::CallStarted { .. })));
+    p1.desk_bus.clear();
+    p1.kiosk_says(besse, beat(handset.clone()));
+    let broadcasts = std::mem::take(&mut p1.desk_bus);
+    assert!(!broadcasts.is_empty(), "p1 tells the other processes of its kiosk");
+    for (_, message) in broadcasts {
+        p2.hub.handle_bus(p2.now, message);
+        p2.drain();
+    }
+    assert_eq!(kiosk_devices(p2.agent_said(bruno)), [(session, handset)]);
 }

@@ -10,6 +10,7 @@ fn health(scanner: DeviceState, detail: Option<&str>) -> DeviceHealth {
         scanner: DeviceStatus::new(scanner, detail),
         printer: DeviceStatus::new(DeviceState::NotInstalled, None),
         speaker: None,
+        sound_output: None,
     }
 }
 
