@@ -49,6 +49,10 @@ APT_PACKAGES=(
   # A sound server with a virtual loudspeaker for the kiosk's sound-output
   # probe (issues 23 and 25): the tests start their own pulseaudio.
   pulseaudio
+  # pactl: the kiosk asks the sound server whether its handset is plugged
+  # in and routes the sound to it (issue 23 item 2; pulseaudio brings it,
+  # named so a PipeWire kiosk has it too).
+  pulseaudio-utils
   # GNU time: peak memory of a document reader and its helpers (examples/hostile_documents.rs).
   time
   # The kiosk package's dependencies that nothing above brings (cage, the

@@ -99,6 +99,23 @@ pub struct RawDevices {
     pub scanner: String,
     /// A CUPS queue name such as "Brother_HL_L2350DW", or "none".
     pub printer: String,
+    /// A handset or headset beside the loudspeaker, for privacy: while
+    /// it is plugged in, the call and the kiosk's speech go to it and the
+    /// loudspeaker is cut. Absent: the system's default output only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sound: Option<RawSound>,
+}
+
+/// The kiosk's two sound outputs, as the sound server (PulseAudio or
+/// PipeWire) names its sinks (`pactl list short sinks`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSound {
+    /// The loudspeaker's sink, e.g. "alsa_output.pci-0000_00_1f.3.analog-stereo".
+    pub loudspeaker: String,
+    /// The handset's or headset's sink, e.g. "alsa_output.usb-Plantronics_Handset-00.analog-stereo":
+    /// present while it is plugged in.
+    pub handset: String,
 }
 
 /// The link to the hub as written.
@@ -186,6 +203,15 @@ pub struct Devices {
     pub microphone: MediaSource,
     pub scanner: Scanner,
     pub printer: Printer,
+    /// A handset beside the loudspeaker; `None`: the default output only.
+    pub sound: Option<SoundSinks>,
+}
+
+/// The sound server's sinks for the loudspeaker and the handset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SoundSinks {
+    pub loudspeaker: String,
+    pub handset: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,6 +336,7 @@ impl Kiosk {
                     Printer::None => "none".into(),
                     Printer::Cups(n) => n.clone(),
                 },
+                sound: self.devices.sound.as_ref().map(|s| RawSound { loudspeaker: s.loudspeaker.clone(), handset: s.handset.clone() }),
             },
             hub: RawHubLink {
                 urls: self.hub.urls.clone(),
@@ -366,6 +393,21 @@ mod tests {
         raw["documents"] = serde_json::json!({ "scan_consent_services": ["cpam"] });
         let err = Kiosk::from_json("kiosks/demo-kiosk.json", &raw.to_string(), &Catalogue::demo(), None).unwrap_err();
         assert!(err.to_string().contains("documents.scan_consent_services[0]: \"cpam\" is not one of this kiosk's services"), "{err}");
+    }
+
+    #[test]
+    fn a_handset_names_its_own_sink_beside_the_loudspeaker() {
+        let mut raw: Value = serde_json::from_str(DEMO_KIOSK).unwrap();
+        raw["devices"]["sound"] = serde_json::json!({ "loudspeaker": "speaker", "handset": "handset" });
+        let k = Kiosk::from_json("kiosks/demo-kiosk.json", &raw.to_string(), &Catalogue::demo(), None).unwrap();
+        assert_eq!(k.devices.sound, Some(SoundSinks { loudspeaker: "speaker".into(), handset: "handset".into() }));
+        assert_eq!(k.to_raw().devices.sound, Some(RawSound { loudspeaker: "speaker".into(), handset: "handset".into() }));
+        raw["devices"]["sound"] = serde_json::json!({ "loudspeaker": "speaker", "handset": "speaker" });
+        let err = Kiosk::from_json("kiosks/demo-kiosk.json", &raw.to_string(), &Catalogue::demo(), None).unwrap_err().to_string();
+        assert!(err.contains("devices.sound.handset") && err.contains("is the loudspeaker's too"), "{err}");
+        raw["devices"]["sound"] = serde_json::json!({ "loudspeaker": "my speaker", "handset": "handset" });
+        let err = Kiosk::from_json("kiosks/demo-kiosk.json", &raw.to_string(), &Catalogue::demo(), None).unwrap_err().to_string();
+        assert!(err.contains("devices.sound.loudspeaker") && err.contains("pactl list short sinks"), "{err}");
     }
 
     #[test]

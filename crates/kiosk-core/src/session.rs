@@ -10,6 +10,7 @@ mod link;
 mod receipt;
 mod shown;
 mod sign;
+mod sound;
 mod vocabulary;
 
 use std::collections::VecDeque;
@@ -34,6 +35,8 @@ pub struct Session {
     camera_ok: bool,
     /// The last probe found a sound output (or none was probed).
     sound_ok: bool,
+    /// Where the sound goes; `None` on kiosks without a handset.
+    sound_output: Option<visio_protocol::SoundOutput>,
     retry_delay: Duration,
     timers: TimerTable,
     outputs: VecDeque<Output>,
@@ -103,6 +106,7 @@ impl Session {
             hub_up: false,
             camera_ok: true,
             sound_ok: true,
+            sound_output: None,
             retry_delay,
             timers: TimerTable::default(),
             outputs: VecDeque::new(),
@@ -197,6 +201,7 @@ impl Session {
                 self.settle_service_state();
             }
             Input::Devices(health) => self.devices(now, health),
+            Input::Handset { present } => self.handset(now, present),
             Input::ConfigFetched(fetch) => self.config_fetched(now, fetch),
             Input::Assist(assist) => self.assist_input(now, assist),
         }

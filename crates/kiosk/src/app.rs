@@ -107,6 +107,8 @@ pub enum Message {
     FrameReady(Result<image::Allocation, image::Error>),
     /// Time to look at the devices again.
     CheckDevices,
+    /// The handset is plugged in (or not), as the sound server says.
+    Handset(bool),
     /// A configuration the hub announced, downloaded (or not).
     ConfigFetched { version: u64, text: Result<String, String> },
     /// SIGTERM or SIGINT: end the visit, then exit.
@@ -329,6 +331,7 @@ impl Kiosk {
                 None
             }
             Message::CheckDevices => self.check_devices(),
+            Message::Handset(present) => Some(Input::Handset { present }),
             Message::ConfigFetched { version, text } => Some(Input::ConfigFetched(self.apply_config(version, text))),
             Message::Stop => return self.stop(),
             Message::Stopped => return iced::exit(),
@@ -442,6 +445,11 @@ impl Kiosk {
             match self.carrier.carry(output) {
                 Some(ShellOutput::Event(event)) => tracing::info!(event = %event.to_log_line(), "kiosk"),
                 Some(ShellOutput::Chime) => crate::sound::chime(),
+                Some(ShellOutput::RouteSound(output)) => {
+                    if let Some(sinks) = self.settings.setup.as_ref().and_then(|s| s.kiosk.devices.sound.clone()) {
+                        crate::handset::route_in_background(&std::sync::Arc::new(crate::handset::SoundRouter::new(sinks)), output);
+                    }
+                }
                 None => {}
             }
         }
@@ -528,6 +536,9 @@ impl Kiosk {
         }
         if self.settings.setup.is_some() {
             subscriptions.push(iced::time::every(DEVICE_CHECK_EVERY).map(|_| Message::CheckDevices));
+            if let Some(sinks) = self.settings.setup.as_ref().and_then(|s| s.kiosk.devices.sound.as_ref()) {
+                subscriptions.push(Subscription::run_with(sinks.clone(), streams::handset_stream));
+            }
         }
         if let Some(source) = &self.remote_frames {
             subscriptions.push(Subscription::run_with(source.clone(), frame_stream).map(Message::RemoteFrame));

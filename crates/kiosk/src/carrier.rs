@@ -16,6 +16,8 @@ use crate::visit::Command as VisitCommand;
 pub enum ShellOutput {
     Event(KioskEvent),
     Chime,
+    /// Where the sound goes (a kiosk with a handset: [`crate::handset`]).
+    RouteSound(visio_protocol::SoundOutput),
 }
 
 /// The two routes out of the session.
@@ -51,6 +53,7 @@ impl Carrier {
             Output::PrintReceipt(receipt) => self.visit.send(VisitCommand::PrintReceipt(receipt)),
             Output::Event(event) => return Some(ShellOutput::Event(event)),
             Output::Chime => return Some(ShellOutput::Chime),
+            Output::RouteSound(to) => return Some(ShellOutput::RouteSound(to)),
         }
         None
     }

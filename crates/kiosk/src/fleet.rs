@@ -132,6 +132,7 @@ mod tests {
             microphone: MediaSource::Test,
             scanner: Scanner::Sane("test".into()),
             printer: Printer::None,
+            sound: None,
         };
         let silent = Fault { code: Some(visio_protocol::fault::SILENT), detail: "the microphone sends silence".into() };
         let watch = DeviceWatch {

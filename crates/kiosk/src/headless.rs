@@ -6,6 +6,7 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -15,6 +16,7 @@ use visio_protocol::ServiceId;
 
 use crate::carrier::{Carrier, ShellOutput};
 use crate::fleet::{ConfigFetcher, DeviceWatch};
+use crate::handset::{self, SoundRouter};
 use crate::hub_link::{self, Command as HubCommand, LinkEvent};
 use crate::setup::Setup;
 use crate::systemd::Notifier;
@@ -100,7 +102,16 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
         outcome: None,
         fetcher,
         fetched: fetched_tx,
+        router: None,
     };
+    // A handset beside the loudspeaker: the sound server says when it is
+    // there, the session decides where the sound goes.
+    let router = setup.kiosk.devices.sound.clone().map(|sinks| Arc::new(SoundRouter::new(sinks)));
+    let mut handset = match &router {
+        Some(router) => handset::watch(router.clone()),
+        None => mpsc::unbounded_channel().1,
+    };
+    shell.router = router;
     let mut device_check = tokio::time::interval(DEVICE_CHECK_EVERY);
     let mut camera_present = true;
     let mut watch = DeviceWatch::default();
@@ -135,6 +146,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
                 Some(VisitEvent::Video { .. } | VisitEvent::Page { .. } | VisitEvent::ScanPreview(_)) => {}
                 None => anyhow::bail!("the call task stopped"),
             },
+            Some(present) = handset.recv() => shell.input(Input::Handset { present }),
             Some((version, result)) = fetched.recv() => {
                 let (outcome, devices) = setup.take_configuration(version, result);
                 if let Some(devices) = devices {
@@ -194,6 +206,9 @@ struct Shell {
     fetcher: ConfigFetcher,
     /// Downloaded configurations, for the loop to apply.
     fetched: mpsc::UnboundedSender<(u64, Result<String, String>)>,
+    /// Routes the sound to the handset or the loudspeaker, when the
+    /// kiosk has a handset.
+    router: Option<Arc<SoundRouter>>,
 }
 
 impl Shell {
@@ -228,6 +243,11 @@ impl Shell {
         while let Some(output) = self.session.poll_output() {
             match self.carrier.carry(output) {
                 Some(ShellOutput::Event(event)) => self.event(event),
+                Some(ShellOutput::RouteSound(output)) => {
+                    if let Some(router) = &self.router {
+                        handset::route_in_background(router, output);
+                    }
+                }
                 Some(ShellOutput::Chime) | None => {}
             }
         }

@@ -22,6 +22,7 @@ pub mod assets;
 pub mod carrier;
 pub mod config_store;
 pub mod fleet;
+pub mod handset;
 pub mod headless;
 pub mod hub_link;
 pub mod i18n;

@@ -9,7 +9,7 @@ use visio_protocol::{KioskId, ServiceId};
 
 use super::{
     Devices, DocumentLimits, HubLink, Kiosk, KioskContext, Language, MediaLimits, MediaSource, Panel, Printer, RawKiosk, RawTrust,
-    Scanner, Trust, valid_id,
+    Scanner, SoundSinks, Trust, valid_id,
 };
 use crate::{Problem, in_france};
 
@@ -74,6 +74,21 @@ impl RawKiosk {
             }
             name => Printer::Cups(name.to_owned()),
         };
+
+        let sound = self.devices.sound.as_ref().and_then(|raw| {
+            // pactl's sink names: no spaces; two different sinks.
+            let bad = |name: &str| name.is_empty() || name.len() > 255 || name.contains(char::is_whitespace);
+            for (field, name) in [("loudspeaker", &raw.loudspeaker), ("handset", &raw.handset)] {
+                if bad(name) {
+                    problem(&format!("devices.sound.{field}"), format!("{name:?} is not a sound server's sink name (see `pactl list short sinks`)"));
+                }
+            }
+            if raw.loudspeaker == raw.handset {
+                problem("devices.sound.handset", format!("the handset's sink {:?} is the loudspeaker's too; name the handset's own sink", raw.handset));
+            }
+            (!bad(&raw.loudspeaker) && !bad(&raw.handset) && raw.loudspeaker != raw.handset)
+                .then(|| SoundSinks { loudspeaker: raw.loudspeaker.clone(), handset: raw.handset.clone() })
+        });
 
         if self.hub.urls.is_empty() {
             problem("hub.urls", "no hub URL; add one such as \"wss://hub.example.fr:8443/ws/kiosk\"".into());
@@ -198,7 +213,7 @@ impl RawKiosk {
             address: self.address.clone(),
             location: self.location,
             services,
-            devices: Devices { camera, microphone, scanner, printer },
+            devices: Devices { camera, microphone, scanner, printer, sound },
             hub: HubLink { urls: self.hub.urls.clone(), trust, proxy },
             idle_timeout: Duration::from_secs(u64::from(self.idle_timeout_seconds)),
             languages,

@@ -31,7 +31,9 @@ impl Session {
         self.timers.set(Timer::Heartbeat, now + self.fleet.heartbeat_every);
     }
 
-    pub(super) fn devices(&mut self, now: Instant, health: DeviceHealth) {
+    pub(super) fn devices(&mut self, now: Instant, mut health: DeviceHealth) {
+        // The shell probes the devices; where the sound goes is ours.
+        health.sound_output = self.sound_output;
         // No call can work that nobody hears: out of service until a probe
         // finds a loudspeaker or handset again.
         let sound_ok = !health.speaker.as_ref().is_some_and(|s| s.state.is_unhealthy());
@@ -39,15 +41,21 @@ impl Session {
             self.sound_ok = sound_ok;
             self.settle_service_state();
         }
-        let states = |h: &DeviceHealth| h.by_name().into_iter().map(|(name, s)| (name, s.state)).collect::<Vec<_>>();
+        let states = |h: &DeviceHealth| (h.by_name().into_iter().map(|(name, s)| (name, s.state)).collect::<Vec<_>>(), h.sound_output);
         let changed = self.fleet.devices.as_ref().map(states) != Some(states(&health));
         let first = self.fleet.devices.is_none();
         self.fleet.devices = Some(health);
-        // A device that fails is worth telling at once, but a flapping
-        // one must not turn heartbeats into a stream: at most one early
-        // beat per 5 s.
+        if changed && !first {
+            self.early_heartbeat(now);
+        }
+    }
+
+    /// A device that fails (or a handset picked up) is worth telling at
+    /// once, but a flapping one must not turn heartbeats into a stream: at
+    /// most one early beat per 5 s.
+    pub(super) fn early_heartbeat(&mut self, now: Instant) {
         let recent = self.fleet.last_sent.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(5));
-        if changed && !first && !recent {
+        if !recent {
             self.heartbeat(now);
         }
     }

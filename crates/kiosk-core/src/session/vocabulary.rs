@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use visio_protocol::{ConfigRefusal, EndReason, HubToKiosk, IceServer, KioskToHub, Rating, RefusalReason, ResumeToken, ServiceId, SessionId, Signal, DeviceHealth};
+use visio_protocol::{ConfigRefusal, EndReason, HubToKiosk, IceServer, KioskToHub, Rating, RefusalReason, ResumeToken, ServiceId, SessionId, Signal, DeviceHealth, SoundOutput};
 
 use crate::event::KioskEvent;
 use super::Receipt;
@@ -139,6 +139,10 @@ pub enum Input {
     /// The devices as the shell last checked them; sent in heartbeats. A
     /// change of state is reported at once.
     Devices(DeviceHealth),
+    /// The handset or headset the kiosk's configuration names is plugged
+    /// in (or not), as the sound server says. Only kiosks configured with
+    /// one send it.
+    Handset { present: bool },
     /// What became of a [`ConfigFetchRequest`].
     ConfigFetched(ConfigFetch),
     /// The help controls: speech, volume, easy-read, large text, more time.
@@ -222,6 +226,9 @@ pub enum Output {
     Event(KioskEvent),
     /// The agent answered: play the chime.
     Chime,
+    /// Send the call's sound and the kiosk's speech to this output and cut
+    /// the other (the loudspeaker while a handset is in use).
+    RouteSound(SoundOutput),
     /// The visit's last call ended with a service that asks for a receipt:
     /// print it (when the kiosk has a printer).
     PrintReceipt(Receipt),

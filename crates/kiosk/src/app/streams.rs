@@ -89,3 +89,17 @@ pub(super) fn hub_stream(hub: &HubSettings) -> impl iced::futures::Stream<Item =
         }
     })
 }
+
+/// Whether the kiosk's handset is plugged in: the first answer of the
+/// sound server, then each change.
+pub(super) fn handset_stream(sinks: &visio_config::kiosk::SoundSinks) -> impl iced::futures::Stream<Item = Message> + use<> {
+    let router = std::sync::Arc::new(crate::handset::SoundRouter::new(sinks.clone()));
+    iced::stream::channel(4, async move |mut output| {
+        let mut present = crate::handset::watch(router);
+        while let Some(present) = present.recv().await {
+            if output.send(Message::Handset(present)).await.is_err() {
+                return;
+            }
+        }
+    })
+}

@@ -213,6 +213,7 @@ mod tests {
             microphone: MediaSource::Test,
             scanner: Scanner::None,
             printer: Printer::None,
+            sound: None,
         };
         let limits = MediaLimits { max_video_kbps: 400, max_width: 640, max_height: 360, max_framerate: 15 };
         let config = call_config(&devices, &limits, AudioSink::Fake).unwrap();
