@@ -117,16 +117,15 @@ function deviceText(name, status) {
   return span;
 }
 
-/// The context's rows for the kiosk's devices: where the sound goes, a
-/// row for each device at fault, and one line for the rest (a call's
-/// context must fit the screen).
+/// The context's rows for the kiosk's devices: where the sound goes (on a
+/// kiosk with a handset) and a row for each device at fault; nothing more
+/// when all work, so the call's context still fits the screen.
 function deviceRows(devices) {
-  if (!devices) return [["context.devices", t("context.devices-unknown")]];
+  if (!devices) return [];
   const rows = [];
   if (devices.sound_output) rows.push(["context.sound-output", t(`sound-output.${devices.sound_output}`)]);
   const failing = DEVICE_ORDER.filter((name) => devices[name] && (devices[name].state === "missing" || devices[name].state === "error"));
   for (const name of failing) rows.push([`context.device-${name}`, deviceText(name, devices[name]), true]);
-  rows.push(["context.devices", t(failing.length ? "context.devices-others-ok" : "context.devices-ok")]);
   return rows;
 }
 
