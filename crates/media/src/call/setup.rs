@@ -216,6 +216,11 @@ pub(super) async fn build_peer_connection(
         // libwebrtc's window: a retransmission on a 600 ms satellite round
         // trip arrives well over 64 packets (the default) after the original.
         .with_srtp_replay_protection_window(SRTP_REPLAY_WINDOW)
+        // An answerer here (the tests' and the load generator's agents)
+        // answers `passive` as the agent console does, so the kiosk is
+        // the DTLS client on the product's path (docs/protocol.md, "DTLS
+        // roles"); only the kiosk offers in the product.
+        .with_answering_dtls_role(rtc::peer_connection::transport::RTCDtlsRole::Server)
         .build();
     let rtc_config = RTCConfigurationBuilder::new()
         .with_ice_servers(

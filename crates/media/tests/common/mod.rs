@@ -116,6 +116,9 @@ pub async fn connect_pair(a: CallConfig, b: CallConfig) -> (Peer, Peer) {
         }
     });
     let answer = pb.call.accept_offer(offer).await.expect("answer");
+    // Our answerer answers as the agent console does: the offerer (the
+    // kiosk) is the DTLS client.
+    assert!(answer.sdp.contains("a=setup:passive") && !answer.sdp.contains("a=setup:active"), "{}", answer.sdp);
     pa.call.set_answer(answer).await.expect("answer accepted");
     (pa, pb)
 }
