@@ -23,6 +23,7 @@
 //! A missing system tool fails the test with the command that installs it
 //! (`scripts/setup.sh`), never skips it.
 
+pub mod bin;
 pub mod browser;
 pub mod cluster;
 pub mod cups;

@@ -6,12 +6,10 @@
 //! the agent is told which is in use. What each sink plays is heard on its
 //! monitor.
 
-mod common;
-
 use std::time::Duration;
 
-use common::agent::ScriptedAgent;
-use common::{AGENT, World};
+use visio_tests::agent::ScriptedAgent;
+use visio_tests::{AGENT, World};
 use visio_protocol::{AgentToHub, HubToAgent, SoundOutput};
 use visio_testkit::hub::Agent;
 use visio_testkit::sound::SoundServer;

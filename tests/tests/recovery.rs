@@ -2,12 +2,10 @@
 //! in the middle of it, and the kiosk itself crashing. Real hub on TLS
 //! loopback, the headless kiosk process, the scripted agent.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::agent::ScriptedAgent;
-use common::{AGENT, HeadlessKiosk, World};
+use visio_tests::agent::ScriptedAgent;
+use visio_tests::{AGENT, HeadlessKiosk, World};
 use visio_protocol::*;
 use visio_testkit::hub::{Agent, waiting};
 use visio_testkit::pdf::text_pdf;

@@ -3,7 +3,6 @@
 //! `visio-kiosk --headless` process whose JSON lines the test reads. Over an
 //! emulated rural link ([`World::behind`]) the hub is on the link's hub side
 //! and the kiosk process on its kiosk side.
-#![allow(dead_code)]
 
 pub mod agent;
 pub mod notify;
@@ -26,6 +25,7 @@ use visio_testkit::wait::within;
 
 /// The parts around one kiosk: hub (with the kiosk enrolled and an agent
 /// `agent` / `correct horse` for the `demo` service), printer, scanner.
+#[allow(missing_debug_implementations)] // holds the live hub
 pub struct World {
     pub hub: TestHub,
     /// The printer; none behind an emulated link, where the kiosk's side
@@ -154,7 +154,7 @@ impl World {
 fn kiosk_config(dir: &Path, hub: &TestHub, hub_urls: &[String], printer: &str) -> PathBuf {
     let cert = dir.join("hub-cert.pem");
     std::fs::write(&cert, &hub.cert_pem).unwrap();
-    let mut kiosk: Value = serde_json::from_str(include_str!("../../../../kiosk-config/kiosks/demo-kiosk.json")).unwrap();
+    let mut kiosk: Value = serde_json::from_str(include_str!("../../kiosk-config/kiosks/demo-kiosk.json")).unwrap();
     kiosk["hub"]["urls"] = serde_json::json!(hub_urls);
     kiosk["hub"]["trust"] = serde_json::json!({ "kiosk_file": cert });
     kiosk["devices"]["scanner"] = "test".into();
@@ -167,6 +167,7 @@ fn kiosk_config(dir: &Path, hub: &TestHub, hub_urls: &[String], printer: &str) -
 }
 
 /// A `visio-kiosk --headless` process and the JSON lines it prints.
+#[derive(Debug)]
 pub struct HeadlessKiosk {
     pub child: tokio::process::Child,
     lines: mpsc::UnboundedReceiver<Value>,
@@ -176,23 +177,12 @@ pub struct HeadlessKiosk {
     unread: std::collections::VecDeque<Value>,
 }
 
-/// The `visio-kiosk` binary of this build: Cargo names it to tests; an
-/// example (target/<profile>/examples/) finds it one folder up.
-fn kiosk_binary() -> PathBuf {
-    match option_env!("CARGO_BIN_EXE_visio-kiosk") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            let exe = std::env::current_exe().expect("own path");
-            exe.parent().and_then(Path::parent).expect("target folder").join("visio-kiosk")
-        }
-    }
-}
 
 impl World {
     /// `visio-kiosk` pointed at this world, asking for `service` at once
     /// (add `--headless`, or run it under a display).
     pub fn kiosk_command(&self, service: &str) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(kiosk_binary());
+        let mut command = tokio::process::Command::new(visio_testkit::bin::path("visio-kiosk"));
         command
             .arg("--config")
             .arg(&self.config)

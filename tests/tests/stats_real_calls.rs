@@ -102,7 +102,7 @@ async fn stats_on_a_log_of_real_calls_counts_interviews_and_kilometres() {
     // side, in case the test runs across midnight).
     let today = Timestamp::now().to_zoned(TimeZone::get("Europe/Paris").unwrap()).date();
     let (from, to) = (today.yesterday().unwrap().to_string(), today.tomorrow().unwrap().to_string());
-    let out = Command::new(env!("CARGO_BIN_EXE_visio-admin"))
+    let out = Command::new(visio_testkit::bin::path("visio-admin"))
         .args(["stats", "--from", &from, "--to", &to, "--format", "csv", "--log", "sessions.jsonl", "--config", "."])
         .current_dir(dir.path())
         .output()

@@ -2,14 +2,12 @@
 //! once, and SIGTERM (systemd's stop) ends the call cleanly for both shells:
 //! the agent is told, the spool is wiped, the process exits by itself.
 
-mod common;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::agent::ScriptedAgent;
-use common::{AGENT, World, Xvfb};
+use visio_tests::agent::ScriptedAgent;
+use visio_tests::{AGENT, World, Xvfb};
 use visio_protocol::*;
 use visio_testkit::hub::{Agent, waiting};
 use visio_testkit::pdf::text_pdf;
@@ -152,7 +150,7 @@ async fn the_window_kiosks_memory_stays_flat_over_calls() {
     init_tracing();
     let xvfb = Xvfb::start();
     let world = World::start().await;
-    let samples = common::soak::window_calls(&world, &xvfb.display, 12, |n, s| eprintln!("call {n}: kiosk {:.1} MiB", s.kiosk)).await;
+    let samples = visio_tests::soak::window_calls(&world, &xvfb.display, 12, |n, s| eprintln!("call {n}: kiosk {:.1} MiB", s.kiosk)).await;
     let kiosk: Vec<f64> = samples.iter().map(|s| s.kiosk).collect();
     // A single sample swings by up to 80 MiB either way, whatever the last
     // call's pipelines left in the two arenas (65-165 MiB over 142 calls,

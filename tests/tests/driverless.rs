@@ -10,9 +10,7 @@
 //! made them fail now and then was printing before CUPS had finished the
 //! driverless queue (see `Cups::add_driverless_queue`).
 
-mod common;
-
-use common::World;
+use visio_tests::World;
 use visio_kiosk::visit::probe::printer_fault;
 use visio_protocol::DeviceState;
 use visio_testkit::browser::Browser;

@@ -6,29 +6,26 @@
 //!
 //! ```sh
 //! Xvfb :99 -screen 0 1280x800x24 &
-//! DISPLAY=:99 ICED_BACKEND=tiny-skia cargo run --release -p visio-kiosk --example call_soak -- --minutes 60
+//! DISPLAY=:99 ICED_BACKEND=tiny-skia cargo run --release -p visio-tests --example call_soak -- --minutes 60
 //! ```
 //!
 //! With `--calls N` (needs $DISPLAY): a day instead, N calls one after the
 //! other through one window kiosk, each with video, a scan and a shown
 //! document; the kiosk's RSS after every call, and this process's (the hub
 //! and the scripted agent). With `--hub-process` as well, the hub runs as
-//! its own `visio-hub serve` (built beside this example by `cargo build
-//! --bins`), and its RSS is reported apart from the agent's.
-
-#[path = "../tests/common/mod.rs"]
-mod common;
+//! its own `visio-hub serve` (built for this example's profile first), and
+//! its RSS is reported apart from the agent's.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::agent::ScriptedAgent;
-use common::{AGENT, World};
+use visio_tests::agent::ScriptedAgent;
+use visio_tests::{AGENT, World};
 use visio_protocol::AgentToHub;
 use visio_testkit::hub::Agent;
 
 fn rss_kib(pid: u32) -> Option<u64> {
-    common::soak::rss_mib(pid).map(|m| (m * 1024.0) as u64)
+    visio_tests::soak::rss_mib(pid).map(|m| (m * 1024.0) as u64)
 }
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -48,7 +45,7 @@ async fn day(calls: u32, display: &str, hub_process: bool) {
     let hub_pid = hub.as_ref().map(|h| h.child.id());
     let mut hub_samples = Vec::new();
     println!("call,kiosk_rss_mib,{}", if hub_process { "agent_rss_mib,hub_rss_mib" } else { "hub_and_agent_rss_mib" });
-    let samples = common::soak::window_calls(&world, display, calls, |n, s| match hub_pid.and_then(common::soak::rss_mib) {
+    let samples = visio_tests::soak::window_calls(&world, display, calls, |n, s| match hub_pid.and_then(visio_tests::soak::rss_mib) {
         Some(hub) => {
             hub_samples.push(hub);
             println!("{n},{:.1},{:.1},{hub:.1}", s.kiosk, s.here);
@@ -58,7 +55,7 @@ async fn day(calls: u32, display: &str, hub_process: bool) {
     .await;
     if hub_samples.len() >= 30 {
         let n = hub_samples.len();
-        let median = common::soak::median;
+        let median = visio_tests::soak::median;
         let (early, late) = (median(&hub_samples[10..20]), median(&hub_samples[n - 10..]));
         println!("summary: hub process median {early:.1} MiB over calls 11-20, {late:.1} MiB over the last 10 ({:+.1} %)", (late / early - 1.0) * 100.0);
     }
@@ -69,7 +66,7 @@ async fn day(calls: u32, display: &str, hub_process: bool) {
         println!("summary: {n} calls; the summary needs 30 (a warm-up of 10, then two windows of 10)");
     } else {
         let (kiosk, here): (Vec<f64>, Vec<f64>) = samples.iter().map(|s| (s.kiosk, s.here)).unzip();
-        let median = common::soak::median;
+        let median = visio_tests::soak::median;
         let (ke, kl) = (median(&kiosk[10..20]), median(&kiosk[n - 10..]));
         let (he, hl) = (median(&here[10..20]), median(&here[n - 10..]));
         let peak = kiosk.iter().copied().fold(0.0, f64::max);
@@ -98,9 +95,7 @@ struct HubChild {
 /// through its SQLite store, and the parts around it.
 fn served_hub() -> (World, HubChild) {
     use std::io::{BufRead, BufReader};
-    let exe = std::env::current_exe().expect("this example's path");
-    // target/debug/examples/call_soak -> target/debug/visio-hub
-    let hub_bin = exe.parent().and_then(|d| d.parent()).expect("the target directory").join("visio-hub");
+    let hub_bin = visio_testkit::bin::path("visio-hub");
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(&hub_bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -108,7 +103,7 @@ fn served_hub() -> (World, HubChild) {
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e} (cargo build -p visio-hub --bins first)", hub_bin.display()));
+        .unwrap_or_else(|e| panic!("{}: {e}", hub_bin.display()));
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok);
     let addr: std::net::SocketAddr = lines
         .find_map(|line| line.split("addr=").nth(1).and_then(|rest| rest.split_whitespace().next()?.parse().ok()))

@@ -1,18 +1,16 @@
 //! The kiosk over emulated rural links (visio-linkem): the hub and the agent
 //! on the link's hub side, the headless kiosk process on its kiosk side, so
 //! that the call's media, its signaling and its documents all cross the
-//! emulated link. The agent is the scripted Rust peer of `common::agent`.
+//! emulated link. The agent is the scripted Rust peer of `visio_tests::agent`.
 //!
 //! Needs root (network namespaces and a TUN device), like the link
 //! emulator's own tests.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::agent::ScriptedAgent;
-use common::{AGENT, HeadlessKiosk, World};
+use visio_tests::agent::ScriptedAgent;
+use visio_tests::{AGENT, HeadlessKiosk, World};
 use visio_linkem::{Direction as LinkDirection, Link, Profile, Side};
 use visio_media::CallConfig;
 use visio_protocol::*;

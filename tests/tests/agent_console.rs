@@ -4,9 +4,7 @@
 //! the test drives the page through its `data-testid` hooks as an agent
 //! would.
 
-mod common;
-
-use common::{AGENT, World};
+use visio_tests::{AGENT, World};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_testkit::browser::{Browser, Kind};

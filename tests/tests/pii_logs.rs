@@ -5,9 +5,7 @@
 //! own, so its global subscriber sees every line of the hub (in this
 //! process); the kiosk's log is its stderr.
 
-mod common;
-
-use common::{World, Xvfb};
+use visio_tests::{World, Xvfb};
 use visio_protocol::*;
 use visio_testkit::hub::{Agent, waiting};
 use visio_testkit::pdf::text_pdf;
@@ -16,7 +14,7 @@ use visio_transfer::driver::Notice;
 use visio_transfer::spool::hash_file;
 use visio_transfer::{ColorMode, Event, OutcomeKind, Purpose, ScanFormat, ScanSettings};
 
-use common::agent::ScriptedAgent;
+use visio_tests::agent::ScriptedAgent;
 
 /// Collects every log line of this process.
 #[derive(Clone, Default)]

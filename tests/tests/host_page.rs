@@ -11,9 +11,7 @@
 //! `VISIO_SCREENSHOTS=<dir>` saves the page with its alerts there as
 //! `host-alert.png` (docs/screenshots holds the committed one).
 
-mod common;
-
-use common::World;
+use visio_tests::World;
 use serde_json::{Value, json};
 use visio_protocol::Secret;
 use visio_testkit::browser::Browser;
@@ -160,6 +158,6 @@ async fn host_scene(world: &World, host_hub: &TestHub, besse_hub: &TestHub, bess
 
 /// The kiosk printed no `host_coming` yet (within a short look at what it
 /// printed so far).
-async fn kiosk_said_nothing_of_the_host(kiosk: &mut common::HeadlessKiosk) -> bool {
+async fn kiosk_said_nothing_of_the_host(kiosk: &mut visio_tests::HeadlessKiosk) -> bool {
     kiosk.printed_so_far().await.iter().all(|l| l["event"] != "host_coming")
 }

@@ -6,11 +6,9 @@
 //! legs, linked. Then the same across two hub processes on PostgreSQL and
 //! NATS, the resident's kiosk on one, the transferring agent on the other.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{AGENT, World};
+use visio_tests::{AGENT, World};
 use serde_json::{Value, json};
 use visio_config::Catalogue;
 use visio_hub::store::SessionRecord;

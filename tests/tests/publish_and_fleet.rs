@@ -80,7 +80,7 @@ impl Admin {
     async fn run(&self, args: &[&str]) -> Output {
         let (dir, args): (PathBuf, Vec<String>) = (self.tmp.path().to_owned(), args.iter().map(|a| a.to_string()).collect());
         let run = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_visio-admin"))
+            std::process::Command::new(visio_testkit::bin::path("visio-admin"))
                 .args(&args)
                 .current_dir(dir)
                 .env_remove("VISIO_HUB_URL")
@@ -111,7 +111,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn demo_config() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kiosk-config")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiosk-config")
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -3,10 +3,8 @@
 //! documents (visio-transfer) as the agent's page would. The kiosk scans with
 //! SANE's test backend and prints to a private cupsd's PDF queue.
 
-mod common;
-
-use common::agent::ScriptedAgent;
-use common::{AGENT, World};
+use visio_tests::agent::ScriptedAgent;
+use visio_tests::{AGENT, World};
 use visio_protocol::*;
 use visio_config::bundle::public_key_text;
 use visio_testkit::hub::{Agent, admin_key, signed_demo};
@@ -162,7 +160,7 @@ async fn a_running_kiosk_takes_a_published_configuration_and_refuses_a_foreign_o
 async fn a_service_that_asks_for_one_prints_a_receipt_at_the_end_of_the_call() {
     init_tracing();
     let world = World::start().await;
-    let mut services: serde_json::Value = serde_json::from_str(include_str!("../../../kiosk-config/services.json")).unwrap();
+    let mut services: serde_json::Value = serde_json::from_str(include_str!("../../kiosk-config/services.json")).unwrap();
     for s in services["services"].as_array_mut().unwrap().iter_mut().filter(|s| s["id"] == "demo") {
         s["receipt"] = true.into();
     }

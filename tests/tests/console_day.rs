@@ -10,9 +10,7 @@
 //! `VISIO_SCREENSHOTS=<dir>` saves Chromium's view of each state there as
 //! `console-<state>.png` (docs/screenshots holds the committed ones).
 
-mod common;
-
-use common::{AGENT, World};
+use visio_tests::{AGENT, World};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_testkit::browser::{Browser, Kind};

@@ -2,10 +2,8 @@
 //! once its loop turns, pings from that loop, stopping on SIGTERM (the
 //! headless twin's are in packaged_unit.rs).
 
-mod common;
-
-use common::notify::Notifications;
-use common::{World, Xvfb};
+use visio_tests::notify::Notifications;
+use visio_tests::{World, Xvfb};
 use visio_testkit::wait::within;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

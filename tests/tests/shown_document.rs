@@ -5,10 +5,8 @@
 //! `VISIO_SCREENSHOTS=dir` the kiosk's screen is saved as
 //! `document-pointer.png` and the console's as `console-document.png`.
 
-mod common;
-
-use common::window::{WindowKiosk, screen_of};
-use common::{AGENT, World, Xvfb};
+use visio_tests::window::{WindowKiosk, screen_of};
+use visio_tests::{AGENT, World, Xvfb};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_testkit::browser::Browser;

@@ -4,19 +4,17 @@
 //! stopping) and applies a configuration the hub announces, signed with the
 //! key from its admin keys file.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::World;
-use common::notify::Notifications;
+use visio_tests::World;
+use visio_tests::notify::Notifications;
 use tokio::io::AsyncBufReadExt;
 use visio_config::bundle::public_key_text;
 use visio_testkit::hub::{admin_key, signed_demo};
 use visio_testkit::wait::within;
 
-const UNIT: &str = include_str!("../../../deploy/visio-kiosk.service");
+const UNIT: &str = include_str!("../../deploy/visio-kiosk.service");
 
 /// `Key=value` lines of the unit's [Service] section, continuation lines joined.
 fn directives(unit: &str, key: &str) -> Vec<String> {
@@ -72,13 +70,13 @@ async fn the_units_command_notifies_systemd_and_applies_a_signed_configuration()
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     }
     std::fs::copy(&world.config, &config).unwrap();
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/../../kiosk-config/services.json"), &catalogue).unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/../kiosk-config/services.json"), &catalogue).unwrap();
     std::fs::copy(&world.secret_file, &secret).unwrap();
     // As `visio-admin keygen` writes <key>.pub, with a comment above.
     std::fs::write(&keys, format!("# Région Auvergne, 2026\n{}\n", public_key_text(&admin.verifying_key()))).unwrap();
 
     let mut notify = Notifications::bind(root.path());
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_visio-kiosk"));
+    let mut command = tokio::process::Command::new(visio_testkit::bin::path("visio-kiosk"));
     command.args(args.iter().map(|a| if a.starts_with('/') { rooted(root.path(), a).into_os_string() } else { a.into() }));
     for environment in directives(UNIT, "Environment") {
         let (key, value) = environment.split_once('=').unwrap();

@@ -13,6 +13,7 @@ use visio_transfer::display::PageImage;
 use super::World;
 
 /// A `visio-kiosk --windowed` process and the events of its log.
+#[derive(Debug)]
 pub struct WindowKiosk {
     pub child: tokio::process::Child,
     events: mpsc::UnboundedReceiver<Value>,

@@ -2,9 +2,7 @@
 //! of paper, paused) and a scanner that does not open show as faulty in the
 //! fleet view as soon as the kiosk starts, before any resident's document.
 
-mod common;
-
-use common::{AGENT, World};
+use visio_tests::{AGENT, World};
 use visio_protocol::DeviceState;
 use visio_testkit::browser::Browser;
 use visio_testkit::hub::admin_key;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use visio_testkit::wait::DEADLINE;
 
 /// The socket, and every notification received so far (for messages).
+#[derive(Debug)]
 pub struct Notifications {
     socket: UnixDatagram,
     pub path: PathBuf,

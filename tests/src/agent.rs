@@ -14,6 +14,7 @@ use visio_transfer::spool::Spool;
 use visio_transfer::{Event, Limits, OutcomeKind, Side};
 
 /// The agent's side of the call, as the console page does it.
+#[derive(Debug)]
 pub struct ScriptedAgent {
     pub call: Call,
     /// What the hub says to the agent besides negotiation (peer_away,

@@ -10,9 +10,7 @@
 //! `VISIO_SCREENSHOTS=<dir>` saves the console's scan and document panels
 //! as `console-scan.png` and `console-kept.png`.
 
-mod common;
-
-use common::{AGENT, World};
+use visio_tests::{AGENT, World};
 use serde_json::{Value, json};
 use visio_testkit::browser::Browser;
 use visio_testkit::page::{assert_call_card_fits, click, page_until, screenshot, sign_in_agent};

@@ -29,8 +29,8 @@ async fn the_console_and_visio_admin_stats_give_the_same_figures() {
     let log: String =
         hub.store.session_log().unwrap().iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect();
     std::fs::write(dir.path().join("sessions.jsonl"), log).unwrap();
-    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kiosk-config");
-    let out = Command::new(env!("CARGO_BIN_EXE_visio-admin"))
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiosk-config");
+    let out = Command::new(visio_testkit::bin::path("visio-admin"))
         .args(["stats", "--from", "2026-10-01", "--to", "2026-10-31", "--format", "csv", "--log", "sessions.jsonl"])
         .arg("--config")
         .arg(&config)

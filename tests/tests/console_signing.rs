@@ -15,12 +15,10 @@
 //! `VISIO_SCREENSHOTS=<dir>` saves the console's placement as
 //! `console-signing.png`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::window::{WindowKiosk, screen_of};
-use common::{AGENT, World};
+use visio_tests::window::{WindowKiosk, screen_of};
+use visio_tests::{AGENT, World};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use visio_testkit::browser::Browser;
@@ -254,7 +252,7 @@ async fn xdotool(display: &str, args: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_kiosk_shows_the_box_on_the_page_and_a_finger_signs_there() {
     init_tracing();
-    let xvfb = common::Xvfb::start();
+    let xvfb = visio_tests::Xvfb::start();
     let world = World::start().await;
     let browser = Browser::launch().await;
     sign_in_agent(&browser, &world.hub, AGENT).await;
