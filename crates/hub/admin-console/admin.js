@@ -1,21 +1,7 @@
-// Sign-in, the sections (one per permission), and small helpers.
+// The sections (one per permission), and small helpers. Sign-in and the
+// header are /common/page.js's.
 
-const state = { me: null, section: null, refresh: null };
-
-const $ = id => document.getElementById(id);
-
-/// An element with attributes and children (strings become text: never HTML).
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k.startsWith("data-")) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
+const state = { section: null, refresh: null };
 
 /// "il y a 3 min", from the hub's clock (`now`), not the browser's.
 function age(now, at) {
@@ -35,64 +21,19 @@ async function api(path, options) {
   return { status: response.status, ok: response.ok, body };
 }
 
-function notice(text) {
-  $("notice").textContent = text || "";
-  $("notice").hidden = !text;
-}
-
-function showLogin() {
-  state.me = null;
-  clearInterval(state.refresh);
-  for (const id of ["nav", "who", "fleet", "kiosk", "config", "usage"]) if ($(id)) $(id).hidden = true;
-  $("login").hidden = false;
-  $("login-user").focus();
-}
-
-async function signIn(event) {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  let result;
-  try {
-    result = await api("/api/admin/login", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ login: $("login-user").value, password: $("login-password").value }),
-    });
-  } catch (_) {
-    $("login-error").textContent = t("login.network");
-    return;
-  }
-  if (result.ok) {
-    $("login-password").value = "";
-    signedIn(result.body);
-    return;
-  }
-  const seconds = /(\d+) s/.exec((result.body && result.body.error) || "");
-  const key = ["400", "401", "429", "500"].includes(String(result.status)) ? "login." + result.status : "login.other";
-  $("login-error").textContent = t(key, { status: result.status, seconds: seconds ? seconds[1] : "?" });
-}
-
-function signedIn(me) {
-  state.me = me;
-  $("login").hidden = true;
-  $("who").hidden = false;
+/// Once signed in: the sections the role may use, then the one asked for.
+function showSections(me) {
   $("nav").hidden = false;
-  $("who-name").textContent = me.display_name + " · " + t("who.role." + me.role);
   document.querySelectorAll("[data-needs]").forEach(a => { a.hidden = !me.permissions.includes(a.dataset.needs); });
   route();
-}
-
-async function signOut() {
-  await api("/api/admin/logout", { method: "POST" });
-  showLogin();
 }
 
 /// The section named by the address (#/fleet, #/kiosk/<id>, #/config,
 /// #/usage); the first the role may see by default.
 function route() {
-  if (!state.me) return;
+  if (!page.me) return;
   const [, section, arg] = (location.hash || "").split("/");
-  const allowed = state.me.permissions;
+  const allowed = page.me.permissions;
   const wanted = section === "kiosk" ? "fleet" : section;
   const first = ["fleet", "config", "usage"].find(p => allowed.includes(p));
   const target = allowed.includes(wanted) ? section : first;
@@ -110,10 +51,3 @@ function route() {
 
 /// Filled by the later parts: section name → function showing it.
 const SECTIONS = {};
-
-function setLanguage(l) {
-  lang = l;
-  localStorage.setItem("visio-admin-lang", l);
-  translatePage();
-  if (state.me) signedIn(state.me);
-}

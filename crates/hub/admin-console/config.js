@@ -8,7 +8,7 @@ function when(at) {
 
 async function showConfig() {
   $("config").hidden = false;
-  $("upload").hidden = !state.me.permissions.includes("publish");
+  $("upload").hidden = !page.me.permissions.includes("publish");
   await loadConfig();
 }
 
@@ -52,7 +52,7 @@ async function upload(event) {
   }
   if (r.status === 401) return null;
   const code = (r.body && r.body.code) || "";
-  const headline = MESSAGES.fr["upload.code." + code] ? t("upload.code." + code) : t("error.load", { status: r.status });
+  const headline = WORDS.fr["upload.code." + code] ? t("upload.code." + code) : t("error.load", { status: r.status });
   out.className = "refused";
   out.replaceChildren(
     el("p", { class: "error", "data-testid": "upload-refused" }, headline + " " + t("upload.refused")),

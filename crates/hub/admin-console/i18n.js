@@ -1,36 +1,26 @@
 // Visio-Public admin console. Plain JavaScript, no build step, no inline
 // code (the hub's Content-Security-Policy forbids it). The hub serves the
 // files of this folder as one script, in the order of
-// crates/hub/src/admin_console.rs: i18n.js (the message catalogue),
-// admin.js (sign-in, sections, helpers), fleet.js (the fleet and a kiosk's
-// page), config.js (the configuration in force, upload), usage.js
-// (figures, charts drawn by the hub as SVG, CSV), start.js.
+// crates/hub/src/pages.rs (ADMIN), after /common/page.js (the words, sign-in
+// and header the hub's small pages share): i18n.js (the console's words),
+// admin.js (sections, helpers), fleet.js (the fleet and a kiosk's page),
+// config.js (the configuration in force, upload), usage.js (figures,
+// charts drawn by the hub as SVG, CSV), start.js.
 "use strict";
 
-// French first; English from the same keys. Elements with data-i18n take
-// their text from here; code takes it through t(key, params).
-const MESSAGES = {
+// French first; English from the same keys, added to /common/page.js's.
+addWords({
   fr: {
     "app.sub": "Administration",
     "nav.fleet": "Parc des bornes",
     "nav.config": "Configuration",
     "nav.usage": "Fréquentation",
     "nav.supervision": "Supervision en direct",
-    "who.logout": "Se déconnecter",
     "who.role.admin": "administrateur",
     "who.role.supervisor": "superviseur",
     "who.role.host": "accueil de site",
     "who.role.agent": "agent",
     "login.title": "Connexion à l'administration",
-    "login.user": "Identifiant",
-    "login.password": "Mot de passe",
-    "login.submit": "Se connecter",
-    "login.401": "Identifiant ou mot de passe non reconnu.",
-    "login.429": "Trop d'essais manqués : réessayez dans {seconds} s.",
-    "login.400": "Saisissez votre identifiant et votre mot de passe.",
-    "login.500": "Le service n'a pas pu vérifier le mot de passe ; réessayez.",
-    "login.other": "Connexion refusée (code {status}).",
-    "login.network": "Le service est injoignable ; vérifiez la connexion réseau.",
     "error.403": "Votre rôle ne donne pas accès à cette page.",
     "error.load": "Lecture impossible ({status}) ; réessayez.",
     "fleet.title": "Parc des bornes",
@@ -86,15 +76,6 @@ const MESSAGES = {
     "device.speaker": "Haut-parleur",
     "device.scanner": "Scanner",
     "device.printer": "Imprimante",
-    "fault.camera.not_found": "Caméra introuvable (débranchée ?)",
-    "fault.camera.not_started": "La caméra ne démarre pas",
-    "fault.camera.no_picture": "La caméra ne donne pas d'image",
-    "fault.camera.black": "Image noire (objectif caché ?)",
-    "fault.microphone.not_started": "Le micro ne démarre pas",
-    "fault.microphone.no_sound": "Le micro ne donne aucun son",
-    "fault.microphone.silent": "Le micro ne capte aucun son (coupé ou débranché)",
-    "fault.speaker.not_started": "Le son ne s'ouvre pas",
-    "fault.speaker.no_output": "Ni haut-parleur ni combiné trouvé",
     "device.ok": "en service",
     "device.missing": "absent",
     "device.error": "en défaut",
@@ -169,21 +150,11 @@ const MESSAGES = {
     "nav.config": "Configuration",
     "nav.usage": "Usage",
     "nav.supervision": "Live supervision",
-    "who.logout": "Sign out",
     "who.role.admin": "administrator",
     "who.role.supervisor": "supervisor",
     "who.role.host": "site host",
     "who.role.agent": "agent",
     "login.title": "Administration sign-in",
-    "login.user": "Login",
-    "login.password": "Password",
-    "login.submit": "Sign in",
-    "login.401": "Login or password not recognised.",
-    "login.429": "Too many failed attempts: try again in {seconds} s.",
-    "login.400": "Enter your login and password.",
-    "login.500": "The service could not check the password; try again.",
-    "login.other": "Sign-in refused (code {status}).",
-    "login.network": "The service cannot be reached; check the network connection.",
     "error.403": "Your role does not give access to this page.",
     "error.load": "Could not load ({status}); try again.",
     "fleet.title": "Kiosk fleet",
@@ -239,15 +210,6 @@ const MESSAGES = {
     "device.speaker": "Speaker",
     "device.scanner": "Scanner",
     "device.printer": "Printer",
-    "fault.camera.not_found": "Camera not found (unplugged?)",
-    "fault.camera.not_started": "The camera does not start",
-    "fault.camera.no_picture": "The camera gives no picture",
-    "fault.camera.black": "Black picture (lens covered?)",
-    "fault.microphone.not_started": "The microphone does not start",
-    "fault.microphone.no_sound": "The microphone gives no sound",
-    "fault.microphone.silent": "The microphone picks up no sound (muted or unplugged)",
-    "fault.speaker.not_started": "The sound output does not open",
-    "fault.speaker.no_output": "No loudspeaker or handset found",
     "device.ok": "working",
     "device.missing": "missing",
     "device.error": "failing",
@@ -316,19 +278,4 @@ const MESSAGES = {
     "axis.median-wait-by-service": "minutes",
     "axis.km-by-month": "km",
   },
-};
-
-let lang = localStorage.getItem("visio-admin-lang") === "en" ? "en" : "fr";
-
-function t(key, params) {
-  let text = (MESSAGES[lang] && MESSAGES[lang][key]) || MESSAGES.fr[key] || key;
-  for (const [name, value] of Object.entries(params || {})) text = text.split("{" + name + "}").join(String(value));
-  return text;
-}
-
-/// Static texts of the page, in the current language.
-function translatePage() {
-  document.documentElement.lang = lang;
-  document.querySelectorAll("[data-i18n]").forEach(el => { el.textContent = t(el.dataset.i18n); });
-  document.querySelectorAll("[data-lang]").forEach(b => b.setAttribute("aria-pressed", String(b.dataset.lang === lang)));
-}
+});

@@ -1,14 +1,15 @@
 // Wiring, once every part is defined.
-async function start() {
-  translatePage();
-  $("login-form").addEventListener("submit", signIn);
-  $("logout").addEventListener("click", signOut);
+document.addEventListener("DOMContentLoaded", () => {
   $("upload").addEventListener("submit", upload);
   $("usage-form").addEventListener("submit", loadUsage);
-  document.querySelectorAll("[data-lang]").forEach(b => b.addEventListener("click", () => setLanguage(b.dataset.lang)));
   window.addEventListener("hashchange", route);
-  const me = await api("/api/admin/me");
-  if (me.ok) signedIn(me.body); else showLogin();
-}
-
-document.addEventListener("DOMContentLoaded", start);
+  startPage({
+    lang: "visio-admin-lang",
+    views: ["nav", "fleet", "kiosk", "config", "usage"],
+    who: me => me.display_name + " · " + t("who.role." + me.role),
+    signedIn: showSections,
+    signedOut: () => clearInterval(state.refresh),
+    // The role's name and the section shown, in the new language.
+    language: () => { if (page.me) signedIn(page.me); },
+  });
+});

@@ -1,6 +1,6 @@
 // Visio-Public agent console. Plain JavaScript, no build step, no inline
 // code (the hub's Content-Security-Policy forbids it). The hub serves the
-// files of this folder as one script, in the order of crates/hub/src/console.rs:
+// files of this folder as one script, in the order of crates/hub/src/pages.rs:
 // i18n.js (the message catalogue), console.js (sign-in, hub, queue, alerts),
 // call.js (the call and its state), documents.js, scans.js (scan interview,
 // kept scans, document history), docview.js (the shown document driven from

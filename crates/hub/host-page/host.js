@@ -1,92 +1,15 @@
-// Sign-in (the admin console's), the hub connection (/ws/host), the board
-// of the site's kiosks, and the alerts: sound, browser notification, tab
-// title, until a host acknowledges.
+// The board of the site's kiosks, and the alerts: sound, browser
+// notification, tab title, until a host acknowledges. Sign-in, header and
+// the socket (/ws/host) are /common/page.js's.
 
-const PROTOCOL = 2;
 const ALERT_ORDER = ["help", "link", "speaker", "camera", "microphone", "printer", "scanner"];
 /// An alert nobody acknowledged rings again this often.
 const RING_AGAIN_MS = 30000;
 
-const state = { me: null, ws: null, kiosks: new Map(), seen: new Set(), audio: null, baseTitle: document.title, ring: null };
+const state = { kiosks: new Map(), seen: new Set(), audio: null, baseTitle: document.title, ring: null };
 /// What each new alert did (for tests and for a person debugging): the
 /// sound's audio state, whether a notification was shown, the tab title.
 window.hostAlerts = [];
-
-const $ = id => document.getElementById(id);
-
-/// An element with attributes and children (strings become text: never HTML).
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k.startsWith("data-") || k.startsWith("aria-")) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
-
-function notice(text) {
-  $("notice").textContent = text || "";
-  $("notice").hidden = !text;
-}
-
-function showLogin(message) {
-  state.me = null;
-  if (state.ws) state.ws.close();
-  for (const id of ["who", "alerts", "kiosks"]) $(id).hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
-  $("login-user").focus();
-}
-
-async function signIn(event) {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  prepareAlerts();
-  let response;
-  try {
-    response = await fetch("/api/admin/login", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ login: $("login-user").value, password: $("login-password").value }),
-    });
-  } catch (_) {
-    $("login-error").textContent = t("login.error");
-    return;
-  }
-  if (response.status === 429) return void ($("login-error").textContent = t("login.throttled"));
-  if (!response.ok) return void ($("login-error").textContent = t("login.failed"));
-  $("login-password").value = "";
-  signedIn(await response.json());
-}
-
-function signedIn(me) {
-  if (!["host", "admin", "supervisor"].includes(me.role)) return showLogin(t("login.role"));
-  state.me = me;
-  $("login").hidden = true;
-  $("who").hidden = false;
-  $("who-name").textContent = me.display_name;
-  connect();
-}
-
-function connect() {
-  const ws = new WebSocket(`wss://${location.host}/ws/host`);
-  state.ws = ws;
-  ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol: PROTOCOL }));
-  ws.onmessage = (event) => received(JSON.parse(event.data));
-  ws.onclose = async () => {
-    if (state.ws !== ws || !state.me) return;
-    // Signed out elsewhere, or a host account without a site: say so.
-    const me = await fetch("/api/admin/me", { credentials: "same-origin" }).catch(() => null);
-    if (me && me.status === 401) return showLogin();
-    if (me && me.ok && state.me.role === "host" && (await me.json()).sites.length === 0) return showLogin(t("login.no-site"));
-    notice(t("link.lost"));
-    setTimeout(() => { if (state.ws === ws && state.me) connect(); }, 3000);
-  };
-}
 
 function received(msg) {
   switch (msg.type) {
@@ -110,8 +33,8 @@ function received(msg) {
 }
 
 function acknowledge(kiosk, alert) {
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) {
-    state.ws.send(JSON.stringify({ type: "acknowledge", kiosk_id: kiosk.kiosk_id, alert: alert.kind }));
+  if (page.ws && page.ws.readyState === WebSocket.OPEN) {
+    page.ws.send(JSON.stringify({ type: "acknowledge", kiosk_id: kiosk.kiosk_id, alert: alert.kind }));
   }
 }
 
@@ -239,24 +162,16 @@ function notify(what) {
   return true;
 }
 
-async function start() {
-  applyWords();
-  for (const b of document.querySelectorAll("[data-lang]")) {
-    b.addEventListener("click", () => {
-      lang = b.dataset.lang;
-      localStorage.setItem("visio-host-lang", lang);
-      applyWords();
-      render();
-    });
-  }
-  $("login-form").addEventListener("submit", signIn);
-  $("logout").addEventListener("click", async () => {
-    await fetch("/api/admin/logout", { method: "POST", credentials: "same-origin" }).catch(() => null);
-    showLogin();
-  });
-  const me = await fetch("/api/admin/me", { credentials: "same-origin" }).catch(() => null);
-  if (me && me.ok) signedIn(await me.json());
-  else showLogin();
-}
-
-start();
+startPage({
+  lang: "visio-host-lang",
+  views: ["alerts", "kiosks"],
+  roles: ["host", "admin", "supervisor"],
+  gesture: prepareAlerts,
+  language: render,
+  socket: {
+    path: "/ws/host",
+    received,
+    // A host account without a site has no board: say so.
+    refused: me => (me.role === "host" && me.sites.length === 0 ? t("login.no-site") : null),
+  },
+});

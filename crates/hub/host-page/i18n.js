@@ -1,19 +1,13 @@
-// The host page's words, French first. Keys are "area.what"; {name} is
-// replaced by the value given.
+// The host page's words, French first, added to those the hub's small pages
+// share (/common/page.js). Keys are "area.what"; {name} is replaced by
+// the value given.
 
-const WORDS = {
+addWords({
   fr: {
     "app.sub": "Accueil",
-    "who.logout": "Se déconnecter",
     "login.title": "Connexion de l'accueil",
-    "login.user": "Identifiant",
-    "login.password": "Mot de passe",
-    "login.submit": "Se connecter",
-    "login.failed": "Identifiant ou mot de passe non reconnu.",
-    "login.throttled": "Trop d'essais : réessayez dans quelques minutes.",
     "login.role": "Ce compte n'a pas accès à la page de l'accueil.",
     "login.no-site": "Ce compte d'accueil n'a pas encore de site : demandez-le à l'administrateur.",
-    "login.error": "Le serveur ne répond pas. Réessayez.",
     "alerts.title": "Alertes",
     "alerts.none": "Aucune alerte : tout va bien.",
     "alerts.since": "depuis {time}",
@@ -46,15 +40,6 @@ const WORDS = {
     "device.speaker": "son",
     "device.scanner": "scanner",
     "device.printer": "imprimante",
-    "fault.camera.not_found": "Caméra introuvable (débranchée ?)",
-    "fault.camera.not_started": "La caméra ne démarre pas",
-    "fault.camera.no_picture": "La caméra ne donne pas d'image",
-    "fault.camera.black": "Image noire (objectif caché ?)",
-    "fault.microphone.not_started": "Le micro ne démarre pas",
-    "fault.microphone.no_sound": "Le micro ne donne aucun son",
-    "fault.microphone.silent": "Le micro ne capte aucun son (coupé ou débranché)",
-    "fault.speaker.not_started": "Le son ne s'ouvre pas",
-    "fault.speaker.no_output": "Ni haut-parleur ni combiné trouvé",
     "screen.connecting": "Démarrage",
     "screen.out_of_service": "Hors service",
     "screen.home": "Choix du service",
@@ -64,21 +49,13 @@ const WORDS = {
     "screen.document": "Document en cours",
     "screen.scan": "Numérisation en cours",
     "screen.ended": "Fin de l'appel",
-    "link.lost": "Liaison avec le serveur perdue ; nouvelle tentative…",
     "error.forbidden": "Cette borne n'est pas sur votre site.",
   },
   en: {
     "app.sub": "Front desk",
-    "who.logout": "Sign out",
     "login.title": "Front desk sign-in",
-    "login.user": "Login",
-    "login.password": "Password",
-    "login.submit": "Sign in",
-    "login.failed": "Login or password not recognised.",
-    "login.throttled": "Too many attempts: try again in a few minutes.",
     "login.role": "This account has no access to the front desk page.",
     "login.no-site": "This front desk account has no site yet: ask the administrator.",
-    "login.error": "The server does not answer. Try again.",
     "alerts.title": "Alerts",
     "alerts.none": "No alert: all is well.",
     "alerts.since": "since {time}",
@@ -111,15 +88,6 @@ const WORDS = {
     "device.speaker": "sound",
     "device.scanner": "scanner",
     "device.printer": "printer",
-    "fault.camera.not_found": "Camera not found (unplugged?)",
-    "fault.camera.not_started": "The camera does not start",
-    "fault.camera.no_picture": "The camera gives no picture",
-    "fault.camera.black": "Black picture (lens covered?)",
-    "fault.microphone.not_started": "The microphone does not start",
-    "fault.microphone.no_sound": "The microphone gives no sound",
-    "fault.microphone.silent": "The microphone picks up no sound (muted or unplugged)",
-    "fault.speaker.not_started": "The sound output does not open",
-    "fault.speaker.no_output": "No loudspeaker or handset found",
     "screen.connecting": "Starting",
     "screen.out_of_service": "Out of service",
     "screen.home": "Choosing a service",
@@ -129,21 +97,6 @@ const WORDS = {
     "screen.document": "Document",
     "screen.scan": "Scanning",
     "screen.ended": "End of the call",
-    "link.lost": "Link to the server lost; trying again…",
     "error.forbidden": "This kiosk is not at your site.",
   },
-};
-
-let lang = localStorage.getItem("visio-host-lang") === "en" ? "en" : "fr";
-
-function t(key, vars) {
-  let text = (WORDS[lang] && WORDS[lang][key]) || WORDS.fr[key] || key;
-  for (const [k, v] of Object.entries(vars || {})) text = text.replace(`{${k}}`, v);
-  return text;
-}
-
-function applyWords() {
-  document.documentElement.lang = lang;
-  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  for (const b of document.querySelectorAll("[data-lang]")) b.setAttribute("aria-pressed", String(b.dataset.lang === lang));
-}
+});

@@ -16,19 +16,15 @@
 //! - [`throttle`]: slowing down password guessing.
 //! - [`metrics`]: `/metrics` in Prometheus text format.
 //! - [`fleet`]: the fleet view of the admin API.
-//! - [`console`]: the agent console's files, served under `/agent/`.
+//! - [`pages`]: the browser pages' files: the agent console (`/agent/`),
+//!   the admin console (`/admin/`), the host page (`/host/`) and the
+//!   supervisor's board (`/supervision/`).
 //! - [`roles`]: who may do what in the admin console.
-//! - [`admin_console`]: the admin console's files, served under `/admin/`.
-//! - [`supervision_page`]: the supervisor's live board, under `/supervision/`.
 //! - [`systemd`]: readiness and watchdog notifications to systemd.
 
 #![forbid(unsafe_code)]
 
-pub mod admin_console;
-pub mod host_page;
-pub mod supervision_page;
 pub mod bus;
-pub mod console;
 pub mod core;
 pub mod driver;
 pub mod fleet;

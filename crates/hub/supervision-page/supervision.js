@@ -1,85 +1,9 @@
-// Sign-in (the admin console's), the hub connection (/ws/supervisor), and
-// the board: each service's line with today's figures, each agent's state.
-// Everything is pushed by the hub; the page only counts the seconds of the
-// waits shown between two messages.
+// The board: each service's line with today's figures, each agent's state.
+// Everything is pushed by the hub over /ws/supervisor; the page only counts
+// the seconds of the waits shown between two messages. Sign-in, header and
+// the socket are /common/page.js's.
 
-const PROTOCOL = 2;
-
-const state = { me: null, ws: null, lines: new Map(), agents: new Map(), today: null, skew: 0, tick: null };
-
-const $ = id => document.getElementById(id);
-
-/// An element with attributes and children (strings become text: never HTML).
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k.startsWith("data-") || k.startsWith("aria-")) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
-
-function notice(text) {
-  $("notice").textContent = text || "";
-  $("notice").hidden = !text;
-}
-
-function showLogin(message) {
-  state.me = null;
-  if (state.ws) state.ws.close();
-  clearInterval(state.tick);
-  for (const id of ["who", "lines", "agents"]) $(id).hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
-  $("login-user").focus();
-}
-
-async function signIn(event) {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  let response;
-  try {
-    response = await fetch("/api/admin/login", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ login: $("login-user").value, password: $("login-password").value }),
-    });
-  } catch (_) {
-    $("login-error").textContent = t("login.error");
-    return;
-  }
-  if (response.status === 429) return void ($("login-error").textContent = t("login.throttled"));
-  if (!response.ok) return void ($("login-error").textContent = t("login.failed"));
-  $("login-password").value = "";
-  signedIn(await response.json());
-}
-
-function signedIn(me) {
-  if (!["admin", "supervisor"].includes(me.role)) return showLogin(t("login.role"));
-  state.me = me;
-  $("login").hidden = true;
-  $("who").hidden = false;
-  $("who-name").textContent = me.display_name;
-  connect();
-}
-
-function connect() {
-  const ws = new WebSocket(`wss://${location.host}/ws/supervisor`);
-  state.ws = ws;
-  ws.onopen = () => ws.send(JSON.stringify({ type: "hello", protocol: PROTOCOL }));
-  ws.onmessage = (event) => received(JSON.parse(event.data));
-  ws.onclose = async () => {
-    if (state.ws !== ws || !state.me) return;
-    const me = await fetch("/api/admin/me", { credentials: "same-origin" }).catch(() => null);
-    if (me && me.status === 401) return showLogin();
-    notice(t("link.lost"));
-    setTimeout(() => { if (state.ws === ws && state.me) connect(); }, 3000);
-  };
-}
+const state = { lines: new Map(), agents: new Map(), today: null, skew: 0, tick: null };
 
 function received(msg) {
   switch (msg.type) {
@@ -169,24 +93,11 @@ function render() {
   $("agents-empty").hidden = agents.length > 0;
 }
 
-async function start() {
-  applyWords();
-  for (const b of document.querySelectorAll("[data-lang]")) {
-    b.addEventListener("click", () => {
-      lang = b.dataset.lang;
-      localStorage.setItem("visio-supervision-lang", lang);
-      applyWords();
-      render();
-    });
-  }
-  $("login-form").addEventListener("submit", signIn);
-  $("logout").addEventListener("click", async () => {
-    await fetch("/api/admin/logout", { method: "POST", credentials: "same-origin" }).catch(() => null);
-    showLogin();
-  });
-  const me = await fetch("/api/admin/me", { credentials: "same-origin" }).catch(() => null);
-  if (me && me.ok) signedIn(await me.json());
-  else showLogin();
-}
-
-start();
+startPage({
+  lang: "visio-supervision-lang",
+  views: ["lines", "agents"],
+  roles: ["admin", "supervisor"],
+  signedOut: () => clearInterval(state.tick),
+  language: render,
+  socket: { path: "/ws/supervisor", received },
+});

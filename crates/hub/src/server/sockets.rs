@@ -24,7 +24,7 @@ use crate::core::rate::TokenBucket;
 use crate::driver::{CLOSE_POLICY, Input, PEER_QUEUE};
 use crate::link::{Closer, Closing, Outgoing, PeerLink};
 use crate::metrics::Limit;
-use crate::roles::Role;
+use crate::roles::{Permission, Role};
 use crate::store::ConsoleAccount;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -39,11 +39,7 @@ const HARD_FRAME_LIMIT: usize = 1024 * 1024;
 /// (an SDP) still fit: the buffer grows for them.
 const READ_BUFFER: usize = 8 * 1024;
 pub(super) async fn kiosk_ws(State(app): State<App>, Extension(conn): Extension<Connection>, ws: WebSocketUpgrade) -> Response {
-    conn.budget.limit(PRE_HELLO_BYTES);
-    ws.max_message_size(HARD_FRAME_LIMIT)
-        .max_frame_size(HARD_FRAME_LIMIT)
-        .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| kiosk_socket(app, conn, socket))
+    upgrade(conn, ws, move |conn, socket| kiosk_socket(app, conn, socket))
 }
 
 pub(super) async fn agent_ws(
@@ -58,11 +54,38 @@ pub(super) async fn agent_ws(
     let Some(agent) = current_agent(&app, &headers).await else {
         return json_error(StatusCode::UNAUTHORIZED, "sign in first (POST /api/agent/login)");
     };
+    upgrade(conn, ws, move |conn, socket| agent_socket(app, conn, socket, agent))
+}
+
+/// The WebSocket upgrade every peer gets: before its hello a connection
+/// may send only [`PRE_HELLO_BYTES`], and no frame past [`HARD_FRAME_LIMIT`].
+fn upgrade<S>(conn: Connection, ws: WebSocketUpgrade, socket: impl FnOnce(Connection, WebSocket) -> S + Send + 'static) -> Response
+where
+    S: Future<Output = ()> + Send + 'static,
+{
     conn.budget.limit(PRE_HELLO_BYTES);
     ws.max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| agent_socket(app, conn, socket, agent))
+        .on_upgrade(move |ws| socket(conn, ws))
+}
+
+/// Who opens a console page's socket (`/ws/host`, `/ws/supervisor`): a
+/// page of this hub, signed in to the admin console, whose role has
+/// `permission`; `refusal` says whom the page is for. The answer to
+/// anyone else is the error response.
+async fn console_socket(app: &App, headers: &HeaderMap, permission: Permission, refusal: &str) -> Result<ConsoleAccount, Response> {
+    if !same_origin(headers) {
+        return Err(json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused"));
+    }
+    let account = match super::console::signed_in(app, headers).await? {
+        Some(account) => account,
+        None => return Err(json_error(StatusCode::UNAUTHORIZED, "sign in first (POST /api/admin/login)")),
+    };
+    if !account.role.may(permission) {
+        return Err(json_error(StatusCode::FORBIDDEN, refusal));
+    }
+    Ok(account)
 }
 
 /// `GET /ws/host`: a host's page, signed in to the admin console (role
@@ -73,12 +96,10 @@ pub(super) async fn host_ws(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !same_origin(&headers) {
-        return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
-    }
-    let account = match super::console::signed_in(&app, &headers).await {
-        Ok(Some(account)) => account,
-        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "sign in first (POST /api/admin/login)"),
+    // Whoever sees the fleet sees kiosks on this page: a host its sites'.
+    let refusal = "the host page is for hosts, supervisors and admins";
+    let account = match console_socket(&app, &headers, Permission::Fleet, refusal).await {
+        Ok(account) => account,
         Err(response) => return response,
     };
     let sites = match account.role {
@@ -86,14 +107,10 @@ pub(super) async fn host_ws(
             return json_error(StatusCode::FORBIDDEN, "this host account has no site yet; an admin gives it one (--site)");
         }
         Role::Host => account.sites.clone(),
-        Role::Admin | Role::Supervisor => Vec::new(),
-        Role::Agent => return json_error(StatusCode::FORBIDDEN, "the host page is for hosts, supervisors and admins"),
+        // Admins and supervisors watch every site (agents lack Fleet).
+        Role::Admin | Role::Supervisor | Role::Agent => Vec::new(),
     };
-    conn.budget.limit(PRE_HELLO_BYTES);
-    ws.max_message_size(HARD_FRAME_LIMIT)
-        .max_frame_size(HARD_FRAME_LIMIT)
-        .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| host_socket(app, conn, socket, account, sites))
+    upgrade(conn, ws, move |conn, socket| host_socket(app, conn, socket, account, sites))
 }
 
 async fn host_socket(app: App, conn: Connection, socket: WebSocket, account: ConsoleAccount, sites: Vec<String>) {
@@ -125,22 +142,12 @@ pub(super) async fn supervisor_ws(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !same_origin(&headers) {
-        return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
-    }
-    let account = match super::console::signed_in(&app, &headers).await {
-        Ok(Some(account)) => account,
-        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "sign in first (POST /api/admin/login)"),
+    let refusal = "the supervision page is for supervisors and admins";
+    let account = match console_socket(&app, &headers, Permission::Supervise, refusal).await {
+        Ok(account) => account,
         Err(response) => return response,
     };
-    if !account.role.may(crate::roles::Permission::Supervise) {
-        return json_error(StatusCode::FORBIDDEN, "the supervision page is for supervisors and admins");
-    }
-    conn.budget.limit(PRE_HELLO_BYTES);
-    ws.max_message_size(HARD_FRAME_LIMIT)
-        .max_frame_size(HARD_FRAME_LIMIT)
-        .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| supervisor_socket(app, conn, socket, account))
+    upgrade(conn, ws, move |conn, socket| supervisor_socket(app, conn, socket, account))
 }
 
 async fn supervisor_socket(app: App, conn: Connection, socket: WebSocket, account: ConsoleAccount) {

@@ -216,7 +216,6 @@ impl Driver {
         self.choose_estimator(&offer.sdp);
         self.prepare_video(&offer.sdp).await?;
         let ufrag = ice_ufrag(&offer.sdp);
-        let offered = offer.sdp.clone();
         let desc = RTCSessionDescription::offer(offer.sdp)?;
         // On a live call with new credentials webrtc-rs restarts ICE here,
         // keeping DTLS, SCTP and the tracks.
@@ -233,7 +232,10 @@ impl Driver {
         if self.state == CallState::New {
             self.set_state(CallState::Connecting);
         }
-        Ok(SessionDescription::answer(answer_to_dtls_client(&offered, &answer.sdp)))
+        // Always `a=setup:passive`: our answerers are DTLS servers
+        // (`with_answering_dtls_role` in setup.rs), so the kiosk, the
+        // offerer, is the client whatever its offer said.
+        Ok(SessionDescription::answer(answer.sdp))
     }
 
     async fn set_answer(&mut self, answer: SessionDescription) -> Result<(), CallError> {

@@ -17,7 +17,7 @@ use crate::frames::{AudioMeter, FrameSlot, Frames};
 use crate::interceptor::{KeyframeRequestForwarder, is_keyframe_request};
 use crate::pacer::{PriorityPacer, RepairCounts, RepairStats};
 use crate::negotiation::{
-    CandidateQueue, CandidateVerdict, KeyframeRequests, answer_to_dtls_client, check_remote_sdp, choose_video_codec, ice_ufrag,
+    CandidateQueue, CandidateVerdict, KeyframeRequests, check_remote_sdp, choose_video_codec, ice_ufrag,
     offerer_dtls_role, remote_video_codecs,
 };
 use crate::pipeline::{self, AudioSender, Encoded, Receiver, RemoteKind, VideoSender};

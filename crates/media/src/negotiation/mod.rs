@@ -233,19 +233,6 @@ pub fn offerer_dtls_role(answer: &str) -> Option<DtlsRole> {
     })
 }
 
-/// Our answer as sent: `passive` when an offer names its sender the DTLS
-/// client (`a=setup:active`; JSEP asks offerers for `actpass`, but kiosk
-/// builds before December 2026 offered `active`). webrtc-rs then acts as
-/// the server (it reads its role from the offer) but writes `active`
-/// whatever the offer said, which would make both sides clients.
-pub fn answer_to_dtls_client(offer: &str, answer: &str) -> String {
-    if offer.lines().any(|l| l.trim() == "a=setup:active") {
-        answer.replace("a=setup:active", "a=setup:passive")
-    } else {
-        answer.to_owned()
-    }
-}
-
 /// What to do with a remote candidate now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CandidateVerdict<C> {
