@@ -2,7 +2,7 @@
 //! alone (`cargo run -p visio-kiosk`, `cargo build -p visio-hub`, the demo's
 //! build) compiles its dependencies with the same features as the
 //! workspace's test build, thanks to the workspace-hack crate
-//! (docs/decisions.md, "One feature set for every build"). When this fails
+//! (docs/decisions.md #348). When this fails
 //! after a dependency change, run `cargo hakari generate` and commit
 //! crates/workspace-hack/Cargo.toml.
 //!

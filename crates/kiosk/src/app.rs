@@ -157,7 +157,7 @@ pub struct Kiosk {
 pub struct PictureState {
     pub remote: Option<image::Handle>,
     /// Keeps the shown frame uploaded until the next one is (no blank frames
-    /// on wgpu, FIELD-NOTES).
+    /// on wgpu: docs/platform.md, "iced: a video frame must stay uploaded").
     remote_allocation: Option<image::Allocation>,
     pub local: Option<image::Handle>,
     /// The shown document's page on the screen (one at a time).

@@ -6,7 +6,7 @@
 //! queue-delay estimator over TWCC feedback, `crate::estimate`, read from
 //! webrtc-rs stats) and the loss the peer reports. REMB is
 //! deliberately ignored: Chrome's REMB values collapsed during healthy calls
-//! (FIELD-NOTES). When no estimate exists (a peer without TWCC), a loss-based
+//! (docs/platform.md). When no estimate exists (a peer without TWCC), a loss-based
 //! rule (the one GCC's loss controller uses) moves the rate instead.
 //!
 //! Policy:

@@ -2,7 +2,7 @@
 //!
 //! In webrtc-rs 0.21 the interceptor chain ends inbound RTCP before the
 //! application unless an interceptor tags a packet `DeliverToApplication`
-//! (FIELD-NOTES). The encoder lives in GStreamer, outside the chain, so this
+//! (docs/platform.md). The encoder lives in GStreamer, outside the chain, so this
 //! small interceptor tags exactly the packets it must act on and nothing else.
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};

@@ -296,7 +296,7 @@ fn encoder_description(codec: VideoCodec, target: &Target, keyframe_interval: u3
                      ! h264parse config-interval=-1";
     let sink = "appsink name=sink sync=false max-buffers=8 drop=true";
     Ok(match codec {
-        // Realtime VP8 (FIELD-NOTES): deadline=1, cpu-used set (the default 0
+        // Realtime VP8 (docs/platform.md): deadline=1, cpu-used set (the default 0
         // cannot keep up on two cores), no lookahead, CBR, bounded keyframe gap.
         // threads=1: libvpx worker threads spin-wait, and on a busy 2-core
         // machine threads=2 cost 14x the CPU (50 ms instead of 3.5 ms a

@@ -6,8 +6,7 @@
 //! profile and target folder as the running test, so a test never runs a
 //! stale binary after an edit. Under `cargo test --workspace` the binary is
 //! already fresh and the build is a no-op: the workspace-hack crate gives
-//! every build the same dependency features (docs/decisions.md, "One feature
-//! set for every build").
+//! every build the same dependency features (docs/decisions.md #348).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -317,7 +317,7 @@ impl<C> CandidateQueue<C> {
 /// When to send a picture-loss indication to the remote sender.
 ///
 /// RTP arriving before webrtc-rs has wired the remote track is dropped, so the
-/// first keyframe is often lost (FIELD-NOTES). Ask for one as soon as the track
+/// first keyframe is often lost (docs/platform.md). Ask for one as soon as the track
 /// appears, then every `interval` until a frame decodes; afterwards only when
 /// the decoder reports a loss.
 #[derive(Debug)]
