@@ -15,6 +15,8 @@ pub const SCENES: &[&str] = &[
     "home-closed",
     "waiting",
     "call",
+    // Issue 23: "Terminer l'appel" asks first.
+    "call-confirm",
     "call-scan",
     "scan-place",
     // Issue 20: a scanner with a feeder.
@@ -116,6 +118,7 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
     kiosk.pictures.local = Some(test_pattern("ball", 640, 360)?);
     match scene {
         "call" => {}
+        "call-confirm" => kiosk.input(Input::HangUp),
         "call-scan" => kiosk.input(Input::Document(DocumentEvent::ScanProgress { percent: 60 })),
         "scan-place" => kiosk.input(Input::Document(DocumentEvent::ScanPlace { pages: 0, feeder: false })),
         "scan-feeder" => kiosk.input(Input::Document(DocumentEvent::ScanPlace { pages: 0, feeder: true })),

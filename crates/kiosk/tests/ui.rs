@@ -276,7 +276,7 @@ fn kiosk_in(scene: &str, panel: visio_config::panel::Panel) -> visio_kiosk::app:
 
 /// Every touch target the window shows at `size`: its bounds and the words
 /// in it; and the area the screen has above the help bar.
-fn touch_targets(k: &visio_kiosk::app::Kiosk, size: (f32, f32)) -> (Vec<(iced::Rectangle, String)>, iced::Rectangle) {
+fn touch_targets(k: &visio_kiosk::app::Kiosk, size: (f32, f32)) -> (Vec<Target>, iced::Rectangle) {
     use iced_test::selector::Candidate;
     use visio_kiosk::screen::{SCREEN_AREA, TOUCH_TARGET};
     let settings = iced::Settings {
@@ -285,27 +285,45 @@ fn touch_targets(k: &visio_kiosk::app::Kiosk, size: (f32, f32)) -> (Vec<(iced::R
         ..iced::Settings::default()
     };
     let mut ui = iced_test::Simulator::with_size(settings, size, k.view());
-    let (mut targets, mut texts, mut area) = (Vec::new(), Vec::new(), None);
+    let (mut targets, mut area, mut labelled) = (Vec::<Target>::new(), None, false);
     let target = iced::widget::Id::new(TOUCH_TARGET);
     let screen = iced::widget::Id::new(SCREEN_AREA);
-    // A selector that never matches walks the whole tree.
+    // A selector that never matches walks the whole tree, depth first: the
+    // words over a target, right after it, are its label.
     let _ = ui.find(|c: Candidate<'_>| {
         match c {
-            Candidate::Container { id: Some(id), bounds, .. } if *id == target => targets.push(bounds),
+            Candidate::Container { id: Some(id), bounds, .. } if *id == target => {
+                targets.push(Target { bounds, words: String::new(), fits: true });
+                labelled = true;
+            }
             Candidate::Container { id: Some(id), bounds, .. } if *id == screen => area = Some(bounds),
-            Candidate::Text { bounds, content, .. } => texts.push((bounds, content.to_owned())),
+            // A container beyond the last target: what follows is not its label.
+            Candidate::Container { bounds, .. } => {
+                if targets.last().is_some_and(|t| !t.bounds.expand(0.5).contains(bounds.position())) {
+                    labelled = false;
+                }
+            }
+            Candidate::Text { bounds: b, content, .. } => {
+                if let Some(t) = targets.last_mut().filter(|t| labelled && t.bounds.intersects(&b)) {
+                    t.words = format!("{} {content}", t.words).trim().to_owned();
+                    // A label beyond its target's edges is cut there.
+                    let r = t.bounds.expand(0.5);
+                    t.fits &= r.contains(b.position()) && b.x + b.width <= r.x + r.width && b.y + b.height <= r.y + r.height;
+                }
+            }
             _ => {}
         }
         None::<()>
     });
-    let named = targets
-        .into_iter()
-        .map(|t| {
-            let words: Vec<&str> = texts.iter().filter(|(b, _)| t.contains(b.center())).map(|(_, w)| w.as_str()).collect();
-            (t, words.join(" "))
-        })
-        .collect();
-    (named, area.expect("the screen's area"))
+    (targets, area.expect("the screen's area"))
+}
+
+/// A touch target as laid out: where, its words, whether they fit in it.
+#[derive(Debug)]
+struct Target {
+    bounds: iced::Rectangle,
+    words: String,
+    fits: bool,
 }
 
 /// EN 301 549 leaves the size to us; our design asks 2 cm for every
@@ -313,10 +331,9 @@ fn touch_targets(k: &visio_kiosk::app::Kiosk, size: (f32, f32)) -> (Vec<(iced::R
 /// with large text and easy-read wording, on the default 15.6" panel and a
 /// 27" one (both 1920×1080): every target is 2 cm wide and high at least,
 /// inside the window, and wholly on the screen's area or wholly on the
-/// help bar (nothing cut by the bar). On a 10.1" 1280×800 panel, as it is
-/// and in easy-read: 2 cm and inside the window, a card that does not fit
-/// above the help bar scrolling (large text there is not checked: see
-/// docs/accessibility.md).
+/// help bar (nothing cut by the bar). On a 10.1" 1280×800 panel: 2 cm and
+/// inside the window, a card that does not fit above the help bar
+/// scrolling.
 #[test]
 fn every_touch_target_is_at_least_two_centimetres_on_the_panel() {
     use visio_config::panel::Panel;
@@ -332,15 +349,20 @@ fn every_touch_target_is_at_least_two_centimetres_on_the_panel() {
         let window = iced::Rectangle::new(iced::Point::ORIGIN, iced::Size::new(panel.width_px as f32, panel.height_px as f32));
         for base in visio_kiosk::scene::SCENES {
             for mode in visio_kiosk::scene::MODES {
-                if panel == SMALL && *mode == "-large" {
+                let scene = format!("{base}{mode}");
+                // Known: with large text a 10" panel has no room for the
+                // consent answers under the page (docs/accessibility.md).
+                if panel == SMALL && scene == "scan-consent-large" {
                     continue;
                 }
-                let scene = format!("{base}{mode}");
                 let k = kiosk_in(&scene, panel);
                 let (targets, area) = touch_targets(&k, (window.width, window.height));
                 assert!(targets.len() >= 6, "{scene}: the help bar's targets at least: {targets:?}");
                 let at = format!("{}\" {}x{}, {scene}", panel.diagonal_inches, panel.width_px, panel.height_px);
-                for (b, words) in targets {
+                for Target { bounds: b, words, fits } in targets {
+                    if !fits {
+                        problems.push(format!("{at}: {words:?} overflows its target {b:?}"));
+                    }
                     // Layout gives whole pixels give or take rounding.
                     if b.width + 0.5 < min || b.height + 0.5 < min {
                         problems.push(format!("{at}: {words:?} is {:.0}x{:.0}, under {min} px", b.width, b.height));

@@ -70,7 +70,7 @@ pub fn frame<'a, M: Clone + 'a>(
         let style = if on { theme::button::primary } else { theme::button::secondary };
         // As tall as every other touch target: these are the controls a
         // resident who cannot read the screen hunts for first.
-        super::target(super::touch(ctx, label, theme::SMALL).padding([4, 12]).style(style).on_press_maybe(message.map(wrap)))
+        super::target(super::touch(ctx, label, theme::SMALL).padding([4, 16]).style(style).on_press_maybe(message.map(wrap)))
     };
     let controls = row![
         control(listen_label, Some(listen), state.speaking),
@@ -154,7 +154,7 @@ fn warning<'a, M: Clone + 'a>(ctx: Context<'a>, seconds: u32, easy_read: bool, w
     ]
     .spacing(theme::SPACE * 1.5)
     .align_x(Center)
-    .max_width(1100);
+    .max_width(ctx.text(1100.0));
     // On the page's own background: nothing of the screen behind shows
     // around the card.
     container(scrollable(container(card).padding(32).style(theme::container::notice))).center(Fill).padding(16).style(theme::container::page).into()

@@ -56,5 +56,6 @@ fn face<'a>(ctx: Context<'a>, rating: Rating, file: &str, label: &str) -> Elemen
     ]
     .spacing(12)
     .align_x(Center);
-    super::target(button(container(content).center_x(Fill)).width(240).padding(24).style(theme::button::primary).on_press(Message::Rate(rating)))
+    let width = ctx.text(240.0).max(ctx.touch());
+    super::target(button(container(content).center_x(Fill)).width(width).padding(24).style(theme::button::primary).on_press(Message::Rate(rating)))
 }

@@ -70,6 +70,8 @@ fn tile<'a>(ctx: Context<'a>, id: &ServiceId) -> Option<Element<'a, Message>> {
     // A closed service's tile is drawn closed (grey, dark ink, "Fermé"
     // first); a touch still says when it opens.
     let ink = if open { theme::WHITE } else { theme::INK };
+    // The pictogram grows with the words it stands beside.
+    let picture = ctx.text(56.0);
     let mut content = column![].spacing(6).align_x(Center);
     if !open && !status.starts_with(&ctx.tr("service-closed")) {
         content = content.push(text(ctx.tr("service-closed")).size(ctx.text(theme::TILE_NAME)).font(theme::bold()));
@@ -77,7 +79,7 @@ fn tile<'a>(ctx: Context<'a>, id: &ServiceId) -> Option<Element<'a, Message>> {
     // The opening line matters most after the name: bold, and never cut
     // (the long name gives way first on small screens).
     let content = content
-        .push(svg(assets::pictogram(&service.pictogram)).width(56).height(56).style(move |_, _| svg::Style { color: Some(ink) }))
+        .push(svg(assets::pictogram(&service.pictogram)).width(picture).height(picture).style(move |_, _| svg::Style { color: Some(ink) }))
         .push(text(service.short_name.clone()).size(ctx.text(theme::TILE_NAME)).center())
         .push(text(name.clone()).size(ctx.text(theme::TILE_LINE)).center().height(Length::Shrink))
         .push(text(status).size(ctx.text(theme::TILE_LINE)).font(theme::bold()).center());

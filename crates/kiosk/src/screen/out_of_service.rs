@@ -20,6 +20,6 @@ pub fn view<'a, M: 'a>(ctx: Context<'a>, reason: OutOfService) -> Element<'a, M>
     ]
     .spacing(theme::SPACE)
     .align_x(Center)
-    .max_width(1100);
+    .max_width(ctx.text(1100.0));
     container(content).center(Fill).padding(48).style(theme::container::page).into()
 }

@@ -74,7 +74,7 @@ pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting, elapsed: Option<Duration
     ));
     // Scrolls rather than squeezes its button on a small panel with large
     // text (a 1920×1080 one never needs it).
-    container(scrollable(container(card).padding(40).max_width(1100).style(theme::container::panel)))
+    container(scrollable(container(card).padding(40).max_width(ctx.text(1100.0)).style(theme::container::panel)))
         .center(Fill)
         .padding(24)
         .style(theme::container::page)
