@@ -298,10 +298,8 @@ fn touch_targets(k: &visio_kiosk::app::Kiosk, size: (f32, f32)) -> (Vec<Target>,
             }
             Candidate::Container { id: Some(id), bounds, .. } if *id == screen => area = Some(bounds),
             // A container beyond the last target: what follows is not its label.
-            Candidate::Container { bounds, .. } => {
-                if targets.last().is_some_and(|t| !t.bounds.expand(0.5).contains(bounds.position())) {
-                    labelled = false;
-                }
+            Candidate::Container { bounds, .. } if targets.last().is_some_and(|t| !t.bounds.expand(0.5).contains(bounds.position())) => {
+                labelled = false;
             }
             Candidate::Text { bounds: b, content, .. } => {
                 if let Some(t) = targets.last_mut().filter(|t| labelled && t.bounds.intersects(&b)) {
