@@ -66,12 +66,6 @@ impl Look {
     }
 }
 
-impl Default for Look {
-    fn default() -> Look {
-        Look::new(&Panel::default(), false)
-    }
-}
-
 impl<'a> Context<'a> {
     /// A text size of the theme, as large as this resident reads it.
     pub fn text(&self, size: f32) -> f32 {
