@@ -61,6 +61,11 @@ impl RawPanel {
     }
 }
 
+/// The smallest side of a touch target, in millimetres: 2 cm, what the
+/// kiosk's design asks (EN 301 549 sets no figure; ISO 9241-9 and the
+/// usual self-service terminal guides ask about 2 cm for a finger).
+pub const MIN_TARGET_MM: f64 = 20.0;
+
 /// A checked panel.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Panel {
@@ -83,6 +88,13 @@ impl Panel {
         (w * w + h * h).sqrt() / self.diagonal_inches
     }
 
+    /// The smallest touch target on this panel, in its pixels: 2 cm
+    /// ([`MIN_TARGET_MM`]) at its pixel density, rounded up (112 px on
+    /// 15.6" at 1920×1080, 65 on 27" at 1920×1080).
+    pub fn min_target_px(&self) -> f32 {
+        (MIN_TARGET_MM / 25.4 * self.pixels_per_inch()).ceil() as f32
+    }
+
     pub(crate) fn raw(&self) -> RawPanel {
         RawPanel { diagonal_inches: self.diagonal_inches, width_px: self.width_px, height_px: self.height_px }
     }
@@ -96,6 +108,21 @@ mod tests {
     fn a_15_6_inch_full_hd_panel_has_141_pixels_per_inch() {
         let ppi = Panel::default().pixels_per_inch();
         assert!((ppi - 141.2).abs() < 0.1, "{ppi}");
+    }
+
+    #[test]
+    fn two_centimetres_in_pixels_follow_the_panels_density() {
+        let panel = |diagonal_inches, width_px, height_px| Panel { diagonal_inches, width_px, height_px }.min_target_px();
+        // 141.2 ppi: 2 cm is 111.2 px, rounded up so it is never less.
+        assert_eq!(Panel::default().min_target_px(), 112.0);
+        assert_eq!(panel(10.1, 1280, 800), 118.0, "a small tablet-sized panel: 149.4 ppi");
+        assert_eq!(panel(27.0, 1920, 1080), 65.0, "a large panel: 81.6 ppi");
+        assert_eq!(panel(21.5, 1920, 1080), 81.0, "102.5 ppi");
+        // The side it stands for, back in millimetres, is at least 20.
+        for p in [Panel::default(), Panel { diagonal_inches: 7.0, width_px: 3840, height_px: 2160 }] {
+            let mm = f64::from(p.min_target_px()) / p.pixels_per_inch() * 25.4;
+            assert!((20.0..20.3).contains(&mm), "{p:?}: {mm}");
+        }
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct Settings {
     /// The kiosk's configuration and devices, watched and updated while it
     /// runs; `None` in UI tests and screenshots.
     pub setup: Option<Setup>,
+    /// The kiosk's screen: touch targets are 2 cm on it.
+    pub panel: visio_config::panel::Panel,
 }
 
 impl Settings {
@@ -60,6 +62,7 @@ impl Settings {
             hub: setup.hub.clone(),
             visit: Some(VisitSettings { devices: setup.visit.clone() }),
             auto_call: None,
+            panel: setup.kiosk.panel,
             setup: Some(setup),
         }
     }
@@ -475,6 +478,7 @@ impl Kiosk {
             catalogue: &self.settings.catalogue,
             offered: &self.settings.offered,
             now: jiff::Timestamp::now(),
+            look: screen::Look::new(&self.settings.panel, self.session.assist_prefs().large_text),
         }
     }
 
@@ -493,11 +497,11 @@ impl Kiosk {
 
     fn screen_view<'a>(&'a self, ctx: Context<'a>) -> Element<'a, Message> {
         match self.session.screen() {
-            Screen::Connecting => screen::message_page(ctx.tr("starting"), None),
+            Screen::Connecting => screen::message_page(ctx, ctx.tr("starting"), None),
             Screen::OutOfService { reason } => screen::out_of_service::view(ctx, *reason),
             Screen::Home { notice } => home::view(ctx, notice.as_ref()).map(Message::Home),
             Screen::Requesting { service } => {
-                screen::message_page(ctx.tr_with("requesting", &[("service", ctx.service_name(service).into())]), None)
+                screen::message_page(ctx, ctx.tr_with("requesting", &[("service", ctx.service_name(service).into())]), None)
             }
             Screen::Waiting(w) => {
                 waiting::view(ctx, w, self.session.waiting_since().map(|t| self.now.saturating_duration_since(t))).map(Message::Waiting)

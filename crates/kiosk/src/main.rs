@@ -82,7 +82,8 @@ struct Cli {
     call_host: bool,
     /// Show a canned screen without a hub, for screenshots and demos:
     /// home, home-closed, waiting, call, call-scan, document, ended,
-    /// out-of-service.
+    /// out-of-service, … (all in scene.rs); add -large for large text or
+    /// -easy for easy-read (home-large).
     #[arg(long)]
     scene: Option<String>,
     /// A window instead of full screen (development, screenshots).

@@ -15,6 +15,8 @@ pub const SCENES: &[&str] = &[
     "home-closed",
     "waiting",
     "call",
+    // Issue 23: "Terminer l'appel" asks first.
+    "call-confirm",
     "call-scan",
     "scan-place",
     // Issue 20: a scanner with a feeder.
@@ -27,20 +29,38 @@ pub const SCENES: &[&str] = &[
     "sign",
     "ended",
     "out-of-service",
-    // Issue 23: easy-read, and the warning before an automatic return.
-    "home-easy",
+    // Issue 23: the warning before an automatic return.
     "ended-warning",
     // Issue 23: the front desk called, and a host acknowledged.
     "waiting-host",
 ];
 
-/// Puts `kiosk` in the state of `scene`.
+/// The resident's help modes a scene can be shown in, as a suffix of its
+/// name: `home-large` (large text), `home-easy` (easy-read wording).
+pub const MODES: &[&str] = &["", "-large", "-easy"];
+
+/// Puts `kiosk` in the state of `scene`, a name of [`SCENES`] with, maybe,
+/// one of the [`MODES`] after it.
 pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
-    if !SCENES.contains(&scene) {
-        return Err(format!("unknown scene {scene:?}; known: {}", SCENES.join(", ")));
+    let (base, mode) = MODES
+        .iter()
+        .filter(|m| !m.is_empty())
+        .find_map(|m| scene.strip_suffix(m).filter(|b| SCENES.contains(b)).map(|b| (b, *m)))
+        .unwrap_or((scene, ""));
+    if !SCENES.contains(&base) {
+        return Err(format!("unknown scene {scene:?}; known: {} (each may end in -large or -easy)", SCENES.join(", ")));
     }
+    // After the hub's welcome (a fresh home resets the help modes), before
+    // the steps that lead to the screen.
+    let modes = |kiosk: &mut Kiosk| match mode {
+        "-large" => kiosk.input(Input::Assist(visio_kiosk_core::Assist::LargeText)),
+        "-easy" => kiosk.input(Input::Assist(visio_kiosk_core::Assist::EasyRead)),
+        _ => {}
+    };
+    let scene = base;
     if scene == "out-of-service" {
         kiosk.input(Input::HubLost);
+        modes(kiosk);
         return Ok(());
     }
     kiosk.input(Input::HubConnected);
@@ -51,11 +71,8 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
         services: vec![],
         heartbeat_seconds: None,
     }));
+    modes(kiosk);
     if scene == "home" {
-        return Ok(());
-    }
-    if scene == "home-easy" {
-        kiosk.input(Input::Assist(visio_kiosk_core::Assist::EasyRead));
         return Ok(());
     }
     if scene == "home-closed" {
@@ -101,6 +118,7 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
     kiosk.pictures.local = Some(test_pattern("ball", 640, 360)?);
     match scene {
         "call" => {}
+        "call-confirm" => kiosk.input(Input::HangUp),
         "call-scan" => kiosk.input(Input::Document(DocumentEvent::ScanProgress { percent: 60 })),
         "scan-place" => kiosk.input(Input::Document(DocumentEvent::ScanPlace { pages: 0, feeder: false })),
         "scan-feeder" => kiosk.input(Input::Document(DocumentEvent::ScanPlace { pages: 0, feeder: true })),

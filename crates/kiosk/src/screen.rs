@@ -12,9 +12,10 @@ pub mod scan;
 pub mod sign;
 pub mod waiting;
 
-use iced::widget::{column, container, text};
-use iced::{Element, Length};
+use iced::widget::{Button, Space, button, column, container, text};
+use iced::{Center, Element, Fill, Length};
 use jiff::Timestamp;
+use visio_config::panel::Panel;
 use visio_config::{Catalogue, Service};
 use visio_kiosk_core::Language;
 use visio_protocol::ServiceId;
@@ -32,9 +33,50 @@ pub struct Context<'a> {
     pub offered: &'a [ServiceId],
     /// Wall-clock now, for opening hours.
     pub now: Timestamp,
+    /// How large text and touch targets are drawn.
+    pub look: Look,
+}
+
+/// How much larger "Grand texte" draws every text: 1.35 keeps every
+/// screen within 1920×1080 (and the help bar on one line) while body
+/// text goes from 30 to 40 px (docs/decisions.md #346).
+pub const LARGE_TEXT: f32 = 1.35;
+
+/// The id of the container around every touch target: the UI tests find
+/// the targets by it and check their size on the panel.
+pub const TOUCH_TARGET: &str = "touch-target";
+
+/// The id of the area a screen has above the help bar (clipped there).
+pub const SCREEN_AREA: &str = "screen-area";
+
+/// How large the screens draw, for this panel and this resident.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Look {
+    /// Every text size is multiplied by this (1, or [`LARGE_TEXT`]).
+    pub text_scale: f32,
+    /// The smallest side of a touch target, in window pixels.
+    pub touch: f32,
+}
+
+impl Look {
+    /// 2 cm on `panel`, but never less than [`theme::TOUCH`] (what a
+    /// button's type needs); text enlarged when the resident asked.
+    pub fn new(panel: &Panel, large_text: bool) -> Look {
+        Look { text_scale: if large_text { LARGE_TEXT } else { 1.0 }, touch: panel.min_target_px().max(theme::TOUCH) }
+    }
 }
 
 impl<'a> Context<'a> {
+    /// A text size of the theme, as large as this resident reads it.
+    pub fn text(&self, size: f32) -> f32 {
+        (size * self.look.text_scale).round()
+    }
+
+    /// The touch target's smallest side, pixels.
+    pub fn touch(&self) -> f32 {
+        self.look.touch
+    }
+
     pub fn tr(&self, id: &str) -> String {
         self.words.tr(self.language, id, &[])
     }
@@ -74,11 +116,25 @@ impl<'a> Context<'a> {
     }
 }
 
+/// A button with a text label, as large as a touch target: at least
+/// `ctx.touch()` high and wide, the label centred at `size` (scaled).
+/// Wrap it in [`target`] once styled.
+pub fn touch<'a, M: 'a>(ctx: Context<'a>, label: String, size: f32) -> Button<'a, M> {
+    let label = text(label).size(ctx.text(size)).center().height(Fill);
+    button(column![Space::new().width(ctx.touch()), label].align_x(Center)).padding([4, 32]).height(ctx.touch())
+}
+
+/// Marks a touch target (a button, a tile) for the tests that check its
+/// size on the panel; it lays out as the target itself.
+pub fn target<'a, M: 'a>(control: impl Into<Element<'a, M>>) -> Element<'a, M> {
+    container(control).id(TOUCH_TARGET).into()
+}
+
 /// A plain full-page message: title and one line, centred.
-pub fn message_page<'a, M: 'a>(title: String, line: Option<String>) -> Element<'a, M> {
-    let mut content = column![text(title).size(theme::TITLE).color(theme::PRIMARY)].spacing(theme::SPACE).align_x(iced::Center);
+pub fn message_page<'a, M: 'a>(ctx: Context<'a>, title: String, line: Option<String>) -> Element<'a, M> {
+    let mut content = column![text(title).size(ctx.text(theme::TITLE)).color(theme::PRIMARY).center()].spacing(theme::SPACE).align_x(iced::Center);
     if let Some(line) = line {
-        content = content.push(text(line).size(theme::BODY).center());
+        content = content.push(text(line).size(ctx.text(theme::BODY)).center());
     }
     container(content).center(Length::Fill).padding(48).style(theme::container::page).into()
 }

@@ -182,7 +182,7 @@ fn a_transfer_behind_another_is_told_in_english_too() {
 fn sign_with_a_finger(kiosk: &mut visio_kiosk::app::Kiosk, label: &str) {
     use iced::{Point, touch};
     let messages: Vec<visio_kiosk::app::Message> = {
-        let mut ui = iced_test::simulator(kiosk.view());
+        let mut ui = crate::touch::window(kiosk.view());
         let c = ui.find(label).unwrap_or_else(|e| panic!("no {label:?} on screen: {e}")).bounds().center();
         let finger = touch::Finger(1);
         let path = [(-60.0, 10.0), (-30.0, -20.0), (0.0, 15.0), (30.0, -20.0), (60.0, 10.0)].map(|(dx, dy)| Point::new(c.x + dx, c.y + dy));
@@ -242,7 +242,7 @@ fn the_resident_signs_with_a_finger_clears_signs_again_or_refuses() {
 /// Tapping `label` changes nothing on screen (a disabled button).
 fn tap_does_nothing(kiosk: &mut visio_kiosk::app::Kiosk, label: &str) {
     let before = kiosk.screen().clone();
-    let mut ui = iced_test::simulator(kiosk.view());
+    let mut ui = crate::touch::window(kiosk.view());
     let at = ui.find(label).unwrap_or_else(|e| panic!("no {label:?} on screen: {e}")).bounds().center();
     ui.point_at(at);
     let finger = iced::touch::Finger(1);
@@ -256,3 +256,154 @@ fn tap_does_nothing(kiosk: &mut visio_kiosk::app::Kiosk, label: &str) {
     }
     assert_eq!(*kiosk.screen(), before, "{label:?} did something");
 }
+
+/// A kiosk on `panel` in the canned state `scene` (scene names as
+/// `--scene` takes them, `-large` and `-easy` included).
+fn kiosk_in(scene: &str, panel: visio_config::panel::Panel) -> visio_kiosk::app::Kiosk {
+    let mut k = visio_kiosk::app::Kiosk::new(visio_kiosk::app::Settings {
+        session: visio_kiosk_core::Config::default(),
+        catalogue: std::sync::Arc::new(visio_config::Catalogue::demo()),
+        offered: ["demo", "caf", "msa", "france-travail"].map(ServiceId::from).to_vec(),
+        hub: None,
+        visit: None,
+        auto_call: None,
+        setup: None,
+        panel,
+    });
+    visio_kiosk::scene::enter(&mut k, scene).unwrap_or_else(|e| panic!("{scene}: {e}"));
+    k
+}
+
+/// Every touch target the window shows at `size`: its bounds and the words
+/// in it; and the area the screen has above the help bar.
+fn touch_targets(k: &visio_kiosk::app::Kiosk, size: (f32, f32)) -> (Vec<Target>, iced::Rectangle) {
+    use iced_test::selector::Candidate;
+    use visio_kiosk::screen::{SCREEN_AREA, TOUCH_TARGET};
+    let settings = iced::Settings {
+        fonts: vec![visio_kiosk::assets::FONT_REGULAR.into(), visio_kiosk::assets::FONT_BOLD.into()],
+        default_font: iced::Font::with_name(visio_kiosk::assets::FONT_NAME),
+        ..iced::Settings::default()
+    };
+    let mut ui = iced_test::Simulator::with_size(settings, size, k.view());
+    let (mut targets, mut area, mut labelled) = (Vec::<Target>::new(), None, false);
+    let target = iced::widget::Id::new(TOUCH_TARGET);
+    let screen = iced::widget::Id::new(SCREEN_AREA);
+    // A selector that never matches walks the whole tree, depth first: the
+    // words over a target, right after it, are its label.
+    let _ = ui.find(|c: Candidate<'_>| {
+        match c {
+            Candidate::Container { id: Some(id), bounds, .. } if *id == target => {
+                targets.push(Target { bounds, words: String::new(), fits: true });
+                labelled = true;
+            }
+            Candidate::Container { id: Some(id), bounds, .. } if *id == screen => area = Some(bounds),
+            // A container beyond the last target: what follows is not its label.
+            Candidate::Container { bounds, .. } if targets.last().is_some_and(|t| !t.bounds.expand(0.5).contains(bounds.position())) => {
+                labelled = false;
+            }
+            Candidate::Text { bounds: b, content, .. } => {
+                if let Some(t) = targets.last_mut().filter(|t| labelled && t.bounds.intersects(&b)) {
+                    t.words = format!("{} {content}", t.words).trim().to_owned();
+                    // A label beyond its target's edges is cut there.
+                    let r = t.bounds.expand(0.5);
+                    t.fits &= r.contains(b.position()) && b.x + b.width <= r.x + r.width && b.y + b.height <= r.y + r.height;
+                }
+            }
+            _ => {}
+        }
+        None::<()>
+    });
+    (targets, area.expect("the screen's area"))
+}
+
+/// A touch target as laid out: where, its words, whether they fit in it.
+#[derive(Debug)]
+struct Target {
+    bounds: iced::Rectangle,
+    words: String,
+    fits: bool,
+}
+
+/// EN 301 549 leaves the size to us; our design asks 2 cm for every
+/// target, on the panel the kiosk's file names. Every screen, as it is and
+/// with large text and easy-read wording, on the default 15.6" panel and a
+/// 27" one (both 1920×1080): every target is 2 cm wide and high at least,
+/// inside the window, and wholly on the screen's area or wholly on the
+/// help bar (nothing cut by the bar). On a 10.1" 1280×800 panel: 2 cm and
+/// inside the window, a card that does not fit above the help bar
+/// scrolling.
+#[test]
+fn every_touch_target_is_at_least_two_centimetres_on_the_panel() {
+    use visio_config::panel::Panel;
+    const SMALL: Panel = Panel { diagonal_inches: 10.1, width_px: 1280, height_px: 800 };
+    let panels = [
+        Panel::default(),
+        Panel { diagonal_inches: 27.0, width_px: 1920, height_px: 1080 },
+        SMALL,
+    ];
+    let mut problems = Vec::new();
+    for panel in panels {
+        let min = panel.min_target_px();
+        let window = iced::Rectangle::new(iced::Point::ORIGIN, iced::Size::new(panel.width_px as f32, panel.height_px as f32));
+        for base in visio_kiosk::scene::SCENES {
+            for mode in visio_kiosk::scene::MODES {
+                let scene = format!("{base}{mode}");
+                // Known: with large text a 10" panel has no room for the
+                // consent answers under the page (docs/accessibility.md).
+                if panel == SMALL && scene == "scan-consent-large" {
+                    continue;
+                }
+                let k = kiosk_in(&scene, panel);
+                let (targets, area) = touch_targets(&k, (window.width, window.height));
+                assert!(targets.len() >= 6, "{scene}: the help bar's targets at least: {targets:?}");
+                let at = format!("{}\" {}x{}, {scene}", panel.diagonal_inches, panel.width_px, panel.height_px);
+                for Target { bounds: b, words, fits } in targets {
+                    if !fits {
+                        problems.push(format!("{at}: {words:?} overflows its target {b:?}"));
+                    }
+                    // Layout gives whole pixels give or take rounding.
+                    if b.width + 0.5 < min || b.height + 0.5 < min {
+                        problems.push(format!("{at}: {words:?} is {:.0}x{:.0}, under {min} px", b.width, b.height));
+                    }
+                    if !(window.contains(b.position()) && b.x + b.width <= window.width + 0.5 && b.y + b.height <= window.height + 0.5) {
+                        problems.push(format!("{at}: {words:?} at {b:?} is out of the window"));
+                    }
+                    let inside = area.contains(b.position()) && b.y + b.height <= area.y + area.height + 0.5;
+                    if panel != SMALL && !inside && area.intersects(&b) && b.y < area.y + area.height - 0.5 {
+                        problems.push(format!("{at}: {words:?} at {b:?} is cut by the screen's edge {area:?}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
+
+#[test]
+fn large_text_enlarges_the_words_of_every_screen_and_of_the_help_bar() {
+    // Words of each screen, their area as drawn (wrapped or not).
+    let bounds = |scene: &str, words: &str| {
+        let k = kiosk_in(scene, visio_config::panel::Panel::default());
+        let mut ui = iced_test::Simulator::with_size(iced::Settings::default(), (1920.0, 1080.0), k.view());
+        ui.find(words).unwrap_or_else(|e| panic!("{scene}: no {words:?}: {e}")).bounds()
+    };
+    for (scene, words) in [
+        ("home", "Bonjour !"),
+        ("home", "CAF"),
+        ("waiting", "Vous êtes 2e dans la file d'attente."),
+        ("waiting", "Annuler"),
+        ("call", "Vous"),
+        ("call", "Terminer l'appel"),
+        ("ended", "Merci de votre visite !"),
+        ("out-of-service", "Borne momentanément indisponible"),
+        ("home", "Grand texte"),
+    ] {
+        // 1.35 times as wide, or wrapped: 1.8 times the area (a button's
+        // label is as high as the button).
+        let (normal, large) = (bounds(scene, words), bounds(&format!("{scene}-large"), words));
+        let wider = large.width >= normal.width * 1.3;
+        let more = large.width * large.height >= normal.width * normal.height * 1.7;
+        assert!(wider || more, "{scene}: {words:?} is {normal:?}, {large:?} with large text");
+    }
+}
+

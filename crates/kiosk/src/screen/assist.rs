@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use iced::widget::{button, column, container, opaque, row, stack, text};
+use iced::widget::{column, container, opaque, row, scrollable, stack, text};
 use iced::{Center, Element, Fill};
 use visio_kiosk_core::{Assist, AssistPrefs, AutoReturn, HostCall, Input, VOLUME_MAX};
 
@@ -70,42 +70,42 @@ pub fn frame<'a, M: Clone + 'a>(
         let style = if on { theme::button::primary } else { theme::button::secondary };
         // As tall as every other touch target: these are the controls a
         // resident who cannot read the screen hunts for first.
-        button(text(label).size(theme::SMALL).center())
-            .padding([12, 28])
-            .height(theme::TOUCH)
-            .style(style)
-            .on_press_maybe(message.map(wrap))
+        super::target(super::touch(ctx, label, theme::SMALL).padding([4, 16]).style(style).on_press_maybe(message.map(wrap)))
     };
-    let mut bar = row![
+    let controls = row![
         control(listen_label, Some(listen), state.speaking),
         control(ctx.tr("assist-softer"), (state.prefs.volume > 0).then_some(Message::Softer), false),
-        text(format!("{}/{}", state.prefs.volume, VOLUME_MAX)).size(theme::SMALL),
+        text(format!("{}/{}", state.prefs.volume, VOLUME_MAX)).size(ctx.text(theme::SMALL)),
         control(ctx.tr("assist-louder"), (state.prefs.volume < VOLUME_MAX).then_some(Message::Louder), false),
         control(ctx.tr("assist-easy"), Some(Message::EasyRead), state.prefs.easy_read),
-        // No "Grand texte" yet: scaling the whole window at 1280x800 pushed
-        // this bar off screen, leaving the resident no way back.
+        // Larger text, not a larger window: the bar and the targets keep
+        // their place on the panel, so the way back stays in reach.
+        control(ctx.tr("assist-large"), Some(Message::LargeText), state.prefs.large_text),
     ]
     .spacing(theme::SPACE * 0.75)
-    .align_y(Center);
+    .align_y(Center)
+    // A narrow panel with large text: two lines rather than squeezed targets.
+    .wrap()
+    .vertical_spacing(8);
     // At the far right, in the primary colour: the one control that
     // brings a person to the kiosk. Once asked, it cancels.
     let host = match state.host {
         HostCall::None => control(ctx.tr("host-call"), Some(Message::CallHost), true),
         HostCall::Pending | HostCall::Asked | HostCall::Coming => control(ctx.tr("host-cancel"), Some(Message::CancelHost), false),
     };
-    bar = bar.push(container(host).align_right(Fill));
+    let bar = row![container(controls).width(Fill), host].spacing(theme::SPACE * 0.75).align_y(Center);
     // Over the bar: where the call for the host stands, and the end
     // screen's countdown (the bar has no room left for them).
     let status = match state.host {
         HostCall::None => None,
-        HostCall::Pending => Some(text(ctx.tr("host-pending")).size(theme::BODY)),
-        HostCall::Asked => Some(text(ctx.tr("host-asked")).size(theme::BODY)),
-        HostCall::Coming => Some(text(ctx.tr("host-coming")).size(theme::BODY).color(theme::PRIMARY)),
+        HostCall::Pending => Some(text(ctx.tr("host-pending")).size(ctx.text(theme::BODY))),
+        HostCall::Asked => Some(text(ctx.tr("host-asked")).size(ctx.text(theme::BODY))),
+        HostCall::Coming => Some(text(ctx.tr("host-coming")).size(ctx.text(theme::BODY)).color(theme::PRIMARY)),
     };
     let countdown = match (state.countdown_always, seconds) {
         (true, Some(seconds)) => Some(
             text(ctx.tr_with("return-countdown", &[("seconds", seconds.into())]))
-                .size(theme::BODY)
+                .size(ctx.text(theme::BODY))
                 .wrapping(iced::widget::text::Wrapping::None),
         ),
         _ => None,
@@ -122,7 +122,7 @@ pub fn frame<'a, M: Clone + 'a>(
     });
     // The bar keeps its place whatever the screen's content needs (large
     // text): the screen gives way, clipped.
-    let screen = container(screen).height(Fill).clip(true);
+    let screen = container(screen).height(Fill).clip(true).id(super::SCREEN_AREA);
     // The warning covers the screen, not the bar: "Écouter" still reads it.
     let screen: Element<'a, M> = match (state.auto_return, seconds) {
         (Some(AutoReturn { warning: true, .. }), Some(seconds)) => stack![screen, opaque(warning(ctx, seconds, state.prefs.easy_read, wrap))].into(),
@@ -142,18 +142,20 @@ pub fn frame<'a, M: Clone + 'a>(
 fn warning<'a, M: Clone + 'a>(ctx: Context<'a>, seconds: u32, easy_read: bool, wrap: impl Fn(Message) -> M + 'a) -> Element<'a, M> {
     let id = if easy_read { "return-warning-falc" } else { "return-warning" };
     let card = column![
-        text(ctx.tr_with(id, &[("seconds", seconds.into())])).size(theme::HEADING).center(),
-        text(ctx.tr_with("return-countdown", &[("seconds", seconds.into())])).size(theme::TITLE).color(theme::PRIMARY),
-        button(text(ctx.tr("still-here")).size(theme::TITLE).center())
-            .padding([32, 96])
-            .height(theme::TOUCH * 1.6)
-            .style(theme::button::primary)
-            .on_press(wrap(Message::StillHere)),
+        text(ctx.tr_with(id, &[("seconds", seconds.into())])).size(ctx.text(theme::HEADING)).center(),
+        text(ctx.tr_with("return-countdown", &[("seconds", seconds.into())])).size(ctx.text(theme::TITLE)).color(theme::PRIMARY),
+        super::target(
+            super::touch(ctx, ctx.tr("still-here"), theme::TITLE)
+                .padding([4, 96])
+                .height(ctx.touch() * 1.25)
+                .style(theme::button::primary)
+                .on_press(wrap(Message::StillHere))
+        ),
     ]
     .spacing(theme::SPACE * 1.5)
     .align_x(Center)
-    .max_width(1100);
+    .max_width(ctx.text(1100.0));
     // On the page's own background: nothing of the screen behind shows
     // around the card.
-    container(container(card).padding(48).style(theme::container::notice)).center(Fill).padding(40).style(theme::container::page).into()
+    container(scrollable(container(card).padding(32).style(theme::container::notice))).center(Fill).padding(16).style(theme::container::page).into()
 }

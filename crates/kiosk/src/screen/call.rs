@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use iced::widget::{button, column, container, image, opaque, progress_bar, row, stack, svg, text};
+use iced::widget::{column, container, image, opaque, progress_bar, row, stack, svg, text};
 use iced::{Center, Element, Fill};
 use visio_kiosk_core::{DocumentView, InCall, Input, MediaState};
 
@@ -54,7 +54,7 @@ pub struct Pictures<'a> {
 
 pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures: Pictures<'a>) -> Element<'a, Message> {
     let secs = elapsed.as_secs();
-    let mut top = row![text(ctx.tr_with("call-with", &[("agent", call.agent_name.clone().into())])).size(theme::HEADING).width(Fill)]
+    let mut top = row![text(ctx.tr_with("call-with", &[("agent", call.agent_name.clone().into())])).size(ctx.text(theme::HEADING)).width(Fill)]
         .spacing(theme::SPACE * 2.0)
         .align_y(Center)
         .padding([16, 32]);
@@ -63,7 +63,7 @@ pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures:
     {
         top = top.push(count);
     }
-    let top = top.push(text(format!("{:02}:{:02}", secs / 60, secs % 60)).size(theme::HEADING));
+    let top = top.push(text(format!("{:02}:{:02}", secs / 60, secs % 60)).size(ctx.text(theme::HEADING)));
 
     let main: Element<'a, Message> = match &call.document {
         DocumentView::Showing { view, .. } => super::document::page(pictures.page, *view),
@@ -90,10 +90,10 @@ pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures:
         let signed = pictures.signature.is_some_and(|p| p.signed(*area));
         bottom = bottom.push(row![container(super::sign::instruction(ctx)).width(Fill), end_call(ctx, 40)].spacing(theme::SPACE).align_y(Center));
         bottom = bottom.push(super::sign::answers(ctx, signed).map(Message::Sign));
+    } else if let Some(banner) = document_banner(ctx, &call.document) {
+        // Beside the instruction, so the agent keeps the screen's height.
+        bottom = bottom.push(row![banner, end_call(ctx, 40)].spacing(theme::SPACE).align_y(Center));
     } else {
-        if let Some(banner) = document_banner(ctx, &call.document) {
-            bottom = bottom.push(banner);
-        }
         bottom = bottom.push(container(end_call(ctx, 64)).center_x(Fill));
     }
 
@@ -112,12 +112,12 @@ pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures:
 fn video<'a>(ctx: Context<'a>, call: &'a InCall, pictures: Pictures<'a>) -> Element<'a, Message> {
     let remote: Element<'a, Message> = match (pictures.remote, call.media) {
         (Some(frame), _) => image(frame.clone()).width(Fill).height(Fill).into(),
-        (None, _) => container(text(ctx.tr("call-connecting")).size(theme::HEADING)).center(Fill).into(),
+        (None, _) => container(text(ctx.tr("call-connecting")).size(ctx.text(theme::HEADING))).center(Fill).into(),
     };
     let mut layers = stack![container(remote).center(Fill)];
     if call.media == MediaState::Reconnecting {
         layers = layers.push(
-            container(container(text(ctx.tr("call-reconnecting")).size(theme::HEADING)).padding(24).style(theme::container::banner))
+            container(container(text(ctx.tr("call-reconnecting")).size(ctx.text(theme::HEADING))).padding(24).style(theme::container::banner))
                 .center_x(Fill)
                 .padding(24),
         );
@@ -126,7 +126,7 @@ fn video<'a>(ctx: Context<'a>, call: &'a InCall, pictures: Pictures<'a>) -> Elem
     // resident sees all of the agent's face and what they hold up.
     match pictures.local {
         Some(local) => {
-            let self_view = column![image(local.clone()).width(SELF_VIEW.0).height(SELF_VIEW.1), text(ctx.tr("call-you")).size(theme::SMALL)].spacing(4);
+            let self_view = column![image(local.clone()).width(SELF_VIEW.0).height(SELF_VIEW.1), text(ctx.tr("call-you")).size(ctx.text(theme::SMALL))].spacing(4);
             row![layers, container(self_view).align_bottom(Fill)].spacing(theme::SPACE).into()
         }
         None => layers.into(),
@@ -139,12 +139,7 @@ const SELF_VIEW: (f32, f32) = (240.0, 135.0);
 
 /// The red "End call" button, `sides` pixels of padding either side.
 fn end_call<'a>(ctx: Context<'a>, sides: u16) -> Element<'a, Message> {
-    button(text(ctx.tr("call-end")).size(theme::HEADING).center())
-        .padding([20, sides])
-        .height(theme::TOUCH)
-        .style(theme::button::danger)
-        .on_press(Message::HangUp)
-        .into()
+    super::target(super::touch(ctx, ctx.tr("call-end"), theme::HEADING).padding([4, sides]).style(theme::button::danger).on_press(Message::HangUp))
 }
 
 /// A full-width instruction while the agent works on a document.
@@ -169,7 +164,7 @@ fn document_banner<'a>(ctx: Context<'a>, document: &DocumentView) -> Option<Elem
         DocumentView::Printed { .. } => ("printer.svg", ctx.tr("print-done"), None),
         DocumentView::Failed { .. } => ("connection.svg", ctx.tr("doc-failed"), None),
     };
-    let mut content = column![text(line).size(theme::HEADING)].spacing(12).width(Fill);
+    let mut content = column![text(line).size(ctx.text(theme::HEADING))].spacing(12).width(Fill);
     if let Some(p) = progress {
         content = content.push(progress_bar(0.0..=100.0, p).girth(20));
     }
@@ -188,18 +183,10 @@ fn document_banner<'a>(ctx: Context<'a>, document: &DocumentView) -> Option<Elem
 
 fn confirm<'a>(ctx: Context<'a>) -> Element<'a, Message> {
     let dialog = column![
-        text(ctx.tr("call-confirm")).size(theme::HEADING).center(),
+        text(ctx.tr("call-confirm")).size(ctx.text(theme::HEADING)).center(),
         row![
-            button(text(ctx.tr("call-confirm-no")).size(theme::BODY).center())
-                .padding([20, 40])
-                .height(theme::TOUCH)
-                .style(theme::button::secondary)
-                .on_press(Message::KeepCall),
-            button(text(ctx.tr("call-confirm-yes")).size(theme::BODY).center())
-                .padding([20, 40])
-                .height(theme::TOUCH)
-                .style(theme::button::danger)
-                .on_press(Message::ConfirmHangUp),
+            super::target(super::touch(ctx, ctx.tr("call-confirm-no"), theme::BODY).padding([4, 40]).style(theme::button::secondary).on_press(Message::KeepCall)),
+            super::target(super::touch(ctx, ctx.tr("call-confirm-yes"), theme::BODY).padding([4, 40]).style(theme::button::danger).on_press(Message::ConfirmHangUp)),
         ]
         .spacing(theme::SPACE * 2.0),
     ]

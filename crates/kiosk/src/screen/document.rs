@@ -72,12 +72,12 @@ pub fn page<'a, Message: 'a>(page: Option<&'a ShownPage>, shown: PageView) -> El
 
 /// What the resident is looking at, under the page.
 pub fn caption<'a>(ctx: Context<'a>) -> Text<'a> {
-    text(ctx.tr("doc-shown")).size(theme::BODY)
+    text(ctx.tr("doc-shown")).size(ctx.text(theme::BODY))
 }
 
 /// "Page 2 sur 3", only when there is more than one page.
 pub fn page_count<'a>(ctx: Context<'a>, pages: u32, shown: PageView) -> Option<Text<'a>> {
-    (pages > 1).then(|| text(ctx.tr_with("doc-page", &[("page", shown.page.into()), ("pages", pages.into())])).size(theme::HEADING))
+    (pages > 1).then(|| text(ctx.tr_with("doc-page", &[("page", shown.page.into()), ("pages", pages.into())])).size(ctx.text(theme::HEADING)))
 }
 
 fn drawn<'a, Message: 'a>(page: &'a ShownPage, size: Size, view: &PageView) -> Element<'a, Message> {

@@ -1,6 +1,6 @@
 //! Ended: thanks, an optional three-face rating, then home by itself.
 
-use iced::widget::{button, column, container, row, svg, text};
+use iced::widget::{button, column, container, row, scrollable, svg, text};
 use iced::{Center, Element, Fill};
 use visio_kiosk_core::{Ended, EndedReason, Input};
 use visio_protocol::{EndReason, Rating};
@@ -25,16 +25,16 @@ pub fn view<'a>(ctx: Context<'a>, ended: &'a Ended) -> Element<'a, Message> {
         EndedReason::CallFailed | EndedReason::Hub(EndReason::HubShutdown) => Some(ctx.tr("ended-failed")),
         EndedReason::Hub(_) => None,
     };
-    let mut content = column![text(ctx.tr("ended-thanks")).size(theme::TITLE).color(theme::PRIMARY)]
+    let mut content = column![text(ctx.tr("ended-thanks")).size(ctx.text(theme::TITLE)).color(theme::PRIMARY)]
         .spacing(theme::SPACE * 1.5)
         .align_x(Center);
     if let Some(reason) = reason {
-        content = content.push(text(reason).size(theme::BODY));
+        content = content.push(text(reason).size(ctx.text(theme::BODY)));
     }
     match ended.rated {
-        Some(_) => content = content.push(text(ctx.tr("ended-rated")).size(theme::HEADING)),
+        Some(_) => content = content.push(text(ctx.tr("ended-rated")).size(ctx.text(theme::HEADING))),
         None => {
-            content = content.push(text(ctx.tr("ended-rate")).size(theme::HEADING));
+            content = content.push(text(ctx.tr("ended-rate")).size(ctx.text(theme::HEADING)));
             content = content.push(
                 row![
                     face(ctx, Rating::Unhappy, "face-unhappy.svg", "rate-unhappy"),
@@ -45,20 +45,17 @@ pub fn view<'a>(ctx: Context<'a>, ended: &'a Ended) -> Element<'a, Message> {
             );
         }
     }
-    container(content).center(Fill).padding(48).style(theme::container::page).into()
+    // Scrolls rather than squeezes the faces on a small panel.
+    container(scrollable(content)).center(Fill).padding(32).style(theme::container::page).into()
 }
 
 fn face<'a>(ctx: Context<'a>, rating: Rating, file: &str, label: &str) -> Element<'a, Message> {
     let content = column![
-        svg(assets::pictogram(file)).width(120).height(120).style(|_, _| svg::Style { color: Some(theme::WHITE) }),
-        text(ctx.tr(label)).size(theme::BODY),
+        svg(assets::pictogram(file)).width(96).height(96).style(|_, _| svg::Style { color: Some(theme::WHITE) }),
+        text(ctx.tr(label)).size(ctx.text(theme::BODY)),
     ]
     .spacing(12)
     .align_x(Center);
-    button(container(content).center_x(Fill))
-        .width(240)
-        .padding(24)
-        .style(theme::button::primary)
-        .on_press(Message::Rate(rating))
-        .into()
+    let width = ctx.text(240.0).max(ctx.touch());
+    super::target(button(container(content).center_x(Fill)).width(width).padding(24).style(theme::button::primary).on_press(Message::Rate(rating)))
 }

@@ -30,19 +30,15 @@ pub fn update(message: Message, language: Language) -> Input {
 const PER_ROW: usize = 4;
 
 pub fn view<'a>(ctx: Context<'a>, notice: Option<&'a Notice>) -> Element<'a, Message> {
-    let language = button(text(ctx.tr("language-switch")).size(theme::BODY))
-        .padding([20, 36])
-        .height(theme::TOUCH)
-        .style(theme::button::secondary)
-        .on_press(Message::SwitchLanguage);
+    let language = super::target(super::touch(ctx, ctx.tr("language-switch"), theme::BODY).style(theme::button::secondary).on_press(Message::SwitchLanguage));
     // A refusal's notice takes the subtitle's place, so the tiles keep
     // their size and nothing moves under the resident's finger.
     let subtitle: Element<'a, Message> = match notice {
         Some(notice) => notice_view(ctx, notice),
-        None => text(ctx.tr("home-subtitle")).size(theme::BODY).into(),
+        None => text(ctx.tr("home-subtitle")).size(ctx.text(theme::BODY)).into(),
     };
     let header = row![
-        column![text(ctx.tr("home-title")).size(theme::TITLE).color(theme::PRIMARY), subtitle].spacing(8).width(Fill),
+        column![text(ctx.tr("home-title")).size(ctx.text(theme::TITLE)).color(theme::PRIMARY), subtitle].spacing(8).width(Fill),
         language,
     ]
     .align_y(Center)
@@ -74,34 +70,28 @@ fn tile<'a>(ctx: Context<'a>, id: &ServiceId) -> Option<Element<'a, Message>> {
     // A closed service's tile is drawn closed (grey, dark ink, "Fermé"
     // first); a touch still says when it opens.
     let ink = if open { theme::WHITE } else { theme::INK };
+    // The pictogram grows with the words it stands beside.
+    let picture = ctx.text(56.0);
     let mut content = column![].spacing(6).align_x(Center);
     if !open && !status.starts_with(&ctx.tr("service-closed")) {
-        content = content.push(text(ctx.tr("service-closed")).size(theme::TILE_NAME).font(theme::bold()));
+        content = content.push(text(ctx.tr("service-closed")).size(ctx.text(theme::TILE_NAME)).font(theme::bold()));
     }
     // The opening line matters most after the name: bold, and never cut
     // (the long name gives way first on small screens).
     let content = content
-        .push(svg(assets::pictogram(&service.pictogram)).width(56).height(56).style(move |_, _| svg::Style { color: Some(ink) }))
-        .push(text(service.short_name.clone()).size(theme::TILE_NAME).center())
-        .push(text(name.clone()).size(theme::TILE_LINE).center().height(Length::Shrink))
-        .push(text(status).size(theme::TILE_LINE).font(theme::bold()).center());
+        .push(svg(assets::pictogram(&service.pictogram)).width(picture).height(picture).style(move |_, _| svg::Style { color: Some(ink) }))
+        .push(text(service.short_name.clone()).size(ctx.text(theme::TILE_NAME)).center())
+        .push(text(name.clone()).size(ctx.text(theme::TILE_LINE)).center().height(Length::Shrink))
+        .push(text(status).size(ctx.text(theme::TILE_LINE)).font(theme::bold()).center());
     let colour = theme::hex(&service.colour);
     let style = move |t: &iced::Theme, s| {
         if open { theme::button::service_tile(colour)(t, s) } else { theme::button::service_tile_closed()(t, s) }
     };
-    Some(
-        button(container(content).center(Fill))
-            .width(Fill)
-            .height(Fill)
-            .padding(10)
-            .style(style)
-            .on_press(Message::Choose(id.clone()))
-            .into(),
-    )
+    Some(super::target(button(container(content).center(Fill)).width(Fill).height(Fill).padding(10).style(style).on_press(Message::Choose(id.clone()))))
 }
 
 fn notice_view<'a>(ctx: Context<'a>, notice: &Notice) -> Element<'a, Message> {
-    container(text(notice_line(ctx, notice)).size(theme::BODY)).padding([12, 20]).width(Fill).style(theme::container::notice).into()
+    container(text(notice_line(ctx, notice)).size(ctx.text(theme::BODY))).padding([12, 20]).width(Fill).style(theme::container::notice).into()
 }
 
 /// Why the last request was refused, in the resident's words.

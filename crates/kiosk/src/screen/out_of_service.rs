@@ -15,11 +15,11 @@ pub fn view<'a, M: 'a>(ctx: Context<'a>, reason: OutOfService) -> Element<'a, M>
     };
     let content = column![
         svg(assets::pictogram("connection.svg")).width(140).height(140).style(|_, _| svg::Style { color: Some(theme::PRIMARY) }),
-        text(ctx.tr("oos-title")).size(theme::TITLE).color(theme::PRIMARY).center(),
-        text(line).size(theme::BODY).center(),
+        text(ctx.tr("oos-title")).size(ctx.text(theme::TITLE)).color(theme::PRIMARY).center(),
+        text(line).size(ctx.text(theme::BODY)).center(),
     ]
     .spacing(theme::SPACE)
     .align_x(Center)
-    .max_width(1100);
+    .max_width(ctx.text(1100.0));
     container(content).center(Fill).padding(48).style(theme::container::page).into()
 }

@@ -3,7 +3,7 @@
 //! service asks for it, the page on screen with "send it" or "do not".
 //! Every sentence comes from the message catalogue, so it can be spoken.
 
-use iced::widget::{button, column, container, image, row, text};
+use iced::widget::{column, container, image, row, text};
 use iced::{Center, Element, Fill};
 use visio_kiosk_core::DocumentView;
 
@@ -37,19 +37,11 @@ pub fn banner_line(ctx: Context<'_>, document: &DocumentView) -> Option<(&'stati
 pub fn consent<'a>(ctx: Context<'a>, preview: Option<&'a image::Handle>) -> Element<'a, Message> {
     let page: Element<'a, Message> = match preview {
         Some(p) => image(p.clone()).width(Fill).height(Fill).into(),
-        None => container(text("…").size(theme::TITLE)).center(Fill).into(),
+        None => container(text("…").size(ctx.text(theme::TITLE))).center(Fill).into(),
     };
     let answers = row![
-        button(text(ctx.tr("scan-consent-no")).size(theme::BODY).center())
-            .padding([20, 40])
-            .height(theme::TOUCH)
-            .style(theme::button::secondary)
-            .on_press(Message::ScanConsent(false)),
-        button(text(ctx.tr("scan-consent-yes")).size(theme::BODY).center())
-            .padding([20, 40])
-            .height(theme::TOUCH)
-            .style(theme::button::primary)
-            .on_press(Message::ScanConsent(true)),
+        super::target(super::touch(ctx, ctx.tr("scan-consent-no"), theme::BODY).padding([4, 40]).style(theme::button::secondary).on_press(Message::ScanConsent(false))),
+        super::target(super::touch(ctx, ctx.tr("scan-consent-yes"), theme::BODY).padding([4, 40]).style(theme::button::primary).on_press(Message::ScanConsent(true))),
     ]
     .spacing(theme::SPACE * 2.0);
     column![container(page).center(Fill).height(Fill), container(answers).center_x(Fill)].spacing(16).align_x(Center).into()

@@ -4,7 +4,7 @@
 //! strokes stay on this screen until the resident signs; only then do they
 //! go to the session core (in thousandths of the box).
 
-use iced::widget::{Space, button, container, image, mouse_area, pin, responsive, row, stack, text};
+use iced::widget::{Space, container, image, mouse_area, pin, responsive, row, stack, text};
 use iced::{Border, Center, Color, ContentFit, Element, Fill, Point, Size};
 use visio_kiosk_core::{Input, PageView, SignArea};
 
@@ -150,7 +150,7 @@ pub fn page_view(area: SignArea) -> PageView {
 pub fn view<'a>(ctx: Context<'a>, page: Option<&'a ShownPage>, area: SignArea, pad: &'a Pad) -> Element<'a, Message> {
     match page.filter(|p| p.number == area.page) {
         Some(p) => responsive(move |size| drawn(ctx, p, size, area, pad)).into(),
-        None => container(text("…").size(theme::TITLE)).center(Fill).into(),
+        None => container(text("…").size(ctx.text(theme::TITLE))).center(Fill).into(),
     }
 }
 
@@ -169,7 +169,7 @@ fn drawn<'a>(ctx: Context<'a>, page: &'a ShownPage, size: Size, area: SignArea, 
     let (w, h) = ((b.x - a.x).max(1.0), (b.y - a.y).max(1.0));
     let inked: Element<'a, Message> = match (&pad.ink, pad.signed(area)) {
         (Some(ink), true) => image(ink.clone()).content_fit(ContentFit::Fill).width(Fill).height(Fill).into(),
-        _ => container(text(ctx.tr("sign-here")).size(theme::BODY).color(FRAME)).center(Fill).into(),
+        _ => container(text(ctx.tr("sign-here")).size(ctx.text(theme::BODY)).color(FRAME)).center(Fill).into(),
     };
     let frame = container(inked).width(w).height(h).style(|_| container::Style {
         background: Some(Color::from_rgba(1.0, 1.0, 0.85, 0.55).into()),
@@ -191,19 +191,19 @@ fn thousandths(v: f32, of: f32) -> u32 {
 
 /// What to do, over the answers.
 pub fn instruction<'a, M: 'a>(ctx: Context<'a>) -> Element<'a, M> {
-    text(ctx.tr("sign-instruction")).size(theme::HEADING).into()
+    text(ctx.tr("sign-instruction")).size(ctx.text(theme::HEADING)).into()
 }
 
 /// The three answers: "Je ne signe pas", clear, sign (the last two once
 /// something is drawn).
 pub fn answers<'a>(ctx: Context<'a>, signed: bool) -> Element<'a, Message> {
-    let big = |label: String, style: fn(&iced::Theme, button::Status) -> button::Style| {
-        button(text(label).size(theme::BODY).center()).padding([16, 32]).height(theme::TOUCH).style(style)
+    let big = |label: String, style: fn(&iced::Theme, iced::widget::button::Status) -> iced::widget::button::Style, message: Option<Message>| {
+        super::target(super::touch(ctx, label, theme::BODY).style(style).on_press_maybe(message))
     };
     row![
-        big(ctx.tr("sign-refuse"), theme::button::secondary).on_press(Message::Refuse),
-        big(ctx.tr("sign-clear"), theme::button::secondary).on_press_maybe(signed.then_some(Message::Clear)),
-        big(ctx.tr("sign-done"), theme::button::primary).on_press_maybe(signed.then_some(Message::Sign)),
+        big(ctx.tr("sign-refuse"), theme::button::secondary, Some(Message::Refuse)),
+        big(ctx.tr("sign-clear"), theme::button::secondary, signed.then_some(Message::Clear)),
+        big(ctx.tr("sign-done"), theme::button::primary, signed.then_some(Message::Sign)),
     ]
     .spacing(theme::SPACE * 2.0)
     .align_y(Center)

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use iced::widget::{button, column, container, svg, text};
+use iced::widget::{column, container, scrollable, svg, text};
 use iced::{Center, Element, Fill};
 use visio_kiosk_core::{Input, Waiting};
 use visio_protocol::ServiceId;
@@ -34,7 +34,7 @@ pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting, elapsed: Option<Duration
         Some(d) => ctx.tr_with("waiting-estimate", &[("minutes", (d.as_secs().div_ceil(60) as u32).into())]),
     };
     let mut card = column![
-        svg(pictogram(ctx, &waiting.service)).width(120).height(120).style(|_, _| svg::Style { color: Some(theme::PRIMARY) })
+        svg(pictogram(ctx, &waiting.service)).width(96).height(96).style(|_, _| svg::Style { color: Some(theme::PRIMARY) })
     ]
     .spacing(theme::SPACE)
     .align_x(Center);
@@ -42,43 +42,41 @@ pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting, elapsed: Option<Duration
         // Handed over by the agent: where to, and that they come first.
         Some(_) => card.push(
             text(ctx.tr_with("waiting-transferred", &[("service", service.into()), ("position", waiting.position.into())]))
-                .size(theme::TITLE)
+                .size(ctx.text(theme::TITLE))
                 .color(theme::PRIMARY)
                 .center(),
         ),
         None => card
-            .push(text(ctx.tr_with("waiting-title", &[("service", service.into())])).size(theme::TITLE).color(theme::PRIMARY).center())
-            .push(text(ctx.tr_with("waiting-position", &[("position", waiting.position.into())])).size(theme::HEADING).center()),
+            .push(text(ctx.tr_with("waiting-title", &[("service", service.into())])).size(ctx.text(theme::TITLE)).color(theme::PRIMARY).center())
+            .push(text(ctx.tr_with("waiting-position", &[("position", waiting.position.into())])).size(ctx.text(theme::HEADING)).center()),
     };
-    card = card.push(text(estimate).size(theme::BODY).center());
+    card = card.push(text(estimate).size(ctx.text(theme::BODY)).center());
     if let Some(minutes) = elapsed.map(|e| e.as_secs() / 60).filter(|m| *m >= 1) {
-        card = card.push(text(ctx.tr_with("waiting-elapsed", &[("minutes", (minutes as u32).into())])).size(theme::BODY).center());
+        card = card.push(text(ctx.tr_with("waiting-elapsed", &[("minutes", (minutes as u32).into())])).size(ctx.text(theme::BODY)).center());
     }
     if waiting.hub_lost {
         // The place is kept while the kiosk reconnects.
         card = card.push(
-            container(text(ctx.tr("waiting-reconnecting")).size(theme::HEADING).center())
+            container(text(ctx.tr("waiting-reconnecting")).size(ctx.text(theme::HEADING)).center())
                 .padding(24)
                 .style(theme::container::banner),
         );
     }
     if waiting.presence_check {
         card = card.push(
-            container(text(ctx.tr("presence-question")).size(theme::HEADING).center())
+            container(text(ctx.tr("presence-question")).size(ctx.text(theme::HEADING)).center())
                 .padding(24)
                 .style(theme::container::notice),
         );
     }
-    card = card.push(
-        button(text(ctx.tr("waiting-cancel")).size(theme::HEADING).center())
-            .padding([20, 80])
-            .height(theme::TOUCH)
-            .style(theme::button::secondary)
-            .on_press(Message::Cancel),
-    );
-    container(container(card).padding(48).max_width(1100).style(theme::container::panel))
+    card = card.push(super::target(
+        super::touch(ctx, ctx.tr("waiting-cancel"), theme::HEADING).padding([4, 80]).style(theme::button::secondary).on_press(Message::Cancel),
+    ));
+    // Scrolls rather than squeezes its button on a small panel with large
+    // text (a 1920×1080 one never needs it).
+    container(scrollable(container(card).padding(40).max_width(ctx.text(1100.0)).style(theme::container::panel)))
         .center(Fill)
-        .padding(40)
+        .padding(24)
         .style(theme::container::page)
         .into()
 }

@@ -28,8 +28,8 @@ pub const CLOSED: Color = rgb(0xc8, 0xc8, 0xc8);
 /// Muted text for secondary lines; still 7:1 on PAGE.
 pub const MUTED: Color = rgb(0x3d, 0x3d, 0x3d);
 
-/// Sizes in logical pixels. On a 21.5" 1080p kiosk screen (about 100 dpi),
-/// 96 px is about 2.4 cm: every touch target is at least that tall.
+/// Sizes in logical pixels. Touch targets are 2 cm on the kiosk's panel
+/// (`screen::Look`), never less than this: what a button's type needs.
 pub const TOUCH: f32 = 96.0;
 pub const TITLE: f32 = 56.0;
 pub const HEADING: f32 = 40.0;

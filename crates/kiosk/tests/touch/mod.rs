@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use iced::{Point, touch};
-use iced_test::simulator;
+use iced::{Element, Point, touch};
+use iced_test::Simulator;
 use visio_config::Catalogue;
 use visio_kiosk::app::{Kiosk, Message, Settings};
 use visio_kiosk_core::Input;
@@ -21,6 +21,7 @@ pub fn kiosk() -> Kiosk {
         visit: None,
         auto_call: None,
         setup: None,
+        panel: Default::default(),
     });
     k.input(Input::HubConnected);
     k.input(Input::Hub(HubToKiosk::Welcome {
@@ -37,7 +38,7 @@ pub fn kiosk() -> Kiosk {
 /// messages to the app, as the iced runtime would.
 pub fn tap(kiosk: &mut Kiosk, label: &str) {
     let messages: Vec<Message> = {
-        let mut ui = simulator(kiosk.view());
+        let mut ui = window(kiosk.view());
         let target = ui.find(label).unwrap_or_else(|e| panic!("no {label:?} on screen: {e}"));
         let at: Point = target.bounds().center();
         ui.point_at(at);
@@ -56,5 +57,11 @@ pub fn tap(kiosk: &mut Kiosk, label: &str) {
 
 /// Whether a widget shows exactly `label`.
 pub fn shows(kiosk: &Kiosk, label: &str) -> bool {
-    simulator(kiosk.view()).find(label).is_ok()
+    window(kiosk.view()).find(label).is_ok()
+}
+
+/// The window as the kiosk's default panel shows it, 1920×1080: the
+/// targets are sized for it (2 cm), a smaller window would cut them.
+pub fn window<'a>(view: Element<'a, Message>) -> Simulator<'a, Message> {
+    Simulator::with_size(iced::Settings::default(), (1920.0, 1080.0), view)
 }
