@@ -39,7 +39,7 @@ pub struct Context<'a> {
 
 /// How much larger "Grand texte" draws every text: 1.35 keeps every
 /// screen within 1920×1080 (and the help bar on one line) while body
-/// text goes from 30 to 40 px (docs/decisions.md #346).
+/// text goes from 30 to 40 px (docs/decisions.md #350).
 pub const LARGE_TEXT: f32 = 1.35;
 
 /// The id of the container around every touch target: the UI tests find
