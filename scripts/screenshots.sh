@@ -27,7 +27,9 @@ mkdir -p "$out"
 config=() prefix=
 if [ -n "${PANEL:-}" ]; then
   # The demo kiosk's file with a "panel" of the window's size.
-  panel_file=$(mktemp --suffix=.json)
+  # Named as its id, as a kiosk's file must be.
+  panel_dir=$(mktemp -d)
+  panel_file="$panel_dir/demo-kiosk.json"
   sed '$ s/^}$/, "panel": {"diagonal_inches": '"$PANEL"', "width_px": '"${size%x*}"', "height_px": '"${size#*x}"'}}/' \
     kiosk-config/kiosks/demo-kiosk.json > "$panel_file"
   config=(--config "$panel_file")
@@ -37,7 +39,7 @@ fi
 display=:$(( 90 + RANDOM % 9 ))
 Xvfb "$display" -screen 0 "${size}x24" -nolisten tcp -noreset >/dev/null 2>&1 &
 xvfb=$!
-trap 'kill $xvfb 2>/dev/null || true; rm -f "${panel_file:-}"' EXIT
+trap 'kill $xvfb 2>/dev/null || true; [ -z "${panel_dir:-}" ] || rm -rf "$panel_dir"' EXIT
 export DISPLAY="$display" ICED_BACKEND=tiny-skia VISIO_AUDIO_SINK=fakesink
 # Wait until the virtual display answers.
 for _ in $(seq 200); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; sleep 0.05; done
