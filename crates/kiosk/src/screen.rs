@@ -56,13 +56,36 @@ pub struct Look {
     pub text_scale: f32,
     /// The smallest side of a touch target, in window pixels.
     pub touch: f32,
+    /// A small panel (10" 1280×800): the help bar's labels on two lines,
+    /// the scan consent's answers beside the page (#353).
+    pub compact: bool,
 }
 
 impl Look {
     /// 2 cm on `panel`, but never less than [`theme::TOUCH`] (what a
-    /// button's type needs); text enlarged when the resident asked.
+    /// button's type needs); text enlarged when the resident asked;
+    /// compact when fewer than [`COMPACT_BELOW`] targets fit down the
+    /// panel or twice as many across.
     pub fn new(panel: &Panel, large_text: bool) -> Look {
-        Look { text_scale: if large_text { LARGE_TEXT } else { 1.0 }, touch: panel.min_target_px().max(theme::TOUCH) }
+        let touch = panel.min_target_px().max(theme::TOUCH);
+        let (across, down) = (panel.width_px as f32 / touch, panel.height_px as f32 / touch);
+        Look { text_scale: if large_text { LARGE_TEXT } else { 1.0 }, touch, compact: down < COMPACT_BELOW || across < 2.0 * COMPACT_BELOW }
+    }
+}
+
+/// Touch targets down the panel under which the layout is compact: 6.8
+/// on 10.1" 1280×800, 9.6 on the default 15.6" 1920×1080.
+pub const COMPACT_BELOW: f32 = 8.0;
+
+/// `label` on two lines, broken at the space nearest its middle: the same
+/// words, half as wide (the help bar of a compact layout).
+pub fn two_lines(label: &str) -> String {
+    let middle = label.chars().count() as f32 / 2.0;
+    let off_middle = |i: usize| (label[..i].chars().count() as f32 - middle).abs();
+    let at = label.char_indices().filter(|(_, c)| *c == ' ').map(|(i, _)| i).min_by(|&a, &b| off_middle(a).total_cmp(&off_middle(b)));
+    match at {
+        Some(i) => format!("{}\n{}", &label[..i], &label[i + 1..]),
+        None => label.to_owned(),
     }
 }
 
@@ -75,6 +98,11 @@ impl<'a> Context<'a> {
     /// The touch target's smallest side, pixels.
     pub fn touch(&self) -> f32 {
         self.look.touch
+    }
+
+    /// Whether the panel is small (see [`Look::new`]).
+    pub fn compact(&self) -> bool {
+        self.look.compact
     }
 
     pub fn tr(&self, id: &str) -> String {
@@ -137,4 +165,25 @@ pub fn message_page<'a, M: 'a>(ctx: Context<'a>, title: String, line: Option<Str
         content = content.push(text(line).size(ctx.text(theme::BODY)).center());
     }
     container(content).center(Length::Fill).padding(48).style(theme::container::page).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_lines_breaks_at_the_space_nearest_the_middle() {
+        assert_eq!(two_lines("Appeler l'accueil"), "Appeler\nl'accueil");
+        assert_eq!(two_lines("Facile à lire"), "Facile\nà lire");
+        assert_eq!(two_lines("Annuler la demande d'aide"), "Annuler la\ndemande d'aide");
+        assert_eq!(two_lines("Écouter"), "Écouter");
+    }
+
+    #[test]
+    fn only_a_small_panel_is_compact() {
+        let look = |diagonal_inches, width_px, height_px| Look::new(&Panel { diagonal_inches, width_px, height_px }, false).compact;
+        assert!(look(10.1, 1280, 800));
+        assert!(!look(15.6, 1920, 1080));
+        assert!(!look(27.0, 1920, 1080));
+    }
 }

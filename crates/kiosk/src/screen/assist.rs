@@ -70,7 +70,10 @@ pub fn frame<'a, M: Clone + 'a>(
         let style = if on { theme::button::primary } else { theme::button::secondary };
         // As tall as every other touch target: these are the controls a
         // resident who cannot read the screen hunts for first.
-        super::target(super::touch(ctx, label, theme::SMALL).padding([4, 16]).style(style).on_press_maybe(message.map(wrap)))
+        // A small panel: each label on two lines, the same words at the
+        // same size, so the bar stays on one line (#353).
+        let (label, sides) = if ctx.compact() { (super::two_lines(&label), 8) } else { (label, 16) };
+        super::target(super::touch(ctx, label, theme::SMALL).padding([4, sides]).style(style).on_press_maybe(message.map(wrap)))
     };
     let controls = row![
         control(listen_label, Some(listen), state.speaking),
@@ -84,7 +87,8 @@ pub fn frame<'a, M: Clone + 'a>(
     ]
     .spacing(theme::SPACE * 0.75)
     .align_y(Center)
-    // A narrow panel with large text: two lines rather than squeezed targets.
+    // Longer words than ours (a translation): two lines rather than
+    // squeezed targets.
     .wrap()
     .vertical_spacing(8);
     // At the far right, in the primary colour: the one control that
@@ -141,6 +145,8 @@ pub fn frame<'a, M: Clone + 'a>(
 /// and the one large button that keeps the resident's screen.
 fn warning<'a, M: Clone + 'a>(ctx: Context<'a>, seconds: u32, easy_read: bool, wrap: impl Fn(Message) -> M + 'a) -> Element<'a, M> {
     let id = if easy_read { "return-warning-falc" } else { "return-warning" };
+    // A small panel: tighter margins keep the whole card over the bar.
+    let (gap, margin, inside) = if ctx.compact() { (theme::SPACE, 8, 24) } else { (theme::SPACE * 1.5, 16, 32) };
     let card = column![
         text(ctx.tr_with(id, &[("seconds", seconds.into())])).size(ctx.text(theme::HEADING)).center(),
         text(ctx.tr_with("return-countdown", &[("seconds", seconds.into())])).size(ctx.text(theme::TITLE)).color(theme::PRIMARY),
@@ -152,10 +158,10 @@ fn warning<'a, M: Clone + 'a>(ctx: Context<'a>, seconds: u32, easy_read: bool, w
                 .on_press(wrap(Message::StillHere))
         ),
     ]
-    .spacing(theme::SPACE * 1.5)
+    .spacing(gap)
     .align_x(Center)
     .max_width(ctx.text(1100.0));
     // On the page's own background: nothing of the screen behind shows
     // around the card.
-    container(scrollable(container(card).padding(32).style(theme::container::notice))).center(Fill).padding(16).style(theme::container::page).into()
+    container(scrollable(container(card).padding(inside).style(theme::container::notice))).center(Fill).padding(margin).style(theme::container::page).into()
 }

@@ -67,7 +67,7 @@ pub fn view<'a>(ctx: Context<'a>, call: &'a InCall, elapsed: Duration, pictures:
 
     let main: Element<'a, Message> = match &call.document {
         DocumentView::Showing { view, .. } => super::document::page(pictures.page, *view),
-        DocumentView::ScanConsent { .. } => super::scan::consent(ctx, pictures.scan_preview),
+        DocumentView::ScanConsent { page, .. } => super::scan::consent(ctx, *page, pictures.scan_preview),
         DocumentView::Signing { area, .. } => match pictures.signature {
             Some(pad) => super::sign::view(ctx, pictures.page, *area, pad).map(Message::Sign),
             None => video(ctx, call, pictures),
@@ -149,6 +149,8 @@ fn document_banner<'a>(ctx: Context<'a>, document: &DocumentView) -> Option<Elem
         DocumentView::SignSending { .. } => ("connection.svg", ctx.tr("sign-sending"), None),
         DocumentView::Signed { .. } => ("connection.svg", ctx.tr("sign-sent"), None),
         DocumentView::SignRefused { .. } => ("connection.svg", ctx.tr("sign-refused"), None),
+        // A small panel: the question stands beside the page (scan.rs).
+        DocumentView::ScanConsent { .. } if ctx.compact() => return None,
         step @ (DocumentView::ScanPlace { .. } | DocumentView::ScanningPage { .. } | DocumentView::ScanConsent { .. }) => {
             let (icon, line) = super::scan::banner_line(ctx, step)?;
             (icon, line, None)

@@ -55,8 +55,10 @@ pub fn view<'a>(ctx: Context<'a>, notice: Option<&'a Notice>) -> Element<'a, Mes
         grid = grid.push(line);
     }
 
-    let page = column![header, grid.height(Fill)].spacing(theme::SPACE * 1.5);
-    container(page).padding(40).width(Fill).height(Fill).style(theme::container::page).into()
+    // A small panel gives the tiles the margins' height (#353).
+    let (gap, margin) = if ctx.compact() { (theme::SPACE * 0.75, 24) } else { (theme::SPACE * 1.5, 40) };
+    let page = column![header, grid.height(Fill)].spacing(gap);
+    container(page).padding(margin).width(Fill).height(Fill).style(theme::container::page).into()
 }
 
 fn tile<'a>(ctx: Context<'a>, id: &ServiceId) -> Option<Element<'a, Message>> {
@@ -70,16 +72,20 @@ fn tile<'a>(ctx: Context<'a>, id: &ServiceId) -> Option<Element<'a, Message>> {
     // A closed service's tile is drawn closed (grey, dark ink, "Fermé"
     // first); a touch still says when it opens.
     let ink = if open { theme::WHITE } else { theme::INK };
-    // The pictogram grows with the words it stands beside.
-    let picture = ctx.text(56.0);
+    // The pictogram grows with the words it stands beside; on a small
+    // panel it stays at its normal size, and "Fermé" stands beside it.
+    let picture = if ctx.compact() { 56.0 } else { ctx.text(56.0) };
+    let picture = svg(assets::pictogram(&service.pictogram)).width(picture).height(picture).style(move |_, _| svg::Style { color: Some(ink) });
+    let closed = (!open && !status.starts_with(&ctx.tr("service-closed")))
+        .then(|| text(ctx.tr("service-closed")).size(ctx.text(theme::TILE_NAME)).font(theme::bold()));
     let mut content = column![].spacing(6).align_x(Center);
-    if !open && !status.starts_with(&ctx.tr("service-closed")) {
-        content = content.push(text(ctx.tr("service-closed")).size(ctx.text(theme::TILE_NAME)).font(theme::bold()));
-    }
-    // The opening line matters most after the name: bold, and never cut
-    // (the long name gives way first on small screens).
+    content = match closed {
+        Some(closed) if ctx.compact() => content.push(row![picture, closed].spacing(12).align_y(Center)),
+        Some(closed) => content.push(closed).push(picture),
+        None => content.push(picture),
+    };
+    // The opening line matters most after the name: bold, and never cut.
     let content = content
-        .push(svg(assets::pictogram(&service.pictogram)).width(picture).height(picture).style(move |_, _| svg::Style { color: Some(ink) }))
         .push(text(service.short_name.clone()).size(ctx.text(theme::TILE_NAME)).center())
         .push(text(name.clone()).size(ctx.text(theme::TILE_LINE)).center().height(Length::Shrink))
         .push(text(status).size(ctx.text(theme::TILE_LINE)).font(theme::bold()).center());

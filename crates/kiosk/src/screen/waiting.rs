@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use iced::widget::{column, container, scrollable, svg, text};
+use iced::widget::{column, container, row, scrollable, svg, text};
 use iced::{Center, Element, Fill};
 use visio_kiosk_core::{Input, Waiting};
 use visio_protocol::ServiceId;
@@ -33,23 +33,26 @@ pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting, elapsed: Option<Duration
         // Rounded up: a promise kept is better than one broken.
         Some(d) => ctx.tr_with("waiting-estimate", &[("minutes", (d.as_secs().div_ceil(60) as u32).into())]),
     };
-    let mut card = column![
-        svg(pictogram(ctx, &waiting.service)).width(96).height(96).style(|_, _| svg::Style { color: Some(theme::PRIMARY) })
-    ]
-    .spacing(theme::SPACE)
-    .align_x(Center);
-    card = match &waiting.transferred_from {
+    let picture = svg(pictogram(ctx, &waiting.service)).width(96).height(96).style(|_, _| svg::Style { color: Some(theme::PRIMARY) });
+    let title = match &waiting.transferred_from {
         // Handed over by the agent: where to, and that they come first.
-        Some(_) => card.push(
-            text(ctx.tr_with("waiting-transferred", &[("service", service.into()), ("position", waiting.position.into())]))
-                .size(ctx.text(theme::TITLE))
-                .color(theme::PRIMARY)
-                .center(),
-        ),
-        None => card
-            .push(text(ctx.tr_with("waiting-title", &[("service", service.into())])).size(ctx.text(theme::TITLE)).color(theme::PRIMARY).center())
-            .push(text(ctx.tr_with("waiting-position", &[("position", waiting.position.into())])).size(ctx.text(theme::HEADING)).center()),
+        Some(_) => ctx.tr_with("waiting-transferred", &[("service", service.into()), ("position", waiting.position.into())]),
+        None => ctx.tr_with("waiting-title", &[("service", service.into())]),
     };
+    let title = text(title).size(ctx.text(theme::TITLE)).color(theme::PRIMARY).center();
+    // A small panel: the pictogram beside the title, so "Annuler" stays
+    // above the help bar without scrolling (#353).
+    let (gap, margin) = if ctx.compact() { (theme::SPACE * 0.75, 24) } else { (theme::SPACE, 40) };
+    let mut card = if ctx.compact() {
+        column![row![picture, title].spacing(theme::SPACE).align_y(Center)]
+    } else {
+        column![picture, title]
+    }
+    .spacing(gap)
+    .align_x(Center);
+    if waiting.transferred_from.is_none() {
+        card = card.push(text(ctx.tr_with("waiting-position", &[("position", waiting.position.into())])).size(ctx.text(theme::HEADING)).center());
+    }
     card = card.push(text(estimate).size(ctx.text(theme::BODY)).center());
     if let Some(minutes) = elapsed.map(|e| e.as_secs() / 60).filter(|m| *m >= 1) {
         card = card.push(text(ctx.tr_with("waiting-elapsed", &[("minutes", (minutes as u32).into())])).size(ctx.text(theme::BODY)).center());
@@ -74,9 +77,9 @@ pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting, elapsed: Option<Duration
     ));
     // Scrolls rather than squeezes its button on a small panel with large
     // text (a 1920×1080 one never needs it).
-    container(scrollable(container(card).padding(40).max_width(ctx.text(1100.0)).style(theme::container::panel)))
+    container(scrollable(container(card).padding(margin).max_width(ctx.text(1100.0)).style(theme::container::panel)))
         .center(Fill)
-        .padding(24)
+        .padding(margin / 2)
         .style(theme::container::page)
         .into()
 }
