@@ -5,7 +5,7 @@
 //!
 //! - [`core`]: the queues, calls and signaling rules, with no I/O.
 //! - [`driver`]: the one task that owns the core and talks to connections.
-//! - [`revoke`]: revoked credentials close their live sockets.
+//! - [`driver::revoke`]: revoked credentials close their live sockets.
 //! - [`server`]: TLS accept loop, HTTP routes and WebSocket handlers.
 //! - [`store`]: SQLite or PostgreSQL for accounts, the kiosk registry, the
 //!   session log and (PostgreSQL) the queue shared by several processes.
