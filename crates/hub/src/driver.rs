@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::store::postgres::PgStore;
 use crate::store::{AgentRecord, Backend, KioskRecord};
 
+pub mod revoke;
 mod session_log;
 mod today;
 
@@ -259,7 +260,7 @@ impl Driver {
                     self.peers.remove(&peer);
                     self.hub.handle_disconnected(now, peer);
                 }
-                Input::Revoked(list) => crate::revoke::apply(&mut self.hub, &mut self.peers, now, list),
+                Input::Revoked(list) => revoke::apply(&mut self.hub, &mut self.peers, now, list),
                 Input::Taken { agent, services, entry } => self.hub.handle_taken(now, agent, services, entry),
                 Input::Claimed { peer, side, session, claimed } => self.hub.handle_claimed(now, peer, side, session, claimed),
                 Input::Shared(view) => self.hub.handle_shared(now, view),
