@@ -21,6 +21,8 @@ use visio_tests::{AGENT, HeadlessKiosk, World};
 
 /// Seconds of the kiosk's statistics (one line a second) per measurement.
 const WINDOW: usize = 8;
+/// Seconds of an unchanged encoder target before the first measurement.
+const SETTLED: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interpreter_joins_from_firefox_esr_with_video_both_ways_and_the_kiosk_sends_one_picture() {
@@ -56,6 +58,15 @@ async fn guest_scene(world: &World, agent_hub: &TestHub, guest_hub: &TestHub, sh
     click(&agent, "take-next").await;
     kiosk.event("first_remote_frame").await;
     page_until(&agent, "the kiosk's picture at the agent", "return document.querySelector('[data-testid=remote-video]').videoWidth > 0;").await;
+    // Measured once the kiosk's congestion controller has done ramping up
+    // on loopback, so that both windows see the same encoder target.
+    let target = eventually("the kiosk's encoder target settled", || async {
+        let stats = kiosk_stats(&log_path);
+        let last = stats.get(stats.len().saturating_sub(SETTLED)..).filter(|last| last.len() == SETTLED)?;
+        (last[0].target_bps > 0 && last.iter().all(|s| s.target_bps == last[0].target_bps)).then_some(last[0].target_bps / 1000)
+    })
+    .await;
+    eprintln!("the kiosk's video encoder target: {target} kbit/s");
     let without = mean_sent_kbps(&log_path).await;
 
     // The agent invites a sign-language interpreter.
@@ -75,17 +86,25 @@ async fn guest_scene(world: &World, agent_hub: &TestHub, guest_hub: &TestHub, sh
     let guest = Browser::launch_kind(Kind::Firefox).await;
     guest.set_viewport(1366, 768).await;
     guest.client.goto(&link).await.unwrap();
-    // The interpreter sees the resident and the agent, and hears the kiosk.
+    // The interpreter sees the resident (the kiosk's picture decoding, not
+    // just a size) and the agent, and hears the kiosk's voice mixed with
+    // the agent's.
     let seen = page_until(
         &guest,
         "the kiosk's picture and sound at the interpreter",
         "if (!guest.pc) return null;
          const kiosk = document.querySelector('[data-testid=guest-kiosk]');
          const agent = document.querySelector('[data-testid=guest-agent]');
+         const track = kiosk.srcObject && kiosk.srcObject.getVideoTracks()[0];
+         const receiver = track && guest.pc.getReceivers().find(r => r.track === track);
+         if (!receiver) return null;
+         let frames = 0;
+         (await receiver.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'video') frames = r.framesDecoded || 0; });
          let audio = 0;
          (await guest.pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'audio') audio = r.packetsReceived || 0; });
-         return kiosk.videoWidth > 0 && agent.videoWidth > 0 && audio > 100
-           && { kiosk: [kiosk.videoWidth, kiosk.videoHeight], status: document.querySelector('[data-testid=guest-status]').textContent };",
+         return kiosk.videoWidth > 0 && kiosk.videoHeight > 0 && agent.videoWidth > 0 && frames > 50 && audio > 100
+           && { kiosk: [kiosk.videoWidth, kiosk.videoHeight], frames, audio,
+                status: document.querySelector('[data-testid=guest-status]').textContent };",
     )
     .await;
     assert!(seen["status"].as_str().unwrap().contains("interprète en langue des signes"), "{seen}");
@@ -127,10 +146,20 @@ async fn guest_scene(world: &World, agent_hub: &TestHub, guest_hub: &TestHub, sh
         }
     }
 
-    // The same link again (the page reloaded): refused, said in French;
-    // the first visit left, the agent is told and the kiosk gets the
-    // agent's own camera back.
-    guest.client.goto("about:blank").await.unwrap();
+    // The kiosk sends one picture whatever the agent mixes into what it
+    // receives: its sent bitrate with the interpreter stays that of one
+    // stream. A second copy of its video on its uplink would double it
+    // (2 × without); 1.5 × leaves room for the encoder's and the
+    // congestion controller's swings between two windows of WINDOW
+    // seconds, and cannot be met by two copies.
+    assert!(without > 50, "the kiosk sends its picture: {without} kbit/s");
+    assert!(with * 2 < without * 3, "the kiosk's uplink with the interpreter, {with} kbit/s, against {without} kbit/s alone");
+
+    // The same link opened again (in another tab): refused, said in
+    // French; the interpreter in the call stays.
+    let first = guest.client.window().await.unwrap();
+    let second = guest.client.new_window(true).await.unwrap().handle;
+    guest.client.switch_to_window(second).await.unwrap();
     guest.client.goto(&link).await.unwrap();
     let refused = page_until(
         &guest,
@@ -139,15 +168,32 @@ async fn guest_scene(world: &World, agent_hub: &TestHub, guest_hub: &TestHub, sh
     )
     .await;
     assert_eq!(refused, "Ce lien a déjà servi : il ne vaut qu'une fois. Demandez un nouveau lien au conseiller.");
-    let back = page_until(
-        &agent,
-        "the agent alone with the resident again",
-        "const s = state.call.pc.getSenders().find(s => s.track && s.track.kind === 'video');
-         return !Guest.link && document.querySelector('[data-testid=banner]').textContent.includes('a quitté')
-           && s.track === state.call.local.getVideoTracks()[0];",
+    guest.client.close_window().await.unwrap();
+    guest.client.switch_to_window(first).await.unwrap();
+    let still = guest.run("return Boolean(guest.pc) && !guest.over;", Value::Null).await;
+    assert_eq!(still, true, "the refused second opening let the interpreter go");
+
+    // The agent ends the call: the interpreter leaves with it, told so,
+    // and the agent's page drops the guest's connection.
+    click(&agent, "end-call").await;
+    let ended = kiosk.event("ended").await;
+    assert_eq!(ended["reason"], "agent_hung_up");
+    let gone = page_until(
+        &guest,
+        "the interpreter out of the ended call",
+        "const s = document.querySelector('[data-testid=guest-status]');
+         return guest.over && !guest.pc && document.getElementById('guest-call').hidden
+           && document.querySelector('[data-testid=guest-kiosk]').srcObject === null && s.textContent;",
     )
     .await;
-    assert_eq!(back, true);
+    assert_eq!(gone, "L'appel est terminé pour vous. Merci ; vous pouvez fermer cette page.");
+    let alone = page_until(
+        &agent,
+        "the agent's page without the guest",
+        "return !state.call && !Guest.link && !Guest.invite && document.getElementById('guest-row').hidden;",
+    )
+    .await;
+    assert_eq!(alone, true);
     guest.close().await;
     agent.close().await;
     (without, with)
@@ -163,12 +209,16 @@ async fn no_renegotiation(kiosk: &mut HeadlessKiosk) -> bool {
 #[derive(Debug, Clone, Copy)]
 struct Stats {
     send_bps: u64,
+    /// The video encoder's target (`sending.video_bitrate_bps`).
+    target_bps: u64,
     frames_decoded: u64,
 }
 
 /// The kiosk's call statistics so far, from its log.
 fn kiosk_stats(path: &std::path::Path) -> Vec<Stats> {
-    let Ok(file) = std::fs::File::open(path) else { return Vec::new() };
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
     let number = |line: &str, field: &str| -> Option<u64> {
         let rest = &line[line.find(field)? + field.len()..];
         rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()
@@ -177,7 +227,13 @@ fn kiosk_stats(path: &std::path::Path) -> Vec<Stats> {
         .lines()
         .map_while(Result::ok)
         .filter(|line| line.contains("call stats"))
-        .filter_map(|line| Some(Stats { send_bps: number(&line, "send_bitrate_bps: ")?, frames_decoded: number(&line, "frames_decoded: ")? }))
+        .filter_map(|line| {
+            Some(Stats {
+                send_bps: number(&line, "send_bitrate_bps: ")?,
+                target_bps: number(&line, "video_bitrate_bps: ")?,
+                frames_decoded: number(&line, "frames_decoded: ")?,
+            })
+        })
         .collect()
 }
 
@@ -190,5 +246,8 @@ async fn mean_sent_kbps(path: &std::path::Path) -> u64 {
         (stats.len() >= start + WINDOW).then(|| stats[start..start + WINDOW].to_vec())
     })
     .await;
-    window.iter().map(|s| s.send_bps).sum::<u64>() / WINDOW as u64 / 1000
+    let target = window.iter().map(|s| s.target_bps).sum::<u64>() / WINDOW as u64 / 1000;
+    let sent = window.iter().map(|s| s.send_bps).sum::<u64>() / WINDOW as u64 / 1000;
+    eprintln!("the kiosk over {WINDOW} s: {sent} kbit/s sent, video encoder target {target} kbit/s");
+    sent
 }

@@ -57,6 +57,9 @@ addWords({
 });
 
 const guest = { ws: null, pc: null, local: null, media: null, welcome: null, pending: [], remoteSet: false, over: false, muted: false, status: ["guest.connecting", {}] };
+// A property of the window, for tests and a person debugging: Firefox's
+// WebDriver scripts do not see a page's top-level `const`s.
+window.guest = guest;
 
 function say(key, params, kind) {
   guest.status = [key, params || {}, kind];
