@@ -42,6 +42,7 @@ function startCall(msg, resumed) {
   $("context").hidden = false;
   renderCallTexts();
   Transfer.update();
+  Guest.update();
   peerAway(false);
   updateTakeNext();
   newPeerConnection(call);
@@ -292,6 +293,7 @@ $("mute").addEventListener("click", () => {
 function endCallLocally() {
   const call = state.call;
   if (!call) return;
+  Guest.stop();
   clearInterval(call.statsTimer);
   call.pc.close();
   if (call.local) for (const track of call.local.getTracks()) track.stop();
@@ -315,6 +317,7 @@ function endCallLocally() {
   quality.title = "";
   $("kiosk-quality").hidden = true;
   updateTakeNext();
+  Guest.update();
   Alerts.check();
 }
 

@@ -180,6 +180,7 @@ function onHubMessage(msg) {
       $("available").disabled = false;
       renderServices();
       Transfer.render();
+      Guest.render();
       if (!msg.available && AutoAvailable.get()) send({ type: "set_availability", available: true });
       break;
     case "queues":
@@ -223,6 +224,18 @@ function onHubMessage(msg) {
         Transfer.reset();
         banner(t(`end.${msg.reason}`) === `end.${msg.reason}` ? t("end.agent_hung_up") : t(`end.${msg.reason}`), 6000);
       }
+      break;
+    case "invited":
+      Guest.invited(msg);
+      break;
+    case "guest_joined":
+      Guest.joined(msg);
+      break;
+    case "guest_signal":
+      Guest.signal(msg);
+      break;
+    case "guest_left":
+      Guest.left(msg);
       break;
     case "error":
       state.asking = false;

@@ -59,6 +59,9 @@ pub enum Input {
     /// A supervisor's page (console cookie, role supervisor or admin).
     SupervisorConnected { peer: PeerId, login: String, display_name: String, link: PeerLink },
     Supervisor(PeerId, visio_protocol::SupervisorToHub),
+    /// A guest's page with the token of its hello (checked by the core).
+    GuestConnected { peer: PeerId, token: visio_protocol::GuestToken, link: PeerLink },
+    Guest(PeerId, visio_protocol::GuestToHub),
     /// Today's figures, read from the session log.
     Today(Box<visio_protocol::DayFigures>),
     Disconnected(PeerId),
@@ -245,6 +248,11 @@ impl Driver {
                     self.hub.handle_supervisor_connected(now, peer, login, display_name);
                 }
                 Input::Supervisor(peer, msg) => self.hub.handle_supervisor_message(now, peer, msg),
+                Input::GuestConnected { peer, token, link } => {
+                    self.peers.insert(peer, link);
+                    self.hub.handle_guest_connected(now, peer, token);
+                }
+                Input::Guest(peer, msg) => self.hub.handle_guest_message(now, peer, msg),
                 Input::Today(today) => self.hub.handle_today(*today),
                 Input::Kiosk(peer, msg) => self.hub.handle_kiosk_message(now, peer, msg),
                 Input::Agent(peer, msg) => self.hub.handle_agent_message(now, peer, msg),
@@ -327,6 +335,7 @@ impl Driver {
                     Output::ToAgent(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::ToHost(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::ToSupervisor(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
+                    Output::ToGuest(peer, msg) => self.deliver(peer, encode(&msg), &mut too_slow),
                     Output::RefreshToday { logged, timezone } => {
                         self.today.refresh(logged, self.hub.supervised_here(), timezone);
                     }

@@ -10,7 +10,10 @@
 //!   over `/ws/host` (docs/protocol.md, "The host on site");
 //! - the supervisor's board, `/supervision/` (`supervision-page/`), the
 //!   lines, agents and today's figures over `/ws/supervisor`
-//!   (docs/protocol.md, "The supervisor's board").
+//!   (docs/protocol.md, "The supervisor's board");
+//! - the guest's page, `/guest/` (`guest-page/`), a third party invited
+//!   into a call by a one-time link, over `/ws/guest` (docs/protocol.md,
+//!   "A third party").
 //!
 //! The last three sign in with an admin console account and share
 //! `common/`: the page around their view (`page.html`: head, header,
@@ -95,6 +98,7 @@ pub static AGENT: LazyLock<StaticPage> = LazyLock::new(|| StaticPage {
         include_str!("../console/sign.js"),
         include_str!("../console/notes.js"),
         include_str!("../console/transfer.js"),
+        include_str!("../console/guest.js"),
         include_str!("../console/start.js"),
     ),
     style: include_str!("../console/console.css"),
@@ -141,13 +145,20 @@ pub static SUPERVISION: LazyLock<StaticPage> = LazyLock::new(|| {
     StaticPage::framed("/supervision/", "supervision", frame, script, include_str!("../supervision-page/supervision.css"))
 });
 
-/// The four pages and `/common/`'s two files; `/` is the agent console.
+/// A third party's page (`/guest/#<token>`): no sign-in, the link is the
+/// credential; the frame's sign-in card stays hidden.
+pub static GUEST: LazyLock<StaticPage> = LazyLock::new(|| {
+    let frame = Frame { title: "Invité", login: "Invité", nav: "", view: include_str!("../guest-page/view.html") };
+    StaticPage::framed("/guest/", "guest", frame, include_str!("../guest-page/guest.js"), include_str!("../guest-page/guest.css"))
+});
+
+/// The five pages and `/common/`'s two files; `/` is the agent console.
 pub fn routes<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     let router = router
         .route("/", get(|| async { Redirect::permanent(AGENT.base) }))
         .route("/common/page.js", get(|| async { javascript(COMMON_SCRIPT) }))
         .route("/common/page.css", get(|| async { css(COMMON_STYLE) }));
-    [&AGENT, &ADMIN, &HOST, &SUPERVISION].into_iter().fold(router, |router, page| LazyLock::force(page).routes(router))
+    [&AGENT, &ADMIN, &HOST, &SUPERVISION, &GUEST].into_iter().fold(router, |router, page| LazyLock::force(page).routes(router))
 }
 
 fn html(body: &'static str) -> Response {

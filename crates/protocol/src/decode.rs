@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     AgentToHub, ErrorBody, ErrorCode, HostToHub, HubToAgent, HubToHost, HubToKiosk, HubToSupervisor, KioskToHub, MAX_MESSAGE_BYTES,
-    SupervisorToHub,
+    SupervisorToHub, GuestToHub, HubToGuest,
 };
 
 /// A message enum of this crate, with the `type` tags it may carry.
@@ -65,7 +65,16 @@ impl WireMessage for HubToSupervisor {
 impl WireMessage for AgentToHub {
     const STRICT: bool = true;
     const TYPES: &'static [&'static str] =
-        &["hello", "set_availability", "take_next", "signal", "hang_up", "transfer"];
+        &["hello", "set_availability", "take_next", "signal", "hang_up", "transfer", "invite", "guest_signal", "dismiss_guest"];
+}
+
+impl WireMessage for GuestToHub {
+    const STRICT: bool = true;
+    const TYPES: &'static [&'static str] = &["hello", "signal", "leave"];
+}
+
+impl WireMessage for HubToGuest {
+    const TYPES: &'static [&'static str] = &["welcome", "signal", "ended", "error"];
 }
 
 impl WireMessage for HubToAgent {
@@ -81,6 +90,10 @@ impl WireMessage for HubToAgent {
         "queue_empty",
         "signal",
         "call_ended",
+        "invited",
+        "guest_joined",
+        "guest_signal",
+        "guest_left",
         "error",
     ];
 }
@@ -257,6 +270,8 @@ mod tests {
         check(&crate::examples::hub_to_host());
         check(&crate::examples::supervisor_to_hub());
         check(&crate::examples::hub_to_supervisor());
+        check(&crate::examples::guest_to_hub());
+        check(&crate::examples::hub_to_guest());
     }
 
     #[test]
@@ -275,5 +290,7 @@ mod tests {
         rt(crate::examples::hub_to_host());
         rt(crate::examples::supervisor_to_hub());
         rt(crate::examples::hub_to_supervisor());
+        rt(crate::examples::guest_to_hub());
+        rt(crate::examples::hub_to_guest());
     }
 }

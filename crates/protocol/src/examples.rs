@@ -162,6 +162,9 @@ pub fn agent_to_hub() -> Vec<AgentToHub> {
         AgentToHub::HangUp { session: session() },
         AgentToHub::Transfer { session: session(), to: TransferTarget::Service { service: "msa".into() } },
         AgentToHub::Transfer { session: session(), to: TransferTarget::Agent { login: "bruno".into() } },
+        AgentToHub::Invite { session: session(), role: GuestRole::SignInterpreter },
+        AgentToHub::GuestSignal { session: session(), signal: Signal::Offer { sdp: "v=0\r\no=- 4471 2 IN IP4 127.0.0.1\r\n...".into() } },
+        AgentToHub::DismissGuest { session: session() },
     ]
 }
 
@@ -240,6 +243,15 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
         HubToAgent::Signal { session: session(), signal: Signal::EndOfCandidates },
         HubToAgent::CallEnded { session: session(), reason: EndReason::KioskDisconnected },
         HubToAgent::CallEnded { session: session(), reason: EndReason::Transferred },
+        HubToAgent::Invited {
+            session: session(),
+            role: GuestRole::SignInterpreter,
+            token: guest_token(),
+            expires_at: ts("2026-11-23T09:29:00Z"),
+        },
+        HubToAgent::GuestJoined { session: session(), role: GuestRole::SignInterpreter },
+        HubToAgent::GuestSignal { session: session(), signal: Signal::Candidate { candidate: candidate() } },
+        HubToAgent::GuestLeft { session: session() },
         HubToAgent::Error(ErrorBody::new(ErrorCode::Forbidden, "you do not serve \"caf\"")),
     ]
 }
@@ -406,6 +418,32 @@ pub fn hub_to_supervisor() -> Vec<HubToSupervisor> {
     ]
 }
 
+fn guest_token() -> GuestToken {
+    GuestToken("g1.7f3a9c01.Hq2mX8vT4nR6pL0wK9yZ3aC5dE7fG1hJ".into())
+}
+
+pub fn guest_to_hub() -> Vec<GuestToHub> {
+    vec![
+        GuestToHub::Hello { protocol: PROTOCOL_VERSION, token: guest_token() },
+        GuestToHub::Signal { signal: Signal::Answer { sdp: "v=0\r\no=- 9120 2 IN IP4 127.0.0.1\r\n...".into() } },
+        GuestToHub::Leave,
+    ]
+}
+
+pub fn hub_to_guest() -> Vec<HubToGuest> {
+    vec![
+        HubToGuest::Welcome {
+            protocol: PROTOCOL_VERSION,
+            role: GuestRole::SignInterpreter,
+            agent_name: "Marie (CAF)".into(),
+            ice_servers: ice_servers(),
+        },
+        HubToGuest::Signal { signal: Signal::EndOfCandidates },
+        HubToGuest::Ended,
+        HubToGuest::Error(ErrorBody::new(ErrorCode::InviteUsed, "this link was already used; ask the agent for a new one")),
+    ]
+}
+
 /// Every example, encoded, with the direction it belongs to.
 pub fn all() -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
@@ -419,6 +457,8 @@ pub fn all() -> Vec<(&'static str, String)> {
     out.extend(hub_to_host().iter().map(|m| ("hub → host", encode(m))));
     out.extend(supervisor_to_hub().iter().map(|m| ("supervisor → hub", encode(m))));
     out.extend(hub_to_supervisor().iter().map(|m| ("hub → supervisor", encode(m))));
+    out.extend(guest_to_hub().iter().map(|m| ("guest → hub", encode(m))));
+    out.extend(hub_to_guest().iter().map(|m| ("hub → guest", encode(m))));
     out
 }
 

@@ -15,6 +15,8 @@
 //! | hub → host    | [`HubToHost`]  |
 //! | supervisor → hub | [`SupervisorToHub`] |
 //! | hub → supervisor | [`HubToSupervisor`] |
+//! | guest → hub   | [`GuestToHub`] |
+//! | hub → guest   | [`HubToGuest`] |
 //!
 //! The first message on a connection is a hello carrying [`PROTOCOL_VERSION`];
 //! the hub refuses versions it does not speak (kiosks back to
@@ -31,6 +33,7 @@ pub mod admin;
 mod decode;
 mod devices;
 pub mod examples;
+mod guest;
 mod host;
 mod ids;
 mod log;
@@ -43,6 +46,7 @@ pub use log::SessionRecord;
 pub use ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 pub use messages::*;
 pub use supervision::{AgentDay, AgentState, BoardAgent, DayFigures, HubToSupervisor, ServiceDay, ServiceLine, SupervisorToHub};
+pub use guest::{GuestRole, GuestToHub, GuestToken, HubToGuest};
 pub use host::{Alert, AlertKind, DeskKiosk, HostToHub, HubToHost, MAX_SCREEN_CHARS};
 
 /// The protocol version this build speaks. Bumped on any change that an

@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::guest::{GuestRole, GuestToken};
 use crate::devices::{CallLink, DeviceHealth};
 use crate::ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 
@@ -211,6 +212,14 @@ pub enum AgentToHub {
     /// service. The call ends for this agent (`call_ended`, reason
     /// `transferred`); a refusal is an `error` and the call goes on.
     Transfer { session: SessionId, to: TransferTarget },
+    /// Mint a one-time link for a third party in the agent's current call
+    /// (`invited` answers). A new invite replaces one not used yet; one
+    /// guest at a time.
+    Invite { session: SessionId, role: GuestRole },
+    /// WebRTC negotiation with the call's guest (the agent offers).
+    GuestSignal { session: SessionId, signal: Signal },
+    /// Let the guest go (the call goes on); a link not used yet dies too.
+    DismissGuest { session: SessionId },
 }
 
 /// Where an agent hands a resident over to.
@@ -293,6 +302,14 @@ pub enum HubToAgent {
     },
     Signal { session: SessionId, signal: Signal },
     CallEnded { session: SessionId, reason: EndReason },
+    /// The link for `invite`: `/guest/#` and the token, good once, until
+    /// `expires_at`, while this call lasts.
+    Invited { session: SessionId, role: GuestRole, token: GuestToken, expires_at: Timestamp },
+    /// The guest opened the link: send them an offer.
+    GuestJoined { session: SessionId, role: GuestRole },
+    GuestSignal { session: SessionId, signal: Signal },
+    /// The guest left (or lost the hub); the link cannot be used again.
+    GuestLeft { session: SessionId },
     Error(ErrorBody),
 }
 
@@ -555,6 +572,10 @@ pub enum ErrorCode {
     /// The hub could not keep up with this connection.
     TooSlow,
     Internal,
+    /// A guest's link past its time (or its call over).
+    InviteExpired,
+    /// A guest's link already opened once.
+    InviteUsed,
 }
 
 impl ErrorBody {

@@ -49,6 +49,19 @@ pub fn cargo(args: &[&str]) -> Command {
     // `cargo test` names itself to the tests it runs; elsewhere, the one on PATH.
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(&workspace).args(args).arg("--target-dir").arg(target_dir);
+    // What `cargo test` tells the test about its own package is not the
+    // build's: ring's build script watches `CARGO_MANIFEST_DIR`, and finding
+    // it set here would rebuild ring and all above it, for this build and
+    // again for the next `cargo test`.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || ["CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR"]
+                .contains(&&*name)
+        {
+            command.env_remove(&*name);
+        }
+    }
     match profile {
         "debug" => {}
         "release" => {

@@ -92,6 +92,24 @@ pub enum BusMessage {
     /// Process `from` wrote a visit's event to the session log: today's
     /// figures changed (sent to every process).
     SessionLogged { from: String },
+    /// A guest connected to `from` (as its connection `guest`) with a link
+    /// this process minted: admit them or not (`GuestAnswer`).
+    GuestHello { token: visio_protocol::GuestToken, guest: u64, from: String },
+    /// The answer to `GuestHello`: the guest's welcome, or why not.
+    GuestAnswer {
+        guest: u64,
+        welcome: Option<Box<visio_protocol::HubToGuest>>,
+        error: Option<ErrorBody>,
+    },
+    /// A signal from the guest of invite `invite` (its hash, hex) to the
+    /// agent, who is on the receiver.
+    FromGuest { invite: String, signal: Signal },
+    /// A signal from the agent to the receiver's guest connection `guest`.
+    ToGuest { guest: u64, signal: Signal },
+    /// The receiver's guest of invite `invite` left.
+    GuestGone { invite: String },
+    /// The call of the receiver's guest `guest` is over for them.
+    GuestEnded { guest: u64 },
 }
 
 /// Queue work the shell carries out on the shared store, in order.
@@ -287,6 +305,12 @@ impl Hub {
                 self.handle_desk_bus(now, m);
             }
             m @ (BusMessage::SupervisorAgent { .. } | BusMessage::SupervisorRollCall) => self.handle_supervision_bus(m),
+            m @ (BusMessage::GuestHello { .. }
+            | BusMessage::GuestAnswer { .. }
+            | BusMessage::FromGuest { .. }
+            | BusMessage::ToGuest { .. }
+            | BusMessage::GuestGone { .. }
+            | BusMessage::GuestEnded { .. }) => self.handle_guest_bus(now, m),
             BusMessage::SessionLogged { from } => {
                 if self.supervised_here() && self.topology.process() != Some(from.as_str()) {
                     let timezone = self.catalogue.timezone().clone();

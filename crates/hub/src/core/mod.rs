@@ -56,6 +56,9 @@
 //!   acknowledgements.
 //! - `supervision`: the supervisor's board: each service's line, each
 //!   agent's state, today's figures (read by the shell from the log).
+//! - `guests`: a third party (interpreter, colleague) invited into a
+//!   call by a one-time link; signaling between them and the agent's
+//!   browser, which mixes the media.
 //! - `turn`, `rate`, `revoke`, `availability`: TURN credentials, token
 //!   buckets, the connection serving an identity, availability flapping
 //!   told at most once a second per service.
@@ -70,6 +73,7 @@ mod cluster;
 mod desk;
 mod estimate;
 mod fleet;
+mod guests;
 mod peers;
 mod queue;
 mod resume;
@@ -114,6 +118,8 @@ pub enum Output {
     ToHost(PeerId, visio_protocol::HubToHost),
     /// To a supervisor's page (`/supervision/`).
     ToSupervisor(PeerId, visio_protocol::HubToSupervisor),
+    /// To a guest's page (`/guest/`).
+    ToGuest(PeerId, visio_protocol::HubToGuest),
     /// Read today's figures (the day in `timezone`) from the session log
     /// and hand them back ([`Hub::handle_today`]) if a supervisor is
     /// connected here. `logged`: a visit's event was just logged here;
@@ -310,6 +316,8 @@ pub struct Hub {
     board_asked: bool,
     /// Supervisors' pages and their board (`supervision`).
     supervision: supervision::Supervision,
+    /// Third parties' links and connections (`guests`).
+    guests: guests::Guests,
 }
 
 /// How this hub process stands among others: who decides the next
@@ -385,6 +393,7 @@ impl Hub {
             board: BTreeMap::new(),
             board_asked: false,
             supervision: supervision::Supervision::default(),
+            guests: guests::Guests::default(),
         }
     }
 

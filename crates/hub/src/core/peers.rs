@@ -125,6 +125,9 @@ impl Hub {
             AgentToHub::Signal { session, signal } => self.relay(peer, Side::Agent, session, signal),
             AgentToHub::HangUp { session } => self.hang_up(now, peer, Side::Agent, session),
             AgentToHub::Transfer { session, to } => self.transfer(now, peer, session, to),
+            AgentToHub::Invite { session, role } => self.invite(now, peer, session, role),
+            AgentToHub::GuestSignal { session, signal } => self.agent_guest_signal(peer, session, signal),
+            AgentToHub::DismissGuest { session } => self.dismiss_guest(peer, session),
         }
         self.flush(now);
     }
@@ -173,6 +176,7 @@ impl Hub {
                 }
             }
             self.dirty.extend(agent.services);
+        } else if self.guest_gone(peer) {
         } else if !self.supervisor_disconnected(peer) {
             self.host_disconnected(peer);
         }

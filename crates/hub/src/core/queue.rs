@@ -199,6 +199,7 @@ impl Hub {
     /// Tells the kiosks of changed queues their new place, and the agents
     /// serving those services the new queues.
     pub(super) fn flush(&mut self, now: Timestamp) {
+        self.guests_follow_calls(now);
         let dirty = std::mem::take(&mut self.dirty);
         self.supervise(now, &dirty);
         if dirty.is_empty() {

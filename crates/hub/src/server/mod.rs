@@ -364,6 +364,7 @@ fn router(app: App) -> Router {
         .route("/ws/agent", get(sockets::agent_ws))
         .route("/ws/host", get(sockets::host_ws))
         .route("/ws/supervisor", get(sockets::supervisor_ws))
+        .route("/ws/guest", get(sockets::guest_ws))
         .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "no such page"}))) })
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(axum::middleware::from_fn_with_state(app.clone(), request_deadline))

@@ -11,7 +11,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use visio_protocol::{
-    AgentToHub, ErrorBody, ErrorCode, HostToHub, HubToAgent, HubToHost, HubToKiosk, HubToSupervisor, KioskId, KioskToHub,
+    AgentToHub, ErrorBody, ErrorCode, GuestToHub, HostToHub, HubToGuest, HubToAgent, HubToHost, HubToKiosk, HubToSupervisor, KioskId, KioskToHub,
     OLDEST_KIOSK_PROTOCOL, PROTOCOL_VERSION, SupervisorToHub, WireMessage, decode, encode,
 };
 
@@ -168,6 +168,42 @@ async fn supervisor_socket(app: App, conn: Connection, socket: WebSocket, accoun
     }
     let gate = Gate { is_visit: |_: &SupervisorToHub| false, visits: None };
     pump(app, peer, sink, stream, link, rx, Input::Supervisor, refuse, gate).await;
+}
+
+/// `GET /ws/guest`: a third party's page (`/guest/`). No account: the
+/// token of the hello is the credential, checked by the core.
+pub(super) async fn guest_ws(
+    State(app): State<App>,
+    Extension(conn): Extension<Connection>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return json_error(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
+    }
+    upgrade(conn, ws, move |conn, socket| guest_socket(app, conn, socket))
+}
+
+async fn guest_socket(app: App, conn: Connection, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let refuse = |body: ErrorBody| encode(&HubToGuest::Error(body));
+    let token = match first_message::<GuestToHub>(&app, &conn, &mut stream).await {
+        Ok(GuestToHub::Hello { protocol, token }) if protocol == PROTOCOL_VERSION => token,
+        Ok(GuestToHub::Hello { protocol, .. }) => return close_with(&mut sink, refuse(unsupported(protocol)), CLOSE_POLICY).await,
+        Ok(_) => return close_with(&mut sink, refuse(hello_expected()), CLOSE_POLICY).await,
+        Err(refusal) => return close_with(&mut sink, refuse(refusal.body), refusal.code).await,
+    };
+    // Let through to the core, which admits or refuses the token; a
+    // refused guest is closed by it.
+    authenticated(&conn);
+    let peer = app.driver.new_peer_id();
+    let (link, rx) = new_link();
+    tracing::info!(?peer, "guest connected");
+    if !app.driver.send(Input::GuestConnected { peer, token, link: link.clone() }).await {
+        return;
+    }
+    let gate = Gate { is_visit: |_: &GuestToHub| false, visits: None };
+    pump(app, peer, sink, stream, link, rx, Input::Guest, refuse, gate).await;
 }
 
 /// A page from another site must not ride on a console's cookie. With no

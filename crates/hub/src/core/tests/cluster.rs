@@ -172,7 +172,7 @@ fn an_agent_on_one_process_takes_a_kiosk_waiting_on_another() {
 
 /// Process `a` holds the kiosk, `b` the agent, in a call taken across the
 /// bus; returns both worlds, the peers, the call and its token.
-fn cross_process_call() -> (World, World, PeerId, PeerId, SessionId, ResumeToken) {
+pub(super) fn cross_process_call() -> (World, World, PeerId, PeerId, SessionId, ResumeToken) {
     let (mut a, mut b) = (World::on_bus("a"), World::on_bus("b"));
     let kiosk = a.kiosk("besse");
     let claire = b.available_agent("claire", &["caf"]);

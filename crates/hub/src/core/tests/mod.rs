@@ -14,6 +14,7 @@ use super::*;
 mod cluster;
 mod desk;
 mod fleet;
+mod guests;
 mod resume;
 mod supervision;
 mod transfer;
@@ -39,6 +40,7 @@ struct World {
     /// (`supervision`), apart too.
     supervision_bus: Vec<(String, BusMessage)>,
     refreshes: Vec<bool>,
+    guest_inbox: HashMap<PeerId, Vec<HubToGuest>>,
 }
 
 impl World {
@@ -63,6 +65,7 @@ impl World {
             supervisor_inbox: HashMap::new(),
             supervision_bus: Vec::new(),
             refreshes: Vec::new(),
+            guest_inbox: HashMap::new(),
         }
     }
 
@@ -85,6 +88,7 @@ impl World {
                 Output::Bus { to, message } => self.bus_out.push((to, message)),
                 Output::ToSupervisor(p, m) => self.supervisor_inbox.entry(p).or_default().push(m),
                 Output::RefreshToday { logged, .. } => self.refreshes.push(logged),
+                Output::ToGuest(p, m) => self.guest_inbox.entry(p).or_default().push(m),
             }
         }
     }

@@ -1,0 +1,73 @@
+//! A third party in a call: the agent invites an interpreter (spoken or
+//! sign language) or a second agent with a one-time link; the guest opens
+//! it in a browser (`/guest/`) and speaks over `/ws/guest`.
+//!
+//! The hub only relays: the guest's media go to the agent's browser, which
+//! passes the kiosk's picture and sound on to the guest and sends the kiosk
+//! its own camera with the guest's inset, and the voices mixed, on the
+//! tracks it already sends (docs/protocol.md, "A third party"). The kiosk
+//! hears of no guest.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::messages::{ErrorBody, IceServer, Signal};
+
+/// The secret of an invitation link (`/guest/#<token>`): single use,
+/// expiring, good for one call. Its middle names the hub process that
+/// minted it, so that another process can pass the guest on to it.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GuestToken(pub String);
+
+impl GuestToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for GuestToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GuestToken([redacted])")
+    }
+}
+
+/// Whom the agent invites: told to the guest and shown on the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestRole {
+    /// A spoken-language interpreter.
+    Interpreter,
+    /// A sign-language interpreter (LSF): their picture matters as much
+    /// as their voice.
+    SignInterpreter,
+    /// A colleague, of this service or another.
+    Agent,
+}
+
+/// What the guest's page sends to the hub. The hello's token is the only
+/// credential: no account, no cookie.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum GuestToHub {
+    Hello { protocol: u32, token: GuestToken },
+    /// WebRTC negotiation with the agent's browser (the agent offers).
+    Signal { signal: Signal },
+    /// The guest leaves the call (closing the page does the same).
+    Leave,
+}
+
+/// What the hub sends to the guest's page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HubToGuest {
+    /// The link was good: the agent's offer follows.
+    Welcome { protocol: u32, role: GuestRole, agent_name: String, ice_servers: Vec<IceServer> },
+    Signal { signal: Signal },
+    /// The call is over, or the agent let the guest go.
+    Ended,
+    /// `invite_expired`, `invite_used` or `auth_failed` (an unknown link)
+    /// refuse the hello; the connection then closes.
+    Error(ErrorBody),
+}
