@@ -205,6 +205,7 @@ impl Hub {
             service: entry.service.clone(),
             queued_at: entry.queued_at,
             transferred_from: entry.transferred_from.clone(),
+            precedence: None,
             state: SessionState::InCall(Box::new(Call {
                 agent: Attached::Here(peer),
                 agent_login: login.clone(),
@@ -413,6 +414,7 @@ impl Hub {
             service: call.service,
             queued_at: call.queued_at,
             transferred_from: None,
+            precedence: None,
             state: SessionState::InCall(Box::new(Call {
                 agent,
                 agent_login: call.agent,

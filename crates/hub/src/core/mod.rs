@@ -56,6 +56,8 @@
 //!   acknowledgements.
 //! - `supervision`: the supervisor's board: each service's line, each
 //!   agent's state, today's figures (read by the shell from the log).
+//! - `appointments`: slots booked at a kiosk for a service, and the
+//!   rule serving their residents ahead of walk-ins, fairly.
 //! - `turn`, `rate`, `revoke`, `availability`: TURN credentials, token
 //!   buckets, the connection serving an identity, availability flapping
 //!   told at most once a second per service.
@@ -65,6 +67,7 @@
 //! harness: every input at a simulated time, every output drained and
 //! asserted per peer.
 
+pub mod appointments;
 mod calls;
 mod cluster;
 mod desk;
@@ -184,6 +187,8 @@ struct Session {
     /// The service an agent handed this resident over from: they wait
     /// ahead of those who queued normally.
     transferred_from: Option<ServiceId>,
+    /// The appointment this resident came for (`appointments`).
+    precedence: Option<appointments::Precedence>,
     state: SessionState,
 }
 
@@ -310,6 +315,11 @@ pub struct Hub {
     board_asked: bool,
     /// Supervisors' pages and their board (`supervision`).
     supervision: supervision::Supervision,
+    /// Today's appointments, from the store ([`Hub::handle_appointments`]).
+    appointments: Vec<appointments::Appointment>,
+    /// Appointments whose resident was answered: a later visit in the same
+    /// slot is a walk-in.
+    appointments_used: BTreeSet<appointments::Reference>,
 }
 
 /// How this hub process stands among others: who decides the next
@@ -385,6 +395,8 @@ impl Hub {
             board: BTreeMap::new(),
             board_asked: false,
             supervision: supervision::Supervision::default(),
+            appointments: Vec::new(),
+            appointments_used: BTreeSet::new(),
         }
     }
 

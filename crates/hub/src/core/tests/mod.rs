@@ -11,6 +11,7 @@ use visio_protocol::*;
 
 use super::*;
 
+mod appointments;
 mod cluster;
 mod desk;
 mod fleet;
