@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::store::postgres::PgStore;
 use crate::store::{AgentRecord, Backend, KioskRecord};
 
+mod appointments;
 mod session_log;
 mod today;
 
@@ -60,6 +61,11 @@ pub enum Input {
     Supervisor(PeerId, visio_protocol::SupervisorToHub),
     /// Today's figures, read from the session log.
     Today(Box<visio_protocol::DayFigures>),
+    /// The appointments around now, read from the store.
+    Appointments(Vec<crate::core::appointments::Appointment>),
+    /// An appointment was booked or cancelled here: every process reads
+    /// them again (through the bus when there is one).
+    AppointmentsChanged,
     Disconnected(PeerId),
     /// Credentials revoked: close the connections opened with them.
     Revoked(Vec<crate::store::revocation::Revocation>),
@@ -164,11 +170,13 @@ pub fn spawn(
     let process = hub.topology().process().map(str::to_owned);
     let on_bus = bus.clone().zip(process);
     let today = Today::spawn(store.clone(), log.clone(), on_bus, tx.clone());
+    let appointments = appointments::Loader::spawn(store.clone(), tx.clone());
     let driver = Driver {
         hub,
         peers: HashMap::new(),
         log,
         today,
+        appointments,
         store,
         inputs: tx,
         queue,
@@ -184,6 +192,7 @@ struct Driver {
     peers: HashMap<PeerId, PeerLink>,
     log: SessionLog,
     today: Today,
+    appointments: appointments::Loader,
     store: Backend,
     /// Its own inputs, for work it finishes later (a configuration loaded).
     inputs: mpsc::Sender<Input>,
@@ -245,6 +254,13 @@ impl Driver {
                 }
                 Input::Supervisor(peer, msg) => self.hub.handle_supervisor_message(now, peer, msg),
                 Input::Today(today) => self.hub.handle_today(*today),
+                Input::Appointments(list) => self.hub.handle_appointments(now, list),
+                Input::AppointmentsChanged => match &self.bus {
+                    // Every process hears it, this one included.
+                    Some(bus) => bus.broadcast(&BusMessage::AppointmentsChanged).await,
+                    None => self.appointments.reload(),
+                },
+                Input::Bus(BusMessage::AppointmentsChanged) => self.appointments.reload(),
                 Input::Kiosk(peer, msg) => self.hub.handle_kiosk_message(now, peer, msg),
                 Input::Agent(peer, msg) => self.hub.handle_agent_message(now, peer, msg),
                 Input::Disconnected(peer) => {

@@ -92,6 +92,9 @@ pub enum BusMessage {
     /// Process `from` wrote a visit's event to the session log: today's
     /// figures changed (sent to every process).
     SessionLogged { from: String },
+    /// An appointment was booked or cancelled through some process (sent
+    /// to every process): each reads them again from the store.
+    AppointmentsChanged,
 }
 
 /// Queue work the shell carries out on the shared store, in order.
@@ -284,6 +287,9 @@ impl Hub {
             // The shell loads it from the store and hands it over as a
             // publication (`handle_config_published`).
             BusMessage::ConfigPublished { .. } => {}
+            // The shell reads them from the store and hands them over
+            // (`handle_appointments`).
+            BusMessage::AppointmentsChanged => {}
             m @ (BusMessage::Desk { .. } | BusMessage::DeskAcknowledge { .. } | BusMessage::DeskRollCall) => {
                 self.handle_desk_bus(now, m);
             }
