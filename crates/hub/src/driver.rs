@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::store::postgres::PgStore;
 use crate::store::{AgentRecord, Backend, KioskRecord};
 
-mod appointments;
+pub mod appointments;
 mod session_log;
 mod today;
 

@@ -17,6 +17,11 @@ const EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 /// included; one starting within `EARLY` of now too).
 const AHEAD: SignedDuration = SignedDuration::from_hours(24);
 
+/// The appointments the core needs at `now`.
+pub async fn ahead(store: &Backend, now: Timestamp) -> Result<Vec<crate::core::appointments::Appointment>, crate::store::StoreError> {
+    store.appointments_between(now, now + AHEAD).await
+}
+
 pub(super) struct Loader {
     tx: mpsc::Sender<()>,
 }
@@ -31,8 +36,7 @@ impl Loader {
                     asked = rx.recv() => if asked.is_none() { return },
                     _ = every.tick() => {}
                 }
-                let now = Timestamp::now();
-                match store.appointments_between(now, now + AHEAD).await {
+                match ahead(&store, Timestamp::now()).await {
                     Ok(list) => {
                         if inputs.send(Input::Appointments(list)).await.is_err() {
                             return;
