@@ -475,8 +475,8 @@ impl SharedQueue {
                             tracing::error!(error = %e, %session, "could not record which process holds a call");
                         }
                     }
-                    StoreOp::TakeNext { agent, services } => {
-                        let entry = store.take_next(&services).await.unwrap_or_else(|e| {
+                    StoreOp::TakeNext { agent, at, holding, services } => {
+                        let entry = store.take_next(&services, &holding, at).await.unwrap_or_else(|e| {
                             tracing::error!(error = %e, "take-next failed on the shared queue");
                             None
                         });

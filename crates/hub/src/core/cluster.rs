@@ -21,12 +21,17 @@ pub struct QueueEntry {
     /// The service an agent handed this resident over from (`queued_at`
     /// is then the transfer's time): first in line, in transfer order.
     pub transferred_from: Option<ServiceId>,
+    /// The appointment the resident came for (`appointments`): they count
+    /// as queued earlier, and wait for the booked agent a while.
+    pub appointment: Option<super::appointments::Precedence>,
 }
 
 impl QueueEntry {
-    /// The order of the shared line: transferred residents first.
+    /// The order of the shared line: transferred residents first, then
+    /// by the time each counts as queued (`appointments::line_key`).
     pub fn line_key(&self) -> (bool, Timestamp, &SessionId) {
-        (self.transferred_from.is_none(), self.queued_at, &self.session)
+        let (walk_in, at) = super::appointments::line_key(self.transferred_from.is_some(), self.queued_at, self.appointment.is_some());
+        (walk_in, at, &self.session)
     }
 }
 
@@ -107,7 +112,10 @@ pub enum StoreOp {
     Leave(SessionId),
     /// The oldest resident of `services`, taken out of line atomically,
     /// for `agent`: answer with [`Hub::handle_taken`], whatever happens.
-    TakeNext { agent: PeerId, services: Vec<ServiceId> },
+    /// `at` is the time of the press; `holding`, the other agents
+    /// available now on any process: a resident booked with one of them
+    /// is passed over until `appointments::HOLD` after queueing.
+    TakeNext { agent: PeerId, at: Timestamp, holding: Vec<AgentLogin>, services: Vec<ServiceId> },
     /// `peer` came back with the token of a call this process does not
     /// know (held by a process that died or stopped, or by another one):
     /// make `side` of it this process's if the store has it open with that
@@ -183,8 +191,10 @@ impl Hub {
                     // (its `Leave` found nothing): ask for the next one.
                     if let Some(agent) = self.agents.get_mut(&peer) {
                         agent.taking = true;
+                        let login = agent.login.clone();
+                        let holding = self.available_agents_but(&login);
+                        self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, at: now, holding, services }));
                     }
-                    self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, services }));
                 }
             }
         }
@@ -208,7 +218,7 @@ impl Hub {
             service: entry.service.clone(),
             queued_at: entry.queued_at,
             transferred_from: entry.transferred_from.clone(),
-            precedence: None,
+            precedence: entry.appointment.clone(),
             state: SessionState::InCall(Box::new(Call {
                 agent: Attached::Here(peer),
                 agent_login: login.clone(),
@@ -258,6 +268,10 @@ impl Hub {
                 };
                 let s = self.sessions.get_mut(&session).expect("checked above");
                 self.queues.remove(&s.service, &session);
+                if let Some(p) = &s.precedence {
+                    // Answered: the slot is used here, where its kiosk is.
+                    self.appointments_used.insert(p.reference);
+                }
                 s.state = SessionState::InCall(Box::new(Call {
                     agent: Attached::Remote,
                     agent_login: agent,

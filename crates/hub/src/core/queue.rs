@@ -53,9 +53,11 @@ impl Hub {
             Topology::SharedQueue { .. } | Topology::Bus { .. } => self.queues.take_other(&service_id, &kiosk_id),
         };
         let fresh = adopted.is_none();
-        // An adopted wait keeps what it had; its appointment, if any, is
-        // known again from the slot (same kiosk, same service).
-        let precedence = self.appointment_for(now, &kiosk_id, &service_id);
+        // An adopted wait keeps what it had, its appointment included.
+        let precedence = match &adopted {
+            Some(entry) => entry.appointment.clone(),
+            None => self.appointment_for(now, &kiosk_id, &service_id),
+        };
         let (session, queued_at, transferred_from) = match &adopted {
             Some(entry) => (entry.session.clone(), entry.queued_at, entry.transferred_from.clone()),
             None => {
@@ -90,6 +92,7 @@ impl Hub {
                 queued_at,
                 process: process.clone(),
                 transferred_from,
+                appointment: precedence,
             };
             match adopted {
                 Some(old) => {
@@ -153,7 +156,9 @@ impl Hub {
             let agent = self.agents.get_mut(&peer).expect("checked above");
             if !agent.taking {
                 agent.taking = true;
-                self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, services: candidates }));
+                let login = agent.login.clone();
+                let holding = self.available_agents_but(&login);
+                self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, at: now, holding, services: candidates }));
             }
             return;
         }

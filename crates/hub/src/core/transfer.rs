@@ -214,6 +214,7 @@ impl Hub {
                     queued_at: now,
                     process,
                     transferred_from: Some(old.service),
+                    appointment: None,
                 };
                 self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry)));
             }

@@ -178,3 +178,23 @@ fn a_slot_serves_one_answered_visit_and_a_cancelled_slot_none() {
     w.kiosk_said(besse);
     assert_eq!(queued_position(&mut w, besse, "caf").1, 3, "the slot was used: a walk-in now");
 }
+
+#[test]
+fn with_a_shared_queue_take_next_names_the_agents_a_booked_resident_waits_for() {
+    let (mut p1, mut p2) = (World::on_bus("p1"), World::on_bus("p2"));
+    // Paul signs in on p1, Marie here on p2 but away: p2 learns of Paul by the bus.
+    p1.available_agent("paul", &["caf"]);
+    for (_, message) in std::mem::take(&mut p1.supervision_bus) {
+        p2.hub.handle_bus(p2.now, message);
+        p2.drain();
+    }
+    p2.agent("marie", &["caf"]);
+    let claire = p2.available_agent("claire", &["caf"]);
+    p2.store_ops.clear();
+    p2.agent_says(claire, AgentToHub::TakeNext { service: None });
+    let holding = match p2.store_ops.as_slice() {
+        [StoreOp::TakeNext { holding, at, .. }] if *at == p2.now => holding.clone(),
+        other => panic!("expected take next, got {other:?}"),
+    };
+    assert_eq!(holding, [AgentLogin::from("paul")], "not the taker, not an agent away");
+}

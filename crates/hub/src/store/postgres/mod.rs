@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0006_host_sites.sql"),
     include_str!("../../../migrations/postgres/0007_last_call.sql"),
     include_str!("../../../migrations/postgres/0008_appointments.sql"),
+    include_str!("../../../migrations/postgres/0009_queue_appointments.sql"),
 ];
 
 /// A pool of connections to one database; cheap to clone.
