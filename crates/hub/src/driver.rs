@@ -21,6 +21,7 @@ use crate::store::postgres::PgStore;
 use crate::store::{AgentRecord, Backend, KioskRecord};
 
 pub mod appointments;
+pub mod revoke;
 mod session_log;
 mod today;
 
@@ -267,7 +268,7 @@ impl Driver {
                     self.peers.remove(&peer);
                     self.hub.handle_disconnected(now, peer);
                 }
-                Input::Revoked(list) => crate::revoke::apply(&mut self.hub, &mut self.peers, now, list),
+                Input::Revoked(list) => revoke::apply(&mut self.hub, &mut self.peers, now, list),
                 Input::Taken { agent, services, entry } => self.hub.handle_taken(now, agent, services, entry),
                 Input::Claimed { peer, side, session, claimed } => self.hub.handle_claimed(now, peer, side, session, claimed),
                 Input::Shared(view) => self.hub.handle_shared(now, view),

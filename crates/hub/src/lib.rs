@@ -33,7 +33,6 @@ pub mod link;
 pub mod metrics;
 pub mod pages;
 pub mod published;
-pub mod revoke;
 pub mod roles;
 pub mod server;
 pub mod shown;

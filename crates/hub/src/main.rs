@@ -374,7 +374,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !runtime.block_on(store.set_disabled(Kind::Kiosk, &id, true, Timestamp::now()))? {
                 bail!("there is no kiosk {id:?}");
             }
-            eprintln!("Kiosk {id:?} disabled; its connection closes within {} s.", visio_hub::revoke::POLL_EVERY.as_secs());
+            eprintln!("Kiosk {id:?} disabled; its connection closes within {} s.", visio_hub::driver::revoke::POLL_EVERY.as_secs());
         }
         Command::Kiosk { command: KioskCommand::Remove { id } } => {
             if !runtime.block_on(store.remove(Kind::Kiosk, &id, Timestamp::now()))? {
@@ -386,7 +386,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !runtime.block_on(store.set_disabled(Kind::Agent, &login, true, Timestamp::now()))? {
                 bail!("there is no agent {login:?}");
             }
-            eprintln!("Agent {login:?} disabled; an open console closes within {} s.", visio_hub::revoke::POLL_EVERY.as_secs());
+            eprintln!("Agent {login:?} disabled; an open console closes within {} s.", visio_hub::driver::revoke::POLL_EVERY.as_secs());
         }
         Command::Agent { command: AgentCommand::Enable { login } } => {
             if !runtime.block_on(store.set_disabled(Kind::Agent, &login, false, Timestamp::now()))? {

@@ -39,12 +39,10 @@
 
 #![forbid(unsafe_code)]
 
-mod event;
 mod ice_restart;
 mod session;
 mod timer;
 
-pub use event::{KioskEvent, VisitEnd};
 pub use ice_restart::IceRestartPolicy;
 pub use session::*;
 pub use timer::Timer;

@@ -2,6 +2,7 @@
 //! ended → home, plus out of service.
 
 mod assist;
+mod event;
 mod call;
 mod fleet;
 mod host;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use visio_protocol::{DeviceHealth, EndReason, KioskToHub, Rating, ServiceId};
 
-use crate::event::{KioskEvent, VisitEnd};
+pub use self::event::{KioskEvent, VisitEnd};
 use crate::timer::{Timer, TimerTable};
 
 pub use self::assist::{Assist, AssistPrefs, AutoReturn, Prompt, SpeechCommand, VOLUME_DEFAULT, VOLUME_MAX};

@@ -7,6 +7,9 @@
 //! [`Notice`]s (events out). [`spawn_kiosk`] adds the kiosk's services on top:
 //! scan on request, print and show pushed files, report the outcome.
 
+mod act;
+pub mod interview;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -105,7 +108,7 @@ pub enum Notice {
         device_fault: bool,
     },
     /// Kiosk: a step of a scan interview, for the screen.
-    Interview(crate::interview::InterviewNotice),
+    Interview(interview::InterviewNotice),
     /// The session ended and its spool is wiped.
     Ended,
 }
@@ -156,7 +159,7 @@ pub(crate) enum Command {
     SignBox(u32, SignatureBox),
     SignShown { id: u32, pages: u32, area: SignatureBox, thumbnail: Option<String> },
     SetRate(Option<u64>),
-    Scan(crate::interview::ScanCommand),
+    Scan(interview::ScanCommand),
     End(oneshot::Sender<()>),
 }
 
@@ -167,7 +170,7 @@ pub struct SessionHandle {
     stats: Arc<Stats>,
     dir: PathBuf,
     /// Kiosk: the visit's scan interview task.
-    interview: Option<mpsc::UnboundedSender<crate::interview::InterviewInput>>,
+    interview: Option<mpsc::UnboundedSender<interview::InterviewInput>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -261,7 +264,7 @@ impl SessionHandle {
         rx.await.map_err(|_| DriverError::Ended)
     }
 
-    pub(crate) fn interview(&self, input: crate::interview::InterviewInput) -> Result<(), DriverError> {
+    pub(crate) fn interview(&self, input: interview::InterviewInput) -> Result<(), DriverError> {
         let tx = self.interview.as_ref().ok_or(DriverError::Ended)?;
         tx.send(input).map_err(|_| DriverError::Ended)
     }
@@ -536,7 +539,7 @@ pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: Se
     let (mut handle, mut inner) = spawn_session(Side::Kiosk, limits, spool);
     let (tx, rx) = mpsc::unbounded_channel();
     let services = Arc::new(services);
-    let interview = crate::interview::spawn(handle.clone(), services.clone(), tx.clone(), scan_limits);
+    let interview = interview::spawn(handle.clone(), services.clone(), tx.clone(), scan_limits);
     handle.interview = Some(interview.clone());
     let h = handle.clone();
     tokio::spawn(async move {
@@ -547,7 +550,7 @@ pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: Se
                         tokio::spawn(scan(h.clone(), services.clone(), tx.clone(), *req, *settings));
                     }
                     Event::Scan(step) => {
-                        let _ = interview.send(crate::interview::InterviewInput::Step(step.clone()));
+                        let _ = interview.send(interview::InterviewInput::Step(step.clone()));
                     }
                     Event::IncomingStarted { id, purpose: Purpose::Print, .. } if !services.printer.available() => {
                         // Refused at the offer: the file would come for nothing.
@@ -555,8 +558,8 @@ pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: Se
                     }
                     Event::FileReceived { id, purpose, info, .. } => {
                         let Some(file) = file.clone() else { continue };
-                        let job = crate::act::FileJob { id: *id, purpose: *purpose, kind: info.kind, file, document };
-                        tokio::spawn(crate::act::act_on_file(h.clone(), services.clone(), tx.clone(), job));
+                        let job = act::FileJob { id: *id, purpose: *purpose, kind: info.kind, file, document };
+                        tokio::spawn(act::act_on_file(h.clone(), services.clone(), tx.clone(), job));
                     }
                     _ => {}
                 }

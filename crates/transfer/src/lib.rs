@@ -52,7 +52,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod act;
 pub mod bounded;
 pub mod check;
 pub mod core;
@@ -60,7 +59,6 @@ pub mod display;
 pub mod driver;
 pub mod feeder;
 pub mod inspect;
-pub mod interview;
 pub mod link;
 pub mod pdf;
 pub mod printer;
@@ -69,6 +67,9 @@ pub mod sign;
 pub mod spool;
 pub mod text_pdf;
 pub mod wire;
+
+/// The scan interview's shell (pages held, previews), part of the driver.
+pub use crate::driver::interview;
 
 pub use crate::core::{
     CommandError, Direction, Endpoint, Event, FileMeta, Frame, Limits, LimitsError, Output, PeerError, ScanStep,

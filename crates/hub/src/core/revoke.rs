@@ -1,6 +1,6 @@
 //! Which connection serves an agent or a kiosk now, for closing it when
 //! its credentials are revoked (the shell decides when; see
-//! `crate::revoke`).
+//! `crate::driver::revoke`).
 
 use visio_protocol::{AgentLogin, KioskId};
 

@@ -220,7 +220,7 @@ pub async fn run(
         Backend::Sqlite(_) => None,
     };
     let (driver, driver_task) = driver::spawn(hub, store.clone(), metrics.clone(), bus);
-    tokio::spawn(crate::revoke::watch(store.clone(), driver.clone()));
+    tokio::spawn(crate::driver::revoke::watch(store.clone(), driver.clone()));
     if let Backend::Postgres(pg) = &store {
         crate::driver::watch_processes(pg.clone(), driver.clone(), settings.resume_grace);
     }

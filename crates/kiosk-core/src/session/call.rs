@@ -5,7 +5,7 @@ use std::time::Instant;
 use visio_protocol::{EndReason, KioskToHub, SessionId};
 
 use super::*;
-use crate::event::KioskEvent;
+use super::event::KioskEvent;
 use crate::timer::Timer;
 
 impl Session {

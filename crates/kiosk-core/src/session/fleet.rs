@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use visio_protocol::{ConfigRefusal, ConfigRefusalCode, DeviceHealth, KioskToHub};
 
 use super::*;
-use crate::event::KioskEvent;
+use super::event::KioskEvent;
 use crate::timer::Timer;
 
 impl Session {

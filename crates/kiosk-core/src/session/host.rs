@@ -9,7 +9,7 @@ use std::time::Instant;
 use visio_protocol::KioskToHub;
 
 use super::*;
-use crate::event::KioskEvent;
+use super::event::KioskEvent;
 
 /// Where the resident's call for the host stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use visio_protocol::{HubToKiosk, KioskToHub, RefusalReason, Signal};
 
 use super::*;
-use crate::event::{KioskEvent, VisitEnd};
+use super::event::{KioskEvent, VisitEnd};
 use crate::timer::Timer;
 
 impl Session {

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::*;
-use crate::event::KioskEvent;
+use super::event::KioskEvent;
 
 /// Fit to width: the page's width fills the screen.
 pub const MIN_ZOOM: u32 = 100;

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use super::*;
-use crate::event::KioskEvent;
+use super::event::KioskEvent;
 
 impl Session {
     /// The documents' side of signing: a document to sign arrived, its box

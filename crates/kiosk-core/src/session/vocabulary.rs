@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use visio_protocol::{ConfigRefusal, EndReason, HubToKiosk, IceServer, KioskToHub, Rating, RefusalReason, ResumeToken, ServiceId, SessionId, Signal, DeviceHealth, SoundOutput};
 
-use crate::event::KioskEvent;
+use super::event::KioskEvent;
 use super::Receipt;
 
 /// Durations that shape the resident's experience; the kiosk's
@@ -420,11 +420,11 @@ pub enum EndedReason {
     CallFailed,
 }
 
-impl From<EndedReason> for crate::event::VisitEnd {
+impl From<EndedReason> for super::event::VisitEnd {
     fn from(reason: EndedReason) -> Self {
         match reason {
-            EndedReason::Hub(r) => crate::event::VisitEnd::Hub(r),
-            EndedReason::CallFailed => crate::event::VisitEnd::CallFailed,
+            EndedReason::Hub(r) => super::event::VisitEnd::Hub(r),
+            EndedReason::CallFailed => super::event::VisitEnd::CallFailed,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! sees a preview of each, redoes one if needed, then finishes (one PDF)
 //! or cancels. With a document feeder one `scan_feed` scans every page it
 //! holds. This part only checks and routes the messages; the kiosk's
-//! shell holds the pages (`crate::interview`).
+//! shell holds the pages (`crate::driver::interview`).
 
 use std::time::Instant;
 

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use visio_protocol::EndReason;
 
-use crate::session::OutOfService;
+use super::OutOfService;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
