@@ -192,13 +192,24 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
             now: ts("2026-11-23T09:12:40Z"),
             queues: vec![QueueView {
                 service: "caf".into(),
-                waiting: vec![WaitingResident {
-                    session: session(),
-                    kiosk_id: "besse-mairie".into(),
-                    site: "Mairie de Besse-et-Saint-Anastaise".into(),
-                    queued_at: ts("2026-11-23T09:05:10Z"),
-                    transferred_from: None,
-                }],
+                waiting: vec![
+                    WaitingResident {
+                        session: SessionId::new("7f3a9c01-000004"),
+                        kiosk_id: "ardes-mairie".into(),
+                        site: "Mairie d'Ardes".into(),
+                        queued_at: ts("2026-11-23T09:10:05Z"),
+                        transferred_from: None,
+                        appointment: Some("RDV-000042".into()),
+                    },
+                    WaitingResident {
+                        session: session(),
+                        kiosk_id: "besse-mairie".into(),
+                        site: "Mairie de Besse-et-Saint-Anastaise".into(),
+                        queued_at: ts("2026-11-23T09:05:10Z"),
+                        transferred_from: None,
+                        appointment: None,
+                    },
+                ],
             }],
         },
         HubToAgent::Availability { available: true },

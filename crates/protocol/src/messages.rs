@@ -388,6 +388,11 @@ pub struct WaitingResident {
     /// such residents come first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transferred_from: Option<ServiceId>,
+    /// The reference of the appointment this resident came for
+    /// (`RDV-000042`): they count as queued 15 min earlier than
+    /// `queued_at`, so they may come before residents who queued first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<String>,
 }
 
 /// Why a call request was refused.

@@ -265,6 +265,7 @@ impl Hub {
                                 site: s.site.clone(),
                                 queued_at: s.queued_at,
                                 transferred_from: s.transferred_from.clone(),
+                                appointment: s.precedence.as_ref().map(|p| p.reference.to_string()),
                             }
                         }
                         queue::Waiter::Other(e) => visio_protocol::WaitingResident {
@@ -273,6 +274,7 @@ impl Hub {
                             site: e.site.clone(),
                             queued_at: e.queued_at,
                             transferred_from: e.transferred_from.clone(),
+                            appointment: e.appointment.as_ref().map(|p| p.reference.to_string()),
                         },
                     })
                     .collect(),
