@@ -67,6 +67,10 @@ pub enum Input {
     /// An appointment was booked or cancelled here: every process reads
     /// them again (through the bus when there is one).
     AppointmentsChanged,
+    /// A kiosk's appointments, read for its free callback slots.
+    CallbackSlots { peer: PeerId, service: ServiceId, booked: Result<Vec<crate::core::appointments::Appointment>, String> },
+    /// A kiosk's callback, booked or refused (why, in English).
+    CallbackBooked { peer: PeerId, service: ServiceId, booked: Result<crate::core::appointments::Appointment, String> },
     Disconnected(PeerId),
     /// Credentials revoked: close the connections opened with them.
     Revoked(Vec<crate::store::revocation::Revocation>),
@@ -262,6 +266,8 @@ impl Driver {
                     None => self.appointments.reload(),
                 },
                 Input::Bus(BusMessage::AppointmentsChanged) => self.appointments.reload(),
+                Input::CallbackSlots { peer, service, booked } => self.hub.handle_callback_slots(now, peer, service, booked),
+                Input::CallbackBooked { peer, service, booked } => self.hub.handle_callback_booked(peer, service, booked),
                 Input::Kiosk(peer, msg) => self.hub.handle_kiosk_message(now, peer, msg),
                 Input::Agent(peer, msg) => self.hub.handle_agent_message(now, peer, msg),
                 Input::Disconnected(peer) => {
@@ -361,6 +367,10 @@ impl Driver {
                         // one up (server::run, PostgreSQL).
                         None => tracing::error!(?op, "a shared-queue operation without a shared queue"),
                     },
+                    Output::ReadCallbackSlots { peer, kiosk_id, service, from } => {
+                        appointments::read_callback_slots(self.store.clone(), self.inputs.clone(), peer, kiosk_id, service, from);
+                    }
+                    Output::BookCallback { peer, slot } => appointments::book_callback(self.store.clone(), self.inputs.clone(), peer, slot),
                     Output::Bus { to, message } => match &self.bus {
                         Some(bus) => bus.send(&to, &message).await,
                         None => tracing::error!(?message, "a bus message without a bus"),

@@ -87,3 +87,66 @@ async fn a_booked_resident_passes_two_walk_ins_and_the_day_exports_as_icalendar(
     assert_eq!(hub.http().get(hub.url("/api/agent/appointments")).send().await.unwrap().status(), 401);
     hub.stop().await;
 }
+
+/// A callback booked at a kiosk (issue 24, item 7): the kiosk asks for the
+/// free slots of a service, books the first, and the slot is in the
+/// agent's day (kind `callback`) and in the iCalendar export; the same
+/// time again at that kiosk is refused, and offered no more.
+#[tokio::test]
+async fn a_callback_booked_at_a_kiosk_is_in_the_agents_day_and_calendar() {
+    let hub = TestHub::start().await;
+    let secret = hub.enroll("besse");
+    hub.add_agent("claire", "claire-password", &["demo"]);
+    let cookie = Agent::sign_in(&hub, "claire", "claire-password").await.unwrap();
+    let mut besse = Kiosk::connect(&hub, "besse", &secret).await;
+
+    let asked = Timestamp::now();
+    besse.send(KioskToHub::AskCallbackSlots { service: "demo".into() }).await;
+    let HubToKiosk::CallbackSlots { service, slots, minutes } = besse.next().await else { panic!("expected the free slots") };
+    assert_eq!((service.as_str(), minutes), ("demo", 15));
+    // "demo" is open at all hours: the next four quarter hours, 15 min ahead at least.
+    assert_eq!(slots.len(), 4, "{slots:?}");
+    assert!(slots[0] >= asked + SignedDuration::from_mins(15) && slots[0] < asked + SignedDuration::from_mins(31), "{slots:?}");
+    assert!(slots.iter().all(|s| s.as_second() % 900 == 0), "{slots:?}");
+    assert!(slots.windows(2).all(|w| w[1].duration_since(w[0]) == SignedDuration::from_mins(15)), "{slots:?}");
+
+    besse.send(KioskToHub::BookCallback { service: "demo".into(), start: slots[0] }).await;
+    let HubToKiosk::CallbackBooked { reference, start, minutes, .. } = besse.next().await else { panic!("expected the booking") };
+    assert_eq!((reference.as_str(), start, minutes), ("RDV-000001", slots[0], 15));
+    besse.send(KioskToHub::BookCallback { service: "demo".into(), start: slots[0] }).await;
+    assert!(matches!(besse.next().await, HubToKiosk::CallbackRefused { message, .. } if message.contains("RDV-000001")));
+    besse.send(KioskToHub::AskCallbackSlots { service: "demo".into() }).await;
+    let HubToKiosk::CallbackSlots { slots: again, .. } = besse.next().await else { panic!("expected the free slots") };
+    assert_eq!(again[0], slots[1], "the booked slot is offered no more");
+    besse.send(KioskToHub::BookCallback { service: "demo".into(), start: slots[1] + SignedDuration::from_mins(5) }).await;
+    assert!(matches!(besse.next().await, HubToKiosk::CallbackRefused { message, .. } if message.contains("quarter hour")));
+
+    // In the agent's day (of the slot's date) and calendar.
+    let date = start.to_zoned(jiff::tz::TimeZone::get("Europe/Paris").unwrap()).date();
+    let http = hub.http();
+    let day: serde_json::Value = http
+        .get(hub.url(&format!("/api/agent/appointments?date={date}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = day["appointments"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{day}");
+    assert_eq!((list[0]["kind"].as_str(), list[0]["kiosk_id"].as_str()), (Some("callback"), Some("besse")));
+    let ics = http
+        .get(hub.url(&format!("/api/agent/appointments.ics?date={date}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .replace("\r\n ", "");
+    assert!(ics.contains("SUMMARY:Rappel demandé à la borne "), "{ics}");
+    assert!(ics.contains(&format!("DTSTART:{}\r\n", start.strftime("%Y%m%dT%H%M%SZ"))), "{ics}");
+    hub.stop().await;
+}

@@ -166,3 +166,57 @@ impl Hub {
         self.agent_peer.get(booked).and_then(|p| self.agents.get(p)).is_some_and(|a| a.available)
     }
 }
+
+/// A callback slot's length.
+pub const CALLBACK_MINUTES: u32 = 15;
+/// The soonest a callback may start after it is asked for.
+pub const CALLBACK_LEAD: SignedDuration = SignedDuration::from_mins(15);
+/// How many free slots a kiosk offers.
+pub const CALLBACK_OFFERS: usize = 4;
+/// How far ahead the free slots are looked for.
+const CALLBACK_HORIZON_DAYS: i64 = 7;
+
+/// The next free callback slots of `service` at `kiosk` after `now`: on
+/// the quarter hour, at least [`CALLBACK_LEAD`] ahead, all of
+/// [`CALLBACK_MINUTES`] within the service's opening hours, and not
+/// overlapping a slot already booked at that kiosk (`booked`, the
+/// kiosk's appointments around then). At most `count`, soonest first.
+pub fn free_slots(
+    hours: &visio_config::OpeningHours,
+    tz: &jiff::tz::TimeZone,
+    booked: &[Appointment],
+    kiosk: &KioskId,
+    now: Timestamp,
+    count: usize,
+) -> Vec<Timestamp> {
+    let quarter = 15 * 60;
+    let earliest = (now + CALLBACK_LEAD).as_second();
+    let mut start = Timestamp::from_second(earliest + (quarter - earliest.rem_euclid(quarter)) % quarter).unwrap_or(now);
+    let length = SignedDuration::from_mins(i64::from(CALLBACK_MINUTES));
+    let horizon = now + SignedDuration::from_hours(24 * CALLBACK_HORIZON_DAYS);
+    let mut free = Vec::new();
+    while free.len() < count && start < horizon {
+        let open = match hours.state_at(start, tz) {
+            visio_config::ServiceState::Open { closes_at } => closes_at >= start + length,
+            visio_config::ServiceState::Closed { next_opening } => {
+                // Jump to the next opening, on the quarter hour.
+                match next_opening {
+                    Some(next) if next > start => {
+                        let s = next.as_second();
+                        start = Timestamp::from_second(s + (quarter - s.rem_euclid(quarter)) % quarter).unwrap_or(horizon);
+                        continue;
+                    }
+                    _ => break,
+                }
+            }
+        };
+        let taken = booked.iter().any(|a| {
+            a.cancelled_at.is_none() && &a.slot.kiosk_id == kiosk && a.slot.start < start + length && start < a.slot.end()
+        });
+        if open && !taken {
+            free.push(start);
+        }
+        start += SignedDuration::from_secs(quarter);
+    }
+    free
+}

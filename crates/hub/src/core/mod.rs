@@ -68,6 +68,7 @@
 //! asserted per peer.
 
 pub mod appointments;
+mod callback;
 mod calls;
 mod cluster;
 mod desk;
@@ -134,6 +135,14 @@ pub enum Output {
     Store(StoreOp),
     /// For the hub process named `to` (only with [`Topology::Bus`]).
     Bus { to: String, message: BusMessage },
+    /// Read the appointments of `kiosk_id` in the week from `from` and
+    /// hand them back ([`Hub::handle_callback_slots`]): its free callback
+    /// slots.
+    ReadCallbackSlots { peer: PeerId, kiosk_id: KioskId, service: ServiceId, from: Timestamp },
+    /// Book this callback for the kiosk `peer` and answer
+    /// ([`Hub::handle_callback_booked`]); then every process reads the
+    /// appointments again.
+    BookCallback { peer: PeerId, slot: appointments::NewAppointment },
 }
 
 /// Metadata of a resident's visit (never any content), and what kiosks

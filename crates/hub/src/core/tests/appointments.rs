@@ -198,3 +198,66 @@ fn with_a_shared_queue_take_next_names_the_agents_a_booked_resident_waits_for() 
     };
     assert_eq!(holding, [AgentLogin::from("paul")], "not the taker, not an agent away");
 }
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+#[test]
+fn free_callback_slots_are_on_the_quarter_hour_within_the_hours_and_around_booked_ones() {
+    use super::super::appointments::free_slots;
+    let catalogue = Catalogue::demo();
+    let caf = &catalogue.get(&"caf".into()).unwrap().hours;
+    let tz = catalogue.timezone();
+    // Monday 11:40 in Paris: the CAF closes at 12:00, so the afternoon's
+    // first four quarter hours from 13:30; a slot booked at this kiosk
+    // (not another's) is passed.
+    let now = ts("2026-11-23T10:40:00Z");
+    let quarters = |from: &str| (0..4).map(|i| ts(from) + (15 * i).minutes()).collect::<Vec<_>>();
+    assert_eq!(free_slots(caf, tz, &[], &"besse".into(), now, 4), quarters("2026-11-23T12:30:00Z"));
+    let mut booked = slot(1, "besse", "msa", 0, None);
+    booked.slot.start = ts("2026-11-23T12:30:00Z");
+    let mut elsewhere = slot(2, "ardes", "caf", 0, None);
+    elsewhere.slot.start = ts("2026-11-23T13:00:00Z");
+    assert_eq!(free_slots(caf, tz, &[booked, elsewhere], &"besse".into(), now, 4), quarters("2026-11-23T13:00:00Z"));
+    // Friday 16:20: nothing before Monday 08:30.
+    assert_eq!(free_slots(caf, tz, &[], &"besse".into(), ts("2026-11-27T15:20:00Z"), 4), quarters("2026-11-30T07:30:00Z"));
+}
+
+#[test]
+fn a_kiosk_books_a_callback_in_a_slot_it_was_offered() {
+    let mut w = World::at("2026-11-23T10:40:00Z");
+    let besse = w.kiosk("besse");
+    w.kiosk_says(besse, KioskToHub::AskCallbackSlots { service: "caf".into() });
+    let Ok([Output::ReadCallbackSlots { peer, kiosk_id, service, from }]) = <[Output; 1]>::try_from(std::mem::take(&mut w.callback_work)) else {
+        panic!("expected a read of the kiosk's appointments")
+    };
+    assert_eq!((peer, kiosk_id.as_str(), service.as_str(), from), (besse, "besse", "caf", w.now));
+    w.hub.handle_callback_slots(w.now, besse, "caf".into(), Ok(vec![]));
+    w.drain();
+    let offered = match w.kiosk_said(besse).as_slice() {
+        [HubToKiosk::CallbackSlots { slots, minutes: 15, .. }] => slots.clone(),
+        other => panic!("expected the free slots, got {other:?}"),
+    };
+    assert_eq!(offered[0], ts("2026-11-23T12:30:00Z"));
+
+    // Not on the quarter hour, or while closed: refused at once.
+    for start in [offered[0] + 5.minutes(), ts("2026-11-23T11:15:00Z")] {
+        w.kiosk_says(besse, KioskToHub::BookCallback { service: "caf".into(), start });
+        assert!(matches!(w.kiosk_said(besse).as_slice(), [HubToKiosk::CallbackRefused { .. }]));
+    }
+    assert!(w.callback_work.is_empty());
+    w.kiosk_says(besse, KioskToHub::BookCallback { service: "caf".into(), start: offered[0] });
+    let Ok([Output::BookCallback { peer, slot }]) = <[Output; 1]>::try_from(std::mem::take(&mut w.callback_work)) else { panic!("expected a booking") };
+    assert_eq!(peer, besse);
+    assert_eq!((slot.kind, slot.agent.clone(), slot.minutes, slot.start, slot.booked_by.as_str()), (Kind::Callback, None, 15, offered[0], "besse"));
+    let booked = Appointment { reference: Reference(42), slot, booked_at: w.now, cancelled_at: None };
+    w.hub.handle_callback_booked(besse, "caf".into(), Ok(booked));
+    w.drain();
+    assert_eq!(w.kiosk_said(besse), [HubToKiosk::CallbackBooked {
+        service: "caf".into(),
+        reference: "RDV-000042".into(),
+        start: offered[0],
+        minutes: 15
+    }]);
+}

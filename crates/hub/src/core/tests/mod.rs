@@ -39,6 +39,8 @@ struct World {
     /// The supervisors' board on the bus and the figures' refreshes
     /// (`supervision`), apart too.
     supervision_bus: Vec<(String, BusMessage)>,
+    /// The callback store work the core asked for (`callback`).
+    callback_work: Vec<Output>,
     refreshes: Vec<bool>,
 }
 
@@ -64,6 +66,7 @@ impl World {
             supervisor_inbox: HashMap::new(),
             supervision_bus: Vec::new(),
             refreshes: Vec::new(),
+            callback_work: Vec::new(),
         }
     }
 
@@ -86,6 +89,7 @@ impl World {
                 Output::Bus { to, message } => self.bus_out.push((to, message)),
                 Output::ToSupervisor(p, m) => self.supervisor_inbox.entry(p).or_default().push(m),
                 Output::RefreshToday { logged, .. } => self.refreshes.push(logged),
+                o @ (Output::ReadCallbackSlots { .. } | Output::BookCallback { .. }) => self.callback_work.push(o),
             }
         }
     }
