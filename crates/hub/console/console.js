@@ -181,6 +181,7 @@ function onHubMessage(msg) {
       renderServices();
       Transfer.render();
       Guest.render();
+      Day.load();
       if (!msg.available && AutoAvailable.get()) send({ type: "set_availability", available: true });
       break;
     case "queues":
@@ -222,6 +223,7 @@ function onHubMessage(msg) {
       if (state.call && state.call.session === msg.session) {
         endCallLocally();
         Transfer.reset();
+        Day.load();
         banner(t(`end.${msg.reason}`) === `end.${msg.reason}` ? t("end.agent_hung_up") : t(`end.${msg.reason}`), 6000);
       }
       break;
@@ -326,6 +328,13 @@ function renderQueue() {
         from.dataset.testid = "queue-transferred";
         from.textContent = ` · ${t("transfer.from", { service: resident.transferred_from.toUpperCase() })}`;
         left.append(from);
+      }
+      if (resident.appointment) {
+        const booked = document.createElement("span");
+        booked.className = "appointment";
+        booked.dataset.testid = "queue-appointment";
+        booked.textContent = ` · ${t("queue.appointment", { reference: resident.appointment })}`;
+        left.append(booked);
       }
       const waited = document.createElement("span");
       waited.className = "waited";

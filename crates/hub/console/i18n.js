@@ -4,7 +4,8 @@
 // i18n.js (the message catalogue), console.js (sign-in, hub, queue, alerts),
 // call.js (the call and its state), documents.js, scans.js (scan interview,
 // kept scans, document history), docview.js (the shown document driven from
-// here), notes.js, start.js.
+// here), sign.js, notes.js, transfer.js, day.js (the agent's appointments),
+// start.js.
 "use strict";
 
 // French first; English from the same keys. Elements with data-i18n take
@@ -203,6 +204,13 @@ const MESSAGES = {
     "notes.exported": "Notes exportées dans un fichier texte.",
     "notes.cleared": "Notes effacées.",
     "notes.empty": "Aucune note à copier.",
+    "day.title": "Rendez-vous du jour",
+    "day.empty": "Aucun rendez-vous aujourd'hui pour vos services.",
+    "day.export": "Ajouter à un agenda (iCalendar)",
+    "day.booked": "Rendez-vous",
+    "day.callback": "Rappel demandé à la borne",
+    "day.cancelled": "annulé",
+    "queue.appointment": "rendez-vous {reference}",
   },
   en: {
     "app.sub": "Agent console",
@@ -397,6 +405,13 @@ const MESSAGES = {
     "notes.exported": "Notes exported to a text file.",
     "notes.cleared": "Notes cleared.",
     "notes.empty": "No notes to copy.",
+    "day.title": "Today's appointments",
+    "day.empty": "No appointments today for your services.",
+    "day.export": "Add to a calendar (iCalendar)",
+    "day.booked": "Appointment",
+    "day.callback": "Callback asked at the kiosk",
+    "day.cancelled": "cancelled",
+    "queue.appointment": "appointment {reference}",
   },
 };
 

@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::store::postgres::PgStore;
 use crate::store::{AgentRecord, Backend, KioskRecord};
 
+pub mod appointments;
 pub mod revoke;
 mod session_log;
 mod today;
@@ -64,6 +65,15 @@ pub enum Input {
     Guest(PeerId, visio_protocol::GuestToHub),
     /// Today's figures, read from the session log.
     Today(Box<visio_protocol::DayFigures>),
+    /// The appointments around now, read from the store.
+    Appointments(Vec<crate::core::appointments::Appointment>),
+    /// An appointment was booked or cancelled here: every process reads
+    /// them again (through the bus when there is one).
+    AppointmentsChanged,
+    /// A kiosk's appointments, read for its free callback slots.
+    CallbackSlots { peer: PeerId, service: ServiceId, booked: Result<Vec<crate::core::appointments::Appointment>, String> },
+    /// A kiosk's callback, booked or refused (why, in English).
+    CallbackBooked { peer: PeerId, service: ServiceId, booked: Result<crate::core::appointments::Appointment, String> },
     Disconnected(PeerId),
     /// Credentials revoked: close the connections opened with them.
     Revoked(Vec<crate::store::revocation::Revocation>),
@@ -168,11 +178,13 @@ pub fn spawn(
     let process = hub.topology().process().map(str::to_owned);
     let on_bus = bus.clone().zip(process);
     let today = Today::spawn(store.clone(), log.clone(), on_bus, tx.clone());
+    let appointments = appointments::Loader::spawn(store.clone(), tx.clone());
     let driver = Driver {
         hub,
         peers: HashMap::new(),
         log,
         today,
+        appointments,
         store,
         inputs: tx,
         queue,
@@ -188,6 +200,7 @@ struct Driver {
     peers: HashMap<PeerId, PeerLink>,
     log: SessionLog,
     today: Today,
+    appointments: appointments::Loader,
     store: Backend,
     /// Its own inputs, for work it finishes later (a configuration loaded).
     inputs: mpsc::Sender<Input>,
@@ -254,6 +267,15 @@ impl Driver {
                 }
                 Input::Guest(peer, msg) => self.hub.handle_guest_message(now, peer, msg),
                 Input::Today(today) => self.hub.handle_today(*today),
+                Input::Appointments(list) => self.hub.handle_appointments(now, list),
+                Input::AppointmentsChanged => match &self.bus {
+                    // Every process hears it, this one included.
+                    Some(bus) => bus.broadcast(&BusMessage::AppointmentsChanged).await,
+                    None => self.appointments.reload(),
+                },
+                Input::Bus(BusMessage::AppointmentsChanged) => self.appointments.reload(),
+                Input::CallbackSlots { peer, service, booked } => self.hub.handle_callback_slots(now, peer, service, booked),
+                Input::CallbackBooked { peer, service, booked } => self.hub.handle_callback_booked(peer, service, booked),
                 Input::Kiosk(peer, msg) => self.hub.handle_kiosk_message(now, peer, msg),
                 Input::Agent(peer, msg) => self.hub.handle_agent_message(now, peer, msg),
                 Input::Disconnected(peer) => {
@@ -354,6 +376,10 @@ impl Driver {
                         // one up (server::run, PostgreSQL).
                         None => tracing::error!(?op, "a shared-queue operation without a shared queue"),
                     },
+                    Output::ReadCallbackSlots { peer, kiosk_id, service, from } => {
+                        appointments::read_callback_slots(self.store.clone(), self.inputs.clone(), peer, kiosk_id, service, from);
+                    }
+                    Output::BookCallback { peer, slot } => appointments::book_callback(self.store.clone(), self.inputs.clone(), peer, slot),
                     Output::Bus { to, message } => match &self.bus {
                         Some(bus) => bus.send(&to, &message).await,
                         None => tracing::error!(?message, "a bus message without a bus"),
@@ -469,8 +495,8 @@ impl SharedQueue {
                             tracing::error!(error = %e, %session, "could not record which process holds a call");
                         }
                     }
-                    StoreOp::TakeNext { agent, services } => {
-                        let entry = store.take_next(&services).await.unwrap_or_else(|e| {
+                    StoreOp::TakeNext { agent, at, holding, services } => {
+                        let entry = store.take_next(&services, &holding, at).await.unwrap_or_else(|e| {
                             tracing::error!(error = %e, "take-next failed on the shared queue");
                             None
                         });

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bus;
+pub mod calendar;
 pub mod core;
 pub mod driver;
 pub mod fleet;

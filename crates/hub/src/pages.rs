@@ -99,6 +99,7 @@ pub static AGENT: LazyLock<StaticPage> = LazyLock::new(|| StaticPage {
         include_str!("../console/notes.js"),
         include_str!("../console/transfer.js"),
         include_str!("../console/guest.js"),
+        include_str!("../console/day.js"),
         include_str!("../console/start.js"),
     ),
     style: include_str!("../console/console.css"),

@@ -107,6 +107,7 @@ fn entry(session: &str, service: &str, minute: i64, process: &str) -> QueueEntry
         queued_at: at(minute),
         process: process.into(),
         transferred_from: None,
+        appointment: None,
     }
 }
 
@@ -124,12 +125,12 @@ async fn the_queue_keeps_order_and_take_next_serves_the_oldest_of_the_agents_ser
     assert!(store.leave_queue(&"s-3".into()).await.unwrap(), "cancelled");
     assert!(!store.leave_queue(&"s-3".into()).await.unwrap(), "already out of line");
     let both = [ServiceId::from("caf"), ServiceId::from("msa")];
-    let taken = store.take_next(&both).await.unwrap().unwrap();
+    let taken = store.take_next(&both, &[], at(100)).await.unwrap().unwrap();
     assert_eq!(taken, entry("s-1", "caf", 1, "b"), "the oldest, with the process holding its kiosk");
-    assert_eq!(store.take_next(&both).await.unwrap().unwrap().session.as_str(), "s-2");
-    assert_eq!(store.take_next(&["msa".into()]).await.unwrap(), None, "nobody waits for msa");
-    assert_eq!(store.take_next(&both).await.unwrap().unwrap().session.as_str(), "s-4");
-    assert_eq!(store.take_next(&both).await.unwrap(), None);
+    assert_eq!(store.take_next(&both, &[], at(100)).await.unwrap().unwrap().session.as_str(), "s-2");
+    assert_eq!(store.take_next(&["msa".into()], &[], at(100)).await.unwrap(), None, "nobody waits for msa");
+    assert_eq!(store.take_next(&both, &[], at(100)).await.unwrap().unwrap().session.as_str(), "s-4");
+    assert_eq!(store.take_next(&both, &[], at(100)).await.unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,9 +144,42 @@ async fn transferred_residents_come_first_in_the_order_of_their_transfers() {
     store.enqueue(&entry("s-2", "msa", 2, "a")).await.unwrap();
     let order = |q: Vec<QueueEntry>| q.into_iter().map(|e| e.session.as_str().to_owned()).collect::<Vec<_>>();
     assert_eq!(order(store.queue(&"msa".into()).await.unwrap()), ["t-1", "t-2", "s-1", "s-2"]);
-    assert_eq!(store.take_next(&["msa".into()]).await.unwrap(), Some(transferred("t-1", 4)), "with where they come from");
-    assert_eq!(store.take_next(&["msa".into()]).await.unwrap().unwrap().session.as_str(), "t-2");
-    assert_eq!(store.take_next(&["msa".into()]).await.unwrap().unwrap().session.as_str(), "s-1");
+    assert_eq!(store.take_next(&["msa".into()], &[], at(100)).await.unwrap(), Some(transferred("t-1", 4)), "with where they come from");
+    assert_eq!(store.take_next(&["msa".into()], &[], at(100)).await.unwrap().unwrap().session.as_str(), "t-2");
+    assert_eq!(store.take_next(&["msa".into()], &[], at(100)).await.unwrap().unwrap().session.as_str(), "s-1");
+}
+
+/// An appointment's resident counts as queued 15 min earlier in the shared
+/// line; booked with an agent, they are passed over while that agent is
+/// among those `holding` (signed in, not away) and the hold lasts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appointment_passes_the_walk_ins_of_its_window_and_waits_for_its_agent_a_while() {
+    use visio_hub::core::appointments::{Precedence, Reference};
+    let pg = Postgres::start().await;
+    let store = PgStore::connect(&pg.url(), 2).await.unwrap();
+    let booked = |session, minute, agent: Option<&str>| QueueEntry {
+        appointment: Some(Precedence { reference: Reference(7), agent: agent.map(Into::into) }),
+        ..entry(session, "caf", minute, "a")
+    };
+    store.enqueue(&entry("w-1", "caf", 0, "b")).await.unwrap();
+    store.enqueue(&entry("w-2", "caf", 1, "b")).await.unwrap();
+    store.enqueue(&booked("r-1", 2, None)).await.unwrap();
+    store.enqueue(&entry("w-0", "caf", -20, "b")).await.unwrap();
+    let order = |q: Vec<QueueEntry>| q.into_iter().map(|e| e.session.as_str().to_owned()).collect::<Vec<_>>();
+    assert_eq!(order(store.queue(&"caf".into()).await.unwrap()), ["w-0", "r-1", "w-1", "w-2"], "15 min of credit, no more");
+    let caf = [ServiceId::from("caf")];
+    assert_eq!(store.take_next(&caf, &[], at(3)).await.unwrap().unwrap().session.as_str(), "w-0");
+    assert_eq!(store.take_next(&caf, &[], at(3)).await.unwrap(), Some(booked("r-1", 2, None)), "with its appointment");
+
+    // Booked with claire: bruno passes over them while claire is available
+    // and the hold (10 min after queueing) lasts; then anyone takes them.
+    store.enqueue(&booked("r-2", 2, Some("claire"))).await.unwrap();
+    let claire = ["claire".into()];
+    assert_eq!(store.take_next(&caf, &claire, at(3)).await.unwrap().unwrap().session.as_str(), "w-1", "held for claire");
+    assert_eq!(store.take_next(&caf, &[], at(3)).await.unwrap().unwrap().session.as_str(), "r-2", "claire away: not held");
+    store.enqueue(&booked("r-3", 2, Some("claire"))).await.unwrap();
+    assert_eq!(store.take_next(&caf, &claire, at(12)).await.unwrap().unwrap().session.as_str(), "r-3", "the hold is over");
+    assert_eq!(store.take_next(&caf, &claire, at(12)).await.unwrap().unwrap().session.as_str(), "w-2");
 }
 
 /// 50 residents, 10 agents on 10 connections of their own (as on 10 hub
@@ -171,7 +205,7 @@ async fn concurrent_take_next_on_separate_connections_takes_every_resident_exact
             tokio::spawn(async move {
                 start.wait().await;
                 let mut mine = Vec::new();
-                while let Some(e) = store.take_next(&["caf".into()]).await.unwrap() {
+                while let Some(e) = store.take_next(&["caf".into()], &[], at(100)).await.unwrap() {
                     mine.push(e);
                 }
                 mine

@@ -8,6 +8,7 @@
 //! the claiming of a dead process's calls (`tests/postgres_store.rs`).
 
 use jiff::{SignedDuration, Timestamp};
+use visio_hub::core::appointments::{Kind as SlotKind, NewAppointment, Reference};
 use visio_hub::core::{HeartbeatReport, HubEvent, new_token};
 use visio_hub::roles::Role;
 use visio_hub::store::postgres::PgStore;
@@ -80,6 +81,8 @@ on_both_stores!(
     a_host_account_keeps_its_sites_commas_and_all,
     a_publication_keeps_the_configuration_it_replaced,
     a_period_of_the_session_log_is_read_alone,
+    slots_are_booked_under_a_counter_once_per_time_at_a_kiosk_and_cancelled,
+    two_processes_booking_the_same_time_land_one_booking,
 );
 
 async fn kiosk_secrets_are_checked_and_re_enrolment_rotates_them(place: Place) {
@@ -401,4 +404,72 @@ async fn reopening_keeps_the_records_and_migrates_nothing_again(place: Place) {
     let again = place.open().await;
     assert!(again.verify_kiosk(&"k".into(), &secret).await.unwrap().is_some());
     assert_eq!(again.published_config().await.unwrap().map(|c| c.meta.version), Some(3));
+}
+
+fn slot(kiosk: &str, start: i64, minutes: u32, agent: Option<&str>) -> NewAppointment {
+    NewAppointment {
+        kiosk_id: kiosk.into(),
+        service: "caf".into(),
+        start: at(start),
+        minutes,
+        agent: agent.map(AgentLogin::from),
+        kind: SlotKind::Booked,
+        booked_by: "hote-besse".into(),
+    }
+}
+
+async fn slots_are_booked_under_a_counter_once_per_time_at_a_kiosk_and_cancelled(place: Place) {
+    let store = place.open().await;
+    for kiosk in ["besse", "ardes"] {
+        store.enroll_kiosk(&kiosk.into(), "S", now()).await.unwrap();
+    }
+    let first = store.book_appointment(&slot("besse", 0, 30, Some("claire")), at(-60)).await.unwrap();
+    // Back to back at the same kiosk, and the same time at another kiosk.
+    let mut callback = slot("besse", 30, 30, None);
+    callback.kind = SlotKind::Callback;
+    callback.booked_by = "besse".into();
+    let next = store.book_appointment(&callback, at(-60)).await.unwrap();
+    let elsewhere = store.book_appointment(&slot("ardes", 10, 30, None), at(-60)).await.unwrap();
+    assert!(first.reference < next.reference && next.reference < elsewhere.reference, "a counter");
+    // Overlapping the first, an unknown kiosk, a slot of no length.
+    let err = store.book_appointment(&slot("besse", 15, 10, None), at(-60)).await.unwrap_err();
+    assert!(matches!(err, StoreError::SlotTaken { ref kiosk, taken } if kiosk == "besse" && taken == first.reference), "{err}");
+    assert!(matches!(store.book_appointment(&slot("murol", 0, 30, None), at(-60)).await, Err(StoreError::UnknownKiosk(k)) if k == "murol"));
+    assert!(matches!(store.book_appointment(&slot("besse", 120, 0, None), at(-60)).await, Err(StoreError::BadSlot(_))));
+
+    // Read back as booked, by start: the slots overlapping 09:20-09:40.
+    let read = store.appointments_between(at(20), at(40)).await.unwrap();
+    assert_eq!(read, vec![first.clone(), elsewhere.clone(), next.clone()]);
+    assert_eq!(read[0].slot.agent, Some(AgentLogin::from("claire")));
+    assert_eq!(read[2].slot.kind, SlotKind::Callback);
+    assert!(store.appointments_between(at(60), at(120)).await.unwrap().is_empty());
+
+    // Cancelled once; its time is free again; it is still listed, as cancelled.
+    assert!(store.cancel_appointment(first.reference, at(-5)).await.unwrap());
+    assert!(!store.cancel_appointment(first.reference, at(-4)).await.unwrap());
+    assert!(!store.cancel_appointment(Reference(9999), at(-4)).await.unwrap());
+    let again = store.book_appointment(&slot("besse", 15, 10, None), at(-3)).await.unwrap();
+    let read = store.appointments_between(at(0), at(30)).await.unwrap();
+    let refs: Vec<(Reference, bool)> = read.iter().map(|a| (a.reference, a.cancelled_at.is_some())).collect();
+    assert_eq!(refs, vec![(first.reference, true), (elsewhere.reference, false), (again.reference, false)]);
+    assert_eq!(read[0].cancelled_at, Some(at(-5)));
+
+    // A restarted hub, or another process, reads the same.
+    drop(store);
+    assert_eq!(place.open().await.appointments_between(at(0), at(30)).await.unwrap(), read);
+}
+
+async fn two_processes_booking_the_same_time_land_one_booking(place: Place) {
+    let (one, two) = (place.open().await, place.open().await);
+    one.enroll_kiosk(&"besse".into(), "S", now()).await.unwrap();
+    let (claire, paul) = (slot("besse", 0, 30, Some("claire")), slot("besse", 10, 30, Some("paul")));
+    let (a, b) = tokio::join!(one.book_appointment(&claire, now()), two.book_appointment(&paul, now()));
+    let landed = match (a, b) {
+        (Ok(landed), Err(StoreError::SlotTaken { taken, .. })) | (Err(StoreError::SlotTaken { taken, .. }), Ok(landed)) => {
+            assert_eq!(taken, landed.reference);
+            landed
+        }
+        other => panic!("expected one booking and one refusal, got {other:?}"),
+    };
+    assert_eq!(one.appointments_between(at(0), at(60)).await.unwrap(), vec![landed]);
 }

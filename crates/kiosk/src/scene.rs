@@ -70,6 +70,7 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
         site: "Mairie de Besse-et-Saint-Anastaise".into(),
         services: vec![],
         heartbeat_seconds: None,
+        callbacks: true,
     }));
     modes(kiosk);
     if scene == "home" {

@@ -21,7 +21,8 @@ pub trait WireMessage: DeserializeOwned + Serialize {
 impl WireMessage for KioskToHub {
     const STRICT: bool = true;
     const TYPES: &'static [&'static str] =
-        &["hello", "request_call", "cancel_call", "signal", "hang_up", "rate", "heartbeat", "config_applied", "config_refused", "help_request", "help_cancel"];
+        &["hello", "request_call", "cancel_call", "signal", "hang_up", "rate", "heartbeat", "config_applied", "config_refused", "help_request", "help_cancel",
+          "ask_callback_slots", "book_callback"];
 }
 
 impl WireMessage for HubToKiosk {
@@ -40,6 +41,9 @@ impl WireMessage for HubToKiosk {
         "heartbeat_ack",
         "config_available",
         "host_coming",
+        "callback_slots",
+        "callback_booked",
+        "callback_refused",
         "error",
     ];
 }

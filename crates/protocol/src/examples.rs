@@ -95,6 +95,8 @@ pub fn kiosk_to_hub() -> Vec<KioskToHub> {
         },
         KioskToHub::HelpRequest { screen: "waiting".into() },
         KioskToHub::HelpCancel,
+        KioskToHub::AskCallbackSlots { service: "msa".into() },
+        KioskToHub::BookCallback { service: "msa".into(), start: ts("2026-11-24T08:15:00Z") },
     ]
 }
 
@@ -106,6 +108,7 @@ pub fn hub_to_kiosk() -> Vec<HubToKiosk> {
             site: "Mairie de Besse-et-Saint-Anastaise".into(),
             services: statuses(),
             heartbeat_seconds: Some(30),
+            callbacks: true,
         },
         HubToKiosk::Queued {
             session: session(),
@@ -145,6 +148,16 @@ pub fn hub_to_kiosk() -> Vec<HubToKiosk> {
             path: "/api/kiosk/config".into(),
         },
         HubToKiosk::HostComing,
+        HubToKiosk::CallbackSlots {
+            service: "msa".into(),
+            slots: vec![ts("2026-11-24T08:00:00Z"), ts("2026-11-24T08:15:00Z"), ts("2026-11-24T08:30:00Z"), ts("2026-11-24T08:45:00Z")],
+            minutes: 15,
+        },
+        HubToKiosk::CallbackBooked { service: "msa".into(), reference: "RDV-000042".into(), start: ts("2026-11-24T08:15:00Z"), minutes: 15 },
+        HubToKiosk::CallbackRefused {
+            service: "msa".into(),
+            message: "2026-11-24T08:15:00Z is taken at kiosk besse-mairie by RDV-000042".into(),
+        },
         HubToKiosk::Error(ErrorBody::new(
             ErrorCode::OutOfPlace,
             "answer without a pending offer from the other side",
@@ -195,13 +208,24 @@ pub fn hub_to_agent() -> Vec<HubToAgent> {
             now: ts("2026-11-23T09:12:40Z"),
             queues: vec![QueueView {
                 service: "caf".into(),
-                waiting: vec![WaitingResident {
-                    session: session(),
-                    kiosk_id: "besse-mairie".into(),
-                    site: "Mairie de Besse-et-Saint-Anastaise".into(),
-                    queued_at: ts("2026-11-23T09:05:10Z"),
-                    transferred_from: None,
-                }],
+                waiting: vec![
+                    WaitingResident {
+                        session: SessionId::new("7f3a9c01-000004"),
+                        kiosk_id: "ardes-mairie".into(),
+                        site: "Mairie d'Ardes".into(),
+                        queued_at: ts("2026-11-23T09:10:05Z"),
+                        transferred_from: None,
+                        appointment: Some("RDV-000042".into()),
+                    },
+                    WaitingResident {
+                        session: session(),
+                        kiosk_id: "besse-mairie".into(),
+                        site: "Mairie de Besse-et-Saint-Anastaise".into(),
+                        queued_at: ts("2026-11-23T09:05:10Z"),
+                        transferred_from: None,
+                        appointment: None,
+                    },
+                ],
             }],
         },
         HubToAgent::Availability { available: true },

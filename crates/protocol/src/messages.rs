@@ -80,6 +80,14 @@ pub enum KioskToHub {
     HelpRequest { screen: String },
     /// The resident cancelled the help request, or left.
     HelpCancel,
+    /// The service is closed or the wait long: which callback slots of
+    /// `service` are free at this kiosk? Answered by `callback_slots`.
+    /// Only to a hub whose welcome said `callbacks`.
+    AskCallbackSlots { service: ServiceId },
+    /// The resident touched one of the offered slots: book an agent of
+    /// `service` to call back at this kiosk at `start`. Answered by
+    /// `callback_booked` or `callback_refused`.
+    BookCallback { service: ServiceId, start: Timestamp },
 }
 
 /// What the hub sends to a kiosk.
@@ -99,6 +107,10 @@ pub enum HubToKiosk {
         /// (the kiosk then uses its own default).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         heartbeat_seconds: Option<u32>,
+        /// The hub books callbacks (`ask_callback_slots`, `book_callback`);
+        /// absent (false) from older hubs, whose kiosks offer none.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        callbacks: bool,
     },
     /// The call request was accepted: the resident waits in the queue.
     Queued {
@@ -176,6 +188,15 @@ pub enum HubToKiosk {
     },
     /// A host acknowledged this kiosk's `help_request`: someone is coming.
     HostComing,
+    /// The free callback slots of `service` at this kiosk, soonest first
+    /// (none when nothing is free in the coming week), each `minutes` long.
+    CallbackSlots { service: ServiceId, slots: Vec<Timestamp>, minutes: u32 },
+    /// The callback is booked: an agent of `service` calls this kiosk at
+    /// `start`; `reference` is what the resident keeps (`RDV-000042`).
+    CallbackBooked { service: ServiceId, reference: String, start: Timestamp, minutes: u32 },
+    /// The callback could not be booked (`message` says why, in English,
+    /// for logs): the kiosk asks for the free slots again.
+    CallbackRefused { service: ServiceId, message: String },
     /// Something the kiosk sent was refused; the connection stays up.
     Error(ErrorBody),
 }
@@ -405,6 +426,11 @@ pub struct WaitingResident {
     /// such residents come first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transferred_from: Option<ServiceId>,
+    /// The reference of the appointment this resident came for
+    /// (`RDV-000042`): they count as queued 15 min earlier than
+    /// `queued_at`, so they may come before residents who queued first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<String>,
 }
 
 /// Why a call request was refused.

@@ -34,6 +34,10 @@ impl Hub {
         }));
         let (kiosk, kiosk_id, site) = (session.kiosk, session.kiosk_id.clone(), session.site.clone());
         let transferred_from = session.transferred_from.clone();
+        if let Some(p) = &session.precedence {
+            // Answered: the slot is used; a later visit in it is a walk-in.
+            self.appointments_used.insert(p.reference);
+        }
         let devices = self.kiosk_devices(&kiosk_id);
         if let Some(kiosk) = kiosk.peer() {
             let ice_servers = self.ice_servers_for(now, kiosk_id.as_str());

@@ -21,12 +21,17 @@ pub struct QueueEntry {
     /// The service an agent handed this resident over from (`queued_at`
     /// is then the transfer's time): first in line, in transfer order.
     pub transferred_from: Option<ServiceId>,
+    /// The appointment the resident came for (`appointments`): they count
+    /// as queued earlier, and wait for the booked agent a while.
+    pub appointment: Option<super::appointments::Precedence>,
 }
 
 impl QueueEntry {
-    /// The order of the shared line: transferred residents first.
+    /// The order of the shared line: transferred residents first, then
+    /// by the time each counts as queued (`appointments::line_key`).
     pub fn line_key(&self) -> (bool, Timestamp, &SessionId) {
-        (self.transferred_from.is_none(), self.queued_at, &self.session)
+        let (walk_in, at) = super::appointments::line_key(self.transferred_from.is_some(), self.queued_at, self.appointment.is_some());
+        (walk_in, at, &self.session)
     }
 }
 
@@ -110,6 +115,9 @@ pub enum BusMessage {
     GuestGone { invite: String },
     /// The call of the receiver's guest `guest` is over for them.
     GuestEnded { guest: u64 },
+    /// An appointment was booked or cancelled through some process (sent
+    /// to every process): each reads them again from the store.
+    AppointmentsChanged,
 }
 
 /// Queue work the shell carries out on the shared store, in order.
@@ -122,7 +130,10 @@ pub enum StoreOp {
     Leave(SessionId),
     /// The oldest resident of `services`, taken out of line atomically,
     /// for `agent`: answer with [`Hub::handle_taken`], whatever happens.
-    TakeNext { agent: PeerId, services: Vec<ServiceId> },
+    /// `at` is the time of the press; `holding`, the other agents
+    /// available now on any process: a resident booked with one of them
+    /// is passed over until `appointments::HOLD` after queueing.
+    TakeNext { agent: PeerId, at: Timestamp, holding: Vec<AgentLogin>, services: Vec<ServiceId> },
     /// `peer` came back with the token of a call this process does not
     /// know (held by a process that died or stopped, or by another one):
     /// make `side` of it this process's if the store has it open with that
@@ -198,8 +209,10 @@ impl Hub {
                     // (its `Leave` found nothing): ask for the next one.
                     if let Some(agent) = self.agents.get_mut(&peer) {
                         agent.taking = true;
+                        let login = agent.login.clone();
+                        let holding = self.available_agents_but(&login);
+                        self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, at: now, holding, services }));
                     }
-                    self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, services }));
                 }
             }
         }
@@ -223,6 +236,7 @@ impl Hub {
             service: entry.service.clone(),
             queued_at: entry.queued_at,
             transferred_from: entry.transferred_from.clone(),
+            precedence: entry.appointment.clone(),
             state: SessionState::InCall(Box::new(Call {
                 agent: Attached::Here(peer),
                 agent_login: login.clone(),
@@ -272,6 +286,10 @@ impl Hub {
                 };
                 let s = self.sessions.get_mut(&session).expect("checked above");
                 self.queues.remove(&s.service, &session);
+                if let Some(p) = &s.precedence {
+                    // Answered: the slot is used here, where its kiosk is.
+                    self.appointments_used.insert(p.reference);
+                }
                 s.state = SessionState::InCall(Box::new(Call {
                     agent: Attached::Remote,
                     agent_login: agent,
@@ -301,6 +319,9 @@ impl Hub {
             // The shell loads it from the store and hands it over as a
             // publication (`handle_config_published`).
             BusMessage::ConfigPublished { .. } => {}
+            // The shell reads them from the store and hands them over
+            // (`handle_appointments`).
+            BusMessage::AppointmentsChanged => {}
             m @ (BusMessage::Desk { .. } | BusMessage::DeskAcknowledge { .. } | BusMessage::DeskRollCall) => {
                 self.handle_desk_bus(now, m);
             }
@@ -437,6 +458,7 @@ impl Hub {
             service: call.service,
             queued_at: call.queued_at,
             transferred_from: None,
+            precedence: None,
             state: SessionState::InCall(Box::new(Call {
                 agent,
                 agent_login: call.agent,

@@ -59,6 +59,8 @@
 //! - `guests`: a third party (interpreter, colleague) invited into a
 //!   call by a one-time link; signaling between them and the agent's
 //!   browser, which mixes the media.
+//! - `appointments`: slots booked at a kiosk for a service, and the
+//!   rule serving their residents ahead of walk-ins, fairly.
 //! - `turn`, `rate`, `revoke`, `availability`: TURN credentials, token
 //!   buckets, the connection serving an identity, availability flapping
 //!   told at most once a second per service.
@@ -68,6 +70,8 @@
 //! harness: every input at a simulated time, every output drained and
 //! asserted per peer.
 
+pub mod appointments;
+mod callback;
 mod calls;
 mod cluster;
 mod desk;
@@ -137,6 +141,14 @@ pub enum Output {
     Store(StoreOp),
     /// For the hub process named `to` (only with [`Topology::Bus`]).
     Bus { to: String, message: BusMessage },
+    /// Read the appointments of `kiosk_id` in the week from `from` and
+    /// hand them back ([`Hub::handle_callback_slots`]): its free callback
+    /// slots.
+    ReadCallbackSlots { peer: PeerId, kiosk_id: KioskId, service: ServiceId, from: Timestamp },
+    /// Book this callback for the kiosk `peer` and answer
+    /// ([`Hub::handle_callback_booked`]); then every process reads the
+    /// appointments again.
+    BookCallback { peer: PeerId, slot: appointments::NewAppointment },
 }
 
 /// Metadata of a resident's visit (never any content), and what kiosks
@@ -190,6 +202,8 @@ struct Session {
     /// The service an agent handed this resident over from: they wait
     /// ahead of those who queued normally.
     transferred_from: Option<ServiceId>,
+    /// The appointment this resident came for (`appointments`).
+    precedence: Option<appointments::Precedence>,
     state: SessionState,
 }
 
@@ -318,6 +332,11 @@ pub struct Hub {
     supervision: supervision::Supervision,
     /// Third parties' links and connections (`guests`).
     guests: guests::Guests,
+    /// Today's appointments, from the store ([`Hub::handle_appointments`]).
+    appointments: Vec<appointments::Appointment>,
+    /// Appointments whose resident was answered: a later visit in the same
+    /// slot is a walk-in.
+    appointments_used: BTreeSet<appointments::Reference>,
 }
 
 /// How this hub process stands among others: who decides the next
@@ -394,6 +413,8 @@ impl Hub {
             board_asked: false,
             supervision: supervision::Supervision::default(),
             guests: guests::Guests::default(),
+            appointments: Vec::new(),
+            appointments_used: BTreeSet::new(),
         }
     }
 

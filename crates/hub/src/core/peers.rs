@@ -36,6 +36,7 @@ impl Hub {
             site: site.clone(),
             services: self.catalogue.statuses_at(now),
             heartbeat_seconds: Some(self.heartbeat_seconds),
+            callbacks: true,
         });
         self.desk_online(now, &kiosk_id, &site);
         self.reattach(now, peer, Side::Kiosk, resume);
@@ -110,6 +111,8 @@ impl Hub {
             KioskToHub::ConfigRefused { version, reason } => self.config_refused(now, peer, version, reason),
             KioskToHub::HelpRequest { screen } => self.help_request(now, peer, screen),
             KioskToHub::HelpCancel => self.help_cancel(now, peer),
+            KioskToHub::AskCallbackSlots { service } => self.ask_callback_slots(now, peer, service),
+            KioskToHub::BookCallback { service, start } => self.book_callback(now, peer, service, start),
         }
         self.flush(now);
     }

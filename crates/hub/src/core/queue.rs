@@ -53,6 +53,11 @@ impl Hub {
             Topology::SharedQueue { .. } | Topology::Bus { .. } => self.queues.take_other(&service_id, &kiosk_id),
         };
         let fresh = adopted.is_none();
+        // An adopted wait keeps what it had, its appointment included.
+        let precedence = match &adopted {
+            Some(entry) => entry.appointment.clone(),
+            None => self.appointment_for(now, &kiosk_id, &service_id),
+        };
         let (session, queued_at, transferred_from) = match &adopted {
             Some(entry) => (entry.session.clone(), entry.queued_at, entry.transferred_from.clone()),
             None => {
@@ -67,13 +72,14 @@ impl Hub {
             service: service_id.clone(),
             queued_at,
             transferred_from: transferred_from.clone(),
+            precedence: precedence.clone(),
             state: SessionState::Waiting,
         });
         if let Some(k) = self.kiosks.get_mut(&peer) {
             k.session = Some(session.clone());
             k.rateable = None;
         }
-        let position = self.queues.push(&service_id, session.clone(), queued_at, transferred_from.is_some());
+        let position = self.queues.push(&service_id, session.clone(), queued_at, transferred_from.is_some(), precedence.is_some());
         let estimated_wait = self.estimate(now, &service_id, position);
         self.queues.mark_sent(&service_id, &session, position, estimated_wait);
         self.tell_kiosk(peer, HubToKiosk::Queued { session: session.clone(), service: service_id.clone(), position, estimated_wait });
@@ -86,6 +92,7 @@ impl Hub {
                 queued_at,
                 process: process.clone(),
                 transferred_from,
+                appointment: precedence,
             };
             match adopted {
                 Some(old) => {
@@ -149,16 +156,25 @@ impl Hub {
             let agent = self.agents.get_mut(&peer).expect("checked above");
             if !agent.taking {
                 agent.taking = true;
-                self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, services: candidates }));
+                let login = agent.login.clone();
+                let holding = self.available_agents_but(&login);
+                self.outputs.push_back(Output::Store(StoreOp::TakeNext { agent: peer, at: now, holding, services: candidates }));
             }
             return;
         }
+        // The first in each line this agent may take (`appointments`: a
+        // resident booked with a colleague is theirs for a while), then
+        // the first of those.
+        let login = agent.login.clone();
         let oldest = candidates
             .iter()
-            .filter_map(|s| self.queues.front(s).map(|session| (s, session)))
+            .filter_map(|s| {
+                let mut line = self.queues.here(s);
+                line.find(|session| !self.reserved_for_other(now, &login, &self.sessions[*session])).map(|session| (s, session))
+            })
             .min_by_key(|(_, session)| {
                 let s = &self.sessions[*session];
-                (s.transferred_from.is_none(), s.queued_at, (*session).clone())
+                (appointments::line_key(s.transferred_from.is_some(), s.queued_at, s.precedence.is_some()), (*session).clone())
             })
             .map(|(s, session)| (s.clone(), session.clone()));
         let Some((service_id, session_id)) = oldest else {
@@ -250,6 +266,7 @@ impl Hub {
                                 site: s.site.clone(),
                                 queued_at: s.queued_at,
                                 transferred_from: s.transferred_from.clone(),
+                                appointment: s.precedence.as_ref().map(|p| p.reference.to_string()),
                             }
                         }
                         queue::Waiter::Other(e) => visio_protocol::WaitingResident {
@@ -258,6 +275,7 @@ impl Hub {
                             site: e.site.clone(),
                             queued_at: e.queued_at,
                             transferred_from: e.transferred_from.clone(),
+                            appointment: e.appointment.as_ref().map(|p| p.reference.to_string()),
                         },
                     })
                     .collect(),
@@ -279,6 +297,8 @@ struct Entry {
     queued_at: Timestamp,
     /// Handed over by an agent: ahead of those who queued normally.
     transferred: bool,
+    /// Came for an appointment: counts as queued earlier (`appointments`).
+    appointment: bool,
     last_sent: Option<(u32, Option<WaitEstimate>)>,
 }
 
@@ -288,13 +308,20 @@ pub(super) enum Waiter<'a> {
     Other(&'a QueueEntry),
 }
 
+impl Entry {
+    fn key(&self) -> (bool, Timestamp) {
+        appointments::line_key(self.transferred, self.queued_at, self.appointment)
+    }
+}
+
 impl Queues {
     /// Puts a resident in line: behind everyone, or, `transferred`, behind
-    /// earlier transfers only. Returns their position (1 = next).
-    pub fn push(&mut self, service: &ServiceId, session: SessionId, queued_at: Timestamp, transferred: bool) -> u32 {
+    /// earlier transfers only, or, with an `appointment`, as if queued
+    /// earlier (`appointments::line_key`). Returns their position (1 = next).
+    pub fn push(&mut self, service: &ServiceId, session: SessionId, queued_at: Timestamp, transferred: bool, appointment: bool) -> u32 {
         let queue = self.by_service.entry(service.clone()).or_default();
-        let at = queue.iter().position(|e| (!e.transferred, e.queued_at, &e.session) > (!transferred, queued_at, &session));
-        let entry = Entry { session: session.clone(), queued_at, transferred, last_sent: None };
+        let entry = Entry { session: session.clone(), queued_at, transferred, appointment, last_sent: None };
+        let at = queue.iter().position(|e| (e.key(), &e.session) > (entry.key(), &session));
         match at {
             Some(i) => queue.insert(i, entry),
             None => queue.push_back(entry),
@@ -302,8 +329,9 @@ impl Queues {
         self.waiting(service).find(|(_, s)| *s == session).map_or(1, |(p, _)| p)
     }
 
-    pub fn front(&self, service: &ServiceId) -> Option<&SessionId> {
-        self.by_service.get(service)?.front().map(|e| &e.session)
+    /// Those waiting here for `service`, first first.
+    pub fn here(&self, service: &ServiceId) -> impl Iterator<Item = &SessionId> {
+        self.by_service.get(service).into_iter().flatten().map(|e| &e.session)
     }
 
     pub fn remove(&mut self, service: &ServiceId, session: &SessionId) {
@@ -350,7 +378,7 @@ impl Queues {
             .get(service)
             .into_iter()
             .flatten()
-            .map(|e| ((!e.transferred, e.queued_at, &e.session), Waiter::Here(&e.session)));
+            .map(|e| ((e.key().0, e.key().1, &e.session), Waiter::Here(&e.session)));
         let others = self.others.get(service).into_iter().flatten().map(|e| (e.line_key(), Waiter::Other(e)));
         let mut line: Vec<((bool, Timestamp, &SessionId), Waiter<'_>)> = here.chain(others).collect();
         line.sort_by(|a, b| a.0.cmp(&b.0));

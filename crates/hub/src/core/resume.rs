@@ -284,6 +284,7 @@ impl Hub {
                 service: c.service,
                 queued_at: c.queued_at,
                 transferred_from: None,
+                precedence: None,
                 state: SessionState::InCall(Box::new(Call {
                     agent: away,
                     agent_login: c.agent,

@@ -66,6 +66,21 @@ impl Hub {
         }
     }
 
+    /// The agents signed in and not away (in a call or not) but `login`:
+    /// this process's, and with a bus the others' as they last said
+    /// (`appointments`: a resident booked with one of them waits for them
+    /// a while, as `Hub::reserved_for_other` says).
+    pub(super) fn available_agents_but(&self, login: &AgentLogin) -> Vec<AgentLogin> {
+        let here = self.agents.values().filter(|a| a.available).map(|a| &a.login);
+        let elsewhere = self
+            .supervision
+            .agents
+            .iter()
+            .filter(|(l, e)| e.owner.is_some() && e.agent.state != AgentState::Away && !self.agent_peer.contains_key(*l))
+            .map(|(l, _)| l);
+        here.chain(elsewhere).filter(|l| *l != login).cloned().collect()
+    }
+
     /// Whether a supervisor's page is connected here.
     pub fn supervised_here(&self) -> bool {
         !self.supervision.peers.is_empty()

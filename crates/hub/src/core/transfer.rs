@@ -179,13 +179,14 @@ impl Hub {
             service: service.clone(),
             queued_at: now,
             transferred_from: Some(old.service.clone()),
+            precedence: None,
             state: SessionState::Waiting,
         });
         if let Some(k) = self.kiosks.get_mut(&kiosk) {
             k.session = Some(session.clone());
             k.rateable = None;
         }
-        let position = self.queues.push(&service, session.clone(), now, true);
+        let position = self.queues.push(&service, session.clone(), now, true, false);
         let estimated_wait = self.estimate(now, &service, position);
         self.queues.mark_sent(&service, &session, position, estimated_wait);
         self.tell_kiosk(kiosk, HubToKiosk::CallTransferred {
@@ -213,6 +214,7 @@ impl Hub {
                     queued_at: now,
                     process,
                     transferred_from: Some(old.service),
+                    appointment: None,
                 };
                 self.outputs.push_back(Output::Store(StoreOp::Enqueue(entry)));
             }

@@ -12,6 +12,7 @@
 
 mod accounts;
 mod admin;
+mod appointments;
 mod console;
 pub mod limits;
 mod sockets;
@@ -350,6 +351,9 @@ fn router(app: App) -> Router {
         .route("/api/agent/login", post(accounts::login))
         .route("/api/agent/logout", post(accounts::logout))
         .route("/api/agent/me", get(accounts::me))
+        .route("/api/agent/appointments", get(appointments::list).post(appointments::book))
+        .route("/api/agent/appointments.ics", get(appointments::ics))
+        .route("/api/agent/appointments/{number}/cancel", post(appointments::cancel))
         .route("/api/kiosk/config", get(admin::kiosk_config))
         .route("/api/admin/config", put(admin::publish).get(console::config))
         .route("/api/fleet", get(admin::fleet))

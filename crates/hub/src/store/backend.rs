@@ -13,6 +13,7 @@ use super::{
     AgentRecord, ConsoleAccount, KioskRecord, KioskStatus, PublishOutcome, Recovered, SessionRecord, Store, StoreError, StoredConfig,
 };
 use crate::core::HubEvent;
+use crate::core::appointments::{Appointment, NewAppointment, Reference};
 
 /// Where the hub keeps its records. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -208,6 +209,21 @@ impl Backend {
 
     pub async fn session_prefix_used(&self, prefix: &str) -> Result<bool, StoreError> {
         on_store!(self, [prefix] => session_prefix_used(&prefix))
+    }
+
+    /// Books a slot (`core::appointments`); refused with a reason the
+    /// booker can act on (unknown kiosk, bad length, the time taken).
+    pub async fn book_appointment(&self, slot: &NewAppointment, now: Timestamp) -> Result<Appointment, StoreError> {
+        on_store!(self, [slot] => book_appointment(&slot, now))
+    }
+
+    pub async fn cancel_appointment(&self, reference: Reference, now: Timestamp) -> Result<bool, StoreError> {
+        on_store!(self, [] => cancel_appointment(reference, now))
+    }
+
+    /// The slots overlapping `[from, to)`, cancelled ones too, by start.
+    pub async fn appointments_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Appointment>, StoreError> {
+        on_store!(self, [] => appointments_between(from, to))
     }
 
     pub async fn session_log(&self) -> Result<Vec<SessionRecord>, StoreError> {

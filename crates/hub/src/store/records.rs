@@ -27,6 +27,12 @@ pub enum StoreError {
     Worker(String),
     #[error("stored value is damaged: {0}")]
     Damaged(String),
+    #[error("kiosk {0:?} is not enrolled")]
+    UnknownKiosk(String),
+    #[error("this slot cannot be booked: {0}")]
+    BadSlot(String),
+    #[error("kiosk {kiosk:?} already has appointment {taken} in that time; choose another time")]
+    SlotTaken { kiosk: String, taken: crate::core::appointments::Reference },
 }
 
 /// An enrolled kiosk.
@@ -153,4 +159,29 @@ pub(super) fn join_sites(sites: &[String]) -> String {
 /// An agent's services, stored comma-separated.
 pub(super) fn split_services(s: &str) -> Vec<ServiceId> {
     s.split(',').filter(|s| !s.is_empty()).map(ServiceId::from).collect()
+}
+
+/// An appointment's row: reference, kiosk, service, start, end, agent,
+/// kind, booked by, booked at, cancelled at.
+pub(super) type AppointmentRow = (i64, String, String, i64, i64, Option<String>, String, String, i64, Option<i64>);
+
+pub(super) fn appointment(row: AppointmentRow) -> Result<crate::core::appointments::Appointment, StoreError> {
+    use crate::core::appointments::{Appointment, Kind, NewAppointment, Reference};
+    let (reference, kiosk_id, service, start, end, agent, kind, booked_by, booked_at, cancelled_at) = row;
+    let time = |t: i64| ms(t).ok_or_else(|| StoreError::Damaged(format!("appointment {reference} has a time out of range")));
+    let start = time(start)?;
+    Ok(Appointment {
+        reference: Reference(reference as u64),
+        slot: NewAppointment {
+            kiosk_id: KioskId(kiosk_id),
+            service: ServiceId(service),
+            start,
+            minutes: ((end - start.as_millisecond()) / 60_000) as u32,
+            agent: agent.map(AgentLogin),
+            kind: Kind::parse(&kind).ok_or_else(|| StoreError::Damaged(format!("appointment {reference} has an unknown kind {kind:?}")))?,
+            booked_by,
+        },
+        booked_at: time(booked_at)?,
+        cancelled_at: cancelled_at.map(time).transpose()?,
+    })
 }

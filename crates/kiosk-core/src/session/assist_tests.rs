@@ -244,6 +244,7 @@ fn back_from_out_of_service_the_home_screen_is_french() {
         site: "Mairie de Besse".into(),
         services: vec![],
         heartbeat_seconds: None,
+        callbacks: false,
     }));
     assert_eq!(*k.session.screen(), Screen::Home { notice: None });
     assert_eq!(k.session.language(), Language::Fr);

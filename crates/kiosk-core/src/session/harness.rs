@@ -135,5 +135,6 @@ pub(super) fn welcome() -> HubToKiosk {
         site: "Mairie".into(),
         services: vec![],
         heartbeat_seconds: None,
+        callbacks: true,
     }
 }

@@ -243,6 +243,9 @@ impl Session {
                 _ => {}
             },
             HubToKiosk::HostComing => self.host_coming(),
+            // The kiosk does not offer callbacks yet (issue 24, item 7: its
+            // screen is to come); it asks for none, so none are answered.
+            HubToKiosk::CallbackSlots { .. } | HubToKiosk::CallbackBooked { .. } | HubToKiosk::CallbackRefused { .. } => {}
             HubToKiosk::Error(e) => {
                 // Our own messages are well-formed; an error here is a hub
                 // disagreement worth a log line, not a screen change.

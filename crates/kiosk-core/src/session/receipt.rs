@@ -134,6 +134,7 @@ mod tests {
                 site: "Mairie".into(),
                 services: vec![],
                 heartbeat_seconds: None,
+                callbacks: false,
             });
             k.take();
             k

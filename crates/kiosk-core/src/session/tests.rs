@@ -676,6 +676,7 @@ fn beating() -> Kiosk {
         site: "Mairie".into(),
         services: vec![],
         heartbeat_seconds: Some(20),
+        callbacks: false,
     }));
     assert_eq!(heartbeats(&k.take()), [(1, None, None, None)], "one heartbeat right after the welcome");
     k

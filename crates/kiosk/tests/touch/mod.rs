@@ -30,6 +30,7 @@ pub fn kiosk() -> Kiosk {
         site: "Mairie de Besse".into(),
         services: vec![],
         heartbeat_seconds: None,
+        callbacks: true,
     }));
     k
 }

@@ -223,7 +223,11 @@ async fn kiosk_message(ctx: &Ctx, n: usize, hub: usize, ws: &mut Ws, state: &mut
         | HubToKiosk::CallResumed { .. }
         | HubToKiosk::PeerAway { .. }
         | HubToKiosk::PeerBack { .. }
-        | HubToKiosk::HostComing => {}
+        | HubToKiosk::HostComing
+        // The simulated kiosks ask for no callback.
+        | HubToKiosk::CallbackSlots { .. }
+        | HubToKiosk::CallbackBooked { .. }
+        | HubToKiosk::CallbackRefused { .. } => {}
     }
     None
 }

@@ -38,13 +38,14 @@ fn with_a_shared_queue_waits_are_mirrored_and_the_store_answers_take_next() {
         queued_at: w.now,
         process: "p1".into(),
         transferred_from: None,
+        appointment: None,
     };
     assert_eq!(std::mem::take(&mut w.store_ops), [StoreOp::Enqueue(entry.clone())]);
 
     // Take next asks the store once, however often the agent presses.
     w.agent_says(claire, AgentToHub::TakeNext { service: None });
     w.agent_says(claire, AgentToHub::TakeNext { service: None });
-    assert_eq!(std::mem::take(&mut w.store_ops), [StoreOp::TakeNext { agent: claire, services: vec!["caf".into()] }]);
+    assert_eq!(std::mem::take(&mut w.store_ops), [StoreOp::TakeNext { agent: claire, at: w.now, holding: vec![], services: vec!["caf".into()] }]);
     assert!(w.agent_told(claire).is_empty(), "nothing decided before the store answers");
 
     w.taken(claire, &["caf"], Some(entry));
@@ -77,6 +78,7 @@ fn a_resident_the_store_hands_over_is_never_lost() {
         queued_at: now,
         process: process.into(),
         transferred_from: None,
+        appointment: None,
     };
     w.store_ops.clear();
 
@@ -87,7 +89,7 @@ fn a_resident_the_store_hands_over_is_never_lost() {
     w.kiosk_said(k1);
     w.store_ops.clear();
     w.taken(claire, &["caf"], Some(entry(&first, "p1")));
-    assert_eq!(w.store_ops, [StoreOp::TakeNext { agent: claire, services: vec!["caf".into()] }]);
+    assert_eq!(w.store_ops, [StoreOp::TakeNext { agent: claire, at: now, holding: vec![], services: vec!["caf".into()] }]);
     w.store_ops.clear();
 
     // A resident held by another process cannot be called from here yet:
@@ -349,6 +351,7 @@ fn places_estimates_and_agents_views_count_everyone_in_the_shared_line() {
         queued_at: w.now - SignedDuration::from_mins(1),
         process: "b".into(),
         transferred_from: None,
+        appointment: None,
     };
     let mine = QueueEntry {
         session: session.clone(),
@@ -358,6 +361,7 @@ fn places_estimates_and_agents_views_count_everyone_in_the_shared_line() {
         queued_at: w.now,
         process: "a".into(),
         transferred_from: None,
+        appointment: None,
     };
     let view = SharedView {
         alive: ["a", "b"].into_iter().map(String::from).collect(),
@@ -394,6 +398,7 @@ fn a_resident_whose_kiosk_comes_back_on_another_process_keeps_their_place() {
         queued_at: c.now - SignedDuration::from_mins(minutes_ago),
         process: process.into(),
         transferred_from: None,
+        appointment: None,
     };
     let (besse, ardes) = (entry("a-000001", "besse", "a", 2), entry("b-000001", "ardes", "b", 3));
     c.hub.handle_shared(c.now, SharedView {

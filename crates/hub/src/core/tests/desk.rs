@@ -220,6 +220,7 @@ fn the_agent_in_a_call_sees_the_kiosks_devices_here_and_across_processes() {
         queued_at: p1.now,
         process: "p1".into(),
         transferred_from: None,
+        appointment: None,
     };
     p2.taken(bruno, &["caf"], Some(entry));
     assert!(p2.agent_said(bruno).iter().any(|m| matches!(m, HubToAgent::CallStarted { .. })));

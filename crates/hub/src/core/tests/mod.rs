@@ -11,6 +11,7 @@ use visio_protocol::*;
 
 use super::*;
 
+mod appointments;
 mod cluster;
 mod desk;
 mod fleet;
@@ -39,6 +40,8 @@ struct World {
     /// The supervisors' board on the bus and the figures' refreshes
     /// (`supervision`), apart too.
     supervision_bus: Vec<(String, BusMessage)>,
+    /// The callback store work the core asked for (`callback`).
+    callback_work: Vec<Output>,
     refreshes: Vec<bool>,
     guest_inbox: HashMap<PeerId, Vec<HubToGuest>>,
 }
@@ -66,6 +69,7 @@ impl World {
             supervision_bus: Vec::new(),
             refreshes: Vec::new(),
             guest_inbox: HashMap::new(),
+            callback_work: Vec::new(),
         }
     }
 
@@ -89,6 +93,7 @@ impl World {
                 Output::ToSupervisor(p, m) => self.supervisor_inbox.entry(p).or_default().push(m),
                 Output::RefreshToday { logged, .. } => self.refreshes.push(logged),
                 Output::ToGuest(p, m) => self.guest_inbox.entry(p).or_default().push(m),
+                o @ (Output::ReadCallbackSlots { .. } | Output::BookCallback { .. }) => self.callback_work.push(o),
             }
         }
     }

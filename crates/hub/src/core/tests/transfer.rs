@@ -204,6 +204,7 @@ fn with_a_shared_queue_a_transferred_resident_is_first_in_the_store_and_in_every
         queued_at: w.now.checked_sub(10.minutes()).unwrap(),
         process: "p2".into(),
         transferred_from: None,
+        appointment: None,
     };
     w.hub.handle_shared(w.now, SharedView { waiting: vec![earlier], ..SharedView::default() });
     w.drain();
@@ -220,6 +221,7 @@ fn with_a_shared_queue_a_transferred_resident_is_first_in_the_store_and_in_every
         queued_at: w.now,
         process: "p1".into(),
         transferred_from: Some("caf".into()),
+        appointment: None,
     })]);
     assert_eq!(line_of(&w.agent_said(bruno), "msa"), [("besse".into(), Some("caf".into())), ("ardes".into(), None)]);
 }

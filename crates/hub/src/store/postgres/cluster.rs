@@ -125,8 +125,7 @@ impl PgStore {
         }
         let rows = client
             .query(
-                "SELECT session, service, kiosk_id, site, queued_at, process, transferred_from FROM queue_entries
-                 ORDER BY service, transferred_from IS NULL, queued_at, session",
+                &format!("SELECT {ENTRY} FROM queue_entries ORDER BY service, {LINE_ORDER}"),
                 &[],
             )
             .await?;
@@ -330,8 +329,9 @@ impl PgStore {
         )
         .await?;
         tx.execute(
-            "INSERT INTO queue_entries (session, service, kiosk_id, site, queued_at, process, transferred_from)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO queue_entries (session, service, kiosk_id, site, queued_at, process, transferred_from,
+                                        line_at, appointment, booked_agent, held_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (session) DO UPDATE SET process = excluded.process",
             &[
                 &entry.session.as_str(),
@@ -341,6 +341,10 @@ impl PgStore {
                 &entry.queued_at.as_millisecond(),
                 &entry.process,
                 &entry.transferred_from.as_ref().map(ServiceId::as_str),
+                &entry.line_key().1.as_millisecond(),
+                &entry.appointment.as_ref().map(|a| a.reference.0 as i64),
+                &entry.appointment.as_ref().and_then(|a| a.agent.as_ref()).map(AgentLogin::as_str),
+                &(entry.queued_at + crate::core::appointments::HOLD).as_millisecond(),
             ],
         )
         .await?;
@@ -349,24 +353,29 @@ impl PgStore {
     }
 
     /// Takes the resident first in line (transferred residents first, then
-    /// the one waiting longest) for any of `services` out of
-    /// line, for one agent, in one statement. Rows another taker holds
+    /// by the time each counts as queued: `QueueEntry::line_key`) for any
+    /// of `services` out of line, at `now`, in one statement; a resident
+    /// booked with one of the agents `holding` (the other agents signed in
+    /// and not away) is passed over until their hold ends
+    /// (`core::appointments`). Rows another taker holds
     /// are skipped, not waited for; that taker deletes them, so nobody is
     /// taken twice and nobody is passed over for good. `None`: nobody
     /// waits (or everyone waiting is being taken by someone else).
-    pub async fn take_next(&self, services: &[ServiceId]) -> Result<Option<QueueEntry>, StoreError> {
+    pub async fn take_next(&self, services: &[ServiceId], holding: &[AgentLogin], now: Timestamp) -> Result<Option<QueueEntry>, StoreError> {
         let services: Vec<&str> = services.iter().map(ServiceId::as_str).collect();
+        let holding: Vec<&str> = holding.iter().map(AgentLogin::as_str).collect();
         let client = self.pool.get().await?;
         let statement = client
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "DELETE FROM queue_entries WHERE session = (
                      SELECT session FROM queue_entries WHERE service = ANY($1)
-                     ORDER BY transferred_from IS NULL, queued_at, session
+                       AND NOT COALESCE(booked_agent = ANY($2) AND held_until > $3, false)
+                     ORDER BY {LINE_ORDER}
                      FOR UPDATE SKIP LOCKED LIMIT 1)
-                 RETURNING session, service, kiosk_id, site, queued_at, process, transferred_from",
-            )
+                 RETURNING {ENTRY}"
+            ))
             .await?;
-        let row = client.query_opt(&statement, &[&services]).await?;
+        let row = client.query_opt(&statement, &[&services, &holding, &now.as_millisecond()]).await?;
         row.map(|r| queue_entry(&r)).transpose()
     }
 
@@ -385,8 +394,7 @@ impl PgStore {
             .get()
             .await?
             .query(
-                "SELECT session, service, kiosk_id, site, queued_at, process, transferred_from FROM queue_entries
-                 WHERE service = $1 ORDER BY transferred_from IS NULL, queued_at, session",
+                &format!("SELECT {ENTRY} FROM queue_entries WHERE service = $1 ORDER BY {LINE_ORDER}"),
                 &[&service.as_str()],
             )
             .await?;
@@ -406,5 +414,14 @@ fn queue_entry(r: &tokio_postgres::Row) -> Result<QueueEntry, StoreError> {
         queued_at,
         process: r.get(5),
         transferred_from: r.get::<_, Option<String>>(6).map(ServiceId),
+        appointment: r.get::<_, Option<i64>>(7).map(|reference| crate::core::appointments::Precedence {
+            reference: crate::core::appointments::Reference(reference as u64),
+            agent: r.get::<_, Option<String>>(8).map(AgentLogin),
+        }),
     })
 }
+
+/// A queue entry's columns, as [`queue_entry`] reads them.
+const ENTRY: &str = "session, service, kiosk_id, site, queued_at, process, transferred_from, appointment, booked_agent";
+/// The shared line's order (`QueueEntry::line_key`).
+const LINE_ORDER: &str = "transferred_from IS NULL, COALESCE(line_at, queued_at), session";

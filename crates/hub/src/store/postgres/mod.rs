@@ -22,6 +22,7 @@ use super::secrets::{constant_time_eq, dummy_hash, hash_password, random_token, 
 use super::{AgentRecord, KioskRecord, KioskStatus, PublishOutcome, StoreError, StoredConfig};
 pub use crate::core::QueueEntry;
 
+mod appointments;
 mod cluster;
 mod console;
 mod revocation;
@@ -42,6 +43,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0005_transfer.sql"),
     include_str!("../../../migrations/postgres/0006_host_sites.sql"),
     include_str!("../../../migrations/postgres/0007_last_call.sql"),
+    include_str!("../../../migrations/postgres/0008_appointments.sql"),
+    include_str!("../../../migrations/postgres/0009_queue_appointments.sql"),
 ];
 
 /// A pool of connections to one database; cheap to clone.

@@ -17,6 +17,7 @@ use super::secrets::{constant_time_eq, dummy_hash, hash_password, random_token, 
 use super::{AgentRecord, KioskRecord, KioskStatus, PublishOutcome, SessionRecord, StoreError, StoredConfig};
 use crate::core::HubEvent;
 
+mod appointments;
 mod console;
 mod restarts;
 mod revocation;
@@ -31,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0006_transfer.sql"),
     include_str!("../../../migrations/sqlite/0007_host_sites.sql"),
     include_str!("../../../migrations/sqlite/0008_last_call.sql"),
+    include_str!("../../../migrations/sqlite/0009_appointments.sql"),
 ];
 
 /// A handle on the database; cheap to clone.
