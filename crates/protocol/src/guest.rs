@@ -8,43 +8,10 @@
 //! tracks it already sends (docs/protocol.md, "A third party"). The kiosk
 //! hears of no guest.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{GuestRole, GuestToken};
 use crate::messages::{ErrorBody, IceServer, Signal};
-
-/// The secret of an invitation link (`/guest/#<token>`): single use,
-/// expiring, good for one call. Its middle names the hub process that
-/// minted it, so that another process can pass the guest on to it.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct GuestToken(pub String);
-
-impl GuestToken {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for GuestToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("GuestToken([redacted])")
-    }
-}
-
-/// Whom the agent invites: told to the guest and shown on the console.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GuestRole {
-    /// A spoken-language interpreter.
-    Interpreter,
-    /// A sign-language interpreter (LSF): their picture matters as much
-    /// as their voice.
-    SignInterpreter,
-    /// A colleague, of this service or another.
-    Agent,
-}
 
 /// What the guest's page sends to the hub. The hello's token is the only
 /// credential: no account, no cookie.

@@ -43,10 +43,10 @@ mod supervision;
 pub use decode::{DecodeError, WireMessage, decode, encode};
 pub use devices::{CallLink, DeviceHealth, DeviceState, DeviceStatus, FaultCode, SoundOutput, fault};
 pub use log::SessionRecord;
-pub use ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
+pub use ids::{AgentLogin, GuestRole, GuestToken, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 pub use messages::*;
 pub use supervision::{AgentDay, AgentState, BoardAgent, DayFigures, HubToSupervisor, ServiceDay, ServiceLine, SupervisorToHub};
-pub use guest::{GuestRole, GuestToHub, GuestToken, HubToGuest};
+pub use guest::{GuestToHub, HubToGuest};
 pub use host::{Alert, AlertKind, DeskKiosk, HostToHub, HubToHost, MAX_SCREEN_CHARS};
 
 /// The protocol version this build speaks. Bumped on any change that an

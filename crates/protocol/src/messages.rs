@@ -5,9 +5,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::guest::{GuestRole, GuestToken};
 use crate::devices::{CallLink, DeviceHealth};
-use crate::ids::{AgentLogin, KioskId, ResumeToken, Secret, ServiceId, SessionId};
+use crate::ids::{AgentLogin, GuestRole, GuestToken, KioskId, ResumeToken, Secret, ServiceId, SessionId};
 
 // ---------------------------------------------------------------------------
 // Kiosk ⇄ hub

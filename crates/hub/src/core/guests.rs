@@ -327,10 +327,8 @@ impl Hub {
                     self.guest_signal_here(hash, signal);
                 }
             }
-            BusMessage::ToGuest { guest, signal } => {
-                if self.guests.peers.get(&PeerId(guest)).is_some_and(|g| g.admitted) {
-                    self.tell_guest(PeerId(guest), HubToGuest::Signal { signal });
-                }
+            BusMessage::ToGuest { guest, signal } if self.guests.peers.get(&PeerId(guest)).is_some_and(|g| g.admitted) => {
+                self.tell_guest(PeerId(guest), HubToGuest::Signal { signal });
             }
             BusMessage::GuestGone { invite } => {
                 if let Some(hash) = TokenHash::from_hex(&invite) {
