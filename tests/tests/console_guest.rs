@@ -19,6 +19,11 @@ use visio_testkit::page::{click, page_until, sign_in_agent};
 use visio_testkit::wait::{eventually, init_tracing};
 use visio_tests::{AGENT, HeadlessKiosk, World};
 
+/// The two scenes one after the other: each runs a kiosk, two browsers
+/// and a hub or two, and on a 2-core machine side by side they starve each
+/// other (axe-core's run in the agent's page timed out that way).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Seconds of the kiosk's statistics (one line a second) per measurement.
 const WINDOW: usize = 8;
 /// Seconds of an unchanged encoder target before the first measurement.
@@ -27,6 +32,7 @@ const SETTLED: usize = 5;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interpreter_joins_from_firefox_esr_with_video_both_ways_and_the_kiosk_sends_one_picture() {
     init_tracing();
+    let _gate = ONE_AT_A_TIME.lock().await;
     let world = World::start().await;
     let (without, with) = guest_scene(&world, &world.hub, &world.hub, true).await;
     eprintln!("kiosk sent, one hub: {without} kbit/s without the interpreter, {with} kbit/s with");
@@ -35,6 +41,7 @@ async fn an_interpreter_joins_from_firefox_esr_with_video_both_ways_and_the_kios
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interpreter_joins_through_another_hub_process_on_postgresql_and_nats() {
     init_tracing();
+    let _gate = ONE_AT_A_TIME.lock().await;
     // The kiosk connects to process 0, the agent to process 1; the link
     // is opened on process 0, which passes the guest to process 1.
     let (world, cluster) = World::cluster(2, 1).await;
