@@ -1,5 +1,5 @@
 //! The appointments the core serves (`core::appointments`): read from the
-//! store at start, every [`EVERY`] as the day moves on, and when one is
+//! store at start, every `EVERY` (5 min) as the day moves on, and when one is
 //! booked or cancelled (here or on another process), then handed to the
 //! core ([`Input::Appointments`]). On its own task so the store never
 //! stalls signaling; reloads asked while it reads are one read.
