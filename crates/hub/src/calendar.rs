@@ -1,6 +1,6 @@
 //! A small iCalendar (RFC 5545) writer for an agent's day: one VCALENDAR
 //! of VEVENTs with times in UTC. Written here rather than taken from a
-//! crate (docs/decisions.md): the events are a handful of fixed
+//! crate (docs/decisions.md #360): the events are a handful of fixed
 //! properties, and what matters is RFC 5545's rules, each tested below:
 //! CRLF after every line (3.1), lines folded at 75 octets without cutting
 //! a UTF-8 character, continued with one space (3.1), TEXT escaped (3.3.11),
