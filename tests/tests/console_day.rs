@@ -59,7 +59,10 @@ async fn fits(browser: &Browser, width: u32, height: u32) {
              out.push(`${id} at ${Math.round(r.left)},${Math.round(r.top)} to ${Math.round(r.right)},${Math.round(r.bottom)}`);
          }
          for (const box of document.querySelectorAll('.column, #call'))
+         {
            if (box.scrollHeight > box.clientHeight + 1) out.push(`${box.className || box.id} scrolls (${box.scrollHeight} > ${box.clientHeight})`);
+           if (box.scrollWidth > box.clientWidth + 1) out.push(`${box.className || box.id} scrolls sideways (${box.scrollWidth} > ${box.clientWidth})`);
+         }
          const remote = document.querySelector('[data-testid=remote-video]').getBoundingClientRect();
          const self = document.querySelector('[data-testid=local-video]').getBoundingClientRect();
          const overlap = !(self.right <= remote.left || self.left >= remote.right || self.bottom <= remote.top || self.top >= remote.bottom);
