@@ -18,7 +18,7 @@ size="${1:-1920x1080}"
 shift || true
 scenes=("$@")
 if [ ${#scenes[@]} -eq 0 ]; then
-  scenes=(home home-closed waiting call call-confirm call-scan scan-place scan-feeder scan-page scan-next scan-consent document sign ended out-of-service ended-warning waiting-host)
+  scenes=(home home-closed waiting call call-confirm call-scan scan-place scan-feeder scan-page scan-next scan-consent document sign ended out-of-service ended-warning waiting-host callback-offer callback-slots callback-booked waiting-callback)
 fi
 cargo build --locked -q -p visio-kiosk
 bin="${CARGO_TARGET_DIR:-target}/debug/visio-kiosk"

@@ -158,3 +158,34 @@ host-asked-falc = Request sent. Please wait here.
 host-pending = Request waiting: the kiosk is not connected to the server.
 host-coming = Someone from the front desk is coming
 host-cancel = Cancel the request for help
+
+# Being called back at this kiosk (a closed service, a long wait; also
+# the text the kiosk speaks).
+waiting-callback = Be called back instead
+callback-title = Be called back by an adviser
+callback-offer = A { $service } adviser can call you back at this kiosk, at a time you choose.
+callback-long-wait = The wait is long. A { $service } adviser can call you back at this kiosk, at a time you choose. You keep your place until you have chosen.
+callback-ask = Be called back
+callback-back-home = Back to the start
+callback-back-line = Back to the queue
+callback-asking = Looking for free times…
+callback-choose = Touch the time that suits you. The call lasts { $minutes } minutes.
+callback-retaken = That time has just been taken. Please choose another.
+callback-no-slots = No time is free this week for { $service }. Please come back during opening hours.
+callback-unavailable = A callback is not possible at the moment. Please come back during opening hours.
+callback-booking = Booking your callback { $when }…
+callback-booked-title = It is booked!
+callback-booked = A { $service } adviser will call you back at this kiosk { $when }.
+callback-booked-come = Be at this kiosk at that time and touch "{ $service }": you will go first.
+callback-reference = Your reference: { $reference }
+callback-slip = A slip is printing: take it from the printer.
+callback-done = Done
+
+# The slip printed when a callback is booked (nothing personal on it).
+slip-title = Your callback
+slip-service = Service: { $service }
+slip-when = { $date } at { $time } ({ $minutes } minutes)
+slip-reference = Reference: { $reference }
+slip-site = Kiosk: { $site }
+slip-how = Be at this kiosk at that time and touch "{ $short }": an adviser will answer you first.
+slip-footer = This slip carries no personal information.

@@ -159,3 +159,34 @@ host-asked-falc = Demande envoyée. Attendez ici.
 host-pending = Demande en attente : la borne n'est pas reliée au serveur.
 host-coming = Quelqu'un de l'accueil arrive
 host-cancel = Annuler la demande d'aide
+
+# Being called back at this kiosk (a closed service, a long wait; also
+# the text the kiosk speaks).
+waiting-callback = Être rappelé plutôt
+callback-title = Être rappelé par un conseiller
+callback-offer = Un conseiller { $service } peut vous rappeler à cette borne, à l'heure que vous choisissez.
+callback-long-wait = L'attente est longue. Un conseiller { $service } peut vous rappeler à cette borne, à l'heure que vous choisissez. Vous gardez votre place tant que vous n'avez pas choisi.
+callback-ask = Être rappelé
+callback-back-home = Retour à l'accueil
+callback-back-line = Retour à la file d'attente
+callback-asking = Recherche des horaires libres…
+callback-choose = Touchez l'horaire qui vous convient. L'appel dure { $minutes } minutes.
+callback-retaken = Cet horaire vient d'être pris. Choisissez-en un autre.
+callback-no-slots = Aucun horaire n'est libre cette semaine pour { $service }. Revenez pendant les heures d'ouverture.
+callback-unavailable = Le rappel n'est pas possible pour le moment. Revenez pendant les heures d'ouverture.
+callback-booking = Réservation de votre rappel { $when }…
+callback-booked-title = C'est noté !
+callback-booked = Un conseiller { $service } vous rappellera à cette borne { $when }.
+callback-booked-come = Soyez à cette borne à cette heure-là et touchez « { $service } » : vous passerez en priorité.
+callback-reference = Votre référence : { $reference }
+callback-slip = Un ticket s'imprime : prenez-le dans l'imprimante.
+callback-done = Terminé
+
+# The slip printed when a callback is booked (nothing personal on it).
+slip-title = Votre rappel
+slip-service = Service : { $service }
+slip-when = Le { $date } à { $time } ({ $minutes } minutes)
+slip-reference = Référence : { $reference }
+slip-site = Borne : { $site }
+slip-how = Soyez à cette borne à cette heure-là et touchez « { $short } » : un conseiller vous répondra en priorité.
+slip-footer = Ce ticket ne porte aucune information personnelle.

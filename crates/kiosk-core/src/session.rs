@@ -2,6 +2,7 @@
 //! ended → home, plus out of service.
 
 mod assist;
+mod callback;
 mod event;
 mod call;
 mod fleet;
@@ -22,6 +23,7 @@ use visio_protocol::{DeviceHealth, EndReason, KioskToHub, Rating, ServiceId};
 pub use self::event::{KioskEvent, VisitEnd};
 use crate::timer::{Timer, TimerTable};
 
+pub use self::callback::{CALLBACK_SLOTS_SHOWN, Callback, CallbackSlip, CallbackStage, CallbackWhy};
 pub use self::assist::{Assist, AssistPrefs, AutoReturn, Prompt, SpeechCommand, VOLUME_DEFAULT, VOLUME_MAX};
 pub use self::receipt::{Receipt, ReceiptLeg, ReceiptLine, ReceiptOutcome, first_name};
 pub use self::host::{HostCall, screen_name};
@@ -50,6 +52,8 @@ pub struct Session {
     host: host::HostState,
     /// When the current call's connection is restarted after a cut.
     ice: crate::IceRestartPolicy,
+    /// The hub's welcome said it books callbacks.
+    callbacks: bool,
 }
 
 /// What the hub hears about this kiosk: heartbeats and configuration.
@@ -115,6 +119,7 @@ impl Session {
             receipt: Vec::new(),
             site: String::new(),
             host: Default::default(),
+            callbacks: false,
         };
         s.outputs.push_back(Output::ConnectHub { resume: None });
         s.touch(now);
@@ -192,6 +197,9 @@ impl Session {
             Input::ScanConsent { accept } => self.scan_consent(accept),
             Input::Sign { strokes } => self.sign(strokes),
             Input::RefuseSign => self.refuse_sign(now),
+            Input::AskCallback => self.ask_callback(now),
+            Input::ChooseCallbackSlot(start) => self.choose_callback(now, start),
+            Input::CloseCallback => self.close_callback(now),
             Input::HubConnected => {}
             Input::HubLost => self.hub_lost(now),
             Input::Hub(msg) => self.hub_message(now, msg),
@@ -227,6 +235,7 @@ impl Session {
                     self.end_host_call();
                     self.go_home();
                 }
+                Screen::Callback(_) => self.callback_timed_out(),
                 _ => {}
             },
             Timer::PresenceCheck => {

@@ -18,7 +18,7 @@ use crate::carrier::{Carrier, ShellOutput};
 use crate::fleet::{ConfigFetcher, DeviceWatch};
 use crate::hub_link::{Command, HubSettings, LinkEvent};
 use crate::i18n::Catalog;
-use crate::screen::{self, Context, assist, call, ended, home, waiting};
+use crate::screen::{self, Context, assist, call, callback, ended, home, waiting};
 use crate::speech::{self, Speaker};
 use crate::setup::Setup;
 use crate::visit::{self, VisitDevices, VisitEvent};
@@ -95,6 +95,7 @@ pub enum Message {
     Waiting(waiting::Message),
     Call(call::Message),
     Ended(ended::Message),
+    Callback(callback::Message),
     /// The help bar and the "Je suis encore là" warning.
     Assist(assist::Message),
     /// Any touch or click: the resident is there.
@@ -234,6 +235,7 @@ impl Kiosk {
                 call::update(m, &mut self.pictures.signature, document)
             }
             Message::Ended(m) => Some(ended::update(m)),
+            Message::Callback(m) => Some(callback::update(m)),
             Message::Assist(m) => Some(assist::update(m)),
             Message::Touched => Some(Input::Touch),
             // Ticks carry the time (UI tests simulate it with later ones).
@@ -504,7 +506,8 @@ impl Kiosk {
                 screen::message_page(ctx, ctx.tr_with("requesting", &[("service", ctx.service_name(service).into())]), None)
             }
             Screen::Waiting(w) => {
-                waiting::view(ctx, w, self.session.waiting_since().map(|t| self.now.saturating_duration_since(t))).map(Message::Waiting)
+                let waited = self.session.waiting_since().map(|t| self.now.saturating_duration_since(t));
+                waiting::view(ctx, w, waited, self.session.callback_offered()).map(Message::Waiting)
             }
             Screen::InCall(c) => {
                 let pictures = call::Pictures {
@@ -517,7 +520,13 @@ impl Kiosk {
                 call::view(ctx, c, self.now.saturating_duration_since(c.answered_at), pictures).map(Message::Call)
             }
             Screen::Ended(e) => ended::view(ctx, e).map(Message::Ended),
+            Screen::Callback(c) => callback::view(ctx, c, self.has_printer()).map(Message::Callback),
         }
+    }
+
+    /// Whether a booked callback's slip is printed here.
+    fn has_printer(&self) -> bool {
+        self.settings.setup.as_ref().is_some_and(|s| s.kiosk.devices.printer != visio_config::kiosk::Printer::None)
     }
 
     pub fn subscription(&self) -> Subscription<Message> {

@@ -51,6 +51,7 @@ impl Carrier {
             Output::Call(command) => self.visit.send(VisitCommand::Call(command)),
             Output::Documents(command) => self.visit.send(VisitCommand::Documents(command)),
             Output::PrintReceipt(receipt) => self.visit.send(VisitCommand::PrintReceipt(receipt)),
+            Output::PrintCallbackSlip(slip) => self.visit.send(VisitCommand::PrintSlip(slip)),
             Output::Event(event) => return Some(ShellOutput::Event(event)),
             Output::Chime => return Some(ShellOutput::Chime),
             Output::RouteSound(to) => return Some(ShellOutput::RouteSound(to)),

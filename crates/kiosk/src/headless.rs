@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
-use visio_kiosk_core::{Assist, Input, KioskEvent, Screen, Session, VisitEnd};
+use visio_kiosk_core::{Assist, CallbackStage, Input, KioskEvent, Screen, Session, VisitEnd};
 use visio_protocol::ServiceId;
 
 use crate::carrier::{Carrier, ShellOutput};
@@ -39,6 +39,10 @@ pub struct Script {
     pub sign_answers: Vec<SignAnswer>,
     /// Press "Appeler l'accueil" once waiting in the line.
     pub call_host: bool,
+    /// Ask to be called back when offered (a closed service, a long
+    /// wait) and book the first slot shown; the run ends once booked and
+    /// its slip printed.
+    pub callback: bool,
 }
 
 /// How the scripted resident answers a document to sign.
@@ -98,6 +102,7 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
         script,
         asked: false,
         host_called: false,
+        booked: false,
         hang_up_at: None,
         outcome: None,
         fetcher,
@@ -179,6 +184,12 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
     let (closed_tx, closed_rx) = oneshot::channel();
     shell.carrier.to_hub(HubCommand::Close(closed_tx));
     let _ = tokio::time::timeout(CLEAN_UP_WITHIN, closed_rx).await;
+    if shell.booked {
+        // The callback's slip comes out before the process goes.
+        let (finished_tx, finished_rx) = oneshot::channel();
+        shell.send_to_visit(VisitCommand::Finish(finished_tx));
+        let _ = tokio::time::timeout(CLEAN_UP_WITHIN * 2, finished_rx).await;
+    }
     shell.close_visit();
     // A document outcome that raced the end (a scan delivered as the agent
     // hung up) still goes through the session and is printed, once.
@@ -201,6 +212,8 @@ struct Shell {
     asked: bool,
     /// The host was called (once).
     host_called: bool,
+    /// A callback was booked (`--callback`).
+    booked: bool,
     hang_up_at: Option<Instant>,
     outcome: Option<Outcome>,
     fetcher: ConfigFetcher,
@@ -268,6 +281,26 @@ impl Shell {
             self.session.handle_input(Instant::now(), Input::Assist(Assist::CallHost));
             self.carry_out();
         }
+        if self.script.callback {
+            let input = match self.session.screen() {
+                Screen::Waiting(_) if self.session.callback_offered() => Some(Input::AskCallback),
+                Screen::Callback(c) => match &c.stage {
+                    CallbackStage::Offer => Some(Input::AskCallback),
+                    CallbackStage::Choosing { slots, .. } => slots.first().map(|s| Input::ChooseCallbackSlot(*s)),
+                    // Nothing to book: the visit ends there.
+                    CallbackStage::NoSlots | CallbackStage::Unavailable => {
+                        self.outcome = Some(Outcome::Abnormal);
+                        None
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(input) = input {
+                self.session.handle_input(Instant::now(), input);
+                self.carry_out();
+            }
+        }
     }
 
     fn event(&mut self, event: KioskEvent) {
@@ -276,7 +309,13 @@ impl Shell {
             KioskEvent::Connected { .. } => {
                 self.hang_up_at = self.script.hang_up_after.map(|after| Instant::now() + after);
             }
+            // Refused for a closed service: the callback is offered next.
+            KioskEvent::Refused { .. } if self.script.callback && matches!(self.session.screen(), Screen::Callback(_)) => {}
             KioskEvent::Refused { .. } => self.outcome = Some(Outcome::Abnormal),
+            KioskEvent::CallbackBooked { .. } if self.script.callback => {
+                self.booked = true;
+                self.outcome = Some(Outcome::Normal);
+            }
             KioskEvent::SignAsked { .. } if self.script.sign_answers.first() == Some(&SignAnswer::Refuse) => {
                 self.script.sign_answers.remove(0);
                 self.input(Input::RefuseSign);

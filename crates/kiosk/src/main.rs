@@ -80,6 +80,11 @@ struct Cli {
     /// (tests of the host page).
     #[arg(long, requires = "headless")]
     call_host: bool,
+    /// With --headless: when a callback is offered (a closed service, a
+    /// long wait), ask for one and book the first slot shown; the run
+    /// ends, status 0, once it is booked and its slip printed.
+    #[arg(long, requires = "headless")]
+    callback: bool,
     /// Show a canned screen without a hub, for screenshots and demos:
     /// home, home-closed, waiting, call, call-scan, document, ended,
     /// out-of-service, … (all in scene.rs); add -large for large text or
@@ -148,6 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hang_up_after: cli.hang_up_after.map(Duration::from_secs),
             sign_answers: cli.sign_answers.clone(),
             call_host: cli.call_host,
+            callback: cli.callback,
         };
         let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         let outcome = runtime.block_on(headless::run(setup, script))?;

@@ -33,6 +33,12 @@ pub const SCENES: &[&str] = &[
     "ended-warning",
     // Issue 23: the front desk called, and a host acknowledged.
     "waiting-host",
+    // Issue 24: a closed service offers a callback; its slots; booked; and
+    // "Être rappelé plutôt" on a long wait.
+    "callback-offer",
+    "callback-slots",
+    "callback-booked",
+    "waiting-callback",
 ];
 
 /// The resident's help modes a scene can be shown in, as a suffix of its
@@ -70,11 +76,15 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
         site: "Mairie de Besse-et-Saint-Anastaise".into(),
         services: vec![],
         heartbeat_seconds: None,
-        callbacks: true,
+        // The closed home's notice is what a hub without callbacks leaves.
+        callbacks: scene != "home-closed",
     }));
     modes(kiosk);
     if scene == "home" {
         return Ok(());
+    }
+    if scene.starts_with("callback-") {
+        return callback(kiosk, scene);
     }
     if scene == "home-closed" {
         kiosk.input(Input::ChooseService("msa".into()));
@@ -101,6 +111,11 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
         estimated_wait: Some(WaitEstimate { seconds: 14 * 60 }),
     }));
     if scene == "waiting" {
+        return Ok(());
+    }
+    if scene == "waiting-callback" {
+        // No agent of the service available: the wait is unknown, long.
+        kiosk.input(Input::Hub(HubToKiosk::QueueUpdate { session: "scene".into(), position: 4, estimated_wait: None }));
         return Ok(());
     }
     if scene == "waiting-host" {
@@ -159,6 +174,31 @@ pub fn enter(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
             let _ = kiosk.update(crate::app::Message::Tick(later));
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// MSA closed: the offer, tomorrow's first four quarter hours from 09:00
+/// (Europe/Paris), the second booked.
+fn callback(kiosk: &mut Kiosk, scene: &str) -> Result<(), String> {
+    let tz = visio_config::Catalogue::demo().timezone().clone();
+    let tomorrow = jiff::Timestamp::now().to_zoned(tz.clone()).date().tomorrow().map_err(|e| e.to_string())?;
+    let nine = tomorrow.at(9, 0, 0, 0).to_zoned(tz).map_err(|e| e.to_string())?.timestamp();
+    let slots: Vec<jiff::Timestamp> = (0..4).map(|i| nine + jiff::SignedDuration::from_mins(15 * i)).collect();
+    kiosk.input(Input::ChooseService("msa".into()));
+    kiosk.input(Input::Hub(HubToKiosk::CallRefused {
+        service: "msa".into(),
+        reason: RefusalReason::Closed { next_opening: Some(nine) },
+        message: String::new(),
+    }));
+    if scene == "callback-offer" {
+        return Ok(());
+    }
+    kiosk.input(Input::AskCallback);
+    kiosk.input(Input::Hub(HubToKiosk::CallbackSlots { service: "msa".into(), slots: slots.clone(), minutes: 15 }));
+    if scene == "callback-booked" {
+        kiosk.input(Input::ChooseCallbackSlot(slots[1]));
+        kiosk.input(Input::Hub(HubToKiosk::CallbackBooked { service: "msa".into(), reference: "RDV-000042".into(), start: slots[1], minutes: 15 }));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod assist;
 pub mod call;
+pub mod callback;
 pub mod document;
 pub mod ended;
 pub mod home;

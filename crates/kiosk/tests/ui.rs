@@ -407,3 +407,63 @@ fn large_text_enlarges_the_words_of_every_screen_and_of_the_help_bar() {
     }
 }
 
+
+/// Tomorrow's first four quarter hours from 09:00 in the region's time.
+fn tomorrow_from_nine() -> Vec<jiff::Timestamp> {
+    let tz = visio_config::Catalogue::demo().timezone().clone();
+    let tomorrow = jiff::Timestamp::now().to_zoned(tz.clone()).date().tomorrow().unwrap();
+    let nine = tomorrow.at(9, 0, 0, 0).to_zoned(tz).unwrap().timestamp();
+    (0..4).map(|i| nine + jiff::SignedDuration::from_mins(15 * i)).collect()
+}
+
+/// Issue 24, item 7: a closed service offers a callback; the resident
+/// touches "Être rappelé", then a time, and the booking is shown and said
+/// with its reference; "Terminé" goes home. In English too.
+#[test]
+fn a_closed_service_offers_a_callback_booked_with_two_touches_and_confirmed_in_words_and_speech() {
+    for (language, ask, slot, reference, spoken, done) in [
+        (None, "Être rappelé", "Demain à 09:15", "Votre référence : RDV-000042", "R D V, 0 0 0 0 4 2", "Terminé"),
+        (Some("English"), "Be called back", "Tomorrow at 09:15", "Your reference: RDV-000042", "Your reference: R D V, 0 0 0 0 4 2", "Done"),
+    ] {
+        let mut k = kiosk();
+        if let Some(language) = language {
+            tap(&mut k, language);
+        }
+        k.input(Input::ChooseService("msa".into()));
+        let slots = tomorrow_from_nine();
+        k.input(Input::Hub(HubToKiosk::CallRefused {
+            service: "msa".into(),
+            reason: RefusalReason::Closed { next_opening: Some(slots[0]) },
+            message: String::new(),
+        }));
+        tap(&mut k, ask);
+        assert!(matches!(k.screen(), Screen::Callback(c) if c.stage == visio_kiosk_core::CallbackStage::Asking { retaken: false }));
+        k.input(Input::Hub(HubToKiosk::CallbackSlots { service: "msa".into(), slots: slots.clone(), minutes: 15 }));
+        k.speaker().take_said();
+        tap(&mut k, slot);
+        assert!(matches!(k.screen(), Screen::Callback(c) if c.stage == visio_kiosk_core::CallbackStage::Booking { start: slots[1] }));
+        k.input(Input::Hub(HubToKiosk::CallbackBooked { service: "msa".into(), reference: "RDV-000042".into(), start: slots[1], minutes: 15 }));
+        assert!(shows(&k, reference), "{reference}");
+        let said = k.speaker().take_said().join(" ");
+        assert!(said.contains(spoken) && said.contains("09:15"), "{said}");
+        tap(&mut k, done);
+        assert_eq!(*k.screen(), Screen::Home { notice: None });
+    }
+}
+
+/// A long wait offers "Être rappelé plutôt"; "Retour à la file d'attente"
+/// goes back to the same place.
+#[test]
+fn a_long_wait_offers_a_callback_and_back_keeps_the_place() {
+    let mut k = kiosk();
+    tap(&mut k, "Démo");
+    k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "demo".into(), position: 3, estimated_wait: Some(WaitEstimate { seconds: 600 }) }));
+    assert!(!shows(&k, "Être rappelé plutôt"), "10 minutes is not long");
+    k.input(Input::Hub(HubToKiosk::QueueUpdate { session: "s-1".into(), position: 3, estimated_wait: Some(WaitEstimate { seconds: 1800 }) }));
+    tap(&mut k, "Être rappelé plutôt");
+    assert!(matches!(k.screen(), Screen::Callback(_)));
+    k.input(Input::Hub(HubToKiosk::CallbackSlots { service: "demo".into(), slots: vec![], minutes: 15 }));
+    assert!(shows(&k, "Aucun horaire n'est libre cette semaine pour Démo. Revenez pendant les heures d'ouverture."));
+    tap(&mut k, "Retour à la file d'attente");
+    assert!(matches!(k.screen(), Screen::Waiting(w) if w.position == 3));
+}

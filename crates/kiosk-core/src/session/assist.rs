@@ -91,6 +91,8 @@ pub enum Prompt {
     HostPending,
     /// A host acknowledged: "Quelqu'un de l'accueil arrive".
     HostComing,
+    /// The callback screen: its offer, its slots, its booking.
+    Callback { service: ServiceId, why: CallbackWhy, stage: CallbackStage },
 }
 
 /// One thing for the shell's speaker to do.
@@ -255,6 +257,7 @@ impl Session {
             }
             Screen::Ended(_) => &[Timer::EndedReturn, Timer::Idle],
             Screen::Waiting(w) if w.presence_check => &[Timer::PresenceGrace],
+            Screen::Callback(_) => &[Timer::Idle],
             _ => &[],
         }
     }
@@ -321,6 +324,7 @@ fn prompt_of(screen: &Screen) -> Prompt {
         Screen::InCall(call) if call.media == MediaState::Reconnecting => Prompt::CallReconnecting,
         Screen::InCall(call) => Prompt::Answered { agent_name: call.agent_name.clone() },
         Screen::Ended(e) => Prompt::Ended { reason: e.reason, rated: e.rated.is_some() },
+        Screen::Callback(c) => Prompt::Callback { service: c.service.clone(), why: c.why, stage: c.stage.clone() },
     }
 }
 

@@ -67,6 +67,15 @@ pub enum KioskEvent {
     HostComing,
     /// The call for the host was cancelled, or the resident left.
     HostCallEnded,
+    /// "Être rappelé" is offered: `why` is `closed` (the request was
+    /// refused) or `long_wait` (the resident asked from the line).
+    CallbackOffered { service: String, why: String },
+    /// The free callback slots shown (RFC 3339, soonest first).
+    CallbackSlots { service: String, slots: Vec<String>, minutes: u32 },
+    /// A callback is booked: `reference` is on screen, spoken and printed.
+    CallbackBooked { service: String, reference: String, start: String, minutes: u32 },
+    /// The hub could not book (or offer) the callback: `message` says why.
+    CallbackRefused { service: String, message: String },
     /// A signed configuration was verified and now runs.
     ConfigApplied { version: u64 },
     /// A configuration was not applied; the kiosk keeps its previous one.

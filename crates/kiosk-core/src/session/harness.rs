@@ -135,6 +135,16 @@ pub(super) fn welcome() -> HubToKiosk {
         site: "Mairie".into(),
         services: vec![],
         heartbeat_seconds: None,
-        callbacks: true,
+        callbacks: false,
+    }
+}
+
+/// The welcome of a hub that books callbacks.
+pub(super) fn welcome_with_callbacks() -> HubToKiosk {
+    match welcome() {
+        HubToKiosk::Welcome { protocol, kiosk_id, site, services, heartbeat_seconds, .. } => {
+            HubToKiosk::Welcome { protocol, kiosk_id, site, services, heartbeat_seconds, callbacks: true }
+        }
+        _ => unreachable!(),
     }
 }

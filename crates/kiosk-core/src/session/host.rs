@@ -124,6 +124,7 @@ pub fn screen_name(screen: &Screen) -> &'static str {
         Screen::InCall(call) if call.document != DocumentView::None => "document",
         Screen::InCall(_) => "call",
         Screen::Ended(_) => "ended",
+        Screen::Callback(_) => "callback",
     }
 }
 

@@ -12,6 +12,7 @@ use crate::timer::Timer;
 impl Session {
     pub(super) fn hub_lost(&mut self, now: Instant) {
         self.hub_up = false;
+        self.callback_hub_lost();
         self.host_hub_lost();
         self.timers.stop(Timer::Heartbeat);
         self.fleet.in_flight = None;
@@ -38,9 +39,11 @@ impl Session {
     }
 
     pub(super) fn hub_message(&mut self, now: Instant, msg: HubToKiosk) {
+        self.callback_sees(&msg);
         match msg {
-            HubToKiosk::Welcome { kiosk_id, site, heartbeat_seconds, .. } => {
+            HubToKiosk::Welcome { kiosk_id, site, heartbeat_seconds, callbacks, .. } => {
                 self.hub_up = true;
+                self.callbacks = callbacks;
                 self.retry_delay = self.config.hub_retry_min;
                 self.timers.stop(Timer::HubRetry);
                 self.site = site.clone();
@@ -138,6 +141,11 @@ impl Session {
                         reason: refusal_kind(&reason).into(),
                         message,
                     });
+                    if let RefusalReason::Closed { next_opening } = reason
+                        && self.offer_callback(now, &service, next_opening)
+                    {
+                        return;
+                    }
                     self.screen = Screen::Home { notice: Some(Notice { service, reason }) };
                     self.touch(now);
                 }
@@ -243,9 +251,9 @@ impl Session {
                 _ => {}
             },
             HubToKiosk::HostComing => self.host_coming(),
-            // The kiosk does not offer callbacks yet (issue 24, item 7: its
-            // screen is to come); it asks for none, so none are answered.
-            HubToKiosk::CallbackSlots { .. } | HubToKiosk::CallbackBooked { .. } | HubToKiosk::CallbackRefused { .. } => {}
+            msg @ (HubToKiosk::CallbackSlots { .. } | HubToKiosk::CallbackBooked { .. } | HubToKiosk::CallbackRefused { .. }) => {
+                self.callback_message(now, msg)
+            }
             HubToKiosk::Error(e) => {
                 // Our own messages are well-formed; an error here is a hub
                 // disagreement worth a log line, not a screen change.
@@ -268,6 +276,8 @@ impl Session {
         match (&self.screen, blocked) {
             // A call or a goodbye is never interrupted by the fleet's state.
             (Screen::InCall(_) | Screen::Ended(_), _) => {}
+            // Booking a callback needs the hub, not the camera or sound.
+            (Screen::Callback(_), Some(OutOfService::CameraMissing | OutOfService::SoundMissing) | None) => {}
             (Screen::OutOfService { reason }, Some(b)) if *reason == b => {}
             (Screen::Home { .. } | Screen::Requesting { .. } | Screen::Waiting(_), None) => {}
             // A waiting resident keeps the screen while the kiosk reconnects.

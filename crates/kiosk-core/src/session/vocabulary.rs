@@ -65,6 +65,9 @@ pub struct Config {
     /// ahead, with a "Je suis encore là" that puts it off (EN 301 549
     /// 5.2 / WCAG 2.2.1 ask for at least 20 s).
     pub return_warning: Duration,
+    /// The waiting screen offers "Être rappelé" when the hub's estimate is
+    /// this long or more, or when it has none (no agent available).
+    pub callback_wait: Duration,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             // The hub keeps a lost process's residents in line this long.
             wait_resume: Duration::from_secs(60),
             return_warning: Duration::from_secs(20),
+            callback_wait: Duration::from_secs(20 * 60),
         }
     }
 }
@@ -127,6 +131,13 @@ pub enum Input {
     Sign { strokes: Vec<Vec<(u32, u32)>> },
     /// "Je ne signe pas".
     RefuseSign,
+    /// "Être rappelé": on a closed service's offer, or while the wait is
+    /// long ([`Session::callback_offered`](crate::Session::callback_offered)).
+    AskCallback,
+    /// The resident touched this callback slot.
+    ChooseCallbackSlot(jiff::Timestamp),
+    /// "Retour" on the callback screen: to the place in line, or home.
+    CloseCallback,
     /// The hub connection is up and the hello is sent.
     HubConnected,
     /// The hub connection failed or dropped.
@@ -232,6 +243,9 @@ pub enum Output {
     /// The visit's last call ended with a service that asks for a receipt:
     /// print it (when the kiosk has a printer).
     PrintReceipt(Receipt),
+    /// A callback was booked: print its slip (when the kiosk has a
+    /// printer).
+    PrintCallbackSlip(super::callback::CallbackSlip),
 }
 
 /// Download the configuration the hub announced (`GET path` on the hub,
@@ -319,6 +333,8 @@ pub enum Screen {
     Waiting(Waiting),
     InCall(InCall),
     Ended(Ended),
+    /// Being called back instead of a closed service or a long wait.
+    Callback(super::callback::Callback),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -14,16 +14,20 @@ use crate::{assets, theme};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     Cancel,
+    /// "Être rappelé plutôt" (a long wait, on a hub that books callbacks).
+    Callback,
 }
 
 pub fn update(message: Message) -> Input {
     match message {
         Message::Cancel => Input::Cancel,
+        Message::Callback => Input::AskCallback,
     }
 }
 
-/// `elapsed`: how long the resident has waited, shown from the first minute.
-pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting, elapsed: Option<Duration>) -> Element<'a, Message> {
+/// `elapsed`: how long the resident has waited, shown from the first minute;
+/// `callback`: the wait is long and the hub books callbacks.
+pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting, elapsed: Option<Duration>, callback: bool) -> Element<'a, Message> {
     let service = ctx.service_name(&waiting.service);
     let estimate = match waiting.estimated_wait {
         None => ctx.tr("waiting-estimate-unknown"),
@@ -72,9 +76,15 @@ pub fn view<'a>(ctx: Context<'a>, waiting: &'a Waiting, elapsed: Option<Duration
                 .style(theme::container::notice),
         );
     }
-    card = card.push(super::target(
+    let cancel = super::target(
         super::touch(ctx, ctx.tr("waiting-cancel"), theme::HEADING).padding([4, 80]).style(theme::button::secondary).on_press(Message::Cancel),
-    ));
+    );
+    card = card.push(if callback {
+        let ask = super::touch(ctx, ctx.tr("waiting-callback"), theme::HEADING).padding([4, 48]).style(theme::button::primary).on_press(Message::Callback);
+        Element::from(row![super::target(ask), cancel].spacing(theme::SPACE).align_y(Center))
+    } else {
+        cancel
+    });
     // Scrolls rather than squeezes its button on a small panel with large
     // text (a 1920×1080 one never needs it).
     container(scrollable(container(card).padding(margin).max_width(ctx.text(1100.0)).style(theme::container::panel)))

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use visio_kiosk_core::{DocumentView, EndedReason, OutOfService, Prompt};
+use visio_kiosk_core::{CallbackStage, DocumentView, EndedReason, OutOfService, Prompt};
 use visio_protocol::EndReason;
 
 use crate::i18n::Arg;
@@ -137,6 +137,22 @@ pub fn text(ctx: Context<'_>, prompt: &Prompt, easy_read: bool) -> String {
         Prompt::HostAsked => vec![w.tr("host-asked")],
         Prompt::HostPending => vec![w.tr("host-pending")],
         Prompt::HostComing => vec![w.tr("host-coming")],
+        Prompt::Callback { service, why, stage } => {
+            let (title, mut lines) = crate::screen::callback::lines(ctx, service, *why, stage);
+            match stage {
+                CallbackStage::Offer => lines.push(w.tr("callback-ask")),
+                // The slots, as their buttons say them.
+                CallbackStage::Choosing { slots, .. } => {
+                    lines.push(slots.iter().map(|s| crate::screen::callback::slot_label(ctx, *s)).collect::<Vec<_>>().join(" ; "));
+                }
+                CallbackStage::Booked { reference, .. } => {
+                    // The reference letter by letter, digit by digit.
+                    lines[1] = w.tr_with("callback-reference", &[("reference", spell(reference).into())]);
+                }
+                _ => {}
+            }
+            std::iter::once(title).chain(lines).collect()
+        }
     };
     lines.join(" ")
 }
@@ -149,4 +165,10 @@ fn estimate_line(w: &Words<'_>, estimate: Option<Duration>) -> String {
         Some(d) if d.as_secs() < 60 => w.tr("waiting-estimate-soon"),
         Some(d) => w.tr_with("waiting-estimate", &[("minutes", (d.as_secs().div_ceil(60) as u32).into())]),
     }
+}
+
+/// A reference as a synthesiser says it clearly: "RDV-000042" becomes
+/// "R D V, 0 0 0 0 4 2".
+fn spell(reference: &str) -> String {
+    reference.split('-').map(|part| part.chars().map(String::from).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join(", ")
 }

@@ -13,6 +13,7 @@ mod quality;
 pub mod devices;
 pub mod probe;
 pub mod receipt;
+pub mod slip;
 mod scan;
 mod shown;
 mod sign;
@@ -67,6 +68,8 @@ pub enum Command {
     Documents(DocumentCommand),
     /// The visit's receipt, for the printer.
     PrintReceipt(visio_kiosk_core::Receipt),
+    /// A booked callback's slip, for the printer.
+    PrintSlip(visio_kiosk_core::CallbackSlip),
     /// A new configuration: the next visit uses these devices.
     UseDevices(Box<VisitDevices>),
     /// The kiosk is stopping: end any call, wipe the spool, then answer.
@@ -228,7 +231,11 @@ impl Runner {
                     Some(Command::PrintReceipt(r)) => {
                         let (now, wall) = (std::time::Instant::now(), jiff::Timestamp::now());
                         let lines = receipt::receipt_lines(&r, &self.devices.receipt, &crate::i18n::Catalog::load(), now, wall);
-                        self.receipt = receipt::print(&self.devices.services.printer, &lines, self.events.clone());
+                        self.receipt = receipt::print(receipt::Job::Receipt, &self.devices.services.printer, &lines, self.events.clone());
+                    }
+                    Some(Command::PrintSlip(s)) => {
+                        let lines = slip::slip_lines(&s, &self.devices.receipt, &crate::i18n::Catalog::load());
+                        self.receipt = receipt::print(receipt::Job::CallbackSlip, &self.devices.services.printer, &lines, self.events.clone());
                     }
                     Some(Command::Finish(done)) => {
                         self.end_call().await;

@@ -25,15 +25,22 @@ pub struct ReceiptHeading {
     pub timezone: TimeZone,
     /// Each service's name in French and English.
     pub services: Vec<(ServiceId, String, String)>,
+    /// Each service's short name ("CAF"), as its tile says it.
+    pub short_names: Vec<(ServiceId, String)>,
 }
 
 impl ReceiptHeading {
     pub fn new(site: &str, catalogue: &Catalogue) -> ReceiptHeading {
         let services = catalogue.services().iter().map(|s| (s.id.clone(), s.name.fr.clone(), s.name.en.clone())).collect();
-        ReceiptHeading { site: site.to_owned(), timezone: catalogue.timezone().clone(), services }
+        let short_names = catalogue.services().iter().map(|s| (s.id.clone(), s.short_name.clone())).collect();
+        ReceiptHeading { site: site.to_owned(), timezone: catalogue.timezone().clone(), services, short_names }
     }
 
-    fn service_name(&self, id: &ServiceId, language: Language) -> String {
+    pub(super) fn short_name(&self, id: &ServiceId) -> String {
+        self.short_names.iter().find(|(s, _)| s == id).map_or_else(|| id.to_string(), |(_, n)| n.clone())
+    }
+
+    pub(super) fn service_name(&self, id: &ServiceId, language: Language) -> String {
         match self.services.iter().find(|(s, ..)| s == id) {
             Some((_, fr, _)) if language == Language::Fr => fr.clone(),
             Some((_, _, en)) => en.clone(),
@@ -89,25 +96,46 @@ fn printable(name: &str) -> String {
     name.chars().filter(|c| !c.is_control()).take(120).collect()
 }
 
-/// Prints the receipt in the background; the printer's health follows the
-/// outcome as for any print. A kiosk without a printer prints nothing.
+/// What the kiosk prints of its own: a visit's receipt, a callback's slip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Receipt,
+    CallbackSlip,
+}
+
+impl Job {
+    /// The CUPS job's name (the queue shows it; nothing personal).
+    fn title(self) -> &'static str {
+        match self {
+            Job::Receipt => "Reçu / Receipt",
+            Job::CallbackSlip => "Rappel / Callback",
+        }
+    }
+}
+
+/// Prints a receipt or a slip in the background, through the same path as
+/// any print (its job not kept by CUPS); the printer's health follows the
+/// outcome. A kiosk without a printer prints nothing.
 pub fn print(
+    job: Job,
     printer: &KioskPrinter,
     lines: &[String],
     events: tokio::sync::mpsc::UnboundedSender<VisitEvent>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let KioskPrinter::Cups(cups) = printer else {
-        warn!("the service asks for a receipt but this kiosk has no printer");
+        if job == Job::Receipt {
+            warn!("the service asks for a receipt but this kiosk has no printer");
+        }
         return None;
     };
     let (cups, pdf) = (cups.clone(), visio_transfer::text_pdf::text_pdf(lines));
-    Some(tokio::task::spawn_blocking(move || match cups.print_bytes_blocking(pdf, ContentKind::Pdf, "Reçu / Receipt") {
+    Some(tokio::task::spawn_blocking(move || match cups.print_bytes_blocking(pdf, ContentKind::Pdf, job.title()) {
         Ok(report) => {
-            info!(job_id = report.job_id, "receipt printed");
+            info!(job_id = report.job_id, ?job, "printed");
             let _ = events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: None });
         }
         Err(e) => {
-            warn!(error = %e, "the receipt was not printed");
+            warn!(error = %e, ?job, "not printed");
             if e.is_device_fault() {
                 let _ = events.send(VisitEvent::DeviceFault { device: Device::Printer, fault: Some(e.to_string().into()) });
             }
