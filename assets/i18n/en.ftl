@@ -83,6 +83,7 @@ waiting-elapsed = You have been waiting { $minutes } min.
 speech-services = The services: { $list }.
 speech-controls = At the bottom of the screen: Listen, to hear it again; Louder; Softer.
 speech-call = Speak normally. The adviser can see and hear you.
+speech-waiting-callback = You can also be called back at this kiosk at another time: touch "Be called back instead".
 speech-confirm = Touch "Yes, end it" or "No, continue".
 speech-rate = Touch "Good", "OK" or "Not good".
 speech-showing = The document has { $pages } pages.

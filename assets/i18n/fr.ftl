@@ -84,6 +84,7 @@ waiting-elapsed = Vous attendez depuis { $minutes } min.
 speech-services = Les services : { $list }.
 speech-controls = En bas de l'écran : Écouter, pour entendre à nouveau ; Plus fort ; Moins fort.
 speech-call = Parlez normalement. Le conseiller vous voit et vous entend.
+speech-waiting-callback = Vous pouvez aussi être rappelé à cette borne à un autre moment : touchez « Être rappelé plutôt ».
 speech-confirm = Touchez « Oui, terminer » ou « Non, continuer ».
 speech-rate = Touchez « Bien », « Moyen » ou « Pas bien ».
 speech-showing = Le document a { $pages } pages.

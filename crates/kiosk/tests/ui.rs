@@ -459,7 +459,11 @@ fn a_long_wait_offers_a_callback_and_back_keeps_the_place() {
     tap(&mut k, "Démo");
     k.input(Input::Hub(HubToKiosk::Queued { session: "s-1".into(), service: "demo".into(), position: 3, estimated_wait: Some(WaitEstimate { seconds: 600 }) }));
     assert!(!shows(&k, "Être rappelé plutôt"), "10 minutes is not long");
+    k.speaker().take_said();
     k.input(Input::Hub(HubToKiosk::QueueUpdate { session: "s-1".into(), position: 3, estimated_wait: Some(WaitEstimate { seconds: 1800 }) }));
+    // Said too, for a resident who cannot read the button.
+    let said = k.speaker().take_said().join(" ");
+    assert!(said.contains("touchez « Être rappelé plutôt »"), "{said}");
     tap(&mut k, "Être rappelé plutôt");
     assert!(matches!(k.screen(), Screen::Callback(_)));
     k.input(Input::Hub(HubToKiosk::CallbackSlots { service: "demo".into(), slots: vec![], minutes: 15 }));

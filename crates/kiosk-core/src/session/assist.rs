@@ -73,6 +73,8 @@ pub enum Prompt {
         presence_check: bool,
         /// Handed over by an agent: "transmise au service …".
         transferred: bool,
+        /// "Être rappelé plutôt" is offered (a long wait).
+        callback: bool,
     },
     /// The agent answered: their name.
     Answered { agent_name: String },
@@ -216,7 +218,7 @@ impl Session {
             Some(AutoReturn { at, warning: true }) => {
                 Prompt::ReturnWarning { seconds: at.saturating_duration_since(now).as_secs_f32().round() as u32 }
             }
-            _ => prompt_of(&self.screen),
+            _ => prompt_of(&self.screen, self.callback_offered()),
         };
         let key = match &prompt {
             Prompt::ReturnWarning { .. } => Prompt::ReturnWarning { seconds: 0 },
@@ -297,7 +299,7 @@ impl Session {
 }
 
 /// What the resident should hear about the screen they see.
-fn prompt_of(screen: &Screen) -> Prompt {
+fn prompt_of(screen: &Screen, callback_offered: bool) -> Prompt {
     match screen {
         Screen::Connecting => Prompt::Starting,
         Screen::OutOfService { reason } => Prompt::OutOfService(*reason),
@@ -310,6 +312,7 @@ fn prompt_of(screen: &Screen) -> Prompt {
             hub_lost: w.hub_lost,
             presence_check: w.presence_check,
             transferred: w.transferred_from.is_some(),
+            callback: callback_offered,
         },
         Screen::InCall(call) if call.confirm_hang_up => Prompt::ConfirmHangUp,
         // Progress is shown, not said: once per scan.

@@ -79,6 +79,7 @@ fn every_screen_change_is_said_once_in_the_residents_language() {
         hub_lost: false,
         presence_check: false,
         transferred: false,
+        callback: false,
     };
     assert_eq!(
         k.prompts(),

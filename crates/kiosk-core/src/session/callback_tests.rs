@@ -200,8 +200,14 @@ fn a_long_wait_offers_a_callback_and_keeps_the_place_until_it_is_booked() {
     assert!(!k.session.callback_offered(), "10 min is not long");
     k.input(Input::AskCallback);
     assert!(matches!(k.screen(), Screen::Waiting(_)));
+    k.prompts();
     k.input(Input::Hub(HubToKiosk::QueueUpdate { session: session(), position: 3, estimated_wait: Some(WaitEstimate { seconds: 25 * 60 }) }));
     assert!(k.session.callback_offered());
+    // Said as well as shown: a resident who cannot read hears the offer.
+    assert!(
+        k.prompts().iter().any(|p| matches!(p, Prompt::Waiting { callback: true, position: 3, .. })),
+        "the waiting prompt tells of the callback"
+    );
     k.input(Input::Hub(HubToKiosk::QueueUpdate { session: session(), position: 3, estimated_wait: None }));
     assert!(k.session.callback_offered(), "no agent available: the wait is unknown");
 

@@ -62,7 +62,7 @@ pub fn text(ctx: Context<'_>, prompt: &Prompt, easy_read: bool) -> String {
             lines
         }
         Prompt::Requesting { service } => vec![w.tr_with("requesting", &[("service", ctx.service_name(service).into())])],
-        Prompt::Waiting { service, position, estimate, hub_lost, presence_check, transferred } => {
+        Prompt::Waiting { service, position, estimate, hub_lost, presence_check, transferred, callback } => {
             let service = ctx.service_name(service);
             let mut lines = if *transferred {
                 vec![w.tr_with("waiting-transferred", &[("service", service.into()), ("position", (*position).into())])]
@@ -78,6 +78,9 @@ pub fn text(ctx: Context<'_>, prompt: &Prompt, easy_read: bool) -> String {
             }
             if *presence_check {
                 lines.push(w.tr("presence-question"));
+            }
+            if *callback {
+                lines.push(w.tr("speech-waiting-callback"));
             }
             lines
         }
