@@ -5,7 +5,8 @@
 //! callback is then in the agent's day (HTTPS) and in the iCalendar
 //! export with the reference the kiosk showed, and the slip came out of
 //! the private cupsd with the service, the local time and the reference,
-//! CUPS keeping nothing of it.
+//! CUPS keeping nothing of it. Then the same across two hub processes on
+//! PostgreSQL and NATS.
 
 use std::sync::Arc;
 
@@ -35,6 +36,25 @@ async fn a_callback_booked_at_the_kiosk_is_in_the_agents_day_and_calendar_and_on
     init_tracing();
     let (catalogue, text) = closed_demo();
     let world = World::start_with(visio_hub::server::Settings::new(Arc::new(catalogue))).await;
+    callback_scene(&world, &text).await;
+    world.hub.stop().await;
+}
+
+/// The same across two hub processes on PostgreSQL and NATS: the kiosk
+/// books on process 0, the agent reads the day and the calendar on
+/// process 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_booked_on_one_hub_process_is_in_the_day_read_on_another() {
+    init_tracing();
+    let (catalogue, text) = closed_demo();
+    let (world, cluster) = World::cluster_with(2, 1, catalogue).await;
+    callback_scene(&world, &text).await;
+    drop(cluster);
+}
+
+/// The kiosk (on the world's first hub) books the first free slot; the
+/// agent reads it on `world.hub`.
+async fn callback_scene(world: &World, text: &str) {
     // The kiosk's tiles say the same as the hub.
     let services = world.dir.path().join("services-closed-demo.json");
     std::fs::write(&services, text).unwrap();
@@ -111,5 +131,4 @@ async fn a_callback_booked_at_the_kiosk_is_in_the_agents_day_and_calendar_and_on
     assert!(words.contains("Borne : Point Visio-Public de démonstration"), "{words}");
     assert!(words.contains("touchez « Démo »"), "{words}");
     wait_for("CUPS keeps nothing of the job", || cups.job_traces().is_empty().then_some(())).await;
-    world.hub.stop().await;
 }
