@@ -52,6 +52,7 @@ use webrtc::peer_connection::{
 };
 use webrtc::rtp_transceiver::RtpSender;
 
+mod documents;
 mod driver;
 mod setup;
 mod tracks;
@@ -352,6 +353,7 @@ impl Call {
             controller,
             tasks,
             data_channel_created: false,
+            documents_reopens: 0,
             documents: None,
             offerer: None,
             local_ufrag: None,
@@ -487,6 +489,10 @@ enum Internal {
     DataChannel(Arc<dyn DataChannel>),
     Track(Arc<dyn TrackRemote>),
     RemoteVideoStarted(u32, u32),
+    /// The documents channel this side created closed.
+    DocumentsClosed,
+    /// Time to open the documents channel again.
+    ReopenDocuments,
     Error(CallError),
 }
 
