@@ -166,9 +166,11 @@ pub enum CallEvent {
         /// [`CallStats::data_room_bps`]).
         data_room_bps: u64,
     },
-    /// The documents data channel is open.
+    /// The documents data channel is open (again, after a close: attach
+    /// the new one and transfers resume).
     DataChannelOpen(DataChannelHandle),
-    /// The documents data channel closed.
+    /// The documents data channel closed; on the offerer a new one opens
+    /// shortly if the call goes on.
     DataChannelClosed,
     /// Something went wrong; the call goes on unless a `State(Failed | Closed)` follows.
     Error(CallError),
