@@ -1,8 +1,10 @@
 //! The documents data channel, as the document-transfer crate sees it.
 //!
 //! The offerer (the kiosk) creates one reliable, ordered channel labelled
-//! [`DOCUMENTS_CHANNEL`]; both sides get a [`DataChannelHandle`] through
-//! [`CallEvent::DataChannelOpen`](crate::CallEvent::DataChannelOpen).
+//! [`DOCUMENTS_CHANNEL`], and a new one if it closes while the call goes
+//! on; both sides get a [`DataChannelHandle`] through
+//! [`CallEvent::DataChannelOpen`](crate::CallEvent::DataChannelOpen), once
+//! per channel.
 //! Back-pressure both ways: `send` waits while more than the configured send
 //! buffer limit is unacknowledged, and a reader that falls behind slows the
 //! channel instead of growing memory. A sender that paces itself sets buffer

@@ -112,3 +112,82 @@ async fn transfer_over_the_documents_link_pauses_on_high_and_delivers() {
     agent.end().await.unwrap();
     kiosk.end().await.unwrap();
 }
+
+/// Waits for a notice `pick` accepts.
+async fn notice<T>(what: &str, rx: &mut mpsc::UnboundedReceiver<Notice>, mut pick: impl FnMut(&Notice) -> Option<T>) -> T {
+    let found = tokio::time::timeout(DEADLINE, async {
+        while let Some(n) = rx.recv().await {
+            if let Some(v) = pick(&n) {
+                return Some(v);
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(v)) => v,
+        Ok(None) => panic!("the session ended before {what}"),
+        Err(_) => panic!("no {what} within {DEADLINE:?}"),
+    }
+}
+
+/// Issue 22 item 7: the agent closes the documents channel mid-scan while
+/// the call goes on (a browser may; so does an SCTP stream reset). The
+/// kiosk's call (the offerer, which creates the channel) opens a new one,
+/// both sessions take it as the kiosk's visit does, and the scan resumes
+/// from what the agent holds and arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_documents_channel_closed_mid_call_is_reopened_and_the_scan_resumes() {
+    let (mut a, mut b, cha, chb) = pair().await;
+    let root = tempfile::tempdir().unwrap();
+    let spool = Spool::open(root.path().join("spool")).unwrap();
+    let (kiosk, mut kiosk_notices) = spawn_session(Side::Kiosk, Limits::default(), spool.session("kiosk").unwrap());
+    let (agent, mut agent_notices) = spawn_session(Side::Agent, Limits::default(), spool.session("agent").unwrap());
+    let (link, events) = DocumentsLink::attach(cha);
+    kiosk.attach(link, events).await.unwrap();
+    let (link, events) = DocumentsLink::attach(chb.clone());
+    agent.attach(link, events).await.unwrap();
+
+    // A 4 MB scan at 1 MB/s, so the channel closes with most of it to go.
+    let scan = root.path().join("scan.pdf");
+    std::fs::write(&scan, visio_testkit::pdf::padded_pdf("Scan across a closed channel", 4_000_000)).unwrap();
+    kiosk.set_send_rate(Some(1_000_000)).await.unwrap();
+    let (id, sha) = kiosk.push_file(&scan, "scan.pdf", Purpose::Scan, None).await.unwrap();
+    let held = notice("500 kB at the agent", &mut agent_notices, |n| match n {
+        Notice::Core { event: Event::Progress { id: i, done, .. }, .. } if *i == id && *done >= 500_000 => Some(*done),
+        _ => None,
+    })
+    .await;
+    chb.close().await.unwrap();
+    notice("the agent's link down", &mut agent_notices, |n| matches!(n, Notice::LinkDown).then_some(())).await;
+
+    // The kiosk's call opens a new channel; the agent's call is told of it.
+    let cha = channel_of(&mut a).await;
+    let chb = channel_of(&mut b).await;
+    let (link, events) = DocumentsLink::attach(cha);
+    kiosk.attach(link, events).await.unwrap();
+    let (link, events) = DocumentsLink::attach(chb);
+    agent.attach(link, events).await.unwrap();
+    kiosk.set_send_rate(None).await.unwrap();
+
+    let resumed = notice("the scan resumed", &mut kiosk_notices, |n| match n {
+        Notice::Core { event: Event::Resumed { id: i, offset }, .. } if *i == id => Some(*offset),
+        _ => None,
+    })
+    .await;
+    eprintln!("the agent held {held} bytes when it closed the channel; resumed at {resumed}");
+    assert!(resumed >= held, "resumed at {resumed}, the agent held {held}: nothing sent again from zero");
+    let (got, file) = notice("the scan received", &mut agent_notices, |n| match n {
+        Notice::Core { event: Event::FileReceived { id: i, sha256, .. }, file } if *i == id => Some((sha256.clone(), file.clone())),
+        _ => None,
+    })
+    .await;
+    notice("the scan delivered", &mut kiosk_notices, |n| matches!(n, Notice::Core { event: Event::Delivered { id: i }, .. } if *i == id).then_some(())).await;
+    assert_eq!(got, sha);
+    assert_eq!(hash_file(&file.expect("the received file")).unwrap().1, sha, "the agent's file is the scan");
+    let sent = kiosk.stats().chunk_bytes_sent.load(Ordering::Relaxed);
+    let size = std::fs::metadata(&scan).unwrap().len();
+    assert!(sent < size + 512 * 1024, "{sent} bytes sent for {size}: at most a window again");
+    agent.end().await.unwrap();
+    kiosk.end().await.unwrap();
+}

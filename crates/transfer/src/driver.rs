@@ -159,6 +159,7 @@ pub(crate) enum Command {
     SignBox(u32, SignatureBox),
     SignShown { id: u32, pages: u32, area: SignatureBox, thumbnail: Option<String> },
     SetRate(Option<u64>),
+    Path(bool),
     Scan(interview::ScanCommand),
     End(oneshot::Sender<()>),
 }
@@ -255,6 +256,13 @@ impl SessionHandle {
     /// the call's current bandwidth estimate.
     pub async fn set_send_rate(&self, bytes_per_sec: Option<u64>) -> Result<(), DriverError> {
         self.tell(Command::SetRate(bytes_per_sec)).await
+    }
+
+    /// The call's network path is up (`true`: connected) or cut (`false`:
+    /// disconnected or failed, the channel still open): a cut does not
+    /// count against the no-progress limit ([`Endpoint::handle_path_down`]).
+    pub async fn set_call_connected(&self, connected: bool) -> Result<(), DriverError> {
+        self.tell(Command::Path(connected)).await
     }
 
     /// Ends the session: its spool directory is wiped before this returns.
@@ -439,6 +447,8 @@ impl Driver {
                 }
             }
             Command::SetRate(r) => self.core.set_send_rate(now, r),
+            Command::Path(true) => self.core.handle_path_up(now),
+            Command::Path(false) => self.core.handle_path_down(now),
             Command::Scan(c) => c.apply(&mut self.core, now),
             Command::End(_) => unreachable!("handled in run"),
         }
@@ -547,7 +557,7 @@ pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: Se
             if let Notice::Core { event, file } = &n {
                 match event {
                     Event::ScanRequested { req, settings } => {
-                        tokio::spawn(scan(h.clone(), services.clone(), tx.clone(), *req, *settings));
+                        tokio::spawn(act::scan(h.clone(), services.clone(), tx.clone(), *req, *settings));
                     }
                     Event::Scan(step) => {
                         let _ = interview.send(interview::InterviewInput::Step(step.clone()));
@@ -568,25 +578,4 @@ pub fn spawn_kiosk<S: Scanner, P: Printer, D: Display>(limits: Limits, spool: Se
         }
     });
     (handle, rx)
-}
-
-async fn scan<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Arc<KioskServices<S, P, D>>, tx: mpsc::UnboundedSender<Notice>, req: u32, settings: ScanSettings) {
-    let _ = h.scan_started(req).await;
-    match s.scanner.scan(settings, h.spool_dir(), &format!("scan-{req}")).await {
-        Ok(out) => {
-            let name = out.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| format!("scan-{req}"));
-            match h.push_file(&out.path, &name, Purpose::Scan, Some(req)).await {
-                Ok((id, sha256)) => {
-                    let _ = tx.send(Notice::Scanned { req, id, path: out.path, sha256 });
-                }
-                Err(e) => scan_failed(&h, &tx, req, e.to_string()).await,
-            }
-        }
-        Err(e) => scan_failed(&h, &tx, req, e.to_string()).await,
-    }
-}
-
-pub(crate) async fn scan_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, req: u32, reason: String) {
-    let _ = tx.send(Notice::ScanFailed { req, reason: reason.clone() });
-    let _ = h.scan_failed(req, reason).await;
 }

@@ -473,3 +473,77 @@ fn busy_and_session_end_cancel_everything() {
     assert!(a.events.iter().any(|e| matches!(e, Event::Rejected { id, code: ErrorCode::Cancelled, reason, .. } if *id == first && reason == "the session ended")));
     assert_eq!(a.ep.active_transfers() + k.ep.active_transfers(), 0);
 }
+
+/// Rejections with code `timeout` for `id` and their reasons.
+fn timeouts(p: &Peer, id: u32) -> Vec<String> {
+    p.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Rejected { id: i, code: ErrorCode::Timeout, reason, .. } if *i == id => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A cut call (the path down, the channel still open: SCTP retransmits
+/// across it) does not count against the 60 s no-progress limit; once the
+/// path is back that limit counts again, from zero.
+#[test]
+fn a_cut_does_not_count_as_no_progress_and_the_clock_restarts_after_it() {
+    let (now, _k, mut a) = pair();
+    let id = a.push(now, "s.pdf", pdf(1, 10), Purpose::Print);
+    a.drain(now); // the offer never arrives: no progress from here
+    let cut_at = now + Duration::from_secs(30);
+    a.ep.handle_path_down(cut_at);
+    let back_at = cut_at + Duration::from_secs(90);
+    assert!(a.ep.poll_timeout().unwrap() > back_at, "the cut is bounded by the resume window, not 60 s");
+    a.ep.handle_timeout(back_at);
+    a.drain(back_at);
+    assert!(timeouts(&a, id).is_empty(), "90 s of cut did not fail the transfer");
+    a.ep.handle_path_up(back_at);
+    assert_eq!(a.ep.poll_timeout(), Some(back_at + Duration::from_secs(60)));
+    a.ep.handle_timeout(back_at + Duration::from_secs(59));
+    a.drain(back_at + Duration::from_secs(59));
+    assert!(timeouts(&a, id).is_empty());
+    a.ep.handle_timeout(back_at + Duration::from_secs(60));
+    a.drain(back_at + Duration::from_secs(60));
+    assert_eq!(timeouts(&a, id), vec!["no progress for 60 s".to_string()], "60 s connected without progress still fails");
+}
+
+/// A call that never comes back: the transfer fails at the resume window
+/// (5 min), saying so, and the receiver's partial file is discarded.
+#[test]
+fn a_cut_longer_than_the_resume_window_fails_the_transfer_saying_so() {
+    let (now, mut k, mut a) = pair();
+    let doc = pdf(1, 200_000);
+    let id = a.push(now, "scan.pdf", doc, Purpose::Display);
+    // The offer, its accept and a few chunks go through, then the path goes down.
+    a.drain(now);
+    for t in std::mem::take(&mut a.wire) {
+        let _ = deliver(now, &mut k.ep, &t);
+    }
+    k.drain(now);
+    for t in std::mem::take(&mut k.wire) {
+        let _ = deliver(now, &mut a.ep, &t);
+    }
+    a.drain(now);
+    for t in std::mem::take(&mut a.wire).iter().take(3) {
+        let _ = deliver(now, &mut k.ep, t);
+    }
+    k.drain(now);
+    assert!(k.received.contains_key(&id), "part of the file arrived");
+    a.ep.handle_path_down(now);
+    k.ep.handle_path_down(now);
+    let end = now + Duration::from_secs(300);
+    for p in [&mut a, &mut k] {
+        p.ep.handle_timeout(end - Duration::from_secs(1));
+        p.drain(end);
+        assert!(timeouts(p, id).is_empty());
+        assert_eq!(p.ep.poll_timeout(), Some(end));
+        p.ep.handle_timeout(end);
+        p.drain(end);
+        assert_eq!(timeouts(p, id), vec!["the call stayed cut for 300 s".to_string()]);
+    }
+    assert!(!k.received.contains_key(&id), "the partial file is discarded");
+    assert_eq!(a.ep.active_transfers() + k.ep.active_transfers(), 0);
+}

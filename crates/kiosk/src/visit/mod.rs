@@ -421,14 +421,27 @@ impl Runner {
     async fn call_event(&mut self, event: CallEvent) {
         let Some(active) = &mut self.call else { return };
         match event {
-            CallEvent::State(state) => match state {
-                CallState::Connected => self.input(Input::Media(MediaEvent::Connected)),
-                CallState::Disconnected => self.input(Input::Media(MediaEvent::Reconnecting)),
-                // A lost path, not a lost call: the session restarts ICE and
-                // gives up only after a long while.
-                CallState::Failed => self.input(Input::Media(MediaEvent::Lost)),
-                CallState::New | CallState::Connecting | CallState::Closed => {}
-            },
+            CallEvent::State(state) => {
+                // A cut holds transfers without counting as no progress
+                // (the channel stays open, SCTP retransmits); the session
+                // core's media give-up ends them with the call.
+                let path = match state {
+                    CallState::Connected => Some(true),
+                    CallState::Disconnected | CallState::Failed => Some(false),
+                    CallState::New | CallState::Connecting | CallState::Closed => None,
+                };
+                if let (Some(up), Some(documents)) = (path, &self.documents) {
+                    let _ = documents.handle.set_call_connected(up).await;
+                }
+                match state {
+                    CallState::Connected => self.input(Input::Media(MediaEvent::Connected)),
+                    CallState::Disconnected => self.input(Input::Media(MediaEvent::Reconnecting)),
+                    // A lost path, not a lost call: the session restarts ICE and
+                    // gives up only after a long while.
+                    CallState::Failed => self.input(Input::Media(MediaEvent::Lost)),
+                    CallState::New | CallState::Connecting | CallState::Closed => {}
+                }
+            }
             CallEvent::LocalCandidate(c) => {
                 let candidate = protocol_candidate(c);
                 self.input(Input::Media(MediaEvent::LocalSignal(Signal::Candidate { candidate })));

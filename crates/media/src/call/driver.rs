@@ -2,6 +2,7 @@
 
 use super::*;
 use super::setup::with_codec;
+use super::documents::data_channel_events;
 use super::tracks::{ReceiveSinks, answer_dropped_video, answer_keyframe_requests, receive_track};
 
 pub(super) struct Driver {
@@ -34,6 +35,8 @@ pub(super) struct Driver {
     pub(super) controller: AdaptationController,
     pub(super) tasks: Vec<JoinHandle<()>>,
     pub(super) data_channel_created: bool,
+    /// Documents channels opened again this call ([`documents`](super::documents)).
+    pub(super) documents_reopens: u32,
     /// The documents channel this side opened (the offerer's), to wake
     /// webrtc-rs's driver with ([`Driver::wake_ice_checks`]).
     pub(super) documents: Option<Arc<dyn DataChannel>>,
@@ -160,12 +163,7 @@ impl Driver {
 
     async fn create_offer(&mut self) -> Result<SessionDescription, CallError> {
         if !self.data_channel_created {
-            // Reliable and ordered: documents must arrive whole and in order.
-            let init = webrtc::data_channel::RTCDataChannelInit { ordered: true, ..Default::default() };
-            let channel = self.pc.create_data_channel(DOCUMENTS_CHANNEL, Some(init)).await?;
-            self.data_channel_created = true;
-            self.documents = Some(Arc::clone(&channel));
-            self.tasks.push(tokio::spawn(data_channel_events(channel, self.emit.clone())));
+            self.open_documents_channel().await?;
         }
         if self.offerer == Some(false) {
             return Err(CallError::Sequence("this side answered the call; only the offerer makes offers".into()));
@@ -412,6 +410,8 @@ impl Driver {
                 };
                 self.tasks.push(tokio::spawn(receive_track(track, sinks, Arc::clone(&self.picture_lost), self.internal_tx.clone())));
             }
+            Internal::DocumentsClosed => self.documents_closed(),
+            Internal::ReopenDocuments => self.reopen_documents().await,
             Internal::RemoteVideoStarted(width, height) => self.emit.send(CallEvent::RemoteVideoStarted { width, height }),
             Internal::Error(e) => self.emit.send(CallEvent::Error(e)),
         }
@@ -590,11 +590,4 @@ impl Driver {
         })));
         self.last_audio_decoded = audio_decoded;
     }
-}
-
-/// The documents channel's life as call events.
-async fn data_channel_events(channel: Arc<dyn DataChannel>, emit: Emitter) {
-    let closing = emit.clone();
-    let opened = move |handle| emit.send(CallEvent::DataChannelOpen(handle));
-    pump_data_channel(channel, opened, move || closing.send(CallEvent::DataChannelClosed)).await;
 }

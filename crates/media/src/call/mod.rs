@@ -52,6 +52,7 @@ use webrtc::peer_connection::{
 };
 use webrtc::rtp_transceiver::RtpSender;
 
+mod documents;
 mod driver;
 mod setup;
 mod tracks;
@@ -165,9 +166,11 @@ pub enum CallEvent {
         /// [`CallStats::data_room_bps`]).
         data_room_bps: u64,
     },
-    /// The documents data channel is open.
+    /// The documents data channel is open (again, after a close: attach
+    /// the new one and transfers resume).
     DataChannelOpen(DataChannelHandle),
-    /// The documents data channel closed.
+    /// The documents data channel closed; on the offerer a new one opens
+    /// shortly if the call goes on.
     DataChannelClosed,
     /// Something went wrong; the call goes on unless a `State(Failed | Closed)` follows.
     Error(CallError),
@@ -352,6 +355,7 @@ impl Call {
             controller,
             tasks,
             data_channel_created: false,
+            documents_reopens: 0,
             documents: None,
             offerer: None,
             local_ufrag: None,
@@ -487,6 +491,10 @@ enum Internal {
     DataChannel(Arc<dyn DataChannel>),
     Track(Arc<dyn TrackRemote>),
     RemoteVideoStarted(u32, u32),
+    /// The documents channel this side created closed.
+    DocumentsClosed,
+    /// Time to open the documents channel again.
+    ReopenDocuments,
     Error(CallError),
 }
 

@@ -75,6 +75,7 @@ pub enum Side {
 /// ```text
 /// loop {
 ///     feed one input: handle_frame / handle_link_up / handle_link_down /
+///                     handle_path_down / handle_path_up /
 ///                     handle_buffer_low / handle_buffer_high / handle_data /
 ///                     handle_timeout / an app command (request_scan, push_file, ...)
 ///     while let Some(out) = endpoint.poll_output() { act on it }   // until empty
@@ -88,6 +89,9 @@ pub struct Endpoint {
     side: Side,
     limits: Limits,
     link_up: bool,
+    /// The call's network path is down (a cut) though the channel is open:
+    /// no-progress is not counted, the resume window bounds the wait.
+    cut: bool,
     /// The channel's buffered amount went over the high mark; wait for "low".
     paused: bool,
     next_id: u32,
@@ -120,6 +124,7 @@ impl Endpoint {
             side,
             limits,
             link_up: false,
+            cut: false,
             paused: false,
             next_id: 1,
             next_req: 1,
@@ -333,21 +338,62 @@ impl Endpoint {
         Ok(())
     }
 
+    /// The call's network path went down (ICE disconnected or failed)
+    /// while the channel stays open. SCTP holds what was sent and goes on
+    /// once the path is back, so the no-progress limit (`stall_timeout`)
+    /// does not count the cut: transfers wait up to `resume_window` for
+    /// [`handle_path_up`](Self::handle_path_up), as for a closed channel.
+    pub fn handle_path_down(&mut self, now: Instant) {
+        self.tick(now);
+        if !self.cut {
+            info!(side = ?self.side, "call cut; transfers wait for the path");
+            self.cut = true;
+            self.restart_clocks(now);
+        }
+    }
+
+    /// The call's network path is back: the no-progress clock starts again
+    /// from zero (a cut's retransmissions take a moment to drain).
+    pub fn handle_path_up(&mut self, now: Instant) {
+        self.tick(now);
+        if self.cut {
+            info!(side = ?self.side, "call path back");
+            self.cut = false;
+            self.restart_clocks(now);
+        }
+    }
+
+    /// Every transfer's clock counts from `now` (the limit just changed).
+    fn restart_clocks(&mut self, now: Instant) {
+        for o in self.outgoing.values_mut() {
+            o.last_activity = now;
+        }
+        for i in self.incoming.values_mut() {
+            i.last_activity = now;
+        }
+    }
+
+    /// How long a transfer may go without progress now, and why it fails then.
+    fn wait_limit(&self) -> (std::time::Duration, String) {
+        let (stall, window) = (self.limits.stall_timeout, self.limits.resume_window);
+        if !self.link_up {
+            (window, format!("the data channel stayed closed for {} s", window.as_secs()))
+        } else if self.cut {
+            (window, format!("the call stayed cut for {} s", window.as_secs()))
+        } else {
+            (stall, format!("no progress for {} s", stall.as_secs()))
+        }
+    }
+
     /// Wakes the core at the deadline it asked for.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
         if self.pace_until.is_some_and(|t| now >= t) {
             self.pace_until = None;
         }
-        let (stall, window) = (self.limits.stall_timeout, self.limits.resume_window);
-        let limit = if self.link_up { stall } else { window };
+        let (limit, why) = self.wait_limit();
         let expired_out: Vec<u32> = self.outgoing.iter().filter(|(_, o)| now >= o.last_activity + limit).map(|(&id, _)| id).collect();
         let expired_in: Vec<u32> = self.incoming.iter().filter(|(_, i)| now >= i.last_activity + limit).map(|(&id, _)| id).collect();
-        let why = if self.link_up {
-            format!("no progress for {} s", stall.as_secs())
-        } else {
-            format!("the data channel stayed closed for {} s", window.as_secs())
-        };
         for id in expired_out {
             self.fail_out(id, ErrorCode::Timeout, why.clone(), true);
         }
@@ -358,7 +404,7 @@ impl Endpoint {
 
     /// When to call `handle_timeout` next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let limit = if self.link_up { self.limits.stall_timeout } else { self.limits.resume_window };
+        let (limit, _) = self.wait_limit();
         let stall = self
             .outgoing
             .values()

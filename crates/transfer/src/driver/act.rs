@@ -14,7 +14,7 @@ use crate::driver::{KioskServices, Notice, SessionHandle};
 use crate::inspect::{DocumentLimits, inspect};
 use crate::printer::Printer;
 use crate::scanner::Scanner;
-use crate::wire::{OutcomeKind, Purpose};
+use crate::wire::{OutcomeKind, Purpose, ScanSettings};
 
 pub(crate) async fn action_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, id: u32, purpose: Purpose, reason: String, device_fault: bool) {
     let _ = tx.send(Notice::ActionFailed { id, purpose, reason: reason.clone(), device_fault });
@@ -81,4 +81,26 @@ pub(crate) async fn act_on_file<S: Scanner, P: Printer, D: Display>(h: SessionHa
         },
         Purpose::Scan | Purpose::ScanPreview | Purpose::Signed => {}
     }
+}
+
+/// A one-shot scan (`scan_request`): scan, then send the file.
+pub(crate) async fn scan<S: Scanner, P: Printer, D: Display>(h: SessionHandle, s: Arc<KioskServices<S, P, D>>, tx: mpsc::UnboundedSender<Notice>, req: u32, settings: ScanSettings) {
+    let _ = h.scan_started(req).await;
+    match s.scanner.scan(settings, h.spool_dir(), &format!("scan-{req}")).await {
+        Ok(out) => {
+            let name = out.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| format!("scan-{req}"));
+            match h.push_file(&out.path, &name, Purpose::Scan, Some(req)).await {
+                Ok((id, sha256)) => {
+                    let _ = tx.send(Notice::Scanned { req, id, path: out.path, sha256 });
+                }
+                Err(e) => scan_failed(&h, &tx, req, e.to_string()).await,
+            }
+        }
+        Err(e) => scan_failed(&h, &tx, req, e.to_string()).await,
+    }
+}
+
+pub(crate) async fn scan_failed(h: &SessionHandle, tx: &mpsc::UnboundedSender<Notice>, req: u32, reason: String) {
+    let _ = tx.send(Notice::ScanFailed { req, reason: reason.clone() });
+    let _ = h.scan_failed(req, reason).await;
 }
