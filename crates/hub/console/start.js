@@ -3,6 +3,10 @@
 // a script's top-level const bindings.
 Object.assign(window, { state, failureText, scanFailureText, WORDS, DocView, Day });
 
+function redrawTexts() {
+  for (const hook of languageHooks) hook();
+}
+
 // The shared frame's sign-in, header and language switch (/common/page.js)
 // with the agent API; the console keeps its own hub connection.
 startPage({
@@ -15,5 +19,8 @@ startPage({
   signedIn: agentSignedIn,
   signingOut: agentSigningOut,
   signedOut: agentSignedOut,
-  language: () => { for (const hook of languageHooks) hook(); },
+  language: redrawTexts,
 });
+// As after a switch: the texts the console's parts draw (the button's
+// reason, the lists) are there before the hub answers.
+redrawTexts();
