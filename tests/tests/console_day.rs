@@ -97,7 +97,7 @@ async fn working_day(kind: Kind) {
     // same keys, and every key the page names is in it.
     let catalogue = browser
         .run(
-            "const fr = Object.keys(MESSAGES.fr), en = Object.keys(MESSAGES.en);
+            "const fr = Object.keys(WORDS.fr), en = Object.keys(WORDS.en);
              const named = [...document.querySelectorAll('[data-i18n]')].map(e => e.dataset.i18n);
              return { only_fr: fr.filter(k => !en.includes(k)), only_en: en.filter(k => !fr.includes(k)),
                       missing: named.filter(k => !fr.includes(k)) };",

@@ -1,8 +1,8 @@
-// What the hub's small pages (/admin/, /host/, /supervision/) share, served
-// as /common/page.js before each page's own script: the shared words, the
-// sign-in with an admin console account, the header (who is signed in,
-// sign-out, the language switch), the notice line, and the page's socket,
-// opened again after a cut. Plain JavaScript, no build step, no inline code
+// What the hub's browser pages (/agent/, /admin/, /host/, /supervision/,
+// /guest/) share, served as /common/page.js before each page's own script:
+// `$`, `el`, the shared words, the sign-in (an admin console account, or an
+// agent's on /agent/), the header (who is signed in, sign-out, the language
+// switch), the notice line, and the page's socket, opened again after a cut. Plain JavaScript, no build step, no inline code
 // (the hub's Content-Security-Policy forbids it). The markup these work on
 // is crates/hub/common/page.html. A page adds its words with addWords() and
 // starts with startPage({...}) once its own functions are defined.
@@ -123,7 +123,7 @@ async function signIn(event) {
   let response;
   let body = null;
   try {
-    response = await fetch("/api/admin/login", {
+    response = await fetch(`${page.options.api}/login`, {
       method: "POST",
       credentials: "same-origin",
       headers: { "content-type": "application/json" },
@@ -139,9 +139,21 @@ async function signIn(event) {
     signedIn(body);
     return;
   }
-  const seconds = /(\d+) s/.exec((body && body.error) || "");
-  const key = ["400", "401", "429", "500"].includes(String(response.status)) ? "login." + response.status : "login.other";
-  $("login-error").textContent = t(key, { status: response.status, seconds: seconds ? seconds[1] : "?" });
+  $("login-error").textContent = loginErrorText(response, body);
+}
+
+/// The hub's sign-in refusals carry an English sentence and no code: the
+/// HTTP status tells which one it is (a wait from Retry-After, or else the
+/// sentence's "N s").
+function loginErrorText(response, body) {
+  const status = response.status;
+  if (status === 429) {
+    const said = /(\d+) s/.exec((body && body.error) || "");
+    return t("login.429", { seconds: response.headers.get("retry-after") || (said ? said[1] : "60") });
+  }
+  if (status === 400 || status === 401) return t("login." + status);
+  if (status >= 500) return t("login.500");
+  return t("login.other", { status });
 }
 
 function signedIn(me) {
@@ -167,7 +179,7 @@ function connect() {
   ws.onmessage = (event) => received(JSON.parse(event.data));
   ws.onclose = async () => {
     if (page.ws !== ws || !page.me) return;
-    const me = await fetch("/api/admin/me", { credentials: "same-origin" }).catch(() => null);
+    const me = await fetch(`${page.options.api}/me`, { credentials: "same-origin" }).catch(() => null);
     if (me && me.status === 401) return showLogin();
     const why = me && me.ok && refused ? refused(await me.json()) : null;
     if (why) return showLogin(why);
@@ -177,13 +189,19 @@ function connect() {
 }
 
 /// Starts the page. `options`: `lang`, the key keeping the chosen language;
-/// `views`, the ids hidden while signed out; `roles`, the roles let in
-/// (all when absent; the others see "login.role"); `who(me)`, the header's
-/// name; `signedIn(me)`, `signedOut()`, `language()` (after a switch) and
-/// `gesture()` (on the sign-in click), the page's own steps; `socket`,
-/// `{ path, received, refused(me) }` when the page lives on one.
+/// `api`, the account API's base (`/api/admin` when absent, the agent
+/// console's `/api/agent`: its `login`, `me` and `logout`); `views`, the
+/// ids hidden while signed out (the page shows them in `signedIn`);
+/// `roles`, the roles let in (all when absent; the others see
+/// "login.role"); `who(me)`, the header's name; `signedIn(me)`,
+/// `signingOut()` (on the sign-out click, before the hub forgets the
+/// session), `signedOut()`, `language()` (after a switch) and `gesture()`
+/// (on the sign-in click), the page's own steps; `socket`,
+/// `{ path, received, refused(me) }` when the page lives on one (a page
+/// with its own connection passes none and opens it in `signedIn`).
 async function startPage(options) {
-  page.options = options;
+  page.options = { api: "/api/admin", ...options };
+  options = page.options;
   lang = localStorage.getItem(options.lang) === "en" ? "en" : "fr";
   applyWords();
   for (const b of document.querySelectorAll("[data-lang]")) {
@@ -196,10 +214,11 @@ async function startPage(options) {
   }
   $("login-form").addEventListener("submit", signIn);
   $("logout").addEventListener("click", async () => {
-    await fetch("/api/admin/logout", { method: "POST", credentials: "same-origin" }).catch(() => null);
+    if (options.signingOut) options.signingOut();
+    await fetch(`${options.api}/logout`, { method: "POST", credentials: "same-origin" }).catch(() => null);
     showLogin();
   });
-  const me = await fetch("/api/admin/me", { credentials: "same-origin" }).catch(() => null);
+  const me = await fetch(`${options.api}/me`, { credentials: "same-origin" }).catch(() => null);
   if (me && me.ok) signedIn(await me.json());
   else showLogin();
 }

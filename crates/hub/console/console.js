@@ -1,7 +1,8 @@
-// Sign-in, the hub connection (docs/protocol.md over one WebSocket), the
-// queue, availability and arrival alerts, keyboard shortcuts.
-const PROTOCOL = 2;
-const $ = (id) => document.getElementById(id);
+// The agent's steps at sign-in and sign-out (the sign-in itself is the
+// shared frame's, /common/page.js), the hub connection (docs/protocol.md
+// over one WebSocket, the console's own: resume tokens, another window,
+// availability), the queue, availability and arrival alerts, keyboard
+// shortcuts.
 
 const state = {
   ws: null,
@@ -54,83 +55,37 @@ const AutoAvailable = {
 // Sign-in
 // ---------------------------------------------------------------------------
 
-async function boot() {
-  setLanguage(lang);
-  const response = await fetch("/api/agent/me", { credentials: "same-origin" }).catch(() => null);
-  if (response && response.ok) {
-    signedIn(await response.json());
-  } else {
-    show("login");
-  }
+/// After the shared sign-in (or a session found at load): the desk and
+/// the hub connection.
+function agentSignedIn(me) {
+  state.me = me;
+  $("desk").hidden = false;
+  Notes.load();
+  connectHub();
 }
 
-$("login-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  // A user gesture: the only moment browsers let a page ask for
-  // notifications and start its sound.
-  Alerts.prepare();
-  let response;
-  try {
-    response = await fetch("/api/agent/login", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ login: $("login-user").value, password: $("login-password").value }),
-    });
-  } catch {
-    $("login-error").textContent = t("login.network");
-    return;
-  }
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    $("login-error").textContent = loginErrorText(response);
-    return;
-  }
-  $("login-password").value = "";
-  signedIn(body);
-});
-
-/// The hub's sign-in refusals carry an English sentence and no code: the
-/// HTTP status tells which one it is.
-function loginErrorText(response) {
-  const status = response.status;
-  if (status === 429) return t("login.429", { seconds: response.headers.get("retry-after") || "60" });
-  if ([400, 401].includes(status)) return t(`login.${status}`);
-  if (status >= 500) return t("login.500");
-  return t("login.other", { status });
-}
-
-$("logout").addEventListener("click", async () => {
+/// The sign-out button, before the hub forgets the session: nothing of
+/// the agent stays in the tab (the call, its resume token, the notes).
+function agentSigningOut() {
   endCallLocally();
   Resume.clear();
   Notes.forget();
   const ws = state.ws;
   state.ws = null;
   if (ws) ws.close();
-  await fetch("/api/agent/logout", { method: "POST", credentials: "same-origin" });
-  location.reload();
-});
-
-function signedIn(me) {
-  state.me = me;
-  $("agent-name").textContent = me.display_name;
-  $("who").hidden = false;
-  show("desk");
-  Notes.load();
-  connect();
 }
 
-function show(section) {
-  $("login").hidden = section !== "login";
-  $("desk").hidden = section !== "desk";
+/// The sign-in shows: after a sign-out the page starts afresh (at load
+/// without a session there is nothing to start again).
+function agentSignedOut() {
+  if (state.me) location.reload();
 }
 
 // ---------------------------------------------------------------------------
 // Hub connection
 // ---------------------------------------------------------------------------
 
-function connect() {
+function connectHub() {
   const ws = new WebSocket(`wss://${location.host}/ws/agent`);
   state.ws = ws;
   // Availability is the hub's to confirm: a change before its welcome
@@ -162,7 +117,7 @@ function connect() {
     // 1, 2, 4… s up to 30 s, with jitter so a restarted hub is not hit by
     // every console at the same instant.
     const delay = state.reconnectDelay * (0.75 + Math.random() * 0.5);
-    setTimeout(connect, delay);
+    setTimeout(connectHub, delay);
     state.reconnectDelay = Math.min(state.reconnectDelay * 2, 30000);
   };
 }

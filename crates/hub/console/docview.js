@@ -4,29 +4,31 @@
 // docs/protocol.md), never through the hub. Built on documents.js: its
 // control messages and its end of call are wrapped, not changed.
 
-Object.assign(MESSAGES.fr, {
-  "view.title": "Ce que voit l'usager",
-  "view.help": "Cliquez sur la page pour montrer un endroit à l'usager ; faites glisser pour déplacer la vue.",
-  "view.previous": "Page précédente",
-  "view.next": "Page suivante",
-  "view.page": "Page {page} sur {pages}",
-  "view.zoom-in": "Agrandir",
-  "view.zoom-out": "Réduire",
-  "view.zoom": "{zoom} %",
-  "view.pointer-off": "Masquer le pointeur",
-  "view.thumb": "Aperçu de la page affichée sur la borne",
-});
-Object.assign(MESSAGES.en, {
-  "view.title": "What the resident sees",
-  "view.help": "Click on the page to show the resident a place; drag to move the view.",
-  "view.previous": "Previous page",
-  "view.next": "Next page",
-  "view.page": "Page {page} of {pages}",
-  "view.zoom-in": "Zoom in",
-  "view.zoom-out": "Zoom out",
-  "view.zoom": "{zoom} %",
-  "view.pointer-off": "Hide the pointer",
-  "view.thumb": "Picture of the page shown on the kiosk",
+addWords({
+  fr: {
+    "view.title": "Ce que voit l'usager",
+    "view.help": "Cliquez sur la page pour montrer un endroit à l'usager ; faites glisser pour déplacer la vue.",
+    "view.previous": "Page précédente",
+    "view.next": "Page suivante",
+    "view.page": "Page {page} sur {pages}",
+    "view.zoom-in": "Agrandir",
+    "view.zoom-out": "Réduire",
+    "view.zoom": "{zoom} %",
+    "view.pointer-off": "Masquer le pointeur",
+    "view.thumb": "Aperçu de la page affichée sur la borne",
+  },
+  en: {
+    "view.title": "What the resident sees",
+    "view.help": "Click on the page to show the resident a place; drag to move the view.",
+    "view.previous": "Previous page",
+    "view.next": "Next page",
+    "view.page": "Page {page} of {pages}",
+    "view.zoom-in": "Zoom in",
+    "view.zoom-out": "Zoom out",
+    "view.zoom": "{zoom} %",
+    "view.pointer-off": "Hide the pointer",
+    "view.thumb": "Picture of the page shown on the kiosk",
+  },
 });
 
 const ZOOMS = [100, 150, 200, 300, 400];

@@ -1,30 +1,23 @@
 // Visio-Public agent console. Plain JavaScript, no build step, no inline
 // code (the hub's Content-Security-Policy forbids it). The hub serves the
 // files of this folder as one script, in the order of crates/hub/src/pages.rs:
-// i18n.js (the message catalogue), console.js (sign-in, hub, queue, alerts),
+// i18n.js (the console's words), console.js (hub, queue, alerts),
 // call.js (the call and its state), documents.js, scans.js (scan interview,
 // kept scans, document history), docview.js (the shown document driven from
 // here), sign.js, notes.js, transfer.js, day.js (the agent's appointments),
-// start.js.
+// start.js (startPage). The page around it (header, sign-in, language
+// switch) and `$`, `el`, `t`, `lang`, `addWords` come from the hub's shared
+// frame, /common/page.js, loaded first.
 "use strict";
 
-// French first; English from the same keys. Elements with data-i18n take
-// their text from here; code takes it through t(key, params).
-const MESSAGES = {
+// The console's own words over the shared ones (French first; English from
+// the same keys). The kiosk's device faults are said to the agent with
+// what they mean for the call, so they replace the shared `fault.*` texts.
+addWords({
   fr: {
     "app.sub": "Console agent",
     "who.available": "Disponible",
-    "who.logout": "Se déconnecter",
     "login.title": "Connexion",
-    "login.user": "Identifiant",
-    "login.password": "Mot de passe",
-    "login.submit": "Se connecter",
-    "login.401": "Identifiant ou mot de passe non reconnu.",
-    "login.429": "Trop d'essais manqués : réessayez dans {seconds} s.",
-    "login.400": "Saisissez votre identifiant et votre mot de passe.",
-    "login.500": "Le service n'a pas pu vérifier le mot de passe ; réessayez.",
-    "login.other": "Connexion refusée (code {status}).",
-    "login.network": "Le service est injoignable ; vérifiez la connexion réseau.",
     "queue.title": "Usagers en attente",
     "queue.empty": "Personne n'attend pour vos services.",
     "queue.take": "Prendre le suivant",
@@ -215,17 +208,7 @@ const MESSAGES = {
   en: {
     "app.sub": "Agent console",
     "who.available": "Available",
-    "who.logout": "Sign out",
     "login.title": "Sign in",
-    "login.user": "Login",
-    "login.password": "Password",
-    "login.submit": "Sign in",
-    "login.401": "Login or password not recognised.",
-    "login.429": "Too many failed attempts: try again in {seconds} s.",
-    "login.400": "Enter your login and password.",
-    "login.500": "The service could not check the password; try again.",
-    "login.other": "Sign-in refused (code {status}).",
-    "login.network": "The service cannot be reached; check the network connection.",
     "queue.title": "Residents waiting",
     "queue.empty": "Nobody is waiting for your services.",
     "queue.take": "Take the next one",
@@ -413,31 +396,8 @@ const MESSAGES = {
     "day.cancelled": "cancelled",
     "queue.appointment": "appointment {reference}",
   },
-};
+});
 
-const LANG_KEY = "visio.lang";
-let lang = MESSAGES[localStorage.getItem(LANG_KEY)] ? localStorage.getItem(LANG_KEY) : "fr";
-
-/// The message for `key` in the current language, `{name}` filled from params.
-function t(key, params = {}) {
-  const text = MESSAGES[lang][key] ?? MESSAGES.fr[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
-}
-
-/// Redraws every static text; dynamic texts are redrawn by `onLanguage` hooks.
+/// The console's parts redraw their own texts after a language switch:
+/// each pushes its redraw here (start.js hands them to startPage).
 const languageHooks = [];
-function setLanguage(next) {
-  if (!MESSAGES[next]) return;
-  lang = next;
-  localStorage.setItem(LANG_KEY, next);
-  document.documentElement.lang = next;
-  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  for (const button of document.querySelectorAll("[data-lang]")) {
-    button.setAttribute("aria-pressed", String(button.dataset.lang === next));
-  }
-  for (const hook of languageHooks) hook();
-}
-
-for (const button of document.querySelectorAll("[data-lang]")) {
-  button.addEventListener("click", () => setLanguage(button.dataset.lang));
-}

@@ -15,10 +15,12 @@
 //!   into a call by a one-time link, over `/ws/guest` (docs/protocol.md,
 //!   "A third party").
 //!
-//! The last three sign in with an admin console account and share
-//! `common/`: the page around their view (`page.html`: head, header,
-//! sign-in), `/common/page.js` (words, sign-in, header, language switch,
-//! the socket) and `/common/page.css`.
+//! All five share `common/`: the page around their view (`page.html`:
+//! head, header, sign-in), `/common/page.js` (`$`, `el`, words, sign-in,
+//! header, language switch, the socket) and `/common/page.css`. The agent
+//! console signs in with an agent account (`/api/agent/*`) and keeps its
+//! own hub connection; the others with an admin console account (the
+//! guest with its link, no sign-in).
 
 use std::sync::LazyLock;
 
@@ -50,6 +52,10 @@ struct Frame {
     /// Markup in the header before who is signed in (the admin console's
     /// sections); empty for none.
     nav: &'static str,
+    /// Markup in the header between the signed-in name and the sign-out
+    /// button, shown with them (the agent console's « Disponible »);
+    /// empty for none.
+    who: &'static str,
     /// The page's own sections, after the sign-in card.
     view: &'static str,
 }
@@ -66,6 +72,7 @@ impl StaticPage {
             .replace("{script}", &format!("{base}{name}.js"))
             .replace("{style}", &format!("{base}{name}.css"))
             .replace("{nav}", frame.nav)
+            .replace("{who}", frame.who)
             // Last: the view is the page's own markup, not the frame's.
             .replace("{view}", frame.view);
         StaticPage { base, name, index, script, style }
@@ -82,13 +89,17 @@ impl StaticPage {
 }
 
 /// The agent console.
-pub static AGENT: LazyLock<StaticPage> = LazyLock::new(|| StaticPage {
-    base: "/agent/",
-    name: "console",
-    index: include_str!("../console/index.html").to_owned(),
+pub static AGENT: LazyLock<StaticPage> = LazyLock::new(|| {
+    let frame = Frame {
+        title: "Console agent",
+        login: "Connexion",
+        nav: "",
+        who: include_str!("../console/who.html"),
+        view: include_str!("../console/view.html"),
+    };
     // One script made of the console's parts (each under the size we keep
     // files to), in this order: later parts use what earlier ones define.
-    script: concat!(
+    let script = concat!(
         include_str!("../console/i18n.js"),
         include_str!("../console/console.js"),
         include_str!("../console/call.js"),
@@ -101,8 +112,8 @@ pub static AGENT: LazyLock<StaticPage> = LazyLock::new(|| StaticPage {
         include_str!("../console/guest.js"),
         include_str!("../console/day.js"),
         include_str!("../console/start.js"),
-    ),
-    style: include_str!("../console/console.css"),
+    );
+    StaticPage::framed("/agent/", "console", frame, script, include_str!("../console/console.css"))
 });
 
 /// The admin console.
@@ -111,6 +122,7 @@ pub static ADMIN: LazyLock<StaticPage> = LazyLock::new(|| {
         title: "Administration",
         login: "Connexion à l'administration",
         nav: include_str!("../admin-console/nav.html"),
+        who: "",
         view: include_str!("../admin-console/view.html"),
     };
     // The console's parts, in this order: later parts use what earlier
@@ -128,7 +140,7 @@ pub static ADMIN: LazyLock<StaticPage> = LazyLock::new(|| {
 
 /// The host page.
 pub static HOST: LazyLock<StaticPage> = LazyLock::new(|| {
-    let frame = Frame { title: "Accueil", login: "Connexion de l'accueil", nav: "", view: include_str!("../host-page/view.html") };
+    let frame = Frame { title: "Accueil", login: "Connexion de l'accueil", nav: "", who: "", view: include_str!("../host-page/view.html") };
     // The words first: the page's logic uses them.
     let script = concat!(include_str!("../host-page/i18n.js"), include_str!("../host-page/host.js"));
     StaticPage::framed("/host/", "host", frame, script, include_str!("../host-page/host.css"))
@@ -140,6 +152,7 @@ pub static SUPERVISION: LazyLock<StaticPage> = LazyLock::new(|| {
         title: "Supervision",
         login: "Connexion de la supervision",
         nav: "",
+        who: "",
         view: include_str!("../supervision-page/view.html"),
     };
     let script = concat!(include_str!("../supervision-page/i18n.js"), include_str!("../supervision-page/supervision.js"));
@@ -149,7 +162,7 @@ pub static SUPERVISION: LazyLock<StaticPage> = LazyLock::new(|| {
 /// A third party's page (`/guest/#<token>`): no sign-in, the link is the
 /// credential; the frame's sign-in card stays hidden.
 pub static GUEST: LazyLock<StaticPage> = LazyLock::new(|| {
-    let frame = Frame { title: "Invité", login: "Invité", nav: "", view: include_str!("../guest-page/view.html") };
+    let frame = Frame { title: "Invité", login: "Invité", nav: "", who: "", view: include_str!("../guest-page/view.html") };
     StaticPage::framed("/guest/", "guest", frame, include_str!("../guest-page/guest.js"), include_str!("../guest-page/guest.css"))
 });
 
@@ -190,7 +203,7 @@ mod tests {
 
     #[test]
     fn each_framed_page_fills_the_frame_and_loads_the_common_files_first() {
-        for page in [&*ADMIN, &*HOST, &*SUPERVISION] {
+        for page in [&*AGENT, &*ADMIN, &*HOST, &*SUPERVISION] {
             let index = &page.index;
             assert!(!index.contains('{'), "{}: a placeholder is left", page.base);
             let position = |what: &str| index.find(what).unwrap_or_else(|| panic!("{}: no {what}", page.base));
