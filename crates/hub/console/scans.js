@@ -40,6 +40,10 @@ Object.assign(MESSAGES.fr, {
   "history.received": "reçu",
   "history.failed": "échec",
   "history.cancelled": "annulé",
+  "history.lost": "perdu avec l'appel",
+  "lost.scan": "Numérisation « {name} » perdue : l'appel s'est terminé avant qu'elle n'arrive entière. Redemandez-la si l'usager rappelle.",
+  "lost.signed": "Document signé « {name} » perdu : l'appel s'est terminé avant qu'il n'arrive entier.",
+  "lost.out": "« {name} » n'est pas arrivé à la borne : l'appel s'est terminé avant.",
 });
 Object.assign(MESSAGES.en, {
   "scan.title": "Scan",
@@ -78,6 +82,10 @@ Object.assign(MESSAGES.en, {
   "history.received": "received",
   "history.failed": "failed",
   "history.cancelled": "cancelled",
+  "history.lost": "lost with the call",
+  "lost.scan": "Scan “{name}” lost: the call ended before it arrived whole. Ask for it again if the resident calls back.",
+  "lost.signed": "Signed document “{name}” lost: the call ended before it arrived whole.",
+  "lost.out": "“{name}” did not reach the kiosk: the call ended first.",
 });
 
 /// Bytes of one A4 page as the kiosk's JPEG, grey at 150 dpi, before the
