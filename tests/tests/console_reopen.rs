@@ -5,7 +5,9 @@
 //! megabyte); while it comes, the page closes its `visio-documents`
 //! channel. The kiosk opens a new one, the page takes it, the kiosk resumes
 //! the scan from the page's offset and the page keeps it whole, with the
-//! hash the kiosk reported, and never shows the agent a failure.
+//! hash the kiosk reported, and never shows the agent a failure. When the
+//! agent hangs up while the scan comes instead, the page says it was lost
+//! with the call (decision #366).
 
 use serde_json::{Value, json};
 use visio_testkit::browser::{Browser, Kind};
