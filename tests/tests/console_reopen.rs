@@ -7,7 +7,7 @@
 //! the scan from the page's offset and the page keeps it whole, with the
 //! hash the kiosk reported, and never shows the agent a failure. When the
 //! agent hangs up while the scan comes instead, the page says it was lost
-//! with the call (decision #366).
+//! with the call (decision #368).
 
 use serde_json::{Value, json};
 use visio_testkit::browser::{Browser, Kind};
