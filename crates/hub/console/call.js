@@ -34,6 +34,7 @@ function startCall(msg, resumed) {
     peerAway: false,
   };
   state.call = call;
+  Documents.showLost([]);
   History.load();
   Kept.render();
   $("call").hidden = false;

@@ -268,6 +268,7 @@ const Documents = {
   /// Nothing of the call stays in the page: blob URLs are revoked (a scan
   /// the agent downloaded is already in their files) and lists cleared.
   release() {
+    this.showLost(state.call ? this.lostWithTheCall() : []);
     for (const url of this.urls) URL.revokeObjectURL(url);
     this.urls = [];
     this.incoming.clear();
@@ -277,7 +278,51 @@ const Documents = {
     $("scans").replaceChildren();
     this.status("");
   },
+
+  /// Documents still on their way when the call ends are lost with it
+  /// (the kiosk wipes its side): each is marked so in the call's history,
+  /// and listed for the agent after the call.
+  lostWithTheCall() {
+    const lost = [];
+    for (const [id, tr] of this.incoming) {
+      // A page preview belongs to the interview, not to what the agent keeps.
+      if (tr.purpose !== "scan" && tr.purpose !== "signed") continue;
+      History.set(`in-${id}`, { kind: tr.purpose === "signed" ? "signed-in" : "scan", name: tr.name, outcome: "lost" });
+      lost.push({ key: tr.purpose === "signed" ? "lost.signed" : "lost.scan", name: tr.name });
+    }
+    for (const [id, out] of this.outgoing) {
+      if (out.delivered) continue;
+      History.update(`out-${id}`, { outcome: "lost" });
+      lost.push({ key: "lost.out", name: out.name });
+    }
+    return lost;
+  },
+
+  /// The notice on the idle card, until the next call starts; `[]` clears it.
+  lost: [],
+  showLost(lost) {
+    this.lost = lost;
+    let el = document.getElementById("lost-documents");
+    if (lost.length === 0) return el && el.remove();
+    if (!el) {
+      el = document.createElement("div");
+      el.id = "lost-documents";
+      el.dataset.testid = "lost-documents";
+      el.className = "notice";
+      el.setAttribute("role", "alert");
+      $("idle").append(el);
+    }
+    el.replaceChildren(
+      ...lost.map(({ key, name }) => {
+        const p = document.createElement("p");
+        p.dataset.testid = "lost-document";
+        p.textContent = t(key, { name });
+        return p;
+      }),
+    );
+  },
 };
+languageHooks.push(() => Documents.lost.length && Documents.showLost(Documents.lost));
 
 // The agent's scan is an interview: the resident is told first (scans.js).
 $("request-scan").addEventListener("click", () => Scans.start());

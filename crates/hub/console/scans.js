@@ -41,6 +41,10 @@ addWords({
     "history.received": "reçu",
     "history.failed": "échec",
     "history.cancelled": "annulé",
+    "history.lost": "perdu avec l'appel",
+    "lost.scan": "Numérisation « {name} » perdue : l'appel s'est terminé avant qu'elle n'arrive entière. Redemandez-la si l'usager rappelle.",
+    "lost.signed": "Document signé « {name} » perdu : l'appel s'est terminé avant qu'il n'arrive entier.",
+    "lost.out": "« {name} » n'est pas arrivé à la borne : l'appel s'est terminé avant.",
   },
   en: {
     "scan.title": "Scan",
@@ -79,6 +83,10 @@ addWords({
     "history.received": "received",
     "history.failed": "failed",
     "history.cancelled": "cancelled",
+    "history.lost": "lost with the call",
+    "lost.scan": "Scan “{name}” lost: the call ended before it arrived whole. Ask for it again if the resident calls back.",
+    "lost.signed": "Signed document “{name}” lost: the call ended before it arrived whole.",
+    "lost.out": "“{name}” did not reach the kiosk: the call ended first.",
   },
 });
 
