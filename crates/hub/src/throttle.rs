@@ -1,6 +1,9 @@
 //! Slows down password guessing. A sign-in try is *reserved* before the
-//! password is checked, counted as a failure until it succeeds: tries that
-//! arrive together cannot all pass the check before any is recorded.
+//! password is checked, counted as a failure of its login until it
+//! succeeds: tries that arrive together cannot all pass the check before
+//! any is recorded. An address's counter takes failures once decided, and
+//! bounds its tries in flight apart: forty agents of one agency behind one
+//! NAT signing in at nine are not forty failures of that address.
 //!
 //! Three counters, each with a few free failures and then an exponentially
 //! growing delay before the hub even checks the password:
@@ -23,6 +26,9 @@ use crate::metrics::Limit;
 pub const FREE_PER_LOGIN_AND_ADDRESS: u32 = 5;
 pub const FREE_PER_ADDRESS: u32 = 20;
 pub const FREE_PER_ACCOUNT: u32 = 10;
+/// Tries of one address checked at once, at most (any logins): bounds a
+/// burst before its failures are known.
+pub const MAX_IN_FLIGHT_PER_ADDRESS: u32 = 64;
 const MAX_DELAY: SignedDuration = SignedDuration::from_secs(300);
 /// A key with no failure for this long is forgotten.
 const FORGET_AFTER: SignedDuration = SignedDuration::from_mins(15);
@@ -33,6 +39,8 @@ const MAX_KEYS: usize = 100_000;
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     failures: HashMap<Key, (u32, Timestamp)>,
+    /// Tries of each address reserved and not yet decided.
+    in_flight: HashMap<IpAddr, u32>,
     /// (login, address) pairs that signed in successfully.
     trusted: HashSet<(String, IpAddr)>,
 }
@@ -51,6 +59,8 @@ pub struct Reservation {
     login: String,
     ip: IpAddr,
     keys: Vec<Key>,
+    /// When it was reserved: a failure counts from then.
+    at: Timestamp,
 }
 
 /// Why a try must wait, and for how long.
@@ -83,32 +93,35 @@ impl LoginThrottle {
         if let Some(refused) = wait {
             return Err(refused);
         }
+        let in_flight = self.in_flight.entry(ip).or_default();
+        if *in_flight >= MAX_IN_FLIGHT_PER_ADDRESS {
+            return Err(Refused { limit: Limit::SignInAddress, retry_after: SignedDuration::from_secs(1) });
+        }
+        *in_flight += 1;
         if self.failures.len() >= MAX_KEYS {
             self.failures.retain(|_, (_, last)| now.duration_since(*last) < FORGET_AFTER);
         }
-        for (key, _) in &keys {
-            let entry = self.failures.entry(key.clone()).or_insert((0, now));
-            if now.duration_since(entry.1) >= FORGET_AFTER {
-                entry.0 = 0;
-            }
-            *entry = (entry.0 + 1, now);
+        for (key, _) in keys.iter().filter(|(key, _)| !matches!(key, Key::Address(_))) {
+            self.count_failure(key, now);
         }
-        Ok(Reservation { login, ip, keys: keys.into_iter().map(|(k, _)| k).collect() })
+        Ok(Reservation { login, ip, keys: keys.into_iter().map(|(k, _)| k).collect(), at: now })
     }
 
     /// The password was right: the try is no failure, and this address is
     /// trusted for this account from now on.
     pub fn succeeded(&mut self, reservation: Reservation) {
+        self.landed(reservation.ip);
         for key in &reservation.keys {
             match key {
                 Key::LoginAddress(..) => {
                     self.failures.remove(key);
                 }
-                Key::Address(_) | Key::Account(_) => {
+                Key::Account(_) => {
                     if let Some(entry) = self.failures.get_mut(key) {
                         entry.0 = entry.0.saturating_sub(1);
                     }
                 }
+                Key::Address(_) => {}
             }
         }
         if self.trusted.len() >= MAX_KEYS {
@@ -117,16 +130,37 @@ impl LoginThrottle {
         self.trusted.insert((reservation.login, reservation.ip));
     }
 
-    /// The password was wrong: the reserved failure stands.
+    /// The password was wrong: the reserved failure stands, and the
+    /// address counts it now.
     pub fn failed(&mut self, reservation: Reservation) {
-        drop(reservation);
+        self.landed(reservation.ip);
+        self.count_failure(&Key::Address(reservation.ip), reservation.at);
     }
 
     /// The check itself failed (the store): the try does not count.
     pub fn undecided(&mut self, reservation: Reservation) {
-        for key in &reservation.keys {
+        self.landed(reservation.ip);
+        for key in reservation.keys.iter().filter(|key| !matches!(key, Key::Address(_))) {
             if let Some(entry) = self.failures.get_mut(key) {
                 entry.0 = entry.0.saturating_sub(1);
+            }
+        }
+    }
+
+    fn count_failure(&mut self, key: &Key, now: Timestamp) {
+        let entry = self.failures.entry(key.clone()).or_insert((0, now));
+        if now.duration_since(entry.1) >= FORGET_AFTER {
+            entry.0 = 0;
+        }
+        *entry = (entry.0 + 1, now);
+    }
+
+    /// One try of `ip` is decided: no longer in flight.
+    fn landed(&mut self, ip: IpAddr) {
+        if let Some(n) = self.in_flight.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.in_flight.remove(&ip);
             }
         }
     }
@@ -210,6 +244,29 @@ mod tests {
             th.undecided(r);
         }
         assert!(th.reserve(t(0), "claire", IP).is_ok());
+    }
+
+    #[test]
+    fn many_agents_behind_one_address_sign_in_together() {
+        let mut th = LoginThrottle::default();
+        // Forty agents of one agency, one public address, at nine: all
+        // checked; none refused for the others' tries in flight.
+        let passed: Vec<Reservation> = (0..40).map(|i| th.reserve(t(0), &format!("agent{i}"), IP).unwrap()).collect();
+        for r in passed {
+            th.succeeded(r);
+        }
+        assert!(th.in_flight.is_empty());
+        // A burst over the in-flight bound waits a second, whatever the logins.
+        let burst: Vec<Reservation> =
+            (0..MAX_IN_FLIGHT_PER_ADDRESS).map(|i| th.reserve(t(1), &format!("user{i}"), IP).unwrap()).collect();
+        let refused = th.reserve(t(1), "one-more", IP).unwrap_err();
+        assert_eq!(refused, Refused { limit: Limit::SignInAddress, retry_after: SignedDuration::from_secs(1) });
+        assert!(th.reserve(t(1), "one-more", OTHER).is_ok(), "another address is not held up");
+        // Once they are known to be wrong, the address is slowed down.
+        for r in burst {
+            th.failed(r);
+        }
+        assert_eq!(th.reserve(t(1), "someone-new", IP).unwrap_err().limit, Limit::SignInAddress);
     }
 
     #[test]
