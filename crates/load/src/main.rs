@@ -79,7 +79,8 @@ enum Command {
         /// Size of each fake SDP offer and answer, in bytes.
         #[arg(long, default_value_t = 4000)]
         sdp_bytes: usize,
-        /// Seconds an agent stays in a call after the exchange.
+        /// Seconds an agent stays in a call after the exchange (0.15 at least,
+        /// under the hub's message rate limit).
         #[arg(long, default_value_t = 0.0)]
         call_hold: f64,
         /// Milliseconds before an agent who found the queue empty presses again.

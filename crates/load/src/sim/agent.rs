@@ -13,6 +13,13 @@ use crate::accounts::AgentAccount;
 use crate::ledger::{Direction, Event};
 use crate::stamp;
 
+/// The shortest a simulated agent holds a call. The hub closes a client
+/// that sends over 100 messages a second (`HubLimits`), and a call is at
+/// least 8 of them (take next, the answer, its candidates, hang up): back to
+/// back on loopback an agent sent far more. No person takes six calls a
+/// second; the latencies measured do not include the hold.
+const SHORTEST_CALL: Duration = Duration::from_millis(150);
+
 #[derive(Debug)]
 enum AgentState {
     /// Before the calls start, or after an empty queue until `retry`.
@@ -202,7 +209,7 @@ async fn agent_message(ctx: &Ctx, n: usize, hub: usize, ws: &mut Ws, state: Agen
                 _ => ctx.error("agent:unexpected_signal"),
             }
             let hang_up_at = match hang_up_at {
-                None if offer && end && candidates == ctx.candidates => Some(now + ctx.call_hold),
+                None if offer && end && candidates == ctx.candidates => Some(now + ctx.call_hold.max(SHORTEST_CALL)),
                 other => other,
             };
             AgentState::InCall { session, offer, candidates, end, hang_up_at, hung_up, deadline }
