@@ -47,8 +47,8 @@ impl Default for HubLimits {
             // not pile up.
             hello_timeout: std::time::Duration::from_secs(15),
             // A call's start sends a few dozen candidates at once, a kiosk
-            // a heartbeat every 30 s; the load generator's agents retry
-            // take_next every 50 ms and signal at once: far below this.
+            // a heartbeat every 30 s: far below this. The load generator's
+            // agents hold each call 150 ms at least to stay under it.
             messages_per_second: 100.0,
             message_burst: 200,
             // Touch, cancel, touch again: a resident rarely starts more
