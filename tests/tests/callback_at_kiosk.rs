@@ -81,16 +81,7 @@ async fn callback_scene(world: &World, text: &str) {
     let tz = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
     let local = start.to_zoned(tz);
     let date = local.date();
-    let day: Value = hub
-        .http()
-        .get(hub.url(&format!("/api/agent/appointments?date={date}")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let day = hub.agent_day(&cookie, date).await;
     let list = day["appointments"].as_array().unwrap();
     let found = list.iter().find(|a| a["reference"] == reference.as_str()).unwrap_or_else(|| panic!("{reference} not in the day: {day}"));
     assert_eq!(found["kind"], "callback");
@@ -100,17 +91,7 @@ async fn callback_scene(world: &World, text: &str) {
     assert!(found["agent"].is_null(), "no agent named: every agent of the service sees it: {found}");
 
     // And in its iCalendar export.
-    let ics = hub
-        .http()
-        .get(hub.url(&format!("/api/agent/appointments.ics?date={date}")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-        .replace("\r\n ", "");
+    let ics = hub.agent_calendar(&cookie, date).await;
     assert!(ics.contains(&format!("UID:{reference}@")), "{ics}");
     assert!(ics.contains(&format!("DTSTART:{}\r\n", start.strftime("%Y%m%dT%H%M%SZ"))), "{ics}");
     assert!(ics.contains("SUMMARY:Rappel demandé à la borne Démo"), "{ics}");

@@ -123,29 +123,11 @@ async fn a_callback_booked_at_a_kiosk_is_in_the_agents_day_and_calendar() {
 
     // In the agent's day (of the slot's date) and calendar.
     let date = start.to_zoned(jiff::tz::TimeZone::get("Europe/Paris").unwrap()).date();
-    let http = hub.http();
-    let day: serde_json::Value = http
-        .get(hub.url(&format!("/api/agent/appointments?date={date}")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let day = hub.agent_day(&cookie, date).await;
     let list = day["appointments"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{day}");
     assert_eq!((list[0]["kind"].as_str(), list[0]["kiosk_id"].as_str()), (Some("callback"), Some("besse")));
-    let ics = http
-        .get(hub.url(&format!("/api/agent/appointments.ics?date={date}")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-        .replace("\r\n ", "");
+    let ics = hub.agent_calendar(&cookie, date).await;
     assert!(ics.contains("SUMMARY:Rappel demandé à la borne "), "{ics}");
     assert!(ics.contains(&format!("DTSTART:{}\r\n", start.strftime("%Y%m%dT%H%M%SZ"))), "{ics}");
     hub.stop().await;

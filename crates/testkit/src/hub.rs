@@ -161,6 +161,20 @@ impl TestHub {
         self.http().get(self.url(path)).send().await.unwrap().text().await.unwrap()
     }
 
+    /// An agent's appointments of `date` (`GET /api/agent/appointments`),
+    /// signed in with `cookie`.
+    pub async fn agent_day(&self, cookie: &str, date: jiff::civil::Date) -> serde_json::Value {
+        let url = self.url(&format!("/api/agent/appointments?date={date}"));
+        self.http().get(url).header("cookie", cookie).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The same day as iCalendar, its folded lines joined again.
+    pub async fn agent_calendar(&self, cookie: &str, date: jiff::civil::Date) -> String {
+        let url = self.url(&format!("/api/agent/appointments.ics?date={date}"));
+        let ics = self.http().get(url).header("cookie", cookie).send().await.unwrap().text().await.unwrap();
+        ics.replace("\r\n ", "")
+    }
+
     /// Polls the session log until `check` accepts it.
     pub async fn wait_for_log<T>(&self, what: &str, check: impl Fn(&[visio_hub::store::SessionRecord]) -> Option<T>) -> T {
         eventually(what, || async { check(&self.store.session_log().unwrap()) }).await
