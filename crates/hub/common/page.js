@@ -2,8 +2,9 @@
 // /guest/) share, served as /common/page.js before each page's own script:
 // `$`, `el`, the shared words, the sign-in (an admin console account, or an
 // agent's on /agent/), the header (who is signed in, sign-out, the language
-// switch), the notice line, and the page's socket, opened again after a cut. Plain JavaScript, no build step, no inline code
-// (the hub's Content-Security-Policy forbids it). The markup these work on
+// switch), the notice line, and the page's socket, opened again after a
+// cut. Plain JavaScript, no build step, no inline code (the hub's
+// Content-Security-Policy forbids it). The markup these work on
 // is crates/hub/common/page.html. A page adds its words with addWords() and
 // starts with startPage({...}) once its own functions are defined.
 "use strict";
