@@ -397,6 +397,9 @@ impl Driver {
                 }
                 self.set_state(mapped);
             }
+            // The ClientHello waits in webrtc-rs's queue for the driver's next
+            // pass (vendor/README.md, rtc): one now.
+            Internal::IceConnected => self.wake_ice_checks().await,
             Internal::DataChannel(channel) => {
                 self.tasks.push(tokio::spawn(data_channel_events(channel, self.emit.clone())));
             }

@@ -46,7 +46,8 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     CongestionFeedback, MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceConnectionState, RTCIceServer, RTCIceTransportPolicy,
+    RTCPeerConnectionIceEvent,
     RTCPeerConnectionState, RTCSessionDescription, RTCStatsReportEntry, Registry, SettingEngineBuilder, StatsSelector,
     configure_congestion_control, configure_rtcp_reports,
 };
@@ -488,6 +489,8 @@ impl Emitter {
 enum Internal {
     LocalCandidate(RTCIceCandidateInit),
     State(RTCPeerConnectionState),
+    /// ICE selected a pair: the DTLS client's ClientHello is queued.
+    IceConnected,
     DataChannel(Arc<dyn DataChannel>),
     Track(Arc<dyn TrackRemote>),
     RemoteVideoStarted(u32, u32),
@@ -514,6 +517,11 @@ impl PeerConnectionEventHandler for Handler {
     }
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         let _ = self.tx.send(Internal::State(state));
+    }
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        if state == RTCIceConnectionState::Connected {
+            let _ = self.tx.send(Internal::IceConnected);
+        }
     }
     async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
         let _ = self.tx.send(Internal::DataChannel(channel));
