@@ -49,6 +49,8 @@ struct Party {
     call: Call,
     state: watch::Receiver<CallState>,
     stats: watch::Receiver<Option<Box<CallStats>>>,
+    /// The other side's stats, for what a failure prints.
+    peer_stats: watch::Receiver<Option<Box<CallStats>>>,
     /// Room for documents, from each stats and each back-off in between.
     data_room: watch::Receiver<u64>,
     /// How many back-offs the call reported between its stats.
@@ -70,7 +72,7 @@ impl Party {
         match found {
             Ok(Ok(s)) => s.clone().expect("accepted stats exist"),
             Ok(Err(_)) => panic!("the call's events ended before {what}"),
-            Err(_) => panic!("no {what} within {DEADLINE:?}; last stats: {:?}", self.stats.borrow()),
+            Err(_) => panic!("no {what} within {DEADLINE:?}; last stats: {:?}; the peer's: {:?}", self.stats.borrow(), self.peer_stats.borrow()),
         }
     }
 
@@ -80,7 +82,7 @@ impl Party {
         match tokio::time::timeout(deadline, rx.wait_for(|s| s.as_deref().is_some_and(&mut accept))).await {
             Ok(Ok(s)) => s.clone().expect("accepted stats exist"),
             Ok(Err(_)) => panic!("the call's events ended before {what}"),
-            Err(_) => panic!("no {what} within {deadline:?}; last stats: {:?}", self.stats.borrow()),
+            Err(_) => panic!("no {what} within {deadline:?}; last stats: {:?}; the peer's: {:?}", self.stats.borrow(), self.peer_stats.borrow()),
         }
     }
 
@@ -143,8 +145,9 @@ impl Pair {
         let (kiosk_rt, agent_rt) = (link.runtime(Side::Kiosk).unwrap(), link.runtime(Side::Hub).unwrap());
         let (kc, ke) = kiosk_rt.spawn(Call::new(kiosk)).await.unwrap().expect("kiosk call starts");
         let (ac, ae) = agent_rt.spawn(Call::new(agent)).await.unwrap().expect("agent call starts");
-        let kiosk = Party::pump("kiosk", kc.clone(), ke, ac.clone(), restart, kiosk_rt, started);
-        let agent = Party::pump("agent", ac.clone(), ae, kc.clone(), false, agent_rt, started);
+        let mut kiosk = Party::pump("kiosk", kc.clone(), ke, ac.clone(), restart, kiosk_rt, started);
+        let mut agent = Party::pump("agent", ac.clone(), ae, kc.clone(), false, agent_rt, started);
+        (kiosk.peer_stats, agent.peer_stats) = (agent.stats.clone(), kiosk.stats.clone());
         let offer = kc.create_offer().await.expect("offer");
         let answer = ac.accept_offer(offer).await.expect("answer");
         kc.set_answer(answer).await.expect("answer accepted");
@@ -244,7 +247,7 @@ impl Party {
                 }
             }
         });
-        Party { call, state, stats, data_room, backoffs, channel, history, channel_closed, restarts, _runtime: runtime }
+        Party { call, state, peer_stats: stats.clone(), stats, data_room, backoffs, channel, history, channel_closed, restarts, _runtime: runtime }
     }
 }
 

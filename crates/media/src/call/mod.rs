@@ -82,6 +82,11 @@ const NACK_LOG_PACKETS: u16 = 128;
 /// …and at most this many times each.
 const NACKS_PER_PACKET: u16 = 3;
 const SRTP_REPLAY_WINDOW: usize = 1024;
+/// How long the checks go on before a relayed pair may be nominated: a
+/// direct or server-reflexive pair answering within it is preferred, and a
+/// relayed one needs its TURN allocation (two round trips to the server)
+/// before its first check anyway.
+const RELAY_ACCEPTANCE: Duration = Duration::from_millis(500);
 
 /// Figures about the call, about once a second.
 #[derive(Debug, Clone, PartialEq)]

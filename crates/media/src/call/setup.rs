@@ -216,6 +216,11 @@ pub(super) async fn build_peer_connection(
         // libwebrtc's window: a retransmission on a 600 ms satellite round
         // trip arrives well over 64 packets (the default) after the original.
         .with_srtp_replay_protection_window(SRTP_REPLAY_WINDOW)
+        // A relayed pair may be nominated half a second into the checks,
+        // not two (webrtc-rs's default): where only TURN over TLS gets
+        // out, those 1.5 s were the call's start waiting for nothing
+        // (decisions.md, "Relayed calls start sooner").
+        .with_relay_acceptance_min_wait(Some(RELAY_ACCEPTANCE))
         // An answerer here (the tests' and the load generator's agents)
         // answers `passive` as the agent console does, so the kiosk is
         // the DTLS client on the product's path (docs/protocol.md, "DTLS
