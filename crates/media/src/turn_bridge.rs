@@ -209,6 +209,11 @@ async fn carry(
     }
 }
 
+/// Carries messages both ways at once: the way up may wait on a full TCP
+/// window (an uplink the call fills) while the way down goes on, as two
+/// UDP flows would. One loop doing both stopped reading while a write
+/// waited, so the server's queue towards the kiosk overflowed and dropped
+/// the peer's media and feedback (decisions.md #372).
 async fn pump(
     stream: impl AsyncRead + AsyncWrite + Unpin,
     socket: &UdpSocket,
@@ -216,30 +221,34 @@ async fn pump(
     mut outgoing: mpsc::Receiver<Vec<u8>>,
 ) -> Result<(), BridgeError> {
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut deframer = Deframer::default();
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        tokio::select! {
-            message = outgoing.recv() => {
-                let Some(message) = message else { return Ok(()) };
-                writer.write_all(&message).await?;
-                // Whatever else is queued goes in the same flush.
-                while let Ok(more) = outgoing.try_recv() {
-                    writer.write_all(&more).await?;
-                }
-                writer.flush().await?;
+    let up = async {
+        while let Some(message) = outgoing.recv().await {
+            writer.write_all(&message).await?;
+            // Whatever else is queued goes in the same flush.
+            while let Ok(more) = outgoing.try_recv() {
+                writer.write_all(&more).await?;
             }
-            read = reader.read(&mut buf) => {
-                let n = read?;
-                if n == 0 {
-                    return Err(BridgeError::Closed);
-                }
-                deframer.push(&buf[..n]);
-                while let Some(message) = deframer.next_message()? {
-                    socket.send_to(&message, client).await?;
-                }
+            writer.flush().await?;
+        }
+        Ok(())
+    };
+    let down = async {
+        let mut deframer = Deframer::default();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = reader.read(&mut buf).await?;
+            if n == 0 {
+                return Err(BridgeError::Closed);
+            }
+            deframer.push(&buf[..n]);
+            while let Some(message) = deframer.next_message()? {
+                socket.send_to(&message, client).await?;
             }
         }
+    };
+    tokio::select! {
+        ended = up => ended,
+        ended = down => ended,
     }
 }
 
@@ -329,6 +338,39 @@ mod tests {
         let ended = carry(&server, Some(tls_config(Some(&trusted)).unwrap()), None, &socket, client, rx).await;
         let Err(BridgeError::Io(e)) = ended else { panic!("expected a refused certificate, got {ended:?}") };
         assert!(e.to_string().contains("certificate"), "{e}");
+    }
+
+    /// A server that stops reading (a full uplink) must not stop what it
+    /// sends from reaching webrtc-rs: the peer's media and feedback.
+    #[tokio::test]
+    async fn what_the_server_sends_arrives_while_the_way_up_is_blocked() {
+        let (ours, mut server) = tokio::io::duplex(4096);
+        let bridge = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let webrtc = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let (tx, rx) = mpsc::channel(QUEUE);
+        for _ in 0..64 {
+            tx.try_send(vec![0x40; 1024]).unwrap(); // 64 KiB the server never reads
+        }
+        let client = webrtc.local_addr().unwrap();
+        let pump = tokio::spawn(async move { pump(ours, &bridge, client, rx).await });
+        // Once it has taken more than the 4 KiB pipe holds, its write waits.
+        tokio::time::timeout(visio_testkit::wait::DEADLINE, async {
+            while tx.capacity() < QUEUE - 64 + 5 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the bridge writes up until the pipe is full");
+        server.write_all(&binding_request(7)).await.unwrap();
+        let mut buf = vec![0; 2048];
+        let n = tokio::time::timeout(visio_testkit::wait::DEADLINE, webrtc.recv(&mut buf))
+            .await
+            .expect("the server's message crosses while the way up waits")
+            .unwrap();
+        assert_eq!(&buf[..n], &binding_request(7)[..]);
+        assert!(!pump.is_finished(), "the bridge still carries both ways");
+        pump.abort();
+        drop(tx);
     }
 
     #[tokio::test]
