@@ -14,6 +14,12 @@ use visio_media::{Call, CallConfig, CallEvent, CallState, VideoFrame};
 pub struct Peer {
     pub call: Call,
     pub events: mpsc::UnboundedReceiver<CallEvent>,
+    /// Events a wait passed over that a later wait may want: a documents
+    /// channel can open before the call reports `Connected` (on loopback
+    /// both happen within a few milliseconds), and waiting for one must not
+    /// lose the other. States, stats and data room are not kept: a later
+    /// wait wants a new one.
+    pub skipped: std::collections::VecDeque<CallEvent>,
     /// Every local candidate line this side gathered.
     pub local_candidates: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -21,11 +27,22 @@ pub struct Peer {
 impl Peer {
     /// Waits (up to [`DEADLINE`]) for an event `pick` accepts, skipping others.
     pub async fn wait_for<T>(&mut self, what: &str, mut pick: impl FnMut(CallEvent) -> Option<T>) -> T {
+        for _ in 0..self.skipped.len() {
+            let event = self.skipped.pop_front().expect("counted");
+            let kept = keep(&event).then(|| event.clone());
+            match pick(event) {
+                Some(found) => return found,
+                None => self.skipped.extend(kept),
+            }
+        }
+        let (events, skipped) = (&mut self.events, &mut self.skipped);
         let found = tokio::time::timeout(DEADLINE, async {
-            while let Some(event) = self.events.recv().await {
+            while let Some(event) = events.recv().await {
+                let kept = keep(&event).then(|| event.clone());
                 if let Some(found) = pick(event) {
                     return Some(found);
                 }
+                skipped.extend(kept);
             }
             None
         })
@@ -87,7 +104,12 @@ pub async fn start(config: CallConfig, candidates: mpsc::UnboundedSender<visio_m
             }
         }
     });
-    Peer { call, events: rx, local_candidates }
+    Peer { call, events: rx, skipped: Default::default(), local_candidates }
+}
+
+/// Whether a wait that passes over `event` keeps it for a later one.
+fn keep(event: &CallEvent) -> bool {
+    !matches!(event, CallEvent::State(_) | CallEvent::Stats(_) | CallEvent::DataRoom { .. })
 }
 
 /// Two calls of this crate connected through an in-process signaling relay:
