@@ -1,0 +1,161 @@
+//! A town hall whose firewall lets out only TCP to the hub and to the TURN
+//! server on 443 (or only its HTTP proxy), with the agent in a real browser
+//! (issue 22's tests): the headless kiosk on the kiosk side of an emulated
+//! ADSL link, its namespace dropping everything else it sends; the hub,
+//! coturn with its TLS listener on 443 (certificate made here) and headless
+//! Chromium as the agent console on the hub side. The call must go through
+//! TURN over TLS: video both ways, a scan whose hash the page checks, and a
+//! 10-second cut survived.
+//!
+//! Needs root (network namespaces, iptables), like the link emulator's tests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use visio_linkem::{Link, Profile, Side};
+use visio_protocol::Secret;
+use visio_testkit::browser::Browser;
+use visio_testkit::page::{click, page_until, sign_in_agent};
+use visio_testkit::wait::{init_tracing, within};
+use visio_tests::{AGENT, World};
+
+const SECRET: &str = "firewalled-town-hall";
+
+/// Decoded frames of the kiosk's video in the page and the address the
+/// page's selected pair receives it from, once over `after` frames have
+/// been decoded. Through TURN that is coturn's, on the hub's address (the
+/// page may know it as peer-reflexive, before the kiosk's candidate).
+async fn kiosk_video_in_page(browser: &Browser, after: u64) -> Value {
+    let script = format!(
+        "const v = document.querySelector('[data-testid=remote-video]');
+         if (!v || v.videoWidth === 0 || !state.call || !state.call.pc) return null;
+         const stats = await state.call.pc.getStats();
+         let frames = 0, pair = null;
+         stats.forEach(r => {{
+           if (r.type === 'inbound-rtp' && r.kind === 'video') frames = r.framesDecoded || 0;
+           if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId);
+         }});
+         const remote = pair && stats.get(pair.remoteCandidateId);
+         return frames > {after} ? {{ frames, width: v.videoWidth, remote: remote && (remote.address || remote.ip) }} : null;"
+    );
+    page_until(browser, &format!("over {after} frames of the kiosk's video in the page"), &script).await
+}
+
+/// Runs `through_proxy` or not, on an ADSL link named `name`, the test on
+/// the link's hub side (the hub, coturn, Chromium and its driver there).
+fn behind_a_firewall(name: &str, through_proxy: bool) {
+    init_tracing();
+    let link = Arc::new(Link::builder().profile(Profile::Adsl).name(name).start().expect("an emulated link (the tests run as root)"));
+    let hub_side = link.runtime(Side::Hub).unwrap();
+    hub_side.block_on(call_and_scan(link.clone(), through_proxy));
+}
+
+async fn call_and_scan(link: Arc<Link>, through_proxy: bool) {
+    let hub_ip = link.hub_addr();
+    let hub_accepts = |port| link.in_namespace(Side::Hub, || std::net::TcpStream::connect((hub_ip, port)).is_ok()).unwrap_or(false);
+    let spawn_on_hub_side = |command: &mut std::process::Command| link.spawn_in(Side::Hub, command).map_err(std::io::Error::other);
+    let certs = tempfile::tempdir().unwrap();
+    let identity = visio_hub::tls::load_or_generate_for(certs.path(), None, &[hub_ip.to_string()]).unwrap();
+    let key = identity.cert_path.with_file_name("key.pem");
+    let turn = visio_testkit::turn::Turn::with_tls(hub_ip.into(), 443, (&identity.cert_path, &key), SECRET, spawn_on_hub_side, hub_accepts);
+    let proxy = through_proxy.then(|| visio_testkit::proxy::Proxy::start(hub_ip.into(), spawn_on_hub_side, hub_accepts));
+
+    let mut settings = visio_hub::server::Settings::new(Arc::new(visio_config::Catalogue::demo()));
+    settings.turn_rest = Some(visio_hub::core::TurnRest {
+        urls: vec![format!("turns:{hub_ip}:{}?transport=tcp", turn.tls_port)],
+        secret: Secret(SECRET.into()),
+        ttl: jiff::SignedDuration::from_mins(10),
+    });
+    let world = World::behind_with(&link, settings).await;
+    // The kiosk trusts the hub's certificate and coturn's (one PEM file),
+    // and knows its proxy when there is one.
+    let trust = world.dir.path().join("trust.pem");
+    std::fs::write(&trust, [world.hub.cert_pem.clone(), std::fs::read(&identity.cert_path).unwrap()].concat()).unwrap();
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&world.config).unwrap()).unwrap();
+    config["hub"]["trust"] = serde_json::json!({ "kiosk_file": trust });
+    if let Some(proxy) = &proxy {
+        config["hub"]["proxy"] = serde_json::json!({
+            "url": format!("http://{hub_ip}:{}", proxy.port),
+            "username": visio_testkit::proxy::USER,
+            "password": visio_testkit::proxy::PASSWORD,
+        });
+    }
+    std::fs::write(&world.config, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+
+    // The kiosk side's firewall: loopback, and TCP to the proxy, or to the
+    // hub and to coturn's 443; everything else it sends is dropped.
+    let hub_addr = hub_ip.to_string();
+    let ways_out = match &proxy {
+        Some(proxy) => vec![proxy.port],
+        None => vec![world.hub.addr.port(), turn.tls_port],
+    };
+    let ports: Vec<String> = ways_out.iter().map(u16::to_string).collect();
+    let mut rules = vec![vec!["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"]];
+    rules.extend(ports.iter().map(|port| vec!["-A", "OUTPUT", "-p", "tcp", "-d", &hub_addr, "--dport", port, "-j", "ACCEPT"]));
+    rules.push(vec!["-A", "OUTPUT", "-j", "DROP"]);
+    for rule in rules {
+        let out = link.run_in(Side::Kiosk, std::process::Command::new("iptables").args(&rule)).expect("iptables runs (root)");
+        assert!(out.status.success(), "iptables {rule:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let udp_out = link
+        .in_namespace(Side::Kiosk, || {
+            let socket = std::net::UdpSocket::bind((link.kiosk_addr(), 0)).unwrap();
+            socket.send_to(b"x", (hub_ip, turn.port)).is_ok()
+        })
+        .unwrap();
+    assert!(!udp_out, "UDP from the kiosk side is dropped");
+
+    // The agent signs in in Chromium on the hub side and takes the resident.
+    let browser = Browser::launch().await;
+    sign_in_agent(&browser, &world.hub, AGENT).await;
+    let mut kiosk = world.kiosk_behind(&link, "demo");
+    kiosk.event("queued").await;
+    click(&browser, "take-next").await;
+    kiosk.event("connected").await;
+    kiosk.event("first_remote_frame").await;
+    let video = kiosk_video_in_page(&browser, 10).await;
+    assert_eq!(video["remote"], hub_addr.as_str(), "the kiosk's media comes through coturn: {video}");
+
+    // A scan, checked by its hash in the page.
+    click(&browser, "request-scan").await;
+    click(&browser, "scan-now").await;
+    page_until(&browser, "the page's preview", "const li = document.querySelector('[data-testid=scan-page][data-preview]'); return li && li.querySelector('img').naturalWidth > 0;").await;
+    click(&browser, "scan-finish").await;
+    let sent = kiosk.event("scan_sent").await;
+    let item = page_until(
+        &browser,
+        "the scan in the page",
+        "const li = document.querySelector('[data-testid=scan-item][data-sha256]'); return li && { sha256: li.dataset.sha256, size: Number(li.dataset.size) };",
+    )
+    .await;
+    assert_eq!(item["sha256"], sent["sha256"], "the page holds the bytes the kiosk scanned");
+    assert_eq!(item["size"], sent["size"]);
+
+    // A 10-second cut: the TCP connections (hub link, TURN over TLS) hold,
+    // and the call comes back with the kiosk's video playing again.
+    let before = video["frames"].as_u64().unwrap();
+    link.cut(Duration::from_secs(10)).unwrap();
+    kiosk.event("reconnecting").await;
+    kiosk.event("reconnected").await;
+    let decoded = kiosk_video_in_page(&browser, before + 30).await;
+    assert_eq!(decoded["remote"], hub_addr.as_str(), "{decoded}");
+
+    click(&browser, "end-call").await;
+    let ended = kiosk.event("ended").await;
+    assert_eq!(ended["reason"], "agent_hung_up");
+    let status = within("the kiosk exits", kiosk.child.wait()).await.unwrap();
+    assert!(status.success(), "a normal end exits 0, got {status}");
+    browser.close().await;
+    world.hub.stop().await;
+}
+
+#[test]
+fn where_only_443_gets_out_chromium_takes_the_call_and_a_scan_through_turns() {
+    behind_a_firewall("kl-fw443", false);
+}
+
+#[test]
+fn where_only_the_http_proxy_gets_out_chromium_takes_the_call_and_a_scan_through_it() {
+    behind_a_firewall("kl-fwproxy", true);
+}
