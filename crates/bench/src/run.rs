@@ -110,6 +110,16 @@ async fn column(link: &Arc<Link>, profile: Profile, hub: &Page, kiosk: Kiosk, pl
         Err(e) => column.notes.push(format!("{e:#}")),
     }
     column.notes.extend(lock(&recording).errors.drain(..).take(3));
+    if let Some(dir) = std::env::var_os("VISIO_BENCH_TRACE") {
+        let sender = if matches!(*kiosk, Kiosk::Ours(_)) { "ours" } else { "chromium" };
+        let name = format!("{}-{sender}-seed{}.json", profile.name(), plan.seed);
+        let r = lock(&recording);
+        let trace = serde_json::json!({ "frames": r.up_frames, "stats": r.up_stats, "call": kiosk.call_stats() });
+        let path = Path::new(&dir).join(name);
+        if let Err(e) = std::fs::write(&path, trace.to_string()) {
+            eprintln!("  trace {}: {e}", path.display());
+        }
+    }
     kiosk.close().await;
     hub.blank().await;
     let _ = link.set_profile(profile);
