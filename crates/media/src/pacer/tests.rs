@@ -265,3 +265,40 @@ fn counts_distinct_nacked_packets_and_repeated_requests() {
     assert_eq!(c.nack_requests.load(Ordering::Relaxed), 3);
     assert_eq!(std::iter::from_fn(|| p.poll_read()).count(), 2, "NACKs go on to the responder");
 }
+
+/// An RFC 4588 retransmission of `seq` on `rtx`: its own sequence number,
+/// the original's opening the payload.
+fn rtx(now: Instant, rtx_seq: u16, seq: u16) -> TaggedPacket {
+    let mut payload = seq.to_be_bytes().to_vec();
+    payload.extend([0u8; 1186]);
+    let packet = rtc::rtp::Packet {
+        header: rtc::rtp::header::Header { version: 2, ssrc: RTX, sequence_number: rtx_seq, ..Default::default() },
+        payload: payload.into(),
+    };
+    let message = AttributedPacket::new(Packet::Rtp(packet)).with(Attribute::Retransmission);
+    TransportMessage { now, transport: TransportContext::default(), message }
+}
+
+const RTX: u32 = 3;
+
+#[test]
+fn retransmissions_on_an_rtx_stream_are_judged_by_the_packet_they_repair() {
+    let t0 = Instant::now();
+    let ms = |n| t0 + Duration::from_millis(n);
+    let mut p = PriorityPacer::new(96_000.0 / PACING_FACTOR, Arc::default(), ReportedRate::default());
+    p.bind_local_stream(&StreamInfo { ssrc: VIDEO, ssrc_rtx: Some(RTX), mime_type: "video/VP8".into(), ..Default::default() });
+    // Keyframe 0..=4 (500 ms at 96 kbit/s), then 2000 waits behind it and is dropped.
+    frame(&mut p, t0, 0, 1000, 5, true);
+    let mut sent = run(&mut p, t0, 0, 40);
+    frame(&mut p, ms(50), 5, 2000, 2, false);
+    sent.extend(run(&mut p, t0, 50, 690));
+    assert_eq!(sent, [0, 1, 2, 3, 4].map(|s| (VIDEO, s)));
+    // The peer NACKs 5 (dropped) and 3 (sent) twice: one copy of 3 leaves, on RTX.
+    p.handle_write(rtx(ms(700), 0, 5)).unwrap();
+    p.handle_write(rtx(ms(700), 1, 3)).unwrap();
+    p.handle_write(rtx(ms(710), 2, 3)).unwrap();
+    assert_eq!(run(&mut p, t0, 700, 900), [(RTX, 1)]);
+    assert_eq!(p.counts.retransmissions_refused.load(Ordering::Relaxed), 2);
+    p.unbind_local_stream(&StreamInfo { ssrc: VIDEO, ssrc_rtx: Some(RTX), mime_type: "video/VP8".into(), ..Default::default() });
+    assert!(p.rtx_of.is_empty());
+}
