@@ -26,6 +26,8 @@ pub struct Plan {
     pub reference: bool,
     /// The link's loss and jitter seed.
     pub seed: u64,
+    /// Chromium's sender offers no RED/ULPFEC (what FEC is worth to it).
+    pub reference_without_fec: bool,
 }
 
 /// The bitrate-follow schedule on the kiosk → hub direction (issue 9).
@@ -79,6 +81,9 @@ pub async fn profile(profile: Profile, plan: &Plan, clip: &Path) -> Result<Profi
         let camera = format!("--use-file-for-fake-video-capture={}", clip.display());
         let page = Page::launch(kiosk_rt.handle().clone(), vec![camera]).await?;
         page.open().await?;
+        if plan.reference_without_fec {
+            page.run("window.bench.noFec = true; return true;", Value::Null).await?;
+        }
         run.reference = Some(column(&link, profile, &hub, Kiosk::Reference(page), plan).await);
     }
     drop(hub);
