@@ -115,10 +115,6 @@ async fn two_way_call_given(kiosk_codecs: &[VideoCodec], prefer: Option<&str>, p
     let answer: SessionDescription = serde_json::from_value(reply["answer"].clone()).expect("answer shape");
     let role = if passive { "a=setup:passive" } else { "a=setup:active" };
     assert!(answer.sdp.contains(role), "Chromium's answer keeps {role}");
-    // Retransmissions on their own stream (RFC 4588): the kiosk names it,
-    // Chromium takes the format for each codec it answers.
-    assert!(offer.sdp.contains("a=ssrc-group:FID "), "the kiosk's offer names its RTX stream");
-    assert!(answer.sdp.contains("rtx/90000") && answer.sdp.contains("apt="), "Chromium's answer takes RTX:\n{}", answer.sdp);
     let browser_size = (reply["width"].as_u64().unwrap() as u32, reply["height"].as_u64().unwrap() as u32);
     kiosk.call.set_answer(answer).await.expect("answer accepted");
 

@@ -30,8 +30,7 @@ use rtc::rtp::packetizer::{Packetizer, new_packetizer};
 use rtc::rtp::sequence::new_random_sequencer;
 use rtc::rtp_transceiver::PayloadType;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpRtxParameters,
-    RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::shared::marshal::Marshal;
 use std::sync::atomic::Ordering;
@@ -64,10 +63,6 @@ use tracks::{write_samples, write_video};
 
 const VP8_PAYLOAD_TYPE: u8 = 96;
 const H264_PAYLOAD_TYPE: u8 = 102;
-/// Retransmissions (RFC 4588 `video/rtx`) of each video codec: libwebrtc's
-/// numbering, its codec's type plus one.
-const VP8_RTX_PAYLOAD_TYPE: u8 = 97;
-const H264_RTX_PAYLOAD_TYPE: u8 = 103;
 const OPUS_PAYLOAD_TYPE: u8 = 111;
 /// What webrtc-rs's own sample track packetises to.
 const RTP_MTU: usize = 1200;

@@ -28,26 +28,6 @@ pub(super) fn codec_parameters(codec: VideoCodec) -> RTCRtpCodecParameters {
     }
 }
 
-/// The RFC 4588 retransmission format of a video codec (`video/rtx`,
-/// `apt=` its payload type): offered beside it, so the peer's NACKs are
-/// answered on a stream of their own (docs/decisions.md, "RTX").
-pub(super) fn rtx_parameters(codec: VideoCodec) -> RTCRtpCodecParameters {
-    let (payload_type, apt) = match codec {
-        VideoCodec::Vp8 => (VP8_RTX_PAYLOAD_TYPE, VP8_PAYLOAD_TYPE),
-        VideoCodec::H264 => (H264_RTX_PAYLOAD_TYPE, H264_PAYLOAD_TYPE),
-    };
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: "video/rtx".to_owned(),
-            clock_rate: VIDEO_CLOCK_RATE,
-            channels: 0,
-            sdp_fmtp_line: format!("apt={apt}"),
-            rtcp_feedback: vec![],
-        },
-        payload_type,
-    }
-}
-
 /// The configured codecs this machine can both encode and decode, in order.
 pub(super) fn usable_video_codecs(configured: &[VideoCodec]) -> Result<Vec<VideoCodec>, CallError> {
     let mut usable = Vec::new();
@@ -71,16 +51,14 @@ pub(super) fn usable_video_codecs(configured: &[VideoCodec]) -> Result<Vec<Video
     Ok(usable)
 }
 
-/// Offers every usable codec in preference order, each with its
-/// retransmission format: adding a track restricts its transceiver to the
-/// track's one codec.
+/// Offers every usable codec in preference order: adding a track restricts
+/// its transceiver to the track's one codec.
 pub(super) async fn offer_codecs(pc: &Arc<dyn PeerConnection>, sender: &Arc<dyn RtpSender>, codecs: &[VideoCodec]) -> Result<(), CallError> {
     for transceiver in pc.get_transceivers().await {
         if let Ok(Some(s)) = transceiver.sender().await
             && s.id() == sender.id()
         {
-            let preferred = codecs.iter().map(|&c| codec_parameters(c)).chain(codecs.iter().map(|&c| rtx_parameters(c))).collect();
-            transceiver.set_codec_preferences(preferred).await?;
+            transceiver.set_codec_preferences(codecs.iter().map(|&c| codec_parameters(c)).collect()).await?;
             return Ok(());
         }
     }
@@ -116,16 +94,13 @@ fn media_track(kind: RtpCodecKind, codec: RTCRtpCodec) -> MediaStreamTrack {
     // remote tracks first, so a peer reusing our id (two calls of this crate)
     // would have its keyframe requests delivered to the wrong track.
     let unique = format!("{:08x}", random_u32());
-    // Video names its retransmission stream here, so a track renamed for
-    // another codec (`with_codec`) keeps the SSRC the offer announced.
-    let rtx = (kind == RtpCodecKind::Video).then(|| RTCRtpRtxParameters { ssrc: random_u32() });
     MediaStreamTrack::new(
         format!("visio-{unique}"),
         format!("visio-{name}-{unique}"),
         format!("visio-{name}"),
         kind,
         vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(random_u32()), rtx, ..Default::default() },
+            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(random_u32()), ..Default::default() },
             codec,
             ..Default::default()
         }],
@@ -207,9 +182,6 @@ pub(super) async fn build_peer_connection(
     let mut media = MediaEngine::default();
     for &codec in codecs {
         media.register_codec(codec_parameters(codec), RtpCodecKind::Video)?;
-    }
-    for &codec in codecs {
-        media.register_codec(rtx_parameters(codec), RtpCodecKind::Video)?;
     }
     media.register_codec(opus_codec(), RtpCodecKind::Audio)?;
 

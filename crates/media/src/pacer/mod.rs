@@ -45,7 +45,7 @@
 //! packets the peer NACKed, how many requests that took, and the
 //! retransmissions sent.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -98,8 +98,6 @@ pub(crate) struct PriorityPacer {
     /// Paced at the estimate itself until then (it went down).
     strict_until: Option<Instant>,
     audio_ssrcs: HashSet<u32>,
-    /// Each video stream's RFC 4588 retransmission SSRC, to its media SSRC.
-    rtx_of: HashMap<u32, u32>,
     /// Retransmissions, before any video.
     urgent: VecDeque<TaggedPacket>,
     video: VideoQueue,
@@ -130,7 +128,6 @@ impl PriorityPacer {
             estimate: initial_estimate,
             strict_until: None,
             audio_ssrcs: HashSet::new(),
-            rtx_of: HashMap::new(),
             urgent: VecDeque::new(),
             video: VideoQueue::default(),
             out: VecDeque::new(),
@@ -235,16 +232,6 @@ impl PriorityPacer {
     }
 }
 
-/// The media stream and sequence number a retransmission repairs: its own
-/// on the media SSRC; on an RFC 4588 stream, the media SSRC and the original
-/// sequence number that opens the payload.
-fn repaired(rtx_of: &HashMap<u32, u32>, rtp: &rtc::rtp::Packet) -> (u32, u16) {
-    match (rtx_of.get(&rtp.header.ssrc), rtp.payload.get(..2)) {
-        (Some(&media), Some(&[hi, lo])) => (media, u16::from_be_bytes([hi, lo])),
-        _ => (rtp.header.ssrc, rtp.header.sequence_number),
-    }
-}
-
 impl Protocol<TaggedPacket, TaggedPacket, ()> for PriorityPacer {
     type Rout = TaggedPacket;
     type Wout = TaggedPacket;
@@ -285,9 +272,9 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PriorityPacer {
             self.bucket.consume(Self::bits_of(&msg));
             self.out.push_back(msg);
         } else if msg.message.has(&Attribute::Retransmission) {
-            let (ssrc, seq) = repaired(&self.rtx_of, rtp);
+            let (ssrc, seq) = (rtp.header.ssrc, rtp.header.sequence_number);
             // A repeated request while the first copy still waits adds nothing.
-            let queued = self.urgent.iter().any(|m| matches!(&m.message.packet, Packet::Rtp(r) if repaired(&self.rtx_of, r) == (ssrc, seq)));
+            let queued = self.urgent.iter().any(|m| matches!(&m.message.packet, Packet::Rtp(r) if r.header.ssrc == ssrc && r.header.sequence_number == seq));
             if queued || self.video.was_dropped(ssrc, seq) {
                 self.counts.retransmissions_refused.fetch_add(1, Ordering::Relaxed);
             } else {
@@ -349,15 +336,11 @@ impl Interceptor for PriorityPacer {
             self.audio_ssrcs.insert(info.ssrc);
         } else {
             self.video.codecs.insert(info.ssrc, Codec::of(&info.mime_type));
-            if let Some(rtx) = info.ssrc_rtx {
-                self.rtx_of.insert(rtx, info.ssrc);
-            }
         }
     }
 
     fn unbind_local_stream(&mut self, info: &StreamInfo) {
         self.audio_ssrcs.remove(&info.ssrc);
-        self.rtx_of.retain(|_, media| *media != info.ssrc);
         self.video.codecs.remove(&info.ssrc);
     }
 
