@@ -40,6 +40,27 @@ pub struct StatsSample {
     /// FEC packets received (RED/ULPFEC): losses repaired without a round trip.
     #[serde(default)]
     pub fec: f64,
+    /// The rest are kept for `VISIO_BENCH_TRACE` (how a freeze came about):
+    /// packets received on an RTX stream, frames dropped before decoding,
+    /// keyframes decoded, the jitter buffer's cumulative delay (s), frames
+    /// out of it, its cumulative target delay (s), Chromium's own freeze
+    /// count and their total (s).
+    #[serde(default)]
+    pub retransmitted: f64,
+    #[serde(default)]
+    pub frames_dropped: f64,
+    #[serde(default)]
+    pub keyframes_decoded: f64,
+    #[serde(default)]
+    pub jitter_delay: f64,
+    #[serde(default)]
+    pub jitter_emitted: f64,
+    #[serde(default)]
+    pub jitter_target: f64,
+    #[serde(default)]
+    pub freeze_count: f64,
+    #[serde(default)]
+    pub freezes_s: f64,
 }
 
 /// How the receiver repaired lost video over a window.

@@ -73,6 +73,8 @@ pub struct Ours {
     data_room: watch::Receiver<u64>,
     /// The agent's video as our kiosk decoded it.
     frames: Arc<Mutex<Vec<Frame>>>,
+    /// The call's stats as they came, for `VISIO_BENCH_TRACE`.
+    stats: Arc<Mutex<Vec<Value>>>,
     tmp: tempfile::TempDir,
 }
 
@@ -98,12 +100,17 @@ impl Kiosk {
         let (cand_tx, cand_rx) = mpsc::unbounded_channel();
         let (chan_tx, chan_rx) = watch::channel(None);
         let (room_tx, data_room) = watch::channel(0);
+        let stats = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&stats);
         rt.spawn(async move {
             while let Some(event) = events.next().await {
                 match event {
                     CallEvent::LocalCandidate(c) => drop(cand_tx.send(c)),
                     CallEvent::DataChannelOpen(ch) => drop(chan_tx.send(Some(ch))),
-                    CallEvent::Stats(s) => drop(room_tx.send(s.data_room_bps)),
+                    CallEvent::Stats(s) => {
+                        log.lock().unwrap_or_else(|p| p.into_inner()).push(stats_json(&s));
+                        let _ = room_tx.send(s.data_room_bps);
+                    }
                     CallEvent::DataRoom { data_room_bps } => drop(room_tx.send(data_room_bps)),
                     CallEvent::Error(e) => eprintln!("  ours: {e}"),
                     _ => {}
@@ -123,6 +130,7 @@ impl Kiosk {
             channel: chan_rx,
             data_room,
             frames,
+            stats,
             tmp: tempfile::tempdir()?,
         })))
     }
@@ -181,6 +189,14 @@ impl Kiosk {
         }
     }
 
+    /// Our call's stats so far (empty for the reference), for `VISIO_BENCH_TRACE`.
+    pub fn call_stats(&self) -> Vec<Value> {
+        match self {
+            Kiosk::Ours(o) => o.stats.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            Kiosk::Reference(_) => Vec::new(),
+        }
+    }
+
     /// Moves `size` bytes to the hub's page during the call; returns the
     /// seconds until the receiver had them all.
     pub async fn send_scan(&self, size: usize) -> Result<f64> {
@@ -206,6 +222,24 @@ impl Kiosk {
             Kiosk::Reference(p) => p.blank().await,
         }
     }
+}
+
+/// What a trace keeps of one of our call's stats.
+fn stats_json(s: &visio_media::CallStats) -> Value {
+    let r = &s.repair_sent;
+    json!({
+        "t": now_ms(),
+        "rtt_ms": s.rtt.map(|d| d.as_secs_f64() * 1000.0),
+        "estimate_bps": s.estimate_bps,
+        "send_bps": s.send_bitrate_bps,
+        "video_bps": s.sending.video_bitrate_bps,
+        "keyframes_sent": s.keyframes_sent,
+        "nacked_packets": r.nacked_packets,
+        "nack_requests": r.nack_requests,
+        "retransmissions_sent": r.retransmissions_sent,
+        "frames_dropped": r.video_frames_dropped,
+        "nacks_for_dropped": r.nacks_for_dropped,
+    })
 }
 
 impl Ours {

@@ -75,6 +75,11 @@ struct Links {
     /// every first frame). Run several seeds for a start-up time.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Chromium's sender without RED/ULPFEC in its offer: what forward
+    /// error correction is worth to it (docs/benchmarks.md, "Where our
+    /// satellite freezes come from").
+    #[arg(long)]
+    reference_without_fec: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -119,6 +124,7 @@ async fn main() -> Result<()> {
         ours: args.only != Only::Chromium,
         reference: args.only != Only::Ours,
         seed: args.seed,
+        reference_without_fec: args.reference_without_fec,
     };
     let dir = std::env::temp_dir().join("visio-bench");
     std::fs::create_dir_all(&dir)?;

@@ -26,6 +26,8 @@ pub struct Plan {
     pub reference: bool,
     /// The link's loss and jitter seed.
     pub seed: u64,
+    /// Chromium's sender offers no RED/ULPFEC (what FEC is worth to it).
+    pub reference_without_fec: bool,
 }
 
 /// The bitrate-follow schedule on the kiosk → hub direction (issue 9).
@@ -79,6 +81,9 @@ pub async fn profile(profile: Profile, plan: &Plan, clip: &Path) -> Result<Profi
         let camera = format!("--use-file-for-fake-video-capture={}", clip.display());
         let page = Page::launch(kiosk_rt.handle().clone(), vec![camera]).await?;
         page.open().await?;
+        if plan.reference_without_fec {
+            page.run("window.bench.noFec = true; return true;", Value::Null).await?;
+        }
         run.reference = Some(column(&link, profile, &hub, Kiosk::Reference(page), plan).await);
     }
     drop(hub);
@@ -110,6 +115,16 @@ async fn column(link: &Arc<Link>, profile: Profile, hub: &Page, kiosk: Kiosk, pl
         Err(e) => column.notes.push(format!("{e:#}")),
     }
     column.notes.extend(lock(&recording).errors.drain(..).take(3));
+    if let Some(dir) = std::env::var_os("VISIO_BENCH_TRACE") {
+        let sender = if matches!(*kiosk, Kiosk::Ours(_)) { "ours" } else { "chromium" };
+        let name = format!("{}-{sender}-seed{}.json", profile.name(), plan.seed);
+        let r = lock(&recording);
+        let trace = serde_json::json!({ "frames": r.up_frames, "stats": r.up_stats, "call": kiosk.call_stats() });
+        let path = Path::new(&dir).join(name);
+        if let Err(e) = std::fs::write(&path, trace.to_string()) {
+            eprintln!("  trace {}: {e}", path.display());
+        }
+    }
     kiosk.close().await;
     hub.blank().await;
     let _ = link.set_profile(profile);
