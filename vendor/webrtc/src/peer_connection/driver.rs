@@ -850,9 +850,12 @@ where
             self.poll_writes().await?;
             self.poll_events().await;
             self.poll_reads().await?;
-            // Visio-Public patch: what the reads just made the core answer (a
-            // DTLS flight to a relayed peer, an SCTP SACK) leaves now, not at
-            // the driver's next wake-up (up to a timer later).
+            // Visio-Public patch: what the reads just made the core do (a
+            // relayed check's answer selecting the pair, which starts the DTLS
+            // client; a DTLS flight to a relayed peer; an SCTP SACK) goes
+            // through now, not at the driver's next wake-up (up to a timer
+            // later): events first, then what they queued to send.
+            self.poll_events().await;
             self.poll_writes().await?;
 
             // Wake senders blocked in `DataChannel::writable()`: the poll_* passes above
