@@ -13,12 +13,14 @@
 mod kiosk;
 mod page;
 mod run;
+mod turn;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use visio_bench::relay::Relay;
 use visio_bench::table::{self, ProfileRun};
 use visio_linkem::Profile;
 
@@ -75,6 +77,11 @@ struct Links {
     /// every first frame). Run several seeds for a start-up time.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Relayed: coturn on the hub's side (TLS on 443, or plain TCP), the
+    /// kiosk side firewalled so that only TCP to it leaves, both senders
+    /// given its short-lived credentials. Default: the direct path.
+    #[arg(long, value_enum)]
+    relay: Option<Relay>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -119,6 +126,7 @@ async fn main() -> Result<()> {
         ours: args.only != Only::Chromium,
         reference: args.only != Only::Ours,
         seed: args.seed,
+        relay: args.relay,
     };
     let dir = std::env::temp_dir().join("visio-bench");
     std::fs::create_dir_all(&dir)?;
@@ -136,13 +144,14 @@ async fn main() -> Result<()> {
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "Run of {} – {}, {} CPUs, load average {} (1/5/15 min) at the end; steady window {} s; link seed {}.\n",
+        "Run of {} – {}, {} CPUs, load average {} (1/5/15 min) at the end; steady window {} s; link seed {}; {}.\n",
         started.strftime("%Y-%m-%d %H:%M"),
         jiff::Zoned::now().strftime("%H:%M %Z"),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         args.duration,
         args.seed,
+        args.relay.map_or("direct path".to_string(), |r| format!("relayed over {}, only TCP to it out of the kiosk side", r.label())),
     );
     print!("{}", table::markdown(&runs));
     let notes = table::notes(&runs);

@@ -47,9 +47,15 @@ impl Page {
 
     /// A fresh page: whatever the last one held is gone.
     pub async fn open(&self) -> Result<()> {
+        self.open_with(Value::Null).await
+    }
+
+    /// A fresh page whose peer connection has this configuration
+    /// (`{ iceServers: [...] }`; null: no ICE servers).
+    pub async fn open_with(&self, config: Value) -> Result<()> {
         let (chromium, url) = (Arc::clone(&self.chromium), self.url.clone());
         self.rt.spawn(async move { chromium.client.goto(&url).await }).await?.context("loading the bench page")?;
-        self.run("return await window.bench.start();", Value::Null).await?;
+        self.run("return await window.bench.start(arg);", config).await?;
         Ok(())
     }
 
