@@ -82,6 +82,13 @@ impl Page {
         Ok(Recorded { frames, stats })
     }
 
+    /// The browser's setup events since last asked (ICE and connection
+    /// states, DTLS state, candidates gathered): (ms since the epoch, what).
+    pub async fn take_timeline(&self) -> Result<Vec<(f64, String)>> {
+        let v = self.run("return window.bench.takeTimeline();", Value::Null).await?;
+        Ok(v.as_array().into_iter().flatten().filter_map(|e| Some((e[0].as_f64()?, e[1].as_str()?.to_string()))).collect())
+    }
+
     pub async fn take_candidates(&self) -> Result<Vec<Value>> {
         Ok(self.run("return window.bench.takeCandidates();", Value::Null).await?.as_array().cloned().unwrap_or_default())
     }

@@ -116,6 +116,7 @@ async fn column(link: &Arc<Link>, profile: Profile, hub: &Page, kiosk: Kiosk, pl
             if let Err(e) = phases(link, profile, &kiosk, plan, &recording, offered, &mut column).await {
                 column.notes.push(format!("{e:#}"));
             }
+            timelines(hub, &kiosk, offered).await;
             stop.store(true, Ordering::SeqCst);
             let _ = recorder.await;
         }
@@ -126,6 +127,17 @@ async fn column(link: &Arc<Link>, profile: Profile, hub: &Page, kiosk: Kiosk, pl
     hub.blank().await;
     let _ = link.set_profile(profile);
     column
+}
+
+/// Prints the Chromium pages' own setup timelines, in seconds from the offer.
+async fn timelines(hub: &Page, kiosk: &Kiosk, offered: f64) {
+    let pages = [("hub's page", Some(hub)), ("Chromium sender", if let Kiosk::Reference(p) = kiosk { Some(p) } else { None })];
+    for (who, page) in pages {
+        let Some(page) = page else { continue };
+        let Ok(events) = page.take_timeline().await else { continue };
+        let line: Vec<String> = events.iter().map(|(t, what)| format!("{what} {:.2}", (t - offered) / 1000.0)).collect();
+        eprintln!("  {who}: {}", line.join(", "));
+    }
 }
 
 /// Opens the hub's page and runs offer → answer; returns when the offer was made.
