@@ -24,9 +24,9 @@ pub struct RelayServer {
     pub server: visio_media::IceServer,
     /// coturn's certificate, which our kiosk trusts (`turn_trust_pem`).
     pub cert_pem: String,
-    /// Chromium's flag that accepts this certificate for its TURN/TLS
-    /// connections (the test browsers' `--ignore-certificate-errors` covers
-    /// pages only).
+    /// Chromium's flag that accepts this certificate (by its public key's
+    /// hash) in its network service's certificate verifier, which its
+    /// TURN/TLS connections go through too.
     pub chromium_flag: String,
     _turn: Turn,
     _dir: tempfile::TempDir,
