@@ -77,6 +77,12 @@ struct Links {
     /// every first frame). Run several seeds for a start-up time.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Takes this lock file (flock, as `flock(1)`) for the run, and waits
+    /// for it. Unlike `flock FILE visio-bench …`, whose descriptor the
+    /// browsers and their drivers inherit (an orphaned chromedriver then
+    /// holds the lock for everyone), the bench's own is closed on exec.
+    #[arg(long)]
+    lock: Option<PathBuf>,
     /// Relayed: coturn on the hub's side (TLS on 443, or plain TCP), the
     /// kiosk side firewalled so that only TCP to it leaves, both senders
     /// given its short-lived credentials. Default: the direct path.
@@ -89,6 +95,17 @@ enum Only {
     Both,
     Ours,
     Chromium,
+}
+
+/// Waits for the exclusive lock on `path`; held until the file is dropped.
+/// std opens files close-on-exec, so no child process inherits it.
+fn take_lock(path: &std::path::Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).with_context(|| format!("opening {}", path.display()))?;
+    if file.try_lock().is_err() {
+        eprintln!("waiting for {}", path.display());
+        tokio::task::block_in_place(|| file.lock()).with_context(|| format!("locking {}", path.display()))?;
+    }
+    Ok(file)
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -111,6 +128,10 @@ async fn main() -> Result<()> {
             println!("\n{}", table::notes(&runs));
             return Ok(());
         }
+    };
+    let _lock = match &args.lock {
+        Some(path) => Some(take_lock(path)?),
+        None => None,
     };
     let profiles = if args.all {
         vec![Profile::Adsl, Profile::AdslPoor, Profile::Satellite, Profile::Lossy, Profile::Clean]
