@@ -17,8 +17,9 @@ use visio_transfer::driver::{Notice, spawn_session};
 use visio_transfer::spool::Spool;
 use visio_transfer::{Event, Limits, Purpose, Side};
 
-use crate::page::{Page, Recorded};
 use crate::now_ms;
+use crate::page::{Page, Recorded};
+use crate::turn::RelayServer;
 
 /// `videotestsrc` content both senders encode: SMPTE bars scrolling 4 px a
 /// frame, which needs about 1 Mbit/s of VP8 at 640x360 (the ball pattern
@@ -95,8 +96,14 @@ impl std::fmt::Debug for Kiosk {
 impl Kiosk {
     /// Our call, started on `rt` (the kiosk namespace's runtime) so its
     /// sockets are on the kiosk's side of the link.
-    pub async fn ours(rt: &Handle) -> Result<Kiosk> {
-        let (call, mut events) = rt.spawn(Call::new(our_config())).await?.context("starting our call")?;
+    /// With `relay`, the call has its TURN server, and trusts its certificate.
+    pub async fn ours(rt: &Handle, relay: Option<&RelayServer>) -> Result<Kiosk> {
+        let mut config = our_config();
+        if let Some(relay) = relay {
+            config.ice_servers = vec![relay.server.clone()];
+            config.turn_trust_pem = Some(relay.cert_pem.clone());
+        }
+        let (call, mut events) = rt.spawn(Call::new(config)).await?.context("starting our call")?;
         let (cand_tx, cand_rx) = mpsc::unbounded_channel();
         let (chan_tx, chan_rx) = watch::channel(None);
         let (room_tx, data_room) = watch::channel(0);

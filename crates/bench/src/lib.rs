@@ -3,10 +3,12 @@
 //! hub's namespace (docs/benchmarks.md, "Rural links: ours vs Chromium").
 //!
 //! The library is the pure part: [`figures`] turns recorded samples into
-//! figures, [`table`] prints them as Markdown. The binary (`src/main.rs` and
+//! figures, [`table`] prints them as Markdown, [`relay`] says what the
+//! relayed path (`--relay`) tells each side. The binary (`src/main.rs` and
 //! its modules) is the shell that brings up links, calls and browsers.
 
 #![forbid(unsafe_code)]
 
 pub mod figures;
+pub mod relay;
 pub mod table;

@@ -13,12 +13,14 @@
 mod kiosk;
 mod page;
 mod run;
+mod turn;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use visio_bench::relay::Relay;
 use visio_bench::table::{self, ProfileRun};
 use visio_linkem::Profile;
 
@@ -80,6 +82,17 @@ struct Links {
     /// satellite freezes come from").
     #[arg(long)]
     reference_without_fec: bool,
+    /// Takes this lock file (flock, as `flock(1)`) for the run, and waits
+    /// for it. Unlike `flock FILE visio-bench …`, whose descriptor the
+    /// browsers and their drivers inherit (an orphaned chromedriver then
+    /// holds the lock for everyone), the bench's own is closed on exec.
+    #[arg(long)]
+    lock: Option<PathBuf>,
+    /// Relayed: coturn on the hub's side (TLS on 443, or plain TCP), the
+    /// kiosk side firewalled so that only TCP to it leaves, both senders
+    /// given its short-lived credentials. Default: the direct path.
+    #[arg(long, value_enum)]
+    relay: Option<Relay>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -87,6 +100,17 @@ enum Only {
     Both,
     Ours,
     Chromium,
+}
+
+/// Waits for the exclusive lock on `path`; held until the file is dropped.
+/// std opens files close-on-exec, so no child process inherits it.
+fn take_lock(path: &std::path::Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).with_context(|| format!("opening {}", path.display()))?;
+    if file.try_lock().is_err() {
+        eprintln!("waiting for {}", path.display());
+        tokio::task::block_in_place(|| file.lock()).with_context(|| format!("locking {}", path.display()))?;
+    }
+    Ok(file)
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -110,6 +134,10 @@ async fn main() -> Result<()> {
             return Ok(());
         }
     };
+    let _lock = match &args.lock {
+        Some(path) => Some(take_lock(path)?),
+        None => None,
+    };
     let profiles = if args.all {
         vec![Profile::Adsl, Profile::AdslPoor, Profile::Satellite, Profile::Lossy, Profile::Clean]
     } else if args.profiles.is_empty() {
@@ -125,6 +153,7 @@ async fn main() -> Result<()> {
         reference: args.only != Only::Ours,
         seed: args.seed,
         reference_without_fec: args.reference_without_fec,
+        relay: args.relay,
     };
     let dir = std::env::temp_dir().join("visio-bench");
     std::fs::create_dir_all(&dir)?;
@@ -142,13 +171,14 @@ async fn main() -> Result<()> {
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "Run of {} – {}, {} CPUs, load average {} (1/5/15 min) at the end; steady window {} s; link seed {}.\n",
+        "Run of {} – {}, {} CPUs, load average {} (1/5/15 min) at the end; steady window {} s; link seed {}; {}.\n",
         started.strftime("%Y-%m-%d %H:%M"),
         jiff::Zoned::now().strftime("%H:%M %Z"),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         args.duration,
         args.seed,
+        args.relay.map_or("direct path".to_string(), |r| format!("relayed over {}, only TCP to it out of the kiosk side", r.label())),
     );
     print!("{}", table::markdown(&runs));
     let notes = table::notes(&runs);

@@ -47,9 +47,15 @@ impl Page {
 
     /// A fresh page: whatever the last one held is gone.
     pub async fn open(&self) -> Result<()> {
+        self.open_with(Value::Null).await
+    }
+
+    /// A fresh page whose peer connection has this configuration
+    /// (`{ iceServers: [...] }`; null: no ICE servers).
+    pub async fn open_with(&self, config: Value) -> Result<()> {
         let (chromium, url) = (Arc::clone(&self.chromium), self.url.clone());
         self.rt.spawn(async move { chromium.client.goto(&url).await }).await?.context("loading the bench page")?;
-        self.run("return await window.bench.start();", Value::Null).await?;
+        self.run("return await window.bench.start(arg);", config).await?;
         Ok(())
     }
 
@@ -74,6 +80,13 @@ impl Page {
             .collect();
         let stats = serde_json::from_value(v["stats"].clone()).context("stats shape")?;
         Ok(Recorded { frames, stats })
+    }
+
+    /// The browser's setup events since last asked (ICE and connection
+    /// states, DTLS state, candidates gathered): (ms since the epoch, what).
+    pub async fn take_timeline(&self) -> Result<Vec<(f64, String)>> {
+        let v = self.run("return window.bench.takeTimeline();", Value::Null).await?;
+        Ok(v.as_array().into_iter().flatten().filter_map(|e| Some((e[0].as_f64()?, e[1].as_str()?.to_string()))).collect())
     }
 
     pub async fn take_candidates(&self) -> Result<Vec<Value>> {

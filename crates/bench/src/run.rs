@@ -9,12 +9,14 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use serde_json::Value;
 use visio_bench::figures::{self, Column, Frame, LinkSample, StatsSample, Transfer};
+use visio_bench::relay::Relay;
 use visio_bench::table::ProfileRun;
 use visio_linkem::{Bitrate, Direction, Link, Profile, Side};
 
 use crate::kiosk::Kiosk;
 use crate::now_ms;
 use crate::page::Page;
+use crate::turn::RelayServer;
 
 /// What a run does, from the command line.
 #[derive(Debug, Clone)]
@@ -28,6 +30,8 @@ pub struct Plan {
     pub seed: u64,
     /// Chromium's sender offers no RED/ULPFEC (what FEC is worth to it).
     pub reference_without_fec: bool,
+    /// Through coturn on the hub's side, the kiosk side firewalled (`--relay`).
+    pub relay: Option<Relay>,
 }
 
 /// The bitrate-follow schedule on the kiosk → hub direction (issue 9).
@@ -67,26 +71,34 @@ pub async fn profile(profile: Profile, plan: &Plan, clip: &Path) -> Result<Profi
         profile: profile.name().into(),
         uplink: up.to_string().split(", queue").next().unwrap_or_default().to_string(),
         window_s: plan.window.as_secs(),
+        relay: plan.relay.map(|r| r.label().to_string()),
         ..Default::default()
     };
     let hub = Page::launch(hub_rt.handle().clone(), Vec::new()).await?;
+    // coturn on the hub's side; from here only TCP to it leaves the kiosk's.
+    let relay = plan.relay.map(|r| RelayServer::start(&link, r)).transpose()?;
+    if let Some(r) = &relay {
+        eprintln!("[{}] relayed: {} (the kiosk side lets only TCP to it out)", profile.name(), r.server.urls.join(" "));
+    }
     if plan.ours {
         eprintln!("[{}] ours", profile.name());
-        let kiosk = Kiosk::ours(kiosk_rt.handle()).await?;
+        let kiosk = Kiosk::ours(kiosk_rt.handle(), relay.as_ref()).await?;
         run.ours = Some(column(&link, profile, &hub, kiosk, plan).await);
     }
     if plan.reference {
         eprintln!("[{}] Chromium", profile.name());
         link.set_profile(profile)?;
-        let camera = format!("--use-file-for-fake-video-capture={}", clip.display());
-        let page = Page::launch(kiosk_rt.handle().clone(), vec![camera]).await?;
-        page.open().await?;
+        let mut args = vec![format!("--use-file-for-fake-video-capture={}", clip.display())];
+        args.extend(relay.as_ref().map(|r| r.chromium_flag.clone()));
+        let page = Page::launch(kiosk_rt.handle().clone(), args).await?;
+        page.open_with(relay.as_ref().map_or(Value::Null, RelayServer::page_config)).await?;
         if plan.reference_without_fec {
             page.run("window.bench.noFec = true; return true;", Value::Null).await?;
         }
         run.reference = Some(column(&link, profile, &hub, Kiosk::Reference(page), plan).await);
     }
     drop(hub);
+    drop(relay);
     drop((hub_rt, kiosk_rt));
     if let Ok(link) = Arc::try_unwrap(link)
         && let Err(e) = link.down()
@@ -109,6 +121,7 @@ async fn column(link: &Arc<Link>, profile: Profile, hub: &Page, kiosk: Kiosk, pl
             if let Err(e) = phases(link, profile, &kiosk, plan, &recording, offered, &mut column).await {
                 column.notes.push(format!("{e:#}"));
             }
+            timelines(hub, &kiosk, offered).await;
             stop.store(true, Ordering::SeqCst);
             let _ = recorder.await;
         }
@@ -129,6 +142,17 @@ async fn column(link: &Arc<Link>, profile: Profile, hub: &Page, kiosk: Kiosk, pl
     hub.blank().await;
     let _ = link.set_profile(profile);
     column
+}
+
+/// Prints the Chromium pages' own setup timelines, in seconds from the offer.
+async fn timelines(hub: &Page, kiosk: &Kiosk, offered: f64) {
+    let pages = [("hub's page", Some(hub)), ("Chromium sender", if let Kiosk::Reference(p) = kiosk { Some(p) } else { None })];
+    for (who, page) in pages {
+        let Some(page) = page else { continue };
+        let Ok(events) = page.take_timeline().await else { continue };
+        let line: Vec<String> = events.iter().map(|(t, what)| format!("{what} {:.2}", (t - offered) / 1000.0)).collect();
+        eprintln!("  {who}: {}", line.join(", "));
+    }
 }
 
 /// Opens the hub's page and runs offer → answer; returns when the offer was made.

@@ -11,6 +11,10 @@ pub struct ProfileRun {
     /// The kiosk → hub direction as configured, e.g. "1 Mbit/s, 20 ms, 0 %".
     pub uplink: String,
     pub window_s: u64,
+    /// How the kiosk side reached the hub's page, e.g. "TURN/TLS" (`--relay`);
+    /// none: directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
     pub ours: Option<Column>,
     pub reference: Option<Column>,
 }
@@ -74,7 +78,10 @@ fn row(link: &str, sender: &str, c: &Column) -> String {
 pub fn markdown(runs: &[ProfileRun]) -> String {
     let mut out = String::from(HEADER);
     for run in runs {
-        let link = format!("**{}** ({})", run.profile, run.uplink);
+        let mut link = format!("**{}** ({})", run.profile, run.uplink);
+        if let Some(relay) = &run.relay {
+            link += &format!(" via {relay}");
+        }
         if let Some(c) = &run.ours {
             out += &row(&link, "ours", c);
         }
@@ -109,5 +116,14 @@ mod tests {
         assert_eq!(table.lines().count(), 4);
         assert!(table.contains("| **adsl** (1 Mbit/s) | ours |"), "{table}");
         assert!(table.contains("|  | Chromium |"), "{table}");
+    }
+
+    #[test]
+    fn a_relayed_run_says_so_in_its_link_cell() {
+        let run = ProfileRun { profile: "adsl".into(), uplink: "1 Mbit/s".into(), relay: Some("TURN/TLS".into()), ours: Some(Column::default()), ..Default::default() };
+        assert!(markdown(&[run]).contains("| **adsl** (1 Mbit/s) via TURN/TLS | ours |"));
+        // Files written before `--relay` existed still read.
+        let old: ProfileRun = serde_json::from_str(r#"{"profile":"adsl","uplink":"1 Mbit/s","window_s":10,"ours":null,"reference":null}"#).unwrap();
+        assert_eq!(old.relay, None);
     }
 }
