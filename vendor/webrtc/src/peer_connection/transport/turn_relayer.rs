@@ -657,7 +657,18 @@ impl Protocol<TaggedBytesMut, TaggedBytesMut, RTCTurnRelayEventIn> for RTCTurnRe
                         .insert((relay_addr, peer_addr), tid);
                 }
 
-                self.buffer_packet(relay_addr, peer_addr, msg);
+                // Visio-Public patch: the packet follows its CreatePermission
+                // request at once (rtc-turn sends once a permission is asked
+                // for, vendor/README.md); it waits only if that is refused.
+                let sent = self
+                    .clients
+                    .get_mut(&four_tuple)
+                    .and_then(|managed_client| managed_client.client.relay(relay_addr).ok())
+                    .map(|mut relay| relay.send_to(msg.now, &msg.message, peer_addr));
+                match sent {
+                    Some(Ok(())) => {}
+                    _ => self.buffer_packet(relay_addr, peer_addr, msg),
+                }
                 Ok(())
             }
             Err(err) => Err(err),
