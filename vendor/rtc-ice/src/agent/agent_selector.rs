@@ -80,6 +80,34 @@ impl Agent {
         now.saturating_duration_since(self.start_time) > min_wait
     }
 
+    /// Visio-Public patch: whether the pair may be nominated now, as of `now`:
+    /// both candidates have waited their acceptance time, or the pair is
+    /// relayed and nothing has yet come over any direct pair.
+    fn is_pair_nominatable(&self, now: Instant, pair_index: usize) -> bool {
+        let p = &self.candidate_pairs[pair_index];
+        (self.is_nominatable(now, p.local_index, true) && self.is_nominatable(now, p.remote_index, false))
+            || self.is_relayed_path_alone(pair_index)
+    }
+
+    /// Visio-Public patch: a relayed pair whose check has succeeded while no
+    /// pair without a relay has heard from the peer (no check, no answer):
+    /// where only TURN over TCP or TLS leaves the building, waiting the
+    /// relay acceptance time delays the call for nothing, and where UDP gets
+    /// through the peer's checks on the direct path have come by then (they
+    /// leave as the candidates arrive, and a relayed check takes longer).
+    fn is_relayed_path_alone(&self, pair_index: usize) -> bool {
+        let is_relay = |local: usize, remote: usize| {
+            self.local_candidates[local].candidate_type() == CandidateType::Relay
+                || self.remote_candidates[remote].candidate_type() == CandidateType::Relay
+        };
+        let p = &self.candidate_pairs[pair_index];
+        p.state == CandidatePairState::Succeeded
+            && is_relay(p.local_index, p.remote_index)
+            && !self.candidate_pairs.iter().any(|q| {
+                !is_relay(q.local_index, q.remote_index) && (q.requests_received > 0 || q.responses_received > 0)
+            })
+    }
+
     fn nominate_pair(&mut self, now: Instant) {
         let result = {
             let Some(remote_credentials) = &self.ufrag_pwd.remote_credentials else {
@@ -231,9 +259,7 @@ impl ControllingSelector for Agent {
         } else {
             let has_nominated_pair = if let Some(pair_index) = self.get_best_valid_candidate_pair()
             {
-                let p = self.candidate_pairs[pair_index];
-                self.is_nominatable(now, p.local_index, true)
-                    && self.is_nominatable(now, p.remote_index, false)
+                self.is_pair_nominatable(now, pair_index)
             } else {
                 false
             };
@@ -352,6 +378,16 @@ impl ControllingSelector for Agent {
                 );
                 if pending_request.is_use_candidate && selected_pair_is_none {
                     self.set_selected_pair(Some(now), Some(pair_index));
+                } else if selected_pair_is_none
+                    && self.nominated_pair.is_none()
+                    && self.get_best_valid_candidate_pair() == Some(pair_index)
+                    && self.is_relayed_path_alone(pair_index)
+                {
+                    // Visio-Public patch: nominated now rather than at the next
+                    // check interval (see `is_relayed_path_alone`).
+                    self.candidate_pairs[pair_index].nominated = true;
+                    self.nominated_pair = Some(pair_index);
+                    self.nominate_pair(now);
                 }
             } else {
                 // This shouldn't happen
