@@ -85,26 +85,12 @@ async fn call_and_scan(link: Arc<Link>, through_proxy: bool) {
 
     // The kiosk side's firewall: loopback, and TCP to the proxy, or to the
     // hub and to coturn's 443; everything else it sends is dropped.
-    let hub_addr = hub_ip.to_string();
     let ways_out = match &proxy {
         Some(proxy) => vec![proxy.port],
         None => vec![world.hub.addr.port(), turn.tls_port],
     };
-    let ports: Vec<String> = ways_out.iter().map(u16::to_string).collect();
-    let mut rules = vec![vec!["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"]];
-    rules.extend(ports.iter().map(|port| vec!["-A", "OUTPUT", "-p", "tcp", "-d", &hub_addr, "--dport", port, "-j", "ACCEPT"]));
-    rules.push(vec!["-A", "OUTPUT", "-j", "DROP"]);
-    for rule in rules {
-        let out = link.run_in(Side::Kiosk, std::process::Command::new("iptables").args(&rule)).expect("iptables runs (root)");
-        assert!(out.status.success(), "iptables {rule:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let udp_out = link
-        .in_namespace(Side::Kiosk, || {
-            let socket = std::net::UdpSocket::bind((link.kiosk_addr(), 0)).unwrap();
-            socket.send_to(b"x", (hub_ip, turn.port)).is_ok()
-        })
-        .unwrap();
-    assert!(!udp_out, "UDP from the kiosk side is dropped");
+    link.only_tcp_out(Side::Kiosk, &ways_out).unwrap_or_else(|e| panic!("{e}"));
+    let hub_addr = hub_ip.to_string();
 
     // The agent signs in in Chromium on the hub side and takes the resident.
     let browser = Browser::launch().await;

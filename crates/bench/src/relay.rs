@@ -2,8 +2,8 @@
 //! town hall whose firewall lets only TCP to the TURN server out, so both
 //! senders reach the hub's page through coturn on the hub's side of the
 //! link, over TLS on 443 or plain TCP. The pure part: what each side is
-//! told (TURN URLs) and the kiosk side's firewall rules. The binary's
-//! `turn.rs` starts coturn and applies them.
+//! told (TURN URLs). The binary's `turn.rs` starts coturn and firewalls the
+//! kiosk side (visio-linkem's `Link::only_tcp_out`).
 
 use std::net::IpAddr;
 
@@ -50,19 +50,6 @@ impl Relay {
     }
 }
 
-/// The kiosk side's `iptables` rules, in order: its own loopback (the
-/// browser's driver, our TURN bridge's local socket), TCP to `port` on
-/// `hub`, and nothing else: no UDP at all, so no direct path and no relay
-/// over UDP.
-pub fn firewall_rules(hub: IpAddr, port: u16) -> Vec<Vec<String>> {
-    let rules: [&[&str]; 3] = [
-        &["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"],
-        &["-A", "OUTPUT", "-p", "tcp", "-d", &hub.to_string(), "--dport", &port.to_string(), "-j", "ACCEPT"],
-        &["-A", "OUTPUT", "-j", "DROP"],
-    ];
-    rules.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,16 +65,6 @@ mod tests {
         assert_eq!(Relay::Tcp.port(40_000), 40_000);
         let v6 = IpAddr::V6("2001:db8::2".parse().unwrap());
         assert_eq!(Relay::Tls.url(v6, 1), "turns:[2001:db8::2]:443?transport=tcp");
-    }
-
-    #[test]
-    fn the_firewall_lets_out_loopback_and_tcp_to_the_relay_then_drops_the_rest() {
-        let rules = firewall_rules(HUB, 443);
-        assert_eq!(rules.len(), 3);
-        assert_eq!(rules[0], ["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"]);
-        assert_eq!(rules[1], ["-A", "OUTPUT", "-p", "tcp", "-d", "10.77.0.2", "--dport", "443", "-j", "ACCEPT"]);
-        // Last, and unconditional: everything else (UDP included) is dropped.
-        assert_eq!(rules[2], ["-A", "OUTPUT", "-j", "DROP"]);
     }
 
     #[test]

@@ -4,13 +4,13 @@
 //! credentials for both senders. As `call_and_scan_through_a_firewall` in
 //! crates/media/tests/links.rs does, with visio-testkit's coturn.
 
-use std::net::{IpAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
-use visio_bench::relay::{Relay, TLS_PORT, firewall_rules};
+use visio_bench::relay::{Relay, TLS_PORT};
 use visio_linkem::{Link, Side};
 use visio_testkit::turn::Turn;
 
@@ -58,20 +58,10 @@ impl RelayServer {
         .map_err(|_| anyhow::anyhow!("coturn did not start on the hub's side (is coturn installed? scripts/setup.sh)"))?;
 
         let port = relay.port(turn.port);
-        for rule in firewall_rules(hub, port) {
-            let out = link.run_in(Side::Kiosk, Command::new("iptables").args(&rule)).context("running iptables in the kiosk's namespace")?;
-            if !out.status.success() {
-                bail!("iptables {}: {}", rule.join(" "), String::from_utf8_lossy(&out.stderr).trim());
-            }
-        }
-        let kiosk = link.kiosk_addr();
-        let (udp_out, tcp_out) = link.in_namespace(Side::Kiosk, || {
-            let udp = UdpSocket::bind((kiosk, 0)).and_then(|s| s.send_to(b"x", (hub, turn.port))).is_ok();
-            let tcp = TcpStream::connect_timeout(&(hub, port).into(), Duration::from_secs(2)).is_ok();
-            (udp, tcp)
-        })?;
-        if udp_out || !tcp_out {
-            bail!("the kiosk side's firewall does not hold: UDP out {udp_out}, TCP to {hub}:{port} {tcp_out}");
+        link.only_tcp_out(Side::Kiosk, &[port]).context("firewalling the kiosk side")?;
+        let tcp_out = link.in_namespace(Side::Kiosk, || TcpStream::connect_timeout(&(hub, port).into(), Duration::from_secs(2)).is_ok())?;
+        if !tcp_out {
+            bail!("the kiosk side's firewall does not let TCP to {hub}:{port} out");
         }
 
         let rest = visio_hub::core::TurnRest {

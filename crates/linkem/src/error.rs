@@ -79,6 +79,16 @@ pub enum Error {
     )]
     AlreadyUp { name: String, pid: u32 },
 
+    #[error(
+        "cannot firewall the {side} side (`iptables {rule}`): {detail}. The tests need root and \
+         iptables; `bash scripts/setup.sh` installs it"
+    )]
+    Firewall {
+        side: crate::Side,
+        rule: String,
+        detail: String,
+    },
+
     #[error("control of link {name:?} failed: {detail}")]
     Control { name: String, detail: String },
 

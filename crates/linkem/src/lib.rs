@@ -48,7 +48,7 @@ mod units;
 
 pub use crate::core::{Counters, LinkCore, Pipe};
 pub use crate::error::{Error, Result};
-pub use crate::link::{HUB_ADDR, KIOSK_ADDR, Link, LinkBuilder, LinkCounters, NsRuntime, TUN_NAME};
+pub use crate::link::{HUB_ADDR, KIOSK_ADDR, Link, LinkBuilder, LinkCounters, NsRuntime, TUN_NAME, only_tcp_out_rules};
 pub use crate::params::{Direction, LinkParams, Loss, Params, Profile, QueueLimit, Side};
 pub use crate::units::{
     Bitrate, fmt_duration, parse_duration, parse_percent, parse_rate, parse_size,

@@ -25,10 +25,12 @@ use crate::error::{Error, Result};
 use crate::netns::{self, Namespace};
 use crate::params::{Direction, LinkParams, Params, Profile, Side};
 
+mod firewall;
 mod forwarder;
 mod runtime;
 
 pub(crate) use forwarder::{PROBE_PRIORITY, raise_priority};
+pub use firewall::only_tcp_out_rules;
 use forwarder::{Shared, forward};
 pub use runtime::NsRuntime;
 

@@ -392,3 +392,35 @@ async fn an_async_test_puts_a_server_on_one_side_and_a_client_on_the_other() {
     // Handshake and data: at least two 600 ms round trips on satellite.
     assert!(started.elapsed() >= ms(1200), "{:?}", started.elapsed());
 }
+
+/// A town hall's firewall: from the kiosk side only TCP to the allowed port
+/// on the hub side gets through; another TCP port and UDP do not, and the
+/// hub side itself is untouched.
+#[test]
+fn only_tcp_out_lets_the_allowed_port_through_and_nothing_else() {
+    let link = up(Profile::Clean);
+    let hub = link.hub_addr();
+    let (allowed, other) = link
+        .in_namespace(Side::Hub, || {
+            (std::net::TcpListener::bind((hub, 0)).unwrap(), std::net::TcpListener::bind((hub, 0)).unwrap())
+        })
+        .unwrap();
+    let (allowed_port, other_port) = (allowed.local_addr().unwrap().port(), other.local_addr().unwrap().port());
+    link.only_tcp_out(Side::Kiosk, &[allowed_port]).expect("the firewall goes up");
+
+    let (to_allowed, to_other, udp) = link
+        .in_namespace(Side::Kiosk, || {
+            let connect = |port| std::net::TcpStream::connect_timeout(&(hub, port).into(), ms(1_000)).is_ok();
+            let udp = std::net::UdpSocket::bind((link.kiosk_addr(), 0)).unwrap().send_to(b"x", (hub, 9)).is_ok();
+            (connect(allowed_port), connect(other_port), udp)
+        })
+        .unwrap();
+    assert!(to_allowed, "TCP to the allowed port gets through");
+    assert!(!to_other, "TCP to another port is dropped");
+    assert!(!udp, "UDP is dropped");
+    let kiosk = link.kiosk_addr();
+    let from_hub = link
+        .in_namespace(Side::Hub, || std::net::UdpSocket::bind((hub, 0)).unwrap().send_to(b"x", (kiosk, 9)).is_ok())
+        .unwrap();
+    assert!(from_hub, "the hub side is not firewalled");
+}

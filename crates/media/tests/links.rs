@@ -819,16 +819,8 @@ async fn call_and_scan_through_a_firewall(name: &str, through_proxy: bool) {
     let proxy = through_proxy.then(|| visio_testkit::proxy::Proxy::start(hub.into(), spawn_on_hub_side, hub_accepts));
 
     // The kiosk side's firewall: loopback, and TCP to 443 (or the proxy) on the hub side.
-    let way_out = proxy.as_ref().map_or(turn.tls_port, |p| p.port).to_string();
-    let hub_ip = hub.to_string();
-    for rule in [
-        vec!["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"],
-        vec!["-A", "OUTPUT", "-p", "tcp", "-d", &hub_ip, "--dport", &way_out, "-j", "ACCEPT"],
-        vec!["-A", "OUTPUT", "-j", "DROP"],
-    ] {
-        let out = link.run_in(Side::Kiosk, std::process::Command::new("iptables").args(&rule)).expect("iptables runs (root)");
-        assert!(out.status.success(), "iptables {rule:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    let way_out = proxy.as_ref().map_or(turn.tls_port, |p| p.port);
+    link.only_tcp_out(Side::Kiosk, &[way_out]).unwrap_or_else(|e| panic!("{e}"));
     let (udp_out, tcp_443) = link
         .in_namespace(Side::Kiosk, || {
             let socket = std::net::UdpSocket::bind((link.kiosk_addr(), 0)).unwrap();
@@ -854,7 +846,7 @@ async fn call_and_scan_through_a_firewall(name: &str, through_proxy: bool) {
     }];
     kiosk.turn_trust_pem = Some(std::fs::read_to_string(&identity.cert_path).unwrap());
     kiosk.proxy = proxy.as_ref().map(|p| visio_media::proxy::HttpProxy {
-        host: hub_ip.clone(),
+        host: hub.to_string(),
         port: p.port,
         credentials: Some(visio_media::proxy::ProxyCredentials {
             username: visio_testkit::proxy::USER.into(),
