@@ -5,8 +5,10 @@
 //! and the kiosk process on its kiosk side.
 
 pub mod agent;
+pub mod console;
 pub mod notify;
 pub mod soak;
+pub mod town_hall;
 pub mod window;
 
 use std::path::{Path, PathBuf};

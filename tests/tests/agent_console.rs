@@ -4,6 +4,7 @@
 //! the test drives the page through its `data-testid` hooks as an agent
 //! would.
 
+use visio_tests::console::scan_from_the_page;
 use visio_tests::{AGENT, World};
 use fantoccini::Locator;
 use serde_json::{Value, json};
@@ -64,18 +65,7 @@ async fn takes_a_call_and_drives_documents(kind: Kind) {
 
     // A scan arrives in the page with the hash the kiosk reported: the
     // resident is told first, the agent scans once the paper is down.
-    click(&browser, "request-scan").await;
-    click(&browser, "scan-now").await;
-    page_until(&browser, "the page's preview", "const li = document.querySelector('[data-testid=scan-page][data-preview]'); return li && li.querySelector('img').naturalWidth > 0;").await;
-    click(&browser, "scan-finish").await;
-    let sent = kiosk.event("scan_sent").await;
-    let item = page_until(
-        &browser,
-        "the scan in the page",
-        "const li = document.querySelector('[data-testid=scan-item][data-sha256]');
-         return li && { sha256: li.dataset.sha256, size: Number(li.dataset.size), link: !!li.querySelector('a[download]') };",
-    )
-    .await;
+    let (sent, item) = scan_from_the_page(&browser, &mut kiosk).await;
     assert_eq!(item["sha256"], sent["sha256"], "the page holds the bytes the kiosk scanned");
     assert_eq!(item["size"], sent["size"]);
     assert_eq!(item["link"], true, "a download link is offered");

@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 use visio_linkem::{Link, Profile, Side};
-use visio_protocol::Secret;
 use visio_testkit::browser::Browser;
 use visio_testkit::page::{click, page_until, sign_in_agent};
 use visio_testkit::wait::{init_tracing, within};
-use visio_tests::{AGENT, World};
+use visio_tests::AGENT;
+use visio_tests::console::scan_from_the_page;
+use visio_tests::town_hall::TownHall;
 
 const SECRET: &str = "firewalled-town-hall";
 
@@ -52,36 +53,7 @@ fn behind_a_firewall(name: &str, through_proxy: bool) {
 }
 
 async fn call_and_scan(link: Arc<Link>, through_proxy: bool) {
-    let hub_ip = link.hub_addr();
-    let hub_accepts = |port| link.in_namespace(Side::Hub, || std::net::TcpStream::connect((hub_ip, port)).is_ok()).unwrap_or(false);
-    let spawn_on_hub_side = |command: &mut std::process::Command| link.spawn_in(Side::Hub, command).map_err(std::io::Error::other);
-    let certs = tempfile::tempdir().unwrap();
-    let identity = visio_hub::tls::load_or_generate_for(certs.path(), None, &[hub_ip.to_string()]).unwrap();
-    let key = identity.cert_path.with_file_name("key.pem");
-    let turn = visio_testkit::turn::Turn::with_tls(hub_ip.into(), 443, (&identity.cert_path, &key), SECRET, spawn_on_hub_side, hub_accepts);
-    let proxy = through_proxy.then(|| visio_testkit::proxy::Proxy::start(hub_ip.into(), spawn_on_hub_side, hub_accepts));
-
-    let mut settings = visio_hub::server::Settings::new(Arc::new(visio_config::Catalogue::demo()));
-    settings.turn_rest = Some(visio_hub::core::TurnRest {
-        urls: vec![format!("turns:{hub_ip}:{}?transport=tcp", turn.tls_port)],
-        secret: Secret(SECRET.into()),
-        ttl: jiff::SignedDuration::from_mins(10),
-    });
-    let world = World::behind_with(&link, settings).await;
-    // The kiosk trusts the hub's certificate and coturn's (one PEM file),
-    // and knows its proxy when there is one.
-    let trust = world.dir.path().join("trust.pem");
-    std::fs::write(&trust, [world.hub.cert_pem.clone(), std::fs::read(&identity.cert_path).unwrap()].concat()).unwrap();
-    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&world.config).unwrap()).unwrap();
-    config["hub"]["trust"] = serde_json::json!({ "kiosk_file": trust });
-    if let Some(proxy) = &proxy {
-        config["hub"]["proxy"] = serde_json::json!({
-            "url": format!("http://{hub_ip}:{}", proxy.port),
-            "username": visio_testkit::proxy::USER,
-            "password": visio_testkit::proxy::PASSWORD,
-        });
-    }
-    std::fs::write(&world.config, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let TownHall { world, turn, proxy, .. } = TownHall::start(&link, SECRET, through_proxy).await;
 
     // The kiosk side's firewall: loopback, and TCP to the proxy, or to the
     // hub and to coturn's 443; everything else it sends is dropped.
@@ -90,7 +62,7 @@ async fn call_and_scan(link: Arc<Link>, through_proxy: bool) {
         None => vec![world.hub.addr.port(), turn.tls_port],
     };
     link.only_tcp_out(Side::Kiosk, &ways_out).unwrap_or_else(|e| panic!("{e}"));
-    let hub_addr = hub_ip.to_string();
+    let hub_addr = link.hub_addr().to_string();
 
     // The agent signs in in Chromium on the hub side and takes the resident.
     let browser = Browser::launch().await;
@@ -104,17 +76,7 @@ async fn call_and_scan(link: Arc<Link>, through_proxy: bool) {
     assert_eq!(video["remote"], hub_addr.as_str(), "the kiosk's media comes through coturn: {video}");
 
     // A scan, checked by its hash in the page.
-    click(&browser, "request-scan").await;
-    click(&browser, "scan-now").await;
-    page_until(&browser, "the page's preview", "const li = document.querySelector('[data-testid=scan-page][data-preview]'); return li && li.querySelector('img').naturalWidth > 0;").await;
-    click(&browser, "scan-finish").await;
-    let sent = kiosk.event("scan_sent").await;
-    let item = page_until(
-        &browser,
-        "the scan in the page",
-        "const li = document.querySelector('[data-testid=scan-item][data-sha256]'); return li && { sha256: li.dataset.sha256, size: Number(li.dataset.size) };",
-    )
-    .await;
+    let (sent, item) = scan_from_the_page(&browser, &mut kiosk).await;
     assert_eq!(item["sha256"], sent["sha256"], "the page holds the bytes the kiosk scanned");
     assert_eq!(item["size"], sent["size"]);
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use visio_tests::agent::ScriptedAgent;
+use visio_tests::town_hall::TownHall;
 use visio_tests::{AGENT, HeadlessKiosk, World};
 use visio_linkem::{Direction as LinkDirection, Link, Profile, Side};
 use visio_media::CallConfig;
@@ -175,49 +176,16 @@ fn after_a_ten_second_cut_the_call_resumes_and_the_cut_transfer_completes() {
 async fn a_call_and_a_scan_through_the_town_halls_proxy(link: Arc<Link>) {
     const SECRET: &str = "proxy-only-town-hall";
     let hub_ip = link.hub_addr();
-    let hub_accepts = |port| link.in_namespace(Side::Hub, || std::net::TcpStream::connect((hub_ip, port)).is_ok()).unwrap_or(false);
-    let spawn_on_hub_side = |command: &mut std::process::Command| link.spawn_in(Side::Hub, command).map_err(std::io::Error::other);
-    let certs = tempfile::tempdir().unwrap();
-    let identity = visio_hub::tls::load_or_generate_for(certs.path(), None, &[hub_ip.to_string()]).unwrap();
-    let key = identity.cert_path.with_file_name("key.pem");
-    let turn = visio_testkit::turn::Turn::with_tls(hub_ip.into(), 443, (&identity.cert_path, &key), SECRET, spawn_on_hub_side, hub_accepts);
-    let proxy = visio_testkit::proxy::Proxy::start(hub_ip.into(), spawn_on_hub_side, hub_accepts);
-
-    let mut settings = visio_hub::server::Settings::new(Arc::new(visio_config::Catalogue::demo()));
-    settings.turn_rest = Some(visio_hub::core::TurnRest {
-        urls: vec![format!("turns:{hub_ip}:{}?transport=tcp", turn.tls_port)],
-        secret: Secret(SECRET.into()),
-        ttl: jiff::SignedDuration::from_mins(10),
-    });
-    let world = World::behind_with(&link, settings).await;
-    // The kiosk trusts the hub's certificate and coturn's (one PEM file), and knows its proxy.
-    let trust = world.dir.path().join("trust.pem");
-    std::fs::write(&trust, [world.hub.cert_pem.clone(), std::fs::read(&identity.cert_path).unwrap()].concat()).unwrap();
-    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&world.config).unwrap()).unwrap();
-    config["hub"]["trust"] = serde_json::json!({ "kiosk_file": trust });
-    config["hub"]["proxy"] = serde_json::json!({
-        "url": format!("http://{hub_ip}:{}", proxy.port),
-        "username": visio_testkit::proxy::USER,
-        "password": visio_testkit::proxy::PASSWORD,
-    });
-    std::fs::write(&world.config, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let town_hall = TownHall::start(&link, SECRET, true).await;
+    let (world, proxy) = (&town_hall.world, town_hall.proxy.as_ref().unwrap());
 
     // The kiosk side's firewall: loopback and the proxy, nothing else.
-    let proxy_port = proxy.port.to_string();
-    let hub_addr = hub_ip.to_string();
-    for rule in [
-        vec!["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"],
-        vec!["-A", "OUTPUT", "-p", "tcp", "-d", &hub_addr, "--dport", &proxy_port, "-j", "ACCEPT"],
-        vec!["-A", "OUTPUT", "-j", "DROP"],
-    ] {
-        let out = link.run_in(Side::Kiosk, std::process::Command::new("iptables").args(&rule)).expect("iptables runs (root)");
-        assert!(out.status.success(), "iptables {rule:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    link.only_tcp_out(Side::Kiosk, &[proxy.port]).unwrap_or_else(|e| panic!("{e}"));
     let hub_port = world.hub.addr.port();
     let direct = link.in_namespace(Side::Kiosk, || std::net::TcpStream::connect_timeout(&(hub_ip, hub_port).into(), Duration::from_secs(1)).is_ok());
     assert!(!direct.unwrap(), "the kiosk side cannot reach the hub directly");
 
-    let (mut kiosk, mut agent, session, to_hub) = call_over(&link, &world).await;
+    let (mut kiosk, mut agent, session, to_hub) = call_over(&link, world).await;
     kiosk_video_flows(&agent, 15).await;
     let req = agent
         .documents
@@ -240,7 +208,7 @@ async fn a_call_and_a_scan_through_the_town_halls_proxy(link: Arc<Link>) {
     kiosk.event("reconnecting").await;
     kiosk.event("reconnected").await;
     kiosk_video_flows(&agent, 15).await;
-    hang_up(kiosk, agent, session, to_hub, &world).await;
+    hang_up(kiosk, agent, session, to_hub, world).await;
 }
 
 #[test]
