@@ -394,33 +394,43 @@ async fn an_async_test_puts_a_server_on_one_side_and_a_client_on_the_other() {
 }
 
 /// A town hall's firewall: from the kiosk side only TCP to the allowed port
-/// on the hub side gets through; another TCP port and UDP do not, and the
-/// hub side itself is untouched.
+/// on the hub side gets through; another TCP port and UDP do not; nothing
+/// unasked comes in; the hub side itself is untouched.
 #[test]
 fn only_tcp_out_lets_the_allowed_port_through_and_nothing_else() {
     let link = up(Profile::Clean);
-    let hub = link.hub_addr();
+    let (hub, kiosk) = (link.hub_addr(), link.kiosk_addr());
     let (allowed, other) = link
         .in_namespace(Side::Hub, || {
             (std::net::TcpListener::bind((hub, 0)).unwrap(), std::net::TcpListener::bind((hub, 0)).unwrap())
         })
         .unwrap();
     let (allowed_port, other_port) = (allowed.local_addr().unwrap().port(), other.local_addr().unwrap().port());
-    link.only_tcp_out(Side::Kiosk, &[allowed_port]).expect("the firewall goes up");
+    let inbox = link.in_namespace(Side::Kiosk, || std::net::UdpSocket::bind((kiosk, 0)).unwrap()).unwrap();
+    let inbox_port = inbox.local_addr().unwrap().port();
+    let send_from_hub = |what: &'static [u8]| {
+        link.in_namespace(Side::Hub, || std::net::UdpSocket::bind((hub, 0)).unwrap().send_to(what, (kiosk, inbox_port)).is_ok()).unwrap()
+    };
+    let mut buf = [0u8; 16];
+    // Before the firewall, a datagram from the hub side arrives.
+    assert!(send_from_hub(b"before"));
+    inbox.set_read_timeout(Some(ms(5_000))).unwrap();
+    assert_eq!(inbox.recv(&mut buf).map(|n| buf[..n].to_vec()).ok(), Some(b"before".to_vec()));
 
+    link.only_tcp_out(Side::Kiosk, &[allowed_port]).expect("the firewall goes up");
     let (to_allowed, to_other, udp) = link
         .in_namespace(Side::Kiosk, || {
             let connect = |port| std::net::TcpStream::connect_timeout(&(hub, port).into(), ms(1_000)).is_ok();
-            let udp = std::net::UdpSocket::bind((link.kiosk_addr(), 0)).unwrap().send_to(b"x", (hub, 9)).is_ok();
+            let udp = std::net::UdpSocket::bind((kiosk, 0)).unwrap().send_to(b"x", (hub, 9)).is_ok();
             (connect(allowed_port), connect(other_port), udp)
         })
         .unwrap();
-    assert!(to_allowed, "TCP to the allowed port gets through");
+    assert!(to_allowed, "TCP to the allowed port gets through, its answers come in");
     assert!(!to_other, "TCP to another port is dropped");
     assert!(!udp, "UDP is dropped");
-    let kiosk = link.kiosk_addr();
-    let from_hub = link
-        .in_namespace(Side::Hub, || std::net::UdpSocket::bind((hub, 0)).unwrap().send_to(b"x", (kiosk, 9)).is_ok())
-        .unwrap();
-    assert!(from_hub, "the hub side is not firewalled");
+    // After it, the same datagram (the hub side sends it: its side is not
+    // firewalled) never reaches the kiosk side's socket.
+    assert!(send_from_hub(b"unasked"), "the hub side is not firewalled");
+    inbox.set_read_timeout(Some(ms(500))).unwrap();
+    assert!(inbox.recv(&mut buf).is_err(), "an unasked datagram reached the firewalled side");
 }
