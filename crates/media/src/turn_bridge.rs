@@ -29,7 +29,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::config::IceServer;
 use crate::error::CallError;
 use crate::proxy::{HttpProxy, ProxyError};
-use crate::turn_stream::{Deframer, FramingError, StreamServer, frame, stream_server};
+use crate::turn_stream::{Deframer, FramingError, SentRequests, StreamServer, frame, stream_server};
 
 /// How long a TCP connection and TLS handshake may take: webrtc-rs gives up
 /// on an allocation after about as long.
@@ -161,7 +161,7 @@ fn new_tls_config(trust_pem: Option<&str>) -> Result<Arc<rustls::ClientConfig>, 
 /// One bridge: datagrams from webrtc-rs's local sockets, each to its own
 /// connection to `server`.
 async fn run(socket: Arc<UdpSocket>, server: StreamServer, tls: Option<Arc<rustls::ClientConfig>>, proxy: Option<HttpProxy>) {
-    let mut clients: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut clients: HashMap<SocketAddr, (mpsc::Sender<Vec<u8>>, SentRequests)> = HashMap::new();
     // Dropped with this task, which aborts every connection.
     let mut connections = JoinSet::new();
     let mut buf = vec![0u8; 65_536];
@@ -180,11 +180,11 @@ async fn run(socket: Arc<UdpSocket>, server: StreamServer, tls: Option<Arc<rustl
                 continue;
             }
         };
-        let open = clients.get(&from).filter(|tx| !tx.is_closed()).cloned();
-        let tx = match open {
-            Some(tx) => tx,
+        let open = clients.get_mut(&from).filter(|(tx, _)| !tx.is_closed());
+        let (tx, sent) = match open {
+            Some(client) => client,
             None => {
-                clients.retain(|_, tx| !tx.is_closed());
+                clients.retain(|_, (tx, _)| !tx.is_closed());
                 while connections.try_join_next().is_some() {}
                 let (tx, rx) = mpsc::channel(QUEUE);
                 let (socket, server, tls, proxy) = (Arc::clone(&socket), server.clone(), tls.clone(), proxy.clone());
@@ -193,11 +193,15 @@ async fn run(socket: Arc<UdpSocket>, server: StreamServer, tls: Option<Arc<rustl
                         tracing::warn!(%server, "TURN connection ended: {e}");
                     }
                 });
-                clients.insert(from, tx.clone());
-                tx
+                clients.entry(from).insert_entry((tx, SentRequests::default())).into_mut()
             }
         };
-        let _ = tx.try_send(framed);
+        if sent.is_copy(&framed) {
+            continue;
+        }
+        if tx.try_send(framed.clone()).is_ok() {
+            sent.sent(&framed);
+        }
     }
 }
 
@@ -392,6 +396,28 @@ mod tests {
         assert!(!pump.is_finished(), "the bridge still carries both ways");
         pump.abort();
         drop(tx);
+    }
+
+    /// webrtc-rs repeats a request it has no answer to yet, as over UDP:
+    /// over the stream the copy is not sent, so coturn answers once.
+    #[tokio::test]
+    async fn a_repeated_request_crosses_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let turn = coturn(&certificate(dir.path()));
+        let servers = [IceServer { urls: vec![format!("turn:127.0.0.1:{}?transport=tcp", turn.port)], ..IceServer::default() }];
+        let (bridged, _bridges) = bridge_stream_servers(&servers, None, None).await.unwrap();
+        let port: u16 = bridged[0].urls[0].trim_start_matches("turn:127.0.0.1:").trim_end_matches("?transport=udp").parse().unwrap();
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        for id in [1, 1, 1, 2] {
+            socket.send_to(&binding_request(id), (Ipv4Addr::LOCALHOST, port)).await.unwrap();
+        }
+        let mut answers = Vec::new();
+        let mut buf = vec![0; 2048];
+        while answers.len() < 2 {
+            let n = tokio::time::timeout(visio_testkit::wait::DEADLINE, socket.recv(&mut buf)).await.expect("answers through the bridge").unwrap();
+            answers.push(buf[8..n.min(20)].to_vec());
+        }
+        assert_eq!(answers, [vec![1u8; 12], vec![2u8; 12]], "transaction 1 answered once, then 2");
     }
 
     /// coturn speaks TLS 1.2 at most: a full handshake is two round trips,

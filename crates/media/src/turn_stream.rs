@@ -173,6 +173,44 @@ impl Deframer {
     }
 }
 
+/// The STUN requests already put on one stream, by transaction ID. Over a
+/// stream a request is never sent again (RFC 8489 §6.2.1: a reliable
+/// transport delivers it, or the connection fails), but webrtc-rs's TURN
+/// client believes it speaks UDP and repeats each request after 200, 400,
+/// 800 ms…: on a satellite round trip every Allocate, permission and
+/// channel binding left two or three times, each copy answered by the
+/// server again. A copy is recognised here and not sent.
+#[derive(Debug, Default)]
+pub struct SentRequests {
+    recent: std::collections::VecDeque<[u8; 12]>,
+}
+
+impl SentRequests {
+    /// Transaction IDs kept: far more than a client has in flight at once.
+    const KEPT: usize = 64;
+
+    /// Whether `message` is a STUN request already sent on this stream.
+    pub fn is_copy(&self, message: &[u8]) -> bool {
+        request_id(message).is_some_and(|id| self.recent.contains(&id))
+    }
+
+    /// `message` went onto the stream: a copy of it, if it is a request, is not to follow.
+    pub fn sent(&mut self, message: &[u8]) {
+        if let Some(id) = request_id(message) {
+            if self.recent.len() == Self::KEPT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(id);
+        }
+    }
+}
+
+/// The transaction ID of a STUN request (class bits C1 and C0 both 0).
+fn request_id(message: &[u8]) -> Option<[u8; 12]> {
+    let is_request = message.len() >= 20 && message[0] >> 6 == 0 && message[4..8] == MAGIC_COOKIE && message[0] & 0x01 == 0 && message[1] & 0x10 == 0;
+    is_request.then(|| message[8..20].try_into().expect("twelve bytes"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +230,42 @@ mod tests {
         m.extend_from_slice(&(data.len() as u16).to_be_bytes());
         m.extend_from_slice(data);
         m
+    }
+
+    #[test]
+    fn a_request_goes_once_and_answers_and_indications_always() {
+        let mut sent = SentRequests::default();
+        let request = stun(&[1, 2, 3, 4]);
+        assert!(!sent.is_copy(&request));
+        sent.sent(&request);
+        assert!(sent.is_copy(&request), "the same transaction again is a copy");
+        let mut other = request.clone();
+        other[19] ^= 1;
+        assert!(!sent.is_copy(&other), "another transaction is not");
+        // A success response (0x0101) and a Send indication (0x0016) with
+        // the same ID are not requests: they always go.
+        let (mut response, mut indication) = (request.clone(), request.clone());
+        response[..2].copy_from_slice(&[0x01, 0x01]);
+        indication[..2].copy_from_slice(&[0x00, 0x16]);
+        sent.sent(&response);
+        sent.sent(&indication);
+        assert!(!sent.is_copy(&response) && !sent.is_copy(&indication));
+        assert!(!sent.is_copy(&channel_data(0x4000, &[0; 20])));
+    }
+
+    #[test]
+    fn only_the_latest_requests_are_remembered() {
+        let mut sent = SentRequests::default();
+        let nth = |n: u8| {
+            let mut m = stun(&[]);
+            m[8..20].copy_from_slice(&[n; 12]);
+            m
+        };
+        for n in 0..=64 {
+            sent.sent(&nth(n));
+        }
+        assert!(!sent.is_copy(&nth(0)), "the oldest is forgotten");
+        assert!(sent.is_copy(&nth(1)) && sent.is_copy(&nth(64)));
     }
 
     #[test]
