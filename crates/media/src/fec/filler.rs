@@ -16,7 +16,7 @@ use super::{FecShared, Protected, RedContent, protected_bytes, red_unwrap, ulpfe
 /// few frames a group spans.
 const KEPT: usize = 1024;
 
-/// In [`Slot::Custom(FILLER_SLOT)`]: between the TWCC sender (2 000) and the
+/// Its slot (`Slot::Custom`): between the TWCC sender (2 000) and the
 /// send history (1 000).
 pub(crate) const FILLER_SLOT: usize = 1_500;
 

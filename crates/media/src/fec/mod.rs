@@ -27,11 +27,13 @@
 //! ([`overhead`]). Receiving, [`for_decoder`] unwraps RED and turns an FEC
 //! packet into an empty media packet (we do not recover with it).
 
+mod control;
 mod filler;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use filler::FecFiller;
+pub(crate) use control::FecControl;
+pub(crate) use filler::{FILLER_SLOT, FecFiller};
 
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 
