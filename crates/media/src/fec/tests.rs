@@ -244,3 +244,20 @@ fn protection_grows_with_loss_and_is_higher_for_keyframes() {
     assert!(filter_loss(after_loss, 0.0) > 0.018);
     assert!((0..60).fold(after_loss, |l, _| filter_loss(l, 0.0)) < MIN_LOSS);
 }
+
+#[test]
+fn the_call_turns_fec_on_when_negotiated_and_follows_the_nacked_share() {
+    let mut control = FecControl::new(Arc::new(FecShared::default()));
+    assert_eq!(control.negotiated([("video/VP8", 96), ("video/red", 116)].into_iter()), None, "RED alone is not enough");
+    assert_eq!(control.encoder_share(), 1.0, "no FEC: the encoder has the whole budget");
+    let types = control.negotiated([("video/VP8", 96), ("video/red", 116), ("video/ulpfec", 117)].into_iter());
+    assert_eq!(types, Some(TYPES));
+    assert_eq!(control.shared.types(), Some(TYPES));
+    // A second of 1000 packets, 10 NACKed while the report says 0.1 %.
+    control.observe(Some(0.001), 0, 0);
+    control.observe(Some(0.001), 10, 1000);
+    assert!((control.shared.loss() - 0.01).abs() < 1e-6, "{}", control.shared.loss());
+    assert!(control.encoder_share() < 0.9, "FEC's share comes out of the encoder's");
+    assert!(control.share_moved(false), "moved from the whole budget");
+    assert!(!control.share_moved(false), "applied: no change since");
+}
