@@ -59,8 +59,7 @@ impl FecFiller {
     /// is left out of the mask).
     fn fill(&self, ssrc: u32, ulpfec: u8, shell: &[u8]) -> Option<Bytes> {
         let protected = Protected::read(shell)?;
-        let media: Vec<(u16, Bytes)> =
-            protected.seqs().filter_map(|seq| self.kept.get(&(ssrc, seq)).map(|b| (seq, b.clone()))).collect();
+        let media: Vec<(u16, Bytes)> = protected.seqs().filter_map(|seq| self.kept.get(&(ssrc, seq)).map(|b| (seq, b.clone()))).collect();
         let refs: Vec<(u16, &[u8])> = media.iter().map(|(s, b)| (*s, b.as_ref())).collect();
         let fec = ulpfec_encode(protected.base, &refs);
         let mut out = BytesMut::with_capacity(1 + fec.len());

@@ -84,7 +84,7 @@ pub(crate) struct FecShared {
 impl FecShared {
     pub(crate) fn types(&self) -> Option<FecPayloadTypes> {
         let v = self.types.load(Ordering::Relaxed);
-        (v != 0).then(|| FecPayloadTypes { red: (v >> 8) as u8, ulpfec: v as u8 })
+        (v != 0).then_some(FecPayloadTypes { red: (v >> 8) as u8, ulpfec: v as u8 })
     }
 
     pub(crate) fn set_types(&self, types: Option<FecPayloadTypes>) {

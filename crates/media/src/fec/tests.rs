@@ -24,14 +24,7 @@ fn frame(timestamp: u32, sizes: &[usize]) -> Vec<Packet> {
         .iter()
         .enumerate()
         .map(|(i, &size)| Packet {
-            header: Header {
-                version: 2,
-                marker: i + 1 == sizes.len(),
-                payload_type: VP8,
-                timestamp,
-                ssrc: SSRC,
-                ..Default::default()
-            },
+            header: Header { version: 2, marker: i + 1 == sizes.len(), payload_type: VP8, timestamp, ssrc: SSRC, ..Default::default() },
             payload: (0..size).map(|b| (b * 7 + i * 31 + timestamp as usize) as u8).collect::<Vec<_>>().into(),
         })
         .collect()
@@ -65,7 +58,7 @@ fn through_filler(filler: &mut FecFiller, packets: Vec<Packet>, twcc: &mut u16) 
 /// An RFC 5109 §7 decoder, written apart from the encoder: given one ULPFEC
 /// packet (what follows the RED header) and the protected packets that
 /// arrived (RED removed, marshalled), rebuilds the one missing.
-fn recover(fec: &[u8], ssrc: u32, received: &HashMap<u16, Vec<u8>>) -> Option<(u16, Vec<u8>)> {
+fn recover(fec: &[u8], ssrc: u32, received: &Received) -> Option<(u16, Vec<u8>)> {
     let long = fec[0] & 0x40 != 0;
     let base = u16::from_be_bytes([fec[2], fec[3]]);
     let mask_len = if long { 6 } else { 2 };
@@ -73,8 +66,7 @@ fn recover(fec: &[u8], ssrc: u32, received: &HashMap<u16, Vec<u8>>) -> Option<(u
     let mask = &fec[12..12 + mask_len];
     let payload = &fec[12 + mask_len..];
     assert_eq!(payload.len(), protection_len, "the level-0 payload is as long as its header says");
-    let protected: Vec<u16> =
-        (0..mask_len * 8).filter(|&i| mask[i / 8] & (0x80 >> (i % 8)) != 0).map(|i| base.wrapping_add(i as u16)).collect();
+    let protected: Vec<u16> = (0..mask_len * 8).filter(|&i| mask[i / 8] & (0x80 >> (i % 8)) != 0).map(|i| base.wrapping_add(i as u16)).collect();
     let missing: Vec<u16> = protected.iter().copied().filter(|s| !received.contains_key(s)).collect();
     let [lost] = missing[..] else { return None };
     let (mut first, mut second) = (fec[0], fec[1]);
@@ -104,9 +96,12 @@ fn recover(fec: &[u8], ssrc: u32, received: &HashMap<u16, Vec<u8>>) -> Option<(u
     Some((lost, out))
 }
 
+/// Media packets by sequence number, as marshalled bytes.
+type Received = HashMap<u16, Vec<u8>>;
+
 /// Splits what left into the media (as the receiver's FEC decoder sees it:
 /// RED removed, marshalled) and the ULPFEC packets.
-fn split(sent: &[Packet]) -> (HashMap<u16, Vec<u8>>, Vec<(u16, Bytes)>) {
+fn split(sent: &[Packet]) -> (Received, Vec<(u16, Bytes)>) {
     let (mut media, mut fec) = (HashMap::new(), Vec::new());
     for p in sent {
         match red_unwrap(p, TYPES).expect("every packet is RED") {
