@@ -40,6 +40,10 @@ pub struct StatsSample {
     /// FEC packets received (RED/ULPFEC): losses repaired without a round trip.
     #[serde(default)]
     pub fec: f64,
+    /// FEC packets the receiver dropped unused (`fecPacketsDiscarded`):
+    /// nothing was missing, or they could not recover what was.
+    #[serde(default)]
+    pub fec_discarded: f64,
     /// The rest are kept for `VISIO_BENCH_TRACE` (how a freeze came about):
     /// packets received on an RTX stream, frames dropped before decoding,
     /// keyframes decoded, the jitter buffer's cumulative delay (s), frames
@@ -71,6 +75,8 @@ pub struct Repair {
     pub nacks_per_s: f64,
     pub plis_per_min: f64,
     pub fec_per_s: f64,
+    #[serde(default)]
+    pub fec_discarded_per_s: f64,
 }
 
 pub fn repair(stats: &[StatsSample], from: f64, to: f64) -> Option<Repair> {
@@ -83,6 +89,7 @@ pub fn repair(stats: &[StatsSample], from: f64, to: f64) -> Option<Repair> {
         nacks_per_s: (b.nacks - a.nacks) / seconds,
         plis_per_min: (b.plis - a.plis) * 60.0 / seconds,
         fec_per_s: (b.fec - a.fec) / seconds,
+        fec_discarded_per_s: (b.fec_discarded - a.fec_discarded) / seconds,
     })
 }
 

@@ -61,6 +61,7 @@ mod data_channel;
 #[cfg(feature = "transfer")]
 mod documents_link;
 mod error;
+mod fec;
 pub mod estimate;
 mod frames;
 mod interceptor;

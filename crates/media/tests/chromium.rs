@@ -115,6 +115,11 @@ async fn two_way_call_given(kiosk_codecs: &[VideoCodec], prefer: Option<&str>, p
     let answer: SessionDescription = serde_json::from_value(reply["answer"].clone()).expect("answer shape");
     let role = if passive { "a=setup:passive" } else { "a=setup:active" };
     assert!(answer.sdp.contains(role), "Chromium's answer keeps {role}");
+    // Forward error correction (RED + ULPFEC) offered, and Chromium takes it:
+    // each side then sends its video RED-wrapped with ULPFEC packets.
+    if offer.sdp.contains("ulpfec/90000") {
+        assert!(answer.sdp.contains("red/90000") && answer.sdp.contains("ulpfec/90000"), "Chromium's answer takes FEC:\n{}", answer.sdp);
+    }
     let browser_size = (reply["width"].as_u64().unwrap() as u32, reply["height"].as_u64().unwrap() as u32);
     kiosk.call.set_answer(answer).await.expect("answer accepted");
 
@@ -169,7 +174,8 @@ async fn chromium_answers_and_both_sides_decode_each_others_video() {
     // The crate decoded Chromium's camera at the size Chromium reports.
     assert_eq!((f.width, f.height), browser_size, "kiosk decodes the browser's video at its size");
     assert_browser_shows_the_kiosks_red(&browser_saw);
-    // Without a preference the answer keeps the kiosk's order: VP8.
+    // Without a preference the answer keeps the kiosk's order: VP8 (RED
+    // unwrapped by Chromium: the codec it reports is the media's).
     assert_eq!(browser_saw["inboundCodec"], json!("video/VP8"), "{browser_saw}");
 
     // The documents channel interoperates: the browser's greeting arrives.

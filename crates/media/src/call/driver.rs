@@ -57,6 +57,8 @@ pub(super) struct Driver {
     /// Fed from the peer's receiver reports, when its description does
     /// not negotiate transport-wide feedback.
     pub(super) report_estimate: Option<crate::report_estimate::ReportEstimate>,
+    /// Forward error correction of our video (`crate::fec`).
+    pub(super) fec: crate::fec::FecControl,
     /// Data-channel bytes sent at the last stats.
     pub(super) data_sent: Option<(Instant, u64)>,
     pub(super) last_audio_decoded: u64,
@@ -211,6 +213,8 @@ impl Driver {
             return Err(CallError::Sequence("this side made the offer; the peer's reply goes to set_answer".into()));
         }
         check_remote_sdp(&offer.sdp, &self.codecs).map_err(|problem| CallError::BadDescription { what: "offer", problem })?;
+        // Only the offerer (the kiosk) sends FEC: an answerer declines it.
+        let offer = SessionDescription::offer(without_video_fec(&offer.sdp));
         self.choose_estimator(&offer.sdp);
         self.prepare_video(&offer.sdp).await?;
         let ufrag = ice_ufrag(&offer.sdp);
@@ -276,6 +280,7 @@ impl Driver {
     /// track must name the right codec by then. Then starts that encoder.
     async fn prepare_video(&mut self, remote_sdp: &str) -> Result<(), CallError> {
         self.remote_video = remote_video_codecs(remote_sdp);
+        self.fec.remote = video_fec_payload_types(remote_sdp).map(|(red, ulpfec)| crate::fec::FecPayloadTypes { red, ulpfec });
         let Some(codec) = choose_video_codec(remote_sdp, &self.codecs) else { return Ok(()) };
         let (Some(sender), Some(track), Some(video)) = (&self.video_sender, &self.video_track, &self.video) else {
             return Ok(());
@@ -410,6 +415,7 @@ impl Driver {
                     audio: Arc::clone(&self.audio_meter),
                     remote_video: self.remote_video.clone(),
                     received_codec: Arc::clone(&self.received_codec),
+                    fec: self.fec.remote,
                 };
                 self.tasks.push(tokio::spawn(receive_track(track, sinks, Arc::clone(&self.picture_lost), self.internal_tx.clone())));
             }
@@ -445,6 +451,8 @@ impl Driver {
             // The peer's payload type for the codec we chose (not its position:
             // the list is what both sides accept, not only what we send).
             match sender.get_parameters().await.map(|params| {
+                let fec = self.fec.negotiated(params.rtp_parameters.codecs.iter().map(|c| (c.rtp_codec.mime_type.as_str(), c.payload_type)));
+                tracing::debug!(?fec, "video forward error correction");
                 params.rtp_parameters.codecs.iter().find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(codec.mime_type())).cloned()
             }) {
                 Ok(Some(negotiated)) => {
@@ -479,6 +487,7 @@ impl Driver {
         let mut nacks_sent = 0u64;
         let (mut audio_lost, mut audio_jitter) = (0i64, None);
         let mut sent_codec_id = None;
+        let mut video_packets_sent = 0u64;
         let mut codec_mimes = Vec::new();
         for entry in report.iter() {
             match entry {
@@ -487,6 +496,7 @@ impl Driver {
                     let stream = &s.sent_rtp_stream_stats.rtp_stream_stats;
                     if stream.kind == RtpCodecKind::Video {
                         sent_codec_id = Some(stream.codec_id.clone());
+                        video_packets_sent += s.sent_rtp_stream_stats.packets_sent;
                     }
                     if s.target_bitrate > 0.0 {
                         estimate = Some(s.target_bitrate);
@@ -560,10 +570,15 @@ impl Driver {
             data_sent_bps = self.data_rate.on_the_wire_bps(),
             "uplink share"
         );
-        if let (Some(target), Some(video)) = (self.controller.poll_change(), &self.video) {
-            tracing::debug!(?target, "new encoder target");
+        self.fec.observe(loss_sent, self.repair.snapshot().nacked_packets, video_packets_sent);
+        let changed = self.controller.poll_change();
+        // FEC's share comes out of the video budget (`crate::fec::overhead`).
+        let fec_moved = self.fec.share_moved(changed.is_some());
+        if let (Some(target), Some(video)) = (changed.or_else(|| fec_moved.then(|| self.controller.target())), &self.video) {
+            let bps = (f64::from(target.video_bitrate_bps) * self.fec.encoder_share()) as u32;
+            tracing::debug!(?target, bps, fec_loss = self.fec.shared.loss(), "new encoder target");
             let f = target.format;
-            video.set_target(target.video_bitrate_bps, f.width, f.height, f.framerate);
+            video.set_target(bps, f.width, f.height, f.framerate);
         }
         self.emit.send(CallEvent::Stats(Box::new(CallStats {
             rtt,

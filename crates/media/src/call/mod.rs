@@ -18,7 +18,7 @@ use crate::interceptor::{KeyframeRequestForwarder, is_keyframe_request};
 use crate::pacer::{PriorityPacer, RepairCounts, RepairStats};
 use crate::negotiation::{
     CandidateQueue, CandidateVerdict, KeyframeRequests, check_remote_sdp, choose_video_codec, ice_ufrag,
-    offerer_dtls_role, remote_video_codecs,
+    offerer_dtls_role, remote_video_codecs, video_fec_payload_types, without_video_fec,
 };
 use crate::pipeline::{self, AudioSender, Encoded, Receiver, RemoteKind, VideoSender};
 use crate::signaling::{IceCandidate, SdpKind, SessionDescription};
@@ -251,7 +251,9 @@ impl Call {
         let (backoffs_tx, backoffs) = watch::channel(0.0);
         let repair = Arc::new(RepairCounts::default());
         let reported = crate::report_estimate::ReportedRate::default();
-        let uplink = Uplink { data_rate: data_rate.clone(), backoffs: backoffs_tx, repair: Arc::clone(&repair), reported: reported.clone() };
+        let fec = Arc::new(crate::fec::FecShared::default());
+        let uplink =
+            Uplink { data_rate: data_rate.clone(), backoffs: backoffs_tx, repair: Arc::clone(&repair), reported: reported.clone(), fec: Arc::clone(&fec) };
         let (ice_servers, turn_bridges) = crate::turn_bridge::bridge_stream_servers(&config.ice_servers, config.turn_trust_pem.as_deref(), config.proxy.as_ref()).await?;
         let pc = build_peer_connection(&config, &ice_servers, &codecs, internal_tx.clone(), uplink).await?;
         let (video_send_tx, video_send_rx) = watch::channel(None::<(PayloadType, VideoCodec)>);
@@ -285,7 +287,7 @@ impl Call {
             let track = Arc::new(track);
             let sender = pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await?;
             offer_codecs(&pc, &sender, &codecs).await?;
-            tasks.push(tokio::spawn(write_video(Arc::clone(&track), ssrc, video_rx, video_send_rx)));
+            tasks.push(tokio::spawn(write_video(Arc::clone(&track), ssrc, video_rx, video_send_rx, Arc::clone(&fec))));
             video_sender = Some(sender);
             video_track = Some(track);
         } else {
@@ -371,6 +373,7 @@ impl Call {
             repair,
             reported,
             report_estimate: None,
+            fec: crate::fec::FecControl::new(fec),
             data_sent: None,
             last_audio_decoded: 0,
             state: CallState::New,

@@ -28,6 +28,23 @@ pub(super) fn codec_parameters(codec: VideoCodec) -> RTCRtpCodecParameters {
     }
 }
 
+/// RED (RFC 2198) and ULPFEC (RFC 5109) for video, as libwebrtc names and
+/// numbers them: offered beside the codecs; a peer that takes them gets our
+/// video with forward error correction (`crate::fec`).
+pub(super) fn fec_codecs() -> [RTCRtpCodecParameters; 2] {
+    let codec = |name: &str, payload_type| RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: format!("video/{name}"),
+            clock_rate: VIDEO_CLOCK_RATE,
+            channels: 0,
+            sdp_fmtp_line: String::new(),
+            rtcp_feedback: vec![],
+        },
+        payload_type,
+    };
+    [codec("red", crate::fec::RED_PAYLOAD_TYPE), codec("ulpfec", crate::fec::ULPFEC_PAYLOAD_TYPE)]
+}
+
 /// The configured codecs this machine can both encode and decode, in order.
 pub(super) fn usable_video_codecs(configured: &[VideoCodec]) -> Result<Vec<VideoCodec>, CallError> {
     let mut usable = Vec::new();
@@ -169,6 +186,8 @@ pub(super) struct Uplink {
     pub(super) repair: Arc<RepairCounts>,
     /// The receiver-report estimate, when the peer sends no TWCC.
     pub(super) reported: crate::report_estimate::ReportedRate,
+    /// Forward error correction: negotiated or not, and at what loss.
+    pub(super) fec: Arc<crate::fec::FecShared>,
 }
 
 pub(super) async fn build_peer_connection(
@@ -178,10 +197,13 @@ pub(super) async fn build_peer_connection(
     tx: mpsc::UnboundedSender<Internal>,
     uplink: Uplink,
 ) -> Result<Arc<dyn PeerConnection>, CallError> {
-    let Uplink { data_rate, backoffs, repair, reported } = uplink;
+    let Uplink { data_rate, backoffs, repair, reported, fec } = uplink;
     let mut media = MediaEngine::default();
     for &codec in codecs {
         media.register_codec(codec_parameters(codec), RtpCodecKind::Video)?;
+    }
+    for codec in fec_codecs() {
+        media.register_codec(codec, RtpCodecKind::Video)?;
     }
     media.register_codec(opus_codec(), RtpCodecKind::Audio)?;
 
@@ -207,7 +229,9 @@ pub(super) async fn build_peer_connection(
     let registry = configure_congestion_control(registry, estimator, CongestionFeedback::Twcc, &mut media)?;
     // Ours in place of webrtc-rs's FIFO pacer (webrtc-rs logs the replacement):
     // audio and retransmissions first, video above the estimate (`pacer`).
-    let registry = registry.with(Slot::Pacer, PriorityPacer::new(initial_estimate, repair, reported));
+    let registry = registry.with(Slot::Pacer, PriorityPacer::new(initial_estimate, repair, reported).with_fec(Arc::clone(&fec)));
+    // FEC shells filled as the packets leave, transport-wide numbers written (`crate::fec`).
+    let registry = registry.with(Slot::Custom(crate::fec::FILLER_SLOT), crate::fec::FecFiller::new(fec));
     let registry = registry.with(Slot::Custom(14_000), KeyframeRequestForwarder::default());
 
     let settings = SettingEngineBuilder::new()

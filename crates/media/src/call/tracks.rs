@@ -25,21 +25,27 @@ pub(super) async fn write_samples(track: Arc<TrackLocalStaticSample>, mut rx: mp
 }
 
 /// Encoded video → RTP in the negotiated codec, once negotiation has told us
-/// which and with what payload type.
+/// which and with what payload type; RED-wrapped with ULPFEC packets when
+/// the peer took them (`crate::fec`). Sequence numbers are ours, so FEC
+/// packets can take theirs between frames.
 pub(super) async fn write_video(
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     mut rx: mpsc::Receiver<Encoded>,
     send: watch::Receiver<Option<(PayloadType, VideoCodec)>>,
+    fec: Arc<crate::fec::FecShared>,
 ) {
     let mut packetizer: Option<(PayloadType, Box<dyn Packetizer>)> = None;
     let mut first = true;
+    let mut next_seq: Option<u16> = None;
+    let mut fec_sender = crate::fec::FecSender::default();
     while let Some(encoded) = rx.recv().await {
         let Some((payload_type, codec)) = *send.borrow() else { continue };
+        // H.264 keyframes get a delta frame's protection.
+        let vp8_key = codec == VideoCodec::Vp8 && encoded.data.first().is_some_and(|b| b & 1 == 0);
         if first {
             // The call's start-up timeline (RUST_LOG=visio_media=debug): media from here on.
             first = false;
-            let vp8_key = codec == VideoCodec::Vp8 && encoded.data.first().is_some_and(|b| b & 1 == 0);
             tracing::debug!(%codec, bytes = encoded.data.len(), vp8_key, "first video frame sent");
         }
         if packetizer.as_ref().map(|(pt, _)| *pt) != Some(payload_type) {
@@ -58,6 +64,19 @@ pub(super) async fn write_video(
         let samples = (encoded.duration.as_secs_f64() * f64::from(VIDEO_CLOCK_RATE)) as u32;
         match p.packetize(Instant::now(), &encoded.data, samples) {
             Ok(packets) => {
+                let Some(start) = packets.first().map(|p| p.header.sequence_number) else { continue };
+                let seq = next_seq.get_or_insert(start);
+                let packets = match fec.types() {
+                    Some(types) => fec_sender.frame(packets, vp8_key, fec.loss(), types, seq),
+                    None => packets
+                        .into_iter()
+                        .map(|mut p| {
+                            p.header.sequence_number = *seq;
+                            *seq = seq.wrapping_add(1);
+                            p
+                        })
+                        .collect(),
+                };
                 for packet in packets {
                     if let Err(e) = track.write_rtp(packet).await {
                         tracing::trace!(error = %e, "video packet not sent");
@@ -100,6 +119,8 @@ pub(super) struct ReceiveSinks {
     /// The peer's video payload types, from its description.
     pub(super) remote_video: Vec<(u8, VideoCodec)>,
     pub(super) received_codec: Arc<OnceLock<VideoCodec>>,
+    /// The peer's RED and ULPFEC payload types, when it sends them.
+    pub(super) fec: Option<crate::fec::FecPayloadTypes>,
 }
 
 impl ReceiveSinks {
@@ -138,12 +159,19 @@ pub(super) async fn receive_track(
     let mut media_ssrc = track.ssrcs().await.first().copied();
     let mut first_frame = true;
     let mut bus_watch = None;
+    let mut media_type = None;
     loop {
         let wake = keyframes.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             event = track.poll() => match event {
                 Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
                     media_ssrc.get_or_insert(packet.header.ssrc);
+                    // RED unwrapped; an FEC packet an empty one (not used to recover).
+                    let fec = if video { sinks.fec } else { None };
+                    let Some(packet) = crate::fec::for_decoder(packet, fec, media_type) else { continue };
+                    if fec.is_none_or(|t| packet.header.payload_type != t.red) && !packet.payload.is_empty() {
+                        media_type = Some(packet.header.payload_type);
+                    }
                     if receiver.is_none() && !failed {
                         let decoded = Arc::clone(&decoded);
                         let pt = packet.header.payload_type;

@@ -207,6 +207,73 @@ pub fn choose_video_codec(sdp: &str, enabled: &[VideoCodec]) -> Option<VideoCode
     formats.iter().find(|(_, _, exact)| *exact).or(formats.first()).map(|(_, c, _)| *c)
 }
 
+/// The payload types of RED and ULPFEC (`red/90000`, `ulpfec/90000`) in a
+/// description's first active video section, when it lists both: the peer
+/// sends and takes video with forward error correction.
+pub fn video_fec_payload_types(sdp: &str) -> Option<(u8, u8)> {
+    let sections = parse_sections(sdp).ok()?;
+    let video = sections.iter().find(|s| s.kind == "video" && s.active())?;
+    let find = |name: &str| video.codecs().find(|(_, n)| *n == name).and_then(|(pt, _)| pt.parse().ok());
+    find("red").zip(find("ulpfec"))
+}
+
+/// An offer with RED and ULPFEC (and the retransmission formats of RED)
+/// taken out of its video sections, for an answerer that declines them:
+/// only the kiosk, which offers, sends FEC; between two peers of this
+/// crate video stays plain.
+pub fn without_video_fec(sdp: &str) -> String {
+    let newline = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut out = Vec::new();
+    let mut section: Vec<&str> = Vec::new();
+    let flush = |section: &mut Vec<&str>, out: &mut Vec<String>| {
+        let lines = std::mem::take(section);
+        if !lines.first().is_some_and(|l| l.starts_with("m=video ")) {
+            out.extend(lines.into_iter().map(str::to_owned));
+            return;
+        }
+        let pt_of = |line: &str, prefix: &str| line.strip_prefix(prefix).and_then(|r| r.split([' ', ':']).next()).map(str::to_owned);
+        let mut drop: Vec<String> = lines
+            .iter()
+            .filter_map(|l| {
+                let pt = pt_of(l, "a=rtpmap:")?;
+                let name = l.split_whitespace().nth(1)?.split('/').next()?.to_ascii_lowercase();
+                matches!(name.as_str(), "red" | "ulpfec").then_some(pt)
+            })
+            .collect();
+        let rtx: Vec<String> = lines
+            .iter()
+            .filter_map(|l| {
+                let pt = pt_of(l, "a=fmtp:")?;
+                let apt = l.split_whitespace().nth(1)?.split(';').find_map(|kv| kv.trim().strip_prefix("apt="))?;
+                drop.contains(&apt.to_owned()).then_some(pt)
+            })
+            .collect();
+        drop.extend(rtx);
+        for line in lines {
+            if line.starts_with("m=video ") {
+                let kept: Vec<&str> = line.split(' ').enumerate().filter(|(i, f)| *i < 3 || !drop.iter().any(|d| d == f)).map(|(_, f)| f).collect();
+                out.push(kept.join(" "));
+            } else if ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"].iter().any(|p| pt_of(line, p).is_some_and(|pt| drop.contains(&pt))) {
+                continue;
+            } else {
+                out.push(line.to_owned());
+            }
+        }
+    };
+    for line in sdp.lines() {
+        if line.starts_with("m=") {
+            flush(&mut section, &mut out);
+        }
+        section.push(line);
+    }
+    flush(&mut section, &mut out);
+    let mut text = out.join(newline);
+    if sdp.ends_with('\n') {
+        text.push_str(newline);
+    }
+    text
+}
+
 /// The ICE user fragment (`a=ice-ufrag:`) of a description: it names the
 /// ICE generation, and changes with every ICE restart.
 pub fn ice_ufrag(sdp: &str) -> Option<String> {

@@ -158,3 +158,22 @@ fn keyframe_requested_on_track_and_every_interval_until_decoded() {
     k.handle_picture_lost(t0 + s * 6);
     assert!(k.handle_timeout(t0 + s * 6));
 }
+
+/// What a kiosk of this crate offers for video, as Chromium offers it too:
+/// RED and ULPFEC beside the codecs, RED with its retransmission format.
+const WITH_FEC: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 96 116 117 118\r\na=mid:0\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\n\
+a=rtpmap:116 red/90000\r\na=rtpmap:117 ulpfec/90000\r\na=rtpmap:118 rtx/90000\r\na=fmtp:118 apt=116\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111 116\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:116 red/48000/2\r\n";
+
+#[test]
+fn fec_is_read_from_the_video_section_and_an_answerer_can_decline_it() {
+    assert_eq!(video_fec_payload_types(WITH_FEC), Some((116, 117)));
+    assert_eq!(video_fec_payload_types(CHROME_LIKE), None);
+    let plain = without_video_fec(WITH_FEC);
+    assert_eq!(video_fec_payload_types(&plain), None);
+    assert!(plain.contains("m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\nm=audio"), "{plain}");
+    assert!(plain.contains("m=audio 9 UDP/TLS/RTP/SAVPF 111 116\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:116 red/48000/2\r\n"), "audio untouched: {plain}");
+    assert_eq!(check_remote_sdp(&plain, BOTH).map(|s| s.video), Ok(true));
+    assert_eq!(without_video_fec(CHROME_LIKE), CHROME_LIKE, "nothing to decline");
+}

@@ -55,6 +55,7 @@ use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::sansio::Protocol;
 use rtc::shared::marshal::MarshalSize;
 
+use crate::fec::FecShared;
 use crate::report_estimate::ReportedRate;
 
 mod keyframe;
@@ -111,6 +112,9 @@ pub(crate) struct PriorityPacer {
     /// The receiver-report estimate, for a peer that sends no TWCC: it
     /// reaches us here, not as feedback on the read path.
     reported: ReportedRate,
+    /// Whether our video goes RED-wrapped (`crate::fec`): keyframes are
+    /// then recognised behind the RED header.
+    fec: Option<Arc<FecShared>>,
 }
 
 impl std::fmt::Debug for PriorityPacer {
@@ -137,7 +141,14 @@ impl PriorityPacer {
             nacked_order: VecDeque::new(),
             last_log: None,
             reported,
+            fec: None,
         }
+    }
+
+    /// Sees through the RED header of our video once RED is negotiated.
+    pub(crate) fn with_fec(mut self, fec: Arc<FecShared>) -> Self {
+        self.fec = Some(fec);
+        self
     }
 
     /// Follows the receiver-report estimate when the call uses it.
@@ -282,6 +293,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PriorityPacer {
             }
         } else {
             let now = msg.now;
+            self.video.red = self.fec.as_ref().and_then(|f| f.red());
             self.video.push(now, msg);
             self.age_video(now);
         }

@@ -50,6 +50,9 @@ pub(super) struct VideoQueue {
     /// The last frame dropped at the door (counted once).
     last_refused: Option<(u32, u32)>,
     pub(super) frames_dropped: u64,
+    /// Our RED payload type, when video goes RED-wrapped: the codec's
+    /// payload then follows a one-byte block header.
+    pub(super) red: Option<u8>,
 }
 
 impl VideoQueue {
@@ -88,7 +91,11 @@ impl VideoQueue {
         let (ssrc, seq) = (rtp.header.ssrc, rtp.header.sequence_number);
         let frame = (ssrc, rtp.header.timestamp);
         let codec = self.codecs.get(&ssrc).copied().unwrap_or(Codec::Other);
-        let starts_key = codec.starts_keyframe(&rtp.payload);
+        let payload = match self.red {
+            Some(red) if rtp.header.payload_type == red => rtp.payload.get(1..).unwrap_or_default(),
+            _ => &rtp.payload[..],
+        };
+        let starts_key = codec.starts_keyframe(payload);
         if starts_key {
             self.broken.remove(&ssrc);
         }
