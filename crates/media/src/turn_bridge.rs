@@ -82,7 +82,6 @@ pub(crate) async fn bridge_stream_servers(
     proxy: Option<&HttpProxy>,
 ) -> Result<(Vec<IceServer>, TurnBridges), CallError> {
     let mut bridges = TurnBridges::default();
-    let mut tls = None;
     let mut out = Vec::with_capacity(servers.len());
     for server in servers {
         let mut urls = Vec::with_capacity(server.urls.len());
@@ -91,11 +90,7 @@ pub(crate) async fn bridge_stream_servers(
                 urls.push(url.clone());
                 continue;
             };
-            let tls = match (target.tls, &tls) {
-                (false, _) => None,
-                (true, Some(config)) => Some(Arc::clone(config)),
-                (true, None) => Some(Arc::clone(tls.insert(tls_config(trust_pem)?))),
-            };
+            let tls = if target.tls { Some(tls_config(trust_pem)?) } else { None };
             let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
                 .await
                 .map_err(|e| CallError::Transport(format!("a local socket for {target}: {e}")))?;
@@ -313,9 +308,14 @@ mod tests {
         m
     }
 
+    /// The local port of the bridge webrtc-rs is given as `url`.
+    fn bridge_port(url: &str) -> u16 {
+        url.trim_start_matches("turn:127.0.0.1:").trim_end_matches("?transport=udp").parse().unwrap()
+    }
+
     /// Sends a Binding request through the bridge at `url` and returns the answer.
     async fn ask_through(url: &str, id: u8) -> Vec<u8> {
-        let port: u16 = url.trim_start_matches("turn:127.0.0.1:").trim_end_matches("?transport=udp").parse().unwrap();
+        let port = bridge_port(url);
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
         socket.send_to(&binding_request(id), (Ipv4Addr::LOCALHOST, port)).await.unwrap();
         let mut buf = vec![0; 2048];
@@ -406,7 +406,7 @@ mod tests {
         let turn = coturn(&certificate(dir.path()));
         let servers = [IceServer { urls: vec![format!("turn:127.0.0.1:{}?transport=tcp", turn.port)], ..IceServer::default() }];
         let (bridged, _bridges) = bridge_stream_servers(&servers, None, None).await.unwrap();
-        let port: u16 = bridged[0].urls[0].trim_start_matches("turn:127.0.0.1:").trim_end_matches("?transport=udp").parse().unwrap();
+        let port = bridge_port(&bridged[0].urls[0]);
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
         for id in [1, 1, 1, 2] {
             socket.send_to(&binding_request(id), (Ipv4Addr::LOCALHOST, port)).await.unwrap();
