@@ -25,7 +25,7 @@ use crate::timer::{Timer, TimerTable};
 
 pub use self::callback::{CALLBACK_SLOTS_SHOWN, Callback, CallbackSlip, CallbackStage, CallbackWhy};
 pub use self::assist::{Assist, AssistPrefs, AutoReturn, Prompt, SpeechCommand, VOLUME_DEFAULT, VOLUME_MAX};
-pub use self::receipt::{Receipt, ReceiptLeg, ReceiptLine, ReceiptOutcome, first_name};
+pub use self::receipt::{RECEIPT_SETTLE, Receipt, ReceiptLeg, ReceiptLine, ReceiptOutcome, first_name};
 pub use self::host::{HostCall, screen_name};
 pub use self::shown::{MAX_ZOOM, MIN_ZOOM, clamp_view};
 pub use self::vocabulary::*;
@@ -47,6 +47,9 @@ pub struct Session {
     assist: assist::AssistState,
     /// This visit's calls and their documents, for a receipt.
     receipt: Vec<ReceiptLeg>,
+    /// The visit ended and its receipt waits for the documents' last
+    /// outcomes: when it ended, and in which language.
+    receipt_due: Option<(Instant, Language)>,
     /// The kiosk's site as the hub's welcome names it (a signature's caption).
     site: String,
     host: host::HostState,
@@ -117,6 +120,7 @@ impl Session {
             outputs: VecDeque::new(),
             assist: Default::default(),
             receipt: Vec::new(),
+            receipt_due: None,
             site: String::new(),
             host: Default::default(),
             callbacks: false,
@@ -205,6 +209,7 @@ impl Session {
             Input::Hub(msg) => self.hub_message(now, msg),
             Input::Media(event) => self.media(now, event),
             Input::Document(event) => self.document(now, event),
+            Input::DocumentsEnded => self.print_receipt(),
             Input::Camera { present } => {
                 self.camera_ok = present;
                 self.settle_service_state();
@@ -315,6 +320,7 @@ impl Session {
             }
             // `after_change` turns the warning on.
             Timer::ReturnWarning => {}
+            Timer::ReceiptDue => self.print_receipt(),
         }
     }
 
@@ -333,6 +339,7 @@ impl Session {
         }
         self.outputs.push_back(Output::ToHub(KioskToHub::RequestCall { service: service.clone() }));
         // A new visit: nothing of the last one goes on its receipt.
+        self.print_receipt();
         self.receipt.clear();
         self.screen = Screen::Requesting { service };
     }

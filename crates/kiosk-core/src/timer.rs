@@ -31,9 +31,12 @@ pub enum Timer {
     WaitResume,
     /// An automatic return to the home screen is near: warn the resident.
     ReturnWarning,
+    /// The ended call's receipt stops waiting for its documents' last
+    /// outcomes (the shell did not say they were all told).
+    ReceiptDue,
 }
 
-const ALL: [Timer; 13] = [
+const ALL: [Timer; 14] = [
     Timer::Idle,
     Timer::PresenceCheck,
     Timer::PresenceGrace,
@@ -47,6 +50,7 @@ const ALL: [Timer; 13] = [
     Timer::MediaGiveUp,
     Timer::WaitResume,
     Timer::ReturnWarning,
+    Timer::ReceiptDue,
 ];
 
 #[derive(Debug, Default)]

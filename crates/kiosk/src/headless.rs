@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
-use visio_kiosk_core::{Assist, CallbackStage, Input, KioskEvent, Screen, Session, VisitEnd};
+use visio_kiosk_core::{Assist, CallbackStage, Input, KioskEvent, RECEIPT_SETTLE, Screen, Session, VisitEnd};
 use visio_protocol::ServiceId;
 
 use crate::carrier::{Carrier, ShellOutput};
@@ -178,6 +178,25 @@ pub async fn run(mut setup: Setup, script: Script) -> anyhow::Result<Outcome> {
         }
     }
     let outcome = shell.outcome.unwrap_or(Outcome::Abnormal);
+
+    // The receipt waits for the documents' last outcomes (a print that came
+    // out as the agent hung up): the visit task says when they are all
+    // told, and the receipt goes to it to print before it closes.
+    let receipt_by = tokio::time::Instant::now() + RECEIPT_SETTLE;
+    while shell.session.receipt_pending() {
+        tokio::select! {
+            event = visit_events.recv() => match event {
+                Some(VisitEvent::Input(input @ (Input::Document(_) | Input::DocumentsEnded))) => shell.input(input),
+                Some(_) => {}
+                None => break,
+            },
+            _ = tokio::time::sleep_until(receipt_by) => {
+                // The session's own wait is over by now: it prints.
+                shell.timeout();
+                break;
+            }
+        }
+    }
 
     // Let the last messages (hang-up, cancel) reach the hub, and the visit
     // task end its call and wipe its spool, before the process goes.

@@ -1,13 +1,17 @@
 //! The visit's receipt: what the services that ask for one want the
 //! resident to take home. Metadata only (names, times, outcomes), never a
 //! document's content; kept in memory for the visit and handed to the
-//! shell to print as the last call ends.
+//! shell to print once the last call and its documents have ended.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use visio_protocol::ServiceId;
 
 use super::*;
+
+/// Longest wait, after the visit's last call ended, for the outcomes of
+/// its documents that raced the end: the shell drains them within 2 s.
+pub const RECEIPT_SETTLE: Duration = Duration::from_secs(3);
 
 /// What was done with one document during a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,19 +71,24 @@ impl Session {
         self.receipt.push(ReceiptLeg { service, agent_first_name: first_name(agent_name), answered_at: now, documents: Vec::new() });
     }
 
-    /// A document's outcome, for the current call's leg. A failure is
-    /// tied to the print in progress, if one was (the other failures name
-    /// no document).
+    /// A document's outcome, for the current call's leg, or for the last
+    /// one while the ended visit's receipt waits ([`RECEIPT_SETTLE`]). A
+    /// failure is tied to the print in progress, if one was (the other
+    /// failures name no document).
     pub(super) fn receipt_document(&mut self, now: Instant, event: &DocumentEvent) {
-        let Screen::InCall(call) = &self.screen else { return };
+        let document = match &self.screen {
+            Screen::InCall(call) => Some(&call.document),
+            _ if self.receipt_due.is_some() => None,
+            _ => return,
+        };
         let line = match event {
             DocumentEvent::ScanSent { name, .. } => (Some(name.clone()), ReceiptOutcome::Sent),
             DocumentEvent::Printed { name } => (Some(name.clone()), ReceiptOutcome::Printed),
             DocumentEvent::Showing { name, .. } => (Some(name.clone()), ReceiptOutcome::Shown),
             DocumentEvent::Signed { name, .. } => (Some(name.clone()), ReceiptOutcome::Signed),
             DocumentEvent::Failed { .. } => {
-                let printing = match &call.document {
-                    DocumentView::Printing { name } | DocumentView::SignSending { name } => Some(name.clone()),
+                let printing = match document {
+                    Some(DocumentView::Printing { name } | DocumentView::SignSending { name }) => Some(name.clone()),
                     _ => None,
                 };
                 (printing, ReceiptOutcome::Failed)
@@ -98,12 +107,33 @@ impl Session {
         }
     }
 
-    /// The visit's last call ended: print the receipt when one of its
-    /// services asks for it. Forgotten either way.
+    /// The visit's last call ended. When one of its services asks for a
+    /// receipt, it waits for the documents' last outcomes: a print can come
+    /// out as the agent hangs up, and its outcome reaches the session after
+    /// the hub's end. The shell says when they are all told
+    /// ([`Input::DocumentsEnded`](crate::Input::DocumentsEnded)), or after
+    /// [`RECEIPT_SETTLE`] it prints anyway. Forgotten either way.
     pub(super) fn receipt_at_end(&mut self, now: Instant) {
-        let legs = std::mem::take(&mut self.receipt);
-        if legs.iter().any(|leg| self.config.receipt_services.contains(&leg.service)) {
-            self.outputs.push_back(Output::PrintReceipt(Receipt { language: self.language, legs, ended_at: now }));
+        if self.receipt.iter().any(|leg| self.config.receipt_services.contains(&leg.service)) {
+            self.receipt_due = Some((now, self.language));
+            self.timers.set(Timer::ReceiptDue, now + RECEIPT_SETTLE);
+        } else {
+            self.receipt.clear();
+        }
+    }
+
+    /// The ended visit's receipt waits for its documents' last outcomes: a
+    /// shell that is about to stop keeps the visit open until it went out.
+    pub fn receipt_pending(&self) -> bool {
+        self.receipt_due.is_some()
+    }
+
+    /// Prints the ended visit's receipt if it waits.
+    pub(super) fn print_receipt(&mut self) {
+        self.timers.stop(Timer::ReceiptDue);
+        if let Some((ended_at, language)) = self.receipt_due.take() {
+            let legs = std::mem::take(&mut self.receipt);
+            self.outputs.push_back(Output::PrintReceipt(Receipt { language, legs, ended_at }));
         }
     }
 }
@@ -124,7 +154,10 @@ mod tests {
     impl Kiosk {
         /// At home, hub connected; `receipt` services ask for a receipt.
         fn at_home(receipt: &[&str]) -> Kiosk {
-            let config = Config { receipt_services: receipt.iter().map(|s| ServiceId::from(*s)).collect(), ..Config::default() };
+            Kiosk::at_home_with(Config { receipt_services: receipt.iter().map(|s| ServiceId::from(*s)).collect(), ..Config::default() })
+        }
+
+        fn at_home_with(config: Config) -> Kiosk {
             let now = Instant::now();
             let mut k = Kiosk { session: Session::new(config, now), now };
             k.input(Input::HubConnected);
@@ -188,6 +221,8 @@ mod tests {
         k.document(DocumentEvent::ScanProgress { percent: 50 });
         assert!(k.receipts().is_empty(), "nothing is printed during the call");
         k.hub(HubToKiosk::CallEnded { session: "s-1".into(), reason: EndReason::AgentHungUp });
+        assert!(k.receipts().is_empty(), "not before the documents ended");
+        k.input(Input::DocumentsEnded);
         let [receipt] = k.receipts().try_into().expect("one receipt at the end");
         assert_eq!(receipt.language, Language::En);
         let [leg] = receipt.legs.as_slice() else { panic!("{receipt:?}") };
@@ -216,6 +251,7 @@ mod tests {
         k.input(Input::Sign { strokes: vec![vec![(0, 0), (500, 500)]] });
         k.document(DocumentEvent::Failed { reason: "qpdf".into() });
         k.hub(HubToKiosk::CallEnded { session: "s-1".into(), reason: EndReason::AgentHungUp });
+        k.input(Input::DocumentsEnded);
         let [receipt] = k.receipts().try_into().expect("one receipt");
         let lines: Vec<_> = receipt.legs[0].documents.iter().map(|l| (l.name.as_deref(), l.outcome)).collect();
         assert_eq!(lines, [
@@ -232,6 +268,7 @@ mod tests {
         k.document(DocumentEvent::Printed { name: "msa.pdf".into() });
         k.input(Input::HangUp);
         k.input(Input::ConfirmHangUp);
+        k.input(Input::DocumentsEnded);
         let out = k.take();
         assert!(out.contains(&Output::ToHub(KioskToHub::HangUp { session: "s-1".into() })));
         assert!(!out.iter().any(|o| matches!(o, Output::PrintReceipt(_))), "{out:?}");
@@ -239,6 +276,7 @@ mod tests {
         k.advance_home();
         k.call("caf", "s-2", "Claire");
         k.hub(HubToKiosk::CallEnded { session: "s-2".into(), reason: EndReason::KioskHungUp });
+        k.input(Input::DocumentsEnded);
         let [receipt] = k.receipts().try_into().expect("one receipt");
         assert_eq!(receipt.legs.len(), 1);
         assert!(receipt.legs[0].documents.is_empty(), "{receipt:?}");
@@ -261,6 +299,7 @@ mod tests {
         k.answered("s-2", "Bruno Lefort");
         k.document(DocumentEvent::Printed { name: "msa.pdf".into() });
         k.hub(HubToKiosk::CallEnded { session: SessionId::from("s-2"), reason: EndReason::AgentHungUp });
+        k.input(Input::DocumentsEnded);
         let [receipt] = k.receipts().try_into().expect("one receipt");
         let legs: Vec<_> = receipt.legs.iter().map(|l| (l.service.as_str(), l.agent_first_name.as_str(), l.documents.len())).collect();
         assert_eq!(legs, [("caf", "Claire", 1), ("msa", "Bruno", 1)]);
@@ -278,6 +317,73 @@ mod tests {
             self.take();
             assert_eq!(*self.session.screen(), Screen::Home { notice: None });
         }
+    }
+
+    /// The headless test's failure: the agent saw "printed" and hung up at
+    /// once; the print's outcome reached the session after the hub's end.
+    #[test]
+    fn a_print_that_came_out_as_the_agent_hung_up_is_on_the_receipt() {
+        let mut k = Kiosk::at_home(&["caf"]);
+        k.input(Input::SetLanguage(Language::En));
+        k.call("caf", "s-1", "Claire");
+        k.document(DocumentEvent::PrintStarted { name: "formulaire.pdf".into() });
+        k.hub(HubToKiosk::CallEnded { session: "s-1".into(), reason: EndReason::AgentHungUp });
+        let ended = k.now;
+        k.document(DocumentEvent::Printed { name: "formulaire.pdf".into() });
+        k.document(DocumentEvent::Failed { reason: "the second copy jammed".into() });
+        assert!(k.receipts().is_empty(), "it waits for the documents' end");
+        k.input(Input::DocumentsEnded);
+        let [receipt] = k.receipts().try_into().expect("one receipt");
+        assert_eq!((receipt.language, receipt.ended_at), (Language::En, ended), "as the call ended");
+        let lines: Vec<_> = receipt.legs[0].documents.iter().map(|l| (l.name.as_deref(), l.outcome)).collect();
+        assert_eq!(lines, [(Some("formulaire.pdf"), ReceiptOutcome::Printed), (None, ReceiptOutcome::Failed)]);
+        // Told twice, printed once; what comes later is not a receipt's.
+        k.input(Input::DocumentsEnded);
+        k.document(DocumentEvent::Printed { name: "late.pdf".into() });
+        assert!(k.receipts().is_empty());
+    }
+
+    #[test]
+    fn without_word_from_the_shell_the_receipt_prints_after_a_few_seconds() {
+        let mut k = Kiosk::at_home(&["caf"]);
+        k.input(Input::SetLanguage(Language::En));
+        k.call("caf", "s-1", "Claire");
+        k.hub(HubToKiosk::CallEnded { session: "s-1".into(), reason: EndReason::AgentHungUp });
+        let ended = k.now;
+        assert_eq!(k.session.poll_timeout(), Some(ended + RECEIPT_SETTLE), "the receipt's wait is the next deadline");
+        k.now = ended + RECEIPT_SETTLE;
+        k.session.handle_timeout(k.now);
+        let [receipt] = k.receipts().try_into().expect("one receipt");
+        assert_eq!(receipt.language, Language::En, "the resident's language, not the next one's");
+    }
+
+    #[test]
+    fn a_new_visit_before_the_receipt_printed_gets_it_out_first_and_starts_clean() {
+        // An end screen shorter than the receipt's wait.
+        let ended_screen = Duration::from_secs(1);
+        let return_warning = Duration::from_millis(500);
+        let mut k = Kiosk::at_home_with(Config { receipt_services: vec!["caf".into()], ended_screen, return_warning, ..Config::default() });
+        k.call("caf", "s-1", "Claire");
+        k.document(DocumentEvent::Printed { name: "a.pdf".into() });
+        k.hub(HubToKiosk::CallEnded { session: "s-1".into(), reason: EndReason::AgentHungUp });
+        // The return (and its warning) before the receipt's wait is over.
+        let before = k.now + RECEIPT_SETTLE - Duration::from_millis(1);
+        while let Some(t) = k.session.poll_timeout().filter(|t| *t <= before) {
+            k.now = t.max(k.now);
+            k.session.handle_timeout(k.now);
+        }
+        assert_eq!(*k.session.screen(), Screen::Home { notice: None });
+        assert!(k.receipts().is_empty(), "still waiting for the documents");
+        k.input(Input::ChooseService("caf".into()));
+        let [receipt] = k.receipts().try_into().expect("the last visit's receipt, before the next one starts");
+        assert_eq!(receipt.legs[0].documents.len(), 1);
+        k.hub(HubToKiosk::Queued { session: "s-2".into(), service: "caf".into(), position: 1, estimated_wait: None });
+        k.answered("s-2", "Bruno");
+        k.hub(HubToKiosk::CallEnded { session: "s-2".into(), reason: EndReason::AgentHungUp });
+        k.input(Input::DocumentsEnded);
+        let [receipt] = k.receipts().try_into().expect("one receipt");
+        assert_eq!((receipt.legs.len(), receipt.legs[0].agent_first_name.as_str()), (1, "Bruno"));
+        assert!(receipt.legs[0].documents.is_empty());
     }
 
     #[test]

@@ -145,6 +145,10 @@ pub enum Input {
     Hub(HubToKiosk),
     Media(MediaEvent),
     Document(DocumentEvent),
+    /// The shell ended the last call's documents: every outcome that raced
+    /// the call's end (a print that came out as the agent hung up) has
+    /// been told. The visit's receipt prints now.
+    DocumentsEnded,
     /// Whether the configured camera is there.
     Camera { present: bool },
     /// The devices as the shell last checked them; sent in heartbeats. A

@@ -213,7 +213,12 @@ impl Runner {
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(Command::Call(c)) => self.call_command(c).await,
-                    Some(Command::Documents(DocumentCommand::WipeSpool)) => self.end_documents().await,
+                    Some(Command::Documents(DocumentCommand::WipeSpool)) => {
+                        self.end_documents().await;
+                        // Every outcome that raced the end is told: the
+                        // visit's receipt may print.
+                        self.input(Input::DocumentsEnded);
+                    }
                     Some(Command::Documents(DocumentCommand::ShowView { view, .. })) => {
                         if let Some(Documents { shown: Some(shown), .. }) = &self.documents {
                             shown.show(view);
