@@ -10,6 +10,7 @@
 //! $CARGO_TARGET_DIR/debug/visio-bench table links.json   # the table again
 //! ```
 
+mod lock;
 mod kiosk;
 mod page;
 mod run;
@@ -83,9 +84,10 @@ struct Links {
     #[arg(long)]
     reference_without_fec: bool,
     /// Takes this lock file (flock, as `flock(1)`) for the run, and waits
-    /// for it. Unlike `flock FILE visio-bench …`, whose descriptor the
-    /// browsers and their drivers inherit (an orphaned chromedriver then
-    /// holds the lock for everyone), the bench's own is closed on exec.
+    /// for it, in arrival order (a ticket in `FILE.queue/`). Unlike `flock
+    /// FILE visio-bench …`, whose descriptor the browsers and their drivers
+    /// inherit (an orphaned chromedriver then holds the lock for everyone),
+    /// the bench's own is closed on exec.
     #[arg(long)]
     lock: Option<PathBuf>,
     /// Relayed: coturn on the hub's side (TLS on 443, or plain TCP), the
@@ -100,17 +102,6 @@ enum Only {
     Both,
     Ours,
     Chromium,
-}
-
-/// Waits for the exclusive lock on `path`; held until the file is dropped.
-/// std opens files close-on-exec, so no child process inherits it.
-fn take_lock(path: &std::path::Path) -> Result<std::fs::File> {
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).with_context(|| format!("opening {}", path.display()))?;
-    if file.try_lock().is_err() {
-        eprintln!("waiting for {}", path.display());
-        tokio::task::block_in_place(|| file.lock()).with_context(|| format!("locking {}", path.display()))?;
-    }
-    Ok(file)
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -135,7 +126,7 @@ async fn main() -> Result<()> {
         }
     };
     let _lock = match &args.lock {
-        Some(path) => Some(take_lock(path)?),
+        Some(path) => Some(lock::take(path)?),
         None => None,
     };
     let profiles = if args.all {
