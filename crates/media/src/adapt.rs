@@ -123,6 +123,8 @@ pub struct AdaptationController {
     upgrade_since: Option<Instant>,
     current: EncoderTarget,
     changed: bool,
+    /// The loss of the last observation, for a back-off between two.
+    last_loss: Option<f64>,
 }
 
 impl AdaptationController {
@@ -147,6 +149,7 @@ impl AdaptationController {
             upgrade_since: None,
             current: EncoderTarget { video_bitrate_bps: video_bps as u32, format: f },
             changed: false,
+            last_loss: None,
         };
         controller.step = controller.best_step(video_bps);
         controller.current = controller.target_now();
@@ -202,6 +205,7 @@ impl AdaptationController {
         let cfg = self.config;
         let (min, max) = (f64::from(cfg.min_video_bps), f64::from(cfg.max_video_bps));
         let loss = observation.loss_fraction.unwrap_or(0.0).clamp(0.0, 1.0);
+        self.last_loss = observation.loss_fraction;
         self.estimate_bps = observation.estimate_bps;
         let wanted = match observation.estimate_bps {
             Some(estimate) => {
@@ -256,6 +260,19 @@ impl AdaptationController {
             self.current = target;
             self.changed = true;
         }
+    }
+
+    /// The estimate backed off between two observations: video follows it
+    /// down now (never up), with the last observation's loss. Waiting for
+    /// the next observation (up to a second) left the encoder filling the
+    /// pacer at the old rate while the pacer already paced at the new
+    /// one: on linkem's `lossy` each back-off then aged out ~13 frames
+    /// (docs/benchmarks.md, "Stalls after a back-off").
+    pub fn handle_backoff(&mut self, now: Instant, estimate_bps: f64) {
+        if self.estimate_bps.is_some_and(|e| estimate_bps >= e) {
+            return;
+        }
+        self.handle_observation(now, Observation { estimate_bps: Some(estimate_bps), loss_fraction: self.last_loss });
     }
 
     /// The new target, once per change.
@@ -428,6 +445,20 @@ mod tests {
         let _ = c.poll_change();
         feed(&mut c, t0, 1..2, 850_000.0);
         assert_eq!(c.poll_change(), None);
+    }
+
+    #[test]
+    fn a_back_off_between_two_observations_lowers_video_at_once_and_never_raises_it() {
+        let mut c = controller();
+        let t0 = Instant::now();
+        feed(&mut c, t0, 0..5, 950_000.0);
+        let before = c.poll_change().expect("a target").video_bitrate_bps;
+        c.handle_backoff(t0 + Duration::from_millis(5_300), 620_000.0);
+        let after = c.poll_change().expect("the back-off is a change").video_bitrate_bps;
+        assert!(after < before && after <= 620_000 - 32_000, "{before} -> {after}");
+        assert_eq!(c.data_room_bps(), c.data_room_at(620_000.0), "documents get what is left of the new estimate");
+        c.handle_backoff(t0 + Duration::from_millis(5_600), 700_000.0);
+        assert_eq!(c.poll_change(), None, "a back-off never raises video");
     }
 }
 

@@ -142,7 +142,10 @@ pub struct VideoConfig {
     pub height: u32,
     /// Frames per second at full quality.
     pub framerate: u32,
-    /// Longest gap between two keyframes, in frames (bounds recovery after loss).
+    /// Longest gap between two keyframes, in frames. Keyframes come when
+    /// the peer asks (PLI/FIR) or the pacer dropped video; a periodic one
+    /// is only a safety net, and each costs a stall on a thin uplink
+    /// (docs/decisions.md #383).
     pub keyframe_interval: u32,
     /// Writes the capture time into the top rows of each sent frame (black and
     /// white blocks) so a receiver in the same process can measure
@@ -165,7 +168,8 @@ impl Default for VideoConfig {
             width: 640,
             height: 360,
             framerate: 30,
-            keyframe_interval: 60,
+            // libwebrtc's VP8 default: 100 s at 30 fps.
+            keyframe_interval: 3000,
             stamp_capture_time: false,
             codecs: default_codecs(),
         }

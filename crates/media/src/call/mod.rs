@@ -56,6 +56,7 @@ use webrtc::rtp_transceiver::RtpSender;
 mod documents;
 mod driver;
 mod setup;
+mod stats;
 mod tracks;
 
 use driver::Driver;

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rtc::interceptor::{Attribute, AttributedPacket, Packet as Tagged, TaggedPacket};
@@ -11,6 +11,7 @@ use rtc::shared::marshal::Marshal;
 use rtc::shared::{TransportContext, TransportMessage};
 
 use super::*;
+use super::control::NACK_IN_TIME;
 
 const VP8: u8 = 96;
 const SSRC: u32 = 0x1234_5678;
@@ -248,11 +249,36 @@ fn the_call_turns_fec_on_when_negotiated_and_follows_the_nacked_share() {
     let types = control.negotiated([("video/VP8", 96), ("video/red", 116), ("video/ulpfec", 117)].into_iter());
     assert_eq!(types, Some(TYPES));
     assert_eq!(control.shared.types(), Some(TYPES));
-    // A second of 1000 packets, 10 NACKed while the report says 0.1 %.
-    control.observe(Some(0.001), 0, 0);
-    control.observe(Some(0.001), 10, 1000);
+    // A second of 1000 packets, 10 NACKed while the report says 0.1 %,
+    // over a satellite hop.
+    control.observe(Some(0.001), 0, 0, Some(SATELLITE));
+    control.observe(Some(0.001), 10, 1000, Some(SATELLITE));
     assert!((control.shared.loss() - 0.01).abs() < 1e-6, "{}", control.shared.loss());
     assert!(control.encoder_share() < 0.9, "FEC's share comes out of the encoder's");
     assert!(control.share_moved(false), "moved from the whole budget");
     assert!(!control.share_moved(false), "applied: no change since");
+}
+
+const SATELLITE: Duration = Duration::from_millis(600);
+
+#[test]
+fn where_a_retransmission_comes_in_time_no_fec_takes_the_encoders_budget() {
+    let lossy_line = |rtt| {
+        let mut control = FecControl::new(Arc::new(FecShared::default()));
+        control.negotiated([("video/VP8", 96), ("video/red", 116), ("video/ulpfec", 117)].into_iter());
+        // 3 % of the packets NACKed each second, as on linkem's `lossy`.
+        for second in 0..5u64 {
+            control.observe(Some(0.03), second * 30, second * 1000, rtt);
+        }
+        (control.shared.loss(), control.encoder_share())
+    };
+    assert_eq!(lossy_line(Some(Duration::from_millis(40))), (0.0, 1.0), "40 ms: NACK repairs in time");
+    assert_eq!(lossy_line(Some(NACK_IN_TIME)).0, 0.0);
+    let (far, far_share) = lossy_line(Some(SATELLITE));
+    assert!((far - 0.03).abs() < 1e-6, "600 ms: FEC follows the whole loss ({far})");
+    assert!(far_share < 0.85, "and takes its share of the encoder's budget ({far_share})");
+    let (between, between_share) = lossy_line(Some(Duration::from_millis(150)));
+    assert!((between - 0.015).abs() < 1e-6, "150 ms: half of it ({between})");
+    assert!(between_share > far_share && between_share < 1.0);
+    assert_eq!(lossy_line(None).0, far, "before any report: as far as it can be");
 }
