@@ -326,7 +326,7 @@ impl QueueDelayEstimator {
             // From what the path carried while the queue stood (media the
             // peer reports on, plus documents, counted as sent), and only
             // ever down; the drop tail's loss is not cut a second time.
-            self.capacity.on_backoff(acked.unwrap_or(self.target), stood && acked.is_some());
+            self.capacity.on_backoff(now, acked.unwrap_or(self.target), stood && acked.is_some());
             acked.map_or(self.target * DECREASE_FACTOR, |a| self.target.min(a * DECREASE_FACTOR))
         } else {
             self.target * (1.0 - 0.5 * loss)
