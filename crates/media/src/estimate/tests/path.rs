@@ -12,6 +12,10 @@ use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
 use super::super::QueueDelayEstimator;
 
 const PACKET: usize = 1200;
+/// What the link carries beyond what feedback reports of a packet (SRTP's
+/// tag, UDP, IP; audio's small packets make it more): the bench's ceiling
+/// is on what enters the link.
+const OVERHEAD: usize = 60;
 /// The receiver's clock runs this far ahead of ours (ms).
 const PEER_CLOCK_AHEAD_MS: f64 = 5000.0;
 const FEEDBACK_EVERY_MS: f64 = 100.0;
@@ -21,7 +25,8 @@ const FEEDBACK_EVERY_MS: f64 = 100.0;
 pub(crate) struct Second {
     /// The estimate at its end.
     pub(crate) target: f64,
-    /// What the sender put on the link (before the queue), bits per second.
+    /// What the sender put on the link (before the queue), bits per second,
+    /// overhead included.
     pub(crate) sent: f64,
 }
 
@@ -124,7 +129,7 @@ impl Path {
         let arrival_ms = if backlog > self.queue_limit_ms {
             None
         } else {
-            self.free_at_ms = self.free_at_ms.max(depart) + PACKET as f64 * 8.0 / self.rate_bps * 1000.0;
+            self.free_at_ms = self.free_at_ms.max(depart) + (PACKET + OVERHEAD) as f64 * 8.0 / self.rate_bps * 1000.0;
             let at = self.free_at_ms + self.one_way_ms;
             (self.draw() >= self.loss).then_some(at)
         };
@@ -183,7 +188,7 @@ impl Path {
             self.now_ms = next;
             if self.next_send_ms <= feedback_due {
                 worst = worst.max(self.send(e));
-                sent_bits += PACKET as f64 * 8.0;
+                sent_bits += (PACKET + OVERHEAD) as f64 * 8.0;
             } else {
                 let reports = self.feedback(self.next_feedback_ms);
                 self.next_feedback_ms += FEEDBACK_EVERY_MS;
