@@ -26,12 +26,15 @@
 //!   second), and meanwhile its old rate would keep the link's queue
 //!   growing and the estimator backing off again and again (measured on
 //!   adsl: four back-offs in two seconds, from 940 to 430 kbit/s);
-//! - a keyframe is paced at the estimate itself too, for [`KEYFRAME_CALM`]
-//!   after the estimate went down: the link is full then, and a keyframe
-//!   at 1.5 × it (the one asked for after frames aged out here) built a
-//!   second queue with 21–30 % tail drop after the benchmark's drop on
-//!   satellite, and the back-offs on that queue sank the estimate
-//!   (docs/benchmarks.md, "The estimate bounded by what was acknowledged");
+//! - keyframes and retransmissions are paced at the estimate itself too,
+//!   for [`KEYFRAME_CALM`] after the estimate went down: the link is full
+//!   then. After the benchmark's drop on satellite a keyframe at 1.5 × it
+//!   (the one asked for after frames aged out here) built a second queue
+//!   with 21–30 % tail drop, and the back-offs on that queue sank the
+//!   estimate (docs/benchmarks.md, "The estimate bounded by what was
+//!   acknowledged"); with keyframes calmed, the retransmissions the drop
+//!   tail's loss asked for still filled 1.5 × the estimate (332 kbit/s
+//!   for a second on the 300 kbit/s link) once the strict spell was over;
 //! - video waits at most [`MAX_VIDEO_AGE`]: an older frame that has not
 //!   begun to leave is dropped whole (every packet of its RTP timestamp),
 //!   with the frames behind it that need it to decode, and the encoder is
@@ -83,8 +86,8 @@ pub const PACING_FACTOR: f64 = 1.5;
 /// After the estimate went down, video is paced at the estimate itself
 /// this long: until the encoder has followed (see the module docs).
 pub const AFTER_DECREASE: Duration = Duration::from_secs(2);
-/// After the estimate went down, keyframes are paced at the estimate
-/// itself this long (see the module docs).
+/// After the estimate went down, keyframes and retransmissions are paced
+/// at the estimate itself this long (see the module docs).
 pub const KEYFRAME_CALM: Duration = Duration::from_secs(10);
 /// Video that has waited this long in our queue is dropped (see the module
 /// docs). What a frame may wait here adds to everything else between the
@@ -221,8 +224,9 @@ impl PriorityPacer {
         if !calm {
             self.calm_until = None;
         }
-        let keyframe_next = self.urgent.is_empty() && self.video.front_is_key();
-        let factor = if strict || (calm && keyframe_next) { 1.0 } else { PACING_FACTOR };
+        // A retransmission or a keyframe next: the burst the link has no room for.
+        let burst_next = !self.urgent.is_empty() || self.video.front_is_key();
+        let factor = if strict || (calm && burst_next) { 1.0 } else { PACING_FACTOR };
         if self.bucket.target_bitrate() != self.estimate * factor {
             self.bucket.set_target_bitrate(self.estimate * factor);
         }

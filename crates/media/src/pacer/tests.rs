@@ -278,6 +278,11 @@ fn after_the_estimate_went_down_a_keyframe_is_paced_at_it() {
     let sent = run(&mut p, t1, 0, 1000).len();
     assert!((10..=12).contains(&sent), "{sent} keyframe packets in a second at the estimate");
     assert_eq!(p.bucket.target_bitrate(), 96_000.0);
+    // So does a retransmission.
+    while !release(&mut p, t1 + Duration::from_secs(3)).is_empty() {}
+    p.handle_write(rtp(t1, VIDEO, 3, true)).unwrap();
+    p.apply_rate(t1 + Duration::from_secs(3));
+    assert_eq!(p.bucket.target_bitrate(), 96_000.0, "a retransmission next, within the calm spell");
     // …and once the calm spell is over, at 1.5 × it.
     let t2 = t0 + KEYFRAME_CALM;
     frame(&mut p, t2, 100, 18000, 30, true);
