@@ -255,6 +255,27 @@ pub fn follow(rates: &[Rate], drop: f64, restore: f64, end: f64, ceiling_kbps: f
     }
 }
 
+/// The sending rate of each whole second from `from` to `to` (kbit/s): the
+/// follow phase's trace, for the eye (printed, not kept).
+pub fn per_second(link: &[LinkSample], from: f64, to: f64) -> Vec<u32> {
+    let at = |t: f64| link.iter().rev().find(|s| s.t <= t);
+    let mut out = Vec::new();
+    let mut start = from;
+    while start + 1000.0 <= to {
+        let (Some(a), Some(b)) = (at(start), at(start + 1000.0)) else { break };
+        let ms = (b.t - a.t).max(1.0);
+        out.push(((b.bytes - a.bytes) as f64 * 8.0 / ms).round() as u32);
+        start += 1000.0;
+    }
+    out
+}
+
+/// The windows wholly within `[from, to]` over `ceiling_kbps`: (seconds
+/// from `from` to the window's end, kbit/s).
+pub fn windows_over(rates: &[Rate], from: f64, to: f64, ceiling_kbps: f64) -> Vec<(f64, f64)> {
+    within(rates, from, to).filter(|r| r.kbps > ceiling_kbps).map(|r| ((r.to - from) / 1000.0, r.kbps)).collect()
+}
+
 /// A file moved across the link during the call.
 #[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub struct Transfer {
@@ -368,6 +389,18 @@ mod tests {
         let recover = f.recover_s.unwrap();
         assert!((5.0..=6.25).contains(&recover), "{f:?}");
         assert!((f.low_kbps - 280.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn the_trace_has_each_seconds_rate_and_the_windows_over_the_ceiling() {
+        let kbps = |t: f64| if (3_000.0..4_000.0).contains(&t) { 400.0 } else { 280.0 };
+        let link = link_at(kbps, 10_000.0);
+        let seconds = per_second(&link, 0.0, 10_000.0);
+        assert_eq!(seconds.len(), 10);
+        assert_eq!(seconds[3], 400);
+        assert_eq!(seconds[5], 280);
+        let over = windows_over(&rates(&link), 0.0, 10_000.0, 330.0);
+        assert!(!over.is_empty() && over.iter().all(|(at, k)| (3.25..=5.0).contains(at) && *k > 330.0), "{over:?}");
     }
 
     #[test]

@@ -198,6 +198,11 @@ async fn phases(link: &Link, profile: Profile, kiosk: &Kiosk, plan: &Plan, rec: 
         let rates = figures::rates(&lock(rec).link);
         let follow = figures::follow(&rates, drop_at, restore_at, end, CEILING_KBPS, BACK_SHARE);
         eprintln!("  follow: {follow:?}");
+        let link_samples = lock(rec).link.clone();
+        eprintln!("  follow, kbit/s each second from the drop: {:?}", figures::per_second(&link_samples, drop_at, end));
+        let over: Vec<String> =
+            figures::windows_over(&rates, drop_at, restore_at, CEILING_KBPS).iter().map(|(at, k)| format!("{at:.2} s: {k:.0}")).collect();
+        eprintln!("  follow, low phase's windows over {CEILING_KBPS} kbit/s (end, from the drop): {over:?}");
         column.follow = Some(follow);
         link.set_profile(profile)?;
         tokio::time::sleep(Duration::from_secs(10)).await;

@@ -25,12 +25,19 @@
 //!
 //! - queue under [`LOW_QUEUE`] and loss under [`CONGESTION_LOSS`]: climb
 //!   8 % a second (GCC's multiplicative increase);
-//! - queue over [`HIGH_QUEUE`], or loss over [`CONGESTION_LOSS`] with a
-//!   queue over [`LOW_QUEUE`]: back off to 85 % of what the peer *received* while the
-//!   queue stood (the link's rate, since it was full) or of the target if
-//!   that is less, at most once per [`BACKOFF_INTERVAL`] and not again
-//!   while the queue drains, so one queue is one back-off and not a ratchet;
-//!   heavy loss also cuts by half the loss;
+//! - queue over [`HIGH_QUEUE`]: back off to 85 % of what the peer
+//!   *acknowledged* while the queue stood (the link's rate, since it was
+//!   full), never up and never from the estimate itself (libwebrtc's rule:
+//!   a second back-off on the same queue lands where the first did instead
+//!   of compounding); loss over [`CONGESTION_LOSS`] with a queue over
+//!   [`LOW_QUEUE`] but under [`HIGH_QUEUE`]: cut by half the loss. At most
+//!   once per [`BACKOFF_INTERVAL`] and not again while the queue drains, so
+//!   one queue is one back-off and not a ratchet;
+//! - near what the path carried at the last back-off on a standing queue
+//!   (`capacity`), the climb is 3 % a second, not 8;
+//! - an increase never takes the estimate past 1.5 × what was acknowledged
+//!   plus 10 kbit/s (libwebrtc's bound): a sender that does not fill the
+//!   estimate does not learn anything of the path above what it sent;
 //! - heavy loss without a queue stops the climb but does not back off (see
 //!   the comment in `on_reports`);
 //! - in between: hold.
@@ -67,10 +74,16 @@ use std::time::{Duration, Instant};
 use rtc::interceptor::{BandwidthEstimator, EstimatorStats, PacketReport};
 use tokio::sync::watch;
 
+mod capacity;
+use capacity::Capacity;
+
 /// Below this much queueing, the path has room: climb.
 pub const LOW_QUEUE: Duration = Duration::from_millis(25);
 /// Above this much queueing, the path is full: back off.
 pub const HIGH_QUEUE: Duration = Duration::from_millis(80);
+/// Above this much queueing in the gentle band near the capacity found,
+/// back off.
+pub const NEAR_CAPACITY_QUEUE: Duration = Duration::from_millis(40);
 /// Time between two back-offs: long enough for the first to drain the queue
 /// it was reacting to.
 pub const BACKOFF_INTERVAL: Duration = Duration::from_millis(500);
@@ -81,6 +94,13 @@ const DRAINING: f64 = 0.9;
 const INCREASE_PER_SECOND: f64 = 1.08;
 /// Back-off: this share of the received rate.
 const DECREASE_FACTOR: f64 = 0.85;
+/// An increase stops at this multiple of what was acknowledged…
+const ACKED_HEADROOM: f64 = 1.5;
+/// …plus this (bits per second), libwebrtc's bound.
+const ACKED_SLACK_BPS: f64 = 10_000.0;
+/// A packet queued at least this long (ms) found the link busy: a rate read
+/// over packets all queued this long is the link's.
+const STANDING_QUEUE_MS: f64 = 40.0;
 /// Base delay: minimum over this many one-second buckets.
 const BASE_BUCKETS: usize = 10;
 /// The received rate is measured over this much of the peer's clock.
@@ -134,11 +154,15 @@ pub struct QueueDelayEstimator {
     outcomes: VecDeque<(Instant, bool)>,
     /// Packets lost among `outcomes`.
     lost_in_window: usize,
-    /// Packets the peer received: (arrival on its clock in ms, bytes).
-    arrivals: VecDeque<(f64, usize)>,
+    /// Packets the peer received: arrival on its clock (ms), bytes, and
+    /// the time the packet spent queued (ms).
+    arrivals: VecDeque<Arrival>,
     last_update: Option<Instant>,
-    /// When the last back-off was, and the queue it reacted to.
+    /// When the last back-off was, and the queue it reacted to (0 once
+    /// that queue has emptied).
     last_backoff: Option<(Instant, f64)>,
+    /// What the path carried at the last back-off on a standing queue.
+    capacity: Capacity,
     /// Where each back-off's new target goes, if anyone listens.
     backoffs: Option<watch::Sender<f64>>,
 }
@@ -165,6 +189,7 @@ impl QueueDelayEstimator {
             arrivals: VecDeque::new(),
             last_update: None,
             last_backoff: None,
+            capacity: Capacity::default(),
             backoffs: None,
         }
     }
@@ -207,27 +232,41 @@ impl QueueDelayEstimator {
     /// What the peer received over the last half second of its own clock:
     /// with a queue standing, the path's rate.
     fn received_bps(&self) -> Option<f64> {
-        let (first, _) = *self.arrivals.front()?;
-        let (last, _) = *self.arrivals.back()?;
+        let first = self.arrivals.front()?.at_ms;
+        let last = self.arrivals.back()?.at_ms;
         let span = (last - first) / 1000.0;
         // The first packet's bytes arrived before the span began.
-        let bytes: usize = self.arrivals.iter().skip(1).map(|(_, b)| b).sum();
+        let bytes: usize = self.arrivals.iter().skip(1).map(|a| a.bytes).sum();
         (self.arrivals.len() >= 2 && span > 0.05).then(|| bytes as f64 * 8.0 / span)
     }
 
-    fn note_arrival(&mut self, report: &PacketReport) {
+    /// What the peer acknowledged over the rate window, media and documents.
+    fn acked_bps(&self) -> Option<f64> {
+        self.received_bps().map(|r| r + self.data.on_the_wire_bps())
+    }
+
+    /// Whether every packet of the rate window, and the window is nearly
+    /// whole, found the link busy: then the received rate is the link's.
+    /// A burst's queue (a keyframe, retransmissions) stands only for its
+    /// end, and the rate over the window reads the idle time before it.
+    fn queue_stood(&self) -> bool {
+        let (Some(first), Some(last)) = (self.arrivals.front(), self.arrivals.back()) else { return false };
+        last.at_ms - first.at_ms >= 0.8 * RATE_WINDOW_MS && self.arrivals.iter().all(|a| a.queued_ms >= STANDING_QUEUE_MS)
+    }
+
+    fn note_arrival(&mut self, report: &PacketReport, queued_ms: f64) {
         let Some(arrival) = report.arrival else { return };
         let ms = arrival.as_secs_f64() * 1000.0;
-        if self.arrivals.back().is_some_and(|(last, _)| ms < *last) {
+        if self.arrivals.back().is_some_and(|a| ms < a.at_ms) {
             // Out of order (or the peer's clock restarted): keep it monotonic.
-            if self.arrivals.back().is_some_and(|(last, _)| *last - ms > RATE_WINDOW_MS) {
+            if self.arrivals.back().is_some_and(|a| a.at_ms - ms > RATE_WINDOW_MS) {
                 self.arrivals.clear();
             } else {
                 return;
             }
         }
-        self.arrivals.push_back((ms, report.size));
-        while self.arrivals.front().is_some_and(|(first, _)| ms - *first > RATE_WINDOW_MS) {
+        self.arrivals.push_back(Arrival { at_ms: ms, bytes: report.size, queued_ms });
+        while self.arrivals.front().is_some_and(|a| ms - a.at_ms > RATE_WINDOW_MS) {
             self.arrivals.pop_front();
         }
     }
@@ -255,6 +294,76 @@ impl QueueDelayEstimator {
     }
 }
 
+impl QueueDelayEstimator {
+    /// What the path carried at the last back-off on a standing queue.
+    pub fn capacity_bps(&self) -> Option<f64> {
+        self.capacity.get()
+    }
+
+    fn on_congestion(&mut self, now: Instant, queued: bool, loss: f64) {
+        // Again only once the last back-off had time to act and the queue
+        // is not draining: a 400 ms queue takes seconds to drain at 85 % of
+        // the link, and backing off all that time would overshoot
+        // downwards. While it drains, the reference follows it down, so a
+        // queue that stops draining is backed off again. A lossy queue
+        // waits too: the loss window still holds the drop tail of the queue
+        // already backed off for (satellite sank 916 → 65 kbit/s on 300).
+        let again = match self.last_backoff {
+            None => true,
+            Some((t, _)) if now.saturating_duration_since(t) < BACKOFF_INTERVAL => false,
+            Some((_, queue)) if self.queue_ms <= queue * DRAINING => {
+                self.last_backoff = Some((now, self.queue_ms));
+                false
+            }
+            Some(_) => true,
+        };
+        if !again {
+            return;
+        }
+        let acked = self.acked_bps();
+        let stood = self.queue_stood();
+        let target = if queued {
+            // From what the path carried while the queue stood (media the
+            // peer reports on, plus documents, counted as sent), and only
+            // ever down; the drop tail's loss is not cut a second time.
+            self.capacity.on_backoff(now, acked.unwrap_or(self.target), stood && acked.is_some());
+            acked.map_or(self.target * DECREASE_FACTOR, |a| self.target.min(a * DECREASE_FACTOR))
+        } else {
+            self.target * (1.0 - 0.5 * loss)
+        };
+        tracing::debug!(from = self.target, to = target, queue_ms = self.queue_ms, loss, ?acked, stood, capacity = ?self.capacity.get(), "uplink estimate backs off");
+        self.target = target.clamp(self.min, self.max);
+        self.last_backoff = Some((now, self.queue_ms));
+        if let Some(to) = &self.backoffs {
+            to.send_replace(self.target);
+        }
+    }
+
+    fn climb(&mut self, elapsed: Duration) {
+        let acked = self.acked_bps();
+        let growth = self.capacity.growth(self.target, acked, INCREASE_PER_SECOND, elapsed.as_secs_f64());
+        let mut next = self.target * growth.powf(elapsed.as_secs_f64());
+        if let Some(edge) = self.capacity.fast_climb_ceiling(self.target) {
+            next = next.min(edge);
+        }
+        if let Some(acked) = acked {
+            // Bounds the increase, never lowers the estimate.
+            next = next.min((acked * ACKED_HEADROOM + ACKED_SLACK_BPS).max(self.target));
+        }
+        self.target = next.clamp(self.min, self.max);
+    }
+}
+
+/// A packet the peer received.
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    /// On the peer's clock, ms.
+    at_ms: f64,
+    bytes: usize,
+    /// Time it spent queued, ms.
+    queued_ms: f64,
+}
+
 impl BandwidthEstimator for QueueDelayEstimator {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
         if reports.is_empty() {
@@ -262,12 +371,13 @@ impl BandwidthEstimator for QueueDelayEstimator {
         }
         let mut delays = Vec::with_capacity(reports.len());
         for report in reports {
-            if report.arrived {
-                self.note_arrival(report);
-                if let Some(d) = self.one_way_delay_ms(report) {
-                    self.note_base(now, d);
-                    delays.push(d);
-                }
+            if report.arrived
+                && let Some(d) = self.one_way_delay_ms(report)
+            {
+                self.note_base(now, d);
+                delays.push(d);
+                let queued = self.base_ms().map_or(0.0, |base| d - base);
+                self.note_arrival(report, queued);
             }
         }
         self.note_outcomes(now, reports);
@@ -281,7 +391,10 @@ impl BandwidthEstimator for QueueDelayEstimator {
         let elapsed = self.last_update.map_or(Duration::ZERO, |t| now.saturating_duration_since(t)).min(Duration::from_secs(1));
         self.last_update = Some(now);
 
-        let queued = self.queue_ms > HIGH_QUEUE.as_secs_f64() * 1000.0;
+        // In the gentle band a smaller queue is enough: the climb is slow
+        // there, and a queue built at 3 %/s takes seconds to reach 80 ms.
+        let high = if self.capacity.near(self.target) { NEAR_CAPACITY_QUEUE } else { HIGH_QUEUE };
+        let queued = self.queue_ms > high.as_secs_f64() * 1000.0;
         // Loss counts as congestion only with a queue building: tail drop
         // at a full modem queue comes with one. TWCC loss without a queue
         // was seen at 20–35 % for ten seconds after a rate drop while the
@@ -289,44 +402,14 @@ impl BandwidthEstimator for QueueDelayEstimator {
         let heavy_loss = loss > CONGESTION_LOSS;
         let lossy = heavy_loss && self.queue_ms > LOW_QUEUE.as_secs_f64() * 1000.0;
         if queued || lossy {
-            // Again only once the last back-off had time to act and the
-            // queue is not draining: a 400 ms queue takes seconds to drain
-            // at 85 % of the link, and backing off all that time would
-            // overshoot downwards. While it drains, the reference follows
-            // it down, so a queue that stops draining is backed off again.
-            let again = match self.last_backoff {
-                None => true,
-                Some((t, _)) if now.saturating_duration_since(t) < BACKOFF_INTERVAL => false,
-                Some((_, queue)) if !lossy && self.queue_ms <= queue * DRAINING => {
-                    self.last_backoff = Some((now, self.queue_ms));
-                    false
-                }
-                Some(_) => true,
-            };
-            if again {
-                let mut target = self.target;
-                if queued {
-                    // From what the path carried while the queue stood
-                    // (media the peer reports on, plus documents), and
-                    // always down: the data rate is counted as sent, not
-                    // as it left the modem.
-                    let carried = self.received_bps().map_or(target, |r| r + self.data.on_the_wire_bps());
-                    target = target.min(carried) * DECREASE_FACTOR;
-                }
-                if lossy {
-                    target *= 1.0 - 0.5 * loss;
-                }
-                let received = self.received_bps();
-                let data = self.data.on_the_wire_bps();
-                tracing::debug!(from = self.target, to = target, queue_ms = self.queue_ms, loss, ?received, data, "uplink estimate backs off");
-                self.target = target.clamp(self.min, self.max);
-                self.last_backoff = Some((now, self.queue_ms));
-                if let Some(to) = &self.backoffs {
-                    to.send_replace(self.target);
-                }
-            }
+            self.on_congestion(now, queued, loss);
         } else if self.queue_ms < LOW_QUEUE.as_secs_f64() * 1000.0 && !heavy_loss {
-            self.target = (self.target * INCREASE_PER_SECOND.powf(elapsed.as_secs_f64())).clamp(self.min, self.max);
+            // The queue a back-off reacted to has emptied: the next one is
+            // a new queue, not that one draining.
+            if let Some((_, queue)) = &mut self.last_backoff {
+                *queue = 0.0;
+            }
+            self.climb(elapsed);
         } else {
             tracing::trace!(target = self.target, queue_ms = self.queue_ms, loss, "uplink estimate holds");
         }

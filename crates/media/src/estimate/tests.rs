@@ -1,78 +1,8 @@
 use super::*;
 use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
 
-/// A path of `rate` bits per second with a FIFO queue, fed by a sender
-/// that sends exactly the estimator's target (as x264 and the pacer do),
-/// 1,200-byte packets, feedback every 100 ms. Returns the target after
-/// each second.
-struct Path {
-    t0: Instant,
-    /// When the link is free again, ms after t0.
-    free_at_ms: f64,
-    next_id: u64,
-    sent_ms: f64,
-    /// The line's own loss, at random, after the queue.
-    loss: f64,
-    /// State of the loss draw.
-    seed: u64,
-}
-
-impl Path {
-    fn new() -> Self {
-        Path { t0: Instant::now(), free_at_ms: 0.0, next_id: 0, sent_ms: 0.0, loss: 0.0, seed: 1 }
-    }
-
-    fn with_loss(loss: f64) -> Self {
-        Path { loss, ..Path::new() }
-    }
-
-    /// A uniform draw in 0..1 (xorshift: same seed, same run).
-    fn draw(&mut self) -> f64 {
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        (self.seed >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Runs `secs` seconds at `rate_bps`; returns the target at the end
-    /// and the largest queue seen (ms).
-    fn run(&mut self, e: &mut QueueDelayEstimator, secs: f64, rate_bps: f64) -> (f64, f64) {
-        let end = self.sent_ms + secs * 1000.0;
-        let mut worst: f64 = 0.0;
-        while self.sent_ms < end {
-            let batch_end = self.sent_ms + 100.0;
-            let mut reports = Vec::new();
-            while self.sent_ms < batch_end {
-                let size = 1200usize;
-                let depart = self.sent_ms;
-                let start = self.free_at_ms.max(depart);
-                self.free_at_ms = start + size as f64 * 8.0 / rate_bps * 1000.0;
-                worst = worst.max(self.free_at_ms - depart);
-                // 20 ms propagation, and a receiver clock 5 s ahead.
-                let arrival = self.free_at_ms + 20.0 + 5000.0;
-                let arrived = self.draw() >= self.loss;
-                reports.push(PacketReport {
-                    ssrc: 1,
-                    id: self.next_id,
-                    rtp_sequence_number: self.next_id as u16,
-                    is_twcc: true,
-                    twcc_sequence_number: self.next_id as u16,
-                    size,
-                    arrived,
-                    departure: self.t0 + Duration::from_secs_f64(depart / 1000.0),
-                    arrival: arrived.then(|| Duration::from_secs_f64(arrival / 1000.0)),
-                    ecn: Ecn::default(),
-                });
-                self.next_id += 1;
-                self.sent_ms += size as f64 * 8.0 / e.target_bitrate() * 1000.0;
-            }
-            // Feedback comes back a round trip after the batch.
-            let now = self.t0 + Duration::from_secs_f64((self.sent_ms + 40.0) / 1000.0);
-            e.on_reports(now, &reports);
-        }
-        (e.target_bitrate(), worst)
-    }
-}
+mod path;
+use path::{Path, Second};
 
 #[test]
 fn an_exact_sender_on_an_empty_path_climbs() {
@@ -148,23 +78,26 @@ fn batch(t0: Instant, at_ms: u64, queue_ms: u64) -> Vec<PacketReport> {
 
 #[test]
 fn a_queue_that_stops_draining_is_backed_off_again() {
-    let mut e = QueueDelayEstimator::new(1_000_000.0, 60_000.0, 1_540_000.0);
+    let (tx, mut rx) = watch::channel(0.0);
+    let mut e = QueueDelayEstimator::new(1_000_000.0, 60_000.0, 1_540_000.0).publish_backoffs(tx);
     let t0 = Instant::now();
     for i in 0..20 {
         e.on_reports(t0 + Duration::from_millis(i * 100 + 40), &batch(t0, i * 100, 0));
     }
     // A queue of 300 ms that drains to 150 ms and stays there.
-    let mut targets = Vec::new();
+    let mut backoffs = Vec::new();
     for i in 20..80 {
         let queue = if i < 30 { 300 } else if i < 40 { 300 - (i - 30) * 15 } else { 150 };
         e.on_reports(t0 + Duration::from_millis(i * 100 + 40), &batch(t0, i * 100, queue));
-        targets.push(e.target_bitrate());
+        if rx.has_changed().unwrap() {
+            rx.mark_unchanged();
+            backoffs.push(i);
+        }
     }
-    let after_first = targets[5];
-    let while_draining = targets[19];
-    assert!(after_first < 1_000_000.0);
-    assert_eq!(while_draining, targets[12], "no back-off while the queue drains: {targets:?}");
-    assert!(*targets.last().unwrap() < while_draining, "a standing queue is backed off again: {targets:?}");
+    assert!(e.target_bitrate() < 1_000_000.0);
+    assert_eq!(backoffs.first(), Some(&20), "at the first queue over the threshold: {backoffs:?}");
+    assert!(!backoffs.iter().any(|i| (31..40).contains(i)), "no back-off while the queue drains: {backoffs:?}");
+    assert!(backoffs.iter().any(|&i| i >= 40), "a standing queue is backed off again: {backoffs:?}");
 }
 
 #[test]
@@ -251,4 +184,93 @@ fn after_a_drop_on_a_lossy_line_it_climbs_back() {
     assert!(low < 330_000.0, "came down to the thin link: {low}");
     let (back, _) = path.run(&mut e, 20.0, 1_000_000.0);
     assert!(back > 700_000.0, "back up within 20 s: {back}");
+}
+
+/// The bench's uplinks (crates/linkem's profiles): name, propagation each
+/// way (ms), the line's loss, the modem's queue (ms).
+const PROFILES: [(&str, f64, f64, f64); 4] =
+    [("adsl", 20.0, 0.0, 500.0), ("adsl-poor", 30.0, 0.01, 800.0), ("satellite", 300.0, 0.005, 500.0), ("lossy", 20.0, 0.03, 500.0)];
+
+/// The bench's follow phase on a profile: 20 s at 1 Mbit/s, 30 s at 300
+/// kbit/s, 45 s at 1 Mbit/s; the seconds of each phase.
+fn follow(one_way_ms: f64, loss: f64, queue_ms: f64) -> (Vec<Second>, Vec<Second>, Vec<Second>) {
+    let mut e = QueueDelayEstimator::new(800_000.0, 60_000.0, 1_540_000.0);
+    let mut path = Path::profile(one_way_ms, loss, queue_ms);
+    let warm = path.seconds(&mut e, 20, 1_000_000.0);
+    let low = path.seconds(&mut e, 30, 300_000.0);
+    let back = path.seconds(&mut e, 45, 1_000_000.0);
+    (warm, low, back)
+}
+
+fn kbps(seconds: &[Second], f: impl Fn(&Second) -> f64) -> Vec<u32> {
+    seconds.iter().map(|s| (f(s) / 1000.0).round() as u32).collect()
+}
+
+#[test]
+fn a_sender_with_less_to_send_does_not_raise_the_estimate_past_what_it_carried() {
+    // An encoder at its ceiling, 300 kbit/s, on a 2 Mbit/s path.
+    let mut e = QueueDelayEstimator::new(300_000.0, 60_000.0, 10_000_000.0);
+    let mut path = Path::profile(20.0, 0.0, 500.0);
+    path.app_limit_bps = 300_000.0;
+    let seconds = path.seconds(&mut e, 30, 2_000_000.0);
+    let top = seconds.iter().map(|s| s.target).fold(0.0, f64::max);
+    assert!(top <= 1.5 * 300_000.0 + 10_000.0 + 1.0, "at most 1.5 × what it carried + 10 kbit/s: {:?}", kbps(&seconds, |s| s.target));
+    assert!(top > 400_000.0, "still over what it sends: {top}");
+}
+
+#[test]
+fn a_sender_that_fills_the_estimate_still_climbs_eight_percent_a_second() {
+    let mut e = QueueDelayEstimator::new(300_000.0, 60_000.0, 10_000_000.0);
+    let mut path = Path::profile(20.0, 0.0, 500.0);
+    let seconds = path.seconds(&mut e, 10, 5_000_000.0);
+    let expected = 300_000.0 * 1.08f64.powi(10);
+    let reached = seconds.last().unwrap().target;
+    assert!(reached > 0.9 * expected, "8 %/s: {expected} expected, {:?}", kbps(&seconds, |s| s.target));
+}
+
+#[test]
+fn after_a_drop_back_offs_on_one_queue_do_not_compound() {
+    for (name, one_way, loss, queue) in PROFILES {
+        let (_, low, _) = follow(one_way, loss, queue);
+        let floor = low[..5].iter().map(|s| s.target).fold(f64::MAX, f64::min);
+        // 0.85 × what the thin link carried, once more at most for the
+        // sender's second of lag: not 0.85 × 0.85 × … down to the floor.
+        assert!(floor > 170_000.0, "{name}: sank to {floor}: {:?}", kbps(&low, |s| s.target));
+    }
+}
+
+#[test]
+fn near_the_capacity_found_it_climbs_gently_and_past_it_fast_again() {
+    for (name, one_way, loss, queue) in PROFILES {
+        let (warm, low, back) = follow(one_way, loss, queue);
+        let before = warm[10..].iter().map(|s| s.sent).sum::<f64>() / 10.0;
+        // The bench's figures: the last second over 1.1 × the thin link,
+        // and the first second back at 80 % of the rate before the drop.
+        let down = low.iter().rposition(|s| s.sent > 330_000.0).map_or(0, |i| i + 1);
+        let up = back.iter().position(|s| s.sent >= 0.8 * before).map(|i| i + 1);
+        eprintln!("{name}: down {down} s, back {up:?} s; low {:?}; back {:?}", kbps(&low, |s| s.sent), kbps(&back, |s| s.sent));
+        assert!(down <= 3, "{name}: over 330 kbit/s {down} s after the drop: {:?}", kbps(&low, |s| s.sent));
+        assert!(up.is_some_and(|s| s <= 16), "{name}: back to 80 % in {up:?} s: {:?}", kbps(&back, |s| s.sent));
+    }
+}
+
+#[test]
+fn a_bursts_queue_is_not_taken_for_the_capacity() {
+    // 150 kbit/s on a 300 kbit/s link, then 300 ms of a keyframe at twice
+    // the link: a queue, a back-off, but the link was idle before it.
+    let (tx, rx) = watch::channel(0.0);
+    let mut e = QueueDelayEstimator::new(150_000.0, 60_000.0, 1_540_000.0).publish_backoffs(tx);
+    let mut path = Path::profile(20.0, 0.0, 500.0);
+    path.app_limit_bps = 150_000.0;
+    path.seconds(&mut e, 10, 300_000.0);
+    assert!(!rx.has_changed().unwrap(), "no queue under the link");
+    // The pacer lets the keyframe out at once, whatever the encoder's target.
+    let limit = std::mem::replace(&mut path.app_limit_bps, 600_000.0);
+    path.encoder_each_second = false;
+    e.target = 600_000.0;
+    path.run(&mut e, 0.3, 300_000.0);
+    (path.app_limit_bps, path.encoder_each_second) = (limit, true);
+    path.seconds(&mut e, 3, 300_000.0);
+    assert!(rx.has_changed().unwrap(), "backed off for the burst's queue");
+    assert_eq!(e.capacity_bps(), None, "no capacity from a burst's queue");
 }

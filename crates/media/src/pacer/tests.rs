@@ -265,3 +265,27 @@ fn counts_distinct_nacked_packets_and_repeated_requests() {
     assert_eq!(c.nack_requests.load(Ordering::Relaxed), 3);
     assert_eq!(std::iter::from_fn(|| p.poll_read()).count(), 2, "NACKs go on to the responder");
 }
+
+#[test]
+fn after_the_estimate_went_down_a_keyframe_is_paced_at_it() {
+    let t0 = Instant::now();
+    let mut p = pacer(200_000.0 * PACING_FACTOR);
+    p.handle_read(estimate(t0, 96_000.0)).unwrap();
+    // Past the strict spell, within the calm one: a keyframe of 20
+    // packets goes at the estimate (one packet per 100 ms)…
+    let t1 = t0 + AFTER_DECREASE;
+    frame(&mut p, t1, 0, 9000, 20, true);
+    let sent = run(&mut p, t1, 0, 1000).len();
+    assert!((10..=12).contains(&sent), "{sent} keyframe packets in a second at the estimate");
+    assert_eq!(p.bucket.target_bitrate(), 96_000.0);
+    // So does a retransmission.
+    while !release(&mut p, t1 + Duration::from_secs(3)).is_empty() {}
+    p.handle_write(rtp(t1, VIDEO, 3, true)).unwrap();
+    p.apply_rate(t1 + Duration::from_secs(3));
+    assert_eq!(p.bucket.target_bitrate(), 96_000.0, "a retransmission next, within the calm spell");
+    // …and once the calm spell is over, at 1.5 × it.
+    let t2 = t0 + KEYFRAME_CALM;
+    frame(&mut p, t2, 100, 18000, 30, true);
+    let sent = run(&mut p, t2 + Duration::from_millis(10), 10, 1000).len();
+    assert!((15..=18).contains(&sent), "{sent} packets in a second past the calm spell");
+}

@@ -64,6 +64,11 @@ impl VideoQueue {
         self.queue.front().map(|q| &q.packet)
     }
 
+    /// Whether the next video packet belongs to a keyframe.
+    pub(super) fn front_is_key(&self) -> bool {
+        self.queue.front().is_some_and(|q| q.key)
+    }
+
     pub(super) fn oldest(&self, now: Instant) -> Option<Duration> {
         self.queue.front().map(|q| now.saturating_duration_since(q.since))
     }
