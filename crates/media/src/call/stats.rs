@@ -112,6 +112,12 @@ impl Driver {
         }
         self.data_sent = Some((now, data_sent));
 
+        if estimate.is_none() && self.report_estimate.is_none() {
+            // webrtc-rs reports the estimator's target only once it moved
+            // from where it started; an app-limited sender on an empty path
+            // (loopback) may never move it. Until then it is that start.
+            estimate = Some(EstimateBounds::of(&self.config).initial);
+        }
         if let Some(reports) = &mut self.report_estimate {
             // Once the peer has reported at all; until then, where it started.
             let target = match loss_sent {
