@@ -27,7 +27,8 @@
 //!   8 % a second (GCC's multiplicative increase);
 //! - queue over [`HIGH_QUEUE`]: back off to 85 % of what the peer
 //!   *acknowledged* while the queue stood (the link's rate, since it was
-//!   full), never up and never from the estimate itself (libwebrtc's rule:
+//!   full), taken in the estimate's units (over what our sender puts out
+//!   beyond its estimate: `overshoot`, `capacity`), never up and never from the estimate itself (libwebrtc's rule:
 //!   a second back-off on the same queue lands where the first did instead
 //!   of compounding); loss over [`CONGESTION_LOSS`] with a queue over
 //!   [`LOW_QUEUE`] but under [`HIGH_QUEUE`]: cut by half the loss. At most
@@ -75,7 +76,9 @@ use rtc::interceptor::{BandwidthEstimator, EstimatorStats, PacketReport};
 use tokio::sync::watch;
 
 mod capacity;
+mod overshoot;
 use capacity::Capacity;
+use overshoot::Overshoot;
 
 /// Below this much queueing, the path has room: climb.
 pub const LOW_QUEUE: Duration = Duration::from_millis(25);
@@ -163,6 +166,8 @@ pub struct QueueDelayEstimator {
     last_backoff: Option<(Instant, f64)>,
     /// What the path carried at the last back-off on a standing queue.
     capacity: Capacity,
+    /// What our sender puts out over the estimate.
+    overshoot: Overshoot,
     /// Where each back-off's new target goes, if anyone listens.
     backoffs: Option<watch::Sender<f64>>,
 }
@@ -190,6 +195,7 @@ impl QueueDelayEstimator {
             last_update: None,
             last_backoff: None,
             capacity: Capacity::default(),
+            overshoot: Overshoot::default(),
             backoffs: None,
         }
     }
@@ -327,11 +333,13 @@ impl QueueDelayEstimator {
             // peer reports on, plus documents, counted as sent), and only
             // ever down; the drop tail's loss is not cut a second time.
             self.capacity.on_backoff(now, acked.unwrap_or(self.target), stood && acked.is_some());
-            acked.map_or(self.target * DECREASE_FACTOR, |a| self.target.min(a * DECREASE_FACTOR))
+            // In the estimate's units: a sender that puts out more than its
+            // estimate would otherwise overfill the link at 0.85 × it.
+            acked.map_or(self.target * DECREASE_FACTOR, |a| self.target.min(self.capacity.in_estimate_units(a) * DECREASE_FACTOR))
         } else {
             self.target * (1.0 - 0.5 * loss)
         };
-        tracing::debug!(from = self.target, to = target, queue_ms = self.queue_ms, loss, ?acked, stood, capacity = ?self.capacity.get(), "uplink estimate backs off");
+        tracing::debug!(from = self.target, to = target, queue_ms = self.queue_ms, loss, ?acked, stood, capacity = ?self.capacity.get(), overshoot = ?self.capacity.overshoot(), "uplink estimate backs off");
         self.target = target.clamp(self.min, self.max);
         self.last_backoff = Some((now, self.queue_ms));
         if let Some(to) = &self.backoffs {
@@ -370,7 +378,11 @@ impl BandwidthEstimator for QueueDelayEstimator {
             return;
         }
         let mut delays = Vec::with_capacity(reports.len());
+        if let Some(first) = reports.first() {
+            self.overshoot.start(first.departure, self.target);
+        }
         for report in reports {
+            self.overshoot.note_departure(report.departure, report.size);
             if report.arrived
                 && let Some(d) = self.one_way_delay_ms(report)
             {
@@ -387,6 +399,9 @@ impl BandwidthEstimator for QueueDelayEstimator {
             // every packet, a hiccup of the receiving host only some.
             let batch = delays.iter().copied().fold(f64::MAX, f64::min) - base;
             self.queue_ms = 0.6 * self.queue_ms + 0.4 * batch;
+        }
+        if let Some(overshoot) = self.overshoot.measure(self.data.on_the_wire_bps()) {
+            self.capacity.set_overshoot(overshoot);
         }
         let elapsed = self.last_update.map_or(Duration::ZERO, |t| now.saturating_duration_since(t)).min(Duration::from_secs(1));
         self.last_update = Some(now);
@@ -413,6 +428,7 @@ impl BandwidthEstimator for QueueDelayEstimator {
         } else {
             tracing::trace!(target = self.target, queue_ms = self.queue_ms, loss, "uplink estimate holds");
         }
+        self.overshoot.note_target(now, self.target);
     }
 
     fn target_bitrate(&self) -> f64 {

@@ -28,6 +28,8 @@ pub(crate) struct Second {
     /// What the sender put on the link (before the queue), bits per second,
     /// overhead included.
     pub(crate) sent: f64,
+    /// The longest a packet sent in it waited in the modem's queue (ms).
+    pub(crate) queued_ms: f64,
 }
 
 struct InFlight {
@@ -53,6 +55,10 @@ pub(crate) struct Path {
     /// Whether the encoder takes the estimate once a second (the call's
     /// stats) instead of following it exactly.
     pub(crate) encoder_each_second: bool,
+    /// What the sender puts out over its encoder's target: the bench's
+    /// calls send ~10 % more than the estimate (audio and RTP headers,
+    /// FEC, retransmissions; audio is not paced at all).
+    pub(crate) overshoot: f64,
     seed: u64,
     now_ms: f64,
     next_send_ms: f64,
@@ -77,6 +83,7 @@ impl Path {
             loss: 0.0,
             app_limit_bps: f64::INFINITY,
             encoder_each_second: false,
+            overshoot: 1.0,
             seed: 1,
             now_ms: 0.0,
             next_send_ms: 0.0,
@@ -120,7 +127,7 @@ impl Path {
             self.next_encoder_ms = (self.now_ms / 1000.0).floor() * 1000.0 + 1000.0;
         }
         let encoder = if self.encoder_each_second { self.encoder_bps.unwrap_or(target) } else { target };
-        encoder.min(self.app_limit_bps).min(target)
+        encoder.min(self.app_limit_bps).min(target) * self.overshoot
     }
 
     fn send(&mut self, e: &QueueDelayEstimator) -> f64 {
@@ -171,8 +178,8 @@ impl Path {
     }
 
     fn one_second(&mut self, e: &mut QueueDelayEstimator) -> Second {
-        let (sent, _) = self.until(e, self.now_ms + 1000.0);
-        Second { target: e.target_bitrate(), sent }
+        let (sent, queued_ms) = self.until(e, self.now_ms + 1000.0);
+        Second { target: e.target_bitrate(), sent, queued_ms }
     }
 
     /// Sends and feeds back until `end`; returns the bits sent and the
