@@ -152,10 +152,13 @@ impl Capacity {
             return 1.0 + ((fast - 1.0) * 2f64.powf(*s)).min(PROBE_MAX);
         }
         let (Some(found), Some(filled_at)) = (self.found, self.filled_at()) else { return fast };
-        // What was carried against what was carried; the estimate against
-        // the estimate that filled the link.
+        // What was carried against what was carried. The estimate against
+        // what was carried too: that rule is for a sender that does not
+        // fill its estimate, and one that overshoots must not reach it
+        // (and start a probe) before its queue says the link is full; an
+        // overshoot measured a little high would bring it under the link.
         self.past_s = if carried.is_some_and(|c| c > found * CARRIED_PAST) { self.past_s + elapsed } else { 0.0 };
-        if self.past_s >= CARRIED_PAST_FOR || target > filled_at * FORGET_ABOVE {
+        if self.past_s >= CARRIED_PAST_FOR || target > found * FORGET_ABOVE {
             tracing::debug!(capacity = found, filled_at, target, ?carried, "past the capacity found with no queue: forgotten, probing");
             self.forget();
             self.probing_s = Some(0.0);
@@ -246,9 +249,9 @@ mod tests {
         assert!(c.near(edge + 1.0), "the band starts at 0.9 × the capacity over the overshoot");
         assert!(!c.near(edge - 1.0));
         assert!(c.fast_climb_ceiling(200_000.0).is_some_and(|e| (e - edge).abs() < 1.0));
-        // The estimate 10 % past the capacity in its own units: forgotten.
-        assert_eq!(c.growth(284_000.0, Some(250_000.0), 1.08, 0.5), GENTLE_PER_SECOND);
-        assert_eq!(c.growth(286_000.0, Some(250_000.0), 1.08, 0.5), 1.08);
+        // The estimate 10 % past what was carried (an app-limited sender): forgotten.
+        assert_eq!(c.growth(313_000.0, Some(250_000.0), 1.08, 0.5), GENTLE_PER_SECOND);
+        assert_eq!(c.growth(314_000.0, Some(250_000.0), 1.08, 0.5), 1.08);
         assert_eq!(c.get(), None);
         // The overshoot is the sender's: kept after the capacity is
         // forgotten, never believed past MAX_OVERSHOOT nor under 1.

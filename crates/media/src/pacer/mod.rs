@@ -25,7 +25,13 @@
 //!   encoder learns its new target only at the call's next stats (once a
 //!   second), and meanwhile its old rate would keep the link's queue
 //!   growing and the estimator backing off again and again (measured on
-//!   adsl: four back-offs in two seconds, from 940 to 430 kbit/s);
+//!   adsl: four back-offs in two seconds, from 940 to 430 kbit/s); but
+//!   never so slowly that queued video ages out: then as fast as sends
+//!   the queue before its oldest frame is [`MAX_VIDEO_AGE`] old, up to
+//!   [`PACING_FACTOR`] × the estimate (libwebrtc's pacer never drops
+//!   video and raises its rate to empty its queue; on `lossy` ours aged
+//!   out ~14 frames 1–2 s after each back-off, each followed by a
+//!   keyframe);
 //! - keyframes and retransmissions are paced at the estimate itself too,
 //!   for [`KEYFRAME_CALM`] after the estimate went down: the link is full
 //!   then. After the benchmark's drop on satellite a keyframe at 1.5 × it
@@ -227,8 +233,15 @@ impl PriorityPacer {
         // A retransmission or a keyframe next: the burst the link has no room for.
         let burst_next = !self.urgent.is_empty() || self.video.front_is_key();
         let factor = if strict || (calm && burst_next) { 1.0 } else { PACING_FACTOR };
-        if self.bucket.target_bitrate() != self.estimate * factor {
-            self.bucket.set_target_bitrate(self.estimate * factor);
+        let mut rate = self.estimate * factor;
+        if !burst_next {
+            // Faster rather than age frames out (up to the usual factor):
+            // each frame aged out costs a keyframe, the burst the link
+            // has least room for. A keyframe itself never ages out alone.
+            rate = rate.max(self.video.drain_rate(now).min(self.estimate * PACING_FACTOR));
+        }
+        if self.bucket.target_bitrate() != rate {
+            self.bucket.set_target_bitrate(rate);
         }
     }
 
@@ -321,6 +334,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PriorityPacer {
             self.video.red = self.fec.as_ref().and_then(|f| f.red());
             self.video.push(now, msg);
             self.age_video(now);
+            self.apply_rate(now);
         }
         Ok(())
     }

@@ -289,3 +289,24 @@ fn after_the_estimate_went_down_a_keyframe_is_paced_at_it() {
     let sent = run(&mut p, t2 + Duration::from_millis(10), 10, 1000).len();
     assert!((15..=18).contains(&sent), "{sent} packets in a second past the calm spell");
 }
+
+#[test]
+fn right_after_a_decrease_video_is_drained_faster_rather_than_aged_out() {
+    let t0 = Instant::now();
+    // Strict at 60 kbit/s: a 1,200-byte packet every 160 ms; up to 1.5 ×
+    // (90 kbit/s, 107 ms) to keep frames from waiting past MAX_VIDEO_AGE.
+    let decreased = |frames: u16| {
+        let mut p = pacer(96_000.0);
+        p.handle_read(estimate(t0, 60_000.0)).unwrap();
+        for i in 0..frames {
+            frame(&mut p, t0, i, 1000 + u32::from(i), 1, false);
+        }
+        let sent = run(&mut p, t0, 0, 1000);
+        (sent.len(), p.counts.frames_dropped.load(Ordering::Relaxed), p.bucket.target_bitrate())
+    };
+    // At 60 kbit/s the fourth frame would leave 480 ms old.
+    assert_eq!(decreased(4), (4, 0, 60_000.0), "all four sent, and strict again once drained");
+    // Never past 1.5 × the estimate: 6 frames take 533 ms even so.
+    let (sent, dropped, _) = decreased(6);
+    assert!(dropped >= 1 && sent + dropped as usize == 6, "{sent} sent, {dropped} dropped");
+}

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use rtc::interceptor::{Packet, TaggedPacket};
+use rtc::shared::marshal::MarshalSize;
 
 use super::MAX_VIDEO_AGE;
 use super::keyframe::Codec;
@@ -19,6 +20,9 @@ const BROKEN_AT_MOST: Duration = Duration::from_secs(3);
 /// Packets held before new video is refused (upstream's default); the age
 /// bound keeps the queue far shorter.
 const QUEUE_LIMIT: usize = 4096;
+/// The drain rate never counts on less time than this: a queue about to
+/// age out is not a reason for an unbounded burst.
+const DRAIN_AT_LEAST_IN: Duration = Duration::from_millis(50);
 /// Dropped packets remembered, to refuse their retransmissions.
 const DROPPED_MEMORY: usize = 4096;
 
@@ -32,6 +36,7 @@ struct Queued {
     key: bool,
     /// When it was queued.
     since: Instant,
+    bits: u64,
 }
 
 /// The video queue and its age rule, kept apart from the rate so it can be
@@ -39,6 +44,8 @@ struct Queued {
 #[derive(Default)]
 pub(super) struct VideoQueue {
     queue: VecDeque<Queued>,
+    /// The bits of everything queued.
+    bits: u64,
     pub(super) codecs: HashMap<u32, Codec>,
     /// The frame whose first packet has left: finished whatever its age.
     in_progress: Option<(u32, u32)>,
@@ -71,6 +78,14 @@ impl VideoQueue {
 
     pub(super) fn oldest(&self, now: Instant) -> Option<Duration> {
         self.queue.front().map(|q| now.saturating_duration_since(q.since))
+    }
+
+    /// The rate (bits per second) that sends everything queued before its
+    /// oldest packet has waited [`MAX_VIDEO_AGE`]; 0 when empty.
+    pub(super) fn drain_rate(&self, now: Instant) -> f64 {
+        let Some(oldest) = self.oldest(now) else { return 0.0 };
+        let left = MAX_VIDEO_AGE.saturating_sub(oldest).max(DRAIN_AT_LEAST_IN);
+        self.bits as f64 / left.as_secs_f64()
     }
 
     fn remember_dropped(&mut self, ssrc: u32, seq: u16) {
@@ -129,7 +144,9 @@ impl VideoQueue {
                 q.key = true;
             }
         }
-        self.queue.push_back(Queued { packet, frame, seq, key, since: now });
+        let bits = (rtp.marshal_size() * 8) as u64;
+        self.bits += bits;
+        self.queue.push_back(Queued { packet, frame, seq, key, since: now, bits });
     }
 
     /// Marks `ssrc` as waiting for a keyframe (if its keyframes can be recognised).
@@ -158,6 +175,7 @@ impl VideoQueue {
             let mut frames = HashSet::new();
             let mut gone = Vec::new();
             let mut reached = false;
+            let mut bits = 0;
             self.queue.retain(|q| {
                 if q.frame.0 != ssrc || reached || Some(q.frame) == self.in_progress {
                     return true;
@@ -168,8 +186,10 @@ impl VideoQueue {
                 }
                 frames.insert(q.frame);
                 gone.push(q.seq);
+                bits += q.bits;
                 false
             });
+            self.bits -= bits;
             for seq in gone {
                 self.remember_dropped(ssrc, seq);
             }
@@ -205,6 +225,7 @@ impl VideoQueue {
 
     pub(super) fn pop(&mut self) -> Option<TaggedPacket> {
         let q = self.queue.pop_front()?;
+        self.bits -= q.bits;
         self.in_progress = Some(q.frame);
         Some(q.packet)
     }
