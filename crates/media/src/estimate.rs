@@ -27,10 +27,10 @@
 //!   8 % a second (GCC's multiplicative increase);
 //! - queue over [`HIGH_QUEUE`]: back off to 85 % of what the peer
 //!   *acknowledged* while the queue stood (the link's rate, since it was
-//!   full), taken in the estimate's units (over what our sender puts out
-//!   beyond its estimate: `overshoot`, `capacity`), never up and never from the estimate itself (libwebrtc's rule:
-//!   a second back-off on the same queue lands where the first did instead
-//!   of compounding); loss over [`CONGESTION_LOSS`] with a queue over
+//!   full), taken in the estimate's units (divided by what our sender
+//!   puts out over its estimate: `overshoot`, `capacity`); never up, and
+//!   never from the estimate itself (libwebrtc's rule: a second back-off on
+//!   the same queue lands where the first did instead of compounding); loss over [`CONGESTION_LOSS`] with a queue over
 //!   [`LOW_QUEUE`] but under [`HIGH_QUEUE`]: cut by half the loss. At most
 //!   once per [`BACKOFF_INTERVAL`] and not again while the queue drains, so
 //!   one queue is one back-off and not a ratchet;

@@ -19,9 +19,9 @@
 //!
 //! The capacity is in what the peer acknowledged, and the estimate is not:
 //! a sender puts out more than its estimate (RTP headers, FEC,
-//! retransmissions, an encoder over its target). So each standing queue
-//! The estimator measures the sender's *overshoot* (what its packets carry
-//! over the estimate they were paced at), and both the gentle band and the
+//! retransmissions, an encoder over its target). So the estimator
+//! measures the sender's *overshoot* (what its packets carry over the
+//! estimate they were paced at), and both the gentle band and the
 //! back-off are taken in the estimate's units (the capacity over the
 //! overshoot). Seen in the bench: at a full 300 kbit/s link the peer
 //! acknowledged 257–265 kbit/s while the queue had appeared at an
@@ -98,9 +98,9 @@ impl Capacity {
         self.found
     }
 
-    /// A back-off read `carried` bits per second; `standing` says whether the queue stood through the whole
-    /// window that rate was read over (then the link was busy all along,
-    /// and `carried` is its rate).
+    /// A back-off read `carried` bits per second; `standing` says whether
+    /// the queue stood through the whole window that rate was read over
+    /// (then the link was busy all along, and `carried` is its rate).
     pub(super) fn on_backoff(&mut self, now: Instant, carried: f64, standing: bool) {
         self.probing_s = None;
         self.past_s = 0.0;
@@ -152,11 +152,10 @@ impl Capacity {
             return 1.0 + ((fast - 1.0) * 2f64.powf(*s)).min(PROBE_MAX);
         }
         let (Some(found), Some(filled_at)) = (self.found, self.filled_at()) else { return fast };
-        // What was carried against what was carried. The estimate against
-        // what was carried too: that rule is for a sender that does not
-        // fill its estimate, and one that overshoots must not reach it
-        // (and start a probe) before its queue says the link is full; an
-        // overshoot measured a little high would bring it under the link.
+        // Both rules compare with what was carried, not with the estimate
+        // that filled the link: the second is for a sender that does not
+        // fill its estimate, and in the estimate's units it fell near the
+        // link, where its probe went over it (decisions.md #386).
         self.past_s = if carried.is_some_and(|c| c > found * CARRIED_PAST) { self.past_s + elapsed } else { 0.0 };
         if self.past_s >= CARRIED_PAST_FOR || target > found * FORGET_ABOVE {
             tracing::debug!(capacity = found, filled_at, target, ?carried, "past the capacity found with no queue: forgotten, probing");
