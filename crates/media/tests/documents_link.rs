@@ -56,7 +56,15 @@ async fn documents_link_reports_buffer_marks_in_order_with_messages() {
         chunk[0] = i as u8;
         sender.send(&Transmit::Binary(chunk)).await.unwrap();
     }
-    assert_eq!(next("buffered amount high", &mut sent_events).await, LinkEvent::BufferHigh);
+    // While the burst is still being queued SCTP already sends, and the
+    // buffer may fall back under the low mark before it first reaches the
+    // high one (seen once in CI, session 18): such an early "low" asks for
+    // nothing, as no "high" came before it.
+    let mut first = next("buffered amount high", &mut sent_events).await;
+    while first == LinkEvent::BufferLow {
+        first = next("buffered amount high", &mut sent_events).await;
+    }
+    assert_eq!(first, LinkEvent::BufferHigh);
     assert_eq!(next("buffered amount low after high", &mut sent_events).await, LinkEvent::BufferLow);
     for i in 0..CHUNKS {
         match next("chunk", &mut received).await {
