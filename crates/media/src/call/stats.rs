@@ -136,6 +136,9 @@ impl Driver {
             data_sent_bps = self.data_rate.on_the_wire_bps(),
             "uplink share"
         );
+        if let Some(rtt) = rtt {
+            self.repair.set_round_trip(rtt);
+        }
         self.fec.observe(loss_sent, self.repair.snapshot().nacked_packets, video_packets_sent, rtt);
         self.apply_encoder_target();
         self.emit.send(CallEvent::Stats(Box::new(CallStats {

@@ -2,6 +2,7 @@
 //! read by the call's stats.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -24,13 +25,27 @@ pub(crate) struct RepairCounts {
     /// Keyframes the pacer asked the encoder for.
     pub keyframes_requested: AtomicU64,
     /// Retransmissions not sent: their packet had been dropped, a copy was
-    /// already queued, or they waited over [`MAX_VIDEO_AGE`](super::MAX_VIDEO_AGE).
+    /// already queued or left less than a round trip ago, or they waited
+    /// over [`MAX_VIDEO_AGE`](super::MAX_VIDEO_AGE).
     pub retransmissions_refused: AtomicU64,
     /// Notified when the encoder should send a keyframe (a frame was dropped).
     pub keyframe_wanted: Notify,
+    /// The round trip as the call last measured it, microseconds (0: not
+    /// yet): a packet is not retransmitted again sooner than this.
+    round_trip_us: AtomicU64,
 }
 
 impl RepairCounts {
+    /// Records the round trip the call measured.
+    pub(crate) fn set_round_trip(&self, rtt: Duration) {
+        self.round_trip_us.store(u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The round trip last measured, if any.
+    pub(crate) fn round_trip(&self) -> Option<Duration> {
+        Some(self.round_trip_us.load(Ordering::Relaxed)).filter(|&us| us > 0).map(Duration::from_micros)
+    }
+
     /// The counts now.
     pub(crate) fn snapshot(&self) -> RepairStats {
         RepairStats {

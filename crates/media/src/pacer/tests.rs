@@ -310,3 +310,26 @@ fn right_after_a_decrease_video_is_drained_faster_rather_than_aged_out() {
     let (sent, dropped, _) = decreased(6);
     assert!(dropped >= 1 && sent + dropped as usize == 6, "{sent} sent, {dropped} dropped");
 }
+
+#[test]
+fn a_packet_retransmitted_less_than_a_round_trip_ago_is_not_sent_again() {
+    let t0 = Instant::now();
+    let ms = |n| t0 + Duration::from_millis(n);
+    let mut p = pacer(960_000.0);
+    let resend = |p: &mut PriorityPacer, at: u64| {
+        p.handle_write(rtp(ms(at), VIDEO, 7, true)).unwrap();
+        release(p, ms(at))
+    };
+    assert_eq!(resend(&mut p, 0), [(VIDEO, 7)], "no round trip known yet: sent");
+    assert_eq!(resend(&mut p, 50), [(VIDEO, 7)], "still no round trip known: sent again");
+    p.counts.set_round_trip(Duration::from_millis(120));
+    assert_eq!(resend(&mut p, 100), [], "asked again 50 ms after the copy left, within the round trip");
+    assert_eq!(resend(&mut p, 160), [], "110 ms after");
+    assert_eq!(resend(&mut p, 175), [(VIDEO, 7)], "a round trip later the copy was lost: sent again");
+    assert_eq!(resend(&mut p, 200), [], "25 ms after that copy");
+    assert_eq!(p.counts.retransmissions_refused.load(Ordering::Relaxed), 3);
+    assert_eq!(p.counts.retransmissions_sent.load(Ordering::Relaxed), 3);
+    // Another packet is not held back by this one's copies.
+    p.handle_write(rtp(ms(210), VIDEO, 8, true)).unwrap();
+    assert_eq!(release(&mut p, ms(210)), [(VIDEO, 8)]);
+}
