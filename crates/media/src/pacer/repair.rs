@@ -1,5 +1,6 @@
 //! What loss repair did on our outgoing streams: counted by the pacer,
-//! read by the call's stats.
+//! read by the call's stats; and the round trip the call measured, which
+//! the pacer needs to refuse a repeated retransmission (decisions.md #388).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
