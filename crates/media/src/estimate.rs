@@ -69,7 +69,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rtc::interceptor::{BandwidthEstimator, EstimatorStats, PacketReport};
@@ -121,20 +121,38 @@ pub const CONGESTION_LOSS: f64 = 0.10;
 /// (about 85 bytes per 1,200-byte packet).
 const DATA_OVERHEAD: f64 = 1.07;
 
-/// The data-channel send rate, bits per second of messages, as the call
-/// last measured it; shared between the call's driver and the estimator.
+/// The data channel as the estimator needs it: its send rate, bits per
+/// second of messages, as the call last measured it, and whether documents
+/// are waiting to go up; shared between the call's driver and the estimator.
 #[derive(Debug, Clone, Default)]
-pub struct DataRate(Arc<AtomicU64>);
+pub struct DataRate(Arc<DataShared>);
+
+#[derive(Debug, Default)]
+struct DataShared {
+    bps: AtomicU64,
+    waiting: AtomicBool,
+}
 
 impl DataRate {
     /// Records the latest measurement.
     pub fn set(&self, bits_per_second: u64) {
-        self.0.store(bits_per_second, Ordering::Relaxed);
+        self.0.bps.store(bits_per_second, Ordering::Relaxed);
     }
 
     /// The latest measurement, with packet overhead.
     pub fn on_the_wire_bps(&self) -> f64 {
-        self.0.load(Ordering::Relaxed) as f64 * DATA_OVERHEAD
+        self.0.bps.load(Ordering::Relaxed) as f64 * DATA_OVERHEAD
+    }
+
+    /// Documents are going up (a scan, a signed form) and take whatever
+    /// room the estimate leaves them: on a path that never showed its
+    /// limit, the estimate probes for it (`capacity`).
+    pub fn set_waiting(&self, waiting: bool) {
+        self.0.waiting.store(waiting, Ordering::Relaxed);
+    }
+
+    fn waiting(&self) -> bool {
+        self.0.waiting.load(Ordering::Relaxed)
     }
 }
 
@@ -349,7 +367,7 @@ impl QueueDelayEstimator {
 
     fn climb(&mut self, elapsed: Duration) {
         let acked = self.acked_bps();
-        let growth = self.capacity.growth(self.target, acked, INCREASE_PER_SECOND, elapsed.as_secs_f64());
+        let growth = self.capacity.growth(self.target, acked, INCREASE_PER_SECOND, elapsed.as_secs_f64(), self.data.waiting());
         let mut next = self.target * growth.powf(elapsed.as_secs_f64());
         if let Some(edge) = self.capacity.fast_climb_ceiling(self.target) {
             next = next.min(edge);

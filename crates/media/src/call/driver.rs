@@ -146,7 +146,10 @@ impl Driver {
                     a.set_muted(muted);
                 }
             }
-            Command::SendingDocuments(sending) => self.controller.set_sending_documents(sending),
+            Command::SendingDocuments(sending) => {
+                self.controller.set_sending_documents(sending);
+                self.data_rate.set_waiting(sending);
+            }
             Command::RequestKeyframe => self.picture_lost.notify_one(),
             Command::HangUp(_) => {}
         }

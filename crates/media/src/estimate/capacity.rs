@@ -38,6 +38,12 @@
 //! must not wait out the gentle band. A link that came back is probed: the
 //! growth doubles each second from 8 % up to [`PROBE_MAX`] until the next
 //! back-off (the climb from 0.3 back to 1 Mbit/s at 8 %/s took 11 s).
+//!
+//! Documents waiting on a path whose capacity no back-off has found start
+//! the same probe, doubling up to [`DOCUMENTS_PROBE_MAX`]: an app-limited
+//! video call never shows the path's limit, the estimate sits at 1.5 × what
+//! video sends, and a scan climbing from there at 8 %/s took 10–18 s on an
+//! unlimited path (decisions.md #389).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -66,6 +72,10 @@ const MEMORY: Duration = Duration::from_secs(10);
 const DROPPED: f64 = 0.5;
 /// The most a probe grows the estimate in a second.
 const PROBE_MAX: f64 = 0.32;
+/// The most a probe grows it in a second while documents wait: they take
+/// all the room they are given, so the climb is bounded by what was
+/// acknowledged (1.5 × it a second, libwebrtc's bound) sooner than by this.
+const DOCUMENTS_PROBE_MAX: f64 = 1.0;
 
 /// Less overshoot than this is the measurement's own noise (at 300 kbit/s
 /// one packet more or less in the 500 ms window is 7 %, smoothed over
@@ -145,11 +155,20 @@ impl Capacity {
     /// The growth per second for a climb from `target`, the path having
     /// carried `carried` (if known) with no queue; `fast` is the growth
     /// away from any capacity. Forgets the capacity once the climb is past it.
-    /// `elapsed` is the time since the last step (seconds).
-    pub(super) fn growth(&mut self, target: f64, carried: Option<f64>, fast: f64, elapsed: f64) -> f64 {
+    /// `elapsed` is the time since the last step (seconds);
+    /// `documents_waiting`: documents take all the room they are given.
+    pub(super) fn growth(&mut self, target: f64, carried: Option<f64>, fast: f64, elapsed: f64, documents_waiting: bool) -> f64 {
+        if documents_waiting && self.found.is_none() && self.probing_s.is_none() {
+            // Nothing known of the path's limit and a scan to move: find
+            // it as for a link that came back, not at 8 %/s (a 5 MB scan
+            // on an unlimited path took 10–18 s, Chromium's 1.7 s).
+            tracing::debug!(target, ?carried, "documents wait on a path of unknown capacity: probing");
+            self.probing_s = Some(0.0);
+        }
         if let Some(s) = &mut self.probing_s {
             *s += elapsed;
-            return 1.0 + ((fast - 1.0) * 2f64.powf(*s)).min(PROBE_MAX);
+            let most = if documents_waiting { DOCUMENTS_PROBE_MAX } else { PROBE_MAX };
+            return 1.0 + ((fast - 1.0) * 2f64.powf(*s)).min(most);
         }
         let (Some(found), Some(filled_at)) = (self.found, self.filled_at()) else { return fast };
         // Both rules compare with what was carried, not with the estimate
@@ -214,23 +233,23 @@ mod tests {
     fn gentle_near_it_fast_below_and_forgotten_past_it() {
         let mut c = Capacity::default();
         c.on_backoff(Instant::now(), 300_000.0, true);
-        assert_eq!(c.growth(200_000.0, Some(200_000.0), 1.08, 0.1), 1.08);
-        assert_eq!(c.growth(280_000.0, Some(270_000.0), 1.08, 0.1), GENTLE_PER_SECOND);
-        assert_eq!(c.growth(305_000.0, Some(305_000.0), 1.08, 0.1), GENTLE_PER_SECOND, "carrying the link is not past it");
+        assert_eq!(c.growth(200_000.0, Some(200_000.0), 1.08, 0.1, false), 1.08);
+        assert_eq!(c.growth(280_000.0, Some(270_000.0), 1.08, 0.1, false), GENTLE_PER_SECOND);
+        assert_eq!(c.growth(305_000.0, Some(305_000.0), 1.08, 0.1, false), GENTLE_PER_SECOND, "carrying the link is not past it");
         for _ in 0..9 {
-            assert_eq!(c.growth(320_000.0, Some(320_000.0), 1.08, 0.1), GENTLE_PER_SECOND, "not yet for a second");
+            assert_eq!(c.growth(320_000.0, Some(320_000.0), 1.08, 0.1, false), GENTLE_PER_SECOND, "not yet for a second");
         }
-        assert_eq!(c.growth(320_000.0, Some(320_000.0), 1.08, 0.15), 1.08, "carrying more for a second with no queue is");
+        assert_eq!(c.growth(320_000.0, Some(320_000.0), 1.08, 0.15, false), 1.08, "carrying more for a second with no queue is");
         assert_eq!(c.get(), None);
         // The link came back: a probe, faster each second, until a back-off.
-        let after_1 = c.growth(320_000.0, Some(320_000.0), 1.08, 1.0);
+        let after_1 = c.growth(320_000.0, Some(320_000.0), 1.08, 1.0, false);
         assert!((after_1 - 1.16).abs() < 1e-9, "{after_1}");
-        assert_eq!(c.growth(600_000.0, Some(500_000.0), 1.08, 3.0), 1.0 + PROBE_MAX);
+        assert_eq!(c.growth(600_000.0, Some(500_000.0), 1.08, 3.0, false), 1.0 + PROBE_MAX);
         c.on_backoff(Instant::now(), 800_000.0, true);
-        assert_eq!(c.growth(600_000.0, Some(600_000.0), 1.08, 1.0), 1.08);
+        assert_eq!(c.growth(600_000.0, Some(600_000.0), 1.08, 1.0, false), 1.08);
         let mut c = Capacity::default();
         c.on_backoff(Instant::now(), 300_000.0, true);
-        assert_eq!(c.growth(331_000.0, Some(200_000.0), 1.08, 0.1), 1.08, "an app-limited sender forgets it at 1.1 ×");
+        assert_eq!(c.growth(331_000.0, Some(200_000.0), 1.08, 0.1, false), 1.08, "an app-limited sender forgets it at 1.1 ×");
     }
 
     #[test]
@@ -249,8 +268,8 @@ mod tests {
         assert!(!c.near(edge - 1.0));
         assert!(c.fast_climb_ceiling(200_000.0).is_some_and(|e| (e - edge).abs() < 1.0));
         // The estimate 10 % past what was carried (an app-limited sender): forgotten.
-        assert_eq!(c.growth(313_000.0, Some(250_000.0), 1.08, 0.5), GENTLE_PER_SECOND);
-        assert_eq!(c.growth(314_000.0, Some(250_000.0), 1.08, 0.5), 1.08);
+        assert_eq!(c.growth(313_000.0, Some(250_000.0), 1.08, 0.5, false), GENTLE_PER_SECOND);
+        assert_eq!(c.growth(314_000.0, Some(250_000.0), 1.08, 0.5, false), 1.08);
         assert_eq!(c.get(), None);
         // The overshoot is the sender's: kept after the capacity is
         // forgotten, never believed past MAX_OVERSHOOT nor under 1.

@@ -286,3 +286,46 @@ fn a_bursts_queue_is_not_taken_for_the_capacity() {
     assert!(rx.has_changed().unwrap(), "backed off for the burst's queue");
     assert_eq!(e.capacity_bps(), None, "no capacity from a burst's queue");
 }
+
+/// Video at its ceiling (1 Mbit/s) for 10 s, then `secs` seconds of a scan
+/// that takes all the room the estimate leaves, on a path of `rate_bps`
+/// with a 500 ms modem queue; whether the call says documents wait.
+fn scan_after_video(rate_bps: f64, secs: usize, waiting: bool) -> (QueueDelayEstimator, Vec<Second>) {
+    let data = DataRate::default();
+    let mut e = QueueDelayEstimator::with_data_rate(800_000.0, 60_000.0, 11_000_000.0, data.clone());
+    let mut path = Path::profile(20.0, 0.0, 500.0);
+    path.app_limit_bps = 1_000_000.0;
+    path.seconds(&mut e, 10, rate_bps);
+    // Here every byte is reported on; in a call the documents' bytes are
+    // counted by `DataRate` instead, with the same effect on the bound.
+    path.app_limit_bps = f64::INFINITY;
+    data.set_waiting(waiting);
+    let seconds = path.seconds(&mut e, secs, rate_bps);
+    (e, seconds)
+}
+
+#[test]
+fn documents_waiting_on_a_path_of_unknown_capacity_probe_for_it() {
+    let (_, slow) = scan_after_video(30_000_000.0, 8, false);
+    let (_, probed) = scan_after_video(30_000_000.0, 8, true);
+    let bits = |s: &[Second]| s.iter().map(|s| s.sent).sum::<f64>();
+    eprintln!("8 %/s: {:?}\nprobed: {:?}", kbps(&slow, |s| s.target), kbps(&probed, |s| s.target));
+    assert!(slow.last().unwrap().target < 3_500_000.0, "without documents waiting, 8 %/s: {:?}", kbps(&slow, |s| s.target));
+    assert!(probed.last().unwrap().target > 10_000_000.0, "documents waiting probe: {:?}", kbps(&probed, |s| s.target));
+    assert!(bits(&probed) > 2.5 * bits(&slow), "moved {} against {} Mbit", bits(&probed) / 1e6, bits(&slow) / 1e6);
+    assert!(probed.iter().all(|s| s.queued_ms < 20.0), "no queue on a path faster than the probe");
+}
+
+#[test]
+fn a_probe_for_documents_stops_at_a_thin_link_and_keeps_its_queue_short() {
+    // 1.5 Mbit/s with adsl's 500 ms modem queue: video alone never filled it.
+    let (e, seconds) = scan_after_video(1_500_000.0, 30, true);
+    eprintln!("sent {:?}\nqueue {:?}", kbps(&seconds, |s| s.sent), seconds.iter().map(|s| s.queued_ms.round() as u32).collect::<Vec<_>>());
+    assert!(e.capacity_bps().is_some(), "the probe found the link");
+    let worst = seconds.iter().map(|s| s.queued_ms).fold(0.0, f64::max);
+    assert!(worst < 400.0, "the modem's queue never filled: {worst} ms");
+    let settled = seconds[10..].iter().map(|s| s.sent).sum::<f64>() / 20.0;
+    assert!((1_200_000.0..1_600_000.0).contains(&settled), "the scan uses the link: {settled}");
+    let standing = seconds[10..].iter().map(|s| s.queued_ms).fold(0.0, f64::max);
+    assert!(standing < 150.0, "no queue stands once found: {standing} ms");
+}
