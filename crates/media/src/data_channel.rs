@@ -12,6 +12,7 @@
 //! [`ChannelEvent`]s, in order with the peer's messages.
 
 use crate::error::CallError;
+use crate::estimate::DataRate;
 use bytes::BytesMut;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,6 +61,8 @@ struct DataChannelInner {
     /// reports "low" each time the buffer empties (its default mark is 0),
     /// and a reader that never asked would find its queue full of them.
     marks_set: AtomicBool,
+    /// Counts what is sent, for the call's uplink estimate.
+    sent: DataRate,
 }
 
 impl std::fmt::Debug for DataChannelHandle {
@@ -76,17 +79,23 @@ impl DataChannelHandle {
 
     /// Sends bytes, waiting while the send buffer is full.
     pub async fn send(&self, data: &[u8]) -> Result<(), CallError> {
-        Ok(self.inner.channel.send(BytesMut::from(data)).await?)
+        self.inner.channel.send(BytesMut::from(data)).await?;
+        self.inner.sent.count_sent(data.len());
+        Ok(())
     }
 
     /// Sends text, waiting while the send buffer is full.
     pub async fn send_text(&self, text: &str) -> Result<(), CallError> {
-        Ok(self.inner.channel.send_text(text).await?)
+        self.inner.channel.send_text(text).await?;
+        self.inner.sent.count_sent(text.len());
+        Ok(())
     }
 
     /// Sends bytes now, or fails with a "buffer full" transport error.
     pub async fn try_send(&self, data: &[u8]) -> Result<(), CallError> {
-        Ok(self.inner.channel.try_send(BytesMut::from(data)).await?)
+        self.inner.channel.try_send(BytesMut::from(data)).await?;
+        self.inner.sent.count_sent(data.len());
+        Ok(())
     }
 
     /// Bytes handed to `send` and not yet acknowledged by the peer.
@@ -139,7 +148,7 @@ impl DataChannelHandle {
     /// same reader as a call's documents channel; returns once it is open.
     pub async fn attach_webrtc(channel: Arc<dyn DataChannel>) -> Result<DataChannelHandle, CallError> {
         let label = channel.label().await?;
-        let (handle, pump) = reader(label, Arc::clone(&channel));
+        let (handle, pump) = reader(label, Arc::clone(&channel), DataRate::default());
         let (open_tx, open_rx) = oneshot::channel();
         let mut open_tx = Some(open_tx);
         tokio::spawn(pump.run(move || {
@@ -155,9 +164,9 @@ impl DataChannelHandle {
 }
 
 /// A handle and the task body that feeds it.
-fn reader(label: String, channel: Arc<dyn DataChannel>) -> (DataChannelHandle, Pump) {
+fn reader(label: String, channel: Arc<dyn DataChannel>, sent: DataRate) -> (DataChannelHandle, Pump) {
     let (tx, rx) = mpsc::channel(256);
-    let inner = Arc::new(DataChannelInner { label, channel, incoming: Mutex::new(rx), marks_set: AtomicBool::new(false) });
+    let inner = Arc::new(DataChannelInner { label, channel, incoming: Mutex::new(rx), marks_set: AtomicBool::new(false), sent });
     (DataChannelHandle { inner: Arc::clone(&inner) }, Pump { inner, tx })
 }
 
@@ -211,8 +220,10 @@ impl Pump {
 
 /// A call's data channel: messages → the handle; `opened` gets the handle
 /// once the channel is open, `closed` is called when an open one closes.
+/// What the handle sends is counted in `sent`.
 pub(crate) async fn pump_data_channel(
     channel: Arc<dyn DataChannel>,
+    sent: DataRate,
     opened: impl Fn(DataChannelHandle) + Send + Sync,
     closed: impl FnOnce() + Send,
 ) {
@@ -221,7 +232,7 @@ pub(crate) async fn pump_data_channel(
         tracing::warn!(%label, "ignoring an unexpected data channel");
         return;
     }
-    let (handle, pump) = reader(label, channel);
+    let (handle, pump) = reader(label, channel, sent);
     if pump.run(|| opened(handle.clone())).await {
         closed();
     }

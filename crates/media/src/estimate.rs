@@ -57,15 +57,18 @@
 //! encoder follows, and the queue says when to stop.
 //!
 //! Data-channel bytes (documents) share the uplink but carry no TWCC
-//! number, so the peer never reports them: the call counts them
-//! ([`DataRate`]) and the received rate a back-off starts from includes
-//! them. Without that, a paced transfer taking half the link made every
+//! number, so the peer never reports them: the call's channels count what
+//! they send ([`DataRate`]), the estimator reads the count at each feedback,
+//! and the received rate a back-off starts from includes them. Without that, a paced transfer taking half the link made every
 //! back-off land at 85 % of the media alone, and the estimate sank.
 //!
 //! Each back-off is also published as it happens
-//! ([`QueueDelayEstimator::publish_backoffs`]): the call hands documents
+//! ([`QueueDelayEstimator::publish_moves`]): the call hands documents
 //! their smaller pace at once, not at its next stats a second later, while
-//! the queue it backed off for is still growing.
+//! the queue it backed off for is still growing. While documents wait,
+//! each climb of [`PUBLISHED_CLIMB`] is published too: their pace follows
+//! a probe within a fraction of a second, and what they then send is what
+//! lets the estimate climb further (the bound on what was acknowledged).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -117,31 +120,40 @@ pub const LOSS_SAMPLE: usize = 100;
 /// a queue building, it backs off. Under it, the line's own loss.
 pub const CONGESTION_LOSS: f64 = 0.10;
 
+/// While documents wait, a climb to this multiple of the last target
+/// published is published (`publish_moves`): their pace is set from it.
+pub const PUBLISHED_CLIMB: f64 = 1.1;
+
 /// SCTP, DTLS, UDP and IP bytes around a data-channel message's bytes
 /// (about 85 bytes per 1,200-byte packet).
 const DATA_OVERHEAD: f64 = 1.07;
+/// The data channels' rate is read over this much of our clock, sliding:
+/// a transfer's chunks are tens of kilobytes, a few a second on a thin
+/// link, and half a second would hold none or two.
+const DATA_WINDOW: Duration = Duration::from_secs(1);
 
-/// The data channel as the estimator needs it: its send rate, bits per
-/// second of messages, as the call last measured it, and whether documents
-/// are waiting to go up; shared between the call's driver and the estimator.
+/// The call's data channels as the estimator needs them: the bytes handed
+/// to them so far (counted as they are sent, [`DataRate::count_sent`]), and
+/// whether documents are waiting to go up; shared between the call, its
+/// channels' handles and the estimator.
 #[derive(Debug, Clone, Default)]
 pub struct DataRate(Arc<DataShared>);
 
 #[derive(Debug, Default)]
 struct DataShared {
-    bps: AtomicU64,
+    sent: AtomicU64,
     waiting: AtomicBool,
 }
 
 impl DataRate {
-    /// Records the latest measurement.
-    pub fn set(&self, bits_per_second: u64) {
-        self.0.bps.store(bits_per_second, Ordering::Relaxed);
+    /// Counts `bytes` of a message handed to a data channel.
+    pub fn count_sent(&self, bytes: usize) {
+        self.0.sent.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    /// The latest measurement, with packet overhead.
-    pub fn on_the_wire_bps(&self) -> f64 {
-        self.0.bps.load(Ordering::Relaxed) as f64 * DATA_OVERHEAD
+    /// Bytes of messages handed to the data channels so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.0.sent.load(Ordering::Relaxed)
     }
 
     /// Documents are going up (a scan, a signed form) and take whatever
@@ -175,6 +187,9 @@ pub struct QueueDelayEstimator {
     outcomes: VecDeque<(Instant, bool)>,
     /// Packets lost among `outcomes`.
     lost_in_window: usize,
+    /// The data channels' byte count as last read, oldest first, spanning
+    /// [`DATA_WINDOW`].
+    data_sent: VecDeque<(Instant, u64)>,
     /// Packets the peer received: arrival on its clock (ms), bytes, and
     /// the time the packet spent queued (ms).
     arrivals: VecDeque<Arrival>,
@@ -186,8 +201,11 @@ pub struct QueueDelayEstimator {
     capacity: Capacity,
     /// What our sender puts out over the estimate.
     overshoot: Overshoot,
-    /// Where each back-off's new target goes, if anyone listens.
-    backoffs: Option<watch::Sender<f64>>,
+    /// Where each back-off's new target goes, and each climb while
+    /// documents wait, if anyone listens.
+    moves: Option<watch::Sender<f64>>,
+    /// The last target sent there.
+    published: f64,
 }
 
 impl QueueDelayEstimator {
@@ -210,20 +228,30 @@ impl QueueDelayEstimator {
             outcomes: VecDeque::new(),
             lost_in_window: 0,
             arrivals: VecDeque::new(),
+            data_sent: VecDeque::new(),
             last_update: None,
             last_backoff: None,
             capacity: Capacity::default(),
             overshoot: Overshoot::default(),
-            backoffs: None,
+            moves: None,
+            published: 0.0,
         }
     }
 
     /// Sends the new target (bits per second) on `to` each time the
-    /// estimate backs off; climbs are not sent (they wait for the call's
-    /// next stats).
-    pub fn publish_backoffs(mut self, to: watch::Sender<f64>) -> Self {
-        self.backoffs = Some(to);
+    /// estimate backs off, and while documents wait each time it climbed
+    /// [`PUBLISHED_CLIMB`] × the last target sent; other climbs wait for
+    /// the call's next stats.
+    pub fn publish_moves(mut self, to: watch::Sender<f64>) -> Self {
+        self.moves = Some(to);
         self
+    }
+
+    fn publish(&mut self) {
+        if let Some(to) = &self.moves {
+            to.send_replace(self.target);
+            self.published = self.target;
+        }
     }
 
     /// The smoothed time packets spend queued on the path.
@@ -266,7 +294,25 @@ impl QueueDelayEstimator {
 
     /// What the peer acknowledged over the rate window, media and documents.
     fn acked_bps(&self) -> Option<f64> {
-        self.received_bps().map(|r| r + self.data.on_the_wire_bps())
+        self.received_bps().map(|r| r + self.data_bps())
+    }
+
+    fn note_data_sent(&mut self, now: Instant) {
+        self.data_sent.push_back((now, self.data.bytes_sent()));
+        while self.data_sent.get(1).is_some_and(|(at, _)| now.saturating_duration_since(*at) >= DATA_WINDOW) {
+            self.data_sent.pop_front();
+        }
+    }
+
+    /// What the data channels sent over the last [`DATA_WINDOW`], with
+    /// packet overhead. Counted as sent, not as acknowledged: the peer does
+    /// not report on them. Read at each feedback, not at the call's stats
+    /// a second apart: the documents' pace follows a probe within a
+    /// fraction of a second, and the bound on an increase must see it.
+    fn data_bps(&self) -> f64 {
+        let (Some((first_at, first)), Some((last_at, last))) = (self.data_sent.front(), self.data_sent.back()) else { return 0.0 };
+        let span = last_at.saturating_duration_since(*first_at).as_secs_f64();
+        if span < 0.1 { 0.0 } else { (last - first) as f64 * 8.0 / span * DATA_OVERHEAD }
     }
 
     /// Whether every packet of the rate window, and the window is nearly
@@ -360,9 +406,7 @@ impl QueueDelayEstimator {
         tracing::debug!(from = self.target, to = target, queue_ms = self.queue_ms, loss, ?acked, stood, capacity = ?self.capacity.get(), overshoot = ?self.capacity.overshoot(), "uplink estimate backs off");
         self.target = target.clamp(self.min, self.max);
         self.last_backoff = Some((now, self.queue_ms));
-        if let Some(to) = &self.backoffs {
-            to.send_replace(self.target);
-        }
+        self.publish();
     }
 
     fn climb(&mut self, elapsed: Duration) {
@@ -411,6 +455,7 @@ impl BandwidthEstimator for QueueDelayEstimator {
             }
         }
         self.note_outcomes(now, reports);
+        self.note_data_sent(now);
         let loss = self.loss();
         if let (Some(base), false) = (self.base_ms(), delays.is_empty()) {
             // The least delayed packet of the batch: a standing queue delays
@@ -418,7 +463,7 @@ impl BandwidthEstimator for QueueDelayEstimator {
             let batch = delays.iter().copied().fold(f64::MAX, f64::min) - base;
             self.queue_ms = 0.6 * self.queue_ms + 0.4 * batch;
         }
-        if let Some(overshoot) = self.overshoot.measure(self.data.on_the_wire_bps()) {
+        if let Some(overshoot) = self.overshoot.measure(self.data_bps()) {
             self.capacity.set_overshoot(overshoot);
         }
         let elapsed = self.last_update.map_or(Duration::ZERO, |t| now.saturating_duration_since(t)).min(Duration::from_secs(1));
@@ -443,6 +488,9 @@ impl BandwidthEstimator for QueueDelayEstimator {
                 *queue = 0.0;
             }
             self.climb(elapsed);
+            if self.data.waiting() && self.target >= self.published * PUBLISHED_CLIMB {
+                self.publish();
+            }
         } else {
             tracing::trace!(target = self.target, queue_ms = self.queue_ms, loss, "uplink estimate holds");
         }

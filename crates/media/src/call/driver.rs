@@ -72,7 +72,7 @@ impl Driver {
         mut self,
         mut commands: mpsc::Receiver<Command>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
-        mut backoffs: watch::Receiver<f64>,
+        mut moves: watch::Receiver<f64>,
     ) {
         let mut stats = tokio::time::interval(STATS_INTERVAL);
         stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -88,9 +88,9 @@ impl Driver {
                 Some(event) = internal.recv() => {
                     if self.handle_internal(event).await { break; }
                 }
-                Ok(()) = backoffs.changed() => {
-                    let estimate = *backoffs.borrow_and_update();
-                    self.uplink_backed_off(estimate);
+                Ok(()) = moves.changed() => {
+                    let estimate = *moves.borrow_and_update();
+                    self.uplink_moved(estimate);
                 }
                 _ = stats.tick() => {
                     if self.state == CallState::Connected { self.poll_stats().await; }
@@ -398,7 +398,7 @@ impl Driver {
             // pass (vendor/README.md, rtc): one now.
             Internal::IceConnected => self.wake_ice_checks().await,
             Internal::DataChannel(channel) => {
-                self.tasks.push(tokio::spawn(data_channel_events(channel, self.emit.clone())));
+                self.tasks.push(tokio::spawn(data_channel_events(channel, self.emit.clone(), self.data_rate.clone())));
             }
             Internal::Track(track) => {
                 let sinks = ReceiveSinks {

@@ -164,12 +164,13 @@ pub enum CallEvent {
     },
     /// Call figures, once a second.
     Stats(Box<CallStats>),
-    /// The uplink estimate backed off between two [`CallEvent::Stats`]:
-    /// pace documents at the smaller room at once
-    /// (`document_send_rate(data_room_bps)`), or the queue the estimate
-    /// backed off for keeps growing until the next stats.
+    /// The uplink estimate backed off between two [`CallEvent::Stats`], or
+    /// climbed a tenth while documents are being sent: pace documents at
+    /// the new room at once (`document_send_rate(data_room_bps)`), or the
+    /// queue the estimate backed off for keeps growing until the next
+    /// stats, and a probe for a fast path waits a second per step.
     DataRoom {
-        /// What the lower estimate leaves for data, bits per second (as
+        /// What the new estimate leaves for data, bits per second (as
         /// [`CallStats::data_room_bps`]).
         data_room_bps: u64,
     },
@@ -249,12 +250,12 @@ impl Call {
         let codecs = usable_video_codecs(&config.video.codecs)?;
 
         let data_rate = crate::estimate::DataRate::default();
-        let (backoffs_tx, backoffs) = watch::channel(0.0);
+        let (moves_tx, moves) = watch::channel(0.0);
         let repair = Arc::new(RepairCounts::default());
         let reported = crate::report_estimate::ReportedRate::default();
         let fec = Arc::new(crate::fec::FecShared::default());
         let uplink =
-            Uplink { data_rate: data_rate.clone(), backoffs: backoffs_tx, repair: Arc::clone(&repair), reported: reported.clone(), fec: Arc::clone(&fec) };
+            Uplink { data_rate: data_rate.clone(), moves: moves_tx, repair: Arc::clone(&repair), reported: reported.clone(), fec: Arc::clone(&fec) };
         let (ice_servers, turn_bridges) = crate::turn_bridge::bridge_stream_servers(&config.ice_servers, config.turn_trust_pem.as_deref(), config.proxy.as_ref()).await?;
         let pc = build_peer_connection(&config, &ice_servers, &codecs, internal_tx.clone(), uplink).await?;
         let (video_send_tx, video_send_rx) = watch::channel(None::<(PayloadType, VideoCodec)>);
@@ -380,7 +381,7 @@ impl Call {
             state: CallState::New,
             _turn_bridges: turn_bridges,
         };
-        tokio::spawn(driver.run(commands_rx, internal_rx, backoffs));
+        tokio::spawn(driver.run(commands_rx, internal_rx, moves));
         Ok((Call { commands: commands_tx, frames, local }, CallEvents { rx: events_rx }))
     }
 

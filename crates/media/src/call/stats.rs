@@ -1,21 +1,24 @@
 //! The driver's measurements and what follows from them: once a second the
 //! connection's stats become the call's [`CallStats`], the adaptation
 //! controller's observation and FEC's loss; a back-off of the estimate in
-//! between slows the encoder and documents at once.
+//! between slows the encoder and documents at once, a climb while
+//! documents wait speeds them up.
 
 use super::*;
 use super::driver::Driver;
 
 impl Driver {
     /// The estimate just backed off: the encoder and documents slow down
-    /// now, before the queue grows for another second; the next stats
-    /// divide the estimate between video and documents again.
-    pub(super) fn uplink_backed_off(&mut self, estimate_bps: f64) {
+    /// now, before the queue grows for another second. Or it climbed while
+    /// documents wait: they get the new room now (the encoder never goes
+    /// up between stats). The next stats divide the estimate between video
+    /// and documents again.
+    pub(super) fn uplink_moved(&mut self, estimate_bps: f64) {
         if self.state == CallState::Connected {
             self.controller.handle_backoff(Instant::now(), estimate_bps);
             self.apply_encoder_target();
             let data_room_bps = self.controller.data_room_at(estimate_bps);
-            tracing::debug!(estimate_bps, data_room_bps, "uplink backed off");
+            tracing::debug!(estimate_bps, data_room_bps, "uplink estimate moved between stats");
             self.emit.send(CallEvent::DataRoom { data_room_bps });
         }
     }
@@ -43,7 +46,6 @@ impl Driver {
         let mut rtt = None;
         let mut loss_sent = None;
         let mut lost_received = 0i64;
-        let mut data_sent = 0u64;
         let mut nacks_sent = 0u64;
         let (mut audio_lost, mut audio_jitter) = (0i64, None);
         let mut sent_codec_id = None;
@@ -84,7 +86,6 @@ impl Driver {
                     }
                 }
                 RTCStatsReportEntry::Codec(c) => codec_mimes.push((c.stats.id.clone(), c.mime_type.clone())),
-                RTCStatsReportEntry::DataChannel(d) => data_sent += d.bytes_sent,
                 RTCStatsReportEntry::IceCandidatePair(p) if p.nominated && p.current_round_trip_time > 0.0 => {
                     rtt = Some(Duration::from_secs_f64(p.current_round_trip_time));
                 }
@@ -106,10 +107,12 @@ impl Driver {
             None => (0, 0, 0.0),
         };
         self.last_stats = Some((now, sent, received, decoded));
-        if let Some((then, before)) = self.data_sent {
-            let secs = now.duration_since(then).as_secs_f64().max(0.001);
-            self.data_rate.set((data_sent.saturating_sub(before) as f64 * 8.0 / secs) as u64);
-        }
+        // Documents' bytes, for the log (the estimator reads the same count
+        // at each feedback).
+        let data_sent = self.data_rate.bytes_sent();
+        let data_sent_bps = self.data_sent.map_or(0, |(then, before)| {
+            (data_sent.saturating_sub(before) as f64 * 8.0 / now.duration_since(then).as_secs_f64().max(0.001)) as u64
+        });
         self.data_sent = Some((now, data_sent));
 
         if estimate.is_none() && self.report_estimate.is_none() {
@@ -133,7 +136,7 @@ impl Driver {
             loss_sent,
             video_bps = self.controller.target().video_bitrate_bps,
             data_room_bps = self.controller.data_room_bps(),
-            data_sent_bps = self.data_rate.on_the_wire_bps(),
+            data_sent_bps,
             "uplink share"
         );
         if let Some(rtt) = rtt {

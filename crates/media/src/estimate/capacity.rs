@@ -76,6 +76,10 @@ const PROBE_MAX: f64 = 0.32;
 /// all the room they are given, so the climb is bounded by what was
 /// acknowledged (1.5 × it a second, libwebrtc's bound) sooner than by this.
 const DOCUMENTS_PROBE_MAX: f64 = 1.0;
+/// A probe for documents starts where a restored link's is after this
+/// many seconds (32 %/s): the bound on what was acknowledged already keeps
+/// it to what the documents really send.
+const DOCUMENTS_PROBE_FROM_S: f64 = 2.0;
 
 /// Less overshoot than this is the measurement's own noise (at 300 kbit/s
 /// one packet more or less in the 500 ms window is 7 %, smoothed over
@@ -101,6 +105,8 @@ pub(super) struct Capacity {
     probing_s: Option<f64>,
     /// How long the path has carried more than the capacity with no queue.
     past_s: f64,
+    /// Documents waiting started a probe: not again until they stop.
+    documents_probed: bool,
 }
 
 impl Capacity {
@@ -158,12 +164,17 @@ impl Capacity {
     /// `elapsed` is the time since the last step (seconds);
     /// `documents_waiting`: documents take all the room they are given.
     pub(super) fn growth(&mut self, target: f64, carried: Option<f64>, fast: f64, elapsed: f64, documents_waiting: bool) -> f64 {
-        if documents_waiting && self.found.is_none() && self.probing_s.is_none() {
+        if !documents_waiting {
+            self.documents_probed = false;
+        } else if !self.documents_probed && self.found.is_none() && self.probing_s.is_none() {
             // Nothing known of the path's limit and a scan to move: find
             // it as for a link that came back, not at 8 %/s (a 5 MB scan
-            // on an unlimited path took 10–18 s, Chromium's 1.7 s).
+            // on an unlimited path took 10–18 s, Chromium's 1.7 s). Once
+            // per scan: a back-off ends the probe, and one whose queue did
+            // not stand (a satellite's) still said where the path fills.
             tracing::debug!(target, ?carried, "documents wait on a path of unknown capacity: probing");
-            self.probing_s = Some(0.0);
+            self.documents_probed = true;
+            self.probing_s = Some(DOCUMENTS_PROBE_FROM_S);
         }
         if let Some(s) = &mut self.probing_s {
             *s += elapsed;
@@ -250,6 +261,27 @@ mod tests {
         let mut c = Capacity::default();
         c.on_backoff(Instant::now(), 300_000.0, true);
         assert_eq!(c.growth(331_000.0, Some(200_000.0), 1.08, 0.1, false), 1.08, "an app-limited sender forgets it at 1.1 ×");
+    }
+
+    #[test]
+    fn documents_waiting_probe_once_per_scan_on_a_path_of_unknown_capacity() {
+        let mut c = Capacity::default();
+        assert_eq!(c.growth(1_000_000.0, Some(700_000.0), 1.08, 0.1, false), 1.08, "video alone: 8 %/s");
+        let first = c.growth(1_000_000.0, Some(700_000.0), 1.08, 0.1, true);
+        assert!(first > 1.3, "a scan starts a probe: {first}");
+        assert_eq!(c.growth(2_000_000.0, Some(1_500_000.0), 1.08, 3.0, true), 1.0 + DOCUMENTS_PROBE_MAX);
+        // A back-off on a queue that did not stand (a long round trip):
+        // no capacity, but the probe is over for this scan.
+        c.on_backoff(Instant::now(), 1_100_000.0, false);
+        assert_eq!(c.get(), None);
+        assert_eq!(c.growth(900_000.0, Some(900_000.0), 1.08, 1.0, true), 1.08, "not again within the scan");
+        // The next scan probes again.
+        assert_eq!(c.growth(900_000.0, Some(900_000.0), 1.08, 0.1, false), 1.08);
+        assert!(c.growth(900_000.0, Some(900_000.0), 1.08, 0.1, true) > 1.3);
+        // A path whose capacity is known keeps its gentle band.
+        let mut c = Capacity::default();
+        c.on_backoff(Instant::now(), 1_000_000.0, true);
+        assert_eq!(c.growth(950_000.0, Some(950_000.0), 1.08, 0.1, true), GENTLE_PER_SECOND);
     }
 
     #[test]

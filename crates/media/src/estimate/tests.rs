@@ -35,7 +35,7 @@ fn it_backs_off_under_the_link_and_does_not_sink_to_the_floor() {
 #[test]
 fn back_offs_are_published_as_they_happen_and_climbs_are_not() {
     let (tx, mut rx) = watch::channel(0.0);
-    let mut e = QueueDelayEstimator::new(800_000.0, 60_000.0, 1_540_000.0).publish_backoffs(tx);
+    let mut e = QueueDelayEstimator::new(800_000.0, 60_000.0, 1_540_000.0).publish_moves(tx);
     let mut path = Path::new();
     path.run(&mut e, 10.0, 2_000_000.0);
     assert!(!rx.has_changed().unwrap(), "an empty path only climbs: nothing published");
@@ -52,6 +52,29 @@ fn back_offs_are_published_as_they_happen_and_climbs_are_not() {
     let published = published.expect("a back-off within a second of a queue");
     assert!(published < 800_000.0, "published the lower target: {published}");
     assert_eq!(published, e.target_bitrate(), "the target at the back-off, not an older one");
+}
+
+#[test]
+fn while_documents_wait_each_tenth_of_a_climb_is_published() {
+    let (tx, mut rx) = watch::channel(0.0);
+    let data = DataRate::default();
+    let mut e = QueueDelayEstimator::with_data_rate(800_000.0, 60_000.0, 11_000_000.0, data.clone()).publish_moves(tx);
+    let mut path = Path::new();
+    data.set_waiting(true);
+    let mut published = Vec::new();
+    for _ in 0..40 {
+        path.run(&mut e, 0.1, 30_000_000.0);
+        if rx.has_changed().unwrap() {
+            published.push(*rx.borrow_and_update());
+        }
+    }
+    assert!(published.len() >= 5, "a probe's climb, published as it goes: {published:?}");
+    assert!(published.windows(2).all(|w| w[1] >= w[0] * PUBLISHED_CLIMB), "only climbs of a tenth: {published:?}");
+    assert!(published.last().is_some_and(|&p| p * PUBLISHED_CLIMB > e.target_bitrate()), "the last within a tenth of the estimate");
+    // The scan is over: climbs wait for the call's stats again.
+    data.set_waiting(false);
+    path.run(&mut e, 2.0, 30_000_000.0);
+    assert!(!rx.has_changed().unwrap(), "no documents, no climb published");
 }
 
 /// Reports for 100 ms of 1,200-byte packets every 10 ms (960 kbit/s),
@@ -79,7 +102,7 @@ fn batch(t0: Instant, at_ms: u64, queue_ms: u64) -> Vec<PacketReport> {
 #[test]
 fn a_queue_that_stops_draining_is_backed_off_again() {
     let (tx, mut rx) = watch::channel(0.0);
-    let mut e = QueueDelayEstimator::new(1_000_000.0, 60_000.0, 1_540_000.0).publish_backoffs(tx);
+    let mut e = QueueDelayEstimator::new(1_000_000.0, 60_000.0, 1_540_000.0).publish_moves(tx);
     let t0 = Instant::now();
     for i in 0..20 {
         e.on_reports(t0 + Duration::from_millis(i * 100 + 40), &batch(t0, i * 100, 0));
@@ -109,9 +132,12 @@ fn a_back_off_counts_the_data_channel_too() {
     // Documents now take 400 of a 600 kbit/s link: media (all the
     // peer reports on) gets 200. The back-off starts from both: 85 % of
     // 200 + 428, not of 200.
-    data.set(400_000);
     path.app_limit_bps = 200_000.0;
-    let (with_data, _) = path.run(&mut e, 1.0, 200_000.0);
+    for _ in 0..10 {
+        data.count_sent(5_000); // 400 kbit/s
+        path.run(&mut e, 0.1, 200_000.0);
+    }
+    let with_data = e.target_bitrate();
     assert!(with_data > 450_000.0, "backed off from media plus data, not media alone: {with_data}");
 }
 
@@ -271,7 +297,7 @@ fn a_bursts_queue_is_not_taken_for_the_capacity() {
     // 150 kbit/s on a 300 kbit/s link, then 300 ms of a keyframe at twice
     // the link: a queue, a back-off, but the link was idle before it.
     let (tx, rx) = watch::channel(0.0);
-    let mut e = QueueDelayEstimator::new(150_000.0, 60_000.0, 1_540_000.0).publish_backoffs(tx);
+    let mut e = QueueDelayEstimator::new(150_000.0, 60_000.0, 1_540_000.0).publish_moves(tx);
     let mut path = Path::profile(20.0, 0.0, 500.0);
     path.app_limit_bps = 150_000.0;
     path.seconds(&mut e, 10, 300_000.0);
