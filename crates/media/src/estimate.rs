@@ -107,6 +107,10 @@ const ACKED_SLACK_BPS: f64 = 10_000.0;
 /// A packet queued at least this long (ms) found the link busy: a rate read
 /// over packets all queued this long is the link's.
 const STANDING_QUEUE_MS: f64 = 40.0;
+/// The latest packets whose rate, when they all found the link busy, is
+/// the link's now (ms of the peer's clock): two feedback intervals, six
+/// packets at 300 kbit/s.
+const BUSY_SPAN_MS: f64 = 200.0;
 /// Base delay: minimum over this many one-second buckets.
 const BASE_BUCKETS: usize = 10;
 /// The received rate is measured over this much of the peer's clock.
@@ -297,6 +301,24 @@ impl QueueDelayEstimator {
         self.received_bps().map(|r| r + self.data_bps())
     }
 
+    /// What the peer received over its last [`BUSY_SPAN_MS`] if every
+    /// packet in it found the link busy (queued at least
+    /// [`STANDING_QUEUE_MS`]), media and documents: the link's rate now.
+    /// Right after the link drops, the rate window still holds what the
+    /// fast link delivered before; these packets came at the new rate.
+    fn busy_acked_bps(&self) -> Option<f64> {
+        let last = self.arrivals.back()?;
+        let recent: Vec<&Arrival> = self.arrivals.iter().rev().take_while(|a| last.at_ms - a.at_ms <= BUSY_SPAN_MS).collect();
+        let first = recent.last()?;
+        let span = last.at_ms - first.at_ms;
+        if recent.len() < 2 || span < 0.8 * BUSY_SPAN_MS || recent.iter().any(|a| a.queued_ms < STANDING_QUEUE_MS) {
+            return None;
+        }
+        // The first packet's bytes arrived before the span began.
+        let bytes: usize = recent.iter().map(|a| a.bytes).sum::<usize>() - first.bytes;
+        Some(bytes as f64 * 8.0 / (span / 1000.0) + self.data_bps())
+    }
+
     fn note_data_sent(&mut self, now: Instant) {
         self.data_sent.push_back((now, self.data.bytes_sent()));
         while self.data_sent.get(1).is_some_and(|(at, _)| now.saturating_duration_since(*at) >= DATA_WINDOW) {
@@ -392,18 +414,30 @@ impl QueueDelayEstimator {
         }
         let acked = self.acked_bps();
         let stood = self.queue_stood();
+        // The packets that found the link busy, when they came slower than
+        // the window's: right after a drop the window still holds what the
+        // fast link delivered, and one back-off from it landed at 1.5 ×
+        // the new link, the next half a second later. Their rate is the
+        // link's, a capacity reading as a standing queue's is. Slower only:
+        // a keyframe's burst on a link with room comes at the link's rate,
+        // and the window's lower rate is the one that says the link has room.
+        let busy = self.busy_acked_bps().filter(|&b| acked.is_some_and(|a| b < a));
+        let (carried, link_read) = match busy {
+            Some(b) => (Some(b), true),
+            None => (acked, stood),
+        };
         let target = if queued {
-            // From what the path carried while the queue stood (media the
+            // From what the path carried while the link was busy (media the
             // peer reports on, plus documents, counted as sent), and only
             // ever down; the drop tail's loss is not cut a second time.
-            self.capacity.on_backoff(now, acked.unwrap_or(self.target), stood && acked.is_some());
+            self.capacity.on_backoff(now, carried.unwrap_or(self.target), link_read && carried.is_some());
             // In the estimate's units: a sender that puts out more than its
             // estimate would otherwise overfill the link at 0.85 × it.
-            acked.map_or(self.target * DECREASE_FACTOR, |a| self.target.min(self.capacity.in_estimate_units(a) * DECREASE_FACTOR))
+            carried.map_or(self.target * DECREASE_FACTOR, |c| self.target.min(self.capacity.in_estimate_units(c) * DECREASE_FACTOR))
         } else {
             self.target * (1.0 - 0.5 * loss)
         };
-        tracing::debug!(from = self.target, to = target, queue_ms = self.queue_ms, loss, ?acked, stood, capacity = ?self.capacity.get(), overshoot = ?self.capacity.overshoot(), "uplink estimate backs off");
+        tracing::debug!(from = self.target, to = target, queue_ms = self.queue_ms, loss, ?acked, ?busy, stood, capacity = ?self.capacity.get(), overshoot = ?self.capacity.overshoot(), "uplink estimate backs off");
         self.target = target.clamp(self.min, self.max);
         self.last_backoff = Some((now, self.queue_ms));
         self.publish();

@@ -355,3 +355,29 @@ fn a_probe_for_documents_stops_at_a_thin_link_and_keeps_its_queue_short() {
     let standing = seconds[10..].iter().map(|s| s.queued_ms).fold(0.0, f64::max);
     assert!(standing < 150.0, "no queue stands once found: {standing} ms");
 }
+
+#[test]
+fn the_first_back_off_after_a_drop_lands_under_the_new_link() {
+    // The bench's drop on adsl-poor's uplink: 1 Mbit/s to 300 kbit/s with
+    // an 800 ms modem queue. The rate window still holds the last
+    // packets the fast link delivered; the packets that found the link
+    // busy came at the new rate.
+    for (one_way, queue) in [(30.0, 800.0), (20.0, 500.0), (300.0, 500.0)] {
+        let (tx, mut rx) = watch::channel(0.0);
+        let mut e = QueueDelayEstimator::new(800_000.0, 60_000.0, 1_540_000.0).publish_moves(tx);
+        let mut path = Path::profile(one_way, 0.0, queue);
+        path.seconds(&mut e, 20, 1_000_000.0);
+        rx.mark_unchanged();
+        let mut first = None;
+        for _ in 0..40 {
+            path.run(&mut e, 0.05, 300_000.0);
+            if rx.has_changed().unwrap() {
+                first = Some(*rx.borrow_and_update());
+                break;
+            }
+        }
+        let first = first.expect("a back-off within two seconds of the drop");
+        assert!(first < 300_000.0, "{one_way} ms each way: the first back-off went to {first}, over the 300 kbit/s link");
+        assert!(first > 200_000.0, "{one_way} ms each way: not far under it either: {first}");
+    }
+}
