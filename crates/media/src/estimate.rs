@@ -27,15 +27,19 @@
 //!   8 % a second (GCC's multiplicative increase);
 //! - queue over [`HIGH_QUEUE`]: back off to 85 % of what the peer
 //!   *acknowledged* while the queue stood (the link's rate, since it was
-//!   full), taken in the estimate's units (divided by what our sender
+//!   full), or of the rate of its last 200 ms of packets when
+//!   they all waited and came slower (right after a drop: the new link's
+//!   rate), taken in the estimate's units (divided by what our sender
 //!   puts out over its estimate: `overshoot`, `capacity`); never up, and
 //!   never from the estimate itself (libwebrtc's rule: a second back-off on
-//!   the same queue lands where the first did instead of compounding); loss over [`CONGESTION_LOSS`] with a queue over
+//!   the same queue lands where the first did instead of compounding);
+//!   loss over [`CONGESTION_LOSS`] with a queue over
 //!   [`LOW_QUEUE`] but under [`HIGH_QUEUE`]: cut by half the loss. At most
 //!   once per [`BACKOFF_INTERVAL`] and not again while the queue drains, so
 //!   one queue is one back-off and not a ratchet;
 //! - near what the path carried at the last back-off on a standing queue
-//!   (`capacity`), the climb is 3 % a second, not 8;
+//!   (`capacity`), the climb is 3 % a second, not 8; with documents
+//!   waiting and no capacity found, it is a probe doubling each second;
 //! - an increase never takes the estimate past 1.5 × what was acknowledged
 //!   plus 10 kbit/s (libwebrtc's bound): a sender that does not fill the
 //!   estimate does not learn anything of the path above what it sent;
@@ -58,8 +62,9 @@
 //!
 //! Data-channel bytes (documents) share the uplink but carry no TWCC
 //! number, so the peer never reports them: the call's channels count what
-//! they send ([`DataRate`]), the estimator reads the count at each feedback,
-//! and the received rate a back-off starts from includes them. Without that, a paced transfer taking half the link made every
+//! they send ([`DataRate`]), the estimator reads the count at each
+//! feedback, and the received rate a back-off starts from includes them.
+//! Without that, a paced transfer taking half the link made every
 //! back-off land at 85 % of the media alone, and the estimate sank.
 //!
 //! Each back-off is also published as it happens
