@@ -85,6 +85,20 @@ async fn a_headless_kiosk_completes_a_call_with_documents_against_the_real_hub()
     let displayed = kiosk.event("displayed").await;
     assert_eq!((displayed["name"].as_str(), displayed["pages"].as_u64()), (Some("notice.pdf"), Some(1)));
 
+    // The documents took about a second on loopback (the estimate's climbs
+    // reach their pace at once, decisions.md #389): before hanging up, the
+    // call lasts three seconds of the kiosk's video at the agent, so the
+    // kiosk's once-a-second figures (round trip included) were taken, as
+    // in any real interview. A call ended before its first figures leaves
+    // the fleet view nothing to show (`LinkSamples::take_summary`).
+    let mut figures = scripted.stats.clone();
+    within(
+        "three seconds of the kiosk's video at the agent",
+        figures.wait_for(|s| s.as_ref().is_some_and(|s| s.frames_decoded >= 90 && s.rtt.is_some())),
+    )
+    .await
+    .expect("the agent's figures");
+
     // The agent hangs up: the kiosk ends normally and keeps nothing.
     to_hub.send(AgentToHub::HangUp { session: session.clone() }).unwrap();
     let ended = kiosk.event("ended").await;
