@@ -145,10 +145,8 @@ impl Kiosk {
     pub async fn offer(&self) -> Result<Value> {
         match self {
             Kiosk::Ours(o) => {
-                // Answered as the agent console answers a kiosk (`passive`).
-                let mut offer = serde_json::to_value(o.call.create_offer().await?)?;
-                offer["asServer"] = Value::Bool(true);
-                Ok(offer)
+                // Answered as the agent console answers a kiosk (`active`).
+                Ok(serde_json::to_value(o.call.create_offer().await?)?)
             }
             Kiosk::Reference(p) => p.run("return await window.bench.offer();", Value::Null).await,
         }

@@ -231,7 +231,8 @@ async fn chromium_preferring_h264_in_its_answer_gets_h264_from_the_kiosk() {
 async fn a_kiosk_offering_h264_first_decodes_chromiums_h264() {
     common::init_tracing();
     let TwoWay { chromium, mut kiosk, browser_size, kiosk_frame, browser_saw } =
-        // Answered as the agent console answers: the kiosk is the DTLS client.
+        // Answered `passive`, as agent consoles before decisions.md #391 did:
+        // the kiosk is the DTLS client, and that still works.
         two_way_call_given(&[VideoCodec::H264, VideoCodec::Vp8], None, true, |offer| offer.to_owned()).await;
 
     // Chromium's own H.264 encoder (packetised its way: STAP-A, FU-A) reaches

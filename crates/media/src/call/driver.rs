@@ -226,9 +226,9 @@ impl Driver {
         if self.state == CallState::New {
             self.set_state(CallState::Connecting);
         }
-        // Always `a=setup:passive`: our answerers are DTLS servers
-        // (`with_answering_dtls_role` in setup.rs), so the kiosk, the
-        // offerer, is the client whatever its offer said.
+        // Always `a=setup:active`: our answerers are DTLS clients
+        // (`with_answering_dtls_role` in setup.rs), as the agent console's
+        // browser is, so the kiosk, the offerer, is the server.
         Ok(SessionDescription::answer(answer.sdp))
     }
 
@@ -244,7 +244,7 @@ impl Driver {
         self.prepare_video(&answer.sdp).await?;
         let ufrag = ice_ufrag(&answer.sdp);
         // The offer says `actpass`; the peer's answer picks our role (the
-        // agent console picks client for us: one round trip fewer).
+        // agent console's browser answers `active`: we are the server).
         let dtls = offerer_dtls_role(&answer.sdp);
         let desc = RTCSessionDescription::answer(answer.sdp)?;
         self.pc.set_remote_description(desc).await?;

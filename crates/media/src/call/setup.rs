@@ -248,10 +248,10 @@ pub(super) async fn build_peer_connection(
         // (decisions.md, "Relayed calls start sooner").
         .with_relay_acceptance_min_wait(Some(RELAY_ACCEPTANCE))
         // An answerer here (the tests' and the load generator's agents)
-        // answers `passive` as the agent console does, so the kiosk is
-        // the DTLS client on the product's path (docs/protocol.md, "DTLS
-        // roles"); only the kiosk offers in the product.
-        .with_answering_dtls_role(rtc::peer_connection::transport::RTCDtlsRole::Server)
+        // answers `active` as the agent console's browser does, so the
+        // kiosk is the DTLS server on the product's path (docs/protocol.md,
+        // "DTLS roles"); only the kiosk offers in the product.
+        .with_answering_dtls_role(rtc::peer_connection::transport::RTCDtlsRole::Client)
         .build();
     let rtc_config = RTCConfigurationBuilder::new()
         .with_ice_servers(

@@ -139,9 +139,9 @@ pub async fn connect_pair(a: CallConfig, b: CallConfig) -> (Peer, Peer) {
     });
     let offer_sdp = offer.sdp.clone();
     let answer = pb.call.accept_offer(offer).await.expect("answer");
-    // Our answerer answers as the agent console does: the offerer (the
-    // kiosk) is the DTLS client.
-    assert!(answer.sdp.contains("a=setup:passive") && !answer.sdp.contains("a=setup:active"), "{}", answer.sdp);
+    // Our answerer answers as the agent console's browser does: the offerer
+    // (the kiosk) is the DTLS server.
+    assert!(answer.sdp.contains("a=setup:active") && !answer.sdp.contains("a=setup:passive"), "{}", answer.sdp);
     // The offerer offers forward error correction (RED + ULPFEC) as Chromium
     // does; our answerer declines it, so video between two calls of this
     // crate stays plain.

@@ -25,7 +25,17 @@ pub(crate) struct IceHandlerContext {
     /// accumulator up with this key instead of re-`format!`ing it on every packet
     /// — that formatting was a heap allocation on the hot path in both directions.
     pub(crate) selected_pair_key: Option<String>,
+
+    /// Visio-Public patch: datagrams (a DTLS ClientHello) that came before a
+    /// pair was selected, delivered when one is (at most `EARLY_READS_MAX`).
+    pub(crate) early_reads: VecDeque<TaggedRTCMessageInternal>,
 }
+
+/// Visio-Public patch: a peer that is DTLS client may select its pair, and
+/// send its ClientHello, before our own check's answer selects ours; upstream
+/// dropped that ClientHello and the handshake waited for the peer's
+/// retransmission. A few are enough: the peer sends one flight.
+const EARLY_READS_MAX: usize = 8;
 
 impl IceHandlerContext {
     pub(crate) fn new(ice_transport: IceTransport) -> Self {
@@ -37,6 +47,7 @@ impl IceHandlerContext {
             event_outs: VecDeque::new(),
 
             selected_pair_key: None,
+            early_reads: VecDeque::new(),
         }
     }
 }
@@ -99,6 +110,15 @@ impl<'a>
             // Use default for transport to make DTLS tunneled
             msg.transport = TransportContext::default();
             self.ctx.read_outs.push_back(msg);
+        } else if self.ctx.early_reads.len() < EARLY_READS_MAX {
+            // Visio-Public patch: kept until a pair is selected (see
+            // `EARLY_READS_MAX`); upstream dropped it.
+            trace!(
+                "hold message from {:?} to {:?} until a pair is selected",
+                msg.transport.peer_addr, msg.transport.local_addr
+            );
+            msg.transport = TransportContext::default();
+            self.ctx.early_reads.push_back(msg);
         } else {
             trace!(
                 "drop message from {:?} to {:?} before ICE connection is connected",
@@ -216,6 +236,10 @@ impl<'a>
                         now,
                         event: RTCEventInternal::ICESelectedCandidatePairChange,
                     });
+                    // Visio-Public patch: what came before the selection goes
+                    // up now; the peer connection reads after its events, so
+                    // the DTLS handler has seen the selection first.
+                    self.ctx.read_outs.extend(self.ctx.early_reads.drain(..));
                 }
                 ::ice::Event::RoleChange(is_controlling) => {
                     self.stats.transport.on_ice_role_changed(is_controlling);
