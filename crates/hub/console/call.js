@@ -230,7 +230,7 @@ function showPeerStatus() {
 // answer (`active`) makes it the DTLS client: the kiosk's video then leaves
 // half a round trip sooner than with the kiosk as client (docs/protocol.md,
 // "DTLS roles"). No edit of the answer.
-async function answer(pc) {
+async function answerOffer(pc) {
   await pc.setLocalDescription(await pc.createAnswer());
 }
 
@@ -250,7 +250,7 @@ async function onSignal(session, signal) {
       await call.pc.setRemoteDescription({ type: "offer", sdp: signal.sdp });
       call.remoteSet = true;
       for (const c of call.pendingCandidates.splice(0)) await call.pc.addIceCandidate(c);
-      await answer(call.pc);
+      await answerOffer(call.pc);
       send({ type: "signal", session, signal: { kind: "answer", sdp: call.pc.localDescription.sdp } });
     } else if (signal.kind === "candidate") {
       // A candidate can arrive before the offer is applied: keep it.

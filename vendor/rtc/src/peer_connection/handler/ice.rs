@@ -1,7 +1,7 @@
 use crate::peer_connection::event::RTCPeerConnectionEvent;
 use crate::peer_connection::event::{RTCEventInternal, TaggedRTCEventInternal};
 use crate::peer_connection::message::internal::{
-    RTCMessageInternal, STUNMessage, TaggedRTCMessageInternal,
+    DTLSMessage, RTCMessageInternal, STUNMessage, TaggedRTCMessageInternal,
 };
 use crate::peer_connection::transport::ice::IceTransport;
 use crate::statistics::accumulator::RTCStatsAccumulator;
@@ -26,8 +26,9 @@ pub(crate) struct IceHandlerContext {
     /// — that formatting was a heap allocation on the hot path in both directions.
     pub(crate) selected_pair_key: Option<String>,
 
-    /// Visio-Public patch: datagrams (a DTLS ClientHello) that came before a
-    /// pair was selected, delivered when one is (at most `EARLY_READS_MAX`).
+    /// Visio-Public patch: DTLS handshake records (a ClientHello) that came
+    /// before a pair was selected, delivered when one is (at most
+    /// `EARLY_READS_MAX`).
     pub(crate) early_reads: VecDeque<TaggedRTCMessageInternal>,
 }
 
@@ -36,6 +37,14 @@ pub(crate) struct IceHandlerContext {
 /// dropped that ClientHello and the handshake waited for the peer's
 /// retransmission. A few are enough: the peer sends one flight.
 const EARLY_READS_MAX: usize = 8;
+
+/// Visio-Public patch: a DTLS record of the handshake content type (22).
+/// Only these are kept: media or SCTP that arrives while no pair is
+/// selected (a closing connection, an ICE restart) is stale, as upstream
+/// judged it.
+fn is_dtls_handshake(message: &RTCMessageInternal) -> bool {
+    matches!(message, RTCMessageInternal::Dtls(DTLSMessage::Raw(bytes)) if bytes.first() == Some(&22))
+}
 
 impl IceHandlerContext {
     pub(crate) fn new(ice_transport: IceTransport) -> Self {
@@ -110,7 +119,7 @@ impl<'a>
             // Use default for transport to make DTLS tunneled
             msg.transport = TransportContext::default();
             self.ctx.read_outs.push_back(msg);
-        } else if self.ctx.early_reads.len() < EARLY_READS_MAX {
+        } else if is_dtls_handshake(&msg.message) && self.ctx.early_reads.len() < EARLY_READS_MAX {
             // Visio-Public patch: kept until a pair is selected (see
             // `EARLY_READS_MAX`); upstream dropped it.
             trace!(
