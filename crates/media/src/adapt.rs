@@ -262,13 +262,15 @@ impl AdaptationController {
         }
     }
 
-    /// The estimate backed off between two observations: video follows it
-    /// down now (never up), with the last observation's loss. Waiting for
-    /// the next observation (up to a second) left the encoder filling the
-    /// pacer at the old rate while the pacer already paced at the new
-    /// one: on linkem's `lossy` each back-off then aged out ~13 frames
+    /// The estimate moved between two observations: video follows a
+    /// back-off now, with the last observation's loss, and ignores a climb
+    /// (it goes up only with the next observation; a climb between them is
+    /// published for the documents' sake). Waiting for the next
+    /// observation (up to a second) left the encoder filling the pacer at
+    /// the old rate while the pacer already paced at the new one: on
+    /// linkem's `lossy` each back-off then aged out ~13 frames
     /// (docs/benchmarks.md, "Stalls after a back-off").
-    pub fn handle_backoff(&mut self, now: Instant, estimate_bps: f64) {
+    pub fn handle_estimate_move(&mut self, now: Instant, estimate_bps: f64) {
         if self.estimate_bps.is_some_and(|e| estimate_bps >= e) {
             return;
         }
@@ -453,11 +455,11 @@ mod tests {
         let t0 = Instant::now();
         feed(&mut c, t0, 0..5, 950_000.0);
         let before = c.poll_change().expect("a target").video_bitrate_bps;
-        c.handle_backoff(t0 + Duration::from_millis(5_300), 620_000.0);
+        c.handle_estimate_move(t0 + Duration::from_millis(5_300), 620_000.0);
         let after = c.poll_change().expect("the back-off is a change").video_bitrate_bps;
         assert!(after < before && after <= 620_000 - 32_000, "{before} -> {after}");
         assert_eq!(c.data_room_bps(), c.data_room_at(620_000.0), "documents get what is left of the new estimate");
-        c.handle_backoff(t0 + Duration::from_millis(5_600), 700_000.0);
+        c.handle_estimate_move(t0 + Duration::from_millis(5_600), 700_000.0);
         assert_eq!(c.poll_change(), None, "a back-off never raises video");
     }
 }

@@ -12,7 +12,7 @@
 //! [`ChannelEvent`]s, in order with the peer's messages.
 
 use crate::error::CallError;
-use crate::estimate::DataRate;
+use crate::estimate::DataUplink;
 use bytes::BytesMut;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,7 +62,7 @@ struct DataChannelInner {
     /// and a reader that never asked would find its queue full of them.
     marks_set: AtomicBool,
     /// Counts what is sent, for the call's uplink estimate.
-    sent: DataRate,
+    sent: DataUplink,
 }
 
 impl std::fmt::Debug for DataChannelHandle {
@@ -148,7 +148,7 @@ impl DataChannelHandle {
     /// same reader as a call's documents channel; returns once it is open.
     pub async fn attach_webrtc(channel: Arc<dyn DataChannel>) -> Result<DataChannelHandle, CallError> {
         let label = channel.label().await?;
-        let (handle, pump) = reader(label, Arc::clone(&channel), DataRate::default());
+        let (handle, pump) = reader(label, Arc::clone(&channel), DataUplink::default());
         let (open_tx, open_rx) = oneshot::channel();
         let mut open_tx = Some(open_tx);
         tokio::spawn(pump.run(move || {
@@ -164,7 +164,7 @@ impl DataChannelHandle {
 }
 
 /// A handle and the task body that feeds it.
-fn reader(label: String, channel: Arc<dyn DataChannel>, sent: DataRate) -> (DataChannelHandle, Pump) {
+fn reader(label: String, channel: Arc<dyn DataChannel>, sent: DataUplink) -> (DataChannelHandle, Pump) {
     let (tx, rx) = mpsc::channel(256);
     let inner = Arc::new(DataChannelInner { label, channel, incoming: Mutex::new(rx), marks_set: AtomicBool::new(false), sent });
     (DataChannelHandle { inner: Arc::clone(&inner) }, Pump { inner, tx })
@@ -223,7 +223,7 @@ impl Pump {
 /// What the handle sends is counted in `sent`.
 pub(crate) async fn pump_data_channel(
     channel: Arc<dyn DataChannel>,
-    sent: DataRate,
+    sent: DataUplink,
     opened: impl Fn(DataChannelHandle) + Send + Sync,
     closed: impl FnOnce() + Send,
 ) {

@@ -62,7 +62,7 @@
 //!
 //! Data-channel bytes (documents) share the uplink but carry no TWCC
 //! number, so the peer never reports them: the call's channels count what
-//! they send ([`DataRate`]), the estimator reads the count at each
+//! they send ([`DataUplink`]), the estimator reads the count at each
 //! feedback, and the received rate a back-off starts from includes them.
 //! Without that, a paced transfer taking half the link made every
 //! back-off land at 85 % of the media alone, and the estimate sank.
@@ -142,19 +142,19 @@ const DATA_OVERHEAD: f64 = 1.07;
 const DATA_WINDOW: Duration = Duration::from_secs(1);
 
 /// The call's data channels as the estimator needs them: the bytes handed
-/// to them so far (counted as they are sent, [`DataRate::count_sent`]), and
+/// to them so far (counted as they are sent, [`DataUplink::count_sent`]), and
 /// whether documents are waiting to go up; shared between the call, its
 /// channels' handles and the estimator.
 #[derive(Debug, Clone, Default)]
-pub struct DataRate(Arc<DataShared>);
+pub struct DataUplink(Arc<DataUplinkShared>);
 
 #[derive(Debug, Default)]
-struct DataShared {
+struct DataUplinkShared {
     sent: AtomicU64,
     waiting: AtomicBool,
 }
 
-impl DataRate {
+impl DataUplink {
     /// Counts `bytes` of a message handed to a data channel.
     pub fn count_sent(&self, bytes: usize) {
         self.0.sent.fetch_add(bytes as u64, Ordering::Relaxed);
@@ -180,7 +180,7 @@ impl DataRate {
 /// The estimator. See the module docs.
 #[derive(Debug)]
 pub struct QueueDelayEstimator {
-    data: DataRate,
+    data: DataUplink,
     min: f64,
     max: f64,
     target: f64,
@@ -220,12 +220,12 @@ pub struct QueueDelayEstimator {
 impl QueueDelayEstimator {
     /// Starts at `initial`, kept within `min..=max` (bits per second).
     pub fn new(initial: f64, min: f64, max: f64) -> Self {
-        Self::with_data_rate(initial, min, max, DataRate::default())
+        Self::with_data_uplink(initial, min, max, DataUplink::default())
     }
 
     /// Like [`QueueDelayEstimator::new`], counting the data channel's
     /// bytes as `data` says.
-    pub fn with_data_rate(initial: f64, min: f64, max: f64, data: DataRate) -> Self {
+    pub fn with_data_uplink(initial: f64, min: f64, max: f64, data: DataUplink) -> Self {
         Self {
             data,
             min,

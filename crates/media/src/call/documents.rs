@@ -31,7 +31,7 @@ impl Driver {
             let emit = emit.clone();
             move |handle| emit.send(CallEvent::DataChannelOpen(handle))
         };
-        self.tasks.push(tokio::spawn(pump_data_channel(channel, self.data_rate.clone(), opened, move || {
+        self.tasks.push(tokio::spawn(pump_data_channel(channel, self.data_uplink.clone(), opened, move || {
             emit.send(CallEvent::DataChannelClosed);
             let _ = internal.send(Internal::DocumentsClosed);
         })));
@@ -74,7 +74,7 @@ impl Driver {
 
 /// A channel the peer opened: its life as call events.
 /// What its handle sends is counted in `sent`.
-pub(super) async fn data_channel_events(channel: Arc<dyn DataChannel>, emit: Emitter, sent: crate::estimate::DataRate) {
+pub(super) async fn data_channel_events(channel: Arc<dyn DataChannel>, emit: Emitter, sent: crate::estimate::DataUplink) {
     let closing = emit.clone();
     let opened = move |handle| emit.send(CallEvent::DataChannelOpen(handle));
     pump_data_channel(channel, sent, opened, move || closing.send(CallEvent::DataChannelClosed)).await;

@@ -49,7 +49,7 @@ pub(super) struct Driver {
     pub(super) was_connected: bool,
     pub(super) last_stats: Option<(Instant, u64, u64, u64)>,
     /// Shared with the uplink estimator: what the data channel sends.
-    pub(super) data_rate: crate::estimate::DataRate,
+    pub(super) data_uplink: crate::estimate::DataUplink,
     /// Shared with our pacer: what loss repair did.
     pub(super) repair: Arc<RepairCounts>,
     /// The estimate the pacer follows when the peer sends no TWCC.
@@ -148,7 +148,7 @@ impl Driver {
             }
             Command::SendingDocuments(sending) => {
                 self.controller.set_sending_documents(sending);
-                self.data_rate.set_waiting(sending);
+                self.data_uplink.set_waiting(sending);
             }
             Command::RequestKeyframe => self.picture_lost.notify_one(),
             Command::HangUp(_) => {}
@@ -398,7 +398,7 @@ impl Driver {
             // pass (vendor/README.md, rtc): one now.
             Internal::IceConnected => self.wake_ice_checks().await,
             Internal::DataChannel(channel) => {
-                self.tasks.push(tokio::spawn(data_channel_events(channel, self.emit.clone(), self.data_rate.clone())));
+                self.tasks.push(tokio::spawn(data_channel_events(channel, self.emit.clone(), self.data_uplink.clone())));
             }
             Internal::Track(track) => {
                 let sinks = ReceiveSinks {

@@ -249,13 +249,13 @@ impl Call {
         let local = Frames { slot: Arc::new(FrameSlot::default()) };
         let codecs = usable_video_codecs(&config.video.codecs)?;
 
-        let data_rate = crate::estimate::DataRate::default();
+        let data_uplink = crate::estimate::DataUplink::default();
         let (moves_tx, moves) = watch::channel(0.0);
         let repair = Arc::new(RepairCounts::default());
         let reported = crate::report_estimate::ReportedRate::default();
         let fec = Arc::new(crate::fec::FecShared::default());
         let uplink =
-            Uplink { data_rate: data_rate.clone(), moves: moves_tx, repair: Arc::clone(&repair), reported: reported.clone(), fec: Arc::clone(&fec) };
+            Uplink { data_uplink: data_uplink.clone(), moves: moves_tx, repair: Arc::clone(&repair), reported: reported.clone(), fec: Arc::clone(&fec) };
         let (ice_servers, turn_bridges) = crate::turn_bridge::bridge_stream_servers(&config.ice_servers, config.turn_trust_pem.as_deref(), config.proxy.as_ref()).await?;
         let pc = build_peer_connection(&config, &ice_servers, &codecs, internal_tx.clone(), uplink).await?;
         let (video_send_tx, video_send_rx) = watch::channel(None::<(PayloadType, VideoCodec)>);
@@ -371,7 +371,7 @@ impl Call {
             local_ufrag: None,
             was_connected: false,
             last_stats: None,
-            data_rate,
+            data_uplink,
             repair,
             reported,
             report_estimate: None,

@@ -180,7 +180,7 @@ impl EstimateBounds {
 /// What the uplink's estimator and pacer share with the call.
 pub(super) struct Uplink {
     /// The documents' rate, measured by the call, counted by the estimator.
-    pub(super) data_rate: crate::estimate::DataRate,
+    pub(super) data_uplink: crate::estimate::DataUplink,
     /// Each back-off of the estimate, and its climbs while documents
     /// wait, for the encoder and the documents' pace.
     pub(super) moves: watch::Sender<f64>,
@@ -199,7 +199,7 @@ pub(super) async fn build_peer_connection(
     tx: mpsc::UnboundedSender<Internal>,
     uplink: Uplink,
 ) -> Result<Arc<dyn PeerConnection>, CallError> {
-    let Uplink { data_rate, moves, repair, reported, fec } = uplink;
+    let Uplink { data_uplink, moves, repair, reported, fec } = uplink;
     let mut media = MediaEngine::default();
     for &codec in codecs {
         media.register_codec(codec_parameters(codec), RtpCodecKind::Video)?;
@@ -215,7 +215,7 @@ pub(super) async fn build_peer_connection(
     let bounds = EstimateBounds::of(config);
     let initial_estimate = bounds.initial;
     let estimator =
-        crate::estimate::QueueDelayEstimator::with_data_rate(bounds.initial, bounds.min, bounds.max, data_rate).publish_moves(moves);
+        crate::estimate::QueueDelayEstimator::with_data_uplink(bounds.initial, bounds.min, bounds.max, data_uplink).publish_moves(moves);
     // NACK bounded (webrtc-rs's defaults ask for each missing packet every
     // 100 ms for as long as it is in a 512-packet log): after a 10 s cut the
     // peer re-sent the whole gap ten times a second, SRTP refused the copies

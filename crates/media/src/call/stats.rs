@@ -15,7 +15,7 @@ impl Driver {
     /// and documents again.
     pub(super) fn uplink_moved(&mut self, estimate_bps: f64) {
         if self.state == CallState::Connected {
-            self.controller.handle_backoff(Instant::now(), estimate_bps);
+            self.controller.handle_estimate_move(Instant::now(), estimate_bps);
             self.apply_encoder_target();
             let data_room_bps = self.controller.data_room_at(estimate_bps);
             tracing::debug!(estimate_bps, data_room_bps, "uplink estimate moved between stats");
@@ -108,8 +108,9 @@ impl Driver {
         };
         self.last_stats = Some((now, sent, received, decoded));
         // Documents' bytes, for the log (the estimator reads the same count
-        // at each feedback).
-        let data_sent = self.data_rate.bytes_sent();
+        // at each feedback): message bytes, without the ~7 % of SCTP, DTLS
+        // and UDP headers the estimator adds (`DATA_OVERHEAD`).
+        let data_sent = self.data_uplink.bytes_sent();
         let data_sent_bps = self.data_sent.map_or(0, |(then, before)| {
             (data_sent.saturating_sub(before) as f64 * 8.0 / now.duration_since(then).as_secs_f64().max(0.001)) as u64
         });

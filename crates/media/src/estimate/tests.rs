@@ -57,8 +57,8 @@ fn back_offs_are_published_as_they_happen_and_climbs_are_not() {
 #[test]
 fn while_documents_wait_each_tenth_of_a_climb_is_published() {
     let (tx, mut rx) = watch::channel(0.0);
-    let data = DataRate::default();
-    let mut e = QueueDelayEstimator::with_data_rate(800_000.0, 60_000.0, 11_000_000.0, data.clone()).publish_moves(tx);
+    let data = DataUplink::default();
+    let mut e = QueueDelayEstimator::with_data_uplink(800_000.0, 60_000.0, 11_000_000.0, data.clone()).publish_moves(tx);
     let mut path = Path::new();
     data.set_waiting(true);
     let mut published = Vec::new();
@@ -125,8 +125,8 @@ fn a_queue_that_stops_draining_is_backed_off_again() {
 
 #[test]
 fn a_back_off_counts_the_data_channel_too() {
-    let data = DataRate::default();
-    let mut e = QueueDelayEstimator::with_data_rate(800_000.0, 60_000.0, 1_540_000.0, data.clone());
+    let data = DataUplink::default();
+    let mut e = QueueDelayEstimator::with_data_uplink(800_000.0, 60_000.0, 1_540_000.0, data.clone());
     let mut path = Path::new();
     path.run(&mut e, 10.0, 1_000_000.0);
     // Documents now take 400 of a 600 kbit/s link: media (all the
@@ -317,13 +317,13 @@ fn a_bursts_queue_is_not_taken_for_the_capacity() {
 /// that takes all the room the estimate leaves, on a path of `rate_bps`
 /// with a 500 ms modem queue; whether the call says documents wait.
 fn scan_after_video(rate_bps: f64, secs: usize, waiting: bool) -> (QueueDelayEstimator, Vec<Second>) {
-    let data = DataRate::default();
-    let mut e = QueueDelayEstimator::with_data_rate(800_000.0, 60_000.0, 11_000_000.0, data.clone());
+    let data = DataUplink::default();
+    let mut e = QueueDelayEstimator::with_data_uplink(800_000.0, 60_000.0, 11_000_000.0, data.clone());
     let mut path = Path::profile(20.0, 0.0, 500.0);
     path.app_limit_bps = 1_000_000.0;
     path.seconds(&mut e, 10, rate_bps);
     // Here every byte is reported on; in a call the documents' bytes are
-    // counted by `DataRate` instead, with the same effect on the bound.
+    // counted by `DataUplink` instead, with the same effect on the bound.
     path.app_limit_bps = f64::INFINITY;
     data.set_waiting(waiting);
     let seconds = path.seconds(&mut e, secs, rate_bps);
